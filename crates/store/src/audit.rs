@@ -1,0 +1,178 @@
+//! The append-only, hash-chained audit log.
+use steward_domain::audit_chain::{EventFields, event_hash};
+
+use crate::{Backend, Micros, Result, Store, Tx, on_pool, on_tx};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AuditEventRow {
+    pub seq: i64,
+    pub id: String,
+    pub at: Micros,
+    pub actor_id: Option<String>,
+    pub actor_email: Option<String>,
+    pub session_id: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub action: String,
+    pub target: Option<String>,
+    pub account_id: Option<String>,
+    pub outcome: String,
+    pub detail: String,
+    pub prev_hash: Vec<u8>,
+    pub hash: Vec<u8>,
+}
+
+impl AuditEventRow {
+    #[must_use]
+    pub fn fields(&self) -> EventFields<'_> {
+        EventFields {
+            seq: self.seq,
+            id: &self.id,
+            at_us: self.at,
+            actor_id: self.actor_id.as_deref(),
+            actor_email: self.actor_email.as_deref(),
+            session_id: self.session_id.as_deref(),
+            ip: self.ip.as_deref(),
+            user_agent: self.user_agent.as_deref(),
+            action: &self.action,
+            target: self.target.as_deref(),
+            account_id: self.account_id.as_deref(),
+            outcome: &self.outcome,
+            detail: &self.detail,
+        }
+    }
+}
+
+/// An event to append; the store assigns its place in the chain.
+#[derive(Debug, Clone, Default)]
+pub struct NewAuditEvent {
+    pub id: String,
+    pub at: Micros,
+    pub actor_id: Option<String>,
+    pub actor_email: Option<String>,
+    pub session_id: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub action: String,
+    pub target: Option<String>,
+    pub account_id: Option<String>,
+    pub outcome: String,
+    /// A JSON object with what a person needs to understand the event.
+    pub detail: String,
+}
+
+const EVENT_COLUMNS: &str =
+    "seq, id, at, actor_id, actor_email, session_id, ip, user_agent, action, target, account_id, outcome, detail, prev_hash, hash";
+
+impl Tx {
+    /// Appends `ev` to the chain inside this transaction: if the transaction does not commit,
+    /// neither does the event, and if the event cannot be written the caller's change must not
+    /// commit either (the error propagates).
+    pub async fn append_audit(&mut self, ev: NewAuditEvent) -> Result<AuditEventRow> {
+        // The head row serializes appends: PostgreSQL locks it for the rest of the transaction
+        // (so replicas take turns); SQLite's IMMEDIATE transaction already holds the write lock.
+        let head_sql = match self.backend {
+            Backend::Postgres => "SELECT seq, hash FROM audit_head WHERE singleton = 1 FOR UPDATE",
+            Backend::Sqlite => "SELECT seq, hash FROM audit_head WHERE singleton = 1",
+        };
+        let (head_seq, head_hash): (i64, Vec<u8>) =
+            on_tx!(self, |c| sqlx::query_as(head_sql).fetch_one(c).await)?;
+        let seq = head_seq + 1;
+        let fields = EventFields {
+            seq,
+            id: &ev.id,
+            at_us: ev.at,
+            actor_id: ev.actor_id.as_deref(),
+            actor_email: ev.actor_email.as_deref(),
+            session_id: ev.session_id.as_deref(),
+            ip: ev.ip.as_deref(),
+            user_agent: ev.user_agent.as_deref(),
+            action: &ev.action,
+            target: ev.target.as_deref(),
+            account_id: ev.account_id.as_deref(),
+            outcome: &ev.outcome,
+            detail: &ev.detail,
+        };
+        let hash = event_hash(&head_hash, &fields);
+        let insert = "INSERT INTO audit_events (seq, id, at, actor_id, actor_email, session_id, ip, user_agent, action, \
+                      target, account_id, outcome, detail, prev_hash, hash) \
+                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)";
+        on_tx!(self, |c| sqlx::query(insert)
+            .bind(seq)
+            .bind(&ev.id)
+            .bind(ev.at)
+            .bind(&ev.actor_id)
+            .bind(&ev.actor_email)
+            .bind(&ev.session_id)
+            .bind(&ev.ip)
+            .bind(&ev.user_agent)
+            .bind(&ev.action)
+            .bind(&ev.target)
+            .bind(&ev.account_id)
+            .bind(&ev.outcome)
+            .bind(&ev.detail)
+            .bind(head_hash.as_slice())
+            .bind(hash.as_slice())
+            .execute(c)
+            .await.map(|r| r.rows_affected()))?;
+        let update = "UPDATE audit_head SET seq = $1, hash = $2 WHERE singleton = 1";
+        on_tx!(self, |c| sqlx::query(update).bind(seq).bind(hash.as_slice()).execute(c).await.map(|r| r.rows_affected()))?;
+        Ok(AuditEventRow {
+            seq,
+            id: ev.id,
+            at: ev.at,
+            actor_id: ev.actor_id,
+            actor_email: ev.actor_email,
+            session_id: ev.session_id,
+            ip: ev.ip,
+            user_agent: ev.user_agent,
+            action: ev.action,
+            target: ev.target,
+            account_id: ev.account_id,
+            outcome: ev.outcome,
+            detail: ev.detail,
+            prev_hash: head_hash,
+            hash: hash.to_vec(),
+        })
+    }
+}
+
+impl Store {
+    /// Appends an event in a transaction of its own (for denials, which change nothing else).
+    pub async fn append_audit(&self, ev: NewAuditEvent) -> Result<AuditEventRow> {
+        let mut tx = self.begin().await?;
+        let row = tx.append_audit(ev).await?;
+        tx.commit().await?;
+        Ok(row)
+    }
+
+    /// The recorded head of the chain: its last sequence number and hash.
+    pub async fn audit_head(&self) -> Result<(i64, Vec<u8>)> {
+        let q = "SELECT seq, hash FROM audit_head WHERE singleton = 1";
+        Ok(on_pool!(self, |c| sqlx::query_as(q).fetch_one(c).await)?)
+    }
+
+    /// Events in chain order with `seq > after`, at most `limit` of them (for verification).
+    pub async fn audit_events_after(&self, after: i64, limit: i64) -> Result<Vec<AuditEventRow>> {
+        let q = sqlx::AssertSqlSafe(format!("SELECT {EVENT_COLUMNS} FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2"));
+        Ok(on_pool!(self, |c| sqlx::query_as::<_, AuditEventRow>(q).bind(after).bind(limit).fetch_all(c).await)?)
+    }
+
+    /// The events whose actor is `user_id`, newest first, with `seq < before` when paging.
+    pub async fn audit_events_for_actor(&self, user_id: &str, before: Option<i64>, limit: i64) -> Result<Vec<AuditEventRow>> {
+        let q = sqlx::AssertSqlSafe(format!(
+            "SELECT {EVENT_COLUMNS} FROM audit_events WHERE actor_id = $1 AND ($2 IS NULL OR seq < $2) ORDER BY seq DESC LIMIT $3"
+        ));
+        Ok(on_pool!(self, |c| sqlx::query_as::<_, AuditEventRow>(q)
+            .bind(user_id)
+            .bind(before)
+            .bind(limit)
+            .fetch_all(c)
+            .await)?)
+    }
+
+    pub async fn audit_event_count(&self) -> Result<i64> {
+        Ok(on_pool!(self, |c| sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM audit_events").fetch_one(c).await)?)
+    }
+}
+

@@ -1,0 +1,339 @@
+//! Users, sessions, personal access tokens, recovery codes and sign-in attempts.
+use crate::{Micros, Result, Store, Tx, on_pool, on_tx};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct UserRow {
+    pub id: String,
+    pub email: String,
+    pub display_name: String,
+    pub password_hash: String,
+    pub totp_enabled: bool,
+    pub totp_secret_sealed: Option<Vec<u8>>,
+    pub totp_pending_sealed: Option<Vec<u8>>,
+    pub totp_last_step: Option<i64>,
+    pub created_at: Micros,
+    pub updated_at: Micros,
+}
+
+pub struct NewUser<'a> {
+    pub id: &'a str,
+    pub email: &'a str,
+    pub display_name: &'a str,
+    pub password_hash: &'a str,
+    pub now: Micros,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SessionRow {
+    pub id: String,
+    pub user_id: String,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+    pub created_at: Micros,
+    pub last_seen_at: Micros,
+    pub expires_at: Micros,
+    pub revoked_at: Option<Micros>,
+}
+
+/// A session looked up by its token, with the user it belongs to.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AuthSessionRow {
+    pub id: String,
+    pub user_id: String,
+    pub last_seen_at: Micros,
+    pub expires_at: Micros,
+    pub revoked_at: Option<Micros>,
+    pub email: String,
+    pub display_name: String,
+}
+
+pub struct NewSession<'a> {
+    pub id: &'a str,
+    pub user_id: &'a str,
+    pub token_hash: &'a [u8],
+    pub user_agent: Option<&'a str>,
+    pub ip: Option<&'a str>,
+    pub now: Micros,
+    pub expires_at: Micros,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ApiTokenRow {
+    pub id: String,
+    pub user_id: String,
+    pub name: String,
+    /// JSON array of scope names.
+    pub scopes: String,
+    /// JSON array of account ids the token is narrowed to, if any.
+    pub accounts: Option<String>,
+    /// JSON array of capability names the token is narrowed to, if any.
+    pub capabilities: Option<String>,
+    pub created_at: Micros,
+    pub expires_at: Option<Micros>,
+    pub last_used_at: Option<Micros>,
+    pub revoked_at: Option<Micros>,
+}
+
+/// A personal access token looked up by its secret, with its user.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AuthTokenRow {
+    pub id: String,
+    pub user_id: String,
+    pub scopes: String,
+    pub accounts: Option<String>,
+    pub capabilities: Option<String>,
+    pub expires_at: Option<Micros>,
+    pub last_used_at: Option<Micros>,
+    pub revoked_at: Option<Micros>,
+    pub email: String,
+    pub display_name: String,
+}
+
+pub struct NewApiToken<'a> {
+    pub id: &'a str,
+    pub user_id: &'a str,
+    pub name: &'a str,
+    pub token_hash: &'a [u8],
+    pub scopes: &'a str,
+    pub accounts: Option<&'a str>,
+    pub capabilities: Option<&'a str>,
+    pub now: Micros,
+    pub expires_at: Option<Micros>,
+}
+
+const USER_COLUMNS: &str = "id, email, display_name, password_hash, totp_enabled, totp_secret_sealed, \
+     totp_pending_sealed, totp_last_step, created_at, updated_at";
+const TOKEN_COLUMNS: &str =
+    "id, user_id, name, scopes, accounts, capabilities, created_at, expires_at, last_used_at, revoked_at";
+const SESSION_COLUMNS: &str = "id, user_id, user_agent, ip, created_at, last_seen_at, expires_at, revoked_at";
+
+macro_rules! sql {
+    ($($part:expr),+ $(,)?) => { sqlx::AssertSqlSafe([$($part),+].concat()) };
+}
+
+impl Store {
+    pub async fn user_by_email(&self, email: &str) -> Result<Option<UserRow>> {
+        let q = sql!("SELECT ", USER_COLUMNS, " FROM users WHERE email = $1");
+        Ok(on_pool!(self, |c| sqlx::query_as::<_, UserRow>(q).bind(email).fetch_optional(c).await)?)
+    }
+
+    pub async fn user_by_id(&self, id: &str) -> Result<Option<UserRow>> {
+        let q = sql!("SELECT ", USER_COLUMNS, " FROM users WHERE id = $1");
+        Ok(on_pool!(self, |c| sqlx::query_as::<_, UserRow>(q).bind(id).fetch_optional(c).await)?)
+    }
+
+    pub async fn session_by_token_hash(&self, token_hash: &[u8]) -> Result<Option<AuthSessionRow>> {
+        let q = "SELECT s.id, s.user_id, s.last_seen_at, s.expires_at, s.revoked_at, u.email, u.display_name \
+                 FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1";
+        Ok(on_pool!(self, |c| sqlx::query_as::<_, AuthSessionRow>(q).bind(token_hash).fetch_optional(c).await)?)
+    }
+
+    /// Records that a session was used. Not audited: it changes no permission.
+    pub async fn touch_session(&self, id: &str, now: Micros) -> Result<()> {
+        let q = "UPDATE sessions SET last_seen_at = $2 WHERE id = $1 AND last_seen_at < $2";
+        on_pool!(self, |c| sqlx::query(q).bind(id).bind(now).execute(c).await.map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// The user's sessions that are neither revoked nor past their absolute expiry, newest first.
+    pub async fn live_sessions(&self, user_id: &str, now: Micros) -> Result<Vec<SessionRow>> {
+        let q = sql!(
+            "SELECT ",
+            SESSION_COLUMNS,
+            " FROM sessions WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 ORDER BY created_at DESC, id DESC"
+        );
+        Ok(on_pool!(self, |c| sqlx::query_as::<_, SessionRow>(q).bind(user_id).bind(now).fetch_all(c).await)?)
+    }
+
+    pub async fn api_token_by_hash(&self, token_hash: &[u8]) -> Result<Option<AuthTokenRow>> {
+        let q = "SELECT t.id, t.user_id, t.scopes, t.accounts, t.capabilities, t.expires_at, t.last_used_at, \
+                 t.revoked_at, u.email, u.display_name \
+                 FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1";
+        Ok(on_pool!(self, |c| sqlx::query_as::<_, AuthTokenRow>(q).bind(token_hash).fetch_optional(c).await)?)
+    }
+
+    pub async fn touch_api_token(&self, id: &str, now: Micros) -> Result<()> {
+        let q = "UPDATE api_tokens SET last_used_at = $2 WHERE id = $1";
+        on_pool!(self, |c| sqlx::query(q).bind(id).bind(now).execute(c).await.map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// The user's tokens that are not revoked, newest first.
+    pub async fn api_tokens_for_user(&self, user_id: &str) -> Result<Vec<ApiTokenRow>> {
+        let q = sql!(
+            "SELECT ",
+            TOKEN_COLUMNS,
+            " FROM api_tokens WHERE user_id = $1 AND revoked_at IS NULL ORDER BY created_at DESC, id DESC"
+        );
+        Ok(on_pool!(self, |c| sqlx::query_as::<_, ApiTokenRow>(q).bind(user_id).fetch_all(c).await)?)
+    }
+
+    /// Records one sign-in attempt. Written outside any request transaction on purpose: a
+    /// failed attempt must count even though the request it belongs to changes nothing.
+    pub async fn record_login_attempt(&self, email: &str, ip: &str, at: Micros, succeeded: bool) -> Result<()> {
+        let q = "INSERT INTO login_attempts (email, ip, at, succeeded) VALUES ($1, $2, $3, $4)";
+        on_pool!(self, |c| sqlx::query(q).bind(email).bind(ip).bind(at).bind(succeeded).execute(c).await.map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Failed sign-ins for `email` since `since`: how many, and when the oldest was.
+    pub async fn failed_logins_for_email(&self, email: &str, since: Micros) -> Result<(i64, Option<Micros>)> {
+        let q = "SELECT COUNT(*), MIN(at) FROM login_attempts WHERE email = $1 AND succeeded = FALSE AND at >= $2";
+        Ok(on_pool!(self, |c| sqlx::query_as::<_, (i64, Option<i64>)>(q).bind(email).bind(since).fetch_one(c).await)?)
+    }
+
+    /// Failed sign-ins from `ip` since `since`: how many, and when the oldest was.
+    pub async fn failed_logins_for_ip(&self, ip: &str, since: Micros) -> Result<(i64, Option<Micros>)> {
+        let q = "SELECT COUNT(*), MIN(at) FROM login_attempts WHERE ip = $1 AND succeeded = FALSE AND at >= $2";
+        Ok(on_pool!(self, |c| sqlx::query_as::<_, (i64, Option<i64>)>(q).bind(ip).bind(since).fetch_one(c).await)?)
+    }
+
+    /// A successful sign-in forgives the account's earlier failures.
+    pub async fn clear_failed_logins(&self, email: &str) -> Result<()> {
+        let q = "DELETE FROM login_attempts WHERE email = $1 AND succeeded = FALSE";
+        on_pool!(self, |c| sqlx::query(q).bind(email).execute(c).await.map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Forgets sign-in attempts older than `before` (housekeeping).
+    pub async fn prune_login_attempts(&self, before: Micros) -> Result<u64> {
+        let q = "DELETE FROM login_attempts WHERE at < $1";
+        Ok(on_pool!(self, |c| sqlx::query(q).bind(before).execute(c).await.map(|r| r.rows_affected()))?)
+    }
+
+    pub async fn unused_recovery_code_count(&self, user_id: &str) -> Result<i64> {
+        let q = "SELECT COUNT(*) FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL";
+        Ok(on_pool!(self, |c| sqlx::query_scalar::<_, i64>(q).bind(user_id).fetch_one(c).await)?)
+    }
+}
+
+impl Tx {
+    pub async fn insert_user(&mut self, u: NewUser<'_>) -> Result<UserRow> {
+        let q = sql!(
+            "INSERT INTO users (id, email, display_name, password_hash, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $5) RETURNING ",
+            USER_COLUMNS
+        );
+        Ok(on_tx!(self, |c| sqlx::query_as::<_, UserRow>(q)
+            .bind(u.id)
+            .bind(u.email)
+            .bind(u.display_name)
+            .bind(u.password_hash)
+            .bind(u.now)
+            .fetch_one(c)
+            .await)?)
+    }
+
+    /// Stores (or clears) a TOTP secret awaiting its first confirmed code.
+    pub async fn set_totp_pending(&mut self, user_id: &str, sealed: Option<&[u8]>, now: Micros) -> Result<()> {
+        let q = "UPDATE users SET totp_pending_sealed = $2, updated_at = $3 WHERE id = $1";
+        on_tx!(self, |c| sqlx::query(q).bind(user_id).bind(sealed).bind(now).execute(c).await.map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Turns 2FA on with the confirmed secret and replaces the recovery codes.
+    pub async fn enable_totp(&mut self, user_id: &str, sealed: &[u8], step: i64, code_hashes: &[Vec<u8>], now: Micros) -> Result<()> {
+        let q = "UPDATE users SET totp_enabled = TRUE, totp_secret_sealed = $2, totp_pending_sealed = NULL, \
+                 totp_last_step = $3, updated_at = $4 WHERE id = $1";
+        on_tx!(self, |c| sqlx::query(q).bind(user_id).bind(sealed).bind(step).bind(now).execute(c).await.map(|r| r.rows_affected()))?;
+        self.replace_recovery_codes(user_id, code_hashes).await
+    }
+
+    pub async fn disable_totp(&mut self, user_id: &str, now: Micros) -> Result<()> {
+        let q = "UPDATE users SET totp_enabled = FALSE, totp_secret_sealed = NULL, totp_pending_sealed = NULL, \
+                 totp_last_step = NULL, updated_at = $2 WHERE id = $1";
+        on_tx!(self, |c| sqlx::query(q).bind(user_id).bind(now).execute(c).await.map(|r| r.rows_affected()))?;
+        self.replace_recovery_codes(user_id, &[]).await
+    }
+
+    async fn replace_recovery_codes(&mut self, user_id: &str, code_hashes: &[Vec<u8>]) -> Result<()> {
+        let del = "DELETE FROM recovery_codes WHERE user_id = $1";
+        on_tx!(self, |c| sqlx::query(del).bind(user_id).execute(c).await.map(|r| r.rows_affected()))?;
+        let ins = "INSERT INTO recovery_codes (user_id, code_hash) VALUES ($1, $2)";
+        for h in code_hashes {
+            on_tx!(self, |c| sqlx::query(ins).bind(user_id).bind(h.as_slice()).execute(c).await.map(|r| r.rows_affected()))?;
+        }
+        Ok(())
+    }
+
+    /// Accepts TOTP time step `step` for the user unless it (or a later one) was already used:
+    /// a code is good once. Returns false for a replay. Atomic, so two racing requests with
+    /// the same code cannot both succeed.
+    pub async fn claim_totp_step(&mut self, user_id: &str, step: i64) -> Result<bool> {
+        let q = "UPDATE users SET totp_last_step = $2 WHERE id = $1 AND (totp_last_step IS NULL OR totp_last_step < $2)";
+        let r = on_tx!(self, |c| sqlx::query(q).bind(user_id).bind(step).execute(c).await.map(|r| r.rows_affected()))?;
+        Ok(r == 1)
+    }
+
+    /// Marks a recovery code used; false if it does not exist or was used before.
+    pub async fn use_recovery_code(&mut self, user_id: &str, code_hash: &[u8], now: Micros) -> Result<bool> {
+        let q = "UPDATE recovery_codes SET used_at = $3 WHERE user_id = $1 AND code_hash = $2 AND used_at IS NULL";
+        let r = on_tx!(self, |c| sqlx::query(q).bind(user_id).bind(code_hash).bind(now).execute(c).await.map(|r| r.rows_affected()))?;
+        Ok(r == 1)
+    }
+
+    pub async fn insert_session(&mut self, s: NewSession<'_>) -> Result<()> {
+        let q = "INSERT INTO sessions (id, user_id, token_hash, user_agent, ip, created_at, last_seen_at, expires_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $6, $7)";
+        on_tx!(self, |c| sqlx::query(q)
+            .bind(s.id)
+            .bind(s.user_id)
+            .bind(s.token_hash)
+            .bind(s.user_agent)
+            .bind(s.ip)
+            .bind(s.now)
+            .bind(s.expires_at)
+            .execute(c)
+            .await.map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Revokes one of the user's sessions; false if it is not theirs or already revoked.
+    pub async fn revoke_session(&mut self, user_id: &str, session_id: &str, now: Micros) -> Result<bool> {
+        let q = "UPDATE sessions SET revoked_at = $3 WHERE id = $2 AND user_id = $1 AND revoked_at IS NULL";
+        let r = on_tx!(self, |c| sqlx::query(q).bind(user_id).bind(session_id).bind(now).execute(c).await.map(|r| r.rows_affected()))?;
+        Ok(r == 1)
+    }
+
+    /// Revokes all of the user's sessions except `keep`; returns how many were revoked.
+    pub async fn revoke_all_sessions(&mut self, user_id: &str, keep: Option<&str>, now: Micros) -> Result<u64> {
+        let q = "UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL AND ($3 IS NULL OR id <> $3)";
+        let r = on_tx!(self, |c| sqlx::query(q).bind(user_id).bind(now).bind(keep).execute(c).await.map(|r| r.rows_affected()))?;
+        Ok(r)
+    }
+
+    /// Remembers a device fingerprint for the user; true if it had not been seen before.
+    pub async fn remember_device(&mut self, user_id: &str, device_hash: &[u8], now: Micros) -> Result<bool> {
+        let q = "INSERT INTO known_devices (user_id, device_hash, first_seen_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (user_id, device_hash) DO NOTHING";
+        let r = on_tx!(self, |c| sqlx::query(q).bind(user_id).bind(device_hash).bind(now).execute(c).await.map(|r| r.rows_affected()))?;
+        Ok(r == 1)
+    }
+
+    pub async fn insert_api_token(&mut self, t: NewApiToken<'_>) -> Result<ApiTokenRow> {
+        let q = sql!(
+            "INSERT INTO api_tokens (id, user_id, name, token_hash, scopes, accounts, capabilities, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ",
+            TOKEN_COLUMNS
+        );
+        Ok(on_tx!(self, |c| sqlx::query_as::<_, ApiTokenRow>(q)
+            .bind(t.id)
+            .bind(t.user_id)
+            .bind(t.name)
+            .bind(t.token_hash)
+            .bind(t.scopes)
+            .bind(t.accounts)
+            .bind(t.capabilities)
+            .bind(t.now)
+            .bind(t.expires_at)
+            .fetch_one(c)
+            .await)?)
+    }
+
+    /// Revokes one of the user's tokens; false if it is not theirs or already revoked.
+    pub async fn revoke_api_token(&mut self, user_id: &str, token_id: &str, now: Micros) -> Result<bool> {
+        let q = "UPDATE api_tokens SET revoked_at = $3 WHERE id = $2 AND user_id = $1 AND revoked_at IS NULL";
+        let r = on_tx!(self, |c| sqlx::query(q).bind(user_id).bind(token_id).bind(now).execute(c).await.map(|r| r.rows_affected()))?;
+        Ok(r == 1)
+    }
+}
