@@ -2,3 +2,4 @@
 //! server, the store and the CLI can all lean on one definition of each rule.
 pub mod audit_chain;
 pub mod identity;
+pub mod capability;
