@@ -187,3 +187,16 @@ impl Tx {
         self.backend
     }
 }
+
+impl Store {
+    /// Writes a consistent copy of a SQLite database to `path` (`VACUUM INTO`), while it serves.
+    pub async fn sqlite_backup(&self, path: &str) -> Result<()> {
+        match &self.pool {
+            Pool::Sqlite(p) => {
+                sqlx::query("VACUUM INTO $1").bind(path).execute(p).await?;
+                Ok(())
+            }
+            Pool::Postgres(_) => Err(StoreError::UnsupportedUrl),
+        }
+    }
+}

@@ -1,0 +1,138 @@
+//! Assembles the server: state, router, background work, and serving with graceful shutdown.
+use std::future::Future;
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderValue, header};
+use axum::routing::get;
+use steward_store::Store;
+use tokio::net::TcpListener;
+use tower_http::set_header::SetResponseHeaderLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::clock::Clock;
+use crate::config::{Settings, redact_url};
+use crate::crypto::MasterKey;
+use crate::routes;
+use crate::state::AppState;
+
+/// Request bodies above this are refused with 413 (media uploads get their own limit).
+const BODY_LIMIT: usize = 1024 * 1024;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Steward API", description = "Share the work on a social media account, never the password. Contract: API.md."),
+    components(schemas(crate::error::Problem, crate::error::FieldError)),
+    tags((name = "identity"), (name = "me"), (name = "operations"))
+)]
+struct ApiDoc;
+
+pub struct App {
+    pub state: AppState,
+    router: Router,
+}
+
+impl App {
+    /// Opens the database (migrating it), loads the master key and builds the router.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        Self::build_with_clock(settings, Clock::default()).await
+    }
+
+    pub async fn build_with_clock(settings: Settings, clock: Clock) -> anyhow::Result<Self> {
+        if settings.database_url.starts_with("sqlite:") {
+            std::fs::create_dir_all(&settings.data_dir)?;
+        }
+        let master = MasterKey::load(&settings.master_key)?;
+        let store = Store::open(&settings.database_url).await?;
+        tracing::info!(database = %redact_url(&settings.database_url), "database ready");
+        let state = AppState::new(settings, store, &master, clock)?;
+        let router = router(state.clone());
+        Ok(Self { state, router })
+    }
+
+    #[must_use]
+    pub fn router(&self) -> Router {
+        self.router.clone()
+    }
+
+    /// Serves until `shutdown` resolves, then finishes in-flight requests.
+    pub async fn serve(self, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let housekeeping = tokio::spawn(housekeeping(self.state.clone()));
+        let result = axum::serve(listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(shutdown)
+            .await;
+        housekeeping.abort();
+        self.state.store.close().await;
+        result
+    }
+}
+
+/// The OpenAPI document, generated from the handlers' annotations.
+#[must_use]
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api_router().into_openapi()
+}
+
+fn api_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .nest("/api/v1", OpenApiRouter::new().merge(routes::identity::router()).merge(routes::me::router()))
+        .merge(routes::ops::router())
+}
+
+fn router(state: AppState) -> Router {
+    let (router, api) = api_router().split_for_parts();
+    let api_json = serde_json::to_string(&api).unwrap_or_else(|_| "{}".into());
+    router
+        .route(
+            "/api/openapi.json",
+            get(move || {
+                let body = api_json.clone();
+                async move { ([(header::CONTENT_TYPE, "application/json")], body) }
+            }),
+        )
+        .fallback(routes::ops::not_found)
+        .method_not_allowed_fallback(routes::ops::method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::request::middleware))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
+        .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+        .with_state(state)
+}
+
+/// Periodic clean-up that needs no exactness.
+async fn housekeeping(state: AppState) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
+    loop {
+        tick.tick().await;
+        let cutoff = state.clock.now_us() - 24 * 3600 * 1_000_000;
+        if let Err(e) = state.store.prune_login_attempts(cutoff).await {
+            tracing::warn!(error = %e, "pruning old sign-in attempts failed");
+        }
+    }
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

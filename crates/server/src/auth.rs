@@ -1,0 +1,200 @@
+//! Authentication: who is calling. Session tokens (cookie or bearer) and personal access
+//! tokens are random 256-bit strings stored only as SHA-256 hashes, checked against the
+//! database on every request, so a revocation takes effect on the very next request on every
+//! replica. Authorization (what the caller may do) lives in one function per resource kind.
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, Method, header};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+use crate::crypto::{constant_time_eq, hmac_sha256, sha256};
+use crate::error::ApiError;
+use crate::request::{Actor, AuditSlot};
+use crate::state::AppState;
+
+pub const SESSION_COOKIE: &str = "steward_session";
+pub const CSRF_HEADER: &str = "x-csrf-token";
+pub const SESSION_TOKEN_PREFIX: &str = "sts_";
+pub const API_TOKEN_PREFIX: &str = "stp_";
+/// How often a session's `last_seen_at` is written (reads happen on every request).
+const TOUCH_EVERY_US: i64 = 60 * 1_000_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthVia {
+    /// The browser's session cookie: unsafe methods need the CSRF token.
+    Cookie,
+    /// A session token sent as `Authorization: Bearer`.
+    BearerSession,
+    /// A personal access token.
+    ApiToken,
+}
+
+/// A caller whose credential checked out.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub user_id: String,
+    pub email: String,
+    pub display_name: String,
+    pub session_id: Option<String>,
+    pub token_id: Option<String>,
+    pub via: AuthVia,
+    /// For personal access tokens: the accounts and capabilities the token is narrowed to.
+    pub token_accounts: Option<Vec<String>>,
+    pub token_capabilities: Option<Vec<String>>,
+}
+
+impl Principal {
+    #[must_use]
+    pub fn actor(&self) -> Actor {
+        Actor { user_id: Some(self.user_id.clone()), email: Some(self.email.clone()), session_id: self.session_id.clone() }
+    }
+}
+
+/// The CSRF token of a session: an HMAC of its id, so nothing extra is stored.
+#[must_use]
+pub fn csrf_token(state: &AppState, session_id: &str) -> String {
+    URL_SAFE_NO_PAD.encode(hmac_sha256(&state.csrf_key, session_id.as_bytes()))
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = v.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+pub fn session_cookie(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value)
+}
+
+fn is_unsafe(method: &Method) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+impl FromRequestParts<AppState> for Principal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if let Some(p) = parts.extensions.get::<Principal>() {
+            return Ok(p.clone());
+        }
+        let slot = parts.extensions.get::<AuditSlot>().cloned().unwrap_or_default();
+        let principal = authenticate(parts, state, &slot).await?;
+        slot.set_actor(principal.actor());
+        parts.extensions.insert(principal.clone());
+        Ok(principal)
+    }
+}
+
+async fn authenticate(parts: &Parts, state: &AppState, slot: &AuditSlot) -> Result<Principal, ApiError> {
+    let (token, via) = match (bearer(&parts.headers), session_cookie(&parts.headers)) {
+        (Some(t), _) if t.starts_with(API_TOKEN_PREFIX) => (t, AuthVia::ApiToken),
+        (Some(t), _) => (t, AuthVia::BearerSession),
+        (None, Some(c)) => (c, AuthVia::Cookie),
+        (None, None) => return Err(ApiError::Unauthenticated { presented: false }),
+    };
+    let refused = ApiError::Unauthenticated { presented: true };
+    let now = state.clock.now_us();
+    let hash = sha256(token.as_bytes());
+
+    if via == AuthVia::ApiToken {
+        let Some(t) = state.store.api_token_by_hash(&hash).await? else { return Err(refused) };
+        slot.set_actor(Actor { user_id: Some(t.user_id.clone()), email: Some(t.email.clone()), session_id: None });
+        if t.revoked_at.is_some() || t.expires_at.is_some_and(|e| e <= now) {
+            return Err(refused);
+        }
+        let scopes: Vec<String> = serde_json::from_str(&t.scopes).unwrap_or_default();
+        let needed = if is_unsafe(&parts.method) { "write" } else { "read" };
+        // `write` implies `read`: a token that may change something may also look at it.
+        if !(scopes.iter().any(|s| s == needed) || scopes.iter().any(|s| s == "write")) {
+            return Err(ApiError::Forbidden(format!("this access token lacks the `{needed}` scope")));
+        }
+        if t.last_used_at.is_none_or(|u| now - u > TOUCH_EVERY_US) {
+            state.store.touch_api_token(&t.id, now).await?;
+        }
+        return Ok(Principal {
+            user_id: t.user_id,
+            email: t.email,
+            display_name: t.display_name,
+            session_id: None,
+            token_id: Some(t.id),
+            via,
+            token_accounts: t.accounts.as_deref().and_then(|a| serde_json::from_str(a).ok()),
+            token_capabilities: t.capabilities.as_deref().and_then(|c| serde_json::from_str(c).ok()),
+        });
+    }
+
+    if !token.starts_with(SESSION_TOKEN_PREFIX) {
+        return Err(refused);
+    }
+    let Some(s) = state.store.session_by_token_hash(&hash).await? else { return Err(refused) };
+    slot.set_actor(Actor { user_id: Some(s.user_id.clone()), email: Some(s.email.clone()), session_id: Some(s.id.clone()) });
+    let idle_us = i64::try_from(state.settings.session_idle.as_micros()).unwrap_or(i64::MAX);
+    if s.revoked_at.is_some() || s.expires_at <= now || s.last_seen_at.saturating_add(idle_us) <= now {
+        return Err(refused);
+    }
+    if via == AuthVia::Cookie && is_unsafe(&parts.method) {
+        let expected = csrf_token(state, &s.id);
+        let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
+        if !constant_time_eq(sent.as_bytes(), expected.as_bytes()) {
+            return Err(ApiError::Forbidden(
+                "missing or wrong CSRF token: send the `X-CSRF-Token` header you got at sign-in".into(),
+            ));
+        }
+    }
+    if now - s.last_seen_at > TOUCH_EVERY_US {
+        state.store.touch_session(&s.id, now).await?;
+    }
+    Ok(Principal {
+        user_id: s.user_id,
+        email: s.email,
+        display_name: s.display_name,
+        session_id: Some(s.id),
+        token_id: None,
+        via,
+        token_accounts: None,
+        token_capabilities: None,
+    })
+}
+
+/// A caller signed in with a session (cookie or bearer), not a personal access token. Account
+/// security (2FA, sessions, tokens) needs this, so a leaked token cannot mint more tokens,
+/// end the owner's sessions or switch off 2FA.
+#[derive(Debug, Clone)]
+pub struct SessionPrincipal(pub Principal);
+
+impl FromRequestParts<AppState> for SessionPrincipal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let p = Principal::from_request_parts(parts, state).await?;
+        if p.via == AuthVia::ApiToken {
+            return Err(ApiError::Forbidden(
+                "account security settings need a signed-in session, not a personal access token".into(),
+            ));
+        }
+        Ok(SessionPrincipal(p))
+    }
+}
+
+/// The `Set-Cookie` value for a new session.
+#[must_use]
+pub fn session_set_cookie(state: &AppState, token: &str) -> String {
+    let max_age = state.settings.session_absolute.as_secs();
+    let secure = if state.settings.secure_cookies() { "; Secure" } else { "" };
+    // Lax, not Strict: the OAuth callback is a top-level cross-site redirect that must carry it.
+    format!("{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}")
+}
+
+#[must_use]
+pub fn clear_session_cookie(state: &AppState) -> String {
+    let secure = if state.settings.secure_cookies() { "; Secure" } else { "" };
+    format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}")
+}

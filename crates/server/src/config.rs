@@ -1,0 +1,274 @@
+//! Settings, from `steward.toml` (path from `--config`) and `STEWARD_*` environment variables;
+//! the environment wins. Names follow DESIGN.md's Configuration table.
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SignupMode {
+    Open,
+    Invite,
+    Closed,
+}
+
+/// Argon2id cost. Production uses OWASP's recommendation; tests use a cheap one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PasswordHashCost {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+}
+
+impl PasswordHashCost {
+    /// OWASP Password Storage Cheat Sheet: Argon2id, m=19 MiB, t=2, p=1.
+    pub const OWASP: Self = Self { memory_kib: 19 * 1024, iterations: 2, parallelism: 1 };
+    /// For tests only: orders of magnitude cheaper, same algorithm.
+    pub const TEST: Self = Self { memory_kib: 64, iterations: 1, parallelism: 1 };
+}
+
+#[derive(Debug, Clone)]
+pub enum MasterKeySource {
+    /// Base64 of 32 bytes (`STEWARD_MASTER_KEY`).
+    Inline(String),
+    /// A file holding the base64 key, created with mode 0600 if absent.
+    File(PathBuf),
+}
+
+#[derive(Clone)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    pub public_url: String,
+    pub signup: SignupMode,
+    pub master_key: MasterKeySource,
+    pub smtp_url: Option<String>,
+    pub mail_from: Option<String>,
+    pub allow_private_networks: bool,
+    pub session_idle: Duration,
+    pub session_absolute: Duration,
+    pub password_hash_cost: PasswordHashCost,
+    /// Failed sign-ins per account, and per IP, within `login_window` before throttling.
+    pub login_max_failures_per_account: i64,
+    pub login_max_failures_per_ip: i64,
+    pub login_window: Duration,
+}
+
+impl std::fmt::Debug for Settings {
+    // Hand-written so a printed Settings never shows an inline master key or database password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("listen", &self.listen)
+            .field("data_dir", &self.data_dir)
+            .field("database", &redact_url(&self.database_url))
+            .field("public_url", &self.public_url)
+            .field("signup", &self.signup)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The URL with any password replaced, for logs.
+#[must_use]
+pub fn redact_url(url: &str) -> String {
+    let Some(scheme_end) = url.find("://") else { return url.to_string() };
+    let rest = &url[scheme_end + 3..];
+    let Some(at) = rest.find('@') else { return url.to_string() };
+    let userinfo = &rest[..at];
+    let user = userinfo.split(':').next().unwrap_or("");
+    let masked = if userinfo.contains(':') { format!("{user}:***") } else { user.to_string() };
+    format!("{}://{}{}", &url[..scheme_end], masked, &rest[at..])
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("invalid config file {path}: {source}")]
+    Parse { path: PathBuf, source: Box<toml::de::Error> },
+    #[error("invalid value for {name}: {message}")]
+    Invalid { name: &'static str, message: String },
+}
+
+/// The keys accepted in `steward.toml`: the environment variable names without `STEWARD_`,
+/// lower-cased (`listen`, `data_dir`, `database_url`, …).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    listen: Option<String>,
+    data_dir: Option<String>,
+    database_url: Option<String>,
+    public_url: Option<String>,
+    signup: Option<String>,
+    master_key_file: Option<String>,
+    master_key: Option<String>,
+    smtp_url: Option<String>,
+    mail_from: Option<String>,
+    allow_private_networks: Option<bool>,
+    session_idle_minutes: Option<u64>,
+    session_absolute_minutes: Option<u64>,
+}
+
+impl Settings {
+    /// Loads settings from an optional TOML file and the given environment.
+    pub fn load(config_file: Option<&Path>, env: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        let file = match config_file {
+            None => FileSettings::default(),
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+                toml::from_str(&text)
+                    .map_err(|source| ConfigError::Parse { path: path.to_path_buf(), source: Box::new(source) })?
+            }
+        };
+        let get = |name: &str, from_file: Option<String>| -> Option<String> {
+            env.get(name).filter(|v| !v.is_empty()).cloned().or(from_file)
+        };
+
+        let listen_raw = get("STEWARD_LISTEN", file.listen).unwrap_or_else(|| "127.0.0.1:8080".into());
+        let listen: SocketAddr = listen_raw
+            .parse()
+            .map_err(|e| ConfigError::Invalid { name: "STEWARD_LISTEN", message: format!("{e} (expected host:port)") })?;
+        let data_dir = PathBuf::from(get("STEWARD_DATA_DIR", file.data_dir).unwrap_or_else(|| "./steward-data".into()));
+        let database_url = get("STEWARD_DATABASE_URL", file.database_url)
+            .unwrap_or_else(|| format!("sqlite://{}/steward.db", data_dir.display()));
+        if !(database_url.starts_with("sqlite:") || database_url.starts_with("postgres:") || database_url.starts_with("postgresql:")) {
+            return Err(ConfigError::Invalid {
+                name: "STEWARD_DATABASE_URL",
+                message: "must start with sqlite:// or postgres://".into(),
+            });
+        }
+        let public_url = get("STEWARD_PUBLIC_URL", file.public_url)
+            .unwrap_or_else(|| format!("http://{listen}"))
+            .trim_end_matches('/')
+            .to_string();
+        if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
+            return Err(ConfigError::Invalid { name: "STEWARD_PUBLIC_URL", message: "must start with http:// or https://".into() });
+        }
+        let signup = match get("STEWARD_SIGNUP", file.signup).as_deref().unwrap_or("invite") {
+            "open" => SignupMode::Open,
+            "invite" => SignupMode::Invite,
+            "closed" => SignupMode::Closed,
+            other => {
+                return Err(ConfigError::Invalid {
+                    name: "STEWARD_SIGNUP",
+                    message: format!("{other:?} (expected open, invite or closed)"),
+                });
+            }
+        };
+        let master_key = match get("STEWARD_MASTER_KEY", file.master_key) {
+            Some(inline) => MasterKeySource::Inline(inline),
+            None => MasterKeySource::File(
+                get("STEWARD_MASTER_KEY_FILE", file.master_key_file)
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| data_dir.join("master.key")),
+            ),
+        };
+        let allow_private_networks = match env.get("STEWARD_ALLOW_PRIVATE_NETWORKS").map(String::as_str) {
+            Some("true" | "1" | "yes") => true,
+            Some("false" | "0" | "no" | "") => false,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    name: "STEWARD_ALLOW_PRIVATE_NETWORKS",
+                    message: format!("{other:?} (expected true or false)"),
+                });
+            }
+            None => file.allow_private_networks.unwrap_or(false),
+        };
+        let minutes = |name: &'static str, from_file: Option<u64>, default: u64| -> Result<Duration, ConfigError> {
+            let m = match env.get(name) {
+                Some(v) => v.parse::<u64>().map_err(|e| ConfigError::Invalid { name, message: e.to_string() })?,
+                None => from_file.unwrap_or(default),
+            };
+            if m == 0 {
+                return Err(ConfigError::Invalid { name, message: "must be at least 1".into() });
+            }
+            Ok(Duration::from_secs(m * 60))
+        };
+        Ok(Self {
+            listen,
+            data_dir,
+            database_url,
+            public_url,
+            signup,
+            master_key,
+            smtp_url: get("STEWARD_SMTP_URL", file.smtp_url),
+            mail_from: get("STEWARD_MAIL_FROM", file.mail_from),
+            allow_private_networks,
+            session_idle: minutes("STEWARD_SESSION_IDLE_MINUTES", file.session_idle_minutes, 7 * 24 * 60)?,
+            session_absolute: minutes("STEWARD_SESSION_ABSOLUTE_MINUTES", file.session_absolute_minutes, 30 * 24 * 60)?,
+            password_hash_cost: PasswordHashCost::OWASP,
+            login_max_failures_per_account: 5,
+            login_max_failures_per_ip: 20,
+            login_window: Duration::from_secs(15 * 60),
+        })
+    }
+
+    /// Whether cookies must be `Secure`: only when people reach Steward over https.
+    #[must_use]
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url.starts_with("https://")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| ((*k).to_string(), (*v).to_string())).collect()
+    }
+
+    #[test]
+    fn defaults_follow_the_design() {
+        let s = Settings::load(None, &env(&[])).expect("defaults load");
+        assert_eq!(s.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.data_dir, PathBuf::from("./steward-data"));
+        assert_eq!(s.database_url, "sqlite://./steward-data/steward.db");
+        assert_eq!(s.public_url, "http://127.0.0.1:8080");
+        assert_eq!(s.signup, SignupMode::Invite);
+        assert!(matches!(s.master_key, MasterKeySource::File(ref p) if p == Path::new("./steward-data/master.key")));
+        assert!(!s.allow_private_networks);
+        assert!(!s.secure_cookies());
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let dir = tempfile_dir();
+        let path = dir.join("steward.toml");
+        std::fs::write(&path, "listen = \"127.0.0.1:9000\"\nsignup = \"closed\"\ndata_dir = \"/srv/st\"\n").expect("write");
+        let s = Settings::load(Some(&path), &env(&[("STEWARD_SIGNUP", "open")])).expect("load");
+        assert_eq!(s.listen.port(), 9000);
+        assert_eq!(s.signup, SignupMode::Open);
+        assert_eq!(s.database_url, "sqlite:///srv/st/steward.db");
+    }
+
+    #[test]
+    fn bad_values_name_the_setting() {
+        for (k, v) in [
+            ("STEWARD_LISTEN", "nowhere"),
+            ("STEWARD_SIGNUP", "sometimes"),
+            ("STEWARD_DATABASE_URL", "mysql://x"),
+            ("STEWARD_PUBLIC_URL", "ftp://x"),
+            ("STEWARD_ALLOW_PRIVATE_NETWORKS", "maybe"),
+        ] {
+            let err = Settings::load(None, &env(&[(k, v)])).expect_err(k);
+            assert!(err.to_string().contains(k), "{err}");
+        }
+    }
+
+    #[test]
+    fn database_passwords_are_redacted() {
+        assert_eq!(redact_url("postgres://app:s3cret@db:5432/steward"), "postgres://app:***@db:5432/steward");
+        assert_eq!(redact_url("sqlite://./x.db"), "sqlite://./x.db");
+    }
+
+    fn tempfile_dir() -> PathBuf {
+        let d = std::env::temp_dir().join(format!("steward-config-test-{}", std::process::id()));
+        std::fs::create_dir_all(&d).expect("mkdir");
+        d
+    }
+}

@@ -1,0 +1,288 @@
+//! The one place where errors become HTTP answers: RFC 9457 `application/problem+json` with a
+//! stable `type` URI. Internal details (database errors, causes) are logged, never returned.
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use utoipa::ToSchema;
+
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// One invalid field of a request.
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { field: field.into(), message: message.into() }
+    }
+}
+
+/// The RFC 9457 body.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub type_uri: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// No valid credential. `presented` tells whether one was sent and refused (audited).
+    #[error("unauthenticated")]
+    Unauthenticated { presented: bool },
+    #[error("invalid credentials")]
+    InvalidCredentials { detail: &'static str },
+    #[error("a two-factor code is required")]
+    TotpRequired,
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    #[error("not found")]
+    NotFound,
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("precondition failed")]
+    PreconditionFailed,
+    #[error("validation failed")]
+    Validation(Vec<FieldError>),
+    #[error("rate limited")]
+    RateLimited { retry_after_secs: u64 },
+    #[error("payload too large")]
+    PayloadTooLarge,
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("internal error: {0:#}")]
+    Internal(#[from] anyhow::Error),
+}
+
+impl ApiError {
+    pub fn validation(field: &str, message: impl Into<String>) -> Self {
+        Self::Validation(vec![FieldError::new(field, message)])
+    }
+
+    pub fn internal(e: impl Into<anyhow::Error>) -> Self {
+        Self::Internal(e.into())
+    }
+
+    fn parts(&self) -> (StatusCode, &'static str, &'static str, String) {
+        use ApiError as E;
+        match self {
+            E::Unauthenticated { .. } => (
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "Not signed in",
+                "Sign in, or send a valid session or access token.".into(),
+            ),
+            E::InvalidCredentials { detail } => {
+                (StatusCode::UNAUTHORIZED, "invalid-credentials", "Invalid credentials", (*detail).into())
+            }
+            E::TotpRequired => (
+                StatusCode::UNAUTHORIZED,
+                "totp-required",
+                "Two-factor code required",
+                "This account has two-factor authentication on: send the current code from your authenticator app, or a recovery code, as `totp`.".into(),
+            ),
+            E::Forbidden(d) => (StatusCode::FORBIDDEN, "forbidden", "Forbidden", d.clone()),
+            E::NotFound => (StatusCode::NOT_FOUND, "not-found", "Not found", "There is nothing here, or you may not see it.".into()),
+            E::Conflict(d) => (StatusCode::CONFLICT, "conflict", "Conflict", d.clone()),
+            E::PreconditionFailed => (
+                StatusCode::PRECONDITION_FAILED,
+                "precondition-failed",
+                "Precondition failed",
+                "The resource changed since you read it; reload it and try again.".into(),
+            ),
+            E::Validation(errors) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation",
+                "Invalid request",
+                match errors.as_slice() {
+                    [one] => format!("{}: {}", one.field, one.message),
+                    _ => "Some fields are invalid; see `errors`.".into(),
+                },
+            ),
+            E::RateLimited { retry_after_secs } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate-limited",
+                "Too many attempts",
+                format!("Too many attempts; try again in {retry_after_secs} seconds."),
+            ),
+            E::PayloadTooLarge => {
+                (StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", "Request too large", "The request body is too large.".into())
+            }
+            E::UnsupportedMediaType => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "Unsupported media type",
+                "Send the body as JSON with `Content-Type: application/json`.".into(),
+            ),
+            E::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                "Method not allowed",
+                "This path does not accept that method.".into(),
+            ),
+            E::Internal(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Internal error",
+                "Something went wrong on the server. Nothing was changed; try again later.".into(),
+            ),
+        }
+    }
+
+    /// Denials are recorded in the audit log by the request middleware.
+    fn denial_reason(&self) -> Option<String> {
+        match self {
+            ApiError::Unauthenticated { presented: true } => Some("invalid, expired or revoked credential".into()),
+            ApiError::InvalidCredentials { detail } => Some((*detail).to_string()),
+            ApiError::Forbidden(d) => Some(d.clone()),
+            ApiError::RateLimited { .. } => Some("rate limited".into()),
+            _ => None,
+        }
+    }
+}
+
+/// Marks a response as a denial, for the audit middleware.
+#[derive(Debug, Clone)]
+pub struct Denial {
+    pub reason: String,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, suffix, title, detail) = self.parts();
+        if let ApiError::Internal(e) = &self {
+            tracing::error!(error = %format!("{e:#}"), "request failed");
+        }
+        let errors = match &self {
+            ApiError::Validation(errors) => errors.clone(),
+            _ => Vec::new(),
+        };
+        let body = Problem { type_uri: format!("urn:steward:problem:{suffix}"), title: title.into(), status: status.as_u16(), detail, errors };
+        let mut resp = (status, axum::Json(body)).into_response();
+        resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        if let ApiError::RateLimited { retry_after_secs } = &self
+            && let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string())
+        {
+            resp.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        if let Some(reason) = self.denial_reason() {
+            resp.extensions_mut().insert(Denial { reason });
+        }
+        resp
+    }
+}
+
+impl From<steward_store::StoreError> for ApiError {
+    fn from(e: steward_store::StoreError) -> Self {
+        match e {
+            steward_store::StoreError::NotFound => ApiError::NotFound,
+            other => ApiError::Internal(other.into()),
+        }
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+/// `axum::Json`, but every rejection is a problem+json naming what was wrong.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Json<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(Json(v)),
+            Err(rejection) => Err(json_rejection(&rejection)),
+        }
+    }
+}
+
+impl<T: Serialize> IntoResponse for Json<T> {
+    fn into_response(self) -> Response {
+        axum::Json(self.0).into_response()
+    }
+}
+
+fn json_rejection(r: &JsonRejection) -> ApiError {
+    match r {
+        JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType,
+        JsonRejection::JsonDataError(e) => {
+            // serde's message names the path and the problem ("missing field `email`").
+            ApiError::validation(&data_error_field(&e.body_text()), e.body_text())
+        }
+        JsonRejection::JsonSyntaxError(_) => ApiError::validation("body", "is not valid JSON"),
+        JsonRejection::BytesRejection(b) if b.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
+        other => ApiError::validation("body", other.body_text()),
+    }
+}
+
+/// Pulls a field name out of serde's message, so the error names the field when it can.
+fn data_error_field(message: &str) -> String {
+    if let Some(start) = message.find('`') {
+        let rest = &message[start + 1..];
+        if let Some(end) = rest.find('`') {
+            return rest[..end].to_string();
+        }
+    }
+    if let Some((path, _)) = message.split_once(": ")
+        && let Some(field) = path.rsplit(": ").next()
+        && !field.contains(' ')
+    {
+        return field.to_string();
+    }
+    "body".into()
+}
+
+/// `axum::extract::Query` with problem+json rejections.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Query<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(v)| Query(v))
+            .map_err(|r: QueryRejection| ApiError::validation("query", r.body_text()))
+    }
+}
+
+/// `axum::extract::Path` with problem+json rejections.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Path<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(v)| Path(v))
+            .map_err(|_: PathRejection| ApiError::NotFound)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serde_messages_name_their_field() {
+        assert_eq!(data_error_field("Failed to deserialize the JSON body into the target type: missing field `email` at line 1 column 2"), "email");
+        assert_eq!(data_error_field("something odd"), "body");
+    }
+}

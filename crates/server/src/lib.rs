@@ -1,0 +1,17 @@
+//! The Steward server: HTTP API, web app and background work over a [`steward_store::Store`].
+pub mod app;
+pub mod audit_verify;
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod crypto;
+pub mod error;
+pub mod metrics;
+pub mod passwords;
+pub mod request;
+pub mod routes;
+pub mod state;
+pub mod twofactor;
+
+pub use app::{App, openapi, shutdown_signal};
+pub use config::Settings;
