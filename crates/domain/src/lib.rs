@@ -3,3 +3,4 @@
 pub mod audit_chain;
 pub mod identity;
 pub mod capability;
+pub mod windows;
