@@ -237,7 +237,7 @@ mod tests {
     fn reordered_events_are_detected() {
         let mut c = chain(5);
         // Swap the content of #2 and #3 but keep the sequence numbers in place.
-        let (a, b) = (c[1].clone(), c[2].clone());
+        let (a, b) = (c[1], c[2]);
         c[1] = (EventFields { seq: 2, ..b.0 }, b.1, b.2);
         c[2] = (EventFields { seq: 3, ..a.0 }, a.1, a.2);
         assert_eq!(verify(&c), Err(ChainBreak::BrokenLink { seq: 2 }));

@@ -19,20 +19,76 @@ pub const MAX_PASSWORD_CHARS: usize = 1024;
 /// Common passwords of 12 or more characters (shorter ones fail the length rule anyway),
 /// taken from public breach-frequency lists. Compared case-insensitively.
 const COMMON_PASSWORDS: &[&str] = &[
-    "123456789012", "1234567890123", "12345678901234", "123456789012345", "1234567890qwerty",
-    "123123123123", "111111111111", "000000000000", "123456123456", "121212121212",
-    "password1234", "password12345", "password123456", "passwordpassword", "password1234567",
-    "qwertyuiop12", "qwertyuiop123", "qwerty123456", "qwertyqwerty", "1q2w3e4r5t6y",
-    "1qaz2wsx3edc", "qazwsxedcrfv", "zaq12wsxcde3", "asdfghjkl123", "zxcvbnm12345",
-    "iloveyou1234", "letmein12345", "welcome12345", "welcome123456", "administrator",
-    "admin1234567", "changeme1234", "trustno11234", "sunshine1234", "football1234",
-    "baseball1234", "superman1234", "princess1234", "dragon123456", "monkey123456",
-    "abcdefghijkl", "abc123abc123", "abcd1234abcd", "aaaaaaaaaaaa", "qwertyuiopasdfgh",
-    "correcthorsebatterystaple", "passw0rd1234", "p@ssw0rd1234", "p@ssword1234", "mypassword123",
-    "linkedin1234", "linkedin12345", "tiktok123456", "instagram123", "facebook1234",
-    "steward12345", "socialmedia1", "socialmedia123", "marketing123", "company12345",
-    "summer2024!!", "winter2024!!", "spring2025!!", "autumn2025!!", "summer2026!!",
-    "january12345", "password2024", "password2025", "password2026", "welcome2026!",
+    "123456789012",
+    "1234567890123",
+    "12345678901234",
+    "123456789012345",
+    "1234567890qwerty",
+    "123123123123",
+    "111111111111",
+    "000000000000",
+    "123456123456",
+    "121212121212",
+    "password1234",
+    "password12345",
+    "password123456",
+    "passwordpassword",
+    "password1234567",
+    "qwertyuiop12",
+    "qwertyuiop123",
+    "qwerty123456",
+    "qwertyqwerty",
+    "1q2w3e4r5t6y",
+    "1qaz2wsx3edc",
+    "qazwsxedcrfv",
+    "zaq12wsxcde3",
+    "asdfghjkl123",
+    "zxcvbnm12345",
+    "iloveyou1234",
+    "letmein12345",
+    "welcome12345",
+    "welcome123456",
+    "administrator",
+    "admin1234567",
+    "changeme1234",
+    "trustno11234",
+    "sunshine1234",
+    "football1234",
+    "baseball1234",
+    "superman1234",
+    "princess1234",
+    "dragon123456",
+    "monkey123456",
+    "abcdefghijkl",
+    "abc123abc123",
+    "abcd1234abcd",
+    "aaaaaaaaaaaa",
+    "qwertyuiopasdfgh",
+    "correcthorsebatterystaple",
+    "passw0rd1234",
+    "p@ssw0rd1234",
+    "p@ssword1234",
+    "mypassword123",
+    "linkedin1234",
+    "linkedin12345",
+    "tiktok123456",
+    "instagram123",
+    "facebook1234",
+    "steward12345",
+    "socialmedia1",
+    "socialmedia123",
+    "marketing123",
+    "company12345",
+    "summer2024!!",
+    "winter2024!!",
+    "spring2025!!",
+    "autumn2025!!",
+    "summer2026!!",
+    "january12345",
+    "password2024",
+    "password2025",
+    "password2026",
+    "welcome2026!",
 ];
 
 /// Checks a password someone is choosing. `email` is the account's email address.
@@ -129,7 +185,9 @@ mod tests {
 
     #[test]
     fn common_and_trivial_passwords_are_refused() {
-        for p in ["Password1234", "QWERTYUIOP123", "123456789012", "aaaaaaaaaaaaaaa", "abcdefghijklmnop", "9876543210987"] {
+        for p in
+            ["Password1234", "QWERTYUIOP123", "123456789012", "aaaaaaaaaaaaaaa", "abcdefghijklmnop", "9876543210987"]
+        {
             assert_eq!(validate_new_password(p, "a@b.co"), Err(PasswordPolicyError::Common), "{p}");
         }
     }
@@ -145,7 +203,17 @@ mod tests {
     #[test]
     fn emails_are_normalized_and_checked() {
         assert_eq!(normalize_email("  Olivia@Example.COM "), Ok("olivia@example.com".into()));
-        for bad in ["", "no-at", "@example.com", "a@", "a@b", "a b@example.com", "a@@example.com", "a@.example.com", "a@example..com"] {
+        for bad in [
+            "",
+            "no-at",
+            "@example.com",
+            "a@",
+            "a@b",
+            "a b@example.com",
+            "a@@example.com",
+            "a@.example.com",
+            "a@example..com",
+        ] {
             assert_eq!(normalize_email(bad), Err(EmailError::Invalid), "{bad}");
         }
         assert_eq!(normalize_email(&format!("{}@example.com", "a".repeat(250))), Err(EmailError::TooLong));

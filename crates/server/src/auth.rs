@@ -47,7 +47,11 @@ pub struct Principal {
 impl Principal {
     #[must_use]
     pub fn actor(&self) -> Actor {
-        Actor { user_id: Some(self.user_id.clone()), email: Some(self.email.clone()), session_id: self.session_id.clone() }
+        Actor {
+            user_id: Some(self.user_id.clone()),
+            email: Some(self.email.clone()),
+            session_id: self.session_id.clone(),
+        }
     }
 }
 
@@ -135,7 +139,11 @@ async fn authenticate(parts: &Parts, state: &AppState, slot: &AuditSlot) -> Resu
         return Err(refused);
     }
     let Some(s) = state.store.session_by_token_hash(&hash).await? else { return Err(refused) };
-    slot.set_actor(Actor { user_id: Some(s.user_id.clone()), email: Some(s.email.clone()), session_id: Some(s.id.clone()) });
+    slot.set_actor(Actor {
+        user_id: Some(s.user_id.clone()),
+        email: Some(s.email.clone()),
+        session_id: Some(s.id.clone()),
+    });
     let idle_us = i64::try_from(state.settings.session_idle.as_micros()).unwrap_or(i64::MAX);
     if s.revoked_at.is_some() || s.expires_at <= now || s.last_seen_at.saturating_add(idle_us) <= now {
         return Err(refused);

@@ -129,13 +129,17 @@ impl Settings {
         };
 
         let listen_raw = get("STEWARD_LISTEN", file.listen).unwrap_or_else(|| "127.0.0.1:8080".into());
-        let listen: SocketAddr = listen_raw
-            .parse()
-            .map_err(|e| ConfigError::Invalid { name: "STEWARD_LISTEN", message: format!("{e} (expected host:port)") })?;
+        let listen: SocketAddr = listen_raw.parse().map_err(|e| ConfigError::Invalid {
+            name: "STEWARD_LISTEN",
+            message: format!("{e} (expected host:port)"),
+        })?;
         let data_dir = PathBuf::from(get("STEWARD_DATA_DIR", file.data_dir).unwrap_or_else(|| "./steward-data".into()));
         let database_url = get("STEWARD_DATABASE_URL", file.database_url)
             .unwrap_or_else(|| format!("sqlite://{}/steward.db", data_dir.display()));
-        if !(database_url.starts_with("sqlite:") || database_url.starts_with("postgres:") || database_url.starts_with("postgresql:")) {
+        if !(database_url.starts_with("sqlite:")
+            || database_url.starts_with("postgres:")
+            || database_url.starts_with("postgresql:"))
+        {
             return Err(ConfigError::Invalid {
                 name: "STEWARD_DATABASE_URL",
                 message: "must start with sqlite:// or postgres://".into(),
@@ -146,7 +150,10 @@ impl Settings {
             .trim_end_matches('/')
             .to_string();
         if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
-            return Err(ConfigError::Invalid { name: "STEWARD_PUBLIC_URL", message: "must start with http:// or https://".into() });
+            return Err(ConfigError::Invalid {
+                name: "STEWARD_PUBLIC_URL",
+                message: "must start with http:// or https://".into(),
+            });
         }
         let signup = match get("STEWARD_SIGNUP", file.signup).as_deref().unwrap_or("invite") {
             "open" => SignupMode::Open,
@@ -239,7 +246,8 @@ mod tests {
     fn environment_overrides_the_file() {
         let dir = tempfile_dir();
         let path = dir.join("steward.toml");
-        std::fs::write(&path, "listen = \"127.0.0.1:9000\"\nsignup = \"closed\"\ndata_dir = \"/srv/st\"\n").expect("write");
+        std::fs::write(&path, "listen = \"127.0.0.1:9000\"\nsignup = \"closed\"\ndata_dir = \"/srv/st\"\n")
+            .expect("write");
         let s = Settings::load(Some(&path), &env(&[("STEWARD_SIGNUP", "open")])).expect("load");
         assert_eq!(s.listen.port(), 9000);
         assert_eq!(s.signup, SignupMode::Open);

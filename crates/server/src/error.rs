@@ -75,6 +75,17 @@ impl ApiError {
         Self::Internal(e.into())
     }
 
+    /// A sentence for people outside HTTP (the CLI): the problem's detail and every field error.
+    #[must_use]
+    pub fn describe(&self) -> String {
+        match self {
+            ApiError::Validation(errors) => {
+                errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ")
+            }
+            other => other.parts().3,
+        }
+    }
+
     fn parts(&self) -> (StatusCode, &'static str, &'static str, String) {
         use ApiError as E;
         match self {
@@ -169,7 +180,13 @@ impl IntoResponse for ApiError {
             ApiError::Validation(errors) => errors.clone(),
             _ => Vec::new(),
         };
-        let body = Problem { type_uri: format!("urn:steward:problem:{suffix}"), title: title.into(), status: status.as_u16(), detail, errors };
+        let body = Problem {
+            type_uri: format!("urn:steward:problem:{suffix}"),
+            title: title.into(),
+            status: status.as_u16(),
+            detail,
+            errors,
+        };
         let mut resp = (status, axum::Json(body)).into_response();
         resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
         if let ApiError::RateLimited { retry_after_secs } = &self
@@ -282,7 +299,12 @@ mod tests {
 
     #[test]
     fn serde_messages_name_their_field() {
-        assert_eq!(data_error_field("Failed to deserialize the JSON body into the target type: missing field `email` at line 1 column 2"), "email");
+        assert_eq!(
+            data_error_field(
+                "Failed to deserialize the JSON body into the target type: missing field `email` at line 1 column 2"
+            ),
+            "email"
+        );
         assert_eq!(data_error_field("something odd"), "body");
     }
 }

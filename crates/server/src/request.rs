@@ -71,7 +71,11 @@ pub struct Ctx {
 impl<S: Send + Sync> FromRequestParts<S> for Ctx {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        let meta = parts.extensions.get::<RequestMeta>().cloned().unwrap_or(RequestMeta { ip: "unknown".into(), user_agent: None });
+        let meta = parts
+            .extensions
+            .get::<RequestMeta>()
+            .cloned()
+            .unwrap_or(RequestMeta { ip: "unknown".into(), user_agent: None });
         let slot = parts.extensions.get::<AuditSlot>().cloned().unwrap_or_default();
         Ok(Ctx { meta, slot })
     }
@@ -79,7 +83,14 @@ impl<S: Send + Sync> FromRequestParts<S> for Ctx {
 
 impl Ctx {
     /// An "allowed" audit event by `actor`, stamped now.
-    pub fn event(&self, state: &AppState, actor: &Actor, action: &str, target: Option<String>, detail: serde_json::Value) -> NewAuditEvent {
+    pub fn event(
+        &self,
+        state: &AppState,
+        actor: &Actor,
+        action: &str,
+        target: Option<String>,
+        detail: serde_json::Value,
+    ) -> NewAuditEvent {
         NewAuditEvent {
             id: uuid::Uuid::now_v7().to_string(),
             at: state.clock.now_us(),
@@ -107,7 +118,8 @@ fn client_ip(req: &Request) -> String {
 pub async fn middleware(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = req.method().clone();
-    let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_else(|| "unmatched".into());
+    let route =
+        req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_else(|| "unmatched".into());
     let meta = RequestMeta {
         ip: client_ip(&req),
         user_agent: req
@@ -141,7 +153,15 @@ pub async fn middleware(State(state): State<AppState>, mut req: Request, next: N
     response
 }
 
-async fn record_denial(state: &AppState, meta: &RequestMeta, slot: Slot, method: &str, route: &str, status: u16, reason: &str) {
+async fn record_denial(
+    state: &AppState,
+    meta: &RequestMeta,
+    slot: Slot,
+    method: &str,
+    route: &str,
+    status: u16,
+    reason: &str,
+) {
     let action = slot.action.map(str::to_string).unwrap_or_else(|| format!("{method} {route}"));
     let event = NewAuditEvent {
         id: uuid::Uuid::now_v7().to_string(),

@@ -71,7 +71,12 @@ pub fn matching_step(secret: &[u8], email: &str, code: &str, now_secs: u64) -> A
 
 /// Checks a second factor for a user with 2FA on: a TOTP code (consumed atomically in `tx`)
 /// or an unused recovery code (marked used in `tx`). Returns which kind was accepted.
-pub async fn verify_second_factor(state: &AppState, tx: &mut Tx, user: &UserRow, code: &str) -> ApiResult<Option<&'static str>> {
+pub async fn verify_second_factor(
+    state: &AppState,
+    tx: &mut Tx,
+    user: &UserRow,
+    code: &str,
+) -> ApiResult<Option<&'static str>> {
     if is_totp_code(code) {
         let Some(sealed) = user.totp_secret_sealed.as_deref() else { return Ok(None) };
         let secret = state.sealer.open(&secret_aad(&user.id), sealed).map_err(ApiError::internal)?;
@@ -83,7 +88,6 @@ pub async fn verify_second_factor(state: &AppState, tx: &mut Tx, user: &UserRow,
     Ok(used.then_some("recovery_code"))
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,7 +96,9 @@ mod tests {
     fn rfc6238_sha1_vectors_match_at_six_digits() {
         // RFC 6238 appendix B, SHA-1 seed "12345678901234567890"; 8-digit values truncated to 6.
         let seed = b"12345678901234567890";
-        for (time, code) in [(59u64, "287082"), (1_111_111_109, "081804"), (1_234_567_890, "005924"), (2_000_000_000, "279037")] {
+        for (time, code) in
+            [(59u64, "287082"), (1_111_111_109, "081804"), (1_234_567_890, "005924"), (2_000_000_000, "279037")]
+        {
             let step = matching_step(seed, "a@b.co", code, time).expect("ok");
             assert_eq!(step, Some(i64::try_from(time / 30).expect("fits")), "t={time}");
         }

@@ -81,7 +81,10 @@ fn main() -> std::process::ExitCode {
 fn init_logging() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("STEWARD_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(std::io::stderr().is_terminal());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     if std::env::var("STEWARD_LOG_FORMAT").as_deref() == Ok("json") {
         builder.json().init();
     } else {
@@ -115,10 +118,8 @@ async fn serve(settings: Settings, banner: Option<String>) -> anyhow::Result<()>
     let listener = TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     let bound = listener.local_addr()?;
     tracing::info!(address = %bound, "steward is listening");
-    if let Some(b) = banner {
-        println!("{b}");
-        let _ = std::io::stdout().flush();
-    }
+    println!("{}", banner.unwrap_or_else(|| format!("steward listening on http://{bound}")));
+    let _ = std::io::stdout().flush();
     app.serve(listener, shutdown_signal()).await?;
     Ok(())
 }
@@ -140,6 +141,12 @@ async fn demo(config: Option<&Path>, mut env: HashMap<String, String>) -> anyhow
     };
     env.entry("STEWARD_SIGNUP".into()).or_insert_with(|| "open".into());
     env.entry("STEWARD_ALLOW_PRIVATE_NETWORKS".into()).or_insert_with(|| "true".into());
+    // Bind first so that an ephemeral port (STEWARD_LISTEN=127.0.0.1:0) is known before the
+    // public URL is derived from it.
+    let probe = Settings::load(config, &env)?;
+    let listener =
+        TcpListener::bind(probe.listen).await.with_context(|| format!("cannot listen on {}", probe.listen))?;
+    env.insert("STEWARD_LISTEN".into(), listener.local_addr()?.to_string());
     let settings = Settings::load(config, &env)?;
     if settings.signup != SignupMode::Open {
         tracing::warn!("demo running with sign-up {:?}", settings.signup);
@@ -148,13 +155,18 @@ async fn demo(config: Option<&Path>, mut env: HashMap<String, String>) -> anyhow
     let mut created = Vec::new();
     for (email, name, password) in DEMO_PEOPLE {
         if app.state.store.user_by_email(email).await?.is_none() {
-            steward_server::routes::identity::create_user_as_operator(&app.state, email, name, password.to_string(), "steward demo")
-                .await
-                .map_err(|e| anyhow::anyhow!("creating demo user {email}: {e}"))?;
+            steward_server::routes::identity::create_user_as_operator(
+                &app.state,
+                email,
+                name,
+                password.to_string(),
+                "steward demo",
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("creating demo user {email}: {}", e.describe()))?;
         }
         created.push((email, name, password));
     }
-    let listener = TcpListener::bind(settings.listen).await.with_context(|| format!("cannot listen on {}", settings.listen))?;
     let mut banner = format!(
         "\nSteward demo is running at {}\n  data directory: {}\n  sign-up: open\n\nSample people (email / password):\n",
         settings.public_url,
@@ -177,9 +189,15 @@ async fn admin(settings: Settings, cmd: Admin) -> anyhow::Result<std::process::E
             std::io::stdin().read_to_string(&mut password).context("reading the password from standard input")?;
             let password = password.trim_end_matches(['\r', '\n']).to_string();
             let app = App::build(settings).await?;
-            let user = steward_server::routes::identity::create_user_as_operator(&app.state, &email, &display_name, password, "steward admin")
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let user = steward_server::routes::identity::create_user_as_operator(
+                &app.state,
+                &email,
+                &display_name,
+                password,
+                "steward admin",
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot create the user: {}", e.describe()))?;
             println!("created user {} <{}> with id {}", user.display_name, user.email, user.id);
         }
         Admin::Migrate => {
@@ -205,7 +223,7 @@ async fn admin(settings: Settings, cmd: Admin) -> anyhow::Result<std::process::E
             let on_terminal = std::io::stderr().is_terminal();
             let verdict = verify_chain(&store, |done, total| {
                 if on_terminal {
-                    let pct = if total == 0 { 100 } else { done * 100 / total };
+                    let pct = (done * 100).checked_div(total).unwrap_or(100);
                     eprint!("\rverifying the activity log: {done}/{total} events ({pct}%)");
                 }
             })

@@ -61,8 +61,7 @@ pub struct NewAuditEvent {
     pub detail: String,
 }
 
-const EVENT_COLUMNS: &str =
-    "seq, id, at, actor_id, actor_email, session_id, ip, user_agent, action, target, account_id, outcome, detail, prev_hash, hash";
+const EVENT_COLUMNS: &str = "seq, id, at, actor_id, actor_email, session_id, ip, user_agent, action, target, account_id, outcome, detail, prev_hash, hash";
 
 impl Tx {
     /// Appends `ev` to the chain inside this transaction: if the transaction does not commit,
@@ -75,8 +74,7 @@ impl Tx {
             Backend::Postgres => "SELECT seq, hash FROM audit_head WHERE singleton = 1 FOR UPDATE",
             Backend::Sqlite => "SELECT seq, hash FROM audit_head WHERE singleton = 1",
         };
-        let (head_seq, head_hash): (i64, Vec<u8>) =
-            on_tx!(self, |c| sqlx::query_as(head_sql).fetch_one(c).await)?;
+        let (head_seq, head_hash): (i64, Vec<u8>) = on_tx!(self, |c| sqlx::query_as(head_sql).fetch_one(c).await)?;
         let seq = head_seq + 1;
         let fields = EventFields {
             seq,
@@ -114,9 +112,15 @@ impl Tx {
             .bind(head_hash.as_slice())
             .bind(hash.as_slice())
             .execute(c)
-            .await.map(|r| r.rows_affected()))?;
+            .await
+            .map(|r| r.rows_affected()))?;
         let update = "UPDATE audit_head SET seq = $1, hash = $2 WHERE singleton = 1";
-        on_tx!(self, |c| sqlx::query(update).bind(seq).bind(hash.as_slice()).execute(c).await.map(|r| r.rows_affected()))?;
+        on_tx!(self, |c| sqlx::query(update)
+            .bind(seq)
+            .bind(hash.as_slice())
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
         Ok(AuditEventRow {
             seq,
             id: ev.id,
@@ -154,12 +158,19 @@ impl Store {
 
     /// Events in chain order with `seq > after`, at most `limit` of them (for verification).
     pub async fn audit_events_after(&self, after: i64, limit: i64) -> Result<Vec<AuditEventRow>> {
-        let q = sqlx::AssertSqlSafe(format!("SELECT {EVENT_COLUMNS} FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2"));
+        let q = sqlx::AssertSqlSafe(format!(
+            "SELECT {EVENT_COLUMNS} FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2"
+        ));
         Ok(on_pool!(self, |c| sqlx::query_as::<_, AuditEventRow>(q).bind(after).bind(limit).fetch_all(c).await)?)
     }
 
     /// The events whose actor is `user_id`, newest first, with `seq < before` when paging.
-    pub async fn audit_events_for_actor(&self, user_id: &str, before: Option<i64>, limit: i64) -> Result<Vec<AuditEventRow>> {
+    pub async fn audit_events_for_actor(
+        &self,
+        user_id: &str,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<AuditEventRow>> {
         let q = sqlx::AssertSqlSafe(format!(
             "SELECT {EVENT_COLUMNS} FROM audit_events WHERE actor_id = $1 AND ($2 IS NULL OR seq < $2) ORDER BY seq DESC LIMIT $3"
         ));
@@ -175,4 +186,3 @@ impl Store {
         Ok(on_pool!(self, |c| sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM audit_events").fetch_one(c).await)?)
     }
 }
-

@@ -172,7 +172,14 @@ impl Store {
     /// failed attempt must count even though the request it belongs to changes nothing.
     pub async fn record_login_attempt(&self, email: &str, ip: &str, at: Micros, succeeded: bool) -> Result<()> {
         let q = "INSERT INTO login_attempts (email, ip, at, succeeded) VALUES ($1, $2, $3, $4)";
-        on_pool!(self, |c| sqlx::query(q).bind(email).bind(ip).bind(at).bind(succeeded).execute(c).await.map(|r| r.rows_affected()))?;
+        on_pool!(self, |c| sqlx::query(q)
+            .bind(email)
+            .bind(ip)
+            .bind(at)
+            .bind(succeeded)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
         Ok(())
     }
 
@@ -227,15 +234,35 @@ impl Tx {
     /// Stores (or clears) a TOTP secret awaiting its first confirmed code.
     pub async fn set_totp_pending(&mut self, user_id: &str, sealed: Option<&[u8]>, now: Micros) -> Result<()> {
         let q = "UPDATE users SET totp_pending_sealed = $2, updated_at = $3 WHERE id = $1";
-        on_tx!(self, |c| sqlx::query(q).bind(user_id).bind(sealed).bind(now).execute(c).await.map(|r| r.rows_affected()))?;
+        on_tx!(self, |c| sqlx::query(q)
+            .bind(user_id)
+            .bind(sealed)
+            .bind(now)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
         Ok(())
     }
 
     /// Turns 2FA on with the confirmed secret and replaces the recovery codes.
-    pub async fn enable_totp(&mut self, user_id: &str, sealed: &[u8], step: i64, code_hashes: &[Vec<u8>], now: Micros) -> Result<()> {
+    pub async fn enable_totp(
+        &mut self,
+        user_id: &str,
+        sealed: &[u8],
+        step: i64,
+        code_hashes: &[Vec<u8>],
+        now: Micros,
+    ) -> Result<()> {
         let q = "UPDATE users SET totp_enabled = TRUE, totp_secret_sealed = $2, totp_pending_sealed = NULL, \
                  totp_last_step = $3, updated_at = $4 WHERE id = $1";
-        on_tx!(self, |c| sqlx::query(q).bind(user_id).bind(sealed).bind(step).bind(now).execute(c).await.map(|r| r.rows_affected()))?;
+        on_tx!(self, |c| sqlx::query(q)
+            .bind(user_id)
+            .bind(sealed)
+            .bind(step)
+            .bind(now)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
         self.replace_recovery_codes(user_id, code_hashes).await
     }
 
@@ -251,7 +278,12 @@ impl Tx {
         on_tx!(self, |c| sqlx::query(del).bind(user_id).execute(c).await.map(|r| r.rows_affected()))?;
         let ins = "INSERT INTO recovery_codes (user_id, code_hash) VALUES ($1, $2)";
         for h in code_hashes {
-            on_tx!(self, |c| sqlx::query(ins).bind(user_id).bind(h.as_slice()).execute(c).await.map(|r| r.rows_affected()))?;
+            on_tx!(self, |c| sqlx::query(ins)
+                .bind(user_id)
+                .bind(h.as_slice())
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected()))?;
         }
         Ok(())
     }
@@ -260,7 +292,8 @@ impl Tx {
     /// a code is good once. Returns false for a replay. Atomic, so two racing requests with
     /// the same code cannot both succeed.
     pub async fn claim_totp_step(&mut self, user_id: &str, step: i64) -> Result<bool> {
-        let q = "UPDATE users SET totp_last_step = $2 WHERE id = $1 AND (totp_last_step IS NULL OR totp_last_step < $2)";
+        let q =
+            "UPDATE users SET totp_last_step = $2 WHERE id = $1 AND (totp_last_step IS NULL OR totp_last_step < $2)";
         let r = on_tx!(self, |c| sqlx::query(q).bind(user_id).bind(step).execute(c).await.map(|r| r.rows_affected()))?;
         Ok(r == 1)
     }
@@ -268,7 +301,13 @@ impl Tx {
     /// Marks a recovery code used; false if it does not exist or was used before.
     pub async fn use_recovery_code(&mut self, user_id: &str, code_hash: &[u8], now: Micros) -> Result<bool> {
         let q = "UPDATE recovery_codes SET used_at = $3 WHERE user_id = $1 AND code_hash = $2 AND used_at IS NULL";
-        let r = on_tx!(self, |c| sqlx::query(q).bind(user_id).bind(code_hash).bind(now).execute(c).await.map(|r| r.rows_affected()))?;
+        let r = on_tx!(self, |c| sqlx::query(q)
+            .bind(user_id)
+            .bind(code_hash)
+            .bind(now)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
         Ok(r == 1)
     }
 
@@ -284,21 +323,34 @@ impl Tx {
             .bind(s.now)
             .bind(s.expires_at)
             .execute(c)
-            .await.map(|r| r.rows_affected()))?;
+            .await
+            .map(|r| r.rows_affected()))?;
         Ok(())
     }
 
     /// Revokes one of the user's sessions; false if it is not theirs or already revoked.
     pub async fn revoke_session(&mut self, user_id: &str, session_id: &str, now: Micros) -> Result<bool> {
         let q = "UPDATE sessions SET revoked_at = $3 WHERE id = $2 AND user_id = $1 AND revoked_at IS NULL";
-        let r = on_tx!(self, |c| sqlx::query(q).bind(user_id).bind(session_id).bind(now).execute(c).await.map(|r| r.rows_affected()))?;
+        let r = on_tx!(self, |c| sqlx::query(q)
+            .bind(user_id)
+            .bind(session_id)
+            .bind(now)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
         Ok(r == 1)
     }
 
     /// Revokes all of the user's sessions except `keep`; returns how many were revoked.
     pub async fn revoke_all_sessions(&mut self, user_id: &str, keep: Option<&str>, now: Micros) -> Result<u64> {
         let q = "UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL AND ($3 IS NULL OR id <> $3)";
-        let r = on_tx!(self, |c| sqlx::query(q).bind(user_id).bind(now).bind(keep).execute(c).await.map(|r| r.rows_affected()))?;
+        let r = on_tx!(self, |c| sqlx::query(q)
+            .bind(user_id)
+            .bind(now)
+            .bind(keep)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
         Ok(r)
     }
 
@@ -306,7 +358,13 @@ impl Tx {
     pub async fn remember_device(&mut self, user_id: &str, device_hash: &[u8], now: Micros) -> Result<bool> {
         let q = "INSERT INTO known_devices (user_id, device_hash, first_seen_at) VALUES ($1, $2, $3) \
                  ON CONFLICT (user_id, device_hash) DO NOTHING";
-        let r = on_tx!(self, |c| sqlx::query(q).bind(user_id).bind(device_hash).bind(now).execute(c).await.map(|r| r.rows_affected()))?;
+        let r = on_tx!(self, |c| sqlx::query(q)
+            .bind(user_id)
+            .bind(device_hash)
+            .bind(now)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
         Ok(r == 1)
     }
 
@@ -333,7 +391,13 @@ impl Tx {
     /// Revokes one of the user's tokens; false if it is not theirs or already revoked.
     pub async fn revoke_api_token(&mut self, user_id: &str, token_id: &str, now: Micros) -> Result<bool> {
         let q = "UPDATE api_tokens SET revoked_at = $3 WHERE id = $2 AND user_id = $1 AND revoked_at IS NULL";
-        let r = on_tx!(self, |c| sqlx::query(q).bind(user_id).bind(token_id).bind(now).execute(c).await.map(|r| r.rows_affected()))?;
+        let r = on_tx!(self, |c| sqlx::query(q)
+            .bind(user_id)
+            .bind(token_id)
+            .bind(now)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
         Ok(r == 1)
     }
 }

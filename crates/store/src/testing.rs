@@ -17,7 +17,9 @@ pub async fn create_postgres_database(admin_url: &str, prefix: &str) -> Result<S
 pub async fn drop_postgres_database(admin_url: &str, url: &str) {
     let Some(name) = url.rsplit('/').next().map(|n| n.split('?').next().unwrap_or(n).to_string()) else { return };
     if let Ok(mut conn) = sqlx::PgConnection::connect(admin_url).await {
-        let _ = sqlx::query(AssertSqlSafe(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))).execute(&mut conn).await;
+        let _ = sqlx::query(AssertSqlSafe(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")))
+            .execute(&mut conn)
+            .await;
         let _ = conn.close().await;
     }
 }

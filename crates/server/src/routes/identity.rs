@@ -84,7 +84,9 @@ pub async fn create_user(
     tx.insert_user(NewUser { id: &id, email, display_name, password_hash: &hash, now: state.clock.now_us() })
         .await
         .map_err(|e| match e {
-            steward_store::StoreError::Conflict(_) => ApiError::Conflict("a user with this email address already exists".into()),
+            steward_store::StoreError::Conflict(_) => {
+                ApiError::Conflict("a user with this email address already exists".into())
+            }
             other => other.into(),
         })
 }
@@ -94,7 +96,9 @@ pub async fn create_user(
 async fn register(State(state): State<AppState>, ctx: Ctx, Json(body): Json<RegisterRequest>) -> ApiResult<Response> {
     ctx.slot.set_action("auth.register", None);
     match state.settings.signup {
-        SignupMode::Closed => return Err(ApiError::Forbidden("sign-up is closed on this server; ask its operator for an account".into())),
+        SignupMode::Closed => {
+            return Err(ApiError::Forbidden("sign-up is closed on this server; ask its operator for an account".into()));
+        }
         SignupMode::Invite if body.invitation.is_none() => {
             return Err(ApiError::Forbidden("sign-up on this server needs an invitation link".into()));
         }
@@ -108,8 +112,14 @@ async fn register(State(state): State<AppState>, ctx: Ctx, Json(body): Json<Regi
     let mut tx = state.store.begin().await?;
     let user = create_user(&state, &mut tx, &email, &display_name, Zeroizing::new(body.password)).await?;
     let actor = Actor { user_id: Some(user.id.clone()), email: Some(user.email.clone()), session_id: None };
-    tx.append_audit(ctx.event(&state, &actor, "auth.register", Some(format!("user:{}", user.id)), json!({ "display_name": user.display_name })))
-        .await?;
+    tx.append_audit(ctx.event(
+        &state,
+        &actor,
+        "auth.register",
+        Some(format!("user:{}", user.id)),
+        json!({ "display_name": user.display_name }),
+    ))
+    .await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(UserView::from(&user))).into_response())
 }
@@ -169,7 +179,8 @@ async fn login(State(state): State<AppState>, ctx: Ctx, Json(body): Json<LoginRe
     if let Some(u) = &user {
         ctx.slot.set_actor(Actor { user_id: Some(u.id.clone()), email: Some(u.email.clone()), session_id: None });
     }
-    let password_ok = state.passwords.verify(Zeroizing::new(body.password), user.as_ref().map(|u| u.password_hash.clone())).await;
+    let password_ok =
+        state.passwords.verify(Zeroizing::new(body.password), user.as_ref().map(|u| u.password_hash.clone())).await;
     let (true, Some(user)) = (password_ok, user) else {
         state.store.record_login_attempt(&email, &ip, now, false).await?;
         return Err(ApiError::InvalidCredentials { detail: "The email address or password is wrong." });
@@ -178,12 +189,16 @@ async fn login(State(state): State<AppState>, ctx: Ctx, Json(body): Json<LoginRe
     let mut tx = state.store.begin().await?;
     let mut second_factor = None;
     if user.totp_enabled {
-        let Some(code) = body.totp.as_deref().filter(|c| !c.trim().is_empty()) else { return Err(ApiError::TotpRequired) };
+        let Some(code) = body.totp.as_deref().filter(|c| !c.trim().is_empty()) else {
+            return Err(ApiError::TotpRequired);
+        };
         second_factor = verify_second_factor(&state, &mut tx, &user, code).await?;
         if second_factor.is_none() {
             drop(tx);
             state.store.record_login_attempt(&email, &ip, now, false).await?;
-            return Err(ApiError::InvalidCredentials { detail: "The two-factor code is wrong, expired or was already used." });
+            return Err(ApiError::InvalidCredentials {
+                detail: "The two-factor code is wrong, expired or was already used.",
+            });
         }
     }
 
@@ -202,7 +217,8 @@ async fn login(State(state): State<AppState>, ctx: Ctx, Json(body): Json<LoginRe
     .await?;
     let device = hmac_sha256(&state.device_key, ctx.meta.user_agent.as_deref().unwrap_or("").as_bytes());
     let new_device = tx.remember_device(&user.id, &device, now).await?;
-    let actor = Actor { user_id: Some(user.id.clone()), email: Some(user.email.clone()), session_id: Some(session_id.clone()) };
+    let actor =
+        Actor { user_id: Some(user.id.clone()), email: Some(user.email.clone()), session_id: Some(session_id.clone()) };
     tx.append_audit(ctx.event(
         &state,
         &actor,
@@ -241,8 +257,14 @@ async fn logout(State(state): State<AppState>, ctx: Ctx, principal: Principal) -
     };
     let mut tx = state.store.begin().await?;
     tx.revoke_session(&principal.user_id, &session_id, state.clock.now_us()).await?;
-    tx.append_audit(ctx.event(&state, &principal.actor(), "auth.logout", Some(format!("session:{session_id}")), json!({})))
-        .await?;
+    tx.append_audit(ctx.event(
+        &state,
+        &principal.actor(),
+        "auth.logout",
+        Some(format!("session:{session_id}")),
+        json!({}),
+    ))
+    .await?;
     tx.commit().await?;
     let mut resp = StatusCode::NO_CONTENT.into_response();
     if let Ok(v) = clear_session_cookie(&state).parse() {

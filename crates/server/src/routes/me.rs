@@ -72,11 +72,17 @@ pub struct TotpEnrolment {
 
 #[utoipa::path(post, path = "/me/totp", tag = "me",
     responses((status = 200, body = TotpEnrolment), (status = 409, body = Problem, description = "2FA is already on")))]
-async fn begin_totp(State(state): State<AppState>, ctx: Ctx, SessionPrincipal(p): SessionPrincipal) -> ApiResult<Json<TotpEnrolment>> {
+async fn begin_totp(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    SessionPrincipal(p): SessionPrincipal,
+) -> ApiResult<Json<TotpEnrolment>> {
     ctx.slot.set_action("me.totp.begin", None);
     let user = load_user(&state, &p.user_id).await?;
     if user.totp_enabled {
-        return Err(ApiError::Conflict("two-factor authentication is already on; turn it off first to enrol a new device".into()));
+        return Err(ApiError::Conflict(
+            "two-factor authentication is already on; turn it off first to enrol a new device".into(),
+        ));
     }
     let secret = twofactor::new_secret();
     let totp = twofactor::build_totp(&secret, &user.email)?;
@@ -84,7 +90,8 @@ async fn begin_totp(State(state): State<AppState>, ctx: Ctx, SessionPrincipal(p)
     let sealed = state.sealer.seal(&secret_aad(&user.id), &secret);
     let mut tx = state.store.begin().await?;
     tx.set_totp_pending(&user.id, Some(&sealed), state.clock.now_us()).await?;
-    tx.append_audit(ctx.event(&state, &p.actor(), "me.totp.begin", Some(format!("user:{}", user.id)), json!({}))).await?;
+    tx.append_audit(ctx.event(&state, &p.actor(), "me.totp.begin", Some(format!("user:{}", user.id)), json!({})))
+        .await?;
     tx.commit().await?;
     Ok(Json(TotpEnrolment { secret: twofactor::secret_base32(&secret), otpauth_uri: uri }))
 }
@@ -120,14 +127,18 @@ async fn confirm_totp(
     let secret = state.sealer.open(&secret_aad(&user.id), sealed).map_err(ApiError::internal)?;
     let now_secs = u64::try_from(state.clock.now().as_second()).unwrap_or(0);
     let Some(step) = twofactor::matching_step(&secret, &user.email, &body.code, now_secs)? else {
-        return Err(ApiError::validation("code", "is not the current code of the authenticator app; check the device's clock"));
+        return Err(ApiError::validation(
+            "code",
+            "is not the current code of the authenticator app; check the device's clock",
+        ));
     };
     let codes = new_recovery_codes();
     let hashes: Vec<Vec<u8>> = codes.iter().map(|c| recovery_code_hash(c)).collect();
     let mut tx = state.store.begin().await?;
     // The confirming code's step is recorded as used, so it cannot also sign someone in.
     tx.enable_totp(&user.id, sealed, step, &hashes, state.clock.now_us()).await?;
-    tx.append_audit(ctx.event(&state, &p.actor(), "me.totp.enable", Some(format!("user:{}", user.id)), json!({}))).await?;
+    tx.append_audit(ctx.event(&state, &p.actor(), "me.totp.enable", Some(format!("user:{}", user.id)), json!({})))
+        .await?;
     tx.commit().await?;
     Ok(Json(RecoveryCodes { recovery_codes: codes }))
 }
@@ -150,7 +161,8 @@ async fn disable_totp(
         return Err(ApiError::validation("code", "is wrong, expired or was already used"));
     }
     tx.disable_totp(&user.id, state.clock.now_us()).await?;
-    tx.append_audit(ctx.event(&state, &p.actor(), "me.totp.disable", Some(format!("user:{}", user.id)), json!({}))).await?;
+    tx.append_audit(ctx.event(&state, &p.actor(), "me.totp.disable", Some(format!("user:{}", user.id)), json!({})))
+        .await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -168,7 +180,10 @@ pub struct SessionView {
 }
 
 #[utoipa::path(get, path = "/me/sessions", tag = "me", responses((status = 200, body = Page<SessionView>)))]
-async fn list_sessions(State(state): State<AppState>, SessionPrincipal(p): SessionPrincipal) -> ApiResult<Json<Page<SessionView>>> {
+async fn list_sessions(
+    State(state): State<AppState>,
+    SessionPrincipal(p): SessionPrincipal,
+) -> ApiResult<Json<Page<SessionView>>> {
     let now = state.clock.now_us();
     let idle = i64::try_from(state.settings.session_idle.as_micros()).unwrap_or(i64::MAX);
     let items = state
@@ -203,7 +218,8 @@ async fn revoke_session(
     if !tx.revoke_session(&p.user_id, &id, state.clock.now_us()).await? {
         return Err(ApiError::NotFound);
     }
-    tx.append_audit(ctx.event(&state, &p.actor(), "me.session.revoke", Some(format!("session:{id}")), json!({}))).await?;
+    tx.append_audit(ctx.event(&state, &p.actor(), "me.session.revoke", Some(format!("session:{id}")), json!({})))
+        .await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -369,7 +385,10 @@ async fn create_token(
 }
 
 #[utoipa::path(get, path = "/me/tokens", tag = "me", responses((status = 200, body = Page<TokenView>)))]
-async fn list_tokens(State(state): State<AppState>, SessionPrincipal(p): SessionPrincipal) -> ApiResult<Json<Page<TokenView>>> {
+async fn list_tokens(
+    State(state): State<AppState>,
+    SessionPrincipal(p): SessionPrincipal,
+) -> ApiResult<Json<Page<TokenView>>> {
     let now = state.clock.now_us();
     let items = state
         .store
@@ -453,7 +472,9 @@ async fn my_activity(
     let limit = page_limit(q.limit)?;
     let before = match q.cursor.as_deref() {
         None => None,
-        Some(c) => Some(c.parse::<i64>().map_err(|_| ApiError::validation("cursor", "is not a cursor this server issued"))?),
+        Some(c) => {
+            Some(c.parse::<i64>().map_err(|_| ApiError::validation("cursor", "is not a cursor this server issued"))?)
+        }
     };
     let mut rows = state.store.audit_events_for_actor(&principal.user_id, before, limit + 1).await?;
     let next_cursor = if rows.len() as i64 > limit {

@@ -1,0 +1,87 @@
+//! Errors are problem+json, never a 500 for a client's mistake; docs and health endpoints
+//! (issue #2 item 8).
+use serde_json::json;
+
+use crate::helpers::*;
+
+both_backends! {
+    async fn client_mistakes_get_problem_json(app: TestApp) {
+        app.post("/api/v1/auth/login").body("application/json", "{not json").send().await.assert_problem(422, "validation");
+        let missing = app.post("/api/v1/auth/login").json(json!({"email": "a@example.com"})).send().await;
+        missing.assert_problem(422, "validation");
+        assert_eq!(missing.body["errors"][0]["field"], "password");
+        let wrong_type = app.post("/api/v1/auth/login").json(json!({"email": 5, "password": "x"})).send().await;
+        wrong_type.assert_problem(422, "validation");
+        app.post("/api/v1/auth/login").body("text/plain", "hello").send().await.assert_problem(415, "unsupported-media-type");
+        app.get("/api/v1/no-such-thing").send().await.assert_problem(404, "not-found");
+        app.req(reqwest::Method::PUT, "/api/v1/auth/login").send().await.assert_problem(405, "method-not-allowed");
+        let huge = format!("{{\"email\":\"a@example.com\",\"password\":\"{}\"}}", "x".repeat(2 * 1024 * 1024));
+        app.post("/api/v1/auth/login").body("application/json", huge).send().await.assert_problem(413, "payload-too-large");
+        let s = app.user("p@example.com").await;
+        app.get("/api/v1/me/activity?limit=0").auth(&s).send().await.assert_problem(422, "validation");
+        app.get("/api/v1/me/activity?cursor=zzz").auth(&s).send().await.assert_problem(422, "validation");
+        app.get("/api/v1/me").send().await.assert_problem(401, "unauthenticated");
+        app.get("/api/v1/me").bearer("sts_made-up").send().await.assert_problem(401, "unauthenticated");
+        app.get("/api/v1/me").header("authorization", "Basic Zm9vOmJhcg==").send().await.assert_problem(401, "unauthenticated");
+    }
+
+    async fn health_readiness_and_metrics(app: TestApp) {
+        let h = app.get("/healthz").send().await;
+        assert_eq!((h.status, h.body["status"].as_str()), (200, Some("ok")));
+        let r = app.get("/readyz").send().await;
+        assert_eq!((r.status, r.body["status"].as_str()), (200, Some("ready")));
+        let m = app.get("/metrics").send().await;
+        assert_eq!(m.status, 200);
+        assert!(m.header("content-type").unwrap().starts_with("text/plain"));
+        assert!(m.text.contains("steward_http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"} 1"), "{}", m.text);
+        assert!(m.text.contains("steward_http_request_duration_seconds_bucket"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openapi_lists_every_route() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    let doc = app.get("/api/openapi.json").send().await;
+    assert_eq!(doc.status, 200);
+    assert!(doc.body["openapi"].as_str().unwrap().starts_with("3."));
+    let paths = doc.body["paths"].as_object().unwrap();
+    let expected = [
+        ("/api/v1/auth/register", "post"),
+        ("/api/v1/auth/login", "post"),
+        ("/api/v1/auth/logout", "post"),
+        ("/api/v1/me", "get"),
+        ("/api/v1/me/totp", "post"),
+        ("/api/v1/me/totp/confirm", "post"),
+        ("/api/v1/me/totp", "delete"),
+        ("/api/v1/me/sessions", "get"),
+        ("/api/v1/me/sessions/{id}", "delete"),
+        ("/api/v1/me/sessions/revoke-all", "post"),
+        ("/api/v1/me/tokens", "post"),
+        ("/api/v1/me/tokens", "get"),
+        ("/api/v1/me/tokens/{id}", "delete"),
+        ("/api/v1/me/activity", "get"),
+        ("/healthz", "get"),
+        ("/readyz", "get"),
+        ("/metrics", "get"),
+    ];
+    for (path, method) in expected {
+        assert!(
+            paths.get(path).and_then(|p| p.get(method)).is_some(),
+            "{method} {path} missing from the OpenAPI document"
+        );
+    }
+    // And nothing is served that the document does not describe: every documented path answers
+    // something other than the router's 404 fallback.
+    for (path, item) in paths {
+        for method in item.as_object().unwrap().keys() {
+            let concrete = path.replace("{id}", "00000000-0000-0000-0000-000000000000");
+            let r = app.req(method.to_uppercase().parse().unwrap(), &concrete).send().await;
+            assert!(
+                !(r.status == 404
+                    && r.body["detail"] == "There is nothing here, or you may not see it."
+                    && !path.contains('{')),
+                "{method} {path} is documented but not routed"
+            );
+        }
+    }
+}

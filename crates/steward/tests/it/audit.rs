@@ -1,0 +1,125 @@
+//! The activity log: written with every change, fail-closed, tamper-evident (issue #2 item 7).
+use serde_json::json;
+use steward_domain::audit_chain::ChainBreak;
+use steward_server::audit_verify::{Verdict, verify_chain};
+
+use crate::helpers::*;
+
+async fn verdict(app: &TestApp) -> Verdict {
+    verify_chain(&app.state.store, |_, _| {}).await.unwrap()
+}
+
+/// Some activity from two people.
+async fn some_activity(app: &TestApp) -> Session {
+    let s = app.user("chain@example.com").await;
+    app.user("other@example.com").await;
+    app.post("/api/v1/me/tokens").auth(&s).json(json!({"name": "t", "scopes": ["read"]})).send().await;
+    app.post("/api/v1/auth/login")
+        .json(json!({"email": "chain@example.com", "password": "wrong-wrong-wrong"}))
+        .send()
+        .await;
+    s
+}
+
+both_backends! {
+    async fn every_change_and_denial_is_chained(app: TestApp) {
+        let s = some_activity(&app).await;
+        let events = app.state.store.audit_events_after(0, 1000).await.unwrap();
+        let actions: Vec<&str> = events.iter().map(|e| e.action.as_str()).collect();
+        assert_eq!(actions, ["auth.register", "auth.login", "auth.register", "auth.login", "me.token.create", "auth.login"]);
+        let last = events.last().unwrap();
+        assert_eq!((last.outcome.as_str(), last.actor_id.as_deref()), ("denied", Some(s.user_id.as_str())));
+        let token_event = &events[4];
+        assert_eq!(token_event.session_id.as_deref(), Some(s.session_id.as_str()));
+        assert_eq!(token_event.ip.as_deref(), Some("127.0.0.1"));
+        assert!(token_event.target.as_deref().unwrap().starts_with("token:"));
+        for pair in events.windows(2) {
+            assert_eq!(pair[1].prev_hash, pair[0].hash);
+            assert_eq!(pair[1].seq, pair[0].seq + 1);
+        }
+        assert!(matches!(verdict(&app).await, Verdict::Intact { events: 6 }));
+    }
+
+    async fn my_activity_pages_through_my_own_events(app: TestApp) {
+        let s = app.user("pager@example.com").await;
+        let other = app.user("nosy@example.com").await;
+        for i in 0..5 {
+            app.post("/api/v1/me/tokens").auth(&s).json(json!({"name": format!("t{i}"), "scopes": ["read"]})).send().await;
+        }
+        let mut seen = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let path = match &cursor {
+                Some(c) => format!("/api/v1/me/activity?limit=3&cursor={c}"),
+                None => "/api/v1/me/activity?limit=3".to_string(),
+            };
+            let page = app.get(&path).auth(&s).send().await;
+            assert_eq!(page.status, 200, "{}", page.text);
+            for e in page.body["items"].as_array().unwrap() {
+                assert_eq!(e["actor_id"], s.user_id.as_str(), "only my own events");
+                for f in ["id", "at", "actor_email", "session_id", "ip", "user_agent", "action", "target", "outcome", "detail"] {
+                    assert!(e.get(f).is_some(), "event lacks {f}");
+                }
+                seen.push(e["action"].as_str().unwrap().to_string());
+            }
+            cursor = page.body["next_cursor"].as_str().map(str::to_string);
+            if cursor.is_none() {
+                break;
+            }
+        }
+        assert_eq!(seen.len(), 7, "{seen:?}");
+        assert_eq!(seen.first().map(String::as_str), Some("me.token.create"), "newest first");
+        assert_eq!(seen.last().map(String::as_str), Some("auth.register"));
+        let theirs = app.get("/api/v1/me/activity").auth(&other).send().await;
+        assert_eq!(theirs.body["items"].as_array().unwrap().len(), 2);
+    }
+
+    async fn a_change_whose_event_cannot_be_written_does_not_happen(app: TestApp) {
+        let s = app.user("failclosed@example.com").await;
+        let before = app.state.store.audit_event_count().await.unwrap();
+        app.break_audit_log().await;
+        let r = app.post("/api/v1/me/tokens").auth(&s).json(json!({"name": "ghost", "scopes": ["read"]})).send().await;
+        r.assert_problem(500, "internal");
+        assert!(app.state.store.api_tokens_for_user(&s.user_id).await.unwrap().is_empty(), "no token without its audit event");
+        let r = app.post("/api/v1/auth/register").json(json!({"email": "ghost@example.com", "password": PASSWORD, "display_name": "Ghost"})).send().await;
+        assert_eq!(r.status, 500);
+        assert!(app.state.store.user_by_email("ghost@example.com").await.unwrap().is_none(), "no user without its audit event");
+        let r = app.post("/api/v1/me/sessions/revoke-all").auth(&s).json(json!({"keep_current": false})).send().await;
+        assert_eq!(r.status, 500);
+        assert_eq!(app.get("/api/v1/me").auth(&s).send().await.status, 200, "the session was not revoked");
+        app.repair_audit_log().await;
+        assert_eq!(app.state.store.audit_event_count().await.unwrap(), before);
+        assert!(matches!(verdict(&app).await, Verdict::Intact { .. }));
+        let r = app.post("/api/v1/me/tokens").auth(&s).json(json!({"name": "real", "scopes": ["read"]})).send().await;
+        assert_eq!(r.status, 201);
+    }
+
+    async fn verify_names_an_altered_event(app: TestApp) {
+        some_activity(&app).await;
+        app.raw_sql("UPDATE audit_events SET action = 'me.token.revoke' WHERE seq = 5").await;
+        match verdict(&app).await {
+            Verdict::Broken(ChainBreak::Altered { seq }) => assert_eq!(seq, 5),
+            other => panic!("expected an altered event, got {other:?}"),
+        }
+    }
+
+    async fn verify_names_a_deleted_event(app: TestApp) {
+        some_activity(&app).await;
+        app.raw_sql("DELETE FROM audit_events WHERE seq = 3").await;
+        match verdict(&app).await {
+            Verdict::Broken(ChainBreak::Missing { from, to }) => assert_eq!((from, to), (3, 3)),
+            other => panic!("expected a missing event, got {other:?}"),
+        }
+    }
+
+    async fn verify_detects_reordering_and_truncation(app: TestApp) {
+        some_activity(&app).await;
+        // Swap two events' contents while keeping their positions.
+        app.raw_sql("UPDATE audit_events SET seq = -2 WHERE seq = 2; UPDATE audit_events SET seq = 2 WHERE seq = 3; UPDATE audit_events SET seq = 3 WHERE seq = -2;").await;
+        assert!(matches!(verdict(&app).await, Verdict::Broken(ChainBreak::BrokenLink { seq: 2 })));
+        app.raw_sql("UPDATE audit_events SET seq = -2 WHERE seq = 2; UPDATE audit_events SET seq = 2 WHERE seq = 3; UPDATE audit_events SET seq = 3 WHERE seq = -2;").await;
+        assert!(matches!(verdict(&app).await, Verdict::Intact { .. }));
+        app.raw_sql("DELETE FROM audit_events WHERE seq = 6").await;
+        assert!(matches!(verdict(&app).await, Verdict::Broken(ChainBreak::Truncated { last: 5, head_seq: 6 })));
+    }
+}

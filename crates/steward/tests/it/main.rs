@@ -1,0 +1,15 @@
+//! Steward's integration suite: one test binary (each extra binary relinks the whole server).
+//! Every API test runs against the real server on an ephemeral port, once on SQLite and once
+//! on PostgreSQL (when `STEWARD_TEST_POSTGRES_URL` is set; CI sets it and
+//! `STEWARD_REQUIRE_ALL=1`, so nothing skips there).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod helpers;
+
+mod api_errors;
+mod audit;
+mod identity;
+mod process;
+mod sessions;
+mod tokens;
+mod totp;

@@ -1,0 +1,310 @@
+//! The real `steward` binary as an operator runs it: serve, demo, admin commands, graceful
+//! shutdown, and logs that never contain a secret (issue #2 items 2, 4, 7, 9).
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+use crate::helpers::PASSWORD;
+
+const BIN: &str = env!("CARGO_BIN_EXE_steward");
+
+struct Running {
+    child: Child,
+    base: String,
+    log_path: std::path::PathBuf,
+    stdout_lines: Vec<String>,
+}
+
+/// Starts `steward <args>` and waits for the line announcing its URL.
+async fn start(args: &[&str], dir: &Path, env: &[(&str, &str)]) -> Running {
+    let log_path = dir.join(format!("{}.log", args[0]));
+    let log = std::fs::File::create(&log_path).unwrap();
+    let mut cmd = Command::new(BIN);
+    cmd.args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("STEWARD_LISTEN", "127.0.0.1:0")
+        .env("STEWARD_DATA_DIR", dir)
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(log))
+        .kill_on_drop(true);
+    let mut child = cmd.spawn().expect("spawn steward");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut stdout_lines = Vec::new();
+    let base = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            stdout_lines.push(line.clone());
+            if let Some(i) = line.find("http://") {
+                return line[i..].split_whitespace().next().unwrap().to_string();
+            }
+        }
+        panic!(
+            "steward exited before announcing its address; log: {}",
+            std::fs::read_to_string(&log_path).unwrap_or_default()
+        );
+    })
+    .await
+    .expect("steward announced its address in time");
+    // Keep draining stdout so the child never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    Running { child, base, log_path, stdout_lines }
+}
+
+impl Running {
+    /// Sends SIGTERM and waits for a clean exit.
+    async fn terminate(mut self) -> String {
+        let pid = self.child.id().unwrap().to_string();
+        let status = std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(status.success());
+        let exit = tokio::time::timeout(Duration::from_secs(20), self.child.wait())
+            .await
+            .expect("exits after SIGTERM")
+            .unwrap();
+        assert!(exit.success(), "graceful shutdown exits 0, got {exit:?}");
+        std::fs::read_to_string(&self.log_path).unwrap()
+    }
+}
+
+async fn call(
+    client: &reqwest::Client,
+    method: reqwest::Method,
+    url: String,
+    bearer: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut req = client.request(method, url);
+    if let Some(t) = bearer {
+        req = req.bearer_auth(t);
+    }
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let r = req.send().await.unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+fn code_at(secret_b32: &str, offset_steps: i64) -> String {
+    let secret = totp_rs::Secret::try_from_base32(secret_b32).unwrap();
+    let totp = totp_rs::Builder::new().with_secret(secret).build().unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    totp.generate(u64::try_from(now + offset_steps * 30).unwrap()).to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_logs_no_secrets_and_shuts_down_gracefully() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = start(&["serve"], dir.path(), &[("STEWARD_SIGNUP", "open"), ("STEWARD_LOG", "trace")]).await;
+    let c = reqwest::Client::new();
+    let u = |p: &str| format!("{}{}", app.base, p);
+    let (st, _) = call(
+        &c,
+        reqwest::Method::POST,
+        u("/api/v1/auth/register"),
+        None,
+        Some(json!({"email": "logs@example.com", "password": PASSWORD, "display_name": "Logs"})),
+    )
+    .await;
+    assert_eq!(st, 201);
+    let (st, login) = call(
+        &c,
+        reqwest::Method::POST,
+        u("/api/v1/auth/login"),
+        None,
+        Some(json!({"email": "logs@example.com", "password": PASSWORD})),
+    )
+    .await;
+    assert_eq!(st, 200);
+    let session = login["token"].as_str().unwrap().to_string();
+    let (_, enrol) = call(&c, reqwest::Method::POST, u("/api/v1/me/totp"), Some(&session), None).await;
+    let secret = enrol["secret"].as_str().unwrap().to_string();
+    let (st, confirmed) = call(
+        &c,
+        reqwest::Method::POST,
+        u("/api/v1/me/totp/confirm"),
+        Some(&session),
+        Some(json!({"code": code_at(&secret, 0)})),
+    )
+    .await;
+    assert_eq!(st, 200, "{confirmed}");
+    let recovery: Vec<String> =
+        confirmed["recovery_codes"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect();
+    // Sign in with the next step's code (this step's was consumed by enrolment), then a recovery code.
+    let (st, second) = call(
+        &c,
+        reqwest::Method::POST,
+        u("/api/v1/auth/login"),
+        None,
+        Some(json!({"email": "logs@example.com", "password": PASSWORD, "totp": code_at(&secret, 1)})),
+    )
+    .await;
+    assert_eq!(st, 200, "{second}");
+    let (st, third) = call(
+        &c,
+        reqwest::Method::POST,
+        u("/api/v1/auth/login"),
+        None,
+        Some(json!({"email": "logs@example.com", "password": PASSWORD, "totp": recovery[0]})),
+    )
+    .await;
+    assert_eq!(st, 200, "{third}");
+    let (st, wrong) = call(
+        &c,
+        reqwest::Method::POST,
+        u("/api/v1/auth/login"),
+        None,
+        Some(json!({"email": "logs@example.com", "password": "the-wrong-passphrase", "totp": "123456"})),
+    )
+    .await;
+    assert_eq!(st, 401, "{wrong}");
+    let (st, tok) = call(
+        &c,
+        reqwest::Method::POST,
+        u("/api/v1/me/tokens"),
+        Some(&session),
+        Some(json!({"name": "ci", "scopes": ["read"]})),
+    )
+    .await;
+    assert_eq!(st, 201);
+    let api_token = tok["token"].as_str().unwrap().to_string();
+    assert_eq!(call(&c, reqwest::Method::GET, u("/api/v1/me"), Some(&api_token), None).await.0, 200);
+    assert_eq!(call(&c, reqwest::Method::POST, u("/api/v1/auth/logout"), Some(&session), None).await.0, 204);
+    assert_eq!(call(&c, reqwest::Method::GET, u("/api/v1/me"), Some(&session), None).await.0, 401);
+
+    let log = app.terminate().await;
+    assert!(log.contains("request") && log.contains("/api/v1/auth/login"), "the log captured the scenario");
+    let master_key = std::fs::read_to_string(dir.path().join("master.key")).unwrap();
+    let mut secrets = vec![
+        PASSWORD.to_string(),
+        "the-wrong-passphrase".to_string(),
+        secret.clone(),
+        session.clone(),
+        second["token"].as_str().unwrap().to_string(),
+        third["token"].as_str().unwrap().to_string(),
+        login["csrf_token"].as_str().unwrap().to_string(),
+        api_token.clone(),
+        master_key.trim().to_string(),
+    ];
+    secrets.extend(recovery);
+    for s in &secrets {
+        assert!(!log.contains(s.as_str()), "a secret appeared in the log: {s}");
+        // Also without the token prefix, in case something logs only the random part.
+        if let Some(rest) = s.strip_prefix("sts_").or_else(|| s.strip_prefix("stp_")) {
+            assert!(!log.contains(rest));
+        }
+    }
+    // WAL mode on the embedded database.
+    use sqlx::Connection;
+    let mut conn =
+        sqlx::SqliteConnection::connect(&format!("sqlite://{}/steward.db", dir.path().display())).await.unwrap();
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(&mut conn).await.unwrap();
+    assert_eq!(mode, "wal");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_create_user_then_audit_verify_detects_tampering() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str], stdin: &str| {
+        let mut child = std::process::Command::new(BIN)
+            .args(args)
+            .env("STEWARD_DATA_DIR", dir.path())
+            .env_remove("STEWARD_DATABASE_URL")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let out = run(
+        &["admin", "create-user", "--email", "ops@example.com", "--display-name", "Ops", "--password-stdin"],
+        &format!("{PASSWORD}\n"),
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ops@example.com"));
+    let weak = run(
+        &["admin", "create-user", "--email", "weak@example.com", "--display-name", "Weak", "--password-stdin"],
+        "short\n",
+    );
+    assert!(!weak.status.success());
+    assert!(String::from_utf8_lossy(&weak.stderr).contains("password"));
+
+    // The new user can sign in on a server over the same data directory.
+    let server = start(&["serve"], dir.path(), &[]).await;
+    let c = reqwest::Client::new();
+    let (st, _) = call(
+        &c,
+        reqwest::Method::POST,
+        format!("{}/api/v1/auth/login", server.base),
+        None,
+        Some(json!({"email": "ops@example.com", "password": PASSWORD})),
+    )
+    .await;
+    assert_eq!(st, 200);
+    server.terminate().await;
+
+    let ok = run(&["admin", "audit", "verify"], "");
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(
+        String::from_utf8_lossy(&ok.stdout).contains("intact (2 events)"),
+        "{}",
+        String::from_utf8_lossy(&ok.stdout)
+    );
+
+    use sqlx::Connection;
+    let mut conn =
+        sqlx::SqliteConnection::connect(&format!("sqlite://{}/steward.db", dir.path().display())).await.unwrap();
+    sqlx::query("UPDATE audit_events SET actor_email = 'someone-else@example.com' WHERE seq = 2")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    let bad = run(&["admin", "audit", "verify"], "");
+    assert_eq!(bad.status.code(), Some(2));
+    let text = String::from_utf8_lossy(&bad.stdout);
+    assert!(text.contains("TAMPERED") && text.contains("#2"), "{text}");
+
+    let backup = dir.path().join("backup.db");
+    let b = run(&["admin", "backup", backup.to_str().unwrap()], "");
+    assert!(b.status.success(), "{}", String::from_utf8_lossy(&b.stderr));
+    assert!(std::fs::metadata(&backup).unwrap().len() > 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_starts_with_sample_people_who_can_sign_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = start(&["demo"], dir.path(), &[]).await;
+    let banner = demo.stdout_lines.join("\n");
+    assert!(banner.contains("Steward demo is running at http://127.0.0.1:"), "{banner}");
+    let c = reqwest::Client::new();
+    let ready = c.get(format!("{}/readyz", demo.base)).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+    // Read the rest of the banner from the log-free stdout: the people and passwords printed.
+    let (st, body) = call(
+        &c,
+        reqwest::Method::POST,
+        format!("{}/api/v1/auth/login", demo.base),
+        None,
+        Some(json!({"email": "olivia@demo.steward.test", "password": "olivia-demo-passphrase"})),
+    )
+    .await;
+    assert_eq!(st, 200, "{body}");
+    let (st, _) = call(
+        &c,
+        reqwest::Method::POST,
+        format!("{}/api/v1/auth/register", demo.base),
+        None,
+        Some(json!({"email": "visitor@example.com", "password": PASSWORD, "display_name": "Visitor"})),
+    )
+    .await;
+    assert_eq!(st, 201, "sign-up is open in the demo");
+    demo.terminate().await;
+}

@@ -1,0 +1,89 @@
+//! Personal access tokens (issue #2 item 4).
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::helpers::*;
+
+both_backends! {
+    async fn tokens_are_shown_once_and_stored_hashed(app: TestApp) {
+        let s = app.user("tok@example.com").await;
+        let r = app.post("/api/v1/me/tokens").auth(&s)
+            .json(json!({"name": "drafting assistant", "scopes": ["write", "read"], "accounts": ["acc-1"], "capabilities": ["drafts.create"]}))
+            .send().await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let token = r.body["token"].as_str().unwrap().to_string();
+        assert!(token.starts_with("stp_") && token.len() > 40);
+        assert_eq!(r.body["scopes"], json!(["read", "write"]));
+        assert_eq!(r.body["accounts"], json!(["acc-1"]));
+        assert_eq!(r.body["capabilities"], json!(["drafts.create"]));
+        let list = app.get("/api/v1/me/tokens").auth(&s).send().await;
+        assert_eq!(list.status, 200);
+        assert_eq!(list.body["items"].as_array().unwrap().len(), 1);
+        assert!(!list.text.contains(&token), "the secret is shown only at creation");
+        assert!(list.body["items"][0].get("token").is_none());
+        let me = app.get("/api/v1/me").bearer(&token).send().await;
+        assert_eq!(me.status, 200, "{}", me.text);
+        assert_eq!(me.body["email"], "tok@example.com");
+        assert!(me.body.get("csrf_token").is_none());
+        let used = app.get("/api/v1/me/tokens").auth(&s).send().await;
+        assert!(used.body["items"][0]["last_used_at"].is_string());
+    }
+
+    async fn scopes_limit_what_a_token_may_do(app: TestApp) {
+        let s = app.user("scopes@example.com").await;
+        let r = app.post("/api/v1/me/tokens").auth(&s).json(json!({"name": "reader", "scopes": ["read"]})).send().await;
+        let reader = r.body["token"].as_str().unwrap().to_string();
+        assert_eq!(app.get("/api/v1/me").bearer(&reader).send().await.status, 200);
+        assert_eq!(app.get("/api/v1/me/activity").bearer(&reader).send().await.status, 200);
+        app.post("/api/v1/auth/logout").bearer(&reader).send().await.assert_problem(403, "forbidden");
+        // Account security needs a real session: a token cannot mint tokens or end sessions.
+        let r = app.post("/api/v1/me/tokens").auth(&s).json(json!({"name": "writer", "scopes": ["write"]})).send().await;
+        let writer = r.body["token"].as_str().unwrap().to_string();
+        app.post("/api/v1/me/tokens").bearer(&writer).json(json!({"name": "x", "scopes": ["read"]})).send().await.assert_problem(403, "forbidden");
+        app.get("/api/v1/me/sessions").bearer(&writer).send().await.assert_problem(403, "forbidden");
+        app.post("/api/v1/me/sessions/revoke-all").bearer(&writer).json(json!({})).send().await.assert_problem(403, "forbidden");
+        app.post("/api/v1/me/totp").bearer(&writer).send().await.assert_problem(403, "forbidden");
+        assert_eq!(app.state.store.api_tokens_for_user(&s.user_id).await.unwrap().len(), 2);
+    }
+
+    async fn revoked_and_expired_tokens_stop_working(app: TestApp) {
+        let s = app.user("expiry@example.com").await;
+        let at = (app.clock.now() + jiff::SignedDuration::from_hours(1)).to_string();
+        let r = app.post("/api/v1/me/tokens").auth(&s).json(json!({"name": "short", "scopes": ["read"], "expires_at": at})).send().await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let short = r.body["token"].as_str().unwrap().to_string();
+        let r = app.post("/api/v1/me/tokens").auth(&s).json(json!({"name": "revoked", "scopes": ["read"]})).send().await;
+        let (revoked, revoked_id) = (r.body["token"].as_str().unwrap().to_string(), r.body["id"].as_str().unwrap().to_string());
+        assert_eq!(app.get("/api/v1/me").bearer(&revoked).send().await.status, 200);
+        assert_eq!(app.delete(&format!("/api/v1/me/tokens/{revoked_id}")).auth(&s).send().await.status, 204);
+        app.get("/api/v1/me").bearer(&revoked).send().await.assert_problem(401, "unauthenticated");
+        app.delete(&format!("/api/v1/me/tokens/{revoked_id}")).auth(&s).send().await.assert_problem(404, "not-found");
+        assert_eq!(app.get("/api/v1/me").bearer(&short).send().await.status, 200);
+        app.clock.advance(Duration::from_secs(3601));
+        app.get("/api/v1/me").bearer(&short).send().await.assert_problem(401, "unauthenticated");
+        // Someone else cannot revoke my token.
+        let r = app.post("/api/v1/me/tokens").auth(&s).json(json!({"name": "mine", "scopes": ["read"]})).send().await;
+        let mine = r.body["id"].as_str().unwrap().to_string();
+        let other = app.user("other@example.com").await;
+        app.delete(&format!("/api/v1/me/tokens/{mine}")).auth(&other).send().await.assert_problem(404, "not-found");
+    }
+
+    async fn token_requests_are_validated(app: TestApp) {
+        let s = app.user("valid@example.com").await;
+        let past = (app.clock.now() - jiff::SignedDuration::from_hours(1)).to_string();
+        for (body, field) in [
+            (json!({"name": "", "scopes": ["read"]}), "name"),
+            (json!({"name": "x", "scopes": []}), "scopes"),
+            (json!({"name": "x", "scopes": ["admin"]}), "scopes"),
+            (json!({"name": "x", "scopes": ["read"], "expires_at": "tomorrow"}), "expires_at"),
+            (json!({"name": "x", "scopes": ["read"], "expires_at": past}), "expires_at"),
+            (json!({"name": "x", "scopes": ["read"], "accounts": []}), "accounts"),
+        ] {
+            let r = app.post("/api/v1/me/tokens").auth(&s).json(body).send().await;
+            r.assert_problem(422, "validation");
+            assert_eq!(r.body["errors"][0]["field"], field, "{}", r.text);
+        }
+        assert!(app.state.store.api_tokens_for_user(&s.user_id).await.unwrap().is_empty());
+    }
+}
