@@ -97,7 +97,9 @@ async fn register(State(state): State<AppState>, ctx: Ctx, Json(body): Json<Regi
     ctx.slot.set_action("auth.register", None);
     match state.settings.signup {
         SignupMode::Closed => {
-            return Err(ApiError::Forbidden("sign-up is closed on this server; ask its operator for an account".into()));
+            return Err(ApiError::Forbidden(
+                "sign-up is closed on this server; ask its operator for an account".into(),
+            ));
         }
         SignupMode::Invite if body.invitation.is_none() => {
             return Err(ApiError::Forbidden("sign-up on this server needs an invitation link".into()));
