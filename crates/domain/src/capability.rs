@@ -226,9 +226,7 @@ impl CapabilitySet {
 
     /// The capabilities in table order.
     pub fn iter(self) -> impl Iterator<Item = Capability> {
-        Capability::ALL
-            .into_iter()
-            .filter(move |capability| self.contains(*capability))
+        Capability::ALL.into_iter().filter(move |capability| self.contains(*capability))
     }
 
     /// The API names, sorted alphabetically (the serialised form).
@@ -242,9 +240,7 @@ impl CapabilitySet {
 
 impl fmt::Debug for CapabilitySet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_set()
-            .entries(self.iter().map(Capability::as_str))
-            .finish()
+        f.debug_set().entries(self.iter().map(Capability::as_str)).finish()
     }
 }
 
@@ -291,14 +287,7 @@ pub enum Role {
 }
 
 impl Role {
-    pub const ALL: [Role; 6] = [
-        Role::Owner,
-        Role::Admin,
-        Role::Editor,
-        Role::Moderator,
-        Role::Analyst,
-        Role::Viewer,
-    ];
+    pub const ALL: [Role; 6] = [Role::Owner, Role::Admin, Role::Editor, Role::Moderator, Role::Analyst, Role::Viewer];
 
     #[must_use]
     pub const fn as_str(self) -> &'static str {
@@ -332,15 +321,8 @@ impl Role {
                 SettingsManage,
                 Lockdown,
             ]),
-            Role::Editor => CapabilitySet::from_slice(&[
-                AccountView,
-                AnalyticsView,
-                DraftsCreate,
-                ReviewComment,
-            ]),
-            Role::Moderator => {
-                CapabilitySet::from_slice(&[AccountView, ReviewComment, CommentsReply])
-            }
+            Role::Editor => CapabilitySet::from_slice(&[AccountView, AnalyticsView, DraftsCreate, ReviewComment]),
+            Role::Moderator => CapabilitySet::from_slice(&[AccountView, ReviewComment, CommentsReply]),
             Role::Analyst => CapabilitySet::from_slice(&[AccountView, AnalyticsView]),
             Role::Viewer => CapabilitySet::from_slice(&[AccountView]),
         }
@@ -362,19 +344,14 @@ impl FromStr for Role {
     type Err = UnknownRole;
 
     fn from_str(name: &str) -> Result<Self, Self::Err> {
-        Role::ALL
-            .into_iter()
-            .find(|role| role.as_str() == name)
-            .ok_or_else(|| UnknownRole(name.to_owned()))
+        Role::ALL.into_iter().find(|role| role.as_str() == name).ok_or_else(|| UnknownRole(name.to_owned()))
     }
 }
 
 /// Why a membership's capability overrides are refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum OverrideError {
-    #[error(
-        "`{capability}` can only be held by the account's owner, not by a member with role `{role}`"
-    )]
+    #[error("`{capability}` can only be held by the account's owner, not by a member with role `{role}`")]
     OwnerOnlyCapability { capability: Capability, role: Role },
     #[error("the owner's capabilities cannot be revoked (`{capability}`)")]
     OwnerCapabilityNotRevocable { capability: Capability },
@@ -389,11 +366,7 @@ pub enum OverrideError {
 ///
 /// Granting an owner-only capability to a non-owner is refused with a typed error rather than
 /// silently dropped, so that an admin (or the owner) learns that the grant had no effect.
-pub fn validate_overrides(
-    role: Role,
-    grants: CapabilitySet,
-    revokes: CapabilitySet,
-) -> Result<(), OverrideError> {
+pub fn validate_overrides(role: Role, grants: CapabilitySet, revokes: CapabilitySet) -> Result<(), OverrideError> {
     if let Some(capability) = grants.intersection(revokes).iter().next() {
         return Err(OverrideError::GrantedAndRevoked { capability });
     }
@@ -430,18 +403,11 @@ pub fn validate_grants_within_granter(
 /// owner has no effect, because the owner is the one person who must always be able to take
 /// access back (Invariant 1).
 #[must_use]
-pub fn effective_capabilities(
-    role: Role,
-    grants: CapabilitySet,
-    revokes: CapabilitySet,
-) -> CapabilitySet {
+pub fn effective_capabilities(role: Role, grants: CapabilitySet, revokes: CapabilitySet) -> CapabilitySet {
     if role == Role::Owner {
         return CapabilitySet::ALL;
     }
-    role.preset()
-        .union(grants)
-        .difference(revokes)
-        .difference(CapabilitySet::OWNER_ONLY)
+    role.preset().union(grants).difference(revokes).difference(CapabilitySet::OWNER_ONLY)
 }
 
 /// A member's role together with their effective capabilities: what authorization rules that
@@ -455,10 +421,7 @@ pub struct MemberRights {
 impl MemberRights {
     #[must_use]
     pub fn new(role: Role, grants: CapabilitySet, revokes: CapabilitySet) -> MemberRights {
-        MemberRights {
-            role,
-            capabilities: effective_capabilities(role, grants, revokes),
-        }
+        MemberRights { role, capabilities: effective_capabilities(role, grants, revokes) }
     }
 
     /// The rights of a role with no overrides.
@@ -488,9 +451,7 @@ pub fn can_manage_role(actor: &MemberRights, target_role: Role) -> bool {
     match target_role {
         Role::Owner => false,
         Role::Admin => actor.has(Capability::AdminsManage),
-        Role::Editor | Role::Moderator | Role::Analyst | Role::Viewer => {
-            actor.has(Capability::MembersManage)
-        }
+        Role::Editor | Role::Moderator | Role::Analyst | Role::Viewer => actor.has(Capability::MembersManage),
     }
 }
 
@@ -530,26 +491,16 @@ mod tests {
     fn parse_design_table() -> (Vec<Role>, Vec<(Capability, Vec<bool>)>) {
         let mut lines = DESIGN_TABLE.lines().filter(|line| line.starts_with('|'));
         let cells = |line: &str| -> Vec<String> {
-            line.trim()
-                .trim_matches('|')
-                .split('|')
-                .map(|cell| cell.trim().to_owned())
-                .collect()
+            line.trim().trim_matches('|').split('|').map(|cell| cell.trim().to_owned()).collect()
         };
         let header = cells(lines.next().expect("header row"));
-        let roles: Vec<Role> = header[1..]
-            .iter()
-            .map(|name| name.parse().expect("role name"))
-            .collect();
+        let roles: Vec<Role> = header[1..].iter().map(|name| name.parse().expect("role name")).collect();
         lines.next().expect("separator row");
         let rows = lines
             .map(|line| {
                 let row = cells(line);
                 // "`account.view` — the account, …": the name is the backquoted part.
-                let name = row[0]
-                    .split('`')
-                    .nth(1)
-                    .expect("backquoted capability name");
+                let name = row[0].split('`').nth(1).expect("backquoted capability name");
                 let capability: Capability = name.parse().expect("capability name");
                 let marks = row[1..]
                     .iter()
@@ -571,18 +522,10 @@ mod tests {
         let (roles, rows) = parse_design_table();
         assert_eq!(roles, Role::ALL);
         let listed: Vec<Capability> = rows.iter().map(|(capability, _)| *capability).collect();
-        assert_eq!(
-            listed,
-            Capability::ALL,
-            "the table lists every capability once, in order"
-        );
+        assert_eq!(listed, Capability::ALL, "the table lists every capability once, in order");
         for (capability, marks) in &rows {
             for (role, expected) in roles.iter().zip(marks) {
-                assert_eq!(
-                    role.preset().contains(*capability),
-                    *expected,
-                    "{role} × {capability}"
-                );
+                assert_eq!(role.preset().contains(*capability), *expected, "{role} × {capability}");
             }
         }
     }
@@ -596,10 +539,7 @@ mod tests {
             let back: Capability = serde_json::from_str(&json).expect("deserialise");
             assert_eq!(back, capability);
         }
-        assert_eq!(
-            "posts.delete".parse::<Capability>(),
-            Err(UnknownCapability("posts.delete".into()))
-        );
+        assert_eq!("posts.delete".parse::<Capability>(), Err(UnknownCapability("posts.delete".into())));
         assert!(serde_json::from_str::<Capability>("\"Posts.Approve\"").is_err());
     }
 
@@ -609,15 +549,9 @@ mod tests {
             assert_eq!(role.as_str().parse::<Role>(), Ok(role));
             let json = serde_json::to_string(&role).expect("serialise");
             assert_eq!(json, format!("\"{}\"", role.as_str()));
-            assert_eq!(
-                serde_json::from_str::<Role>(&json).expect("deserialise"),
-                role
-            );
+            assert_eq!(serde_json::from_str::<Role>(&json).expect("deserialise"), role);
         }
-        assert_eq!(
-            "superuser".parse::<Role>(),
-            Err(UnknownRole("superuser".into()))
-        );
+        assert_eq!("superuser".parse::<Role>(), Err(UnknownRole("superuser".into())));
     }
 
     #[test]
@@ -630,10 +564,7 @@ mod tests {
         assert_eq!(set.len(), 2);
         assert!(set.contains(Capability::PostsPublish));
         assert!(!set.contains(Capability::PostsApprove));
-        assert_eq!(
-            set.iter().collect::<Vec<_>>(),
-            vec![Capability::AccountView, Capability::PostsPublish]
-        );
+        assert_eq!(set.iter().collect::<Vec<_>>(), vec![Capability::AccountView, Capability::PostsPublish]);
         set.remove(Capability::PostsPublish);
         assert_eq!(set, CapabilitySet::from(Capability::AccountView));
 
@@ -641,37 +572,23 @@ mod tests {
         let b = CapabilitySet::from_slice(&[Capability::Lockdown, Capability::AuditView]);
         assert_eq!(a.union(b).len(), 3);
         assert_eq!(a.intersection(b), CapabilitySet::from(Capability::Lockdown));
-        assert_eq!(
-            a.difference(b),
-            CapabilitySet::from(Capability::AccountView)
-        );
+        assert_eq!(a.difference(b), CapabilitySet::from(Capability::AccountView));
         assert!(a.union(b).contains_all(a));
         assert!(!a.contains_all(b));
         assert_eq!(CapabilitySet::ALL.len(), 15);
-        assert_eq!(
-            CapabilitySet::ALL.iter().collect::<Vec<_>>(),
-            Capability::ALL
-        );
+        assert_eq!(CapabilitySet::ALL.iter().collect::<Vec<_>>(), Capability::ALL);
     }
 
     #[test]
     fn capability_set_serialises_as_sorted_names() {
-        let set = CapabilitySet::from_slice(&[
-            Capability::PostsPublish,
-            Capability::AccountView,
-            Capability::Lockdown,
-        ]);
+        let set = CapabilitySet::from_slice(&[Capability::PostsPublish, Capability::AccountView, Capability::Lockdown]);
         let json = serde_json::to_string(&set).expect("serialise");
         assert_eq!(json, r#"["account.view","lockdown","posts.publish"]"#);
         let back: CapabilitySet =
-            serde_json::from_str(r#"["posts.publish","lockdown","account.view","lockdown"]"#)
-                .expect("deserialise");
+            serde_json::from_str(r#"["posts.publish","lockdown","account.view","lockdown"]"#).expect("deserialise");
         assert_eq!(back, set);
         assert!(serde_json::from_str::<CapabilitySet>(r#"["account.view","root"]"#).is_err());
-        assert_eq!(
-            serde_json::to_string(&CapabilitySet::EMPTY).expect("serialise"),
-            "[]"
-        );
+        assert_eq!(serde_json::to_string(&CapabilitySet::EMPTY).expect("serialise"), "[]");
     }
 
     #[test]
@@ -682,16 +599,10 @@ mod tests {
 
         let no_analytics = CapabilitySet::from(Capability::AnalyticsView);
         let editor = effective_capabilities(Role::Editor, CapabilitySet::EMPTY, no_analytics);
-        assert_eq!(
-            editor,
-            Role::Editor.preset().without(Capability::AnalyticsView)
-        );
+        assert_eq!(editor, Role::Editor.preset().without(Capability::AnalyticsView));
 
-        let admin = effective_capabilities(
-            Role::Admin,
-            CapabilitySet::EMPTY,
-            CapabilitySet::from(Capability::Lockdown),
-        );
+        let admin =
+            effective_capabilities(Role::Admin, CapabilitySet::EMPTY, CapabilitySet::from(Capability::Lockdown));
         assert!(!admin.contains(Capability::Lockdown));
         assert!(admin.contains(Capability::MembersManage));
     }
@@ -700,14 +611,8 @@ mod tests {
     fn owner_only_capabilities_are_never_effective_for_non_owners() {
         for role in Role::ALL.into_iter().filter(|role| *role != Role::Owner) {
             let caps = effective_capabilities(role, CapabilitySet::ALL, CapabilitySet::EMPTY);
-            assert!(
-                caps.intersection(CapabilitySet::OWNER_ONLY).is_empty(),
-                "{role}"
-            );
-            assert_eq!(
-                caps,
-                CapabilitySet::ALL.difference(CapabilitySet::OWNER_ONLY)
-            );
+            assert!(caps.intersection(CapabilitySet::OWNER_ONLY).is_empty(), "{role}");
+            assert_eq!(caps, CapabilitySet::ALL.difference(CapabilitySet::OWNER_ONLY));
             for capability in CapabilitySet::OWNER_ONLY.iter() {
                 assert!(capability.is_owner_only());
                 assert_eq!(
@@ -724,33 +629,18 @@ mod tests {
 
     #[test]
     fn the_owner_keeps_everything() {
+        assert_eq!(effective_capabilities(Role::Owner, CapabilitySet::EMPTY, CapabilitySet::ALL), CapabilitySet::ALL);
         assert_eq!(
-            effective_capabilities(Role::Owner, CapabilitySet::EMPTY, CapabilitySet::ALL),
-            CapabilitySet::ALL
+            validate_overrides(Role::Owner, CapabilitySet::EMPTY, CapabilitySet::from(Capability::Lockdown)),
+            Err(OverrideError::OwnerCapabilityNotRevocable { capability: Capability::Lockdown })
         );
-        assert_eq!(
-            validate_overrides(
-                Role::Owner,
-                CapabilitySet::EMPTY,
-                CapabilitySet::from(Capability::Lockdown)
-            ),
-            Err(OverrideError::OwnerCapabilityNotRevocable {
-                capability: Capability::Lockdown
-            })
-        );
-        assert_eq!(
-            validate_overrides(Role::Owner, CapabilitySet::ALL, CapabilitySet::EMPTY),
-            Ok(())
-        );
+        assert_eq!(validate_overrides(Role::Owner, CapabilitySet::ALL, CapabilitySet::EMPTY), Ok(()));
     }
 
     #[test]
     fn overrides_validation() {
         let publish = CapabilitySet::from(Capability::PostsPublish);
-        assert_eq!(
-            validate_overrides(Role::Editor, publish, CapabilitySet::EMPTY),
-            Ok(())
-        );
+        assert_eq!(validate_overrides(Role::Editor, publish, CapabilitySet::EMPTY), Ok(()));
         assert_eq!(
             validate_overrides(Role::Viewer, CapabilitySet::EMPTY, CapabilitySet::ALL),
             Ok(()),
@@ -758,38 +648,21 @@ mod tests {
         );
         assert_eq!(
             validate_overrides(Role::Editor, publish, publish),
-            Err(OverrideError::GrantedAndRevoked {
-                capability: Capability::PostsPublish
-            })
+            Err(OverrideError::GrantedAndRevoked { capability: Capability::PostsPublish })
         );
         // Stored data that slipped past validation still fails closed.
-        assert!(
-            !effective_capabilities(Role::Editor, publish, publish)
-                .contains(Capability::PostsPublish)
-        );
+        assert!(!effective_capabilities(Role::Editor, publish, publish).contains(Capability::PostsPublish));
     }
 
     #[test]
     fn grants_cannot_exceed_the_granter() {
-        let admin = MemberRights::new(
-            Role::Admin,
-            CapabilitySet::EMPTY,
-            CapabilitySet::from(Capability::PostsPublish),
+        let admin = MemberRights::new(Role::Admin, CapabilitySet::EMPTY, CapabilitySet::from(Capability::PostsPublish));
+        assert_eq!(
+            validate_grants_within_granter(admin.capabilities, CapabilitySet::from(Capability::PostsPublish)),
+            Err(OverrideError::GrantExceedsGranter { capability: Capability::PostsPublish })
         );
         assert_eq!(
-            validate_grants_within_granter(
-                admin.capabilities,
-                CapabilitySet::from(Capability::PostsPublish)
-            ),
-            Err(OverrideError::GrantExceedsGranter {
-                capability: Capability::PostsPublish
-            })
-        );
-        assert_eq!(
-            validate_grants_within_granter(
-                admin.capabilities,
-                CapabilitySet::from(Capability::PostsApprove)
-            ),
+            validate_grants_within_granter(admin.capabilities, CapabilitySet::from(Capability::PostsApprove)),
             Ok(())
         );
     }
@@ -799,16 +672,10 @@ mod tests {
         let owner = MemberRights::of_role(Role::Owner);
         let admin = MemberRights::of_role(Role::Admin);
         let editor = MemberRights::of_role(Role::Editor);
-        let editor_with_members = MemberRights::new(
-            Role::Editor,
-            CapabilitySet::from(Capability::MembersManage),
-            CapabilitySet::EMPTY,
-        );
-        let admin_without_members = MemberRights::new(
-            Role::Admin,
-            CapabilitySet::EMPTY,
-            CapabilitySet::from(Capability::MembersManage),
-        );
+        let editor_with_members =
+            MemberRights::new(Role::Editor, CapabilitySet::from(Capability::MembersManage), CapabilitySet::EMPTY);
+        let admin_without_members =
+            MemberRights::new(Role::Admin, CapabilitySet::EMPTY, CapabilitySet::from(Capability::MembersManage));
         let lesser = [Role::Editor, Role::Moderator, Role::Analyst, Role::Viewer];
 
         for target in lesser {
@@ -819,23 +686,14 @@ mod tests {
             assert!(!can_manage_role(&admin_without_members, target));
         }
         assert!(can_manage_role(&owner, Role::Admin));
-        assert!(
-            !can_manage_role(&admin, Role::Admin),
-            "admins do not manage each other"
-        );
+        assert!(!can_manage_role(&admin, Role::Admin), "admins do not manage each other");
         assert!(!can_manage_role(&editor_with_members, Role::Admin));
         for actor in [owner, admin, editor, editor_with_members] {
-            assert!(
-                !can_manage_role(&actor, Role::Owner),
-                "nobody manages the owner"
-            );
+            assert!(!can_manage_role(&actor, Role::Owner), "nobody manages the owner");
         }
         // Even a (corrupt) stored grant of admins.manage does not let an admin manage admins.
-        let admin_with_grant = MemberRights::new(
-            Role::Admin,
-            CapabilitySet::from(Capability::AdminsManage),
-            CapabilitySet::EMPTY,
-        );
+        let admin_with_grant =
+            MemberRights::new(Role::Admin, CapabilitySet::from(Capability::AdminsManage), CapabilitySet::EMPTY);
         assert!(!can_manage_role(&admin_with_grant, Role::Admin));
     }
 
@@ -844,23 +702,11 @@ mod tests {
         let owner = MemberRights::of_role(Role::Owner);
         let admin = MemberRights::of_role(Role::Admin);
         assert!(can_change_role(&admin, Role::Viewer, Role::Editor));
-        assert!(
-            !can_change_role(&admin, Role::Editor, Role::Admin),
-            "promotion to admin"
-        );
-        assert!(
-            !can_change_role(&admin, Role::Admin, Role::Editor),
-            "demotion of an admin"
-        );
+        assert!(!can_change_role(&admin, Role::Editor, Role::Admin), "promotion to admin");
+        assert!(!can_change_role(&admin, Role::Admin, Role::Editor), "demotion of an admin");
         assert!(can_change_role(&owner, Role::Editor, Role::Admin));
         assert!(can_change_role(&owner, Role::Admin, Role::Viewer));
-        assert!(
-            !can_change_role(&owner, Role::Editor, Role::Owner),
-            "only by transfer"
-        );
-        assert!(
-            !can_change_role(&owner, Role::Owner, Role::Admin),
-            "only by transfer"
-        );
+        assert!(!can_change_role(&owner, Role::Editor, Role::Owner), "only by transfer");
+        assert!(!can_change_role(&owner, Role::Owner, Role::Admin), "only by transfer");
     }
 }

@@ -39,15 +39,8 @@ pub enum Weekday {
 }
 
 impl Weekday {
-    pub const ALL: [Weekday; 7] = [
-        Weekday::Mon,
-        Weekday::Tue,
-        Weekday::Wed,
-        Weekday::Thu,
-        Weekday::Fri,
-        Weekday::Sat,
-        Weekday::Sun,
-    ];
+    pub const ALL: [Weekday; 7] =
+        [Weekday::Mon, Weekday::Tue, Weekday::Wed, Weekday::Thu, Weekday::Fri, Weekday::Sat, Weekday::Sun];
 
     #[must_use]
     pub const fn as_str(self) -> &'static str {
@@ -88,10 +81,7 @@ impl FromStr for Weekday {
     /// Only the exact lowercase three-letter names: one spelling per day keeps stored data
     /// and audit records uniform.
     fn from_str(name: &str) -> Result<Self, Self::Err> {
-        Weekday::ALL
-            .into_iter()
-            .find(|day| day.as_str() == name)
-            .ok_or(())
+        Weekday::ALL.into_iter().find(|day| day.as_str() == name).ok_or(())
     }
 }
 
@@ -105,17 +95,13 @@ pub struct LocalTime {
 
 impl LocalTime {
     pub const MIDNIGHT: LocalTime = LocalTime { minute_of_day: 0 };
-    pub const END_OF_DAY: LocalTime = LocalTime {
-        minute_of_day: 24 * 60,
-    };
+    pub const END_OF_DAY: LocalTime = LocalTime { minute_of_day: 24 * 60 };
 
     /// `None` unless `hour` is 0–23 and `minute` 0–59, or the time is exactly 24:00.
     #[must_use]
     pub const fn new(hour: u8, minute: u8) -> Option<LocalTime> {
         if (hour < 24 && minute < 60) || (hour == 24 && minute == 0) {
-            Some(LocalTime {
-                minute_of_day: hour as u16 * 60 + minute as u16,
-            })
+            Some(LocalTime { minute_of_day: hour as u16 * 60 + minute as u16 })
         } else {
             None
         }
@@ -173,8 +159,7 @@ impl Serialize for LocalTime {
 impl<'de> Deserialize<'de> for LocalTime {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;
-        LocalTime::parse(&text)
-            .ok_or_else(|| serde::de::Error::custom(format!("`{text}` is not a time HH:MM")))
+        LocalTime::parse(&text).ok_or_else(|| serde::de::Error::custom(format!("`{text}` is not a time HH:MM")))
     }
 }
 
@@ -240,8 +225,7 @@ impl WindowError {
     pub fn field(&self) -> String {
         match self {
             WindowError::NoDays => "days".to_owned(),
-            WindowError::UnknownDay { position, .. }
-            | WindowError::DuplicateDay { position, .. } => {
+            WindowError::UnknownDay { position, .. } | WindowError::DuplicateDay { position, .. } => {
                 format!("days[{position}]")
             }
             WindowError::BadTime { field, .. } => field.as_str().to_owned(),
@@ -287,27 +271,17 @@ pub struct Window {
 }
 
 impl Window {
-    pub fn new(
-        days: Vec<Weekday>,
-        start: LocalTime,
-        end: LocalTime,
-    ) -> Result<Window, WindowError> {
+    pub fn new(days: Vec<Weekday>, start: LocalTime, end: LocalTime) -> Result<Window, WindowError> {
         if days.is_empty() {
             return Err(WindowError::NoDays);
         }
         for (position, day) in days.iter().enumerate() {
             if days[..position].contains(day) {
-                return Err(WindowError::DuplicateDay {
-                    position,
-                    day: *day,
-                });
+                return Err(WindowError::DuplicateDay { position, day: *day });
             }
         }
         if start.is_end_of_day() {
-            return Err(WindowError::BadTime {
-                field: TimeField::Start,
-                value: start.to_string(),
-            });
+            return Err(WindowError::BadTime { field: TimeField::Start, value: start.to_string() });
         }
         if end <= start {
             return Err(WindowError::EndNotAfterStart { start, end });
@@ -329,26 +303,17 @@ impl Window {
                 }
                 Ok(day) => days.push(day),
                 Err(()) => {
-                    errors.push(WindowError::UnknownDay {
-                        position,
-                        value: name.clone(),
-                    });
+                    errors.push(WindowError::UnknownDay { position, value: name.clone() });
                 }
             }
         }
         let start = LocalTime::parse(&input.start).filter(|start| !start.is_end_of_day());
         if start.is_none() {
-            errors.push(WindowError::BadTime {
-                field: TimeField::Start,
-                value: input.start.clone(),
-            });
+            errors.push(WindowError::BadTime { field: TimeField::Start, value: input.start.clone() });
         }
         let end = LocalTime::parse(&input.end);
         if end.is_none() {
-            errors.push(WindowError::BadTime {
-                field: TimeField::End,
-                value: input.end.clone(),
-            });
+            errors.push(WindowError::BadTime { field: TimeField::End, value: input.end.clone() });
         }
         if let (Some(start), Some(end)) = (start, end)
             && end <= start
@@ -395,12 +360,7 @@ impl TryFrom<WindowInput> for Window {
 
     fn try_from(input: WindowInput) -> Result<Self, Self::Error> {
         Window::parse(&input).map_err(|errors| {
-            InvalidWindows(
-                errors
-                    .into_iter()
-                    .map(|error| WindowListError::Window { index: 0, error })
-                    .collect(),
-            )
+            InvalidWindows(errors.into_iter().map(|error| WindowListError::Window { index: 0, error }).collect())
         })
     }
 }
@@ -409,28 +369,17 @@ impl TryFrom<WindowInput> for Window {
 pub fn parse_windows(input: &[WindowInput]) -> Result<Vec<Window>, InvalidWindows> {
     if input.len() > MAX_WINDOWS {
         // Reported alone: there is no point listing problems in windows that must go anyway.
-        return Err(InvalidWindows(vec![WindowListError::TooMany {
-            count: input.len(),
-            max: MAX_WINDOWS,
-        }]));
+        return Err(InvalidWindows(vec![WindowListError::TooMany { count: input.len(), max: MAX_WINDOWS }]));
     }
     let mut windows = Vec::with_capacity(input.len());
     let mut errors = Vec::new();
     for (index, window) in input.iter().enumerate() {
         match Window::parse(window) {
             Ok(window) => windows.push(window),
-            Err(found) => errors.extend(
-                found
-                    .into_iter()
-                    .map(|error| WindowListError::Window { index, error }),
-            ),
+            Err(found) => errors.extend(found.into_iter().map(|error| WindowListError::Window { index, error })),
         }
     }
-    if errors.is_empty() {
-        Ok(windows)
-    } else {
-        Err(InvalidWindows(errors))
-    }
+    if errors.is_empty() { Ok(windows) } else { Err(InvalidWindows(errors)) }
 }
 
 /// Why a time zone name is refused.
@@ -451,15 +400,11 @@ pub fn parse_time_zone(name: &str) -> Result<TimeZone, TimeZoneError> {
     if name.is_empty() {
         return Err(TimeZoneError::Empty);
     }
-    let unknown = || TimeZoneError::Unknown {
-        name: name.to_owned(),
-    };
+    let unknown = || TimeZoneError::Unknown { name: name.to_owned() };
     // The database may be files on disk: keep names to the characters IANA uses, so that no
     // name can be read as a path outside it.
     let plausible = name.len() <= MAX_TIME_ZONE_NAME_LEN
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'_' | b'-' | b'+'))
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'_' | b'-' | b'+'))
         && name.split('/').all(|part| !part.is_empty());
     if !plausible {
         return Err(unknown());
@@ -494,17 +439,11 @@ const SEARCH_HORIZON_DAYS: i64 = 16;
 /// zone transition (where the wall clock jumps, possibly into the middle of a window), so
 /// those instants are the only candidates that need checking.
 #[must_use]
-pub fn next_window_start(
-    windows: &[Window],
-    time_zone: &TimeZone,
-    at: Timestamp,
-) -> Option<Timestamp> {
+pub fn next_window_start(windows: &[Window], time_zone: &TimeZone, at: Timestamp) -> Option<Timestamp> {
     if is_within_windows(windows, time_zone, at) {
         return Some(at);
     }
-    let horizon = at
-        .checked_add(SignedDuration::from_hours(SEARCH_HORIZON_DAYS * 24))
-        .unwrap_or(Timestamp::MAX);
+    let horizon = at.checked_add(SignedDuration::from_hours(SEARCH_HORIZON_DAYS * 24)).unwrap_or(Timestamp::MAX);
     // Start a day early: a transition can move the wall clock back across midnight.
     let first_date = time_zone.to_datetime(at).date();
     let first_date = first_date.yesterday().unwrap_or(first_date);
@@ -514,14 +453,11 @@ pub fn next_window_start(
         .map(|transition| transition.timestamp())
         .take_while(|instant| *instant <= horizon)
         .collect();
-    for date in (0..=SEARCH_HORIZON_DAYS + 1)
-        .map_while(|offset| first_date.checked_add(jiff::Span::new().days(offset)).ok())
+    for date in
+        (0..=SEARCH_HORIZON_DAYS + 1).map_while(|offset| first_date.checked_add(jiff::Span::new().days(offset)).ok())
     {
         let weekday = Weekday::from_civil(date.weekday());
-        for window in windows
-            .iter()
-            .filter(|window| window.days.contains(&weekday))
-        {
+        for window in windows.iter().filter(|window| window.days.contains(&weekday)) {
             let Some(start) = window.start.to_civil() else {
                 continue;
             };
@@ -542,10 +478,7 @@ fn instants_of_wall_time(time_zone: &TimeZone, local: DateTime) -> Vec<Timestamp
         AmbiguousOffset::Fold { before, after } => vec![before, after],
         AmbiguousOffset::Gap { .. } => vec![],
     };
-    offsets
-        .into_iter()
-        .filter_map(|offset| offset.to_timestamp(local).ok())
-        .collect()
+    offsets.into_iter().filter_map(|offset| offset.to_timestamp(local).ok()).collect()
 }
 
 /// The first instant whose local date is `date` or later: local midnight normally; the end of
@@ -560,10 +493,7 @@ fn first_instant_of(time_zone: &TimeZone, date: Date) -> Option<Timestamp> {
         // transition that follows is where the day begins.
         AmbiguousOffset::Gap { after, .. } => {
             let before_transition = after.to_timestamp(midnight).ok()?;
-            time_zone
-                .following(before_transition)
-                .next()
-                .map(|transition| transition.timestamp())
+            time_zone.following(before_transition).next().map(|transition| transition.timestamp())
         }
     }
 }
@@ -574,11 +504,7 @@ fn first_instant_of(time_zone: &TimeZone, date: Date) -> Option<Timestamp> {
 pub fn local_day_bounds(time_zone: &TimeZone, at: Timestamp) -> (Timestamp, Timestamp) {
     let date = time_zone.to_datetime(at).date();
     let start = first_instant_of(time_zone, date).unwrap_or(Timestamp::MIN);
-    let end = date
-        .tomorrow()
-        .ok()
-        .and_then(|tomorrow| first_instant_of(time_zone, tomorrow))
-        .unwrap_or(Timestamp::MAX);
+    let end = date.tomorrow().ok().and_then(|tomorrow| first_instant_of(time_zone, tomorrow)).unwrap_or(Timestamp::MAX);
     (start, end)
 }
 
@@ -633,9 +559,7 @@ mod tests {
         let bad = r#"{"days":["mon"],"start":"17:00","end":"09:00"}"#;
         let error = serde_json::from_str::<Window>(bad).expect_err("end before start");
         assert!(error.to_string().contains("must be after start"), "{error}");
-        assert!(
-            serde_json::from_str::<Window>(r#"{"days":[],"start":"09:00","end":"10:00"}"#).is_err()
-        );
+        assert!(serde_json::from_str::<Window>(r#"{"days":[],"start":"09:00","end":"10:00"}"#).is_err());
     }
 
     #[test]
@@ -652,11 +576,7 @@ mod tests {
     #[test]
     fn valid_windows_parse() {
         let windows = parse_windows(&[
-            input(
-                &["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
-                "00:00",
-                "24:00",
-            ),
+            input(&["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "00:00", "24:00"),
             input(&["sat"], "23:59", "24:00"),
             input(&["sun"], "00:00", "00:01"),
         ])
@@ -675,10 +595,7 @@ mod tests {
                     "windows[0].days[1]".to_owned(),
                     WindowListError::Window {
                         index: 0,
-                        error: WindowError::UnknownDay {
-                            position: 1,
-                            value: bad.to_owned()
-                        }
+                        error: WindowError::UnknownDay { position: 1, value: bad.to_owned() }
                     }
                 )],
                 "{bad:?}"
@@ -688,19 +605,10 @@ mod tests {
 
     #[test]
     fn empty_days_are_refused() {
-        let errors = errors_of(&[
-            input(&["mon"], "09:00", "10:00"),
-            input(&[], "09:00", "10:00"),
-        ]);
+        let errors = errors_of(&[input(&["mon"], "09:00", "10:00"), input(&[], "09:00", "10:00")]);
         assert_eq!(
             errors,
-            vec![(
-                "windows[1].days".to_owned(),
-                WindowListError::Window {
-                    index: 1,
-                    error: WindowError::NoDays
-                }
-            )]
+            vec![("windows[1].days".to_owned(), WindowListError::Window { index: 1, error: WindowError::NoDays })]
         );
     }
 
@@ -713,23 +621,13 @@ mod tests {
                 "windows[0].days[2]".to_owned(),
                 WindowListError::Window {
                     index: 0,
-                    error: WindowError::DuplicateDay {
-                        position: 2,
-                        day: Weekday::Mon
-                    }
+                    error: WindowError::DuplicateDay { position: 2, day: Weekday::Mon }
                 }
             )]
         );
         assert_eq!(
-            Window::new(
-                vec![Weekday::Fri, Weekday::Fri],
-                LocalTime::MIDNIGHT,
-                LocalTime::END_OF_DAY
-            ),
-            Err(WindowError::DuplicateDay {
-                position: 1,
-                day: Weekday::Fri
-            })
+            Window::new(vec![Weekday::Fri, Weekday::Fri], LocalTime::MIDNIGHT, LocalTime::END_OF_DAY),
+            Err(WindowError::DuplicateDay { position: 1, day: Weekday::Fri })
         );
     }
 
@@ -760,10 +658,7 @@ mod tests {
                     "windows[0].start".to_owned(),
                     WindowListError::Window {
                         index: 0,
-                        error: WindowError::BadTime {
-                            field: TimeField::Start,
-                            value: bad.to_owned()
-                        }
+                        error: WindowError::BadTime { field: TimeField::Start, value: bad.to_owned() }
                     }
                 )],
                 "start {bad:?}"
@@ -775,11 +670,7 @@ mod tests {
         // 24:00 is the end of the day: fine as an end, meaningless as a start.
         let errors = errors_of(&[input(&["mon"], "24:00", "24:00")]);
         assert_eq!(errors[0].0, "windows[0].start");
-        assert_eq!(
-            errors.len(),
-            1,
-            "no extra end-before-start error for an unparsed start"
-        );
+        assert_eq!(errors.len(), 1, "no extra end-before-start error for an unparsed start");
     }
 
     #[test]
@@ -809,34 +700,17 @@ mod tests {
         let fifty_one = vec![input(&["mon"], "09:00", "10:00"); MAX_WINDOWS + 1];
         assert_eq!(
             errors_of(&fifty_one),
-            vec![(
-                "windows".to_owned(),
-                WindowListError::TooMany { count: 51, max: 50 }
-            )]
+            vec![("windows".to_owned(), WindowListError::TooMany { count: 51, max: 50 })]
         );
     }
 
     #[test]
     fn all_problems_are_reported_together() {
-        let errors = errors_of(&[
-            input(&["mon"], "09:00", "10:00"),
-            input(&["xyz", "tue", "tue"], "9am", "25:00"),
-        ]);
+        let errors = errors_of(&[input(&["mon"], "09:00", "10:00"), input(&["xyz", "tue", "tue"], "9am", "25:00")]);
         let fields: Vec<&str> = errors.iter().map(|(field, _)| field.as_str()).collect();
-        assert_eq!(
-            fields,
-            [
-                "windows[1].days[0]",
-                "windows[1].days[2]",
-                "windows[1].start",
-                "windows[1].end"
-            ]
-        );
+        assert_eq!(fields, ["windows[1].days[0]", "windows[1].days[2]", "windows[1].start", "windows[1].end"]);
         let message = InvalidWindows(errors.into_iter().map(|(_, e)| e).collect()).to_string();
-        assert!(
-            message.contains("windows[1].start: window 1: `9am` is not a time HH:MM"),
-            "{message}"
-        );
+        assert!(message.contains("windows[1].start: window 1: `9am` is not a time HH:MM"), "{message}");
     }
 
     #[test]
@@ -863,9 +737,7 @@ mod tests {
         ] {
             assert_eq!(
                 parse_time_zone(bad).map(|_| ()),
-                Err(TimeZoneError::Unknown {
-                    name: bad.to_owned()
-                }),
+                Err(TimeZoneError::Unknown { name: bad.to_owned() }),
                 "{bad:?}"
             );
         }
@@ -884,114 +756,40 @@ mod tests {
     #[test]
     fn windows_are_half_open_in_local_time() {
         let paris = tz("Europe/Paris");
-        let weekdays = [window(
-            &["mon", "tue", "wed", "thu", "fri"],
-            "09:00",
-            "17:30",
-        )];
+        let weekdays = [window(&["mon", "tue", "wed", "thu", "fri"], "09:00", "17:30")];
         // 2026-01-05 is a Monday; Paris is UTC+1 in winter.
-        assert!(!is_within_windows(
-            &weekdays,
-            &paris,
-            ts("2026-01-05T07:59:59.999Z")
-        ));
-        assert!(is_within_windows(
-            &weekdays,
-            &paris,
-            ts("2026-01-05T08:00:00Z")
-        ));
-        assert!(is_within_windows(
-            &weekdays,
-            &paris,
-            ts("2026-01-05T16:29:59.999999999Z")
-        ));
-        assert!(!is_within_windows(
-            &weekdays,
-            &paris,
-            ts("2026-01-05T16:30:00Z")
-        ));
+        assert!(!is_within_windows(&weekdays, &paris, ts("2026-01-05T07:59:59.999Z")));
+        assert!(is_within_windows(&weekdays, &paris, ts("2026-01-05T08:00:00Z")));
+        assert!(is_within_windows(&weekdays, &paris, ts("2026-01-05T16:29:59.999999999Z")));
+        assert!(!is_within_windows(&weekdays, &paris, ts("2026-01-05T16:30:00Z")));
         // Saturday 10:00 local.
-        assert!(!is_within_windows(
-            &weekdays,
-            &paris,
-            ts("2026-01-10T09:00:00Z")
-        ));
+        assert!(!is_within_windows(&weekdays, &paris, ts("2026-01-10T09:00:00Z")));
         // The same instant is Monday 10:00 in Paris but Monday 04:00 in New York.
         let new_york = tz("America/New_York");
-        assert!(!is_within_windows(
-            &weekdays,
-            &new_york,
-            ts("2026-01-05T09:00:00Z")
-        ));
+        assert!(!is_within_windows(&weekdays, &new_york, ts("2026-01-05T09:00:00Z")));
     }
 
     #[test]
     fn windows_near_midnight() {
         let paris = tz("Europe/Paris");
         // Friday night 22:00 to Saturday 02:00, as two windows.
-        let overnight = [
-            window(&["fri"], "22:00", "24:00"),
-            window(&["sat"], "00:00", "02:00"),
-        ];
+        let overnight = [window(&["fri"], "22:00", "24:00"), window(&["sat"], "00:00", "02:00")];
         // 2026-01-09 is a Friday.
-        assert!(!is_within_windows(
-            &overnight,
-            &paris,
-            ts("2026-01-09T20:59:59+00:00")
-        ));
-        assert!(is_within_windows(
-            &overnight,
-            &paris,
-            ts("2026-01-09T23:59:59.999+01:00")
-        ));
-        assert!(is_within_windows(
-            &overnight,
-            &paris,
-            ts("2026-01-10T00:00:00+01:00")
-        ));
-        assert!(is_within_windows(
-            &overnight,
-            &paris,
-            ts("2026-01-10T01:59:59+01:00")
-        ));
-        assert!(!is_within_windows(
-            &overnight,
-            &paris,
-            ts("2026-01-10T02:00:00+01:00")
-        ));
+        assert!(!is_within_windows(&overnight, &paris, ts("2026-01-09T20:59:59+00:00")));
+        assert!(is_within_windows(&overnight, &paris, ts("2026-01-09T23:59:59.999+01:00")));
+        assert!(is_within_windows(&overnight, &paris, ts("2026-01-10T00:00:00+01:00")));
+        assert!(is_within_windows(&overnight, &paris, ts("2026-01-10T01:59:59+01:00")));
+        assert!(!is_within_windows(&overnight, &paris, ts("2026-01-10T02:00:00+01:00")));
         // Thursday 23:00 is not Friday.
-        assert!(!is_within_windows(
-            &overnight,
-            &paris,
-            ts("2026-01-08T23:00:00+01:00")
-        ));
+        assert!(!is_within_windows(&overnight, &paris, ts("2026-01-08T23:00:00+01:00")));
         // Sunday 00:30 is not Saturday.
-        assert!(!is_within_windows(
-            &overnight,
-            &paris,
-            ts("2026-01-11T00:30:00+01:00")
-        ));
+        assert!(!is_within_windows(&overnight, &paris, ts("2026-01-11T00:30:00+01:00")));
 
         // Last minute of the week, first minute of the week.
-        let edges = [
-            window(&["sun"], "23:59", "24:00"),
-            window(&["mon"], "00:00", "00:01"),
-        ];
-        assert!(is_within_windows(
-            &edges,
-            &paris,
-            ts("2026-01-11T23:59:30+01:00")
-        ));
-        assert!(is_within_windows(
-            &edges,
-            &paris,
-            ts("2026-01-12T00:00:30+01:00")
-        ));
-        assert!(!is_within_windows(
-            &edges,
-            &paris,
-            ts("2026-01-12T00:01:00+01:00")
-        ));
+        let edges = [window(&["sun"], "23:59", "24:00"), window(&["mon"], "00:00", "00:01")];
+        assert!(is_within_windows(&edges, &paris, ts("2026-01-11T23:59:30+01:00")));
+        assert!(is_within_windows(&edges, &paris, ts("2026-01-12T00:00:30+01:00")));
+        assert!(!is_within_windows(&edges, &paris, ts("2026-01-12T00:01:00+01:00")));
         assert_eq!(
             next_window_start(&edges, &paris, ts("2026-01-12T00:01:00+01:00")),
             Some(ts("2026-01-18T23:59:00+01:00"))
@@ -1027,31 +825,11 @@ mod tests {
         let paris = tz("Europe/Paris");
         let early = [window(&["sun"], "01:30", "03:30")];
         // 01:30 CET until 03:30 CEST: one hour of real time, not two.
-        assert!(!is_within_windows(
-            &early,
-            &paris,
-            ts("2026-03-29T01:29:59+01:00")
-        ));
-        assert!(is_within_windows(
-            &early,
-            &paris,
-            ts("2026-03-29T01:30:00+01:00")
-        ));
-        assert!(is_within_windows(
-            &early,
-            &paris,
-            ts("2026-03-29T01:59:59+01:00")
-        ));
-        assert!(is_within_windows(
-            &early,
-            &paris,
-            ts("2026-03-29T03:00:00+02:00")
-        ));
-        assert!(!is_within_windows(
-            &early,
-            &paris,
-            ts("2026-03-29T03:30:00+02:00")
-        ));
+        assert!(!is_within_windows(&early, &paris, ts("2026-03-29T01:29:59+01:00")));
+        assert!(is_within_windows(&early, &paris, ts("2026-03-29T01:30:00+01:00")));
+        assert!(is_within_windows(&early, &paris, ts("2026-03-29T01:59:59+01:00")));
+        assert!(is_within_windows(&early, &paris, ts("2026-03-29T03:00:00+02:00")));
+        assert!(!is_within_windows(&early, &paris, ts("2026-03-29T03:30:00+02:00")));
 
         // A window that starts inside the gap begins when the clocks jump to 03:00.
         let starts_in_gap = [window(&["sun"], "02:30", "04:00")];
@@ -1059,16 +837,8 @@ mod tests {
             next_window_start(&starts_in_gap, &paris, ts("2026-03-29T00:00:00+01:00")),
             Some(ts("2026-03-29T03:00:00+02:00"))
         );
-        assert!(is_within_windows(
-            &starts_in_gap,
-            &paris,
-            ts("2026-03-29T01:00:00Z")
-        ));
-        assert!(!is_within_windows(
-            &starts_in_gap,
-            &paris,
-            ts("2026-03-29T00:59:59Z")
-        ));
+        assert!(is_within_windows(&starts_in_gap, &paris, ts("2026-03-29T01:00:00Z")));
+        assert!(!is_within_windows(&starts_in_gap, &paris, ts("2026-03-29T00:59:59Z")));
     }
 
     #[test]
@@ -1076,21 +846,9 @@ mod tests {
         let paris = tz("Europe/Paris");
         let in_overlap = [window(&["sun"], "02:00", "02:30")];
         // 02:10 happens at 00:10Z (CEST) and again at 01:10Z (CET): both are inside.
-        assert!(is_within_windows(
-            &in_overlap,
-            &paris,
-            ts("2026-10-25T02:10:00+02:00")
-        ));
-        assert!(is_within_windows(
-            &in_overlap,
-            &paris,
-            ts("2026-10-25T02:10:00+01:00")
-        ));
-        assert!(!is_within_windows(
-            &in_overlap,
-            &paris,
-            ts("2026-10-25T02:45:00+02:00")
-        ));
+        assert!(is_within_windows(&in_overlap, &paris, ts("2026-10-25T02:10:00+02:00")));
+        assert!(is_within_windows(&in_overlap, &paris, ts("2026-10-25T02:10:00+01:00")));
+        assert!(!is_within_windows(&in_overlap, &paris, ts("2026-10-25T02:45:00+02:00")));
         // First occurrence ...
         assert_eq!(
             next_window_start(&in_overlap, &paris, ts("2026-10-25T01:00:00+02:00")),
@@ -1114,47 +872,23 @@ mod tests {
         let spanning = [window(&["sun"], "01:30", "02:30")];
         // Inside from 01:30 CEST to 02:30 CEST, outside until the clocks go back from 03:00
         // CEST to 02:00 CET, which is inside again until 02:30 CET.
-        assert!(!is_within_windows(
-            &spanning,
-            &paris,
-            ts("2026-10-25T02:45:00+02:00")
-        ));
+        assert!(!is_within_windows(&spanning, &paris, ts("2026-10-25T02:45:00+02:00")));
         assert_eq!(
             next_window_start(&spanning, &paris, ts("2026-10-25T02:45:00+02:00")),
             Some(ts("2026-10-25T02:00:00+01:00"))
         );
-        assert!(!is_within_windows(
-            &spanning,
-            &paris,
-            ts("2026-10-25T02:30:00+01:00")
-        ));
+        assert!(!is_within_windows(&spanning, &paris, ts("2026-10-25T02:30:00+01:00")));
     }
 
     #[test]
     fn new_york_spring_forward() {
         let new_york = tz("America/New_York");
         let spanning = [window(&["sun"], "01:00", "04:00")];
-        assert!(is_within_windows(
-            &spanning,
-            &new_york,
-            ts("2026-03-08T01:59:59-05:00")
-        ));
-        assert!(is_within_windows(
-            &spanning,
-            &new_york,
-            ts("2026-03-08T03:00:00-04:00")
-        ));
-        assert!(!is_within_windows(
-            &spanning,
-            &new_york,
-            ts("2026-03-08T04:00:00-04:00")
-        ));
+        assert!(is_within_windows(&spanning, &new_york, ts("2026-03-08T01:59:59-05:00")));
+        assert!(is_within_windows(&spanning, &new_york, ts("2026-03-08T03:00:00-04:00")));
+        assert!(!is_within_windows(&spanning, &new_york, ts("2026-03-08T04:00:00-04:00")));
         let in_gap = [window(&["sun"], "02:00", "03:00")];
-        assert!(!is_within_windows(
-            &in_gap,
-            &new_york,
-            ts("2026-03-08T07:00:00Z")
-        ));
+        assert!(!is_within_windows(&in_gap, &new_york, ts("2026-03-08T07:00:00Z")));
         assert_eq!(
             next_window_start(&in_gap, &new_york, ts("2026-03-08T00:00:00-05:00")),
             Some(ts("2026-03-15T02:00:00-04:00"))
@@ -1170,16 +904,8 @@ mod tests {
     fn new_york_fall_back() {
         let new_york = tz("America/New_York");
         let in_overlap = [window(&["sun"], "01:00", "01:30")];
-        assert!(is_within_windows(
-            &in_overlap,
-            &new_york,
-            ts("2026-11-01T01:15:00-04:00")
-        ));
-        assert!(is_within_windows(
-            &in_overlap,
-            &new_york,
-            ts("2026-11-01T01:15:00-05:00")
-        ));
+        assert!(is_within_windows(&in_overlap, &new_york, ts("2026-11-01T01:15:00-04:00")));
+        assert!(is_within_windows(&in_overlap, &new_york, ts("2026-11-01T01:15:00-05:00")));
         assert_eq!(
             next_window_start(&in_overlap, &new_york, ts("2026-11-01T01:45:00-04:00")),
             Some(ts("2026-11-01T01:00:00-05:00"))
@@ -1189,11 +915,7 @@ mod tests {
         let start = ts("2026-11-01T00:30:00-04:00");
         let mut inside_minutes = 0;
         for minutes in 0..6 * 60 {
-            if is_within_windows(
-                &spanning,
-                &new_york,
-                start + SignedDuration::from_mins(minutes),
-            ) {
+            if is_within_windows(&spanning, &new_york, start + SignedDuration::from_mins(minutes)) {
                 inside_minutes += 1;
             }
         }
@@ -1203,11 +925,7 @@ mod tests {
     #[test]
     fn next_window_start_basics() {
         let paris = tz("Europe/Paris");
-        let weekdays = [window(
-            &["mon", "tue", "wed", "thu", "fri"],
-            "09:00",
-            "17:30",
-        )];
+        let weekdays = [window(&["mon", "tue", "wed", "thu", "fri"], "09:00", "17:30")];
         let inside = ts("2026-01-05T10:00:00+01:00");
         assert_eq!(next_window_start(&weekdays, &paris, inside), Some(inside));
         // Friday evening -> Monday morning.
@@ -1221,10 +939,7 @@ mod tests {
             Some(ts("2026-01-12T09:00:00+01:00"))
         );
         // The earliest of several windows wins.
-        let several = [
-            window(&["wed"], "12:00", "13:00"),
-            window(&["tue"], "18:00", "19:00"),
-        ];
+        let several = [window(&["wed"], "12:00", "13:00"), window(&["tue"], "18:00", "19:00")];
         assert_eq!(
             next_window_start(&several, &paris, ts("2026-01-05T10:00:00+01:00")),
             Some(ts("2026-01-06T18:00:00+01:00"))
@@ -1257,16 +972,10 @@ mod tests {
                 let at = from + SignedDuration::from_mins(step);
                 let next = next_window_start(&windows, &zone, at).expect("some window");
                 assert!(next >= at);
-                assert!(
-                    is_within_windows(&windows, &zone, next),
-                    "{name} {at} -> {next}"
-                );
+                assert!(is_within_windows(&windows, &zone, next), "{name} {at} -> {next}");
                 let mut probe = at;
                 while probe < next {
-                    assert!(
-                        !is_within_windows(&windows, &zone, probe),
-                        "{name} {at}: {probe}"
-                    );
+                    assert!(!is_within_windows(&windows, &zone, probe), "{name} {at}: {probe}");
                     probe += SignedDuration::from_mins(1);
                 }
             }
@@ -1280,18 +989,12 @@ mod tests {
         let paris = tz("Europe/Paris");
         assert_eq!(
             local_day_bounds(&paris, ts("2026-01-05T12:00:00Z")),
-            (
-                ts("2026-01-05T00:00:00+01:00"),
-                ts("2026-01-06T00:00:00+01:00")
-            )
+            (ts("2026-01-05T00:00:00+01:00"), ts("2026-01-06T00:00:00+01:00"))
         );
         // 23:30Z on the 5th is already the 6th in Paris.
         assert_eq!(
             local_day_bounds(&paris, ts("2026-01-05T23:30:00Z")),
-            (
-                ts("2026-01-06T00:00:00+01:00"),
-                ts("2026-01-07T00:00:00+01:00")
-            )
+            (ts("2026-01-06T00:00:00+01:00"), ts("2026-01-07T00:00:00+01:00"))
         );
         // The start is inside the day, the end is not.
         let (start, end) = local_day_bounds(&paris, ts("2026-01-05T00:00:00+01:00"));
@@ -1310,11 +1013,7 @@ mod tests {
         ] {
             let zone = tz(name);
             let (start, end) = local_day_bounds(&zone, ts(at));
-            assert_eq!(
-                end.duration_since(start),
-                SignedDuration::from_hours(hours),
-                "{name} {at}"
-            );
+            assert_eq!(end.duration_since(start), SignedDuration::from_hours(hours), "{name} {at}");
             assert_eq!(zone.to_datetime(start).time(), civil::Time::midnight());
             assert_eq!(zone.to_datetime(end).time(), civil::Time::midnight());
         }
