@@ -3,5 +3,6 @@
 pub mod audit_chain;
 pub mod capability;
 pub mod identity;
+pub mod platform;
 pub mod post;
 pub mod windows;

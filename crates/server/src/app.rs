@@ -25,7 +25,7 @@ const BODY_LIMIT: usize = 1024 * 1024;
 #[openapi(
     info(title = "Steward API", description = "Share the work on a social media account, never the password. Contract: API.md."),
     components(schemas(crate::error::Problem, crate::error::FieldError)),
-    tags((name = "identity"), (name = "me"), (name = "operations"))
+    tags((name = "identity"), (name = "me"), (name = "accounts"), (name = "members"), (name = "operations"))
 )]
 struct ApiDoc;
 
@@ -63,10 +63,12 @@ impl App {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let housekeeping = tokio::spawn(housekeeping(self.state.clone()));
+        let sweeper = tokio::spawn(crate::sweeper::run(self.state.clone()));
         let result = axum::serve(listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(shutdown)
             .await;
         housekeeping.abort();
+        sweeper.abort();
         self.state.store.close().await;
         result
     }
@@ -80,7 +82,14 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 
 fn api_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .nest("/api/v1", OpenApiRouter::new().merge(routes::identity::router()).merge(routes::me::router()))
+        .nest(
+            "/api/v1",
+            OpenApiRouter::new()
+                .merge(routes::identity::router())
+                .merge(routes::me::router())
+                .merge(routes::accounts::router())
+                .merge(routes::members::router()),
+        )
         .merge(routes::ops::router())
 }
 

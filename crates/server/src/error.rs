@@ -48,6 +48,13 @@ pub enum ApiError {
     Forbidden(String),
     #[error("not found")]
     NotFound,
+    /// A 404 that is also a denial (someone asked for something they may not even see).
+    #[error("not found (denied: {0})")]
+    NotFoundDenied(String),
+    #[error("the account's house rules must be accepted first")]
+    RulesNotAccepted,
+    #[error("member limit reached")]
+    MemberLimit(String),
     #[error("conflict: {0}")]
     Conflict(String),
     #[error("precondition failed")]
@@ -105,7 +112,16 @@ impl ApiError {
                 "This account has two-factor authentication on: send the current code from your authenticator app, or a recovery code, as `totp`.".into(),
             ),
             E::Forbidden(d) => (StatusCode::FORBIDDEN, "forbidden", "Forbidden", d.clone()),
-            E::NotFound => (StatusCode::NOT_FOUND, "not-found", "Not found", "There is nothing here, or you may not see it.".into()),
+            E::NotFound | E::NotFoundDenied(_) => {
+                (StatusCode::NOT_FOUND, "not-found", "Not found", "There is nothing here, or you may not see it.".into())
+            }
+            E::RulesNotAccepted => (
+                StatusCode::FORBIDDEN,
+                "rules-not-accepted",
+                "House rules not accepted",
+                "This account has house rules you have not accepted yet: read them (GET the account) and accept them first.".into(),
+            ),
+            E::MemberLimit(d) => (StatusCode::CONFLICT, "member-limit", "Member limit reached", d.clone()),
             E::Conflict(d) => (StatusCode::CONFLICT, "conflict", "Conflict", d.clone()),
             E::PreconditionFailed => (
                 StatusCode::PRECONDITION_FAILED,
@@ -157,7 +173,9 @@ impl ApiError {
         match self {
             ApiError::Unauthenticated { presented: true } => Some("invalid, expired or revoked credential".into()),
             ApiError::InvalidCredentials { detail } => Some((*detail).to_string()),
-            ApiError::Forbidden(d) => Some(d.clone()),
+            ApiError::Forbidden(d) | ApiError::NotFoundDenied(d) => Some(d.clone()),
+            ApiError::RulesNotAccepted => Some("house rules not accepted".into()),
+            ApiError::MemberLimit(d) => Some(d.clone()),
             ApiError::RateLimited { .. } => Some("rate limited".into()),
             _ => None,
         }

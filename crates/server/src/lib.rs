@@ -2,6 +2,7 @@
 pub mod app;
 pub mod audit_verify;
 pub mod auth;
+pub mod authz;
 pub mod clock;
 pub mod config;
 pub mod crypto;
@@ -11,6 +12,7 @@ pub mod passwords;
 pub mod request;
 pub mod routes;
 pub mod state;
+pub mod sweeper;
 pub mod twofactor;
 
 pub use app::{App, openapi, shutdown_signal};

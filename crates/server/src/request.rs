@@ -37,6 +37,7 @@ struct Slot {
     actor: Actor,
     action: Option<&'static str>,
     target: Option<String>,
+    account_id: Option<String>,
 }
 
 /// Shared between the handler and the middleware, so a denial is recorded with whatever the
@@ -55,6 +56,12 @@ impl AuditSlot {
         if let Ok(mut s) = self.0.lock() {
             s.action = Some(action);
             s.target = target;
+        }
+    }
+    /// The social account this request concerns, so its owner sees denials in its activity.
+    pub fn set_account(&self, account_id: &str) {
+        if let Ok(mut s) = self.0.lock() {
+            s.account_id = Some(account_id.to_string());
         }
     }
     fn take(&self) -> Slot {
@@ -82,6 +89,19 @@ impl<S: Send + Sync> FromRequestParts<S> for Ctx {
 }
 
 impl Ctx {
+    /// An "allowed" audit event about a social account.
+    pub fn account_event(
+        &self,
+        state: &AppState,
+        actor: &Actor,
+        account_id: &str,
+        action: &str,
+        target: Option<String>,
+        detail: serde_json::Value,
+    ) -> NewAuditEvent {
+        NewAuditEvent { account_id: Some(account_id.to_string()), ..self.event(state, actor, action, target, detail) }
+    }
+
     /// An "allowed" audit event by `actor`, stamped now.
     pub fn event(
         &self,
@@ -173,7 +193,7 @@ async fn record_denial(
         user_agent: meta.user_agent.clone(),
         action,
         target: slot.target,
-        account_id: None,
+        account_id: slot.account_id,
         outcome: "denied".into(),
         detail: json!({ "reason": reason, "status": status }).to_string(),
     };

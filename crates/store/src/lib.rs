@@ -11,10 +11,14 @@ use std::time::Duration;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
+mod accounts;
 mod audit;
 mod identity;
 pub mod testing;
 
+pub use accounts::{
+    AccountRow, AccountSettings, InvitationRow, MemberRow, MembershipRow, MembershipTerms, NewAccount, NewInvitation,
+};
 pub use audit::{AuditEventRow, NewAuditEvent};
 pub use identity::{ApiTokenRow, AuthSessionRow, AuthTokenRow, NewApiToken, NewSession, NewUser, SessionRow, UserRow};
 

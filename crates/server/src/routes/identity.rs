@@ -107,10 +107,6 @@ async fn register(State(state): State<AppState>, ctx: Ctx, Json(body): Json<Regi
         _ => {}
     }
     let (email, display_name) = validate_new_user(&body.email, &body.display_name, &body.password)?;
-    if body.invitation.is_some() {
-        // Invitations arrive with account delegation; until one matches, the token is not valid.
-        return Err(ApiError::validation("invitation", "is not a valid invitation (it may have expired or been used)"));
-    }
     let mut tx = state.store.begin().await?;
     let user = create_user(&state, &mut tx, &email, &display_name, Zeroizing::new(body.password)).await?;
     let actor = Actor { user_id: Some(user.id.clone()), email: Some(user.email.clone()), session_id: None };
@@ -119,9 +115,25 @@ async fn register(State(state): State<AppState>, ctx: Ctx, Json(body): Json<Regi
         &actor,
         "auth.register",
         Some(format!("user:{}", user.id)),
-        json!({ "display_name": user.display_name }),
+        json!({ "display_name": user.display_name, "with_invitation": body.invitation.is_some() }),
     ))
     .await?;
+    if let Some(token) = body.invitation.as_deref() {
+        // Registering through an invitation link joins the account in the same transaction;
+        // an invalid invitation creates no user either.
+        crate::routes::members::redeem_invitation(&state, &ctx, &mut tx, token, &actor, &user.id, &user.email)
+            .await
+            .map_err(|e| match e {
+                ApiError::NotFound | ApiError::Conflict(_) => ApiError::validation(
+                    "invitation",
+                    "is not a valid invitation (it may have expired, been withdrawn or used)",
+                ),
+                ApiError::Forbidden(_) => {
+                    ApiError::validation("email", "must be the address the invitation was sent to")
+                }
+                other => other,
+            })?;
+    }
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(UserView::from(&user))).into_response())
 }

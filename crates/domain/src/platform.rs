@@ -1,0 +1,161 @@
+//! The platforms Steward can act on, and what each kind of account implies.
+
+/// How an owner connects an account of a platform.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectMethod {
+    /// OAuth 2.0 authorization code flow (`POST /accounts/connect`).
+    Oauth,
+    /// Credentials given directly (`POST /accounts`): Bluesky app passwords, the sandbox.
+    Credentials,
+}
+
+impl ConnectMethod {
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ConnectMethod::Oauth => "oauth",
+            ConnectMethod::Credentials => "credentials",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccountKind {
+    pub id: &'static str,
+    pub name: &'static str,
+    /// Users per account, owner included, unless the owner changes it.
+    pub default_max_members: i64,
+    /// The owner's own approval is needed to publish, and this cannot be switched off
+    /// (LinkedIn member profiles: their terms forbid others using a personal account).
+    pub owner_approval_required: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Platform {
+    pub id: &'static str,
+    pub name: &'static str,
+    pub connect: ConnectMethod,
+    pub kinds: &'static [AccountKind],
+}
+
+pub const PLATFORMS: &[Platform] = &[
+    Platform {
+        id: "linkedin",
+        name: "LinkedIn",
+        connect: ConnectMethod::Oauth,
+        kinds: &[
+            AccountKind { id: "member", name: "Member profile", default_max_members: 5, owner_approval_required: true },
+            AccountKind {
+                id: "organization",
+                name: "Company Page",
+                default_max_members: 25,
+                owner_approval_required: false,
+            },
+        ],
+    },
+    Platform {
+        id: "tiktok",
+        name: "TikTok",
+        connect: ConnectMethod::Oauth,
+        // TikTok: owner + 4 (DESIGN.md).
+        kinds: &[AccountKind {
+            id: "creator",
+            name: "Creator account",
+            default_max_members: 5,
+            owner_approval_required: false,
+        }],
+    },
+    Platform {
+        id: "mastodon",
+        name: "Mastodon",
+        connect: ConnectMethod::Oauth,
+        kinds: &[AccountKind {
+            id: "account",
+            name: "Account",
+            default_max_members: 10,
+            owner_approval_required: false,
+        }],
+    },
+    Platform {
+        id: "bluesky",
+        name: "Bluesky",
+        connect: ConnectMethod::Credentials,
+        kinds: &[AccountKind {
+            id: "account",
+            name: "Account",
+            default_max_members: 10,
+            owner_approval_required: false,
+        }],
+    },
+    Platform {
+        id: "sandbox",
+        name: "Sandbox (local, for trying Steward)",
+        connect: ConnectMethod::Credentials,
+        kinds: &[AccountKind {
+            id: "creator",
+            name: "Creator account",
+            default_max_members: 5,
+            owner_approval_required: false,
+        }],
+    },
+];
+
+#[must_use]
+pub fn platform(id: &str) -> Option<&'static Platform> {
+    PLATFORMS.iter().find(|p| p.id == id)
+}
+
+/// The kind of account `kind` on `platform`; `None` picks the platform's only kind.
+#[must_use]
+pub fn account_kind(platform: &Platform, kind: Option<&str>) -> Option<&'static AccountKind> {
+    let kinds: &'static [AccountKind] = PLATFORMS.iter().find(|p| p.id == platform.id)?.kinds;
+    match kind {
+        Some(k) => kinds.iter().find(|x| x.id == k),
+        None if kinds.len() == 1 => kinds.first(),
+        None => None,
+    }
+}
+
+/// Largest `max_members` an owner may set.
+pub const MAX_MEMBERS_CEILING: i64 = 100;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_catalog_matches_the_api_contract() {
+        let ids: Vec<(&str, Vec<&str>)> =
+            PLATFORMS.iter().map(|p| (p.id, p.kinds.iter().map(|k| k.id).collect())).collect();
+        assert_eq!(
+            ids,
+            vec![
+                ("linkedin", vec!["member", "organization"]),
+                ("tiktok", vec!["creator"]),
+                ("mastodon", vec!["account"]),
+                ("bluesky", vec!["account"]),
+                ("sandbox", vec!["creator"]),
+            ]
+        );
+        let tiktok = platform("tiktok").and_then(|p| account_kind(p, None)).map(|k| k.default_max_members);
+        assert_eq!(tiktok, Some(5));
+    }
+
+    #[test]
+    fn only_linkedin_member_profiles_force_owner_approval() {
+        for p in PLATFORMS {
+            for k in p.kinds {
+                assert_eq!(k.owner_approval_required, (p.id, k.id) == ("linkedin", "member"), "{} {}", p.id, k.id);
+            }
+        }
+    }
+
+    #[test]
+    fn kinds_must_be_named_when_a_platform_has_several() {
+        let linkedin = platform("linkedin").expect("linkedin");
+        assert!(account_kind(linkedin, None).is_none());
+        assert_eq!(account_kind(linkedin, Some("organization")).map(|k| k.id), Some("organization"));
+        assert!(account_kind(linkedin, Some("creator")).is_none());
+        assert!(platform("myspace").is_none());
+    }
+}

@@ -1,0 +1,47 @@
+//! Removes memberships whose time is up (Invariant 4). Authorization already refuses them
+//! from the instant they expire; the sweeper makes the removal visible and records it.
+use std::time::Duration;
+
+use serde_json::json;
+use steward_store::NewAuditEvent;
+
+use crate::state::AppState;
+
+const EVERY: Duration = Duration::from_secs(30);
+
+pub async fn run(state: AppState) {
+    let mut tick = tokio::time::interval(EVERY);
+    loop {
+        tick.tick().await;
+        if let Err(e) = sweep_expired_memberships(&state).await {
+            tracing::warn!(error = %e, "removing expired memberships failed; will retry");
+        }
+    }
+}
+
+/// Removes every membership expired at the clock's now; returns how many were removed.
+pub async fn sweep_expired_memberships(state: &AppState) -> anyhow::Result<usize> {
+    let now = state.clock.now_us();
+    let mut removed = 0;
+    for m in state.store.expired_memberships(now, 500).await? {
+        let mut tx = state.store.begin().await?;
+        // Re-checked inside the transaction: the owner may have extended it meanwhile.
+        if tx.delete_expired_membership(&m.account_id, &m.user_id, now).await? {
+            tx.append_audit(NewAuditEvent {
+                id: uuid::Uuid::now_v7().to_string(),
+                at: now,
+                actor_email: Some("steward (expiry)".into()),
+                action: "members.expire".into(),
+                target: Some(format!("user:{}", m.user_id)),
+                account_id: Some(m.account_id.clone()),
+                outcome: "allowed".into(),
+                detail: json!({ "role": m.role, "expired_at": m.expires_at.map(crate::clock::rfc3339) }).to_string(),
+                ..Default::default()
+            })
+            .await?;
+            tx.commit().await?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}

@@ -1,0 +1,503 @@
+//! Social accounts, memberships and invitations.
+use crate::{Backend, Micros, Result, Store, Tx, on_pool, on_tx};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AccountRow {
+    pub id: String,
+    pub platform: String,
+    pub account_kind: String,
+    pub handle: String,
+    pub display_name: String,
+    pub owner_id: String,
+    pub time_zone: String,
+    pub status: String,
+    pub max_members: i64,
+    pub min_gap_minutes: i64,
+    pub max_posts_per_day: Option<i64>,
+    pub approvals_required: i64,
+    pub owner_approval_required: bool,
+    pub admins_may_approve_own: bool,
+    pub rules_text: String,
+    pub rules_version: i64,
+    pub created_at: Micros,
+    pub updated_at: Micros,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct MembershipRow {
+    pub account_id: String,
+    pub user_id: String,
+    pub role: String,
+    pub grants: String,
+    pub revokes: String,
+    pub expires_at: Option<Micros>,
+    pub windows: String,
+    pub daily_quota: Option<i64>,
+    pub status: String,
+    pub accepted_rules_version: i64,
+    pub created_at: Micros,
+    pub updated_at: Micros,
+}
+
+/// A membership with the member's identity, for member lists.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct MemberRow {
+    #[sqlx(flatten)]
+    pub membership: MembershipRow,
+    pub email: String,
+    pub display_name: String,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct InvitationRow {
+    pub id: String,
+    pub account_id: String,
+    pub email: String,
+    pub role: String,
+    pub grants: String,
+    pub revokes: String,
+    pub membership_expires_at: Option<Micros>,
+    pub windows: String,
+    pub daily_quota: Option<i64>,
+    pub invited_by: String,
+    pub created_at: Micros,
+    pub expires_at: Micros,
+    pub accepted_at: Option<Micros>,
+    pub withdrawn_at: Option<Micros>,
+}
+
+impl InvitationRow {
+    #[must_use]
+    pub fn is_pending(&self, now: Micros) -> bool {
+        self.accepted_at.is_none() && self.withdrawn_at.is_none() && self.expires_at > now
+    }
+}
+
+const ACCOUNT_COLUMNS: &str = "a.id, a.platform, a.account_kind, a.handle, a.display_name, a.owner_id, a.time_zone, \
+     a.status, a.max_members, a.min_gap_minutes, a.max_posts_per_day, a.approvals_required, a.owner_approval_required, \
+     a.admins_may_approve_own, a.rules_text, a.rules_version, a.created_at, a.updated_at";
+const MEMBERSHIP_COLUMNS: &str = "m.account_id, m.user_id, m.role, m.grants, m.revokes, m.expires_at, m.windows, \
+     m.daily_quota, m.status, m.accepted_rules_version, m.created_at, m.updated_at";
+const INVITATION_COLUMNS: &str = "i.id, i.account_id, i.email, i.role, i.grants, i.revokes, i.membership_expires_at, \
+     i.windows, i.daily_quota, i.invited_by, i.created_at, i.expires_at, i.accepted_at, i.withdrawn_at";
+
+fn sql(parts: &[&str]) -> sqlx::AssertSqlSafe<String> {
+    sqlx::AssertSqlSafe(parts.concat())
+}
+
+/// A new account and its owner's membership.
+pub struct NewAccount<'a> {
+    pub id: &'a str,
+    pub platform: &'a str,
+    pub account_kind: &'a str,
+    pub handle: &'a str,
+    pub display_name: &'a str,
+    pub owner_id: &'a str,
+    pub time_zone: &'a str,
+    pub max_members: i64,
+    pub owner_approval_required: bool,
+    pub credential_sealed: Option<&'a [u8]>,
+    pub now: Micros,
+}
+
+/// Fields of a membership as written by invitations and member changes.
+#[derive(Debug, Clone)]
+pub struct MembershipTerms {
+    pub role: String,
+    pub grants: String,
+    pub revokes: String,
+    pub expires_at: Option<Micros>,
+    pub windows: String,
+    pub daily_quota: Option<i64>,
+}
+
+pub struct NewInvitation<'a> {
+    pub id: &'a str,
+    pub account_id: &'a str,
+    pub email: &'a str,
+    pub token_hash: &'a [u8],
+    pub terms: &'a MembershipTerms,
+    pub invited_by: &'a str,
+    pub now: Micros,
+    pub expires_at: Micros,
+}
+
+/// Account settings as a whole, written by a settings change.
+#[derive(Debug, Clone)]
+pub struct AccountSettings {
+    pub max_members: i64,
+    pub min_gap_minutes: i64,
+    pub max_posts_per_day: Option<i64>,
+    pub approvals_required: i64,
+    pub owner_approval_required: bool,
+    pub admins_may_approve_own: bool,
+    pub time_zone: String,
+    pub rules_text: String,
+    pub rules_version: i64,
+}
+
+impl Store {
+    /// The account and the caller's membership of it, in one read: what every authorization
+    /// decision starts from. Always read fresh, so revocations apply to the next request.
+    pub async fn account_access(&self, account_id: &str, user_id: &str) -> Result<Option<(AccountRow, MembershipRow)>> {
+        let q = sql(&[
+            "SELECT ",
+            ACCOUNT_COLUMNS,
+            " FROM social_accounts a WHERE a.id = $1 AND EXISTS (SELECT 1 FROM memberships m WHERE m.account_id = a.id AND m.user_id = $2)",
+        ]);
+        let Some(account) = on_pool!(self, |c| sqlx::query_as::<_, AccountRow>(q)
+            .bind(account_id)
+            .bind(user_id)
+            .fetch_optional(c)
+            .await)?
+        else {
+            return Ok(None);
+        };
+        let Some(membership) = self.membership(account_id, user_id).await? else { return Ok(None) };
+        Ok(Some((account, membership)))
+    }
+
+    pub async fn membership(&self, account_id: &str, user_id: &str) -> Result<Option<MembershipRow>> {
+        let q = sql(&["SELECT ", MEMBERSHIP_COLUMNS, " FROM memberships m WHERE m.account_id = $1 AND m.user_id = $2"]);
+        Ok(on_pool!(self, |c| sqlx::query_as::<_, MembershipRow>(q)
+            .bind(account_id)
+            .bind(user_id)
+            .fetch_optional(c)
+            .await)?)
+    }
+
+    /// The accounts `user_id` belongs to, with their membership, oldest first.
+    pub async fn accounts_of_user(&self, user_id: &str) -> Result<Vec<(AccountRow, MembershipRow)>> {
+        let q = sql(&[
+            "SELECT ",
+            ACCOUNT_COLUMNS,
+            " FROM social_accounts a JOIN memberships m ON m.account_id = a.id WHERE m.user_id = $1 ORDER BY a.created_at, a.id",
+        ]);
+        let accounts = on_pool!(self, |c| sqlx::query_as::<_, AccountRow>(q).bind(user_id).fetch_all(c).await)?;
+        let q = sql(&["SELECT ", MEMBERSHIP_COLUMNS, " FROM memberships m WHERE m.user_id = $1"]);
+        let memberships = on_pool!(self, |c| sqlx::query_as::<_, MembershipRow>(q).bind(user_id).fetch_all(c).await)?;
+        Ok(accounts
+            .into_iter()
+            .filter_map(|a| {
+                let m = memberships.iter().find(|m| m.account_id == a.id)?.clone();
+                Some((a, m))
+            })
+            .collect())
+    }
+
+    pub async fn members(&self, account_id: &str) -> Result<Vec<MemberRow>> {
+        let q = sql(&[
+            "SELECT ",
+            MEMBERSHIP_COLUMNS,
+            ", u.email, u.display_name FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.account_id = $1 \
+             ORDER BY m.created_at, m.user_id",
+        ]);
+        Ok(on_pool!(self, |c| sqlx::query_as::<_, MemberRow>(q).bind(account_id).fetch_all(c).await)?)
+    }
+
+    /// Invitations still waiting for an answer, newest first.
+    pub async fn pending_invitations(&self, account_id: &str, now: Micros) -> Result<Vec<InvitationRow>> {
+        let q = sql(&[
+            "SELECT ",
+            INVITATION_COLUMNS,
+            " FROM invitations i WHERE i.account_id = $1 AND i.accepted_at IS NULL AND i.withdrawn_at IS NULL \
+             AND i.expires_at > $2 ORDER BY i.created_at DESC, i.id",
+        ]);
+        Ok(on_pool!(self, |c| sqlx::query_as::<_, InvitationRow>(q).bind(account_id).bind(now).fetch_all(c).await)?)
+    }
+
+    pub async fn invitation_by_token_hash(&self, token_hash: &[u8]) -> Result<Option<InvitationRow>> {
+        let q = sql(&["SELECT ", INVITATION_COLUMNS, " FROM invitations i WHERE i.token_hash = $1"]);
+        Ok(on_pool!(self, |c| sqlx::query_as::<_, InvitationRow>(q).bind(token_hash).fetch_optional(c).await)?)
+    }
+
+    /// Memberships whose access ended at or before `now` (for the sweeper).
+    pub async fn expired_memberships(&self, now: Micros, limit: i64) -> Result<Vec<MembershipRow>> {
+        let q = sql(&[
+            "SELECT ",
+            MEMBERSHIP_COLUMNS,
+            " FROM memberships m WHERE m.expires_at IS NOT NULL AND m.expires_at <= $1 AND m.role <> 'owner' LIMIT $2",
+        ]);
+        Ok(on_pool!(self, |c| sqlx::query_as::<_, MembershipRow>(q).bind(now).bind(limit).fetch_all(c).await)?)
+    }
+}
+
+impl Tx {
+    /// Locks the account row until commit, so that seat counting and membership changes of one
+    /// account never interleave (PostgreSQL; SQLite's IMMEDIATE transaction already excludes
+    /// other writers). Returns the account as locked.
+    pub async fn lock_account(&mut self, account_id: &str) -> Result<Option<AccountRow>> {
+        let lock = match self.backend {
+            Backend::Postgres => " FOR UPDATE",
+            Backend::Sqlite => "",
+        };
+        let q = sql(&["SELECT ", ACCOUNT_COLUMNS, " FROM social_accounts a WHERE a.id = $1", lock]);
+        Ok(on_tx!(self, |c| sqlx::query_as::<_, AccountRow>(q).bind(account_id).fetch_optional(c).await)?)
+    }
+
+    /// Seats in use: members (owner included) plus invitations still pending.
+    pub async fn seats_in_use(&mut self, account_id: &str, now: Micros) -> Result<i64> {
+        let q = "SELECT (SELECT COUNT(*) FROM memberships WHERE account_id = $1) + \
+                 (SELECT COUNT(*) FROM invitations WHERE account_id = $1 AND accepted_at IS NULL \
+                  AND withdrawn_at IS NULL AND expires_at > $2)";
+        Ok(on_tx!(self, |c| sqlx::query_scalar::<_, i64>(q).bind(account_id).bind(now).fetch_one(c).await)?)
+    }
+
+    pub async fn insert_account(&mut self, a: NewAccount<'_>) -> Result<()> {
+        let q = "INSERT INTO social_accounts (id, platform, account_kind, handle, display_name, owner_id, time_zone, status, \
+                 max_members, min_gap_minutes, max_posts_per_day, approvals_required, owner_approval_required, \
+                 admins_may_approve_own, rules_text, rules_version, credential_sealed, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, 'active', $8, 0, NULL, 1, $9, FALSE, '', 0, $10, $11, $11)";
+        on_tx!(self, |c| sqlx::query(q)
+            .bind(a.id)
+            .bind(a.platform)
+            .bind(a.account_kind)
+            .bind(a.handle)
+            .bind(a.display_name)
+            .bind(a.owner_id)
+            .bind(a.time_zone)
+            .bind(a.max_members)
+            .bind(a.owner_approval_required)
+            .bind(a.credential_sealed)
+            .bind(a.now)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        let terms = MembershipTerms {
+            role: "owner".into(),
+            grants: "[]".into(),
+            revokes: "[]".into(),
+            expires_at: None,
+            windows: "[]".into(),
+            daily_quota: None,
+        };
+        self.insert_membership(a.id, a.owner_id, &terms, 0, a.now).await
+    }
+
+    pub async fn insert_membership(
+        &mut self,
+        account_id: &str,
+        user_id: &str,
+        t: &MembershipTerms,
+        accepted_rules_version: i64,
+        now: Micros,
+    ) -> Result<()> {
+        let q = "INSERT INTO memberships (account_id, user_id, role, grants, revokes, expires_at, windows, daily_quota, \
+                 status, accepted_rules_version, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'active', $9, $10, $10)";
+        on_tx!(self, |c| sqlx::query(q)
+            .bind(account_id)
+            .bind(user_id)
+            .bind(&t.role)
+            .bind(&t.grants)
+            .bind(&t.revokes)
+            .bind(t.expires_at)
+            .bind(&t.windows)
+            .bind(t.daily_quota)
+            .bind(accepted_rules_version)
+            .bind(now)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Rewrites a membership's terms and status.
+    pub async fn update_membership(
+        &mut self,
+        account_id: &str,
+        user_id: &str,
+        t: &MembershipTerms,
+        status: &str,
+        now: Micros,
+    ) -> Result<bool> {
+        let q = "UPDATE memberships SET role = $3, grants = $4, revokes = $5, expires_at = $6, windows = $7, \
+                 daily_quota = $8, status = $9, updated_at = $10 WHERE account_id = $1 AND user_id = $2";
+        let n = on_tx!(self, |c| sqlx::query(q)
+            .bind(account_id)
+            .bind(user_id)
+            .bind(&t.role)
+            .bind(&t.grants)
+            .bind(&t.revokes)
+            .bind(t.expires_at)
+            .bind(&t.windows)
+            .bind(t.daily_quota)
+            .bind(status)
+            .bind(now)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(n == 1)
+    }
+
+    pub async fn delete_membership(&mut self, account_id: &str, user_id: &str) -> Result<bool> {
+        let q = "DELETE FROM memberships WHERE account_id = $1 AND user_id = $2";
+        let n = on_tx!(self, |c| sqlx::query(q)
+            .bind(account_id)
+            .bind(user_id)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(n == 1)
+    }
+
+    /// Deletes a membership only if it is still expired at `now` (the sweeper races with edits).
+    pub async fn delete_expired_membership(&mut self, account_id: &str, user_id: &str, now: Micros) -> Result<bool> {
+        let q = "DELETE FROM memberships WHERE account_id = $1 AND user_id = $2 AND expires_at IS NOT NULL AND expires_at <= $3 \
+                 AND role <> 'owner'";
+        let n = on_tx!(self, |c| sqlx::query(q)
+            .bind(account_id)
+            .bind(user_id)
+            .bind(now)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(n == 1)
+    }
+
+    pub async fn accept_rules(&mut self, account_id: &str, user_id: &str, version: i64, now: Micros) -> Result<()> {
+        let q = "UPDATE memberships SET accepted_rules_version = $3, updated_at = $4 WHERE account_id = $1 AND user_id = $2";
+        on_tx!(self, |c| sqlx::query(q)
+            .bind(account_id)
+            .bind(user_id)
+            .bind(version)
+            .bind(now)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    pub async fn update_account_settings(&mut self, account_id: &str, s: &AccountSettings, now: Micros) -> Result<()> {
+        let q = "UPDATE social_accounts SET max_members = $2, min_gap_minutes = $3, max_posts_per_day = $4, \
+                 approvals_required = $5, owner_approval_required = $6, admins_may_approve_own = $7, time_zone = $8, \
+                 rules_text = $9, rules_version = $10, updated_at = $11 WHERE id = $1";
+        on_tx!(self, |c| sqlx::query(q)
+            .bind(account_id)
+            .bind(s.max_members)
+            .bind(s.min_gap_minutes)
+            .bind(s.max_posts_per_day)
+            .bind(s.approvals_required)
+            .bind(s.owner_approval_required)
+            .bind(s.admins_may_approve_own)
+            .bind(&s.time_zone)
+            .bind(&s.rules_text)
+            .bind(s.rules_version)
+            .bind(now)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Makes `new_owner` the owner and the previous owner an admin.
+    pub async fn transfer_ownership(
+        &mut self,
+        account_id: &str,
+        old_owner: &str,
+        new_owner: &str,
+        now: Micros,
+    ) -> Result<()> {
+        let acc = "UPDATE social_accounts SET owner_id = $2, updated_at = $3 WHERE id = $1";
+        on_tx!(self, |c| sqlx::query(acc)
+            .bind(account_id)
+            .bind(new_owner)
+            .bind(now)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        // The new owner holds everything; overrides and conditions no longer apply to them.
+        let up = "UPDATE memberships SET role = 'owner', grants = '[]', revokes = '[]', expires_at = NULL, windows = '[]', \
+                  daily_quota = NULL, status = 'active', updated_at = $3 WHERE account_id = $1 AND user_id = $2";
+        on_tx!(self, |c| sqlx::query(up)
+            .bind(account_id)
+            .bind(new_owner)
+            .bind(now)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        let down = "UPDATE memberships SET role = 'admin', updated_at = $3 WHERE account_id = $1 AND user_id = $2";
+        on_tx!(self, |c| sqlx::query(down)
+            .bind(account_id)
+            .bind(old_owner)
+            .bind(now)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    pub async fn delete_account(&mut self, account_id: &str) -> Result<bool> {
+        let q = "DELETE FROM social_accounts WHERE id = $1";
+        let n = on_tx!(self, |c| sqlx::query(q).bind(account_id).execute(c).await.map(|r| r.rows_affected()))?;
+        Ok(n == 1)
+    }
+
+    pub async fn insert_invitation(&mut self, i: NewInvitation<'_>) -> Result<()> {
+        let q = "INSERT INTO invitations (id, account_id, email, role, token_hash, grants, revokes, membership_expires_at, \
+                 windows, daily_quota, invited_by, created_at, expires_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
+        on_tx!(self, |c| sqlx::query(q)
+            .bind(i.id)
+            .bind(i.account_id)
+            .bind(i.email)
+            .bind(&i.terms.role)
+            .bind(i.token_hash)
+            .bind(&i.terms.grants)
+            .bind(&i.terms.revokes)
+            .bind(i.terms.expires_at)
+            .bind(&i.terms.windows)
+            .bind(i.terms.daily_quota)
+            .bind(i.invited_by)
+            .bind(i.now)
+            .bind(i.expires_at)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Re-reads an invitation inside the transaction (after the account lock).
+    pub async fn invitation(&mut self, id: &str) -> Result<Option<InvitationRow>> {
+        let q = sql(&["SELECT ", INVITATION_COLUMNS, " FROM invitations i WHERE i.id = $1"]);
+        Ok(on_tx!(self, |c| sqlx::query_as::<_, InvitationRow>(q).bind(id).fetch_optional(c).await)?)
+    }
+
+    pub async fn pending_invitation_for_email(&mut self, account_id: &str, email: &str, now: Micros) -> Result<bool> {
+        let q = "SELECT COUNT(*) FROM invitations WHERE account_id = $1 AND email = $2 AND accepted_at IS NULL \
+                 AND withdrawn_at IS NULL AND expires_at > $3";
+        let n = on_tx!(self, |c| sqlx::query_scalar::<_, i64>(q)
+            .bind(account_id)
+            .bind(email)
+            .bind(now)
+            .fetch_one(c)
+            .await)?;
+        Ok(n > 0)
+    }
+
+    pub async fn is_member_email(&mut self, account_id: &str, email: &str) -> Result<bool> {
+        let q = "SELECT COUNT(*) FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.account_id = $1 AND u.email = $2";
+        let n = on_tx!(self, |c| sqlx::query_scalar::<_, i64>(q).bind(account_id).bind(email).fetch_one(c).await)?;
+        Ok(n > 0)
+    }
+
+    pub async fn mark_invitation_accepted(&mut self, id: &str, now: Micros) -> Result<bool> {
+        let q =
+            "UPDATE invitations SET accepted_at = $2 WHERE id = $1 AND accepted_at IS NULL AND withdrawn_at IS NULL";
+        let n = on_tx!(self, |c| sqlx::query(q).bind(id).bind(now).execute(c).await.map(|r| r.rows_affected()))?;
+        Ok(n == 1)
+    }
+
+    pub async fn withdraw_invitation(&mut self, account_id: &str, id: &str, now: Micros) -> Result<bool> {
+        let q = "UPDATE invitations SET withdrawn_at = $3 WHERE account_id = $1 AND id = $2 AND accepted_at IS NULL \
+                 AND withdrawn_at IS NULL AND expires_at > $3";
+        let n = on_tx!(self, |c| sqlx::query(q)
+            .bind(account_id)
+            .bind(id)
+            .bind(now)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(n == 1)
+    }
+}
