@@ -235,6 +235,17 @@ impl Session {
         }
     }
 
+    /// A "session" that is only a bearer token (an access token), for helpers taking a Session.
+    pub fn bearer_only(token: &str) -> Self {
+        Self {
+            token: token.to_string(),
+            csrf: String::new(),
+            session_id: String::new(),
+            user_id: String::new(),
+            set_cookie: String::new(),
+        }
+    }
+
     /// The `Cookie` header a browser would send.
     pub fn cookie(&self) -> String {
         self.set_cookie.split(';').next().unwrap_or_default().to_string()

@@ -6,8 +6,10 @@
 
 mod helpers;
 
+mod access_matrix;
 mod api_errors;
 mod audit;
+mod delegation;
 mod identity;
 mod process;
 mod sessions;
