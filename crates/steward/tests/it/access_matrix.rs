@@ -1,0 +1,257 @@
+//! The access matrix (issue #3): every account-scoped endpoint, called by each kind of caller on
+//! the caller's own account (A) and on another owner's account (B), answers exactly what
+//! DESIGN.md's roles table and API.md say. Later issues add their endpoints as rows; a test
+//! below fails when the OpenAPI document lists an account-scoped endpoint that has no row.
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use reqwest::Method;
+use serde_json::json;
+
+use crate::helpers::*;
+
+/// The columns of [`MATRIX`], in order. Everyone but `non-member` and `anonymous` is a member
+/// of A with that role (and has accepted A's house rules); nobody here belongs to B.
+const CALLERS: [&str; 8] = ["owner", "admin", "editor", "moderator", "analyst", "viewer", "non-member", "anonymous"];
+
+/// Another owner's account: it does not exist for any signed-in caller here (no existence
+/// leaks), and nobody gets anywhere without credentials.
+const B: [u16; 8] = [404, 404, 404, 404, 404, 404, 404, 401];
+
+/// `(endpoint, statuses on A, statuses on B)`, one status per caller in [`CALLERS`] order.
+/// Errors must be problems of the matching type: 401 `unauthenticated`, 403 `forbidden`,
+/// 404 `not-found`.
+#[rustfmt::skip]
+const MATRIX: &[(&str, [u16; 8], [u16; 8])] = &[
+    //                                               owner admin edit  mod   anal  view  non-m anon
+    ("GET /accounts/{id}",                          [200,  200,  200,  200,  200,  200,  404,  401], B),
+    ("PATCH /accounts/{id}/settings",               [200,  200,  403,  403,  403,  403,  404,  401], B),
+    ("POST /accounts/{id}/rules/accept",            [204,  204,  204,  204,  204,  204,  404,  401], B),
+    ("POST /accounts/{id}/transfer",                [200,  403,  403,  403,  403,  403,  404,  401], B),
+    ("DELETE /accounts/{id}",                       [204,  403,  403,  403,  403,  403,  404,  401], B),
+    ("GET /accounts/{id}/members",                  [200,  200,  200,  200,  200,  200,  404,  401], B),
+    ("POST /accounts/{id}/invitations (editor)",    [201,  201,  403,  403,  403,  403,  404,  401], B),
+    ("POST /accounts/{id}/invitations (admin)",     [201,  403,  403,  403,  403,  403,  404,  401], B),
+    ("GET /accounts/{id}/invitations",              [200,  200,  403,  403,  403,  403,  404,  401], B),
+    ("DELETE /accounts/{id}/invitations/{inv}",     [204,  204,  403,  403,  403,  403,  404,  401], B),
+    ("PATCH /accounts/{id}/members/{user_id}",      [200,  200,  403,  403,  403,  403,  404,  401], B),
+    ("DELETE /accounts/{id}/members/{user_id}",     [204,  204,  403,  403,  403,  403,  404,  401], B),
+];
+
+/// The order the callers run in within a row: the owner last, because only the owner's calls
+/// may end the fixture (transfer, delete). Every other succeeding call either changes nothing
+/// (idempotent) or acts on a target made for that one cell.
+const RUN_ORDER: [usize; 8] = [1, 2, 3, 4, 5, 6, 7, 0];
+
+/// The members of A as callers, in [`CALLERS`] order (owner excluded).
+const MEMBER_ROLES: [&str; 5] = ["admin", "editor", "moderator", "analyst", "viewer"];
+
+const RULES: &str = "Be kind; no posts about competitors.";
+
+struct World<'a> {
+    app: &'a TestApp,
+    /// Signed-in sessions in [`CALLERS`] order; `None` for the anonymous client.
+    callers: Vec<Option<Session>>,
+    other_owner: Session,
+    next: AtomicUsize,
+}
+
+/// One social account made for one row, and its owner (who prepares each cell's target).
+struct Account {
+    id: String,
+    owner: Session,
+}
+
+impl World<'_> {
+    async fn new(app: &TestApp) -> World<'_> {
+        let mut callers = Vec::new();
+        for name in &CALLERS[..7] {
+            callers.push(Some(app.user(&format!("{name}@example.com")).await));
+        }
+        callers.push(None);
+        let other_owner = app.user("other-owner@example.com").await;
+        World { app, callers, other_owner, next: AtomicUsize::new(0) }
+    }
+
+    fn fresh_email(&self, what: &str) -> String {
+        format!("{what}-{}@example.com", self.next.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// A new sandbox account of `owner` with room for everyone, house rules (version 1), and
+    /// `members` (caller index, role) joined and the rules accepted.
+    async fn account(&self, owner: &Session, members: &[(usize, &str)]) -> Account {
+        let app = self.app;
+        let handle = self.fresh_email("handle").replace('@', "-");
+        let r = app
+            .post("/api/v1/accounts")
+            .auth(owner)
+            .json(json!({"platform": "sandbox", "handle": handle, "credentials": {}}))
+            .send()
+            .await;
+        assert_eq!(r.status, 201, "create account: {}", r.text);
+        let account = Account { id: r.body["id"].as_str().unwrap().to_string(), owner: owner.clone() };
+        let r = app
+            .req(Method::PATCH, &format!("/api/v1/accounts/{}/settings", account.id))
+            .auth(owner)
+            .json(json!({"max_members": 30, "rules_text": RULES}))
+            .send()
+            .await;
+        assert_eq!(r.status, 200, "settings: {}", r.text);
+        assert_eq!(r.body["rules"]["version"], 1, "{}", r.text);
+        for &(i, role) in members {
+            let member = self.callers[i].as_ref().unwrap();
+            self.join(&account, member, &format!("{}@example.com", CALLERS[i]), role).await;
+        }
+        account
+    }
+
+    /// Invites `email` into `account` as `role`; `member` (signed in as that email) accepts the
+    /// invitation and the house rules.
+    async fn join(&self, account: &Account, member: &Session, email: &str, role: &str) {
+        let app = self.app;
+        let token = self.invite(account, email, role).await.1;
+        let r = app.post(&format!("/api/v1/invitations/{token}/accept")).auth(member).send().await;
+        assert_eq!(r.status, 200, "accept invitation for {email}: {}", r.text);
+        let r = app
+            .post(&format!("/api/v1/accounts/{}/rules/accept", account.id))
+            .auth(member)
+            .json(json!({"version": 1}))
+            .send()
+            .await;
+        assert_eq!(r.status, 204, "accept rules for {email}: {}", r.text);
+    }
+
+    /// A pending invitation made by the account's owner: `(id, token)`.
+    async fn invite(&self, account: &Account, email: &str, role: &str) -> (String, String) {
+        let r = self
+            .app
+            .post(&format!("/api/v1/accounts/{}/invitations", account.id))
+            .auth(&account.owner)
+            .json(json!({"email": email, "role": role}))
+            .send()
+            .await;
+        assert_eq!(r.status, 201, "invite {email} as {role}: {}", r.text);
+        (r.body["id"].as_str().unwrap().to_string(), r.body["token"].as_str().unwrap().to_string())
+    }
+
+    /// A new viewer of `account`, made for one cell: its user id.
+    async fn spare_viewer(&self, account: &Account) -> String {
+        let email = self.fresh_email("spare");
+        let spare = self.app.user(&email).await;
+        self.join(account, &spare, &email, "viewer").await;
+        spare.user_id
+    }
+
+    /// The request of `row` on `account`, with whatever target it needs made fresh for it.
+    async fn request(&self, row: &str, account: &Account) -> Req {
+        let app = self.app;
+        let base = format!("/api/v1/accounts/{}", account.id);
+        match row {
+            "GET /accounts/{id}" => app.get(&base),
+            "PATCH /accounts/{id}/settings" => {
+                // Idempotent, and the rules stay as they are (a new version would ask everyone again).
+                app.req(Method::PATCH, &format!("{base}/settings")).json(json!({"min_gap_minutes": 15}))
+            }
+            "POST /accounts/{id}/rules/accept" => app.post(&format!("{base}/rules/accept")).json(json!({"version": 1})),
+            "POST /accounts/{id}/transfer" => {
+                let to = self.spare_viewer(account).await;
+                app.post(&format!("{base}/transfer")).json(json!({"to_user_id": to, "password": PASSWORD}))
+            }
+            "DELETE /accounts/{id}" => app.delete(&base),
+            "GET /accounts/{id}/members" => app.get(&format!("{base}/members")),
+            "POST /accounts/{id}/invitations (editor)" => app
+                .post(&format!("{base}/invitations"))
+                .json(json!({"email": self.fresh_email("invitee"), "role": "editor"})),
+            "POST /accounts/{id}/invitations (admin)" => app
+                .post(&format!("{base}/invitations"))
+                .json(json!({"email": self.fresh_email("invitee"), "role": "admin"})),
+            "GET /accounts/{id}/invitations" => app.get(&format!("{base}/invitations")),
+            "DELETE /accounts/{id}/invitations/{inv}" => {
+                let (inv, _) = self.invite(account, &self.fresh_email("withdrawn"), "editor").await;
+                app.delete(&format!("{base}/invitations/{inv}"))
+            }
+            "PATCH /accounts/{id}/members/{user_id}" => {
+                let target = self.spare_viewer(account).await;
+                app.req(Method::PATCH, &format!("{base}/members/{target}")).json(json!({"role": "analyst"}))
+            }
+            "DELETE /accounts/{id}/members/{user_id}" => {
+                let target = self.spare_viewer(account).await;
+                app.delete(&format!("{base}/members/{target}"))
+            }
+            other => panic!("the access matrix has a row `{other}` but no request for it"),
+        }
+    }
+}
+
+/// `None` when `r` is exactly what the cell expects, else what is wrong.
+fn mismatch(r: &Resp, want: u16) -> Option<String> {
+    if r.status != want {
+        return Some(format!("expected {want}, got {}: {}", r.status, r.text));
+    }
+    let suffix = match want {
+        401 => "unauthenticated",
+        403 => "forbidden",
+        404 => "not-found",
+        _ if want < 400 => return None,
+        _ => unreachable!("the matrix holds only 2xx, 401, 403 and 404"),
+    };
+    let is_problem = r.header("content-type") == Some("application/problem+json")
+        && r.body["type"] == format!("urn:steward:problem:{suffix}")
+        && r.body["status"] == want
+        && r.body["title"].is_string()
+        && r.body["detail"].is_string();
+    (!is_problem).then(|| format!("expected a `{suffix}` problem, got {:?}: {}", r.header("content-type"), r.text))
+}
+
+both_backends! {
+    async fn every_caller_gets_exactly_its_answer_on_every_account_endpoint(app: TestApp) {
+        let started = std::time::Instant::now();
+        let world = World::new(&app).await;
+        let members: Vec<(usize, &str)> = MEMBER_ROLES.iter().enumerate().map(|(i, r)| (i + 1, *r)).collect();
+        let mut failures = Vec::new();
+        let mut cells = 0;
+        for (row, on_a, on_b) in MATRIX {
+            // A fresh pair of accounts per row, so no row sees what another row did.
+            let a = world.account(world.callers[0].as_ref().unwrap(), &members).await;
+            let b = world.account(&world.other_owner, &[]).await;
+            for i in RUN_ORDER {
+                for (name, account, want) in [("A (own)", &a, on_a[i]), ("B (another owner's)", &b, on_b[i])] {
+                    let mut req = world.request(row, account).await;
+                    if let Some(session) = &world.callers[i] {
+                        req = req.auth(session);
+                    }
+                    let r = req.send().await;
+                    cells += 1;
+                    if let Some(wrong) = mismatch(&r, want) {
+                        failures.push(format!("{row} | as {} | on account {name}: {wrong}", CALLERS[i]));
+                    }
+                }
+            }
+        }
+        assert_eq!(cells, MATRIX.len() * CALLERS.len() * 2);
+        assert!(failures.is_empty(), "{} of {cells} cells are wrong:\n{}", failures.len(), failures.join("\n"));
+        eprintln!("{cells} cells on {:?} in {:?}", app.backend, started.elapsed());
+    }
+
+    async fn every_account_endpoint_has_a_row(app: TestApp) {
+        let doc = app.get("/api/openapi.json").send().await;
+        assert_eq!(doc.status, 200, "{}", doc.text);
+        let mut documented = Vec::new();
+        for (path, item) in doc.body["paths"].as_object().unwrap() {
+            let Some(path) = path.strip_prefix("/api/v1") else { continue };
+            if !path.starts_with("/accounts/{id}") {
+                continue;
+            }
+            for method in item.as_object().unwrap().keys() {
+                if ["get", "post", "put", "patch", "delete"].contains(&method.as_str()) {
+                    documented.push(format!("{} {path}", method.to_uppercase()));
+                }
+            }
+        }
+        // A row's endpoint is its label up to an optional " (variant)".
+        let rows: Vec<&str> = MATRIX.iter().map(|(row, _, _)| row.split(" (").next().unwrap()).collect();
+        let missing: Vec<&String> = documented.iter().filter(|e| !rows.contains(&e.as_str())).collect();
+        assert!(missing.is_empty(), "account-scoped endpoints without a row in the access matrix: {missing:?}");
+        let unknown: Vec<&&str> = rows.iter().filter(|r| !documented.iter().any(|e| e == *r)).collect();
+        assert!(unknown.is_empty(), "access-matrix rows for endpoints the server does not document: {unknown:?}");
+    }
+}
