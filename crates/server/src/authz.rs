@@ -60,6 +60,64 @@ impl AccountAccess {
     }
 }
 
+/// What an access token is narrowed to (nothing: a session, or an unnarrowed token).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Narrowing<'a> {
+    pub accounts: Option<&'a [String]>,
+    pub capabilities: Option<&'a [String]>,
+}
+
+/// The decision itself, without I/O: given the account and the caller's membership as just
+/// read, may the caller do what `need` says at `now`? Returns the member's rights and the
+/// capabilities left after the token's narrowing.
+pub fn decide(
+    narrowing: &Narrowing<'_>,
+    account: &AccountRow,
+    membership: &MembershipRow,
+    need: Need,
+    now: i64,
+) -> ApiResult<(MemberRights, CapabilitySet)> {
+    if let Some(accounts) = narrowing.accounts
+        && !accounts.contains(&account.id)
+    {
+        return Err(ApiError::Forbidden("this access token is not valid for this account".into()));
+    }
+    let Some(rights) = membership_rights(membership) else {
+        return Err(ApiError::Forbidden("your membership of this account is not valid".into()));
+    };
+    if !rights.is_owner() {
+        if membership.expires_at.is_some_and(|e| e <= now) {
+            return Err(ApiError::Forbidden("your access to this account has expired".into()));
+        }
+        if membership.status != "active" {
+            return Err(ApiError::Forbidden("your access to this account is suspended".into()));
+        }
+    }
+    let mut capabilities = rights.capabilities;
+    if let Some(names) = narrowing.capabilities {
+        let allowed: CapabilitySet = names.iter().filter_map(|n| Capability::from_str(n).ok()).collect();
+        capabilities = capabilities.intersection(allowed);
+    }
+    let rules_pending = !rights.is_owner() && account.rules_version > membership.accepted_rules_version;
+    match need {
+        Need::Leave => {}
+        Need::ReadAccountAndRules => {
+            if !capabilities.contains(Capability::AccountView) {
+                return Err(ApiError::Forbidden("this access token may not read this account".into()));
+            }
+        }
+        Need::Capability(c) => {
+            if rules_pending {
+                return Err(ApiError::RulesNotAccepted);
+            }
+            if !capabilities.contains(c) {
+                return Err(ApiError::Forbidden(format!("you do not have `{c}` on this account")));
+            }
+        }
+    }
+    Ok((rights, capabilities))
+}
+
 /// Parses a stored JSON list of capability names (unknown names fail closed: ignored).
 #[must_use]
 pub fn capability_set(json: &str) -> CapabilitySet {
@@ -97,45 +155,16 @@ pub async fn authorize(
     let Some((account, membership)) = state.store.account_access(account_id, &principal.user_id).await? else {
         return Err(ApiError::NotFoundDenied("not a member of this account".into()));
     };
-    if let Some(accounts) = &principal.token_accounts
-        && !accounts.iter().any(|a| a == account_id)
-    {
-        return Err(ApiError::Forbidden("this access token is not valid for this account".into()));
-    }
-    let Some(rights) = membership_rights(&membership) else {
-        return Err(ApiError::Forbidden("your membership of this account is not valid".into()));
-    };
-    let now = state.clock.now_us();
-    if !rights.is_owner() {
-        if membership.expires_at.is_some_and(|e| e <= now) {
-            return Err(ApiError::Forbidden("your access to this account has expired".into()));
-        }
-        if membership.status != "active" {
-            return Err(ApiError::Forbidden("your access to this account is suspended".into()));
-        }
-    }
-    let mut capabilities = rights.capabilities;
-    if let Some(names) = &principal.token_capabilities {
-        let allowed: CapabilitySet = names.iter().filter_map(|n| Capability::from_str(n).ok()).collect();
-        capabilities = capabilities.intersection(allowed);
-    }
-    let rules_pending = !rights.is_owner() && account.rules_version > membership.accepted_rules_version;
-    match need {
-        Need::Leave => {}
-        Need::ReadAccountAndRules => {
-            if !capabilities.contains(Capability::AccountView) {
-                return Err(ApiError::Forbidden("this access token may not read this account".into()));
-            }
-        }
-        Need::Capability(c) => {
-            if rules_pending {
-                return Err(ApiError::RulesNotAccepted);
-            }
-            if !capabilities.contains(c) {
-                return Err(ApiError::Forbidden(format!("you do not have `{c}` on this account")));
-            }
-        }
-    }
+    let (rights, capabilities) = decide(
+        &Narrowing {
+            accounts: principal.token_accounts.as_deref(),
+            capabilities: principal.token_capabilities.as_deref(),
+        },
+        &account,
+        &membership,
+        need,
+        state.clock.now_us(),
+    )?;
     let windows: Vec<Window> = serde_json::from_str(&membership.windows).unwrap_or_default();
     Ok(AccountAccess { account, membership, rights, capabilities, windows })
 }

@@ -39,6 +39,23 @@ pub struct MembershipRow {
     pub updated_at: Micros,
 }
 
+/// An account joined with one member's membership (column names prefixed to stay apart).
+#[derive(Debug, Clone, sqlx::FromRow)]
+struct AccessRow {
+    #[sqlx(flatten)]
+    account: AccountRow,
+    m_role: String,
+    m_grants: String,
+    m_revokes: String,
+    m_expires_at: Option<Micros>,
+    m_windows: String,
+    m_daily_quota: Option<i64>,
+    m_status: String,
+    m_accepted_rules_version: i64,
+    m_created_at: Micros,
+    m_updated_at: Micros,
+}
+
 /// A membership with the member's identity, for member lists.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct MemberRow {
@@ -143,18 +160,34 @@ impl Store {
         let q = sql(&[
             "SELECT ",
             ACCOUNT_COLUMNS,
-            " FROM social_accounts a WHERE a.id = $1 AND EXISTS (SELECT 1 FROM memberships m WHERE m.account_id = a.id AND m.user_id = $2)",
+            ", m.role AS m_role, m.grants AS m_grants, m.revokes AS m_revokes, m.expires_at AS m_expires_at, \
+             m.windows AS m_windows, m.daily_quota AS m_daily_quota, m.status AS m_status, \
+             m.accepted_rules_version AS m_accepted_rules_version, m.created_at AS m_created_at, \
+             m.updated_at AS m_updated_at \
+             FROM social_accounts a JOIN memberships m ON m.account_id = a.id AND m.user_id = $2 WHERE a.id = $1",
         ]);
-        let Some(account) = on_pool!(self, |c| sqlx::query_as::<_, AccountRow>(q)
+        let row = on_pool!(self, |c| sqlx::query_as::<_, AccessRow>(q)
             .bind(account_id)
             .bind(user_id)
             .fetch_optional(c)
-            .await)?
-        else {
-            return Ok(None);
-        };
-        let Some(membership) = self.membership(account_id, user_id).await? else { return Ok(None) };
-        Ok(Some((account, membership)))
+            .await)?;
+        Ok(row.map(|r| {
+            let membership = MembershipRow {
+                account_id: r.account.id.clone(),
+                user_id: user_id.to_string(),
+                role: r.m_role,
+                grants: r.m_grants,
+                revokes: r.m_revokes,
+                expires_at: r.m_expires_at,
+                windows: r.m_windows,
+                daily_quota: r.m_daily_quota,
+                status: r.m_status,
+                accepted_rules_version: r.m_accepted_rules_version,
+                created_at: r.m_created_at,
+                updated_at: r.m_updated_at,
+            };
+            (r.account, membership)
+        }))
     }
 
     pub async fn membership(&self, account_id: &str, user_id: &str) -> Result<Option<MembershipRow>> {

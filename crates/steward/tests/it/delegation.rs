@@ -363,6 +363,47 @@ async fn futures_join_all<F: std::future::Future<Output = T>, T>(futs: impl Iter
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn linkedin_member_profiles_always_need_the_owners_approval() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    let owner = app.user("owner@example.com").await;
+    // LinkedIn accounts arrive through OAuth (connectors issue); insert one as the callback would.
+    let mut tx = app.state.store.begin().await.unwrap();
+    tx.insert_account(steward_store::NewAccount {
+        id: "li-1",
+        platform: "linkedin",
+        account_kind: "member",
+        handle: "olivia-owner",
+        display_name: "Olivia",
+        owner_id: &owner.user_id,
+        time_zone: "UTC",
+        max_members: 5,
+        owner_approval_required: true,
+        credential_sealed: None,
+        now: app.clock.now_us(),
+    })
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let account = app.get("/api/v1/accounts/li-1").auth(&owner).send().await;
+    assert_eq!(account.body["settings"]["owner_approval_required"], true, "{}", account.text);
+    let r = app
+        .req(reqwest::Method::PATCH, "/api/v1/accounts/li-1/settings")
+        .auth(&owner)
+        .json(json!({"owner_approval_required": false}))
+        .send()
+        .await;
+    r.assert_problem(422, "validation");
+    assert_eq!(r.body["errors"][0]["field"], "owner_approval_required");
+    let ok = app
+        .req(reqwest::Method::PATCH, "/api/v1/accounts/li-1/settings")
+        .auth(&owner)
+        .json(json!({"approvals_required": 2}))
+        .send()
+        .await;
+    assert_eq!((ok.status, ok.body["settings"]["owner_approval_required"].as_bool()), (200, Some(true)), "{}", ok.text);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn registering_through_an_invitation_joins_the_account() {
     let app = TestApp::spawn_with(Backend::Sqlite, |s| s.signup = SignupMode::Invite).await.unwrap();
     let owner_user = steward_server::routes::identity::create_user_as_operator(
