@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# Throughput and latency of authenticated `GET /api/v1/me` beside `GET /healthz` (no database)
+# and `GET /readyz` (one `SELECT 1`), with wrk, against a release build on 127.0.0.1 only.
+# SQLite first, then PostgreSQL (a fresh database, dropped afterwards).
+#
+#   bench/http.sh                     # RUNS=3 THREADS=2 CONNECTIONS=32 DURATION=10s
+#   SKIP_PG=1 bench/http.sh           # SQLite only
+#   PG_ADMIN_URL=postgres://postgres@127.0.0.1:5432 PG_ADMIN_DB=test bench/http.sh
+#
+# Prints one line per wrk run (requests/s, p50, p99) and the medians.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+source bench/lib.sh
+
+RUNS=${RUNS:-3}
+THREADS=${THREADS:-2}
+CONNECTIONS=${CONNECTIONS:-32}
+DURATION=${DURATION:-10s}
+SKIP_PG=${SKIP_PG:-0}
+PG_HOST=${PG_HOST:-127.0.0.1}
+PG_PORT=${PG_PORT:-5432}
+PG_USER=${PG_USER:-postgres}
+PG_ADMIN_DB=${PG_ADMIN_DB:-test}
+
+command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install -y wrk)" >&2; exit 1; }
+
+cargo build --release -p steward >&2
+BIN=$PWD/target/release/steward
+
+WORK=$(mktemp -d)
+SERVER_PID=""
+PG_DB=""
+cleanup() {
+    if [[ -n $SERVER_PID ]]; then
+        kill "$SERVER_PID" 2>/dev/null || true
+        wait "$SERVER_PID" 2>/dev/null || true
+    fi
+    if [[ -n $PG_DB ]]; then
+        psql -q -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -d "$PG_ADMIN_DB" -c "drop database if exists $PG_DB" >/dev/null || true
+    fi
+    rm -rf "$WORK"
+}
+trap cleanup EXIT INT TERM
+
+# start_server NAME [extra env...]: starts steward on a free port, sets PORT and SERVER_PID.
+start_server() {
+    local name=$1
+    shift
+    PORT=$(free_port)
+    mkdir -p "$WORK/$name"
+    env STEWARD_SIGNUP=open STEWARD_DATA_DIR="$WORK/$name" STEWARD_LISTEN="127.0.0.1:$PORT" "$@" \
+        "$BIN" serve >"$WORK/$name.out" 2>"$WORK/$name.log" &
+    SERVER_PID=$!
+    wait_ready "$PORT"
+}
+
+stop_server() {
+    kill "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+    SERVER_PID=""
+}
+
+# Registers a user and signs in; prints the session token.
+session_token() {
+    local base="http://127.0.0.1:$PORT/api/v1/auth"
+    local creds='{"email":"bench@example.com","password":"bench-passphrase-2026"}'
+    curl -sf -o /dev/null -H 'Content-Type: application/json' \
+        -d '{"email":"bench@example.com","password":"bench-passphrase-2026","display_name":"Bench"}' "$base/register"
+    curl -sf -H 'Content-Type: application/json' -d "$creds" "$base/login" | jq -er .token
+}
+
+# wrk_run LABEL PATH [wrk args...]: one wrk run; prints "LABEL rps p50_ms p99_ms non2xx".
+wrk_run() {
+    local label=$1 path=$2
+    shift 2
+    local out
+    out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "$@" "http://127.0.0.1:$PORT$path")
+    # A run where requests fail is not a measurement.
+    if grep -q 'Non-2xx or 3xx responses' <<<"$out"; then
+        echo "$out" >&2
+        echo "wrk saw error responses on $path" >&2
+        exit 1
+    fi
+    awk -v label="$label" '
+        function ms(v) {
+            if (v ~ /us$/) return substr(v, 1, length(v) - 2) / 1000
+            if (v ~ /ms$/) return substr(v, 1, length(v) - 2) + 0
+            if (v ~ /s$/)  return substr(v, 1, length(v) - 1) * 1000
+            return v
+        }
+        $1 == "50%"           { p50 = ms($2) }
+        $1 == "99%"           { p99 = ms($2) }
+        $1 == "Requests/sec:" { rps = $2 }
+        END { printf "%-16s %10.0f %8.2f %8.2f\n", label, rps, p50, p99 }
+    ' <<<"$out"
+}
+
+# bench_backend NAME [extra env...]
+bench_backend() {
+    local name=$1
+    shift
+    start_server "$name" "$@"
+    local token
+    token=$(session_token)
+    local auth="Authorization: Bearer $token"
+    # Warm-up (and checks that /me really answers 200 with this token).
+    [[ $(curl -s -o /dev/null -w '%{http_code}' -H "$auth" "http://127.0.0.1:$PORT/api/v1/me") == 200 ]] \
+        || { echo "/api/v1/me did not answer 200" >&2; exit 1; }
+    wrk -t"$THREADS" -c"$CONNECTIONS" -d2s "http://127.0.0.1:$PORT/healthz" >/dev/null
+    wrk -t"$THREADS" -c"$CONNECTIONS" -d2s -H "$auth" "http://127.0.0.1:$PORT/api/v1/me" >/dev/null
+
+    local results="$WORK/$name.results"
+    : >"$results"
+    printf '%-16s %10s %8s %8s\n' "$name run" "req/s" "p50 ms" "p99 ms"
+    local run
+    for run in $(seq 1 "$RUNS"); do
+        wrk_run "healthz#$run" /healthz | tee -a "$results"
+        wrk_run "readyz#$run" /readyz | tee -a "$results"
+        wrk_run "me#$run" /api/v1/me -H "$auth" | tee -a "$results"
+    done
+    echo "RSS after load: $(rss_mib "$SERVER_PID") MiB"
+    stop_server
+
+    local what col
+    echo "-- $name: medians of $RUNS runs (min..max)"
+    for what in healthz readyz me; do
+        local line="$what"
+        for col in 2 3 4; do
+            local vals
+            vals=$(awk -v w="$what" -v c="$col" 'index($1, w "#") == 1 { print $c }' "$results")
+            line+=" | $(median <<<"$vals") ($(spread <<<"$vals"))"
+        done
+        echo "$line"
+    done
+    local me_rps hz_rps
+    hz_rps=$(awk 'index($1, "healthz#") == 1 { print $2 }' "$results" | median)
+    me_rps=$(awk 'index($1, "me#") == 1 { print $2 }' "$results" | median)
+    awk -v m="$me_rps" -v h="$hz_rps" 'BEGIN { printf "/me throughput = %.0f%% of /healthz (target >= 50%%)\n", 100 * m / h }'
+    echo
+}
+
+echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency, $RUNS runs, $(nproc) cores"
+echo "columns: req/s | p50 ms | p99 ms"
+echo
+bench_backend sqlite
+
+if [[ $SKIP_PG != 1 ]]; then
+    PG_DB="bench_http_$$"
+    psql -q -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -d "$PG_ADMIN_DB" -c "create database $PG_DB" >/dev/null
+    bench_backend postgres STEWARD_DATABASE_URL="postgres://$PG_USER@$PG_HOST:$PG_PORT/$PG_DB"
+fi
