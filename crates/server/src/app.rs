@@ -104,8 +104,10 @@ fn router(state: AppState) -> Router {
                 async move { ([(header::CONTENT_TYPE, "application/json")], body) }
             }),
         )
+        .route("/invite/{token}", get(routes::pages::invitation_page))
         .fallback(routes::ops::not_found)
         .method_not_allowed_fallback(routes::ops::method_not_allowed)
+        .layer(axum::middleware::from_fn(refuse_oversized_bodies))
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::request::middleware))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(SetResponseHeaderLayer::if_not_present(
@@ -115,6 +117,21 @@ fn router(state: AppState) -> Router {
         .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
         .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
         .with_state(state)
+}
+
+/// Answers 413 from a declared `Content-Length` before reading any of the body; bodies without
+/// one are still cut off at the limit while being read (`DefaultBodyLimit`).
+async fn refuse_oversized_bodies(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let declared =
+        req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > BODY_LIMIT) {
+        return crate::error::ApiError::PayloadTooLarge.into_response();
+    }
+    next.run(req).await
 }
 
 /// Periodic clean-up that needs no exactness.

@@ -190,6 +190,11 @@ impl Store {
         }))
     }
 
+    pub async fn account_by_id(&self, account_id: &str) -> Result<Option<AccountRow>> {
+        let q = sql(&["SELECT ", ACCOUNT_COLUMNS, " FROM social_accounts a WHERE a.id = $1"]);
+        Ok(on_pool!(self, |c| sqlx::query_as::<_, AccountRow>(q).bind(account_id).fetch_optional(c).await)?)
+    }
+
     pub async fn membership(&self, account_id: &str, user_id: &str) -> Result<Option<MembershipRow>> {
         let q = sql(&["SELECT ", MEMBERSHIP_COLUMNS, " FROM memberships m WHERE m.account_id = $1 AND m.user_id = $2"]);
         Ok(on_pool!(self, |c| sqlx::query_as::<_, MembershipRow>(q)

@@ -45,6 +45,8 @@ pub struct AuthSessionRow {
     pub revoked_at: Option<Micros>,
     pub email: String,
     pub display_name: String,
+    pub totp_enabled: bool,
+    pub user_created_at: Micros,
 }
 
 pub struct NewSession<'a> {
@@ -87,6 +89,8 @@ pub struct AuthTokenRow {
     pub revoked_at: Option<Micros>,
     pub email: String,
     pub display_name: String,
+    pub totp_enabled: bool,
+    pub user_created_at: Micros,
 }
 
 pub struct NewApiToken<'a> {
@@ -123,7 +127,8 @@ impl Store {
     }
 
     pub async fn session_by_token_hash(&self, token_hash: &[u8]) -> Result<Option<AuthSessionRow>> {
-        let q = "SELECT s.id, s.user_id, s.last_seen_at, s.expires_at, s.revoked_at, u.email, u.display_name \
+        let q = "SELECT s.id, s.user_id, s.last_seen_at, s.expires_at, s.revoked_at, u.email, u.display_name, \
+                 u.totp_enabled, u.created_at AS user_created_at \
                  FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1";
         Ok(on_pool!(self, |c| sqlx::query_as::<_, AuthSessionRow>(q).bind(token_hash).fetch_optional(c).await)?)
     }
@@ -147,7 +152,7 @@ impl Store {
 
     pub async fn api_token_by_hash(&self, token_hash: &[u8]) -> Result<Option<AuthTokenRow>> {
         let q = "SELECT t.id, t.user_id, t.scopes, t.accounts, t.capabilities, t.expires_at, t.last_used_at, \
-                 t.revoked_at, u.email, u.display_name \
+                 t.revoked_at, u.email, u.display_name, u.totp_enabled, u.created_at AS user_created_at \
                  FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1";
         Ok(on_pool!(self, |c| sqlx::query_as::<_, AuthTokenRow>(q).bind(token_hash).fetch_optional(c).await)?)
     }

@@ -4,6 +4,7 @@ pub mod identity;
 pub mod me;
 pub mod members;
 pub mod ops;
+pub mod pages;
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;

@@ -4,6 +4,29 @@ use serde_json::json;
 
 use crate::helpers::*;
 
+/// Writes `request` on a fresh connection and returns what the server answers first.
+async fn raw_request(base: &str, request: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut buf = vec![0u8; 4096];
+    let mut got = 0;
+    while got < buf.len() {
+        match tokio::time::timeout(std::time::Duration::from_secs(5), stream.read(&mut buf[got..])).await {
+            Ok(Ok(0)) | Err(_) => break,
+            Ok(Ok(n)) => {
+                got += n;
+                if String::from_utf8_lossy(&buf[..got]).contains("}") {
+                    break;
+                }
+            }
+            Ok(Err(_)) => break,
+        }
+    }
+    String::from_utf8_lossy(&buf[..got]).to_string()
+}
+
 both_backends! {
     async fn client_mistakes_get_problem_json(app: TestApp) {
         app.post("/api/v1/auth/login").body("application/json", "{not json").send().await.assert_problem(422, "validation");
@@ -15,8 +38,15 @@ both_backends! {
         app.post("/api/v1/auth/login").body("text/plain", "hello").send().await.assert_problem(415, "unsupported-media-type");
         app.get("/api/v1/no-such-thing").send().await.assert_problem(404, "not-found");
         app.req(reqwest::Method::PUT, "/api/v1/auth/login").send().await.assert_problem(405, "method-not-allowed");
-        let huge = format!("{{\"email\":\"a@example.com\",\"password\":\"{}\"}}", "x".repeat(2 * 1024 * 1024));
-        app.post("/api/v1/auth/login").body("application/json", huge).send().await.assert_problem(413, "payload-too-large");
+        // The limit is enforced from Content-Length before any body is read, so send only the
+        // headers: a client still uploading would race the early answer.
+        let raw = raw_request(
+            &app.base,
+            "POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2097152\r\n\r\n",
+        )
+        .await;
+        assert!(raw.starts_with("HTTP/1.1 413"), "{raw}");
+        assert!(raw.contains("application/problem+json") && raw.contains("urn:steward:problem:payload-too-large"), "{raw}");
         let s = app.user("p@example.com").await;
         app.get("/api/v1/me/activity?limit=0").auth(&s).send().await.assert_problem(422, "validation");
         app.get("/api/v1/me/activity?cursor=zzz").auth(&s).send().await.assert_problem(422, "validation");

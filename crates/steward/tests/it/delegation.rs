@@ -363,6 +363,31 @@ async fn futures_join_all<F: std::future::Future<Output = T>, T>(futs: impl Iter
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_invitation_link_explains_the_invitation_in_plain_words() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    let owner = app.user("owner@example.com").await;
+    let acc = sandbox_account(&app, &owner, "<b>@olivia</b>").await;
+    let r = invite(&app, &owner, &acc, json!({"email": "eddie@example.com", "role": "editor"})).await;
+    let url = r.body["invite_url"].as_str().unwrap().to_string();
+    let page = app.client.get(&url).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("invited you to help with") && html.contains("eddie@example.com") && html.contains("editor"),
+        "{html}"
+    );
+    assert!(html.contains("write drafts and send them for review"), "abilities are listed in words");
+    assert!(!html.contains("approve posts"), "only the role's abilities are listed");
+    assert!(html.contains("&lt;b&gt;@olivia&lt;/b&gt;") && !html.contains("<b>@olivia</b>"), "names are escaped");
+    let eddie = app.user("eddie@example.com").await;
+    app.post(&format!("/api/v1/invitations/{}/accept", r.body["token"].as_str().unwrap())).auth(&eddie).send().await;
+    let used = app.client.get(&url).send().await.unwrap();
+    assert_eq!(used.status(), 404);
+    assert!(used.text().await.unwrap().contains("not valid"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn linkedin_member_profiles_always_need_the_owners_approval() {
     let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
     let owner = app.user("owner@example.com").await;
