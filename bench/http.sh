@@ -96,6 +96,22 @@ wrk_run() {
     ' <<<"$out"
 }
 
+# As the bench owner (session token $1): creates a sandbox account, invites an editor who signs
+# up and accepts; prints "ACCOUNT_ID EDITOR_TOKEN".
+editor_setup() {
+    local owner=$1 api="http://127.0.0.1:$PORT/api/v1" json='Content-Type: application/json'
+    local account invite editor
+    account=$(curl -sf -H "$json" -H "Authorization: Bearer $owner" \
+        -d '{"platform":"sandbox","handle":"@bench","credentials":{}}' "$api/accounts" | jq -er .id)
+    invite=$(curl -sf -H "$json" -H "Authorization: Bearer $owner" \
+        -d '{"email":"editor@example.com","role":"editor"}' "$api/accounts/$account/invitations" | jq -er .token)
+    curl -sf -o /dev/null -H "$json" \
+        -d '{"email":"editor@example.com","password":"bench-passphrase-2026","display_name":"Editor"}' "$api/auth/register"
+    editor=$(curl -sf -H "$json" -d '{"email":"editor@example.com","password":"bench-passphrase-2026"}' "$api/auth/login" | jq -er .token)
+    curl -sf -o /dev/null -X POST -H "Authorization: Bearer $editor" "$api/invitations/$invite/accept"
+    echo "$account $editor"
+}
+
 # bench_backend NAME [extra env...]
 bench_backend() {
     local name=$1
@@ -104,6 +120,11 @@ bench_backend() {
     local token
     token=$(session_token)
     local auth="Authorization: Bearer $token"
+    local account editor
+    read -r account editor < <(editor_setup "$token")
+    local editor_auth="Authorization: Bearer $editor"
+    [[ $(curl -s -o /dev/null -w '%{http_code}' -H "$editor_auth" "http://127.0.0.1:$PORT/api/v1/accounts/$account") == 200 ]] \
+        || { echo "GET /api/v1/accounts/{id} did not answer 200 for the editor" >&2; exit 1; }
     # Warm-up (and checks that /me really answers 200 with this token).
     [[ $(curl -s -o /dev/null -w '%{http_code}' -H "$auth" "http://127.0.0.1:$PORT/api/v1/me") == 200 ]] \
         || { echo "/api/v1/me did not answer 200" >&2; exit 1; }
@@ -118,13 +139,14 @@ bench_backend() {
         wrk_run "healthz#$run" /healthz | tee -a "$results"
         wrk_run "readyz#$run" /readyz | tee -a "$results"
         wrk_run "me#$run" /api/v1/me -H "$auth" | tee -a "$results"
+        wrk_run "account#$run" "/api/v1/accounts/$account" -H "$editor_auth" | tee -a "$results"
     done
     echo "RSS after load: $(rss_mib "$SERVER_PID") MiB"
     stop_server
 
     local what col
     echo "-- $name: medians of $RUNS runs (min..max)"
-    for what in healthz readyz me; do
+    for what in healthz readyz me account; do
         local line="$what"
         for col in 2 3 4; do
             local vals
@@ -137,6 +159,9 @@ bench_backend() {
     hz_rps=$(awk 'index($1, "healthz#") == 1 { print $2 }' "$results" | median)
     me_rps=$(awk 'index($1, "me#") == 1 { print $2 }' "$results" | median)
     awk -v m="$me_rps" -v h="$hz_rps" 'BEGIN { printf "/me throughput = %.0f%% of /healthz (target >= 50%%)\n", 100 * m / h }'
+    local acc_rps
+    acc_rps=$(awk 'index($1, "account#") == 1 { print $2 }' "$results" | median)
+    awk -v m="$acc_rps" -v h="$hz_rps" 'BEGIN { printf "/accounts/{id} as editor = %.0f%% of /healthz (target >= 40%%)\n", 100 * m / h }'
     echo
 }
 
