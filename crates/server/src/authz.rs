@@ -168,3 +168,104 @@ pub async fn authorize(
     let windows: Vec<Window> = serde_json::from_str(&membership.windows).unwrap_or_default();
     Ok(AccountAccess { account, membership, rights, capabilities, windows })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn account(rules_version: i64) -> AccountRow {
+        AccountRow {
+            id: "acc".into(),
+            platform: "sandbox".into(),
+            account_kind: "creator".into(),
+            handle: "@a".into(),
+            display_name: "A".into(),
+            owner_id: "owner".into(),
+            time_zone: "Europe/Paris".into(),
+            status: "active".into(),
+            max_members: 5,
+            min_gap_minutes: 0,
+            max_posts_per_day: None,
+            approvals_required: 1,
+            owner_approval_required: false,
+            admins_may_approve_own: false,
+            rules_text: String::new(),
+            rules_version,
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    fn membership(role: &str, windows: &str) -> MembershipRow {
+        MembershipRow {
+            account_id: "acc".into(),
+            user_id: "u".into(),
+            role: role.into(),
+            grants: "[]".into(),
+            revokes: "[]".into(),
+            expires_at: None,
+            windows: windows.into(),
+            daily_quota: None,
+            status: "active".into(),
+            accepted_rules_version: 0,
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    fn access(m: MembershipRow) -> AccountAccess {
+        let (rights, capabilities) = decide(&Narrowing::default(), &account(0), &m, Need::Leave, 0).expect("member");
+        let windows = serde_json::from_str(&m.windows).expect("windows");
+        AccountAccess { account: account(0), membership: m, rights, capabilities, windows }
+    }
+
+    #[test]
+    fn windows_are_read_in_the_accounts_time_zone() {
+        let a = access(membership("editor", r#"[{"days":["mon"],"start":"09:00","end":"17:00"}]"#));
+        // Monday 2026-11-23, 08:30 UTC is 09:30 in Paris (UTC+1): inside; 16:30 UTC is 17:30: outside.
+        assert!(a.within_windows("2026-11-23T08:30:00Z".parse().expect("ts")));
+        assert!(!a.within_windows("2026-11-23T16:30:00Z".parse().expect("ts")));
+        assert!(!a.within_windows("2026-11-24T08:30:00Z".parse().expect("ts")), "Tuesday is not in the window");
+        let free = access(membership("editor", "[]"));
+        assert!(free.within_windows("2026-11-24T03:00:00Z".parse().expect("ts")), "no windows: no restriction");
+    }
+
+    #[test]
+    fn decisions_follow_membership_state() {
+        let need = Need::Capability(Capability::DraftsCreate);
+        let mut m = membership("editor", "[]");
+        assert!(decide(&Narrowing::default(), &account(0), &m, need, 10).is_ok());
+        assert!(matches!(decide(&Narrowing::default(), &account(1), &m, need, 10), Err(ApiError::RulesNotAccepted)));
+        assert!(decide(&Narrowing::default(), &account(1), &m, Need::ReadAccountAndRules, 10).is_ok());
+        m.expires_at = Some(10);
+        assert!(matches!(decide(&Narrowing::default(), &account(0), &m, need, 10), Err(ApiError::Forbidden(_))));
+        m.expires_at = None;
+        m.status = "suspended".into();
+        assert!(matches!(
+            decide(&Narrowing::default(), &account(0), &m, Need::ReadAccountAndRules, 10),
+            Err(ApiError::Forbidden(_))
+        ));
+        m.status = "active".into();
+        m.role = "superuser".into();
+        assert!(
+            decide(&Narrowing::default(), &account(0), &m, Need::Leave, 10).is_err(),
+            "unknown roles grant nothing"
+        );
+        let owner = membership("owner", "[]");
+        let mut expired_owner = owner.clone();
+        expired_owner.expires_at = Some(1);
+        assert!(
+            decide(&Narrowing::default(), &account(3), &expired_owner, need, 10).is_ok(),
+            "the owner is never locked out"
+        );
+        let caps = vec!["account.view".to_string()];
+        let narrowed = Narrowing { accounts: None, capabilities: Some(&caps) };
+        assert!(matches!(decide(&narrowed, &account(0), &owner, need, 10), Err(ApiError::Forbidden(_))));
+        let others = vec!["other".to_string()];
+        let elsewhere = Narrowing { accounts: Some(&others), capabilities: None };
+        assert!(matches!(
+            decide(&elsewhere, &account(0), &owner, Need::ReadAccountAndRules, 10),
+            Err(ApiError::Forbidden(_))
+        ));
+    }
+}

@@ -287,6 +287,23 @@ both_backends! {
         app.get(&path(&acc, "")).auth(&heir).send().await.assert_problem(404, "not-found");
     }
 
+    async fn transfer_asks_for_the_owners_second_factor(app: TestApp) {
+        let owner = app.user("owner@example.com").await;
+        let acc = sandbox_account(&app, &owner, "@o").await;
+        let heir = member(&app, &owner, &acc, "heir@example.com", "admin").await;
+        let enrol = app.post("/api/v1/me/totp").auth(&owner).send().await;
+        let secret = enrol.body["secret"].as_str().unwrap().to_string();
+        app.post("/api/v1/me/totp/confirm").auth(&owner).json(json!({"code": totp_code(&secret, &app, 0)})).send().await;
+        let body = |totp: Option<String>| json!({"to_user_id": heir.user_id, "password": PASSWORD, "totp": totp});
+        app.post(&path(&acc, "/transfer")).auth(&owner).json(body(None)).send().await.assert_problem(401, "totp-required");
+        app.post(&path(&acc, "/transfer")).auth(&owner).json(body(Some("000000".into()))).send().await.assert_problem(403, "forbidden");
+        assert_eq!(app.get(&path(&acc, "")).auth(&heir).send().await.body["my_role"], "admin", "nothing changed");
+        app.clock.advance(Duration::from_secs(30));
+        let r = app.post(&path(&acc, "/transfer")).auth(&owner).json(body(Some(totp_code(&secret, &app, 0)))).send().await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(app.get(&path(&acc, "")).auth(&heir).send().await.body["my_role"], "owner");
+    }
+
     async fn narrowed_tokens_never_exceed_their_user_or_their_narrowing(app: TestApp) {
         let owner = app.user("owner@example.com").await;
         let a = sandbox_account(&app, &owner, "@a").await;
