@@ -39,11 +39,9 @@ impl std::fmt::Debug for MasterKey {
 
 impl MasterKey {
     /// Loads the key, creating the key file (mode 0600) with a fresh random key when absent.
+    /// With a keyring file (during a rotation), the primary key.
     pub fn load(source: &MasterKeySource) -> Result<Self, KeyError> {
-        match source {
-            MasterKeySource::Inline(b64) => Self::from_base64(b64),
-            MasterKeySource::File(path) => Self::load_or_create_file(path),
-        }
+        Ok(Keyring::load(source)?.into_keys().swap_remove(0))
     }
 
     pub fn from_base64(b64: &str) -> Result<Self, KeyError> {
@@ -53,7 +51,7 @@ impl MasterKey {
         Ok(Self { bytes: Zeroizing::new(result?) })
     }
 
-    fn load_or_create_file(path: &Path) -> Result<Self, KeyError> {
+    pub(crate) fn load_or_create_file(path: &Path) -> Result<Self, KeyError> {
         let io = |source| KeyError::Io { path: path.display().to_string(), source };
         match std::fs::read_to_string(path) {
             Ok(text) => Self::from_base64(&text),
@@ -82,6 +80,128 @@ impl MasterKey {
         let d = Sha256::digest(self.derive("steward.key-id.v1"));
         [d[0], d[1], d[2], d[3]]
     }
+
+    /// A fresh random key.
+    #[must_use]
+    pub fn generate() -> Self {
+        Self { bytes: Zeroizing::new(random_array()) }
+    }
+
+    /// Base64, as the key file and `STEWARD_MASTER_KEY` hold it.
+    #[must_use]
+    pub fn to_base64(&self) -> Zeroizing<String> {
+        Zeroizing::new(STANDARD.encode(*self.bytes))
+    }
+}
+
+/// The master keys in use: the first (primary) seals and wraps everything new; the others, kept
+/// only while a rotation is in progress, open what was sealed before it.
+///
+/// The key file holds one base64 key per line, primary first; blank lines and lines starting
+/// with `#` are ignored, so a file with a single key (the format before rotation existed) is a
+/// keyring of one.
+#[derive(Debug)]
+pub struct Keyring {
+    keys: Vec<MasterKey>,
+}
+
+impl Keyring {
+    /// Loads the keyring, creating the key file (mode 0600) with a fresh random key when absent.
+    pub fn load(source: &MasterKeySource) -> Result<Self, KeyError> {
+        match source {
+            MasterKeySource::Inline(b64) => Ok(Self { keys: vec![MasterKey::from_base64(b64)?] }),
+            MasterKeySource::File(path) => match Self::read_file(path)? {
+                Some(ring) => Ok(ring),
+                None => Ok(Self { keys: vec![MasterKey::load_or_create_file(path)?] }),
+            },
+        }
+    }
+
+    /// The keyring in `path`, or `None` when there is no such file.
+    pub fn read_file(path: &Path) -> Result<Option<Self>, KeyError> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => {
+                let text = Zeroizing::new(text);
+                Self::parse(&text).map(Some)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(KeyError::Io { path: path.display().to_string(), source }),
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<Self, KeyError> {
+        let keys = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .map(MasterKey::from_base64)
+            .collect::<Result<Vec<_>, _>>()?;
+        if keys.is_empty() {
+            return Err(KeyError::BadKey);
+        }
+        Ok(Self { keys })
+    }
+
+    /// A keyring from keys, primary first (at least one).
+    pub fn from_keys(keys: Vec<MasterKey>) -> Result<Self, KeyError> {
+        if keys.is_empty() {
+            return Err(KeyError::BadKey);
+        }
+        Ok(Self { keys })
+    }
+
+    #[must_use]
+    pub fn primary(&self) -> &MasterKey {
+        &self.keys[0]
+    }
+
+    /// Every key, primary first.
+    #[must_use]
+    pub fn keys(&self) -> &[MasterKey] {
+        &self.keys
+    }
+
+    #[must_use]
+    pub fn into_keys(self) -> Vec<MasterKey> {
+        self.keys
+    }
+
+    /// The key file's text.
+    #[must_use]
+    pub fn to_file_text(&self) -> Zeroizing<String> {
+        let mut text = Zeroizing::new(String::from(
+            "# Steward master keys: base64, one per line. The first seals new data; any others only\n\
+             # open data sealed before a rotation (`steward admin rotate-master-key --finish` drops them).\n",
+        ));
+        for k in &self.keys {
+            text.push_str(&k.to_base64());
+            text.push('\n');
+        }
+        text
+    }
+
+    /// Replaces the key file atomically: a new 0600 file beside it, synced, then renamed over it,
+    /// so a reader sees the old keyring or the new one, never a mix.
+    pub fn write_file(&self, path: &Path) -> Result<(), KeyError> {
+        let io = |source| KeyError::Io { path: path.display().to_string(), source };
+        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "master.key".into());
+        let tmp = dir.join(format!(".{name}.{}.tmp", hex::encode(random_array::<6>())));
+        let text = self.to_file_text();
+        if let Err(e) = write_private_file(&tmp, text.as_bytes()) {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(io(e));
+        }
+        if let Err(e) = std::fs::rename(&tmp, path) {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(io(e));
+        }
+        // Make the rename itself durable.
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    }
 }
 
 /// Creates `path` with mode 0600 from the start (never world-readable, even briefly).
@@ -99,42 +219,78 @@ fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     f.sync_all()
 }
 
-/// Seals and opens small secrets (TOTP secrets; later, per-account data keys).
+/// Seals and opens small secrets (TOTP secrets) directly under master-derived keys: the primary
+/// key seals, and every key of the keyring opens what names its key id.
 pub struct Sealer {
-    cipher: XChaCha20Poly1305,
-    key_id: [u8; 4],
+    /// `(key id, cipher)`, primary first.
+    ciphers: Vec<([u8; 4], XChaCha20Poly1305)>,
+    version: u8,
 }
 
 impl Sealer {
     #[must_use]
     pub fn new(master: &MasterKey) -> Self {
-        let key = Zeroizing::new(master.derive("steward.seal.v1"));
-        let cipher = XChaCha20Poly1305::new(&(*key).into());
-        Self { cipher, key_id: master.fingerprint() }
+        Self::for_purpose(std::slice::from_ref(master), "steward.seal.v1", SEAL_VERSION)
+    }
+
+    #[must_use]
+    pub fn from_keyring(ring: &Keyring) -> Self {
+        Self::for_purpose(ring.keys(), "steward.seal.v1", SEAL_VERSION)
+    }
+
+    /// Ciphers keyed by `purpose`-derived subkeys of `keys` (primary first), tagging output with
+    /// `version`, so one layout serves several purposes without their keys ever meeting.
+    pub(crate) fn for_purpose(keys: &[MasterKey], purpose: &str, version: u8) -> Self {
+        let ciphers = keys
+            .iter()
+            .map(|k| {
+                let key = Zeroizing::new(k.derive(purpose));
+                (k.fingerprint(), XChaCha20Poly1305::new(&(*key).into()))
+            })
+            .collect();
+        Self { ciphers, version }
+    }
+
+    /// The id of the key that seals.
+    #[must_use]
+    pub fn primary_key_id(&self) -> [u8; 4] {
+        self.ciphers.first().map(|c| c.0).unwrap_or_default()
+    }
+
+    /// The key id a sealed value names (not secret), if it is shaped like one of ours.
+    #[must_use]
+    pub fn key_id_of(&self, sealed: &[u8]) -> Option<[u8; 4]> {
+        (sealed.len() >= 1 + 4 + 24 + 16 && sealed[0] == self.version)
+            .then(|| [sealed[1], sealed[2], sealed[3], sealed[4]])
+    }
+
+    /// Whether some key of this keyring can be tried on `sealed`.
+    #[must_use]
+    pub fn knows(&self, sealed: &[u8]) -> bool {
+        self.key_id_of(sealed).is_some_and(|id| self.ciphers.iter().any(|c| c.0 == id))
     }
 
     /// `version || key_id || nonce || ciphertext`; `aad` binds it to where it is stored.
     pub fn seal(&self, aad: &str, plaintext: &[u8]) -> Vec<u8> {
+        let Some((key_id, cipher)) = self.ciphers.first() else { return Vec::new() };
         let nonce: [u8; 24] = random_array();
-        let ct = self
-            .cipher
+        let ct = cipher
             .encrypt(&nonce.into(), Payload { msg: plaintext, aad: aad.as_bytes() })
             // Encryption only fails for inputs beyond 2^38 bytes; secrets are tiny.
             .unwrap_or_default();
         let mut out = Vec::with_capacity(1 + 4 + 24 + ct.len());
-        out.push(SEAL_VERSION);
-        out.extend_from_slice(&self.key_id);
+        out.push(self.version);
+        out.extend_from_slice(key_id);
         out.extend_from_slice(&nonce);
         out.extend_from_slice(&ct);
         out
     }
 
     pub fn open(&self, aad: &str, sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, KeyError> {
-        if sealed.len() < 1 + 4 + 24 + 16 || sealed[0] != SEAL_VERSION || sealed[1..5] != self.key_id {
-            return Err(KeyError::Unseal);
-        }
+        let key_id = self.key_id_of(sealed).ok_or(KeyError::Unseal)?;
+        let (_, cipher) = self.ciphers.iter().find(|c| c.0 == key_id).ok_or(KeyError::Unseal)?;
         let nonce: [u8; 24] = sealed[5..29].try_into().map_err(|_| KeyError::Unseal)?;
-        self.cipher
+        cipher
             .decrypt(&nonce.into(), Payload { msg: &sealed[29..], aad: aad.as_bytes() })
             .map(Zeroizing::new)
             .map_err(|_| KeyError::Unseal)

@@ -14,6 +14,7 @@ pub mod routes;
 pub mod state;
 pub mod sweeper;
 pub mod twofactor;
+pub mod vault;
 
 pub use app::{App, openapi, shutdown_signal};
 pub use config::Settings;

@@ -6,9 +6,10 @@ use steward_store::Store;
 
 use crate::clock::Clock;
 use crate::config::Settings;
-use crate::crypto::{MasterKey, Sealer};
+use crate::crypto::MasterKey;
 use crate::metrics::Metrics;
 use crate::passwords::Passwords;
+use crate::vault::Vault;
 
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
@@ -17,7 +18,9 @@ pub struct Inner {
     pub settings: Settings,
     pub store: Store,
     pub clock: Clock,
-    pub sealer: Sealer,
+    /// The credential vault: platform credentials under per-account data keys, and our own small
+    /// secrets (TOTP) under the master key; follows the key file through a rotation.
+    pub sealer: Vault,
     /// Keys CSRF tokens to sessions without storing them.
     pub csrf_key: [u8; 32],
     /// Keys device fingerprints, so the database does not hold raw user agents twice.
@@ -29,16 +32,25 @@ pub struct Inner {
 impl AppState {
     pub fn new(settings: Settings, store: Store, master: &MasterKey, clock: Clock) -> anyhow::Result<Self> {
         let passwords = Passwords::new(settings.password_hash_cost)?;
+        let sealer = Vault::load(&settings.master_key)?;
         Ok(Self(Arc::new(Inner {
             settings,
             store,
             clock,
-            sealer: Sealer::new(master),
+            sealer,
             csrf_key: master.derive("steward.csrf.v1"),
             device_key: master.derive("steward.device.v1"),
             passwords,
             metrics: Metrics::default(),
         })))
+    }
+}
+
+impl AppState {
+    /// The credential vault (the `sealer` field, named so before platform credentials had data keys).
+    #[must_use]
+    pub fn vault(&self) -> &Vault {
+        &self.sealer
     }
 }
 

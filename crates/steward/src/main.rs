@@ -6,7 +6,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use steward_server::audit_verify::{Verdict, verify_chain};
-use steward_server::config::SignupMode;
+use steward_server::config::{MasterKeySource, SignupMode};
+use steward_server::crypto::{Keyring, MasterKey};
+use steward_server::vault::Vault;
+use steward_server::vault::rotation::{count_stale, rewrap_all};
 use steward_server::{App, Settings, shutdown_signal};
 use steward_store::{Backend, Store};
 use tokio::net::TcpListener;
@@ -51,6 +54,18 @@ enum Admin {
     /// The activity log.
     #[command(subcommand)]
     Audit(AuditCmd),
+    /// Replace the master key while servers keep serving: writes a new key file (new key first,
+    /// old key kept) and re-wraps every data key and two-factor secret under the new key.
+    /// Then, once every server has the new file, `--finish` drops the old key.
+    RotateMasterKey {
+        /// Re-wrap anything still under the old key, check nothing is left, then remove the old
+        /// key from the key file.
+        #[arg(long)]
+        finish: bool,
+        /// Rows per transaction.
+        #[arg(long, default_value_t = 500)]
+        batch_size: i64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -218,6 +233,7 @@ async fn admin(settings: Settings, cmd: Admin) -> anyhow::Result<std::process::E
             store.sqlite_backup(&path.display().to_string()).await?;
             println!("backup written to {}", path.display());
         }
+        Admin::RotateMasterKey { finish, batch_size } => return rotate_master_key(&settings, finish, batch_size).await,
         Admin::Audit(AuditCmd::Verify) => {
             let store = Store::connect(&settings.database_url).await?;
             let on_terminal = std::io::stderr().is_terminal();
@@ -240,5 +256,98 @@ async fn admin(settings: Settings, cmd: Admin) -> anyhow::Result<std::process::E
             }
         }
     }
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// `steward admin rotate-master-key [--finish]`. See README's "Rotating the master key".
+async fn rotate_master_key(
+    settings: &Settings,
+    finish: bool,
+    batch_size: i64,
+) -> anyhow::Result<std::process::ExitCode> {
+    let path = match &settings.master_key {
+        MasterKeySource::File(path) => path.clone(),
+        MasterKeySource::Inline(_) => bail!(
+            "the master key comes from STEWARD_MASTER_KEY, which this command cannot rewrite. To rotate it:\n  \
+             1. write the current key to a file only the server's user can read (umask 077; printf '%s\\n' \"$STEWARD_MASTER_KEY\" > /etc/steward/master.key),\n  \
+             2. unset STEWARD_MASTER_KEY, set STEWARD_MASTER_KEY_FILE=/etc/steward/master.key and restart the servers,\n  \
+             3. run `steward admin rotate-master-key` again."
+        ),
+    };
+    let Some(ring) = Keyring::read_file(&path)? else {
+        bail!("there is no master key file at {}: nothing is sealed under a key yet", path.display());
+    };
+    let fingerprint = |k: &MasterKey| hex::encode(k.fingerprint());
+    if settings.database_url.starts_with("sqlite:") {
+        std::fs::create_dir_all(&settings.data_dir)?;
+    }
+    let store = Store::open(&settings.database_url).await?;
+    let on_terminal = std::io::stderr().is_terminal();
+    let progress = |seen: u64| {
+        if on_terminal {
+            eprint!("\rre-wrapping: {seen} rows");
+        }
+    };
+    if finish {
+        if ring.keys().len() == 1 {
+            println!("nothing to finish: the key file holds one key ({})", fingerprint(ring.primary()));
+            return Ok(std::process::ExitCode::SUCCESS);
+        }
+        let vault = Vault::from_keyring(&ring);
+        let report = rewrap_all(&store, &vault, batch_size, progress).await?;
+        if on_terminal {
+            eprintln!();
+        }
+        let stale = count_stale(&store, &vault, batch_size).await?;
+        if report.remaining > 0 || stale > 0 {
+            println!(
+                "NOT FINISHED: {} values are still under an old key (they changed while being re-wrapped); run --finish again",
+                report.remaining.max(stale)
+            );
+            return Ok(std::process::ExitCode::from(3));
+        }
+        let primary = ring.into_keys().swap_remove(0);
+        let id = fingerprint(&primary);
+        Keyring::from_keys(vec![primary])?.write_file(&path)?;
+        println!(
+            "finished: every data key and two-factor secret is under key {id}; old keys removed from {}",
+            path.display()
+        );
+        return Ok(std::process::ExitCode::SUCCESS);
+    }
+    let (vault_ring, started) = if ring.keys().len() > 1 {
+        // A rotation was started and not finished: carry on under its new key.
+        (ring, false)
+    } else {
+        let mut keys = vec![MasterKey::generate()];
+        keys.extend(ring.into_keys());
+        let ring = Keyring::from_keys(keys)?;
+        ring.write_file(&path)?;
+        (ring, true)
+    };
+    let new_id = fingerprint(vault_ring.primary());
+    let old_ids: Vec<String> = vault_ring.keys()[1..].iter().map(fingerprint).collect();
+    if started {
+        println!("new master key {new_id} written to {} (old key {} kept)", path.display(), old_ids.join(", "));
+    } else {
+        println!("resuming the rotation to key {new_id} (old keys {} kept)", old_ids.join(", "));
+    }
+    let vault = Vault::from_keyring(&vault_ring);
+    let report = rewrap_all(&store, &vault, batch_size, progress).await?;
+    if on_terminal {
+        eprintln!();
+    }
+    println!(
+        "re-wrapped {} data keys, moved {} older credentials to data keys, re-sealed {} two-factor secrets ({} already current, {} left)",
+        report.data_keys_rewrapped,
+        report.legacy_credentials_upgraded,
+        report.totp_secrets_resealed,
+        report.already_current,
+        report.remaining
+    );
+    println!(
+        "Running servers pick up the new key file by themselves. Copy it to every replica that has its own, \
+         keep a backup of it, then run `steward admin rotate-master-key --finish` to remove the old key."
+    );
     Ok(std::process::ExitCode::SUCCESS)
 }

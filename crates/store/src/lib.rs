@@ -15,12 +15,14 @@ mod accounts;
 mod audit;
 mod identity;
 pub mod testing;
+mod vault;
 
 pub use accounts::{
     AccountRow, AccountSettings, InvitationRow, MemberRow, MembershipRow, MembershipTerms, NewAccount, NewInvitation,
 };
 pub use audit::{AuditEventRow, NewAuditEvent};
 pub use identity::{ApiTokenRow, AuthSessionRow, AuthTokenRow, NewApiToken, NewSession, NewUser, SessionRow, UserRow};
+pub use vault::{SealedAccountRow, SealedTotpRow};
 
 /// Unix time in microseconds: how every instant is stored.
 pub type Micros = i64;

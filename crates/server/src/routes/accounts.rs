@@ -31,6 +31,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(update_settings))
         .routes(routes!(accept_rules))
         .routes(routes!(transfer_ownership))
+        .routes(routes!(check_account))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -212,7 +213,10 @@ async fn create_account(
     }
     let id = uuid::Uuid::now_v7().to_string();
     let plaintext = Zeroizing::new(serde_json::to_vec(&body.credentials).map_err(ApiError::internal)?);
-    let sealed = state.sealer.seal(&format!("accounts:{id}:credential"), &plaintext);
+    // A fresh data key for this account: the credential is sealed under it, and it is stored
+    // wrapped by the master key.
+    let sealed = state.vault().seal_new_credential(&id, &plaintext);
+    drop(plaintext);
     let now = state.clock.now_us();
     let mut tx = state.store.begin().await?;
     tx.insert_account(NewAccount {
@@ -225,10 +229,11 @@ async fn create_account(
         time_zone: &time_zone,
         max_members: kind.default_max_members,
         owner_approval_required: kind.owner_approval_required,
-        credential_sealed: Some(&sealed),
+        credential_sealed: None,
         now,
     })
     .await?;
+    tx.set_account_credential(&id, &sealed.wrapped_data_key, &sealed.credential, now).await?;
     tx.append_audit(ctx.account_event(
         &state,
         &principal.actor(),
@@ -506,4 +511,67 @@ async fn delete_account(
     .await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CheckIdentityView {
+    pub handle: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CheckView {
+    /// `active` when the stored credential works.
+    pub status: &'static str,
+    pub checked_at: String,
+    pub identity: CheckIdentityView,
+}
+
+/// "Test connection": opens the stored credential and asks the platform who it belongs to. The
+/// sandbox platform has no remote end: a credential that opens is a working one.
+#[utoipa::path(post, path = "/accounts/{id}/check", tag = "accounts", params(("id" = String, Path)),
+    responses((status = 200, body = CheckView), (status = 403, body = Problem), (status = 409, body = Problem)))]
+async fn check_account(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Json<CheckView>> {
+    ctx.slot.set_action("accounts.check", Some(format!("account:{id}")));
+    let access = authorize(&state, &ctx, &principal, &id, Need::Capability(Capability::SettingsManage)).await?;
+    if access.account.platform != "sandbox" {
+        return Err(ApiError::Conflict(
+            "checking this platform's connection is not available on this server yet".into(),
+        ));
+    }
+    let row = state.store.sealed_credential(&id).await?.ok_or(ApiError::NotFound)?;
+    let Some(sealed) = row.credential_sealed.as_deref() else {
+        return Err(ApiError::Conflict("this account has no stored credential; connect it again".into()));
+    };
+    let credential = state
+        .vault()
+        .open_stored_credential(&id, row.wrapped_data_key.as_deref(), sealed)
+        .map_err(|e| ApiError::internal(anyhow::anyhow!("account {id}: {e}")))?;
+    // The sandbox's "identity call": the credential must at least be the JSON object it was.
+    let valid = serde_json::from_slice::<serde_json::Value>(&credential).is_ok_and(|v| v.is_object());
+    drop(credential);
+    if !valid {
+        return Err(ApiError::internal(anyhow::anyhow!("account {id}: the opened credential is not a JSON object")));
+    }
+    let now = state.clock.now_us();
+    let mut tx = state.store.begin().await?;
+    tx.append_audit(ctx.account_event(
+        &state,
+        &principal.actor(),
+        &id,
+        "accounts.check",
+        Some(format!("account:{id}")),
+        json!({ "status": "active" }),
+    ))
+    .await?;
+    tx.commit().await?;
+    Ok(Json(CheckView {
+        status: "active",
+        checked_at: rfc3339(now),
+        identity: CheckIdentityView { handle: access.account.handle },
+    }))
 }

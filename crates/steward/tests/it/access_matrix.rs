@@ -25,6 +25,7 @@ const MATRIX: &[(&str, [u16; 8], [u16; 8])] = &[
     //                                               owner admin edit  mod   anal  view  non-m anon
     ("GET /accounts/{id}",                          [200,  200,  200,  200,  200,  200,  404,  401], B),
     ("PATCH /accounts/{id}/settings",               [200,  200,  403,  403,  403,  403,  404,  401], B),
+    ("POST /accounts/{id}/check",                   [200,  200,  403,  403,  403,  403,  404,  401], B),
     ("POST /accounts/{id}/rules/accept",            [204,  204,  204,  204,  204,  204,  404,  401], B),
     ("POST /accounts/{id}/transfer",                [200,  403,  403,  403,  403,  403,  404,  401], B),
     ("DELETE /accounts/{id}",                       [204,  403,  403,  403,  403,  403,  404,  401], B),
@@ -151,6 +152,7 @@ impl World<'_> {
                 // Idempotent, and the rules stay as they are (a new version would ask everyone again).
                 app.req(Method::PATCH, &format!("{base}/settings")).json(json!({"min_gap_minutes": 15}))
             }
+            "POST /accounts/{id}/check" => app.post(&format!("{base}/check")),
             "POST /accounts/{id}/rules/accept" => app.post(&format!("{base}/rules/accept")).json(json!({"version": 1})),
             "POST /accounts/{id}/transfer" => {
                 let to = self.spare_viewer(account).await;

@@ -15,3 +15,4 @@ mod process;
 mod sessions;
 mod tokens;
 mod totp;
+mod vault;

@@ -1,0 +1,194 @@
+//! Master-key rotation: re-wraps every data key (and re-seals every TOTP secret) under the
+//! vault's primary master key, in small batches, each in its own short transaction, while
+//! servers keep serving. Each value is replaced only if it is still what was read, so a value a
+//! server changed meanwhile is left alone and picked up by the next pass.
+use steward_store::Store;
+
+use crate::twofactor::secret_aad;
+use crate::vault::{Vault, credential_aad};
+
+/// What one [`rewrap_all`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RewrapReport {
+    /// Data keys now wrapped under the primary key that were not before.
+    pub data_keys_rewrapped: u64,
+    /// Credentials from before the vault moved to a data key of their own.
+    pub legacy_credentials_upgraded: u64,
+    pub totp_secrets_resealed: u64,
+    /// Values already under the primary key.
+    pub already_current: u64,
+    /// Values still under another key (changed concurrently, or unreadable) after the last pass.
+    pub remaining: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RotateError {
+    #[error(transparent)]
+    Store(#[from] steward_store::StoreError),
+    /// Names the row, never its contents.
+    #[error(
+        "{what} cannot be opened with any key of the keyring: was it sealed under a key that is not in the key file?"
+    )]
+    Unopenable { what: String },
+}
+
+/// Re-wraps everything not under the primary key, `batch` rows per transaction, repeating until a
+/// pass finds nothing left (at most a few passes). `progress` gets the rows seen so far.
+pub async fn rewrap_all(
+    store: &Store,
+    vault: &Vault,
+    batch: i64,
+    mut progress: impl FnMut(u64),
+) -> Result<RewrapReport, RotateError> {
+    let mut total = RewrapReport::default();
+    let mut seen = 0u64;
+    for pass in 0..3 {
+        let r = one_pass(store, vault, batch.max(1), &mut |n| {
+            seen += n;
+            progress(seen);
+        })
+        .await?;
+        total.data_keys_rewrapped += r.data_keys_rewrapped;
+        total.legacy_credentials_upgraded += r.legacy_credentials_upgraded;
+        total.totp_secrets_resealed += r.totp_secrets_resealed;
+        if pass == 0 {
+            total.already_current = r.already_current;
+        }
+        total.remaining = r.remaining;
+        if r.remaining == 0 {
+            break;
+        }
+    }
+    Ok(total)
+}
+
+/// How many values are still under a key other than the primary one (a read-only scan).
+pub async fn count_stale(store: &Store, vault: &Vault, batch: i64) -> Result<u64, RotateError> {
+    let mut stale = 0;
+    let mut after = String::new();
+    loop {
+        let page = store.sealed_credentials_page(&after, batch.max(1)).await?;
+        let Some(last) = page.last() else { break };
+        after = last.id.clone();
+        stale += page.iter().filter(|r| r.wrapped_data_key.as_deref().is_none_or(|w| vault.is_stale(w))).count() as u64;
+    }
+    after.clear();
+    loop {
+        let page = store.sealed_totp_page(&after, batch.max(1)).await?;
+        let Some(last) = page.last() else { break };
+        after = last.id.clone();
+        for r in &page {
+            stale += [&r.totp_secret_sealed, &r.totp_pending_sealed]
+                .into_iter()
+                .flatten()
+                .filter(|s| vault.is_stale(s))
+                .count() as u64;
+        }
+    }
+    Ok(stale)
+}
+
+async fn one_pass(
+    store: &Store,
+    vault: &Vault,
+    batch: i64,
+    progress: &mut impl FnMut(u64),
+) -> Result<RewrapReport, RotateError> {
+    let mut report = RewrapReport::default();
+    let mut after = String::new();
+    loop {
+        let page = store.sealed_credentials_page(&after, batch).await?;
+        let Some(last) = page.last() else { break };
+        after = last.id.clone();
+        // Cryptography outside the transaction; the transaction only writes.
+        let mut changes = Vec::new();
+        for row in &page {
+            let Some(sealed) = row.credential_sealed.as_deref() else { continue };
+            match row.wrapped_data_key.as_deref() {
+                Some(wrapped) if !vault.is_stale(wrapped) => report.already_current += 1,
+                Some(wrapped) => {
+                    let new = vault.rewrap(&row.id, wrapped).map_err(|_| unopenable("the data key", &row.id))?;
+                    changes.push(Change::Rewrap { id: &row.id, old: wrapped, new });
+                }
+                None => {
+                    let plaintext = vault
+                        .open(&credential_aad(&row.id), sealed)
+                        .map_err(|_| unopenable("the credential", &row.id))?;
+                    let s = vault.seal_new_credential(&row.id, &plaintext);
+                    changes.push(Change::Upgrade {
+                        id: &row.id,
+                        old: sealed,
+                        wrapped: s.wrapped_data_key,
+                        sealed: s.credential,
+                    });
+                }
+            }
+        }
+        if !changes.is_empty() {
+            let mut tx = store.begin().await?;
+            for c in &changes {
+                match c {
+                    Change::Rewrap { id, old, new } => {
+                        if tx.replace_wrapped_data_key(id, old, new).await? {
+                            report.data_keys_rewrapped += 1;
+                        } else {
+                            report.remaining += 1;
+                        }
+                    }
+                    Change::Upgrade { id, old, wrapped, sealed } => {
+                        if tx.upgrade_legacy_credential(id, old, wrapped, sealed).await? {
+                            report.legacy_credentials_upgraded += 1;
+                        } else {
+                            report.remaining += 1;
+                        }
+                    }
+                }
+            }
+            tx.commit().await?;
+        }
+        progress(page.len() as u64);
+    }
+
+    after.clear();
+    loop {
+        let page = store.sealed_totp_page(&after, batch).await?;
+        let Some(last) = page.last() else { break };
+        after = last.id.clone();
+        let mut changes = Vec::new();
+        for row in &page {
+            for (pending, sealed) in [(false, &row.totp_secret_sealed), (true, &row.totp_pending_sealed)] {
+                let Some(sealed) = sealed.as_deref() else { continue };
+                if !vault.is_stale(sealed) {
+                    report.already_current += 1;
+                    continue;
+                }
+                let new = vault
+                    .reseal(&secret_aad(&row.id), sealed)
+                    .map_err(|_| unopenable("the two-factor secret of user", &row.id))?;
+                changes.push((row.id.as_str(), pending, sealed, new));
+            }
+        }
+        if !changes.is_empty() {
+            let mut tx = store.begin().await?;
+            for (id, pending, old, new) in &changes {
+                if tx.replace_totp_sealed(id, *pending, old, new).await? {
+                    report.totp_secrets_resealed += 1;
+                } else {
+                    report.remaining += 1;
+                }
+            }
+            tx.commit().await?;
+        }
+        progress(page.len() as u64);
+    }
+    Ok(report)
+}
+
+enum Change<'a> {
+    Rewrap { id: &'a str, old: &'a [u8], new: Vec<u8> },
+    Upgrade { id: &'a str, old: &'a [u8], wrapped: Vec<u8>, sealed: Vec<u8> },
+}
+
+fn unopenable(what: &str, id: &str) -> RotateError {
+    RotateError::Unopenable { what: format!("{what} {id}") }
+}

@@ -1,0 +1,119 @@
+//! The sealed columns, for the credential vault and master-key rotation: a credential and its
+//! wrapped data key on `social_accounts`, TOTP secrets on `users`. Rotation pages through them by
+//! id and replaces each value only if it is still the one it read (compare-and-set), so a change
+//! made meanwhile by a running server is never overwritten.
+use crate::{Micros, Result, Store, Tx, on_pool, on_tx};
+
+/// An account's sealed credential and wrapped data key (`None` before migration 0003's vault).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SealedAccountRow {
+    pub id: String,
+    pub wrapped_data_key: Option<Vec<u8>>,
+    pub credential_sealed: Option<Vec<u8>>,
+}
+
+/// A user's sealed TOTP secrets (confirmed and pending).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SealedTotpRow {
+    pub id: String,
+    pub totp_secret_sealed: Option<Vec<u8>>,
+    pub totp_pending_sealed: Option<Vec<u8>>,
+}
+
+impl Store {
+    /// The account's sealed credential, if the account exists.
+    pub async fn sealed_credential(&self, account_id: &str) -> Result<Option<SealedAccountRow>> {
+        let q = "SELECT id, wrapped_data_key, credential_sealed FROM social_accounts WHERE id = $1";
+        Ok(on_pool!(self, |c| sqlx::query_as::<_, SealedAccountRow>(q).bind(account_id).fetch_optional(c).await)?)
+    }
+
+    /// Up to `limit` accounts holding a credential, with ids after `after`, in id order.
+    pub async fn sealed_credentials_page(&self, after: &str, limit: i64) -> Result<Vec<SealedAccountRow>> {
+        let q = "SELECT id, wrapped_data_key, credential_sealed FROM social_accounts \
+                 WHERE id > $1 AND credential_sealed IS NOT NULL ORDER BY id LIMIT $2";
+        Ok(on_pool!(self, |c| sqlx::query_as::<_, SealedAccountRow>(q).bind(after).bind(limit).fetch_all(c).await)?)
+    }
+
+    /// Up to `limit` users holding a TOTP secret, with ids after `after`, in id order.
+    pub async fn sealed_totp_page(&self, after: &str, limit: i64) -> Result<Vec<SealedTotpRow>> {
+        let q = "SELECT id, totp_secret_sealed, totp_pending_sealed FROM users WHERE id > $1 \
+                 AND (totp_secret_sealed IS NOT NULL OR totp_pending_sealed IS NOT NULL) ORDER BY id LIMIT $2";
+        Ok(on_pool!(self, |c| sqlx::query_as::<_, SealedTotpRow>(q).bind(after).bind(limit).fetch_all(c).await)?)
+    }
+}
+
+impl Tx {
+    /// Stores a new credential and its wrapped data key.
+    pub async fn set_account_credential(
+        &mut self,
+        account_id: &str,
+        wrapped_data_key: &[u8],
+        credential_sealed: &[u8],
+        now: Micros,
+    ) -> Result<bool> {
+        let q =
+            "UPDATE social_accounts SET wrapped_data_key = $2, credential_sealed = $3, updated_at = $4 WHERE id = $1";
+        let n = on_tx!(self, |c| sqlx::query(q)
+            .bind(account_id)
+            .bind(wrapped_data_key)
+            .bind(credential_sealed)
+            .bind(now)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(n == 1)
+    }
+
+    /// Replaces the wrapped data key if it is still `old`; whether it did.
+    pub async fn replace_wrapped_data_key(&mut self, account_id: &str, old: &[u8], new: &[u8]) -> Result<bool> {
+        let q = "UPDATE social_accounts SET wrapped_data_key = $3 WHERE id = $1 AND wrapped_data_key = $2";
+        let n = on_tx!(self, |c| sqlx::query(q)
+            .bind(account_id)
+            .bind(old)
+            .bind(new)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(n == 1)
+    }
+
+    /// Moves a credential stored before the vault (sealed directly under the master key, no
+    /// data key) to a data key, if it is still `old`; whether it did.
+    pub async fn upgrade_legacy_credential(
+        &mut self,
+        account_id: &str,
+        old: &[u8],
+        wrapped_data_key: &[u8],
+        credential_sealed: &[u8],
+    ) -> Result<bool> {
+        let q = "UPDATE social_accounts SET wrapped_data_key = $3, credential_sealed = $4 \
+                 WHERE id = $1 AND wrapped_data_key IS NULL AND credential_sealed = $2";
+        let n = on_tx!(self, |c| sqlx::query(q)
+            .bind(account_id)
+            .bind(old)
+            .bind(wrapped_data_key)
+            .bind(credential_sealed)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(n == 1)
+    }
+
+    /// Replaces a user's confirmed (`pending == false`) or pending TOTP secret if it is still
+    /// `old`; whether it did.
+    pub async fn replace_totp_sealed(&mut self, user_id: &str, pending: bool, old: &[u8], new: &[u8]) -> Result<bool> {
+        let q = if pending {
+            "UPDATE users SET totp_pending_sealed = $3 WHERE id = $1 AND totp_pending_sealed = $2"
+        } else {
+            "UPDATE users SET totp_secret_sealed = $3 WHERE id = $1 AND totp_secret_sealed = $2"
+        };
+        let n = on_tx!(self, |c| sqlx::query(q)
+            .bind(user_id)
+            .bind(old)
+            .bind(new)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(n == 1)
+    }
+}
