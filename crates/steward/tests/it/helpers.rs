@@ -83,6 +83,7 @@ impl TestApp {
                 (url, Some(admin))
             }
         };
+        steward_connectors::http::install_crypto_provider();
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let env = [

@@ -12,6 +12,11 @@ use crate::helpers::PASSWORD;
 
 const BIN: &str = env!("CARGO_BIN_EXE_steward");
 
+fn http() -> reqwest::Client {
+    steward_connectors::http::install_crypto_provider();
+    reqwest::Client::new()
+}
+
 struct Running {
     child: Child,
     base: String,
@@ -101,7 +106,7 @@ fn code_at(secret_b32: &str, offset_steps: i64) -> String {
 async fn serve_logs_no_secrets_and_shuts_down_gracefully() {
     let dir = tempfile::tempdir().unwrap();
     let app = start(&["serve"], dir.path(), &[("STEWARD_SIGNUP", "open"), ("STEWARD_LOG", "trace")]).await;
-    let c = reqwest::Client::new();
+    let c = http();
     let u = |p: &str| format!("{}{}", app.base, p);
     let (st, _) = call(
         &c,
@@ -239,7 +244,7 @@ async fn admin_create_user_then_audit_verify_detects_tampering() {
 
     // The new user can sign in on a server over the same data directory.
     let server = start(&["serve"], dir.path(), &[]).await;
-    let c = reqwest::Client::new();
+    let c = http();
     let (st, _) = call(
         &c,
         reqwest::Method::POST,
@@ -284,7 +289,7 @@ async fn demo_starts_with_sample_people_who_can_sign_in() {
     let demo = start(&["demo"], dir.path(), &[]).await;
     let banner = demo.stdout_lines.join("\n");
     assert!(banner.contains("Steward demo is running at http://127.0.0.1:"), "{banner}");
-    let c = reqwest::Client::new();
+    let c = http();
     let ready = c.get(format!("{}/readyz", demo.base)).send().await.unwrap();
     assert_eq!(ready.status(), 200);
     // Read the rest of the banner from the log-free stdout: the people and passwords printed.

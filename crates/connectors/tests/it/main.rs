@@ -1,0 +1,4 @@
+//! Every connector against its platform's local double: success and each failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod linkedin;
