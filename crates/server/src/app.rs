@@ -88,8 +88,10 @@ fn api_router() -> OpenApiRouter<AppState> {
                 .merge(routes::identity::router())
                 .merge(routes::me::router())
                 .merge(routes::accounts::router())
-                .merge(routes::members::router()),
+                .merge(routes::members::router())
+                .merge(routes::connect::api_router()),
         )
+        .merge(routes::connect::callback_router())
         .merge(routes::ops::router())
 }
 

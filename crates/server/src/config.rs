@@ -56,6 +56,53 @@ pub struct Settings {
     pub login_max_failures_per_account: i64,
     pub login_max_failures_per_ip: i64,
     pub login_window: Duration,
+    /// LinkedIn's OAuth app and origins; `None` while no client id and secret are configured.
+    pub linkedin: Option<steward_connectors::OauthApp>,
+    /// The `LinkedIn-Version` header (`YYYYMM`); LinkedIn retires each version after about a year.
+    pub linkedin_version: String,
+    /// TikTok's OAuth app (TikTok calls the client id "client key").
+    pub tiktok: Option<steward_connectors::OauthApp>,
+}
+
+/// Reads `STEWARD_<NAME>_CLIENT_ID`/`_CLIENT_SECRET`/`_AUTH_BASE`/`_API_BASE`.
+fn oauth_app(
+    env: &HashMap<String, String>,
+    name: &'static str,
+    default_auth: &str,
+    default_api: &str,
+) -> Result<Option<steward_connectors::OauthApp>, ConfigError> {
+    let get = |suffix: &str| env.get(&format!("STEWARD_{name}_{suffix}")).filter(|v| !v.is_empty()).cloned();
+    let base = |suffix: &'static str, default: &str| -> Result<String, ConfigError> {
+        let value = get(suffix).unwrap_or_else(|| default.to_string()).trim_end_matches('/').to_string();
+        let scheme_ok = value.starts_with("https://") || value.starts_with("http://");
+        let path_free = value.splitn(4, '/').nth(3).is_none();
+        if !scheme_ok || !path_free {
+            return Err(ConfigError::Invalid {
+                name: if suffix == "AUTH_BASE" {
+                    "STEWARD_<PLATFORM>_AUTH_BASE"
+                } else {
+                    "STEWARD_<PLATFORM>_API_BASE"
+                },
+                message: format!("{value:?} must be an origin: scheme, host and port, no path"),
+            });
+        }
+        Ok(value)
+    };
+    let auth_base = base("AUTH_BASE", default_auth)?;
+    let api_base = base("API_BASE", default_api)?;
+    match (get("CLIENT_ID"), get("CLIENT_SECRET")) {
+        (Some(client_id), Some(secret)) => Ok(Some(steward_connectors::OauthApp {
+            client_id,
+            client_secret: zeroize::Zeroizing::new(secret),
+            auth_base,
+            api_base,
+        })),
+        (None, None) => Ok(None),
+        _ => Err(ConfigError::Invalid {
+            name: "STEWARD_<PLATFORM>_CLIENT_ID",
+            message: format!("set both STEWARD_{name}_CLIENT_ID and STEWARD_{name}_CLIENT_SECRET, or neither"),
+        }),
+    }
 }
 
 impl std::fmt::Debug for Settings {
@@ -211,6 +258,23 @@ impl Settings {
             login_max_failures_per_account: 5,
             login_max_failures_per_ip: 20,
             login_window: Duration::from_secs(15 * 60),
+            linkedin: oauth_app(
+                env,
+                "LINKEDIN",
+                steward_connectors::linkedin::DEFAULT_AUTH_BASE,
+                steward_connectors::linkedin::DEFAULT_API_BASE,
+            )?,
+            linkedin_version: match env.get("STEWARD_LINKEDIN_VERSION").filter(|v| !v.is_empty()) {
+                Some(v) if v.len() == 6 && v.chars().all(|c| c.is_ascii_digit()) => v.clone(),
+                Some(v) => {
+                    return Err(ConfigError::Invalid {
+                        name: "STEWARD_LINKEDIN_VERSION",
+                        message: format!("{v:?} (expected YYYYMM, e.g. 202610)"),
+                    });
+                }
+                None => "202610".into(),
+            },
+            tiktok: oauth_app(env, "TIKTOK", "https://www.tiktok.com", "https://open.tiktokapis.com")?,
         })
     }
 

@@ -65,6 +65,9 @@ pub enum ApiError {
     RateLimited { retry_after_secs: u64 },
     #[error("payload too large")]
     PayloadTooLarge,
+    /// The platform could not be reached or is limiting us; retry later.
+    #[error("platform unavailable: {0}")]
+    PlatformUnavailable(String),
     #[error("unsupported media type")]
     UnsupportedMediaType,
     #[error("method not allowed")]
@@ -144,6 +147,9 @@ impl ApiError {
                 "Too many attempts",
                 format!("Too many attempts; try again in {retry_after_secs} seconds."),
             ),
+            E::PlatformUnavailable(d) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "platform-unavailable", "Platform unavailable", d.clone())
+            }
             E::PayloadTooLarge => {
                 (StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", "Request too large", "The request body is too large.".into())
             }

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod authz;
 pub mod clock;
 pub mod config;
+pub mod credentials;
 pub mod crypto;
 pub mod error;
 pub mod metrics;

@@ -27,6 +27,11 @@ pub struct Inner {
     pub device_key: [u8; 32],
     pub passwords: Passwords,
     pub metrics: Metrics,
+    /// The client for platform calls (one TLS provider, timeouts, no redirects).
+    pub http: reqwest::Client,
+    /// One lock per account, so refreshes of an account's tokens never run concurrently
+    /// (platforms that rotate refresh tokens would otherwise kill the one just issued).
+    pub refresh_locks: std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl AppState {
@@ -42,6 +47,8 @@ impl AppState {
             device_key: master.derive("steward.device.v1"),
             passwords,
             metrics: Metrics::default(),
+            http: steward_connectors::http::client().map_err(|e| anyhow::anyhow!("{e}"))?,
+            refresh_locks: std::sync::Mutex::new(std::collections::HashMap::new()),
         })))
     }
 }

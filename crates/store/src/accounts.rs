@@ -465,6 +465,19 @@ impl Tx {
         Ok(())
     }
 
+    /// `active`, `needs_reconnect`, `locked_down` or `disconnected`.
+    pub async fn set_account_status(&mut self, account_id: &str, status: &str, now: Micros) -> Result<()> {
+        let q = "UPDATE social_accounts SET status = $2, updated_at = $3 WHERE id = $1";
+        on_tx!(self, |c| sqlx::query(q)
+            .bind(account_id)
+            .bind(status)
+            .bind(now)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
     pub async fn delete_account(&mut self, account_id: &str) -> Result<bool> {
         let q = "DELETE FROM social_accounts WHERE id = $1";
         let n = on_tx!(self, |c| sqlx::query(q).bind(account_id).execute(c).await.map(|r| r.rows_affected()))?;

@@ -14,6 +14,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 mod accounts;
 mod audit;
 mod identity;
+mod oauth;
 pub mod testing;
 mod vault;
 
@@ -22,6 +23,7 @@ pub use accounts::{
 };
 pub use audit::{AuditEventRow, NewAuditEvent};
 pub use identity::{ApiTokenRow, AuthSessionRow, AuthTokenRow, NewApiToken, NewSession, NewUser, SessionRow, UserRow};
+pub use oauth::{NewOauthState, OauthStateRow};
 pub use vault::{SealedAccountRow, SealedTotpRow};
 
 /// Unix time in microseconds: how every instant is stored.

@@ -520,10 +520,11 @@ pub struct CheckIdentityView {
 
 #[derive(Serialize, ToSchema)]
 pub struct CheckView {
-    /// `active` when the stored credential works.
+    /// `active` when the stored credential works; `needs_reconnect` when the platform refused it
+    /// for good (the owner must connect the account again).
     pub status: &'static str,
     pub checked_at: String,
-    pub identity: CheckIdentityView,
+    pub identity: Option<CheckIdentityView>,
 }
 
 /// "Test connection": opens the stored credential and asks the platform who it belongs to. The
@@ -538,6 +539,29 @@ async fn check_account(
 ) -> ApiResult<Json<CheckView>> {
     ctx.slot.set_action("accounts.check", Some(format!("account:{id}")));
     let access = authorize(&state, &ctx, &principal, &id, Need::Capability(Capability::SettingsManage)).await?;
+    if access.account.platform == "linkedin" {
+        let now = state.clock.now_us();
+        let (status, identity) = match crate::credentials::check_identity(&state, &id, &access.account.platform).await {
+            Ok(identity) => ("active", Some(CheckIdentityView { handle: identity.handle })),
+            Err(crate::credentials::CredentialError::NeedsReconnect) => ("needs_reconnect", None),
+            Err(crate::credentials::CredentialError::Api(e)) => return Err(e),
+            Err(crate::credentials::CredentialError::Platform(e)) => {
+                return Err(ApiError::PlatformUnavailable(format!("LinkedIn could not be checked: {e}")));
+            }
+        };
+        let mut tx = state.store.begin().await?;
+        tx.append_audit(ctx.account_event(
+            &state,
+            &principal.actor(),
+            &id,
+            "accounts.check",
+            Some(format!("account:{id}")),
+            json!({ "status": status }),
+        ))
+        .await?;
+        tx.commit().await?;
+        return Ok(Json(CheckView { status, checked_at: rfc3339(now), identity }));
+    }
     if access.account.platform != "sandbox" {
         return Err(ApiError::Conflict(
             "checking this platform's connection is not available on this server yet".into(),
@@ -572,6 +596,6 @@ async fn check_account(
     Ok(Json(CheckView {
         status: "active",
         checked_at: rfc3339(now),
-        identity: CheckIdentityView { handle: access.account.handle },
+        identity: Some(CheckIdentityView { handle: access.account.handle }),
     }))
 }

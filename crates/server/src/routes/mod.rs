@@ -1,5 +1,6 @@
 //! HTTP handlers, one module per area of API.md.
 pub mod accounts;
+pub mod connect;
 pub mod identity;
 pub mod me;
 pub mod members;

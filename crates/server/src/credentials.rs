@@ -1,0 +1,184 @@
+//! The platform credential of an OAuth account: what is sealed in the vault, and keeping its
+//! access token fresh. Refreshes of one account are single-flight, and a rotated refresh token
+//! is stored (committed) before the new access token is used, so a crash never loses it.
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use steward_connectors::{ConnectorError, Identity, TokenSet, linkedin};
+use steward_store::{NewAuditEvent, Tx};
+
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+/// Refresh when the access token has less than this left.
+const REFRESH_MARGIN_SECS: i64 = 300;
+
+/// What Steward keeps (sealed) for an account connected through OAuth.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct OauthCredential {
+    pub tokens: TokenSet,
+    pub identity: Identity,
+}
+
+pub async fn load(state: &AppState, account_id: &str) -> ApiResult<OauthCredential> {
+    let row = state.store.sealed_credential(account_id).await?.ok_or(ApiError::NotFound)?;
+    let Some(sealed) = row.credential_sealed.as_deref() else {
+        return Err(ApiError::Conflict(
+            "this account has no stored credential; its owner must connect it again".into(),
+        ));
+    };
+    let plain = state
+        .vault()
+        .open_stored_credential(account_id, row.wrapped_data_key.as_deref(), sealed)
+        .map_err(|e| ApiError::internal(anyhow::anyhow!("account {account_id}: {e}")))?;
+    serde_json::from_slice(&plain).map_err(|_| {
+        ApiError::internal(anyhow::anyhow!("account {account_id}: the credential is not an OAuth credential"))
+    })
+}
+
+/// Seals `cred` under a fresh data key and stores it inside `tx`.
+pub async fn store_in(state: &AppState, tx: &mut Tx, account_id: &str, cred: &OauthCredential) -> ApiResult<()> {
+    let plain = zeroize::Zeroizing::new(serde_json::to_vec(cred).map_err(ApiError::internal)?);
+    let sealed = state.vault().seal_new_credential(account_id, &plain);
+    tx.set_account_credential(account_id, &sealed.wrapped_data_key, &sealed.credential, state.clock.now_us()).await?;
+    Ok(())
+}
+
+/// Why a usable token could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialError {
+    /// The platform refused for good: the account now needs its owner to reconnect.
+    #[error("the platform no longer accepts this account's credential; its owner must reconnect it")]
+    NeedsReconnect,
+    #[error(transparent)]
+    Platform(#[from] ConnectorError),
+    #[error(transparent)]
+    Api(#[from] ApiError),
+}
+
+impl From<steward_store::StoreError> for CredentialError {
+    fn from(e: steward_store::StoreError) -> Self {
+        CredentialError::Api(e.into())
+    }
+}
+
+fn refresh_lock(state: &AppState, account_id: &str) -> Arc<tokio::sync::Mutex<()>> {
+    let mut locks = state.refresh_locks.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    locks.entry(account_id.to_string()).or_default().clone()
+}
+
+async fn refresh_with_platform(
+    state: &AppState,
+    platform: &str,
+    tokens: &TokenSet,
+) -> Result<TokenSet, ConnectorError> {
+    let now = state.clock.now().as_second();
+    match platform {
+        "linkedin" => {
+            let app = state.settings.linkedin.as_ref().ok_or_else(|| {
+                ConnectorError::Misconfigured("LinkedIn is not configured (STEWARD_LINKEDIN_CLIENT_ID)".into())
+            })?;
+            linkedin::refresh(&state.http, app, tokens, now).await
+        }
+        other => Err(ConnectorError::Misconfigured(format!("refreshing {other} tokens is not available yet"))),
+    }
+}
+
+/// The account's credential with an access token that is not about to expire: refreshed first
+/// when it is (or when `force`, after the platform refused it). Concurrent callers for one
+/// account wait for a single refresh and then use its result.
+pub async fn fresh(
+    state: &AppState,
+    account_id: &str,
+    platform: &str,
+    force: bool,
+) -> Result<OauthCredential, CredentialError> {
+    let cred = load(state, account_id).await?;
+    let now = state.clock.now().as_second();
+    let due = |c: &OauthCredential| c.tokens.expires_at.is_some_and(|e| e - now < REFRESH_MARGIN_SECS);
+    if !force && !due(&cred) {
+        return Ok(cred);
+    }
+    let lock = refresh_lock(state, account_id);
+    let _guard = lock.lock().await;
+    // Someone may have refreshed while we waited: use theirs.
+    let current = load(state, account_id).await?;
+    if current.tokens.access_token != cred.tokens.access_token && !due(&current) {
+        return Ok(current);
+    }
+    match refresh_with_platform(state, platform, &current.tokens).await {
+        Ok(tokens) => {
+            let renewed = OauthCredential { tokens, identity: current.identity.clone() };
+            let mut tx = state.store.begin().await?;
+            store_in(state, &mut tx, account_id, &renewed).await?;
+            tx.append_audit(system_event(
+                state,
+                account_id,
+                "accounts.credential.refresh",
+                json!({ "platform": platform }),
+            ))
+            .await?;
+            tx.commit().await?;
+            Ok(renewed)
+        }
+        Err(e @ (ConnectorError::Rejected(_) | ConnectorError::Unauthorized(_))) => {
+            mark_needs_reconnect(state, account_id, &e.to_string()).await?;
+            Err(CredentialError::NeedsReconnect)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Marks the account `needs_reconnect` and records why (the owner is alerted: `credential_failed`).
+pub async fn mark_needs_reconnect(state: &AppState, account_id: &str, why: &str) -> ApiResult<()> {
+    let mut tx = state.store.begin().await?;
+    tx.set_account_status(account_id, "needs_reconnect", state.clock.now_us()).await?;
+    tx.append_audit(system_event(state, account_id, "accounts.credential_failed", json!({ "reason": why }))).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+fn system_event(state: &AppState, account_id: &str, action: &str, detail: serde_json::Value) -> NewAuditEvent {
+    NewAuditEvent {
+        id: uuid::Uuid::now_v7().to_string(),
+        at: state.clock.now_us(),
+        actor_email: Some("steward (platform credential)".into()),
+        action: action.into(),
+        target: Some(format!("account:{account_id}")),
+        account_id: Some(account_id.to_string()),
+        outcome: "allowed".into(),
+        detail: detail.to_string(),
+        ..Default::default()
+    }
+}
+
+/// Asks the platform who the account is, with the stored credential: refreshing it first if it
+/// is about to expire, and once more if the platform refuses the access token.
+pub async fn check_identity(state: &AppState, account_id: &str, platform: &str) -> Result<Identity, CredentialError> {
+    let call = |cred: OauthCredential| async move {
+        match platform {
+            "linkedin" => {
+                let app = state.settings.linkedin.as_ref().ok_or_else(|| {
+                    ConnectorError::Misconfigured("LinkedIn is not configured (STEWARD_LINKEDIN_CLIENT_ID)".into())
+                })?;
+                linkedin::userinfo(&state.http, app, &cred.tokens.access_token).await
+            }
+            other => Err(ConnectorError::Misconfigured(format!("checking {other} is not available yet"))),
+        }
+    };
+    let cred = fresh(state, account_id, platform, false).await?;
+    match call(cred).await {
+        Err(ConnectorError::Unauthorized(_)) => {
+            let renewed = fresh(state, account_id, platform, true).await?;
+            match call(renewed).await {
+                Err(e @ ConnectorError::Unauthorized(_)) => {
+                    mark_needs_reconnect(state, account_id, &e.to_string()).await?;
+                    Err(CredentialError::NeedsReconnect)
+                }
+                other => Ok(other?),
+            }
+        }
+        other => Ok(other?),
+    }
+}

@@ -1,0 +1,300 @@
+//! Connecting an account through the platform's OAuth page: `POST /api/v1/accounts/connect`
+//! starts it, the platform sends the browser back to `GET /oauth/{platform}/callback`.
+//!
+//! The `state` is single-use, expires after 10 minutes and is bound to the Steward session that
+//! started it; the PKCE verifier stays on the server, sealed. A refused callback (bad, replayed,
+//! expired or foreign state, or the owner cancelling) changes nothing.
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use steward_connectors::{ConnectorError, linkedin, pkce};
+use steward_domain::capability::Capability;
+use steward_domain::platform::{self, ConnectMethod};
+use steward_store::{NewAccount, NewOauthState};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::auth::{Principal, SessionPrincipal};
+use crate::authz::{Need, authorize};
+use crate::credentials::{self, OauthCredential};
+use crate::crypto::{new_token, sha256};
+use crate::error::{ApiError, ApiResult, FieldError, Json, Path, Problem, Query};
+use crate::request::Ctx;
+use crate::routes::pages::{escape, page};
+use crate::state::AppState;
+
+const STATE_TTL_US: i64 = 10 * 60 * 1_000_000;
+
+pub fn api_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(connect))
+}
+
+pub fn callback_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(callback))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct ConnectRequest {
+    pub platform: String,
+    pub account_kind: Option<String>,
+    /// Mastodon: the instance's URL.
+    pub instance_url: Option<String>,
+    /// Reconnect this existing account instead of connecting a new one (owner only).
+    pub account_id: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ConnectResponse {
+    /// Send the owner's browser here; the platform sends it back to Steward's callback.
+    pub authorize_url: String,
+}
+
+fn verifier_aad(state_hash: &[u8]) -> String {
+    format!("oauth_states:{}:verifier", hex::encode(state_hash))
+}
+
+fn redirect_uri(state: &AppState, platform: &str) -> String {
+    format!("{}/oauth/{platform}/callback", state.settings.public_url)
+}
+
+#[utoipa::path(post, path = "/accounts/connect", tag = "accounts", request_body = ConnectRequest,
+    responses((status = 200, body = ConnectResponse), (status = 403, body = Problem), (status = 422, body = Problem)))]
+async fn connect(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    SessionPrincipal(principal): SessionPrincipal,
+    Json(body): Json<ConnectRequest>,
+) -> ApiResult<Json<ConnectResponse>> {
+    ctx.slot.set_action("accounts.connect.start", None);
+    let Some(p) = platform::platform(&body.platform) else {
+        return Err(ApiError::validation("platform", "is not a platform Steward knows (see GET /api/v1/platforms)"));
+    };
+    if p.connect != ConnectMethod::Oauth {
+        return Err(ApiError::validation("platform", "connects with credentials: use POST /api/v1/accounts"));
+    }
+    // Reconnecting: only the owner touches the credential, and the kind is the account's own.
+    let mut kind_name = body.account_kind.clone();
+    if let Some(account_id) = &body.account_id {
+        let access =
+            authorize(&state, &ctx, &principal, account_id, Need::Capability(Capability::CredentialManage)).await?;
+        if access.account.platform != p.id {
+            return Err(ApiError::validation("account_id", "is an account on another platform"));
+        }
+        kind_name = Some(access.account.account_kind.clone());
+    }
+    let Some(kind) = platform::account_kind(p, kind_name.as_deref()) else {
+        return Err(ApiError::validation("account_kind", "is not a kind of account of this platform"));
+    };
+    let app = match p.id {
+        "linkedin" => state.settings.linkedin.clone(),
+        _ => None,
+    };
+    let Some(app) = app else {
+        return Err(ApiError::Validation(vec![FieldError::new(
+            "platform",
+            format!(
+                "{} is not set up on this server: its operator sets STEWARD_{}_CLIENT_ID and STEWARD_{}_CLIENT_SECRET (see docs/platforms.md)",
+                p.name,
+                p.id.to_uppercase(),
+                p.id.to_uppercase()
+            ),
+        )]));
+    };
+    let session_id = principal.session_id.clone().ok_or(ApiError::Unauthenticated { presented: true })?;
+    let state_token = zeroize::Zeroizing::new(new_token(""));
+    let state_hash = sha256(state_token.as_bytes());
+    let verifier = pkce::new_verifier();
+    let sealed_verifier = state.vault().seal(&verifier_aad(&state_hash), verifier.as_bytes());
+    let now = state.clock.now_us();
+    let url = linkedin::authorize_url(
+        &app,
+        &redirect_uri(&state, p.id),
+        &state_token,
+        &pkce::challenge_s256(&verifier),
+        linkedin::scopes_for(kind.id),
+    )
+    .map_err(|e| ApiError::internal(anyhow::anyhow!("{e}")))?;
+    let mut tx = state.store.begin().await?;
+    tx.insert_oauth_state(NewOauthState {
+        state_hash: &state_hash,
+        user_id: &principal.user_id,
+        session_id: &session_id,
+        platform: p.id,
+        account_kind: kind.id,
+        verifier_sealed: &sealed_verifier,
+        reconnect_account_id: body.account_id.as_deref(),
+        now,
+        expires_at: now + STATE_TTL_US,
+    })
+    .await?;
+    let mut event = ctx.event(
+        &state,
+        &principal.actor(),
+        "accounts.connect.start",
+        body.account_id.as_ref().map(|a| format!("account:{a}")),
+        json!({ "platform": p.id, "account_kind": kind.id, "reconnect": body.account_id.is_some() }),
+    );
+    event.account_id = body.account_id.clone();
+    tx.append_audit(event).await?;
+    tx.commit().await?;
+    Ok(Json(ConnectResponse { authorize_url: url }))
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct CallbackQuery {
+    pub code: Option<String>,
+    pub state: Option<String>,
+    pub error: Option<String>,
+    pub error_description: Option<String>,
+}
+
+fn refused(status: StatusCode, message: &str) -> Response {
+    page(
+        status,
+        "Connection refused",
+        &format!(
+            "<h1>The account was not connected</h1><p>{}</p><p>Nothing was changed. Start again from Steward.</p>",
+            escape(message)
+        ),
+    )
+}
+
+/// The platform's browser redirect after the owner approved (or cancelled).
+#[utoipa::path(get, path = "/oauth/{platform}/callback", tag = "accounts", params(("platform" = String, Path), CallbackQuery),
+    responses((status = 200, description = "connected (HTML)"), (status = 400, description = "refused (HTML)"), (status = 401, body = Problem)))]
+async fn callback(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    principal: Principal,
+    Path(platform_id): Path<String>,
+    Query(q): Query<CallbackQuery>,
+) -> ApiResult<Response> {
+    ctx.slot.set_action("accounts.connect", None);
+    let Some(state_token) = q.state.as_deref().filter(|s| !s.is_empty()) else {
+        return Ok(refused(StatusCode::BAD_REQUEST, "The platform's answer carried no state."));
+    };
+    let now = state.clock.now_us();
+    let mut tx = state.store.begin().await?;
+    let state_hash = sha256(state_token.as_bytes());
+    let Some(st) = tx.consume_oauth_state(&state_hash, now).await? else {
+        return Ok(refused(StatusCode::BAD_REQUEST, "This connection link is not valid or was already used."));
+    };
+    // Consumed even when refused below: a state works once, whatever happens.
+    tx.commit().await?;
+    let same_session =
+        st.user_id == principal.user_id && principal.session_id.as_deref() == Some(st.session_id.as_str());
+    if !same_session {
+        return Err(ApiError::Forbidden("this connection was started by another sign-in".into()));
+    }
+    if st.expires_at <= now {
+        return Ok(refused(StatusCode::BAD_REQUEST, "This connection attempt expired (after 10 minutes)."));
+    }
+    if st.platform != platform_id {
+        return Ok(refused(StatusCode::BAD_REQUEST, "The answer came from another platform than the one asked."));
+    }
+    if let Some(error) = &q.error {
+        let why = q.error_description.clone().unwrap_or_else(|| error.clone());
+        return Ok(refused(StatusCode::BAD_REQUEST, &format!("The platform said: {why}")));
+    }
+    let Some(code) = q.code.as_deref() else {
+        return Ok(refused(StatusCode::BAD_REQUEST, "The platform's answer carried no authorization code."));
+    };
+    let verifier = state
+        .vault()
+        .open(&verifier_aad(&state_hash), &st.verifier_sealed)
+        .map_err(|e| ApiError::internal(anyhow::anyhow!("oauth state: {e}")))?;
+    let verifier = String::from_utf8_lossy(&verifier).to_string();
+    let app = match st.platform.as_str() {
+        "linkedin" => state.settings.linkedin.clone(),
+        _ => None,
+    }
+    .ok_or_else(|| ApiError::Conflict("this platform is no longer set up on this server".into()))?;
+    let redirect = redirect_uri(&state, &st.platform);
+    let exchanged = async {
+        let tokens =
+            linkedin::exchange_code(&state.http, &app, code, &redirect, &verifier, state.clock.now().as_second())
+                .await?;
+        let identity = linkedin::userinfo(&state.http, &app, &tokens.access_token).await?;
+        Ok::<_, ConnectorError>(OauthCredential { tokens, identity })
+    }
+    .await;
+    let cred = match exchanged {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(platform = %st.platform, error = %e, "OAuth code exchange failed");
+            return Ok(refused(StatusCode::BAD_GATEWAY, &format!("{} refused the connection: {e}", st.platform)));
+        }
+    };
+
+    let mut tx = state.store.begin().await?;
+    let account_id = match &st.reconnect_account_id {
+        Some(account_id) => {
+            let access =
+                authorize(&state, &ctx, &principal, account_id, Need::Capability(Capability::CredentialManage)).await?;
+            let previous = credentials::load(&state, account_id).await.ok();
+            if previous.as_ref().is_some_and(|p| p.identity.id != cred.identity.id) {
+                return Ok(refused(
+                    StatusCode::CONFLICT,
+                    "You signed in to the platform as someone else than this account: sign in as the account's own member and try again.",
+                ));
+            }
+            credentials::store_in(&state, &mut tx, account_id, &cred).await?;
+            tx.set_account_status(account_id, "active", now).await?;
+            tx.append_audit(ctx.account_event(
+                &state,
+                &principal.actor(),
+                account_id,
+                "accounts.reconnect",
+                Some(format!("account:{account_id}")),
+                json!({ "platform": access.account.platform }),
+            ))
+            .await?;
+            account_id.clone()
+        }
+        None => {
+            let id = uuid::Uuid::now_v7().to_string();
+            let kind = platform::platform(&st.platform).and_then(|p| platform::account_kind(p, Some(&st.account_kind)));
+            let (max_members, owner_approval) =
+                kind.map(|k| (k.default_max_members, k.owner_approval_required)).unwrap_or((5, true));
+            tx.insert_account(NewAccount {
+                id: &id,
+                platform: &st.platform,
+                account_kind: &st.account_kind,
+                handle: &cred.identity.handle,
+                display_name: &cred.identity.display_name,
+                owner_id: &principal.user_id,
+                time_zone: "UTC",
+                max_members,
+                owner_approval_required: owner_approval,
+                credential_sealed: None,
+                now,
+            })
+            .await?;
+            credentials::store_in(&state, &mut tx, &id, &cred).await?;
+            tx.append_audit(ctx.account_event(
+                &state,
+                &principal.actor(),
+                &id,
+                "accounts.create",
+                Some(format!("account:{id}")),
+                json!({ "platform": st.platform, "account_kind": st.account_kind, "handle": cred.identity.handle, "via": "oauth" }),
+            ))
+            .await?;
+            id
+        }
+    };
+    tx.commit().await?;
+    Ok(page(
+        StatusCode::OK,
+        "Connected",
+        &format!(
+            "<h1>Connected</h1><p><strong>{}</strong> is connected to Steward. Its credential is sealed on this server: \
+             nobody you invite will ever see it.</p><p>Account id: <code>{}</code></p>",
+            escape(&cred.identity.display_name),
+            escape(&account_id)
+        ),
+    ))
+}

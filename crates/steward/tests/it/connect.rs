@@ -1,0 +1,218 @@
+//! Connecting a LinkedIn account through OAuth, against the LinkedIn double (issue #4).
+use std::time::Duration;
+
+use serde_json::json;
+use steward_connectors::OauthApp;
+use steward_doubles::linkedin::{Config, LinkedInDouble};
+
+use crate::helpers::*;
+
+async fn with_linkedin(backend: Backend, config: Config) -> Option<(TestApp, LinkedInDouble)> {
+    let double = LinkedInDouble::start(config).await.unwrap();
+    let (id, secret, base) =
+        (double.config().client_id.clone(), double.config().client_secret.clone(), double.base.clone());
+    let app = TestApp::spawn_with(backend, move |s| {
+        s.linkedin = Some(OauthApp {
+            client_id: id,
+            client_secret: zeroize::Zeroizing::new(secret),
+            auth_base: base.clone(),
+            api_base: base,
+        });
+    })
+    .await?;
+    Some((app, double))
+}
+
+/// Starts a connection as the browser would (cookie + CSRF) and follows the platform's consent;
+/// returns the callback URL the platform redirected to.
+async fn start(app: &TestApp, s: &Session, body: serde_json::Value) -> String {
+    let r = app
+        .post("/api/v1/accounts/connect")
+        .header("cookie", &s.cookie())
+        .header("x-csrf-token", &s.csrf)
+        .json(body)
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let url = r.body["authorize_url"].as_str().unwrap().to_string();
+    let browser = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let consent = browser.get(&url).send().await.unwrap();
+    assert_eq!(consent.status(), 303);
+    consent.headers()["location"].to_str().unwrap().to_string()
+}
+
+async fn callback(app: &TestApp, s: &Session, url: &str) -> (u16, String) {
+    let r = app.client.get(url).header("cookie", s.cookie()).send().await.unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+fn access_token_seen_by(double: &LinkedInDouble) -> Vec<String> {
+    double
+        .requests()
+        .iter()
+        .filter_map(|r| r.header("authorization").and_then(|a| a.strip_prefix("Bearer ")).map(str::to_string))
+        .collect()
+}
+
+both_backends! {
+    async fn connect_callback_creates_the_account_once(app: TestApp) {
+        let backend = app.backend;
+        drop(app);
+        let Some((app, double)) = with_linkedin(backend, Config::default()).await else { return };
+        let owner = app.user("owner@example.com").await;
+        let back = start(&app, &owner, json!({"platform": "linkedin", "account_kind": "member"})).await;
+        assert!(back.starts_with(&format!("{}/oauth/linkedin/callback?code=", app.state.settings.public_url)), "{back}");
+        let auth_request = double.requests().into_iter().find(|r| r.path == "/oauth/v2/authorization").unwrap();
+        assert!(auth_request.query.contains("code_challenge_method=S256") && auth_request.query.contains("scope=openid+profile+w_member_social"), "{}", auth_request.query);
+        let (status, html) = callback(&app, &owner, &back).await;
+        assert_eq!(status, 200, "{html}");
+        assert!(html.contains("Olivia Owner") && html.contains("is connected"));
+        let accounts = app.get("/api/v1/accounts").auth(&owner).send().await;
+        let items = accounts.body["items"].as_array().unwrap();
+        assert_eq!(items.len(), 1);
+        let acc = &items[0];
+        assert_eq!((acc["platform"].as_str(), acc["account_kind"].as_str(), acc["my_role"].as_str()), (Some("linkedin"), Some("member"), Some("owner")));
+        assert_eq!(acc["handle"], "olivia@example.com");
+        assert_eq!(acc["settings"]["owner_approval_required"], true, "member profiles always need the owner");
+        // The same callback again: the state was used.
+        let (status, html) = callback(&app, &owner, &back).await;
+        assert_eq!(status, 400, "{html}");
+        assert_eq!(app.get("/api/v1/accounts").auth(&owner).send().await.body["items"].as_array().unwrap().len(), 1);
+        // Test connection asks LinkedIn who it is, with the stored token.
+        let id = acc["id"].as_str().unwrap();
+        let check = app.post(&format!("/api/v1/accounts/{id}/check")).auth(&owner).send().await;
+        assert_eq!((check.status, check.body["status"].as_str()), (200, Some("active")), "{}", check.text);
+        assert_eq!(check.body["identity"]["handle"], "olivia@example.com");
+        // No response ever carried a token.
+        for token in access_token_seen_by(&double) {
+            assert!(!accounts.text.contains(&token) && !check.text.contains(&token) && !html.contains(&token));
+        }
+    }
+
+    async fn foreign_expired_and_cancelled_callbacks_change_nothing(app: TestApp) {
+        let backend = app.backend;
+        drop(app);
+        let Some((app, double)) = with_linkedin(backend, Config::default()).await else { return };
+        let owner = app.user("owner@example.com").await;
+        let other = app.user("other@example.com").await;
+        let back = start(&app, &owner, json!({"platform": "linkedin", "account_kind": "member"})).await;
+        let r = app.client.get(&back).header("cookie", other.cookie()).send().await.unwrap();
+        assert_eq!(r.status(), 403, "another person's session cannot finish my connection");
+        let (status, _) = callback(&app, &owner, &back).await;
+        assert_eq!(status, 400, "and the state is spent");
+        // Another of my own sessions cannot finish it either: the state is bound to one sign-in.
+        let back = start(&app, &owner, json!({"platform": "linkedin", "account_kind": "member"})).await;
+        let second = app.login("owner@example.com").await;
+        assert_eq!(app.client.get(&back).header("cookie", second.cookie()).send().await.unwrap().status(), 403);
+        let back = start(&app, &owner, json!({"platform": "linkedin", "account_kind": "member"})).await;
+        app.clock.advance(Duration::from_secs(11 * 60));
+        let (status, html) = callback(&app, &owner, &back).await;
+        assert_eq!(status, 400, "{html}");
+        assert!(html.contains("expired"));
+        let owner = app.login("owner@example.com").await;
+        double.cancel_next_authorization();
+        let back = start(&app, &owner, json!({"platform": "linkedin", "account_kind": "organization"})).await;
+        assert!(back.contains("error=user_cancelled_authorize"));
+        let (status, html) = callback(&app, &owner, &back).await;
+        assert_eq!(status, 400, "{html}");
+        let forged = format!("{}/oauth/linkedin/callback?code=x&state=forged", app.state.settings.public_url);
+        assert_eq!(callback(&app, &owner, &forged).await.0, 400);
+        assert!(app.get("/api/v1/accounts").auth(&owner).send().await.body["items"].as_array().unwrap().is_empty());
+    }
+
+    async fn an_expiring_token_is_refreshed_and_a_revoked_one_asks_for_reconnect(app: TestApp) {
+        let backend = app.backend;
+        drop(app);
+        let Some((app, double)) = with_linkedin(backend, Config { access_ttl: 600, ..Config::default() }).await else { return };
+        let owner = app.user("owner@example.com").await;
+        let back = start(&app, &owner, json!({"platform": "linkedin", "account_kind": "member"})).await;
+        callback(&app, &owner, &back).await;
+        let id = app.get("/api/v1/accounts").auth(&owner).send().await.body["items"][0]["id"].as_str().unwrap().to_string();
+        let before = access_token_seen_by(&double);
+        // Nine minutes later the token has less than five minutes left: refreshed before use.
+        app.clock.advance(Duration::from_secs(540));
+        double.advance(Duration::from_secs(540));
+        let owner = app.login("owner@example.com").await;
+        let check = app.post(&format!("/api/v1/accounts/{id}/check")).auth(&owner).send().await;
+        assert_eq!(check.body["status"], "active", "{}", check.text);
+        let after = access_token_seen_by(&double);
+        assert_ne!(before.last(), after.last(), "a new access token was used");
+        let events = app.state.store.audit_events_after(0, 1000).await.unwrap();
+        assert!(events.iter().any(|e| e.action == "accounts.credential.refresh"));
+        // The member revokes Steward in LinkedIn: the next check says reconnect.
+        double.revoke_all();
+        let check = app.post(&format!("/api/v1/accounts/{id}/check")).auth(&owner).send().await;
+        assert_eq!((check.status, check.body["status"].as_str()), (200, Some("needs_reconnect")), "{}", check.text);
+        assert_eq!(app.get(&format!("/api/v1/accounts/{id}")).auth(&owner).send().await.body["status"], "needs_reconnect");
+        let events = app.state.store.audit_events_after(0, 1000).await.unwrap();
+        assert!(events.iter().any(|e| e.action == "accounts.credential_failed" && e.account_id.as_deref() == Some(id.as_str())));
+        // Reconnecting (owner only) brings it back.
+        let back = start(&app, &owner, json!({"platform": "linkedin", "account_id": id})).await;
+        let (status, html) = callback(&app, &owner, &back).await;
+        assert_eq!(status, 200, "{html}");
+        assert_eq!(app.get(&format!("/api/v1/accounts/{id}")).auth(&owner).send().await.body["status"], "active");
+        assert_eq!(app.get("/api/v1/accounts").auth(&owner).send().await.body["items"].as_array().unwrap().len(), 1, "reconnect adds no account");
+    }
+
+    async fn linkedin_outages_are_a_retryable_503(app: TestApp) {
+        let backend = app.backend;
+        drop(app);
+        let Some((app, double)) = with_linkedin(backend, Config::default()).await else { return };
+        let owner = app.user("owner@example.com").await;
+        let back = start(&app, &owner, json!({"platform": "linkedin", "account_kind": "member"})).await;
+        callback(&app, &owner, &back).await;
+        let id = app.get("/api/v1/accounts").auth(&owner).send().await.body["items"][0]["id"].as_str().unwrap().to_string();
+        double.inject("/v2/userinfo", steward_doubles::Fault::ServerError);
+        app.post(&format!("/api/v1/accounts/{id}/check")).auth(&owner).send().await.assert_problem(503, "platform-unavailable");
+        double.inject("/v2/userinfo", steward_doubles::Fault::RateLimited);
+        app.post(&format!("/api/v1/accounts/{id}/check")).auth(&owner).send().await.assert_problem(503, "platform-unavailable");
+        assert_eq!(app.get(&format!("/api/v1/accounts/{id}")).auth(&owner).send().await.body["status"], "active", "an outage is not a broken credential");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_needs_a_configured_platform_a_session_and_the_owner() {
+    let plain = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    let s = plain.user("owner@example.com").await;
+    let r = plain
+        .post("/api/v1/accounts/connect")
+        .auth(&s)
+        .json(json!({"platform": "linkedin", "account_kind": "member"}))
+        .send()
+        .await;
+    r.assert_problem(422, "validation");
+    assert!(r.text.contains("STEWARD_LINKEDIN_CLIENT_ID"), "{}", r.text);
+    plain
+        .post("/api/v1/accounts/connect")
+        .auth(&s)
+        .json(json!({"platform": "sandbox"}))
+        .send()
+        .await
+        .assert_problem(422, "validation");
+    plain
+        .post("/api/v1/accounts/connect")
+        .auth(&s)
+        .json(json!({"platform": "linkedin"}))
+        .send()
+        .await
+        .assert_problem(422, "validation");
+
+    let (app, _double) = with_linkedin(Backend::Sqlite, Config::default()).await.unwrap();
+    let owner = app.user("owner@example.com").await;
+    let token = app.post("/api/v1/me/tokens").auth(&owner).json(json!({"name": "t", "scopes": ["write"]})).send().await;
+    let token = token.body["token"].as_str().unwrap().to_string();
+    app.post("/api/v1/accounts/connect")
+        .bearer(&token)
+        .json(json!({"platform": "linkedin", "account_kind": "member"}))
+        .send()
+        .await
+        .assert_problem(403, "forbidden");
+    let acc = crate::delegation::sandbox_account(&app, &owner, "@s").await;
+    let admin = crate::delegation::member(&app, &owner, &acc, "admin@example.com", "admin").await;
+    app.post("/api/v1/accounts/connect")
+        .auth(&admin)
+        .json(json!({"platform": "linkedin", "account_id": acc}))
+        .send()
+        .await
+        .assert_problem(403, "forbidden");
+}
