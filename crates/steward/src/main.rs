@@ -155,6 +155,18 @@ async fn demo(config: Option<&Path>, mut env: HashMap<String, String>) -> anyhow
         }
     };
     env.entry("STEWARD_SIGNUP".into()).or_insert_with(|| "open".into());
+    // With no LinkedIn app configured, the demo brings its own LinkedIn: a local double that
+    // speaks LinkedIn's OAuth and API, so connecting works with no internet and no developer app.
+    let mut doubles = Vec::new();
+    if !env.contains_key("STEWARD_LINKEDIN_CLIENT_ID") {
+        let linkedin =
+            steward_doubles::linkedin::LinkedInDouble::start(steward_doubles::linkedin::Config::default()).await?;
+        env.insert("STEWARD_LINKEDIN_CLIENT_ID".into(), linkedin.config().client_id.clone());
+        env.insert("STEWARD_LINKEDIN_CLIENT_SECRET".into(), linkedin.config().client_secret.clone());
+        env.insert("STEWARD_LINKEDIN_AUTH_BASE".into(), linkedin.base.clone());
+        env.insert("STEWARD_LINKEDIN_API_BASE".into(), linkedin.base.clone());
+        doubles.push(format!("  LinkedIn (local double) at {}\n", linkedin.base));
+    }
     env.entry("STEWARD_ALLOW_PRIVATE_NETWORKS".into()).or_insert_with(|| "true".into());
     // Bind first so that an ephemeral port (STEWARD_LISTEN=127.0.0.1:0) is known before the
     // public URL is derived from it.
@@ -189,6 +201,12 @@ async fn demo(config: Option<&Path>, mut env: HashMap<String, String>) -> anyhow
     );
     for (email, name, password) in created {
         banner.push_str(&format!("  {name:<14} {email:<28} {password}\n"));
+    }
+    if !doubles.is_empty() {
+        banner.push_str("\nPlatforms simulated on this machine (no internet needed):\n");
+        for d in doubles {
+            banner.push_str(&d);
+        }
     }
     banner.push_str("\nPress Ctrl-C to stop.\n");
     println!("{banner}");

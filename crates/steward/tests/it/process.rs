@@ -311,5 +311,24 @@ async fn demo_starts_with_sample_people_who_can_sign_in() {
     )
     .await;
     assert_eq!(st, 201, "sign-up is open in the demo");
+    // The demo's LinkedIn is a local double: connecting works with no internet.
+    let olivia = body["token"].as_str().unwrap().to_string();
+    let (st, started) = call(
+        &c,
+        reqwest::Method::POST,
+        format!("{}/api/v1/accounts/connect", demo.base),
+        Some(&olivia),
+        Some(json!({"platform": "linkedin", "account_kind": "member"})),
+    )
+    .await;
+    assert_eq!(st, 200, "{started}");
+    let browser = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let consent = browser.get(started["authorize_url"].as_str().unwrap()).send().await.unwrap();
+    let back = consent.headers()["location"].to_str().unwrap().to_string();
+    let done = c.get(&back).bearer_auth(&olivia).send().await.unwrap();
+    assert_eq!(done.status(), 200, "{}", done.text().await.unwrap_or_default());
+    let (_, accounts) =
+        call(&c, reqwest::Method::GET, format!("{}/api/v1/accounts", demo.base), Some(&olivia), None).await;
+    assert_eq!(accounts["items"][0]["platform"], "linkedin", "{accounts}");
     demo.terminate().await;
 }
