@@ -5,6 +5,7 @@
 pub mod http;
 pub mod linkedin;
 pub mod pkce;
+pub mod tiktok;
 
 use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, ZeroizeOnDrop};

@@ -3,6 +3,7 @@
 //! module), records every request so tests can check exact headers and that no token leaks,
 //! and can be told to fail the way the real platform fails.
 pub mod linkedin;
+pub mod tiktok;
 
 use std::net::SocketAddr;
 
