@@ -5,6 +5,9 @@
 pub mod http;
 pub mod linkedin;
 pub mod pkce;
+pub mod net;
+pub mod mastodon;
+pub mod bluesky;
 pub mod tiktok;
 
 use serde::{Deserialize, Serialize};

@@ -3,6 +3,8 @@
 //! module), records every request so tests can check exact headers and that no token leaks,
 //! and can be told to fail the way the real platform fails.
 pub mod linkedin;
+pub mod mastodon;
+pub mod bluesky;
 pub mod tiktok;
 
 use std::net::SocketAddr;

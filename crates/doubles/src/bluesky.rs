@@ -1,0 +1,596 @@
+//! A double of a Bluesky PDS: app-password sessions, records in `app.bsky.feed.post`, blobs,
+//! a profile through the AppView proxy.
+//!
+//! Built from bluesky-social/bsky-docs `docs/advanced-guides/rate-limits.md` (createSession 30
+//! per 5 min; writes 5000 points per hour, create = 3) and `docs/advanced-guides/posts.md`;
+//! the lexicons `com.atproto.server.{createSession,refreshSession}`,
+//! `com.atproto.repo.{createRecord,getRecord,uploadBlob}`, `app.bsky.feed.post` (text ≤300
+//! graphemes and ≤3000 bytes, `createdAt` required) and `app.bsky.actor.getProfile`;
+//! bluesky-social/atproto-website `specs/xrpc` (errors `{"error","message"}`, `RateLimit-Limit`,
+//! `RateLimit-Remaining`, `RateLimit-Reset` in epoch seconds, `RateLimit-Policy`) and
+//! `specs/record-key`; and bluesky-social/atproto `packages/pds/src/auth-verifier.ts`
+//! (missing token 401 `AuthMissing`; expired access token **400 `ExpiredToken`** on the PDS,
+//! 401 on AppView paths; unknown token `InvalidToken`) and
+//! `packages/pds/src/account-manager/helpers/auth.ts` (access 120 min, refresh 90 days,
+//! rotation with the old refresh token usable for 2 h, returning the same successor).
+//! Creating a record under a taken rkey is answered 400 `InvalidRequest` "Record already
+//! exists" — the real wording is unconfirmed.
+// Helpers return the HTTP answer to send as their error, as handlers do.
+#![allow(clippy::result_large_err)]
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::extract::{Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::{Fault, RecordedRequest, json_error, random_token};
+
+const GRACE: i64 = 2 * 3600;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub did: String,
+    pub handle: String,
+    pub display_name: String,
+    /// The account's app password (`xxxx-xxxx-xxxx-xxxx`).
+    pub app_password: String,
+    /// Access token lifetime in seconds (reference PDS: 120 min).
+    pub access_ttl: i64,
+    /// Refresh token lifetime in seconds (reference PDS: 90 days).
+    pub refresh_ttl: i64,
+    /// createSession per account per 5 minutes (30).
+    pub session_limit: u32,
+    /// Write points per hour (5000; a create costs 3).
+    pub write_points: u32,
+    /// Blobs not referenced within this many seconds are deleted.
+    pub blob_gc_after: i64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            did: "did:plc:u5cwb2mwiv2bfq53cjufe6yn".into(),
+            handle: "alice.bsky.test".into(),
+            display_name: "Alice".into(),
+            app_password: "abcd-efgh-ijkl-mnop".into(),
+            access_ttl: 7200,
+            refresh_ttl: 90 * 86_400,
+            session_limit: 30,
+            write_points: 5000,
+            blob_gc_after: 600,
+        }
+    }
+}
+
+struct Refresh {
+    expires: i64,
+    /// Set at rotation: (successor, rotated at).
+    next: Option<(String, i64)>,
+}
+
+/// A record stored on the double.
+#[derive(Debug, Clone)]
+pub struct StoredRecord {
+    pub collection: String,
+    pub rkey: String,
+    pub cid: String,
+    pub value: Value,
+}
+
+struct StoredBlob {
+    mime: String,
+    size: usize,
+    uploaded: i64,
+    referenced: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Extra {
+    /// 502 with an HTML page, as a proxy in front of the PDS answers.
+    BadGateway,
+    CommittedButLost,
+}
+
+#[derive(Default)]
+struct Inner {
+    access: HashMap<String, i64>,
+    refresh: HashMap<String, Refresh>,
+    records: Vec<StoredRecord>,
+    blobs: HashMap<String, StoredBlob>,
+    /// family → (window start, used).
+    windows: HashMap<&'static str, (i64, u32)>,
+    faults: Vec<(String, Fault)>,
+    extras: Vec<(String, Extra)>,
+    requests: Vec<RecordedRequest>,
+    clock_offset: i64,
+    rev: u64,
+}
+
+/// A running PDS double.
+#[derive(Clone)]
+pub struct BlueskyDouble {
+    pub base: String,
+    config: Arc<Config>,
+    inner: Arc<Mutex<Inner>>,
+}
+
+fn now_secs(offset: i64) -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0) + offset
+}
+
+/// A CID-looking string for content (`bafyrei…` for records, `bafkrei…` for raw blobs).
+fn cid(prefix: &str, bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
+    let digest = Sha256::digest(bytes);
+    let mut out = String::from(prefix);
+    let (mut acc, mut bits) = (0u32, 0);
+    for b in digest.iter() {
+        acc = (acc << 8) | u32::from(*b);
+        bits += 8;
+        while bits >= 5 {
+            bits -= 5;
+            out.push(ALPHABET[((acc >> bits) & 31) as usize] as char);
+        }
+    }
+    out
+}
+
+impl BlueskyDouble {
+    pub async fn start(config: Config) -> std::io::Result<Self> {
+        let mut double =
+            Self { base: String::new(), config: Arc::new(config), inner: Arc::new(Mutex::new(Inner::default())) };
+        let router = Router::new()
+            .route("/xrpc/com.atproto.server.createSession", post(create_session))
+            .route("/xrpc/com.atproto.server.refreshSession", post(refresh_session))
+            .route("/xrpc/com.atproto.repo.createRecord", post(create_record))
+            .route("/xrpc/com.atproto.repo.getRecord", get(get_record))
+            .route("/xrpc/com.atproto.repo.uploadBlob", post(upload_blob))
+            .route("/xrpc/app.bsky.actor.getProfile", get(get_profile))
+            .layer(axum::middleware::from_fn_with_state(double.clone(), record))
+            .with_state(double.clone());
+        let (base, _) = crate::serve(router).await?;
+        double.base = base;
+        Ok(double)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    #[must_use]
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn inject(&self, path_prefix: &str, fault: Fault) {
+        self.lock().faults.push((path_prefix.to_string(), fault));
+    }
+
+    /// The next matching request gets a non-JSON 502 from a "proxy".
+    pub fn inject_bad_gateway(&self, path_prefix: &str) {
+        self.lock().extras.push((path_prefix.to_string(), Extra::BadGateway));
+    }
+
+    /// The next matching request is performed, then answered with a 500 (committed but lost).
+    pub fn lose_next_response(&self, path_prefix: &str) {
+        self.lock().extras.push((path_prefix.to_string(), Extra::CommittedButLost));
+    }
+
+    pub fn advance(&self, by: Duration) {
+        self.lock().clock_offset += by.as_secs() as i64;
+    }
+
+    #[must_use]
+    pub fn now(&self) -> i64 {
+        now_secs(self.lock().clock_offset)
+    }
+
+    #[must_use]
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.lock().requests.clone()
+    }
+
+    #[must_use]
+    pub fn records(&self) -> Vec<StoredRecord> {
+        self.lock().records.clone()
+    }
+
+    /// How many blobs the PDS still keeps (after garbage collection).
+    #[must_use]
+    pub fn blob_count(&self) -> usize {
+        let mut inner = self.lock();
+        gc(&self.config, &mut inner);
+        inner.blobs.len()
+    }
+
+    fn take_fault(&self, path: &str) -> (Option<Fault>, Option<Extra>) {
+        let mut inner = self.lock();
+        let fault =
+            inner.faults.iter().position(|(p, _)| path.starts_with(p.as_str())).map(|i| inner.faults.remove(i).1);
+        let extra =
+            inner.extras.iter().position(|(p, _)| path.starts_with(p.as_str())).map(|i| inner.extras.remove(i).1);
+        (fault, extra)
+    }
+}
+
+fn gc(config: &Config, inner: &mut Inner) {
+    let now = now_secs(inner.clock_offset);
+    inner.blobs.retain(|_, b| b.referenced || now - b.uploaded < config.blob_gc_after);
+}
+
+async fn record(State(d): State<BlueskyDouble>, req: Request, next: axum::middleware::Next) -> Response {
+    let (parts, body) = req.into_parts();
+    let bytes = axum::body::to_bytes(body, 64 << 20).await.unwrap_or_default();
+    let path = parts.uri.path().to_string();
+    d.lock().requests.push(RecordedRequest {
+        method: parts.method.to_string(),
+        path: path.clone(),
+        query: parts.uri.query().unwrap_or("").to_string(),
+        headers: parts.headers.iter().map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string())).collect(),
+        body: String::from_utf8_lossy(&bytes).to_string(),
+    });
+    let (fault, extra) = d.take_fault(&path);
+    match fault {
+        Some(Fault::ServerError) => {
+            return (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                [(header::CONTENT_TYPE, "text/html")],
+                "<html><body>Internal Server Error</body></html>",
+            )
+                .into_response();
+        }
+        Some(Fault::RateLimited) => {
+            let reset = d.now() + 3600;
+            return rate_limited(d.config.write_points, 0, reset, 3600);
+        }
+        Some(Fault::Delay(by)) => tokio::time::sleep(by).await,
+        None => {}
+    }
+    let req = Request::from_parts(parts, axum::body::Body::from(bytes));
+    match extra {
+        Some(Extra::BadGateway) => (
+            StatusCode::BAD_GATEWAY,
+            [(header::CONTENT_TYPE, "text/html")],
+            "<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>",
+        )
+            .into_response(),
+        Some(Extra::CommittedButLost) => {
+            let _committed = next.run(req).await;
+            (StatusCode::INTERNAL_SERVER_ERROR, [(header::CONTENT_TYPE, "text/plain")], "upstream connection reset")
+                .into_response()
+        }
+        None => next.run(req).await,
+    }
+}
+
+fn xrpc_error(status: u16, error: &str, message: &str) -> Response {
+    json_error(status, json!({"error": error, "message": message}))
+}
+
+fn set_rate_headers(h: &mut HeaderMap, limit: u32, remaining: u32, reset: i64, window: i64) {
+    for (k, v) in [
+        ("ratelimit-limit", limit.to_string()),
+        ("ratelimit-remaining", remaining.to_string()),
+        ("ratelimit-reset", reset.to_string()),
+        ("ratelimit-policy", format!("{limit};w={window}")),
+    ] {
+        if let Ok(v) = HeaderValue::from_str(&v) {
+            h.insert(k, v);
+        }
+    }
+}
+
+fn rate_limited(limit: u32, remaining: u32, reset: i64, window: i64) -> Response {
+    let mut r = xrpc_error(429, "RateLimitExceeded", "Rate Limit Exceeded");
+    set_rate_headers(r.headers_mut(), limit, remaining, reset, window);
+    r
+}
+
+/// Spends `cost` points in the family's fixed window: `Ok((remaining, reset))` or the 429.
+fn spend(inner: &mut Inner, family: &'static str, limit: u32, window: i64, cost: u32) -> Result<(u32, i64), Response> {
+    let now = now_secs(inner.clock_offset);
+    let e = inner.windows.entry(family).or_insert((now, 0));
+    if now - e.0 >= window {
+        *e = (now, 0);
+    }
+    let reset = e.0 + window;
+    if e.1 + cost > limit {
+        return Err(rate_limited(limit, limit.saturating_sub(e.1), reset, window));
+    }
+    e.1 += cost;
+    Ok((limit - e.1, reset))
+}
+
+fn jwt(config: &Config, scope: &str, iat: i64, exp: i64) -> String {
+    let header = URL_SAFE_NO_PAD.encode(br#"{"typ":"at+jwt","alg":"HS256"}"#);
+    let payload = URL_SAFE_NO_PAD.encode(
+        json!({"scope": scope, "sub": config.did, "aud": "did:web:pds.test", "iat": iat, "exp": exp}).to_string(),
+    );
+    format!("{header}.{payload}.{}", random_token(""))
+}
+
+fn session_json(d: &BlueskyDouble, inner: &mut Inner, refresh: Option<String>) -> Value {
+    let now = now_secs(inner.clock_offset);
+    let access = jwt(&d.config, "com.atproto.appPass", now, now + d.config.access_ttl);
+    inner.access.insert(access.clone(), now + d.config.access_ttl);
+    let refresh = refresh.unwrap_or_else(|| {
+        let r = jwt(&d.config, "com.atproto.refresh", now, now + d.config.refresh_ttl);
+        inner.refresh.insert(r.clone(), Refresh { expires: now + d.config.refresh_ttl, next: None });
+        r
+    });
+    json!({"accessJwt": access, "refreshJwt": refresh, "handle": d.config.handle, "did": d.config.did, "active": true})
+}
+
+fn bearer(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_string)
+}
+
+async fn create_session(State(d): State<BlueskyDouble>, body: axum::body::Bytes) -> Response {
+    let Ok(p) = serde_json::from_slice::<Value>(&body) else {
+        return xrpc_error(400, "InvalidRequest", "Input must be an object");
+    };
+    let (Some(identifier), Some(password)) =
+        (p.get("identifier").and_then(Value::as_str), p.get("password").and_then(Value::as_str))
+    else {
+        return xrpc_error(400, "InvalidRequest", "Input must have the property \"identifier\"");
+    };
+    let mut inner = d.lock();
+    let (remaining, reset) = match spend(&mut inner, "createSession", d.config.session_limit, 300, 1) {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    let known = identifier == d.config.handle || identifier == d.config.did;
+    if !known || password != d.config.app_password {
+        return xrpc_error(401, "AuthenticationRequired", "Invalid identifier or password");
+    }
+    let mut r = axum::Json(session_json(&d, &mut inner, None)).into_response();
+    set_rate_headers(r.headers_mut(), d.config.session_limit, remaining, reset, 300);
+    r
+}
+
+async fn refresh_session(State(d): State<BlueskyDouble>, headers: HeaderMap) -> Response {
+    let Some(token) = bearer(&headers) else {
+        return xrpc_error(401, "AuthMissing", "Authentication Required");
+    };
+    let mut inner = d.lock();
+    let now = now_secs(inner.clock_offset);
+    let Some(r) = inner.refresh.get(&token) else {
+        return xrpc_error(400, "InvalidToken", "Token could not be verified");
+    };
+    if r.expires <= now {
+        return xrpc_error(400, "ExpiredToken", "Token has expired");
+    }
+    let successor = match &r.next {
+        Some((_, rotated)) if now - rotated >= GRACE => {
+            return xrpc_error(400, "ExpiredToken", "Token has been revoked");
+        }
+        Some((next, _)) => Some(next.clone()),
+        None => None,
+    };
+    let body = session_json(&d, &mut inner, successor.clone());
+    if successor.is_none()
+        && let Some(new) = body.get("refreshJwt").and_then(Value::as_str).map(str::to_string)
+        && let Some(old) = inner.refresh.get_mut(&token)
+    {
+        old.next = Some((new, now));
+    }
+    axum::Json(body).into_response()
+}
+
+/// Checks the access token: `appview` paths answer 401 where the PDS answers 400.
+fn check_access(inner: &Inner, headers: &HeaderMap, appview: bool) -> Result<(), Response> {
+    let Some(token) = bearer(headers) else {
+        return Err(xrpc_error(401, "AuthMissing", "Authentication Required"));
+    };
+    match inner.access.get(&token) {
+        None => Err(xrpc_error(401, "InvalidToken", "Token could not be verified")),
+        Some(exp) if *exp <= now_secs(inner.clock_offset) => {
+            Err(xrpc_error(if appview { 401 } else { 400 }, "ExpiredToken", "Token has expired"))
+        }
+        Some(_) => Ok(()),
+    }
+}
+
+/// An approximate grapheme count (same rules as the connector's; see its docs).
+fn graphemes(text: &str) -> usize {
+    let (mut n, mut zwj, mut flag) = (0, false, false);
+    for c in text.chars() {
+        let cp = c as u32;
+        if cp == 0x200D {
+            zwj = true;
+            continue;
+        }
+        let extends = matches!(cp, 0x0300..=0x036F | 0x1AB0..=0x1AFF | 0x1DC0..=0x1DFF | 0x20D0..=0x20FF | 0xFE00..=0xFE0F | 0xFE20..=0xFE2F | 0x1F3FB..=0x1F3FF | 0xE0020..=0xE007F | 0xE0100..=0xE01EF);
+        let half = (0x1F1E6..=0x1F1FF).contains(&cp);
+        if extends || zwj || (half && flag) {
+            zwj = false;
+            flag = false;
+            continue;
+        }
+        flag = half;
+        n += 1;
+    }
+    n
+}
+
+fn valid_rkey(k: &str) -> bool {
+    !k.is_empty()
+        && k.len() <= 512
+        && k != "."
+        && k != ".."
+        && k.bytes().all(|b| b.is_ascii_alphanumeric() || b"._:~-".contains(&b))
+}
+
+fn validate_post(inner: &Inner, record: &Value) -> Result<Vec<String>, Response> {
+    let invalid = |m: &str| Err(xrpc_error(400, "InvalidRequest", m));
+    if record.get("$type").and_then(Value::as_str) != Some("app.bsky.feed.post") {
+        return invalid("Invalid $type: must be app.bsky.feed.post");
+    }
+    let Some(text) = record.get("text").and_then(Value::as_str) else {
+        return invalid("Record must have the property \"text\"");
+    };
+    if text.len() > 3000 || graphemes(text) > 300 {
+        return invalid("Record/text must not be longer than 300 graphemes");
+    }
+    let created = record.get("createdAt").and_then(Value::as_str).unwrap_or("");
+    let b = created.as_bytes();
+    let shaped = b.len() >= 20
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b[10] == b'T'
+        && b[13] == b':'
+        && (created.ends_with('Z') || created[19..].contains(['+', '-']));
+    if !shaped {
+        return invalid("Record/createdAt must be an valid atproto datetime (both RFC-3339 and ISO-8601)");
+    }
+    let mut blobs = vec![];
+    if let Some(embed) = record.get("embed") {
+        let images = embed.get("images").and_then(Value::as_array).cloned().unwrap_or_default();
+        if embed.get("$type").and_then(Value::as_str) != Some("app.bsky.embed.images")
+            || images.is_empty()
+            || images.len() > 4
+        {
+            return invalid("Record/embed must be app.bsky.embed.images with 1 to 4 images");
+        }
+        for img in images {
+            let Some(link) = img.pointer("/image/ref/$link").and_then(Value::as_str) else {
+                return invalid("Record/embed/images/image must be a blob");
+            };
+            let Some(b) = inner.blobs.get(link) else {
+                return Err(xrpc_error(400, "BlobNotFound", &format!("Could not find blob: {link}")));
+            };
+            if !b.mime.starts_with("image/") || b.size > 1_000_000 {
+                return Err(xrpc_error(
+                    400,
+                    "BlobTooLarge",
+                    "This file is too large. It is 1.0MB. Maximum size is 976.56KB",
+                ));
+            }
+            blobs.push(link.to_string());
+        }
+    }
+    Ok(blobs)
+}
+
+async fn create_record(State(d): State<BlueskyDouble>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    let mut inner = d.lock();
+    if let Err(r) = check_access(&inner, &headers, false) {
+        return r;
+    }
+    gc(&d.config, &mut inner);
+    let Ok(p) = serde_json::from_slice::<Value>(&body) else {
+        return xrpc_error(400, "InvalidRequest", "Input must be an object");
+    };
+    let repo = p.get("repo").and_then(Value::as_str).unwrap_or("");
+    if repo != d.config.did && repo != d.config.handle {
+        return xrpc_error(400, "InvalidRequest", "Invalid repo");
+    }
+    let collection = p.get("collection").and_then(Value::as_str).unwrap_or("").to_string();
+    let record = p.get("record").cloned().unwrap_or(Value::Null);
+    let blobs = if collection == "app.bsky.feed.post" {
+        match validate_post(&inner, &record) {
+            Ok(b) => b,
+            Err(r) => return r,
+        }
+    } else {
+        return xrpc_error(400, "InvalidRequest", "Lexicon not supported by this double");
+    };
+    let rkey = match p.get("rkey").and_then(Value::as_str) {
+        Some(k) if valid_rkey(k) => k.to_string(),
+        Some(_) => return xrpc_error(400, "InvalidRequest", "Invalid record key"),
+        None => {
+            random_token("3k").chars().filter(char::is_ascii_alphanumeric).take(13).collect::<String>().to_lowercase()
+        }
+    };
+    if inner.records.iter().any(|r| r.collection == collection && r.rkey == rkey) {
+        return xrpc_error(400, "InvalidRequest", "Record already exists");
+    }
+    let (remaining, reset) = match spend(&mut inner, "writes", d.config.write_points, 3600, 3) {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    let record_cid = cid("bafyrei", record.to_string().as_bytes());
+    for b in blobs {
+        if let Some(b) = inner.blobs.get_mut(&b) {
+            b.referenced = true;
+        }
+    }
+    inner.records.push(StoredRecord {
+        collection: collection.clone(),
+        rkey: rkey.clone(),
+        cid: record_cid.clone(),
+        value: record,
+    });
+    inner.rev += 1;
+    let mut r = axum::Json(json!({
+        "uri": format!("at://{}/{collection}/{rkey}", d.config.did), "cid": record_cid,
+        "commit": {"cid": cid("bafyreic", format!("commit{}", inner.rev).as_bytes()), "rev": format!("3l{:011}", inner.rev)},
+        "validationStatus": "valid",
+    }))
+    .into_response();
+    set_rate_headers(r.headers_mut(), d.config.write_points, remaining, reset, 3600);
+    r
+}
+
+async fn get_record(State(d): State<BlueskyDouble>, Query(q): Query<HashMap<String, String>>) -> Response {
+    let inner = d.lock();
+    let get = |k: &str| q.get(k).map(String::as_str).unwrap_or("");
+    let uri = format!("at://{}/{}/{}", d.config.did, get("collection"), get("rkey"));
+    if get("repo") != d.config.did && get("repo") != d.config.handle {
+        return xrpc_error(400, "InvalidRequest", &format!("Could not find repo: {}", get("repo")));
+    }
+    match inner.records.iter().find(|r| r.collection == get("collection") && r.rkey == get("rkey")) {
+        Some(r) => axum::Json(json!({"uri": uri, "cid": r.cid, "value": r.value})).into_response(),
+        None => xrpc_error(400, "RecordNotFound", &format!("Could not locate record: {uri}")),
+    }
+}
+
+async fn upload_blob(State(d): State<BlueskyDouble>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    let mut inner = d.lock();
+    if let Err(r) = check_access(&inner, &headers, false) {
+        return r;
+    }
+    let mime = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/octet-stream")
+        .to_string();
+    if body.len() > 50 * 1024 * 1024 {
+        return xrpc_error(413, "PayloadTooLarge", "request entity too large");
+    }
+    let link = cid("bafkrei", &body);
+    let uploaded = now_secs(inner.clock_offset);
+    let referenced = inner.blobs.get(&link).is_some_and(|b| b.referenced);
+    inner.blobs.insert(link.clone(), StoredBlob { mime: mime.clone(), size: body.len(), uploaded, referenced });
+    axum::Json(json!({"blob": {"$type": "blob", "ref": {"$link": link}, "mimeType": mime, "size": body.len()}}))
+        .into_response()
+}
+
+async fn get_profile(
+    State(d): State<BlueskyDouble>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let inner = d.lock();
+    if let Err(r) = check_access(&inner, &headers, true) {
+        return r;
+    }
+    let actor = q.get("actor").map(String::as_str).unwrap_or("");
+    if actor != d.config.did && actor != d.config.handle {
+        return xrpc_error(400, "InvalidRequest", "Profile not found");
+    }
+    let posts = inner.records.iter().filter(|r| r.collection == "app.bsky.feed.post").count();
+    axum::Json(json!({"did": d.config.did, "handle": d.config.handle, "displayName": d.config.display_name, "postsCount": posts})).into_response()
+}
