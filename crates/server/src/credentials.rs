@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use steward_connectors::{ConnectorError, Identity, TokenSet, linkedin};
+use steward_connectors::{ConnectorError, Identity, OauthApp, TokenSet, linkedin, tiktok};
 use steward_store::{NewAuditEvent, Tx};
 
 use crate::error::{ApiError, ApiResult};
@@ -68,19 +68,31 @@ fn refresh_lock(state: &AppState, account_id: &str) -> Arc<tokio::sync::Mutex<()
     locks.entry(account_id.to_string()).or_default().clone()
 }
 
+fn app_for<'a>(state: &'a AppState, platform: &str) -> Result<&'a OauthApp, ConnectorError> {
+    let app = match platform {
+        "linkedin" => state.settings.linkedin.as_ref(),
+        "tiktok" => state.settings.tiktok.as_ref(),
+        _ => None,
+    };
+    app.ok_or_else(|| {
+        ConnectorError::Misconfigured(format!(
+            "{platform} is not configured on this server (STEWARD_{}_CLIENT_ID)",
+            platform.to_uppercase()
+        ))
+    })
+}
+
 async fn refresh_with_platform(
     state: &AppState,
     platform: &str,
     tokens: &TokenSet,
 ) -> Result<TokenSet, ConnectorError> {
     let now = state.clock.now().as_second();
+    let app = app_for(state, platform)?;
     match platform {
-        "linkedin" => {
-            let app = state.settings.linkedin.as_ref().ok_or_else(|| {
-                ConnectorError::Misconfigured("LinkedIn is not configured (STEWARD_LINKEDIN_CLIENT_ID)".into())
-            })?;
-            linkedin::refresh(&state.http, app, tokens, now).await
-        }
+        "linkedin" => linkedin::refresh(&state.http, app, tokens, now).await,
+        // TikTok rotates the refresh token on every use: the caller stores the result before use.
+        "tiktok" => tiktok::refresh(&state.http, app, tokens, now).await,
         other => Err(ConnectorError::Misconfigured(format!("refreshing {other} tokens is not available yet"))),
     }
 }
@@ -157,13 +169,10 @@ fn system_event(state: &AppState, account_id: &str, action: &str, detail: serde_
 /// is about to expire, and once more if the platform refuses the access token.
 pub async fn check_identity(state: &AppState, account_id: &str, platform: &str) -> Result<Identity, CredentialError> {
     let call = |cred: OauthCredential| async move {
+        let app = app_for(state, platform)?;
         match platform {
-            "linkedin" => {
-                let app = state.settings.linkedin.as_ref().ok_or_else(|| {
-                    ConnectorError::Misconfigured("LinkedIn is not configured (STEWARD_LINKEDIN_CLIENT_ID)".into())
-                })?;
-                linkedin::userinfo(&state.http, app, &cred.tokens.access_token).await
-            }
+            "linkedin" => linkedin::userinfo(&state.http, app, &cred.tokens.access_token).await,
+            "tiktok" => tiktok::user_info(&state.http, app, &cred.tokens.access_token).await,
             other => Err(ConnectorError::Misconfigured(format!("checking {other} is not available yet"))),
         }
     };

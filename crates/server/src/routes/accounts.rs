@@ -539,14 +539,17 @@ async fn check_account(
 ) -> ApiResult<Json<CheckView>> {
     ctx.slot.set_action("accounts.check", Some(format!("account:{id}")));
     let access = authorize(&state, &ctx, &principal, &id, Need::Capability(Capability::SettingsManage)).await?;
-    if access.account.platform == "linkedin" {
+    if matches!(access.account.platform.as_str(), "linkedin" | "tiktok") {
         let now = state.clock.now_us();
         let (status, identity) = match crate::credentials::check_identity(&state, &id, &access.account.platform).await {
             Ok(identity) => ("active", Some(CheckIdentityView { handle: identity.handle })),
             Err(crate::credentials::CredentialError::NeedsReconnect) => ("needs_reconnect", None),
             Err(crate::credentials::CredentialError::Api(e)) => return Err(e),
             Err(crate::credentials::CredentialError::Platform(e)) => {
-                return Err(ApiError::PlatformUnavailable(format!("LinkedIn could not be checked: {e}")));
+                return Err(ApiError::PlatformUnavailable(format!(
+                    "{} could not be checked: {e}",
+                    access.account.platform
+                )));
             }
         };
         let mut tx = state.store.begin().await?;

@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use steward_connectors::{ConnectorError, linkedin, pkce};
+use steward_connectors::{ConnectorError, OauthApp, linkedin, pkce, tiktok};
 use steward_domain::capability::Capability;
 use steward_domain::platform::{self, ConnectMethod};
 use steward_store::{NewAccount, NewOauthState};
@@ -52,6 +52,40 @@ pub struct ConnectResponse {
     pub authorize_url: String,
 }
 
+/// The operator's OAuth app for a platform, if configured.
+fn oauth_app(state: &AppState, platform: &str) -> Option<OauthApp> {
+    match platform {
+        "linkedin" => state.settings.linkedin.clone(),
+        "tiktok" => state.settings.tiktok.clone(),
+        _ => None,
+    }
+}
+
+/// Trades the callback's code for tokens and asks the platform who the account is.
+async fn exchange(
+    state: &AppState,
+    platform: &str,
+    app: &OauthApp,
+    code: &str,
+    redirect: &str,
+    verifier: &str,
+) -> Result<OauthCredential, ConnectorError> {
+    let now = state.clock.now().as_second();
+    let (tokens, identity) = match platform {
+        "tiktok" => {
+            let tokens = tiktok::exchange_code(&state.http, app, code, redirect, verifier, now).await?;
+            let identity = tiktok::user_info(&state.http, app, &tokens.access_token).await?;
+            (tokens, identity)
+        }
+        _ => {
+            let tokens = linkedin::exchange_code(&state.http, app, code, redirect, verifier, now).await?;
+            let identity = linkedin::userinfo(&state.http, app, &tokens.access_token).await?;
+            (tokens, identity)
+        }
+    };
+    Ok(OauthCredential { tokens, identity })
+}
+
 fn verifier_aad(state_hash: &[u8]) -> String {
     format!("oauth_states:{}:verifier", hex::encode(state_hash))
 }
@@ -88,11 +122,7 @@ async fn connect(
     let Some(kind) = platform::account_kind(p, kind_name.as_deref()) else {
         return Err(ApiError::validation("account_kind", "is not a kind of account of this platform"));
     };
-    let app = match p.id {
-        "linkedin" => state.settings.linkedin.clone(),
-        _ => None,
-    };
-    let Some(app) = app else {
+    let Some(app) = oauth_app(&state, p.id) else {
         return Err(ApiError::Validation(vec![FieldError::new(
             "platform",
             format!(
@@ -109,13 +139,12 @@ async fn connect(
     let verifier = pkce::new_verifier();
     let sealed_verifier = state.vault().seal(&verifier_aad(&state_hash), verifier.as_bytes());
     let now = state.clock.now_us();
-    let url = linkedin::authorize_url(
-        &app,
-        &redirect_uri(&state, p.id),
-        &state_token,
-        &pkce::challenge_s256(&verifier),
-        linkedin::scopes_for(kind.id),
-    )
+    let redirect = redirect_uri(&state, p.id);
+    let challenge = pkce::challenge_s256(&verifier);
+    let url = match p.id {
+        "tiktok" => tiktok::authorize_url(&app, &redirect, &state_token, &challenge, tiktok::SCOPES),
+        _ => linkedin::authorize_url(&app, &redirect, &state_token, &challenge, linkedin::scopes_for(kind.id)),
+    }
     .map_err(|e| ApiError::internal(anyhow::anyhow!("{e}")))?;
     let mut tx = state.store.begin().await?;
     tx.insert_oauth_state(NewOauthState {
@@ -207,20 +236,10 @@ async fn callback(
         .open(&verifier_aad(&state_hash), &st.verifier_sealed)
         .map_err(|e| ApiError::internal(anyhow::anyhow!("oauth state: {e}")))?;
     let verifier = String::from_utf8_lossy(&verifier).to_string();
-    let app = match st.platform.as_str() {
-        "linkedin" => state.settings.linkedin.clone(),
-        _ => None,
-    }
-    .ok_or_else(|| ApiError::Conflict("this platform is no longer set up on this server".into()))?;
+    let app = oauth_app(&state, &st.platform)
+        .ok_or_else(|| ApiError::Conflict("this platform is no longer set up on this server".into()))?;
     let redirect = redirect_uri(&state, &st.platform);
-    let exchanged = async {
-        let tokens =
-            linkedin::exchange_code(&state.http, &app, code, &redirect, &verifier, state.clock.now().as_second())
-                .await?;
-        let identity = linkedin::userinfo(&state.http, &app, &tokens.access_token).await?;
-        Ok::<_, ConnectorError>(OauthCredential { tokens, identity })
-    }
-    .await;
+    let exchanged = exchange(&state, &st.platform, &app, code, &redirect, &verifier).await;
     let cred = match exchanged {
         Ok(c) => c,
         Err(e) => {

@@ -216,3 +216,58 @@ async fn connect_needs_a_configured_platform_a_session_and_the_owner() {
         .await
         .assert_problem(403, "forbidden");
 }
+
+mod tiktok {
+    use std::time::Duration;
+
+    use serde_json::json;
+    use steward_connectors::OauthApp;
+    use steward_doubles::tiktok::{Config, TikTokDouble};
+
+    use super::{callback, start};
+    use crate::helpers::*;
+
+    async fn with_tiktok(backend: Backend) -> Option<(TestApp, TikTokDouble)> {
+        let double = TikTokDouble::start(Config::default()).await.unwrap();
+        let (id, secret, base) =
+            (double.config().client_key.clone(), double.config().client_secret.clone(), double.base.clone());
+        let app = TestApp::spawn_with(backend, move |s| {
+            s.tiktok = Some(OauthApp {
+                client_id: id,
+                client_secret: zeroize::Zeroizing::new(secret),
+                auth_base: base.clone(),
+                api_base: base,
+            });
+        })
+        .await?;
+        Some((app, double))
+    }
+
+    both_backends! {
+        async fn a_creator_connects_tiktok_and_rotated_refresh_tokens_are_kept(app: TestApp) {
+            let backend = app.backend;
+            drop(app);
+            let Some((app, double)) = with_tiktok(backend).await else { return };
+            let owner = app.user("creator@example.com").await;
+            let back = start(&app, &owner, json!({"platform": "tiktok"})).await;
+            let (status, html) = callback(&app, &owner, &back).await;
+            assert_eq!(status, 200, "{html}");
+            let acc = app.get("/api/v1/accounts").auth(&owner).send().await.body["items"][0].clone();
+            assert_eq!((acc["platform"].as_str(), acc["settings"]["max_members"].as_i64()), (Some("tiktok"), Some(5)));
+            let id = acc["id"].as_str().unwrap().to_string();
+            let check = app.post(&format!("/api/v1/accounts/{id}/check")).auth(&owner).send().await;
+            assert_eq!(check.body["status"], "active", "{}", check.text);
+            // Two refreshes in a row: each rotates the refresh token and kills the previous one,
+            // so the second only works if the first one's new token was stored.
+            for _ in 0..2 {
+                app.clock.advance(Duration::from_secs(7_000));
+                double.advance(Duration::from_secs(7_000));
+                let owner = app.login("creator@example.com").await;
+                let check = app.post(&format!("/api/v1/accounts/{id}/check")).auth(&owner).send().await;
+                assert_eq!(check.body["status"], "active", "{}", check.text);
+            }
+            let refreshes = app.state.store.audit_events_after(0, 1000).await.unwrap().into_iter().filter(|e| e.action == "accounts.credential.refresh").count();
+            assert_eq!(refreshes, 2);
+        }
+    }
+}
