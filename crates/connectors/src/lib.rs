@@ -2,12 +2,12 @@
 //! from configuration so that tests and the demo can point them at local doubles
 //! (`steward-doubles`). Tokens pass through here only at the moment of a platform call; nothing
 //! in this crate logs or formats a token.
+pub mod bluesky;
 pub mod http;
 pub mod linkedin;
-pub mod pkce;
-pub mod net;
 pub mod mastodon;
-pub mod bluesky;
+pub mod net;
+pub mod pkce;
 pub mod tiktok;
 
 use serde::{Deserialize, Serialize};
@@ -34,10 +34,15 @@ pub enum ConnectorError {
     /// The platform answered something this connector does not understand.
     #[error("unexpected answer from the platform: {0}")]
     Protocol(String),
+    /// The platform refused the write because the same content is already live (LinkedIn's
+    /// duplicate-422 after an attempt whose answer was lost): a success, with the live post's id.
+    #[error("already published as {external_id}")]
+    AlreadyPublished { external_id: String },
 }
 
 impl ConnectorError {
-    /// Whether trying again later may succeed.
+    /// Whether trying again later may succeed. `AlreadyPublished` is not retryable: the post is
+    /// live, and the caller records its id.
     #[must_use]
     pub fn is_retryable(&self) -> bool {
         matches!(self, ConnectorError::RateLimited { .. } | ConnectorError::Transient(_))

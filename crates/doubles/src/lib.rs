@@ -2,9 +2,9 @@
 //! ephemeral port, the HTTP protocol its platform documents (the pages are cited in each
 //! module), records every request so tests can check exact headers and that no token leaks,
 //! and can be told to fail the way the real platform fails.
+pub mod bluesky;
 pub mod linkedin;
 pub mod mastodon;
-pub mod bluesky;
 pub mod tiktok;
 
 use std::net::SocketAddr;
