@@ -8,13 +8,29 @@
 //! `{"status","serviceErrorCode","code","message"}`), `shared/api-guide/concepts/rate-limits`
 //! (429 without headers). `/oauth/v2/*` goes to the auth origin, `/v2/*` and `/rest/*` to the
 //! API origin.
+//!
+//! Publishing and community management (`marketing/community-management/`):
+//! `shares/posts-api` (`POST /rest/posts` → 201 with an empty body and the URN in `x-restli-id`;
+//! the author finder), `shares/little-text-format` (reserved characters in `commentary` must be
+//! backslash-escaped, or LinkedIn silently truncates the post), `shares/images-api`
+//! (`initializeUpload`, `PUT` to the upload URL, image status), `shares/comments-api`
+//! (`/rest/socialActions/{urn}/comments`, one level of replies),
+//! `organizations/share-statistics` and `shared/api-guide/concepts/protocol-version`
+//! (`LinkedIn-Version`, `X-Restli-Protocol-Version: 2.0.0`; a retired version answers 426).
+//! LinkedIn has no idempotency key: a retried create after a lost answer is refused with 422
+//! "Content is a duplicate of urn:li:share:…", which [`create_post`] turns into
+//! [`ConnectorError::AlreadyPublished`] carrying the live post's URN.
 use serde::Deserialize;
+use serde_json::json;
 
 use crate::http::{retry_after, transport_error, url};
 use crate::{ConnectorError, Identity, OauthApp, TokenSet};
 
 pub const DEFAULT_AUTH_BASE: &str = "https://www.linkedin.com";
 pub const DEFAULT_API_BASE: &str = "https://api.linkedin.com";
+/// The `LinkedIn-Version` (YYYYMM) used when `STEWARD_LINKEDIN_VERSION` is not set. LinkedIn
+/// retires each version about a year after release (then answers 426).
+pub const DEFAULT_VERSION: &str = "202601";
 /// Member profiles: sign-in identity and posting as the member.
 pub const MEMBER_SCOPES: &str = "openid profile w_member_social";
 /// Company Pages: identity, posting, comments and statistics as the organization.
@@ -178,6 +194,8 @@ pub(crate) async fn rest_error(resp: reqwest::Response) -> ConnectorError {
         .unwrap_or_else(|| format!("LinkedIn answered {status}"));
     match status.as_u16() {
         401 => ConnectorError::Unauthorized(message),
+        // The old v1 API sent its throttle message with 403; match on the message too.
+        403 if message.contains("throttle limit") => ConnectorError::RateLimited { retry_after: retry },
         // LinkedIn retires each API version after about a year: the operator must move on.
         426 => ConnectorError::Misconfigured(format!(
             "LinkedIn no longer serves the configured API version (STEWARD_LINKEDIN_VERSION): {message}"
@@ -215,4 +233,588 @@ pub async fn userinfo(
         })
         .unwrap_or_else(|| "LinkedIn member".into());
     Ok(Identity { handle: info.email.unwrap_or_else(|| name.clone()), display_name: name, id: info.sub })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Publishing, comments and statistics on the versioned REST API (`/rest/*`).
+// ---------------------------------------------------------------------------------------------
+
+/// The reserved characters of LinkedIn's "little text" format.
+const LITTLE_TEXT_RESERVED: &[char] = &['\\', '|', '{', '}', '@', '[', ']', '(', ')', '<', '>', '#', '*', '_', '~'];
+
+/// Escapes plain text for a `commentary` or comment field: every reserved little-text
+/// character gets a backslash. Unescaped, LinkedIn reads them as markup and silently cuts the
+/// published text at the first one it cannot parse.
+#[must_use]
+pub fn escape_little_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + text.len() / 8);
+    for c in text.chars() {
+        if LITTLE_TEXT_RESERVED.contains(&c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The author URN of a member, from the `sub` of [`userinfo`].
+#[must_use]
+pub fn member_urn(sub: &str) -> String {
+    format!("urn:li:person:{sub}")
+}
+
+/// The author URN of a Company Page, from its numeric id.
+#[must_use]
+pub fn organization_urn(id: &str) -> String {
+    format!("urn:li:organization:{id}")
+}
+
+/// The public page of a post.
+#[must_use]
+pub fn post_url(urn: &str) -> String {
+    format!("https://www.linkedin.com/feed/update/{urn}/")
+}
+
+/// Percent-encodes a URN for a path segment or a Rest.li query value (`urn%3Ali%3Ashare%3A1`;
+/// the parentheses and comma of a comment URN too).
+#[must_use]
+pub fn encode_urn(urn: &str) -> String {
+    urn.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// A LinkedIn post that is live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Published {
+    /// The post's URN (`urn:li:share:…` or `urn:li:ugcPost:…`).
+    pub external_id: String,
+    pub external_url: String,
+}
+
+impl Published {
+    #[must_use]
+    pub fn from_urn(urn: &str) -> Self {
+        Self { external_id: urn.to_string(), external_url: post_url(urn) }
+    }
+}
+
+fn check_version(version: &str) -> Result<(), ConnectorError> {
+    if version.len() == 6 && version.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(())
+    } else {
+        Err(ConnectorError::Misconfigured(
+            "STEWARD_LINKEDIN_VERSION must be a LinkedIn API version in the form YYYYMM".into(),
+        ))
+    }
+}
+
+/// A `/rest` request with the headers every versioned call carries.
+fn rest(
+    client: &reqwest::Client,
+    method: reqwest::Method,
+    app: &OauthApp,
+    version: &str,
+    access_token: &str,
+    path_and_query: &str,
+) -> Result<reqwest::RequestBuilder, ConnectorError> {
+    check_version(version)?;
+    Ok(client
+        .request(method, url(&app.api_base, path_and_query))
+        .bearer_auth(access_token)
+        .header("LinkedIn-Version", version)
+        .header("X-Restli-Protocol-Version", "2.0.0")
+        .header(reqwest::header::CONTENT_TYPE, "application/json"))
+}
+
+async fn send(req: reqwest::RequestBuilder) -> Result<reqwest::Response, ConnectorError> {
+    let resp = req.send().await.map_err(|e| transport_error(&e))?;
+    if resp.status().is_success() { Ok(resp) } else { Err(rest_error(resp).await) }
+}
+
+async fn read_json<T: serde::de::DeserializeOwned>(resp: reqwest::Response, what: &str) -> Result<T, ConnectorError> {
+    let body = resp.text().await.map_err(|e| transport_error(&e))?;
+    serde_json::from_str(&body)
+        .map_err(|_| ConnectorError::Protocol(format!("LinkedIn's {what} answer is not the documented JSON")))
+}
+
+/// The live URN named by a duplicate-422 ("Content is a duplicate of urn:li:share:…").
+fn duplicate_of(message: &str) -> Option<String> {
+    let rest = &message[message.find("duplicate of ")? + "duplicate of ".len()..];
+    let urn: String = rest.chars().take_while(|c| !c.is_whitespace() && *c != '"' && *c != ',').collect();
+    let urn = urn.trim_end_matches('.');
+    urn.starts_with("urn:li:").then(|| urn.to_string())
+}
+
+/// Publishes a public feed post (`POST /rest/posts`) as `author_urn` (the member's
+/// `urn:li:person:…` or an `urn:li:organization:…` the member administers), with an optional
+/// uploaded, `AVAILABLE` image. `text` is plain text: it is escaped here.
+///
+/// A 422 naming an existing post ("Content is a duplicate of …") means an earlier attempt went
+/// through: it comes back as [`ConnectorError::AlreadyPublished`] with that URN.
+pub async fn create_post(
+    client: &reqwest::Client,
+    app: &OauthApp,
+    version: &str,
+    access_token: &str,
+    author_urn: &str,
+    text: &str,
+    image: Option<&str>,
+) -> Result<Published, ConnectorError> {
+    let mut body = json!({
+        "author": author_urn,
+        "commentary": escape_little_text(text),
+        "visibility": "PUBLIC",
+        "distribution": {"feedDistribution": "MAIN_FEED", "targetEntities": [], "thirdPartyDistributionChannels": []},
+        "lifecycleState": "PUBLISHED",
+        "isReshareDisabledByAuthor": false,
+    });
+    if let Some(image) = image {
+        body["content"] = json!({"media": {"id": image}});
+    }
+    let resp = rest(client, reqwest::Method::POST, app, version, access_token, "/rest/posts")?
+        .json(&body)
+        .send()
+        .await
+        .map_err(|e| transport_error(&e))?;
+    let status = resp.status();
+    if status == reqwest::StatusCode::UNPROCESSABLE_ENTITY {
+        let body = resp.text().await.unwrap_or_default();
+        let message = serde_json::from_str::<RestError>(&body).ok().and_then(|e| e.message).unwrap_or_default();
+        if let Some(external_id) = duplicate_of(&message) {
+            return Err(ConnectorError::AlreadyPublished { external_id });
+        }
+        return Err(ConnectorError::Rejected(if message.is_empty() {
+            "LinkedIn answered 422".into()
+        } else {
+            message.trim().to_string()
+        }));
+    }
+    if !status.is_success() {
+        return Err(rest_error(resp).await);
+    }
+    let urn = resp
+        .headers()
+        .get("x-restli-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| v.starts_with("urn:li:"))
+        .ok_or_else(|| ConnectorError::Protocol("LinkedIn created the post but sent no x-restli-id".into()))?;
+    Ok(Published::from_urn(urn))
+}
+
+/// Where to send an image's bytes, and the image's URN for the post.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageUpload {
+    pub upload_url: String,
+    pub image_urn: String,
+    /// Unix milliseconds.
+    pub upload_url_expires_at: Option<i64>,
+}
+
+#[derive(Deserialize)]
+struct InitializeUploadValue {
+    #[serde(rename = "uploadUrl")]
+    upload_url: String,
+    image: String,
+    #[serde(rename = "uploadUrlExpiresAt")]
+    upload_url_expires_at: Option<i64>,
+}
+
+#[derive(Deserialize)]
+struct Valued<T> {
+    value: T,
+}
+
+/// Registers an image upload for `owner_urn` (`POST /rest/images?action=initializeUpload`).
+pub async fn initialize_image_upload(
+    client: &reqwest::Client,
+    app: &OauthApp,
+    version: &str,
+    access_token: &str,
+    owner_urn: &str,
+) -> Result<ImageUpload, ConnectorError> {
+    let resp = send(
+        rest(client, reqwest::Method::POST, app, version, access_token, "/rest/images?action=initializeUpload")?
+            .json(&json!({"initializeUploadRequest": {"owner": owner_urn}})),
+    )
+    .await?;
+    let v: Valued<InitializeUploadValue> = read_json(resp, "image upload").await?;
+    Ok(ImageUpload {
+        upload_url: v.value.upload_url,
+        image_urn: v.value.image,
+        upload_url_expires_at: v.value.upload_url_expires_at,
+    })
+}
+
+/// Whether the bearer token may go to `upload_url`: LinkedIn's own https hosts, or the
+/// configured origins (a double in tests and the demo).
+fn upload_url_allowed(app: &OauthApp, upload_url: &str) -> bool {
+    let Ok(u) = reqwest::Url::parse(upload_url) else { return false };
+    let same_origin = |base: &str| reqwest::Url::parse(base).is_ok_and(|b| b.origin() == u.origin());
+    let linkedin_host = u.scheme() == "https"
+        && u.host_str()
+            .is_some_and(|h| h == "linkedin.com" || h.ends_with(".linkedin.com") || h.ends_with(".licdn.com"));
+    linkedin_host || same_origin(&app.api_base) || same_origin(&app.auth_base)
+}
+
+/// Sends the image's bytes to the upload URL from [`initialize_image_upload`] (`PUT`, bearer).
+pub async fn upload_image(
+    client: &reqwest::Client,
+    app: &OauthApp,
+    access_token: &str,
+    upload_url: &str,
+    bytes: Vec<u8>,
+) -> Result<(), ConnectorError> {
+    if !upload_url_allowed(app, upload_url) {
+        return Err(ConnectorError::Protocol("LinkedIn's upload URL is not on a LinkedIn host".into()));
+    }
+    send(
+        client
+            .put(upload_url)
+            .bearer_auth(access_token)
+            .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+            .body(bytes),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Where an uploaded image is in LinkedIn's processing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageStatus {
+    WaitingUpload,
+    Processing,
+    Available,
+    ProcessingFailed,
+}
+
+#[derive(Deserialize)]
+struct ImageBody {
+    status: String,
+}
+
+/// The image's status (`GET /rest/images/{urn}`); post it only once `Available`.
+pub async fn image_status(
+    client: &reqwest::Client,
+    app: &OauthApp,
+    version: &str,
+    access_token: &str,
+    image_urn: &str,
+) -> Result<ImageStatus, ConnectorError> {
+    let path = format!("/rest/images/{}", encode_urn(image_urn));
+    let resp = send(rest(client, reqwest::Method::GET, app, version, access_token, &path)?).await?;
+    let body: ImageBody = read_json(resp, "image").await?;
+    match body.status.as_str() {
+        "WAITING_UPLOAD" => Ok(ImageStatus::WaitingUpload),
+        "PROCESSING" => Ok(ImageStatus::Processing),
+        "AVAILABLE" => Ok(ImageStatus::Available),
+        "PROCESSING_FAILED" => Ok(ImageStatus::ProcessingFailed),
+        other => Err(ConnectorError::Protocol(format!("unknown LinkedIn image status {other}"))),
+    }
+}
+
+/// A comment on a post, or a reply to a comment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Comment {
+    pub id: String,
+    /// `urn:li:comment:(urn:li:activity:…,{id})`: the `parent_comment` of replies to it.
+    pub comment_urn: String,
+    pub actor: String,
+    /// The post (or activity) commented on.
+    pub object: Option<String>,
+    pub text: String,
+    /// Unix milliseconds.
+    pub created_at: Option<i64>,
+    /// Set on replies.
+    pub parent_comment: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct CommentBody {
+    id: String,
+    #[serde(rename = "commentUrn")]
+    comment_urn: String,
+    actor: String,
+    object: Option<String>,
+    message: Option<MessageBody>,
+    created: Option<AuditStamp>,
+    #[serde(rename = "parentComment")]
+    parent_comment: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct MessageBody {
+    text: String,
+}
+
+#[derive(Deserialize)]
+struct AuditStamp {
+    time: Option<i64>,
+}
+
+impl From<CommentBody> for Comment {
+    fn from(c: CommentBody) -> Self {
+        Comment {
+            id: c.id,
+            comment_urn: c.comment_urn,
+            actor: c.actor,
+            object: c.object,
+            text: c.message.map(|m| m.text).unwrap_or_default(),
+            created_at: c.created.and_then(|c| c.time),
+            parent_comment: c.parent_comment,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct Paging {
+    total: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct Elements<T> {
+    elements: Vec<T>,
+    paging: Option<Paging>,
+}
+
+/// One page of comments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommentPage {
+    pub comments: Vec<Comment>,
+    /// How many there are in all, when LinkedIn says.
+    pub total: Option<u64>,
+}
+
+/// Comments on `target_urn` (`GET /rest/socialActions/{urn}/comments`): a post's top-level
+/// comments, or, with a comment URN, the replies to that comment.
+pub async fn list_comments(
+    client: &reqwest::Client,
+    app: &OauthApp,
+    version: &str,
+    access_token: &str,
+    target_urn: &str,
+    start: u32,
+    count: u32,
+) -> Result<CommentPage, ConnectorError> {
+    let path = format!("/rest/socialActions/{}/comments?start={start}&count={count}", encode_urn(target_urn));
+    let resp = send(rest(client, reqwest::Method::GET, app, version, access_token, &path)?).await?;
+    let page: Elements<CommentBody> = read_json(resp, "comments").await?;
+    Ok(CommentPage {
+        total: page.paging.and_then(|p| p.total),
+        comments: page.elements.into_iter().map(Comment::from).collect(),
+    })
+}
+
+/// Replies as `actor_urn` to the comment `parent_comment_urn` on `post_urn` (threads are one
+/// level deep). `text` is plain text: it is escaped here.
+#[allow(clippy::too_many_arguments, reason = "the common client/app/version/token quartet plus the reply")]
+pub async fn reply_to_comment(
+    client: &reqwest::Client,
+    app: &OauthApp,
+    version: &str,
+    access_token: &str,
+    actor_urn: &str,
+    post_urn: &str,
+    parent_comment_urn: &str,
+    text: &str,
+) -> Result<Comment, ConnectorError> {
+    let path = format!("/rest/socialActions/{}/comments", encode_urn(post_urn));
+    let body = json!({
+        "actor": actor_urn,
+        "object": post_urn,
+        "message": {"text": escape_little_text(text)},
+        "parentComment": parent_comment_urn,
+    });
+    let resp = send(rest(client, reqwest::Method::POST, app, version, access_token, &path)?.json(&body)).await?;
+    let created: CommentBody = read_json(resp, "comment").await?;
+    Ok(created.into())
+}
+
+/// Lifetime counts for one post of an organization.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ShareStatistics {
+    pub share: String,
+    pub impressions: u64,
+    pub unique_impressions: u64,
+    pub clicks: u64,
+    pub likes: u64,
+    pub comments: u64,
+    pub shares: u64,
+}
+
+#[derive(Deserialize)]
+struct StatisticsElement {
+    share: Option<String>,
+    #[serde(rename = "ugcPost")]
+    ugc_post: Option<String>,
+    #[serde(rename = "totalShareStatistics")]
+    total: TotalStatistics,
+}
+
+#[derive(Deserialize)]
+struct TotalStatistics {
+    #[serde(rename = "impressionCount", default)]
+    impressions: u64,
+    #[serde(rename = "uniqueImpressionsCount", default)]
+    unique_impressions: u64,
+    #[serde(rename = "clickCount", default)]
+    clicks: u64,
+    #[serde(rename = "likeCount", default)]
+    likes: u64,
+    #[serde(rename = "commentCount", default)]
+    comments: u64,
+    #[serde(rename = "shareCount", default)]
+    shares: u64,
+}
+
+/// Lifetime statistics of an organization's posts
+/// (`GET /rest/organizationalEntityShareStatistics?q=organizationalEntity`). Needs the member
+/// to be the page's `ADMINISTRATOR`; organic activity only.
+pub async fn share_statistics(
+    client: &reqwest::Client,
+    app: &OauthApp,
+    version: &str,
+    access_token: &str,
+    organization_urn: &str,
+    share_urns: &[&str],
+) -> Result<Vec<ShareStatistics>, ConnectorError> {
+    let mut path = format!(
+        "/rest/organizationalEntityShareStatistics?q=organizationalEntity&organizationalEntity={}",
+        encode_urn(organization_urn)
+    );
+    if !share_urns.is_empty() {
+        let list: Vec<String> = share_urns.iter().map(|u| encode_urn(u)).collect();
+        path.push_str(&format!("&shares=List({})", list.join(",")));
+    }
+    let resp = send(rest(client, reqwest::Method::GET, app, version, access_token, &path)?).await?;
+    let page: Elements<StatisticsElement> = read_json(resp, "share statistics").await?;
+    Ok(page
+        .elements
+        .into_iter()
+        .map(|e| ShareStatistics {
+            share: e.share.or(e.ugc_post).unwrap_or_default(),
+            impressions: e.total.impressions,
+            unique_impressions: e.total.unique_impressions,
+            clicks: e.total.clicks,
+            likes: e.total.likes,
+            comments: e.total.comments,
+            shares: e.total.shares,
+        })
+        .collect())
+}
+
+/// A post as the author finder returns it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostSummary {
+    pub id: String,
+    pub author: String,
+    /// Little text, as stored (escaped).
+    pub commentary: String,
+    pub lifecycle_state: String,
+    /// Unix milliseconds.
+    pub created_at: Option<i64>,
+    pub last_modified_at: Option<i64>,
+}
+
+#[derive(Deserialize)]
+struct PostBody {
+    id: String,
+    author: String,
+    #[serde(default)]
+    commentary: String,
+    #[serde(rename = "lifecycleState", default)]
+    lifecycle_state: String,
+    #[serde(rename = "createdAt")]
+    created_at: Option<i64>,
+    #[serde(rename = "lastModifiedAt")]
+    last_modified_at: Option<i64>,
+}
+
+/// The author's most recently modified posts (`GET /rest/posts?q=author`, a Rest.li FINDER),
+/// for reconciling an attempt whose outcome is unknown. `count` is capped at 100.
+pub async fn posts_by_author(
+    client: &reqwest::Client,
+    app: &OauthApp,
+    version: &str,
+    access_token: &str,
+    author_urn: &str,
+    count: u32,
+) -> Result<Vec<PostSummary>, ConnectorError> {
+    let path =
+        format!("/rest/posts?q=author&author={}&count={}&sortBy=LAST_MODIFIED", encode_urn(author_urn), count.min(100));
+    let resp = send(
+        rest(client, reqwest::Method::GET, app, version, access_token, &path)?.header("X-RestLi-Method", "FINDER"),
+    )
+    .await?;
+    let page: Elements<PostBody> = read_json(resp, "posts").await?;
+    Ok(page
+        .elements
+        .into_iter()
+        .map(|p| PostSummary {
+            id: p.id,
+            author: p.author,
+            commentary: p.commentary,
+            lifecycle_state: p.lifecycle_state,
+            created_at: p.created_at,
+            last_modified_at: p.last_modified_at,
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_reserved_character_is_escaped() {
+        assert_eq!(
+            escape_little_text(r"a\b|c{d}e@f[g]h(i)j<k>l#m*n_o~p"),
+            r"a\\b\|c\{d\}e\@f\[g\]h\(i\)j\<k\>l\#m\*n\_o\~p"
+        );
+        assert_eq!(escape_little_text("\\"), "\\\\", "the backslash itself");
+        assert_eq!(escape_little_text("plain text, with: punctuation!?"), "plain text, with: punctuation!?");
+        assert_eq!(escape_little_text(""), "");
+    }
+
+    #[test]
+    fn multibyte_text_survives_escaping() {
+        assert_eq!(escape_little_text("Grüße 🎉 (Köln) #straße"), "Grüße 🎉 \\(Köln\\) \\#straße");
+        assert_eq!(escape_little_text("日本語_テスト"), "日本語\\_テスト");
+        assert_eq!(escape_little_text("👩‍👩‍👧 ~"), "👩‍👩‍👧 \\~");
+    }
+
+    #[test]
+    fn urns_are_encoded_for_paths() {
+        assert_eq!(encode_urn("urn:li:share:123"), "urn%3Ali%3Ashare%3A123");
+        assert_eq!(
+            encode_urn("urn:li:comment:(urn:li:activity:1,2)"),
+            "urn%3Ali%3Acomment%3A%28urn%3Ali%3Aactivity%3A1%2C2%29"
+        );
+        assert_eq!(member_urn("782bbtaQ"), "urn:li:person:782bbtaQ");
+        assert_eq!(organization_urn("2414183"), "urn:li:organization:2414183");
+        assert_eq!(post_url("urn:li:share:1"), "https://www.linkedin.com/feed/update/urn:li:share:1/");
+    }
+
+    #[test]
+    fn duplicate_messages_name_the_live_post() {
+        assert_eq!(
+            duplicate_of("Content is a duplicate of urn:li:share:7243000000000000000").as_deref(),
+            Some("urn:li:share:7243000000000000000")
+        );
+        assert_eq!(duplicate_of("Content is a duplicate of urn:li:ugcPost:99.").as_deref(), Some("urn:li:ugcPost:99"));
+        assert_eq!(duplicate_of("ERROR :: /commentary :: field is required"), None);
+    }
+
+    #[test]
+    fn versions_must_look_like_yyyymm() {
+        assert!(check_version("202601").is_ok());
+        for bad in ["", "2026-01", "v202601", "20261"] {
+            let err = check_version(bad).expect_err("a malformed version");
+            assert!(matches!(&err, ConnectorError::Misconfigured(m) if m.contains("STEWARD_LINKEDIN_VERSION")));
+        }
+    }
 }
