@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use steward_connectors::{ConnectorError, Identity, OauthApp, TokenSet, linkedin, tiktok};
+use steward_connectors::{ConnectorError, Identity, OauthApp, TokenSet, bluesky, linkedin, tiktok};
 use steward_store::{NewAuditEvent, Tx};
 
 use crate::error::{ApiError, ApiResult};
@@ -190,4 +190,108 @@ pub async fn check_identity(state: &AppState, account_id: &str, platform: &str) 
         }
         other => Ok(other?),
     }
+}
+
+/// What Steward keeps (sealed) for a Bluesky account: the app password (so a session can be
+/// re-created when its refresh token has expired) and the current session.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct BlueskyCredential {
+    pub service: String,
+    pub identifier: String,
+    pub app_password: String,
+    pub session: bluesky::BlueskySession,
+}
+
+/// Signs in to the account's PDS with an app password, from `POST /accounts`'s `credentials`
+/// (`{identifier, app_password, service?}`): proves the password works before anything is stored.
+pub async fn bluesky_sign_in(
+    state: &AppState,
+    credentials: &serde_json::Value,
+) -> ApiResult<(BlueskyCredential, Identity)> {
+    let field = |name: &str| credentials.get(name).and_then(|v| v.as_str()).map(str::trim).filter(|v| !v.is_empty());
+    let (Some(identifier), Some(app_password)) = (field("identifier"), field("app_password")) else {
+        return Err(ApiError::Validation(vec![crate::error::FieldError::new(
+            "credentials",
+            "needs `identifier` (handle or DID) and `app_password` (never the account's main password)",
+        )]));
+    };
+    let service = field("service").unwrap_or(bluesky::DEFAULT_PDS).trim_end_matches('/').to_string();
+    let allow_private = state.settings.allow_private_networks;
+    let platform_error = |e: ConnectorError, what: &str| match e {
+        ConnectorError::Rejected(m) | ConnectorError::Unauthorized(m) => {
+            ApiError::validation("credentials.app_password", m)
+        }
+        ConnectorError::Misconfigured(m) => ApiError::validation("credentials.service", m),
+        other => ApiError::PlatformUnavailable(format!("Bluesky could not be reached to {what}: {other}")),
+    };
+    // The PDS address is user-supplied: refuse private and loopback targets before any call.
+    steward_connectors::net::check_outbound_url(&service, allow_private)
+        .await
+        .map_err(|e| ApiError::validation("credentials.service", e.to_string()))?;
+    let session = bluesky::create_session(&state.http, &service, identifier, app_password, allow_private)
+        .await
+        .map_err(|e| platform_error(e, "sign in"))?;
+    let identity = bluesky::get_profile(&state.http, &service, &session)
+        .await
+        .map_err(|e| platform_error(e, "read the profile"))?;
+    Ok((
+        BlueskyCredential {
+            service,
+            identifier: identifier.to_string(),
+            app_password: app_password.to_string(),
+            session,
+        },
+        identity,
+    ))
+}
+
+/// "Test connection" for Bluesky: the profile with the stored session, refreshing the session
+/// when the PDS refuses it, and signing in again with the app password when the refresh token
+/// is gone too. A refused app password marks the account `needs_reconnect`.
+pub async fn bluesky_check(state: &AppState, account_id: &str) -> Result<Identity, CredentialError> {
+    let row = state.store.sealed_credential(account_id).await?.ok_or(ApiError::NotFound)?;
+    let sealed = row.credential_sealed.as_deref().ok_or(ApiError::Conflict("no stored credential".into()))?;
+    let plain = state
+        .vault()
+        .open_stored_credential(account_id, row.wrapped_data_key.as_deref(), sealed)
+        .map_err(|e| ApiError::internal(anyhow::anyhow!("account {account_id}: {e}")))?;
+    let mut cred: BlueskyCredential = serde_json::from_slice(&plain)
+        .map_err(|_| ApiError::internal(anyhow::anyhow!("account {account_id}: not a Bluesky credential")))?;
+    match bluesky::get_profile(&state.http, &cred.service, &cred.session).await {
+        Err(ConnectorError::Unauthorized(_)) => {}
+        other => return Ok(other?),
+    }
+    let lock = refresh_lock(state, account_id);
+    let _guard = lock.lock().await;
+    let renewed = match bluesky::refresh_session(&state.http, &cred.service, &cred.session.refresh_jwt).await {
+        Ok(s) => s,
+        Err(ConnectorError::Unauthorized(_) | ConnectorError::Rejected(_)) => {
+            match bluesky::create_session(
+                &state.http,
+                &cred.service,
+                &cred.identifier,
+                &cred.app_password,
+                state.settings.allow_private_networks,
+            )
+            .await
+            {
+                Ok(s) => s,
+                Err(e @ (ConnectorError::Unauthorized(_) | ConnectorError::Rejected(_))) => {
+                    mark_needs_reconnect(state, account_id, &e.to_string()).await?;
+                    return Err(CredentialError::NeedsReconnect);
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(e) => return Err(e.into()),
+    };
+    cred.session = renewed;
+    let plain = zeroize::Zeroizing::new(serde_json::to_vec(&cred).map_err(ApiError::internal)?);
+    let sealed = state.vault().seal_new_credential(account_id, &plain);
+    let mut tx = state.store.begin().await?;
+    tx.set_account_credential(account_id, &sealed.wrapped_data_key, &sealed.credential, state.clock.now_us()).await?;
+    tx.append_audit(system_event(state, account_id, "accounts.credential.refresh", json!({ "platform": "bluesky" })))
+        .await?;
+    tx.commit().await?;
+    Ok(bluesky::get_profile(&state.http, &cred.service, &cred.session).await?)
 }

@@ -182,7 +182,7 @@ async fn create_account(
         (Some(_), None) => errors.push(FieldError::new("account_kind", "is not a kind of account of this platform")),
         (Some(p), Some(_)) if p.connect == ConnectMethod::Oauth => errors
             .push(FieldError::new("platform", "connects through its sign-in page: use POST /api/v1/accounts/connect")),
-        (Some(p), Some(_)) if p.id != "sandbox" => {
+        (Some(p), Some(_)) if p.id != "sandbox" && p.id != "bluesky" => {
             errors.push(FieldError::new("platform", "cannot be connected on this server yet"))
         }
         _ => {}
@@ -212,7 +212,20 @@ async fn create_account(
         return Err(ApiError::Validation(errors));
     }
     let id = uuid::Uuid::now_v7().to_string();
-    let plaintext = Zeroizing::new(serde_json::to_vec(&body.credentials).map_err(ApiError::internal)?);
+    // Bluesky: sign in with the app password first, so a wrong one is refused before anything is
+    // stored; the handle and name then come from the PDS, not from the request.
+    let (handle, display_name, plaintext) = if platform.id == "bluesky" {
+        let (cred, identity) = crate::credentials::bluesky_sign_in(&state, &body.credentials).await?;
+        let plain = Zeroizing::new(serde_json::to_vec(&cred).map_err(ApiError::internal)?);
+        (identity.handle, identity.display_name, plain)
+    } else {
+        (
+            handle.to_string(),
+            display_name.to_string(),
+            Zeroizing::new(serde_json::to_vec(&body.credentials).map_err(ApiError::internal)?),
+        )
+    };
+    let (handle, display_name) = (handle.as_str(), display_name.as_str());
     // A fresh data key for this account: the credential is sealed under it, and it is stored
     // wrapped by the master key.
     let sealed = state.vault().seal_new_credential(&id, &plaintext);
@@ -539,9 +552,14 @@ async fn check_account(
 ) -> ApiResult<Json<CheckView>> {
     ctx.slot.set_action("accounts.check", Some(format!("account:{id}")));
     let access = authorize(&state, &ctx, &principal, &id, Need::Capability(Capability::SettingsManage)).await?;
-    if matches!(access.account.platform.as_str(), "linkedin" | "tiktok") {
+    if matches!(access.account.platform.as_str(), "linkedin" | "tiktok" | "bluesky") {
         let now = state.clock.now_us();
-        let (status, identity) = match crate::credentials::check_identity(&state, &id, &access.account.platform).await {
+        let checked = if access.account.platform == "bluesky" {
+            crate::credentials::bluesky_check(&state, &id).await
+        } else {
+            crate::credentials::check_identity(&state, &id, &access.account.platform).await
+        };
+        let (status, identity) = match checked {
             Ok(identity) => ("active", Some(CheckIdentityView { handle: identity.handle })),
             Err(crate::credentials::CredentialError::NeedsReconnect) => ("needs_reconnect", None),
             Err(crate::credentials::CredentialError::Api(e)) => return Err(e),

@@ -271,3 +271,60 @@ mod tiktok {
         }
     }
 }
+
+mod bluesky {
+    use std::time::Duration;
+
+    use serde_json::json;
+    use steward_doubles::bluesky::{BlueskyDouble, Config};
+
+    use crate::helpers::*;
+
+    both_backends! {
+        async fn an_owner_adds_bluesky_with_an_app_password(app: TestApp) {
+            let backend = app.backend;
+            drop(app);
+            let double = BlueskyDouble::start(Config::default()).await.unwrap();
+            let Some(app) = TestApp::spawn_with(backend, |s| s.allow_private_networks = true).await else { return };
+            let owner = app.user("alice@example.com").await;
+            let body = |password: &str| json!({"platform": "bluesky", "handle": "alice", "credentials": {
+                "identifier": "alice.bsky.test", "app_password": password, "service": double.base.clone()}});
+            let wrong = app.post("/api/v1/accounts").auth(&owner).json(body("zzzz-zzzz-zzzz-zzzz")).send().await;
+            wrong.assert_problem(422, "validation");
+            let main_password = app.post("/api/v1/accounts").auth(&owner).json(body("my main password")).send().await;
+            main_password.assert_problem(422, "validation");
+            assert!(main_password.text.contains("app password"), "{}", main_password.text);
+            assert!(app.get("/api/v1/accounts").auth(&owner).send().await.body["items"].as_array().unwrap().is_empty());
+            let r = app.post("/api/v1/accounts").auth(&owner).json(body(&double.config().app_password)).send().await;
+            assert_eq!(r.status, 201, "{}", r.text);
+            assert_eq!((r.body["handle"].as_str(), r.body["display_name"].as_str()), (Some("@alice.bsky.test"), Some("Alice")));
+            assert!(!r.text.contains(&double.config().app_password));
+            let id = r.body["id"].as_str().unwrap().to_string();
+            let check = app.post(&format!("/api/v1/accounts/{id}/check")).auth(&owner).send().await;
+            assert_eq!(check.body["status"], "active", "{}", check.text);
+            // The access token expires: refreshed; the refresh token expires too: signed in again.
+            for jump in [Duration::from_secs(7_300), Duration::from_secs(91 * 86_400)] {
+                double.advance(jump);
+                let check = app.post(&format!("/api/v1/accounts/{id}/check")).auth(&owner).send().await;
+                assert_eq!(check.body["status"], "active", "{}", check.text);
+            }
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn private_pds_addresses_are_refused_by_default() {
+        let double = BlueskyDouble::start(Config::default()).await.unwrap();
+        let app = TestApp::spawn_with(Backend::Sqlite, |s| s.allow_private_networks = false).await.unwrap();
+        let owner = app.user("alice@example.com").await;
+        let r = app
+            .post("/api/v1/accounts")
+            .auth(&owner)
+            .json(json!({"platform": "bluesky", "handle": "alice", "credentials": {
+                "identifier": "alice.bsky.test", "app_password": double.config().app_password, "service": double.base}}))
+            .send()
+            .await;
+        r.assert_problem(422, "validation");
+        assert_eq!(r.body["errors"][0]["field"], "credentials.service", "{}", r.text);
+        assert!(double.requests().is_empty(), "nothing was sent to the private address");
+    }
+}
