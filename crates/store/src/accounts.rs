@@ -157,6 +157,10 @@ impl Store {
     /// The account and the caller's membership of it, in one read: what every authorization
     /// decision starts from. Always read fresh, so revocations apply to the next request.
     pub async fn account_access(&self, account_id: &str, user_id: &str) -> Result<Option<(AccountRow, MembershipRow)>> {
+        if let Some(hit) = self.cache.access(account_id, user_id) {
+            return Ok(Some(hit));
+        }
+        let generation = self.cache.generation();
         let q = sql(&[
             "SELECT ",
             ACCOUNT_COLUMNS,
@@ -186,7 +190,9 @@ impl Store {
                 created_at: r.m_created_at,
                 updated_at: r.m_updated_at,
             };
-            (r.account, membership)
+            let value = (r.account, membership);
+            self.cache.put_access(account_id, user_id, generation, &value);
+            value
         }))
     }
 

@@ -127,16 +127,25 @@ impl Store {
     }
 
     pub async fn session_by_token_hash(&self, token_hash: &[u8]) -> Result<Option<AuthSessionRow>> {
+        if let Some(row) = self.cache.session(token_hash) {
+            return Ok(Some(row));
+        }
+        let generation = self.cache.generation();
         let q = "SELECT s.id, s.user_id, s.last_seen_at, s.expires_at, s.revoked_at, u.email, u.display_name, \
                  u.totp_enabled, u.created_at AS user_created_at \
                  FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1";
-        Ok(on_pool!(self, |c| sqlx::query_as::<_, AuthSessionRow>(q).bind(token_hash).fetch_optional(c).await)?)
+        let row = on_pool!(self, |c| sqlx::query_as::<_, AuthSessionRow>(q).bind(token_hash).fetch_optional(c).await)?;
+        if let Some(r) = &row {
+            self.cache.put_session(token_hash, generation, r);
+        }
+        Ok(row)
     }
 
     /// Records that a session was used. Not audited: it changes no permission.
     pub async fn touch_session(&self, id: &str, now: Micros) -> Result<()> {
         let q = "UPDATE sessions SET last_seen_at = $2 WHERE id = $1 AND last_seen_at < $2";
         on_pool!(self, |c| sqlx::query(q).bind(id).bind(now).execute(c).await.map(|r| r.rows_affected()))?;
+        self.cache.touched_session(id, now);
         Ok(())
     }
 

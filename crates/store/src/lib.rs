@@ -13,6 +13,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 
 mod accounts;
 mod audit;
+mod cache;
 mod identity;
 mod oauth;
 pub mod testing;
@@ -73,11 +74,13 @@ pub(crate) enum Pool {
 #[derive(Clone)]
 pub struct Store {
     pub(crate) pool: Pool,
+    pub(crate) cache: std::sync::Arc<cache::ReadCache>,
 }
 
 /// A write transaction. Dropping it without [`Tx::commit`] rolls everything back.
 pub struct Tx {
     pub(crate) inner: TxInner,
+    pub(crate) cache: std::sync::Arc<cache::ReadCache>,
     pub(crate) backend: Backend,
 }
 
@@ -138,7 +141,9 @@ impl Store {
         } else {
             return Err(StoreError::UnsupportedUrl);
         };
-        Ok(Self { pool })
+        // One process per SQLite file: its own commits are all the writes there are (see cache.rs).
+        let cache = std::sync::Arc::new(cache::ReadCache::new(matches!(pool, Pool::Sqlite(_))));
+        Ok(Self { pool, cache })
     }
 
     pub async fn migrate(&self) -> Result<()> {
@@ -173,7 +178,7 @@ impl Store {
             Pool::Sqlite(p) => TxInner::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
             Pool::Postgres(p) => TxInner::Postgres(p.begin().await?),
         };
-        Ok(Tx { inner, backend: self.backend() })
+        Ok(Tx { inner, cache: self.cache.clone(), backend: self.backend() })
     }
 
     pub async fn close(&self) {
@@ -187,6 +192,8 @@ impl Tx {
             TxInner::Sqlite(t) => t.commit().await?,
             TxInner::Postgres(t) => t.commit().await?,
         }
+        // Before returning: the caller's next request must not see what this write replaced.
+        self.cache.invalidate();
         Ok(())
     }
 
