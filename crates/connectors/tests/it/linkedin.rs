@@ -2,7 +2,7 @@ use std::time::Duration;
 
 use steward_connectors::{ConnectorError, OauthApp, TokenSet, http, linkedin, pkce};
 use steward_doubles::Fault;
-use steward_doubles::linkedin::{Config, LinkedInDouble, Member};
+use steward_doubles::linkedin::{Config, LinkedInDouble, Member, ShareCounts};
 
 const REDIRECT: &str = "http://127.0.0.1:9/oauth/linkedin/callback";
 
@@ -33,15 +33,13 @@ fn param(url: &reqwest::Url, name: &str) -> Option<String> {
 }
 
 async fn connect(d: &LinkedInDouble) -> TokenSet {
+    connect_with(d, linkedin::MEMBER_SCOPES).await
+}
+
+async fn connect_with(d: &LinkedInDouble, scopes: &str) -> TokenSet {
     let verifier = pkce::new_verifier();
-    let url = linkedin::authorize_url(
-        &app(d),
-        REDIRECT,
-        "state-123",
-        &pkce::challenge_s256(&verifier),
-        linkedin::MEMBER_SCOPES,
-    )
-    .unwrap();
+    let url =
+        linkedin::authorize_url(&app(d), REDIRECT, "state-123", &pkce::challenge_s256(&verifier), scopes).unwrap();
     let back = consent(&url).await;
     assert_eq!(param(&back, "state").as_deref(), Some("state-123"));
     let code = param(&back, "code").expect("code");
@@ -192,4 +190,407 @@ fn token_sets_never_print_their_secrets() {
     };
     let shown = format!("{t:?}");
     assert!(!shown.contains("secret"), "{shown}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Posts, images, comments, statistics.
+// ---------------------------------------------------------------------------------------------
+
+const V: &str = linkedin::DEFAULT_VERSION;
+/// The member the double's consent screen signs in by default.
+const SUB: &str = "782bbtaQ";
+const ORG: &str = "urn:li:organization:2414183";
+
+fn me() -> String {
+    linkedin::member_urn(SUB)
+}
+
+#[tokio::test]
+async fn a_member_text_post_sends_the_documented_request() {
+    let d = LinkedInDouble::start(Config::default()).await.unwrap();
+    let tokens = connect(&d).await;
+    let client = http::client().unwrap();
+    let who = linkedin::userinfo(&client, &app(&d), &tokens.access_token).await.unwrap();
+    let author = linkedin::member_urn(&who.id);
+    assert_eq!(author, "urn:li:person:782bbtaQ");
+    let published =
+        linkedin::create_post(&client, &app(&d), V, &tokens.access_token, &author, "Hello, LinkedIn!", None)
+            .await
+            .unwrap();
+    assert!(published.external_id.starts_with("urn:li:share:"), "{published:?}");
+    assert_eq!(published.external_url, format!("https://www.linkedin.com/feed/update/{}/", published.external_id));
+
+    let reqs = d.requests();
+    let call = reqs.iter().find(|r| r.method == "POST" && r.path == "/rest/posts").unwrap();
+    assert_eq!(call.header("authorization"), Some(format!("Bearer {}", tokens.access_token).as_str()));
+    assert_eq!(call.header("linkedin-version"), Some(V));
+    assert_eq!(call.header("x-restli-protocol-version"), Some("2.0.0"));
+    assert_eq!(call.header("content-type"), Some("application/json"));
+    let body: serde_json::Value = serde_json::from_str(&call.body).unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({
+            "author": "urn:li:person:782bbtaQ", "commentary": "Hello, LinkedIn!", "visibility": "PUBLIC",
+            "distribution": {"feedDistribution": "MAIN_FEED", "targetEntities": [], "thirdPartyDistributionChannels": []},
+            "lifecycleState": "PUBLISHED", "isReshareDisabledByAuthor": false
+        })
+    );
+    let stored = d.posts();
+    assert_eq!(stored.len(), 1);
+    assert_eq!((stored[0].urn.as_str(), stored[0].text()), (published.external_id.as_str(), "Hello, LinkedIn!".into()));
+
+    // Posting as someone else is refused.
+    let err = linkedin::create_post(&client, &app(&d), V, &tokens.access_token, "urn:li:person:other", "x", None)
+        .await
+        .unwrap_err();
+    assert!(matches!(&err, ConnectorError::Rejected(m) if m.contains("ACCESS_DENIED")), "{err:?}");
+}
+
+#[tokio::test]
+async fn organization_posts_need_a_posting_role_on_the_page() {
+    let d = LinkedInDouble::start(Config::default()).await.unwrap();
+    let tokens = connect_with(&d, linkedin::ORGANIZATION_SCOPES).await;
+    let client = http::client().unwrap();
+    let post = |author: String| {
+        let (client, app, token) = (client.clone(), app(&d), tokens.access_token.clone());
+        async move { linkedin::create_post(&client, &app, V, &token, &author, "Page news", None).await }
+    };
+    let err = post(ORG.into()).await.unwrap_err();
+    assert!(matches!(&err, ConnectorError::Rejected(m) if m.contains("ACCESS_DENIED")), "no role yet: {err:?}");
+    assert!(!err.is_retryable());
+    d.set_organization_role(SUB, "urn:li:organization:77", "ANALYST");
+    let err = post("urn:li:organization:77".into()).await.unwrap_err();
+    assert!(matches!(&err, ConnectorError::Rejected(m) if m.contains("ACCESS_DENIED")), "analysts cannot post");
+    d.set_organization_role(SUB, ORG, "CONTENT_ADMINISTRATOR");
+    let published = post(linkedin::organization_urn("2414183")).await.unwrap();
+    assert_eq!(d.posts().iter().filter(|p| p.author == ORG).count(), 1);
+    assert_eq!(d.posts()[0].urn, published.external_id);
+
+    // A member-only token cannot post for the page, role or not.
+    let member_only = connect(&d).await;
+    let err = linkedin::create_post(&client, &app(&d), V, &member_only.access_token, ORG, "other news", None)
+        .await
+        .unwrap_err();
+    assert!(matches!(&err, ConnectorError::Rejected(m) if m.contains("ACCESS_DENIED")), "{err:?}");
+}
+
+#[tokio::test]
+async fn reserved_characters_are_escaped_or_linkedin_cuts_the_post() {
+    let d = LinkedInDouble::start(Config::default()).await.unwrap();
+    let tokens = connect(&d).await;
+    let client = http::client().unwrap();
+    let text = r"Launch (beta) #1 @ 50% off_now! {a|b} [c] <d> *e* ~f~ back\slash 🎉";
+    linkedin::create_post(&client, &app(&d), V, &tokens.access_token, &me(), text, None).await.unwrap();
+    assert_eq!(d.posts()[0].text(), text, "escaped, the whole text is published");
+    assert_eq!(d.posts()[0].commentary, linkedin::escape_little_text(text));
+
+    // What a client that forgets to escape gets: 201, and a truncated post.
+    let raw = client
+        .post(format!("{}/rest/posts", d.base))
+        .bearer_auth(&tokens.access_token)
+        .header("LinkedIn-Version", V)
+        .header("X-Restli-Protocol-Version", "2.0.0")
+        .json(&serde_json::json!({
+            "author": me(), "commentary": "Launch (beta) today", "visibility": "PUBLIC",
+            "distribution": {"feedDistribution": "MAIN_FEED"}, "lifecycleState": "PUBLISHED"
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(raw.status(), 201);
+    assert_eq!(d.posts()[1].text(), "Launch ", "silently truncated at the first unescaped reserved character");
+}
+
+#[tokio::test]
+async fn a_duplicate_is_already_published_with_the_live_urn() {
+    let d = LinkedInDouble::start(Config::default()).await.unwrap();
+    let tokens = connect(&d).await;
+    let client = http::client().unwrap();
+    let first =
+        linkedin::create_post(&client, &app(&d), V, &tokens.access_token, &me(), "Same words", None).await.unwrap();
+    let err =
+        linkedin::create_post(&client, &app(&d), V, &tokens.access_token, &me(), "Same words", None).await.unwrap_err();
+    assert!(
+        matches!(&err, ConnectorError::AlreadyPublished { external_id } if *external_id == first.external_id),
+        "{err:?}"
+    );
+    assert!(!err.is_retryable());
+    assert_eq!(d.posts().len(), 1);
+}
+
+#[tokio::test]
+async fn a_retry_after_a_lost_answer_yields_the_same_urn_and_one_post() {
+    let d = LinkedInDouble::start(Config::default()).await.unwrap();
+    let tokens = connect(&d).await;
+    let client = http::client().unwrap();
+    d.lose_next_response("/rest/posts");
+    let text = "Committed (but the answer was lost)";
+    let err = linkedin::create_post(&client, &app(&d), V, &tokens.access_token, &me(), text, None).await.unwrap_err();
+    assert!(matches!(err, ConnectorError::Transient(_)) && err.is_retryable(), "{err:?}");
+    let err = linkedin::create_post(&client, &app(&d), V, &tokens.access_token, &me(), text, None).await.unwrap_err();
+    let ConnectorError::AlreadyPublished { external_id } = err else { panic!("expected the duplicate guard: {err:?}") };
+    let stored = d.posts();
+    assert_eq!(stored.len(), 1, "one post on LinkedIn");
+    assert_eq!(external_id, stored[0].urn);
+    let published = linkedin::Published::from_urn(&external_id);
+    assert_eq!(published.external_url, format!("https://www.linkedin.com/feed/update/{external_id}/"));
+
+    // The author finder sees it too (reconciliation without the duplicate guard).
+    let recent = linkedin::posts_by_author(&client, &app(&d), V, &tokens.access_token, &me(), 10).await.unwrap();
+    assert_eq!(recent.len(), 1);
+    assert_eq!((recent[0].id.as_str(), recent[0].author.as_str()), (external_id.as_str(), me().as_str()));
+    assert_eq!(recent[0].commentary, linkedin::escape_little_text(text));
+    let finder = d.requests().into_iter().rfind(|r| r.method == "GET" && r.path == "/rest/posts").unwrap();
+    assert_eq!(finder.header("x-restli-method"), Some("FINDER"));
+    assert_eq!(finder.query, "q=author&author=urn%3Ali%3Aperson%3A782bbtaQ&count=10&sortBy=LAST_MODIFIED");
+}
+
+#[tokio::test]
+async fn an_image_post_end_to_end() {
+    let d = LinkedInDouble::start(Config::default()).await.unwrap();
+    let tokens = connect(&d).await;
+    let client = http::client().unwrap();
+    let a = app(&d);
+    let token = tokens.access_token.as_str();
+    let upload = linkedin::initialize_image_upload(&client, &a, V, token, &me()).await.unwrap();
+    assert!(upload.image_urn.starts_with("urn:li:image:"));
+    assert_eq!(
+        linkedin::image_status(&client, &a, V, token, &upload.image_urn).await.unwrap(),
+        linkedin::ImageStatus::WaitingUpload
+    );
+    let err =
+        linkedin::create_post(&client, &a, V, token, &me(), "Too early", Some(&upload.image_urn)).await.unwrap_err();
+    assert!(matches!(err, ConnectorError::Rejected(_)), "an image must be AVAILABLE first: {err:?}");
+    let bytes = b"\x89PNG\r\n\x1a\n fake image".to_vec();
+    linkedin::upload_image(&client, &a, token, &upload.upload_url, bytes.clone()).await.unwrap();
+    let mut status = linkedin::ImageStatus::Processing;
+    for _ in 0..5 {
+        status = linkedin::image_status(&client, &a, V, token, &upload.image_urn).await.unwrap();
+        if status != linkedin::ImageStatus::Processing {
+            break;
+        }
+    }
+    assert_eq!(status, linkedin::ImageStatus::Available);
+    assert_eq!(d.image_bytes(&upload.image_urn), Some(bytes.len()));
+    let put = d.requests().into_iter().find(|r| r.method == "PUT").unwrap();
+    assert_eq!(put.header("authorization"), Some(format!("Bearer {token}").as_str()));
+
+    let published =
+        linkedin::create_post(&client, &a, V, token, &me(), "With a picture", Some(&upload.image_urn)).await.unwrap();
+    assert!(published.external_id.starts_with("urn:li:ugcPost:"), "media posts may be ugcPosts");
+    let call = d.requests().into_iter().rfind(|r| r.path == "/rest/posts").unwrap();
+    let body: serde_json::Value = serde_json::from_str(&call.body).unwrap();
+    assert_eq!(body["content"], serde_json::json!({"media": {"id": upload.image_urn}}));
+    assert_eq!(d.posts()[0].image.as_deref(), Some(upload.image_urn.as_str()));
+
+    // Failed processing is reported, and an upload URL on a foreign host never gets the token.
+    d.fail_next_image_processing();
+    let second = linkedin::initialize_image_upload(&client, &a, V, token, &me()).await.unwrap();
+    linkedin::upload_image(&client, &a, token, &second.upload_url, bytes.clone()).await.unwrap();
+    let mut status = linkedin::ImageStatus::Processing;
+    for _ in 0..5 {
+        status = linkedin::image_status(&client, &a, V, token, &second.image_urn).await.unwrap();
+        if status != linkedin::ImageStatus::Processing {
+            break;
+        }
+    }
+    assert_eq!(status, linkedin::ImageStatus::ProcessingFailed);
+    let before = d.requests().len();
+    let err =
+        linkedin::upload_image(&client, &a, token, "https://evil.example/dms-uploads/x", bytes).await.unwrap_err();
+    assert!(matches!(err, ConnectorError::Protocol(_)), "{err:?}");
+    assert_eq!(d.requests().len(), before);
+}
+
+#[tokio::test]
+async fn comments_are_listed_and_answered_one_level_deep() {
+    let d = LinkedInDouble::start(Config::default()).await.unwrap();
+    let tokens = connect(&d).await;
+    let client = http::client().unwrap();
+    let (a, token) = (app(&d), tokens.access_token.as_str());
+    let post = linkedin::create_post(&client, &a, V, token, &me(), "Ask me anything", None).await.unwrap().external_id;
+    let fan = "urn:li:person:fan42";
+    let first = d.comment_from(fan, &post, None, "Great post (really)").unwrap();
+    d.comment_from(fan, &post, None, "Second thought").unwrap();
+
+    let page = linkedin::list_comments(&client, &a, V, token, &post, 0, 1).await.unwrap();
+    assert_eq!(page.total, Some(2));
+    assert_eq!(page.comments.len(), 1, "count is honoured");
+    let c = &page.comments[0];
+    assert_eq!(
+        (c.comment_urn.as_str(), c.actor.as_str(), c.text.as_str()),
+        (first.as_str(), fan, "Great post (really)")
+    );
+    assert!(
+        c.comment_urn.starts_with("urn:li:comment:(urn:li:activity:")
+            && c.comment_urn.ends_with(&format!(",{})", c.id))
+    );
+    assert!(c.created_at.is_some() && c.parent_comment.is_none());
+    let list_call = d.requests().into_iter().rfind(|r| r.method == "GET" && r.path.contains("socialActions")).unwrap();
+    assert_eq!(list_call.query, "start=0&count=1");
+
+    let reply =
+        linkedin::reply_to_comment(&client, &a, V, token, &me(), &post, &first, "Thanks (truly)!").await.unwrap();
+    assert_eq!(reply.parent_comment.as_deref(), Some(first.as_str()));
+    assert_eq!(reply.actor, me());
+    let call = d.requests().into_iter().rfind(|r| r.method == "POST" && r.path.contains("socialActions")).unwrap();
+    assert_eq!(call.header("linkedin-version"), Some(V));
+    let body: serde_json::Value = serde_json::from_str(&call.body).unwrap();
+    assert_eq!(body["parentComment"], serde_json::json!(first));
+    assert_eq!(body["message"]["text"], "Thanks \\(truly\\)!", "escaped little text");
+
+    let top = linkedin::list_comments(&client, &a, V, token, &post, 0, 10).await.unwrap();
+    assert_eq!(top.comments.len(), 2, "replies are not top-level comments");
+    let replies = linkedin::list_comments(&client, &a, V, token, &first, 0, 10).await.unwrap();
+    assert_eq!(replies.comments.len(), 1);
+    assert_eq!(replies.comments[0].comment_urn, reply.comment_urn);
+    assert_eq!(replies.comments[0].parent_comment.as_deref(), Some(first.as_str()));
+
+    let err = linkedin::reply_to_comment(&client, &a, V, token, &me(), &post, &reply.comment_urn, "deeper")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ConnectorError::Rejected(_)), "threads are one level deep: {err:?}");
+    let err = linkedin::reply_to_comment(&client, &a, V, token, ORG, &post, &first, "as the page").await.unwrap_err();
+    assert!(matches!(&err, ConnectorError::Rejected(m) if m.contains("ACCESS_DENIED")), "{err:?}");
+}
+
+#[tokio::test]
+async fn share_statistics_for_a_page_administrator() {
+    let d = LinkedInDouble::start(Config::default()).await.unwrap();
+    let tokens = connect_with(&d, linkedin::ORGANIZATION_SCOPES).await;
+    let client = http::client().unwrap();
+    let (a, token) = (app(&d), tokens.access_token.as_str());
+    d.set_organization_role(SUB, ORG, "ADMINISTRATOR");
+    let one = linkedin::create_post(&client, &a, V, token, ORG, "One", None).await.unwrap().external_id;
+    let two = linkedin::create_post(&client, &a, V, token, ORG, "Two", None).await.unwrap().external_id;
+    linkedin::create_post(&client, &a, V, token, ORG, "Three", None).await.unwrap();
+    d.set_share_statistics(
+        &one,
+        ShareCounts { impressions: 1000, unique_impressions: 800, clicks: 40, likes: 25, shares: 3 },
+    );
+    d.comment_from("urn:li:person:fan", &one, None, "nice").unwrap();
+
+    let stats = linkedin::share_statistics(&client, &a, V, token, ORG, &[&one, &two]).await.unwrap();
+    assert_eq!(stats.len(), 2, "only the shares asked for");
+    let s1 = stats.iter().find(|s| s.share == one).unwrap();
+    assert_eq!(
+        *s1,
+        linkedin::ShareStatistics {
+            share: one.clone(),
+            impressions: 1000,
+            unique_impressions: 800,
+            clicks: 40,
+            likes: 25,
+            comments: 1,
+            shares: 3
+        }
+    );
+    assert_eq!(stats.iter().find(|s| s.share == two).unwrap().impressions, 0);
+    let call = d.requests().into_iter().rfind(|r| r.path == "/rest/organizationalEntityShareStatistics").unwrap();
+    assert_eq!(
+        call.query,
+        format!(
+            "q=organizationalEntity&organizationalEntity=urn%3Ali%3Aorganization%3A2414183&shares=List({},{})",
+            linkedin::encode_urn(&one),
+            linkedin::encode_urn(&two)
+        )
+    );
+
+    // Content administrators post but do not see statistics.
+    d.set_organization_role(SUB, "urn:li:organization:9", "CONTENT_ADMINISTRATOR");
+    let err = linkedin::share_statistics(&client, &a, V, token, "urn:li:organization:9", &[]).await.unwrap_err();
+    assert!(matches!(&err, ConnectorError::Rejected(m) if m.contains("ACCESS_DENIED")), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_retired_version_is_an_operator_error() {
+    let d = LinkedInDouble::start(Config::default()).await.unwrap();
+    let tokens = connect(&d).await;
+    let client = http::client().unwrap();
+    let err =
+        linkedin::create_post(&client, &app(&d), "202401", &tokens.access_token, &me(), "hi", None).await.unwrap_err();
+    assert!(
+        matches!(&err, ConnectorError::Misconfigured(m)
+            if m.contains("STEWARD_LINKEDIN_VERSION") && m.contains("NONEXISTENT_VERSION") && m.contains("202401")),
+        "{err:?}"
+    );
+    assert!(!err.is_retryable());
+    let before = d.requests().len();
+    let err =
+        linkedin::create_post(&client, &app(&d), "2026-01", &tokens.access_token, &me(), "hi", None).await.unwrap_err();
+    assert!(matches!(&err, ConnectorError::Misconfigured(m) if m.contains("STEWARD_LINKEDIN_VERSION")), "{err:?}");
+    assert_eq!(d.requests().len(), before, "a malformed version is caught before any call");
+    assert!(d.posts().is_empty());
+
+    // Without the version header LinkedIn refuses the call.
+    let raw = client
+        .post(format!("{}/rest/posts", d.base))
+        .bearer_auth(&tokens.access_token)
+        .header("X-Restli-Protocol-Version", "2.0.0")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(raw.status(), 400);
+}
+
+#[tokio::test]
+async fn the_daily_quota_answers_429_without_a_hint_until_utc_midnight() {
+    let d = LinkedInDouble::start(Config { member_daily_limit: 2, ..Config::default() }).await.unwrap();
+    let tokens = connect(&d).await;
+    let client = http::client().unwrap();
+    let post = |text: &'static str| {
+        let (client, app, token) = (client.clone(), app(&d), tokens.access_token.clone());
+        async move { linkedin::create_post(&client, &app, V, &token, &me(), text, None).await }
+    };
+    // Start the day just after midnight UTC so the quota cannot roll over mid-test.
+    d.advance(Duration::from_secs((86_400 - d.now().rem_euclid(86_400) + 5) as u64));
+    post("one").await.unwrap();
+    post("two").await.unwrap();
+    let err = post("three").await.unwrap_err();
+    assert!(matches!(err, ConnectorError::RateLimited { retry_after: None }), "{err:?}");
+    assert!(err.is_retryable());
+    let raw = client
+        .post(format!("{}/rest/posts", d.base))
+        .bearer_auth(&tokens.access_token)
+        .header("LinkedIn-Version", V)
+        .header("X-Restli-Protocol-Version", "2.0.0")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(raw.status(), 429);
+    assert!(
+        raw.headers().keys().all(|k| !k.as_str().contains("ratelimit") && k != "retry-after"),
+        "LinkedIn sends no rate-limit headers: {:?}",
+        raw.headers()
+    );
+    // Other endpoints have their own counters.
+    linkedin::posts_by_author(&client, &app(&d), V, &tokens.access_token, &me(), 5).await.unwrap();
+    d.advance(Duration::from_secs(86_400 - 5 - 60));
+    assert!(post("three").await.is_err(), "still the same UTC day");
+    d.advance(Duration::from_secs(61));
+    post("three").await.expect("a new UTC day resets the quota");
+    assert_eq!(d.posts().len(), 3);
+}
+
+#[tokio::test]
+async fn rest_server_errors_timeouts_and_bad_tokens() {
+    let d = LinkedInDouble::start(Config::default()).await.unwrap();
+    let tokens = connect(&d).await;
+    let client = http::client().unwrap();
+    d.inject("/rest/posts", Fault::ServerError);
+    let err = linkedin::create_post(&client, &app(&d), V, &tokens.access_token, &me(), "a", None).await.unwrap_err();
+    assert!(matches!(err, ConnectorError::Transient(_)) && err.is_retryable(), "{err:?}");
+    d.inject("/rest/socialActions", Fault::Delay(Duration::from_secs(3)));
+    let impatient = http::client_with_timeout(Duration::from_millis(300)).unwrap();
+    let err = linkedin::list_comments(&impatient, &app(&d), V, &tokens.access_token, "urn:li:share:1", 0, 10)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ConnectorError::Transient(_)) && err.is_retryable(), "{err:?}");
+    assert!(d.posts().is_empty(), "the 500 was not a lost commit");
+    linkedin::create_post(&client, &app(&d), V, &tokens.access_token, &me(), "a", None).await.unwrap();
+    d.revoke_all();
+    let err = linkedin::create_post(&client, &app(&d), V, &tokens.access_token, &me(), "b", None).await.unwrap_err();
+    assert!(matches!(&err, ConnectorError::Unauthorized(m) if m.contains("REVOKED_ACCESS_TOKEN")), "{err:?}");
 }
