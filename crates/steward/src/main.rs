@@ -167,6 +167,14 @@ async fn demo(config: Option<&Path>, mut env: HashMap<String, String>) -> anyhow
         env.insert("STEWARD_LINKEDIN_API_BASE".into(), linkedin.base.clone());
         doubles.push(format!("  LinkedIn (local double) at {}\n", linkedin.base));
     }
+    if !env.contains_key("STEWARD_TIKTOK_CLIENT_ID") {
+        let tiktok = steward_doubles::tiktok::TikTokDouble::start(steward_doubles::tiktok::Config::default()).await?;
+        env.insert("STEWARD_TIKTOK_CLIENT_ID".into(), tiktok.config().client_key.clone());
+        env.insert("STEWARD_TIKTOK_CLIENT_SECRET".into(), tiktok.config().client_secret.clone());
+        env.insert("STEWARD_TIKTOK_AUTH_BASE".into(), tiktok.base.clone());
+        env.insert("STEWARD_TIKTOK_API_BASE".into(), tiktok.base.clone());
+        doubles.push(format!("  TikTok (local double) at {}\n", tiktok.base));
+    }
     env.entry("STEWARD_ALLOW_PRIVATE_NETWORKS".into()).or_insert_with(|| "true".into());
     // Bind first so that an ephemeral port (STEWARD_LISTEN=127.0.0.1:0) is known before the
     // public URL is derived from it.

@@ -330,5 +330,21 @@ async fn demo_starts_with_sample_people_who_can_sign_in() {
     let (_, accounts) =
         call(&c, reqwest::Method::GET, format!("{}/api/v1/accounts", demo.base), Some(&olivia), None).await;
     assert_eq!(accounts["items"][0]["platform"], "linkedin", "{accounts}");
+    // And TikTok likewise.
+    let (st, started) = call(
+        &c,
+        reqwest::Method::POST,
+        format!("{}/api/v1/accounts/connect", demo.base),
+        Some(&olivia),
+        Some(json!({"platform": "tiktok"})),
+    )
+    .await;
+    assert_eq!(st, 200, "{started}");
+    let consent = browser.get(started["authorize_url"].as_str().unwrap()).send().await.unwrap();
+    let back = consent.headers()["location"].to_str().unwrap().to_string();
+    assert_eq!(c.get(&back).bearer_auth(&olivia).send().await.unwrap().status(), 200);
+    let (_, accounts) =
+        call(&c, reqwest::Method::GET, format!("{}/api/v1/accounts", demo.base), Some(&olivia), None).await;
+    assert_eq!(accounts["items"].as_array().unwrap().len(), 2, "{accounts}");
     demo.terminate().await;
 }
