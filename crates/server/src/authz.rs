@@ -34,7 +34,6 @@ pub struct AccountAccess {
     pub rights: MemberRights,
     /// The member's capabilities, narrowed by the access token if one is used.
     pub capabilities: CapabilitySet,
-    pub windows: Vec<Window>,
 }
 
 impl AccountAccess {
@@ -53,7 +52,11 @@ impl AccountAccess {
     #[must_use]
     pub fn within_windows(&self, at: jiff::Timestamp) -> bool {
         match parse_time_zone(&self.account.time_zone) {
-            Ok(tz) => is_within_windows(&self.windows, &tz, at),
+            // Parsed here, not in `authorize`: only scheduling and publishing ask.
+            Ok(tz) => {
+                let windows: Vec<Window> = serde_json::from_str(&self.membership.windows).unwrap_or_default();
+                is_within_windows(&windows, &tz, at)
+            }
             // A stored zone that no longer parses fails closed.
             Err(_) => false,
         }
@@ -165,8 +168,7 @@ pub async fn authorize(
         need,
         state.clock.now_us(),
     )?;
-    let windows: Vec<Window> = serde_json::from_str(&membership.windows).unwrap_or_default();
-    Ok(AccountAccess { account, membership, rights, capabilities, windows })
+    Ok(AccountAccess { account, membership, rights, capabilities })
 }
 
 #[cfg(test)]
@@ -215,8 +217,7 @@ mod tests {
 
     fn access(m: MembershipRow) -> AccountAccess {
         let (rights, capabilities) = decide(&Narrowing::default(), &account(0), &m, Need::Leave, 0).expect("member");
-        let windows = serde_json::from_str(&m.windows).expect("windows");
-        AccountAccess { account: account(0), membership: m, rights, capabilities, windows }
+        AccountAccess { account: account(0), membership: m, rights, capabilities }
     }
 
     #[test]

@@ -21,7 +21,8 @@ pub struct OauthCredential {
     pub identity: Identity,
 }
 
-pub async fn load(state: &AppState, account_id: &str) -> ApiResult<OauthCredential> {
+/// Opens an account's sealed credential and parses it as `T`.
+async fn open_json<T: serde::de::DeserializeOwned>(state: &AppState, account_id: &str) -> ApiResult<T> {
     let row = state.store.sealed_credential(account_id).await?.ok_or(ApiError::NotFound)?;
     let Some(sealed) = row.credential_sealed.as_deref() else {
         return Err(ApiError::Conflict(
@@ -33,16 +34,25 @@ pub async fn load(state: &AppState, account_id: &str) -> ApiResult<OauthCredenti
         .open_stored_credential(account_id, row.wrapped_data_key.as_deref(), sealed)
         .map_err(|e| ApiError::internal(anyhow::anyhow!("account {account_id}: {e}")))?;
     serde_json::from_slice(&plain).map_err(|_| {
-        ApiError::internal(anyhow::anyhow!("account {account_id}: the credential is not an OAuth credential"))
+        ApiError::internal(anyhow::anyhow!("account {account_id}: the credential is not of this platform's kind"))
     })
+}
+
+/// Seals `value` under a fresh data key and stores it inside `tx`.
+async fn seal_json_in<T: Serialize>(state: &AppState, tx: &mut Tx, account_id: &str, value: &T) -> ApiResult<()> {
+    let plain = zeroize::Zeroizing::new(serde_json::to_vec(value).map_err(ApiError::internal)?);
+    let sealed = state.vault().seal_new_credential(account_id, &plain);
+    tx.set_account_credential(account_id, &sealed.wrapped_data_key, &sealed.credential, state.clock.now_us()).await?;
+    Ok(())
+}
+
+pub async fn load(state: &AppState, account_id: &str) -> ApiResult<OauthCredential> {
+    open_json(state, account_id).await
 }
 
 /// Seals `cred` under a fresh data key and stores it inside `tx`.
 pub async fn store_in(state: &AppState, tx: &mut Tx, account_id: &str, cred: &OauthCredential) -> ApiResult<()> {
-    let plain = zeroize::Zeroizing::new(serde_json::to_vec(cred).map_err(ApiError::internal)?);
-    let sealed = state.vault().seal_new_credential(account_id, &plain);
-    tx.set_account_credential(account_id, &sealed.wrapped_data_key, &sealed.credential, state.clock.now_us()).await?;
-    Ok(())
+    seal_json_in(state, tx, account_id, cred).await
 }
 
 /// Why a usable token could not be had.
@@ -249,14 +259,7 @@ pub async fn bluesky_sign_in(
 /// when the PDS refuses it, and signing in again with the app password when the refresh token
 /// is gone too. A refused app password marks the account `needs_reconnect`.
 pub async fn bluesky_check(state: &AppState, account_id: &str) -> Result<Identity, CredentialError> {
-    let row = state.store.sealed_credential(account_id).await?.ok_or(ApiError::NotFound)?;
-    let sealed = row.credential_sealed.as_deref().ok_or(ApiError::Conflict("no stored credential".into()))?;
-    let plain = state
-        .vault()
-        .open_stored_credential(account_id, row.wrapped_data_key.as_deref(), sealed)
-        .map_err(|e| ApiError::internal(anyhow::anyhow!("account {account_id}: {e}")))?;
-    let mut cred: BlueskyCredential = serde_json::from_slice(&plain)
-        .map_err(|_| ApiError::internal(anyhow::anyhow!("account {account_id}: not a Bluesky credential")))?;
+    let mut cred: BlueskyCredential = open_json(state, account_id).await?;
     match bluesky::get_profile(&state.http, &cred.service, &cred.session).await {
         Err(ConnectorError::Unauthorized(_)) => {}
         other => return Ok(other?),
@@ -286,10 +289,8 @@ pub async fn bluesky_check(state: &AppState, account_id: &str) -> Result<Identit
         Err(e) => return Err(e.into()),
     };
     cred.session = renewed;
-    let plain = zeroize::Zeroizing::new(serde_json::to_vec(&cred).map_err(ApiError::internal)?);
-    let sealed = state.vault().seal_new_credential(account_id, &plain);
     let mut tx = state.store.begin().await?;
-    tx.set_account_credential(account_id, &sealed.wrapped_data_key, &sealed.credential, state.clock.now_us()).await?;
+    seal_json_in(state, &mut tx, account_id, &cred).await?;
     tx.append_audit(system_event(state, account_id, "accounts.credential.refresh", json!({ "platform": "bluesky" })))
         .await?;
     tx.commit().await?;

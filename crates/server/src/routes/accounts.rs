@@ -312,7 +312,7 @@ async fn update_settings(
     Json(body): Json<SettingsRequest>,
 ) -> ApiResult<Json<AccountView>> {
     ctx.slot.set_action("accounts.settings.update", Some(format!("account:{id}")));
-    let access = authorize(&state, &ctx, &principal, &id, Need::Capability(Capability::SettingsManage)).await?;
+    authorize(&state, &ctx, &principal, &id, Need::Capability(Capability::SettingsManage)).await?;
     let now = state.clock.now_us();
     let mut tx = state.store.begin().await?;
     let a = tx.lock_account(&id).await?.ok_or(ApiError::NotFound)?;
@@ -399,7 +399,6 @@ async fn update_settings(
     ))
     .await?;
     tx.commit().await?;
-    let _ = access;
     let (account, membership) = state.store.account_access(&id, &principal.user_id).await?.ok_or(ApiError::NotFound)?;
     Ok(Json(account_view(&state, account, &membership)))
 }

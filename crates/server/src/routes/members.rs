@@ -398,7 +398,7 @@ pub async fn redeem_invitation(
     };
     ctx.slot.set_account(&found.account_id);
     // Re-read after locking the account, so a concurrent accept or withdrawal is seen.
-    let account = tx.lock_account(&found.account_id).await?.ok_or(ApiError::NotFound)?;
+    tx.lock_account(&found.account_id).await?.ok_or(ApiError::NotFound)?;
     let inv = tx.invitation(&found.id).await?.ok_or(ApiError::NotFound)?;
     if !inv.is_pending(now) {
         return Err(ApiError::Conflict("this invitation was already used, withdrawn or has expired".into()));
@@ -409,7 +409,6 @@ pub async fn redeem_invitation(
     if tx.is_member_email(&inv.account_id, email).await? {
         return Err(ApiError::Conflict("you are already a member of this account".into()));
     }
-    let _ = account;
     tx.mark_invitation_accepted(&inv.id, now).await?;
     let terms = MembershipTerms {
         role: inv.role.clone(),
