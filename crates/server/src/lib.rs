@@ -10,6 +10,7 @@ pub mod crypto;
 pub mod error;
 pub mod metrics;
 pub mod passwords;
+pub mod platforms;
 pub mod request;
 pub mod routes;
 pub mod state;
