@@ -16,6 +16,7 @@ mod audit;
 mod cache;
 mod identity;
 mod oauth;
+mod posts;
 pub mod testing;
 mod vault;
 
@@ -25,6 +26,10 @@ pub use accounts::{
 pub use audit::{AuditEventRow, NewAuditEvent};
 pub use identity::{ApiTokenRow, AuthSessionRow, AuthTokenRow, NewApiToken, NewSession, NewUser, SessionRow, UserRow};
 pub use oauth::{NewOauthState, OauthStateRow};
+pub use posts::{
+    ApprovalRow, MediaUploadRow, NewMediaUpload, NewPost, NewPostComment, PaceSlotRow, PostCommentRow, PostContent,
+    PostListQuery, PostRow, PostStateWrite, PostVersionRow, PublishResultWrite, ScheduleWrite,
+};
 pub use vault::{SealedAccountRow, SealedTotpRow};
 
 /// Unix time in microseconds: how every instant is stored.
