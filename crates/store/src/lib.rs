@@ -16,6 +16,7 @@ mod audit;
 mod cache;
 mod identity;
 mod oauth;
+mod posts;
 mod publishing;
 pub mod testing;
 mod vault;
@@ -26,8 +27,13 @@ pub use accounts::{
 pub use audit::{AuditEventRow, NewAuditEvent};
 pub use identity::{ApiTokenRow, AuthSessionRow, AuthTokenRow, NewApiToken, NewSession, NewUser, SessionRow, UserRow};
 pub use oauth::{NewOauthState, OauthStateRow};
+pub use posts::{
+    ApprovalRow, MediaUploadRow, NewMediaUpload, NewPost, NewPostComment, PaceSlotRow, PostCommentRow, PostContent,
+    PostListQuery, PostRow, PostStateWrite, PostVersionRow, PublishResultWrite, ScheduleWrite,
+};
 pub use publishing::{
-    JobStart, JobUpdate, NewSandboxPost, PublishAttemptRow, PublishJobRow, PublishedSlotRow, SandboxCommentRow, SandboxPostRow,
+    JobStart, JobUpdate, NewSandboxPost, PublishAttemptRow, PublishJobRow, PublishedSlotRow, SandboxCommentRow,
+    SandboxPostRow,
 };
 pub use vault::{SealedAccountRow, SealedTotpRow};
 
