@@ -38,7 +38,8 @@ use steward_domain::capability::{Capability, MemberRights, Role};
 use steward_domain::post::{
     Approval, ApprovalPolicy, ApprovalRules, HoldReason, Performer, PostAction, PostSnapshot, PostState, transition,
 };
-use steward_domain::windows::{Window, is_within_windows, local_day_bounds, parse_time_zone};
+use steward_domain::pace::{self, AccountPace, MemberPace, PaceViolation, Slot};
+use steward_domain::windows::{Window, parse_time_zone};
 use steward_store::{
     AccountRow, ApprovalRow, JobStart, JobUpdate, Micros, NewAuditEvent, PostRow, PostStateWrite, PublishAttemptRow,
     PublishJobRow, PublishResultWrite, ScheduleWrite, Tx,
@@ -90,7 +91,7 @@ pub fn idempotency_key(post_id: &str, version: i64) -> String {
 }
 
 /// The worker loop, spawned by `App::serve`.
-pub async fn run(state: Arc<AppState>) {
+pub async fn run(state: AppState) {
     loop {
         let pause = match run_once(&state).await {
             Ok(0) => idle_wait(&state).await,
@@ -303,7 +304,9 @@ fn ts(us: Micros) -> jiff::Timestamp {
 }
 
 /// Whether the account's pace rules and the scheduling member's windows and quota allow
-/// publishing now; the reason and a sentence for people when they do not.
+/// publishing now (`domain::pace`, the same check as at scheduling, with the rules as they are
+/// now); the reason and a sentence for people when they do not. Only posts that went out (or
+/// are going out) count here: a post scheduled later is checked when it is due.
 async fn rules_now(
     state: &AppState,
     tx: &mut Tx,
@@ -321,47 +324,44 @@ async fn rules_now(
         Some(user) => state.store.membership(&account.id, user).await?,
         None => None,
     };
-    if let Some(m) = &member {
-        let windows: Vec<Window> = serde_json::from_str(&m.windows).unwrap_or_default();
-        if !is_within_windows(&windows, &tz, ts(now)) {
-            return Ok(Some((
-                HoldReason::OutsideWindow,
-                "It fell due outside the posting windows of the member who scheduled it.".into(),
-            )));
-        }
-    }
-    let quota = member.as_ref().and_then(|m| m.daily_quota);
-    let gap = account.min_gap_minutes.max(0) * 60 * 1_000_000;
-    if gap == 0 && account.max_posts_per_day.is_none() && quota.is_none() {
-        return Ok(None);
-    }
-    let (day_start, day_end) = local_day_bounds(&tz, ts(now));
-    let (day_start, day_end) = (day_start.as_microsecond(), day_end.as_microsecond());
-    let slots = tx.published_slots(&account.id, &post.id, day_start.min(now - gap), day_end.max(now + 1)).await?;
-    let verdict = steward_domain::pace::check_at_publish(&steward_domain::pace::PublishPace {
-        now,
-        min_gap_us: gap,
-        max_posts_per_day: account.max_posts_per_day,
-        member_daily_quota: quota,
-        day: (day_start, day_end),
-        slots: &slots.iter().map(|s| (s.at, s.scheduled_by == post.scheduled_by)).collect::<Vec<_>>(),
-    });
-    Ok(verdict.map(|v| match v {
-        steward_domain::pace::PaceVerdict::MinGap { last_at } => (
-            HoldReason::PaceExceeded,
-            format!(
-                "The account allows one post every {} minutes, and another went out at {}.",
-                account.min_gap_minutes,
-                ts(last_at).strftime("%H:%M UTC")
+    let windows: Vec<Window> = member.as_ref().map(|m| serde_json::from_str(&m.windows).unwrap_or_default()).unwrap_or_default();
+    let member_pace = MemberPace {
+        windows: &windows,
+        daily_quota: member.as_ref().and_then(|m| m.daily_quota).map(|q| u32::try_from(q.max(0)).unwrap_or(u32::MAX)),
+    };
+    let account_pace = AccountPace {
+        min_gap_minutes: u32::try_from(account.min_gap_minutes.max(0)).unwrap_or(u32::MAX),
+        max_posts_per_day: account.max_posts_per_day.map(|m| u32::try_from(m.max(0)).unwrap_or(u32::MAX)),
+    };
+    let candidate = ts(now);
+    // Without pace limits only the windows matter: no need to read the day's posts.
+    let slots = if account_pace == AccountPace::default() && member_pace.daily_quota.is_none() {
+        Vec::new()
+    } else {
+        let (from, to) = pace::relevant_range(&account_pace, &tz, candidate);
+        tx.published_slots(&account.id, &post.id, from.as_microsecond(), to.as_microsecond())
+            .await?
+            .into_iter()
+            .map(|s| Slot { at: ts(s.at), by_member: s.scheduled_by.is_some() && s.scheduled_by == post.scheduled_by })
+            .collect()
+    };
+    Ok(pace::check(&account_pace, &member_pace, &tz, candidate, &slots).err().map(|v| {
+        let message = match v {
+            PaceViolation::OutsideWindow { .. } => {
+                "It fell due outside the posting windows of the member who scheduled it.".to_string()
+            }
+            PaceViolation::DailyQuotaExceeded { quota } => {
+                format!("The member who scheduled it had already used their daily quota of {quota} posts.")
+            }
+            PaceViolation::MinGap { min_gap_minutes, conflicting } => format!(
+                "The account allows one post every {min_gap_minutes} minutes, and another went out at {}.",
+                conflicting.strftime("%Y-%m-%d %H:%M UTC")
             ),
-        ),
-        steward_domain::pace::PaceVerdict::MaxPerDay { limit } => {
-            (HoldReason::PaceExceeded, format!("The account's limit of {limit} posts a day was already reached."))
-        }
-        steward_domain::pace::PaceVerdict::MemberQuota { limit } => (
-            HoldReason::DailyQuotaExceeded,
-            format!("The member who scheduled it had already used their daily quota of {limit} posts."),
-        ),
+            PaceViolation::MaxPostsPerDay { max } => {
+                format!("The account's limit of {max} posts a day was already reached.")
+            }
+        };
+        (v.hold_reason(), message)
     }))
 }
 

@@ -216,13 +216,21 @@ impl Tx {
         Ok(())
     }
 
+    /// Notes that an attempt of the job's version may have reached the platform unanswered
+    /// (keeping the earliest such instant).
+    pub async fn mark_publish_job_uncertain(&mut self, post_id: &str, since: Micros) -> Result<()> {
+        let q = "UPDATE publish_jobs SET uncertain_since = COALESCE(uncertain_since, $2) WHERE post_id = $1";
+        on_tx!(self, |c| sqlx::query(q).bind(post_id).bind(since).execute(c).await.map(|_| ()))?;
+        Ok(())
+    }
+
     /// Closes the post's attempts that never learned their outcome (their worker died or its
     /// lease ran out) as `unknown`; the earliest start among them, if any.
     pub async fn close_open_publish_attempts(&mut self, post_id: &str, now: Micros) -> Result<Option<Micros>> {
         let first = "SELECT MIN(started_at) FROM publish_attempts WHERE post_id = $1 AND outcome IS NULL";
         let earliest = on_tx!(self, |c| sqlx::query_scalar::<_, Option<i64>>(first).bind(post_id).fetch_one(c).await)?;
         let q = "UPDATE publish_attempts SET outcome = 'unknown', finished_at = $2 WHERE post_id = $1 AND outcome IS NULL";
-        on_tx!(self, |c| sqlx::query(q).bind(post_id).bind(now).execute(c).await)?;
+        on_tx!(self, |c| sqlx::query(q).bind(post_id).bind(now).execute(c).await.map(|_| ()))?;
         Ok(earliest)
     }
 
@@ -234,7 +242,7 @@ impl Tx {
         now: Micros,
     ) -> Result<()> {
         let q = "UPDATE publish_attempts SET outcome = $2, error = $3, finished_at = $4 WHERE id = $1";
-        on_tx!(self, |c| sqlx::query(q).bind(attempt_id).bind(outcome).bind(error).bind(now).execute(c).await)?;
+        on_tx!(self, |c| sqlx::query(q).bind(attempt_id).bind(outcome).bind(error).bind(now).execute(c).await.map(|_| ()))?;
         Ok(())
     }
 }
@@ -446,7 +454,8 @@ impl Store {
             .bind(row.hidden)
             .bind(row.created_at)
             .execute(c)
-            .await)?;
+            .await
+            .map(|_| ()))?;
         Ok(Some(row))
     }
 
