@@ -466,6 +466,8 @@ async fn store_step(tx: &mut Tx, d: &Decided, scheduled_by: &str, now: i64) -> A
 /// Commits and answers with the post as stored now.
 async fn answer(state: &AppState, tx: Tx, access: &AccountAccess, post_id: &str, status: StatusCode) -> ApiResult<Response> {
     tx.commit().await?;
+    // A schedule, publish-now or cancel may change when the scheduler has work: look now.
+    state.scheduler.wake();
     let (post, approvals) = state.store.post_with_approvals(post_id).await?.ok_or(ApiError::NotFound)?;
     Ok(post_response(status, post, &access.account, &approvals, state.clock.now_us()))
 }
