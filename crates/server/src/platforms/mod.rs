@@ -56,7 +56,9 @@ pub struct Published {
 pub enum PublishOutcome {
     Published(Published),
     /// Accepted, the platform is still processing (TikTok): poll `status` with this ref.
-    Processing { platform_ref: String },
+    Processing {
+        platform_ref: String,
+    },
 }
 
 /// Durable notes an adapter makes BEFORE/while calling the platform (Bluesky rkey chosen up
@@ -76,7 +78,14 @@ impl PublishJournal {
     /// `prior_ref` is what an earlier attempt of the same version saved.
     #[must_use]
     pub fn new(store: Store, post_id: &str, worker: &str, prior_ref: Option<String>, now_us: i64) -> Self {
-        Self { store, post_id: post_id.to_string(), worker: worker.to_string(), prior_ref, uncertain_since: None, now_us }
+        Self {
+            store,
+            post_id: post_id.to_string(),
+            worker: worker.to_string(),
+            prior_ref,
+            uncertain_since: None,
+            now_us,
+        }
     }
 
     /// Notes when the first attempt of this version whose outcome was never learned started
