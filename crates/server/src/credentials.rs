@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use steward_connectors::{ConnectorError, Identity, OauthApp, TokenSet, bluesky, linkedin, tiktok};
+use steward_connectors::{ConnectorError, Identity, OauthApp, TokenSet, bluesky, linkedin, mastodon, tiktok};
 use steward_store::{NewAuditEvent, Tx};
 
 use crate::error::{ApiError, ApiResult};
@@ -19,6 +19,9 @@ const REFRESH_MARGIN_SECS: i64 = 300;
 pub struct OauthCredential {
     pub tokens: TokenSet,
     pub identity: Identity,
+    /// Mastodon: the instance origin the account lives on (checked when the owner supplied it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
 }
 
 /// Opens an account's sealed credential and parses it as `T`.
@@ -98,6 +101,11 @@ async fn refresh_with_platform(
     tokens: &TokenSet,
 ) -> Result<TokenSet, ConnectorError> {
     let now = state.clock.now().as_second();
+    if platform == "mastodon" {
+        // Mastodon tokens live until revoked and come without a refresh token: a refused one
+        // cannot be renewed, only reconnected.
+        return Err(ConnectorError::Unauthorized("Mastodon access tokens cannot be refreshed".into()));
+    }
     let app = app_for(state, platform)?;
     match platform {
         "linkedin" => linkedin::refresh(&state.http, app, tokens, now).await,
@@ -131,7 +139,8 @@ pub async fn fresh(
     }
     match refresh_with_platform(state, platform, &current.tokens).await {
         Ok(tokens) => {
-            let renewed = OauthCredential { tokens, identity: current.identity.clone() };
+            let renewed =
+                OauthCredential { tokens, identity: current.identity.clone(), instance: current.instance.clone() };
             let mut tx = state.store.begin().await?;
             store_in(state, &mut tx, account_id, &renewed).await?;
             tx.append_audit(system_event(
@@ -179,6 +188,12 @@ fn system_event(state: &AppState, account_id: &str, action: &str, detail: serde_
 /// is about to expire, and once more if the platform refuses the access token.
 pub async fn check_identity(state: &AppState, account_id: &str, platform: &str) -> Result<Identity, CredentialError> {
     let call = |cred: OauthCredential| async move {
+        if platform == "mastodon" {
+            let instance = cred.instance.as_deref().ok_or_else(|| {
+                ConnectorError::Misconfigured("the stored Mastodon credential names no instance".into())
+            })?;
+            return mastodon::verify_credentials(&state.http, instance, &cred.tokens.access_token).await;
+        }
         let app = app_for(state, platform)?;
         match platform {
             "linkedin" => linkedin::userinfo(&state.http, app, &cred.tokens.access_token).await,

@@ -24,7 +24,7 @@ pub use accounts::{
 };
 pub use audit::{AuditEventRow, NewAuditEvent};
 pub use identity::{ApiTokenRow, AuthSessionRow, AuthTokenRow, NewApiToken, NewSession, NewUser, SessionRow, UserRow};
-pub use oauth::{NewOauthState, OauthStateRow};
+pub use oauth::{MastodonAppRow, NewOauthState, OauthStateRow};
 pub use vault::{SealedAccountRow, SealedTotpRow};
 
 /// Unix time in microseconds: how every instant is stored.
