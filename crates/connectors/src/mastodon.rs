@@ -539,6 +539,24 @@ pub async fn status_context(
     })
 }
 
+/// A status's public counters (`GET /api/v1/statuses/:id`): replies, boosts, favourites.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub struct StatusCounts {
+    pub replies_count: i64,
+    pub reblogs_count: i64,
+    pub favourites_count: i64,
+}
+
+pub async fn status_counts(
+    client: &reqwest::Client,
+    instance: &str,
+    access_token: &str,
+    status_id: &str,
+) -> Result<StatusCounts, ConnectorError> {
+    let resp = send(client.get(url(instance, &format!("/api/v1/statuses/{status_id}"))).bearer_auth(access_token)).await?;
+    read_json(resp, "status").await
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

@@ -3,6 +3,7 @@
 pub mod audit_chain;
 pub mod capability;
 pub mod identity;
+pub mod pace;
 pub mod platform;
 pub mod post;
 pub mod windows;

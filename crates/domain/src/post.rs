@@ -207,6 +207,23 @@ pub enum HoldReason {
     /// The account's `min_gap_minutes` or `max_posts_per_day`.
     PaceExceeded,
     LockedDown,
+    /// The platform no longer accepts the account's credential: its owner must reconnect it.
+    NeedsReconnect,
+}
+
+impl HoldReason {
+    /// The reason's name as stored and sent (`snake_case`, as serde writes it).
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            HoldReason::ApprovalsNoLongerValid => "approvals_no_longer_valid",
+            HoldReason::OutsideWindow => "outside_window",
+            HoldReason::DailyQuotaExceeded => "daily_quota_exceeded",
+            HoldReason::PaceExceeded => "pace_exceeded",
+            HoldReason::LockedDown => "locked_down",
+            HoldReason::NeedsReconnect => "needs_reconnect",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -512,7 +529,8 @@ pub fn transition(
                 HoldReason::OutsideWindow
                 | HoldReason::DailyQuotaExceeded
                 | HoldReason::PaceExceeded
-                | HoldReason::LockedDown => PostState::Approved,
+                | HoldReason::LockedDown
+                | HoldReason::NeedsReconnect => PostState::Approved,
             };
             Ok(Transition { schedule: ScheduleChange::Clear, hold_reason: Some(*reason), ..to(back_to) })
         }
@@ -948,6 +966,7 @@ mod tests {
             (HoldReason::DailyQuotaExceeded, PostState::Approved),
             (HoldReason::PaceExceeded, PostState::Approved),
             (HoldReason::LockedDown, PostState::Approved),
+            (HoldReason::NeedsReconnect, PostState::Approved),
         ] {
             let held = transition(&post, &rules, &Performer::System, &PostAction::Hold { reason }).expect("hold");
             assert_eq!(held.state, back_to, "{reason:?}");
@@ -1137,6 +1156,7 @@ mod tests {
                 Just(HoldReason::DailyQuotaExceeded),
                 Just(HoldReason::PaceExceeded),
                 Just(HoldReason::LockedDown),
+                Just(HoldReason::NeedsReconnect),
             ]
         }
 

@@ -64,11 +64,13 @@ impl App {
     ) -> std::io::Result<()> {
         let housekeeping = tokio::spawn(housekeeping(self.state.clone()));
         let sweeper = tokio::spawn(crate::sweeper::run(self.state.clone()));
+        let scheduler = tokio::spawn(crate::scheduler::run(self.state.clone()));
         let result = axum::serve(listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(shutdown)
             .await;
         housekeeping.abort();
         sweeper.abort();
+        scheduler.abort();
         self.state.store.close().await;
         result
     }

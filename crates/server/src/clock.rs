@@ -7,6 +7,8 @@ use std::time::Duration;
 #[derive(Clone, Default)]
 pub struct Clock {
     offset_us: Arc<AtomicI64>,
+    /// Poked when the clock is moved, so the scheduler sleeping until a due time re-reads "now".
+    moved: Arc<tokio::sync::Notify>,
 }
 
 impl Clock {
@@ -30,6 +32,13 @@ impl Clock {
     pub fn advance(&self, by: Duration) {
         let us = i64::try_from(by.as_micros()).unwrap_or(i64::MAX);
         self.offset_us.fetch_add(us, Ordering::Relaxed);
+        // notify_one keeps a permit when nobody is waiting yet, so a move is never missed.
+        self.moved.notify_one();
+    }
+
+    /// Resolves when the clock has been moved (tests); never in production.
+    pub async fn moved(&self) {
+        self.moved.notified().await;
     }
 }
 

@@ -62,6 +62,63 @@ pub struct Settings {
     pub linkedin_version: String,
     /// TikTok's OAuth app (TikTok calls the client id "client key").
     pub tiktok: Option<steward_connectors::OauthApp>,
+    pub publishing: PublishingSettings,
+}
+
+/// The scheduler's timings (`STEWARD_SCHEDULER_*`, `STEWARD_PUBLISH_*`).
+#[derive(Debug, Clone)]
+pub struct PublishingSettings {
+    /// How long a worker's claim on a job lasts without a heartbeat; after it, another worker
+    /// (or this one restarted) reconciles the job. Renewed every third of it while a call runs.
+    pub lease: Duration,
+    /// How often an idle worker looks at the database even without a wake-up, so that work
+    /// another replica scheduled is noticed (PostgreSQL; SQLite has one process).
+    pub recheck: Duration,
+    /// Attempts of one post version before it fails for good.
+    pub max_attempts: u32,
+    /// First retry delay after a 5xx or timeout; doubled each attempt (with jitter), at most `backoff_max`.
+    pub backoff_base: Duration,
+    pub backoff_max: Duration,
+    /// Posts claimed per batch, and platform calls in flight at once per worker.
+    pub batch: i64,
+    pub concurrency: usize,
+}
+
+impl Default for PublishingSettings {
+    fn default() -> Self {
+        Self {
+            lease: Duration::from_secs(60),
+            recheck: Duration::from_secs(30),
+            max_attempts: 8,
+            backoff_base: Duration::from_secs(30),
+            backoff_max: Duration::from_secs(3600),
+            batch: 200,
+            concurrency: 32,
+        }
+    }
+}
+
+fn publishing_settings(env: &HashMap<String, String>) -> Result<PublishingSettings, ConfigError> {
+    let number = |name: &'static str, default: u64| -> Result<u64, ConfigError> {
+        match env.get(name).filter(|v| !v.is_empty()) {
+            None => Ok(default),
+            Some(v) => match v.parse::<u64>() {
+                Ok(n) if n >= 1 => Ok(n),
+                _ => Err(ConfigError::Invalid { name, message: format!("{v:?} (expected a whole number, at least 1)") }),
+            },
+        }
+    };
+    let d = PublishingSettings::default();
+    let secs = |name: &'static str, default: Duration| number(name, default.as_secs()).map(Duration::from_secs);
+    Ok(PublishingSettings {
+        lease: secs("STEWARD_SCHEDULER_LEASE_SECS", d.lease)?,
+        recheck: secs("STEWARD_SCHEDULER_RECHECK_SECS", d.recheck)?,
+        max_attempts: u32::try_from(number("STEWARD_PUBLISH_MAX_ATTEMPTS", u64::from(d.max_attempts))?).unwrap_or(u32::MAX),
+        backoff_base: secs("STEWARD_PUBLISH_BACKOFF_SECS", d.backoff_base)?,
+        backoff_max: secs("STEWARD_PUBLISH_BACKOFF_MAX_SECS", d.backoff_max)?,
+        batch: i64::try_from(number("STEWARD_SCHEDULER_BATCH", u64::try_from(d.batch).unwrap_or(200))?).unwrap_or(200),
+        concurrency: usize::try_from(number("STEWARD_SCHEDULER_CONCURRENCY", d.concurrency as u64)?).unwrap_or(32),
+    })
 }
 
 /// Reads `STEWARD_<NAME>_CLIENT_ID`/`_CLIENT_SECRET`/`_AUTH_BASE`/`_API_BASE`.
@@ -275,6 +332,7 @@ impl Settings {
                 None => "202610".into(),
             },
             tiktok: oauth_app(env, "TIKTOK", "https://www.tiktok.com", "https://open.tiktokapis.com")?,
+            publishing: publishing_settings(env)?,
         })
     }
 

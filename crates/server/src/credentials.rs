@@ -25,7 +25,7 @@ pub struct OauthCredential {
 }
 
 /// Opens an account's sealed credential and parses it as `T`.
-async fn open_json<T: serde::de::DeserializeOwned>(state: &AppState, account_id: &str) -> ApiResult<T> {
+pub async fn open_json<T: serde::de::DeserializeOwned>(state: &AppState, account_id: &str) -> ApiResult<T> {
     let row = state.store.sealed_credential(account_id).await?.ok_or(ApiError::NotFound)?;
     let Some(sealed) = row.credential_sealed.as_deref() else {
         return Err(ApiError::Conflict(
@@ -42,7 +42,7 @@ async fn open_json<T: serde::de::DeserializeOwned>(state: &AppState, account_id:
 }
 
 /// Seals `value` under a fresh data key and stores it inside `tx`.
-async fn seal_json_in<T: Serialize>(state: &AppState, tx: &mut Tx, account_id: &str, value: &T) -> ApiResult<()> {
+pub async fn seal_json_in<T: Serialize>(state: &AppState, tx: &mut Tx, account_id: &str, value: &T) -> ApiResult<()> {
     let plain = zeroize::Zeroizing::new(serde_json::to_vec(value).map_err(ApiError::internal)?);
     let sealed = state.vault().seal_new_credential(account_id, &plain);
     tx.set_account_credential(account_id, &sealed.wrapped_data_key, &sealed.credential, state.clock.now_us()).await?;

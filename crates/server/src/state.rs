@@ -32,6 +32,8 @@ pub struct Inner {
     /// One lock per account, so refreshes of an account's tokens never run concurrently
     /// (platforms that rotate refresh tokens would otherwise kill the one just issued).
     pub refresh_locks: std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// The publishing worker's identity and wake-up bell (`scheduler.wake()` after scheduling).
+    pub scheduler: crate::scheduler::Scheduler,
 }
 
 impl AppState {
@@ -49,6 +51,7 @@ impl AppState {
             metrics: Metrics::default(),
             http: steward_connectors::http::client().map_err(|e| anyhow::anyhow!("{e}"))?,
             refresh_locks: std::sync::Mutex::new(std::collections::HashMap::new()),
+            scheduler: crate::scheduler::Scheduler::default(),
         })))
     }
 }

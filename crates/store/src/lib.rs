@@ -16,6 +16,8 @@ mod audit;
 mod cache;
 mod identity;
 mod oauth;
+mod posts;
+mod publishing;
 pub mod testing;
 mod vault;
 
@@ -25,6 +27,14 @@ pub use accounts::{
 pub use audit::{AuditEventRow, NewAuditEvent};
 pub use identity::{ApiTokenRow, AuthSessionRow, AuthTokenRow, NewApiToken, NewSession, NewUser, SessionRow, UserRow};
 pub use oauth::{MastodonAppRow, NewOauthState, OauthStateRow};
+pub use posts::{
+    ApprovalRow, MediaUploadRow, NewMediaUpload, NewPost, NewPostComment, PaceSlotRow, PostCommentRow, PostContent,
+    PostListQuery, PostRow, PostStateWrite, PostVersionRow, PublishResultWrite, ScheduleWrite,
+};
+pub use publishing::{
+    JobStart, JobUpdate, NewSandboxPost, PublishAttemptRow, PublishJobRow, PublishedSlotRow, SandboxCommentRow,
+    SandboxPostRow,
+};
 pub use vault::{SealedAccountRow, SealedTotpRow};
 
 /// Unix time in microseconds: how every instant is stored.

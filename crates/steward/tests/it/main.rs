@@ -13,6 +13,7 @@ mod connect;
 mod delegation;
 mod identity;
 mod process;
+mod publishing;
 mod secrets;
 mod sessions;
 mod tokens;

@@ -1,0 +1,229 @@
+//! Publishing and engagement on the platforms, through the connectors: one dispatch per
+//! operation (`publish`, `status`, `comments`, `reply`, `analytics`) over the account's platform.
+//!
+//! The scheduler calls [`publish`] with an [`Outgoing`] whose `idempotency_key` is the same on
+//! every attempt of one post version, and a [`PublishJournal`] in which an adapter saves
+//! (commits) whatever it learns or chooses before the platform has answered (a TikTok
+//! `publish_id`, a Bluesky record key), so a retry after a crash reconciles with the platform
+//! instead of publishing twice. `ConnectorError`'s classes drive the scheduler: `RateLimited`
+//! retries after the hint, `Transient` backs off, `Unauthorized` (after a refresh where the
+//! platform has one) means the owner must reconnect, `Rejected` fails for good,
+//! `AlreadyPublished` is a success.
+//!
+//! Adapters: `sandbox` (built in, in the database) and `mastodon` here; LinkedIn, TikTok and
+//! Bluesky are added beside them. A platform without an adapter answers `Misconfigured`.
+use serde::{Deserialize, Serialize};
+use steward_connectors::ConnectorError;
+use steward_store::{AccountRow, Store};
+
+use crate::state::AppState;
+
+pub mod mastodon;
+pub mod sandbox;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MediaKind {
+    Image,
+    Video,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MediaRef {
+    pub url: String,
+    pub kind: MediaKind,
+}
+
+/// One post version, as it goes to the platform.
+#[derive(Debug, Clone)]
+pub struct Outgoing<'a> {
+    pub post_id: &'a str,
+    pub version: i64,
+    /// Stable for (post, version): identical on every attempt, so platforms can de-duplicate.
+    pub idempotency_key: &'a str,
+    pub text: &'a str,
+    pub title: Option<&'a str>,
+    pub media: &'a [MediaRef],
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Published {
+    pub external_id: String,
+    pub external_url: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PublishOutcome {
+    Published(Published),
+    /// Accepted, the platform is still processing (TikTok): poll `status` with this ref.
+    Processing { platform_ref: String },
+}
+
+/// Durable notes an adapter makes BEFORE/while calling the platform (Bluesky rkey chosen up
+/// front, TikTok publish_id after init), committed to the database at once, so that a retry
+/// after a crash reconciles with the platform instead of posting twice.
+pub struct PublishJournal {
+    store: Store,
+    post_id: String,
+    worker: String,
+    prior_ref: Option<String>,
+    uncertain_since: Option<i64>,
+    now_us: i64,
+}
+
+impl PublishJournal {
+    /// A journal for one attempt at `post_id`'s current job, held by `worker`'s lease;
+    /// `prior_ref` is what an earlier attempt of the same version saved.
+    #[must_use]
+    pub fn new(store: Store, post_id: &str, worker: &str, prior_ref: Option<String>, now_us: i64) -> Self {
+        Self { store, post_id: post_id.to_string(), worker: worker.to_string(), prior_ref, uncertain_since: None, now_us }
+    }
+
+    /// Notes when the first attempt of this version whose outcome was never learned started
+    /// (a crash, a timeout, a 5xx), for platforms whose de-duplication has a time limit.
+    #[must_use]
+    pub fn with_uncertain_since(mut self, at_us: Option<i64>) -> Self {
+        self.uncertain_since = at_us;
+        self
+    }
+
+    /// When the first attempt of this version with an unknown outcome started, if any.
+    #[must_use]
+    pub fn uncertain_since(&self) -> Option<i64> {
+        self.uncertain_since
+    }
+
+    /// The platform ref saved by an earlier attempt of this same post version, if any.
+    #[must_use]
+    pub fn prior_ref(&self) -> Option<&str> {
+        self.prior_ref.as_deref()
+    }
+
+    /// Saves (commits) the platform ref before the adapter goes on. Fails if this worker no
+    /// longer holds the job (its lease expired and another worker took over): the adapter must
+    /// then stop, since the other worker is reconciling.
+    pub async fn save_ref(&self, platform_ref: &str) -> Result<(), steward_store::StoreError> {
+        if self.store.save_publish_ref(&self.post_id, &self.worker, platform_ref, self.now_us).await? {
+            Ok(())
+        } else {
+            Err(steward_store::StoreError::Conflict("this worker's lease on the publish job was lost".into()))
+        }
+    }
+}
+
+/// Publishes one post version on the account's platform.
+pub async fn publish(
+    state: &AppState,
+    account: &AccountRow,
+    out: &Outgoing<'_>,
+    journal: &PublishJournal,
+) -> Result<PublishOutcome, ConnectorError> {
+    match account.platform.as_str() {
+        "sandbox" => sandbox::publish(state, account, out, journal).await,
+        "mastodon" => mastodon::publish(state, account, out, journal).await,
+        other => Err(unavailable(other, "publishing")),
+    }
+}
+
+/// Asks the platform about a post it was still processing (`PublishOutcome::Processing`).
+pub async fn status(
+    state: &AppState,
+    account: &AccountRow,
+    platform_ref: &str,
+) -> Result<PublishOutcome, ConnectorError> {
+    match account.platform.as_str() {
+        "sandbox" => sandbox::status(state, account, platform_ref).await,
+        "mastodon" => mastodon::status(state, account, platform_ref).await,
+        other => Err(unavailable(other, "publish status")),
+    }
+}
+
+/// A comment on one of the account's published posts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlatformComment {
+    pub id: String,
+    pub post_external_id: String,
+    pub author: String,
+    pub text: String,
+    /// RFC 3339.
+    pub created_at: String,
+    pub hidden: bool,
+    pub parent_id: Option<String>,
+}
+
+/// The comments on these published posts (the platform's ids of them).
+pub async fn comments(
+    state: &AppState,
+    account: &AccountRow,
+    published_external_ids: &[String],
+) -> Result<Vec<PlatformComment>, ConnectorError> {
+    match account.platform.as_str() {
+        "sandbox" => sandbox::comments(state, account, published_external_ids).await,
+        "mastodon" => mastodon::comments(state, account, published_external_ids).await,
+        other => Err(unavailable(other, "reading comments")),
+    }
+}
+
+/// Replies, as the account, to a comment.
+pub async fn reply(
+    state: &AppState,
+    account: &AccountRow,
+    comment_id: &str,
+    text: &str,
+) -> Result<PlatformComment, ConnectorError> {
+    match account.platform.as_str() {
+        "sandbox" => sandbox::reply(state, account, comment_id, text).await,
+        "mastodon" => mastodon::reply(state, account, comment_id, text).await,
+        other => Err(unavailable(other, "replying")),
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PostStats {
+    pub external_id: String,
+    pub impressions: i64,
+    pub likes: i64,
+    pub comments: i64,
+    pub shares: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountStats {
+    pub followers: Option<i64>,
+    pub posts: Vec<PostStats>,
+}
+
+/// Follower count and per-post statistics for these published posts.
+pub async fn analytics(
+    state: &AppState,
+    account: &AccountRow,
+    published_external_ids: &[String],
+) -> Result<AccountStats, ConnectorError> {
+    match account.platform.as_str() {
+        "sandbox" => sandbox::analytics(state, account, published_external_ids).await,
+        "mastodon" => mastodon::analytics(state, account, published_external_ids).await,
+        other => Err(unavailable(other, "analytics")),
+    }
+}
+
+fn unavailable(platform: &str, what: &str) -> ConnectorError {
+    ConnectorError::Misconfigured(format!("{what} on {platform} is not available on this server yet"))
+}
+
+/// A database failure inside an adapter: worth retrying, never the platform's fault.
+pub(crate) fn store_failure(e: &steward_store::StoreError) -> ConnectorError {
+    ConnectorError::Transient(format!("Steward's database: {e}"))
+}
+
+/// Maps a failure to get a usable credential to the connector classes the scheduler acts on.
+pub(crate) fn credential_failure(e: crate::credentials::CredentialError) -> ConnectorError {
+    use crate::credentials::CredentialError;
+    match e {
+        CredentialError::NeedsReconnect => {
+            ConnectorError::Unauthorized("the platform no longer accepts this account's credential".into())
+        }
+        CredentialError::Platform(e) => e,
+        CredentialError::Api(crate::error::ApiError::Conflict(m)) => ConnectorError::Unauthorized(m),
+        CredentialError::Api(e) => ConnectorError::Transient(format!("the credential could not be read: {e}")),
+    }
+}

@@ -1,0 +1,140 @@
+//! The built-in sandbox platform (demo and tests): no network; it keeps what it is sent in
+//! Steward's own database (`sandbox_posts`, `sandbox_comments`). Publishing is idempotent per
+//! (account, idempotency key): a repeat answers the post made the first time, which is how the
+//! scheduler's reconciliation after a crash finds out that the post is already live.
+use steward_connectors::ConnectorError;
+use steward_store::{AccountRow, NewSandboxPost, SandboxCommentRow, SandboxPostRow};
+
+use super::{
+    AccountStats, Outgoing, PlatformComment, PostStats, PublishJournal, PublishOutcome, Published, store_failure,
+};
+use crate::clock::rfc3339;
+use crate::state::AppState;
+
+/// The sandbox's ids carry a prefix, so nobody mistakes them for another platform's.
+const POST_PREFIX: &str = "sbx_";
+const COMMENT_PREFIX: &str = "sbc_";
+
+fn published(row: &SandboxPostRow) -> PublishOutcome {
+    PublishOutcome::Published(Published { external_id: row.id.clone(), external_url: None })
+}
+
+pub async fn publish(
+    state: &AppState,
+    account: &AccountRow,
+    out: &Outgoing<'_>,
+    _journal: &PublishJournal,
+) -> Result<PublishOutcome, ConnectorError> {
+    if out.text.trim().is_empty() && out.media.is_empty() {
+        return Err(ConnectorError::Rejected("a sandbox post needs text or media".into()));
+    }
+    let media = serde_json::to_string(out.media).map_err(|e| ConnectorError::Protocol(e.to_string()))?;
+    let id = format!("{POST_PREFIX}{}", uuid::Uuid::now_v7().simple());
+    let row = state
+        .store
+        .sandbox_publish(&NewSandboxPost {
+            id: &id,
+            account_id: &account.id,
+            idempotency_key: out.idempotency_key,
+            title: out.title,
+            text: out.text,
+            media: &media,
+            now: state.clock.now_us(),
+        })
+        .await
+        .map_err(|e| store_failure(&e))?;
+    Ok(published(&row))
+}
+
+/// The sandbox never leaves a post processing: a ref is the post's id.
+pub async fn status(state: &AppState, account: &AccountRow, platform_ref: &str) -> Result<PublishOutcome, ConnectorError> {
+    match state.store.sandbox_post(&account.id, platform_ref).await.map_err(|e| store_failure(&e))? {
+        Some(row) => Ok(published(&row)),
+        None => Err(ConnectorError::Rejected(format!("the sandbox has no post {platform_ref}"))),
+    }
+}
+
+fn comment(row: SandboxCommentRow) -> PlatformComment {
+    PlatformComment {
+        id: row.id,
+        post_external_id: row.post_id,
+        author: row.author,
+        text: row.text,
+        created_at: rfc3339(row.created_at),
+        hidden: row.hidden,
+        parent_id: row.parent_id,
+    }
+}
+
+pub async fn comments(
+    state: &AppState,
+    account: &AccountRow,
+    published_external_ids: &[String],
+) -> Result<Vec<PlatformComment>, ConnectorError> {
+    let rows = state.store.sandbox_comments(&account.id).await.map_err(|e| store_failure(&e))?;
+    Ok(rows.into_iter().filter(|c| published_external_ids.contains(&c.post_id)).map(comment).collect())
+}
+
+pub async fn reply(
+    state: &AppState,
+    account: &AccountRow,
+    comment_id: &str,
+    text: &str,
+) -> Result<PlatformComment, ConnectorError> {
+    if text.trim().is_empty() {
+        return Err(ConnectorError::Rejected("a reply needs text".into()));
+    }
+    let parent = state
+        .store
+        .sandbox_comment(&account.id, comment_id)
+        .await
+        .map_err(|e| store_failure(&e))?
+        .ok_or_else(|| ConnectorError::Rejected(format!("the sandbox has no comment {comment_id}")))?;
+    let id = format!("{COMMENT_PREFIX}{}", uuid::Uuid::now_v7().simple());
+    let row = state
+        .store
+        .add_sandbox_comment(&id, &account.id, &parent.post_id, Some(&parent.id), &account.handle, text, state.clock.now_us())
+        .await
+        .map_err(|e| store_failure(&e))?
+        .ok_or_else(|| ConnectorError::Rejected(format!("the sandbox has no post {}", parent.post_id)))?;
+    Ok(comment(row))
+}
+
+/// A follower comments on a sandbox post (demo seeding and tests; the sandbox has no real
+/// audience). `None` if the post is not the account's.
+pub async fn add_follower_comment(
+    state: &AppState,
+    account_id: &str,
+    post_external_id: &str,
+    author: &str,
+    text: &str,
+) -> Result<Option<PlatformComment>, steward_store::StoreError> {
+    let id = format!("{COMMENT_PREFIX}{}", uuid::Uuid::now_v7().simple());
+    let row = state
+        .store
+        .add_sandbox_comment(&id, account_id, post_external_id, None, author, text, state.clock.now_us())
+        .await?;
+    Ok(row.map(comment))
+}
+
+pub async fn analytics(
+    state: &AppState,
+    account: &AccountRow,
+    published_external_ids: &[String],
+) -> Result<AccountStats, ConnectorError> {
+    let posts = state.store.sandbox_posts(&account.id).await.map_err(|e| store_failure(&e))?;
+    let comments = state.store.sandbox_comments(&account.id).await.map_err(|e| store_failure(&e))?;
+    let stats = posts
+        .into_iter()
+        .filter(|p| published_external_ids.contains(&p.id))
+        .map(|p| PostStats {
+            comments: i64::try_from(comments.iter().filter(|c| c.post_id == p.id).count()).unwrap_or(i64::MAX),
+            external_id: p.id,
+            impressions: p.impressions,
+            likes: p.likes,
+            shares: p.shares,
+        })
+        .collect();
+    // The sandbox has no audience to count.
+    Ok(AccountStats { followers: None, posts: stats })
+}

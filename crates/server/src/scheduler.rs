@@ -1,0 +1,855 @@
+//! The publishing scheduler (DESIGN.md Invariant 10; issue 5 items 4-8).
+//!
+//! The schedule is the database: posts in state `scheduled` with their `scheduled_at`, and
+//! the publish jobs of posts being published (migration 0006). Each `steward serve` runs one
+//! worker loop; several replicas on one PostgreSQL share the work safely:
+//!
+//! 1. **Claim** (one transaction per batch): due posts are locked with `FOR UPDATE SKIP LOCKED`
+//!    (SQLite: the IMMEDIATE transaction excludes other writers). For each, the rules are checked
+//!    again with the people's rights as they are NOW: approvals count only from members who still
+//!    hold `posts.approve`, the account must not be locked down or need reconnecting, the pace
+//!    rules and the scheduling member's windows and daily quota must still hold. A post that no
+//!    longer fits is held (domain `Hold`), `last_error` says why, `posts.held` is audited and the
+//!    people told. Otherwise the post becomes `publishing`, its job is leased to this worker and
+//!    an attempt row is written: all COMMITTED before any platform call. Jobs whose retry or poll
+//!    is due, and jobs whose worker's lease ran out (it crashed mid-call), are claimed the same way.
+//! 2. **Call** the platform with the post version's idempotency key (f(post id, version), the
+//!    same on every attempt) while a heartbeat renews the leases.
+//! 3. **Record** the outcome (one transaction per batch), each write a compare-and-set on this
+//!    worker's lease. A job found in flight after a crash is never simply retried: the next call
+//!    is a reconciliation (same key; the adapter's journaled ref), and the attempt says so.
+//!
+//! Failures: 429 waits for the platform's hint; 5xx, timeouts and unreadable answers back off
+//! exponentially with jitter up to `max_attempts`; `Rejected` fails at once; `Unauthorized`
+//! (after the connector's refresh) marks the account `needs_reconnect` and holds the post. A
+//! post whose attempt may have reached the platform unanswered stays `publishing` (not editable)
+//! until the platform has told us, so an edit can never make it go out twice.
+//!
+//! Idle, the worker sleeps until the next due time, a wake-up ([`Scheduler::wake`], called by
+//! schedule / publish-now / cancel), the test clock moving, or `recheck` (work another replica
+//! scheduled): no busy polling.
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use steward_connectors::ConnectorError;
+use steward_domain::capability::{Capability, MemberRights, Role};
+use steward_domain::post::{
+    Approval, ApprovalPolicy, ApprovalRules, HoldReason, Performer, PostAction, PostSnapshot, PostState, transition,
+};
+use steward_domain::pace::{self, AccountPace, MemberPace, PaceViolation, Slot};
+use steward_domain::windows::{Window, parse_time_zone};
+use steward_store::{
+    AccountRow, ApprovalRow, JobStart, JobUpdate, Micros, NewAuditEvent, PostRow, PostStateWrite, PublishAttemptRow,
+    PublishJobRow, PublishResultWrite, ScheduleWrite, Tx,
+};
+use tokio::sync::Notify;
+
+use crate::authz::capability_set;
+use crate::notify::{self, PostNotice};
+use crate::platforms::{self, MediaRef, Outgoing, PublishJournal, PublishOutcome};
+use crate::state::AppState;
+
+/// How soon a platform that is still processing a post is asked again.
+const POLL_INTERVAL: Duration = Duration::from_secs(10);
+/// The shortest pause when something is due but could not be claimed (another replica holds it).
+const CONTENDED_PAUSE: Duration = Duration::from_millis(250);
+
+/// This process's worker: its identity in leases, and its wake-up bell.
+pub struct Scheduler {
+    worker_id: String,
+    bell: Notify,
+}
+
+impl Default for Scheduler {
+    fn default() -> Self {
+        Self { worker_id: format!("worker-{}", uuid::Uuid::now_v7().simple()), bell: Notify::new() }
+    }
+}
+
+impl Scheduler {
+    /// Something may be due sooner than the worker thought (a post was scheduled, published now,
+    /// cancelled): look at the database again now. Cheap; call after committing.
+    pub fn wake(&self) {
+        // notify_one keeps a permit when the worker is busy, so the wake-up is not lost.
+        self.bell.notify_one();
+    }
+
+    #[must_use]
+    pub fn worker_id(&self) -> &str {
+        &self.worker_id
+    }
+}
+
+/// The idempotency key of one post version: the same on every attempt, different for each
+/// version (an edited post is new content).
+#[must_use]
+pub fn idempotency_key(post_id: &str, version: i64) -> String {
+    let digest = Sha256::digest(format!("steward.publish.v1:{post_id}:{version}").as_bytes());
+    format!("stw-{}", hex::encode(&digest[..16]))
+}
+
+/// The worker loop, spawned by `App::serve`.
+pub async fn run(state: AppState) {
+    loop {
+        let pause = match run_once(&state).await {
+            Ok(0) => idle_wait(&state).await,
+            Ok(_) => continue,
+            Err(e) => {
+                tracing::warn!(error = %e, "the publishing scheduler failed a round; trying again shortly");
+                Duration::from_secs(1)
+            }
+        };
+        tokio::select! {
+            () = tokio::time::sleep(pause) => {}
+            () = state.scheduler.bell.notified() => {}
+            () = state.clock.moved() => {}
+        }
+    }
+}
+
+/// How long to sleep when nothing could be claimed: until the next due instant, at most
+/// `recheck`; a little when something is due but held by another replica.
+async fn idle_wait(state: &AppState) -> Duration {
+    let recheck = state.settings.publishing.recheck;
+    match state.store.next_publish_wakeup().await {
+        Ok(Some(at)) => {
+            let until = at.saturating_sub(state.clock.now_us());
+            if until <= 0 {
+                CONTENDED_PAUSE
+            } else {
+                Duration::from_micros(until.unsigned_abs()).min(recheck)
+            }
+        }
+        Ok(None) => recheck,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read the next publishing time");
+            Duration::from_secs(5)
+        }
+    }
+}
+
+/// What a worker calls the platform with, prepared (and committed) in the claim.
+#[derive(Debug, Clone)]
+struct Work {
+    post_id: String,
+    author_id: String,
+    scheduled_by: Option<String>,
+    account: AccountRow,
+    version: i64,
+    key: String,
+    title: Option<String>,
+    text: String,
+    media: Result<Vec<MediaRef>, String>,
+    attempt_id: String,
+    attempt: i64,
+    started_at: Micros,
+    prior_ref: Option<String>,
+    uncertain_since: Option<Micros>,
+    /// Ask about a post the platform was processing, instead of publishing.
+    poll: Option<String>,
+}
+
+/// One round: claim what is due, call the platforms, record the outcomes. Returns how many
+/// posts and jobs were claimed (0: nothing to do now).
+pub async fn run_once(state: &AppState) -> anyhow::Result<usize> {
+    let cfg = &state.settings.publishing;
+    let now = state.clock.now_us();
+    let lease_until = now + micros(cfg.lease);
+    let worker = state.scheduler.worker_id().to_string();
+    let mut notices = Vec::new();
+    let mut works = Vec::new();
+    let mut tx = state.store.begin().await?;
+    let due = tx.lock_due_post_ids(now, cfg.batch).await?;
+    let jobs = tx.lock_claimable_jobs(now, cfg.batch).await?;
+    let claimed = due.len() + jobs.len();
+    for post_id in &due {
+        if let Some(w) = prepare_due(state, &mut tx, post_id, &worker, now, lease_until, &mut notices).await? {
+            works.push(w);
+        }
+    }
+    for job in jobs {
+        if let Some(w) = prepare_job(state, &mut tx, job, &worker, now, lease_until).await? {
+            works.push(w);
+        }
+    }
+    tx.commit().await?;
+    send(&notices);
+    if works.is_empty() {
+        return Ok(claimed);
+    }
+
+    let ids: Vec<String> = works.iter().map(|w| w.post_id.clone()).collect();
+    let heartbeat = tokio::spawn(heartbeat(state.clone(), ids, worker.clone()));
+    let permits = Arc::new(tokio::sync::Semaphore::new(cfg.concurrency.max(1)));
+    let mut calls = tokio::task::JoinSet::new();
+    for w in works {
+        let state = state.clone();
+        let worker = worker.clone();
+        let permits = permits.clone();
+        calls.spawn(async move {
+            let _permit = permits.acquire_owned().await;
+            let result = call(&state, &w, &worker).await;
+            (w, result)
+        });
+    }
+    let mut results = Vec::new();
+    while let Some(done) = calls.join_next().await {
+        match done {
+            Ok(r) => results.push(r),
+            // A panicked call leaves its job leased; the lease runs out and it is reconciled.
+            Err(e) => tracing::error!(error = %e, "a platform call panicked"),
+        }
+    }
+    heartbeat.abort();
+    record_outcomes(state, results, &worker).await?;
+    Ok(claimed)
+}
+
+fn micros(d: Duration) -> i64 {
+    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
+}
+
+async fn heartbeat(state: AppState, ids: Vec<String>, worker: String) {
+    let lease = state.settings.publishing.lease;
+    let every = (lease / 3).max(Duration::from_millis(200));
+    loop {
+        tokio::time::sleep(every).await;
+        let until = state.clock.now_us() + micros(lease);
+        if let Err(e) = state.store.renew_publish_leases(&ids, &worker, until).await {
+            tracing::warn!(error = %e, "renewing publish leases failed");
+        }
+    }
+}
+
+async fn call(state: &AppState, w: &Work, worker: &str) -> Result<PublishOutcome, ConnectorError> {
+    let journal = PublishJournal::new(state.store.clone(), &w.post_id, worker, w.prior_ref.clone(), state.clock.now_us())
+        .with_uncertain_since(w.uncertain_since);
+    if let Some(platform_ref) = &w.poll {
+        return platforms::status(state, &w.account, platform_ref).await;
+    }
+    let media = w.media.as_ref().map_err(|e| ConnectorError::Rejected(e.clone()))?;
+    let out = Outgoing {
+        post_id: &w.post_id,
+        version: w.version,
+        idempotency_key: &w.key,
+        text: &w.text,
+        title: w.title.as_deref(),
+        media,
+    };
+    platforms::publish(state, &w.account, &out, &journal).await
+}
+
+fn system_event(post: &str, account_id: &str, action: &str, detail: serde_json::Value, at: Micros) -> NewAuditEvent {
+    NewAuditEvent {
+        id: uuid::Uuid::now_v7().to_string(),
+        at,
+        actor_email: Some("steward (scheduler)".into()),
+        action: action.into(),
+        target: Some(format!("post:{post}")),
+        account_id: Some(account_id.to_string()),
+        outcome: "allowed".into(),
+        detail: detail.to_string(),
+        ..Default::default()
+    }
+}
+
+fn send(notices: &[(bool, PostNotice)]) {
+    for (held, n) in notices {
+        if *held { notify::post_held(n) } else { notify::post_failed(n) }
+    }
+}
+
+fn approval_rules(account: &AccountRow) -> ApprovalRules {
+    let always = steward_domain::platform::platform(&account.platform)
+        .and_then(|p| steward_domain::platform::account_kind(p, Some(&account.account_kind)))
+        .is_some_and(|k| k.owner_approval_required);
+    ApprovalRules {
+        policy: ApprovalPolicy {
+            approvals_required: u8::try_from(account.approvals_required.clamp(1, 255)).unwrap_or(u8::MAX),
+            owner_approval_required: account.owner_approval_required,
+            admins_may_approve_own: account.admins_may_approve_own,
+        },
+        owner_approval_always_required: always,
+    }
+}
+
+/// The approvals that still count now: by members who are active, not expired, and still hold
+/// `posts.approve`; "by the owner" means by whoever owns the account now.
+fn current_approvals(account: &AccountRow, approvals: &[ApprovalRow], now: Micros) -> Vec<Approval> {
+    approvals
+        .iter()
+        .filter(|a| {
+            let Some(role) = a.approver_role.as_deref().and_then(|r| r.parse::<Role>().ok()) else { return false };
+            let active = a.approver_status.as_deref() == Some("active");
+            let unexpired = a.approver_expires_at.is_none_or(|e| e > now);
+            let rights = MemberRights::new(
+                role,
+                capability_set(a.approver_grants.as_deref().unwrap_or("[]")),
+                capability_set(a.approver_revokes.as_deref().unwrap_or("[]")),
+            );
+            active && unexpired && rights.has(Capability::PostsApprove)
+        })
+        .map(|a| Approval {
+            user_id: a.approver_id.clone(),
+            version: u32::try_from(a.version).unwrap_or(u32::MAX),
+            by_owner: a.approver_id == account.owner_id,
+        })
+        .collect()
+}
+
+fn ts(us: Micros) -> jiff::Timestamp {
+    jiff::Timestamp::from_microsecond(us).unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+}
+
+/// Whether the account's pace rules and the scheduling member's windows and quota allow
+/// publishing now (`domain::pace`, the same check as at scheduling, with the rules as they are
+/// now); the reason and a sentence for people when they do not. Only posts that went out (or
+/// are going out) count here: a post scheduled later is checked when it is due.
+async fn rules_now(
+    state: &AppState,
+    tx: &mut Tx,
+    account: &AccountRow,
+    post: &PostRow,
+    now: Micros,
+) -> anyhow::Result<Option<(HoldReason, String)>> {
+    let Ok(tz) = parse_time_zone(&account.time_zone) else {
+        return Ok(Some((
+            HoldReason::PaceExceeded,
+            format!("The account's time zone {:?} is not valid, so its rules cannot be checked.", account.time_zone),
+        )));
+    };
+    let member = match &post.scheduled_by {
+        Some(user) => state.store.membership(&account.id, user).await?,
+        None => None,
+    };
+    let windows: Vec<Window> = member.as_ref().map(|m| serde_json::from_str(&m.windows).unwrap_or_default()).unwrap_or_default();
+    let member_pace = MemberPace {
+        windows: &windows,
+        daily_quota: member.as_ref().and_then(|m| m.daily_quota).map(|q| u32::try_from(q.max(0)).unwrap_or(u32::MAX)),
+    };
+    let account_pace = AccountPace {
+        min_gap_minutes: u32::try_from(account.min_gap_minutes.max(0)).unwrap_or(u32::MAX),
+        max_posts_per_day: account.max_posts_per_day.map(|m| u32::try_from(m.max(0)).unwrap_or(u32::MAX)),
+    };
+    let candidate = ts(now);
+    // Without pace limits only the windows matter: no need to read the day's posts.
+    let slots = if account_pace == AccountPace::default() && member_pace.daily_quota.is_none() {
+        Vec::new()
+    } else {
+        let (from, to) = pace::relevant_range(&account_pace, &tz, candidate);
+        tx.published_slots(&account.id, &post.id, from.as_microsecond(), to.as_microsecond())
+            .await?
+            .into_iter()
+            .map(|s| Slot { at: ts(s.at), by_member: s.scheduled_by.is_some() && s.scheduled_by == post.scheduled_by })
+            .collect()
+    };
+    Ok(pace::check(&account_pace, &member_pace, &tz, candidate, &slots).err().map(|v| {
+        let message = match v {
+            PaceViolation::OutsideWindow { .. } => {
+                "It fell due outside the posting windows of the member who scheduled it.".to_string()
+            }
+            PaceViolation::DailyQuotaExceeded { quota } => {
+                format!("The member who scheduled it had already used their daily quota of {quota} posts.")
+            }
+            PaceViolation::MinGap { min_gap_minutes, conflicting } => format!(
+                "The account allows one post every {min_gap_minutes} minutes, and another went out at {}.",
+                conflicting.strftime("%Y-%m-%d %H:%M UTC")
+            ),
+            PaceViolation::MaxPostsPerDay { max } => {
+                format!("The account's limit of {max} posts a day was already reached.")
+            }
+        };
+        (v.hold_reason(), message)
+    }))
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn prepare_due(
+    state: &AppState,
+    tx: &mut Tx,
+    post_id: &str,
+    worker: &str,
+    now: Micros,
+    lease_until: Micros,
+    notices: &mut Vec<(bool, PostNotice)>,
+) -> anyhow::Result<Option<Work>> {
+    let Some((post, approvals)) = tx.lock_post_with_approvals(post_id).await? else { return Ok(None) };
+    if post.state != PostState::Scheduled.as_str() {
+        return Ok(None);
+    }
+    let Some(account) = tx.lock_account(&post.account_id).await? else { return Ok(None) };
+    let counted = current_approvals(&account, &approvals, now);
+    let version = u32::try_from(post.version).unwrap_or(u32::MAX);
+    let snapshot = PostSnapshot { state: PostState::Scheduled, version, approvals: &counted };
+    let rules = approval_rules(&account);
+
+    let hold = match account.status.as_str() {
+        "locked_down" => Some((
+            HoldReason::LockedDown,
+            "The account is locked down, so Steward did not publish it; it can be scheduled again once the lockdown is over."
+                .to_string(),
+        )),
+        "needs_reconnect" | "disconnected" => Some((
+            HoldReason::NeedsReconnect,
+            "The account's platform credential no longer works; its owner must reconnect it, then the post can be scheduled again."
+                .to_string(),
+        )),
+        _ => match transition(&snapshot, &rules, &Performer::System, &PostAction::Due) {
+            Err(_) => Some((
+                HoldReason::ApprovalsNoLongerValid,
+                "Its approvals no longer meet the account's approval policy (an approver lost the right to approve, \
+                 or the owner's approval is missing), so it went back to review."
+                    .to_string(),
+            )),
+            Ok(_) => rules_now(state, tx, &account, &post, now).await?,
+        },
+    };
+    if let Some((reason, message)) = hold {
+        hold_post(tx, &account, &post, &snapshot, &rules, reason, &message, now, notices).await?;
+        return Ok(None);
+    }
+
+    let due = transition(&snapshot, &rules, &Performer::System, &PostAction::Due)
+        .map_err(|e| anyhow::anyhow!("post {post_id}: {e}"))?;
+    let write = PostStateWrite {
+        state: due.state.as_str(),
+        schedule: ScheduleWrite::Keep,
+        hold_reason: None,
+        clear_approvals: false,
+    };
+    if !tx.apply_post_transition(&post.id, PostState::Scheduled.as_str(), post.version, &write, now).await? {
+        return Ok(None);
+    }
+    let key = idempotency_key(&post.id, post.version);
+    let job = tx
+        .start_publish_job(&JobStart {
+            post_id: &post.id,
+            account_id: &account.id,
+            version: post.version,
+            idempotency_key: &key,
+            due_at: post.scheduled_at.unwrap_or(now),
+            worker,
+            lease_expires_at: lease_until,
+            now,
+        })
+        .await?;
+    Ok(Some(begin_attempt(tx, post, account, &job, &key, worker, false, None, now).await?))
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn hold_post(
+    tx: &mut Tx,
+    account: &AccountRow,
+    post: &PostRow,
+    snapshot: &PostSnapshot<'_>,
+    rules: &ApprovalRules,
+    reason: HoldReason,
+    message: &str,
+    now: Micros,
+    notices: &mut Vec<(bool, PostNotice)>,
+) -> anyhow::Result<()> {
+    let held = transition(snapshot, rules, &Performer::System, &PostAction::Hold { reason })
+        .map_err(|e| anyhow::anyhow!("post {}: {e}", post.id))?;
+    let write = PostStateWrite {
+        state: held.state.as_str(),
+        schedule: ScheduleWrite::Clear,
+        hold_reason: Some(reason.as_str()),
+        clear_approvals: false,
+    };
+    if !tx.apply_post_transition(&post.id, snapshot.state.as_str(), post.version, &write, now).await? {
+        return Ok(());
+    }
+    set_last_error(tx, &post.id, held.state.as_str(), message, now).await?;
+    tx.append_audit(system_event(
+        &post.id,
+        &account.id,
+        "posts.held",
+        json!({ "reason": reason.as_str(), "message": message, "version": post.version, "state": held.state.as_str() }),
+        now,
+    ))
+    .await?;
+    notices.push((
+        true,
+        PostNotice {
+            account_id: account.id.clone(),
+            post_id: post.id.clone(),
+            author_id: post.author_id.clone(),
+            owner_id: account.owner_id.clone(),
+            reason: reason.as_str().into(),
+            message: message.into(),
+        },
+    ));
+    Ok(())
+}
+
+async fn set_last_error(tx: &mut Tx, post_id: &str, state: &str, message: &str, now: Micros) -> anyhow::Result<()> {
+    tx.record_publish_result(
+        post_id,
+        state,
+        &PublishResultWrite {
+            state,
+            published_at: None,
+            external_id: None,
+            external_url: None,
+            last_error: Some(message),
+        },
+        now,
+    )
+    .await?;
+    Ok(())
+}
+
+/// Writes the attempt row and its audit event (committed with the claim, before the call).
+#[allow(clippy::too_many_arguments)]
+async fn begin_attempt(
+    tx: &mut Tx,
+    post: PostRow,
+    account: AccountRow,
+    job: &PublishJobRow,
+    key: &str,
+    worker: &str,
+    reconcile: bool,
+    poll: Option<String>,
+    now: Micros,
+) -> anyhow::Result<Work> {
+    let attempt = PublishAttemptRow {
+        id: uuid::Uuid::now_v7().to_string(),
+        post_id: post.id.clone(),
+        version: post.version,
+        attempt: job.attempts,
+        idempotency_key: key.to_string(),
+        worker: worker.to_string(),
+        reconcile,
+        started_at: now,
+        finished_at: None,
+        outcome: None,
+        error: None,
+    };
+    tx.insert_publish_attempt(&attempt).await?;
+    let action = if poll.is_some() { "posts.publish_status_check" } else { "posts.publish_attempt" };
+    tx.append_audit(system_event(
+        &post.id,
+        &account.id,
+        action,
+        json!({ "attempt": job.attempts, "version": post.version, "platform": account.platform, "reconcile": reconcile }),
+        now,
+    ))
+    .await?;
+    let media = serde_json::from_str::<Vec<MediaRef>>(&post.media)
+        .map_err(|_| "the post's media list could not be read".to_string());
+    Ok(Work {
+        post_id: post.id,
+        author_id: post.author_id,
+        scheduled_by: post.scheduled_by,
+        account,
+        version: post.version,
+        key: key.to_string(),
+        title: post.title,
+        text: post.text,
+        media,
+        attempt_id: attempt.id,
+        attempt: job.attempts,
+        started_at: now,
+        prior_ref: job.platform_ref.clone(),
+        uncertain_since: job.uncertain_since,
+        poll,
+    })
+}
+
+async fn prepare_job(
+    _state: &AppState,
+    tx: &mut Tx,
+    job: PublishJobRow,
+    worker: &str,
+    now: Micros,
+    lease_until: Micros,
+) -> anyhow::Result<Option<Work>> {
+    let Some(post) = tx.lock_post(&job.post_id).await? else { return Ok(None) };
+    if !tx.take_publish_job(&job.post_id, worker, lease_until, now).await? {
+        return Ok(None);
+    }
+    let Some(account) = tx.lock_account(&job.account_id).await? else { return Ok(None) };
+    if post.state != PostState::Publishing.as_str() || post.version != job.version {
+        tx.update_publish_job(
+            &job.post_id,
+            worker,
+            &JobUpdate {
+                state: "abandoned",
+                next_attempt_at: None,
+                uncertain_since: job.uncertain_since,
+                platform_ref: None,
+                last_error: Some("the post changed while its job waited"),
+                now,
+            },
+        )
+        .await?;
+        return Ok(None);
+    }
+    // A job still `running` whose lease ran out: its worker died or stalled mid-call, so the
+    // platform may or may not have the post. The next call reconciles (same key, journaled ref).
+    let in_flight = job.state == "running";
+    let mut job = job;
+    if in_flight {
+        let earliest = tx.close_open_publish_attempts(&job.post_id, now).await?;
+        job.uncertain_since = job.uncertain_since.or(earliest).or(Some(now));
+        tx.mark_publish_job_uncertain(&job.post_id, job.uncertain_since.unwrap_or(now)).await?;
+    }
+    let poll = (job.state == "polling").then(|| job.platform_ref.clone()).flatten();
+    job.attempts += 1;
+    let key = job.idempotency_key.clone();
+    let reconcile = job.uncertain_since.is_some();
+    Ok(Some(begin_attempt(tx, post, account, &job, &key, worker, reconcile, poll, now).await?))
+}
+
+/// Exponential backoff with "equal jitter": half the doubled delay, plus a random part of the
+/// other half, so replicas retrying together spread out.
+fn backoff(state: &AppState, attempt: i64) -> Duration {
+    let cfg = &state.settings.publishing;
+    let exp = u32::try_from(attempt.saturating_sub(1).clamp(0, 30)).unwrap_or(30);
+    let full = cfg.backoff_base.saturating_mul(2u32.saturating_pow(exp)).min(cfg.backoff_max);
+    let mut r = [0u8; 8];
+    getrandom::fill(&mut r).expect("the operating system's random number generator failed");
+    let fraction = f64::from(u32::from_le_bytes([r[0], r[1], r[2], r[3]])) / f64::from(u32::MAX);
+    full / 2 + (full / 2).mul_f64(fraction)
+}
+
+fn platform_name(platform: &str) -> &str {
+    steward_domain::platform::platform(platform).map_or(platform, |p| p.name)
+}
+
+async fn record_outcomes(
+    state: &AppState,
+    results: Vec<(Work, Result<PublishOutcome, ConnectorError>)>,
+    worker: &str,
+) -> anyhow::Result<()> {
+    let mut notices = Vec::new();
+    let mut tx = state.store.begin().await?;
+    for (w, result) in results {
+        record_one(state, &mut tx, &w, result, worker, &mut notices).await?;
+    }
+    tx.commit().await?;
+    send(&notices);
+    Ok(())
+}
+
+/// What to do with one outcome.
+enum Next {
+    Published { external_id: String, external_url: Option<String> },
+    Processing(String),
+    RateLimited(Option<Duration>),
+    Retry(String),
+    Reconnect(String),
+    Fail(String),
+}
+
+async fn record_one(
+    state: &AppState,
+    tx: &mut Tx,
+    w: &Work,
+    result: Result<PublishOutcome, ConnectorError>,
+    worker: &str,
+    notices: &mut Vec<(bool, PostNotice)>,
+) -> anyhow::Result<()> {
+    let now = state.clock.now_us();
+    let max = i64::from(state.settings.publishing.max_attempts);
+    let platform = platform_name(&w.account.platform).to_string();
+    let mut next = match result {
+        Ok(PublishOutcome::Published(p)) => Next::Published { external_id: p.external_id, external_url: p.external_url },
+        Err(ConnectorError::AlreadyPublished { external_id }) => Next::Published { external_id, external_url: None },
+        Ok(PublishOutcome::Processing { platform_ref }) => Next::Processing(platform_ref),
+        Err(ConnectorError::RateLimited { retry_after }) => Next::RateLimited(retry_after),
+        Err(e @ (ConnectorError::Transient(_) | ConnectorError::Protocol(_))) => Next::Retry(e.to_string()),
+        Err(e @ ConnectorError::Unauthorized(_)) => Next::Reconnect(e.to_string()),
+        Err(e @ (ConnectorError::Rejected(_) | ConnectorError::Misconfigured(_))) => Next::Fail(e.to_string()),
+    };
+    if matches!(next, Next::RateLimited(_) | Next::Retry(_)) && w.attempt >= max {
+        let why = match &next {
+            Next::Retry(e) => e.clone(),
+            _ => "its rate limit was still reached".into(),
+        };
+        next = Next::Fail(format!("{platform} could not be reached after {} attempts: {why}", w.attempt));
+    }
+    let account_id = w.account.id.as_str();
+    let job = |state: &'static str, next_at: Option<Micros>, uncertain: Option<Micros>, r: Option<&'_ str>, e: Option<&'_ str>| {
+        (state, next_at, uncertain, r.map(str::to_string), e.map(str::to_string))
+    };
+    let (job_state, next_at, uncertain, platform_ref, job_error) = match &next {
+        Next::Published { .. } => job("done", None, w.uncertain_since, None, None),
+        Next::Processing(r) => job("polling", Some(now + micros(POLL_INTERVAL)), w.uncertain_since, Some(r), None),
+        Next::RateLimited(hint) => {
+            let wait = hint.unwrap_or_else(|| backoff(state, w.attempt)).max(Duration::from_secs(1));
+            let state_name = if w.uncertain_since.is_none() { "requeued" } else { "waiting" };
+            job(state_name, Some(now + micros(wait)), w.uncertain_since, None, Some("rate limited"))
+        }
+        Next::Retry(e) => job(
+            "waiting",
+            Some(now + micros(backoff(state, w.attempt))),
+            w.uncertain_since.or(Some(w.started_at)),
+            None,
+            Some(e),
+        ),
+        Next::Reconnect(e) => job("held", None, w.uncertain_since, None, Some(e)),
+        Next::Fail(e) => job("failed", None, w.uncertain_since, None, Some(e)),
+    };
+    let held = tx
+        .update_publish_job(
+            &w.post_id,
+            worker,
+            &JobUpdate {
+                state: job_state,
+                next_attempt_at: next_at,
+                uncertain_since: uncertain,
+                platform_ref: platform_ref.as_deref(),
+                last_error: job_error.as_deref(),
+                now,
+            },
+        )
+        .await?;
+    if !held {
+        // Our lease ran out and another worker took the job over: it reconciles; we write nothing.
+        tracing::warn!(post_id = %w.post_id, "lost the lease on a publish job before recording its outcome");
+        return Ok(());
+    }
+    let publishing = PostState::Publishing.as_str();
+    let (outcome, attempt_error, action, detail) = match &next {
+        Next::Published { external_id, external_url } => {
+            tx.record_publish_result(
+                &w.post_id,
+                publishing,
+                &PublishResultWrite {
+                    state: PostState::Published.as_str(),
+                    published_at: Some(now),
+                    external_id: Some(external_id),
+                    external_url: external_url.as_deref(),
+                    last_error: None,
+                },
+                now,
+            )
+            .await?;
+            ("published", None, "posts.published", json!({ "external_id": external_id, "attempt": w.attempt }))
+        }
+        Next::Processing(r) => {
+            let msg = format!("{platform} is still processing the post; Steward checks again shortly.");
+            set_last_error(tx, &w.post_id, publishing, &msg, now).await?;
+            ("processing", None, "posts.publish_processing", json!({ "platform_ref": r, "attempt": w.attempt }))
+        }
+        Next::RateLimited(_) => {
+            let retry_at = next_at.unwrap_or(now);
+            let msg = format!(
+                "{platform}'s rate limit was reached; Steward tries again at {}.",
+                crate::clock::rfc3339(retry_at)
+            );
+            if w.uncertain_since.is_none() {
+                // The platform refused before doing anything, and no earlier attempt is in
+                // doubt: the post goes back to its schedule (editable again), at the hint.
+                let write = PostStateWrite {
+                    state: PostState::Scheduled.as_str(),
+                    schedule: ScheduleWrite::Set { at: retry_at, by: w.scheduled_by.as_deref().unwrap_or(&w.author_id) },
+                    hold_reason: None,
+                    clear_approvals: false,
+                };
+                tx.apply_post_transition(&w.post_id, publishing, w.version, &write, now).await?;
+                set_last_error(tx, &w.post_id, PostState::Scheduled.as_str(), &msg, now).await?;
+            } else {
+                set_last_error(tx, &w.post_id, publishing, &msg, now).await?;
+            }
+            (
+                "rate_limited",
+                Some(msg),
+                "posts.publish_retry",
+                json!({ "reason": "rate_limited", "retry_at": crate::clock::rfc3339(retry_at), "attempt": w.attempt }),
+            )
+        }
+        Next::Retry(e) => {
+            let retry_at = next_at.unwrap_or(now);
+            let msg = format!("{e}; Steward tries again at {}.", crate::clock::rfc3339(retry_at));
+            set_last_error(tx, &w.post_id, publishing, &msg, now).await?;
+            (
+                "transient",
+                Some(e.clone()),
+                "posts.publish_retry",
+                json!({ "reason": "unavailable", "error": e, "retry_at": crate::clock::rfc3339(retry_at), "attempt": w.attempt }),
+            )
+        }
+        Next::Reconnect(e) => {
+            let msg = format!(
+                "{platform} refused the account's credential ({e}); its owner must reconnect the account, then the post \
+                 can be scheduled again."
+            );
+            if w.account.status == "active" {
+                tx.set_account_status(account_id, "needs_reconnect", now).await?;
+                tx.append_audit(NewAuditEvent {
+                    actor_email: Some("steward (platform credential)".into()),
+                    target: Some(format!("account:{account_id}")),
+                    ..system_event(&w.post_id, account_id, "accounts.credential_failed", json!({ "reason": e }), now)
+                })
+                .await?;
+            }
+            let write = PostStateWrite {
+                state: PostState::Approved.as_str(),
+                schedule: ScheduleWrite::Clear,
+                hold_reason: Some(HoldReason::NeedsReconnect.as_str()),
+                clear_approvals: false,
+            };
+            tx.apply_post_transition(&w.post_id, publishing, w.version, &write, now).await?;
+            set_last_error(tx, &w.post_id, PostState::Approved.as_str(), &msg, now).await?;
+            tx.append_audit(system_event(
+                &w.post_id,
+                account_id,
+                "posts.held",
+                json!({ "reason": HoldReason::NeedsReconnect.as_str(), "message": msg, "version": w.version }),
+                now,
+            ))
+            .await?;
+            notices.push((true, notice(w, HoldReason::NeedsReconnect.as_str(), &msg)));
+            ("unauthorized", Some(e.clone()), "posts.publish_attempt_refused", json!({ "attempt": w.attempt }))
+        }
+        Next::Fail(e) => {
+            let msg = format!("{platform} did not publish the post: {e}");
+            tx.record_publish_result(
+                &w.post_id,
+                publishing,
+                &PublishResultWrite {
+                    state: PostState::Failed.as_str(),
+                    published_at: None,
+                    external_id: None,
+                    external_url: None,
+                    last_error: Some(&msg),
+                },
+                now,
+            )
+            .await?;
+            notices.push((false, notice(w, "publish_failed", &msg)));
+            ("rejected", Some(e.clone()), "posts.publish_failed", json!({ "error": e, "attempt": w.attempt }))
+        }
+    };
+    tx.finish_publish_attempt(&w.attempt_id, outcome, attempt_error.as_deref(), now).await?;
+    tx.append_audit(system_event(&w.post_id, account_id, action, detail, now)).await?;
+    Ok(())
+}
+
+fn notice(w: &Work, reason: &str, message: &str) -> PostNotice {
+    PostNotice {
+        account_id: w.account.id.clone(),
+        post_id: w.post_id.clone(),
+        author_id: w.author_id.clone(),
+        owner_id: w.account.owner_id.clone(),
+        reason: reason.into(),
+        message: message.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::idempotency_key;
+
+    #[test]
+    fn keys_are_stable_per_version_and_differ_between_versions() {
+        assert_eq!(idempotency_key("p1", 1), idempotency_key("p1", 1));
+        assert_ne!(idempotency_key("p1", 1), idempotency_key("p1", 2));
+        assert_ne!(idempotency_key("p1", 1), idempotency_key("p2", 1));
+        assert!(idempotency_key("p1", 1).starts_with("stw-"));
+    }
+}

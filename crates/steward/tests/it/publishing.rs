@@ -1,0 +1,614 @@
+//! The publishing scheduler (issue 5 items 4-8, Invariant 10) on both databases: due posts go
+//! out once, through the sandbox and through the Mastodon double; 429 waits for the hint, 5xx
+//! backs off and reconciles with the same idempotency key, a refusal fails for good, and a due
+//! post whose rules no longer hold (lost approval, lockdown, pace, revoked credential) is held
+//! with a reason. Time moves with the test clock. The crash test runs the real binary.
+use std::time::Duration;
+
+use serde_json::json;
+use steward_connectors::mastodon as mastodon_api;
+use steward_doubles::Fault;
+use steward_doubles::mastodon::{Config as MastodonConfig, MastodonDouble};
+use steward_server::platforms::mastodon::MastodonCredential;
+use steward_store::{NewAccount, NewPost, PostRow, PostStateWrite, ScheduleWrite};
+
+use crate::helpers::{Session, TestApp, both_backends};
+
+/// A sandbox account of a new owner.
+pub async fn sandbox_owner(app: &TestApp, email: &str) -> (Session, String) {
+    let owner = app.user(email).await;
+    let r = app
+        .post("/api/v1/accounts")
+        .auth(&owner)
+        .header("x-csrf-token", &owner.csrf)
+        .json(json!({"platform": "sandbox", "handle": "@sandbox", "credentials": {}}))
+        .send()
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    (owner.clone(), r.body["id"].as_str().unwrap().to_string())
+}
+
+/// Connects to the double as its owner would (OAuth with PKCE), from the test process.
+pub async fn mastodon_token(d: &MastodonDouble) -> String {
+    let client = steward_connectors::http::client().unwrap();
+    let app = mastodon_api::register_app(
+        &client,
+        &d.base,
+        "Steward",
+        "http://127.0.0.1:9/oauth/mastodon/callback",
+        mastodon_api::SCOPES,
+        None,
+        true,
+    )
+    .await
+    .unwrap();
+    let verifier = steward_connectors::pkce::new_verifier();
+    let url = mastodon_api::authorize_url(
+        &app,
+        mastodon_api::SCOPES,
+        "st",
+        &steward_connectors::pkce::challenge_s256(&verifier),
+    )
+    .unwrap();
+    let browser = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let back = browser.get(&url).send().await.unwrap();
+    let location = reqwest::Url::parse(back.headers()["location"].to_str().unwrap()).unwrap();
+    let code = location.query_pairs().find(|(k, _)| k == "code").unwrap().1.to_string();
+    let tokens = mastodon_api::exchange_code(&client, &app, &code, &verifier, 0).await.unwrap();
+    tokens.access_token.clone()
+}
+
+/// A Mastodon account owned by `owner_id`, its credential sealed through the server's vault.
+pub async fn seal_mastodon_account(
+    store: &steward_store::Store,
+    vault: &steward_server::vault::Vault,
+    owner_id: &str,
+    d: &MastodonDouble,
+    now: i64,
+) -> String {
+    let token = mastodon_token(d).await;
+    let id = uuid_v7();
+    let cred = MastodonCredential {
+        instance: d.base.clone(),
+        tokens: steward_connectors::TokenSet {
+            access_token: token,
+            refresh_token: None,
+            expires_at: None,
+            refresh_expires_at: None,
+            scope: Some(mastodon_api::SCOPES.into()),
+        },
+        identity: steward_connectors::Identity {
+            id: "100".into(),
+            handle: "@olivia@mastodon.example".into(),
+            display_name: "Olivia".into(),
+        },
+    };
+    let sealed = vault.seal_new_credential(&id, &serde_json::to_vec(&cred).unwrap());
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_account(NewAccount {
+        id: &id,
+        platform: "mastodon",
+        account_kind: "account",
+        handle: "@olivia@mastodon.example",
+        display_name: "Olivia",
+        owner_id,
+        time_zone: "UTC",
+        max_members: 10,
+        owner_approval_required: false,
+        credential_sealed: None,
+        now,
+    })
+    .await
+    .unwrap();
+    tx.set_account_credential(&id, &sealed.wrapped_data_key, &sealed.credential, now).await.unwrap();
+    tx.commit().await.unwrap();
+    id
+}
+
+pub fn uuid_v7() -> String {
+    // The suite has no uuid dependency: time and a counter make ids unique enough for tests.
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    format!("t{t:x}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+}
+
+/// A post approved by `approver_id` and scheduled by `scheduler_id` for `at` (µs), written
+/// straight to the store (the posts API is another module's); returns its id.
+pub async fn scheduled_post(
+    store: &steward_store::Store,
+    account_id: &str,
+    author_id: &str,
+    approver_id: &str,
+    approver_is_owner: bool,
+    text: &str,
+    at: i64,
+    now: i64,
+) -> String {
+    let id = uuid_v7();
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_post(NewPost {
+        id: &id,
+        account_id,
+        author_id,
+        title: None,
+        text,
+        media: "[]",
+        idempotency: None,
+        now,
+    })
+    .await
+    .unwrap();
+    tx.insert_post_approval(&id, 1, approver_id, approver_is_owner, now).await.unwrap();
+    let write = PostStateWrite {
+        state: "scheduled",
+        schedule: ScheduleWrite::Set { at, by: approver_id },
+        hold_reason: None,
+        clear_approvals: false,
+    };
+    assert!(tx.apply_post_transition(&id, "draft", 1, &write, now).await.unwrap());
+    tx.commit().await.unwrap();
+    id
+}
+
+async fn post(app: &TestApp, id: &str) -> PostRow {
+    app.state.store.post(id).await.unwrap().unwrap()
+}
+
+/// Waits (wakes the scheduler, up to a generous deadline) until the post reaches a state the
+/// scheduler does not leave on its own.
+async fn settled(app: &TestApp, id: &str, wanted: &[&str]) -> PostRow {
+    for _ in 0..600 {
+        let p = post(app, id).await;
+        if wanted.contains(&p.state.as_str()) {
+            return p;
+        }
+        app.state.scheduler.wake();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("post {id} never reached {wanted:?}: {:?}", post(app, id).await);
+}
+
+async fn actions(app: &TestApp, post_id: &str) -> Vec<(String, serde_json::Value)> {
+    let target = format!("post:{post_id}");
+    let mut out = Vec::new();
+    for e in app.state.store.audit_events_after(0, 100_000).await.unwrap() {
+        if e.target.as_deref() == Some(target.as_str()) {
+            out.push((e.action.clone(), serde_json::from_str(&e.detail).unwrap()));
+        }
+    }
+    out
+}
+
+fn now_us(app: &TestApp) -> i64 {
+    app.clock.now_us()
+}
+
+const HOUR: i64 = 3_600_000_000;
+
+both_backends! {
+    async fn due_post_goes_out_once_through_the_sandbox(app: TestApp) {
+        let (owner, account) = sandbox_owner(&app, "due@example.com").await;
+        let now = now_us(&app);
+        let id = scheduled_post(&app.state.store, &account, &owner.user_id, &owner.user_id, true, "Hello sandbox", now + HOUR, now).await;
+        // Not due yet: a round claims nothing and the post stays scheduled.
+        assert_eq!(steward_server::scheduler::run_once(&app.state).await.unwrap(), 0);
+        assert_eq!(post(&app, &id).await.state, "scheduled");
+        assert!(app.state.store.sandbox_posts(&account).await.unwrap().is_empty());
+
+        app.clock.advance(Duration::from_secs(3601));
+        let p = settled(&app, &id, &["published", "failed", "approved", "in_review"]).await;
+        assert_eq!(p.state, "published", "{p:?}");
+        let live = app.state.store.sandbox_posts(&account).await.unwrap();
+        assert_eq!(live.len(), 1);
+        assert_eq!(live[0].text, "Hello sandbox");
+        assert_eq!(p.external_id.as_deref(), Some(live[0].id.as_str()));
+        assert_eq!(live[0].idempotency_key, steward_server::scheduler::idempotency_key(&id, 1));
+        assert!(p.published_at.is_some() && p.last_error.is_none());
+        let attempts = app.state.store.publish_attempts(&id).await.unwrap();
+        assert_eq!(attempts.len(), 1);
+        assert_eq!(attempts[0].outcome.as_deref(), Some("published"));
+        let job = app.state.store.publish_job(&id).await.unwrap().unwrap();
+        assert_eq!((job.state.as_str(), job.attempts), ("done", 1));
+        let acts: Vec<String> = actions(&app, &id).await.into_iter().map(|(a, _)| a).collect();
+        assert_eq!(acts, ["posts.publish_attempt", "posts.published"]);
+
+        // A repeat of the key on the sandbox is a no-op answering the same post.
+        let again = app.state.store.sandbox_publish(&steward_store::NewSandboxPost {
+            id: "other", account_id: &account, idempotency_key: &live[0].idempotency_key,
+            title: None, text: "changed", media: "[]", now,
+        }).await.unwrap();
+        assert_eq!(again.id, live[0].id);
+        assert_eq!(app.state.store.sandbox_posts(&account).await.unwrap().len(), 1);
+    }
+
+    async fn sandbox_comments_replies_and_analytics(app: TestApp) {
+        let (owner, account) = sandbox_owner(&app, "engage@example.com").await;
+        let now = now_us(&app);
+        let id = scheduled_post(&app.state.store, &account, &owner.user_id, &owner.user_id, true, "Talk to me", now, now).await;
+        let p = settled(&app, &id, &["published", "failed"]).await;
+        let ext = p.external_id.clone().unwrap();
+        let acct = app.state.store.account_by_id(&account).await.unwrap().unwrap();
+        let c = steward_server::platforms::sandbox::add_follower_comment(&app.state, &account, &ext, "@fan", "Nice!")
+            .await.unwrap().unwrap();
+        assert!(steward_server::platforms::sandbox::add_follower_comment(&app.state, &account, "sbx_nope", "@fan", "x")
+            .await.unwrap().is_none());
+        let reply = steward_server::platforms::reply(&app.state, &acct, &c.id, "Thanks").await.unwrap();
+        assert_eq!((reply.parent_id.as_deref(), reply.post_external_id.as_str()), (Some(c.id.as_str()), ext.as_str()));
+        let all = steward_server::platforms::comments(&app.state, &acct, std::slice::from_ref(&ext)).await.unwrap();
+        assert_eq!(all.len(), 2);
+        assert_eq!(all[0].author, "@fan");
+        assert!(app.state.store.set_sandbox_engagement(&account, &ext, 120, 7, 2).await.unwrap());
+        let stats = steward_server::platforms::analytics(&app.state, &acct, std::slice::from_ref(&ext)).await.unwrap();
+        assert_eq!(stats.posts.len(), 1);
+        let s = &stats.posts[0];
+        assert_eq!((s.impressions, s.likes, s.comments, s.shares), (120, 7, 2, 2));
+    }
+
+    async fn mastodon_post_with_retry_hint_then_published(app: TestApp) {
+        let d = MastodonDouble::start(MastodonConfig::default()).await.unwrap();
+        let owner = app.user("masto@example.com").await;
+        let now = now_us(&app);
+        let account = seal_mastodon_account(&app.state.store, app.state.vault(), &owner.user_id, &d, now).await;
+        d.inject("/api/v1/statuses", Fault::RateLimited);
+        let reset = (d.now() / d.config().api_window + 1) * d.config().api_window;
+        let id = scheduled_post(&app.state.store, &account, &owner.user_id, &owner.user_id, true, "Toot", now, now).await;
+        // The 429 sends it back to its schedule at the hint (nothing was published).
+        let mut p = post(&app, &id).await;
+        for _ in 0..600 {
+            p = post(&app, &id).await;
+            if p.state == "scheduled" && p.last_error.is_some() { break; }
+            app.state.scheduler.wake();
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(p.state, "scheduled", "{p:?}");
+        assert!(p.last_error.as_deref().unwrap().contains("rate limit"), "{p:?}");
+        let at_secs = p.scheduled_at.unwrap() / 1_000_000;
+        assert!((reset - 2..=reset + 2).contains(&at_secs), "retry at {at_secs}, reset {reset}");
+        assert!(d.statuses().is_empty());
+
+        app.clock.advance(Duration::from_secs(u64::try_from(reset - d.now() + 2).unwrap()));
+        let p = settled(&app, &id, &["published", "failed"]).await;
+        assert_eq!(p.state, "published", "{p:?}");
+        let statuses = d.statuses();
+        assert_eq!(statuses.len(), 1);
+        assert_eq!(p.external_id.as_deref(), Some(statuses[0].id.as_str()));
+        let keys: Vec<String> = d.requests().iter().filter(|r| r.path == "/api/v1/statuses")
+            .map(|r| r.header("idempotency-key").unwrap().to_string()).collect();
+        assert_eq!(keys.len(), 2);
+        assert!(keys.iter().all(|k| *k == steward_server::scheduler::idempotency_key(&id, 1)));
+        let acts: Vec<String> = actions(&app, &id).await.into_iter().map(|(a, _)| a).collect();
+        assert_eq!(acts, ["posts.publish_attempt", "posts.publish_retry", "posts.publish_attempt", "posts.published"]);
+    }
+
+    async fn server_error_backs_off_and_committed_but_lost_is_reconciled(app: TestApp) {
+        let d = MastodonDouble::start(MastodonConfig::default()).await.unwrap();
+        let owner = app.user("lost@example.com").await;
+        let now = now_us(&app);
+        let account = seal_mastodon_account(&app.state.store, app.state.vault(), &owner.user_id, &d, now).await;
+        // The instance publishes, then the answer is lost (500): outcome unknown.
+        d.lose_next_response("/api/v1/statuses");
+        let id = scheduled_post(&app.state.store, &account, &owner.user_id, &owner.user_id, true, "Once only", now, now).await;
+        let mut job = None;
+        for _ in 0..600 {
+            job = app.state.store.publish_job(&id).await.unwrap();
+            if job.as_ref().is_some_and(|j| j.state == "waiting") { break; }
+            app.state.scheduler.wake();
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let job = job.unwrap();
+        assert_eq!(job.state, "waiting", "{job:?}");
+        assert!(job.uncertain_since.is_some());
+        let p = post(&app, &id).await;
+        // In doubt, it stays `publishing` (not editable), with the reason and the next try.
+        assert_eq!(p.state, "publishing");
+        assert!(p.last_error.as_deref().unwrap().contains("tries again"), "{p:?}");
+        assert_eq!(d.statuses().len(), 1, "the instance has it already");
+        let wait = (job.next_attempt_at.unwrap() - now_us(&app)) / 1_000_000 + 1;
+        // Backoff: at least half the base delay (30 s by default), at most the base.
+        assert!((15..=31).contains(&wait), "first retry in {wait} s");
+        app.clock.advance(Duration::from_secs(u64::try_from(wait).unwrap()));
+        let p = settled(&app, &id, &["published", "failed"]).await;
+        assert_eq!(p.state, "published", "{p:?}");
+        assert_eq!(d.statuses().len(), 1, "the retry with the same key returned the original status");
+        assert_eq!(p.external_id.as_deref(), Some(d.statuses()[0].id.as_str()));
+        let attempts = app.state.store.publish_attempts(&id).await.unwrap();
+        assert_eq!(attempts.iter().map(|a| a.outcome.clone().unwrap()).collect::<Vec<_>>(), ["transient", "published"]);
+        assert!(attempts[1].reconcile);
+    }
+
+    async fn rejection_fails_for_good_with_a_clear_error(app: TestApp) {
+        let d = MastodonDouble::start(MastodonConfig::default()).await.unwrap();
+        let owner = app.user("reject@example.com").await;
+        let now = now_us(&app);
+        let account = seal_mastodon_account(&app.state.store, app.state.vault(), &owner.user_id, &d, now).await;
+        let long = "x".repeat(501);
+        let id = scheduled_post(&app.state.store, &account, &owner.user_id, &owner.user_id, true, &long, now, now).await;
+        let p = settled(&app, &id, &["published", "failed"]).await;
+        assert_eq!(p.state, "failed");
+        let e = p.last_error.unwrap();
+        assert!(e.contains("Mastodon did not publish the post") && e.contains("character limit"), "{e}");
+        let acts = actions(&app, &id).await;
+        assert_eq!(acts.last().unwrap().0, "posts.publish_failed");
+        assert!(d.statuses().is_empty());
+    }
+
+    async fn revoked_credential_holds_the_post_and_marks_the_account(app: TestApp) {
+        let d = MastodonDouble::start(MastodonConfig::default()).await.unwrap();
+        let owner = app.user("revoked@example.com").await;
+        let now = now_us(&app);
+        let account = seal_mastodon_account(&app.state.store, app.state.vault(), &owner.user_id, &d, now).await;
+        d.revoke_all();
+        let id = scheduled_post(&app.state.store, &account, &owner.user_id, &owner.user_id, true, "Hi", now, now).await;
+        let p = settled(&app, &id, &["approved", "failed", "published"]).await;
+        assert_eq!((p.state.as_str(), p.hold_reason.as_deref()), ("approved", Some("needs_reconnect")), "{p:?}");
+        assert!(p.last_error.unwrap().contains("reconnect"));
+        let acc = app.state.store.account_by_id(&account).await.unwrap().unwrap();
+        assert_eq!(acc.status, "needs_reconnect");
+        let acts: Vec<String> = actions(&app, &id).await.into_iter().map(|(a, _)| a).collect();
+        assert!(acts.contains(&"posts.held".to_string()), "{acts:?}");
+    }
+
+    async fn lost_approval_holds_for_review(app: TestApp) {
+        let (owner, account) = sandbox_owner(&app, "hold-owner@example.com").await;
+        let admin = app.user("hold-admin@example.com").await;
+        let now = now_us(&app);
+        app.raw_sql(&format!(
+            "INSERT INTO memberships (account_id, user_id, role, grants, revokes, expires_at, windows, daily_quota, status, \
+             accepted_rules_version, created_at, updated_at) VALUES ('{account}', '{}', 'admin', '[]', '[]', NULL, '[]', NULL, \
+             'active', 0, {now}, {now})", admin.user_id)).await;
+        let id = scheduled_post(&app.state.store, &account, &owner.user_id, &admin.user_id, false, "Approved by admin", now + HOUR, now).await;
+        // The admin loses posts.approve before the post is due.
+        app.raw_sql(&format!("UPDATE memberships SET revokes = '[\"posts.approve\"]' WHERE user_id = '{}'", admin.user_id)).await;
+        app.clock.advance(Duration::from_secs(3601));
+        let p = settled(&app, &id, &["in_review", "approved", "published", "failed"]).await;
+        assert_eq!((p.state.as_str(), p.hold_reason.as_deref()), ("in_review", Some("approvals_no_longer_valid")));
+        assert!(p.scheduled_at.is_none() && p.last_error.unwrap().contains("approval"));
+        let acts = actions(&app, &id).await;
+        assert_eq!(acts.len(), 1);
+        assert_eq!(acts[0].0, "posts.held");
+        assert_eq!(acts[0].1["reason"], "approvals_no_longer_valid");
+        assert!(app.state.store.sandbox_posts(&account).await.unwrap().is_empty());
+    }
+
+    async fn lockdown_and_pace_hold_due_posts(app: TestApp) {
+        let (owner, account) = sandbox_owner(&app, "pace@example.com").await;
+        app.raw_sql(&format!("UPDATE social_accounts SET min_gap_minutes = 60 WHERE id = '{account}'")).await;
+        let now = now_us(&app);
+        let first = scheduled_post(&app.state.store, &account, &owner.user_id, &owner.user_id, true, "first", now, now).await;
+        assert_eq!(settled(&app, &first, &["published", "failed"]).await.state, "published");
+        // Ten minutes later, another one: the account wants an hour between posts.
+        app.clock.advance(Duration::from_secs(600));
+        let now = now_us(&app);
+        let second = scheduled_post(&app.state.store, &account, &owner.user_id, &owner.user_id, true, "second", now, now).await;
+        let p = settled(&app, &second, &["approved", "published", "failed"]).await;
+        assert_eq!((p.state.as_str(), p.hold_reason.as_deref()), ("approved", Some("pace_exceeded")));
+        assert!(p.last_error.unwrap().contains("60 minutes"));
+
+        app.raw_sql(&format!("UPDATE social_accounts SET min_gap_minutes = 0, status = 'locked_down' WHERE id = '{account}'")).await;
+        let third = scheduled_post(&app.state.store, &account, &owner.user_id, &owner.user_id, true, "third", now, now).await;
+        let p = settled(&app, &third, &["approved", "published", "failed"]).await;
+        assert_eq!((p.state.as_str(), p.hold_reason.as_deref()), ("approved", Some("locked_down")));
+        assert_eq!(app.state.store.sandbox_posts(&account).await.unwrap().len(), 1);
+    }
+}
+
+/// Bounded attempts: every try answered 5xx, the post fails with the count in its error.
+mod gives_up_after_max_attempts {
+    use super::*;
+
+    async fn run(app: TestApp) {
+        let d = MastodonDouble::start(MastodonConfig::default()).await.unwrap();
+        let owner = app.user("giveup@example.com").await;
+        let now = now_us(&app);
+        let account = seal_mastodon_account(&app.state.store, app.state.vault(), &owner.user_id, &d, now).await;
+        d.inject("/api/v1/statuses", Fault::ServerError);
+        d.inject("/api/v1/statuses", Fault::ServerError);
+        let id = scheduled_post(&app.state.store, &account, &owner.user_id, &owner.user_id, true, "never", now, now).await;
+        for _ in 0..600 {
+            let p = post(&app, &id).await;
+            if p.state == "failed" {
+                break;
+            }
+            if let Some(j) = app.state.store.publish_job(&id).await.unwrap()
+                && j.state == "waiting"
+            {
+                app.clock.advance(Duration::from_secs(120));
+            }
+            app.state.scheduler.wake();
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let p = post(&app, &id).await;
+        assert_eq!(p.state, "failed", "{p:?}");
+        assert!(p.last_error.unwrap().contains("after 2 attempts"));
+        assert!(d.statuses().is_empty());
+    }
+
+    fn tweak(s: &mut steward_server::Settings) {
+        s.publishing.max_attempts = 2;
+        s.publishing.backoff_base = Duration::from_secs(60);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        run(TestApp::spawn_with(crate::helpers::Backend::Sqlite, tweak).await.unwrap()).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        if let Some(app) = TestApp::spawn_with(crate::helpers::Backend::Postgres, tweak).await {
+            run(app).await;
+        }
+    }
+}
+
+/// Issue 5 item 8: N posts go out through the Mastodon double while `steward serve` is killed
+/// with SIGKILL at random moments and restarted; at the end the double holds each post once.
+mod crash {
+    use std::path::Path;
+    use std::process::Stdio;
+
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    use tokio::process::{Child, Command};
+
+    use super::*;
+
+    const BIN: &str = env!("CARGO_BIN_EXE_steward");
+    const POSTS: usize = 24;
+
+    /// `steward serve` on `database_url`, with a short lease so a killed worker's jobs are
+    /// reclaimed quickly; returns the child and its URL.
+    async fn serve(dir: &Path, database_url: &str, n: usize) -> (Child, String) {
+        let log = std::fs::File::create(dir.join(format!("serve-{n}.log"))).unwrap();
+        let mut child = Command::new(BIN)
+            .arg("serve")
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("STEWARD_LISTEN", "127.0.0.1:0")
+            .env("STEWARD_DATA_DIR", dir)
+            .env("STEWARD_DATABASE_URL", database_url)
+            .env("STEWARD_SIGNUP", "open")
+            .env("STEWARD_ALLOW_PRIVATE_NETWORKS", "true")
+            .env("STEWARD_SCHEDULER_LEASE_SECS", "2")
+            .env("STEWARD_SCHEDULER_RECHECK_SECS", "1")
+            .env("STEWARD_PUBLISH_BACKOFF_SECS", "1")
+            .env("STEWARD_PUBLISH_BACKOFF_MAX_SECS", "2")
+            .env("STEWARD_PUBLISH_MAX_ATTEMPTS", "100")
+            .env("STEWARD_SCHEDULER_BATCH", "4")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log))
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn steward");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let base = tokio::time::timeout(Duration::from_secs(60), async {
+            while let Some(line) = lines.next_line().await.unwrap() {
+                if let Some(i) = line.find("http://") {
+                    return line[i..].split_whitespace().next().unwrap().to_string();
+                }
+            }
+            panic!("steward exited before announcing its address");
+        })
+        .await
+        .expect("steward started");
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        (child, base)
+    }
+
+    fn kill(child: &Child) {
+        let pid = child.id().unwrap().to_string();
+        assert!(std::process::Command::new("kill").args(["-KILL", &pid]).status().unwrap().success());
+    }
+
+    fn random_below(n: u64) -> u64 {
+        let mut b = [0u8; 8];
+        std::io::Read::read_exact(&mut std::fs::File::open("/dev/urandom").unwrap(), &mut b).unwrap();
+        u64::from_le_bytes(b) % n.max(1)
+    }
+
+    async fn run(database_url: String, replicas: usize) {
+        let dir = tempfile::tempdir().unwrap();
+        let d = MastodonDouble::start(MastodonConfig::default()).await.unwrap();
+        let mut started = 0;
+        let (first, base) = serve(dir.path(), &database_url, started).await;
+        started += 1;
+        let mut children = vec![first];
+        for _ in 1..replicas {
+            children.push(serve(dir.path(), &database_url, started).await.0);
+            started += 1;
+        }
+        // The owner signs up through the API; the Mastodon account and the posts are written
+        // from this process with the server's own vault and store (the key file the server made).
+        let client = reqwest::Client::new();
+        let r = client
+            .post(format!("{base}/api/v1/auth/register"))
+            .json(&json!({"email": "crash@example.com", "password": crate::helpers::PASSWORD, "display_name": "Crash"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        let owner_id = r.json::<serde_json::Value>().await.unwrap()["id"].as_str().unwrap().to_string();
+        let store = steward_store::Store::open(&database_url).await.unwrap();
+        let vault = steward_server::vault::Vault::load(&steward_server::config::MasterKeySource::File(
+            dir.path().join("master.key"),
+        ))
+        .unwrap();
+        let now = steward_server::clock::Clock::default().now_us();
+        let account = seal_mastodon_account(&store, &vault, &owner_id, &d, now).await;
+        // Slow answers and lost answers, so kills land mid-call and after the instance committed.
+        for i in 0..POSTS {
+            d.inject("/api/v1/statuses", Fault::Delay(Duration::from_millis(150)));
+            if i % 4 == 0 {
+                d.lose_next_response("/api/v1/statuses");
+            }
+        }
+        let mut ids = Vec::new();
+        for i in 0..POSTS {
+            let at = now + i64::try_from(i).unwrap() * 150_000;
+            ids.push(scheduled_post(&store, &account, &owner_id, &owner_id, true, &format!("crash post {i}"), at, now).await);
+        }
+
+        let mut kills = 0;
+        for _round in 0..400 {
+            let mut published = 0;
+            for id in &ids {
+                if store.post(id).await.unwrap().unwrap().state == "published" {
+                    published += 1;
+                }
+            }
+            if published == POSTS {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100 + random_below(400))).await;
+            if kills < 12 {
+                let victim = usize::try_from(random_below(children.len() as u64)).unwrap();
+                kill(&children[victim]);
+                let _ = children[victim].wait().await;
+                kills += 1;
+                children[victim] = serve(dir.path(), &database_url, started).await.0;
+                started += 1;
+            }
+        }
+        for c in &children {
+            kill(c);
+        }
+        let statuses = d.statuses();
+        let mut texts: Vec<String> = statuses.iter().map(|s| s.text.clone()).collect();
+        texts.sort();
+        let mut expected: Vec<String> = (0..POSTS).map(|i| format!("crash post {i}")).collect();
+        expected.sort();
+        assert_eq!(texts, expected, "each post exactly once on the instance (after {kills} kills)");
+        for id in &ids {
+            let p = store.post(id).await.unwrap().unwrap();
+            assert_eq!(p.state, "published", "{p:?}");
+            let s = statuses.iter().find(|s| Some(s.id.as_str()) == p.external_id.as_deref()).expect("its status");
+            assert_eq!(s.text, p.text);
+        }
+        assert!(kills > 0);
+        store.close().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/crash.db", dir.path().display());
+        run(url, 1).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        let Some(admin) = crate::helpers::postgres_admin_url() else { return };
+        let url = steward_store::testing::create_postgres_database(&admin, "steward_crash").await.unwrap();
+        run(url.clone(), 1).await;
+        steward_store::testing::drop_postgres_database(&admin, &url).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres_two_replicas() {
+        let Some(admin) = crate::helpers::postgres_admin_url() else { return };
+        let url = steward_store::testing::create_postgres_database(&admin, "steward_crash2").await.unwrap();
+        run(url.clone(), 2).await;
+        steward_store::testing::drop_postgres_database(&admin, &url).await;
+    }
+}
