@@ -553,7 +553,8 @@ pub async fn status_counts(
     access_token: &str,
     status_id: &str,
 ) -> Result<StatusCounts, ConnectorError> {
-    let resp = send(client.get(url(instance, &format!("/api/v1/statuses/{status_id}"))).bearer_auth(access_token)).await?;
+    let resp =
+        send(client.get(url(instance, &format!("/api/v1/statuses/{status_id}"))).bearer_auth(access_token)).await?;
     read_json(resp, "status").await
 }
 

@@ -104,7 +104,9 @@ fn publishing_settings(env: &HashMap<String, String>) -> Result<PublishingSettin
             None => Ok(default),
             Some(v) => match v.parse::<u64>() {
                 Ok(n) if n >= 1 => Ok(n),
-                _ => Err(ConfigError::Invalid { name, message: format!("{v:?} (expected a whole number, at least 1)") }),
+                _ => {
+                    Err(ConfigError::Invalid { name, message: format!("{v:?} (expected a whole number, at least 1)") })
+                }
             },
         }
     };
@@ -113,7 +115,8 @@ fn publishing_settings(env: &HashMap<String, String>) -> Result<PublishingSettin
     Ok(PublishingSettings {
         lease: secs("STEWARD_SCHEDULER_LEASE_SECS", d.lease)?,
         recheck: secs("STEWARD_SCHEDULER_RECHECK_SECS", d.recheck)?,
-        max_attempts: u32::try_from(number("STEWARD_PUBLISH_MAX_ATTEMPTS", u64::from(d.max_attempts))?).unwrap_or(u32::MAX),
+        max_attempts: u32::try_from(number("STEWARD_PUBLISH_MAX_ATTEMPTS", u64::from(d.max_attempts))?)
+            .unwrap_or(u32::MAX),
         backoff_base: secs("STEWARD_PUBLISH_BACKOFF_SECS", d.backoff_base)?,
         backoff_max: secs("STEWARD_PUBLISH_BACKOFF_MAX_SECS", d.backoff_max)?,
         batch: i64::try_from(number("STEWARD_SCHEDULER_BATCH", u64::try_from(d.batch).unwrap_or(200))?).unwrap_or(200),

@@ -270,17 +270,23 @@ pub async fn bluesky_sign_in(
     ))
 }
 
-/// "Test connection" for Bluesky: the profile with the stored session, refreshing the session
-/// when the PDS refuses it, and signing in again with the app password when the refresh token
-/// is gone too. A refused app password marks the account `needs_reconnect`.
-pub async fn bluesky_check(state: &AppState, account_id: &str) -> Result<Identity, CredentialError> {
-    let mut cred: BlueskyCredential = open_json(state, account_id).await?;
-    match bluesky::get_profile(&state.http, &cred.service, &cred.session).await {
-        Err(ConnectorError::Unauthorized(_)) => {}
-        other => return Ok(other?),
-    }
+/// The stored Bluesky credential.
+pub async fn bluesky_load(state: &AppState, account_id: &str) -> ApiResult<BlueskyCredential> {
+    open_json(state, account_id).await
+}
+
+/// A new Bluesky session after the PDS refused the stored one: refreshed, or signed in again
+/// with the app password when the refresh token is gone too; stored before it is used. A
+/// refused app password marks the account `needs_reconnect`. Single-flight per account.
+pub async fn bluesky_renewed(state: &AppState, account_id: &str) -> Result<BlueskyCredential, CredentialError> {
+    let before: BlueskyCredential = open_json(state, account_id).await?;
     let lock = refresh_lock(state, account_id);
     let _guard = lock.lock().await;
+    let mut cred: BlueskyCredential = open_json(state, account_id).await?;
+    if cred.session.access_jwt != before.session.access_jwt {
+        // Renewed by someone else while we waited.
+        return Ok(cred);
+    }
     let renewed = match bluesky::refresh_session(&state.http, &cred.service, &cred.session.refresh_jwt).await {
         Ok(s) => s,
         Err(ConnectorError::Unauthorized(_) | ConnectorError::Rejected(_)) => {
@@ -309,5 +315,65 @@ pub async fn bluesky_check(state: &AppState, account_id: &str) -> Result<Identit
     tx.append_audit(system_event(state, account_id, "accounts.credential.refresh", json!({ "platform": "bluesky" })))
         .await?;
     tx.commit().await?;
+    Ok(cred)
+}
+
+/// "Test connection" for Bluesky: the profile with the stored session, renewing the session
+/// (see [`bluesky_renewed`]) when the PDS refuses it.
+pub async fn bluesky_check(state: &AppState, account_id: &str) -> Result<Identity, CredentialError> {
+    let cred: BlueskyCredential = open_json(state, account_id).await?;
+    match bluesky::get_profile(&state.http, &cred.service, &cred.session).await {
+        Err(ConnectorError::Unauthorized(_)) => {}
+        other => return Ok(other?),
+    }
+    let cred = bluesky_renewed(state, account_id).await?;
     Ok(bluesky::get_profile(&state.http, &cred.service, &cred.session).await?)
+}
+
+/// Runs a platform call with the account's fresh OAuth access token; when the platform refuses
+/// the token, refreshes once and runs it again; refused again, the account needs a reconnect.
+pub async fn with_token<T, F, Fut>(
+    state: &AppState,
+    account_id: &str,
+    platform: &str,
+    call: F,
+) -> Result<T, ConnectorError>
+where
+    F: Fn(OauthCredential) -> Fut,
+    Fut: std::future::Future<Output = Result<T, ConnectorError>>,
+{
+    use crate::platforms::credential_failure;
+    let cred = fresh(state, account_id, platform, false).await.map_err(credential_failure)?;
+    match call(cred).await {
+        Err(ConnectorError::Unauthorized(_)) => {
+            let renewed = fresh(state, account_id, platform, true).await.map_err(credential_failure)?;
+            match call(renewed).await {
+                Err(e @ ConnectorError::Unauthorized(_)) => {
+                    mark_needs_reconnect(state, account_id, &e.to_string())
+                        .await
+                        .map_err(|e| ConnectorError::Transient(format!("Steward's database: {e}")))?;
+                    Err(e)
+                }
+                other => other,
+            }
+        }
+        other => other,
+    }
+}
+
+/// The same for Bluesky: the stored session, renewed once when the PDS refuses it.
+pub async fn with_bluesky_session<T, F, Fut>(state: &AppState, account_id: &str, call: F) -> Result<T, ConnectorError>
+where
+    F: Fn(BlueskyCredential) -> Fut,
+    Fut: std::future::Future<Output = Result<T, ConnectorError>>,
+{
+    use crate::platforms::credential_failure;
+    let cred = bluesky_load(state, account_id).await.map_err(|e| credential_failure(e.into()))?;
+    match call(cred).await {
+        Err(ConnectorError::Unauthorized(_)) => {
+            let renewed = bluesky_renewed(state, account_id).await.map_err(credential_failure)?;
+            call(renewed).await
+        }
+        other => other,
+    }
 }

@@ -35,10 +35,10 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use steward_connectors::ConnectorError;
 use steward_domain::capability::{Capability, MemberRights, Role};
+use steward_domain::pace::{self, AccountPace, MemberPace, PaceViolation, Slot};
 use steward_domain::post::{
     Approval, ApprovalPolicy, ApprovalRules, HoldReason, Performer, PostAction, PostSnapshot, PostState, transition,
 };
-use steward_domain::pace::{self, AccountPace, MemberPace, PaceViolation, Slot};
 use steward_domain::windows::{Window, parse_time_zone};
 use steward_store::{
     AccountRow, ApprovalRow, JobStart, JobUpdate, Micros, NewAuditEvent, PostRow, PostStateWrite, PublishAttemptRow,
@@ -116,11 +116,7 @@ async fn idle_wait(state: &AppState) -> Duration {
     match state.store.next_publish_wakeup().await {
         Ok(Some(at)) => {
             let until = at.saturating_sub(state.clock.now_us());
-            if until <= 0 {
-                CONTENDED_PAUSE
-            } else {
-                Duration::from_micros(until.unsigned_abs()).min(recheck)
-            }
+            if until <= 0 { CONTENDED_PAUSE } else { Duration::from_micros(until.unsigned_abs()).min(recheck) }
         }
         Ok(None) => recheck,
         Err(e) => {
@@ -224,8 +220,9 @@ async fn heartbeat(state: AppState, ids: Vec<String>, worker: String) {
 }
 
 async fn call(state: &AppState, w: &Work, worker: &str) -> Result<PublishOutcome, ConnectorError> {
-    let journal = PublishJournal::new(state.store.clone(), &w.post_id, worker, w.prior_ref.clone(), state.clock.now_us())
-        .with_uncertain_since(w.uncertain_since);
+    let journal =
+        PublishJournal::new(state.store.clone(), &w.post_id, worker, w.prior_ref.clone(), state.clock.now_us())
+            .with_uncertain_since(w.uncertain_since);
     if let Some(platform_ref) = &w.poll {
         return platforms::status(state, &w.account, platform_ref).await;
     }
@@ -324,7 +321,8 @@ async fn rules_now(
         Some(user) => state.store.membership(&account.id, user).await?,
         None => None,
     };
-    let windows: Vec<Window> = member.as_ref().map(|m| serde_json::from_str(&m.windows).unwrap_or_default()).unwrap_or_default();
+    let windows: Vec<Window> =
+        member.as_ref().map(|m| serde_json::from_str(&m.windows).unwrap_or_default()).unwrap_or_default();
     let member_pace = MemberPace {
         windows: &windows,
         daily_quota: member.as_ref().and_then(|m| m.daily_quota).map(|q| u32::try_from(q.max(0)).unwrap_or(u32::MAX)),
@@ -656,7 +654,9 @@ async fn record_one(
     let max = i64::from(state.settings.publishing.max_attempts);
     let platform = platform_name(&w.account.platform).to_string();
     let mut next = match result {
-        Ok(PublishOutcome::Published(p)) => Next::Published { external_id: p.external_id, external_url: p.external_url },
+        Ok(PublishOutcome::Published(p)) => {
+            Next::Published { external_id: p.external_id, external_url: p.external_url }
+        }
         Err(ConnectorError::AlreadyPublished { external_id }) => Next::Published { external_id, external_url: None },
         Ok(PublishOutcome::Processing { platform_ref }) => Next::Processing(platform_ref),
         Err(ConnectorError::RateLimited { retry_after }) => Next::RateLimited(retry_after),
@@ -672,9 +672,12 @@ async fn record_one(
         next = Next::Fail(format!("{platform} could not be reached after {} attempts: {why}", w.attempt));
     }
     let account_id = w.account.id.as_str();
-    let job = |state: &'static str, next_at: Option<Micros>, uncertain: Option<Micros>, r: Option<&'_ str>, e: Option<&'_ str>| {
-        (state, next_at, uncertain, r.map(str::to_string), e.map(str::to_string))
-    };
+    let job =
+        |state: &'static str,
+         next_at: Option<Micros>,
+         uncertain: Option<Micros>,
+         r: Option<&'_ str>,
+         e: Option<&'_ str>| { (state, next_at, uncertain, r.map(str::to_string), e.map(str::to_string)) };
     let (job_state, next_at, uncertain, platform_ref, job_error) = match &next {
         Next::Published { .. } => job("done", None, w.uncertain_since, None, None),
         Next::Processing(r) => job("polling", Some(now + micros(POLL_INTERVAL)), w.uncertain_since, Some(r), None),
@@ -746,7 +749,10 @@ async fn record_one(
                 // doubt: the post goes back to its schedule (editable again), at the hint.
                 let write = PostStateWrite {
                     state: PostState::Scheduled.as_str(),
-                    schedule: ScheduleWrite::Set { at: retry_at, by: w.scheduled_by.as_deref().unwrap_or(&w.author_id) },
+                    schedule: ScheduleWrite::Set {
+                        at: retry_at,
+                        by: w.scheduled_by.as_deref().unwrap_or(&w.author_id),
+                    },
                     hold_reason: None,
                     clear_approvals: false,
                 };

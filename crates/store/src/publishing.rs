@@ -229,7 +229,8 @@ impl Tx {
     pub async fn close_open_publish_attempts(&mut self, post_id: &str, now: Micros) -> Result<Option<Micros>> {
         let first = "SELECT MIN(started_at) FROM publish_attempts WHERE post_id = $1 AND outcome IS NULL";
         let earliest = on_tx!(self, |c| sqlx::query_scalar::<_, Option<i64>>(first).bind(post_id).fetch_one(c).await)?;
-        let q = "UPDATE publish_attempts SET outcome = 'unknown', finished_at = $2 WHERE post_id = $1 AND outcome IS NULL";
+        let q =
+            "UPDATE publish_attempts SET outcome = 'unknown', finished_at = $2 WHERE post_id = $1 AND outcome IS NULL";
         on_tx!(self, |c| sqlx::query(q).bind(post_id).bind(now).execute(c).await.map(|_| ()))?;
         Ok(earliest)
     }
@@ -242,7 +243,14 @@ impl Tx {
         now: Micros,
     ) -> Result<()> {
         let q = "UPDATE publish_attempts SET outcome = $2, error = $3, finished_at = $4 WHERE id = $1";
-        on_tx!(self, |c| sqlx::query(q).bind(attempt_id).bind(outcome).bind(error).bind(now).execute(c).await.map(|_| ()))?;
+        on_tx!(self, |c| sqlx::query(q)
+            .bind(attempt_id)
+            .bind(outcome)
+            .bind(error)
+            .bind(now)
+            .execute(c)
+            .await
+            .map(|_| ()))?;
         Ok(())
     }
 }
@@ -289,7 +297,11 @@ impl Store {
 
     /// Every attempt at publishing the post, in order.
     pub async fn publish_attempts(&self, post_id: &str) -> Result<Vec<PublishAttemptRow>> {
-        let q = sql(&["SELECT ", ATTEMPT_COLUMNS, " FROM publish_attempts WHERE post_id = $1 ORDER BY attempt, started_at"]);
+        let q = sql(&[
+            "SELECT ",
+            ATTEMPT_COLUMNS,
+            " FROM publish_attempts WHERE post_id = $1 ORDER BY attempt, started_at",
+        ]);
         Ok(on_pool!(self, |c| sqlx::query_as::<_, PublishAttemptRow>(q).bind(post_id).fetch_all(c).await)?)
     }
 
@@ -387,7 +399,11 @@ impl Store {
             SANDBOX_POST_COLUMNS,
             ") VALUES ($1, $2, $3, $4, $5, $6, 0, 0, 0, $7) ON CONFLICT (account_id, idempotency_key) DO NOTHING",
         ]);
-        let select = sql(&["SELECT ", SANDBOX_POST_COLUMNS, " FROM sandbox_posts WHERE account_id = $1 AND idempotency_key = $2"]);
+        let select = sql(&[
+            "SELECT ",
+            SANDBOX_POST_COLUMNS,
+            " FROM sandbox_posts WHERE account_id = $1 AND idempotency_key = $2",
+        ]);
         on_pool!(self, |c| {
             sqlx::query(insert)
                 .bind(p.id)
@@ -409,13 +425,21 @@ impl Store {
 
     /// Every post the sandbox holds for the account, oldest first.
     pub async fn sandbox_posts(&self, account_id: &str) -> Result<Vec<SandboxPostRow>> {
-        let q = sql(&["SELECT ", SANDBOX_POST_COLUMNS, " FROM sandbox_posts WHERE account_id = $1 ORDER BY created_at, id"]);
+        let q = sql(&[
+            "SELECT ",
+            SANDBOX_POST_COLUMNS,
+            " FROM sandbox_posts WHERE account_id = $1 ORDER BY created_at, id",
+        ]);
         Ok(on_pool!(self, |c| sqlx::query_as::<_, SandboxPostRow>(q).bind(account_id).fetch_all(c).await)?)
     }
 
     pub async fn sandbox_post(&self, account_id: &str, post_id: &str) -> Result<Option<SandboxPostRow>> {
         let q = sql(&["SELECT ", SANDBOX_POST_COLUMNS, " FROM sandbox_posts WHERE account_id = $1 AND id = $2"]);
-        Ok(on_pool!(self, |c| sqlx::query_as::<_, SandboxPostRow>(q).bind(account_id).bind(post_id).fetch_optional(c).await)?)
+        Ok(on_pool!(self, |c| sqlx::query_as::<_, SandboxPostRow>(q)
+            .bind(account_id)
+            .bind(post_id)
+            .fetch_optional(c)
+            .await)?)
     }
 
     /// Adds a comment to a sandbox post: a follower's (demo seeding, tests) or the account's
@@ -443,7 +467,11 @@ impl Store {
             hidden: false,
             created_at: now,
         };
-        let q = sql(&["INSERT INTO sandbox_comments (", SANDBOX_COMMENT_COLUMNS, ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"]);
+        let q = sql(&[
+            "INSERT INTO sandbox_comments (",
+            SANDBOX_COMMENT_COLUMNS,
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        ]);
         on_pool!(self, |c| sqlx::query(q)
             .bind(&row.id)
             .bind(&row.account_id)
@@ -461,12 +489,20 @@ impl Store {
 
     pub async fn sandbox_comment(&self, account_id: &str, comment_id: &str) -> Result<Option<SandboxCommentRow>> {
         let q = sql(&["SELECT ", SANDBOX_COMMENT_COLUMNS, " FROM sandbox_comments WHERE account_id = $1 AND id = $2"]);
-        Ok(on_pool!(self, |c| sqlx::query_as::<_, SandboxCommentRow>(q).bind(account_id).bind(comment_id).fetch_optional(c).await)?)
+        Ok(on_pool!(self, |c| sqlx::query_as::<_, SandboxCommentRow>(q)
+            .bind(account_id)
+            .bind(comment_id)
+            .fetch_optional(c)
+            .await)?)
     }
 
     /// The comments on the account's sandbox posts, oldest first.
     pub async fn sandbox_comments(&self, account_id: &str) -> Result<Vec<SandboxCommentRow>> {
-        let q = sql(&["SELECT ", SANDBOX_COMMENT_COLUMNS, " FROM sandbox_comments WHERE account_id = $1 ORDER BY created_at, id"]);
+        let q = sql(&[
+            "SELECT ",
+            SANDBOX_COMMENT_COLUMNS,
+            " FROM sandbox_comments WHERE account_id = $1 ORDER BY created_at, id",
+        ]);
         Ok(on_pool!(self, |c| sqlx::query_as::<_, SandboxCommentRow>(q).bind(account_id).fetch_all(c).await)?)
     }
 

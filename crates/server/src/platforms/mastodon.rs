@@ -39,19 +39,14 @@ async fn credential(state: &AppState, account: &AccountRow) -> Result<MastodonCr
 
 /// The bytes of a post's media: a file Steward keeps (`STEWARD_DATA_DIR/media/<id>`) or a URL
 /// fetched like any user-supplied target (private addresses only when allowed).
-async fn media_bytes(state: &AppState, url: &str) -> Result<(Vec<u8>, String), ConnectorError> {
+pub(crate) async fn media_bytes(state: &AppState, url: &str) -> Result<(Vec<u8>, String), ConnectorError> {
     let allow_private = state.settings.allow_private_networks;
     let public = state.settings.public_url.trim_end_matches('/');
     let ours = url.strip_prefix(public).filter(|rest| rest.starts_with('/'));
     if ours.is_none() {
         steward_connectors::net::check_outbound_url(url, allow_private).await?;
     }
-    let resp = state
-        .http
-        .get(url)
-        .send()
-        .await
-        .map_err(|e| steward_connectors::http::transport_error(&e))?;
+    let resp = state.http.get(url).send().await.map_err(|e| steward_connectors::http::transport_error(&e))?;
     if !resp.status().is_success() {
         let status = resp.status();
         return Err(if status.is_server_error() {
@@ -94,7 +89,8 @@ pub async fn publish(
         let uploaded = mastodon::upload_media(&state.http, &cred.instance, token, &bytes, &mime, None).await?;
         let wait = if m.kind == MediaKind::Video { Duration::from_secs(120) } else { Duration::from_secs(30) };
         let ready =
-            mastodon::wait_for_media(&state.http, &cred.instance, token, uploaded, Duration::from_secs(1), wait).await?;
+            mastodon::wait_for_media(&state.http, &cred.instance, token, uploaded, Duration::from_secs(1), wait)
+                .await?;
         media_ids.push(ready.id);
     }
     // A title has no field of its own on Mastodon: it leads the text.

@@ -47,7 +47,11 @@ pub async fn publish(
 }
 
 /// The sandbox never leaves a post processing: a ref is the post's id.
-pub async fn status(state: &AppState, account: &AccountRow, platform_ref: &str) -> Result<PublishOutcome, ConnectorError> {
+pub async fn status(
+    state: &AppState,
+    account: &AccountRow,
+    platform_ref: &str,
+) -> Result<PublishOutcome, ConnectorError> {
     match state.store.sandbox_post(&account.id, platform_ref).await.map_err(|e| store_failure(&e))? {
         Some(row) => Ok(published(&row)),
         None => Err(ConnectorError::Rejected(format!("the sandbox has no post {platform_ref}"))),
@@ -93,7 +97,15 @@ pub async fn reply(
     let id = format!("{COMMENT_PREFIX}{}", uuid::Uuid::now_v7().simple());
     let row = state
         .store
-        .add_sandbox_comment(&id, &account.id, &parent.post_id, Some(&parent.id), &account.handle, text, state.clock.now_us())
+        .add_sandbox_comment(
+            &id,
+            &account.id,
+            &parent.post_id,
+            Some(&parent.id),
+            &account.handle,
+            text,
+            state.clock.now_us(),
+        )
         .await
         .map_err(|e| store_failure(&e))?
         .ok_or_else(|| ConnectorError::Rejected(format!("the sandbox has no post {}", parent.post_id)))?;

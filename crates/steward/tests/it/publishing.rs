@@ -127,18 +127,9 @@ pub async fn scheduled_post(
 ) -> String {
     let id = uuid_v7();
     let mut tx = store.begin().await.unwrap();
-    tx.insert_post(NewPost {
-        id: &id,
-        account_id,
-        author_id,
-        title: None,
-        text,
-        media: "[]",
-        idempotency: None,
-        now,
-    })
-    .await
-    .unwrap();
+    tx.insert_post(NewPost { id: &id, account_id, author_id, title: None, text, media: "[]", idempotency: None, now })
+        .await
+        .unwrap();
     tx.insert_post_approval(&id, 1, approver_id, approver_is_owner, now).await.unwrap();
     let write = PostStateWrite {
         state: "scheduled",
@@ -404,7 +395,8 @@ mod gives_up_after_max_attempts {
         let account = seal_mastodon_account(&app.state.store, app.state.vault(), &owner.user_id, &d, now).await;
         d.inject("/api/v1/statuses", Fault::ServerError);
         d.inject("/api/v1/statuses", Fault::ServerError);
-        let id = scheduled_post(&app.state.store, &account, &owner.user_id, &owner.user_id, true, "never", now, now).await;
+        let id =
+            scheduled_post(&app.state.store, &account, &owner.user_id, &owner.user_id, true, "never", now, now).await;
         for _ in 0..600 {
             let p = post(&app, &id).await;
             if p.state == "failed" {
@@ -546,7 +538,9 @@ mod crash {
         let mut ids = Vec::new();
         for i in 0..POSTS {
             let at = now + i64::try_from(i).unwrap() * 150_000;
-            ids.push(scheduled_post(&store, &account, &owner_id, &owner_id, true, &format!("crash post {i}"), at, now).await);
+            ids.push(
+                scheduled_post(&store, &account, &owner_id, &owner_id, true, &format!("crash post {i}"), at, now).await,
+            );
         }
 
         let mut kills = 0;
