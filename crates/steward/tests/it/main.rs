@@ -7,6 +7,7 @@
 mod helpers;
 
 mod access_matrix;
+mod adapters;
 mod api_errors;
 mod audit;
 mod connect;
