@@ -22,6 +22,7 @@ struct Recorder {
 }
 
 struct Signed {
+    user_id: String,
     token: String,
     csrf: String,
     cookie: String,
@@ -81,6 +82,7 @@ impl Recorder {
         assert_eq!(st, 200);
         let login: Value = serde_json::from_str(&text).unwrap();
         Signed {
+            user_id: login["user"]["id"].as_str().unwrap().into(),
             token: login["token"].as_str().unwrap().into(),
             csrf: login["csrf_token"].as_str().unwrap().into(),
             cookie,
@@ -167,6 +169,8 @@ async fn no_platform_secret_leaves_the_server() {
         ("STEWARD_SIGNUP", "open"),
         ("STEWARD_LOG", "trace"),
         ("STEWARD_ALLOW_PRIVATE_NETWORKS", "true"),
+        // Posts are written straight into the database below: the scheduler looks every second.
+        ("STEWARD_SCHEDULER_RECHECK_SECS", "1"),
         ("STEWARD_LINKEDIN_CLIENT_ID", li.config().client_id.as_str()),
         ("STEWARD_LINKEDIN_CLIENT_SECRET", li.config().client_secret.as_str()),
         ("STEWARD_LINKEDIN_AUTH_BASE", li.base.as_str()),
@@ -245,6 +249,36 @@ async fn no_platform_secret_leaves_the_server() {
     let sandbox_id = created["id"].as_str().unwrap().to_string();
     assert_eq!(rec.check(&owner, &sandbox_id).await, "active");
 
+    // Publish once on every platform (the posts API is another module's: the posts are written
+    // straight into the database, approved by the owner and due now).
+    let db_url = format!("sqlite://{}/steward.db", dir.path().display());
+    let store = steward_store::Store::connect(&db_url).await.unwrap();
+    let now = i64::try_from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_micros()).unwrap();
+    let video = r#"[{"url":"https://media.example.com/clip.mp4","kind":"video"}]"#;
+    let mut posts = Vec::new();
+    for (account, media) in [(&linkedin_id, "[]"), (&tiktok_id, video), (&mastodon_id, "[]"), (&bluesky_id, "[]"), (&sandbox_id, "[]")] {
+        posts.push(crate::adapters::insert_due_post(&store, account, &owner.user_id, "Hello from Steward", media, now).await);
+    }
+    for _ in 0..600 {
+        let mut states = Vec::new();
+        for id in &posts {
+            states.push(store.post(id).await.unwrap().unwrap());
+        }
+        if states.iter().all(|p| matches!(p.state.as_str(), "published" | "failed")) {
+            assert!(states.iter().all(|p| p.state == "published"), "{states:?}");
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for id in &posts {
+        let (st, _) = rec.call(reqwest::Method::GET, &format!("/api/v1/posts/{id}"), Some(&owner), None).await;
+        assert!(st == 200 || st == 404, "{st}");
+    }
+    assert_eq!(li.posts().len(), 1);
+    assert_eq!(md.statuses().len(), 1);
+    assert_eq!(bs.records().len(), 1);
+    store.close().await;
+
     // A failing platform call (its error text goes to the client and the log).
     li.inject("/v2/userinfo", steward_doubles::Fault::ServerError);
     let (st, _) =
@@ -260,7 +294,6 @@ async fn no_platform_secret_leaves_the_server() {
     assert_eq!(st, 200);
     assert!(metrics.contains("http_requests"), "{metrics}");
 
-    let db_url = format!("sqlite://{}/steward.db", dir.path().display());
     let stdout = server.stdout_lines.join("\n");
     let log = server.terminate().await;
     // The scenario really did what the test says.
@@ -270,6 +303,7 @@ async fn no_platform_secret_leaves_the_server() {
     let refresh_events: Vec<_> = events.iter().filter(|e| e.action == "accounts.credential.refresh").collect();
     assert!(refresh_events.len() >= 5, "linkedin 1, tiktok 2, bluesky 2: {}", refresh_events.len());
     assert!(events.iter().any(|e| e.action == "accounts.reconnect"));
+    assert_eq!(events.iter().filter(|e| e.action == "posts.published").count(), 5, "published on every platform");
     let audit: String = events
         .iter()
         .map(|e| {
