@@ -101,6 +101,8 @@ enum Extra {
 
 #[derive(Default)]
 struct Inner {
+    /// Every token handed out.
+    issued: Vec<String>,
     access: HashMap<String, i64>,
     refresh: HashMap<String, Refresh>,
     records: Vec<StoredRecord>,
@@ -191,6 +193,15 @@ impl BlueskyDouble {
     #[must_use]
     pub fn now(&self) -> i64 {
         now_secs(self.lock().clock_offset)
+    }
+
+    /// Every secret this double has handed out or holds (the app's client secret or the account's
+    /// app password, access and refresh tokens), so a test can search Steward's outputs for them.
+    #[must_use]
+    pub fn issued_secrets(&self) -> Vec<String> {
+        let mut all = self.lock().issued.clone();
+        all.push(self.config.app_password.clone());
+        all
     }
 
     #[must_use]
@@ -320,9 +331,11 @@ fn jwt(config: &Config, scope: &str, iat: i64, exp: i64) -> String {
 fn session_json(d: &BlueskyDouble, inner: &mut Inner, refresh: Option<String>) -> Value {
     let now = now_secs(inner.clock_offset);
     let access = jwt(&d.config, "com.atproto.appPass", now, now + d.config.access_ttl);
+    inner.issued.push(access.clone());
     inner.access.insert(access.clone(), now + d.config.access_ttl);
     let refresh = refresh.unwrap_or_else(|| {
         let r = jwt(&d.config, "com.atproto.refresh", now, now + d.config.refresh_ttl);
+        inner.issued.push(r.clone());
         inner.refresh.insert(r.clone(), Refresh { expires: now + d.config.refresh_ttl, next: None });
         r
     });

@@ -179,6 +179,8 @@ enum Extra {
 
 #[derive(Default)]
 struct Inner {
+    /// Every token handed out.
+    issued: Vec<String>,
     base: String,
     /// (member sub, organization URN, role)
     org_roles: Vec<(String, String, String)>,
@@ -332,6 +334,15 @@ impl LinkedInDouble {
     /// Moves the double's clock forward.
     pub fn advance(&self, by: Duration) {
         self.lock().clock_offset += by.as_secs() as i64;
+    }
+
+    /// Every secret this double has handed out or holds (the app's client secret or the account's
+    /// app password, access and refresh tokens), so a test can search Steward's outputs for them.
+    #[must_use]
+    pub fn issued_secrets(&self) -> Vec<String> {
+        let mut all = self.lock().issued.clone();
+        all.push(self.config.client_secret.clone());
+        all
     }
 
     #[must_use]
@@ -526,11 +537,13 @@ async fn access_token(
 
 fn issue(d: &LinkedInDouble, inner: &mut Inner, idx: usize, now: i64) -> Response {
     let access = random_token("AQV");
+    inner.issued.push(access.clone());
     inner.access_tokens.insert(access.clone(), idx);
     let g = &inner.grants[idx];
     let mut body = json!({"access_token": access, "expires_in": g.access_expires - now, "scope": g.scope});
     if d.config.refresh_enabled {
         let refresh = random_token("AQW");
+        inner.issued.push(refresh.clone());
         body["refresh_token"] = json!(refresh);
         body["refresh_token_expires_in"] = json!(g.refresh_expires - now);
         inner.refresh_tokens.insert(refresh, idx);

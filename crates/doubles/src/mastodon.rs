@@ -131,6 +131,8 @@ enum Extra {
 
 #[derive(Default)]
 struct Inner {
+    /// Every client secret and token handed out.
+    issued: Vec<String>,
     apps: HashMap<String, App>,
     codes: HashMap<String, Code>,
     tokens: HashMap<String, Token>,
@@ -253,6 +255,13 @@ impl MastodonDouble {
     #[must_use]
     pub fn now(&self) -> i64 {
         now_secs(self.lock().clock_offset)
+    }
+
+    /// Every secret this double has handed out (client secrets, access and refresh tokens, app
+    /// passwords), so a test can search Steward's outputs for any of them.
+    #[must_use]
+    pub fn issued_secrets(&self) -> Vec<String> {
+        self.lock().issued.clone()
     }
 
     #[must_use]
@@ -487,6 +496,7 @@ async fn register_app(State(d): State<MastodonDouble>, headers: HeaderMap, body:
     let client_id = random_token("");
     let client_secret = random_token("");
     let mut inner = d.lock();
+    inner.issued.push(client_secret.clone());
     let id = next_id(&mut inner);
     inner.apps.insert(
         client_id.clone(),
@@ -612,6 +622,7 @@ async fn token(State(d): State<MastodonDouble>, headers: HeaderMap, body: axum::
     c.used = true;
     let scopes = c.scopes.clone();
     let access = random_token("");
+    inner.issued.push(access.clone());
     inner.tokens.insert(access.clone(), Token { client_id, account: 0, scopes: scopes.clone(), revoked: false });
     axum::Json(json!({"access_token": access, "token_type": "Bearer", "scope": scopes.join(" "), "created_at": now}))
         .into_response()

@@ -144,6 +144,8 @@ struct Publish {
 
 #[derive(Default)]
 struct Inner {
+    /// Every token handed out.
+    issued: Vec<String>,
     codes: HashMap<String, Code>,
     /// access token → (grant, expiry)
     access_tokens: HashMap<String, (usize, i64)>,
@@ -294,6 +296,15 @@ impl TikTokDouble {
         self.lock().clock_offset_ms += by.as_millis() as i64;
     }
 
+    /// Every secret this double has handed out or holds (the app's client secret or the account's
+    /// app password, access and refresh tokens), so a test can search Steward's outputs for them.
+    #[must_use]
+    pub fn issued_secrets(&self) -> Vec<String> {
+        let mut all = self.lock().issued.clone();
+        all.push(self.config.client_secret.clone());
+        all
+    }
+
     #[must_use]
     pub fn requests(&self) -> Vec<RecordedRequest> {
         self.lock().requests.clone()
@@ -442,6 +453,7 @@ async fn token(State(d): State<TikTokDouble>, axum::Form(form): axum::Form<HashM
             inner.grants.push(Grant { scope, refresh_expires: now + d.config.refresh_ttl, revoked: false });
             let idx = inner.grants.len() - 1;
             let refresh = random_token("rft.");
+            inner.issued.push(refresh.clone());
             inner.refresh_tokens.insert(refresh.clone(), idx);
             issue(&d, &mut inner, idx, refresh, now)
         }
@@ -460,6 +472,7 @@ async fn token(State(d): State<TikTokDouble>, axum::Form(form): axum::Form<HashM
                 // The previous refresh token stops working at once.
                 inner.refresh_tokens.remove(&presented);
                 let fresh = random_token("rft.");
+                inner.issued.push(fresh.clone());
                 inner.refresh_tokens.insert(fresh.clone(), idx);
                 inner.grants[idx].refresh_expires = now + d.config.refresh_ttl;
                 fresh
@@ -474,6 +487,7 @@ async fn token(State(d): State<TikTokDouble>, axum::Form(form): axum::Form<HashM
 
 fn issue(d: &TikTokDouble, inner: &mut Inner, idx: usize, refresh: String, now: i64) -> Response {
     let access = random_token("act.");
+    inner.issued.push(access.clone());
     inner.access_tokens.insert(access.clone(), (idx, now + d.config.access_ttl));
     let open_id = inner.creator.as_ref().map(|c| c.open_id.clone()).unwrap_or_default();
     let g = &inner.grants[idx];

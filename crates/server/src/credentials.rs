@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use steward_connectors::{ConnectorError, Identity, OauthApp, TokenSet, bluesky, linkedin, tiktok};
+use steward_connectors::{ConnectorError, Identity, OauthApp, TokenSet, bluesky, linkedin, mastodon, tiktok};
 use steward_store::{NewAuditEvent, Tx};
 
 use crate::error::{ApiError, ApiResult};
@@ -19,6 +19,9 @@ const REFRESH_MARGIN_SECS: i64 = 300;
 pub struct OauthCredential {
     pub tokens: TokenSet,
     pub identity: Identity,
+    /// Mastodon: the instance origin the account lives on (checked when the owner supplied it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
 }
 
 /// Opens an account's sealed credential and parses it as `T`.
@@ -98,6 +101,11 @@ async fn refresh_with_platform(
     tokens: &TokenSet,
 ) -> Result<TokenSet, ConnectorError> {
     let now = state.clock.now().as_second();
+    if platform == "mastodon" {
+        // Mastodon tokens live until revoked and come without a refresh token: a refused one
+        // cannot be renewed, only reconnected.
+        return Err(ConnectorError::Unauthorized("Mastodon access tokens cannot be refreshed".into()));
+    }
     let app = app_for(state, platform)?;
     match platform {
         "linkedin" => linkedin::refresh(&state.http, app, tokens, now).await,
@@ -131,7 +139,8 @@ pub async fn fresh(
     }
     match refresh_with_platform(state, platform, &current.tokens).await {
         Ok(tokens) => {
-            let renewed = OauthCredential { tokens, identity: current.identity.clone() };
+            let renewed =
+                OauthCredential { tokens, identity: current.identity.clone(), instance: current.instance.clone() };
             let mut tx = state.store.begin().await?;
             store_in(state, &mut tx, account_id, &renewed).await?;
             tx.append_audit(system_event(
@@ -179,6 +188,12 @@ fn system_event(state: &AppState, account_id: &str, action: &str, detail: serde_
 /// is about to expire, and once more if the platform refuses the access token.
 pub async fn check_identity(state: &AppState, account_id: &str, platform: &str) -> Result<Identity, CredentialError> {
     let call = |cred: OauthCredential| async move {
+        if platform == "mastodon" {
+            let instance = cred.instance.as_deref().ok_or_else(|| {
+                ConnectorError::Misconfigured("the stored Mastodon credential names no instance".into())
+            })?;
+            return mastodon::verify_credentials(&state.http, instance, &cred.tokens.access_token).await;
+        }
         let app = app_for(state, platform)?;
         match platform {
             "linkedin" => linkedin::userinfo(&state.http, app, &cred.tokens.access_token).await,
@@ -255,17 +270,23 @@ pub async fn bluesky_sign_in(
     ))
 }
 
-/// "Test connection" for Bluesky: the profile with the stored session, refreshing the session
-/// when the PDS refuses it, and signing in again with the app password when the refresh token
-/// is gone too. A refused app password marks the account `needs_reconnect`.
-pub async fn bluesky_check(state: &AppState, account_id: &str) -> Result<Identity, CredentialError> {
-    let mut cred: BlueskyCredential = open_json(state, account_id).await?;
-    match bluesky::get_profile(&state.http, &cred.service, &cred.session).await {
-        Err(ConnectorError::Unauthorized(_)) => {}
-        other => return Ok(other?),
-    }
+/// The stored Bluesky credential.
+pub async fn bluesky_load(state: &AppState, account_id: &str) -> ApiResult<BlueskyCredential> {
+    open_json(state, account_id).await
+}
+
+/// A new Bluesky session after the PDS refused the stored one: refreshed, or signed in again
+/// with the app password when the refresh token is gone too; stored before it is used. A
+/// refused app password marks the account `needs_reconnect`. Single-flight per account.
+pub async fn bluesky_renewed(state: &AppState, account_id: &str) -> Result<BlueskyCredential, CredentialError> {
+    let before: BlueskyCredential = open_json(state, account_id).await?;
     let lock = refresh_lock(state, account_id);
     let _guard = lock.lock().await;
+    let mut cred: BlueskyCredential = open_json(state, account_id).await?;
+    if cred.session.access_jwt != before.session.access_jwt {
+        // Renewed by someone else while we waited.
+        return Ok(cred);
+    }
     let renewed = match bluesky::refresh_session(&state.http, &cred.service, &cred.session.refresh_jwt).await {
         Ok(s) => s,
         Err(ConnectorError::Unauthorized(_) | ConnectorError::Rejected(_)) => {
@@ -294,5 +315,65 @@ pub async fn bluesky_check(state: &AppState, account_id: &str) -> Result<Identit
     tx.append_audit(system_event(state, account_id, "accounts.credential.refresh", json!({ "platform": "bluesky" })))
         .await?;
     tx.commit().await?;
+    Ok(cred)
+}
+
+/// "Test connection" for Bluesky: the profile with the stored session, renewing the session
+/// (see [`bluesky_renewed`]) when the PDS refuses it.
+pub async fn bluesky_check(state: &AppState, account_id: &str) -> Result<Identity, CredentialError> {
+    let cred: BlueskyCredential = open_json(state, account_id).await?;
+    match bluesky::get_profile(&state.http, &cred.service, &cred.session).await {
+        Err(ConnectorError::Unauthorized(_)) => {}
+        other => return Ok(other?),
+    }
+    let cred = bluesky_renewed(state, account_id).await?;
     Ok(bluesky::get_profile(&state.http, &cred.service, &cred.session).await?)
+}
+
+/// Runs a platform call with the account's fresh OAuth access token; when the platform refuses
+/// the token, refreshes once and runs it again; refused again, the account needs a reconnect.
+pub async fn with_token<T, F, Fut>(
+    state: &AppState,
+    account_id: &str,
+    platform: &str,
+    call: F,
+) -> Result<T, ConnectorError>
+where
+    F: Fn(OauthCredential) -> Fut,
+    Fut: std::future::Future<Output = Result<T, ConnectorError>>,
+{
+    use crate::platforms::credential_failure;
+    let cred = fresh(state, account_id, platform, false).await.map_err(credential_failure)?;
+    match call(cred).await {
+        Err(ConnectorError::Unauthorized(_)) => {
+            let renewed = fresh(state, account_id, platform, true).await.map_err(credential_failure)?;
+            match call(renewed).await {
+                Err(e @ ConnectorError::Unauthorized(_)) => {
+                    mark_needs_reconnect(state, account_id, &e.to_string())
+                        .await
+                        .map_err(|e| ConnectorError::Transient(format!("Steward's database: {e}")))?;
+                    Err(e)
+                }
+                other => other,
+            }
+        }
+        other => other,
+    }
+}
+
+/// The same for Bluesky: the stored session, renewed once when the PDS refuses it.
+pub async fn with_bluesky_session<T, F, Fut>(state: &AppState, account_id: &str, call: F) -> Result<T, ConnectorError>
+where
+    F: Fn(BlueskyCredential) -> Fut,
+    Fut: std::future::Future<Output = Result<T, ConnectorError>>,
+{
+    use crate::platforms::credential_failure;
+    let cred = bluesky_load(state, account_id).await.map_err(|e| credential_failure(e.into()))?;
+    match call(cred).await {
+        Err(ConnectorError::Unauthorized(_)) => {
+            let renewed = bluesky_renewed(state, account_id).await.map_err(credential_failure)?;
+            call(renewed).await
+        }
+        other => other,
+    }
 }

@@ -278,6 +278,12 @@ pub fn credential_aad(account_id: &str) -> String {
     format!("accounts:{account_id}:credential")
 }
 
+/// Steward's OAuth client secret on a Mastodon instance, sealed directly under the master key.
+#[must_use]
+pub fn mastodon_app_secret_aad(instance: &str) -> String {
+    format!("mastodon_apps:{instance}:client_secret")
+}
+
 #[must_use]
 pub fn data_key_aad(account_id: &str) -> String {
     format!("accounts:{account_id}:data-key")

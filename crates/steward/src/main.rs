@@ -364,10 +364,11 @@ async fn rotate_master_key(
         eprintln!();
     }
     println!(
-        "re-wrapped {} data keys, moved {} older credentials to data keys, re-sealed {} two-factor secrets ({} already current, {} left)",
+        "re-wrapped {} data keys, moved {} older credentials to data keys, re-sealed {} two-factor secrets and {} Mastodon app secrets ({} already current, {} left)",
         report.data_keys_rewrapped,
         report.legacy_credentials_upgraded,
         report.totp_secrets_resealed,
+        report.app_secrets_resealed,
         report.already_current,
         report.remaining
     );

@@ -26,7 +26,7 @@ pub use accounts::{
 };
 pub use audit::{AuditEventRow, NewAuditEvent};
 pub use identity::{ApiTokenRow, AuthSessionRow, AuthTokenRow, NewApiToken, NewSession, NewUser, SessionRow, UserRow};
-pub use oauth::{NewOauthState, OauthStateRow};
+pub use oauth::{MastodonAppRow, NewOauthState, OauthStateRow};
 pub use posts::{
     ApprovalRow, MediaUploadRow, NewMediaUpload, NewPost, NewPostComment, PaceSlotRow, PostCommentRow, PostContent,
     PostListQuery, PostRow, PostStateWrite, PostVersionRow, PublishResultWrite, ScheduleWrite,

@@ -9,6 +9,8 @@ pub struct OauthStateRow {
     pub account_kind: String,
     pub verifier_sealed: Vec<u8>,
     pub reconnect_account_id: Option<String>,
+    /// Mastodon: the instance origin the attempt went to.
+    pub instance: Option<String>,
     pub created_at: Micros,
     pub expires_at: Micros,
 }
@@ -21,6 +23,7 @@ pub struct NewOauthState<'a> {
     pub account_kind: &'a str,
     pub verifier_sealed: &'a [u8],
     pub reconnect_account_id: Option<&'a str>,
+    pub instance: Option<&'a str>,
     pub now: Micros,
     pub expires_at: Micros,
 }
@@ -28,7 +31,7 @@ pub struct NewOauthState<'a> {
 impl Tx {
     pub async fn insert_oauth_state(&mut self, s: NewOauthState<'_>) -> Result<()> {
         let q = "INSERT INTO oauth_states (state_hash, user_id, session_id, platform, account_kind, verifier_sealed, \
-                 reconnect_account_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+                 reconnect_account_id, created_at, expires_at, instance) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
         on_tx!(self, |c| sqlx::query(q)
             .bind(s.state_hash)
             .bind(s.user_id)
@@ -39,6 +42,7 @@ impl Tx {
             .bind(s.reconnect_account_id)
             .bind(s.now)
             .bind(s.expires_at)
+            .bind(s.instance)
             .execute(c)
             .await
             .map(|r| r.rows_affected()))?;
@@ -50,7 +54,7 @@ impl Tx {
     pub async fn consume_oauth_state(&mut self, state_hash: &[u8], now: Micros) -> Result<Option<OauthStateRow>> {
         let q = "UPDATE oauth_states SET used_at = $2 WHERE state_hash = $1 AND used_at IS NULL \
                  RETURNING user_id, session_id, platform, account_kind, verifier_sealed, reconnect_account_id, \
-                 created_at, expires_at";
+                 instance, created_at, expires_at";
         Ok(on_tx!(self, |c| sqlx::query_as::<_, OauthStateRow>(q).bind(state_hash).bind(now).fetch_optional(c).await)?)
     }
 }
@@ -60,5 +64,89 @@ impl Store {
     pub async fn prune_oauth_states(&self, before: Micros) -> Result<u64> {
         let q = "DELETE FROM oauth_states WHERE expires_at < $1";
         Ok(on_pool!(self, |c| sqlx::query(q).bind(before).execute(c).await.map(|r| r.rows_affected()))?)
+    }
+}
+
+/// Steward's OAuth application on one Mastodon instance (the client secret sealed).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct MastodonAppRow {
+    pub instance: String,
+    pub redirect_uri: String,
+    pub scopes: String,
+    pub client_id: String,
+    pub client_secret_sealed: Vec<u8>,
+    pub created_at: Micros,
+}
+
+impl Store {
+    /// The app registered on `instance` (a normalized origin), if any.
+    pub async fn mastodon_app(&self, instance: &str) -> Result<Option<MastodonAppRow>> {
+        let q = "SELECT instance, redirect_uri, scopes, client_id, client_secret_sealed, created_at \
+                 FROM mastodon_apps WHERE instance = $1";
+        Ok(on_pool!(self, |c| sqlx::query_as::<_, MastodonAppRow>(q).bind(instance).fetch_optional(c).await)?)
+    }
+
+    /// Every registered app (one per instance; few), for master-key rotation.
+    pub async fn mastodon_apps(&self) -> Result<Vec<MastodonAppRow>> {
+        let q = "SELECT instance, redirect_uri, scopes, client_id, client_secret_sealed, created_at \
+                 FROM mastodon_apps ORDER BY instance";
+        Ok(on_pool!(self, |c| sqlx::query_as::<_, MastodonAppRow>(q).fetch_all(c).await)?)
+    }
+}
+
+impl Tx {
+    /// The app registered on `instance`, read inside the transaction.
+    pub async fn mastodon_app(&mut self, instance: &str) -> Result<Option<MastodonAppRow>> {
+        let q = "SELECT instance, redirect_uri, scopes, client_id, client_secret_sealed, created_at \
+                 FROM mastodon_apps WHERE instance = $1";
+        Ok(on_tx!(self, |c| sqlx::query_as::<_, MastodonAppRow>(q).bind(instance).fetch_optional(c).await)?)
+    }
+
+    /// Keeps a newly registered app, unless another connect registered one for the same instance,
+    /// redirect URI and scopes meanwhile (that one is kept; the caller re-reads). A stored app
+    /// with another redirect URI or scopes (the server's public URL changed) is replaced.
+    pub async fn save_mastodon_app(&mut self, app: &MastodonAppRow) -> Result<()> {
+        let q = "INSERT INTO mastodon_apps (instance, redirect_uri, scopes, client_id, client_secret_sealed, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (instance) DO UPDATE SET \
+                 redirect_uri = excluded.redirect_uri, scopes = excluded.scopes, client_id = excluded.client_id, \
+                 client_secret_sealed = excluded.client_secret_sealed, created_at = excluded.created_at \
+                 WHERE mastodon_apps.redirect_uri <> excluded.redirect_uri OR mastodon_apps.scopes <> excluded.scopes";
+        on_tx!(self, |c| sqlx::query(q)
+            .bind(&app.instance)
+            .bind(&app.redirect_uri)
+            .bind(&app.scopes)
+            .bind(&app.client_id)
+            .bind(&app.client_secret_sealed)
+            .bind(app.created_at)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Forgets the app `client_id` on `instance` (the instance no longer knows it), so the next
+    /// connect registers again.
+    pub async fn forget_mastodon_app(&mut self, instance: &str, client_id: &str) -> Result<bool> {
+        let q = "DELETE FROM mastodon_apps WHERE instance = $1 AND client_id = $2";
+        let n = on_tx!(self, |c| sqlx::query(q)
+            .bind(instance)
+            .bind(client_id)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(n == 1)
+    }
+
+    /// Replaces the sealed client secret if it is still `old` (master-key rotation); whether it did.
+    pub async fn replace_mastodon_app_secret(&mut self, instance: &str, old: &[u8], new: &[u8]) -> Result<bool> {
+        let q = "UPDATE mastodon_apps SET client_secret_sealed = $3 WHERE instance = $1 AND client_secret_sealed = $2";
+        let n = on_tx!(self, |c| sqlx::query(q)
+            .bind(instance)
+            .bind(old)
+            .bind(new)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(n == 1)
     }
 }

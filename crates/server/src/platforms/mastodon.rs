@@ -39,7 +39,7 @@ async fn credential(state: &AppState, account: &AccountRow) -> Result<MastodonCr
 
 /// The bytes of a post's media: a file Steward keeps (`STEWARD_DATA_DIR/media/<id>`) or a URL
 /// fetched like any user-supplied target (private addresses only when allowed).
-async fn media_bytes(state: &AppState, url: &str) -> Result<(Vec<u8>, String), ConnectorError> {
+pub(crate) async fn media_bytes(state: &AppState, url: &str) -> Result<(Vec<u8>, String), ConnectorError> {
     let stored = crate::routes::posts::stored_media(state, url)
         .await
         .map_err(|e| ConnectorError::Transient(format!("the uploaded media could not be looked up: {e}")))?;

@@ -18,8 +18,11 @@ use steward_store::{AccountRow, Store};
 
 use crate::state::AppState;
 
+pub mod bluesky;
+pub mod linkedin;
 pub mod mastodon;
 pub mod sandbox;
+pub mod tiktok;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -130,6 +133,9 @@ pub async fn publish(
     match account.platform.as_str() {
         "sandbox" => sandbox::publish(state, account, out, journal).await,
         "mastodon" => mastodon::publish(state, account, out, journal).await,
+        "linkedin" => linkedin::publish(state, account, out, journal).await,
+        "tiktok" => tiktok::publish(state, account, out, journal).await,
+        "bluesky" => bluesky::publish(state, account, out, journal).await,
         other => Err(unavailable(other, "publishing")),
     }
 }
@@ -143,6 +149,9 @@ pub async fn status(
     match account.platform.as_str() {
         "sandbox" => sandbox::status(state, account, platform_ref).await,
         "mastodon" => mastodon::status(state, account, platform_ref).await,
+        "linkedin" => linkedin::status(state, account, platform_ref).await,
+        "tiktok" => tiktok::status(state, account, platform_ref).await,
+        "bluesky" => bluesky::status(state, account, platform_ref).await,
         other => Err(unavailable(other, "publish status")),
     }
 }
@@ -169,6 +178,9 @@ pub async fn comments(
     match account.platform.as_str() {
         "sandbox" => sandbox::comments(state, account, published_external_ids).await,
         "mastodon" => mastodon::comments(state, account, published_external_ids).await,
+        "linkedin" => linkedin::comments(state, account, published_external_ids).await,
+        "tiktok" => tiktok::comments(state, account, published_external_ids).await,
+        "bluesky" => bluesky::comments(state, account, published_external_ids).await,
         other => Err(unavailable(other, "reading comments")),
     }
 }
@@ -183,6 +195,9 @@ pub async fn reply(
     match account.platform.as_str() {
         "sandbox" => sandbox::reply(state, account, comment_id, text).await,
         "mastodon" => mastodon::reply(state, account, comment_id, text).await,
+        "linkedin" => linkedin::reply(state, account, comment_id, text).await,
+        "tiktok" => tiktok::reply(state, account, comment_id, text).await,
+        "bluesky" => bluesky::reply(state, account, comment_id, text).await,
         other => Err(unavailable(other, "replying")),
     }
 }
@@ -211,6 +226,9 @@ pub async fn analytics(
     match account.platform.as_str() {
         "sandbox" => sandbox::analytics(state, account, published_external_ids).await,
         "mastodon" => mastodon::analytics(state, account, published_external_ids).await,
+        "linkedin" => linkedin::analytics(state, account, published_external_ids).await,
+        "tiktok" => tiktok::analytics(state, account, published_external_ids).await,
+        "bluesky" => bluesky::analytics(state, account, published_external_ids).await,
         other => Err(unavailable(other, "analytics")),
     }
 }

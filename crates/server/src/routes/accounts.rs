@@ -551,7 +551,7 @@ async fn check_account(
 ) -> ApiResult<Json<CheckView>> {
     ctx.slot.set_action("accounts.check", Some(format!("account:{id}")));
     let access = authorize(&state, &ctx, &principal, &id, Need::Capability(Capability::SettingsManage)).await?;
-    if matches!(access.account.platform.as_str(), "linkedin" | "tiktok" | "bluesky") {
+    if matches!(access.account.platform.as_str(), "linkedin" | "tiktok" | "mastodon" | "bluesky") {
         let now = state.clock.now_us();
         let checked = if access.account.platform == "bluesky" {
             crate::credentials::bluesky_check(&state, &id).await

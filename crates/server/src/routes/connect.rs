@@ -9,10 +9,10 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use steward_connectors::{ConnectorError, OauthApp, linkedin, pkce, tiktok};
+use steward_connectors::{ConnectorError, OauthApp, linkedin, mastodon, pkce, tiktok};
 use steward_domain::capability::Capability;
 use steward_domain::platform::{self, ConnectMethod};
-use steward_store::{NewAccount, NewOauthState};
+use steward_store::{MastodonAppRow, NewAccount, NewOauthState};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -83,7 +83,80 @@ async fn exchange(
             (tokens, identity)
         }
     };
-    Ok(OauthCredential { tokens, identity })
+    Ok(OauthCredential { tokens, identity, instance: None })
+}
+
+/// Mastodon's exchange, with the app Steward registered on that instance.
+async fn exchange_mastodon(
+    state: &AppState,
+    app: &mastodon::RegisteredApp,
+    code: &str,
+    verifier: &str,
+) -> Result<OauthCredential, ConnectorError> {
+    let now = state.clock.now().as_second();
+    let tokens = mastodon::exchange_code(&state.http, app, code, verifier, now).await?;
+    let identity = mastodon::verify_credentials(&state.http, &app.instance, &tokens.access_token).await?;
+    Ok(OauthCredential { tokens, identity, instance: Some(app.instance.clone()) })
+}
+
+/// Opens a stored Mastodon app registration.
+fn open_mastodon_app(state: &AppState, row: &MastodonAppRow) -> ApiResult<mastodon::RegisteredApp> {
+    let secret = state
+        .vault()
+        .open(&crate::vault::mastodon_app_secret_aad(&row.instance), &row.client_secret_sealed)
+        .map_err(|e| ApiError::internal(anyhow::anyhow!("mastodon app for {}: {e}", row.instance)))?;
+    Ok(mastodon::RegisteredApp {
+        instance: row.instance.clone(),
+        client_id: row.client_id.clone(),
+        client_secret: zeroize::Zeroizing::new(String::from_utf8_lossy(&secret).to_string()),
+        redirect_uri: row.redirect_uri.clone(),
+        scopes: row.scopes.clone(),
+    })
+}
+
+/// A problem about the owner-supplied instance URL, from what the instance (or the check) said.
+fn instance_problem(e: ConnectorError) -> ApiError {
+    match e {
+        ConnectorError::Rejected(m) | ConnectorError::Misconfigured(m) => ApiError::validation("instance_url", m),
+        ConnectorError::Protocol(_) => ApiError::validation("instance_url", "does not answer like a Mastodon instance"),
+        other => ApiError::PlatformUnavailable(format!("the Mastodon instance could not be reached: {other}")),
+    }
+}
+
+/// Steward's app on the instance: the stored registration, or a new one (`POST /api/v1/apps`)
+/// that the caller stores (returned as the row to save). `instance` passed the outbound check.
+async fn mastodon_app_for(
+    state: &AppState,
+    instance: &str,
+) -> ApiResult<(mastodon::RegisteredApp, Option<MastodonAppRow>)> {
+    let redirect = redirect_uri(state, "mastodon");
+    if let Some(row) = state.store.mastodon_app(instance).await? {
+        if row.redirect_uri == redirect && row.scopes == mastodon::SCOPES {
+            return Ok((open_mastodon_app(state, &row)?, None));
+        }
+    }
+    let registered = mastodon::register_app(
+        &state.http,
+        instance,
+        "Steward",
+        &redirect,
+        mastodon::SCOPES,
+        Some(&state.settings.public_url),
+        state.settings.allow_private_networks,
+    )
+    .await
+    .map_err(instance_problem)?;
+    let row = MastodonAppRow {
+        instance: registered.instance.clone(),
+        redirect_uri: registered.redirect_uri.clone(),
+        scopes: registered.scopes.clone(),
+        client_id: registered.client_id.clone(),
+        client_secret_sealed: state
+            .vault()
+            .seal(&crate::vault::mastodon_app_secret_aad(&registered.instance), registered.client_secret.as_bytes()),
+        created_at: state.clock.now_us(),
+    };
+    Ok((registered, Some(row)))
 }
 
 fn verifier_aad(state_hash: &[u8]) -> String {
@@ -109,8 +182,10 @@ async fn connect(
     if p.connect != ConnectMethod::Oauth {
         return Err(ApiError::validation("platform", "connects with credentials: use POST /api/v1/accounts"));
     }
+    let session_id = principal.session_id.clone().ok_or(ApiError::Unauthenticated { presented: true })?;
     // Reconnecting: only the owner touches the credential, and the kind is the account's own.
     let mut kind_name = body.account_kind.clone();
+    let mut reconnect_instance = None;
     if let Some(account_id) = &body.account_id {
         let access =
             authorize(&state, &ctx, &principal, account_id, Need::Capability(Capability::CredentialManage)).await?;
@@ -118,11 +193,47 @@ async fn connect(
             return Err(ApiError::validation("account_id", "is an account on another platform"));
         }
         kind_name = Some(access.account.account_kind.clone());
+        if p.id == "mastodon" {
+            reconnect_instance = credentials::load(&state, account_id).await.ok().and_then(|c| c.instance);
+        }
     }
     let Some(kind) = platform::account_kind(p, kind_name.as_deref()) else {
         return Err(ApiError::validation("account_kind", "is not a kind of account of this platform"));
     };
-    let Some(app) = oauth_app(&state, p.id) else {
+    // Mastodon: any instance the owner names (checked against private networks), with an app
+    // Steward registers there on first use.
+    let mut instance = None;
+    let mut new_registration = None;
+    let mut mastodon_app = if p.id == "mastodon" {
+        let requested = match (&body.instance_url, &reconnect_instance) {
+            (Some(url), _) => url.trim().to_string(),
+            (None, Some(stored)) => stored.clone(),
+            (None, None) => {
+                return Err(ApiError::validation(
+                    "instance_url",
+                    "is required for Mastodon (e.g. https://mastodon.social)",
+                ));
+            }
+        };
+        let origin = steward_connectors::net::check_outbound_url(&requested, state.settings.allow_private_networks)
+            .await
+            .map_err(instance_problem)?;
+        let origin = origin.as_str().trim_end_matches('/').to_string();
+        if reconnect_instance.as_ref().is_some_and(|stored| *stored != origin) {
+            return Err(ApiError::validation("instance_url", "is not the instance this account lives on"));
+        }
+        let (app, new_row) = mastodon_app_for(&state, &origin).await?;
+        new_registration = new_row;
+        instance = Some(origin);
+        Some(app)
+    } else {
+        None
+    };
+    let app = if mastodon_app.is_some() {
+        None
+    } else if let Some(app) = oauth_app(&state, p.id) {
+        Some(app)
+    } else {
         return Err(ApiError::Validation(vec![FieldError::new(
             "platform",
             format!(
@@ -133,7 +244,6 @@ async fn connect(
             ),
         )]));
     };
-    let session_id = principal.session_id.clone().ok_or(ApiError::Unauthenticated { presented: true })?;
     let state_token = zeroize::Zeroizing::new(new_token(""));
     let state_hash = sha256(state_token.as_bytes());
     let verifier = pkce::new_verifier();
@@ -141,12 +251,26 @@ async fn connect(
     let now = state.clock.now_us();
     let redirect = redirect_uri(&state, p.id);
     let challenge = pkce::challenge_s256(&verifier);
-    let url = match p.id {
-        "tiktok" => tiktok::authorize_url(&app, &redirect, &state_token, &challenge, tiktok::SCOPES),
-        _ => linkedin::authorize_url(&app, &redirect, &state_token, &challenge, linkedin::scopes_for(kind.id)),
+    let mut tx = state.store.begin().await?;
+    let registered_app = new_registration.is_some();
+    if let Some(row) = &new_registration {
+        // Kept with this attempt's audit event. Of two first connects to one instance, the
+        // registration stored first wins and both use it.
+        tx.save_mastodon_app(row).await?;
+        let stored = tx.mastodon_app(&row.instance).await?.ok_or(ApiError::NotFound)?;
+        mastodon_app = Some(open_mastodon_app(&state, &stored)?);
+    }
+    let url = match (&mastodon_app, &app) {
+        (Some(m), _) => mastodon::authorize_url(m, mastodon::SCOPES, &state_token, &challenge),
+        (None, Some(app)) if p.id == "tiktok" => {
+            tiktok::authorize_url(app, &redirect, &state_token, &challenge, tiktok::SCOPES)
+        }
+        (None, Some(app)) => {
+            linkedin::authorize_url(app, &redirect, &state_token, &challenge, linkedin::scopes_for(kind.id))
+        }
+        (None, None) => return Err(ApiError::internal(anyhow::anyhow!("no OAuth app for {}", p.id))),
     }
     .map_err(|e| ApiError::internal(anyhow::anyhow!("{e}")))?;
-    let mut tx = state.store.begin().await?;
     tx.insert_oauth_state(NewOauthState {
         state_hash: &state_hash,
         user_id: &principal.user_id,
@@ -155,6 +279,7 @@ async fn connect(
         account_kind: kind.id,
         verifier_sealed: &sealed_verifier,
         reconnect_account_id: body.account_id.as_deref(),
+        instance: instance.as_deref(),
         now,
         expires_at: now + STATE_TTL_US,
     })
@@ -164,7 +289,10 @@ async fn connect(
         &principal.actor(),
         "accounts.connect.start",
         body.account_id.as_ref().map(|a| format!("account:{a}")),
-        json!({ "platform": p.id, "account_kind": kind.id, "reconnect": body.account_id.is_some() }),
+        json!({
+            "platform": p.id, "account_kind": kind.id, "reconnect": body.account_id.is_some(),
+            "instance": instance, "registered_app": registered_app,
+        }),
     );
     event.account_id = body.account_id.clone();
     tx.append_audit(event).await?;
@@ -236,10 +364,29 @@ async fn callback(
         .open(&verifier_aad(&state_hash), &st.verifier_sealed)
         .map_err(|e| ApiError::internal(anyhow::anyhow!("oauth state: {e}")))?;
     let verifier = String::from_utf8_lossy(&verifier).to_string();
-    let app = oauth_app(&state, &st.platform)
-        .ok_or_else(|| ApiError::Conflict("this platform is no longer set up on this server".into()))?;
-    let redirect = redirect_uri(&state, &st.platform);
-    let exchanged = exchange(&state, &st.platform, &app, code, &redirect, &verifier).await;
+    let exchanged = if st.platform == "mastodon" {
+        let instance = st
+            .instance
+            .as_deref()
+            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("a Mastodon connection attempt without an instance")))?;
+        let row = state.store.mastodon_app(instance).await?.ok_or_else(|| {
+            ApiError::Conflict("Steward's registration on this instance is gone; start the connection again".into())
+        })?;
+        let app = open_mastodon_app(&state, &row)?;
+        let exchanged = exchange_mastodon(&state, &app, code, &verifier).await;
+        if let Err(ConnectorError::Misconfigured(_)) = &exchanged {
+            // The instance no longer knows Steward's app: register again on the next connect.
+            let mut tx = state.store.begin().await?;
+            tx.forget_mastodon_app(instance, &row.client_id).await?;
+            tx.commit().await?;
+        }
+        exchanged
+    } else {
+        let app = oauth_app(&state, &st.platform)
+            .ok_or_else(|| ApiError::Conflict("this platform is no longer set up on this server".into()))?;
+        let redirect = redirect_uri(&state, &st.platform);
+        exchange(&state, &st.platform, &app, code, &redirect, &verifier).await
+    };
     let cred = match exchanged {
         Ok(c) => c,
         Err(e) => {
@@ -254,7 +401,7 @@ async fn callback(
             let access =
                 authorize(&state, &ctx, &principal, account_id, Need::Capability(Capability::CredentialManage)).await?;
             let previous = credentials::load(&state, account_id).await.ok();
-            if previous.as_ref().is_some_and(|p| p.identity.id != cred.identity.id) {
+            if previous.as_ref().is_some_and(|p| p.identity.id != cred.identity.id || p.instance != cred.instance) {
                 return Ok(refused(
                     StatusCode::CONFLICT,
                     "You signed in to the platform as someone else than this account: sign in as the account's own member and try again.",

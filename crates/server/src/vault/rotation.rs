@@ -5,7 +5,7 @@
 use steward_store::Store;
 
 use crate::twofactor::secret_aad;
-use crate::vault::{Vault, credential_aad};
+use crate::vault::{Vault, credential_aad, mastodon_app_secret_aad};
 
 /// What one [`rewrap_all`] did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -15,6 +15,8 @@ pub struct RewrapReport {
     /// Credentials from before the vault moved to a data key of their own.
     pub legacy_credentials_upgraded: u64,
     pub totp_secrets_resealed: u64,
+    /// Steward's client secrets on Mastodon instances.
+    pub app_secrets_resealed: u64,
     /// Values already under the primary key.
     pub already_current: u64,
     /// Values still under another key (changed concurrently, or unreadable) after the last pass.
@@ -51,6 +53,7 @@ pub async fn rewrap_all(
         total.data_keys_rewrapped += r.data_keys_rewrapped;
         total.legacy_credentials_upgraded += r.legacy_credentials_upgraded;
         total.totp_secrets_resealed += r.totp_secrets_resealed;
+        total.app_secrets_resealed += r.app_secrets_resealed;
         if pass == 0 {
             total.already_current = r.already_current;
         }
@@ -85,6 +88,7 @@ pub async fn count_stale(store: &Store, vault: &Vault, batch: i64) -> Result<u64
                 .count() as u64;
         }
     }
+    stale += store.mastodon_apps().await?.iter().filter(|a| vault.is_stale(&a.client_secret_sealed)).count() as u64;
     Ok(stale)
 }
 
@@ -181,6 +185,32 @@ async fn one_pass(
         }
         progress(page.len() as u64);
     }
+
+    // One row per Mastodon instance Steward registered on: few, so one page.
+    let apps = store.mastodon_apps().await?;
+    let mut changes = Vec::new();
+    for app in &apps {
+        if !vault.is_stale(&app.client_secret_sealed) {
+            report.already_current += 1;
+            continue;
+        }
+        let new = vault
+            .reseal(&mastodon_app_secret_aad(&app.instance), &app.client_secret_sealed)
+            .map_err(|_| unopenable("the Mastodon app secret for", &app.instance))?;
+        changes.push((app, new));
+    }
+    if !changes.is_empty() {
+        let mut tx = store.begin().await?;
+        for (app, new) in &changes {
+            if tx.replace_mastodon_app_secret(&app.instance, &app.client_secret_sealed, new).await? {
+                report.app_secrets_resealed += 1;
+            } else {
+                report.remaining += 1;
+            }
+        }
+        tx.commit().await?;
+    }
+    progress(apps.len() as u64);
     Ok(report)
 }
 

@@ -7,6 +7,7 @@
 mod helpers;
 
 mod access_matrix;
+mod adapters;
 mod api_errors;
 mod audit;
 mod connect;
@@ -14,6 +15,7 @@ mod delegation;
 mod identity;
 mod process;
 mod publishing;
+mod secrets;
 mod sessions;
 mod tokens;
 mod totp;

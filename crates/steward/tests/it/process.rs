@@ -17,15 +17,15 @@ fn http() -> reqwest::Client {
     reqwest::Client::new()
 }
 
-struct Running {
+pub(crate) struct Running {
     child: Child,
-    base: String,
+    pub(crate) base: String,
     log_path: std::path::PathBuf,
-    stdout_lines: Vec<String>,
+    pub(crate) stdout_lines: Vec<String>,
 }
 
 /// Starts `steward <args>` and waits for the line announcing its URL.
-async fn start(args: &[&str], dir: &Path, env: &[(&str, &str)]) -> Running {
+pub(crate) async fn start(args: &[&str], dir: &Path, env: &[(&str, &str)]) -> Running {
     let log_path = dir.join(format!("{}.log", args[0]));
     let log = std::fs::File::create(&log_path).unwrap();
     let mut cmd = Command::new(BIN);
@@ -63,7 +63,7 @@ async fn start(args: &[&str], dir: &Path, env: &[(&str, &str)]) -> Running {
 
 impl Running {
     /// Sends SIGTERM and waits for a clean exit.
-    async fn terminate(mut self) -> String {
+    pub(crate) async fn terminate(mut self) -> String {
         let pid = self.child.id().unwrap().to_string();
         let status = std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap();
         assert!(status.success());

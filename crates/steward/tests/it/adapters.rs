@@ -1,0 +1,188 @@
+//! The LinkedIn, TikTok and Bluesky publishing adapters through the real scheduler, against the
+//! doubles (issue #5 item 6): each platform's own way to be exactly-once, including the
+//! committed-but-lost faults (the platform did the work, the answer never arrived).
+use std::time::Duration;
+
+use serde_json::json;
+use steward_connectors::OauthApp;
+use steward_doubles::{bluesky, linkedin, tiktok};
+use steward_server::platforms::{Outgoing, PublishJournal, PublishOutcome};
+use steward_store::{NewPost, PostRow, PostStateWrite, ScheduleWrite};
+
+use crate::connect::{callback, start};
+use crate::helpers::*;
+use crate::publishing::uuid_v7;
+
+/// A post approved by its owner (`user_id`) and due at `now`, written straight to the store
+/// (the posts API is another module's); returns its id.
+pub(crate) async fn insert_due_post(
+    store: &steward_store::Store,
+    account_id: &str,
+    user_id: &str,
+    text: &str,
+    media: &str,
+    now: i64,
+) -> String {
+    let id = uuid_v7();
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_post(NewPost { id: &id, account_id, author_id: user_id, title: None, text, media, idempotency: None, now })
+        .await
+        .unwrap();
+    tx.insert_post_approval(&id, 1, user_id, true, now).await.unwrap();
+    let write = PostStateWrite {
+        state: "scheduled",
+        schedule: ScheduleWrite::Set { at: now, by: user_id },
+        hold_reason: None,
+        clear_approvals: false,
+    };
+    assert!(tx.apply_post_transition(&id, "draft", 1, &write, now).await.unwrap());
+    tx.commit().await.unwrap();
+    id
+}
+
+async fn due_post(app: &TestApp, account_id: &str, owner: &Session, text: &str, media: &str) -> String {
+    let id = insert_due_post(&app.state.store, account_id, &owner.user_id, text, media, app.clock.now_us()).await;
+    app.state.scheduler.wake();
+    id
+}
+
+async fn post(app: &TestApp, id: &str) -> PostRow {
+    app.state.store.post(id).await.unwrap().unwrap()
+}
+
+/// Wakes the scheduler until the post's job is in `job_state` (or the post in a final state).
+async fn until(app: &TestApp, id: &str, job_state: &str) {
+    for _ in 0..600 {
+        let job = app.state.store.publish_job(id).await.unwrap();
+        if job.is_some_and(|j| j.state == job_state) {
+            return;
+        }
+        app.state.scheduler.wake();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("job of {id} never reached {job_state}: {:?}", app.state.store.publish_job(id).await.unwrap());
+}
+
+/// Waits for the post to be published or failed, moving the clock past each retry or poll delay.
+async fn retried(app: &TestApp, id: &str) -> PostRow {
+    for _ in 0..600 {
+        let p = post(app, id).await;
+        if matches!(p.state.as_str(), "published" | "failed") {
+            return p;
+        }
+        if let Some(next) = app.state.store.publish_job(id).await.unwrap().and_then(|j| j.next_attempt_at) {
+            let wait = next - app.clock.now_us();
+            if wait > 0 {
+                app.clock.advance(Duration::from_micros(u64::try_from(wait).unwrap() + 1));
+            }
+        }
+        app.state.scheduler.wake();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("post {id} never settled: {:?}", post(app, id).await);
+}
+
+both_backends! {
+    async fn bluesky_reuses_its_record_key_and_finds_a_lost_post(app: TestApp) {
+        let backend = app.backend;
+        drop(app);
+        let double = bluesky::BlueskyDouble::start(bluesky::Config::default()).await.unwrap();
+        let Some(app) = TestApp::spawn_with(backend, |s| s.allow_private_networks = true).await else { return };
+        let owner = app.user("alice@example.com").await;
+        let r = app.post("/api/v1/accounts").auth(&owner)
+            .json(json!({"platform": "bluesky", "handle": "alice", "credentials": {
+                "identifier": "alice.bsky.test", "app_password": double.config().app_password, "service": double.base}}))
+            .send().await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let account = r.body["id"].as_str().unwrap().to_string();
+        // The PDS stores the record, then the answer is lost.
+        double.lose_next_response("/xrpc/com.atproto.repo.createRecord");
+        let id = due_post(&app, &account, &owner, "Hello from Steward", "[]").await;
+        until(&app, &id, "waiting").await;
+        let job = app.state.store.publish_job(&id).await.unwrap().unwrap();
+        let saved = job.platform_ref.clone().expect("the record key was saved before createRecord");
+        let rkey = saved.split(' ').next().unwrap().to_string();
+        assert_eq!(double.records().len(), 1);
+        assert_eq!(double.records()[0].rkey, rkey, "the record is under the key Steward chose");
+        let p = retried(&app, &id).await;
+        assert_eq!(p.state, "published", "{p:?}");
+        assert_eq!(double.records().len(), 1, "found, not posted twice");
+        assert!(p.external_id.as_deref().unwrap().ends_with(&format!("/app.bsky.feed.post/{rkey}")), "{p:?}");
+        let creates = double.requests().iter().filter(|r| r.path == "/xrpc/com.atproto.repo.createRecord").count();
+        assert_eq!(creates, 1, "the retry looked (getRecord) instead of writing again");
+        assert!(double.requests().iter().any(|r| r.path == "/xrpc/com.atproto.repo.getRecord"));
+    }
+
+    async fn linkedin_looks_up_the_authors_posts_before_a_retry(app: TestApp) {
+        let backend = app.backend;
+        drop(app);
+        let double = linkedin::LinkedInDouble::start(linkedin::Config::default()).await.unwrap();
+        let (cid, secret, base) = (double.config().client_id.clone(), double.config().client_secret.clone(), double.base.clone());
+        let Some(app) = TestApp::spawn_with(backend, move |s| {
+            s.linkedin = Some(OauthApp { client_id: cid, client_secret: zeroize::Zeroizing::new(secret), auth_base: base.clone(), api_base: base });
+        }).await else { return };
+        let owner = app.user("olivia@example.com").await;
+        let back = start(&app, &owner, json!({"platform": "linkedin", "account_kind": "member"})).await;
+        assert_eq!(callback(&app, &owner, &back).await.0, 200);
+        let account = app.get("/api/v1/accounts").auth(&owner).send().await.body["items"][0]["id"].as_str().unwrap().to_string();
+        double.lose_next_response("/rest/posts");
+        let text = "Launch day (finally) #rust";
+        let id = due_post(&app, &account, &owner, text, "[]").await;
+        until(&app, &id, "waiting").await;
+        assert_eq!(double.posts().len(), 1, "LinkedIn has it already");
+        let p = retried(&app, &id).await;
+        assert_eq!(p.state, "published", "{p:?}");
+        assert_eq!(double.posts().len(), 1, "not posted twice");
+        assert_eq!(p.external_id.as_deref(), Some(double.posts()[0].urn.as_str()));
+        assert_eq!(double.posts()[0].commentary, linkedin_escaped(text), "the whole text, escaped");
+        let reqs = double.requests();
+        assert_eq!(reqs.iter().filter(|r| r.method == "POST" && r.path == "/rest/posts").count(), 1);
+        assert!(reqs.iter().any(|r| r.method == "GET" && r.path == "/rest/posts" && r.query.contains("q=author")));
+        // A second post, whose first answer is LinkedIn's duplicate-422 (as after a lost answer
+        // that the look-up missed), is a success with the live post's URN.
+        let id2 = due_post(&app, &account, &owner, text, "[]").await;
+        let p2 = retried(&app, &id2).await;
+        assert_eq!(p2.state, "published", "{p2:?}");
+        assert_eq!(p2.external_id, p.external_id, "the duplicate names the live post");
+        assert_eq!(double.posts().len(), 1);
+    }
+
+    async fn tiktok_saves_the_publish_id_and_polls_it_instead_of_a_second_init(app: TestApp) {
+        let backend = app.backend;
+        drop(app);
+        let double = tiktok::TikTokDouble::start(tiktok::Config::default()).await.unwrap();
+        let (cid, secret, base) = (double.config().client_key.clone(), double.config().client_secret.clone(), double.base.clone());
+        let Some(app) = TestApp::spawn_with(backend, move |s| {
+            s.tiktok = Some(OauthApp { client_id: cid, client_secret: zeroize::Zeroizing::new(secret), auth_base: base.clone(), api_base: base });
+        }).await else { return };
+        let owner = app.user("creator@example.com").await;
+        let back = start(&app, &owner, json!({"platform": "tiktok"})).await;
+        assert_eq!(callback(&app, &owner, &back).await.0, 200);
+        let account_id = app.get("/api/v1/accounts").auth(&owner).send().await.body["items"][0]["id"].as_str().unwrap().to_string();
+        let media = r#"[{"url":"https://media.example.com/clip.mp4","kind":"video"}]"#;
+        let id = due_post(&app, &account_id, &owner, "My first clip", media).await;
+        let p = retried(&app, &id).await;
+        assert_eq!(p.state, "published", "{p:?}");
+        let inits = |d: &tiktok::TikTokDouble| d.requests().iter().filter(|r| r.path == "/v2/post/publish/video/init/").count();
+        assert_eq!(inits(&double), 1);
+        let job = app.state.store.publish_job(&id).await.unwrap().unwrap();
+        let publish_id = job.platform_ref.clone().expect("publish_id saved");
+        let init = double.requests().into_iter().find(|r| r.path == "/v2/post/publish/video/init/").unwrap();
+        assert!(init.body.contains("PULL_FROM_URL") && init.body.contains("https://media.example.com/clip.mp4"), "{}", init.body);
+        // A worker that crashed after saving the publish_id retries with it: TikTok is asked
+        // about that post, and no second one is initialised.
+        let account = app.state.store.account_by_id(&account_id).await.unwrap().unwrap();
+        let journal = PublishJournal::new(app.state.store.clone(), &id, "another-worker", Some(publish_id.clone()), app.clock.now_us());
+        let key = steward_server::scheduler::idempotency_key(&id, 1);
+        let out = Outgoing { post_id: &id, version: 1, idempotency_key: &key, text: "My first clip", title: None, media: &[steward_server::platforms::MediaRef {
+            url: "https://media.example.com/clip.mp4".into(), kind: steward_server::platforms::MediaKind::Video }] };
+        let outcome = steward_server::platforms::publish(&app.state, &account, &out, &journal).await.unwrap();
+        assert!(matches!(outcome, PublishOutcome::Published(_)), "{outcome:?}");
+        assert_eq!(inits(&double), 1, "no second init");
+        assert!(double.requests().iter().filter(|r| r.path == "/v2/post/publish/status/fetch/").count() >= 2);
+    }
+}
+
+fn linkedin_escaped(text: &str) -> String {
+    steward_connectors::linkedin::escape_little_text(text)
+}
