@@ -7,6 +7,9 @@
 mod helpers;
 
 mod access_matrix;
+mod activity;
+mod alerts;
+mod lockdown;
 mod api_errors;
 mod audit;
 mod connect;
