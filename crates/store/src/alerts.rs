@@ -196,7 +196,9 @@ impl Tx {
         };
         let by_other = ev.actor_id.as_deref().is_some_and(|a| a != facts.owner_id);
 
+        // A refused attempt (a denial recorded under the action's name) is not the thing itself.
         match ev.action.as_str() {
+            _ if denied => {}
             "accounts.credential_failed" => findings.push(account(
                 AlertKind::CredentialFailed,
                 format!("The platform credential of {handle} stopped working"),

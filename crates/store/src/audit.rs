@@ -233,7 +233,7 @@ impl ActivityFilter {
                 params.push(Param::Int(n));
                 let n_idx = params.len();
                 params.push(Param::Text(a.clone()));
-                conds.push(format!("substr(action, 1, ${n_idx}) = ${}", params.len()));
+                conds.push(format!("substr(action, 1, CAST(${n_idx} AS INTEGER)) = ${}", params.len()));
             } else {
                 push(&mut conds, &mut params, "action = ?", Param::Text(a.clone()));
             }
