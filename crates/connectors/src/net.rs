@@ -84,6 +84,22 @@ pub async fn check_outbound_url(url: &str, allow_private: bool) -> Result<reqwes
     Ok(origin)
 }
 
+/// Checks a user-supplied endpoint URL (an alert webhook) like [`check_outbound_url`] checks an
+/// origin, but allowing a path and query: the scheme, credentials-in-URL and address rules are
+/// the same. Returns the URL as parsed.
+pub async fn check_outbound_endpoint(url: &str, allow_private: bool) -> Result<reqwest::Url, ConnectorError> {
+    let parsed =
+        reqwest::Url::parse(url.trim()).map_err(|e| ConnectorError::Rejected(format!("{url:?} is not a URL ({e})")))?;
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(ConnectorError::Rejected("the URL must not contain a user name or password".into()));
+    }
+    if parsed.fragment().is_some() {
+        return Err(ConnectorError::Rejected(format!("{url:?} must not have a fragment")));
+    }
+    check_outbound_url(&parsed.origin().ascii_serialization(), allow_private).await?;
+    Ok(parsed)
+}
+
 enum Host {
     Name(String),
     Ip(IpAddr),

@@ -77,6 +77,12 @@ pub enum ChainBreak {
     Truncated { last: i64, head_seq: i64 },
     #[error("the chain head does not match the last event #{seq}")]
     HeadMismatch { seq: i64 },
+    #[error("the anchor file recorded event #{seq} with another hash: the log was rewritten from there")]
+    AnchorMismatch { seq: i64 },
+    #[error("the anchor file recorded the chain up to #{anchored}, but it ends at #{last}: events were cut off the end")]
+    CutOffAfterAnchor { last: i64, anchored: i64 },
+    #[error("the retention checkpoint at #{seq} is not signed by this server's key")]
+    BadCheckpoint { seq: i64 },
 }
 
 /// Walks a chain in `seq` order, one event at a time, in constant memory.
@@ -97,6 +103,19 @@ impl ChainVerifier {
     #[must_use]
     pub fn new() -> Self {
         Self { expected_seq: 1, prev_hash: GENESIS_HASH, checked: 0 }
+    }
+
+    /// Starts after a retention checkpoint: the first stored event must be `seq + 1` and link to
+    /// `hash` (the pruned event's hash, which the checkpoint's signature vouches for).
+    #[must_use]
+    pub fn resume(seq: i64, hash: [u8; 32]) -> Self {
+        Self { expected_seq: seq + 1, prev_hash: hash, checked: 0 }
+    }
+
+    /// The sequence number and hash of the last event checked (the checkpoint or genesis if none).
+    #[must_use]
+    pub fn position(&self) -> (i64, [u8; 32]) {
+        (self.expected_seq - 1, self.prev_hash)
     }
 
     /// Checks the next stored event: its position, its link to the previous one and its hash.
@@ -254,6 +273,19 @@ mod tests {
         v.check(&c[0].0, &c[0].1, &c[0].2).expect("first ok");
         let shifted = EventFields { seq: 2, ..c[3].0 };
         assert_eq!(v.check(&shifted, &c[3].1, &c[3].2), Err(ChainBreak::BrokenLink { seq: 2 }));
+    }
+
+    #[test]
+    fn a_chain_resumes_after_a_checkpoint() {
+        let c = chain(5);
+        let mut v = ChainVerifier::resume(2, c[1].2);
+        for (ev, prev, hash) in &c[2..] {
+            v.check(ev, prev, hash).expect("suffix ok");
+        }
+        assert_eq!(v.finish(5, &c[4].2), Ok(3));
+        assert_eq!(v.position(), (5, c[4].2));
+        let mut wrong = ChainVerifier::resume(2, [9; 32]);
+        assert_eq!(wrong.check(&c[2].0, &c[2].1, &c[2].2), Err(ChainBreak::BrokenLink { seq: 3 }));
     }
 
     #[test]

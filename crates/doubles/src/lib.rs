@@ -5,6 +5,7 @@
 pub mod bluesky;
 pub mod linkedin;
 pub mod mastodon;
+pub mod smtp;
 pub mod tiktok;
 
 use std::net::SocketAddr;

@@ -25,6 +25,7 @@ fn account() -> AccountRow {
         admins_may_approve_own: false,
         rules_text: "Be kind.".into(),
         rules_version: 2,
+        alert_thresholds: "{}".into(),
         created_at: 0,
         updated_at: 0,
     }

@@ -25,7 +25,7 @@ const BODY_LIMIT: usize = 1024 * 1024;
 #[openapi(
     info(title = "Steward API", description = "Share the work on a social media account, never the password. Contract: API.md."),
     components(schemas(crate::error::Problem, crate::error::FieldError)),
-    tags((name = "identity"), (name = "me"), (name = "accounts"), (name = "members"), (name = "posts"), (name = "operations"))
+    tags((name = "identity"), (name = "me"), (name = "accounts"), (name = "members"), (name = "posts"), (name = "operations"), (name = "alerts"))
 )]
 struct ApiDoc;
 
@@ -65,12 +65,16 @@ impl App {
         let housekeeping = tokio::spawn(housekeeping(self.state.clone()));
         let sweeper = tokio::spawn(crate::sweeper::run(self.state.clone()));
         let scheduler = tokio::spawn(crate::scheduler::run(self.state.clone()));
+        let deliveries = tokio::spawn(crate::alerts::run_deliveries(self.state.clone()));
+        let anchor = tokio::spawn(crate::audit_verify::run(self.state.clone()));
         let result = axum::serve(listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(shutdown)
             .await;
         housekeeping.abort();
         sweeper.abort();
         scheduler.abort();
+        deliveries.abort();
+        anchor.abort();
         self.state.store.close().await;
         result
     }
@@ -92,7 +96,10 @@ fn api_router() -> OpenApiRouter<AppState> {
                 .merge(routes::accounts::router())
                 .merge(routes::members::router())
                 .merge(routes::posts::router())
-                .merge(routes::connect::api_router()),
+                .merge(routes::connect::api_router())
+                .merge(routes::activity::router())
+                .merge(routes::alerts::router())
+                .merge(routes::lockdown::router()),
         )
         .merge(routes::connect::callback_router())
         .merge(routes::ops::router())

@@ -1,8 +1,28 @@
-//! `steward admin audit verify`: walks the whole chain in pages, in constant memory.
-use steward_domain::audit_chain::{ChainBreak, ChainVerifier};
-use steward_store::Store;
+//! `steward admin audit verify`, retention and the anchor file.
+//!
+//! **Verify** walks the whole chain in pages, in constant memory: a reader task fetches the next
+//! page from the database while the current one is hashed, so the two cores work at once.
+//! It starts at the newest retention checkpoint (whose HMAC signature it checks) or at the
+//! genesis, checks every event's position, link and hash, then the recorded head, then the
+//! last line of the anchor file (the head as the server saw it, kept outside the database, so
+//! cutting events off the end *and* rewinding the head is still caught).
+//!
+//! **Retention** (`STEWARD_AUDIT_RETENTION_DAYS`): events older than the horizon are deleted
+//! behind a checkpoint recording the last deleted event's seq and hash, signed with a
+//! master-derived key, in one transaction.
+//!
+//! **Anchor**: the server appends `unix_seconds seq hex_hash` to the anchor file whenever the
+//! head moved, every minute.
+use std::io::Write;
+use std::path::Path;
 
-const PAGE: i64 = 10_000;
+use steward_domain::audit_chain::{ChainBreak, ChainVerifier};
+use steward_store::{AuditEventRow, CheckpointRow, Store};
+
+use crate::crypto::{MasterKey, constant_time_eq, hmac_sha256};
+use crate::state::AppState;
+
+const PAGE: i64 = 20_000;
 
 #[derive(Debug)]
 pub enum Verdict {
@@ -10,26 +30,189 @@ pub enum Verdict {
     Broken(ChainBreak),
 }
 
-/// Verifies every event and the recorded head; `progress` is called after each page with the
-/// number of events checked so far and the total.
-pub async fn verify_chain(store: &Store, mut progress: impl FnMut(u64, u64)) -> anyhow::Result<Verdict> {
+/// What verification checks besides the database itself.
+#[derive(Default)]
+pub struct VerifyOptions<'a> {
+    /// The master keys (the keyring) that may have signed retention checkpoints; empty: a
+    /// checkpoint is trusted unchecked (verify run without access to the key).
+    pub master_keys: &'a [MasterKey],
+    /// The anchor file to compare the end of the chain with.
+    pub anchor_file: Option<&'a Path>,
+}
+
+fn checkpoint_key(master: &MasterKey) -> [u8; 32] {
+    master.derive("steward.audit-checkpoint.v1")
+}
+
+fn checkpoint_message(seq: i64, hash: &[u8], at: i64) -> Vec<u8> {
+    let mut m = b"steward.audit.checkpoint.v1".to_vec();
+    m.extend_from_slice(&seq.to_be_bytes());
+    m.extend_from_slice(hash);
+    m.extend_from_slice(&at.to_be_bytes());
+    m
+}
+
+/// Verifies every event and the recorded head, with the database only.
+pub async fn verify_chain(store: &Store, progress: impl FnMut(u64, u64)) -> anyhow::Result<Verdict> {
+    verify_chain_with(store, &VerifyOptions::default(), progress).await
+}
+
+/// Verifies every event, the recorded head, the checkpoint and the anchor file; `progress` is
+/// called after each page with the events checked so far and the total expected.
+pub async fn verify_chain_with(
+    store: &Store,
+    opts: &VerifyOptions<'_>,
+    mut progress: impl FnMut(u64, u64),
+) -> anyhow::Result<Verdict> {
     let (head_seq, head_hash) = store.audit_head().await?;
-    let total = u64::try_from(head_seq).unwrap_or(0);
-    let mut verifier = ChainVerifier::new();
-    let mut after = 0;
-    loop {
-        let page = store.audit_events_after(after, PAGE).await?;
-        let Some(last) = page.last() else { break };
-        after = last.seq;
+    let mut verifier = match store.latest_audit_checkpoint().await? {
+        None => ChainVerifier::new(),
+        Some(cp) => {
+            let message = checkpoint_message(cp.seq, &cp.hash, cp.at);
+            let signed_by_us = opts
+                .master_keys
+                .iter()
+                .any(|k| constant_time_eq(&hmac_sha256(&checkpoint_key(k), &message), &cp.signature));
+            if !opts.master_keys.is_empty() && !signed_by_us {
+                return Ok(Verdict::Broken(ChainBreak::BadCheckpoint { seq: cp.seq }));
+            }
+            let Ok(hash) = <[u8; 32]>::try_from(cp.hash.as_slice()) else {
+                return Ok(Verdict::Broken(ChainBreak::BadCheckpoint { seq: cp.seq }));
+            };
+            ChainVerifier::resume(cp.seq, hash)
+        }
+    };
+    let anchor = match opts.anchor_file {
+        Some(path) => last_anchor(path)?,
+        None => None,
+    };
+    let start = verifier.position().0;
+    let total = u64::try_from(head_seq - start).unwrap_or(0);
+
+    // The reader runs ahead by up to two pages.
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<anyhow::Result<Vec<AuditEventRow>>>(2);
+    let reader_store = store.clone();
+    let reader = tokio::spawn(async move {
+        let mut after = start;
+        loop {
+            match reader_store.audit_events_after(after, PAGE).await {
+                Ok(page) => {
+                    let Some(last) = page.last() else { break };
+                    after = last.seq;
+                    let short = (page.len() as i64) < PAGE;
+                    if tx.send(Ok(page)).await.is_err() || short {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(e.into())).await;
+                    break;
+                }
+            }
+        }
+    });
+    let mut anchor_seen = false;
+    while let Some(page) = rx.recv().await {
+        let page = page?;
         for ev in &page {
             if let Err(b) = verifier.check(&ev.fields(), &ev.prev_hash, &ev.hash) {
+                reader.abort();
                 return Ok(Verdict::Broken(b));
+            }
+            if let Some((seq, hash)) = &anchor
+                && ev.seq == *seq
+            {
+                anchor_seen = true;
+                if ev.hash != hash.as_slice() {
+                    reader.abort();
+                    return Ok(Verdict::Broken(ChainBreak::AnchorMismatch { seq: *seq }));
+                }
             }
         }
         progress(verifier.checked(), total);
+    }
+    let _ = reader.await;
+    let (last, _) = verifier.position();
+    if let Some((seq, _)) = anchor
+        && !anchor_seen
+        && seq > start
+    {
+        return Ok(Verdict::Broken(ChainBreak::CutOffAfterAnchor { last, anchored: seq }));
     }
     match verifier.finish(head_seq, &head_hash) {
         Ok(events) => Ok(Verdict::Intact { events }),
         Err(b) => Ok(Verdict::Broken(b)),
     }
+}
+
+/// The last well-formed line of the anchor file: `(seq, hash)`.
+pub fn last_anchor(path: &Path) -> anyhow::Result<Option<(i64, Vec<u8>)>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(anyhow::anyhow!("cannot read the anchor file {}: {e}", path.display())),
+    };
+    Ok(text.lines().rev().find_map(|line| {
+        let mut parts = line.split_whitespace();
+        let _at = parts.next()?;
+        let seq = parts.next()?.parse::<i64>().ok()?;
+        let hash = hex::decode(parts.next()?).ok()?;
+        Some((seq, hash))
+    }))
+}
+
+/// Appends the current head to the anchor file if it moved since `last`; returns the head.
+pub async fn write_anchor(state: &AppState, last: Option<i64>) -> anyhow::Result<i64> {
+    let (seq, hash) = state.store.audit_head().await?;
+    if Some(seq) == last || seq == 0 {
+        return Ok(seq);
+    }
+    let path = state.settings.audit_anchor_file.clone();
+    let line = format!("{} {seq} {}\n", state.clock.now().as_second(), hex::encode(&hash));
+    tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&path)?;
+        f.write_all(line.as_bytes())?;
+        // The anchor is only worth something if it survives a crash.
+        f.sync_data()
+    })
+    .await??;
+    Ok(seq)
+}
+
+/// Every minute: the anchor; every hour: retention (when configured).
+pub async fn run(state: AppState) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+    let mut last = None;
+    let mut rounds: u64 = 0;
+    loop {
+        tick.tick().await;
+        match write_anchor(&state, last).await {
+            Ok(seq) => last = Some(seq),
+            Err(e) => tracing::error!(error = %e, "could not append the audit chain head to the anchor file"),
+        }
+        if rounds.is_multiple_of(60)
+            && let Err(e) = prune(&state).await
+        {
+            tracing::error!(error = %e, "audit retention failed");
+        }
+        rounds += 1;
+    }
+}
+
+/// Prunes events older than the retention horizon behind a signed checkpoint; returns how many.
+pub async fn prune(state: &AppState) -> anyhow::Result<u64> {
+    let Some(days) = state.settings.audit_retention_days else { return Ok(0) };
+    let horizon = state.clock.now_us() - i64::from(days) * 86_400 * 1_000_000;
+    let Some((seq, hash, at)) = state.store.last_audit_event_before(horizon).await? else { return Ok(0) };
+    let master = MasterKey::load(&state.settings.master_key)?;
+    let signature = hmac_sha256(&checkpoint_key(&master), &checkpoint_message(seq, &hash, at)).to_vec();
+    let cp = CheckpointRow { seq, hash, at, signature, created_at: state.clock.now_us() };
+    let mut tx = state.store.begin().await?;
+    let n = tx.prune_audit_to_checkpoint(&cp).await?;
+    tx.commit().await?;
+    tracing::info!(pruned = n, up_to = seq, "audit events past the retention horizon pruned behind a checkpoint");
+    Ok(n)
 }

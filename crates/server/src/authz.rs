@@ -193,6 +193,7 @@ mod tests {
             admins_may_approve_own: false,
             rules_text: String::new(),
             rules_version,
+            alert_thresholds: "{}".into(),
             created_at: 0,
             updated_at: 0,
         }

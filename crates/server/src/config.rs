@@ -62,6 +62,12 @@ pub struct Settings {
     pub linkedin_version: String,
     /// TikTok's OAuth app (TikTok calls the client id "client key").
     pub tiktok: Option<steward_connectors::OauthApp>,
+    /// `STEWARD_AUDIT_RETENTION_DAYS`: audit events older than this are pruned behind a signed
+    /// checkpoint; `None` (the default) keeps everything.
+    pub audit_retention_days: Option<u32>,
+    /// `STEWARD_AUDIT_ANCHOR_FILE` (default `$STEWARD_DATA_DIR/audit-anchor.log`): where the
+    /// server appends the chain head every minute, outside the database.
+    pub audit_anchor_file: PathBuf,
     pub publishing: PublishingSettings,
 }
 
@@ -302,7 +308,26 @@ impl Settings {
             }
             Ok(Duration::from_secs(m * 60))
         };
+        let audit_retention_days = match env.get("STEWARD_AUDIT_RETENTION_DAYS").filter(|v| !v.is_empty()) {
+            None => None,
+            Some(v) => match v.parse::<u32>() {
+                Ok(d) if d >= 1 => Some(d),
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        name: "STEWARD_AUDIT_RETENTION_DAYS",
+                        message: format!("{v:?} (expected a number of days, at least 1)"),
+                    });
+                }
+            },
+        };
+        let audit_anchor_file = env
+            .get("STEWARD_AUDIT_ANCHOR_FILE")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .unwrap_or_else(|| data_dir.join("audit-anchor.log"));
         Ok(Self {
+            audit_retention_days,
+            audit_anchor_file,
             listen,
             data_dir,
             database_url,

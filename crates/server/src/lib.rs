@@ -1,4 +1,5 @@
 //! The Steward server: HTTP API, web app and background work over a [`steward_store::Store`].
+pub mod alerts;
 pub mod app;
 pub mod audit_verify;
 pub mod auth;

@@ -25,6 +25,7 @@ pub struct Metrics {
     pub durations: Family<RouteLabels, Histogram>,
     pub audit_events: Counter,
     pub audit_failures: Counter,
+    pub alert_deliveries: Counter,
 }
 
 impl Default for Metrics {
@@ -35,12 +36,14 @@ impl Default for Metrics {
         });
         let audit_events = Counter::default();
         let audit_failures = Counter::default();
+        let alert_deliveries = Counter::default();
         let mut registry = Registry::with_prefix("steward");
         registry.register("http_requests", "HTTP requests by route and status", requests.clone());
         registry.register("http_request_duration_seconds", "HTTP request latency by route", durations.clone());
         registry.register("audit_events", "Audit events appended", audit_events.clone());
         registry.register("audit_write_failures", "Audit events that could not be written", audit_failures.clone());
-        Self { registry, requests, durations, audit_events, audit_failures }
+        registry.register("alert_deliveries", "Alert emails and webhooks delivered", alert_deliveries.clone());
+        Self { registry, requests, durations, audit_events, audit_failures, alert_deliveries }
     }
 }
 

@@ -19,6 +19,8 @@ pub struct AccountRow {
     pub admins_may_approve_own: bool,
     pub rules_text: String,
     pub rules_version: i64,
+    /// The account's alert thresholds as stored (JSON; see `steward_domain::alerts`).
+    pub alert_thresholds: String,
     pub created_at: Micros,
     pub updated_at: Micros,
 }
@@ -92,7 +94,7 @@ impl InvitationRow {
 
 const ACCOUNT_COLUMNS: &str = "a.id, a.platform, a.account_kind, a.handle, a.display_name, a.owner_id, a.time_zone, \
      a.status, a.max_members, a.min_gap_minutes, a.max_posts_per_day, a.approvals_required, a.owner_approval_required, \
-     a.admins_may_approve_own, a.rules_text, a.rules_version, a.created_at, a.updated_at";
+     a.admins_may_approve_own, a.rules_text, a.rules_version, a.alert_thresholds, a.created_at, a.updated_at";
 const MEMBERSHIP_COLUMNS: &str = "m.account_id, m.user_id, m.role, m.grants, m.revokes, m.expires_at, m.windows, \
      m.daily_quota, m.status, m.accepted_rules_version, m.created_at, m.updated_at";
 const INVITATION_COLUMNS: &str = "i.id, i.account_id, i.email, i.role, i.grants, i.revokes, i.membership_expires_at, \
@@ -481,6 +483,33 @@ impl Tx {
             .execute(c)
             .await
             .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Lockdown: suspends every active membership of the account except the owner's and
+    /// `keep` (the member locking it down); returns the suspended user ids.
+    pub async fn suspend_other_members(&mut self, account_id: &str, keep: &str, now: Micros) -> Result<Vec<String>> {
+        let q = "UPDATE memberships SET status = 'suspended', updated_at = $3 WHERE account_id = $1 \
+                 AND user_id <> $2 AND role <> 'owner' AND status = 'active' RETURNING user_id";
+        let mut ids: Vec<String> =
+            on_tx!(self, |c| sqlx::query_scalar(q).bind(account_id).bind(keep).bind(now).fetch_all(c).await)?;
+        ids.sort();
+        Ok(ids)
+    }
+
+    /// Destroys the stored platform credential and its data key (lockdown's "disconnect"):
+    /// nothing can open it afterwards. True if there was one.
+    pub async fn destroy_credential(&mut self, account_id: &str, now: Micros) -> Result<bool> {
+        let q = "UPDATE social_accounts SET credential_sealed = NULL, wrapped_data_key = NULL, status = 'disconnected', \
+                 updated_at = $2 WHERE id = $1 AND credential_sealed IS NOT NULL";
+        let n = on_tx!(self, |c| sqlx::query(q).bind(account_id).bind(now).execute(c).await.map(|r| r.rows_affected()))?;
+        Ok(n == 1)
+    }
+
+    /// Sets the account's alert thresholds (validated JSON).
+    pub async fn set_alert_thresholds(&mut self, account_id: &str, json: &str) -> Result<()> {
+        let q = "UPDATE social_accounts SET alert_thresholds = $2 WHERE id = $1";
+        on_tx!(self, |c| sqlx::query(q).bind(account_id).bind(json).execute(c).await.map(|r| r.rows_affected()))?;
         Ok(())
     }
 

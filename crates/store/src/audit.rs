@@ -121,7 +121,7 @@ impl Tx {
             .execute(c)
             .await
             .map(|r| r.rows_affected()))?;
-        Ok(AuditEventRow {
+        let row = AuditEventRow {
             seq,
             id: ev.id,
             at: ev.at,
@@ -137,7 +137,10 @@ impl Tx {
             detail: ev.detail,
             prev_hash: head_hash,
             hash: hash.to_vec(),
-        })
+        };
+        // Alerts are decided with the event, in its transaction (see alerts.rs).
+        self.detect_after(&row).await?;
+        Ok(row)
     }
 }
 
@@ -184,5 +187,142 @@ impl Store {
 
     pub async fn audit_event_count(&self) -> Result<i64> {
         Ok(on_pool!(self, |c| sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM audit_events").fetch_one(c).await)?)
+    }
+}
+
+/// The filters of the activity views (API.md): each one present narrows the set.
+#[derive(Debug, Clone, Default)]
+pub struct ActivityFilter {
+    pub account_id: Option<String>,
+    pub actor_id: Option<String>,
+    /// An exact action, or a prefix ending in `.` (such as `members.`).
+    pub action: Option<String>,
+    /// `allowed` or `denied`.
+    pub outcome: Option<String>,
+    /// Inclusive.
+    pub since: Option<Micros>,
+    /// Exclusive.
+    pub until: Option<Micros>,
+}
+
+enum Param {
+    Text(String),
+    Int(i64),
+}
+
+impl ActivityFilter {
+    /// The WHERE clause with only the filters present (so each query uses the index that fits:
+    /// account + actor + time, account + time, or actor + time), and its parameters.
+    fn clause(&self, before: Option<(Micros, i64)>) -> (String, Vec<Param>) {
+        let mut conds = Vec::new();
+        let mut params = Vec::new();
+        fn push(conds: &mut Vec<String>, params: &mut Vec<Param>, cond: &str, p: Param) {
+            params.push(p);
+            conds.push(cond.replace('?', &format!("${}", params.len())));
+        }
+        if let Some(a) = &self.account_id {
+            push(&mut conds, &mut params, "account_id = ?", Param::Text(a.clone()));
+        }
+        if let Some(a) = &self.actor_id {
+            push(&mut conds, &mut params, "actor_id = ?", Param::Text(a.clone()));
+        }
+        if let Some(a) = &self.action {
+            if a.ends_with('.') {
+                // substr, not LIKE: an action may hold `_`, which LIKE would read as a wildcard.
+                let n = a.chars().count() as i64;
+                params.push(Param::Int(n));
+                let n_idx = params.len();
+                params.push(Param::Text(a.clone()));
+                conds.push(format!("substr(action, 1, CAST(${n_idx} AS INTEGER)) = ${}", params.len()));
+            } else {
+                push(&mut conds, &mut params, "action = ?", Param::Text(a.clone()));
+            }
+        }
+        if let Some(o) = &self.outcome {
+            push(&mut conds, &mut params, "outcome = ?", Param::Text(o.clone()));
+        }
+        if let Some(s) = self.since {
+            push(&mut conds, &mut params, "at >= ?", Param::Int(s));
+        }
+        if let Some(u) = self.until {
+            push(&mut conds, &mut params, "at < ?", Param::Int(u));
+        }
+        if let Some((at, seq)) = before {
+            params.push(Param::Int(at));
+            let a = params.len();
+            params.push(Param::Int(seq));
+            conds.push(format!("(at < ${a} OR (at = ${a} AND seq < ${}))", params.len()));
+        }
+        let clause = if conds.is_empty() { String::new() } else { format!(" WHERE {}", conds.join(" AND ")) };
+        (clause, params)
+    }
+}
+
+impl Store {
+    /// Events matching `filter`, newest first (by time, then chain order), after the cursor
+    /// `before` = the previous page's last `(at, seq)`.
+    pub async fn activity(
+        &self,
+        filter: &ActivityFilter,
+        before: Option<(Micros, i64)>,
+        limit: i64,
+    ) -> Result<Vec<AuditEventRow>> {
+        let (clause, params) = filter.clause(before);
+        let q = sqlx::AssertSqlSafe(format!(
+            "SELECT {EVENT_COLUMNS} FROM audit_events{clause} ORDER BY at DESC, seq DESC LIMIT {}",
+            limit.max(0)
+        ));
+        Ok(on_pool!(self, |c| {
+            let mut query = sqlx::query_as::<_, AuditEventRow>(q);
+            for p in params {
+                query = match p {
+                    Param::Text(s) => query.bind(s),
+                    Param::Int(i) => query.bind(i),
+                };
+            }
+            query.fetch_all(c).await
+        })?)
+    }
+}
+
+/// A retention checkpoint: the last pruned event's place in the chain, signed by the server.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct CheckpointRow {
+    pub seq: i64,
+    pub hash: Vec<u8>,
+    pub at: Micros,
+    pub signature: Vec<u8>,
+    pub created_at: Micros,
+}
+
+impl Store {
+    /// The newest retention checkpoint, if events were ever pruned.
+    pub async fn latest_audit_checkpoint(&self) -> Result<Option<CheckpointRow>> {
+        let q = "SELECT seq, hash, at, signature, created_at FROM audit_checkpoints ORDER BY seq DESC LIMIT 1";
+        Ok(on_pool!(self, |c| sqlx::query_as::<_, CheckpointRow>(q).fetch_optional(c).await)?)
+    }
+
+    /// The last event (highest seq) recorded before `before`: where pruning would cut.
+    pub async fn last_audit_event_before(&self, before: Micros) -> Result<Option<(i64, Vec<u8>, Micros)>> {
+        let q = "SELECT seq, hash, at FROM audit_events WHERE seq = (SELECT MAX(seq) FROM audit_events WHERE at < $1)";
+        Ok(on_pool!(self, |c| sqlx::query_as(q).bind(before).fetch_optional(c).await)?)
+    }
+}
+
+impl Tx {
+    /// Records the checkpoint and deletes every event up to and including its `seq`.
+    pub async fn prune_audit_to_checkpoint(&mut self, cp: &CheckpointRow) -> Result<u64> {
+        let q = "INSERT INTO audit_checkpoints (seq, hash, at, signature, created_at) VALUES ($1, $2, $3, $4, $5)";
+        on_tx!(self, |c| sqlx::query(q)
+            .bind(cp.seq)
+            .bind(cp.hash.as_slice())
+            .bind(cp.at)
+            .bind(cp.signature.as_slice())
+            .bind(cp.created_at)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        let q = "DELETE FROM audit_events WHERE seq <= $1";
+        Ok(on_tx!(self, |c| sqlx::query(q).bind(cp.seq).execute(c).await.map(|r| r.rows_affected()))?)
     }
 }

@@ -382,6 +382,22 @@ impl Tx {
         Ok(r == 1)
     }
 
+    /// How many devices the user has signed in from (their first sign-in is no news).
+    pub async fn known_device_count(&mut self, user_id: &str) -> Result<i64> {
+        let q = "SELECT COUNT(*) FROM known_devices WHERE user_id = $1";
+        Ok(on_tx!(self, |c| sqlx::query_scalar::<_, i64>(q).bind(user_id).fetch_one(c).await)?)
+    }
+
+    /// Revokes, at `now`, every live API token narrowed to `account_id` (lockdown); returns how many.
+    pub async fn revoke_tokens_narrowed_to(&mut self, account_id: &str, now: Micros) -> Result<u64> {
+        // `accounts` is a JSON list of ids; ids are UUIDs (no LIKE wildcards), so the quoted id
+        // matches only itself.
+        let q = "UPDATE api_tokens SET revoked_at = $2 WHERE revoked_at IS NULL AND accounts IS NOT NULL \
+                 AND accounts LIKE '%' || $1 || '%'";
+        let needle = format!("\"{account_id}\"");
+        Ok(on_tx!(self, |c| sqlx::query(q).bind(&needle).bind(now).execute(c).await.map(|r| r.rows_affected()))?)
+    }
+
     pub async fn insert_api_token(&mut self, t: NewApiToken<'_>) -> Result<ApiTokenRow> {
         let q = sql!(
             "INSERT INTO api_tokens (id, user_id, name, token_hash, scopes, accounts, capabilities, created_at, expires_at) \

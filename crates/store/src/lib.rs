@@ -12,6 +12,7 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
 mod accounts;
+mod alerts;
 mod audit;
 mod cache;
 mod identity;
@@ -24,7 +25,8 @@ mod vault;
 pub use accounts::{
     AccountRow, AccountSettings, InvitationRow, MemberRow, MembershipRow, MembershipTerms, NewAccount, NewInvitation,
 };
-pub use audit::{AuditEventRow, NewAuditEvent};
+pub use alerts::{AlertPreferencesRow, AlertRow, DeliveryRow, DeliveryStatusRow, Finding, Raised};
+pub use audit::{ActivityFilter, AuditEventRow, CheckpointRow, NewAuditEvent};
 pub use identity::{ApiTokenRow, AuthSessionRow, AuthTokenRow, NewApiToken, NewSession, NewUser, SessionRow, UserRow};
 pub use oauth::{MastodonAppRow, NewOauthState, OauthStateRow};
 pub use posts::{

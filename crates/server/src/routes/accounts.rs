@@ -5,6 +5,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use steward_domain::alerts::AlertThresholds;
 use steward_domain::capability::{Capability, Role};
 use steward_domain::platform::{self, ConnectMethod, MAX_MEMBERS_CEILING, PLATFORMS};
 use steward_domain::windows::parse_time_zone;
@@ -83,6 +84,10 @@ pub struct SettingsView {
     pub approvals_required: i64,
     pub owner_approval_required: bool,
     pub admins_may_approve_own: bool,
+    /// When findings become alerts: `{failed_sign_ins, denied_actions, post_burst,
+    /// member_change_burst}`, each `{count, minutes}`.
+    #[schema(value_type = Object)]
+    pub alert_thresholds: AlertThresholds,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -126,6 +131,7 @@ pub fn account_view(state: &AppState, a: AccountRow, m: &MembershipRow) -> Accou
             approvals_required: a.approvals_required,
             owner_approval_required: a.owner_approval_required,
             admins_may_approve_own: a.admins_may_approve_own,
+            alert_thresholds: AlertThresholds::from_stored(&a.alert_thresholds),
         },
         rules: RulesView { version: a.rules_version, text: a.rules_text, accepted_version: m.accepted_rules_version },
         my_role: m.role.clone(),
@@ -300,6 +306,9 @@ pub struct SettingsRequest {
     pub time_zone: Option<String>,
     /// New house rules; a change raises the version and asks every member to accept again.
     pub rules_text: Option<String>,
+    /// Alert thresholds; keys left out keep their defaults (DESIGN.md "Alerts").
+    #[schema(value_type = Option<Object>)]
+    pub alert_thresholds: Option<serde_json::Value>,
 }
 
 #[utoipa::path(patch, path = "/accounts/{id}/settings", tag = "accounts", params(("id" = String, Path)), request_body = SettingsRequest,
@@ -362,6 +371,23 @@ async fn update_settings(
     if s.rules_text.chars().count() > 20_000 {
         errors.push(FieldError::new("rules_text", "must be at most 20000 characters"));
     }
+    let old_thresholds = AlertThresholds::from_stored(&a.alert_thresholds);
+    let thresholds = match &body.alert_thresholds {
+        None => old_thresholds,
+        Some(v) => match serde_json::from_value::<AlertThresholds>(v.clone()) {
+            Ok(t) => {
+                errors.extend(t.problems().into_iter().map(|(f, m)| FieldError::new(&f, m)));
+                t
+            }
+            Err(e) => {
+                errors.push(FieldError::new(
+                    "alert_thresholds",
+                    format!("must be an object of {{\"count\": n, \"minutes\": m}} per check ({e})"),
+                ));
+                old_thresholds
+            }
+        },
+    };
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
@@ -378,6 +404,7 @@ async fn update_settings(
         "admins_may_approve_own": [a.admins_may_approve_own, s.admins_may_approve_own],
         "time_zone": [a.time_zone, s.time_zone],
         "rules_version": [a.rules_version, s.rules_version],
+        "alert_thresholds": [old_thresholds, thresholds],
     });
     let changes: serde_json::Map<String, serde_json::Value> = changed
         .as_object()
@@ -389,6 +416,10 @@ async fn update_settings(
         })
         .unwrap_or_default();
     tx.update_account_settings(&id, &s, now).await?;
+    if thresholds != old_thresholds {
+        let stored = serde_json::to_string(&thresholds).map_err(|e| ApiError::internal(anyhow::anyhow!(e)))?;
+        tx.set_alert_thresholds(&id, &stored).await?;
+    }
     tx.append_audit(ctx.account_event(
         &state,
         &principal.actor(),

@@ -231,6 +231,8 @@ async fn login(State(state): State<AppState>, ctx: Ctx, Json(body): Json<LoginRe
     .await?;
     let device = hmac_sha256(&state.device_key, ctx.meta.user_agent.as_deref().unwrap_or("").as_bytes());
     let new_device = tx.remember_device(&user.id, &device, now).await?;
+    // The first device a person ever signs in from is no news (no alert).
+    let first_device = new_device && tx.known_device_count(&user.id).await? == 1;
     let actor =
         Actor { user_id: Some(user.id.clone()), email: Some(user.email.clone()), session_id: Some(session_id.clone()) };
     tx.append_audit(ctx.event(
@@ -238,7 +240,7 @@ async fn login(State(state): State<AppState>, ctx: Ctx, Json(body): Json<LoginRe
         &actor,
         "auth.login",
         Some(format!("session:{session_id}")),
-        json!({ "second_factor": second_factor, "new_device": new_device }),
+        json!({ "second_factor": second_factor, "new_device": new_device, "first_device": first_device }),
     ))
     .await?;
     tx.commit().await?;

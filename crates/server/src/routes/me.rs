@@ -5,8 +5,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use steward_store::{AuditEventRow, NewApiToken, UserRow};
-use utoipa::{IntoParams, ToSchema};
+use steward_store::{NewApiToken, UserRow};
+use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use zeroize::Zeroizing;
@@ -14,10 +14,10 @@ use zeroize::Zeroizing;
 use crate::auth::{API_TOKEN_PREFIX, AuthVia, Principal, SessionPrincipal, csrf_token};
 use crate::clock::rfc3339;
 use crate::crypto::{new_token, sha256};
-use crate::error::{ApiError, ApiResult, FieldError, Json, Path, Problem, Query};
+use crate::error::{ApiError, ApiResult, FieldError, Json, Path, Problem};
 use crate::request::Ctx;
 use crate::routes::identity::UserView;
-use crate::routes::{Page, page_limit};
+use crate::routes::Page;
 use crate::state::AppState;
 use crate::twofactor::{self, new_recovery_codes, recovery_code_hash, secret_aad, verify_second_factor};
 
@@ -31,7 +31,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(revoke_all_sessions))
         .routes(routes!(create_token, list_tokens))
         .routes(routes!(revoke_token))
-        .routes(routes!(my_activity))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -427,71 +426,4 @@ async fn revoke_token(
     tx.append_audit(ctx.event(&state, &p.actor(), "me.token.revoke", Some(format!("token:{id}")), json!({}))).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// One entry of an activity log.
-#[derive(Serialize, ToSchema)]
-pub struct ActivityEvent {
-    pub id: String,
-    pub at: String,
-    pub actor_id: Option<String>,
-    pub actor_email: Option<String>,
-    pub session_id: Option<String>,
-    pub ip: Option<String>,
-    pub user_agent: Option<String>,
-    pub action: String,
-    pub target: Option<String>,
-    /// `allowed` or `denied`.
-    pub outcome: String,
-    #[schema(value_type = Object)]
-    pub detail: serde_json::Value,
-}
-
-impl From<AuditEventRow> for ActivityEvent {
-    fn from(e: AuditEventRow) -> Self {
-        Self {
-            detail: serde_json::from_str(&e.detail).unwrap_or(serde_json::Value::Null),
-            id: e.id,
-            at: rfc3339(e.at),
-            actor_id: e.actor_id,
-            actor_email: e.actor_email,
-            session_id: e.session_id,
-            ip: e.ip,
-            user_agent: e.user_agent,
-            action: e.action,
-            target: e.target,
-            outcome: e.outcome,
-        }
-    }
-}
-
-#[derive(Deserialize, IntoParams)]
-pub struct PageQuery {
-    /// 1 to 500; default 50.
-    pub limit: Option<i64>,
-    /// From the previous page's `next_cursor`.
-    pub cursor: Option<String>,
-}
-
-#[utoipa::path(get, path = "/me/activity", tag = "me", params(PageQuery), responses((status = 200, body = Page<ActivityEvent>)))]
-async fn my_activity(
-    State(state): State<AppState>,
-    principal: Principal,
-    Query(q): Query<PageQuery>,
-) -> ApiResult<Json<Page<ActivityEvent>>> {
-    let limit = page_limit(q.limit)?;
-    let before = match q.cursor.as_deref() {
-        None => None,
-        Some(c) => {
-            Some(c.parse::<i64>().map_err(|_| ApiError::validation("cursor", "is not a cursor this server issued"))?)
-        }
-    };
-    let mut rows = state.store.audit_events_for_actor(&principal.user_id, before, limit + 1).await?;
-    let next_cursor = if rows.len() as i64 > limit {
-        rows.truncate(usize::try_from(limit).unwrap_or(0));
-        rows.last().map(|r| r.seq.to_string())
-    } else {
-        None
-    };
-    Ok(Json(Page { items: rows.into_iter().map(ActivityEvent::from).collect(), next_cursor }))
 }

@@ -1,5 +1,8 @@
 //! HTTP handlers, one module per area of API.md.
 pub mod accounts;
+pub mod activity;
+pub mod alerts;
+pub mod lockdown;
 pub mod connect;
 pub mod identity;
 pub mod me;

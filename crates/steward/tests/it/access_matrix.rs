@@ -36,6 +36,11 @@ const MATRIX: &[(&str, [u16; 8], [u16; 8])] = &[
     ("DELETE /accounts/{id}/invitations/{inv}",     [204,  204,  403,  403,  403,  403,  404,  401], B),
     ("PATCH /accounts/{id}/members/{user_id}",      [200,  200,  403,  403,  403,  403,  404,  401], B),
     ("DELETE /accounts/{id}/members/{user_id}",     [204,  204,  403,  403,  403,  403,  404,  401], B),
+    ("GET /accounts/{id}/activity",                 [200,  200,  403,  403,  403,  403,  404,  401], B),
+    ("GET /accounts/{id}/activity (csv)",           [200,  200,  403,  403,  403,  403,  404,  401], B),
+    // The admin runs first and suspends everyone but the owner: the others' 403 then comes from
+    // the suspension as well as from the missing capability (both `forbidden`).
+    ("POST /accounts/{id}/lockdown",                [200,  200,  403,  403,  403,  403,  404,  401], B),
 ];
 
 /// The order the callers run in within a row: the owner last, because only the owner's calls
@@ -178,6 +183,11 @@ impl World<'_> {
             "DELETE /accounts/{id}/members/{user_id}" => {
                 let target = self.spare_viewer(account).await;
                 app.delete(&format!("{base}/members/{target}"))
+            }
+            "GET /accounts/{id}/activity" => app.get(&format!("{base}/activity?action=members.&limit=5")),
+            "GET /accounts/{id}/activity (csv)" => app.get(&format!("{base}/activity")).header("accept", "text/csv"),
+            "POST /accounts/{id}/lockdown" => {
+                app.post(&format!("{base}/lockdown")).json(json!({"disconnect_credential": false}))
             }
             other => panic!("the access matrix has a row `{other}` but no request for it"),
         }

@@ -1,7 +1,7 @@
 //! The activity log: written with every change, fail-closed, tamper-evident (issue #2 item 7).
 use serde_json::json;
 use steward_domain::audit_chain::ChainBreak;
-use steward_server::audit_verify::{Verdict, verify_chain};
+use steward_server::audit_verify::{Verdict, VerifyOptions, verify_chain, verify_chain_with, write_anchor};
 
 use crate::helpers::*;
 
@@ -121,5 +121,83 @@ both_backends! {
         assert!(matches!(verdict(&app).await, Verdict::Intact { .. }));
         app.raw_sql("DELETE FROM audit_events WHERE seq = 6").await;
         assert!(matches!(verdict(&app).await, Verdict::Broken(ChainBreak::Truncated { last: 5, head_seq: 6 })));
+    }
+}
+
+fn keys(app: &TestApp) -> Vec<steward_server::crypto::MasterKey> {
+    match &app.state.settings.master_key {
+        steward_server::config::MasterKeySource::File(p) => {
+            steward_server::crypto::Keyring::read_file(p).unwrap().unwrap().into_keys()
+        }
+        steward_server::config::MasterKeySource::Inline(b) => vec![steward_server::crypto::MasterKey::from_base64(b).unwrap()],
+    }
+}
+
+async fn full_verdict(app: &TestApp) -> Verdict {
+    let keys = keys(app);
+    let opts = VerifyOptions { master_keys: &keys, anchor_file: Some(&app.state.settings.audit_anchor_file) };
+    verify_chain_with(&app.state.store, &opts, |_, _| {}).await.unwrap()
+}
+
+both_backends! {
+    async fn the_anchor_file_catches_a_cut_off_end_with_a_rewound_head(app: TestApp) {
+        some_activity(&app).await;
+        assert_eq!(write_anchor(&app.state, None).await.unwrap(), 6);
+        assert!(matches!(full_verdict(&app).await, Verdict::Intact { events: 6 }));
+        // Cut the last event off and rewind the head to match: the database alone looks intact…
+        app.raw_sql("DELETE FROM audit_events WHERE seq = 6; UPDATE audit_head SET seq = 5, hash = (SELECT hash FROM audit_events WHERE seq = 5) WHERE singleton = 1;").await;
+        assert!(matches!(verdict(&app).await, Verdict::Intact { events: 5 }));
+        // …but not against the anchor written outside it.
+        match full_verdict(&app).await {
+            Verdict::Broken(ChainBreak::CutOffAfterAnchor { last, anchored }) => assert_eq!((last, anchored), (5, 6)),
+            other => panic!("expected a cut-off end, got {other:?}"),
+        }
+        let text = std::fs::read_to_string(&app.state.settings.audit_anchor_file).unwrap();
+        assert_eq!(text.lines().count(), 1, "one line per head change");
+        assert!(text.split_whitespace().nth(1) == Some("6"));
+    }
+
+    async fn an_inserted_event_is_detected(app: TestApp) {
+        some_activity(&app).await;
+        app.raw_sql("INSERT INTO audit_events (seq, id, at, action, outcome, detail, prev_hash, hash) SELECT 7, 'forged', at, 'me.token.create', 'allowed', '{}', hash, hash FROM audit_events WHERE seq = 6;").await;
+        assert!(matches!(verdict(&app).await, Verdict::Broken(ChainBreak::Altered { seq: 7 })));
+    }
+}
+
+mod retention {
+    use super::*;
+
+    async fn run(app: TestApp) {
+        some_activity(&app).await;
+        app.clock.advance(std::time::Duration::from_secs(3 * 86_400));
+        let later = app.user("later@example.com").await;
+        app.post("/api/v1/me/tokens").auth(&later).json(json!({"name": "t", "scopes": ["read"]})).send().await;
+        let before = app.state.store.audit_event_count().await.unwrap();
+        let pruned = steward_server::audit_verify::prune(&app.state).await.unwrap();
+        assert_eq!(pruned, 6, "the six events older than two days");
+        assert_eq!(app.state.store.audit_event_count().await.unwrap(), before - 6);
+        match full_verdict(&app).await {
+            Verdict::Intact { events } => assert_eq!(events, u64::try_from(before - 6).unwrap()),
+            other => panic!("the pruned chain verifies from its checkpoint: {other:?}"),
+        }
+        assert_eq!(steward_server::audit_verify::prune(&app.state).await.unwrap(), 0, "nothing more to prune");
+        // A forged checkpoint is refused…
+        app.raw_sql("UPDATE audit_checkpoints SET signature = hash;").await;
+        assert!(matches!(full_verdict(&app).await, Verdict::Broken(ChainBreak::BadCheckpoint { seq: 6 })));
+        // …and without it the pruned start of the chain is simply missing.
+        app.raw_sql("DELETE FROM audit_checkpoints;").await;
+        assert!(matches!(full_verdict(&app).await, Verdict::Broken(ChainBreak::Missing { from: 1, to: 6 })));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        run(TestApp::spawn_with(Backend::Sqlite, |s| s.audit_retention_days = Some(2)).await.unwrap()).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        if let Some(app) = TestApp::spawn_with(Backend::Postgres, |s| s.audit_retention_days = Some(2)).await {
+            run(app).await;
+        }
     }
 }

@@ -8,6 +8,9 @@ mod helpers;
 
 mod access_matrix;
 mod adapters;
+mod activity;
+mod alerts;
+mod lockdown;
 mod api_errors;
 mod audit;
 mod connect;

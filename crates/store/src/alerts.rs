@@ -1,0 +1,594 @@
+//! Alerts: detection over the audit events as they are appended, grouping, recipients, and
+//! the durable delivery outbox.
+//!
+//! Detection runs inside [`Tx::append_audit`], in the same transaction as the event (and so
+//! as the change it records): every code path that records an event — today's and the posting
+//! and scheduling code of later issues — is covered without calling anything else, an alert
+//! exists the moment the change commits, and a rolled-back change raises nothing. Appends are
+//! serialized by the chain head, so grouping never races.
+use serde_json::Value;
+use steward_domain::alerts::{
+    AlertKind, AlertThresholds, GROUPING_WINDOW_US, POST_CREATED_ACTIONS, Threshold, change_kind, is_member_change,
+};
+use steward_domain::windows::{Window, is_within_windows, parse_time_zone};
+
+use crate::{AuditEventRow, Micros, Result, Store, Tx, on_pool, on_tx};
+
+/// Something worth telling the owner (account alerts) or a person (personal alerts).
+#[derive(Debug, Clone)]
+pub struct Finding {
+    pub kind: AlertKind,
+    /// Set for alerts about a social account: its owner and admins receive them.
+    pub account_id: Option<String>,
+    /// Set (and `account_id` unset) for a person's own alerts, such as sign-ins.
+    pub user_id: Option<String>,
+    /// One line, in words.
+    pub summary: String,
+    /// What happened, in words: who, from where, how many.
+    pub detail: String,
+    pub at: Micros,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AlertRow {
+    pub id: String,
+    pub kind: String,
+    pub account_id: Option<String>,
+    pub user_id: Option<String>,
+    pub severity: String,
+    pub summary: String,
+    pub detail: String,
+    pub count: i64,
+    pub created_at: Micros,
+    pub last_seen_at: Micros,
+    pub acknowledged_at: Option<Micros>,
+}
+
+const ALERT_COLUMNS: &str =
+    "a.id, a.kind, a.account_id, a.user_id, a.severity, a.summary, a.detail, a.count, a.created_at, a.last_seen_at, a.acknowledged_at";
+
+/// What raising a finding did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Raised {
+    /// A new alert, queued for delivery to this many channels.
+    New { alert_id: String, deliveries: usize },
+    /// An unacknowledged alert of the kind seen in the last 15 minutes was raised instead.
+    Grouped { alert_id: String, count: i64 },
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AlertPreferencesRow {
+    pub user_id: String,
+    pub email: bool,
+    pub webhook_url: Option<String>,
+    pub webhook_secret_sealed: Option<Vec<u8>>,
+    pub kinds: Option<String>,
+    pub updated_at: Micros,
+}
+
+/// One due delivery with what it needs: the alert, the recipient's address and preferences.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DeliveryRow {
+    pub id: String,
+    pub alert_id: String,
+    pub user_id: String,
+    pub channel: String,
+    pub attempts: i64,
+    pub next_attempt_at: Micros,
+    pub email: String,
+    pub webhook_url: Option<String>,
+    pub webhook_secret_sealed: Option<Vec<u8>>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DeliveryStatusRow {
+    pub id: String,
+    pub alert_id: String,
+    pub user_id: String,
+    pub channel: String,
+    pub attempts: i64,
+    pub next_attempt_at: Micros,
+    pub delivered_at: Option<Micros>,
+    pub gave_up_at: Option<Micros>,
+    pub last_error: Option<String>,
+}
+
+/// The account facts detection needs, read once per account event.
+#[derive(sqlx::FromRow)]
+struct AccountFacts {
+    owner_id: String,
+    handle: String,
+    time_zone: String,
+    alert_thresholds: String,
+}
+
+fn who(ev: &AuditEventRow) -> String {
+    match (&ev.actor_email, &ev.actor_id) {
+        (Some(e), _) => e.clone(),
+        (None, Some(id)) => format!("user {id}"),
+        (None, None) => "the server".into(),
+    }
+}
+
+fn from_where(ev: &AuditEventRow) -> String {
+    format!(
+        "from {} ({})",
+        ev.ip.as_deref().unwrap_or("an unknown address"),
+        ev.user_agent.as_deref().unwrap_or("unknown browser or app")
+    )
+}
+
+impl Tx {
+    /// Runs the alert rules on an event just appended in this transaction.
+    pub(crate) async fn detect_after(&mut self, ev: &AuditEventRow) -> Result<()> {
+        let now = ev.at;
+        let detail: Value = serde_json::from_str(&ev.detail).unwrap_or(Value::Null);
+        let denied = ev.outcome == "denied";
+        let mut findings = Vec::new();
+
+        if ev.action == "auth.login"
+            && let Some(user) = &ev.actor_id
+        {
+            if !denied && detail["new_device"] == true && detail["first_device"] != true {
+                findings.push(Finding {
+                    kind: AlertKind::NewDeviceSignIn,
+                    account_id: None,
+                    user_id: Some(user.clone()),
+                    summary: "Your Steward account was signed into from a new device".into(),
+                    detail: format!(
+                        "{} signed in {}. If this was not you, change your password and log out everywhere.",
+                        who(ev),
+                        from_where(ev)
+                    ),
+                    at: now,
+                });
+            }
+            if denied {
+                let t = AlertThresholds::default().failed_sign_ins;
+                let n = self.count_events_by_actor(user, None, "auth.login", "denied", now - t.window_us()).await?;
+                if n >= t.count {
+                    findings.push(Finding {
+                        kind: AlertKind::FailedSignIns,
+                        account_id: None,
+                        user_id: Some(user.clone()),
+                        summary: format!("{n} failed sign-ins to your Steward account in {} minutes", t.minutes),
+                        detail: format!("The latest came {}: {}.", from_where(ev), detail["reason"].as_str().unwrap_or("refused")),
+                        at: now,
+                    });
+                }
+            }
+        }
+
+        if let Some(account_id) = &ev.account_id {
+            let q = "SELECT owner_id, handle, time_zone, alert_thresholds FROM social_accounts WHERE id = $1";
+            let facts: Option<AccountFacts> =
+                on_tx!(self, |c| sqlx::query_as(q).bind(account_id).fetch_optional(c).await)?;
+            if let Some(facts) = facts {
+                self.account_findings(ev, &detail, account_id, &facts, &mut findings).await?;
+            }
+        }
+
+        for f in findings {
+            self.raise_alert(f).await?;
+        }
+        Ok(())
+    }
+
+    async fn account_findings(
+        &mut self,
+        ev: &AuditEventRow,
+        detail: &Value,
+        account_id: &str,
+        facts: &AccountFacts,
+        findings: &mut Vec<Finding>,
+    ) -> Result<()> {
+        let now = ev.at;
+        let denied = ev.outcome == "denied";
+        let thresholds = AlertThresholds::from_stored(&facts.alert_thresholds);
+        let handle = &facts.handle;
+        let account = |kind, summary: String, detail: String| Finding {
+            kind,
+            account_id: Some(account_id.to_string()),
+            user_id: None,
+            summary,
+            detail,
+            at: now,
+        };
+        let by_other = ev.actor_id.as_deref().is_some_and(|a| a != facts.owner_id);
+
+        // A refused attempt (a denial recorded under the action's name) is not the thing itself.
+        match ev.action.as_str() {
+            _ if denied => {}
+            "accounts.credential_failed" => findings.push(account(
+                AlertKind::CredentialFailed,
+                format!("The platform credential of {handle} stopped working"),
+                format!(
+                    "The platform refused it for good ({}); nothing will be published until the owner connects the account again.",
+                    detail["reason"].as_str().unwrap_or("no reason given")
+                ),
+            )),
+            "accounts.lockdown" => findings.push(account(
+                AlertKind::Lockdown,
+                format!("{handle} was locked down by {}", who(ev)),
+                format!(
+                    "{} member(s) suspended, {} access token(s) revoked, {} post(s) cancelled{}.",
+                    detail["suspended_members"].as_i64().unwrap_or(0),
+                    detail["revoked_tokens"].as_i64().unwrap_or(0),
+                    detail["cancelled_posts"].as_i64().unwrap_or(0),
+                    if detail["credential_disconnected"] == true { ", platform credential disconnected" } else { "" }
+                ),
+            )),
+            _ => {}
+        }
+
+        if let Some(actor) = &ev.actor_id {
+            if denied {
+                let t = thresholds.denied_actions;
+                let n = self.count_events_by_actor(actor, Some(account_id), "", "denied", now - t.window_us()).await?;
+                if n >= t.count {
+                    findings.push(account(
+                        AlertKind::DeniedActions,
+                        format!("{} was refused {n} times on {handle} in {} minutes", who(ev), t.minutes),
+                        format!(
+                            "The latest: {} ({}), {}.",
+                            ev.action,
+                            detail["reason"].as_str().unwrap_or("refused"),
+                            from_where(ev)
+                        ),
+                    ));
+                }
+            }
+            if !denied
+                && by_other
+                && let Some(kind) = change_kind(&ev.action)
+            {
+                findings.push(account(
+                    kind,
+                    format!("{} made a change on {handle}: {}", who(ev), ev.action),
+                    format!("Target {}; details {}.", ev.target.as_deref().unwrap_or("-"), ev.detail),
+                ));
+            }
+            if by_other && self.outside_windows(account_id, actor, &facts.time_zone, now).await? {
+                findings.push(account(
+                    AlertKind::OutsideWindow,
+                    format!("{} acted on {handle} outside their posting windows", who(ev)),
+                    format!("{} ({}), {}.", ev.action, ev.outcome, from_where(ev)),
+                ));
+            }
+        }
+        if !denied {
+            if is_member_change(&ev.action) {
+                let t = thresholds.member_change_burst;
+                let n = self.count_account_actions(account_id, Prefix("members."), t, now).await?;
+                if n >= t.count {
+                    findings.push(account(
+                        AlertKind::MemberChangeBurst,
+                        format!("{n} member changes on {handle} in {} minutes", t.minutes),
+                        format!("The latest: {} by {}.", ev.action, who(ev)),
+                    ));
+                }
+            }
+            if POST_CREATED_ACTIONS.contains(&ev.action.as_str()) {
+                let t = thresholds.post_burst;
+                let n = self.count_account_actions(account_id, Exact(&ev.action), t, now).await?;
+                if n >= t.count {
+                    findings.push(account(
+                        AlertKind::PostBurst,
+                        format!("{n} posts made on {handle} in {} minutes", t.minutes),
+                        format!("The latest by {}.", who(ev)),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the member has posting windows and `at` lies outside them.
+    async fn outside_windows(&mut self, account_id: &str, user_id: &str, tz: &str, at: Micros) -> Result<bool> {
+        let q = "SELECT windows FROM memberships WHERE account_id = $1 AND user_id = $2";
+        let windows: Option<String> =
+            on_tx!(self, |c| sqlx::query_scalar(q).bind(account_id).bind(user_id).fetch_optional(c).await)?;
+        let Some(windows) = windows else { return Ok(false) };
+        let windows: Vec<Window> = serde_json::from_str(&windows).unwrap_or_default();
+        if windows.is_empty() {
+            return Ok(false);
+        }
+        let (Ok(tz), Ok(at)) = (parse_time_zone(tz), jiff::Timestamp::from_microsecond(at)) else {
+            return Ok(false);
+        };
+        Ok(!is_within_windows(&windows, &tz, at))
+    }
+
+    async fn count_events_by_actor(
+        &mut self,
+        actor: &str,
+        account_id: Option<&str>,
+        action: &str,
+        outcome: &str,
+        since: Micros,
+    ) -> Result<i64> {
+        let n: i64 = match account_id {
+            Some(account) => {
+                let q = "SELECT COUNT(*) FROM audit_events WHERE account_id = $1 AND actor_id = $2 AND at >= $3 AND outcome = $4";
+                on_tx!(self, |c| sqlx::query_scalar(q)
+                    .bind(account)
+                    .bind(actor)
+                    .bind(since)
+                    .bind(outcome)
+                    .fetch_one(c)
+                    .await)?
+            }
+            None => {
+                let q = "SELECT COUNT(*) FROM audit_events WHERE actor_id = $1 AND at >= $2 AND action = $3 AND outcome = $4";
+                on_tx!(self, |c| sqlx::query_scalar(q)
+                    .bind(actor)
+                    .bind(since)
+                    .bind(action)
+                    .bind(outcome)
+                    .fetch_one(c)
+                    .await)?
+            }
+        };
+        Ok(n)
+    }
+
+    async fn count_account_actions(
+        &mut self,
+        account_id: &str,
+        action: ActionMatch<'_>,
+        t: Threshold,
+        now: Micros,
+    ) -> Result<i64> {
+        let since = now - t.window_us();
+        let (q, arg): (&str, String) = match action {
+            Exact(a) => (
+                "SELECT COUNT(*) FROM audit_events WHERE account_id = $1 AND at >= $2 AND outcome = 'allowed' AND action = $3",
+                a.to_string(),
+            ),
+            Prefix(p) => (
+                "SELECT COUNT(*) FROM audit_events WHERE account_id = $1 AND at >= $2 AND outcome = 'allowed' \
+                 AND substr(action, 1, length($3)) = $3",
+                p.to_string(),
+            ),
+        };
+        let n: i64 =
+            on_tx!(self, |c| sqlx::query_scalar(q).bind(account_id).bind(since).bind(&arg).fetch_one(c).await)?;
+        Ok(n)
+    }
+
+    /// Raises a finding: groups it into an unacknowledged alert of the same kind (and account or
+    /// person) seen in the last 15 minutes, or creates an alert and queues its deliveries to
+    /// each recipient's channels.
+    pub async fn raise_alert(&mut self, f: Finding) -> Result<Raised> {
+        let since = f.at - GROUPING_WINDOW_US;
+        let kind = f.kind.as_str();
+        let existing: Option<(String, i64)> = match (&f.account_id, &f.user_id) {
+            (Some(account), _) => {
+                let q = "SELECT id, count FROM alerts WHERE account_id = $1 AND kind = $2 AND acknowledged_at IS NULL \
+                         AND last_seen_at >= $3 ORDER BY last_seen_at DESC LIMIT 1";
+                on_tx!(self, |c| sqlx::query_as(q).bind(account).bind(kind).bind(since).fetch_optional(c).await)?
+            }
+            (None, Some(user)) => {
+                let q = "SELECT id, count FROM alerts WHERE user_id = $1 AND account_id IS NULL AND kind = $2 \
+                         AND acknowledged_at IS NULL AND last_seen_at >= $3 ORDER BY last_seen_at DESC LIMIT 1";
+                on_tx!(self, |c| sqlx::query_as(q).bind(user).bind(kind).bind(since).fetch_optional(c).await)?
+            }
+            (None, None) => return Err(crate::StoreError::Conflict("a finding needs an account or a person".into())),
+        };
+        if let Some((id, count)) = existing {
+            let q = "UPDATE alerts SET count = count + 1, last_seen_at = $2, detail = $3 WHERE id = $1";
+            on_tx!(self, |c| sqlx::query(q)
+                .bind(&id)
+                .bind(f.at)
+                .bind(&f.detail)
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected()))?;
+            return Ok(Raised::Grouped { alert_id: id, count: count + 1 });
+        }
+        let id = uuid::Uuid::now_v7().to_string();
+        let q = "INSERT INTO alerts (id, kind, account_id, user_id, severity, summary, detail, count, created_at, \
+                 last_seen_at, acknowledged_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $8, NULL)";
+        on_tx!(self, |c| sqlx::query(q)
+            .bind(&id)
+            .bind(kind)
+            .bind(&f.account_id)
+            .bind(&f.user_id)
+            .bind(f.kind.severity())
+            .bind(&f.summary)
+            .bind(&f.detail)
+            .bind(f.at)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+
+        // Recipients: the person, or the account's owner and its active admins.
+        let recipients: Vec<(String, Option<bool>, Option<String>, Option<String>)> = match (&f.account_id, &f.user_id) {
+            (Some(account), _) => {
+                let q = "SELECT m.user_id, p.email, p.webhook_url, p.kinds FROM memberships m \
+                         LEFT JOIN alert_preferences p ON p.user_id = m.user_id \
+                         WHERE m.account_id = $1 AND (m.role = 'owner' OR (m.role = 'admin' AND m.status = 'active' \
+                         AND (m.expires_at IS NULL OR m.expires_at > $2))) ORDER BY m.user_id";
+                on_tx!(self, |c| sqlx::query_as(q).bind(account).bind(f.at).fetch_all(c).await)?
+            }
+            (None, Some(user)) => {
+                let q = "SELECT u.id, p.email, p.webhook_url, p.kinds FROM users u \
+                         LEFT JOIN alert_preferences p ON p.user_id = u.id WHERE u.id = $1";
+                on_tx!(self, |c| sqlx::query_as(q).bind(user).fetch_all(c).await)?
+            }
+            (None, None) => Vec::new(),
+        };
+        let mut deliveries = 0;
+        for (user_id, email, webhook_url, kinds) in recipients {
+            if let Some(kinds) = kinds {
+                let wanted: Vec<String> = serde_json::from_str(&kinds).unwrap_or_default();
+                if !wanted.iter().any(|k| k == kind) {
+                    continue;
+                }
+            }
+            // Without preferences, email is on: an owner who never opened the settings still hears.
+            let mut channels = Vec::new();
+            if email.unwrap_or(true) {
+                channels.push("email");
+            }
+            if webhook_url.is_some() {
+                channels.push("webhook");
+            }
+            for channel in channels {
+                let q = "INSERT INTO alert_deliveries (id, alert_id, user_id, channel, attempts, next_attempt_at, \
+                         delivered_at, gave_up_at, last_error, created_at) VALUES ($1, $2, $3, $4, 0, $5, NULL, NULL, NULL, $5)";
+                on_tx!(self, |c| sqlx::query(q)
+                    .bind(uuid::Uuid::now_v7().to_string())
+                    .bind(&id)
+                    .bind(&user_id)
+                    .bind(channel)
+                    .bind(f.at)
+                    .execute(c)
+                    .await
+                    .map(|r| r.rows_affected()))?;
+                deliveries += 1;
+            }
+        }
+        Ok(Raised::New { alert_id: id, deliveries })
+    }
+
+    pub async fn upsert_alert_preferences(&mut self, p: &AlertPreferencesRow) -> Result<()> {
+        let q = "INSERT INTO alert_preferences (user_id, email, webhook_url, webhook_secret_sealed, kinds, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (user_id) DO UPDATE SET email = $2, webhook_url = $3, \
+                 webhook_secret_sealed = $4, kinds = $5, updated_at = $6";
+        on_tx!(self, |c| sqlx::query(q)
+            .bind(&p.user_id)
+            .bind(p.email)
+            .bind(&p.webhook_url)
+            .bind(p.webhook_secret_sealed.as_deref())
+            .bind(&p.kinds)
+            .bind(p.updated_at)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Acknowledges an alert the user may see; false if there is none such.
+    pub async fn acknowledge_alert(&mut self, alert_id: &str, user_id: &str, now: Micros) -> Result<bool> {
+        let q = sqlx::AssertSqlSafe(format!(
+            "UPDATE alerts SET acknowledged_at = COALESCE(acknowledged_at, $3) WHERE id = $1 AND id IN \
+             (SELECT a.id FROM alerts a WHERE {VISIBLE})"
+        ));
+        let n = on_tx!(self, |c| sqlx::query(q)
+            .bind(alert_id)
+            .bind(user_id)
+            .bind(now)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(n == 1)
+    }
+}
+
+enum ActionMatch<'a> {
+    Exact(&'a str),
+    Prefix(&'a str),
+}
+use ActionMatch::{Exact, Prefix};
+
+/// The alerts `$2` (a user id) may see at `$3` (now): their own, and those of accounts they own
+/// or administer (active, unexpired).
+const VISIBLE: &str = "(a.user_id = $2 AND a.account_id IS NULL) OR a.account_id IN (SELECT m.account_id FROM memberships m \
+     WHERE m.user_id = $2 AND (m.role = 'owner' OR (m.role = 'admin' AND m.status = 'active' \
+     AND (m.expires_at IS NULL OR m.expires_at > $3))))";
+
+impl Store {
+    /// The alerts the user may see, newest first; `before` is the previous page's last
+    /// `(created_at, id)`.
+    pub async fn alerts_for_user(
+        &self,
+        user_id: &str,
+        now: Micros,
+        unacknowledged_only: bool,
+        before: Option<(Micros, String)>,
+        limit: i64,
+    ) -> Result<Vec<AlertRow>> {
+        let (b_at, b_id) = before.map_or((None, None), |(a, i)| (Some(a), Some(i)));
+        let q = sqlx::AssertSqlSafe(format!(
+            "SELECT {ALERT_COLUMNS} FROM alerts a WHERE ({VISIBLE}) AND ($4 = FALSE OR a.acknowledged_at IS NULL) \
+             AND ($5 IS NULL OR a.created_at < $5 OR (a.created_at = $5 AND a.id < $6)) \
+             ORDER BY a.created_at DESC, a.id DESC LIMIT $1"
+        ));
+        Ok(on_pool!(self, |c| sqlx::query_as::<_, AlertRow>(q)
+            .bind(limit)
+            .bind(user_id)
+            .bind(now)
+            .bind(unacknowledged_only)
+            .bind(b_at)
+            .bind(b_id.as_deref())
+            .fetch_all(c)
+            .await)?)
+    }
+
+    pub async fn alert_by_id(&self, id: &str) -> Result<Option<AlertRow>> {
+        let q = sqlx::AssertSqlSafe(format!("SELECT {ALERT_COLUMNS} FROM alerts a WHERE a.id = $1"));
+        Ok(on_pool!(self, |c| sqlx::query_as::<_, AlertRow>(q).bind(id).fetch_optional(c).await)?)
+    }
+
+    pub async fn alert_preferences(&self, user_id: &str) -> Result<Option<AlertPreferencesRow>> {
+        let q = "SELECT user_id, email, webhook_url, webhook_secret_sealed, kinds, updated_at FROM alert_preferences \
+                 WHERE user_id = $1";
+        Ok(on_pool!(self, |c| sqlx::query_as::<_, AlertPreferencesRow>(q).bind(user_id).fetch_optional(c).await)?)
+    }
+
+    /// Deliveries due at `now`, oldest first.
+    pub async fn due_deliveries(&self, now: Micros, limit: i64) -> Result<Vec<DeliveryRow>> {
+        let q = "SELECT d.id, d.alert_id, d.user_id, d.channel, d.attempts, d.next_attempt_at, u.email, p.webhook_url, \
+                 p.webhook_secret_sealed FROM alert_deliveries d JOIN users u ON u.id = d.user_id \
+                 LEFT JOIN alert_preferences p ON p.user_id = d.user_id \
+                 WHERE d.delivered_at IS NULL AND d.gave_up_at IS NULL AND d.next_attempt_at <= $1 \
+                 ORDER BY d.next_attempt_at LIMIT $2";
+        Ok(on_pool!(self, |c| sqlx::query_as::<_, DeliveryRow>(q).bind(now).bind(limit).fetch_all(c).await)?)
+    }
+
+    /// Takes a due delivery for one attempt (compare-and-set on its schedule, so two replicas
+    /// never send the same attempt): pushes its next attempt to `lease_until` and counts the
+    /// attempt. False if another worker took it first.
+    pub async fn claim_delivery(&self, d: &DeliveryRow, lease_until: Micros) -> Result<bool> {
+        let q = "UPDATE alert_deliveries SET next_attempt_at = $3, attempts = attempts + 1 \
+                 WHERE id = $1 AND next_attempt_at = $2 AND delivered_at IS NULL AND gave_up_at IS NULL";
+        let n = on_pool!(self, |c| sqlx::query(q)
+            .bind(&d.id)
+            .bind(d.next_attempt_at)
+            .bind(lease_until)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(n == 1)
+    }
+
+    pub async fn delivery_succeeded(&self, id: &str, now: Micros) -> Result<()> {
+        let q = "UPDATE alert_deliveries SET delivered_at = $2, last_error = NULL WHERE id = $1";
+        on_pool!(self, |c| sqlx::query(q).bind(id).bind(now).execute(c).await.map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Records a failed attempt: retried at `retry_at`, or given up when `None`.
+    pub async fn delivery_failed(&self, id: &str, error: &str, retry_at: Option<Micros>, now: Micros) -> Result<()> {
+        let q = "UPDATE alert_deliveries SET last_error = $2, \
+                 next_attempt_at = CASE WHEN $3 IS NULL THEN next_attempt_at ELSE $3 END, \
+                 gave_up_at = CASE WHEN $3 IS NULL THEN $4 ELSE NULL END WHERE id = $1";
+        on_pool!(self, |c| sqlx::query(q)
+            .bind(id)
+            .bind(error)
+            .bind(retry_at)
+            .bind(now)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Every delivery of an alert (for tests and operators).
+    pub async fn deliveries_of_alert(&self, alert_id: &str) -> Result<Vec<DeliveryStatusRow>> {
+        let q = "SELECT id, alert_id, user_id, channel, attempts, next_attempt_at, delivered_at, gave_up_at, last_error \
+                 FROM alert_deliveries WHERE alert_id = $1 ORDER BY channel, user_id";
+        Ok(on_pool!(self, |c| sqlx::query_as::<_, DeliveryStatusRow>(q).bind(alert_id).fetch_all(c).await)?)
+    }
+}
