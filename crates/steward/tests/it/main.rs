@@ -9,6 +9,7 @@ mod helpers;
 mod access_matrix;
 mod api_errors;
 mod audit;
+mod browser;
 mod connect;
 mod delegation;
 mod identity;
