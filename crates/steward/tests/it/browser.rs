@@ -15,6 +15,9 @@ use crate::helpers::*;
 /// axe-core (MPL-2.0, Deque Systems; its licence header is kept in the file), injected into
 /// each page by the test only; the server never serves it.
 const AXE: &str = include_str!("vendor/axe.min.js");
+/// The only other things any page loads (as embedded in the server).
+const ASSET_CSS: &str = include_str!("../../../server/src/web/assets/steward.css");
+const ASSET_JS: &str = include_str!("../../../server/src/web/assets/steward.js");
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 
@@ -125,6 +128,17 @@ async fn assert_text(b: &WebDriver, expected: &str) {
 async fn check_page(b: &WebDriver, name: &str) {
     let dir = screenshots_dir();
     b.screenshot(&dir.join(format!("{name}.png"))).await.expect("screenshot");
+    // Weight without images: the HTML as served plus the stylesheet and the script (no page
+    // loads anything else). A size, not a time: the 100 KB target holds or the test fails.
+    let html = b
+        .execute("return performance.getEntriesByType('navigation')[0].decodedBodySize;", Vec::new())
+        .await
+        .expect("page weight");
+    let html = html.json().as_u64().unwrap_or(0);
+    let assets = (ASSET_CSS.len() + ASSET_JS.len()) as u64;
+    let total = html + assets;
+    eprintln!("page-weight {name}: html {html} B + stylesheet and script {assets} B = {total} B");
+    assert!(total <= 100 * 1024, "{name} weighs {total} bytes without images (target: at most 100 KB)");
     b.execute(AXE, Vec::new()).await.expect("inject axe-core");
     let ret = b
         .execute_async(

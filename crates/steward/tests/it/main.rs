@@ -18,3 +18,4 @@ mod sessions;
 mod tokens;
 mod totp;
 mod vault;
+mod web;
