@@ -19,7 +19,7 @@ use crate::routes;
 use crate::state::AppState;
 
 /// Request bodies above this are refused with 413 (media uploads get their own limit).
-const BODY_LIMIT: usize = 1024 * 1024;
+pub const BODY_LIMIT: usize = 1024 * 1024;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -116,7 +116,7 @@ fn router(state: AppState) -> Router {
                 async move { ([(header::CONTENT_TYPE, "application/json")], body) }
             }),
         )
-        .route("/invite/{token}", get(routes::pages::invitation_page))
+        .merge(crate::web::router())
         .fallback(routes::ops::not_found)
         .method_not_allowed_fallback(routes::ops::method_not_allowed)
         .layer(axum::middleware::from_fn(refuse_oversized_bodies))

@@ -102,6 +102,19 @@ impl ApiError {
         }
     }
 
+    /// The HTTP status this error answers with (the web app uses it for its HTML pages too).
+    #[must_use]
+    pub fn status(&self) -> StatusCode {
+        self.parts().0
+    }
+
+    /// The audit marker for a refusal, so a page that shows the error in HTML is still recorded
+    /// as a denial by the request middleware.
+    #[must_use]
+    pub fn denial(&self) -> Option<Denial> {
+        self.denial_reason().map(|reason| Denial { reason })
+    }
+
     fn parts(&self) -> (StatusCode, &'static str, &'static str, String) {
         use ApiError as E;
         match self {

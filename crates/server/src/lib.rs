@@ -20,6 +20,7 @@ pub mod state;
 pub mod sweeper;
 pub mod twofactor;
 pub mod vault;
+pub mod web;
 
 pub use app::{App, openapi, shutdown_signal};
 pub use config::Settings;

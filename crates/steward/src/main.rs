@@ -203,7 +203,8 @@ async fn demo(config: Option<&Path>, mut env: HashMap<String, String>) -> anyhow
         created.push((email, name, password));
     }
     let mut banner = format!(
-        "\nSteward demo is running at {}\n  data directory: {}\n  sign-up: open\n\nSample people (email / password):\n",
+        "\nSteward demo is running at {}\n  web app: open {}/signin in a browser\n  data directory: {}\n  sign-up: open\n\nSample people (email / password):\n",
+        settings.public_url,
         settings.public_url,
         data_dir.display()
     );

@@ -2,7 +2,6 @@
 //! rules, ownership.
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use steward_domain::alerts::AlertThresholds;
@@ -53,7 +52,7 @@ pub struct PlatformView {
 }
 
 #[utoipa::path(get, path = "/platforms", tag = "accounts", responses((status = 200, body = Page<PlatformView>)))]
-async fn list_platforms(_: Principal) -> Json<Page<PlatformView>> {
+pub(crate) async fn list_platforms(_: Principal) -> Json<Page<PlatformView>> {
     let items = PLATFORMS
         .iter()
         .map(|p| PlatformView {
@@ -168,12 +167,12 @@ pub struct CreateAccountRequest {
 
 #[utoipa::path(post, path = "/accounts", tag = "accounts", request_body = CreateAccountRequest,
     responses((status = 201, body = AccountView), (status = 422, body = Problem)))]
-async fn create_account(
+pub(crate) async fn create_account(
     State(state): State<AppState>,
     ctx: Ctx,
     principal: Principal,
     Json(body): Json<CreateAccountRequest>,
-) -> ApiResult<Response> {
+) -> ApiResult<(StatusCode, Json<AccountView>)> {
     ctx.slot.set_action("accounts.create", None);
     if principal.token_accounts.is_some() {
         return Err(ApiError::Forbidden("an access token narrowed to accounts cannot connect new ones".into()));
@@ -264,11 +263,11 @@ async fn create_account(
     .await?;
     tx.commit().await?;
     let (account, membership) = state.store.account_access(&id, &principal.user_id).await?.ok_or(ApiError::NotFound)?;
-    Ok((StatusCode::CREATED, Json(account_view(&state, account, &membership))).into_response())
+    Ok((StatusCode::CREATED, Json(account_view(&state, account, &membership))))
 }
 
 #[utoipa::path(get, path = "/accounts", tag = "accounts", responses((status = 200, body = Page<AccountView>)))]
-async fn list_accounts(State(state): State<AppState>, principal: Principal) -> ApiResult<Json<Page<AccountView>>> {
+pub(crate) async fn list_accounts(State(state): State<AppState>, principal: Principal) -> ApiResult<Json<Page<AccountView>>> {
     let items = state
         .store
         .accounts_of_user(&principal.user_id)
@@ -282,7 +281,7 @@ async fn list_accounts(State(state): State<AppState>, principal: Principal) -> A
 
 #[utoipa::path(get, path = "/accounts/{id}", tag = "accounts", params(("id" = String, Path)),
     responses((status = 200, body = AccountView), (status = 404, body = Problem)))]
-async fn get_account(
+pub(crate) async fn get_account(
     State(state): State<AppState>,
     ctx: Ctx,
     principal: Principal,
@@ -313,7 +312,7 @@ pub struct SettingsRequest {
 
 #[utoipa::path(patch, path = "/accounts/{id}/settings", tag = "accounts", params(("id" = String, Path)), request_body = SettingsRequest,
     responses((status = 200, body = AccountView), (status = 403, body = Problem), (status = 422, body = Problem)))]
-async fn update_settings(
+pub(crate) async fn update_settings(
     State(state): State<AppState>,
     ctx: Ctx,
     principal: Principal,
@@ -442,7 +441,7 @@ pub struct AcceptRulesRequest {
 
 #[utoipa::path(post, path = "/accounts/{id}/rules/accept", tag = "accounts", params(("id" = String, Path)), request_body = AcceptRulesRequest,
     responses((status = 204), (status = 409, body = Problem)))]
-async fn accept_rules(
+pub(crate) async fn accept_rules(
     State(state): State<AppState>,
     ctx: Ctx,
     principal: Principal,
@@ -483,7 +482,7 @@ pub struct TransferRequest {
 
 #[utoipa::path(post, path = "/accounts/{id}/transfer", tag = "accounts", params(("id" = String, Path)), request_body = TransferRequest,
     responses((status = 200, body = AccountView), (status = 403, body = Problem), (status = 422, body = Problem)))]
-async fn transfer_ownership(
+pub(crate) async fn transfer_ownership(
     State(state): State<AppState>,
     ctx: Ctx,
     SessionPrincipal(principal): SessionPrincipal,
@@ -533,7 +532,7 @@ async fn transfer_ownership(
 
 #[utoipa::path(delete, path = "/accounts/{id}", tag = "accounts", params(("id" = String, Path)),
     responses((status = 204, description = "deleted; its credential destroyed"), (status = 403, body = Problem)))]
-async fn delete_account(
+pub(crate) async fn delete_account(
     State(state): State<AppState>,
     ctx: Ctx,
     principal: Principal,
@@ -574,7 +573,7 @@ pub struct CheckView {
 /// sandbox platform has no remote end: a credential that opens is a working one.
 #[utoipa::path(post, path = "/accounts/{id}/check", tag = "accounts", params(("id" = String, Path)),
     responses((status = 200, body = CheckView), (status = 403, body = Problem), (status = 409, body = Problem)))]
-async fn check_account(
+pub(crate) async fn check_account(
     State(state): State<AppState>,
     ctx: Ctx,
     principal: Principal,

@@ -62,7 +62,7 @@ fn oauth_app(state: &AppState, platform: &str) -> Option<OauthApp> {
 }
 
 /// Trades the callback's code for tokens and asks the platform who the account is.
-async fn exchange(
+pub(crate) async fn exchange(
     state: &AppState,
     platform: &str,
     app: &OauthApp,
@@ -169,7 +169,7 @@ fn redirect_uri(state: &AppState, platform: &str) -> String {
 
 #[utoipa::path(post, path = "/accounts/connect", tag = "accounts", request_body = ConnectRequest,
     responses((status = 200, body = ConnectResponse), (status = 403, body = Problem), (status = 422, body = Problem)))]
-async fn connect(
+pub(crate) async fn connect(
     State(state): State<AppState>,
     ctx: Ctx,
     SessionPrincipal(principal): SessionPrincipal,
@@ -322,7 +322,7 @@ fn refused(status: StatusCode, message: &str) -> Response {
 /// The platform's browser redirect after the owner approved (or cancelled).
 #[utoipa::path(get, path = "/oauth/{platform}/callback", tag = "accounts", params(("platform" = String, Path), CallbackQuery),
     responses((status = 200, description = "connected (HTML)"), (status = 400, description = "refused (HTML)"), (status = 401, body = Problem)))]
-async fn callback(
+pub(crate) async fn callback(
     State(state): State<AppState>,
     ctx: Ctx,
     principal: Principal,

@@ -93,7 +93,11 @@ pub async fn create_user(
 
 #[utoipa::path(post, path = "/auth/register", tag = "identity", request_body = RegisterRequest,
     responses((status = 201, body = UserView), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
-async fn register(State(state): State<AppState>, ctx: Ctx, Json(body): Json<RegisterRequest>) -> ApiResult<Response> {
+pub(crate) async fn register(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Json(body): Json<RegisterRequest>,
+) -> ApiResult<(StatusCode, Json<UserView>)> {
     ctx.slot.set_action("auth.register", None);
     match state.settings.signup {
         SignupMode::Closed => {
@@ -135,7 +139,7 @@ async fn register(State(state): State<AppState>, ctx: Ctx, Json(body): Json<Regi
             })?;
     }
     tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(UserView::from(&user))).into_response())
+    Ok((StatusCode::CREATED, Json(UserView::from(&user))))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -161,7 +165,7 @@ fn micros(d: std::time::Duration) -> i64 {
 }
 
 /// Refuses a sign-in attempt while the account or the address has too many recent failures.
-async fn throttle(state: &AppState, email: &str, ip: &str, now: i64) -> ApiResult<()> {
+pub(crate) async fn throttle(state: &AppState, email: &str, ip: &str, now: i64) -> ApiResult<()> {
     let window = micros(state.settings.login_window);
     let since = now - window;
     let checks = [
@@ -181,7 +185,7 @@ async fn throttle(state: &AppState, email: &str, ip: &str, now: i64) -> ApiResul
 #[utoipa::path(post, path = "/auth/login", tag = "identity", request_body = LoginRequest,
     responses((status = 200, body = LoginResponse), (status = 401, body = Problem, description = "invalid-credentials or totp-required"),
         (status = 422, body = Problem), (status = 429, body = Problem)))]
-async fn login(State(state): State<AppState>, ctx: Ctx, Json(body): Json<LoginRequest>) -> ApiResult<Response> {
+pub(crate) async fn login(State(state): State<AppState>, ctx: Ctx, Json(body): Json<LoginRequest>) -> ApiResult<Response> {
     ctx.slot.set_action("auth.login", None);
     let email = normalize_email(&body.email).map_err(|e| ApiError::validation("email", e.to_string()))?;
     ctx.slot.set_actor(Actor { user_id: None, email: Some(email.clone()), session_id: None });
@@ -263,7 +267,7 @@ async fn login(State(state): State<AppState>, ctx: Ctx, Json(body): Json<LoginRe
 
 #[utoipa::path(post, path = "/auth/logout", tag = "identity",
     responses((status = 204, description = "this session ended"), (status = 401, body = Problem), (status = 422, body = Problem)))]
-async fn logout(State(state): State<AppState>, ctx: Ctx, principal: Principal) -> ApiResult<Response> {
+pub(crate) async fn logout(State(state): State<AppState>, ctx: Ctx, principal: Principal) -> ApiResult<Response> {
     ctx.slot.set_action("auth.logout", None);
     let Some(session_id) = principal.session_id.clone() else {
         return Err(ApiError::validation(

@@ -2,7 +2,6 @@
 //! their own activity.
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use steward_store::{NewApiToken, UserRow};
@@ -45,12 +44,12 @@ pub struct MeView {
     pub recovery_codes_left: Option<i64>,
 }
 
-async fn load_user(state: &AppState, id: &str) -> ApiResult<UserRow> {
+pub(crate) async fn load_user(state: &AppState, id: &str) -> ApiResult<UserRow> {
     state.store.user_by_id(id).await?.ok_or(ApiError::Unauthenticated { presented: true })
 }
 
 #[utoipa::path(get, path = "/me", tag = "me", responses((status = 200, body = MeView), (status = 401, body = Problem)))]
-async fn me(State(state): State<AppState>, principal: Principal) -> ApiResult<Json<MeView>> {
+pub(crate) async fn me(State(state): State<AppState>, principal: Principal) -> ApiResult<Json<MeView>> {
     // Everything but the recovery-code count came with authentication: one query per request.
     let recovery_codes_left = if principal.totp_enabled {
         Some(state.store.unused_recovery_code_count(&principal.user_id).await?)
@@ -81,7 +80,7 @@ pub struct TotpEnrolment {
 
 #[utoipa::path(post, path = "/me/totp", tag = "me",
     responses((status = 200, body = TotpEnrolment), (status = 409, body = Problem, description = "2FA is already on")))]
-async fn begin_totp(
+pub(crate) async fn begin_totp(
     State(state): State<AppState>,
     ctx: Ctx,
     SessionPrincipal(p): SessionPrincipal,
@@ -119,7 +118,7 @@ pub struct RecoveryCodes {
 
 #[utoipa::path(post, path = "/me/totp/confirm", tag = "me", request_body = CodeRequest,
     responses((status = 200, body = RecoveryCodes), (status = 409, body = Problem), (status = 422, body = Problem)))]
-async fn confirm_totp(
+pub(crate) async fn confirm_totp(
     State(state): State<AppState>,
     ctx: Ctx,
     SessionPrincipal(p): SessionPrincipal,
@@ -154,7 +153,7 @@ async fn confirm_totp(
 
 #[utoipa::path(delete, path = "/me/totp", tag = "me", request_body = CodeRequest,
     responses((status = 204), (status = 409, body = Problem), (status = 422, body = Problem)))]
-async fn disable_totp(
+pub(crate) async fn disable_totp(
     State(state): State<AppState>,
     ctx: Ctx,
     SessionPrincipal(p): SessionPrincipal,
@@ -189,7 +188,7 @@ pub struct SessionView {
 }
 
 #[utoipa::path(get, path = "/me/sessions", tag = "me", responses((status = 200, body = Page<SessionView>)))]
-async fn list_sessions(
+pub(crate) async fn list_sessions(
     State(state): State<AppState>,
     SessionPrincipal(p): SessionPrincipal,
 ) -> ApiResult<Json<Page<SessionView>>> {
@@ -216,7 +215,7 @@ async fn list_sessions(
 
 #[utoipa::path(delete, path = "/me/sessions/{id}", tag = "me", params(("id" = String, Path, description = "session id")),
     responses((status = 204), (status = 404, body = Problem)))]
-async fn revoke_session(
+pub(crate) async fn revoke_session(
     State(state): State<AppState>,
     ctx: Ctx,
     SessionPrincipal(p): SessionPrincipal,
@@ -242,7 +241,7 @@ pub struct RevokeAllRequest {
 
 #[utoipa::path(post, path = "/me/sessions/revoke-all", tag = "me", request_body = RevokeAllRequest,
     responses((status = 204, description = "every (other) session signed out")))]
-async fn revoke_all_sessions(
+pub(crate) async fn revoke_all_sessions(
     State(state): State<AppState>,
     ctx: Ctx,
     SessionPrincipal(p): SessionPrincipal,
@@ -324,12 +323,12 @@ fn validate_list(field: &str, list: Option<&Vec<String>>, errors: &mut Vec<Field
 
 #[utoipa::path(post, path = "/me/tokens", tag = "me", request_body = CreateTokenRequest,
     responses((status = 201, body = CreatedToken), (status = 422, body = Problem)))]
-async fn create_token(
+pub(crate) async fn create_token(
     State(state): State<AppState>,
     ctx: Ctx,
     SessionPrincipal(p): SessionPrincipal,
     Json(body): Json<CreateTokenRequest>,
-) -> ApiResult<Response> {
+) -> ApiResult<(StatusCode, Json<CreatedToken>)> {
     ctx.slot.set_action("me.token.create", None);
     let now = state.clock.now();
     let mut errors = Vec::new();
@@ -390,11 +389,11 @@ async fn create_token(
     ))
     .await?;
     tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(CreatedToken { view: token_view(row), token: token.to_string() })).into_response())
+    Ok((StatusCode::CREATED, Json(CreatedToken { view: token_view(row), token: token.to_string() })))
 }
 
 #[utoipa::path(get, path = "/me/tokens", tag = "me", responses((status = 200, body = Page<TokenView>)))]
-async fn list_tokens(
+pub(crate) async fn list_tokens(
     State(state): State<AppState>,
     SessionPrincipal(p): SessionPrincipal,
 ) -> ApiResult<Json<Page<TokenView>>> {
@@ -412,7 +411,7 @@ async fn list_tokens(
 
 #[utoipa::path(delete, path = "/me/tokens/{id}", tag = "me", params(("id" = String, Path, description = "token id")),
     responses((status = 204), (status = 404, body = Problem)))]
-async fn revoke_token(
+pub(crate) async fn revoke_token(
     State(state): State<AppState>,
     ctx: Ctx,
     SessionPrincipal(p): SessionPrincipal,

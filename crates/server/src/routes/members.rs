@@ -3,7 +3,6 @@ use std::str::FromStr;
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use steward_domain::capability::{
@@ -86,7 +85,7 @@ fn member_view(state: &AppState, r: MemberRow) -> MemberView {
 
 #[utoipa::path(get, path = "/accounts/{id}/members", tag = "members", params(("id" = String, Path)),
     responses((status = 200, body = Page<MemberView>), (status = 404, body = Problem)))]
-async fn list_members(
+pub(crate) async fn list_members(
     State(state): State<AppState>,
     ctx: Ctx,
     principal: Principal,
@@ -205,7 +204,7 @@ pub struct CreatedInvitation {
 }
 
 /// Refuses when the account has no free seat (members plus pending invitations).
-async fn require_free_seat(tx: &mut Tx, account_id: &str, max_members: i64, now: i64) -> ApiResult<()> {
+pub(crate) async fn require_free_seat(tx: &mut Tx, account_id: &str, max_members: i64, now: i64) -> ApiResult<()> {
     let seats = tx.seats_in_use(account_id, now).await?;
     if seats >= max_members {
         return Err(ApiError::MemberLimit(format!(
@@ -218,13 +217,13 @@ async fn require_free_seat(tx: &mut Tx, account_id: &str, max_members: i64, now:
 
 #[utoipa::path(post, path = "/accounts/{id}/invitations", tag = "members", params(("id" = String, Path)), request_body = InvitationRequest,
     responses((status = 201, body = CreatedInvitation), (status = 403, body = Problem), (status = 409, body = Problem, description = "conflict or member-limit"), (status = 422, body = Problem)))]
-async fn create_invitation(
+pub(crate) async fn create_invitation(
     State(state): State<AppState>,
     ctx: Ctx,
     principal: Principal,
     Path(id): Path<String>,
     Json(body): Json<InvitationRequest>,
-) -> ApiResult<Response> {
+) -> ApiResult<(StatusCode, Json<CreatedInvitation>)> {
     ctx.slot.set_action("members.invite", None);
     let actor = authorize(&state, &ctx, &principal, &id, Need::Capability(Capability::MembersManage)).await?;
     let now = state.clock.now();
@@ -310,7 +309,7 @@ async fn create_invitation(
         email,
         role: role.as_str().into(),
     };
-    Ok((StatusCode::CREATED, Json(created)).into_response())
+    Ok((StatusCode::CREATED, Json(created)))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -338,7 +337,7 @@ fn invitation_view(i: InvitationRow) -> InvitationView {
 
 #[utoipa::path(get, path = "/accounts/{id}/invitations", tag = "members", params(("id" = String, Path)),
     responses((status = 200, body = Page<InvitationView>)))]
-async fn list_invitations(
+pub(crate) async fn list_invitations(
     State(state): State<AppState>,
     ctx: Ctx,
     principal: Principal,
@@ -352,7 +351,7 @@ async fn list_invitations(
 
 #[utoipa::path(delete, path = "/accounts/{id}/invitations/{inv}", tag = "members",
     params(("id" = String, Path), ("inv" = String, Path)), responses((status = 204), (status = 404, body = Problem)))]
-async fn withdraw_invitation(
+pub(crate) async fn withdraw_invitation(
     State(state): State<AppState>,
     ctx: Ctx,
     principal: Principal,
@@ -433,7 +432,7 @@ pub async fn redeem_invitation(
 
 #[utoipa::path(post, path = "/invitations/{token}/accept", tag = "members", params(("token" = String, Path)),
     responses((status = 200, body = MemberView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
-async fn accept_invitation(
+pub(crate) async fn accept_invitation(
     State(state): State<AppState>,
     ctx: Ctx,
     principal: Principal,
@@ -483,7 +482,7 @@ pub struct MemberUpdate {
 #[utoipa::path(patch, path = "/accounts/{id}/members/{user_id}", tag = "members",
     params(("id" = String, Path), ("user_id" = String, Path)), request_body = MemberUpdate,
     responses((status = 200, body = MemberView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
-async fn update_member(
+pub(crate) async fn update_member(
     State(state): State<AppState>,
     ctx: Ctx,
     principal: Principal,
@@ -574,7 +573,7 @@ pub struct RemoveQuery {
 #[utoipa::path(delete, path = "/accounts/{id}/members/{user_id}", tag = "members",
     params(("id" = String, Path), ("user_id" = String, Path), RemoveQuery),
     responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
-async fn remove_member(
+pub(crate) async fn remove_member(
     State(state): State<AppState>,
     ctx: Ctx,
     principal: Principal,

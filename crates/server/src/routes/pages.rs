@@ -1,15 +1,9 @@
-//! Server-rendered pages outside the JSON API. Today only the invitation landing page that
-//! `invite_url` points to; the full web app builds on this.
-use axum::extract::State;
+//! Small HTML helpers shared by the OAuth callback and the web app (`crate::web`), which
+//! renders the pages themselves.
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use steward_domain::capability::{Capability, MemberRights, Role};
+use steward_domain::capability::Capability;
 
-use crate::authz::capability_set;
-use crate::clock::rfc3339;
-use crate::crypto::sha256;
-use crate::error::Path;
-use crate::state::AppState;
 
 /// What a capability lets a person do, in words an account owner understands.
 #[must_use]
@@ -72,54 +66,6 @@ pub fn page(status: StatusCode, title: &str, body: &str) -> Response {
         html,
     )
         .into_response()
-}
-
-/// `GET /invite/{token}`: who invited whom to do what, and how to accept.
-pub async fn invitation_page(State(state): State<AppState>, Path(token): Path<String>) -> Response {
-    let gone = || {
-        page(
-            StatusCode::NOT_FOUND,
-            "Invitation not valid",
-            "<h1>This invitation is not valid</h1><p>It may have expired, been withdrawn or already been used. \
-             Ask the account owner for a new one.</p>",
-        )
-    };
-    let now = state.clock.now_us();
-    let Ok(Some(inv)) = state.store.invitation_by_token_hash(&sha256(token.as_bytes())).await else { return gone() };
-    if !inv.is_pending(now) {
-        return gone();
-    }
-    let (Ok(Some(account)), Ok(inviter)) =
-        (state.store.account_by_id(&inv.account_id).await, state.store.user_by_id(&inv.invited_by).await)
-    else {
-        return gone();
-    };
-    let inviter = inviter.map(|u| u.display_name).unwrap_or_else(|| "The account's owner".into());
-    let role = inv.role.parse::<Role>().unwrap_or(Role::Viewer);
-    let rights = MemberRights::new(role, capability_set(&inv.grants), capability_set(&inv.revokes));
-    let abilities: String =
-        rights.capabilities.iter().map(|c| format!("<li>{}</li>", escape(describe_capability(c)))).collect();
-    let until = inv
-        .membership_expires_at
-        .map(|t| format!("<p>Access ends on {}.</p>", escape(&rfc3339(t))))
-        .unwrap_or_default();
-    let body = format!(
-        "<h1>{inviter} invited you to help with {account}</h1>\
-         <p>The invitation is for <strong>{email}</strong>, as <strong>{role}</strong> on the {platform} account \
-         <strong>{handle}</strong>. You will never see the account's password: Steward acts on the platform for you, \
-         within what the owner allows.</p><p>You will be able to:</p><ul>{abilities}</ul>{until}\
-         <p>To accept, sign in to Steward as {email} (or create your account with this invitation), then accept it:</p>\
-         <p><code>POST /api/v1/invitations/&lt;this link's token&gt;/accept</code></p>\
-         <p>This invitation expires on {expires}.</p>",
-        inviter = escape(&inviter),
-        account = escape(&account.display_name),
-        email = escape(&inv.email),
-        role = escape(role.as_str()),
-        platform = escape(&account.platform),
-        handle = escape(&account.handle),
-        expires = escape(&rfc3339(inv.expires_at)),
-    );
-    page(StatusCode::OK, "Invitation", &body)
 }
 
 #[cfg(test)]

@@ -1,0 +1,365 @@
+//! Home (my accounts), an account's overview with its house rules, and its settings.
+use askama::Template;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::Deserialize;
+use steward_domain::capability::Capability;
+use steward_domain::platform;
+use steward_domain::windows::parse_time_zone;
+
+use crate::authz::{AccountAccess, Need, authorize};
+use crate::error::{ApiError, Json, Path, Query};
+use crate::routes::accounts::{self, AccountView, AcceptRulesRequest, SettingsRequest};
+use crate::routes::members::{self, RemoveQuery};
+use crate::routes::pages::describe_capability;
+use crate::state::AppState;
+use crate::web::{AccountNav, Form, FormData, Layout, Tab, Viewer, error_page, render, render_failed, see_other};
+
+#[derive(Deserialize)]
+pub struct NoticeQuery {
+    notice: Option<String>,
+}
+
+impl NoticeQuery {
+    #[must_use]
+    pub fn notice(&self) -> Option<&str> {
+        self.notice.as_deref()
+    }
+}
+
+/// Fixed notices after a form worked (a key in the URL, never text from it).
+pub fn notice_text(key: Option<&str>) -> Option<String> {
+    let text = match key? {
+        "joined" => "Welcome: you are now a member of this account.",
+        "rules" => "Thank you: you accepted the house rules.",
+        "saved" => "Saved.",
+        "connected" => "The account is connected. Its credential is sealed on this server: nobody you invite will ever see it.",
+        "removed" => "The member was removed.",
+        "withdrawn" => "The invitation was withdrawn.",
+        "left" => "You left the account.",
+        "updated" => "The member's access was changed.",
+        "totp_off" => "Two-factor authentication is off.",
+        "revoked" => "Revoked.",
+        "others_out" => "Every other session is signed out.",
+        _ => return None,
+    };
+    Some(text.into())
+}
+
+/// The account's time zone (an unreadable stored zone shows as UTC rather than failing).
+#[must_use]
+pub fn account_zone(a: &steward_store::AccountRow) -> jiff::tz::TimeZone {
+    parse_time_zone(&a.time_zone).unwrap_or(jiff::tz::TimeZone::UTC)
+}
+
+#[must_use]
+pub fn platform_name(id: &str) -> String {
+    platform::platform(id).map(|p| p.name.to_string()).unwrap_or_else(|| id.to_string())
+}
+
+/// The account's tabs: only those the viewer may use.
+#[must_use]
+pub fn account_nav(access: &AccountAccess, current: &str) -> AccountNav {
+    let id = &access.account.id;
+    let mut tabs = vec![("overview", format!("/accounts/{id}"), "Overview")];
+    if access.has(Capability::AccountView) {
+        tabs.push(("members", format!("/accounts/{id}/members"), "Members"));
+    }
+    if access.has(Capability::SettingsManage) {
+        tabs.push(("settings", format!("/accounts/{id}/settings"), "Settings"));
+    }
+    AccountNav {
+        id: id.clone(),
+        name: access.account.display_name.clone(),
+        tabs: tabs
+            .into_iter()
+            .map(|(key, href, label)| Tab { href, label, current: key == current })
+            .collect(),
+    }
+}
+
+/// Authorizes the viewer on the account through the one authorization point.
+pub async fn access(state: &AppState, viewer: &Viewer, id: &str, need: Need) -> Result<AccountAccess, ApiError> {
+    authorize(state, &viewer.ctx(), &viewer.principal, id, need).await
+}
+
+pub struct AccountCard {
+    pub view: AccountView,
+    pub platform: String,
+    pub rules_pending: bool,
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct HomePage {
+    layout: Layout,
+    accounts: Vec<AccountCard>,
+}
+
+pub async fn home(State(state): State<AppState>, viewer: Viewer, Query(q): Query<NoticeQuery>) -> Response {
+    let listed = accounts::list_accounts(State(state.clone()), viewer.principal.clone()).await;
+    let accounts = match listed {
+        Ok(Json(page)) => page
+            .items
+            .into_iter()
+            .map(|view| AccountCard {
+                platform: platform_name(&view.platform),
+                rules_pending: view.my_role != "owner" && view.rules.version > view.rules.accepted_version,
+                view,
+            })
+            .collect(),
+        Err(e) => return error_page(Some(&viewer), &e),
+    };
+    let mut layout = viewer.layout("My accounts");
+    layout.notice = notice_text(q.notice.as_deref());
+    render(StatusCode::OK, &HomePage { layout, accounts })
+}
+
+#[derive(Template)]
+#[template(path = "account.html")]
+struct OverviewPage {
+    layout: Layout,
+    id: String,
+    view: AccountView,
+    platform: String,
+    oauth: bool,
+    created: String,
+    abilities: Vec<&'static str>,
+    rules_pending: bool,
+    can_check: bool,
+    can_reconnect: bool,
+    is_owner: bool,
+    rules_form: Form,
+    check_form: Form,
+    leave_form: Form,
+    check_result: Option<String>,
+}
+
+async fn overview_page(
+    state: &AppState,
+    viewer: &Viewer,
+    id: &str,
+    notice: Option<String>,
+) -> Result<OverviewPage, ApiError> {
+    let a = access(state, viewer, id, Need::ReadAccountAndRules).await?;
+    let zone = account_zone(&a.account);
+    let nav = account_nav(&a, "overview");
+    let can_check = a.has(Capability::SettingsManage);
+    let can_reconnect = a.has(Capability::CredentialManage);
+    let is_owner = a.is_owner();
+    let abilities = a.capabilities.iter().map(describe_capability).collect();
+    let view = accounts::account_view(state, a.account, &a.membership);
+    let mut layout = viewer.layout(view.display_name.clone());
+    layout.account = Some(nav);
+    layout.notice = notice;
+    Ok(OverviewPage {
+        id: id.to_string(),
+        platform: platform_name(&view.platform),
+        oauth: platform::platform(&view.platform).is_some_and(|p| p.connect == platform::ConnectMethod::Oauth),
+        created: crate::web::time::when(&view.created_at, &zone, viewer.tz.as_ref()),
+        abilities,
+        rules_pending: !is_owner && view.rules.version > view.rules.accepted_version,
+        can_check,
+        can_reconnect,
+        is_owner,
+        rules_form: Form::new("rules", &viewer.csrf),
+        check_form: Form::new("check", &viewer.csrf),
+        leave_form: Form::new("leave", &viewer.csrf),
+        check_result: None,
+        view,
+        layout,
+    })
+}
+
+pub async fn overview(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    Query(q): Query<NoticeQuery>,
+) -> Response {
+    match overview_page(&state, &viewer, &id, notice_text(q.notice.as_deref())).await {
+        Ok(page) => render(StatusCode::OK, &page),
+        Err(e) => error_page(Some(&viewer), &e),
+    }
+}
+
+pub async fn accept_rules(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    data: FormData,
+) -> Response {
+    let version = data.text("version").parse::<i64>().unwrap_or(-1);
+    let result = accounts::accept_rules(
+        State(state.clone()),
+        viewer.ctx(),
+        viewer.principal.clone(),
+        Path(id.clone()),
+        Json(AcceptRulesRequest { version }),
+    )
+    .await;
+    match result {
+        Ok(_) => see_other(&format!("/accounts/{id}?notice=rules")),
+        Err(e) => match overview_page(&state, &viewer, &id, None).await {
+            Ok(mut page) => {
+                page.rules_form = Form::new("rules", &viewer.csrf).failed(&e);
+                render_failed(&page, &e)
+            }
+            Err(e) => error_page(Some(&viewer), &e),
+        },
+    }
+}
+
+/// "Test connection".
+pub async fn check(State(state): State<AppState>, viewer: Viewer, Path(id): Path<String>) -> Response {
+    let result =
+        accounts::check_account(State(state.clone()), viewer.ctx(), viewer.principal.clone(), Path(id.clone())).await;
+    let page = overview_page(&state, &viewer, &id, None).await;
+    match (page, result) {
+        (Ok(mut page), Ok(Json(check))) => {
+            page.check_result = Some(match check.status {
+                "active" => format!(
+                    "The connection works: the platform knows this account as {}.",
+                    check.identity.map(|i| i.handle).unwrap_or_default()
+                ),
+                _ => "The platform refused the stored credential: connect the account again.".into(),
+            });
+            render(StatusCode::OK, &page)
+        }
+        (Ok(mut page), Err(e)) => {
+            page.check_form = Form::new("check", &viewer.csrf).failed(&e);
+            render_failed(&page, &e)
+        }
+        (Err(e), _) => error_page(Some(&viewer), &e),
+    }
+}
+
+/// A member leaves the account (the same API call as removing oneself).
+pub async fn leave(State(state): State<AppState>, viewer: Viewer, Path(id): Path<String>) -> Response {
+    let me = viewer.principal.user_id.clone();
+    let result = members::remove_member(
+        State(state.clone()),
+        viewer.ctx(),
+        viewer.principal.clone(),
+        Path((id.clone(), me)),
+        Query(RemoveQuery { cancel_posts: None }),
+    )
+    .await;
+    match result {
+        Ok(_) => see_other("/?notice=left"),
+        Err(e) => match overview_page(&state, &viewer, &id, None).await {
+            Ok(mut page) => {
+                page.leave_form = Form::new("leave", &viewer.csrf).failed(&e);
+                render_failed(&page, &e)
+            }
+            Err(e) => error_page(Some(&viewer), &e),
+        },
+    }
+}
+
+#[derive(Template)]
+#[template(path = "settings.html")]
+struct SettingsPage {
+    layout: Layout,
+    id: String,
+    form: Form,
+    forced_owner_approval: bool,
+}
+
+async fn settings_view(state: &AppState, viewer: &Viewer, id: &str) -> Result<(SettingsPage, AccountView), ApiError> {
+    let a = access(state, viewer, id, Need::Capability(Capability::SettingsManage)).await?;
+    let forced_owner_approval = platform::platform(&a.account.platform)
+        .and_then(|p| platform::account_kind(p, Some(&a.account.account_kind)))
+        .is_some_and(|k| k.owner_approval_required);
+    let nav = account_nav(&a, "settings");
+    let view = accounts::account_view(state, a.account, &a.membership);
+    let mut layout = viewer.layout(format!("Settings of {}", view.display_name));
+    layout.account = Some(nav);
+    let page = SettingsPage { layout, id: id.to_string(), form: Form::new("settings", &viewer.csrf), forced_owner_approval };
+    Ok((page, view))
+}
+
+fn settings_values(form: Form, v: &AccountView) -> Form {
+    let s = &v.settings;
+    let mut form = form
+        .value("approvals_required", s.approvals_required.to_string())
+        .value("min_gap_minutes", s.min_gap_minutes.to_string())
+        .value("max_posts_per_day", s.max_posts_per_day.map(|n| n.to_string()).unwrap_or_default())
+        .value("max_members", s.max_members.to_string())
+        .value("time_zone", v.time_zone.clone())
+        .value("rules_text", v.rules.text.clone());
+    if s.owner_approval_required {
+        form = form.value("owner_approval_required", "on");
+    }
+    if s.admins_may_approve_own {
+        form = form.value("admins_may_approve_own", "on");
+    }
+    form
+}
+
+pub async fn settings_page(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    Query(q): Query<NoticeQuery>,
+) -> Response {
+    match settings_view(&state, &viewer, &id).await {
+        Ok((mut page, view)) => {
+            page.form = settings_values(page.form, &view);
+            page.layout.notice = notice_text(q.notice.as_deref());
+            render(StatusCode::OK, &page)
+        }
+        Err(e) => error_page(Some(&viewer), &e),
+    }
+}
+
+/// A number field: blank is `None`; anything unreadable is a field error for the page.
+fn number(data: &FormData, name: &str, errors: &mut Vec<(String, &'static str)>) -> Option<i64> {
+    let raw = data.opt(name)?;
+    match raw.parse::<i64>() {
+        Ok(n) => Some(n),
+        Err(_) => {
+            errors.push((name.to_string(), "must be a whole number"));
+            None
+        }
+    }
+}
+
+pub async fn settings_submit(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    data: FormData,
+) -> Response {
+    let mut unreadable = Vec::new();
+    let body = SettingsRequest {
+        max_members: number(&data, "max_members", &mut unreadable),
+        min_gap_minutes: number(&data, "min_gap_minutes", &mut unreadable),
+        max_posts_per_day: Some(number(&data, "max_posts_per_day", &mut unreadable)),
+        approvals_required: number(&data, "approvals_required", &mut unreadable),
+        owner_approval_required: Some(data.checked("owner_approval_required")),
+        admins_may_approve_own: Some(data.checked("admins_may_approve_own")),
+        time_zone: Some(data.text("time_zone")),
+        rules_text: Some(data.get("rules_text").unwrap_or("").replace("\r\n", "\n")),
+    };
+    let result = if unreadable.is_empty() {
+        accounts::update_settings(State(state.clone()), viewer.ctx(), viewer.principal.clone(), Path(id.clone()), Json(body))
+            .await
+            .map(|_| ())
+    } else {
+        Err(ApiError::Validation(
+            unreadable.into_iter().map(|(f, m)| crate::error::FieldError::new(f, m)).collect(),
+        ))
+    };
+    match result {
+        Ok(()) => see_other(&format!("/accounts/{id}/settings?notice=saved")),
+        Err(e) => match settings_view(&state, &viewer, &id).await {
+            Ok((mut page, _)) => {
+                page.form = Form::new("settings", &viewer.csrf).with_values(data).failed(&e);
+                render_failed(&page, &e)
+            }
+            Err(e2) => error_page(Some(&viewer), &e2),
+        },
+    }
+}

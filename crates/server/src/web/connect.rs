@@ -1,0 +1,127 @@
+//! Connecting an account: the sandbox, Bluesky with an app password, and the OAuth platforms
+//! (LinkedIn, TikTok, Mastodon) by sending the browser to the platform's consent page.
+use askama::Template;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde_json::json;
+use steward_domain::platform::{ConnectMethod, PLATFORMS};
+
+use crate::auth::SessionPrincipal;
+use crate::error::{ApiError, Json};
+use crate::routes::accounts::{self, CreateAccountRequest};
+use crate::routes::connect::{self, ConnectRequest};
+use crate::state::AppState;
+use crate::web::{Form, FormData, Layout, Viewer, error_page, render_failed, render, see_other};
+
+pub struct OauthPlatform {
+    pub id: &'static str,
+    pub name: &'static str,
+    pub kinds: Vec<(String, String)>,
+    pub needs_instance: bool,
+    pub form: Form,
+}
+
+#[derive(Template)]
+#[template(path = "connect.html")]
+struct ConnectPage {
+    layout: Layout,
+    sandbox: Form,
+    bluesky: Form,
+    oauth: Vec<OauthPlatform>,
+}
+
+fn connect_view(viewer: &Viewer) -> ConnectPage {
+    let zone = viewer.tz.as_ref().and_then(|z| z.iana_name()).unwrap_or("UTC").to_string();
+    ConnectPage {
+        layout: viewer.layout("Connect an account"),
+        sandbox: Form::new("sandbox", &viewer.csrf).value("time_zone", zone.clone()),
+        bluesky: Form::new("bluesky", &viewer.csrf).value("time_zone", zone),
+        oauth: PLATFORMS
+            .iter()
+            .filter(|p| p.connect == ConnectMethod::Oauth)
+            .map(|p| OauthPlatform {
+                id: p.id,
+                name: p.name,
+                kinds: p.kinds.iter().map(|k| (k.id.to_string(), k.name.to_string())).collect(),
+                needs_instance: p.id == "mastodon",
+                form: Form::new(p.id, &viewer.csrf),
+            })
+            .collect(),
+    }
+}
+
+pub async fn connect_page(viewer: Viewer) -> Response {
+    render(StatusCode::OK, &connect_view(&viewer))
+}
+
+/// The sandbox and Bluesky: `POST /api/v1/accounts` with the credential (sealed at once).
+pub async fn connect_credentials(State(state): State<AppState>, viewer: Viewer, data: FormData) -> Response {
+    let bluesky = data.get("platform") == Some("bluesky");
+    let body = if bluesky {
+        let mut credentials = json!({
+            "identifier": data.text("identifier"),
+            "app_password": data.get("app_password").unwrap_or("").trim(),
+        });
+        if let Some(service) = data.opt("service") {
+            credentials["service"] = json!(service);
+        }
+        CreateAccountRequest {
+            platform: "bluesky".into(),
+            account_kind: None,
+            // The PDS tells the real handle; the identifier stands in until it answers.
+            handle: data.text("identifier"),
+            display_name: None,
+            time_zone: data.opt("time_zone"),
+            credentials,
+        }
+    } else {
+        CreateAccountRequest {
+            platform: "sandbox".into(),
+            account_kind: None,
+            handle: data.text("handle"),
+            display_name: data.opt("display_name"),
+            time_zone: data.opt("time_zone"),
+            credentials: json!({ "sandbox": true }),
+        }
+    };
+    match accounts::create_account(State(state), viewer.ctx(), viewer.principal.clone(), Json(body)).await {
+        Ok((_, Json(view))) => see_other(&format!("/accounts/{}?notice=connected", view.id)),
+        Err(e) => {
+            let mut page = connect_view(&viewer);
+            let form = Form::new(if bluesky { "bluesky" } else { "sandbox" }, &viewer.csrf).with_values(data).failed(&e);
+            if bluesky {
+                page.bluesky = form;
+            } else {
+                page.sandbox = form;
+            }
+            render_failed(&page, &e)
+        }
+    }
+}
+
+/// OAuth platforms: start the flow and send the browser to the platform (or reconnect one).
+pub async fn connect_oauth(State(state): State<AppState>, viewer: Viewer, data: FormData) -> Response {
+    let body = ConnectRequest {
+        platform: data.text("platform"),
+        account_kind: data.opt("account_kind"),
+        instance_url: data.opt("instance_url"),
+        account_id: data.opt("account_id"),
+    };
+    let platform = body.platform.clone();
+    let reconnecting = body.account_id.clone();
+    match connect::connect(State(state), viewer.ctx(), SessionPrincipal(viewer.principal.clone()), Json(body)).await {
+        Ok(Json(r)) => see_other(&r.authorize_url),
+        Err(e @ (ApiError::NotFound | ApiError::NotFoundDenied(_))) => error_page(Some(&viewer), &e),
+        Err(e) if reconnecting.is_some() => error_page(Some(&viewer), &e),
+        Err(e) => {
+            let mut page = connect_view(&viewer);
+            for p in &mut page.oauth {
+                if p.id == platform {
+                    p.form = Form::new(p.id, &viewer.csrf).with_values(data.clone()).failed(&e);
+                }
+            }
+            render_failed(&page, &e)
+        }
+    }
+}

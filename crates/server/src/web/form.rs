@@ -1,0 +1,306 @@
+//! HTML forms: the posted fields ([`FormData`]) and the widgets that show them again with their
+//! errors ([`Form`]). Every widget has a label; an error is a sentence right under its field,
+//! tied to it with `aria-describedby`, and errors no field claims appear by the submit button.
+use std::cell::RefCell;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+
+use crate::error::{ApiError, FieldError};
+use crate::routes::pages::escape;
+use crate::web::{capitalize_sentence, sentence};
+
+/// The fields of a posted HTML form, in order (repeated names allowed: checkbox lists).
+#[derive(Debug, Clone, Default)]
+pub struct FormData(pub Vec<(String, String)>);
+
+impl FormData {
+    #[must_use]
+    pub fn parse(body: &[u8]) -> Self {
+        FormData(serde_urlencoded::from_bytes::<Vec<(String, String)>>(body).unwrap_or_default())
+    }
+
+    /// The first value of `name`.
+    #[must_use]
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+
+    /// The value of `name`, trimmed, or "" when absent.
+    #[must_use]
+    pub fn text(&self, name: &str) -> String {
+        self.get(name).unwrap_or("").trim().to_string()
+    }
+
+    /// `Some(trimmed)` when given and not blank.
+    #[must_use]
+    pub fn opt(&self, name: &str) -> Option<String> {
+        self.get(name).map(str::trim).filter(|v| !v.is_empty()).map(str::to_string)
+    }
+
+    #[must_use]
+    pub fn all(&self, name: &str) -> Vec<String> {
+        self.0.iter().filter(|(n, _)| n == name).map(|(_, v)| v.clone()).collect()
+    }
+
+    #[must_use]
+    pub fn checked(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for FormData {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(parts.extensions.get::<FormData>().cloned().unwrap_or_default())
+    }
+}
+
+/// One form on a page: its values (as posted, or as stored), its errors and its CSRF token.
+pub struct Form {
+    id: &'static str,
+    csrf: String,
+    values: FormData,
+    errors: Vec<FieldError>,
+    general: Option<String>,
+    /// Fields rendered so far, so `general()` can show errors that no field claimed.
+    shown: RefCell<Vec<String>>,
+}
+
+impl Form {
+    #[must_use]
+    pub fn new(id: &'static str, csrf: &str) -> Self {
+        Form {
+            id,
+            csrf: csrf.to_string(),
+            values: FormData::default(),
+            errors: Vec::new(),
+            general: None,
+            shown: RefCell::new(Vec::new()),
+        }
+    }
+
+    #[must_use]
+    pub fn with_values(mut self, values: FormData) -> Self {
+        // Secrets are never sent back to the browser.
+        values.0.iter().filter(|(n, _)| !is_secret(n)).for_each(|(n, v)| self.values.0.push((n.clone(), v.clone())));
+        self
+    }
+
+    #[must_use]
+    pub fn value(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.values.0.push((name.to_string(), value.into()));
+        self
+    }
+
+    /// Takes the API's answer: field errors go to their fields, anything else by the button.
+    #[must_use]
+    pub fn failed(mut self, error: &ApiError) -> Self {
+        match error {
+            // `credentials.app_password` is the form's `app_password` field.
+            ApiError::Validation(errors) => {
+                self.errors = errors
+                    .iter()
+                    .map(|e| FieldError::new(e.field.strip_prefix("credentials.").unwrap_or(&e.field), e.message.clone()))
+                    .collect();
+            }
+            other => self.general = Some(sentence(other)),
+        }
+        self
+    }
+
+    /// A field error found by the page itself (e.g. a date it could not read).
+    #[must_use]
+    pub fn field_error(mut self, field: &str, message: &str) -> Self {
+        self.errors.push(FieldError::new(field, message));
+        self
+    }
+
+    #[must_use]
+    pub fn has_errors(&self) -> bool {
+        !self.errors.is_empty() || self.general.is_some()
+    }
+
+    /// The hidden CSRF field every form carries.
+    #[must_use]
+    pub fn csrf(&self) -> String {
+        format!("<input type=\"hidden\" name=\"csrf_token\" value=\"{}\">", escape(&self.csrf))
+    }
+
+    fn field_id(&self, name: &str) -> String {
+        format!("{}-{}", self.id, name.replace(['[', ']', '.', '_'], "-"))
+    }
+
+    /// Errors for a field, matching `grant[2]` or `windows[0].end` to `grant` / `windows`.
+    fn errors_for(&self, name: &str) -> Vec<&str> {
+        self.errors
+            .iter()
+            .filter(|e| {
+                let base = e.field.split(['[', '.']).next().unwrap_or("");
+                e.field == name || base == name
+            })
+            .map(|e| e.message.as_str())
+            .collect()
+    }
+
+    fn error_html(&self, name: &str, label: &str) -> (String, String) {
+        self.shown.borrow_mut().push(name.to_string());
+        let errors = self.errors_for(name);
+        if errors.is_empty() {
+            return (String::new(), String::new());
+        }
+        let id = format!("{}-err", self.field_id(name));
+        let text: Vec<String> = errors
+            .iter()
+            .map(|m| capitalize_sentence(&format!("{} {}", label.trim_end_matches(" (optional)"), m)))
+            .collect();
+        (
+            format!(" aria-invalid=\"true\" aria-describedby=\"{id}\""),
+            format!("<p class=\"err\" id=\"{id}\">{}</p>", escape(&text.join(" "))),
+        )
+    }
+
+    fn current(&self, name: &str) -> &str {
+        self.values.get(name).unwrap_or("")
+    }
+
+    /// A labelled `<input>`; `extra` is raw attributes such as `required autocomplete="email"`.
+    #[must_use]
+    pub fn input(&self, name: &str, label: &str, kind: &str, extra: &str) -> String {
+        let id = self.field_id(name);
+        let (aria, err) = self.error_html(name, label);
+        let value = if kind == "password" { String::new() } else { escape(self.current(name)) };
+        format!(
+            "<div class=\"field\"><label for=\"{id}\">{}</label><input id=\"{id}\" name=\"{}\" type=\"{kind}\" value=\"{value}\" {extra}{aria}>{err}</div>",
+            escape(label),
+            escape(name)
+        )
+    }
+
+    #[must_use]
+    pub fn textarea(&self, name: &str, label: &str, rows: u8) -> String {
+        let id = self.field_id(name);
+        let (aria, err) = self.error_html(name, label);
+        format!(
+            "<div class=\"field\"><label for=\"{id}\">{}</label><textarea id=\"{id}\" name=\"{}\" rows=\"{rows}\"{aria}>{}</textarea>{err}</div>",
+            escape(label),
+            escape(name),
+            escape(self.current(name))
+        )
+    }
+
+    /// A `<select>` of `(value, label)` options; the current value is selected.
+    #[must_use]
+    pub fn select(&self, name: &str, label: &str, options: &[(String, String)]) -> String {
+        let id = self.field_id(name);
+        let (aria, err) = self.error_html(name, label);
+        let current = self.current(name);
+        let opts: String = options
+            .iter()
+            .map(|(v, l)| {
+                let sel = if v == current { " selected" } else { "" };
+                format!("<option value=\"{}\"{sel}>{}</option>", escape(v), escape(l))
+            })
+            .collect();
+        format!(
+            "<div class=\"field\"><label for=\"{id}\">{}</label><select id=\"{id}\" name=\"{}\"{aria}>{opts}</select>{err}</div>",
+            escape(label),
+            escape(name)
+        )
+    }
+
+    /// A single labelled checkbox (checked when the form's value for `name` is `value`).
+    #[must_use]
+    pub fn checkbox(&self, name: &str, value: &str, label: &str) -> String {
+        let id = format!("{}-{}", self.field_id(name), value.replace('.', "-"));
+        let checked = if self.values.all(name).iter().any(|v| v == value) { " checked" } else { "" };
+        format!(
+            "<div class=\"check\"><input type=\"checkbox\" id=\"{id}\" name=\"{}\" value=\"{}\"{checked}><label for=\"{id}\">{}</label></div>",
+            escape(name),
+            escape(value),
+            escape(label)
+        )
+    }
+
+    /// A group of checkboxes with a legend and the group's errors.
+    #[must_use]
+    pub fn checkboxes(&self, name: &str, legend: &str, options: &[(String, String)]) -> String {
+        let (_, err) = self.error_html(name, legend);
+        let boxes: String = options.iter().map(|(v, l)| self.checkbox(name, v, l)).collect();
+        format!("<fieldset class=\"checks\"><legend>{}</legend>{boxes}{err}</fieldset>", escape(legend))
+    }
+
+    /// The weekly posting windows as a grid: one checkbox per day and hour.
+    #[must_use]
+    pub fn windows_grid(&self, legend: &str) -> String {
+        let (_, err) = self.error_html("windows", legend);
+        let selected = self.values.all("w");
+        let mut html = format!(
+            "<fieldset class=\"grid\"><legend>{}</legend><p class=\"hint\">Tick the hours when this person may schedule and publish, \
+             in the account's time zone. Tick nothing for no restriction.</p><div class=\"scroll\" tabindex=\"0\" role=\"group\" aria-label=\"Hours\"><table><thead><tr><th scope=\"col\">Hour</th>",
+            escape(legend)
+        );
+        for (_, day) in crate::web::time::DAYS {
+            html.push_str(&format!("<th scope=\"col\">{day}</th>"));
+        }
+        html.push_str("</tr></thead><tbody>");
+        for hour in 0..24 {
+            html.push_str(&format!("<tr><th scope=\"row\">{hour:02}</th>"));
+            for (key, day) in crate::web::time::DAYS {
+                let value = format!("{key}-{hour}");
+                let checked = if selected.contains(&value) { " checked" } else { "" };
+                html.push_str(&format!(
+                    "<td><input type=\"checkbox\" name=\"w\" value=\"{value}\" aria-label=\"{day} {hour:02}:00 to {next:02}:00\"{checked}></td>",
+                    next = hour + 1
+                ));
+            }
+            html.push_str("</tr>");
+        }
+        html.push_str(&format!("</tbody></table></div>{err}</fieldset>"));
+        html
+    }
+
+    /// Errors no field showed (refusals, conflicts, limits): put this next to the submit button.
+    #[must_use]
+    pub fn general(&self) -> String {
+        let shown = self.shown.borrow();
+        let mut lines: Vec<String> = self.general.iter().cloned().collect();
+        for e in &self.errors {
+            let base = e.field.split(['[', '.']).next().unwrap_or("");
+            if !shown.iter().any(|s| s == base || *s == e.field) {
+                lines.push(capitalize_sentence(&format!("{} {}", e.field.replace('_', " "), e.message)));
+            }
+        }
+        if lines.is_empty() {
+            return String::new();
+        }
+        format!("<p class=\"err\" role=\"alert\">{}</p>", escape(&lines.join(" ")))
+    }
+}
+
+fn is_secret(name: &str) -> bool {
+    matches!(name, "password" | "app_password" | "csrf_token" | "code" | "pending")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeated_fields_and_errors_by_their_field() {
+        let data = FormData::parse(b"w=mon-9&w=tue-10&email=a%40b.c&password=secret");
+        assert_eq!(data.all("w"), vec!["mon-9", "tue-10"]);
+        let form = Form::new("f", "tok").with_values(data).failed(&ApiError::Validation(vec![
+            FieldError::new("email", "is not a valid email address"),
+            FieldError::new("grant[1]", "`x` is not a capability"),
+        ]));
+        let email = form.input("email", "Email address", "email", "");
+        assert!(email.contains("Email address is not a valid email address."), "{email}");
+        assert!(email.contains("aria-invalid=\"true\""));
+        let password = form.input("password", "Password", "password", "");
+        assert!(!password.contains("secret"), "passwords are never echoed");
+        // `grant` was not rendered: its error shows by the button.
+        assert!(form.general().contains("Grant `x` is not a capability."), "{}", form.general());
+    }
+}

@@ -1,0 +1,368 @@
+//! Members: the list with the member limit, inviting (role, end date, weekly windows grid,
+//! daily quota, extra or removed capabilities), pending invitations, changing or removing.
+use std::str::FromStr;
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use steward_domain::capability::{Capability, MemberRights, Role, can_manage_role};
+use steward_domain::windows::WindowInput;
+
+use crate::authz::{AccountAccess, Need};
+use crate::error::{ApiError, FieldError, Json, Path, Query};
+use crate::routes::members::{self, CreatedInvitation, InvitationRequest, MemberUpdate, MemberView, RemoveQuery};
+use crate::routes::pages::describe_capability;
+use crate::state::AppState;
+use crate::web::account::{access, account_nav, account_zone, notice_text};
+use crate::web::time::{describe_windows, grid_to_windows, local_input_to_rfc3339, rfc3339_to_local_input, when, windows_to_grid};
+use crate::web::{Form, FormData, Layout, Viewer, error_page, render, render_failed, see_other};
+
+pub struct MemberRowView {
+    pub view: MemberView,
+    pub expires: Option<String>,
+    pub windows: String,
+    pub manageable: bool,
+    pub is_me: bool,
+}
+
+pub struct InvitationRowView {
+    pub id: String,
+    pub email: String,
+    pub role: String,
+    pub expires: String,
+    pub manageable: bool,
+}
+
+#[derive(Template)]
+#[template(path = "members.html")]
+struct MembersPage {
+    layout: Layout,
+    id: String,
+    members: Vec<MemberRowView>,
+    invitations: Vec<InvitationRowView>,
+    can_manage: bool,
+    seats_used: usize,
+    max_members: i64,
+    invite: Form,
+    created: Option<CreatedInvitation>,
+    roles: Vec<(String, String)>,
+    capabilities: Vec<(String, String)>,
+    csrf: String,
+    row_error: Option<String>,
+}
+
+/// The roles the viewer may hand out (only the owner makes admins).
+fn assignable_roles(rights: &MemberRights) -> Vec<(String, String)> {
+    Role::ALL
+        .iter()
+        .filter(|r| **r != Role::Owner && can_manage_role(rights, **r))
+        .map(|r| (r.as_str().to_string(), r.as_str().to_string()))
+        .collect()
+}
+
+fn capability_options(a: &AccountAccess) -> Vec<(String, String)> {
+    Capability::ALL
+        .iter()
+        .filter(|c| !c.is_owner_only() && a.has(**c))
+        .map(|c| (c.as_str().to_string(), format!("{} ({})", describe_capability(*c), c.as_str())))
+        .collect()
+}
+
+async fn members_view(state: &AppState, viewer: &Viewer, id: &str) -> Result<MembersPage, ApiError> {
+    let a = access(state, viewer, id, Need::ReadAccountAndRules).await?;
+    let Json(list) =
+        members::list_members(State(state.clone()), viewer.ctx(), viewer.principal.clone(), Path(id.to_string()))
+            .await?;
+    let can_manage = a.has(Capability::MembersManage);
+    let invitations = if can_manage {
+        let Json(p) =
+            members::list_invitations(State(state.clone()), viewer.ctx(), viewer.principal.clone(), Path(id.to_string()))
+                .await?;
+        p.items
+    } else {
+        Vec::new()
+    };
+    let zone = account_zone(&a.account);
+    let tz = viewer.tz.as_ref();
+    let members: Vec<MemberRowView> = list
+        .items
+        .into_iter()
+        .map(|m| {
+            let role = Role::from_str(&m.role).unwrap_or(Role::Owner);
+            let windows: Vec<WindowInput> = serde_json::from_value(m.windows.clone()).unwrap_or_default();
+            MemberRowView {
+                expires: m.expires_at.as_deref().map(|e| when(e, &zone, tz)),
+                windows: describe_windows(&windows),
+                manageable: can_manage && role != Role::Owner && can_manage_role(&a.rights, role),
+                is_me: m.user_id == viewer.principal.user_id,
+                view: m,
+            }
+        })
+        .collect();
+    let invitations: Vec<InvitationRowView> = invitations
+        .into_iter()
+        .map(|i| InvitationRowView {
+            manageable: Role::from_str(&i.role).is_ok_and(|r| can_manage_role(&a.rights, r)),
+            expires: when(&i.expires_at, &zone, tz),
+            id: i.id,
+            email: i.email,
+            role: i.role,
+        })
+        .collect();
+    let mut layout = viewer.layout(format!("Members of {}", a.account.display_name));
+    layout.account = Some(account_nav(&a, "members"));
+    Ok(MembersPage {
+        layout,
+        id: id.to_string(),
+        seats_used: members.len() + invitations.len(),
+        max_members: a.account.max_members,
+        members,
+        invitations,
+        can_manage,
+        invite: Form::new("invite", &viewer.csrf).value("role", "editor"),
+        created: None,
+        roles: assignable_roles(&a.rights),
+        capabilities: capability_options(&a),
+        csrf: viewer.csrf.clone(),
+        row_error: None,
+    })
+}
+
+pub async fn members_page(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    Query(q): Query<crate::web::account::NoticeQuery>,
+) -> Response {
+    match members_view(&state, &viewer, &id).await {
+        Ok(mut page) => {
+            page.layout.notice = notice_text(q.notice());
+            render(StatusCode::OK, &page)
+        }
+        Err(e) => error_page(Some(&viewer), &e),
+    }
+}
+
+/// The membership terms of the invite and change forms, read in the account's time zone.
+struct Terms {
+    expires_at: Option<String>,
+    daily_quota: Option<i64>,
+    windows: Vec<WindowInput>,
+    grant: Vec<String>,
+    revoke: Vec<String>,
+}
+
+fn read_terms(data: &FormData, zone: &jiff::tz::TimeZone, errors: &mut Vec<FieldError>) -> Terms {
+    let expires_at = data.opt("expires_at").and_then(|raw| match local_input_to_rfc3339(&raw, zone) {
+        Ok(t) => Some(t),
+        Err(m) => {
+            errors.push(FieldError::new("expires_at", m));
+            None
+        }
+    });
+    let daily_quota = data.opt("daily_quota").and_then(|raw| match raw.parse::<i64>() {
+        Ok(n) => Some(n),
+        Err(_) => {
+            errors.push(FieldError::new("daily_quota", "must be a whole number"));
+            None
+        }
+    });
+    Terms {
+        expires_at,
+        daily_quota,
+        windows: grid_to_windows(&data.all("w")),
+        grant: data.all("grant"),
+        revoke: data.all("revoke"),
+    }
+}
+
+pub async fn invite(State(state): State<AppState>, viewer: Viewer, Path(id): Path<String>, data: FormData) -> Response {
+    let zone = match access(&state, &viewer, &id, Need::ReadAccountAndRules).await {
+        Ok(a) => account_zone(&a.account),
+        Err(e) => return error_page(Some(&viewer), &e),
+    };
+    let mut unreadable = Vec::new();
+    let terms = read_terms(&data, &zone, &mut unreadable);
+    let result = if unreadable.is_empty() {
+        let body = InvitationRequest {
+            email: data.text("email"),
+            role: data.text("role"),
+            expires_at: terms.expires_at,
+            windows: terms.windows,
+            daily_quota: terms.daily_quota,
+            grant: terms.grant,
+            revoke: terms.revoke,
+            invitation_expires_at: None,
+        };
+        members::create_invitation(State(state.clone()), viewer.ctx(), viewer.principal.clone(), Path(id.clone()), Json(body))
+            .await
+            .map(|(_, Json(created))| created)
+    } else {
+        Err(ApiError::Validation(unreadable))
+    };
+    match (result, members_view(&state, &viewer, &id).await) {
+        (Ok(created), Ok(mut page)) => {
+            page.created = Some(created);
+            render(StatusCode::CREATED, &page)
+        }
+        (Err(e), Ok(mut page)) => {
+            page.invite = Form::new("invite", &viewer.csrf).with_values(data).failed(&e);
+            render_failed(&page, &e)
+        }
+        (_, Err(e)) => error_page(Some(&viewer), &e),
+    }
+}
+
+async fn row_failed(state: &AppState, viewer: &Viewer, id: &str, e: &ApiError) -> Response {
+    match members_view(state, viewer, id).await {
+        Ok(mut page) => {
+            page.row_error = Some(crate::web::sentence(e));
+            render_failed(&page, e)
+        }
+        Err(e2) => error_page(Some(viewer), &e2),
+    }
+}
+
+pub async fn withdraw(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path((id, inv)): Path<(String, String)>,
+) -> Response {
+    let result =
+        members::withdraw_invitation(State(state.clone()), viewer.ctx(), viewer.principal.clone(), Path((id.clone(), inv)))
+            .await;
+    match result {
+        Ok(_) => see_other(&format!("/accounts/{id}/members?notice=withdrawn")),
+        Err(e) => row_failed(&state, &viewer, &id, &e).await,
+    }
+}
+
+pub async fn remove(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path((id, user_id)): Path<(String, String)>,
+) -> Response {
+    let result = members::remove_member(
+        State(state.clone()),
+        viewer.ctx(),
+        viewer.principal.clone(),
+        Path((id.clone(), user_id)),
+        Query(RemoveQuery { cancel_posts: None }),
+    )
+    .await;
+    match result {
+        Ok(_) => see_other(&format!("/accounts/{id}/members?notice=removed")),
+        Err(e) => row_failed(&state, &viewer, &id, &e).await,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "member.html")]
+struct MemberPage {
+    layout: Layout,
+    id: String,
+    member: MemberView,
+    form: Form,
+    roles: Vec<(String, String)>,
+    statuses: Vec<(String, String)>,
+    capabilities: Vec<(String, String)>,
+    joined: String,
+}
+
+async fn member_view(
+    state: &AppState,
+    viewer: &Viewer,
+    id: &str,
+    user_id: &str,
+) -> Result<(MemberPage, jiff::tz::TimeZone), ApiError> {
+    let a = access(state, viewer, id, Need::Capability(Capability::MembersManage)).await?;
+    let Json(list) =
+        members::list_members(State(state.clone()), viewer.ctx(), viewer.principal.clone(), Path(id.to_string()))
+            .await?;
+    let member = list.items.into_iter().find(|m| m.user_id == user_id).ok_or(ApiError::NotFound)?;
+    let zone = account_zone(&a.account);
+    let mut form = Form::new("member", &viewer.csrf)
+        .value("role", member.role.clone())
+        .value("status", if member.status == "suspended" { "suspended" } else { "active" })
+        .value("expires_at", member.expires_at.as_deref().map(|e| rfc3339_to_local_input(e, &zone)).unwrap_or_default())
+        .value("daily_quota", member.daily_quota.map(|q| q.to_string()).unwrap_or_default());
+    for g in &member.grant {
+        form = form.value("grant", *g);
+    }
+    for r in &member.revoke {
+        form = form.value("revoke", *r);
+    }
+    let windows: Vec<WindowInput> = serde_json::from_value(member.windows.clone()).unwrap_or_default();
+    for cell in windows_to_grid(&windows) {
+        form = form.value("w", cell);
+    }
+    let mut layout = viewer.layout(format!("{} on {}", member.display_name, a.account.display_name));
+    layout.account = Some(account_nav(&a, "members"));
+    let page = MemberPage {
+        layout,
+        id: id.to_string(),
+        joined: when(&member.joined_at, &zone, viewer.tz.as_ref()),
+        statuses: ["active", "suspended"].iter().map(|s| (s.to_string(), s.to_string())).collect(),
+        member,
+        form,
+        roles: assignable_roles(&a.rights),
+        capabilities: capability_options(&a),
+    };
+    Ok((page, zone))
+}
+
+pub async fn member_page(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path((id, user_id)): Path<(String, String)>,
+) -> Response {
+    match member_view(&state, &viewer, &id, &user_id).await {
+        Ok((page, _)) => render(StatusCode::OK, &page),
+        Err(e) => error_page(Some(&viewer), &e),
+    }
+}
+
+pub async fn member_submit(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path((id, user_id)): Path<(String, String)>,
+    data: FormData,
+) -> Response {
+    let (page, zone) = match member_view(&state, &viewer, &id, &user_id).await {
+        Ok(v) => v,
+        Err(e) => return error_page(Some(&viewer), &e),
+    };
+    let mut unreadable = Vec::new();
+    let terms = read_terms(&data, &zone, &mut unreadable);
+    let result = if unreadable.is_empty() {
+        let body = MemberUpdate {
+            role: data.opt("role"),
+            expires_at: Some(terms.expires_at),
+            windows: Some(terms.windows),
+            daily_quota: Some(terms.daily_quota),
+            grant: Some(terms.grant),
+            revoke: Some(terms.revoke),
+            status: data.opt("status"),
+        };
+        members::update_member(
+            State(state.clone()),
+            viewer.ctx(),
+            viewer.principal.clone(),
+            Path((id.clone(), user_id.clone())),
+            Json(body),
+        )
+        .await
+        .map(|_| ())
+    } else {
+        Err(ApiError::Validation(unreadable))
+    };
+    match result {
+        Ok(()) => see_other(&format!("/accounts/{id}/members?notice=updated")),
+        Err(e) => {
+            let mut page = page;
+            page.form = Form::new("member", &viewer.csrf).with_values(data).failed(&e);
+            render_failed(&page, &e)
+        }
+    }
+}

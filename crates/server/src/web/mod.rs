@@ -1,0 +1,406 @@
+//! The web app: server-rendered HTML pages served by the same process as the API.
+//!
+//! Pages never decide anything themselves. A page handler extracts the same [`Principal`] as
+//! the API (same session check, same CSRF check), then calls the API's own handler functions
+//! (`routes::*`) or [`crate::authz::authorize`] directly: the same authorization, validation,
+//! transaction and audit event as a JSON request. Errors come back as [`ApiError`] and are shown
+//! as plain sentences next to the field they concern ([`form::Form`]).
+//!
+//! CSRF: HTML forms cannot send the `X-CSRF-Token` header, so [`forms_carry_csrf`] lifts the
+//! form's `csrf_token` field into that header before the request reaches the extractors, and the
+//! API's one CSRF check applies unchanged. Forms shown before sign-in (sign in, sign up) use a
+//! pre-session token bound to a random cookie ([`presession`]).
+pub mod account;
+pub mod connect;
+pub mod form;
+pub mod members;
+pub mod security;
+pub mod signin;
+pub mod time;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+use crate::auth::{AuthVia, CSRF_HEADER, Principal, csrf_token};
+use crate::crypto::{constant_time_eq, hmac_sha256, random_array};
+use crate::error::ApiError;
+use crate::request::{AuditSlot, Ctx, RequestMeta};
+use crate::state::AppState;
+
+pub use form::{Form, FormData};
+
+/// The stylesheet and the small script, embedded in the binary (no CDN, no fonts).
+const STYLESHEET: &str = include_str!("assets/steward.css");
+const SCRIPT: &str = include_str!("assets/steward.js");
+/// Content-Security-Policy of every page: only our own stylesheet and script.
+pub const PAGE_CSP: &str =
+    "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; base-uri 'none'; frame-ancestors 'none'";
+const PRESESSION_COOKIE: &str = "steward_pre";
+const TZ_COOKIE: &str = "steward_tz";
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(account::home))
+        .route("/signin", get(signin::signin_page).post(signin::signin_submit))
+        .route("/signup", get(signin::signup_page).post(signin::signup_submit))
+        .route("/signout", post(signin::signout))
+        .route("/invite/{token}", get(signin::invitation_page).post(signin::invitation_submit))
+        .route("/accounts/{id}", get(account::overview))
+        .route("/accounts/{id}/rules/accept", post(account::accept_rules))
+        .route("/accounts/{id}/check", post(account::check))
+        .route("/accounts/{id}/leave", post(account::leave))
+        .route("/accounts/{id}/settings", get(account::settings_page).post(account::settings_submit))
+        .route("/accounts/{id}/members", get(members::members_page))
+        .route("/accounts/{id}/invitations", post(members::invite))
+        .route("/accounts/{id}/invitations/{inv}/withdraw", post(members::withdraw))
+        .route("/accounts/{id}/members/{user_id}", get(members::member_page).post(members::member_submit))
+        .route("/accounts/{id}/members/{user_id}/remove", post(members::remove))
+        .route("/security", get(security::security_page))
+        .route("/security/totp", post(security::totp_begin))
+        .route("/security/totp/confirm", post(security::totp_confirm))
+        .route("/security/totp/disable", post(security::totp_disable))
+        .route("/security/sessions/revoke-all", post(security::revoke_all))
+        .route("/security/sessions/{id}/revoke", post(security::revoke_session))
+        .route("/security/tokens", post(security::create_token))
+        .route("/security/tokens/{id}/revoke", post(security::revoke_token))
+        .route("/connect", get(connect::connect_page))
+        .route("/connect/credentials", post(connect::connect_credentials))
+        .route("/connect/oauth", post(connect::connect_oauth))
+        .route("/assets/steward.css", get(|| async { asset("text/css; charset=utf-8", STYLESHEET) }))
+        .route("/assets/steward.js", get(|| async { asset("text/javascript; charset=utf-8", SCRIPT) }))
+        .layer(axum::middleware::from_fn(forms_carry_csrf))
+}
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    (
+        [(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "public, max-age=3600")],
+        body,
+    )
+        .into_response()
+}
+
+/// Reads an HTML form's body once, keeps its fields for the handler ([`FormData`]) and copies
+/// its `csrf_token` field into the `X-CSRF-Token` header, where the API's CSRF check looks.
+async fn forms_carry_csrf(req: Request, next: Next) -> Response {
+    let is_form = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if !is_form {
+        return next.run(req).await;
+    }
+    let (mut parts, body) = req.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, crate::app::BODY_LIMIT).await else {
+        return ApiError::PayloadTooLarge.into_response();
+    };
+    let data = FormData::parse(&bytes);
+    if let Some(token) = data.get("csrf_token")
+        && let Ok(v) = HeaderValue::from_str(token)
+    {
+        parts.headers.insert(CSRF_HEADER, v);
+    }
+    parts.extensions.insert(data);
+    next.run(Request::from_parts(parts, Body::empty())).await
+}
+
+fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(n, _)| *n == name)
+        .map(|(_, value)| value)
+}
+
+/// The viewer's own time zone, as the page script reported it (none: not known yet).
+fn viewer_time_zone(headers: &HeaderMap) -> Option<jiff::tz::TimeZone> {
+    let raw = cookie(headers, TZ_COOKIE)?;
+    let name = raw.replace("%2F", "/");
+    steward_domain::windows::parse_time_zone(&name).ok()
+}
+
+/// A signed-in person looking at a page: the API's own [`Principal`] (the cookie session only;
+/// CSRF already checked for unsafe methods), and the request context to pass on.
+pub struct Viewer {
+    pub principal: Principal,
+    pub csrf: String,
+    pub meta: RequestMeta,
+    pub slot: AuditSlot,
+    pub tz: Option<jiff::tz::TimeZone>,
+}
+
+impl Viewer {
+    /// A request context for calling an API handler (several may be called for one page).
+    #[must_use]
+    pub fn ctx(&self) -> Ctx {
+        Ctx { meta: self.meta.clone(), slot: self.slot.clone() }
+    }
+
+    #[must_use]
+    pub fn layout(&self, title: impl Into<String>) -> Layout {
+        Layout {
+            title: title.into(),
+            viewer: Some(self.principal.display_name.clone()),
+            csrf: self.csrf.clone(),
+            account: None,
+            notice: None,
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Viewer {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let next = parts.uri.path().to_string();
+        let principal = match Principal::from_request_parts(parts, state).await {
+            Ok(p) if p.via == AuthVia::Cookie => p,
+            Ok(_) | Err(ApiError::Unauthenticated { .. }) => return Err(to_signin(&next, parts.method.is_safe())),
+            Err(e) => return Err(error_page(None, &e)),
+        };
+        let csrf = principal.session_id.as_deref().map(|sid| csrf_token(state, sid)).unwrap_or_default();
+        let meta = parts
+            .extensions
+            .get::<RequestMeta>()
+            .cloned()
+            .unwrap_or(RequestMeta { ip: "unknown".into(), user_agent: None });
+        let slot = parts.extensions.get::<AuditSlot>().cloned().unwrap_or_default();
+        Ok(Viewer { principal, csrf, meta, slot, tz: viewer_time_zone(&parts.headers) })
+    }
+}
+
+/// Someone not (necessarily) signed in, on the sign-in, sign-up and invitation pages.
+pub struct Visitor {
+    pub meta: RequestMeta,
+    pub slot: AuditSlot,
+    pub headers: HeaderMap,
+}
+
+impl Visitor {
+    #[must_use]
+    pub fn ctx(&self) -> Ctx {
+        Ctx { meta: self.meta.clone(), slot: self.slot.clone() }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Visitor {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Response> {
+        let meta = parts
+            .extensions
+            .get::<RequestMeta>()
+            .cloned()
+            .unwrap_or(RequestMeta { ip: "unknown".into(), user_agent: None });
+        let slot = parts.extensions.get::<AuditSlot>().cloned().unwrap_or_default();
+        Ok(Visitor { meta, slot, headers: parts.headers.clone() })
+    }
+}
+
+/// The pre-session CSRF token: forms shown before sign-in carry an HMAC of a random cookie, so
+/// another site cannot sign a browser in to the attacker's account (login CSRF).
+pub struct Presession {
+    pub token: String,
+    /// `Set-Cookie` for a browser that had no pre-session cookie yet.
+    pub set_cookie: Option<String>,
+    /// The cookie's value, to bind a pending two-factor sign-in to this browser.
+    pub binding: String,
+}
+
+#[must_use]
+pub fn presession(state: &AppState, headers: &HeaderMap) -> Presession {
+    let (value, set_cookie) = match cookie(headers, PRESESSION_COOKIE).filter(|v| v.len() >= 32) {
+        Some(v) => (v.to_string(), None),
+        None => {
+            let v = URL_SAFE_NO_PAD.encode(random_array::<32>());
+            let secure = if state.settings.secure_cookies() { "; Secure" } else { "" };
+            let set = format!("{PRESESSION_COOKIE}={v}; Path=/; HttpOnly; SameSite=Strict{secure}");
+            (v, Some(set))
+        }
+    };
+    let token = URL_SAFE_NO_PAD.encode(hmac_sha256(&state.csrf_key, format!("presession:{value}").as_bytes()));
+    Presession { token, set_cookie, binding: value }
+}
+
+/// Whether a form posted before sign-in carries the right pre-session token.
+#[must_use]
+pub fn presession_ok(state: &AppState, headers: &HeaderMap, data: &FormData) -> bool {
+    let Some(value) = cookie(headers, PRESESSION_COOKIE) else { return false };
+    let expected = URL_SAFE_NO_PAD.encode(hmac_sha256(&state.csrf_key, format!("presession:{value}").as_bytes()));
+    constant_time_eq(data.get("csrf_token").unwrap_or("").as_bytes(), expected.as_bytes())
+}
+
+/// What every page's frame shows: the title, who is signed in, the account's tabs, a notice.
+pub struct Layout {
+    pub title: String,
+    pub viewer: Option<String>,
+    pub csrf: String,
+    pub account: Option<AccountNav>,
+    pub notice: Option<String>,
+}
+
+impl Layout {
+    #[must_use]
+    pub fn anonymous(title: impl Into<String>) -> Self {
+        Layout { title: title.into(), viewer: None, csrf: String::new(), account: None, notice: None }
+    }
+}
+
+/// The tabs of an account's pages; a tab is present only when the viewer may use it.
+pub struct AccountNav {
+    pub id: String,
+    pub name: String,
+    pub tabs: Vec<Tab>,
+}
+
+pub struct Tab {
+    pub href: String,
+    pub label: &'static str,
+    pub current: bool,
+}
+
+/// An HTML response with the page headers (no caching of personal pages, our CSP).
+pub fn html(status: StatusCode, body: String) -> Response {
+    (
+        status,
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+            (header::CONTENT_SECURITY_POLICY, PAGE_CSP),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// Renders an askama template into a response; a template that fails to render is an internal
+/// error (it cannot happen with compiled templates, but it is never a panic).
+pub fn render<T: askama::Template>(status: StatusCode, template: &T) -> Response {
+    match template.render() {
+        Ok(body) => html(status, body),
+        Err(e) => ApiError::internal(anyhow::anyhow!("template: {e}")).into_response(),
+    }
+}
+
+/// Renders a page that shows an API error, marked as a denial for the audit log when it is one.
+pub fn render_failed<T: askama::Template>(template: &T, error: &ApiError) -> Response {
+    let mut resp = render(error.status(), template);
+    if let Some(d) = error.denial() {
+        resp.extensions_mut().insert(d);
+    }
+    if let ApiError::Internal(e) = error {
+        tracing::error!(error = %format!("{e:#}"), "page request failed");
+    }
+    resp
+}
+
+/// 303 See Other: the answer to a form that worked (reloading does not post it again).
+pub fn see_other(to: &str) -> Response {
+    (StatusCode::SEE_OTHER, [(header::LOCATION, to.to_string())]).into_response()
+}
+
+fn to_signin(next: &str, safe: bool) -> Response {
+    if !safe {
+        return see_other("/signin");
+    }
+    let q: String = serde_urlencoded::to_string([("next", next)]).unwrap_or_default();
+    see_other(&format!("/signin?{q}"))
+}
+
+/// A local path to go to after signing in; anything else (another site) goes home.
+#[must_use]
+pub fn local_next(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_string(),
+        _ => "/".into(),
+    }
+}
+
+#[derive(askama::Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    layout: Layout,
+    heading: String,
+    message: String,
+}
+
+/// A whole page for an error that is not about one form (a page one may not see, say).
+pub fn error_page(viewer: Option<&Viewer>, error: &ApiError) -> Response {
+    if matches!(error, ApiError::Unauthenticated { .. }) {
+        return see_other("/signin");
+    }
+    let heading = match error {
+        ApiError::NotFound | ApiError::NotFoundDenied(_) => "Not found",
+        ApiError::Forbidden(_) | ApiError::RulesNotAccepted => "Not allowed",
+        _ => "Something went wrong",
+    };
+    let mut layout = viewer.map(|v| v.layout(heading)).unwrap_or_else(|| Layout::anonymous(heading));
+    layout.notice = None;
+    render_failed(&ErrorPage { layout, heading: heading.into(), message: sentence(error) }, error)
+}
+
+/// An API error as a sentence for a person (field errors are shown by their fields instead).
+#[must_use]
+pub fn sentence(error: &ApiError) -> String {
+    let text = match error {
+        ApiError::NotFound | ApiError::NotFoundDenied(_) => {
+            "This is not here, or you may not see it (you may no longer be a member of this account).".to_string()
+        }
+        ApiError::RulesNotAccepted => {
+            "Read and accept this account's house rules first (on the account's overview page).".to_string()
+        }
+        ApiError::TotpRequired => "Enter the code from your authenticator app, or a recovery code.".to_string(),
+        ApiError::Unauthenticated { .. } => "Your sign-in has ended; sign in again.".to_string(),
+        ApiError::Forbidden(d) if d.contains("CSRF") => {
+            "This form has expired (you may have signed in again elsewhere); reload the page and try again."
+                .to_string()
+        }
+        other => other.describe(),
+    };
+    capitalize_sentence(&text)
+}
+
+/// "must be …" becomes "Must be ….": messages meant for fields read as sentences on their own.
+#[must_use]
+pub fn capitalize_sentence(text: &str) -> String {
+    let mut chars = text.trim().chars();
+    let mut out: String = match chars.next() {
+        Some(c) => c.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    };
+    if !out.ends_with(['.', '!', '?']) {
+        out.push('.');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_local_paths_are_followed_after_sign_in() {
+        assert_eq!(local_next(Some("/accounts/1")), "/accounts/1");
+        assert_eq!(local_next(Some("//evil.example/")), "/");
+        assert_eq!(local_next(Some("https://evil.example/")), "/");
+        assert_eq!(local_next(Some("/\\evil.example")), "/");
+        assert_eq!(local_next(None), "/");
+    }
+
+    #[test]
+    fn errors_read_as_sentences() {
+        assert_eq!(capitalize_sentence("must be 1 to 100 characters"), "Must be 1 to 100 characters.");
+        assert_eq!(sentence(&ApiError::Conflict("already a member.".into())), "Already a member.");
+    }
+}

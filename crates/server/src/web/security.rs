@@ -1,0 +1,335 @@
+//! Security: sessions and devices with "log out everywhere", two-factor enrolment with a QR
+//! code and recovery codes, personal access tokens.
+use askama::Template;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use steward_domain::capability::Capability;
+
+use crate::auth::SessionPrincipal;
+use crate::error::{ApiError, FieldError, Json, Path};
+use crate::routes::me::{self, CodeRequest, CreateTokenRequest, RevokeAllRequest};
+use crate::routes::{accounts, identity};
+use crate::state::AppState;
+use crate::web::account::notice_text;
+use crate::web::time::{local_input_to_rfc3339, when_mine};
+use crate::web::{Form, FormData, Layout, Viewer, error_page, render, render_failed, see_other};
+
+pub struct SessionRow {
+    pub id: String,
+    pub device: String,
+    pub ip: String,
+    pub last_seen: String,
+    pub created: String,
+    pub current: bool,
+}
+
+pub struct TokenRow {
+    pub id: String,
+    pub name: String,
+    pub scopes: String,
+    pub narrowed: String,
+    pub expires: String,
+    pub last_used: String,
+}
+
+/// Shown once after enrolment or token creation, never again.
+pub enum Reveal {
+    Enrolment { secret: String, qr_svg: String },
+    RecoveryCodes(Vec<String>),
+    Token { name: String, token: String },
+}
+
+#[derive(Template)]
+#[template(path = "security.html")]
+struct SecurityPage {
+    layout: Layout,
+    email: String,
+    totp_enabled: bool,
+    recovery_codes_left: Option<i64>,
+    sessions: Vec<SessionRow>,
+    tokens: Vec<TokenRow>,
+    reveal: Option<Reveal>,
+    totp: Form,
+    token: Form,
+    sessions_form: Form,
+    accounts: Vec<(String, String)>,
+    capabilities: Vec<(String, String)>,
+    scope_options: Vec<(String, String)>,
+}
+
+fn session(viewer: &Viewer) -> SessionPrincipal {
+    SessionPrincipal(viewer.principal.clone())
+}
+
+/// A browser's user agent in a few words ("Chrome on Linux").
+fn device(user_agent: Option<&str>) -> String {
+    let Some(ua) = user_agent else { return "Unknown device".into() };
+    let browser = ["Edg/", "Firefox/", "Chrome/", "Safari/"]
+        .iter()
+        .find(|b| ua.contains(*b))
+        .map(|b| match *b {
+            "Edg/" => "Edge",
+            "Firefox/" => "Firefox",
+            "Chrome/" => "Chrome",
+            _ => "Safari",
+        })
+        .unwrap_or("A program");
+    let os = ["Android", "iPhone", "iPad", "Windows", "Mac OS", "Linux"]
+        .iter()
+        .find(|o| ua.contains(*o))
+        .map(|o| if *o == "Mac OS" { "macOS" } else { o })
+        .unwrap_or("an unknown system");
+    format!("{browser} on {os}")
+}
+
+async fn security_view(state: &AppState, viewer: &Viewer) -> Result<SecurityPage, ApiError> {
+    let Json(me_view) = me::me(State(state.clone()), viewer.principal.clone()).await?;
+    let Json(sessions) = me::list_sessions(State(state.clone()), session(viewer)).await?;
+    let Json(tokens) = me::list_tokens(State(state.clone()), session(viewer)).await?;
+    let Json(my_accounts) = accounts::list_accounts(State(state.clone()), viewer.principal.clone()).await?;
+    let tz = viewer.tz.as_ref();
+    let sessions = sessions
+        .items
+        .into_iter()
+        .map(|s| SessionRow {
+            device: device(s.user_agent.as_deref()),
+            ip: s.ip.unwrap_or_default(),
+            last_seen: when_mine(&s.last_seen_at, tz),
+            created: when_mine(&s.created_at, tz),
+            current: s.current,
+            id: s.id,
+        })
+        .collect();
+    let tokens = tokens
+        .items
+        .into_iter()
+        .map(|t| TokenRow {
+            scopes: t.scopes.join(", "),
+            narrowed: match (&t.accounts, &t.capabilities) {
+                (None, None) => "all your accounts and rights".into(),
+                (a, c) => format!(
+                    "{}{}",
+                    a.as_ref().map(|a| format!("{} account(s) ", a.len())).unwrap_or_default(),
+                    c.as_ref().map(|c| c.join(", ")).unwrap_or_default()
+                ),
+            },
+            expires: t.expires_at.as_deref().map(|e| when_mine(e, tz)).unwrap_or_else(|| "never".into()),
+            last_used: t.last_used_at.as_deref().map(|e| when_mine(e, tz)).unwrap_or_else(|| "never".into()),
+            id: t.id,
+            name: t.name,
+        })
+        .collect();
+    Ok(SecurityPage {
+        layout: viewer.layout("Security"),
+        email: me_view.user.email,
+        totp_enabled: me_view.user.totp_enabled,
+        recovery_codes_left: me_view.recovery_codes_left,
+        sessions,
+        tokens,
+        reveal: None,
+        totp: Form::new("totp", &viewer.csrf),
+        token: Form::new("token", &viewer.csrf).value("scopes", "read"),
+        sessions_form: Form::new("sessions", &viewer.csrf),
+        accounts: my_accounts.items.into_iter().map(|a| (a.id, format!("{} ({})", a.display_name, a.handle))).collect(),
+        scope_options: vec![("read".into(), "read".into()), ("write".into(), "write (includes read)".into())],
+        capabilities: Capability::ALL.iter().map(|c| (c.as_str().to_string(), c.as_str().to_string())).collect(),
+    })
+}
+
+/// Renders the security page after an action: `adjust` places the result or the error.
+async fn show(state: &AppState, viewer: &Viewer, status: StatusCode, adjust: impl FnOnce(&mut SecurityPage)) -> Response {
+    match security_view(state, viewer).await {
+        Ok(mut page) => {
+            adjust(&mut page);
+            render(status, &page)
+        }
+        Err(e) => error_page(Some(viewer), &e),
+    }
+}
+
+async fn show_failed(state: &AppState, viewer: &Viewer, e: &ApiError, adjust: impl FnOnce(&mut SecurityPage)) -> Response {
+    match security_view(state, viewer).await {
+        Ok(mut page) => {
+            adjust(&mut page);
+            render_failed(&page, e)
+        }
+        Err(e2) => error_page(Some(viewer), &e2),
+    }
+}
+
+pub async fn security_page(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    let notice = notice_text(q.get("notice").map(String::as_str));
+    show(&state, &viewer, StatusCode::OK, |p| p.layout.notice = notice).await
+}
+
+/// An `otpauth://` URI as an inline SVG QR code (no image libraries, no external requests).
+fn qr_svg(uri: &str) -> Result<String, ApiError> {
+    let code = qrcode::QrCode::new(uri.as_bytes()).map_err(|e| ApiError::internal(anyhow::anyhow!("qr code: {e}")))?;
+    let svg = code.render::<qrcode::render::svg::Color<'_>>().min_dimensions(220, 220).quiet_zone(true).build();
+    // Inline in HTML: drop the XML declaration, and give the image a name for screen readers.
+    let start = svg.find("<svg").unwrap_or(0);
+    Ok(svg[start..].replacen("<svg", "<svg role=\"img\" aria-label=\"QR code for your authenticator app\"", 1))
+}
+
+pub async fn totp_begin(State(state): State<AppState>, viewer: Viewer) -> Response {
+    let result = me::begin_totp(State(state.clone()), viewer.ctx(), session(&viewer)).await;
+    match result.and_then(|Json(e)| Ok((qr_svg(&e.otpauth_uri)?, e.secret))) {
+        Ok((qr_svg, secret)) => {
+            show(&state, &viewer, StatusCode::OK, |p| p.reveal = Some(Reveal::Enrolment { secret, qr_svg })).await
+        }
+        Err(e) => {
+            let form = Form::new("totp", &viewer.csrf).failed(&e);
+            show_failed(&state, &viewer, &e, |p| p.totp = form).await
+        }
+    }
+}
+
+pub async fn totp_confirm(State(state): State<AppState>, viewer: Viewer, data: FormData) -> Response {
+    let body = CodeRequest { code: data.text("code") };
+    match me::confirm_totp(State(state.clone()), viewer.ctx(), session(&viewer), Json(body)).await {
+        Ok(Json(codes)) => {
+            show(&state, &viewer, StatusCode::OK, |p| p.reveal = Some(Reveal::RecoveryCodes(codes.recovery_codes)))
+                .await
+        }
+        Err(e) => {
+            // The enrolment is still pending: show its QR code again with the error.
+            let reveal = begin_again(&state, &viewer).await;
+            let form = Form::new("totp", &viewer.csrf).failed(&e);
+            show_failed(&state, &viewer, &e, |p| {
+                p.totp = form;
+                p.reveal = reveal;
+            })
+            .await
+        }
+    }
+}
+
+/// A wrong confirmation code: start a fresh enrolment so the page can show a QR code again.
+async fn begin_again(state: &AppState, viewer: &Viewer) -> Option<Reveal> {
+    let Json(e) = me::begin_totp(State(state.clone()), viewer.ctx(), session(viewer)).await.ok()?;
+    Some(Reveal::Enrolment { qr_svg: qr_svg(&e.otpauth_uri).ok()?, secret: e.secret })
+}
+
+pub async fn totp_disable(State(state): State<AppState>, viewer: Viewer, data: FormData) -> Response {
+    let body = CodeRequest { code: data.text("code") };
+    match me::disable_totp(State(state.clone()), viewer.ctx(), session(&viewer), Json(body)).await {
+        Ok(_) => see_other("/security?notice=totp_off"),
+        Err(e) => {
+            let form = Form::new("totp", &viewer.csrf).failed(&e);
+            show_failed(&state, &viewer, &e, |p| p.totp = form).await
+        }
+    }
+}
+
+pub async fn revoke_all(State(state): State<AppState>, viewer: Viewer, data: FormData) -> Response {
+    let keep_current = data.get("keep_current") == Some("true");
+    match me::revoke_all_sessions(State(state.clone()), viewer.ctx(), session(&viewer), Json(RevokeAllRequest { keep_current }))
+        .await
+    {
+        Ok(_) if keep_current => see_other("/security?notice=others_out"),
+        Ok(_) => {
+            // This browser's session ended too: clear its cookie as signing out does.
+            let mut resp = see_other("/signin?notice=everywhere");
+            if let Ok(v) = crate::auth::clear_session_cookie(&state).parse() {
+                resp.headers_mut().insert(axum::http::header::SET_COOKIE, v);
+            }
+            resp
+        }
+        Err(e) => {
+            let form = Form::new("sessions", &viewer.csrf).failed(&e);
+            show_failed(&state, &viewer, &e, |p| p.sessions_form = form).await
+        }
+    }
+}
+
+pub async fn revoke_session(State(state): State<AppState>, viewer: Viewer, Path(id): Path<String>) -> Response {
+    if viewer.principal.session_id.as_deref() == Some(id.as_str()) {
+        // Ending the session in use is signing out.
+        let ctx = viewer.ctx();
+        return match identity::logout(State(state), ctx, viewer.principal.clone()).await {
+            Ok(resp) => {
+                let mut to = see_other("/signin?notice=signed_out");
+                for c in resp.headers().get_all(axum::http::header::SET_COOKIE) {
+                    to.headers_mut().append(axum::http::header::SET_COOKIE, c.clone());
+                }
+                to
+            }
+            Err(e) => error_page(Some(&viewer), &e),
+        };
+    }
+    match me::revoke_session(State(state.clone()), viewer.ctx(), session(&viewer), Path(id)).await {
+        Ok(_) => see_other("/security?notice=revoked"),
+        Err(e) => {
+            let form = Form::new("sessions", &viewer.csrf).failed(&e);
+            show_failed(&state, &viewer, &e, |p| p.sessions_form = form).await
+        }
+    }
+}
+
+pub async fn create_token(State(state): State<AppState>, viewer: Viewer, data: FormData) -> Response {
+    let expires_at = match data.opt("expires_at").map(|raw| {
+        local_input_to_rfc3339(&raw, viewer.tz.as_ref().unwrap_or(&jiff::tz::TimeZone::UTC))
+    }) {
+        None => Ok(None),
+        Some(Ok(t)) => Ok(Some(t)),
+        Some(Err(m)) => Err(ApiError::Validation(vec![FieldError::new("expires_at", m)])),
+    };
+    let name = data.text("name");
+    let result = match expires_at {
+        Ok(expires_at) => {
+            let accounts = Some(data.all("accounts")).filter(|a| !a.is_empty());
+            let capabilities = Some(data.all("capabilities")).filter(|c| !c.is_empty());
+            let body = CreateTokenRequest { name: name.clone(), scopes: data.all("scopes"), expires_at, accounts, capabilities };
+            me::create_token(State(state.clone()), viewer.ctx(), session(&viewer), Json(body)).await
+        }
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok((_, Json(created))) => {
+            show(&state, &viewer, StatusCode::CREATED, |p| {
+                p.reveal = Some(Reveal::Token { name: created.view.name, token: created.token });
+            })
+            .await
+        }
+        Err(e) => {
+            let form = Form::new("token", &viewer.csrf).with_values(data).failed(&e);
+            show_failed(&state, &viewer, &e, |p| p.token = form).await
+        }
+    }
+}
+
+pub async fn revoke_token(State(state): State<AppState>, viewer: Viewer, Path(id): Path<String>) -> Response {
+    match me::revoke_token(State(state.clone()), viewer.ctx(), session(&viewer), Path(id)).await {
+        Ok(_) => see_other("/security?notice=revoked"),
+        Err(e) => {
+            let form = Form::new("token", &viewer.csrf).failed(&e);
+            show_failed(&state, &viewer, &e, |p| p.token = form).await
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn qr_codes_are_inline_svg() {
+        let svg = qr_svg("otpauth://totp/Steward:a%40b.c?secret=JBSWY3DPEHPK3PXP&issuer=Steward").expect("qr");
+        assert!(svg.starts_with("<svg role=\"img\""), "{}", &svg[..40]);
+        assert!(!svg.contains("<?xml"));
+    }
+
+    #[test]
+    fn devices_in_words() {
+        assert_eq!(
+            device(Some("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0 Safari/537.36")),
+            "Chrome on Linux"
+        );
+        assert_eq!(device(None), "Unknown device");
+    }
+}
