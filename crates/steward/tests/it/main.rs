@@ -12,6 +12,7 @@ mod audit;
 mod connect;
 mod delegation;
 mod identity;
+mod posts;
 mod process;
 mod sessions;
 mod tokens;
