@@ -93,10 +93,8 @@ pub fn relevant_range(account: &AccountPace, time_zone: &TimeZone, candidate: Ti
     let (day_start, day_end) = local_day_bounds(time_zone, candidate);
     let gap = gap(account);
     let before = candidate.checked_sub(gap).unwrap_or(Timestamp::MIN);
-    let after = candidate
-        .checked_add(gap)
-        .and_then(|t| t.checked_add(SignedDuration::from_nanos(1)))
-        .unwrap_or(Timestamp::MAX);
+    let after =
+        candidate.checked_add(gap).and_then(|t| t.checked_add(SignedDuration::from_nanos(1))).unwrap_or(Timestamp::MAX);
     (before.min(day_start), after.max(day_end))
 }
 

@@ -34,8 +34,8 @@ use steward_domain::capability::Capability;
 use steward_domain::pace::{self, AccountPace, MemberPace, Slot};
 use steward_domain::platform;
 use steward_domain::post::{
-    Approval, ApprovalChange, ApprovalPolicy, ApprovalRules, PostAction, PostActor, PostError, PostErrorKind,
-    PostSnapshot, PostState, Performer, ScheduleChange, Transition, transition,
+    Approval, ApprovalChange, ApprovalPolicy, ApprovalRules, Performer, PostAction, PostActor, PostError,
+    PostErrorKind, PostSnapshot, PostState, ScheduleChange, Transition, transition,
 };
 use steward_domain::windows::{Window, parse_time_zone};
 use steward_store::{
@@ -196,7 +196,13 @@ fn post_view(post: PostRow, account: &AccountRow, approvals: &[ApprovalRow], now
 }
 
 /// The post as JSON with its `ETag` header.
-fn post_response(status: StatusCode, post: PostRow, account: &AccountRow, approvals: &[ApprovalRow], now: i64) -> Response {
+fn post_response(
+    status: StatusCode,
+    post: PostRow,
+    account: &AccountRow,
+    approvals: &[ApprovalRow],
+    now: i64,
+) -> Response {
     let tag = etag(&post);
     let mut response = (status, Json(post_view(post, account, approvals, now))).into_response();
     if let Ok(value) = HeaderValue::from_str(&tag) {
@@ -339,10 +345,7 @@ pub async fn check_pace(
             })
         })
         .collect();
-    let member = MemberPace {
-        windows,
-        daily_quota: daily_quota.map(|n| u32::try_from(n.max(0)).unwrap_or(u32::MAX)),
-    };
+    let member = MemberPace { windows, daily_quota: daily_quota.map(|n| u32::try_from(n.max(0)).unwrap_or(u32::MAX)) };
     Ok(pace::check(&rules, &member, &time_zone, at, &slots))
 }
 
@@ -432,7 +435,8 @@ async fn decide(
     let counting = counting_approvals(&access.account, &approvals, now);
     let from = state_of(&post)?;
     let snapshot = PostSnapshot { state: from, version: version_of(&post), approvals: &counting };
-    let step = transition(&snapshot, &approval_rules(&access.account), &actor(access, &post), action).map_err(post_error)?;
+    let step =
+        transition(&snapshot, &approval_rules(&access.account), &actor(access, &post), action).map_err(post_error)?;
     Ok(Decided { post, step, from, counting })
 }
 
@@ -464,7 +468,13 @@ async fn store_step(tx: &mut Tx, d: &Decided, scheduled_by: &str, now: i64) -> A
 }
 
 /// Commits and answers with the post as stored now.
-async fn answer(state: &AppState, tx: Tx, access: &AccountAccess, post_id: &str, status: StatusCode) -> ApiResult<Response> {
+async fn answer(
+    state: &AppState,
+    tx: Tx,
+    access: &AccountAccess,
+    post_id: &str,
+    status: StatusCode,
+) -> ApiResult<Response> {
     tx.commit().await?;
     let (post, approvals) = state.store.post_with_approvals(post_id).await?.ok_or(ApiError::NotFound)?;
     Ok(post_response(status, post, &access.account, &approvals, state.clock.now_us()))
@@ -506,10 +516,7 @@ fn validate_media(media: &[MediaItem], errors: &mut Vec<FieldError>) {
             let host = r.split(['/', '?', '#']).next().unwrap_or_default();
             !host.is_empty() && !host.contains('@')
         });
-        if url.len() > MAX_MEDIA_URL_LEN
-            || !host_ok
-            || url.chars().any(|c| c.is_whitespace() || c.is_control())
-        {
+        if url.len() > MAX_MEDIA_URL_LEN || !host_ok || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
             errors.push(FieldError::new(
                 format!("media[{i}].url"),
                 format!("must be an http:// or https:// URL with a host, at most {MAX_MEDIA_URL_LEN} characters"),
@@ -563,7 +570,8 @@ async fn create_post(
         return Err(ApiError::Validation(errors));
     }
     let media = serde_json::to_string(&body.media).map_err(ApiError::internal)?;
-    let request_hash = sha256(json!({"text": body.text, "title": body.title, "media": body.media}).to_string().as_bytes());
+    let request_hash =
+        sha256(json!({"text": body.text, "title": body.title, "media": body.media}).to_string().as_bytes());
     let now = state.clock.now_us();
     let post_id = uuid::Uuid::now_v7().to_string();
 
@@ -611,7 +619,13 @@ async fn create_post(
     answer(&state, tx, &access, &post_id, StatusCode::CREATED).await
 }
 
-fn replay(state: &AppState, access: &AccountAccess, post: PostRow, hash: &[u8], request_hash: &[u8]) -> ApiResult<Response> {
+fn replay(
+    state: &AppState,
+    access: &AccountAccess,
+    post: PostRow,
+    hash: &[u8],
+    request_hash: &[u8],
+) -> ApiResult<Response> {
     if hash != request_hash {
         return Err(ApiError::validation(
             "Idempotency-Key",
@@ -652,7 +666,9 @@ async fn list_posts(
     }
     let cursor = match &q.cursor {
         None => None,
-        Some(c) => Some(decode_cursor(c).ok_or_else(|| ApiError::validation("cursor", "is not a cursor from this list"))?),
+        Some(c) => {
+            Some(decode_cursor(c).ok_or_else(|| ApiError::validation("cursor", "is not a cursor from this list"))?)
+        }
     };
     let rows = state
         .store
@@ -1016,7 +1032,11 @@ async fn schedule_at(
             "you may schedule and publish only inside your posting windows (in the account's time zone)".into(),
         ));
     }
-    let action = if audit_action == "posts.publish_now" { PostAction::PublishNow { now: at } } else { PostAction::Schedule { at } };
+    let action = if audit_action == "posts.publish_now" {
+        PostAction::PublishNow { now: at }
+    } else {
+        PostAction::Schedule { at }
+    };
     let mut tx = state.store.begin().await?;
     // The account lock serializes schedules of one account, so two cannot take one free slot.
     let account = tx.lock_account(&access.account.id).await?.ok_or(ApiError::NotFound)?;
@@ -1038,7 +1058,11 @@ async fn schedule_at(
         if let pace::PaceViolation::OutsideWindow { next_window_start: Some(next) } = violation {
             message.push_str(&format!("; your next window opens at {next}"));
         }
-        return Err(if violation.is_outside_window() { ApiError::OutsideWindow(message) } else { ApiError::Conflict(message) });
+        return Err(if violation.is_outside_window() {
+            ApiError::OutsideWindow(message)
+        } else {
+            ApiError::Conflict(message)
+        });
     }
     store_step(&mut tx, &d, &principal.user_id, now).await?;
     tx.append_audit(ctx.account_event(
@@ -1147,13 +1171,8 @@ async fn add_comment(
     ))
     .await?;
     tx.commit().await?;
-    let comment = state
-        .store
-        .post_comments(&id)
-        .await?
-        .into_iter()
-        .find(|c| c.id == comment_id)
-        .ok_or(ApiError::NotFound)?;
+    let comment =
+        state.store.post_comments(&id).await?.into_iter().find(|c| c.id == comment_id).ok_or(ApiError::NotFound)?;
     Ok((StatusCode::CREATED, Json(comment_view(comment))).into_response())
 }
 

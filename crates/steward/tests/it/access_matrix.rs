@@ -210,7 +210,12 @@ impl World<'_> {
         if state == "in_review" {
             return id;
         }
-        let r = app.post(&format!("/api/v1/posts/{id}/approve")).auth(&account.owner).json(json!({"version": 1})).send().await;
+        let r = app
+            .post(&format!("/api/v1/posts/{id}/approve"))
+            .auth(&account.owner)
+            .json(json!({"version": 1}))
+            .send()
+            .await;
         assert_eq!((r.status, r.body["state"].as_str()), (200, Some("approved")), "approve: {}", r.text);
         id
     }
@@ -274,7 +279,9 @@ impl World<'_> {
                 let id = self.post(account, own.then_some(caller).flatten(), "draft").await;
                 let tag = app.get(&format!("/api/v1/posts/{id}")).auth(&account.owner).send().await;
                 let tag = tag.header("etag").unwrap().to_string();
-                app.req(Method::PATCH, &format!("/api/v1/posts/{id}")).header("if-match", &tag).json(json!({"text": "edited"}))
+                app.req(Method::PATCH, &format!("/api/v1/posts/{id}"))
+                    .header("if-match", &tag)
+                    .json(json!({"text": "edited"}))
             }
             "POST /posts/{id}/submit (another's draft)" | "POST /posts/{id}/submit (own draft)" => {
                 let own = row.ends_with("(own draft)");

@@ -43,12 +43,7 @@ async fn patch(app: &TestApp, s: &Session, id: &str, etag: Option<&str>, body: V
 }
 
 async fn settings(app: &TestApp, owner: &Session, account: &str, body: Value) {
-    let r = app
-        .req(Method::PATCH, &format!("/api/v1/accounts/{account}/settings"))
-        .auth(owner)
-        .json(body)
-        .send()
-        .await;
+    let r = app.req(Method::PATCH, &format!("/api/v1/accounts/{account}/settings")).auth(owner).json(body).send().await;
     assert_eq!(r.status, 200, "{}", r.text);
 }
 
