@@ -1181,9 +1181,12 @@ async fn add_comment(
 // ---------------------------------------------------------------------------------------------
 // Media uploads
 
+/// Whether a file's first bytes are those of its declared type.
+type SignatureCheck = fn(&[u8]) -> bool;
+
 /// What an upload's `Content-Type` allows: its kind, size limit, and a check of its first bytes
 /// (so a file is what it claims to be, and a browser cannot be made to sniff it as something else).
-fn upload_kind(content_type: &str) -> Option<(&'static str, u64, fn(&[u8]) -> bool)> {
+fn upload_kind(content_type: &str) -> Option<(&'static str, u64, SignatureCheck)> {
     let essence = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
     Some(match essence.as_str() {
         "image/png" => ("image", MAX_IMAGE_BYTES, |b| b.starts_with(b"\x89PNG\r\n\x1a\n")),

@@ -17,6 +17,7 @@ mod browser;
 mod connect;
 mod delegation;
 mod identity;
+mod posts;
 mod process;
 mod publishing;
 mod secrets;
