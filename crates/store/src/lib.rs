@@ -34,8 +34,8 @@ pub use posts::{
     PostListQuery, PostRow, PostStateWrite, PostVersionRow, PublishResultWrite, ScheduleWrite,
 };
 pub use publishing::{
-    JobStart, JobUpdate, NewSandboxPost, PublishAttemptRow, PublishJobRow, PublishedSlotRow, SandboxCommentRow,
-    SandboxPostRow,
+    JobStart, JobUpdate, NewSandboxComment, NewSandboxPost, PublishAttemptRow, PublishJobRow, PublishedSlotRow,
+    SandboxCommentRow, SandboxPostRow,
 };
 pub use vault::{SealedAccountRow, SealedTotpRow};
 

@@ -386,6 +386,19 @@ pub struct NewSandboxPost<'a> {
     pub now: Micros,
 }
 
+/// A comment to add to a sandbox post.
+#[derive(Debug, Clone, Copy)]
+pub struct NewSandboxComment<'a> {
+    pub id: &'a str,
+    pub account_id: &'a str,
+    pub post_id: &'a str,
+    /// Set for a reply to another comment.
+    pub parent_id: Option<&'a str>,
+    pub author: &'a str,
+    pub text: &'a str,
+    pub now: Micros,
+}
+
 const SANDBOX_POST_COLUMNS: &str =
     "id, account_id, idempotency_key, title, text, media, impressions, likes, shares, created_at";
 const SANDBOX_COMMENT_COLUMNS: &str = "id, account_id, post_id, parent_id, author, text, hidden, created_at";
@@ -444,16 +457,8 @@ impl Store {
 
     /// Adds a comment to a sandbox post: a follower's (demo seeding, tests) or the account's
     /// own reply (`parent_id` set). `None` if the post is not the account's.
-    pub async fn add_sandbox_comment(
-        &self,
-        id: &str,
-        account_id: &str,
-        post_id: &str,
-        parent_id: Option<&str>,
-        author: &str,
-        text: &str,
-        now: Micros,
-    ) -> Result<Option<SandboxCommentRow>> {
+    pub async fn add_sandbox_comment(&self, new: &NewSandboxComment<'_>) -> Result<Option<SandboxCommentRow>> {
+        let NewSandboxComment { id, account_id, post_id, parent_id, author, text, now } = *new;
         if self.sandbox_post(account_id, post_id).await?.is_none() {
             return Ok(None);
         }

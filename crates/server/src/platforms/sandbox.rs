@@ -3,7 +3,7 @@
 //! (account, idempotency key): a repeat answers the post made the first time, which is how the
 //! scheduler's reconciliation after a crash finds out that the post is already live.
 use steward_connectors::ConnectorError;
-use steward_store::{AccountRow, NewSandboxPost, SandboxCommentRow, SandboxPostRow};
+use steward_store::{AccountRow, NewSandboxComment, NewSandboxPost, SandboxCommentRow, SandboxPostRow};
 
 use super::{
     AccountStats, Outgoing, PlatformComment, PostStats, PublishJournal, PublishOutcome, Published, store_failure,
@@ -97,15 +97,15 @@ pub async fn reply(
     let id = format!("{COMMENT_PREFIX}{}", uuid::Uuid::now_v7().simple());
     let row = state
         .store
-        .add_sandbox_comment(
-            &id,
-            &account.id,
-            &parent.post_id,
-            Some(&parent.id),
-            &account.handle,
+        .add_sandbox_comment(&NewSandboxComment {
+            id: &id,
+            account_id: &account.id,
+            post_id: &parent.post_id,
+            parent_id: Some(&parent.id),
+            author: &account.handle,
             text,
-            state.clock.now_us(),
-        )
+            now: state.clock.now_us(),
+        })
         .await
         .map_err(|e| store_failure(&e))?
         .ok_or_else(|| ConnectorError::Rejected(format!("the sandbox has no post {}", parent.post_id)))?;
@@ -124,7 +124,15 @@ pub async fn add_follower_comment(
     let id = format!("{COMMENT_PREFIX}{}", uuid::Uuid::now_v7().simple());
     let row = state
         .store
-        .add_sandbox_comment(&id, account_id, post_external_id, None, author, text, state.clock.now_us())
+        .add_sandbox_comment(&NewSandboxComment {
+            id: &id,
+            account_id,
+            post_id: post_external_id,
+            parent_id: None,
+            author,
+            text,
+            now: state.clock.now_us(),
+        })
         .await?;
     Ok(row.map(comment))
 }

@@ -115,6 +115,7 @@ pub fn uuid_v7() -> String {
 
 /// A post approved by `approver_id` and scheduled by `scheduler_id` for `at` (µs), written
 /// straight to the store (the posts API is another module's); returns its id.
+#[allow(clippy::too_many_arguments)]
 pub async fn scheduled_post(
     store: &steward_store::Store,
     account_id: &str,
