@@ -91,6 +91,7 @@ fn api_router() -> OpenApiRouter<AppState> {
                 .merge(routes::me::router())
                 .merge(routes::accounts::router())
                 .merge(routes::members::router())
+                .merge(routes::engagement::router())
                 .merge(routes::connect::api_router()),
         )
         .merge(routes::connect::callback_router())

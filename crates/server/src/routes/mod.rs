@@ -1,6 +1,7 @@
 //! HTTP handlers, one module per area of API.md.
 pub mod accounts;
 pub mod connect;
+pub mod engagement;
 pub mod identity;
 pub mod me;
 pub mod members;

@@ -36,6 +36,9 @@ const MATRIX: &[(&str, [u16; 8], [u16; 8])] = &[
     ("DELETE /accounts/{id}/invitations/{inv}",     [204,  204,  403,  403,  403,  403,  404,  401], B),
     ("PATCH /accounts/{id}/members/{user_id}",      [200,  200,  403,  403,  403,  403,  404,  401], B),
     ("DELETE /accounts/{id}/members/{user_id}",     [204,  204,  403,  403,  403,  403,  404,  401], B),
+    ("GET /accounts/{id}/comments",                 [200,  200,  200,  200,  200,  200,  404,  401], B),
+    ("POST /accounts/{id}/comments/{comment_id}/reply", [201, 201, 403,  201,  403,  403,  404,  401], B),
+    ("GET /accounts/{id}/analytics",                [200,  200,  200,  403,  200,  403,  404,  401], B),
 ];
 
 /// The order the callers run in within a row: the owner last, because only the owner's calls
@@ -142,6 +145,31 @@ impl World<'_> {
         spare.user_id
     }
 
+    /// A follower's comment on a new live sandbox post of `account`, made for one cell: its id.
+    async fn follower_comment(&self, account: &Account) -> String {
+        let state = &self.app.state;
+        let post_id = format!("sbx_matrix_{}", self.next.fetch_add(1, Ordering::Relaxed));
+        let now = self.app.clock.now_us();
+        state
+            .store
+            .sandbox_publish(&steward_store::NewSandboxPost {
+                id: &post_id,
+                account_id: &account.id,
+                idempotency_key: &post_id,
+                title: None,
+                text: "A live post",
+                media: "[]",
+                now,
+            })
+            .await
+            .unwrap();
+        steward_server::platforms::sandbox::add_follower_comment(state, &account.id, &post_id, "@fan", "Nice!")
+            .await
+            .unwrap()
+            .unwrap()
+            .id
+    }
+
     /// The request of `row` on `account`, with whatever target it needs made fresh for it.
     async fn request(&self, row: &str, account: &Account) -> Req {
         let app = self.app;
@@ -179,6 +207,12 @@ impl World<'_> {
                 let target = self.spare_viewer(account).await;
                 app.delete(&format!("{base}/members/{target}"))
             }
+            "GET /accounts/{id}/comments" => app.get(&format!("{base}/comments")),
+            "POST /accounts/{id}/comments/{comment_id}/reply" => {
+                let comment = self.follower_comment(account).await;
+                app.post(&format!("{base}/comments/{comment}/reply")).json(json!({"text": "Thank you!"}))
+            }
+            "GET /accounts/{id}/analytics" => app.get(&format!("{base}/analytics")),
             other => panic!("the access matrix has a row `{other}` but no request for it"),
         }
     }

@@ -25,9 +25,18 @@ pub(crate) async fn insert_due_post(
 ) -> String {
     let id = uuid_v7();
     let mut tx = store.begin().await.unwrap();
-    tx.insert_post(NewPost { id: &id, account_id, author_id: user_id, title: None, text, media, idempotency: None, now })
-        .await
-        .unwrap();
+    tx.insert_post(NewPost {
+        id: &id,
+        account_id,
+        author_id: user_id,
+        title: None,
+        text,
+        media,
+        idempotency: None,
+        now,
+    })
+    .await
+    .unwrap();
     tx.insert_post_approval(&id, 1, user_id, true, now).await.unwrap();
     let write = PostStateWrite {
         state: "scheduled",
