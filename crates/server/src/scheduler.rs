@@ -34,21 +34,18 @@ use std::time::Duration;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use steward_connectors::ConnectorError;
-use steward_domain::capability::{Capability, MemberRights, Role};
 use steward_domain::pace::{self, AccountPace, MemberPace, PaceViolation, Slot};
-use steward_domain::post::{
-    Approval, ApprovalPolicy, ApprovalRules, HoldReason, Performer, PostAction, PostSnapshot, PostState, transition,
-};
+use steward_domain::post::{ApprovalRules, HoldReason, Performer, PostAction, PostSnapshot, PostState, transition};
 use steward_domain::windows::{Window, parse_time_zone};
 use steward_store::{
-    AccountRow, ApprovalRow, JobStart, JobUpdate, Micros, NewAuditEvent, PostRow, PostStateWrite, PublishAttemptRow,
-    PublishJobRow, PublishResultWrite, ScheduleWrite, Tx,
+    AccountRow, JobStart, JobUpdate, Micros, NewAuditEvent, PostRow, PostStateWrite, PublishAttemptRow, PublishJobRow,
+    PublishResultWrite, ScheduleWrite, Tx,
 };
 use tokio::sync::Notify;
 
-use crate::authz::capability_set;
 use crate::notify::{self, PostNotice};
 use crate::platforms::{self, MediaRef, Outgoing, PublishJournal, PublishOutcome};
+use crate::routes::posts::{approval_rules, counting_approvals};
 use crate::state::AppState;
 
 /// How soon a platform that is still processing a post is asked again.
@@ -258,44 +255,6 @@ fn send(notices: &[(bool, PostNotice)]) {
     }
 }
 
-fn approval_rules(account: &AccountRow) -> ApprovalRules {
-    let always = steward_domain::platform::platform(&account.platform)
-        .and_then(|p| steward_domain::platform::account_kind(p, Some(&account.account_kind)))
-        .is_some_and(|k| k.owner_approval_required);
-    ApprovalRules {
-        policy: ApprovalPolicy {
-            approvals_required: u8::try_from(account.approvals_required.clamp(1, 255)).unwrap_or(u8::MAX),
-            owner_approval_required: account.owner_approval_required,
-            admins_may_approve_own: account.admins_may_approve_own,
-        },
-        owner_approval_always_required: always,
-    }
-}
-
-/// The approvals that still count now: by members who are active, not expired, and still hold
-/// `posts.approve`; "by the owner" means by whoever owns the account now.
-fn current_approvals(account: &AccountRow, approvals: &[ApprovalRow], now: Micros) -> Vec<Approval> {
-    approvals
-        .iter()
-        .filter(|a| {
-            let Some(role) = a.approver_role.as_deref().and_then(|r| r.parse::<Role>().ok()) else { return false };
-            let active = a.approver_status.as_deref() == Some("active");
-            let unexpired = a.approver_expires_at.is_none_or(|e| e > now);
-            let rights = MemberRights::new(
-                role,
-                capability_set(a.approver_grants.as_deref().unwrap_or("[]")),
-                capability_set(a.approver_revokes.as_deref().unwrap_or("[]")),
-            );
-            active && unexpired && rights.has(Capability::PostsApprove)
-        })
-        .map(|a| Approval {
-            user_id: a.approver_id.clone(),
-            version: u32::try_from(a.version).unwrap_or(u32::MAX),
-            by_owner: a.approver_id == account.owner_id,
-        })
-        .collect()
-}
-
 fn ts(us: Micros) -> jiff::Timestamp {
     jiff::Timestamp::from_microsecond(us).unwrap_or(jiff::Timestamp::UNIX_EPOCH)
 }
@@ -378,7 +337,7 @@ async fn prepare_due(
         return Ok(None);
     }
     let Some(account) = tx.lock_account(&post.account_id).await? else { return Ok(None) };
-    let counted = current_approvals(&account, &approvals, now);
+    let counted = counting_approvals(&account, &approvals, now);
     let version = u32::try_from(post.version).unwrap_or(u32::MAX);
     let snapshot = PostSnapshot { state: PostState::Scheduled, version, approvals: &counted };
     let rules = approval_rules(&account);

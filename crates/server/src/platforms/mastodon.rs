@@ -40,6 +40,15 @@ async fn credential(state: &AppState, account: &AccountRow) -> Result<MastodonCr
 /// The bytes of a post's media: a file Steward keeps (`STEWARD_DATA_DIR/media/<id>`) or a URL
 /// fetched like any user-supplied target (private addresses only when allowed).
 pub(crate) async fn media_bytes(state: &AppState, url: &str) -> Result<(Vec<u8>, String), ConnectorError> {
+    let stored = crate::routes::posts::stored_media(state, url)
+        .await
+        .map_err(|e| ConnectorError::Transient(format!("the uploaded media could not be looked up: {e}")))?;
+    if let Some((row, path)) = stored {
+        let bytes = tokio::fs::read(&path)
+            .await
+            .map_err(|e| ConnectorError::Rejected(format!("the uploaded media {} cannot be read: {e}", row.id)))?;
+        return Ok((bytes, row.content_type));
+    }
     let allow_private = state.settings.allow_private_networks;
     let public = state.settings.public_url.trim_end_matches('/');
     let ours = url.strip_prefix(public).filter(|rest| rest.starts_with('/'));

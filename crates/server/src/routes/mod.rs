@@ -7,6 +7,7 @@ pub mod me;
 pub mod members;
 pub mod ops;
 pub mod pages;
+pub mod posts;
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;

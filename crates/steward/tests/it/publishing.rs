@@ -500,6 +500,7 @@ mod crash {
     }
 
     async fn run(database_url: String, replicas: usize) {
+        steward_connectors::http::install_crypto_provider();
         let dir = tempfile::tempdir().unwrap();
         let d = MastodonDouble::start(MastodonConfig::default()).await.unwrap();
         let mut started = 0;
