@@ -444,6 +444,7 @@ impl Store {
 
     /// Adds a comment to a sandbox post: a follower's (demo seeding, tests) or the account's
     /// own reply (`parent_id` set). `None` if the post is not the account's.
+    #[allow(clippy::too_many_arguments, reason = "one column each; a struct would only rename them")]
     pub async fn add_sandbox_comment(
         &self,
         id: &str,
