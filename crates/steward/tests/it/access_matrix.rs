@@ -39,6 +39,25 @@ const MATRIX: &[(&str, [u16; 8], [u16; 8])] = &[
     ("GET /accounts/{id}/comments",                 [200,  200,  200,  200,  200,  200,  404,  401], B),
     ("POST /accounts/{id}/comments/{comment_id}/reply", [201, 201, 403,  201,  403,  403,  404,  401], B),
     ("GET /accounts/{id}/analytics",                [200,  200,  200,  403,  200,  403,  404,  401], B),
+    // Posts (issue 5). A post's account is the one whose membership decides; a post on B is
+    // not there for anyone here. "another's": written by a separate editor of the account.
+    ("POST /accounts/{id}/posts",                   [201,  201,  201,  403,  403,  403,  404,  401], B),
+    ("GET /accounts/{id}/posts",                    [200,  200,  200,  200,  200,  200,  404,  401], B),
+    ("POST /accounts/{id}/media",                   [201,  201,  201,  403,  403,  403,  404,  401], B),
+    ("GET /accounts/{id}/media/{media_id}",         [200,  200,  200,  200,  200,  200,  404,  401], B),
+    ("GET /posts/{id}",                             [200,  200,  200,  200,  200,  200,  404,  401], B),
+    ("PATCH /posts/{id} (another's draft)",         [200,  200,  403,  403,  403,  403,  404,  401], B),
+    ("PATCH /posts/{id} (own draft)",               [200,  200,  200,  403,  403,  403,  404,  401], B),
+    ("POST /posts/{id}/submit (another's draft)",   [403,  403,  403,  403,  403,  403,  404,  401], B),
+    ("POST /posts/{id}/submit (own draft)",         [200,  200,  200,  403,  403,  403,  404,  401], B),
+    ("POST /posts/{id}/approve",                    [200,  200,  403,  403,  403,  403,  404,  401], B),
+    ("POST /posts/{id}/request-changes",            [200,  200,  403,  403,  403,  403,  404,  401], B),
+    ("POST /posts/{id}/schedule",                   [200,  200,  403,  403,  403,  403,  404,  401], B),
+    ("POST /posts/{id}/publish-now",                [202,  202,  403,  403,  403,  403,  404,  401], B),
+    ("POST /posts/{id}/cancel (another's draft)",   [200,  200,  403,  403,  403,  403,  404,  401], B),
+    ("POST /posts/{id}/cancel (own draft)",         [200,  200,  200,  200,  200,  200,  404,  401], B),
+    ("GET /posts/{id}/comments",                    [200,  200,  200,  200,  200,  200,  404,  401], B),
+    ("POST /posts/{id}/comments",                   [201,  201,  201,  201,  403,  403,  404,  401], B),
 ];
 
 /// The order the callers run in within a row: the owner last, because only the owner's calls
@@ -170,8 +189,67 @@ impl World<'_> {
             .id
     }
 
+    /// A post on `account` in `state` (`draft`, `in_review` or `approved`), written by
+    /// `author` or else by a fresh editor of the account made for this one cell, taken through
+    /// the workflow by the API. With an author who may not draft (a moderator, a viewer, a
+    /// stranger, nobody), the post is stored directly as theirs, as if written while they could.
+    async fn post(&self, account: &Account, author: Option<&Session>, state: &str) -> String {
+        let app = self.app;
+        let writer = match author {
+            Some(a) => a.clone(),
+            None => {
+                let email = self.fresh_email("writer");
+                let writer = app.user(&email).await;
+                self.join(account, &writer, &email, "editor").await;
+                writer
+            }
+        };
+        let r = app
+            .post(&format!("/api/v1/accounts/{}/posts", account.id))
+            .auth(&writer)
+            .json(json!({"text": "a post"}))
+            .send()
+            .await;
+        let id = if r.status == 201 {
+            r.body["id"].as_str().unwrap().to_string()
+        } else {
+            let id = format!("post-{}", self.next.fetch_add(1, Ordering::Relaxed));
+            let mut tx = app.state.store.begin().await.unwrap();
+            tx.insert_post(steward_store::NewPost {
+                id: &id,
+                account_id: &account.id,
+                author_id: &writer.user_id,
+                title: None,
+                text: "a post",
+                media: "[]",
+                idempotency: None,
+                now: app.clock.now_us(),
+            })
+            .await
+            .unwrap();
+            tx.commit().await.unwrap();
+            id
+        };
+        if state == "draft" {
+            return id;
+        }
+        let r = app.post(&format!("/api/v1/posts/{id}/submit")).auth(&writer).send().await;
+        assert_eq!(r.status, 200, "submit: {}", r.text);
+        if state == "in_review" {
+            return id;
+        }
+        let r = app
+            .post(&format!("/api/v1/posts/{id}/approve"))
+            .auth(&account.owner)
+            .json(json!({"version": 1}))
+            .send()
+            .await;
+        assert_eq!((r.status, r.body["state"].as_str()), (200, Some("approved")), "approve: {}", r.text);
+        id
+    }
+
     /// The request of `row` on `account`, with whatever target it needs made fresh for it.
-    async fn request(&self, row: &str, account: &Account) -> Req {
+    async fn request(&self, row: &str, account: &Account, caller: Option<&Session>) -> Req {
         let app = self.app;
         let base = format!("/api/v1/accounts/{}", account.id);
         match row {
@@ -213,6 +291,65 @@ impl World<'_> {
                 app.post(&format!("{base}/comments/{comment}/reply")).json(json!({"text": "Thank you!"}))
             }
             "GET /accounts/{id}/analytics" => app.get(&format!("{base}/analytics")),
+            "POST /accounts/{id}/posts" => app.post(&format!("{base}/posts")).json(json!({"text": "hello"})),
+            "GET /accounts/{id}/posts" => app.get(&format!("{base}/posts")),
+            "POST /accounts/{id}/media" => app
+                .post(&format!("{base}/media"))
+                .body("image/png", [b"\x89PNG\r\n\x1a\n".as_slice(), &[0u8; 8]].concat()),
+            "GET /accounts/{id}/media/{media_id}" => {
+                let r = app
+                    .post(&format!("{base}/media"))
+                    .auth(&account.owner)
+                    .body("image/gif", b"GIF89a-tiny".to_vec())
+                    .send()
+                    .await;
+                assert_eq!(r.status, 201, "upload: {}", r.text);
+                let media_id = r.body["id"].as_str().unwrap();
+                app.get(&format!("{base}/media/{media_id}"))
+            }
+            "GET /posts/{id}" => app.get(&format!("/api/v1/posts/{}", self.post(account, None, "draft").await)),
+            "PATCH /posts/{id} (another's draft)" | "PATCH /posts/{id} (own draft)" => {
+                let own = row.ends_with("(own draft)");
+                let id = self.post(account, own.then_some(caller).flatten(), "draft").await;
+                let tag = app.get(&format!("/api/v1/posts/{id}")).auth(&account.owner).send().await;
+                let tag = tag.header("etag").unwrap().to_string();
+                app.req(Method::PATCH, &format!("/api/v1/posts/{id}"))
+                    .header("if-match", &tag)
+                    .json(json!({"text": "edited"}))
+            }
+            "POST /posts/{id}/submit (another's draft)" | "POST /posts/{id}/submit (own draft)" => {
+                let own = row.ends_with("(own draft)");
+                let id = self.post(account, own.then_some(caller).flatten(), "draft").await;
+                app.post(&format!("/api/v1/posts/{id}/submit"))
+            }
+            "POST /posts/{id}/approve" => {
+                let id = self.post(account, None, "in_review").await;
+                app.post(&format!("/api/v1/posts/{id}/approve")).json(json!({"version": 1}))
+            }
+            "POST /posts/{id}/request-changes" => {
+                let id = self.post(account, None, "in_review").await;
+                app.post(&format!("/api/v1/posts/{id}/request-changes")).json(json!({"comment": "shorter"}))
+            }
+            "POST /posts/{id}/schedule" => {
+                let id = self.post(account, None, "approved").await;
+                let at = app.clock.now().checked_add(jiff::SignedDuration::from_hours(5)).unwrap().to_string();
+                app.post(&format!("/api/v1/posts/{id}/schedule")).json(json!({"at": at}))
+            }
+            "POST /posts/{id}/publish-now" => {
+                let id = self.post(account, None, "approved").await;
+                app.post(&format!("/api/v1/posts/{id}/publish-now"))
+            }
+            "POST /posts/{id}/cancel (another's draft)" | "POST /posts/{id}/cancel (own draft)" => {
+                let own = row.ends_with("(own draft)");
+                let id = self.post(account, own.then_some(caller).flatten(), "draft").await;
+                app.post(&format!("/api/v1/posts/{id}/cancel"))
+            }
+            "GET /posts/{id}/comments" => {
+                app.get(&format!("/api/v1/posts/{}/comments", self.post(account, None, "draft").await))
+            }
+            "POST /posts/{id}/comments" => app
+                .post(&format!("/api/v1/posts/{}/comments", self.post(account, None, "in_review").await))
+                .json(json!({"body": "looks good"})),
             other => panic!("the access matrix has a row `{other}` but no request for it"),
         }
     }
@@ -251,7 +388,7 @@ both_backends! {
             let b = world.account(&world.other_owner, &[]).await;
             for i in RUN_ORDER {
                 for (name, account, want) in [("A (own)", &a, on_a[i]), ("B (another owner's)", &b, on_b[i])] {
-                    let mut req = world.request(row, account).await;
+                    let mut req = world.request(row, account, world.callers[i].as_ref()).await;
                     if let Some(session) = &world.callers[i] {
                         req = req.auth(session);
                     }
@@ -274,7 +411,7 @@ both_backends! {
         let mut documented = Vec::new();
         for (path, item) in doc.body["paths"].as_object().unwrap() {
             let Some(path) = path.strip_prefix("/api/v1") else { continue };
-            if !path.starts_with("/accounts/{id}") {
+            if !path.starts_with("/accounts/{id}") && !path.starts_with("/posts/{id}") {
                 continue;
             }
             for method in item.as_object().unwrap().keys() {

@@ -13,6 +13,7 @@ mod audit;
 mod connect;
 mod delegation;
 mod identity;
+mod posts;
 mod process;
 mod publishing;
 mod secrets;
