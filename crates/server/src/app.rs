@@ -95,6 +95,7 @@ fn api_router() -> OpenApiRouter<AppState> {
                 .merge(routes::me::router())
                 .merge(routes::accounts::router())
                 .merge(routes::members::router())
+                .merge(routes::engagement::router())
                 .merge(routes::posts::router())
                 .merge(routes::connect::api_router())
                 .merge(routes::activity::router())

@@ -34,11 +34,8 @@ use std::time::Duration;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use steward_connectors::ConnectorError;
-use steward_domain::capability::{Capability, MemberRights, Role};
 use steward_domain::pace::{self, AccountPace, MemberPace, PaceViolation, Slot};
-use steward_domain::post::{
-    Approval, ApprovalPolicy, ApprovalRules, HoldReason, Performer, PostAction, PostSnapshot, PostState, transition,
-};
+use steward_domain::post::{ApprovalRules, HoldReason, Performer, PostAction, PostSnapshot, PostState, transition};
 use steward_domain::windows::{Window, parse_time_zone};
 use steward_store::{
     AccountRow, JobStart, JobUpdate, Micros, NewAuditEvent, PostRow, PostStateWrite, PublishAttemptRow, PublishJobRow,

@@ -130,10 +130,11 @@ async fn mastodon_app_for(
     instance: &str,
 ) -> ApiResult<(mastodon::RegisteredApp, Option<MastodonAppRow>)> {
     let redirect = redirect_uri(state, "mastodon");
-    if let Some(row) = state.store.mastodon_app(instance).await? {
-        if row.redirect_uri == redirect && row.scopes == mastodon::SCOPES {
-            return Ok((open_mastodon_app(state, &row)?, None));
-        }
+    if let Some(row) = state.store.mastodon_app(instance).await?
+        && row.redirect_uri == redirect
+        && row.scopes == mastodon::SCOPES
+    {
+        return Ok((open_mastodon_app(state, &row)?, None));
     }
     let registered = mastodon::register_app(
         &state.http,

@@ -4,6 +4,7 @@ pub mod activity;
 pub mod alerts;
 pub mod lockdown;
 pub mod connect;
+pub mod engagement;
 pub mod identity;
 pub mod me;
 pub mod members;

@@ -36,6 +36,9 @@ const MATRIX: &[(&str, [u16; 8], [u16; 8])] = &[
     ("DELETE /accounts/{id}/invitations/{inv}",     [204,  204,  403,  403,  403,  403,  404,  401], B),
     ("PATCH /accounts/{id}/members/{user_id}",      [200,  200,  403,  403,  403,  403,  404,  401], B),
     ("DELETE /accounts/{id}/members/{user_id}",     [204,  204,  403,  403,  403,  403,  404,  401], B),
+    ("GET /accounts/{id}/comments",                 [200,  200,  200,  200,  200,  200,  404,  401], B),
+    ("POST /accounts/{id}/comments/{comment_id}/reply", [201, 201, 403,  201,  403,  403,  404,  401], B),
+    ("GET /accounts/{id}/analytics",                [200,  200,  200,  403,  200,  403,  404,  401], B),
     // Posts (issue 5). A post's account is the one whose membership decides; a post on B is
     // not there for anyone here. "another's": written by a separate editor of the account.
     ("POST /accounts/{id}/posts",                   [201,  201,  201,  403,  403,  403,  404,  401], B),
@@ -166,6 +169,31 @@ impl World<'_> {
         spare.user_id
     }
 
+    /// A follower's comment on a new live sandbox post of `account`, made for one cell: its id.
+    async fn follower_comment(&self, account: &Account) -> String {
+        let state = &self.app.state;
+        let post_id = format!("sbx_matrix_{}", self.next.fetch_add(1, Ordering::Relaxed));
+        let now = self.app.clock.now_us();
+        state
+            .store
+            .sandbox_publish(&steward_store::NewSandboxPost {
+                id: &post_id,
+                account_id: &account.id,
+                idempotency_key: &post_id,
+                title: None,
+                text: "A live post",
+                media: "[]",
+                now,
+            })
+            .await
+            .unwrap();
+        steward_server::platforms::sandbox::add_follower_comment(state, &account.id, &post_id, "@fan", "Nice!")
+            .await
+            .unwrap()
+            .unwrap()
+            .id
+    }
+
     /// A post on `account` in `state` (`draft`, `in_review` or `approved`), written by
     /// `author` or else by a fresh editor of the account made for this one cell, taken through
     /// the workflow by the API. With an author who may not draft (a moderator, a viewer, a
@@ -262,6 +290,12 @@ impl World<'_> {
                 let target = self.spare_viewer(account).await;
                 app.delete(&format!("{base}/members/{target}"))
             }
+            "GET /accounts/{id}/comments" => app.get(&format!("{base}/comments")),
+            "POST /accounts/{id}/comments/{comment_id}/reply" => {
+                let comment = self.follower_comment(account).await;
+                app.post(&format!("{base}/comments/{comment}/reply")).json(json!({"text": "Thank you!"}))
+            }
+            "GET /accounts/{id}/analytics" => app.get(&format!("{base}/analytics")),
             "POST /accounts/{id}/posts" => app.post(&format!("{base}/posts")).json(json!({"text": "hello"})),
             "GET /accounts/{id}/posts" => app.get(&format!("{base}/posts")),
             "POST /accounts/{id}/media" => app

@@ -25,9 +25,18 @@ pub(crate) async fn insert_due_post(
 ) -> String {
     let id = uuid_v7();
     let mut tx = store.begin().await.unwrap();
-    tx.insert_post(NewPost { id: &id, account_id, author_id: user_id, title: None, text, media, idempotency: None, now })
-        .await
-        .unwrap();
+    tx.insert_post(NewPost {
+        id: &id,
+        account_id,
+        author_id: user_id,
+        title: None,
+        text,
+        media,
+        idempotency: None,
+        now,
+    })
+    .await
+    .unwrap();
     tx.insert_post_approval(&id, 1, user_id, true, now).await.unwrap();
     let write = PostStateWrite {
         state: "scheduled",
@@ -83,6 +92,44 @@ async fn retried(app: &TestApp, id: &str) -> PostRow {
 }
 
 both_backends! {
+    async fn engagement_reads_comments_replies_and_counts_on_published_posts(app: TestApp) {
+        let owner = app.user("engage@example.com").await;
+        let r = app.post("/api/v1/accounts").auth(&owner)
+            .json(json!({"platform": "sandbox", "handle": "@engage", "credentials": {}})).send().await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let account = r.body["id"].as_str().unwrap().to_string();
+        let id = due_post(&app, &account, &owner, "Talk to me", "[]").await;
+        let p = retried(&app, &id).await;
+        assert_eq!(p.state, "published", "{p:?}");
+        let ext = p.external_id.clone().unwrap();
+        let c = steward_server::platforms::sandbox::add_follower_comment(&app.state, &account, &ext, "@fan", "Nice!")
+            .await.unwrap().unwrap();
+        let list = app.get(&format!("/api/v1/accounts/{account}/comments")).auth(&owner).send().await;
+        assert_eq!(list.status, 200, "{}", list.text);
+        let items = list.body["items"].as_array().unwrap();
+        assert_eq!(items.len(), 1);
+        assert_eq!((items[0]["id"].as_str(), items[0]["post_id"].as_str(), items[0]["author"].as_str()), (Some(c.id.as_str()), Some(id.as_str()), Some("@fan")));
+        let r = app.post(&format!("/api/v1/accounts/{account}/comments/{}/reply", c.id)).auth(&owner)
+            .json(json!({"text": "Thanks!"})).send().await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        assert_eq!((r.body["parent_id"].as_str(), r.body["post_id"].as_str()), (Some(c.id.as_str()), Some(id.as_str())));
+        app.post(&format!("/api/v1/accounts/{account}/comments/{}/reply", c.id)).auth(&owner)
+            .json(json!({"text": "  "})).send().await.assert_problem(422, "validation");
+        app.post(&format!("/api/v1/accounts/{account}/comments/nope/reply")).auth(&owner)
+            .json(json!({"text": "Hi"})).send().await.assert_problem(422, "validation");
+        let events = app.state.store.audit_events_after(0, 10_000).await.unwrap();
+        let replies: Vec<_> = events.iter().filter(|e| e.action == "comments.reply" && e.outcome == "allowed").collect();
+        assert_eq!(replies.len(), 1);
+        assert!(replies[0].detail.contains("Thanks!") && replies[0].target.as_deref() == Some(format!("comment:{}", c.id).as_str()));
+        assert_eq!(app.get(&format!("/api/v1/accounts/{account}/comments")).auth(&owner).send().await.body["items"].as_array().unwrap().len(), 2);
+        assert!(app.state.store.set_sandbox_engagement(&account, &ext, 120, 7, 2).await.unwrap());
+        let stats = app.get(&format!("/api/v1/accounts/{account}/analytics")).auth(&owner).send().await;
+        assert_eq!(stats.status, 200, "{}", stats.text);
+        let s = &stats.body["posts"][0];
+        assert_eq!(s["post_id"], id.as_str());
+        assert_eq!((s["impressions"].as_i64(), s["likes"].as_i64(), s["comments"].as_i64(), s["shares"].as_i64()), (Some(120), Some(7), Some(2), Some(2)));
+    }
+
     async fn bluesky_reuses_its_record_key_and_finds_a_lost_post(app: TestApp) {
         let backend = app.backend;
         drop(app);

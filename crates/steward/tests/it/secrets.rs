@@ -253,11 +253,16 @@ async fn no_platform_secret_leaves_the_server() {
     // straight into the database, approved by the owner and due now).
     let db_url = format!("sqlite://{}/steward.db", dir.path().display());
     let store = steward_store::Store::connect(&db_url).await.unwrap();
-    let now = i64::try_from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_micros()).unwrap();
+    let now =
+        i64::try_from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_micros()).unwrap();
     let video = r#"[{"url":"https://media.example.com/clip.mp4","kind":"video"}]"#;
     let mut posts = Vec::new();
-    for (account, media) in [(&linkedin_id, "[]"), (&tiktok_id, video), (&mastodon_id, "[]"), (&bluesky_id, "[]"), (&sandbox_id, "[]")] {
-        posts.push(crate::adapters::insert_due_post(&store, account, &owner.user_id, "Hello from Steward", media, now).await);
+    for (account, media) in
+        [(&linkedin_id, "[]"), (&tiktok_id, video), (&mastodon_id, "[]"), (&bluesky_id, "[]"), (&sandbox_id, "[]")]
+    {
+        posts.push(
+            crate::adapters::insert_due_post(&store, account, &owner.user_id, "Hello from Steward", media, now).await,
+        );
     }
     for _ in 0..600 {
         let mut states = Vec::new();
