@@ -44,6 +44,8 @@ impl Driver {
             eprintln!("skipped browser test: {CHROMIUM} or {CHROMEDRIVER} is not installed");
             return None;
         }
+        // reqwest (ours and thirtyfour's) needs the build's one TLS provider installed first.
+        steward_connectors::http::install_crypto_provider();
         let port = std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
         let child = tokio::process::Command::new(CHROMEDRIVER)
             .arg(format!("--port={port}"))
@@ -210,7 +212,8 @@ async fn owner_and_editor_story_in_chromium() {
     fill(&owner, "#sandbox-time-zone", "Mars/Olympus").await;
     owner.execute("document.getElementById('sandbox-handle').removeAttribute('required')", Vec::new()).await.unwrap();
     press(&owner, "Connect the sandbox account").await;
-    let err = owner.find(By::Css("#sandbox-handle-err")).await.expect("handle error by its field").text().await.unwrap();
+    let err =
+        owner.find(By::Css("#sandbox-handle-err")).await.expect("handle error by its field").text().await.unwrap();
     assert!(err.starts_with("Handle"), "{err}");
     owner.find(By::Css("#sandbox-time-zone-err")).await.expect("time zone error by its field");
     fill(&owner, "#sandbox-handle", "@practice").await;
@@ -286,7 +289,9 @@ async fn owner_and_editor_story_in_chromium() {
     // Two-factor enrolment with the QR code, then sign-in with a code and with a recovery code.
     click(&owner, "a[href='/security']").await;
     press(&owner, "Set up two-factor authentication").await;
-    owner.find(By::Css(".qr svg")).await.expect("QR code");
+    assert_text(&owner, "Set up your authenticator app").await;
+    let qr = owner.find(By::Css(".qr")).await.expect("QR code").inner_html().await.unwrap();
+    assert!(qr.contains("<svg"), "an inline SVG QR code: {}", &qr[..qr.len().min(200)]);
     let secret = owner.find(By::Css("#totp-secret")).await.unwrap().text().await.unwrap();
     check_page(&owner, "security-enrol").await;
     fill(&owner, "#totp-code", &totp_code(&secret, &app, 0)).await;
