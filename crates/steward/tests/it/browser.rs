@@ -103,17 +103,43 @@ async fn fill(b: &WebDriver, css: &str, text: &str) {
 }
 
 async fn click(b: &WebDriver, css: &str) {
-    b.find(By::Css(css)).await.unwrap_or_else(|_| panic!("no {css}")).click().await.expect("click");
+    let e = b.find(By::Css(css)).await.unwrap_or_else(|_| panic!("no {css}"));
+    let is_link = e.tag_name().await.is_ok_and(|t| t == "a");
+    let before = b.find(By::Css("html")).await.expect("page");
+    e.click().await.expect("click");
+    if is_link {
+        left(&before).await;
+    }
 }
 
 /// Clicks the button whose text starts with `label`.
 async fn press(b: &WebDriver, label: &str) {
     let xpath = format!("//button[starts-with(normalize-space(.), \"{label}\")]");
+    let before = b.find(By::Css("html")).await.expect("page");
     b.find(By::XPath(&xpath)).await.unwrap_or_else(|_| panic!("no button {label:?}")).click().await.expect("press");
+    left(&before).await;
+}
+
+/// Waits until the page an element belonged to has been replaced (a form was submitted).
+async fn left(before: &WebElement) {
+    for _ in 0..100 {
+        if before.tag_name().await.is_err() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 async fn text(b: &WebDriver) -> String {
-    b.find(By::Css("body")).await.expect("body").text().await.expect("text")
+    for _ in 0..50 {
+        if let Ok(body) = b.find(By::Css("body")).await
+            && let Ok(t) = body.text().await
+        {
+            return t;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the page never settled");
 }
 
 async fn path(b: &WebDriver) -> String {
@@ -121,6 +147,13 @@ async fn path(b: &WebDriver) -> String {
 }
 
 async fn assert_text(b: &WebDriver, expected: &str) {
+    // The page may still be loading after a click: wait for the text, then report.
+    for _ in 0..50 {
+        if text(b).await.contains(expected) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let t = text(b).await;
     assert!(t.contains(expected), "expected {expected:?} on {}:\n{t}", path(b).await);
 }
