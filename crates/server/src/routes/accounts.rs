@@ -267,7 +267,10 @@ pub(crate) async fn create_account(
 }
 
 #[utoipa::path(get, path = "/accounts", tag = "accounts", responses((status = 200, body = Page<AccountView>)))]
-pub(crate) async fn list_accounts(State(state): State<AppState>, principal: Principal) -> ApiResult<Json<Page<AccountView>>> {
+pub(crate) async fn list_accounts(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> ApiResult<Json<Page<AccountView>>> {
     let items = state
         .store
         .accounts_of_user(&principal.user_id)

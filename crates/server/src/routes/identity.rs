@@ -185,7 +185,11 @@ pub(crate) async fn throttle(state: &AppState, email: &str, ip: &str, now: i64) 
 #[utoipa::path(post, path = "/auth/login", tag = "identity", request_body = LoginRequest,
     responses((status = 200, body = LoginResponse), (status = 401, body = Problem, description = "invalid-credentials or totp-required"),
         (status = 422, body = Problem), (status = 429, body = Problem)))]
-pub(crate) async fn login(State(state): State<AppState>, ctx: Ctx, Json(body): Json<LoginRequest>) -> ApiResult<Response> {
+pub(crate) async fn login(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Json(body): Json<LoginRequest>,
+) -> ApiResult<Response> {
     ctx.slot.set_action("auth.login", None);
     let email = normalize_email(&body.email).map_err(|e| ApiError::validation("email", e.to_string()))?;
     ctx.slot.set_actor(Actor { user_id: None, email: Some(email.clone()), session_id: None });

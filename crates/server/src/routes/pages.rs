@@ -4,7 +4,6 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use steward_domain::capability::Capability;
 
-
 /// What a capability lets a person do, in words an account owner understands.
 #[must_use]
 pub fn describe_capability(c: Capability) -> &'static str {

@@ -10,7 +10,7 @@ use steward_domain::windows::parse_time_zone;
 
 use crate::authz::{AccountAccess, Need, authorize};
 use crate::error::{ApiError, Json, Path, Query};
-use crate::routes::accounts::{self, AccountView, AcceptRulesRequest, SettingsRequest};
+use crate::routes::accounts::{self, AcceptRulesRequest, AccountView, SettingsRequest};
 use crate::routes::members::{self, RemoveQuery};
 use crate::routes::pages::describe_capability;
 use crate::state::AppState;
@@ -34,7 +34,9 @@ pub fn notice_text(key: Option<&str>) -> Option<String> {
         "joined" => "Welcome: you are now a member of this account.",
         "rules" => "Thank you: you accepted the house rules.",
         "saved" => "Saved.",
-        "connected" => "The account is connected. Its credential is sealed on this server: nobody you invite will ever see it.",
+        "connected" => {
+            "The account is connected. Its credential is sealed on this server: nobody you invite will ever see it."
+        }
         "removed" => "The member was removed.",
         "withdrawn" => "The invitation was withdrawn.",
         "left" => "You left the account.",
@@ -72,10 +74,7 @@ pub fn account_nav(access: &AccountAccess, current: &str) -> AccountNav {
     AccountNav {
         id: id.clone(),
         name: access.account.display_name.clone(),
-        tabs: tabs
-            .into_iter()
-            .map(|(key, href, label)| Tab { href, label, current: key == current })
-            .collect(),
+        tabs: tabs.into_iter().map(|(key, href, label)| Tab { href, label, current: key == current }).collect(),
     }
 }
 
@@ -276,7 +275,8 @@ async fn settings_view(state: &AppState, viewer: &Viewer, id: &str) -> Result<(S
     let view = accounts::account_view(state, a.account, &a.membership);
     let mut layout = viewer.layout(format!("Settings of {}", view.display_name));
     layout.account = Some(nav);
-    let page = SettingsPage { layout, id: id.to_string(), form: Form::new("settings", &viewer.csrf), forced_owner_approval };
+    let page =
+        SettingsPage { layout, id: id.to_string(), form: Form::new("settings", &viewer.csrf), forced_owner_approval };
     Ok((page, view))
 }
 
@@ -344,13 +344,17 @@ pub async fn settings_submit(
         rules_text: Some(data.get("rules_text").unwrap_or("").replace("\r\n", "\n")),
     };
     let result = if unreadable.is_empty() {
-        accounts::update_settings(State(state.clone()), viewer.ctx(), viewer.principal.clone(), Path(id.clone()), Json(body))
-            .await
-            .map(|_| ())
+        accounts::update_settings(
+            State(state.clone()),
+            viewer.ctx(),
+            viewer.principal.clone(),
+            Path(id.clone()),
+            Json(body),
+        )
+        .await
+        .map(|_| ())
     } else {
-        Err(ApiError::Validation(
-            unreadable.into_iter().map(|(f, m)| crate::error::FieldError::new(f, m)).collect(),
-        ))
+        Err(ApiError::Validation(unreadable.into_iter().map(|(f, m)| crate::error::FieldError::new(f, m)).collect()))
     };
     match result {
         Ok(()) => see_other(&format!("/accounts/{id}/settings?notice=saved")),

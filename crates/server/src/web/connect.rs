@@ -12,7 +12,7 @@ use crate::error::{ApiError, Json};
 use crate::routes::accounts::{self, CreateAccountRequest};
 use crate::routes::connect::{self, ConnectRequest};
 use crate::state::AppState;
-use crate::web::{Form, FormData, Layout, Viewer, error_page, render_failed, render, see_other};
+use crate::web::{Form, FormData, Layout, Viewer, error_page, render, render_failed, see_other};
 
 pub struct OauthPlatform {
     pub id: &'static str,
@@ -89,7 +89,8 @@ pub async fn connect_credentials(State(state): State<AppState>, viewer: Viewer, 
         Ok((_, Json(view))) => see_other(&format!("/accounts/{}?notice=connected", view.id)),
         Err(e) => {
             let mut page = connect_view(&viewer);
-            let form = Form::new(if bluesky { "bluesky" } else { "sandbox" }, &viewer.csrf).with_values(data).failed(&e);
+            let form =
+                Form::new(if bluesky { "bluesky" } else { "sandbox" }, &viewer.csrf).with_values(data).failed(&e);
             if bluesky {
                 page.bluesky = form;
             } else {

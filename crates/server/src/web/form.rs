@@ -102,7 +102,9 @@ impl Form {
             ApiError::Validation(errors) => {
                 self.errors = errors
                     .iter()
-                    .map(|e| FieldError::new(e.field.strip_prefix("credentials.").unwrap_or(&e.field), e.message.clone()))
+                    .map(|e| {
+                        FieldError::new(e.field.strip_prefix("credentials.").unwrap_or(&e.field), e.message.clone())
+                    })
                     .collect();
             }
             other => self.general = Some(sentence(other)),

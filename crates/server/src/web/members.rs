@@ -15,7 +15,9 @@ use crate::routes::members::{self, CreatedInvitation, InvitationRequest, MemberU
 use crate::routes::pages::describe_capability;
 use crate::state::AppState;
 use crate::web::account::{access, account_nav, account_zone, notice_text};
-use crate::web::time::{describe_windows, grid_to_windows, local_input_to_rfc3339, rfc3339_to_local_input, when, windows_to_grid};
+use crate::web::time::{
+    describe_windows, grid_to_windows, local_input_to_rfc3339, rfc3339_to_local_input, when, windows_to_grid,
+};
 use crate::web::{Form, FormData, Layout, Viewer, error_page, render, render_failed, see_other};
 
 pub struct MemberRowView {
@@ -76,9 +78,13 @@ async fn members_view(state: &AppState, viewer: &Viewer, id: &str) -> Result<Mem
             .await?;
     let can_manage = a.has(Capability::MembersManage);
     let invitations = if can_manage {
-        let Json(p) =
-            members::list_invitations(State(state.clone()), viewer.ctx(), viewer.principal.clone(), Path(id.to_string()))
-                .await?;
+        let Json(p) = members::list_invitations(
+            State(state.clone()),
+            viewer.ctx(),
+            viewer.principal.clone(),
+            Path(id.to_string()),
+        )
+        .await?;
         p.items
     } else {
         Vec::new()
@@ -195,9 +201,15 @@ pub async fn invite(State(state): State<AppState>, viewer: Viewer, Path(id): Pat
             revoke: terms.revoke,
             invitation_expires_at: None,
         };
-        members::create_invitation(State(state.clone()), viewer.ctx(), viewer.principal.clone(), Path(id.clone()), Json(body))
-            .await
-            .map(|(_, Json(created))| created)
+        members::create_invitation(
+            State(state.clone()),
+            viewer.ctx(),
+            viewer.principal.clone(),
+            Path(id.clone()),
+            Json(body),
+        )
+        .await
+        .map(|(_, Json(created))| created)
     } else {
         Err(ApiError::Validation(unreadable))
     };
@@ -229,9 +241,13 @@ pub async fn withdraw(
     viewer: Viewer,
     Path((id, inv)): Path<(String, String)>,
 ) -> Response {
-    let result =
-        members::withdraw_invitation(State(state.clone()), viewer.ctx(), viewer.principal.clone(), Path((id.clone(), inv)))
-            .await;
+    let result = members::withdraw_invitation(
+        State(state.clone()),
+        viewer.ctx(),
+        viewer.principal.clone(),
+        Path((id.clone(), inv)),
+    )
+    .await;
     match result {
         Ok(_) => see_other(&format!("/accounts/{id}/members?notice=withdrawn")),
         Err(e) => row_failed(&state, &viewer, &id, &e).await,

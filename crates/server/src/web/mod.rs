@@ -41,8 +41,7 @@ pub use form::{Form, FormData};
 const STYLESHEET: &str = include_str!("assets/steward.css");
 const SCRIPT: &str = include_str!("assets/steward.js");
 /// Content-Security-Policy of every page: only our own stylesheet and script.
-pub const PAGE_CSP: &str =
-    "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; base-uri 'none'; frame-ancestors 'none'";
+pub const PAGE_CSP: &str = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; base-uri 'none'; frame-ancestors 'none'";
 const PRESESSION_COOKIE: &str = "steward_pre";
 const TZ_COOKIE: &str = "steward_tz";
 
@@ -80,11 +79,7 @@ pub fn router() -> Router<AppState> {
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {
-    (
-        [(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "public, max-age=3600")],
-        body,
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "public, max-age=3600")], body).into_response()
 }
 
 /// Reads an HTML form's body once, keeps its fields for the handler ([`FormData`]) and copies
@@ -363,8 +358,7 @@ pub fn sentence(error: &ApiError) -> String {
         ApiError::TotpRequired => "Enter the code from your authenticator app, or a recovery code.".to_string(),
         ApiError::Unauthenticated { .. } => "Your sign-in has ended; sign in again.".to_string(),
         ApiError::Forbidden(d) if d.contains("CSRF") => {
-            "This form has expired (you may have signed in again elsewhere); reload the page and try again."
-                .to_string()
+            "This form has expired (you may have signed in again elsewhere); reload the page and try again.".to_string()
         }
         other => other.describe(),
     };

@@ -138,7 +138,12 @@ async fn security_view(state: &AppState, viewer: &Viewer) -> Result<SecurityPage
 }
 
 /// Renders the security page after an action: `adjust` places the result or the error.
-async fn show(state: &AppState, viewer: &Viewer, status: StatusCode, adjust: impl FnOnce(&mut SecurityPage)) -> Response {
+async fn show(
+    state: &AppState,
+    viewer: &Viewer,
+    status: StatusCode,
+    adjust: impl FnOnce(&mut SecurityPage),
+) -> Response {
     match security_view(state, viewer).await {
         Ok(mut page) => {
             adjust(&mut page);
@@ -148,7 +153,12 @@ async fn show(state: &AppState, viewer: &Viewer, status: StatusCode, adjust: imp
     }
 }
 
-async fn show_failed(state: &AppState, viewer: &Viewer, e: &ApiError, adjust: impl FnOnce(&mut SecurityPage)) -> Response {
+async fn show_failed(
+    state: &AppState,
+    viewer: &Viewer,
+    e: &ApiError,
+    adjust: impl FnOnce(&mut SecurityPage),
+) -> Response {
     match security_view(state, viewer).await {
         Ok(mut page) => {
             adjust(&mut page);
@@ -228,8 +238,13 @@ pub async fn totp_disable(State(state): State<AppState>, viewer: Viewer, data: F
 
 pub async fn revoke_all(State(state): State<AppState>, viewer: Viewer, data: FormData) -> Response {
     let keep_current = data.get("keep_current") == Some("true");
-    match me::revoke_all_sessions(State(state.clone()), viewer.ctx(), session(&viewer), Json(RevokeAllRequest { keep_current }))
-        .await
+    match me::revoke_all_sessions(
+        State(state.clone()),
+        viewer.ctx(),
+        session(&viewer),
+        Json(RevokeAllRequest { keep_current }),
+    )
+    .await
     {
         Ok(_) if keep_current => see_other("/security?notice=others_out"),
         Ok(_) => {
@@ -272,9 +287,10 @@ pub async fn revoke_session(State(state): State<AppState>, viewer: Viewer, Path(
 }
 
 pub async fn create_token(State(state): State<AppState>, viewer: Viewer, data: FormData) -> Response {
-    let expires_at = match data.opt("expires_at").map(|raw| {
-        local_input_to_rfc3339(&raw, viewer.tz.as_ref().unwrap_or(&jiff::tz::TimeZone::UTC))
-    }) {
+    let expires_at = match data
+        .opt("expires_at")
+        .map(|raw| local_input_to_rfc3339(&raw, viewer.tz.as_ref().unwrap_or(&jiff::tz::TimeZone::UTC)))
+    {
         None => Ok(None),
         Some(Ok(t)) => Ok(Some(t)),
         Some(Err(m)) => Err(ApiError::Validation(vec![FieldError::new("expires_at", m)])),
@@ -284,7 +300,13 @@ pub async fn create_token(State(state): State<AppState>, viewer: Viewer, data: F
         Ok(expires_at) => {
             let accounts = Some(data.all("accounts")).filter(|a| !a.is_empty());
             let capabilities = Some(data.all("capabilities")).filter(|c| !c.is_empty());
-            let body = CreateTokenRequest { name: name.clone(), scopes: data.all("scopes"), expires_at, accounts, capabilities };
+            let body = CreateTokenRequest {
+                name: name.clone(),
+                scopes: data.all("scopes"),
+                expires_at,
+                accounts,
+                capabilities,
+            };
             me::create_token(State(state.clone()), viewer.ctx(), session(&viewer), Json(body)).await
         }
         Err(e) => Err(e),
@@ -327,7 +349,9 @@ mod tests {
     #[test]
     fn devices_in_words() {
         assert_eq!(
-            device(Some("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0 Safari/537.36")),
+            device(Some(
+                "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0 Safari/537.36"
+            )),
             "Chrome on Linux"
         );
         assert_eq!(device(None), "Unknown device");

@@ -168,9 +168,9 @@ struct SignupPage {
 fn signup_closed(state: &AppState) -> Option<&'static str> {
     match state.settings.signup {
         SignupMode::Open => None,
-        SignupMode::Invite => Some(
-            "On this server you create your account from an invitation link: ask the account owner to invite you.",
-        ),
+        SignupMode::Invite => {
+            Some("On this server you create your account from an invitation link: ask the account owner to invite you.")
+        }
         SignupMode::Closed => Some("Sign-up is closed on this server; ask its operator for an account."),
     }
 }

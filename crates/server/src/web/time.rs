@@ -135,7 +135,8 @@ mod tests {
 
     #[test]
     fn grid_round_trips_through_windows() {
-        let cells: Vec<String> = ["mon-9", "mon-10", "tue-9", "tue-10", "fri-23"].iter().map(|s| s.to_string()).collect();
+        let cells: Vec<String> =
+            ["mon-9", "mon-10", "tue-9", "tue-10", "fri-23"].iter().map(|s| s.to_string()).collect();
         let windows = grid_to_windows(&cells);
         assert_eq!(
             windows,

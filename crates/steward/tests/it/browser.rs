@@ -44,6 +44,8 @@ impl Driver {
             eprintln!("skipped browser test: {CHROMIUM} or {CHROMEDRIVER} is not installed");
             return None;
         }
+        // reqwest (ours and thirtyfour's) needs the build's one TLS provider installed first.
+        steward_connectors::http::install_crypto_provider();
         let port = std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
         let child = tokio::process::Command::new(CHROMEDRIVER)
             .arg(format!("--port={port}"))
@@ -101,17 +103,43 @@ async fn fill(b: &WebDriver, css: &str, text: &str) {
 }
 
 async fn click(b: &WebDriver, css: &str) {
-    b.find(By::Css(css)).await.unwrap_or_else(|_| panic!("no {css}")).click().await.expect("click");
+    let e = b.find(By::Css(css)).await.unwrap_or_else(|_| panic!("no {css}"));
+    let is_link = e.tag_name().await.is_ok_and(|t| t == "a");
+    let before = b.find(By::Css("html")).await.expect("page");
+    e.click().await.expect("click");
+    if is_link {
+        left(&before).await;
+    }
 }
 
 /// Clicks the button whose text starts with `label`.
 async fn press(b: &WebDriver, label: &str) {
     let xpath = format!("//button[starts-with(normalize-space(.), \"{label}\")]");
+    let before = b.find(By::Css("html")).await.expect("page");
     b.find(By::XPath(&xpath)).await.unwrap_or_else(|_| panic!("no button {label:?}")).click().await.expect("press");
+    left(&before).await;
+}
+
+/// Waits until the page an element belonged to has been replaced (a form was submitted).
+async fn left(before: &WebElement) {
+    for _ in 0..100 {
+        if before.tag_name().await.is_err() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 async fn text(b: &WebDriver) -> String {
-    b.find(By::Css("body")).await.expect("body").text().await.expect("text")
+    for _ in 0..50 {
+        if let Ok(body) = b.find(By::Css("body")).await
+            && let Ok(t) = body.text().await
+        {
+            return t;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the page never settled");
 }
 
 async fn path(b: &WebDriver) -> String {
@@ -119,6 +147,13 @@ async fn path(b: &WebDriver) -> String {
 }
 
 async fn assert_text(b: &WebDriver, expected: &str) {
+    // The page may still be loading after a click: wait for the text, then report.
+    for _ in 0..50 {
+        if text(b).await.contains(expected) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let t = text(b).await;
     assert!(t.contains(expected), "expected {expected:?} on {}:\n{t}", path(b).await);
 }
@@ -210,7 +245,8 @@ async fn owner_and_editor_story_in_chromium() {
     fill(&owner, "#sandbox-time-zone", "Mars/Olympus").await;
     owner.execute("document.getElementById('sandbox-handle').removeAttribute('required')", Vec::new()).await.unwrap();
     press(&owner, "Connect the sandbox account").await;
-    let err = owner.find(By::Css("#sandbox-handle-err")).await.expect("handle error by its field").text().await.unwrap();
+    let err =
+        owner.find(By::Css("#sandbox-handle-err")).await.expect("handle error by its field").text().await.unwrap();
     assert!(err.starts_with("Handle"), "{err}");
     owner.find(By::Css("#sandbox-time-zone-err")).await.expect("time zone error by its field");
     fill(&owner, "#sandbox-handle", "@practice").await;
@@ -286,7 +322,9 @@ async fn owner_and_editor_story_in_chromium() {
     // Two-factor enrolment with the QR code, then sign-in with a code and with a recovery code.
     click(&owner, "a[href='/security']").await;
     press(&owner, "Set up two-factor authentication").await;
-    owner.find(By::Css(".qr svg")).await.expect("QR code");
+    assert_text(&owner, "Set up your authenticator app").await;
+    let qr = owner.find(By::Css(".qr")).await.expect("QR code").inner_html().await.unwrap();
+    assert!(qr.contains("<svg"), "an inline SVG QR code: {}", &qr[..qr.len().min(200)]);
     let secret = owner.find(By::Css("#totp-secret")).await.unwrap().text().await.unwrap();
     check_page(&owner, "security-enrol").await;
     fill(&owner, "#totp-code", &totp_code(&secret, &app, 0)).await;

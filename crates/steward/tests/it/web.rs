@@ -21,7 +21,8 @@ async fn page(app: &TestApp, s: &Session, path: &str) -> (u16, String) {
 }
 
 async fn post_form(app: &TestApp, cookie: &str, path: &str, form: &[(&str, &str)]) -> (u16, String, String) {
-    let r = browser().post(format!("{}{path}", app.base)).header("cookie", cookie).form(form).send().await.expect("post");
+    let r =
+        browser().post(format!("{}{path}", app.base)).header("cookie", cookie).form(form).send().await.expect("post");
     let location = r.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
     (r.status().as_u16(), location, r.text().await.expect("body"))
 }
