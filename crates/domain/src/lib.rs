@@ -4,6 +4,7 @@ pub mod alerts;
 pub mod audit_chain;
 pub mod capability;
 pub mod identity;
+pub mod pace;
 pub mod platform;
 pub mod post;
 pub mod windows;

@@ -25,7 +25,7 @@ const BODY_LIMIT: usize = 1024 * 1024;
 #[openapi(
     info(title = "Steward API", description = "Share the work on a social media account, never the password. Contract: API.md."),
     components(schemas(crate::error::Problem, crate::error::FieldError)),
-    tags((name = "identity"), (name = "me"), (name = "accounts"), (name = "members"), (name = "operations"), (name = "alerts"))
+    tags((name = "identity"), (name = "me"), (name = "accounts"), (name = "members"), (name = "posts"), (name = "operations"), (name = "alerts"))
 )]
 struct ApiDoc;
 
@@ -93,6 +93,7 @@ fn api_router() -> OpenApiRouter<AppState> {
                 .merge(routes::me::router())
                 .merge(routes::accounts::router())
                 .merge(routes::members::router())
+                .merge(routes::posts::router())
                 .merge(routes::connect::api_router())
                 .merge(routes::activity::router())
                 .merge(routes::alerts::router())
@@ -137,10 +138,22 @@ async fn refuse_oversized_bodies(
     use axum::response::IntoResponse;
     let declared =
         req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > BODY_LIMIT) {
+    if declared.is_some_and(|n| n > BODY_LIMIT) && !is_media_upload(&req) {
         return crate::error::ApiError::PayloadTooLarge.into_response();
     }
     next.run(req).await
+}
+
+/// `POST /api/v1/accounts/{id}/media` streams its body and applies its own, larger limits
+/// (`routes::posts::upload_media`); it reads the raw body, which `DefaultBodyLimit` does not cap.
+fn is_media_upload(req: &axum::extract::Request) -> bool {
+    req.method() == axum::http::Method::POST
+        && req
+            .uri()
+            .path()
+            .strip_prefix("/api/v1/accounts/")
+            .and_then(|rest| rest.strip_suffix("/media"))
+            .is_some_and(|id| !id.is_empty() && !id.contains('/'))
 }
 
 /// Periodic clean-up that needs no exactness.

@@ -59,6 +59,12 @@ pub enum ApiError {
     Conflict(String),
     #[error("precondition failed")]
     PreconditionFailed,
+    /// A conditional request was required (an edit without `If-Match`): 428.
+    #[error("precondition required: {0}")]
+    PreconditionRequired(String),
+    /// Scheduling or publishing outside the member's posting windows: 403 `outside-window`.
+    #[error("outside posting windows: {0}")]
+    OutsideWindow(String),
     #[error("validation failed")]
     Validation(Vec<FieldError>),
     #[error("rate limited")]
@@ -132,6 +138,10 @@ impl ApiError {
                 "Precondition failed",
                 "The resource changed since you read it; reload it and try again.".into(),
             ),
+            E::PreconditionRequired(d) => {
+                (StatusCode::PRECONDITION_REQUIRED, "precondition-required", "Precondition required", d.clone())
+            }
+            E::OutsideWindow(d) => (StatusCode::FORBIDDEN, "outside-window", "Outside your posting windows", d.clone()),
             E::Validation(errors) => (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "validation",
@@ -181,6 +191,7 @@ impl ApiError {
             ApiError::InvalidCredentials { detail } => Some((*detail).to_string()),
             ApiError::Forbidden(d) | ApiError::NotFoundDenied(d) => Some(d.clone()),
             ApiError::RulesNotAccepted => Some("house rules not accepted".into()),
+            ApiError::OutsideWindow(d) => Some(format!("outside posting windows: {d}")),
             ApiError::MemberLimit(d) => Some(d.clone()),
             ApiError::RateLimited { .. } => Some("rate limited".into()),
             _ => None,

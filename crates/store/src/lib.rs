@@ -17,6 +17,7 @@ mod audit;
 mod cache;
 mod identity;
 mod oauth;
+mod posts;
 pub mod testing;
 mod vault;
 
@@ -27,6 +28,10 @@ pub use alerts::{AlertPreferencesRow, AlertRow, DeliveryRow, DeliveryStatusRow, 
 pub use audit::{ActivityFilter, AuditEventRow, CheckpointRow, NewAuditEvent};
 pub use identity::{ApiTokenRow, AuthSessionRow, AuthTokenRow, NewApiToken, NewSession, NewUser, SessionRow, UserRow};
 pub use oauth::{NewOauthState, OauthStateRow};
+pub use posts::{
+    ApprovalRow, MediaUploadRow, NewMediaUpload, NewPost, NewPostComment, PaceSlotRow, PostCommentRow, PostContent,
+    PostListQuery, PostRow, PostStateWrite, PostVersionRow, PublishResultWrite, ScheduleWrite,
+};
 pub use vault::{SealedAccountRow, SealedTotpRow};
 
 /// Unix time in microseconds: how every instant is stored.

@@ -412,6 +412,6 @@ mod tests {
         write_csv_cell(&mut out, "a,\"b\"\nc");
         out.push(b'|');
         write_csv_cell(&mut out, "=HYPERLINK(\"x\")");
-        assert_eq!(String::from_utf8(out).unwrap(), "plain|\"a,\"\"b\"\"\nc\"|\"'=HYPERLINK(\"\"x\"\")\"");
+        assert_eq!(String::from_utf8(out).expect("utf-8"), "plain|\"a,\"\"b\"\"\nc\"|\"'=HYPERLINK(\"\"x\"\")\"");
     }
 }

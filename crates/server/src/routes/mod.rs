@@ -2,13 +2,14 @@
 pub mod accounts;
 pub mod activity;
 pub mod alerts;
-pub mod lockdown;
 pub mod connect;
 pub mod identity;
+pub mod lockdown;
 pub mod me;
 pub mod members;
 pub mod ops;
 pub mod pages;
+pub mod posts;
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;

@@ -1,0 +1,571 @@
+//! Posts, their versions, approvals, review comments and uploaded media (migration 0005).
+//!
+//! The workflow itself is decided by `steward_domain::post::transition`; this module only
+//! stores what it decided. Every write that depends on what was read is a compare-and-set
+//! (`WHERE state = expected` / `WHERE version = expected`), so a concurrent change makes the
+//! write touch no row instead of overwriting it; the caller answers 409 or 412.
+use crate::{Backend, Micros, Result, Store, Tx, on_pool, on_tx};
+
+/// A post as stored: its current content and where it is in the workflow.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct PostRow {
+    pub id: String,
+    pub account_id: String,
+    pub author_id: String,
+    /// `draft`, `in_review`, `approved`, `scheduled`, `publishing`, `published`, `failed`,
+    /// `cancelled` (`steward_domain::post::PostState::as_str`).
+    pub state: String,
+    /// The current content version, raised by every content edit (never by a state change).
+    pub version: i64,
+    pub title: Option<String>,
+    pub text: String,
+    /// JSON list of `{"url","kind"}`.
+    pub media: String,
+    pub scheduled_at: Option<Micros>,
+    /// The member who scheduled it (their windows and quota apply when it is due).
+    pub scheduled_by: Option<String>,
+    pub published_at: Option<Micros>,
+    pub external_id: Option<String>,
+    pub external_url: Option<String>,
+    pub last_error: Option<String>,
+    /// Why the scheduler last held it (`HoldReason` in snake_case), if it did.
+    pub hold_reason: Option<String>,
+    pub created_at: Micros,
+    pub updated_at: Micros,
+}
+
+/// One approval of one exact version, with the approver's membership of the post's account
+/// as it is now (all `None` when they are no longer a member), so that a caller can count
+/// only approvals by people who still hold `posts.approve` (Invariant 10).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct ApprovalRow {
+    pub post_id: String,
+    pub version: i64,
+    pub approver_id: String,
+    /// The approver was the account's owner when approving.
+    pub by_owner: bool,
+    pub approved_at: Micros,
+    pub approver_role: Option<String>,
+    pub approver_grants: Option<String>,
+    pub approver_revokes: Option<String>,
+    pub approver_status: Option<String>,
+    pub approver_expires_at: Option<Micros>,
+}
+
+/// A stored content version.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct PostVersionRow {
+    pub post_id: String,
+    pub version: i64,
+    pub title: Option<String>,
+    pub text: String,
+    pub media: String,
+    pub edited_by: String,
+    pub created_at: Micros,
+}
+
+/// A review comment, with its author's display name.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct PostCommentRow {
+    pub id: String,
+    pub post_id: String,
+    pub author_id: String,
+    pub author_display_name: String,
+    /// `comment`, or `changes_requested` for the comment sent with a request for changes.
+    pub kind: String,
+    pub body: String,
+    /// The post version the comment was written about.
+    pub version: i64,
+    pub created_at: Micros,
+}
+
+/// An uploaded media file (the bytes live on disk, named by `id`).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct MediaUploadRow {
+    pub id: String,
+    pub account_id: String,
+    pub uploaded_by: String,
+    pub kind: String,
+    pub content_type: String,
+    pub size_bytes: i64,
+    pub sha256: Vec<u8>,
+    pub created_at: Micros,
+}
+
+/// Another post of the account that occupies a publishing slot (scheduled, publishing or
+/// published), for the pace rules: when it goes (or went) out, and who scheduled it.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct PaceSlotRow {
+    pub post_id: String,
+    pub at: Micros,
+    pub scheduled_by: Option<String>,
+}
+
+pub struct NewPost<'a> {
+    pub id: &'a str,
+    pub account_id: &'a str,
+    pub author_id: &'a str,
+    pub title: Option<&'a str>,
+    pub text: &'a str,
+    pub media: &'a str,
+    /// The create request's `Idempotency-Key` and a hash of its body.
+    pub idempotency: Option<(&'a str, &'a [u8])>,
+    pub now: Micros,
+}
+
+/// New content for a post.
+pub struct PostContent<'a> {
+    pub title: Option<&'a str>,
+    pub text: &'a str,
+    pub media: &'a str,
+}
+
+/// What happens to `scheduled_at` / `scheduled_by`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScheduleWrite<'a> {
+    Keep,
+    Set { at: Micros, by: &'a str },
+    Clear,
+}
+
+/// A workflow transition to store (what `steward_domain::post::transition` decided).
+#[derive(Debug, Clone, Copy)]
+pub struct PostStateWrite<'a> {
+    pub state: &'a str,
+    pub schedule: ScheduleWrite<'a>,
+    /// Written as given: `None` clears an earlier hold reason.
+    pub hold_reason: Option<&'a str>,
+    /// Delete every approval of the post.
+    pub clear_approvals: bool,
+}
+
+/// The result of a publish attempt to store (the scheduler's writes).
+#[derive(Debug, Clone, Copy)]
+pub struct PublishResultWrite<'a> {
+    pub state: &'a str,
+    pub published_at: Option<Micros>,
+    pub external_id: Option<&'a str>,
+    pub external_url: Option<&'a str>,
+    pub last_error: Option<&'a str>,
+}
+
+pub struct NewPostComment<'a> {
+    pub id: &'a str,
+    pub post_id: &'a str,
+    pub author_id: &'a str,
+    pub kind: &'a str,
+    pub body: &'a str,
+    pub version: i64,
+    pub now: Micros,
+}
+
+pub struct NewMediaUpload<'a> {
+    pub id: &'a str,
+    pub account_id: &'a str,
+    pub uploaded_by: &'a str,
+    pub kind: &'a str,
+    pub content_type: &'a str,
+    pub size_bytes: i64,
+    pub sha256: &'a [u8],
+    pub now: Micros,
+}
+
+/// Filters and position of a post list, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct PostListQuery<'a> {
+    pub state: Option<&'a str>,
+    pub author_id: Option<&'a str>,
+    /// Only posts strictly older than this `(created_at, id)` (the previous page's last).
+    pub before: Option<(Micros, &'a str)>,
+    pub limit: i64,
+}
+
+const POST_COLUMNS: &str = "p.id, p.account_id, p.author_id, p.state, p.version, p.title, p.text, p.media, \
+     p.scheduled_at, p.scheduled_by, p.published_at, p.external_id, p.external_url, p.last_error, p.hold_reason, \
+     p.created_at, p.updated_at";
+const APPROVAL_QUERY: &str = "SELECT a.post_id, a.version, a.approver_id, a.by_owner, a.approved_at, \
+     m.role AS approver_role, m.grants AS approver_grants, m.revokes AS approver_revokes, \
+     m.status AS approver_status, m.expires_at AS approver_expires_at \
+     FROM post_approvals a JOIN posts p ON p.id = a.post_id \
+     LEFT JOIN memberships m ON m.account_id = p.account_id AND m.user_id = a.approver_id \
+     WHERE a.post_id = $1 ORDER BY a.approved_at, a.approver_id";
+const COMMENT_COLUMNS: &str = "c.id, c.post_id, c.author_id, u.display_name AS author_display_name, c.kind, c.body, \
+     c.version, c.created_at";
+const MEDIA_COLUMNS: &str = "id, account_id, uploaded_by, kind, content_type, size_bytes, sha256, created_at";
+/// The instant a post occupies: when it went out, or when it is due.
+const PACE_QUERY: &str = "SELECT id AS post_id, COALESCE(published_at, scheduled_at) AS at, scheduled_by FROM posts \
+     WHERE account_id = $1 AND id <> $2 AND state IN ('scheduled', 'publishing', 'published') \
+     AND COALESCE(published_at, scheduled_at) >= $3 AND COALESCE(published_at, scheduled_at) < $4 \
+     ORDER BY at, id";
+
+fn sql(parts: &[&str]) -> sqlx::AssertSqlSafe<String> {
+    sqlx::AssertSqlSafe(parts.concat())
+}
+
+impl Store {
+    pub async fn post(&self, post_id: &str) -> Result<Option<PostRow>> {
+        let q = sql(&["SELECT ", POST_COLUMNS, " FROM posts p WHERE p.id = $1"]);
+        Ok(on_pool!(self, |c| sqlx::query_as::<_, PostRow>(q).bind(post_id).fetch_optional(c).await)?)
+    }
+
+    /// The approvals on record for the post (of any version), with each approver's membership now.
+    pub async fn post_approvals(&self, post_id: &str) -> Result<Vec<ApprovalRow>> {
+        Ok(on_pool!(self, |c| sqlx::query_as::<_, ApprovalRow>(APPROVAL_QUERY).bind(post_id).fetch_all(c).await)?)
+    }
+
+    /// A post and its approvals, read together (for answers and for the scheduler).
+    pub async fn post_with_approvals(&self, post_id: &str) -> Result<Option<(PostRow, Vec<ApprovalRow>)>> {
+        let Some(post) = self.post(post_id).await? else {
+            return Ok(None);
+        };
+        let approvals = self.post_approvals(post_id).await?;
+        Ok(Some((post, approvals)))
+    }
+
+    /// A page of the account's posts, newest first.
+    pub async fn list_posts(&self, account_id: &str, query: &PostListQuery<'_>) -> Result<Vec<PostRow>> {
+        let q = sql(&[
+            "SELECT ",
+            POST_COLUMNS,
+            " FROM posts p WHERE p.account_id = $1 AND ($2 IS NULL OR p.state = $2) AND ($3 IS NULL OR p.author_id = $3) \
+             AND ($4 IS NULL OR p.created_at < $4 OR (p.created_at = $4 AND p.id < $5)) \
+             ORDER BY p.created_at DESC, p.id DESC LIMIT $6",
+        ]);
+        let (before_at, before_id) = match query.before {
+            Some((at, id)) => (Some(at), Some(id)),
+            None => (None, None),
+        };
+        Ok(on_pool!(self, |c| sqlx::query_as::<_, PostRow>(q)
+            .bind(account_id)
+            .bind(query.state)
+            .bind(query.author_id)
+            .bind(before_at)
+            .bind(before_id)
+            .bind(query.limit)
+            .fetch_all(c)
+            .await)?)
+    }
+
+    /// Every content version of the post, oldest first.
+    pub async fn post_versions(&self, post_id: &str) -> Result<Vec<PostVersionRow>> {
+        let q = "SELECT post_id, version, title, text, media, edited_by, created_at FROM post_versions \
+                 WHERE post_id = $1 ORDER BY version";
+        Ok(on_pool!(self, |c| sqlx::query_as::<_, PostVersionRow>(q).bind(post_id).fetch_all(c).await)?)
+    }
+
+    /// The review thread, oldest first.
+    pub async fn post_comments(&self, post_id: &str) -> Result<Vec<PostCommentRow>> {
+        let q = sql(&[
+            "SELECT ",
+            COMMENT_COLUMNS,
+            " FROM post_comments c JOIN users u ON u.id = c.author_id WHERE c.post_id = $1 ORDER BY c.created_at, c.id",
+        ]);
+        Ok(on_pool!(self, |c| sqlx::query_as::<_, PostCommentRow>(q).bind(post_id).fetch_all(c).await)?)
+    }
+
+    pub async fn media_upload(&self, media_id: &str) -> Result<Option<MediaUploadRow>> {
+        let q = sql(&["SELECT ", MEDIA_COLUMNS, " FROM media_uploads WHERE id = $1"]);
+        Ok(on_pool!(self, |c| sqlx::query_as::<_, MediaUploadRow>(q).bind(media_id).fetch_optional(c).await)?)
+    }
+}
+
+impl Tx {
+    /// Re-reads the post inside the transaction, locking its row until commit on PostgreSQL
+    /// (SQLite's IMMEDIATE transaction already excludes other writers).
+    pub async fn lock_post(&mut self, post_id: &str) -> Result<Option<PostRow>> {
+        let lock = match self.backend {
+            Backend::Postgres => " FOR UPDATE",
+            Backend::Sqlite => "",
+        };
+        let q = sql(&["SELECT ", POST_COLUMNS, " FROM posts p WHERE p.id = $1", lock]);
+        Ok(on_tx!(self, |c| sqlx::query_as::<_, PostRow>(q).bind(post_id).fetch_optional(c).await)?)
+    }
+
+    /// The post's approvals, read inside the transaction (after [`Tx::lock_post`]).
+    pub async fn post_approvals(&mut self, post_id: &str) -> Result<Vec<ApprovalRow>> {
+        Ok(on_tx!(self, |c| sqlx::query_as::<_, ApprovalRow>(APPROVAL_QUERY).bind(post_id).fetch_all(c).await)?)
+    }
+
+    /// A locked post with its approvals: what the scheduler decides from when a post is due.
+    pub async fn lock_post_with_approvals(&mut self, post_id: &str) -> Result<Option<(PostRow, Vec<ApprovalRow>)>> {
+        let Some(post) = self.lock_post(post_id).await? else {
+            return Ok(None);
+        };
+        let approvals = self.post_approvals(post_id).await?;
+        Ok(Some((post, approvals)))
+    }
+
+    /// The post an earlier create with this `Idempotency-Key` made, with that request's body hash.
+    pub async fn post_by_idempotency_key(
+        &mut self,
+        account_id: &str,
+        author_id: &str,
+        key: &str,
+    ) -> Result<Option<(PostRow, Vec<u8>)>> {
+        let q = "SELECT id, request_hash FROM posts WHERE account_id = $1 AND author_id = $2 AND idempotency_key = $3";
+        let found = on_tx!(self, |c| sqlx::query_as::<_, (String, Option<Vec<u8>>)>(q)
+            .bind(account_id)
+            .bind(author_id)
+            .bind(key)
+            .fetch_optional(c)
+            .await)?;
+        let Some((id, hash)) = found else {
+            return Ok(None);
+        };
+        let post = self.lock_post(&id).await?;
+        Ok(post.map(|post| (post, hash.unwrap_or_default())))
+    }
+
+    /// Creates a draft at version 1, and stores version 1.
+    pub async fn insert_post(&mut self, p: NewPost<'_>) -> Result<()> {
+        let q = "INSERT INTO posts (id, account_id, author_id, state, version, title, text, media, idempotency_key, \
+                 request_hash, created_at, updated_at) VALUES ($1, $2, $3, 'draft', 1, $4, $5, $6, $7, $8, $9, $9)";
+        let (key, hash) = match p.idempotency {
+            Some((key, hash)) => (Some(key), Some(hash)),
+            None => (None, None),
+        };
+        on_tx!(self, |c| sqlx::query(q)
+            .bind(p.id)
+            .bind(p.account_id)
+            .bind(p.author_id)
+            .bind(p.title)
+            .bind(p.text)
+            .bind(p.media)
+            .bind(key)
+            .bind(hash)
+            .bind(p.now)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        let content = PostContent { title: p.title, text: p.text, media: p.media };
+        self.insert_post_version(p.id, 1, &content, p.author_id, p.now).await
+    }
+
+    async fn insert_post_version(
+        &mut self,
+        post_id: &str,
+        version: i64,
+        content: &PostContent<'_>,
+        edited_by: &str,
+        now: Micros,
+    ) -> Result<()> {
+        let q = "INSERT INTO post_versions (post_id, version, title, text, media, edited_by, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)";
+        on_tx!(self, |c| sqlx::query(q)
+            .bind(post_id)
+            .bind(version)
+            .bind(content.title)
+            .bind(content.text)
+            .bind(content.media)
+            .bind(edited_by)
+            .bind(now)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// A content edit, only if the post is still at `expected_version` and in `expected_state`:
+    /// stores the content as version `expected_version + 1`, keeps it among the versions, puts
+    /// the post back in `draft`, clears its schedule and hold reason and deletes its approvals
+    /// (Invariant 7). Returns the new version, or `None` when the post changed meanwhile.
+    pub async fn update_post_content(
+        &mut self,
+        post_id: &str,
+        expected_version: i64,
+        expected_state: &str,
+        content: &PostContent<'_>,
+        edited_by: &str,
+        now: Micros,
+    ) -> Result<Option<i64>> {
+        let q = "UPDATE posts SET title = $4, text = $5, media = $6, version = version + 1, state = 'draft', \
+                 scheduled_at = NULL, scheduled_by = NULL, hold_reason = NULL, updated_at = $7 \
+                 WHERE id = $1 AND version = $2 AND state = $3";
+        let n = on_tx!(self, |c| sqlx::query(q)
+            .bind(post_id)
+            .bind(expected_version)
+            .bind(expected_state)
+            .bind(content.title)
+            .bind(content.text)
+            .bind(content.media)
+            .bind(now)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        if n != 1 {
+            return Ok(None);
+        }
+        let version = expected_version + 1;
+        self.insert_post_version(post_id, version, content, edited_by, now).await?;
+        self.clear_post_approvals(post_id).await?;
+        Ok(Some(version))
+    }
+
+    /// Stores a workflow transition, only if the post is still in `expected_state` at
+    /// `expected_version`. Returns whether it did.
+    pub async fn apply_post_transition(
+        &mut self,
+        post_id: &str,
+        expected_state: &str,
+        expected_version: i64,
+        write: &PostStateWrite<'_>,
+        now: Micros,
+    ) -> Result<bool> {
+        let n = match write.schedule {
+            ScheduleWrite::Set { at, by } => {
+                let q = "UPDATE posts SET state = $4, hold_reason = $5, scheduled_at = $6, scheduled_by = $7, \
+                         updated_at = $8 WHERE id = $1 AND state = $2 AND version = $3";
+                on_tx!(self, |c| sqlx::query(q)
+                    .bind(post_id)
+                    .bind(expected_state)
+                    .bind(expected_version)
+                    .bind(write.state)
+                    .bind(write.hold_reason)
+                    .bind(at)
+                    .bind(by)
+                    .bind(now)
+                    .execute(c)
+                    .await
+                    .map(|r| r.rows_affected()))?
+            }
+            ScheduleWrite::Keep | ScheduleWrite::Clear => {
+                let q = if write.schedule == ScheduleWrite::Clear {
+                    "UPDATE posts SET state = $4, hold_reason = $5, scheduled_at = NULL, scheduled_by = NULL, \
+                     updated_at = $6 WHERE id = $1 AND state = $2 AND version = $3"
+                } else {
+                    "UPDATE posts SET state = $4, hold_reason = $5, updated_at = $6 \
+                     WHERE id = $1 AND state = $2 AND version = $3"
+                };
+                on_tx!(self, |c| sqlx::query(q)
+                    .bind(post_id)
+                    .bind(expected_state)
+                    .bind(expected_version)
+                    .bind(write.state)
+                    .bind(write.hold_reason)
+                    .bind(now)
+                    .execute(c)
+                    .await
+                    .map(|r| r.rows_affected()))?
+            }
+        };
+        if n != 1 {
+            return Ok(false);
+        }
+        if write.clear_approvals {
+            self.clear_post_approvals(post_id).await?;
+        }
+        Ok(true)
+    }
+
+    /// Stores the outcome of a publish attempt (scheduler), only if the post is still in
+    /// `expected_state`. `published_at`, `external_id`, `external_url` and `last_error` are
+    /// written as given. Returns whether it did.
+    pub async fn record_publish_result(
+        &mut self,
+        post_id: &str,
+        expected_state: &str,
+        write: &PublishResultWrite<'_>,
+        now: Micros,
+    ) -> Result<bool> {
+        let q = "UPDATE posts SET state = $3, published_at = $4, external_id = $5, external_url = $6, last_error = $7, \
+                 updated_at = $8 WHERE id = $1 AND state = $2";
+        let n = on_tx!(self, |c| sqlx::query(q)
+            .bind(post_id)
+            .bind(expected_state)
+            .bind(write.state)
+            .bind(write.published_at)
+            .bind(write.external_id)
+            .bind(write.external_url)
+            .bind(write.last_error)
+            .bind(now)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(n == 1)
+    }
+
+    /// Records an approval of `version`. A second approval of the same version by the same
+    /// person is a `Conflict`.
+    pub async fn insert_post_approval(
+        &mut self,
+        post_id: &str,
+        version: i64,
+        approver_id: &str,
+        by_owner: bool,
+        now: Micros,
+    ) -> Result<()> {
+        let q = "INSERT INTO post_approvals (post_id, version, approver_id, by_owner, approved_at) \
+                 VALUES ($1, $2, $3, $4, $5)";
+        on_tx!(self, |c| sqlx::query(q)
+            .bind(post_id)
+            .bind(version)
+            .bind(approver_id)
+            .bind(by_owner)
+            .bind(now)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Deletes every approval of the post. Returns how many there were.
+    pub async fn clear_post_approvals(&mut self, post_id: &str) -> Result<u64> {
+        let q = "DELETE FROM post_approvals WHERE post_id = $1";
+        Ok(on_tx!(self, |c| sqlx::query(q).bind(post_id).execute(c).await.map(|r| r.rows_affected()))?)
+    }
+
+    pub async fn insert_post_comment(&mut self, comment: NewPostComment<'_>) -> Result<()> {
+        let q = "INSERT INTO post_comments (id, post_id, author_id, kind, body, version, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)";
+        on_tx!(self, |c| sqlx::query(q)
+            .bind(comment.id)
+            .bind(comment.post_id)
+            .bind(comment.author_id)
+            .bind(comment.kind)
+            .bind(comment.body)
+            .bind(comment.version)
+            .bind(comment.now)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// The account's other posts that occupy a publishing slot within `[from, to)`: scheduled,
+    /// publishing or published, at the instant they went out (or are due). Call after
+    /// [`Tx::lock_account`], so that two schedules of one account cannot both pass the pace
+    /// rules on the same free slot.
+    pub async fn pace_slots(
+        &mut self,
+        account_id: &str,
+        except_post_id: &str,
+        from: Micros,
+        to: Micros,
+    ) -> Result<Vec<PaceSlotRow>> {
+        Ok(on_tx!(self, |c| sqlx::query_as::<_, PaceSlotRow>(PACE_QUERY)
+            .bind(account_id)
+            .bind(except_post_id)
+            .bind(from)
+            .bind(to)
+            .fetch_all(c)
+            .await)?)
+    }
+
+    pub async fn insert_media_upload(&mut self, m: NewMediaUpload<'_>) -> Result<()> {
+        let q = "INSERT INTO media_uploads (id, account_id, uploaded_by, kind, content_type, size_bytes, sha256, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+        on_tx!(self, |c| sqlx::query(q)
+            .bind(m.id)
+            .bind(m.account_id)
+            .bind(m.uploaded_by)
+            .bind(m.kind)
+            .bind(m.content_type)
+            .bind(m.size_bytes)
+            .bind(m.sha256)
+            .bind(m.now)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+}
