@@ -406,8 +406,7 @@ impl Tx {
             .map(|r| r.rows_affected()))?;
 
         // Recipients: the person, or the account's owner and its active admins.
-        let recipients: Vec<(String, Option<bool>, Option<String>, Option<String>)> = match (&f.account_id, &f.user_id)
-        {
+        let recipients: Vec<Recipient> = match (&f.account_id, &f.user_id) {
             (Some(account), _) => {
                 let q = "SELECT m.user_id, p.email, p.webhook_url, p.kinds FROM memberships m \
                          LEFT JOIN alert_preferences p ON p.user_id = m.user_id \
@@ -475,7 +474,8 @@ impl Tx {
 
     /// Replaces a sealed webhook secret if it is still `old` (compare-and-set, for rotation).
     pub async fn replace_webhook_secret_sealed(&mut self, user_id: &str, old: &[u8], new: &[u8]) -> Result<bool> {
-        let q = "UPDATE alert_preferences SET webhook_secret_sealed = $3 WHERE user_id = $1 AND webhook_secret_sealed = $2";
+        let q =
+            "UPDATE alert_preferences SET webhook_secret_sealed = $3 WHERE user_id = $1 AND webhook_secret_sealed = $2";
         let n = on_tx!(self, |c| sqlx::query(q)
             .bind(user_id)
             .bind(old)
@@ -502,6 +502,9 @@ impl Tx {
         Ok(n == 1)
     }
 }
+
+/// A recipient of an alert with their preferences: `(user_id, email?, webhook_url?, kinds?)`.
+type Recipient = (String, Option<bool>, Option<String>, Option<String>);
 
 enum ActionMatch<'a> {
     Exact(&'a str),
