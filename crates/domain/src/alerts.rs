@@ -210,7 +210,8 @@ mod tests {
         assert_eq!(t.denied_actions, Threshold { count: 10, minutes: 15 });
         assert_eq!(t.post_burst, Threshold { count: 10, minutes: 60 });
         assert_eq!(t.member_change_burst, Threshold { count: 10, minutes: 15 });
-        let t: AlertThresholds = serde_json::from_str(r#"{"denied_actions":{"count":3,"minutes":5}}"#).unwrap();
+        let t: AlertThresholds =
+            serde_json::from_str(r#"{"denied_actions":{"count":3,"minutes":5}}"#).expect("valid thresholds");
         assert_eq!(t.denied_actions.count, 3);
         assert_eq!(t.post_burst.count, 10, "others keep their defaults");
         assert!(t.problems().is_empty());

@@ -79,7 +79,9 @@ pub enum ChainBreak {
     HeadMismatch { seq: i64 },
     #[error("the anchor file recorded event #{seq} with another hash: the log was rewritten from there")]
     AnchorMismatch { seq: i64 },
-    #[error("the anchor file recorded the chain up to #{anchored}, but it ends at #{last}: events were cut off the end")]
+    #[error(
+        "the anchor file recorded the chain up to #{anchored}, but it ends at #{last}: events were cut off the end"
+    )]
     CutOffAfterAnchor { last: i64, anchored: i64 },
     #[error("the retention checkpoint at #{seq} is not signed by this server's key")]
     BadCheckpoint { seq: i64 },

@@ -111,7 +111,8 @@ async fn run() {
         let from = start_at + ((q * 104_729) % 28) as i64 * day;
         let since = jiff::Timestamp::from_microsecond(from).unwrap();
         let until = jiff::Timestamp::from_microsecond(from + day).unwrap();
-        let url = format!("{base}/accounts/{account}/activity?actor=user-{actor:02}&since={since}&until={until}&limit=50");
+        let url =
+            format!("{base}/accounts/{account}/activity?actor=user-{actor:02}&since={since}&until={until}&limit=50");
         let t = Instant::now();
         let r = http.get(url).bearer_auth(&token).send().await.unwrap();
         assert_eq!(r.status(), 200);
@@ -139,7 +140,8 @@ async fn run() {
         }
     });
     let t = Instant::now();
-    let mut r = http.get(format!("{base}/accounts/{account}/activity?format=csv")).bearer_auth(&token).send().await.unwrap();
+    let mut r =
+        http.get(format!("{base}/accounts/{account}/activity?format=csv")).bearer_auth(&token).send().await.unwrap();
     let (mut bytes, mut lines) = (0usize, 0usize);
     while let Some(chunk) = r.chunk().await.unwrap() {
         bytes += chunk.len();

@@ -244,7 +244,9 @@ async fn send_webhook(state: &AppState, d: &DeliveryRow, alert: &AlertView) -> R
         .body(body)
         .send()
         .await
-        .map_err(|e| Failure::Retry(if e.is_timeout() { "the webhook did not answer in time".into() } else { format!("{e}") }))?;
+        .map_err(|e| {
+            Failure::Retry(if e.is_timeout() { "the webhook did not answer in time".into() } else { format!("{e}") })
+        })?;
     if resp.status().is_success() {
         Ok(())
     } else {

@@ -298,7 +298,9 @@ async fn admin(settings: Settings, cmd: Admin) -> anyhow::Result<std::process::E
                 Verdict::Intact { events } => {
                     #[allow(clippy::cast_precision_loss)]
                     let rate = events as f64 / secs.max(1e-9);
-                    println!("OK: the activity log is intact ({events} events) — checked in {secs:.2} s, {rate:.0} events/s");
+                    println!(
+                        "OK: the activity log is intact ({events} events) — checked in {secs:.2} s, {rate:.0} events/s"
+                    );
                 }
                 Verdict::Broken(b) => {
                     println!("TAMPERED: {b}");

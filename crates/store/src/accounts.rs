@@ -502,8 +502,26 @@ impl Tx {
     pub async fn destroy_credential(&mut self, account_id: &str, now: Micros) -> Result<bool> {
         let q = "UPDATE social_accounts SET credential_sealed = NULL, wrapped_data_key = NULL, status = 'disconnected', \
                  updated_at = $2 WHERE id = $1 AND credential_sealed IS NOT NULL";
-        let n = on_tx!(self, |c| sqlx::query(q).bind(account_id).bind(now).execute(c).await.map(|r| r.rows_affected()))?;
+        let n =
+            on_tx!(self, |c| sqlx::query(q).bind(account_id).bind(now).execute(c).await.map(|r| r.rows_affected()))?;
         Ok(n == 1)
+    }
+
+    /// Lockdown: cancels the account's approved or scheduled posts whose current version the
+    /// owner has not approved; returns their ids (each gets its own audit event).
+    pub async fn cancel_posts_not_approved_by(
+        &mut self,
+        account_id: &str,
+        owner_id: &str,
+        now: Micros,
+    ) -> Result<Vec<String>> {
+        let q = "UPDATE posts SET state = 'cancelled', updated_at = $3 WHERE account_id = $1 \
+                 AND state IN ('approved', 'scheduled') AND NOT EXISTS (SELECT 1 FROM post_approvals a \
+                 WHERE a.post_id = posts.id AND a.version = posts.version AND a.approver_id = $2) RETURNING id";
+        let mut ids: Vec<String> =
+            on_tx!(self, |c| sqlx::query_scalar(q).bind(account_id).bind(owner_id).bind(now).fetch_all(c).await)?;
+        ids.sort();
+        Ok(ids)
     }
 
     /// Sets the account's alert thresholds (validated JSON).

@@ -44,8 +44,7 @@ pub struct AlertRow {
     pub acknowledged_at: Option<Micros>,
 }
 
-const ALERT_COLUMNS: &str =
-    "a.id, a.kind, a.account_id, a.user_id, a.severity, a.summary, a.detail, a.count, a.created_at, a.last_seen_at, a.acknowledged_at";
+const ALERT_COLUMNS: &str = "a.id, a.kind, a.account_id, a.user_id, a.severity, a.summary, a.detail, a.count, a.created_at, a.last_seen_at, a.acknowledged_at";
 
 /// What raising a finding did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -152,7 +151,11 @@ impl Tx {
                         account_id: None,
                         user_id: Some(user.clone()),
                         summary: format!("{n} failed sign-ins to your Steward account in {} minutes", t.minutes),
-                        detail: format!("The latest came {}: {}.", from_where(ev), detail["reason"].as_str().unwrap_or("refused")),
+                        detail: format!(
+                            "The latest came {}: {}.",
+                            from_where(ev),
+                            detail["reason"].as_str().unwrap_or("refused")
+                        ),
                         at: now,
                     });
                 }
@@ -403,7 +406,7 @@ impl Tx {
             .map(|r| r.rows_affected()))?;
 
         // Recipients: the person, or the account's owner and its active admins.
-        let recipients: Vec<(String, Option<bool>, Option<String>, Option<String>)> = match (&f.account_id, &f.user_id) {
+        let recipients: Vec<Recipient> = match (&f.account_id, &f.user_id) {
             (Some(account), _) => {
                 let q = "SELECT m.user_id, p.email, p.webhook_url, p.kinds FROM memberships m \
                          LEFT JOIN alert_preferences p ON p.user_id = m.user_id \
@@ -469,6 +472,20 @@ impl Tx {
         Ok(())
     }
 
+    /// Replaces a sealed webhook secret if it is still `old` (compare-and-set, for rotation).
+    pub async fn replace_webhook_secret_sealed(&mut self, user_id: &str, old: &[u8], new: &[u8]) -> Result<bool> {
+        let q =
+            "UPDATE alert_preferences SET webhook_secret_sealed = $3 WHERE user_id = $1 AND webhook_secret_sealed = $2";
+        let n = on_tx!(self, |c| sqlx::query(q)
+            .bind(user_id)
+            .bind(old)
+            .bind(new)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(n == 1)
+    }
+
     /// Acknowledges an alert the user may see; false if there is none such.
     pub async fn acknowledge_alert(&mut self, alert_id: &str, user_id: &str, now: Micros) -> Result<bool> {
         let q = sqlx::AssertSqlSafe(format!(
@@ -485,6 +502,9 @@ impl Tx {
         Ok(n == 1)
     }
 }
+
+/// A recipient of an alert with their preferences: `(user_id, email?, webhook_url?, kinds?)`.
+type Recipient = (String, Option<bool>, Option<String>, Option<String>);
 
 enum ActionMatch<'a> {
     Exact(&'a str),
@@ -583,6 +603,13 @@ impl Store {
             .await
             .map(|r| r.rows_affected()))?;
         Ok(())
+    }
+
+    /// Sealed webhook secrets after user id `after`, for master-key rotation: `(user_id, sealed)`.
+    pub async fn sealed_webhook_secrets_page(&self, after: &str, limit: i64) -> Result<Vec<(String, Vec<u8>)>> {
+        let q = "SELECT user_id, webhook_secret_sealed FROM alert_preferences WHERE user_id > $1 \
+                 AND webhook_secret_sealed IS NOT NULL ORDER BY user_id LIMIT $2";
+        Ok(on_pool!(self, |c| sqlx::query_as(q).bind(after).bind(limit).fetch_all(c).await)?)
     }
 
     /// Every delivery of an alert (for tests and operators).

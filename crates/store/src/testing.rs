@@ -29,11 +29,10 @@ pub async fn drop_postgres_database(admin_url: &str, url: &str) {
 pub async fn append_audit_bulk(store: &crate::Store, events: &[crate::NewAuditEvent]) -> Result<i64> {
     use steward_domain::audit_chain::{EventFields, event_hash};
     let mut tx = store.begin().await?;
-    let (mut seq, mut prev): (i64, Vec<u8>) = crate::on_tx!(tx, |c| sqlx::query_as(
-        "SELECT seq, hash FROM audit_head WHERE singleton = 1"
-    )
-    .fetch_one(c)
-    .await)?;
+    let (mut seq, mut prev): (i64, Vec<u8>) =
+        crate::on_tx!(tx, |c| sqlx::query_as("SELECT seq, hash FROM audit_head WHERE singleton = 1")
+            .fetch_one(c)
+            .await)?;
     for chunk in events.chunks(500) {
         let mut sql = String::from(
             "INSERT INTO audit_events (seq, id, at, actor_id, actor_email, session_id, ip, user_agent, action, \

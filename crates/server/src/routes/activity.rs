@@ -184,8 +184,11 @@ fn instant(field: &str, raw: Option<&str>, errors: &mut Vec<FieldError>) -> Opti
     }
 }
 
+/// A parsed activity request: the filter, the answer's format, and the page cursor `(at, seq)`.
+type Parsed = (ActivityFilter, Format, Option<(i64, i64)>);
+
 impl ActivityQuery {
-    fn parse(&self, headers: &HeaderMap) -> ApiResult<(ActivityFilter, Format, Option<(i64, i64)>)> {
+    fn parse(&self, headers: &HeaderMap) -> ApiResult<Parsed> {
         let mut errors = Vec::new();
         let since = instant("since", self.since.as_deref(), &mut errors);
         let until = instant("until", self.until.as_deref(), &mut errors);
@@ -412,6 +415,6 @@ mod tests {
         write_csv_cell(&mut out, "a,\"b\"\nc");
         out.push(b'|');
         write_csv_cell(&mut out, "=HYPERLINK(\"x\")");
-        assert_eq!(String::from_utf8(out).unwrap(), "plain|\"a,\"\"b\"\"\nc\"|\"'=HYPERLINK(\"\"x\"\")\"");
+        assert_eq!(String::from_utf8(out).expect("utf-8"), "plain|\"a,\"\"b\"\"\nc\"|\"'=HYPERLINK(\"\"x\"\")\"");
     }
 }

@@ -160,14 +160,15 @@ async fn put_preferences(
             errors.push(FieldError::new("webhook_url", "must be at most 2000 characters"));
             None
         }
-        Some(u) => match steward_connectors::net::check_outbound_endpoint(u, state.settings.allow_private_networks).await
-        {
-            Ok(url) => Some(url.to_string()),
-            Err(e) => {
-                errors.push(FieldError::new("webhook_url", e.to_string()));
-                None
+        Some(u) => {
+            match steward_connectors::net::check_outbound_endpoint(u, state.settings.allow_private_networks).await {
+                Ok(url) => Some(url.to_string()),
+                Err(e) => {
+                    errors.push(FieldError::new("webhook_url", e.to_string()));
+                    None
+                }
             }
-        },
+        }
     };
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
@@ -194,7 +195,8 @@ async fn put_preferences(
         updated_at: now,
     };
     tx.upsert_alert_preferences(&row).await?;
-    let webhook_host = webhook_url.as_deref().and_then(|u| reqwest::Url::parse(u).ok()).and_then(|u| u.host_str().map(str::to_string));
+    let webhook_host =
+        webhook_url.as_deref().and_then(|u| reqwest::Url::parse(u).ok()).and_then(|u| u.host_str().map(str::to_string));
     tx.append_audit(ctx.event(
         &state,
         &p.actor(),

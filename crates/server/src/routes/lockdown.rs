@@ -8,7 +8,6 @@ use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use steward_domain::capability::Capability;
-use steward_store::Tx;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -42,20 +41,6 @@ pub struct LockdownView {
     pub credential_disconnected: bool,
 }
 
-/// Cancels the account's scheduled or approved posts that the owner did not approve, and
-/// returns how many. HOOK for the posting issue: the posts tables do not exist on this branch
-/// yet; when they land, this becomes one `UPDATE posts SET state = 'cancelled' … WHERE
-/// account_id = $1 AND state IN ('approved', 'scheduled') AND NOT EXISTS (an approval by the
-/// owner of the current version)`, plus one `posts.cancel` audit event per post.
-pub async fn cancel_posts_not_approved_by_owner(
-    _tx: &mut Tx,
-    _account_id: &str,
-    _owner_id: &str,
-    _now: i64,
-) -> ApiResult<u64> {
-    Ok(0)
-}
-
 #[utoipa::path(post, path = "/accounts/{id}/lockdown", tag = "accounts", params(("id" = String, Path)), request_body = LockdownRequest,
     responses((status = 200, body = LockdownView), (status = 403, body = Problem), (status = 404, body = Problem)))]
 async fn lockdown(
@@ -72,7 +57,19 @@ async fn lockdown(
     let account = tx.lock_account(&id).await?.ok_or(crate::error::ApiError::NotFound)?;
     let suspended = tx.suspend_other_members(&id, &principal.user_id, now).await?;
     let revoked_tokens = tx.revoke_tokens_narrowed_to(&id, now).await?;
-    let cancelled_posts = cancel_posts_not_approved_by_owner(&mut tx, &id, &account.owner_id, now).await?;
+    let cancelled = tx.cancel_posts_not_approved_by(&id, &account.owner_id, now).await?;
+    for post_id in &cancelled {
+        tx.append_audit(ctx.account_event(
+            &state,
+            &principal.actor(),
+            &id,
+            "posts.cancel",
+            Some(format!("post:{post_id}")),
+            json!({ "reason": "lockdown: not approved by the owner" }),
+        ))
+        .await?;
+    }
+    let cancelled_posts = cancelled.len() as u64;
     let credential_disconnected = body.disconnect_credential && tx.destroy_credential(&id, now).await?;
     if !credential_disconnected {
         tx.set_account_status(&id, "locked_down", now).await?;

@@ -15,8 +15,8 @@ use crate::clock::rfc3339;
 use crate::crypto::{new_token, sha256};
 use crate::error::{ApiError, ApiResult, FieldError, Json, Path, Problem};
 use crate::request::Ctx;
-use crate::routes::identity::UserView;
 use crate::routes::Page;
+use crate::routes::identity::UserView;
 use crate::state::AppState;
 use crate::twofactor::{self, new_recovery_codes, recovery_code_hash, secret_aad, verify_second_factor};
 

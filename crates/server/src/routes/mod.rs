@@ -2,10 +2,10 @@
 pub mod accounts;
 pub mod activity;
 pub mod alerts;
-pub mod lockdown;
 pub mod connect;
 pub mod engagement;
 pub mod identity;
+pub mod lockdown;
 pub mod me;
 pub mod members;
 pub mod ops;

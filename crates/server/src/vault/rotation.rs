@@ -14,6 +14,7 @@ pub struct RewrapReport {
     pub data_keys_rewrapped: u64,
     /// Credentials from before the vault moved to a data key of their own.
     pub legacy_credentials_upgraded: u64,
+    /// Small secrets of our own re-sealed: TOTP secrets and alert webhook secrets.
     pub totp_secrets_resealed: u64,
     /// Steward's client secrets on Mastodon instances.
     pub app_secrets_resealed: u64,
@@ -89,6 +90,13 @@ pub async fn count_stale(store: &Store, vault: &Vault, batch: i64) -> Result<u64
         }
     }
     stale += store.mastodon_apps().await?.iter().filter(|a| vault.is_stale(&a.client_secret_sealed)).count() as u64;
+    after.clear();
+    loop {
+        let page = store.sealed_webhook_secrets_page(&after, batch.max(1)).await?;
+        let Some(last) = page.last() else { break };
+        after = last.0.clone();
+        stale += page.iter().filter(|(_, s)| vault.is_stale(s)).count() as u64;
+    }
     Ok(stale)
 }
 
@@ -211,6 +219,36 @@ async fn one_pass(
         tx.commit().await?;
     }
     progress(apps.len() as u64);
+    // Alert webhook secrets, sealed like TOTP secrets under the master key.
+    after.clear();
+    loop {
+        let page = store.sealed_webhook_secrets_page(&after, batch).await?;
+        let Some(last) = page.last() else { break };
+        after = last.0.clone();
+        let mut changes = Vec::new();
+        for (user_id, sealed) in &page {
+            if !vault.is_stale(sealed) {
+                report.already_current += 1;
+                continue;
+            }
+            let new = vault
+                .reseal(&crate::alerts::webhook_secret_aad(user_id), sealed)
+                .map_err(|_| unopenable("the alert webhook secret of user", user_id))?;
+            changes.push((user_id.as_str(), sealed.as_slice(), new));
+        }
+        if !changes.is_empty() {
+            let mut tx = store.begin().await?;
+            for (id, old, new) in &changes {
+                if tx.replace_webhook_secret_sealed(id, old, new).await? {
+                    report.totp_secrets_resealed += 1;
+                } else {
+                    report.remaining += 1;
+                }
+            }
+            tx.commit().await?;
+        }
+        progress(page.len() as u64);
+    }
     Ok(report)
 }
 

@@ -361,8 +361,12 @@ delivery_test!(a_webhook_is_signed_and_retried_after_a_500, webhooked);
 async fn webhooked(app: TestApp, sink: SmtpSink) {
     let (receiver, url) = Receiver::start(1).await;
     let owner = app.user("owner@example.com").await;
-    let r = app.req(Method::PUT, "/api/v1/me/alert-preferences").auth(&owner)
-        .json(json!({"email": false, "webhook_url": url})).send().await;
+    let r = app
+        .req(Method::PUT, "/api/v1/me/alert-preferences")
+        .auth(&owner)
+        .json(json!({"email": false, "webhook_url": url}))
+        .send()
+        .await;
     assert_eq!(r.status, 200, "{}", r.text);
     let secret = r.body["webhook_secret"].as_str().unwrap().to_string();
     assert!(secret.starts_with("whsec_") && secret.len() > 60);
@@ -413,6 +417,9 @@ async fn webhooked(app: TestApp, sink: SmtpSink) {
     assert_eq!(r.status, 200, "{}", r.text);
     let third = eventually("the lockdown webhook", async || receiver.requests().get(2).cloned()).await;
     let ts = third.0["steward-timestamp"].to_str().unwrap().to_string();
-    assert_eq!(third.0["steward-signature"].to_str().unwrap(), format!("v1={}", hmac_hex(&new_secret, &format!("{ts}.{}", third.1))));
+    assert_eq!(
+        third.0["steward-signature"].to_str().unwrap(),
+        format!("v1={}", hmac_hex(&new_secret, &format!("{ts}.{}", third.1)))
+    );
     assert!(third.1.contains("\"kind\":\"lockdown\""));
 }

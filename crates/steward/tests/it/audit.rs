@@ -129,7 +129,9 @@ fn keys(app: &TestApp) -> Vec<steward_server::crypto::MasterKey> {
         steward_server::config::MasterKeySource::File(p) => {
             steward_server::crypto::Keyring::read_file(p).unwrap().unwrap().into_keys()
         }
-        steward_server::config::MasterKeySource::Inline(b) => vec![steward_server::crypto::MasterKey::from_base64(b).unwrap()],
+        steward_server::config::MasterKeySource::Inline(b) => {
+            vec![steward_server::crypto::MasterKey::from_base64(b).unwrap()]
+        }
     }
 }
 

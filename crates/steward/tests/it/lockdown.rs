@@ -101,4 +101,35 @@ both_backends! {
         let r = app.post(&format!("{acc}/lockdown")).auth(&owner).json(json!({"disconnect_credential": "yes"})).send().await;
         r.assert_problem(422, "validation");
     }
+
+    async fn lockdown_cancels_approved_posts_the_owner_did_not_approve(app: TestApp) {
+        let owner = app.user("owner@example.com").await;
+        let account = sandbox_account(&app, &owner, "@posts").await;
+        let admin = member(&app, &owner, &account, "admin@example.com", "admin").await;
+        let editor = member(&app, &owner, &account, "editor@example.com", "editor").await;
+        let mut posts = Vec::new();
+        for (text, approver) in [("approved by the admin", &admin), ("approved by the owner", &owner), ("still a draft", &owner)] {
+            let r = app.post(&format!("/api/v1/accounts/{account}/posts")).auth(&editor).json(json!({"text": text})).send().await;
+            assert_eq!(r.status, 201, "{}", r.text);
+            let id = r.body["id"].as_str().unwrap().to_string();
+            if text != "still a draft" {
+                let r = app.post(&format!("/api/v1/posts/{id}/submit")).auth(&editor).send().await;
+                assert_eq!(r.status, 200, "{}", r.text);
+                let r = app.post(&format!("/api/v1/posts/{id}/approve")).auth(approver).json(json!({"version": 1})).send().await;
+                assert_eq!(r.status, 200, "{}", r.text);
+                assert_eq!(r.body["state"], "approved", "{}", r.text);
+            }
+            posts.push(id);
+        }
+        let r = app.post(&format!("/api/v1/accounts/{account}/lockdown")).auth(&owner).json(json!({})).send().await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.body["cancelled_posts"], 1, "{}", r.text);
+        let state = async |id: &str| app.get(&format!("/api/v1/posts/{id}")).auth(&owner).send().await.body["state"].clone();
+        assert_eq!(state(&posts[0]).await, "cancelled");
+        assert_eq!(state(&posts[1]).await, "approved", "the owner's own approval stands");
+        assert_eq!(state(&posts[2]).await, "draft");
+        let events = app.get(&format!("/api/v1/accounts/{account}/activity?action=posts.cancel")).auth(&owner).send().await;
+        assert_eq!(events.body["items"].as_array().unwrap().len(), 1);
+        assert_eq!(events.body["items"][0]["target"], format!("post:{}", posts[0]));
+    }
 }
