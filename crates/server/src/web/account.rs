@@ -342,6 +342,8 @@ pub async fn settings_submit(
         admins_may_approve_own: Some(data.checked("admins_may_approve_own")),
         time_zone: Some(data.text("time_zone")),
         rules_text: Some(data.get("rules_text").unwrap_or("").replace("\r\n", "\n")),
+        // Alert thresholds have no form yet: left as they are.
+        alert_thresholds: None,
     };
     let result = if unreadable.is_empty() {
         accounts::update_settings(

@@ -7,8 +7,8 @@
 mod helpers;
 
 mod access_matrix;
-mod adapters;
 mod activity;
+mod adapters;
 mod alerts;
 mod api_errors;
 mod audit;
@@ -16,8 +16,8 @@ mod browser;
 mod connect;
 mod delegation;
 mod identity;
-mod posts;
 mod lockdown;
+mod posts;
 mod process;
 mod publishing;
 mod secrets;
