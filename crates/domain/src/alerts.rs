@@ -20,10 +20,14 @@ pub enum AlertKind {
     CredentialChanged,
     SettingsChanged,
     Lockdown,
+    /// A due post was not published: the rules at the moment of publishing did not allow it.
+    PostHeld,
+    /// A post failed for good (the platform refused it, or every retry was used up).
+    PostFailed,
 }
 
 impl AlertKind {
-    pub const ALL: [AlertKind; 12] = [
+    pub const ALL: [AlertKind; 14] = [
         AlertKind::CredentialFailed,
         AlertKind::NewDeviceSignIn,
         AlertKind::FailedSignIns,
@@ -36,6 +40,8 @@ impl AlertKind {
         AlertKind::CredentialChanged,
         AlertKind::SettingsChanged,
         AlertKind::Lockdown,
+        AlertKind::PostHeld,
+        AlertKind::PostFailed,
     ];
 
     #[must_use]
@@ -53,6 +59,8 @@ impl AlertKind {
             AlertKind::CredentialChanged => "credential_changed",
             AlertKind::SettingsChanged => "settings_changed",
             AlertKind::Lockdown => "lockdown",
+            AlertKind::PostHeld => "post_held",
+            AlertKind::PostFailed => "post_failed",
         }
     }
 
@@ -72,7 +80,9 @@ impl AlertKind {
             | AlertKind::OutsideWindow
             | AlertKind::PostBurst
             | AlertKind::MemberChangeBurst
-            | AlertKind::CredentialChanged => "warning",
+            | AlertKind::CredentialChanged
+            | AlertKind::PostHeld
+            | AlertKind::PostFailed => "warning",
             AlertKind::MemberChanged | AlertKind::RoleChanged | AlertKind::SettingsChanged => "info",
         }
     }
@@ -194,7 +204,9 @@ mod tests {
                 "role_changed",
                 "credential_changed",
                 "settings_changed",
-                "lockdown"
+                "lockdown",
+                "post_held",
+                "post_failed"
             ]
         );
         for k in AlertKind::ALL {

@@ -167,6 +167,7 @@ pub async fn run_once(state: &AppState) -> anyhow::Result<usize> {
             works.push(w);
         }
     }
+    notify::raise_alerts(&mut tx, &notices, state.clock.now_us()).await?;
     tx.commit().await?;
     send(&notices);
     if works.is_empty() {
@@ -586,6 +587,7 @@ async fn record_outcomes(
     for (w, result) in results {
         record_one(state, &mut tx, &w, result, worker, &mut notices).await?;
     }
+    notify::raise_alerts(&mut tx, &notices, state.clock.now_us()).await?;
     tx.commit().await?;
     send(&notices);
     Ok(())

@@ -363,6 +363,30 @@ both_backends! {
         assert!(app.state.store.sandbox_posts(&account).await.unwrap().is_empty());
     }
 
+    async fn a_held_post_alerts_the_owner_and_its_author(app: TestApp) {
+        let (owner, account) = sandbox_owner(&app, "told-owner@example.com").await;
+        let editor = app.user("told-editor@example.com").await;
+        let now = now_us(&app);
+        app.raw_sql(&format!(
+            "INSERT INTO memberships (account_id, user_id, role, grants, revokes, expires_at, windows, daily_quota, status, \
+             accepted_rules_version, created_at, updated_at) VALUES ('{account}', '{}', 'editor', '[]', '[]', NULL, '[]', NULL, \
+             'active', 0, {now}, {now})", editor.user_id)).await;
+        let id = scheduled_post(&app.state.store, &account, &editor.user_id, &owner.user_id, true, "Held", now + HOUR, now).await;
+        app.raw_sql(&format!("UPDATE social_accounts SET status = 'locked_down' WHERE id = '{account}'")).await;
+        app.clock.advance(Duration::from_secs(3601));
+        let p = settled(&app, &id, &["approved", "published", "failed"]).await;
+        assert_eq!(p.hold_reason.as_deref(), Some("locked_down"));
+        for (who, expect_account) in [(&owner, true), (&editor, false)] {
+            let r = app.get("/api/v1/alerts").auth(who).send().await;
+            assert_eq!(r.status, 200, "{}", r.text);
+            let held: Vec<&serde_json::Value> =
+                r.body["items"].as_array().unwrap().iter().filter(|a| a["kind"] == "post_held").collect();
+            assert_eq!(held.len(), 1, "{}: {}", who.user_id, r.text);
+            assert_eq!(held[0]["account_id"].is_string(), expect_account, "{}", r.text);
+            assert!(held[0]["detail"].as_str().unwrap().contains(&id), "{}", r.text);
+        }
+    }
+
     async fn lockdown_and_pace_hold_due_posts(app: TestApp) {
         let (owner, account) = sandbox_owner(&app, "pace@example.com").await;
         app.raw_sql(&format!("UPDATE social_accounts SET min_gap_minutes = 60 WHERE id = '{account}'")).await;
