@@ -397,7 +397,10 @@ async fn the_invitation_link_explains_the_invitation_in_plain_words() {
     assert!(html.contains("write drafts and send them for review"), "abilities are listed in words");
     assert!(!html.contains("approve posts"), "only the role's abilities are listed");
     // The template engine escapes with numeric references (`&#60;`).
-    assert!(html.contains("&#60;b&#62;@olivia&#60;/b&#62;") && !html.contains("<b>@olivia"), "names are escaped: {html}");
+    assert!(
+        html.contains("&#60;b&#62;@olivia&#60;/b&#62;") && !html.contains("<b>@olivia"),
+        "names are escaped: {html}"
+    );
     let eddie = app.user("eddie@example.com").await;
     app.post(&format!("/api/v1/invitations/{}/accept", r.body["token"].as_str().unwrap())).auth(&eddie).send().await;
     let used = app.client.get(&url).send().await.unwrap();
