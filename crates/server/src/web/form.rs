@@ -271,7 +271,7 @@ impl Form {
         for e in &self.errors {
             let base = e.field.split(['[', '.']).next().unwrap_or("");
             if !shown.iter().any(|s| s == base || *s == e.field) {
-                lines.push(capitalize_sentence(&format!("{} {}", e.field.replace('_', " "), e.message)));
+                lines.push(capitalize_sentence(&format!("{} {}", base.replace('_', " "), e.message)));
             }
         }
         if lines.is_empty() {
