@@ -66,7 +66,8 @@ impl App {
         let sweeper = tokio::spawn(crate::sweeper::run(self.state.clone()));
         let scheduler = tokio::spawn(crate::scheduler::run(self.state.clone()));
         let deliveries = tokio::spawn(crate::alerts::run_deliveries(self.state.clone()));
-        let anchor = tokio::spawn(crate::audit_verify::run(self.state.clone()));
+        let anchored = crate::audit_verify::start_up(&self.state).await;
+        let anchor = tokio::spawn(crate::audit_verify::run(self.state.clone(), anchored));
         let result = axum::serve(listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(shutdown)
             .await;

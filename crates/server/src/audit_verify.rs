@@ -182,23 +182,41 @@ pub async fn write_anchor(state: &AppState, last: Option<i64>) -> anyhow::Result
     Ok(seq)
 }
 
+/// At start-up, before the server takes a request: the anchor and retention. Doing both here,
+/// and not on a first tick racing the first requests, keeps the anchor file's lines predictable.
+/// Returns the anchored head for [`run`].
+pub async fn start_up(state: &AppState) -> Option<i64> {
+    let last = anchor_logged(state, None).await;
+    if let Err(e) = prune(state).await {
+        tracing::error!(error = %e, "audit retention failed");
+    }
+    last
+}
+
 /// Every minute: the anchor; every hour: retention (when configured).
-pub async fn run(state: AppState) {
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
-    let mut last = None;
-    let mut rounds: u64 = 0;
+pub async fn run(state: AppState, mut last: Option<i64>) {
+    let period = std::time::Duration::from_secs(60);
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    let mut rounds: u64 = 1;
     loop {
         tick.tick().await;
-        match write_anchor(&state, last).await {
-            Ok(seq) => last = Some(seq),
-            Err(e) => tracing::error!(error = %e, "could not append the audit chain head to the anchor file"),
-        }
+        last = anchor_logged(&state, last).await.or(last);
         if rounds.is_multiple_of(60)
             && let Err(e) = prune(&state).await
         {
             tracing::error!(error = %e, "audit retention failed");
         }
         rounds += 1;
+    }
+}
+
+async fn anchor_logged(state: &AppState, last: Option<i64>) -> Option<i64> {
+    match write_anchor(state, last).await {
+        Ok(seq) => Some(seq),
+        Err(e) => {
+            tracing::error!(error = %e, "could not append the audit chain head to the anchor file");
+            None
+        }
     }
 }
 
