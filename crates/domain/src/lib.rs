@@ -7,4 +7,5 @@ pub mod identity;
 pub mod pace;
 pub mod platform;
 pub mod post;
+pub mod rate_limits;
 pub mod windows;

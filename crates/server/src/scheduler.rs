@@ -19,6 +19,13 @@
 //!    worker's lease. A job found in flight after a crash is never simply retried: the next call
 //!    is a reconciliation (same key; the adapter's journaled ref), and the attempt says so.
 //!
+//! Rate limits (issue 4 item 6): before a due post's call, the platform's published per-account
+//! limits (`domain::rate_limits`, counted in `publish_calls`) and its last 429 (kept per account
+//! in `account_rate_limits`) are checked; a post that would exceed them waits, `scheduled`, for
+//! the first free instant, using no attempt. A 429 waits for the platform's hint, or where there
+//! is none for the documented reset (LinkedIn: 00:00 UTC), and never counts against
+//! `max_attempts`.
+//!
 //! Failures: 429 waits for the platform's hint; 5xx, timeouts and unreadable answers back off
 //! exponentially with jitter up to `max_attempts`; `Rejected` fails at once; `Unauthorized`
 //! (after the connector's refresh) marks the account `needs_reconnect` and holds the post. A
@@ -36,6 +43,7 @@ use sha2::{Digest, Sha256};
 use steward_connectors::ConnectorError;
 use steward_domain::pace::{self, AccountPace, MemberPace, PaceViolation, Slot};
 use steward_domain::post::{ApprovalRules, HoldReason, Performer, PostAction, PostSnapshot, PostState, transition};
+use steward_domain::rate_limits;
 use steward_domain::windows::{Window, parse_time_zone};
 use steward_store::{
     AccountRow, JobStart, JobUpdate, Micros, NewAuditEvent, PostRow, PostStateWrite, PublishAttemptRow, PublishJobRow,
@@ -368,6 +376,10 @@ async fn prepare_due(
         hold_post(tx, &account, &post, &snapshot, &rules, reason, &message, now, notices).await?;
         return Ok(None);
     }
+    if let Some((until, why)) = rate_gate(tx, &account, now).await? {
+        defer_post(tx, &account, &post, until, &why, now).await?;
+        return Ok(None);
+    }
 
     let due = transition(&snapshot, &rules, &Performer::System, &PostAction::Due)
         .map_err(|e| anyhow::anyhow!("post {post_id}: {e}"))?;
@@ -486,6 +498,9 @@ async fn begin_attempt(
         error: None,
     };
     tx.insert_publish_attempt(&attempt).await?;
+    if poll.is_none() {
+        count_publish_call(tx, &account, &post.id, now).await?;
+    }
     let action = if poll.is_some() { "posts.publish_status_check" } else { "posts.publish_attempt" };
     tx.append_audit(system_event(
         &post.id,
@@ -561,6 +576,76 @@ async fn prepare_job(
     Ok(Some(begin_attempt(tx, post, account, &job, &key, worker, reconcile, poll, now).await?))
 }
 
+/// The platform's published limits and its last rate-limit answer, checked before a publish
+/// call (issue 4 item 6): `Some` is when the next call of the account may go, and why not now.
+async fn rate_gate(tx: &mut Tx, account: &AccountRow, now: Micros) -> anyhow::Result<Option<(Micros, String)>> {
+    let platform = platform_name(&account.platform);
+    if let Some(until) = tx.account_blocked_until(&account.id, now).await? {
+        return Ok(Some((until, format!("{platform} answered that the account's rate limit was reached"))));
+    }
+    let limits = rate_limits::limits(&account.platform);
+    let (lookback, max) = limits.lookback();
+    if max == 0 {
+        return Ok(None);
+    }
+    // Whole seconds, rounded up alike: never earlier than the exact instant a call leaves a window.
+    let up = |us: Micros| us.div_euclid(1_000_000) + i64::from(us.rem_euclid(1_000_000) != 0);
+    let recent: Vec<i64> = tx
+        .recent_publish_calls(&account.id, now - lookback * 1_000_000, i64::from(max))
+        .await?
+        .into_iter()
+        .map(up)
+        .collect();
+    Ok(match rate_limits::next_slot(&limits, &recent, up(now)) {
+        (_, None) => None,
+        (at, Some(w)) => Some((at * 1_000_000, format!("{platform} allows at most {}", w.label))),
+    })
+}
+
+/// Counts a publish call toward the account's platform limits (platforms that publish none
+/// keep no count).
+async fn count_publish_call(tx: &mut Tx, account: &AccountRow, post_id: &str, now: Micros) -> anyhow::Result<()> {
+    let (lookback, max) = rate_limits::limits(&account.platform).lookback();
+    if max > 0 {
+        tx.record_publish_call(&account.id, post_id, now, now - lookback * 1_000_000).await?;
+    }
+    Ok(())
+}
+
+/// Moves a due post to the first instant its platform's limits allow; it stays `scheduled`
+/// (editable), and says why and when. Nothing was sent, so no attempt is used.
+async fn defer_post(
+    tx: &mut Tx,
+    account: &AccountRow,
+    post: &PostRow,
+    until: Micros,
+    why: &str,
+    now: Micros,
+) -> anyhow::Result<()> {
+    let scheduled = PostState::Scheduled.as_str();
+    let write = PostStateWrite {
+        state: scheduled,
+        schedule: ScheduleWrite::Set { at: until, by: post.scheduled_by.as_deref().unwrap_or(&post.author_id) },
+        hold_reason: None,
+        clear_approvals: false,
+    };
+    if !tx.apply_post_transition(&post.id, scheduled, post.version, &write, now).await? {
+        return Ok(());
+    }
+    let at = crate::clock::rfc3339(until);
+    let message = format!("{why}, so Steward publishes it at {at} instead.");
+    set_last_error(tx, &post.id, scheduled, &message, now).await?;
+    tx.append_audit(system_event(
+        &post.id,
+        &account.id,
+        "posts.publish_deferred",
+        json!({ "reason": "rate_limit", "message": message, "until": at, "version": post.version }),
+        now,
+    ))
+    .await?;
+    Ok(())
+}
+
 /// Exponential backoff with "equal jitter": half the doubled delay, plus a random part of the
 /// other half, so replicas retrying together spread out.
 fn backoff(state: &AppState, attempt: i64) -> Duration {
@@ -625,12 +710,12 @@ async fn record_one(
         Err(e @ ConnectorError::Unauthorized(_)) => Next::Reconnect(e.to_string()),
         Err(e @ (ConnectorError::Rejected(_) | ConnectorError::Misconfigured(_))) => Next::Fail(e.to_string()),
     };
-    if matches!(next, Next::RateLimited(_) | Next::Retry(_)) && w.attempt >= max {
-        let why = match &next {
-            Next::Retry(e) => e.clone(),
-            _ => "its rate limit was still reached".into(),
-        };
-        next = Next::Fail(format!("{platform} could not be reached after {} attempts: {why}", w.attempt));
+    // A rate limit is the platform saying "later", not a failed try: it never uses up attempts
+    // (the claim's attempt is given back below), so a daily quota cannot fail a post.
+    if let Next::Retry(e) = &next
+        && w.attempt >= max
+    {
+        next = Next::Fail(format!("{platform} could not be reached after {} attempts: {e}", w.attempt));
     }
     let account_id = w.account.id.as_str();
     let job =
@@ -643,7 +728,14 @@ async fn record_one(
         Next::Published { .. } => job("done", None, w.uncertain_since, None, None),
         Next::Processing(r) => job("polling", Some(now + micros(POLL_INTERVAL)), w.uncertain_since, Some(r), None),
         Next::RateLimited(hint) => {
-            let wait = hint.unwrap_or_else(|| backoff(state, w.attempt)).max(Duration::from_secs(1));
+            let wait = hint
+                .or_else(|| {
+                    let reset =
+                        rate_limits::retry_at_without_hint(&rate_limits::limits(&w.account.platform), now / 1_000_000)?;
+                    Some(Duration::from_micros(u64::try_from(reset * 1_000_000 - now).ok()?))
+                })
+                .unwrap_or_else(|| backoff(state, w.attempt))
+                .max(Duration::from_secs(1));
             let state_name = if w.uncertain_since.is_none() { "requeued" } else { "waiting" };
             job(state_name, Some(now + micros(wait)), w.uncertain_since, None, Some("rate limited"))
         }
@@ -701,6 +793,8 @@ async fn record_one(
         }
         Next::RateLimited(_) => {
             let retry_at = next_at.unwrap_or(now);
+            tx.block_account_until(account_id, retry_at, now).await?;
+            tx.give_back_publish_attempt(&w.post_id).await?;
             let msg = format!(
                 "{platform}'s rate limit was reached; Steward tries again at {}.",
                 crate::clock::rfc3339(retry_at)

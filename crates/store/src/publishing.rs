@@ -289,6 +289,63 @@ impl Tx {
     }
 }
 
+/// Platform rate limits per account (migration 0009). Call after [`Tx::lock_account`], so that
+/// two workers cannot both take the last free call of a window.
+impl Tx {
+    /// Start times of the account's publish calls since `since`, newest first, at most `limit`.
+    pub async fn recent_publish_calls(&mut self, account_id: &str, since: Micros, limit: i64) -> Result<Vec<Micros>> {
+        let q = "SELECT at FROM publish_calls WHERE account_id = $1 AND at > $2 ORDER BY at DESC LIMIT $3";
+        Ok(on_tx!(self, |c| sqlx::query_scalar::<_, i64>(q)
+            .bind(account_id)
+            .bind(since)
+            .bind(limit)
+            .fetch_all(c)
+            .await)?)
+    }
+
+    /// Counts one publish call toward the account's limits, forgetting calls older than
+    /// `forget_before` (outside every window).
+    pub async fn record_publish_call(
+        &mut self,
+        account_id: &str,
+        post_id: &str,
+        at: Micros,
+        forget_before: Micros,
+    ) -> Result<()> {
+        let prune = "DELETE FROM publish_calls WHERE account_id = $1 AND at < $2";
+        on_tx!(self, |c| sqlx::query(prune).bind(account_id).bind(forget_before).execute(c).await.map(|_| ()))?;
+        let q = "INSERT INTO publish_calls (account_id, post_id, at) VALUES ($1, $2, $3)";
+        on_tx!(self, |c| sqlx::query(q).bind(account_id).bind(post_id).bind(at).execute(c).await.map(|_| ()))?;
+        Ok(())
+    }
+
+    /// Until when the platform told us to leave the account alone, if that is still ahead of `now`.
+    pub async fn account_blocked_until(&mut self, account_id: &str, now: Micros) -> Result<Option<Micros>> {
+        let q = "SELECT blocked_until FROM account_rate_limits WHERE account_id = $1 AND blocked_until > $2";
+        Ok(on_tx!(self, |c| sqlx::query_scalar::<_, i64>(q).bind(account_id).bind(now).fetch_optional(c).await)?)
+    }
+
+    /// Remembers a rate-limit answer: no publish call for the account before `until` (a later
+    /// `until` already stored is kept).
+    pub async fn block_account_until(&mut self, account_id: &str, until: Micros, now: Micros) -> Result<()> {
+        let q = "INSERT INTO account_rate_limits (account_id, blocked_until, updated_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (account_id) DO UPDATE SET \
+                   blocked_until = CASE WHEN account_rate_limits.blocked_until > excluded.blocked_until \
+                     THEN account_rate_limits.blocked_until ELSE excluded.blocked_until END, \
+                   updated_at = excluded.updated_at";
+        on_tx!(self, |c| sqlx::query(q).bind(account_id).bind(until).bind(now).execute(c).await.map(|_| ()))?;
+        Ok(())
+    }
+
+    /// Gives back the attempt the current claim counted: a rate-limit answer is the platform
+    /// saying "later", not a failed try, so it must not use up `max_attempts`.
+    pub async fn give_back_publish_attempt(&mut self, post_id: &str) -> Result<()> {
+        let q = "UPDATE publish_jobs SET attempts = attempts - 1 WHERE post_id = $1 AND attempts > 0";
+        on_tx!(self, |c| sqlx::query(q).bind(post_id).execute(c).await.map(|_| ()))?;
+        Ok(())
+    }
+}
+
 impl Store {
     pub async fn publish_job(&self, post_id: &str) -> Result<Option<PublishJobRow>> {
         let q = sql(&["SELECT ", JOB_COLUMNS, " FROM publish_jobs WHERE post_id = $1"]);

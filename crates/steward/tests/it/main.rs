@@ -20,6 +20,7 @@ mod lockdown;
 mod posts;
 mod process;
 mod publishing;
+mod rate_limits;
 mod secrets;
 mod sessions;
 mod tokens;
