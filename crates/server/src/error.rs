@@ -71,9 +71,13 @@ pub enum ApiError {
     RateLimited { retry_after_secs: u64 },
     #[error("payload too large")]
     PayloadTooLarge,
-    /// The platform could not be reached or is limiting us; retry later.
+    /// The platform could not be reached; retry later.
     #[error("platform unavailable: {0}")]
     PlatformUnavailable(String),
+    /// The platform's rate limit for the account was reached: 429 `rate-limited` with
+    /// `Retry-After` (the platform's hint, or its documented reset).
+    #[error("platform rate limited: {detail}")]
+    PlatformRateLimited { detail: String, retry_after_secs: u64 },
     #[error("unsupported media type")]
     UnsupportedMediaType,
     #[error("method not allowed")]
@@ -170,6 +174,9 @@ impl ApiError {
                 "Too many attempts",
                 format!("Too many attempts; try again in {retry_after_secs} seconds."),
             ),
+            E::PlatformRateLimited { detail, .. } => {
+                (StatusCode::TOO_MANY_REQUESTS, "rate-limited", "Platform rate limit", detail.clone())
+            }
             E::PlatformUnavailable(d) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "platform-unavailable", "Platform unavailable", d.clone())
             }
@@ -237,7 +244,8 @@ impl IntoResponse for ApiError {
         };
         let mut resp = (status, axum::Json(body)).into_response();
         resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
-        if let ApiError::RateLimited { retry_after_secs } = &self
+        if let ApiError::RateLimited { retry_after_secs } | ApiError::PlatformRateLimited { retry_after_secs, .. } =
+            &self
             && let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string())
         {
             resp.headers_mut().insert(header::RETRY_AFTER, v);

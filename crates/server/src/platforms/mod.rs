@@ -238,6 +238,26 @@ fn unavailable(platform: &str, what: &str) -> ConnectorError {
 }
 
 /// A database failure inside an adapter: worth retrying, never the platform's fault.
+/// A platform's rate limit as the API says it (429 with `Retry-After`): the platform's hint,
+/// else its documented reset (LinkedIn: 00:00 UTC), else a minute.
+#[must_use]
+pub fn rate_limited(platform: &str, retry_after: Option<std::time::Duration>, now_us: i64) -> crate::error::ApiError {
+    let now = now_us.div_euclid(1_000_000);
+    let limits = steward_domain::rate_limits::limits(platform);
+    let secs = retry_after
+        .map(|d| d.as_secs().max(1))
+        .or_else(|| {
+            steward_domain::rate_limits::retry_at_without_hint(&limits, now).and_then(|at| u64::try_from(at - now).ok())
+        })
+        .unwrap_or(60);
+    let name = steward_domain::platform::platform(platform).map_or(platform, |p| p.name);
+    let at = crate::clock::rfc3339((now + i64::try_from(secs).unwrap_or(i64::MAX / 2_000_000)) * 1_000_000);
+    crate::error::ApiError::PlatformRateLimited {
+        detail: format!("{name}'s rate limit for this account was reached; try again after {at}."),
+        retry_after_secs: secs,
+    }
+}
+
 pub(crate) fn store_failure(e: &steward_store::StoreError) -> ConnectorError {
     ConnectorError::Transient(format!("Steward's database: {e}"))
 }

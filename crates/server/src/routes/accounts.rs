@@ -595,6 +595,11 @@ pub(crate) async fn check_account(
             Ok(identity) => ("active", Some(CheckIdentityView { handle: identity.handle })),
             Err(crate::credentials::CredentialError::NeedsReconnect) => ("needs_reconnect", None),
             Err(crate::credentials::CredentialError::Api(e)) => return Err(e),
+            Err(crate::credentials::CredentialError::Platform(steward_connectors::ConnectorError::RateLimited {
+                retry_after,
+            })) => {
+                return Err(crate::platforms::rate_limited(&access.account.platform, retry_after, now));
+            }
             Err(crate::credentials::CredentialError::Platform(e)) => {
                 return Err(ApiError::PlatformUnavailable(format!(
                     "{} could not be checked: {e}",

@@ -40,8 +40,11 @@ async fn published(state: &AppState, account_id: &str) -> ApiResult<Vec<(String,
 }
 
 /// A platform failure, as the API says it.
-fn platform_problem(account: &AccountRow, e: ConnectorError) -> ApiError {
+fn platform_problem(state: &AppState, account: &AccountRow, e: ConnectorError) -> ApiError {
     match e {
+        ConnectorError::RateLimited { retry_after } => {
+            platforms::rate_limited(&account.platform, retry_after, state.clock.now_us())
+        }
         ConnectorError::Rejected(m) => ApiError::validation("comment_id", m),
         ConnectorError::Misconfigured(m) => ApiError::Conflict(m),
         ConnectorError::Unauthorized(_) => ApiError::Conflict(format!(
@@ -89,8 +92,9 @@ async fn list_comments(
     let access = authorize(&state, &ctx, &principal, &id, Need::Capability(Capability::AccountView)).await?;
     let posts = published(&state, &id).await?;
     let ids: Vec<String> = posts.iter().map(|(_, e)| e.clone()).collect();
-    let items =
-        platforms::comments(&state, &access.account, &ids).await.map_err(|e| platform_problem(&access.account, e))?;
+    let items = platforms::comments(&state, &access.account, &ids)
+        .await
+        .map_err(|e| platform_problem(&state, &access.account, e))?;
     Ok(Json(Page { items: items.into_iter().map(|c| view(c, &posts)).collect(), next_cursor: None }))
 }
 
@@ -118,7 +122,7 @@ async fn reply(
     }
     let posted = platforms::reply(&state, &access.account, &comment_id, text)
         .await
-        .map_err(|e| platform_problem(&access.account, e))?;
+        .map_err(|e| platform_problem(&state, &access.account, e))?;
     // The reply is live on the platform; its audit event records who said what, where.
     let mut tx = state.store.begin().await?;
     tx.append_audit(ctx.account_event(
@@ -163,8 +167,9 @@ async fn analytics(
     let access = authorize(&state, &ctx, &principal, &id, Need::Capability(Capability::AnalyticsView)).await?;
     let posts = published(&state, &id).await?;
     let ids: Vec<String> = posts.iter().map(|(_, e)| e.clone()).collect();
-    let stats =
-        platforms::analytics(&state, &access.account, &ids).await.map_err(|e| platform_problem(&access.account, e))?;
+    let stats = platforms::analytics(&state, &access.account, &ids)
+        .await
+        .map_err(|e| platform_problem(&state, &access.account, e))?;
     Ok(Json(AnalyticsView {
         followers: stats.followers,
         posts: stats

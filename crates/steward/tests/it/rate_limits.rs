@@ -5,12 +5,14 @@ use std::time::Duration;
 
 use serde_json::json;
 use steward_connectors::OauthApp;
+use steward_doubles::mastodon::{Config as MastodonConfig, MastodonDouble};
 use steward_doubles::{Fault, linkedin, tiktok};
 use steward_store::PostRow;
 
 use crate::adapters::insert_due_post;
 use crate::connect::{callback, start};
 use crate::helpers::*;
+use crate::publishing::seal_mastodon_account;
 
 /// A fresh server (same backend as `app`) configured by `tweak`, with an owner who connected
 /// one account through the OAuth flow described by `connect`.
@@ -65,6 +67,23 @@ async fn actions(app: &TestApp, post_id: &str) -> Vec<String> {
 }
 
 both_backends! {
+    async fn a_platform_rate_limit_on_a_request_answers_429_with_the_platforms_reset(app: TestApp) {
+        let d = MastodonDouble::start(MastodonConfig::default()).await.unwrap();
+        let owner = app.user("limited@example.com").await;
+        let account = seal_mastodon_account(&app.state.store, app.state.vault(), &owner.user_id, &d, app.clock.now_us()).await;
+        d.inject("/api/v1/accounts/verify_credentials", Fault::RateLimited);
+        let reset = (d.now() / d.config().api_window + 1) * d.config().api_window;
+        let r = app.post(&format!("/api/v1/accounts/{account}/check")).auth(&owner).send().await;
+        r.assert_problem(429, "rate-limited");
+        assert!(r.body["detail"].as_str().unwrap().starts_with("Mastodon's rate limit for this account was reached"), "{}", r.text);
+        let retry: i64 = r.header("retry-after").expect("Retry-After").parse().unwrap();
+        let expected = reset - d.now();
+        assert!((expected - 2..=expected + 2).contains(&retry), "Retry-After {retry}, the instance resets in {expected}");
+        // Nothing changed: the account is still active, and it works once the limit is gone.
+        let r = app.post(&format!("/api/v1/accounts/{account}/check")).auth(&owner).send().await;
+        assert_eq!((r.status, r.body["status"].as_str()), (200, Some("active")), "{}", r.text);
+    }
+
     async fn a_hintless_linkedin_429_waits_for_utc_midnight_and_uses_no_attempt(app: TestApp) {
         let double = linkedin::LinkedInDouble::start(linkedin::Config::default()).await.unwrap();
         let c = double.config();
