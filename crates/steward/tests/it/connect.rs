@@ -155,7 +155,7 @@ both_backends! {
         assert_eq!(app.get("/api/v1/accounts").auth(&owner).send().await.body["items"].as_array().unwrap().len(), 1, "reconnect adds no account");
     }
 
-    async fn linkedin_outages_are_a_retryable_503(app: TestApp) {
+    async fn linkedin_outages_are_a_retryable_503_and_limits_a_429(app: TestApp) {
         let backend = app.backend;
         drop(app);
         let Some((app, double)) = with_linkedin(backend, Config::default()).await else { return };
@@ -165,8 +165,14 @@ both_backends! {
         let id = app.get("/api/v1/accounts").auth(&owner).send().await.body["items"][0]["id"].as_str().unwrap().to_string();
         double.inject("/v2/userinfo", steward_doubles::Fault::ServerError);
         app.post(&format!("/api/v1/accounts/{id}/check")).auth(&owner).send().await.assert_problem(503, "platform-unavailable");
+        // A rate limit is not an outage: 429 with LinkedIn's documented reset (00:00 UTC) as Retry-After.
         double.inject("/v2/userinfo", steward_doubles::Fault::RateLimited);
-        app.post(&format!("/api/v1/accounts/{id}/check")).auth(&owner).send().await.assert_problem(503, "platform-unavailable");
+        let r = app.post(&format!("/api/v1/accounts/{id}/check")).auth(&owner).send().await;
+        r.assert_problem(429, "rate-limited");
+        let now = app.clock.now_us() / 1_000_000;
+        let retry: i64 = r.header("retry-after").expect("Retry-After").parse().unwrap();
+        let until_midnight = (now / 86_400 + 1) * 86_400 - now;
+        assert!((until_midnight - 2..=until_midnight).contains(&retry), "Retry-After {retry}: until the next 00:00 UTC ({until_midnight})");
         assert_eq!(app.get(&format!("/api/v1/accounts/{id}")).auth(&owner).send().await.body["status"], "active", "an outage is not a broken credential");
     }
 }
