@@ -56,7 +56,7 @@ fn hidden_in(html: &str, name: &str) -> String {
     let marker = format!("name=\"{name}\" value=\"");
     let at = html.find(&marker).unwrap_or_else(|| panic!("no hidden {name}"));
     let rest = &html[at + marker.len()..];
-    rest[..rest.find('"').expect("end of value")].replace("&quot;", "\"")
+    rest[..rest.find('"').expect("end of value")].replace("&quot;", "\"").replace("&#34;", "\"")
 }
 
 /// Writes a draft through the web form; answers its id.
