@@ -85,7 +85,8 @@ async fn run() {
         } else {
             month_start.as_microsecond() + 365 * day_us + 300 * day_us / n * (i - n)
         };
-        let text = format!("Post number {i}: spring collection, new colours, and a discount for our newsletter readers.");
+        let text =
+            format!("Post number {i}: spring collection, new colours, and a discount for our newsletter readers.");
         tx.insert_post(NewPost {
             id: &id,
             account_id: &account,
@@ -110,9 +111,7 @@ async fn run() {
     println!("filled {} posts ({n} in the month shown) in {:.1} s", 2 * n, started.elapsed().as_secs_f64());
 
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    for (name, query, expect) in
-        [("month", "date=2027-03-10", n as usize), ("week", "view=week&date=2027-03-10", 0)]
-    {
+    for (name, query, expect) in [("month", "date=2027-03-10", n as usize), ("week", "view=week&date=2027-03-10", 0)] {
         let url = format!("{base}/accounts/{account}/calendar?{query}");
         let mut times = Vec::with_capacity(200);
         let mut size = 0;

@@ -183,6 +183,11 @@ pub struct PostListQuery<'a> {
 const POST_COLUMNS: &str = "p.id, p.account_id, p.author_id, p.state, p.version, p.title, p.text, p.media, \
      p.scheduled_at, p.scheduled_by, p.published_at, p.external_id, p.external_url, p.last_error, p.hold_reason, \
      p.created_at, p.updated_at";
+/// How much of a post's text [`Store::calendar_posts`] reads.
+pub const CALENDAR_TEXT_CHARS: usize = 61;
+const CALENDAR_COLUMNS: &str = "p.id, p.account_id, p.author_id, p.state, p.version, p.title, substr(p.text, 1, 61) AS text, \
+     '[]' AS media, p.scheduled_at, p.scheduled_by, p.published_at, p.external_id, p.external_url, p.last_error, \
+     p.hold_reason, p.created_at, p.updated_at";
 const APPROVAL_QUERY: &str = "SELECT a.post_id, a.version, a.approver_id, a.by_owner, a.approved_at, \
      m.role AS approver_role, m.grants AS approver_grants, m.revokes AS approver_revokes, \
      m.status AS approver_status, m.expires_at AS approver_expires_at \
@@ -251,14 +256,17 @@ impl Store {
     /// and moves it to the retry time of a retry), and held ones (scheduled, then held when due:
     /// the hold cleared `scheduled_at`) at the moment they were held. Both parts are range scans
     /// of `posts_account_schedule`, so the cost follows the posts shown, not the account's size.
+    /// A calendar shows only the start of each text: `text` holds its first
+    /// [`CALENDAR_TEXT_CHARS`] characters (one more than the calendar shows, so it knows
+    /// whether there was more) and `media` is empty.
     pub async fn calendar_posts(&self, account_id: &str, from: Micros, to: Micros) -> Result<Vec<PostRow>> {
         let q = sql(&[
             "SELECT ",
-            POST_COLUMNS,
+            CALENDAR_COLUMNS,
             " FROM posts p WHERE p.account_id = $1 AND p.state IN ('scheduled', 'publishing', 'published', 'failed') \
              AND p.scheduled_at >= $2 AND p.scheduled_at < $3 \
              UNION ALL SELECT ",
-            POST_COLUMNS,
+            CALENDAR_COLUMNS,
             " FROM posts p WHERE p.account_id = $1 AND p.state IN ('approved', 'in_review') AND p.scheduled_at IS NULL \
              AND p.hold_reason IS NOT NULL AND p.updated_at >= $2 AND p.updated_at < $3",
         ]);

@@ -404,7 +404,12 @@ fn version_of(post: &PostRow) -> u32 {
 /// Schedule and publish-now are asked about the present moment: the windows and pace rules
 /// of a chosen time are checked when it is chosen.
 #[must_use]
-pub fn available_actions(access: &AccountAccess, post: &PostRow, approvals: &[ApprovalRow], now: i64) -> Vec<PostActionKind> {
+pub fn available_actions(
+    access: &AccountAccess,
+    post: &PostRow,
+    approvals: &[ApprovalRow],
+    now: i64,
+) -> Vec<PostActionKind> {
     let Ok(from) = state_of(post) else { return Vec::new() };
     let counting = counting_approvals(&access.account, approvals, now);
     let snapshot = PostSnapshot { state: from, version: version_of(post), approvals: &counting };

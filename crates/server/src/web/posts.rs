@@ -63,6 +63,9 @@ pub struct NoticeOnly {
     notice: Option<String>,
 }
 
+/// How much of a text stands for its post in lists (the calendar reads one character more).
+const LABEL_CHARS: usize = steward_store::CALENDAR_TEXT_CHARS - 1;
+
 /// A post in a list: its title, or the start of its text.
 fn label(post: &PostRow) -> String {
     if let Some(t) = post.title.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
@@ -72,8 +75,8 @@ fn label(post: &PostRow) -> String {
     if text.is_empty() {
         return "(media only)".into();
     }
-    let mut short: String = text.chars().take(60).collect();
-    if text.chars().nth(60).is_some() {
+    let mut short: String = text.chars().take(LABEL_CHARS).collect();
+    if text.chars().nth(LABEL_CHARS).is_some() {
         short.push('…');
     }
     short
@@ -105,7 +108,9 @@ fn hold_sentence(reason: &str) -> &'static str {
         "daily_quota_exceeded" => {
             "It was held when it was due: the member who scheduled it had reached their daily quota. Schedule it again."
         }
-        "pace_exceeded" => "It was held when it was due: the account's pace limits did not allow it. Schedule it again.",
+        "pace_exceeded" => {
+            "It was held when it was due: the account's pace limits did not allow it. Schedule it again."
+        }
         "locked_down" => "It was held when it was due: the account is locked down.",
         "needs_reconnect" => {
             "It was held when it was due: the platform no longer accepts the account's connection. The owner must reconnect it, then schedule it again."
@@ -115,7 +120,11 @@ fn hold_sentence(reason: &str) -> &'static str {
 }
 
 /// The account's members by user id, through the API's members list (same authorization).
-async fn member_names(state: &AppState, viewer: &Viewer, account_id: &str) -> Result<HashMap<String, String>, ApiError> {
+async fn member_names(
+    state: &AppState,
+    viewer: &Viewer,
+    account_id: &str,
+) -> Result<HashMap<String, String>, ApiError> {
     let Json(list) = members::list_members(
         State(state.clone()),
         viewer.ctx(),
@@ -187,7 +196,9 @@ fn day_start_us(day: Date, zone: &TimeZone) -> i64 {
     day.to_zoned(zone.clone()).map(|z| z.timestamp().as_microsecond()).unwrap_or(0)
 }
 
-fn calendar_entry(post: &PostRow, at: jiff::Timestamp, zone: &TimeZone, viewer: Option<&TimeZone>) -> CalendarEntry {
+/// One calendar line. `local` is the instant in the account's zone (converted once: with a
+/// thousand posts on a page, the conversions and formatting are most of the page's cost).
+fn calendar_entry(post: &PostRow, local: &jiff::Zoned, viewer: Option<&TimeZone>) -> CalendarEntry {
     let held = post.scheduled_at.is_none() && post.hold_reason.is_some();
     let (status, class) = if held {
         ("Held", "held")
@@ -199,17 +210,22 @@ fn calendar_entry(post: &PostRow, at: jiff::Timestamp, zone: &TimeZone, viewer: 
             _ => ("Scheduled", "scheduled"),
         }
     };
-    let viewer_time = viewer
-        .filter(|v| v.iana_name() != zone.iana_name())
-        .map(|v| at.to_zoned(v.clone()).strftime("%a %H:%M").to_string());
+    let viewer_time = viewer.filter(|v| v.iana_name() != local.time_zone().iana_name()).map(|v| {
+        let there = local.timestamp().to_zoned(v.clone());
+        format!("{} {:02}:{:02}", short_weekday(there.weekday()), there.hour(), there.minute())
+    });
     CalendarEntry {
         href: format!("/posts/{}", post.id),
-        time: at.to_zoned(zone.clone()).strftime("%H:%M").to_string(),
+        time: format!("{:02}:{:02}", local.hour(), local.minute()),
         viewer_time,
         label: label(post),
         status,
         class,
     }
+}
+
+fn short_weekday(day: jiff::civil::Weekday) -> &'static str {
+    crate::web::time::DAYS[usize::try_from(day.to_monday_zero_offset()).unwrap_or(0)].1
 }
 
 /// The calendar's page model: the visible days (whole weeks, Monday first) and the posts in
@@ -226,7 +242,9 @@ async fn calendar_view(
     let week = q.view.as_deref() == Some("week");
     let date = match q.date.as_deref() {
         None | Some("") => today,
-        Some(raw) => raw.parse::<Date>().map_err(|_| ApiError::validation("date", "must be a date such as 2027-01-31"))?,
+        Some(raw) => {
+            raw.parse::<Date>().map_err(|_| ApiError::validation("date", "must be a date such as 2027-01-31"))?
+        }
     };
     let monday = |d: Date| date_span(d, -i64::from(d.weekday().to_monday_zero_offset()));
     let (first, last, heading, prev, next) = if week {
@@ -261,15 +279,19 @@ async fn calendar_view(
         });
         d = date_span(d, 1);
     }
-    let mut placed: Vec<(i64, &PostRow)> = rows.iter().filter_map(|p| Some((p.scheduled_at.or(p.hold_reason.as_ref().map(|_| p.updated_at))?, p))).collect();
+    // Held posts lost their `scheduled_at` when held: they sit where they were held.
+    let mut placed: Vec<(i64, &PostRow)> = rows
+        .iter()
+        .filter_map(|p| Some((p.scheduled_at.or(p.hold_reason.as_ref().map(|_| p.updated_at))?, p)))
+        .collect();
     placed.sort_by(|x, y| x.0.cmp(&y.0).then_with(|| x.1.id.cmp(&y.1.id)));
     let tz = viewer.tz.as_ref();
     let mut shown = 0;
     for (at_us, post) in placed {
         let Ok(at) = jiff::Timestamp::from_microsecond(at_us) else { continue };
-        let local = at.to_zoned(zone.clone()).date();
-        if let Some(&i) = index.get(&local) {
-            days[i].entries.push(calendar_entry(post, at, &zone, tz));
+        let local = at.to_zoned(zone.clone());
+        if let Some(&i) = index.get(&local.date()) {
+            days[i].entries.push(calendar_entry(post, &local, tz));
             shown += 1;
         }
     }
@@ -347,7 +369,10 @@ async fn review_view(state: &AppState, viewer: &Viewer, id: &str) -> Result<Revi
         let approvals = state.store.post_approvals(&post.id).await?;
         let actions = posts::available_actions(&a, &post, &approvals, now);
         let mine = approvals.iter().any(|x| x.version == post.version && x.approver_id == viewer.principal.user_id);
-        let counted = approvals.iter().filter(|x| x.version == post.version && posts::approval_counts(&a.account, x, now)).count();
+        let counted = approvals
+            .iter()
+            .filter(|x| x.version == post.version && posts::approval_counts(&a.account, x, now))
+            .count();
         let note = match (mine, counted) {
             (true, _) => "You approved this version; it needs more approvals.".to_string(),
             (false, 0) => "No approvals yet.".to_string(),
@@ -473,6 +498,7 @@ struct EditorPage {
     account_id: String,
     /// Empty for a new post.
     pid: String,
+    heading: String,
     state: String,
     state_label: &'static str,
     version: i64,
@@ -610,6 +636,7 @@ fn new_editor(state: &AppState, viewer: &Viewer, a: &AccountAccess) -> EditorPag
         layout,
         account_id: a.account.id.clone(),
         pid: String::new(),
+        heading: String::new(),
         state: "draft".into(),
         state_label: "New draft",
         version: 0,
@@ -646,7 +673,12 @@ fn new_editor(state: &AppState, viewer: &Viewer, a: &AccountAccess) -> EditorPag
 
 /// The post's page: authorized like the API's `GET /posts/{id}` (the post's account,
 /// `account.view`; a post one may not see is not found).
-async fn editor_view(state: &AppState, viewer: &Viewer, pid: &str, compare: Option<i64>) -> Result<EditorPage, ApiError> {
+async fn editor_view(
+    state: &AppState,
+    viewer: &Viewer,
+    pid: &str,
+    compare: Option<i64>,
+) -> Result<EditorPage, ApiError> {
     let post = state.store.post(pid).await?.ok_or(ApiError::NotFound)?;
     let a = access(state, viewer, &post.account_id, Need::Capability(Capability::AccountView)).await?;
     let approvals = state.store.post_approvals(pid).await?;
@@ -731,6 +763,7 @@ async fn editor_view(state: &AppState, viewer: &Viewer, pid: &str, compare: Opti
         layout,
         account_id: a.account.id.clone(),
         pid: pid.to_string(),
+        heading: label(&post),
         state_label: state_label(&post.state),
         state: post.state.clone(),
         version: post.version,
@@ -816,8 +849,15 @@ pub async fn create_submit(
         {
             headers.insert("idempotency-key", v);
         }
-        posts::create_post(State(state.clone()), viewer.ctx(), viewer.principal.clone(), Path(id.clone()), headers, Json(body))
-            .await
+        posts::create_post(
+            State(state.clone()),
+            viewer.ctx(),
+            viewer.principal.clone(),
+            Path(id.clone()),
+            headers,
+            Json(body),
+        )
+        .await
     }
     .await;
     match result {
@@ -850,13 +890,21 @@ pub async fn edit_submit(
         let before = state.store.post(&pid).await?.ok_or(ApiError::NotFound)?;
         let before_media: Vec<MediaItem> = serde_json::from_str(&before.media).unwrap_or_default();
         let media = read_media(&state, &data.text("media"), &before_media).await?;
-        let body = EditRequest { text: Some(form_text(&data, "text")), title: Some(data.opt("title")), media: Some(media) };
+        let body =
+            EditRequest { text: Some(form_text(&data, "text")), title: Some(data.opt("title")), media: Some(media) };
         let mut headers = HeaderMap::new();
         // The version the form was filled from: a stale one is the API's 412.
         let tag = HeaderValue::from_str(&data.text("etag")).unwrap_or(HeaderValue::from_static("\"none\""));
         headers.insert(header::IF_MATCH, tag);
-        posts::edit_post(State(state.clone()), viewer.ctx(), viewer.principal.clone(), Path(pid.clone()), headers, Json(body))
-            .await
+        posts::edit_post(
+            State(state.clone()),
+            viewer.ctx(),
+            viewer.principal.clone(),
+            Path(pid.clone()),
+            headers,
+            Json(body),
+        )
+        .await
     }
     .await;
     match result {
@@ -934,12 +982,22 @@ async fn after_action(
     }
 }
 
-pub async fn submit(State(state): State<AppState>, viewer: Viewer, Path(pid): Path<String>, data: FormData) -> Response {
+pub async fn submit(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(pid): Path<String>,
+    data: FormData,
+) -> Response {
     let r = posts::submit_post(State(state.clone()), viewer.ctx(), viewer.principal.clone(), Path(pid.clone())).await;
     after_action(&state, &viewer, &pid, data, r, Slot::Actions, "submitted").await
 }
 
-pub async fn approve(State(state): State<AppState>, viewer: Viewer, Path(pid): Path<String>, data: FormData) -> Response {
+pub async fn approve(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(pid): Path<String>,
+    data: FormData,
+) -> Response {
     let version = data.text("version").parse::<i64>().unwrap_or(-1);
     let r = posts::approve_post(
         State(state.clone()),
@@ -970,7 +1028,12 @@ pub async fn request_changes(
     after_action(&state, &viewer, &pid, data, r, Slot::Changes, "changes").await
 }
 
-pub async fn schedule(State(state): State<AppState>, viewer: Viewer, Path(pid): Path<String>, data: FormData) -> Response {
+pub async fn schedule(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(pid): Path<String>,
+    data: FormData,
+) -> Response {
     let r = async {
         let post = state.store.post(&pid).await?.ok_or(ApiError::NotFound)?;
         // The time is read in the account's zone (the API then authorizes the schedule itself).
@@ -1000,12 +1063,22 @@ pub async fn publish_now(
     after_action(&state, &viewer, &pid, data, r, Slot::Actions, "publishing").await
 }
 
-pub async fn cancel(State(state): State<AppState>, viewer: Viewer, Path(pid): Path<String>, data: FormData) -> Response {
+pub async fn cancel(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(pid): Path<String>,
+    data: FormData,
+) -> Response {
     let r = posts::cancel_post(State(state.clone()), viewer.ctx(), viewer.principal.clone(), Path(pid.clone())).await;
     after_action(&state, &viewer, &pid, data, r, Slot::Actions, "cancelled").await
 }
 
-pub async fn comment(State(state): State<AppState>, viewer: Viewer, Path(pid): Path<String>, data: FormData) -> Response {
+pub async fn comment(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(pid): Path<String>,
+    data: FormData,
+) -> Response {
     let body = form_text(&data, "body");
     let r = posts::add_comment(
         State(state.clone()),

@@ -38,11 +38,14 @@ async fn sandbox_account(app: &TestApp, owner: &Session) -> String {
     r.body["id"].as_str().unwrap().to_string()
 }
 
-
 /// An editor who accepted the invitation (the account has no house rules to accept).
 async fn editor_on(app: &TestApp, owner: &Session, id: &str) -> Session {
-    let r = app.post(&format!("/api/v1/accounts/{id}/invitations")).auth(owner)
-        .json(json!({"email": "eddie@example.test", "role": "editor"})).send().await;
+    let r = app
+        .post(&format!("/api/v1/accounts/{id}/invitations"))
+        .auth(owner)
+        .json(json!({"email": "eddie@example.test", "role": "editor"}))
+        .send()
+        .await;
     assert_eq!(r.status, 201, "{}", r.text);
     let token = r.body["token"].as_str().unwrap().to_string();
     let editor = app.user("eddie@example.test").await;
@@ -63,11 +66,18 @@ fn hidden_in(html: &str, name: &str) -> String {
 async fn draft_in_browser(app: &TestApp, s: &Session, id: &str, text: &str) -> String {
     let (status, html) = page(app, s, &format!("/accounts/{id}/posts/new")).await;
     assert_eq!(status, 200, "{html}");
-    let form = [("csrf_token", csrf_in(&html)), ("idempotency_key", hidden_in(&html, "idempotency_key")), ("title", String::new()), ("text", text.to_string()), ("media", String::new())];
+    let form = [
+        ("csrf_token", csrf_in(&html)),
+        ("idempotency_key", hidden_in(&html, "idempotency_key")),
+        ("title", String::new()),
+        ("text", text.to_string()),
+        ("media", String::new()),
+    ];
     let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let (status, location, html) = post_form(app, &s.cookie(), &format!("/accounts/{id}/posts"), &form).await;
     assert_eq!(status, 303, "{html}");
-    let pid = location.strip_prefix("/posts/").and_then(|l| l.split('?').next()).expect("the new post's page").to_string();
+    let pid =
+        location.strip_prefix("/posts/").and_then(|l| l.split('?').next()).expect("the new post's page").to_string();
     pid
 }
 
