@@ -351,7 +351,7 @@ async fn owner_and_editor_story_in_chromium() {
     press(&owner, "Schedule").await;
     assert_text(&owner, "Scheduled.").await;
     click(&owner, "nav.tabs a[href$='/calendar']").await;
-    owner.find(By::Css(&format!(".cal a[href='{post_path}']"))).await.expect("the post on the calendar");
+    owner.find(By::Css(format!(".cal a[href='{post_path}']"))).await.expect("the post on the calendar");
     check_page(&owner, "calendar").await;
 
     // Its time comes (the test clock moves on): the scheduler publishes it to the sandbox.

@@ -76,9 +76,7 @@ async fn draft_in_browser(app: &TestApp, s: &Session, id: &str, text: &str) -> S
     let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let (status, location, html) = post_form(app, &s.cookie(), &format!("/accounts/{id}/posts"), &form).await;
     assert_eq!(status, 303, "{html}");
-    let pid =
-        location.strip_prefix("/posts/").and_then(|l| l.split('?').next()).expect("the new post's page").to_string();
-    pid
+    location.strip_prefix("/posts/").and_then(|l| l.split('?').next()).expect("the new post's page").to_string()
 }
 
 both_backends! {
