@@ -35,6 +35,9 @@ use crate::web::account::{access, account_nav, account_zone, platform_name};
 use crate::web::time::{local_input_to_rfc3339, when};
 use crate::web::{Form, FormData, Layout, Viewer, error_page, render, render_failed, see_other};
 
+/// Posts a day shows in the month view; the rest are a link to that day's week, so a busy
+/// month stays a page of a few dozen kilobytes.
+const MONTH_DAY_ENTRIES: usize = 6;
 /// How many posts in review (and needing changes) the queue shows at most.
 const QUEUE_LIMIT: i64 = 200;
 /// What the editor says when the post changed since the form was shown (412).
@@ -162,6 +165,9 @@ pub struct CalendarEntry {
 
 pub struct CalendarDay {
     pub heading: String,
+    /// Posts of the day the month view leaves out (the week view shows them all).
+    pub more: usize,
+    pub more_href: String,
     pub datetime: String,
     pub outside: bool,
     pub today: bool,
@@ -272,6 +278,8 @@ async fn calendar_view(
         index.insert(d, days.len());
         days.push(CalendarDay {
             heading: d.strftime("%a %-d %b").to_string(),
+            more: 0,
+            more_href: format!("/accounts/{id}/calendar?view=week&date={d}"),
             datetime: d.to_string(),
             outside: !week && d.month() != date.month(),
             today: d == today,
@@ -291,7 +299,12 @@ async fn calendar_view(
         let Ok(at) = jiff::Timestamp::from_microsecond(at_us) else { continue };
         let local = at.to_zoned(zone.clone());
         if let Some(&i) = index.get(&local.date()) {
-            days[i].entries.push(calendar_entry(post, &local, tz));
+            let day = &mut days[i];
+            if week || day.entries.len() < MONTH_DAY_ENTRIES {
+                day.entries.push(calendar_entry(post, &local, tz));
+            } else {
+                day.more += 1;
+            }
             shown += 1;
         }
     }
