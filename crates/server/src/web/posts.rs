@@ -19,7 +19,7 @@ use serde::Deserialize;
 use steward_domain::capability::Capability;
 use steward_domain::platform;
 use steward_domain::post::PostActionKind;
-use steward_store::{PostListQuery, PostRow, PostVersionRow};
+use steward_store::{CalendarPostRow, PostListQuery, PostRow, PostVersionRow};
 
 use crate::authz::{AccountAccess, Need};
 use crate::clock::rfc3339;
@@ -71,10 +71,14 @@ const LABEL_CHARS: usize = steward_store::CALENDAR_TEXT_CHARS - 1;
 
 /// A post in a list: its title, or the start of its text.
 fn label(post: &PostRow) -> String {
-    if let Some(t) = post.title.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+    label_of(post.title.as_deref(), &post.text)
+}
+
+fn label_of(title: Option<&str>, text: &str) -> String {
+    if let Some(t) = title.map(str::trim).filter(|t| !t.is_empty()) {
         return t.to_string();
     }
-    let text = post.text.trim();
+    let text = text.trim();
     if text.is_empty() {
         return "(media only)".into();
     }
@@ -202,9 +206,8 @@ fn day_start_us(day: Date, zone: &TimeZone) -> i64 {
     day.to_zoned(zone.clone()).map(|z| z.timestamp().as_microsecond()).unwrap_or(0)
 }
 
-/// One calendar line. `local` is the instant in the account's zone (converted once: with a
-/// thousand posts on a page, the conversions and formatting are most of the page's cost).
-fn calendar_entry(post: &PostRow, local: &jiff::Zoned, viewer: Option<&TimeZone>) -> CalendarEntry {
+/// One calendar line; `local` is the instant in the account's zone.
+fn calendar_entry(post: &CalendarPostRow, local: &jiff::Zoned, viewer: Option<&TimeZone>) -> CalendarEntry {
     let held = post.scheduled_at.is_none() && post.hold_reason.is_some();
     let (status, class) = if held {
         ("Held", "held")
@@ -224,7 +227,7 @@ fn calendar_entry(post: &PostRow, local: &jiff::Zoned, viewer: Option<&TimeZone>
         href: format!("/posts/{}", post.id),
         time: format!("{:02}:{:02}", local.hour(), local.minute()),
         viewer_time,
-        label: label(post),
+        label: label_of(post.title.as_deref(), &post.text),
         status,
         class,
     }
@@ -288,7 +291,7 @@ async fn calendar_view(
         d = date_span(d, 1);
     }
     // Held posts lost their `scheduled_at` when held: they sit where they were held.
-    let mut placed: Vec<(i64, &PostRow)> = rows
+    let mut placed: Vec<(i64, &CalendarPostRow)> = rows
         .iter()
         .filter_map(|p| Some((p.scheduled_at.or(p.hold_reason.as_ref().map(|_| p.updated_at))?, p)))
         .collect();
