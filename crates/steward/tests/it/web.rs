@@ -286,6 +286,16 @@ both_backends! {
             assert!(html.contains(&format!("{mark}</span>")) && html.contains(text), "{mark} {text}: {html}");
         }
         assert!(html.contains("3 posts in this view"), "{html}");
+        // A busy day: the month view shows six posts and links the rest to the week, which shows all.
+        for i in 0..7 {
+            let r = app.post(&format!("/api/v1/accounts/{id}/posts")).auth(&owner).json(json!({"text": format!("Busy {i}")})).send().await;
+            assert_eq!(r.status, 201, "{}", r.text);
+        }
+        app.raw_sql(&format!("UPDATE posts SET state = 'published', scheduled_at = {at}, published_at = {at} WHERE text LIKE 'Busy%'")).await;
+        let (_, html) = page(&app, &owner, &format!("/accounts/{id}/calendar?date={day}")).await;
+        assert!(html.contains("10 posts in this view") && html.contains(&format!("href=\"/accounts/{id}/calendar?view=week&#38;date={day}\">4 more")), "{html}");
+        let (_, html) = page(&app, &owner, &format!("/accounts/{id}/calendar?view=week&date={day}")).await;
+        assert_eq!(html.matches("<span class=\"mark ").count(), 10, "{html}");
         let (status, html) = page(&app, &owner, &format!("/posts/{}", ids[2].1)).await;
         assert_eq!(status, 200);
         assert!(html.contains("pace limits did not allow it"), "{html}");
