@@ -302,4 +302,34 @@ both_backends! {
         let (status, _) = page(&app, &owner, &format!("/accounts/{id}/calendar?date=someday")).await;
         assert_eq!(status, 422);
     }
+    async fn changes_requested_go_back_to_the_author_with_the_comment(app: TestApp) {
+        let owner = app.user("olivia@example.test").await;
+        let id = sandbox_account(&app, &owner).await;
+        let editor = editor_on(&app, &owner, &id).await;
+        let pid = draft_in_browser(&app, &editor, &id, "Too loud").await;
+        let (_, html) = page(&app, &editor, &format!("/posts/{pid}")).await;
+        let token = csrf_in(&html);
+        let (status, _, _) = post_form(&app, &editor.cookie(), &format!("/posts/{pid}/submit"), &[("csrf_token", &token)]).await;
+        assert_eq!(status, 303);
+        let (_, html) = page(&app, &owner, &format!("/posts/{pid}")).await;
+        let owner_token = csrf_in(&html);
+        let (status, _, html) = post_form(&app, &owner.cookie(), &format!("/posts/{pid}/request-changes"), &[("csrf_token", &owner_token), ("comment", "  ")]).await;
+        assert_eq!(status, 422, "{html}");
+        assert!(html.contains("id=\"changes-comment-err\""), "the error sits by the comment field: {html}");
+        let (status, _, _) = post_form(&app, &owner.cookie(), &format!("/posts/{pid}/request-changes"), &[("csrf_token", &owner_token), ("comment", "Softer, please.")]).await;
+        assert_eq!(status, 303);
+        let (_, html) = page(&app, &editor, &format!("/accounts/{id}/review")).await;
+        assert!(html.contains("Needing changes") && html.contains("Changes were requested on your post."), "{html}");
+        let (_, html) = page(&app, &editor, &format!("/posts/{pid}")).await;
+        assert!(html.contains("requested changes") && html.contains("Softer, please."), "{html}");
+        let (status, _, _) = post_form(&app, &editor.cookie(), &format!("/posts/{pid}/comments"), &[("csrf_token", &token), ("body", "Will do.")]).await;
+        assert_eq!(status, 303);
+        let (_, html) = page(&app, &owner, &format!("/posts/{pid}")).await;
+        assert!(html.contains("Will do."), "{html}");
+        // The author may cancel their own post; nobody may act on it afterwards.
+        let (status, _, _) = post_form(&app, &editor.cookie(), &format!("/posts/{pid}/cancel"), &[("csrf_token", &token)]).await;
+        assert_eq!(status, 303);
+        let (_, html) = page(&app, &owner, &format!("/posts/{pid}")).await;
+        assert!(html.contains("Cancelled") && !html.contains("Publish now") && !html.contains("Save changes"), "{html}");
+    }
 }
