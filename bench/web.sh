@@ -2,7 +2,8 @@
 # The web app's main pages: weight (HTML as served, plus the one stylesheet and one script;
 # no page loads anything else) and server time per page (wrk over loopback, one connection,
 # so the latency is one request at a time), signed in with the session cookie.
-# The members page lists the owner and 40 pending invitations.
+# The members page lists the owner and 40 pending invitations. The calendar with 1,000 posts
+# has its own harness: cargo bench -p steward-server --bench calendar.
 #
 #   bench/web.sh                              # release build
 #   STEWARD_BIN=target/debug/steward bench/web.sh
@@ -49,7 +50,8 @@ done
 COOKIE="Cookie: steward_session=$TOKEN"
 ASSETS=$(( $(curl -s "$B/assets/steward.css" | wc -c) + $(curl -s "$B/assets/steward.js" | wc -c) ))
 printf '%-28s %10s %10s %12s %10s\n' page html_B total_B p50_ms p99_ms
-for page in "/" "/accounts/$ACC" "/accounts/$ACC/members" "/accounts/$ACC/settings" "/security" "/connect" "/signin"; do
+for page in "/" "/accounts/$ACC" "/accounts/$ACC/members" "/accounts/$ACC/settings" "/accounts/$ACC/calendar" \
+    "/accounts/$ACC/review" "/accounts/$ACC/posts/new" "/security" "/connect" "/signin"; do
     hdr=$COOKIE
     [[ $page == /signin ]] && hdr="Accept: text/html"   # signed in, /signin would only redirect
     size=$(curl -s -H "$hdr" -o /dev/null -w '%{size_download}' "$B$page")

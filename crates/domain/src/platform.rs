@@ -36,6 +36,17 @@ pub struct Platform {
     pub name: &'static str,
     pub connect: ConnectMethod,
     pub kinds: &'static [AccountKind],
+    /// The longest post text the platform takes, in characters (Unicode scalar values, as
+    /// [`text_chars`] counts them and as the editor counts them live). Bluesky counts graphemes
+    /// and TikTok UTF-16 units; characters are never fewer than graphemes, so the limit is
+    /// safe for Bluesky, and its connector checks the exact rule again.
+    pub max_text_chars: usize,
+}
+
+/// A post text's length as platforms' limits are checked here.
+#[must_use]
+pub fn text_chars(text: &str) -> usize {
+    text.chars().count()
 }
 
 pub const PLATFORMS: &[Platform] = &[
@@ -43,6 +54,7 @@ pub const PLATFORMS: &[Platform] = &[
         id: "linkedin",
         name: "LinkedIn",
         connect: ConnectMethod::Oauth,
+        max_text_chars: 3000,
         kinds: &[
             AccountKind { id: "member", name: "Member profile", default_max_members: 5, owner_approval_required: true },
             AccountKind {
@@ -57,6 +69,7 @@ pub const PLATFORMS: &[Platform] = &[
         id: "tiktok",
         name: "TikTok",
         connect: ConnectMethod::Oauth,
+        max_text_chars: 2200,
         // TikTok: owner + 4 (DESIGN.md).
         kinds: &[AccountKind {
             id: "creator",
@@ -69,6 +82,7 @@ pub const PLATFORMS: &[Platform] = &[
         id: "mastodon",
         name: "Mastodon",
         connect: ConnectMethod::Oauth,
+        max_text_chars: 500,
         kinds: &[AccountKind {
             id: "account",
             name: "Account",
@@ -80,6 +94,7 @@ pub const PLATFORMS: &[Platform] = &[
         id: "bluesky",
         name: "Bluesky",
         connect: ConnectMethod::Credentials,
+        max_text_chars: 300,
         kinds: &[AccountKind {
             id: "account",
             name: "Account",
@@ -91,6 +106,7 @@ pub const PLATFORMS: &[Platform] = &[
         id: "sandbox",
         name: "Sandbox (local, for trying Steward)",
         connect: ConnectMethod::Credentials,
+        max_text_chars: 500,
         kinds: &[AccountKind {
             id: "creator",
             name: "Creator account",

@@ -30,8 +30,9 @@ pub use audit::{ActivityFilter, AuditEventRow, CheckpointRow, NewAuditEvent};
 pub use identity::{ApiTokenRow, AuthSessionRow, AuthTokenRow, NewApiToken, NewSession, NewUser, SessionRow, UserRow};
 pub use oauth::{MastodonAppRow, NewOauthState, OauthStateRow};
 pub use posts::{
-    ApprovalRow, MediaUploadRow, NewMediaUpload, NewPost, NewPostComment, PaceSlotRow, PostCommentRow, PostContent,
-    PostListQuery, PostRow, PostStateWrite, PostVersionRow, PublishResultWrite, ScheduleWrite,
+    ApprovalRow, CALENDAR_TEXT_CHARS, CalendarPostRow, MediaUploadRow, NewMediaUpload, NewPost, NewPostComment,
+    PaceSlotRow, PostCommentRow, PostContent, PostListQuery, PostRow, PostStateWrite, PostVersionRow,
+    PublishResultWrite, ScheduleWrite,
 };
 pub use publishing::{
     JobStart, JobUpdate, NewSandboxComment, NewSandboxPost, PublishAttemptRow, PublishJobRow, PublishedSlotRow,

@@ -79,6 +79,20 @@ pub struct PostCommentRow {
     pub created_at: Micros,
 }
 
+/// A post as the calendar shows it: only the columns it needs (with a thousand posts on a
+/// page, reading every column of every post was most of the page's time).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct CalendarPostRow {
+    pub id: String,
+    pub state: String,
+    pub title: Option<String>,
+    /// The first [`CALENDAR_TEXT_CHARS`] characters of the text.
+    pub text: String,
+    pub scheduled_at: Option<Micros>,
+    pub hold_reason: Option<String>,
+    pub updated_at: Micros,
+}
+
 /// An uploaded media file (the bytes live on disk, named by `id`).
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct MediaUploadRow {
@@ -183,6 +197,11 @@ pub struct PostListQuery<'a> {
 const POST_COLUMNS: &str = "p.id, p.account_id, p.author_id, p.state, p.version, p.title, p.text, p.media, \
      p.scheduled_at, p.scheduled_by, p.published_at, p.external_id, p.external_url, p.last_error, p.hold_reason, \
      p.created_at, p.updated_at";
+/// How much of a post's text [`Store::calendar_posts`] reads (one character more than a
+/// calendar line shows, so it knows whether there was more).
+pub const CALENDAR_TEXT_CHARS: usize = 61;
+const CALENDAR_COLUMNS: &str =
+    "p.id, p.state, p.title, substr(p.text, 1, 61) AS text, p.scheduled_at, p.hold_reason, p.updated_at";
 const APPROVAL_QUERY: &str = "SELECT a.post_id, a.version, a.approver_id, a.by_owner, a.approved_at, \
      m.role AS approver_role, m.grants AS approver_grants, m.revokes AS approver_revokes, \
      m.status AS approver_status, m.expires_at AS approver_expires_at \
@@ -244,6 +263,53 @@ impl Store {
             .bind(query.limit)
             .fetch_all(c)
             .await)?)
+    }
+
+    /// The account's posts on its calendar within `[from, to)`: scheduled, publishing,
+    /// published or failed ones at `scheduled_at` (the scheduler keeps it once they go out,
+    /// and moves it to the retry time of a retry), and held ones (scheduled, then held when due:
+    /// the hold cleared `scheduled_at`) at the moment they were held. Both parts are range scans
+    /// of `posts_account_schedule`, so the cost follows the posts shown, not the account's size.
+    pub async fn calendar_posts(&self, account_id: &str, from: Micros, to: Micros) -> Result<Vec<CalendarPostRow>> {
+        let q = sql(&[
+            "SELECT ",
+            CALENDAR_COLUMNS,
+            " FROM posts p WHERE p.account_id = $1 AND p.state IN ('scheduled', 'publishing', 'published', 'failed') \
+             AND p.scheduled_at >= $2 AND p.scheduled_at < $3 \
+             UNION ALL SELECT ",
+            CALENDAR_COLUMNS,
+            " FROM posts p WHERE p.account_id = $1 AND p.state IN ('approved', 'in_review') AND p.scheduled_at IS NULL \
+             AND p.hold_reason IS NOT NULL AND p.updated_at >= $2 AND p.updated_at < $3",
+        ]);
+        Ok(on_pool!(self, |c| sqlx::query_as::<_, CalendarPostRow>(q)
+            .bind(account_id)
+            .bind(from)
+            .bind(to)
+            .fetch_all(c)
+            .await)?)
+    }
+
+    /// The account's drafts whose current version got a request for changes (the review
+    /// queue's "needs changes"), most recently updated first.
+    pub async fn posts_needing_changes(&self, account_id: &str, limit: i64) -> Result<Vec<PostRow>> {
+        let q = sql(&[
+            "SELECT ",
+            POST_COLUMNS,
+            " FROM posts p WHERE p.account_id = $1 AND p.state = 'draft' AND EXISTS (SELECT 1 FROM post_comments c \
+             WHERE c.post_id = p.id AND c.kind = 'changes_requested' AND c.version = p.version) \
+             ORDER BY p.updated_at DESC, p.id DESC LIMIT $2",
+        ]);
+        Ok(on_pool!(self, |c| sqlx::query_as::<_, PostRow>(q).bind(account_id).bind(limit).fetch_all(c).await)?)
+    }
+
+    /// How many of the account's posts in review `user_id` could approve now: not their own
+    /// and not yet approved by them at the current version (the home page's count; the post
+    /// page applies the full rules before it offers the button).
+    pub async fn count_awaiting_approval(&self, account_id: &str, user_id: &str) -> Result<i64> {
+        let q = "SELECT COUNT(*) FROM posts p WHERE p.account_id = $1 AND p.state = 'in_review' AND p.author_id <> $2 \
+                 AND NOT EXISTS (SELECT 1 FROM post_approvals a WHERE a.post_id = p.id AND a.version = p.version \
+                 AND a.approver_id = $2)";
+        Ok(on_pool!(self, |c| sqlx::query_scalar::<_, i64>(q).bind(account_id).bind(user_id).fetch_one(c).await)?)
     }
 
     /// Every content version of the post, oldest first.

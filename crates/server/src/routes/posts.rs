@@ -34,8 +34,8 @@ use steward_domain::capability::Capability;
 use steward_domain::pace::{self, AccountPace, MemberPace, Slot};
 use steward_domain::platform;
 use steward_domain::post::{
-    Approval, ApprovalChange, ApprovalPolicy, ApprovalRules, Performer, PostAction, PostActor, PostError,
-    PostErrorKind, PostSnapshot, PostState, ScheduleChange, Transition, transition,
+    Approval, ApprovalChange, ApprovalPolicy, ApprovalRules, Performer, PostAction, PostActionKind, PostActor,
+    PostError, PostErrorKind, PostSnapshot, PostState, ScheduleChange, Transition, transition,
 };
 use steward_domain::windows::{Window, parse_time_zone};
 use steward_store::{
@@ -163,7 +163,7 @@ pub fn etag(post: &PostRow) -> String {
     format!("\"{}.{}\"", post.version, post.updated_at)
 }
 
-fn post_view(post: PostRow, account: &AccountRow, approvals: &[ApprovalRow], now: i64) -> PostView {
+pub fn post_view(post: PostRow, account: &AccountRow, approvals: &[ApprovalRow], now: i64) -> PostView {
     let approvals = approvals
         .iter()
         .map(|a| ApprovalView {
@@ -399,6 +399,38 @@ fn version_of(post: &PostRow) -> u32 {
     u32::try_from(post.version).unwrap_or(u32::MAX)
 }
 
+/// The workflow actions the member could take on the post now, as the domain would decide
+/// them (the web app offers only these buttons; each one is decided again when pressed).
+/// Schedule and publish-now are asked about the present moment: the windows and pace rules
+/// of a chosen time are checked when it is chosen.
+#[must_use]
+pub fn available_actions(
+    access: &AccountAccess,
+    post: &PostRow,
+    approvals: &[ApprovalRow],
+    now: i64,
+) -> Vec<PostActionKind> {
+    let Ok(from) = state_of(post) else { return Vec::new() };
+    let counting = counting_approvals(&access.account, approvals, now);
+    let snapshot = PostSnapshot { state: from, version: version_of(post), approvals: &counting };
+    let rules = approval_rules(&access.account);
+    let performer = actor(access, post);
+    let at = jiff::Timestamp::from_microsecond(now).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+    [
+        PostAction::Edit,
+        PostAction::Submit,
+        PostAction::Approve { version: version_of(post) },
+        PostAction::RequestChanges,
+        PostAction::Schedule { at },
+        PostAction::PublishNow { now: at },
+        PostAction::Cancel,
+    ]
+    .iter()
+    .filter(|action| transition(&snapshot, &rules, &performer, action).is_ok())
+    .map(PostAction::kind)
+    .collect()
+}
+
 /// Loads the post and authorizes the caller on its account. A post that does not exist and a
 /// post on an account the caller is not a member of both answer 404.
 async fn load(
@@ -490,9 +522,18 @@ pub struct ContentRequest {
     pub media: Vec<MediaItem>,
 }
 
-fn validate_text(text: &str, errors: &mut Vec<FieldError>) {
-    if text.chars().count() > MAX_TEXT_CHARS {
-        errors.push(FieldError::new("text", format!("must be at most {MAX_TEXT_CHARS} characters")));
+/// The longest text a post on `account` may have: its platform's limit (within Steward's own).
+#[must_use]
+pub fn text_limit(account: &AccountRow) -> usize {
+    platform::platform(&account.platform).map_or(MAX_TEXT_CHARS, |p| p.max_text_chars.min(MAX_TEXT_CHARS))
+}
+
+/// Refused at once rather than when it is due: the platform would refuse it then.
+fn validate_text(text: &str, account: &AccountRow, errors: &mut Vec<FieldError>) {
+    let limit = text_limit(account);
+    if platform::text_chars(text) > limit {
+        let name = platform::platform(&account.platform).map_or("this platform", |p| p.name);
+        errors.push(FieldError::new("text", format!("must be at most {limit} characters on {name}")));
     }
 }
 
@@ -541,7 +582,7 @@ fn validate_not_empty(text: &str, media: &[MediaItem], errors: &mut Vec<FieldErr
     request_body = ContentRequest,
     responses((status = 201, body = PostView, headers(("ETag" = String))), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 422, body = Problem)))]
-async fn create_post(
+pub(crate) async fn create_post(
     State(state): State<AppState>,
     ctx: Ctx,
     principal: Principal,
@@ -564,7 +605,7 @@ async fn create_post(
         },
     };
     let mut errors = Vec::new();
-    validate_text(&body.text, &mut errors);
+    validate_text(&body.text, &access.account, &mut errors);
     validate_title(body.title.as_deref(), &mut errors);
     validate_media(&body.media, &mut errors);
     validate_not_empty(&body.text, &body.media, &mut errors);
@@ -649,7 +690,7 @@ pub struct ListPostsQuery {
 
 #[utoipa::path(get, path = "/accounts/{id}/posts", tag = "posts", params(("id" = String, Path), ListPostsQuery),
     responses((status = 200, body = Page<PostView>), (status = 404, body = Problem), (status = 422, body = Problem)))]
-async fn list_posts(
+pub(crate) async fn list_posts(
     State(state): State<AppState>,
     ctx: Ctx,
     principal: Principal,
@@ -715,7 +756,7 @@ fn decode_cursor(cursor: &str) -> Option<(i64, String)> {
 
 #[utoipa::path(get, path = "/posts/{id}", tag = "posts", params(("id" = String, Path)),
     responses((status = 200, body = PostView, headers(("ETag" = String))), (status = 404, body = Problem)))]
-async fn get_post(
+pub(crate) async fn get_post(
     State(state): State<AppState>,
     ctx: Ctx,
     principal: Principal,
@@ -759,7 +800,7 @@ fn if_match(headers: &HeaderMap, current: &str) -> ApiResult<bool> {
     responses((status = 200, body = PostView, headers(("ETag" = String))), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem), (status = 412, body = Problem),
         (status = 422, body = Problem), (status = 428, body = Problem)))]
-async fn edit_post(
+pub(crate) async fn edit_post(
     State(state): State<AppState>,
     ctx: Ctx,
     principal: Principal,
@@ -793,7 +834,7 @@ async fn edit_post(
     };
     let media = body.media.clone().unwrap_or_else(|| old_media.clone());
     let mut errors = Vec::new();
-    validate_text(&text, &mut errors);
+    validate_text(&text, &access.account, &mut errors);
     validate_title(title.as_deref(), &mut errors);
     validate_media(&media, &mut errors);
     validate_not_empty(&text, &media, &mut errors);
@@ -875,7 +916,7 @@ async fn simple_transition(
 
 #[utoipa::path(post, path = "/posts/{id}/submit", tag = "posts", params(("id" = String, Path)),
     responses((status = 200, body = PostView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
-async fn submit_post(
+pub(crate) async fn submit_post(
     State(state): State<AppState>,
     ctx: Ctx,
     principal: Principal,
@@ -886,7 +927,7 @@ async fn submit_post(
 
 #[utoipa::path(post, path = "/posts/{id}/cancel", tag = "posts", params(("id" = String, Path)),
     responses((status = 200, body = PostView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
-async fn cancel_post(
+pub(crate) async fn cancel_post(
     State(state): State<AppState>,
     ctx: Ctx,
     principal: Principal,
@@ -904,7 +945,7 @@ pub struct ApproveRequest {
 
 #[utoipa::path(post, path = "/posts/{id}/approve", tag = "posts", params(("id" = String, Path)), request_body = ApproveRequest,
     responses((status = 200, body = PostView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
-async fn approve_post(
+pub(crate) async fn approve_post(
     State(state): State<AppState>,
     ctx: Ctx,
     principal: Principal,
@@ -958,7 +999,7 @@ fn validate_comment(field: &str, body: &str) -> ApiResult<String> {
 
 #[utoipa::path(post, path = "/posts/{id}/request-changes", tag = "posts", params(("id" = String, Path)), request_body = RequestChangesRequest,
     responses((status = 200, body = PostView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
-async fn request_changes(
+pub(crate) async fn request_changes(
     State(state): State<AppState>,
     ctx: Ctx,
     principal: Principal,
@@ -1090,7 +1131,7 @@ async fn schedule_at(
     responses((status = 200, body = PostView), (status = 403, body = Problem, description = "forbidden, or outside-window"),
         (status = 404, body = Problem), (status = 409, body = Problem, description = "wrong state, or the account's pace rules"),
         (status = 422, body = Problem)))]
-async fn schedule_post(
+pub(crate) async fn schedule_post(
     State(state): State<AppState>,
     ctx: Ctx,
     principal: Principal,
@@ -1108,7 +1149,7 @@ async fn schedule_post(
 
 #[utoipa::path(post, path = "/posts/{id}/publish-now", tag = "posts", params(("id" = String, Path)),
     responses((status = 202, body = PostView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
-async fn publish_now(
+pub(crate) async fn publish_now(
     State(state): State<AppState>,
     ctx: Ctx,
     principal: Principal,
@@ -1122,7 +1163,7 @@ async fn publish_now(
 
 #[utoipa::path(get, path = "/posts/{id}/comments", tag = "posts", params(("id" = String, Path)),
     responses((status = 200, body = Page<CommentView>), (status = 404, body = Problem)))]
-async fn list_comments(
+pub(crate) async fn list_comments(
     State(state): State<AppState>,
     ctx: Ctx,
     principal: Principal,
@@ -1140,7 +1181,7 @@ pub struct CommentRequest {
 
 #[utoipa::path(post, path = "/posts/{id}/comments", tag = "posts", params(("id" = String, Path)), request_body = CommentRequest,
     responses((status = 201, body = CommentView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
-async fn add_comment(
+pub(crate) async fn add_comment(
     State(state): State<AppState>,
     ctx: Ctx,
     principal: Principal,
@@ -1209,7 +1250,7 @@ fn canonical_content_type(content_type: &str) -> String {
         content_type = "application/octet-stream"),
     responses((status = 201, body = MediaView), (status = 403, body = Problem), (status = 404, body = Problem),
         (status = 413, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem)))]
-async fn upload_media(
+pub(crate) async fn upload_media(
     State(state): State<AppState>,
     ctx: Ctx,
     principal: Principal,

@@ -66,6 +66,13 @@ pub fn account_nav(access: &AccountAccess, current: &str) -> AccountNav {
     let id = &access.account.id;
     let mut tabs = vec![("overview", format!("/accounts/{id}"), "Overview")];
     if access.has(Capability::AccountView) {
+        tabs.push(("calendar", format!("/accounts/{id}/calendar"), "Calendar"));
+        tabs.push(("review", format!("/accounts/{id}/review"), "Review queue"));
+    }
+    if access.has(Capability::DraftsCreate) {
+        tabs.push(("new", format!("/accounts/{id}/posts/new"), "New post"));
+    }
+    if access.has(Capability::AccountView) {
         tabs.push(("members", format!("/accounts/{id}/members"), "Members"));
     }
     if access.has(Capability::SettingsManage) {
@@ -87,6 +94,8 @@ pub struct AccountCard {
     pub view: AccountView,
     pub platform: String,
     pub rules_pending: bool,
+    /// Posts in review the viewer could approve (0 when they do not approve posts here).
+    pub awaiting_approval: i64,
 }
 
 #[derive(Template)]
@@ -98,18 +107,28 @@ struct HomePage {
 
 pub async fn home(State(state): State<AppState>, viewer: Viewer, Query(q): Query<NoticeQuery>) -> Response {
     let listed = accounts::list_accounts(State(state.clone()), viewer.principal.clone()).await;
-    let accounts = match listed {
-        Ok(Json(page)) => page
-            .items
-            .into_iter()
-            .map(|view| AccountCard {
-                platform: platform_name(&view.platform),
-                rules_pending: view.my_role != "owner" && view.rules.version > view.rules.accepted_version,
-                view,
-            })
-            .collect(),
+    let views = match listed {
+        Ok(Json(page)) => page.items,
         Err(e) => return error_page(Some(&viewer), &e),
     };
+    let mut accounts = Vec::with_capacity(views.len());
+    for view in views {
+        let approves = view.my_status == "active" && view.my_capabilities.contains(&Capability::PostsApprove.as_str());
+        let awaiting_approval = if approves {
+            match state.store.count_awaiting_approval(&view.id, &viewer.principal.user_id).await {
+                Ok(n) => n,
+                Err(e) => return error_page(Some(&viewer), &e.into()),
+            }
+        } else {
+            0
+        };
+        accounts.push(AccountCard {
+            platform: platform_name(&view.platform),
+            rules_pending: view.my_role != "owner" && view.rules.version > view.rules.accepted_version,
+            awaiting_approval,
+            view,
+        });
+    }
     let mut layout = viewer.layout("My accounts");
     layout.notice = notice_text(q.notice.as_deref());
     render(StatusCode::OK, &HomePage { layout, accounts })

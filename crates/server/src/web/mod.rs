@@ -14,6 +14,7 @@ pub mod account;
 pub mod connect;
 pub mod form;
 pub mod members;
+pub mod posts;
 pub mod security;
 pub mod signin;
 pub mod time;
@@ -41,7 +42,7 @@ pub use form::{Form, FormData};
 const STYLESHEET: &str = include_str!("assets/steward.css");
 const SCRIPT: &str = include_str!("assets/steward.js");
 /// Content-Security-Policy of every page: only our own stylesheet and script.
-pub const PAGE_CSP: &str = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; base-uri 'none'; frame-ancestors 'none'";
+pub const PAGE_CSP: &str = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; frame-ancestors 'none'";
 const PRESESSION_COOKIE: &str = "steward_pre";
 const TZ_COOKIE: &str = "steward_tz";
 
@@ -62,6 +63,18 @@ pub fn router() -> Router<AppState> {
         .route("/accounts/{id}/invitations/{inv}/withdraw", post(members::withdraw))
         .route("/accounts/{id}/members/{user_id}", get(members::member_page).post(members::member_submit))
         .route("/accounts/{id}/members/{user_id}/remove", post(members::remove))
+        .route("/accounts/{id}/calendar", get(posts::calendar_page))
+        .route("/accounts/{id}/review", get(posts::review_page))
+        .route("/accounts/{id}/posts/new", get(posts::new_post_page))
+        .route("/accounts/{id}/posts", post(posts::create_submit))
+        .route("/posts/{pid}", get(posts::post_page).post(posts::edit_submit))
+        .route("/posts/{pid}/submit", post(posts::submit))
+        .route("/posts/{pid}/approve", post(posts::approve))
+        .route("/posts/{pid}/request-changes", post(posts::request_changes))
+        .route("/posts/{pid}/schedule", post(posts::schedule))
+        .route("/posts/{pid}/publish-now", post(posts::publish_now))
+        .route("/posts/{pid}/cancel", post(posts::cancel))
+        .route("/posts/{pid}/comments", post(posts::comment))
         .route("/security", get(security::security_page))
         .route("/security/totp", post(security::totp_begin))
         .route("/security/totp/confirm", post(security::totp_confirm))

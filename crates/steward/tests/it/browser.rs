@@ -307,6 +307,77 @@ async fn owner_and_editor_story_in_chromium() {
     );
     click(&editor, "nav.tabs a[href^='/accounts/']").await;
 
+    // The editor drafts a post, its length counted live against the sandbox's limit ...
+    click(&editor, "nav.tabs a[href$='/posts/new']").await;
+    let first = "Spring sale: everything half price";
+    fill(&editor, "#edit-text", first).await;
+    assert_text(&editor, &format!("{} of 500 characters", first.chars().count())).await;
+    check_page(&editor, "editor-new").await;
+    // An image uploaded through the API from the page (the script sends the CSRF header).
+    let image_dir = tempfile::tempdir().unwrap();
+    let image = image_dir.path().join("sale.png");
+    let png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==";
+    std::fs::write(&image, base64::Engine::decode(&base64::engine::general_purpose::STANDARD, png).unwrap()).unwrap();
+    editor.find(By::Css("#upload-file")).await.unwrap().send_keys(image.display().to_string()).await.unwrap();
+    assert_text(&editor, "sale.png is uploaded and added to the media").await;
+    let media = editor.find(By::Css("#edit-media")).await.unwrap().value().await.unwrap().unwrap_or_default();
+    assert!(media.contains("/media/"), "{media}");
+    press(&editor, "Save the draft").await;
+    assert_text(&editor, "The draft is saved.").await;
+    let post_path = path(&editor).await;
+    assert!(post_path.starts_with("/posts/"), "{post_path}");
+    // ... changes it (a second version), and submits it; approving is not theirs to do.
+    fill(&editor, "#edit-text", "Spring sale: everything half price until Sunday").await;
+    press(&editor, "Save changes").await;
+    assert_text(&editor, "Saved.").await;
+    press(&editor, "Submit for review").await;
+    assert_text(&editor, "Submitted for review.").await;
+    assert!(
+        editor.find(By::XPath("//button[starts-with(normalize-space(.), 'Approve')]")).await.is_err(),
+        "an editor has no Approve button"
+    );
+
+    // The owner finds it in the review queue, sees what changed, approves and schedules it.
+    owner.goto(format!("{base}/")).await.unwrap();
+    assert_text(&owner, "1 post waiting for your approval").await;
+    click(&owner, "main a[href$='/review']").await;
+    assert_text(&owner, "Waiting for your approval").await;
+    check_page(&owner, "review").await;
+    click(&owner, &format!("main a[href='{post_path}']")).await;
+    assert_text(&owner, "Version 2 compared with version 1").await;
+    let added = owner.find(By::Css(".diff ins")).await.expect("added words").text().await.unwrap();
+    assert!(added.contains("until Sunday"), "{added}");
+    owner.find(By::Css(".preview img[alt='Attached image 1']")).await.expect("the uploaded image in the preview");
+    check_page(&owner, "editor").await;
+    press(&owner, "Approve version 2").await;
+    assert_text(&owner, "Approved.").await;
+    let paris = jiff::tz::TimeZone::get("Europe/Paris").unwrap();
+    let at = app.clock.now().checked_add(jiff::SignedDuration::from_mins(2)).unwrap();
+    let local = at.to_zoned(paris).strftime("%Y-%m-%dT%H:%M").to_string();
+    owner
+        .execute("document.getElementById('schedule-at').value = arguments[0];", vec![serde_json::json!(local)])
+        .await
+        .unwrap();
+    press(&owner, "Schedule").await;
+    assert_text(&owner, "Scheduled.").await;
+    click(&owner, "nav.tabs a[href$='/calendar']").await;
+    owner.find(By::Css(format!(".cal a[href='{post_path}']"))).await.expect("the post on the calendar");
+    check_page(&owner, "calendar").await;
+
+    // Its time comes (the test clock moves on): the scheduler publishes it to the sandbox.
+    app.clock.advance(Duration::from_secs(180));
+    let mut published = false;
+    for _ in 0..100 {
+        app.state.scheduler.wake();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        owner.goto(format!("{base}{post_path}")).await.unwrap();
+        if text(&owner).await.contains("Published") {
+            published = true;
+            break;
+        }
+    }
+    assert!(published, "the post was published: {}", text(&owner).await);
+
     // The owner sees the posting hours, then removes the editor ...
     owner.goto(format!("{base}{account_path}/members")).await.unwrap();
     assert_text(&owner, "mon 09:00–11:00").await;

@@ -38,6 +38,47 @@ async fn sandbox_account(app: &TestApp, owner: &Session) -> String {
     r.body["id"].as_str().unwrap().to_string()
 }
 
+/// An editor who accepted the invitation (the account has no house rules to accept).
+async fn editor_on(app: &TestApp, owner: &Session, id: &str) -> Session {
+    let r = app
+        .post(&format!("/api/v1/accounts/{id}/invitations"))
+        .auth(owner)
+        .json(json!({"email": "eddie@example.test", "role": "editor"}))
+        .send()
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let token = r.body["token"].as_str().unwrap().to_string();
+    let editor = app.user("eddie@example.test").await;
+    let r = app.post(&format!("/api/v1/invitations/{token}/accept")).auth(&editor).json(json!({})).send().await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    editor
+}
+
+/// A hidden field's value in a page.
+fn hidden_in(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let at = html.find(&marker).unwrap_or_else(|| panic!("no hidden {name}"));
+    let rest = &html[at + marker.len()..];
+    rest[..rest.find('"').expect("end of value")].replace("&quot;", "\"").replace("&#34;", "\"")
+}
+
+/// Writes a draft through the web form; answers its id.
+async fn draft_in_browser(app: &TestApp, s: &Session, id: &str, text: &str) -> String {
+    let (status, html) = page(app, s, &format!("/accounts/{id}/posts/new")).await;
+    assert_eq!(status, 200, "{html}");
+    let form = [
+        ("csrf_token", csrf_in(&html)),
+        ("idempotency_key", hidden_in(&html, "idempotency_key")),
+        ("title", String::new()),
+        ("text", text.to_string()),
+        ("media", String::new()),
+    ];
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (status, location, html) = post_form(app, &s.cookie(), &format!("/accounts/{id}/posts"), &form).await;
+    assert_eq!(status, 303, "{html}");
+    location.strip_prefix("/posts/").and_then(|l| l.split('?').next()).expect("the new post's page").to_string()
+}
+
 both_backends! {
     async fn forms_without_their_csrf_token_change_nothing(app: TestApp) {
         let owner = app.user("olivia@example.test").await;
@@ -125,5 +166,170 @@ both_backends! {
         assert_eq!(r.status().as_u16(), 303);
         assert_eq!(r.headers().get("location").unwrap(), "/", "only local paths are followed");
         assert!(r.headers().get("set-cookie").and_then(|v| v.to_str().ok()).unwrap().starts_with("steward_session=sts_"));
+    }
+    async fn post_buttons_follow_capabilities_and_forged_actions_are_refused(app: TestApp) {
+        let owner = app.user("olivia@example.test").await;
+        let id = sandbox_account(&app, &owner).await;
+        let editor = editor_on(&app, &owner, &id).await;
+        let pid = draft_in_browser(&app, &editor, &id, "Spring sale starts Monday").await;
+        let (status, html) = page(&app, &editor, &format!("/posts/{pid}")).await;
+        assert_eq!(status, 200, "{html}");
+        assert!(html.contains("Submit for review") && !html.contains("Approve version"), "{html}");
+        let token = csrf_in(&html);
+        let (status, _, _) = post_form(&app, &editor.cookie(), &format!("/posts/{pid}/submit"), &[("csrf_token", &token)]).await;
+        assert_eq!(status, 303);
+
+        // The editor may not approve: no button on the post or in the queue, and a forged
+        // form is refused by the server (and audited as a denial).
+        let (_, html) = page(&app, &editor, &format!("/posts/{pid}")).await;
+        assert!(!html.contains("Approve version") && !html.contains("Publish now") && !html.contains("Request changes"), "{html}");
+        let (status, html) = page(&app, &editor, &format!("/accounts/{id}/review")).await;
+        assert_eq!(status, 200, "{html}");
+        assert!(html.contains("Also in review") && !html.contains("/approve"), "{html}");
+        let (status, _, html) = post_form(&app, &editor.cookie(), &format!("/posts/{pid}/approve"), &[("csrf_token", &token), ("version", "1")]).await;
+        assert_eq!(status, 403, "{html}");
+        assert!(html.contains("posts.approve"), "the refusal says why: {html}");
+        let (status, _, _) = post_form(&app, &editor.cookie(), &format!("/posts/{pid}/publish-now"), &[("csrf_token", &token)]).await;
+        assert_eq!(status, 403);
+        let r = app.get(&format!("/api/v1/posts/{pid}")).auth(&owner).send().await;
+        assert_eq!(r.body["state"], "in_review", "nothing changed");
+
+        // The owner is told on the home page, approves from the queue and schedules.
+        let (_, home) = page(&app, &owner, "/").await;
+        assert!(home.contains(&format!("href=\"/accounts/{id}/review\">1 post waiting for your approval")), "{home}");
+        let (_, html) = page(&app, &owner, &format!("/accounts/{id}/review")).await;
+        assert!(html.contains("Waiting for your approval") && html.contains(&format!("/posts/{pid}/approve")), "{html}");
+        let owner_token = csrf_in(&html);
+        let (status, location, _) = post_form(&app, &owner.cookie(), &format!("/posts/{pid}/approve"), &[("csrf_token", &owner_token), ("version", "1"), ("from", "review")]).await;
+        assert_eq!((status, location.as_str()), (303, format!("/accounts/{id}/review?notice=approved").as_str()));
+        let (_, html) = page(&app, &owner, &format!("/posts/{pid}")).await;
+        assert!(html.contains("Publish now") && html.contains("id=\"schedule-at\""), "{html}");
+        let (status, _, html) = post_form(&app, &owner.cookie(), &format!("/posts/{pid}/schedule"), &[("csrf_token", &owner_token), ("at", "2001-01-01T10:00")]).await;
+        assert_eq!(status, 422, "{html}");
+        assert!(html.contains("id=\"schedule-at-err\"") && html.contains("must be in the future"), "{html}");
+        let at = app.clock.now().checked_add(jiff::SignedDuration::from_hours(48)).unwrap();
+        let local = at.to_zoned(jiff::tz::TimeZone::UTC).strftime("%Y-%m-%dT%H:%M").to_string();
+        let (status, _, html) = post_form(&app, &owner.cookie(), &format!("/posts/{pid}/schedule"), &[("csrf_token", &owner_token), ("at", &local)]).await;
+        assert_eq!(status, 303, "{html}");
+        let r = app.get(&format!("/api/v1/posts/{pid}")).auth(&owner).send().await;
+        assert_eq!(r.body["state"], "scheduled", "{}", r.text);
+
+        // It is on the calendar of that week, with a link to it.
+        let day = at.to_zoned(jiff::tz::TimeZone::UTC).date();
+        let (status, html) = page(&app, &editor, &format!("/accounts/{id}/calendar?view=week&date={day}")).await;
+        assert_eq!(status, 200, "{html}");
+        assert!(html.contains(&format!("href=\"/posts/{pid}\"")) && html.contains("Spring sale starts Monday"), "{html}");
+        let far = at.to_zoned(jiff::tz::TimeZone::UTC).date().checked_add(jiff::Span::new().days(60)).unwrap();
+        let (_, html) = page(&app, &editor, &format!("/accounts/{id}/calendar?date={far}")).await;
+        assert!(!html.contains(&format!("/posts/{pid}")), "only the visible range is shown");
+    }
+
+    async fn too_long_text_and_stale_edits_are_refused_with_a_sentence(app: TestApp) {
+        let owner = app.user("olivia@example.test").await;
+        let id = sandbox_account(&app, &owner).await;
+        let (_, html) = page(&app, &owner, &format!("/accounts/{id}/posts/new")).await;
+        assert!(html.contains("0 of 500 characters"), "the sandbox's limit is shown: {html}");
+        let token = csrf_in(&html);
+        let long = "é".repeat(501);
+        let (status, _, html) = post_form(&app, &owner.cookie(), &format!("/accounts/{id}/posts"), &[("csrf_token", &token), ("text", &long)]).await;
+        assert_eq!(status, 422, "{html}");
+        assert!(html.contains("id=\"edit-text-err\"") && html.contains("Text must be at most 500 characters on Sandbox"), "{html}");
+        assert!(html.contains("501 of 500 characters: 1 too many"), "counted as the browser counts: {html}");
+        let r = app.post(&format!("/api/v1/accounts/{id}/posts")).auth(&owner).json(json!({"text": long})).send().await;
+        assert_eq!(r.status, 422, "the API refuses it too: {}", r.text);
+        let r = app.post(&format!("/api/v1/accounts/{id}/posts")).auth(&owner).json(json!({"text": "é".repeat(500)})).send().await;
+        assert_eq!(r.status, 201, "exactly the limit is fine: {}", r.text);
+
+        // Two people edit at once: the second save is refused with a plain sentence.
+        let pid = draft_in_browser(&app, &owner, &id, "First words").await;
+        let (_, html) = page(&app, &owner, &format!("/posts/{pid}")).await;
+        let etag = hidden_in(&html, "etag");
+        let token = csrf_in(&html);
+        let r = app.get(&format!("/api/v1/posts/{pid}")).auth(&owner).send().await;
+        let r = app.req(reqwest::Method::PATCH, &format!("/api/v1/posts/{pid}")).auth(&owner).header("if-match", r.header("etag").unwrap()).json(json!({"text": "Someone else's words"})).send().await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let (status, _, html) = post_form(&app, &owner.cookie(), &format!("/posts/{pid}"), &[("csrf_token", &token), ("etag", &etag), ("text", "My words")]).await;
+        assert_eq!(status, 412, "{html}");
+        assert!(html.contains("Someone else changed this post while you were editing it."), "{html}");
+        assert!(html.contains(">My words</textarea>"), "what was typed is kept: {html}");
+        let r = app.get(&format!("/api/v1/posts/{pid}")).auth(&owner).send().await;
+        assert_eq!(r.body["text"], "Someone else's words");
+
+        // With the current version the save works, and the page shows what changed.
+        let (_, html) = page(&app, &owner, &format!("/posts/{pid}")).await;
+        let (status, _, html) = post_form(&app, &owner.cookie(), &format!("/posts/{pid}"), &[("csrf_token", &token), ("etag", &hidden_in(&html, "etag")), ("text", "Someone else's better words")]).await;
+        assert_eq!(status, 303, "{html}");
+        let (_, html) = page(&app, &owner, &format!("/posts/{pid}")).await;
+        assert!(html.contains("Version 3 compared with version 2") && html.contains("<ins>better </ins>"), "{html}");
+        let (_, html) = page(&app, &owner, &format!("/posts/{pid}?compare=2")).await;
+        assert!(html.contains("<del>First</del>") && html.contains("else&#39;s"), "{html}");
+    }
+
+    async fn the_calendar_marks_published_failed_and_held_posts(app: TestApp) {
+        let owner = app.user("olivia@example.test").await;
+        let id = sandbox_account(&app, &owner).await;
+        let at = app.clock.now_us() - 60_000_000;
+        let day = jiff::Timestamp::from_microsecond(at).unwrap().to_zoned(jiff::tz::TimeZone::UTC).date();
+        let mut ids = Vec::new();
+        for (i, text) in ["Went out fine", "Platform said no", "Held back"].iter().enumerate() {
+            let r = app.post(&format!("/api/v1/accounts/{id}/posts")).auth(&owner).json(json!({"text": text})).send().await;
+            assert_eq!(r.status, 201, "{}", r.text);
+            ids.push((i, r.body["id"].as_str().unwrap().to_string()));
+        }
+        // States the scheduler would leave them in (the scheduler's own tests cover how).
+        app.raw_sql(&format!("UPDATE posts SET state = 'published', scheduled_at = {at}, published_at = {at} WHERE id = '{}'", ids[0].1)).await;
+        app.raw_sql(&format!("UPDATE posts SET state = 'failed', scheduled_at = {at}, last_error = 'refused' WHERE id = '{}'", ids[1].1)).await;
+        app.raw_sql(&format!("UPDATE posts SET state = 'approved', scheduled_at = NULL, hold_reason = 'pace_exceeded', updated_at = {at} WHERE id = '{}'", ids[2].1)).await;
+        let (status, html) = page(&app, &owner, &format!("/accounts/{id}/calendar?view=week&date={day}")).await;
+        assert_eq!(status, 200, "{html}");
+        for (mark, text) in [("Published", "Went out fine"), ("Failed", "Platform said no"), ("Held", "Held back")] {
+            assert!(html.contains(&format!("{mark}</span>")) && html.contains(text), "{mark} {text}: {html}");
+        }
+        assert!(html.contains("3 posts in this view"), "{html}");
+        // A busy day: the month view shows six posts and links the rest to the week, which shows all.
+        for i in 0..7 {
+            let r = app.post(&format!("/api/v1/accounts/{id}/posts")).auth(&owner).json(json!({"text": format!("Busy {i}")})).send().await;
+            assert_eq!(r.status, 201, "{}", r.text);
+        }
+        app.raw_sql(&format!("UPDATE posts SET state = 'published', scheduled_at = {at}, published_at = {at} WHERE text LIKE 'Busy%'")).await;
+        let (_, html) = page(&app, &owner, &format!("/accounts/{id}/calendar?date={day}")).await;
+        assert!(html.contains("10 posts in this view") && html.contains(&format!("href=\"/accounts/{id}/calendar?view=week&#38;date={day}\">4 more")), "{html}");
+        let (_, html) = page(&app, &owner, &format!("/accounts/{id}/calendar?view=week&date={day}")).await;
+        assert_eq!(html.matches("<span class=\"mark ").count(), 10, "{html}");
+        let (status, html) = page(&app, &owner, &format!("/posts/{}", ids[2].1)).await;
+        assert_eq!(status, 200);
+        assert!(html.contains("pace limits did not allow it"), "{html}");
+        let (status, _) = page(&app, &owner, &format!("/accounts/{id}/calendar?date=someday")).await;
+        assert_eq!(status, 422);
+    }
+    async fn changes_requested_go_back_to_the_author_with_the_comment(app: TestApp) {
+        let owner = app.user("olivia@example.test").await;
+        let id = sandbox_account(&app, &owner).await;
+        let editor = editor_on(&app, &owner, &id).await;
+        let pid = draft_in_browser(&app, &editor, &id, "Too loud").await;
+        let (_, html) = page(&app, &editor, &format!("/posts/{pid}")).await;
+        let token = csrf_in(&html);
+        let (status, _, _) = post_form(&app, &editor.cookie(), &format!("/posts/{pid}/submit"), &[("csrf_token", &token)]).await;
+        assert_eq!(status, 303);
+        let (_, html) = page(&app, &owner, &format!("/posts/{pid}")).await;
+        let owner_token = csrf_in(&html);
+        let (status, _, html) = post_form(&app, &owner.cookie(), &format!("/posts/{pid}/request-changes"), &[("csrf_token", &owner_token), ("comment", "  ")]).await;
+        assert_eq!(status, 422, "{html}");
+        assert!(html.contains("id=\"changes-comment-err\""), "the error sits by the comment field: {html}");
+        let (status, _, _) = post_form(&app, &owner.cookie(), &format!("/posts/{pid}/request-changes"), &[("csrf_token", &owner_token), ("comment", "Softer, please.")]).await;
+        assert_eq!(status, 303);
+        let (_, html) = page(&app, &editor, &format!("/accounts/{id}/review")).await;
+        assert!(html.contains("Needing changes") && html.contains("Changes were requested on your post."), "{html}");
+        let (_, html) = page(&app, &editor, &format!("/posts/{pid}")).await;
+        assert!(html.contains("requested changes") && html.contains("Softer, please."), "{html}");
+        let (status, _, _) = post_form(&app, &editor.cookie(), &format!("/posts/{pid}/comments"), &[("csrf_token", &token), ("body", "Will do.")]).await;
+        assert_eq!(status, 303);
+        let (_, html) = page(&app, &owner, &format!("/posts/{pid}")).await;
+        assert!(html.contains("Will do."), "{html}");
+        // The author may cancel their own post; nobody may act on it afterwards.
+        let (status, _, _) = post_form(&app, &editor.cookie(), &format!("/posts/{pid}/cancel"), &[("csrf_token", &token)]).await;
+        assert_eq!(status, 303);
+        let (_, html) = page(&app, &owner, &format!("/posts/{pid}")).await;
+        assert!(html.contains("Cancelled") && !html.contains("Publish now") && !html.contains("Save changes"), "{html}");
     }
 }

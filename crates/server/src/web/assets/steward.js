@@ -8,3 +8,57 @@
     }
   } catch (e) { /* no Intl: nothing to tell */ }
 })();
+
+// The post editor: the text's length against the platform's limit, counted as the server
+// counts it (Unicode characters), and uploads through the API (the form works without both).
+(function () {
+  function chars(s) { return Array.from(s.replace(/\r\n/g, "\n")).length; }
+  document.querySelectorAll("[data-count-for]").forEach(function (out) {
+    var field = document.getElementById(out.getAttribute("data-count-for"));
+    var limit = parseInt(out.getAttribute("data-limit"), 10);
+    var preview = document.getElementById("preview-text");
+    if (!field) return;
+    field.setAttribute("aria-describedby", ((field.getAttribute("aria-describedby") || "") + " " + out.id).trim());
+    function update() {
+      var n = chars(field.value);
+      out.textContent = n + " of " + limit + " characters" + (n > limit ? ": " + (n - limit) + " too many" : "");
+      out.classList.toggle("over", n > limit);
+      if (preview) preview.textContent = field.value;
+    }
+    field.addEventListener("input", update);
+  });
+  document.querySelectorAll("[data-upload]").forEach(function (box) {
+    var input = box.querySelector("input[type=file]");
+    var status = box.querySelector("[role=status]");
+    var target = document.getElementById(box.getAttribute("data-target"));
+    var form = box.closest("form");
+    var token = form && form.querySelector("input[name=csrf_token]");
+    if (!input || !target || !token || !window.XMLHttpRequest) return;
+    box.hidden = false;
+    input.addEventListener("change", function () {
+      var file = input.files && input.files[0];
+      if (!file) return;
+      var xhr = new XMLHttpRequest();
+      xhr.open("POST", box.getAttribute("data-upload"));
+      xhr.setRequestHeader("Content-Type", file.type || "application/octet-stream");
+      xhr.setRequestHeader("X-CSRF-Token", token.value);
+      xhr.upload.onprogress = function (e) {
+        if (e.lengthComputable) status.textContent = "Uploading " + file.name + ": " + Math.round(100 * e.loaded / e.total) + "%";
+      };
+      xhr.onload = function () {
+        var body = {};
+        try { body = JSON.parse(xhr.responseText); } catch (e) { /* not JSON */ }
+        if (xhr.status === 201 && body.url) {
+          target.value = (target.value.trim() ? target.value.trim() + "\n" : "") + body.url;
+          status.textContent = file.name + " is uploaded and added to the media. Save to keep it.";
+        } else {
+          status.textContent = "The upload failed: " + (body.detail || "the server refused it") + ".";
+        }
+        input.value = "";
+      };
+      xhr.onerror = function () { status.textContent = "The upload failed: the server could not be reached."; };
+      status.textContent = "Uploading " + file.name + "…";
+      xhr.send(file);
+    });
+  });
+})();
