@@ -274,7 +274,11 @@ impl Store {
                  AND state IN ('approved', 'scheduled') AND NOT EXISTS (SELECT 1 FROM post_approvals a \
                  WHERE a.post_id = posts.id AND a.version = posts.version AND a.approver_id = $2) \
                  ORDER BY scheduled_at, id LIMIT 500";
-        Ok(on_pool!(self, |c| sqlx::query_as::<_, LockdownPostRow>(q).bind(account_id).bind(owner_id).fetch_all(c).await)?)
+        Ok(on_pool!(self, |c| sqlx::query_as::<_, LockdownPostRow>(q)
+            .bind(account_id)
+            .bind(owner_id)
+            .fetch_all(c)
+            .await)?)
     }
 }
 

@@ -23,8 +23,8 @@ pub mod testing;
 mod vault;
 
 pub use accounts::{
-    LockdownPostRow,
-    AccountRow, AccountSettings, InvitationRow, MemberRow, MembershipRow, MembershipTerms, NewAccount, NewInvitation,
+    AccountRow, AccountSettings, InvitationRow, LockdownPostRow, MemberRow, MembershipRow, MembershipTerms, NewAccount,
+    NewInvitation,
 };
 pub use alerts::{AlertPreferencesRow, AlertRow, DeliveryRow, DeliveryStatusRow, Finding, Raised};
 pub use audit::{ActivityFilter, AuditEventRow, CheckpointRow, NewAuditEvent};

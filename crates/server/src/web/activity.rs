@@ -86,10 +86,16 @@ fn given(v: &Option<String>) -> Option<String> {
 impl LogQuery {
     /// The filters as URL pairs (blank ones left out): for export links and page links.
     fn filter_pairs(&self) -> Vec<(&'static str, String)> {
-        [("actor", &self.actor), ("action", &self.action), ("outcome", &self.outcome), ("from", &self.from), ("to", &self.to)]
-            .into_iter()
-            .filter_map(|(k, v)| given(v).map(|v| (k, v)))
-            .collect()
+        [
+            ("actor", &self.actor),
+            ("action", &self.action),
+            ("outcome", &self.outcome),
+            ("from", &self.from),
+            ("to", &self.to),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| given(v).map(|v| (k, v)))
+        .collect()
     }
 
     /// The API query: dates read as whole days in `zone`; unreadable dates are field errors.
@@ -192,7 +198,13 @@ fn target_words(target: &str, account_id: Option<&str>, names: &Names) -> String
     }
 }
 
-fn event_view(e: ActivityEvent, names: &Names, zone: &TimeZone, viewer: Option<&TimeZone>, account_id: Option<&str>) -> EventView {
+fn event_view(
+    e: ActivityEvent,
+    names: &Names,
+    zone: &TimeZone,
+    viewer: Option<&TimeZone>,
+    account_id: Option<&str>,
+) -> EventView {
     EventView {
         when: when(&e.at, zone, viewer),
         who: who(&e, names),
@@ -225,19 +237,12 @@ fn chart_range(filter: &ActivityFilter, now: Timestamp, zone: &TimeZone) -> (Dat
     // `until` is exclusive: the last day shown is the day of the instant just before it.
     let last = filter.until.map(|u| to_date(u - 1)).unwrap_or_else(|| now.to_zoned(zone.clone()).date());
     let earliest = last.checked_sub((CHART_MAX_DAYS - 1).days()).unwrap_or(last);
-    let first = filter
-        .since
-        .map(to_date)
-        .unwrap_or_else(|| last.checked_sub((CHART_DEFAULT_DAYS - 1).days()).unwrap_or(last));
+    let first =
+        filter.since.map(to_date).unwrap_or_else(|| last.checked_sub((CHART_DEFAULT_DAYS - 1).days()).unwrap_or(last));
     (first.max(earliest).min(last), last)
 }
 
-async fn chart(
-    state: &AppState,
-    filter: &ActivityFilter,
-    zone: &TimeZone,
-    names: &Names,
-) -> Result<Chart, ApiError> {
+async fn chart(state: &AppState, filter: &ActivityFilter, zone: &TimeZone, names: &Names) -> Result<Chart, ApiError> {
     let (first, last) = chart_range(filter, state.clock.now(), zone);
     let start = first.to_zoned(zone.clone()).map_err(|e| ApiError::internal(anyhow::anyhow!(e)))?.timestamp();
     let end = last
@@ -282,11 +287,13 @@ async fn chart(
     }
     let capped = seen >= CHART_CAP;
     // Busiest first, so the first colours go to the people who did the most.
-    let mut rows: Vec<(String, Vec<i64>, i64)> =
-        series.into_iter().map(|(name, counts)| {
+    let mut rows: Vec<(String, Vec<i64>, i64)> = series
+        .into_iter()
+        .map(|(name, counts)| {
             let total = counts.iter().sum();
             (name, counts, total)
-        }).collect();
+        })
+        .collect();
     rows.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.0.cmp(&b.0)));
     let totals: Vec<i64> = (0..days.len()).map(|i| rows.iter().map(|r| r.1[i]).sum()).collect();
     let day_labels: Vec<String> = days.iter().map(|d| d.strftime("%a %-d %b").to_string()).collect();
@@ -410,7 +417,9 @@ fn link(path: &str, pairs: &[(&str, String)]) -> String {
 /// Export links to the API's streaming endpoints, with the page's filters as instants.
 fn export_links(api_path: &str, q: &ActivityQuery) -> (String, String) {
     let mut pairs: Vec<(&str, String)> = Vec::new();
-    for (k, v) in [("actor", &q.actor), ("action", &q.action), ("outcome", &q.outcome), ("since", &q.since), ("until", &q.until)] {
+    for (k, v) in
+        [("actor", &q.actor), ("action", &q.action), ("outcome", &q.outcome), ("since", &q.since), ("until", &q.until)]
+    {
         if let Some(v) = v {
             pairs.push((k, v.clone()));
         }
@@ -502,19 +511,21 @@ pub async fn account_log(
             return render_failed(&empty_page(layout, &q, &path, &zone, "the account's").with_error(&q, &e), &e);
         }
     };
-    let (page, filter) = match activity::account_activity_page(&state, &viewer.ctx(), &viewer.principal, &id, &api).await
-    {
-        Ok(found) => found,
-        Err(e @ ApiError::Validation(_)) => {
-            return render_failed(&empty_page(layout, &q, &path, &zone, "the account's").with_error(&q, &e), &e);
-        }
-        Err(e) => return error_page(Some(&viewer), &e),
-    };
-    let names: Names = match members::list_members(State(state.clone()), viewer.ctx(), viewer.principal.clone(), Path(id.clone())).await
-    {
-        Ok(Json(list)) => list.items.into_iter().map(|m| (m.user_id, m.display_name)).collect(),
-        Err(e) => return error_page(Some(&viewer), &e),
-    };
+    let (page, filter) =
+        match activity::account_activity_page(&state, &viewer.ctx(), &viewer.principal, &id, &api).await {
+            Ok(found) => found,
+            Err(e @ ApiError::Validation(_)) => {
+                return render_failed(&empty_page(layout, &q, &path, &zone, "the account's").with_error(&q, &e), &e);
+            }
+            Err(e) => return error_page(Some(&viewer), &e),
+        };
+    let names: Names =
+        match members::list_members(State(state.clone()), viewer.ctx(), viewer.principal.clone(), Path(id.clone()))
+            .await
+        {
+            Ok(Json(list)) => list.items.into_iter().map(|m| (m.user_id, m.display_name)).collect(),
+            Err(e) => return error_page(Some(&viewer), &e),
+        };
     let chart = match chart(&state, &filter, &zone, &names).await {
         Ok(c) => c,
         Err(e) => return error_page(Some(&viewer), &e),
@@ -628,7 +639,12 @@ mod tests {
         let (newer, older) = paging("/activity", &first, Some("10.2"));
         assert_eq!(newer, None);
         assert_eq!(older.as_deref(), Some("/activity?actor=u1&cursor=10.2&trail=0"));
-        let second = LogQuery { actor: Some("u1".into()), cursor: Some("10.2".into()), trail: Some("0".into()), ..LogQuery::default() };
+        let second = LogQuery {
+            actor: Some("u1".into()),
+            cursor: Some("10.2".into()),
+            trail: Some("0".into()),
+            ..LogQuery::default()
+        };
         let (newer, older) = paging("/activity", &second, Some("5.1"));
         assert_eq!(newer.as_deref(), Some("/activity?actor=u1"));
         assert_eq!(older.as_deref(), Some("/activity?actor=u1&cursor=5.1&trail=0%7E10.2"));

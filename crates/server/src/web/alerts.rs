@@ -80,9 +80,10 @@ fn item(a: AlertView, names: &HashMap<String, String>, viewer: &Viewer) -> Alert
     let tz = viewer.tz.as_ref();
     AlertItem {
         kind: AlertKind::parse(&a.kind).map(kind_words).unwrap_or("Alert").to_string(),
-        account: a.account_id.as_ref().map(|id| {
-            (format!("/accounts/{id}"), names.get(id).cloned().unwrap_or_else(|| "an account".into()))
-        }),
+        account: a
+            .account_id
+            .as_ref()
+            .map(|id| (format!("/accounts/{id}"), names.get(id).cloned().unwrap_or_else(|| "an account".into()))),
         first_seen: when_mine(&a.created_at, tz),
         last_seen: (a.count > 1).then(|| when_mine(&a.last_seen_at, tz)),
         acknowledged: a.acknowledged_at.as_deref().map(|t| when_mine(t, tz)),
@@ -113,8 +114,11 @@ async fn alerts_view(state: &AppState, viewer: &Viewer, cursor: Option<String>) 
         Vec::new()
     };
     let Json(all) =
-        api::list_alerts(State(state.clone()), viewer.principal.clone(), Query(alerts_query(false, cursor, 50))).await?;
-    let older = all.next_cursor.map(|c| format!("/alerts?{}", serde_urlencoded::to_string([("cursor", c)]).unwrap_or_default()));
+        api::list_alerts(State(state.clone()), viewer.principal.clone(), Query(alerts_query(false, cursor, 50)))
+            .await?;
+    let older = all
+        .next_cursor
+        .map(|c| format!("/alerts?{}", serde_urlencoded::to_string([("cursor", c)]).unwrap_or_default()));
     let read = all.items.into_iter().filter(|a| a.acknowledged_at.is_some()).map(|a| item(a, &names, viewer)).collect();
     let unread = unread.into_iter().map(|a| item(a, &names, viewer)).collect();
     Ok(AlertsPage { layout: viewer.layout("Alerts"), csrf: viewer.csrf.clone(), unread, read, older, error: None })
@@ -246,9 +250,13 @@ pub async fn preferences_submit(State(state): State<AppState>, viewer: Viewer, d
     // Every kind ticked is "all kinds", so kinds added later are delivered too.
     let kinds = if AlertKind::ALL.iter().all(|k| ticked.iter().any(|t| t == k.as_str())) { None } else { Some(ticked) };
     let body = PreferencesRequest { email: data.checked("email"), webhook_url: data.opt("webhook_url"), kinds };
-    let result =
-        api::put_preferences(State(state.clone()), viewer.ctx(), SessionPrincipal(viewer.principal.clone()), Json(body))
-            .await;
+    let result = api::put_preferences(
+        State(state.clone()),
+        viewer.ctx(),
+        SessionPrincipal(viewer.principal.clone()),
+        Json(body),
+    )
+    .await;
     match result {
         Ok(_) => see_other("/alerts/preferences?notice=saved"),
         Err(e) => {
@@ -263,7 +271,8 @@ pub async fn preferences_submit(State(state): State<AppState>, viewer: Viewer, d
 }
 
 pub async fn rotate_secret(State(state): State<AppState>, viewer: Viewer) -> Response {
-    let result = api::rotate_secret(State(state.clone()), viewer.ctx(), SessionPrincipal(viewer.principal.clone())).await;
+    let result =
+        api::rotate_secret(State(state.clone()), viewer.ctx(), SessionPrincipal(viewer.principal.clone())).await;
     match result {
         Ok(_) => see_other("/alerts/preferences?notice=rotated"),
         Err(e) => match api::get_preferences(State(state.clone()), SessionPrincipal(viewer.principal.clone())).await {
@@ -347,12 +356,21 @@ fn check_rows() -> Vec<CheckRow> {
         .collect()
 }
 
-async fn thresholds_view(state: &AppState, viewer: &Viewer, id: &str) -> Result<(ThresholdsPage, AlertThresholds), ApiError> {
+async fn thresholds_view(
+    state: &AppState,
+    viewer: &Viewer,
+    id: &str,
+) -> Result<(ThresholdsPage, AlertThresholds), ApiError> {
     let a = access(state, viewer, id, Need::Capability(Capability::SettingsManage)).await?;
     let current = AlertThresholds::from_stored(&a.account.alert_thresholds);
     let mut layout = viewer.layout(format!("Alert thresholds of {}", a.account.display_name));
     layout.account = Some(account_nav(&a, "settings"));
-    let page = ThresholdsPage { layout, id: id.to_string(), form: Form::new("thresholds", &viewer.csrf), checks: check_rows() };
+    let page = ThresholdsPage {
+        layout,
+        id: id.to_string(),
+        form: Form::new("thresholds", &viewer.csrf),
+        checks: check_rows(),
+    };
     Ok((page, current))
 }
 
@@ -412,9 +430,15 @@ pub async fn thresholds_submit(
             rules_text: None,
             alert_thresholds: Some(thresholds.into()),
         };
-        accounts::update_settings(State(state.clone()), viewer.ctx(), viewer.principal.clone(), Path(id.clone()), Json(body))
-            .await
-            .map(|_| ())
+        accounts::update_settings(
+            State(state.clone()),
+            viewer.ctx(),
+            viewer.principal.clone(),
+            Path(id.clone()),
+            Json(body),
+        )
+        .await
+        .map(|_| ())
     } else {
         Err(ApiError::Validation(unreadable))
     };

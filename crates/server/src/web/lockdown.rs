@@ -56,7 +56,8 @@ fn post_title(title: Option<&str>, text: &str) -> String {
 async fn lockdown_view(state: &AppState, viewer: &Viewer, id: &str) -> Result<(LockdownPage, AccountAccess), ApiError> {
     let a = access(state, viewer, id, Need::Capability(Capability::Lockdown)).await?;
     let Json(list) =
-        members::list_members(State(state.clone()), viewer.ctx(), viewer.principal.clone(), Path(id.to_string())).await?;
+        members::list_members(State(state.clone()), viewer.ctx(), viewer.principal.clone(), Path(id.to_string()))
+            .await?;
     // The same people `suspend_other_members` suspends: active, not the owner, not the viewer.
     let (losing, suspended): (Vec<_>, Vec<_>) = list
         .items

@@ -441,7 +441,7 @@ async fn activity_alerts_and_lockdown_in_chromium() {
     let chart = b.find(By::Css("svg.chart")).await.expect("the chart");
     assert_eq!(chart.attr("role").await.unwrap().as_deref(), Some("img"));
     check_page(&b, "activity").await;
-    b.find(By::Css(&format!("#filter-actor option[value='{}']", admin.user_id))).await.unwrap().click().await.unwrap();
+    b.find(By::Css(format!("#filter-actor option[value='{}']", admin.user_id))).await.unwrap().click().await.unwrap();
     b.find(By::Css("#filter-outcome option[value='allowed']")).await.unwrap().click().await.unwrap();
     press(&b, "Show").await;
     assert_text(&b, "changed the settings").await;
