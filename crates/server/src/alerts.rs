@@ -89,6 +89,7 @@ pub fn signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
 }
 
 const MAX_ATTEMPTS: i64 = 12;
+const MAIL_OFF: &str = "mail is off on this server (STEWARD_SMTP_URL or STEWARD_MAIL_FROM is unset)";
 /// How long an attempt may take before another worker may try again.
 const LEASE: Duration = Duration::from_secs(60);
 const POLL: Duration = Duration::from_millis(500);
@@ -123,6 +124,13 @@ pub async fn deliver_due(state: &AppState) -> anyhow::Result<usize> {
     let mut sent = 0;
     for d in due {
         if !state.store.claim_delivery(&d, now + micros(LEASE)).await? {
+            continue;
+        }
+        // Queued while mail was on, and the server has none now: nothing to send it with, and
+        // nothing worth a warning per alert.
+        if d.channel == "email" && !state.settings.mail_enabled() {
+            tracing::debug!(delivery = %d.id, "email delivery dropped: mail is off on this server");
+            state.store.delivery_failed(&d.id, MAIL_OFF, None, state.clock.now_us()).await?;
             continue;
         }
         let attempt = d.attempts + 1;
@@ -203,7 +211,7 @@ pub fn email_message(from: &str, to: &str, public_url: &str, alert: &AlertView) 
 
 async fn send_email(state: &AppState, to: &str, alert: &AlertView) -> Result<(), Failure> {
     let (Some(url), Some(from)) = (&state.settings.smtp_url, &state.settings.mail_from) else {
-        return Err(Failure::Permanent("mail is off on this server (STEWARD_SMTP_URL is unset)".into()));
+        return Err(Failure::Permanent(MAIL_OFF.into()));
     };
     let message = email_message(from, to, &state.settings.public_url, alert)
         .map_err(|e| Failure::Permanent(format!("cannot build the email: {e}")))?;

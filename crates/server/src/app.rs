@@ -45,7 +45,8 @@ impl App {
             std::fs::create_dir_all(&settings.data_dir)?;
         }
         let master = MasterKey::load(&settings.master_key)?;
-        let store = Store::open(&settings.database_url).await?;
+        // Without mail, alerts queue no email deliveries at all (rather than one given up per alert).
+        let store = Store::open(&settings.database_url).await?.with_email_deliveries(settings.mail_enabled());
         tracing::info!(database = %redact_url(&settings.database_url), "database ready");
         let state = AppState::new(settings, store, &master, clock)?;
         let router = router(state.clone());

@@ -369,6 +369,12 @@ impl Settings {
     pub fn secure_cookies(&self) -> bool {
         self.public_url.starts_with("https://")
     }
+
+    /// Whether this server sends email: an SMTP server and a sender are both configured.
+    #[must_use]
+    pub fn mail_enabled(&self) -> bool {
+        self.smtp_url.is_some() && self.mail_from.is_some()
+    }
 }
 
 #[cfg(test)]

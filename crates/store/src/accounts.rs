@@ -266,6 +266,30 @@ impl Store {
         ]);
         Ok(on_pool!(self, |c| sqlx::query_as::<_, MembershipRow>(q).bind(now).bind(limit).fetch_all(c).await)?)
     }
+
+    /// The posts a lockdown would cancel now (the same set as [`Tx::cancel_posts_not_approved_by`]),
+    /// for the confirmation page: `(id, title, text, state, scheduled_at)`, soonest first.
+    pub async fn posts_lockdown_would_cancel(&self, account_id: &str, owner_id: &str) -> Result<Vec<LockdownPostRow>> {
+        let q = "SELECT id, title, text, state, scheduled_at FROM posts WHERE account_id = $1 \
+                 AND state IN ('approved', 'scheduled') AND NOT EXISTS (SELECT 1 FROM post_approvals a \
+                 WHERE a.post_id = posts.id AND a.version = posts.version AND a.approver_id = $2) \
+                 ORDER BY scheduled_at, id LIMIT 500";
+        Ok(on_pool!(self, |c| sqlx::query_as::<_, LockdownPostRow>(q)
+            .bind(account_id)
+            .bind(owner_id)
+            .fetch_all(c)
+            .await)?)
+    }
+}
+
+/// A post a lockdown would cancel.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct LockdownPostRow {
+    pub id: String,
+    pub title: Option<String>,
+    pub text: String,
+    pub state: String,
+    pub scheduled_at: Option<Micros>,
 }
 
 impl Tx {
@@ -495,6 +519,12 @@ impl Tx {
             on_tx!(self, |c| sqlx::query_scalar(q).bind(account_id).bind(keep).bind(now).fetch_all(c).await)?;
         ids.sort();
         Ok(ids)
+    }
+
+    /// How many memberships of the account are suspended (after a lockdown: not yet reinstated).
+    pub async fn suspended_member_count(&mut self, account_id: &str) -> Result<i64> {
+        let q = "SELECT COUNT(*) FROM memberships WHERE account_id = $1 AND status = 'suspended'";
+        Ok(on_tx!(self, |c| sqlx::query_scalar(q).bind(account_id).fetch_one(c).await)?)
     }
 
     /// Destroys the stored platform credential and its data key (lockdown's "disconnect"):

@@ -430,8 +430,9 @@ impl Tx {
                 }
             }
             // Without preferences, email is on: an owner who never opened the settings still hears.
+            // A server without mail queues none: there is nothing to send them with.
             let mut channels = Vec::new();
-            if email.unwrap_or(true) {
+            if email.unwrap_or(true) && self.email_deliveries {
                 channels.push("email");
             }
             if webhook_url.is_some() {

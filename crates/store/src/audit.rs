@@ -251,7 +251,9 @@ impl ActivityFilter {
             params.push(Param::Int(at));
             let a = params.len();
             params.push(Param::Int(seq));
-            conds.push(format!("(at < ${a} OR (at = ${a} AND seq < ${}))", params.len()));
+            // `at <= a` repeats what the OR implies, as a bound the index range can use: without
+            // it each next page rescans every newer row (an export of N events reads ~N²/2000).
+            conds.push(format!("at <= ${a} AND (at < ${a} OR (at = ${a} AND seq < ${}))", params.len()));
         }
         let clause = if conds.is_empty() { String::new() } else { format!(" WHERE {}", conds.join(" AND ")) };
         (clause, params)

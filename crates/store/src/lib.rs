@@ -23,7 +23,8 @@ pub mod testing;
 mod vault;
 
 pub use accounts::{
-    AccountRow, AccountSettings, InvitationRow, MemberRow, MembershipRow, MembershipTerms, NewAccount, NewInvitation,
+    AccountRow, AccountSettings, InvitationRow, LockdownPostRow, MemberRow, MembershipRow, MembershipTerms, NewAccount,
+    NewInvitation,
 };
 pub use alerts::{AlertPreferencesRow, AlertRow, DeliveryRow, DeliveryStatusRow, Finding, Raised};
 pub use audit::{ActivityFilter, AuditEventRow, CheckpointRow, NewAuditEvent};
@@ -88,6 +89,8 @@ pub(crate) enum Pool {
 pub struct Store {
     pub(crate) pool: Pool,
     pub(crate) cache: std::sync::Arc<cache::ReadCache>,
+    /// Whether raising an alert queues email deliveries (false when the server has no mail).
+    pub(crate) email_deliveries: bool,
 }
 
 /// A write transaction. Dropping it without [`Tx::commit`] rolls everything back.
@@ -95,6 +98,7 @@ pub struct Tx {
     pub(crate) inner: TxInner,
     pub(crate) cache: std::sync::Arc<cache::ReadCache>,
     pub(crate) backend: Backend,
+    pub(crate) email_deliveries: bool,
 }
 
 pub(crate) enum TxInner {
@@ -156,7 +160,15 @@ impl Store {
         };
         // One process per SQLite file: its own commits are all the writes there are (see cache.rs).
         let cache = std::sync::Arc::new(cache::ReadCache::new(matches!(pool, Pool::Sqlite(_))));
-        Ok(Self { pool, cache })
+        Ok(Self { pool, cache, email_deliveries: true })
+    }
+
+    /// Whether alerts raised through this store queue email deliveries (on by default; off on
+    /// a server without mail, where they could only be given up).
+    #[must_use]
+    pub fn with_email_deliveries(mut self, on: bool) -> Self {
+        self.email_deliveries = on;
+        self
     }
 
     pub async fn migrate(&self) -> Result<()> {
@@ -191,7 +203,7 @@ impl Store {
             Pool::Sqlite(p) => TxInner::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
             Pool::Postgres(p) => TxInner::Postgres(p.begin().await?),
         };
-        Ok(Tx { inner, cache: self.cache.clone(), backend: self.backend() })
+        Ok(Tx { inner, cache: self.cache.clone(), backend: self.backend(), email_deliveries: self.email_deliveries })
     }
 
     pub async fn close(&self) {

@@ -75,7 +75,8 @@ impl From<AuditEventRow> for ActivityEvent {
 }
 
 /// What an action is, in words (unknown actions fall back to their name).
-fn action_words(action: &str) -> &str {
+#[must_use]
+pub fn action_words(action: &str) -> &str {
     match action {
         "auth.register" => "registered",
         "auth.login" => "signed in",
@@ -102,6 +103,8 @@ fn action_words(action: &str) -> &str {
         "accounts.transfer" => "transferred ownership",
         "accounts.delete" => "deleted the account",
         "accounts.lockdown" => "locked the account down",
+        "accounts.lockdown.lift" => "lifted the lockdown",
+        "accounts.activity.read" => "read the activity log",
         "members.invite" => "invited a member",
         "members.invitation.withdraw" => "withdrew an invitation",
         "members.join" => "joined",
@@ -110,7 +113,6 @@ fn action_words(action: &str) -> &str {
         "members.remove" => "removed a member",
         "members.leave" => "left",
         "members.expire" => "ended an expired membership",
-        "accounts.activity.read" => "read the activity log",
         "posts.create" => "drafted a post",
         "posts.edit" => "edited a post",
         "posts.submit" => "submitted a post for review",
@@ -167,7 +169,7 @@ pub fn describe(e: &AuditEventRow, data: &Value) -> String {
     s
 }
 
-#[derive(Deserialize, IntoParams)]
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
 pub struct ActivityQuery {
     /// 1 to 500; default 50.
     pub limit: Option<i64>,
@@ -268,19 +270,54 @@ async fn answer(
     limit: Option<i64>,
 ) -> ApiResult<Response> {
     match format {
-        Format::Page => {
-            let limit = page_limit(limit)?;
-            let mut rows = state.store.activity(&filter, cursor, limit + 1).await?;
-            let next_cursor = if rows.len() as i64 > limit {
-                rows.truncate(usize::try_from(limit).unwrap_or(0));
-                rows.last().map(|r| format!("{}.{}", r.at, r.seq))
-            } else {
-                None
-            };
-            Ok(Json(Page { items: rows.into_iter().map(ActivityEvent::from).collect(), next_cursor }).into_response())
-        }
+        Format::Page => Ok(Json(page(state, &filter, cursor, limit).await?).into_response()),
         Format::Csv | Format::JsonLines => Ok(export(state.store.clone(), filter, format)),
     }
+}
+
+async fn page(
+    state: &AppState,
+    filter: &ActivityFilter,
+    cursor: Option<(i64, i64)>,
+    limit: Option<i64>,
+) -> ApiResult<Page<ActivityEvent>> {
+    let limit = page_limit(limit)?;
+    let mut rows = state.store.activity(filter, cursor, limit + 1).await?;
+    let next_cursor = if rows.len() as i64 > limit {
+        rows.truncate(usize::try_from(limit).unwrap_or(0));
+        rows.last().map(|r| format!("{}.{}", r.at, r.seq))
+    } else {
+        None
+    };
+    Ok(Page { items: rows.into_iter().map(ActivityEvent::from).collect(), next_cursor })
+}
+
+/// One page of an account's activity, for the web app: the same authorization, filters and
+/// cursor as `GET /accounts/{id}/activity`. Also returns the filter as parsed (the page's
+/// chart reads the same set).
+pub async fn account_activity_page(
+    state: &AppState,
+    ctx: &Ctx,
+    principal: &Principal,
+    id: &str,
+    q: &ActivityQuery,
+) -> ApiResult<(Page<ActivityEvent>, ActivityFilter)> {
+    ctx.slot.set_action("accounts.activity.read", Some(format!("account:{id}")));
+    authorize(state, ctx, principal, id, Need::Capability(Capability::AuditView)).await?;
+    let (mut filter, _, cursor) = q.parse(&HeaderMap::new())?;
+    filter.account_id = Some(id.to_string());
+    Ok((page(state, &filter, cursor, q.limit).await?, filter))
+}
+
+/// One page of the caller's own activity, for the web app (as `GET /me/activity`).
+pub async fn my_activity_page(
+    state: &AppState,
+    principal: &Principal,
+    q: &ActivityQuery,
+) -> ApiResult<(Page<ActivityEvent>, ActivityFilter)> {
+    let (mut filter, _, cursor) = q.parse(&HeaderMap::new())?;
+    filter.actor_id = Some(principal.user_id.clone());
+    Ok((page(state, &filter, cursor, q.limit).await?, filter))
 }
 
 /// Rows read per database round trip while exporting.

@@ -35,7 +35,7 @@ pub struct AlertsQuery {
 
 #[utoipa::path(get, path = "/alerts", tag = "alerts", params(AlertsQuery),
     responses((status = 200, body = Page<AlertView>), (status = 401, body = Problem), (status = 422, body = Problem)))]
-async fn list_alerts(
+pub async fn list_alerts(
     State(state): State<AppState>,
     principal: Principal,
     Query(q): Query<AlertsQuery>,
@@ -65,7 +65,7 @@ async fn list_alerts(
 
 #[utoipa::path(post, path = "/alerts/{id}/ack", tag = "alerts", params(("id" = String, Path)),
     responses((status = 204), (status = 404, body = Problem)))]
-async fn acknowledge(
+pub async fn acknowledge(
     State(state): State<AppState>,
     ctx: Ctx,
     principal: Principal,
@@ -129,7 +129,7 @@ fn view(state: &AppState, p: Option<AlertPreferencesRow>) -> ApiResult<Preferenc
 
 #[utoipa::path(get, path = "/me/alert-preferences", tag = "alerts",
     responses((status = 200, body = PreferencesView), (status = 401, body = Problem)))]
-async fn get_preferences(
+pub async fn get_preferences(
     State(state): State<AppState>,
     SessionPrincipal(p): SessionPrincipal,
 ) -> ApiResult<Json<PreferencesView>> {
@@ -139,7 +139,7 @@ async fn get_preferences(
 
 #[utoipa::path(put, path = "/me/alert-preferences", tag = "alerts", request_body = PreferencesRequest,
     responses((status = 200, body = PreferencesView), (status = 422, body = Problem)))]
-async fn put_preferences(
+pub async fn put_preferences(
     State(state): State<AppState>,
     ctx: Ctx,
     SessionPrincipal(p): SessionPrincipal,
@@ -211,7 +211,7 @@ async fn put_preferences(
 
 #[utoipa::path(post, path = "/me/alert-preferences/rotate-secret", tag = "alerts",
     responses((status = 200, body = PreferencesView), (status = 409, body = Problem)))]
-async fn rotate_secret(
+pub async fn rotate_secret(
     State(state): State<AppState>,
     ctx: Ctx,
     SessionPrincipal(p): SessionPrincipal,

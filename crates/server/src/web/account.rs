@@ -44,6 +44,7 @@ pub fn notice_text(key: Option<&str>) -> Option<String> {
         "totp_off" => "Two-factor authentication is off.",
         "revoked" => "Revoked.",
         "others_out" => "Every other session is signed out.",
+        "lifted" => "The lockdown is lifted: Steward publishes on this account again.",
         _ => return None,
     };
     Some(text.into())
@@ -78,6 +79,12 @@ pub fn account_nav(access: &AccountAccess, current: &str) -> AccountNav {
     if access.has(Capability::SettingsManage) {
         tabs.push(("settings", format!("/accounts/{id}/settings"), "Settings"));
     }
+    if access.has(Capability::AuditView) {
+        tabs.push(("activity", format!("/accounts/{id}/activity"), "Activity"));
+    }
+    if access.has(Capability::Lockdown) {
+        tabs.push(("lockdown", format!("/accounts/{id}/lockdown"), "Lockdown"));
+    }
     AccountNav {
         id: id.clone(),
         name: access.account.display_name.clone(),
@@ -103,6 +110,7 @@ pub struct AccountCard {
 struct HomePage {
     layout: Layout,
     accounts: Vec<AccountCard>,
+    unread_alerts: usize,
 }
 
 pub async fn home(State(state): State<AppState>, viewer: Viewer, Query(q): Query<NoticeQuery>) -> Response {
@@ -129,9 +137,13 @@ pub async fn home(State(state): State<AppState>, viewer: Viewer, Query(q): Query
             view,
         });
     }
+    let unread_alerts = match crate::web::alerts::unread_count(&state, &viewer).await {
+        Ok(n) => n,
+        Err(e) => return error_page(Some(&viewer), &e),
+    };
     let mut layout = viewer.layout("My accounts");
     layout.notice = notice_text(q.notice.as_deref());
-    render(StatusCode::OK, &HomePage { layout, accounts })
+    render(StatusCode::OK, &HomePage { layout, accounts, unread_alerts })
 }
 
 #[derive(Template)]
@@ -361,7 +373,7 @@ pub async fn settings_submit(
         admins_may_approve_own: Some(data.checked("admins_may_approve_own")),
         time_zone: Some(data.text("time_zone")),
         rules_text: Some(data.get("rules_text").unwrap_or("").replace("\r\n", "\n")),
-        // Alert thresholds have no form yet: left as they are.
+        // Alert thresholds have their own form (web::alerts): left as they are.
         alert_thresholds: None,
     };
     let result = if unreadable.is_empty() {

@@ -11,8 +11,11 @@
 //! API's one CSRF check applies unchanged. Forms shown before sign-in (sign in, sign up) use a
 //! pre-session token bound to a random cookie ([`presession`]).
 pub mod account;
+pub mod activity;
+pub mod alerts;
 pub mod connect;
 pub mod form;
+pub mod lockdown;
 pub mod members;
 pub mod posts;
 pub mod security;
@@ -86,6 +89,17 @@ pub fn router() -> Router<AppState> {
         .route("/connect", get(connect::connect_page))
         .route("/connect/credentials", post(connect::connect_credentials))
         .route("/connect/oauth", post(connect::connect_oauth))
+        // Activity, alerts and lockdown (issues 6 and 7).
+        .route("/activity", get(activity::my_log))
+        .route("/accounts/{id}/activity", get(activity::account_log))
+        .route("/alerts", get(alerts::alerts_page))
+        .route("/alerts/ack-all", post(alerts::acknowledge_all))
+        .route("/alerts/{id}/ack", post(alerts::acknowledge))
+        .route("/alerts/preferences", get(alerts::preferences).post(alerts::preferences_submit))
+        .route("/alerts/preferences/rotate", post(alerts::rotate_secret))
+        .route("/accounts/{id}/settings/alerts", get(alerts::thresholds_page).post(alerts::thresholds_submit))
+        .route("/accounts/{id}/lockdown", get(lockdown::lockdown_page).post(lockdown::lockdown_submit))
+        .route("/accounts/{id}/lockdown/lift", post(lockdown::lift_submit))
         .route("/assets/steward.css", get(|| async { asset("text/css; charset=utf-8", STYLESHEET) }))
         .route("/assets/steward.js", get(|| async { asset("text/javascript; charset=utf-8", SCRIPT) }))
         .layer(axum::middleware::from_fn(forms_carry_csrf))

@@ -63,7 +63,7 @@ fn session(viewer: &Viewer) -> SessionPrincipal {
 }
 
 /// A browser's user agent in a few words ("Chrome on Linux").
-fn device(user_agent: Option<&str>) -> String {
+pub fn device(user_agent: Option<&str>) -> String {
     let Some(ua) = user_agent else { return "Unknown device".into() };
     let browser = ["Edg/", "Firefox/", "Chrome/", "Safari/"]
         .iter()

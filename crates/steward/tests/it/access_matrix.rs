@@ -63,6 +63,9 @@ const MATRIX: &[(&str, [u16; 8], [u16; 8])] = &[
     // The admin runs first and suspends everyone but the owner: the others' 403 then comes from
     // the suspension as well as from the missing capability (both `forbidden`).
     ("POST /accounts/{id}/lockdown",                [200,  200,  403,  403,  403,  403,  404,  401], B),
+    // Lifting a lockdown is the owner's alone (on an account that is not locked down it is a
+    // no-op answering 200, so every cell here meets the permission check itself).
+    ("POST /accounts/{id}/lockdown/lift",           [200,  403,  403,  403,  403,  403,  404,  401], B),
 ];
 
 /// The order the callers run in within a row: the owner last, because only the owner's calls
@@ -360,6 +363,7 @@ impl World<'_> {
             "POST /accounts/{id}/lockdown" => {
                 app.post(&format!("{base}/lockdown")).json(json!({"disconnect_credential": false}))
             }
+            "POST /accounts/{id}/lockdown/lift" => app.post(&format!("{base}/lockdown/lift")),
             other => panic!("the access matrix has a row `{other}` but no request for it"),
         }
     }

@@ -244,6 +244,39 @@ both_backends! {
         assert_eq!(r.status, 200, "{}", r.text);
         assert_eq!(r.body["kinds"], json!(["lockdown"]));
     }
+
+    async fn without_mail_no_email_is_queued_nor_given_up(app: TestApp) {
+        assert!(!app.state.settings.mail_enabled(), "the test app has no SMTP server");
+        let owner = app.user("owner@example.com").await;
+        let account = sandbox_account(&app, &owner, "@quiet").await;
+        let admin = member(&app, &owner, &account, "admin@example.com", "admin").await;
+        assert_eq!(patch_settings(&app, &admin, &account, json!({"min_gap_minutes": 9})).await.status, 200);
+        let alert = of_kind(&alerts(&app, &owner).await, "settings_changed")[0].clone();
+        let deliveries = app.state.store.deliveries_of_alert(alert["id"].as_str().unwrap()).await.unwrap();
+        assert!(deliveries.is_empty(), "email is on by default, but there is no mail to send: {deliveries:?}");
+
+        // One queued while mail was on (an older server, or the CLI) is dropped quietly by the
+        // delivery loop, not retried twelve times.
+        let store = app.state.store.clone().with_email_deliveries(true);
+        let mut tx = store.begin().await.unwrap();
+        let raised = steward_server::alerts::raise(&mut tx, steward_server::alerts::Finding {
+            kind: steward_server::alerts::AlertKind::Lockdown,
+            account_id: Some(account.clone()),
+            user_id: None,
+            summary: "queued with mail on".into(),
+            detail: "a test".into(),
+            at: app.clock.now_us(),
+        }).await.unwrap();
+        tx.commit().await.unwrap();
+        let steward_store::Raised::New { alert_id, deliveries } = raised else { panic!("{raised:?}") };
+        assert_eq!(deliveries, 2, "owner and admin, by email");
+        let done = eventually("the email deliveries dropped", async || {
+            let d = app.state.store.deliveries_of_alert(&alert_id).await.unwrap();
+            d.iter().all(|d| d.gave_up_at.is_some()).then_some(d)
+        })
+        .await;
+        assert!(done.iter().all(|d| d.attempts == 1 && d.last_error.as_deref().unwrap().contains("mail is off")), "{done:?}");
+    }
 }
 
 /// A local HTTP receiver: records each request; answers 500 to the first `fail_first`.

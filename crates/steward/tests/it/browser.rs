@@ -452,3 +452,101 @@ async fn log_out_everywhere_ends_every_browser() {
     laptop.quit().await.unwrap();
     phone.quit().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn activity_alerts_and_lockdown_in_chromium() {
+    let Some(mut driver) = Driver::start().await else { return };
+    let app = TestApp::spawn(Backend::Sqlite).await.expect("app");
+    let base = app.base.clone();
+    // The story so far, through the API: an account with an admin and an editor; the admin
+    // changes a setting (an alert for the owner) and approves the editor's post (which the
+    // lockdown will cancel, the owner not having approved it).
+    let owner_api = app.user("olivia@example.test").await;
+    let id = crate::delegation::sandbox_account(&app, &owner_api, "@practice").await;
+    let admin = crate::delegation::member(&app, &owner_api, &id, "ada@example.test", "admin").await;
+    let editor = crate::delegation::member(&app, &owner_api, &id, "eddie@example.test", "editor").await;
+    let r = app
+        .req(reqwest::Method::PATCH, &format!("/api/v1/accounts/{id}/settings"))
+        .auth(&admin)
+        .json(serde_json::json!({"min_gap_minutes": 7}))
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = app
+        .post(&format!("/api/v1/accounts/{id}/posts"))
+        .auth(&editor)
+        .json(serde_json::json!({"text": "Spring sale, all week"}))
+        .send()
+        .await;
+    let post = r.body["id"].as_str().unwrap().to_string();
+    assert_eq!(app.post(&format!("/api/v1/posts/{post}/submit")).auth(&editor).send().await.status, 200);
+    let r = app
+        .post(&format!("/api/v1/posts/{post}/approve"))
+        .auth(&admin)
+        .json(serde_json::json!({"version": 1}))
+        .send()
+        .await;
+    assert_eq!(r.body["state"], "approved", "{}", r.text);
+
+    let b = driver.browser().await;
+    sign_in(&b, &base, "olivia@example.test", PASSWORD).await;
+    assert_eq!(path(&b).await, "/");
+    assert_text(&b, "unread alert").await;
+    click(&b, "main a[href='/alerts']").await;
+    assert_text(&b, "ada@example.test made a change on @practice").await;
+    check_page(&b, "alerts").await;
+    // By keyboard: Enter on the focused button.
+    let mark_all = b.find(By::XPath("//button[starts-with(normalize-space(.), 'Mark all as read')]")).await.unwrap();
+    let before = b.find(By::Css("html")).await.unwrap();
+    mark_all.send_keys(Key::Enter).await.expect("Enter on the button");
+    left(&before).await;
+    assert_text(&b, "Every alert is marked as read.").await;
+    assert_text(&b, "Unread (0)").await;
+    click(&b, "a[href='/alerts/preferences']").await;
+    assert_text(&b, "Kinds sent by email and webhook").await;
+    check_page(&b, "alert-preferences").await;
+
+    // The activity log with its chart, filtered to the admin.
+    b.goto(format!("{base}/accounts/{id}/activity")).await.unwrap();
+    assert_text(&b, "Actions per day").await;
+    let chart = b.find(By::Css("svg.chart")).await.expect("the chart");
+    assert_eq!(chart.attr("role").await.unwrap().as_deref(), Some("img"));
+    check_page(&b, "activity").await;
+    b.find(By::Css(format!("#filter-actor option[value='{}']", admin.user_id))).await.unwrap().click().await.unwrap();
+    b.find(By::Css("#filter-outcome option[value='allowed']")).await.unwrap().click().await.unwrap();
+    press(&b, "Show").await;
+    assert_text(&b, "changed the settings").await;
+    let log = b.find(By::Css("ol.events")).await.unwrap().text().await.unwrap();
+    assert!(log.contains("ada@example.test") && !log.contains("eddie@example.test"), "{log}");
+    click(&b, "details summary").await;
+    assert_text(&b, "Actions per day per member").await;
+
+    b.goto(format!("{base}/accounts/{id}/settings/alerts")).await.unwrap();
+    assert_text(&b, "Failed sign-ins of one member").await;
+    check_page(&b, "alert-thresholds").await;
+
+    // Lockdown through its confirmation page.
+    b.goto(format!("{base}/accounts/{id}")).await.unwrap();
+    click(&b, "nav.tabs a[href$='/lockdown']").await;
+    assert_text(&b, "These people lose access at once").await;
+    assert_text(&b, "eddie@example.test").await;
+    assert_text(&b, "Spring sale, all week").await;
+    check_page(&b, "lockdown").await;
+    fill(&b, "#lockdown-confirm", "yes please").await;
+    press(&b, "Lock the account down now").await;
+    assert_text(&b, "nothing was done").await;
+    assert_eq!(app.get(&format!("/api/v1/accounts/{id}")).auth(&editor).send().await.status, 200);
+    fill(&b, "#lockdown-confirm", "@practice").await;
+    press(&b, "Lock the account down now").await;
+    assert_text(&b, "The account is locked down").await;
+    assert_text(&b, "2 members lost access").await;
+    check_page(&b, "lockdown-done").await;
+    app.get(&format!("/api/v1/accounts/{id}")).auth(&editor).send().await.assert_problem(403, "forbidden");
+    press(&b, "Lift the lockdown").await;
+    assert_text(&b, "The lockdown is lifted").await;
+
+    b.goto(format!("{base}/activity")).await.unwrap();
+    assert_text(&b, "My activity").await;
+    check_page(&b, "my-activity").await;
+    b.quit().await.unwrap();
+}

@@ -132,4 +132,39 @@ both_backends! {
         assert_eq!(events.body["items"].as_array().unwrap().len(), 1);
         assert_eq!(events.body["items"][0]["target"], format!("post:{}", posts[0]));
     }
+
+    async fn reinstating_members_keeps_the_lockdown_until_the_owner_lifts_it(app: TestApp) {
+        let owner = app.user("owner@example.com").await;
+        let account = sandbox_account(&app, &owner, "@lifted").await;
+        let admin = member(&app, &owner, &account, "admin@example.com", "admin").await;
+        let viewer = member(&app, &owner, &account, "viewer@example.com", "viewer").await;
+        let acc = format!("/api/v1/accounts/{account}");
+        app.post(&format!("{acc}/lockdown/lift")).auth(&viewer).send().await.assert_problem(403, "forbidden");
+        let r = app.post(&format!("{acc}/lockdown/lift")).auth(&owner).send().await;
+        assert_eq!((r.status, &r.body), (200, &json!({"status": "active", "lifted": false})), "no lockdown: nothing to lift");
+        let r = app.post(&format!("{acc}/lockdown")).auth(&owner).json(json!({})).send().await;
+        assert_eq!(r.status, 200, "{}", r.text);
+
+        // Reinstating someone gives them their access back, not the account its publishing.
+        let r = app.req(Method::PATCH, &format!("{acc}/members/{}", admin.user_id)).auth(&owner)
+            .json(json!({"status": "active"})).send().await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(app.get(&acc).auth(&admin).send().await.body["status"], "locked_down");
+        // Only the owner lifts it (an admin holds `lockdown`, not the way out).
+        app.post(&format!("{acc}/lockdown/lift")).auth(&admin).send().await.assert_problem(403, "forbidden");
+        assert_eq!(app.get(&acc).auth(&owner).send().await.body["status"], "locked_down");
+
+        let r = app.post(&format!("{acc}/lockdown/lift")).auth(&owner).send().await;
+        assert_eq!((r.status, &r.body), (200, &json!({"status": "active", "lifted": true})), "{}", r.text);
+        assert_eq!(app.get(&acc).auth(&owner).send().await.body["status"], "active");
+        // Members not reinstated stay suspended; it is recorded.
+        app.get(&acc).auth(&viewer).send().await.assert_problem(403, "forbidden");
+        let events = app.get(&format!("{acc}/activity?action=accounts.lockdown.lift")).auth(&owner).send().await;
+        let ev = &events.body["items"][0];
+        assert_eq!((ev["actor_id"].as_str(), ev["outcome"].as_str()), (Some(owner.user_id.as_str()), Some("allowed")), "{}", events.text);
+        assert_eq!(ev["data"]["still_suspended_members"], 1);
+        assert!(ev["detail"].as_str().unwrap().contains("lifted the lockdown"), "{ev}");
+        let r = app.post(&format!("{acc}/lockdown/lift")).auth(&owner).send().await;
+        assert_eq!(r.body["lifted"], false, "lifting twice changes nothing");
+    }
 }

@@ -27,3 +27,4 @@ mod tokens;
 mod totp;
 mod vault;
 mod web;
+mod web_activity;

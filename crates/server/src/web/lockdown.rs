@@ -1,0 +1,175 @@
+//! Lockdown with a confirmation page: it says exactly who loses access and which posts get
+//! cancelled, offers to disconnect the credential, and acts only when the viewer types the
+//! account's handle. Then the result, and the way back (reinstating members, lifting it).
+use askama::Template;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use steward_domain::capability::Capability;
+
+use crate::authz::{AccountAccess, Need};
+use crate::error::{ApiError, FieldError, Json, Path};
+use crate::routes::lockdown::{self, LockdownRequest, LockdownView};
+use crate::routes::members;
+use crate::state::AppState;
+use crate::web::account::{access, account_nav, account_zone};
+use crate::web::time::when;
+use crate::web::{Form, FormData, Layout, Viewer, error_page, render, render_failed, see_other};
+
+pub struct LosingAccess {
+    pub name: String,
+    pub email: String,
+    pub role: String,
+}
+
+pub struct Cancelled {
+    pub title: String,
+    pub state: String,
+    pub when: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "lockdown.html")]
+struct LockdownPage {
+    layout: Layout,
+    id: String,
+    handle: String,
+    form: Form,
+    losing: Vec<LosingAccess>,
+    already_suspended: usize,
+    cancelled: Vec<Cancelled>,
+    has_credential: bool,
+    locked_down: bool,
+    can_lift: bool,
+    result: Option<LockdownView>,
+}
+
+fn post_title(title: Option<&str>, text: &str) -> String {
+    let base = title.filter(|t| !t.trim().is_empty()).unwrap_or(text).trim();
+    let mut out: String = base.chars().take(80).collect();
+    if base.chars().count() > 80 {
+        out.push('…');
+    }
+    if out.is_empty() { "(no text)".into() } else { out }
+}
+
+async fn lockdown_view(state: &AppState, viewer: &Viewer, id: &str) -> Result<(LockdownPage, AccountAccess), ApiError> {
+    let a = access(state, viewer, id, Need::Capability(Capability::Lockdown)).await?;
+    let Json(list) =
+        members::list_members(State(state.clone()), viewer.ctx(), viewer.principal.clone(), Path(id.to_string()))
+            .await?;
+    // The same people `suspend_other_members` suspends: active, not the owner, not the viewer.
+    let (losing, suspended): (Vec<_>, Vec<_>) = list
+        .items
+        .into_iter()
+        .filter(|m| m.role != "owner" && m.user_id != viewer.principal.user_id)
+        .partition(|m| m.status == "active");
+    let zone = account_zone(&a.account);
+    let cancelled = state
+        .store
+        .posts_lockdown_would_cancel(id, &a.account.owner_id)
+        .await?
+        .into_iter()
+        .map(|p| Cancelled {
+            title: post_title(p.title.as_deref(), &p.text),
+            when: p.scheduled_at.map(|t| when(&crate::clock::rfc3339(t), &zone, viewer.tz.as_ref())),
+            state: p.state,
+        })
+        .collect();
+    let has_credential = state.store.sealed_credential(id).await?.is_some_and(|s| s.credential_sealed.is_some());
+    let mut layout = viewer.layout(format!("Lock down {}", a.account.display_name));
+    layout.account = Some(account_nav(&a, "lockdown"));
+    let page = LockdownPage {
+        layout,
+        id: id.to_string(),
+        handle: a.account.handle.clone(),
+        form: Form::new("lockdown", &viewer.csrf),
+        losing: losing
+            .into_iter()
+            .map(|m| LosingAccess { name: m.display_name, email: m.email, role: m.role })
+            .collect(),
+        already_suspended: suspended.len(),
+        cancelled,
+        has_credential,
+        locked_down: a.account.status == "locked_down",
+        can_lift: a.has(Capability::CredentialManage),
+        result: None,
+    };
+    Ok((page, a))
+}
+
+pub async fn lockdown_page(State(state): State<AppState>, viewer: Viewer, Path(id): Path<String>) -> Response {
+    match lockdown_view(&state, &viewer, &id).await {
+        Ok((page, _)) => render(StatusCode::OK, &page),
+        Err(e) => error_page(Some(&viewer), &e),
+    }
+}
+
+/// Whether what was typed names the account: its handle, with or without the `@`, any case.
+fn confirmed(typed: &str, handle: &str) -> bool {
+    let norm = |s: &str| s.trim().trim_start_matches('@').to_lowercase();
+    !norm(typed).is_empty() && norm(typed) == norm(handle)
+}
+
+pub async fn lockdown_submit(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    data: FormData,
+) -> Response {
+    let (mut page, _) = match lockdown_view(&state, &viewer, &id).await {
+        Ok(v) => v,
+        Err(e) => return error_page(Some(&viewer), &e),
+    };
+    if !confirmed(&data.text("confirm"), &page.handle) {
+        let e = ApiError::Validation(vec![FieldError::new(
+            "confirm",
+            format!("must be the account's handle, {}, to confirm; nothing was done", page.handle),
+        )]);
+        page.form = Form::new("lockdown", &viewer.csrf).with_values(data).failed(&e);
+        return render_failed(&page, &e);
+    }
+    let body = LockdownRequest { disconnect_credential: data.checked("disconnect_credential") };
+    match lockdown::lockdown(State(state.clone()), viewer.ctx(), viewer.principal.clone(), Path(id.clone()), Json(body))
+        .await
+    {
+        Ok(Json(view)) => match lockdown_view(&state, &viewer, &id).await {
+            Ok((mut after, _)) => {
+                after.result = Some(view);
+                render(StatusCode::OK, &after)
+            }
+            Err(e) => error_page(Some(&viewer), &e),
+        },
+        Err(e) => {
+            page.form = Form::new("lockdown", &viewer.csrf).with_values(data).failed(&e);
+            render_failed(&page, &e)
+        }
+    }
+}
+
+pub async fn lift_submit(State(state): State<AppState>, viewer: Viewer, Path(id): Path<String>) -> Response {
+    match lockdown::lift(State(state.clone()), viewer.ctx(), viewer.principal.clone(), Path(id.clone())).await {
+        Ok(_) => see_other(&format!("/accounts/{id}?notice=lifted")),
+        Err(e) => match lockdown_view(&state, &viewer, &id).await {
+            Ok((mut page, _)) => {
+                page.form = Form::new("lockdown", &viewer.csrf).failed(&e);
+                render_failed(&page, &e)
+            }
+            Err(e2) => error_page(Some(&viewer), &e2),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_handle_confirms() {
+        assert!(confirmed("@shop", "@shop"));
+        assert!(confirmed(" Shop ", "@shop"));
+        assert!(!confirmed("", "@shop"));
+        assert!(!confirmed("@", "@"), "a blank handle confirms nothing");
+        assert!(!confirmed("yes", "@shop"));
+    }
+}
