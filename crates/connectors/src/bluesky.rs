@@ -456,11 +456,7 @@ impl PostView {
     /// The record's `createdAt` (RFC 3339), else when the AppView indexed it.
     #[must_use]
     pub fn created_at(&self) -> &str {
-        self.record
-            .get("createdAt")
-            .and_then(Value::as_str)
-            .or(self.indexed_at.as_deref())
-            .unwrap_or_default()
+        self.record.get("createdAt").and_then(Value::as_str).or(self.indexed_at.as_deref()).unwrap_or_default()
     }
 
     #[must_use]
@@ -493,10 +489,9 @@ pub async fn get_posts(
     let mut all = Vec::with_capacity(uris.len());
     for batch in uris.chunks(MAX_GET_POSTS) {
         let query: Vec<(&str, &str)> = batch.iter().map(|u| ("uris", u.as_str())).collect();
-        let resp = send(
-            client.get(url(pds, "/xrpc/app.bsky.feed.getPosts")).bearer_auth(&session.access_jwt).query(&query),
-        )
-        .await?;
+        let resp =
+            send(client.get(url(pds, "/xrpc/app.bsky.feed.getPosts")).bearer_auth(&session.access_jwt).query(&query))
+                .await?;
         all.extend(read_json::<Posts>(resp, "getPosts").await?.posts);
     }
     Ok(all)
@@ -557,8 +552,8 @@ pub async fn get_post_thread(
     if thread.get("$type").and_then(Value::as_str) != Some(THREAD_VIEW_POST) {
         return Ok(None);
     }
-    let post = serde_json::from_value(thread.get("post").cloned().unwrap_or(Value::Null))
-        .map_err(|_| thread_protocol())?;
+    let post =
+        serde_json::from_value(thread.get("post").cloned().unwrap_or(Value::Null)).map_err(|_| thread_protocol())?;
     let mut replies = Vec::new();
     collect_replies(thread, &mut replies)?;
     Ok(Some(Thread { post, replies }))

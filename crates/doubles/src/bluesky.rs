@@ -638,7 +638,11 @@ async fn get_record(State(d): State<BlueskyDouble>, Query(q): Query<HashMap<Stri
     if get("repo") != d.config.did && get("repo") != d.config.handle {
         return xrpc_error(400, "InvalidRequest", &format!("Could not find repo: {}", get("repo")));
     }
-    match inner.records.iter().find(|r| r.repo == d.config.did && r.collection == get("collection") && r.rkey == get("rkey")) {
+    match inner
+        .records
+        .iter()
+        .find(|r| r.repo == d.config.did && r.collection == get("collection") && r.rkey == get("rkey"))
+    {
         Some(r) => axum::Json(json!({"uri": uri, "cid": r.cid, "value": r.value})).into_response(),
         None => xrpc_error(400, "RecordNotFound", &format!("Could not locate record: {uri}")),
     }
@@ -678,8 +682,7 @@ async fn get_profile(
     if actor != d.config.did && actor != d.config.handle {
         return xrpc_error(400, "InvalidRequest", "Profile not found");
     }
-    let posts =
-        inner.records.iter().filter(|r| r.repo == d.config.did && r.collection == "app.bsky.feed.post").count();
+    let posts = inner.records.iter().filter(|r| r.repo == d.config.did && r.collection == "app.bsky.feed.post").count();
     axum::Json(json!({"did": d.config.did, "handle": d.config.handle, "displayName": d.config.display_name,
         "followersCount": inner.followers, "followsCount": 0, "postsCount": posts}))
     .into_response()
@@ -693,7 +696,11 @@ fn post_view(d: &BlueskyDouble, inner: &Inner, r: &StoredRecord) -> Value {
         inner.handles.get(&r.repo).cloned().unwrap_or_else(|| "handle.invalid".into())
     };
     let counts = inner.interactions.get(&uri).copied().unwrap_or_default();
-    let replies = inner.records.iter().filter(|c| c.value.pointer("/reply/parent/uri").and_then(Value::as_str) == Some(uri.as_str())).count();
+    let replies = inner
+        .records
+        .iter()
+        .filter(|c| c.value.pointer("/reply/parent/uri").and_then(Value::as_str) == Some(uri.as_str()))
+        .count();
     let indexed = r.value.get("createdAt").cloned().unwrap_or(Value::Null);
     let mut author = json!({"did": r.repo, "handle": handle});
     if r.repo == d.config.did {

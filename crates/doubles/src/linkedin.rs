@@ -874,7 +874,8 @@ async fn find_posts(
         return bad_request("ILLEGAL_ARGUMENT", "count must not exceed 100");
     }
     // Reading posts needs r_member_social (a member's own) or r_organization_social (a page's).
-    let read_scope = if author.starts_with("urn:li:organization:") { "r_organization_social" } else { "r_member_social" };
+    let read_scope =
+        if author.starts_with("urn:li:organization:") { "r_organization_social" } else { "r_member_social" };
     if !may_act_as(&inner, &caller, author, POSTING_ROLES) || !caller.has_scope(read_scope) {
         return access_denied(&format!("partnerApiPostsExternal.FINDER-author.{}01", caller.version));
     }

@@ -210,7 +210,9 @@ async fn threads_replies_and_counts() {
     // A reply to a reply hangs under the thread's root, with both strong refs.
     let rkey = bluesky::new_tid();
     let (created, under) =
-        bluesky::reply_to_post(&c, &d.base, &s, &carol, "Thanks both", &rkey, "2026-03-01T12:05:00.000Z").await.unwrap();
+        bluesky::reply_to_post(&c, &d.base, &s, &carol, "Thanks both", &rkey, "2026-03-01T12:05:00.000Z")
+            .await
+            .unwrap();
     assert_eq!(under, bluesky::RecordRef { uri: root.uri.clone(), cid: root.cid.clone() });
     assert!(created.uri.ends_with(&format!("/app.bsky.feed.post/{rkey}")));
     let stored = d.records().into_iter().find(|r| r.rkey == rkey).unwrap();
@@ -227,11 +229,14 @@ async fn threads_replies_and_counts() {
     d.set_followers(42);
     let mut uris = vec![root.uri.clone()];
     for i in 0..29 {
-        uris.push(bluesky::create_post(&c, &d.base, &s, &post(&format!("post {i}"), &bluesky::new_tid())).await.unwrap().uri);
+        uris.push(
+            bluesky::create_post(&c, &d.base, &s, &post(&format!("post {i}"), &bluesky::new_tid())).await.unwrap().uri,
+        );
     }
     let before = d.requests().len();
     let views = bluesky::get_posts(&c, &d.base, &s, &uris).await.unwrap();
-    let calls: Vec<_> = d.requests()[before..].iter().filter(|r| r.path == "/xrpc/app.bsky.feed.getPosts").cloned().collect();
+    let calls: Vec<_> =
+        d.requests()[before..].iter().filter(|r| r.path == "/xrpc/app.bsky.feed.getPosts").cloned().collect();
     assert_eq!(calls.len(), 2, "30 URIs: 25 + 5");
     assert_eq!(calls[0].query.matches("uris=").count(), 25);
     assert_eq!(views.len(), 30);

@@ -140,8 +140,7 @@ pub async fn comments(
     with_bluesky_session(state, &account.id, |cred| async move {
         let mut all = Vec::new();
         for uri in published_external_ids {
-            let thread =
-                bluesky::get_post_thread(&state.http, &cred.service, &cred.session, uri, THREAD_DEPTH).await?;
+            let thread = bluesky::get_post_thread(&state.http, &cred.service, &cred.session, uri, THREAD_DEPTH).await?;
             all.extend(thread.iter().flat_map(|t| t.replies.iter().filter_map(|r| comment_of(r, uri))));
         }
         Ok(all)
