@@ -111,14 +111,14 @@ BEGIN;
 INSERT INTO posts (id, account_id, author_id, state, version, title, text, media, scheduled_at, scheduled_by,
                    created_at, updated_at)
 SELECT 'bench-' || lpad(i::text, 7, '0'), '$2', '$3', 'scheduled', 1, NULL, 'bench post ' || i, '[]', $4 + i * $5, '$3',
-       $4, $4 FROM generate_series(0, $1 - 1) AS i;
+       $4, $4 FROM generate_series(0::bigint, $1 - 1) AS i;
 INSERT INTO post_approvals (post_id, version, approver_id, by_owner, approved_at)
 SELECT id, 1, '$3', true, created_at FROM posts WHERE id LIKE 'bench-%';
 COMMIT;
 ANALYZE;
 SQL
     else
-        sqlite3 "$DATA/steward.db" <<SQL
+        sqlite3 "$DATA/steward.db" >/dev/null <<SQL
 PRAGMA journal_mode=WAL;
 BEGIN;
 WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < $1)
@@ -178,7 +178,7 @@ idle() {   # backend
     stop
     local ticks=$(( (u1 - u0) + (s1 - s0) ))
     echo "CPU over ${IDLE_SECONDS} s: ${ticks} ticks of 1/${tck} s = $(awk -v t="$ticks" -v h="$tck" -v s="$IDLE_SECONDS" 'BEGIN { printf "%.3f s (%.4f%% of one core)", t / h, 100 * t / h / s }')"
-    echo "(server process only; PostgreSQL's own backends are not counted)"
+    if [[ $BACKEND == postgres ]]; then echo "(the server process only; PostgreSQL's backends are not counted)"; fi
 }
 
 echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
