@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# Publishing scheduler benchmarks (issue 5), SQLite, 127.0.0.1 only:
+# Publishing scheduler benchmarks (issue 5), on SQLite and on PostgreSQL, 127.0.0.1 only:
 #  (a) 10,000 approved posts due in the same minute, published through the sandbox: posts/s and
 #      how late the last one went out after its due time (target: all within 60 s);
 #  (b) CPU used by an idle `steward serve` with 100,000 posts scheduled over the next month
 #      (target ≈ 0), from /proc/<pid>/stat (utime + stime) over 60 s.
 #
 #   bench/publishing.sh                 # POSTS=10000 IDLE_POSTS=100000 IDLE_SECONDS=60
+#   SKIP_PG=1 bench/publishing.sh       # SQLite only
 #   BIN=target/debug/steward bench/publishing.sh   # skip the release build (say so when reporting)
+#
+# PostgreSQL: each scenario gets a fresh database `bench_pub_<pid>_<n>` created through
+# PG_ADMIN_DB (default `test`) on postgres://postgres@127.0.0.1:5432 and dropped at the end.
 #
 # The posts are written straight into the database (state `scheduled`, one owner approval each)
 # while the server is stopped, then the server is started and left to publish.
@@ -18,6 +22,11 @@ source bench/lib.sh
 POSTS=${POSTS:-10000}
 IDLE_POSTS=${IDLE_POSTS:-100000}
 IDLE_SECONDS=${IDLE_SECONDS:-60}
+SKIP_PG=${SKIP_PG:-0}
+PG_HOST=${PG_HOST:-127.0.0.1}
+PG_PORT=${PG_PORT:-5432}
+PG_USER=${PG_USER:-postgres}
+PG_ADMIN_DB=${PG_ADMIN_DB:-test}
 if [[ -z ${BIN:-} ]]; then
     cargo build --release -p steward >&2
     BIN=$PWD/target/release/steward
@@ -25,20 +34,50 @@ fi
 
 WORK=$(mktemp -d)
 SERVER_PID=""
+PG_DBS=()
+pg_admin() { psql -q -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -d "$PG_ADMIN_DB" -c "$1" >/dev/null; }
 cleanup() {
     if [[ -n $SERVER_PID ]]; then
         kill "$SERVER_PID" 2>/dev/null || true
         wait "$SERVER_PID" 2>/dev/null || true
     fi
+    for db in "${PG_DBS[@]}"; do
+        pg_admin "drop database if exists $db" || true
+    done
     rm -rf "$WORK"
 }
 trap cleanup EXIT INT TERM
 
-start() {   # data dir, port
-    STEWARD_SIGNUP=open STEWARD_DATA_DIR="$1" STEWARD_LISTEN="127.0.0.1:$2" STEWARD_LOG=warn \
-        "$BIN" serve >"$1.out" 2>"$1.log" &
+# The scenario's backend: BACKEND (sqlite|postgres), DATA (data dir), DB_URL (postgres only).
+new_scenario() {   # backend, name
+    BACKEND=$1
+    DATA="$WORK/$1-$2"
+    mkdir -p "$DATA"
+    DB_URL=""
+    if [[ $BACKEND == postgres ]]; then
+        local db="bench_pub_$$_${#PG_DBS[@]}"
+        pg_admin "create database $db"
+        PG_DBS+=("$db")
+        DB_URL="postgres://$PG_USER@$PG_HOST:$PG_PORT/$db"
+    fi
+}
+
+# Runs SQL on the scenario's database, printing rows as space-separated values.
+sql() {
+    if [[ $BACKEND == postgres ]]; then
+        psql -q -X -A -t -F ' ' -v ON_ERROR_STOP=1 "$DB_URL" -c "$1"
+    else
+        sqlite3 -separator ' ' "$DATA/steward.db" "$1"
+    fi
+}
+
+start() {   # port
+    local db_env=()
+    [[ -n $DB_URL ]] && db_env=(STEWARD_DATABASE_URL="$DB_URL")
+    env STEWARD_SIGNUP=open STEWARD_DATA_DIR="$DATA" STEWARD_LISTEN="127.0.0.1:$1" STEWARD_LOG=warn "${db_env[@]}" \
+        "$BIN" serve >"$DATA.out" 2>"$DATA.log" &
     SERVER_PID=$!
-    wait_ready "$2"
+    wait_ready "$1"
 }
 
 stop() {
@@ -47,11 +86,11 @@ stop() {
     SERVER_PID=""
 }
 
-# Prints "<db path> <account id> <owner id>" for a fresh data dir with one sandbox account.
+# Prints "<account id> <owner id>" after creating one sandbox account through the API.
 setup() {
-    local data=$1 port
+    local port
     port=$(free_port)
-    start "$data" "$port"
+    start "$port"
     local base="http://127.0.0.1:$port/api/v1"
     local owner token account
     owner=$(curl -s -X POST "$base/auth/register" -H 'content-type: application/json' \
@@ -61,59 +100,92 @@ setup() {
     account=$(curl -s -X POST "$base/accounts" -H "authorization: Bearer $token" -H 'content-type: application/json' \
         -d '{"platform":"sandbox","handle":"@bench","credentials":{}}' | jq -r .id)
     stop
-    echo "$data/steward.db $account $owner"
+    echo "$account $owner"
 }
 
-# Inserts $2 scheduled posts due from $5 (µs) every $6 µs, each approved by the owner.
-insert_posts() {   # db, count, account, owner, first_due_us, step_us
-    sqlite3 "$1" <<SQL
-PRAGMA journal_mode=WAL;
+# Inserts $1 scheduled posts due from $4 (µs) every $5 µs, each approved by the owner.
+insert_posts() {   # count, account, owner, first_due_us, step_us
+    if [[ $BACKEND == postgres ]]; then
+        psql -q -X -v ON_ERROR_STOP=1 "$DB_URL" <<SQL
 BEGIN;
-WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < $2)
 INSERT INTO posts (id, account_id, author_id, state, version, title, text, media, scheduled_at, scheduled_by,
                    created_at, updated_at)
-SELECT printf('bench-%07d', i), '$3', '$4', 'scheduled', 1, NULL, printf('bench post %d', i), '[]', $5 + i * $6, '$4',
-       $5, $5 FROM n;
+SELECT 'bench-' || lpad(i::text, 7, '0'), '$2', '$3', 'scheduled', 1, NULL, 'bench post ' || i, '[]', $4 + i * $5, '$3',
+       $4, $4 FROM generate_series(0::bigint, $1 - 1) AS i;
 INSERT INTO post_approvals (post_id, version, approver_id, by_owner, approved_at)
-SELECT id, 1, '$4', 1, created_at FROM posts WHERE id LIKE 'bench-%';
+SELECT id, 1, '$3', true, created_at FROM posts WHERE id LIKE 'bench-%';
+COMMIT;
+ANALYZE;
+SQL
+    else
+        sqlite3 "$DATA/steward.db" >/dev/null <<SQL
+PRAGMA journal_mode=WAL;
+BEGIN;
+WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < $1)
+INSERT INTO posts (id, account_id, author_id, state, version, title, text, media, scheduled_at, scheduled_by,
+                   created_at, updated_at)
+SELECT printf('bench-%07d', i), '$2', '$3', 'scheduled', 1, NULL, printf('bench post %d', i), '[]', $4 + i * $5, '$3',
+       $4, $4 FROM n;
+INSERT INTO post_approvals (post_id, version, approver_id, by_owner, approved_at)
+SELECT id, 1, '$3', 1, created_at FROM posts WHERE id LIKE 'bench-%';
 COMMIT;
 SQL
+    fi
 }
 
 now_us() { echo $(( $(date +%s%N) / 1000 )); }
 
-echo "== (a) $POSTS posts due in the same minute, sandbox =="
-read -r db account owner < <(setup "$WORK/a")
-due=$(( $(now_us) + 15000000 ))     # all due 15 s from now, within one second
-insert_posts "$db" "$POSTS" "$account" "$owner" "$due" 100
-port=$(free_port)
-start "$WORK/a" "$port"
-while :; do
-    left=$(sqlite3 "$db" "SELECT COUNT(*) FROM posts WHERE id LIKE 'bench-%' AND state <> 'published'")
-    [[ $left == 0 ]] && break
-    sleep 0.5
-done
-read -r first last held < <(sqlite3 -separator ' ' "$db" \
-    "SELECT MIN(published_at), MAX(published_at), (SELECT COUNT(*) FROM sandbox_posts) FROM posts WHERE id LIKE 'bench-%'")
-stop
-span_ms=$(( (last - first) / 1000 ))
-late_ms=$(( (last - due - (POSTS - 1) * 100) / 1000 ))
-echo "published: $POSTS (sandbox holds $held)"
-echo "first to last: ${span_ms} ms -> $(awk -v n="$POSTS" -v ms="$span_ms" 'BEGIN { printf "%.0f", n / (ms / 1000) }') posts/s"
-echo "last post out ${late_ms} ms after its due time"
+burst() {   # backend
+    new_scenario "$1" burst
+    echo "== (a) $1: $POSTS posts due in the same minute, sandbox =="
+    local account owner
+    read -r account owner < <(setup)
+    local due=$(( $(now_us) + 15000000 ))     # all due 15 s from now, within one second
+    insert_posts "$POSTS" "$account" "$owner" "$due" 100
+    start "$(free_port)"
+    while :; do
+        local left
+        left=$(sql "SELECT COUNT(*) FROM posts WHERE id LIKE 'bench-%' AND state <> 'published'")
+        [[ $left == 0 ]] && break
+        sleep 0.5
+    done
+    local first last held
+    read -r first last held < <(sql \
+        "SELECT MIN(published_at), MAX(published_at), (SELECT COUNT(*) FROM sandbox_posts) FROM posts WHERE id LIKE 'bench-%'")
+    stop
+    local span_ms=$(( (last - first) / 1000 ))
+    local late_ms=$(( (last - due - (POSTS - 1) * 100) / 1000 ))
+    echo "published: $POSTS (sandbox holds $held)"
+    echo "first to last: ${span_ms} ms -> $(awk -v n="$POSTS" -v ms="$span_ms" 'BEGIN { printf "%.0f", n / (ms / 1000) }') posts/s"
+    echo "last post out ${late_ms} ms after its due time"
+}
 
-echo "== (b) idle server, $IDLE_POSTS posts scheduled over the next 30 days =="
-read -r db account owner < <(setup "$WORK/b")
-start_us=$(( $(now_us) + 3600000000 ))   # the first one is due in an hour
-step=$(( 30 * 86400 * 1000000 / IDLE_POSTS ))
-insert_posts "$db" "$IDLE_POSTS" "$account" "$owner" "$start_us" "$step"
-port=$(free_port)
-start "$WORK/b" "$port"
-sleep 5
-tck=$(getconf CLK_TCK)
-read -r u0 s0 < <(awk '{ print $14, $15 }' "/proc/$SERVER_PID/stat")
-sleep "$IDLE_SECONDS"
-read -r u1 s1 < <(awk '{ print $14, $15 }' "/proc/$SERVER_PID/stat")
-stop
-ticks=$(( (u1 - u0) + (s1 - s0) ))
-echo "CPU over ${IDLE_SECONDS} s: ${ticks} ticks of 1/${tck} s = $(awk -v t="$ticks" -v h="$tck" -v s="$IDLE_SECONDS" 'BEGIN { printf "%.3f s (%.4f%% of one core)", t / h, 100 * t / h / s }')"
+idle() {   # backend
+    new_scenario "$1" idle
+    echo "== (b) $1: idle server, $IDLE_POSTS posts scheduled over the next 30 days =="
+    local account owner
+    read -r account owner < <(setup)
+    local start_us=$(( $(now_us) + 3600000000 ))   # the first one is due in an hour
+    local step=$(( 30 * 86400 * 1000000 / IDLE_POSTS ))
+    insert_posts "$IDLE_POSTS" "$account" "$owner" "$start_us" "$step"
+    start "$(free_port)"
+    sleep 5
+    local tck u0 s0 u1 s1
+    tck=$(getconf CLK_TCK)
+    read -r u0 s0 < <(awk '{ print $14, $15 }' "/proc/$SERVER_PID/stat")
+    sleep "$IDLE_SECONDS"
+    read -r u1 s1 < <(awk '{ print $14, $15 }' "/proc/$SERVER_PID/stat")
+    stop
+    local ticks=$(( (u1 - u0) + (s1 - s0) ))
+    echo "CPU over ${IDLE_SECONDS} s: ${ticks} ticks of 1/${tck} s = $(awk -v t="$ticks" -v h="$tck" -v s="$IDLE_SECONDS" 'BEGIN { printf "%.3f s (%.4f%% of one core)", t / h, 100 * t / h / s }')"
+    if [[ $BACKEND == postgres ]]; then echo "(the server process only; PostgreSQL's backends are not counted)"; fi
+}
+
+echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+BACKENDS=(sqlite)
+[[ $SKIP_PG != 1 ]] && BACKENDS+=(postgres)
+for b in "${BACKENDS[@]}"; do
+    burst "$b"
+    idle "$b"
+done
+echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"

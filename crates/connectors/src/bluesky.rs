@@ -3,7 +3,8 @@
 //!
 //! Protocol: bluesky-social/bsky-docs `docs/advanced-guides/{posts,rate-limits}.md`; lexicons
 //! `com.atproto.server.{createSession,refreshSession}`, `com.atproto.repo.{createRecord,
-//! getRecord,uploadBlob}`, `app.bsky.feed.post`, `app.bsky.actor.getProfile`;
+//! getRecord,uploadBlob}`, `app.bsky.feed.post`, `app.bsky.actor.getProfile`,
+//! `app.bsky.feed.{getPosts,getPostThread}` and `app.bsky.feed.defs` (post and thread views);
 //! bluesky-social/atproto-website `specs/xrpc` (errors `{"error","message"?}`, `RateLimit-*`
 //! headers) and `specs/record-key`/`specs/tid`; reference PDS code
 //! `packages/pds/src/auth-verifier.ts` (an expired access token is **400 `ExpiredToken`** on
@@ -185,19 +186,25 @@ pub async fn refresh_session(
     Ok(read_json::<SessionResponse>(resp, "session").await?.into())
 }
 
-/// The account's profile through the PDS's AppView proxy (`app.bsky.actor.getProfile`).
-pub async fn get_profile(
+/// A profile as the AppView shows it (`app.bsky.actor.defs#profileViewDetailed`); the counts
+/// are optional in the lexicon.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProfileView {
+    pub did: String,
+    pub handle: String,
+    pub display_name: Option<String>,
+    pub followers_count: Option<u64>,
+    pub follows_count: Option<u64>,
+    pub posts_count: Option<u64>,
+}
+
+/// The session's own profile through the PDS's AppView proxy (`app.bsky.actor.getProfile`).
+pub async fn get_profile_view(
     client: &reqwest::Client,
     pds: &str,
     session: &BlueskySession,
-) -> Result<Identity, ConnectorError> {
-    #[derive(Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Profile {
-        did: String,
-        handle: String,
-        display_name: Option<String>,
-    }
+) -> Result<ProfileView, ConnectorError> {
     let resp = send(
         client
             .get(url(pds, "/xrpc/app.bsky.actor.getProfile"))
@@ -205,7 +212,16 @@ pub async fn get_profile(
             .query(&[("actor", session.did.as_str())]),
     )
     .await?;
-    let p: Profile = read_json(resp, "profile").await?;
+    read_json(resp, "profile").await
+}
+
+/// Who the session's account is (`app.bsky.actor.getProfile`).
+pub async fn get_profile(
+    client: &reqwest::Client,
+    pds: &str,
+    session: &BlueskySession,
+) -> Result<Identity, ConnectorError> {
+    let p = get_profile_view(client, pds, session).await?;
     let display_name = p.display_name.filter(|n| !n.is_empty()).unwrap_or_else(|| p.handle.clone());
     Ok(Identity { id: p.did, handle: format!("@{}", p.handle), display_name })
 }
@@ -400,6 +416,171 @@ pub async fn create_post(
         }
     }
     Err(err)
+}
+
+/// `app.bsky.feed.getPosts` takes at most this many URIs per call.
+pub const MAX_GET_POSTS: usize = 25;
+
+/// A post's author as post views show it (`app.bsky.actor.defs#profileViewBasic`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Author {
+    pub did: String,
+    pub handle: String,
+    pub display_name: Option<String>,
+}
+
+/// A post as the AppView shows it (`app.bsky.feed.defs#postView`). The counts are optional in
+/// the lexicon: `None` is "not reported", not zero.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PostView {
+    pub uri: String,
+    pub cid: String,
+    pub author: Author,
+    /// The `app.bsky.feed.post` record itself.
+    pub record: Value,
+    pub reply_count: Option<u64>,
+    pub repost_count: Option<u64>,
+    pub like_count: Option<u64>,
+    pub quote_count: Option<u64>,
+    pub indexed_at: Option<String>,
+}
+
+impl PostView {
+    #[must_use]
+    pub fn text(&self) -> &str {
+        self.record.get("text").and_then(Value::as_str).unwrap_or_default()
+    }
+
+    /// The record's `createdAt` (RFC 3339), else when the AppView indexed it.
+    #[must_use]
+    pub fn created_at(&self) -> &str {
+        self.record.get("createdAt").and_then(Value::as_str).or(self.indexed_at.as_deref()).unwrap_or_default()
+    }
+
+    #[must_use]
+    pub fn strong_ref(&self) -> RecordRef {
+        RecordRef { uri: self.uri.clone(), cid: self.cid.clone() }
+    }
+
+    /// `(root, parent)` when the post is a reply.
+    #[must_use]
+    pub fn reply_refs(&self) -> Option<(RecordRef, RecordRef)> {
+        let reply = self.record.get("reply")?;
+        let root = serde_json::from_value(reply.get("root")?.clone()).ok()?;
+        let parent = serde_json::from_value(reply.get("parent")?.clone()).ok()?;
+        Some((root, parent))
+    }
+}
+
+/// Post views for these URIs (`app.bsky.feed.getPosts`), asked for in batches of
+/// [`MAX_GET_POSTS`]. Posts that no longer exist are simply missing from the answer.
+pub async fn get_posts(
+    client: &reqwest::Client,
+    pds: &str,
+    session: &BlueskySession,
+    uris: &[String],
+) -> Result<Vec<PostView>, ConnectorError> {
+    #[derive(Deserialize)]
+    struct Posts {
+        posts: Vec<PostView>,
+    }
+    let mut all = Vec::with_capacity(uris.len());
+    for batch in uris.chunks(MAX_GET_POSTS) {
+        let query: Vec<(&str, &str)> = batch.iter().map(|u| ("uris", u.as_str())).collect();
+        let resp =
+            send(client.get(url(pds, "/xrpc/app.bsky.feed.getPosts")).bearer_auth(&session.access_jwt).query(&query))
+                .await?;
+        all.extend(read_json::<Posts>(resp, "getPosts").await?.posts);
+    }
+    Ok(all)
+}
+
+/// A post and the replies below it, as `app.bsky.feed.getPostThread` returns them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Thread {
+    pub post: PostView,
+    /// Every reply down to the requested depth, parents before their children; replies the
+    /// AppView shows as not found or blocked are left out.
+    pub replies: Vec<PostView>,
+}
+
+const THREAD_VIEW_POST: &str = "app.bsky.feed.defs#threadViewPost";
+
+fn collect_replies(node: &Value, out: &mut Vec<PostView>) -> Result<(), ConnectorError> {
+    for reply in node.get("replies").and_then(Value::as_array).into_iter().flatten() {
+        if reply.get("$type").and_then(Value::as_str) != Some(THREAD_VIEW_POST) {
+            continue;
+        }
+        let post = reply.get("post").cloned().unwrap_or(Value::Null);
+        out.push(serde_json::from_value(post).map_err(|_| thread_protocol())?);
+        collect_replies(reply, out)?;
+    }
+    Ok(())
+}
+
+fn thread_protocol() -> ConnectorError {
+    ConnectorError::Protocol("the PDS's getPostThread answer is not the documented JSON".into())
+}
+
+/// The thread below `uri` down to `depth` levels of replies (`app.bsky.feed.getPostThread`,
+/// `parentHeight=0`): `None` when the post no longer exists or is blocked.
+pub async fn get_post_thread(
+    client: &reqwest::Client,
+    pds: &str,
+    session: &BlueskySession,
+    uri: &str,
+    depth: u16,
+) -> Result<Option<Thread>, ConnectorError> {
+    let depth = depth.min(1000).to_string();
+    let resp = client
+        .get(url(pds, "/xrpc/app.bsky.feed.getPostThread"))
+        .bearer_auth(&session.access_jwt)
+        .query(&[("uri", uri), ("depth", depth.as_str()), ("parentHeight", "0")])
+        .send()
+        .await
+        .map_err(|e| transport_error(&e))?;
+    if !resp.status().is_success() {
+        return match xrpc_error(resp).await {
+            ConnectorError::Rejected(m) if m.starts_with("NotFound") => Ok(None),
+            e => Err(e),
+        };
+    }
+    let v: Value = read_json(resp, "getPostThread").await?;
+    let thread = v.get("thread").ok_or_else(thread_protocol)?;
+    if thread.get("$type").and_then(Value::as_str) != Some(THREAD_VIEW_POST) {
+        return Ok(None);
+    }
+    let post =
+        serde_json::from_value(thread.get("post").cloned().unwrap_or(Value::Null)).map_err(|_| thread_protocol())?;
+    let mut replies = Vec::new();
+    collect_replies(thread, &mut replies)?;
+    Ok(Some(Thread { post, replies }))
+}
+
+/// Replies to the post `parent_uri` as the session's account: the parent is looked up for its
+/// `cid` and its thread root (a reply's `reply.root`, else the parent itself), then created
+/// like any post under `rkey`. Returns the new post and the root it hangs under.
+pub async fn reply_to_post(
+    client: &reqwest::Client,
+    pds: &str,
+    session: &BlueskySession,
+    parent_uri: &str,
+    text: &str,
+    rkey: &str,
+    created_at: &str,
+) -> Result<(RecordRef, RecordRef), ConnectorError> {
+    let parent = get_posts(client, pds, session, &[parent_uri.to_string()])
+        .await?
+        .into_iter()
+        .find(|p| p.uri == parent_uri)
+        .ok_or_else(|| ConnectorError::Rejected(format!("the post {parent_uri} does not exist (any more)")))?;
+    let root = parent.reply_refs().map_or_else(|| parent.strong_ref(), |(root, _)| root);
+    let draft =
+        PostDraft { text, created_at, rkey, images: &[], reply: Some((root.clone(), parent.strong_ref())), langs: &[] };
+    let created = create_post(client, pds, session, &draft).await?;
+    Ok((created, root))
 }
 
 /// A record as stored in a repository.

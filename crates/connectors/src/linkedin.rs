@@ -37,9 +37,19 @@ pub const MEMBER_SCOPES: &str = "openid profile w_member_social";
 pub const ORGANIZATION_SCOPES: &str =
     "openid profile w_organization_social r_organization_social rw_organization_admin";
 
+/// Reading a member's own posts, comments and reactions (the Social Metadata API's counts):
+/// LinkedIn grants it to select developers only, so it is asked for only when the operator says
+/// the app has it (asking for a scope the app lacks fails the whole consent).
+pub const MEMBER_READ_SCOPE: &str = "r_member_social";
+
+/// The scopes to ask for; `member_read` adds [`MEMBER_READ_SCOPE`] to a member profile's.
 #[must_use]
-pub fn scopes_for(account_kind: &str) -> &'static str {
-    if account_kind == "organization" { ORGANIZATION_SCOPES } else { MEMBER_SCOPES }
+pub fn scopes_for(account_kind: &str, member_read: bool) -> String {
+    match (account_kind, member_read) {
+        ("organization", _) => ORGANIZATION_SCOPES.to_string(),
+        (_, true) => format!("{MEMBER_SCOPES} {MEMBER_READ_SCOPE}"),
+        (_, false) => MEMBER_SCOPES.to_string(),
+    }
 }
 
 /// The page the owner is sent to, to let Steward act for them.
@@ -705,6 +715,68 @@ pub async fn share_statistics(
             shares: e.total.shares,
         })
         .collect())
+}
+
+/// A post's social summary (`GET /rest/socialMetadata/{urn}`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SocialMetadata {
+    pub entity: String,
+    /// All reactions (LIKE, PRAISE, EMPATHY, …): LinkedIn's reactions replace likes.
+    pub reactions: u64,
+    /// Comments, replies included.
+    pub comments: u64,
+    pub top_level_comments: u64,
+    /// `OPEN` or `CLOSED`.
+    pub comments_state: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct SocialMetadataBody {
+    entity: Option<String>,
+    #[serde(rename = "reactionSummaries", default)]
+    reaction_summaries: std::collections::HashMap<String, ReactionSummary>,
+    #[serde(rename = "commentSummary")]
+    comment_summary: Option<CommentSummary>,
+    #[serde(rename = "commentsState")]
+    comments_state: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ReactionSummary {
+    #[serde(default)]
+    count: u64,
+}
+
+#[derive(Deserialize)]
+struct CommentSummary {
+    #[serde(default)]
+    count: u64,
+    #[serde(rename = "topLevelCount", default)]
+    top_level_count: u64,
+}
+
+/// The reaction and comment counts of one post (share, ugcPost or activity URN). LinkedIn has
+/// no impressions or reshare counts here: for a member's posts it offers none to apps (share
+/// statistics are for organization pages). Needs `r_member_social` for a member's posts, or
+/// `r_organization_social` and a page role for a page's.
+pub async fn social_metadata(
+    client: &reqwest::Client,
+    app: &OauthApp,
+    version: &str,
+    access_token: &str,
+    post_urn: &str,
+) -> Result<SocialMetadata, ConnectorError> {
+    let path = format!("/rest/socialMetadata/{}", encode_urn(post_urn));
+    let resp = send(rest(client, reqwest::Method::GET, app, version, access_token, &path)?).await?;
+    let body: SocialMetadataBody = read_json(resp, "social metadata").await?;
+    let comments = body.comment_summary.as_ref();
+    Ok(SocialMetadata {
+        entity: body.entity.unwrap_or_else(|| post_urn.to_string()),
+        reactions: body.reaction_summaries.values().map(|r| r.count).sum(),
+        comments: comments.map_or(0, |c| c.count),
+        top_level_comments: comments.map_or(0, |c| c.top_level_count),
+        comments_state: body.comments_state,
+    })
 }
 
 /// A post as the author finder returns it.

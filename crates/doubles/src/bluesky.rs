@@ -5,7 +5,11 @@
 //! per 5 min; writes 5000 points per hour, create = 3) and `docs/advanced-guides/posts.md`;
 //! the lexicons `com.atproto.server.{createSession,refreshSession}`,
 //! `com.atproto.repo.{createRecord,getRecord,uploadBlob}`, `app.bsky.feed.post` (text ≤300
-//! graphemes and ≤3000 bytes, `createdAt` required) and `app.bsky.actor.getProfile`;
+//! graphemes and ≤3000 bytes, `createdAt` required, `reply{root,parent}` strongRefs),
+//! `app.bsky.actor.getProfile` (`followersCount`), `app.bsky.feed.getPosts` (at most 25 `uris`;
+//! missing posts are left out) and `app.bsky.feed.getPostThread` (`depth`, `parentHeight`;
+//! 400 `NotFound`; `app.bsky.feed.defs#threadViewPost` with `replies`, `#postView` with
+//! `replyCount`, `repostCount`, `likeCount`, `quoteCount`);
 //! bluesky-social/atproto-website `specs/xrpc` (errors `{"error","message"}`, `RateLimit-Limit`,
 //! `RateLimit-Remaining`, `RateLimit-Reset` in epoch seconds, `RateLimit-Policy`) and
 //! `specs/record-key`; and bluesky-social/atproto `packages/pds/src/auth-verifier.ts`
@@ -79,10 +83,27 @@ struct Refresh {
 /// A record stored on the double.
 #[derive(Debug, Clone)]
 pub struct StoredRecord {
+    /// The DID of the repository (the account, or another user who replied).
+    pub repo: String,
     pub collection: String,
     pub rkey: String,
     pub cid: String,
     pub value: Value,
+}
+
+impl StoredRecord {
+    #[must_use]
+    pub fn uri(&self) -> String {
+        format!("at://{}/{}/{}", self.repo, self.collection, self.rkey)
+    }
+}
+
+/// What other users did to a post, which the AppView counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Interactions {
+    pub likes: u64,
+    pub reposts: u64,
+    pub quotes: u64,
 }
 
 struct StoredBlob {
@@ -114,6 +135,10 @@ struct Inner {
     requests: Vec<RecordedRequest>,
     clock_offset: i64,
     rev: u64,
+    /// Other users' handles, by DID.
+    handles: HashMap<String, String>,
+    interactions: HashMap<String, Interactions>,
+    followers: u64,
 }
 
 /// A running PDS double.
@@ -156,6 +181,8 @@ impl BlueskyDouble {
             .route("/xrpc/com.atproto.repo.getRecord", get(get_record))
             .route("/xrpc/com.atproto.repo.uploadBlob", post(upload_blob))
             .route("/xrpc/app.bsky.actor.getProfile", get(get_profile))
+            .route("/xrpc/app.bsky.feed.getPosts", get(get_posts))
+            .route("/xrpc/app.bsky.feed.getPostThread", get(get_post_thread))
             .layer(axum::middleware::from_fn_with_state(double.clone(), record))
             .with_state(double.clone());
         let (base, _) = crate::serve(router).await?;
@@ -212,6 +239,42 @@ impl BlueskyDouble {
     #[must_use]
     pub fn records(&self) -> Vec<StoredRecord> {
         self.lock().records.clone()
+    }
+
+    /// Another user (`did`, `handle`) replies to the post `parent_uri` with `text`, as their own
+    /// client would: `reply.root` is the parent's root, or the parent itself. Returns the
+    /// reply's URI, or `None` when the parent is unknown.
+    pub fn reply_from(&self, did: &str, handle: &str, parent_uri: &str, text: &str) -> Option<String> {
+        let mut inner = self.lock();
+        let parent = inner.records.iter().find(|r| r.uri() == parent_uri)?.clone();
+        let parent_ref = json!({"uri": parent_uri, "cid": parent.cid});
+        let root = parent.value.pointer("/reply/root").cloned().unwrap_or_else(|| parent_ref.clone());
+        let now = now_secs(inner.clock_offset);
+        let created = crate::mastodon::iso8601(now);
+        let value = json!({"$type": "app.bsky.feed.post", "text": text, "createdAt": created,
+            "reply": {"root": root, "parent": parent_ref}});
+        inner.rev += 1;
+        let rkey = format!("3l{:011}", inner.rev);
+        let record = StoredRecord {
+            repo: did.to_string(),
+            collection: "app.bsky.feed.post".into(),
+            rkey,
+            cid: cid("bafyrei", value.to_string().as_bytes()),
+            value,
+        };
+        let uri = record.uri();
+        inner.records.push(record);
+        inner.handles.insert(did.to_string(), handle.to_string());
+        Some(uri)
+    }
+
+    /// Sets the likes, reposts and quotes other users gave the post `uri`.
+    pub fn set_interactions(&self, uri: &str, counts: Interactions) {
+        self.lock().interactions.insert(uri.to_string(), counts);
+    }
+
+    pub fn set_followers(&self, followers: u64) {
+        self.lock().followers = followers;
     }
 
     /// How many blobs the PDS still keeps (after garbage collection).
@@ -468,6 +531,16 @@ fn validate_post(inner: &Inner, record: &Value) -> Result<Vec<String>, Response>
     if !shaped {
         return invalid("Record/createdAt must be an valid atproto datetime (both RFC-3339 and ISO-8601)");
     }
+    if let Some(reply) = record.get("reply") {
+        for end in ["root", "parent"] {
+            let strong = reply.get(end);
+            let uri = strong.and_then(|r| r.get("uri")).and_then(Value::as_str).unwrap_or("");
+            let has_cid = strong.and_then(|r| r.get("cid")).and_then(Value::as_str).is_some_and(|c| !c.is_empty());
+            if !uri.starts_with("at://") || !has_cid {
+                return invalid(&format!("Record/reply/{end} must be a strongRef with \"uri\" and \"cid\""));
+            }
+        }
+    }
     let mut blobs = vec![];
     if let Some(embed) = record.get("embed") {
         let images = embed.get("images").and_then(Value::as_array).cloned().unwrap_or_default();
@@ -527,7 +600,7 @@ async fn create_record(State(d): State<BlueskyDouble>, headers: HeaderMap, body:
             random_token("3k").chars().filter(char::is_ascii_alphanumeric).take(13).collect::<String>().to_lowercase()
         }
     };
-    if inner.records.iter().any(|r| r.collection == collection && r.rkey == rkey) {
+    if inner.records.iter().any(|r| r.repo == d.config.did && r.collection == collection && r.rkey == rkey) {
         return xrpc_error(400, "InvalidRequest", "Record already exists");
     }
     let (remaining, reset) = match spend(&mut inner, "writes", d.config.write_points, 3600, 3) {
@@ -541,6 +614,7 @@ async fn create_record(State(d): State<BlueskyDouble>, headers: HeaderMap, body:
         }
     }
     inner.records.push(StoredRecord {
+        repo: d.config.did.clone(),
         collection: collection.clone(),
         rkey: rkey.clone(),
         cid: record_cid.clone(),
@@ -564,7 +638,11 @@ async fn get_record(State(d): State<BlueskyDouble>, Query(q): Query<HashMap<Stri
     if get("repo") != d.config.did && get("repo") != d.config.handle {
         return xrpc_error(400, "InvalidRequest", &format!("Could not find repo: {}", get("repo")));
     }
-    match inner.records.iter().find(|r| r.collection == get("collection") && r.rkey == get("rkey")) {
+    match inner
+        .records
+        .iter()
+        .find(|r| r.repo == d.config.did && r.collection == get("collection") && r.rkey == get("rkey"))
+    {
         Some(r) => axum::Json(json!({"uri": uri, "cid": r.cid, "value": r.value})).into_response(),
         None => xrpc_error(400, "RecordNotFound", &format!("Could not locate record: {uri}")),
     }
@@ -604,6 +682,105 @@ async fn get_profile(
     if actor != d.config.did && actor != d.config.handle {
         return xrpc_error(400, "InvalidRequest", "Profile not found");
     }
-    let posts = inner.records.iter().filter(|r| r.collection == "app.bsky.feed.post").count();
-    axum::Json(json!({"did": d.config.did, "handle": d.config.handle, "displayName": d.config.display_name, "postsCount": posts})).into_response()
+    let posts = inner.records.iter().filter(|r| r.repo == d.config.did && r.collection == "app.bsky.feed.post").count();
+    axum::Json(json!({"did": d.config.did, "handle": d.config.handle, "displayName": d.config.display_name,
+        "followersCount": inner.followers, "followsCount": 0, "postsCount": posts}))
+    .into_response()
+}
+
+fn post_view(d: &BlueskyDouble, inner: &Inner, r: &StoredRecord) -> Value {
+    let uri = r.uri();
+    let handle = if r.repo == d.config.did {
+        d.config.handle.clone()
+    } else {
+        inner.handles.get(&r.repo).cloned().unwrap_or_else(|| "handle.invalid".into())
+    };
+    let counts = inner.interactions.get(&uri).copied().unwrap_or_default();
+    let replies = inner
+        .records
+        .iter()
+        .filter(|c| c.value.pointer("/reply/parent/uri").and_then(Value::as_str) == Some(uri.as_str()))
+        .count();
+    let indexed = r.value.get("createdAt").cloned().unwrap_or(Value::Null);
+    let mut author = json!({"did": r.repo, "handle": handle});
+    if r.repo == d.config.did {
+        author["displayName"] = json!(d.config.display_name);
+    }
+    json!({
+        "uri": uri, "cid": r.cid, "author": author, "record": r.value,
+        "replyCount": replies, "repostCount": counts.reposts, "likeCount": counts.likes, "quoteCount": counts.quotes,
+        "indexedAt": indexed, "labels": [],
+    })
+}
+
+/// The `uris` parameters of a query, repeated as XRPC sends arrays (`uris=a&uris=b`).
+fn repeated(raw: Option<&str>, name: &str) -> Vec<String> {
+    raw.unwrap_or("")
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .filter(|(k, _)| *k == name || *k == format!("{name}[]"))
+        .map(|(_, v)| crate::percent_decode(v))
+        .collect()
+}
+
+async fn get_posts(
+    State(d): State<BlueskyDouble>,
+    headers: HeaderMap,
+    axum::extract::RawQuery(raw): axum::extract::RawQuery,
+) -> Response {
+    let inner = d.lock();
+    if let Err(r) = check_access(&inner, &headers, true) {
+        return r;
+    }
+    let uris = repeated(raw.as_deref(), "uris");
+    if uris.is_empty() {
+        return xrpc_error(400, "InvalidRequest", "Params must have the property \"uris\"");
+    }
+    if uris.len() > 25 {
+        return xrpc_error(400, "InvalidRequest", "uris must not have more than 25 elements");
+    }
+    let posts: Vec<Value> = uris
+        .iter()
+        .filter_map(|u| inner.records.iter().find(|r| r.uri() == *u))
+        .map(|r| post_view(&d, &inner, r))
+        .collect();
+    axum::Json(json!({"posts": posts})).into_response()
+}
+
+fn thread_view(d: &BlueskyDouble, inner: &Inner, r: &StoredRecord, depth: u32) -> Value {
+    let uri = r.uri();
+    let mut node = json!({"$type": "app.bsky.feed.defs#threadViewPost", "post": post_view(d, inner, r)});
+    if depth > 0 {
+        let replies: Vec<Value> = inner
+            .records
+            .iter()
+            .filter(|c| c.value.pointer("/reply/parent/uri").and_then(Value::as_str) == Some(uri.as_str()))
+            .map(|c| thread_view(d, inner, c, depth - 1))
+            .collect();
+        node["replies"] = json!(replies);
+    }
+    node
+}
+
+async fn get_post_thread(
+    State(d): State<BlueskyDouble>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let inner = d.lock();
+    if let Err(r) = check_access(&inner, &headers, true) {
+        return r;
+    }
+    let Some(uri) = q.get("uri") else {
+        return xrpc_error(400, "InvalidRequest", "Params must have the property \"uri\"");
+    };
+    let depth = match q.get("depth").map(|v| v.parse::<u32>()) {
+        None => 6,
+        Some(Ok(n)) if n <= 1000 => n,
+        Some(_) => return xrpc_error(400, "InvalidRequest", "depth must be an integer from 0 to 1000"),
+    };
+    match inner.records.iter().find(|r| r.uri() == *uri) {
+        Some(r) => axum::Json(json!({"thread": thread_view(&d, &inner, r, depth)})).into_response(),
+        None => xrpc_error(400, "NotFound", &format!("Post not found: {uri}")),
+    }
 }

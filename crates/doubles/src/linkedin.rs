@@ -21,7 +21,9 @@
 //! `shares/images-api` (`initializeUpload`, `PUT` to the upload URL with the bearer token,
 //! `WAITING_UPLOAD → PROCESSING → AVAILABLE | PROCESSING_FAILED`, upload-URL expiry),
 //! `shares/comments-api` (`/rest/socialActions/{urn}/comments`, replies one level deep via
-//! `parentComment`), `organizations/share-statistics`
+//! `parentComment`), `shares/social-metadata-api` (`reactionSummaries`, `commentSummary`,
+//! `commentsState`; a member's posts need the restricted `r_member_social`, a page's
+//! `r_organization_social` and a page role), `organizations/share-statistics`
 //! (`organizationalEntityShareStatistics`, page `ADMINISTRATOR` only) and
 //! `organizations/organization-access-control-by-role` (who may act for a page).
 //! The duplicate guard (422 "Content is a duplicate of urn:li:share:…" for the same text by the
@@ -240,6 +242,7 @@ impl LinkedInDouble {
             .route("/dms-uploads/{token}", put(upload_image))
             .route("/rest/socialActions/{urn}/comments", get(list_comments).post(create_comment))
             .route("/rest/organizationalEntityShareStatistics", get(share_statistics))
+            .route("/rest/socialMetadata/{urn}", get(social_metadata))
             .route("/rest/organizationAcls", get(organization_acls))
             .layer(axum::middleware::from_fn_with_state(double.clone(), record))
             .with_state(double.clone());
@@ -870,7 +873,10 @@ async fn find_posts(
     if count > 100 {
         return bad_request("ILLEGAL_ARGUMENT", "count must not exceed 100");
     }
-    if !may_act_as(&inner, &caller, author, POSTING_ROLES) {
+    // Reading posts needs r_member_social (a member's own) or r_organization_social (a page's).
+    let read_scope =
+        if author.starts_with("urn:li:organization:") { "r_organization_social" } else { "r_member_social" };
+    if !may_act_as(&inner, &caller, author, POSTING_ROLES) || !caller.has_scope(read_scope) {
         return access_denied(&format!("partnerApiPostsExternal.FINDER-author.{}01", caller.version));
     }
     let mut mine: Vec<&StoredPost> = inner.posts.iter().filter(|p| p.author == *author).collect();
@@ -1104,24 +1110,6 @@ async fn create_comment(
     (StatusCode::CREATED, axum::Json(answer)).into_response()
 }
 
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && let Some(b) = s.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok())
-        {
-            out.push(b);
-            i += 3;
-            continue;
-        }
-        out.push(if bytes[i] == b'+' { b' ' } else { bytes[i] });
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 async fn share_statistics(
     State(d): State<LinkedInDouble>,
     headers: HeaderMap,
@@ -1135,7 +1123,7 @@ async fn share_statistics(
         .filter_map(|kv| kv.split_once('='))
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-    let Some(org) = params.get("organizationalEntity").map(|v| percent_decode(v)) else {
+    let Some(org) = params.get("organizationalEntity").map(|v| crate::percent_decode(v)) else {
         return bad_request("ILLEGAL_ARGUMENT", "Parameter 'organizationalEntity' is required");
     };
     if params.get("q").map(String::as_str) != Some("organizationalEntity") {
@@ -1152,7 +1140,7 @@ async fn share_statistics(
             let Some(inside) = list.strip_prefix("List(").and_then(|l| l.strip_suffix(')')) else {
                 return bad_request("ILLEGAL_ARGUMENT", "shares must be a Rest.li List(…)");
             };
-            Some(inside.split(',').filter(|s| !s.is_empty()).map(percent_decode).collect())
+            Some(inside.split(',').filter(|s| !s.is_empty()).map(crate::percent_decode).collect())
         }
     };
     let elements: Vec<Value> = inner
@@ -1181,6 +1169,39 @@ async fn share_statistics(
         .collect();
     let total = elements.len();
     axum::Json(json!({"elements": elements, "paging": {"start": 0, "count": total, "links": []}})).into_response()
+}
+
+/// Page roles that may read a page's posts, comments and reactions (`r_organization_social`).
+const READING_ROLES: &[&str] = &["ADMINISTRATOR", "DIRECT_SPONSORED_CONTENT_POSTER"];
+
+async fn social_metadata(State(d): State<LinkedInDouble>, headers: HeaderMap, Path(urn): Path<String>) -> Response {
+    let mut inner = d.lock();
+    let caller = guard!(rest_guard(&d, &mut inner, &headers, "GET /rest/socialMetadata"));
+    let Some(post) = inner.posts.iter().find(|p| p.urn == urn).cloned() else {
+        return not_found();
+    };
+    let allowed = if post.author.starts_with("urn:li:organization:") {
+        caller.has_scope("r_organization_social") && may_act_as(&inner, &caller, &post.author, READING_ROLES)
+    } else {
+        caller.has_scope("r_member_social") && post.author == caller.person()
+    };
+    if !allowed {
+        return access_denied("socialMetadata.GET");
+    }
+    let likes = inner.stats.get(&urn).map_or(0, |c| c.likes);
+    let on_post: Vec<&StoredComment> = inner.comments.iter().filter(|c| c.object == urn).collect();
+    let top_level = on_post.iter().filter(|c| c.parent.is_none()).count();
+    let mut reactions = serde_json::Map::new();
+    if likes > 0 {
+        reactions.insert("LIKE".into(), json!({"reactionType": "LIKE", "count": likes}));
+    }
+    axum::Json(json!({
+        "reactionSummaries": reactions,
+        "commentsState": "OPEN",
+        "commentSummary": {"count": on_post.len(), "topLevelCount": top_level},
+        "entity": urn,
+    }))
+    .into_response()
 }
 
 async fn organization_acls(

@@ -60,6 +60,9 @@ pub struct Settings {
     pub linkedin: Option<steward_connectors::OauthApp>,
     /// The `LinkedIn-Version` header (`YYYYMM`); LinkedIn retires each version after about a year.
     pub linkedin_version: String,
+    /// `STEWARD_LINKEDIN_MEMBER_READ`: the LinkedIn app is approved for `r_member_social`, so
+    /// member profiles are connected with it and their post counts can be read.
+    pub linkedin_member_read: bool,
     /// TikTok's OAuth app (TikTok calls the client id "client key").
     pub tiktok: Option<steward_connectors::OauthApp>,
     /// `STEWARD_AUDIT_RETENTION_DAYS`: audit events older than this are pruned behind a signed
@@ -287,17 +290,18 @@ impl Settings {
                     .unwrap_or_else(|| data_dir.join("master.key")),
             ),
         };
-        let allow_private_networks = match env.get("STEWARD_ALLOW_PRIVATE_NETWORKS").map(String::as_str) {
-            Some("true" | "1" | "yes") => true,
-            Some("false" | "0" | "no" | "") => false,
-            Some(other) => {
-                return Err(ConfigError::Invalid {
-                    name: "STEWARD_ALLOW_PRIVATE_NETWORKS",
-                    message: format!("{other:?} (expected true or false)"),
-                });
+        let flag = |name: &'static str, otherwise: bool| -> Result<bool, ConfigError> {
+            match env.get(name).map(String::as_str) {
+                Some("true" | "1" | "yes") => Ok(true),
+                Some("false" | "0" | "no" | "") => Ok(false),
+                Some(other) => {
+                    Err(ConfigError::Invalid { name, message: format!("{other:?} (expected true or false)") })
+                }
+                None => Ok(otherwise),
             }
-            None => file.allow_private_networks.unwrap_or(false),
         };
+        let allow_private_networks =
+            flag("STEWARD_ALLOW_PRIVATE_NETWORKS", file.allow_private_networks.unwrap_or(false))?;
         let minutes = |name: &'static str, from_file: Option<u64>, default: u64| -> Result<Duration, ConfigError> {
             let m = match env.get(name) {
                 Some(v) => v.parse::<u64>().map_err(|e| ConfigError::Invalid { name, message: e.to_string() })?,
@@ -359,6 +363,7 @@ impl Settings {
                 }
                 None => "202610".into(),
             },
+            linkedin_member_read: flag("STEWARD_LINKEDIN_MEMBER_READ", false)?,
             tiktok: oauth_app(env, "TIKTOK", "https://www.tiktok.com", "https://open.tiktokapis.com")?,
             publishing: publishing_settings(env)?,
         })

@@ -5,7 +5,7 @@ use std::time::Duration;
 use steward_connectors::bluesky::{self, BlueskySession, PostDraft};
 use steward_connectors::{ConnectorError, http};
 use steward_doubles::Fault;
-use steward_doubles::bluesky::{BlueskyDouble, Config};
+use steward_doubles::bluesky::{BlueskyDouble, Config, Interactions};
 
 fn client() -> reqwest::Client {
     http::client().unwrap()
@@ -179,4 +179,68 @@ async fn private_pds_addresses_are_refused_unless_allowed() {
         .unwrap_err();
     assert!(matches!(err, ConnectorError::Rejected(_)));
     assert!(d.requests().is_empty());
+}
+
+#[tokio::test]
+async fn threads_replies_and_counts() {
+    let d = BlueskyDouble::start(Config::default()).await.unwrap();
+    let c = client();
+    let s = login(&d).await;
+    let root = bluesky::create_post(&c, &d.base, &s, &post("Root post", &bluesky::new_tid())).await.unwrap();
+    let bob = d.reply_from("did:plc:bob", "bob.test", &root.uri, "Nice post").unwrap();
+    let carol = d.reply_from("did:plc:carol", "carol.test", &bob, "Agreed").unwrap();
+
+    let thread = bluesky::get_post_thread(&c, &d.base, &s, &root.uri, 10).await.unwrap().unwrap();
+    assert_eq!(thread.post.uri, root.uri);
+    let uris: Vec<&str> = thread.replies.iter().map(|r| r.uri.as_str()).collect();
+    assert_eq!(uris, [bob.as_str(), carol.as_str()], "parents before their children");
+    let (r0, r1) = (&thread.replies[0], &thread.replies[1]);
+    assert_eq!((r0.author.handle.as_str(), r0.text()), ("bob.test", "Nice post"));
+    let (carol_root, carol_parent) = r1.reply_refs().unwrap();
+    assert_eq!((carol_root.uri.as_str(), carol_parent.uri.as_str()), (root.uri.as_str(), bob.as_str()));
+    assert!(!r1.created_at().is_empty());
+    let call = d.requests().into_iter().rfind(|r| r.path == "/xrpc/app.bsky.feed.getPostThread").unwrap();
+    assert!(call.query.contains("depth=10") && call.query.contains("parentHeight=0"), "{}", call.query);
+    assert_eq!(call.header("authorization"), Some(format!("Bearer {}", s.access_jwt).as_str()));
+    let shallow = bluesky::get_post_thread(&c, &d.base, &s, &root.uri, 1).await.unwrap().unwrap();
+    assert_eq!(shallow.replies.len(), 1, "depth 1: direct replies only");
+    let gone = format!("at://{}/app.bsky.feed.post/3kgone", s.did);
+    assert_eq!(bluesky::get_post_thread(&c, &d.base, &s, &gone, 6).await.unwrap(), None, "NotFound is no thread");
+
+    // A reply to a reply hangs under the thread's root, with both strong refs.
+    let rkey = bluesky::new_tid();
+    let (created, under) =
+        bluesky::reply_to_post(&c, &d.base, &s, &carol, "Thanks both", &rkey, "2026-03-01T12:05:00.000Z")
+            .await
+            .unwrap();
+    assert_eq!(under, bluesky::RecordRef { uri: root.uri.clone(), cid: root.cid.clone() });
+    assert!(created.uri.ends_with(&format!("/app.bsky.feed.post/{rkey}")));
+    let stored = d.records().into_iter().find(|r| r.rkey == rkey).unwrap();
+    assert_eq!(stored.value["reply"]["root"]["uri"], root.uri.as_str());
+    assert_eq!(stored.value["reply"]["parent"]["uri"], carol.as_str());
+    assert!(stored.value["reply"]["parent"]["cid"].as_str().is_some_and(|c| c.starts_with("bafyrei")));
+    let err = bluesky::reply_to_post(&c, &d.base, &s, &gone, "hello?", &bluesky::new_tid(), "2026-03-01T12:06:00.000Z")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ConnectorError::Rejected(_)), "{err:?}");
+
+    // Counts come 25 posts per getPosts call.
+    d.set_interactions(&root.uri, Interactions { likes: 5, reposts: 2, quotes: 1 });
+    d.set_followers(42);
+    let mut uris = vec![root.uri.clone()];
+    for i in 0..29 {
+        uris.push(
+            bluesky::create_post(&c, &d.base, &s, &post(&format!("post {i}"), &bluesky::new_tid())).await.unwrap().uri,
+        );
+    }
+    let before = d.requests().len();
+    let views = bluesky::get_posts(&c, &d.base, &s, &uris).await.unwrap();
+    let calls: Vec<_> =
+        d.requests()[before..].iter().filter(|r| r.path == "/xrpc/app.bsky.feed.getPosts").cloned().collect();
+    assert_eq!(calls.len(), 2, "30 URIs: 25 + 5");
+    assert_eq!(calls[0].query.matches("uris=").count(), 25);
+    assert_eq!(views.len(), 30);
+    let v = views.iter().find(|v| v.uri == root.uri).unwrap();
+    assert_eq!((v.like_count, v.reply_count, v.repost_count, v.quote_count), (Some(5), Some(1), Some(2), Some(1)));
+    assert_eq!(bluesky::get_profile_view(&c, &d.base, &s).await.unwrap().followers_count, Some(42));
 }

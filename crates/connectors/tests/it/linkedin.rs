@@ -321,7 +321,7 @@ async fn a_duplicate_is_already_published_with_the_live_urn() {
 #[tokio::test]
 async fn a_retry_after_a_lost_answer_yields_the_same_urn_and_one_post() {
     let d = LinkedInDouble::start(Config::default()).await.unwrap();
-    let tokens = connect(&d).await;
+    let tokens = connect_with(&d, &linkedin::scopes_for("member", true)).await;
     let client = http::client().unwrap();
     d.lose_next_response("/rest/posts");
     let text = "Committed (but the answer was lost)";
@@ -343,6 +343,10 @@ async fn a_retry_after_a_lost_answer_yields_the_same_urn_and_one_post() {
     let finder = d.requests().into_iter().rfind(|r| r.method == "GET" && r.path == "/rest/posts").unwrap();
     assert_eq!(finder.header("x-restli-method"), Some("FINDER"));
     assert_eq!(finder.query, "q=author&author=urn%3Ali%3Aperson%3A782bbtaQ&count=10&sortBy=LAST_MODIFIED");
+    // Reading a member's posts needs r_member_social.
+    let plain = connect(&d).await;
+    let err = linkedin::posts_by_author(&client, &app(&d), V, &plain.access_token, &me(), 10).await.unwrap_err();
+    assert!(matches!(&err, ConnectorError::Rejected(m) if m.contains("ACCESS_DENIED")), "{err:?}");
 }
 
 #[tokio::test]
@@ -503,6 +507,46 @@ async fn share_statistics_for_a_page_administrator() {
 }
 
 #[tokio::test]
+async fn social_metadata_counts_a_members_post_with_r_member_social_only() {
+    let d = LinkedInDouble::start(Config::default()).await.unwrap();
+    let client = http::client().unwrap();
+    let a = app(&d);
+    assert_eq!(linkedin::scopes_for("member", false), linkedin::MEMBER_SCOPES);
+    assert_eq!(linkedin::scopes_for("organization", true), linkedin::ORGANIZATION_SCOPES);
+    let reading = linkedin::scopes_for("member", true);
+    assert!(reading.ends_with(" r_member_social"), "{reading}");
+    let tokens = connect_with(&d, &reading).await;
+    let token = tokens.access_token.as_str();
+    let post = linkedin::create_post(&client, &a, V, token, &me(), "Counting", None).await.unwrap().external_id;
+    d.set_share_statistics(&post, ShareCounts { likes: 4, ..ShareCounts::default() });
+    let first = d.comment_from("urn:li:person:fan", &post, None, "nice").unwrap();
+    d.comment_from("urn:li:person:fan2", &post, Some(&first), "agreed").unwrap();
+
+    let m = linkedin::social_metadata(&client, &a, V, token, &post).await.unwrap();
+    assert_eq!(
+        m,
+        linkedin::SocialMetadata {
+            entity: post.clone(),
+            reactions: 4,
+            comments: 2,
+            top_level_comments: 1,
+            comments_state: Some("OPEN".into()),
+        }
+    );
+    let call = d.requests().into_iter().rfind(|r| r.path.starts_with("/rest/socialMetadata/")).unwrap();
+    assert_eq!(call.path, format!("/rest/socialMetadata/{}", linkedin::encode_urn(&post)));
+    assert_eq!(call.header("linkedin-version"), Some(V));
+    assert_eq!(call.header("x-restli-protocol-version"), Some("2.0.0"));
+
+    // Without the restricted scope LinkedIn refuses a member's own post.
+    let plain = connect(&d).await;
+    let err = linkedin::social_metadata(&client, &a, V, &plain.access_token, &post).await.unwrap_err();
+    assert!(matches!(&err, ConnectorError::Rejected(m) if m.contains("ACCESS_DENIED")), "{err:?}");
+    let err = linkedin::social_metadata(&client, &a, V, token, "urn:li:share:1").await.unwrap_err();
+    assert!(matches!(err, ConnectorError::Rejected(_)), "unknown post: {err:?}");
+}
+
+#[tokio::test]
 async fn a_retired_version_is_an_operator_error() {
     let d = LinkedInDouble::start(Config::default()).await.unwrap();
     let tokens = connect(&d).await;
@@ -537,7 +581,7 @@ async fn a_retired_version_is_an_operator_error() {
 #[tokio::test]
 async fn the_daily_quota_answers_429_without_a_hint_until_utc_midnight() {
     let d = LinkedInDouble::start(Config { member_daily_limit: 2, ..Config::default() }).await.unwrap();
-    let tokens = connect(&d).await;
+    let tokens = connect_with(&d, &linkedin::scopes_for("member", true)).await;
     let client = http::client().unwrap();
     let post = |text: &'static str| {
         let (client, app, token) = (client.clone(), app(&d), tokens.access_token.clone());

@@ -1,4 +1,6 @@
-//! Bluesky, through `steward_connectors::bluesky`: posts with images via `createRecord`.
+//! Bluesky, through `steward_connectors::bluesky`: posts with images via `createRecord`; the
+//! replies below them (`getPostThread`), replies as the account, and counts (`getPosts`,
+//! `getProfile`).
 //!
 //! Exactly once: atproto has no idempotency key, so the record key plays that role. Steward
 //! chooses a TID (and the post's `createdAt`) before the first attempt and saves them in the
@@ -10,7 +12,8 @@ use steward_connectors::bluesky::{self, PostDraft};
 use steward_store::AccountRow;
 
 use super::{
-    AccountStats, MediaKind, Outgoing, PlatformComment, PublishJournal, PublishOutcome, Published, store_failure,
+    AccountStats, MediaKind, Outgoing, PlatformComment, PostStats, PublishJournal, PublishOutcome, Published, count,
+    store_failure,
 };
 use crate::credentials::with_bluesky_session;
 use crate::state::AppState;
@@ -97,27 +100,135 @@ pub async fn status(
     Ok(PublishOutcome::Published(published(&account.handle, platform_ref)))
 }
 
+/// How deep below a post the comment list looks (replies to replies to …).
+const THREAD_DEPTH: u16 = 10;
+
+/// A comment's id as Steward shows it: `{did}!{rkey}` — an at-uri has slashes, which do not
+/// fit in a URL path segment, and `!` occurs in neither a DID nor a record key.
+fn comment_id(uri: &str) -> Option<String> {
+    let rest = uri.strip_prefix("at://")?;
+    let (did, path) = rest.split_once('/')?;
+    let rkey = path.strip_prefix(&format!("{}/", bluesky::POST_COLLECTION))?;
+    Some(format!("{did}!{rkey}"))
+}
+
+fn comment_uri(id: &str) -> Option<String> {
+    let (did, rkey) = id.split_once('!')?;
+    (did.starts_with("did:") && !rkey.is_empty() && !rkey.contains('/'))
+        .then(|| format!("at://{did}/{}/{rkey}", bluesky::POST_COLLECTION))
+}
+
+fn comment_of(reply: &bluesky::PostView, root: &str) -> Option<PlatformComment> {
+    let parent = reply.reply_refs().map(|(_, parent)| parent.uri).filter(|p| p != root);
+    Some(PlatformComment {
+        id: comment_id(&reply.uri)?,
+        post_external_id: root.to_string(),
+        author: format!("@{}", reply.author.handle),
+        text: reply.text().to_string(),
+        created_at: reply.created_at().to_string(),
+        hidden: false,
+        parent_id: parent.and_then(|p| comment_id(&p)),
+    })
+}
+
+/// The replies below each published post (`getPostThread`); a post deleted on Bluesky has none.
 pub async fn comments(
-    _state: &AppState,
-    _account: &AccountRow,
-    _published_external_ids: &[String],
+    state: &AppState,
+    account: &AccountRow,
+    published_external_ids: &[String],
 ) -> Result<Vec<PlatformComment>, ConnectorError> {
-    Err(ConnectorError::Misconfigured("reading Bluesky replies is not available on this server yet".into()))
+    with_bluesky_session(state, &account.id, |cred| async move {
+        let mut all = Vec::new();
+        for uri in published_external_ids {
+            let thread = bluesky::get_post_thread(&state.http, &cred.service, &cred.session, uri, THREAD_DEPTH).await?;
+            all.extend(thread.iter().flat_map(|t| t.replies.iter().filter_map(|r| comment_of(r, uri))));
+        }
+        Ok(all)
+    })
+    .await
 }
 
+/// Replies as the account. The reply gets a fresh record key: a client that repeats its request
+/// posts a second reply, as on every platform without idempotency keys.
 pub async fn reply(
-    _state: &AppState,
-    _account: &AccountRow,
-    _comment_id: &str,
-    _text: &str,
+    state: &AppState,
+    account: &AccountRow,
+    comment_id: &str,
+    text: &str,
 ) -> Result<PlatformComment, ConnectorError> {
-    Err(ConnectorError::Misconfigured("replying on Bluesky is not available on this server yet".into()))
+    let Some(parent) = comment_uri(comment_id) else {
+        return Err(ConnectorError::Rejected("not a Bluesky comment id from Steward's comment list".into()));
+    };
+    bluesky::check_post_text(text)?;
+    let rkey = bluesky::new_tid();
+    let created_at = state.clock.now().strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+    with_bluesky_session(state, &account.id, |cred| {
+        let (parent, rkey, created_at) = (&parent, &rkey, &created_at);
+        async move {
+            let (created, root) =
+                bluesky::reply_to_post(&state.http, &cred.service, &cred.session, parent, text, rkey, created_at)
+                    .await?;
+            Ok(PlatformComment {
+                id: comment_id_or_uri(&created.uri),
+                post_external_id: root.uri.clone(),
+                author: format!("@{}", cred.session.handle),
+                text: text.to_string(),
+                created_at: created_at.clone(),
+                hidden: false,
+                parent_id: (*parent != root.uri).then(|| comment_id.to_string()),
+            })
+        }
+    })
+    .await
 }
 
+fn comment_id_or_uri(uri: &str) -> String {
+    comment_id(uri).unwrap_or_else(|| uri.to_string())
+}
+
+/// Likes, replies, reposts + quotes per post (`getPosts`, 25 at a time) and the follower count
+/// (`getProfile`). Bluesky counts no impressions: `null`.
 pub async fn analytics(
-    _state: &AppState,
-    _account: &AccountRow,
-    _published_external_ids: &[String],
+    state: &AppState,
+    account: &AccountRow,
+    published_external_ids: &[String],
 ) -> Result<AccountStats, ConnectorError> {
-    Err(ConnectorError::Misconfigured("Bluesky analytics are not available on this server yet".into()))
+    with_bluesky_session(state, &account.id, |cred| async move {
+        let views = bluesky::get_posts(&state.http, &cred.service, &cred.session, published_external_ids).await?;
+        let profile = bluesky::get_profile_view(&state.http, &cred.service, &cred.session).await?;
+        let posts = views
+            .into_iter()
+            .map(|v| PostStats {
+                impressions: None,
+                likes: v.like_count.map(count),
+                comments: v.reply_count.map(count),
+                shares: match (v.repost_count, v.quote_count) {
+                    (None, None) => None,
+                    (r, q) => Some(count(r.unwrap_or(0).saturating_add(q.unwrap_or(0)))),
+                },
+                external_id: v.uri,
+            })
+            .collect();
+        Ok(AccountStats { followers: profile.followers_count.map(count), posts })
+    })
+    .await
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::{comment_id, comment_uri};
+
+    #[test]
+    fn comment_ids_fit_in_a_path_segment_and_map_back() {
+        let uri = "at://did:plc:abc123/app.bsky.feed.post/3kabcdefghij2";
+        let id = comment_id(uri).unwrap();
+        assert_eq!(id, "did:plc:abc123!3kabcdefghij2");
+        assert!(!id.contains('/'));
+        assert_eq!(comment_uri(&id).as_deref(), Some(uri));
+        assert_eq!(comment_id("at://did:plc:x/app.bsky.feed.like/3k"), None);
+        for bad in ["nope", "did:plc:x!", "x!3k", "did:plc:x!a/b"] {
+            assert_eq!(comment_uri(bad), None, "{bad}");
+        }
+    }
 }

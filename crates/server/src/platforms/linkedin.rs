@@ -1,9 +1,12 @@
 //! LinkedIn, through `steward_connectors::linkedin`: text and image posts via the Posts API as
-//! the member (or an organization page), comments and replies, organization share statistics.
+//! the member (or an organization page), comments and replies, organization share statistics
+//! and, for member profiles, the Social Metadata API's counts.
 //!
 //! Exactly once: LinkedIn has no idempotency key. Before the first `POST /rest/posts` the
 //! adapter notes the attempt in the journal; a later attempt of the same version first looks up
-//! the author's recent posts for the same commentary and takes a match as the live post. If it
+//! the author's 20 latest posts for the same commentary and takes a match as the live post
+//! (LinkedIn lets an app read a member's posts only with `r_member_social`; without it the
+//! look-up is refused and skipped). If it
 //! still posts and LinkedIn answers its duplicate-content 422 naming the live post, that post
 //! is the success (`AlreadyPublished`).
 use std::time::Duration;
@@ -13,11 +16,20 @@ use steward_connectors::{ConnectorError, OauthApp};
 use steward_store::AccountRow;
 
 use super::{
-    AccountStats, MediaKind, Outgoing, PlatformComment, PostStats, PublishJournal, PublishOutcome, Published,
+    AccountStats, MediaKind, Outgoing, PlatformComment, PostStats, PublishJournal, PublishOutcome, Published, count,
     store_failure,
 };
 use crate::credentials::{OauthCredential, with_token};
 use crate::state::AppState;
+
+/// How many of the author's latest posts a retry looks through for the one it may have made.
+const LOOK_UP_POSTS: u32 = 20;
+
+/// Whether LinkedIn refused a call for missing permissions (403 `ACCESS_DENIED`; the `code` is
+/// not always sent, the message is).
+fn access_denied(message: &str) -> bool {
+    message.contains("ACCESS_DENIED") || message.contains("Not enough permissions")
+}
 
 /// What the journal holds for a LinkedIn attempt: only that one was made.
 const ATTEMPTED: &str = "linkedin:attempted";
@@ -101,9 +113,16 @@ pub async fn publish(
             if retry {
                 // The earlier attempt may have gone through with its answer lost: look first.
                 let escaped = linkedin::escape_little_text(&text);
-                let recent = linkedin::posts_by_author(&state.http, app, version, token, &author, 20).await?;
-                if let Some(p) = recent.iter().find(|p| p.commentary == escaped || p.commentary == text) {
-                    return Ok(live(&p.id));
+                match linkedin::posts_by_author(&state.http, app, version, token, &author, LOOK_UP_POSTS).await {
+                    Ok(recent) => {
+                        if let Some(p) = recent.iter().find(|p| p.commentary == escaped || p.commentary == text) {
+                            return Ok(live(&p.id));
+                        }
+                    }
+                    // Reading a member's posts needs r_member_social: without it the
+                    // duplicate-422 below is the only guard.
+                    Err(ConnectorError::Rejected(m)) if access_denied(&m) => {}
+                    Err(e) => return Err(e),
                 }
             }
             let image = match out.media.first() {
@@ -205,7 +224,11 @@ pub async fn reply(
     .await
 }
 
-/// Share statistics exist for organization pages only; a member profile's posts show zeros.
+/// Organization pages: share statistics (impressions, reactions, comments, reshares). Member
+/// profiles: LinkedIn gives apps no impressions or reshare counts for a member's posts, only the
+/// Social Metadata API's reaction and comment counts, and only with the restricted
+/// `r_member_social` (`STEWARD_LINKEDIN_MEMBER_READ`); impressions and shares are `null` there.
+/// Follower counts are `null` on both (they need APIs Steward does not use).
 pub async fn analytics(
     state: &AppState,
     account: &AccountRow,
@@ -214,29 +237,70 @@ pub async fn analytics(
     let app = app(state)?;
     let version = state.settings.linkedin_version.as_str();
     if account.account_kind != "organization" {
-        return Err(ConnectorError::Misconfigured(
-            "LinkedIn gives post statistics to apps for organization pages only".into(),
-        ));
+        return member_analytics(state, app, account, published_external_ids).await;
     }
     with_token(state, &account.id, "linkedin", |cred| async move {
         let org = author(account, &cred)?;
         let ids: Vec<&str> = published_external_ids.iter().map(String::as_str).collect();
         let stats =
             linkedin::share_statistics(&state.http, app, version, &cred.tokens.access_token, &org, &ids).await?;
-        let to_i64 = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
         Ok(AccountStats {
             followers: None,
             posts: stats
                 .into_iter()
                 .map(|s| PostStats {
                     external_id: s.share,
-                    impressions: to_i64(s.impressions),
-                    likes: to_i64(s.likes),
-                    comments: to_i64(s.comments),
-                    shares: to_i64(s.shares),
+                    impressions: Some(count(s.impressions)),
+                    likes: Some(count(s.likes)),
+                    comments: Some(count(s.comments)),
+                    shares: Some(count(s.shares)),
                 })
                 .collect(),
         })
+    })
+    .await
+}
+
+fn member_read_missing() -> ConnectorError {
+    super::not_offered(
+        "LinkedIn",
+        "reading a member profile's post counts",
+        "LinkedIn gives them only to apps approved for r_member_social; once the app is, set \
+         STEWARD_LINKEDIN_MEMBER_READ=true and reconnect the account",
+    )
+}
+
+async fn member_analytics(
+    state: &AppState,
+    app: &OauthApp,
+    account: &AccountRow,
+    published_external_ids: &[String],
+) -> Result<AccountStats, ConnectorError> {
+    let version = state.settings.linkedin_version.as_str();
+    with_token(state, &account.id, "linkedin", |cred| async move {
+        // Scopes the grant names but lacks: no call that LinkedIn would refuse anyway.
+        let granted = cred.tokens.scope.as_deref();
+        if granted.is_some_and(|s| !s.split([' ', ',']).any(|s| s == linkedin::MEMBER_READ_SCOPE)) {
+            return Err(member_read_missing());
+        }
+        let mut posts = Vec::with_capacity(published_external_ids.len());
+        for urn in published_external_ids {
+            let m = match linkedin::social_metadata(&state.http, app, version, &cred.tokens.access_token, urn).await {
+                Ok(m) => m,
+                Err(ConnectorError::Rejected(msg)) if access_denied(&msg) => {
+                    return Err(member_read_missing());
+                }
+                Err(e) => return Err(e),
+            };
+            posts.push(PostStats {
+                external_id: urn.clone(),
+                impressions: None,
+                likes: Some(count(m.reactions)),
+                comments: Some(count(m.comments)),
+                shares: None,
+            });
+        }
+        Ok(AccountStats { followers: None, posts })
     })
     .await
 }

@@ -207,7 +207,7 @@ pub async fn reply(
     })
 }
 
-/// Mastodon shows no impressions: they are 0. Shares are boosts, likes are favourites.
+/// Mastodon counts no impressions (`null`). Shares are boosts, likes are favourites.
 pub async fn analytics(
     state: &AppState,
     account: &AccountRow,
@@ -219,10 +219,10 @@ pub async fn analytics(
         let c = mastodon::status_counts(&state.http, &cred.instance, &cred.tokens.access_token, id).await?;
         posts.push(PostStats {
             external_id: id.clone(),
-            impressions: 0,
-            likes: c.favourites_count,
-            comments: c.replies_count,
-            shares: c.reblogs_count,
+            impressions: None,
+            likes: Some(c.favourites_count),
+            comments: Some(c.replies_count),
+            shares: Some(c.reblogs_count),
         });
     }
     Ok(AccountStats { followers: None, posts })

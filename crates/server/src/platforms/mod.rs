@@ -10,8 +10,9 @@
 //! platform has one) means the owner must reconnect, `Rejected` fails for good,
 //! `AlreadyPublished` is a success.
 //!
-//! Adapters: `sandbox` (built in, in the database) and `mastodon` here; LinkedIn, TikTok and
-//! Bluesky are added beside them. A platform without an adapter answers `Misconfigured`.
+//! Adapters: `sandbox` (built in, in the database), Mastodon, LinkedIn, TikTok and Bluesky. What
+//! a platform does not offer answers `Misconfigured` ([`unavailable`], [`not_offered`]), which
+//! the API says as a 409 problem.
 use serde::{Deserialize, Serialize};
 use steward_connectors::ConnectorError;
 use steward_store::{AccountRow, Store};
@@ -202,13 +203,19 @@ pub async fn reply(
     }
 }
 
+/// One post's counts. `None` is "the platform does not tell" — never reported as 0.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PostStats {
     pub external_id: String,
-    pub impressions: i64,
-    pub likes: i64,
-    pub comments: i64,
-    pub shares: i64,
+    pub impressions: Option<i64>,
+    pub likes: Option<i64>,
+    pub comments: Option<i64>,
+    pub shares: Option<i64>,
+}
+
+/// A platform's count as Steward reports it (platforms count in unsigned 64 bits).
+pub(crate) fn count(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -233,8 +240,14 @@ pub async fn analytics(
     }
 }
 
-fn unavailable(platform: &str, what: &str) -> ConnectorError {
+/// Something Steward does not do on a platform: 409 with this sentence at the API.
+pub(crate) fn unavailable(platform: &str, what: &str) -> ConnectorError {
     ConnectorError::Misconfigured(format!("{what} on {platform} is not available on this server yet"))
+}
+
+/// Something a platform's API does not offer at all (`why` says what it lacks): 409 at the API.
+pub(crate) fn not_offered(platform: &str, what: &str, why: &str) -> ConnectorError {
+    ConnectorError::Misconfigured(format!("{what} is not possible on {platform}: {why}"))
 }
 
 /// A database failure inside an adapter: worth retrying, never the platform's fault.

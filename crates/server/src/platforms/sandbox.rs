@@ -148,11 +148,11 @@ pub async fn analytics(
         .into_iter()
         .filter(|p| published_external_ids.contains(&p.id))
         .map(|p| PostStats {
-            comments: i64::try_from(comments.iter().filter(|c| c.post_id == p.id).count()).unwrap_or(i64::MAX),
+            comments: Some(i64::try_from(comments.iter().filter(|c| c.post_id == p.id).count()).unwrap_or(i64::MAX)),
             external_id: p.id,
-            impressions: p.impressions,
-            likes: p.likes,
-            shares: p.shares,
+            impressions: Some(p.impressions),
+            likes: Some(p.likes),
+            shares: Some(p.shares),
         })
         .collect();
     // The sandbox has no audience to count.

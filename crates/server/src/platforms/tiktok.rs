@@ -113,7 +113,7 @@ pub async fn comments(
     _account: &AccountRow,
     _published_external_ids: &[String],
 ) -> Result<Vec<PlatformComment>, ConnectorError> {
-    Err(ConnectorError::Misconfigured("TikTok's Content Posting API gives no access to comments".into()))
+    Err(super::not_offered("TikTok", "reading comments", "TikTok's APIs for apps offer no access to comments"))
 }
 
 pub async fn reply(
@@ -122,13 +122,16 @@ pub async fn reply(
     _comment_id: &str,
     _text: &str,
 ) -> Result<PlatformComment, ConnectorError> {
-    Err(ConnectorError::Misconfigured("TikTok's Content Posting API gives no way to reply to comments".into()))
+    Err(super::not_offered("TikTok", "replying to comments", "TikTok's APIs for apps offer no access to comments"))
 }
 
+/// The Display API's video query would give view, like, comment and share counts, but
+/// platforms-reference.md documents only its rate limit, not its request or answer, and it needs
+/// scopes (`video.list`) Steward does not ask for.
 pub async fn analytics(
     _state: &AppState,
     _account: &AccountRow,
     _published_external_ids: &[String],
 ) -> Result<AccountStats, ConnectorError> {
-    Err(ConnectorError::Misconfigured("TikTok analytics are not available on this server yet".into()))
+    Err(super::unavailable("TikTok", "analytics"))
 }

@@ -267,7 +267,8 @@ pub(crate) async fn connect(
             tiktok::authorize_url(app, &redirect, &state_token, &challenge, tiktok::SCOPES)
         }
         (None, Some(app)) => {
-            linkedin::authorize_url(app, &redirect, &state_token, &challenge, linkedin::scopes_for(kind.id))
+            let scopes = linkedin::scopes_for(kind.id, state.settings.linkedin_member_read);
+            linkedin::authorize_url(app, &redirect, &state_token, &challenge, &scopes)
         }
         (None, None) => return Err(ApiError::internal(anyhow::anyhow!("no OAuth app for {}", p.id))),
     }

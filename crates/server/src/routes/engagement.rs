@@ -139,13 +139,14 @@ async fn reply(
     Ok((StatusCode::CREATED, Json(view(posted, &posts))).into_response())
 }
 
+/// A post's counts; each is `null` when the platform does not tell it (see docs/platforms.md).
 #[derive(Serialize, ToSchema)]
 pub struct PostStatsView {
     pub post_id: String,
-    pub impressions: i64,
-    pub likes: i64,
-    pub comments: i64,
-    pub shares: i64,
+    pub impressions: Option<i64>,
+    pub likes: Option<i64>,
+    pub comments: Option<i64>,
+    pub shares: Option<i64>,
 }
 
 #[derive(Serialize, ToSchema)]

@@ -1,6 +1,7 @@
 //! The LinkedIn, TikTok and Bluesky publishing adapters through the real scheduler, against the
 //! doubles (issue #5 item 6): each platform's own way to be exactly-once, including the
-//! committed-but-lost faults (the platform did the work, the answer never arrived).
+//! committed-but-lost faults (the platform did the work, the answer never arrived); and their
+//! engagement (item 9): Bluesky threads, replies and counts, LinkedIn member-profile counts.
 use std::time::Duration;
 
 use serde_json::json;
@@ -163,35 +164,41 @@ both_backends! {
     async fn linkedin_looks_up_the_authors_posts_before_a_retry(app: TestApp) {
         let backend = app.backend;
         drop(app);
-        let double = linkedin::LinkedInDouble::start(linkedin::Config::default()).await.unwrap();
-        let (cid, secret, base) = (double.config().client_id.clone(), double.config().client_secret.clone(), double.base.clone());
-        let Some(app) = TestApp::spawn_with(backend, move |s| {
-            s.linkedin = Some(OauthApp { client_id: cid, client_secret: zeroize::Zeroizing::new(secret), auth_base: base.clone(), api_base: base });
-        }).await else { return };
-        let owner = app.user("olivia@example.com").await;
-        let back = start(&app, &owner, json!({"platform": "linkedin", "account_kind": "member"})).await;
-        assert_eq!(callback(&app, &owner, &back).await.0, 200);
-        let account = app.get("/api/v1/accounts").auth(&owner).send().await.body["items"][0]["id"].as_str().unwrap().to_string();
-        double.lose_next_response("/rest/posts");
-        let text = "Launch day (finally) #rust";
-        let id = due_post(&app, &account, &owner, text, "[]").await;
-        until(&app, &id, "waiting").await;
-        assert_eq!(double.posts().len(), 1, "LinkedIn has it already");
-        let p = retried(&app, &id).await;
-        assert_eq!(p.state, "published", "{p:?}");
-        assert_eq!(double.posts().len(), 1, "not posted twice");
-        assert_eq!(p.external_id.as_deref(), Some(double.posts()[0].urn.as_str()));
-        assert_eq!(double.posts()[0].commentary, linkedin_escaped(text), "the whole text, escaped");
-        let reqs = double.requests();
-        assert_eq!(reqs.iter().filter(|r| r.method == "POST" && r.path == "/rest/posts").count(), 1);
-        assert!(reqs.iter().any(|r| r.method == "GET" && r.path == "/rest/posts" && r.query.contains("q=author")));
-        // A second post, whose first answer is LinkedIn's duplicate-422 (as after a lost answer
-        // that the look-up missed), is a success with the live post's URN.
-        let id2 = due_post(&app, &account, &owner, text, "[]").await;
-        let p2 = retried(&app, &id2).await;
-        assert_eq!(p2.state, "published", "{p2:?}");
-        assert_eq!(p2.external_id, p.external_id, "the duplicate names the live post");
-        assert_eq!(double.posts().len(), 1);
+        // With r_member_social the look-up finds the post; without it LinkedIn refuses the
+        // look-up and the duplicate-422 alone keeps it to one post.
+        for member_read in [true, false] {
+            let double = linkedin::LinkedInDouble::start(linkedin::Config::default()).await.unwrap();
+            let (cid, secret, base) = (double.config().client_id.clone(), double.config().client_secret.clone(), double.base.clone());
+            let Some(app) = TestApp::spawn_with(backend, move |s| {
+                s.linkedin = Some(OauthApp { client_id: cid, client_secret: zeroize::Zeroizing::new(secret), auth_base: base.clone(), api_base: base });
+                s.linkedin_member_read = member_read;
+            }).await else { return };
+            let owner = app.user("olivia@example.com").await;
+            let back = start(&app, &owner, json!({"platform": "linkedin", "account_kind": "member"})).await;
+            assert_eq!(callback(&app, &owner, &back).await.0, 200);
+            let account = app.get("/api/v1/accounts").auth(&owner).send().await.body["items"][0]["id"].as_str().unwrap().to_string();
+            double.lose_next_response("/rest/posts");
+            let text = "Launch day (finally) #rust";
+            let id = due_post(&app, &account, &owner, text, "[]").await;
+            until(&app, &id, "waiting").await;
+            assert_eq!(double.posts().len(), 1, "LinkedIn has it already");
+            let p = retried(&app, &id).await;
+            assert_eq!(p.state, "published", "{p:?}");
+            assert_eq!(double.posts().len(), 1, "not posted twice");
+            assert_eq!(p.external_id.as_deref(), Some(double.posts()[0].urn.as_str()));
+            assert_eq!(double.posts()[0].commentary, linkedin_escaped(text), "the whole text, escaped");
+            let reqs = double.requests();
+            let creates = reqs.iter().filter(|r| r.method == "POST" && r.path == "/rest/posts").count();
+            assert_eq!(creates, if member_read { 1 } else { 2 }, "found by the look-up, or refused as a duplicate");
+            assert!(reqs.iter().any(|r| r.method == "GET" && r.path == "/rest/posts" && r.query.contains("q=author")));
+            // A second post, whose first answer is LinkedIn's duplicate-422 (as after a lost answer
+            // that the look-up missed), is a success with the live post's URN.
+            let id2 = due_post(&app, &account, &owner, text, "[]").await;
+            let p2 = retried(&app, &id2).await;
+            assert_eq!(p2.state, "published", "{p2:?}");
+            assert_eq!(p2.external_id, p.external_id, "the duplicate names the live post");
+            assert_eq!(double.posts().len(), 1);
+        }
     }
 
     async fn tiktok_saves_the_publish_id_and_polls_it_instead_of_a_second_init(app: TestApp) {
@@ -227,6 +234,106 @@ both_backends! {
         assert!(matches!(outcome, PublishOutcome::Published(_)), "{outcome:?}");
         assert_eq!(inits(&double), 1, "no second init");
         assert!(double.requests().iter().filter(|r| r.path == "/v2/post/publish/status/fetch/").count() >= 2);
+        // TikTok's APIs for apps have no comments; the video query is not wired in.
+        let comments = app.get(&format!("/api/v1/accounts/{account_id}/comments")).auth(&owner).send().await;
+        comments.assert_problem(409, "conflict");
+        assert!(comments.body["detail"].as_str().unwrap().contains("TikTok"), "{}", comments.text);
+        app.get(&format!("/api/v1/accounts/{account_id}/analytics")).auth(&owner).send().await.assert_problem(409, "conflict");
+    }
+
+    async fn bluesky_engagement_reads_the_thread_replies_under_its_root_and_counts(app: TestApp) {
+        let backend = app.backend;
+        drop(app);
+        let double = bluesky::BlueskyDouble::start(bluesky::Config::default()).await.unwrap();
+        let Some(app) = TestApp::spawn_with(backend, |s| s.allow_private_networks = true).await else { return };
+        let owner = app.user("alice@example.com").await;
+        let r = app.post("/api/v1/accounts").auth(&owner)
+            .json(json!({"platform": "bluesky", "handle": "alice", "credentials": {
+                "identifier": "alice.bsky.test", "app_password": double.config().app_password, "service": double.base}}))
+            .send().await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let account = r.body["id"].as_str().unwrap().to_string();
+        let id = due_post(&app, &account, &owner, "Ask me anything", "[]").await;
+        let p = retried(&app, &id).await;
+        assert_eq!(p.state, "published", "{p:?}");
+        let root = p.external_id.clone().unwrap();
+        let bob = double.reply_from("did:plc:bob", "bob.test", &root, "What is Steward?").unwrap();
+        let base = format!("/api/v1/accounts/{account}");
+
+        let list = app.get(&format!("{base}/comments")).auth(&owner).send().await;
+        assert_eq!(list.status, 200, "{}", list.text);
+        let items = list.body["items"].as_array().unwrap();
+        assert_eq!(items.len(), 1, "{}", list.text);
+        let bob_id = items[0]["id"].as_str().unwrap().to_string();
+        assert_eq!(bob_id, format!("did:plc:bob!{}", bob.rsplit('/').next().unwrap()));
+        assert_eq!((items[0]["post_id"].as_str(), items[0]["author"].as_str(), items[0]["text"].as_str()),
+            (Some(id.as_str()), Some("@bob.test"), Some("What is Steward?")));
+        assert!(items[0]["parent_id"].is_null(), "a direct reply to the post");
+
+        let r = app.post(&format!("{base}/comments/{bob_id}/reply")).auth(&owner)
+            .json(json!({"text": "A self-hosted publisher"})).send().await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        assert_eq!((r.body["post_id"].as_str(), r.body["parent_id"].as_str()), (Some(id.as_str()), Some(bob_id.as_str())));
+        let ours = double.records().into_iter().find(|r| r.value["text"] == "A self-hosted publisher").unwrap();
+        assert_eq!(ours.repo, double.config().did, "posted as the account");
+        assert_eq!((ours.value["reply"]["root"]["uri"].as_str(), ours.value["reply"]["parent"]["uri"].as_str()),
+            (Some(root.as_str()), Some(bob.as_str())));
+        let list = app.get(&format!("{base}/comments")).auth(&owner).send().await;
+        let items = list.body["items"].as_array().unwrap();
+        assert_eq!(items.len(), 2, "{}", list.text);
+        assert_eq!(items[1]["parent_id"].as_str(), Some(bob_id.as_str()), "the reply sits under Bob's");
+        app.post(&format!("{base}/comments/not-a-bluesky-id/reply")).auth(&owner)
+            .json(json!({"text": "Hi"})).send().await.assert_problem(422, "validation");
+
+        double.set_interactions(&root, bluesky::Interactions { likes: 3, reposts: 1, quotes: 1 });
+        double.set_followers(7);
+        let stats = app.get(&format!("{base}/analytics")).auth(&owner).send().await;
+        assert_eq!(stats.status, 200, "{}", stats.text);
+        assert_eq!(stats.body["followers"], 7);
+        assert_eq!(stats.body["posts"], json!([{"post_id": id, "impressions": null, "likes": 3, "comments": 1, "shares": 2}]),
+            "Bluesky counts no impressions; shares are reposts and quotes");
+        let secrets = double.issued_secrets();
+        for body in [&list.text, &stats.text, &r.text] {
+            assert!(secrets.iter().all(|s| !body.contains(s.as_str())));
+        }
+    }
+
+    async fn linkedin_member_analytics_need_r_member_social_and_report_what_linkedin_tells(app: TestApp) {
+        let backend = app.backend;
+        drop(app);
+        for member_read in [false, true] {
+            let double = linkedin::LinkedInDouble::start(linkedin::Config::default()).await.unwrap();
+            let (cid, secret, base) = (double.config().client_id.clone(), double.config().client_secret.clone(), double.base.clone());
+            let Some(app) = TestApp::spawn_with(backend, move |s| {
+                s.linkedin = Some(OauthApp { client_id: cid, client_secret: zeroize::Zeroizing::new(secret), auth_base: base.clone(), api_base: base });
+                s.linkedin_member_read = member_read;
+            }).await else { return };
+            let owner = app.user("olivia@example.com").await;
+            let back = start(&app, &owner, json!({"platform": "linkedin", "account_kind": "member"})).await;
+            assert_eq!(callback(&app, &owner, &back).await.0, 200);
+            let account = app.get("/api/v1/accounts").auth(&owner).send().await.body["items"][0]["id"].as_str().unwrap().to_string();
+            let authorize = double.requests().into_iter().find(|r| r.path == "/oauth/v2/authorization").unwrap();
+            assert_eq!(authorize.query.contains("r_member_social"), member_read, "{}", authorize.query);
+            let id = due_post(&app, &account, &owner, "Member post", "[]").await;
+            let p = retried(&app, &id).await;
+            assert_eq!(p.state, "published", "{p:?}");
+            let urn = p.external_id.clone().unwrap();
+            double.set_share_statistics(&urn, linkedin::ShareCounts { likes: 9, impressions: 500, ..linkedin::ShareCounts::default() });
+            let first = double.comment_from("urn:li:person:fan", &urn, None, "Congrats").unwrap();
+            double.comment_from("urn:li:person:fan2", &urn, Some(&first), "Indeed").unwrap();
+            let stats = app.get(&format!("/api/v1/accounts/{account}/analytics")).auth(&owner).send().await;
+            if !member_read {
+                stats.assert_problem(409, "conflict");
+                assert!(stats.body["detail"].as_str().unwrap().contains("r_member_social"), "{}", stats.text);
+                assert!(!double.requests().iter().any(|r| r.path.starts_with("/rest/socialMetadata")), "not asked in vain");
+                continue;
+            }
+            assert_eq!(stats.status, 200, "{}", stats.text);
+            assert!(stats.body["followers"].is_null());
+            assert_eq!(stats.body["posts"], json!([{"post_id": id, "impressions": null, "likes": 9, "comments": 2, "shares": null}]),
+                "LinkedIn gives apps no impressions or reshares of a member's post");
+            assert!(double.requests().iter().any(|r| r.path == format!("/rest/socialMetadata/{}", steward_connectors::linkedin::encode_urn(&urn))));
+        }
     }
 }
 

@@ -234,7 +234,7 @@ both_backends! {
         let stats = steward_server::platforms::analytics(&app.state, &acct, std::slice::from_ref(&ext)).await.unwrap();
         assert_eq!(stats.posts.len(), 1);
         let s = &stats.posts[0];
-        assert_eq!((s.impressions, s.likes, s.comments, s.shares), (120, 7, 2, 2));
+        assert_eq!((s.impressions, s.likes, s.comments, s.shares), (Some(120), Some(7), Some(2), Some(2)));
     }
 
     async fn mastodon_post_with_retry_hint_then_published(app: TestApp) {
