@@ -13,10 +13,9 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::cast_precision_loss)]
 use std::time::{Duration, Instant};
 
+mod support;
+
 use steward_server::audit_verify::verify_chain;
-use steward_server::clock::Clock;
-use steward_server::config::{MasterKeySource, PasswordHashCost, SignupMode};
-use steward_server::{App, Settings};
 use steward_store::NewAuditEvent;
 
 fn rss_kib() -> u64 {
@@ -35,44 +34,10 @@ fn main() {
 
 async fn run() {
     let n: usize = std::env::var("STEWARD_BENCH_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
-    let dir = tempfile::tempdir().unwrap();
-    let database_url = std::env::var("STEWARD_BENCH_DATABASE_URL")
-        .unwrap_or_else(|_| format!("sqlite://{}/steward.db", dir.path().display()));
-    steward_connectors::http::install_crypto_provider();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let env = [
-        ("STEWARD_DATA_DIR".to_string(), dir.path().display().to_string()),
-        ("STEWARD_DATABASE_URL".to_string(), database_url),
-        ("STEWARD_LISTEN".to_string(), addr.to_string()),
-    ]
-    .into_iter()
-    .collect();
-    let mut settings = Settings::load(None, &env).unwrap();
-    settings.password_hash_cost = PasswordHashCost::TEST;
-    settings.master_key = MasterKeySource::File(dir.path().join("master.key"));
-    settings.signup = SignupMode::Open;
-    let app = App::build_with_clock(settings, Clock::default()).await.unwrap();
-    let store = app.state.store.clone();
-    tokio::spawn(app.serve(listener, std::future::pending()));
-    let base = format!("http://{addr}/api/v1");
-    let http = reqwest::Client::new();
-    let body = serde_json::json!({"email": "owner@example.com", "password": "a-long-enough-passphrase", "display_name": "Owner"});
-    http.post(format!("{base}/auth/register")).json(&body).send().await.unwrap();
-    let login: serde_json::Value =
-        http.post(format!("{base}/auth/login")).json(&body).send().await.unwrap().json().await.unwrap();
-    let token = login["token"].as_str().unwrap().to_string();
-    let account: serde_json::Value = http
-        .post(format!("{base}/accounts"))
-        .bearer_auth(&token)
-        .json(&serde_json::json!({"platform": "sandbox", "handle": "@bench", "credentials": {}}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let account = account["id"].as_str().unwrap().to_string();
+    let server = support::start(serde_json::json!({})).await;
+    let (store, http, account) = (server.store.clone(), server.http.clone(), server.account.clone());
+    let base = format!("{}/api/v1", server.origin);
+    let token = server.login["token"].as_str().unwrap().to_string();
 
     // 1. Fill.
     let day = 86_400_000_000i64;

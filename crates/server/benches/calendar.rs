@@ -13,9 +13,8 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::cast_precision_loss)]
 use std::time::{Duration, Instant};
 
-use steward_server::clock::Clock;
-use steward_server::config::{MasterKeySource, PasswordHashCost, SignupMode};
-use steward_server::{App, Settings};
+mod support;
+
 use steward_store::{NewPost, PostStateWrite, ScheduleWrite};
 
 fn main() {
@@ -25,52 +24,15 @@ fn main() {
 
 async fn run() {
     let n: i64 = std::env::var("STEWARD_BENCH_POSTS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000);
-    let dir = tempfile::tempdir().unwrap();
-    let database_url = std::env::var("STEWARD_BENCH_DATABASE_URL")
-        .unwrap_or_else(|_| format!("sqlite://{}/steward.db", dir.path().display()));
-    steward_connectors::http::install_crypto_provider();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let env = [
-        ("STEWARD_DATA_DIR".to_string(), dir.path().display().to_string()),
-        ("STEWARD_DATABASE_URL".to_string(), database_url),
-        ("STEWARD_LISTEN".to_string(), addr.to_string()),
-    ]
-    .into_iter()
-    .collect();
-    let mut settings = Settings::load(None, &env).unwrap();
-    settings.password_hash_cost = PasswordHashCost::TEST;
-    settings.master_key = MasterKeySource::File(dir.path().join("master.key"));
-    settings.signup = SignupMode::Open;
-    let app = App::build_with_clock(settings, Clock::default()).await.unwrap();
-    let store = app.state.store.clone();
-    tokio::spawn(app.serve(listener, std::future::pending()));
-    let base = format!("http://{addr}");
-    let http = reqwest::Client::new();
-    let body = serde_json::json!({"email": "owner@example.com", "password": "a-long-enough-passphrase", "display_name": "Owner"});
-    http.post(format!("{base}/api/v1/auth/register")).json(&body).send().await.unwrap();
-    let login = http.post(format!("{base}/api/v1/auth/login")).json(&body).send().await.unwrap();
-    let cookie = login
-        .headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .unwrap()
-        .to_string();
-    let login: serde_json::Value = login.json().await.unwrap();
-    let token = login["token"].as_str().unwrap().to_string();
-    let owner_id = login["user"]["id"].as_str().unwrap().to_string();
-    let account: serde_json::Value = http
-        .post(format!("{base}/api/v1/accounts"))
-        .bearer_auth(&token)
-        .json(&serde_json::json!({"platform": "sandbox", "handle": "@bench", "time_zone": "Europe/Paris", "credentials": {}}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let account = account["id"].as_str().unwrap().to_string();
+    let server = support::start(serde_json::json!({"time_zone": "Europe/Paris"})).await;
+    let (base, store, http, cookie, account) = (
+        server.origin.clone(),
+        server.store.clone(),
+        server.http.clone(),
+        server.cookie.clone(),
+        server.account.clone(),
+    );
+    let owner_id = server.login["user"]["id"].as_str().unwrap().to_string();
 
     // Posts in the week of Monday 8 March 2027 (Paris), and as many again in 2028, which the
     // range query must skip.
