@@ -345,6 +345,29 @@ pub async fn settings_page(
     }
 }
 
+/// Saves settings through the API's own handler, unless a field could not even be read (then
+/// nothing is saved and those fields are the errors).
+pub(crate) async fn save_settings(
+    state: &AppState,
+    viewer: &Viewer,
+    id: &str,
+    body: SettingsRequest,
+    unreadable: Vec<crate::error::FieldError>,
+) -> Result<(), ApiError> {
+    if !unreadable.is_empty() {
+        return Err(ApiError::Validation(unreadable));
+    }
+    accounts::update_settings(
+        State(state.clone()),
+        viewer.ctx(),
+        viewer.principal.clone(),
+        Path(id.to_string()),
+        Json(body),
+    )
+    .await
+    .map(|_| ())
+}
+
 /// A number field: blank is `None`; anything unreadable is a field error for the page.
 fn number(data: &FormData, name: &str, errors: &mut Vec<(String, &'static str)>) -> Option<i64> {
     let raw = data.opt(name)?;
@@ -376,19 +399,8 @@ pub async fn settings_submit(
         // Alert thresholds have their own form (web::alerts): left as they are.
         alert_thresholds: None,
     };
-    let result = if unreadable.is_empty() {
-        accounts::update_settings(
-            State(state.clone()),
-            viewer.ctx(),
-            viewer.principal.clone(),
-            Path(id.clone()),
-            Json(body),
-        )
-        .await
-        .map(|_| ())
-    } else {
-        Err(ApiError::Validation(unreadable.into_iter().map(|(f, m)| crate::error::FieldError::new(f, m)).collect()))
-    };
+    let unreadable = unreadable.into_iter().map(|(f, m)| crate::error::FieldError::new(f, m)).collect();
+    let result = save_settings(&state, &viewer, &id, body, unreadable).await;
     match result {
         Ok(()) => see_other(&format!("/accounts/{id}/settings?notice=saved")),
         Err(e) => match settings_view(&state, &viewer, &id).await {

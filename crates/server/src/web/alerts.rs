@@ -418,30 +418,18 @@ pub async fn thresholds_submit(
         }
         thresholds.insert(key.into(), t.into());
     }
-    let result = if unreadable.is_empty() {
-        let body = SettingsRequest {
-            max_members: None,
-            min_gap_minutes: None,
-            max_posts_per_day: None,
-            approvals_required: None,
-            owner_approval_required: None,
-            admins_may_approve_own: None,
-            time_zone: None,
-            rules_text: None,
-            alert_thresholds: Some(thresholds.into()),
-        };
-        accounts::update_settings(
-            State(state.clone()),
-            viewer.ctx(),
-            viewer.principal.clone(),
-            Path(id.clone()),
-            Json(body),
-        )
-        .await
-        .map(|_| ())
-    } else {
-        Err(ApiError::Validation(unreadable))
+    let body = SettingsRequest {
+        max_members: None,
+        min_gap_minutes: None,
+        max_posts_per_day: None,
+        approvals_required: None,
+        owner_approval_required: None,
+        admins_may_approve_own: None,
+        time_zone: None,
+        rules_text: None,
+        alert_thresholds: Some(thresholds.into()),
     };
+    let result = crate::web::account::save_settings(&state, &viewer, &id, body, unreadable).await;
     match result {
         Ok(()) => see_other(&format!("/accounts/{id}/settings/alerts?notice=saved")),
         Err(e) => match thresholds_view(&state, &viewer, &id).await {

@@ -56,6 +56,25 @@ async fn due_post(app: &TestApp, account_id: &str, owner: &Session, text: &str, 
     id
 }
 
+/// A fresh server (same backend as `app`, private networks allowed for the local PDS) with
+/// alice's Bluesky account on `double`, added with her app password.
+async fn bluesky_account(app: TestApp, double: &bluesky::BlueskyDouble) -> Option<(TestApp, Session, String)> {
+    let backend = app.backend;
+    drop(app);
+    let app = TestApp::spawn_with(backend, |s| s.allow_private_networks = true).await?;
+    let owner = app.user("alice@example.com").await;
+    let r = app
+        .post("/api/v1/accounts")
+        .auth(&owner)
+        .json(json!({"platform": "bluesky", "handle": "alice", "credentials": {
+            "identifier": "alice.bsky.test", "app_password": double.config().app_password, "service": double.base}}))
+        .send()
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let account = r.body["id"].as_str().unwrap().to_string();
+    Some((app, owner, account))
+}
+
 async fn post(app: &TestApp, id: &str) -> PostRow {
     app.state.store.post(id).await.unwrap().unwrap()
 }
@@ -132,17 +151,8 @@ both_backends! {
     }
 
     async fn bluesky_reuses_its_record_key_and_finds_a_lost_post(app: TestApp) {
-        let backend = app.backend;
-        drop(app);
         let double = bluesky::BlueskyDouble::start(bluesky::Config::default()).await.unwrap();
-        let Some(app) = TestApp::spawn_with(backend, |s| s.allow_private_networks = true).await else { return };
-        let owner = app.user("alice@example.com").await;
-        let r = app.post("/api/v1/accounts").auth(&owner)
-            .json(json!({"platform": "bluesky", "handle": "alice", "credentials": {
-                "identifier": "alice.bsky.test", "app_password": double.config().app_password, "service": double.base}}))
-            .send().await;
-        assert_eq!(r.status, 201, "{}", r.text);
-        let account = r.body["id"].as_str().unwrap().to_string();
+        let Some((app, owner, account)) = bluesky_account(app, &double).await else { return };
         // The PDS stores the record, then the answer is lost.
         double.lose_next_response("/xrpc/com.atproto.repo.createRecord");
         let id = due_post(&app, &account, &owner, "Hello from Steward", "[]").await;
@@ -242,17 +252,8 @@ both_backends! {
     }
 
     async fn bluesky_engagement_reads_the_thread_replies_under_its_root_and_counts(app: TestApp) {
-        let backend = app.backend;
-        drop(app);
         let double = bluesky::BlueskyDouble::start(bluesky::Config::default()).await.unwrap();
-        let Some(app) = TestApp::spawn_with(backend, |s| s.allow_private_networks = true).await else { return };
-        let owner = app.user("alice@example.com").await;
-        let r = app.post("/api/v1/accounts").auth(&owner)
-            .json(json!({"platform": "bluesky", "handle": "alice", "credentials": {
-                "identifier": "alice.bsky.test", "app_password": double.config().app_password, "service": double.base}}))
-            .send().await;
-        assert_eq!(r.status, 201, "{}", r.text);
-        let account = r.body["id"].as_str().unwrap().to_string();
+        let Some((app, owner, account)) = bluesky_account(app, &double).await else { return };
         let id = due_post(&app, &account, &owner, "Ask me anything", "[]").await;
         let p = retried(&app, &id).await;
         assert_eq!(p.state, "published", "{p:?}");
