@@ -1,7 +1,8 @@
 //! `steward admin audit verify`, retention and the anchor file.
 //!
-//! **Verify** walks the whole chain in pages, in constant memory: a reader task fetches the next
-//! page from the database while the current one is hashed, so the two cores work at once.
+//! **Verify** walks the whole chain in batches, in constant memory: the store's reader
+//! ([`Store::audit_chain_batches`]) reads the next batches on its own thread while the current
+//! one is hashed, so the two cores work at once.
 //! It starts at the newest retention checkpoint (whose HMAC signature it checks) or at the
 //! genesis, checks every event's position, link and hash, then the recorded head, then the
 //! last line of the anchor file (the head as the server saw it, kept outside the database, so
@@ -17,12 +18,10 @@ use std::io::Write;
 use std::path::Path;
 
 use steward_domain::audit_chain::{ChainBreak, ChainVerifier};
-use steward_store::{AuditEventRow, CheckpointRow, Store};
+use steward_store::{CheckpointRow, Store};
 
 use crate::crypto::{MasterKey, constant_time_eq, hmac_sha256};
 use crate::state::AppState;
-
-const PAGE: i64 = 20_000;
 
 #[derive(Debug)]
 pub enum Verdict {
@@ -38,6 +37,9 @@ pub struct VerifyOptions<'a> {
     pub master_keys: &'a [MasterKey],
     /// The anchor file to compare the end of the chain with.
     pub anchor_file: Option<&'a Path>,
+    /// Walk the chain in parts at once when it is longer than this (default
+    /// [`SPLIT_ABOVE`]); tests set it low to exercise the joins.
+    pub split_above: Option<i64>,
 }
 
 fn checkpoint_key(master: &MasterKey) -> [u8; 32] {
@@ -58,7 +60,7 @@ pub async fn verify_chain(store: &Store, progress: impl FnMut(u64, u64)) -> anyh
 }
 
 /// Verifies every event, the recorded head, the checkpoint and the anchor file; `progress` is
-/// called after each page with the events checked so far and the total expected.
+/// called every 100 ms with the events checked so far and the total expected.
 pub async fn verify_chain_with(
     store: &Store,
     opts: &VerifyOptions<'_>,
@@ -89,49 +91,62 @@ pub async fn verify_chain_with(
     let start = verifier.position().0;
     let total = u64::try_from(head_seq - start).unwrap_or(0);
 
-    // The reader runs ahead by up to two pages.
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<anyhow::Result<Vec<AuditEventRow>>>(2);
-    let reader_store = store.clone();
-    let reader = tokio::spawn(async move {
-        let mut after = start;
-        loop {
-            match reader_store.audit_events_after(after, PAGE).await {
-                Ok(page) => {
-                    let Some(last) = page.last() else { break };
-                    after = last.seq;
-                    let short = (page.len() as i64) < PAGE;
-                    if tx.send(Ok(page)).await.is_err() || short {
-                        break;
-                    }
-                }
-                Err(e) => {
-                    let _ = tx.send(Err(e.into())).await;
-                    break;
-                }
-            }
-        }
-    });
-    let mut anchor_seen = false;
-    while let Some(page) = rx.recv().await {
-        let page = page?;
-        for ev in &page {
-            if let Err(b) = verifier.check(&ev.fields(), &ev.prev_hash, &ev.hash) {
-                reader.abort();
-                return Ok(Verdict::Broken(b));
-            }
-            if let Some((seq, hash)) = &anchor
-                && ev.seq == *seq
-            {
-                anchor_seen = true;
-                if ev.hash != hash.as_slice() {
-                    reader.abort();
-                    return Ok(Verdict::Broken(ChainBreak::AnchorMismatch { seq: *seq }));
-                }
-            }
-        }
-        progress(verifier.checked(), total);
+    // A long chain is walked in parts at once, one reader and one hasher each, so both cores
+    // read and hash; the parts are joined below, where each must start where the one before
+    // it ended. The last part has no upper bound: events past the recorded head are caught.
+    let parts = if head_seq - start > opts.split_above.unwrap_or(SPLIT_ABOVE) { PARTS } else { 1 };
+    let step = (head_seq - start) / parts;
+    let checked = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let mut walks = Vec::new();
+    for k in 0..parts {
+        let after = start + k * step;
+        let through = (k + 1 < parts).then_some(after + step);
+        let first_verifier = (k == 0).then(|| verifier.clone());
+        walks.push(tokio::spawn(walk_part(
+            store.clone(),
+            after,
+            through,
+            first_verifier,
+            anchor.clone(),
+            checked.clone(),
+        )));
     }
-    let _ = reader.await;
+    let mut joined = futures_util::future::try_join_all(walks);
+    let mut tick = tokio::time::interval(std::time::Duration::from_millis(100));
+    let parts = loop {
+        tokio::select! {
+            done = &mut joined => break done?,
+            _ = tick.tick() => progress(checked.load(std::sync::atomic::Ordering::Relaxed), total),
+        }
+    };
+    progress(checked.load(std::sync::atomic::Ordering::Relaxed), total);
+
+    let mut anchor_seen = false;
+    let mut events = 0;
+    for part in parts {
+        let part = part?;
+        if let Some((first_seq, first_prev)) = &part.first
+            && part.after > start
+        {
+            // This part must continue exactly where the one before it ended.
+            // (Events missing at the start of this part are the part's own finding.)
+            let (last, hash) = verifier.position();
+            if last < part.after {
+                return Ok(Verdict::Broken(ChainBreak::Missing { from: last + 1, to: first_seq - 1 }));
+            }
+            if *first_seq == part.after + 1 && hash.as_slice() != first_prev.as_slice() {
+                return Ok(Verdict::Broken(ChainBreak::BrokenLink { seq: *first_seq }));
+            }
+        }
+        if let Some(b) = part.broken {
+            return Ok(Verdict::Broken(b));
+        }
+        anchor_seen |= part.anchor_seen;
+        events += part.verifier.as_ref().map_or(0, ChainVerifier::checked);
+        if let Some(v) = part.verifier {
+            verifier = v;
+        }
+    }
     let (last, _) = verifier.position();
     if let Some((seq, _)) = anchor
         && !anchor_seen
@@ -140,9 +155,71 @@ pub async fn verify_chain_with(
         return Ok(Verdict::Broken(ChainBreak::CutOffAfterAnchor { last, anchored: seq }));
     }
     match verifier.finish(head_seq, &head_hash) {
-        Ok(events) => Ok(Verdict::Intact { events }),
+        Ok(_) => Ok(Verdict::Intact { events }),
         Err(b) => Ok(Verdict::Broken(b)),
     }
+}
+
+/// Chains longer than this are verified in [`PARTS`] parts at once.
+pub const SPLIT_ABOVE: i64 = 100_000;
+const PARTS: i64 = 2;
+
+/// What walking one part of the chain found.
+struct Part {
+    /// The part covers `seq > after`.
+    after: i64,
+    /// Its first event's seq and stored link (`None`: the part holds no event).
+    first: Option<(i64, Vec<u8>)>,
+    /// The verifier after its last event (`None`: the part holds no event).
+    verifier: Option<ChainVerifier>,
+    broken: Option<ChainBreak>,
+    anchor_seen: bool,
+}
+
+/// Walks `after < seq <= through`. The first part starts from `verifier` (genesis or the
+/// checkpoint); a later part starts from its own first event's stored link, which the caller
+/// then checks against the end of the part before.
+async fn walk_part(
+    store: Store,
+    after: i64,
+    through: Option<i64>,
+    mut verifier: Option<ChainVerifier>,
+    anchor: Option<(i64, Vec<u8>)>,
+    checked: std::sync::Arc<std::sync::atomic::AtomicU64>,
+) -> anyhow::Result<Part> {
+    let mut part = Part { after, first: None, verifier: None, broken: None, anchor_seen: false };
+    let mut batches = store.audit_chain_batches(after, through);
+    while let Some(batch) = batches.recv().await {
+        let batch = batch?;
+        for ev in batch.iter() {
+            if part.first.is_none() {
+                part.first = Some((ev.fields.seq, ev.prev_hash.to_vec()));
+            }
+            let v = verifier.get_or_insert_with(|| {
+                // A link of the wrong length cannot match the part before; the join says so.
+                ChainVerifier::resume(after, <[u8; 32]>::try_from(ev.prev_hash).unwrap_or([0; 32]))
+            });
+            if let Err(b) = v.check(&ev.fields, ev.prev_hash, ev.hash) {
+                part.broken = Some(b);
+                part.verifier = verifier;
+                return Ok(part);
+            }
+            if let Some((seq, hash)) = &anchor
+                && ev.fields.seq == *seq
+            {
+                part.anchor_seen = true;
+                if ev.hash != hash.as_slice() {
+                    part.broken = Some(ChainBreak::AnchorMismatch { seq: *seq });
+                    part.verifier = verifier;
+                    return Ok(part);
+                }
+            }
+        }
+        checked.fetch_add(batch.len() as u64, std::sync::atomic::Ordering::Relaxed);
+    }
+    // The first part keeps its starting point even when it holds no event.
+    part.verifier = verifier;
+    Ok(part)
 }
 
 /// The last well-formed line of the anchor file: `(seq, hash)`.

@@ -270,7 +270,8 @@ async fn admin(settings: Settings, cmd: Admin) -> anyhow::Result<std::process::E
                     Keyring::read_file(path).ok().flatten().map(Keyring::into_keys).unwrap_or_default()
                 }
             };
-            let opts = VerifyOptions { master_keys: &keys, anchor_file: Some(&settings.audit_anchor_file) };
+            let opts =
+                VerifyOptions { master_keys: &keys, anchor_file: Some(&settings.audit_anchor_file), split_above: None };
             // A bar only on a terminal: scripts and logs get the verdict line alone.
             let bar = std::io::stderr().is_terminal().then(|| {
                 let bar = indicatif::ProgressBar::new(0);

@@ -14,6 +14,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 mod accounts;
 mod alerts;
 mod audit;
+mod audit_scan;
 mod cache;
 mod identity;
 mod oauth;
@@ -28,6 +29,7 @@ pub use accounts::{
 };
 pub use alerts::{AlertPreferencesRow, AlertRow, DeliveryRow, DeliveryStatusRow, Finding, Raised};
 pub use audit::{ActivityFilter, AuditEventRow, CheckpointRow, NewAuditEvent};
+pub use audit_scan::{AuditBatch, ChainEvent};
 pub use identity::{ApiTokenRow, AuthSessionRow, AuthTokenRow, NewApiToken, NewSession, NewUser, SessionRow, UserRow};
 pub use oauth::{MastodonAppRow, NewOauthState, OauthStateRow};
 pub use posts::{
@@ -54,6 +56,8 @@ pub enum StoreError {
     UnsupportedUrl,
     #[error("database error: {0}")]
     Database(#[source] sqlx::Error),
+    #[error("reading the SQLite file directly failed: {0}")]
+    DirectRead(#[source] rusqlite::Error),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
 }

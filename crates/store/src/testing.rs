@@ -138,3 +138,10 @@ mod tests {
         assert_eq!(replace_database_name("postgres://h", "x").ok(), Some("postgres://h/x".to_string()));
     }
 }
+
+/// Refreshes the query planner's statistics, as PostgreSQL's autovacuum would after a bulk load
+/// (benchmarks that load a million rows and query them at once).
+pub async fn analyze(store: &crate::Store) -> Result<()> {
+    crate::on_pool!(store, |c| sqlx::query("ANALYZE").execute(c).await.map(|_| ()))?;
+    Ok(())
+}

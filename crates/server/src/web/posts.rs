@@ -1,4 +1,4 @@
-//! Posts in the browser: the account's calendar (week and month), the review queue, and the
+//! Posts in the browser: the account's calendar (month, week and day), the review queue, and the
 //! post editor (length counted against the platform's limit, media by URL or upload, a preview,
 //! the differences between versions, the review thread and the workflow's actions).
 //!
@@ -38,8 +38,14 @@ use crate::web::{Form, FormData, Layout, Viewer, error_page, render, render_fail
 /// Posts a day shows in the month view; the rest are a link to that day's week, so a busy
 /// month stays a page of a few dozen kilobytes.
 const MONTH_DAY_ENTRIES: usize = 6;
-/// How many posts in review (and needing changes) the queue shows at most.
-const QUEUE_LIMIT: i64 = 200;
+/// Posts a day shows in the week view; the rest are a link to the day itself. A week of 1,000
+/// posts would otherwise be a page of about 190 KB.
+const WEEK_DAY_ENTRIES: usize = 20;
+/// Posts a page of the day view shows; a busier day has pages.
+const DAY_PAGE_ENTRIES: usize = 100;
+/// How many posts in review a page of the queue shows (the rest are on the next page), and how
+/// many posts needing changes it lists; each waiting post carries two forms (~1 KB).
+const QUEUE_LIMIT: i64 = 50;
 /// What the editor says when the post changed since the form was shown (412).
 const STALE_EDIT: &str = "Someone else changed this post while you were editing it. Your text is kept below: \
      open the post again to see their version, then make your changes there.";
@@ -59,11 +65,6 @@ fn notice(key: Option<&str>) -> Option<String> {
         _ => return None,
     };
     Some(text.into())
-}
-
-#[derive(Deserialize)]
-pub struct NoticeOnly {
-    notice: Option<String>,
 }
 
 /// How much of a text stands for its post in lists (the calendar reads one character more).
@@ -153,6 +154,35 @@ fn name_of(names: &HashMap<String, String>, user_id: &str) -> String {
 pub struct CalendarQuery {
     view: Option<String>,
     date: Option<String>,
+    /// The page of a busy day (day view only), from 1.
+    page: Option<String>,
+}
+
+/// What the calendar shows: whole weeks of a month, one week, or one day.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum CalendarView {
+    Month,
+    Week,
+    Day,
+}
+
+impl CalendarView {
+    fn parse(raw: Option<&str>) -> Result<Self, ApiError> {
+        match raw {
+            None | Some("" | "month") => Ok(Self::Month),
+            Some("week") => Ok(Self::Week),
+            Some("day") => Ok(Self::Day),
+            Some(_) => Err(ApiError::validation("view", "must be month, week or day")),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Month => "month",
+            Self::Week => "week",
+            Self::Day => "day",
+        }
+    }
 }
 
 pub struct CalendarEntry {
@@ -169,7 +199,7 @@ pub struct CalendarEntry {
 
 pub struct CalendarDay {
     pub heading: String,
-    /// Posts of the day the month view leaves out (the week view shows them all).
+    /// Posts of the day the view leaves out, behind `more_href` (the next view down).
     pub more: usize,
     pub more_href: String,
     pub datetime: String,
@@ -178,14 +208,24 @@ pub struct CalendarDay {
     pub entries: Vec<CalendarEntry>,
 }
 
+pub struct DayPages {
+    pub first: usize,
+    pub last: usize,
+    pub earlier_href: Option<String>,
+    pub later_href: Option<String>,
+}
+
 #[derive(Template)]
 #[template(path = "calendar.html")]
 struct CalendarPage {
     layout: Layout,
     id: String,
     heading: String,
-    week: bool,
+    /// `month`, `week` or `day`.
+    view: &'static str,
     days: Vec<CalendarDay>,
+    /// Which of the day's posts this page of the day view shows, and links to the others.
+    day_pages: Option<DayPages>,
     prev_href: String,
     next_href: String,
     today_href: String,
@@ -248,32 +288,53 @@ async fn calendar_view(
     let a = access(state, viewer, id, Need::Capability(Capability::AccountView)).await?;
     let zone = account_zone(&a.account);
     let today = state.clock.now().to_zoned(zone.clone()).date();
-    let week = q.view.as_deref() == Some("week");
+    let view = CalendarView::parse(q.view.as_deref())?;
     let date = match q.date.as_deref() {
         None | Some("") => today,
         Some(raw) => {
             raw.parse::<Date>().map_err(|_| ApiError::validation("date", "must be a date such as 2027-01-31"))?
         }
     };
+    let page = match q.page.as_deref() {
+        None | Some("") => 1,
+        Some(raw) => raw
+            .parse::<usize>()
+            .ok()
+            .filter(|p| (1..=100_000).contains(p))
+            .ok_or_else(|| ApiError::validation("page", "must be a page number from 1"))?,
+    };
     let monday = |d: Date| date_span(d, -i64::from(d.weekday().to_monday_zero_offset()));
-    let (first, last, heading, prev, next) = if week {
-        let start = monday(date);
-        let end = date_span(start, 6);
-        let heading = format!("Week of {}", start.strftime("%-d %B %Y"));
-        (start, end, heading, date_span(start, -7), date_span(start, 7))
-    } else {
-        let month = date.first_of_month();
-        let start = monday(month);
-        let last_day = month.last_of_month();
-        let end = date_span(last_day, 6 - i64::from(last_day.weekday().to_monday_zero_offset()));
-        let prev = month.checked_sub(1.month()).unwrap_or(month);
-        let next = month.checked_add(1.month()).unwrap_or(month);
-        (start, end, month.strftime("%B %Y").to_string(), prev, next)
+    let (first, last, heading, prev, next) = match view {
+        CalendarView::Week => {
+            let start = monday(date);
+            let end = date_span(start, 6);
+            let heading = format!("Week of {}", start.strftime("%-d %B %Y"));
+            (start, end, heading, date_span(start, -7), date_span(start, 7))
+        }
+        CalendarView::Day => {
+            (date, date, date.strftime("%A %-d %B %Y").to_string(), date_span(date, -1), date_span(date, 1))
+        }
+        CalendarView::Month => {
+            let month = date.first_of_month();
+            let start = monday(month);
+            let last_day = month.last_of_month();
+            let end = date_span(last_day, 6 - i64::from(last_day.weekday().to_monday_zero_offset()));
+            let prev = month.checked_sub(1.month()).unwrap_or(month);
+            let next = month.checked_add(1.month()).unwrap_or(month);
+            (start, end, month.strftime("%B %Y").to_string(), prev, next)
+        }
     };
     let from = day_start_us(first, &zone);
     let to = day_start_us(date_span(last, 1), &zone);
     let rows = state.store.calendar_posts(id, from, to).await?;
 
+    let href = |view: &str, d: Date| format!("/accounts/{id}/calendar?view={view}&date={d}");
+    // A busy day links to the next view down: the month to the week, the week to the day.
+    let (per_day, skip, more_view) = match view {
+        CalendarView::Month => (MONTH_DAY_ENTRIES, 0, "week"),
+        CalendarView::Week => (WEEK_DAY_ENTRIES, 0, "day"),
+        CalendarView::Day => (DAY_PAGE_ENTRIES, (page - 1) * DAY_PAGE_ENTRIES, "day"),
+    };
     let mut days = Vec::new();
     let mut index = BTreeMap::new();
     let mut d = first;
@@ -282,9 +343,9 @@ async fn calendar_view(
         days.push(CalendarDay {
             heading: d.strftime("%a %-d %b").to_string(),
             more: 0,
-            more_href: format!("/accounts/{id}/calendar?view=week&date={d}"),
+            more_href: href(more_view, d),
             datetime: d.to_string(),
-            outside: !week && d.month() != date.month(),
+            outside: view == CalendarView::Month && d.month() != date.month(),
             today: d == today,
             entries: Vec::new(),
         });
@@ -298,21 +359,38 @@ async fn calendar_view(
     placed.sort_by(|x, y| x.0.cmp(&y.0).then_with(|| x.1.id.cmp(&y.1.id)));
     let tz = viewer.tz.as_ref();
     let mut shown = 0;
+    let mut seen_per_day = vec![0usize; days.len()];
     for (at_us, post) in placed {
         let Ok(at) = jiff::Timestamp::from_microsecond(at_us) else { continue };
         let local = at.to_zoned(zone.clone());
         if let Some(&i) = index.get(&local.date()) {
             let day = &mut days[i];
-            if week || day.entries.len() < MONTH_DAY_ENTRIES {
+            let nth = seen_per_day[i];
+            seen_per_day[i] += 1;
+            shown += 1;
+            if nth < skip {
+                continue;
+            }
+            if day.entries.len() < per_day {
                 day.entries.push(calendar_entry(post, &local, tz));
             } else {
                 day.more += 1;
             }
-            shown += 1;
         }
     }
-    let view = if week { "week" } else { "month" };
-    let href = |view: &str, d: Date| format!("/accounts/{id}/calendar?view={view}&date={d}");
+    let day_pages = (view == CalendarView::Day && (shown > DAY_PAGE_ENTRIES || page > 1)).then(|| {
+        let page_href = |p: usize| format!("{}&page={p}", href("day", date));
+        DayPages {
+            first: (skip + 1).min(shown),
+            last: (skip + DAY_PAGE_ENTRIES).min(shown),
+            earlier_href: (page > 1).then(|| page_href(page - 1)),
+            later_href: (skip + DAY_PAGE_ENTRIES < shown).then(|| page_href(page + 1)),
+        }
+    });
+    if view == CalendarView::Day {
+        // The day view pages instead of linking to itself.
+        days.iter_mut().for_each(|d| d.more = 0);
+    }
     let mut layout = viewer.layout(format!("Calendar of {}", a.account.display_name));
     layout.account = Some(account_nav(&a, "calendar"));
     let zone_name = zone.iana_name().unwrap_or("UTC").to_string();
@@ -320,11 +398,12 @@ async fn calendar_view(
         layout,
         id: id.to_string(),
         heading,
-        week,
+        view: view.name(),
         days,
-        prev_href: href(view, prev),
-        next_href: href(view, next),
-        today_href: href(view, today),
+        day_pages,
+        prev_href: href(view.name(), prev),
+        next_href: href(view.name(), next),
+        today_href: href(view.name(), today),
         week_href: href("week", date),
         month_href: href("month", date),
         viewer_zone: tz.and_then(TimeZone::iana_name).filter(|v| *v != zone_name).map(str::to_string),
@@ -370,16 +449,52 @@ struct ReviewPage {
     needs_changes: Vec<QueueRow>,
     can_approve: bool,
     row_error: Option<String>,
+    /// The next page of posts in review, when there are more.
+    older_href: Option<String>,
+    /// The first page, when this is not it.
+    newest_href: Option<String>,
+    /// More posts need changes than the page lists.
+    more_needing_changes: bool,
 }
 
-async fn review_view(state: &AppState, viewer: &Viewer, id: &str) -> Result<ReviewPage, ApiError> {
+#[derive(Deserialize)]
+pub struct ReviewQuery {
+    notice: Option<String>,
+    /// The last post of the previous page: `<created_at µs>.<post id>`.
+    before: Option<String>,
+}
+
+fn parse_review_cursor(raw: Option<&str>) -> Result<Option<(i64, &str)>, ApiError> {
+    let Some(raw) = raw.filter(|r| !r.is_empty()) else { return Ok(None) };
+    let bad = || ApiError::validation("before", "is not a page of this queue: open the review queue again");
+    let (at, pid) = raw.split_once('.').ok_or_else(bad)?;
+    let at = at.parse::<i64>().map_err(|_| bad())?;
+    if pid.is_empty() {
+        return Err(bad());
+    }
+    Ok(Some((at, pid)))
+}
+
+async fn review_view(
+    state: &AppState,
+    viewer: &Viewer,
+    id: &str,
+    before: Option<&str>,
+) -> Result<ReviewPage, ApiError> {
     let a = access(state, viewer, id, Need::Capability(Capability::AccountView)).await?;
     let names = member_names(state, viewer, id).await?;
     let zone = account_zone(&a.account);
     let tz = viewer.tz.as_ref();
     let now = state.clock.now_us();
-    let query = PostListQuery { state: Some("in_review"), author_id: None, before: None, limit: QUEUE_LIMIT };
-    let in_review = state.store.list_posts(id, &query).await?;
+    let before = parse_review_cursor(before)?;
+    // One more than a page, to know whether there is a next one.
+    let query = PostListQuery { state: Some("in_review"), author_id: None, before, limit: QUEUE_LIMIT + 1 };
+    let mut in_review = state.store.list_posts(id, &query).await?;
+    let older_href = (in_review.len() > QUEUE_LIMIT as usize).then(|| {
+        in_review.truncate(QUEUE_LIMIT as usize);
+        let last = &in_review[in_review.len() - 1];
+        format!("/accounts/{id}/review?before={}.{}", last.created_at, last.id)
+    });
     let (mut waiting, mut others) = (Vec::new(), Vec::new());
     for post in in_review {
         let approvals = state.store.post_approvals(&post.id).await?;
@@ -407,10 +522,10 @@ async fn review_view(state: &AppState, viewer: &Viewer, id: &str) -> Result<Revi
         };
         if row.can_approve { waiting.push(row) } else { others.push(row) }
     }
-    let needs_changes = state
-        .store
-        .posts_needing_changes(id, QUEUE_LIMIT)
-        .await?
+    let mut needing_changes = state.store.posts_needing_changes(id, QUEUE_LIMIT + 1).await?;
+    let more_needing_changes = needing_changes.len() > QUEUE_LIMIT as usize;
+    needing_changes.truncate(QUEUE_LIMIT as usize);
+    let needs_changes = needing_changes
         .into_iter()
         .map(|post| QueueRow {
             pid: post.id.clone(),
@@ -437,6 +552,9 @@ async fn review_view(state: &AppState, viewer: &Viewer, id: &str) -> Result<Revi
         needs_changes,
         can_approve: a.has(Capability::PostsApprove),
         row_error: None,
+        older_href,
+        newest_href: before.is_some().then(|| format!("/accounts/{id}/review")),
+        more_needing_changes,
     })
 }
 
@@ -444,9 +562,9 @@ pub async fn review_page(
     State(state): State<AppState>,
     viewer: Viewer,
     Path(id): Path<String>,
-    Query(q): Query<NoticeOnly>,
+    Query(q): Query<ReviewQuery>,
 ) -> Response {
-    match review_view(&state, &viewer, &id).await {
+    match review_view(&state, &viewer, &id, q.before.as_deref()).await {
         Ok(mut page) => {
             page.layout.notice = notice(q.notice.as_deref());
             render(StatusCode::OK, &page)
@@ -964,7 +1082,7 @@ async fn after_action(
                 Ok(Some(p)) => p.account_id,
                 _ => return error_page(Some(viewer), &e),
             };
-            match review_view(state, viewer, &account_id).await {
+            match review_view(state, viewer, &account_id, None).await {
                 Ok(mut page) => {
                     page.row_error = Some(crate::web::sentence(&e));
                     render_failed(&page, &e)

@@ -112,6 +112,70 @@ both_backends! {
         }
     }
 
+    async fn verify_walks_a_long_chain_across_batches_and_in_parts(app: TestApp) {
+        // More events than one batch of the reader (4,096), walked in one piece and in parts.
+        let events: Vec<_> = (0..20_500)
+            .map(|i| steward_store::NewAuditEvent {
+                id: format!("bulk-{i:06}"),
+                at: 1_760_000_000_000_000 + i,
+                actor_id: (i % 3 != 0).then(|| format!("user-{}", i % 7)),
+                action: "posts.submit".into(),
+                target: Some(format!("post:{i}")),
+                outcome: "allowed".into(),
+                detail: format!("{{\"n\":{i}}}"),
+                ..Default::default()
+            })
+            .collect();
+        let head = steward_store::testing::append_audit_bulk(&app.state.store, &events).await.unwrap();
+        let whole = VerifyOptions::default();
+        let in_parts = VerifyOptions { split_above: Some(1_000), ..Default::default() };
+        for opts in [&whole, &in_parts] {
+            match verify_chain_with(&app.state.store, opts, |_, _| {}).await.unwrap() {
+                Verdict::Intact { events } => assert_eq!(events, u64::try_from(head).unwrap()),
+                other => panic!("expected an intact chain, got {other:?}"),
+            }
+        }
+        // The two parts meet after seq `mid`. Each finding is the same whichever way the chain
+        // is walked.
+        let mid = head / 2;
+        let detail_of = |seq: i64| format!("{{\"n\":{}}}", seq - head + 20_499);
+        let cases: Vec<(String, String, ChainBreak)> = vec![
+            (
+                format!("UPDATE audit_events SET detail = '{{}}' WHERE seq = {}", head - 300),
+                format!("UPDATE audit_events SET detail = '{}' WHERE seq = {}", detail_of(head - 300), head - 300),
+                ChainBreak::Altered { seq: head - 300 },
+            ),
+            (
+                format!("UPDATE audit_events SET seq = -{mid} WHERE seq = {mid}"),
+                format!("UPDATE audit_events SET seq = {mid} WHERE seq = -{mid}"),
+                ChainBreak::Missing { from: mid, to: mid },
+            ),
+            (
+                format!("UPDATE audit_events SET seq = -{0} WHERE seq = {0}", mid + 1),
+                format!("UPDATE audit_events SET seq = {0} WHERE seq = -{0}", mid + 1),
+                ChainBreak::Missing { from: mid + 1, to: mid + 1 },
+            ),
+            (
+                // Text where a hash belongs: a broken link, not a crash.
+                format!("UPDATE audit_events SET prev_hash = 'not a hash' WHERE seq = {}", mid + 1),
+                String::new(),
+                ChainBreak::BrokenLink { seq: mid + 1 },
+            ),
+        ];
+        for (tamper, repair, expected) in cases {
+            app.raw_sql(&tamper).await;
+            for opts in [&whole, &in_parts] {
+                match verify_chain_with(&app.state.store, opts, |_, _| {}).await.unwrap() {
+                    Verdict::Broken(b) => assert_eq!(b, expected, "{tamper} (parts: {:?})", opts.split_above),
+                    other => panic!("{tamper}: expected {expected:?}, got {other:?}"),
+                }
+            }
+            if !repair.is_empty() {
+                app.raw_sql(&repair).await;
+            }
+        }
+    }
+
     async fn verify_detects_reordering_and_truncation(app: TestApp) {
         some_activity(&app).await;
         // Swap two events' contents while keeping their positions.
@@ -137,7 +201,11 @@ fn keys(app: &TestApp) -> Vec<steward_server::crypto::MasterKey> {
 
 async fn full_verdict(app: &TestApp) -> Verdict {
     let keys = keys(app);
-    let opts = VerifyOptions { master_keys: &keys, anchor_file: Some(&app.state.settings.audit_anchor_file) };
+    let opts = VerifyOptions {
+        master_keys: &keys,
+        anchor_file: Some(&app.state.settings.audit_anchor_file),
+        split_above: None,
+    };
     verify_chain_with(&app.state.store, &opts, |_, _| {}).await.unwrap()
 }
 

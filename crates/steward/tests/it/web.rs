@@ -286,21 +286,69 @@ both_backends! {
             assert!(html.contains(&format!("{mark}</span>")) && html.contains(text), "{mark} {text}: {html}");
         }
         assert!(html.contains("3 posts in this view"), "{html}");
-        // A busy day: the month view shows six posts and links the rest to the week, which shows all.
-        for i in 0..7 {
-            let r = app.post(&format!("/api/v1/accounts/{id}/posts")).auth(&owner).json(json!({"text": format!("Busy {i}")})).send().await;
+        // A busy day: the month view shows six posts and links the rest to the week, the week
+        // shows twenty and links the rest to the day, the day shows them in pages of a hundred.
+        for i in 0..102 {
+            let r = app.post(&format!("/api/v1/accounts/{id}/posts")).auth(&owner).json(json!({"text": format!("Busy {i:03}")})).send().await;
             assert_eq!(r.status, 201, "{}", r.text);
         }
         app.raw_sql(&format!("UPDATE posts SET state = 'published', scheduled_at = {at}, published_at = {at} WHERE text LIKE 'Busy%'")).await;
+        let marks = |html: &str| html.matches("<span class=\"mark ").count();
         let (_, html) = page(&app, &owner, &format!("/accounts/{id}/calendar?date={day}")).await;
-        assert!(html.contains("10 posts in this view") && html.contains(&format!("href=\"/accounts/{id}/calendar?view=week&#38;date={day}\">4 more")), "{html}");
+        assert!(html.contains("105 posts in this view") && html.contains(&format!("href=\"/accounts/{id}/calendar?view=week&#38;date={day}\">99 more")), "{html}");
+        assert_eq!(marks(&html), 6, "{html}");
         let (_, html) = page(&app, &owner, &format!("/accounts/{id}/calendar?view=week&date={day}")).await;
-        assert_eq!(html.matches("<span class=\"mark ").count(), 10, "{html}");
+        assert!(html.contains("105 posts in this view") && html.contains(&format!("href=\"/accounts/{id}/calendar?view=day&#38;date={day}\">85 more")), "{html}");
+        assert_eq!(marks(&html), 20, "{html}");
+        let (status, html) = page(&app, &owner, &format!("/accounts/{id}/calendar?view=day&date={day}")).await;
+        assert_eq!(status, 200, "{html}");
+        assert!(html.contains("105 posts in this view; posts 1 to 100 are shown"), "{html}");
+        assert_eq!(marks(&html), 100, "{html}");
+        let later = format!("/accounts/{id}/calendar?view=day&date={day}&page=2");
+        assert!(html.contains(&later.replace('&', "&#38;")) && !html.contains("Earlier posts"), "{html}");
+        let (_, html) = page(&app, &owner, &later).await;
+        assert!(html.contains("posts 101 to 105 are shown") && html.contains("Earlier posts") && !html.contains("Later posts"), "{html}");
+        assert_eq!(marks(&html), 5, "{html}");
+        // Posts of other days are not on the day's pages; bad views and pages are refused.
+        assert!(!html.contains("Busy 000") && html.contains("Busy 101"), "the last page holds the latest posts: {html}");
+        for bad in ["view=year", "view=day&page=0", "view=day&page=two"] {
+            let (status, html) = page(&app, &owner, &format!("/accounts/{id}/calendar?date={day}&{bad}")).await;
+            assert_eq!(status, 422, "{bad}: {html}");
+        }
         let (status, html) = page(&app, &owner, &format!("/posts/{}", ids[2].1)).await;
         assert_eq!(status, 200);
         assert!(html.contains("pace limits did not allow it"), "{html}");
         let (status, _) = page(&app, &owner, &format!("/accounts/{id}/calendar?date=someday")).await;
         assert_eq!(status, 422);
+    }
+    async fn the_review_queue_shows_fifty_posts_a_page(app: TestApp) {
+        let owner = app.user("olivia@example.test").await;
+        let id = sandbox_account(&app, &owner).await;
+        let editor = editor_on(&app, &owner, &id).await;
+        for i in 0..53 {
+            let r = app.post(&format!("/api/v1/accounts/{id}/posts")).auth(&editor).json(json!({"text": format!("Queued {i:02}")})).send().await;
+            assert_eq!(r.status, 201, "{}", r.text);
+            let pid = r.body["id"].as_str().unwrap().to_string();
+            let r = app.post(&format!("/api/v1/posts/{pid}/submit")).auth(&editor).json(json!({})).send().await;
+            assert_eq!(r.status, 200, "{}", r.text);
+        }
+        let approve_buttons = |html: &str| html.matches("/approve\"").count();
+        let (status, html) = page(&app, &owner, &format!("/accounts/{id}/review")).await;
+        assert_eq!(status, 200, "{html}");
+        assert_eq!(approve_buttons(&html), 50, "{html}");
+        assert!(html.contains("Queued 52") && !html.contains("Queued 02") && !html.contains("Newest posts in review"), "newest first: {html}");
+        let at = html.find("href=\"/accounts/").and_then(|_| html.find("?before=")).expect("a link to the older posts");
+        let start = html[..at].rfind('"').unwrap() + 1;
+        let next = html[start..at + html[at..].find('"').unwrap()].replace("&#38;", "&");
+        let (status, html) = page(&app, &owner, &next).await;
+        assert_eq!(status, 200, "{html}");
+        assert_eq!(approve_buttons(&html), 3, "{html}");
+        assert!(html.contains("Queued 00") && html.contains("Queued 02") && !html.contains("Queued 03") && !html.contains("Older posts in review"), "{html}");
+        assert!(html.contains("Newest posts in review"), "{html}");
+        for bad in ["nonsense", "12.", "x.y"] {
+            let (status, html) = page(&app, &owner, &format!("/accounts/{id}/review?before={bad}")).await;
+            assert_eq!(status, 422, "{bad}: {html}");
+        }
     }
     async fn changes_requested_go_back_to_the_author_with_the_comment(app: TestApp) {
         let owner = app.user("olivia@example.test").await;
