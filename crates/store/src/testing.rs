@@ -139,7 +139,7 @@ mod tests {
     }
 }
 
-/// Refreshes the query planner's statistics, as PostgreSQL's autovacuum would after a bulk load
+/// Refreshes the query planner's statistics, as PostgreSQL's autovacuum does after a bulk load
 /// (benchmarks that load a million rows and query them at once).
 pub async fn analyze(store: &crate::Store) -> Result<()> {
     crate::on_pool!(store, |c| sqlx::query("ANALYZE").execute(c).await.map(|_| ()))?;
