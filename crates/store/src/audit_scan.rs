@@ -228,13 +228,13 @@ fn copy_error(what: &str) -> StoreError {
 }
 
 /// What [`take_tuple`] found at the start of the buffer.
-enum CopyTuple<'a> {
+enum CopyTuple {
     /// The buffer ends inside the tuple: read more.
     Incomplete,
     /// The end of the data.
     Trailer,
-    /// A row's 15 fields (`None`: NULL) and the bytes it took.
-    Row(usize, [Option<&'a [u8]>; 15]),
+    /// A row, its 15 fields written to the caller's array (`None`: NULL); the bytes it took.
+    Row(usize),
 }
 
 fn be_i16(b: &[u8]) -> Option<i16> {
@@ -248,7 +248,7 @@ fn be_i32(b: &[u8]) -> Option<i32> {
 /// One tuple of binary COPY data (<https://www.postgresql.org/docs/current/sql-copy.html>,
 /// "Binary Format"): a 16-bit field count (-1 ends the data), then each field as a 32-bit
 /// length (-1 for NULL) and its bytes.
-fn take_tuple(data: &[u8]) -> Result<CopyTuple<'_>> {
+fn take_tuple<'a>(data: &'a [u8], fields: &mut [Option<&'a [u8]>; 15]) -> Result<CopyTuple> {
     let Some(count) = be_i16(data) else { return Ok(CopyTuple::Incomplete) };
     if count == -1 {
         return Ok(CopyTuple::Trailer);
@@ -256,9 +256,8 @@ fn take_tuple(data: &[u8]) -> Result<CopyTuple<'_>> {
     if count != 15 {
         return Err(copy_error("a row without the 15 columns asked for"));
     }
-    let mut fields = [None; 15];
     let mut at = 2;
-    for field in &mut fields {
+    for field in fields.iter_mut() {
         let Some(len) = be_i32(&data[at..]) else { return Ok(CopyTuple::Incomplete) };
         at += 4;
         if len < 0 {
@@ -269,7 +268,7 @@ fn take_tuple(data: &[u8]) -> Result<CopyTuple<'_>> {
         *field = Some(bytes);
         at = end;
     }
-    Ok(CopyTuple::Row(at, fields))
+    Ok(CopyTuple::Row(at))
 }
 
 fn copy_int(field: Option<&[u8]>) -> Result<i64> {
@@ -322,13 +321,14 @@ async fn scan_postgres_copy(
             header = true;
         }
         loop {
-            match take_tuple(&buf[pos..])? {
+            let mut f = [None; 15];
+            match take_tuple(&buf[pos..], &mut f)? {
                 CopyTuple::Incomplete => break,
                 CopyTuple::Trailer => {
                     pos = buf.len();
                     break;
                 }
-                CopyTuple::Row(len, f) => {
+                CopyTuple::Row(len) => {
                     let text = [
                         copy_text(f[2])?,
                         copy_text(f[3])?,

@@ -125,6 +125,13 @@ fn uuid_like() -> String {
     format!("{:x}{:x}{:x}", nanos, std::process::id(), n)
 }
 
+/// Refreshes the query planner's statistics, as PostgreSQL's autovacuum does after a bulk load
+/// (benchmarks that load a million rows and query them at once).
+pub async fn analyze(store: &crate::Store) -> Result<()> {
+    crate::on_pool!(store, |c| sqlx::query("ANALYZE").execute(c).await.map(|_| ()))?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::replace_database_name;
@@ -137,11 +144,4 @@ mod tests {
         );
         assert_eq!(replace_database_name("postgres://h", "x").ok(), Some("postgres://h/x".to_string()));
     }
-}
-
-/// Refreshes the query planner's statistics, as PostgreSQL's autovacuum does after a bulk load
-/// (benchmarks that load a million rows and query them at once).
-pub async fn analyze(store: &crate::Store) -> Result<()> {
-    crate::on_pool!(store, |c| sqlx::query("ANALYZE").execute(c).await.map(|_| ()))?;
-    Ok(())
 }
