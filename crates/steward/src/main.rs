@@ -300,7 +300,8 @@ async fn admin(settings: Settings, cmd: Admin) -> anyhow::Result<std::process::E
                     #[allow(clippy::cast_precision_loss)]
                     let rate = events as f64 / secs.max(1e-9);
                     println!(
-                        "OK: the activity log is intact ({events} events) — checked in {secs:.2} s, {rate:.0} events/s"
+                        "OK: the activity log is intact ({events} event{}) — checked in {secs:.2} s, {rate:.0} events/s",
+                        if events == 1 { "" } else { "s" }
                     );
                 }
                 Verdict::Broken(b) => {
