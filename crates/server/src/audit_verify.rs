@@ -123,6 +123,10 @@ pub async fn verify_chain_with(
 
     let mut anchor_seen = false;
     let mut events = 0;
+    // The walk's own snapshot of the head, not the one read before it began: a server that
+    // appends meanwhile must not look like a rewound head.
+    let (head_seq, head_hash) =
+        parts.last().and_then(|p| p.as_ref().ok()).and_then(|p| p.head.clone()).unwrap_or((head_seq, head_hash));
     for part in parts {
         let part = part?;
         if let Some((first_seq, first_prev)) = &part.first
@@ -174,6 +178,8 @@ struct Part {
     verifier: Option<ChainVerifier>,
     broken: Option<ChainBreak>,
     anchor_seen: bool,
+    /// The head in the same snapshot as the events (the last part only).
+    head: Option<(i64, Vec<u8>)>,
 }
 
 /// Walks `after < seq <= through`. The first part starts from `verifier` (genesis or the
@@ -187,10 +193,13 @@ async fn walk_part(
     anchor: Option<(i64, Vec<u8>)>,
     checked: std::sync::Arc<std::sync::atomic::AtomicU64>,
 ) -> anyhow::Result<Part> {
-    let mut part = Part { after, first: None, verifier: None, broken: None, anchor_seen: false };
+    let mut part = Part { after, first: None, verifier: None, broken: None, anchor_seen: false, head: None };
     let mut batches = store.audit_chain_batches(after, through);
     while let Some(batch) = batches.recv().await {
-        let batch = batch?;
+        let mut batch = batch?;
+        if let Some(head) = batch.head.take() {
+            part.head = Some(head);
+        }
         for ev in batch.iter() {
             if part.first.is_none() {
                 part.first = Some((ev.fields.seq, ev.prev_hash.to_vec()));

@@ -49,6 +49,10 @@ pub struct AuditBatch {
     text: String,
     bytes: Vec<u8>,
     events: Vec<PackedEvent>,
+    /// On the first batch of a walk without an upper bound: the chain head `(seq, hash)` in
+    /// the same snapshot as the events, so events appended during the walk are neither read
+    /// nor make the head disagree with them. (That batch may hold no event.)
+    pub head: Option<(i64, Vec<u8>)>,
 }
 
 /// One event of a batch, borrowed: what the chain check needs.
@@ -65,7 +69,12 @@ fn offset(len: usize) -> u32 {
 
 impl AuditBatch {
     fn with_capacity(events: usize) -> Self {
-        Self { text: String::with_capacity(events * 256), bytes: Vec::with_capacity(events * 64), events: Vec::new() }
+        Self {
+            text: String::with_capacity(events * 256),
+            bytes: Vec::with_capacity(events * 64),
+            events: Vec::new(),
+            head: None,
+        }
     }
 
     fn put_text(&mut self, s: Option<&str>) -> Option<Range<u32>> {
@@ -134,13 +143,15 @@ impl AuditBatch {
     }
 }
 
+const HEAD_SQL: &str = "SELECT seq, hash FROM audit_head WHERE singleton = 1";
 const SCAN_SQL: &str = "SELECT seq, at, id, actor_id, actor_email, session_id, ip, user_agent, action, target, \
      account_id, outcome, detail, prev_hash, hash FROM audit_events WHERE seq > $1 AND seq <= $2 ORDER BY seq";
 
 impl Store {
-    /// Every audit event with `after < seq <= through` (no upper bound for `None`), in chain
-    /// order, in batches. The reader stops when the receiver is dropped; an error ends the
-    /// stream. Several ranges may be read at once, each on its own connection.
+    /// Every audit event with `after < seq <= through` (no upper bound for `None`, and then the
+    /// first batch carries the head: [`AuditBatch::head`]), in chain order, in batches. The
+    /// reader stops when the receiver is dropped; an error ends the stream. Several ranges may
+    /// be read at once, each on its own connection.
     #[must_use]
     pub fn audit_chain_batches(&self, after: i64, through: Option<i64>) -> mpsc::Receiver<Result<AuditBatch>> {
         let through = through.unwrap_or(i64::MAX);
@@ -182,9 +193,15 @@ fn scan_sqlite_file(
     // Reading the file through a memory map instead of a read() per page takes about a third
     // off the time of a walk.
     conn.execute_batch("PRAGMA mmap_size = 1073741824").map_err(StoreError::DirectRead)?;
+    // One read transaction: the head and the events come from the same snapshot.
+    conn.execute_batch("BEGIN").map_err(StoreError::DirectRead)?;
+    let mut batch = AuditBatch::with_capacity(BATCH_EVENTS);
+    if through == i64::MAX {
+        batch.head =
+            Some(conn.query_row(HEAD_SQL, [], |r| Ok((r.get(0)?, r.get(1)?))).map_err(StoreError::DirectRead)?);
+    }
     let mut stmt = conn.prepare(&SCAN_SQL.replace("$1", "?1").replace("$2", "?2")).map_err(StoreError::DirectRead)?;
     let mut rows = stmt.query([after, through]).map_err(StoreError::DirectRead)?;
-    let mut batch = AuditBatch::with_capacity(BATCH_EVENTS);
     while let Some(row) = rows.next().map_err(StoreError::DirectRead)? {
         let text = |i: usize| -> Result<Option<&str>> {
             row.get_ref(i).and_then(|v| Ok(v.as_str_or_null()?)).map_err(StoreError::DirectRead)
@@ -217,7 +234,7 @@ fn scan_sqlite_file(
             }
         }
     }
-    if !batch.is_empty() {
+    if !batch.is_empty() || batch.head.is_some() {
         let _ = tx.blocking_send(Ok(batch));
     }
     Ok(())
@@ -297,11 +314,16 @@ async fn scan_postgres_copy(
     // A walk that stops early (a break found, or the verifier gone) leaves the COPY unread,
     // and such a connection must not go back to the pool: it is closed instead.
     conn.close_on_drop();
+    let mut batch = AuditBatch::with_capacity(BATCH_EVENTS);
+    if through == i64::MAX {
+        // The head and the COPY in one snapshot (the transaction ends with the connection).
+        sqlx::query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").execute(&mut *conn).await?;
+        batch.head = Some(sqlx::query_as(HEAD_SQL).fetch_one(&mut *conn).await?);
+    }
     let mut stream = conn.copy_out_raw(&statement).await?;
     let mut buf: Vec<u8> = Vec::with_capacity(1 << 20);
     let mut pos = 0;
     let mut header = false;
-    let mut batch = AuditBatch::with_capacity(BATCH_EVENTS);
     while let Some(chunk) = stream.next().await {
         let chunk = chunk?;
         buf.drain(..pos);
@@ -360,7 +382,7 @@ async fn scan_postgres_copy(
             }
         }
     }
-    if !batch.is_empty() {
+    if !batch.is_empty() || batch.head.is_some() {
         let _ = tx.send(Ok(batch)).await;
     }
     Ok(())

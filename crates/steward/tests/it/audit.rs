@@ -176,6 +176,40 @@ both_backends! {
         }
     }
 
+    async fn an_event_appended_during_the_walk_is_outside_its_snapshot(app: TestApp) {
+        let bulk = |from: usize, n: usize| -> Vec<steward_store::NewAuditEvent> {
+            (from..from + n)
+                .map(|i| steward_store::NewAuditEvent {
+                    id: format!("walk-{i:06}"),
+                    at: 1_760_000_000_000_000 + i as i64,
+                    action: "posts.submit".into(),
+                    outcome: "allowed".into(),
+                    detail: "{}".into(),
+                    ..Default::default()
+                })
+                .collect()
+        };
+        let store = &app.state.store;
+        let head = steward_store::testing::append_audit_bulk(store, &bulk(0, 20_500)).await.unwrap();
+        // More batches than the reader may run ahead: it is still inside its walk.
+        let mut batches = store.audit_chain_batches(0, None);
+        let first = batches.recv().await.expect("a first batch").unwrap();
+        assert_eq!(first.head.as_ref().map(|h| h.0), Some(head), "the first batch carries the head");
+        let appended = steward_store::testing::append_audit_bulk(store, &bulk(20_500, 1)).await.unwrap();
+        assert_eq!(appended, head + 1);
+        let mut last = first.iter().last().map(|e| e.fields.seq).unwrap();
+        while let Some(batch) = batches.recv().await {
+            let batch = batch.unwrap();
+            assert!(batch.head.is_none(), "only the first batch carries the head");
+            last = batch.iter().last().map_or(last, |e| e.fields.seq);
+        }
+        assert_eq!(last, head, "the walk ends at the head of its own snapshot");
+        match verdict(&app).await {
+            Verdict::Intact { events } => assert_eq!(events, u64::try_from(appended).unwrap()),
+            other => panic!("expected an intact chain, got {other:?}"),
+        }
+    }
+
     async fn verify_detects_reordering_and_truncation(app: TestApp) {
         some_activity(&app).await;
         // Swap two events' contents while keeping their positions.
