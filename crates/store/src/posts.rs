@@ -202,12 +202,18 @@ const POST_COLUMNS: &str = "p.id, p.account_id, p.author_id, p.state, p.version,
 pub const CALENDAR_TEXT_CHARS: usize = 61;
 const CALENDAR_COLUMNS: &str =
     "p.id, p.state, p.title, substr(p.text, 1, 61) AS text, p.scheduled_at, p.hold_reason, p.updated_at";
-const APPROVAL_QUERY: &str = "SELECT a.post_id, a.version, a.approver_id, a.by_owner, a.approved_at, \
-     m.role AS approver_role, m.grants AS approver_grants, m.revokes AS approver_revokes, \
-     m.status AS approver_status, m.expires_at AS approver_expires_at \
-     FROM post_approvals a JOIN posts p ON p.id = a.post_id \
-     LEFT JOIN memberships m ON m.account_id = p.account_id AND m.user_id = a.approver_id \
-     WHERE a.post_id = $1 ORDER BY a.approved_at, a.approver_id";
+/// Approvals with their approver's membership now (`a` approvals, `p` their posts); the
+/// caller adds the WHERE clause.
+macro_rules! approvals_select {
+    () => {
+        "SELECT a.post_id, a.version, a.approver_id, a.by_owner, a.approved_at, \
+         m.role AS approver_role, m.grants AS approver_grants, m.revokes AS approver_revokes, \
+         m.status AS approver_status, m.expires_at AS approver_expires_at \
+         FROM post_approvals a JOIN posts p ON p.id = a.post_id \
+         LEFT JOIN memberships m ON m.account_id = p.account_id AND m.user_id = a.approver_id "
+    };
+}
+const APPROVAL_QUERY: &str = concat!(approvals_select!(), "WHERE a.post_id = $1 ORDER BY a.approved_at, a.approver_id");
 const COMMENT_COLUMNS: &str = "c.id, c.post_id, c.author_id, u.display_name AS author_display_name, c.kind, c.body, \
      c.version, c.created_at";
 const MEDIA_COLUMNS: &str = "id, account_id, uploaded_by, kind, content_type, size_bytes, sha256, created_at";
@@ -230,6 +236,27 @@ impl Store {
     /// The approvals on record for the post (of any version), with each approver's membership now.
     pub async fn post_approvals(&self, post_id: &str) -> Result<Vec<ApprovalRow>> {
         Ok(on_pool!(self, |c| sqlx::query_as::<_, ApprovalRow>(APPROVAL_QUERY).bind(post_id).fetch_all(c).await)?)
+    }
+
+    /// The approvals of the account's posts in review created within `[oldest, newest]` (a
+    /// page of the review queue), in one query instead of one per post.
+    pub async fn approvals_in_review_between(
+        &self,
+        account_id: &str,
+        oldest: Micros,
+        newest: Micros,
+    ) -> Result<Vec<ApprovalRow>> {
+        const Q: &str = concat!(
+            approvals_select!(),
+            "WHERE p.account_id = $1 AND p.state = 'in_review' AND p.created_at >= $2 AND p.created_at <= $3 \
+             ORDER BY a.post_id, a.approved_at, a.approver_id"
+        );
+        Ok(on_pool!(self, |c| sqlx::query_as::<_, ApprovalRow>(Q)
+            .bind(account_id)
+            .bind(oldest)
+            .bind(newest)
+            .fetch_all(c)
+            .await)?)
     }
 
     /// A post and its approvals, read together (for answers and for the scheduler).

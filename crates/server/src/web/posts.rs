@@ -496,8 +496,14 @@ async fn review_view(
         format!("/accounts/{id}/review?before={}.{}", last.created_at, last.id)
     });
     let (mut waiting, mut others) = (Vec::new(), Vec::new());
+    let mut approvals_of: HashMap<String, Vec<steward_store::ApprovalRow>> = HashMap::new();
+    if let (Some(newest), Some(oldest)) = (in_review.first(), in_review.last()) {
+        for a in state.store.approvals_in_review_between(id, oldest.created_at, newest.created_at).await? {
+            approvals_of.entry(a.post_id.clone()).or_default().push(a);
+        }
+    }
     for post in in_review {
-        let approvals = state.store.post_approvals(&post.id).await?;
+        let approvals = approvals_of.remove(&post.id).unwrap_or_default();
         let actions = posts::available_actions(&a, &post, &approvals, now);
         let mine = approvals.iter().any(|x| x.version == post.version && x.approver_id == viewer.principal.user_id);
         let counted = approvals

@@ -325,18 +325,41 @@ both_backends! {
         let owner = app.user("olivia@example.test").await;
         let id = sandbox_account(&app, &owner).await;
         let editor = editor_on(&app, &owner, &id).await;
+        // Two approvals needed, so the queue says who approved what so far.
+        let r = app.req(reqwest::Method::PATCH, &format!("/api/v1/accounts/{id}/settings")).auth(&owner).json(json!({"approvals_required": 2})).send().await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let r = app.post(&format!("/api/v1/accounts/{id}/invitations")).auth(&owner).json(json!({"email": "ada@example.test", "role": "admin"})).send().await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let admin = app.user("ada@example.test").await;
+        let r = app.post(&format!("/api/v1/invitations/{}/accept", r.body["token"].as_str().unwrap())).auth(&admin).json(json!({})).send().await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let mut pids = Vec::new();
         for i in 0..53 {
             let r = app.post(&format!("/api/v1/accounts/{id}/posts")).auth(&editor).json(json!({"text": format!("Queued {i:02}")})).send().await;
             assert_eq!(r.status, 201, "{}", r.text);
             let pid = r.body["id"].as_str().unwrap().to_string();
             let r = app.post(&format!("/api/v1/posts/{pid}/submit")).auth(&editor).json(json!({})).send().await;
             assert_eq!(r.status, 200, "{}", r.text);
+            pids.push(pid);
         }
+        for (who, pid) in [(&owner, &pids[52]), (&admin, &pids[51]), (&admin, &pids[1])] {
+            let r = app.post(&format!("/api/v1/posts/{pid}/approve")).auth(who).json(json!({"version": 1})).send().await;
+            assert_eq!(r.status, 200, "{}", r.text);
+        }
+        let note_of = |html: &str, label: &str| -> String {
+            let at = html.find(&format!(">{label}</a>")).unwrap_or_else(|| panic!("{label} in the queue: {html}"));
+            let rest = &html[at..];
+            let br = rest.find("<br>").unwrap() + 4;
+            rest[br..br + rest[br..].find(['<', '\n']).unwrap()].to_string()
+        };
         let approve_buttons = |html: &str| html.matches("/approve\"").count();
         let (status, html) = page(&app, &owner, &format!("/accounts/{id}/review")).await;
         assert_eq!(status, 200, "{html}");
-        assert_eq!(approve_buttons(&html), 50, "{html}");
+        assert_eq!(approve_buttons(&html), 49, "50 posts, one of them already approved by the owner: {html}");
         assert!(html.contains("Queued 52") && !html.contains("Queued 02") && !html.contains("Newest posts in review"), "newest first: {html}");
+        assert_eq!(note_of(&html, "Queued 52"), "You approved this version; it needs more approvals.");
+        assert_eq!(note_of(&html, "Queued 51"), "1 approval so far.");
+        assert_eq!(note_of(&html, "Queued 50"), "No approvals yet.");
         let at = html.find("href=\"/accounts/").and_then(|_| html.find("?before=")).expect("a link to the older posts");
         let start = html[..at].rfind('"').unwrap() + 1;
         let next = html[start..at + html[at..].find('"').unwrap()].replace("&#38;", "&");
@@ -345,6 +368,8 @@ both_backends! {
         assert_eq!(approve_buttons(&html), 3, "{html}");
         assert!(html.contains("Queued 00") && html.contains("Queued 02") && !html.contains("Queued 03") && !html.contains("Older posts in review"), "{html}");
         assert!(html.contains("Newest posts in review"), "{html}");
+        assert_eq!(note_of(&html, "Queued 01"), "1 approval so far.", "approvals on the second page are read too");
+        assert_eq!(note_of(&html, "Queued 00"), "No approvals yet.");
         for bad in ["nonsense", "12.", "x.y"] {
             let (status, html) = page(&app, &owner, &format!("/accounts/{id}/review?before={bad}")).await;
             assert_eq!(status, 422, "{bad}: {html}");
