@@ -195,7 +195,7 @@ async fn walk_part(
 ) -> anyhow::Result<Part> {
     let mut part = Part { after, first: None, verifier: None, broken: None, anchor_seen: false, head: None };
     let mut batches = store.audit_chain_batches(after, through);
-    while let Some(batch) = batches.recv().await {
+    'walk: while let Some(batch) = batches.recv().await {
         let mut batch = batch?;
         if let Some(head) = batch.head.take() {
             part.head = Some(head);
@@ -210,8 +210,7 @@ async fn walk_part(
             });
             if let Err(b) = v.check(&ev.fields, ev.prev_hash, ev.hash) {
                 part.broken = Some(b);
-                part.verifier = verifier;
-                return Ok(part);
+                break 'walk;
             }
             if let Some((seq, hash)) = &anchor
                 && ev.fields.seq == *seq
@@ -219,8 +218,7 @@ async fn walk_part(
                 part.anchor_seen = true;
                 if ev.hash != hash.as_slice() {
                     part.broken = Some(ChainBreak::AnchorMismatch { seq: *seq });
-                    part.verifier = verifier;
-                    return Ok(part);
+                    break 'walk;
                 }
             }
         }

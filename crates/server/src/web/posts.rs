@@ -373,7 +373,8 @@ async fn calendar_view(
             }
             if day.entries.len() < per_day {
                 day.entries.push(calendar_entry(post, &local, tz));
-            } else {
+            } else if view != CalendarView::Day {
+                // The day view pages instead of linking to itself.
                 day.more += 1;
             }
         }
@@ -387,10 +388,6 @@ async fn calendar_view(
             later_href: (skip + DAY_PAGE_ENTRIES < shown).then(|| page_href(page + 1)),
         }
     });
-    if view == CalendarView::Day {
-        // The day view pages instead of linking to itself.
-        days.iter_mut().for_each(|d| d.more = 0);
-    }
     let mut layout = viewer.layout(format!("Calendar of {}", a.account.display_name));
     layout.account = Some(account_nav(&a, "calendar"));
     let zone_name = zone.iana_name().unwrap_or("UTC").to_string();
