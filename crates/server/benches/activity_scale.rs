@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 mod support;
 
-use steward_server::audit_verify::verify_chain;
+use steward_app::audit_verify::verify_chain;
 use steward_store::NewAuditEvent;
 
 fn rss_kib() -> u64 {

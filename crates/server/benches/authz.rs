@@ -3,8 +3,8 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use steward_app::authz::{Narrowing, Need, decide};
 use steward_domain::capability::Capability;
-use steward_server::authz::{Narrowing, Need, decide};
 use steward_store::{AccountRow, MembershipRow};
 
 fn account() -> AccountRow {

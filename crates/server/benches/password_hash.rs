@@ -7,8 +7,8 @@
 
 use std::time::{Duration, Instant};
 
-use steward_server::config::PasswordHashCost;
-use steward_server::passwords::Passwords;
+use steward_app::config::PasswordHashCost;
+use steward_app::passwords::Passwords;
 use zeroize::Zeroizing;
 
 fn main() -> anyhow::Result<()> {

@@ -10,10 +10,10 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use criterion::Criterion;
-use steward_server::config::MasterKeySource;
-use steward_server::crypto::{Keyring, MasterKey};
-use steward_server::vault::Vault;
-use steward_server::vault::rotation::{count_stale, rewrap_all};
+use steward_app::config::MasterKeySource;
+use steward_app::crypto::{Keyring, MasterKey};
+use steward_app::vault::Vault;
+use steward_app::vault::rotation::{count_stale, rewrap_all};
 use steward_store::{NewAccount, NewUser, Store};
 
 fn credential() -> Vec<u8> {

@@ -1,6 +1,7 @@
 //! Assembles the server: state, router, background work, and serving with graceful shutdown.
 use std::future::Future;
 use std::net::SocketAddr;
+use steward_app::AppError;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -12,11 +13,11 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::clock::Clock;
-use crate::config::{Settings, redact_url};
-use crate::crypto::MasterKey;
 use crate::routes;
 use crate::state::AppState;
+use steward_app::clock::Clock;
+use steward_app::config::{Settings, redact_url};
+use steward_app::crypto::MasterKey;
 
 /// Request bodies above this are refused with 413 (media uploads get their own limit).
 pub const BODY_LIMIT: usize = 1024 * 1024;
@@ -24,7 +25,7 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Steward API", description = "Share the work on a social media account, never the password. Contract: API.md."),
-    components(schemas(crate::error::Problem, crate::error::FieldError)),
+    components(schemas(crate::error::Problem, crate::error::FieldErrorDoc)),
     tags((name = "identity"), (name = "me"), (name = "accounts"), (name = "members"), (name = "posts"), (name = "operations"), (name = "alerts"))
 )]
 struct ApiDoc;
@@ -64,11 +65,11 @@ impl App {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let housekeeping = tokio::spawn(housekeeping(self.state.clone()));
-        let sweeper = tokio::spawn(crate::sweeper::run(self.state.clone()));
-        let scheduler = tokio::spawn(crate::scheduler::run(self.state.clone()));
-        let deliveries = tokio::spawn(crate::alerts::run_deliveries(self.state.clone()));
-        let anchored = crate::audit_verify::start_up(&self.state).await;
-        let anchor = tokio::spawn(crate::audit_verify::run(self.state.clone(), anchored));
+        let sweeper = tokio::spawn(steward_app::sweeper::run(self.state.0.clone()));
+        let scheduler = tokio::spawn(steward_app::scheduler::run(self.state.0.clone()));
+        let deliveries = tokio::spawn(steward_app::alerts::run_deliveries(self.state.0.clone()));
+        let anchored = steward_app::audit_verify::start_up(&self.state).await;
+        let anchor = tokio::spawn(steward_app::audit_verify::run(self.state.0.clone(), anchored));
         let result = axum::serve(listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(shutdown)
             .await;
@@ -144,7 +145,7 @@ async fn refuse_oversized_bodies(
     let declared =
         req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > BODY_LIMIT) && !is_media_upload(&req) {
-        return crate::error::ApiError::PayloadTooLarge.into_response();
+        return crate::error::ApiError(AppError::PayloadTooLarge).into_response();
     }
     next.run(req).await
 }

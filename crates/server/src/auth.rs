@@ -8,10 +8,12 @@ use axum::http::{HeaderMap, Method, header};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use crate::crypto::{constant_time_eq, hmac_sha256, sha256};
 use crate::error::ApiError;
 use crate::request::{Actor, AuditSlot};
 use crate::state::AppState;
+use steward_app::AppError;
+pub use steward_app::actor::{AuthVia, Principal};
+use steward_app::crypto::{constant_time_eq, hmac_sha256, sha256};
 
 pub const SESSION_COOKIE: &str = "steward_session";
 pub const CSRF_HEADER: &str = "x-csrf-token";
@@ -19,43 +21,6 @@ pub const SESSION_TOKEN_PREFIX: &str = "sts_";
 pub const API_TOKEN_PREFIX: &str = "stp_";
 /// How often a session's `last_seen_at` is written (reads happen on every request).
 const TOUCH_EVERY_US: i64 = 60 * 1_000_000;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AuthVia {
-    /// The browser's session cookie: unsafe methods need the CSRF token.
-    Cookie,
-    /// A session token sent as `Authorization: Bearer`.
-    BearerSession,
-    /// A personal access token.
-    ApiToken,
-}
-
-/// A caller whose credential checked out.
-#[derive(Debug, Clone)]
-pub struct Principal {
-    pub user_id: String,
-    pub email: String,
-    pub display_name: String,
-    pub totp_enabled: bool,
-    pub user_created_at: i64,
-    pub session_id: Option<String>,
-    pub token_id: Option<String>,
-    pub via: AuthVia,
-    /// For personal access tokens: the accounts and capabilities the token is narrowed to.
-    pub token_accounts: Option<Vec<String>>,
-    pub token_capabilities: Option<Vec<String>>,
-}
-
-impl Principal {
-    #[must_use]
-    pub fn actor(&self) -> Actor {
-        Actor {
-            user_id: Some(self.user_id.clone()),
-            email: Some(self.email.clone()),
-            session_id: self.session_id.clone(),
-        }
-    }
-}
 
 /// The CSRF token of a session: an HMAC of its id, so nothing extra is stored.
 #[must_use]
@@ -104,9 +69,9 @@ async fn authenticate(parts: &Parts, state: &AppState, slot: &AuditSlot) -> Resu
         (Some(t), _) if t.starts_with(API_TOKEN_PREFIX) => (t, AuthVia::ApiToken),
         (Some(t), _) => (t, AuthVia::BearerSession),
         (None, Some(c)) => (c, AuthVia::Cookie),
-        (None, None) => return Err(ApiError::Unauthenticated { presented: false }),
+        (None, None) => return Err(ApiError(AppError::Unauthenticated { presented: false })),
     };
-    let refused = ApiError::Unauthenticated { presented: true };
+    let refused = ApiError(AppError::Unauthenticated { presented: true });
     let now = state.clock.now_us();
     let hash = sha256(token.as_bytes());
 
@@ -120,7 +85,7 @@ async fn authenticate(parts: &Parts, state: &AppState, slot: &AuditSlot) -> Resu
         let needed = if is_unsafe(&parts.method) { "write" } else { "read" };
         // `write` implies `read`: a token that may change something may also look at it.
         if !(scopes.iter().any(|s| s == needed) || scopes.iter().any(|s| s == "write")) {
-            return Err(ApiError::Forbidden(format!("this access token lacks the `{needed}` scope")));
+            return Err(ApiError(AppError::Forbidden(format!("this access token lacks the `{needed}` scope"))));
         }
         if t.last_used_at.is_none_or(|u| now - u > TOUCH_EVERY_US) {
             state.store.touch_api_token(&t.id, now).await?;
@@ -156,9 +121,9 @@ async fn authenticate(parts: &Parts, state: &AppState, slot: &AuditSlot) -> Resu
         let expected = csrf_token(state, &s.id);
         let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
         if !constant_time_eq(sent.as_bytes(), expected.as_bytes()) {
-            return Err(ApiError::Forbidden(
+            return Err(ApiError(AppError::Forbidden(
                 "missing or wrong CSRF token: send the `X-CSRF-Token` header you got at sign-in".into(),
-            ));
+            )));
         }
     }
     if now - s.last_seen_at > TOUCH_EVERY_US {
@@ -190,9 +155,9 @@ impl FromRequestParts<AppState> for SessionPrincipal {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let p = Principal::from_request_parts(parts, state).await?;
         if p.via == AuthVia::ApiToken {
-            return Err(ApiError::Forbidden(
+            return Err(ApiError(AppError::Forbidden(
                 "account security settings need a signed-in session, not a personal access token".into(),
-            ));
+            )));
         }
         Ok(SessionPrincipal(p))
     }

@@ -10,17 +10,13 @@ use utoipa::ToSchema;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
-/// One invalid field of a request.
-#[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
-pub struct FieldError {
+pub use steward_app::error::{AppError, FieldError};
+
+/// One invalid field, as problem+json lists it (the documented shape of [`FieldError`]).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FieldErrorDoc {
     pub field: String,
     pub message: String,
-}
-
-impl FieldError {
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { field: field.into(), message: message.into() }
-    }
 }
 
 /// The RFC 9457 body.
@@ -32,74 +28,52 @@ pub struct Problem {
     pub status: u16,
     pub detail: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<FieldErrorDoc>)]
     pub errors: Vec<FieldError>,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum ApiError {
-    /// No valid credential. `presented` tells whether one was sent and refused (audited).
-    #[error("unauthenticated")]
-    Unauthenticated { presented: bool },
-    #[error("invalid credentials")]
-    InvalidCredentials { detail: &'static str },
-    #[error("a two-factor code is required")]
-    TotpRequired,
-    #[error("forbidden: {0}")]
-    Forbidden(String),
-    #[error("not found")]
-    NotFound,
-    /// A 404 that is also a denial (someone asked for something they may not even see).
-    #[error("not found (denied: {0})")]
-    NotFoundDenied(String),
-    #[error("the account's house rules must be accepted first")]
-    RulesNotAccepted,
-    #[error("member limit reached")]
-    MemberLimit(String),
-    #[error("conflict: {0}")]
-    Conflict(String),
-    #[error("precondition failed")]
-    PreconditionFailed,
-    /// A conditional request was required (an edit without `If-Match`): 428.
-    #[error("precondition required: {0}")]
-    PreconditionRequired(String),
-    /// Scheduling or publishing outside the member's posting windows: 403 `outside-window`.
-    #[error("outside posting windows: {0}")]
-    OutsideWindow(String),
-    #[error("validation failed")]
-    Validation(Vec<FieldError>),
-    #[error("rate limited")]
-    RateLimited { retry_after_secs: u64 },
-    #[error("payload too large")]
-    PayloadTooLarge,
-    /// The platform could not be reached; retry later.
-    #[error("platform unavailable: {0}")]
-    PlatformUnavailable(String),
-    /// The platform's rate limit for the account was reached: 429 `rate-limited` with
-    /// `Retry-After` (the platform's hint, or its documented reset).
-    #[error("platform rate limited: {detail}")]
-    PlatformRateLimited { detail: String, retry_after_secs: u64 },
-    #[error("unsupported media type")]
-    UnsupportedMediaType,
-    #[error("method not allowed")]
-    MethodNotAllowed,
-    #[error("internal error: {0:#}")]
-    Internal(#[from] anyhow::Error),
+/// An [`AppError`] on its way out as an HTTP answer.
+#[derive(Debug)]
+pub struct ApiError(pub AppError);
+
+impl From<AppError> for ApiError {
+    fn from(e: AppError) -> Self {
+        ApiError(e)
+    }
+}
+
+impl From<steward_store::StoreError> for ApiError {
+    fn from(e: steward_store::StoreError) -> Self {
+        ApiError(e.into())
+    }
+}
+
+impl From<anyhow::Error> for ApiError {
+    fn from(e: anyhow::Error) -> Self {
+        ApiError(AppError::Internal(e))
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
 }
 
 impl ApiError {
     pub fn validation(field: &str, message: impl Into<String>) -> Self {
-        Self::Validation(vec![FieldError::new(field, message)])
+        ApiError(AppError::validation(field, message))
     }
 
     pub fn internal(e: impl Into<anyhow::Error>) -> Self {
-        Self::Internal(e.into())
+        ApiError(AppError::internal(e))
     }
 
     /// A sentence for people outside HTTP (the CLI): the problem's detail and every field error.
     #[must_use]
     pub fn describe(&self) -> String {
         match self {
-            ApiError::Validation(errors) => {
+            ApiError(AppError::Validation(errors)) => {
                 errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ")
             }
             other => other.parts().3,
@@ -116,12 +90,12 @@ impl ApiError {
     /// as a denial by the request middleware.
     #[must_use]
     pub fn denial(&self) -> Option<Denial> {
-        self.denial_reason().map(|reason| Denial { reason })
+        self.0.denial_reason().map(|reason| Denial { reason })
     }
 
     fn parts(&self) -> (StatusCode, &'static str, &'static str, String) {
-        use ApiError as E;
-        match self {
+        use AppError as E;
+        match &self.0 {
             E::Unauthenticated { .. } => (
                 StatusCode::UNAUTHORIZED,
                 "unauthenticated",
@@ -203,20 +177,6 @@ impl ApiError {
             ),
         }
     }
-
-    /// Denials are recorded in the audit log by the request middleware.
-    fn denial_reason(&self) -> Option<String> {
-        match self {
-            ApiError::Unauthenticated { presented: true } => Some("invalid, expired or revoked credential".into()),
-            ApiError::InvalidCredentials { detail } => Some((*detail).to_string()),
-            ApiError::Forbidden(d) | ApiError::NotFoundDenied(d) => Some(d.clone()),
-            ApiError::RulesNotAccepted => Some("house rules not accepted".into()),
-            ApiError::OutsideWindow(d) => Some(format!("outside posting windows: {d}")),
-            ApiError::MemberLimit(d) => Some(d.clone()),
-            ApiError::RateLimited { .. } => Some("rate limited".into()),
-            _ => None,
-        }
-    }
 }
 
 /// Marks a response as a denial, for the audit middleware.
@@ -228,11 +188,11 @@ pub struct Denial {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, suffix, title, detail) = self.parts();
-        if let ApiError::Internal(e) = &self {
+        if let AppError::Internal(e) = &self.0 {
             tracing::error!(error = %format!("{e:#}"), "request failed");
         }
-        let errors = match &self {
-            ApiError::Validation(errors) => errors.clone(),
+        let errors = match &self.0 {
+            AppError::Validation(errors) => errors.clone(),
             _ => Vec::new(),
         };
         let body = Problem {
@@ -244,25 +204,16 @@ impl IntoResponse for ApiError {
         };
         let mut resp = (status, axum::Json(body)).into_response();
         resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
-        if let ApiError::RateLimited { retry_after_secs } | ApiError::PlatformRateLimited { retry_after_secs, .. } =
-            &self
+        if let AppError::RateLimited { retry_after_secs } | AppError::PlatformRateLimited { retry_after_secs, .. } =
+            &self.0
             && let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string())
         {
             resp.headers_mut().insert(header::RETRY_AFTER, v);
         }
-        if let Some(reason) = self.denial_reason() {
+        if let Some(reason) = self.0.denial_reason() {
             resp.extensions_mut().insert(Denial { reason });
         }
         resp
-    }
-}
-
-impl From<steward_store::StoreError> for ApiError {
-    fn from(e: steward_store::StoreError) -> Self {
-        match e {
-            steward_store::StoreError::NotFound => ApiError::NotFound,
-            other => ApiError::Internal(other.into()),
-        }
     }
 }
 
@@ -291,13 +242,15 @@ impl<T: Serialize> IntoResponse for Json<T> {
 
 fn json_rejection(r: &JsonRejection) -> ApiError {
     match r {
-        JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType,
+        JsonRejection::MissingJsonContentType(_) => ApiError(AppError::UnsupportedMediaType),
         JsonRejection::JsonDataError(e) => {
             // serde's message names the path and the problem ("missing field `email`").
             ApiError::validation(&data_error_field(&e.body_text()), e.body_text())
         }
         JsonRejection::JsonSyntaxError(_) => ApiError::validation("body", "is not valid JSON"),
-        JsonRejection::BytesRejection(b) if b.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
+        JsonRejection::BytesRejection(b) if b.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError(AppError::PayloadTooLarge)
+        }
         other => ApiError::validation("body", other.body_text()),
     }
 }
@@ -345,7 +298,7 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T>
         axum::extract::Path::<T>::from_request_parts(parts, state)
             .await
             .map(|axum::extract::Path(v)| Path(v))
-            .map_err(|_: PathRejection| ApiError::NotFound)
+            .map_err(|_: PathRejection| ApiError(AppError::NotFound))
     }
 }
 

@@ -5,11 +5,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
-use steward_server::audit_verify::{Verdict, VerifyOptions, verify_chain_with};
-use steward_server::config::{MasterKeySource, SignupMode};
-use steward_server::crypto::{Keyring, MasterKey};
-use steward_server::vault::Vault;
-use steward_server::vault::rotation::{count_stale, rewrap_all};
+use steward_app::audit_verify::{Verdict, VerifyOptions, verify_chain_with};
+use steward_app::config::{MasterKeySource, SignupMode};
+use steward_app::crypto::{Keyring, MasterKey};
+use steward_app::vault::Vault;
+use steward_app::vault::rotation::{count_stale, rewrap_all};
 use steward_server::{App, Settings, shutdown_signal};
 use steward_store::{Backend, Store};
 use tokio::net::TcpListener;

@@ -2,8 +2,8 @@
 #![allow(dead_code)]
 //! What the HTTP benches share: the real server on a fresh database (SQLite in a temporary
 //! directory, or `STEWARD_BENCH_DATABASE_URL`), an owner signed in, and one sandbox account.
-use steward_server::clock::Clock;
-use steward_server::config::{MasterKeySource, PasswordHashCost, SignupMode};
+use steward_app::clock::Clock;
+use steward_app::config::{MasterKeySource, PasswordHashCost, SignupMode};
 use steward_server::{App, Settings};
 
 pub struct BenchServer {

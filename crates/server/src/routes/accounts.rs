@@ -4,6 +4,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use steward_app::AppError;
 use steward_domain::alerts::AlertThresholds;
 use steward_domain::capability::{Capability, Role};
 use steward_domain::platform::{self, ConnectMethod, MAX_MEMBERS_CEILING, PLATFORMS};
@@ -15,13 +16,13 @@ use utoipa_axum::routes;
 use zeroize::Zeroizing;
 
 use crate::auth::{Principal, SessionPrincipal};
-use crate::authz::{AccountAccess, Need, authorize, membership_rights};
-use crate::clock::rfc3339;
 use crate::error::{ApiError, ApiResult, FieldError, Json, Path, Problem};
 use crate::request::Ctx;
 use crate::routes::{Page, nullable};
 use crate::state::AppState;
-use crate::twofactor::verify_second_factor;
+use steward_app::authz::{AccountAccess, Need, authorize, membership_rights};
+use steward_app::clock::rfc3339;
+use steward_app::twofactor::verify_second_factor;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -175,7 +176,9 @@ pub(crate) async fn create_account(
 ) -> ApiResult<(StatusCode, Json<AccountView>)> {
     ctx.slot.set_action("accounts.create", None);
     if principal.token_accounts.is_some() {
-        return Err(ApiError::Forbidden("an access token narrowed to accounts cannot connect new ones".into()));
+        return Err(ApiError(AppError::Forbidden(
+            "an access token narrowed to accounts cannot connect new ones".into(),
+        )));
     }
     let mut errors = Vec::new();
     let platform = platform::platform(&body.platform);
@@ -212,15 +215,15 @@ pub(crate) async fn create_account(
     if !body.credentials.is_object() {
         errors.push(FieldError::new("credentials", "must be a JSON object"));
     }
-    let (Some(platform), Some(kind)) = (platform, kind) else { return Err(ApiError::Validation(errors)) };
+    let (Some(platform), Some(kind)) = (platform, kind) else { return Err(ApiError(AppError::Validation(errors))) };
     if !errors.is_empty() {
-        return Err(ApiError::Validation(errors));
+        return Err(ApiError(AppError::Validation(errors)));
     }
     let id = uuid::Uuid::now_v7().to_string();
     // Bluesky: sign in with the app password first, so a wrong one is refused before anything is
     // stored; the handle and name then come from the PDS, not from the request.
     let (handle, display_name, plaintext) = if platform.id == "bluesky" {
-        let (cred, identity) = crate::credentials::bluesky_sign_in(&state, &body.credentials).await?;
+        let (cred, identity) = steward_app::credentials::bluesky_sign_in(&state, &body.credentials).await?;
         let plain = Zeroizing::new(serde_json::to_vec(&cred).map_err(ApiError::internal)?);
         (identity.handle, identity.display_name, plain)
     } else {
@@ -262,7 +265,8 @@ pub(crate) async fn create_account(
     ))
     .await?;
     tx.commit().await?;
-    let (account, membership) = state.store.account_access(&id, &principal.user_id).await?.ok_or(ApiError::NotFound)?;
+    let (account, membership) =
+        state.store.account_access(&id, &principal.user_id).await?.ok_or(ApiError(AppError::NotFound))?;
     Ok((StatusCode::CREATED, Json(account_view(&state, account, &membership))))
 }
 
@@ -326,7 +330,7 @@ pub(crate) async fn update_settings(
     authorize(&state, &ctx, &principal, &id, Need::Capability(Capability::SettingsManage)).await?;
     let now = state.clock.now_us();
     let mut tx = state.store.begin().await?;
-    let a = tx.lock_account(&id).await?.ok_or(ApiError::NotFound)?;
+    let a = tx.lock_account(&id).await?.ok_or(ApiError(AppError::NotFound))?;
     let seats = tx.seats_in_use(&id, now).await?;
     let mut errors = Vec::new();
     let forced_owner_approval = platform::platform(&a.platform)
@@ -391,7 +395,7 @@ pub(crate) async fn update_settings(
         },
     };
     if !errors.is_empty() {
-        return Err(ApiError::Validation(errors));
+        return Err(ApiError(AppError::Validation(errors)));
     }
     s.rules_text = s.rules_text.trim().to_string();
     if s.rules_text != a.rules_text {
@@ -432,7 +436,8 @@ pub(crate) async fn update_settings(
     ))
     .await?;
     tx.commit().await?;
-    let (account, membership) = state.store.account_access(&id, &principal.user_id).await?.ok_or(ApiError::NotFound)?;
+    let (account, membership) =
+        state.store.account_access(&id, &principal.user_id).await?.ok_or(ApiError(AppError::NotFound))?;
     Ok(Json(account_view(&state, account, &membership)))
 }
 
@@ -454,10 +459,10 @@ pub(crate) async fn accept_rules(
     ctx.slot.set_action("accounts.rules.accept", Some(format!("account:{id}")));
     let access = authorize(&state, &ctx, &principal, &id, Need::ReadAccountAndRules).await?;
     if body.version != access.account.rules_version || access.account.rules_version == 0 {
-        return Err(ApiError::Conflict(format!(
+        return Err(ApiError(AppError::Conflict(format!(
             "the current house rules are version {}; read them and accept that version",
             access.account.rules_version
-        )));
+        ))));
     }
     let mut tx = state.store.begin().await?;
     tx.accept_rules(&id, &principal.user_id, body.version, state.clock.now_us()).await?;
@@ -494,24 +499,29 @@ pub(crate) async fn transfer_ownership(
 ) -> ApiResult<Json<AccountView>> {
     ctx.slot.set_action("accounts.transfer", Some(format!("user:{}", body.to_user_id)));
     authorize(&state, &ctx, &principal, &id, Need::Capability(Capability::OwnershipTransfer)).await?;
-    let owner =
-        state.store.user_by_id(&principal.user_id).await?.ok_or(ApiError::Unauthenticated { presented: true })?;
+    let owner = state
+        .store
+        .user_by_id(&principal.user_id)
+        .await?
+        .ok_or(ApiError(AppError::Unauthenticated { presented: true }))?;
     if !state.passwords.verify(Zeroizing::new(body.password), Some(owner.password_hash.clone())).await {
-        return Err(ApiError::Forbidden(
+        return Err(ApiError(AppError::Forbidden(
             "the password is wrong; transferring ownership needs your password again".into(),
-        ));
+        )));
     }
     let now = state.clock.now_us();
     let mut tx = state.store.begin().await?;
     if owner.totp_enabled {
         let Some(code) = body.totp.as_deref().filter(|c| !c.trim().is_empty()) else {
-            return Err(ApiError::TotpRequired);
+            return Err(ApiError(AppError::TotpRequired));
         };
         if verify_second_factor(&state, &mut tx, &owner, code).await?.is_none() {
-            return Err(ApiError::Forbidden("the two-factor code is wrong, expired or was already used".into()));
+            return Err(ApiError(AppError::Forbidden(
+                "the two-factor code is wrong, expired or was already used".into(),
+            )));
         }
     }
-    tx.lock_account(&id).await?.ok_or(ApiError::NotFound)?;
+    tx.lock_account(&id).await?.ok_or(ApiError(AppError::NotFound))?;
     let target = state.store.membership(&id, &body.to_user_id).await?;
     match target {
         Some(m) if m.role == "owner" => return Err(ApiError::validation("to_user_id", "is already the owner")),
@@ -529,7 +539,8 @@ pub(crate) async fn transfer_ownership(
     ))
     .await?;
     tx.commit().await?;
-    let (account, membership) = state.store.account_access(&id, &principal.user_id).await?.ok_or(ApiError::NotFound)?;
+    let (account, membership) =
+        state.store.account_access(&id, &principal.user_id).await?.ok_or(ApiError(AppError::NotFound))?;
     Ok(Json(account_view(&state, account, &membership)))
 }
 
@@ -587,24 +598,24 @@ pub(crate) async fn check_account(
     if matches!(access.account.platform.as_str(), "linkedin" | "tiktok" | "mastodon" | "bluesky") {
         let now = state.clock.now_us();
         let checked = if access.account.platform == "bluesky" {
-            crate::credentials::bluesky_check(&state, &id).await
+            steward_app::credentials::bluesky_check(&state, &id).await
         } else {
-            crate::credentials::check_identity(&state, &id, &access.account.platform).await
+            steward_app::credentials::check_identity(&state, &id, &access.account.platform).await
         };
         let (status, identity) = match checked {
             Ok(identity) => ("active", Some(CheckIdentityView { handle: identity.handle })),
-            Err(crate::credentials::CredentialError::NeedsReconnect) => ("needs_reconnect", None),
-            Err(crate::credentials::CredentialError::Api(e)) => return Err(e),
-            Err(crate::credentials::CredentialError::Platform(steward_connectors::ConnectorError::RateLimited {
-                retry_after,
-            })) => {
-                return Err(crate::platforms::rate_limited(&access.account.platform, retry_after, now));
+            Err(steward_app::credentials::CredentialError::NeedsReconnect) => ("needs_reconnect", None),
+            Err(steward_app::credentials::CredentialError::Api(e)) => return Err(e.into()),
+            Err(steward_app::credentials::CredentialError::Platform(
+                steward_connectors::ConnectorError::RateLimited { retry_after },
+            )) => {
+                return Err(steward_app::platforms::rate_limited(&access.account.platform, retry_after, now).into());
             }
-            Err(crate::credentials::CredentialError::Platform(e)) => {
-                return Err(ApiError::PlatformUnavailable(format!(
+            Err(steward_app::credentials::CredentialError::Platform(e)) => {
+                return Err(ApiError(AppError::PlatformUnavailable(format!(
                     "{} could not be checked: {e}",
                     access.account.platform
-                )));
+                ))));
             }
         };
         let mut tx = state.store.begin().await?;
@@ -621,13 +632,13 @@ pub(crate) async fn check_account(
         return Ok(Json(CheckView { status, checked_at: rfc3339(now), identity }));
     }
     if access.account.platform != "sandbox" {
-        return Err(ApiError::Conflict(
+        return Err(ApiError(AppError::Conflict(
             "checking this platform's connection is not available on this server yet".into(),
-        ));
+        )));
     }
-    let row = state.store.sealed_credential(&id).await?.ok_or(ApiError::NotFound)?;
+    let row = state.store.sealed_credential(&id).await?.ok_or(ApiError(AppError::NotFound))?;
     let Some(sealed) = row.credential_sealed.as_deref() else {
-        return Err(ApiError::Conflict("this account has no stored credential; connect it again".into()));
+        return Err(ApiError(AppError::Conflict("this account has no stored credential; connect it again".into())));
     };
     let credential = state
         .vault()

@@ -10,6 +10,7 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use steward_app::AppError;
 use steward_domain::capability::Capability;
 use steward_store::{ActivityFilter, AuditEventRow, Store};
 use utoipa::{IntoParams, ToSchema};
@@ -17,12 +18,12 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::Principal;
-use crate::authz::{Need, authorize};
-use crate::clock::rfc3339;
 use crate::error::{ApiError, ApiResult, FieldError, Json, Path, Problem, Query};
 use crate::request::Ctx;
 use crate::routes::{Page, page_limit};
 use crate::state::AppState;
+use steward_app::authz::{Need, authorize};
+use steward_app::clock::rfc3339;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(account_activity)).routes(routes!(my_activity))
@@ -248,7 +249,7 @@ impl ActivityQuery {
             },
         };
         if !errors.is_empty() {
-            return Err(ApiError::Validation(errors));
+            return Err(ApiError(AppError::Validation(errors)));
         }
         let filter = ActivityFilter {
             account_id: None,

@@ -4,18 +4,19 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use steward_app::AppError;
 use steward_domain::alerts::AlertKind;
 use steward_store::AlertPreferencesRow;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::alerts::{AlertView, new_webhook_secret, webhook_secret_aad};
 use crate::auth::{Principal, SessionPrincipal};
 use crate::error::{ApiError, ApiResult, FieldError, Json, Path, Problem, Query};
 use crate::request::Ctx;
 use crate::routes::{Page, page_limit};
 use crate::state::AppState;
+use steward_app::alerts::{AlertView, new_webhook_secret, webhook_secret_aad};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -76,7 +77,7 @@ pub async fn acknowledge(
     let mut tx = state.store.begin().await?;
     // An alert the caller may not see does not exist for them.
     if !tx.acknowledge_alert(&id, &principal.user_id, now).await? {
-        return Err(ApiError::NotFound);
+        return Err(ApiError(AppError::NotFound));
     }
     tx.append_audit(ctx.event(&state, &principal.actor(), "alerts.ack", Some(format!("alert:{id}")), json!({})))
         .await?;
@@ -171,7 +172,7 @@ pub async fn put_preferences(
         }
     };
     if !errors.is_empty() {
-        return Err(ApiError::Validation(errors));
+        return Err(ApiError(AppError::Validation(errors)));
     }
     let now = state.clock.now_us();
     let mut tx = state.store.begin().await?;
@@ -218,7 +219,7 @@ pub async fn rotate_secret(
 ) -> ApiResult<Json<PreferencesView>> {
     ctx.slot.set_action("me.alert_preferences.rotate_secret", None);
     let Some(mut row) = state.store.alert_preferences(&p.user_id).await?.filter(|r| r.webhook_url.is_some()) else {
-        return Err(ApiError::Conflict("there is no webhook to sign for; set a webhook URL first".into()));
+        return Err(ApiError(AppError::Conflict("there is no webhook to sign for; set a webhook URL first".into())));
     };
     let secret = zeroize::Zeroizing::new(new_webhook_secret());
     row.webhook_secret_sealed = Some(state.vault().seal(&webhook_secret_aad(&p.user_id), secret.as_bytes()));

@@ -9,6 +9,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use steward_app::AppError;
 use steward_connectors::{ConnectorError, OauthApp, linkedin, mastodon, pkce, tiktok};
 use steward_domain::capability::Capability;
 use steward_domain::platform::{self, ConnectMethod};
@@ -18,13 +19,13 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::{Principal, SessionPrincipal};
-use crate::authz::{Need, authorize};
-use crate::credentials::{self, OauthCredential};
-use crate::crypto::{new_token, sha256};
 use crate::error::{ApiError, ApiResult, FieldError, Json, Path, Problem, Query};
 use crate::request::Ctx;
 use crate::routes::pages::{escape, page};
 use crate::state::AppState;
+use steward_app::authz::{Need, authorize};
+use steward_app::credentials::{self, OauthCredential};
+use steward_app::crypto::{new_token, sha256};
 
 const STATE_TTL_US: i64 = 10 * 60 * 1_000_000;
 
@@ -103,7 +104,7 @@ async fn exchange_mastodon(
 fn open_mastodon_app(state: &AppState, row: &MastodonAppRow) -> ApiResult<mastodon::RegisteredApp> {
     let secret = state
         .vault()
-        .open(&crate::vault::mastodon_app_secret_aad(&row.instance), &row.client_secret_sealed)
+        .open(&steward_app::vault::mastodon_app_secret_aad(&row.instance), &row.client_secret_sealed)
         .map_err(|e| ApiError::internal(anyhow::anyhow!("mastodon app for {}: {e}", row.instance)))?;
     Ok(mastodon::RegisteredApp {
         instance: row.instance.clone(),
@@ -119,7 +120,9 @@ fn instance_problem(e: ConnectorError) -> ApiError {
     match e {
         ConnectorError::Rejected(m) | ConnectorError::Misconfigured(m) => ApiError::validation("instance_url", m),
         ConnectorError::Protocol(_) => ApiError::validation("instance_url", "does not answer like a Mastodon instance"),
-        other => ApiError::PlatformUnavailable(format!("the Mastodon instance could not be reached: {other}")),
+        other => {
+            ApiError(AppError::PlatformUnavailable(format!("the Mastodon instance could not be reached: {other}")))
+        }
     }
 }
 
@@ -152,9 +155,10 @@ async fn mastodon_app_for(
         redirect_uri: registered.redirect_uri.clone(),
         scopes: registered.scopes.clone(),
         client_id: registered.client_id.clone(),
-        client_secret_sealed: state
-            .vault()
-            .seal(&crate::vault::mastodon_app_secret_aad(&registered.instance), registered.client_secret.as_bytes()),
+        client_secret_sealed: state.vault().seal(
+            &steward_app::vault::mastodon_app_secret_aad(&registered.instance),
+            registered.client_secret.as_bytes(),
+        ),
         created_at: state.clock.now_us(),
     };
     Ok((registered, Some(row)))
@@ -183,7 +187,7 @@ pub(crate) async fn connect(
     if p.connect != ConnectMethod::Oauth {
         return Err(ApiError::validation("platform", "connects with credentials: use POST /api/v1/accounts"));
     }
-    let session_id = principal.session_id.clone().ok_or(ApiError::Unauthenticated { presented: true })?;
+    let session_id = principal.session_id.clone().ok_or(ApiError(AppError::Unauthenticated { presented: true }))?;
     // Reconnecting: only the owner touches the credential, and the kind is the account's own.
     let mut kind_name = body.account_kind.clone();
     let mut reconnect_instance = None;
@@ -235,7 +239,7 @@ pub(crate) async fn connect(
     } else if let Some(app) = oauth_app(&state, p.id) {
         Some(app)
     } else {
-        return Err(ApiError::Validation(vec![FieldError::new(
+        return Err(ApiError(AppError::Validation(vec![FieldError::new(
             "platform",
             format!(
                 "{} is not set up on this server: its operator sets STEWARD_{}_CLIENT_ID and STEWARD_{}_CLIENT_SECRET (see docs/platforms.md)",
@@ -243,7 +247,7 @@ pub(crate) async fn connect(
                 p.id.to_uppercase(),
                 p.id.to_uppercase()
             ),
-        )]));
+        )])));
     };
     let state_token = zeroize::Zeroizing::new(new_token(""));
     let state_hash = sha256(state_token.as_bytes());
@@ -258,7 +262,7 @@ pub(crate) async fn connect(
         // Kept with this attempt's audit event. Of two first connects to one instance, the
         // registration stored first wins and both use it.
         tx.save_mastodon_app(row).await?;
-        let stored = tx.mastodon_app(&row.instance).await?.ok_or(ApiError::NotFound)?;
+        let stored = tx.mastodon_app(&row.instance).await?.ok_or(ApiError(AppError::NotFound))?;
         mastodon_app = Some(open_mastodon_app(&state, &stored)?);
     }
     let url = match (&mastodon_app, &app) {
@@ -346,7 +350,7 @@ pub(crate) async fn callback(
     let same_session =
         st.user_id == principal.user_id && principal.session_id.as_deref() == Some(st.session_id.as_str());
     if !same_session {
-        return Err(ApiError::Forbidden("this connection was started by another sign-in".into()));
+        return Err(ApiError(AppError::Forbidden("this connection was started by another sign-in".into())));
     }
     if st.expires_at <= now {
         return Ok(refused(StatusCode::BAD_REQUEST, "This connection attempt expired (after 10 minutes)."));
@@ -372,7 +376,9 @@ pub(crate) async fn callback(
             .as_deref()
             .ok_or_else(|| ApiError::internal(anyhow::anyhow!("a Mastodon connection attempt without an instance")))?;
         let row = state.store.mastodon_app(instance).await?.ok_or_else(|| {
-            ApiError::Conflict("Steward's registration on this instance is gone; start the connection again".into())
+            ApiError(AppError::Conflict(
+                "Steward's registration on this instance is gone; start the connection again".into(),
+            ))
         })?;
         let app = open_mastodon_app(&state, &row)?;
         let exchanged = exchange_mastodon(&state, &app, code, &verifier).await;
@@ -385,7 +391,7 @@ pub(crate) async fn callback(
         exchanged
     } else {
         let app = oauth_app(&state, &st.platform)
-            .ok_or_else(|| ApiError::Conflict("this platform is no longer set up on this server".into()))?;
+            .ok_or_else(|| ApiError(AppError::Conflict("this platform is no longer set up on this server".into())))?;
         let redirect = redirect_uri(&state, &st.platform);
         exchange(&state, &st.platform, &app, code, &redirect, &verifier).await
     };

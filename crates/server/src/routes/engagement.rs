@@ -1,10 +1,11 @@
 //! Platform engagement (API.md "Platform engagement"): comments on the account's published
-//! posts, replies as the account, and post statistics, through `crate::platforms`.
+//! posts, replies as the account, and post statistics, through `steward_app::platforms`.
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use steward_app::AppError;
 use steward_connectors::ConnectorError;
 use steward_domain::capability::Capability;
 use steward_store::{AccountRow, PostListQuery};
@@ -13,12 +14,12 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::Principal;
-use crate::authz::{Need, authorize};
 use crate::error::{ApiError, ApiResult, Json, Path, Problem};
-use crate::platforms::{self, PlatformComment};
 use crate::request::Ctx;
 use crate::routes::Page;
 use crate::state::AppState;
+use steward_app::authz::{Need, authorize};
+use steward_app::platforms::{self, PlatformComment};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list_comments)).routes(routes!(reply)).routes(routes!(analytics))
@@ -43,15 +44,15 @@ async fn published(state: &AppState, account_id: &str) -> ApiResult<Vec<(String,
 fn platform_problem(state: &AppState, account: &AccountRow, e: ConnectorError) -> ApiError {
     match e {
         ConnectorError::RateLimited { retry_after } => {
-            platforms::rate_limited(&account.platform, retry_after, state.clock.now_us())
+            platforms::rate_limited(&account.platform, retry_after, state.clock.now_us()).into()
         }
         ConnectorError::Rejected(m) => ApiError::validation("comment_id", m),
-        ConnectorError::Misconfigured(m) => ApiError::Conflict(m),
-        ConnectorError::Unauthorized(_) => ApiError::Conflict(format!(
+        ConnectorError::Misconfigured(m) => ApiError(AppError::Conflict(m)),
+        ConnectorError::Unauthorized(_) => ApiError(AppError::Conflict(format!(
             "{} no longer accepts this account's credential; its owner must reconnect it",
             account.platform
-        )),
-        other => ApiError::PlatformUnavailable(format!("{}: {other}", account.platform)),
+        ))),
+        other => ApiError(AppError::PlatformUnavailable(format!("{}: {other}", account.platform))),
     }
 }
 

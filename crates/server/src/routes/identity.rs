@@ -4,6 +4,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use steward_app::AppError;
 use steward_domain::identity::{normalize_email, validate_display_name, validate_new_password};
 use steward_store::{NewSession, NewUser, UserRow};
 use utoipa::ToSchema;
@@ -12,13 +13,13 @@ use utoipa_axum::routes;
 use zeroize::Zeroizing;
 
 use crate::auth::{Principal, SESSION_TOKEN_PREFIX, clear_session_cookie, csrf_token, session_set_cookie};
-use crate::clock::rfc3339;
-use crate::config::SignupMode;
-use crate::crypto::{hmac_sha256, new_token, sha256};
 use crate::error::{ApiError, ApiResult, FieldError, Json, Problem};
 use crate::request::{Actor, Ctx};
 use crate::state::AppState;
-use crate::twofactor::verify_second_factor;
+use steward_app::clock::rfc3339;
+use steward_app::config::SignupMode;
+use steward_app::crypto::{hmac_sha256, new_token, sha256};
+use steward_app::twofactor::verify_second_factor;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(register)).routes(routes!(login)).routes(routes!(logout))
@@ -67,7 +68,7 @@ pub fn validate_new_user(email: &str, display_name: &str, password: &str) -> Res
     }
     match (email, name) {
         (Some(e), Some(n)) if errors.is_empty() => Ok((e, n)),
-        _ => Err(ApiError::Validation(errors)),
+        _ => Err(ApiError(AppError::Validation(errors))),
     }
 }
 
@@ -85,7 +86,7 @@ pub async fn create_user(
         .await
         .map_err(|e| match e {
             steward_store::StoreError::Conflict(_) => {
-                ApiError::Conflict("a user with this email address already exists".into())
+                ApiError(AppError::Conflict("a user with this email address already exists".into()))
             }
             other => other.into(),
         })
@@ -101,12 +102,12 @@ pub(crate) async fn register(
     ctx.slot.set_action("auth.register", None);
     match state.settings.signup {
         SignupMode::Closed => {
-            return Err(ApiError::Forbidden(
+            return Err(ApiError(AppError::Forbidden(
                 "sign-up is closed on this server; ask its operator for an account".into(),
-            ));
+            )));
         }
         SignupMode::Invite if body.invitation.is_none() => {
-            return Err(ApiError::Forbidden("sign-up on this server needs an invitation link".into()));
+            return Err(ApiError(AppError::Forbidden("sign-up on this server needs an invitation link".into())));
         }
         _ => {}
     }
@@ -128,11 +129,11 @@ pub(crate) async fn register(
         crate::routes::members::redeem_invitation(&state, &ctx, &mut tx, token, &actor, &user.id, &user.email)
             .await
             .map_err(|e| match e {
-                ApiError::NotFound | ApiError::Conflict(_) => ApiError::validation(
+                ApiError(AppError::NotFound) | ApiError(AppError::Conflict(_)) => ApiError::validation(
                     "invitation",
                     "is not a valid invitation (it may have expired, been withdrawn or used)",
                 ),
-                ApiError::Forbidden(_) => {
+                ApiError(AppError::Forbidden(_)) => {
                     ApiError::validation("email", "must be the address the invitation was sent to")
                 }
                 other => other,
@@ -176,7 +177,7 @@ pub(crate) async fn throttle(state: &AppState, email: &str, ip: &str, now: i64) 
         if failures >= limit {
             let free_at = oldest.unwrap_or(now) + window;
             let retry_after_secs = u64::try_from((free_at - now).max(1_000_000) / 1_000_000).unwrap_or(1);
-            return Err(ApiError::RateLimited { retry_after_secs });
+            return Err(ApiError(AppError::RateLimited { retry_after_secs }));
         }
     }
     Ok(())
@@ -205,22 +206,22 @@ pub(crate) async fn login(
         state.passwords.verify(Zeroizing::new(body.password), user.as_ref().map(|u| u.password_hash.clone())).await;
     let (true, Some(user)) = (password_ok, user) else {
         state.store.record_login_attempt(&email, &ip, now, false).await?;
-        return Err(ApiError::InvalidCredentials { detail: "The email address or password is wrong." });
+        return Err(ApiError(AppError::InvalidCredentials { detail: "The email address or password is wrong." }));
     };
 
     let mut tx = state.store.begin().await?;
     let mut second_factor = None;
     if user.totp_enabled {
         let Some(code) = body.totp.as_deref().filter(|c| !c.trim().is_empty()) else {
-            return Err(ApiError::TotpRequired);
+            return Err(ApiError(AppError::TotpRequired));
         };
         second_factor = verify_second_factor(&state, &mut tx, &user, code).await?;
         if second_factor.is_none() {
             drop(tx);
             state.store.record_login_attempt(&email, &ip, now, false).await?;
-            return Err(ApiError::InvalidCredentials {
+            return Err(ApiError(AppError::InvalidCredentials {
                 detail: "The two-factor code is wrong, expired or was already used.",
-            });
+            }));
         }
     }
 

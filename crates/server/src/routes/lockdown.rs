@@ -15,16 +15,17 @@
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use steward_app::AppError;
 use steward_domain::capability::Capability;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::Principal;
-use crate::authz::{Need, authorize};
 use crate::error::{ApiError, ApiResult, Json, Path, Problem};
 use crate::request::Ctx;
 use crate::state::AppState;
+use steward_app::authz::{Need, authorize};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(lockdown)).routes(routes!(lift))
@@ -62,7 +63,7 @@ pub async fn lockdown(
     authorize(&state, &ctx, &principal, &id, Need::Capability(Capability::Lockdown)).await?;
     let now = state.clock.now_us();
     let mut tx = state.store.begin().await?;
-    let account = tx.lock_account(&id).await?.ok_or(ApiError::NotFound)?;
+    let account = tx.lock_account(&id).await?.ok_or(ApiError(AppError::NotFound))?;
     let suspended = tx.suspend_other_members(&id, &principal.user_id, now).await?;
     let revoked_tokens = tx.revoke_tokens_narrowed_to(&id, now).await?;
     let cancelled = tx.cancel_posts_not_approved_by(&id, &account.owner_id, now).await?;
@@ -130,7 +131,7 @@ pub async fn lift(
     authorize(&state, &ctx, &principal, &id, Need::Capability(Capability::CredentialManage)).await?;
     let now = state.clock.now_us();
     let mut tx = state.store.begin().await?;
-    let account = tx.lock_account(&id).await?.ok_or(ApiError::NotFound)?;
+    let account = tx.lock_account(&id).await?.ok_or(ApiError(AppError::NotFound))?;
     if account.status != "locked_down" {
         return Ok(Json(LiftView { status: account.status, lifted: false }));
     }

@@ -4,6 +4,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use steward_app::AppError;
 use steward_store::{NewApiToken, UserRow};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -11,14 +12,14 @@ use utoipa_axum::routes;
 use zeroize::Zeroizing;
 
 use crate::auth::{API_TOKEN_PREFIX, AuthVia, Principal, SessionPrincipal, csrf_token};
-use crate::clock::rfc3339;
-use crate::crypto::{new_token, sha256};
 use crate::error::{ApiError, ApiResult, FieldError, Json, Path, Problem};
 use crate::request::Ctx;
 use crate::routes::Page;
 use crate::routes::identity::UserView;
 use crate::state::AppState;
-use crate::twofactor::{self, new_recovery_codes, recovery_code_hash, secret_aad, verify_second_factor};
+use steward_app::clock::rfc3339;
+use steward_app::crypto::{new_token, sha256};
+use steward_app::twofactor::{self, new_recovery_codes, recovery_code_hash, secret_aad, verify_second_factor};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -45,7 +46,7 @@ pub struct MeView {
 }
 
 pub(crate) async fn load_user(state: &AppState, id: &str) -> ApiResult<UserRow> {
-    state.store.user_by_id(id).await?.ok_or(ApiError::Unauthenticated { presented: true })
+    state.store.user_by_id(id).await?.ok_or(ApiError(AppError::Unauthenticated { presented: true }))
 }
 
 #[utoipa::path(get, path = "/me", tag = "me", responses((status = 200, body = MeView), (status = 401, body = Problem)))]
@@ -88,9 +89,9 @@ pub(crate) async fn begin_totp(
     ctx.slot.set_action("me.totp.begin", None);
     let user = load_user(&state, &p.user_id).await?;
     if user.totp_enabled {
-        return Err(ApiError::Conflict(
+        return Err(ApiError(AppError::Conflict(
             "two-factor authentication is already on; turn it off first to enrol a new device".into(),
-        ));
+        )));
     }
     let secret = twofactor::new_secret();
     let totp = twofactor::build_totp(&secret, &user.email)?;
@@ -127,10 +128,10 @@ pub(crate) async fn confirm_totp(
     ctx.slot.set_action("me.totp.enable", None);
     let user = load_user(&state, &p.user_id).await?;
     if user.totp_enabled {
-        return Err(ApiError::Conflict("two-factor authentication is already on".into()));
+        return Err(ApiError(AppError::Conflict("two-factor authentication is already on".into())));
     }
     let Some(sealed) = user.totp_pending_sealed.as_deref() else {
-        return Err(ApiError::Conflict("start enrolment first with POST /api/v1/me/totp".into()));
+        return Err(ApiError(AppError::Conflict("start enrolment first with POST /api/v1/me/totp".into())));
     };
     let secret = state.sealer.open(&secret_aad(&user.id), sealed).map_err(ApiError::internal)?;
     let now_secs = u64::try_from(state.clock.now().as_second()).unwrap_or(0);
@@ -162,7 +163,7 @@ pub(crate) async fn disable_totp(
     ctx.slot.set_action("me.totp.disable", None);
     let user = load_user(&state, &p.user_id).await?;
     if !user.totp_enabled {
-        return Err(ApiError::Conflict("two-factor authentication is not on".into()));
+        return Err(ApiError(AppError::Conflict("two-factor authentication is not on".into())));
     }
     let mut tx = state.store.begin().await?;
     if verify_second_factor(&state, &mut tx, &user, &body.code).await?.is_none() {
@@ -224,7 +225,7 @@ pub(crate) async fn revoke_session(
     ctx.slot.set_action("me.session.revoke", Some(format!("session:{id}")));
     let mut tx = state.store.begin().await?;
     if !tx.revoke_session(&p.user_id, &id, state.clock.now_us()).await? {
-        return Err(ApiError::NotFound);
+        return Err(ApiError(AppError::NotFound));
     }
     tx.append_audit(ctx.event(&state, &p.actor(), "me.session.revoke", Some(format!("session:{id}")), json!({})))
         .await?;
@@ -359,7 +360,7 @@ pub(crate) async fn create_token(
     validate_list("accounts", body.accounts.as_ref(), &mut errors);
     validate_list("capabilities", body.capabilities.as_ref(), &mut errors);
     if !errors.is_empty() {
-        return Err(ApiError::Validation(errors));
+        return Err(ApiError(AppError::Validation(errors)));
     }
     let token = Zeroizing::new(new_token(API_TOKEN_PREFIX));
     let id = uuid::Uuid::now_v7().to_string();
@@ -420,7 +421,7 @@ pub(crate) async fn revoke_token(
     ctx.slot.set_action("me.token.revoke", Some(format!("token:{id}")));
     let mut tx = state.store.begin().await?;
     if !tx.revoke_api_token(&p.user_id, &id, state.clock.now_us()).await? {
-        return Err(ApiError::NotFound);
+        return Err(ApiError(AppError::NotFound));
     }
     tx.append_audit(ctx.event(&state, &p.actor(), "me.token.revoke", Some(format!("token:{id}")), json!({}))).await?;
     tx.commit().await?;

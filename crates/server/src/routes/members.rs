@@ -1,5 +1,6 @@
 //! Members and invitations (`/api/v1/accounts/{id}/members*`, `/invitations*`).
 use std::str::FromStr;
+use steward_app::AppError;
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -17,13 +18,13 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::Principal;
-use crate::authz::{AccountAccess, Need, authorize, capability_set, membership_rights};
-use crate::clock::rfc3339;
-use crate::crypto::{new_token, sha256};
 use crate::error::{ApiError, ApiResult, FieldError, Json, Path, Problem, Query};
 use crate::request::{Actor, Ctx};
 use crate::routes::{Page, future_instant, nullable};
 use crate::state::AppState;
+use steward_app::authz::{AccountAccess, Need, authorize, capability_set, membership_rights};
+use steward_app::clock::rfc3339;
+use steward_app::crypto::{new_token, sha256};
 
 pub const INVITATION_TOKEN_PREFIX: &str = "sti_";
 const DEFAULT_INVITATION_DAYS: i64 = 7;
@@ -164,9 +165,9 @@ fn require_manage(actor: &MemberRights, role: Role) -> ApiResult<()> {
     if can_manage_role(actor, role) {
         Ok(())
     } else if role == Role::Admin {
-        Err(ApiError::Forbidden("only the owner manages admins".into()))
+        Err(ApiError(AppError::Forbidden("only the owner manages admins".into())))
     } else {
-        Err(ApiError::Forbidden(format!("you may not manage {}s on this account", role.as_str())))
+        Err(ApiError(AppError::Forbidden(format!("you may not manage {}s on this account", role.as_str()))))
     }
 }
 
@@ -207,10 +208,10 @@ pub struct CreatedInvitation {
 pub(crate) async fn require_free_seat(tx: &mut Tx, account_id: &str, max_members: i64, now: i64) -> ApiResult<()> {
     let seats = tx.seats_in_use(account_id, now).await?;
     if seats >= max_members {
-        return Err(ApiError::MemberLimit(format!(
+        return Err(ApiError(AppError::MemberLimit(format!(
             "this account allows {max_members} people (owner included) and all seats are taken or invited; \
              remove someone, withdraw an invitation or raise max_members"
-        )));
+        ))));
     }
     Ok(())
 }
@@ -264,17 +265,19 @@ pub(crate) async fn create_invitation(
     let (Some(email), Some(role), Some(invitation_expires_at), true) =
         (email, role, invitation_expires_at, errors.is_empty())
     else {
-        return Err(ApiError::Validation(errors));
+        return Err(ApiError(AppError::Validation(errors)));
     };
     ctx.slot.set_action("members.invite", Some(format!("email:{email}")));
     let now_us = now.as_microsecond();
     let mut tx = state.store.begin().await?;
-    let account = tx.lock_account(&id).await?.ok_or(ApiError::NotFound)?;
+    let account = tx.lock_account(&id).await?.ok_or(ApiError(AppError::NotFound))?;
     if tx.is_member_email(&id, &email).await? {
-        return Err(ApiError::Conflict(format!("{email} is already a member of this account")));
+        return Err(ApiError(AppError::Conflict(format!("{email} is already a member of this account"))));
     }
     if tx.pending_invitation_for_email(&id, &email, now_us).await? {
-        return Err(ApiError::Conflict(format!("{email} already has a pending invitation; withdraw it first")));
+        return Err(ApiError(AppError::Conflict(format!(
+            "{email} already has a pending invitation; withdraw it first"
+        ))));
     }
     require_free_seat(&mut tx, &id, account.max_members, now_us).await?;
     let token = zeroize::Zeroizing::new(new_token(INVITATION_TOKEN_PREFIX));
@@ -361,11 +364,11 @@ pub(crate) async fn withdraw_invitation(
     let actor = authorize(&state, &ctx, &principal, &id, Need::Capability(Capability::MembersManage)).await?;
     let now = state.clock.now_us();
     let pending = state.store.pending_invitations(&id, now).await?;
-    let invitation = pending.into_iter().find(|i| i.id == inv).ok_or(ApiError::NotFound)?;
+    let invitation = pending.into_iter().find(|i| i.id == inv).ok_or(ApiError(AppError::NotFound))?;
     require_manage(&actor.rights, Role::from_str(&invitation.role).unwrap_or(Role::Admin))?;
     let mut tx = state.store.begin().await?;
     if !tx.withdraw_invitation(&id, &inv, now).await? {
-        return Err(ApiError::NotFound);
+        return Err(ApiError(AppError::NotFound));
     }
     tx.append_audit(ctx.account_event(
         &state,
@@ -393,20 +396,20 @@ pub async fn redeem_invitation(
 ) -> ApiResult<InvitationRow> {
     let now = state.clock.now_us();
     let Some(found) = state.store.invitation_by_token_hash(&sha256(token.as_bytes())).await? else {
-        return Err(ApiError::NotFound);
+        return Err(ApiError(AppError::NotFound));
     };
     ctx.slot.set_account(&found.account_id);
     // Re-read after locking the account, so a concurrent accept or withdrawal is seen.
-    tx.lock_account(&found.account_id).await?.ok_or(ApiError::NotFound)?;
-    let inv = tx.invitation(&found.id).await?.ok_or(ApiError::NotFound)?;
+    tx.lock_account(&found.account_id).await?.ok_or(ApiError(AppError::NotFound))?;
+    let inv = tx.invitation(&found.id).await?.ok_or(ApiError(AppError::NotFound))?;
     if !inv.is_pending(now) {
-        return Err(ApiError::Conflict("this invitation was already used, withdrawn or has expired".into()));
+        return Err(ApiError(AppError::Conflict("this invitation was already used, withdrawn or has expired".into())));
     }
     if inv.email != email {
-        return Err(ApiError::Forbidden("this invitation was sent to another email address".into()));
+        return Err(ApiError(AppError::Forbidden("this invitation was sent to another email address".into())));
     }
     if tx.is_member_email(&inv.account_id, email).await? {
-        return Err(ApiError::Conflict("you are already a member of this account".into()));
+        return Err(ApiError(AppError::Conflict("you are already a member of this account".into())));
     }
     tx.mark_invitation_accepted(&inv.id, now).await?;
     let terms = MembershipTerms {
@@ -440,7 +443,9 @@ pub(crate) async fn accept_invitation(
 ) -> ApiResult<Json<MemberView>> {
     ctx.slot.set_action("members.join", None);
     if principal.token_id.is_some() {
-        return Err(ApiError::Forbidden("accept invitations while signed in, not with an access token".into()));
+        return Err(ApiError(AppError::Forbidden(
+            "accept invitations while signed in, not with an access token".into(),
+        )));
     }
     let mut tx = state.store.begin().await?;
     let inv =
@@ -453,7 +458,7 @@ pub(crate) async fn accept_invitation(
         .await?
         .into_iter()
         .find(|m| m.membership.user_id == principal.user_id)
-        .ok_or(ApiError::NotFound)?;
+        .ok_or(ApiError(AppError::NotFound))?;
     Ok(Json(member_view(&state, member)))
 }
 
@@ -493,13 +498,13 @@ pub(crate) async fn update_member(
     let actor = authorize(&state, &ctx, &principal, &id, Need::Capability(Capability::MembersManage)).await?;
     let now = state.clock.now();
     let mut tx = state.store.begin().await?;
-    tx.lock_account(&id).await?.ok_or(ApiError::NotFound)?;
-    let current = state.store.membership(&id, &user_id).await?.ok_or(ApiError::NotFound)?;
+    tx.lock_account(&id).await?.ok_or(ApiError(AppError::NotFound))?;
+    let current = state.store.membership(&id, &user_id).await?.ok_or(ApiError(AppError::NotFound))?;
     let from = Role::from_str(&current.role).map_err(ApiError::internal)?;
     if from == Role::Owner {
-        return Err(ApiError::Forbidden(
+        return Err(ApiError(AppError::Forbidden(
             "nobody can change the owner's membership; the owner can transfer ownership".into(),
-        ));
+        )));
     }
     require_manage(&actor.rights, from)?;
     let mut errors = Vec::new();
@@ -508,7 +513,7 @@ pub(crate) async fn update_member(
         None => from,
     };
     if to != from && !can_change_role(&actor.rights, from, to) {
-        return Err(ApiError::Forbidden("only the owner makes or unmakes admins".into()));
+        return Err(ApiError(AppError::Forbidden("only the owner makes or unmakes admins".into())));
     }
     let expires_at = match &body.expires_at {
         None => current.expires_at,
@@ -538,7 +543,7 @@ pub(crate) async fn update_member(
     };
     let terms = build_terms(&actor, to, &grant, &revoke, &windows, daily_quota, expires_at, &mut errors);
     if !errors.is_empty() {
-        return Err(ApiError::Validation(errors));
+        return Err(ApiError(AppError::Validation(errors)));
     }
     tx.update_membership(&id, &user_id, &terms, &status, now.as_microsecond()).await?;
     let action = if to != from { "members.role_change" } else { "members.update" };
@@ -560,7 +565,7 @@ pub(crate) async fn update_member(
         .await?
         .into_iter()
         .find(|m| m.membership.user_id == user_id)
-        .ok_or(ApiError::NotFound)?;
+        .ok_or(ApiError(AppError::NotFound))?;
     Ok(Json(member_view(&state, member)))
 }
 
@@ -585,14 +590,14 @@ pub(crate) async fn remove_member(
     let need = if leaving { Need::Leave } else { Need::Capability(Capability::MembersManage) };
     let actor = authorize(&state, &ctx, &principal, &id, need).await?;
     let mut tx = state.store.begin().await?;
-    tx.lock_account(&id).await?.ok_or(ApiError::NotFound)?;
-    let target = state.store.membership(&id, &user_id).await?.ok_or(ApiError::NotFound)?;
+    tx.lock_account(&id).await?.ok_or(ApiError(AppError::NotFound))?;
+    let target = state.store.membership(&id, &user_id).await?.ok_or(ApiError(AppError::NotFound))?;
     let role = Role::from_str(&target.role).map_err(ApiError::internal)?;
     if role == Role::Owner {
         return Err(if leaving {
-            ApiError::Conflict("the owner cannot leave; transfer ownership or delete the account".into())
+            ApiError(AppError::Conflict("the owner cannot leave; transfer ownership or delete the account".into()))
         } else {
-            ApiError::Forbidden("nobody can remove the owner".into())
+            ApiError(AppError::Forbidden("nobody can remove the owner".into()))
         });
     }
     if !leaving {

@@ -19,7 +19,7 @@
 //! - The daily quota counts posts the member scheduled (see `steward_domain::pace`).
 //! - `Idempotency-Key` on create is scoped to (account, author); a replay with the same body
 //!   answers 201 with the post it made, a different body 422.
-use std::path::PathBuf;
+use steward_app::AppError;
 
 use axum::body::Body;
 use axum::extract::State;
@@ -31,13 +31,13 @@ use http_body_util::BodyExt;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use steward_domain::capability::Capability;
-use steward_domain::pace::{self, AccountPace, MemberPace, Slot};
+use steward_domain::pace::{self};
 use steward_domain::platform;
 use steward_domain::post::{
-    Approval, ApprovalChange, ApprovalPolicy, ApprovalRules, Performer, PostAction, PostActionKind, PostActor,
-    PostError, PostErrorKind, PostSnapshot, PostState, ScheduleChange, Transition, transition,
+    Approval, ApprovalChange, Performer, PostAction, PostActionKind, PostActor, PostError, PostErrorKind, PostSnapshot,
+    PostState, ScheduleChange, Transition, transition,
 };
-use steward_domain::windows::{Window, parse_time_zone};
+use steward_domain::windows::Window;
 use steward_store::{
     AccountRow, ApprovalRow, MediaUploadRow, NewMediaUpload, NewPost, NewPostComment, PostCommentRow, PostContent,
     PostListQuery, PostRow, PostStateWrite, ScheduleWrite, StoreError, Tx,
@@ -47,13 +47,15 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::Principal;
-use crate::authz::{AccountAccess, Need, authorize, membership_rights};
-use crate::clock::rfc3339;
-use crate::crypto::sha256;
 use crate::error::{ApiError, ApiResult, FieldError, Json, Path, Problem, Query};
 use crate::request::Ctx;
 use crate::routes::{Page, nullable, page_limit};
 use crate::state::AppState;
+use steward_app::authz::{AccountAccess, Need, authorize};
+use steward_app::clock::rfc3339;
+use steward_app::crypto::sha256;
+use steward_app::posts::media::media_dir;
+use steward_app::posts::rules::{approval_counts, approval_rules, check_pace, counting_approvals};
 
 pub const MAX_TEXT_CHARS: usize = 10_000;
 pub const MAX_TITLE_CHARS: usize = 300;
@@ -241,139 +243,12 @@ fn media_view(state: &AppState, m: MediaUploadRow) -> MediaView {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Rules shared with the scheduler
-
-/// The approval rules of an account: its settings, plus the owner approval its platform
-/// imposes (LinkedIn member profiles), which no setting turns off.
-#[must_use]
-pub fn approval_rules(account: &AccountRow) -> ApprovalRules {
-    let forced = platform::platform(&account.platform)
-        .and_then(|p| platform::account_kind(p, Some(&account.account_kind)))
-        .is_some_and(|k| k.owner_approval_required);
-    ApprovalRules {
-        policy: ApprovalPolicy {
-            approvals_required: u8::try_from(account.approvals_required.clamp(1, 255)).unwrap_or(u8::MAX),
-            owner_approval_required: account.owner_approval_required,
-            admins_may_approve_own: account.admins_may_approve_own,
-        },
-        owner_approval_always_required: forced,
-    }
-}
-
-/// Whether a stored approval counts now: its approver is still an active, unexpired member
-/// holding `posts.approve` (Invariant 10).
-#[must_use]
-pub fn approval_counts(account: &AccountRow, a: &ApprovalRow, now: i64) -> bool {
-    let (Some(role), Some(grants), Some(revokes), Some(status)) =
-        (&a.approver_role, &a.approver_grants, &a.approver_revokes, &a.approver_status)
-    else {
-        return false;
-    };
-    let membership = steward_store::MembershipRow {
-        account_id: account.id.clone(),
-        user_id: a.approver_id.clone(),
-        role: role.clone(),
-        grants: grants.clone(),
-        revokes: revokes.clone(),
-        expires_at: a.approver_expires_at,
-        windows: "[]".into(),
-        daily_quota: None,
-        status: status.clone(),
-        accepted_rules_version: 0,
-        created_at: 0,
-        updated_at: 0,
-    };
-    let Some(rights) = membership_rights(&membership) else {
-        return false;
-    };
-    let owner = rights.is_owner();
-    let live = owner || (status == "active" && a.approver_expires_at.is_none_or(|e| e > now));
-    live && rights.has(Capability::PostsApprove)
-}
-
-/// The approvals that count now, as the domain takes them. An approval counts as the owner's
-/// only if its approver was the owner when approving and still is.
-#[must_use]
-pub fn counting_approvals(account: &AccountRow, approvals: &[ApprovalRow], now: i64) -> Vec<Approval> {
-    approvals
-        .iter()
-        .filter(|a| approval_counts(account, a, now))
-        .map(|a| Approval {
-            user_id: a.approver_id.clone(),
-            version: u32::try_from(a.version).unwrap_or(u32::MAX),
-            by_owner: a.by_owner && a.approver_id == account.owner_id,
-        })
-        .collect()
-}
-
-/// The account's pace settings as the domain takes them.
-#[must_use]
-pub fn account_pace(account: &AccountRow) -> AccountPace {
-    AccountPace {
-        min_gap_minutes: u32::try_from(account.min_gap_minutes.max(0)).unwrap_or(u32::MAX),
-        max_posts_per_day: account.max_posts_per_day.map(|n| u32::try_from(n.max(0)).unwrap_or(u32::MAX)),
-    }
-}
-
-/// Checks the pace rules for a post going out at `at_us`, scheduled by the member whose
-/// windows and quota are given, against the account's other slots, inside `tx` (call after
-/// `lock_account`). The scheduler calls this again when the post is due.
-pub async fn check_pace(
-    tx: &mut Tx,
-    account: &AccountRow,
-    post_id: &str,
-    scheduler_id: &str,
-    windows: &[Window],
-    daily_quota: Option<i64>,
-    at_us: i64,
-) -> ApiResult<Result<(), pace::PaceViolation>> {
-    let Ok(time_zone) = parse_time_zone(&account.time_zone) else {
-        // A stored zone that no longer parses fails closed.
-        return Ok(Err(pace::PaceViolation::OutsideWindow { next_window_start: None }));
-    };
-    let at = jiff::Timestamp::from_microsecond(at_us).map_err(ApiError::internal)?;
-    let rules = account_pace(account);
-    let (from, to) = pace::relevant_range(&rules, &time_zone, at);
-    let slots: Vec<Slot> = tx
-        .pace_slots(&account.id, post_id, from.as_microsecond(), to.as_microsecond())
-        .await?
-        .into_iter()
-        .filter_map(|s| {
-            Some(Slot {
-                at: jiff::Timestamp::from_microsecond(s.at).ok()?,
-                by_member: s.scheduled_by.as_deref() == Some(scheduler_id),
-            })
-        })
-        .collect();
-    let member = MemberPace { windows, daily_quota: daily_quota.map(|n| u32::try_from(n.max(0)).unwrap_or(u32::MAX)) };
-    Ok(pace::check(&rules, &member, &time_zone, at, &slots))
-}
-
-/// Resolves a URL Steward gave out for an upload to its row and file (for the scheduler,
-/// which hands the bytes to a platform). `None` for any other URL.
-pub async fn stored_media(state: &AppState, url: &str) -> ApiResult<Option<(MediaUploadRow, PathBuf)>> {
-    let prefix = format!("{}/api/v1/accounts/", state.settings.public_url.trim_end_matches('/'));
-    let Some(rest) = url.strip_prefix(&prefix) else { return Ok(None) };
-    let Some((account_id, media_id)) = rest.split_once("/media/") else { return Ok(None) };
-    let Some(row) = state.store.media_upload(media_id).await? else { return Ok(None) };
-    if row.account_id != account_id {
-        return Ok(None);
-    }
-    let path = media_dir(state).join(&row.id);
-    Ok(Some((row, path)))
-}
-
-fn media_dir(state: &AppState) -> PathBuf {
-    state.settings.data_dir.join("media")
-}
-
-// ---------------------------------------------------------------------------------------------
 // Helpers
 
 fn post_error(e: PostError) -> ApiError {
     match e.kind() {
-        PostErrorKind::Forbidden => ApiError::Forbidden(e.to_string()),
-        PostErrorKind::Conflict => ApiError::Conflict(e.to_string()),
+        PostErrorKind::Forbidden => ApiError(AppError::Forbidden(e.to_string())),
+        PostErrorKind::Conflict => ApiError(AppError::Conflict(e.to_string())),
     }
 }
 
@@ -441,7 +316,7 @@ async fn load(
     need: Capability,
 ) -> ApiResult<(PostRow, AccountAccess)> {
     let Some(post) = state.store.post(post_id).await? else {
-        return Err(ApiError::NotFound);
+        return Err(ApiError(AppError::NotFound));
     };
     let access = authorize(state, ctx, principal, &post.account_id, Need::Capability(need)).await?;
     Ok((post, access))
@@ -462,7 +337,7 @@ async fn decide(
     action: &PostAction,
     now: i64,
 ) -> ApiResult<Decided> {
-    let post = tx.lock_post(post_id).await?.ok_or(ApiError::NotFound)?;
+    let post = tx.lock_post(post_id).await?.ok_or(ApiError(AppError::NotFound))?;
     let approvals = tx.post_approvals(post_id).await?;
     let counting = counting_approvals(&access.account, &approvals, now);
     let from = state_of(&post)?;
@@ -483,7 +358,9 @@ async fn store_step(tx: &mut Tx, d: &Decided, scheduled_by: &str, now: i64) -> A
         tx.insert_post_approval(&d.post.id, i64::from(approval.version), &approval.user_id, approval.by_owner, now)
             .await
             .map_err(|e| match e {
-                StoreError::Conflict(_) => ApiError::Conflict("you have already approved this version".into()),
+                StoreError::Conflict(_) => {
+                    ApiError(AppError::Conflict("you have already approved this version".into()))
+                }
                 other => other.into(),
             })?;
     }
@@ -494,7 +371,7 @@ async fn store_step(tx: &mut Tx, d: &Decided, scheduled_by: &str, now: i64) -> A
         clear_approvals: d.step.approvals == ApprovalChange::Clear,
     };
     if !tx.apply_post_transition(&d.post.id, d.from.as_str(), d.post.version, &write, now).await? {
-        return Err(ApiError::Conflict("the post changed meanwhile; reload it and try again".into()));
+        return Err(ApiError(AppError::Conflict("the post changed meanwhile; reload it and try again".into())));
     }
     Ok(())
 }
@@ -510,7 +387,7 @@ async fn answer(
     tx.commit().await?;
     // A schedule, publish-now or cancel may change when the scheduler has work: look now.
     state.scheduler.wake();
-    let (post, approvals) = state.store.post_with_approvals(post_id).await?.ok_or(ApiError::NotFound)?;
+    let (post, approvals) = state.store.post_with_approvals(post_id).await?.ok_or(ApiError(AppError::NotFound))?;
     Ok(post_response(status, post, &access.account, &approvals, state.clock.now_us()))
 }
 
@@ -610,7 +487,7 @@ pub(crate) async fn create_post(
     validate_media(&body.media, &mut errors);
     validate_not_empty(&body.text, &body.media, &mut errors);
     if !errors.is_empty() {
-        return Err(ApiError::Validation(errors));
+        return Err(ApiError(AppError::Validation(errors)));
     }
     let media = serde_json::to_string(&body.media).map_err(ApiError::internal)?;
     let request_hash =
@@ -645,7 +522,7 @@ pub(crate) async fn create_post(
             let mut tx = state.store.begin().await?;
             let found = tx.post_by_idempotency_key(&id, &principal.user_id, key.as_deref().unwrap_or_default()).await?;
             drop(tx);
-            let (existing, hash) = found.ok_or(ApiError::Conflict("retry this request".into()))?;
+            let (existing, hash) = found.ok_or(ApiError(AppError::Conflict("retry this request".into())))?;
             return replay(&state, &access, existing, &hash, &request_hash);
         }
         Err(e) => return Err(e.into()),
@@ -780,17 +657,17 @@ pub struct EditRequest {
 /// Whether `If-Match` names the post's current ETag (strong comparison).
 fn if_match(headers: &HeaderMap, current: &str) -> ApiResult<bool> {
     let Some(value) = headers.get(header::IF_MATCH) else {
-        return Err(ApiError::PreconditionRequired(
+        return Err(ApiError(AppError::PreconditionRequired(
             "Send the post's ETag (from GET /api/v1/posts/{id}) in If-Match, so that an edit never overwrites \
              changes you have not seen."
                 .into(),
-        ));
+        )));
     };
     let value = value.to_str().unwrap_or_default();
     if value.trim() == "*" {
-        return Err(ApiError::PreconditionRequired(
+        return Err(ApiError(AppError::PreconditionRequired(
             "If-Match: * is not accepted here; send the post's ETag (from GET /api/v1/posts/{id}).".into(),
-        ));
+        )));
     }
     Ok(value.split(',').map(str::trim).any(|tag| tag == current))
 }
@@ -813,9 +690,9 @@ pub(crate) async fn edit_post(
     let (_, access) = load(&state, &ctx, &principal, &id, Capability::AccountView).await?;
     let now = state.clock.now_us();
     let mut tx = state.store.begin().await?;
-    let post = tx.lock_post(&id).await?.ok_or(ApiError::NotFound)?;
+    let post = tx.lock_post(&id).await?.ok_or(ApiError(AppError::NotFound))?;
     if !if_match(&headers, &etag(&post))? {
-        return Err(ApiError::PreconditionFailed);
+        return Err(ApiError(AppError::PreconditionFailed));
     }
     let approvals = tx.post_approvals(&id).await?;
     let counting = counting_approvals(&access.account, &approvals, now);
@@ -839,7 +716,7 @@ pub(crate) async fn edit_post(
     validate_media(&media, &mut errors);
     validate_not_empty(&text, &media, &mut errors);
     if !errors.is_empty() {
-        return Err(ApiError::Validation(errors));
+        return Err(ApiError(AppError::Validation(errors)));
     }
     let mut changed = Vec::new();
     if text != post.text {
@@ -861,7 +738,7 @@ pub(crate) async fn edit_post(
     let Some(version) =
         tx.update_post_content(&id, post.version, &post.state, &content, &principal.user_id, now).await?
     else {
-        return Err(ApiError::PreconditionFailed);
+        return Err(ApiError(AppError::PreconditionFailed));
     };
     tx.append_audit(ctx.account_event(
         &state,
@@ -1071,9 +948,9 @@ async fn schedule_at(
     }
     // Asking outside one's windows is refused too (DESIGN.md: scheduling outside them is).
     if !access.within_windows(now_ts) {
-        return Err(ApiError::OutsideWindow(
+        return Err(ApiError(AppError::OutsideWindow(
             "you may schedule and publish only inside your posting windows (in the account's time zone)".into(),
-        ));
+        )));
     }
     let action = if audit_action == "posts.publish_now" {
         PostAction::PublishNow { now: at }
@@ -1082,7 +959,7 @@ async fn schedule_at(
     };
     let mut tx = state.store.begin().await?;
     // The account lock serializes schedules of one account, so two cannot take one free slot.
-    let account = tx.lock_account(&access.account.id).await?.ok_or(ApiError::NotFound)?;
+    let account = tx.lock_account(&access.account.id).await?.ok_or(ApiError(AppError::NotFound))?;
     let access = AccountAccess { account, ..access };
     let d = decide(&mut tx, &access, id, &action, now).await?;
     let windows: Vec<Window> = serde_json::from_str(&access.membership.windows).unwrap_or_default();
@@ -1102,9 +979,9 @@ async fn schedule_at(
             message.push_str(&format!("; your next window opens at {next}"));
         }
         return Err(if violation.is_outside_window() {
-            ApiError::OutsideWindow(message)
+            ApiError(AppError::OutsideWindow(message))
         } else {
-            ApiError::Conflict(message)
+            ApiError(AppError::Conflict(message))
         });
     }
     store_step(&mut tx, &d, &principal.user_id, now).await?;
@@ -1214,8 +1091,13 @@ pub(crate) async fn add_comment(
     ))
     .await?;
     tx.commit().await?;
-    let comment =
-        state.store.post_comments(&id).await?.into_iter().find(|c| c.id == comment_id).ok_or(ApiError::NotFound)?;
+    let comment = state
+        .store
+        .post_comments(&id)
+        .await?
+        .into_iter()
+        .find(|c| c.id == comment_id)
+        .ok_or(ApiError(AppError::NotFound))?;
     Ok((StatusCode::CREATED, Json(comment_view(comment))).into_response())
 }
 
@@ -1274,7 +1156,7 @@ pub(crate) async fn upload_media(
         .and_then(|v| v.parse::<u64>().ok())
         .is_some_and(|n| n > limit)
     {
-        return Err(ApiError::PayloadTooLarge);
+        return Err(ApiError(AppError::PayloadTooLarge));
     }
     let dir = media_dir(&state);
     tokio::fs::create_dir_all(&dir).await.map_err(ApiError::internal)?;
@@ -1324,7 +1206,7 @@ pub(crate) async fn upload_media(
         let _ = tokio::fs::remove_file(&path).await;
         return Err(e);
     }
-    let row = state.store.media_upload(&media_id).await?.ok_or(ApiError::NotFound)?;
+    let row = state.store.media_upload(&media_id).await?.ok_or(ApiError(AppError::NotFound))?;
     Ok((StatusCode::CREATED, Json(media_view(&state, row))).into_response())
 }
 
@@ -1342,7 +1224,7 @@ async fn receive(mut body: Body, path: &std::path::Path, limit: u64) -> ApiResul
         let Ok(data) = frame.into_data() else { continue };
         size += data.len() as u64;
         if size > limit {
-            return Err(ApiError::PayloadTooLarge);
+            return Err(ApiError(AppError::PayloadTooLarge));
         }
         if head.len() < 16 {
             let take = (16 - head.len()).min(data.len());
@@ -1364,7 +1246,12 @@ async fn get_media(
     Path((id, media_id)): Path<(String, String)>,
 ) -> ApiResult<Response> {
     authorize(&state, &ctx, &principal, &id, Need::Capability(Capability::AccountView)).await?;
-    let row = state.store.media_upload(&media_id).await?.filter(|m| m.account_id == id).ok_or(ApiError::NotFound)?;
+    let row = state
+        .store
+        .media_upload(&media_id)
+        .await?
+        .filter(|m| m.account_id == id)
+        .ok_or(ApiError(AppError::NotFound))?;
     let bytes = tokio::fs::read(media_dir(&state).join(&row.id)).await.map_err(ApiError::internal)?;
     let mut response = Response::new(Body::from(bytes));
     if let Ok(v) = HeaderValue::from_str(&row.content_type) {

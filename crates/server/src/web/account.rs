@@ -4,17 +4,18 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
+use steward_app::AppError;
 use steward_domain::capability::Capability;
 use steward_domain::platform;
 use steward_domain::windows::parse_time_zone;
 
-use crate::authz::{AccountAccess, Need, authorize};
 use crate::error::{ApiError, Json, Path, Query};
 use crate::routes::accounts::{self, AcceptRulesRequest, AccountView, SettingsRequest};
 use crate::routes::members::{self, RemoveQuery};
 use crate::routes::pages::describe_capability;
 use crate::state::AppState;
 use crate::web::{AccountNav, Form, FormData, Layout, Tab, Viewer, error_page, render, render_failed, see_other};
+use steward_app::authz::{AccountAccess, Need, authorize};
 
 #[derive(Deserialize)]
 pub struct NoticeQuery {
@@ -94,7 +95,7 @@ pub fn account_nav(access: &AccountAccess, current: &str) -> AccountNav {
 
 /// Authorizes the viewer on the account through the one authorization point.
 pub async fn access(state: &AppState, viewer: &Viewer, id: &str, need: Need) -> Result<AccountAccess, ApiError> {
-    authorize(state, &viewer.ctx(), &viewer.principal, id, need).await
+    Ok(authorize(state, &viewer.ctx(), &viewer.principal, id, need).await?)
 }
 
 pub struct AccountCard {
@@ -355,7 +356,7 @@ pub(crate) async fn save_settings(
     unreadable: Vec<crate::error::FieldError>,
 ) -> Result<(), ApiError> {
     if !unreadable.is_empty() {
-        return Err(ApiError::Validation(unreadable));
+        return Err(ApiError(AppError::Validation(unreadable)));
     }
     accounts::update_settings(
         State(state.clone()),

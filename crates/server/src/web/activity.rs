@@ -2,6 +2,7 @@
 //! both ways, the CSV and JSON Lines exports, and a chart of actions per day per member drawn
 //! on the server as inline SVG, with the same numbers as a table.
 use std::collections::{BTreeMap, HashMap};
+use steward_app::AppError;
 
 use askama::Template;
 use axum::extract::State;
@@ -496,7 +497,7 @@ pub async fn account_log(
 ) -> Response {
     // Reading the account and its members first: a member without `audit.view` is refused by
     // the activity call below, with the same denial the API records.
-    let a = match access(&state, &viewer, &id, crate::authz::Need::ReadAccountAndRules).await {
+    let a = match access(&state, &viewer, &id, steward_app::authz::Need::ReadAccountAndRules).await {
         Ok(a) => a,
         Err(e) => return error_page(Some(&viewer), &e),
     };
@@ -507,14 +508,14 @@ pub async fn account_log(
     let api = match q.api_query(&zone) {
         Ok(api) => api,
         Err(errors) => {
-            let e = ApiError::Validation(errors);
+            let e = ApiError(AppError::Validation(errors));
             return render_failed(&empty_page(layout, &q, &path, &zone, "the account's").with_error(&q, &e), &e);
         }
     };
     let (page, filter) =
         match activity::account_activity_page(&state, &viewer.ctx(), &viewer.principal, &id, &api).await {
             Ok(found) => found,
-            Err(e @ ApiError::Validation(_)) => {
+            Err(e @ ApiError(AppError::Validation(_))) => {
                 return render_failed(&empty_page(layout, &q, &path, &zone, "the account's").with_error(&q, &e), &e);
             }
             Err(e) => return error_page(Some(&viewer), &e),
@@ -563,13 +564,13 @@ pub async fn my_log(State(state): State<AppState>, viewer: Viewer, Query(q): Que
     let api = match q.api_query(&zone) {
         Ok(api) => api,
         Err(errors) => {
-            let e = ApiError::Validation(errors);
+            let e = ApiError(AppError::Validation(errors));
             return render_failed(&empty_page(layout, &q, &path, &zone, "your").with_error(&q, &e), &e);
         }
     };
     let (page, filter) = match activity::my_activity_page(&state, &viewer.principal, &api).await {
         Ok(found) => found,
-        Err(e @ ApiError::Validation(_)) => {
+        Err(e @ ApiError(AppError::Validation(_))) => {
             return render_failed(&empty_page(layout, &q, &path, &zone, "your").with_error(&q, &e), &e);
         }
         Err(e) => return error_page(Some(&viewer), &e),

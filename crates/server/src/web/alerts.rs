@@ -1,6 +1,7 @@
 //! Alerts: my alerts (unread first) with acknowledge one and acknowledge all, my delivery
 //! preferences (email, signed webhook, which kinds), and an account's alert thresholds.
 use std::collections::HashMap;
+use steward_app::AppError;
 
 use askama::Template;
 use axum::extract::State;
@@ -10,9 +11,7 @@ use serde::Deserialize;
 use steward_domain::alerts::{AlertKind, AlertThresholds, Threshold};
 use steward_domain::capability::Capability;
 
-use crate::alerts::AlertView;
 use crate::auth::SessionPrincipal;
-use crate::authz::Need;
 use crate::error::{ApiError, FieldError, Json, Path, Query};
 use crate::routes::accounts::{self, SettingsRequest};
 use crate::routes::alerts::{self as api, AlertsQuery, PreferencesRequest, PreferencesView};
@@ -20,6 +19,8 @@ use crate::state::AppState;
 use crate::web::account::{access, account_nav};
 use crate::web::time::when_mine;
 use crate::web::{Form, FormData, Layout, Viewer, error_page, render, render_failed, see_other};
+use steward_app::alerts::AlertView;
+use steward_app::authz::Need;
 
 /// An alert kind in words, for the list and the preferences.
 #[must_use]
@@ -179,7 +180,7 @@ pub async fn acknowledge_all(State(state): State<AppState>, viewer: Viewer) -> R
             let r = api::acknowledge(State(state.clone()), viewer.ctx(), viewer.principal.clone(), Path(a.id)).await;
             // Acknowledged in the meantime (another tab): nothing to do.
             if let Err(e) = r
-                && !matches!(e, ApiError::NotFound)
+                && !matches!(e, ApiError(AppError::NotFound))
             {
                 return alerts_failed(&state, &viewer, &e).await;
             }

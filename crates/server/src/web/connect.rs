@@ -5,6 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::json;
+use steward_app::AppError;
 use steward_domain::platform::{ConnectMethod, PLATFORMS};
 
 use crate::auth::SessionPrincipal;
@@ -113,7 +114,9 @@ pub async fn connect_oauth(State(state): State<AppState>, viewer: Viewer, data: 
     let reconnecting = body.account_id.clone();
     match connect::connect(State(state), viewer.ctx(), SessionPrincipal(viewer.principal.clone()), Json(body)).await {
         Ok(Json(r)) => see_other(&r.authorize_url),
-        Err(e @ (ApiError::NotFound | ApiError::NotFoundDenied(_))) => error_page(Some(&viewer), &e),
+        Err(e @ (ApiError(AppError::NotFound) | ApiError(AppError::NotFoundDenied(_)))) => {
+            error_page(Some(&viewer), &e)
+        }
         Err(e) if reconnecting.is_some() => error_page(Some(&viewer), &e),
         Err(e) => {
             let mut page = connect_view(&viewer);

@@ -2,6 +2,7 @@
 //! errors ([`Form`]). Every widget has a label; an error is a sentence right under its field,
 //! tied to it with `aria-describedby`, and errors no field claims appear by the submit button.
 use std::cell::RefCell;
+use steward_app::AppError;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -99,7 +100,7 @@ impl Form {
     pub fn failed(mut self, error: &ApiError) -> Self {
         match error {
             // `credentials.app_password` is the form's `app_password` field.
-            ApiError::Validation(errors) => {
+            ApiError(AppError::Validation(errors)) => {
                 self.errors = errors
                     .iter()
                     .map(|e| {
@@ -293,10 +294,10 @@ mod tests {
     fn repeated_fields_and_errors_by_their_field() {
         let data = FormData::parse(b"w=mon-9&w=tue-10&email=a%40b.c&password=secret");
         assert_eq!(data.all("w"), vec!["mon-9", "tue-10"]);
-        let form = Form::new("f", "tok").with_values(data).failed(&ApiError::Validation(vec![
+        let form = Form::new("f", "tok").with_values(data).failed(&ApiError(AppError::Validation(vec![
             FieldError::new("email", "is not a valid email address"),
             FieldError::new("grant[1]", "`x` is not a capability"),
-        ]));
+        ])));
         let email = form.input("email", "Email address", "email", "");
         assert!(email.contains("Email address is not a valid email address."), "{email}");
         assert!(email.contains("aria-invalid=\"true\""));

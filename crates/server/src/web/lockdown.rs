@@ -5,9 +5,9 @@ use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
+use steward_app::AppError;
 use steward_domain::capability::Capability;
 
-use crate::authz::{AccountAccess, Need};
 use crate::error::{ApiError, FieldError, Json, Path};
 use crate::routes::lockdown::{self, LockdownRequest, LockdownView};
 use crate::routes::members;
@@ -15,6 +15,7 @@ use crate::state::AppState;
 use crate::web::account::{access, account_nav, account_zone};
 use crate::web::time::when;
 use crate::web::{Form, FormData, Layout, Viewer, error_page, render, render_failed, see_other};
+use steward_app::authz::{AccountAccess, Need};
 
 pub struct LosingAccess {
     pub name: String,
@@ -72,7 +73,7 @@ async fn lockdown_view(state: &AppState, viewer: &Viewer, id: &str) -> Result<(L
         .into_iter()
         .map(|p| Cancelled {
             title: post_title(p.title.as_deref(), &p.text),
-            when: p.scheduled_at.map(|t| when(&crate::clock::rfc3339(t), &zone, viewer.tz.as_ref())),
+            when: p.scheduled_at.map(|t| when(&steward_app::clock::rfc3339(t), &zone, viewer.tz.as_ref())),
             state: p.state,
         })
         .collect();
@@ -122,10 +123,10 @@ pub async fn lockdown_submit(
         Err(e) => return error_page(Some(&viewer), &e),
     };
     if !confirmed(&data.text("confirm"), &page.handle) {
-        let e = ApiError::Validation(vec![FieldError::new(
+        let e = ApiError(AppError::Validation(vec![FieldError::new(
             "confirm",
             format!("must be the account's handle, {}, to confirm; nothing was done", page.handle),
-        )]);
+        )]));
         page.form = Form::new("lockdown", &viewer.csrf).with_values(data).failed(&e);
         return render_failed(&page, &e);
     }

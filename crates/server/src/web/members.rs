@@ -1,6 +1,7 @@
 //! Members: the list with the member limit, inviting (role, end date, weekly windows grid,
 //! daily quota, extra or removed capabilities), pending invitations, changing or removing.
 use std::str::FromStr;
+use steward_app::AppError;
 
 use askama::Template;
 use axum::extract::State;
@@ -9,7 +10,6 @@ use axum::response::Response;
 use steward_domain::capability::{Capability, MemberRights, Role, can_manage_role};
 use steward_domain::windows::WindowInput;
 
-use crate::authz::{AccountAccess, Need};
 use crate::error::{ApiError, FieldError, Json, Path, Query};
 use crate::routes::members::{self, CreatedInvitation, InvitationRequest, MemberUpdate, MemberView, RemoveQuery};
 use crate::routes::pages::describe_capability;
@@ -19,6 +19,7 @@ use crate::web::time::{
     describe_windows, grid_to_windows, local_input_to_rfc3339, rfc3339_to_local_input, when, windows_to_grid,
 };
 use crate::web::{Form, FormData, Layout, Viewer, error_page, render, render_failed, see_other};
+use steward_app::authz::{AccountAccess, Need};
 
 pub struct MemberRowView {
     pub view: MemberView,
@@ -211,7 +212,7 @@ pub async fn invite(State(state): State<AppState>, viewer: Viewer, Path(id): Pat
         .await
         .map(|(_, Json(created))| created)
     } else {
-        Err(ApiError::Validation(unreadable))
+        Err(ApiError(AppError::Validation(unreadable)))
     };
     match (result, members_view(&state, &viewer, &id).await) {
         (Ok(created), Ok(mut page)) => {
@@ -296,7 +297,7 @@ async fn member_view(
     let Json(list) =
         members::list_members(State(state.clone()), viewer.ctx(), viewer.principal.clone(), Path(id.to_string()))
             .await?;
-    let member = list.items.into_iter().find(|m| m.user_id == user_id).ok_or(ApiError::NotFound)?;
+    let member = list.items.into_iter().find(|m| m.user_id == user_id).ok_or(ApiError(AppError::NotFound))?;
     let zone = account_zone(&a.account);
     let mut form = Form::new("member", &viewer.csrf)
         .value("role", member.role.clone())
@@ -371,7 +372,7 @@ pub async fn member_submit(
         .await
         .map(|_| ())
     } else {
-        Err(ApiError::Validation(unreadable))
+        Err(ApiError(AppError::Validation(unreadable)))
     };
     match result {
         Ok(()) => see_other(&format!("/accounts/{id}/members?notice=updated")),

@@ -2,7 +2,7 @@
 //!
 //! Pages never decide anything themselves. A page handler extracts the same [`Principal`] as
 //! the API (same session check, same CSRF check), then calls the API's own handler functions
-//! (`routes::*`) or [`crate::authz::authorize`] directly: the same authorization, validation,
+//! (`routes::*`) or [`steward_app::authz::authorize`] directly: the same authorization, validation,
 //! transaction and audit event as a JSON request. Errors come back as [`ApiError`] and are shown
 //! as plain sentences next to the field they concern ([`form::Form`]).
 //!
@@ -32,12 +32,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use steward_app::AppError;
 
 use crate::auth::{AuthVia, CSRF_HEADER, Principal, csrf_token};
-use crate::crypto::{constant_time_eq, hmac_sha256, random_array};
 use crate::error::ApiError;
 use crate::request::{AuditSlot, Ctx, RequestMeta};
 use crate::state::AppState;
+use steward_app::crypto::{constant_time_eq, hmac_sha256, random_array};
 
 pub use form::{Form, FormData};
 
@@ -122,7 +123,7 @@ async fn forms_carry_csrf(req: Request, next: Next) -> Response {
     }
     let (mut parts, body) = req.into_parts();
     let Ok(bytes) = axum::body::to_bytes(body, crate::app::BODY_LIMIT).await else {
-        return ApiError::PayloadTooLarge.into_response();
+        return ApiError(AppError::PayloadTooLarge).into_response();
     };
     let data = FormData::parse(&bytes);
     if let Some(token) = data.get("csrf_token")
@@ -188,7 +189,9 @@ impl FromRequestParts<AppState> for Viewer {
         let next = parts.uri.path().to_string();
         let principal = match Principal::from_request_parts(parts, state).await {
             Ok(p) if p.via == AuthVia::Cookie => p,
-            Ok(_) | Err(ApiError::Unauthenticated { .. }) => return Err(to_signin(&next, parts.method.is_safe())),
+            Ok(_) | Err(ApiError(AppError::Unauthenticated { .. })) => {
+                return Err(to_signin(&next, parts.method.is_safe()));
+            }
             Err(e) => return Err(error_page(None, &e)),
         };
         let csrf = principal.session_id.as_deref().map(|sid| csrf_token(state, sid)).unwrap_or_default();
@@ -321,7 +324,7 @@ pub fn render_failed<T: askama::Template>(template: &T, error: &ApiError) -> Res
     if let Some(d) = error.denial() {
         resp.extensions_mut().insert(d);
     }
-    if let ApiError::Internal(e) = error {
+    if let ApiError(AppError::Internal(e)) = error {
         tracing::error!(error = %format!("{e:#}"), "page request failed");
     }
     resp
@@ -359,12 +362,12 @@ struct ErrorPage {
 
 /// A whole page for an error that is not about one form (a page one may not see, say).
 pub fn error_page(viewer: Option<&Viewer>, error: &ApiError) -> Response {
-    if matches!(error, ApiError::Unauthenticated { .. }) {
+    if matches!(error, ApiError(AppError::Unauthenticated { .. })) {
         return see_other("/signin");
     }
     let heading = match error {
-        ApiError::NotFound | ApiError::NotFoundDenied(_) => "Not found",
-        ApiError::Forbidden(_) | ApiError::RulesNotAccepted => "Not allowed",
+        ApiError(AppError::NotFound) | ApiError(AppError::NotFoundDenied(_)) => "Not found",
+        ApiError(AppError::Forbidden(_)) | ApiError(AppError::RulesNotAccepted) => "Not allowed",
         _ => "Something went wrong",
     };
     let mut layout = viewer.map(|v| v.layout(heading)).unwrap_or_else(|| Layout::anonymous(heading));
@@ -376,15 +379,17 @@ pub fn error_page(viewer: Option<&Viewer>, error: &ApiError) -> Response {
 #[must_use]
 pub fn sentence(error: &ApiError) -> String {
     let text = match error {
-        ApiError::NotFound | ApiError::NotFoundDenied(_) => {
+        ApiError(AppError::NotFound) | ApiError(AppError::NotFoundDenied(_)) => {
             "This is not here, or you may not see it (you may no longer be a member of this account).".to_string()
         }
-        ApiError::RulesNotAccepted => {
+        ApiError(AppError::RulesNotAccepted) => {
             "Read and accept this account's house rules first (on the account's overview page).".to_string()
         }
-        ApiError::TotpRequired => "Enter the code from your authenticator app, or a recovery code.".to_string(),
-        ApiError::Unauthenticated { .. } => "Your sign-in has ended; sign in again.".to_string(),
-        ApiError::Forbidden(d) if d.contains("CSRF") => {
+        ApiError(AppError::TotpRequired) => {
+            "Enter the code from your authenticator app, or a recovery code.".to_string()
+        }
+        ApiError(AppError::Unauthenticated { .. }) => "Your sign-in has ended; sign in again.".to_string(),
+        ApiError(AppError::Forbidden(d)) if d.contains("CSRF") => {
             "This form has expired (you may have signed in again elsewhere); reload the page and try again.".to_string()
         }
         other => other.describe(),
@@ -422,6 +427,6 @@ mod tests {
     #[test]
     fn errors_read_as_sentences() {
         assert_eq!(capitalize_sentence("must be 1 to 100 characters"), "Must be 1 to 100 characters.");
-        assert_eq!(sentence(&ApiError::Conflict("already a member.".into())), "Already a member.");
+        assert_eq!(sentence(&ApiError(AppError::Conflict("already a member.".into()))), "Already a member.");
     }
 }

@@ -7,6 +7,7 @@
 //! [`posts::available_actions`] (the domain's own decision, asked in advance) allows them; the
 //! handler decides again when one is pressed.
 use std::collections::{BTreeMap, HashMap};
+use steward_app::AppError;
 
 use askama::Template;
 use axum::extract::State;
@@ -21,8 +22,6 @@ use steward_domain::platform;
 use steward_domain::post::PostActionKind;
 use steward_store::{CalendarPostRow, PostListQuery, PostRow, PostVersionRow};
 
-use crate::authz::{AccountAccess, Need};
-use crate::clock::rfc3339;
 use crate::error::{ApiError, Json, Path, Query};
 use crate::routes::members;
 use crate::routes::pages::escape;
@@ -34,6 +33,8 @@ use crate::state::AppState;
 use crate::web::account::{access, account_nav, account_zone, platform_name};
 use crate::web::time::{local_input_to_rfc3339, when};
 use crate::web::{Form, FormData, Layout, Viewer, error_page, render, render_failed, see_other};
+use steward_app::authz::{AccountAccess, Need};
+use steward_app::clock::rfc3339;
 
 /// Posts a day shows in the month view; the rest are a link to that day's week, so a busy
 /// month stays a page of a few dozen kilobytes.
@@ -505,7 +506,7 @@ async fn review_view(
         let mine = approvals.iter().any(|x| x.version == post.version && x.approver_id == viewer.principal.user_id);
         let counted = approvals
             .iter()
-            .filter(|x| x.version == post.version && posts::approval_counts(&a.account, x, now))
+            .filter(|x| x.version == post.version && steward_app::posts::rules::approval_counts(&a.account, x, now))
             .count();
         let note = match (mine, counted) {
             (true, _) => "You approved this version; it needs more approvals.".to_string(),
@@ -686,7 +687,7 @@ async fn read_media(state: &AppState, raw: &str, before: &[MediaItem]) -> Result
     for url in raw.lines().map(str::trim).filter(|l| !l.is_empty()) {
         let kind = if let Some(m) = before.iter().find(|m| m.url == url) {
             m.kind.clone()
-        } else if let Some((row, _)) = posts::stored_media(state, url).await? {
+        } else if let Some((row, _)) = steward_app::posts::media::stored_media(state, url).await? {
             row.kind
         } else {
             let path = url.split(['?', '#']).next().unwrap_or_default().to_ascii_lowercase();
@@ -754,7 +755,7 @@ pub struct EditorQuery {
 }
 
 fn approvals_note(a: &AccountAccess) -> String {
-    let rules = posts::approval_rules(&a.account);
+    let rules = steward_app::posts::rules::approval_rules(&a.account);
     let n = rules.policy.approvals_required;
     let mut note = if n == 1 { "It needs 1 approval".to_string() } else { format!("It needs {n} approvals") };
     if rules.owner_approval_required() {
@@ -816,7 +817,7 @@ async fn editor_view(
     pid: &str,
     compare: Option<i64>,
 ) -> Result<EditorPage, ApiError> {
-    let post = state.store.post(pid).await?.ok_or(ApiError::NotFound)?;
+    let post = state.store.post(pid).await?.ok_or(ApiError(AppError::NotFound))?;
     let a = access(state, viewer, &post.account_id, Need::Capability(Capability::AccountView)).await?;
     let approvals = state.store.post_approvals(pid).await?;
     let names = member_names(state, viewer, &post.account_id).await?;
@@ -961,7 +962,11 @@ fn form_text(data: &FormData, name: &str) -> String {
 /// The edit form shown again with what was typed, its errors, and the live count of the text.
 fn refill(mut page: EditorPage, viewer: &Viewer, data: FormData, e: &ApiError) -> EditorPage {
     page.count = platform::text_chars(&form_text(&data, "text"));
-    let shown = if matches!(e, ApiError::PreconditionFailed) { &ApiError::Conflict(STALE_EDIT.into()) } else { e };
+    let shown = if matches!(e, ApiError(AppError::PreconditionFailed)) {
+        &ApiError(AppError::Conflict(STALE_EDIT.into()))
+    } else {
+        e
+    };
     page.edit = Form::new("edit", &viewer.csrf).with_values(data).failed(shown);
     page
 }
@@ -1024,7 +1029,7 @@ pub async fn edit_submit(
     data: FormData,
 ) -> Response {
     let result = async {
-        let before = state.store.post(&pid).await?.ok_or(ApiError::NotFound)?;
+        let before = state.store.post(&pid).await?.ok_or(ApiError(AppError::NotFound))?;
         let before_media: Vec<MediaItem> = serde_json::from_str(&before.media).unwrap_or_default();
         let media = read_media(&state, &data.text("media"), &before_media).await?;
         let body =
@@ -1172,7 +1177,7 @@ pub async fn schedule(
     data: FormData,
 ) -> Response {
     let r = async {
-        let post = state.store.post(&pid).await?.ok_or(ApiError::NotFound)?;
+        let post = state.store.post(&pid).await?.ok_or(ApiError(AppError::NotFound))?;
         // The time is read in the account's zone (the API then authorizes the schedule itself).
         let a = access(&state, &viewer, &post.account_id, Need::Capability(Capability::AccountView)).await?;
         let zone = account_zone(&a.account);

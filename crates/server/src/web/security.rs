@@ -4,6 +4,7 @@ use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
+use steward_app::AppError;
 use steward_domain::capability::Capability;
 
 use crate::auth::SessionPrincipal;
@@ -293,7 +294,7 @@ pub async fn create_token(State(state): State<AppState>, viewer: Viewer, data: F
     {
         None => Ok(None),
         Some(Ok(t)) => Ok(Some(t)),
-        Some(Err(m)) => Err(ApiError::Validation(vec![FieldError::new("expires_at", m)])),
+        Some(Err(m)) => Err(ApiError(AppError::Validation(vec![FieldError::new("expires_at", m)]))),
     };
     let name = data.text("name");
     let result = match expires_at {

@@ -6,12 +6,10 @@ use axum::response::Response;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
+use steward_app::AppError;
 use steward_domain::capability::{MemberRights, Role};
 use zeroize::Zeroizing;
 
-use crate::authz::capability_set;
-use crate::config::SignupMode;
-use crate::crypto::sha256;
 use crate::error::{ApiError, Json, Path, Query};
 use crate::routes::identity::{LoginRequest, RegisterRequest};
 use crate::routes::pages::describe_capability;
@@ -20,6 +18,9 @@ use crate::state::AppState;
 use crate::web::{
     Form, FormData, Layout, Viewer, Visitor, local_next, presession, presession_ok, render, render_failed, see_other,
 };
+use steward_app::authz::capability_set;
+use steward_app::config::SignupMode;
+use steward_app::crypto::sha256;
 
 /// A two-factor sign-in waits at most this long between the password and the code.
 const PENDING_SIGNIN_US: i64 = 5 * 60 * 1_000_000;
@@ -93,9 +94,9 @@ pub async fn signin_submit(State(state): State<AppState>, visitor: Visitor, data
     let next = local_next(data.get("next"));
     let form = Form::new("signin", &pre.token).with_values(data.clone());
     if !presession_ok(&state, &visitor.headers, &data) {
-        let form = form.failed(&ApiError::Forbidden(
+        let form = form.failed(&ApiError(AppError::Forbidden(
             "this page had expired; your browser must accept cookies from this site. Try again".into(),
-        ));
+        )));
         let page = SigninPage { layout: Layout::anonymous("Sign in"), form, next, pending: None };
         return with_cookie(render(StatusCode::FORBIDDEN, &page), pre.set_cookie.as_deref());
     }
@@ -113,9 +114,9 @@ pub async fn signin_submit(State(state): State<AppState>, visitor: Visitor, data
             match opened {
                 Some(p) => (p.email, Zeroizing::new(p.password), Some(sealed)),
                 None => {
-                    let form = form.failed(&ApiError::Conflict(
+                    let form = form.failed(&ApiError(AppError::Conflict(
                         "this sign-in took too long; enter your email address and password again".into(),
-                    ));
+                    )));
                     let page = SigninPage { layout: Layout::anonymous("Sign in"), form, next, pending: None };
                     return render(StatusCode::CONFLICT, &page);
                 }
@@ -132,7 +133,7 @@ pub async fn signin_submit(State(state): State<AppState>, visitor: Visitor, data
             }
             to
         }
-        Err(ApiError::TotpRequired) if pending.is_none() => {
+        Err(ApiError(AppError::TotpRequired)) if pending.is_none() => {
             let sealed = serde_json::to_vec(&PendingSignin {
                 email,
                 password: password.to_string(),
@@ -229,7 +230,7 @@ pub async fn signup_submit(State(state): State<AppState>, visitor: Visitor, data
         with_cookie(render_failed(&page, e), pre.set_cookie.as_deref())
     };
     if !presession_ok(&state, &visitor.headers, &data) {
-        return failed(form, &ApiError::Forbidden("this page had expired; try again".into()));
+        return failed(form, &ApiError(AppError::Forbidden("this page had expired; try again".into())));
     }
     match register_and_sign_in(&state, &visitor, &data, data.text("email"), None).await {
         Ok(login) => signed_in_to(&login, "/"),
@@ -314,7 +315,7 @@ fn invite_page(token: &str, inv: Invitation, viewer: Option<&Viewer>, pre_token:
     let rights = MemberRights::new(role, capability_set(&inv.row.grants), capability_set(&inv.row.revokes));
     let zone = steward_domain::windows::parse_time_zone(&inv.account.time_zone).unwrap_or(jiff::tz::TimeZone::UTC);
     let tz = viewer.and_then(|v| v.tz.as_ref());
-    let when = |us: i64| crate::web::time::when(&crate::clock::rfc3339(us), &zone, tz);
+    let when = |us: i64| crate::web::time::when(&steward_app::clock::rfc3339(us), &zone, tz);
     let mut layout = match viewer {
         Some(v) => v.layout("Invitation"),
         None => Layout::anonymous("Invitation"),
@@ -371,7 +372,7 @@ pub async fn invitation_submit(
         let result = if presession_ok(&state, &visitor.headers, &data) {
             register_and_sign_in(&state, &visitor, &data, email, Some(token.clone())).await
         } else {
-            Err(ApiError::Forbidden("this page had expired; try again".into()))
+            Err(ApiError(AppError::Forbidden("this page had expired; try again".into())))
         };
         return match result {
             Ok(login) => signed_in_to(&login, &format!("/accounts/{account_id}?notice=joined")),

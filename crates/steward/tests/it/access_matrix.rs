@@ -190,7 +190,7 @@ impl World<'_> {
             })
             .await
             .unwrap();
-        steward_server::platforms::sandbox::add_follower_comment(state, &account.id, &post_id, "@fan", "Nice!")
+        steward_app::platforms::sandbox::add_follower_comment(state, &account.id, &post_id, "@fan", "Nice!")
             .await
             .unwrap()
             .unwrap()

@@ -5,9 +5,9 @@
 use std::time::Duration;
 
 use serde_json::json;
+use steward_app::platforms::{Outgoing, PublishJournal, PublishOutcome};
 use steward_connectors::OauthApp;
 use steward_doubles::{bluesky, linkedin, tiktok};
-use steward_server::platforms::{Outgoing, PublishJournal, PublishOutcome};
 use steward_store::{NewPost, PostRow, PostStateWrite, ScheduleWrite};
 
 use crate::connect::{callback, start};
@@ -122,7 +122,7 @@ both_backends! {
         let p = retried(&app, &id).await;
         assert_eq!(p.state, "published", "{p:?}");
         let ext = p.external_id.clone().unwrap();
-        let c = steward_server::platforms::sandbox::add_follower_comment(&app.state, &account, &ext, "@fan", "Nice!")
+        let c = steward_app::platforms::sandbox::add_follower_comment(&app.state, &account, &ext, "@fan", "Nice!")
             .await.unwrap().unwrap();
         let list = app.get(&format!("/api/v1/accounts/{account}/comments")).auth(&owner).send().await;
         assert_eq!(list.status, 200, "{}", list.text);
@@ -237,10 +237,10 @@ both_backends! {
         // about that post, and no second one is initialised.
         let account = app.state.store.account_by_id(&account_id).await.unwrap().unwrap();
         let journal = PublishJournal::new(app.state.store.clone(), &id, "another-worker", Some(publish_id.clone()), app.clock.now_us());
-        let key = steward_server::scheduler::idempotency_key(&id, 1);
-        let out = Outgoing { post_id: &id, version: 1, idempotency_key: &key, text: "My first clip", title: None, media: &[steward_server::platforms::MediaRef {
-            url: "https://media.example.com/clip.mp4".into(), kind: steward_server::platforms::MediaKind::Video }] };
-        let outcome = steward_server::platforms::publish(&app.state, &account, &out, &journal).await.unwrap();
+        let key = steward_app::scheduler::idempotency_key(&id, 1);
+        let out = Outgoing { post_id: &id, version: 1, idempotency_key: &key, text: "My first clip", title: None, media: &[steward_app::platforms::MediaRef {
+            url: "https://media.example.com/clip.mp4".into(), kind: steward_app::platforms::MediaKind::Video }] };
+        let outcome = steward_app::platforms::publish(&app.state, &account, &out, &journal).await.unwrap();
         assert!(matches!(outcome, PublishOutcome::Published(_)), "{outcome:?}");
         assert_eq!(inits(&double), 1, "no second init");
         assert!(double.requests().iter().filter(|r| r.path == "/v2/post/publish/status/fetch/").count() >= 2);

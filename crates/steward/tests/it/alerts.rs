@@ -202,7 +202,7 @@ both_backends! {
     async fn a_failed_credential_and_a_burst_of_posts_alert_the_owner(app: TestApp) {
         let owner = app.user("owner@example.com").await;
         let account = sandbox_account(&app, &owner, "@cred").await;
-        steward_server::credentials::mark_needs_reconnect(&app.state, &account, "invalid_grant").await.unwrap();
+        steward_app::credentials::mark_needs_reconnect(&app.state, &account, "invalid_grant").await.unwrap();
         let list = alerts(&app, &owner).await;
         let a = of_kind(&list, "credential_failed");
         assert_eq!(a.len(), 1, "{list:?}");
@@ -259,8 +259,8 @@ both_backends! {
         // delivery loop, not retried twelve times.
         let store = app.state.store.clone().with_email_deliveries(true);
         let mut tx = store.begin().await.unwrap();
-        let raised = steward_server::alerts::raise(&mut tx, steward_server::alerts::Finding {
-            kind: steward_server::alerts::AlertKind::Lockdown,
+        let raised = steward_app::alerts::raise(&mut tx, steward_app::alerts::Finding {
+            kind: steward_app::alerts::AlertKind::Lockdown,
             account_id: Some(account.clone()),
             user_id: None,
             summary: "queued with mail on".into(),

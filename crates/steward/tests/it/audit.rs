@@ -1,7 +1,7 @@
 //! The activity log: written with every change, fail-closed, tamper-evident (issue #2 item 7).
 use serde_json::json;
+use steward_app::audit_verify::{Verdict, VerifyOptions, verify_chain, verify_chain_with, write_anchor};
 use steward_domain::audit_chain::ChainBreak;
-use steward_server::audit_verify::{Verdict, VerifyOptions, verify_chain, verify_chain_with, write_anchor};
 
 use crate::helpers::*;
 
@@ -222,13 +222,13 @@ both_backends! {
     }
 }
 
-fn keys(app: &TestApp) -> Vec<steward_server::crypto::MasterKey> {
+fn keys(app: &TestApp) -> Vec<steward_app::crypto::MasterKey> {
     match &app.state.settings.master_key {
-        steward_server::config::MasterKeySource::File(p) => {
-            steward_server::crypto::Keyring::read_file(p).unwrap().unwrap().into_keys()
+        steward_app::config::MasterKeySource::File(p) => {
+            steward_app::crypto::Keyring::read_file(p).unwrap().unwrap().into_keys()
         }
-        steward_server::config::MasterKeySource::Inline(b) => {
-            vec![steward_server::crypto::MasterKey::from_base64(b).unwrap()]
+        steward_app::config::MasterKeySource::Inline(b) => {
+            vec![steward_app::crypto::MasterKey::from_base64(b).unwrap()]
         }
     }
 }
@@ -277,14 +277,14 @@ mod retention {
         let later = app.user("later@example.com").await;
         app.post("/api/v1/me/tokens").auth(&later).json(json!({"name": "t", "scopes": ["read"]})).send().await;
         let before = app.state.store.audit_event_count().await.unwrap();
-        let pruned = steward_server::audit_verify::prune(&app.state).await.unwrap();
+        let pruned = steward_app::audit_verify::prune(&app.state).await.unwrap();
         assert_eq!(pruned, 6, "the six events older than two days");
         assert_eq!(app.state.store.audit_event_count().await.unwrap(), before - 6);
         match full_verdict(&app).await {
             Verdict::Intact { events } => assert_eq!(events, u64::try_from(before - 6).unwrap()),
             other => panic!("the pruned chain verifies from its checkpoint: {other:?}"),
         }
-        assert_eq!(steward_server::audit_verify::prune(&app.state).await.unwrap(), 0, "nothing more to prune");
+        assert_eq!(steward_app::audit_verify::prune(&app.state).await.unwrap(), 0, "nothing more to prune");
         // A forged checkpoint is refused…
         app.raw_sql("UPDATE audit_checkpoints SET signature = hash;").await;
         assert!(matches!(full_verdict(&app).await, Verdict::Broken(ChainBreak::BadCheckpoint { seq: 6 })));

@@ -2,7 +2,7 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use steward_server::config::SignupMode;
+use steward_app::config::SignupMode;
 
 use crate::helpers::*;
 
@@ -216,7 +216,7 @@ both_backends! {
         let row = listed.body["items"].as_array().unwrap().iter().find(|m| m["user_id"] == temp.user_id.as_str()).cloned().unwrap();
         assert_eq!(row["status"], "expired");
         assert_eq!(row["capabilities"], json!([]));
-        let removed = steward_server::sweeper::sweep_expired_memberships(&app.state).await.unwrap();
+        let removed = steward_app::sweeper::sweep_expired_memberships(&app.state).await.unwrap();
         assert_eq!(removed, 1);
         app.get(&path(&acc, "")).auth(&temp).send().await.assert_problem(404, "not-found");
         let events = app.state.store.audit_events_after(0, 1000).await.unwrap();

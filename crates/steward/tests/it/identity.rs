@@ -1,6 +1,6 @@
 //! Sign-up, sign-in and throttling (issue #2 items 4 and 6).
 use serde_json::json;
-use steward_server::config::SignupMode;
+use steward_app::config::SignupMode;
 
 use crate::helpers::*;
 

@@ -6,10 +6,10 @@
 use std::time::Duration;
 
 use serde_json::json;
+use steward_app::platforms::mastodon::MastodonCredential;
 use steward_connectors::mastodon as mastodon_api;
 use steward_doubles::Fault;
 use steward_doubles::mastodon::{Config as MastodonConfig, MastodonDouble};
-use steward_server::platforms::mastodon::MastodonCredential;
 use steward_store::{NewAccount, NewPost, PostRow, PostStateWrite, ScheduleWrite};
 
 use crate::helpers::{Session, TestApp, both_backends};
@@ -61,7 +61,7 @@ pub async fn mastodon_token(d: &MastodonDouble) -> String {
 /// A Mastodon account owned by `owner_id`, its credential sealed through the server's vault.
 pub async fn seal_mastodon_account(
     store: &steward_store::Store,
-    vault: &steward_server::vault::Vault,
+    vault: &steward_app::vault::Vault,
     owner_id: &str,
     d: &MastodonDouble,
     now: i64,
@@ -184,7 +184,7 @@ both_backends! {
         let now = now_us(&app);
         let id = scheduled_post(&app.state.store, &account, &owner.user_id, &owner.user_id, true, "Hello sandbox", now + HOUR, now).await;
         // Not due yet: a round claims nothing and the post stays scheduled.
-        assert_eq!(steward_server::scheduler::run_once(&app.state).await.unwrap(), 0);
+        assert_eq!(steward_app::scheduler::run_once(&app.state).await.unwrap(), 0);
         assert_eq!(post(&app, &id).await.state, "scheduled");
         assert!(app.state.store.sandbox_posts(&account).await.unwrap().is_empty());
 
@@ -195,7 +195,7 @@ both_backends! {
         assert_eq!(live.len(), 1);
         assert_eq!(live[0].text, "Hello sandbox");
         assert_eq!(p.external_id.as_deref(), Some(live[0].id.as_str()));
-        assert_eq!(live[0].idempotency_key, steward_server::scheduler::idempotency_key(&id, 1));
+        assert_eq!(live[0].idempotency_key, steward_app::scheduler::idempotency_key(&id, 1));
         assert!(p.published_at.is_some() && p.last_error.is_none());
         let attempts = app.state.store.publish_attempts(&id).await.unwrap();
         assert_eq!(attempts.len(), 1);
@@ -221,17 +221,17 @@ both_backends! {
         let p = settled(&app, &id, &["published", "failed"]).await;
         let ext = p.external_id.clone().unwrap();
         let acct = app.state.store.account_by_id(&account).await.unwrap().unwrap();
-        let c = steward_server::platforms::sandbox::add_follower_comment(&app.state, &account, &ext, "@fan", "Nice!")
+        let c = steward_app::platforms::sandbox::add_follower_comment(&app.state, &account, &ext, "@fan", "Nice!")
             .await.unwrap().unwrap();
-        assert!(steward_server::platforms::sandbox::add_follower_comment(&app.state, &account, "sbx_nope", "@fan", "x")
+        assert!(steward_app::platforms::sandbox::add_follower_comment(&app.state, &account, "sbx_nope", "@fan", "x")
             .await.unwrap().is_none());
-        let reply = steward_server::platforms::reply(&app.state, &acct, &c.id, "Thanks").await.unwrap();
+        let reply = steward_app::platforms::reply(&app.state, &acct, &c.id, "Thanks").await.unwrap();
         assert_eq!((reply.parent_id.as_deref(), reply.post_external_id.as_str()), (Some(c.id.as_str()), ext.as_str()));
-        let all = steward_server::platforms::comments(&app.state, &acct, std::slice::from_ref(&ext)).await.unwrap();
+        let all = steward_app::platforms::comments(&app.state, &acct, std::slice::from_ref(&ext)).await.unwrap();
         assert_eq!(all.len(), 2);
         assert_eq!(all[0].author, "@fan");
         assert!(app.state.store.set_sandbox_engagement(&account, &ext, 120, 7, 2).await.unwrap());
-        let stats = steward_server::platforms::analytics(&app.state, &acct, std::slice::from_ref(&ext)).await.unwrap();
+        let stats = steward_app::platforms::analytics(&app.state, &acct, std::slice::from_ref(&ext)).await.unwrap();
         assert_eq!(stats.posts.len(), 1);
         let s = &stats.posts[0];
         assert_eq!((s.impressions, s.likes, s.comments, s.shares), (Some(120), Some(7), Some(2), Some(2)));
@@ -268,7 +268,7 @@ both_backends! {
         let keys: Vec<String> = d.requests().iter().filter(|r| r.path == "/api/v1/statuses")
             .map(|r| r.header("idempotency-key").unwrap().to_string()).collect();
         assert_eq!(keys.len(), 2);
-        assert!(keys.iter().all(|k| *k == steward_server::scheduler::idempotency_key(&id, 1)));
+        assert!(keys.iter().all(|k| *k == steward_app::scheduler::idempotency_key(&id, 1)));
         let acts: Vec<String> = actions(&app, &id).await.into_iter().map(|(a, _)| a).collect();
         assert_eq!(acts, ["posts.publish_attempt", "posts.publish_retry", "posts.publish_attempt", "posts.published"]);
     }
@@ -548,11 +548,10 @@ mod crash {
         assert_eq!(r.status(), 201);
         let owner_id = r.json::<serde_json::Value>().await.unwrap()["id"].as_str().unwrap().to_string();
         let store = steward_store::Store::open(&database_url).await.unwrap();
-        let vault = steward_server::vault::Vault::load(&steward_server::config::MasterKeySource::File(
-            dir.path().join("master.key"),
-        ))
-        .unwrap();
-        let now = steward_server::clock::Clock::default().now_us();
+        let vault =
+            steward_app::vault::Vault::load(&steward_app::config::MasterKeySource::File(dir.path().join("master.key")))
+                .unwrap();
+        let now = steward_app::clock::Clock::default().now_us();
         let account = seal_mastodon_account(&store, &vault, &owner_id, &d, now).await;
         // Slow answers and lost answers, so kills land mid-call and after the instance committed.
         for i in 0..POSTS {

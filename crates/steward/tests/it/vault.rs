@@ -6,16 +6,16 @@ use std::time::Duration;
 
 use base64::Engine;
 use serde_json::{Value, json};
-use steward_server::config::MasterKeySource;
-use steward_server::crypto::{Keyring, MasterKey};
-use steward_server::vault::Vault;
+use steward_app::config::MasterKeySource;
+use steward_app::crypto::{Keyring, MasterKey};
+use steward_app::vault::Vault;
 
 use crate::helpers::*;
 
 const BIN: &str = env!("CARGO_BIN_EXE_steward");
 
 fn marker(what: &str) -> String {
-    format!("{what}-{}", hex::encode(steward_server::crypto::random_array::<12>()))
+    format!("{what}-{}", hex::encode(steward_app::crypto::random_array::<12>()))
 }
 
 /// A sandbox account whose credential is `{"access_token": token}`; its id.

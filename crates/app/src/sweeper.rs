@@ -5,11 +5,11 @@ use std::time::Duration;
 use serde_json::json;
 use steward_store::NewAuditEvent;
 
-use crate::state::AppState;
+use crate::services::Services;
 
 const EVERY: Duration = Duration::from_secs(30);
 
-pub async fn run(state: AppState) {
+pub async fn run(state: Services) {
     let mut tick = tokio::time::interval(EVERY);
     loop {
         tick.tick().await;
@@ -20,7 +20,7 @@ pub async fn run(state: AppState) {
 }
 
 /// Removes every membership expired at the clock's now; returns how many were removed.
-pub async fn sweep_expired_memberships(state: &AppState) -> anyhow::Result<usize> {
+pub async fn sweep_expired_memberships(state: &Services) -> anyhow::Result<usize> {
     let now = state.clock.now_us();
     let mut removed = 0;
     for m in state.store.expired_memberships(now, 500).await? {

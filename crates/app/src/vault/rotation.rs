@@ -4,8 +4,7 @@
 //! server changed meanwhile is left alone and picked up by the next pass.
 use steward_store::Store;
 
-use crate::twofactor::secret_aad;
-use crate::vault::{Vault, credential_aad, mastodon_app_secret_aad};
+use crate::vault::{Vault, credential_aad, mastodon_app_secret_aad, totp_secret_aad as secret_aad, webhook_secret_aad};
 
 /// What one [`rewrap_all`] did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -232,7 +231,7 @@ async fn one_pass(
                 continue;
             }
             let new = vault
-                .reseal(&crate::alerts::webhook_secret_aad(user_id), sealed)
+                .reseal(&webhook_secret_aad(user_id), sealed)
                 .map_err(|_| unopenable("the alert webhook secret of user", user_id))?;
             changes.push((user_id.as_str(), sealed.as_slice(), new));
         }

@@ -20,7 +20,7 @@ use super::{
     store_failure,
 };
 use crate::credentials::{OauthCredential, with_token};
-use crate::state::AppState;
+use crate::services::Services;
 
 /// How many of the author's latest posts a retry looks through for the one it may have made.
 const LOOK_UP_POSTS: u32 = 20;
@@ -34,7 +34,7 @@ fn access_denied(message: &str) -> bool {
 /// What the journal holds for a LinkedIn attempt: only that one was made.
 const ATTEMPTED: &str = "linkedin:attempted";
 
-fn app(state: &AppState) -> Result<&OauthApp, ConnectorError> {
+fn app(state: &Services) -> Result<&OauthApp, ConnectorError> {
     state.settings.linkedin.as_ref().ok_or_else(|| {
         ConnectorError::Misconfigured("LinkedIn is not configured on this server (STEWARD_LINKEDIN_CLIENT_ID)".into())
     })
@@ -61,7 +61,7 @@ fn live(urn: &str) -> PublishOutcome {
 
 /// Uploads an image for `owner` and waits until LinkedIn has processed it.
 async fn upload_image(
-    state: &AppState,
+    state: &Services,
     app: &OauthApp,
     token: &str,
     owner: &str,
@@ -84,7 +84,7 @@ async fn upload_image(
 }
 
 pub async fn publish(
-    state: &AppState,
+    state: &Services,
     account: &AccountRow,
     out: &Outgoing<'_>,
     journal: &PublishJournal,
@@ -143,7 +143,7 @@ pub async fn publish(
 
 /// LinkedIn publishes synchronously: a ref names a post already live.
 pub async fn status(
-    _state: &AppState,
+    _state: &Services,
     _account: &AccountRow,
     platform_ref: &str,
 ) -> Result<PublishOutcome, ConnectorError> {
@@ -161,7 +161,7 @@ fn rfc3339_ms(ms: Option<i64>) -> String {
 }
 
 pub async fn comments(
-    state: &AppState,
+    state: &Services,
     account: &AccountRow,
     published_external_ids: &[String],
 ) -> Result<Vec<PlatformComment>, ConnectorError> {
@@ -188,7 +188,7 @@ pub async fn comments(
 }
 
 pub async fn reply(
-    state: &AppState,
+    state: &Services,
     account: &AccountRow,
     comment: &str,
     text: &str,
@@ -230,7 +230,7 @@ pub async fn reply(
 /// `r_member_social` (`STEWARD_LINKEDIN_MEMBER_READ`); impressions and shares are `null` there.
 /// Follower counts are `null` on both (they need APIs Steward does not use).
 pub async fn analytics(
-    state: &AppState,
+    state: &Services,
     account: &AccountRow,
     published_external_ids: &[String],
 ) -> Result<AccountStats, ConnectorError> {
@@ -271,7 +271,7 @@ fn member_read_missing() -> ConnectorError {
 }
 
 async fn member_analytics(
-    state: &AppState,
+    state: &Services,
     app: &OauthApp,
     account: &AccountRow,
     published_external_ids: &[String],

@@ -9,7 +9,7 @@ use super::{
     AccountStats, Outgoing, PlatformComment, PostStats, PublishJournal, PublishOutcome, Published, store_failure,
 };
 use crate::clock::rfc3339;
-use crate::state::AppState;
+use crate::services::Services;
 
 /// The sandbox's ids carry a prefix, so nobody mistakes them for another platform's.
 const POST_PREFIX: &str = "sbx_";
@@ -20,7 +20,7 @@ fn published(row: &SandboxPostRow) -> PublishOutcome {
 }
 
 pub async fn publish(
-    state: &AppState,
+    state: &Services,
     account: &AccountRow,
     out: &Outgoing<'_>,
     _journal: &PublishJournal,
@@ -48,7 +48,7 @@ pub async fn publish(
 
 /// The sandbox never leaves a post processing: a ref is the post's id.
 pub async fn status(
-    state: &AppState,
+    state: &Services,
     account: &AccountRow,
     platform_ref: &str,
 ) -> Result<PublishOutcome, ConnectorError> {
@@ -71,7 +71,7 @@ fn comment(row: SandboxCommentRow) -> PlatformComment {
 }
 
 pub async fn comments(
-    state: &AppState,
+    state: &Services,
     account: &AccountRow,
     published_external_ids: &[String],
 ) -> Result<Vec<PlatformComment>, ConnectorError> {
@@ -80,7 +80,7 @@ pub async fn comments(
 }
 
 pub async fn reply(
-    state: &AppState,
+    state: &Services,
     account: &AccountRow,
     comment_id: &str,
     text: &str,
@@ -115,7 +115,7 @@ pub async fn reply(
 /// A follower comments on a sandbox post (demo seeding and tests; the sandbox has no real
 /// audience). `None` if the post is not the account's.
 pub async fn add_follower_comment(
-    state: &AppState,
+    state: &Services,
     account_id: &str,
     post_external_id: &str,
     author: &str,
@@ -138,7 +138,7 @@ pub async fn add_follower_comment(
 }
 
 pub async fn analytics(
-    state: &AppState,
+    state: &Services,
     account: &AccountRow,
     published_external_ids: &[String],
 ) -> Result<AccountStats, ConnectorError> {

@@ -8,8 +8,8 @@ use serde_json::json;
 use steward_connectors::{ConnectorError, Identity, OauthApp, TokenSet, bluesky, linkedin, mastodon, tiktok};
 use steward_store::{NewAuditEvent, Tx};
 
-use crate::error::{ApiError, ApiResult};
-use crate::state::AppState;
+use crate::error::{AppError, AppResult};
+use crate::services::Services;
 
 /// Refresh when the access token has less than this left.
 const REFRESH_MARGIN_SECS: i64 = 300;
@@ -25,36 +25,36 @@ pub struct OauthCredential {
 }
 
 /// Opens an account's sealed credential and parses it as `T`.
-pub async fn open_json<T: serde::de::DeserializeOwned>(state: &AppState, account_id: &str) -> ApiResult<T> {
-    let row = state.store.sealed_credential(account_id).await?.ok_or(ApiError::NotFound)?;
+pub async fn open_json<T: serde::de::DeserializeOwned>(state: &Services, account_id: &str) -> AppResult<T> {
+    let row = state.store.sealed_credential(account_id).await?.ok_or(AppError::NotFound)?;
     let Some(sealed) = row.credential_sealed.as_deref() else {
-        return Err(ApiError::Conflict(
+        return Err(AppError::Conflict(
             "this account has no stored credential; its owner must connect it again".into(),
         ));
     };
     let plain = state
         .vault()
         .open_stored_credential(account_id, row.wrapped_data_key.as_deref(), sealed)
-        .map_err(|e| ApiError::internal(anyhow::anyhow!("account {account_id}: {e}")))?;
+        .map_err(|e| AppError::internal(anyhow::anyhow!("account {account_id}: {e}")))?;
     serde_json::from_slice(&plain).map_err(|_| {
-        ApiError::internal(anyhow::anyhow!("account {account_id}: the credential is not of this platform's kind"))
+        AppError::internal(anyhow::anyhow!("account {account_id}: the credential is not of this platform's kind"))
     })
 }
 
 /// Seals `value` under a fresh data key and stores it inside `tx`.
-pub async fn seal_json_in<T: Serialize>(state: &AppState, tx: &mut Tx, account_id: &str, value: &T) -> ApiResult<()> {
-    let plain = zeroize::Zeroizing::new(serde_json::to_vec(value).map_err(ApiError::internal)?);
+pub async fn seal_json_in<T: Serialize>(state: &Services, tx: &mut Tx, account_id: &str, value: &T) -> AppResult<()> {
+    let plain = zeroize::Zeroizing::new(serde_json::to_vec(value).map_err(AppError::internal)?);
     let sealed = state.vault().seal_new_credential(account_id, &plain);
     tx.set_account_credential(account_id, &sealed.wrapped_data_key, &sealed.credential, state.clock.now_us()).await?;
     Ok(())
 }
 
-pub async fn load(state: &AppState, account_id: &str) -> ApiResult<OauthCredential> {
+pub async fn load(state: &Services, account_id: &str) -> AppResult<OauthCredential> {
     open_json(state, account_id).await
 }
 
 /// Seals `cred` under a fresh data key and stores it inside `tx`.
-pub async fn store_in(state: &AppState, tx: &mut Tx, account_id: &str, cred: &OauthCredential) -> ApiResult<()> {
+pub async fn store_in(state: &Services, tx: &mut Tx, account_id: &str, cred: &OauthCredential) -> AppResult<()> {
     seal_json_in(state, tx, account_id, cred).await
 }
 
@@ -67,7 +67,7 @@ pub enum CredentialError {
     #[error(transparent)]
     Platform(#[from] ConnectorError),
     #[error(transparent)]
-    Api(#[from] ApiError),
+    Api(#[from] AppError),
 }
 
 impl From<steward_store::StoreError> for CredentialError {
@@ -76,12 +76,12 @@ impl From<steward_store::StoreError> for CredentialError {
     }
 }
 
-fn refresh_lock(state: &AppState, account_id: &str) -> Arc<tokio::sync::Mutex<()>> {
+fn refresh_lock(state: &Services, account_id: &str) -> Arc<tokio::sync::Mutex<()>> {
     let mut locks = state.refresh_locks.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     locks.entry(account_id.to_string()).or_default().clone()
 }
 
-fn app_for<'a>(state: &'a AppState, platform: &str) -> Result<&'a OauthApp, ConnectorError> {
+fn app_for<'a>(state: &'a Services, platform: &str) -> Result<&'a OauthApp, ConnectorError> {
     let app = match platform {
         "linkedin" => state.settings.linkedin.as_ref(),
         "tiktok" => state.settings.tiktok.as_ref(),
@@ -96,7 +96,7 @@ fn app_for<'a>(state: &'a AppState, platform: &str) -> Result<&'a OauthApp, Conn
 }
 
 async fn refresh_with_platform(
-    state: &AppState,
+    state: &Services,
     platform: &str,
     tokens: &TokenSet,
 ) -> Result<TokenSet, ConnectorError> {
@@ -119,7 +119,7 @@ async fn refresh_with_platform(
 /// when it is (or when `force`, after the platform refused it). Concurrent callers for one
 /// account wait for a single refresh and then use its result.
 pub async fn fresh(
-    state: &AppState,
+    state: &Services,
     account_id: &str,
     platform: &str,
     force: bool,
@@ -162,7 +162,7 @@ pub async fn fresh(
 }
 
 /// Marks the account `needs_reconnect` and records why (the owner is alerted: `credential_failed`).
-pub async fn mark_needs_reconnect(state: &AppState, account_id: &str, why: &str) -> ApiResult<()> {
+pub async fn mark_needs_reconnect(state: &Services, account_id: &str, why: &str) -> AppResult<()> {
     let mut tx = state.store.begin().await?;
     tx.set_account_status(account_id, "needs_reconnect", state.clock.now_us()).await?;
     tx.append_audit(system_event(state, account_id, "accounts.credential_failed", json!({ "reason": why }))).await?;
@@ -170,7 +170,7 @@ pub async fn mark_needs_reconnect(state: &AppState, account_id: &str, why: &str)
     Ok(())
 }
 
-fn system_event(state: &AppState, account_id: &str, action: &str, detail: serde_json::Value) -> NewAuditEvent {
+fn system_event(state: &Services, account_id: &str, action: &str, detail: serde_json::Value) -> NewAuditEvent {
     NewAuditEvent {
         id: uuid::Uuid::now_v7().to_string(),
         at: state.clock.now_us(),
@@ -186,7 +186,7 @@ fn system_event(state: &AppState, account_id: &str, action: &str, detail: serde_
 
 /// Asks the platform who the account is, with the stored credential: refreshing it first if it
 /// is about to expire, and once more if the platform refuses the access token.
-pub async fn check_identity(state: &AppState, account_id: &str, platform: &str) -> Result<Identity, CredentialError> {
+pub async fn check_identity(state: &Services, account_id: &str, platform: &str) -> Result<Identity, CredentialError> {
     let call = |cred: OauthCredential| async move {
         if platform == "mastodon" {
             let instance = cred.instance.as_deref().ok_or_else(|| {
@@ -230,12 +230,12 @@ pub struct BlueskyCredential {
 /// Signs in to the account's PDS with an app password, from `POST /accounts`'s `credentials`
 /// (`{identifier, app_password, service?}`): proves the password works before anything is stored.
 pub async fn bluesky_sign_in(
-    state: &AppState,
+    state: &Services,
     credentials: &serde_json::Value,
-) -> ApiResult<(BlueskyCredential, Identity)> {
+) -> AppResult<(BlueskyCredential, Identity)> {
     let field = |name: &str| credentials.get(name).and_then(|v| v.as_str()).map(str::trim).filter(|v| !v.is_empty());
     let (Some(identifier), Some(app_password)) = (field("identifier"), field("app_password")) else {
-        return Err(ApiError::Validation(vec![crate::error::FieldError::new(
+        return Err(AppError::Validation(vec![crate::error::FieldError::new(
             "credentials",
             "needs `identifier` (handle or DID) and `app_password` (never the account's main password)",
         )]));
@@ -244,15 +244,15 @@ pub async fn bluesky_sign_in(
     let allow_private = state.settings.allow_private_networks;
     let platform_error = |e: ConnectorError, what: &str| match e {
         ConnectorError::Rejected(m) | ConnectorError::Unauthorized(m) => {
-            ApiError::validation("credentials.app_password", m)
+            AppError::validation("credentials.app_password", m)
         }
-        ConnectorError::Misconfigured(m) => ApiError::validation("credentials.service", m),
-        other => ApiError::PlatformUnavailable(format!("Bluesky could not be reached to {what}: {other}")),
+        ConnectorError::Misconfigured(m) => AppError::validation("credentials.service", m),
+        other => AppError::PlatformUnavailable(format!("Bluesky could not be reached to {what}: {other}")),
     };
     // The PDS address is user-supplied: refuse private and loopback targets before any call.
     steward_connectors::net::check_outbound_url(&service, allow_private)
         .await
-        .map_err(|e| ApiError::validation("credentials.service", e.to_string()))?;
+        .map_err(|e| AppError::validation("credentials.service", e.to_string()))?;
     let session = bluesky::create_session(&state.http, &service, identifier, app_password, allow_private)
         .await
         .map_err(|e| platform_error(e, "sign in"))?;
@@ -271,14 +271,14 @@ pub async fn bluesky_sign_in(
 }
 
 /// The stored Bluesky credential.
-pub async fn bluesky_load(state: &AppState, account_id: &str) -> ApiResult<BlueskyCredential> {
+pub async fn bluesky_load(state: &Services, account_id: &str) -> AppResult<BlueskyCredential> {
     open_json(state, account_id).await
 }
 
 /// A new Bluesky session after the PDS refused the stored one: refreshed, or signed in again
 /// with the app password when the refresh token is gone too; stored before it is used. A
 /// refused app password marks the account `needs_reconnect`. Single-flight per account.
-pub async fn bluesky_renewed(state: &AppState, account_id: &str) -> Result<BlueskyCredential, CredentialError> {
+pub async fn bluesky_renewed(state: &Services, account_id: &str) -> Result<BlueskyCredential, CredentialError> {
     let before: BlueskyCredential = open_json(state, account_id).await?;
     let lock = refresh_lock(state, account_id);
     let _guard = lock.lock().await;
@@ -320,7 +320,7 @@ pub async fn bluesky_renewed(state: &AppState, account_id: &str) -> Result<Blues
 
 /// "Test connection" for Bluesky: the profile with the stored session, renewing the session
 /// (see [`bluesky_renewed`]) when the PDS refuses it.
-pub async fn bluesky_check(state: &AppState, account_id: &str) -> Result<Identity, CredentialError> {
+pub async fn bluesky_check(state: &Services, account_id: &str) -> Result<Identity, CredentialError> {
     let cred: BlueskyCredential = open_json(state, account_id).await?;
     match bluesky::get_profile(&state.http, &cred.service, &cred.session).await {
         Err(ConnectorError::Unauthorized(_)) => {}
@@ -333,7 +333,7 @@ pub async fn bluesky_check(state: &AppState, account_id: &str) -> Result<Identit
 /// Runs a platform call with the account's fresh OAuth access token; when the platform refuses
 /// the token, refreshes once and runs it again; refused again, the account needs a reconnect.
 pub async fn with_token<T, F, Fut>(
-    state: &AppState,
+    state: &Services,
     account_id: &str,
     platform: &str,
     call: F,
@@ -342,7 +342,6 @@ where
     F: Fn(OauthCredential) -> Fut,
     Fut: std::future::Future<Output = Result<T, ConnectorError>>,
 {
-    use crate::platforms::credential_failure;
     let cred = fresh(state, account_id, platform, false).await.map_err(credential_failure)?;
     match call(cred).await {
         Err(ConnectorError::Unauthorized(_)) => {
@@ -362,12 +361,11 @@ where
 }
 
 /// The same for Bluesky: the stored session, renewed once when the PDS refuses it.
-pub async fn with_bluesky_session<T, F, Fut>(state: &AppState, account_id: &str, call: F) -> Result<T, ConnectorError>
+pub async fn with_bluesky_session<T, F, Fut>(state: &Services, account_id: &str, call: F) -> Result<T, ConnectorError>
 where
     F: Fn(BlueskyCredential) -> Fut,
     Fut: std::future::Future<Output = Result<T, ConnectorError>>,
 {
-    use crate::platforms::credential_failure;
     let cred = bluesky_load(state, account_id).await.map_err(|e| credential_failure(e.into()))?;
     match call(cred).await {
         Err(ConnectorError::Unauthorized(_)) => {
@@ -375,5 +373,17 @@ where
             call(renewed).await
         }
         other => other,
+    }
+}
+
+/// Maps a failure to get a usable credential to the connector classes the scheduler acts on.
+pub(crate) fn credential_failure(e: CredentialError) -> ConnectorError {
+    match e {
+        CredentialError::NeedsReconnect => {
+            ConnectorError::Unauthorized("the platform no longer accepts this account's credential".into())
+        }
+        CredentialError::Platform(e) => e,
+        CredentialError::Api(crate::error::AppError::Conflict(m)) => ConnectorError::Unauthorized(m),
+        CredentialError::Api(e) => ConnectorError::Transient(format!("the credential could not be read: {e}")),
     }
 }

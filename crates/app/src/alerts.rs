@@ -23,7 +23,7 @@ use utoipa::ToSchema;
 
 use crate::clock::rfc3339;
 use crate::crypto::hmac_sha256;
-use crate::state::AppState;
+use crate::services::Services;
 
 /// Raises a finding inside the caller's transaction (grouped per API.md; see `store::alerts`).
 pub async fn raise(tx: &mut Tx, finding: Finding) -> steward_store::Result<Raised> {
@@ -65,11 +65,7 @@ impl From<AlertRow> for AlertView {
     }
 }
 
-/// The associated data of a user's sealed webhook secret.
-#[must_use]
-pub fn webhook_secret_aad(user_id: &str) -> String {
-    format!("users:{user_id}:webhook-secret")
-}
+pub use crate::vault::webhook_secret_aad;
 
 /// A new webhook secret: 256 random bits, hex, with a prefix that says what it is.
 #[must_use]
@@ -106,7 +102,7 @@ fn micros(d: Duration) -> i64 {
 }
 
 /// Sends due deliveries until the task is aborted.
-pub async fn run_deliveries(state: AppState) {
+pub async fn run_deliveries(state: Services) {
     let mut tick = tokio::time::interval(POLL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -118,7 +114,7 @@ pub async fn run_deliveries(state: AppState) {
 }
 
 /// One round: every delivery due now, each claimed before it is sent.
-pub async fn deliver_due(state: &AppState) -> anyhow::Result<usize> {
+pub async fn deliver_due(state: &Services) -> anyhow::Result<usize> {
     let now = state.clock.now_us();
     let due = state.store.due_deliveries(now, 50).await?;
     let mut sent = 0;
@@ -165,7 +161,7 @@ enum Failure {
     Permanent(String),
 }
 
-async fn deliver(state: &AppState, d: &DeliveryRow, alert: AlertView) -> Result<(), Failure> {
+async fn deliver(state: &Services, d: &DeliveryRow, alert: AlertView) -> Result<(), Failure> {
     match d.channel.as_str() {
         "email" => send_email(state, &d.email, &alert).await,
         "webhook" => send_webhook(state, d, &alert).await,
@@ -209,7 +205,7 @@ pub fn email_message(from: &str, to: &str, public_url: &str, alert: &AlertView) 
         .multipart(MultiPart::alternative_plain_html(text, html))?)
 }
 
-async fn send_email(state: &AppState, to: &str, alert: &AlertView) -> Result<(), Failure> {
+async fn send_email(state: &Services, to: &str, alert: &AlertView) -> Result<(), Failure> {
     let (Some(url), Some(from)) = (&state.settings.smtp_url, &state.settings.mail_from) else {
         return Err(Failure::Permanent(MAIL_OFF.into()));
     };
@@ -226,7 +222,7 @@ async fn send_email(state: &AppState, to: &str, alert: &AlertView) -> Result<(),
     }
 }
 
-async fn send_webhook(state: &AppState, d: &DeliveryRow, alert: &AlertView) -> Result<(), Failure> {
+async fn send_webhook(state: &Services, d: &DeliveryRow, alert: &AlertView) -> Result<(), Failure> {
     let (Some(url), Some(sealed)) = (&d.webhook_url, &d.webhook_secret_sealed) else {
         return Err(Failure::Permanent("the recipient no longer has a webhook".into()));
     };

@@ -49,43 +49,18 @@ use steward_store::{
     AccountRow, JobStart, JobUpdate, Micros, NewAuditEvent, PostRow, PostStateWrite, PublishAttemptRow, PublishJobRow,
     PublishResultWrite, ScheduleWrite, Tx,
 };
-use tokio::sync::Notify;
 
 use crate::notify::{self, PostNotice};
 use crate::platforms::{self, MediaRef, Outgoing, PublishJournal, PublishOutcome};
-use crate::routes::posts::{approval_rules, counting_approvals};
-use crate::state::AppState;
+use crate::posts::rules::{approval_rules, counting_approvals};
+use crate::services::Services;
 
 /// How soon a platform that is still processing a post is asked again.
 const POLL_INTERVAL: Duration = Duration::from_secs(10);
 /// The shortest pause when something is due but could not be claimed (another replica holds it).
 const CONTENDED_PAUSE: Duration = Duration::from_millis(250);
 
-/// This process's worker: its identity in leases, and its wake-up bell.
-pub struct Scheduler {
-    worker_id: String,
-    bell: Notify,
-}
-
-impl Default for Scheduler {
-    fn default() -> Self {
-        Self { worker_id: format!("worker-{}", uuid::Uuid::now_v7().simple()), bell: Notify::new() }
-    }
-}
-
-impl Scheduler {
-    /// Something may be due sooner than the worker thought (a post was scheduled, published now,
-    /// cancelled): look at the database again now. Cheap; call after committing.
-    pub fn wake(&self) {
-        // notify_one keeps a permit when the worker is busy, so the wake-up is not lost.
-        self.bell.notify_one();
-    }
-
-    #[must_use]
-    pub fn worker_id(&self) -> &str {
-        &self.worker_id
-    }
-}
+pub use crate::worker::Scheduler;
 
 /// The idempotency key of one post version: the same on every attempt, different for each
 /// version (an edited post is new content).
@@ -96,7 +71,7 @@ pub fn idempotency_key(post_id: &str, version: i64) -> String {
 }
 
 /// The worker loop, spawned by `App::serve`.
-pub async fn run(state: AppState) {
+pub async fn run(state: Services) {
     loop {
         let pause = match run_once(&state).await {
             Ok(0) => idle_wait(&state).await,
@@ -108,7 +83,7 @@ pub async fn run(state: AppState) {
         };
         tokio::select! {
             () = tokio::time::sleep(pause) => {}
-            () = state.scheduler.bell.notified() => {}
+            () = state.scheduler.rung() => {}
             () = state.clock.moved() => {}
         }
     }
@@ -116,7 +91,7 @@ pub async fn run(state: AppState) {
 
 /// How long to sleep when nothing could be claimed: until the next due instant, at most
 /// `recheck`; a little when something is due but held by another replica.
-async fn idle_wait(state: &AppState) -> Duration {
+async fn idle_wait(state: &Services) -> Duration {
     let recheck = state.settings.publishing.recheck;
     match state.store.next_publish_wakeup().await {
         Ok(Some(at)) => {
@@ -154,7 +129,7 @@ struct Work {
 
 /// One round: claim what is due, call the platforms, record the outcomes. Returns how many
 /// posts and jobs were claimed (0: nothing to do now).
-pub async fn run_once(state: &AppState) -> anyhow::Result<usize> {
+pub async fn run_once(state: &Services) -> anyhow::Result<usize> {
     let cfg = &state.settings.publishing;
     let now = state.clock.now_us();
     let lease_until = now + micros(cfg.lease);
@@ -213,7 +188,7 @@ fn micros(d: Duration) -> i64 {
     i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
 }
 
-async fn heartbeat(state: AppState, ids: Vec<String>, worker: String) {
+async fn heartbeat(state: Services, ids: Vec<String>, worker: String) {
     let lease = state.settings.publishing.lease;
     let every = (lease / 3).max(Duration::from_millis(200));
     loop {
@@ -225,7 +200,7 @@ async fn heartbeat(state: AppState, ids: Vec<String>, worker: String) {
     }
 }
 
-async fn call(state: &AppState, w: &Work, worker: &str) -> Result<PublishOutcome, ConnectorError> {
+async fn call(state: &Services, w: &Work, worker: &str) -> Result<PublishOutcome, ConnectorError> {
     let journal =
         PublishJournal::new(state.store.clone(), &w.post_id, worker, w.prior_ref.clone(), state.clock.now_us())
             .with_uncertain_since(w.uncertain_since);
@@ -273,7 +248,7 @@ fn ts(us: Micros) -> jiff::Timestamp {
 /// now); the reason and a sentence for people when they do not. Only posts that went out (or
 /// are going out) count here: a post scheduled later is checked when it is due.
 async fn rules_now(
-    state: &AppState,
+    state: &Services,
     tx: &mut Tx,
     account: &AccountRow,
     post: &PostRow,
@@ -333,7 +308,7 @@ async fn rules_now(
 
 #[allow(clippy::too_many_arguments)]
 async fn prepare_due(
-    state: &AppState,
+    state: &Services,
     tx: &mut Tx,
     post_id: &str,
     worker: &str,
@@ -532,7 +507,7 @@ async fn begin_attempt(
 }
 
 async fn prepare_job(
-    _state: &AppState,
+    _state: &Services,
     tx: &mut Tx,
     job: PublishJobRow,
     worker: &str,
@@ -648,7 +623,7 @@ async fn defer_post(
 
 /// Exponential backoff with "equal jitter": half the doubled delay, plus a random part of the
 /// other half, so replicas retrying together spread out.
-fn backoff(state: &AppState, attempt: i64) -> Duration {
+fn backoff(state: &Services, attempt: i64) -> Duration {
     let cfg = &state.settings.publishing;
     let exp = u32::try_from(attempt.saturating_sub(1).clamp(0, 30)).unwrap_or(30);
     let full = cfg.backoff_base.saturating_mul(2u32.saturating_pow(exp)).min(cfg.backoff_max);
@@ -663,7 +638,7 @@ fn platform_name(platform: &str) -> &str {
 }
 
 async fn record_outcomes(
-    state: &AppState,
+    state: &Services,
     results: Vec<(Work, Result<PublishOutcome, ConnectorError>)>,
     worker: &str,
 ) -> anyhow::Result<()> {
@@ -689,7 +664,7 @@ enum Next {
 }
 
 async fn record_one(
-    state: &AppState,
+    state: &Services,
     tx: &mut Tx,
     w: &Work,
     result: Result<PublishOutcome, ConnectorError>,

@@ -16,7 +16,7 @@ use super::{
     store_failure,
 };
 use crate::credentials::with_bluesky_session;
-use crate::state::AppState;
+use crate::services::Services;
 
 /// The journal's ref: `"{rkey} {createdAt}"`.
 fn parse_ref(r: &str) -> Option<(&str, &str)> {
@@ -33,7 +33,7 @@ fn published(handle: &str, uri: &str) -> Published {
 }
 
 pub async fn publish(
-    state: &AppState,
+    state: &Services,
     account: &AccountRow,
     out: &Outgoing<'_>,
     journal: &PublishJournal,
@@ -93,7 +93,7 @@ pub async fn publish(
 
 /// Bluesky publishes synchronously: a ref names a record already created.
 pub async fn status(
-    _state: &AppState,
+    _state: &Services,
     account: &AccountRow,
     platform_ref: &str,
 ) -> Result<PublishOutcome, ConnectorError> {
@@ -133,7 +133,7 @@ fn comment_of(reply: &bluesky::PostView, root: &str) -> Option<PlatformComment> 
 
 /// The replies below each published post (`getPostThread`); a post deleted on Bluesky has none.
 pub async fn comments(
-    state: &AppState,
+    state: &Services,
     account: &AccountRow,
     published_external_ids: &[String],
 ) -> Result<Vec<PlatformComment>, ConnectorError> {
@@ -151,7 +151,7 @@ pub async fn comments(
 /// Replies as the account. The reply gets a fresh record key: a client that repeats its request
 /// posts a second reply, as on every platform without idempotency keys.
 pub async fn reply(
-    state: &AppState,
+    state: &Services,
     account: &AccountRow,
     comment_id: &str,
     text: &str,
@@ -189,7 +189,7 @@ fn comment_id_or_uri(uri: &str) -> String {
 /// Likes, replies, reposts + quotes per post (`getPosts`, 25 at a time) and the follower count
 /// (`getProfile`). Bluesky counts no impressions: `null`.
 pub async fn analytics(
-    state: &AppState,
+    state: &Services,
     account: &AccountRow,
     published_external_ids: &[String],
 ) -> Result<AccountStats, ConnectorError> {

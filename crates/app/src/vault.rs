@@ -289,6 +289,18 @@ pub fn data_key_aad(account_id: &str) -> String {
     format!("accounts:{account_id}:data-key")
 }
 
+/// A user's TOTP secret, sealed directly under the master key.
+#[must_use]
+pub fn totp_secret_aad(user_id: &str) -> String {
+    format!("users:{user_id}:totp")
+}
+
+/// A user's alert webhook secret, sealed directly under the master key.
+#[must_use]
+pub fn webhook_secret_aad(user_id: &str) -> String {
+    format!("users:{user_id}:webhook-secret")
+}
+
 pub mod rotation;
 
 #[cfg(test)]

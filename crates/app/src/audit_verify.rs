@@ -21,7 +21,7 @@ use steward_domain::audit_chain::{ChainBreak, ChainVerifier};
 use steward_store::{CheckpointRow, Store};
 
 use crate::crypto::{MasterKey, constant_time_eq, hmac_sha256};
-use crate::state::AppState;
+use crate::services::Services;
 
 #[derive(Debug)]
 pub enum Verdict {
@@ -246,7 +246,7 @@ pub fn last_anchor(path: &Path) -> anyhow::Result<Option<(i64, Vec<u8>)>> {
 }
 
 /// Appends the current head to the anchor file if it moved since `last`; returns the head.
-pub async fn write_anchor(state: &AppState, last: Option<i64>) -> anyhow::Result<i64> {
+pub async fn write_anchor(state: &Services, last: Option<i64>) -> anyhow::Result<i64> {
     let (seq, hash) = state.store.audit_head().await?;
     if Some(seq) == last || seq == 0 {
         return Ok(seq);
@@ -269,7 +269,7 @@ pub async fn write_anchor(state: &AppState, last: Option<i64>) -> anyhow::Result
 /// At start-up, before the server takes a request: the anchor and retention. Doing both here,
 /// and not on a first tick racing the first requests, keeps the anchor file's lines predictable.
 /// Returns the anchored head for [`run`].
-pub async fn start_up(state: &AppState) -> Option<i64> {
+pub async fn start_up(state: &Services) -> Option<i64> {
     let last = anchor_logged(state, None).await;
     if let Err(e) = prune(state).await {
         tracing::error!(error = %e, "audit retention failed");
@@ -278,7 +278,7 @@ pub async fn start_up(state: &AppState) -> Option<i64> {
 }
 
 /// Every minute: the anchor; every hour: retention (when configured).
-pub async fn run(state: AppState, mut last: Option<i64>) {
+pub async fn run(state: Services, mut last: Option<i64>) {
     let period = std::time::Duration::from_secs(60);
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     let mut rounds: u64 = 1;
@@ -294,7 +294,7 @@ pub async fn run(state: AppState, mut last: Option<i64>) {
     }
 }
 
-async fn anchor_logged(state: &AppState, last: Option<i64>) -> Option<i64> {
+async fn anchor_logged(state: &Services, last: Option<i64>) -> Option<i64> {
     match write_anchor(state, last).await {
         Ok(seq) => Some(seq),
         Err(e) => {
@@ -305,7 +305,7 @@ async fn anchor_logged(state: &AppState, last: Option<i64>) -> Option<i64> {
 }
 
 /// Prunes events older than the retention horizon behind a signed checkpoint; returns how many.
-pub async fn prune(state: &AppState) -> anyhow::Result<u64> {
+pub async fn prune(state: &Services) -> anyhow::Result<u64> {
     let Some(days) = state.settings.audit_retention_days else { return Ok(0) };
     let horizon = state.clock.now_us() - i64::from(days) * 86_400 * 1_000_000;
     let Some((seq, hash, at)) = state.store.last_audit_event_before(horizon).await? else { return Ok(0) };

@@ -13,11 +13,9 @@ use steward_connectors::mastodon::{self, StatusDraft, Visibility};
 use steward_connectors::{ConnectorError, Identity, TokenSet};
 use steward_store::AccountRow;
 
-use super::{
-    AccountStats, MediaKind, Outgoing, PlatformComment, PostStats, PublishJournal, PublishOutcome, Published,
-    credential_failure,
-};
-use crate::state::AppState;
+use super::{AccountStats, MediaKind, Outgoing, PlatformComment, PostStats, PublishJournal, PublishOutcome, Published};
+use crate::credentials::credential_failure;
+use crate::services::Services;
 
 /// How long after an unanswered attempt a resend is still de-duplicated by the instance: its
 /// hour, minus a margin for clock differences between us and the instance.
@@ -33,14 +31,14 @@ pub struct MastodonCredential {
     pub identity: Identity,
 }
 
-async fn credential(state: &AppState, account: &AccountRow) -> Result<MastodonCredential, ConnectorError> {
+async fn credential(state: &Services, account: &AccountRow) -> Result<MastodonCredential, ConnectorError> {
     crate::credentials::open_json(state, &account.id).await.map_err(|e| credential_failure(e.into()))
 }
 
 /// The bytes of a post's media: a file Steward keeps (`STEWARD_DATA_DIR/media/<id>`) or a URL
 /// fetched like any user-supplied target (private addresses only when allowed).
-pub(crate) async fn media_bytes(state: &AppState, url: &str) -> Result<(Vec<u8>, String), ConnectorError> {
-    let stored = crate::routes::posts::stored_media(state, url)
+pub(crate) async fn media_bytes(state: &Services, url: &str) -> Result<(Vec<u8>, String), ConnectorError> {
+    let stored = crate::posts::media::stored_media(state, url)
         .await
         .map_err(|e| ConnectorError::Transient(format!("the uploaded media could not be looked up: {e}")))?;
     if let Some((row, path)) = stored {
@@ -75,7 +73,7 @@ pub(crate) async fn media_bytes(state: &AppState, url: &str) -> Result<(Vec<u8>,
 }
 
 pub async fn publish(
-    state: &AppState,
+    state: &Services,
     account: &AccountRow,
     out: &Outgoing<'_>,
     journal: &PublishJournal,
@@ -120,7 +118,7 @@ pub async fn publish(
 
 /// Mastodon publishes synchronously: a ref is already the status id.
 pub async fn status(
-    _state: &AppState,
+    _state: &Services,
     _account: &AccountRow,
     platform_ref: &str,
 ) -> Result<PublishOutcome, ConnectorError> {
@@ -162,7 +160,7 @@ fn comment_of(s: mastodon::StatusSummary, root: &str) -> PlatformComment {
 }
 
 pub async fn comments(
-    state: &AppState,
+    state: &Services,
     account: &AccountRow,
     published_external_ids: &[String],
 ) -> Result<Vec<PlatformComment>, ConnectorError> {
@@ -176,7 +174,7 @@ pub async fn comments(
 }
 
 pub async fn reply(
-    state: &AppState,
+    state: &Services,
     account: &AccountRow,
     comment_id: &str,
     text: &str,
@@ -209,7 +207,7 @@ pub async fn reply(
 
 /// Mastodon counts no impressions (`null`). Shares are boosts, likes are favourites.
 pub async fn analytics(
-    state: &AppState,
+    state: &Services,
     account: &AccountRow,
     published_external_ids: &[String],
 ) -> Result<AccountStats, ConnectorError> {

@@ -14,9 +14,9 @@ use super::{
     AccountStats, MediaKind, Outgoing, PlatformComment, PublishJournal, PublishOutcome, Published, store_failure,
 };
 use crate::credentials::with_token;
-use crate::state::AppState;
+use crate::services::Services;
 
-fn app(state: &AppState) -> Result<&steward_connectors::OauthApp, ConnectorError> {
+fn app(state: &Services) -> Result<&steward_connectors::OauthApp, ConnectorError> {
     state.settings.tiktok.as_ref().ok_or_else(|| {
         ConnectorError::Misconfigured("TikTok is not configured on this server (STEWARD_TIKTOK_CLIENT_ID)".into())
     })
@@ -44,7 +44,7 @@ fn outcome(publish_id: &str, s: &tiktok::PostStatus) -> Result<PublishOutcome, C
 }
 
 pub async fn publish(
-    state: &AppState,
+    state: &Services,
     account: &AccountRow,
     out: &Outgoing<'_>,
     journal: &PublishJournal,
@@ -96,7 +96,7 @@ pub async fn publish(
 }
 
 pub async fn status(
-    state: &AppState,
+    state: &Services,
     account: &AccountRow,
     platform_ref: &str,
 ) -> Result<PublishOutcome, ConnectorError> {
@@ -109,7 +109,7 @@ pub async fn status(
 }
 
 pub async fn comments(
-    _state: &AppState,
+    _state: &Services,
     _account: &AccountRow,
     _published_external_ids: &[String],
 ) -> Result<Vec<PlatformComment>, ConnectorError> {
@@ -117,7 +117,7 @@ pub async fn comments(
 }
 
 pub async fn reply(
-    _state: &AppState,
+    _state: &Services,
     _account: &AccountRow,
     _comment_id: &str,
     _text: &str,
@@ -129,7 +129,7 @@ pub async fn reply(
 /// platforms-reference.md documents only its rate limit, not its request or answer, and it needs
 /// scopes (`video.list`) Steward does not ask for.
 pub async fn analytics(
-    _state: &AppState,
+    _state: &Services,
     _account: &AccountRow,
     _published_external_ids: &[String],
 ) -> Result<AccountStats, ConnectorError> {

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use steward_connectors::ConnectorError;
 use steward_store::{AccountRow, Store};
 
-use crate::state::AppState;
+use crate::services::Services;
 
 pub mod bluesky;
 pub mod linkedin;
@@ -126,7 +126,7 @@ impl PublishJournal {
 
 /// Publishes one post version on the account's platform.
 pub async fn publish(
-    state: &AppState,
+    state: &Services,
     account: &AccountRow,
     out: &Outgoing<'_>,
     journal: &PublishJournal,
@@ -143,7 +143,7 @@ pub async fn publish(
 
 /// Asks the platform about a post it was still processing (`PublishOutcome::Processing`).
 pub async fn status(
-    state: &AppState,
+    state: &Services,
     account: &AccountRow,
     platform_ref: &str,
 ) -> Result<PublishOutcome, ConnectorError> {
@@ -172,7 +172,7 @@ pub struct PlatformComment {
 
 /// The comments on these published posts (the platform's ids of them).
 pub async fn comments(
-    state: &AppState,
+    state: &Services,
     account: &AccountRow,
     published_external_ids: &[String],
 ) -> Result<Vec<PlatformComment>, ConnectorError> {
@@ -188,7 +188,7 @@ pub async fn comments(
 
 /// Replies, as the account, to a comment.
 pub async fn reply(
-    state: &AppState,
+    state: &Services,
     account: &AccountRow,
     comment_id: &str,
     text: &str,
@@ -226,7 +226,7 @@ pub struct AccountStats {
 
 /// Follower count and per-post statistics for these published posts.
 pub async fn analytics(
-    state: &AppState,
+    state: &Services,
     account: &AccountRow,
     published_external_ids: &[String],
 ) -> Result<AccountStats, ConnectorError> {
@@ -254,7 +254,7 @@ pub(crate) fn not_offered(platform: &str, what: &str, why: &str) -> ConnectorErr
 /// A platform's rate limit as the API says it (429 with `Retry-After`): the platform's hint,
 /// else its documented reset (LinkedIn: 00:00 UTC), else a minute.
 #[must_use]
-pub fn rate_limited(platform: &str, retry_after: Option<std::time::Duration>, now_us: i64) -> crate::error::ApiError {
+pub fn rate_limited(platform: &str, retry_after: Option<std::time::Duration>, now_us: i64) -> crate::error::AppError {
     let now = now_us.div_euclid(1_000_000);
     let limits = steward_domain::rate_limits::limits(platform);
     let secs = retry_after
@@ -265,7 +265,7 @@ pub fn rate_limited(platform: &str, retry_after: Option<std::time::Duration>, no
         .unwrap_or(60);
     let name = steward_domain::platform::platform(platform).map_or(platform, |p| p.name);
     let at = crate::clock::rfc3339((now + i64::try_from(secs).unwrap_or(i64::MAX / 2_000_000)) * 1_000_000);
-    crate::error::ApiError::PlatformRateLimited {
+    crate::error::AppError::PlatformRateLimited {
         detail: format!("{name}'s rate limit for this account was reached; try again after {at}."),
         retry_after_secs: secs,
     }
@@ -273,17 +273,4 @@ pub fn rate_limited(platform: &str, retry_after: Option<std::time::Duration>, no
 
 pub(crate) fn store_failure(e: &steward_store::StoreError) -> ConnectorError {
     ConnectorError::Transient(format!("Steward's database: {e}"))
-}
-
-/// Maps a failure to get a usable credential to the connector classes the scheduler acts on.
-pub(crate) fn credential_failure(e: crate::credentials::CredentialError) -> ConnectorError {
-    use crate::credentials::CredentialError;
-    match e {
-        CredentialError::NeedsReconnect => {
-            ConnectorError::Unauthorized("the platform no longer accepts this account's credential".into())
-        }
-        CredentialError::Platform(e) => e,
-        CredentialError::Api(crate::error::ApiError::Conflict(m)) => ConnectorError::Unauthorized(m),
-        CredentialError::Api(e) => ConnectorError::Transient(format!("the credential could not be read: {e}")),
-    }
 }

@@ -8,10 +8,10 @@ use steward_domain::capability::{Capability, CapabilitySet, MemberRights, Role};
 use steward_domain::windows::{Window, is_within_windows, parse_time_zone};
 use steward_store::{AccountRow, MembershipRow};
 
-use crate::auth::Principal;
-use crate::error::{ApiError, ApiResult};
-use crate::request::Ctx;
-use crate::state::AppState;
+use crate::actor::Ctx;
+use crate::actor::Principal;
+use crate::error::{AppError, AppResult};
+use crate::services::Services;
 
 /// What a request needs on the account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,21 +79,21 @@ pub fn decide(
     membership: &MembershipRow,
     need: Need,
     now: i64,
-) -> ApiResult<(MemberRights, CapabilitySet)> {
+) -> AppResult<(MemberRights, CapabilitySet)> {
     if let Some(accounts) = narrowing.accounts
         && !accounts.contains(&account.id)
     {
-        return Err(ApiError::Forbidden("this access token is not valid for this account".into()));
+        return Err(AppError::Forbidden("this access token is not valid for this account".into()));
     }
     let Some(rights) = membership_rights(membership) else {
-        return Err(ApiError::Forbidden("your membership of this account is not valid".into()));
+        return Err(AppError::Forbidden("your membership of this account is not valid".into()));
     };
     if !rights.is_owner() {
         if membership.expires_at.is_some_and(|e| e <= now) {
-            return Err(ApiError::Forbidden("your access to this account has expired".into()));
+            return Err(AppError::Forbidden("your access to this account has expired".into()));
         }
         if membership.status != "active" {
-            return Err(ApiError::Forbidden("your access to this account is suspended".into()));
+            return Err(AppError::Forbidden("your access to this account is suspended".into()));
         }
     }
     let mut capabilities = rights.capabilities;
@@ -106,15 +106,15 @@ pub fn decide(
         Need::Leave => {}
         Need::ReadAccountAndRules => {
             if !capabilities.contains(Capability::AccountView) {
-                return Err(ApiError::Forbidden("this access token may not read this account".into()));
+                return Err(AppError::Forbidden("this access token may not read this account".into()));
             }
         }
         Need::Capability(c) => {
             if rules_pending {
-                return Err(ApiError::RulesNotAccepted);
+                return Err(AppError::RulesNotAccepted);
             }
             if !capabilities.contains(c) {
-                return Err(ApiError::Forbidden(format!("you do not have `{c}` on this account")));
+                return Err(AppError::Forbidden(format!("you do not have `{c}` on this account")));
             }
         }
     }
@@ -148,15 +148,15 @@ pub fn membership_rights(m: &MembershipRow) -> Option<MemberRights> {
 ///
 /// Every refusal is recorded by the request middleware with the account it concerns.
 pub async fn authorize(
-    state: &AppState,
+    state: &Services,
     ctx: &Ctx,
     principal: &Principal,
     account_id: &str,
     need: Need,
-) -> ApiResult<AccountAccess> {
+) -> AppResult<AccountAccess> {
     ctx.slot.set_account(account_id);
     let Some((account, membership)) = state.store.account_access(account_id, &principal.user_id).await? else {
-        return Err(ApiError::NotFoundDenied("not a member of this account".into()));
+        return Err(AppError::NotFoundDenied("not a member of this account".into()));
     };
     let (rights, capabilities) = decide(
         &Narrowing {
@@ -237,15 +237,15 @@ mod tests {
         let need = Need::Capability(Capability::DraftsCreate);
         let mut m = membership("editor", "[]");
         assert!(decide(&Narrowing::default(), &account(0), &m, need, 10).is_ok());
-        assert!(matches!(decide(&Narrowing::default(), &account(1), &m, need, 10), Err(ApiError::RulesNotAccepted)));
+        assert!(matches!(decide(&Narrowing::default(), &account(1), &m, need, 10), Err(AppError::RulesNotAccepted)));
         assert!(decide(&Narrowing::default(), &account(1), &m, Need::ReadAccountAndRules, 10).is_ok());
         m.expires_at = Some(10);
-        assert!(matches!(decide(&Narrowing::default(), &account(0), &m, need, 10), Err(ApiError::Forbidden(_))));
+        assert!(matches!(decide(&Narrowing::default(), &account(0), &m, need, 10), Err(AppError::Forbidden(_))));
         m.expires_at = None;
         m.status = "suspended".into();
         assert!(matches!(
             decide(&Narrowing::default(), &account(0), &m, Need::ReadAccountAndRules, 10),
-            Err(ApiError::Forbidden(_))
+            Err(AppError::Forbidden(_))
         ));
         m.status = "active".into();
         m.role = "superuser".into();
@@ -262,12 +262,12 @@ mod tests {
         );
         let caps = vec!["account.view".to_string()];
         let narrowed = Narrowing { accounts: None, capabilities: Some(&caps) };
-        assert!(matches!(decide(&narrowed, &account(0), &owner, need, 10), Err(ApiError::Forbidden(_))));
+        assert!(matches!(decide(&narrowed, &account(0), &owner, need, 10), Err(AppError::Forbidden(_))));
         let others = vec!["other".to_string()];
         let elsewhere = Narrowing { accounts: Some(&others), capabilities: None };
         assert!(matches!(
             decide(&elsewhere, &account(0), &owner, Need::ReadAccountAndRules, 10),
-            Err(ApiError::Forbidden(_))
+            Err(AppError::Forbidden(_))
         ));
     }
 }

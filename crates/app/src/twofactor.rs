@@ -5,24 +5,21 @@ use totp_rs::{Builder, Secret, Totp};
 use zeroize::Zeroizing;
 
 use crate::crypto::{random_array, sha256};
-use crate::error::{ApiError, ApiResult};
-use crate::state::AppState;
+use crate::error::{AppError, AppResult};
+use crate::services::Services;
 
 pub const RECOVERY_CODE_COUNT: usize = 10;
 const ISSUER: &str = "Steward";
 
-#[must_use]
-pub fn secret_aad(user_id: &str) -> String {
-    format!("users:{user_id}:totp")
-}
+pub use crate::vault::totp_secret_aad as secret_aad;
 
-pub fn build_totp(secret: &[u8], email: &str) -> ApiResult<Totp> {
+pub fn build_totp(secret: &[u8], email: &str) -> AppResult<Totp> {
     Builder::new()
         .with_secret(secret.to_vec())
         .with_account_name(email.replace(':', "_"))
         .with_issuer(Some(ISSUER))
         .build()
-        .map_err(|e| ApiError::internal(anyhow::anyhow!("totp: {e}")))
+        .map_err(|e| AppError::internal(anyhow::anyhow!("totp: {e}")))
 }
 
 /// A fresh 160-bit secret (RFC 4226's recommended size).
@@ -63,7 +60,7 @@ fn is_totp_code(code: &str) -> bool {
 }
 
 /// The time step a code matches for `secret` at `now_secs`, if any.
-pub fn matching_step(secret: &[u8], email: &str, code: &str, now_secs: u64) -> ApiResult<Option<i64>> {
+pub fn matching_step(secret: &[u8], email: &str, code: &str, now_secs: u64) -> AppResult<Option<i64>> {
     let code: String = code.chars().filter(|c| !c.is_whitespace()).collect();
     let totp = build_totp(secret, email)?;
     Ok(totp.check(&code, now_secs).and_then(|step| i64::try_from(step).ok()))
@@ -72,14 +69,14 @@ pub fn matching_step(secret: &[u8], email: &str, code: &str, now_secs: u64) -> A
 /// Checks a second factor for a user with 2FA on: a TOTP code (consumed atomically in `tx`)
 /// or an unused recovery code (marked used in `tx`). Returns which kind was accepted.
 pub async fn verify_second_factor(
-    state: &AppState,
+    state: &Services,
     tx: &mut Tx,
     user: &UserRow,
     code: &str,
-) -> ApiResult<Option<&'static str>> {
+) -> AppResult<Option<&'static str>> {
     if is_totp_code(code) {
         let Some(sealed) = user.totp_secret_sealed.as_deref() else { return Ok(None) };
-        let secret = state.sealer.open(&secret_aad(&user.id), sealed).map_err(ApiError::internal)?;
+        let secret = state.sealer.open(&secret_aad(&user.id), sealed).map_err(AppError::internal)?;
         let now_secs = u64::try_from(state.clock.now().as_second()).unwrap_or(0);
         let Some(step) = matching_step(&secret, &user.email, code, now_secs)? else { return Ok(None) };
         return Ok(tx.claim_totp_step(&user.id, step).await?.then_some("totp"));

@@ -1,0 +1,154 @@
+//! Who is acting and from where: the party every use case takes. A person acts through a
+//! session or a personal access token (`Principal`); the system acts on a person's behalf
+//! (the scheduler). `Ctx` carries where a request came from and the notes a refusal leaves
+//! for its audit event.
+use std::sync::{Arc, Mutex};
+
+use steward_store::NewAuditEvent;
+
+use crate::services::Services;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthVia {
+    /// The browser's session cookie: unsafe methods need the CSRF token.
+    Cookie,
+    /// A session token sent as `Authorization: Bearer`.
+    BearerSession,
+    /// A personal access token.
+    ApiToken,
+}
+
+/// A person whose credential checked out.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub user_id: String,
+    pub email: String,
+    pub display_name: String,
+    pub totp_enabled: bool,
+    pub user_created_at: i64,
+    pub session_id: Option<String>,
+    pub token_id: Option<String>,
+    pub via: AuthVia,
+    /// For personal access tokens: the accounts and capabilities the token is narrowed to.
+    pub token_accounts: Option<Vec<String>>,
+    pub token_capabilities: Option<Vec<String>>,
+}
+
+impl Principal {
+    #[must_use]
+    pub fn actor(&self) -> Actor {
+        Actor {
+            user_id: Some(self.user_id.clone()),
+            email: Some(self.email.clone()),
+            session_id: self.session_id.clone(),
+        }
+    }
+}
+
+/// Where a request came from.
+#[derive(Debug, Clone)]
+pub struct RequestMeta {
+    pub ip: String,
+    pub user_agent: Option<String>,
+}
+
+/// Who is acting, as far as it is established (filled in by authentication, or by sign-in for
+/// the account being signed into): the actor columns of an audit event.
+#[derive(Debug, Clone, Default)]
+pub struct Actor {
+    pub user_id: Option<String>,
+    pub email: Option<String>,
+    pub session_id: Option<String>,
+}
+
+/// What a refused request knew when it was refused.
+#[derive(Debug, Default)]
+pub struct SlotNotes {
+    pub actor: Actor,
+    pub action: Option<&'static str>,
+    pub target: Option<String>,
+    pub account_id: Option<String>,
+}
+
+/// Shared between a use case and the edge that runs it, so a denial is recorded with whatever
+/// the use case knew when it refused.
+#[derive(Debug, Clone, Default)]
+pub struct AuditSlot(Arc<Mutex<SlotNotes>>);
+
+impl AuditSlot {
+    pub fn set_actor(&self, actor: Actor) {
+        if let Ok(mut s) = self.0.lock() {
+            s.actor = actor;
+        }
+    }
+    /// Names the action this request attempts, for its audit event if it is denied.
+    pub fn set_action(&self, action: &'static str, target: Option<String>) {
+        if let Ok(mut s) = self.0.lock() {
+            s.action = Some(action);
+            s.target = target;
+        }
+    }
+    /// The social account this request concerns, so its owner sees denials in its activity.
+    pub fn set_account(&self, account_id: &str) {
+        if let Ok(mut s) = self.0.lock() {
+            s.account_id = Some(account_id.to_string());
+        }
+    }
+    /// Empties the slot, handing over what it held.
+    pub fn take(&self) -> SlotNotes {
+        self.0.lock().map(|mut s| std::mem::take(&mut *s)).unwrap_or_default()
+    }
+}
+
+/// The request around a use case: where it came from, and its audit slot.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    pub meta: RequestMeta,
+    pub slot: AuditSlot,
+}
+
+impl Ctx {
+    /// A context for work that no request carries (the CLI, tests).
+    #[must_use]
+    pub fn local(ip: &str) -> Self {
+        Ctx { meta: RequestMeta { ip: ip.into(), user_agent: None }, slot: AuditSlot::default() }
+    }
+
+    /// An "allowed" audit event about a social account.
+    pub fn account_event(
+        &self,
+        state: &Services,
+        actor: &Actor,
+        account_id: &str,
+        action: &str,
+        target: Option<String>,
+        detail: serde_json::Value,
+    ) -> NewAuditEvent {
+        NewAuditEvent { account_id: Some(account_id.to_string()), ..self.event(state, actor, action, target, detail) }
+    }
+
+    /// An "allowed" audit event by `actor`, stamped now.
+    pub fn event(
+        &self,
+        state: &Services,
+        actor: &Actor,
+        action: &str,
+        target: Option<String>,
+        detail: serde_json::Value,
+    ) -> NewAuditEvent {
+        NewAuditEvent {
+            id: uuid::Uuid::now_v7().to_string(),
+            at: state.clock.now_us(),
+            actor_id: actor.user_id.clone(),
+            actor_email: actor.email.clone(),
+            session_id: actor.session_id.clone(),
+            ip: Some(self.meta.ip.clone()),
+            user_agent: self.meta.user_agent.clone(),
+            action: action.to_string(),
+            target,
+            account_id: None,
+            outcome: "allowed".into(),
+            detail: detail.to_string(),
+        }
+    }
+}

@@ -1,0 +1,104 @@
+//! The application's typed errors: what a use case answers when it refuses or fails. The edges
+//! map them once: the API to problem+json (`steward_server::error`), the web app to an error
+//! page, the CLI to a sentence and an exit code.
+
+/// One invalid field of a request.
+#[derive(Debug, Clone, serde::Serialize, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { field: field.into(), message: message.into() }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// No valid credential. `presented` tells whether one was sent and refused (audited).
+    #[error("unauthenticated")]
+    Unauthenticated { presented: bool },
+    #[error("invalid credentials")]
+    InvalidCredentials { detail: &'static str },
+    #[error("a two-factor code is required")]
+    TotpRequired,
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    #[error("not found")]
+    NotFound,
+    /// A "not found" that is also a denial (someone asked for something they may not even see).
+    #[error("not found (denied: {0})")]
+    NotFoundDenied(String),
+    #[error("the account's house rules must be accepted first")]
+    RulesNotAccepted,
+    #[error("member limit reached")]
+    MemberLimit(String),
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("precondition failed")]
+    PreconditionFailed,
+    /// A conditional request was required (an edit without the version it was based on).
+    #[error("precondition required: {0}")]
+    PreconditionRequired(String),
+    /// Scheduling or publishing outside the member's posting windows.
+    #[error("outside posting windows: {0}")]
+    OutsideWindow(String),
+    #[error("validation failed")]
+    Validation(Vec<FieldError>),
+    #[error("rate limited")]
+    RateLimited { retry_after_secs: u64 },
+    #[error("payload too large")]
+    PayloadTooLarge,
+    /// The platform could not be reached; retry later.
+    #[error("platform unavailable: {0}")]
+    PlatformUnavailable(String),
+    /// The platform's rate limit for the account was reached; `retry_after_secs` is the
+    /// platform's hint, or its documented reset.
+    #[error("platform rate limited: {detail}")]
+    PlatformRateLimited { detail: String, retry_after_secs: u64 },
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("internal error: {0:#}")]
+    Internal(#[from] anyhow::Error),
+}
+
+pub type AppResult<T> = Result<T, AppError>;
+
+impl AppError {
+    pub fn validation(field: &str, message: impl Into<String>) -> Self {
+        Self::Validation(vec![FieldError::new(field, message)])
+    }
+
+    pub fn internal(e: impl Into<anyhow::Error>) -> Self {
+        Self::Internal(e.into())
+    }
+
+    /// Why a refusal was a denial, for the audit log (`None`: not a denial, e.g. a conflict or
+    /// a client mistake).
+    #[must_use]
+    pub fn denial_reason(&self) -> Option<String> {
+        match self {
+            AppError::Unauthenticated { presented: true } => Some("invalid, expired or revoked credential".into()),
+            AppError::InvalidCredentials { detail } => Some((*detail).to_string()),
+            AppError::Forbidden(d) | AppError::NotFoundDenied(d) => Some(d.clone()),
+            AppError::RulesNotAccepted => Some("house rules not accepted".into()),
+            AppError::OutsideWindow(d) => Some(format!("outside posting windows: {d}")),
+            AppError::MemberLimit(d) => Some(d.clone()),
+            AppError::RateLimited { .. } => Some("rate limited".into()),
+            _ => None,
+        }
+    }
+}
+
+impl From<steward_store::StoreError> for AppError {
+    fn from(e: steward_store::StoreError) -> Self {
+        match e {
+            steward_store::StoreError::NotFound => AppError::NotFound,
+            other => AppError::Internal(other.into()),
+        }
+    }
+}
