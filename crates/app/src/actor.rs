@@ -4,6 +4,7 @@
 //! for its audit event.
 use std::sync::{Arc, Mutex};
 
+use steward_domain::audit::Action;
 use steward_store::NewAuditEvent;
 
 use crate::services::Services;
@@ -36,8 +37,8 @@ pub struct Principal {
 
 impl Principal {
     #[must_use]
-    pub fn actor(&self) -> Actor {
-        Actor {
+    pub fn actor(&self) -> AuditActor {
+        AuditActor {
             user_id: Some(self.user_id.clone()),
             email: Some(self.email.clone()),
             session_id: self.session_id.clone(),
@@ -55,7 +56,7 @@ pub struct RequestMeta {
 /// Who is acting, as far as it is established (filled in by authentication, or by sign-in for
 /// the account being signed into): the actor columns of an audit event.
 #[derive(Debug, Clone, Default)]
-pub struct Actor {
+pub struct AuditActor {
     pub user_id: Option<String>,
     pub email: Option<String>,
     pub session_id: Option<String>,
@@ -64,8 +65,8 @@ pub struct Actor {
 /// What a refused request knew when it was refused.
 #[derive(Debug, Default)]
 pub struct SlotNotes {
-    pub actor: Actor,
-    pub action: Option<&'static str>,
+    pub actor: AuditActor,
+    pub action: Option<Action>,
     pub target: Option<String>,
     pub account_id: Option<String>,
 }
@@ -76,13 +77,13 @@ pub struct SlotNotes {
 pub struct AuditSlot(Arc<Mutex<SlotNotes>>);
 
 impl AuditSlot {
-    pub fn set_actor(&self, actor: Actor) {
+    pub fn set_actor(&self, actor: AuditActor) {
         if let Ok(mut s) = self.0.lock() {
             s.actor = actor;
         }
     }
     /// Names the action this request attempts, for its audit event if it is denied.
-    pub fn set_action(&self, action: &'static str, target: Option<String>) {
+    pub fn set_action(&self, action: Action, target: Option<String>) {
         if let Ok(mut s) = self.0.lock() {
             s.action = Some(action);
             s.target = target;
@@ -118,9 +119,9 @@ impl Ctx {
     pub fn account_event(
         &self,
         state: &Services,
-        actor: &Actor,
+        actor: &AuditActor,
         account_id: &str,
-        action: &str,
+        action: Action,
         target: Option<String>,
         detail: serde_json::Value,
     ) -> NewAuditEvent {
@@ -131,8 +132,8 @@ impl Ctx {
     pub fn event(
         &self,
         state: &Services,
-        actor: &Actor,
-        action: &str,
+        actor: &AuditActor,
+        action: Action,
         target: Option<String>,
         detail: serde_json::Value,
     ) -> NewAuditEvent {
@@ -144,7 +145,7 @@ impl Ctx {
             session_id: actor.session_id.clone(),
             ip: Some(self.meta.ip.clone()),
             user_agent: self.meta.user_agent.clone(),
-            action: action.to_string(),
+            action: action.as_str().to_string(),
             target,
             account_id: None,
             outcome: "allowed".into(),

@@ -2,6 +2,7 @@
 //! access token fresh. Refreshes of one account are single-flight, and a rotated refresh token
 //! is stored (committed) before the new access token is used, so a crash never loses it.
 use std::sync::Arc;
+use steward_domain::audit::Action;
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -146,7 +147,7 @@ pub async fn fresh(
             tx.append_audit(system_event(
                 state,
                 account_id,
-                "accounts.credential.refresh",
+                Action::CredentialRefresh,
                 json!({ "platform": platform }),
             ))
             .await?;
@@ -165,17 +166,17 @@ pub async fn fresh(
 pub async fn mark_needs_reconnect(state: &Services, account_id: &str, why: &str) -> AppResult<()> {
     let mut tx = state.store.begin().await?;
     tx.set_account_status(account_id, "needs_reconnect", state.clock.now_us()).await?;
-    tx.append_audit(system_event(state, account_id, "accounts.credential_failed", json!({ "reason": why }))).await?;
+    tx.append_audit(system_event(state, account_id, Action::CredentialFailed, json!({ "reason": why }))).await?;
     tx.commit().await?;
     Ok(())
 }
 
-fn system_event(state: &Services, account_id: &str, action: &str, detail: serde_json::Value) -> NewAuditEvent {
+fn system_event(state: &Services, account_id: &str, action: Action, detail: serde_json::Value) -> NewAuditEvent {
     NewAuditEvent {
         id: uuid::Uuid::now_v7().to_string(),
         at: state.clock.now_us(),
         actor_email: Some("steward (platform credential)".into()),
-        action: action.into(),
+        action: action.as_str().into(),
         target: Some(format!("account:{account_id}")),
         account_id: Some(account_id.to_string()),
         outcome: "allowed".into(),
@@ -312,7 +313,7 @@ pub async fn bluesky_renewed(state: &Services, account_id: &str) -> Result<Blues
     cred.session = renewed;
     let mut tx = state.store.begin().await?;
     seal_json_in(state, &mut tx, account_id, &cred).await?;
-    tx.append_audit(system_event(state, account_id, "accounts.credential.refresh", json!({ "platform": "bluesky" })))
+    tx.append_audit(system_event(state, account_id, Action::CredentialRefresh, json!({ "platform": "bluesky" })))
         .await?;
     tx.commit().await?;
     Ok(cred)

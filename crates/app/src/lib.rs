@@ -20,6 +20,7 @@ pub mod scheduler;
 pub mod services;
 pub mod sweeper;
 pub mod twofactor;
+pub mod usecase;
 pub mod vault;
 pub mod worker;
 

@@ -37,6 +37,7 @@
 //! scheduled): no busy polling.
 use std::sync::Arc;
 use std::time::Duration;
+use steward_domain::audit::Action;
 
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -219,12 +220,12 @@ async fn call(state: &Services, w: &Work, worker: &str) -> Result<PublishOutcome
     platforms::publish(state, &w.account, &out, &journal).await
 }
 
-fn system_event(post: &str, account_id: &str, action: &str, detail: serde_json::Value, at: Micros) -> NewAuditEvent {
+fn system_event(post: &str, account_id: &str, action: Action, detail: serde_json::Value, at: Micros) -> NewAuditEvent {
     NewAuditEvent {
         id: uuid::Uuid::now_v7().to_string(),
         at,
         actor_email: Some("steward (scheduler)".into()),
-        action: action.into(),
+        action: action.as_str().into(),
         target: Some(format!("post:{post}")),
         account_id: Some(account_id.to_string()),
         outcome: "allowed".into(),
@@ -410,7 +411,7 @@ async fn hold_post(
     tx.append_audit(system_event(
         &post.id,
         &account.id,
-        "posts.held",
+        Action::PostHeld,
         json!({ "reason": reason.as_str(), "message": message, "version": post.version, "state": held.state.as_str() }),
         now,
     ))
@@ -476,7 +477,7 @@ async fn begin_attempt(
     if poll.is_none() {
         count_publish_call(tx, &account, &post.id, now).await?;
     }
-    let action = if poll.is_some() { "posts.publish_status_check" } else { "posts.publish_attempt" };
+    let action = if poll.is_some() { Action::PublishStatusCheck } else { Action::PublishAttempt };
     tx.append_audit(system_event(
         &post.id,
         &account.id,
@@ -613,7 +614,7 @@ async fn defer_post(
     tx.append_audit(system_event(
         &post.id,
         &account.id,
-        "posts.publish_deferred",
+        Action::PublishDeferred,
         json!({ "reason": "rate_limit", "message": message, "until": at, "version": post.version }),
         now,
     ))
@@ -759,12 +760,12 @@ async fn record_one(
                 now,
             )
             .await?;
-            ("published", None, "posts.published", json!({ "external_id": external_id, "attempt": w.attempt }))
+            ("published", None, Action::Published, json!({ "external_id": external_id, "attempt": w.attempt }))
         }
         Next::Processing(r) => {
             let msg = format!("{platform} is still processing the post; Steward checks again shortly.");
             set_last_error(tx, &w.post_id, publishing, &msg, now).await?;
-            ("processing", None, "posts.publish_processing", json!({ "platform_ref": r, "attempt": w.attempt }))
+            ("processing", None, Action::PublishProcessing, json!({ "platform_ref": r, "attempt": w.attempt }))
         }
         Next::RateLimited(_) => {
             let retry_at = next_at.unwrap_or(now);
@@ -794,7 +795,7 @@ async fn record_one(
             (
                 "rate_limited",
                 Some(msg),
-                "posts.publish_retry",
+                Action::PublishRetry,
                 json!({ "reason": "rate_limited", "retry_at": crate::clock::rfc3339(retry_at), "attempt": w.attempt }),
             )
         }
@@ -805,7 +806,7 @@ async fn record_one(
             (
                 "transient",
                 Some(e.clone()),
-                "posts.publish_retry",
+                Action::PublishRetry,
                 json!({ "reason": "unavailable", "error": e, "retry_at": crate::clock::rfc3339(retry_at), "attempt": w.attempt }),
             )
         }
@@ -819,7 +820,7 @@ async fn record_one(
                 tx.append_audit(NewAuditEvent {
                     actor_email: Some("steward (platform credential)".into()),
                     target: Some(format!("account:{account_id}")),
-                    ..system_event(&w.post_id, account_id, "accounts.credential_failed", json!({ "reason": e }), now)
+                    ..system_event(&w.post_id, account_id, Action::CredentialFailed, json!({ "reason": e }), now)
                 })
                 .await?;
             }
@@ -834,13 +835,13 @@ async fn record_one(
             tx.append_audit(system_event(
                 &w.post_id,
                 account_id,
-                "posts.held",
+                Action::PostHeld,
                 json!({ "reason": HoldReason::NeedsReconnect.as_str(), "message": msg, "version": w.version }),
                 now,
             ))
             .await?;
             notices.push((true, notice(w, HoldReason::NeedsReconnect.as_str(), &msg)));
-            ("unauthorized", Some(e.clone()), "posts.publish_attempt_refused", json!({ "attempt": w.attempt }))
+            ("unauthorized", Some(e.clone()), Action::PublishAttemptRefused, json!({ "attempt": w.attempt }))
         }
         Next::Fail(e) => {
             let msg = format!("{platform} did not publish the post: {e}");
@@ -858,7 +859,7 @@ async fn record_one(
             )
             .await?;
             notices.push((false, notice(w, "publish_failed", &msg)));
-            ("rejected", Some(e.clone()), "posts.publish_failed", json!({ "error": e, "attempt": w.attempt }))
+            ("rejected", Some(e.clone()), Action::PublishFailed, json!({ "error": e, "attempt": w.attempt }))
         }
     };
     tx.finish_publish_attempt(&w.attempt_id, outcome, attempt_error.as_deref(), now).await?;

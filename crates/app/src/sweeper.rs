@@ -1,6 +1,7 @@
 //! Removes memberships whose time is up (Invariant 4). Authorization already refuses them
 //! from the instant they expire; the sweeper makes the removal visible and records it.
 use std::time::Duration;
+use steward_domain::audit::Action;
 
 use serde_json::json;
 use steward_store::NewAuditEvent;
@@ -31,7 +32,7 @@ pub async fn sweep_expired_memberships(state: &Services) -> anyhow::Result<usize
                 id: uuid::Uuid::now_v7().to_string(),
                 at: now,
                 actor_email: Some("steward (expiry)".into()),
-                action: "members.expire".into(),
+                action: Action::MemberExpire.as_str().into(),
                 target: Some(format!("user:{}", m.user_id)),
                 account_id: Some(m.account_id.clone()),
                 outcome: "allowed".into(),

@@ -1,6 +1,7 @@
 //! Suspicious-activity alerts: the kinds of API.md, their severity, the per-account thresholds
 //! (`alert_thresholds`) with DESIGN.md's defaults, and which recorded action suggests which
 //! check. No I/O: the store counts, this module decides what the counts mean.
+use crate::audit::Action;
 use serde::{Deserialize, Serialize};
 
 /// Repeats of a kind within this long of an unacknowledged alert of that kind are grouped.
@@ -159,28 +160,22 @@ impl AlertThresholds {
 
 /// Actions that count as a post being made (the post-burst check): the posting issue's
 /// `posts.create` event.
-pub const POST_CREATED_ACTIONS: [&str; 1] = ["posts.create"];
+pub const POST_CREATED_ACTIONS: [Action; 1] = [Action::PostCreate];
 
 /// What a change recorded on an account means for the owner when someone else made it.
 #[must_use]
-pub fn change_kind(action: &str) -> Option<AlertKind> {
+pub fn change_kind(action: Action) -> Option<AlertKind> {
     match action {
-        "members.role_change" => Some(AlertKind::RoleChanged),
-        "members.invite" | "members.update" | "members.remove" | "members.invitation.withdraw" => {
+        Action::MemberRoleChange => Some(AlertKind::RoleChanged),
+        Action::MemberInvite | Action::MemberUpdate | Action::MemberRemove | Action::InvitationWithdraw => {
             Some(AlertKind::MemberChanged)
         }
-        "accounts.settings.update" => Some(AlertKind::SettingsChanged),
-        "accounts.reconnect" | "accounts.credential.disconnect" | "accounts.credential.update" => {
+        Action::SettingsUpdate => Some(AlertKind::SettingsChanged),
+        Action::AccountReconnect | Action::CredentialDisconnect | Action::CredentialUpdate => {
             Some(AlertKind::CredentialChanged)
         }
         _ => None,
     }
-}
-
-/// Whether an account event is a member change for the member-change-burst check.
-#[must_use]
-pub fn is_member_change(action: &str) -> bool {
-    action.starts_with("members.")
 }
 
 #[cfg(test)]
@@ -235,11 +230,10 @@ mod tests {
 
     #[test]
     fn changes_map_to_kinds() {
-        assert_eq!(change_kind("members.role_change"), Some(AlertKind::RoleChanged));
-        assert_eq!(change_kind("members.invite"), Some(AlertKind::MemberChanged));
-        assert_eq!(change_kind("accounts.settings.update"), Some(AlertKind::SettingsChanged));
-        assert_eq!(change_kind("accounts.reconnect"), Some(AlertKind::CredentialChanged));
-        assert_eq!(change_kind("posts.create"), None);
-        assert!(is_member_change("members.remove") && !is_member_change("accounts.create"));
+        assert_eq!(change_kind(Action::MemberRoleChange), Some(AlertKind::RoleChanged));
+        assert_eq!(change_kind(Action::MemberInvite), Some(AlertKind::MemberChanged));
+        assert_eq!(change_kind(Action::SettingsUpdate), Some(AlertKind::SettingsChanged));
+        assert_eq!(change_kind(Action::AccountReconnect), Some(AlertKind::CredentialChanged));
+        assert_eq!(change_kind(Action::PostCreate), None);
     }
 }

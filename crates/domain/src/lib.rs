@@ -1,6 +1,7 @@
 //! Steward's domain rules, free of I/O: everything here is pure and unit-tested, so the
 //! server, the store and the CLI can all lean on one definition of each rule.
 pub mod alerts;
+pub mod audit;
 pub mod audit_chain;
 pub mod capability;
 pub mod identity;

@@ -19,8 +19,7 @@ use steward_app::clock::Clock;
 use steward_app::config::{Settings, redact_url};
 use steward_app::crypto::MasterKey;
 
-/// Request bodies above this are refused with 413 (media uploads get their own limit).
-pub const BODY_LIMIT: usize = 1024 * 1024;
+use crate::request::BODY_LIMIT;
 
 #[derive(OpenApi)]
 #[openapi(

@@ -9,7 +9,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::error::ApiError;
-use crate::request::{Actor, AuditSlot};
+use crate::request::{AuditActor, AuditSlot};
 use crate::state::AppState;
 use steward_app::AppError;
 pub use steward_app::actor::{AuthVia, Principal};
@@ -77,7 +77,7 @@ async fn authenticate(parts: &Parts, state: &AppState, slot: &AuditSlot) -> Resu
 
     if via == AuthVia::ApiToken {
         let Some(t) = state.store.api_token_by_hash(&hash).await? else { return Err(refused) };
-        slot.set_actor(Actor { user_id: Some(t.user_id.clone()), email: Some(t.email.clone()), session_id: None });
+        slot.set_actor(AuditActor { user_id: Some(t.user_id.clone()), email: Some(t.email.clone()), session_id: None });
         if t.revoked_at.is_some() || t.expires_at.is_some_and(|e| e <= now) {
             return Err(refused);
         }
@@ -108,7 +108,7 @@ async fn authenticate(parts: &Parts, state: &AppState, slot: &AuditSlot) -> Resu
         return Err(refused);
     }
     let Some(s) = state.store.session_by_token_hash(&hash).await? else { return Err(refused) };
-    slot.set_actor(Actor {
+    slot.set_actor(AuditActor {
         user_id: Some(s.user_id.clone()),
         email: Some(s.email.clone()),
         session_id: Some(s.id.clone()),

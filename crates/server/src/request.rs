@@ -11,13 +11,17 @@ use axum::middleware::Next;
 use axum::response::Response;
 use serde_json::json;
 use steward_app::actor::SlotNotes;
-pub use steward_app::actor::{Actor, AuditSlot, Ctx, RequestMeta};
+pub use steward_app::actor::{AuditActor, AuditSlot, Ctx, RequestMeta};
 use steward_store::NewAuditEvent;
 
 use crate::error::{ApiError, Denial};
 use crate::state::AppState;
 use steward_app::metrics::{RequestLabels, RouteLabels};
 
+/// Request bodies above this are refused with 413 (media uploads get their own limit).
+pub const BODY_LIMIT: usize = 1024 * 1024;
+
+/// The request context (where it came from, its audit slot), set by [`middleware`].
 impl FromRequestParts<AppState> for Ctx {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, ApiError> {
@@ -85,7 +89,7 @@ async fn record_denial(
     status: u16,
     reason: &str,
 ) {
-    let action = slot.action.map(str::to_string).unwrap_or_else(|| format!("{method} {route}"));
+    let action = slot.action.map_or_else(|| format!("{method} {route}"), |a| a.as_str().to_string());
     let event = NewAuditEvent {
         id: uuid::Uuid::now_v7().to_string(),
         at: state.clock.now_us(),

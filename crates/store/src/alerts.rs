@@ -8,8 +8,9 @@
 //! serialized by the chain head, so grouping never races.
 use serde_json::Value;
 use steward_domain::alerts::{
-    AlertKind, AlertThresholds, GROUPING_WINDOW_US, POST_CREATED_ACTIONS, Threshold, change_kind, is_member_change,
+    AlertKind, AlertThresholds, GROUPING_WINDOW_US, POST_CREATED_ACTIONS, Threshold, change_kind,
 };
+use steward_domain::audit::{Action, LockdownDetail};
 use steward_domain::windows::{Window, is_within_windows, parse_time_zone};
 
 use crate::{AuditEventRow, Micros, Result, Store, Tx, on_pool, on_tx};
@@ -123,9 +124,10 @@ impl Tx {
         let now = ev.at;
         let detail: Value = serde_json::from_str(&ev.detail).unwrap_or(Value::Null);
         let denied = ev.outcome == "denied";
+        let action = Action::parse(&ev.action);
         let mut findings = Vec::new();
 
-        if ev.action == "auth.login"
+        if action == Some(Action::Login)
             && let Some(user) = &ev.actor_id
         {
             if !denied && detail["new_device"] == true && detail["first_device"] != true {
@@ -187,6 +189,7 @@ impl Tx {
     ) -> Result<()> {
         let now = ev.at;
         let denied = ev.outcome == "denied";
+        let action = Action::parse(&ev.action);
         let thresholds = AlertThresholds::from_stored(&facts.alert_thresholds);
         let handle = &facts.handle;
         let account = |kind, summary: String, detail: String| Finding {
@@ -200,9 +203,9 @@ impl Tx {
         let by_other = ev.actor_id.as_deref().is_some_and(|a| a != facts.owner_id);
 
         // A refused attempt (a denial recorded under the action's name) is not the thing itself.
-        match ev.action.as_str() {
+        match action {
             _ if denied => {}
-            "accounts.credential_failed" => findings.push(account(
+            Some(Action::CredentialFailed) => findings.push(account(
                 AlertKind::CredentialFailed,
                 format!("The platform credential of {handle} stopped working"),
                 format!(
@@ -210,17 +213,20 @@ impl Tx {
                     detail["reason"].as_str().unwrap_or("no reason given")
                 ),
             )),
-            "accounts.lockdown" => findings.push(account(
-                AlertKind::Lockdown,
-                format!("{handle} was locked down by {}", who(ev)),
-                format!(
-                    "{} member(s) suspended, {} access token(s) revoked, {} post(s) cancelled{}.",
-                    detail["suspended_members"].as_i64().unwrap_or(0),
-                    detail["revoked_tokens"].as_i64().unwrap_or(0),
-                    detail["cancelled_posts"].as_i64().unwrap_or(0),
-                    if detail["credential_disconnected"] == true { ", platform credential disconnected" } else { "" }
-                ),
-            )),
+            Some(Action::Lockdown) => {
+                let d: LockdownDetail = serde_json::from_value(detail.clone()).unwrap_or_default();
+                findings.push(account(
+                    AlertKind::Lockdown,
+                    format!("{handle} was locked down by {}", who(ev)),
+                    format!(
+                        "{} member(s) suspended, {} access token(s) revoked, {} post(s) cancelled{}.",
+                        d.suspended_members,
+                        d.revoked_tokens,
+                        d.cancelled_posts,
+                        if d.credential_disconnected { ", platform credential disconnected" } else { "" }
+                    ),
+                ))
+            }
             _ => {}
         }
 
@@ -243,7 +249,7 @@ impl Tx {
             }
             if !denied
                 && by_other
-                && let Some(kind) = change_kind(&ev.action)
+                && let Some(kind) = action.and_then(change_kind)
             {
                 findings.push(account(
                     kind,
@@ -260,7 +266,7 @@ impl Tx {
             }
         }
         if !denied {
-            if is_member_change(&ev.action) {
+            if action.is_some_and(Action::is_member_change) {
                 let t = thresholds.member_change_burst;
                 let n = self.count_account_actions(account_id, Prefix("members."), t, now).await?;
                 if n >= t.count {
@@ -271,7 +277,7 @@ impl Tx {
                     ));
                 }
             }
-            if POST_CREATED_ACTIONS.contains(&ev.action.as_str()) {
+            if action.is_some_and(|a| POST_CREATED_ACTIONS.contains(&a)) {
                 let t = thresholds.post_burst;
                 let n = self.count_account_actions(account_id, Exact(&ev.action), t, now).await?;
                 if n >= t.count {

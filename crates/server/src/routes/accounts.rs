@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use steward_app::AppError;
 use steward_domain::alerts::AlertThresholds;
+use steward_domain::audit::Action;
 use steward_domain::capability::{Capability, Role};
 use steward_domain::platform::{self, ConnectMethod, MAX_MEMBERS_CEILING, PLATFORMS};
 use steward_domain::windows::parse_time_zone;
@@ -174,7 +175,7 @@ pub(crate) async fn create_account(
     principal: Principal,
     Json(body): Json<CreateAccountRequest>,
 ) -> ApiResult<(StatusCode, Json<AccountView>)> {
-    ctx.slot.set_action("accounts.create", None);
+    ctx.slot.set_action(Action::AccountCreate, None);
     if principal.token_accounts.is_some() {
         return Err(ApiError(AppError::Forbidden(
             "an access token narrowed to accounts cannot connect new ones".into(),
@@ -259,7 +260,7 @@ pub(crate) async fn create_account(
         &state,
         &principal.actor(),
         &id,
-        "accounts.create",
+        Action::AccountCreate,
         Some(format!("account:{id}")),
         json!({ "platform": platform.id, "account_kind": kind.id, "handle": handle }),
     ))
@@ -326,7 +327,7 @@ pub(crate) async fn update_settings(
     Path(id): Path<String>,
     Json(body): Json<SettingsRequest>,
 ) -> ApiResult<Json<AccountView>> {
-    ctx.slot.set_action("accounts.settings.update", Some(format!("account:{id}")));
+    ctx.slot.set_action(Action::SettingsUpdate, Some(format!("account:{id}")));
     authorize(&state, &ctx, &principal, &id, Need::Capability(Capability::SettingsManage)).await?;
     let now = state.clock.now_us();
     let mut tx = state.store.begin().await?;
@@ -430,7 +431,7 @@ pub(crate) async fn update_settings(
         &state,
         &principal.actor(),
         &id,
-        "accounts.settings.update",
+        Action::SettingsUpdate,
         Some(format!("account:{id}")),
         json!({ "changes": changes }),
     ))
@@ -456,7 +457,7 @@ pub(crate) async fn accept_rules(
     Path(id): Path<String>,
     Json(body): Json<AcceptRulesRequest>,
 ) -> ApiResult<StatusCode> {
-    ctx.slot.set_action("accounts.rules.accept", Some(format!("account:{id}")));
+    ctx.slot.set_action(Action::RulesAccept, Some(format!("account:{id}")));
     let access = authorize(&state, &ctx, &principal, &id, Need::ReadAccountAndRules).await?;
     if body.version != access.account.rules_version || access.account.rules_version == 0 {
         return Err(ApiError(AppError::Conflict(format!(
@@ -470,7 +471,7 @@ pub(crate) async fn accept_rules(
         &state,
         &principal.actor(),
         &id,
-        "accounts.rules.accept",
+        Action::RulesAccept,
         Some(format!("account:{id}")),
         json!({ "version": body.version }),
     ))
@@ -497,7 +498,7 @@ pub(crate) async fn transfer_ownership(
     Path(id): Path<String>,
     Json(body): Json<TransferRequest>,
 ) -> ApiResult<Json<AccountView>> {
-    ctx.slot.set_action("accounts.transfer", Some(format!("user:{}", body.to_user_id)));
+    ctx.slot.set_action(Action::AccountTransfer, Some(format!("user:{}", body.to_user_id)));
     authorize(&state, &ctx, &principal, &id, Need::Capability(Capability::OwnershipTransfer)).await?;
     let owner = state
         .store
@@ -533,7 +534,7 @@ pub(crate) async fn transfer_ownership(
         &state,
         &principal.actor(),
         &id,
-        "accounts.transfer",
+        Action::AccountTransfer,
         Some(format!("user:{}", body.to_user_id)),
         json!({ "from": principal.user_id, "to": body.to_user_id, "previous_owner_becomes": Role::Admin.as_str() }),
     ))
@@ -552,7 +553,7 @@ pub(crate) async fn delete_account(
     principal: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    ctx.slot.set_action("accounts.delete", Some(format!("account:{id}")));
+    ctx.slot.set_action(Action::AccountDelete, Some(format!("account:{id}")));
     let access = authorize(&state, &ctx, &principal, &id, Need::Capability(Capability::OwnershipTransfer)).await?;
     let mut tx = state.store.begin().await?;
     tx.delete_account(&id).await?;
@@ -560,7 +561,7 @@ pub(crate) async fn delete_account(
         &state,
         &principal.actor(),
         &id,
-        "accounts.delete",
+        Action::AccountDelete,
         Some(format!("account:{id}")),
         json!({ "platform": access.account.platform, "handle": access.account.handle }),
     ))
@@ -593,7 +594,7 @@ pub(crate) async fn check_account(
     principal: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<Json<CheckView>> {
-    ctx.slot.set_action("accounts.check", Some(format!("account:{id}")));
+    ctx.slot.set_action(Action::AccountCheck, Some(format!("account:{id}")));
     let access = authorize(&state, &ctx, &principal, &id, Need::Capability(Capability::SettingsManage)).await?;
     if matches!(access.account.platform.as_str(), "linkedin" | "tiktok" | "mastodon" | "bluesky") {
         let now = state.clock.now_us();
@@ -623,7 +624,7 @@ pub(crate) async fn check_account(
             &state,
             &principal.actor(),
             &id,
-            "accounts.check",
+            Action::AccountCheck,
             Some(format!("account:{id}")),
             json!({ "status": status }),
         ))
@@ -656,7 +657,7 @@ pub(crate) async fn check_account(
         &state,
         &principal.actor(),
         &id,
-        "accounts.check",
+        Action::AccountCheck,
         Some(format!("account:{id}")),
         json!({ "status": "active" }),
     ))

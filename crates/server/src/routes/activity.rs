@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use steward_app::AppError;
+use steward_domain::audit::Action;
 use steward_domain::capability::Capability;
 use steward_store::{ActivityFilter, AuditEventRow, Store};
 use utoipa::{IntoParams, ToSchema};
@@ -75,68 +76,7 @@ impl From<AuditEventRow> for ActivityEvent {
     }
 }
 
-/// What an action is, in words (unknown actions fall back to their name).
-#[must_use]
-pub fn action_words(action: &str) -> &str {
-    match action {
-        "auth.register" => "registered",
-        "auth.login" => "signed in",
-        "auth.logout" => "signed out",
-        "me.session.revoke" => "ended a session",
-        "me.sessions.revoke_all" => "logged out everywhere",
-        "me.token.create" => "created an access token",
-        "me.token.revoke" => "revoked an access token",
-        "me.totp.begin" => "started setting up two-factor sign-in",
-        "me.totp.enable" => "turned on two-factor sign-in",
-        "me.totp.disable" => "turned off two-factor sign-in",
-        "me.alert_preferences.update" => "changed their alert preferences",
-        "me.alert_preferences.rotate_secret" => "rotated their webhook secret",
-        "alerts.ack" => "acknowledged an alert",
-        "accounts.create" => "added the account",
-        "accounts.connect" => "connected the account",
-        "accounts.connect.start" => "started connecting an account",
-        "accounts.reconnect" => "reconnected the account",
-        "accounts.check" => "tested the connection",
-        "accounts.credential.refresh" => "refreshed the platform credential",
-        "accounts.credential_failed" => "found the platform credential no longer works",
-        "accounts.settings.update" => "changed the settings",
-        "accounts.rules.accept" => "accepted the house rules",
-        "accounts.transfer" => "transferred ownership",
-        "accounts.delete" => "deleted the account",
-        "accounts.lockdown" => "locked the account down",
-        "accounts.lockdown.lift" => "lifted the lockdown",
-        "accounts.activity.read" => "read the activity log",
-        "members.invite" => "invited a member",
-        "members.invitation.withdraw" => "withdrew an invitation",
-        "members.join" => "joined",
-        "members.update" => "changed a member's access",
-        "members.role_change" => "changed a member's role",
-        "members.remove" => "removed a member",
-        "members.leave" => "left",
-        "members.expire" => "ended an expired membership",
-        "posts.create" => "drafted a post",
-        "posts.edit" => "edited a post",
-        "posts.submit" => "submitted a post for review",
-        "posts.approve" => "approved a post",
-        "posts.request_changes" => "asked for changes to a post",
-        "posts.comment" => "commented on a post under review",
-        "posts.schedule" => "scheduled a post",
-        "posts.publish_now" => "asked to publish a post now",
-        "posts.cancel" => "cancelled a post",
-        "posts.held" => "held a due post",
-        "posts.publish_attempt" => "sent a post to the platform",
-        "posts.publish_status_check" => "asked the platform how a post is doing",
-        "posts.publish_processing" => "heard the platform is still processing a post",
-        "posts.publish_retry" => "will try a post again later",
-        "posts.publish_deferred" => "moved a due post to when the platform's limit allows",
-        "posts.publish_attempt_refused" => "had a post refused for the account's credential",
-        "posts.publish_failed" => "gave up publishing a post",
-        "posts.published" => "published a post",
-        "media.upload" => "uploaded media",
-        "comments.reply" => "replied to a comment",
-        other => other,
-    }
-}
+pub use steward_domain::audit::words_for as action_words;
 
 /// The event as a sentence a person can read: who did what to what, allowed or refused, and
 /// why (for denials) or the main facts (for changes).
@@ -303,7 +243,7 @@ pub async fn account_activity_page(
     id: &str,
     q: &ActivityQuery,
 ) -> ApiResult<(Page<ActivityEvent>, ActivityFilter)> {
-    ctx.slot.set_action("accounts.activity.read", Some(format!("account:{id}")));
+    ctx.slot.set_action(Action::ActivityRead, Some(format!("account:{id}")));
     authorize(state, ctx, principal, id, Need::Capability(Capability::AuditView)).await?;
     let (mut filter, _, cursor) = q.parse(&HeaderMap::new())?;
     filter.account_id = Some(id.to_string());
@@ -441,7 +381,7 @@ async fn account_activity(
     headers: HeaderMap,
     Query(q): Query<ActivityQuery>,
 ) -> ApiResult<Response> {
-    ctx.slot.set_action("accounts.activity.read", Some(format!("account:{id}")));
+    ctx.slot.set_action(Action::ActivityRead, Some(format!("account:{id}")));
     authorize(&state, &ctx, &principal, &id, Need::Capability(Capability::AuditView)).await?;
     let (mut filter, format, cursor) = q.parse(&headers)?;
     filter.account_id = Some(id);

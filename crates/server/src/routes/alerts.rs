@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use steward_app::AppError;
 use steward_domain::alerts::AlertKind;
+use steward_domain::audit::Action;
 use steward_store::AlertPreferencesRow;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -72,14 +73,14 @@ pub async fn acknowledge(
     principal: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    ctx.slot.set_action("alerts.ack", Some(format!("alert:{id}")));
+    ctx.slot.set_action(Action::AlertAck, Some(format!("alert:{id}")));
     let now = state.clock.now_us();
     let mut tx = state.store.begin().await?;
     // An alert the caller may not see does not exist for them.
     if !tx.acknowledge_alert(&id, &principal.user_id, now).await? {
         return Err(ApiError(AppError::NotFound));
     }
-    tx.append_audit(ctx.event(&state, &principal.actor(), "alerts.ack", Some(format!("alert:{id}")), json!({})))
+    tx.append_audit(ctx.event(&state, &principal.actor(), Action::AlertAck, Some(format!("alert:{id}")), json!({})))
         .await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
@@ -146,7 +147,7 @@ pub async fn put_preferences(
     SessionPrincipal(p): SessionPrincipal,
     Json(body): Json<PreferencesRequest>,
 ) -> ApiResult<Json<PreferencesView>> {
-    ctx.slot.set_action("me.alert_preferences.update", None);
+    ctx.slot.set_action(Action::AlertPreferencesUpdate, None);
     let mut errors = Vec::new();
     if let Some(kinds) = &body.kinds {
         for k in kinds {
@@ -201,7 +202,7 @@ pub async fn put_preferences(
     tx.append_audit(ctx.event(
         &state,
         &p.actor(),
-        "me.alert_preferences.update",
+        Action::AlertPreferencesUpdate,
         None,
         json!({ "email": body.email, "webhook_host": webhook_host, "kinds": body.kinds, "webhook_secret_created": secret_created }),
     ))
@@ -217,7 +218,7 @@ pub async fn rotate_secret(
     ctx: Ctx,
     SessionPrincipal(p): SessionPrincipal,
 ) -> ApiResult<Json<PreferencesView>> {
-    ctx.slot.set_action("me.alert_preferences.rotate_secret", None);
+    ctx.slot.set_action(Action::WebhookSecretRotate, None);
     let Some(mut row) = state.store.alert_preferences(&p.user_id).await?.filter(|r| r.webhook_url.is_some()) else {
         return Err(ApiError(AppError::Conflict("there is no webhook to sign for; set a webhook URL first".into())));
     };
@@ -226,7 +227,7 @@ pub async fn rotate_secret(
     row.updated_at = state.clock.now_us();
     let mut tx = state.store.begin().await?;
     tx.upsert_alert_preferences(&row).await?;
-    tx.append_audit(ctx.event(&state, &p.actor(), "me.alert_preferences.rotate_secret", None, json!({}))).await?;
+    tx.append_audit(ctx.event(&state, &p.actor(), Action::WebhookSecretRotate, None, json!({}))).await?;
     tx.commit().await?;
     Ok(Json(view(&state, Some(row))?))
 }

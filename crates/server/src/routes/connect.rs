@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use steward_app::AppError;
 use steward_connectors::{ConnectorError, OauthApp, linkedin, mastodon, pkce, tiktok};
+use steward_domain::audit::Action;
 use steward_domain::capability::Capability;
 use steward_domain::platform::{self, ConnectMethod};
 use steward_store::{MastodonAppRow, NewAccount, NewOauthState};
@@ -180,7 +181,7 @@ pub(crate) async fn connect(
     SessionPrincipal(principal): SessionPrincipal,
     Json(body): Json<ConnectRequest>,
 ) -> ApiResult<Json<ConnectResponse>> {
-    ctx.slot.set_action("accounts.connect.start", None);
+    ctx.slot.set_action(Action::AccountConnectStart, None);
     let Some(p) = platform::platform(&body.platform) else {
         return Err(ApiError::validation("platform", "is not a platform Steward knows (see GET /api/v1/platforms)"));
     };
@@ -293,7 +294,7 @@ pub(crate) async fn connect(
     let mut event = ctx.event(
         &state,
         &principal.actor(),
-        "accounts.connect.start",
+        Action::AccountConnectStart,
         body.account_id.as_ref().map(|a| format!("account:{a}")),
         json!({
             "platform": p.id, "account_kind": kind.id, "reconnect": body.account_id.is_some(),
@@ -335,7 +336,7 @@ pub(crate) async fn callback(
     Path(platform_id): Path<String>,
     Query(q): Query<CallbackQuery>,
 ) -> ApiResult<Response> {
-    ctx.slot.set_action("accounts.connect", None);
+    ctx.slot.set_action(Action::AccountConnect, None);
     let Some(state_token) = q.state.as_deref().filter(|s| !s.is_empty()) else {
         return Ok(refused(StatusCode::BAD_REQUEST, "The platform's answer carried no state."));
     };
@@ -421,7 +422,7 @@ pub(crate) async fn callback(
                 &state,
                 &principal.actor(),
                 account_id,
-                "accounts.reconnect",
+                Action::AccountReconnect,
                 Some(format!("account:{account_id}")),
                 json!({ "platform": access.account.platform }),
             ))
@@ -452,7 +453,7 @@ pub(crate) async fn callback(
                 &state,
                 &principal.actor(),
                 &id,
-                "accounts.create",
+                Action::AccountCreate,
                 Some(format!("account:{id}")),
                 json!({ "platform": st.platform, "account_kind": st.account_kind, "handle": cred.identity.handle, "via": "oauth" }),
             ))

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use steward_app::AppError;
 use steward_connectors::ConnectorError;
+use steward_domain::audit::Action;
 use steward_domain::capability::Capability;
 use steward_store::{AccountRow, PostListQuery};
 use utoipa::ToSchema;
@@ -115,7 +116,7 @@ async fn reply(
     Path((id, comment_id)): Path<(String, String)>,
     Json(body): Json<ReplyRequest>,
 ) -> ApiResult<Response> {
-    ctx.slot.set_action("comments.reply", Some(format!("account:{id}")));
+    ctx.slot.set_action(Action::CommentReply, Some(format!("account:{id}")));
     let access = authorize(&state, &ctx, &principal, &id, Need::Capability(Capability::CommentsReply)).await?;
     let text = body.text.trim();
     if text.is_empty() || text.chars().count() > 3000 {
@@ -130,7 +131,7 @@ async fn reply(
         &state,
         &principal.actor(),
         &id,
-        "comments.reply",
+        Action::CommentReply,
         Some(format!("comment:{comment_id}")),
         json!({ "platform": access.account.platform, "reply_id": posted.id, "text": text }),
     ))

@@ -5,6 +5,7 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use steward_app::AppError;
+use steward_domain::audit::Action;
 use steward_domain::identity::{normalize_email, validate_display_name, validate_new_password};
 use steward_store::{NewSession, NewUser, UserRow};
 use utoipa::ToSchema;
@@ -14,7 +15,7 @@ use zeroize::Zeroizing;
 
 use crate::auth::{Principal, SESSION_TOKEN_PREFIX, clear_session_cookie, csrf_token, session_set_cookie};
 use crate::error::{ApiError, ApiResult, FieldError, Json, Problem};
-use crate::request::{Actor, Ctx};
+use crate::request::{AuditActor, Ctx};
 use crate::state::AppState;
 use steward_app::clock::rfc3339;
 use steward_app::config::SignupMode;
@@ -99,7 +100,7 @@ pub(crate) async fn register(
     ctx: Ctx,
     Json(body): Json<RegisterRequest>,
 ) -> ApiResult<(StatusCode, Json<UserView>)> {
-    ctx.slot.set_action("auth.register", None);
+    ctx.slot.set_action(Action::Register, None);
     match state.settings.signup {
         SignupMode::Closed => {
             return Err(ApiError(AppError::Forbidden(
@@ -114,11 +115,11 @@ pub(crate) async fn register(
     let (email, display_name) = validate_new_user(&body.email, &body.display_name, &body.password)?;
     let mut tx = state.store.begin().await?;
     let user = create_user(&state, &mut tx, &email, &display_name, Zeroizing::new(body.password)).await?;
-    let actor = Actor { user_id: Some(user.id.clone()), email: Some(user.email.clone()), session_id: None };
+    let actor = AuditActor { user_id: Some(user.id.clone()), email: Some(user.email.clone()), session_id: None };
     tx.append_audit(ctx.event(
         &state,
         &actor,
-        "auth.register",
+        Action::Register,
         Some(format!("user:{}", user.id)),
         json!({ "display_name": user.display_name, "with_invitation": body.invitation.is_some() }),
     ))
@@ -191,16 +192,16 @@ pub(crate) async fn login(
     ctx: Ctx,
     Json(body): Json<LoginRequest>,
 ) -> ApiResult<Response> {
-    ctx.slot.set_action("auth.login", None);
+    ctx.slot.set_action(Action::Login, None);
     let email = normalize_email(&body.email).map_err(|e| ApiError::validation("email", e.to_string()))?;
-    ctx.slot.set_actor(Actor { user_id: None, email: Some(email.clone()), session_id: None });
+    ctx.slot.set_actor(AuditActor { user_id: None, email: Some(email.clone()), session_id: None });
     let ip = ctx.meta.ip.clone();
     let now = state.clock.now_us();
     throttle(&state, &email, &ip, now).await?;
 
     let user = state.store.user_by_email(&email).await?;
     if let Some(u) = &user {
-        ctx.slot.set_actor(Actor { user_id: Some(u.id.clone()), email: Some(u.email.clone()), session_id: None });
+        ctx.slot.set_actor(AuditActor { user_id: Some(u.id.clone()), email: Some(u.email.clone()), session_id: None });
     }
     let password_ok =
         state.passwords.verify(Zeroizing::new(body.password), user.as_ref().map(|u| u.password_hash.clone())).await;
@@ -242,12 +243,15 @@ pub(crate) async fn login(
     let new_device = tx.remember_device(&user.id, &device, now).await?;
     // The first device a person ever signs in from is no news (no alert).
     let first_device = new_device && tx.known_device_count(&user.id).await? == 1;
-    let actor =
-        Actor { user_id: Some(user.id.clone()), email: Some(user.email.clone()), session_id: Some(session_id.clone()) };
+    let actor = AuditActor {
+        user_id: Some(user.id.clone()),
+        email: Some(user.email.clone()),
+        session_id: Some(session_id.clone()),
+    };
     tx.append_audit(ctx.event(
         &state,
         &actor,
-        "auth.login",
+        Action::Login,
         Some(format!("session:{session_id}")),
         json!({ "second_factor": second_factor, "new_device": new_device, "first_device": first_device }),
     ))
@@ -273,7 +277,7 @@ pub(crate) async fn login(
 #[utoipa::path(post, path = "/auth/logout", tag = "identity",
     responses((status = 204, description = "this session ended"), (status = 401, body = Problem), (status = 422, body = Problem)))]
 pub(crate) async fn logout(State(state): State<AppState>, ctx: Ctx, principal: Principal) -> ApiResult<Response> {
-    ctx.slot.set_action("auth.logout", None);
+    ctx.slot.set_action(Action::Logout, None);
     let Some(session_id) = principal.session_id.clone() else {
         return Err(ApiError::validation(
             "authorization",
@@ -285,7 +289,7 @@ pub(crate) async fn logout(State(state): State<AppState>, ctx: Ctx, principal: P
     tx.append_audit(ctx.event(
         &state,
         &principal.actor(),
-        "auth.logout",
+        Action::Logout,
         Some(format!("session:{session_id}")),
         json!({}),
     ))
@@ -315,7 +319,7 @@ pub async fn create_user_as_operator(
         id: uuid::Uuid::now_v7().to_string(),
         at: state.clock.now_us(),
         actor_email: Some(format!("operator ({via})")),
-        action: "admin.user.create".into(),
+        action: Action::AdminCreateUser.as_str().into(),
         target: Some(format!("user:{}", user.id)),
         outcome: "allowed".into(),
         detail: json!({ "email": user.email, "display_name": user.display_name, "via": via }).to_string(),

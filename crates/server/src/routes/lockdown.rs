@@ -16,6 +16,8 @@ use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use steward_app::AppError;
+use steward_domain::audit::Action;
+use steward_domain::audit::LockdownDetail;
 use steward_domain::capability::Capability;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -59,7 +61,7 @@ pub async fn lockdown(
     Path(id): Path<String>,
     Json(body): Json<LockdownRequest>,
 ) -> ApiResult<Json<LockdownView>> {
-    ctx.slot.set_action("accounts.lockdown", Some(format!("account:{id}")));
+    ctx.slot.set_action(Action::Lockdown, Some(format!("account:{id}")));
     authorize(&state, &ctx, &principal, &id, Need::Capability(Capability::Lockdown)).await?;
     let now = state.clock.now_us();
     let mut tx = state.store.begin().await?;
@@ -72,7 +74,7 @@ pub async fn lockdown(
             &state,
             &principal.actor(),
             &id,
-            "posts.cancel",
+            Action::PostCancel,
             Some(format!("post:{post_id}")),
             json!({ "reason": "lockdown: not approved by the owner" }),
         ))
@@ -89,20 +91,23 @@ pub async fn lockdown(
         cancelled_posts,
         credential_disconnected,
     };
-    tx.append_audit(ctx.account_event(
-        &state,
-        &principal.actor(),
-        &id,
-        "accounts.lockdown",
-        Some(format!("account:{id}")),
-        json!({
-            "suspended_members": view.suspended_members,
-            "suspended_user_ids": suspended,
-            "revoked_tokens": view.revoked_tokens,
-            "cancelled_posts": view.cancelled_posts,
-            "credential_disconnected": credential_disconnected,
-        }),
-    ))
+    tx.append_audit(
+        ctx.account_event(
+            &state,
+            &principal.actor(),
+            &id,
+            Action::Lockdown,
+            Some(format!("account:{id}")),
+            serde_json::to_value(LockdownDetail {
+                suspended_members: view.suspended_members,
+                suspended_user_ids: suspended,
+                revoked_tokens: view.revoked_tokens,
+                cancelled_posts: view.cancelled_posts,
+                credential_disconnected,
+            })
+            .map_err(ApiError::internal)?,
+        ),
+    )
     .await?;
     tx.commit().await?;
     Ok(Json(view))
@@ -127,7 +132,7 @@ pub async fn lift(
     principal: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<Json<LiftView>> {
-    ctx.slot.set_action("accounts.lockdown.lift", Some(format!("account:{id}")));
+    ctx.slot.set_action(Action::LockdownLift, Some(format!("account:{id}")));
     authorize(&state, &ctx, &principal, &id, Need::Capability(Capability::CredentialManage)).await?;
     let now = state.clock.now_us();
     let mut tx = state.store.begin().await?;
@@ -141,7 +146,7 @@ pub async fn lift(
         &state,
         &principal.actor(),
         &id,
-        "accounts.lockdown.lift",
+        Action::LockdownLift,
         Some(format!("account:{id}")),
         json!({ "still_suspended_members": still_suspended }),
     ))

@@ -5,6 +5,7 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use steward_app::AppError;
+use steward_domain::audit::Action;
 use steward_store::{NewApiToken, UserRow};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -86,7 +87,7 @@ pub(crate) async fn begin_totp(
     ctx: Ctx,
     SessionPrincipal(p): SessionPrincipal,
 ) -> ApiResult<Json<TotpEnrolment>> {
-    ctx.slot.set_action("me.totp.begin", None);
+    ctx.slot.set_action(Action::TotpBegin, None);
     let user = load_user(&state, &p.user_id).await?;
     if user.totp_enabled {
         return Err(ApiError(AppError::Conflict(
@@ -99,7 +100,7 @@ pub(crate) async fn begin_totp(
     let sealed = state.sealer.seal(&secret_aad(&user.id), &secret);
     let mut tx = state.store.begin().await?;
     tx.set_totp_pending(&user.id, Some(&sealed), state.clock.now_us()).await?;
-    tx.append_audit(ctx.event(&state, &p.actor(), "me.totp.begin", Some(format!("user:{}", user.id)), json!({})))
+    tx.append_audit(ctx.event(&state, &p.actor(), Action::TotpBegin, Some(format!("user:{}", user.id)), json!({})))
         .await?;
     tx.commit().await?;
     Ok(Json(TotpEnrolment { secret: twofactor::secret_base32(&secret), otpauth_uri: uri }))
@@ -125,7 +126,7 @@ pub(crate) async fn confirm_totp(
     SessionPrincipal(p): SessionPrincipal,
     Json(body): Json<CodeRequest>,
 ) -> ApiResult<Json<RecoveryCodes>> {
-    ctx.slot.set_action("me.totp.enable", None);
+    ctx.slot.set_action(Action::TotpEnable, None);
     let user = load_user(&state, &p.user_id).await?;
     if user.totp_enabled {
         return Err(ApiError(AppError::Conflict("two-factor authentication is already on".into())));
@@ -146,7 +147,7 @@ pub(crate) async fn confirm_totp(
     let mut tx = state.store.begin().await?;
     // The confirming code's step is recorded as used, so it cannot also sign someone in.
     tx.enable_totp(&user.id, sealed, step, &hashes, state.clock.now_us()).await?;
-    tx.append_audit(ctx.event(&state, &p.actor(), "me.totp.enable", Some(format!("user:{}", user.id)), json!({})))
+    tx.append_audit(ctx.event(&state, &p.actor(), Action::TotpEnable, Some(format!("user:{}", user.id)), json!({})))
         .await?;
     tx.commit().await?;
     Ok(Json(RecoveryCodes { recovery_codes: codes }))
@@ -160,7 +161,7 @@ pub(crate) async fn disable_totp(
     SessionPrincipal(p): SessionPrincipal,
     Json(body): Json<CodeRequest>,
 ) -> ApiResult<StatusCode> {
-    ctx.slot.set_action("me.totp.disable", None);
+    ctx.slot.set_action(Action::TotpDisable, None);
     let user = load_user(&state, &p.user_id).await?;
     if !user.totp_enabled {
         return Err(ApiError(AppError::Conflict("two-factor authentication is not on".into())));
@@ -170,7 +171,7 @@ pub(crate) async fn disable_totp(
         return Err(ApiError::validation("code", "is wrong, expired or was already used"));
     }
     tx.disable_totp(&user.id, state.clock.now_us()).await?;
-    tx.append_audit(ctx.event(&state, &p.actor(), "me.totp.disable", Some(format!("user:{}", user.id)), json!({})))
+    tx.append_audit(ctx.event(&state, &p.actor(), Action::TotpDisable, Some(format!("user:{}", user.id)), json!({})))
         .await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
@@ -222,12 +223,12 @@ pub(crate) async fn revoke_session(
     SessionPrincipal(p): SessionPrincipal,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    ctx.slot.set_action("me.session.revoke", Some(format!("session:{id}")));
+    ctx.slot.set_action(Action::SessionRevoke, Some(format!("session:{id}")));
     let mut tx = state.store.begin().await?;
     if !tx.revoke_session(&p.user_id, &id, state.clock.now_us()).await? {
         return Err(ApiError(AppError::NotFound));
     }
-    tx.append_audit(ctx.event(&state, &p.actor(), "me.session.revoke", Some(format!("session:{id}")), json!({})))
+    tx.append_audit(ctx.event(&state, &p.actor(), Action::SessionRevoke, Some(format!("session:{id}")), json!({})))
         .await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
@@ -248,14 +249,14 @@ pub(crate) async fn revoke_all_sessions(
     SessionPrincipal(p): SessionPrincipal,
     Json(body): Json<RevokeAllRequest>,
 ) -> ApiResult<StatusCode> {
-    ctx.slot.set_action("me.sessions.revoke_all", None);
+    ctx.slot.set_action(Action::SessionsRevokeAll, None);
     let keep = if body.keep_current { p.session_id.as_deref() } else { None };
     let mut tx = state.store.begin().await?;
     let revoked = tx.revoke_all_sessions(&p.user_id, keep, state.clock.now_us()).await?;
     tx.append_audit(ctx.event(
         &state,
         &p.actor(),
-        "me.sessions.revoke_all",
+        Action::SessionsRevokeAll,
         Some(format!("user:{}", p.user_id)),
         json!({ "revoked": revoked, "kept_current": body.keep_current }),
     ))
@@ -330,7 +331,7 @@ pub(crate) async fn create_token(
     SessionPrincipal(p): SessionPrincipal,
     Json(body): Json<CreateTokenRequest>,
 ) -> ApiResult<(StatusCode, Json<CreatedToken>)> {
-    ctx.slot.set_action("me.token.create", None);
+    ctx.slot.set_action(Action::TokenCreate, None);
     let now = state.clock.now();
     let mut errors = Vec::new();
     let name = body.name.trim();
@@ -384,7 +385,7 @@ pub(crate) async fn create_token(
     tx.append_audit(ctx.event(
         &state,
         &p.actor(),
-        "me.token.create",
+        Action::TokenCreate,
         Some(format!("token:{id}")),
         json!({ "name": name, "scopes": scopes, "accounts": body.accounts, "capabilities": body.capabilities }),
     ))
@@ -418,12 +419,12 @@ pub(crate) async fn revoke_token(
     SessionPrincipal(p): SessionPrincipal,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    ctx.slot.set_action("me.token.revoke", Some(format!("token:{id}")));
+    ctx.slot.set_action(Action::TokenRevoke, Some(format!("token:{id}")));
     let mut tx = state.store.begin().await?;
     if !tx.revoke_api_token(&p.user_id, &id, state.clock.now_us()).await? {
         return Err(ApiError(AppError::NotFound));
     }
-    tx.append_audit(ctx.event(&state, &p.actor(), "me.token.revoke", Some(format!("token:{id}")), json!({}))).await?;
+    tx.append_audit(ctx.event(&state, &p.actor(), Action::TokenRevoke, Some(format!("token:{id}")), json!({}))).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,6 +1,7 @@
 //! Members and invitations (`/api/v1/accounts/{id}/members*`, `/invitations*`).
 use std::str::FromStr;
 use steward_app::AppError;
+use steward_domain::audit::Action;
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -19,7 +20,7 @@ use utoipa_axum::routes;
 
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult, FieldError, Json, Path, Problem, Query};
-use crate::request::{Actor, Ctx};
+use crate::request::{AuditActor, Ctx};
 use crate::routes::{Page, future_instant, nullable};
 use crate::state::AppState;
 use steward_app::authz::{AccountAccess, Need, authorize, capability_set, membership_rights};
@@ -225,7 +226,7 @@ pub(crate) async fn create_invitation(
     Path(id): Path<String>,
     Json(body): Json<InvitationRequest>,
 ) -> ApiResult<(StatusCode, Json<CreatedInvitation>)> {
-    ctx.slot.set_action("members.invite", None);
+    ctx.slot.set_action(Action::MemberInvite, None);
     let actor = authorize(&state, &ctx, &principal, &id, Need::Capability(Capability::MembersManage)).await?;
     let now = state.clock.now();
     let mut errors = Vec::new();
@@ -267,7 +268,7 @@ pub(crate) async fn create_invitation(
     else {
         return Err(ApiError(AppError::Validation(errors)));
     };
-    ctx.slot.set_action("members.invite", Some(format!("email:{email}")));
+    ctx.slot.set_action(Action::MemberInvite, Some(format!("email:{email}")));
     let now_us = now.as_microsecond();
     let mut tx = state.store.begin().await?;
     let account = tx.lock_account(&id).await?.ok_or(ApiError(AppError::NotFound))?;
@@ -297,7 +298,7 @@ pub(crate) async fn create_invitation(
         &state,
         &principal.actor(),
         &id,
-        "members.invite",
+        Action::MemberInvite,
         Some(format!("email:{email}")),
         json!({ "invitation_id": inv_id, "role": role.as_str(), "grant": body.grant, "revoke": body.revoke,
                 "expires_at": expires_at.map(rfc3339), "daily_quota": body.daily_quota, "windows": body.windows.len() }),
@@ -360,7 +361,7 @@ pub(crate) async fn withdraw_invitation(
     principal: Principal,
     Path((id, inv)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    ctx.slot.set_action("members.invitation.withdraw", Some(format!("invitation:{inv}")));
+    ctx.slot.set_action(Action::InvitationWithdraw, Some(format!("invitation:{inv}")));
     let actor = authorize(&state, &ctx, &principal, &id, Need::Capability(Capability::MembersManage)).await?;
     let now = state.clock.now_us();
     let pending = state.store.pending_invitations(&id, now).await?;
@@ -374,7 +375,7 @@ pub(crate) async fn withdraw_invitation(
         &state,
         &principal.actor(),
         &id,
-        "members.invitation.withdraw",
+        Action::InvitationWithdraw,
         Some(format!("email:{}", invitation.email)),
         json!({ "invitation_id": inv, "role": invitation.role }),
     ))
@@ -390,7 +391,7 @@ pub async fn redeem_invitation(
     ctx: &Ctx,
     tx: &mut Tx,
     token: &str,
-    actor: &Actor,
+    actor: &AuditActor,
     user_id: &str,
     email: &str,
 ) -> ApiResult<InvitationRow> {
@@ -425,7 +426,7 @@ pub async fn redeem_invitation(
         state,
         actor,
         &inv.account_id,
-        "members.join",
+        Action::MemberJoin,
         Some(format!("user:{user_id}")),
         json!({ "invitation_id": inv.id, "role": inv.role, "invited_by": inv.invited_by }),
     ))
@@ -441,7 +442,7 @@ pub(crate) async fn accept_invitation(
     principal: Principal,
     Path(token): Path<String>,
 ) -> ApiResult<Json<MemberView>> {
-    ctx.slot.set_action("members.join", None);
+    ctx.slot.set_action(Action::MemberJoin, None);
     if principal.token_id.is_some() {
         return Err(ApiError(AppError::Forbidden(
             "accept invitations while signed in, not with an access token".into(),
@@ -494,7 +495,7 @@ pub(crate) async fn update_member(
     Path((id, user_id)): Path<(String, String)>,
     Json(body): Json<MemberUpdate>,
 ) -> ApiResult<Json<MemberView>> {
-    ctx.slot.set_action("members.update", Some(format!("user:{user_id}")));
+    ctx.slot.set_action(Action::MemberUpdate, Some(format!("user:{user_id}")));
     let actor = authorize(&state, &ctx, &principal, &id, Need::Capability(Capability::MembersManage)).await?;
     let now = state.clock.now();
     let mut tx = state.store.begin().await?;
@@ -546,7 +547,7 @@ pub(crate) async fn update_member(
         return Err(ApiError(AppError::Validation(errors)));
     }
     tx.update_membership(&id, &user_id, &terms, &status, now.as_microsecond()).await?;
-    let action = if to != from { "members.role_change" } else { "members.update" };
+    let action = if to != from { Action::MemberRoleChange } else { Action::MemberUpdate };
     tx.append_audit(ctx.account_event(
         &state,
         &principal.actor(),
@@ -585,7 +586,7 @@ pub(crate) async fn remove_member(
     Path((id, user_id)): Path<(String, String)>,
     Query(q): Query<RemoveQuery>,
 ) -> ApiResult<StatusCode> {
-    ctx.slot.set_action("members.remove", Some(format!("user:{user_id}")));
+    ctx.slot.set_action(Action::MemberRemove, Some(format!("user:{user_id}")));
     let leaving = user_id == principal.user_id;
     let need = if leaving { Need::Leave } else { Need::Capability(Capability::MembersManage) };
     let actor = authorize(&state, &ctx, &principal, &id, need).await?;
@@ -604,7 +605,7 @@ pub(crate) async fn remove_member(
         require_manage(&actor.rights, role)?;
     }
     tx.delete_membership(&id, &user_id).await?;
-    let action = if leaving { "members.leave" } else { "members.remove" };
+    let action = if leaving { Action::MemberLeave } else { Action::MemberRemove };
     tx.append_audit(ctx.account_event(
         &state,
         &principal.actor(),

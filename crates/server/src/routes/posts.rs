@@ -20,6 +20,7 @@
 //! - `Idempotency-Key` on create is scoped to (account, author); a replay with the same body
 //!   answers 201 with the post it made, a different body 422.
 use steward_app::AppError;
+use steward_domain::audit::Action;
 
 use axum::body::Body;
 use axum::extract::State;
@@ -467,7 +468,7 @@ pub(crate) async fn create_post(
     headers: HeaderMap,
     Json(body): Json<ContentRequest>,
 ) -> ApiResult<Response> {
-    ctx.slot.set_action("posts.create", Some(format!("account:{id}")));
+    ctx.slot.set_action(Action::PostCreate, Some(format!("account:{id}")));
     let access = authorize(&state, &ctx, &principal, &id, Need::Capability(Capability::DraftsCreate)).await?;
     let key = match headers.get("idempotency-key") {
         None => None,
@@ -531,7 +532,7 @@ pub(crate) async fn create_post(
         &state,
         &principal.actor(),
         &id,
-        "posts.create",
+        Action::PostCreate,
         Some(format!("post:{post_id}")),
         json!({ "post_id": post_id, "version": 1, "text_chars": body.text.chars().count(), "media": body.media.len() }),
     ))
@@ -685,7 +686,7 @@ pub(crate) async fn edit_post(
     headers: HeaderMap,
     Json(body): Json<EditRequest>,
 ) -> ApiResult<Response> {
-    ctx.slot.set_action("posts.edit", Some(format!("post:{id}")));
+    ctx.slot.set_action(Action::PostEdit, Some(format!("post:{id}")));
     // Author with drafts.create, or drafts.edit_any: the domain decides which applies.
     let (_, access) = load(&state, &ctx, &principal, &id, Capability::AccountView).await?;
     let now = state.clock.now_us();
@@ -744,7 +745,7 @@ pub(crate) async fn edit_post(
         &state,
         &principal.actor(),
         &post.account_id,
-        "posts.edit",
+        Action::PostEdit,
         Some(format!("post:{id}")),
         json!({
             "post_id": id,
@@ -771,7 +772,7 @@ async fn simple_transition(
     id: &str,
     need: Capability,
     action: PostAction,
-    audit_action: &'static str,
+    audit_action: Action,
 ) -> ApiResult<Response> {
     ctx.slot.set_action(audit_action, Some(format!("post:{id}")));
     let (_, access) = load(state, ctx, principal, id, need).await?;
@@ -799,7 +800,8 @@ pub(crate) async fn submit_post(
     principal: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    simple_transition(&state, &ctx, &principal, &id, Capability::DraftsCreate, PostAction::Submit, "posts.submit").await
+    simple_transition(&state, &ctx, &principal, &id, Capability::DraftsCreate, PostAction::Submit, Action::PostSubmit)
+        .await
 }
 
 #[utoipa::path(post, path = "/posts/{id}/cancel", tag = "posts", params(("id" = String, Path)),
@@ -811,7 +813,8 @@ pub(crate) async fn cancel_post(
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     // The author, or posts.publish: the domain decides.
-    simple_transition(&state, &ctx, &principal, &id, Capability::AccountView, PostAction::Cancel, "posts.cancel").await
+    simple_transition(&state, &ctx, &principal, &id, Capability::AccountView, PostAction::Cancel, Action::PostCancel)
+        .await
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -829,7 +832,7 @@ pub(crate) async fn approve_post(
     Path(id): Path<String>,
     Json(body): Json<ApproveRequest>,
 ) -> ApiResult<Response> {
-    ctx.slot.set_action("posts.approve", Some(format!("post:{id}")));
+    ctx.slot.set_action(Action::PostApprove, Some(format!("post:{id}")));
     let (_, access) = load(&state, &ctx, &principal, &id, Capability::PostsApprove).await?;
     let Ok(version) = u32::try_from(body.version) else {
         return Err(ApiError::validation("version", "must be a version number of this post"));
@@ -843,7 +846,7 @@ pub(crate) async fn approve_post(
         &state,
         &principal.actor(),
         &d.post.account_id,
-        "posts.approve",
+        Action::PostApprove,
         Some(format!("post:{id}")),
         json!({
             "post_id": id,
@@ -883,7 +886,7 @@ pub(crate) async fn request_changes(
     Path(id): Path<String>,
     Json(body): Json<RequestChangesRequest>,
 ) -> ApiResult<Response> {
-    ctx.slot.set_action("posts.request_changes", Some(format!("post:{id}")));
+    ctx.slot.set_action(Action::PostRequestChanges, Some(format!("post:{id}")));
     let (_, access) = load(&state, &ctx, &principal, &id, Capability::PostsApprove).await?;
     let comment = validate_comment("comment", &body.comment)?;
     let now = state.clock.now_us();
@@ -905,7 +908,7 @@ pub(crate) async fn request_changes(
         &state,
         &principal.actor(),
         &d.post.account_id,
-        "posts.request_changes",
+        Action::PostRequestChanges,
         Some(format!("post:{id}")),
         json!({
             "post_id": id,
@@ -933,7 +936,7 @@ async fn schedule_at(
     principal: &Principal,
     id: &str,
     at: Option<jiff::Timestamp>,
-    audit_action: &'static str,
+    audit_action: Action,
 ) -> ApiResult<Response> {
     ctx.slot.set_action(audit_action, Some(format!("post:{id}")));
     let (_, access) = load(state, ctx, principal, id, Capability::PostsPublish).await?;
@@ -952,7 +955,7 @@ async fn schedule_at(
             "you may schedule and publish only inside your posting windows (in the account's time zone)".into(),
         )));
     }
-    let action = if audit_action == "posts.publish_now" {
+    let action = if audit_action == Action::PostPublishNow {
         PostAction::PublishNow { now: at }
     } else {
         PostAction::Schedule { at }
@@ -1000,7 +1003,7 @@ async fn schedule_at(
         }),
     ))
     .await?;
-    let status = if audit_action == "posts.publish_now" { StatusCode::ACCEPTED } else { StatusCode::OK };
+    let status = if audit_action == Action::PostPublishNow { StatusCode::ACCEPTED } else { StatusCode::OK };
     answer(state, tx, &access, id, status).await
 }
 
@@ -1021,7 +1024,7 @@ pub(crate) async fn schedule_post(
     if at <= state.clock.now() {
         return Err(ApiError::validation("at", "must be in the future"));
     }
-    schedule_at(&state, &ctx, &principal, &id, Some(at), "posts.schedule").await
+    schedule_at(&state, &ctx, &principal, &id, Some(at), Action::PostSchedule).await
 }
 
 #[utoipa::path(post, path = "/posts/{id}/publish-now", tag = "posts", params(("id" = String, Path)),
@@ -1032,7 +1035,7 @@ pub(crate) async fn publish_now(
     principal: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    schedule_at(&state, &ctx, &principal, &id, None, "posts.publish_now").await
+    schedule_at(&state, &ctx, &principal, &id, None, Action::PostPublishNow).await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1065,7 +1068,7 @@ pub(crate) async fn add_comment(
     Path(id): Path<String>,
     Json(body): Json<CommentRequest>,
 ) -> ApiResult<Response> {
-    ctx.slot.set_action("posts.comment", Some(format!("post:{id}")));
+    ctx.slot.set_action(Action::PostComment, Some(format!("post:{id}")));
     let (post, _) = load(&state, &ctx, &principal, &id, Capability::ReviewComment).await?;
     let text = validate_comment("body", &body.body)?;
     let now = state.clock.now_us();
@@ -1085,7 +1088,7 @@ pub(crate) async fn add_comment(
         &state,
         &principal.actor(),
         &post.account_id,
-        "posts.comment",
+        Action::PostComment,
         Some(format!("post:{id}")),
         json!({ "post_id": id, "comment_id": comment_id, "version": post.version, "chars": text.chars().count() }),
     ))
@@ -1140,7 +1143,7 @@ pub(crate) async fn upload_media(
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Response> {
-    ctx.slot.set_action("media.upload", Some(format!("account:{id}")));
+    ctx.slot.set_action(Action::MediaUpload, Some(format!("account:{id}")));
     authorize(&state, &ctx, &principal, &id, Need::Capability(Capability::DraftsCreate)).await?;
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
     let Some((kind, limit, looks_right)) = upload_kind(content_type) else {
@@ -1193,7 +1196,7 @@ pub(crate) async fn upload_media(
             &state,
             &principal.actor(),
             &id,
-            "media.upload",
+            Action::MediaUpload,
             Some(format!("media:{media_id}")),
             json!({ "media_id": media_id, "kind": kind, "content_type": content_type, "size_bytes": size }),
         ))

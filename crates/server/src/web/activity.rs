@@ -3,6 +3,7 @@
 //! on the server as inline SVG, with the same numbers as a table.
 use std::collections::{BTreeMap, HashMap};
 use steward_app::AppError;
+use steward_domain::audit::Action;
 
 use askama::Template;
 use axum::extract::State;
@@ -38,29 +39,34 @@ const TRAIL_MAX: usize = 40;
 const COLOURS: [&str; 8] = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#7A5C00", "#666666"];
 
 /// Action filters offered: whole areas (a prefix ending in `.`) first, then single actions.
-const ACTION_CHOICES: [(&str, &str); 22] = [
+/// Whole areas offered as filters (a prefix ending in `.`), before the single actions.
+const AREA_CHOICES: [(&str, &str); 6] = [
     ("auth.", "Signing in and out (all)"),
     ("members.", "Members and invitations (all)"),
     ("posts.", "Posts (all)"),
     ("accounts.", "The account itself (all)"),
     ("me.", "Personal security (all)"),
     ("alerts.", "Alerts (all)"),
-    ("auth.login", ""),
-    ("auth.logout", ""),
-    ("members.invite", ""),
-    ("members.join", ""),
-    ("members.update", ""),
-    ("members.role_change", ""),
-    ("members.remove", ""),
-    ("posts.create", ""),
-    ("posts.submit", ""),
-    ("posts.approve", ""),
-    ("posts.schedule", ""),
-    ("posts.published", ""),
-    ("posts.cancel", ""),
-    ("accounts.settings.update", ""),
-    ("accounts.lockdown", ""),
-    ("accounts.reconnect", ""),
+];
+
+/// Single actions offered as filters.
+const ACTION_CHOICES: [Action; 16] = [
+    Action::Login,
+    Action::Logout,
+    Action::MemberInvite,
+    Action::MemberJoin,
+    Action::MemberUpdate,
+    Action::MemberRoleChange,
+    Action::MemberRemove,
+    Action::PostCreate,
+    Action::PostSubmit,
+    Action::PostApprove,
+    Action::PostSchedule,
+    Action::Published,
+    Action::PostCancel,
+    Action::SettingsUpdate,
+    Action::Lockdown,
+    Action::AccountReconnect,
 ];
 
 /// The page's query string: the API's filters, with dates instead of instants (a person picks
@@ -471,10 +477,8 @@ fn filter_form(q: &LogQuery) -> Form {
 
 fn action_options() -> Vec<(String, String)> {
     let mut out = vec![(String::new(), "Any action".to_string())];
-    out.extend(ACTION_CHOICES.iter().map(|(v, l)| {
-        let label = if l.is_empty() { format!("Someone {}", action_words(v)) } else { (*l).to_string() };
-        ((*v).to_string(), label)
-    }));
+    out.extend(AREA_CHOICES.iter().map(|(v, l)| ((*v).to_string(), (*l).to_string())));
+    out.extend(ACTION_CHOICES.iter().map(|a| (a.as_str().to_string(), format!("Someone {}", a.words()))));
     out
 }
 

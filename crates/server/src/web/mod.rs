@@ -122,7 +122,7 @@ async fn forms_carry_csrf(req: Request, next: Next) -> Response {
         return next.run(req).await;
     }
     let (mut parts, body) = req.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, crate::app::BODY_LIMIT).await else {
+    let Ok(bytes) = axum::body::to_bytes(body, crate::request::BODY_LIMIT).await else {
         return ApiError(AppError::PayloadTooLarge).into_response();
     };
     let data = FormData::parse(&bytes);

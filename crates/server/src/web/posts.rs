@@ -1017,7 +1017,7 @@ pub async fn create_submit(
 
 /// The id of the post an API answer describes.
 async fn created_id(resp: Response) -> Option<String> {
-    let bytes = axum::body::to_bytes(resp.into_body(), crate::app::BODY_LIMIT).await.ok()?;
+    let bytes = axum::body::to_bytes(resp.into_body(), crate::request::BODY_LIMIT).await.ok()?;
     let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
     v["id"].as_str().map(str::to_string)
 }
