@@ -7,6 +7,7 @@ use steward_domain::audit::Action;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use steward_connectors::{ConnectorError, Identity, OauthApp, TokenSet, bluesky, linkedin, mastodon, tiktok};
+use steward_domain::platform::Platform;
 use steward_store::{NewAuditEvent, Tx};
 
 use crate::error::{AppError, AppResult};
@@ -83,10 +84,11 @@ fn refresh_lock(state: &Services, account_id: &str) -> Arc<tokio::sync::Mutex<()
 }
 
 fn app_for<'a>(state: &'a Services, platform: &str) -> Result<&'a OauthApp, ConnectorError> {
-    let app = match platform {
-        "linkedin" => state.settings.linkedin.as_ref(),
-        "tiktok" => state.settings.tiktok.as_ref(),
-        _ => None,
+    let app = match Platform::parse(platform) {
+        Some(Platform::LinkedIn) => state.settings.linkedin.as_ref(),
+        Some(Platform::TikTok) => state.settings.tiktok.as_ref(),
+        // Mastodon registers per instance; the others sign in without an OAuth app.
+        Some(Platform::Mastodon | Platform::Bluesky | Platform::Sandbox) | None => None,
     };
     app.ok_or_else(|| {
         ConnectorError::Misconfigured(format!(
@@ -102,17 +104,18 @@ async fn refresh_with_platform(
     tokens: &TokenSet,
 ) -> Result<TokenSet, ConnectorError> {
     let now = state.clock.now().as_second();
-    if platform == "mastodon" {
+    match Platform::parse(platform) {
+        Some(Platform::LinkedIn) => linkedin::refresh(&state.http, app_for(state, platform)?, tokens, now).await,
+        // TikTok rotates the refresh token on every use: the caller stores the result before use.
+        Some(Platform::TikTok) => tiktok::refresh(&state.http, app_for(state, platform)?, tokens, now).await,
         // Mastodon tokens live until revoked and come without a refresh token: a refused one
         // cannot be renewed, only reconnected.
-        return Err(ConnectorError::Unauthorized("Mastodon access tokens cannot be refreshed".into()));
-    }
-    let app = app_for(state, platform)?;
-    match platform {
-        "linkedin" => linkedin::refresh(&state.http, app, tokens, now).await,
-        // TikTok rotates the refresh token on every use: the caller stores the result before use.
-        "tiktok" => tiktok::refresh(&state.http, app, tokens, now).await,
-        other => Err(ConnectorError::Misconfigured(format!("refreshing {other} tokens is not available yet"))),
+        Some(Platform::Mastodon) => {
+            Err(ConnectorError::Unauthorized("Mastodon access tokens cannot be refreshed".into()))
+        }
+        Some(Platform::Bluesky | Platform::Sandbox) | None => {
+            Err(ConnectorError::Misconfigured(format!("{platform} has no OAuth tokens to refresh")))
+        }
     }
 }
 
@@ -189,17 +192,19 @@ fn system_event(state: &Services, account_id: &str, action: Action, detail: serd
 /// is about to expire, and once more if the platform refuses the access token.
 pub async fn check_identity(state: &Services, account_id: &str, platform: &str) -> Result<Identity, CredentialError> {
     let call = |cred: OauthCredential| async move {
-        if platform == "mastodon" {
-            let instance = cred.instance.as_deref().ok_or_else(|| {
-                ConnectorError::Misconfigured("the stored Mastodon credential names no instance".into())
-            })?;
-            return mastodon::verify_credentials(&state.http, instance, &cred.tokens.access_token).await;
-        }
-        let app = app_for(state, platform)?;
-        match platform {
-            "linkedin" => linkedin::userinfo(&state.http, app, &cred.tokens.access_token).await,
-            "tiktok" => tiktok::user_info(&state.http, app, &cred.tokens.access_token).await,
-            other => Err(ConnectorError::Misconfigured(format!("checking {other} is not available yet"))),
+        let token = &cred.tokens.access_token;
+        match Platform::parse(platform) {
+            Some(Platform::Mastodon) => {
+                let instance = cred.instance.as_deref().ok_or_else(|| {
+                    ConnectorError::Misconfigured("the stored Mastodon credential names no instance".into())
+                })?;
+                mastodon::verify_credentials(&state.http, instance, token).await
+            }
+            Some(Platform::LinkedIn) => linkedin::userinfo(&state.http, app_for(state, platform)?, token).await,
+            Some(Platform::TikTok) => tiktok::user_info(&state.http, app_for(state, platform)?, token).await,
+            Some(Platform::Bluesky | Platform::Sandbox) | None => {
+                Err(ConnectorError::Misconfigured(format!("{platform} has no OAuth credential to check")))
+            }
         }
     };
     let cred = fresh(state, account_id, platform, false).await?;

@@ -50,6 +50,7 @@ use steward_store::{
     AccountRow, JobStart, JobUpdate, Micros, NewAuditEvent, PostRow, PostStateWrite, PublishAttemptRow, PublishJobRow,
     PublishResultWrite, ScheduleWrite, Tx,
 };
+use tracing::Instrument;
 
 use crate::notify::{self, PostNotice};
 use crate::platforms::{self, MediaRef, Outgoing, PublishJournal, PublishOutcome};
@@ -73,8 +74,13 @@ pub fn idempotency_key(post_id: &str, version: i64) -> String {
 
 /// The worker loop, spawned by `App::serve`.
 pub async fn run(state: Services) {
+    let mut round: u64 = 0;
     loop {
-        let pause = match run_once(&state).await {
+        round += 1;
+        // Every log line of a round carries the worker and the round, so one round's claims,
+        // calls and outcomes read together in the log.
+        let span = tracing::info_span!("publish_round", worker = %state.scheduler.worker_id(), round);
+        let pause = match run_once(&state).instrument(span).await {
             Ok(0) => idle_wait(&state).await,
             Ok(_) => continue,
             Err(e) => {
@@ -166,11 +172,16 @@ pub async fn run_once(state: &Services) -> anyhow::Result<usize> {
         let state = state.clone();
         let worker = worker.clone();
         let permits = permits.clone();
-        calls.spawn(async move {
-            let _permit = permits.acquire_owned().await;
-            let result = call(&state, &w, &worker).await;
-            (w, result)
-        });
+        let span =
+            tracing::info_span!("publish_job", post_id = %w.post_id, account_id = %w.account.id, attempt = w.attempt);
+        calls.spawn(
+            async move {
+                let _permit = permits.acquire_owned().await;
+                let result = call(&state, &w, &worker).await;
+                (w, result)
+            }
+            .instrument(span),
+        );
     }
     let mut results = Vec::new();
     while let Some(done) = calls.join_next().await {
@@ -206,8 +217,10 @@ async fn call(state: &Services, w: &Work, worker: &str) -> Result<PublishOutcome
         PublishJournal::new(state.store.clone(), &w.post_id, worker, w.prior_ref.clone(), state.clock.now_us())
             .with_uncertain_since(w.uncertain_since);
     if let Some(platform_ref) = &w.poll {
+        tracing::info!(platform = %w.account.platform, "asking the platform how the post is doing");
         return platforms::status(state, &w.account, platform_ref).await;
     }
+    tracing::info!(platform = %w.account.platform, "sending the post to the platform");
     let media = w.media.as_ref().map_err(|e| ConnectorError::Rejected(e.clone()))?;
     let out = Outgoing {
         post_id: &w.post_id,

@@ -30,8 +30,56 @@ pub struct AccountKind {
     pub owner_approval_required: bool,
 }
 
+/// A platform Steward can act on. Code that behaves differently per platform matches on this
+/// exhaustively, so adding a platform is a list of compiler errors, not a search for strings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Platform {
+    LinkedIn,
+    TikTok,
+    Mastodon,
+    Bluesky,
+    Sandbox,
+}
+
+impl Platform {
+    pub const ALL: [Platform; 5] =
+        [Platform::LinkedIn, Platform::TikTok, Platform::Mastodon, Platform::Bluesky, Platform::Sandbox];
+
+    /// The id stored with an account and used in the API (`linkedin`).
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Platform::LinkedIn => "linkedin",
+            Platform::TikTok => "tiktok",
+            Platform::Mastodon => "mastodon",
+            Platform::Bluesky => "bluesky",
+            Platform::Sandbox => "sandbox",
+        }
+    }
+
+    /// The platform a stored id names (`None`: not one of ours).
+    #[must_use]
+    pub fn parse(id: &str) -> Option<Platform> {
+        Platform::ALL.into_iter().find(|p| p.as_str() == id)
+    }
+
+    /// The catalog entry: name, how to connect, kinds of account, text limit.
+    #[must_use]
+    pub const fn info(self) -> &'static PlatformInfo {
+        // PLATFORMS lists the platforms in the enum's order (a test holds it to that).
+        &PLATFORMS[self as usize]
+    }
+}
+
+impl std::fmt::Display for Platform {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What the catalog knows of a platform.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Platform {
+pub struct PlatformInfo {
     pub id: &'static str,
     pub name: &'static str,
     pub connect: ConnectMethod,
@@ -49,8 +97,8 @@ pub fn text_chars(text: &str) -> usize {
     text.chars().count()
 }
 
-pub const PLATFORMS: &[Platform] = &[
-    Platform {
+pub const PLATFORMS: &[PlatformInfo] = &[
+    PlatformInfo {
         id: "linkedin",
         name: "LinkedIn",
         connect: ConnectMethod::Oauth,
@@ -65,7 +113,7 @@ pub const PLATFORMS: &[Platform] = &[
             },
         ],
     },
-    Platform {
+    PlatformInfo {
         id: "tiktok",
         name: "TikTok",
         connect: ConnectMethod::Oauth,
@@ -78,7 +126,7 @@ pub const PLATFORMS: &[Platform] = &[
             owner_approval_required: false,
         }],
     },
-    Platform {
+    PlatformInfo {
         id: "mastodon",
         name: "Mastodon",
         connect: ConnectMethod::Oauth,
@@ -90,7 +138,7 @@ pub const PLATFORMS: &[Platform] = &[
             owner_approval_required: false,
         }],
     },
-    Platform {
+    PlatformInfo {
         id: "bluesky",
         name: "Bluesky",
         connect: ConnectMethod::Credentials,
@@ -102,7 +150,7 @@ pub const PLATFORMS: &[Platform] = &[
             owner_approval_required: false,
         }],
     },
-    Platform {
+    PlatformInfo {
         id: "sandbox",
         name: "Sandbox (local, for trying Steward)",
         connect: ConnectMethod::Credentials,
@@ -117,13 +165,13 @@ pub const PLATFORMS: &[Platform] = &[
 ];
 
 #[must_use]
-pub fn platform(id: &str) -> Option<&'static Platform> {
+pub fn platform(id: &str) -> Option<&'static PlatformInfo> {
     PLATFORMS.iter().find(|p| p.id == id)
 }
 
 /// The kind of account `kind` on `platform`; `None` picks the platform's only kind.
 #[must_use]
-pub fn account_kind(platform: &Platform, kind: Option<&str>) -> Option<&'static AccountKind> {
+pub fn account_kind(platform: &PlatformInfo, kind: Option<&str>) -> Option<&'static AccountKind> {
     let kinds: &'static [AccountKind] = PLATFORMS.iter().find(|p| p.id == platform.id)?.kinds;
     match kind {
         Some(k) => kinds.iter().find(|x| x.id == k),
@@ -155,6 +203,16 @@ mod tests {
         );
         let tiktok = platform("tiktok").and_then(|p| account_kind(p, None)).map(|k| k.default_max_members);
         assert_eq!(tiktok, Some(5));
+    }
+
+    #[test]
+    fn the_enum_and_the_catalog_name_the_same_platforms_in_one_order() {
+        assert_eq!(PLATFORMS.len(), Platform::ALL.len());
+        for p in Platform::ALL {
+            assert_eq!(p.info().id, p.as_str());
+            assert_eq!(Platform::parse(p.as_str()), Some(p));
+        }
+        assert_eq!(Platform::parse("myspace"), None);
     }
 
     #[test]

@@ -17,6 +17,8 @@
 //! Windows are treated as sliding even where the platform counts in fixed windows: staying
 //! under a sliding limit keeps every fixed window of the same length under it too.
 
+use crate::platform::Platform;
+
 /// At most `max` publish calls in any `seconds`-long span.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Window {
@@ -43,28 +45,33 @@ pub struct PublishLimits {
 
 const NONE: PublishLimits = PublishLimits { windows: &[], hintless: HintlessReset::Backoff };
 
-/// The documented limits of `platform` (a [`crate::platform::Platform`] id); none for the
-/// sandbox or an unknown id.
+/// The documented limits of a platform by its stored id; none for an unknown id.
 #[must_use]
 pub fn limits(platform: &str) -> PublishLimits {
+    Platform::parse(platform).map_or(NONE, limits_of)
+}
+
+/// The documented limits of `platform`; none for the sandbox.
+#[must_use]
+pub fn limits_of(platform: Platform) -> PublishLimits {
     match platform {
-        "tiktok" => PublishLimits {
+        Platform::TikTok => PublishLimits {
             windows: &[Window { seconds: 60, max: 6, label: "6 posts per minute" }],
             hintless: HintlessReset::Backoff,
         },
-        "mastodon" => PublishLimits {
+        Platform::Mastodon => PublishLimits {
             windows: &[Window { seconds: 3 * 3600, max: 300, label: "300 posts per 3 hours" }],
             hintless: HintlessReset::Backoff,
         },
-        "bluesky" => PublishLimits {
+        Platform::Bluesky => PublishLimits {
             windows: &[
                 Window { seconds: 3600, max: 1666, label: "1,666 posts per hour" },
                 Window { seconds: 86_400, max: 11_666, label: "11,666 posts per day" },
             ],
             hintless: HintlessReset::Backoff,
         },
-        "linkedin" => PublishLimits { windows: &[], hintless: HintlessReset::NextUtcMidnight },
-        _ => NONE,
+        Platform::LinkedIn => PublishLimits { windows: &[], hintless: HintlessReset::NextUtcMidnight },
+        Platform::Sandbox => NONE,
     }
 }
 

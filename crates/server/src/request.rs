@@ -13,6 +13,7 @@ use serde_json::json;
 use steward_app::actor::SlotNotes;
 pub use steward_app::actor::{AuditActor, AuditSlot, Ctx, RequestMeta};
 use steward_store::NewAuditEvent;
+use tracing::Instrument;
 
 use crate::error::{ApiError, Denial};
 use crate::state::AppState;
@@ -59,11 +60,20 @@ pub async fn middleware(State(state): State<AppState>, mut req: Request, next: N
     req.extensions_mut().insert(meta.clone());
     req.extensions_mut().insert(slot.clone());
 
-    let response = next.run(req).await;
+    // Every log line written while serving the request carries its id (also sent back as
+    // `X-Request-Id`, so a person reporting a problem can quote it).
+    let request_id = uuid::Uuid::now_v7().simple().to_string();
+    let span = tracing::info_span!("request", id = %request_id, method = %method, route = %route);
+    let mut response = next.run(req).instrument(span.clone()).await;
+    if let Ok(v) = axum::http::HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("x-request-id", v);
+    }
 
     let status = response.status().as_u16();
     if let Some(denial) = response.extensions().get::<Denial>() {
-        record_denial(&state, &meta, slot.take(), method.as_str(), &route, status, &denial.reason).await;
+        record_denial(&state, &meta, slot.take(), method.as_str(), &route, status, &denial.reason)
+            .instrument(span.clone())
+            .await;
     }
     let elapsed = started.elapsed();
     state
@@ -76,7 +86,7 @@ pub async fn middleware(State(state): State<AppState>, mut req: Request, next: N
         .durations
         .get_or_create(&RouteLabels { method: method.to_string(), route: route.clone() })
         .observe(elapsed.as_secs_f64());
-    tracing::info!(method = %method, route = %route, status, ms = elapsed.as_secs_f64() * 1000.0, "request");
+    span.in_scope(|| tracing::info!(status, ms = elapsed.as_secs_f64() * 1000.0, "request"));
     response
 }
 

@@ -15,6 +15,7 @@
 //! the API says as a 409 problem.
 use serde::{Deserialize, Serialize};
 use steward_connectors::ConnectorError;
+use steward_domain::platform::Platform;
 use steward_store::{AccountRow, Store};
 
 use crate::services::Services;
@@ -131,13 +132,12 @@ pub async fn publish(
     out: &Outgoing<'_>,
     journal: &PublishJournal,
 ) -> Result<PublishOutcome, ConnectorError> {
-    match account.platform.as_str() {
-        "sandbox" => sandbox::publish(state, account, out, journal).await,
-        "mastodon" => mastodon::publish(state, account, out, journal).await,
-        "linkedin" => linkedin::publish(state, account, out, journal).await,
-        "tiktok" => tiktok::publish(state, account, out, journal).await,
-        "bluesky" => bluesky::publish(state, account, out, journal).await,
-        other => Err(unavailable(other, "publishing")),
+    match platform_of(account)? {
+        Platform::Sandbox => sandbox::publish(state, account, out, journal).await,
+        Platform::Mastodon => mastodon::publish(state, account, out, journal).await,
+        Platform::LinkedIn => linkedin::publish(state, account, out, journal).await,
+        Platform::TikTok => tiktok::publish(state, account, out, journal).await,
+        Platform::Bluesky => bluesky::publish(state, account, out, journal).await,
     }
 }
 
@@ -147,13 +147,12 @@ pub async fn status(
     account: &AccountRow,
     platform_ref: &str,
 ) -> Result<PublishOutcome, ConnectorError> {
-    match account.platform.as_str() {
-        "sandbox" => sandbox::status(state, account, platform_ref).await,
-        "mastodon" => mastodon::status(state, account, platform_ref).await,
-        "linkedin" => linkedin::status(state, account, platform_ref).await,
-        "tiktok" => tiktok::status(state, account, platform_ref).await,
-        "bluesky" => bluesky::status(state, account, platform_ref).await,
-        other => Err(unavailable(other, "publish status")),
+    match platform_of(account)? {
+        Platform::Sandbox => sandbox::status(state, account, platform_ref).await,
+        Platform::Mastodon => mastodon::status(state, account, platform_ref).await,
+        Platform::LinkedIn => linkedin::status(state, account, platform_ref).await,
+        Platform::TikTok => tiktok::status(state, account, platform_ref).await,
+        Platform::Bluesky => bluesky::status(state, account, platform_ref).await,
     }
 }
 
@@ -176,13 +175,12 @@ pub async fn comments(
     account: &AccountRow,
     published_external_ids: &[String],
 ) -> Result<Vec<PlatformComment>, ConnectorError> {
-    match account.platform.as_str() {
-        "sandbox" => sandbox::comments(state, account, published_external_ids).await,
-        "mastodon" => mastodon::comments(state, account, published_external_ids).await,
-        "linkedin" => linkedin::comments(state, account, published_external_ids).await,
-        "tiktok" => tiktok::comments(state, account, published_external_ids).await,
-        "bluesky" => bluesky::comments(state, account, published_external_ids).await,
-        other => Err(unavailable(other, "reading comments")),
+    match platform_of(account)? {
+        Platform::Sandbox => sandbox::comments(state, account, published_external_ids).await,
+        Platform::Mastodon => mastodon::comments(state, account, published_external_ids).await,
+        Platform::LinkedIn => linkedin::comments(state, account, published_external_ids).await,
+        Platform::TikTok => tiktok::comments(state, account, published_external_ids).await,
+        Platform::Bluesky => bluesky::comments(state, account, published_external_ids).await,
     }
 }
 
@@ -193,13 +191,12 @@ pub async fn reply(
     comment_id: &str,
     text: &str,
 ) -> Result<PlatformComment, ConnectorError> {
-    match account.platform.as_str() {
-        "sandbox" => sandbox::reply(state, account, comment_id, text).await,
-        "mastodon" => mastodon::reply(state, account, comment_id, text).await,
-        "linkedin" => linkedin::reply(state, account, comment_id, text).await,
-        "tiktok" => tiktok::reply(state, account, comment_id, text).await,
-        "bluesky" => bluesky::reply(state, account, comment_id, text).await,
-        other => Err(unavailable(other, "replying")),
+    match platform_of(account)? {
+        Platform::Sandbox => sandbox::reply(state, account, comment_id, text).await,
+        Platform::Mastodon => mastodon::reply(state, account, comment_id, text).await,
+        Platform::LinkedIn => linkedin::reply(state, account, comment_id, text).await,
+        Platform::TikTok => tiktok::reply(state, account, comment_id, text).await,
+        Platform::Bluesky => bluesky::reply(state, account, comment_id, text).await,
     }
 }
 
@@ -230,14 +227,18 @@ pub async fn analytics(
     account: &AccountRow,
     published_external_ids: &[String],
 ) -> Result<AccountStats, ConnectorError> {
-    match account.platform.as_str() {
-        "sandbox" => sandbox::analytics(state, account, published_external_ids).await,
-        "mastodon" => mastodon::analytics(state, account, published_external_ids).await,
-        "linkedin" => linkedin::analytics(state, account, published_external_ids).await,
-        "tiktok" => tiktok::analytics(state, account, published_external_ids).await,
-        "bluesky" => bluesky::analytics(state, account, published_external_ids).await,
-        other => Err(unavailable(other, "analytics")),
+    match platform_of(account)? {
+        Platform::Sandbox => sandbox::analytics(state, account, published_external_ids).await,
+        Platform::Mastodon => mastodon::analytics(state, account, published_external_ids).await,
+        Platform::LinkedIn => linkedin::analytics(state, account, published_external_ids).await,
+        Platform::TikTok => tiktok::analytics(state, account, published_external_ids).await,
+        Platform::Bluesky => bluesky::analytics(state, account, published_external_ids).await,
     }
+}
+
+/// The account's platform; an id Steward does not know refuses the call (fail closed).
+fn platform_of(account: &AccountRow) -> Result<Platform, ConnectorError> {
+    Platform::parse(&account.platform).ok_or_else(|| unavailable(&account.platform, "anything"))
 }
 
 /// Something Steward does not do on a platform: 409 with this sentence at the API.

@@ -348,3 +348,63 @@ async fn demo_starts_with_sample_people_who_can_sign_in() {
     assert_eq!(accounts["items"].as_array().unwrap().len(), 2, "{accounts}");
     demo.terminate().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_request_and_each_publish_job_logs_under_its_own_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = start(&["serve"], dir.path(), &[("STEWARD_SIGNUP", "open")]).await;
+    let c = http();
+    let u = |p: &str| format!("{}{}", app.base, p);
+    let body = json!({"email": "spans@example.com", "password": PASSWORD, "display_name": "Spans"});
+    assert_eq!(call(&c, reqwest::Method::POST, u("/api/v1/auth/register"), None, Some(body)).await.0, 201);
+    let login = json!({"email": "spans@example.com", "password": PASSWORD});
+    let (_, session) = call(&c, reqwest::Method::POST, u("/api/v1/auth/login"), None, Some(login)).await;
+    let token = session["token"].as_str().unwrap().to_string();
+
+    let r = c.get(u("/api/v1/me")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let request_id = r.headers()["x-request-id"].to_str().unwrap().to_string();
+    let other = c.get(u("/api/v1/me")).bearer_auth(&token).send().await.unwrap();
+    assert_ne!(other.headers()["x-request-id"].to_str().unwrap(), request_id, "each request has its own id");
+
+    // A post published by the scheduler: its platform call logs inside the job's span.
+    let account = json!({"platform": "sandbox", "handle": "@spans", "credentials": {"k": "v"}});
+    let (st, acc) = call(&c, reqwest::Method::POST, u("/api/v1/accounts"), Some(&token), Some(account)).await;
+    assert_eq!(st, 201, "{acc}");
+    let posts = u(&format!("/api/v1/accounts/{}/posts", acc["id"].as_str().unwrap()));
+    let (st, post) = call(&c, reqwest::Method::POST, posts, Some(&token), Some(json!({"text": "Traced"}))).await;
+    assert_eq!(st, 201, "{post}");
+    let post_id = post["id"].as_str().unwrap().to_string();
+    let act = |what: &str| u(&format!("/api/v1/posts/{post_id}/{what}"));
+    assert_eq!(call(&c, reqwest::Method::POST, act("submit"), Some(&token), Some(json!({}))).await.0, 200);
+    let approve = Some(json!({"version": 1}));
+    assert_eq!(call(&c, reqwest::Method::POST, act("approve"), Some(&token), approve).await.0, 200);
+    assert_eq!(call(&c, reqwest::Method::POST, act("publish-now"), Some(&token), Some(json!({}))).await.0, 202);
+    let published = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            let (_, p) =
+                call(&c, reqwest::Method::GET, u(&format!("/api/v1/posts/{post_id}")), Some(&token), None).await;
+            if p["state"] == "published" {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    assert!(published.is_ok(), "the scheduler published the post");
+
+    let log = app.terminate().await;
+    let me_line = log
+        .lines()
+        .find(|l| l.contains(&format!("id={request_id}")) && l.contains("request"))
+        .unwrap_or_else(|| panic!("no log line carries the request id {request_id}:\n{log}"));
+    assert!(me_line.contains("/api/v1/me") && me_line.contains("status=200"), "{me_line}");
+    let job_line = log
+        .lines()
+        .find(|l| l.contains("sending the post to the platform"))
+        .unwrap_or_else(|| panic!("the platform call was not logged:\n{log}"));
+    assert!(
+        job_line.contains("publish_round") && job_line.contains(&format!("post_id={post_id}")),
+        "the call logs inside its round's and its job's spans: {job_line}"
+    );
+}
