@@ -132,9 +132,7 @@ pub async fn refresh(
     tokens: &TokenSet,
     now_secs: i64,
 ) -> Result<TokenSet, ConnectorError> {
-    let Some(refresh_token) = tokens.refresh_token.as_deref() else {
-        return Err(ConnectorError::Rejected("LinkedIn gave no refresh token; the owner must reconnect".into()));
-    };
+    let refresh_token = oauth::refresh_token(tokens, &TOKEN_ENDPOINT)?;
     let form = [
         ("grant_type", "refresh_token"),
         ("refresh_token", refresh_token),

@@ -62,6 +62,14 @@ struct TokenAnswer {
     refresh_token_expires_in: Option<i64>,
 }
 
+/// The refresh token to present, or the refusal when the platform gave none: the owner must
+/// connect again.
+pub(crate) fn refresh_token<'a>(tokens: &'a TokenSet, endpoint: &TokenEndpoint) -> Result<&'a str, ConnectorError> {
+    tokens.refresh_token.as_deref().ok_or_else(|| {
+        ConnectorError::Rejected(format!("{} gave no refresh token; the owner must reconnect", endpoint.who))
+    })
+}
+
 /// Posts `form` to the token endpoint on `origin`: the platform's classified error, or the token
 /// set, its lifetimes counted from `now_secs`.
 pub(crate) async fn token_call(

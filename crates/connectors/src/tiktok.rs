@@ -136,9 +136,7 @@ pub async fn refresh(
     tokens: &TokenSet,
     now_secs: i64,
 ) -> Result<TokenSet, ConnectorError> {
-    let Some(refresh_token) = tokens.refresh_token.as_deref() else {
-        return Err(ConnectorError::Rejected("TikTok gave no refresh token; the owner must reconnect".into()));
-    };
+    let refresh_token = oauth::refresh_token(tokens, &TOKEN_ENDPOINT)?;
     let form = [
         ("client_key", app.client_id.as_str()),
         ("client_secret", app.client_secret.as_str()),
