@@ -7,6 +7,7 @@ pub mod http;
 pub mod linkedin;
 pub mod mastodon;
 pub mod net;
+mod oauth;
 pub mod pkce;
 pub mod tiktok;
 

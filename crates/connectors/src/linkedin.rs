@@ -20,10 +20,12 @@
 //! LinkedIn has no idempotency key: a retried create after a lost answer is refused with 422
 //! "Content is a duplicate of urn:li:share:…", which [`create_post`] turns into
 //! [`ConnectorError::AlreadyPublished`] carrying the live post's URN.
+use reqwest::StatusCode;
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::http::{retry_after, transport_error, url};
+use crate::oauth::{self, Answer, ErrorBody, TokenEndpoint};
 use crate::{ConnectorError, Identity, OauthApp, TokenSet};
 
 pub const DEFAULT_AUTH_BASE: &str = "https://www.linkedin.com";
@@ -70,65 +72,35 @@ pub fn authorize_url(
         ("code_challenge", code_challenge),
         ("code_challenge_method", "S256"),
     ];
-    reqwest::Url::parse_with_params(&url(&app.auth_base, "/oauth/v2/authorization"), params)
-        .map(|u| u.to_string())
-        .map_err(|e| ConnectorError::Misconfigured(format!("STEWARD_LINKEDIN_AUTH_BASE is not a URL origin: {e}")))
+    oauth::authorize_url(
+        &url(&app.auth_base, "/oauth/v2/authorization"),
+        &params,
+        "STEWARD_LINKEDIN_AUTH_BASE is not a URL origin",
+    )
 }
 
-#[derive(Deserialize)]
-struct TokenResponse {
-    access_token: String,
-    expires_in: i64,
-    scope: Option<String>,
-    refresh_token: Option<String>,
-    refresh_token_expires_in: Option<i64>,
-}
+const TOKEN_ENDPOINT: TokenEndpoint =
+    TokenEndpoint { path: "/oauth/v2/accessToken", who: "LinkedIn", expiring: true, error: token_error };
 
-#[derive(Deserialize)]
-struct OauthError {
-    error: String,
-    error_description: Option<String>,
-}
-
-async fn token_call(
-    client: &reqwest::Client,
-    app: &OauthApp,
-    form: &[(&str, &str)],
-    now_secs: i64,
-) -> Result<TokenSet, ConnectorError> {
-    let resp = client
-        .post(url(&app.auth_base, "/oauth/v2/accessToken"))
-        .form(form)
-        .send()
-        .await
-        .map_err(|e| transport_error(&e))?;
-    let status = resp.status();
-    if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
-        return Err(ConnectorError::RateLimited { retry_after: retry_after(resp.headers()) });
+/// Classifies an answer of `POST /oauth/v2/accessToken` (errors `{"error","error_description"}`).
+fn token_error(a: &Answer<'_>) -> Option<ConnectorError> {
+    let status = a.status;
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        return Some(ConnectorError::RateLimited { retry_after: retry_after(a.headers) });
     }
     if status.is_server_error() {
-        return Err(ConnectorError::Transient(format!("LinkedIn answered {status}")));
+        return Some(ConnectorError::Transient(format!("LinkedIn answered {status}")));
     }
-    let body = resp.text().await.map_err(|e| transport_error(&e))?;
-    if !status.is_success() {
-        let err: Option<OauthError> = serde_json::from_str(&body).ok();
-        let message = err
-            .map(|e| format!("{}: {}", e.error, e.error_description.unwrap_or_default()))
-            .unwrap_or_else(|| format!("LinkedIn answered {status}"));
-        return Err(if status == reqwest::StatusCode::UNAUTHORIZED && message.starts_with("invalid_client") {
-            ConnectorError::Misconfigured(format!("LinkedIn refused the app's client id or secret ({message})"))
-        } else {
-            ConnectorError::Rejected(message)
-        });
+    if status.is_success() {
+        return None;
     }
-    let t: TokenResponse = serde_json::from_str(&body)
-        .map_err(|_| ConnectorError::Protocol("LinkedIn's token answer is not the documented JSON".into()))?;
-    Ok(TokenSet {
-        expires_at: Some(now_secs + t.expires_in),
-        refresh_expires_at: t.refresh_token_expires_in.map(|s| now_secs + s),
-        access_token: t.access_token,
-        refresh_token: t.refresh_token,
-        scope: t.scope,
+    let message = ErrorBody::parse(a.body?)
+        .map(|e| format!("{}: {}", e.error, e.error_description.unwrap_or_default()))
+        .unwrap_or_else(|| format!("LinkedIn answered {status}"));
+    Some(if status == StatusCode::UNAUTHORIZED && message.starts_with("invalid_client") {
+        ConnectorError::Misconfigured(format!("LinkedIn refused the app's client id or secret ({message})"))
+    } else {
+        ConnectorError::Rejected(message)
     })
 }
 
@@ -149,7 +121,7 @@ pub async fn exchange_code(
         ("redirect_uri", redirect_uri),
         ("code_verifier", code_verifier),
     ];
-    token_call(client, app, &form, now_secs).await
+    oauth::token_call(client, &app.auth_base, &TOKEN_ENDPOINT, &form, now_secs).await
 }
 
 /// Uses the refresh token (only apps approved for programmatic refresh get one). The new
@@ -160,16 +132,14 @@ pub async fn refresh(
     tokens: &TokenSet,
     now_secs: i64,
 ) -> Result<TokenSet, ConnectorError> {
-    let Some(refresh_token) = tokens.refresh_token.as_deref() else {
-        return Err(ConnectorError::Rejected("LinkedIn gave no refresh token; the owner must reconnect".into()));
-    };
+    let refresh_token = oauth::refresh_token(tokens, &TOKEN_ENDPOINT)?;
     let form = [
         ("grant_type", "refresh_token"),
         ("refresh_token", refresh_token),
         ("client_id", app.client_id.as_str()),
         ("client_secret", app.client_secret.as_str()),
     ];
-    token_call(client, app, &form, now_secs).await
+    oauth::token_call(client, &app.auth_base, &TOKEN_ENDPOINT, &form, now_secs).await
 }
 
 #[derive(Deserialize)]

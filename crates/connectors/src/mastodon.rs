@@ -23,6 +23,7 @@ use serde_json::json;
 use zeroize::Zeroizing;
 
 use crate::http::{transport_error, url};
+use crate::oauth::{self, Answer, ErrorBody, TokenEndpoint};
 use crate::{ConnectorError, Identity, TokenSet};
 
 /// What Steward asks for: who the account is, posting, uploading media, reading replies
@@ -51,19 +52,13 @@ impl std::fmt::Debug for RegisteredApp {
     }
 }
 
-#[derive(Deserialize)]
-struct ErrorBody {
-    error: String,
-    error_description: Option<String>,
-}
-
 fn message_of(body: &str, status: reqwest::StatusCode) -> String {
-    serde_json::from_str::<ErrorBody>(body)
+    ErrorBody::parse(body)
         .map(|e| match e.error_description {
             Some(d) if !d.is_empty() => format!("{}: {d}", e.error),
             _ => e.error,
         })
-        .unwrap_or_else(|_| format!("the instance answered {status}"))
+        .unwrap_or_else(|| format!("the instance answered {status}"))
 }
 
 /// How long until `X-RateLimit-Reset` (ISO 8601), or the `Retry-After` seconds if an
@@ -88,7 +83,11 @@ async fn api_error(resp: reqwest::Response) -> ConnectorError {
     let status = resp.status();
     let retry = rate_limit_retry_after(resp.headers());
     let body = resp.text().await.unwrap_or_default();
-    let message = message_of(&body, status);
+    error_of(status, retry, &body)
+}
+
+fn error_of(status: reqwest::StatusCode, retry: Option<Duration>, body: &str) -> ConnectorError {
+    let message = message_of(body, status);
     match status.as_u16() {
         401 => ConnectorError::Unauthorized(message),
         429 => ConnectorError::RateLimited { retry_after: retry },
@@ -159,18 +158,28 @@ pub fn authorize_url(
         ("code_challenge", code_challenge),
         ("code_challenge_method", "S256"),
     ];
-    reqwest::Url::parse_with_params(&url(&app.instance, "/oauth/authorize"), params)
-        .map(|u| u.to_string())
-        .map_err(|e| ConnectorError::Misconfigured(format!("the instance origin is not a URL: {e}")))
+    oauth::authorize_url(&url(&app.instance, "/oauth/authorize"), &params, "the instance origin is not a URL")
 }
 
-#[derive(Deserialize)]
-struct TokenResponse {
-    access_token: String,
-    scope: Option<String>,
-    /// Mastodon sends none (tokens live until revoked); honoured if an instance does.
-    expires_in: Option<i64>,
-    refresh_token: Option<String>,
+/// Mastodon's tokens live until revoked, so its answer has no `expires_in`; honoured if an
+/// instance sends one.
+const TOKEN_ENDPOINT: TokenEndpoint =
+    TokenEndpoint { path: "/oauth/token", who: "the instance", expiring: false, error: token_error };
+
+/// Classifies an answer of `POST /oauth/token`.
+fn token_error(a: &Answer<'_>) -> Option<ConnectorError> {
+    if a.status.is_success() {
+        return None;
+    }
+    let body = a.body.unwrap_or_default();
+    if a.status == reqwest::StatusCode::UNAUTHORIZED {
+        // 401 here is `invalid_client`: the cached app registration is no longer valid.
+        return Some(ConnectorError::Misconfigured(format!(
+            "the instance refused Steward's app registration; register again ({})",
+            message_of(body, a.status)
+        )));
+    }
+    Some(error_of(a.status, rate_limit_retry_after(a.headers), body))
 }
 
 /// Exchanges the callback's code (`POST /oauth/token`). Mastodon tokens do not expire and come
@@ -190,28 +199,7 @@ pub async fn exchange_code(
         ("redirect_uri", app.redirect_uri.as_str()),
         ("code_verifier", code_verifier),
     ];
-    let resp =
-        client.post(url(&app.instance, "/oauth/token")).form(&form).send().await.map_err(|e| transport_error(&e))?;
-    let status = resp.status();
-    if !status.is_success() {
-        if status == reqwest::StatusCode::UNAUTHORIZED {
-            let body = resp.text().await.unwrap_or_default();
-            // 401 here is `invalid_client`: the cached app registration is no longer valid.
-            return Err(ConnectorError::Misconfigured(format!(
-                "the instance refused Steward's app registration; register again ({})",
-                message_of(&body, status)
-            )));
-        }
-        return Err(api_error(resp).await);
-    }
-    let t: TokenResponse = read_json(resp, "token").await?;
-    Ok(TokenSet {
-        access_token: t.access_token,
-        refresh_token: t.refresh_token,
-        expires_at: t.expires_in.map(|s| now_secs + s),
-        refresh_expires_at: None,
-        scope: t.scope,
-    })
+    oauth::token_call(client, &app.instance, &TOKEN_ENDPOINT, &form, now_secs).await
 }
 
 /// Revokes the token (`POST /oauth/revoke`) when the owner disconnects the account.

@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::http::{retry_after, transport_error, url};
+use crate::oauth::{self, Answer, TokenEndpoint};
 use crate::{ConnectorError, Identity, OauthApp, TokenSet};
 
 pub const DEFAULT_AUTH_BASE: &str = "https://www.tiktok.com";
@@ -53,18 +54,11 @@ pub fn authorize_url(
         ("code_challenge", code_challenge),
         ("code_challenge_method", "S256"),
     ];
-    reqwest::Url::parse_with_params(&url(&app.auth_base, "/v2/auth/authorize/"), params)
-        .map(|u| u.to_string())
-        .map_err(|e| ConnectorError::Misconfigured(format!("STEWARD_TIKTOK_AUTH_BASE is not a URL origin: {e}")))
-}
-
-#[derive(Deserialize)]
-struct TokenResponse {
-    access_token: String,
-    expires_in: i64,
-    refresh_token: Option<String>,
-    refresh_expires_in: Option<i64>,
-    scope: Option<String>,
+    oauth::authorize_url(
+        &url(&app.auth_base, "/v2/auth/authorize/"),
+        &params,
+        "STEWARD_TIKTOK_AUTH_BASE is not a URL origin",
+    )
 }
 
 /// Classifies an OAuth error body (`{"error","error_description","log_id"}`).
@@ -93,40 +87,19 @@ fn oauth_error(status: StatusCode, v: &Value, retry: Option<std::time::Duration>
     })
 }
 
-async fn token_call(
-    client: &reqwest::Client,
-    app: &OauthApp,
-    form: &[(&str, &str)],
-    now_secs: i64,
-) -> Result<TokenSet, ConnectorError> {
-    let resp =
-        client.post(url(&app.api_base, "/v2/oauth/token/")).form(form).send().await.map_err(|e| transport_error(&e))?;
-    let status = resp.status();
-    let retry = retry_after(resp.headers());
-    let body = resp.text().await.map_err(|e| transport_error(&e))?;
-    let parsed: Option<Value> = serde_json::from_str(&body).ok();
-    // Errors may come with HTTP 200: the body decides, not the status.
-    if let Some(v) = &parsed {
-        if let Some(err) = oauth_error(status, v, retry) {
-            return Err(err);
-        }
-        if let Some(err) = envelope_error(status, v, retry) {
-            return Err(err);
-        }
+const TOKEN_ENDPOINT: TokenEndpoint =
+    TokenEndpoint { path: "/v2/oauth/token/", who: "TikTok", expiring: true, error: token_error };
+
+/// Classifies an answer of `POST /v2/oauth/token/`. Errors may come with HTTP 200: the body
+/// decides, not the status.
+fn token_error(a: &Answer<'_>) -> Option<ConnectorError> {
+    let retry = retry_after(a.headers);
+    if let Ok(v) = serde_json::from_str::<Value>(a.body?)
+        && let Some(err) = oauth_error(a.status, &v, retry).or_else(|| envelope_error(a.status, &v, retry))
+    {
+        return Some(err);
     }
-    if !status.is_success() {
-        return Err(status_error(status, retry));
-    }
-    let t: TokenResponse = parsed
-        .and_then(|v| serde_json::from_value(v).ok())
-        .ok_or_else(|| ConnectorError::Protocol("TikTok's token answer is not the documented JSON".into()))?;
-    Ok(TokenSet {
-        expires_at: Some(now_secs + t.expires_in),
-        refresh_expires_at: t.refresh_expires_in.map(|s| now_secs + s),
-        access_token: t.access_token,
-        refresh_token: t.refresh_token,
-        scope: t.scope,
-    })
+    (!a.status.is_success()).then(|| status_error(a.status, retry))
 }
 
 /// Exchanges the authorization code from the callback for tokens.
@@ -146,7 +119,7 @@ pub async fn exchange_code(
         ("redirect_uri", redirect_uri),
         ("code_verifier", code_verifier),
     ];
-    token_call(client, app, &form, now_secs).await
+    oauth::token_call(client, &app.api_base, &TOKEN_ENDPOINT, &form, now_secs).await
 }
 
 /// Trades the refresh token for a new token set.
@@ -163,16 +136,14 @@ pub async fn refresh(
     tokens: &TokenSet,
     now_secs: i64,
 ) -> Result<TokenSet, ConnectorError> {
-    let Some(refresh_token) = tokens.refresh_token.as_deref() else {
-        return Err(ConnectorError::Rejected("TikTok gave no refresh token; the owner must reconnect".into()));
-    };
+    let refresh_token = oauth::refresh_token(tokens, &TOKEN_ENDPOINT)?;
     let form = [
         ("client_key", app.client_id.as_str()),
         ("client_secret", app.client_secret.as_str()),
         ("grant_type", "refresh_token"),
         ("refresh_token", refresh_token),
     ];
-    token_call(client, app, &form, now_secs).await
+    oauth::token_call(client, &app.api_base, &TOKEN_ENDPOINT, &form, now_secs).await
 }
 
 /// Classification from the HTTP status alone (no usable envelope).

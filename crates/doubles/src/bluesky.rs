@@ -22,11 +22,10 @@
 // Helpers return the HTTP answer to send as their error, as handlers do.
 #![allow(clippy::result_large_err)]
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex};
 
 use axum::Router;
-use axum::extract::{Query, Request, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -35,7 +34,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::{Fault, RecordedRequest, json_error, random_token};
+use crate::core::{DoubleCore, Platform, json_error};
+use crate::{bearer, random_token};
 
 const GRACE: i64 = 2 * 3600;
 
@@ -113,27 +113,14 @@ struct StoredBlob {
     referenced: bool,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Extra {
-    /// 502 with an HTML page, as a proxy in front of the PDS answers.
-    BadGateway,
-    CommittedButLost,
-}
-
 #[derive(Default)]
 struct Inner {
-    /// Every token handed out.
-    issued: Vec<String>,
     access: HashMap<String, i64>,
     refresh: HashMap<String, Refresh>,
     records: Vec<StoredRecord>,
     blobs: HashMap<String, StoredBlob>,
     /// family → (window start, used).
     windows: HashMap<&'static str, (i64, u32)>,
-    faults: Vec<(String, Fault)>,
-    extras: Vec<(String, Extra)>,
-    requests: Vec<RecordedRequest>,
-    clock_offset: i64,
     rev: u64,
     /// Other users' handles, by DID.
     handles: HashMap<String, String>,
@@ -144,13 +131,25 @@ struct Inner {
 /// A running PDS double.
 #[derive(Clone)]
 pub struct BlueskyDouble {
-    pub base: String,
     config: Arc<Config>,
     inner: Arc<Mutex<Inner>>,
+    core: DoubleCore,
 }
 
-fn now_secs(offset: i64) -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0) + offset
+crate::core::accessors!(BlueskyDouble, Inner, Config);
+
+impl Platform for BlueskyDouble {
+    const BODY_LIMIT: usize = 64 << 20;
+    const SERVER_ERROR_PAGE: &'static str = "<html><body>Internal Server Error</body></html>";
+
+    fn rate_limited(&self) -> Response {
+        rate_limited(self.config.write_points, 0, self.now() + 3600, 3600)
+    }
+
+    fn lost_answer() -> Response {
+        (StatusCode::INTERNAL_SERVER_ERROR, [(header::CONTENT_TYPE, "text/plain")], "upstream connection reset")
+            .into_response()
+    }
 }
 
 /// A CID-looking string for content (`bafyrei…` for records, `bafkrei…` for raw blobs).
@@ -172,8 +171,9 @@ fn cid(prefix: &str, bytes: &[u8]) -> String {
 
 impl BlueskyDouble {
     pub async fn start(config: Config) -> std::io::Result<Self> {
-        let mut double =
-            Self { base: String::new(), config: Arc::new(config), inner: Arc::new(Mutex::new(Inner::default())) };
+        let (core, listener) = DoubleCore::bind(vec![config.app_password.clone()]).await?;
+        let inner = Arc::new(Mutex::new(Inner::default()));
+        let double = Self { config: Arc::new(config), inner, core };
         let router = Router::new()
             .route("/xrpc/com.atproto.server.createSession", post(create_session))
             .route("/xrpc/com.atproto.server.refreshSession", post(refresh_session))
@@ -182,58 +182,17 @@ impl BlueskyDouble {
             .route("/xrpc/com.atproto.repo.uploadBlob", post(upload_blob))
             .route("/xrpc/app.bsky.actor.getProfile", get(get_profile))
             .route("/xrpc/app.bsky.feed.getPosts", get(get_posts))
-            .route("/xrpc/app.bsky.feed.getPostThread", get(get_post_thread))
-            .layer(axum::middleware::from_fn_with_state(double.clone(), record))
-            .with_state(double.clone());
-        let (base, _) = crate::serve(router).await?;
-        double.base = base;
+            .route("/xrpc/app.bsky.feed.getPostThread", get(get_post_thread));
+        crate::core::serve(listener, router, &double);
         Ok(double)
     }
 
-    fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    #[must_use]
-    pub fn config(&self) -> &Config {
-        &self.config
-    }
-
-    pub fn inject(&self, path_prefix: &str, fault: Fault) {
-        self.lock().faults.push((path_prefix.to_string(), fault));
-    }
-
-    /// The next matching request gets a non-JSON 502 from a "proxy".
+    /// The next matching request gets a non-JSON 502 from a "proxy" in front of the PDS.
     pub fn inject_bad_gateway(&self, path_prefix: &str) {
-        self.lock().extras.push((path_prefix.to_string(), Extra::BadGateway));
-    }
-
-    /// The next matching request is performed, then answered with a 500 (committed but lost).
-    pub fn lose_next_response(&self, path_prefix: &str) {
-        self.lock().extras.push((path_prefix.to_string(), Extra::CommittedButLost));
-    }
-
-    pub fn advance(&self, by: Duration) {
-        self.lock().clock_offset += by.as_secs() as i64;
-    }
-
-    #[must_use]
-    pub fn now(&self) -> i64 {
-        now_secs(self.lock().clock_offset)
-    }
-
-    /// Every secret this double has handed out or holds (the app's client secret or the account's
-    /// app password, access and refresh tokens), so a test can search Steward's outputs for them.
-    #[must_use]
-    pub fn issued_secrets(&self) -> Vec<String> {
-        let mut all = self.lock().issued.clone();
-        all.push(self.config.app_password.clone());
-        all
-    }
-
-    #[must_use]
-    pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.lock().requests.clone()
+        self.answer_next(path_prefix, || {
+            let page = "<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>";
+            (StatusCode::BAD_GATEWAY, [(header::CONTENT_TYPE, "text/html")], page).into_response()
+        });
     }
 
     #[must_use]
@@ -245,11 +204,11 @@ impl BlueskyDouble {
     /// client would: `reply.root` is the parent's root, or the parent itself. Returns the
     /// reply's URI, or `None` when the parent is unknown.
     pub fn reply_from(&self, did: &str, handle: &str, parent_uri: &str, text: &str) -> Option<String> {
+        let now = self.now();
         let mut inner = self.lock();
         let parent = inner.records.iter().find(|r| r.uri() == parent_uri)?.clone();
         let parent_ref = json!({"uri": parent_uri, "cid": parent.cid});
         let root = parent.value.pointer("/reply/root").cloned().unwrap_or_else(|| parent_ref.clone());
-        let now = now_secs(inner.clock_offset);
         let created = crate::mastodon::iso8601(now);
         let value = json!({"$type": "app.bsky.feed.post", "text": text, "createdAt": created,
             "reply": {"root": root, "parent": parent_ref}});
@@ -281,68 +240,13 @@ impl BlueskyDouble {
     #[must_use]
     pub fn blob_count(&self) -> usize {
         let mut inner = self.lock();
-        gc(&self.config, &mut inner);
+        gc(&self.config, &mut inner, self.now());
         inner.blobs.len()
     }
-
-    fn take_fault(&self, path: &str) -> (Option<Fault>, Option<Extra>) {
-        let mut inner = self.lock();
-        let fault =
-            inner.faults.iter().position(|(p, _)| path.starts_with(p.as_str())).map(|i| inner.faults.remove(i).1);
-        let extra =
-            inner.extras.iter().position(|(p, _)| path.starts_with(p.as_str())).map(|i| inner.extras.remove(i).1);
-        (fault, extra)
-    }
 }
 
-fn gc(config: &Config, inner: &mut Inner) {
-    let now = now_secs(inner.clock_offset);
+fn gc(config: &Config, inner: &mut Inner, now: i64) {
     inner.blobs.retain(|_, b| b.referenced || now - b.uploaded < config.blob_gc_after);
-}
-
-async fn record(State(d): State<BlueskyDouble>, req: Request, next: axum::middleware::Next) -> Response {
-    let (parts, body) = req.into_parts();
-    let bytes = axum::body::to_bytes(body, 64 << 20).await.unwrap_or_default();
-    let path = parts.uri.path().to_string();
-    d.lock().requests.push(RecordedRequest {
-        method: parts.method.to_string(),
-        path: path.clone(),
-        query: parts.uri.query().unwrap_or("").to_string(),
-        headers: parts.headers.iter().map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string())).collect(),
-        body: String::from_utf8_lossy(&bytes).to_string(),
-    });
-    let (fault, extra) = d.take_fault(&path);
-    match fault {
-        Some(Fault::ServerError) => {
-            return (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                [(header::CONTENT_TYPE, "text/html")],
-                "<html><body>Internal Server Error</body></html>",
-            )
-                .into_response();
-        }
-        Some(Fault::RateLimited) => {
-            let reset = d.now() + 3600;
-            return rate_limited(d.config.write_points, 0, reset, 3600);
-        }
-        Some(Fault::Delay(by)) => tokio::time::sleep(by).await,
-        None => {}
-    }
-    let req = Request::from_parts(parts, axum::body::Body::from(bytes));
-    match extra {
-        Some(Extra::BadGateway) => (
-            StatusCode::BAD_GATEWAY,
-            [(header::CONTENT_TYPE, "text/html")],
-            "<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>",
-        )
-            .into_response(),
-        Some(Extra::CommittedButLost) => {
-            let _committed = next.run(req).await;
-            (StatusCode::INTERNAL_SERVER_ERROR, [(header::CONTENT_TYPE, "text/plain")], "upstream connection reset")
-                .into_response()
-        }
-        None => next.run(req).await,
-    }
 }
 
 fn xrpc_error(status: u16, error: &str, message: &str) -> Response {
@@ -369,8 +273,14 @@ fn rate_limited(limit: u32, remaining: u32, reset: i64, window: i64) -> Response
 }
 
 /// Spends `cost` points in the family's fixed window: `Ok((remaining, reset))` or the 429.
-fn spend(inner: &mut Inner, family: &'static str, limit: u32, window: i64, cost: u32) -> Result<(u32, i64), Response> {
-    let now = now_secs(inner.clock_offset);
+fn spend(
+    inner: &mut Inner,
+    now: i64,
+    family: &'static str,
+    limit: u32,
+    window: i64,
+    cost: u32,
+) -> Result<(u32, i64), Response> {
     let e = inner.windows.entry(family).or_insert((now, 0));
     if now - e.0 >= window {
         *e = (now, 0);
@@ -392,25 +302,17 @@ fn jwt(config: &Config, scope: &str, iat: i64, exp: i64) -> String {
 }
 
 fn session_json(d: &BlueskyDouble, inner: &mut Inner, refresh: Option<String>) -> Value {
-    let now = now_secs(inner.clock_offset);
+    let now = d.now();
     let access = jwt(&d.config, "com.atproto.appPass", now, now + d.config.access_ttl);
-    inner.issued.push(access.clone());
+    d.issue(&access);
     inner.access.insert(access.clone(), now + d.config.access_ttl);
     let refresh = refresh.unwrap_or_else(|| {
         let r = jwt(&d.config, "com.atproto.refresh", now, now + d.config.refresh_ttl);
-        inner.issued.push(r.clone());
+        d.issue(&r);
         inner.refresh.insert(r.clone(), Refresh { expires: now + d.config.refresh_ttl, next: None });
         r
     });
     json!({"accessJwt": access, "refreshJwt": refresh, "handle": d.config.handle, "did": d.config.did, "active": true})
-}
-
-fn bearer(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::to_string)
 }
 
 async fn create_session(State(d): State<BlueskyDouble>, body: axum::body::Bytes) -> Response {
@@ -423,7 +325,7 @@ async fn create_session(State(d): State<BlueskyDouble>, body: axum::body::Bytes)
         return xrpc_error(400, "InvalidRequest", "Input must have the property \"identifier\"");
     };
     let mut inner = d.lock();
-    let (remaining, reset) = match spend(&mut inner, "createSession", d.config.session_limit, 300, 1) {
+    let (remaining, reset) = match spend(&mut inner, d.now(), "createSession", d.config.session_limit, 300, 1) {
         Ok(r) => r,
         Err(r) => return r,
     };
@@ -441,8 +343,8 @@ async fn refresh_session(State(d): State<BlueskyDouble>, headers: HeaderMap) -> 
         return xrpc_error(401, "AuthMissing", "Authentication Required");
     };
     let mut inner = d.lock();
-    let now = now_secs(inner.clock_offset);
-    let Some(r) = inner.refresh.get(&token) else {
+    let now = d.now();
+    let Some(r) = inner.refresh.get(token) else {
         return xrpc_error(400, "InvalidToken", "Token could not be verified");
     };
     if r.expires <= now {
@@ -458,7 +360,7 @@ async fn refresh_session(State(d): State<BlueskyDouble>, headers: HeaderMap) -> 
     let body = session_json(&d, &mut inner, successor.clone());
     if successor.is_none()
         && let Some(new) = body.get("refreshJwt").and_then(Value::as_str).map(str::to_string)
-        && let Some(old) = inner.refresh.get_mut(&token)
+        && let Some(old) = inner.refresh.get_mut(token)
     {
         old.next = Some((new, now));
     }
@@ -466,13 +368,13 @@ async fn refresh_session(State(d): State<BlueskyDouble>, headers: HeaderMap) -> 
 }
 
 /// Checks the access token: `appview` paths answer 401 where the PDS answers 400.
-fn check_access(inner: &Inner, headers: &HeaderMap, appview: bool) -> Result<(), Response> {
+fn check_access(inner: &Inner, headers: &HeaderMap, appview: bool, now: i64) -> Result<(), Response> {
     let Some(token) = bearer(headers) else {
         return Err(xrpc_error(401, "AuthMissing", "Authentication Required"));
     };
-    match inner.access.get(&token) {
+    match inner.access.get(token) {
         None => Err(xrpc_error(401, "InvalidToken", "Token could not be verified")),
-        Some(exp) if *exp <= now_secs(inner.clock_offset) => {
+        Some(exp) if *exp <= now => {
             Err(xrpc_error(if appview { 401 } else { 400 }, "ExpiredToken", "Token has expired"))
         }
         Some(_) => Ok(()),
@@ -572,10 +474,10 @@ fn validate_post(inner: &Inner, record: &Value) -> Result<Vec<String>, Response>
 
 async fn create_record(State(d): State<BlueskyDouble>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
     let mut inner = d.lock();
-    if let Err(r) = check_access(&inner, &headers, false) {
+    if let Err(r) = check_access(&inner, &headers, false, d.now()) {
         return r;
     }
-    gc(&d.config, &mut inner);
+    gc(&d.config, &mut inner, d.now());
     let Ok(p) = serde_json::from_slice::<Value>(&body) else {
         return xrpc_error(400, "InvalidRequest", "Input must be an object");
     };
@@ -603,7 +505,7 @@ async fn create_record(State(d): State<BlueskyDouble>, headers: HeaderMap, body:
     if inner.records.iter().any(|r| r.repo == d.config.did && r.collection == collection && r.rkey == rkey) {
         return xrpc_error(400, "InvalidRequest", "Record already exists");
     }
-    let (remaining, reset) = match spend(&mut inner, "writes", d.config.write_points, 3600, 3) {
+    let (remaining, reset) = match spend(&mut inner, d.now(), "writes", d.config.write_points, 3600, 3) {
         Ok(r) => r,
         Err(r) => return r,
     };
@@ -650,7 +552,7 @@ async fn get_record(State(d): State<BlueskyDouble>, Query(q): Query<HashMap<Stri
 
 async fn upload_blob(State(d): State<BlueskyDouble>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
     let mut inner = d.lock();
-    if let Err(r) = check_access(&inner, &headers, false) {
+    if let Err(r) = check_access(&inner, &headers, false, d.now()) {
         return r;
     }
     let mime = headers
@@ -662,7 +564,7 @@ async fn upload_blob(State(d): State<BlueskyDouble>, headers: HeaderMap, body: a
         return xrpc_error(413, "PayloadTooLarge", "request entity too large");
     }
     let link = cid("bafkrei", &body);
-    let uploaded = now_secs(inner.clock_offset);
+    let uploaded = d.now();
     let referenced = inner.blobs.get(&link).is_some_and(|b| b.referenced);
     inner.blobs.insert(link.clone(), StoredBlob { mime: mime.clone(), size: body.len(), uploaded, referenced });
     axum::Json(json!({"blob": {"$type": "blob", "ref": {"$link": link}, "mimeType": mime, "size": body.len()}}))
@@ -675,7 +577,7 @@ async fn get_profile(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let inner = d.lock();
-    if let Err(r) = check_access(&inner, &headers, true) {
+    if let Err(r) = check_access(&inner, &headers, true, d.now()) {
         return r;
     }
     let actor = q.get("actor").map(String::as_str).unwrap_or("");
@@ -729,7 +631,7 @@ async fn get_posts(
     axum::extract::RawQuery(raw): axum::extract::RawQuery,
 ) -> Response {
     let inner = d.lock();
-    if let Err(r) = check_access(&inner, &headers, true) {
+    if let Err(r) = check_access(&inner, &headers, true, d.now()) {
         return r;
     }
     let uris = repeated(raw.as_deref(), "uris");
@@ -768,7 +670,7 @@ async fn get_post_thread(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let inner = d.lock();
-    if let Err(r) = check_access(&inner, &headers, true) {
+    if let Err(r) = check_access(&inner, &headers, true, d.now()) {
         return r;
     }
     let Some(uri) = q.get("uri") else {

@@ -3,6 +3,7 @@
 //! module), records every request so tests can check exact headers and that no token leaks,
 //! and can be told to fail the way the real platform fails.
 pub mod bluesky;
+mod core;
 pub mod linkedin;
 pub mod mastodon;
 pub mod smtp;
@@ -10,7 +11,7 @@ pub mod tiktok;
 
 use std::net::SocketAddr;
 
-use serde_json::Value;
+pub use crate::core::DoubleCore;
 
 /// One request as the double received it.
 #[derive(Debug, Clone)]
@@ -42,12 +43,24 @@ pub enum Fault {
 
 /// Binds 127.0.0.1:0 and serves `router` in the background; returns the origin.
 pub async fn serve(router: axum::Router) -> std::io::Result<(String, SocketAddr)> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let (listener, origin) = bind().await?;
     let addr = listener.local_addr()?;
+    spawn(listener, router);
+    Ok((origin, addr))
+}
+
+/// Binds 127.0.0.1:0; returns the listener and its origin.
+pub(crate) async fn bind() -> std::io::Result<(tokio::net::TcpListener, String)> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let origin = format!("http://{}", listener.local_addr()?);
+    Ok((listener, origin))
+}
+
+/// Serves `router` on `listener` in the background.
+pub(crate) fn spawn(listener: tokio::net::TcpListener, router: axum::Router) {
     tokio::spawn(async move {
         let _ = axum::serve(listener, router).await;
     });
-    Ok((format!("http://{addr}"), addr))
 }
 
 pub(crate) fn random_token(prefix: &str) -> String {
@@ -61,10 +74,33 @@ pub(crate) fn random_token(prefix: &str) -> String {
     format!("{prefix}{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..24]))
 }
 
-pub(crate) fn json_error(status: u16, body: Value) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    let status = axum::http::StatusCode::from_u16(status).unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
-    (status, axum::Json(body)).into_response()
+/// `s` with everything but RFC 3986's unreserved characters percent-encoded.
+pub(crate) fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Whether a PKCE `code_verifier` proves the S256 `code_challenge` given at authorization
+/// (RFC 7636 §4.6); with no challenge there is nothing to prove.
+pub(crate) fn verifier_matches(challenge: Option<&str>, verifier: Option<&str>) -> bool {
+    use base64::Engine;
+    use sha2::Digest;
+    match (challenge, verifier) {
+        (None, _) => true,
+        (Some(ch), Some(v)) => {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(v.as_bytes())) == ch
+        }
+        (Some(_), None) => false,
+    }
+}
+
+/// The bearer token of a request's `Authorization` header.
+pub(crate) fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ")
 }
 
 /// Decodes a query-string value (`%XX` escapes, `+` as space).

@@ -30,18 +30,18 @@
 //! same author) comes from open-source publishers' LinkedIn tests, as LinkedIn documents no
 //! idempotency key.
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
 
 use axum::Router;
-use axum::extract::{Path, Query, Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post, put};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
-use crate::{Fault, RecordedRequest, json_error, random_token};
+use crate::core::{DoubleCore, Platform, html, json_error, oauth_error};
+use crate::{bearer, random_token, urlencode, verifier_matches};
 
 const CODE_TTL: Duration = Duration::from_secs(30 * 60);
 
@@ -173,17 +173,8 @@ struct Image {
     bytes: usize,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Extra {
-    /// Do the work, then answer 500 as if the response were lost on the way.
-    CommittedButLost,
-}
-
 #[derive(Default)]
 struct Inner {
-    /// Every token handed out.
-    issued: Vec<String>,
-    base: String,
     /// (member sub, organization URN, role)
     org_roles: Vec<(String, String, String)>,
     posts: Vec<StoredPost>,
@@ -193,7 +184,6 @@ struct Inner {
     stats: HashMap<String, ShareCounts>,
     /// (member sub, endpoint, UTC day) → calls
     usage: HashMap<(String, String, i64), u32>,
-    extras: Vec<(String, Extra)>,
     next_id: u64,
     codes: HashMap<String, Code>,
     access_tokens: HashMap<String, usize>,
@@ -201,22 +191,37 @@ struct Inner {
     grants: Vec<Grant>,
     consent: Option<Member>,
     cancel_next: bool,
-    faults: Vec<(String, Fault)>,
-    requests: Vec<RecordedRequest>,
-    clock_offset: i64,
 }
 
 /// A running LinkedIn double.
 #[derive(Clone)]
 pub struct LinkedInDouble {
-    /// Origin serving both the auth and the API paths.
-    pub base: String,
     config: Arc<Config>,
     inner: Arc<Mutex<Inner>>,
+    core: DoubleCore,
 }
 
-fn now_secs(offset: i64) -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0) + offset
+crate::core::accessors!(LinkedInDouble, Inner, Config);
+
+impl Platform for LinkedInDouble {
+    const BODY_LIMIT: usize = 1 << 20;
+    const SERVER_ERROR_PAGE: &'static str = "<html><body>Service Unavailable</body></html>";
+
+    fn rate_limited(&self) -> Response {
+        throttled()
+    }
+
+    fn lost_answer() -> Response {
+        html(500, "<html><body>Internal Server Error</body></html>")
+    }
+}
+
+/// LinkedIn's 429: no rate-limit headers and no Retry-After.
+fn throttled() -> Response {
+    json_error(
+        429,
+        json!({"status": 429, "message": "Resource level throttle limit for calls to this resource is reached."}),
+    )
 }
 
 impl LinkedInDouble {
@@ -229,8 +234,8 @@ impl LinkedInDouble {
             }),
             ..Inner::default()
         }));
-        let config = Arc::new(config);
-        let mut double = Self { base: String::new(), config, inner };
+        let (core, listener) = DoubleCore::bind(vec![config.client_secret.clone()]).await?;
+        let double = Self { config: Arc::new(config), inner, core };
         let router = Router::new()
             .route("/oauth/v2/authorization", get(authorize))
             .route("/oauth/v2/accessToken", post(access_token))
@@ -243,22 +248,9 @@ impl LinkedInDouble {
             .route("/rest/socialActions/{urn}/comments", get(list_comments).post(create_comment))
             .route("/rest/organizationalEntityShareStatistics", get(share_statistics))
             .route("/rest/socialMetadata/{urn}", get(social_metadata))
-            .route("/rest/organizationAcls", get(organization_acls))
-            .layer(axum::middleware::from_fn_with_state(double.clone(), record))
-            .with_state(double.clone());
-        let (base, _) = crate::serve(router).await?;
-        double.lock().base = base.clone();
-        double.base = base;
+            .route("/rest/organizationAcls", get(organization_acls));
+        crate::core::serve(listener, router, &double);
         Ok(double)
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    #[must_use]
-    pub fn config(&self) -> &Config {
-        &self.config
     }
 
     /// The member who approves the next authorizations.
@@ -271,21 +263,11 @@ impl LinkedInDouble {
         self.lock().cancel_next = true;
     }
 
-    /// Serves `fault` once, on the next request whose path starts with `path_prefix`.
-    pub fn inject(&self, path_prefix: &str, fault: Fault) {
-        self.lock().faults.push((path_prefix.to_string(), fault));
-    }
-
     /// Revokes every token (the member removed the app in their LinkedIn settings).
     pub fn revoke_all(&self) {
         for g in &mut self.lock().grants {
             g.revoked = true;
         }
-    }
-
-    /// The next matching request is performed, then answered with a 500 (committed but lost).
-    pub fn lose_next_response(&self, path_prefix: &str) {
-        self.lock().extras.push((path_prefix.to_string(), Extra::CommittedButLost));
     }
 
     /// Gives `member_sub` a role on a Company Page (`ADMINISTRATOR`, `CONTENT_ADMINISTRATOR`,
@@ -307,8 +289,8 @@ impl LinkedInDouble {
     /// Someone comments on a post (or, with `parent`, replies to a comment); returns the
     /// comment's URN, or `None` when the post or the parent does not exist.
     pub fn comment_from(&self, actor_urn: &str, post_urn: &str, parent: Option<&str>, text: &str) -> Option<String> {
+        let now = self.now() * 1000;
         let mut inner = self.lock();
-        let now = now_secs(inner.clock_offset) * 1000;
         add_comment(&mut inner, actor_urn, post_urn, parent, text, now).ok().map(|c| c.urn)
     }
 
@@ -326,88 +308,6 @@ impl LinkedInDouble {
     #[must_use]
     pub fn image_bytes(&self, image_urn: &str) -> Option<usize> {
         self.lock().images.get(image_urn).filter(|i| i.state != ImageState::WaitingUpload).map(|i| i.bytes)
-    }
-
-    /// The double's clock, in Unix seconds.
-    #[must_use]
-    pub fn now(&self) -> i64 {
-        now_secs(self.lock().clock_offset)
-    }
-
-    /// Moves the double's clock forward.
-    pub fn advance(&self, by: Duration) {
-        self.lock().clock_offset += by.as_secs() as i64;
-    }
-
-    /// Every secret this double has handed out or holds (the app's client secret or the account's
-    /// app password, access and refresh tokens), so a test can search Steward's outputs for them.
-    #[must_use]
-    pub fn issued_secrets(&self) -> Vec<String> {
-        let mut all = self.lock().issued.clone();
-        all.push(self.config.client_secret.clone());
-        all
-    }
-
-    #[must_use]
-    pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.lock().requests.clone()
-    }
-
-    fn take_fault(&self, path: &str) -> Option<Fault> {
-        let mut inner = self.lock();
-        let i = inner.faults.iter().position(|(p, _)| path.starts_with(p.as_str()))?;
-        Some(inner.faults.remove(i).1)
-    }
-
-    fn take_extra(&self, path: &str) -> Option<Extra> {
-        let mut inner = self.lock();
-        let i = inner.extras.iter().position(|(p, _)| path.starts_with(p.as_str()))?;
-        Some(inner.extras.remove(i).1)
-    }
-}
-
-async fn record(State(d): State<LinkedInDouble>, req: Request, next: axum::middleware::Next) -> Response {
-    let (parts, body) = req.into_parts();
-    let bytes = axum::body::to_bytes(body, 1 << 20).await.unwrap_or_default();
-    let path = parts.uri.path().to_string();
-    d.lock().requests.push(RecordedRequest {
-        method: parts.method.to_string(),
-        path: path.clone(),
-        query: parts.uri.query().unwrap_or("").to_string(),
-        headers: parts.headers.iter().map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string())).collect(),
-        body: String::from_utf8_lossy(&bytes).to_string(),
-    });
-    match d.take_fault(&path) {
-        Some(Fault::ServerError) => {
-            return (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                [(header::CONTENT_TYPE, "text/html")],
-                "<html><body>Service Unavailable</body></html>",
-            )
-                .into_response();
-        }
-        Some(Fault::RateLimited) => {
-            // LinkedIn sends no rate-limit headers and no Retry-After.
-            return json_error(
-                429,
-                json!({"status": 429, "message": "Resource level throttle limit for calls to this resource is reached."}),
-            );
-        }
-        Some(Fault::Delay(by)) => tokio::time::sleep(by).await,
-        None => {}
-    }
-    let req = Request::from_parts(parts, axum::body::Body::from(bytes));
-    match d.take_extra(&path) {
-        Some(Extra::CommittedButLost) => {
-            let _committed = next.run(req).await;
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                [(header::CONTENT_TYPE, "text/html")],
-                "<html><body>Internal Server Error</body></html>",
-            )
-                .into_response()
-        }
-        None => next.run(req).await,
     }
 }
 
@@ -450,19 +350,6 @@ async fn authorize(State(d): State<LinkedInDouble>, Query(q): Query<HashMap<Stri
     Redirect::to(&format!("{redirect}{sep}code={code}&state={}", urlencode(&state))).into_response()
 }
 
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-fn oauth_error(status: u16, error: &str, description: &str) -> Response {
-    json_error(status, json!({"error": error, "error_description": description}))
-}
-
 async fn access_token(
     State(d): State<LinkedInDouble>,
     axum::Form(form): axum::Form<HashMap<String, String>>,
@@ -479,7 +366,7 @@ async fn access_token(
         return oauth_error(401, "invalid_client", "Client authentication failed");
     }
     let mut inner = d.lock();
-    let now = now_secs(inner.clock_offset);
+    let now = d.now();
     match get("grant_type").as_deref() {
         Some("authorization_code") => {
             let (Some(code), Some(redirect_uri)) = (get("code"), get("redirect_uri")) else {
@@ -493,14 +380,7 @@ async fn access_token(
                 );
             };
             let expired = c.issued.elapsed().map(|e| e > CODE_TTL).unwrap_or(true);
-            let verifier_ok = match (&c.challenge, get("code_verifier")) {
-                (None, _) => true,
-                (Some(ch), Some(v)) => {
-                    use base64::Engine;
-                    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(v.as_bytes())) == *ch
-                }
-                (Some(_), None) => false,
-            };
+            let verifier_ok = verifier_matches(c.challenge.as_deref(), get("code_verifier").as_deref());
             if c.used || expired || c.redirect_uri != redirect_uri || !verifier_ok {
                 return oauth_error(
                     400,
@@ -540,13 +420,13 @@ async fn access_token(
 
 fn issue(d: &LinkedInDouble, inner: &mut Inner, idx: usize, now: i64) -> Response {
     let access = random_token("AQV");
-    inner.issued.push(access.clone());
+    d.issue(&access);
     inner.access_tokens.insert(access.clone(), idx);
     let g = &inner.grants[idx];
     let mut body = json!({"access_token": access, "expires_in": g.access_expires - now, "scope": g.scope});
     if d.config.refresh_enabled {
         let refresh = random_token("AQW");
-        inner.issued.push(refresh.clone());
+        d.issue(&refresh);
         body["refresh_token"] = json!(refresh);
         body["refresh_token_expires_in"] = json!(g.refresh_expires - now);
         inner.refresh_tokens.insert(refresh, idx);
@@ -556,19 +436,14 @@ fn issue(d: &LinkedInDouble, inner: &mut Inner, idx: usize, now: i64) -> Respons
 
 /// The grant behind the request's bearer token, or LinkedIn's 401.
 #[allow(clippy::result_large_err, reason = "the error is the HTTP answer itself, built once per refused request")]
-fn authenticate(inner: &Inner, headers: &HeaderMap) -> Result<usize, Response> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
+fn authenticate(inner: &Inner, headers: &HeaderMap, now: i64) -> Result<usize, Response> {
+    let token = bearer(headers).unwrap_or("");
     if token.is_empty() {
         return Err(json_error(
             401,
             json!({"status": 401, "serviceErrorCode": 65604, "code": "EMPTY_ACCESS_TOKEN", "message": "Empty oauth2_access_token"}),
         ));
     }
-    let now = now_secs(inner.clock_offset);
     let Some(&idx) = inner.access_tokens.get(token) else {
         return Err(json_error(
             401,
@@ -593,7 +468,7 @@ fn authenticate(inner: &Inner, headers: &HeaderMap) -> Result<usize, Response> {
 
 async fn userinfo(State(d): State<LinkedInDouble>, headers: HeaderMap) -> Response {
     let inner = d.lock();
-    let g = match authenticate(&inner, &headers) {
+    let g = match authenticate(&inner, &headers, d.now()) {
         Ok(idx) => &inner.grants[idx],
         Err(r) => return r,
     };
@@ -741,17 +616,14 @@ fn rest_guard(d: &LinkedInDouble, inner: &mut Inner, headers: &HeaderMap, endpoi
     if header("x-restli-protocol-version") != Some("2.0.0") {
         return Err(bad_request("ILLEGAL_ARGUMENT", "This resource requires X-Restli-Protocol-Version 2.0.0"));
     }
-    let idx = authenticate(inner, headers)?;
+    let now = d.now();
+    let idx = authenticate(inner, headers, now)?;
     let (sub, scope) = (inner.grants[idx].member.sub.clone(), inner.grants[idx].scope.clone());
-    let day = now_secs(inner.clock_offset).div_euclid(86_400);
+    let day = now.div_euclid(86_400);
     let used = inner.usage.entry((sub.clone(), endpoint.to_string(), day)).or_insert(0);
     *used += 1;
     if *used > d.config.member_daily_limit {
-        // No X-RateLimit-* and no Retry-After: LinkedIn sends none.
-        return Err(json_error(
-            429,
-            json!({"status": 429, "message": "Resource level throttle limit for calls to this resource is reached."}),
-        ));
+        return Err(throttled());
     }
     Ok(Caller { sub, scope, version: version.to_string() })
 }
@@ -826,7 +698,7 @@ async fn create_post(State(d): State<LinkedInDouble>, headers: HeaderMap, body: 
     let n = next_id(&mut inner);
     let kind = if image.is_some() { "ugcPost" } else { "share" };
     let urn = format!("urn:li:{kind}:{}", 7_300_000_000_000_000_000u64 + n);
-    let created_at = now_secs(inner.clock_offset) * 1000;
+    let created_at = d.now() * 1000;
     inner.posts.push(StoredPost {
         urn: urn.clone(),
         author,
@@ -924,8 +796,8 @@ async fn initialize_image(
     }
     let urn = format!("urn:li:image:C4E10AQ{}", next_id(&mut inner));
     let token = random_token("up");
-    let expires = now_secs(inner.clock_offset) + d.config.upload_url_ttl;
-    let upload_url = format!("{}/dms-uploads/{token}", inner.base);
+    let expires = d.now() + d.config.upload_url_ttl;
+    let upload_url = format!("{}/dms-uploads/{token}", d.base);
     inner.images.insert(
         urn.clone(),
         Image { owner, upload_token: token, upload_expires: expires, state: ImageState::WaitingUpload, bytes: 0 },
@@ -940,11 +812,11 @@ async fn upload_image(
     Path(token): Path<String>,
     body: axum::body::Bytes,
 ) -> Response {
+    let now = d.now();
     let mut inner = d.lock();
-    if let Err(r) = authenticate(&inner, &headers) {
+    if let Err(r) = authenticate(&inner, &headers, now) {
         return r;
     }
-    let now = now_secs(inner.clock_offset);
     let fails = std::mem::take(&mut inner.fail_next_image);
     let Some(image) = inner.images.values_mut().find(|i| i.upload_token == token) else {
         return not_found();
@@ -963,7 +835,6 @@ async fn upload_image(
 async fn get_image(State(d): State<LinkedInDouble>, headers: HeaderMap, Path(urn): Path<String>) -> Response {
     let mut inner = d.lock();
     let caller = guard!(rest_guard(&d, &mut inner, &headers, "GET /rest/images"));
-    let base = inner.base.clone();
     let Some(owner) = inner.images.get(&urn).map(|i| i.owner.clone()) else {
         return not_found();
     };
@@ -988,7 +859,7 @@ async fn get_image(State(d): State<LinkedInDouble>, headers: HeaderMap, Path(urn
     };
     let mut v = json!({"id": urn, "owner": image.owner, "status": status});
     if image.state == ImageState::Available {
-        v["downloadUrl"] = json!(format!("{base}/dms-downloads/{}", urlencode(&urn)));
+        v["downloadUrl"] = json!(format!("{}/dms-downloads/{}", d.base, urlencode(&urn)));
     }
     axum::Json(v).into_response()
 }
@@ -1101,7 +972,7 @@ async fn create_comment(
         return bad_request("ILLEGAL_ARGUMENT", "object does not match the URN in the path");
     }
     let parent = v["parentComment"].as_str().map(str::to_string).or(default_parent);
-    let now = now_secs(inner.clock_offset) * 1000;
+    let now = d.now() * 1000;
     let c = guard!(add_comment(&mut inner, actor, &post, parent.as_deref(), text, now));
     let activity = inner.posts.iter().find(|p| p.urn == post).map(|p| p.activity).unwrap_or_default();
     let mut answer = comment_json(&c);

@@ -18,18 +18,17 @@
 // Helpers return the HTTP answer to send as their error, as handlers do.
 #![allow(clippy::result_large_err)]
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex};
 
 use axum::Router;
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
-use crate::{Fault, RecordedRequest, json_error, random_token};
+use crate::core::{DoubleCore, Platform, html, json_error, oauth_error};
+use crate::{bearer, random_token, urlencode, verifier_matches};
 
 const CODE_TTL: i64 = 600;
 const IDEMPOTENCY_TTL: i64 = 3600;
@@ -121,18 +120,8 @@ struct NotificationRec {
     created_at: i64,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Extra {
-    /// 503 as the instance answers when storage or the idempotency lock is in trouble.
-    Unavailable,
-    /// Do the work, then answer 500 as if the response were lost on the way.
-    CommittedButLost,
-}
-
 #[derive(Default)]
 struct Inner {
-    /// Every client secret and token handed out.
-    issued: Vec<String>,
     apps: HashMap<String, App>,
     codes: HashMap<String, Code>,
     tokens: HashMap<String, Token>,
@@ -146,23 +135,31 @@ struct Inner {
     windows: HashMap<(String, &'static str), (i64, u32)>,
     next_id: u64,
     cancel_next: bool,
-    faults: Vec<(String, Fault)>,
-    extras: Vec<(String, Extra)>,
-    requests: Vec<RecordedRequest>,
-    clock_offset: i64,
 }
 
 /// A running Mastodon double.
 #[derive(Clone)]
 pub struct MastodonDouble {
-    /// The instance origin.
-    pub base: String,
     config: Arc<Config>,
     inner: Arc<Mutex<Inner>>,
+    core: DoubleCore,
 }
 
-fn now_secs(offset: i64) -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0) + offset
+crate::core::accessors!(MastodonDouble, Inner, Config);
+
+impl Platform for MastodonDouble {
+    const BODY_LIMIT: usize = 64 << 20;
+    const SERVER_ERROR_PAGE: &'static str = "<html><body>We're sorry, but something went wrong.</body></html>";
+
+    fn rate_limited(&self) -> Response {
+        let now = self.now();
+        let reset = (now / self.config.api_window + 1) * self.config.api_window;
+        too_many(self.config.api_limit, reset)
+    }
+
+    fn lost_answer() -> Response {
+        html(500, "<html><body>502 Bad Gateway</body></html>")
+    }
 }
 
 /// `2026-01-01T00:05:00.000000Z`, as Mastodon's `X-RateLimit-Reset`.
@@ -190,7 +187,9 @@ impl MastodonDouble {
             next_id: 109_000_000_000_000_000,
             ..Inner::default()
         };
-        let mut double = Self { base: String::new(), config: Arc::new(config), inner: Arc::new(Mutex::new(inner)) };
+        let inner = Arc::new(Mutex::new(inner));
+        let (core, listener) = DoubleCore::bind(vec![]).await?;
+        let double = Self { config: Arc::new(config), inner, core };
         let router = Router::new()
             .route("/api/v1/apps", post(register_app))
             .route("/oauth/authorize", get(authorize))
@@ -202,21 +201,9 @@ impl MastodonDouble {
             .route("/api/v1/statuses/{id}/context", get(context))
             .route("/api/v2/media", post(upload_media))
             .route("/api/v1/media/{id}", get(show_media))
-            .route("/api/v1/notifications", get(notifications))
-            .layer(axum::middleware::from_fn_with_state(double.clone(), record))
-            .with_state(double.clone());
-        let (base, _) = crate::serve(router).await?;
-        double.base = base;
+            .route("/api/v1/notifications", get(notifications));
+        crate::core::serve(listener, router, &double);
         Ok(double)
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    #[must_use]
-    pub fn config(&self) -> &Config {
-        &self.config
     }
 
     /// The next authorization is denied by the user.
@@ -224,19 +211,12 @@ impl MastodonDouble {
         self.lock().cancel_next = true;
     }
 
-    /// Serves `fault` once, on the next request whose path starts with `path_prefix`.
-    pub fn inject(&self, path_prefix: &str, fault: Fault) {
-        self.lock().faults.push((path_prefix.to_string(), fault));
-    }
-
-    /// The next matching request gets 503 with Mastodon's "temporary problem" error.
+    /// The next matching request gets 503 with Mastodon's "temporary problem" error, as the
+    /// instance answers when storage or the idempotency lock is in trouble.
     pub fn inject_unavailable(&self, path_prefix: &str) {
-        self.lock().extras.push((path_prefix.to_string(), Extra::Unavailable));
-    }
-
-    /// The next matching request is performed, then answered with a 500 (committed but lost).
-    pub fn lose_next_response(&self, path_prefix: &str) {
-        self.lock().extras.push((path_prefix.to_string(), Extra::CommittedButLost));
+        self.answer_next(path_prefix, || {
+            json_error(503, json!({"error": "There was a temporary problem serving your request, please try again"}))
+        });
     }
 
     /// Revokes every token (the user removed the app under Settings → Authorized apps).
@@ -244,29 +224,6 @@ impl MastodonDouble {
         for t in self.lock().tokens.values_mut() {
             t.revoked = true;
         }
-    }
-
-    /// Moves the double's clock forward.
-    pub fn advance(&self, by: Duration) {
-        self.lock().clock_offset += by.as_secs() as i64;
-    }
-
-    /// The double's current time (Unix seconds).
-    #[must_use]
-    pub fn now(&self) -> i64 {
-        now_secs(self.lock().clock_offset)
-    }
-
-    /// Every secret this double has handed out (client secrets, access and refresh tokens, app
-    /// passwords), so a test can search Steward's outputs for any of them.
-    #[must_use]
-    pub fn issued_secrets(&self) -> Vec<String> {
-        self.lock().issued.clone()
-    }
-
-    #[must_use]
-    pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.lock().requests.clone()
     }
 
     /// Every status on the instance, oldest first.
@@ -278,8 +235,8 @@ impl MastodonDouble {
     /// Someone (`username`, a local account created on first use) replies to `status_id`; the
     /// status's author gets a `mention` notification. Returns the reply's id.
     pub fn reply_from(&self, username: &str, status_id: &str, text: &str) -> Option<String> {
+        let now = self.now();
         let mut inner = self.lock();
-        let now = now_secs(inner.clock_offset);
         let parent_author = inner.statuses.iter().find(|s| s.id == status_id)?.account;
         let from = match inner.accounts.iter().position(|(u, _)| u == username) {
             Some(i) => i,
@@ -310,67 +267,11 @@ impl MastodonDouble {
         });
         Some(id)
     }
-
-    fn take_fault(&self, path: &str) -> (Option<Fault>, Option<Extra>) {
-        let mut inner = self.lock();
-        let fault =
-            inner.faults.iter().position(|(p, _)| path.starts_with(p.as_str())).map(|i| inner.faults.remove(i).1);
-        let extra =
-            inner.extras.iter().position(|(p, _)| path.starts_with(p.as_str())).map(|i| inner.extras.remove(i).1);
-        (fault, extra)
-    }
 }
 
 fn next_id(inner: &mut Inner) -> String {
     inner.next_id += 1;
     inner.next_id.to_string()
-}
-
-async fn record(State(d): State<MastodonDouble>, req: Request, next: axum::middleware::Next) -> Response {
-    let (parts, body) = req.into_parts();
-    let bytes = axum::body::to_bytes(body, 64 << 20).await.unwrap_or_default();
-    let path = parts.uri.path().to_string();
-    d.lock().requests.push(RecordedRequest {
-        method: parts.method.to_string(),
-        path: path.clone(),
-        query: parts.uri.query().unwrap_or("").to_string(),
-        headers: parts.headers.iter().map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string())).collect(),
-        body: String::from_utf8_lossy(&bytes).to_string(),
-    });
-    let (fault, extra) = d.take_fault(&path);
-    match fault {
-        Some(Fault::ServerError) => {
-            return (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                [(header::CONTENT_TYPE, "text/html")],
-                "<html><body>We're sorry, but something went wrong.</body></html>",
-            )
-                .into_response();
-        }
-        Some(Fault::RateLimited) => {
-            let now = d.now();
-            let reset = (now / d.config.api_window + 1) * d.config.api_window;
-            return too_many(d.config.api_limit, reset);
-        }
-        Some(Fault::Delay(by)) => tokio::time::sleep(by).await,
-        None => {}
-    }
-    let req = Request::from_parts(parts, axum::body::Body::from(bytes));
-    match extra {
-        Some(Extra::Unavailable) => {
-            json_error(503, json!({"error": "There was a temporary problem serving your request, please try again"}))
-        }
-        Some(Extra::CommittedButLost) => {
-            let _committed = next.run(req).await;
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                [(header::CONTENT_TYPE, "text/html")],
-                "<html><body>502 Bad Gateway</body></html>",
-            )
-                .into_response()
-        }
-        None => next.run(req).await,
-    }
 }
 
 fn too_many(limit: u32, reset: i64) -> Response {
@@ -394,8 +295,14 @@ fn set_rate_headers(h: &mut HeaderMap, limit: u32, remaining: u32, reset: i64) {
 
 /// Counts a call in an epoch-aligned fixed window: `Err(reset)` when over the limit,
 /// else `(remaining, reset)`.
-fn count(inner: &mut Inner, key: &str, family: &'static str, limit: u32, window: i64) -> Result<(u32, i64), i64> {
-    let now = now_secs(inner.clock_offset);
+fn count(
+    inner: &mut Inner,
+    now: i64,
+    key: &str,
+    family: &'static str,
+    limit: u32,
+    window: i64,
+) -> Result<(u32, i64), i64> {
     let start = now - now.rem_euclid(window);
     let entry = inner.windows.entry((key.to_string(), family)).or_insert((start, 0));
     if entry.0 != start {
@@ -454,15 +361,6 @@ fn form_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).to_string()
 }
 
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 fn str_of<'a>(v: &'a Value, k: &str) -> Option<&'a str> {
     v.get(k).and_then(Value::as_str)
 }
@@ -496,7 +394,7 @@ async fn register_app(State(d): State<MastodonDouble>, headers: HeaderMap, body:
     let client_id = random_token("");
     let client_secret = random_token("");
     let mut inner = d.lock();
-    inner.issued.push(client_secret.clone());
+    d.issue(&client_secret);
     let id = next_id(&mut inner);
     inner.apps.insert(
         client_id.clone(),
@@ -553,7 +451,7 @@ async fn authorize(State(d): State<MastodonDouble>, Query(q): Query<HashMap<Stri
         ));
     }
     let code = random_token("");
-    let issued = now_secs(inner.clock_offset);
+    let issued = d.now();
     inner.codes.insert(
         code.clone(),
         Code {
@@ -568,15 +466,11 @@ async fn authorize(State(d): State<MastodonDouble>, Query(q): Query<HashMap<Stri
     found(&format!("{redirect}{sep}code={code}&state={state}"))
 }
 
-fn oauth_error(status: u16, error: &str, description: &str) -> Response {
-    json_error(status, json!({"error": error, "error_description": description}))
-}
-
 async fn token(State(d): State<MastodonDouble>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
     let p = params(&headers, &body);
     let get = |k: &str| str_of(&p, k).map(str::to_string);
     let mut inner = d.lock();
-    let now = now_secs(inner.clock_offset);
+    let now = d.now();
     let client_id = get("client_id").unwrap_or_default();
     let authentic = inner.apps.get(&client_id).is_some_and(|a| Some(&a.client_secret) == get("client_secret").as_ref());
     if !authentic {
@@ -603,14 +497,7 @@ async fn token(State(d): State<MastodonDouble>, headers: HeaderMap, body: axum::
     let Some(c) = get("code").and_then(|c| inner.codes.get_mut(&c)) else {
         return invalid_grant();
     };
-    let verifier_ok = match (&c.challenge, get("code_verifier")) {
-        (None, _) => true,
-        (Some(ch), Some(v)) => {
-            use base64::Engine;
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(v.as_bytes())) == *ch
-        }
-        (Some(_), None) => false,
-    };
+    let verifier_ok = verifier_matches(c.challenge.as_deref(), get("code_verifier").as_deref());
     if c.used
         || now - c.issued > CODE_TTL
         || c.client_id != client_id
@@ -622,7 +509,7 @@ async fn token(State(d): State<MastodonDouble>, headers: HeaderMap, body: axum::
     c.used = true;
     let scopes = c.scopes.clone();
     let access = random_token("");
-    inner.issued.push(access.clone());
+    d.issue(&access);
     inner.tokens.insert(access.clone(), Token { client_id, account: 0, scopes: scopes.clone(), revoked: false });
     axum::Json(json!({"access_token": access, "token_type": "Bearer", "scope": scopes.join(" "), "created_at": now}))
         .into_response()
@@ -651,12 +538,7 @@ fn authed(
     headers: &HeaderMap,
     scope: &str,
 ) -> Result<(usize, String), Response> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("")
-        .to_string();
+    let token = bearer(headers).unwrap_or("").to_string();
     let Some(t) = inner.tokens.get(&token) else {
         return Err(json_error(401, json!({"error": "The access token is invalid"})));
     };
@@ -667,7 +549,7 @@ fn authed(
         return Err(json_error(403, json!({"error": "This action is outside the authorized scopes"})));
     }
     let account = t.account;
-    if let Err(reset) = count(inner, &token, "api", d.config.api_limit, d.config.api_window) {
+    if let Err(reset) = count(inner, d.now(), &token, "api", d.config.api_limit, d.config.api_window) {
         return Err(too_many(d.config.api_limit, reset));
     }
     Ok((account, token))
@@ -740,7 +622,7 @@ async fn create_status(State(d): State<MastodonDouble>, headers: HeaderMap, body
         Ok(a) => a,
         Err(r) => return r,
     };
-    let now = now_secs(inner.clock_offset);
+    let now = d.now();
     let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_string);
     if let Some(k) = &key
         && let Some((id, at)) = inner.idempotency.get(&(account, k.clone())).cloned()
@@ -794,6 +676,7 @@ async fn create_status(State(d): State<MastodonDouble>, headers: HeaderMap, body
     // Only creations count against the statuses family.
     let (remaining, reset) = match count(
         &mut inner,
+        d.now(),
         &(account.to_string()),
         "statuses",
         d.config.statuses_limit,

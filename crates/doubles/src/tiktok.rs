@@ -20,18 +20,18 @@
 //!
 //! Both the auth and the API paths are served on one origin; the upload URL is `{base}/upload/`.
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Router;
-use axum::extract::{Query, Request, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post, put};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
-use crate::{Fault, RecordedRequest, json_error, random_token};
+use crate::core::{DoubleCore, Platform, json_error};
+use crate::{bearer, random_token, urlencode, verifier_matches};
 
 const CODE_TTL_SECS: i64 = 10 * 60;
 /// The smallest and largest chunks, read the same way as the connector (stricter readings).
@@ -144,8 +144,6 @@ struct Publish {
 
 #[derive(Default)]
 struct Inner {
-    /// Every token handed out.
-    issued: Vec<String>,
     codes: HashMap<String, Code>,
     /// access token → (grant, expiry)
     access_tokens: HashMap<String, (usize, i64)>,
@@ -160,25 +158,35 @@ struct Inner {
     /// Chunks to accept normally before one is stored but answered 500.
     store_then_fail_chunk: Option<usize>,
     windows: HashMap<(String, String), VecDeque<i64>>,
-    /// (path prefix, matching requests to let through first, fault)
-    faults: Vec<(String, usize, Fault)>,
-    requests: Vec<RecordedRequest>,
-    clock_offset_ms: i64,
-    /// The served origin (handlers hold clones made before it was known).
-    base: String,
 }
 
 /// A running TikTok double.
 #[derive(Clone)]
 pub struct TikTokDouble {
-    /// Origin serving the auth, API and upload paths.
-    pub base: String,
     config: Arc<Config>,
     inner: Arc<Mutex<Inner>>,
+    core: DoubleCore,
 }
 
-fn now_ms(offset: i64) -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0) + offset
+crate::core::accessors!(TikTokDouble, Inner, Config);
+
+impl Platform for TikTokDouble {
+    const BODY_LIMIT: usize = (MAX_LAST_CHUNK + 1) as usize;
+    const SERVER_ERROR_PAGE: &'static str = "<html><body>502 Bad Gateway</body></html>";
+
+    /// TikTok's 429 envelope, without headers.
+    fn rate_limited(&self) -> Response {
+        envelope(429, json!({}), "rate_limit_exceeded", "API rate limit was exceeded.")
+    }
+
+    /// Media bodies are recorded by size only.
+    fn recorded_body(path: &str, bytes: &[u8]) -> String {
+        if path.starts_with("/upload/") {
+            format!("<{} bytes>", bytes.len())
+        } else {
+            String::from_utf8_lossy(bytes).into_owned()
+        }
+    }
 }
 
 fn log_id() -> String {
@@ -211,7 +219,8 @@ impl TikTokDouble {
             next_id: 7_321_234_567_890_123_456,
             ..Inner::default()
         }));
-        let mut double = Self { base: String::new(), config: Arc::new(config), inner };
+        let (core, listener) = DoubleCore::bind(vec![config.client_secret.clone()]).await?;
+        let double = Self { config: Arc::new(config), inner, core };
         let router = Router::new()
             .route("/v2/auth/authorize/", get(authorize))
             .route("/v2/oauth/token/", post(token))
@@ -220,22 +229,9 @@ impl TikTokDouble {
             .route("/v2/post/publish/creator_info/query/", post(creator_info))
             .route("/v2/post/publish/video/init/", post(video_init))
             .route("/v2/post/publish/status/fetch/", post(status_fetch))
-            .route("/upload/", put(upload).layer(axum::extract::DefaultBodyLimit::max((MAX_LAST_CHUNK + 1) as usize)))
-            .layer(axum::middleware::from_fn_with_state(double.clone(), record))
-            .with_state(double.clone());
-        let (base, _) = crate::serve(router).await?;
-        double.lock().base = base.clone();
-        double.base = base;
+            .route("/upload/", put(upload).layer(axum::extract::DefaultBodyLimit::max(Self::BODY_LIMIT)));
+        crate::core::serve(listener, router, &double);
         Ok(double)
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    #[must_use]
-    pub fn config(&self) -> &Config {
-        &self.config
     }
 
     /// The creator who approves the next authorizations.
@@ -246,18 +242,6 @@ impl TikTokDouble {
     /// The next authorization is cancelled by the user.
     pub fn cancel_next_authorization(&self) {
         self.lock().cancel_next = true;
-    }
-
-    /// Serves `fault` once, on the next request whose path starts with `path_prefix`
-    /// (`RateLimited` is TikTok's 429 envelope, without headers).
-    pub fn inject(&self, path_prefix: &str, fault: Fault) {
-        self.inject_after(path_prefix, 0, fault);
-    }
-
-    /// Like [`Self::inject`], after letting `skip` matching requests through (e.g. the second
-    /// chunk of an upload).
-    pub fn inject_after(&self, path_prefix: &str, skip: usize, fault: Fault) {
-        self.lock().faults.push((path_prefix.to_string(), skip, fault));
     }
 
     /// The next post initialised ends `FAILED` with this `fail_reason`.
@@ -290,82 +274,6 @@ impl TikTokDouble {
             g.revoked = true;
         }
     }
-
-    /// Moves the double's clock forward (token and upload-URL expiry, rate windows).
-    pub fn advance(&self, by: Duration) {
-        self.lock().clock_offset_ms += by.as_millis() as i64;
-    }
-
-    /// Every secret this double has handed out or holds (the app's client secret or the account's
-    /// app password, access and refresh tokens), so a test can search Steward's outputs for them.
-    #[must_use]
-    pub fn issued_secrets(&self) -> Vec<String> {
-        let mut all = self.lock().issued.clone();
-        all.push(self.config.client_secret.clone());
-        all
-    }
-
-    #[must_use]
-    pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.lock().requests.clone()
-    }
-
-    fn take_fault(&self, path: &str) -> Option<Fault> {
-        let mut inner = self.lock();
-        let i = inner.faults.iter().position(|(p, _, _)| path.starts_with(p.as_str()))?;
-        if inner.faults[i].1 > 0 {
-            // Every pending fault on this path waits for one more request.
-            for f in inner.faults.iter_mut().filter(|(p, _, _)| path.starts_with(p.as_str())) {
-                f.1 = f.1.saturating_sub(1);
-            }
-            return None;
-        }
-        Some(inner.faults.remove(i).2)
-    }
-}
-
-async fn record(State(d): State<TikTokDouble>, req: Request, next: axum::middleware::Next) -> Response {
-    let (parts, body) = req.into_parts();
-    let bytes = axum::body::to_bytes(body, (MAX_LAST_CHUNK + 1) as usize).await.unwrap_or_default();
-    let path = parts.uri.path().to_string();
-    // Media bodies are recorded by size only.
-    let recorded_body = if path.starts_with("/upload/") {
-        format!("<{} bytes>", bytes.len())
-    } else {
-        String::from_utf8_lossy(&bytes).to_string()
-    };
-    d.lock().requests.push(RecordedRequest {
-        method: parts.method.to_string(),
-        path: path.clone(),
-        query: parts.uri.query().unwrap_or("").to_string(),
-        headers: parts.headers.iter().map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string())).collect(),
-        body: recorded_body,
-    });
-    match d.take_fault(&path) {
-        Some(Fault::ServerError) => {
-            return (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                [(header::CONTENT_TYPE, "text/html")],
-                "<html><body>502 Bad Gateway</body></html>",
-            )
-                .into_response();
-        }
-        Some(Fault::RateLimited) => {
-            return envelope(429, json!({}), "rate_limit_exceeded", "API rate limit was exceeded.");
-        }
-        Some(Fault::Delay(by)) => tokio::time::sleep(by).await,
-        None => {}
-    }
-    next.run(Request::from_parts(parts, axum::body::Body::from(bytes))).await
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 async fn authorize(State(d): State<TikTokDouble>, Query(q): Query<HashMap<String, String>>) -> Response {
@@ -401,7 +309,7 @@ async fn authorize(State(d): State<TikTokDouble>, Query(q): Query<HashMap<String
     }
     let code = random_token("");
     let scope = get("scope");
-    let now = now_ms(inner.clock_offset_ms) / 1000;
+    let now = d.now();
     inner.codes.insert(
         code.clone(),
         Code { redirect_uri: redirect.clone(), challenge, scope: scope.clone(), issued: now, used: false },
@@ -428,7 +336,7 @@ async fn token(State(d): State<TikTokDouble>, axum::Form(form): axum::Form<HashM
         return oauth_error(401, "invalid_client", "Client key or secret is incorrect.");
     }
     let mut inner = d.lock();
-    let now = now_ms(inner.clock_offset_ms) / 1000;
+    let now = d.now();
     match get("grant_type").as_deref() {
         Some("authorization_code") => {
             let (Some(code), Some(redirect_uri)) = (get("code"), get("redirect_uri")) else {
@@ -437,14 +345,7 @@ async fn token(State(d): State<TikTokDouble>, axum::Form(form): axum::Form<HashM
             let Some(c) = inner.codes.get_mut(&code) else {
                 return oauth_error(400, "invalid_grant", "Authorization code is expired.");
             };
-            let verifier_ok = match (&c.challenge, get("code_verifier")) {
-                (None, _) => true,
-                (Some(ch), Some(v)) => {
-                    use base64::Engine;
-                    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(v.as_bytes())) == *ch
-                }
-                (Some(_), None) => false,
-            };
+            let verifier_ok = verifier_matches(c.challenge.as_deref(), get("code_verifier").as_deref());
             if c.used || now - c.issued > CODE_TTL_SECS || c.redirect_uri != redirect_uri || !verifier_ok {
                 return oauth_error(400, "invalid_grant", "Authorization code is expired.");
             }
@@ -453,7 +354,7 @@ async fn token(State(d): State<TikTokDouble>, axum::Form(form): axum::Form<HashM
             inner.grants.push(Grant { scope, refresh_expires: now + d.config.refresh_ttl, revoked: false });
             let idx = inner.grants.len() - 1;
             let refresh = random_token("rft.");
-            inner.issued.push(refresh.clone());
+            d.issue(&refresh);
             inner.refresh_tokens.insert(refresh.clone(), idx);
             issue(&d, &mut inner, idx, refresh, now)
         }
@@ -472,7 +373,7 @@ async fn token(State(d): State<TikTokDouble>, axum::Form(form): axum::Form<HashM
                 // The previous refresh token stops working at once.
                 inner.refresh_tokens.remove(&presented);
                 let fresh = random_token("rft.");
-                inner.issued.push(fresh.clone());
+                d.issue(&fresh);
                 inner.refresh_tokens.insert(fresh.clone(), idx);
                 inner.grants[idx].refresh_expires = now + d.config.refresh_ttl;
                 fresh
@@ -487,7 +388,7 @@ async fn token(State(d): State<TikTokDouble>, axum::Form(form): axum::Form<HashM
 
 fn issue(d: &TikTokDouble, inner: &mut Inner, idx: usize, refresh: String, now: i64) -> Response {
     let access = random_token("act.");
-    inner.issued.push(access.clone());
+    d.issue(&access);
     inner.access_tokens.insert(access.clone(), (idx, now + d.config.access_ttl));
     let open_id = inner.creator.as_ref().map(|c| c.open_id.clone()).unwrap_or_default();
     let g = &inner.grants[idx];
@@ -519,13 +420,8 @@ async fn revoke(State(d): State<TikTokDouble>, axum::Form(form): axum::Form<Hash
 }
 
 /// The grant behind the bearer token, or the 401 envelope.
-fn authenticate(inner: &Inner, headers: &HeaderMap) -> Result<(String, usize), Box<Response>> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
-    let now = now_ms(inner.clock_offset_ms) / 1000;
+fn authenticate(inner: &Inner, headers: &HeaderMap, now: i64) -> Result<(String, usize), Box<Response>> {
+    let token = bearer(headers).unwrap_or("");
     match inner.access_tokens.get(token) {
         Some((idx, expires)) if *expires > now && !inner.grants[*idx].revoked => Ok((token.to_string(), *idx)),
         _ => Err(Box::new(envelope(
@@ -551,8 +447,7 @@ fn require_scope(inner: &Inner, idx: usize, scope: &str) -> Result<(), Box<Respo
 }
 
 /// Counts a call in the token's sliding minute for `endpoint`; Err when over `limit`.
-fn rate_limit(inner: &mut Inner, endpoint: &str, token: &str, limit: usize) -> Result<(), Box<Response>> {
-    let now = now_ms(inner.clock_offset_ms);
+fn rate_limit(inner: &mut Inner, now: i64, endpoint: &str, token: &str, limit: usize) -> Result<(), Box<Response>> {
     let window = inner.windows.entry((endpoint.to_string(), token.to_string())).or_default();
     while window.front().is_some_and(|t| now - *t >= 60_000) {
         window.pop_front();
@@ -570,7 +465,7 @@ async fn user_info(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let inner = d.lock();
-    let idx = match authenticate(&inner, &headers) {
+    let idx = match authenticate(&inner, &headers, d.now()) {
         Ok((_, idx)) => idx,
         Err(r) => return *r,
     };
@@ -610,14 +505,14 @@ fn privacy_options(d: &TikTokDouble) -> Vec<String> {
 
 async fn creator_info(State(d): State<TikTokDouble>, headers: HeaderMap) -> Response {
     let mut inner = d.lock();
-    let (token, idx) = match authenticate(&inner, &headers) {
+    let (token, idx) = match authenticate(&inner, &headers, d.now()) {
         Ok(t) => t,
         Err(r) => return *r,
     };
     if let Err(r) = require_scope(&inner, idx, "video.publish") {
         return *r;
     }
-    if let Err(r) = rate_limit(&mut inner, "creator_info", &token, d.config.creator_info_per_minute) {
+    if let Err(r) = rate_limit(&mut inner, d.now_ms(), "creator_info", &token, d.config.creator_info_per_minute) {
         return *r;
     }
     if let Some(code) = inner.posting_blocked.clone() {
@@ -645,14 +540,14 @@ fn invalid_param(message: &str) -> Response {
 
 async fn video_init(State(d): State<TikTokDouble>, headers: HeaderMap, body: String) -> Response {
     let mut inner = d.lock();
-    let (token, idx) = match authenticate(&inner, &headers) {
+    let (token, idx) = match authenticate(&inner, &headers, d.now()) {
         Ok(t) => t,
         Err(r) => return *r,
     };
     if let Err(r) = require_scope(&inner, idx, "video.publish") {
         return *r;
     }
-    if let Err(r) = rate_limit(&mut inner, "init", &token, d.config.init_per_minute) {
+    if let Err(r) = rate_limit(&mut inner, d.now_ms(), "init", &token, d.config.init_per_minute) {
         return *r;
     }
     if !headers
@@ -692,7 +587,7 @@ async fn video_init(State(d): State<TikTokDouble>, headers: HeaderMap, body: Str
         );
     }
     let source = &v["source_info"];
-    let now = now_ms(inner.clock_offset_ms) / 1000;
+    let now = d.now();
     inner.next_id += 1;
     let n = inner.next_id;
     let fail_reason = inner.fail_next_publish.take();
@@ -727,7 +622,7 @@ async fn video_init(State(d): State<TikTokDouble>, headers: HeaderMap, body: Str
             }
             let upload_id = n.to_string();
             let upload_token = random_token("Xz");
-            let upload_url = format!("{}/upload/?upload_id={upload_id}&upload_token={upload_token}", inner.base);
+            let upload_url = format!("{}/upload/?upload_id={upload_id}&upload_token={upload_token}", d.base);
             publish.upload = Some(Upload {
                 upload_id,
                 upload_token,
@@ -787,7 +682,7 @@ async fn upload(
     body: axum::body::Bytes,
 ) -> Response {
     let mut inner = d.lock();
-    let now = now_ms(inner.clock_offset_ms) / 1000;
+    let now = d.now();
     let upload_id = q.get("upload_id").cloned().unwrap_or_default();
     let upload_token = q.get("upload_token").cloned().unwrap_or_default();
     let found = inner.publishes.values_mut().filter_map(|p| p.upload.as_mut()).find(|u| u.upload_id == upload_id);
@@ -840,14 +735,14 @@ async fn upload(
 
 async fn status_fetch(State(d): State<TikTokDouble>, headers: HeaderMap, body: String) -> Response {
     let mut inner = d.lock();
-    let (token, idx) = match authenticate(&inner, &headers) {
+    let (token, idx) = match authenticate(&inner, &headers, d.now()) {
         Ok(t) => t,
         Err(r) => return *r,
     };
     if let Err(r) = require_scope(&inner, idx, "video.publish") {
         return *r;
     }
-    if let Err(r) = rate_limit(&mut inner, "status", &token, d.config.status_per_minute) {
+    if let Err(r) = rate_limit(&mut inner, d.now_ms(), "status", &token, d.config.status_per_minute) {
         return *r;
     }
     let publish_id = serde_json::from_str::<Value>(&body)
