@@ -268,7 +268,7 @@ pub async fn write_anchor(state: &Services, last: Option<i64>) -> anyhow::Result
 
 /// At start-up, before the server takes a request: the anchor and retention. Doing both here,
 /// and not on a first tick racing the first requests, keeps the anchor file's lines predictable.
-/// Returns the anchored head for [`run`].
+/// Returns the anchored head for the anchor worker.
 pub async fn start_up(state: &Services) -> Option<i64> {
     let last = anchor_logged(state, None).await;
     if let Err(e) = prune(state).await {
@@ -277,24 +277,8 @@ pub async fn start_up(state: &Services) -> Option<i64> {
     last
 }
 
-/// Every minute: the anchor; every hour: retention (when configured).
-pub async fn run(state: Services, mut last: Option<i64>) {
-    let period = std::time::Duration::from_secs(60);
-    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
-    let mut rounds: u64 = 1;
-    loop {
-        tick.tick().await;
-        last = anchor_logged(&state, last).await.or(last);
-        if rounds.is_multiple_of(60)
-            && let Err(e) = prune(&state).await
-        {
-            tracing::error!(error = %e, "audit retention failed");
-        }
-        rounds += 1;
-    }
-}
-
-async fn anchor_logged(state: &Services, last: Option<i64>) -> Option<i64> {
+/// Appends the chain head to the anchor file, logging a failure; the head anchored, if any.
+pub async fn anchor_logged(state: &Services, last: Option<i64>) -> Option<i64> {
     match write_anchor(state, last).await {
         Ok(seq) => Some(seq),
         Err(e) => {

@@ -72,33 +72,9 @@ pub fn idempotency_key(post_id: &str, version: i64) -> String {
     format!("stw-{}", hex::encode(&digest[..16]))
 }
 
-/// The worker loop, spawned by `App::serve`.
-pub async fn run(state: Services) {
-    let mut round: u64 = 0;
-    loop {
-        round += 1;
-        // Every log line of a round carries the worker and the round, so one round's claims,
-        // calls and outcomes read together in the log.
-        let span = tracing::info_span!("publish_round", worker = %state.scheduler.worker_id(), round);
-        let pause = match run_once(&state).instrument(span).await {
-            Ok(0) => idle_wait(&state).await,
-            Ok(_) => continue,
-            Err(e) => {
-                tracing::warn!(error = %e, "the publishing scheduler failed a round; trying again shortly");
-                Duration::from_secs(1)
-            }
-        };
-        tokio::select! {
-            () = tokio::time::sleep(pause) => {}
-            () = state.scheduler.rung() => {}
-            () = state.clock.moved() => {}
-        }
-    }
-}
-
 /// How long to sleep when nothing could be claimed: until the next due instant, at most
 /// `recheck`; a little when something is due but held by another replica.
-async fn idle_wait(state: &Services) -> Duration {
+pub async fn idle_wait(state: &Services) -> Duration {
     let recheck = state.settings.publishing.recheck;
     match state.store.next_publish_wakeup().await {
         Ok(Some(at)) => {

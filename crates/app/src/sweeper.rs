@@ -1,24 +1,11 @@
 //! Removes memberships whose time is up (Invariant 4). Authorization already refuses them
 //! from the instant they expire; the sweeper makes the removal visible and records it.
-use std::time::Duration;
 use steward_domain::audit::Action;
 
 use serde_json::json;
 use steward_store::NewAuditEvent;
 
 use crate::services::Services;
-
-const EVERY: Duration = Duration::from_secs(30);
-
-pub async fn run(state: Services) {
-    let mut tick = tokio::time::interval(EVERY);
-    loop {
-        tick.tick().await;
-        if let Err(e) = sweep_expired_memberships(&state).await {
-            tracing::warn!(error = %e, "removing expired memberships failed; will retry");
-        }
-    }
-}
 
 /// Removes every membership expired at the clock's now; returns how many were removed.
 pub async fn sweep_expired_memberships(state: &Services) -> anyhow::Result<usize> {

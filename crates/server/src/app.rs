@@ -13,8 +13,8 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::routes;
 use crate::state::AppState;
+use crate::{routes, worker};
 use steward_app::clock::Clock;
 use steward_app::config::{Settings, redact_url};
 use steward_app::crypto::MasterKey;
@@ -63,12 +63,13 @@ impl App {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let housekeeping = tokio::spawn(housekeeping(self.state.clone()));
-        let sweeper = tokio::spawn(steward_app::sweeper::run(self.state.0.clone()));
-        let scheduler = tokio::spawn(steward_app::scheduler::run(self.state.0.clone()));
-        let deliveries = tokio::spawn(steward_app::alerts::run_deliveries(self.state.0.clone()));
-        let anchored = steward_app::audit_verify::start_up(&self.state).await;
-        let anchor = tokio::spawn(steward_app::audit_verify::run(self.state.0.clone(), anchored));
+        let services = self.state.services().clone();
+        let housekeeping = tokio::spawn(worker::housekeeping::run(services.clone()));
+        let sweeper = tokio::spawn(worker::sweeper::run(services.clone()));
+        let scheduler = tokio::spawn(worker::publishing::run(services.clone()));
+        let deliveries = tokio::spawn(steward_app::alerts::run_deliveries(services.clone()));
+        let anchored = steward_app::audit_verify::start_up(&services).await;
+        let anchor = tokio::spawn(worker::anchor::run(services, anchored));
         let result = axum::serve(listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(shutdown)
             .await;
@@ -159,18 +160,6 @@ fn is_media_upload(req: &axum::extract::Request) -> bool {
             .strip_prefix("/api/v1/accounts/")
             .and_then(|rest| rest.strip_suffix("/media"))
             .is_some_and(|id| !id.is_empty() && !id.contains('/'))
-}
-
-/// Periodic clean-up that needs no exactness.
-async fn housekeeping(state: AppState) {
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
-    loop {
-        tick.tick().await;
-        let cutoff = state.clock.now_us() - 24 * 3600 * 1_000_000;
-        if let Err(e) = state.store.prune_login_attempts(cutoff).await {
-            tracing::warn!(error = %e, "pruning old sign-in attempts failed");
-        }
-    }
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.

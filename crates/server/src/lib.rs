@@ -7,6 +7,7 @@ pub mod request;
 pub mod routes;
 pub mod state;
 pub mod web;
+pub mod worker;
 
 pub use app::{App, openapi, shutdown_signal};
 pub use steward_app::config::Settings;

@@ -1,0 +1,31 @@
+//! The publishing worker's loop: what a round does (claim, call, record) is the application's
+//! (`steward_app::scheduler`); this only runs rounds and sleeps between them.
+use std::time::Duration;
+
+use steward_app::Services;
+use steward_app::scheduler;
+use tracing::Instrument;
+
+/// The worker loop, spawned by `App::serve`: a round, then sleep until something may be due.
+pub async fn run(state: Services) {
+    let mut round: u64 = 0;
+    loop {
+        round += 1;
+        // Every log line of a round carries the worker and the round, so one round's claims,
+        // calls and outcomes read together in the log.
+        let span = tracing::info_span!("publish_round", worker = %state.scheduler.worker_id(), round);
+        let pause = match scheduler::run_once(&state).instrument(span).await {
+            Ok(0) => scheduler::idle_wait(&state).await,
+            Ok(_) => continue,
+            Err(e) => {
+                tracing::warn!(error = %e, "the publishing scheduler failed a round; trying again shortly");
+                Duration::from_secs(1)
+            }
+        };
+        tokio::select! {
+            () = tokio::time::sleep(pause) => {}
+            () = state.scheduler.rung() => {}
+            () = state.clock.moved() => {}
+        }
+    }
+}
