@@ -1,9 +1,12 @@
 //! A read cache for the two lookups every authenticated request makes (the session, and the
 //! caller's membership of an account), used only on SQLite.
 //!
-//! Why it is safe: an SQLite database file is served by one Steward process, and every change
-//! goes through [`crate::Tx::commit`] in that process, which bumps a generation counter *before
-//! returning*. An entry is used only while the generation it was read under is still current,
+//! Why it is safe: an SQLite database file is served by one Steward process (the server takes
+//! an exclusive lock next to the file), and every change it makes goes through
+//! [`crate::Tx::commit`], which bumps a generation counter *before returning*. Other processes
+//! may still write the file (`steward admin …`, an operator's `sqlite3`): before serving an
+//! entry, the cache asks SQLite's `PRAGMA data_version` on a connection of its own, which changes
+//! whenever any other connection has committed, and bumps the generation when it has. An entry is used only while the generation it was read under is still current,
 //! so after any committed write (a revocation, a removal, a downgrade, anything) every entry is
 //! stale and the next request reads the database again. A cached answer is therefore never older
 //! than the last committed write — what a fresh read would give — and Invariant 8 holds: once a
@@ -25,6 +28,8 @@ type Access = (AccountRow, MembershipRow);
 pub(crate) struct ReadCache {
     enabled: bool,
     generation: AtomicU64,
+    /// A connection of the cache's own to the SQLite file, and the `data_version` it last saw.
+    watcher: Option<Mutex<(rusqlite::Connection, i64)>>,
     sessions: Mutex<HashMap<Vec<u8>, (u64, AuthSessionRow)>>,
     access: Mutex<HashMap<AccessKey, (u64, Access)>>,
 }
@@ -34,8 +39,40 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl ReadCache {
-    pub(crate) fn new(enabled: bool) -> Self {
-        Self { enabled, ..Self::default() }
+    /// A cache for the SQLite file at `sqlite_file` (`None`: no cache, e.g. on PostgreSQL). If
+    /// the file cannot be watched for other writers, there is no cache either: fail closed.
+    pub(crate) fn new(sqlite_file: Option<&std::path::Path>) -> Self {
+        let watcher = sqlite_file.and_then(|path| {
+            let conn = rusqlite::Connection::open_with_flags(
+                path,
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+            .ok()?;
+            let version = data_version(&conn)?;
+            Some(Mutex::new((conn, version)))
+        });
+        Self { enabled: watcher.is_some(), watcher, ..Self::default() }
+    }
+
+    /// A cache that trusts this process's commits alone (unit tests).
+    #[cfg(test)]
+    fn unwatched() -> Self {
+        Self { enabled: true, ..Self::default() }
+    }
+
+    /// Makes every entry stale if another connection committed since the last look. A watcher
+    /// that can no longer answer disables nothing silently: it invalidates every time.
+    fn notice_other_writers(&self) {
+        let Some(watcher) = &self.watcher else { return };
+        let mut w = lock(watcher);
+        match data_version(&w.0) {
+            Some(v) if v == w.1 => {}
+            Some(v) => {
+                w.1 = v;
+                self.invalidate();
+            }
+            None => self.invalidate(),
+        }
     }
 
     /// The generation to tag a read with: taken *before* the read, so a write that commits
@@ -53,6 +90,7 @@ impl ReadCache {
         if !self.enabled {
             return None;
         }
+        self.notice_other_writers();
         let current = self.generation();
         lock(&self.sessions).get(token_hash).filter(|(g, _)| *g == current).map(|(_, row)| row.clone())
     }
@@ -84,6 +122,7 @@ impl ReadCache {
         if !self.enabled {
             return None;
         }
+        self.notice_other_writers();
         let current = self.generation();
         let key = (account_id.to_string(), user_id.to_string());
         lock(&self.access).get(&key).filter(|(g, _)| *g == current).map(|(_, v)| v.clone())
@@ -107,6 +146,11 @@ impl ReadCache {
     }
 }
 
+/// SQLite's count of commits by other connections, as seen from `conn`.
+fn data_version(conn: &rusqlite::Connection) -> Option<i64> {
+    conn.query_row("PRAGMA data_version", [], |r| r.get(0)).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -127,7 +171,7 @@ mod tests {
 
     #[test]
     fn any_committed_write_makes_every_entry_stale() {
-        let c = ReadCache::new(true);
+        let c = ReadCache::unwatched();
         let g = c.generation();
         c.put_session(b"h", g, &session("s", 1));
         assert!(c.session(b"h").is_some());
@@ -137,7 +181,7 @@ mod tests {
 
     #[test]
     fn a_read_that_raced_a_write_is_never_served() {
-        let c = ReadCache::new(true);
+        let c = ReadCache::unwatched();
         let before_read = c.generation();
         c.invalidate(); // a write commits while the read is in flight
         c.put_session(b"h", before_read, &session("s", 1));
@@ -146,15 +190,28 @@ mod tests {
 
     #[test]
     fn touches_update_last_seen_without_invalidating() {
-        let c = ReadCache::new(true);
+        let c = ReadCache::unwatched();
         c.put_session(b"h", c.generation(), &session("s", 1));
         c.touched_session("s", 50);
         assert_eq!(c.session(b"h").map(|s| s.last_seen_at), Some(50));
     }
 
     #[test]
+    fn a_commit_by_another_connection_makes_every_entry_stale() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("c.db");
+        let other = rusqlite::Connection::open(&path).expect("open");
+        other.execute_batch("PRAGMA journal_mode=WAL; CREATE TABLE t (x INTEGER)").expect("schema");
+        let c = ReadCache::new(Some(&path));
+        c.put_session(b"h", c.generation(), &session("s", 1));
+        assert!(c.session(b"h").is_some(), "nothing else wrote");
+        other.execute("INSERT INTO t VALUES (1)", []).expect("write");
+        assert!(c.session(b"h").is_none(), "another process committed: the entry may be stale");
+    }
+
+    #[test]
     fn disabled_caches_keep_nothing() {
-        let c = ReadCache::new(false);
+        let c = ReadCache::new(None);
         c.put_session(b"h", c.generation(), &session("s", 1));
         assert!(c.session(b"h").is_none());
     }

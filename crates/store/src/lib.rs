@@ -162,8 +162,13 @@ impl Store {
         } else {
             return Err(StoreError::UnsupportedUrl);
         };
-        // One process per SQLite file: its own commits are all the writes there are (see cache.rs).
-        let cache = std::sync::Arc::new(cache::ReadCache::new(matches!(pool, Pool::Sqlite(_))));
+        // On SQLite, one server per file (see cache.rs); other replicas' writes on PostgreSQL
+        // would not be seen, so no cache there.
+        let sqlite_file = match &pool {
+            Pool::Sqlite(p) => Some(p.connect_options().get_filename().to_path_buf()),
+            Pool::Postgres(_) => None,
+        };
+        let cache = std::sync::Arc::new(cache::ReadCache::new(sqlite_file.as_deref()));
         Ok(Self { pool, cache, email_deliveries: true })
     }
 
