@@ -157,8 +157,8 @@ impl AlertThresholds {
     }
 }
 
-/// Actions that count as a post being made (the post-burst check): the posting issue's
-/// `posts.create` event.
+/// Actions that count as a post being made (the post-burst check): the `posts.create` event
+/// recorded when a post is created.
 pub const POST_CREATED_ACTIONS: [&str; 1] = ["posts.create"];
 
 /// What a change recorded on an account means for the owner when someone else made it.

@@ -1,4 +1,4 @@
-//! The activity dashboard (issue #6 item 1): filters, cursor pages, CSV and JSON Lines export.
+//! The activity dashboard: filters, cursor pages, CSV and JSON Lines export.
 use std::time::Duration;
 
 use reqwest::Method;

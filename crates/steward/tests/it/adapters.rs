@@ -1,7 +1,7 @@
 //! The LinkedIn, TikTok and Bluesky publishing adapters through the real scheduler, against the
-//! doubles (issue #5 item 6): each platform's own way to be exactly-once, including the
+//! doubles: each platform's own way to be exactly-once, including the
 //! committed-but-lost faults (the platform did the work, the answer never arrived); and their
-//! engagement (item 9): Bluesky threads, replies and counts, LinkedIn member-profile counts.
+//! engagement: Bluesky threads, replies and counts, LinkedIn member-profile counts.
 use std::time::Duration;
 
 use serde_json::json;

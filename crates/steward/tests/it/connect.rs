@@ -1,4 +1,4 @@
-//! Connecting a LinkedIn account through OAuth, against the LinkedIn double (issue #4).
+//! Connecting a LinkedIn account through OAuth, against the LinkedIn double.
 use std::time::Duration;
 
 use serde_json::json;

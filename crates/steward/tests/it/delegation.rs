@@ -1,4 +1,4 @@
-//! Accounts, invitations, members and their limits (issue #3).
+//! Accounts, invitations, members and their limits.
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -412,7 +412,8 @@ async fn the_invitation_link_explains_the_invitation_in_plain_words() {
 async fn linkedin_member_profiles_always_need_the_owners_approval() {
     let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
     let owner = app.user("owner@example.com").await;
-    // LinkedIn accounts arrive through OAuth (connectors issue); insert one as the callback would.
+    // LinkedIn accounts arrive through OAuth, which needs the LinkedIn double (see connect.rs);
+    // this test is about approvals, so it inserts one as the callback would.
     let mut tx = app.state.store.begin().await.unwrap();
     tx.insert_account(steward_store::NewAccount {
         id: "li-1",

@@ -1,4 +1,4 @@
-//! Lockdown (issue #6 item 4, DESIGN.md "Lockdown"): when it returns, every other member is
+//! Lockdown (DESIGN.md "Lockdown"): when it returns, every other member is
 //! suspended and refused on this account (sessions and tokens), tokens narrowed to it are
 //! revoked, the credential is destroyed if asked, and it is recorded and alerted.
 use reqwest::Method;

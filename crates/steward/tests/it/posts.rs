@@ -1,4 +1,4 @@
-//! Posts (issue 5): drafts, versions, review, approval, scheduling rules, media.
+//! Posts: drafts, versions, review, approval, scheduling rules, media.
 use reqwest::Method;
 use serde_json::{Value, json};
 

@@ -1,5 +1,5 @@
 //! The real `steward` binary as an operator runs it: serve, demo, admin commands, graceful
-//! shutdown, and logs that never contain a secret (issue #2 items 2, 4, 7, 9).
+//! shutdown, and logs that never contain a secret.
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;

@@ -1,4 +1,4 @@
-//! The publishing scheduler (issue 5 items 4-8, Invariant 10) on both databases: due posts go
+//! The publishing scheduler (DESIGN.md Invariant 10) on both databases: due posts go
 //! out once, through the sandbox and through the Mastodon double; 429 waits for the hint, 5xx
 //! backs off and reconciles with the same idempotency key, a refusal fails for good, and a due
 //! post whose rules no longer hold (lost approval, lockdown, pace, revoked credential) is held
@@ -459,8 +459,9 @@ mod gives_up_after_max_attempts {
     }
 }
 
-/// Issue 5 item 8: N posts go out through the Mastodon double while `steward serve` is killed
-/// with SIGKILL at random moments and restarted; at the end the double holds each post once.
+/// Exactly once across crashes: N posts go out through the Mastodon double while
+/// `steward serve` is killed with SIGKILL at random moments and restarted; at the end the
+/// double holds each post once.
 mod crash {
     use std::path::Path;
     use std::process::Stdio;

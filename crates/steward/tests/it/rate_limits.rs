@@ -1,4 +1,4 @@
-//! Platform rate limits through the real scheduler (issue #4 item 6): a published limit is kept
+//! Platform rate limits through the real scheduler: a published limit is kept
 //! before the platform is called, a 429 without a hint waits for the documented reset, and a
 //! rate limit never uses up a post's attempts.
 use std::time::Duration;
