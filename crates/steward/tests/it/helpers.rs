@@ -37,21 +37,9 @@ macro_rules! both_backends {
 }
 pub(crate) use both_backends;
 
-/// The PostgreSQL server for tests, or None (printing why) when there is none configured.
-/// Under `STEWARD_REQUIRE_ALL=1` a missing PostgreSQL fails the test instead of skipping it.
-pub fn postgres_admin_url() -> Option<String> {
-    match std::env::var("STEWARD_TEST_POSTGRES_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            assert!(
-                std::env::var("STEWARD_REQUIRE_ALL").as_deref() != Ok("1"),
-                "STEWARD_REQUIRE_ALL=1 but STEWARD_TEST_POSTGRES_URL is not set"
-            );
-            eprintln!("skipped on PostgreSQL: STEWARD_TEST_POSTGRES_URL is not set");
-            None
-        }
-    }
-}
+/// The PostgreSQL server for tests, or None (printing why) when there is none configured;
+/// under `STEWARD_REQUIRE_ALL=1` a missing PostgreSQL fails the test instead of skipping it.
+pub use steward_store::testing::postgres_admin_url;
 
 pub struct TestApp {
     pub base: String,
