@@ -1,10 +1,10 @@
 //! "Secrets stay in" (DESIGN.md invariant 2): the real `steward serve` at
 //! `STEWARD_LOG=trace`, pointed at local doubles of every platform, goes through a full connect,
 //! a forced refresh (the double's clock passes the token's expiry, so Steward meets a refused
-//! token and refreshes once) and a check on each platform. Everything Steward hands out — every response's status
-//! line, headers and body, the callback pages, `/metrics`, the log, the audit trail, the
-//! database files — is then searched for every secret the doubles issued (client secrets,
-//! access and refresh tokens, the app password) and the sandbox's credential.
+//! token and refreshes once) and a check on each platform. Everything Steward hands out —
+//! every response's status line, headers and body, the callback pages, `/metrics`, the log,
+//! the audit trail, the database files — is then searched for every secret the doubles issued
+//! (client secrets, access and refresh tokens, the app password) and the sandbox's credential.
 use std::time::Duration;
 
 use serde_json::{Value, json};
