@@ -4,7 +4,7 @@ use std::time::Duration;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::delegation::{member, sandbox_account};
+use crate::helpers::accounts::{member, sandbox_account};
 use crate::helpers::*;
 
 /// An account with an owner and an editor, some member changes an hour apart, and denials.

@@ -8,7 +8,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use steward_doubles::smtp::SmtpSink;
 
-use crate::delegation::{member, sandbox_account};
+use crate::helpers::accounts::{member, sandbox_account};
 use crate::helpers::*;
 
 async fn alerts(app: &TestApp, who: &Session) -> Vec<Value> {

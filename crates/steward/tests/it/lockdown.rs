@@ -4,7 +4,7 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::delegation::{member, sandbox_account};
+use crate::helpers::accounts::{member, sandbox_account};
 use crate::helpers::*;
 
 both_backends! {

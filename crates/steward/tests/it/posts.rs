@@ -2,7 +2,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::delegation::{member, sandbox_account};
+use crate::helpers::accounts::{member, sandbox_account};
 use crate::helpers::*;
 
 fn posts(account: &str) -> String {

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use steward_doubles::{bluesky, linkedin, mastodon, tiktok};
 
 use crate::helpers::PASSWORD;
-use crate::process::start;
+use crate::helpers::binary::start;
 
 /// A client that keeps a copy of every answer it got (status, headers and body).
 struct Recorder {
@@ -261,7 +261,8 @@ async fn no_platform_secret_leaves_the_server() {
         [(&linkedin_id, "[]"), (&tiktok_id, video), (&mastodon_id, "[]"), (&bluesky_id, "[]"), (&sandbox_id, "[]")]
     {
         posts.push(
-            crate::adapters::insert_due_post(&store, account, &owner.user_id, "Hello from Steward", media, now).await,
+            crate::helpers::seed::insert_due_post(&store, account, &owner.user_id, "Hello from Steward", media, now)
+                .await,
         );
     }
     for _ in 0..600 {

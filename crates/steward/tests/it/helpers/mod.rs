@@ -1,4 +1,5 @@
-//! Spawns the real server and speaks HTTP to it.
+//! Spawns the real server and speaks HTTP to it; the submodules hold the fixtures several test
+//! files share, so no test file imports from another.
 use std::time::Duration;
 
 use reqwest::Method;
@@ -10,6 +11,12 @@ use steward_server::state::AppState;
 use steward_server::{App, Settings};
 pub use steward_store::Backend;
 use tokio::net::TcpListener;
+
+pub mod accounts;
+pub mod binary;
+pub mod html;
+pub mod oauth;
+pub mod seed;
 
 pub const PASSWORD: &str = "a-long-enough-passphrase";
 
