@@ -158,8 +158,8 @@ impl AlertThresholds {
     }
 }
 
-/// Actions that count as a post being made (the post-burst check): the posting issue's
-/// `posts.create` event.
+/// Actions that count as a post being made (the post-burst check): the `posts.create` event
+/// recorded when a post is created.
 pub const POST_CREATED_ACTIONS: [Action; 1] = [Action::PostCreate];
 
 /// What a change recorded on an account means for the owner when someone else made it.

@@ -467,29 +467,20 @@ pub fn can_change_role(actor: &MemberRights, from: Role, to: Role) -> bool {
 mod tests {
     use super::*;
 
-    /// DESIGN.md's table, copied verbatim.
-    const DESIGN_TABLE: &str = "
-| capability (name in the API) | owner | admin | editor | moderator | analyst | viewer |
-|---|:-:|:-:|:-:|:-:|:-:|:-:|
-| `account.view` — the account, its posts, calendar and platform comments | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ |
-| `analytics.view` | ✓ | ✓ | ✓ | | ✓ | |
-| `drafts.create` — create drafts, edit own drafts, submit them for review | ✓ | ✓ | ✓ | | | |
-| `drafts.edit_any` — edit anyone's drafts | ✓ | ✓ | | | | |
-| `review.comment` — comment in review threads | ✓ | ✓ | ✓ | ✓ | | |
-| `posts.approve` | ✓ | ✓ | | | | |
-| `posts.publish` — schedule or publish approved posts | ✓ | ✓ | | | | |
-| `comments.reply` — reply to and hide platform comments | ✓ | ✓ | | ✓ | | |
-| `audit.view` — the account's activity log | ✓ | ✓ | | | | |
-| `members.manage` — invite, change, remove editors, moderators, analysts, viewers | ✓ | ✓ | | | | |
-| `admins.manage` — invite, change, remove admins | ✓ | | | | | |
-| `settings.manage` — account settings and house rules | ✓ | ✓ | | | | |
-| `lockdown` | ✓ | ✓ | | | | |
-| `credential.manage` — connect, reconnect, disconnect the platform credential | ✓ | | | | | |
-| `ownership.transfer` — transfer ownership, delete the account | ✓ | | | | | |
-";
+    /// The product design itself: its "Roles and capabilities" table is what the presets are
+    /// checked against, so the document and the code cannot drift apart.
+    const DESIGN: &str = include_str!("../../../docs/DESIGN.md");
+
+    /// The rows of docs/DESIGN.md's roles table, header and separator included.
+    fn design_table_lines() -> impl Iterator<Item = &'static str> {
+        DESIGN
+            .lines()
+            .skip_while(|line| !line.starts_with("| capability (name in the API) |"))
+            .take_while(|line| line.starts_with('|'))
+    }
 
     fn parse_design_table() -> (Vec<Role>, Vec<(Capability, Vec<bool>)>) {
-        let mut lines = DESIGN_TABLE.lines().filter(|line| line.starts_with('|'));
+        let mut lines = design_table_lines();
         let cells = |line: &str| -> Vec<String> {
             line.trim().trim_matches('|').split('|').map(|cell| cell.trim().to_owned()).collect()
         };

@@ -4,15 +4,19 @@
 //! instead of running into it; [`retry_at_without_hint`] says what a 429 without a retry hint
 //! means on each platform.
 //!
-//! Sources (see `shared/platforms-reference.md`):
-//! - TikTok: Content Posting API, `tiktok-api-v2-rate-limit`: `post/publish/*/init/` 6 requests
-//!   per minute per user access token (sliding minute).
-//! - Mastodon: `api/rate-limits.md` and `app/lib/rate_limiter.rb`: creating statuses, 300 per 3 hours
-//!   per account (the instance may configure other numbers; its `X-RateLimit-*` hints still win).
-//! - Bluesky: `docs/advanced-guides/rate-limits.md`: repo writes 5,000 points per hour and
-//!   35,000 per day per account, a create costs 3 points (1,666 creates per hour, 11,666 per day).
-//! - LinkedIn: daily per-member quotas reset at 00:00 UTC, numbers unpublished, and a 429
-//!   carries no hint (`shared/api-guide/concepts/rate-limits`).
+//! Sources, the platforms' own documentation (what Steward does with them, for operators:
+//! docs/publishing.md, "Failures, retries and holds"):
+//! - TikTok: developers.tiktok.com/doc/tiktok-api-v2-rate-limit (Content Posting API):
+//!   `post/publish/*/init/` 6 requests per minute per user access token (sliding minute).
+//! - Mastodon: docs.joinmastodon.org/api/rate-limits (mastodon/documentation
+//!   `content/en/api/rate-limits.md`) and mastodon/mastodon `app/lib/rate_limiter.rb`: creating
+//!   statuses, 300 per 3 hours per account (the instance may configure other numbers; its
+//!   `X-RateLimit-*` hints still win).
+//! - Bluesky: docs.bsky.app/docs/advanced-guides/rate-limits: repo writes 5,000 points per hour
+//!   and 35,000 per day per account, a create costs 3 points (1,666 creates per hour, 11,666 per
+//!   day).
+//! - LinkedIn: learn.microsoft.com/en-us/linkedin/shared/api-guide/concepts/rate-limits: daily
+//!   per-member quotas reset at 00:00 UTC, numbers unpublished, and a 429 carries no hint.
 //!
 //! Windows are treated as sliding even where the platform counts in fixed windows: staying
 //! under a sliding limit keeps every fixed window of the same length under it too.

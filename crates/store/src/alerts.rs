@@ -2,8 +2,8 @@
 //! the durable delivery outbox.
 //!
 //! Detection runs inside [`Tx::append_audit`], in the same transaction as the event (and so
-//! as the change it records): every code path that records an event — today's and the posting
-//! and scheduling code of later issues — is covered without calling anything else, an alert
+//! as the change it records): every code path that records an event — including ones written
+//! after this one — is covered without calling anything else, an alert
 //! exists the moment the change commits, and a rolled-back change raises nothing. Appends are
 //! serialized by the chain head, so grouping never races.
 use serde_json::Value;

@@ -2,6 +2,24 @@
 use crate::{Result, StoreError};
 use sqlx::{AssertSqlSafe, Connection};
 
+/// The PostgreSQL server tests may create databases on (`STEWARD_TEST_POSTGRES_URL`), or None
+/// when none is configured, after printing "skipped on PostgreSQL: …" (CI fails on that line).
+/// Under `STEWARD_REQUIRE_ALL=1` a missing server fails the test instead of skipping it.
+#[must_use]
+pub fn postgres_admin_url() -> Option<String> {
+    match std::env::var("STEWARD_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            assert!(
+                std::env::var("STEWARD_REQUIRE_ALL").as_deref() != Ok("1"),
+                "STEWARD_REQUIRE_ALL=1 but STEWARD_TEST_POSTGRES_URL is not set"
+            );
+            eprintln!("skipped on PostgreSQL: STEWARD_TEST_POSTGRES_URL is not set");
+            None
+        }
+    }
+}
+
 /// Creates a new, empty database next to the one `admin_url` names and returns its URL.
 /// The name is random, so concurrent tests never share state.
 pub async fn create_postgres_database(admin_url: &str, prefix: &str) -> Result<String> {

@@ -1,7 +1,7 @@
-//! The access matrix (issue #3): every account-scoped endpoint, called by each kind of caller on
+//! The access matrix: every account-scoped endpoint, called by each kind of caller on
 //! the caller's own account (A) and on another owner's account (B), answers exactly what
-//! DESIGN.md's roles table and API.md say. Later issues add their endpoints as rows; a test
-//! below fails when the OpenAPI document lists an account-scoped endpoint that has no row.
+//! DESIGN.md's roles table and API.md say. Every new account-scoped endpoint gets its row here:
+//! a test below fails when the OpenAPI document lists one that has no row.
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use reqwest::Method;
@@ -39,7 +39,7 @@ const MATRIX: &[(&str, [u16; 8], [u16; 8])] = &[
     ("GET /accounts/{id}/comments",                 [200,  200,  200,  200,  200,  200,  404,  401], B),
     ("POST /accounts/{id}/comments/{comment_id}/reply", [201, 201, 403,  201,  403,  403,  404,  401], B),
     ("GET /accounts/{id}/analytics",                [200,  200,  200,  403,  200,  403,  404,  401], B),
-    // Posts (issue 5). A post's account is the one whose membership decides; a post on B is
+    // Posts. A post's account is the one whose membership decides; a post on B is
     // not there for anyone here. "another's": written by a separate editor of the account.
     ("POST /accounts/{id}/posts",                   [201,  201,  201,  403,  403,  403,  404,  401], B),
     ("GET /accounts/{id}/posts",                    [200,  200,  200,  200,  200,  200,  404,  401], B),

@@ -1,10 +1,10 @@
-//! The activity dashboard (issue #6 item 1): filters, cursor pages, CSV and JSON Lines export.
+//! The activity dashboard: filters, cursor pages, CSV and JSON Lines export.
 use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::delegation::{member, sandbox_account};
+use crate::helpers::accounts::{member, sandbox_account};
 use crate::helpers::*;
 
 /// An account with an owner and an editor, some member changes an hour apart, and denials.

@@ -1,54 +1,18 @@
 //! The LinkedIn, TikTok and Bluesky publishing adapters through the real scheduler, against the
-//! doubles (issue #5 item 6): each platform's own way to be exactly-once, including the
+//! doubles: each platform's own way to be exactly-once, including the
 //! committed-but-lost faults (the platform did the work, the answer never arrived); and their
-//! engagement (item 9): Bluesky threads, replies and counts, LinkedIn member-profile counts.
+//! engagement: Bluesky threads, replies and counts, LinkedIn member-profile counts.
 use std::time::Duration;
 
 use serde_json::json;
 use steward_app::platforms::{Outgoing, PublishJournal, PublishOutcome};
 use steward_connectors::OauthApp;
 use steward_doubles::{bluesky, linkedin, tiktok};
-use steward_store::{NewPost, PostRow, PostStateWrite, ScheduleWrite};
+use steward_store::PostRow;
 
-use crate::connect::{callback, start};
+use crate::helpers::oauth::{callback, start};
+use crate::helpers::seed::insert_due_post;
 use crate::helpers::*;
-use crate::publishing::uuid_v7;
-
-/// A post approved by its owner (`user_id`) and due at `now`, written straight to the store
-/// (the posts API is another module's); returns its id.
-pub(crate) async fn insert_due_post(
-    store: &steward_store::Store,
-    account_id: &str,
-    user_id: &str,
-    text: &str,
-    media: &str,
-    now: i64,
-) -> String {
-    let id = uuid_v7();
-    let mut tx = store.begin().await.unwrap();
-    tx.insert_post(NewPost {
-        id: &id,
-        account_id,
-        author_id: user_id,
-        title: None,
-        text,
-        media,
-        idempotency: None,
-        now,
-    })
-    .await
-    .unwrap();
-    tx.insert_post_approval(&id, 1, user_id, true, now).await.unwrap();
-    let write = PostStateWrite {
-        state: "scheduled",
-        schedule: ScheduleWrite::Set { at: now, by: user_id },
-        hold_reason: None,
-        clear_approvals: false,
-    };
-    assert!(tx.apply_post_transition(&id, "draft", 1, &write, now).await.unwrap());
-    tx.commit().await.unwrap();
-    id
-}
 
 async fn due_post(app: &TestApp, account_id: &str, owner: &Session, text: &str, media: &str) -> String {
     let id = insert_due_post(&app.state.store, account_id, &owner.user_id, text, media, app.clock.now_us()).await;

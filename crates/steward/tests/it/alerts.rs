@@ -1,4 +1,4 @@
-//! Suspicious-activity alerts (issue #6 items 2 and 3): detection of every DESIGN.md case,
+//! Suspicious-activity alerts: detection of every DESIGN.md case,
 //! grouping, visibility, acknowledgement, preferences, and delivery by real SMTP and by a
 //! signed webhook to a local HTTP receiver, with the retry after a failure.
 use std::sync::{Arc, Mutex};
@@ -8,7 +8,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use steward_doubles::smtp::SmtpSink;
 
-use crate::delegation::{member, sandbox_account};
+use crate::helpers::accounts::{member, sandbox_account};
 use crate::helpers::*;
 
 async fn alerts(app: &TestApp, who: &Session) -> Vec<Value> {
@@ -209,7 +209,7 @@ both_backends! {
         assert_eq!(a[0]["severity"], "critical");
         assert!(a[0]["detail"].as_str().unwrap().contains("invalid_grant"));
 
-        // The posting issue records `posts.create`; ten within an hour are a burst.
+        // Creating a post records `posts.create`; ten within an hour are a burst.
         for i in 0..10 {
             app.state.store.append_audit(steward_store::NewAuditEvent {
                 id: format!("00000000-0000-7000-9000-{i:012}"),

@@ -1,5 +1,5 @@
-//! Errors are problem+json, never a 500 for a client's mistake; docs and health endpoints
-//! (issue #2 item 8).
+//! Errors are problem+json, never a 500 for a client's mistake (DESIGN.md invariant 11); docs
+//! and health endpoints.
 use serde_json::json;
 
 use crate::helpers::*;

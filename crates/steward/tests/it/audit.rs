@@ -1,4 +1,4 @@
-//! The activity log: written with every change, fail-closed, tamper-evident (issue #2 item 7).
+//! The activity log: written with every change, fail-closed, tamper-evident.
 use serde_json::json;
 use steward_app::audit_verify::{Verdict, VerifyOptions, verify_chain, verify_chain_with, write_anchor};
 use steward_domain::audit_chain::ChainBreak;

@@ -462,9 +462,9 @@ async fn activity_alerts_and_lockdown_in_chromium() {
     // changes a setting (an alert for the owner) and approves the editor's post (which the
     // lockdown will cancel, the owner not having approved it).
     let owner_api = app.user("olivia@example.test").await;
-    let id = crate::delegation::sandbox_account(&app, &owner_api, "@practice").await;
-    let admin = crate::delegation::member(&app, &owner_api, &id, "ada@example.test", "admin").await;
-    let editor = crate::delegation::member(&app, &owner_api, &id, "eddie@example.test", "editor").await;
+    let id = crate::helpers::accounts::sandbox_account(&app, &owner_api, "@practice").await;
+    let admin = crate::helpers::accounts::member(&app, &owner_api, &id, "ada@example.test", "admin").await;
+    let editor = crate::helpers::accounts::member(&app, &owner_api, &id, "eddie@example.test", "editor").await;
     let r = app
         .req(reqwest::Method::PATCH, &format!("/api/v1/accounts/{id}/settings"))
         .auth(&admin)

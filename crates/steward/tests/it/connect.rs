@@ -1,10 +1,11 @@
-//! Connecting a LinkedIn account through OAuth, against the LinkedIn double (issue #4).
+//! Connecting a LinkedIn account through OAuth, against the LinkedIn double.
 use std::time::Duration;
 
 use serde_json::json;
 use steward_connectors::OauthApp;
 use steward_doubles::linkedin::{Config, LinkedInDouble};
 
+use crate::helpers::oauth::{callback, start};
 use crate::helpers::*;
 
 async fn with_linkedin(backend: Backend, config: Config) -> Option<(TestApp, LinkedInDouble)> {
@@ -21,30 +22,6 @@ async fn with_linkedin(backend: Backend, config: Config) -> Option<(TestApp, Lin
     })
     .await?;
     Some((app, double))
-}
-
-/// Starts a connection as the browser would (cookie + CSRF) and follows the platform's consent;
-/// returns the callback URL the platform redirected to.
-pub(crate) async fn start(app: &TestApp, s: &Session, body: serde_json::Value) -> String {
-    let r = app
-        .post("/api/v1/accounts/connect")
-        .header("cookie", &s.cookie())
-        .header("x-csrf-token", &s.csrf)
-        .json(body)
-        .send()
-        .await;
-    assert_eq!(r.status, 200, "{}", r.text);
-    let url = r.body["authorize_url"].as_str().unwrap().to_string();
-    let browser = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let consent = browser.get(&url).send().await.unwrap();
-    // LinkedIn and TikTok answer 303, Mastodon (Doorkeeper) 302.
-    assert!(matches!(consent.status().as_u16(), 302 | 303), "{}", consent.status());
-    consent.headers()["location"].to_str().unwrap().to_string()
-}
-
-pub(crate) async fn callback(app: &TestApp, s: &Session, url: &str) -> (u16, String) {
-    let r = app.client.get(url).header("cookie", s.cookie()).send().await.unwrap();
-    (r.status().as_u16(), r.text().await.unwrap())
 }
 
 fn access_token_seen_by(double: &LinkedInDouble) -> Vec<String> {
@@ -214,8 +191,8 @@ async fn connect_needs_a_configured_platform_a_session_and_the_owner() {
         .send()
         .await
         .assert_problem(403, "forbidden");
-    let acc = crate::delegation::sandbox_account(&app, &owner, "@s").await;
-    let admin = crate::delegation::member(&app, &owner, &acc, "admin@example.com", "admin").await;
+    let acc = crate::helpers::accounts::sandbox_account(&app, &owner, "@s").await;
+    let admin = crate::helpers::accounts::member(&app, &owner, &acc, "admin@example.com", "admin").await;
     app.post("/api/v1/accounts/connect")
         .auth(&admin)
         .json(json!({"platform": "linkedin", "account_id": acc}))
@@ -231,7 +208,7 @@ mod tiktok {
     use steward_connectors::OauthApp;
     use steward_doubles::tiktok::{Config, TikTokDouble};
 
-    use super::{callback, start};
+    use crate::helpers::oauth::{callback, start};
     use crate::helpers::*;
 
     async fn with_tiktok(backend: Backend) -> Option<(TestApp, TikTokDouble)> {
@@ -340,7 +317,7 @@ mod mastodon {
     use serde_json::json;
     use steward_doubles::mastodon::{Config, MastodonDouble};
 
-    use super::{callback, start};
+    use crate::helpers::oauth::{callback, start};
     use crate::helpers::*;
 
     pub(crate) async fn with_mastodon(backend: Backend) -> Option<(TestApp, MastodonDouble)> {

@@ -1,37 +1,11 @@
-//! Accounts, invitations, members and their limits (issue #3).
+//! Accounts, invitations, members and their limits.
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use steward_app::config::SignupMode;
 
+use crate::helpers::accounts::{invite, member, sandbox_account};
 use crate::helpers::*;
-
-/// A sandbox account owned by `owner`; returns its id.
-pub async fn sandbox_account(app: &TestApp, owner: &Session, handle: &str) -> String {
-    let r = app
-        .post("/api/v1/accounts")
-        .auth(owner)
-        .json(json!({"platform": "sandbox", "handle": handle, "credentials": {"k": "v"}}))
-        .send()
-        .await;
-    assert_eq!(r.status, 201, "{}", r.text);
-    r.body["id"].as_str().unwrap().to_string()
-}
-
-pub async fn invite(app: &TestApp, by: &Session, account: &str, body: Value) -> Resp {
-    app.post(&format!("/api/v1/accounts/{account}/invitations")).auth(by).json(body).send().await
-}
-
-/// Invites `email` with `role`, registers them and accepts; returns their session.
-pub async fn member(app: &TestApp, owner: &Session, account: &str, email: &str, role: &str) -> Session {
-    let r = invite(app, owner, account, json!({"email": email, "role": role})).await;
-    assert_eq!(r.status, 201, "{}", r.text);
-    let s = app.user(email).await;
-    let token = r.body["token"].as_str().unwrap();
-    let a = app.post(&format!("/api/v1/invitations/{token}/accept")).auth(&s).send().await;
-    assert_eq!(a.status, 200, "{}", a.text);
-    s
-}
 
 fn path(account: &str, rest: &str) -> String {
     format!("/api/v1/accounts/{account}{rest}")
@@ -412,7 +386,8 @@ async fn the_invitation_link_explains_the_invitation_in_plain_words() {
 async fn linkedin_member_profiles_always_need_the_owners_approval() {
     let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
     let owner = app.user("owner@example.com").await;
-    // LinkedIn accounts arrive through OAuth (connectors issue); insert one as the callback would.
+    // LinkedIn accounts arrive through OAuth, which needs the LinkedIn double (see connect.rs);
+    // this test is about approvals, so it inserts one as the callback would.
     let mut tx = app.state.store.begin().await.unwrap();
     tx.insert_account(steward_store::NewAccount {
         id: "li-1",

@@ -1,4 +1,4 @@
-//! Sign-up, sign-in and throttling (issue #2 items 4 and 6).
+//! Sign-up, sign-in and throttling.
 use serde_json::json;
 use steward_app::config::SignupMode;
 

@@ -1,10 +1,10 @@
-//! Lockdown (issue #6 item 4, DESIGN.md "Lockdown"): when it returns, every other member is
+//! Lockdown (DESIGN.md "Lockdown"): when it returns, every other member is
 //! suspended and refused on this account (sessions and tokens), tokens narrowed to it are
 //! revoked, the credential is destroyed if asked, and it is recorded and alerted.
 use reqwest::Method;
 use serde_json::json;
 
-use crate::delegation::{member, sandbox_account};
+use crate::helpers::accounts::{member, sandbox_account};
 use crate::helpers::*;
 
 both_backends! {

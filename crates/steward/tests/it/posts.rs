@@ -1,8 +1,8 @@
-//! Posts (issue 5): drafts, versions, review, approval, scheduling rules, media.
+//! Posts: drafts, versions, review, approval, scheduling rules, media.
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::delegation::{member, sandbox_account};
+use crate::helpers::accounts::{member, sandbox_account};
 use crate::helpers::*;
 
 fn posts(account: &str) -> String {

@@ -1,4 +1,4 @@
-//! The publishing scheduler (issue 5 items 4-8, Invariant 10) on both databases: due posts go
+//! The publishing scheduler (DESIGN.md Invariant 10) on both databases: due posts go
 //! out once, through the sandbox and through the Mastodon double; 429 waits for the hint, 5xx
 //! backs off and reconciles with the same idempotency key, a refusal fails for good, and a due
 //! post whose rules no longer hold (lost approval, lockdown, pace, revoked credential) is held
@@ -6,12 +6,11 @@
 use std::time::Duration;
 
 use serde_json::json;
-use steward_app::platforms::mastodon::MastodonCredential;
-use steward_connectors::mastodon as mastodon_api;
 use steward_doubles::Fault;
 use steward_doubles::mastodon::{Config as MastodonConfig, MastodonDouble};
-use steward_store::{NewAccount, NewPost, PostRow, PostStateWrite, ScheduleWrite};
+use steward_store::{NewPost, PostRow, PostStateWrite, ScheduleWrite};
 
+use crate::helpers::seed::{seal_mastodon_account, uuid_v7};
 use crate::helpers::{Session, TestApp, both_backends};
 
 /// A sandbox account of a new owner.
@@ -26,91 +25,6 @@ pub async fn sandbox_owner(app: &TestApp, email: &str) -> (Session, String) {
         .await;
     assert_eq!(r.status, 201, "{}", r.text);
     (owner.clone(), r.body["id"].as_str().unwrap().to_string())
-}
-
-/// Connects to the double as its owner would (OAuth with PKCE), from the test process.
-pub async fn mastodon_token(d: &MastodonDouble) -> String {
-    let client = steward_connectors::http::client().unwrap();
-    let app = mastodon_api::register_app(
-        &client,
-        &d.base,
-        "Steward",
-        "http://127.0.0.1:9/oauth/mastodon/callback",
-        mastodon_api::SCOPES,
-        None,
-        true,
-    )
-    .await
-    .unwrap();
-    let verifier = steward_connectors::pkce::new_verifier();
-    let url = mastodon_api::authorize_url(
-        &app,
-        mastodon_api::SCOPES,
-        "st",
-        &steward_connectors::pkce::challenge_s256(&verifier),
-    )
-    .unwrap();
-    let browser = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let back = browser.get(&url).send().await.unwrap();
-    let location = reqwest::Url::parse(back.headers()["location"].to_str().unwrap()).unwrap();
-    let code = location.query_pairs().find(|(k, _)| k == "code").unwrap().1.to_string();
-    let tokens = mastodon_api::exchange_code(&client, &app, &code, &verifier, 0).await.unwrap();
-    tokens.access_token.clone()
-}
-
-/// A Mastodon account owned by `owner_id`, its credential sealed through the server's vault.
-pub async fn seal_mastodon_account(
-    store: &steward_store::Store,
-    vault: &steward_app::vault::Vault,
-    owner_id: &str,
-    d: &MastodonDouble,
-    now: i64,
-) -> String {
-    let token = mastodon_token(d).await;
-    let id = uuid_v7();
-    let cred = MastodonCredential {
-        instance: d.base.clone(),
-        tokens: steward_connectors::TokenSet {
-            access_token: token,
-            refresh_token: None,
-            expires_at: None,
-            refresh_expires_at: None,
-            scope: Some(mastodon_api::SCOPES.into()),
-        },
-        identity: steward_connectors::Identity {
-            id: "100".into(),
-            handle: "@olivia@mastodon.example".into(),
-            display_name: "Olivia".into(),
-        },
-    };
-    let sealed = vault.seal_new_credential(&id, &serde_json::to_vec(&cred).unwrap());
-    let mut tx = store.begin().await.unwrap();
-    tx.insert_account(NewAccount {
-        id: &id,
-        platform: "mastodon",
-        account_kind: "account",
-        handle: "@olivia@mastodon.example",
-        display_name: "Olivia",
-        owner_id,
-        time_zone: "UTC",
-        max_members: 10,
-        owner_approval_required: false,
-        credential_sealed: None,
-        now,
-    })
-    .await
-    .unwrap();
-    tx.set_account_credential(&id, &sealed.wrapped_data_key, &sealed.credential, now).await.unwrap();
-    tx.commit().await.unwrap();
-    id
-}
-
-pub fn uuid_v7() -> String {
-    // The suite has no uuid dependency: time and a counter make ids unique enough for tests.
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static N: AtomicU64 = AtomicU64::new(0);
-    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-    format!("t{t:x}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
 }
 
 /// A post approved by `approver_id` and scheduled by `scheduler_id` for `at` (µs), written
@@ -459,8 +373,9 @@ mod gives_up_after_max_attempts {
     }
 }
 
-/// Issue 5 item 8: N posts go out through the Mastodon double while `steward serve` is killed
-/// with SIGKILL at random moments and restarted; at the end the double holds each post once.
+/// Exactly once across crashes: N posts go out through the Mastodon double while
+/// `steward serve` is killed with SIGKILL at random moments and restarted; at the end the
+/// double holds each post once.
 mod crash {
     use std::path::Path;
     use std::process::Stdio;

@@ -1,4 +1,4 @@
-//! Platform rate limits through the real scheduler (issue #4 item 6): a published limit is kept
+//! Platform rate limits through the real scheduler: a published limit is kept
 //! before the platform is called, a 429 without a hint waits for the documented reset, and a
 //! rate limit never uses up a post's attempts.
 use std::time::Duration;
@@ -9,10 +9,9 @@ use steward_doubles::mastodon::{Config as MastodonConfig, MastodonDouble};
 use steward_doubles::{Fault, linkedin, tiktok};
 use steward_store::PostRow;
 
-use crate::adapters::insert_due_post;
-use crate::connect::{callback, start};
+use crate::helpers::oauth::{callback, start};
+use crate::helpers::seed::{insert_due_post, seal_mastodon_account};
 use crate::helpers::*;
-use crate::publishing::seal_mastodon_account;
 
 /// A fresh server (same backend as `app`) configured by `tweak`, with an owner who connected
 /// one account through the OAuth flow described by `connect`.

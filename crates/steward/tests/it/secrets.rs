@@ -1,17 +1,17 @@
-//! "Secrets stay in" (issue #4 item 7): the real `steward serve` at `STEWARD_LOG=trace`, pointed
-//! at local doubles of every platform, goes through a full connect, a forced refresh (the
-//! double's clock passes the token's expiry, so Steward meets a refused token and refreshes
-//! once) and a check on each platform. Everything Steward hands out — every response's status
-//! line, headers and body, the callback pages, `/metrics`, the log, the audit trail, the
-//! database files — is then searched for every secret the doubles issued (client secrets,
-//! access and refresh tokens, the app password) and the sandbox's credential.
+//! "Secrets stay in" (DESIGN.md invariant 2): the real `steward serve` at
+//! `STEWARD_LOG=trace`, pointed at local doubles of every platform, goes through a full connect,
+//! a forced refresh (the double's clock passes the token's expiry, so Steward meets a refused
+//! token and refreshes once) and a check on each platform. Everything Steward hands out —
+//! every response's status line, headers and body, the callback pages, `/metrics`, the log,
+//! the audit trail, the database files — is then searched for every secret the doubles issued
+//! (client secrets, access and refresh tokens, the app password) and the sandbox's credential.
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use steward_doubles::{bluesky, linkedin, mastodon, tiktok};
 
 use crate::helpers::PASSWORD;
-use crate::process::start;
+use crate::helpers::binary::start;
 
 /// A client that keeps a copy of every answer it got (status, headers and body).
 struct Recorder {
@@ -261,7 +261,8 @@ async fn no_platform_secret_leaves_the_server() {
         [(&linkedin_id, "[]"), (&tiktok_id, video), (&mastodon_id, "[]"), (&bluesky_id, "[]"), (&sandbox_id, "[]")]
     {
         posts.push(
-            crate::adapters::insert_due_post(&store, account, &owner.user_id, "Hello from Steward", media, now).await,
+            crate::helpers::seed::insert_due_post(&store, account, &owner.user_id, "Hello from Steward", media, now)
+                .await,
         );
     }
     for _ in 0..600 {

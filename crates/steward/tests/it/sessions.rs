@@ -1,4 +1,4 @@
-//! Device sessions: cookies, CSRF, listing, revocation and expiry (issue #2 items 5 and 6).
+//! Device sessions: cookies, CSRF, listing, revocation and expiry.
 use std::time::Duration;
 
 use serde_json::json;

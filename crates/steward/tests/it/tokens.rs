@@ -1,4 +1,4 @@
-//! Personal access tokens (issue #2 item 4).
+//! Personal access tokens.
 use std::time::Duration;
 
 use serde_json::json;

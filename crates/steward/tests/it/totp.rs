@@ -1,4 +1,4 @@
-//! Two-factor sign-in: enrolment, replay protection, recovery codes (issue #2 item 4).
+//! Two-factor sign-in: enrolment, replay protection, recovery codes.
 use std::time::Duration;
 
 use serde_json::json;

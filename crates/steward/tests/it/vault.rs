@@ -1,4 +1,5 @@
-//! The credential vault and master-key rotation (issue #4 item 1; DESIGN.md invariant 2).
+//! The credential vault and master-key rotation (DESIGN.md invariant 2: the credential
+//! never leaves).
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

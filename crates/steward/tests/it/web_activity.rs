@@ -5,9 +5,9 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::delegation::{member, sandbox_account};
+use crate::helpers::accounts::{member, sandbox_account};
+use crate::helpers::html::{browser, csrf_in, page, post_form};
 use crate::helpers::*;
-use crate::web::{browser, csrf_in, page, post_form};
 
 /// The log's entries only (the filter form lists action names too).
 fn events(html: &str) -> &str {

@@ -1,4 +1,5 @@
-//! Spawns the real server and speaks HTTP to it.
+//! Spawns the real server and speaks HTTP to it; the submodules hold the fixtures several test
+//! files share, so no test file imports from another.
 use std::time::Duration;
 
 use reqwest::Method;
@@ -10,6 +11,12 @@ use steward_server::state::AppState;
 use steward_server::{App, Settings};
 pub use steward_store::Backend;
 use tokio::net::TcpListener;
+
+pub mod accounts;
+pub mod binary;
+pub mod html;
+pub mod oauth;
+pub mod seed;
 
 pub const PASSWORD: &str = "a-long-enough-passphrase";
 
@@ -37,21 +44,9 @@ macro_rules! both_backends {
 }
 pub(crate) use both_backends;
 
-/// The PostgreSQL server for tests, or None (printing why) when there is none configured.
-/// Under `STEWARD_REQUIRE_ALL=1` a missing PostgreSQL fails the test instead of skipping it.
-pub fn postgres_admin_url() -> Option<String> {
-    match std::env::var("STEWARD_TEST_POSTGRES_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            assert!(
-                std::env::var("STEWARD_REQUIRE_ALL").as_deref() != Ok("1"),
-                "STEWARD_REQUIRE_ALL=1 but STEWARD_TEST_POSTGRES_URL is not set"
-            );
-            eprintln!("skipped on PostgreSQL: STEWARD_TEST_POSTGRES_URL is not set");
-            None
-        }
-    }
-}
+/// The PostgreSQL server for tests, or None (printing why) when there is none configured;
+/// under `STEWARD_REQUIRE_ALL=1` a missing PostgreSQL fails the test instead of skipping it.
+pub use steward_store::testing::postgres_admin_url;
 
 pub struct TestApp {
     pub base: String,

@@ -1,0 +1,31 @@
+//! Accounts and members made through the API, as their owner would make them.
+use serde_json::{Value, json};
+
+use super::{Resp, Session, TestApp};
+
+/// A sandbox account owned by `owner`; returns its id.
+pub async fn sandbox_account(app: &TestApp, owner: &Session, handle: &str) -> String {
+    let r = app
+        .post("/api/v1/accounts")
+        .auth(owner)
+        .json(json!({"platform": "sandbox", "handle": handle, "credentials": {"k": "v"}}))
+        .send()
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    r.body["id"].as_str().unwrap().to_string()
+}
+
+pub async fn invite(app: &TestApp, by: &Session, account: &str, body: Value) -> Resp {
+    app.post(&format!("/api/v1/accounts/{account}/invitations")).auth(by).json(body).send().await
+}
+
+/// Invites `email` with `role`, registers them and accepts; returns their session.
+pub async fn member(app: &TestApp, owner: &Session, account: &str, email: &str, role: &str) -> Session {
+    let r = invite(app, owner, account, json!({"email": email, "role": role})).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let s = app.user(email).await;
+    let token = r.body["token"].as_str().unwrap();
+    let a = app.post(&format!("/api/v1/invitations/{token}/accept")).auth(&s).send().await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    s
+}

@@ -1,0 +1,6 @@
+//! The store's integration tests: one binary (each extra test binary links the store again).
+//! Tests that need PostgreSQL create their own database on the server named by
+//! `STEWARD_TEST_POSTGRES_URL`, and skip without it (fail under `STEWARD_REQUIRE_ALL=1`, as in CI).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod schema_parity;
