@@ -1,4 +1,4 @@
-//! The publishing scheduler (DESIGN.md Invariant 10; issue 5 items 4-8).
+//! The publishing scheduler (DESIGN.md Invariant 10): what a round does with the posts that are due.
 //!
 //! The schedule is the database: posts in state `scheduled` with their `scheduled_at`, and
 //! the publish jobs of posts being published (migration 0006). Each `steward serve` runs one
@@ -19,7 +19,7 @@
 //!    worker's lease. A job found in flight after a crash is never simply retried: the next call
 //!    is a reconciliation (same key; the adapter's journaled ref), and the attempt says so.
 //!
-//! Rate limits (issue 4 item 6): before a due post's call, the platform's published per-account
+//! Rate limits: before a due post's call, the platform's published per-account
 //! limits (`domain::rate_limits`, counted in `publish_calls`) and its last 429 (kept per account
 //! in `account_rate_limits`) are checked; a post that would exceed them waits, `scheduled`, for
 //! the first free instant, using no attempt. A 429 waits for the platform's hint, or where there
@@ -542,7 +542,7 @@ async fn prepare_job(
 }
 
 /// The platform's published limits and its last rate-limit answer, checked before a publish
-/// call (issue 4 item 6): `Some` is when the next call of the account may go, and why not now.
+/// call: `Some` is when the next call of the account may go, and why not now.
 async fn rate_gate(tx: &mut Tx, account: &AccountRow, now: Micros) -> anyhow::Result<Option<(Micros, String)>> {
     let platform = platform_name(&account.platform);
     if let Some(until) = tx.account_blocked_until(&account.id, now).await? {

@@ -127,15 +127,51 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     Ok(std::process::ExitCode::SUCCESS)
 }
 
+/// One server per SQLite file: an exclusive lock on `<database>.lock`, held while the process
+/// lives, naming the process that holds it. Two servers on one file would each trust their own
+/// read cache and serve a session the other has ended; admin commands do not take it.
+fn lock_the_database(settings: &Settings) -> anyhow::Result<Option<std::fs::File>> {
+    let Some(db) = steward_store::sqlite_file(&settings.database_url) else { return Ok(None) };
+    if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let path = db.with_file_name(format!(
+        "{}.lock",
+        db.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "steward.db".into())
+    ));
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    if file.try_lock().is_err() {
+        let holder = std::fs::read_to_string(&path).unwrap_or_default();
+        let holder = holder.trim();
+        let who = if holder.is_empty() { "another process".to_string() } else { format!("process {holder}") };
+        anyhow::bail!(
+            "another Steward server ({who}) is serving {}: stop it first, or give this one its own STEWARD_DATA_DIR",
+            db.display()
+        );
+    }
+    file.set_len(0)?;
+    write!(file, "{}", std::process::id())?;
+    file.flush()?;
+    Ok(Some(file))
+}
+
 async fn serve(settings: Settings, banner: Option<String>) -> anyhow::Result<()> {
     let listen = settings.listen;
+    let _lock = lock_the_database(&settings)?;
     let app = App::build(settings).await?;
     let listener = TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     let bound = listener.local_addr()?;
     tracing::info!(address = %bound, "steward is listening");
+    let shutdown = shutdown_signal();
     println!("{}", banner.unwrap_or_else(|| format!("steward listening on http://{bound}")));
     let _ = std::io::stdout().flush();
-    app.serve(listener, shutdown_signal()).await?;
+    app.serve(listener, shutdown).await?;
     Ok(())
 }
 
@@ -186,6 +222,7 @@ async fn demo(config: Option<&Path>, mut env: HashMap<String, String>) -> anyhow
     if settings.signup != SignupMode::Open {
         tracing::warn!("demo running with sign-up {:?}", settings.signup);
     }
+    let _lock = lock_the_database(&settings)?;
     let app = App::build(settings.clone()).await?;
     let mut created = Vec::new();
     for (email, name, password) in DEMO_PEOPLE {
@@ -218,9 +255,10 @@ async fn demo(config: Option<&Path>, mut env: HashMap<String, String>) -> anyhow
         }
     }
     banner.push_str("\nPress Ctrl-C to stop.\n");
+    let shutdown = shutdown_signal();
     println!("{banner}");
     let _ = std::io::stdout().flush();
-    app.serve(listener, shutdown_signal()).await?;
+    app.serve(listener, shutdown).await?;
     Ok(())
 }
 

@@ -136,6 +136,15 @@ macro_rules! on_tx {
 }
 pub(crate) use {on_pool, on_tx};
 
+/// The file of an SQLite database URL (`None` for PostgreSQL or an unreadable URL).
+#[must_use]
+pub fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    if !url.starts_with("sqlite:") {
+        return None;
+    }
+    SqliteConnectOptions::from_str(url).ok().map(|o| o.get_filename().to_path_buf())
+}
+
 impl Store {
     /// Opens (creating if needed) the database at `url` and applies pending migrations.
     pub async fn open(url: &str) -> Result<Self> {

@@ -11,6 +11,7 @@ mod activity;
 mod adapters;
 mod alerts;
 mod api_errors;
+mod attacks;
 mod audit;
 mod browser;
 mod connect;

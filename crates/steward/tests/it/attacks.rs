@@ -1,0 +1,66 @@
+//! The attack suite: each test is a way a collaborator, a token or a second server could get
+//! around the owner's limits, named as the attack, and shows that it no longer works.
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::process::Command;
+
+use crate::helpers::binary::{BIN, start};
+use crate::helpers::{Backend, TestApp, both_backends};
+
+both_backends! {
+    async fn a_session_ended_by_another_process_is_not_served_from_the_cache(app: TestApp) {
+        let s = app.user("victim@example.com").await;
+        // Twice, so the second answer may come from the server's read cache.
+        for _ in 0..2 {
+            assert_eq!(app.get("/api/v1/me").auth(&s).send().await.status, 200);
+        }
+        // Another process (an operator's tool, an admin command) ends the session in the file.
+        app.raw_sql(&format!("UPDATE sessions SET revoked_at = 1 WHERE id = '{}'", s.session_id)).await;
+        let r = app.get("/api/v1/me").auth(&s).send().await;
+        assert_eq!(r.status, 401, "a session ended elsewhere is refused at once: {}", r.text);
+        if app.backend == Backend::Sqlite {
+            // And a membership removed elsewhere is not served from the cache either.
+            let owner = app.user("owner@example.com").await;
+            let account = crate::helpers::accounts::sandbox_account(&app, &owner, "@cached").await;
+            let path = format!("/api/v1/accounts/{account}");
+            for _ in 0..2 {
+                assert_eq!(app.get(&path).auth(&owner).send().await.status, 200);
+            }
+            app.raw_sql(&format!("UPDATE memberships SET status = 'suspended', role = 'viewer' WHERE account_id = '{account}'"))
+                .await;
+            let r = app.get(&path).auth(&owner).send().await;
+            assert_eq!(r.status, 403, "the suspension written elsewhere applies at once: {}", r.text);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_server_on_the_same_sqlite_file_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = start(&["serve"], dir.path(), &[]).await;
+    let second = Command::new(BIN)
+        .arg("serve")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("STEWARD_LISTEN", "127.0.0.1:0")
+        .env("STEWARD_DATA_DIR", dir.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(30), second).await.expect("the second server stops").unwrap();
+    assert!(!out.status.success(), "the second server must not serve the same file");
+    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let pid = std::fs::read_to_string(dir.path().join("steward.db.lock")).unwrap();
+    assert!(
+        said.contains("another Steward server") && said.contains(&format!("process {}", pid.trim())),
+        "it names the server that holds the file: {said}"
+    );
+    // The first one still serves, and after it stops the file is free again.
+    assert!(reqwest::get(format!("{}/healthz", first.base)).await.unwrap().status().is_success());
+    first.terminate().await;
+    let again = start(&["serve"], dir.path(), &[]).await;
+    again.terminate().await;
+}
