@@ -6,7 +6,7 @@ use std::time::Duration;
 use tokio::process::Command;
 
 use crate::helpers::binary::{BIN, start};
-use crate::helpers::{Backend, TestApp, both_backends};
+use crate::helpers::{Backend, both_backends};
 
 both_backends! {
     async fn a_session_ended_by_another_process_is_not_served_from_the_cache(app: TestApp) {
