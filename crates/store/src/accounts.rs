@@ -305,9 +305,12 @@ impl Tx {
         Ok(on_tx!(self, |c| sqlx::query_as::<_, AccountRow>(q).bind(account_id).fetch_optional(c).await)?)
     }
 
-    /// Seats in use: members (owner included) plus invitations still pending.
+    /// Seats in use at `now`: members (owner included) whose time is not up, plus invitations
+    /// still pending. A membership past its expiry frees its seat at that instant, whether or
+    /// not the sweeper has removed it yet.
     pub async fn seats_in_use(&mut self, account_id: &str, now: Micros) -> Result<i64> {
-        let q = "SELECT (SELECT COUNT(*) FROM memberships WHERE account_id = $1) + \
+        let q = "SELECT (SELECT COUNT(*) FROM memberships WHERE account_id = $1 \
+                  AND (role = 'owner' OR expires_at IS NULL OR expires_at > $2)) + \
                  (SELECT COUNT(*) FROM invitations WHERE account_id = $1 AND accepted_at IS NULL \
                   AND withdrawn_at IS NULL AND expires_at > $2)";
         Ok(on_tx!(self, |c| sqlx::query_scalar::<_, i64>(q).bind(account_id).bind(now).fetch_one(c).await)?)

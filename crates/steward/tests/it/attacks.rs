@@ -3,8 +3,11 @@
 use std::process::Stdio;
 use std::time::Duration;
 
+use reqwest::Method;
+use serde_json::json;
 use tokio::process::Command;
 
+use crate::helpers::accounts::{invite, sandbox_account};
 use crate::helpers::binary::{BIN, start};
 use crate::helpers::{Backend, both_backends};
 
@@ -22,7 +25,7 @@ both_backends! {
         if app.backend == Backend::Sqlite {
             // And a membership removed elsewhere is not served from the cache either.
             let owner = app.user("owner@example.com").await;
-            let account = crate::helpers::accounts::sandbox_account(&app, &owner, "@cached").await;
+            let account = sandbox_account(&app, &owner, "@cached").await;
             let path = format!("/api/v1/accounts/{account}");
             for _ in 0..2 {
                 assert_eq!(app.get(&path).auth(&owner).send().await.status, 200);
@@ -63,4 +66,24 @@ async fn a_second_server_on_the_same_sqlite_file_refuses_to_start() {
     first.terminate().await;
     let again = start(&["serve"], dir.path(), &[]).await;
     again.terminate().await;
+}
+
+both_backends! {
+    async fn an_expired_membership_frees_its_seat_at_its_expiry(app: TestApp) {
+        let owner = app.user("owner@example.com").await;
+        let acc = sandbox_account(&app, &owner, "@seats").await;
+        let settings = app.req(Method::PATCH, &format!("/api/v1/accounts/{acc}/settings")).auth(&owner);
+        assert_eq!(settings.json(json!({"max_members": 2})).send().await.status, 200);
+        let until = (app.clock.now() + jiff::SignedDuration::from_hours(1)).to_string();
+        let invited = invite(&app, &owner, &acc, json!({"email": "temp@example.com", "role": "editor", "expires_at": until})).await;
+        assert_eq!(invited.status, 201, "{}", invited.text);
+        let temp = app.user("temp@example.com").await;
+        let token = invited.body["token"].as_str().unwrap();
+        assert_eq!(app.post(&format!("/api/v1/invitations/{token}/accept")).auth(&temp).send().await.status, 200);
+        invite(&app, &owner, &acc, json!({"email": "next@example.com", "role": "viewer"})).await.assert_problem(409, "member-limit");
+        // An hour later the editor's time is up; the sweeper has not run, the seat is free anyway.
+        app.clock.advance(Duration::from_secs(3600));
+        let r = invite(&app, &owner, &acc, json!({"email": "next@example.com", "role": "viewer"})).await;
+        assert_eq!(r.status, 201, "the expired membership no longer holds a seat: {}", r.text);
+    }
 }
