@@ -38,6 +38,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 use steward_domain::audit::Action;
+use steward_domain::capability::Capability;
 
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -52,6 +53,7 @@ use steward_store::{
 };
 use tracing::Instrument;
 
+use crate::authz::membership_rights;
 use crate::notify::{self, PostNotice};
 use crate::platforms::{self, MediaRef, Outgoing, PublishJournal, PublishOutcome};
 use crate::posts::rules::{approval_rules, counting_approvals};
@@ -296,6 +298,31 @@ async fn rules_now(
     }))
 }
 
+/// Whether the member who scheduled the post may still publish it: an active, unexpired member
+/// holding `posts.publish` now (the owner always may). A post goes out only while the people
+/// behind it still may; `None` when they may.
+async fn scheduler_rights_now(
+    state: &Services,
+    account: &AccountRow,
+    post: &PostRow,
+    now: Micros,
+) -> anyhow::Result<Option<(HoldReason, String)>> {
+    let Some(scheduler) = &post.scheduled_by else { return Ok(None) };
+    let membership = state.store.membership(&account.id, scheduler).await?;
+    let may = membership.as_ref().and_then(|m| Some((m, membership_rights(m)?))).is_some_and(|(m, rights)| {
+        rights.is_owner()
+            || (m.status == "active" && m.expires_at.is_none_or(|e| e > now) && rights.has(Capability::PostsPublish))
+    });
+    Ok((!may).then(|| {
+        (
+            HoldReason::SchedulerLostRights,
+            "The member who scheduled it may no longer publish on this account (removed, suspended, expired or \
+             without the right to publish), so Steward did not publish it; someone who may can schedule it again."
+                .to_string(),
+        )
+    }))
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn prepare_due(
     state: &Services,
@@ -334,7 +361,10 @@ async fn prepare_due(
                  or the owner's approval is missing), so it went back to review."
                     .to_string(),
             )),
-            Ok(_) => rules_now(state, tx, &account, &post, now).await?,
+            Ok(_) => match scheduler_rights_now(state, &account, &post, now).await? {
+                Some(lost) => Some(lost),
+                None => rules_now(state, tx, &account, &post, now).await?,
+            },
         },
     };
     if let Some((reason, message)) = hold {

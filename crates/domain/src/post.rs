@@ -209,6 +209,8 @@ pub enum HoldReason {
     LockedDown,
     /// The platform no longer accepts the account's credential: its owner must reconnect it.
     NeedsReconnect,
+    /// The member who scheduled it is no longer an active member holding `posts.publish`.
+    SchedulerLostRights,
 }
 
 impl HoldReason {
@@ -222,6 +224,7 @@ impl HoldReason {
             HoldReason::PaceExceeded => "pace_exceeded",
             HoldReason::LockedDown => "locked_down",
             HoldReason::NeedsReconnect => "needs_reconnect",
+            HoldReason::SchedulerLostRights => "scheduler_lost_rights",
         }
     }
 }
@@ -530,7 +533,8 @@ pub fn transition(
                 | HoldReason::DailyQuotaExceeded
                 | HoldReason::PaceExceeded
                 | HoldReason::LockedDown
-                | HoldReason::NeedsReconnect => PostState::Approved,
+                | HoldReason::NeedsReconnect
+                | HoldReason::SchedulerLostRights => PostState::Approved,
             };
             Ok(Transition { schedule: ScheduleChange::Clear, hold_reason: Some(*reason), ..to(back_to) })
         }
@@ -967,6 +971,7 @@ mod tests {
             (HoldReason::PaceExceeded, PostState::Approved),
             (HoldReason::LockedDown, PostState::Approved),
             (HoldReason::NeedsReconnect, PostState::Approved),
+            (HoldReason::SchedulerLostRights, PostState::Approved),
         ] {
             let held = transition(&post, &rules, &Performer::System, &PostAction::Hold { reason }).expect("hold");
             assert_eq!(held.state, back_to, "{reason:?}");

@@ -7,9 +7,9 @@ use reqwest::Method;
 use serde_json::json;
 use tokio::process::Command;
 
-use crate::helpers::accounts::{invite, sandbox_account};
+use crate::helpers::accounts::{invite, member, sandbox_account};
 use crate::helpers::binary::{BIN, start};
-use crate::helpers::{Backend, both_backends};
+use crate::helpers::{Backend, Session, TestApp, both_backends};
 
 both_backends! {
     async fn a_session_ended_by_another_process_is_not_served_from_the_cache(app: TestApp) {
@@ -85,5 +85,66 @@ both_backends! {
         app.clock.advance(Duration::from_secs(3600));
         let r = invite(&app, &owner, &acc, json!({"email": "next@example.com", "role": "viewer"})).await;
         assert_eq!(r.status, 201, "the expired membership no longer holds a seat: {}", r.text);
+    }
+}
+
+/// A post `author` drafted and submitted, the owner approved, and `scheduler` scheduled an hour
+/// from now; its id.
+async fn scheduled_by(app: &TestApp, owner: &Session, author: &Session, scheduler: &Session, account: &str) -> String {
+    let r = app
+        .post(&format!("/api/v1/accounts/{account}/posts"))
+        .auth(author)
+        .json(json!({"text": "Due soon"}))
+        .send()
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let id = r.body["id"].as_str().unwrap().to_string();
+    let act = |s: &Session, what: &str, body: serde_json::Value| {
+        app.post(&format!("/api/v1/posts/{id}/{what}")).auth(s).json(body).send()
+    };
+    assert_eq!(act(author, "submit", json!({})).await.status, 200);
+    assert_eq!(act(owner, "approve", json!({"version": 1})).await.status, 200);
+    let at = jiff::Timestamp::from_second(app.clock.now().as_second() + 3600).unwrap().to_string();
+    let r = act(scheduler, "schedule", json!({"at": at})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    id
+}
+
+/// The post once the scheduler has settled it (no longer `scheduled`).
+async fn settled(app: &TestApp, owner: &Session, id: &str) -> serde_json::Value {
+    for _ in 0..300 {
+        let r = app.get(&format!("/api/v1/posts/{id}")).auth(owner).send().await;
+        if r.body["state"] != "scheduled" && r.body["state"] != "publishing" {
+            return r.body;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("post {id} was never settled");
+}
+
+both_backends! {
+    async fn a_post_scheduled_by_an_admin_who_then_lost_the_right_is_not_published(app: TestApp) {
+        let owner = app.user("owner@example.com").await;
+        let acc = sandbox_account(&app, &owner, "@held").await;
+        let demoted = member(&app, &owner, &acc, "demoted@example.com", "admin").await;
+        let removed = member(&app, &owner, &acc, "removed@example.com", "admin").await;
+        let first = scheduled_by(&app, &owner, &demoted, &demoted, &acc).await;
+        let second = scheduled_by(&app, &owner, &removed, &removed, &acc).await;
+        let members = format!("/api/v1/accounts/{acc}/members");
+        let r = app.req(Method::PATCH, &format!("{members}/{}", demoted.user_id)).auth(&owner).json(json!({"role": "editor"})).send().await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(app.delete(&format!("{members}/{}", removed.user_id)).auth(&owner).send().await.status, 204);
+
+        app.clock.advance(Duration::from_secs(3601));
+        for id in [&first, &second] {
+            let p = settled(&app, &owner, id).await;
+            assert_eq!(p["state"], "approved", "held, not published: {p}");
+            assert_eq!(p["hold_reason"], "scheduler_lost_rights", "{p}");
+            assert!(p["last_error"].as_str().unwrap().contains("may no longer publish"), "{p}");
+        }
+        assert!(app.state.store.sandbox_posts(&acc).await.unwrap().is_empty(), "nothing reached the platform");
+        let alerts = app.get("/api/v1/alerts").auth(&owner).send().await;
+        let held = alerts.body["items"].as_array().unwrap().iter().filter(|a| a["kind"] == "post_held").count();
+        assert!(held >= 1, "the owner is told: {}", alerts.text);
     }
 }
