@@ -12,7 +12,7 @@ use steward_domain::capability::{
     validate_overrides,
 };
 use steward_domain::identity::normalize_email;
-use steward_domain::windows::{Window, WindowInput, parse_windows};
+use steward_domain::windows::{Window, WindowInput, parse_windows, stored_windows};
 use steward_store::{InvitationRow, MemberRow, MembershipTerms, NewInvitation, Tx};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -52,7 +52,9 @@ pub struct MemberView {
     pub grant: Vec<&'static str>,
     pub revoke: Vec<&'static str>,
     pub expires_at: Option<String>,
-    #[schema(value_type = Vec<Object>)]
+    /// Weekly posting windows (`[]`: no restriction). `null` when the stored windows cannot be
+    /// read: the member may not schedule or publish until they are set again.
+    #[schema(value_type = Option<Vec<Object>>)]
     pub windows: serde_json::Value,
     pub daily_quota: Option<i64>,
     /// `active`, `suspended` or `expired`.
@@ -73,7 +75,11 @@ fn member_view(state: &AppState, r: MemberRow) -> MemberView {
         grant: capability_set(&m.grants).sorted_names(),
         revoke: capability_set(&m.revokes).sorted_names(),
         expires_at: m.expires_at.map(rfc3339),
-        windows: serde_json::from_str(&m.windows).unwrap_or_else(|_| json!([])),
+        // Unreadable windows never show as "no restriction".
+        windows: stored_windows(&m.windows)
+            .ok()
+            .and_then(|w| serde_json::to_value(w).ok())
+            .unwrap_or(serde_json::Value::Null),
         daily_quota: m.daily_quota,
         status: if expired { "expired".into() } else { m.status },
         accepted_rules_version: m.accepted_rules_version,
@@ -531,7 +537,15 @@ pub(crate) async fn update_member(
         .unwrap_or_else(|| capability_set(&current.revokes).sorted_names().iter().map(|s| s.to_string()).collect());
     let windows: Vec<WindowInput> = match &body.windows {
         Some(w) => w.clone(),
-        None => serde_json::from_str::<Vec<WindowInput>>(&current.windows).unwrap_or_default(),
+        // Kept as they are, if they can be read: unreadable windows are never silently
+        // replaced by "no restriction".
+        None => match stored_windows(&current.windows) {
+            Ok(stored) => stored.iter().map(WindowInput::from).collect(),
+            Err(e) => {
+                errors.push(FieldError::new("windows", format!("{e}; send them again ([] for no restriction)")));
+                Vec::new()
+            }
+        },
     };
     let daily_quota = body.daily_quota.unwrap_or(current.daily_quota);
     let status = match body.status.as_deref() {

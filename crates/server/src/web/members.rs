@@ -64,6 +64,15 @@ fn assignable_roles(rights: &MemberRights) -> Vec<(String, String)> {
         .collect()
 }
 
+/// A member's stored windows as the page edits them; `None` when they cannot be read (the API
+/// shows them as `null`: the member may not schedule or publish until they are set again).
+fn member_windows(m: &MemberView) -> Option<Vec<WindowInput>> {
+    serde_json::from_value(m.windows.clone()).ok()
+}
+
+const UNREADABLE_WINDOWS: &str =
+    "The stored posting hours cannot be read: this member may not schedule or publish until they are set again.";
+
 fn capability_options(a: &AccountAccess) -> Vec<(String, String)> {
     Capability::ALL
         .iter()
@@ -97,10 +106,9 @@ async fn members_view(state: &AppState, viewer: &Viewer, id: &str) -> Result<Mem
         .into_iter()
         .map(|m| {
             let role = Role::from_str(&m.role).unwrap_or(Role::Owner);
-            let windows: Vec<WindowInput> = serde_json::from_value(m.windows.clone()).unwrap_or_default();
             MemberRowView {
                 expires: m.expires_at.as_deref().map(|e| when(e, &zone, tz)),
-                windows: describe_windows(&windows),
+                windows: member_windows(&m).map_or_else(|| UNREADABLE_WINDOWS.to_string(), |w| describe_windows(&w)),
                 manageable: can_manage && role != Role::Owner && can_manage_role(&a.rights, role),
                 is_me: m.user_id == viewer.principal.user_id,
                 view: m,
@@ -310,9 +318,13 @@ async fn member_view(
     for r in &member.revoke {
         form = form.value("revoke", *r);
     }
-    let windows: Vec<WindowInput> = serde_json::from_value(member.windows.clone()).unwrap_or_default();
-    for cell in windows_to_grid(&windows) {
-        form = form.value("w", cell);
+    match member_windows(&member) {
+        Some(windows) => {
+            for cell in windows_to_grid(&windows) {
+                form = form.value("w", cell);
+            }
+        }
+        None => form = form.field_error("windows", UNREADABLE_WINDOWS),
     }
     let mut layout = viewer.layout(format!("{} on {}", member.display_name, a.account.display_name));
     layout.account = Some(account_nav(&a, "members"));
