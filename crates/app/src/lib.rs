@@ -11,6 +11,8 @@ pub mod config;
 pub mod credentials;
 pub mod crypto;
 pub mod error;
+pub mod input;
+pub mod members;
 pub mod metrics;
 pub mod notify;
 pub mod passwords;
