@@ -8,6 +8,7 @@ pub mod audit_verify;
 pub mod authz;
 pub mod clock;
 pub mod config;
+pub mod connect;
 pub mod credentials;
 pub mod crypto;
 pub mod error;

@@ -8,10 +8,10 @@ use serde_json::json;
 use steward_app::AppError;
 use steward_domain::platform::{ConnectMethod, PLATFORMS};
 
-use crate::auth::SessionPrincipal;
+use steward_app::connect::oauth::{ConnectRequest, start_connect};
+
 use crate::error::{ApiError, Json};
 use crate::routes::accounts::{self, CreateAccountRequest};
-use crate::routes::connect::{self, ConnectRequest};
 use crate::state::AppState;
 use crate::web::{Form, FormData, Layout, Viewer, error_page, render, render_failed, see_other};
 
@@ -112,8 +112,9 @@ pub async fn connect_oauth(State(state): State<AppState>, viewer: Viewer, data: 
     };
     let platform = body.platform.clone();
     let reconnecting = body.account_id.clone();
-    match connect::connect(State(state), viewer.ctx(), SessionPrincipal(viewer.principal.clone()), Json(body)).await {
-        Ok(Json(r)) => see_other(&r.authorize_url),
+    // The web app signs in with sessions only, which the platform's callback comes back to.
+    match start_connect(&state, &viewer.ctx(), &viewer.principal, body).await.map_err(ApiError) {
+        Ok(r) => see_other(&r.authorize_url),
         Err(e @ (ApiError(AppError::NotFound) | ApiError(AppError::NotFoundDenied(_)))) => {
             error_page(Some(&viewer), &e)
         }
