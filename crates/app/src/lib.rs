@@ -14,6 +14,7 @@ pub mod credentials;
 pub mod crypto;
 pub mod error;
 pub mod input;
+pub mod lockdown;
 pub mod members;
 pub mod metrics;
 pub mod notify;
