@@ -5,7 +5,7 @@
 use std::str::FromStr;
 
 use steward_domain::capability::{Capability, CapabilitySet, MemberRights, Role};
-use steward_domain::windows::{Window, is_within_windows, parse_time_zone};
+use steward_domain::windows::{Window, is_within_windows, parse_time_zone, stored_windows};
 use steward_store::{AccountRow, MembershipRow};
 
 use crate::actor::Ctx;
@@ -47,19 +47,24 @@ impl AccountAccess {
         self.rights.is_owner()
     }
 
-    /// Whether `at` is inside the member's posting windows (no windows: always). The posting
-    /// issue refuses scheduling and publishing outside them.
+    /// Whether `at` is inside the member's posting windows (no windows: always). Scheduling
+    /// and publishing are refused outside them.
     #[must_use]
     pub fn within_windows(&self, at: jiff::Timestamp) -> bool {
-        match parse_time_zone(&self.account.time_zone) {
-            // Parsed here, not in `authorize`: only scheduling and publishing ask.
-            Ok(tz) => {
-                let windows: Vec<Window> = serde_json::from_str(&self.membership.windows).unwrap_or_default();
-                is_within_windows(&windows, &tz, at)
-            }
-            // A stored zone that no longer parses fails closed.
-            Err(_) => false,
+        // Read here, not in `authorize`: only scheduling and publishing ask. A stored zone or
+        // windows that no longer parse fail closed.
+        match (parse_time_zone(&self.account.time_zone), self.windows()) {
+            (Ok(tz), Ok(windows)) => is_within_windows(&windows, &tz, at),
+            _ => false,
         }
+    }
+
+    /// The member's posting windows. Unreadable stored windows refuse like being outside them
+    /// (they never mean "no restriction").
+    pub fn windows(&self) -> AppResult<Vec<Window>> {
+        stored_windows(&self.membership.windows).map_err(|e| {
+            AppError::OutsideWindow(format!("{e}; the owner or an admin must set your posting windows again"))
+        })
     }
 }
 
@@ -230,6 +235,9 @@ mod tests {
         assert!(!a.within_windows("2026-11-24T08:30:00Z".parse().expect("ts")), "Tuesday is not in the window");
         let free = access(membership("editor", "[]"));
         assert!(free.within_windows("2026-11-24T03:00:00Z".parse().expect("ts")), "no windows: no restriction");
+        let unreadable = access(membership("editor", "not json"));
+        assert!(!unreadable.within_windows("2026-11-24T03:00:00Z".parse().expect("ts")), "unreadable: fail closed");
+        assert!(matches!(unreadable.windows(), Err(AppError::OutsideWindow(_))));
     }
 
     #[test]

@@ -2,15 +2,20 @@
 //! JSON API, the web app, the background workers or the CLI): it takes the acting party, asks
 //! the one authorization point, does its work in one transaction with its audit event and
 //! answers a typed result or an [`AppError`]. No HTTP types: the edges translate.
+pub mod accounts;
 pub mod actor;
 pub mod alerts;
 pub mod audit_verify;
 pub mod authz;
 pub mod clock;
 pub mod config;
+pub mod connect;
 pub mod credentials;
 pub mod crypto;
 pub mod error;
+pub mod input;
+pub mod lockdown;
+pub mod members;
 pub mod metrics;
 pub mod notify;
 pub mod passwords;

@@ -46,7 +46,7 @@ use steward_connectors::ConnectorError;
 use steward_domain::pace::{self, AccountPace, MemberPace, PaceViolation, Slot};
 use steward_domain::post::{ApprovalRules, HoldReason, Performer, PostAction, PostSnapshot, PostState, transition};
 use steward_domain::rate_limits;
-use steward_domain::windows::{Window, parse_time_zone};
+use steward_domain::windows::{parse_time_zone, stored_windows};
 use steward_store::{
     AccountRow, JobStart, JobUpdate, Micros, NewAuditEvent, PostRow, PostStateWrite, PublishAttemptRow, PublishJobRow,
     PublishResultWrite, ScheduleWrite, Tx,
@@ -256,8 +256,14 @@ async fn rules_now(
         Some(user) => state.store.membership(&account.id, user).await?,
         None => None,
     };
-    let windows: Vec<Window> =
-        member.as_ref().map(|m| serde_json::from_str(&m.windows).unwrap_or_default()).unwrap_or_default();
+    // Unreadable windows hold the post (fail closed), like windows it fell outside of.
+    let Ok(windows) = member.as_ref().map(|m| stored_windows(&m.windows)).transpose() else {
+        return Ok(Some((
+            HoldReason::OutsideWindow,
+            "The posting windows of the member who scheduled it cannot be read; they must be set again.".to_string(),
+        )));
+    };
+    let windows = windows.unwrap_or_default();
     let member_pace = MemberPace {
         windows: &windows,
         daily_quota: member.as_ref().and_then(|m| m.daily_quota).map(|q| u32::try_from(q.max(0)).unwrap_or(u32::MAX)),

@@ -355,6 +355,17 @@ impl Window {
     }
 }
 
+impl From<&Window> for WindowInput {
+    /// A valid window written back as a request would send it (to edit stored windows).
+    fn from(w: &Window) -> Self {
+        WindowInput {
+            days: w.days.iter().map(|d| d.as_str().to_owned()).collect(),
+            start: w.start.to_string(),
+            end: w.end.to_string(),
+        }
+    }
+}
+
 impl TryFrom<WindowInput> for Window {
     type Error = InvalidWindows;
 
@@ -380,6 +391,18 @@ pub fn parse_windows(input: &[WindowInput]) -> Result<Vec<Window>, InvalidWindow
         }
     }
     if errors.is_empty() { Ok(windows) } else { Err(InvalidWindows(errors)) }
+}
+
+/// A membership's stored `windows` that cannot be read back as a list of valid windows.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the stored posting windows cannot be read: {0}")]
+pub struct UnreadableWindows(pub String);
+
+/// Reads a membership's stored `windows` (JSON, as [`parse_windows`] validated and stored it).
+/// An unreadable value is an error, never "no windows": every caller refuses what the windows
+/// would have allowed (fail closed), since an empty list means no restriction at all.
+pub fn stored_windows(json: &str) -> Result<Vec<Window>, UnreadableWindows> {
+    serde_json::from_str(json).map_err(|e| UnreadableWindows(e.to_string()))
 }
 
 /// Why a time zone name is refused.
@@ -511,6 +534,20 @@ pub fn local_day_bounds(time_zone: &TimeZone, at: Timestamp) -> (Timestamp, Time
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stored_windows_fail_closed_when_unreadable() {
+        assert_eq!(stored_windows("[]"), Ok(Vec::new()));
+        let read = stored_windows(r#"[{"days":["mon"],"start":"09:00","end":"17:00"}]"#).expect("readable");
+        assert_eq!(read.len(), 1);
+        assert_eq!(
+            WindowInput::from(&read[0]),
+            WindowInput { days: vec!["mon".into()], start: "09:00".into(), end: "17:00".into() }
+        );
+        for unreadable in ["", "not json", "{}", "null", r#"[{"days":["mon"],"start":"17:00","end":"09:00"}]"#] {
+            assert!(stored_windows(unreadable).is_err(), "{unreadable:?} must not read as no restriction");
+        }
+    }
 
     fn tz(name: &str) -> TimeZone {
         parse_time_zone(name).expect("time zone")

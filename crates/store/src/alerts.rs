@@ -11,7 +11,7 @@ use steward_domain::alerts::{
     AlertKind, AlertThresholds, GROUPING_WINDOW_US, POST_CREATED_ACTIONS, Threshold, change_kind,
 };
 use steward_domain::audit::{Action, LockdownDetail};
-use steward_domain::windows::{Window, is_within_windows, parse_time_zone};
+use steward_domain::windows::{is_within_windows, parse_time_zone, stored_windows};
 
 use crate::{AuditEventRow, Micros, Result, Store, Tx, on_pool, on_tx};
 
@@ -298,7 +298,8 @@ impl Tx {
         let windows: Option<String> =
             on_tx!(self, |c| sqlx::query_scalar(q).bind(account_id).bind(user_id).fetch_optional(c).await)?;
         let Some(windows) = windows else { return Ok(false) };
-        let windows: Vec<Window> = serde_json::from_str(&windows).unwrap_or_default();
+        // Unreadable windows allow nothing (fail closed): whatever the member did is outside.
+        let Ok(windows) = stored_windows(&windows) else { return Ok(true) };
         if windows.is_empty() {
             return Ok(false);
         }

@@ -965,7 +965,7 @@ async fn schedule_at(
     let account = tx.lock_account(&access.account.id).await?.ok_or(ApiError(AppError::NotFound))?;
     let access = AccountAccess { account, ..access };
     let d = decide(&mut tx, &access, id, &action, now).await?;
-    let windows: Vec<Window> = serde_json::from_str(&access.membership.windows).unwrap_or_default();
+    let windows: Vec<Window> = access.windows()?;
     let pace = check_pace(
         &mut tx,
         &access.account,

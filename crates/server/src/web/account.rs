@@ -9,9 +9,13 @@ use steward_domain::capability::Capability;
 use steward_domain::platform;
 use steward_domain::windows::parse_time_zone;
 
-use crate::error::{ApiError, Json, Path, Query};
-use crate::routes::accounts::{self, AcceptRulesRequest, AccountView, SettingsRequest};
-use crate::routes::members::{self, RemoveQuery};
+use steward_app::accounts::check;
+use steward_app::accounts::rules::{self, AcceptRulesRequest};
+use steward_app::accounts::settings::{self, SettingsRequest};
+use steward_app::accounts::view::{AccountView, account_view, list_accounts};
+use steward_app::members::membership;
+
+use crate::error::{ApiError, Path, Query};
 use crate::routes::pages::describe_capability;
 use crate::state::AppState;
 use crate::web::{AccountNav, Form, FormData, Layout, Tab, Viewer, error_page, render, render_failed, see_other};
@@ -115,10 +119,9 @@ struct HomePage {
 }
 
 pub async fn home(State(state): State<AppState>, viewer: Viewer, Query(q): Query<NoticeQuery>) -> Response {
-    let listed = accounts::list_accounts(State(state.clone()), viewer.principal.clone()).await;
-    let views = match listed {
-        Ok(Json(page)) => page.items,
-        Err(e) => return error_page(Some(&viewer), &e),
+    let views = match list_accounts(&state, &viewer.principal).await {
+        Ok(views) => views,
+        Err(e) => return error_page(Some(&viewer), &ApiError(e)),
     };
     let mut accounts = Vec::with_capacity(views.len());
     for view in views {
@@ -180,7 +183,7 @@ async fn overview_page(
     let can_reconnect = a.has(Capability::CredentialManage);
     let is_owner = a.is_owner();
     let abilities = a.capabilities.iter().map(describe_capability).collect();
-    let view = accounts::account_view(state, a.account, &a.membership);
+    let view = account_view(state, a.account, &a.membership);
     let mut layout = viewer.layout(view.display_name.clone());
     layout.account = Some(nav);
     layout.notice = notice;
@@ -222,16 +225,10 @@ pub async fn accept_rules(
     data: FormData,
 ) -> Response {
     let version = data.text("version").parse::<i64>().unwrap_or(-1);
-    let result = accounts::accept_rules(
-        State(state.clone()),
-        viewer.ctx(),
-        viewer.principal.clone(),
-        Path(id.clone()),
-        Json(AcceptRulesRequest { version }),
-    )
-    .await;
-    match result {
-        Ok(_) => see_other(&format!("/accounts/{id}?notice=rules")),
+    let result =
+        rules::accept_rules(&state, &viewer.ctx(), &viewer.principal, &id, AcceptRulesRequest { version }).await;
+    match result.map_err(ApiError) {
+        Ok(()) => see_other(&format!("/accounts/{id}?notice=rules")),
         Err(e) => match overview_page(&state, &viewer, &id, None).await {
             Ok(mut page) => {
                 page.rules_form = Form::new("rules", &viewer.csrf).failed(&e);
@@ -244,11 +241,10 @@ pub async fn accept_rules(
 
 /// "Test connection".
 pub async fn check(State(state): State<AppState>, viewer: Viewer, Path(id): Path<String>) -> Response {
-    let result =
-        accounts::check_account(State(state.clone()), viewer.ctx(), viewer.principal.clone(), Path(id.clone())).await;
+    let result = check::check_account(&state, &viewer.ctx(), &viewer.principal, &id).await.map_err(ApiError);
     let page = overview_page(&state, &viewer, &id, None).await;
     match (page, result) {
-        (Ok(mut page), Ok(Json(check))) => {
+        (Ok(mut page), Ok(check)) => {
             page.check_result = Some(match check.status {
                 "active" => format!(
                     "The connection works: the platform knows this account as {}.",
@@ -266,19 +262,11 @@ pub async fn check(State(state): State<AppState>, viewer: Viewer, Path(id): Path
     }
 }
 
-/// A member leaves the account (the same API call as removing oneself).
+/// A member leaves the account (the same use case as removing oneself).
 pub async fn leave(State(state): State<AppState>, viewer: Viewer, Path(id): Path<String>) -> Response {
-    let me = viewer.principal.user_id.clone();
-    let result = members::remove_member(
-        State(state.clone()),
-        viewer.ctx(),
-        viewer.principal.clone(),
-        Path((id.clone(), me)),
-        Query(RemoveQuery { cancel_posts: None }),
-    )
-    .await;
-    match result {
-        Ok(_) => see_other("/?notice=left"),
+    let result = membership::leave(&state, &viewer.ctx(), &viewer.principal, &id).await;
+    match result.map_err(ApiError) {
+        Ok(()) => see_other("/?notice=left"),
         Err(e) => match overview_page(&state, &viewer, &id, None).await {
             Ok(mut page) => {
                 page.leave_form = Form::new("leave", &viewer.csrf).failed(&e);
@@ -304,7 +292,7 @@ async fn settings_view(state: &AppState, viewer: &Viewer, id: &str) -> Result<(S
         .and_then(|p| platform::account_kind(p, Some(&a.account.account_kind)))
         .is_some_and(|k| k.owner_approval_required);
     let nav = account_nav(&a, "settings");
-    let view = accounts::account_view(state, a.account, &a.membership);
+    let view = account_view(state, a.account, &a.membership);
     let mut layout = viewer.layout(format!("Settings of {}", view.display_name));
     layout.account = Some(nav);
     let page =
@@ -346,8 +334,8 @@ pub async fn settings_page(
     }
 }
 
-/// Saves settings through the API's own handler, unless a field could not even be read (then
-/// nothing is saved and those fields are the errors).
+/// Saves settings through the use case, unless a field could not even be read (then nothing
+/// is saved and those fields are the errors).
 pub(crate) async fn save_settings(
     state: &AppState,
     viewer: &Viewer,
@@ -358,15 +346,8 @@ pub(crate) async fn save_settings(
     if !unreadable.is_empty() {
         return Err(ApiError(AppError::Validation(unreadable)));
     }
-    accounts::update_settings(
-        State(state.clone()),
-        viewer.ctx(),
-        viewer.principal.clone(),
-        Path(id.to_string()),
-        Json(body),
-    )
-    .await
-    .map(|_| ())
+    settings::update_settings(state, &viewer.ctx(), &viewer.principal, id, body).await?;
+    Ok(())
 }
 
 /// A number field: blank is `None`; anything unreadable is a field error for the page.

@@ -8,10 +8,10 @@ use serde_json::json;
 use steward_app::AppError;
 use steward_domain::platform::{ConnectMethod, PLATFORMS};
 
-use crate::auth::SessionPrincipal;
-use crate::error::{ApiError, Json};
-use crate::routes::accounts::{self, CreateAccountRequest};
-use crate::routes::connect::{self, ConnectRequest};
+use steward_app::accounts::create::{CreateAccountRequest, create_account};
+use steward_app::connect::oauth::{ConnectRequest, start_connect};
+
+use crate::error::ApiError;
 use crate::state::AppState;
 use crate::web::{Form, FormData, Layout, Viewer, error_page, render, render_failed, see_other};
 
@@ -56,7 +56,7 @@ pub async fn connect_page(viewer: Viewer) -> Response {
     render(StatusCode::OK, &connect_view(&viewer))
 }
 
-/// The sandbox and Bluesky: `POST /api/v1/accounts` with the credential (sealed at once).
+/// The sandbox and Bluesky: connected with the credential (sealed at once).
 pub async fn connect_credentials(State(state): State<AppState>, viewer: Viewer, data: FormData) -> Response {
     let bluesky = data.get("platform") == Some("bluesky");
     let body = if bluesky {
@@ -86,8 +86,8 @@ pub async fn connect_credentials(State(state): State<AppState>, viewer: Viewer, 
             credentials: json!({ "sandbox": true }),
         }
     };
-    match accounts::create_account(State(state), viewer.ctx(), viewer.principal.clone(), Json(body)).await {
-        Ok((_, Json(view))) => see_other(&format!("/accounts/{}?notice=connected", view.id)),
+    match create_account(&state, &viewer.ctx(), &viewer.principal, body).await.map_err(ApiError) {
+        Ok(view) => see_other(&format!("/accounts/{}?notice=connected", view.id)),
         Err(e) => {
             let mut page = connect_view(&viewer);
             let form =
@@ -112,8 +112,9 @@ pub async fn connect_oauth(State(state): State<AppState>, viewer: Viewer, data: 
     };
     let platform = body.platform.clone();
     let reconnecting = body.account_id.clone();
-    match connect::connect(State(state), viewer.ctx(), SessionPrincipal(viewer.principal.clone()), Json(body)).await {
-        Ok(Json(r)) => see_other(&r.authorize_url),
+    // The web app signs in with sessions only, which the platform's callback comes back to.
+    match start_connect(&state, &viewer.ctx(), &viewer.principal, body).await.map_err(ApiError) {
+        Ok(r) => see_other(&r.authorize_url),
         Err(e @ (ApiError(AppError::NotFound) | ApiError(AppError::NotFoundDenied(_)))) => {
             error_page(Some(&viewer), &e)
         }

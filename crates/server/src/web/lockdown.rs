@@ -8,9 +8,10 @@ use axum::response::Response;
 use steward_app::AppError;
 use steward_domain::capability::Capability;
 
-use crate::error::{ApiError, FieldError, Json, Path};
-use crate::routes::lockdown::{self, LockdownRequest, LockdownView};
-use crate::routes::members;
+use steward_app::lockdown::{self, LockdownRequest, LockdownView};
+use steward_app::members::view::list_members;
+
+use crate::error::{ApiError, FieldError, Path};
 use crate::state::AppState;
 use crate::web::account::{access, account_nav, account_zone};
 use crate::web::time::when;
@@ -56,12 +57,9 @@ fn post_title(title: Option<&str>, text: &str) -> String {
 
 async fn lockdown_view(state: &AppState, viewer: &Viewer, id: &str) -> Result<(LockdownPage, AccountAccess), ApiError> {
     let a = access(state, viewer, id, Need::Capability(Capability::Lockdown)).await?;
-    let Json(list) =
-        members::list_members(State(state.clone()), viewer.ctx(), viewer.principal.clone(), Path(id.to_string()))
-            .await?;
+    let list = list_members(state, &viewer.ctx(), &viewer.principal, id).await?;
     // The same people `suspend_other_members` suspends: active, not the owner, not the viewer.
     let (losing, suspended): (Vec<_>, Vec<_>) = list
-        .items
         .into_iter()
         .filter(|m| m.role != "owner" && m.user_id != viewer.principal.user_id)
         .partition(|m| m.status == "active");
@@ -131,10 +129,8 @@ pub async fn lockdown_submit(
         return render_failed(&page, &e);
     }
     let body = LockdownRequest { disconnect_credential: data.checked("disconnect_credential") };
-    match lockdown::lockdown(State(state.clone()), viewer.ctx(), viewer.principal.clone(), Path(id.clone()), Json(body))
-        .await
-    {
-        Ok(Json(view)) => match lockdown_view(&state, &viewer, &id).await {
+    match lockdown::lockdown(&state, &viewer.ctx(), &viewer.principal, &id, body).await.map_err(ApiError) {
+        Ok(view) => match lockdown_view(&state, &viewer, &id).await {
             Ok((mut after, _)) => {
                 after.result = Some(view);
                 render(StatusCode::OK, &after)
@@ -149,7 +145,7 @@ pub async fn lockdown_submit(
 }
 
 pub async fn lift_submit(State(state): State<AppState>, viewer: Viewer, Path(id): Path<String>) -> Response {
-    match lockdown::lift(State(state.clone()), viewer.ctx(), viewer.principal.clone(), Path(id.clone())).await {
+    match lockdown::lift(&state, &viewer.ctx(), &viewer.principal, &id).await.map_err(ApiError) {
         Ok(_) => see_other(&format!("/accounts/{id}?notice=lifted")),
         Err(e) => match lockdown_view(&state, &viewer, &id).await {
             Ok((mut page, _)) => {

@@ -10,8 +10,11 @@ use axum::response::Response;
 use steward_domain::capability::{Capability, MemberRights, Role, can_manage_role};
 use steward_domain::windows::WindowInput;
 
-use crate::error::{ApiError, FieldError, Json, Path, Query};
-use crate::routes::members::{self, CreatedInvitation, InvitationRequest, MemberUpdate, MemberView, RemoveQuery};
+use steward_app::members::invitations::{CreatedInvitation, InvitationRequest, create_invitation, withdraw_invitation};
+use steward_app::members::membership::{MemberUpdate, remove_member, update_member};
+use steward_app::members::view::{MemberView, list_invitations, list_members};
+
+use crate::error::{ApiError, FieldError, Path, Query};
 use crate::routes::pages::describe_capability;
 use crate::state::AppState;
 use crate::web::account::{access, account_nav, account_zone, notice_text};
@@ -64,6 +67,15 @@ fn assignable_roles(rights: &MemberRights) -> Vec<(String, String)> {
         .collect()
 }
 
+/// A member's stored windows as the page edits them; `None` when they cannot be read (the API
+/// shows them as `null`: the member may not schedule or publish until they are set again).
+fn member_windows(m: &MemberView) -> Option<Vec<WindowInput>> {
+    serde_json::from_value(m.windows.clone()).ok()
+}
+
+const UNREADABLE_WINDOWS: &str =
+    "The stored posting hours cannot be read: this member may not schedule or publish until they are set again.";
+
 fn capability_options(a: &AccountAccess) -> Vec<(String, String)> {
     Capability::ALL
         .iter()
@@ -74,33 +86,19 @@ fn capability_options(a: &AccountAccess) -> Vec<(String, String)> {
 
 async fn members_view(state: &AppState, viewer: &Viewer, id: &str) -> Result<MembersPage, ApiError> {
     let a = access(state, viewer, id, Need::ReadAccountAndRules).await?;
-    let Json(list) =
-        members::list_members(State(state.clone()), viewer.ctx(), viewer.principal.clone(), Path(id.to_string()))
-            .await?;
+    let list = list_members(state, &viewer.ctx(), &viewer.principal, id).await?;
     let can_manage = a.has(Capability::MembersManage);
-    let invitations = if can_manage {
-        let Json(p) = members::list_invitations(
-            State(state.clone()),
-            viewer.ctx(),
-            viewer.principal.clone(),
-            Path(id.to_string()),
-        )
-        .await?;
-        p.items
-    } else {
-        Vec::new()
-    };
+    let invitations =
+        if can_manage { list_invitations(state, &viewer.ctx(), &viewer.principal, id).await? } else { Vec::new() };
     let zone = account_zone(&a.account);
     let tz = viewer.tz.as_ref();
     let members: Vec<MemberRowView> = list
-        .items
         .into_iter()
         .map(|m| {
             let role = Role::from_str(&m.role).unwrap_or(Role::Owner);
-            let windows: Vec<WindowInput> = serde_json::from_value(m.windows.clone()).unwrap_or_default();
             MemberRowView {
                 expires: m.expires_at.as_deref().map(|e| when(e, &zone, tz)),
-                windows: describe_windows(&windows),
+                windows: member_windows(&m).map_or_else(|| UNREADABLE_WINDOWS.to_string(), |w| describe_windows(&w)),
                 manageable: can_manage && role != Role::Owner && can_manage_role(&a.rights, role),
                 is_me: m.user_id == viewer.principal.user_id,
                 view: m,
@@ -202,15 +200,7 @@ pub async fn invite(State(state): State<AppState>, viewer: Viewer, Path(id): Pat
             revoke: terms.revoke,
             invitation_expires_at: None,
         };
-        members::create_invitation(
-            State(state.clone()),
-            viewer.ctx(),
-            viewer.principal.clone(),
-            Path(id.clone()),
-            Json(body),
-        )
-        .await
-        .map(|(_, Json(created))| created)
+        create_invitation(&state, &viewer.ctx(), &viewer.principal, &id, body).await.map_err(ApiError)
     } else {
         Err(ApiError(AppError::Validation(unreadable)))
     };
@@ -242,15 +232,9 @@ pub async fn withdraw(
     viewer: Viewer,
     Path((id, inv)): Path<(String, String)>,
 ) -> Response {
-    let result = members::withdraw_invitation(
-        State(state.clone()),
-        viewer.ctx(),
-        viewer.principal.clone(),
-        Path((id.clone(), inv)),
-    )
-    .await;
-    match result {
-        Ok(_) => see_other(&format!("/accounts/{id}/members?notice=withdrawn")),
+    let result = withdraw_invitation(&state, &viewer.ctx(), &viewer.principal, &id, &inv).await;
+    match result.map_err(ApiError) {
+        Ok(()) => see_other(&format!("/accounts/{id}/members?notice=withdrawn")),
         Err(e) => row_failed(&state, &viewer, &id, &e).await,
     }
 }
@@ -260,16 +244,9 @@ pub async fn remove(
     viewer: Viewer,
     Path((id, user_id)): Path<(String, String)>,
 ) -> Response {
-    let result = members::remove_member(
-        State(state.clone()),
-        viewer.ctx(),
-        viewer.principal.clone(),
-        Path((id.clone(), user_id)),
-        Query(RemoveQuery { cancel_posts: None }),
-    )
-    .await;
-    match result {
-        Ok(_) => see_other(&format!("/accounts/{id}/members?notice=removed")),
+    let result = remove_member(&state, &viewer.ctx(), &viewer.principal, &id, &user_id, false).await;
+    match result.map_err(ApiError) {
+        Ok(()) => see_other(&format!("/accounts/{id}/members?notice=removed")),
         Err(e) => row_failed(&state, &viewer, &id, &e).await,
     }
 }
@@ -294,10 +271,8 @@ async fn member_view(
     user_id: &str,
 ) -> Result<(MemberPage, jiff::tz::TimeZone), ApiError> {
     let a = access(state, viewer, id, Need::Capability(Capability::MembersManage)).await?;
-    let Json(list) =
-        members::list_members(State(state.clone()), viewer.ctx(), viewer.principal.clone(), Path(id.to_string()))
-            .await?;
-    let member = list.items.into_iter().find(|m| m.user_id == user_id).ok_or(ApiError(AppError::NotFound))?;
+    let list = list_members(state, &viewer.ctx(), &viewer.principal, id).await?;
+    let member = list.into_iter().find(|m| m.user_id == user_id).ok_or(ApiError(AppError::NotFound))?;
     let zone = account_zone(&a.account);
     let mut form = Form::new("member", &viewer.csrf)
         .value("role", member.role.clone())
@@ -310,9 +285,13 @@ async fn member_view(
     for r in &member.revoke {
         form = form.value("revoke", *r);
     }
-    let windows: Vec<WindowInput> = serde_json::from_value(member.windows.clone()).unwrap_or_default();
-    for cell in windows_to_grid(&windows) {
-        form = form.value("w", cell);
+    match member_windows(&member) {
+        Some(windows) => {
+            for cell in windows_to_grid(&windows) {
+                form = form.value("w", cell);
+            }
+        }
+        None => form = form.field_error("windows", UNREADABLE_WINDOWS),
     }
     let mut layout = viewer.layout(format!("{} on {}", member.display_name, a.account.display_name));
     layout.account = Some(account_nav(&a, "members"));
@@ -362,15 +341,7 @@ pub async fn member_submit(
             revoke: Some(terms.revoke),
             status: data.opt("status"),
         };
-        members::update_member(
-            State(state.clone()),
-            viewer.ctx(),
-            viewer.principal.clone(),
-            Path((id.clone(), user_id.clone())),
-            Json(body),
-        )
-        .await
-        .map(|_| ())
+        update_member(&state, &viewer.ctx(), &viewer.principal, &id, &user_id, body).await.map(|_| ()).map_err(ApiError)
     } else {
         Err(ApiError(AppError::Validation(unreadable)))
     };

@@ -422,6 +422,54 @@ both_backends! {
         assert_eq!((d_now["state"].as_str(), d_now["scheduled_at"].as_str()), (Some("approved"), None));
     }
 
+    async fn unreadable_windows_refuse_scheduling_and_hold_due_posts(app: TestApp) {
+        let t = team(&app).await;
+        let (a, b) = (approved(&app, &t, "a").await, approved(&app, &t, "b").await);
+        // While the admin's windows (none) can be read, the admin schedules `a` for an hour on.
+        let at = app.clock.now().checked_add(jiff::SignedDuration::from_hours(1)).unwrap().to_string();
+        let ok = act(&app, &t.admin, &a, "schedule", json!({"at": at})).await;
+        assert_eq!(ok.status, 200, "{}", ok.text);
+        // Then the stored value becomes unreadable: it must never mean "no restriction".
+        app.raw_sql(&format!(
+            "UPDATE memberships SET windows = 'not json' WHERE account_id = '{}' AND user_id = '{}'",
+            t.account, t.admin.user_id
+        ))
+        .await;
+        act(&app, &t.admin, &b, "schedule", json!({"at": at})).await.assert_problem(403, "outside-window");
+        act(&app, &t.admin, &b, "publish-now", json!({})).await.assert_problem(403, "outside-window");
+        let b_now = get(&app, &t.owner, &b).await.body;
+        assert_eq!((b_now["state"].as_str(), b_now["scheduled_at"].as_str()), (Some("approved"), None));
+        // The member list does not show them as "no restriction", and changing the member
+        // without sending windows does not quietly clear them.
+        let list = app.get(&format!("/api/v1/accounts/{}/members", t.account)).auth(&t.owner).send().await;
+        let admin_row = list.body["items"].as_array().unwrap().iter().find(|m| m["user_id"] == t.admin.user_id.as_str()).unwrap();
+        assert_eq!(admin_row["windows"], Value::Null, "{}", list.text);
+        let patch = app
+            .req(Method::PATCH, &format!("/api/v1/accounts/{}/members/{}", t.account, t.admin.user_id))
+            .auth(&t.owner)
+            .json(json!({"daily_quota": 5}))
+            .send()
+            .await;
+        patch.assert_problem(422, "validation");
+        assert_eq!(patch.body["errors"][0]["field"], "windows", "{}", patch.text);
+        // When `a` falls due, the scheduler holds it instead of publishing.
+        app.clock.advance(std::time::Duration::from_secs(3601));
+        let mut held = None;
+        for _ in 0..600 {
+            let p = app.state.store.post(&a).await.unwrap().unwrap();
+            if p.state != "scheduled" && p.state != "publishing" {
+                held = Some(p);
+                break;
+            }
+            app.state.scheduler.wake();
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        let p = held.expect("the scheduler never handled the due post");
+        assert_eq!((p.state.as_str(), p.hold_reason.as_deref()), ("approved", Some("outside_window")), "{p:?}");
+        assert!(p.last_error.unwrap_or_default().contains("cannot be read"));
+        assert!(app.state.store.sandbox_posts(&t.account).await.unwrap().is_empty(), "nothing was published");
+    }
+
     async fn windows_follow_daylight_saving_gaps_and_overlaps(app: TestApp) {
         let mut t = team(&app).await;
         settings(&app, &t.owner, &t.account, json!({"time_zone": "Europe/Paris"})).await;

@@ -1,0 +1,169 @@
+//! Changing a member's terms (role, capabilities, end date, windows, quota, suspension),
+//! removing a member, and leaving an account.
+use std::str::FromStr;
+
+use serde::Deserialize;
+use serde_json::json;
+use steward_domain::audit::Action;
+use steward_domain::capability::{Capability, Role, can_change_role};
+use steward_domain::windows::{WindowInput, stored_windows};
+use utoipa::ToSchema;
+
+use crate::actor::{Ctx, Principal};
+use crate::authz::{Need, authorize, capability_set};
+use crate::clock::rfc3339;
+use crate::error::{AppError, AppResult, FieldError};
+use crate::input::{future_instant, nullable};
+use crate::members::terms::{Requested, build_terms, parse_role, require_manage};
+use crate::members::view::{MemberView, fresh_member};
+use crate::services::Services;
+use crate::usecase::{Audit, audited};
+
+#[derive(Deserialize, ToSchema)]
+pub struct MemberUpdate {
+    pub role: Option<String>,
+    /// `null` removes the end date.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub expires_at: Option<Option<String>>,
+    /// Replaces the windows (`[]`: no restriction).
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub windows: Option<Vec<WindowInput>>,
+    /// `null` removes the quota.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<i64>)]
+    pub daily_quota: Option<Option<i64>>,
+    /// Replaces the capabilities added to the role.
+    pub grant: Option<Vec<String>>,
+    /// Replaces the capabilities removed from the role.
+    pub revoke: Option<Vec<String>>,
+    /// `active` reinstates a suspended member; `suspended` suspends one.
+    pub status: Option<String>,
+}
+
+fn names(json: &str) -> Vec<String> {
+    capability_set(json).sorted_names().iter().map(|s| (*s).to_string()).collect()
+}
+
+/// Changes the terms given; the others stay as they are.
+pub async fn update_member(
+    s: &Services,
+    ctx: &Ctx,
+    who: &Principal,
+    account_id: &str,
+    user_id: &str,
+    input: MemberUpdate,
+) -> AppResult<MemberView> {
+    let id = account_id;
+    ctx.slot.set_action(Action::MemberUpdate, Some(format!("user:{user_id}")));
+    let actor = authorize(s, ctx, who, id, Need::Capability(Capability::MembersManage)).await?;
+    let now = s.clock.now();
+    audited(s, ctx, &who.actor(), async |tx| {
+        tx.lock_account(id).await?.ok_or(AppError::NotFound)?;
+        let current = s.store.membership(id, user_id).await?.ok_or(AppError::NotFound)?;
+        let from = Role::from_str(&current.role).map_err(AppError::internal)?;
+        if from == Role::Owner {
+            return Err(AppError::Forbidden(
+                "nobody can change the owner's membership; the owner can transfer ownership".into(),
+            ));
+        }
+        require_manage(&actor.rights, from)?;
+        let mut errors = Vec::new();
+        let to = match input.role.as_deref() {
+            Some(raw) => parse_role(raw, &mut errors).unwrap_or(from),
+            None => from,
+        };
+        if to != from && !can_change_role(&actor.rights, from, to) {
+            return Err(AppError::Forbidden("only the owner makes or unmakes admins".into()));
+        }
+        let expires_at = match &input.expires_at {
+            None => current.expires_at,
+            Some(None) => None,
+            Some(Some(raw)) => future_instant("expires_at", raw, now).map_err(|e| errors.push(e)).ok(),
+        };
+        let grant: Vec<String> = input.grant.clone().unwrap_or_else(|| names(&current.grants));
+        let revoke: Vec<String> = input.revoke.clone().unwrap_or_else(|| names(&current.revokes));
+        let windows: Vec<WindowInput> = match &input.windows {
+            Some(w) => w.clone(),
+            // Kept as they are, if they can be read: unreadable windows are never silently
+            // replaced by "no restriction".
+            None => match stored_windows(&current.windows) {
+                Ok(stored) => stored.iter().map(WindowInput::from).collect(),
+                Err(e) => {
+                    errors.push(FieldError::new("windows", format!("{e}; send them again ([] for no restriction)")));
+                    Vec::new()
+                }
+            },
+        };
+        let daily_quota = input.daily_quota.unwrap_or(current.daily_quota);
+        let status = match input.status.as_deref() {
+            None => current.status.clone(),
+            Some(s @ ("active" | "suspended")) => s.to_string(),
+            Some(_) => {
+                errors.push(FieldError::new("status", "must be `active` or `suspended`"));
+                current.status.clone()
+            }
+        };
+        let requested =
+            Requested { role: to, grant: &grant, revoke: &revoke, windows: &windows, daily_quota, expires_at };
+        let terms = build_terms(&actor, &requested, &mut errors);
+        if !errors.is_empty() {
+            return Err(AppError::Validation(errors));
+        }
+        tx.update_membership(id, user_id, &terms, &status, now.as_microsecond()).await?;
+        let action = if to != from { Action::MemberRoleChange } else { Action::MemberUpdate };
+        let audit = Audit::on_account(id, action).target(format!("user:{user_id}")).detail(json!({
+            "role": {"from": from.as_str(), "to": to.as_str()}, "status": {"from": current.status, "to": status},
+            "grant": grant, "revoke": revoke, "expires_at": expires_at.map(rfc3339), "daily_quota": daily_quota,
+            "windows": windows.len(),
+        }));
+        Ok(((), audit))
+    })
+    .await?;
+    fresh_member(s, id, user_id).await
+}
+
+/// Removes `user_id` from the account; removing oneself is leaving, which any member may do
+/// (except the owner, who transfers ownership or deletes the account). `cancel_posts` is
+/// recorded with the event.
+pub async fn remove_member(
+    s: &Services,
+    ctx: &Ctx,
+    who: &Principal,
+    account_id: &str,
+    user_id: &str,
+    cancel_posts: bool,
+) -> AppResult<()> {
+    let id = account_id;
+    ctx.slot.set_action(Action::MemberRemove, Some(format!("user:{user_id}")));
+    let leaving = user_id == who.user_id;
+    let need = if leaving { Need::Leave } else { Need::Capability(Capability::MembersManage) };
+    let actor = authorize(s, ctx, who, id, need).await?;
+    audited(s, ctx, &who.actor(), async |tx| {
+        tx.lock_account(id).await?.ok_or(AppError::NotFound)?;
+        let target = s.store.membership(id, user_id).await?.ok_or(AppError::NotFound)?;
+        let role = Role::from_str(&target.role).map_err(AppError::internal)?;
+        if role == Role::Owner {
+            return Err(if leaving {
+                AppError::Conflict("the owner cannot leave; transfer ownership or delete the account".into())
+            } else {
+                AppError::Forbidden("nobody can remove the owner".into())
+            });
+        }
+        if !leaving {
+            require_manage(&actor.rights, role)?;
+        }
+        tx.delete_membership(id, user_id).await?;
+        let action = if leaving { Action::MemberLeave } else { Action::MemberRemove };
+        let audit = Audit::on_account(id, action)
+            .target(format!("user:{user_id}"))
+            .detail(json!({ "role": role.as_str(), "cancel_posts": cancel_posts }));
+        Ok(((), audit))
+    })
+    .await
+}
+
+/// The signed-in member leaves the account.
+pub async fn leave(s: &Services, ctx: &Ctx, who: &Principal, account_id: &str) -> AppResult<()> {
+    remove_member(s, ctx, who, account_id, &who.user_id, false).await
+}
