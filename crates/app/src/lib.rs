@@ -10,6 +10,7 @@ pub mod clock;
 pub mod config;
 pub mod credentials;
 pub mod crypto;
+pub mod engagement;
 pub mod error;
 pub mod metrics;
 pub mod notify;
