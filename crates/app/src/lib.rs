@@ -14,6 +14,7 @@ pub mod engagement;
 pub mod error;
 pub mod metrics;
 pub mod notify;
+pub mod paging;
 pub mod passwords;
 pub mod platforms;
 pub mod posts;
