@@ -151,7 +151,8 @@ async fn refuse_oversized_bodies(
 }
 
 /// `POST /api/v1/accounts/{id}/media` streams its body and applies its own, larger limits
-/// (`routes::posts::upload_media`); it reads the raw body, which `DefaultBodyLimit` does not cap.
+/// (`steward_app::posts::media::upload_media`); it reads the raw body, which `DefaultBodyLimit`
+/// does not cap.
 fn is_media_upload(req: &axum::extract::Request) -> bool {
     req.method() == axum::http::Method::POST
         && req

@@ -1,10 +1,176 @@
-//! Uploaded media as the rest of the application finds it: by the URL Steward gave out.
-use std::path::PathBuf;
+//! Uploaded media: receiving an upload (its type checked by its first bytes, its size limited,
+//! stored under the data directory), finding a stored file to serve it, and resolving a URL
+//! Steward gave out back to its upload.
+use std::path::{Path, PathBuf};
 
-use steward_store::MediaUploadRow;
+use futures_util::{Stream, StreamExt};
+use serde_json::json;
+use steward_domain::audit::Action;
+use steward_domain::capability::Capability;
+use steward_store::{MediaUploadRow, NewMediaUpload};
 
-use crate::error::AppResult;
+use crate::actor::{Ctx, Principal};
+use crate::authz::{Need, authorize};
+use crate::error::{AppError, AppResult};
+use crate::posts::view::{MediaView, media_view};
 use crate::services::Services;
+use crate::usecase::{Audit, audited};
+
+/// Uploads: images up to 8 MiB (PNG, JPEG, GIF, WebP), videos up to 256 MiB (MP4, QuickTime).
+pub const MAX_IMAGE_BYTES: u64 = 8 * 1024 * 1024;
+pub const MAX_VIDEO_BYTES: u64 = 256 * 1024 * 1024;
+
+/// Whether a file's first bytes are those of its declared type.
+type SignatureCheck = fn(&[u8]) -> bool;
+
+/// What an upload's content type allows: its kind, size limit, and a check of its first bytes
+/// (so a file is what it claims to be, and a browser cannot be made to sniff it as something else).
+fn upload_kind(content_type: &str) -> Option<(&'static str, u64, SignatureCheck)> {
+    Some(match canonical_content_type(content_type).as_str() {
+        "image/png" => ("image", MAX_IMAGE_BYTES, |b| b.starts_with(b"\x89PNG\r\n\x1a\n")),
+        "image/jpeg" => ("image", MAX_IMAGE_BYTES, |b| b.starts_with(&[0xFF, 0xD8, 0xFF])),
+        "image/gif" => ("image", MAX_IMAGE_BYTES, |b| b.starts_with(b"GIF87a") || b.starts_with(b"GIF89a")),
+        "image/webp" => ("image", MAX_IMAGE_BYTES, |b| b.len() >= 12 && &b[..4] == b"RIFF" && &b[8..12] == b"WEBP"),
+        "video/mp4" | "video/quicktime" => ("video", MAX_VIDEO_BYTES, |b| {
+            b.len() >= 12 && matches!(&b[4..8], b"ftyp" | b"moov" | b"mdat" | b"wide" | b"free")
+        }),
+        _ => return None,
+    })
+}
+
+/// A content type without its parameters, lower case.
+fn canonical_content_type(content_type: &str) -> String {
+    content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase()
+}
+
+/// An upload as the edge hands it over: its declared type and length, and its bytes as they
+/// arrive (an error item means the upload was interrupted).
+pub struct Upload<S> {
+    pub content_type: String,
+    /// The length the client announced, if any: an upload announced too large is refused
+    /// before a byte is read.
+    pub declared_len: Option<u64>,
+    pub body: S,
+}
+
+/// Stores an upload for the account's posts, after checking its type by its first bytes and
+/// its size against the type's limit. The file and its row exist together or not at all.
+pub async fn upload_media<S, B, E>(
+    s: &Services,
+    ctx: &Ctx,
+    who: &Principal,
+    account_id: &str,
+    upload: Upload<S>,
+) -> AppResult<MediaView>
+where
+    S: Stream<Item = Result<B, E>> + Unpin,
+    B: AsRef<[u8]>,
+{
+    ctx.slot.set_action(Action::MediaUpload, Some(format!("account:{account_id}")));
+    authorize(s, ctx, who, account_id, Need::Capability(Capability::DraftsCreate)).await?;
+    let Some((kind, limit, looks_right)) = upload_kind(&upload.content_type) else {
+        return Err(AppError::validation(
+            "Content-Type",
+            "must be image/png, image/jpeg, image/gif, image/webp, video/mp4 or video/quicktime",
+        ));
+    };
+    let content_type = canonical_content_type(&upload.content_type);
+    if upload.declared_len.is_some_and(|n| n > limit) {
+        return Err(AppError::PayloadTooLarge);
+    }
+    let dir = media_dir(s);
+    tokio::fs::create_dir_all(&dir).await.map_err(AppError::internal)?;
+    let media_id = uuid::Uuid::now_v7().to_string();
+    let partial = dir.join(format!("{media_id}.partial"));
+    let (size, digest, head) = match receive(upload.body, &partial, limit).await {
+        Ok(found) => found,
+        Err(e) => {
+            let _ = tokio::fs::remove_file(&partial).await;
+            return Err(e);
+        }
+    };
+    if size == 0 || !looks_right(&head) {
+        let _ = tokio::fs::remove_file(&partial).await;
+        return Err(AppError::validation("body", format!("is not a {content_type} file")));
+    }
+    let path = dir.join(&media_id);
+    tokio::fs::rename(&partial, &path).await.map_err(AppError::internal)?;
+    let stored = audited(s, ctx, &who.actor(), async |tx| {
+        tx.insert_media_upload(NewMediaUpload {
+            id: &media_id,
+            account_id,
+            uploaded_by: &who.user_id,
+            kind,
+            content_type: &content_type,
+            size_bytes: i64::try_from(size).unwrap_or(i64::MAX),
+            sha256: &digest,
+            now: s.clock.now_us(),
+        })
+        .await?;
+        let audit = Audit::on_account(account_id, Action::MediaUpload)
+            .target(format!("media:{media_id}"))
+            .detail(json!({ "media_id": media_id, "kind": kind, "content_type": content_type, "size_bytes": size }));
+        Ok(((), audit))
+    })
+    .await;
+    if let Err(e) = stored {
+        let _ = tokio::fs::remove_file(&path).await;
+        return Err(e);
+    }
+    let row = s.store.media_upload(&media_id).await?.ok_or(AppError::NotFound)?;
+    Ok(media_view(s, row))
+}
+
+/// Writes the bytes to `path`, refusing them once they pass `limit`. Returns the size, the
+/// SHA-256 and the first bytes.
+async fn receive<S, B, E>(mut body: S, path: &Path, limit: u64) -> AppResult<(u64, Vec<u8>, Vec<u8>)>
+where
+    S: Stream<Item = Result<B, E>> + Unpin,
+    B: AsRef<[u8]>,
+{
+    use sha2::Digest;
+    use tokio::io::AsyncWriteExt;
+    let mut file = tokio::fs::File::create(path).await.map_err(AppError::internal)?;
+    let mut hasher = sha2::Sha256::new();
+    let mut size: u64 = 0;
+    let mut head = Vec::with_capacity(16);
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|_| AppError::validation("body", "the upload was interrupted"))?;
+        let data = chunk.as_ref();
+        size += data.len() as u64;
+        if size > limit {
+            return Err(AppError::PayloadTooLarge);
+        }
+        if head.len() < 16 {
+            let take = (16 - head.len()).min(data.len());
+            head.extend_from_slice(&data[..take]);
+        }
+        hasher.update(data);
+        file.write_all(data).await.map_err(AppError::internal)?;
+    }
+    file.sync_all().await.map_err(AppError::internal)?;
+    Ok((size, hasher.finalize().to_vec(), head))
+}
+
+/// A stored upload, to serve: where its bytes are and what type they are.
+#[derive(Debug)]
+pub struct StoredFile {
+    pub path: PathBuf,
+    pub content_type: String,
+}
+
+/// An upload of the account, for a member who may view the account.
+pub async fn media_file(
+    s: &Services,
+    ctx: &Ctx,
+    who: &Principal,
+    account_id: &str,
+    media_id: &str,
+) -> AppResult<StoredFile> {
+    authorize(s, ctx, who, account_id, Need::Capability(Capability::AccountView)).await?;
+    let row = s.store.media_upload(media_id).await?.filter(|m| m.account_id == account_id).ok_or(AppError::NotFound)?;
+    Ok(StoredFile { path: media_dir(s).join(&row.id), content_type: row.content_type })
+}
 
 /// Resolves a URL Steward gave out for an upload to its row and file (for the scheduler,
 /// which hands the bytes to a platform). `None` for any other URL.

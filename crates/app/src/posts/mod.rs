@@ -1,3 +1,10 @@
-//! Posts: the rules a post is held to, and its media.
+//! Posts: drafts and their versions, review and approval, scheduling, media, and the rules a
+//! post is held to. Publishing itself is the scheduler's (DESIGN.md "Post workflow",
+//! Invariants 5 and 7).
+pub mod drafts;
 pub mod media;
+pub mod review;
 pub mod rules;
+pub mod scheduling;
+pub mod view;
+mod workflow;

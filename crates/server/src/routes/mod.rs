@@ -22,16 +22,9 @@ pub struct Page<T: ToSchema> {
     pub next_cursor: Option<String>,
 }
 
-pub const DEFAULT_LIMIT: i64 = 50;
-pub const MAX_LIMIT: i64 = 500;
-
 /// Clamps `?limit=` to API.md's bounds, refusing nonsense instead of guessing.
 pub fn page_limit(limit: Option<i64>) -> Result<i64, crate::error::ApiError> {
-    match limit {
-        None => Ok(DEFAULT_LIMIT),
-        Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
-        Some(_) => Err(crate::error::ApiError::validation("limit", format!("must be between 1 and {MAX_LIMIT}"))),
-    }
+    Ok(steward_app::paging::page_limit(limit)?)
 }
 
 /// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`) in PATCH bodies.

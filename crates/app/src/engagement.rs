@@ -1,0 +1,161 @@
+//! Platform engagement (API.md "Platform engagement"): comments on the account's published
+//! posts, replies as the account, and post statistics, through the platform adapters.
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use steward_connectors::ConnectorError;
+use steward_domain::audit::Action;
+use steward_domain::capability::Capability;
+use steward_store::{AccountRow, PostListQuery};
+use utoipa::ToSchema;
+
+use crate::actor::{Ctx, Principal};
+use crate::authz::{Need, authorize};
+use crate::error::{AppError, AppResult};
+use crate::platforms::{self, PlatformComment};
+use crate::services::Services;
+use crate::usecase::{Audit, audited};
+
+/// How many recent published posts the engagement views look at.
+const RECENT_POSTS: i64 = 100;
+/// The longest reply Steward sends.
+pub const MAX_REPLY_CHARS: usize = 3000;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CommentView {
+    pub id: String,
+    /// Steward's post the comment is on (`null` when the platform's post is not one of Steward's).
+    pub post_id: Option<String>,
+    pub post_external_id: String,
+    pub author: String,
+    pub text: String,
+    pub created_at: String,
+    pub hidden: bool,
+    pub parent_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ReplyRequest {
+    pub text: String,
+}
+
+/// A post's counts; each is `null` when the platform does not tell it (see docs/platforms.md).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PostStatsView {
+    pub post_id: String,
+    pub impressions: Option<i64>,
+    pub likes: Option<i64>,
+    pub comments: Option<i64>,
+    pub shares: Option<i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AnalyticsView {
+    /// `null` when the platform does not tell.
+    pub followers: Option<i64>,
+    pub posts: Vec<PostStatsView>,
+}
+
+/// `(Steward post id, platform id)` of the account's recently published posts.
+async fn published(s: &Services, account_id: &str) -> AppResult<Vec<(String, String)>> {
+    let q = PostListQuery { state: Some("published"), limit: RECENT_POSTS, ..PostListQuery::default() };
+    Ok(s.store.list_posts(account_id, &q).await?.into_iter().filter_map(|p| p.external_id.map(|e| (p.id, e))).collect())
+}
+
+fn external_ids(posts: &[(String, String)]) -> Vec<String> {
+    posts.iter().map(|(_, e)| e.clone()).collect()
+}
+
+/// A platform failure, as the application says it.
+fn platform_error(s: &Services, account: &AccountRow, e: ConnectorError) -> AppError {
+    match e {
+        ConnectorError::RateLimited { retry_after } => {
+            platforms::rate_limited(&account.platform, retry_after, s.clock.now_us())
+        }
+        ConnectorError::Rejected(m) => AppError::validation("comment_id", m),
+        ConnectorError::Misconfigured(m) => AppError::Conflict(m),
+        ConnectorError::Unauthorized(_) => AppError::Conflict(format!(
+            "{} no longer accepts this account's credential; its owner must reconnect it",
+            account.platform
+        )),
+        other => AppError::PlatformUnavailable(format!("{}: {other}", account.platform)),
+    }
+}
+
+fn view(c: PlatformComment, posts: &[(String, String)]) -> CommentView {
+    CommentView {
+        post_id: posts.iter().find(|(_, e)| *e == c.post_external_id).map(|(id, _)| id.clone()),
+        id: c.id,
+        post_external_id: c.post_external_id,
+        author: c.author,
+        text: c.text,
+        created_at: c.created_at,
+        hidden: c.hidden,
+        parent_id: c.parent_id,
+    }
+}
+
+/// The comments on the account's recently published posts.
+pub async fn list_comments(s: &Services, ctx: &Ctx, who: &Principal, account_id: &str) -> AppResult<Vec<CommentView>> {
+    let access = authorize(s, ctx, who, account_id, Need::Capability(Capability::AccountView)).await?;
+    let posts = published(s, account_id).await?;
+    let items = platforms::comments(s, &access.account, &external_ids(&posts))
+        .await
+        .map_err(|e| platform_error(s, &access.account, e))?;
+    Ok(items.into_iter().map(|c| view(c, &posts)).collect())
+}
+
+/// Replies to a comment as the account.
+pub async fn reply(
+    s: &Services,
+    ctx: &Ctx,
+    who: &Principal,
+    account_id: &str,
+    comment_id: &str,
+    input: ReplyRequest,
+) -> AppResult<CommentView> {
+    ctx.slot.set_action(Action::CommentReply, Some(format!("account:{account_id}")));
+    let access = authorize(s, ctx, who, account_id, Need::Capability(Capability::CommentsReply)).await?;
+    let text = input.text.trim();
+    if text.is_empty() || text.chars().count() > MAX_REPLY_CHARS {
+        return Err(AppError::validation("text", format!("must be 1 to {MAX_REPLY_CHARS} characters")));
+    }
+    let posted = platforms::reply(s, &access.account, comment_id, text)
+        .await
+        .map_err(|e| platform_error(s, &access.account, e))?;
+    // The reply is live on the platform; its audit event records who said what, where.
+    audited(s, ctx, &who.actor(), async |_| {
+        let audit = Audit::on_account(account_id, Action::CommentReply)
+            .target(format!("comment:{comment_id}"))
+            .detail(json!({ "platform": access.account.platform, "reply_id": posted.id, "text": text }));
+        Ok(((), audit))
+    })
+    .await?;
+    let posts = published(s, account_id).await?;
+    Ok(view(posted, &posts))
+}
+
+/// The account's follower count and the statistics of its recently published posts.
+pub async fn analytics(s: &Services, ctx: &Ctx, who: &Principal, account_id: &str) -> AppResult<AnalyticsView> {
+    let access = authorize(s, ctx, who, account_id, Need::Capability(Capability::AnalyticsView)).await?;
+    let posts = published(s, account_id).await?;
+    let stats = platforms::analytics(s, &access.account, &external_ids(&posts))
+        .await
+        .map_err(|e| platform_error(s, &access.account, e))?;
+    Ok(AnalyticsView {
+        followers: stats.followers,
+        posts: stats
+            .posts
+            .into_iter()
+            .filter_map(|p| {
+                let post_id = posts.iter().find(|(_, e)| *e == p.external_id)?.0.clone();
+                Some(PostStatsView {
+                    post_id,
+                    impressions: p.impressions,
+                    likes: p.likes,
+                    comments: p.comments,
+                    shares: p.shares,
+                })
+            })
+            .collect(),
+    })
+}

@@ -1,0 +1,403 @@
+//! Drafts: creating a post (idempotently), editing it against the version it was based on,
+//! listing an account's posts and reading one. An edit makes the post a draft again.
+//!
+//! Decisions where the spec is silent:
+//! - An edit must name the version it was made from (`BasedOn`); "any version" is refused the
+//!   same way, since it would defeat the check.
+//! - An edit that changes nothing is not an edit: the post stays as it is.
+//! - An idempotency key on create is scoped to (account, author); a replay with the same
+//!   content answers the post it made, different content is refused.
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::{Deserialize, Deserializer};
+use serde_json::json;
+use steward_domain::audit::Action;
+use steward_domain::capability::Capability;
+use steward_domain::platform;
+use steward_domain::post::{PostAction, PostSnapshot, PostState, transition};
+use steward_store::{AccountRow, NewPost, PostContent, PostListQuery, PostRow, StoreError};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::actor::{Ctx, Principal};
+use crate::authz::{AccountAccess, Need, authorize};
+use crate::crypto::sha256;
+use crate::error::{AppError, AppResult, FieldError};
+use crate::paging::page_limit;
+use crate::posts::rules::{approval_rules, counting_approvals};
+use crate::posts::view::{MediaItem, PostView, current, etag, parse_media, post_view};
+use crate::posts::workflow::{load, performer, post_error, state_of, target, version_of};
+use crate::services::Services;
+use crate::usecase::{Audit, record};
+
+pub const MAX_TEXT_CHARS: usize = 10_000;
+pub const MAX_TITLE_CHARS: usize = 300;
+pub const MAX_MEDIA_ITEMS: usize = 20;
+pub const MAX_MEDIA_URL_LEN: usize = 2048;
+pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ContentRequest {
+    pub text: String,
+    pub title: Option<String>,
+    #[serde(default)]
+    pub media: Vec<MediaItem>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct EditRequest {
+    pub text: Option<String>,
+    /// `null` removes the title.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub title: Option<Option<String>>,
+    pub media: Option<Vec<MediaItem>>,
+}
+
+/// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`).
+fn nullable<'de, T, D>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    T: Deserialize<'de>,
+    D: Deserializer<'de>,
+{
+    Ok(Some(Option::<T>::deserialize(deserializer)?))
+}
+
+/// The version of the post an edit was made from, as the version tags ([`etag`]) the editor
+/// last saw: the edit is refused unless one of them is the post's tag as stored now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BasedOn {
+    /// No version named.
+    Unstated,
+    /// "Whatever version it is now".
+    AnyVersion,
+    Tags(Vec<String>),
+}
+
+impl BasedOn {
+    /// Whether it names `current`; naming none at all is refused (a conditional edit is required).
+    fn names(&self, current: &str) -> AppResult<bool> {
+        match self {
+            BasedOn::Unstated => Err(AppError::PreconditionRequired(
+                "Send the post's ETag (from GET /api/v1/posts/{id}) in If-Match, so that an edit never overwrites \
+                 changes you have not seen."
+                    .into(),
+            )),
+            BasedOn::AnyVersion => Err(AppError::PreconditionRequired(
+                "If-Match: * is not accepted here; send the post's ETag (from GET /api/v1/posts/{id}).".into(),
+            )),
+            BasedOn::Tags(tags) => Ok(tags.iter().any(|tag| tag == current)),
+        }
+    }
+}
+
+/// The longest text a post on `account` may have: its platform's limit (within Steward's own).
+#[must_use]
+pub fn text_limit(account: &AccountRow) -> usize {
+    platform::platform(&account.platform).map_or(MAX_TEXT_CHARS, |p| p.max_text_chars.min(MAX_TEXT_CHARS))
+}
+
+/// Refused at once rather than when it is due: the platform would refuse it then.
+fn validate_text(text: &str, account: &AccountRow, errors: &mut Vec<FieldError>) {
+    let limit = text_limit(account);
+    if platform::text_chars(text) > limit {
+        let name = platform::platform(&account.platform).map_or("this platform", |p| p.name);
+        errors.push(FieldError::new("text", format!("must be at most {limit} characters on {name}")));
+    }
+}
+
+fn validate_title(title: Option<&str>, errors: &mut Vec<FieldError>) {
+    if title.is_some_and(|t| t.chars().count() > MAX_TITLE_CHARS) {
+        errors.push(FieldError::new("title", format!("must be at most {MAX_TITLE_CHARS} characters")));
+    }
+}
+
+/// Media by URL: `http(s)://host/...`, no spaces or control characters, kind image or video.
+fn validate_media(media: &[MediaItem], errors: &mut Vec<FieldError>) {
+    if media.len() > MAX_MEDIA_ITEMS {
+        errors.push(FieldError::new("media", format!("at most {MAX_MEDIA_ITEMS} items")));
+        return;
+    }
+    for (i, item) in media.iter().enumerate() {
+        if !matches!(item.kind.as_str(), "image" | "video") {
+            errors.push(FieldError::new(format!("media[{i}].kind"), "must be `image` or `video`"));
+        }
+        let url = item.url.as_str();
+        let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
+        let host_ok = rest.is_some_and(|r| {
+            let host = r.split(['/', '?', '#']).next().unwrap_or_default();
+            !host.is_empty() && !host.contains('@')
+        });
+        if url.len() > MAX_MEDIA_URL_LEN || !host_ok || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            errors.push(FieldError::new(
+                format!("media[{i}].url"),
+                format!("must be an http:// or https:// URL with a host, at most {MAX_MEDIA_URL_LEN} characters"),
+            ));
+        }
+    }
+}
+
+fn validate_not_empty(text: &str, media: &[MediaItem], errors: &mut Vec<FieldError>) {
+    if text.trim().is_empty() && media.is_empty() {
+        errors.push(FieldError::new("text", "must not be empty when the post has no media"));
+    }
+}
+
+/// All of a post's content rules at once, so every invalid field is named together.
+fn validate_content(account: &AccountRow, text: &str, title: Option<&str>, media: &[MediaItem]) -> AppResult<()> {
+    let mut errors = Vec::new();
+    validate_text(text, account, &mut errors);
+    validate_title(title, &mut errors);
+    validate_media(media, &mut errors);
+    validate_not_empty(text, media, &mut errors);
+    if errors.is_empty() { Ok(()) } else { Err(AppError::Validation(errors)) }
+}
+
+/// An idempotency key: 1 to 255 visible ASCII characters.
+fn idempotency_key(key: &str) -> AppResult<String> {
+    let visible = key.bytes().all(|b| b == b'\t' || (0x20..0x7f).contains(&b));
+    if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY_LEN || !visible {
+        return Err(AppError::validation(
+            "Idempotency-Key",
+            format!("must be 1 to {MAX_IDEMPOTENCY_KEY_LEN} visible ASCII characters"),
+        ));
+    }
+    Ok(key.to_string())
+}
+
+/// Creates a draft on the account. With an idempotency key, a replay of the same content
+/// answers the draft the first request made.
+pub async fn create_post(
+    s: &Services,
+    ctx: &Ctx,
+    who: &Principal,
+    account_id: &str,
+    idempotency: Option<&str>,
+    input: ContentRequest,
+) -> AppResult<PostView> {
+    ctx.slot.set_action(Action::PostCreate, Some(format!("account:{account_id}")));
+    let access = authorize(s, ctx, who, account_id, Need::Capability(Capability::DraftsCreate)).await?;
+    let key = idempotency.map(idempotency_key).transpose()?;
+    validate_content(&access.account, &input.text, input.title.as_deref(), &input.media)?;
+    let media = serde_json::to_string(&input.media).map_err(AppError::internal)?;
+    let request_hash =
+        sha256(json!({"text": input.text, "title": input.title, "media": input.media}).to_string().as_bytes());
+    let now = s.clock.now_us();
+    let post_id = uuid::Uuid::now_v7().to_string();
+
+    let mut tx = s.store.begin().await?;
+    if let Some(key) = &key
+        && let Some((existing, hash)) = tx.post_by_idempotency_key(account_id, &who.user_id, key).await?
+    {
+        drop(tx);
+        return replay(s, &access, existing, &hash, &request_hash);
+    }
+    let inserted = tx
+        .insert_post(NewPost {
+            id: &post_id,
+            account_id,
+            author_id: &who.user_id,
+            title: input.title.as_deref(),
+            text: &input.text,
+            media: &media,
+            idempotency: key.as_deref().map(|k| (k, request_hash.as_slice())),
+            now,
+        })
+        .await;
+    match inserted {
+        Ok(()) => {}
+        // Another request with the same key won the race (PostgreSQL): answer as its replay.
+        Err(StoreError::Conflict(_)) if key.is_some() => {
+            drop(tx);
+            let mut tx = s.store.begin().await?;
+            let found =
+                tx.post_by_idempotency_key(account_id, &who.user_id, key.as_deref().unwrap_or_default()).await?;
+            drop(tx);
+            let (existing, hash) = found.ok_or(AppError::Conflict("retry this request".into()))?;
+            return replay(s, &access, existing, &hash, &request_hash);
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let audit = Audit::on_account(account_id, Action::PostCreate).target(target(&post_id)).detail(json!({
+        "post_id": post_id,
+        "version": 1,
+        "text_chars": input.text.chars().count(),
+        "media": input.media.len(),
+    }));
+    record(s, ctx, &who.actor(), &mut tx, audit).await?;
+    tx.commit().await?;
+    current(s, &access.account, &post_id).await
+}
+
+fn replay(
+    s: &Services,
+    access: &AccountAccess,
+    post: PostRow,
+    hash: &[u8],
+    request_hash: &[u8],
+) -> AppResult<PostView> {
+    if hash != request_hash {
+        return Err(AppError::validation(
+            "Idempotency-Key",
+            "was already used for a different request; use a new key for new content",
+        ));
+    }
+    Ok(post_view(post, &access.account, &[], s.clock.now_us()))
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+pub struct ListPostsQuery {
+    /// Only posts in this state.
+    pub state: Option<String>,
+    /// Only posts by this author (user id).
+    pub author: Option<String>,
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+/// A page of an account's posts, newest first.
+#[derive(Debug)]
+pub struct PostList {
+    pub items: Vec<PostView>,
+    /// Where the next page starts, when there is one.
+    pub next_cursor: Option<String>,
+}
+
+pub async fn list_posts(
+    s: &Services,
+    ctx: &Ctx,
+    who: &Principal,
+    account_id: &str,
+    q: ListPostsQuery,
+) -> AppResult<PostList> {
+    let access = authorize(s, ctx, who, account_id, Need::Capability(Capability::AccountView)).await?;
+    let limit = page_limit(q.limit)?;
+    if let Some(state) = &q.state
+        && !PostState::ALL.iter().any(|known| known.as_str() == state)
+    {
+        return Err(AppError::validation(
+            "state",
+            "must be one of draft, in_review, approved, scheduled, publishing, published, failed, cancelled",
+        ));
+    }
+    let cursor = match &q.cursor {
+        None => None,
+        Some(c) => {
+            Some(decode_cursor(c).ok_or_else(|| AppError::validation("cursor", "is not a cursor from this list"))?)
+        }
+    };
+    let rows = s
+        .store
+        .list_posts(
+            account_id,
+            &PostListQuery {
+                state: q.state.as_deref(),
+                author_id: q.author.as_deref(),
+                before: cursor.as_ref().map(|(at, pid)| (*at, pid.as_str())),
+                limit: limit + 1,
+            },
+        )
+        .await?;
+    let page = usize::try_from(limit).unwrap_or(usize::MAX);
+    let more = rows.len() > page;
+    let rows: Vec<PostRow> = rows.into_iter().take(page).collect();
+    let next_cursor = if more { rows.last().map(|p| encode_cursor(p.created_at, &p.id)) } else { None };
+    let now = s.clock.now_us();
+    let mut items = Vec::with_capacity(rows.len());
+    for post in rows {
+        // Only these states carry approvals that still matter.
+        let approvals = if post.state == PostState::InReview.as_str()
+            || post.state == PostState::Approved.as_str()
+            || post.state == PostState::Scheduled.as_str()
+        {
+            s.store.post_approvals(&post.id).await?
+        } else {
+            Vec::new()
+        };
+        items.push(post_view(post, &access.account, &approvals, now));
+    }
+    Ok(PostList { items, next_cursor })
+}
+
+fn encode_cursor(created_at: i64, id: &str) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{created_at}.{id}"))
+}
+
+fn decode_cursor(cursor: &str) -> Option<(i64, String)> {
+    let raw = String::from_utf8(URL_SAFE_NO_PAD.decode(cursor).ok()?).ok()?;
+    let (at, id) = raw.split_once('.')?;
+    Some((at.parse().ok()?, id.to_string()))
+}
+
+pub async fn get_post(s: &Services, ctx: &Ctx, who: &Principal, post_id: &str) -> AppResult<PostView> {
+    let (post, access) = load(s, ctx, who, post_id, Capability::AccountView).await?;
+    let approvals = s.store.post_approvals(post_id).await?;
+    Ok(post_view(post, &access.account, &approvals, s.clock.now_us()))
+}
+
+/// Edits the post's content, if `based_on` names it as stored now. The author with
+/// `drafts.create`, or a member with `drafts.edit_any`: the domain decides which applies.
+pub async fn edit_post(
+    s: &Services,
+    ctx: &Ctx,
+    who: &Principal,
+    post_id: &str,
+    based_on: &BasedOn,
+    input: EditRequest,
+) -> AppResult<PostView> {
+    ctx.slot.set_action(Action::PostEdit, Some(target(post_id)));
+    let (_, access) = load(s, ctx, who, post_id, Capability::AccountView).await?;
+    let now = s.clock.now_us();
+    let mut tx = s.store.begin().await?;
+    let post = tx.lock_post(post_id).await?.ok_or(AppError::NotFound)?;
+    if !based_on.names(&etag(&post))? {
+        return Err(AppError::PreconditionFailed);
+    }
+    let approvals = tx.post_approvals(post_id).await?;
+    let counting = counting_approvals(&access.account, &approvals, now);
+    let snapshot = PostSnapshot { state: state_of(&post)?, version: version_of(&post), approvals: &counting };
+    // The domain's edit (draft, approvals and schedule cleared) is what `update_post_content` stores.
+    let _edit = transition(&snapshot, &approval_rules(&access.account), &performer(&access, &post), &PostAction::Edit)
+        .map_err(post_error)?;
+
+    let old_media = parse_media(&post.media);
+    let text = input.text.unwrap_or_else(|| post.text.clone());
+    let title = match input.title {
+        None => post.title.clone(),
+        Some(t) => t,
+    };
+    let media = input.media.unwrap_or_else(|| old_media.clone());
+    validate_content(&access.account, &text, title.as_deref(), &media)?;
+    let mut changed = Vec::new();
+    if text != post.text {
+        changed.push("text");
+    }
+    if title != post.title {
+        changed.push("title");
+    }
+    if media != old_media {
+        changed.push("media");
+    }
+    if changed.is_empty() {
+        // Nothing to store: not an edit, so nothing goes back to draft.
+        drop(tx);
+        return Ok(post_view(post, &access.account, &approvals, now));
+    }
+    let media_json = serde_json::to_string(&media).map_err(AppError::internal)?;
+    let content = PostContent { title: title.as_deref(), text: &text, media: &media_json };
+    let Some(version) = tx.update_post_content(post_id, post.version, &post.state, &content, &who.user_id, now).await?
+    else {
+        return Err(AppError::PreconditionFailed);
+    };
+    let audit = Audit::on_account(&post.account_id, Action::PostEdit).target(target(post_id)).detail(json!({
+        "post_id": post_id,
+        "from_version": post.version,
+        "to_version": version,
+        "changed": changed,
+        "from_state": post.state,
+        "to_state": "draft",
+        "approvals_cleared": approvals.len(),
+    }));
+    record(s, ctx, &who.actor(), &mut tx, audit).await?;
+    tx.commit().await?;
+    current(s, &access.account, post_id).await
+}

@@ -1,0 +1,246 @@
+//! The post forms: create and edit (the form shown again with its errors), and the workflow
+//! actions (submit, approve, request changes, schedule, publish now, cancel, comment), each a
+//! use case of `steward_app::posts`; the answer goes back to the editor or the review queue.
+use axum::extract::State;
+use axum::response::Response;
+use steward_app::AppError;
+use steward_app::authz::Need;
+use steward_app::posts::drafts::{self, BasedOn, ContentRequest, EditRequest};
+use steward_app::posts::review::{self, ApproveRequest, CommentRequest, RequestChangesRequest};
+use steward_app::posts::scheduling::{self, ScheduleRequest};
+use steward_app::posts::view::parse_media;
+use steward_domain::capability::Capability;
+use steward_domain::platform;
+
+use super::editor::{EditorPage, editor_view, new_editor, read_media};
+use super::review::review_view;
+use crate::error::{ApiError, Path};
+use crate::state::AppState;
+use crate::web::account::{access, account_zone};
+use crate::web::time::local_input_to_rfc3339;
+use crate::web::{Form, FormData, Viewer, error_page, render_failed, see_other};
+
+/// What the editor says when the post changed since the form was shown (412).
+const STALE_EDIT: &str = "Someone else changed this post while you were editing it. Your text is kept below: \
+     open the post again to see their version, then make your changes there.";
+
+/// The edit form's text as the use cases take it (browsers send line breaks as CR LF).
+fn form_text(data: &FormData, name: &str) -> String {
+    data.get(name).unwrap_or("").replace("\r\n", "\n")
+}
+
+/// The edit form shown again with what was typed, its errors, and the live count of the text.
+fn refill(mut page: EditorPage, viewer: &Viewer, data: FormData, e: &ApiError) -> EditorPage {
+    page.count = platform::text_chars(&form_text(&data, "text"));
+    let shown = if matches!(e, ApiError(AppError::PreconditionFailed)) {
+        &ApiError(AppError::Conflict(STALE_EDIT.into()))
+    } else {
+        e
+    };
+    page.edit = Form::new("edit", &viewer.csrf).with_values(data).failed(shown);
+    page
+}
+
+pub async fn create_submit(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    data: FormData,
+) -> Response {
+    let a = match access(&state, &viewer, &id, Need::Capability(Capability::DraftsCreate)).await {
+        Ok(a) => a,
+        Err(e) => return error_page(Some(&viewer), &e),
+    };
+    let result = async {
+        let media = read_media(&state, &data.text("media"), &[]).await?;
+        let body = ContentRequest { text: form_text(&data, "text"), title: data.opt("title"), media };
+        // The form's own key: a second press of "Save" (or a reload) answers the same draft.
+        let key = data.opt("idempotency_key");
+        Ok::<_, ApiError>(
+            drafts::create_post(&state, &viewer.ctx(), &viewer.principal, &id, key.as_deref(), body).await?,
+        )
+    }
+    .await;
+    match result {
+        Ok(post) => see_other(&format!("/posts/{}?notice=created", post.id)),
+        Err(e) => {
+            let mut page = new_editor(&state, &viewer, &a);
+            page.idempotency_key = data.text("idempotency_key");
+            render_failed(&refill(page, &viewer, data, &e), &e)
+        }
+    }
+}
+
+pub async fn edit_submit(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(pid): Path<String>,
+    data: FormData,
+) -> Response {
+    let result = async {
+        let before = state.store.post(&pid).await?.ok_or(ApiError(AppError::NotFound))?;
+        let media = read_media(&state, &data.text("media"), &parse_media(&before.media)).await?;
+        let body =
+            EditRequest { text: Some(form_text(&data, "text")), title: Some(data.opt("title")), media: Some(media) };
+        // The version the form was filled from: a stale one is refused (412 in the API).
+        let based_on = BasedOn::Tags(vec![data.text("etag")]);
+        Ok::<_, ApiError>(drafts::edit_post(&state, &viewer.ctx(), &viewer.principal, &pid, &based_on, body).await?)
+    }
+    .await;
+    match result {
+        Ok(_) => see_other(&format!("/posts/{pid}?notice=saved")),
+        Err(e) => match editor_view(&state, &viewer, &pid, None).await {
+            Ok(page) => render_failed(&refill(page, &viewer, data, &e), &e),
+            Err(e2) => error_page(Some(&viewer), &e2),
+        },
+    }
+}
+
+/// Which form of the editor page shows a failed action's error.
+#[derive(Clone, Copy)]
+enum Slot {
+    Actions,
+    Changes,
+    Schedule,
+    Comment,
+}
+
+/// After a workflow action: where it worked, back to `next` with a notice; where it did not,
+/// the editor (or the review queue it was pressed on) with the error by its form.
+async fn after_action<T>(
+    state: &AppState,
+    viewer: &Viewer,
+    pid: &str,
+    data: FormData,
+    result: Result<T, ApiError>,
+    slot: Slot,
+    done: &str,
+) -> Response {
+    let from_queue = data.get("from") == Some("review");
+    match result {
+        Ok(_) if from_queue => match state.store.post(pid).await {
+            Ok(Some(p)) => see_other(&format!("/accounts/{}/review?notice={done}", p.account_id)),
+            _ => see_other(&format!("/posts/{pid}?notice={done}")),
+        },
+        Ok(_) => see_other(&format!("/posts/{pid}?notice={done}")),
+        Err(e) if from_queue => {
+            let account_id = match state.store.post(pid).await {
+                Ok(Some(p)) => p.account_id,
+                _ => return error_page(Some(viewer), &e),
+            };
+            match review_view(state, viewer, &account_id, None).await {
+                Ok(mut page) => {
+                    page.row_error = Some(crate::web::sentence(&e));
+                    render_failed(&page, &e)
+                }
+                Err(e2) => error_page(Some(viewer), &e2),
+            }
+        }
+        Err(e) => match editor_view(state, viewer, pid, None).await {
+            Ok(mut page) => {
+                let form = Form::new(
+                    match slot {
+                        Slot::Actions => "actions",
+                        Slot::Changes => "changes",
+                        Slot::Schedule => "schedule",
+                        Slot::Comment => "comment",
+                    },
+                    &viewer.csrf,
+                )
+                .with_values(data)
+                .failed(&e);
+                match slot {
+                    Slot::Actions => page.actions = form,
+                    Slot::Changes => page.changes = form,
+                    Slot::Schedule => page.schedule = form,
+                    Slot::Comment => page.comment = form,
+                }
+                render_failed(&page, &e)
+            }
+            Err(e2) => error_page(Some(viewer), &e2),
+        },
+    }
+}
+
+pub async fn submit(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(pid): Path<String>,
+    data: FormData,
+) -> Response {
+    let r = review::submit_post(&state, &viewer.ctx(), &viewer.principal, &pid).await.map_err(ApiError);
+    after_action(&state, &viewer, &pid, data, r, Slot::Actions, "submitted").await
+}
+
+pub async fn approve(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(pid): Path<String>,
+    data: FormData,
+) -> Response {
+    let version = data.text("version").parse::<i64>().unwrap_or(-1);
+    let input = ApproveRequest { version };
+    let r = review::approve_post(&state, &viewer.ctx(), &viewer.principal, &pid, input).await.map_err(ApiError);
+    after_action(&state, &viewer, &pid, data, r, Slot::Actions, "approved").await
+}
+
+pub async fn request_changes(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(pid): Path<String>,
+    data: FormData,
+) -> Response {
+    let input = RequestChangesRequest { comment: form_text(&data, "comment") };
+    let r = review::request_changes(&state, &viewer.ctx(), &viewer.principal, &pid, input).await.map_err(ApiError);
+    after_action(&state, &viewer, &pid, data, r, Slot::Changes, "changes").await
+}
+
+pub async fn schedule(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(pid): Path<String>,
+    data: FormData,
+) -> Response {
+    let r = async {
+        let post = state.store.post(&pid).await?.ok_or(ApiError(AppError::NotFound))?;
+        // The time is read in the account's zone (the use case then authorizes the schedule itself).
+        let a = access(&state, &viewer, &post.account_id, Need::Capability(Capability::AccountView)).await?;
+        let zone = account_zone(&a.account);
+        let at = local_input_to_rfc3339(&data.text("at"), &zone).map_err(|m| ApiError::validation("at", m))?;
+        let input = ScheduleRequest { at };
+        Ok::<_, ApiError>(scheduling::schedule_post(&state, &viewer.ctx(), &viewer.principal, &pid, input).await?)
+    }
+    .await;
+    after_action(&state, &viewer, &pid, data, r, Slot::Schedule, "scheduled").await
+}
+
+pub async fn publish_now(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(pid): Path<String>,
+    data: FormData,
+) -> Response {
+    let r = scheduling::publish_now(&state, &viewer.ctx(), &viewer.principal, &pid).await.map_err(ApiError);
+    after_action(&state, &viewer, &pid, data, r, Slot::Actions, "publishing").await
+}
+
+pub async fn cancel(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(pid): Path<String>,
+    data: FormData,
+) -> Response {
+    let r = scheduling::cancel_post(&state, &viewer.ctx(), &viewer.principal, &pid).await.map_err(ApiError);
+    after_action(&state, &viewer, &pid, data, r, Slot::Actions, "cancelled").await
+}
+
+pub async fn comment(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(pid): Path<String>,
+    data: FormData,
+) -> Response {
+    let input = CommentRequest { body: form_text(&data, "body") };
+    let r = review::add_comment(&state, &viewer.ctx(), &viewer.principal, &pid, input).await.map_err(ApiError);
+    after_action(&state, &viewer, &pid, data, r, Slot::Comment, "commented").await
+}

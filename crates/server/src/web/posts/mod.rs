@@ -1,0 +1,17 @@
+//! Posts in the browser: the account's calendar, the review queue, and the post editor with
+//! its forms. Every change is a use case of `steward_app::posts` (the same authorization,
+//! workflow rules, audit event and errors as the API). Buttons are offered only when
+//! `available_actions` (the domain's own decision, asked in advance) allows them; the use
+//! case decides again when one is pressed.
+mod actions;
+mod calendar;
+mod editor;
+mod review;
+mod shared;
+
+pub use actions::{
+    approve, cancel, comment, create_submit, edit_submit, publish_now, request_changes, schedule, submit,
+};
+pub use calendar::calendar_page;
+pub use editor::{new_post_page, post_page};
+pub use review::review_page;

@@ -1,0 +1,175 @@
+//! The account's review queue: posts in review (those the viewer may approve first), and posts
+//! sent back for changes, with approve and request-changes forms on each row.
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::Deserialize;
+use steward_app::authz::Need;
+use steward_app::clock::rfc3339;
+use steward_app::posts::rules::approval_counts;
+use steward_app::posts::view::available_actions;
+use steward_domain::capability::Capability;
+use steward_domain::post::PostActionKind;
+use steward_store::{ApprovalRow, PostListQuery};
+
+use super::shared::{label, member_names, name_of, notice};
+use crate::error::{ApiError, Path, Query};
+use crate::state::AppState;
+use crate::web::account::{access, account_nav, account_zone};
+use crate::web::time::when;
+use crate::web::{Layout, Viewer, error_page, render};
+
+/// How many posts in review a page of the queue shows (the rest are on the next page), and how
+/// many posts needing changes it lists; each waiting post carries two forms (~1 KB).
+const QUEUE_LIMIT: i64 = 50;
+pub struct QueueRow {
+    pub pid: String,
+    pub label: String,
+    pub author: String,
+    pub version: i64,
+    pub updated: String,
+    pub note: String,
+    pub can_approve: bool,
+    pub can_request_changes: bool,
+}
+
+#[derive(Template)]
+#[template(path = "review.html")]
+pub(super) struct ReviewPage {
+    pub(super) layout: Layout,
+    csrf: String,
+    waiting: Vec<QueueRow>,
+    others: Vec<QueueRow>,
+    needs_changes: Vec<QueueRow>,
+    can_approve: bool,
+    pub(super) row_error: Option<String>,
+    /// The next page of posts in review, when there are more.
+    older_href: Option<String>,
+    /// The first page, when this is not it.
+    newest_href: Option<String>,
+    /// More posts need changes than the page lists.
+    more_needing_changes: bool,
+}
+
+#[derive(Deserialize)]
+pub struct ReviewQuery {
+    notice: Option<String>,
+    /// The last post of the previous page: `<created_at µs>.<post id>`.
+    before: Option<String>,
+}
+
+fn parse_review_cursor(raw: Option<&str>) -> Result<Option<(i64, &str)>, ApiError> {
+    let Some(raw) = raw.filter(|r| !r.is_empty()) else { return Ok(None) };
+    let bad = || ApiError::validation("before", "is not a page of this queue: open the review queue again");
+    let (at, pid) = raw.split_once('.').ok_or_else(bad)?;
+    let at = at.parse::<i64>().map_err(|_| bad())?;
+    if pid.is_empty() {
+        return Err(bad());
+    }
+    Ok(Some((at, pid)))
+}
+
+pub(super) async fn review_view(
+    state: &AppState,
+    viewer: &Viewer,
+    id: &str,
+    before: Option<&str>,
+) -> Result<ReviewPage, ApiError> {
+    let a = access(state, viewer, id, Need::Capability(Capability::AccountView)).await?;
+    let names = member_names(state, viewer, id).await?;
+    let zone = account_zone(&a.account);
+    let tz = viewer.tz.as_ref();
+    let now = state.clock.now_us();
+    let before = parse_review_cursor(before)?;
+    // One more than a page, to know whether there is a next one.
+    let query = PostListQuery { state: Some("in_review"), author_id: None, before, limit: QUEUE_LIMIT + 1 };
+    let mut in_review = state.store.list_posts(id, &query).await?;
+    let older_href = (in_review.len() > QUEUE_LIMIT as usize).then(|| {
+        in_review.truncate(QUEUE_LIMIT as usize);
+        let last = &in_review[in_review.len() - 1];
+        format!("/accounts/{id}/review?before={}.{}", last.created_at, last.id)
+    });
+    let (mut waiting, mut others) = (Vec::new(), Vec::new());
+    let mut approvals_of: HashMap<String, Vec<ApprovalRow>> = HashMap::new();
+    if let (Some(newest), Some(oldest)) = (in_review.first(), in_review.last()) {
+        for a in state.store.approvals_in_review_between(id, oldest.created_at, newest.created_at).await? {
+            approvals_of.entry(a.post_id.clone()).or_default().push(a);
+        }
+    }
+    for post in in_review {
+        let approvals = approvals_of.remove(&post.id).unwrap_or_default();
+        let actions = available_actions(&a, &post, &approvals, now);
+        let mine = approvals.iter().any(|x| x.version == post.version && x.approver_id == viewer.principal.user_id);
+        let counted =
+            approvals.iter().filter(|x| x.version == post.version && approval_counts(&a.account, x, now)).count();
+        let note = match (mine, counted) {
+            (true, _) => "You approved this version; it needs more approvals.".to_string(),
+            (false, 0) => "No approvals yet.".to_string(),
+            (false, 1) => "1 approval so far.".to_string(),
+            (false, n) => format!("{n} approvals so far."),
+        };
+        let row = QueueRow {
+            pid: post.id.clone(),
+            label: label(&post),
+            author: name_of(&names, &post.author_id),
+            version: post.version,
+            updated: when(&rfc3339(post.updated_at), &zone, tz),
+            note,
+            can_approve: actions.contains(&PostActionKind::Approve),
+            can_request_changes: actions.contains(&PostActionKind::RequestChanges),
+        };
+        if row.can_approve { waiting.push(row) } else { others.push(row) }
+    }
+    let mut needing_changes = state.store.posts_needing_changes(id, QUEUE_LIMIT + 1).await?;
+    let more_needing_changes = needing_changes.len() > QUEUE_LIMIT as usize;
+    needing_changes.truncate(QUEUE_LIMIT as usize);
+    let needs_changes = needing_changes
+        .into_iter()
+        .map(|post| QueueRow {
+            pid: post.id.clone(),
+            label: label(&post),
+            author: name_of(&names, &post.author_id),
+            version: post.version,
+            updated: when(&rfc3339(post.updated_at), &zone, tz),
+            note: if post.author_id == viewer.principal.user_id {
+                "Changes were requested on your post.".into()
+            } else {
+                "Changes were requested.".into()
+            },
+            can_approve: false,
+            can_request_changes: false,
+        })
+        .collect();
+    let mut layout = viewer.layout(format!("Review queue of {}", a.account.display_name));
+    layout.account = Some(account_nav(&a, "review"));
+    Ok(ReviewPage {
+        layout,
+        csrf: viewer.csrf.clone(),
+        waiting,
+        others,
+        needs_changes,
+        can_approve: a.has(Capability::PostsApprove),
+        row_error: None,
+        older_href,
+        newest_href: before.is_some().then(|| format!("/accounts/{id}/review")),
+        more_needing_changes,
+    })
+}
+
+pub async fn review_page(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    Query(q): Query<ReviewQuery>,
+) -> Response {
+    match review_view(&state, &viewer, &id, q.before.as_deref()).await {
+        Ok(mut page) => {
+            page.layout.notice = notice(q.notice.as_deref());
+            render(StatusCode::OK, &page)
+        }
+        Err(e) => error_page(Some(&viewer), &e),
+    }
+}
