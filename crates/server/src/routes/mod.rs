@@ -12,26 +12,13 @@ pub mod ops;
 pub mod pages;
 pub mod posts;
 
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use serde::Deserialize;
 
-/// A page of a list: `{"items": [...], "next_cursor": "..." | null}`.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Page<T: ToSchema> {
-    pub items: Vec<T>,
-    pub next_cursor: Option<String>,
-}
-
-pub const DEFAULT_LIMIT: i64 = 50;
-pub const MAX_LIMIT: i64 = 500;
+pub use steward_app::paging::Page;
 
 /// Clamps `?limit=` to API.md's bounds, refusing nonsense instead of guessing.
 pub fn page_limit(limit: Option<i64>) -> Result<i64, crate::error::ApiError> {
-    match limit {
-        None => Ok(DEFAULT_LIMIT),
-        Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
-        Some(_) => Err(crate::error::ApiError::validation("limit", format!("must be between 1 and {MAX_LIMIT}"))),
-    }
+    Ok(steward_app::paging::page_limit(limit)?)
 }
 
 /// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`) in PATCH bodies.
