@@ -2,6 +2,7 @@
 //! JSON API, the web app, the background workers or the CLI): it takes the acting party, asks
 //! the one authorization point, does its work in one transaction with its audit event and
 //! answers a typed result or an [`AppError`]. No HTTP types: the edges translate.
+pub mod activity;
 pub mod actor;
 pub mod alerts;
 pub mod audit_verify;
