@@ -3,6 +3,7 @@
 //! the one authorization point, does its work in one transaction with its audit event and
 //! answers a typed result or an [`AppError`]. No HTTP types: the edges translate.
 pub mod accounts;
+pub mod activity;
 pub mod actor;
 pub mod alerts;
 pub mod audit_verify;
@@ -14,6 +15,7 @@ pub mod credentials;
 pub mod crypto;
 pub mod engagement;
 pub mod error;
+pub mod identity;
 pub mod input;
 pub mod lockdown;
 pub mod members;

@@ -1,10 +1,20 @@
-//! How long a page of a list may be: API.md's bounds for `limit`, refused rather than guessed.
+//! Lists in pages: the page a list answers, and the bounds of how long a page may be.
+use serde::Serialize;
+use utoipa::ToSchema;
+
 use crate::error::{AppError, AppResult};
+
+/// A page of a list: `{"items": [...], "next_cursor": "..." | null}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Page<T: ToSchema> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
 
 pub const DEFAULT_LIMIT: i64 = 50;
 pub const MAX_LIMIT: i64 = 500;
 
-/// The page length asked for, within bounds (none asked: the default).
+/// Clamps `?limit=` to API.md's bounds, refusing nonsense instead of guessing.
 pub fn page_limit(limit: Option<i64>) -> AppResult<i64> {
     match limit {
         None => Ok(DEFAULT_LIMIT),

@@ -14,11 +14,12 @@ use crate::state::AppState;
 use steward_app::AppError;
 pub use steward_app::actor::{AuthVia, Principal};
 use steward_app::crypto::{constant_time_eq, hmac_sha256, sha256};
+use steward_app::identity::sessions::require_session;
 
 pub const SESSION_COOKIE: &str = "steward_session";
 pub const CSRF_HEADER: &str = "x-csrf-token";
-pub const SESSION_TOKEN_PREFIX: &str = "sts_";
-pub const API_TOKEN_PREFIX: &str = "stp_";
+pub use steward_app::identity::sessions::SESSION_TOKEN_PREFIX;
+pub use steward_app::identity::tokens::API_TOKEN_PREFIX;
 /// How often a session's `last_seen_at` is written (reads happen on every request).
 const TOUCH_EVERY_US: i64 = 60 * 1_000_000;
 
@@ -154,11 +155,7 @@ impl FromRequestParts<AppState> for SessionPrincipal {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let p = Principal::from_request_parts(parts, state).await?;
-        if p.via == AuthVia::ApiToken {
-            return Err(ApiError(AppError::Forbidden(
-                "account security settings need a signed-in session, not a personal access token".into(),
-            )));
-        }
+        require_session(&p)?;
         Ok(SessionPrincipal(p))
     }
 }

@@ -10,6 +10,7 @@ use steward_app::config::{MasterKeySource, SignupMode};
 use steward_app::crypto::{Keyring, MasterKey};
 use steward_app::vault::Vault;
 use steward_app::vault::rotation::{count_stale, rewrap_all};
+use steward_server::error::ApiError;
 use steward_server::{App, Settings, shutdown_signal};
 use steward_store::{Backend, Store};
 use tokio::net::TcpListener;
@@ -227,7 +228,7 @@ async fn demo(config: Option<&Path>, mut env: HashMap<String, String>) -> anyhow
     let mut created = Vec::new();
     for (email, name, password) in DEMO_PEOPLE {
         if app.state.store.user_by_email(email).await?.is_none() {
-            steward_server::routes::identity::create_user_as_operator(
+            steward_app::identity::create_user_as_operator(
                 &app.state,
                 email,
                 name,
@@ -235,7 +236,7 @@ async fn demo(config: Option<&Path>, mut env: HashMap<String, String>) -> anyhow
                 "steward demo",
             )
             .await
-            .map_err(|e| anyhow::anyhow!("creating demo user {email}: {}", e.describe()))?;
+            .map_err(|e| anyhow::anyhow!("creating demo user {email}: {}", ApiError(e).describe()))?;
         }
         created.push((email, name, password));
     }
@@ -269,7 +270,7 @@ async fn admin(settings: Settings, cmd: Admin) -> anyhow::Result<std::process::E
             std::io::stdin().read_to_string(&mut password).context("reading the password from standard input")?;
             let password = password.trim_end_matches(['\r', '\n']).to_string();
             let app = App::build(settings).await?;
-            let user = steward_server::routes::identity::create_user_as_operator(
+            let user = steward_app::identity::create_user_as_operator(
                 &app.state,
                 &email,
                 &display_name,
@@ -277,7 +278,7 @@ async fn admin(settings: Settings, cmd: Admin) -> anyhow::Result<std::process::E
                 "steward admin",
             )
             .await
-            .map_err(|e| anyhow::anyhow!("cannot create the user: {}", e.describe()))?;
+            .map_err(|e| anyhow::anyhow!("cannot create the user: {}", ApiError(e).describe()))?;
             println!("created user {} <{}> with id {}", user.display_name, user.email, user.id);
         }
         Admin::Migrate => {

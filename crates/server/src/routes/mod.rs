@@ -12,15 +12,9 @@ pub mod ops;
 pub mod pages;
 pub mod posts;
 
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use serde::Deserialize;
 
-/// A page of a list: `{"items": [...], "next_cursor": "..." | null}`.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Page<T: ToSchema> {
-    pub items: Vec<T>,
-    pub next_cursor: Option<String>,
-}
+pub use steward_app::paging::Page;
 
 /// Clamps `?limit=` to API.md's bounds, refusing nonsense instead of guessing.
 pub fn page_limit(limit: Option<i64>) -> Result<i64, crate::error::ApiError> {

@@ -141,9 +141,9 @@ pub async fn home(State(state): State<AppState>, viewer: Viewer, Query(q): Query
             view,
         });
     }
-    let unread_alerts = match crate::web::alerts::unread_count(&state, &viewer).await {
+    let unread_alerts = match steward_app::alerts::inbox::unread_count(&state, &viewer.principal).await {
         Ok(n) => n,
-        Err(e) => return error_page(Some(&viewer), &e),
+        Err(e) => return error_page(Some(&viewer), &ApiError(e)),
     };
     let mut layout = viewer.layout("My accounts");
     layout.notice = notice_text(q.notice.as_deref());

@@ -13,10 +13,11 @@ use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan};
 use serde::Deserialize;
+use steward_app::activity::wording::action_words;
+use steward_app::activity::{ActivityEvent, ActivityQuery, EventPage, Scope, queries};
 use steward_store::ActivityFilter;
 
 use crate::error::{ApiError, FieldError, Json, Path, Query};
-use crate::routes::activity::{self, ActivityEvent, ActivityQuery, action_words};
 use crate::routes::members;
 use crate::routes::pages::escape;
 use crate::state::AppState;
@@ -38,7 +39,6 @@ const TRAIL_MAX: usize = 40;
 /// Colour-blind-safe series colours (Okabe–Ito); members beyond them share the last one.
 const COLOURS: [&str; 8] = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#7A5C00", "#666666"];
 
-/// Action filters offered: whole areas (a prefix ending in `.`) first, then single actions.
 /// Whole areas offered as filters (a prefix ending in `.`), before the single actions.
 const AREA_CHOICES: [(&str, &str); 6] = [
     ("auth.", "Signing in and out (all)"),
@@ -249,17 +249,14 @@ fn chart_range(filter: &ActivityFilter, now: Timestamp, zone: &TimeZone) -> (Dat
     (first.max(earliest).min(last), last)
 }
 
-async fn chart(state: &AppState, filter: &ActivityFilter, zone: &TimeZone, names: &Names) -> Result<Chart, ApiError> {
-    let (first, last) = chart_range(filter, state.clock.now(), zone);
+async fn chart(state: &AppState, scope: &Scope, zone: &TimeZone, names: &Names) -> Result<Chart, ApiError> {
+    let (first, last) = chart_range(scope.filter(), state.clock.now(), zone);
     let start = first.to_zoned(zone.clone()).map_err(|e| ApiError::internal(anyhow::anyhow!(e)))?.timestamp();
     let end = last
         .tomorrow()
         .and_then(|d| d.to_zoned(zone.clone()))
         .map_err(|e| ApiError::internal(anyhow::anyhow!(e)))?
         .timestamp();
-    let mut ranged = filter.clone();
-    ranged.since = Some(start.as_microsecond());
-    ranged.until = Some(end.as_microsecond());
     let mut days: Vec<Date> = Vec::new();
     let mut d = first;
     while d <= last {
@@ -270,28 +267,18 @@ async fn chart(state: &AppState, filter: &ActivityFilter, zone: &TimeZone, names
     let index: HashMap<Date, usize> = days.iter().enumerate().map(|(i, d)| (*d, i)).collect();
     // actor label -> counts per day
     let mut series: BTreeMap<String, Vec<i64>> = BTreeMap::new();
-    let mut seen = 0usize;
-    let mut before = None;
-    loop {
-        let rows = state.store.activity(&ranged, before, 1000).await?;
-        let full = rows.len() == 1000;
-        before = rows.last().map(|r| (r.at, r.seq));
-        for r in rows {
-            seen += 1;
-            let day = Timestamp::from_microsecond(r.at).map(|t| t.to_zoned(zone.clone()).date());
-            let Some(i) = day.ok().and_then(|d| index.get(&d).copied()) else { continue };
-            let label = match (&r.actor_id, &r.actor_email) {
-                (Some(id), _) if names.contains_key(id) => names[id].clone(),
-                (_, Some(email)) => email.clone(),
-                (Some(id), None) => format!("user {}", short(id)),
-                (None, None) => "Steward".into(),
-            };
-            series.entry(label).or_insert_with(|| vec![0; days.len()])[i] += 1;
-        }
-        if !full || seen >= CHART_CAP {
-            break;
-        }
-    }
+    let seen = queries::scan(state, scope, start.as_microsecond(), end.as_microsecond(), CHART_CAP, |r| {
+        let day = Timestamp::from_microsecond(r.at).map(|t| t.to_zoned(zone.clone()).date());
+        let Some(i) = day.ok().and_then(|d| index.get(&d).copied()) else { return };
+        let label = match (&r.actor_id, &r.actor_email) {
+            (Some(id), _) if names.contains_key(id) => names[id].clone(),
+            (_, Some(email)) => email.clone(),
+            (Some(id), None) => format!("user {}", short(id)),
+            (None, None) => "Steward".into(),
+        };
+        series.entry(label).or_insert_with(|| vec![0; days.len()])[i] += 1;
+    })
+    .await?;
     let capped = seen >= CHART_CAP;
     // Busiest first, so the first colours go to the people who did the most.
     let mut rows: Vec<(String, Vec<i64>, i64)> = series
@@ -516,13 +503,14 @@ pub async fn account_log(
             return render_failed(&empty_page(layout, &q, &path, &zone, "the account's").with_error(&q, &e), &e);
         }
     };
-    let (page, filter) =
-        match activity::account_activity_page(&state, &viewer.ctx(), &viewer.principal, &id, &api).await {
+    let EventPage { page, scope } =
+        match queries::account_activity_page(&state, &viewer.ctx(), &viewer.principal, &id, &api).await {
             Ok(found) => found,
-            Err(e @ ApiError(AppError::Validation(_))) => {
+            Err(e @ AppError::Validation(_)) => {
+                let e = ApiError(e);
                 return render_failed(&empty_page(layout, &q, &path, &zone, "the account's").with_error(&q, &e), &e);
             }
-            Err(e) => return error_page(Some(&viewer), &e),
+            Err(e) => return error_page(Some(&viewer), &ApiError(e)),
         };
     let names: Names =
         match members::list_members(State(state.clone()), viewer.ctx(), viewer.principal.clone(), Path(id.clone()))
@@ -531,7 +519,7 @@ pub async fn account_log(
             Ok(Json(list)) => list.items.into_iter().map(|m| (m.user_id, m.display_name)).collect(),
             Err(e) => return error_page(Some(&viewer), &e),
         };
-    let chart = match chart(&state, &filter, &zone, &names).await {
+    let chart = match chart(&state, &scope, &zone, &names).await {
         Ok(c) => c,
         Err(e) => return error_page(Some(&viewer), &e),
     };
@@ -572,15 +560,16 @@ pub async fn my_log(State(state): State<AppState>, viewer: Viewer, Query(q): Que
             return render_failed(&empty_page(layout, &q, &path, &zone, "your").with_error(&q, &e), &e);
         }
     };
-    let (page, filter) = match activity::my_activity_page(&state, &viewer.principal, &api).await {
+    let EventPage { page, scope } = match queries::my_activity_page(&state, &viewer.principal, &api).await {
         Ok(found) => found,
-        Err(e @ ApiError(AppError::Validation(_))) => {
+        Err(e @ AppError::Validation(_)) => {
+            let e = ApiError(e);
             return render_failed(&empty_page(layout, &q, &path, &zone, "your").with_error(&q, &e), &e);
         }
-        Err(e) => return error_page(Some(&viewer), &e),
+        Err(e) => return error_page(Some(&viewer), &ApiError(e)),
     };
     let names: Names = [(viewer.principal.user_id.clone(), viewer.principal.display_name.clone())].into();
-    let chart = match chart(&state, &filter, &zone, &names).await {
+    let chart = match chart(&state, &scope, &zone, &names).await {
         Ok(c) => c,
         Err(e) => return error_page(Some(&viewer), &e),
     };

@@ -1,7 +1,6 @@
 //! Alerts: my alerts (unread first) with acknowledge one and acknowledge all, my delivery
 //! preferences (email, signed webhook, which kinds), and an account's alert thresholds.
 use std::collections::HashMap;
-use steward_app::AppError;
 
 use askama::Template;
 use axum::extract::State;
@@ -11,15 +10,15 @@ use serde::Deserialize;
 use steward_domain::alerts::{AlertKind, AlertThresholds, Threshold};
 use steward_domain::capability::Capability;
 
-use crate::auth::SessionPrincipal;
 use crate::error::{ApiError, FieldError, Json, Path, Query};
 use crate::routes::accounts::{self, SettingsRequest};
-use crate::routes::alerts::{self as api, AlertsQuery, PreferencesRequest, PreferencesView};
 use crate::state::AppState;
 use crate::web::account::{access, account_nav};
 use crate::web::time::when_mine;
 use crate::web::{Form, FormData, Layout, Viewer, error_page, render, render_failed, see_other};
 use steward_app::alerts::AlertView;
+use steward_app::alerts::inbox::{self, AlertsQuery};
+use steward_app::alerts::preferences::{self, PreferencesRequest, PreferencesView};
 use steward_app::authz::Need;
 
 /// An alert kind in words, for the list and the preferences.
@@ -73,10 +72,6 @@ pub struct AlertsPageQuery {
     cursor: Option<String>,
 }
 
-fn alerts_query(unacknowledged: bool, cursor: Option<String>, limit: i64) -> AlertsQuery {
-    AlertsQuery { unacknowledged: Some(unacknowledged), limit: Some(limit), cursor }
-}
-
 fn item(a: AlertView, names: &HashMap<String, String>, viewer: &Viewer) -> AlertItem {
     let tz = viewer.tz.as_ref();
     AlertItem {
@@ -96,27 +91,13 @@ fn item(a: AlertView, names: &HashMap<String, String>, viewer: &Viewer) -> Alert
     }
 }
 
-/// How many unread alerts the viewer has (the home page links to them).
-pub async fn unread_count(state: &AppState, viewer: &Viewer) -> Result<usize, ApiError> {
-    let Json(p) =
-        api::list_alerts(State(state.clone()), viewer.principal.clone(), Query(alerts_query(true, None, 100))).await?;
-    Ok(p.items.len())
-}
-
 async fn alerts_view(state: &AppState, viewer: &Viewer, cursor: Option<String>) -> Result<AlertsPage, ApiError> {
     let Json(accounts) = accounts::list_accounts(State(state.clone()), viewer.principal.clone()).await?;
     let names: HashMap<String, String> = accounts.items.into_iter().map(|a| (a.id, a.display_name)).collect();
-    let unread = if cursor.is_none() {
-        let Json(p) =
-            api::list_alerts(State(state.clone()), viewer.principal.clone(), Query(alerts_query(true, None, 100)))
-                .await?;
-        p.items
-    } else {
-        Vec::new()
-    };
-    let Json(all) =
-        api::list_alerts(State(state.clone()), viewer.principal.clone(), Query(alerts_query(false, cursor, 50)))
-            .await?;
+    let who = &viewer.principal;
+    let unread = if cursor.is_none() { inbox::unread_alerts(state, who).await? } else { Vec::new() };
+    let all =
+        inbox::list_alerts(state, who, &AlertsQuery { unacknowledged: Some(false), limit: Some(50), cursor }).await?;
     let older = all
         .next_cursor
         .map(|c| format!("/alerts?{}", serde_urlencoded::to_string([("cursor", c)]).unwrap_or_default()));
@@ -156,37 +137,18 @@ async fn alerts_failed(state: &AppState, viewer: &Viewer, e: &ApiError) -> Respo
 }
 
 pub async fn acknowledge(State(state): State<AppState>, viewer: Viewer, Path(id): Path<String>) -> Response {
-    match api::acknowledge(State(state.clone()), viewer.ctx(), viewer.principal.clone(), Path(id)).await {
-        Ok(_) => see_other("/alerts?notice=acked"),
-        Err(e) => alerts_failed(&state, &viewer, &e).await,
+    match inbox::acknowledge(&state, &viewer.ctx(), &viewer.principal, &id).await {
+        Ok(()) => see_other("/alerts?notice=acked"),
+        Err(e) => alerts_failed(&state, &viewer, &ApiError(e)).await,
     }
 }
 
-/// The API acknowledges one alert at a time; this acknowledges each unread one (each audited).
+/// Acknowledges each unread alert (each audited, as the API's one at a time).
 pub async fn acknowledge_all(State(state): State<AppState>, viewer: Viewer) -> Response {
-    // Bounded: alerts raised while this runs wait for the next click.
-    for _ in 0..10 {
-        let page =
-            api::list_alerts(State(state.clone()), viewer.principal.clone(), Query(alerts_query(true, None, 100)))
-                .await;
-        let items = match page {
-            Ok(Json(p)) => p.items,
-            Err(e) => return alerts_failed(&state, &viewer, &e).await,
-        };
-        if items.is_empty() {
-            break;
-        }
-        for a in items {
-            let r = api::acknowledge(State(state.clone()), viewer.ctx(), viewer.principal.clone(), Path(a.id)).await;
-            // Acknowledged in the meantime (another tab): nothing to do.
-            if let Err(e) = r
-                && !matches!(e, ApiError(AppError::NotFound))
-            {
-                return alerts_failed(&state, &viewer, &e).await;
-            }
-        }
+    match inbox::acknowledge_all(&state, &viewer.ctx(), &viewer.principal).await {
+        Ok(()) => see_other("/alerts?notice=all_acked"),
+        Err(e) => alerts_failed(&state, &viewer, &ApiError(e)).await,
     }
-    see_other("/alerts?notice=all_acked")
 }
 
 #[derive(Template)]
@@ -236,13 +198,13 @@ fn preferences_page(state: &AppState, viewer: &Viewer, form: Form, secret: Optio
 }
 
 pub async fn preferences(State(state): State<AppState>, viewer: Viewer, Query(q): Query<AlertsPageQuery>) -> Response {
-    match api::get_preferences(State(state.clone()), SessionPrincipal(viewer.principal.clone())).await {
-        Ok(Json(p)) => {
+    match preferences::get_preferences(&state, &viewer.principal).await {
+        Ok(p) => {
             let mut page = preferences_page(&state, &viewer, preferences_form(&viewer.csrf, &p), p.webhook_secret);
             page.layout.notice = notice(q.notice.as_deref());
             render(StatusCode::OK, &page)
         }
-        Err(e) => error_page(Some(&viewer), &e),
+        Err(e) => error_page(Some(&viewer), &ApiError(e)),
     }
 }
 
@@ -251,20 +213,11 @@ pub async fn preferences_submit(State(state): State<AppState>, viewer: Viewer, d
     // Every kind ticked is "all kinds", so kinds added later are delivered too.
     let kinds = if AlertKind::ALL.iter().all(|k| ticked.iter().any(|t| t == k.as_str())) { None } else { Some(ticked) };
     let body = PreferencesRequest { email: data.checked("email"), webhook_url: data.opt("webhook_url"), kinds };
-    let result = api::put_preferences(
-        State(state.clone()),
-        viewer.ctx(),
-        SessionPrincipal(viewer.principal.clone()),
-        Json(body),
-    )
-    .await;
-    match result {
+    match preferences::put_preferences(&state, &viewer.ctx(), &viewer.principal, body).await.map_err(ApiError) {
         Ok(_) => see_other("/alerts/preferences?notice=saved"),
         Err(e) => {
-            let secret = api::get_preferences(State(state.clone()), SessionPrincipal(viewer.principal.clone()))
-                .await
-                .ok()
-                .and_then(|Json(p)| p.webhook_secret);
+            let secret =
+                preferences::get_preferences(&state, &viewer.principal).await.ok().and_then(|p| p.webhook_secret);
             let form = Form::new("prefs", &viewer.csrf).with_values(data).failed(&e);
             render_failed(&preferences_page(&state, &viewer, form, secret), &e)
         }
@@ -272,16 +225,14 @@ pub async fn preferences_submit(State(state): State<AppState>, viewer: Viewer, d
 }
 
 pub async fn rotate_secret(State(state): State<AppState>, viewer: Viewer) -> Response {
-    let result =
-        api::rotate_secret(State(state.clone()), viewer.ctx(), SessionPrincipal(viewer.principal.clone())).await;
-    match result {
+    match preferences::rotate_secret(&state, &viewer.ctx(), &viewer.principal).await.map_err(ApiError) {
         Ok(_) => see_other("/alerts/preferences?notice=rotated"),
-        Err(e) => match api::get_preferences(State(state.clone()), SessionPrincipal(viewer.principal.clone())).await {
-            Ok(Json(p)) => {
+        Err(e) => match preferences::get_preferences(&state, &viewer.principal).await {
+            Ok(p) => {
                 let form = preferences_form(&viewer.csrf, &p).failed(&e);
                 render_failed(&preferences_page(&state, &viewer, form, p.webhook_secret), &e)
             }
-            Err(e2) => error_page(Some(&viewer), &e2),
+            Err(e2) => error_page(Some(&viewer), &ApiError(e2)),
         },
     }
 }

@@ -5,14 +5,17 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use steward_app::AppError;
+use steward_app::identity::sessions::{self, RevokeAllRequest};
+use steward_app::identity::sign_in;
+use steward_app::identity::tokens::{self, CreateTokenRequest};
+use steward_app::identity::two_factor::{self, CodeRequest};
 use steward_domain::capability::Capability;
 
-use crate::auth::SessionPrincipal;
 use crate::error::{ApiError, FieldError, Json, Path};
-use crate::routes::me::{self, CodeRequest, CreateTokenRequest, RevokeAllRequest};
-use crate::routes::{accounts, identity};
+use crate::routes::accounts;
 use crate::state::AppState;
 use crate::web::account::notice_text;
+use crate::web::signin::signed_out_to;
 use crate::web::time::{local_input_to_rfc3339, when_mine};
 use crate::web::{Form, FormData, Layout, Viewer, error_page, render, render_failed, see_other};
 
@@ -59,10 +62,6 @@ struct SecurityPage {
     scope_options: Vec<(String, String)>,
 }
 
-fn session(viewer: &Viewer) -> SessionPrincipal {
-    SessionPrincipal(viewer.principal.clone())
-}
-
 /// A browser's user agent in a few words ("Chrome on Linux").
 pub fn device(user_agent: Option<&str>) -> String {
     let Some(ua) = user_agent else { return "Unknown device".into() };
@@ -85,13 +84,13 @@ pub fn device(user_agent: Option<&str>) -> String {
 }
 
 async fn security_view(state: &AppState, viewer: &Viewer) -> Result<SecurityPage, ApiError> {
-    let Json(me_view) = me::me(State(state.clone()), viewer.principal.clone()).await?;
-    let Json(sessions) = me::list_sessions(State(state.clone()), session(viewer)).await?;
-    let Json(tokens) = me::list_tokens(State(state.clone()), session(viewer)).await?;
+    let who = &viewer.principal;
+    let me = steward_app::identity::me::me(state, who).await?;
+    let sessions = sessions::list_sessions(state, who).await?;
+    let tokens = tokens::list_tokens(state, who).await?;
     let Json(my_accounts) = accounts::list_accounts(State(state.clone()), viewer.principal.clone()).await?;
     let tz = viewer.tz.as_ref();
     let sessions = sessions
-        .items
         .into_iter()
         .map(|s| SessionRow {
             device: device(s.user_agent.as_deref()),
@@ -103,7 +102,6 @@ async fn security_view(state: &AppState, viewer: &Viewer) -> Result<SecurityPage
         })
         .collect();
     let tokens = tokens
-        .items
         .into_iter()
         .map(|t| TokenRow {
             scopes: t.scopes.join(", "),
@@ -123,9 +121,9 @@ async fn security_view(state: &AppState, viewer: &Viewer) -> Result<SecurityPage
         .collect();
     Ok(SecurityPage {
         layout: viewer.layout("Security"),
-        email: me_view.user.email,
-        totp_enabled: me_view.user.totp_enabled,
-        recovery_codes_left: me_view.recovery_codes_left,
+        email: me.user.email,
+        totp_enabled: me.user.totp_enabled,
+        recovery_codes_left: me.recovery_codes_left,
         sessions,
         tokens,
         reveal: None,
@@ -188,8 +186,8 @@ fn qr_svg(uri: &str) -> Result<String, ApiError> {
 }
 
 pub async fn totp_begin(State(state): State<AppState>, viewer: Viewer) -> Response {
-    let result = me::begin_totp(State(state.clone()), viewer.ctx(), session(&viewer)).await;
-    match result.and_then(|Json(e)| Ok((qr_svg(&e.otpauth_uri)?, e.secret))) {
+    let result = two_factor::begin_totp(&state, &viewer.ctx(), &viewer.principal).await.map_err(ApiError);
+    match result.and_then(|e| Ok((qr_svg(&e.otpauth_uri)?, e.secret))) {
         Ok((qr_svg, secret)) => {
             show(&state, &viewer, StatusCode::OK, |p| p.reveal = Some(Reveal::Enrolment { secret, qr_svg })).await
         }
@@ -202,8 +200,8 @@ pub async fn totp_begin(State(state): State<AppState>, viewer: Viewer) -> Respon
 
 pub async fn totp_confirm(State(state): State<AppState>, viewer: Viewer, data: FormData) -> Response {
     let body = CodeRequest { code: data.text("code") };
-    match me::confirm_totp(State(state.clone()), viewer.ctx(), session(&viewer), Json(body)).await {
-        Ok(Json(codes)) => {
+    match two_factor::confirm_totp(&state, &viewer.ctx(), &viewer.principal, body).await.map_err(ApiError) {
+        Ok(codes) => {
             show(&state, &viewer, StatusCode::OK, |p| p.reveal = Some(Reveal::RecoveryCodes(codes.recovery_codes)))
                 .await
         }
@@ -222,13 +220,13 @@ pub async fn totp_confirm(State(state): State<AppState>, viewer: Viewer, data: F
 
 /// A wrong confirmation code: start a fresh enrolment so the page can show a QR code again.
 async fn begin_again(state: &AppState, viewer: &Viewer) -> Option<Reveal> {
-    let Json(e) = me::begin_totp(State(state.clone()), viewer.ctx(), session(viewer)).await.ok()?;
+    let e = two_factor::begin_totp(state, &viewer.ctx(), &viewer.principal).await.ok()?;
     Some(Reveal::Enrolment { qr_svg: qr_svg(&e.otpauth_uri).ok()?, secret: e.secret })
 }
 
 pub async fn totp_disable(State(state): State<AppState>, viewer: Viewer, data: FormData) -> Response {
     let body = CodeRequest { code: data.text("code") };
-    match me::disable_totp(State(state.clone()), viewer.ctx(), session(&viewer), Json(body)).await {
+    match two_factor::disable_totp(&state, &viewer.ctx(), &viewer.principal, body).await.map_err(ApiError) {
         Ok(_) => see_other("/security?notice=totp_off"),
         Err(e) => {
             let form = Form::new("totp", &viewer.csrf).failed(&e);
@@ -239,23 +237,11 @@ pub async fn totp_disable(State(state): State<AppState>, viewer: Viewer, data: F
 
 pub async fn revoke_all(State(state): State<AppState>, viewer: Viewer, data: FormData) -> Response {
     let keep_current = data.get("keep_current") == Some("true");
-    match me::revoke_all_sessions(
-        State(state.clone()),
-        viewer.ctx(),
-        session(&viewer),
-        Json(RevokeAllRequest { keep_current }),
-    )
-    .await
-    {
-        Ok(_) if keep_current => see_other("/security?notice=others_out"),
-        Ok(_) => {
-            // This browser's session ended too: clear its cookie as signing out does.
-            let mut resp = see_other("/signin?notice=everywhere");
-            if let Ok(v) = crate::auth::clear_session_cookie(&state).parse() {
-                resp.headers_mut().insert(axum::http::header::SET_COOKIE, v);
-            }
-            resp
-        }
+    let input = RevokeAllRequest { keep_current };
+    match sessions::revoke_all_sessions(&state, &viewer.ctx(), &viewer.principal, input).await.map_err(ApiError) {
+        Ok(()) if keep_current => see_other("/security?notice=others_out"),
+        // This browser's session ended too: clear its cookie as signing out does.
+        Ok(()) => signed_out_to(&state, "/signin?notice=everywhere"),
         Err(e) => {
             let form = Form::new("sessions", &viewer.csrf).failed(&e);
             show_failed(&state, &viewer, &e, |p| p.sessions_form = form).await
@@ -267,18 +253,12 @@ pub async fn revoke_session(State(state): State<AppState>, viewer: Viewer, Path(
     if viewer.principal.session_id.as_deref() == Some(id.as_str()) {
         // Ending the session in use is signing out.
         let ctx = viewer.ctx();
-        return match identity::logout(State(state), ctx, viewer.principal.clone()).await {
-            Ok(resp) => {
-                let mut to = see_other("/signin?notice=signed_out");
-                for c in resp.headers().get_all(axum::http::header::SET_COOKIE) {
-                    to.headers_mut().append(axum::http::header::SET_COOKIE, c.clone());
-                }
-                to
-            }
-            Err(e) => error_page(Some(&viewer), &e),
+        return match sign_in::logout(&state, &ctx, &viewer.principal).await {
+            Ok(()) => signed_out_to(&state, "/signin?notice=signed_out"),
+            Err(e) => error_page(Some(&viewer), &ApiError(e)),
         };
     }
-    match me::revoke_session(State(state.clone()), viewer.ctx(), session(&viewer), Path(id)).await {
+    match sessions::revoke_session(&state, &viewer.ctx(), &viewer.principal, &id).await.map_err(ApiError) {
         Ok(_) => see_other("/security?notice=revoked"),
         Err(e) => {
             let form = Form::new("sessions", &viewer.csrf).failed(&e);
@@ -308,12 +288,12 @@ pub async fn create_token(State(state): State<AppState>, viewer: Viewer, data: F
                 accounts,
                 capabilities,
             };
-            me::create_token(State(state.clone()), viewer.ctx(), session(&viewer), Json(body)).await
+            tokens::create_token(&state, &viewer.ctx(), &viewer.principal, body).await.map_err(ApiError)
         }
         Err(e) => Err(e),
     };
     match result {
-        Ok((_, Json(created))) => {
+        Ok(created) => {
             show(&state, &viewer, StatusCode::CREATED, |p| {
                 p.reveal = Some(Reveal::Token { name: created.view.name, token: created.token });
             })
@@ -327,7 +307,7 @@ pub async fn create_token(State(state): State<AppState>, viewer: Viewer, data: F
 }
 
 pub async fn revoke_token(State(state): State<AppState>, viewer: Viewer, Path(id): Path<String>) -> Response {
-    match me::revoke_token(State(state.clone()), viewer.ctx(), session(&viewer), Path(id)).await {
+    match tokens::revoke_token(&state, &viewer.ctx(), &viewer.principal, &id).await.map_err(ApiError) {
         Ok(_) => see_other("/security?notice=revoked"),
         Err(e) => {
             let form = Form::new("token", &viewer.csrf).failed(&e);

@@ -10,10 +10,10 @@ use steward_app::AppError;
 use steward_domain::capability::{MemberRights, Role};
 use zeroize::Zeroizing;
 
-use crate::error::{ApiError, Json, Path, Query};
-use crate::routes::identity::{LoginRequest, RegisterRequest};
+use crate::auth::{clear_session_cookie, session_set_cookie};
+use crate::error::{ApiError, Path, Query};
+use crate::routes::members;
 use crate::routes::pages::describe_capability;
-use crate::routes::{identity, members};
 use crate::state::AppState;
 use crate::web::{
     Form, FormData, Layout, Viewer, Visitor, local_next, presession, presession_ok, render, render_failed, see_other,
@@ -21,6 +21,8 @@ use crate::web::{
 use steward_app::authz::capability_set;
 use steward_app::config::SignupMode;
 use steward_app::crypto::sha256;
+use steward_app::identity::registration::{self, RegisterRequest};
+use steward_app::identity::sign_in::{self, LoginRequest, SignedIn};
 
 /// A two-factor sign-in waits at most this long between the password and the code.
 const PENDING_SIGNIN_US: i64 = 5 * 60 * 1_000_000;
@@ -125,14 +127,8 @@ pub async fn signin_submit(State(state): State<AppState>, visitor: Visitor, data
         None => (data.text("email"), Zeroizing::new(data.get("password").unwrap_or("").to_string()), None),
     };
     let body = LoginRequest { email: email.clone(), password: password.to_string(), totp: data.opt("code") };
-    match identity::login(State(state.clone()), visitor.ctx(), Json(body)).await {
-        Ok(resp) => {
-            let mut to = see_other(&next);
-            for c in resp.headers().get_all(header::SET_COOKIE) {
-                to.headers_mut().append(header::SET_COOKIE, c.clone());
-            }
-            to
-        }
+    match sign_in::login(&state, &visitor.ctx(), body).await.map_err(ApiError) {
+        Ok(signed_in) => signed_in_to(&state, &signed_in, &next),
         Err(ApiError(AppError::TotpRequired)) if pending.is_none() => {
             let sealed = serde_json::to_vec(&PendingSignin {
                 email,
@@ -193,14 +189,14 @@ pub async fn signup_page(
     with_cookie(render(StatusCode::OK, &page), pre.set_cookie.as_deref())
 }
 
-/// Registers through the API's handler, then signs the new user in (two calls, as a client would).
+/// Registers, then signs the new user in (two use cases, as a client would call them).
 async fn register_and_sign_in(
     state: &AppState,
     visitor: &Visitor,
     data: &FormData,
     email: String,
     invitation: Option<String>,
-) -> Result<Response, ApiError> {
+) -> Result<SignedIn, ApiError> {
     let password = Zeroizing::new(data.get("password").unwrap_or("").to_string());
     let body = RegisterRequest {
         email: email.clone(),
@@ -208,17 +204,24 @@ async fn register_and_sign_in(
         display_name: data.text("display_name"),
         invitation,
     };
-    identity::register(State(state.clone()), visitor.ctx(), Json(body)).await?;
+    let ctx = visitor.ctx();
+    let join = async |tx: &mut steward_store::Tx,
+                      token: &str,
+                      actor: &steward_app::actor::AuditActor,
+                      user: &steward_store::UserRow| {
+        members::redeem_invitation(state, &ctx, tx, token, actor, &user.id, &user.email)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.0)
+    };
+    registration::register(state, &ctx, body, join).await?;
     let login = LoginRequest { email, password: password.to_string(), totp: None };
-    identity::login(State(state.clone()), visitor.ctx(), Json(login)).await
+    Ok(sign_in::login(state, &visitor.ctx(), login).await?)
 }
 
-fn signed_in_to(login: &Response, to: &str) -> Response {
-    let mut resp = see_other(to);
-    for c in login.headers().get_all(header::SET_COOKIE) {
-        resp.headers_mut().append(header::SET_COOKIE, c.clone());
-    }
-    resp
+/// Sends the browser on to `to` with the new session's cookie.
+fn signed_in_to(state: &AppState, signed_in: &SignedIn, to: &str) -> Response {
+    with_cookie(see_other(to), Some(&session_set_cookie(state, &signed_in.token)))
 }
 
 pub async fn signup_submit(State(state): State<AppState>, visitor: Visitor, data: FormData) -> Response {
@@ -233,16 +236,21 @@ pub async fn signup_submit(State(state): State<AppState>, visitor: Visitor, data
         return failed(form, &ApiError(AppError::Forbidden("this page had expired; try again".into())));
     }
     match register_and_sign_in(&state, &visitor, &data, data.text("email"), None).await {
-        Ok(login) => signed_in_to(&login, "/"),
+        Ok(login) => signed_in_to(&state, &login, "/"),
         Err(e) => failed(form, &e),
     }
 }
 
+/// Sends the browser on to `to` without its session cookie (the session has ended).
+pub fn signed_out_to(state: &AppState, to: &str) -> Response {
+    with_cookie(see_other(to), Some(&clear_session_cookie(state)))
+}
+
 pub async fn signout(State(state): State<AppState>, viewer: Viewer) -> Response {
     let ctx = viewer.ctx();
-    match identity::logout(State(state), ctx, viewer.principal.clone()).await {
-        Ok(resp) => signed_in_to(&resp, "/signin?notice=signed_out"),
-        Err(e) => crate::web::error_page(Some(&viewer), &e),
+    match sign_in::logout(&state, &ctx, &viewer.principal).await {
+        Ok(()) => signed_out_to(&state, "/signin?notice=signed_out"),
+        Err(e) => crate::web::error_page(Some(&viewer), &ApiError(e)),
     }
 }
 
@@ -375,7 +383,7 @@ pub async fn invitation_submit(
             Err(ApiError(AppError::Forbidden("this page had expired; try again".into())))
         };
         return match result {
-            Ok(login) => signed_in_to(&login, &format!("/accounts/{account_id}?notice=joined")),
+            Ok(login) => signed_in_to(&state, &login, &format!("/accounts/{account_id}?notice=joined")),
             Err(e) => {
                 let mut page = invite_page(&token, inv, None, &pre.token);
                 page.register = Form::new("register", &pre.token).with_values(data).failed(&e);

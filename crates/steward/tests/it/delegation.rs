@@ -427,7 +427,7 @@ async fn linkedin_member_profiles_always_need_the_owners_approval() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn registering_through_an_invitation_joins_the_account() {
     let app = TestApp::spawn_with(Backend::Sqlite, |s| s.signup = SignupMode::Invite).await.unwrap();
-    let owner_user = steward_server::routes::identity::create_user_as_operator(
+    let owner_user = steward_app::identity::create_user_as_operator(
         &app.state,
         "owner@example.com",
         "Owner",

@@ -1,77 +1,19 @@
-//! Suspicious-activity alerts: the API other code calls, and delivery.
-//!
-//! **Detection** happens in the store, as each audit event is appended (`store::alerts`): any
-//! code that records what it did — members, settings, sign-ins, denials, and the posting and
-//! scheduling code of later issues — is covered without calling anything here. Code that knows
-//! of a finding no event describes (the scheduler holding a post, say) calls [`raise`] inside
-//! its transaction.
-//!
-//! **Delivery**: raising an alert queues one outbox row per recipient and channel in the same
-//! transaction. [`run_deliveries`], started by `App::serve` on every replica, sends due rows —
-//! email over SMTP (lettre), webhooks signed with HMAC-SHA256 — and retries failures with
-//! exponential backoff (10 s, 20 s, 40 s … up to an hour, 12 attempts). Replicas never send one
-//! attempt twice: each claims a row by compare-and-set on its schedule.
+//! Delivering alerts by email and signed webhook. Raising an alert queues one outbox row per
+//! recipient and channel in the same transaction; [`run_deliveries`], started by `App::serve` on
+//! every replica, sends due rows — email over SMTP (lettre), webhooks signed with HMAC-SHA256 —
+//! and retries failures with exponential backoff (10 s, 20 s, 40 s … up to an hour, 12
+//! attempts). Replicas never send one attempt twice: each claims a row by compare-and-set on
+//! its schedule.
 use std::time::Duration;
 
 use lettre::message::{Mailbox, MultiPart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-use serde::Serialize;
-pub use steward_domain::alerts::AlertKind;
-use steward_store::{AlertRow, DeliveryRow, Tx};
-pub use steward_store::{Finding, Raised};
-use utoipa::ToSchema;
+use steward_store::DeliveryRow;
 
-use crate::clock::rfc3339;
+use crate::alerts::view::AlertView;
 use crate::crypto::hmac_sha256;
 use crate::services::Services;
-
-/// Raises a finding inside the caller's transaction (grouped per API.md; see `store::alerts`).
-pub async fn raise(tx: &mut Tx, finding: Finding) -> steward_store::Result<Raised> {
-    tx.raise_alert(finding).await
-}
-
-/// An alert as API.md shows it (and as a webhook receives it).
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct AlertView {
-    pub id: String,
-    pub kind: String,
-    pub account_id: Option<String>,
-    pub user_id: Option<String>,
-    /// `critical`, `warning` or `info`.
-    pub severity: String,
-    pub summary: String,
-    pub detail: String,
-    pub count: i64,
-    pub created_at: String,
-    pub last_seen_at: String,
-    pub acknowledged_at: Option<String>,
-}
-
-impl From<AlertRow> for AlertView {
-    fn from(a: AlertRow) -> Self {
-        Self {
-            id: a.id,
-            kind: a.kind,
-            account_id: a.account_id,
-            user_id: a.user_id,
-            severity: a.severity,
-            summary: a.summary,
-            detail: a.detail,
-            count: a.count,
-            created_at: rfc3339(a.created_at),
-            last_seen_at: rfc3339(a.last_seen_at),
-            acknowledged_at: a.acknowledged_at.map(rfc3339),
-        }
-    }
-}
-
-pub use crate::vault::webhook_secret_aad;
-
-/// A new webhook secret: 256 random bits, hex, with a prefix that says what it is.
-#[must_use]
-pub fn new_webhook_secret() -> String {
-    format!("whsec_{}", hex::encode(crate::crypto::random_array::<32>()))
-}
+use crate::vault::webhook_secret_aad;
 
 /// `Steward-Signature` for a body sent at `timestamp` (Unix seconds): API.md's
 /// `v1=<hex HMAC-SHA256(secret, timestamp + "." + body)>`.

@@ -1,0 +1,41 @@
+//! An alert as API.md shows it, in the app and in a webhook's body.
+use serde::Serialize;
+use steward_store::AlertRow;
+use utoipa::ToSchema;
+
+use crate::clock::rfc3339;
+
+/// An alert as API.md shows it (and as a webhook receives it).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AlertView {
+    pub id: String,
+    pub kind: String,
+    pub account_id: Option<String>,
+    pub user_id: Option<String>,
+    /// `critical`, `warning` or `info`.
+    pub severity: String,
+    pub summary: String,
+    pub detail: String,
+    pub count: i64,
+    pub created_at: String,
+    pub last_seen_at: String,
+    pub acknowledged_at: Option<String>,
+}
+
+impl From<AlertRow> for AlertView {
+    fn from(a: AlertRow) -> Self {
+        Self {
+            id: a.id,
+            kind: a.kind,
+            account_id: a.account_id,
+            user_id: a.user_id,
+            severity: a.severity,
+            summary: a.summary,
+            detail: a.detail,
+            count: a.count,
+            created_at: rfc3339(a.created_at),
+            last_seen_at: rfc3339(a.last_seen_at),
+            acknowledged_at: a.acknowledged_at.map(rfc3339),
+        }
+    }
+}

@@ -1,0 +1,129 @@
+//! Creating users: signing up (alone, or through an invitation that joins an account in the
+//! same transaction) and the operator's command line (the demo, `steward admin create-user`).
+use serde::Deserialize;
+use serde_json::json;
+use steward_domain::audit::Action;
+use steward_domain::identity::{normalize_email, validate_display_name, validate_new_password};
+use steward_store::{NewAuditEvent, NewUser, StoreError, Tx, UserRow};
+use utoipa::ToSchema;
+use zeroize::Zeroizing;
+
+use crate::actor::{AuditActor, Ctx};
+use crate::config::SignupMode;
+use crate::error::{AppError, AppResult, FieldError};
+use crate::identity::view::UserView;
+use crate::services::Services;
+use crate::usecase::{Audit, record};
+
+#[derive(Deserialize, ToSchema)]
+pub struct RegisterRequest {
+    pub email: String,
+    /// 12 to 1024 characters, not a common password.
+    pub password: String,
+    pub display_name: String,
+    /// An invitation token, required when sign-up is by invitation only.
+    pub invitation: Option<String>,
+}
+
+/// Validates a new user's fields together, so the person sees every problem at once.
+pub fn validate_new_user(email: &str, display_name: &str, password: &str) -> AppResult<(String, String)> {
+    let mut errors = Vec::new();
+    let email = normalize_email(email).map_err(|e| errors.push(FieldError::new("email", e.to_string()))).ok();
+    let name = validate_display_name(display_name).map_err(|e| errors.push(FieldError::new("display_name", e))).ok();
+    if let Err(e) = validate_new_password(password, email.as_deref().unwrap_or("")) {
+        errors.push(FieldError::new("password", e.to_string()));
+    }
+    match (email, name) {
+        (Some(e), Some(n)) if errors.is_empty() => Ok((e, n)),
+        _ => Err(AppError::Validation(errors)),
+    }
+}
+
+/// Creates a user inside `tx` (the caller records it): shared by sign-up and the operator's.
+pub async fn create_user(
+    s: &Services,
+    tx: &mut Tx,
+    email: &str,
+    display_name: &str,
+    password: Zeroizing<String>,
+) -> AppResult<UserRow> {
+    let hash = s.passwords.hash(password).await?;
+    let id = uuid::Uuid::now_v7().to_string();
+    tx.insert_user(NewUser { id: &id, email, display_name, password_hash: &hash, now: s.clock.now_us() }).await.map_err(
+        |e| match e {
+            StoreError::Conflict(_) => AppError::Conflict("a user with this email address already exists".into()),
+            other => other.into(),
+        },
+    )
+}
+
+/// Signs a person up. With an invitation, `join` redeems it for the new user inside the same
+/// transaction (an invalid invitation creates no user either); it gets the transaction, the
+/// invitation token, the new user as the actor, and the new user.
+pub async fn register(
+    s: &Services,
+    ctx: &Ctx,
+    input: RegisterRequest,
+    join: impl AsyncFnOnce(&mut Tx, &str, &AuditActor, &UserRow) -> AppResult<()>,
+) -> AppResult<UserView> {
+    ctx.slot.set_action(Action::Register, None);
+    match s.settings.signup {
+        SignupMode::Closed => {
+            return Err(AppError::Forbidden(
+                "sign-up is closed on this server; ask its operator for an account".into(),
+            ));
+        }
+        SignupMode::Invite if input.invitation.is_none() => {
+            return Err(AppError::Forbidden("sign-up on this server needs an invitation link".into()));
+        }
+        _ => {}
+    }
+    let (email, display_name) = validate_new_user(&input.email, &input.display_name, &input.password)?;
+    let mut tx = s.store.begin().await?;
+    let user = create_user(s, &mut tx, &email, &display_name, Zeroizing::new(input.password)).await?;
+    let actor = AuditActor { user_id: Some(user.id.clone()), email: Some(user.email.clone()), session_id: None };
+    let audit = Audit::personal(Action::Register)
+        .target(format!("user:{}", user.id))
+        .detail(json!({ "display_name": user.display_name, "with_invitation": input.invitation.is_some() }));
+    record(s, ctx, &actor, &mut tx, audit).await?;
+    if let Some(token) = input.invitation.as_deref() {
+        join(&mut tx, token, &actor, &user).await.map_err(|e| match e {
+            AppError::NotFound | AppError::Conflict(_) => AppError::validation(
+                "invitation",
+                "is not a valid invitation (it may have expired, been withdrawn or used)",
+            ),
+            AppError::Forbidden(_) => AppError::validation("email", "must be the address the invitation was sent to"),
+            other => other,
+        })?;
+    }
+    tx.commit().await?;
+    Ok(UserView::from(&user))
+}
+
+/// Creates a user from the command line (demo, `steward admin create-user`), recorded in the
+/// activity log with the command as the actor.
+pub async fn create_user_as_operator(
+    s: &Services,
+    email: &str,
+    display_name: &str,
+    password: String,
+    via: &str,
+) -> AppResult<UserView> {
+    let password = Zeroizing::new(password);
+    let (email, display_name) = validate_new_user(email, display_name, &password)?;
+    let mut tx = s.store.begin().await?;
+    let user = create_user(s, &mut tx, &email, &display_name, password).await?;
+    tx.append_audit(NewAuditEvent {
+        id: uuid::Uuid::now_v7().to_string(),
+        at: s.clock.now_us(),
+        actor_email: Some(format!("operator ({via})")),
+        action: Action::AdminCreateUser.as_str().into(),
+        target: Some(format!("user:{}", user.id)),
+        outcome: "allowed".into(),
+        detail: json!({ "email": user.email, "display_name": user.display_name, "via": via }).to_string(),
+        ..Default::default()
+    })
+    .await?;
+    tx.commit().await?;
+    Ok(UserView::from(&user))
+}
