@@ -14,7 +14,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::state::AppState;
-use crate::{routes, worker};
+use crate::{api, worker};
 use steward_app::clock::Clock;
 use steward_app::config::{Settings, redact_url};
 use steward_app::crypto::MasterKey;
@@ -94,19 +94,19 @@ fn api_router() -> OpenApiRouter<AppState> {
         .nest(
             "/api/v1",
             OpenApiRouter::new()
-                .merge(routes::identity::router())
-                .merge(routes::me::router())
-                .merge(routes::accounts::router())
-                .merge(routes::members::router())
-                .merge(routes::engagement::router())
-                .merge(routes::posts::router())
-                .merge(routes::connect::api_router())
-                .merge(routes::activity::router())
-                .merge(routes::alerts::router())
-                .merge(routes::lockdown::router()),
+                .merge(api::identity::router())
+                .merge(api::me::router())
+                .merge(api::accounts::router())
+                .merge(api::members::router())
+                .merge(api::engagement::router())
+                .merge(api::posts::router())
+                .merge(api::connect::api_router())
+                .merge(api::activity::router())
+                .merge(api::alerts::router())
+                .merge(api::lockdown::router()),
         )
-        .merge(routes::connect::callback_router())
-        .merge(routes::ops::router())
+        .merge(api::connect::callback_router())
+        .merge(api::ops::router())
 }
 
 fn router(state: AppState) -> Router {
@@ -121,8 +121,8 @@ fn router(state: AppState) -> Router {
             }),
         )
         .merge(crate::web::router())
-        .fallback(routes::ops::not_found)
-        .method_not_allowed_fallback(routes::ops::method_not_allowed)
+        .fallback(api::ops::not_found)
+        .method_not_allowed_fallback(api::ops::method_not_allowed)
         .layer(axum::middleware::from_fn(refuse_oversized_bodies))
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::request::middleware))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

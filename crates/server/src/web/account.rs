@@ -15,8 +15,8 @@ use steward_app::accounts::settings::{self, SettingsRequest};
 use steward_app::accounts::view::{AccountView, account_view, list_accounts};
 use steward_app::members::membership;
 
+use crate::api::pages::describe_capability;
 use crate::error::{ApiError, Path, Query};
-use crate::routes::pages::describe_capability;
 use crate::state::AppState;
 use crate::web::{AccountNav, Form, FormData, Layout, Tab, Viewer, error_page, render, render_failed, see_other};
 use steward_app::authz::{AccountAccess, Need, authorize};

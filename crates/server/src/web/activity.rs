@@ -17,9 +17,9 @@ use steward_app::activity::wording::action_words;
 use steward_app::activity::{ActivityEvent, ActivityQuery, EventPage, Scope, queries};
 use steward_store::ActivityFilter;
 
+use crate::api::members;
+use crate::api::pages::escape;
 use crate::error::{ApiError, FieldError, Json, Path, Query};
-use crate::routes::members;
-use crate::routes::pages::escape;
 use crate::state::AppState;
 use crate::web::account::{access, account_nav, account_zone};
 use crate::web::security::device;

@@ -10,8 +10,8 @@ use serde::Deserialize;
 use steward_domain::alerts::{AlertKind, AlertThresholds, Threshold};
 use steward_domain::capability::Capability;
 
+use crate::api::accounts::{self, SettingsRequest};
 use crate::error::{ApiError, FieldError, Json, Path, Query};
-use crate::routes::accounts::{self, SettingsRequest};
 use crate::state::AppState;
 use crate::web::account::{access, account_nav};
 use crate::web::time::when_mine;
@@ -277,8 +277,8 @@ impl ThresholdsPage {
             .map(|c| {
                 format!(
                     "<fieldset><legend>{label}</legend><p class=\"hint\">Default: {default}.</p>{count}{minutes}</fieldset>",
-                    label = crate::routes::pages::escape(c.label),
-                    default = crate::routes::pages::escape(&c.default),
+                    label = crate::api::pages::escape(c.label),
+                    default = crate::api::pages::escape(&c.default),
                     count = self.form.input(
                         &format!("alert_thresholds.{}.count", c.key),
                         &format!("{}: alert at this many", c.label),

@@ -14,8 +14,8 @@ use steward_app::members::invitations::{CreatedInvitation, InvitationRequest, cr
 use steward_app::members::membership::{MemberUpdate, remove_member, update_member};
 use steward_app::members::view::{MemberView, list_invitations, list_members};
 
+use crate::api::pages::describe_capability;
 use crate::error::{ApiError, FieldError, Path, Query};
-use crate::routes::pages::describe_capability;
 use crate::state::AppState;
 use crate::web::account::{access, account_nav, account_zone, notice_text};
 use crate::web::time::{

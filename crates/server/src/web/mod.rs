@@ -1,10 +1,10 @@
 //! The web app: server-rendered HTML pages served by the same process as the API.
 //!
 //! Pages never decide anything themselves. A page handler extracts the same [`Principal`] as
-//! the API (same session check, same CSRF check), then calls the API's own handler functions
-//! (`routes::*`) or [`steward_app::authz::authorize`] directly: the same authorization, validation,
-//! transaction and audit event as a JSON request. Errors come back as [`ApiError`] and are shown
-//! as plain sentences next to the field they concern ([`form::Form`]).
+//! the API (same session check, same CSRF check), then calls the same `steward_app` use case as
+//! the API: the same authorization, validation, transaction and audit event as a JSON request.
+//! Errors come back as `AppError` and are shown as plain sentences next to the field they
+//! concern ([`form::Form`]), or as a whole error page.
 //!
 //! CSRF: HTML forms cannot send the `X-CSRF-Token` header, so [`forms_carry_csrf`] lifts the
 //! form's `csrf_token` field into that header before the request reaches the extractors, and the
@@ -90,7 +90,7 @@ pub fn router() -> Router<AppState> {
         .route("/connect", get(connect::connect_page))
         .route("/connect/credentials", post(connect::connect_credentials))
         .route("/connect/oauth", post(connect::connect_oauth))
-        // Activity, alerts and lockdown (issues 6 and 7).
+        // Activity, alerts and lockdown.
         .route("/activity", get(activity::my_log))
         .route("/accounts/{id}/activity", get(activity::account_log))
         .route("/alerts", get(alerts::alerts_page))

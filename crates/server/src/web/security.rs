@@ -11,8 +11,8 @@ use steward_app::identity::tokens::{self, CreateTokenRequest};
 use steward_app::identity::two_factor::{self, CodeRequest};
 use steward_domain::capability::Capability;
 
+use crate::api::accounts;
 use crate::error::{ApiError, FieldError, Json, Path};
-use crate::routes::accounts;
 use crate::state::AppState;
 use crate::web::account::notice_text;
 use crate::web::signin::signed_out_to;

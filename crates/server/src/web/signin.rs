@@ -10,10 +10,10 @@ use steward_app::AppError;
 use steward_domain::capability::{MemberRights, Role};
 use zeroize::Zeroizing;
 
+use crate::api::members;
+use crate::api::pages::describe_capability;
 use crate::auth::{clear_session_cookie, session_set_cookie};
 use crate::error::{ApiError, Path, Query};
-use crate::routes::members;
-use crate::routes::pages::describe_capability;
 use crate::state::AppState;
 use crate::web::{
     Form, FormData, Layout, Viewer, Visitor, local_next, presession, presession_ok, render, render_failed, see_other,

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use axum::extract::State;
 use steward_store::PostRow;
 
+use crate::api::members;
 use crate::error::{ApiError, Json, Path};
-use crate::routes::members;
 use crate::state::AppState;
 use crate::web::Viewer;
 

@@ -31,7 +31,7 @@ pub(crate) async fn register(
                       token: &str,
                       actor: &steward_app::actor::AuditActor,
                       user: &steward_store::UserRow| {
-        crate::routes::members::redeem_invitation(&state, &ctx, tx, token, actor, &user.id, &user.email)
+        crate::api::members::redeem_invitation(&state, &ctx, tx, token, actor, &user.id, &user.email)
             .await
             .map(|_| ())
             .map_err(|e| e.0)

@@ -8,10 +8,10 @@ use steward_app::alerts::preferences::{self, PreferencesRequest, PreferencesView
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::api::Page;
 use crate::auth::{Principal, SessionPrincipal};
 use crate::error::{ApiResult, Json, Path, Problem, Query};
 use crate::request::Ctx;
-use crate::routes::Page;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {

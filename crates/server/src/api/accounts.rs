@@ -6,10 +6,10 @@ use steward_app::accounts::{check, create, ownership, rules, settings, view};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::api::Page;
 use crate::auth::{Principal, SessionPrincipal};
 use crate::error::{ApiResult, Json, Path, Problem};
 use crate::request::Ctx;
-use crate::routes::Page;
 use crate::state::AppState;
 
 use steward_app::accounts::check::CheckView;

@@ -6,10 +6,10 @@ use steward_app::posts::review::{self, ApproveRequest, CommentRequest, RequestCh
 use steward_app::posts::view::{CommentView, PostView};
 
 use super::etag::post_response;
+use crate::api::Page;
 use crate::auth::Principal;
 use crate::error::{ApiResult, Json, Path, Problem};
 use crate::request::Ctx;
-use crate::routes::Page;
 use crate::state::AppState;
 
 #[utoipa::path(post, path = "/posts/{id}/submit", tag = "posts", params(("id" = String, Path)),

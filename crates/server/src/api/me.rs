@@ -12,10 +12,10 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::api::Page;
 use crate::auth::{AuthVia, Principal, SessionPrincipal, csrf_token};
 use crate::error::{ApiResult, Json, Path, Problem};
 use crate::request::Ctx;
-use crate::routes::Page;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {

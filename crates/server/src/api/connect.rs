@@ -8,10 +8,10 @@ use steward_app::connect::oauth::{self, CallbackOutcome, CallbackQuery, ConnectR
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::api::pages::{escape, page};
 use crate::auth::{Principal, SessionPrincipal};
 use crate::error::{ApiResult, Json, Path, Problem, Query};
 use crate::request::Ctx;
-use crate::routes::pages::{escape, page};
 use crate::state::AppState;
 
 pub fn api_router() -> OpenApiRouter<AppState> {

@@ -7,10 +7,10 @@ use steward_app::posts::drafts::{self, ContentRequest, EditRequest, ListPostsQue
 use steward_app::posts::view::PostView;
 
 use super::etag::{based_on, post_response};
+use crate::api::Page;
 use crate::auth::Principal;
 use crate::error::{ApiResult, Json, Path, Problem, Query};
 use crate::request::Ctx;
-use crate::routes::Page;
 use crate::state::AppState;
 
 #[utoipa::path(post, path = "/accounts/{id}/posts", tag = "posts", params(("id" = String, Path),

@@ -11,10 +11,10 @@ use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::api::Page;
 use crate::auth::Principal;
 use crate::error::{ApiResult, Json, Path, Problem, Query};
 use crate::request::{AuditActor, Ctx};
-use crate::routes::Page;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -73,7 +73,7 @@ pub(crate) async fn withdraw_invitation(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Registering with an invitation (`routes::identity`) redeems it through the use case's own
+/// Registering with an invitation (`api::identity`) redeems it through the use case's own
 /// step, inside the registration's transaction.
 pub async fn redeem_invitation(
     state: &AppState,

@@ -9,10 +9,10 @@ use steward_app::activity::{ActivityEvent, ActivityQuery, Answer, queries};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::api::Page;
 use crate::auth::Principal;
 use crate::error::{ApiResult, Json, Path, Problem, Query};
 use crate::request::Ctx;
-use crate::routes::Page;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {

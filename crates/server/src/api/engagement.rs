@@ -7,10 +7,10 @@ use steward_app::engagement::{self, AnalyticsView, CommentView, ReplyRequest};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::api::Page;
 use crate::auth::Principal;
 use crate::error::{ApiResult, Json, Path, Problem};
 use crate::request::Ctx;
-use crate::routes::Page;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
