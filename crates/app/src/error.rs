@@ -37,6 +37,12 @@ pub enum AppError {
     MemberLimit(String),
     #[error("conflict: {0}")]
     Conflict(String),
+    /// A refusal with a problem type of its own (`own-membership`), so clients can tell it apart.
+    #[error("forbidden ({code}): {detail}")]
+    ForbiddenAs { code: &'static str, title: &'static str, detail: String },
+    /// A conflict with a problem type of its own (`account-locked-down`).
+    #[error("conflict ({code}): {detail}")]
+    ConflictAs { code: &'static str, title: &'static str, detail: String },
     #[error("precondition failed")]
     PreconditionFailed,
     /// A conditional request was required (an edit without the version it was based on).
@@ -85,12 +91,32 @@ impl AppError {
             AppError::Unauthenticated { presented: true } => Some("invalid, expired or revoked credential".into()),
             AppError::InvalidCredentials { detail } => Some((*detail).to_string()),
             AppError::Forbidden(d) | AppError::NotFoundDenied(d) => Some(d.clone()),
+            // Both are attempts the owner's rules refused: the activity log shows them.
+            AppError::ForbiddenAs { detail, .. } | AppError::ConflictAs { detail, .. } => Some(detail.clone()),
             AppError::RulesNotAccepted => Some("house rules not accepted".into()),
             AppError::OutsideWindow(d) => Some(format!("outside posting windows: {d}")),
             AppError::MemberLimit(d) => Some(d.clone()),
             AppError::RateLimited { .. } => Some("rate limited".into()),
             _ => None,
         }
+    }
+}
+
+impl AppError {
+    /// Changing one's own terms: nobody lifts their own restrictions.
+    #[must_use]
+    pub fn own_membership() -> Self {
+        AppError::ForbiddenAs {
+            code: "own-membership",
+            title: "Your own membership",
+            detail: "nobody changes their own role, capabilities, end date, windows, quota or status; ask the owner"
+                .into(),
+        }
+    }
+
+    /// A change a lockdown forbids until the owner lifts it.
+    pub fn locked_down(detail: impl Into<String>) -> Self {
+        AppError::ConflictAs { code: "account-locked-down", title: "Account locked down", detail: detail.into() }
     }
 }
 

@@ -54,12 +54,25 @@ pub async fn lockdown(
 ) -> AppResult<LockdownView> {
     let id = account_id;
     ctx.slot.set_action(Action::Lockdown, Some(format!("account:{id}")));
-    authorize(s, ctx, who, id, Need::Capability(Capability::Lockdown)).await?;
+    let access = authorize(s, ctx, who, id, Need::Capability(Capability::Lockdown)).await?;
+    if input.disconnect_credential && !access.is_owner() {
+        // Invariant 1: only the owner touches the credential, even in an emergency.
+        return Err(AppError::Forbidden(
+            "only the owner can disconnect the platform credential; lock down without it".into(),
+        ));
+    }
     let now = s.clock.now_us();
     let actor = who.actor();
     audited(s, ctx, &actor, async |tx| {
         let account = tx.lock_account(id).await?.ok_or(AppError::NotFound)?;
         let suspended = tx.suspend_other_members(id, &who.user_id, now).await?;
+        // A lockdown is total: an invitation made before it cannot reopen the account after it.
+        for invitation_id in tx.withdraw_pending_invitations(id, now).await? {
+            let withdrawn = Audit::on_account(id, Action::InvitationWithdraw)
+                .target(format!("invitation:{invitation_id}"))
+                .detail(json!({ "reason": "lockdown" }));
+            record(s, ctx, &actor, tx, withdrawn).await?;
+        }
         let revoked_tokens = tx.revoke_tokens_narrowed_to(id, now).await?;
         let cancelled = tx.cancel_posts_not_approved_by(id, &account.owner_id, now).await?;
         for post_id in &cancelled {

@@ -123,6 +123,8 @@ impl ApiError {
             ),
             E::MemberLimit(d) => (StatusCode::CONFLICT, "member-limit", "Member limit reached", d.clone()),
             E::Conflict(d) => (StatusCode::CONFLICT, "conflict", "Conflict", d.clone()),
+            E::ForbiddenAs { code, title, detail } => (StatusCode::FORBIDDEN, code, title, detail.clone()),
+            E::ConflictAs { code, title, detail } => (StatusCode::CONFLICT, code, title, detail.clone()),
             E::PreconditionFailed => (
                 StatusCode::PRECONDITION_FAILED,
                 "precondition-failed",

@@ -625,6 +625,16 @@ impl Tx {
         Ok(n == 1)
     }
 
+    /// Withdraws every invitation of the account still pending at `now`; their ids.
+    pub async fn withdraw_pending_invitations(&mut self, account_id: &str, now: Micros) -> Result<Vec<String>> {
+        let q = "UPDATE invitations SET withdrawn_at = $2 WHERE account_id = $1 AND accepted_at IS NULL \
+                 AND withdrawn_at IS NULL AND expires_at > $2 RETURNING id";
+        let mut ids: Vec<String> =
+            on_tx!(self, |c| sqlx::query_scalar(q).bind(account_id).bind(now).fetch_all(c).await)?;
+        ids.sort();
+        Ok(ids)
+    }
+
     pub async fn withdraw_invitation(&mut self, account_id: &str, id: &str, now: Micros) -> Result<bool> {
         let q = "UPDATE invitations SET withdrawn_at = $3 WHERE account_id = $1 AND id = $2 AND accepted_at IS NULL \
                  AND withdrawn_at IS NULL AND expires_at > $3";

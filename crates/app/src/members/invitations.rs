@@ -126,6 +126,9 @@ pub async fn create_invitation(
     let inv_id = uuid::Uuid::now_v7().to_string();
     audited(s, ctx, &who.actor(), async |tx| {
         let account = tx.lock_account(id).await?.ok_or(AppError::NotFound)?;
+        if account.status == "locked_down" {
+            return Err(AppError::locked_down("the account is locked down: its owner must lift the lockdown first"));
+        }
         if tx.is_member_email(id, &email).await? {
             return Err(AppError::Conflict(format!("{email} is already a member of this account")));
         }
@@ -205,7 +208,10 @@ pub async fn redeem_invitation(
     };
     ctx.slot.set_account(&found.account_id);
     // Re-read after locking the account, so a concurrent accept or withdrawal is seen.
-    tx.lock_account(&found.account_id).await?.ok_or(AppError::NotFound)?;
+    let account = tx.lock_account(&found.account_id).await?.ok_or(AppError::NotFound)?;
+    if account.status == "locked_down" {
+        return Err(AppError::locked_down("the account is locked down; ask its owner"));
+    }
     let inv = tx.invitation(&found.id).await?.ok_or(AppError::NotFound)?;
     if !inv.is_pending(now) {
         return Err(AppError::Conflict("this invitation was already used, withdrawn or has expired".into()));

@@ -57,9 +57,15 @@ pub async fn update_member(
     let id = account_id;
     ctx.slot.set_action(Action::MemberUpdate, Some(format!("user:{user_id}")));
     let actor = authorize(s, ctx, who, id, Need::Capability(Capability::MembersManage)).await?;
+    if user_id == who.user_id {
+        return Err(AppError::own_membership());
+    }
     let now = s.clock.now();
     audited(s, ctx, &who.actor(), async |tx| {
-        tx.lock_account(id).await?.ok_or(AppError::NotFound)?;
+        let account = tx.lock_account(id).await?.ok_or(AppError::NotFound)?;
+        if account.status == "locked_down" && !actor.is_owner() {
+            return Err(AppError::locked_down("while the account is locked down only its owner changes memberships"));
+        }
         let current = s.store.membership(id, user_id).await?.ok_or(AppError::NotFound)?;
         let from = Role::from_str(&current.role).map_err(AppError::internal)?;
         if from == Role::Owner {

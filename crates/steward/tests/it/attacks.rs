@@ -148,3 +148,78 @@ both_backends! {
         assert!(held >= 1, "the owner is told: {}", alerts.text);
     }
 }
+
+both_backends! {
+    async fn an_invitation_made_before_a_lockdown_does_not_reopen_the_account(app: TestApp) {
+        let owner = app.user("owner@example.com").await;
+        let acc = sandbox_account(&app, &owner, "@total").await;
+        let admin = member(&app, &owner, &acc, "admin@example.com", "admin").await;
+        let editor = member(&app, &owner, &acc, "editor@example.com", "editor").await;
+        let base = format!("/api/v1/accounts/{acc}");
+        // The admin prepares a way back in for an accomplice, then locks the account down.
+        let sent = invite(&app, &admin, &acc, json!({"email": "accomplice@example.com", "role": "editor"})).await;
+        assert_eq!(sent.status, 201, "{}", sent.text);
+        let token = sent.body["token"].as_str().unwrap().to_string();
+        let r = app.post(&format!("{base}/lockdown")).auth(&admin).json(json!({"disconnect_credential": true})).send().await;
+        r.assert_problem(403, "forbidden");
+        let r = app.post(&format!("{base}/lockdown")).auth(&admin).json(json!({})).send().await;
+        assert_eq!(r.status, 200, "{}", r.text);
+
+        // Registering or accepting with it answers account-locked-down; nothing joins.
+        let joined = app
+            .post("/api/v1/auth/register")
+            .json(json!({"email": "accomplice@example.com", "password": crate::helpers::PASSWORD, "display_name": "A", "invitation": token}))
+            .send()
+            .await;
+        joined.assert_problem(409, "account-locked-down");
+        let accomplice = app.user("accomplice@example.com").await;
+        app.post(&format!("/api/v1/invitations/{token}/accept")).auth(&accomplice).send().await.assert_problem(409, "account-locked-down");
+        app.get(&base).auth(&accomplice).send().await.assert_problem(404, "not-found");
+        // The withdrawal is on the record.
+        let log = app.get(&format!("{base}/activity?action=members.invitation.withdraw")).auth(&owner).send().await;
+        assert_eq!(log.body["items"].as_array().unwrap().len(), 1, "{}", log.text);
+        // No new invitations, and only the owner changes memberships until the lockdown is lifted.
+        invite(&app, &admin, &acc, json!({"email": "later@example.com", "role": "viewer"})).await.assert_problem(409, "account-locked-down");
+        let reinstate = |by: &crate::helpers::Session, who: &str| {
+            app.req(Method::PATCH, &format!("{base}/members/{who}")).auth(by).json(json!({"status": "active"})).send()
+        };
+        reinstate(&admin, &editor.user_id).await.assert_problem(409, "account-locked-down");
+        assert_eq!(reinstate(&owner, &editor.user_id).await.status, 200);
+    }
+
+    async fn nobody_lifts_their_own_restrictions(app: TestApp) {
+        let owner = app.user("owner@example.com").await;
+        let acc = sandbox_account(&app, &owner, "@self").await;
+        let until = (app.clock.now() + jiff::SignedDuration::from_hours(48)).to_string();
+        let windows = json!([{"days": ["mon"], "start": "09:00", "end": "10:00"}]);
+        let body = json!({"email": "admin@example.com", "role": "admin", "expires_at": until, "windows": windows, "daily_quota": 1});
+        let sent = invite(&app, &owner, &acc, body).await;
+        assert_eq!(sent.status, 201, "{}", sent.text);
+        let admin = app.user("admin@example.com").await;
+        let token = sent.body["token"].as_str().unwrap();
+        assert_eq!(app.post(&format!("/api/v1/invitations/{token}/accept")).auth(&admin).send().await.status, 200);
+        let mine = format!("/api/v1/accounts/{acc}/members/{}", admin.user_id);
+        for change in [
+            json!({"expires_at": null}),
+            json!({"windows": []}),
+            json!({"daily_quota": null}),
+            json!({"grant": ["ownership.transfer"]}),
+            json!({"status": "active"}),
+        ] {
+            let r = app.req(Method::PATCH, &mine).auth(&admin).json(change.clone()).send().await;
+            r.assert_problem(403, "own-membership");
+        }
+        let kept = app.get(&format!("/api/v1/accounts/{acc}/members")).auth(&owner).send().await;
+        let row = kept.body["items"].as_array().unwrap().iter().find(|m| m["user_id"] == admin.user_id.as_str()).cloned().unwrap();
+        assert!(row["expires_at"].is_string() && row["daily_quota"] == 1, "{row}");
+        // Nor does anyone grant what they do not hold: an admin cannot hand out the owner's powers.
+        let editor = member(&app, &owner, &acc, "editor@example.com", "editor").await;
+        let r = app
+            .req(Method::PATCH, &format!("/api/v1/accounts/{acc}/members/{}", editor.user_id))
+            .auth(&admin)
+            .json(json!({"grant": ["credential.manage"]}))
+            .send()
+            .await;
+        assert!(r.status == 422 || r.status == 403, "granting a capability one lacks is refused: {}", r.text);
+    }
+}

@@ -75,7 +75,7 @@ both_backends! {
         app.get(&acc).auth(&editor).send().await.assert_problem(403, "forbidden");
     }
 
-    async fn an_admins_lockdown_keeps_the_owner_and_can_destroy_the_credential(app: TestApp) {
+    async fn an_admins_lockdown_keeps_the_owner_and_leaves_the_credential_to_the_owner(app: TestApp) {
         let owner = app.user("owner@example.com").await;
         let account = sandbox_account(&app, &owner, "@brake").await;
         let admin = member(&app, &owner, &account, "admin@example.com", "admin").await;
@@ -85,19 +85,29 @@ both_backends! {
         app.post(&format!("{acc}/lockdown")).auth(&editor).json(json!({})).send().await.assert_problem(403, "forbidden");
         assert!(app.state.store.sealed_credential(&account).await.unwrap().unwrap().credential_sealed.is_some());
 
+        // Only the owner touches the credential (invariant 1), even in an emergency: an admin
+        // asking to destroy it is refused and nothing happens.
         let r = app.post(&format!("{acc}/lockdown")).auth(&admin).json(json!({"disconnect_credential": true})).send().await;
+        r.assert_problem(403, "forbidden");
+        assert_eq!(app.get(&acc).auth(&owner).send().await.body["status"], "active");
+        let r = app.post(&format!("{acc}/lockdown")).auth(&admin).json(json!({"disconnect_credential": false})).send().await;
         assert_eq!(r.status, 200, "{}", r.text);
         assert_eq!(r.body["suspended_members"], 2, "the other admin and the editor");
-        assert_eq!(r.body["credential_disconnected"], true);
-        let sealed = app.state.store.sealed_credential(&account).await.unwrap().unwrap();
-        assert!(sealed.credential_sealed.is_none() && sealed.wrapped_data_key.is_none(), "credential and data key destroyed");
-        assert_eq!(app.get(&acc).auth(&owner).send().await.body["status"], "disconnected");
+        assert_eq!(r.body["credential_disconnected"], false);
+        assert!(app.state.store.sealed_credential(&account).await.unwrap().unwrap().credential_sealed.is_some());
+        assert_eq!(app.get(&acc).auth(&owner).send().await.body["status"], "locked_down");
         assert_eq!(app.get(&acc).auth(&admin).send().await.status, 200, "the admin who pulled the brake keeps access");
         app.get(&acc).auth(&other_admin).send().await.assert_problem(403, "forbidden");
         app.get(&acc).auth(&editor).send().await.assert_problem(403, "forbidden");
         // The owner is alerted (the suspended admin is not a recipient any more).
         let alerts = app.get("/api/v1/alerts").auth(&owner).send().await;
         assert!(alerts.body["items"].as_array().unwrap().iter().any(|a| a["kind"] == "lockdown" && a["summary"].as_str().unwrap().contains("admin@example.com")), "{}", alerts.text);
+        // The owner may destroy it.
+        let r = app.post(&format!("{acc}/lockdown")).auth(&owner).json(json!({"disconnect_credential": true})).send().await;
+        assert_eq!((r.status, &r.body["credential_disconnected"]), (200, &json!(true)), "{}", r.text);
+        let sealed = app.state.store.sealed_credential(&account).await.unwrap().unwrap();
+        assert!(sealed.credential_sealed.is_none() && sealed.wrapped_data_key.is_none(), "credential and data key destroyed");
+        assert_eq!(app.get(&acc).auth(&owner).send().await.body["status"], "disconnected");
         let r = app.post(&format!("{acc}/lockdown")).auth(&owner).json(json!({"disconnect_credential": "yes"})).send().await;
         r.assert_problem(422, "validation");
     }
