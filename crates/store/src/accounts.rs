@@ -625,6 +625,24 @@ impl Tx {
         Ok(n == 1)
     }
 
+    /// Cancels every post of the account not yet out that `user_id` wrote or scheduled
+    /// (a draft, in review, approved or scheduled); their ids. Posts being published are left
+    /// to the scheduler, which holds them if their scheduler lost the right to publish.
+    pub async fn cancel_unpublished_posts_of(
+        &mut self,
+        account_id: &str,
+        user_id: &str,
+        now: Micros,
+    ) -> Result<Vec<String>> {
+        let q = "UPDATE posts SET state = 'cancelled', scheduled_at = NULL, updated_at = $3 WHERE account_id = $1 \
+                 AND (author_id = $2 OR scheduled_by = $2) \
+                 AND state IN ('draft', 'in_review', 'approved', 'scheduled') RETURNING id";
+        let mut ids: Vec<String> =
+            on_tx!(self, |c| sqlx::query_scalar(q).bind(account_id).bind(user_id).bind(now).fetch_all(c).await)?;
+        ids.sort();
+        Ok(ids)
+    }
+
     /// Withdraws every invitation of the account still pending at `now`; their ids.
     pub async fn withdraw_pending_invitations(&mut self, account_id: &str, now: Micros) -> Result<Vec<String>> {
         let q = "UPDATE invitations SET withdrawn_at = $2 WHERE account_id = $1 AND accepted_at IS NULL \

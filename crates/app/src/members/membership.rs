@@ -17,7 +17,7 @@ use crate::input::{future_instant, nullable};
 use crate::members::terms::{Requested, build_terms, parse_role, require_manage};
 use crate::members::view::{MemberView, fresh_member};
 use crate::services::Services;
-use crate::usecase::{Audit, audited};
+use crate::usecase::{Audit, audited, record};
 
 #[derive(Deserialize, ToSchema)]
 pub struct MemberUpdate {
@@ -160,10 +160,21 @@ pub async fn remove_member(
             require_manage(&actor.rights, role)?;
         }
         tx.delete_membership(id, user_id).await?;
+        let mut cancelled = Vec::new();
+        if cancel_posts {
+            let actor = who.actor();
+            for post_id in tx.cancel_unpublished_posts_of(id, user_id, s.clock.now_us()).await? {
+                let cancel = Audit::on_account(id, Action::PostCancel)
+                    .target(format!("post:{post_id}"))
+                    .detail(json!({ "reason": "its author or scheduler was removed from the account" }));
+                record(s, ctx, &actor, tx, cancel).await?;
+                cancelled.push(post_id);
+            }
+        }
         let action = if leaving { Action::MemberLeave } else { Action::MemberRemove };
         let audit = Audit::on_account(id, action)
             .target(format!("user:{user_id}"))
-            .detail(json!({ "role": role.as_str(), "cancel_posts": cancel_posts }));
+            .detail(json!({ "role": role.as_str(), "cancel_posts": cancel_posts, "cancelled_posts": cancelled.len() }));
         Ok(((), audit))
     })
     .await

@@ -146,6 +146,20 @@ both_backends! {
         let alerts = app.get("/api/v1/alerts").auth(&owner).send().await;
         let held = alerts.body["items"].as_array().unwrap().iter().filter(|a| a["kind"] == "post_held").count();
         assert!(held >= 1, "the owner is told: {}", alerts.text);
+
+        // Removing a member with `cancel_posts=true` cancels, at once, what they wrote or scheduled.
+        let leaver = member(&app, &owner, &acc, "leaver@example.com", "admin").await;
+        let scheduled = scheduled_by(&app, &owner, &leaver, &leaver, &acc).await;
+        let r = app.post(&format!("/api/v1/accounts/{acc}/posts")).auth(&leaver).json(json!({"text": "A draft"})).send().await;
+        let draft = r.body["id"].as_str().unwrap().to_string();
+        let r = app.delete(&format!("{members}/{}?cancel_posts=true", leaver.user_id)).auth(&owner).send().await;
+        assert_eq!(r.status, 204, "{}", r.text);
+        for id in [&scheduled, &draft] {
+            let p = app.get(&format!("/api/v1/posts/{id}")).auth(&owner).send().await;
+            assert_eq!(p.body["state"], "cancelled", "{}", p.text);
+        }
+        let log = app.get(&format!("/api/v1/accounts/{acc}/activity?action=posts.cancel")).auth(&owner).send().await;
+        assert_eq!(log.body["items"].as_array().unwrap().len(), 2, "one posts.cancel event each: {}", log.text);
     }
 }
 
