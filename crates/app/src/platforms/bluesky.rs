@@ -79,7 +79,7 @@ pub async fn publish(
             }
             let mut images = Vec::with_capacity(out.media.len());
             for m in out.media {
-                let (bytes, mime) = super::mastodon::media_bytes(state, &m.url).await?;
+                let (bytes, mime) = super::mastodon::media_bytes(state, &account.id, &m.url).await?;
                 let blob = bluesky::upload_blob(&state.http, &cred.service, &cred.session, bytes, &mime).await?;
                 images.push((blob, String::new()));
             }

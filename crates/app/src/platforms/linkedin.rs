@@ -65,10 +65,11 @@ async fn upload_image(
     app: &OauthApp,
     token: &str,
     owner: &str,
+    account_id: &str,
     url: &str,
 ) -> Result<String, ConnectorError> {
     let version = &state.settings.linkedin_version;
-    let (bytes, _mime) = super::mastodon::media_bytes(state, url).await?;
+    let (bytes, _mime) = super::mastodon::media_bytes(state, account_id, url).await?;
     let upload = linkedin::initialize_image_upload(&state.http, app, version, token, owner).await?;
     linkedin::upload_image(&state.http, app, token, &upload.upload_url, bytes).await?;
     for _ in 0..30 {
@@ -126,7 +127,7 @@ pub async fn publish(
                 }
             }
             let image = match out.media.first() {
-                Some(m) => Some(upload_image(state, app, token, &author, &m.url).await?),
+                Some(m) => Some(upload_image(state, app, token, &author, &account.id, &m.url).await?),
                 None => None,
             };
             let p = linkedin::create_post(&state.http, app, version, token, &author, &text, image.as_deref()).await?;

@@ -37,10 +37,15 @@ async fn credential(state: &Services, account: &AccountRow) -> Result<MastodonCr
 
 /// The bytes of a post's media: a file Steward keeps (`STEWARD_DATA_DIR/media/<id>`) or a URL
 /// fetched like any user-supplied target (private addresses only when allowed).
-pub(crate) async fn media_bytes(state: &Services, url: &str) -> Result<(Vec<u8>, String), ConnectorError> {
-    let stored = crate::posts::media::stored_media(state, url)
-        .await
-        .map_err(|e| ConnectorError::Transient(format!("the uploaded media could not be looked up: {e}")))?;
+pub(crate) async fn media_bytes(
+    state: &Services,
+    account_id: &str,
+    url: &str,
+) -> Result<(Vec<u8>, String), ConnectorError> {
+    let stored = crate::posts::media::stored_media(state, account_id, url).await.map_err(|e| match e {
+        crate::AppError::Validation(_) => ConnectorError::Rejected(format!("{url}: a file of another account")),
+        e => ConnectorError::Transient(format!("the uploaded media could not be looked up: {e}")),
+    })?;
     if let Some((row, path)) = stored {
         let bytes = tokio::fs::read(&path)
             .await
@@ -92,7 +97,7 @@ pub async fn publish(
     let token = cred.tokens.access_token.as_str();
     let mut media_ids = Vec::with_capacity(out.media.len());
     for m in out.media {
-        let (bytes, mime) = media_bytes(state, &m.url).await?;
+        let (bytes, mime) = media_bytes(state, &account.id, &m.url).await?;
         let uploaded = mastodon::upload_media(&state.http, &cred.instance, token, &bytes, &mime, None).await?;
         let wait = if m.kind == MediaKind::Video { Duration::from_secs(120) } else { Duration::from_secs(30) };
         let ready =

@@ -142,6 +142,22 @@ fn validate_not_empty(text: &str, media: &[MediaItem], errors: &mut Vec<FieldErr
     }
 }
 
+/// Every media item must be an external URL or a file uploaded to the post's own account.
+async fn check_media_belongs(s: &Services, account_id: &str, media: &[MediaItem]) -> AppResult<()> {
+    let mut errors = Vec::new();
+    for (i, item) in media.iter().enumerate() {
+        match crate::posts::media::stored_media(s, account_id, &item.url).await {
+            Ok(_) => {}
+            Err(AppError::Validation(_)) => errors.push(FieldError::new(
+                format!("media[{i}].url"),
+                "is not a file uploaded to this account (upload it here, or give an external URL)",
+            )),
+            Err(e) => return Err(e),
+        }
+    }
+    if errors.is_empty() { Ok(()) } else { Err(AppError::Validation(errors)) }
+}
+
 /// All of a post's content rules at once, so every invalid field is named together.
 fn validate_content(account: &AccountRow, text: &str, title: Option<&str>, media: &[MediaItem]) -> AppResult<()> {
     let mut errors = Vec::new();
@@ -178,6 +194,7 @@ pub async fn create_post(
     let access = authorize(s, ctx, who, account_id, Need::Capability(Capability::DraftsCreate)).await?;
     let key = idempotency.map(idempotency_key).transpose()?;
     validate_content(&access.account, &input.text, input.title.as_deref(), &input.media)?;
+    check_media_belongs(s, account_id, &input.media).await?;
     let media = serde_json::to_string(&input.media).map_err(AppError::internal)?;
     let request_hash =
         sha256(json!({"text": input.text, "title": input.title, "media": input.media}).to_string().as_bytes());
@@ -367,6 +384,7 @@ pub async fn edit_post(
     };
     let media = input.media.unwrap_or_else(|| old_media.clone());
     validate_content(&access.account, &text, title.as_deref(), &media)?;
+    check_media_belongs(s, &access.account.id, &media).await?;
     let mut changed = Vec::new();
     if text != post.text {
         changed.push("text");

@@ -172,18 +172,29 @@ pub async fn media_file(
     Ok(StoredFile { path: media_dir(s).join(&row.id), content_type: row.content_type })
 }
 
-/// Resolves a URL Steward gave out for an upload to its row and file (for the scheduler,
-/// which hands the bytes to a platform). `None` for any other URL.
-pub async fn stored_media(state: &Services, url: &str) -> AppResult<Option<(MediaUploadRow, PathBuf)>> {
+/// Resolves a post's media URL within the post's account: `Some` for a file uploaded to that
+/// account, `None` for an external URL. A URL that names Steward's media but not an upload of
+/// this account is refused, so a post never carries, and publishing never sends, another
+/// account's file.
+pub async fn stored_media(
+    state: &Services,
+    account_id: &str,
+    url: &str,
+) -> AppResult<Option<(MediaUploadRow, PathBuf)>> {
     let prefix = format!("{}/api/v1/accounts/", state.settings.public_url.trim_end_matches('/'));
     let Some(rest) = url.strip_prefix(&prefix) else { return Ok(None) };
-    let Some((account_id, media_id)) = rest.split_once("/media/") else { return Ok(None) };
-    let Some(row) = state.store.media_upload(media_id).await? else { return Ok(None) };
-    if row.account_id != account_id {
-        return Ok(None);
+    let foreign = || AppError::validation("media", "names a file that was not uploaded to this account");
+    let Some((url_account, media_id)) = rest.split_once("/media/") else { return Err(foreign()) };
+    if url_account != account_id {
+        return Err(foreign());
     }
-    let path = media_dir(state).join(&row.id);
-    Ok(Some((row, path)))
+    match state.store.media_upload(media_id).await? {
+        Some(row) if row.account_id == account_id => {
+            let path = media_dir(state).join(&row.id);
+            Ok(Some((row, path)))
+        }
+        _ => Err(foreign()),
+    }
 }
 
 pub fn media_dir(state: &Services) -> PathBuf {

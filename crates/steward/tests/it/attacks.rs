@@ -237,3 +237,42 @@ both_backends! {
         assert!(r.status == 422 || r.status == 403, "granting a capability one lacks is refused: {}", r.text);
     }
 }
+
+both_backends! {
+    async fn a_post_on_one_account_cannot_carry_another_accounts_media(app: TestApp) {
+        let owner = app.user("owner@example.com").await;
+        let a = sandbox_account(&app, &owner, "@a").await;
+        let b = sandbox_account(&app, &owner, "@b").await;
+        let upload = app.post(&format!("/api/v1/accounts/{a}/media")).auth(&owner).body("image/gif", b"GIF89a-tiny".to_vec()).send().await;
+        assert_eq!(upload.status, 201, "{}", upload.text);
+        let media_id = upload.body["id"].as_str().unwrap();
+        let base = app.state.settings.public_url.trim_end_matches('/').to_string();
+        let own_url = format!("{base}/api/v1/accounts/{a}/media/{media_id}");
+        // Named as account B's (the URL's account is not where the file lives), or as A's.
+        let forged_url = format!("{base}/api/v1/accounts/{b}/media/{media_id}");
+        for url in [&own_url, &forged_url] {
+            let r = app
+                .post(&format!("/api/v1/accounts/{b}/posts"))
+                .auth(&owner)
+                .json(json!({"text": "Borrowed", "media": [{"url": url, "kind": "image"}]}))
+                .send()
+                .await;
+            r.assert_problem(422, "validation");
+            assert!(r.text.contains("media[0].url"), "{}", r.text);
+        }
+        // On its own account the file is fine; an edit cannot smuggle it onto another post either.
+        let ok = app.post(&format!("/api/v1/accounts/{a}/posts")).auth(&owner).json(json!({"text": "Mine", "media": [{"url": own_url, "kind": "image"}]})).send().await;
+        assert_eq!(ok.status, 201, "{}", ok.text);
+        let other = app.post(&format!("/api/v1/accounts/{b}/posts")).auth(&owner).json(json!({"text": "Plain"})).send().await;
+        let id = other.body["id"].as_str().unwrap();
+        let etag = other.header("etag").unwrap().to_string();
+        let r = app
+            .req(Method::PATCH, &format!("/api/v1/posts/{id}"))
+            .auth(&owner)
+            .header("if-match", &etag)
+            .json(json!({"media": [{"url": own_url, "kind": "image"}]}))
+            .send()
+            .await;
+        r.assert_problem(422, "validation");
+    }
+}

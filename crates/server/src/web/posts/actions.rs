@@ -52,7 +52,7 @@ pub async fn create_submit(
         Err(e) => return error_page(Some(&viewer), &e),
     };
     let result = async {
-        let media = read_media(&state, &data.text("media"), &[]).await?;
+        let media = read_media(&state, &id, &data.text("media"), &[]).await?;
         let body = ContentRequest { text: form_text(&data, "text"), title: data.opt("title"), media };
         // The form's own key: a second press of "Save" (or a reload) answers the same draft.
         let key = data.opt("idempotency_key");
@@ -79,7 +79,7 @@ pub async fn edit_submit(
 ) -> Response {
     let result = async {
         let before = state.store.post(&pid).await?.ok_or(ApiError(AppError::NotFound))?;
-        let media = read_media(&state, &data.text("media"), &parse_media(&before.media)).await?;
+        let media = read_media(&state, &before.account_id, &data.text("media"), &parse_media(&before.media)).await?;
         let body =
             EditRequest { text: Some(form_text(&data, "text")), title: Some(data.opt("title")), media: Some(media) };
         // The version the form was filled from: a stale one is refused (412 in the API).

@@ -128,12 +128,17 @@ fn is_local_media(state: &AppState, url: &str) -> bool {
 
 /// The editor's media field (one URL per line) as a post's media items. The kind of each
 /// comes from the post as it was, else from the upload it names, else from the file name.
-pub(super) async fn read_media(state: &AppState, raw: &str, before: &[MediaItem]) -> Result<Vec<MediaItem>, ApiError> {
+pub(super) async fn read_media(
+    state: &AppState,
+    account_id: &str,
+    raw: &str,
+    before: &[MediaItem],
+) -> Result<Vec<MediaItem>, ApiError> {
     let mut items = Vec::new();
     for url in raw.lines().map(str::trim).filter(|l| !l.is_empty()) {
         let kind = if let Some(m) = before.iter().find(|m| m.url == url) {
             m.kind.clone()
-        } else if let Some((row, _)) = stored_media(state, url).await? {
+        } else if let Ok(Some((row, _))) = stored_media(state, account_id, url).await {
             row.kind
         } else {
             let path = url.split(['?', '#']).next().unwrap_or_default().to_ascii_lowercase();
