@@ -36,6 +36,26 @@ pub struct Principal {
 }
 
 impl Principal {
+    /// Whether this is an access token narrowed to some accounts or capabilities.
+    #[must_use]
+    pub fn is_narrowed(&self) -> bool {
+        self.token_accounts.is_some() || self.token_capabilities.is_some()
+    }
+
+    /// Personal endpoints (the person's alerts, their activity across accounts, their settings,
+    /// leaving an account) belong to the whole person: a token narrowed to some accounts or
+    /// capabilities never reaches them. Everything else is scoped by `authz::authorize`.
+    pub fn require_whole_person(&self) -> crate::error::AppResult<()> {
+        if self.is_narrowed() {
+            return Err(crate::error::AppError::Forbidden(
+                "this access token is narrowed to some accounts or capabilities; personal endpoints need a \
+                 session or an access token that is not narrowed"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
     #[must_use]
     pub fn actor(&self) -> AuditActor {
         AuditActor {

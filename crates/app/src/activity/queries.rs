@@ -200,6 +200,7 @@ pub async fn account_activity(
 
 /// The person's own activity, as [`account_activity`] answers.
 pub async fn my_activity(s: &Services, who: &Principal, q: &ActivityQuery, accept: &str) -> AppResult<Answer> {
+    who.require_whole_person()?;
     let (scope, format, cursor) = my_scope(who, q, accept)?;
     answer(s, scope, format, cursor, q.limit).await
 }
@@ -218,6 +219,7 @@ pub async fn account_activity_page(
 
 /// One page of the person's own activity, with its scope.
 pub async fn my_activity_page(s: &Services, who: &Principal, q: &ActivityQuery) -> AppResult<EventPage> {
+    who.require_whole_person()?;
     let (scope, _, cursor) = my_scope(who, q, "")?;
     Ok(EventPage { page: page(s, &scope.0, cursor, q.limit).await?, scope })
 }

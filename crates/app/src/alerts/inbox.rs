@@ -27,6 +27,7 @@ const ACK_ALL_ROUNDS: usize = 10;
 /// The alerts the person may see (their own, and those of accounts they own or administer),
 /// newest first, a page at a time.
 pub async fn list_alerts(s: &Services, who: &Principal, q: &AlertsQuery) -> AppResult<Page<AlertView>> {
+    who.require_whole_person()?;
     let limit = page_limit(q.limit)?;
     let before = match q.cursor.as_deref() {
         None => None,
@@ -64,6 +65,7 @@ pub async fn unread_count(s: &Services, who: &Principal) -> AppResult<usize> {
 
 /// Marks one alert as read. An alert the person may not see does not exist for them.
 pub async fn acknowledge(s: &Services, ctx: &Ctx, who: &Principal, alert_id: &str) -> AppResult<()> {
+    who.require_whole_person()?;
     ctx.slot.set_action(Action::AlertAck, Some(format!("alert:{alert_id}")));
     audited(s, ctx, &who.actor(), async |tx| {
         if !tx.acknowledge_alert(alert_id, &who.user_id, s.clock.now_us()).await? {
@@ -76,6 +78,7 @@ pub async fn acknowledge(s: &Services, ctx: &Ctx, who: &Principal, alert_id: &st
 
 /// Marks every unread alert as read, each acknowledged (and recorded) on its own.
 pub async fn acknowledge_all(s: &Services, ctx: &Ctx, who: &Principal) -> AppResult<()> {
+    who.require_whole_person()?;
     for _ in 0..ACK_ALL_ROUNDS {
         let alerts = unread_alerts(s, who).await?;
         if alerts.is_empty() {

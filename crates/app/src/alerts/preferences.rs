@@ -71,6 +71,7 @@ fn view(s: &Services, p: Option<AlertPreferencesRow>) -> AppResult<PreferencesVi
 
 /// The person's preferences (the defaults when never set: email, every kind, no webhook).
 pub async fn get_preferences(s: &Services, who: &Principal) -> AppResult<PreferencesView> {
+    who.require_whole_person()?;
     require_session(who)?;
     let row = s.store.alert_preferences(&who.user_id).await?;
     view(s, row)
@@ -84,6 +85,7 @@ pub async fn put_preferences(
     who: &Principal,
     input: PreferencesRequest,
 ) -> AppResult<PreferencesView> {
+    who.require_whole_person()?;
     ctx.slot.set_action(Action::AlertPreferencesUpdate, None);
     require_session(who)?;
     let mut errors = Vec::new();
@@ -146,6 +148,7 @@ pub async fn put_preferences(
 
 /// Replaces the person's webhook secret (the old one stops verifying at once).
 pub async fn rotate_secret(s: &Services, ctx: &Ctx, who: &Principal) -> AppResult<PreferencesView> {
+    who.require_whole_person()?;
     ctx.slot.set_action(Action::WebhookSecretRotate, None);
     require_session(who)?;
     let Some(mut row) = s.store.alert_preferences(&who.user_id).await?.filter(|r| r.webhook_url.is_some()) else {

@@ -143,6 +143,10 @@ pub async fn remove_member(
     let id = account_id;
     ctx.slot.set_action(Action::MemberRemove, Some(format!("user:{user_id}")));
     let leaving = user_id == who.user_id;
+    if leaving {
+        // Leaving is the person's own decision, not a narrowed token's.
+        who.require_whole_person()?;
+    }
     let need = if leaving { Need::Leave } else { Need::Capability(Capability::MembersManage) };
     let actor = authorize(s, ctx, who, id, need).await?;
     audited(s, ctx, &who.actor(), async |tx| {

@@ -276,3 +276,40 @@ both_backends! {
         r.assert_problem(422, "validation");
     }
 }
+
+both_backends! {
+    async fn a_narrowed_token_never_leaves_its_scope(app: TestApp) {
+        let owner = app.user("owner@example.com").await;
+        let acc = sandbox_account(&app, &owner, "@scoped").await;
+        let editor = member(&app, &owner, &acc, "editor@example.com", "editor").await;
+        // Something on the editor's personal record: an alert and some activity.
+        let r = app.post(&format!("/api/v1/accounts/{acc}/posts")).auth(&editor).json(json!({"text": "Mine"})).send().await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let body = json!({"name": "drafting agent", "scopes": ["read", "write"], "accounts": [acc], "capabilities": ["drafts.create"]});
+        let t = app.post("/api/v1/me/tokens").auth(&editor).json(body).send().await;
+        assert_eq!(t.status, 201, "{}", t.text);
+        let token = t.body["token"].as_str().unwrap().to_string();
+
+        // What it was made for works.
+        let r = app.post(&format!("/api/v1/accounts/{acc}/posts")).bearer(&token).json(json!({"text": "Drafted"})).send().await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        // The person's own things do not: alerts, their activity everywhere, settings, leaving.
+        app.get("/api/v1/alerts").bearer(&token).send().await.assert_problem(403, "forbidden");
+        app.post("/api/v1/alerts/any/ack").bearer(&token).send().await.assert_problem(403, "forbidden");
+        app.get("/api/v1/me/activity").bearer(&token).send().await.assert_problem(403, "forbidden");
+        app.get("/api/v1/me/alert-preferences").bearer(&token).send().await.assert_problem(403, "forbidden");
+        app.req(Method::PUT, "/api/v1/me/alert-preferences").bearer(&token).json(json!({})).send().await.assert_problem(403, "forbidden");
+        app.post("/api/v1/me/alert-preferences/rotate-secret").bearer(&token).send().await.assert_problem(403, "forbidden");
+        app.get("/api/v1/me/sessions").bearer(&token).send().await.assert_problem(403, "forbidden");
+        app.get("/api/v1/me/tokens").bearer(&token).send().await.assert_problem(403, "forbidden");
+        let leave = format!("/api/v1/accounts/{acc}/members/{}", editor.user_id);
+        app.delete(&leave).bearer(&token).send().await.assert_problem(403, "forbidden");
+        // Nor what its narrowing leaves out on the account.
+        app.get(&format!("/api/v1/accounts/{acc}/activity")).bearer(&token).send().await.assert_problem(403, "forbidden");
+        app.get(&format!("/api/v1/accounts/{acc}/members")).bearer(&token).send().await.assert_problem(403, "forbidden");
+        // The editor is still a member, and their own session still reaches all of it.
+        assert_eq!(app.get(&format!("/api/v1/accounts/{acc}")).auth(&editor).send().await.status, 200);
+        assert_eq!(app.get("/api/v1/me/activity").auth(&editor).send().await.status, 200);
+        assert_eq!(app.get("/api/v1/alerts").auth(&editor).send().await.status, 200);
+    }
+}
