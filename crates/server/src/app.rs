@@ -67,7 +67,7 @@ impl App {
         let housekeeping = tokio::spawn(worker::housekeeping::run(services.clone()));
         let sweeper = tokio::spawn(worker::sweeper::run(services.clone()));
         let scheduler = tokio::spawn(worker::publishing::run(services.clone()));
-        let deliveries = tokio::spawn(steward_app::alerts::run_deliveries(services.clone()));
+        let deliveries = tokio::spawn(worker::deliveries::run(services.clone()));
         let anchored = steward_app::audit_verify::start_up(&services).await;
         let anchor = tokio::spawn(worker::anchor::run(services, anchored));
         let result = axum::serve(listener, self.router.into_make_service_with_connect_info::<SocketAddr>())

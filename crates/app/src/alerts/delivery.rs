@@ -1,5 +1,5 @@
 //! Delivering alerts by email and signed webhook. Raising an alert queues one outbox row per
-//! recipient and channel in the same transaction; [`run_deliveries`], started by `App::serve` on
+//! recipient and channel in the same transaction; the delivery worker (`steward_server::worker::deliveries`), started by `App::serve` on
 //! every replica, sends due rows — email over SMTP (lettre), webhooks signed with HMAC-SHA256 —
 //! and retries failures with exponential backoff (10 s, 20 s, 40 s … up to an hour, 12
 //! attempts). Replicas never send one attempt twice: each claims a row by compare-and-set on
@@ -30,7 +30,8 @@ const MAX_ATTEMPTS: i64 = 12;
 const MAIL_OFF: &str = "mail is off on this server (STEWARD_SMTP_URL or STEWARD_MAIL_FROM is unset)";
 /// How long an attempt may take before another worker may try again.
 const LEASE: Duration = Duration::from_secs(60);
-const POLL: Duration = Duration::from_millis(500);
+/// How often the delivery worker looks for due deliveries.
+pub const POLL: Duration = Duration::from_millis(500);
 
 /// The wait before retry number `attempt` (1 = the first retry): 10 s doubling, at most an hour.
 #[must_use]
@@ -41,18 +42,6 @@ pub fn backoff(attempt: i64) -> Duration {
 
 fn micros(d: Duration) -> i64 {
     i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
-}
-
-/// Sends due deliveries until the task is aborted.
-pub async fn run_deliveries(state: Services) {
-    let mut tick = tokio::time::interval(POLL);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        if let Err(e) = deliver_due(&state).await {
-            tracing::warn!(error = %e, "alert delivery round failed");
-        }
-    }
 }
 
 /// One round: every delivery due now, each claimed before it is sent.

@@ -11,7 +11,7 @@ pub mod preferences;
 pub mod raise;
 pub mod view;
 
-pub use delivery::{backoff, deliver_due, email_message, run_deliveries, signature};
+pub use delivery::{POLL as DELIVERY_POLL, backoff, deliver_due, email_message, signature};
 pub use preferences::new_webhook_secret;
 pub use raise::raise;
 pub use steward_domain::alerts::AlertKind;
