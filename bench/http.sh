@@ -6,6 +6,7 @@
 #   bench/http.sh                     # RUNS=3 THREADS=2 CONNECTIONS=32 DURATION=10s
 #   SKIP_PG=1 bench/http.sh           # SQLite only
 #   PG_ADMIN_URL=postgres://postgres@127.0.0.1:5432 PG_ADMIN_DB=test bench/http.sh
+#   BIN=target/release/steward bench/http.sh   # a binary already built
 #
 # Prints one line per wrk run (requests/s, p50, p99) and the medians.
 set -euo pipefail
@@ -25,8 +26,10 @@ PG_ADMIN_DB=${PG_ADMIN_DB:-test}
 
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install -y wrk)" >&2; exit 1; }
 
-cargo build --release -p steward >&2
-BIN=$PWD/target/release/steward
+if [[ -z ${BIN:-} ]]; then
+    cargo build --release -p steward >&2
+    BIN=$PWD/target/release/steward
+fi
 
 WORK=$(mktemp -d)
 SERVER_PID=""
