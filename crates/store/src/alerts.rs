@@ -46,6 +46,10 @@ pub struct AlertRow {
 }
 
 const ALERT_COLUMNS: &str = "a.id, a.kind, a.account_id, a.user_id, a.severity, a.summary, a.detail, a.count, a.created_at, a.last_seen_at, a.acknowledged_at";
+/// The same, with `acknowledged_at` as the reader's own (`$2`: their user id).
+const MY_ALERT_COLUMNS: &str = "a.id, a.kind, a.account_id, a.user_id, a.severity, a.summary, a.detail, a.count, \
+     a.created_at, a.last_seen_at, \
+     (SELECT k.acknowledged_at FROM alert_acks k WHERE k.alert_id = a.id AND k.user_id = $2) AS acknowledged_at";
 
 /// What raising a finding did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -494,21 +498,34 @@ impl Tx {
         Ok(n == 1)
     }
 
-    /// Acknowledges an alert the user may see; false if there is none such.
+    /// Acknowledges, for this user only, an alert the user may see; false if there is none
+    /// such. When its primary recipient (the account's owner, or the person of a personal alert)
+    /// acknowledges it, it also stops gathering new findings.
     pub async fn acknowledge_alert(&mut self, alert_id: &str, user_id: &str, now: Micros) -> Result<bool> {
-        let q = sqlx::AssertSqlSafe(format!(
-            "UPDATE alerts SET acknowledged_at = COALESCE(acknowledged_at, $3) WHERE id = $1 AND id IN \
-             (SELECT a.id FROM alerts a WHERE {VISIBLE})"
-        ));
-        let n = on_tx!(self, |c| sqlx::query(q)
-            .bind(alert_id)
-            .bind(user_id)
-            .bind(now)
-            .execute(c)
-            .await
-            .map(|r| r.rows_affected()))?;
-        Ok(n == 1)
+        let q = sqlx::AssertSqlSafe(format!("SELECT a.id FROM alerts a WHERE a.id = $1 AND ({VISIBLE})"));
+        let visible: Option<String> =
+            on_tx!(self, |c| sqlx::query_scalar(q).bind(alert_id).bind(user_id).bind(now).fetch_optional(c).await)?;
+        if visible.is_none() {
+            return Ok(false);
+        }
+        let q = "INSERT INTO alert_acks (alert_id, user_id, acknowledged_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (alert_id, user_id) DO NOTHING";
+        on_tx!(self, |c| sqlx::query(q).bind(alert_id).bind(user_id).bind(now).execute(c).await.map(|_| ()))?;
+        let q = "UPDATE alerts SET acknowledged_at = COALESCE(acknowledged_at, $3) WHERE id = $1 \
+                 AND ((account_id IS NULL AND user_id = $2) \
+                      OR account_id IN (SELECT id FROM social_accounts WHERE owner_id = $2))";
+        on_tx!(self, |c| sqlx::query(q).bind(alert_id).bind(user_id).bind(now).execute(c).await.map(|_| ()))?;
+        Ok(true)
     }
+}
+
+/// One person's acknowledgement of an alert.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AlertAckRow {
+    pub alert_id: String,
+    pub user_id: String,
+    pub email: String,
+    pub acknowledged_at: Micros,
 }
 
 /// A recipient of an alert with their preferences: `(user_id, email?, webhook_url?, kinds?)`.
@@ -539,7 +556,8 @@ impl Store {
     ) -> Result<Vec<AlertRow>> {
         let (b_at, b_id) = before.map_or((None, None), |(a, i)| (Some(a), Some(i)));
         let q = sqlx::AssertSqlSafe(format!(
-            "SELECT {ALERT_COLUMNS} FROM alerts a WHERE ({VISIBLE}) AND ($4 = FALSE OR a.acknowledged_at IS NULL) \
+            "SELECT {MY_ALERT_COLUMNS} FROM alerts a WHERE ({VISIBLE}) AND ($4 = FALSE OR NOT EXISTS \
+             (SELECT 1 FROM alert_acks k WHERE k.alert_id = a.id AND k.user_id = $2)) \
              AND ($5 IS NULL OR a.created_at < $5 OR (a.created_at = $5 AND a.id < $6)) \
              ORDER BY a.created_at DESC, a.id DESC LIMIT $1"
         ));
@@ -552,6 +570,30 @@ impl Store {
             .bind(b_id.as_deref())
             .fetch_all(c)
             .await)?)
+    }
+
+    /// Who acknowledged which of these alerts, and when, as their owner sees it: only alerts of
+    /// accounts `owner_id` owns, or their personal ones.
+    pub async fn alert_acknowledgements(&self, owner_id: &str, alert_ids: &[String]) -> Result<Vec<AlertAckRow>> {
+        if alert_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<String> = (0..alert_ids.len()).map(|i| format!("${}", i + 2)).collect();
+        let q = sqlx::AssertSqlSafe(format!(
+            "SELECT k.alert_id, k.user_id, u.email, k.acknowledged_at FROM alert_acks k \
+             JOIN alerts a ON a.id = k.alert_id JOIN users u ON u.id = k.user_id \
+             WHERE k.alert_id IN ({}) AND ((a.account_id IS NULL AND a.user_id = $1) \
+                  OR a.account_id IN (SELECT id FROM social_accounts WHERE owner_id = $1)) \
+             ORDER BY k.acknowledged_at, k.user_id",
+            ids.join(", ")
+        ));
+        Ok(on_pool!(self, |c| {
+            let mut query = sqlx::query_as::<_, AlertAckRow>(q).bind(owner_id);
+            for id in alert_ids {
+                query = query.bind(id);
+            }
+            query.fetch_all(c).await
+        })?)
     }
 
     pub async fn alert_by_id(&self, id: &str) -> Result<Option<AlertRow>> {

@@ -27,7 +27,7 @@ pub use accounts::{
     AccountRow, AccountSettings, InvitationRow, LockdownPostRow, MemberRow, MembershipRow, MembershipTerms, NewAccount,
     NewInvitation,
 };
-pub use alerts::{AlertPreferencesRow, AlertRow, DeliveryRow, DeliveryStatusRow, Finding, Raised};
+pub use alerts::{AlertAckRow, AlertPreferencesRow, AlertRow, DeliveryRow, DeliveryStatusRow, Finding, Raised};
 pub use audit::{ActivityFilter, AuditEventRow, CheckpointRow, NewAuditEvent};
 pub use audit_scan::{AuditBatch, ChainEvent};
 pub use identity::{ApiTokenRow, AuthSessionRow, AuthTokenRow, NewApiToken, NewSession, NewUser, SessionRow, UserRow};

@@ -5,7 +5,8 @@ use steward_domain::audit::Action;
 use utoipa::IntoParams;
 
 use crate::actor::{Ctx, Principal};
-use crate::alerts::view::AlertView;
+use crate::alerts::view::{AlertAck, AlertView};
+use crate::clock::rfc3339;
 use crate::error::{AppError, AppResult};
 use crate::paging::{Page, page_limit};
 use crate::services::Services;
@@ -46,7 +47,25 @@ pub async fn list_alerts(s: &Services, who: &Principal, q: &AlertsQuery) -> AppR
     } else {
         None
     };
-    Ok(Page { items: rows.into_iter().map(AlertView::from).collect(), next_cursor })
+    let ids: Vec<String> = rows.iter().map(|a| a.id.clone()).collect();
+    let acks = s.store.alert_acknowledgements(&who.user_id, &ids).await?;
+    let items = rows
+        .into_iter()
+        .map(|row| {
+            let mut view = AlertView::from(row);
+            view.acknowledged_by = acks
+                .iter()
+                .filter(|k| k.alert_id == view.id)
+                .map(|k| AlertAck {
+                    user_id: k.user_id.clone(),
+                    email: k.email.clone(),
+                    acknowledged_at: rfc3339(k.acknowledged_at),
+                })
+                .collect();
+            view
+        })
+        .collect();
+    Ok(Page { items, next_cursor })
 }
 
 fn unread(limit: i64) -> AlertsQuery {

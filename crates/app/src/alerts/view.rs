@@ -19,7 +19,19 @@ pub struct AlertView {
     pub count: i64,
     pub created_at: String,
     pub last_seen_at: String,
+    /// When the reader acknowledged it (each person acknowledges for themselves).
     pub acknowledged_at: Option<String>,
+    /// Who acknowledged it and when: shown to the account's owner (or the person of a personal
+    /// alert) only, so nobody can quietly read an alert about themselves away.
+    pub acknowledged_by: Vec<AlertAck>,
+}
+
+/// One person's acknowledgement of an alert.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AlertAck {
+    pub user_id: String,
+    pub email: String,
+    pub acknowledged_at: String,
 }
 
 impl From<AlertRow> for AlertView {
@@ -36,6 +48,7 @@ impl From<AlertRow> for AlertView {
             created_at: rfc3339(a.created_at),
             last_seen_at: rfc3339(a.last_seen_at),
             acknowledged_at: a.acknowledged_at.map(rfc3339),
+            acknowledged_by: Vec::new(),
         }
     }
 }

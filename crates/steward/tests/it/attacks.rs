@@ -313,3 +313,38 @@ both_backends! {
         assert_eq!(app.get("/api/v1/alerts").auth(&editor).send().await.status, 200);
     }
 }
+
+both_backends! {
+    async fn an_admin_cannot_read_away_an_alert_about_themselves(app: TestApp) {
+        let owner = app.user("owner@example.com").await;
+        let acc = sandbox_account(&app, &owner, "@watched").await;
+        let admin = member(&app, &owner, &acc, "admin@example.com", "admin").await;
+        // The admin changes the settings: the owner is alerted, and the admin can see the alert.
+        let r = app.req(Method::PATCH, &format!("/api/v1/accounts/{acc}/settings")).auth(&admin).json(json!({"min_gap_minutes": 5})).send().await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let find = |body: &serde_json::Value| {
+            body["items"].as_array().unwrap().iter().find(|a| a["kind"] == "settings_changed").cloned()
+        };
+        let seen = app.get("/api/v1/alerts").auth(&admin).send().await;
+        let alert = find(&seen.body).unwrap_or_else(|| panic!("the admin sees the alert: {}", seen.text));
+        let id = alert["id"].as_str().unwrap().to_string();
+        assert_eq!(app.post(&format!("/api/v1/alerts/{id}/ack")).auth(&admin).send().await.status, 204);
+
+        // Read for the admin only.
+        let theirs = find(&app.get("/api/v1/alerts").auth(&admin).send().await.body).unwrap();
+        assert!(theirs["acknowledged_at"].is_string(), "{theirs}");
+        let unread = app.get("/api/v1/alerts?unacknowledged=true").auth(&owner).send().await;
+        let owners = find(&unread.body).unwrap_or_else(|| panic!("still unread for the owner: {}", unread.text));
+        assert!(owners["acknowledged_at"].is_null(), "{owners}");
+        // And the owner sees who acknowledged it, and when.
+        let by = owners["acknowledged_by"].as_array().unwrap();
+        assert_eq!(by.len(), 1, "{owners}");
+        assert_eq!((by[0]["user_id"].as_str(), by[0]["email"].as_str()), (Some(admin.user_id.as_str()), Some("admin@example.com")));
+        assert!(by[0]["acknowledged_at"].is_string());
+        assert!(theirs["acknowledged_by"].as_array().unwrap().is_empty(), "the admin does not see who acknowledged: {theirs}");
+
+        assert_eq!(app.post(&format!("/api/v1/alerts/{id}/ack")).auth(&owner).send().await.status, 204);
+        let after = find(&app.get("/api/v1/alerts").auth(&owner).send().await.body).unwrap();
+        assert!(after["acknowledged_at"].is_string() && after["acknowledged_by"].as_array().unwrap().len() == 2, "{after}");
+    }
+}
