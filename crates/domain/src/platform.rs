@@ -28,6 +28,8 @@ pub struct AccountKind {
     /// The owner's own approval is needed to publish, and this cannot be switched off
     /// (LinkedIn member profiles: their terms forbid others using a personal account).
     pub owner_approval_required: bool,
+    /// A person's own profile: it stays its person's, so its ownership is never transferred.
+    pub personal: bool,
 }
 
 /// A platform Steward can act on. Code that behaves differently per platform matches on this
@@ -104,12 +106,19 @@ pub const PLATFORMS: &[PlatformInfo] = &[
         connect: ConnectMethod::Oauth,
         max_text_chars: 3000,
         kinds: &[
-            AccountKind { id: "member", name: "Member profile", default_max_members: 5, owner_approval_required: true },
+            AccountKind {
+                id: "member",
+                name: "Member profile",
+                default_max_members: 5,
+                owner_approval_required: true,
+                personal: true,
+            },
             AccountKind {
                 id: "organization",
                 name: "Company Page",
                 default_max_members: 25,
                 owner_approval_required: false,
+                personal: false,
             },
         ],
     },
@@ -124,6 +133,7 @@ pub const PLATFORMS: &[PlatformInfo] = &[
             name: "Creator account",
             default_max_members: 5,
             owner_approval_required: false,
+            personal: false,
         }],
     },
     PlatformInfo {
@@ -136,6 +146,7 @@ pub const PLATFORMS: &[PlatformInfo] = &[
             name: "Account",
             default_max_members: 10,
             owner_approval_required: false,
+            personal: false,
         }],
     },
     PlatformInfo {
@@ -148,6 +159,7 @@ pub const PLATFORMS: &[PlatformInfo] = &[
             name: "Account",
             default_max_members: 10,
             owner_approval_required: false,
+            personal: false,
         }],
     },
     PlatformInfo {
@@ -160,6 +172,7 @@ pub const PLATFORMS: &[PlatformInfo] = &[
             name: "Creator account",
             default_max_members: 5,
             owner_approval_required: false,
+            personal: false,
         }],
     },
 ];
@@ -213,6 +226,15 @@ mod tests {
             assert_eq!(Platform::parse(p.as_str()), Some(p));
         }
         assert_eq!(Platform::parse("myspace"), None);
+    }
+
+    #[test]
+    fn only_linkedin_member_profiles_are_personal() {
+        for p in PLATFORMS {
+            for k in p.kinds {
+                assert_eq!(k.personal, (p.id, k.id) == ("linkedin", "member"), "{} {}", p.id, k.id);
+            }
+        }
     }
 
     #[test]

@@ -35,7 +35,20 @@ pub async fn transfer_ownership(
 ) -> AppResult<AccountView> {
     let id = account_id;
     ctx.slot.set_action(Action::AccountTransfer, Some(format!("user:{}", input.to_user_id)));
-    authorize(s, ctx, who, id, Need::Capability(Capability::OwnershipTransfer)).await?;
+    let access = authorize(s, ctx, who, id, Need::Capability(Capability::OwnershipTransfer)).await?;
+    let personal = steward_domain::platform::platform(&access.account.platform)
+        .and_then(|p| steward_domain::platform::account_kind(p, Some(&access.account.account_kind)))
+        .is_none_or(|k| k.personal);
+    if personal {
+        // A member profile is its person's (LinkedIn's terms): handing it to a collaborator
+        // would let them remove the owner and publish alone as that person.
+        return Err(AppError::ConflictAs {
+            code: "member-profile-not-transferable",
+            title: "A personal profile cannot change hands",
+            detail: "this account is a person's own profile; it stays theirs (connect a page to share ownership)"
+                .into(),
+        });
+    }
     let owner = s.store.user_by_id(&who.user_id).await?.ok_or(AppError::Unauthenticated { presented: true })?;
     if !s.passwords.verify(Zeroizing::new(input.password), Some(owner.password_hash.clone())).await {
         return Err(AppError::Forbidden(

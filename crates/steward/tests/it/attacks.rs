@@ -348,3 +348,37 @@ both_backends! {
         assert!(after["acknowledged_at"].is_string() && after["acknowledged_by"].as_array().unwrap().len() == 2, "{after}");
     }
 }
+
+both_backends! {
+    async fn a_linkedin_member_profile_cannot_be_handed_to_a_collaborator(app: TestApp) {
+        let owner = app.user("owner@example.com").await;
+        // LinkedIn accounts arrive through OAuth (see connect.rs); inserted here as the callback would.
+        let mut tx = app.state.store.begin().await.unwrap();
+        tx.insert_account(steward_store::NewAccount {
+            id: "li-member",
+            platform: "linkedin",
+            account_kind: "member",
+            handle: "olivia-owner",
+            display_name: "Olivia",
+            owner_id: &owner.user_id,
+            time_zone: "UTC",
+            max_members: 5,
+            owner_approval_required: true,
+            credential_sealed: None,
+            now: app.clock.now_us(),
+        })
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        let editor = member(&app, &owner, "li-member", "writer@example.com", "admin").await;
+        let r = app
+            .post("/api/v1/accounts/li-member/transfer")
+            .auth(&owner)
+            .json(json!({"to_user_id": editor.user_id, "password": crate::helpers::PASSWORD}))
+            .send()
+            .await;
+        r.assert_problem(409, "member-profile-not-transferable");
+        let account = app.get("/api/v1/accounts/li-member").auth(&owner).send().await;
+        assert_eq!(account.body["owner_id"], owner.user_id.as_str(), "the profile stays its person's");
+    }
+}
