@@ -352,24 +352,7 @@ both_backends! {
 both_backends! {
     async fn a_linkedin_member_profile_cannot_be_handed_to_a_collaborator(app: TestApp) {
         let owner = app.user("owner@example.com").await;
-        // LinkedIn accounts arrive through OAuth (see connect.rs); inserted here as the callback would.
-        let mut tx = app.state.store.begin().await.unwrap();
-        tx.insert_account(steward_store::NewAccount {
-            id: "li-member",
-            platform: "linkedin",
-            account_kind: "member",
-            handle: "olivia-owner",
-            display_name: "Olivia",
-            owner_id: &owner.user_id,
-            time_zone: "UTC",
-            max_members: 5,
-            owner_approval_required: true,
-            credential_sealed: None,
-            now: app.clock.now_us(),
-        })
-        .await
-        .unwrap();
-        tx.commit().await.unwrap();
+        crate::helpers::seed::linkedin_member_account(&app, &owner.user_id, "li-member").await;
         let editor = member(&app, &owner, "li-member", "writer@example.com", "admin").await;
         let r = app
             .post("/api/v1/accounts/li-member/transfer")

@@ -386,25 +386,7 @@ async fn the_invitation_link_explains_the_invitation_in_plain_words() {
 async fn linkedin_member_profiles_always_need_the_owners_approval() {
     let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
     let owner = app.user("owner@example.com").await;
-    // LinkedIn accounts arrive through OAuth, which needs the LinkedIn double (see connect.rs);
-    // this test is about approvals, so it inserts one as the callback would.
-    let mut tx = app.state.store.begin().await.unwrap();
-    tx.insert_account(steward_store::NewAccount {
-        id: "li-1",
-        platform: "linkedin",
-        account_kind: "member",
-        handle: "olivia-owner",
-        display_name: "Olivia",
-        owner_id: &owner.user_id,
-        time_zone: "UTC",
-        max_members: 5,
-        owner_approval_required: true,
-        credential_sealed: None,
-        now: app.clock.now_us(),
-    })
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
+    crate::helpers::seed::linkedin_member_account(&app, &owner.user_id, "li-1").await;
     let account = app.get("/api/v1/accounts/li-1").auth(&owner).send().await;
     assert_eq!(account.body["settings"]["owner_approval_required"], true, "{}", account.text);
     let r = app

@@ -125,3 +125,25 @@ pub fn uuid_v7() -> String {
     let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
     format!("t{t:x}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
 }
+
+/// A LinkedIn member profile owned by `owner_id`, inserted as the OAuth callback would (the
+/// LinkedIn double is for tests about connecting; see connect.rs).
+pub async fn linkedin_member_account(app: &crate::helpers::TestApp, owner_id: &str, id: &str) {
+    let mut tx = app.state.store.begin().await.unwrap();
+    tx.insert_account(NewAccount {
+        id,
+        platform: "linkedin",
+        account_kind: "member",
+        handle: "olivia-owner",
+        display_name: "Olivia",
+        owner_id,
+        time_zone: "UTC",
+        max_members: 5,
+        owner_approval_required: true,
+        credential_sealed: None,
+        now: app.clock.now_us(),
+    })
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+}
