@@ -204,17 +204,7 @@ async fn register_and_sign_in(
         display_name: data.text("display_name"),
         invitation,
     };
-    let ctx = visitor.ctx();
-    let join = async |tx: &mut steward_store::Tx,
-                      token: &str,
-                      actor: &steward_app::actor::AuditActor,
-                      user: &steward_store::UserRow| {
-        members::redeem_invitation(state, &ctx, tx, token, actor, &user.id, &user.email)
-            .await
-            .map(|_| ())
-            .map_err(|e| e.0)
-    };
-    registration::register(state, &ctx, body, join).await?;
+    registration::register(state, &visitor.ctx(), body).await?;
     let login = LoginRequest { email, password: password.to_string(), totp: None };
     Ok(sign_in::login(state, &visitor.ctx(), login).await?)
 }
