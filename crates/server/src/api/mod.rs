@@ -9,7 +9,6 @@ pub mod lockdown;
 pub mod me;
 pub mod members;
 pub mod ops;
-pub mod pages;
 pub mod posts;
 
 pub use steward_app::paging::Page;

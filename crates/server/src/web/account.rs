@@ -15,9 +15,9 @@ use steward_app::accounts::settings::{self, SettingsRequest};
 use steward_app::accounts::view::{AccountView, account_view, list_accounts};
 use steward_app::members::membership;
 
-use crate::api::pages::describe_capability;
 use crate::error::{ApiError, Path, Query};
 use crate::state::AppState;
+use crate::web::html::describe_capability;
 use crate::web::{AccountNav, Form, FormData, Layout, Tab, Viewer, error_page, render, render_failed, see_other};
 use steward_app::authz::{AccountAccess, Need, authorize};
 
@@ -336,7 +336,7 @@ pub async fn settings_page(
 
 /// Saves settings through the use case, unless a field could not even be read (then nothing
 /// is saved and those fields are the errors).
-pub(crate) async fn save_settings(
+async fn save_settings(
     state: &AppState,
     viewer: &Viewer,
     id: &str,

@@ -15,13 +15,13 @@ use jiff::{Timestamp, ToSpan};
 use serde::Deserialize;
 use steward_app::activity::wording::action_words;
 use steward_app::activity::{ActivityEvent, ActivityQuery, EventPage, Scope, queries};
+use steward_app::members::view::list_members;
 use steward_store::ActivityFilter;
 
-use crate::api::members;
-use crate::api::pages::escape;
-use crate::error::{ApiError, FieldError, Json, Path, Query};
+use crate::error::{ApiError, FieldError, Path, Query};
 use crate::state::AppState;
 use crate::web::account::{access, account_nav, account_zone};
+use crate::web::html::escape;
 use crate::web::security::device;
 use crate::web::time::when;
 use crate::web::{Form, FormData, Layout, Viewer, error_page, render, render_failed};
@@ -512,13 +512,10 @@ pub async fn account_log(
             }
             Err(e) => return error_page(Some(&viewer), &ApiError(e)),
         };
-    let names: Names =
-        match members::list_members(State(state.clone()), viewer.ctx(), viewer.principal.clone(), Path(id.clone()))
-            .await
-        {
-            Ok(Json(list)) => list.items.into_iter().map(|m| (m.user_id, m.display_name)).collect(),
-            Err(e) => return error_page(Some(&viewer), &e),
-        };
+    let names: Names = match list_members(&state, &viewer.ctx(), &viewer.principal, &id).await {
+        Ok(list) => list.into_iter().map(|m| (m.user_id, m.display_name)).collect(),
+        Err(e) => return error_page(Some(&viewer), &ApiError(e)),
+    };
     let chart = match chart(&state, &scope, &zone, &names).await {
         Ok(c) => c,
         Err(e) => return error_page(Some(&viewer), &e),

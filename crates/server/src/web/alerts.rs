@@ -10,12 +10,14 @@ use serde::Deserialize;
 use steward_domain::alerts::{AlertKind, AlertThresholds, Threshold};
 use steward_domain::capability::Capability;
 
-use crate::api::accounts::{self, SettingsRequest};
-use crate::error::{ApiError, FieldError, Json, Path, Query};
+use crate::error::{ApiError, FieldError, Path, Query};
 use crate::state::AppState;
 use crate::web::account::{access, account_nav};
 use crate::web::time::when_mine;
 use crate::web::{Form, FormData, Layout, Viewer, error_page, render, render_failed, see_other};
+use steward_app::AppError;
+use steward_app::accounts::settings::{SettingsRequest, update_settings};
+use steward_app::accounts::view::list_accounts;
 use steward_app::alerts::AlertView;
 use steward_app::alerts::inbox::{self, AlertsQuery};
 use steward_app::alerts::preferences::{self, PreferencesRequest, PreferencesView};
@@ -92,9 +94,9 @@ fn item(a: AlertView, names: &HashMap<String, String>, viewer: &Viewer) -> Alert
 }
 
 async fn alerts_view(state: &AppState, viewer: &Viewer, cursor: Option<String>) -> Result<AlertsPage, ApiError> {
-    let Json(accounts) = accounts::list_accounts(State(state.clone()), viewer.principal.clone()).await?;
-    let names: HashMap<String, String> = accounts.items.into_iter().map(|a| (a.id, a.display_name)).collect();
     let who = &viewer.principal;
+    let names: HashMap<String, String> =
+        list_accounts(state, who).await?.into_iter().map(|a| (a.id, a.display_name)).collect();
     let unread = if cursor.is_none() { inbox::unread_alerts(state, who).await? } else { Vec::new() };
     let all =
         inbox::list_alerts(state, who, &AlertsQuery { unacknowledged: Some(false), limit: Some(50), cursor }).await?;
@@ -277,8 +279,8 @@ impl ThresholdsPage {
             .map(|c| {
                 format!(
                     "<fieldset><legend>{label}</legend><p class=\"hint\">Default: {default}.</p>{count}{minutes}</fieldset>",
-                    label = crate::api::pages::escape(c.label),
-                    default = crate::api::pages::escape(&c.default),
+                    label = crate::web::html::escape(c.label),
+                    default = crate::web::html::escape(&c.default),
                     count = self.form.input(
                         &format!("alert_thresholds.{}.count", c.key),
                         &format!("{}: alert at this many", c.label),
@@ -381,7 +383,13 @@ pub async fn thresholds_submit(
         rules_text: None,
         alert_thresholds: Some(thresholds.into()),
     };
-    let result = crate::web::account::save_settings(&state, &viewer, &id, body, unreadable).await;
+    // A field that could not even be read saves nothing: those fields are the errors.
+    let result = if unreadable.is_empty() {
+        update_settings(&state, &viewer.ctx(), &viewer.principal, &id, body).await.map(|_| ())
+    } else {
+        Err(AppError::Validation(unreadable))
+    }
+    .map_err(ApiError);
     match result {
         Ok(()) => see_other(&format!("/accounts/{id}/settings/alerts?notice=saved")),
         Err(e) => match thresholds_view(&state, &viewer, &id).await {

@@ -7,8 +7,8 @@ use steward_app::AppError;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 
-use crate::api::pages::escape;
 use crate::error::{ApiError, FieldError};
+use crate::web::html::escape;
 use crate::web::{capitalize_sentence, sentence};
 
 /// The fields of a posted HTML form, in order (repeated names allowed: checkbox lists).

@@ -14,10 +14,10 @@ use steward_app::members::invitations::{CreatedInvitation, InvitationRequest, cr
 use steward_app::members::membership::{MemberUpdate, remove_member, update_member};
 use steward_app::members::view::{MemberView, list_invitations, list_members};
 
-use crate::api::pages::describe_capability;
 use crate::error::{ApiError, FieldError, Path, Query};
 use crate::state::AppState;
 use crate::web::account::{access, account_nav, account_zone, notice_text};
+use crate::web::html::describe_capability;
 use crate::web::time::{
     describe_windows, grid_to_windows, local_input_to_rfc3339, rfc3339_to_local_input, when, windows_to_grid,
 };

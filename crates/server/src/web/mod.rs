@@ -15,6 +15,7 @@ pub mod activity;
 pub mod alerts;
 pub mod connect;
 pub mod form;
+pub mod html;
 pub mod lockdown;
 pub mod members;
 pub mod posts;

@@ -5,14 +5,14 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use steward_app::AppError;
+use steward_app::accounts::view::list_accounts;
 use steward_app::identity::sessions::{self, RevokeAllRequest};
 use steward_app::identity::sign_in;
 use steward_app::identity::tokens::{self, CreateTokenRequest};
 use steward_app::identity::two_factor::{self, CodeRequest};
 use steward_domain::capability::Capability;
 
-use crate::api::accounts;
-use crate::error::{ApiError, FieldError, Json, Path};
+use crate::error::{ApiError, FieldError, Path};
 use crate::state::AppState;
 use crate::web::account::notice_text;
 use crate::web::signin::signed_out_to;
@@ -88,7 +88,7 @@ async fn security_view(state: &AppState, viewer: &Viewer) -> Result<SecurityPage
     let me = steward_app::identity::me::me(state, who).await?;
     let sessions = sessions::list_sessions(state, who).await?;
     let tokens = tokens::list_tokens(state, who).await?;
-    let Json(my_accounts) = accounts::list_accounts(State(state.clone()), viewer.principal.clone()).await?;
+    let my_accounts = list_accounts(state, who).await?;
     let tz = viewer.tz.as_ref();
     let sessions = sessions
         .into_iter()
@@ -130,7 +130,7 @@ async fn security_view(state: &AppState, viewer: &Viewer) -> Result<SecurityPage
         totp: Form::new("totp", &viewer.csrf),
         token: Form::new("token", &viewer.csrf).value("scopes", "read"),
         sessions_form: Form::new("sessions", &viewer.csrf),
-        accounts: my_accounts.items.into_iter().map(|a| (a.id, format!("{} ({})", a.display_name, a.handle))).collect(),
+        accounts: my_accounts.into_iter().map(|a| (a.id, format!("{} ({})", a.display_name, a.handle))).collect(),
         scope_options: vec![("read".into(), "read".into()), ("write".into(), "write (includes read)".into())],
         capabilities: Capability::ALL.iter().map(|c| (c.as_str().to_string(), c.as_str().to_string())).collect(),
     })

@@ -10,11 +10,10 @@ use steward_app::AppError;
 use steward_domain::capability::{MemberRights, Role};
 use zeroize::Zeroizing;
 
-use crate::api::members;
-use crate::api::pages::describe_capability;
 use crate::auth::{clear_session_cookie, session_set_cookie};
 use crate::error::{ApiError, Path, Query};
 use crate::state::AppState;
+use crate::web::html::describe_capability;
 use crate::web::{
     Form, FormData, Layout, Viewer, Visitor, local_next, presession, presession_ok, render, render_failed, see_other,
 };
@@ -23,6 +22,7 @@ use steward_app::config::SignupMode;
 use steward_app::crypto::sha256;
 use steward_app::identity::registration::{self, RegisterRequest};
 use steward_app::identity::sign_in::{self, LoginRequest, SignedIn};
+use steward_app::members::invitations;
 
 /// A two-factor sign-in waits at most this long between the password and the code.
 const PENDING_SIGNIN_US: i64 = 5 * 60 * 1_000_000;
@@ -385,8 +385,7 @@ pub async fn invitation_submit(
         Ok(v) => v,
         Err(redirect) => return redirect,
     };
-    let ctx = viewer.ctx();
-    match members::accept_invitation(State(state.clone()), ctx, viewer.principal.clone(), Path(token.clone())).await {
+    match invitations::accept_invitation(&state, &viewer.ctx(), &viewer.principal, &token).await.map_err(ApiError) {
         Ok(_) => see_other(&format!("/accounts/{account_id}?notice=joined")),
         Err(e) => {
             let mut page = invite_page(&token, inv, Some(&viewer), &pre.token);

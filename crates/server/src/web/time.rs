@@ -5,7 +5,7 @@ use jiff::civil::DateTime;
 use jiff::tz::TimeZone;
 use steward_domain::windows::WindowInput;
 
-use crate::api::pages::escape;
+use crate::web::html::escape;
 
 pub const DAYS: [(&str, &str); 7] =
     [("mon", "Mon"), ("tue", "Tue"), ("wed", "Wed"), ("thu", "Thu"), ("fri", "Fri"), ("sat", "Sat"), ("sun", "Sun")];

@@ -19,10 +19,10 @@ use steward_domain::post::PostActionKind;
 use steward_store::PostVersionRow;
 
 use super::shared::{hold_sentence, label, member_names, name_of, notice, state_label};
-use crate::api::pages::escape;
 use crate::error::{ApiError, Path, Query};
 use crate::state::AppState;
 use crate::web::account::{access, account_nav, account_zone, platform_name};
+use crate::web::html::escape;
 use crate::web::time::when;
 use crate::web::{Form, Layout, Viewer, error_page, render};
 

@@ -1,7 +1,5 @@
-//! Small HTML helpers shared by the OAuth callback and the web app (`crate::web`), which
-//! renders the pages themselves.
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
+//! HTML built in Rust: escaping every value interpolated into markup, and capabilities in the
+//! words an account owner understands.
 use steward_domain::capability::Capability;
 
 /// What a capability lets a person do, in words an account owner understands.
@@ -41,30 +39,6 @@ pub fn escape(text: &str) -> String {
         }
     }
     out
-}
-
-/// A complete, self-contained HTML page (no external resources).
-pub fn page(status: StatusCode, title: &str, body: &str) -> Response {
-    let html = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <meta name=\"referrer\" content=\"no-referrer\"><title>{} · Steward</title>\
-         <style>body{{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem;line-height:1.5;color:#1f2933}}\
-         h1{{font-size:1.5rem}}code{{background:#f0f4f8;padding:.1rem .3rem;border-radius:3px}}li{{margin:.2rem 0}}</style>\
-         </head><body><main>{}</main></body></html>",
-        escape(title),
-        body
-    );
-    (
-        status,
-        [
-            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-            (header::CACHE_CONTROL, "no-store"),
-            (header::CONTENT_SECURITY_POLICY, "default-src 'none'; style-src 'unsafe-inline'"),
-        ],
-        html,
-    )
-        .into_response()
 }
 
 #[cfg(test)]
