@@ -24,7 +24,7 @@ use crate::web::account::{access, account_nav, account_zone};
 use crate::web::html::escape;
 use crate::web::security::device;
 use crate::web::time::when;
-use crate::web::{Form, FormData, Layout, Viewer, error_page, render, render_failed};
+use crate::web::{Form, FormData, Layout, OrPage, PageError, Viewer, render, render_failed};
 
 /// Events per page of the log.
 const PAGE_SIZE: i64 = 25;
@@ -485,13 +485,10 @@ pub async fn account_log(
     viewer: Viewer,
     Path(id): Path<String>,
     Query(q): Query<LogQuery>,
-) -> Response {
+) -> Result<Response, PageError> {
     // Reading the account and its members first: a member without `audit.view` is refused by
     // the activity call below, with the same denial the API records.
-    let a = match access(&state, &viewer, &id, steward_app::authz::Need::ReadAccountAndRules).await {
-        Ok(a) => a,
-        Err(e) => return error_page(Some(&viewer), &e),
-    };
+    let a = access(&state, &viewer, &id, steward_app::authz::Need::ReadAccountAndRules).await.or_page(&viewer)?;
     let zone = account_zone(&a.account);
     let path = format!("/accounts/{id}/activity");
     let mut layout = viewer.layout(format!("Activity on {}", a.account.display_name));
@@ -500,7 +497,7 @@ pub async fn account_log(
         Ok(api) => api,
         Err(errors) => {
             let e = ApiError(AppError::Validation(errors));
-            return render_failed(&empty_page(layout, &q, &path, &zone, "the account's").with_error(&q, &e), &e);
+            return Ok(render_failed(&empty_page(layout, &q, &path, &zone, "the account's").with_error(&q, &e), &e));
         }
     };
     let EventPage { page, scope } =
@@ -508,18 +505,18 @@ pub async fn account_log(
             Ok(found) => found,
             Err(e @ AppError::Validation(_)) => {
                 let e = ApiError(e);
-                return render_failed(&empty_page(layout, &q, &path, &zone, "the account's").with_error(&q, &e), &e);
+                let page = empty_page(layout, &q, &path, &zone, "the account's").with_error(&q, &e);
+                return Ok(render_failed(&page, &e));
             }
-            Err(e) => return error_page(Some(&viewer), &ApiError(e)),
+            Err(e) => return Err(PageError::new(Some(&viewer), e)),
         };
-    let names: Names = match list_members(&state, &viewer.ctx(), &viewer.principal, &id).await {
-        Ok(list) => list.into_iter().map(|m| (m.user_id, m.display_name)).collect(),
-        Err(e) => return error_page(Some(&viewer), &ApiError(e)),
-    };
-    let chart = match chart(&state, &scope, &zone, &names).await {
-        Ok(c) => c,
-        Err(e) => return error_page(Some(&viewer), &e),
-    };
+    let names: Names = list_members(&state, &viewer.ctx(), &viewer.principal, &id)
+        .await
+        .or_page(&viewer)?
+        .into_iter()
+        .map(|m| (m.user_id, m.display_name))
+        .collect();
+    let chart = chart(&state, &scope, &zone, &names).await.or_page(&viewer)?;
     let (newer, older) = paging(&path, &q, page.next_cursor.as_deref());
     let (export_csv, export_jsonl) = export_links(&format!("/api/v1/accounts/{id}/activity"), &api);
     let mut actors = vec![(String::new(), "Anyone".to_string())];
@@ -543,10 +540,14 @@ pub async fn account_log(
         lockdown: a.has(steward_domain::capability::Capability::Lockdown).then(|| format!("/accounts/{id}/lockdown")),
         layout,
     };
-    render(StatusCode::OK, &page)
+    Ok(render(StatusCode::OK, &page))
 }
 
-pub async fn my_log(State(state): State<AppState>, viewer: Viewer, Query(q): Query<LogQuery>) -> Response {
+pub async fn my_log(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(q): Query<LogQuery>,
+) -> Result<Response, PageError> {
     let zone = viewer.tz.clone().unwrap_or(TimeZone::UTC);
     let path = "/activity".to_string();
     let layout = viewer.layout("My activity");
@@ -554,22 +555,19 @@ pub async fn my_log(State(state): State<AppState>, viewer: Viewer, Query(q): Que
         Ok(api) => api,
         Err(errors) => {
             let e = ApiError(AppError::Validation(errors));
-            return render_failed(&empty_page(layout, &q, &path, &zone, "your").with_error(&q, &e), &e);
+            return Ok(render_failed(&empty_page(layout, &q, &path, &zone, "your").with_error(&q, &e), &e));
         }
     };
     let EventPage { page, scope } = match queries::my_activity_page(&state, &viewer.principal, &api).await {
         Ok(found) => found,
         Err(e @ AppError::Validation(_)) => {
             let e = ApiError(e);
-            return render_failed(&empty_page(layout, &q, &path, &zone, "your").with_error(&q, &e), &e);
+            return Ok(render_failed(&empty_page(layout, &q, &path, &zone, "your").with_error(&q, &e), &e));
         }
-        Err(e) => return error_page(Some(&viewer), &ApiError(e)),
+        Err(e) => return Err(PageError::new(Some(&viewer), e)),
     };
     let names: Names = [(viewer.principal.user_id.clone(), viewer.principal.display_name.clone())].into();
-    let chart = match chart(&state, &scope, &zone, &names).await {
-        Ok(c) => c,
-        Err(e) => return error_page(Some(&viewer), &e),
-    };
+    let chart = chart(&state, &scope, &zone, &names).await.or_page(&viewer)?;
     let (newer, older) = paging(&path, &q, page.next_cursor.as_deref());
     let (export_csv, export_jsonl) = export_links("/api/v1/me/activity", &api);
     let page = ActivityPage {
@@ -589,7 +587,7 @@ pub async fn my_log(State(state): State<AppState>, viewer: Viewer, Query(q): Que
         lockdown: None,
         layout,
     };
-    render(StatusCode::OK, &page)
+    Ok(render(StatusCode::OK, &page))
 }
 
 fn empty_page(layout: Layout, q: &LogQuery, path: &str, zone: &TimeZone, whose: &str) -> ActivityPage {

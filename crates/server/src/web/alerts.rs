@@ -14,7 +14,7 @@ use crate::error::{ApiError, FieldError, Path, Query};
 use crate::state::AppState;
 use crate::web::account::{access, account_nav};
 use crate::web::time::when_mine;
-use crate::web::{Form, FormData, Layout, Viewer, error_page, render, render_failed, see_other};
+use crate::web::{Form, FormData, Layout, OrPage, PageError, Viewer, render, render_failed, see_other};
 use steward_app::AppError;
 use steward_app::accounts::settings::{SettingsRequest, update_settings};
 use steward_app::accounts::view::list_accounts;
@@ -118,37 +118,37 @@ fn notice(key: Option<&str>) -> Option<String> {
     }
 }
 
-pub async fn alerts_page(State(state): State<AppState>, viewer: Viewer, Query(q): Query<AlertsPageQuery>) -> Response {
-    match alerts_view(&state, &viewer, q.cursor).await {
-        Ok(mut page) => {
-            page.layout.notice = notice(q.notice.as_deref());
-            render(StatusCode::OK, &page)
-        }
-        Err(e) => error_page(Some(&viewer), &e),
-    }
+pub async fn alerts_page(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(q): Query<AlertsPageQuery>,
+) -> Result<Response, PageError> {
+    let mut page = alerts_view(&state, &viewer, q.cursor).await.or_page(&viewer)?;
+    page.layout.notice = notice(q.notice.as_deref());
+    Ok(render(StatusCode::OK, &page))
 }
 
-async fn alerts_failed(state: &AppState, viewer: &Viewer, e: &ApiError) -> Response {
-    match alerts_view(state, viewer, None).await {
-        Ok(mut page) => {
-            page.error = Some(crate::web::sentence(e));
-            render_failed(&page, e)
-        }
-        Err(e2) => error_page(Some(viewer), &e2),
-    }
+async fn alerts_failed(state: &AppState, viewer: &Viewer, e: &ApiError) -> Result<Response, PageError> {
+    let mut page = alerts_view(state, viewer, None).await.or_page(viewer)?;
+    page.error = Some(crate::web::sentence(e));
+    Ok(render_failed(&page, e))
 }
 
-pub async fn acknowledge(State(state): State<AppState>, viewer: Viewer, Path(id): Path<String>) -> Response {
+pub async fn acknowledge(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
     match inbox::acknowledge(&state, &viewer.ctx(), &viewer.principal, &id).await {
-        Ok(()) => see_other("/alerts?notice=acked"),
+        Ok(()) => Ok(see_other("/alerts?notice=acked")),
         Err(e) => alerts_failed(&state, &viewer, &ApiError(e)).await,
     }
 }
 
 /// Acknowledges each unread alert (each audited, as the API's one at a time).
-pub async fn acknowledge_all(State(state): State<AppState>, viewer: Viewer) -> Response {
+pub async fn acknowledge_all(State(state): State<AppState>, viewer: Viewer) -> Result<Response, PageError> {
     match inbox::acknowledge_all(&state, &viewer.ctx(), &viewer.principal).await {
-        Ok(()) => see_other("/alerts?notice=all_acked"),
+        Ok(()) => Ok(see_other("/alerts?notice=all_acked")),
         Err(e) => alerts_failed(&state, &viewer, &ApiError(e)).await,
     }
 }
@@ -199,15 +199,15 @@ fn preferences_page(state: &AppState, viewer: &Viewer, form: Form, secret: Optio
     }
 }
 
-pub async fn preferences(State(state): State<AppState>, viewer: Viewer, Query(q): Query<AlertsPageQuery>) -> Response {
-    match preferences::get_preferences(&state, &viewer.principal).await {
-        Ok(p) => {
-            let mut page = preferences_page(&state, &viewer, preferences_form(&viewer.csrf, &p), p.webhook_secret);
-            page.layout.notice = notice(q.notice.as_deref());
-            render(StatusCode::OK, &page)
-        }
-        Err(e) => error_page(Some(&viewer), &ApiError(e)),
-    }
+pub async fn preferences(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(q): Query<AlertsPageQuery>,
+) -> Result<Response, PageError> {
+    let p = preferences::get_preferences(&state, &viewer.principal).await.or_page(&viewer)?;
+    let mut page = preferences_page(&state, &viewer, preferences_form(&viewer.csrf, &p), p.webhook_secret);
+    page.layout.notice = notice(q.notice.as_deref());
+    Ok(render(StatusCode::OK, &page))
 }
 
 pub async fn preferences_submit(State(state): State<AppState>, viewer: Viewer, data: FormData) -> Response {
@@ -226,17 +226,15 @@ pub async fn preferences_submit(State(state): State<AppState>, viewer: Viewer, d
     }
 }
 
-pub async fn rotate_secret(State(state): State<AppState>, viewer: Viewer) -> Response {
-    match preferences::rotate_secret(&state, &viewer.ctx(), &viewer.principal).await.map_err(ApiError) {
+pub async fn rotate_secret(State(state): State<AppState>, viewer: Viewer) -> Result<Response, PageError> {
+    Ok(match preferences::rotate_secret(&state, &viewer.ctx(), &viewer.principal).await.map_err(ApiError) {
         Ok(_) => see_other("/alerts/preferences?notice=rotated"),
-        Err(e) => match preferences::get_preferences(&state, &viewer.principal).await {
-            Ok(p) => {
-                let form = preferences_form(&viewer.csrf, &p).failed(&e);
-                render_failed(&preferences_page(&state, &viewer, form, p.webhook_secret), &e)
-            }
-            Err(e2) => error_page(Some(&viewer), &ApiError(e2)),
-        },
-    }
+        Err(e) => {
+            let p = preferences::get_preferences(&state, &viewer.principal).await.or_page(&viewer)?;
+            let form = preferences_form(&viewer.csrf, &p).failed(&e);
+            render_failed(&preferences_page(&state, &viewer, form, p.webhook_secret), &e)
+        }
+    })
 }
 
 /// The four checks with thresholds, in the order of the form: `(key, what it counts)`.
@@ -333,22 +331,18 @@ pub async fn thresholds_page(
     viewer: Viewer,
     Path(id): Path<String>,
     Query(q): Query<AlertsPageQuery>,
-) -> Response {
-    match thresholds_view(&state, &viewer, &id).await {
-        Ok((mut page, current)) => {
-            let mut form = Form::new("thresholds", &viewer.csrf);
-            for (key, _) in CHECKS {
-                let t = threshold(&current, key);
-                form = form
-                    .value(&format!("alert_thresholds.{key}.count"), t.count.to_string())
-                    .value(&format!("alert_thresholds.{key}.minutes"), t.minutes.to_string());
-            }
-            page.form = form;
-            page.layout.notice = (q.notice.as_deref() == Some("saved")).then(|| "Saved.".to_string());
-            render(StatusCode::OK, &page)
-        }
-        Err(e) => error_page(Some(&viewer), &e),
+) -> Result<Response, PageError> {
+    let (mut page, current) = thresholds_view(&state, &viewer, &id).await.or_page(&viewer)?;
+    let mut form = Form::new("thresholds", &viewer.csrf);
+    for (key, _) in CHECKS {
+        let t = threshold(&current, key);
+        form = form
+            .value(&format!("alert_thresholds.{key}.count"), t.count.to_string())
+            .value(&format!("alert_thresholds.{key}.minutes"), t.minutes.to_string());
     }
+    page.form = form;
+    page.layout.notice = (q.notice.as_deref() == Some("saved")).then(|| "Saved.".to_string());
+    Ok(render(StatusCode::OK, &page))
 }
 
 pub async fn thresholds_submit(
@@ -356,7 +350,7 @@ pub async fn thresholds_submit(
     viewer: Viewer,
     Path(id): Path<String>,
     data: FormData,
-) -> Response {
+) -> Result<Response, PageError> {
     let mut unreadable = Vec::new();
     let mut thresholds = serde_json::Map::new();
     for (key, _) in CHECKS {
@@ -390,14 +384,12 @@ pub async fn thresholds_submit(
         Err(AppError::Validation(unreadable))
     }
     .map_err(ApiError);
-    match result {
+    Ok(match result {
         Ok(()) => see_other(&format!("/accounts/{id}/settings/alerts?notice=saved")),
-        Err(e) => match thresholds_view(&state, &viewer, &id).await {
-            Ok((mut page, _)) => {
-                page.form = Form::new("thresholds", &viewer.csrf).with_values(data).failed(&e);
-                render_failed(&page, &e)
-            }
-            Err(e2) => error_page(Some(&viewer), &e2),
-        },
-    }
+        Err(e) => {
+            let (mut page, _) = thresholds_view(&state, &viewer, &id).await.or_page(&viewer)?;
+            page.form = Form::new("thresholds", &viewer.csrf).with_values(data).failed(&e);
+            render_failed(&page, &e)
+        }
+    })
 }

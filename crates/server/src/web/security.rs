@@ -17,7 +17,7 @@ use crate::state::AppState;
 use crate::web::account::notice_text;
 use crate::web::signin::signed_out_to;
 use crate::web::time::{local_input_to_rfc3339, when_mine};
-use crate::web::{Form, FormData, Layout, Viewer, error_page, render, render_failed, see_other};
+use crate::web::{Form, FormData, Layout, OrPage, PageError, Viewer, render, render_failed, see_other};
 
 pub struct SessionRow {
     pub id: String,
@@ -142,14 +142,10 @@ async fn show(
     viewer: &Viewer,
     status: StatusCode,
     adjust: impl FnOnce(&mut SecurityPage),
-) -> Response {
-    match security_view(state, viewer).await {
-        Ok(mut page) => {
-            adjust(&mut page);
-            render(status, &page)
-        }
-        Err(e) => error_page(Some(viewer), &e),
-    }
+) -> Result<Response, PageError> {
+    let mut page = security_view(state, viewer).await.or_page(viewer)?;
+    adjust(&mut page);
+    Ok(render(status, &page))
 }
 
 async fn show_failed(
@@ -157,21 +153,17 @@ async fn show_failed(
     viewer: &Viewer,
     e: &ApiError,
     adjust: impl FnOnce(&mut SecurityPage),
-) -> Response {
-    match security_view(state, viewer).await {
-        Ok(mut page) => {
-            adjust(&mut page);
-            render_failed(&page, e)
-        }
-        Err(e2) => error_page(Some(viewer), &e2),
-    }
+) -> Result<Response, PageError> {
+    let mut page = security_view(state, viewer).await.or_page(viewer)?;
+    adjust(&mut page);
+    Ok(render_failed(&page, e))
 }
 
 pub async fn security_page(
     State(state): State<AppState>,
     viewer: Viewer,
     axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
-) -> Response {
+) -> Result<Response, PageError> {
     let notice = notice_text(q.get("notice").map(String::as_str));
     show(&state, &viewer, StatusCode::OK, |p| p.layout.notice = notice).await
 }
@@ -185,7 +177,7 @@ fn qr_svg(uri: &str) -> Result<String, ApiError> {
     Ok(svg[start..].replacen("<svg", "<svg role=\"img\" aria-label=\"QR code for your authenticator app\"", 1))
 }
 
-pub async fn totp_begin(State(state): State<AppState>, viewer: Viewer) -> Response {
+pub async fn totp_begin(State(state): State<AppState>, viewer: Viewer) -> Result<Response, PageError> {
     let result = two_factor::begin_totp(&state, &viewer.ctx(), &viewer.principal).await.map_err(ApiError);
     match result.and_then(|e| Ok((qr_svg(&e.otpauth_uri)?, e.secret))) {
         Ok((qr_svg, secret)) => {
@@ -198,7 +190,11 @@ pub async fn totp_begin(State(state): State<AppState>, viewer: Viewer) -> Respon
     }
 }
 
-pub async fn totp_confirm(State(state): State<AppState>, viewer: Viewer, data: FormData) -> Response {
+pub async fn totp_confirm(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    data: FormData,
+) -> Result<Response, PageError> {
     let body = CodeRequest { code: data.text("code") };
     match two_factor::confirm_totp(&state, &viewer.ctx(), &viewer.principal, body).await.map_err(ApiError) {
         Ok(codes) => {
@@ -224,10 +220,14 @@ async fn begin_again(state: &AppState, viewer: &Viewer) -> Option<Reveal> {
     Some(Reveal::Enrolment { qr_svg: qr_svg(&e.otpauth_uri).ok()?, secret: e.secret })
 }
 
-pub async fn totp_disable(State(state): State<AppState>, viewer: Viewer, data: FormData) -> Response {
+pub async fn totp_disable(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    data: FormData,
+) -> Result<Response, PageError> {
     let body = CodeRequest { code: data.text("code") };
     match two_factor::disable_totp(&state, &viewer.ctx(), &viewer.principal, body).await.map_err(ApiError) {
-        Ok(_) => see_other("/security?notice=totp_off"),
+        Ok(_) => Ok(see_other("/security?notice=totp_off")),
         Err(e) => {
             let form = Form::new("totp", &viewer.csrf).failed(&e);
             show_failed(&state, &viewer, &e, |p| p.totp = form).await
@@ -235,13 +235,13 @@ pub async fn totp_disable(State(state): State<AppState>, viewer: Viewer, data: F
     }
 }
 
-pub async fn revoke_all(State(state): State<AppState>, viewer: Viewer, data: FormData) -> Response {
+pub async fn revoke_all(State(state): State<AppState>, viewer: Viewer, data: FormData) -> Result<Response, PageError> {
     let keep_current = data.get("keep_current") == Some("true");
     let input = RevokeAllRequest { keep_current };
     match sessions::revoke_all_sessions(&state, &viewer.ctx(), &viewer.principal, input).await.map_err(ApiError) {
-        Ok(()) if keep_current => see_other("/security?notice=others_out"),
+        Ok(()) if keep_current => Ok(see_other("/security?notice=others_out")),
         // This browser's session ended too: clear its cookie as signing out does.
-        Ok(()) => signed_out_to(&state, "/signin?notice=everywhere"),
+        Ok(()) => Ok(signed_out_to(&state, "/signin?notice=everywhere")),
         Err(e) => {
             let form = Form::new("sessions", &viewer.csrf).failed(&e);
             show_failed(&state, &viewer, &e, |p| p.sessions_form = form).await
@@ -249,17 +249,19 @@ pub async fn revoke_all(State(state): State<AppState>, viewer: Viewer, data: For
     }
 }
 
-pub async fn revoke_session(State(state): State<AppState>, viewer: Viewer, Path(id): Path<String>) -> Response {
+pub async fn revoke_session(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
     if viewer.principal.session_id.as_deref() == Some(id.as_str()) {
         // Ending the session in use is signing out.
         let ctx = viewer.ctx();
-        return match sign_in::logout(&state, &ctx, &viewer.principal).await {
-            Ok(()) => signed_out_to(&state, "/signin?notice=signed_out"),
-            Err(e) => error_page(Some(&viewer), &ApiError(e)),
-        };
+        sign_in::logout(&state, &ctx, &viewer.principal).await.or_page(&viewer)?;
+        return Ok(signed_out_to(&state, "/signin?notice=signed_out"));
     }
     match sessions::revoke_session(&state, &viewer.ctx(), &viewer.principal, &id).await.map_err(ApiError) {
-        Ok(_) => see_other("/security?notice=revoked"),
+        Ok(_) => Ok(see_other("/security?notice=revoked")),
         Err(e) => {
             let form = Form::new("sessions", &viewer.csrf).failed(&e);
             show_failed(&state, &viewer, &e, |p| p.sessions_form = form).await
@@ -267,7 +269,11 @@ pub async fn revoke_session(State(state): State<AppState>, viewer: Viewer, Path(
     }
 }
 
-pub async fn create_token(State(state): State<AppState>, viewer: Viewer, data: FormData) -> Response {
+pub async fn create_token(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    data: FormData,
+) -> Result<Response, PageError> {
     let expires_at = match data
         .opt("expires_at")
         .map(|raw| local_input_to_rfc3339(&raw, viewer.tz.as_ref().unwrap_or(&jiff::tz::TimeZone::UTC)))
@@ -306,9 +312,13 @@ pub async fn create_token(State(state): State<AppState>, viewer: Viewer, data: F
     }
 }
 
-pub async fn revoke_token(State(state): State<AppState>, viewer: Viewer, Path(id): Path<String>) -> Response {
+pub async fn revoke_token(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
     match tokens::revoke_token(&state, &viewer.ctx(), &viewer.principal, &id).await.map_err(ApiError) {
-        Ok(_) => see_other("/security?notice=revoked"),
+        Ok(_) => Ok(see_other("/security?notice=revoked")),
         Err(e) => {
             let form = Form::new("token", &viewer.csrf).failed(&e);
             show_failed(&state, &viewer, &e, |p| p.token = form).await

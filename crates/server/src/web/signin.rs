@@ -15,7 +15,8 @@ use crate::error::{ApiError, Path, Query};
 use crate::state::AppState;
 use crate::web::html::describe_capability;
 use crate::web::{
-    Form, FormData, Layout, Viewer, Visitor, local_next, presession, presession_ok, render, render_failed, see_other,
+    Form, FormData, Layout, OrPage, PageError, Viewer, Visitor, local_next, presession, presession_ok, render,
+    render_failed, see_other,
 };
 use steward_app::authz::capability_set;
 use steward_app::config::SignupMode;
@@ -236,12 +237,9 @@ pub fn signed_out_to(state: &AppState, to: &str) -> Response {
     with_cookie(see_other(to), Some(&clear_session_cookie(state)))
 }
 
-pub async fn signout(State(state): State<AppState>, viewer: Viewer) -> Response {
-    let ctx = viewer.ctx();
-    match sign_in::logout(&state, &ctx, &viewer.principal).await {
-        Ok(()) => signed_out_to(&state, "/signin?notice=signed_out"),
-        Err(e) => crate::web::error_page(Some(&viewer), &ApiError(e)),
-    }
+pub async fn signout(State(state): State<AppState>, viewer: Viewer) -> Result<Response, PageError> {
+    sign_in::logout(&state, &viewer.ctx(), &viewer.principal).await.or_page(&viewer)?;
+    Ok(signed_out_to(&state, "/signin?notice=signed_out"))
 }
 
 #[derive(Template)]

@@ -24,7 +24,7 @@ use crate::state::AppState;
 use crate::web::account::{access, account_nav, account_zone, platform_name};
 use crate::web::html::escape;
 use crate::web::time::when;
-use crate::web::{Form, Layout, Viewer, error_page, render};
+use crate::web::{Form, Layout, OrPage, PageError, Viewer, render};
 
 /// One version in the list of versions, with a link to its differences from the one before.
 pub struct VersionLink {
@@ -378,11 +378,13 @@ pub(super) async fn editor_view(
     })
 }
 
-pub async fn new_post_page(State(state): State<AppState>, viewer: Viewer, Path(id): Path<String>) -> Response {
-    match access(&state, &viewer, &id, Need::Capability(Capability::DraftsCreate)).await {
-        Ok(a) => render(StatusCode::OK, &new_editor(&state, &viewer, &a)),
-        Err(e) => error_page(Some(&viewer), &e),
-    }
+pub async fn new_post_page(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    let a = access(&state, &viewer, &id, Need::Capability(Capability::DraftsCreate)).await.or_page(&viewer)?;
+    Ok(render(StatusCode::OK, &new_editor(&state, &viewer, &a)))
 }
 
 pub async fn post_page(
@@ -390,14 +392,10 @@ pub async fn post_page(
     viewer: Viewer,
     Path(pid): Path<String>,
     Query(q): Query<EditorQuery>,
-) -> Response {
-    match editor_view(&state, &viewer, &pid, q.compare).await {
-        Ok(mut page) => {
-            page.layout.notice = notice(q.notice.as_deref());
-            render(StatusCode::OK, &page)
-        }
-        Err(e) => error_page(Some(&viewer), &e),
-    }
+) -> Result<Response, PageError> {
+    let mut page = editor_view(&state, &viewer, &pid, q.compare).await.or_page(&viewer)?;
+    page.layout.notice = notice(q.notice.as_deref());
+    Ok(render(StatusCode::OK, &page))
 }
 
 #[cfg(test)]
