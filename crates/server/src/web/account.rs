@@ -17,7 +17,7 @@ use steward_app::members::membership;
 
 use crate::error::{ApiError, Path, Query};
 use crate::state::AppState;
-use crate::web::html::describe_capability;
+use crate::web::html::{Html, describe_capability};
 use crate::web::{
     AccountNav, Form, FormData, Layout, OrPage, PageError, Tab, Viewer, render, render_failed, see_other,
 };
@@ -155,7 +155,7 @@ struct OverviewPage {
     view: AccountView,
     platform: String,
     oauth: bool,
-    created: String,
+    created: Html,
     abilities: Vec<&'static str>,
     rules_pending: bool,
     can_check: bool,

@@ -21,7 +21,7 @@ use steward_store::ActivityFilter;
 use crate::error::{ApiError, FieldError, Path, Query};
 use crate::state::AppState;
 use crate::web::account::{access, account_nav, account_zone};
-use crate::web::html::escape;
+use crate::web::html::{Html, escape};
 use crate::web::security::device;
 use crate::web::time::when;
 use crate::web::{Form, FormData, Layout, OrPage, PageError, Viewer, render, render_failed};
@@ -156,7 +156,7 @@ impl LogQuery {
 
 /// One event as a person reads it.
 pub struct EventView {
-    pub when: String,
+    pub when: Html,
     pub who: String,
     pub device: Option<String>,
     pub session: Option<String>,
@@ -229,7 +229,7 @@ fn event_view(
 
 /// The chart: per day (in the account's zone) and per actor, how many events.
 pub struct Chart {
-    pub svg: String,
+    pub svg: Html,
     pub legend: Vec<(String, String, i64)>,
     /// The members, in the table's column order.
     pub members: Vec<String>,
@@ -314,7 +314,7 @@ fn colour(i: usize) -> &'static str {
 }
 
 /// Stacked bars, one per day, one colour per member; each bar segment has a tooltip.
-fn svg(days: &[Date], labels: &[String], rows: &[(String, Vec<i64>, i64)], totals: &[i64], caption: &str) -> String {
+fn svg(days: &[Date], labels: &[String], rows: &[(String, Vec<i64>, i64)], totals: &[i64], caption: &str) -> Html {
     const W: f64 = 640.0;
     const H: f64 = 220.0;
     const LEFT: f64 = 36.0;
@@ -380,7 +380,7 @@ fn svg(days: &[Date], labels: &[String], rows: &[(String, Vec<i64>, i64)], total
         }
     }
     out.push_str("</svg>");
-    out
+    Html::escaped(out)
 }
 
 #[derive(Template)]
@@ -657,7 +657,7 @@ mod tests {
         let days: Vec<Date> = vec![jiff::civil::date(2027, 1, 1), jiff::civil::date(2027, 1, 2)];
         let labels = vec!["Fri 1 Jan".to_string(), "Sat 2 Jan".to_string()];
         let rows = vec![("Ann <a>".to_string(), vec![3, 0], 3), ("Bob".to_string(), vec![1, 2], 3)];
-        let svg = svg(&days, &labels, &rows, &[4, 2], "Actions per day");
+        let svg = svg(&days, &labels, &rows, &[4, 2], "Actions per day").to_string();
         assert!(svg.starts_with("<svg") && svg.contains("role=\"img\"") && svg.contains("<title id=\"chart-title\">"));
         assert_eq!(svg.matches("<rect").count(), 3, "no bar for a zero");
         assert!(svg.contains("Ann &lt;a&gt;: 3 on Fri 1 Jan"), "{svg}");

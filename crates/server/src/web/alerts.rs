@@ -13,6 +13,7 @@ use steward_domain::capability::Capability;
 use crate::error::{ApiError, FieldError, Path, Query};
 use crate::state::AppState;
 use crate::web::account::{access, account_nav};
+use crate::web::html::{Html, escape};
 use crate::web::time::when_mine;
 use crate::web::{Form, FormData, Layout, OrPage, PageError, Viewer, render, render_failed, see_other};
 use steward_app::AppError;
@@ -52,9 +53,9 @@ pub struct AlertItem {
     pub detail: String,
     pub count: i64,
     pub account: Option<(String, String)>,
-    pub first_seen: String,
-    pub last_seen: Option<String>,
-    pub acknowledged: Option<String>,
+    pub first_seen: Html,
+    pub last_seen: Option<Html>,
+    pub acknowledged: Option<Html>,
 }
 
 #[derive(Template)]
@@ -271,14 +272,14 @@ struct ThresholdsPage {
 
 impl ThresholdsPage {
     /// One fieldset per check: how many times, within how many minutes.
-    fn check_fields(&self) -> String {
+    fn check_fields(&self) -> Html {
         self.checks
             .iter()
             .map(|c| {
-                format!(
+                Html::escaped(format!(
                     "<fieldset><legend>{label}</legend><p class=\"hint\">Default: {default}.</p>{count}{minutes}</fieldset>",
-                    label = crate::web::html::escape(c.label),
-                    default = crate::web::html::escape(&c.default),
+                    label = escape(c.label),
+                    default = escape(&c.default),
                     count = self.form.input(
                         &format!("alert_thresholds.{}.count", c.key),
                         &format!("{}: alert at this many", c.label),
@@ -291,7 +292,7 @@ impl ThresholdsPage {
                         "number",
                         "min=\"1\" max=\"1440\" required"
                     ),
-                )
+                ))
             })
             .collect()
     }

@@ -14,6 +14,7 @@ use steward_app::members::view::list_members;
 use crate::error::{ApiError, FieldError, Path};
 use crate::state::AppState;
 use crate::web::account::{access, account_nav, account_zone};
+use crate::web::html::Html;
 use crate::web::time::when;
 use crate::web::{Form, FormData, Layout, OrPage, PageError, Viewer, render, render_failed, see_other};
 use steward_app::authz::{AccountAccess, Need};
@@ -27,7 +28,7 @@ pub struct LosingAccess {
 pub struct Cancelled {
     pub title: String,
     pub state: String,
-    pub when: Option<String>,
+    pub when: Option<Html>,
 }
 
 #[derive(Template)]

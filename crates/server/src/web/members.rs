@@ -17,7 +17,7 @@ use steward_app::members::view::{MemberView, list_invitations, list_members};
 use crate::error::{ApiError, FieldError, Path, Query};
 use crate::state::AppState;
 use crate::web::account::{access, account_nav, account_zone, notice_text};
-use crate::web::html::describe_capability;
+use crate::web::html::{Html, describe_capability};
 use crate::web::time::{
     describe_windows, grid_to_windows, local_input_to_rfc3339, rfc3339_to_local_input, when, windows_to_grid,
 };
@@ -26,7 +26,7 @@ use steward_app::authz::{AccountAccess, Need};
 
 pub struct MemberRowView {
     pub view: MemberView,
-    pub expires: Option<String>,
+    pub expires: Option<Html>,
     pub windows: String,
     pub manageable: bool,
     pub is_me: bool,
@@ -36,7 +36,7 @@ pub struct InvitationRowView {
     pub id: String,
     pub email: String,
     pub role: String,
-    pub expires: String,
+    pub expires: Html,
     pub manageable: bool,
 }
 
@@ -255,7 +255,7 @@ struct MemberPage {
     roles: Vec<(String, String)>,
     statuses: Vec<(String, String)>,
     capabilities: Vec<(String, String)>,
-    joined: String,
+    joined: Html,
 }
 
 async fn member_view(

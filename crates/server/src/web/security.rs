@@ -15,6 +15,7 @@ use steward_domain::capability::Capability;
 use crate::error::{ApiError, FieldError, Path};
 use crate::state::AppState;
 use crate::web::account::notice_text;
+use crate::web::html::Html;
 use crate::web::signin::signed_out_to;
 use crate::web::time::{local_input_to_rfc3339, when_mine};
 use crate::web::{Form, FormData, Layout, OrPage, PageError, Viewer, render, render_failed, see_other};
@@ -23,8 +24,8 @@ pub struct SessionRow {
     pub id: String,
     pub device: String,
     pub ip: String,
-    pub last_seen: String,
-    pub created: String,
+    pub last_seen: Html,
+    pub created: Html,
     pub current: bool,
 }
 
@@ -33,13 +34,13 @@ pub struct TokenRow {
     pub name: String,
     pub scopes: String,
     pub narrowed: String,
-    pub expires: String,
-    pub last_used: String,
+    pub expires: Html,
+    pub last_used: Html,
 }
 
 /// Shown once after enrolment or token creation, never again.
 pub enum Reveal {
-    Enrolment { secret: String, qr_svg: String },
+    Enrolment { secret: String, qr_svg: Html },
     RecoveryCodes(Vec<String>),
     Token { name: String, token: String },
 }
@@ -113,8 +114,8 @@ async fn security_view(state: &AppState, viewer: &Viewer) -> Result<SecurityPage
                     c.as_ref().map(|c| c.join(", ")).unwrap_or_default()
                 ),
             },
-            expires: t.expires_at.as_deref().map(|e| when_mine(e, tz)).unwrap_or_else(|| "never".into()),
-            last_used: t.last_used_at.as_deref().map(|e| when_mine(e, tz)).unwrap_or_else(|| "never".into()),
+            expires: t.expires_at.as_deref().map_or_else(|| Html::text("never"), |e| when_mine(e, tz)),
+            last_used: t.last_used_at.as_deref().map_or_else(|| Html::text("never"), |e| when_mine(e, tz)),
             id: t.id,
             name: t.name,
         })
@@ -169,12 +170,17 @@ pub async fn security_page(
 }
 
 /// An `otpauth://` URI as an inline SVG QR code (no image libraries, no external requests).
-fn qr_svg(uri: &str) -> Result<String, ApiError> {
+fn qr_svg(uri: &str) -> Result<Html, ApiError> {
     let code = qrcode::QrCode::new(uri.as_bytes()).map_err(|e| ApiError::internal(anyhow::anyhow!("qr code: {e}")))?;
     let svg = code.render::<qrcode::render::svg::Color<'_>>().min_dimensions(220, 220).quiet_zone(true).build();
     // Inline in HTML: drop the XML declaration, and give the image a name for screen readers.
     let start = svg.find("<svg").unwrap_or(0);
-    Ok(svg[start..].replacen("<svg", "<svg role=\"img\" aria-label=\"QR code for your authenticator app\"", 1))
+    // The image is the QR code's own squares: no value of ours is written into it.
+    Ok(Html::escaped(svg[start..].replacen(
+        "<svg",
+        "<svg role=\"img\" aria-label=\"QR code for your authenticator app\"",
+        1,
+    )))
 }
 
 pub async fn totp_begin(State(state): State<AppState>, viewer: Viewer) -> Result<Response, PageError> {
@@ -333,6 +339,7 @@ mod tests {
     #[test]
     fn qr_codes_are_inline_svg() {
         let svg = qr_svg("otpauth://totp/Steward:a%40b.c?secret=JBSWY3DPEHPK3PXP&issuer=Steward").expect("qr");
+        let svg = svg.to_string();
         assert!(svg.starts_with("<svg role=\"img\""), "{}", &svg[..40]);
         assert!(!svg.contains("<?xml"));
     }

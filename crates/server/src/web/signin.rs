@@ -13,7 +13,7 @@ use zeroize::Zeroizing;
 use crate::auth::{clear_session_cookie, session_set_cookie};
 use crate::error::{ApiError, Path, Query};
 use crate::state::AppState;
-use crate::web::html::describe_capability;
+use crate::web::html::{Html, describe_capability};
 use crate::web::{
     Form, FormData, Layout, OrPage, PageError, Viewer, Visitor, local_next, presession, presession_ok, render,
     render_failed, see_other,
@@ -254,8 +254,8 @@ struct InvitePage {
     email: String,
     role: String,
     abilities: Vec<&'static str>,
-    until: Option<String>,
-    expires: String,
+    until: Option<Html>,
+    expires: Html,
     /// Signed in as: (display name, email), if signed in.
     signed_in_as: Option<(String, String)>,
     accept: Form,

@@ -22,7 +22,7 @@ use super::shared::{hold_sentence, label, member_names, name_of, notice, state_l
 use crate::error::{ApiError, Path, Query};
 use crate::state::AppState;
 use crate::web::account::{access, account_nav, account_zone, platform_name};
-use crate::web::html::escape;
+use crate::web::html::{Html, escape};
 use crate::web::time::when;
 use crate::web::{Form, Layout, OrPage, PageError, Viewer, render};
 
@@ -31,7 +31,7 @@ pub struct VersionLink {
     pub version: i64,
     pub href: String,
     pub by: String,
-    pub at: String,
+    pub at: Html,
     pub current: bool,
 }
 
@@ -40,8 +40,8 @@ pub struct DiffView {
     pub from: i64,
     pub to: i64,
     pub title: Option<(String, String)>,
-    /// The text with `<del>` and `<ins>` marks (already escaped).
-    pub text_html: String,
+    /// The text with `<del>` and `<ins>` marks.
+    pub text_html: Html,
     pub media_added: Vec<String>,
     pub media_removed: Vec<String>,
 }
@@ -51,7 +51,7 @@ pub struct CommentRow {
     pub changes_requested: bool,
     pub body: String,
     pub version: i64,
-    pub at: String,
+    pub at: Html,
 }
 
 pub struct PreviewMedia {
@@ -94,7 +94,7 @@ pub(super) struct EditorPage {
     author: String,
     pub(super) edit: Form,
     allowed: Allowed,
-    facts: Vec<(&'static str, String)>,
+    facts: Vec<(&'static str, Html)>,
     hold: Option<&'static str>,
     last_error: Option<String>,
     external_url: Option<String>,
@@ -148,7 +148,7 @@ pub(super) async fn read_media(state: &AppState, raw: &str, before: &[MediaItem]
 /// A word-level difference (whitespace kept, so line breaks show), escaped for HTML, with
 /// neighbouring changes of one kind in one mark.
 #[must_use]
-pub fn word_diff_html(old: &str, new: &str) -> String {
+pub fn word_diff_html(old: &str, new: &str) -> Html {
     use similar::{ChangeTag, TextDiff};
     let diff = TextDiff::from_words(old, new);
     let mut html = String::with_capacity(new.len() + 64);
@@ -173,7 +173,7 @@ pub fn word_diff_html(old: &str, new: &str) -> String {
         }
     }
     close(&mut html, run);
-    html
+    Html::escaped(html)
 }
 
 fn diff_view(versions: &[PostVersionRow], to: i64) -> Option<DiffView> {
@@ -273,12 +273,15 @@ pub(super) async fn editor_view(
     let tz = viewer.tz.as_ref();
     let view = post_view(post.clone(), &a.account, &approvals, now);
 
-    let mut facts = vec![("Author", name_of(&names, &post.author_id)), ("Version", post.version.to_string())];
+    let mut facts = vec![
+        ("Author", Html::text(&name_of(&names, &post.author_id))),
+        ("Version", Html::text(&post.version.to_string())),
+    ];
     if let Some(at) = &view.scheduled_at {
         facts.push(("Scheduled for", when(at, &zone, tz)));
     }
     if let Some(by) = &post.scheduled_by {
-        facts.push(("Scheduled by", name_of(&names, by)));
+        facts.push(("Scheduled by", Html::text(&name_of(&names, by))));
     }
     if let Some(at) = &view.published_at {
         facts.push(("Published", when(at, &zone, tz)));
@@ -290,7 +293,7 @@ pub(super) async fn editor_view(
         .map(|x| name_of(&names, &x.user_id))
         .collect();
     if !approved_by.is_empty() {
-        facts.push(("Approved by", approved_by.join(", ")));
+        facts.push(("Approved by", Html::text(&approved_by.join(", "))));
     }
     facts.push(("Last change", when(&view.updated_at, &zone, tz)));
 
@@ -405,7 +408,7 @@ mod tests {
     #[test]
     fn the_difference_marks_removed_and_added_words_and_escapes_them() {
         let html = word_diff_html("Hello <world>\nbye", "Hello there <world>\nbye now");
-        assert_eq!(html, "Hello <ins>there </ins>&lt;world&gt;\nbye<ins> now</ins>");
-        assert_eq!(word_diff_html("one two three", "one three"), "one <del>two </del>three");
+        assert_eq!(html.as_str(), "Hello <ins>there </ins>&lt;world&gt;\nbye<ins> now</ins>");
+        assert_eq!(word_diff_html("one two three", "one three").as_str(), "one <del>two </del>three");
     }
 }

@@ -19,6 +19,7 @@ use super::shared::{label, member_names, name_of, notice};
 use crate::error::{ApiError, Path, Query};
 use crate::state::AppState;
 use crate::web::account::{access, account_nav, account_zone};
+use crate::web::html::Html;
 use crate::web::time::when;
 use crate::web::{Layout, OrPage, PageError, Viewer, render};
 
@@ -30,7 +31,7 @@ pub struct QueueRow {
     pub label: String,
     pub author: String,
     pub version: i64,
-    pub updated: String,
+    pub updated: Html,
     pub note: String,
     pub can_approve: bool,
     pub can_request_changes: bool,
