@@ -52,6 +52,15 @@ fn connect_view(viewer: &Viewer) -> ConnectPage {
     }
 }
 
+/// Where the browser goes next to approve the connection on the platform.
+#[derive(Template)]
+#[template(path = "oauth_continue.html")]
+struct ContinuePage {
+    layout: Layout,
+    platform: String,
+    authorize_url: String,
+}
+
 pub async fn connect_page(viewer: Viewer) -> Response {
     render(StatusCode::OK, &connect_view(&viewer))
 }
@@ -102,7 +111,9 @@ pub async fn connect_credentials(State(state): State<AppState>, viewer: Viewer, 
     }
 }
 
-/// OAuth platforms: start the flow and send the browser to the platform (or reconnect one).
+/// OAuth platforms: start the flow and send the browser on to the platform (or reconnect one).
+/// The answer is a page with the link to follow, not a redirect: a form may only send the
+/// browser to Steward itself (`form-action 'self'`), which a browser also applies to redirects.
 pub async fn connect_oauth(
     State(state): State<AppState>,
     viewer: Viewer,
@@ -118,7 +129,15 @@ pub async fn connect_oauth(
     let reconnecting = body.account_id.clone();
     // The web app signs in with sessions only, which the platform's callback comes back to.
     match start_connect(&state, &viewer.ctx(), &viewer.principal, body).await.map_err(ApiError) {
-        Ok(r) => Ok(see_other(&r.authorize_url)),
+        Ok(r) => {
+            let name = PLATFORMS.iter().find(|p| p.id == platform).map_or(platform.as_str(), |p| p.name);
+            let page = ContinuePage {
+                layout: viewer.layout(format!("Continue on {name}")),
+                platform: name.to_string(),
+                authorize_url: r.authorize_url,
+            };
+            Ok(render(StatusCode::OK, &page))
+        }
         Err(e @ (ApiError(AppError::NotFound) | ApiError(AppError::NotFoundDenied(_)))) => {
             Err(PageError::new(Some(&viewer), e))
         }

@@ -48,8 +48,9 @@ pub use form::{Form, FormData};
 /// The stylesheet and the small script, embedded in the binary (no CDN, no fonts).
 const STYLESHEET: &str = include_str!("assets/steward.css");
 const SCRIPT: &str = include_str!("assets/steward.js");
-/// Content-Security-Policy of every page: only our own stylesheet and script.
-pub const PAGE_CSP: &str = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; frame-ancestors 'none'";
+/// Content-Security-Policy of every page: only our own stylesheet and script, and forms that
+/// post only to Steward.
+pub const PAGE_CSP: &str = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 const PRESESSION_COOKIE: &str = "steward_pre";
 const TZ_COOKIE: &str = "steward_tz";
 
