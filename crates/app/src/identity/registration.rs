@@ -12,6 +12,7 @@ use crate::actor::{AuditActor, Ctx};
 use crate::config::SignupMode;
 use crate::error::{AppError, AppResult, FieldError};
 use crate::identity::view::UserView;
+use crate::members::invitations::redeem_invitation;
 use crate::services::Services;
 use crate::usecase::{Audit, record};
 
@@ -57,15 +58,9 @@ pub async fn create_user(
     )
 }
 
-/// Signs a person up. With an invitation, `join` redeems it for the new user inside the same
-/// transaction (an invalid invitation creates no user either); it gets the transaction, the
-/// invitation token, the new user as the actor, and the new user.
-pub async fn register(
-    s: &Services,
-    ctx: &Ctx,
-    input: RegisterRequest,
-    join: impl AsyncFnOnce(&mut Tx, &str, &AuditActor, &UserRow) -> AppResult<()>,
-) -> AppResult<UserView> {
+/// Signs a person up. With an invitation, the new user redeems it inside the same transaction
+/// (an invalid invitation creates no user either).
+pub async fn register(s: &Services, ctx: &Ctx, input: RegisterRequest) -> AppResult<UserView> {
     ctx.slot.set_action(Action::Register, None);
     match s.settings.signup {
         SignupMode::Closed => {
@@ -87,7 +82,7 @@ pub async fn register(
         .detail(json!({ "display_name": user.display_name, "with_invitation": input.invitation.is_some() }));
     record(s, ctx, &actor, &mut tx, audit).await?;
     if let Some(token) = input.invitation.as_deref() {
-        join(&mut tx, token, &actor, &user).await.map_err(|e| match e {
+        redeem_invitation(s, ctx, &mut tx, token, &actor, &user.id, &user.email).await.map_err(|e| match e {
             AppError::NotFound | AppError::Conflict(_) => AppError::validation(
                 "invitation",
                 "is not a valid invitation (it may have expired, been withdrawn or used)",

@@ -9,7 +9,7 @@
 //!   content answers the post it made, different content is refused.
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use serde_json::json;
 use steward_domain::audit::Action;
 use steward_domain::capability::Capability;
@@ -22,6 +22,7 @@ use crate::actor::{Ctx, Principal};
 use crate::authz::{AccountAccess, Need, authorize};
 use crate::crypto::sha256;
 use crate::error::{AppError, AppResult, FieldError};
+use crate::input::nullable;
 use crate::paging::page_limit;
 use crate::posts::rules::{approval_rules, counting_approvals};
 use crate::posts::view::{MediaItem, PostView, current, etag, parse_media, post_view};
@@ -51,15 +52,6 @@ pub struct EditRequest {
     #[schema(value_type = Option<String>)]
     pub title: Option<Option<String>>,
     pub media: Option<Vec<MediaItem>>,
-}
-
-/// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`).
-fn nullable<'de, T, D>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
-where
-    T: Deserialize<'de>,
-    D: Deserializer<'de>,
-{
-    Ok(Some(Option::<T>::deserialize(deserializer)?))
 }
 
 /// The version of the post an edit was made from, as the version tags ([`etag`]) the editor

@@ -2,17 +2,17 @@
 //! starts it, the platform sends the browser back to `GET /oauth/{platform}/callback`. The
 //! decisions are `steward_app::connect::oauth`'s; this edge answers JSON, or the callback's page.
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::Response;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use steward_app::connect::oauth::{self, CallbackOutcome, CallbackQuery, ConnectRequest, ConnectResponse, Refusal};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::api::pages::{escape, page};
 use crate::auth::{Principal, SessionPrincipal};
 use crate::error::{ApiResult, Json, Path, Problem, Query};
 use crate::request::Ctx;
 use crate::state::AppState;
+use crate::web::html::escape;
 
 pub fn api_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(connect))
@@ -32,6 +32,30 @@ pub(crate) async fn connect(
     Json(body): Json<ConnectRequest>,
 ) -> ApiResult<Json<ConnectResponse>> {
     Ok(Json(oauth::start_connect(&state, &ctx, &principal, body).await?))
+}
+
+/// The callback's answer: a complete, self-contained HTML page (no external resources).
+fn page(status: StatusCode, title: &str, body: &str) -> Response {
+    let html = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <meta name=\"referrer\" content=\"no-referrer\"><title>{} · Steward</title>\
+         <style>body{{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem;line-height:1.5;color:#1f2933}}\
+         h1{{font-size:1.5rem}}code{{background:#f0f4f8;padding:.1rem .3rem;border-radius:3px}}li{{margin:.2rem 0}}</style>\
+         </head><body><main>{}</main></body></html>",
+        escape(title),
+        body
+    );
+    (
+        status,
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+            (header::CONTENT_SECURITY_POLICY, "default-src 'none'; style-src 'unsafe-inline'"),
+        ],
+        html,
+    )
+        .into_response()
 }
 
 fn refused(status: StatusCode, message: &str) -> Response {

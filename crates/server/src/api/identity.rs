@@ -27,16 +27,7 @@ pub(crate) async fn register(
     ctx: Ctx,
     Json(body): Json<RegisterRequest>,
 ) -> ApiResult<(StatusCode, Json<UserView>)> {
-    let join = async |tx: &mut steward_store::Tx,
-                      token: &str,
-                      actor: &steward_app::actor::AuditActor,
-                      user: &steward_store::UserRow| {
-        crate::api::members::redeem_invitation(&state, &ctx, tx, token, actor, &user.id, &user.email)
-            .await
-            .map(|_| ())
-            .map_err(|e| e.0)
-    };
-    let user = registration::register(&state, &ctx, body, join).await?;
+    let user = registration::register(&state, &ctx, body).await?;
     Ok((StatusCode::CREATED, Json(user)))
 }
 

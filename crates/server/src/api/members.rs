@@ -6,7 +6,6 @@ use serde::Deserialize;
 use steward_app::members::invitations::{self, CreatedInvitation, InvitationRequest};
 use steward_app::members::membership::{self, MemberUpdate};
 use steward_app::members::view::{self, InvitationView, MemberView};
-use steward_store::{InvitationRow, Tx};
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -14,7 +13,7 @@ use utoipa_axum::routes;
 use crate::api::Page;
 use crate::auth::Principal;
 use crate::error::{ApiResult, Json, Path, Problem, Query};
-use crate::request::{AuditActor, Ctx};
+use crate::request::Ctx;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -71,20 +70,6 @@ pub(crate) async fn withdraw_invitation(
 ) -> ApiResult<StatusCode> {
     invitations::withdraw_invitation(&state, &ctx, &principal, &id, &inv).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// Registering with an invitation (`api::identity`) redeems it through the use case's own
-/// step, inside the registration's transaction.
-pub async fn redeem_invitation(
-    state: &AppState,
-    ctx: &Ctx,
-    tx: &mut Tx,
-    token: &str,
-    actor: &AuditActor,
-    user_id: &str,
-    email: &str,
-) -> ApiResult<InvitationRow> {
-    Ok(invitations::redeem_invitation(state, ctx, tx, token, actor, user_id, email).await?)
 }
 
 #[utoipa::path(post, path = "/invitations/{token}/accept", tag = "members", params(("token" = String, Path)),

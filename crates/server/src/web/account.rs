@@ -15,10 +15,12 @@ use steward_app::accounts::settings::{self, SettingsRequest};
 use steward_app::accounts::view::{AccountView, account_view, list_accounts};
 use steward_app::members::membership;
 
-use crate::api::pages::describe_capability;
 use crate::error::{ApiError, Path, Query};
 use crate::state::AppState;
-use crate::web::{AccountNav, Form, FormData, Layout, Tab, Viewer, error_page, render, render_failed, see_other};
+use crate::web::html::{Html, describe_capability};
+use crate::web::{
+    AccountNav, Form, FormData, Layout, OrPage, PageError, Tab, Viewer, render, render_failed, see_other,
+};
 use steward_app::authz::{AccountAccess, Need, authorize};
 
 #[derive(Deserialize)]
@@ -118,19 +120,17 @@ struct HomePage {
     unread_alerts: usize,
 }
 
-pub async fn home(State(state): State<AppState>, viewer: Viewer, Query(q): Query<NoticeQuery>) -> Response {
-    let views = match list_accounts(&state, &viewer.principal).await {
-        Ok(views) => views,
-        Err(e) => return error_page(Some(&viewer), &ApiError(e)),
-    };
+pub async fn home(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(q): Query<NoticeQuery>,
+) -> Result<Response, PageError> {
+    let views = list_accounts(&state, &viewer.principal).await.or_page(&viewer)?;
     let mut accounts = Vec::with_capacity(views.len());
     for view in views {
         let approves = view.my_status == "active" && view.my_capabilities.contains(&Capability::PostsApprove.as_str());
         let awaiting_approval = if approves {
-            match state.store.count_awaiting_approval(&view.id, &viewer.principal.user_id).await {
-                Ok(n) => n,
-                Err(e) => return error_page(Some(&viewer), &e.into()),
-            }
+            state.store.count_awaiting_approval(&view.id, &viewer.principal.user_id).await.or_page(&viewer)?
         } else {
             0
         };
@@ -141,13 +141,10 @@ pub async fn home(State(state): State<AppState>, viewer: Viewer, Query(q): Query
             view,
         });
     }
-    let unread_alerts = match steward_app::alerts::inbox::unread_count(&state, &viewer.principal).await {
-        Ok(n) => n,
-        Err(e) => return error_page(Some(&viewer), &ApiError(e)),
-    };
+    let unread_alerts = steward_app::alerts::inbox::unread_count(&state, &viewer.principal).await.or_page(&viewer)?;
     let mut layout = viewer.layout("My accounts");
     layout.notice = notice_text(q.notice.as_deref());
-    render(StatusCode::OK, &HomePage { layout, accounts, unread_alerts })
+    Ok(render(StatusCode::OK, &HomePage { layout, accounts, unread_alerts }))
 }
 
 #[derive(Template)]
@@ -158,7 +155,7 @@ struct OverviewPage {
     view: AccountView,
     platform: String,
     oauth: bool,
-    created: String,
+    created: Html,
     abilities: Vec<&'static str>,
     rules_pending: bool,
     can_check: bool,
@@ -211,11 +208,9 @@ pub async fn overview(
     viewer: Viewer,
     Path(id): Path<String>,
     Query(q): Query<NoticeQuery>,
-) -> Response {
-    match overview_page(&state, &viewer, &id, notice_text(q.notice.as_deref())).await {
-        Ok(page) => render(StatusCode::OK, &page),
-        Err(e) => error_page(Some(&viewer), &e),
-    }
+) -> Result<Response, PageError> {
+    let page = overview_page(&state, &viewer, &id, notice_text(q.notice.as_deref())).await.or_page(&viewer)?;
+    Ok(render(StatusCode::OK, &page))
 }
 
 pub async fn accept_rules(
@@ -223,28 +218,30 @@ pub async fn accept_rules(
     viewer: Viewer,
     Path(id): Path<String>,
     data: FormData,
-) -> Response {
+) -> Result<Response, PageError> {
     let version = data.text("version").parse::<i64>().unwrap_or(-1);
     let result =
         rules::accept_rules(&state, &viewer.ctx(), &viewer.principal, &id, AcceptRulesRequest { version }).await;
-    match result.map_err(ApiError) {
+    Ok(match result.map_err(ApiError) {
         Ok(()) => see_other(&format!("/accounts/{id}?notice=rules")),
-        Err(e) => match overview_page(&state, &viewer, &id, None).await {
-            Ok(mut page) => {
-                page.rules_form = Form::new("rules", &viewer.csrf).failed(&e);
-                render_failed(&page, &e)
-            }
-            Err(e) => error_page(Some(&viewer), &e),
-        },
-    }
+        Err(e) => {
+            let mut page = overview_page(&state, &viewer, &id, None).await.or_page(&viewer)?;
+            page.rules_form = Form::new("rules", &viewer.csrf).failed(&e);
+            render_failed(&page, &e)
+        }
+    })
 }
 
 /// "Test connection".
-pub async fn check(State(state): State<AppState>, viewer: Viewer, Path(id): Path<String>) -> Response {
+pub async fn check(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
     let result = check::check_account(&state, &viewer.ctx(), &viewer.principal, &id).await.map_err(ApiError);
-    let page = overview_page(&state, &viewer, &id, None).await;
-    match (page, result) {
-        (Ok(mut page), Ok(check)) => {
+    let mut page = overview_page(&state, &viewer, &id, None).await.or_page(&viewer)?;
+    Ok(match result {
+        Ok(check) => {
             page.check_result = Some(match check.status {
                 "active" => format!(
                     "The connection works: the platform knows this account as {}.",
@@ -254,27 +251,28 @@ pub async fn check(State(state): State<AppState>, viewer: Viewer, Path(id): Path
             });
             render(StatusCode::OK, &page)
         }
-        (Ok(mut page), Err(e)) => {
+        Err(e) => {
             page.check_form = Form::new("check", &viewer.csrf).failed(&e);
             render_failed(&page, &e)
         }
-        (Err(e), _) => error_page(Some(&viewer), &e),
-    }
+    })
 }
 
 /// A member leaves the account (the same use case as removing oneself).
-pub async fn leave(State(state): State<AppState>, viewer: Viewer, Path(id): Path<String>) -> Response {
+pub async fn leave(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
     let result = membership::leave(&state, &viewer.ctx(), &viewer.principal, &id).await;
-    match result.map_err(ApiError) {
+    Ok(match result.map_err(ApiError) {
         Ok(()) => see_other("/?notice=left"),
-        Err(e) => match overview_page(&state, &viewer, &id, None).await {
-            Ok(mut page) => {
-                page.leave_form = Form::new("leave", &viewer.csrf).failed(&e);
-                render_failed(&page, &e)
-            }
-            Err(e) => error_page(Some(&viewer), &e),
-        },
-    }
+        Err(e) => {
+            let mut page = overview_page(&state, &viewer, &id, None).await.or_page(&viewer)?;
+            page.leave_form = Form::new("leave", &viewer.csrf).failed(&e);
+            render_failed(&page, &e)
+        }
+    })
 }
 
 #[derive(Template)]
@@ -323,20 +321,16 @@ pub async fn settings_page(
     viewer: Viewer,
     Path(id): Path<String>,
     Query(q): Query<NoticeQuery>,
-) -> Response {
-    match settings_view(&state, &viewer, &id).await {
-        Ok((mut page, view)) => {
-            page.form = settings_values(page.form, &view);
-            page.layout.notice = notice_text(q.notice.as_deref());
-            render(StatusCode::OK, &page)
-        }
-        Err(e) => error_page(Some(&viewer), &e),
-    }
+) -> Result<Response, PageError> {
+    let (mut page, view) = settings_view(&state, &viewer, &id).await.or_page(&viewer)?;
+    page.form = settings_values(page.form, &view);
+    page.layout.notice = notice_text(q.notice.as_deref());
+    Ok(render(StatusCode::OK, &page))
 }
 
 /// Saves settings through the use case, unless a field could not even be read (then nothing
 /// is saved and those fields are the errors).
-pub(crate) async fn save_settings(
+async fn save_settings(
     state: &AppState,
     viewer: &Viewer,
     id: &str,
@@ -367,7 +361,7 @@ pub async fn settings_submit(
     viewer: Viewer,
     Path(id): Path<String>,
     data: FormData,
-) -> Response {
+) -> Result<Response, PageError> {
     let mut unreadable = Vec::new();
     let body = SettingsRequest {
         max_members: number(&data, "max_members", &mut unreadable),
@@ -383,14 +377,12 @@ pub async fn settings_submit(
     };
     let unreadable = unreadable.into_iter().map(|(f, m)| crate::error::FieldError::new(f, m)).collect();
     let result = save_settings(&state, &viewer, &id, body, unreadable).await;
-    match result {
+    Ok(match result {
         Ok(()) => see_other(&format!("/accounts/{id}/settings?notice=saved")),
-        Err(e) => match settings_view(&state, &viewer, &id).await {
-            Ok((mut page, _)) => {
-                page.form = Form::new("settings", &viewer.csrf).with_values(data).failed(&e);
-                render_failed(&page, &e)
-            }
-            Err(e2) => error_page(Some(&viewer), &e2),
-        },
-    }
+        Err(e) => {
+            let (mut page, _) = settings_view(&state, &viewer, &id).await.or_page(&viewer)?;
+            page.form = Form::new("settings", &viewer.csrf).with_values(data).failed(&e);
+            render_failed(&page, &e)
+        }
+    })
 }

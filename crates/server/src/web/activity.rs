@@ -15,16 +15,16 @@ use jiff::{Timestamp, ToSpan};
 use serde::Deserialize;
 use steward_app::activity::wording::action_words;
 use steward_app::activity::{ActivityEvent, ActivityQuery, EventPage, Scope, queries};
+use steward_app::members::view::list_members;
 use steward_store::ActivityFilter;
 
-use crate::api::members;
-use crate::api::pages::escape;
-use crate::error::{ApiError, FieldError, Json, Path, Query};
+use crate::error::{ApiError, FieldError, Path, Query};
 use crate::state::AppState;
 use crate::web::account::{access, account_nav, account_zone};
+use crate::web::html::{Html, escape};
 use crate::web::security::device;
 use crate::web::time::when;
-use crate::web::{Form, FormData, Layout, Viewer, error_page, render, render_failed};
+use crate::web::{Form, FormData, Layout, OrPage, PageError, Viewer, render, render_failed};
 
 /// Events per page of the log.
 const PAGE_SIZE: i64 = 25;
@@ -156,7 +156,7 @@ impl LogQuery {
 
 /// One event as a person reads it.
 pub struct EventView {
-    pub when: String,
+    pub when: Html,
     pub who: String,
     pub device: Option<String>,
     pub session: Option<String>,
@@ -229,7 +229,7 @@ fn event_view(
 
 /// The chart: per day (in the account's zone) and per actor, how many events.
 pub struct Chart {
-    pub svg: String,
+    pub svg: Html,
     pub legend: Vec<(String, String, i64)>,
     /// The members, in the table's column order.
     pub members: Vec<String>,
@@ -314,7 +314,7 @@ fn colour(i: usize) -> &'static str {
 }
 
 /// Stacked bars, one per day, one colour per member; each bar segment has a tooltip.
-fn svg(days: &[Date], labels: &[String], rows: &[(String, Vec<i64>, i64)], totals: &[i64], caption: &str) -> String {
+fn svg(days: &[Date], labels: &[String], rows: &[(String, Vec<i64>, i64)], totals: &[i64], caption: &str) -> Html {
     const W: f64 = 640.0;
     const H: f64 = 220.0;
     const LEFT: f64 = 36.0;
@@ -380,7 +380,7 @@ fn svg(days: &[Date], labels: &[String], rows: &[(String, Vec<i64>, i64)], total
         }
     }
     out.push_str("</svg>");
-    out
+    Html::escaped(out)
 }
 
 #[derive(Template)]
@@ -485,13 +485,10 @@ pub async fn account_log(
     viewer: Viewer,
     Path(id): Path<String>,
     Query(q): Query<LogQuery>,
-) -> Response {
+) -> Result<Response, PageError> {
     // Reading the account and its members first: a member without `audit.view` is refused by
     // the activity call below, with the same denial the API records.
-    let a = match access(&state, &viewer, &id, steward_app::authz::Need::ReadAccountAndRules).await {
-        Ok(a) => a,
-        Err(e) => return error_page(Some(&viewer), &e),
-    };
+    let a = access(&state, &viewer, &id, steward_app::authz::Need::ReadAccountAndRules).await.or_page(&viewer)?;
     let zone = account_zone(&a.account);
     let path = format!("/accounts/{id}/activity");
     let mut layout = viewer.layout(format!("Activity on {}", a.account.display_name));
@@ -500,7 +497,7 @@ pub async fn account_log(
         Ok(api) => api,
         Err(errors) => {
             let e = ApiError(AppError::Validation(errors));
-            return render_failed(&empty_page(layout, &q, &path, &zone, "the account's").with_error(&q, &e), &e);
+            return Ok(render_failed(&empty_page(layout, &q, &path, &zone, "the account's").with_error(&q, &e), &e));
         }
     };
     let EventPage { page, scope } =
@@ -508,21 +505,18 @@ pub async fn account_log(
             Ok(found) => found,
             Err(e @ AppError::Validation(_)) => {
                 let e = ApiError(e);
-                return render_failed(&empty_page(layout, &q, &path, &zone, "the account's").with_error(&q, &e), &e);
+                let page = empty_page(layout, &q, &path, &zone, "the account's").with_error(&q, &e);
+                return Ok(render_failed(&page, &e));
             }
-            Err(e) => return error_page(Some(&viewer), &ApiError(e)),
+            Err(e) => return Err(PageError::new(Some(&viewer), e)),
         };
-    let names: Names =
-        match members::list_members(State(state.clone()), viewer.ctx(), viewer.principal.clone(), Path(id.clone()))
-            .await
-        {
-            Ok(Json(list)) => list.items.into_iter().map(|m| (m.user_id, m.display_name)).collect(),
-            Err(e) => return error_page(Some(&viewer), &e),
-        };
-    let chart = match chart(&state, &scope, &zone, &names).await {
-        Ok(c) => c,
-        Err(e) => return error_page(Some(&viewer), &e),
-    };
+    let names: Names = list_members(&state, &viewer.ctx(), &viewer.principal, &id)
+        .await
+        .or_page(&viewer)?
+        .into_iter()
+        .map(|m| (m.user_id, m.display_name))
+        .collect();
+    let chart = chart(&state, &scope, &zone, &names).await.or_page(&viewer)?;
     let (newer, older) = paging(&path, &q, page.next_cursor.as_deref());
     let (export_csv, export_jsonl) = export_links(&format!("/api/v1/accounts/{id}/activity"), &api);
     let mut actors = vec![(String::new(), "Anyone".to_string())];
@@ -546,10 +540,14 @@ pub async fn account_log(
         lockdown: a.has(steward_domain::capability::Capability::Lockdown).then(|| format!("/accounts/{id}/lockdown")),
         layout,
     };
-    render(StatusCode::OK, &page)
+    Ok(render(StatusCode::OK, &page))
 }
 
-pub async fn my_log(State(state): State<AppState>, viewer: Viewer, Query(q): Query<LogQuery>) -> Response {
+pub async fn my_log(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(q): Query<LogQuery>,
+) -> Result<Response, PageError> {
     let zone = viewer.tz.clone().unwrap_or(TimeZone::UTC);
     let path = "/activity".to_string();
     let layout = viewer.layout("My activity");
@@ -557,22 +555,19 @@ pub async fn my_log(State(state): State<AppState>, viewer: Viewer, Query(q): Que
         Ok(api) => api,
         Err(errors) => {
             let e = ApiError(AppError::Validation(errors));
-            return render_failed(&empty_page(layout, &q, &path, &zone, "your").with_error(&q, &e), &e);
+            return Ok(render_failed(&empty_page(layout, &q, &path, &zone, "your").with_error(&q, &e), &e));
         }
     };
     let EventPage { page, scope } = match queries::my_activity_page(&state, &viewer.principal, &api).await {
         Ok(found) => found,
         Err(e @ AppError::Validation(_)) => {
             let e = ApiError(e);
-            return render_failed(&empty_page(layout, &q, &path, &zone, "your").with_error(&q, &e), &e);
+            return Ok(render_failed(&empty_page(layout, &q, &path, &zone, "your").with_error(&q, &e), &e));
         }
-        Err(e) => return error_page(Some(&viewer), &ApiError(e)),
+        Err(e) => return Err(PageError::new(Some(&viewer), e)),
     };
     let names: Names = [(viewer.principal.user_id.clone(), viewer.principal.display_name.clone())].into();
-    let chart = match chart(&state, &scope, &zone, &names).await {
-        Ok(c) => c,
-        Err(e) => return error_page(Some(&viewer), &e),
-    };
+    let chart = chart(&state, &scope, &zone, &names).await.or_page(&viewer)?;
     let (newer, older) = paging(&path, &q, page.next_cursor.as_deref());
     let (export_csv, export_jsonl) = export_links("/api/v1/me/activity", &api);
     let page = ActivityPage {
@@ -592,7 +587,7 @@ pub async fn my_log(State(state): State<AppState>, viewer: Viewer, Query(q): Que
         lockdown: None,
         layout,
     };
-    render(StatusCode::OK, &page)
+    Ok(render(StatusCode::OK, &page))
 }
 
 fn empty_page(layout: Layout, q: &LogQuery, path: &str, zone: &TimeZone, whose: &str) -> ActivityPage {
@@ -662,7 +657,7 @@ mod tests {
         let days: Vec<Date> = vec![jiff::civil::date(2027, 1, 1), jiff::civil::date(2027, 1, 2)];
         let labels = vec!["Fri 1 Jan".to_string(), "Sat 2 Jan".to_string()];
         let rows = vec![("Ann <a>".to_string(), vec![3, 0], 3), ("Bob".to_string(), vec![1, 2], 3)];
-        let svg = svg(&days, &labels, &rows, &[4, 2], "Actions per day");
+        let svg = svg(&days, &labels, &rows, &[4, 2], "Actions per day").to_string();
         assert!(svg.starts_with("<svg") && svg.contains("role=\"img\"") && svg.contains("<title id=\"chart-title\">"));
         assert_eq!(svg.matches("<rect").count(), 3, "no bar for a zero");
         assert!(svg.contains("Ann &lt;a&gt;: 3 on Fri 1 Jan"), "{svg}");

@@ -10,12 +10,15 @@ use serde::Deserialize;
 use steward_domain::alerts::{AlertKind, AlertThresholds, Threshold};
 use steward_domain::capability::Capability;
 
-use crate::api::accounts::{self, SettingsRequest};
-use crate::error::{ApiError, FieldError, Json, Path, Query};
+use crate::error::{ApiError, FieldError, Path, Query};
 use crate::state::AppState;
 use crate::web::account::{access, account_nav};
+use crate::web::html::{Html, escape};
 use crate::web::time::when_mine;
-use crate::web::{Form, FormData, Layout, Viewer, error_page, render, render_failed, see_other};
+use crate::web::{Form, FormData, Layout, OrPage, PageError, Viewer, render, render_failed, see_other};
+use steward_app::AppError;
+use steward_app::accounts::settings::{SettingsRequest, update_settings};
+use steward_app::accounts::view::list_accounts;
 use steward_app::alerts::AlertView;
 use steward_app::alerts::inbox::{self, AlertsQuery};
 use steward_app::alerts::preferences::{self, PreferencesRequest, PreferencesView};
@@ -50,9 +53,9 @@ pub struct AlertItem {
     pub detail: String,
     pub count: i64,
     pub account: Option<(String, String)>,
-    pub first_seen: String,
-    pub last_seen: Option<String>,
-    pub acknowledged: Option<String>,
+    pub first_seen: Html,
+    pub last_seen: Option<Html>,
+    pub acknowledged: Option<Html>,
 }
 
 #[derive(Template)]
@@ -92,9 +95,9 @@ fn item(a: AlertView, names: &HashMap<String, String>, viewer: &Viewer) -> Alert
 }
 
 async fn alerts_view(state: &AppState, viewer: &Viewer, cursor: Option<String>) -> Result<AlertsPage, ApiError> {
-    let Json(accounts) = accounts::list_accounts(State(state.clone()), viewer.principal.clone()).await?;
-    let names: HashMap<String, String> = accounts.items.into_iter().map(|a| (a.id, a.display_name)).collect();
     let who = &viewer.principal;
+    let names: HashMap<String, String> =
+        list_accounts(state, who).await?.into_iter().map(|a| (a.id, a.display_name)).collect();
     let unread = if cursor.is_none() { inbox::unread_alerts(state, who).await? } else { Vec::new() };
     let all =
         inbox::list_alerts(state, who, &AlertsQuery { unacknowledged: Some(false), limit: Some(50), cursor }).await?;
@@ -116,37 +119,37 @@ fn notice(key: Option<&str>) -> Option<String> {
     }
 }
 
-pub async fn alerts_page(State(state): State<AppState>, viewer: Viewer, Query(q): Query<AlertsPageQuery>) -> Response {
-    match alerts_view(&state, &viewer, q.cursor).await {
-        Ok(mut page) => {
-            page.layout.notice = notice(q.notice.as_deref());
-            render(StatusCode::OK, &page)
-        }
-        Err(e) => error_page(Some(&viewer), &e),
-    }
+pub async fn alerts_page(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(q): Query<AlertsPageQuery>,
+) -> Result<Response, PageError> {
+    let mut page = alerts_view(&state, &viewer, q.cursor).await.or_page(&viewer)?;
+    page.layout.notice = notice(q.notice.as_deref());
+    Ok(render(StatusCode::OK, &page))
 }
 
-async fn alerts_failed(state: &AppState, viewer: &Viewer, e: &ApiError) -> Response {
-    match alerts_view(state, viewer, None).await {
-        Ok(mut page) => {
-            page.error = Some(crate::web::sentence(e));
-            render_failed(&page, e)
-        }
-        Err(e2) => error_page(Some(viewer), &e2),
-    }
+async fn alerts_failed(state: &AppState, viewer: &Viewer, e: &ApiError) -> Result<Response, PageError> {
+    let mut page = alerts_view(state, viewer, None).await.or_page(viewer)?;
+    page.error = Some(crate::web::sentence(e));
+    Ok(render_failed(&page, e))
 }
 
-pub async fn acknowledge(State(state): State<AppState>, viewer: Viewer, Path(id): Path<String>) -> Response {
+pub async fn acknowledge(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
     match inbox::acknowledge(&state, &viewer.ctx(), &viewer.principal, &id).await {
-        Ok(()) => see_other("/alerts?notice=acked"),
+        Ok(()) => Ok(see_other("/alerts?notice=acked")),
         Err(e) => alerts_failed(&state, &viewer, &ApiError(e)).await,
     }
 }
 
 /// Acknowledges each unread alert (each audited, as the API's one at a time).
-pub async fn acknowledge_all(State(state): State<AppState>, viewer: Viewer) -> Response {
+pub async fn acknowledge_all(State(state): State<AppState>, viewer: Viewer) -> Result<Response, PageError> {
     match inbox::acknowledge_all(&state, &viewer.ctx(), &viewer.principal).await {
-        Ok(()) => see_other("/alerts?notice=all_acked"),
+        Ok(()) => Ok(see_other("/alerts?notice=all_acked")),
         Err(e) => alerts_failed(&state, &viewer, &ApiError(e)).await,
     }
 }
@@ -197,15 +200,15 @@ fn preferences_page(state: &AppState, viewer: &Viewer, form: Form, secret: Optio
     }
 }
 
-pub async fn preferences(State(state): State<AppState>, viewer: Viewer, Query(q): Query<AlertsPageQuery>) -> Response {
-    match preferences::get_preferences(&state, &viewer.principal).await {
-        Ok(p) => {
-            let mut page = preferences_page(&state, &viewer, preferences_form(&viewer.csrf, &p), p.webhook_secret);
-            page.layout.notice = notice(q.notice.as_deref());
-            render(StatusCode::OK, &page)
-        }
-        Err(e) => error_page(Some(&viewer), &ApiError(e)),
-    }
+pub async fn preferences(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(q): Query<AlertsPageQuery>,
+) -> Result<Response, PageError> {
+    let p = preferences::get_preferences(&state, &viewer.principal).await.or_page(&viewer)?;
+    let mut page = preferences_page(&state, &viewer, preferences_form(&viewer.csrf, &p), p.webhook_secret);
+    page.layout.notice = notice(q.notice.as_deref());
+    Ok(render(StatusCode::OK, &page))
 }
 
 pub async fn preferences_submit(State(state): State<AppState>, viewer: Viewer, data: FormData) -> Response {
@@ -224,17 +227,15 @@ pub async fn preferences_submit(State(state): State<AppState>, viewer: Viewer, d
     }
 }
 
-pub async fn rotate_secret(State(state): State<AppState>, viewer: Viewer) -> Response {
-    match preferences::rotate_secret(&state, &viewer.ctx(), &viewer.principal).await.map_err(ApiError) {
+pub async fn rotate_secret(State(state): State<AppState>, viewer: Viewer) -> Result<Response, PageError> {
+    Ok(match preferences::rotate_secret(&state, &viewer.ctx(), &viewer.principal).await.map_err(ApiError) {
         Ok(_) => see_other("/alerts/preferences?notice=rotated"),
-        Err(e) => match preferences::get_preferences(&state, &viewer.principal).await {
-            Ok(p) => {
-                let form = preferences_form(&viewer.csrf, &p).failed(&e);
-                render_failed(&preferences_page(&state, &viewer, form, p.webhook_secret), &e)
-            }
-            Err(e2) => error_page(Some(&viewer), &ApiError(e2)),
-        },
-    }
+        Err(e) => {
+            let p = preferences::get_preferences(&state, &viewer.principal).await.or_page(&viewer)?;
+            let form = preferences_form(&viewer.csrf, &p).failed(&e);
+            render_failed(&preferences_page(&state, &viewer, form, p.webhook_secret), &e)
+        }
+    })
 }
 
 /// The four checks with thresholds, in the order of the form: `(key, what it counts)`.
@@ -271,14 +272,14 @@ struct ThresholdsPage {
 
 impl ThresholdsPage {
     /// One fieldset per check: how many times, within how many minutes.
-    fn check_fields(&self) -> String {
+    fn check_fields(&self) -> Html {
         self.checks
             .iter()
             .map(|c| {
-                format!(
+                Html::escaped(format!(
                     "<fieldset><legend>{label}</legend><p class=\"hint\">Default: {default}.</p>{count}{minutes}</fieldset>",
-                    label = crate::api::pages::escape(c.label),
-                    default = crate::api::pages::escape(&c.default),
+                    label = escape(c.label),
+                    default = escape(&c.default),
                     count = self.form.input(
                         &format!("alert_thresholds.{}.count", c.key),
                         &format!("{}: alert at this many", c.label),
@@ -291,7 +292,7 @@ impl ThresholdsPage {
                         "number",
                         "min=\"1\" max=\"1440\" required"
                     ),
-                )
+                ))
             })
             .collect()
     }
@@ -331,22 +332,18 @@ pub async fn thresholds_page(
     viewer: Viewer,
     Path(id): Path<String>,
     Query(q): Query<AlertsPageQuery>,
-) -> Response {
-    match thresholds_view(&state, &viewer, &id).await {
-        Ok((mut page, current)) => {
-            let mut form = Form::new("thresholds", &viewer.csrf);
-            for (key, _) in CHECKS {
-                let t = threshold(&current, key);
-                form = form
-                    .value(&format!("alert_thresholds.{key}.count"), t.count.to_string())
-                    .value(&format!("alert_thresholds.{key}.minutes"), t.minutes.to_string());
-            }
-            page.form = form;
-            page.layout.notice = (q.notice.as_deref() == Some("saved")).then(|| "Saved.".to_string());
-            render(StatusCode::OK, &page)
-        }
-        Err(e) => error_page(Some(&viewer), &e),
+) -> Result<Response, PageError> {
+    let (mut page, current) = thresholds_view(&state, &viewer, &id).await.or_page(&viewer)?;
+    let mut form = Form::new("thresholds", &viewer.csrf);
+    for (key, _) in CHECKS {
+        let t = threshold(&current, key);
+        form = form
+            .value(&format!("alert_thresholds.{key}.count"), t.count.to_string())
+            .value(&format!("alert_thresholds.{key}.minutes"), t.minutes.to_string());
     }
+    page.form = form;
+    page.layout.notice = (q.notice.as_deref() == Some("saved")).then(|| "Saved.".to_string());
+    Ok(render(StatusCode::OK, &page))
 }
 
 pub async fn thresholds_submit(
@@ -354,7 +351,7 @@ pub async fn thresholds_submit(
     viewer: Viewer,
     Path(id): Path<String>,
     data: FormData,
-) -> Response {
+) -> Result<Response, PageError> {
     let mut unreadable = Vec::new();
     let mut thresholds = serde_json::Map::new();
     for (key, _) in CHECKS {
@@ -381,15 +378,19 @@ pub async fn thresholds_submit(
         rules_text: None,
         alert_thresholds: Some(thresholds.into()),
     };
-    let result = crate::web::account::save_settings(&state, &viewer, &id, body, unreadable).await;
-    match result {
-        Ok(()) => see_other(&format!("/accounts/{id}/settings/alerts?notice=saved")),
-        Err(e) => match thresholds_view(&state, &viewer, &id).await {
-            Ok((mut page, _)) => {
-                page.form = Form::new("thresholds", &viewer.csrf).with_values(data).failed(&e);
-                render_failed(&page, &e)
-            }
-            Err(e2) => error_page(Some(&viewer), &e2),
-        },
+    // A field that could not even be read saves nothing: those fields are the errors.
+    let result = if unreadable.is_empty() {
+        update_settings(&state, &viewer.ctx(), &viewer.principal, &id, body).await.map(|_| ())
+    } else {
+        Err(AppError::Validation(unreadable))
     }
+    .map_err(ApiError);
+    Ok(match result {
+        Ok(()) => see_other(&format!("/accounts/{id}/settings/alerts?notice=saved")),
+        Err(e) => {
+            let (mut page, _) = thresholds_view(&state, &viewer, &id).await.or_page(&viewer)?;
+            page.form = Form::new("thresholds", &viewer.csrf).with_values(data).failed(&e);
+            render_failed(&page, &e)
+        }
+    })
 }

@@ -13,7 +13,7 @@ use steward_app::connect::oauth::{ConnectRequest, start_connect};
 
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::web::{Form, FormData, Layout, Viewer, error_page, render, render_failed, see_other};
+use crate::web::{Form, FormData, Layout, PageError, Viewer, render, render_failed, see_other};
 
 pub struct OauthPlatform {
     pub id: &'static str,
@@ -50,6 +50,15 @@ fn connect_view(viewer: &Viewer) -> ConnectPage {
             })
             .collect(),
     }
+}
+
+/// Where the browser goes next to approve the connection on the platform.
+#[derive(Template)]
+#[template(path = "oauth_continue.html")]
+struct ContinuePage {
+    layout: Layout,
+    platform: String,
+    authorize_url: String,
 }
 
 pub async fn connect_page(viewer: Viewer) -> Response {
@@ -102,8 +111,14 @@ pub async fn connect_credentials(State(state): State<AppState>, viewer: Viewer, 
     }
 }
 
-/// OAuth platforms: start the flow and send the browser to the platform (or reconnect one).
-pub async fn connect_oauth(State(state): State<AppState>, viewer: Viewer, data: FormData) -> Response {
+/// OAuth platforms: start the flow and send the browser on to the platform (or reconnect one).
+/// The answer is a page with the link to follow, not a redirect: a form may only send the
+/// browser to Steward itself (`form-action 'self'`), which a browser also applies to redirects.
+pub async fn connect_oauth(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    data: FormData,
+) -> Result<Response, PageError> {
     let body = ConnectRequest {
         platform: data.text("platform"),
         account_kind: data.opt("account_kind"),
@@ -114,11 +129,19 @@ pub async fn connect_oauth(State(state): State<AppState>, viewer: Viewer, data: 
     let reconnecting = body.account_id.clone();
     // The web app signs in with sessions only, which the platform's callback comes back to.
     match start_connect(&state, &viewer.ctx(), &viewer.principal, body).await.map_err(ApiError) {
-        Ok(r) => see_other(&r.authorize_url),
-        Err(e @ (ApiError(AppError::NotFound) | ApiError(AppError::NotFoundDenied(_)))) => {
-            error_page(Some(&viewer), &e)
+        Ok(r) => {
+            let name = PLATFORMS.iter().find(|p| p.id == platform).map_or(platform.as_str(), |p| p.name);
+            let page = ContinuePage {
+                layout: viewer.layout(format!("Continue on {name}")),
+                platform: name.to_string(),
+                authorize_url: r.authorize_url,
+            };
+            Ok(render(StatusCode::OK, &page))
         }
-        Err(e) if reconnecting.is_some() => error_page(Some(&viewer), &e),
+        Err(e @ (ApiError(AppError::NotFound) | ApiError(AppError::NotFoundDenied(_)))) => {
+            Err(PageError::new(Some(&viewer), e))
+        }
+        Err(e) if reconnecting.is_some() => Err(PageError::new(Some(&viewer), e)),
         Err(e) => {
             let mut page = connect_view(&viewer);
             for p in &mut page.oauth {
@@ -126,7 +149,7 @@ pub async fn connect_oauth(State(state): State<AppState>, viewer: Viewer, data: 
                     p.form = Form::new(p.id, &viewer.csrf).with_values(data.clone()).failed(&e);
                 }
             }
-            render_failed(&page, &e)
+            Ok(render_failed(&page, &e))
         }
     }
 }

@@ -7,8 +7,8 @@ use steward_app::AppError;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 
-use crate::api::pages::escape;
 use crate::error::{ApiError, FieldError};
+use crate::web::html::{Html, escape};
 use crate::web::{capitalize_sentence, sentence};
 
 /// The fields of a posted HTML form, in order (repeated names allowed: checkbox lists).
@@ -127,12 +127,13 @@ impl Form {
 
     /// The hidden CSRF field every form carries.
     #[must_use]
-    pub fn csrf(&self) -> String {
-        format!("<input type=\"hidden\" name=\"csrf_token\" value=\"{}\">", escape(&self.csrf))
+    pub fn csrf(&self) -> Html {
+        Html::escaped(format!("<input type=\"hidden\" name=\"csrf_token\" value=\"{}\">", escape(&self.csrf)))
     }
 
+    /// The field's element id, escaped for the attributes it goes into.
     fn field_id(&self, name: &str) -> String {
-        format!("{}-{}", self.id, name.replace(['[', ']', '.', '_'], "-"))
+        escape(&format!("{}-{}", self.id, name.replace(['[', ']', '.', '_'], "-")))
     }
 
     /// Errors for a field, matching `grant[2]` or `windows[0].end` to `grant` / `windows`.
@@ -170,32 +171,32 @@ impl Form {
 
     /// A labelled `<input>`; `extra` is raw attributes such as `required autocomplete="email"`.
     #[must_use]
-    pub fn input(&self, name: &str, label: &str, kind: &str, extra: &str) -> String {
+    pub fn input(&self, name: &str, label: &str, kind: &str, extra: &str) -> Html {
         let id = self.field_id(name);
         let (aria, err) = self.error_html(name, label);
         let value = if kind == "password" { String::new() } else { escape(self.current(name)) };
-        format!(
+        Html::escaped(format!(
             "<div class=\"field\"><label for=\"{id}\">{}</label><input id=\"{id}\" name=\"{}\" type=\"{kind}\" value=\"{value}\" {extra}{aria}>{err}</div>",
             escape(label),
             escape(name)
-        )
+        ))
     }
 
     #[must_use]
-    pub fn textarea(&self, name: &str, label: &str, rows: u8) -> String {
+    pub fn textarea(&self, name: &str, label: &str, rows: u8) -> Html {
         let id = self.field_id(name);
         let (aria, err) = self.error_html(name, label);
-        format!(
+        Html::escaped(format!(
             "<div class=\"field\"><label for=\"{id}\">{}</label><textarea id=\"{id}\" name=\"{}\" rows=\"{rows}\"{aria}>{}</textarea>{err}</div>",
             escape(label),
             escape(name),
             escape(self.current(name))
-        )
+        ))
     }
 
     /// A `<select>` of `(value, label)` options; the current value is selected.
     #[must_use]
-    pub fn select(&self, name: &str, label: &str, options: &[(String, String)]) -> String {
+    pub fn select(&self, name: &str, label: &str, options: &[(String, String)]) -> Html {
         let id = self.field_id(name);
         let (aria, err) = self.error_html(name, label);
         let current = self.current(name);
@@ -206,37 +207,37 @@ impl Form {
                 format!("<option value=\"{}\"{sel}>{}</option>", escape(v), escape(l))
             })
             .collect();
-        format!(
+        Html::escaped(format!(
             "<div class=\"field\"><label for=\"{id}\">{}</label><select id=\"{id}\" name=\"{}\"{aria}>{opts}</select>{err}</div>",
             escape(label),
             escape(name)
-        )
+        ))
     }
 
     /// A single labelled checkbox (checked when the form's value for `name` is `value`).
     #[must_use]
-    pub fn checkbox(&self, name: &str, value: &str, label: &str) -> String {
-        let id = format!("{}-{}", self.field_id(name), value.replace('.', "-"));
+    pub fn checkbox(&self, name: &str, value: &str, label: &str) -> Html {
+        let id = format!("{}-{}", self.field_id(name), escape(&value.replace('.', "-")));
         let checked = if self.values.all(name).iter().any(|v| v == value) { " checked" } else { "" };
-        format!(
+        Html::escaped(format!(
             "<div class=\"check\"><input type=\"checkbox\" id=\"{id}\" name=\"{}\" value=\"{}\"{checked}><label for=\"{id}\">{}</label></div>",
             escape(name),
             escape(value),
             escape(label)
-        )
+        ))
     }
 
     /// A group of checkboxes with a legend and the group's errors.
     #[must_use]
-    pub fn checkboxes(&self, name: &str, legend: &str, options: &[(String, String)]) -> String {
+    pub fn checkboxes(&self, name: &str, legend: &str, options: &[(String, String)]) -> Html {
         let (_, err) = self.error_html(name, legend);
-        let boxes: String = options.iter().map(|(v, l)| self.checkbox(name, v, l)).collect();
-        format!("<fieldset class=\"checks\"><legend>{}</legend>{boxes}{err}</fieldset>", escape(legend))
+        let boxes: Html = options.iter().map(|(v, l)| self.checkbox(name, v, l)).collect();
+        Html::escaped(format!("<fieldset class=\"checks\"><legend>{}</legend>{boxes}{err}</fieldset>", escape(legend)))
     }
 
     /// The weekly posting windows as a grid: one checkbox per day and hour.
     #[must_use]
-    pub fn windows_grid(&self, legend: &str) -> String {
+    pub fn windows_grid(&self, legend: &str) -> Html {
         let (_, err) = self.error_html("windows", legend);
         let selected = self.values.all("w");
         let mut html = format!(
@@ -261,12 +262,12 @@ impl Form {
             html.push_str("</tr>");
         }
         html.push_str(&format!("</tbody></table></div>{err}</fieldset>"));
-        html
+        Html::escaped(html)
     }
 
     /// Errors no field showed (refusals, conflicts, limits): put this next to the submit button.
     #[must_use]
-    pub fn general(&self) -> String {
+    pub fn general(&self) -> Html {
         let shown = self.shown.borrow();
         let mut lines: Vec<String> = self.general.iter().cloned().collect();
         for e in &self.errors {
@@ -276,9 +277,9 @@ impl Form {
             }
         }
         if lines.is_empty() {
-            return String::new();
+            return Html::default();
         }
-        format!("<p class=\"err\" role=\"alert\">{}</p>", escape(&lines.join(" ")))
+        Html::escaped(format!("<p class=\"err\" role=\"alert\">{}</p>", escape(&lines.join(" "))))
     }
 }
 
@@ -298,12 +299,12 @@ mod tests {
             FieldError::new("email", "is not a valid email address"),
             FieldError::new("grant[1]", "`x` is not a capability"),
         ])));
-        let email = form.input("email", "Email address", "email", "");
+        let email = form.input("email", "Email address", "email", "").to_string();
         assert!(email.contains("Email address is not a valid email address."), "{email}");
         assert!(email.contains("aria-invalid=\"true\""));
-        let password = form.input("password", "Password", "password", "");
+        let password = form.input("password", "Password", "password", "").to_string();
         assert!(!password.contains("secret"), "passwords are never echoed");
         // `grant` was not rendered: its error shows by the button.
-        assert!(form.general().contains("Grant `x` is not a capability."), "{}", form.general());
+        assert!(form.general().as_str().contains("Grant `x` is not a capability."), "{}", form.general());
     }
 }

@@ -14,8 +14,9 @@ use steward_app::members::view::list_members;
 use crate::error::{ApiError, FieldError, Path};
 use crate::state::AppState;
 use crate::web::account::{access, account_nav, account_zone};
+use crate::web::html::Html;
 use crate::web::time::when;
-use crate::web::{Form, FormData, Layout, Viewer, error_page, render, render_failed, see_other};
+use crate::web::{Form, FormData, Layout, OrPage, PageError, Viewer, render, render_failed, see_other};
 use steward_app::authz::{AccountAccess, Need};
 
 pub struct LosingAccess {
@@ -27,7 +28,7 @@ pub struct LosingAccess {
 pub struct Cancelled {
     pub title: String,
     pub state: String,
-    pub when: Option<String>,
+    pub when: Option<Html>,
 }
 
 #[derive(Template)]
@@ -97,11 +98,13 @@ async fn lockdown_view(state: &AppState, viewer: &Viewer, id: &str) -> Result<(L
     Ok((page, a))
 }
 
-pub async fn lockdown_page(State(state): State<AppState>, viewer: Viewer, Path(id): Path<String>) -> Response {
-    match lockdown_view(&state, &viewer, &id).await {
-        Ok((page, _)) => render(StatusCode::OK, &page),
-        Err(e) => error_page(Some(&viewer), &e),
-    }
+pub async fn lockdown_page(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    let (page, _) = lockdown_view(&state, &viewer, &id).await.or_page(&viewer)?;
+    Ok(render(StatusCode::OK, &page))
 }
 
 /// Whether what was typed names the account: its handle, with or without the `@`, any case.
@@ -115,46 +118,43 @@ pub async fn lockdown_submit(
     viewer: Viewer,
     Path(id): Path<String>,
     data: FormData,
-) -> Response {
-    let (mut page, _) = match lockdown_view(&state, &viewer, &id).await {
-        Ok(v) => v,
-        Err(e) => return error_page(Some(&viewer), &e),
-    };
+) -> Result<Response, PageError> {
+    let (mut page, _) = lockdown_view(&state, &viewer, &id).await.or_page(&viewer)?;
     if !confirmed(&data.text("confirm"), &page.handle) {
         let e = ApiError(AppError::Validation(vec![FieldError::new(
             "confirm",
             format!("must be the account's handle, {}, to confirm; nothing was done", page.handle),
         )]));
         page.form = Form::new("lockdown", &viewer.csrf).with_values(data).failed(&e);
-        return render_failed(&page, &e);
+        return Ok(render_failed(&page, &e));
     }
     let body = LockdownRequest { disconnect_credential: data.checked("disconnect_credential") };
-    match lockdown::lockdown(&state, &viewer.ctx(), &viewer.principal, &id, body).await.map_err(ApiError) {
-        Ok(view) => match lockdown_view(&state, &viewer, &id).await {
-            Ok((mut after, _)) => {
-                after.result = Some(view);
-                render(StatusCode::OK, &after)
-            }
-            Err(e) => error_page(Some(&viewer), &e),
-        },
+    Ok(match lockdown::lockdown(&state, &viewer.ctx(), &viewer.principal, &id, body).await.map_err(ApiError) {
+        Ok(view) => {
+            let (mut after, _) = lockdown_view(&state, &viewer, &id).await.or_page(&viewer)?;
+            after.result = Some(view);
+            render(StatusCode::OK, &after)
+        }
         Err(e) => {
             page.form = Form::new("lockdown", &viewer.csrf).with_values(data).failed(&e);
             render_failed(&page, &e)
         }
-    }
+    })
 }
 
-pub async fn lift_submit(State(state): State<AppState>, viewer: Viewer, Path(id): Path<String>) -> Response {
-    match lockdown::lift(&state, &viewer.ctx(), &viewer.principal, &id).await.map_err(ApiError) {
+pub async fn lift_submit(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    Ok(match lockdown::lift(&state, &viewer.ctx(), &viewer.principal, &id).await.map_err(ApiError) {
         Ok(_) => see_other(&format!("/accounts/{id}?notice=lifted")),
-        Err(e) => match lockdown_view(&state, &viewer, &id).await {
-            Ok((mut page, _)) => {
-                page.form = Form::new("lockdown", &viewer.csrf).failed(&e);
-                render_failed(&page, &e)
-            }
-            Err(e2) => error_page(Some(&viewer), &e2),
-        },
-    }
+        Err(e) => {
+            let (mut page, _) = lockdown_view(&state, &viewer, &id).await.or_page(&viewer)?;
+            page.form = Form::new("lockdown", &viewer.csrf).failed(&e);
+            render_failed(&page, &e)
+        }
+    })
 }
 
 #[cfg(test)]

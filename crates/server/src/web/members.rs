@@ -14,19 +14,19 @@ use steward_app::members::invitations::{CreatedInvitation, InvitationRequest, cr
 use steward_app::members::membership::{MemberUpdate, remove_member, update_member};
 use steward_app::members::view::{MemberView, list_invitations, list_members};
 
-use crate::api::pages::describe_capability;
 use crate::error::{ApiError, FieldError, Path, Query};
 use crate::state::AppState;
 use crate::web::account::{access, account_nav, account_zone, notice_text};
+use crate::web::html::{Html, describe_capability};
 use crate::web::time::{
     describe_windows, grid_to_windows, local_input_to_rfc3339, rfc3339_to_local_input, when, windows_to_grid,
 };
-use crate::web::{Form, FormData, Layout, Viewer, error_page, render, render_failed, see_other};
+use crate::web::{Form, FormData, Layout, OrPage, PageError, Viewer, render, render_failed, see_other};
 use steward_app::authz::{AccountAccess, Need};
 
 pub struct MemberRowView {
     pub view: MemberView,
-    pub expires: Option<String>,
+    pub expires: Option<Html>,
     pub windows: String,
     pub manageable: bool,
     pub is_me: bool,
@@ -36,7 +36,7 @@ pub struct InvitationRowView {
     pub id: String,
     pub email: String,
     pub role: String,
-    pub expires: String,
+    pub expires: Html,
     pub manageable: bool,
 }
 
@@ -139,14 +139,10 @@ pub async fn members_page(
     viewer: Viewer,
     Path(id): Path<String>,
     Query(q): Query<crate::web::account::NoticeQuery>,
-) -> Response {
-    match members_view(&state, &viewer, &id).await {
-        Ok(mut page) => {
-            page.layout.notice = notice_text(q.notice());
-            render(StatusCode::OK, &page)
-        }
-        Err(e) => error_page(Some(&viewer), &e),
-    }
+) -> Result<Response, PageError> {
+    let mut page = members_view(&state, &viewer, &id).await.or_page(&viewer)?;
+    page.layout.notice = notice_text(q.notice());
+    Ok(render(StatusCode::OK, &page))
 }
 
 /// The membership terms of the invite and change forms, read in the account's time zone.
@@ -182,11 +178,13 @@ fn read_terms(data: &FormData, zone: &jiff::tz::TimeZone, errors: &mut Vec<Field
     }
 }
 
-pub async fn invite(State(state): State<AppState>, viewer: Viewer, Path(id): Path<String>, data: FormData) -> Response {
-    let zone = match access(&state, &viewer, &id, Need::ReadAccountAndRules).await {
-        Ok(a) => account_zone(&a.account),
-        Err(e) => return error_page(Some(&viewer), &e),
-    };
+pub async fn invite(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    data: FormData,
+) -> Result<Response, PageError> {
+    let zone = account_zone(&access(&state, &viewer, &id, Need::ReadAccountAndRules).await.or_page(&viewer)?.account);
     let mut unreadable = Vec::new();
     let terms = read_terms(&data, &zone, &mut unreadable);
     let result = if unreadable.is_empty() {
@@ -204,37 +202,33 @@ pub async fn invite(State(state): State<AppState>, viewer: Viewer, Path(id): Pat
     } else {
         Err(ApiError(AppError::Validation(unreadable)))
     };
-    match (result, members_view(&state, &viewer, &id).await) {
-        (Ok(created), Ok(mut page)) => {
+    let mut page = members_view(&state, &viewer, &id).await.or_page(&viewer)?;
+    Ok(match result {
+        Ok(created) => {
             page.created = Some(created);
             render(StatusCode::CREATED, &page)
         }
-        (Err(e), Ok(mut page)) => {
+        Err(e) => {
             page.invite = Form::new("invite", &viewer.csrf).with_values(data).failed(&e);
             render_failed(&page, &e)
         }
-        (_, Err(e)) => error_page(Some(&viewer), &e),
-    }
+    })
 }
 
-async fn row_failed(state: &AppState, viewer: &Viewer, id: &str, e: &ApiError) -> Response {
-    match members_view(state, viewer, id).await {
-        Ok(mut page) => {
-            page.row_error = Some(crate::web::sentence(e));
-            render_failed(&page, e)
-        }
-        Err(e2) => error_page(Some(viewer), &e2),
-    }
+async fn row_failed(state: &AppState, viewer: &Viewer, id: &str, e: &ApiError) -> Result<Response, PageError> {
+    let mut page = members_view(state, viewer, id).await.or_page(viewer)?;
+    page.row_error = Some(crate::web::sentence(e));
+    Ok(render_failed(&page, e))
 }
 
 pub async fn withdraw(
     State(state): State<AppState>,
     viewer: Viewer,
     Path((id, inv)): Path<(String, String)>,
-) -> Response {
+) -> Result<Response, PageError> {
     let result = withdraw_invitation(&state, &viewer.ctx(), &viewer.principal, &id, &inv).await;
     match result.map_err(ApiError) {
-        Ok(()) => see_other(&format!("/accounts/{id}/members?notice=withdrawn")),
+        Ok(()) => Ok(see_other(&format!("/accounts/{id}/members?notice=withdrawn"))),
         Err(e) => row_failed(&state, &viewer, &id, &e).await,
     }
 }
@@ -243,10 +237,10 @@ pub async fn remove(
     State(state): State<AppState>,
     viewer: Viewer,
     Path((id, user_id)): Path<(String, String)>,
-) -> Response {
+) -> Result<Response, PageError> {
     let result = remove_member(&state, &viewer.ctx(), &viewer.principal, &id, &user_id, false).await;
     match result.map_err(ApiError) {
-        Ok(()) => see_other(&format!("/accounts/{id}/members?notice=removed")),
+        Ok(()) => Ok(see_other(&format!("/accounts/{id}/members?notice=removed"))),
         Err(e) => row_failed(&state, &viewer, &id, &e).await,
     }
 }
@@ -261,7 +255,7 @@ struct MemberPage {
     roles: Vec<(String, String)>,
     statuses: Vec<(String, String)>,
     capabilities: Vec<(String, String)>,
-    joined: String,
+    joined: Html,
 }
 
 async fn member_view(
@@ -312,11 +306,9 @@ pub async fn member_page(
     State(state): State<AppState>,
     viewer: Viewer,
     Path((id, user_id)): Path<(String, String)>,
-) -> Response {
-    match member_view(&state, &viewer, &id, &user_id).await {
-        Ok((page, _)) => render(StatusCode::OK, &page),
-        Err(e) => error_page(Some(&viewer), &e),
-    }
+) -> Result<Response, PageError> {
+    let (page, _) = member_view(&state, &viewer, &id, &user_id).await.or_page(&viewer)?;
+    Ok(render(StatusCode::OK, &page))
 }
 
 pub async fn member_submit(
@@ -324,11 +316,8 @@ pub async fn member_submit(
     viewer: Viewer,
     Path((id, user_id)): Path<(String, String)>,
     data: FormData,
-) -> Response {
-    let (page, zone) = match member_view(&state, &viewer, &id, &user_id).await {
-        Ok(v) => v,
-        Err(e) => return error_page(Some(&viewer), &e),
-    };
+) -> Result<Response, PageError> {
+    let (mut page, zone) = member_view(&state, &viewer, &id, &user_id).await.or_page(&viewer)?;
     let mut unreadable = Vec::new();
     let terms = read_terms(&data, &zone, &mut unreadable);
     let result = if unreadable.is_empty() {
@@ -345,12 +334,11 @@ pub async fn member_submit(
     } else {
         Err(ApiError(AppError::Validation(unreadable)))
     };
-    match result {
+    Ok(match result {
         Ok(()) => see_other(&format!("/accounts/{id}/members?notice=updated")),
         Err(e) => {
-            let mut page = page;
             page.form = Form::new("member", &viewer.csrf).with_values(data).failed(&e);
             render_failed(&page, &e)
         }
-    }
+    })
 }

@@ -4,7 +4,7 @@
 //! the API (same session check, same CSRF check), then calls the same `steward_app` use case as
 //! the API: the same authorization, validation, transaction and audit event as a JSON request.
 //! Errors come back as `AppError` and are shown as plain sentences next to the field they
-//! concern ([`form::Form`]), or as a whole error page.
+//! concern ([`form::Form`]), or as a whole error page ([`PageError`]).
 //!
 //! CSRF: HTML forms cannot send the `X-CSRF-Token` header, so [`forms_carry_csrf`] lifts the
 //! form's `csrf_token` field into that header before the request reaches the extractors, and the
@@ -14,7 +14,9 @@ pub mod account;
 pub mod activity;
 pub mod alerts;
 pub mod connect;
+pub mod error;
 pub mod form;
+pub mod html;
 pub mod lockdown;
 pub mod members;
 pub mod posts;
@@ -40,13 +42,15 @@ use crate::request::{AuditSlot, Ctx, RequestMeta};
 use crate::state::AppState;
 use steward_app::crypto::{constant_time_eq, hmac_sha256, random_array};
 
+pub use error::{OrPage, PageError};
 pub use form::{Form, FormData};
 
 /// The stylesheet and the small script, embedded in the binary (no CDN, no fonts).
 const STYLESHEET: &str = include_str!("assets/steward.css");
 const SCRIPT: &str = include_str!("assets/steward.js");
-/// Content-Security-Policy of every page: only our own stylesheet and script.
-pub const PAGE_CSP: &str = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; frame-ancestors 'none'";
+/// Content-Security-Policy of every page: only our own stylesheet and script, and forms that
+/// post only to Steward.
+pub const PAGE_CSP: &str = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 const PRESESSION_COOKIE: &str = "steward_pre";
 const TZ_COOKIE: &str = "steward_tz";
 
@@ -192,7 +196,7 @@ impl FromRequestParts<AppState> for Viewer {
             Ok(_) | Err(ApiError(AppError::Unauthenticated { .. })) => {
                 return Err(to_signin(&next, parts.method.is_safe()));
             }
-            Err(e) => return Err(error_page(None, &e)),
+            Err(e) => return Err(PageError::new(None, e).into_response()),
         };
         let csrf = principal.session_id.as_deref().map(|sid| csrf_token(state, sid)).unwrap_or_default();
         let meta = parts
@@ -350,29 +354,6 @@ pub fn local_next(next: Option<&str>) -> String {
         Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_string(),
         _ => "/".into(),
     }
-}
-
-#[derive(askama::Template)]
-#[template(path = "error.html")]
-struct ErrorPage {
-    layout: Layout,
-    heading: String,
-    message: String,
-}
-
-/// A whole page for an error that is not about one form (a page one may not see, say).
-pub fn error_page(viewer: Option<&Viewer>, error: &ApiError) -> Response {
-    if matches!(error, ApiError(AppError::Unauthenticated { .. })) {
-        return see_other("/signin");
-    }
-    let heading = match error {
-        ApiError(AppError::NotFound) | ApiError(AppError::NotFoundDenied(_)) => "Not found",
-        ApiError(AppError::Forbidden(_)) | ApiError(AppError::RulesNotAccepted) => "Not allowed",
-        _ => "Something went wrong",
-    };
-    let mut layout = viewer.map(|v| v.layout(heading)).unwrap_or_else(|| Layout::anonymous(heading));
-    layout.notice = None;
-    render_failed(&ErrorPage { layout, heading: heading.into(), message: sentence(error) }, error)
 }
 
 /// An API error as a sentence for a person (field errors are shown by their fields instead).

@@ -5,26 +5,27 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use steward_app::AppError;
+use steward_app::accounts::view::list_accounts;
 use steward_app::identity::sessions::{self, RevokeAllRequest};
 use steward_app::identity::sign_in;
 use steward_app::identity::tokens::{self, CreateTokenRequest};
 use steward_app::identity::two_factor::{self, CodeRequest};
 use steward_domain::capability::Capability;
 
-use crate::api::accounts;
-use crate::error::{ApiError, FieldError, Json, Path};
+use crate::error::{ApiError, FieldError, Path};
 use crate::state::AppState;
 use crate::web::account::notice_text;
+use crate::web::html::Html;
 use crate::web::signin::signed_out_to;
 use crate::web::time::{local_input_to_rfc3339, when_mine};
-use crate::web::{Form, FormData, Layout, Viewer, error_page, render, render_failed, see_other};
+use crate::web::{Form, FormData, Layout, OrPage, PageError, Viewer, render, render_failed, see_other};
 
 pub struct SessionRow {
     pub id: String,
     pub device: String,
     pub ip: String,
-    pub last_seen: String,
-    pub created: String,
+    pub last_seen: Html,
+    pub created: Html,
     pub current: bool,
 }
 
@@ -33,13 +34,13 @@ pub struct TokenRow {
     pub name: String,
     pub scopes: String,
     pub narrowed: String,
-    pub expires: String,
-    pub last_used: String,
+    pub expires: Html,
+    pub last_used: Html,
 }
 
 /// Shown once after enrolment or token creation, never again.
 pub enum Reveal {
-    Enrolment { secret: String, qr_svg: String },
+    Enrolment { secret: String, qr_svg: Html },
     RecoveryCodes(Vec<String>),
     Token { name: String, token: String },
 }
@@ -88,7 +89,7 @@ async fn security_view(state: &AppState, viewer: &Viewer) -> Result<SecurityPage
     let me = steward_app::identity::me::me(state, who).await?;
     let sessions = sessions::list_sessions(state, who).await?;
     let tokens = tokens::list_tokens(state, who).await?;
-    let Json(my_accounts) = accounts::list_accounts(State(state.clone()), viewer.principal.clone()).await?;
+    let my_accounts = list_accounts(state, who).await?;
     let tz = viewer.tz.as_ref();
     let sessions = sessions
         .into_iter()
@@ -113,8 +114,8 @@ async fn security_view(state: &AppState, viewer: &Viewer) -> Result<SecurityPage
                     c.as_ref().map(|c| c.join(", ")).unwrap_or_default()
                 ),
             },
-            expires: t.expires_at.as_deref().map(|e| when_mine(e, tz)).unwrap_or_else(|| "never".into()),
-            last_used: t.last_used_at.as_deref().map(|e| when_mine(e, tz)).unwrap_or_else(|| "never".into()),
+            expires: t.expires_at.as_deref().map_or_else(|| Html::text("never"), |e| when_mine(e, tz)),
+            last_used: t.last_used_at.as_deref().map_or_else(|| Html::text("never"), |e| when_mine(e, tz)),
             id: t.id,
             name: t.name,
         })
@@ -130,7 +131,7 @@ async fn security_view(state: &AppState, viewer: &Viewer) -> Result<SecurityPage
         totp: Form::new("totp", &viewer.csrf),
         token: Form::new("token", &viewer.csrf).value("scopes", "read"),
         sessions_form: Form::new("sessions", &viewer.csrf),
-        accounts: my_accounts.items.into_iter().map(|a| (a.id, format!("{} ({})", a.display_name, a.handle))).collect(),
+        accounts: my_accounts.into_iter().map(|a| (a.id, format!("{} ({})", a.display_name, a.handle))).collect(),
         scope_options: vec![("read".into(), "read".into()), ("write".into(), "write (includes read)".into())],
         capabilities: Capability::ALL.iter().map(|c| (c.as_str().to_string(), c.as_str().to_string())).collect(),
     })
@@ -142,14 +143,10 @@ async fn show(
     viewer: &Viewer,
     status: StatusCode,
     adjust: impl FnOnce(&mut SecurityPage),
-) -> Response {
-    match security_view(state, viewer).await {
-        Ok(mut page) => {
-            adjust(&mut page);
-            render(status, &page)
-        }
-        Err(e) => error_page(Some(viewer), &e),
-    }
+) -> Result<Response, PageError> {
+    let mut page = security_view(state, viewer).await.or_page(viewer)?;
+    adjust(&mut page);
+    Ok(render(status, &page))
 }
 
 async fn show_failed(
@@ -157,35 +154,36 @@ async fn show_failed(
     viewer: &Viewer,
     e: &ApiError,
     adjust: impl FnOnce(&mut SecurityPage),
-) -> Response {
-    match security_view(state, viewer).await {
-        Ok(mut page) => {
-            adjust(&mut page);
-            render_failed(&page, e)
-        }
-        Err(e2) => error_page(Some(viewer), &e2),
-    }
+) -> Result<Response, PageError> {
+    let mut page = security_view(state, viewer).await.or_page(viewer)?;
+    adjust(&mut page);
+    Ok(render_failed(&page, e))
 }
 
 pub async fn security_page(
     State(state): State<AppState>,
     viewer: Viewer,
     axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
-) -> Response {
+) -> Result<Response, PageError> {
     let notice = notice_text(q.get("notice").map(String::as_str));
     show(&state, &viewer, StatusCode::OK, |p| p.layout.notice = notice).await
 }
 
 /// An `otpauth://` URI as an inline SVG QR code (no image libraries, no external requests).
-fn qr_svg(uri: &str) -> Result<String, ApiError> {
+fn qr_svg(uri: &str) -> Result<Html, ApiError> {
     let code = qrcode::QrCode::new(uri.as_bytes()).map_err(|e| ApiError::internal(anyhow::anyhow!("qr code: {e}")))?;
     let svg = code.render::<qrcode::render::svg::Color<'_>>().min_dimensions(220, 220).quiet_zone(true).build();
     // Inline in HTML: drop the XML declaration, and give the image a name for screen readers.
     let start = svg.find("<svg").unwrap_or(0);
-    Ok(svg[start..].replacen("<svg", "<svg role=\"img\" aria-label=\"QR code for your authenticator app\"", 1))
+    // The image is the QR code's own squares: no value of ours is written into it.
+    Ok(Html::escaped(svg[start..].replacen(
+        "<svg",
+        "<svg role=\"img\" aria-label=\"QR code for your authenticator app\"",
+        1,
+    )))
 }
 
-pub async fn totp_begin(State(state): State<AppState>, viewer: Viewer) -> Response {
+pub async fn totp_begin(State(state): State<AppState>, viewer: Viewer) -> Result<Response, PageError> {
     let result = two_factor::begin_totp(&state, &viewer.ctx(), &viewer.principal).await.map_err(ApiError);
     match result.and_then(|e| Ok((qr_svg(&e.otpauth_uri)?, e.secret))) {
         Ok((qr_svg, secret)) => {
@@ -198,7 +196,11 @@ pub async fn totp_begin(State(state): State<AppState>, viewer: Viewer) -> Respon
     }
 }
 
-pub async fn totp_confirm(State(state): State<AppState>, viewer: Viewer, data: FormData) -> Response {
+pub async fn totp_confirm(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    data: FormData,
+) -> Result<Response, PageError> {
     let body = CodeRequest { code: data.text("code") };
     match two_factor::confirm_totp(&state, &viewer.ctx(), &viewer.principal, body).await.map_err(ApiError) {
         Ok(codes) => {
@@ -224,10 +226,14 @@ async fn begin_again(state: &AppState, viewer: &Viewer) -> Option<Reveal> {
     Some(Reveal::Enrolment { qr_svg: qr_svg(&e.otpauth_uri).ok()?, secret: e.secret })
 }
 
-pub async fn totp_disable(State(state): State<AppState>, viewer: Viewer, data: FormData) -> Response {
+pub async fn totp_disable(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    data: FormData,
+) -> Result<Response, PageError> {
     let body = CodeRequest { code: data.text("code") };
     match two_factor::disable_totp(&state, &viewer.ctx(), &viewer.principal, body).await.map_err(ApiError) {
-        Ok(_) => see_other("/security?notice=totp_off"),
+        Ok(_) => Ok(see_other("/security?notice=totp_off")),
         Err(e) => {
             let form = Form::new("totp", &viewer.csrf).failed(&e);
             show_failed(&state, &viewer, &e, |p| p.totp = form).await
@@ -235,13 +241,13 @@ pub async fn totp_disable(State(state): State<AppState>, viewer: Viewer, data: F
     }
 }
 
-pub async fn revoke_all(State(state): State<AppState>, viewer: Viewer, data: FormData) -> Response {
+pub async fn revoke_all(State(state): State<AppState>, viewer: Viewer, data: FormData) -> Result<Response, PageError> {
     let keep_current = data.get("keep_current") == Some("true");
     let input = RevokeAllRequest { keep_current };
     match sessions::revoke_all_sessions(&state, &viewer.ctx(), &viewer.principal, input).await.map_err(ApiError) {
-        Ok(()) if keep_current => see_other("/security?notice=others_out"),
+        Ok(()) if keep_current => Ok(see_other("/security?notice=others_out")),
         // This browser's session ended too: clear its cookie as signing out does.
-        Ok(()) => signed_out_to(&state, "/signin?notice=everywhere"),
+        Ok(()) => Ok(signed_out_to(&state, "/signin?notice=everywhere")),
         Err(e) => {
             let form = Form::new("sessions", &viewer.csrf).failed(&e);
             show_failed(&state, &viewer, &e, |p| p.sessions_form = form).await
@@ -249,17 +255,19 @@ pub async fn revoke_all(State(state): State<AppState>, viewer: Viewer, data: For
     }
 }
 
-pub async fn revoke_session(State(state): State<AppState>, viewer: Viewer, Path(id): Path<String>) -> Response {
+pub async fn revoke_session(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
     if viewer.principal.session_id.as_deref() == Some(id.as_str()) {
         // Ending the session in use is signing out.
         let ctx = viewer.ctx();
-        return match sign_in::logout(&state, &ctx, &viewer.principal).await {
-            Ok(()) => signed_out_to(&state, "/signin?notice=signed_out"),
-            Err(e) => error_page(Some(&viewer), &ApiError(e)),
-        };
+        sign_in::logout(&state, &ctx, &viewer.principal).await.or_page(&viewer)?;
+        return Ok(signed_out_to(&state, "/signin?notice=signed_out"));
     }
     match sessions::revoke_session(&state, &viewer.ctx(), &viewer.principal, &id).await.map_err(ApiError) {
-        Ok(_) => see_other("/security?notice=revoked"),
+        Ok(_) => Ok(see_other("/security?notice=revoked")),
         Err(e) => {
             let form = Form::new("sessions", &viewer.csrf).failed(&e);
             show_failed(&state, &viewer, &e, |p| p.sessions_form = form).await
@@ -267,7 +275,11 @@ pub async fn revoke_session(State(state): State<AppState>, viewer: Viewer, Path(
     }
 }
 
-pub async fn create_token(State(state): State<AppState>, viewer: Viewer, data: FormData) -> Response {
+pub async fn create_token(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    data: FormData,
+) -> Result<Response, PageError> {
     let expires_at = match data
         .opt("expires_at")
         .map(|raw| local_input_to_rfc3339(&raw, viewer.tz.as_ref().unwrap_or(&jiff::tz::TimeZone::UTC)))
@@ -306,9 +318,13 @@ pub async fn create_token(State(state): State<AppState>, viewer: Viewer, data: F
     }
 }
 
-pub async fn revoke_token(State(state): State<AppState>, viewer: Viewer, Path(id): Path<String>) -> Response {
+pub async fn revoke_token(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
     match tokens::revoke_token(&state, &viewer.ctx(), &viewer.principal, &id).await.map_err(ApiError) {
-        Ok(_) => see_other("/security?notice=revoked"),
+        Ok(_) => Ok(see_other("/security?notice=revoked")),
         Err(e) => {
             let form = Form::new("token", &viewer.csrf).failed(&e);
             show_failed(&state, &viewer, &e, |p| p.token = form).await
@@ -323,6 +339,7 @@ mod tests {
     #[test]
     fn qr_codes_are_inline_svg() {
         let svg = qr_svg("otpauth://totp/Steward:a%40b.c?secret=JBSWY3DPEHPK3PXP&issuer=Steward").expect("qr");
+        let svg = svg.to_string();
         assert!(svg.starts_with("<svg role=\"img\""), "{}", &svg[..40]);
         assert!(!svg.contains("<?xml"));
     }

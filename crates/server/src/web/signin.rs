@@ -10,19 +10,20 @@ use steward_app::AppError;
 use steward_domain::capability::{MemberRights, Role};
 use zeroize::Zeroizing;
 
-use crate::api::members;
-use crate::api::pages::describe_capability;
 use crate::auth::{clear_session_cookie, session_set_cookie};
 use crate::error::{ApiError, Path, Query};
 use crate::state::AppState;
+use crate::web::html::{Html, describe_capability};
 use crate::web::{
-    Form, FormData, Layout, Viewer, Visitor, local_next, presession, presession_ok, render, render_failed, see_other,
+    Form, FormData, Layout, OrPage, PageError, Viewer, Visitor, local_next, presession, presession_ok, render,
+    render_failed, see_other,
 };
 use steward_app::authz::capability_set;
 use steward_app::config::SignupMode;
 use steward_app::crypto::sha256;
 use steward_app::identity::registration::{self, RegisterRequest};
 use steward_app::identity::sign_in::{self, LoginRequest, SignedIn};
+use steward_app::members::invitations;
 
 /// A two-factor sign-in waits at most this long between the password and the code.
 const PENDING_SIGNIN_US: i64 = 5 * 60 * 1_000_000;
@@ -204,17 +205,7 @@ async fn register_and_sign_in(
         display_name: data.text("display_name"),
         invitation,
     };
-    let ctx = visitor.ctx();
-    let join = async |tx: &mut steward_store::Tx,
-                      token: &str,
-                      actor: &steward_app::actor::AuditActor,
-                      user: &steward_store::UserRow| {
-        members::redeem_invitation(state, &ctx, tx, token, actor, &user.id, &user.email)
-            .await
-            .map(|_| ())
-            .map_err(|e| e.0)
-    };
-    registration::register(state, &ctx, body, join).await?;
+    registration::register(state, &visitor.ctx(), body).await?;
     let login = LoginRequest { email, password: password.to_string(), totp: None };
     Ok(sign_in::login(state, &visitor.ctx(), login).await?)
 }
@@ -246,12 +237,9 @@ pub fn signed_out_to(state: &AppState, to: &str) -> Response {
     with_cookie(see_other(to), Some(&clear_session_cookie(state)))
 }
 
-pub async fn signout(State(state): State<AppState>, viewer: Viewer) -> Response {
-    let ctx = viewer.ctx();
-    match sign_in::logout(&state, &ctx, &viewer.principal).await {
-        Ok(()) => signed_out_to(&state, "/signin?notice=signed_out"),
-        Err(e) => crate::web::error_page(Some(&viewer), &ApiError(e)),
-    }
+pub async fn signout(State(state): State<AppState>, viewer: Viewer) -> Result<Response, PageError> {
+    sign_in::logout(&state, &viewer.ctx(), &viewer.principal).await.or_page(&viewer)?;
+    Ok(signed_out_to(&state, "/signin?notice=signed_out"))
 }
 
 #[derive(Template)]
@@ -266,8 +254,8 @@ struct InvitePage {
     email: String,
     role: String,
     abilities: Vec<&'static str>,
-    until: Option<String>,
-    expires: String,
+    until: Option<Html>,
+    expires: Html,
     /// Signed in as: (display name, email), if signed in.
     signed_in_as: Option<(String, String)>,
     accept: Form,
@@ -395,8 +383,7 @@ pub async fn invitation_submit(
         Ok(v) => v,
         Err(redirect) => return redirect,
     };
-    let ctx = viewer.ctx();
-    match members::accept_invitation(State(state.clone()), ctx, viewer.principal.clone(), Path(token.clone())).await {
+    match invitations::accept_invitation(&state, &viewer.ctx(), &viewer.principal, &token).await.map_err(ApiError) {
         Ok(_) => see_other(&format!("/accounts/{account_id}?notice=joined")),
         Err(e) => {
             let mut page = invite_page(&token, inv, Some(&viewer), &pre.token);

@@ -5,7 +5,7 @@ use jiff::civil::DateTime;
 use jiff::tz::TimeZone;
 use steward_domain::windows::WindowInput;
 
-use crate::api::pages::escape;
+use crate::web::html::{Html, escape};
 
 pub const DAYS: [(&str, &str); 7] =
     [("mon", "Mon"), ("tue", "Tue"), ("wed", "Wed"), ("thu", "Thu"), ("fri", "Fri"), ("sat", "Sat"), ("sun", "Sun")];
@@ -21,8 +21,8 @@ fn format_in(t: Timestamp, tz: &TimeZone) -> String {
 /// An instant (RFC 3339) as HTML: in `zone` (the account's, or the viewer's for personal
 /// things), and also in the viewer's own zone when that differs.
 #[must_use]
-pub fn when(rfc3339: &str, zone: &TimeZone, viewer: Option<&TimeZone>) -> String {
-    let Ok(t) = rfc3339.parse::<Timestamp>() else { return escape(rfc3339) };
+pub fn when(rfc3339: &str, zone: &TimeZone, viewer: Option<&TimeZone>) -> Html {
+    let Ok(t) = rfc3339.parse::<Timestamp>() else { return Html::text(rfc3339) };
     let mut out = format!(
         "<time datetime=\"{}\">{} <span class=\"tz\">{}</span></time>",
         escape(rfc3339),
@@ -38,12 +38,12 @@ pub fn when(rfc3339: &str, zone: &TimeZone, viewer: Option<&TimeZone>) -> String
             escape(zone_name(v))
         ));
     }
-    out
+    Html::escaped(out)
 }
 
 /// An instant for the viewer's own things (sessions, tokens): their zone, else UTC.
 #[must_use]
-pub fn when_mine(rfc3339: &str, viewer: Option<&TimeZone>) -> String {
+pub fn when_mine(rfc3339: &str, viewer: Option<&TimeZone>) -> Html {
     when(rfc3339, viewer.unwrap_or(&TimeZone::UTC), None)
 }
 
@@ -158,7 +158,7 @@ mod tests {
         assert_eq!(local_input_to_rfc3339("2027-01-15T17:30", &paris).as_deref(), Ok("2027-01-15T16:30:00Z"));
         assert!(local_input_to_rfc3339("tomorrow", &paris).is_err());
         assert_eq!(rfc3339_to_local_input("2027-01-15T16:30:00Z", &paris), "2027-01-15T17:30");
-        let html = when("2027-01-15T16:30:00Z", &paris, Some(&TimeZone::UTC));
+        let html = when("2027-01-15T16:30:00Z", &paris, Some(&TimeZone::UTC)).to_string();
         assert!(html.contains("Fri 15 Jan 2027, 17:30") && html.contains("16:30 your time"), "{html}");
     }
 }

@@ -365,3 +365,127 @@ both_backends! {
         assert_eq!(account.body["owner_id"], owner.user_id.as_str(), "the profile stays its person's");
     }
 }
+
+/// What people write to break out of the page: a script, a redirect away, an attribute escape.
+const SCRIPT: &str = "<script>alert(1)</script>";
+const REFRESH: &str = "<meta http-equiv=\"refresh\" content=\"0;url=https://evil.example/\">";
+const BREAKOUT: &str = "\"><img src=x onerror=alert(1)>";
+
+/// Registers and signs in a person with the display name they chose.
+async fn person(app: &TestApp, email: &str, display_name: &str) -> Session {
+    let r = app
+        .post("/api/v1/auth/register")
+        .json(json!({"email": email, "password": crate::helpers::PASSWORD, "display_name": display_name}))
+        .send()
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    app.login(email).await
+}
+
+/// `who` joins `account` as `role` through an invitation from `by`.
+async fn joins(app: &TestApp, by: &Session, account: &str, who: &Session, email: &str, role: &str) {
+    let r = invite(app, by, account, json!({"email": email, "role": role})).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let token = r.body["token"].as_str().unwrap();
+    let r = app.post(&format!("/api/v1/invitations/{token}/accept")).auth(who).send().await;
+    assert_eq!(r.status, 200, "{}", r.text);
+}
+
+/// A page as its viewer gets it (none: a visitor), checked: none of the payloads is markup,
+/// and each of `shown` is there as text.
+async fn shows_as_text(app: &TestApp, viewer: Option<&Session>, path: &str, shown: &[&str]) {
+    let mut req = crate::helpers::html::browser().get(format!("{}{path}", app.base));
+    if let Some(s) = viewer {
+        req = req.header("cookie", s.cookie());
+    }
+    let r = req.send().await.unwrap();
+    let csp = r.headers().get("content-security-policy").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    let status = r.status().as_u16();
+    let html = r.text().await.unwrap();
+    assert_eq!(status, 200, "{path}: {html}");
+    assert!(csp.split(';').any(|d| d.trim() == "form-action 'self'"), "{path}: forms post only to Steward: {csp}");
+    for markup in ["<script>alert(1)", "<meta http-equiv", "<img src=x", "onerror=alert(1)>"] {
+        assert!(!html.contains(markup), "{path} serves `{markup}` as markup:\n{html}");
+    }
+    // Askama writes `&#60;`, the server's own markup `&lt;`: both are text.
+    let html = html.replace("&#60;", "&lt;").replace("&#62;", "&gt;").replace("&#34;", "&quot;");
+    for text in shown {
+        let escaped = match *text {
+            SCRIPT => "&lt;script&gt;alert(1)&lt;/script&gt;",
+            REFRESH => "&lt;meta http-equiv=",
+            _ => "&gt;&lt;img src=x onerror=alert(1)&gt;",
+        };
+        assert!(html.contains(escaped), "{path} shows `{text}` as text (`{escaped}`):\n{html}");
+    }
+}
+
+both_backends! {
+    async fn text_a_person_wrote_is_text_on_every_page(app: TestApp) {
+        let owner = person(&app, "owner@example.com", &format!("Olivia {REFRESH}")).await;
+        let admin = person(&app, "admin@example.com", &format!("{SCRIPT} Ada {BREAKOUT}")).await;
+        let editor = person(&app, "editor@example.com", &format!("Eddie {BREAKOUT}")).await;
+        let r = app
+            .post("/api/v1/accounts")
+            .auth(&owner)
+            .json(json!({"platform": "sandbox", "handle": format!("@shop{SCRIPT}"), "display_name": format!("{REFRESH}{BREAKOUT}"), "credentials": {}}))
+            .send()
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let acc = r.body["id"].as_str().unwrap().to_string();
+        joins(&app, &owner, &acc, &admin, "admin@example.com", "admin").await;
+        joins(&app, &owner, &acc, &editor, "editor@example.com", "editor").await;
+
+        // Posts whose title and text carry every payload: one in review with a comment, one
+        // approved and scheduled.
+        let every = format!("{SCRIPT} {REFRESH} {BREAKOUT}");
+        let post = |title: String| {
+            app.post(&format!("/api/v1/accounts/{acc}/posts")).auth(&editor).json(json!({"title": title, "text": every})).send()
+        };
+        let act = |s: &Session, id: &str, what: &str, body: serde_json::Value| {
+            app.post(&format!("/api/v1/posts/{id}/{what}")).auth(s).json(body).send()
+        };
+        let in_review = post(format!("Review {every}")).await.body["id"].as_str().unwrap().to_string();
+        assert_eq!(act(&editor, &in_review, "submit", json!({})).await.status, 200);
+        let r = act(&admin, &in_review, "comments", json!({"body": format!("Comment {every}")})).await;
+        assert!(r.status == 200 || r.status == 201, "{}", r.text);
+        let scheduled = post(format!("Due {every}")).await.body["id"].as_str().unwrap().to_string();
+        assert_eq!(act(&editor, &scheduled, "submit", json!({})).await.status, 200);
+        assert_eq!(act(&owner, &scheduled, "approve", json!({"version": 1})).await.status, 200);
+        let at = jiff::Timestamp::from_second(app.clock.now().as_second() + 3600).unwrap().to_string();
+        let r = act(&owner, &scheduled, "schedule", json!({"at": at})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+
+        // An invitation the admin sent, house rules the admin wrote (the owner gets an alert
+        // naming the account), and a token the owner named.
+        let sent = invite(&app, &admin, &acc, json!({"email": "guest@example.com", "role": "viewer"})).await;
+        assert_eq!(sent.status, 201, "{}", sent.text);
+        let token = sent.body["token"].as_str().unwrap();
+        let r = app
+            .req(Method::PATCH, &format!("/api/v1/accounts/{acc}/settings"))
+            .auth(&admin)
+            .json(json!({"rules_text": format!("Rules {every}")}))
+            .send()
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let r = app.post("/api/v1/me/tokens").auth(&owner).json(json!({"name": format!("Token {BREAKOUT}"), "scopes": ["read"]})).send().await;
+        assert_eq!(r.status, 201, "{}", r.text);
+
+        let all = [SCRIPT, REFRESH, BREAKOUT];
+        shows_as_text(&app, Some(&owner), "/", &all).await;
+        shows_as_text(&app, Some(&owner), &format!("/accounts/{acc}"), &all).await;
+        shows_as_text(&app, Some(&editor), &format!("/accounts/{acc}"), &all).await;
+        shows_as_text(&app, Some(&owner), &format!("/accounts/{acc}/settings"), &all).await;
+        shows_as_text(&app, Some(&owner), &format!("/posts/{in_review}"), &all).await;
+        shows_as_text(&app, Some(&owner), &format!("/posts/{scheduled}"), &all).await;
+        shows_as_text(&app, Some(&owner), &format!("/accounts/{acc}/review"), &all).await;
+        shows_as_text(&app, Some(&owner), &format!("/accounts/{acc}/calendar"), &all).await;
+        shows_as_text(&app, Some(&owner), &format!("/accounts/{acc}/members"), &all).await;
+        shows_as_text(&app, Some(&owner), &format!("/accounts/{acc}/members/{}", admin.user_id), &[SCRIPT, BREAKOUT]).await;
+        shows_as_text(&app, Some(&owner), &format!("/accounts/{acc}/activity"), &all).await;
+        shows_as_text(&app, Some(&admin), "/activity", &[SCRIPT, BREAKOUT]).await;
+        shows_as_text(&app, Some(&owner), &format!("/accounts/{acc}/lockdown"), &all).await;
+        shows_as_text(&app, Some(&owner), "/alerts", &all).await;
+        shows_as_text(&app, Some(&owner), "/security", &all).await;
+        shows_as_text(&app, None, &format!("/invite/{token}"), &all).await;
+    }
+}

@@ -450,3 +450,40 @@ mod mastodon {
         assert!(app.state.store.mastodon_app(&double.base).await.unwrap().is_none());
     }
 }
+
+both_backends! {
+    async fn the_connect_form_continues_to_the_platform_by_a_link(app: TestApp) {
+        let backend = app.backend;
+        drop(app);
+        let Some((app, double)) = with_linkedin(backend, Config::default()).await else { return };
+        let owner = app.user("owner@example.com").await;
+        let (status, html) = crate::helpers::html::page(&app, &owner, "/connect").await;
+        assert_eq!(status, 200, "{html}");
+        let token = crate::helpers::html::csrf_in(&html);
+        let form = [("csrf_token", token.as_str()), ("platform", "linkedin"), ("account_kind", "member")];
+        let r = crate::helpers::html::browser()
+            .post(format!("{}/connect/oauth", app.base))
+            .header("cookie", owner.cookie())
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        // Pages send forms only to Steward (`form-action 'self'`, which browsers also apply to
+        // the redirects that answer a form): the way on to the platform is a link.
+        assert_eq!(r.status(), 200);
+        assert!(r.headers().get("location").is_none());
+        let csp = r.headers()["content-security-policy"].to_str().unwrap().to_string();
+        assert!(csp.contains("form-action 'self'"), "{csp}");
+        let html = r.text().await.unwrap();
+        assert!(html.contains("data-follow"), "the page's script follows the link at once: {html}");
+        let at = html.find("class=\"go\" href=\"").expect("the link to follow");
+        let rest = &html[at + "class=\"go\" href=\"".len()..];
+        let url = rest[..rest.find('"').unwrap()].replace("&#38;", "&").replace("&amp;", "&");
+        assert!(url.starts_with(&format!("{}/oauth/v2/authorization?", double.base)), "{url}");
+        let consent = crate::helpers::html::browser().get(&url).send().await.unwrap();
+        let back = consent.headers()["location"].to_str().unwrap().to_string();
+        let (status, html) = callback(&app, &owner, &back).await;
+        assert_eq!(status, 200, "{html}");
+        assert!(html.contains("is connected"), "{html}");
+    }
+}

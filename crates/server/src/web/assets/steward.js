@@ -62,3 +62,11 @@
     });
   });
 })();
+
+// A link to follow at once (the platform's consent page after "Connect"): pages may send forms
+// only to Steward itself (CSP `form-action 'self'`), so the form's answer is this link rather
+// than a redirect. Without the script, the link is one click.
+(function () {
+  var go = document.querySelector("a[data-follow]");
+  if (go) window.location.assign(go.href);
+})();

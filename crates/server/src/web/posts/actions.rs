@@ -18,7 +18,7 @@ use crate::error::{ApiError, Path};
 use crate::state::AppState;
 use crate::web::account::{access, account_zone};
 use crate::web::time::local_input_to_rfc3339;
-use crate::web::{Form, FormData, Viewer, error_page, render_failed, see_other};
+use crate::web::{Form, FormData, OrPage, PageError, Viewer, render_failed, see_other};
 
 /// What the editor says when the post changed since the form was shown (412).
 const STALE_EDIT: &str = "Someone else changed this post while you were editing it. Your text is kept below: \
@@ -46,11 +46,8 @@ pub async fn create_submit(
     viewer: Viewer,
     Path(id): Path<String>,
     data: FormData,
-) -> Response {
-    let a = match access(&state, &viewer, &id, Need::Capability(Capability::DraftsCreate)).await {
-        Ok(a) => a,
-        Err(e) => return error_page(Some(&viewer), &e),
-    };
+) -> Result<Response, PageError> {
+    let a = access(&state, &viewer, &id, Need::Capability(Capability::DraftsCreate)).await.or_page(&viewer)?;
     let result = async {
         let media = read_media(&state, &id, &data.text("media"), &[]).await?;
         let body = ContentRequest { text: form_text(&data, "text"), title: data.opt("title"), media };
@@ -61,14 +58,14 @@ pub async fn create_submit(
         )
     }
     .await;
-    match result {
+    Ok(match result {
         Ok(post) => see_other(&format!("/posts/{}?notice=created", post.id)),
         Err(e) => {
             let mut page = new_editor(&state, &viewer, &a);
             page.idempotency_key = data.text("idempotency_key");
             render_failed(&refill(page, &viewer, data, &e), &e)
         }
-    }
+    })
 }
 
 pub async fn edit_submit(
@@ -76,7 +73,7 @@ pub async fn edit_submit(
     viewer: Viewer,
     Path(pid): Path<String>,
     data: FormData,
-) -> Response {
+) -> Result<Response, PageError> {
     let result = async {
         let before = state.store.post(&pid).await?.ok_or(ApiError(AppError::NotFound))?;
         let media = read_media(&state, &before.account_id, &data.text("media"), &parse_media(&before.media)).await?;
@@ -87,13 +84,13 @@ pub async fn edit_submit(
         Ok::<_, ApiError>(drafts::edit_post(&state, &viewer.ctx(), &viewer.principal, &pid, &based_on, body).await?)
     }
     .await;
-    match result {
+    Ok(match result {
         Ok(_) => see_other(&format!("/posts/{pid}?notice=saved")),
-        Err(e) => match editor_view(&state, &viewer, &pid, None).await {
-            Ok(page) => render_failed(&refill(page, &viewer, data, &e), &e),
-            Err(e2) => error_page(Some(&viewer), &e2),
-        },
-    }
+        Err(e) => {
+            let page = editor_view(&state, &viewer, &pid, None).await.or_page(&viewer)?;
+            render_failed(&refill(page, &viewer, data, &e), &e)
+        }
+    })
 }
 
 /// Which form of the editor page shows a failed action's error.
@@ -115,9 +112,9 @@ async fn after_action<T>(
     result: Result<T, ApiError>,
     slot: Slot,
     done: &str,
-) -> Response {
+) -> Result<Response, PageError> {
     let from_queue = data.get("from") == Some("review");
-    match result {
+    Ok(match result {
         Ok(_) if from_queue => match state.store.post(pid).await {
             Ok(Some(p)) => see_other(&format!("/accounts/{}/review?notice={done}", p.account_id)),
             _ => see_other(&format!("/posts/{pid}?notice={done}")),
@@ -126,40 +123,34 @@ async fn after_action<T>(
         Err(e) if from_queue => {
             let account_id = match state.store.post(pid).await {
                 Ok(Some(p)) => p.account_id,
-                _ => return error_page(Some(viewer), &e),
+                _ => return Err(PageError::new(Some(viewer), e)),
             };
-            match review_view(state, viewer, &account_id, None).await {
-                Ok(mut page) => {
-                    page.row_error = Some(crate::web::sentence(&e));
-                    render_failed(&page, &e)
-                }
-                Err(e2) => error_page(Some(viewer), &e2),
-            }
+            let mut page = review_view(state, viewer, &account_id, None).await.or_page(viewer)?;
+            page.row_error = Some(crate::web::sentence(&e));
+            render_failed(&page, &e)
         }
-        Err(e) => match editor_view(state, viewer, pid, None).await {
-            Ok(mut page) => {
-                let form = Form::new(
-                    match slot {
-                        Slot::Actions => "actions",
-                        Slot::Changes => "changes",
-                        Slot::Schedule => "schedule",
-                        Slot::Comment => "comment",
-                    },
-                    &viewer.csrf,
-                )
-                .with_values(data)
-                .failed(&e);
+        Err(e) => {
+            let mut page = editor_view(state, viewer, pid, None).await.or_page(viewer)?;
+            let form = Form::new(
                 match slot {
-                    Slot::Actions => page.actions = form,
-                    Slot::Changes => page.changes = form,
-                    Slot::Schedule => page.schedule = form,
-                    Slot::Comment => page.comment = form,
-                }
-                render_failed(&page, &e)
+                    Slot::Actions => "actions",
+                    Slot::Changes => "changes",
+                    Slot::Schedule => "schedule",
+                    Slot::Comment => "comment",
+                },
+                &viewer.csrf,
+            )
+            .with_values(data)
+            .failed(&e);
+            match slot {
+                Slot::Actions => page.actions = form,
+                Slot::Changes => page.changes = form,
+                Slot::Schedule => page.schedule = form,
+                Slot::Comment => page.comment = form,
             }
-            Err(e2) => error_page(Some(viewer), &e2),
-        },
-    }
+            render_failed(&page, &e)
+        }
+    })
 }
 
 pub async fn submit(
@@ -167,7 +158,7 @@ pub async fn submit(
     viewer: Viewer,
     Path(pid): Path<String>,
     data: FormData,
-) -> Response {
+) -> Result<Response, PageError> {
     let r = review::submit_post(&state, &viewer.ctx(), &viewer.principal, &pid).await.map_err(ApiError);
     after_action(&state, &viewer, &pid, data, r, Slot::Actions, "submitted").await
 }
@@ -177,7 +168,7 @@ pub async fn approve(
     viewer: Viewer,
     Path(pid): Path<String>,
     data: FormData,
-) -> Response {
+) -> Result<Response, PageError> {
     let version = data.text("version").parse::<i64>().unwrap_or(-1);
     let input = ApproveRequest { version };
     let r = review::approve_post(&state, &viewer.ctx(), &viewer.principal, &pid, input).await.map_err(ApiError);
@@ -189,7 +180,7 @@ pub async fn request_changes(
     viewer: Viewer,
     Path(pid): Path<String>,
     data: FormData,
-) -> Response {
+) -> Result<Response, PageError> {
     let input = RequestChangesRequest { comment: form_text(&data, "comment") };
     let r = review::request_changes(&state, &viewer.ctx(), &viewer.principal, &pid, input).await.map_err(ApiError);
     after_action(&state, &viewer, &pid, data, r, Slot::Changes, "changes").await
@@ -200,7 +191,7 @@ pub async fn schedule(
     viewer: Viewer,
     Path(pid): Path<String>,
     data: FormData,
-) -> Response {
+) -> Result<Response, PageError> {
     let r = async {
         let post = state.store.post(&pid).await?.ok_or(ApiError(AppError::NotFound))?;
         // The time is read in the account's zone (the use case then authorizes the schedule itself).
@@ -219,7 +210,7 @@ pub async fn publish_now(
     viewer: Viewer,
     Path(pid): Path<String>,
     data: FormData,
-) -> Response {
+) -> Result<Response, PageError> {
     let r = scheduling::publish_now(&state, &viewer.ctx(), &viewer.principal, &pid).await.map_err(ApiError);
     after_action(&state, &viewer, &pid, data, r, Slot::Actions, "publishing").await
 }
@@ -229,7 +220,7 @@ pub async fn cancel(
     viewer: Viewer,
     Path(pid): Path<String>,
     data: FormData,
-) -> Response {
+) -> Result<Response, PageError> {
     let r = scheduling::cancel_post(&state, &viewer.ctx(), &viewer.principal, &pid).await.map_err(ApiError);
     after_action(&state, &viewer, &pid, data, r, Slot::Actions, "cancelled").await
 }
@@ -239,7 +230,7 @@ pub async fn comment(
     viewer: Viewer,
     Path(pid): Path<String>,
     data: FormData,
-) -> Response {
+) -> Result<Response, PageError> {
     let input = CommentRequest { body: form_text(&data, "body") };
     let r = review::add_comment(&state, &viewer.ctx(), &viewer.principal, &pid, input).await.map_err(ApiError);
     after_action(&state, &viewer, &pid, data, r, Slot::Comment, "commented").await

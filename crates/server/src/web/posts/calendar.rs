@@ -18,7 +18,7 @@ use super::shared::label_of;
 use crate::error::{ApiError, Path, Query};
 use crate::state::AppState;
 use crate::web::account::{access, account_nav, account_zone};
-use crate::web::{Layout, Viewer, error_page, render};
+use crate::web::{Layout, OrPage, PageError, Viewer, render};
 
 /// Posts a day shows in the month view; the rest are a link to that day's week, so a busy
 /// month stays a page of a few dozen kilobytes.
@@ -293,9 +293,7 @@ pub async fn calendar_page(
     viewer: Viewer,
     Path(id): Path<String>,
     Query(q): Query<CalendarQuery>,
-) -> Response {
-    match calendar_view(&state, &viewer, &id, &q).await {
-        Ok(page) => render(StatusCode::OK, &page),
-        Err(e) => error_page(Some(&viewer), &e),
-    }
+) -> Result<Response, PageError> {
+    let page = calendar_view(&state, &viewer, &id, &q).await.or_page(&viewer)?;
+    Ok(render(StatusCode::OK, &page))
 }

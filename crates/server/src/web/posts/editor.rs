@@ -19,19 +19,19 @@ use steward_domain::post::PostActionKind;
 use steward_store::PostVersionRow;
 
 use super::shared::{hold_sentence, label, member_names, name_of, notice, state_label};
-use crate::api::pages::escape;
 use crate::error::{ApiError, Path, Query};
 use crate::state::AppState;
 use crate::web::account::{access, account_nav, account_zone, platform_name};
+use crate::web::html::{Html, escape};
 use crate::web::time::when;
-use crate::web::{Form, Layout, Viewer, error_page, render};
+use crate::web::{Form, Layout, OrPage, PageError, Viewer, render};
 
 /// One version in the list of versions, with a link to its differences from the one before.
 pub struct VersionLink {
     pub version: i64,
     pub href: String,
     pub by: String,
-    pub at: String,
+    pub at: Html,
     pub current: bool,
 }
 
@@ -40,8 +40,8 @@ pub struct DiffView {
     pub from: i64,
     pub to: i64,
     pub title: Option<(String, String)>,
-    /// The text with `<del>` and `<ins>` marks (already escaped).
-    pub text_html: String,
+    /// The text with `<del>` and `<ins>` marks.
+    pub text_html: Html,
     pub media_added: Vec<String>,
     pub media_removed: Vec<String>,
 }
@@ -51,7 +51,7 @@ pub struct CommentRow {
     pub changes_requested: bool,
     pub body: String,
     pub version: i64,
-    pub at: String,
+    pub at: Html,
 }
 
 pub struct PreviewMedia {
@@ -94,7 +94,7 @@ pub(super) struct EditorPage {
     author: String,
     pub(super) edit: Form,
     allowed: Allowed,
-    facts: Vec<(&'static str, String)>,
+    facts: Vec<(&'static str, Html)>,
     hold: Option<&'static str>,
     last_error: Option<String>,
     external_url: Option<String>,
@@ -153,7 +153,7 @@ pub(super) async fn read_media(
 /// A word-level difference (whitespace kept, so line breaks show), escaped for HTML, with
 /// neighbouring changes of one kind in one mark.
 #[must_use]
-pub fn word_diff_html(old: &str, new: &str) -> String {
+pub fn word_diff_html(old: &str, new: &str) -> Html {
     use similar::{ChangeTag, TextDiff};
     let diff = TextDiff::from_words(old, new);
     let mut html = String::with_capacity(new.len() + 64);
@@ -178,7 +178,7 @@ pub fn word_diff_html(old: &str, new: &str) -> String {
         }
     }
     close(&mut html, run);
-    html
+    Html::escaped(html)
 }
 
 fn diff_view(versions: &[PostVersionRow], to: i64) -> Option<DiffView> {
@@ -278,12 +278,15 @@ pub(super) async fn editor_view(
     let tz = viewer.tz.as_ref();
     let view = post_view(post.clone(), &a.account, &approvals, now);
 
-    let mut facts = vec![("Author", name_of(&names, &post.author_id)), ("Version", post.version.to_string())];
+    let mut facts = vec![
+        ("Author", Html::text(&name_of(&names, &post.author_id))),
+        ("Version", Html::text(&post.version.to_string())),
+    ];
     if let Some(at) = &view.scheduled_at {
         facts.push(("Scheduled for", when(at, &zone, tz)));
     }
     if let Some(by) = &post.scheduled_by {
-        facts.push(("Scheduled by", name_of(&names, by)));
+        facts.push(("Scheduled by", Html::text(&name_of(&names, by))));
     }
     if let Some(at) = &view.published_at {
         facts.push(("Published", when(at, &zone, tz)));
@@ -295,7 +298,7 @@ pub(super) async fn editor_view(
         .map(|x| name_of(&names, &x.user_id))
         .collect();
     if !approved_by.is_empty() {
-        facts.push(("Approved by", approved_by.join(", ")));
+        facts.push(("Approved by", Html::text(&approved_by.join(", "))));
     }
     facts.push(("Last change", when(&view.updated_at, &zone, tz)));
 
@@ -383,11 +386,13 @@ pub(super) async fn editor_view(
     })
 }
 
-pub async fn new_post_page(State(state): State<AppState>, viewer: Viewer, Path(id): Path<String>) -> Response {
-    match access(&state, &viewer, &id, Need::Capability(Capability::DraftsCreate)).await {
-        Ok(a) => render(StatusCode::OK, &new_editor(&state, &viewer, &a)),
-        Err(e) => error_page(Some(&viewer), &e),
-    }
+pub async fn new_post_page(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    let a = access(&state, &viewer, &id, Need::Capability(Capability::DraftsCreate)).await.or_page(&viewer)?;
+    Ok(render(StatusCode::OK, &new_editor(&state, &viewer, &a)))
 }
 
 pub async fn post_page(
@@ -395,14 +400,10 @@ pub async fn post_page(
     viewer: Viewer,
     Path(pid): Path<String>,
     Query(q): Query<EditorQuery>,
-) -> Response {
-    match editor_view(&state, &viewer, &pid, q.compare).await {
-        Ok(mut page) => {
-            page.layout.notice = notice(q.notice.as_deref());
-            render(StatusCode::OK, &page)
-        }
-        Err(e) => error_page(Some(&viewer), &e),
-    }
+) -> Result<Response, PageError> {
+    let mut page = editor_view(&state, &viewer, &pid, q.compare).await.or_page(&viewer)?;
+    page.layout.notice = notice(q.notice.as_deref());
+    Ok(render(StatusCode::OK, &page))
 }
 
 #[cfg(test)]
@@ -412,7 +413,7 @@ mod tests {
     #[test]
     fn the_difference_marks_removed_and_added_words_and_escapes_them() {
         let html = word_diff_html("Hello <world>\nbye", "Hello there <world>\nbye now");
-        assert_eq!(html, "Hello <ins>there </ins>&lt;world&gt;\nbye<ins> now</ins>");
-        assert_eq!(word_diff_html("one two three", "one three"), "one <del>two </del>three");
+        assert_eq!(html.as_str(), "Hello <ins>there </ins>&lt;world&gt;\nbye<ins> now</ins>");
+        assert_eq!(word_diff_html("one two three", "one three").as_str(), "one <del>two </del>three");
     }
 }

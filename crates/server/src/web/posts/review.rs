@@ -19,8 +19,9 @@ use super::shared::{label, member_names, name_of, notice};
 use crate::error::{ApiError, Path, Query};
 use crate::state::AppState;
 use crate::web::account::{access, account_nav, account_zone};
+use crate::web::html::Html;
 use crate::web::time::when;
-use crate::web::{Layout, Viewer, error_page, render};
+use crate::web::{Layout, OrPage, PageError, Viewer, render};
 
 /// How many posts in review a page of the queue shows (the rest are on the next page), and how
 /// many posts needing changes it lists; each waiting post carries two forms (~1 KB).
@@ -30,7 +31,7 @@ pub struct QueueRow {
     pub label: String,
     pub author: String,
     pub version: i64,
-    pub updated: String,
+    pub updated: Html,
     pub note: String,
     pub can_approve: bool,
     pub can_request_changes: bool,
@@ -164,12 +165,8 @@ pub async fn review_page(
     viewer: Viewer,
     Path(id): Path<String>,
     Query(q): Query<ReviewQuery>,
-) -> Response {
-    match review_view(&state, &viewer, &id, q.before.as_deref()).await {
-        Ok(mut page) => {
-            page.layout.notice = notice(q.notice.as_deref());
-            render(StatusCode::OK, &page)
-        }
-        Err(e) => error_page(Some(&viewer), &e),
-    }
+) -> Result<Response, PageError> {
+    let mut page = review_view(&state, &viewer, &id, q.before.as_deref()).await.or_page(&viewer)?;
+    page.layout.notice = notice(q.notice.as_deref());
+    Ok(render(StatusCode::OK, &page))
 }

@@ -2,11 +2,10 @@
 //! words, why the scheduler held a post, and the names of the account's members.
 use std::collections::HashMap;
 
-use axum::extract::State;
+use steward_app::members::view::list_members;
 use steward_store::PostRow;
 
-use crate::api::members;
-use crate::error::{ApiError, Json, Path};
+use crate::error::ApiError;
 use crate::state::AppState;
 use crate::web::Viewer;
 
@@ -87,20 +86,14 @@ pub(super) fn hold_sentence(reason: &str) -> &'static str {
     }
 }
 
-/// The account's members by user id, through the API's members list (same authorization).
+/// The account's members by user id, through the members list (same authorization).
 pub(super) async fn member_names(
     state: &AppState,
     viewer: &Viewer,
     account_id: &str,
 ) -> Result<HashMap<String, String>, ApiError> {
-    let Json(list) = members::list_members(
-        State(state.clone()),
-        viewer.ctx(),
-        viewer.principal.clone(),
-        Path(account_id.to_string()),
-    )
-    .await?;
-    Ok(list.items.into_iter().map(|m| (m.user_id, m.display_name)).collect())
+    let list = list_members(state, &viewer.ctx(), &viewer.principal, account_id).await?;
+    Ok(list.into_iter().map(|m| (m.user_id, m.display_name)).collect())
 }
 
 pub(super) fn name_of(names: &HashMap<String, String>, user_id: &str) -> String {

@@ -1,8 +1,49 @@
-//! Small HTML helpers shared by the OAuth callback and the web app (`crate::web`), which
-//! renders the pages themselves.
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
+//! HTML built in Rust: [`Html`], markup whose every interpolated value was escaped, the one
+//! kind of value templates print as it is; and capabilities in the words an account owner
+//! understands.
+use std::fmt;
+
 use steward_domain::capability::Capability;
+
+/// Markup built in Rust (a form's widgets, a time, the activity chart), every value in it
+/// escaped on the way in. Templates print it as it is (askama's `HtmlSafe`) and everything else
+/// escaped, so no template marks anything `|safe`: text a person wrote can only reach a page
+/// through [`Html::text`] or a template's own escaping.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Html(String);
+
+impl Html {
+    /// Text shown as text.
+    #[must_use]
+    pub fn text(text: &str) -> Self {
+        Html(escape(text))
+    }
+
+    /// Markup written by this crate, each value in it already passed through [`escape`].
+    #[must_use]
+    pub(crate) fn escaped(markup: String) -> Self {
+        Html(markup)
+    }
+
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Html {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl askama::filters::HtmlSafe for Html {}
+
+impl FromIterator<Html> for Html {
+    fn from_iter<I: IntoIterator<Item = Html>>(iter: I) -> Self {
+        Html(iter.into_iter().map(|h| h.0).collect())
+    }
+}
 
 /// What a capability lets a person do, in words an account owner understands.
 #[must_use]
@@ -43,30 +84,6 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-/// A complete, self-contained HTML page (no external resources).
-pub fn page(status: StatusCode, title: &str, body: &str) -> Response {
-    let html = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <meta name=\"referrer\" content=\"no-referrer\"><title>{} · Steward</title>\
-         <style>body{{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem;line-height:1.5;color:#1f2933}}\
-         h1{{font-size:1.5rem}}code{{background:#f0f4f8;padding:.1rem .3rem;border-radius:3px}}li{{margin:.2rem 0}}</style>\
-         </head><body><main>{}</main></body></html>",
-        escape(title),
-        body
-    );
-    (
-        status,
-        [
-            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-            (header::CACHE_CONTROL, "no-store"),
-            (header::CONTENT_SECURITY_POLICY, "default-src 'none'; style-src 'unsafe-inline'"),
-        ],
-        html,
-    )
-        .into_response()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -77,6 +94,24 @@ mod tests {
             escape("<script>alert('x') & \"y\"</script>"),
             "&lt;script&gt;alert(&#39;x&#39;) &amp; &quot;y&quot;&lt;/script&gt;"
         );
+    }
+
+    #[test]
+    fn text_becomes_markup_only_escaped() {
+        assert_eq!(Html::text("\"><img src=x>").as_str(), "&quot;&gt;&lt;img src=x&gt;");
+        let list: Html = [Html::text("<a>"), Html::escaped("<br>".into())].into_iter().collect();
+        assert_eq!(list.to_string(), "&lt;a&gt;<br>");
+    }
+
+    /// Templates mark nothing `safe`: markup reaches them only as [`Html`].
+    #[test]
+    fn no_template_marks_anything_safe() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/templates");
+        for entry in std::fs::read_dir(dir).expect("templates") {
+            let path = entry.expect("entry").path();
+            let text = std::fs::read_to_string(&path).expect("template");
+            assert!(!text.contains("|safe") && !text.contains("| safe"), "{} marks something safe", path.display());
+        }
     }
 
     #[test]
