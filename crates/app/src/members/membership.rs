@@ -116,7 +116,12 @@ pub async fn update_member(
         if !errors.is_empty() {
             return Err(AppError::Validation(errors));
         }
-        tx.update_membership(id, user_id, &terms, &status, now.as_microsecond()).await?;
+        // A membership past its end holds no seat; giving it time again takes one back.
+        let now_us = now.as_microsecond();
+        if current.expires_at.is_some_and(|e| e <= now_us) && expires_at.is_none_or(|e| e > now_us) {
+            crate::members::invitations::require_free_seat(tx, id, account.max_members, now_us).await?;
+        }
+        tx.update_membership(id, user_id, &terms, &status, now_us).await?;
         let action = if to != from { Action::MemberRoleChange } else { Action::MemberUpdate };
         let audit = Audit::on_account(id, action).target(format!("user:{user_id}")).detail(json!({
             "role": {"from": from.as_str(), "to": to.as_str()}, "status": {"from": current.status, "to": status},

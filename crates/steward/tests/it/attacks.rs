@@ -85,6 +85,20 @@ both_backends! {
         app.clock.advance(Duration::from_secs(3600));
         let r = invite(&app, &owner, &acc, json!({"email": "next@example.com", "role": "viewer"})).await;
         assert_eq!(r.status, 201, "the expired membership no longer holds a seat: {}", r.text);
+        // Giving the expired member time again needs a free seat: none is left now.
+        let extend = |until: String| {
+            app.req(Method::PATCH, &format!("/api/v1/accounts/{acc}/members/{}", temp.user_id))
+                .auth(&owner)
+                .json(json!({"expires_at": until}))
+                .send()
+        };
+        let later = (app.clock.now() + jiff::SignedDuration::from_hours(24)).to_string();
+        extend(later.clone()).await.assert_problem(409, "member-limit");
+        let pending = r.body["id"].as_str().unwrap();
+        let withdrawn = app.delete(&format!("/api/v1/accounts/{acc}/invitations/{pending}")).auth(&owner).send().await;
+        assert_eq!(withdrawn.status, 204, "{}", withdrawn.text);
+        let r = extend(later).await;
+        assert_eq!(r.status, 200, "with the seat free again the owner may extend: {}", r.text);
     }
 }
 
