@@ -68,6 +68,23 @@ const MATRIX: &[(&str, [u16; 8], [u16; 8])] = &[
     ("POST /accounts/{id}/lockdown/lift",           [200,  403,  403,  403,  403,  403,  404,  401], B),
 ];
 
+/// The editor's access token narrowed to the row's account A and to `account.view` and
+/// `drafts.create` (read and write scopes) is tried on every row right after the editor: it gets
+/// exactly the editor's answer where those two capabilities suffice, 403 `forbidden` where the
+/// editor needs another one (listed here), and 404 on B. A token never exceeds its user nor
+/// its narrowing.
+const NARROWED_CAPABILITIES: [&str; 2] = ["account.view", "drafts.create"];
+const BEYOND_THE_NARROWING: [&str; 2] = ["GET /accounts/{id}/analytics", "POST /posts/{id}/comments"];
+/// Rows that need a signed-in session: every access token is refused there, before the account
+/// is looked at (so on B too, without saying whether B exists).
+const SESSION_ONLY: [&str; 1] = ["POST /accounts/{id}/transfer"];
+const EDITOR: usize = 2;
+
+fn narrowed_want(row: &str, editor_wants: u16) -> u16 {
+    let beyond = (200..300).contains(&editor_wants) && BEYOND_THE_NARROWING.contains(&row);
+    if beyond || SESSION_ONLY.contains(&row) { 403 } else { editor_wants }
+}
+
 /// The order the callers run in within a row: the owner last, because only the owner's calls
 /// may end the fixture (transfer, delete). Every other succeeding call either changes nothing
 /// (idempotent) or acts on a target made for that one cell.
@@ -101,6 +118,15 @@ impl World<'_> {
         callers.push(None);
         let other_owner = app.user("other-owner@example.com").await;
         World { app, callers, other_owner, next: AtomicUsize::new(0) }
+    }
+
+    /// A personal access token of the editor, narrowed to `account` and [`NARROWED_CAPABILITIES`].
+    async fn narrowed_token(&self, account: &Account) -> String {
+        let editor = self.callers[EDITOR].as_ref().expect("the editor signs in");
+        let body = json!({"name": "narrowed", "scopes": ["read", "write"], "accounts": [account.id], "capabilities": NARROWED_CAPABILITIES});
+        let r = self.app.post("/api/v1/me/tokens").auth(editor).json(body).send().await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        r.body["token"].as_str().expect("token").to_string()
     }
 
     fn fresh_email(&self, what: &str) -> String {
@@ -412,9 +438,21 @@ both_backends! {
                         failures.push(format!("{row} | as {} | on account {name}: {wrong}", CALLERS[i]));
                     }
                 }
+                if i == EDITOR {
+                    let token = world.narrowed_token(&a).await;
+                    let on_b_want = if SESSION_ONLY.contains(row) { 403 } else { on_b[EDITOR] };
+                    let cases = [("A (own)", &a, narrowed_want(row, on_a[EDITOR])), ("B (another owner's)", &b, on_b_want)];
+                    for (name, account, want) in cases {
+                        let r = world.request(row, account, world.callers[EDITOR].as_ref()).await.bearer(&token).send().await;
+                        cells += 1;
+                        if let Some(wrong) = mismatch(&r, want) {
+                            failures.push(format!("{row} | as the editor's narrowed token | on account {name}: {wrong}"));
+                        }
+                    }
+                }
             }
         }
-        assert_eq!(cells, MATRIX.len() * CALLERS.len() * 2);
+        assert_eq!(cells, MATRIX.len() * (CALLERS.len() + 1) * 2);
         assert!(failures.is_empty(), "{} of {cells} cells are wrong:\n{}", failures.len(), failures.join("\n"));
         eprintln!("{cells} cells on {:?} in {:?}", app.backend, started.elapsed());
     }
