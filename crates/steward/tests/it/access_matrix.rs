@@ -1,7 +1,8 @@
 //! The access matrix: every account-scoped endpoint, called by each kind of caller on
 //! the caller's own account (A) and on another owner's account (B), answers exactly what
-//! DESIGN.md's roles table and API.md say. Every new account-scoped endpoint gets its row here:
-//! a test below fails when the OpenAPI document lists one that has no row.
+//! DESIGN.md's roles table and API.md say; so does the editor's access token narrowed to the
+//! account and two capabilities. Every new account-scoped endpoint gets its row here: a test
+//! below fails when the OpenAPI document lists one that has no row.
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use reqwest::Method;
