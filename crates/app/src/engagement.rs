@@ -115,6 +115,17 @@ pub async fn reply(
 ) -> AppResult<CommentView> {
     ctx.slot.set_action(Action::CommentReply, Some(format!("account:{account_id}")));
     let access = authorize(s, ctx, who, account_id, Need::Capability(Capability::CommentsReply)).await?;
+    let personal = steward_domain::platform::platform(&access.account.platform)
+        .and_then(|p| steward_domain::platform::account_kind(p, Some(&access.account.account_kind)))
+        .is_none_or(|k| k.personal);
+    if personal && !access.is_owner() {
+        // Nothing goes out in a person's name without them: on a member profile a reply by
+        // someone else would need the owner's approval first, and replies cannot wait for
+        // approval yet, so only the owner replies there (fail closed).
+        return Err(AppError::Forbidden(
+            "on a person's own profile only its owner replies: a reply in their name needs their approval".into(),
+        ));
+    }
     let text = input.text.trim();
     if text.is_empty() || text.chars().count() > MAX_REPLY_CHARS {
         return Err(AppError::validation("text", format!("must be 1 to {MAX_REPLY_CHARS} characters")));

@@ -503,3 +503,22 @@ both_backends! {
         shows_as_text(&app, None, &format!("/invite/{token}"), &all).await;
     }
 }
+
+both_backends! {
+    async fn a_moderator_cannot_reply_in_a_members_name_without_them(app: TestApp) {
+        let owner = app.user("owner@example.com").await;
+        crate::helpers::seed::linkedin_member_account(&app, &owner.user_id, "li-voice").await;
+        let moderator = member(&app, &owner, "li-voice", "moderator@example.com", "moderator").await;
+        let r = app
+            .post("/api/v1/accounts/li-voice/comments/urn:li:comment:1/reply")
+            .auth(&moderator)
+            .json(json!({"text": "Thanks, speaking for Olivia!"}))
+            .send()
+            .await;
+        r.assert_problem(403, "forbidden");
+        assert!(r.text.contains("only its owner replies"), "{}", r.text);
+        let log = app.get("/api/v1/accounts/li-voice/activity?action=comments.reply").auth(&owner).send().await;
+        let items = log.body["items"].as_array().unwrap();
+        assert!(items.iter().all(|e| e["outcome"] == "denied"), "nothing went out: {}", log.text);
+    }
+}
