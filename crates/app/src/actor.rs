@@ -129,12 +129,6 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    /// A context for work that no request carries (the CLI, tests).
-    #[must_use]
-    pub fn local(ip: &str) -> Self {
-        Ctx { meta: RequestMeta { ip: ip.into(), user_agent: None }, slot: AuditSlot::default() }
-    }
-
     /// An "allowed" audit event about a social account.
     pub fn account_event(
         &self,

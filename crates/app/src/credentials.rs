@@ -12,6 +12,7 @@ use steward_store::{NewAuditEvent, Tx};
 
 use crate::error::{AppError, AppResult};
 use crate::services::Services;
+use crate::usecase::{self, Audit};
 
 /// Refresh when the access token has less than this left.
 const REFRESH_MARGIN_SECS: i64 = 300;
@@ -175,17 +176,8 @@ pub async fn mark_needs_reconnect(state: &Services, account_id: &str, why: &str)
 }
 
 fn system_event(state: &Services, account_id: &str, action: Action, detail: serde_json::Value) -> NewAuditEvent {
-    NewAuditEvent {
-        id: uuid::Uuid::now_v7().to_string(),
-        at: state.clock.now_us(),
-        actor_email: Some("steward (platform credential)".into()),
-        action: action.as_str().into(),
-        target: Some(format!("account:{account_id}")),
-        account_id: Some(account_id.to_string()),
-        outcome: "allowed".into(),
-        detail: detail.to_string(),
-        ..Default::default()
-    }
+    let audit = Audit::on_account(account_id, action).target(format!("account:{account_id}")).detail(detail);
+    usecase::system_event("steward (platform credential)", audit, state.clock.now_us())
 }
 
 /// Asks the platform who the account is, with the stored credential: refreshing it first if it

@@ -115,8 +115,7 @@ pub async fn reply(
 ) -> AppResult<CommentView> {
     ctx.slot.set_action(Action::CommentReply, Some(format!("account:{account_id}")));
     let access = authorize(s, ctx, who, account_id, Need::Capability(Capability::CommentsReply)).await?;
-    let personal = steward_domain::platform::platform(&access.account.platform)
-        .and_then(|p| steward_domain::platform::account_kind(p, Some(&access.account.account_kind)))
+    let personal = steward_domain::platform::kind_of(&access.account.platform, &access.account.account_kind)
         .is_none_or(|k| k.personal);
     if personal && !access.is_owner() {
         // Nothing goes out in a person's name without them: on a member profile a reply by

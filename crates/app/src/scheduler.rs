@@ -48,8 +48,8 @@ use steward_domain::post::{ApprovalRules, HoldReason, Performer, PostAction, Pos
 use steward_domain::rate_limits;
 use steward_domain::windows::{parse_time_zone, stored_windows};
 use steward_store::{
-    AccountRow, JobStart, JobUpdate, Micros, NewAuditEvent, PostRow, PostStateWrite, PublishAttemptRow, PublishJobRow,
-    PublishResultWrite, ScheduleWrite, Tx,
+    AccountRow, JobStart, JobUpdate, MembershipRow, Micros, NewAuditEvent, PostRow, PostStateWrite, PublishAttemptRow,
+    PublishJobRow, PublishResultWrite, ScheduleWrite, Tx,
 };
 use tracing::Instrument;
 
@@ -58,6 +58,7 @@ use crate::notify::{self, PostNotice};
 use crate::platforms::{self, MediaRef, Outgoing, PublishJournal, PublishOutcome};
 use crate::posts::rules::{approval_rules, counting_approvals};
 use crate::services::Services;
+use crate::usecase::{self, Audit};
 
 /// How soon a platform that is still processing a post is asked again.
 const POLL_INTERVAL: Duration = Duration::from_secs(10);
@@ -212,17 +213,8 @@ async fn call(state: &Services, w: &Work, worker: &str) -> Result<PublishOutcome
 }
 
 fn system_event(post: &str, account_id: &str, action: Action, detail: serde_json::Value, at: Micros) -> NewAuditEvent {
-    NewAuditEvent {
-        id: uuid::Uuid::now_v7().to_string(),
-        at,
-        actor_email: Some("steward (scheduler)".into()),
-        action: action.as_str().into(),
-        target: Some(format!("post:{post}")),
-        account_id: Some(account_id.to_string()),
-        outcome: "allowed".into(),
-        detail: detail.to_string(),
-        ..Default::default()
-    }
+    let audit = Audit::on_account(account_id, action).target(format!("post:{post}")).detail(detail);
+    usecase::system_event("steward (scheduler)", audit, at)
 }
 
 fn send(notices: &[(bool, PostNotice)]) {
@@ -240,10 +232,10 @@ fn ts(us: Micros) -> jiff::Timestamp {
 /// now); the reason and a sentence for people when they do not. Only posts that went out (or
 /// are going out) count here: a post scheduled later is checked when it is due.
 async fn rules_now(
-    state: &Services,
     tx: &mut Tx,
     account: &AccountRow,
     post: &PostRow,
+    member: Option<&MembershipRow>,
     now: Micros,
 ) -> anyhow::Result<Option<(HoldReason, String)>> {
     let Ok(tz) = parse_time_zone(&account.time_zone) else {
@@ -252,12 +244,8 @@ async fn rules_now(
             format!("The account's time zone {:?} is not valid, so its rules cannot be checked.", account.time_zone),
         )));
     };
-    let member = match &post.scheduled_by {
-        Some(user) => state.store.membership(&account.id, user).await?,
-        None => None,
-    };
     // Unreadable windows hold the post (fail closed), like windows it fell outside of.
-    let Ok(windows) = member.as_ref().map(|m| stored_windows(&m.windows)).transpose() else {
+    let Ok(windows) = member.map(|m| stored_windows(&m.windows)).transpose() else {
         return Ok(Some((
             HoldReason::OutsideWindow,
             "The posting windows of the member who scheduled it cannot be read; they must be set again.".to_string(),
@@ -304,29 +292,23 @@ async fn rules_now(
     }))
 }
 
-/// Whether the member who scheduled the post may still publish it: an active, unexpired member
+/// Whether the member who scheduled the post (`member`, as read now) may still publish it: an active, unexpired member
 /// holding `posts.publish` now (the owner always may). A post goes out only while the people
 /// behind it still may; `None` when they may.
-async fn scheduler_rights_now(
-    state: &Services,
-    account: &AccountRow,
-    post: &PostRow,
-    now: Micros,
-) -> anyhow::Result<Option<(HoldReason, String)>> {
-    let Some(scheduler) = &post.scheduled_by else { return Ok(None) };
-    let membership = state.store.membership(&account.id, scheduler).await?;
-    let may = membership.as_ref().and_then(|m| Some((m, membership_rights(m)?))).is_some_and(|(m, rights)| {
+fn scheduler_rights_now(post: &PostRow, member: Option<&MembershipRow>, now: Micros) -> Option<(HoldReason, String)> {
+    post.scheduled_by.as_ref()?;
+    let may = member.and_then(|m| Some((m, membership_rights(m)?))).is_some_and(|(m, rights)| {
         rights.is_owner()
             || (m.status == "active" && m.expires_at.is_none_or(|e| e > now) && rights.has(Capability::PostsPublish))
     });
-    Ok((!may).then(|| {
+    (!may).then(|| {
         (
             HoldReason::SchedulerLostRights,
             "The member who scheduled it may no longer publish on this account (removed, suspended, expired or \
              without the right to publish), so Steward did not publish it; someone who may can schedule it again."
                 .to_string(),
         )
-    }))
+    })
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -367,10 +349,17 @@ async fn prepare_due(
                  or the owner's approval is missing), so it went back to review."
                     .to_string(),
             )),
-            Ok(_) => match scheduler_rights_now(state, &account, &post, now).await? {
-                Some(lost) => Some(lost),
-                None => rules_now(state, tx, &account, &post, now).await?,
-            },
+            Ok(_) => {
+                // The scheduling member, read once for their rights and their windows and quota.
+                let member = match &post.scheduled_by {
+                    Some(user) => state.store.membership(&account.id, user).await?,
+                    None => None,
+                };
+                match scheduler_rights_now(&post, member.as_ref(), now) {
+                    Some(lost) => Some(lost),
+                    None => rules_now(tx, &account, &post, member.as_ref(), now).await?,
+                }
+            }
         },
     };
     if let Some((reason, message)) = hold {
@@ -842,12 +831,10 @@ async fn record_one(
             );
             if w.account.status == "active" {
                 tx.set_account_status(account_id, "needs_reconnect", now).await?;
-                tx.append_audit(NewAuditEvent {
-                    actor_email: Some("steward (platform credential)".into()),
-                    target: Some(format!("account:{account_id}")),
-                    ..system_event(&w.post_id, account_id, Action::CredentialFailed, json!({ "reason": e }), now)
-                })
-                .await?;
+                let failed = Audit::on_account(account_id, Action::CredentialFailed)
+                    .target(format!("account:{account_id}"))
+                    .detail(json!({ "reason": e }));
+                tx.append_audit(usecase::system_event("steward (platform credential)", failed, now)).await?;
             }
             let write = PostStateWrite {
                 state: PostState::Approved.as_str(),

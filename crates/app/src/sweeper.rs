@@ -3,9 +3,9 @@
 use steward_domain::audit::Action;
 
 use serde_json::json;
-use steward_store::NewAuditEvent;
 
 use crate::services::Services;
+use crate::usecase::{self, Audit};
 
 /// Removes every membership expired at the clock's now; returns how many were removed.
 pub async fn sweep_expired_memberships(state: &Services) -> anyhow::Result<usize> {
@@ -15,18 +15,10 @@ pub async fn sweep_expired_memberships(state: &Services) -> anyhow::Result<usize
         let mut tx = state.store.begin().await?;
         // Re-checked inside the transaction: the owner may have extended it meanwhile.
         if tx.delete_expired_membership(&m.account_id, &m.user_id, now).await? {
-            tx.append_audit(NewAuditEvent {
-                id: uuid::Uuid::now_v7().to_string(),
-                at: now,
-                actor_email: Some("steward (expiry)".into()),
-                action: Action::MemberExpire.as_str().into(),
-                target: Some(format!("user:{}", m.user_id)),
-                account_id: Some(m.account_id.clone()),
-                outcome: "allowed".into(),
-                detail: json!({ "role": m.role, "expired_at": m.expires_at.map(crate::clock::rfc3339) }).to_string(),
-                ..Default::default()
-            })
-            .await?;
+            let expired = Audit::on_account(&m.account_id, Action::MemberExpire)
+                .target(format!("user:{}", m.user_id))
+                .detail(json!({ "role": m.role, "expired_at": m.expires_at.map(crate::clock::rfc3339) }));
+            tx.append_audit(usecase::system_event("steward (expiry)", expired, now)).await?;
             tx.commit().await?;
             removed += 1;
         }

@@ -3,7 +3,7 @@
 //! closed); a use case cannot forget the event, because the change has to hand it back.
 use serde_json::Value;
 use steward_domain::audit::Action;
-use steward_store::Tx;
+use steward_store::{NewAuditEvent, Tx};
 
 use crate::actor::{AuditActor, Ctx};
 use crate::error::AppResult;
@@ -45,6 +45,23 @@ impl Audit {
     pub fn detail(mut self, detail: Value) -> Self {
         self.detail = detail;
         self
+    }
+}
+
+/// An event Steward records on no person's request: `by` names the part of Steward that acted
+/// ("steward (scheduler)"), in the actor's email column, as the activity log shows it.
+#[must_use]
+pub fn system_event(by: &str, audit: Audit, at: steward_store::Micros) -> NewAuditEvent {
+    NewAuditEvent {
+        id: uuid::Uuid::now_v7().to_string(),
+        at,
+        actor_email: Some(by.to_string()),
+        action: audit.action.as_str().into(),
+        target: audit.target,
+        account_id: audit.account_id,
+        outcome: "allowed".into(),
+        detail: audit.detail.to_string(),
+        ..Default::default()
     }
 }
 

@@ -1,7 +1,7 @@
 //! What the activity log records: every audited action as one enum, with the words a person
-//! reads for it, and the typed details of the events that other parts read back (the alert
-//! detectors). The stored column stays text (`Action::as_str`), so old events and denials of
-//! unnamed requests (`"GET /route"`) still read; [`Action::parse`] says which are known.
+//! reads for it, and the typed detail of the lockdown event, which its alert reads back. The
+//! stored column stays text (`Action::as_str`), so old events and denials of unnamed requests
+//! (`"GET /route"`) still read; [`Action::parse`] says which are known.
 use serde::{Deserialize, Serialize};
 
 macro_rules! actions {
@@ -134,21 +134,6 @@ pub struct LockdownDetail {
     pub revoked_tokens: u64,
     pub cancelled_posts: u64,
     pub credential_disconnected: bool,
-}
-
-/// The detail of an `accounts.credential_failed` event (read back by its alert).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct CredentialFailedDetail {
-    pub reason: Option<String>,
-}
-
-/// The detail of every denied event: why, and the status the caller got.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct DenialDetail {
-    pub reason: Option<String>,
-    pub status: u16,
 }
 
 #[cfg(test)]

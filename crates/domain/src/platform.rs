@@ -193,6 +193,12 @@ pub fn account_kind(platform: &PlatformInfo, kind: Option<&str>) -> Option<&'sta
     }
 }
 
+/// The kind `kind_id` of account on the platform `platform_id`, as an account stores them.
+#[must_use]
+pub fn kind_of(platform_id: &str, kind_id: &str) -> Option<&'static AccountKind> {
+    account_kind(platform(platform_id)?, Some(kind_id))
+}
+
 /// Largest `max_members` an owner may set.
 pub const MAX_MEMBERS_CEILING: i64 = 100;
 

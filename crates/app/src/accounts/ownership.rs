@@ -36,8 +36,7 @@ pub async fn transfer_ownership(
     let id = account_id;
     ctx.slot.set_action(Action::AccountTransfer, Some(format!("user:{}", input.to_user_id)));
     let access = authorize(s, ctx, who, id, Need::Capability(Capability::OwnershipTransfer)).await?;
-    let personal = steward_domain::platform::platform(&access.account.platform)
-        .and_then(|p| steward_domain::platform::account_kind(p, Some(&access.account.account_kind)))
+    let personal = steward_domain::platform::kind_of(&access.account.platform, &access.account.account_kind)
         .is_none_or(|k| k.personal);
     if personal {
         // A member profile is its person's (LinkedIn's terms): handing it to a collaborator

@@ -53,9 +53,8 @@ pub async fn update_settings(
         let a = tx.lock_account(id).await?.ok_or(AppError::NotFound)?;
         let seats = tx.seats_in_use(id, now).await?;
         let mut errors = Vec::new();
-        let forced_owner_approval = platform::platform(&a.platform)
-            .and_then(|p| platform::account_kind(p, Some(&a.account_kind)))
-            .is_some_and(|k| k.owner_approval_required);
+        let forced_owner_approval =
+            platform::kind_of(&a.platform, &a.account_kind).is_some_and(|k| k.owner_approval_required);
         let mut new = AccountSettings {
             max_members: input.max_members.unwrap_or(a.max_members),
             min_gap_minutes: input.min_gap_minutes.unwrap_or(a.min_gap_minutes),

@@ -327,7 +327,7 @@ pub async fn finish_connect(
         }
         None => {
             let id = uuid::Uuid::now_v7().to_string();
-            let kind = platform::platform(&st.platform).and_then(|p| platform::account_kind(p, Some(&st.account_kind)));
+            let kind = platform::kind_of(&st.platform, &st.account_kind);
             let (max_members, owner_approval) =
                 kind.map(|k| (k.default_max_members, k.owner_approval_required)).unwrap_or((5, true));
             audited(s, ctx, &who.actor(), async |tx| {

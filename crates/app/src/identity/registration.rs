@@ -4,7 +4,7 @@ use serde::Deserialize;
 use serde_json::json;
 use steward_domain::audit::Action;
 use steward_domain::identity::{normalize_email, validate_display_name, validate_new_password};
-use steward_store::{NewAuditEvent, NewUser, StoreError, Tx, UserRow};
+use steward_store::{NewUser, StoreError, Tx, UserRow};
 use utoipa::ToSchema;
 use zeroize::Zeroizing;
 
@@ -14,7 +14,7 @@ use crate::error::{AppError, AppResult, FieldError};
 use crate::identity::view::UserView;
 use crate::members::invitations::redeem_invitation;
 use crate::services::Services;
-use crate::usecase::{Audit, record};
+use crate::usecase::{self, Audit, record};
 
 #[derive(Deserialize, ToSchema)]
 pub struct RegisterRequest {
@@ -108,17 +108,10 @@ pub async fn create_user_as_operator(
     let (email, display_name) = validate_new_user(email, display_name, &password)?;
     let mut tx = s.store.begin().await?;
     let user = create_user(s, &mut tx, &email, &display_name, password).await?;
-    tx.append_audit(NewAuditEvent {
-        id: uuid::Uuid::now_v7().to_string(),
-        at: s.clock.now_us(),
-        actor_email: Some(format!("operator ({via})")),
-        action: Action::AdminCreateUser.as_str().into(),
-        target: Some(format!("user:{}", user.id)),
-        outcome: "allowed".into(),
-        detail: json!({ "email": user.email, "display_name": user.display_name, "via": via }).to_string(),
-        ..Default::default()
-    })
-    .await?;
+    let created = Audit::personal(Action::AdminCreateUser)
+        .target(format!("user:{}", user.id))
+        .detail(json!({ "email": user.email, "display_name": user.display_name, "via": via }));
+    tx.append_audit(usecase::system_event(&format!("operator ({via})"), created, s.clock.now_us())).await?;
     tx.commit().await?;
     Ok(UserView::from(&user))
 }

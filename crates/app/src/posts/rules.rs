@@ -14,9 +14,7 @@ use crate::error::{AppError, AppResult};
 /// imposes (LinkedIn member profiles), which no setting turns off.
 #[must_use]
 pub fn approval_rules(account: &AccountRow) -> ApprovalRules {
-    let forced = platform::platform(&account.platform)
-        .and_then(|p| platform::account_kind(p, Some(&account.account_kind)))
-        .is_some_and(|k| k.owner_approval_required);
+    let forced = platform::kind_of(&account.platform, &account.account_kind).is_some_and(|k| k.owner_approval_required);
     ApprovalRules {
         policy: ApprovalPolicy {
             approvals_required: u8::try_from(account.approvals_required.clamp(1, 255)).unwrap_or(u8::MAX),

@@ -286,9 +286,8 @@ struct SettingsPage {
 
 async fn settings_view(state: &AppState, viewer: &Viewer, id: &str) -> Result<(SettingsPage, AccountView), ApiError> {
     let a = access(state, viewer, id, Need::Capability(Capability::SettingsManage)).await?;
-    let forced_owner_approval = platform::platform(&a.account.platform)
-        .and_then(|p| platform::account_kind(p, Some(&a.account.account_kind)))
-        .is_some_and(|k| k.owner_approval_required);
+    let forced_owner_approval =
+        platform::kind_of(&a.account.platform, &a.account.account_kind).is_some_and(|k| k.owner_approval_required);
     let nav = account_nav(&a, "settings");
     let view = account_view(state, a.account, &a.membership);
     let mut layout = viewer.layout(format!("Settings of {}", view.display_name));

@@ -441,8 +441,10 @@ both_backends! {
                 }
                 if i == EDITOR {
                     let token = world.narrowed_token(&a).await;
-                    let on_b_want = if SESSION_ONLY.contains(row) { 403 } else { on_b[EDITOR] };
-                    let cases = [("A (own)", &a, narrowed_want(row, on_a[EDITOR])), ("B (another owner's)", &b, on_b_want)];
+                    let cases = [
+                        ("A (own)", &a, narrowed_want(row, on_a[EDITOR])),
+                        ("B (another owner's)", &b, narrowed_want(row, on_b[EDITOR])),
+                    ];
                     for (name, account, want) in cases {
                         let r = world.request(row, account, world.callers[EDITOR].as_ref()).await.bearer(&token).send().await;
                         cells += 1;
