@@ -18,6 +18,7 @@ pub mod error;
 pub mod identity;
 pub mod input;
 pub mod lockdown;
+pub mod mail;
 pub mod members;
 pub mod metrics;
 pub mod notify;

@@ -47,6 +47,10 @@ actions! {
     TotpBegin => "me.totp.begin", "started setting up two-factor sign-in";
     TotpEnable => "me.totp.enable", "turned on two-factor sign-in";
     TotpDisable => "me.totp.disable", "turned off two-factor sign-in";
+    PasswordChange => "me.password.change", "changed their password";
+    PasswordResetRequest => "auth.password_reset.request", "asked for a password reset link";
+    PasswordReset => "auth.password_reset", "reset their password with a mailed link";
+    AdminResetPassword => "admin.user.reset_password", "reset a password from the command line";
     AlertPreferencesUpdate => "me.alert_preferences.update", "changed their alert preferences";
     WebhookSecretRotate => "me.alert_preferences.rotate_secret", "rotated their webhook secret";
     AlertAck => "alerts.ack", "acknowledged an alert";
@@ -68,6 +72,7 @@ actions! {
     ActivityRead => "accounts.activity.read", "read the activity log";
     MemberInvite => "members.invite", "invited a member";
     InvitationWithdraw => "members.invitation.withdraw", "withdrew an invitation";
+    InvitationResend => "invitations.resend", "sent an invitation again";
     MemberJoin => "members.join", "joined";
     MemberUpdate => "members.update", "changed a member's access";
     MemberRoleChange => "members.role_change", "changed a member's role";

@@ -48,6 +48,12 @@ enum Admin {
         #[arg(long, required = true)]
         password_stdin: bool,
     },
+    /// Set a person's password (for a server without mail); the new password is read from
+    /// standard input. Every session of the person ends.
+    ResetPassword {
+        #[arg(long)]
+        email: String,
+    },
     /// Apply pending database migrations and exit.
     Migrate,
     /// Write a consistent copy of the SQLite database to PATH (PostgreSQL: use pg_dump).
@@ -280,6 +286,21 @@ async fn admin(settings: Settings, cmd: Admin) -> anyhow::Result<std::process::E
             .await
             .map_err(|e| anyhow::anyhow!("cannot create the user: {}", ApiError(e).describe()))?;
             println!("created user {} <{}> with id {}", user.display_name, user.email, user.id);
+        }
+        Admin::ResetPassword { email } => {
+            let mut password = String::new();
+            std::io::stdin().read_to_string(&mut password).context("reading the password from standard input")?;
+            let password = password.trim_end_matches(['\r', '\n']).to_string();
+            let app = App::build(settings).await?;
+            let user = steward_app::identity::password::reset_password_as_operator(
+                &app.state,
+                &email,
+                password,
+                "steward admin",
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot reset the password: {}", ApiError(e).describe()))?;
+            println!("the password of {} <{}> is set; their sessions are signed out", user.display_name, user.email);
         }
         Admin::Migrate => {
             if settings.database_url.starts_with("sqlite:") {

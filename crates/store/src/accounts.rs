@@ -83,6 +83,10 @@ pub struct InvitationRow {
     pub expires_at: Micros,
     pub accepted_at: Option<Micros>,
     pub withdrawn_at: Option<Micros>,
+    /// `sent` or `failed` once the invitation email was tried; None without mail.
+    pub mail_status: Option<String>,
+    /// Why the last email could not be delivered.
+    pub mail_error: Option<String>,
 }
 
 impl InvitationRow {
@@ -98,7 +102,7 @@ const ACCOUNT_COLUMNS: &str = "a.id, a.platform, a.account_kind, a.handle, a.dis
 const MEMBERSHIP_COLUMNS: &str = "m.account_id, m.user_id, m.role, m.grants, m.revokes, m.expires_at, m.windows, \
      m.daily_quota, m.status, m.accepted_rules_version, m.created_at, m.updated_at";
 const INVITATION_COLUMNS: &str = "i.id, i.account_id, i.email, i.role, i.grants, i.revokes, i.membership_expires_at, \
-     i.windows, i.daily_quota, i.invited_by, i.created_at, i.expires_at, i.accepted_at, i.withdrawn_at";
+     i.windows, i.daily_quota, i.invited_by, i.created_at, i.expires_at, i.accepted_at, i.withdrawn_at, i.mail_status, i.mail_error";
 
 fn sql(parts: &[&str]) -> sqlx::AssertSqlSafe<String> {
     sqlx::AssertSqlSafe(parts.concat())
@@ -250,6 +254,20 @@ impl Store {
              AND i.expires_at > $2 ORDER BY i.created_at DESC, i.id",
         ]);
         Ok(on_pool!(self, |c| sqlx::query_as::<_, InvitationRow>(q).bind(account_id).bind(now).fetch_all(c).await)?)
+    }
+
+    /// Records how the invitation email went. Not audited: bookkeeping of a delivery, no permission.
+    pub async fn set_invitation_mail(&self, id: &str, status: &str, error: Option<&str>, now: Micros) -> Result<()> {
+        let q = "UPDATE invitations SET mail_status = $2, mail_error = $3, mailed_at = $4 WHERE id = $1";
+        on_pool!(self, |c| sqlx::query(q)
+            .bind(id)
+            .bind(status)
+            .bind(error)
+            .bind(now)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(())
     }
 
     pub async fn invitation_by_token_hash(&self, token_hash: &[u8]) -> Result<Option<InvitationRow>> {
@@ -592,6 +610,21 @@ impl Tx {
             .await
             .map(|r| r.rows_affected()))?;
         Ok(())
+    }
+
+    /// Gives a pending invitation a new secret (sending it again ends the old link).
+    pub async fn replace_invitation_token(&mut self, account_id: &str, id: &str, token_hash: &[u8], now: Micros) -> Result<bool> {
+        let q = "UPDATE invitations SET token_hash = $3 WHERE account_id = $1 AND id = $2 AND accepted_at IS NULL \
+                 AND withdrawn_at IS NULL AND expires_at > $4";
+        let n = on_tx!(self, |c| sqlx::query(q)
+            .bind(account_id)
+            .bind(id)
+            .bind(token_hash)
+            .bind(now)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(n == 1)
     }
 
     /// Re-reads an invitation inside the transaction (after the account lock).

@@ -222,6 +222,54 @@ impl Store {
         Ok(on_pool!(self, |c| sqlx::query(q).bind(before).execute(c).await.map(|r| r.rows_affected()))?)
     }
 
+    /// When the session last proved who it is (its sign-in, or a later password or code).
+    pub async fn session_reauthenticated_at(&self, session_id: &str) -> Result<Option<Micros>> {
+        let q = "SELECT COALESCE(reauthenticated_at, created_at) FROM sessions WHERE id = $1";
+        Ok(on_pool!(self, |c| sqlx::query_scalar::<_, i64>(q).bind(session_id).fetch_optional(c).await)?)
+    }
+
+    /// Records one request for a reset link. Outside any transaction, like sign-in attempts:
+    /// it counts towards the throttle whatever the request turns out to be.
+    pub async fn record_password_reset_request(&self, email: &str, ip: &str, at: Micros) -> Result<()> {
+        let q = "INSERT INTO password_reset_requests (email, ip, at) VALUES ($1, $2, $3)";
+        on_pool!(self, |c| sqlx::query(q).bind(email).bind(ip).bind(at).execute(c).await.map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Reset requests since `since` for `email` and from `ip`: how many, and the oldest of each.
+    pub async fn password_reset_requests_since(
+        &self,
+        email: &str,
+        ip: &str,
+        since: Micros,
+    ) -> Result<[(i64, Option<Micros>); 2]> {
+        let by_email = "SELECT COUNT(*), MIN(at) FROM password_reset_requests WHERE email = $1 AND at >= $2";
+        let by_ip = "SELECT COUNT(*), MIN(at) FROM password_reset_requests WHERE ip = $1 AND at >= $2";
+        let e = on_pool!(self, |c| sqlx::query_as::<_, (i64, Option<i64>)>(by_email)
+            .bind(email)
+            .bind(since)
+            .fetch_one(c)
+            .await)?;
+        let i = on_pool!(self, |c| sqlx::query_as::<_, (i64, Option<i64>)>(by_ip).bind(ip).bind(since).fetch_one(c).await)?;
+        Ok([e, i])
+    }
+
+    /// Forgets reset requests and reset links older than `before` (housekeeping, and the work an
+    /// unknown address's request does in place of storing a link).
+    pub async fn prune_password_resets(&self, before: Micros) -> Result<u64> {
+        let requests = "DELETE FROM password_reset_requests WHERE at < $1";
+        let links = "DELETE FROM password_resets WHERE expires_at < $1";
+        let a = on_pool!(self, |c| sqlx::query(requests).bind(before).execute(c).await.map(|r| r.rows_affected()))?;
+        let b = on_pool!(self, |c| sqlx::query(links).bind(before).execute(c).await.map(|r| r.rows_affected()))?;
+        Ok(a + b)
+    }
+
+    /// The user a live (unused, unexpired) reset link belongs to.
+    pub async fn password_reset_user(&self, token_hash: &[u8], now: Micros) -> Result<Option<String>> {
+        let q = "SELECT user_id FROM password_resets WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2";
+        Ok(on_pool!(self, |c| sqlx::query_scalar::<_, String>(q).bind(token_hash).bind(now).fetch_optional(c).await)?)
+    }
+
     pub async fn unused_recovery_code_count(&self, user_id: &str) -> Result<i64> {
         let q = "SELECT COUNT(*) FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL";
         Ok(on_pool!(self, |c| sqlx::query_scalar::<_, i64>(q).bind(user_id).fetch_one(c).await)?)
@@ -326,8 +374,9 @@ impl Tx {
     }
 
     pub async fn insert_session(&mut self, s: NewSession<'_>) -> Result<()> {
-        let q = "INSERT INTO sessions (id, user_id, token_hash, user_agent, ip, created_at, last_seen_at, expires_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $6, $7)";
+        // Signing in is authenticating: it counts as the session's latest re-authentication.
+        let q = "INSERT INTO sessions (id, user_id, token_hash, user_agent, ip, created_at, last_seen_at, expires_at, \
+                 reauthenticated_at) VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $6)";
         on_tx!(self, |c| sqlx::query(q)
             .bind(s.id)
             .bind(s.user_id)
@@ -429,5 +478,66 @@ impl Tx {
             .await
             .map(|r| r.rows_affected()))?;
         Ok(r == 1)
+    }
+
+    /// Stores a reset link for the user, ending the links mailed before it (only the newest works).
+    pub async fn insert_password_reset(
+        &mut self,
+        user_id: &str,
+        token_hash: &[u8],
+        now: Micros,
+        expires_at: Micros,
+    ) -> Result<()> {
+        let end = "UPDATE password_resets SET used_at = $2 WHERE user_id = $1 AND used_at IS NULL";
+        on_tx!(self, |c| sqlx::query(end).bind(user_id).bind(now).execute(c).await.map(|r| r.rows_affected()))?;
+        let q = "INSERT INTO password_resets (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)";
+        on_tx!(self, |c| sqlx::query(q)
+            .bind(token_hash)
+            .bind(user_id)
+            .bind(now)
+            .bind(expires_at)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Uses a reset link once: the user it belongs to, or None when it is unknown, used or expired.
+    /// Atomic, so two racing confirmations cannot both use it.
+    pub async fn use_password_reset(&mut self, token_hash: &[u8], now: Micros) -> Result<Option<String>> {
+        let q = "UPDATE password_resets SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2 \
+                 RETURNING user_id";
+        Ok(on_tx!(self, |c| sqlx::query_scalar::<_, String>(q).bind(token_hash).bind(now).fetch_optional(c).await)?)
+    }
+
+    /// Ends every unused reset link of the user (the password changed some other way).
+    pub async fn end_password_resets(&mut self, user_id: &str, now: Micros) -> Result<u64> {
+        let q = "UPDATE password_resets SET used_at = $2 WHERE user_id = $1 AND used_at IS NULL";
+        Ok(on_tx!(self, |c| sqlx::query(q).bind(user_id).bind(now).execute(c).await.map(|r| r.rows_affected()))?)
+    }
+
+    pub async fn set_password_hash(&mut self, user_id: &str, hash: &str, now: Micros) -> Result<bool> {
+        let q = "UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1";
+        let r = on_tx!(self, |c| sqlx::query(q)
+            .bind(user_id)
+            .bind(hash)
+            .bind(now)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(r == 1)
+    }
+
+    /// Records that the session proved who it is again (a password or code just now).
+    pub async fn mark_session_reauthenticated(&mut self, session_id: &str, now: Micros) -> Result<()> {
+        let q = "UPDATE sessions SET reauthenticated_at = $2 WHERE id = $1";
+        on_tx!(self, |c| sqlx::query(q).bind(session_id).bind(now).execute(c).await.map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Revokes every live personal access token of the user ("log out everywhere" with tokens).
+    pub async fn revoke_all_api_tokens(&mut self, user_id: &str, now: Micros) -> Result<u64> {
+        let q = "UPDATE api_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL";
+        Ok(on_tx!(self, |c| sqlx::query(q).bind(user_id).bind(now).execute(c).await.map(|r| r.rows_affected()))?)
     }
 }

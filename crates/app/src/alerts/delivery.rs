@@ -6,12 +6,12 @@
 //! its schedule.
 use std::time::Duration;
 
-use lettre::message::{Mailbox, MultiPart};
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use lettre::Message;
 use steward_store::DeliveryRow;
 
 use crate::alerts::view::AlertView;
 use crate::crypto::hmac_sha256;
+use crate::mail::{self, MAIL_OFF, MailError, html_escape};
 use crate::services::Services;
 use crate::vault::webhook_secret_aad;
 
@@ -27,7 +27,6 @@ pub fn signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
 }
 
 const MAX_ATTEMPTS: i64 = 12;
-const MAIL_OFF: &str = "mail is off on this server (STEWARD_SMTP_URL or STEWARD_MAIL_FROM is unset)";
 /// How long an attempt may take before another worker may try again.
 const LEASE: Duration = Duration::from_secs(60);
 /// How often the delivery worker looks for due deliveries.
@@ -100,14 +99,8 @@ async fn deliver(state: &Services, d: &DeliveryRow, alert: AlertView) -> Result<
     }
 }
 
-fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
-}
-
 /// The email: a text part and an HTML part saying the same.
 pub fn email_message(from: &str, to: &str, public_url: &str, alert: &AlertView) -> anyhow::Result<Message> {
-    let from: Mailbox = from.parse()?;
-    let to: Mailbox = to.parse()?;
     let link = format!("{}/alerts", public_url.trim_end_matches('/'));
     let repeated = if alert.count > 1 { format!(" (seen {} times)", alert.count) } else { String::new() };
     let text = format!(
@@ -129,28 +122,19 @@ pub fn email_message(from: &str, to: &str, public_url: &str, alert: &AlertView) 
         created = html_escape(&alert.created_at),
         link = html_escape(&link),
     );
-    Ok(Message::builder()
-        .from(from)
-        .to(to)
-        .subject(format!("[Steward] {}", alert.summary))
-        .multipart(MultiPart::alternative_plain_html(text, html))?)
+    mail::message(from, to, &format!("[Steward] {}", alert.summary), text, html)
 }
 
 async fn send_email(state: &Services, to: &str, alert: &AlertView) -> Result<(), Failure> {
-    let (Some(url), Some(from)) = (&state.settings.smtp_url, &state.settings.mail_from) else {
+    let Some(from) = &state.settings.mail_from else {
         return Err(Failure::Permanent(MAIL_OFF.into()));
     };
     let message = email_message(from, to, &state.settings.public_url, alert)
         .map_err(|e| Failure::Permanent(format!("cannot build the email: {e}")))?;
-    let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
-        .map_err(|e| Failure::Permanent(format!("STEWARD_SMTP_URL is not usable: {e}")))?
-        .timeout(Some(Duration::from_secs(20)))
-        .build();
-    match transport.send(message).await {
-        Ok(_) => Ok(()),
-        Err(e) if e.is_permanent() => Err(Failure::Permanent(format!("the mail server refused it: {e}"))),
-        Err(e) => Err(Failure::Retry(format!("sending the email failed: {e}"))),
-    }
+    mail::send_message(state, message).await.map_err(|e| match e {
+        MailError::Permanent(m) => Failure::Permanent(m),
+        MailError::Retry(m) => Failure::Retry(m),
+    })
 }
 
 async fn send_webhook(state: &Services, d: &DeliveryRow, alert: &AlertView) -> Result<(), Failure> {

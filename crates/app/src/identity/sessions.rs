@@ -77,18 +77,24 @@ pub struct RevokeAllRequest {
     /// Keep the session making this request signed in.
     #[serde(default)]
     pub keep_current: bool,
+    /// Revoke the person's personal access tokens too.
+    #[serde(default)]
+    pub include_tokens: bool,
 }
 
-/// "Log out everywhere": ends every session of the person, or every other one.
+/// "Log out everywhere": ends every session of the person, or every other one, and with
+/// `include_tokens` their personal access tokens too.
 pub async fn revoke_all_sessions(s: &Services, ctx: &Ctx, who: &Principal, input: RevokeAllRequest) -> AppResult<()> {
     ctx.slot.set_action(Action::SessionsRevokeAll, None);
     require_session(who)?;
     let keep = if input.keep_current { who.session_id.as_deref() } else { None };
     audited(s, ctx, &who.actor(), async |tx| {
-        let revoked = tx.revoke_all_sessions(&who.user_id, keep, s.clock.now_us()).await?;
-        let audit = Audit::personal(Action::SessionsRevokeAll)
-            .target(format!("user:{}", who.user_id))
-            .detail(json!({ "revoked": revoked, "kept_current": input.keep_current }));
+        let now = s.clock.now_us();
+        let revoked = tx.revoke_all_sessions(&who.user_id, keep, now).await?;
+        let tokens = if input.include_tokens { tx.revoke_all_api_tokens(&who.user_id, now).await? } else { 0 };
+        let audit = Audit::personal(Action::SessionsRevokeAll).target(format!("user:{}", who.user_id)).detail(
+            json!({ "revoked": revoked, "kept_current": input.keep_current, "revoked_tokens": tokens }),
+        );
         Ok(((), audit))
     })
     .await

@@ -1,5 +1,5 @@
 //! Personal access tokens: creating one (narrowed to scopes, accounts and capabilities, with
-//! an optional end), listing and revoking them. The secret is shown once and stored as a hash.
+//! an end: 90 days unless told, at most a year; a recent re-authentication), listing and revoking them. The secret is shown once and stored as a hash.
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use steward_domain::audit::Action;
@@ -12,11 +12,51 @@ use crate::clock::rfc3339;
 use crate::crypto::{new_token, sha256};
 use crate::error::{AppError, AppResult, FieldError};
 use crate::identity::sessions::require_session;
+use crate::identity::step_up;
 use crate::services::Services;
 use crate::usecase::{Audit, audited};
 
 /// Personal access tokens start with this.
 pub const API_TOKEN_PREFIX: &str = "stp_";
+/// A token without an end date given ends after this many days…
+pub const DEFAULT_TOKEN_DAYS: i64 = 90;
+/// …and none lasts longer than this.
+pub const MAX_TOKEN_DAYS: i64 = 366;
+/// Creating a token needs the session to have proved who it is this recently.
+pub const REAUTH_WINDOW_US: i64 = 10 * 60 * 1_000_000;
+const DAY_US: i64 = 86_400_000_000;
+
+/// A recent re-authentication is needed and none was given.
+#[must_use]
+pub fn reauth_required() -> AppError {
+    AppError::ForbiddenAs {
+        code: "reauth-required",
+        title: "Re-authentication required",
+        detail: "confirm it is you: send your password (or, with two-factor sign-in on, a code) with this request"
+            .into(),
+    }
+}
+
+/// Creating a token needs a re-authentication within the last 10 minutes: the password or code
+/// sent with the request (which then counts for the session), or the session's own recent one.
+async fn require_recent_auth(s: &Services, ctx: &Ctx, who: &Principal, password: Option<&str>, totp: Option<&str>) -> AppResult<()> {
+    let now = s.clock.now_us();
+    let Some(session_id) = who.session_id.as_deref() else { return Err(reauth_required()) };
+    let given = password.is_some_and(|p| !p.is_empty()) || totp.is_some_and(|c| !c.trim().is_empty());
+    if !given {
+        let at = s.store.session_reauthenticated_at(session_id).await?;
+        return match at {
+            Some(at) if now - at <= REAUTH_WINDOW_US => Ok(()),
+            _ => Err(reauth_required()),
+        };
+    }
+    let user = s.store.user_by_id(&who.user_id).await?.ok_or(AppError::Unauthenticated { presented: true })?;
+    step_up::confirm(s, ctx, &user, password, totp).await?;
+    let mut tx = s.store.begin().await?;
+    tx.mark_session_reauthenticated(session_id, now).await?;
+    tx.commit().await?;
+    Ok(())
+}
 
 #[derive(Deserialize, ToSchema)]
 pub struct CreateTokenRequest {
@@ -29,6 +69,11 @@ pub struct CreateTokenRequest {
     pub accounts: Option<Vec<String>>,
     /// Narrow the token to these capabilities (names as in the API, e.g. `drafts.create`).
     pub capabilities: Option<Vec<String>>,
+    /// Re-authentication, needed unless this session signed in or re-authenticated within the
+    /// last 10 minutes: the person's password…
+    pub password: Option<String>,
+    /// …or, with 2FA on, a code from the authenticator app (or a recovery code).
+    pub totp: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -99,10 +144,15 @@ pub async fn create_token(
     if scopes.is_empty() || scopes.iter().any(|s| s != "read" && s != "write") {
         errors.push(FieldError::new("scopes", "must be a non-empty list of `read` and/or `write`"));
     }
+    let latest = now.as_microsecond() + MAX_TOKEN_DAYS * DAY_US;
     let expires_at = match input.expires_at.as_deref() {
-        None => None,
+        None => Some(now.as_microsecond() + DEFAULT_TOKEN_DAYS * DAY_US),
         Some(raw) => match raw.parse::<jiff::Timestamp>() {
-            Ok(t) if t > now => Some(t.as_microsecond()),
+            Ok(t) if t > now && t.as_microsecond() <= latest => Some(t.as_microsecond()),
+            Ok(t) if t > now => {
+                errors.push(FieldError::new("expires_at", "must be within a year"));
+                None
+            }
             Ok(_) => {
                 errors.push(FieldError::new("expires_at", "must be in the future"));
                 None
@@ -118,6 +168,7 @@ pub async fn create_token(
     if !errors.is_empty() {
         return Err(AppError::Validation(errors));
     }
+    require_recent_auth(s, ctx, who, input.password.as_deref(), input.totp.as_deref()).await?;
     let token = Zeroizing::new(new_token(API_TOKEN_PREFIX));
     let id = uuid::Uuid::now_v7().to_string();
     let scopes_json = serde_json::to_string(&scopes).map_err(AppError::internal)?;

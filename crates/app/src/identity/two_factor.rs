@@ -63,6 +63,18 @@ pub async fn begin_totp(s: &Services, ctx: &Ctx, who: &Principal) -> AppResult<T
     Ok(TotpEnrolment { secret: twofactor::secret_base32(&secret), otpauth_uri: uri })
 }
 
+/// The enrolment waiting for its first code, if any: the same secret again (a mistyped code
+/// keeps it, so the app already scanned still matches).
+pub async fn pending_enrolment(s: &Services, who: &Principal) -> AppResult<Option<TotpEnrolment>> {
+    require_session(who)?;
+    let user = load_user(s, who).await?;
+    let (false, Some(sealed)) = (user.totp_enabled, user.totp_pending_sealed.as_deref()) else { return Ok(None) };
+    let secret = s.sealer.open(&secret_aad(&user.id), sealed).map_err(AppError::internal)?;
+    let totp = twofactor::build_totp(&secret, &user.email)?;
+    let uri = totp.to_url().map_err(|e| AppError::internal(anyhow::anyhow!("otpauth uri: {e}")))?;
+    Ok(Some(TotpEnrolment { secret: twofactor::secret_base32(&secret), otpauth_uri: uri }))
+}
+
 /// Confirms the enrolment with a current code: 2FA is on, and the recovery codes are shown once.
 pub async fn confirm_totp(s: &Services, ctx: &Ctx, who: &Principal, input: CodeRequest) -> AppResult<RecoveryCodes> {
     ctx.slot.set_action(Action::TotpEnable, None);

@@ -16,6 +16,7 @@ use crate::clock::rfc3339;
 use crate::crypto::{new_token, sha256};
 use crate::error::{AppError, AppResult, FieldError};
 use crate::input::future_instant;
+use crate::mail::{self, html_escape};
 use crate::members::terms::{Requested, build_terms, parse_role, require_manage};
 use crate::members::view::{MemberView, fresh_member};
 use crate::services::Services;
@@ -56,6 +57,59 @@ pub struct CreatedInvitation {
     pub expires_at: String,
     pub email: String,
     pub role: String,
+    /// `sent` or `failed` when mail is on (the invitee is mailed the link); null when it is off.
+    pub mail_status: Option<String>,
+    /// Why the email could not be delivered.
+    pub mail_error: Option<String>,
+}
+
+/// The outcome of sending an invitation again.
+#[derive(Serialize, ToSchema)]
+pub struct ResentInvitation {
+    pub id: String,
+    /// The new link (the previous one stops working). Shown only here and in the email.
+    pub invite_url: String,
+    pub mail_status: Option<String>,
+    pub mail_error: Option<String>,
+}
+
+/// Mails the invitee their link when mail is on, and records how it went on the invitation.
+async fn mail_invitation(
+    s: &Services,
+    invitation_id: &str,
+    to: &str,
+    inviter: &str,
+    account: &str,
+    role: &str,
+    link: &str,
+) -> AppResult<(Option<String>, Option<String>)> {
+    if !s.settings.mail_enabled() {
+        return Ok((None, None));
+    }
+    let text = format!(
+        "{inviter} invites you to help with {account} on Steward, as {role}.\n\nAccept the invitation here \
+         (sign in or create your Steward account with this address):\n{link}\n\nIf you did not expect this, \
+         ignore this email.\n"
+    );
+    let html = format!(
+        "<!doctype html><html><body><h1>You are invited to {account}</h1><p>{inviter} invites you to help with \
+         {account} on Steward, as {role}.</p><p><a href=\"{link}\">Accept the invitation</a> (sign in or create \
+         your Steward account with this address).</p><p>If you did not expect this, ignore this email.</p></body></html>",
+        inviter = html_escape(inviter),
+        account = html_escape(account),
+        role = html_escape(role),
+        link = html_escape(link),
+    );
+    let subject = format!("[Steward] {inviter} invites you to {account}");
+    let (status, error) = match mail::send(s, to, &subject, text, html).await {
+        Ok(()) => ("sent", None),
+        Err(e) => {
+            tracing::info!(invitation = %invitation_id, error = %e, "the invitation email was not delivered");
+            ("failed", Some(e.to_string()))
+        }
+    };
+    s.store.set_invitation_mail(invitation_id, status, error.as_deref(), s.clock.now_us()).await?;
+    Ok((Some(status.to_string()), error))
 }
 
 /// Refuses when the account has no free seat (members plus pending invitations).
@@ -124,7 +178,7 @@ pub async fn create_invitation(
     let now_us = now.as_microsecond();
     let token = zeroize::Zeroizing::new(new_token(INVITATION_TOKEN_PREFIX));
     let inv_id = uuid::Uuid::now_v7().to_string();
-    audited(s, ctx, &who.actor(), async |tx| {
+    let account_name = audited(s, ctx, &who.actor(), async |tx| {
         let account = tx.lock_account(id).await?.ok_or(AppError::NotFound)?;
         if account.status == "locked_down" {
             return Err(AppError::locked_down("the account is locked down: its owner must lift the lockdown first"));
@@ -136,6 +190,7 @@ pub async fn create_invitation(
             return Err(AppError::Conflict(format!("{email} already has a pending invitation; withdraw it first")));
         }
         require_free_seat(tx, id, account.max_members, now_us).await?;
+        let account_name = format!("{} ({})", account.display_name, account.handle);
         tx.insert_invitation(NewInvitation {
             id: &inv_id,
             account_id: id,
@@ -151,17 +206,60 @@ pub async fn create_invitation(
             "invitation_id": inv_id, "role": role.as_str(), "grant": input.grant, "revoke": input.revoke,
             "expires_at": expires_at.map(rfc3339), "daily_quota": input.daily_quota, "windows": input.windows.len(),
         }));
-        Ok(((), audit))
+        Ok((account_name, audit))
     })
     .await?;
+    let invite_url = format!("{}/invite/{}", s.settings.public_url, token.as_str());
+    let (mail_status, mail_error) =
+        mail_invitation(s, &inv_id, &email, &who.display_name, &account_name, role.as_str(), &invite_url).await?;
     Ok(CreatedInvitation {
-        invite_url: format!("{}/invite/{}", s.settings.public_url, token.as_str()),
+        invite_url,
         token: token.to_string(),
         id: inv_id,
         expires_at: rfc3339(invitation_expires_at),
         email,
         role: role.as_str().into(),
+        mail_status,
+        mail_error,
     })
+}
+
+/// Sends a pending invitation again with a new link (the old one stops working): for an email
+/// that did not arrive or was lost.
+pub async fn resend_invitation(
+    s: &Services,
+    ctx: &Ctx,
+    who: &Principal,
+    account_id: &str,
+    invitation_id: &str,
+) -> AppResult<ResentInvitation> {
+    let (id, inv) = (account_id, invitation_id);
+    ctx.slot.set_action(Action::InvitationResend, Some(format!("invitation:{inv}")));
+    let actor = authorize(s, ctx, who, id, Need::Capability(Capability::MembersManage)).await?;
+    let now = s.clock.now_us();
+    let pending = s.store.pending_invitations(id, now).await?;
+    let invitation = pending.into_iter().find(|i| i.id == inv).ok_or(AppError::NotFound)?;
+    require_manage(&actor.rights, invitation.role.parse().unwrap_or(Role::Admin))?;
+    let token = zeroize::Zeroizing::new(new_token(INVITATION_TOKEN_PREFIX));
+    let account_name = audited(s, ctx, &who.actor(), async |tx| {
+        let account = tx.lock_account(id).await?.ok_or(AppError::NotFound)?;
+        if account.status == "locked_down" {
+            return Err(AppError::locked_down("the account is locked down: its owner must lift the lockdown first"));
+        }
+        if !tx.replace_invitation_token(id, inv, &sha256(token.as_bytes()), now).await? {
+            return Err(AppError::NotFound);
+        }
+        let audit = Audit::on_account(id, Action::InvitationResend)
+            .target(format!("email:{}", invitation.email))
+            .detail(json!({ "invitation_id": inv, "role": invitation.role }));
+        Ok((format!("{} ({})", account.display_name, account.handle), audit))
+    })
+    .await?;
+    let invite_url = format!("{}/invite/{}", s.settings.public_url, token.as_str());
+    let (mail_status, mail_error) =
+        mail_invitation(s, inv, &invitation.email, &who.display_name, &account_name, &invitation.role, &invite_url)
+            .await?;
+    Ok(ResentInvitation { id: inv.to_string(), invite_url, mail_status, mail_error })
 }
 
 /// Withdraws a pending invitation (its seat is free again).

@@ -90,6 +90,10 @@ pub struct InvitationView {
     pub created_at: String,
     pub expires_at: String,
     pub membership_expires_at: Option<String>,
+    /// `sent` or `failed` once the invitation email was tried; null when mail is off.
+    pub mail_status: Option<String>,
+    /// Why the email could not be delivered.
+    pub mail_error: Option<String>,
 }
 
 fn invitation_view(i: InvitationRow) -> InvitationView {
@@ -101,6 +105,8 @@ fn invitation_view(i: InvitationRow) -> InvitationView {
         created_at: rfc3339(i.created_at),
         expires_at: rfc3339(i.expires_at),
         membership_expires_at: i.membership_expires_at.map(rfc3339),
+        mail_status: i.mail_status,
+        mail_error: i.mail_error,
     }
 }
 

@@ -4,6 +4,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use steward_app::identity::password::{self, ResetConfirmRequest, ResetRequest};
 use steward_app::identity::registration::{self, RegisterRequest};
 use steward_app::identity::sign_in::{self, LoginRequest};
 use steward_app::identity::view::UserView;
@@ -17,7 +18,12 @@ use crate::request::Ctx;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(register)).routes(routes!(login)).routes(routes!(logout))
+    OpenApiRouter::new()
+        .routes(routes!(register))
+        .routes(routes!(login))
+        .routes(routes!(logout))
+        .routes(routes!(password_reset))
+        .routes(routes!(password_reset_confirm))
 }
 
 #[utoipa::path(post, path = "/auth/register", tag = "identity", request_body = RegisterRequest,
@@ -73,4 +79,29 @@ pub(crate) async fn logout(State(state): State<AppState>, ctx: Ctx, principal: P
         resp.headers_mut().insert(header::SET_COOKIE, v);
     }
     Ok(resp)
+}
+
+#[utoipa::path(post, path = "/auth/password-reset", tag = "identity", request_body = ResetRequest,
+    responses((status = 202, description = "accepted for any address: a known one gets a mail with a link valid 30 minutes"),
+        (status = 422, body = Problem), (status = 429, body = Problem)))]
+pub(crate) async fn password_reset(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Json(body): Json<ResetRequest>,
+) -> ApiResult<StatusCode> {
+    password::request_reset(&state, &ctx, body).await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+#[utoipa::path(post, path = "/auth/password-reset/confirm", tag = "identity", request_body = ResetConfirmRequest,
+    responses((status = 204, description = "the password is set and every session ended"),
+        (status = 401, body = Problem, description = "totp-required: 2FA is on and no code was given"),
+        (status = 403, body = Problem, description = "the code is wrong"), (status = 422, body = Problem)))]
+pub(crate) async fn password_reset_confirm(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Json(body): Json<ResetConfirmRequest>,
+) -> ApiResult<StatusCode> {
+    password::confirm_reset(&state, &ctx, body).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

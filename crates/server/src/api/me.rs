@@ -4,6 +4,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Serialize;
+use steward_app::identity::password::{self, ChangePasswordRequest};
 use steward_app::identity::sessions::{self, RevokeAllRequest, SessionView};
 use steward_app::identity::tokens::{self, CreateTokenRequest, CreatedToken, TokenView};
 use steward_app::identity::two_factor::{self, CodeRequest, RecoveryCodes, TotpEnrolment};
@@ -21,6 +22,7 @@ use crate::state::AppState;
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(me))
+        .routes(routes!(change_password))
         .routes(routes!(begin_totp, disable_totp))
         .routes(routes!(confirm_totp))
         .routes(routes!(list_sessions))
@@ -50,6 +52,21 @@ pub(crate) async fn me(State(state): State<AppState>, principal: Principal) -> A
         _ => None,
     };
     Ok(Json(MeView { user: me.user, csrf_token: csrf, recovery_codes_left: me.recovery_codes_left }))
+}
+
+#[utoipa::path(post, path = "/me/password", tag = "me", request_body = ChangePasswordRequest,
+    responses((status = 204, description = "changed; the person's other sessions ended"),
+        (status = 401, body = Problem, description = "totp-required: 2FA is on and no code was given"),
+        (status = 403, body = Problem, description = "the current password or the code is wrong"),
+        (status = 422, body = Problem, description = "the new password is too weak")))]
+pub(crate) async fn change_password(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    SessionPrincipal(p): SessionPrincipal,
+    Json(body): Json<ChangePasswordRequest>,
+) -> ApiResult<StatusCode> {
+    password::change_password(&state, &ctx, &p, body).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[utoipa::path(post, path = "/me/totp", tag = "me",
@@ -119,7 +136,9 @@ pub(crate) async fn revoke_all_sessions(
 }
 
 #[utoipa::path(post, path = "/me/tokens", tag = "me", request_body = CreateTokenRequest,
-    responses((status = 201, body = CreatedToken), (status = 422, body = Problem)))]
+    responses((status = 201, body = CreatedToken), (status = 401, body = Problem, description = "totp-required"),
+        (status = 403, body = Problem, description = "reauth-required, or a wrong password or code"),
+        (status = 422, body = Problem)))]
 pub(crate) async fn create_token(
     State(state): State<AppState>,
     ctx: Ctx,

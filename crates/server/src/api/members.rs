@@ -3,7 +3,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
-use steward_app::members::invitations::{self, CreatedInvitation, InvitationRequest};
+use steward_app::members::invitations::{self, CreatedInvitation, InvitationRequest, ResentInvitation};
 use steward_app::members::membership::{self, MemberUpdate};
 use steward_app::members::view::{self, InvitationView, MemberView};
 use utoipa::IntoParams;
@@ -22,6 +22,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(update_member, remove_member))
         .routes(routes!(create_invitation, list_invitations))
         .routes(routes!(withdraw_invitation))
+        .routes(routes!(resend_invitation))
         .routes(routes!(accept_invitation))
 }
 
@@ -70,6 +71,19 @@ pub(crate) async fn withdraw_invitation(
 ) -> ApiResult<StatusCode> {
     invitations::withdraw_invitation(&state, &ctx, &principal, &id, &inv).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(post, path = "/accounts/{id}/invitations/{inv}/resend", tag = "members",
+    params(("id" = String, Path), ("inv" = String, Path)),
+    responses((status = 200, body = ResentInvitation, description = "a new link, mailed when mail is on; the old link stops working"),
+        (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub(crate) async fn resend_invitation(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    principal: Principal,
+    Path((id, inv)): Path<(String, String)>,
+) -> ApiResult<Json<ResentInvitation>> {
+    Ok(Json(invitations::resend_invitation(&state, &ctx, &principal, &id, &inv).await?))
 }
 
 #[utoipa::path(post, path = "/invitations/{token}/accept", tag = "members", params(("token" = String, Path)),

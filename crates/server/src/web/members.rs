@@ -10,7 +10,9 @@ use axum::response::Response;
 use steward_domain::capability::{Capability, MemberRights, Role, can_manage_role};
 use steward_domain::windows::WindowInput;
 
-use steward_app::members::invitations::{CreatedInvitation, InvitationRequest, create_invitation, withdraw_invitation};
+use steward_app::members::invitations::{
+    CreatedInvitation, InvitationRequest, ResentInvitation, create_invitation, resend_invitation, withdraw_invitation,
+};
 use steward_app::members::membership::{MemberUpdate, remove_member, update_member};
 use steward_app::members::view::{MemberView, list_invitations, list_members};
 
@@ -38,6 +40,8 @@ pub struct InvitationRowView {
     pub role: String,
     pub expires: Html,
     pub manageable: bool,
+    /// How the invitation email went: "sent", the delivery error, or nothing without mail.
+    pub mail: Option<String>,
 }
 
 #[derive(Template)]
@@ -52,6 +56,8 @@ struct MembersPage {
     max_members: i64,
     invite: Form,
     created: Option<CreatedInvitation>,
+    /// An invitation just sent again: its email and new link.
+    resent: Option<(String, ResentInvitation)>,
     roles: Vec<(String, String)>,
     capabilities: Vec<(String, String)>,
     csrf: String,
@@ -110,6 +116,12 @@ async fn members_view(state: &AppState, viewer: &Viewer, id: &str) -> Result<Mem
         .map(|i| InvitationRowView {
             manageable: Role::from_str(&i.role).is_ok_and(|r| can_manage_role(&a.rights, r)),
             expires: when(&i.expires_at, &zone, tz),
+            mail: match (i.mail_status.as_deref(), i.mail_error) {
+                (Some("sent"), _) => Some("sent".into()),
+                (Some(_), Some(err)) => Some(format!("not delivered: {err}")),
+                (Some(other), None) => Some(other.to_string()),
+                (None, _) => None,
+            },
             id: i.id,
             email: i.email,
             role: i.role,
@@ -127,6 +139,7 @@ async fn members_view(state: &AppState, viewer: &Viewer, id: &str) -> Result<Mem
         can_manage,
         invite: Form::new("invite", &viewer.csrf).value("role", "editor"),
         created: None,
+        resent: None,
         roles: assignable_roles(&a.rights),
         capabilities: capability_options(&a),
         csrf: viewer.csrf.clone(),
@@ -229,6 +242,24 @@ pub async fn withdraw(
     let result = withdraw_invitation(&state, &viewer.ctx(), &viewer.principal, &id, &inv).await;
     match result.map_err(ApiError) {
         Ok(()) => Ok(see_other(&format!("/accounts/{id}/members?notice=withdrawn"))),
+        Err(e) => row_failed(&state, &viewer, &id, &e).await,
+    }
+}
+
+/// Sends a pending invitation again, with a new link (shown here too, for when mail is off).
+pub async fn resend(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path((id, inv)): Path<(String, String)>,
+) -> Result<Response, PageError> {
+    let result = resend_invitation(&state, &viewer.ctx(), &viewer.principal, &id, &inv).await;
+    match result.map_err(ApiError) {
+        Ok(resent) => {
+            let mut page = members_view(&state, &viewer, &id).await.or_page(&viewer)?;
+            let email = page.invitations.iter().find(|i| i.id == inv).map(|i| i.email.clone()).unwrap_or_default();
+            page.resent = Some((email, resent));
+            Ok(render(StatusCode::OK, &page))
+        }
         Err(e) => row_failed(&state, &viewer, &id, &e).await,
     }
 }

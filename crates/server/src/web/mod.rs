@@ -20,6 +20,7 @@ pub mod html;
 pub mod lockdown;
 pub mod members;
 pub mod posts;
+pub mod reset;
 pub mod security;
 pub mod signin;
 pub mod time;
@@ -60,6 +61,8 @@ pub fn router() -> Router<AppState> {
         .route("/signin", get(signin::signin_page).post(signin::signin_submit))
         .route("/signup", get(signin::signup_page).post(signin::signup_submit))
         .route("/signout", post(signin::signout))
+        .route("/forgot", get(reset::forgot_page).post(reset::forgot_submit))
+        .route("/reset/{token}", get(reset::reset_page).post(reset::reset_submit))
         .route("/invite/{token}", get(signin::invitation_page).post(signin::invitation_submit))
         .route("/accounts/{id}", get(account::overview))
         .route("/accounts/{id}/rules/accept", post(account::accept_rules))
@@ -69,6 +72,7 @@ pub fn router() -> Router<AppState> {
         .route("/accounts/{id}/members", get(members::members_page))
         .route("/accounts/{id}/invitations", post(members::invite))
         .route("/accounts/{id}/invitations/{inv}/withdraw", post(members::withdraw))
+        .route("/accounts/{id}/invitations/{inv}/resend", post(members::resend))
         .route("/accounts/{id}/members/{user_id}", get(members::member_page).post(members::member_submit))
         .route("/accounts/{id}/members/{user_id}/remove", post(members::remove))
         .route("/accounts/{id}/calendar", get(posts::calendar_page))
@@ -84,6 +88,7 @@ pub fn router() -> Router<AppState> {
         .route("/posts/{pid}/cancel", post(posts::cancel))
         .route("/posts/{pid}/comments", post(posts::comment))
         .route("/security", get(security::security_page))
+        .route("/security/password", post(security::change_password))
         .route("/security/totp", post(security::totp_begin))
         .route("/security/totp/confirm", post(security::totp_confirm))
         .route("/security/totp/disable", post(security::totp_disable))

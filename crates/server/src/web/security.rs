@@ -1,11 +1,12 @@
-//! Security: sessions and devices with "log out everywhere", two-factor enrolment with a QR
-//! code and recovery codes, personal access tokens.
+//! Security: the password, sessions and devices with "log out everywhere", two-factor
+//! enrolment with a QR code and recovery codes, personal access tokens.
 use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use steward_app::AppError;
 use steward_app::accounts::view::list_accounts;
+use steward_app::identity::password::{self, ChangePasswordRequest};
 use steward_app::identity::sessions::{self, RevokeAllRequest};
 use steward_app::identity::sign_in;
 use steward_app::identity::tokens::{self, CreateTokenRequest};
@@ -38,11 +39,33 @@ pub struct TokenRow {
     pub last_used: Html,
 }
 
-/// Shown once after enrolment or token creation, never again.
-pub enum Reveal {
-    Enrolment { secret: String, qr_svg: Html },
-    RecoveryCodes(Vec<String>),
-    Token { name: String, token: String },
+/// An enrolment waiting for its first code: the same secret until it is confirmed.
+pub struct Enrolment {
+    pub secret: String,
+    pub qr_svg: Html,
+}
+
+/// Recovery codes, shown once after enrolment, with a text file of them to download.
+pub struct Codes {
+    pub codes: Vec<String>,
+    /// The codes as a `data:` URL of a text file (no script, no second request).
+    pub download: String,
+    /// The codes one a line, for the box they can be copied from.
+    pub text: String,
+}
+
+impl Codes {
+    fn new(codes: Vec<String>) -> Self {
+        let text = format!(
+            "Steward recovery codes\nEach code signs you in once in place of a code from your authenticator app.\n\n{}\n",
+            codes.join("\n")
+        );
+        let encoded: String = text
+            .bytes()
+            .map(|b| if b.is_ascii_alphanumeric() || b == b'-' { (b as char).to_string() } else { format!("%{b:02X}") })
+            .collect();
+        Self { download: format!("data:text/plain;charset=utf-8,{encoded}"), text: codes.join("\n"), codes }
+    }
 }
 
 #[derive(Template)]
@@ -54,7 +77,11 @@ struct SecurityPage {
     recovery_codes_left: Option<i64>,
     sessions: Vec<SessionRow>,
     tokens: Vec<TokenRow>,
-    reveal: Option<Reveal>,
+    enrolment: Option<Enrolment>,
+    recovery_codes: Option<Codes>,
+    /// A token just created (name, secret): shown once.
+    new_token: Option<(String, String)>,
+    password: Form,
     totp: Form,
     token: Form,
     sessions_form: Form,
@@ -90,6 +117,11 @@ async fn security_view(state: &AppState, viewer: &Viewer) -> Result<SecurityPage
     let sessions = sessions::list_sessions(state, who).await?;
     let tokens = tokens::list_tokens(state, who).await?;
     let my_accounts = list_accounts(state, who).await?;
+    // An enrolment begun and not confirmed is shown again, with the same secret.
+    let enrolment = match two_factor::pending_enrolment(state, who).await? {
+        Some(e) => Some(Enrolment { qr_svg: qr_svg(&e.otpauth_uri)?, secret: e.secret }),
+        None => None,
+    };
     let tz = viewer.tz.as_ref();
     let sessions = sessions
         .into_iter()
@@ -127,7 +159,10 @@ async fn security_view(state: &AppState, viewer: &Viewer) -> Result<SecurityPage
         recovery_codes_left: me.recovery_codes_left,
         sessions,
         tokens,
-        reveal: None,
+        enrolment,
+        recovery_codes: None,
+        new_token: None,
+        password: Form::new("password", &viewer.csrf),
         totp: Form::new("totp", &viewer.csrf),
         token: Form::new("token", &viewer.csrf).value("scopes", "read"),
         sessions_form: Form::new("sessions", &viewer.csrf),
@@ -187,7 +222,7 @@ pub async fn totp_begin(State(state): State<AppState>, viewer: Viewer) -> Result
     let result = two_factor::begin_totp(&state, &viewer.ctx(), &viewer.principal).await.map_err(ApiError);
     match result.and_then(|e| Ok((qr_svg(&e.otpauth_uri)?, e.secret))) {
         Ok((qr_svg, secret)) => {
-            show(&state, &viewer, StatusCode::OK, |p| p.reveal = Some(Reveal::Enrolment { secret, qr_svg })).await
+            show(&state, &viewer, StatusCode::OK, |p| p.enrolment = Some(Enrolment { secret, qr_svg })).await
         }
         Err(e) => {
             let form = Form::new("totp", &viewer.csrf).failed(&e);
@@ -204,26 +239,34 @@ pub async fn totp_confirm(
     let body = CodeRequest { code: data.text("code") };
     match two_factor::confirm_totp(&state, &viewer.ctx(), &viewer.principal, body).await.map_err(ApiError) {
         Ok(codes) => {
-            show(&state, &viewer, StatusCode::OK, |p| p.reveal = Some(Reveal::RecoveryCodes(codes.recovery_codes)))
-                .await
+            show(&state, &viewer, StatusCode::OK, |p| p.recovery_codes = Some(Codes::new(codes.recovery_codes))).await
         }
         Err(e) => {
-            // The enrolment is still pending: show its QR code again with the error.
-            let reveal = begin_again(&state, &viewer).await;
+            // The enrolment stays pending with the same secret (the page shows it again), so
+            // the app already scanned still matches the next code.
             let form = Form::new("totp", &viewer.csrf).failed(&e);
-            show_failed(&state, &viewer, &e, |p| {
-                p.totp = form;
-                p.reveal = reveal;
-            })
-            .await
+            show_failed(&state, &viewer, &e, |p| p.totp = form).await
         }
     }
 }
 
-/// A wrong confirmation code: start a fresh enrolment so the page can show a QR code again.
-async fn begin_again(state: &AppState, viewer: &Viewer) -> Option<Reveal> {
-    let e = two_factor::begin_totp(state, &viewer.ctx(), &viewer.principal).await.ok()?;
-    Some(Reveal::Enrolment { qr_svg: qr_svg(&e.otpauth_uri).ok()?, secret: e.secret })
+pub async fn change_password(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    data: FormData,
+) -> Result<Response, PageError> {
+    let body = ChangePasswordRequest {
+        current_password: data.text("current_password"),
+        new_password: data.text("new_password"),
+        totp: data.opt("totp"),
+    };
+    match password::change_password(&state, &viewer.ctx(), &viewer.principal, body).await.map_err(ApiError) {
+        Ok(()) => Ok(see_other("/security?notice=password_changed")),
+        Err(e) => {
+            let form = Form::new("password", &viewer.csrf).failed(&e);
+            show_failed(&state, &viewer, &e, |p| p.password = form).await
+        }
+    }
 }
 
 pub async fn totp_disable(
@@ -243,7 +286,7 @@ pub async fn totp_disable(
 
 pub async fn revoke_all(State(state): State<AppState>, viewer: Viewer, data: FormData) -> Result<Response, PageError> {
     let keep_current = data.get("keep_current") == Some("true");
-    let input = RevokeAllRequest { keep_current };
+    let input = RevokeAllRequest { keep_current, include_tokens: data.checked("include_tokens") };
     match sessions::revoke_all_sessions(&state, &viewer.ctx(), &viewer.principal, input).await.map_err(ApiError) {
         Ok(()) if keep_current => Ok(see_other("/security?notice=others_out")),
         // This browser's session ended too: clear its cookie as signing out does.
@@ -299,6 +342,8 @@ pub async fn create_token(
                 expires_at,
                 accounts,
                 capabilities,
+                password: data.opt("password"),
+                totp: data.opt("totp"),
             };
             tokens::create_token(&state, &viewer.ctx(), &viewer.principal, body).await.map_err(ApiError)
         }
@@ -307,7 +352,7 @@ pub async fn create_token(
     match result {
         Ok(created) => {
             show(&state, &viewer, StatusCode::CREATED, |p| {
-                p.reveal = Some(Reveal::Token { name: created.view.name, token: created.token });
+                p.new_token = Some((created.view.name, created.token));
             })
             .await
         }
@@ -342,6 +387,15 @@ mod tests {
         let svg = svg.to_string();
         assert!(svg.starts_with("<svg role=\"img\""), "{}", &svg[..40]);
         assert!(!svg.contains("<?xml"));
+    }
+
+    #[test]
+    fn recovery_codes_download_as_a_text_file() {
+        let c = Codes::new(vec!["AAAA-BBBB-CCCC".into(), "DDDD-EEEE-FFFF".into()]);
+        assert!(c.download.starts_with("data:text/plain;charset=utf-8,Steward%20recovery%20codes%0A"), "{}", c.download);
+        assert!(c.download.contains("%0AAAAA-BBBB-CCCC%0ADDDD-EEEE-FFFF%0A"), "{}", c.download);
+        assert!(!c.download.contains(' ') && !c.download.contains('"'));
+        assert_eq!(c.text, "AAAA-BBBB-CCCC\nDDDD-EEEE-FFFF");
     }
 
     #[test]

@@ -57,7 +57,7 @@ fn pending_aad(binding: &str) -> String {
     format!("web:pending-signin:{binding}")
 }
 
-fn with_cookie(mut resp: Response, set_cookie: Option<&str>) -> Response {
+pub(crate) fn with_cookie(mut resp: Response, set_cookie: Option<&str>) -> Response {
     if let Some(c) = set_cookie
         && let Ok(v) = c.parse()
     {
@@ -70,6 +70,7 @@ fn notice_text(key: Option<&str>) -> Option<String> {
     let text = match key? {
         "signed_out" => "You are signed out.",
         "everywhere" => "You are signed out on every device.",
+        "password_reset" => "Your password is set. Sign in with it; every earlier session was signed out.",
         _ => return None,
     };
     Some(text.into())

@@ -70,3 +70,21 @@
   var go = document.querySelector("a[data-follow]");
   if (go) window.location.assign(go.href);
 })();
+
+// Copy buttons (the recovery codes): shown only with a script and a clipboard; without them
+// the text stays in a box to select, and the download link works anyway.
+(function () {
+  document.querySelectorAll("[data-copy]").forEach(function (button) {
+    var source = document.getElementById(button.getAttribute("data-copy"));
+    var status = button.parentNode.querySelector("[data-copy-status]");
+    if (!source || !navigator.clipboard) return;
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      navigator.clipboard.writeText(source.value || source.textContent).then(function () {
+        if (status) status.textContent = "Copied.";
+      }, function () {
+        if (status) status.textContent = "Copying failed: select the codes and copy them.";
+      });
+    });
+  });
+})();
