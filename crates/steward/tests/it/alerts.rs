@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use steward_doubles::smtp::SmtpSink;
 
 use crate::helpers::accounts::{member, sandbox_account};
+use crate::helpers::mail::eventually;
 use crate::helpers::*;
 
 async fn alerts(app: &TestApp, who: &Session) -> Vec<Value> {
@@ -25,16 +26,6 @@ async fn patch_settings(app: &TestApp, who: &Session, account: &str, body: Value
     app.req(Method::PATCH, &format!("/api/v1/accounts/{account}/settings")).auth(who).json(body).send().await
 }
 
-/// Waits (bounded) until `check` holds: deliveries run in the background.
-async fn eventually<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
-    for _ in 0..200 {
-        if let Some(v) = check().await {
-            return v;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("gave up waiting for {what}");
-}
 
 both_backends! {
     async fn a_change_by_someone_other_than_the_owner_alerts_and_repeats_are_grouped(app: TestApp) {

@@ -398,9 +398,17 @@ async fn owner_and_editor_story_in_chromium() {
     assert!(qr.contains("<svg"), "an inline SVG QR code: {}", &qr[..qr.len().min(200)]);
     let secret = owner.find(By::Css("#totp-secret")).await.unwrap().text().await.unwrap();
     check_page(&owner, "security-enrol").await;
+    // A mistyped code keeps the same secret: the app already scanned still matches.
+    fill(&owner, "#totp-code", "000000").await;
+    press(&owner, "Turn on two-factor authentication").await;
+    assert_text(&owner, "is not the current code").await;
+    assert_eq!(owner.find(By::Css("#totp-secret")).await.unwrap().text().await.unwrap(), secret);
     fill(&owner, "#totp-code", &totp_code(&secret, &app, 0)).await;
     press(&owner, "Turn on two-factor authentication").await;
     assert_text(&owner, "Two-factor authentication is on").await;
+    let download = owner.find(By::Css("a[download='steward-recovery-codes.txt']")).await.expect("download link");
+    assert!(download.attr("href").await.unwrap().unwrap().starts_with("data:text/plain"));
+    assert!(owner.find(By::Css("button[data-copy]")).await.unwrap().is_displayed().await.unwrap(), "copy button shown");
     let codes: Vec<String> = {
         let mut v = Vec::new();
         for e in owner.find_all(By::Css(".codes code")).await.unwrap() {

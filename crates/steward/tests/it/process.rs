@@ -221,6 +221,57 @@ async fn admin_create_user_then_audit_verify_detects_tampering() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_reset_password_reads_the_new_password_from_stdin_and_ends_sessions() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str], stdin: &str| {
+        let mut child = std::process::Command::new(BIN)
+            .args(args)
+            .env("STEWARD_DATA_DIR", dir.path())
+            .env_remove("STEWARD_DATABASE_URL")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let out = run(
+        &["admin", "create-user", "--email", "lost@example.com", "--display-name", "Lost", "--password-stdin"],
+        &format!("{PASSWORD}\n"),
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let server = start(&["serve"], dir.path(), &[]).await;
+    let c = http();
+    let login = |password: &str| json!({"email": "lost@example.com", "password": password});
+    let (st, body) =
+        call(&c, reqwest::Method::POST, format!("{}/api/v1/auth/login", server.base), None, Some(login(PASSWORD))).await;
+    assert_eq!(st, 200);
+    let session = body["token"].as_str().unwrap().to_string();
+    let new_password = "a-new-passphrase-from-the-operator";
+    let weak = run(&["admin", "reset-password", "--email", "lost@example.com"], "short\n");
+    assert!(!weak.status.success());
+    assert!(String::from_utf8_lossy(&weak.stderr).contains("password"), "{}", String::from_utf8_lossy(&weak.stderr));
+    let unknown = run(&["admin", "reset-password", "--email", "nobody@example.com"], &format!("{new_password}\n"));
+    assert!(!unknown.status.success());
+    let ok = run(&["admin", "reset-password", "--email", "lost@example.com"], &format!("{new_password}\n"));
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("lost@example.com"));
+    assert!(!String::from_utf8_lossy(&ok.stdout).contains(new_password), "the password is never printed");
+    // The running server sees it at once: the old session and password are refused.
+    let (st, _) = call(&c, reqwest::Method::GET, format!("{}/api/v1/me", server.base), Some(&session), None).await;
+    assert_eq!(st, 401);
+    let (st, _) =
+        call(&c, reqwest::Method::POST, format!("{}/api/v1/auth/login", server.base), None, Some(login(PASSWORD))).await;
+    assert_eq!(st, 401);
+    let (st, _) =
+        call(&c, reqwest::Method::POST, format!("{}/api/v1/auth/login", server.base), None, Some(login(new_password))).await;
+    assert_eq!(st, 200);
+    server.terminate().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_starts_with_sample_people_who_can_sign_in() {
     let dir = tempfile::tempdir().unwrap();
     let demo = start(&["demo"], dir.path(), &[]).await;

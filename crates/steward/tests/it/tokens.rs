@@ -86,4 +86,63 @@ both_backends! {
         }
         assert!(app.state.store.api_tokens_for_user(&s.user_id).await.unwrap().is_empty());
     }
+
+    async fn tokens_expire_in_90_days_unless_told_and_never_after_a_year(app: TestApp) {
+        let s = app.user("ttl@example.com").await;
+        let r = app.post("/api/v1/me/tokens").auth(&s).json(json!({"name": "default", "scopes": ["read"]})).send().await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let expires: jiff::Timestamp = r.body["expires_at"].as_str().unwrap().parse().unwrap();
+        let days = (expires.as_second() - app.clock.now().as_second()) / 86_400;
+        assert_eq!(days, 90, "{}", r.text);
+        let too_late = app.clock.now().checked_add(jiff::SignedDuration::from_hours(24 * 400)).unwrap().to_string();
+        let r = app.post("/api/v1/me/tokens").auth(&s).json(json!({"name": "long", "scopes": ["read"], "expires_at": too_late})).send().await;
+        r.assert_problem(422, "validation");
+        assert_eq!(r.body["errors"][0]["field"], "expires_at");
+        let within = app.clock.now().checked_add(jiff::SignedDuration::from_hours(24 * 360)).unwrap().to_string();
+        let r = app.post("/api/v1/me/tokens").auth(&s).json(json!({"name": "year", "scopes": ["read"], "expires_at": within})).send().await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        // The default token stops working after its 90 days.
+        let t = app.post("/api/v1/me/tokens").auth(&s).json(json!({"name": "d2", "scopes": ["read"]})).send().await;
+        let secret = t.body["token"].as_str().unwrap().to_string();
+        assert_eq!(app.get("/api/v1/me").bearer(&secret).send().await.status, 200);
+        app.clock.advance(Duration::from_secs(90 * 86_400 + 1));
+        assert_eq!(app.get("/api/v1/me").bearer(&secret).send().await.status, 401);
+    }
+
+    async fn creating_a_token_needs_a_re_authentication_within_10_minutes(app: TestApp) {
+        let s = app.user("reauth@example.com").await;
+        app.clock.advance(Duration::from_secs(11 * 60));
+        let create = |extra: serde_json::Value| {
+            let mut body = json!({"name": "late", "scopes": ["read"]});
+            body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+            app.post("/api/v1/me/tokens").auth(&s).json(body)
+        };
+        create(json!({})).send().await.assert_problem(403, "reauth-required");
+        create(json!({"password": "not-the-password-1"})).send().await.assert_problem(403, "forbidden");
+        assert!(app.get("/api/v1/me/tokens").auth(&s).send().await.body["items"].as_array().unwrap().is_empty());
+        let ok = create(json!({"password": PASSWORD})).send().await;
+        assert_eq!(ok.status, 201, "{}", ok.text);
+        // That re-authentication counts for the next 10 minutes, and no longer.
+        assert_eq!(create(json!({})).send().await.status, 201);
+        app.clock.advance(Duration::from_secs(11 * 60));
+        create(json!({})).send().await.assert_problem(403, "reauth-required");
+    }
+
+    async fn log_out_everywhere_revokes_tokens_when_asked(app: TestApp) {
+        let s = app.user("all@example.com").await;
+        let t = app.post("/api/v1/me/tokens").auth(&s).json(json!({"name": "script", "scopes": ["read"]})).send().await;
+        let token = t.body["token"].as_str().unwrap().to_string();
+        let r = app.post("/api/v1/me/sessions/revoke-all").auth(&s).json(json!({"keep_current": true})).send().await;
+        assert_eq!(r.status, 204, "{}", r.text);
+        assert_eq!(app.get("/api/v1/me").bearer(&token).send().await.status, 200, "tokens stay unless asked");
+        let r = app.post("/api/v1/me/sessions/revoke-all").auth(&s)
+            .json(json!({"keep_current": true, "include_tokens": true})).send().await;
+        assert_eq!(r.status, 204, "{}", r.text);
+        assert_eq!(app.get("/api/v1/me").bearer(&token).send().await.status, 401);
+        assert_eq!(app.get("/api/v1/me").auth(&s).send().await.status, 200, "the current session was kept");
+        // The web form ticks "revoke my access tokens too" by default.
+        let (status, html) = crate::helpers::html::page(&app, &s, "/security").await;
+        assert_eq!(status, 200);
+        assert!(html.contains("name=\"include_tokens\" value=\"true\" checked"), "{html}");
+    }
 }

@@ -90,4 +90,39 @@ both_backends! {
         assert_eq!(app.state.store.unused_recovery_code_count(&row.id).await.unwrap(), 0);
         let _ = codes;
     }
+
+    async fn the_security_page_keeps_a_pending_secret_says_once_whether_2fa_is_on_and_offers_the_codes(app: TestApp) {
+        use crate::helpers::html::{csrf_in, page, post_form};
+        let s = app.user("page2fa@example.com").await;
+        let (_, html) = page(&app, &s, "/security").await;
+        assert_eq!(html.matches("Two-factor authentication is").count(), 1, "{html}");
+        assert!(html.contains("Two-factor authentication is off."), "{html}");
+        let csrf = csrf_in(&html);
+        let (status, _, html) = post_form(&app, &s.cookie(), "/security/totp", &[("csrf_token", &csrf)]).await;
+        assert_eq!(status, 200, "{html}");
+        let secret_of = |html: &str| {
+            let at = html.find("id=\"totp-secret\">").expect("the key") + "id=\"totp-secret\">".len();
+            html[at..at + html[at..].find('<').unwrap()].to_string()
+        };
+        let secret = secret_of(&html);
+        assert_eq!(html.matches("Two-factor authentication is").count(), 1, "{html}");
+        let (status, _, html) =
+            post_form(&app, &s.cookie(), "/security/totp/confirm", &[("csrf_token", &csrf), ("code", "000000")]).await;
+        assert_eq!(status, 422, "{html}");
+        assert_eq!(secret_of(&html), secret, "a mistyped code keeps the pending secret");
+        // Coming back later shows the same enrolment too.
+        assert_eq!(secret_of(&page(&app, &s, "/security").await.1), secret);
+        let code = totp_code(&secret, &app, 0);
+        let (status, _, html) =
+            post_form(&app, &s.cookie(), "/security/totp/confirm", &[("csrf_token", &csrf), ("code", &code)]).await;
+        assert_eq!(status, 200, "{html}");
+        assert_eq!(html.matches("Two-factor authentication is").count(), 1, "{html}");
+        assert!(html.contains("Two-factor authentication is on."), "{html}");
+        assert!(html.contains("download=\"steward-recovery-codes.txt\"") && html.contains("href=\"data:text/plain;charset=utf-8,"), "{html}");
+        assert!(html.contains("data-copy=\"recovery-codes-text\""), "{html}");
+        let codes_box = html.find("id=\"recovery-codes-text\"").expect("the codes to copy");
+        let rest = &html[codes_box..];
+        let inner = &rest[rest.find('>').unwrap() + 1..rest.find("</textarea>").unwrap()];
+        assert_eq!(inner.lines().count(), 10, "ten codes: {inner}");
+    }
 }

@@ -15,6 +15,7 @@ use tokio::net::TcpListener;
 pub mod accounts;
 pub mod binary;
 pub mod html;
+pub mod mail;
 pub mod oauth;
 pub mod seed;
 
@@ -138,7 +139,11 @@ impl TestApp {
     }
 
     pub async fn login(&self, email: &str) -> Session {
-        let r = self.post("/api/v1/auth/login").json(json!({ "email": email, "password": PASSWORD })).send().await;
+        self.login_with_password(email, PASSWORD).await
+    }
+
+    pub async fn login_with_password(&self, email: &str, password: &str) -> Session {
+        let r = self.post("/api/v1/auth/login").json(json!({ "email": email, "password": password })).send().await;
         assert_eq!(r.status, 200, "login {email}: {}", r.text);
         Session::from_login(&r)
     }
