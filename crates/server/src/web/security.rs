@@ -239,7 +239,13 @@ pub async fn totp_confirm(
     let body = CodeRequest { code: data.text("code") };
     match two_factor::confirm_totp(&state, &viewer.ctx(), &viewer.principal, body).await.map_err(ApiError) {
         Ok(codes) => {
-            show(&state, &viewer, StatusCode::OK, |p| p.recovery_codes = Some(Codes::new(codes.recovery_codes))).await
+            // The viewer was read before this request turned 2FA on: the page says what is true now.
+            show(&state, &viewer, StatusCode::OK, |p| {
+                p.totp_enabled = true;
+                p.recovery_codes_left = i64::try_from(codes.recovery_codes.len()).ok();
+                p.recovery_codes = Some(Codes::new(codes.recovery_codes));
+            })
+            .await
         }
         Err(e) => {
             // The enrolment stays pending with the same secret (the page shows it again), so

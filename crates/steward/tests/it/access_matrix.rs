@@ -35,6 +35,7 @@ const MATRIX: &[(&str, [u16; 8], [u16; 8])] = &[
     ("POST /accounts/{id}/invitations (admin)",     [201,  403,  403,  403,  403,  403,  404,  401], B),
     ("GET /accounts/{id}/invitations",              [200,  200,  403,  403,  403,  403,  404,  401], B),
     ("DELETE /accounts/{id}/invitations/{inv}",     [204,  204,  403,  403,  403,  403,  404,  401], B),
+    ("POST /accounts/{id}/invitations/{inv}/resend", [200, 200,  403,  403,  403,  403,  404,  401], B),
     ("PATCH /accounts/{id}/members/{user_id}",      [200,  200,  403,  403,  403,  403,  404,  401], B),
     ("DELETE /accounts/{id}/members/{user_id}",     [204,  204,  403,  403,  403,  403,  404,  401], B),
     ("GET /accounts/{id}/comments",                 [200,  200,  200,  200,  200,  200,  404,  401], B),
@@ -311,6 +312,10 @@ impl World<'_> {
             "DELETE /accounts/{id}/invitations/{inv}" => {
                 let (inv, _) = self.invite(account, &self.fresh_email("withdrawn"), "editor").await;
                 app.delete(&format!("{base}/invitations/{inv}"))
+            }
+            "POST /accounts/{id}/invitations/{inv}/resend" => {
+                let (inv, _) = self.invite(account, &self.fresh_email("resent"), "editor").await;
+                app.post(&format!("{base}/invitations/{inv}/resend"))
             }
             "PATCH /accounts/{id}/members/{user_id}" => {
                 let target = self.spare_viewer(account).await;
