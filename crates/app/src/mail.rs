@@ -30,7 +30,11 @@ impl std::fmt::Display for MailError {
 pub fn message(from: &str, to: &str, subject: &str, text: String, html: String) -> anyhow::Result<Message> {
     let from: Mailbox = from.parse()?;
     let to: Mailbox = to.parse()?;
-    Ok(Message::builder().from(from).to(to).subject(subject).multipart(MultiPart::alternative_plain_html(text, html))?)
+    Ok(Message::builder()
+        .from(from)
+        .to(to)
+        .subject(subject)
+        .multipart(MultiPart::alternative_plain_html(text, html))?)
 }
 
 /// Escapes a value for the HTML part.

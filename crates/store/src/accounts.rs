@@ -613,7 +613,13 @@ impl Tx {
     }
 
     /// Gives a pending invitation a new secret (sending it again ends the old link).
-    pub async fn replace_invitation_token(&mut self, account_id: &str, id: &str, token_hash: &[u8], now: Micros) -> Result<bool> {
+    pub async fn replace_invitation_token(
+        &mut self,
+        account_id: &str,
+        id: &str,
+        token_hash: &[u8],
+        now: Micros,
+    ) -> Result<bool> {
         let q = "UPDATE invitations SET token_hash = $3 WHERE account_id = $1 AND id = $2 AND accepted_at IS NULL \
                  AND withdrawn_at IS NULL AND expires_at > $4";
         let n = on_tx!(self, |c| sqlx::query(q)

@@ -250,7 +250,8 @@ impl Store {
             .bind(since)
             .fetch_one(c)
             .await)?;
-        let i = on_pool!(self, |c| sqlx::query_as::<_, (i64, Option<i64>)>(by_ip).bind(ip).bind(since).fetch_one(c).await)?;
+        let i =
+            on_pool!(self, |c| sqlx::query_as::<_, (i64, Option<i64>)>(by_ip).bind(ip).bind(since).fetch_one(c).await)?;
         Ok([e, i])
     }
 

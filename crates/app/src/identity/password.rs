@@ -77,7 +77,14 @@ fn tell_password_changed(s: &Services, user: &UserRow, how: &str) {
         how = html_escape(how),
         link = html_escape(&link),
     );
-    mail::send_later(s, user.email.clone(), "[Steward] Your password was changed".into(), text, html, "password_changed");
+    mail::send_later(
+        s,
+        user.email.clone(),
+        "[Steward] Your password was changed".into(),
+        text,
+        html,
+        "password_changed",
+    );
 }
 
 /// Changes the signed-in person's password: the current one (and a code with 2FA on) again,

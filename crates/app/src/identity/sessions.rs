@@ -92,9 +92,9 @@ pub async fn revoke_all_sessions(s: &Services, ctx: &Ctx, who: &Principal, input
         let now = s.clock.now_us();
         let revoked = tx.revoke_all_sessions(&who.user_id, keep, now).await?;
         let tokens = if input.include_tokens { tx.revoke_all_api_tokens(&who.user_id, now).await? } else { 0 };
-        let audit = Audit::personal(Action::SessionsRevokeAll).target(format!("user:{}", who.user_id)).detail(
-            json!({ "revoked": revoked, "kept_current": input.keep_current, "revoked_tokens": tokens }),
-        );
+        let audit = Audit::personal(Action::SessionsRevokeAll)
+            .target(format!("user:{}", who.user_id))
+            .detail(json!({ "revoked": revoked, "kept_current": input.keep_current, "revoked_tokens": tokens }));
         Ok(((), audit))
     })
     .await

@@ -39,7 +39,13 @@ pub fn reauth_required() -> AppError {
 
 /// Creating a token needs a re-authentication within the last 10 minutes: the password or code
 /// sent with the request (which then counts for the session), or the session's own recent one.
-async fn require_recent_auth(s: &Services, ctx: &Ctx, who: &Principal, password: Option<&str>, totp: Option<&str>) -> AppResult<()> {
+async fn require_recent_auth(
+    s: &Services,
+    ctx: &Ctx,
+    who: &Principal,
+    password: Option<&str>,
+    totp: Option<&str>,
+) -> AppResult<()> {
     let now = s.clock.now_us();
     let Some(session_id) = who.session_id.as_deref() else { return Err(reauth_required()) };
     let given = password.is_some_and(|p| !p.is_empty()) || totp.is_some_and(|c| !c.trim().is_empty());

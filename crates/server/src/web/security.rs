@@ -398,7 +398,11 @@ mod tests {
     #[test]
     fn recovery_codes_download_as_a_text_file() {
         let c = Codes::new(vec!["AAAA-BBBB-CCCC".into(), "DDDD-EEEE-FFFF".into()]);
-        assert!(c.download.starts_with("data:text/plain;charset=utf-8,Steward%20recovery%20codes%0A"), "{}", c.download);
+        assert!(
+            c.download.starts_with("data:text/plain;charset=utf-8,Steward%20recovery%20codes%0A"),
+            "{}",
+            c.download
+        );
         assert!(c.download.contains("%0AAAAA-BBBB-CCCC%0ADDDD-EEEE-FFFF%0A"), "{}", c.download);
         assert!(!c.download.contains(' ') && !c.download.contains('"'));
         assert_eq!(c.text, "AAAA-BBBB-CCCC\nDDDD-EEEE-FFFF");

@@ -26,7 +26,6 @@ async fn patch_settings(app: &TestApp, who: &Session, account: &str, body: Value
     app.req(Method::PATCH, &format!("/api/v1/accounts/{account}/settings")).auth(who).json(body).send().await
 }
 
-
 both_backends! {
     async fn a_change_by_someone_other_than_the_owner_alerts_and_repeats_are_grouped(app: TestApp) {
         let owner = app.user("owner@example.com").await;
@@ -349,7 +348,9 @@ async fn emailed(app: TestApp, sink: SmtpSink) {
     let account = sandbox_account(&app, &owner, "@mailed").await;
     let admin = member(&app, &owner, &account, "admin@example.com", "admin").await;
     // The invitation was mailed too; the alert emails are the others.
-    let alert_mails = || -> Vec<_> { sink.messages().into_iter().filter(|m| !crate::helpers::mail::readable(m).contains("invites you")).collect() };
+    let alert_mails = || -> Vec<_> {
+        sink.messages().into_iter().filter(|m| !crate::helpers::mail::readable(m).contains("invites you")).collect()
+    };
     assert_eq!(sink.messages().len() - alert_mails().len(), 1, "the admin's invitation");
     assert_eq!(patch_settings(&app, &admin, &account, json!({"min_gap_minutes": 9})).await.status, 200);
     let mails = eventually("the email", async || {

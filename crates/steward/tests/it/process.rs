@@ -246,7 +246,8 @@ async fn admin_reset_password_reads_the_new_password_from_stdin_and_ends_session
     let c = http();
     let login = |password: &str| json!({"email": "lost@example.com", "password": password});
     let (st, body) =
-        call(&c, reqwest::Method::POST, format!("{}/api/v1/auth/login", server.base), None, Some(login(PASSWORD))).await;
+        call(&c, reqwest::Method::POST, format!("{}/api/v1/auth/login", server.base), None, Some(login(PASSWORD)))
+            .await;
     assert_eq!(st, 200);
     let session = body["token"].as_str().unwrap().to_string();
     let new_password = "a-new-passphrase-from-the-operator";
@@ -263,10 +264,12 @@ async fn admin_reset_password_reads_the_new_password_from_stdin_and_ends_session
     let (st, _) = call(&c, reqwest::Method::GET, format!("{}/api/v1/me", server.base), Some(&session), None).await;
     assert_eq!(st, 401);
     let (st, _) =
-        call(&c, reqwest::Method::POST, format!("{}/api/v1/auth/login", server.base), None, Some(login(PASSWORD))).await;
+        call(&c, reqwest::Method::POST, format!("{}/api/v1/auth/login", server.base), None, Some(login(PASSWORD)))
+            .await;
     assert_eq!(st, 401);
     let (st, _) =
-        call(&c, reqwest::Method::POST, format!("{}/api/v1/auth/login", server.base), None, Some(login(new_password))).await;
+        call(&c, reqwest::Method::POST, format!("{}/api/v1/auth/login", server.base), None, Some(login(new_password)))
+            .await;
     assert_eq!(st, 200);
     server.terminate().await;
 }
