@@ -10,5 +10,8 @@ pub async fn run(state: Services) {
         if let Err(e) = state.store.prune_login_attempts(cutoff).await {
             tracing::warn!(error = %e, "pruning old sign-in attempts failed");
         }
+        if let Err(e) = state.store.prune_password_resets(cutoff).await {
+            tracing::warn!(error = %e, "pruning old password reset requests and links failed");
+        }
     }
 }

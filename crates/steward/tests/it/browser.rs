@@ -558,3 +558,36 @@ async fn activity_alerts_and_lockdown_in_chromium() {
     check_page(&b, "my-activity").await;
     b.quit().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forgot_password_by_mail_in_chromium() {
+    use crate::helpers::mail::{eventually, mailing_app, mails_to, token_after};
+    let Some(mut driver) = Driver::start().await else { return };
+    let sink = steward_doubles::smtp::SmtpSink::start().await.unwrap();
+    let app = mailing_app(Backend::Sqlite, &sink).await.expect("app");
+    let base = app.base.clone();
+    app.register("fiona@example.test").await;
+    let b = driver.browser().await;
+    b.goto(format!("{base}/signin")).await.unwrap();
+    click(&b, "a[href='/forgot']").await;
+    assert_text(&b, "Enter the email address you sign in with").await;
+    check_page(&b, "forgot").await;
+    fill(&b, "#forgot-email", "fiona@example.test").await;
+    press(&b, "Mail me a link").await;
+    assert_text(&b, "we sent it a link").await;
+    let mail = eventually("the reset mail", async || mails_to(&sink, "fiona@example.test").first().cloned()).await;
+    b.goto(format!("{base}/reset/{}", token_after(&mail, "/reset/"))).await.unwrap();
+    assert_text(&b, "Choose a new password").await;
+    check_page(&b, "reset").await;
+    fill(&b, "#reset-new-password", "short").await;
+    // The browser's own minlength check would stop the form: let the server say it.
+    b.execute("document.getElementById('reset-new-password').removeAttribute('minlength');", Vec::new()).await.unwrap();
+    press(&b, "Set the password").await;
+    assert_text(&b, "at least 12").await;
+    fill(&b, "#reset-new-password", "fiona-chose-a-new-passphrase").await;
+    press(&b, "Set the password").await;
+    assert_text(&b, "Your password is set.").await;
+    sign_in(&b, &base, "fiona@example.test", "fiona-chose-a-new-passphrase").await;
+    assert_eq!(path(&b).await, "/");
+    b.quit().await.unwrap();
+}
