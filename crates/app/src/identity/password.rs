@@ -58,11 +58,9 @@ fn check_new_password(password: &str, email: &str) -> AppResult<()> {
     validate_new_password(password, email).map_err(|e| AppError::validation("new_password", e.to_string()))
 }
 
-/// Tells the person their password changed (a change they did not make is their cue to act).
-fn tell_password_changed(s: &Services, user: &UserRow, how: &str) {
-    if !s.settings.mail_enabled() {
-        return;
-    }
+/// The notice that a person's password changed (a change they did not make is their cue to
+/// act): subject, text and HTML.
+fn password_changed_mail(s: &Services, user: &UserRow, how: &str) -> (String, String, String) {
     let link = format!("{}/forgot", s.settings.public_url.trim_end_matches('/'));
     let text = format!(
         "The password of your Steward account {email} was changed ({how}).\n\nIf this was not you, reset it now: \
@@ -77,14 +75,15 @@ fn tell_password_changed(s: &Services, user: &UserRow, how: &str) {
         how = html_escape(how),
         link = html_escape(&link),
     );
-    mail::send_later(
-        s,
-        user.email.clone(),
-        "[Steward] Your password was changed".into(),
-        text,
-        html,
-        "password_changed",
-    );
+    ("[Steward] Your password was changed".into(), text, html)
+}
+
+/// Tells the person in the background, when mail is on.
+fn tell_password_changed(s: &Services, user: &UserRow, how: &str) {
+    if s.settings.mail_enabled() {
+        let (subject, text, html) = password_changed_mail(s, user, how);
+        mail::send_later(s, user.email.clone(), subject, text, html, "password_changed");
+    }
 }
 
 /// Changes the signed-in person's password: the current one (and a code with 2FA on) again,
@@ -239,6 +238,12 @@ pub async fn reset_password_as_operator(s: &Services, email: &str, password: Str
         .detail(json!({ "email": user.email, "sessions_ended": ended, "via": via }));
     tx.append_audit(usecase::system_event(&format!("operator ({via})"), audit, now)).await?;
     tx.commit().await?;
-    tell_password_changed(s, &user, "by the server's operator");
+    // The command exits right after: send now rather than in the background.
+    if s.settings.mail_enabled() {
+        let (subject, text, html) = password_changed_mail(s, &user, "by the server's operator");
+        if let Err(e) = mail::send(s, &user.email, &subject, text, html).await {
+            tracing::warn!(error = %e, "the password notice could not be sent");
+        }
+    }
     Ok(UserView::from(&user))
 }

@@ -223,10 +223,13 @@ async fn admin_create_user_then_audit_verify_detects_tampering() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_reset_password_reads_the_new_password_from_stdin_and_ends_sessions() {
     let dir = tempfile::tempdir().unwrap();
+    let sink = steward_doubles::smtp::SmtpSink::start().await.unwrap();
     let run = |args: &[&str], stdin: &str| {
         let mut child = std::process::Command::new(BIN)
             .args(args)
             .env("STEWARD_DATA_DIR", dir.path())
+            .env("STEWARD_SMTP_URL", &sink.url)
+            .env("STEWARD_MAIL_FROM", "Steward <steward@example.com>")
             .env_remove("STEWARD_DATABASE_URL")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -260,6 +263,9 @@ async fn admin_reset_password_reads_the_new_password_from_stdin_and_ends_session
     assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
     assert!(String::from_utf8_lossy(&ok.stdout).contains("lost@example.com"));
     assert!(!String::from_utf8_lossy(&ok.stdout).contains(new_password), "the password is never printed");
+    let notices: Vec<_> = sink.messages().into_iter().filter(|m| m.to == ["lost@example.com"]).collect();
+    assert_eq!(notices.len(), 1, "the person is told, once");
+    assert!(notices[0].data.contains("Your password was changed") && !notices[0].data.contains(new_password));
     // The running server sees it at once: the old session and password are refused.
     let (st, _) = call(&c, reqwest::Method::GET, format!("{}/api/v1/me", server.base), Some(&session), None).await;
     assert_eq!(st, 401);
