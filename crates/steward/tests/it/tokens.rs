@@ -154,4 +154,22 @@ both_backends! {
         assert_eq!(app.get("/api/v1/me").bearer(&token).send().await.status, 401, "the form revoked the tokens");
         assert_eq!(app.get("/api/v1/me").auth(&s).send().await.status, 401);
     }
+
+    async fn with_2fa_a_code_re_authenticates_for_a_token(app: TestApp) {
+        let s = app.user("code-reauth@example.com").await;
+        let r = app.post("/api/v1/me/totp").auth(&s).send().await;
+        let secret = r.body["secret"].as_str().unwrap().to_string();
+        let on = app.post("/api/v1/me/totp/confirm").auth(&s).json(json!({"code": totp_code(&secret, &app, 0)})).send().await;
+        assert_eq!(on.status, 200, "{}", on.text);
+        app.clock.advance(Duration::from_secs(11 * 60));
+        let create = |extra: serde_json::Value| {
+            let mut body = json!({"name": "agent", "scopes": ["read"]});
+            body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+            app.post("/api/v1/me/tokens").auth(&s).json(body)
+        };
+        create(json!({"password": PASSWORD})).send().await.assert_problem(401, "totp-required");
+        create(json!({"totp": "000000"})).send().await.assert_problem(403, "forbidden");
+        let ok = create(json!({"totp": totp_code(&secret, &app, 0)})).send().await;
+        assert_eq!(ok.status, 201, "{}", ok.text);
+    }
 }
