@@ -68,7 +68,7 @@ pub enum ReplyOutcome {
     Sent(CommentView),
     /// Kept as a reply draft, in review: on a person's own profile a reply by anyone else goes
     /// out only once the owner has approved it.
-    AwaitingOwner(PostView),
+    AwaitingOwner(Box<PostView>),
 }
 
 /// `(Steward post id, platform id)` of the account's recently published posts (sent reply
@@ -150,7 +150,9 @@ pub async fn reply(
         .is_none_or(|k| k.personal);
     if personal && !access.is_owner() {
         // Nothing goes out in a person's name without them.
-        return Ok(ReplyOutcome::AwaitingOwner(reply_draft(s, ctx, who, &access.account, comment_id, text).await?));
+        return Ok(ReplyOutcome::AwaitingOwner(Box::new(
+            reply_draft(s, ctx, who, &access.account, comment_id, text).await?,
+        )));
     }
     let posted = platforms::reply(s, &access.account, comment_id, text)
         .await

@@ -45,7 +45,7 @@ async fn reply(
 ) -> ApiResult<Response> {
     Ok(match engagement::reply(&state, &ctx, &principal, &id, &comment_id, body).await? {
         ReplyOutcome::Sent(posted) => (StatusCode::CREATED, Json(posted)).into_response(),
-        ReplyOutcome::AwaitingOwner(draft) => (StatusCode::ACCEPTED, Json(draft)).into_response(),
+        ReplyOutcome::AwaitingOwner(draft) => (StatusCode::ACCEPTED, Json(*draft)).into_response(),
     })
 }
 
