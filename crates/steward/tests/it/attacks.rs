@@ -593,6 +593,8 @@ both_backends! {
         assert_eq!(r.status, 202, "{}", r.text);
         assert_eq!((r.body["state"].as_str(), r.body["reply_to"].as_str()), (Some("in_review"), Some(comment.as_str())));
         let draft = r.body["id"].as_str().unwrap().to_string();
+        let (_, html) = crate::helpers::html::page(&app, &owner, &format!("/posts/{draft}")).await;
+        assert!(html.contains("A reply to") && html.contains("Thank you, glad you like it"), "the owner sees what they approve: {html}");
         scheduler_rounds(&app).await;
         assert!(replies().is_empty(), "not sent before the owner approves: {:?}", replies());
 
