@@ -366,6 +366,34 @@ both_backends! {
     }
 }
 
+both_backends! {
+    async fn bluesky_and_mastodon_accounts_needing_reconnect_are_not_called(app: TestApp) {
+        let bsky = bluesky::BlueskyDouble::start(bluesky::Config::default()).await.unwrap();
+        let Some((app, owner, bluesky_id)) = bluesky_account(app, &bsky).await else { return };
+        let masto = steward_doubles::mastodon::MastodonDouble::start(steward_doubles::mastodon::Config::default()).await.unwrap();
+        let mastodon_id = crate::helpers::seed::seal_mastodon_account(
+            &app.state.store, app.state.vault(), &owner.user_id, &masto, app.clock.now_us()).await;
+        for id in [&bluesky_id, &mastodon_id] {
+            let mut tx = app.state.store.begin().await.unwrap();
+            tx.set_account_status(id, "needs_reconnect", app.clock.now_us()).await.unwrap();
+            tx.commit().await.unwrap();
+        }
+        let (bsky_before, masto_before) = (bsky.requests().len(), masto.requests().len());
+        for id in [&bluesky_id, &mastodon_id] {
+            let account = app.state.store.account_by_id(id).await.unwrap().unwrap();
+            let ids = ["at://did:plc:x/app.bsky.feed.post/1".to_string()];
+            let refused = |e: steward_connectors::ConnectorError| matches!(e, steward_connectors::ConnectorError::Unauthorized(_));
+            assert!(steward_app::platforms::comments(&app.state, &account, &ids).await.is_err_and(refused));
+            assert!(steward_app::platforms::reply(&app.state, &account, "did:plc:bob!3k", "Hi").await.is_err_and(refused));
+            assert!(steward_app::platforms::analytics(&app.state, &account, &ids).await.is_err_and(refused));
+            let check = app.post(&format!("/api/v1/accounts/{id}/check")).auth(&owner).send().await;
+            assert_eq!((check.status, check.body["status"].as_str()), (200, Some("needs_reconnect")), "{}", check.text);
+        }
+        assert_eq!(bsky.requests().len(), bsky_before, "nothing sent to the PDS");
+        assert_eq!(masto.requests().len(), masto_before, "nothing sent to the instance");
+    }
+}
+
 fn linkedin_escaped(text: &str) -> String {
     steward_connectors::linkedin::escape_little_text(text)
 }
