@@ -1,6 +1,11 @@
 //! The platform credential of an OAuth account: what is sealed in the vault, and keeping its
 //! access token fresh. Refreshes of one account are single-flight, and a rotated refresh token
 //! is stored (committed) before the new access token is used, so a crash never loses it.
+//!
+//! A credential the platform refused for good (the account is `needs_reconnect`, or
+//! `disconnected`) is never tried again, not even refreshed: every way to a platform call
+//! ([`fresh`], [`with_token`], the Bluesky session and the Mastodon token) asks [`ensure_live`]
+//! first, so nothing leaves Steward until the owner reconnects the account.
 use std::sync::Arc;
 use steward_domain::audit::Action;
 
@@ -79,6 +84,16 @@ impl From<steward_store::StoreError> for CredentialError {
     }
 }
 
+/// Refuses, before any platform call, an account whose credential the platform refused for
+/// good: only the owner's reconnection (a new credential, status `active`) lifts it.
+pub async fn ensure_live(state: &Services, account_id: &str) -> Result<(), CredentialError> {
+    let account = state.store.account_by_id(account_id).await?.ok_or(AppError::NotFound)?;
+    if matches!(account.status.as_str(), "needs_reconnect" | "disconnected") {
+        return Err(CredentialError::NeedsReconnect);
+    }
+    Ok(())
+}
+
 fn refresh_lock(state: &Services, account_id: &str) -> Arc<tokio::sync::Mutex<()>> {
     let mut locks = state.refresh_locks.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     locks.entry(account_id.to_string()).or_default().clone()
@@ -129,6 +144,7 @@ pub async fn fresh(
     platform: &str,
     force: bool,
 ) -> Result<OauthCredential, CredentialError> {
+    ensure_live(state, account_id).await?;
     let cred = load(state, account_id).await?;
     let now = state.clock.now().as_second();
     let due = |c: &OauthCredential| c.tokens.expires_at.is_some_and(|e| e - now < REFRESH_MARGIN_SECS);
@@ -137,7 +153,8 @@ pub async fn fresh(
     }
     let lock = refresh_lock(state, account_id);
     let _guard = lock.lock().await;
-    // Someone may have refreshed while we waited: use theirs.
+    // Someone may have refreshed while we waited (use theirs), or found it dead (stop).
+    ensure_live(state, account_id).await?;
     let current = load(state, account_id).await?;
     if current.tokens.access_token != cred.tokens.access_token && !due(&current) {
         return Ok(current);
@@ -277,9 +294,11 @@ pub async fn bluesky_load(state: &Services, account_id: &str) -> AppResult<Blues
 /// with the app password when the refresh token is gone too; stored before it is used. A
 /// refused app password marks the account `needs_reconnect`. Single-flight per account.
 pub async fn bluesky_renewed(state: &Services, account_id: &str) -> Result<BlueskyCredential, CredentialError> {
+    ensure_live(state, account_id).await?;
     let before: BlueskyCredential = open_json(state, account_id).await?;
     let lock = refresh_lock(state, account_id);
     let _guard = lock.lock().await;
+    ensure_live(state, account_id).await?;
     let mut cred: BlueskyCredential = open_json(state, account_id).await?;
     if cred.session.access_jwt != before.session.access_jwt {
         // Renewed by someone else while we waited.
@@ -319,6 +338,7 @@ pub async fn bluesky_renewed(state: &Services, account_id: &str) -> Result<Blues
 /// "Test connection" for Bluesky: the profile with the stored session, renewing the session
 /// (see [`bluesky_renewed`]) when the PDS refuses it.
 pub async fn bluesky_check(state: &Services, account_id: &str) -> Result<Identity, CredentialError> {
+    ensure_live(state, account_id).await?;
     let cred: BlueskyCredential = open_json(state, account_id).await?;
     match bluesky::get_profile(&state.http, &cred.service, &cred.session).await {
         Err(ConnectorError::Unauthorized(_)) => {}
@@ -364,6 +384,7 @@ where
     F: Fn(BlueskyCredential) -> Fut,
     Fut: std::future::Future<Output = Result<T, ConnectorError>>,
 {
+    ensure_live(state, account_id).await.map_err(credential_failure)?;
     let cred = bluesky_load(state, account_id).await.map_err(|e| credential_failure(e.into()))?;
     match call(cred).await {
         Err(ConnectorError::Unauthorized(_)) => {

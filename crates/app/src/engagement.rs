@@ -1,17 +1,23 @@
 //! Platform engagement (API.md "Platform engagement"): comments on the account's published
 //! posts, replies as the account, and post statistics, through the platform adapters.
+//!
+//! A reply on a person's own profile (a LinkedIn member profile) by anyone but its owner is not
+//! sent: it becomes a reply draft (a post row with `reply_to`, `in_review`) that goes through the
+//! posts' review flow; once the owner approves it, the scheduler sends it as a reply.
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use steward_connectors::ConnectorError;
 use steward_domain::audit::Action;
 use steward_domain::capability::Capability;
-use steward_store::{AccountRow, PostListQuery};
+use steward_domain::post::PostState;
+use steward_store::{AccountRow, NewPost, PostListQuery, PostStateWrite, ScheduleWrite};
 use utoipa::ToSchema;
 
 use crate::actor::{Ctx, Principal};
 use crate::authz::{Need, authorize};
 use crate::error::{AppError, AppResult};
 use crate::platforms::{self, PlatformComment};
+use crate::posts::view::{PostView, current};
 use crate::services::Services;
 use crate::usecase::{Audit, audited};
 
@@ -55,10 +61,27 @@ pub struct AnalyticsView {
     pub posts: Vec<PostStatsView>,
 }
 
-/// `(Steward post id, platform id)` of the account's recently published posts.
+/// What a reply request did.
+#[derive(Debug)]
+pub enum ReplyOutcome {
+    /// Sent to the platform at once.
+    Sent(CommentView),
+    /// Kept as a reply draft, in review: on a person's own profile a reply by anyone else goes
+    /// out only once the owner has approved it.
+    AwaitingOwner(Box<PostView>),
+}
+
+/// `(Steward post id, platform id)` of the account's recently published posts (sent reply
+/// drafts are replies on the platform, not posts).
 async fn published(s: &Services, account_id: &str) -> AppResult<Vec<(String, String)>> {
     let q = PostListQuery { state: Some("published"), limit: RECENT_POSTS, ..PostListQuery::default() };
-    Ok(s.store.list_posts(account_id, &q).await?.into_iter().filter_map(|p| p.external_id.map(|e| (p.id, e))).collect())
+    Ok(s.store
+        .list_posts(account_id, &q)
+        .await?
+        .into_iter()
+        .filter(|p| p.reply_to.is_none())
+        .filter_map(|p| p.external_id.map(|e| (p.id, e)))
+        .collect())
 }
 
 fn external_ids(posts: &[(String, String)]) -> Vec<String> {
@@ -104,7 +127,8 @@ pub async fn list_comments(s: &Services, ctx: &Ctx, who: &Principal, account_id:
     Ok(items.into_iter().map(|c| view(c, &posts)).collect())
 }
 
-/// Replies to a comment as the account.
+/// Replies to a comment as the account: at once, or, on a person's own profile when the
+/// caller is not that person, as a reply draft that waits for their approval.
 pub async fn reply(
     s: &Services,
     ctx: &Ctx,
@@ -112,22 +136,23 @@ pub async fn reply(
     account_id: &str,
     comment_id: &str,
     input: ReplyRequest,
-) -> AppResult<CommentView> {
+) -> AppResult<ReplyOutcome> {
     ctx.slot.set_action(Action::CommentReply, Some(format!("account:{account_id}")));
     let access = authorize(s, ctx, who, account_id, Need::Capability(Capability::CommentsReply)).await?;
-    let personal = steward_domain::platform::kind_of(&access.account.platform, &access.account.account_kind)
-        .is_none_or(|k| k.personal);
-    if personal && !access.is_owner() {
-        // Nothing goes out in a person's name without them: on a member profile a reply by
-        // someone else would need the owner's approval first, and replies cannot wait for
-        // approval yet, so only the owner replies there (fail closed).
-        return Err(AppError::Forbidden(
-            "on a person's own profile only its owner replies: a reply in their name needs their approval".into(),
-        ));
-    }
     let text = input.text.trim();
     if text.is_empty() || text.chars().count() > MAX_REPLY_CHARS {
         return Err(AppError::validation("text", format!("must be 1 to {MAX_REPLY_CHARS} characters")));
+    }
+    if comment_id.trim().is_empty() {
+        return Err(AppError::validation("comment_id", "must name a comment"));
+    }
+    let personal = steward_domain::platform::kind_of(&access.account.platform, &access.account.account_kind)
+        .is_none_or(|k| k.personal);
+    if personal && !access.is_owner() {
+        // Nothing goes out in a person's name without them.
+        return Ok(ReplyOutcome::AwaitingOwner(Box::new(
+            reply_draft(s, ctx, who, &access.account, comment_id, text).await?,
+        )));
     }
     let posted = platforms::reply(s, &access.account, comment_id, text)
         .await
@@ -141,7 +166,56 @@ pub async fn reply(
     })
     .await?;
     let posts = published(s, account_id).await?;
-    Ok(view(posted, &posts))
+    Ok(ReplyOutcome::Sent(view(posted, &posts)))
+}
+
+/// Saves the reply as a draft in review (audited as its submission); the owner approves it
+/// like a post, and the scheduler then sends it as a reply to `comment_id`.
+async fn reply_draft(
+    s: &Services,
+    ctx: &Ctx,
+    who: &Principal,
+    account: &AccountRow,
+    comment_id: &str,
+    text: &str,
+) -> AppResult<PostView> {
+    let now = s.clock.now_us();
+    let post_id = uuid::Uuid::now_v7().to_string();
+    let (draft, in_review) = (PostState::Draft.as_str(), PostState::InReview.as_str());
+    audited(s, ctx, &who.actor(), async |tx| {
+        tx.insert_post(NewPost {
+            id: &post_id,
+            account_id: &account.id,
+            author_id: &who.user_id,
+            title: None,
+            text,
+            media: "[]",
+            idempotency: None,
+            now,
+        })
+        .await?;
+        tx.set_post_reply_to(&post_id, comment_id).await?;
+        let write = PostStateWrite {
+            state: in_review,
+            schedule: ScheduleWrite::Keep,
+            hold_reason: None,
+            clear_approvals: false,
+        };
+        if !tx.apply_post_transition(&post_id, draft, 1, &write, now).await? {
+            return Err(AppError::internal(anyhow::anyhow!("the new reply draft {post_id} could not enter review")));
+        }
+        let audit =
+            Audit::on_account(&account.id, Action::PostSubmit).target(format!("post:{post_id}")).detail(json!({
+                "post_id": post_id,
+                "version": 1,
+                "reply_to": comment_id,
+                "from_state": draft,
+                "to_state": in_review,
+            }));
+        Ok(((), audit))
+    })
+    .await?;
+    current(s, account, &post_id).await
 }
 
 /// The account's follower count and the statistics of its recently published posts.

@@ -55,7 +55,7 @@ use tracing::Instrument;
 
 use crate::authz::membership_rights;
 use crate::notify::{self, PostNotice};
-use crate::platforms::{self, MediaRef, Outgoing, PublishJournal, PublishOutcome};
+use crate::platforms::{self, MediaRef, Outgoing, PublishJournal, PublishOutcome, Published};
 use crate::posts::rules::{approval_rules, counting_approvals};
 use crate::services::Services;
 use crate::usecase::{self, Audit};
@@ -111,6 +111,8 @@ struct Work {
     uncertain_since: Option<Micros>,
     /// Ask about a post the platform was processing, instead of publishing.
     poll: Option<String>,
+    /// A reply draft: the platform's comment it answers (sent as a reply, never as a post).
+    reply_to: Option<String>,
 }
 
 /// One round: claim what is due, call the platforms, record the outcomes. Returns how many
@@ -198,6 +200,20 @@ async fn call(state: &Services, w: &Work, worker: &str) -> Result<PublishOutcome
     if let Some(platform_ref) = &w.poll {
         tracing::info!(platform = %w.account.platform, "asking the platform how the post is doing");
         return platforms::status(state, &w.account, platform_ref).await;
+    }
+    if let Some(comment_id) = &w.reply_to {
+        // A reply has no idempotency key on any platform: once an attempt may have reached
+        // the platform unanswered, sending again could reply twice, so it is not sent again.
+        if w.uncertain_since.is_some() {
+            return Err(ConnectorError::Rejected(
+                "an earlier attempt to send this reply went unanswered and may have reached the platform, so \
+                 Steward does not send it again; look for it under the comment"
+                    .into(),
+            ));
+        }
+        tracing::info!(platform = %w.account.platform, "sending the approved reply to the platform");
+        let sent = platforms::reply(state, &w.account, comment_id, &w.text).await?;
+        return Ok(PublishOutcome::Published(Published { external_id: sent.id, external_url: None }));
     }
     tracing::info!(platform = %w.account.platform, "sending the post to the platform");
     let media = w.media.as_ref().map_err(|e| ConnectorError::Rejected(e.clone()))?;
@@ -357,6 +373,8 @@ async fn prepare_due(
                 };
                 match scheduler_rights_now(&post, member.as_ref(), now) {
                     Some(lost) => Some(lost),
+                    // A reply is not a post: the posting windows and pace rules are about posts.
+                    None if post.reply_to.is_some() => None,
                     None => rules_now(tx, &account, &post, member.as_ref(), now).await?,
                 }
             }
@@ -518,6 +536,7 @@ async fn begin_attempt(
         prior_ref: job.platform_ref.clone(),
         uncertain_since: job.uncertain_since,
         poll,
+        reply_to: post.reply_to,
     })
 }
 
@@ -874,6 +893,10 @@ async fn record_one(
             ("rejected", Some(e.clone()), Action::PublishFailed, json!({ "error": e, "attempt": w.attempt }))
         }
     };
+    let mut detail = detail;
+    if let (Some(reply_to), Some(fields)) = (&w.reply_to, detail.as_object_mut()) {
+        fields.insert("reply_to".into(), json!(reply_to));
+    }
     tx.finish_publish_attempt(&w.attempt_id, outcome, attempt_error.as_deref(), now).await?;
     tx.append_audit(system_event(&w.post_id, account_id, action, detail, now)).await?;
     Ok(())

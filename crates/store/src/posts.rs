@@ -30,6 +30,9 @@ pub struct PostRow {
     pub last_error: Option<String>,
     /// Why the scheduler last held it (`HoldReason` in snake_case), if it did.
     pub hold_reason: Option<String>,
+    /// A reply draft: the platform's id of the comment it answers (sent as a reply to it, never
+    /// as a new post); `None` for a post.
+    pub reply_to: Option<String>,
     pub created_at: Micros,
     pub updated_at: Micros,
 }
@@ -196,7 +199,7 @@ pub struct PostListQuery<'a> {
 
 const POST_COLUMNS: &str = "p.id, p.account_id, p.author_id, p.state, p.version, p.title, p.text, p.media, \
      p.scheduled_at, p.scheduled_by, p.published_at, p.external_id, p.external_url, p.last_error, p.hold_reason, \
-     p.created_at, p.updated_at";
+     p.reply_to, p.created_at, p.updated_at";
 /// How much of a post's text [`Store::calendar_posts`] reads (one character more than a
 /// calendar line shows, so it knows whether there was more).
 pub const CALENDAR_TEXT_CHARS: usize = 61;
@@ -219,7 +222,7 @@ const COMMENT_COLUMNS: &str = "c.id, c.post_id, c.author_id, u.display_name AS a
 const MEDIA_COLUMNS: &str = "id, account_id, uploaded_by, kind, content_type, size_bytes, sha256, created_at";
 /// The instant a post occupies: when it went out, or when it is due.
 const PACE_QUERY: &str = "SELECT id AS post_id, COALESCE(published_at, scheduled_at) AS at, scheduled_by FROM posts \
-     WHERE account_id = $1 AND id <> $2 AND state IN ('scheduled', 'publishing', 'published') \
+     WHERE account_id = $1 AND id <> $2 AND state IN ('scheduled', 'publishing', 'published') AND reply_to IS NULL \
      AND COALESCE(published_at, scheduled_at) >= $3 AND COALESCE(published_at, scheduled_at) < $4 \
      ORDER BY at, id";
 
@@ -432,6 +435,13 @@ impl Tx {
             .map(|r| r.rows_affected()))?;
         let content = PostContent { title: p.title, text: p.text, media: p.media };
         self.insert_post_version(p.id, 1, &content, p.author_id, p.now).await
+    }
+
+    /// Makes a freshly inserted post a reply draft answering the platform's comment `reply_to`.
+    pub async fn set_post_reply_to(&mut self, post_id: &str, reply_to: &str) -> Result<()> {
+        let q = "UPDATE posts SET reply_to = $2 WHERE id = $1";
+        on_tx!(self, |c| sqlx::query(q).bind(post_id).bind(reply_to).execute(c).await.map(|r| r.rows_affected()))?;
+        Ok(())
     }
 
     async fn insert_post_version(

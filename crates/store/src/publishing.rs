@@ -276,7 +276,7 @@ impl Tx {
         to: Micros,
     ) -> Result<Vec<PublishedSlotRow>> {
         let q = "SELECT id AS post_id, COALESCE(published_at, updated_at) AS at, scheduled_by FROM posts \
-                 WHERE account_id = $1 AND id <> $2 AND state IN ('publishing', 'published') \
+                 WHERE account_id = $1 AND id <> $2 AND state IN ('publishing', 'published') AND reply_to IS NULL \
                  AND COALESCE(published_at, updated_at) >= $3 AND COALESCE(published_at, updated_at) < $4 \
                  ORDER BY at, id";
         Ok(on_tx!(self, |c| sqlx::query_as::<_, PublishedSlotRow>(q)

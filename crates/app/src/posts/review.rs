@@ -4,7 +4,7 @@ use serde::Deserialize;
 use serde_json::json;
 use steward_domain::audit::Action;
 use steward_domain::capability::Capability;
-use steward_domain::post::PostAction;
+use steward_domain::post::{PostAction, PostState};
 use steward_store::NewPostComment;
 use utoipa::ToSchema;
 
@@ -65,9 +65,19 @@ pub async fn approve_post(
         return Err(AppError::validation("version", "must be a version number of this post"));
     };
     let now = s.clock.now_us();
-    audited(s, ctx, &who.actor(), async |tx| {
+    let sends_reply = audited(s, ctx, &who.actor(), async |tx| {
         let d = decide(tx, &access, post_id, &PostAction::Approve { version }, now).await?;
         store_step(tx, &d, &who.user_id, now).await?;
+        let mut to_state = d.step.state;
+        // An approved reply draft has nothing left to wait for: it goes out now, as the
+        // approver's, if they may publish (otherwise it stays approved for someone who may).
+        if d.post.reply_to.is_some()
+            && to_state == PostState::Approved
+            && let Ok(send) = decide(tx, &access, post_id, &PostAction::PublishNow { now: s.clock.now() }, now).await
+        {
+            store_step(tx, &send, &who.user_id, now).await?;
+            to_state = send.step.state;
+        }
         let rules = approval_rules(&access.account);
         let audit = Audit::on_account(&d.post.account_id, Action::PostApprove).target(target(post_id)).detail(json!({
             "post_id": post_id,
@@ -77,11 +87,15 @@ pub async fn approve_post(
             "owner_approval_required": rules.owner_approval_required(),
             "by_owner": access.is_owner(),
             "from_state": d.from.as_str(),
-            "to_state": d.step.state.as_str(),
+            "to_state": to_state.as_str(),
+            "reply_to": d.post.reply_to,
         }));
-        Ok(((), audit))
+        Ok((to_state == PostState::Scheduled, audit))
     })
     .await?;
+    if sends_reply {
+        s.scheduler.wake();
+    }
     current(s, &access.account, post_id).await
 }
 

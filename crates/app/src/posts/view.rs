@@ -49,6 +49,10 @@ pub struct PostView {
     pub last_error: Option<String>,
     /// Why the scheduler held the post when it was due, until it is scheduled again.
     pub hold_reason: Option<String>,
+    /// A reply draft (a collaborator's reply on a person's own profile, waiting for the owner):
+    /// the platform's id of the comment it answers. Once approved it is sent as a reply to that
+    /// comment, never as a post. `null` for a post.
+    pub reply_to: Option<String>,
     pub created_at: String,
     pub updated_at: String,
     /// The post's version tag as stored now ([`etag`]): not part of the body; the API sends it
@@ -129,6 +133,7 @@ pub fn post_view(post: PostRow, account: &AccountRow, approvals: &[ApprovalRow],
         external_url: post.external_url,
         last_error: post.last_error,
         hold_reason: post.hold_reason,
+        reply_to: post.reply_to,
     }
 }
 

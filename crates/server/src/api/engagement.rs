@@ -3,7 +3,8 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use steward_app::engagement::{self, AnalyticsView, CommentView, ReplyRequest};
+use steward_app::engagement::{self, AnalyticsView, CommentView, ReplyOutcome, ReplyRequest};
+use steward_app::posts::view::PostView;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -31,7 +32,9 @@ async fn list_comments(
 
 #[utoipa::path(post, path = "/accounts/{id}/comments/{comment_id}/reply", tag = "engagement",
     params(("id" = String, Path), ("comment_id" = String, Path)), request_body = ReplyRequest,
-    responses((status = 201, body = CommentView), (status = 403, body = Problem), (status = 404, body = Problem),
+    responses((status = 201, description = "sent", body = CommentView),
+        (status = 202, description = "on a person's own profile, by anyone but its owner: a reply draft (`reply_to`) in review, sent once the owner approves it", body = PostView),
+        (status = 403, body = Problem), (status = 404, body = Problem),
         (status = 422, body = Problem), (status = 503, body = Problem)))]
 async fn reply(
     State(state): State<AppState>,
@@ -40,8 +43,10 @@ async fn reply(
     Path((id, comment_id)): Path<(String, String)>,
     Json(body): Json<ReplyRequest>,
 ) -> ApiResult<Response> {
-    let posted = engagement::reply(&state, &ctx, &principal, &id, &comment_id, body).await?;
-    Ok((StatusCode::CREATED, Json(posted)).into_response())
+    Ok(match engagement::reply(&state, &ctx, &principal, &id, &comment_id, body).await? {
+        ReplyOutcome::Sent(posted) => (StatusCode::CREATED, Json(posted)).into_response(),
+        ReplyOutcome::AwaitingOwner(draft) => (StatusCode::ACCEPTED, Json(*draft)).into_response(),
+    })
 }
 
 #[utoipa::path(get, path = "/accounts/{id}/analytics", tag = "engagement", params(("id" = String, Path)),

@@ -162,6 +162,9 @@ struct OverviewPage {
     rules_pending: bool,
     can_check: bool,
     can_reconnect: bool,
+    /// The platform refused the credential for good: Steward sends nothing until it is
+    /// reconnected, and the page leads with that one action.
+    needs_reconnect: bool,
     is_owner: bool,
     rules_form: Form,
     check_form: Form,
@@ -182,6 +185,7 @@ async fn overview_page(
     let can_reconnect = a.has(Capability::CredentialManage);
     let is_owner = a.is_owner();
     let abilities = a.capabilities.iter().map(describe_capability).collect();
+    let needs_reconnect = matches!(a.account.status.as_str(), "needs_reconnect" | "disconnected");
     let view = account_view(state, a.account, &a.membership);
     let mut layout = viewer.layout(view.display_name.clone());
     layout.account = Some(nav);
@@ -195,6 +199,7 @@ async fn overview_page(
         rules_pending: !is_owner && view.rules.version > view.rules.accepted_version,
         can_check,
         can_reconnect,
+        needs_reconnect,
         is_owner,
         rules_form: Form::new("rules", &viewer.csrf),
         check_form: Form::new("check", &viewer.csrf),

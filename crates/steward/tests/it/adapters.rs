@@ -302,6 +302,98 @@ both_backends! {
     }
 }
 
+both_backends! {
+    async fn a_credential_refused_for_good_is_not_tried_again(app: TestApp) {
+        let backend = app.backend;
+        drop(app);
+        let double = linkedin::LinkedInDouble::start(linkedin::Config::default()).await.unwrap();
+        let (cid, secret, base) = (double.config().client_id.clone(), double.config().client_secret.clone(), double.base.clone());
+        let Some(app) = TestApp::spawn_with(backend, move |s| {
+            s.linkedin = Some(OauthApp { client_id: cid, client_secret: zeroize::Zeroizing::new(secret), auth_base: base.clone(), api_base: base });
+        }).await else { return };
+        let owner = app.user("olivia@example.com").await;
+        let back = start(&app, &owner, json!({"platform": "linkedin", "account_kind": "member"})).await;
+        assert_eq!(callback(&app, &owner, &back).await.0, 200);
+        let account = app.get("/api/v1/accounts").auth(&owner).send().await.body["items"][0]["id"].as_str().unwrap().to_string();
+        let base = format!("/api/v1/accounts/{account}");
+        let live = due_post(&app, &account, &owner, "Live post", "[]").await;
+        let urn = retried(&app, &live).await.external_id.unwrap();
+        let fan = double.comment_from("urn:li:person:fan", &urn, None, "Congrats").unwrap();
+        // A post whose first attempt met a server error waits for its retry.
+        double.inject("/rest/posts", steward_doubles::Fault::ServerError);
+        let waiting = due_post(&app, &account, &owner, "Second post", "[]").await;
+        until(&app, &waiting, "waiting").await;
+
+        // The member removes the app: the next call is refused, the refresh too, and the
+        // account needs its owner to reconnect it.
+        double.revoke_all();
+        app.get(&format!("{base}/comments")).auth(&owner).send().await.assert_problem(409, "conflict");
+        assert_eq!(app.get(&base).auth(&owner).send().await.body["status"], "needs_reconnect");
+        let refreshes = |d: &linkedin::LinkedInDouble| d.requests().iter().filter(|r| r.path == "/oauth/v2/accessToken" && r.body.contains("refresh_token")).count();
+        assert_eq!(refreshes(&double), 1, "one refresh was tried, and refused");
+        let before = double.requests().len();
+
+        // From now on nothing reaches LinkedIn with the dead credential: engagement, the
+        // connection check, and the scheduler (a retry that was waiting, and a new due post).
+        let comments = app.get(&format!("{base}/comments")).auth(&owner).send().await;
+        comments.assert_problem(409, "conflict");
+        assert!(comments.text.contains("reconnect"), "{}", comments.text);
+        app.post(&format!("{base}/comments/{urn}!{fan}/reply")).auth(&owner).json(json!({"text": "Thanks"})).send().await
+            .assert_problem(409, "conflict");
+        app.get(&format!("{base}/analytics")).auth(&owner).send().await.assert_problem(409, "conflict");
+        let check = app.post(&format!("{base}/check")).auth(&owner).send().await;
+        assert_eq!((check.status, check.body["status"].as_str()), (200, Some("needs_reconnect")), "{}", check.text);
+        let next = app.state.store.publish_job(&waiting).await.unwrap().unwrap().next_attempt_at.unwrap();
+        app.clock.advance(Duration::from_micros(u64::try_from(next - app.clock.now_us()).unwrap_or(0) + 1));
+        let fresh = due_post(&app, &account, &owner, "Third post", "[]").await;
+        for id in [&waiting, &fresh] {
+            let mut held = post(&app, id).await;
+            for _ in 0..200 {
+                if held.hold_reason.is_some() {
+                    break;
+                }
+                app.state.scheduler.wake();
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                held = post(&app, id).await;
+            }
+            assert_eq!((held.state.as_str(), held.hold_reason.as_deref()), ("approved", Some("needs_reconnect")), "{held:?}");
+        }
+        let after: Vec<_> = double.requests().into_iter().skip(before).map(|r| format!("{} {}", r.method, r.path)).collect();
+        assert!(after.is_empty(), "nothing was sent with the dead credential: {after:?}");
+        assert_eq!(refreshes(&double), 1);
+        let failed = app.get(&format!("{base}/activity?action=accounts.credential_failed")).auth(&owner).send().await;
+        assert_eq!(failed.body["items"].as_array().unwrap().len(), 1, "recorded once: {}", failed.text);
+    }
+}
+
+both_backends! {
+    async fn bluesky_and_mastodon_accounts_needing_reconnect_are_not_called(app: TestApp) {
+        let bsky = bluesky::BlueskyDouble::start(bluesky::Config::default()).await.unwrap();
+        let Some((app, owner, bluesky_id)) = bluesky_account(app, &bsky).await else { return };
+        let masto = steward_doubles::mastodon::MastodonDouble::start(steward_doubles::mastodon::Config::default()).await.unwrap();
+        let mastodon_id = crate::helpers::seed::seal_mastodon_account(
+            &app.state.store, app.state.vault(), &owner.user_id, &masto, app.clock.now_us()).await;
+        for id in [&bluesky_id, &mastodon_id] {
+            let mut tx = app.state.store.begin().await.unwrap();
+            tx.set_account_status(id, "needs_reconnect", app.clock.now_us()).await.unwrap();
+            tx.commit().await.unwrap();
+        }
+        let (bsky_before, masto_before) = (bsky.requests().len(), masto.requests().len());
+        for id in [&bluesky_id, &mastodon_id] {
+            let account = app.state.store.account_by_id(id).await.unwrap().unwrap();
+            let ids = ["at://did:plc:x/app.bsky.feed.post/1".to_string()];
+            let refused = |e: steward_connectors::ConnectorError| matches!(e, steward_connectors::ConnectorError::Unauthorized(_));
+            assert!(steward_app::platforms::comments(&app.state, &account, &ids).await.is_err_and(refused));
+            assert!(steward_app::platforms::reply(&app.state, &account, "did:plc:bob!3k", "Hi").await.is_err_and(refused));
+            assert!(steward_app::platforms::analytics(&app.state, &account, &ids).await.is_err_and(refused));
+            let check = app.post(&format!("/api/v1/accounts/{id}/check")).auth(&owner).send().await;
+            assert_eq!((check.status, check.body["status"].as_str()), (200, Some("needs_reconnect")), "{}", check.text);
+        }
+        assert_eq!(bsky.requests().len(), bsky_before, "nothing sent to the PDS");
+        assert_eq!(masto.requests().len(), masto_before, "nothing sent to the instance");
+    }
+}
+
 fn linkedin_escaped(text: &str) -> String {
     steward_connectors::linkedin::escape_little_text(text)
 }

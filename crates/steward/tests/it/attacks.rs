@@ -7,8 +7,13 @@ use reqwest::Method;
 use serde_json::json;
 use tokio::process::Command;
 
+use steward_connectors::OauthApp;
+use steward_doubles::linkedin;
+
 use crate::helpers::accounts::{invite, member, sandbox_account};
 use crate::helpers::binary::{BIN, start};
+use crate::helpers::oauth::{callback, start as connect_start};
+use crate::helpers::seed::insert_due_post;
 use crate::helpers::{Backend, Session, TestApp, both_backends};
 
 both_backends! {
@@ -509,16 +514,132 @@ both_backends! {
         let owner = app.user("owner@example.com").await;
         crate::helpers::seed::linkedin_member_account(&app, &owner.user_id, "li-voice").await;
         let moderator = member(&app, &owner, "li-voice", "moderator@example.com", "moderator").await;
+        let admin = member(&app, &owner, "li-voice", "admin@example.com", "admin").await;
         let r = app
             .post("/api/v1/accounts/li-voice/comments/urn:li:comment:1/reply")
             .auth(&moderator)
             .json(json!({"text": "Thanks, speaking for Olivia!"}))
             .send()
             .await;
-        r.assert_problem(403, "forbidden");
-        assert!(r.text.contains("only its owner replies"), "{}", r.text);
+        assert_eq!(r.status, 202, "kept as a draft for the owner: {}", r.text);
+        assert_eq!((r.body["state"].as_str(), r.body["reply_to"].as_str()), (Some("in_review"), Some("urn:li:comment:1")));
+        let draft = r.body["id"].as_str().unwrap().to_string();
+        // Neither the moderator nor an admin can send it on: only the owner's approval does.
+        app.post(&format!("/api/v1/posts/{draft}/approve")).auth(&moderator).json(json!({"version": 1})).send().await
+            .assert_problem(403, "forbidden");
+        app.post(&format!("/api/v1/posts/{draft}/publish-now")).auth(&moderator).send().await.assert_problem(403, "forbidden");
+        let by_admin = app.post(&format!("/api/v1/posts/{draft}/approve")).auth(&admin).json(json!({"version": 1})).send().await;
+        assert_eq!((by_admin.status, by_admin.body["state"].as_str()), (200, Some("in_review")), "{}", by_admin.text);
+        app.post(&format!("/api/v1/posts/{draft}/publish-now")).auth(&admin).send().await.assert_problem(409, "conflict");
         let log = app.get("/api/v1/accounts/li-voice/activity?action=comments.reply").auth(&owner).send().await;
         let items = log.body["items"].as_array().unwrap();
         assert!(items.iter().all(|e| e["outcome"] == "denied"), "nothing went out: {}", log.text);
+        let job = app.state.store.publish_job(&draft).await.unwrap();
+        assert!(job.is_none(), "nothing was handed to the scheduler: {job:?}");
+    }
+}
+
+/// Waits (waking the scheduler) until `done` holds for the post.
+async fn post_row_when(
+    app: &TestApp,
+    id: &str,
+    done: impl Fn(&steward_store::PostRow) -> bool,
+) -> steward_store::PostRow {
+    for _ in 0..400 {
+        let p = app.state.store.post(id).await.unwrap().unwrap();
+        if done(&p) {
+            return p;
+        }
+        app.state.scheduler.wake();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("post {id} never settled: {:?}", app.state.store.post(id).await.unwrap());
+}
+
+/// Gives the scheduler a few rounds, in which nothing should be due.
+async fn scheduler_rounds(app: &TestApp) {
+    for _ in 0..5 {
+        steward_app::scheduler::run_once(&app.state).await.unwrap();
+        app.state.scheduler.wake();
+        tokio::time::sleep(Duration::from_millis(40)).await;
+    }
+}
+
+both_backends! {
+    async fn a_moderator_reply_on_a_member_profile_waits_for_the_owner(app: TestApp) {
+        let backend = app.backend;
+        drop(app);
+        let double = linkedin::LinkedInDouble::start(linkedin::Config::default()).await.unwrap();
+        let (cid, secret, base) = (double.config().client_id.clone(), double.config().client_secret.clone(), double.base.clone());
+        let Some(app) = TestApp::spawn_with(backend, move |s| {
+            s.linkedin = Some(OauthApp { client_id: cid, client_secret: zeroize::Zeroizing::new(secret), auth_base: base.clone(), api_base: base });
+        }).await else { return };
+        let owner = app.user("olivia@example.com").await;
+        let back = connect_start(&app, &owner, json!({"platform": "linkedin", "account_kind": "member"})).await;
+        assert_eq!(callback(&app, &owner, &back).await.0, 200);
+        let account = app.get("/api/v1/accounts").auth(&owner).send().await.body["items"][0]["id"].as_str().unwrap().to_string();
+        let post = insert_due_post(&app.state.store, &account, &owner.user_id, "We are hiring", "[]", app.clock.now_us()).await;
+        let urn = post_row_when(&app, &post, |p| p.state == "published").await.external_id.unwrap();
+        let fan = double.comment_from("urn:li:person:fan", &urn, None, "Congrats!").unwrap();
+        let comment = format!("{urn}!{fan}");
+        let moderator = member(&app, &owner, &account, "moderator@example.com", "moderator").await;
+        let reply = |s: &Session, text: &str| {
+            app.post(&format!("/api/v1/accounts/{account}/comments/{comment}/reply")).auth(s).json(json!({"text": text})).send()
+        };
+        let replies = || double.comments().into_iter().filter(|c| c.parent.as_deref() == Some(fan.as_str())).collect::<Vec<_>>();
+
+        // The moderator's reply is a draft in review: nothing reaches LinkedIn.
+        let r = reply(&moderator, "Thank you, glad you like it").await;
+        assert_eq!(r.status, 202, "{}", r.text);
+        assert_eq!((r.body["state"].as_str(), r.body["reply_to"].as_str()), (Some("in_review"), Some(comment.as_str())));
+        let draft = r.body["id"].as_str().unwrap().to_string();
+        let (_, html) = crate::helpers::html::page(&app, &owner, &format!("/posts/{draft}")).await;
+        assert!(html.contains("A reply to") && html.contains("Thank you, glad you like it"), "the owner sees what they approve: {html}");
+        scheduler_rounds(&app).await;
+        assert!(replies().is_empty(), "not sent before the owner approves: {:?}", replies());
+
+        // The owner approves it: it goes out once, as a reply to the comment, never as a post.
+        let approved = app.post(&format!("/api/v1/posts/{draft}/approve")).auth(&owner).json(json!({"version": 1})).send().await;
+        assert_eq!((approved.status, approved.body["state"].as_str()), (200, Some("scheduled")), "{}", approved.text);
+        let sent = post_row_when(&app, &draft, |p| matches!(p.state.as_str(), "published" | "failed")).await;
+        assert_eq!(sent.state, "published", "{sent:?}");
+        scheduler_rounds(&app).await;
+        let out = replies();
+        assert_eq!(out.len(), 1, "exactly once: {out:?}");
+        assert_eq!((out[0].text.as_str(), out[0].object.as_str()), ("Thank you, glad you like it", urn.as_str()));
+        assert_eq!(out[0].actor, double.posts()[0].author, "in the member's own name");
+        assert_eq!(double.posts().len(), 1, "no new post");
+        assert_eq!(sent.external_id.as_deref(), Some(format!("{urn}!{}", out[0].urn).as_str()));
+        let creates = double.requests().iter().filter(|r| r.method == "POST" && r.path.contains("/comments")).count();
+        assert_eq!(creates, 1, "one call to LinkedIn's comments API");
+
+        // Sent back with changes, or cancelled, a draft never goes out.
+        let second = reply(&moderator, "Second thoughts").await.body["id"].as_str().unwrap().to_string();
+        let back = app.post(&format!("/api/v1/posts/{second}/request-changes")).auth(&owner).json(json!({"comment": "Not in my name"})).send().await;
+        assert_eq!((back.status, back.body["state"].as_str()), (200, Some("draft")), "{}", back.text);
+        let third = reply(&moderator, "Third try").await.body["id"].as_str().unwrap().to_string();
+        let cancelled = app.post(&format!("/api/v1/posts/{third}/cancel")).auth(&owner).send().await;
+        assert_eq!((cancelled.status, cancelled.body["state"].as_str()), (200, Some("cancelled")), "{}", cancelled.text);
+        scheduler_rounds(&app).await;
+        assert_eq!(replies().len(), 1, "refused drafts stay with Steward: {:?}", replies());
+
+        // The owner's own reply still goes out at once.
+        let own = reply(&owner, "Thanks from me").await;
+        assert_eq!(own.status, 201, "{}", own.text);
+        assert_eq!(replies().len(), 2);
+
+        // The activity log has the moderator's submission and the owner's approval.
+        let log = |action: &str| {
+            let path = format!("/api/v1/accounts/{account}/activity?action={action}");
+            let (app, owner) = (&app, &owner);
+            async move { app.get(&path).auth(owner).send().await.body["items"].as_array().unwrap().clone() }
+        };
+        let target = format!("post:{draft}");
+        let submits = log("posts.submit").await;
+        assert!(submits.iter().any(|e| e["target"] == target && e["actor_id"] == moderator.user_id.as_str() && e["outcome"] == "allowed"), "{submits:?}");
+        let approvals = log("posts.approve").await;
+        assert!(approvals.iter().any(|e| e["target"] == target && e["actor_id"] == owner.user_id.as_str() && e["outcome"] == "allowed"), "{approvals:?}");
+        let published = log("posts.published").await;
+        assert_eq!(published.iter().filter(|e| e["target"] == target).count(), 1, "{published:?}");
     }
 }

@@ -384,3 +384,35 @@ both_backends! {
         assert!(html.contains("Cancelled") && !html.contains("Publish now") && !html.contains("Save changes"), "{html}");
     }
 }
+
+both_backends! {
+    async fn an_account_whose_credential_was_refused_shows_its_owner_one_reconnect_action(app: TestApp) {
+        let owner = app.user("olivia@example.test").await;
+        crate::helpers::seed::linkedin_member_account(&app, &owner.user_id, "li-dead").await;
+        let r = app.post("/api/v1/accounts/li-dead/invitations").auth(&owner)
+            .json(json!({"email": "mo@example.test", "role": "moderator"})).send().await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let moderator = app.user("mo@example.test").await;
+        let token = r.body["token"].as_str().unwrap();
+        assert_eq!(app.post(&format!("/api/v1/invitations/{token}/accept")).auth(&moderator).send().await.status, 200);
+
+        // While the credential works, the connection card offers a test and a reconnection.
+        let (status, html) = page(&app, &owner, "/accounts/li-dead").await;
+        assert_eq!(status, 200);
+        assert!(!html.contains("Reconnect this account") && html.contains("Test the connection"), "{html}");
+
+        let mut tx = app.state.store.begin().await.unwrap();
+        tx.set_account_status("li-dead", "needs_reconnect", app.clock.now_us()).await.unwrap();
+        tx.commit().await.unwrap();
+        let (status, html) = page(&app, &owner, "/accounts/li-dead").await;
+        assert_eq!(status, 200);
+        assert!(html.contains("Reconnect this account") && html.contains("role=\"alert\""), "{html}");
+        assert_eq!(html.matches("action=\"/connect/oauth\"").count(), 1, "one reconnect action: {html}");
+        assert!(html.contains("Reconnect with LinkedIn"), "{html}");
+        assert!(!html.contains("Test the connection"), "no action that cannot work: {html}");
+        // A collaborator is told, and offered nothing they cannot do.
+        let (_, html) = page(&app, &moderator, "/accounts/li-dead").await;
+        assert!(html.contains("Reconnect this account") && html.contains("Only the account's owner can reconnect it"), "{html}");
+        assert!(!html.contains("action=\"/connect/oauth\""), "{html}");
+    }
+}

@@ -282,6 +282,10 @@ pub(super) async fn editor_view(
         ("Author", Html::text(&name_of(&names, &post.author_id))),
         ("Version", Html::text(&post.version.to_string())),
     ];
+    if let Some(comment) = &post.reply_to {
+        let what = format!("the comment {comment}: once approved it is sent as a reply to it, not as a post");
+        facts.push(("A reply to", Html::text(&what)));
+    }
     if let Some(at) = &view.scheduled_at {
         facts.push(("Scheduled for", when(at, &zone, tz)));
     }
