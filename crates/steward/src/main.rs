@@ -71,11 +71,21 @@ enum Admin {
 
 #[derive(Subcommand)]
 enum AuditCmd {
-    /// Check the hash chain of the whole activity log; names the first altered, removed or reordered event.
-    Verify,
+    /// Check the hash chain of the whole activity log against every line of the anchor file
+    /// (exit 2 when something is wrong, or when the anchor file is missing); names the first
+    /// altered, removed or reordered event.
+    Verify {
+        /// Check the database alone, without the anchor file (a server that never anchored, or
+        /// an anchor file kept elsewhere). Cutting events off the end then goes unnoticed.
+        #[arg(long)]
+        without_anchor: bool,
+    },
 }
 
 fn main() -> std::process::ExitCode {
+    // Before any file exists: the database, its WAL and SHM, backups, the anchor file and the
+    // key file are the owner's alone.
+    steward_app::files::private_umask();
     let cli = Cli::parse();
     init_logging();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -300,7 +310,16 @@ async fn admin(settings: Settings, cmd: Admin) -> anyhow::Result<std::process::E
             println!("backup written to {}", path.display());
         }
         Admin::RotateMasterKey { finish, batch_size } => return rotate_master_key(&settings, finish, batch_size).await,
-        Admin::Audit(AuditCmd::Verify) => {
+        Admin::Audit(AuditCmd::Verify { without_anchor }) => {
+            let anchor_file = settings.audit_anchor_file.as_path();
+            if !without_anchor && !anchor_file.exists() {
+                println!(
+                    "MISSING: the anchor file {} does not exist, so a cut-off end of the log cannot be detected; \
+                     give STEWARD_AUDIT_ANCHOR_FILE, or pass --without-anchor to check the database alone",
+                    anchor_file.display()
+                );
+                return Ok(std::process::ExitCode::from(2));
+            }
             let store = Store::connect(&settings.database_url).await?;
             // The master keys, if readable here (never created), check retention checkpoints' signatures.
             let keys: Vec<MasterKey> = match &settings.master_key {
@@ -309,8 +328,11 @@ async fn admin(settings: Settings, cmd: Admin) -> anyhow::Result<std::process::E
                     Keyring::read_file(path).ok().flatten().map(Keyring::into_keys).unwrap_or_default()
                 }
             };
-            let opts =
-                VerifyOptions { master_keys: &keys, anchor_file: Some(&settings.audit_anchor_file), split_above: None };
+            let opts = VerifyOptions {
+                master_keys: &keys,
+                anchor_file: (!without_anchor).then_some(anchor_file),
+                split_above: None,
+            };
             // A bar only on a terminal: scripts and logs get the verdict line alone.
             let bar = std::io::stderr().is_terminal().then(|| {
                 let bar = indicatif::ProgressBar::new(0);

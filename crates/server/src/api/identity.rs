@@ -33,7 +33,8 @@ pub(crate) async fn register(
 
 #[derive(Serialize, ToSchema)]
 pub struct LoginResponse {
-    /// The session token, for `Authorization: Bearer`. Also set as the `steward_session` cookie.
+    /// The session token, for `Authorization: Bearer`. Also set as the `steward_session` cookie
+    /// (`__Host-steward_session` when `STEWARD_PUBLIC_URL` is https).
     pub token: String,
     pub user: UserView,
     pub session_id: String,
