@@ -102,7 +102,8 @@ pub fn read_anchor(path: &Path) -> anyhow::Result<Option<Result<Vec<AnchorLine>,
 
 fn parse_anchor_line(line: usize, text: &str) -> Option<AnchorLine> {
     let fields: Vec<&str> = text.split_whitespace().collect();
-    let (at, seq, hash) = (fields.first()?.parse().ok()?, fields.get(1)?.parse().ok()?, hex::decode(fields.get(2)?).ok()?);
+    let (at, seq, hash) =
+        (fields.first()?.parse().ok()?, fields.get(1)?.parse().ok()?, hex::decode(fields.get(2)?).ok()?);
     let signature = match fields.len() {
         3 => None,
         5 => Some((<[u8; 4]>::try_from(hex::decode(fields[3]).ok()?).ok()?, hex::decode(fields[4]).ok()?)),

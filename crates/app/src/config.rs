@@ -335,7 +335,10 @@ impl Settings {
                 None => Ok(default),
                 Some(v) => match v.parse::<usize>() {
                     Ok(n) if n >= least => Ok(n),
-                    _ => Err(ConfigError::Invalid { name, message: format!("{v:?} (expected a whole number, at least {least})") }),
+                    _ => Err(ConfigError::Invalid {
+                        name,
+                        message: format!("{v:?} (expected a whole number, at least {least})"),
+                    }),
                 },
             }
         };

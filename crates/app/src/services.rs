@@ -43,8 +43,8 @@ impl Services {
         let passwords = Passwords::new(settings.password_hash_cost)?
             .with_budget(settings.password_hash_concurrency, settings.password_hash_queue);
         let sealer = Vault::load(&settings.master_key)?;
-        let http =
-            steward_connectors::http::client_for(settings.allow_private_networks).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let http = steward_connectors::http::client_for(settings.allow_private_networks)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         Ok(Self(Arc::new(Inner {
             settings,
             store,

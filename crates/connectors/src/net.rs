@@ -147,10 +147,10 @@ impl reqwest::dns::Resolve for PublicOnlyResolver {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
         let this = *self;
         Box::pin(async move {
-            let addrs = this
-                .resolve_checked(name.as_str())
-                .await
-                .map_err(|e| -> Box<dyn std::error::Error + Send + Sync> { Box::new(std::io::Error::other(e.to_string())) })?;
+            let addrs =
+                this.resolve_checked(name.as_str()).await.map_err(|e| -> Box<dyn std::error::Error + Send + Sync> {
+                    Box::new(std::io::Error::other(e.to_string()))
+                })?;
             Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
         })
     }
@@ -320,7 +320,16 @@ mod tests {
     #[tokio::test]
     async fn the_resolver_refuses_names_of_non_public_addresses_unless_allowed() {
         let strict = PublicOnlyResolver::new(false);
-        for host in ["localhost", "127.0.0.1", "10.1.2.3", "169.254.169.254", "::1", "2002:7f00:1::1", "64:ff9b::a00:1", "2001:0:4136:e378:8000:63bf:80ff:fffe"] {
+        for host in [
+            "localhost",
+            "127.0.0.1",
+            "10.1.2.3",
+            "169.254.169.254",
+            "::1",
+            "2002:7f00:1::1",
+            "64:ff9b::a00:1",
+            "2001:0:4136:e378:8000:63bf:80ff:fffe",
+        ] {
             match strict.resolve_checked(host).await {
                 Err(ConnectorError::Rejected(m)) => assert!(m.contains("non-public"), "{host}: {m}"),
                 other => panic!("{host} must be refused, got {other:?}"),

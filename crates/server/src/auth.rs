@@ -78,12 +78,13 @@ impl FromRequestParts<AppState> for Principal {
 }
 
 async fn authenticate(parts: &Parts, state: &AppState, slot: &AuditSlot) -> Result<Principal, ApiError> {
-    let (token, via) = match (bearer(&parts.headers), session_cookie(&parts.headers, session_cookie_name(&state.settings))) {
-        (Some(t), _) if t.starts_with(API_TOKEN_PREFIX) => (t, AuthVia::ApiToken),
-        (Some(t), _) => (t, AuthVia::BearerSession),
-        (None, Some(c)) => (c, AuthVia::Cookie),
-        (None, None) => return Err(ApiError(AppError::Unauthenticated { presented: false })),
-    };
+    let (token, via) =
+        match (bearer(&parts.headers), session_cookie(&parts.headers, session_cookie_name(&state.settings))) {
+            (Some(t), _) if t.starts_with(API_TOKEN_PREFIX) => (t, AuthVia::ApiToken),
+            (Some(t), _) => (t, AuthVia::BearerSession),
+            (None, Some(c)) => (c, AuthVia::Cookie),
+            (None, None) => return Err(ApiError(AppError::Unauthenticated { presented: false })),
+        };
     let refused = ApiError(AppError::Unauthenticated { presented: true });
     let now = state.clock.now_us();
     let hash = sha256(token.as_bytes());

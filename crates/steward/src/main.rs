@@ -82,7 +82,45 @@ enum AuditCmd {
     },
 }
 
+/// glibc's tunable that keeps large allocations (each password hash's 19 MiB Argon2 block) out
+/// of the heap: with a fixed mmap threshold they are mapped and unmapped, so their memory goes
+/// back to the operating system as soon as the hash is done. Left to itself glibc raises the
+/// threshold after the first such block is freed and from then on keeps every later one in a
+/// thread's arena for good (see BENCHMARKS.md, "Password hashing memory").
+const MALLOC_TUNABLE: &str = "glibc.malloc.mmap_threshold";
+const MALLOC_MMAP_THRESHOLD: u32 = 1024 * 1024;
+
+/// glibc reads its tunables only when a process starts, and setting them from inside needs
+/// `unsafe` (`mallopt`), which this workspace forbids: so the binary starts itself again, once,
+/// with the tunable added (same process id, arguments, standard streams). An operator's own
+/// `GLIBC_TUNABLES` naming the threshold is kept as it is.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn start_again_with_malloc_tuning() {
+    use std::os::unix::process::CommandExt;
+    let current = std::env::var("GLIBC_TUNABLES").unwrap_or_default();
+    if current.contains(MALLOC_TUNABLE) {
+        return;
+    }
+    let Ok(exe) = std::env::current_exe() else { return };
+    let tunable = format!("{MALLOC_TUNABLE}={MALLOC_MMAP_THRESHOLD}");
+    let value = if current.is_empty() { tunable } else { format!("{current}:{tunable}") };
+    let mut args = std::env::args_os();
+    let mut cmd = std::process::Command::new(exe);
+    if let Some(arg0) = args.next() {
+        cmd.arg0(arg0);
+    }
+    let err = cmd.args(args).env("GLIBC_TUNABLES", value).exec();
+    // Only reached when exec failed: serve anyway, with glibc's default behaviour.
+    eprintln!(
+        "warning: could not restart with {MALLOC_TUNABLE} set ({err}); memory freed after password hashing may stay with the process"
+    );
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn start_again_with_malloc_tuning() {}
+
 fn main() -> std::process::ExitCode {
+    start_again_with_malloc_tuning();
     // Before any file exists: the database, its WAL and SHM, backups, the anchor file and the
     // key file are the owner's alone.
     steward_app::files::private_umask();

@@ -82,7 +82,10 @@ mod behind_tls {
         let c = &s.set_cookie;
         assert!(c.starts_with("__Host-steward_session=sts_"), "{c}");
         let attributes: Vec<&str> = c.split(';').map(str::trim).collect();
-        assert!(attributes.contains(&"Secure") && attributes.contains(&"Path=/") && attributes.contains(&"HttpOnly"), "{c}");
+        assert!(
+            attributes.contains(&"Secure") && attributes.contains(&"Path=/") && attributes.contains(&"HttpOnly"),
+            "{c}"
+        );
         assert!(!c.to_ascii_lowercase().contains("domain="), "{c}");
         let me = browser().get(format!("{}/api/v1/me", app.base)).header("cookie", s.cookie()).send().await.unwrap();
         assert_eq!(me.status().as_u16(), 200, "the prefixed cookie signs in");
@@ -98,11 +101,22 @@ mod behind_tls {
         assert!(!set.to_ascii_lowercase().contains("domain="), "{set}");
         let cookie = set.split(';').next().unwrap().to_string();
         let token = csrf_in(&r.text().await.unwrap());
-        let r = browser().post(format!("{}/signin", app.base)).header("cookie", &cookie)
+        let r = browser()
+            .post(format!("{}/signin", app.base))
+            .header("cookie", &cookie)
             .form(&[("csrf_token", token.as_str()), ("email", "tls@example.test"), ("password", PASSWORD)])
-            .send().await.unwrap();
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status().as_u16(), 303);
-        let session = r.headers().get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).find(|v| v.contains("steward_session")).unwrap().to_string();
+        let session = r
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|v| v.contains("steward_session"))
+            .unwrap()
+            .to_string();
         assert!(session.starts_with("__Host-steward_session=sts_") && session.contains("Secure"), "{session}");
         // Signing out clears the prefixed cookie.
         let r = app.post("/api/v1/auth/logout").auth(&s).send().await;
@@ -140,9 +154,12 @@ async fn files_are_private_and_an_exposed_key_file_stops_the_server() {
     let env = [("STEWARD_SIGNUP", "open")];
     let server = binary::start(&["serve"], &data, &env).await;
     let client = reqwest::Client::new();
-    let r = client.post(format!("{}/api/v1/auth/register", server.base))
+    let r = client
+        .post(format!("{}/api/v1/auth/register", server.base))
         .json(&json!({"email": "files@example.test", "password": PASSWORD, "display_name": "Files"}))
-        .send().await.unwrap();
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 201);
     let log = server.terminate().await;
     assert!(!log.contains("ERROR"), "{log}");
@@ -154,7 +171,9 @@ async fn files_are_private_and_an_exposed_key_file_stops_the_server() {
         .args(["admin", "backup", &backup.display().to_string()])
         .env_clear()
         .env("STEWARD_DATA_DIR", &data_s)
-        .output().await.unwrap();
+        .output()
+        .await
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 
     assert_eq!(mode(&data), 0o700, "the data directory");
@@ -162,7 +181,9 @@ async fn files_are_private_and_an_exposed_key_file_stops_the_server() {
         let path = data.join(name);
         if name.ends_with("-wal") || name.ends_with("-shm") {
             // SQLite removes the WAL and SHM on a clean close; when present they are private.
-            if !path.exists() { continue; }
+            if !path.exists() {
+                continue;
+            }
         }
         assert_eq!(mode(&path), 0o600, "{name}");
     }
@@ -183,7 +204,9 @@ async fn files_are_private_and_an_exposed_key_file_stops_the_server() {
         .env_clear()
         .env("STEWARD_DATA_DIR", &data_s)
         .env("STEWARD_LISTEN", "127.0.0.1:0")
-        .output().await.unwrap();
+        .output()
+        .await
+        .unwrap();
     assert!(!out.status.success(), "the server must not start");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains(&format!("chmod 600 {}", key.display())), "{stderr}");
@@ -260,7 +283,8 @@ mod hashing_budget {
     fn budget(concurrency: usize, queue: usize) -> impl FnOnce(&mut steward_server::Settings) {
         move |s| {
             // Slow enough that eight requests at once overlap.
-            s.password_hash_cost = steward_app::config::PasswordHashCost { memory_kib: 1024, iterations: 400, parallelism: 1 };
+            s.password_hash_cost =
+                steward_app::config::PasswordHashCost { memory_kib: 1024, iterations: 400, parallelism: 1 };
             s.password_hash_concurrency = concurrency;
             s.password_hash_queue = queue;
         }
@@ -296,7 +320,12 @@ mod hashing_budget {
         }
         assert_eq!(app.state.passwords.peak_in_flight(), 1, "never more than one hash at once");
         // A refused sign-up changed nothing: its address is still free.
-        let refused_email = answers.iter().enumerate().find(|(_, r)| r.status == 503).map(|(i, _)| format!("full{i}@example.test")).unwrap();
+        let refused_email = answers
+            .iter()
+            .enumerate()
+            .find(|(_, r)| r.status == 503)
+            .map(|(i, _)| format!("full{i}@example.test"))
+            .unwrap();
         assert!(app.state.store.user_by_email(&refused_email).await.unwrap().is_none());
         drop(app);
 
@@ -316,4 +345,27 @@ mod hashing_budget {
     async fn postgres() {
         run(Backend::Postgres).await;
     }
+}
+
+/// The binary starts itself again with glibc's mmap threshold fixed, so each hash's 19 MiB goes
+/// back to the operating system; an operator's own setting is kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_runs_with_a_fixed_malloc_mmap_threshold() {
+    let environ = |pid: u32| {
+        let raw = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
+        raw.split(|b| *b == 0)
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+            .find(|v| v.starts_with("GLIBC_TUNABLES="))
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let server = binary::start(&["serve"], dir.path(), &[]).await;
+    assert_eq!(environ(server.pid()).as_deref(), Some("GLIBC_TUNABLES=glibc.malloc.mmap_threshold=1048576"));
+    assert_eq!(reqwest::get(format!("{}/readyz", server.base)).await.unwrap().status().as_u16(), 200);
+    server.terminate().await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let own = "glibc.malloc.mmap_threshold=4194304";
+    let server = binary::start(&["serve"], dir.path(), &[("GLIBC_TUNABLES", own)]).await;
+    assert_eq!(environ(server.pid()), Some(format!("GLIBC_TUNABLES={own}")), "the operator's value is kept");
+    server.terminate().await;
 }
