@@ -21,7 +21,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 #[utoipa::path(post, path = "/auth/register", tag = "identity", request_body = RegisterRequest,
-    responses((status = 201, body = UserView), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 201, body = UserView), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem),
+        (status = 503, body = Problem, description = "busy: too many password hashes at once (Retry-After)")))]
 pub(crate) async fn register(
     State(state): State<AppState>,
     ctx: Ctx,
@@ -44,7 +45,8 @@ pub struct LoginResponse {
 
 #[utoipa::path(post, path = "/auth/login", tag = "identity", request_body = LoginRequest,
     responses((status = 200, body = LoginResponse), (status = 401, body = Problem, description = "invalid-credentials or totp-required"),
-        (status = 422, body = Problem), (status = 429, body = Problem)))]
+        (status = 422, body = Problem), (status = 429, body = Problem),
+        (status = 503, body = Problem, description = "busy: too many password hashes at once (Retry-After)")))]
 pub(crate) async fn login(
     State(state): State<AppState>,
     ctx: Ctx,

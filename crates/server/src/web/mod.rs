@@ -347,7 +347,7 @@ pub fn render_failed<T: askama::Template>(template: &T, error: &ApiError) -> Res
 pub fn see_other(to: &str) -> Response {
     let location = header::HeaderValue::from_str(to)
         .ok()
-        .filter(|v| v.as_bytes().iter().all(u8::is_ascii_graphic))
+        .filter(|v| !v.is_empty() && v.as_bytes().iter().all(u8::is_ascii_graphic))
         .unwrap_or_else(|| header::HeaderValue::from_static("/"));
     (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response()
 }
