@@ -4,16 +4,21 @@
 //! ([`Store::audit_chain_batches`]) reads the next batches on its own thread while the current
 //! one is hashed, so the two cores work at once.
 //! It starts at the newest retention checkpoint (whose HMAC signature it checks) or at the
-//! genesis, checks every event's position, link and hash, then the recorded head, then the
-//! last line of the anchor file (the head as the server saw it, kept outside the database, so
-//! cutting events off the end *and* rewinding the head is still caught).
+//! genesis, checks every event's position, link and hash, then the recorded head, then every
+//! line of the anchor file (the head as the server saw it, kept outside the database, so
+//! cutting events off the end *and* rewinding the head is still caught): each line's signature,
+//! and the event it names against the chain.
 //!
 //! **Retention** (`STEWARD_AUDIT_RETENTION_DAYS`): events older than the horizon are deleted
 //! behind a checkpoint recording the last deleted event's seq and hash, signed with a
 //! master-derived key, in one transaction.
 //!
-//! **Anchor**: the server appends `unix_seconds seq hex_hash` to the anchor file whenever the
-//! head moved, every minute.
+//! **Anchor**: the server appends `unix_seconds seq hex_hash key_id hex_hmac` to the anchor file
+//! whenever the head moved, every minute. The HMAC is under a key derived from the master key
+//! (`key_id` names which one, so lines survive a key rotation), so whoever can rewrite the
+//! database and the file but not read the key cannot forge a consistent anchor. Lines of the
+//! earlier, unsigned form (`unix_seconds seq hex_hash`) and lines signed by a key no longer in
+//! the keyring are still compared with the chain; the last line must be signed by a known key.
 use std::io::Write;
 use std::path::Path;
 
@@ -40,6 +45,96 @@ pub struct VerifyOptions<'a> {
     /// Walk the chain in parts at once when it is longer than this (default
     /// [`SPLIT_ABOVE`]); tests set it low to exercise the joins.
     pub split_above: Option<i64>,
+}
+
+fn anchor_key(master: &MasterKey) -> [u8; 32] {
+    master.derive("steward.audit-anchor.v1")
+}
+
+fn anchor_message(at: i64, seq: i64, hash: &[u8]) -> Vec<u8> {
+    let mut m = b"steward.audit.anchor.v1".to_vec();
+    m.extend_from_slice(&at.to_be_bytes());
+    m.extend_from_slice(&seq.to_be_bytes());
+    m.extend_from_slice(hash);
+    m
+}
+
+/// One line of the anchor file.
+#[derive(Debug, Clone)]
+pub struct AnchorLine {
+    /// 1-based, as an editor shows it.
+    pub line: usize,
+    pub at: i64,
+    pub seq: i64,
+    pub hash: Vec<u8>,
+    /// The signing key's id and the HMAC; `None` on lines written before anchors were signed.
+    pub signature: Option<([u8; 4], Vec<u8>)>,
+}
+
+/// The anchor file's line for `(seq, hash)` at `at`, signed with `master`.
+#[must_use]
+pub fn anchor_line(master: &MasterKey, at: i64, seq: i64, hash: &[u8]) -> String {
+    let mac = hmac_sha256(&anchor_key(master), &anchor_message(at, seq, hash));
+    format!("{at} {seq} {} {} {}\n", hex::encode(hash), hex::encode(master.fingerprint()), hex::encode(mac))
+}
+
+/// Every line of the anchor file; `Ok(None)` when there is no file. A line that cannot be read
+/// is a finding (the file was edited or damaged), not something to skip.
+pub fn read_anchor(path: &Path) -> anyhow::Result<Option<Result<Vec<AnchorLine>, ChainBreak>>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(anyhow::anyhow!("cannot read the anchor file {}: {e}", path.display())),
+    };
+    let mut lines = Vec::new();
+    for (i, text) in text.lines().enumerate() {
+        if text.trim().is_empty() {
+            continue;
+        }
+        let line = i + 1;
+        let Some(parsed) = parse_anchor_line(line, text) else {
+            return Ok(Some(Err(ChainBreak::AnchorMalformed { line })));
+        };
+        lines.push(parsed);
+    }
+    Ok(Some(Ok(lines)))
+}
+
+fn parse_anchor_line(line: usize, text: &str) -> Option<AnchorLine> {
+    let fields: Vec<&str> = text.split_whitespace().collect();
+    let (at, seq, hash) =
+        (fields.first()?.parse().ok()?, fields.get(1)?.parse().ok()?, hex::decode(fields.get(2)?).ok()?);
+    let signature = match fields.len() {
+        3 => None,
+        5 => Some((<[u8; 4]>::try_from(hex::decode(fields[3]).ok()?).ok()?, hex::decode(fields[4]).ok()?)),
+        _ => return None,
+    };
+    Some(AnchorLine { line, at, seq, hash, signature })
+}
+
+/// Checks the anchor lines' signatures against the keyring: a line signed by a key of the
+/// keyring must carry its HMAC, and the last line must be signed by one (a file replaced by
+/// unsigned lines is refused). Without keys (verify run where the key cannot be read) the
+/// signatures are not checked; the lines are still compared with the chain.
+fn check_anchor_signatures(lines: &[AnchorLine], keys: &[MasterKey]) -> Result<(), ChainBreak> {
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let mut last_signed_by_us = false;
+    for l in lines {
+        last_signed_by_us = false;
+        let Some((key_id, mac)) = &l.signature else { continue };
+        // A key rotated out of the keyring can no longer be checked; its lines still meet the chain.
+        let Some(key) = keys.iter().find(|k| k.fingerprint() == *key_id) else { continue };
+        if !constant_time_eq(&hmac_sha256(&anchor_key(key), &anchor_message(l.at, l.seq, &l.hash)), mac) {
+            return Err(ChainBreak::AnchorForged { line: l.line });
+        }
+        last_signed_by_us = true;
+    }
+    match lines.last() {
+        Some(l) if !last_signed_by_us => Err(ChainBreak::AnchorUnsigned { line: l.line }),
+        _ => Ok(()),
+    }
 }
 
 fn checkpoint_key(master: &MasterKey) -> [u8; 32] {
@@ -84,11 +179,25 @@ pub async fn verify_chain_with(
             ChainVerifier::resume(cp.seq, hash)
         }
     };
-    let anchor = match opts.anchor_file {
-        Some(path) => last_anchor(path)?,
-        None => None,
-    };
     let start = verifier.position().0;
+    // Every anchor line past the checkpoint, by seq (a restart may anchor the same head twice).
+    let mut anchors: std::collections::BTreeMap<i64, Vec<Vec<u8>>> = std::collections::BTreeMap::new();
+    if let Some(path) = opts.anchor_file {
+        match read_anchor(path)? {
+            None => {}
+            Some(Err(b)) => return Ok(Verdict::Broken(b)),
+            Some(Ok(lines)) => {
+                if let Err(b) = check_anchor_signatures(&lines, opts.master_keys) {
+                    return Ok(Verdict::Broken(b));
+                }
+                for l in lines.into_iter().filter(|l| l.seq > start) {
+                    anchors.entry(l.seq).or_default().push(l.hash);
+                }
+            }
+        }
+    }
+    let anchored_up_to = anchors.keys().next_back().copied();
+    let anchors = std::sync::Arc::new(anchors);
     let total = u64::try_from(head_seq - start).unwrap_or(0);
 
     // A long chain is walked in parts at once, one reader and one hasher each, so both cores
@@ -107,7 +216,7 @@ pub async fn verify_chain_with(
             after,
             through,
             first_verifier,
-            anchor.clone(),
+            anchors.clone(),
             checked.clone(),
         )));
     }
@@ -121,7 +230,6 @@ pub async fn verify_chain_with(
     };
     progress(checked.load(std::sync::atomic::Ordering::Relaxed), total);
 
-    let mut anchor_seen = false;
     let mut events = 0;
     // The walk's own snapshot of the head, not the one read before it began: a server that
     // appends meanwhile must not look like a rewound head.
@@ -145,16 +253,15 @@ pub async fn verify_chain_with(
         if let Some(b) = part.broken {
             return Ok(Verdict::Broken(b));
         }
-        anchor_seen |= part.anchor_seen;
         events += part.verifier.as_ref().map_or(0, ChainVerifier::checked);
         if let Some(v) = part.verifier {
             verifier = v;
         }
     }
     let (last, _) = verifier.position();
-    if let Some((seq, _)) = anchor
-        && !anchor_seen
-        && seq > start
+    // Every line up to `last` met its event in the walk; one beyond it names events now gone.
+    if let Some(seq) = anchored_up_to
+        && seq > last
     {
         return Ok(Verdict::Broken(ChainBreak::CutOffAfterAnchor { last, anchored: seq }));
     }
@@ -177,7 +284,6 @@ struct Part {
     /// The verifier after its last event (`None`: the part holds no event).
     verifier: Option<ChainVerifier>,
     broken: Option<ChainBreak>,
-    anchor_seen: bool,
     /// The head in the same snapshot as the events (the last part only).
     head: Option<(i64, Vec<u8>)>,
 }
@@ -190,10 +296,10 @@ async fn walk_part(
     after: i64,
     through: Option<i64>,
     mut verifier: Option<ChainVerifier>,
-    anchor: Option<(i64, Vec<u8>)>,
+    anchors: std::sync::Arc<std::collections::BTreeMap<i64, Vec<Vec<u8>>>>,
     checked: std::sync::Arc<std::sync::atomic::AtomicU64>,
 ) -> anyhow::Result<Part> {
-    let mut part = Part { after, first: None, verifier: None, broken: None, anchor_seen: false, head: None };
+    let mut part = Part { after, first: None, verifier: None, broken: None, head: None };
     let mut batches = store.audit_chain_batches(after, through);
     'walk: while let Some(batch) = batches.recv().await {
         let mut batch = batch?;
@@ -212,14 +318,11 @@ async fn walk_part(
                 part.broken = Some(b);
                 break 'walk;
             }
-            if let Some((seq, hash)) = &anchor
-                && ev.fields.seq == *seq
+            if let Some(hashes) = anchors.get(&ev.fields.seq)
+                && hashes.iter().any(|h| h.as_slice() != ev.hash)
             {
-                part.anchor_seen = true;
-                if ev.hash != hash.as_slice() {
-                    part.broken = Some(ChainBreak::AnchorMismatch { seq: *seq });
-                    break 'walk;
-                }
+                part.broken = Some(ChainBreak::AnchorMismatch { seq: ev.fields.seq });
+                break 'walk;
             }
         }
         checked.fetch_add(batch.len() as u64, std::sync::atomic::Ordering::Relaxed);
@@ -229,22 +332,6 @@ async fn walk_part(
     Ok(part)
 }
 
-/// The last well-formed line of the anchor file: `(seq, hash)`.
-pub fn last_anchor(path: &Path) -> anyhow::Result<Option<(i64, Vec<u8>)>> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(anyhow::anyhow!("cannot read the anchor file {}: {e}", path.display())),
-    };
-    Ok(text.lines().rev().find_map(|line| {
-        let mut parts = line.split_whitespace();
-        let _at = parts.next()?;
-        let seq = parts.next()?.parse::<i64>().ok()?;
-        let hash = hex::decode(parts.next()?).ok()?;
-        Some((seq, hash))
-    }))
-}
-
 /// Appends the current head to the anchor file if it moved since `last`; returns the head.
 pub async fn write_anchor(state: &Services, last: Option<i64>) -> anyhow::Result<i64> {
     let (seq, hash) = state.store.audit_head().await?;
@@ -252,7 +339,9 @@ pub async fn write_anchor(state: &Services, last: Option<i64>) -> anyhow::Result
         return Ok(seq);
     }
     let path = state.settings.audit_anchor_file.clone();
-    let line = format!("{} {seq} {}\n", state.clock.now().as_second(), hex::encode(&hash));
+    // The key as the key file holds it now (a rotation changes the primary key).
+    let master = MasterKey::load(&state.settings.master_key)?;
+    let line = anchor_line(&master, state.clock.now().as_second(), seq, &hash);
     tokio::task::spawn_blocking(move || -> std::io::Result<()> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;

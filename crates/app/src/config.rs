@@ -52,6 +52,12 @@ pub struct Settings {
     pub session_idle: Duration,
     pub session_absolute: Duration,
     pub password_hash_cost: PasswordHashCost,
+    /// `STEWARD_PASSWORD_HASH_CONCURRENCY` (default: the number of cores): Argon2 hashes that
+    /// run at once, each taking `password_hash_cost.memory_kib` of memory.
+    pub password_hash_concurrency: usize,
+    /// `STEWARD_PASSWORD_HASH_QUEUE` (default 64): sign-ins and sign-ups that wait for a turn;
+    /// past it they are answered 503 with `Retry-After`.
+    pub password_hash_queue: usize,
     /// Failed sign-ins per account, and per IP, within `login_window` before throttling.
     pub login_max_failures_per_account: i64,
     pub login_max_failures_per_ip: i64,
@@ -324,12 +330,29 @@ impl Settings {
                 }
             },
         };
+        let count = |name: &'static str, default: usize, least: usize| -> Result<usize, ConfigError> {
+            match env.get(name).filter(|v| !v.is_empty()) {
+                None => Ok(default),
+                Some(v) => match v.parse::<usize>() {
+                    Ok(n) if n >= least => Ok(n),
+                    _ => Err(ConfigError::Invalid {
+                        name,
+                        message: format!("{v:?} (expected a whole number, at least {least})"),
+                    }),
+                },
+            }
+        };
+        let password_hash_concurrency =
+            count("STEWARD_PASSWORD_HASH_CONCURRENCY", crate::passwords::default_concurrency(), 1)?;
+        let password_hash_queue = count("STEWARD_PASSWORD_HASH_QUEUE", 64, 0)?;
         let audit_anchor_file = env
             .get("STEWARD_AUDIT_ANCHOR_FILE")
             .filter(|v| !v.is_empty())
             .map(PathBuf::from)
             .unwrap_or_else(|| data_dir.join("audit-anchor.log"));
         Ok(Self {
+            password_hash_concurrency,
+            password_hash_queue,
             audit_retention_days,
             audit_anchor_file,
             listen,

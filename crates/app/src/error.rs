@@ -57,6 +57,9 @@ pub enum AppError {
     RateLimited { retry_after_secs: u64 },
     #[error("payload too large")]
     PayloadTooLarge,
+    /// The server is at its budget for costly work (password hashing) and its queue is full.
+    #[error("busy: {detail}")]
+    Busy { detail: &'static str, retry_after_secs: u64 },
     /// The platform could not be reached; retry later.
     #[error("platform unavailable: {0}")]
     PlatformUnavailable(String),

@@ -15,6 +15,7 @@ pub mod credentials;
 pub mod crypto;
 pub mod engagement;
 pub mod error;
+pub mod files;
 pub mod identity;
 pub mod input;
 pub mod lockdown;

@@ -28,7 +28,8 @@ pub struct Inner {
     pub device_key: [u8; 32],
     pub passwords: Passwords,
     pub metrics: Metrics,
-    /// The client for platform calls (one TLS provider, timeouts, no redirects).
+    /// The client for platform calls (one TLS provider, timeouts, no redirects, and a resolver
+    /// that refuses non-public addresses unless `STEWARD_ALLOW_PRIVATE_NETWORKS`).
     pub http: reqwest::Client,
     /// One lock per account, so refreshes of an account's tokens never run concurrently
     /// (platforms that rotate refresh tokens would otherwise kill the one just issued).
@@ -39,8 +40,11 @@ pub struct Inner {
 
 impl Services {
     pub fn new(settings: Settings, store: Store, master: &MasterKey, clock: Clock) -> anyhow::Result<Self> {
-        let passwords = Passwords::new(settings.password_hash_cost)?;
+        let passwords = Passwords::new(settings.password_hash_cost)?
+            .with_budget(settings.password_hash_concurrency, settings.password_hash_queue);
         let sealer = Vault::load(&settings.master_key)?;
+        let http = steward_connectors::http::client_for(settings.allow_private_networks)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         Ok(Self(Arc::new(Inner {
             settings,
             store,
@@ -50,7 +54,7 @@ impl Services {
             device_key: master.derive("steward.device.v1"),
             passwords,
             metrics: Metrics::default(),
-            http: steward_connectors::http::client().map_err(|e| anyhow::anyhow!("{e}"))?,
+            http,
             refresh_locks: std::sync::Mutex::new(std::collections::HashMap::new()),
             scheduler: crate::worker::Scheduler::default(),
         })))

@@ -33,16 +33,23 @@ pub fn secret_base32(secret: &[u8]) -> String {
     Secret::from(secret.to_vec()).to_base32()
 }
 
-/// Ten single-use codes like `K7QX-2M9P-TD4W`: 60 bits each, from an alphabet without
-/// look-alike characters. Returned once; only their hashes are kept.
+/// Characters of a recovery code: 24 from an alphabet of 32 without look-alikes, 5 bits each,
+/// so a code carries 120 bits (at least 112, as ASVS asks of a secret stored with a plain hash).
+pub const RECOVERY_CODE_CHARS: usize = 24;
+const _: () = assert!(RECOVERY_CODE_CHARS * 5 >= 112, "a recovery code carries at least 112 bits");
+
+/// Ten single-use codes like `K7QX-2M9P-TD4W-8RZA-NC3H-YB6E`: 120 bits each, from an alphabet
+/// without look-alike characters. Returned once; only their hashes are kept. Codes issued before
+/// (12 characters, 60 bits) are hashed the same way and keep working until used or regenerated.
 #[must_use]
 pub fn new_recovery_codes() -> Vec<String> {
     const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     (0..RECOVERY_CODE_COUNT)
         .map(|_| {
-            let bytes = random_array::<12>();
-            let chars: String = bytes.iter().map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char).collect();
-            format!("{}-{}-{}", &chars[0..4], &chars[4..8], &chars[8..12])
+            // 256 is a multiple of 32: taking each byte modulo 32 is unbiased.
+            let bytes = random_array::<RECOVERY_CODE_CHARS>();
+            let chars: Vec<char> = bytes.iter().map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char).collect();
+            chars.chunks(4).map(|group| group.iter().collect::<String>()).collect::<Vec<_>>().join("-")
         })
         .collect()
 }
@@ -114,6 +121,12 @@ mod tests {
     fn recovery_codes_are_distinct_and_normalized() {
         let codes = new_recovery_codes();
         assert_eq!(codes.len(), 10);
+        for c in &codes {
+            let chars: Vec<char> = c.chars().filter(|ch| *ch != '-').collect();
+            assert_eq!(chars.len(), RECOVERY_CODE_CHARS, "{c}");
+            assert!(chars.iter().all(|ch| "ABCDEFGHJKLMNPQRSTUVWXYZ23456789".contains(*ch)), "{c}");
+            assert_eq!(c.split('-').count(), 6, "{c}");
+        }
         let unique: std::collections::HashSet<_> = codes.iter().collect();
         assert_eq!(unique.len(), 10);
         let c = &codes[0];

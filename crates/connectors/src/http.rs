@@ -9,6 +9,16 @@ pub fn client() -> Result<reqwest::Client, ConnectorError> {
     client_with_timeout(Duration::from_secs(30))
 }
 
+/// The client for calls whose targets users may name: every host name is resolved by
+/// [`crate::net::PublicOnlyResolver`], which refuses non-public addresses unless
+/// `allow_private`, and the connection goes to the addresses it checked (no DNS rebinding).
+pub fn client_for(allow_private: bool) -> Result<reqwest::Client, ConnectorError> {
+    builder(Duration::from_secs(30))
+        .dns_resolver(crate::net::PublicOnlyResolver::new(allow_private))
+        .build()
+        .map_err(|e| ConnectorError::Misconfigured(format!("cannot build the HTTP client: {e}")))
+}
+
 /// Makes ring the process's TLS crypto provider (the build has exactly one). Call before
 /// building any reqwest client; calling again is harmless.
 pub fn install_crypto_provider() {
@@ -17,14 +27,16 @@ pub fn install_crypto_provider() {
 
 /// The same client with another overall timeout per call.
 pub fn client_with_timeout(timeout: Duration) -> Result<reqwest::Client, ConnectorError> {
+    builder(timeout).build().map_err(|e| ConnectorError::Misconfigured(format!("cannot build the HTTP client: {e}")))
+}
+
+fn builder(timeout: Duration) -> reqwest::ClientBuilder {
     install_crypto_provider();
     reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(10).min(timeout))
         .timeout(timeout)
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("steward/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| ConnectorError::Misconfigured(format!("cannot build the HTTP client: {e}")))
 }
 
 /// Classifies a transport failure (no answer from the platform).

@@ -2,12 +2,13 @@
 //! sends anything there, so that a collaborator cannot point the server at its own network
 //! (server-side request forgery).
 //!
-//! The check resolves the host once, at the moment it is called. It does not pin the answer
-//! for later connections: a host whose DNS changes between the check and a call (rebinding)
-//! is not caught here. Callers run the check whenever a user supplies or changes an origin,
-//! and the connectors' entry points (`mastodon::register_app`, `bluesky::create_session`)
-//! run it on every call.
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+//! The check resolves the host at the moment it is called. Callers run it whenever a user
+//! supplies or changes an origin, and the connectors' entry points (`mastodon::register_app`,
+//! `bluesky::create_session`) run it on every call. A host whose DNS changes between the check
+//! and a call (rebinding) is caught by [`PublicOnlyResolver`], the resolver of the HTTP client
+//! every call goes through: each connection resolves the name once, refuses it if any address is
+//! not public, and connects to exactly the addresses it checked.
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use crate::ConnectorError;
 
@@ -105,6 +106,56 @@ enum Host {
     Ip(IpAddr),
 }
 
+/// The DNS resolver of Steward's HTTP client: resolves a name once per connection and hands
+/// reqwest the very addresses it checked, so the connection goes where the check looked. Unless
+/// private networks are allowed, a name with any non-public address (loopback, private,
+/// link-local, and their 6to4, NAT64 and Teredo forms) is refused before anything connects.
+/// IP-literal URLs do not reach a resolver: [`check_outbound_url`] checks those.
+#[derive(Debug, Clone, Copy)]
+pub struct PublicOnlyResolver {
+    allow_private: bool,
+}
+
+impl PublicOnlyResolver {
+    #[must_use]
+    pub fn new(allow_private: bool) -> Self {
+        Self { allow_private }
+    }
+
+    /// Resolves `host` and checks every address; the addresses to connect to.
+    pub async fn resolve_checked(&self, host: &str) -> Result<Vec<SocketAddr>, ConnectorError> {
+        let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, 0))
+            .await
+            .map_err(|e| ConnectorError::Transient(format!("cannot resolve {host:?}: {e}")))?
+            .collect();
+        if addrs.is_empty() {
+            return Err(ConnectorError::Transient(format!("{host:?} resolved to no address")));
+        }
+        if !self.allow_private
+            && let Some(bad) = addrs.iter().find(|a| !is_public(a.ip()))
+        {
+            return Err(ConnectorError::Rejected(format!(
+                "{host:?} resolves to the non-public address {}; Steward refuses private networks unless {ALLOW_PRIVATE_ENV}=true",
+                bad.ip()
+            )));
+        }
+        Ok(addrs)
+    }
+}
+
+impl reqwest::dns::Resolve for PublicOnlyResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let this = *self;
+        Box::pin(async move {
+            let addrs =
+                this.resolve_checked(name.as_str()).await.map_err(|e| -> Box<dyn std::error::Error + Send + Sync> {
+                    Box::new(std::io::Error::other(e.to_string()))
+                })?;
+            Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
 /// Whether `ip` is a globally routable unicast address.
 #[must_use]
 pub fn is_public(ip: IpAddr) -> bool {
@@ -130,15 +181,28 @@ fn is_public_v4(a: Ipv4Addr) -> bool {
         || o0 >= 240) // reserved
 }
 
+fn v4_of(hi: u16, lo: u16) -> Ipv4Addr {
+    let [a, b] = hi.to_be_bytes();
+    let [c, d] = lo.to_be_bytes();
+    Ipv4Addr::new(a, b, c, d)
+}
+
 fn is_public_v6(a: Ipv6Addr) -> bool {
     if let Some(v4) = a.to_ipv4_mapped() {
         return is_public_v4(v4);
     }
     let s = a.segments();
-    // NAT64 (64:ff9b::/96) carries an IPv4 address in its last 32 bits.
-    if s[0] == 0x64 && s[1] == 0xff9b && s[2..6] == [0, 0, 0, 0] {
-        let [a4, b4] = [s[6].to_be_bytes(), s[7].to_be_bytes()];
-        return is_public_v4(Ipv4Addr::new(a4[0], a4[1], b4[0], b4[1]));
+    // NAT64 (64:ff9b::/96, and the local-use 64:ff9b:1::/48) carries an IPv4 address in its last 32 bits.
+    if s[0] == 0x64 && s[1] == 0xff9b && (s[2..6] == [0, 0, 0, 0] || s[2] == 1) {
+        return is_public_v4(v4_of(s[6], s[7]));
+    }
+    // 6to4 (2002::/16) carries the IPv4 address in bits 16..48.
+    if s[0] == 0x2002 {
+        return is_public_v4(v4_of(s[1], s[2]));
+    }
+    // Teredo (2001:0::/32): the server's IPv4 in bits 32..64, the client's, inverted, in the last 32.
+    if s[0] == 0x2001 && s[1] == 0 {
+        return is_public_v4(v4_of(s[2], s[3])) && is_public_v4(v4_of(!s[6], !s[7]));
     }
     !(a.is_unspecified()
         || a.is_loopback()
@@ -223,6 +287,85 @@ mod tests {
         assert!(check_outbound_url("http://127.0.0.1:4000/x", true).await.is_err());
         assert!(check_outbound_url("http://a:b@127.0.0.1:4000", true).await.is_err());
         assert!(check_outbound_url("gopher://127.0.0.1", true).await.is_err());
+    }
+
+    #[test]
+    fn embedded_ipv4_forms_are_decoded() {
+        for (addr, public) in [
+            // 6to4 of 127.0.0.1, 10.0.0.1, 192.168.1.1, 169.254.169.254; then of 8.8.8.8.
+            ("2002:7f00:1::1", false),
+            ("2002:a00:1::", false),
+            ("2002:c0a8:101::1", false),
+            ("2002:a9fe:a9fe::", false),
+            ("2002:808:808::1", true),
+            // NAT64 well-known and local-use prefixes.
+            ("64:ff9b::7f00:1", false),
+            ("64:ff9b::a00:1", false),
+            ("64:ff9b:1::a9fe:a9fe", false),
+            ("64:ff9b::808:808", true),
+            // Teredo: server 65.54.227.120 (public); client 127.0.0.1 / 10.0.0.1 inverted; then 8.8.8.8.
+            ("2001:0:4136:e378:8000:63bf:80ff:fffe", false),
+            ("2001:0:4136:e378:8000:63bf:f5ff:fffe", false),
+            ("2001:0:4136:e378:8000:63bf:f7f7:f7f7", true),
+            // Teredo with a private server address.
+            ("2001:0:a00:1:8000:63bf:f7f7:f7f7", false),
+            // IPv4-mapped and -compatible.
+            ("::ffff:7f00:1", false),
+            ("::7f00:1", false),
+        ] {
+            assert_eq!(is_public(addr.parse().unwrap()), public, "{addr}");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_resolver_refuses_names_of_non_public_addresses_unless_allowed() {
+        let strict = PublicOnlyResolver::new(false);
+        for host in [
+            "localhost",
+            "127.0.0.1",
+            "10.1.2.3",
+            "169.254.169.254",
+            "::1",
+            "2002:7f00:1::1",
+            "64:ff9b::a00:1",
+            "2001:0:4136:e378:8000:63bf:80ff:fffe",
+        ] {
+            match strict.resolve_checked(host).await {
+                Err(ConnectorError::Rejected(m)) => assert!(m.contains("non-public"), "{host}: {m}"),
+                other => panic!("{host} must be refused, got {other:?}"),
+            }
+        }
+        let addrs = strict.resolve_checked("93.184.215.14").await.unwrap();
+        assert_eq!(addrs, vec!["93.184.215.14:0".parse().unwrap()], "the checked address is the one handed back");
+        let lenient = PublicOnlyResolver::new(true);
+        assert!(lenient.resolve_checked("localhost").await.unwrap().iter().all(|a| a.ip().is_loopback()));
+    }
+
+    #[tokio::test]
+    async fn a_client_with_the_resolver_never_connects_to_a_name_of_a_private_address() {
+        // A listener on loopback that records whether anything connected.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let accepted = tokio::spawn(async move {
+            tokio::time::timeout(std::time::Duration::from_millis(500), listener.accept()).await.is_ok()
+        });
+        let client = crate::http::client_for(false).unwrap();
+        let err = client.get(format!("http://localhost:{port}/")).send().await.expect_err("refused");
+        assert!(format!("{err:?}").contains("non-public"), "{err:?}");
+        assert!(!accepted.await.unwrap(), "nothing connected to the loopback listener");
+        // With private networks allowed (the tests' local doubles), the same name connects.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = tokio::spawn(async move {
+            let (mut sock, _) = listener.accept().await.unwrap();
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let mut buf = [0u8; 1024];
+            let _ = sock.read(&mut buf).await;
+            sock.write_all(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").await.unwrap();
+        });
+        let r = crate::http::client_for(true).unwrap().get(format!("http://localhost:{port}/")).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 204);
+        server.await.unwrap();
     }
 
     #[test]

@@ -85,6 +85,14 @@ pub enum ChainBreak {
     CutOffAfterAnchor { last: i64, anchored: i64 },
     #[error("the retention checkpoint at #{seq} is not signed by this server's key")]
     BadCheckpoint { seq: i64 },
+    #[error("line {line} of the anchor file is not signed by this server's key: the anchor file was edited")]
+    AnchorForged { line: usize },
+    #[error("line {line} of the anchor file cannot be read: the anchor file was edited or damaged")]
+    AnchorMalformed { line: usize },
+    #[error(
+        "the last line of the anchor file ({line}) carries no signature of this server's key: the anchor file was replaced"
+    )]
+    AnchorUnsigned { line: usize },
 }
 
 /// Walks a chain in `seq` order, one event at a time, in constant memory.

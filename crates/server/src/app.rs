@@ -41,9 +41,8 @@ impl App {
     }
 
     pub async fn build_with_clock(settings: Settings, clock: Clock) -> anyhow::Result<Self> {
-        if settings.database_url.starts_with("sqlite:") {
-            std::fs::create_dir_all(&settings.data_dir)?;
-        }
+        steward_app::files::check_master_key_file(&settings.master_key)?;
+        steward_app::files::tighten(&settings)?;
         let master = MasterKey::load(&settings.master_key)?;
         // Without mail, alerts queue no email deliveries at all (rather than one given up per alert).
         let store = Store::open(&settings.database_url).await?.with_email_deliveries(settings.mail_enabled());
@@ -110,6 +109,9 @@ fn api_router() -> OpenApiRouter<AppState> {
 }
 
 fn router(state: AppState) -> Router {
+    // Behind TLS every response, errors and redirects included, tells the browser to keep to
+    // https for a year; over plain http the header would be ignored, so none is sent.
+    let hsts = state.settings.secure_cookies().then_some(HeaderValue::from_static("max-age=31536000"));
     let (router, api) = api_router().split_for_parts();
     let api_json = serde_json::to_string(&api).unwrap_or_else(|_| "{}".into());
     router
@@ -132,6 +134,7 @@ fn router(state: AppState) -> Router {
         ))
         .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
         .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+        .layer(SetResponseHeaderLayer::overriding(header::STRICT_TRANSPORT_SECURITY, hsts))
         .with_state(state)
 }
 

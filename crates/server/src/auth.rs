@@ -16,7 +16,11 @@ pub use steward_app::actor::{AuthVia, Principal};
 use steward_app::crypto::{constant_time_eq, hmac_sha256, sha256};
 use steward_app::identity::sessions::require_session;
 
+/// The session cookie over plain http (a local or test server).
 pub const SESSION_COOKIE: &str = "steward_session";
+/// The session cookie behind TLS: the `__Host-` prefix makes the browser refuse it unless it is
+/// `Secure`, `Path=/` and without `Domain`, so a sibling subdomain cannot plant or shadow it.
+pub const HOST_SESSION_COOKIE: &str = "__Host-steward_session";
 pub const CSRF_HEADER: &str = "x-csrf-token";
 pub use steward_app::identity::sessions::SESSION_TOKEN_PREFIX;
 pub use steward_app::identity::tokens::API_TOKEN_PREFIX;
@@ -35,14 +39,22 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
-pub fn session_cookie(headers: &HeaderMap) -> Option<&str> {
+/// The session cookie's name for this server: `__Host-` prefixed when it is reached over https.
+#[must_use]
+pub fn session_cookie_name(settings: &steward_app::config::Settings) -> &'static str {
+    if settings.secure_cookies() { HOST_SESSION_COOKIE } else { SESSION_COOKIE }
+}
+
+/// The session token from the cookie of this server's name only (behind TLS an unprefixed
+/// `steward_session`, which any subdomain could have set, is ignored).
+pub fn session_cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
+        .find(|(n, _)| *n == name)
         .map(|(_, value)| value)
 }
 
@@ -66,12 +78,13 @@ impl FromRequestParts<AppState> for Principal {
 }
 
 async fn authenticate(parts: &Parts, state: &AppState, slot: &AuditSlot) -> Result<Principal, ApiError> {
-    let (token, via) = match (bearer(&parts.headers), session_cookie(&parts.headers)) {
-        (Some(t), _) if t.starts_with(API_TOKEN_PREFIX) => (t, AuthVia::ApiToken),
-        (Some(t), _) => (t, AuthVia::BearerSession),
-        (None, Some(c)) => (c, AuthVia::Cookie),
-        (None, None) => return Err(ApiError(AppError::Unauthenticated { presented: false })),
-    };
+    let (token, via) =
+        match (bearer(&parts.headers), session_cookie(&parts.headers, session_cookie_name(&state.settings))) {
+            (Some(t), _) if t.starts_with(API_TOKEN_PREFIX) => (t, AuthVia::ApiToken),
+            (Some(t), _) => (t, AuthVia::BearerSession),
+            (None, Some(c)) => (c, AuthVia::Cookie),
+            (None, None) => return Err(ApiError(AppError::Unauthenticated { presented: false })),
+        };
     let refused = ApiError(AppError::Unauthenticated { presented: true });
     let now = state.clock.now_us();
     let hash = sha256(token.as_bytes());
@@ -166,11 +179,13 @@ pub fn session_set_cookie(state: &AppState, token: &str) -> String {
     let max_age = state.settings.session_absolute.as_secs();
     let secure = if state.settings.secure_cookies() { "; Secure" } else { "" };
     // Lax, not Strict: the OAuth callback is a top-level cross-site redirect that must carry it.
-    format!("{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}")
+    let name = session_cookie_name(&state.settings);
+    format!("{name}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}")
 }
 
 #[must_use]
 pub fn clear_session_cookie(state: &AppState) -> String {
     let secure = if state.settings.secure_cookies() { "; Secure" } else { "" };
-    format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}")
+    let name = session_cookie_name(&state.settings);
+    format!("{name}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}")
 }

@@ -156,6 +156,12 @@ impl ApiError {
             E::PlatformUnavailable(d) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "platform-unavailable", "Platform unavailable", d.clone())
             }
+            E::Busy { detail, retry_after_secs } => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                "Busy",
+                format!("{detail}; try again in {retry_after_secs} second{}.", if *retry_after_secs == 1 { "" } else { "s" }),
+            ),
             E::PayloadTooLarge => {
                 (StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", "Request too large", "The request body is too large.".into())
             }
@@ -206,8 +212,9 @@ impl IntoResponse for ApiError {
         };
         let mut resp = (status, axum::Json(body)).into_response();
         resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
-        if let AppError::RateLimited { retry_after_secs } | AppError::PlatformRateLimited { retry_after_secs, .. } =
-            &self.0
+        if let AppError::RateLimited { retry_after_secs }
+        | AppError::PlatformRateLimited { retry_after_secs, .. }
+        | AppError::Busy { retry_after_secs, .. } = &self.0
             && let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string())
         {
             resp.headers_mut().insert(header::RETRY_AFTER, v);

@@ -77,11 +77,59 @@ enum Admin {
 
 #[derive(Subcommand)]
 enum AuditCmd {
-    /// Check the hash chain of the whole activity log; names the first altered, removed or reordered event.
-    Verify,
+    /// Check the hash chain of the whole activity log against every line of the anchor file
+    /// (exit 2 when something is wrong, or when the anchor file is missing); names the first
+    /// altered, removed or reordered event.
+    Verify {
+        /// Check the database alone, without the anchor file (a server that never anchored, or
+        /// an anchor file kept elsewhere). Cutting events off the end then goes unnoticed.
+        #[arg(long)]
+        without_anchor: bool,
+    },
 }
 
+/// glibc's tunable that keeps large allocations (each password hash's 19 MiB Argon2 block) out
+/// of the heap: with a fixed mmap threshold they are mapped and unmapped, so their memory goes
+/// back to the operating system as soon as the hash is done. Left to itself glibc raises the
+/// threshold after the first such block is freed and from then on keeps every later one in a
+/// thread's arena for good (see BENCHMARKS.md, "Password hashing memory").
+const MALLOC_TUNABLE: &str = "glibc.malloc.mmap_threshold";
+const MALLOC_MMAP_THRESHOLD: u32 = 1024 * 1024;
+
+/// glibc reads its tunables only when a process starts, and setting them from inside needs
+/// `unsafe` (`mallopt`), which this workspace forbids: so the binary starts itself again, once,
+/// with the tunable added (same process id, arguments, standard streams). An operator's own
+/// `GLIBC_TUNABLES` naming the threshold is kept as it is.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn start_again_with_malloc_tuning() {
+    use std::os::unix::process::CommandExt;
+    let current = std::env::var("GLIBC_TUNABLES").unwrap_or_default();
+    if current.contains(MALLOC_TUNABLE) {
+        return;
+    }
+    let Ok(exe) = std::env::current_exe() else { return };
+    let tunable = format!("{MALLOC_TUNABLE}={MALLOC_MMAP_THRESHOLD}");
+    let value = if current.is_empty() { tunable } else { format!("{current}:{tunable}") };
+    let mut args = std::env::args_os();
+    let mut cmd = std::process::Command::new(exe);
+    if let Some(arg0) = args.next() {
+        cmd.arg0(arg0);
+    }
+    let err = cmd.args(args).env("GLIBC_TUNABLES", value).exec();
+    // Only reached when exec failed: serve anyway, with glibc's default behaviour.
+    eprintln!(
+        "warning: could not restart with {MALLOC_TUNABLE} set ({err}); memory freed after password hashing may stay with the process"
+    );
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn start_again_with_malloc_tuning() {}
+
 fn main() -> std::process::ExitCode {
+    start_again_with_malloc_tuning();
+    // Before any file exists: the database, its WAL and SHM, backups, the anchor file and the
+    // key file are the owner's alone.
+    steward_app::files::private_umask();
     let cli = Cli::parse();
     init_logging();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -321,7 +369,16 @@ async fn admin(settings: Settings, cmd: Admin) -> anyhow::Result<std::process::E
             println!("backup written to {}", path.display());
         }
         Admin::RotateMasterKey { finish, batch_size } => return rotate_master_key(&settings, finish, batch_size).await,
-        Admin::Audit(AuditCmd::Verify) => {
+        Admin::Audit(AuditCmd::Verify { without_anchor }) => {
+            let anchor_file = settings.audit_anchor_file.as_path();
+            if !without_anchor && !anchor_file.exists() {
+                println!(
+                    "MISSING: the anchor file {} does not exist, so a cut-off end of the log cannot be detected; \
+                     give STEWARD_AUDIT_ANCHOR_FILE, or pass --without-anchor to check the database alone",
+                    anchor_file.display()
+                );
+                return Ok(std::process::ExitCode::from(2));
+            }
             let store = Store::connect(&settings.database_url).await?;
             // The master keys, if readable here (never created), check retention checkpoints' signatures.
             let keys: Vec<MasterKey> = match &settings.master_key {
@@ -330,8 +387,11 @@ async fn admin(settings: Settings, cmd: Admin) -> anyhow::Result<std::process::E
                     Keyring::read_file(path).ok().flatten().map(Keyring::into_keys).unwrap_or_default()
                 }
             };
-            let opts =
-                VerifyOptions { master_keys: &keys, anchor_file: Some(&settings.audit_anchor_file), split_above: None };
+            let opts = VerifyOptions {
+                master_keys: &keys,
+                anchor_file: (!without_anchor).then_some(anchor_file),
+                split_above: None,
+            };
             // A bar only on a terminal: scripts and logs get the verdict line alone.
             let bar = std::io::stderr().is_terminal().then(|| {
                 let bar = indicatif::ProgressBar::new(0);

@@ -49,7 +49,7 @@ pub async fn transfer_ownership(
         });
     }
     let owner = s.store.user_by_id(&who.user_id).await?.ok_or(AppError::Unauthenticated { presented: true })?;
-    if !s.passwords.verify(Zeroizing::new(input.password), Some(owner.password_hash.clone())).await {
+    if !s.passwords.verify(Zeroizing::new(input.password), Some(owner.password_hash.clone())).await? {
         return Err(AppError::Forbidden(
             "the password is wrong; transferring ownership needs your password again".into(),
         ));

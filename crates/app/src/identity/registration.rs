@@ -41,16 +41,12 @@ pub fn validate_new_user(email: &str, display_name: &str, password: &str) -> App
 }
 
 /// Creates a user inside `tx` (the caller records it): shared by sign-up and the operator's.
-pub async fn create_user(
-    s: &Services,
-    tx: &mut Tx,
-    email: &str,
-    display_name: &str,
-    password: Zeroizing<String>,
-) -> AppResult<UserRow> {
-    let hash = s.passwords.hash(password).await?;
+/// The caller hashes the password before it opens `tx`, so no transaction (on SQLite, the
+/// database's one writer) waits on a hash, and the hashing budget, not the database, decides
+/// how many run at once.
+pub async fn create_user(s: &Services, tx: &mut Tx, email: &str, display_name: &str, hash: &str) -> AppResult<UserRow> {
     let id = uuid::Uuid::now_v7().to_string();
-    tx.insert_user(NewUser { id: &id, email, display_name, password_hash: &hash, now: s.clock.now_us() }).await.map_err(
+    tx.insert_user(NewUser { id: &id, email, display_name, password_hash: hash, now: s.clock.now_us() }).await.map_err(
         |e| match e {
             StoreError::Conflict(_) => AppError::Conflict("a user with this email address already exists".into()),
             other => other.into(),
@@ -74,8 +70,9 @@ pub async fn register(s: &Services, ctx: &Ctx, input: RegisterRequest) -> AppRes
         _ => {}
     }
     let (email, display_name) = validate_new_user(&input.email, &input.display_name, &input.password)?;
+    let hash = s.passwords.hash(Zeroizing::new(input.password)).await?;
     let mut tx = s.store.begin().await?;
-    let user = create_user(s, &mut tx, &email, &display_name, Zeroizing::new(input.password)).await?;
+    let user = create_user(s, &mut tx, &email, &display_name, &hash).await?;
     let actor = AuditActor { user_id: Some(user.id.clone()), email: Some(user.email.clone()), session_id: None };
     let audit = Audit::personal(Action::Register)
         .target(format!("user:{}", user.id))
@@ -106,8 +103,9 @@ pub async fn create_user_as_operator(
 ) -> AppResult<UserView> {
     let password = Zeroizing::new(password);
     let (email, display_name) = validate_new_user(email, display_name, &password)?;
+    let hash = s.passwords.hash(password).await?;
     let mut tx = s.store.begin().await?;
-    let user = create_user(s, &mut tx, &email, &display_name, password).await?;
+    let user = create_user(s, &mut tx, &email, &display_name, &hash).await?;
     let created = Audit::personal(Action::AdminCreateUser)
         .target(format!("user:{}", user.id))
         .detail(json!({ "email": user.email, "display_name": user.display_name, "via": via }));

@@ -69,7 +69,7 @@ pub async fn login(s: &Services, ctx: &Ctx, input: LoginRequest) -> AppResult<Si
         ctx.slot.set_actor(AuditActor { user_id: Some(u.id.clone()), email: Some(u.email.clone()), session_id: None });
     }
     let password_ok =
-        s.passwords.verify(Zeroizing::new(input.password), user.as_ref().map(|u| u.password_hash.clone())).await;
+        s.passwords.verify(Zeroizing::new(input.password), user.as_ref().map(|u| u.password_hash.clone())).await?;
     let (true, Some(user)) = (password_ok, user) else {
         s.store.record_login_attempt(&email, &ip, now, false).await?;
         return Err(AppError::InvalidCredentials { detail: "The email address or password is wrong." });

@@ -23,7 +23,7 @@ pub async fn confirm(
         return Err(AppError::validation("password", "is required to confirm this change"));
     }
     if let Some(p) = password
-        && !s.passwords.verify(Zeroizing::new(p.to_string()), Some(user.password_hash.clone())).await
+        && !s.passwords.verify(Zeroizing::new(p.to_string()), Some(user.password_hash.clone())).await?
     {
         return Err(AppError::Forbidden("the password is wrong".into()));
     }

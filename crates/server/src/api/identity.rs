@@ -27,7 +27,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 #[utoipa::path(post, path = "/auth/register", tag = "identity", request_body = RegisterRequest,
-    responses((status = 201, body = UserView), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 201, body = UserView), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem),
+        (status = 503, body = Problem, description = "busy: too many password hashes at once (Retry-After)")))]
 pub(crate) async fn register(
     State(state): State<AppState>,
     ctx: Ctx,
@@ -39,7 +40,8 @@ pub(crate) async fn register(
 
 #[derive(Serialize, ToSchema)]
 pub struct LoginResponse {
-    /// The session token, for `Authorization: Bearer`. Also set as the `steward_session` cookie.
+    /// The session token, for `Authorization: Bearer`. Also set as the `steward_session` cookie
+    /// (`__Host-steward_session` when `STEWARD_PUBLIC_URL` is https).
     pub token: String,
     pub user: UserView,
     pub session_id: String,
@@ -49,7 +51,8 @@ pub struct LoginResponse {
 
 #[utoipa::path(post, path = "/auth/login", tag = "identity", request_body = LoginRequest,
     responses((status = 200, body = LoginResponse), (status = 401, body = Problem, description = "invalid-credentials or totp-required"),
-        (status = 422, body = Problem), (status = 429, body = Problem)))]
+        (status = 422, body = Problem), (status = 429, body = Problem),
+        (status = 503, body = Problem, description = "busy: too many password hashes at once (Retry-After)")))]
 pub(crate) async fn login(
     State(state): State<AppState>,
     ctx: Ctx,

@@ -53,6 +53,12 @@ const SCRIPT: &str = include_str!("assets/steward.js");
 /// post only to Steward.
 pub const PAGE_CSP: &str = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 const PRESESSION_COOKIE: &str = "steward_pre";
+/// Behind TLS, `__Host-` prefixed like the session cookie (Secure, Path=/, no Domain).
+const HOST_PRESESSION_COOKIE: &str = "__Host-steward_pre";
+
+fn presession_cookie_name(state: &AppState) -> &'static str {
+    if state.settings.secure_cookies() { HOST_PRESESSION_COOKIE } else { PRESESSION_COOKIE }
+}
 const TZ_COOKIE: &str = "steward_tz";
 
 pub fn router() -> Router<AppState> {
@@ -254,12 +260,13 @@ pub struct Presession {
 
 #[must_use]
 pub fn presession(state: &AppState, headers: &HeaderMap) -> Presession {
-    let (value, set_cookie) = match cookie(headers, PRESESSION_COOKIE).filter(|v| v.len() >= 32) {
+    let name = presession_cookie_name(state);
+    let (value, set_cookie) = match cookie(headers, name).filter(|v| v.len() >= 32) {
         Some(v) => (v.to_string(), None),
         None => {
             let v = URL_SAFE_NO_PAD.encode(random_array::<32>());
             let secure = if state.settings.secure_cookies() { "; Secure" } else { "" };
-            let set = format!("{PRESESSION_COOKIE}={v}; Path=/; HttpOnly; SameSite=Strict{secure}");
+            let set = format!("{name}={v}; Path=/; HttpOnly; SameSite=Strict{secure}");
             (v, Some(set))
         }
     };
@@ -270,7 +277,7 @@ pub fn presession(state: &AppState, headers: &HeaderMap) -> Presession {
 /// Whether a form posted before sign-in carries the right pre-session token.
 #[must_use]
 pub fn presession_ok(state: &AppState, headers: &HeaderMap, data: &FormData) -> bool {
-    let Some(value) = cookie(headers, PRESESSION_COOKIE) else { return false };
+    let Some(value) = cookie(headers, presession_cookie_name(state)) else { return false };
     let expected = URL_SAFE_NO_PAD.encode(hmac_sha256(&state.csrf_key, format!("presession:{value}").as_bytes()));
     constant_time_eq(data.get("csrf_token").unwrap_or("").as_bytes(), expected.as_bytes())
 }
@@ -340,8 +347,14 @@ pub fn render_failed<T: askama::Template>(template: &T, error: &ApiError) -> Res
 }
 
 /// 303 See Other: the answer to a form that worked (reloading does not post it again).
+/// A target that cannot be a header value (a control or non-ASCII character) goes home instead,
+/// so a 3xx never leaves without its `Location`.
 pub fn see_other(to: &str) -> Response {
-    (StatusCode::SEE_OTHER, [(header::LOCATION, to.to_string())]).into_response()
+    let location = header::HeaderValue::from_str(to)
+        .ok()
+        .filter(|v| !v.is_empty() && v.as_bytes().iter().all(u8::is_ascii_graphic))
+        .unwrap_or_else(|| header::HeaderValue::from_static("/"));
+    (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response()
 }
 
 fn to_signin(next: &str, safe: bool) -> Response {
@@ -353,10 +366,25 @@ fn to_signin(next: &str, safe: bool) -> Response {
 }
 
 /// A local path to go to after signing in; anything else (another site) goes home.
+///
+/// Browsers drop tabs and newlines inside URLs and read `\\` as `/`, so `/\t/evil.example` or
+/// `/\\evil.example` would leave the site: the path must start with exactly one `/` and hold only
+/// visible ASCII without a backslash, and so must its percent-decoded form (`/%09/…`, `/%5C…`).
 #[must_use]
 pub fn local_next(next: Option<&str>) -> String {
+    fn stays_here(path: &[u8]) -> bool {
+        path.first() == Some(&b'/')
+            && path.get(1) != Some(&b'/')
+            && !path.iter().any(|b| *b == b'\\' || b.is_ascii_control())
+    }
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_string(),
+        Some(n)
+            if n.bytes().all(|b| b.is_ascii_graphic())
+                && stays_here(n.as_bytes())
+                && stays_here(&percent_encoding::percent_decode_str(n).collect::<Vec<u8>>()) =>
+        {
+            n.to_string()
+        }
         _ => "/".into(),
     }
 }
@@ -403,11 +431,47 @@ mod tests {
 
     #[test]
     fn only_local_paths_are_followed_after_sign_in() {
-        assert_eq!(local_next(Some("/accounts/1")), "/accounts/1");
-        assert_eq!(local_next(Some("//evil.example/")), "/");
-        assert_eq!(local_next(Some("https://evil.example/")), "/");
-        assert_eq!(local_next(Some("/\\evil.example")), "/");
+        let kept = ["/", "/accounts/1", "/accounts/1/posts?view=week&day=2026-12-04", "/security#totp", "/a%20b"];
+        for next in kept {
+            assert_eq!(local_next(Some(next)), next, "{next:?} is a local path");
+        }
+        let refused = [
+            "",
+            "accounts/1",
+            "//evil.example/",
+            "///evil.example/",
+            "https://evil.example/",
+            "/\\evil.example",
+            "\\/evil.example",
+            "/\t/evil.example/",
+            "/\n/evil.example/",
+            "/\r//evil.example/",
+            "/\u{7f}/evil.example/",
+            "/ /evil.example/",
+            "/%09/evil.example/",
+            "/%0a/evil.example/",
+            "/%0D/evil.example/",
+            "/%2F/evil.example/",
+            "/%2f%2fevil.example/",
+            "/%5Cevil.example",
+            "/%5cevil.example",
+            "/%7F/evil.example",
+            "/caf\u{e9}",
+            "/%00",
+        ];
+        for next in refused {
+            assert_eq!(local_next(Some(next)), "/", "{next:?} must go home");
+        }
         assert_eq!(local_next(None), "/");
+    }
+
+    #[test]
+    fn every_see_other_carries_a_location() {
+        for (to, expected) in [("/accounts/1", "/accounts/1"), ("/\t/evil", "/"), ("/caf\u{e9}", "/"), ("", "/")] {
+            let resp = see_other(to);
+            assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+            assert_eq!(resp.headers().get(header::LOCATION).and_then(|v| v.to_str().ok()), Some(expected), "{to:?}");
+        }
     }
 
     #[test]

@@ -261,6 +261,59 @@ both_backends! {
         assert!(text.split_whitespace().nth(1) == Some("6"));
     }
 
+    async fn every_anchor_line_is_signed_and_checked_against_the_chain(app: TestApp) {
+        let s = some_activity(&app).await;
+        assert_eq!(write_anchor(&app.state, None).await.unwrap(), 6);
+        app.post("/api/v1/me/tokens").auth(&s).json(json!({"name": "t2", "scopes": ["read"]})).send().await;
+        assert_eq!(write_anchor(&app.state, Some(6)).await.unwrap(), 7);
+        let path = app.state.settings.audit_anchor_file.clone();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2);
+        for l in &lines {
+            let fields: Vec<&str> = l.split_whitespace().collect();
+            assert_eq!(fields.len(), 5, "at seq hash key_id hmac: {l}");
+            assert_eq!(fields[4].len(), 64, "an HMAC-SHA256: {l}");
+        }
+        assert!(matches!(full_verdict(&app).await, Verdict::Intact { events: 7 }));
+        let write = |t: String| std::fs::write(&path, t).unwrap();
+        let seventh: Vec<&str> = lines[1].split_whitespace().collect();
+
+        // The first line (not only the last) is checked: its hash swapped for the seventh event's,
+        // signature left as it was, is a forgery.
+        let mut first: Vec<&str> = lines[0].split_whitespace().collect();
+        first[2] = seventh[2];
+        write(format!("{}\n{}\n", first.join(" "), lines[1]));
+        assert!(matches!(full_verdict(&app).await, Verdict::Broken(ChainBreak::AnchorForged { line: 1 })), "{:?}", full_verdict(&app).await);
+
+        // A file of unsigned lines that agree with the chain was written by someone without the key.
+        let unsigned = |l: &str| l.split_whitespace().take(3).collect::<Vec<_>>().join(" ");
+        write(format!("{}\n{}\n", unsigned(lines[0]), unsigned(lines[1])));
+        assert!(matches!(full_verdict(&app).await, Verdict::Broken(ChainBreak::AnchorUnsigned { line: 2 })));
+
+        // Lines from before signing are still compared with the chain, every one of them.
+        write(format!("{}\n{}\n", unsigned(lines[0]), lines[1]));
+        assert!(matches!(full_verdict(&app).await, Verdict::Intact { events: 7 }));
+        let mut wrong: Vec<&str> = lines[0].split_whitespace().take(3).collect();
+        wrong[2] = seventh[2];
+        write(format!("{}\n{}\n", wrong.join(" "), lines[1]));
+        assert!(matches!(full_verdict(&app).await, Verdict::Broken(ChainBreak::AnchorMismatch { seq: 6 })));
+
+        // A damaged line is a finding, not something skipped.
+        write(format!("{}\nnot an anchor\n{}\n", lines[0], lines[1]));
+        assert!(matches!(full_verdict(&app).await, Verdict::Broken(ChainBreak::AnchorMalformed { line: 2 })));
+
+        // Rewriting the chain and re-anchoring it needs the key: a line signed with another key
+        // whose id is this key's is refused.
+        let other = steward_app::crypto::MasterKey::generate();
+        let mut forged = steward_app::audit_verify::anchor_line(&other, 1, 7, &hex::decode(seventh[2]).unwrap());
+        let ours = keys(&app)[0].fingerprint();
+        let forged_fields: Vec<String> = forged.split_whitespace().map(str::to_string).collect();
+        forged = format!("{} {} {} {} {}\n", forged_fields[0], forged_fields[1], forged_fields[2], hex::encode(ours), forged_fields[4]);
+        write(format!("{}\n{forged}", lines[0]));
+        assert!(matches!(full_verdict(&app).await, Verdict::Broken(ChainBreak::AnchorForged { line: 2 })));
+    }
+
     async fn an_inserted_event_is_detected(app: TestApp) {
         some_activity(&app).await;
         app.raw_sql("INSERT INTO audit_events (seq, id, at, action, outcome, detail, prev_hash, hash) SELECT 7, 'forged', at, 'me.token.create', 'allowed', '{}', hash, hash FROM audit_events WHERE seq = 6;").await;

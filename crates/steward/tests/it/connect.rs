@@ -487,3 +487,32 @@ both_backends! {
         assert!(html.contains("is connected"), "{html}");
     }
 }
+
+both_backends! {
+    async fn a_platform_name_that_resolves_to_loopback_is_never_called_unless_private_networks_are_allowed(app: TestApp) {
+        let backend = app.backend;
+        drop(app);
+        // The operator's LinkedIn API base names a host that resolves to 127.0.0.1 (as a
+        // rebinding name would after the check); the test server does not allow private networks.
+        let double = LinkedInDouble::start(Config::default()).await.unwrap();
+        let port = double.base.rsplit(':').next().unwrap().trim_end_matches('/').to_string();
+        let (id, secret) = (double.config().client_id.clone(), double.config().client_secret.clone());
+        let Some(app) = TestApp::spawn_with(backend, move |s| {
+            assert!(!s.allow_private_networks);
+            s.linkedin = Some(OauthApp {
+                client_id: id,
+                client_secret: zeroize::Zeroizing::new(secret),
+                auth_base: format!("http://localhost:{port}"),
+                api_base: format!("http://localhost:{port}"),
+            });
+        })
+        .await else { return };
+        let owner = app.user("owner@example.com").await;
+        let back = start(&app, &owner, json!({"platform": "linkedin", "account_kind": "member"})).await;
+        let (status, html) = callback(&app, &owner, &back).await;
+        assert_ne!(status, 200, "{html}");
+        assert!(app.get("/api/v1/accounts").auth(&owner).send().await.body["items"].as_array().unwrap().is_empty());
+        let paths: Vec<String> = double.requests().iter().map(|r| r.path.clone()).collect();
+        assert_eq!(paths, vec!["/oauth/v2/authorization".to_string()], "only the browser reached the double; the server never connected");
+    }
+}

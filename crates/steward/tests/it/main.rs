@@ -16,6 +16,7 @@ mod audit;
 mod browser;
 mod connect;
 mod delegation;
+mod hardening;
 mod identity;
 mod invitation_mail;
 mod lockdown;

@@ -76,6 +76,34 @@ both_backends! {
         assert_eq!(app.get("/api/v1/me").auth(&fresh).send().await.body["recovery_codes_left"], 9);
     }
 
+    async fn new_recovery_codes_carry_120_bits_and_codes_issued_before_keep_working(app: TestApp) {
+        let s = app.user("upgrade@example.com").await;
+        let (_, codes) = enrol(&app, &s).await;
+        for c in &codes {
+            let chars: String = c.chars().filter(|ch| *ch != '-').collect();
+            assert_eq!(chars.len(), 24, "24 characters of 5 bits each: {c}");
+            assert!(chars.chars().all(|ch| "ABCDEFGHJKLMNPQRSTUVWXYZ23456789".contains(ch)), "{c}");
+        }
+        // A code of the earlier format (12 characters), stored before the upgrade as its hash.
+        let old = "K7QX-2M9P-TD4W";
+        let hash = hex::encode(steward_app::twofactor::recovery_code_hash(old));
+        let literal = match app.backend {
+            Backend::Sqlite => format!("X'{hash}'"),
+            Backend::Postgres => format!("decode('{hash}', 'hex')"),
+        };
+        app.raw_sql(&format!("INSERT INTO recovery_codes (user_id, code_hash) VALUES ('{}', {literal});", s.user_id)).await;
+        let ok = app.post("/api/v1/auth/login").json(login_body("upgrade@example.com", Some("k7qx 2m9p td4w"))).send().await;
+        assert_eq!(ok.status, 200, "the earlier code still signs in: {}", ok.text);
+        app.post("/api/v1/auth/login").json(login_body("upgrade@example.com", Some(old))).send().await.assert_problem(401, "invalid-credentials");
+        // A new code works too, once.
+        let ok = app.post("/api/v1/auth/login").json(login_body("upgrade@example.com", Some(&codes[0]))).send().await;
+        assert_eq!(ok.status, 200, "{}", ok.text);
+        app.post("/api/v1/auth/login").json(login_body("upgrade@example.com", Some(&codes[0]))).send().await.assert_problem(401, "invalid-credentials");
+        // Half of a new code is not a code.
+        let half: String = codes[1].chars().take(14).collect();
+        app.post("/api/v1/auth/login").json(login_body("upgrade@example.com", Some(&half))).send().await.assert_problem(401, "invalid-credentials");
+    }
+
     async fn turning_totp_off_needs_a_code(app: TestApp) {
         let s = app.user("off@example.com").await;
         let (secret, codes) = enrol(&app, &s).await;

@@ -54,6 +54,11 @@ pub(crate) async fn start(args: &[&str], dir: &Path, env: &[(&str, &str)]) -> Ru
 }
 
 impl Running {
+    /// The server's process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id().expect("running")
+    }
+
     /// Sends SIGTERM and waits for a clean exit.
     pub(crate) async fn terminate(mut self) -> String {
         let pid = self.child.id().unwrap().to_string();
