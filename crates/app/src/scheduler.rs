@@ -78,7 +78,9 @@ pub fn idempotency_key(post_id: &str, version: i64) -> String {
 /// How long to sleep when nothing could be claimed: until the next due instant, at most
 /// `recheck`; a little when something is due but held by another replica.
 pub async fn idle_wait(state: &Services) -> Duration {
-    let recheck = state.settings.publishing.recheck;
+    // Never longer than a lease: a replica that went idle before another claimed a job still
+    // looks again before that lease can run out, so it wakes when the lease does.
+    let recheck = state.settings.publishing.recheck.min(state.settings.publishing.lease);
     match state.store.next_publish_wakeup().await {
         Ok(Some(at)) => {
             let until = at.saturating_sub(state.clock.now_us());
@@ -90,6 +92,23 @@ pub async fn idle_wait(state: &Services) -> Duration {
             Duration::from_secs(5)
         }
     }
+}
+
+/// At a worker's start: on SQLite, where the server's exclusive lock on the database file means
+/// no other worker can be alive, every job still `running` was in flight when this server last
+/// stopped (a crash or a kill), so its lease is ended at once and the first round reconciles it
+/// through the expired-lease path (same key, the attempt marked as a reconciliation) instead of
+/// waiting out the dead worker's lease. On PostgreSQL another replica may hold those leases, so
+/// nothing is touched there: a lease is only ever reclaimed once it has run out.
+pub async fn recover_in_flight(state: &Services) -> anyhow::Result<u64> {
+    if state.store.backend() != steward_store::Backend::Sqlite {
+        return Ok(0);
+    }
+    let n = state.store.expire_foreign_publish_leases(state.scheduler.worker_id(), state.clock.now_us()).await?;
+    if n > 0 {
+        tracing::info!(jobs = n, "reconciling publish jobs left in flight when the server last stopped");
+    }
+    Ok(n)
 }
 
 /// What a worker calls the platform with, prepared (and committed) in the claim.

@@ -131,7 +131,9 @@ fn main() -> std::process::ExitCode {
     // key file are the owner's alone.
     steward_app::files::private_umask();
     let cli = Cli::parse();
-    init_logging();
+    // Lives until `main` returns: dropping it flushes the lines still queued for stderr, so the
+    // last lines before a shutdown (or an error exit) are written, not lost.
+    let _log_writer = init_logging();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
@@ -148,18 +150,26 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-fn init_logging() {
+/// Log lines go to stderr through a background writer thread: a request never waits on a
+/// slow or blocked stderr (a pipe, a terminal, a log shipper). The queue is not lossy: only if
+/// 128,000 lines are waiting does logging block, rather than drop lines silently.
+fn init_logging() -> tracing_appender::non_blocking::WorkerGuard {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("STEWARD_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("steward-log")
+        .finish(std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         .with_ansi(std::io::stderr().is_terminal());
     if std::env::var("STEWARD_LOG_FORMAT").as_deref() == Ok("json") {
         builder.json().init();
     } else {
         builder.init();
     }
+    guard
 }
 
 fn env_map() -> HashMap<String, String> {
@@ -227,6 +237,7 @@ async fn serve(settings: Settings, banner: Option<String>) -> anyhow::Result<()>
     println!("{}", banner.unwrap_or_else(|| format!("steward listening on http://{bound}")));
     let _ = std::io::stdout().flush();
     app.serve(listener, shutdown).await?;
+    tracing::info!("steward stopped: requests in flight answered, the database closed");
     Ok(())
 }
 

@@ -150,7 +150,9 @@ impl Tx {
             }
             if denied {
                 let t = AlertThresholds::default().failed_sign_ins;
-                let n = self.count_events_by_actor(user, None, "auth.login", "denied", now - t.window_us()).await?;
+                let n = self
+                    .count_events_by_actor(user, None, "auth.login", "denied", now - t.window_us(), t.count)
+                    .await?;
                 if n >= t.count {
                     findings.push(Finding {
                         kind: AlertKind::FailedSignIns,
@@ -237,7 +239,9 @@ impl Tx {
         if let Some(actor) = &ev.actor_id {
             if denied {
                 let t = thresholds.denied_actions;
-                let n = self.count_events_by_actor(actor, Some(account_id), "", "denied", now - t.window_us()).await?;
+                let n = self
+                    .count_events_by_actor(actor, Some(account_id), "", "denied", now - t.window_us(), t.count)
+                    .await?;
                 if n >= t.count {
                     findings.push(account(
                         AlertKind::DeniedActions,
@@ -313,6 +317,9 @@ impl Tx {
         Ok(!is_within_windows(&windows, &tz, at))
     }
 
+    /// How many of the actor's events with this outcome fell since `since`, counting at most
+    /// `limit`: a detector needs to know whether its threshold is reached, never by how much, so
+    /// each write reads a bounded number of rows however busy the window is.
     async fn count_events_by_actor(
         &mut self,
         actor: &str,
@@ -320,25 +327,30 @@ impl Tx {
         action: &str,
         outcome: &str,
         since: Micros,
+        limit: i64,
     ) -> Result<i64> {
         let n: i64 = match account_id {
             Some(account) => {
-                let q = "SELECT COUNT(*) FROM audit_events WHERE account_id = $1 AND actor_id = $2 AND at >= $3 AND outcome = $4";
+                let q = "SELECT COUNT(*) FROM (SELECT 1 FROM audit_events WHERE account_id = $1 AND actor_id = $2 \
+                         AND at >= $3 AND outcome = $4 LIMIT $5) AS hits";
                 on_tx!(self, |c| sqlx::query_scalar(q)
                     .bind(account)
                     .bind(actor)
                     .bind(since)
                     .bind(outcome)
+                    .bind(limit)
                     .fetch_one(c)
                     .await)?
             }
             None => {
-                let q = "SELECT COUNT(*) FROM audit_events WHERE actor_id = $1 AND at >= $2 AND action = $3 AND outcome = $4";
+                let q = "SELECT COUNT(*) FROM (SELECT 1 FROM audit_events WHERE actor_id = $1 AND at >= $2 \
+                         AND action = $3 AND outcome = $4 LIMIT $5) AS hits";
                 on_tx!(self, |c| sqlx::query_scalar(q)
                     .bind(actor)
                     .bind(since)
                     .bind(action)
                     .bind(outcome)
+                    .bind(limit)
                     .fetch_one(c)
                     .await)?
             }
@@ -346,6 +358,8 @@ impl Tx {
         Ok(n)
     }
 
+    /// How many allowed events of the account matching `action` fell in the threshold's window,
+    /// counting at most the threshold (see [`Self::count_events_by_actor`]).
     async fn count_account_actions(
         &mut self,
         account_id: &str,
@@ -354,19 +368,30 @@ impl Tx {
         now: Micros,
     ) -> Result<i64> {
         let since = now - t.window_us();
-        let (q, arg): (&str, String) = match action {
-            Exact(a) => (
-                "SELECT COUNT(*) FROM audit_events WHERE account_id = $1 AND at >= $2 AND outcome = 'allowed' AND action = $3",
-                a.to_string(),
-            ),
-            Prefix(p) => (
-                "SELECT COUNT(*) FROM audit_events WHERE account_id = $1 AND at >= $2 AND outcome = 'allowed' \
-                 AND substr(action, 1, length($3)) = $3",
-                p.to_string(),
-            ),
+        let n: i64 = match action {
+            Exact(a) => {
+                let q = "SELECT COUNT(*) FROM (SELECT 1 FROM audit_events WHERE account_id = $1 AND action = $3 \
+                         AND at >= $2 AND outcome = 'allowed' LIMIT $4) AS hits";
+                on_tx!(self, |c| sqlx::query_scalar(q)
+                    .bind(account_id)
+                    .bind(since)
+                    .bind(a)
+                    .bind(t.count)
+                    .fetch_one(c)
+                    .await)?
+            }
+            Prefix(p) => {
+                let q = "SELECT COUNT(*) FROM (SELECT 1 FROM audit_events WHERE account_id = $1 AND at >= $2 \
+                         AND outcome = 'allowed' AND substr(action, 1, length($3)) = $3 LIMIT $4) AS hits";
+                on_tx!(self, |c| sqlx::query_scalar(q)
+                    .bind(account_id)
+                    .bind(since)
+                    .bind(p)
+                    .bind(t.count)
+                    .fetch_one(c)
+                    .await)?
+            }
         };
-        let n: i64 =
-            on_tx!(self, |c| sqlx::query_scalar(q).bind(account_id).bind(since).bind(&arg).fetch_one(c).await)?;
         Ok(n)
     }
 

@@ -372,6 +372,16 @@ impl Store {
         Ok(on_pool!(self, |c| sqlx::query_scalar::<_, Option<i64>>(q).fetch_one(c).await)?)
     }
 
+    /// Ends now the leases of running jobs held by any worker other than `worker`, so the next
+    /// round reclaims them the way it reclaims an expired lease (reconciling, never re-sending
+    /// blindly); how many. Only for a store no other live worker can share (SQLite under the
+    /// server's exclusive lock): a restarted server's in-flight jobs belong to its dead self.
+    pub async fn expire_foreign_publish_leases(&self, worker: &str, now: Micros) -> Result<u64> {
+        let q = "UPDATE publish_jobs SET lease_expires_at = $2 \
+                 WHERE state = 'running' AND (lease_owner IS NULL OR lease_owner <> $1) AND lease_expires_at > $2";
+        Ok(on_pool!(self, |c| sqlx::query(q).bind(worker).bind(now).execute(c).await.map(|r| r.rows_affected()))?)
+    }
+
     /// Extends `worker`'s leases on these running jobs (a heartbeat while calls are slow);
     /// how many it still held.
     pub async fn renew_publish_leases(&self, post_ids: &[String], worker: &str, until: Micros) -> Result<u64> {

@@ -8,6 +8,9 @@ use tracing::Instrument;
 
 /// The worker loop, spawned by `App::serve`: a round, then sleep until something may be due.
 pub async fn run(state: Services) {
+    if let Err(e) = scheduler::recover_in_flight(&state).await {
+        tracing::warn!(error = %e, "could not reclaim the publish jobs left in flight at the last stop");
+    }
     let mut round: u64 = 0;
     loop {
         round += 1;

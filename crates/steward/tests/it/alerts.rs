@@ -216,6 +216,39 @@ both_backends! {
         }
     }
 
+    async fn a_post_burst_fires_at_its_threshold_with_thousands_of_events_around_it(app: TestApp) {
+        let owner = app.user("busy@example.com").await;
+        let account = sandbox_account(&app, &owner, "@busy").await;
+        let now = app.clock.now_us();
+        let event = |i: usize, at: i64, action: &str| steward_store::NewAuditEvent {
+            id: format!("00000000-0000-7000-8000-{i:012}"),
+            at,
+            actor_id: Some(owner.user_id.clone()),
+            actor_email: Some("busy@example.com".into()),
+            action: action.into(),
+            account_id: Some(account.clone()),
+            outcome: "allowed".into(),
+            detail: "{}".into(),
+            ..Default::default()
+        };
+        // A full account: 3,000 posts made before the hour's window, 1,000 edits inside it.
+        let mut bulk: Vec<_> = (0..3000).map(|i| event(i, now - 2 * 3_600_000_000 - i64::try_from(i).unwrap(), "posts.create")).collect();
+        bulk.extend((3000..4000).map(|i| event(i, now - 60_000_000, "posts.update")));
+        steward_store::testing::append_audit_bulk(&app.state.store, &bulk).await.unwrap();
+
+        for i in 0..13 {
+            app.state.store.append_audit(event(10_000 + i, app.clock.now_us(), "posts.create")).await.unwrap();
+            let list = alerts(&app, &owner).await;
+            let bursts = of_kind(&list, "post_burst");
+            // Nothing before the tenth post of the hour, then one alert that groups the rest.
+            assert_eq!(bursts.len(), usize::from(i >= 9), "after post {}: {list:?}", i + 1);
+            if i >= 9 {
+                assert_eq!(bursts[0]["count"], i - 8, "{list:?}");
+                assert!(bursts[0]["summary"].as_str().unwrap().starts_with("10 posts made on @busy"), "{list:?}");
+            }
+        }
+    }
+
     async fn alert_preferences_validate_and_make_a_webhook_secret(app: TestApp) {
         let s = app.user("prefs@example.com").await;
         let r = app.get("/api/v1/me/alert-preferences").auth(&s).send().await;

@@ -149,6 +149,23 @@ async fn serve_logs_no_secrets_and_shuts_down_gracefully() {
     assert_eq!(mode, "wal");
 }
 
+/// Log lines are written by a background thread; the last one before a graceful shutdown
+/// still reaches the output, after every request's line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_last_line_before_a_graceful_shutdown_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = start(&["serve"], dir.path(), &[]).await;
+    let c = http();
+    for _ in 0..50 {
+        assert_eq!(c.get(format!("{}/healthz", app.base)).send().await.unwrap().status(), 200);
+    }
+    let log = app.terminate().await;
+    let lines: Vec<&str> = log.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(lines.iter().filter(|l| l.contains("/healthz")).count() >= 50, "every request logged: {log}");
+    let last = lines.last().copied().unwrap_or_default();
+    assert!(last.contains("steward stopped"), "the shutdown line is the last one: {log}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_create_user_then_audit_verify_detects_tampering() {
     let dir = tempfile::tempdir().unwrap();

@@ -373,6 +373,158 @@ mod gives_up_after_max_attempts {
     }
 }
 
+/// A restart with a post in flight: the dead worker's job is reconciled (the platform already
+/// has the post, so it is recorded, not sent again). On SQLite the restarted server does it at
+/// once; on PostgreSQL, where another replica might still hold the lease, at the lease's expiry,
+/// not at the (here hour-long) idle re-check.
+mod restart_with_a_post_in_flight {
+    use steward_store::{JobStart, PublishAttemptRow};
+
+    use super::*;
+
+    /// A post left `publishing` by a worker killed mid-call (its lease runs until `lease_until`),
+    /// written in one transaction so no live worker sees it `scheduled`; the sandbox already
+    /// holds it, as if the call went out just before the kill. Returns the post id.
+    async fn crashed_mid_publish(app: &TestApp, account: &str, owner: &str, lease_until: i64) -> String {
+        let store = &app.state.store;
+        let now = now_us(app);
+        let id = uuid_v7();
+        let key = steward_app::scheduler::idempotency_key(&id, 1);
+        let text = "In flight at the crash";
+        let mut tx = store.begin().await.unwrap();
+        tx.insert_post(NewPost {
+            id: &id,
+            account_id: account,
+            author_id: owner,
+            title: None,
+            text,
+            media: "[]",
+            idempotency: None,
+            now,
+        })
+        .await
+        .unwrap();
+        tx.insert_post_approval(&id, 1, owner, true, now).await.unwrap();
+        let schedule = PostStateWrite {
+            state: "scheduled",
+            schedule: ScheduleWrite::Set { at: now, by: owner },
+            hold_reason: None,
+            clear_approvals: false,
+        };
+        assert!(tx.apply_post_transition(&id, "draft", 1, &schedule, now).await.unwrap());
+        let publishing = PostStateWrite {
+            state: "publishing",
+            schedule: ScheduleWrite::Keep,
+            hold_reason: None,
+            clear_approvals: false,
+        };
+        assert!(tx.apply_post_transition(&id, "scheduled", 1, &publishing, now).await.unwrap());
+        let job = JobStart {
+            post_id: &id,
+            account_id: account,
+            version: 1,
+            idempotency_key: &key,
+            due_at: now,
+            worker: "worker-killed",
+            lease_expires_at: lease_until,
+            now,
+        };
+        tx.start_publish_job(&job).await.unwrap();
+        tx.insert_publish_attempt(&PublishAttemptRow {
+            id: uuid_v7(),
+            post_id: id.clone(),
+            version: 1,
+            attempt: 1,
+            idempotency_key: key.clone(),
+            worker: "worker-killed".into(),
+            reconcile: false,
+            started_at: now,
+            finished_at: None,
+            outcome: None,
+            error: None,
+        })
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        store
+            .sandbox_publish(&steward_store::NewSandboxPost {
+                id: &uuid_v7(),
+                account_id: account,
+                idempotency_key: &key,
+                title: None,
+                text,
+                media: "[]",
+                now,
+            })
+            .await
+            .unwrap();
+        id
+    }
+
+    /// Polls (never waking the worker, never moving the clock) until the post is published.
+    async fn published_within(app: &TestApp, id: &str, bound: Duration) -> PostRow {
+        let deadline = tokio::time::Instant::now() + bound;
+        loop {
+            let p = post(app, id).await;
+            if p.state == "published" || tokio::time::Instant::now() > deadline {
+                return p;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Published once: the sandbox still holds one post, the one the dead worker sent, and
+    /// the attempt after the crash says it reconciled.
+    async fn reconciled_once(app: &TestApp, account: &str, id: &str, p: &PostRow) {
+        assert_eq!(p.state, "published", "{p:?}");
+        let live = app.state.store.sandbox_posts(account).await.unwrap();
+        assert_eq!(live.len(), 1, "{live:?}");
+        assert_eq!(p.external_id.as_deref(), Some(live[0].id.as_str()));
+        let attempts = app.state.store.publish_attempts(id).await.unwrap();
+        assert_eq!(attempts.len(), 2, "{attempts:?}");
+        assert!(attempts[0].finished_at.is_some(), "the dead worker's attempt is closed: {attempts:?}");
+        assert!(attempts[1].reconcile, "{attempts:?}");
+        assert_eq!(attempts[1].outcome.as_deref(), Some("published"));
+    }
+
+    fn tweak(s: &mut steward_server::Settings) {
+        s.publishing.recheck = Duration::from_secs(3600);
+        s.publishing.lease = Duration::from_secs(3600);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite_settles_at_once_after_a_restart() {
+        let mut app = TestApp::spawn_with(crate::helpers::Backend::Sqlite, tweak).await.unwrap();
+        let (owner, account) = sandbox_owner(&app, "inflight@example.com").await;
+        let id = crashed_mid_publish(&app, &account, &owner.user_id, now_us(&app) + 24 * HOUR).await;
+        // While the lease runs, a round leaves the job alone.
+        assert_eq!(steward_app::scheduler::run_once(&app.state).await.unwrap(), 0);
+        assert_eq!(post(&app, &id).await.state, "publishing");
+
+        app.restart().await;
+        let p = published_within(&app, &id, Duration::from_secs(10)).await;
+        reconciled_once(&app, &account, &id, &p).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres_waits_for_the_lease_and_wakes_at_its_expiry() {
+        let Some(mut app) = TestApp::spawn_with(crate::helpers::Backend::Postgres, tweak).await else { return };
+        let (owner, account) = sandbox_owner(&app, "inflight@example.com").await;
+        let lease_until = now_us(&app) + 4_000_000;
+        let id = crashed_mid_publish(&app, &account, &owner.user_id, lease_until).await;
+
+        app.restart().await;
+        // Another replica could still hold the lease: nothing is reclaimed before it runs out.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let job = app.state.store.publish_job(&id).await.unwrap().unwrap();
+        assert!(now_us(&app) < lease_until, "the machine was too slow for this check");
+        assert_eq!((job.state.as_str(), job.lease_owner.as_deref()), ("running", Some("worker-killed")));
+        // The worker sleeps until the lease's expiry, well before its hour-long re-check.
+        let p = published_within(&app, &id, Duration::from_secs(20)).await;
+        reconciled_once(&app, &account, &id, &p).await;
+    }
+}
+
 /// Exactly once across crashes: N posts go out through the Mastodon double while
 /// `steward serve` is killed with SIGKILL at random moments and restarted; at the end the
 /// double holds each post once.

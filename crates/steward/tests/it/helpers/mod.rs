@@ -59,6 +59,7 @@ pub struct TestApp {
     _dir: tempfile::TempDir,
     pg_admin: Option<String>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    served: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
 
 impl TestApp {
@@ -99,7 +100,7 @@ impl TestApp {
         let app = App::build_with_clock(settings, clock.clone()).await.expect("build app");
         let state = app.state.clone();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(app.serve(listener, async move {
+        let served = tokio::spawn(app.serve(listener, async move {
             let _ = rx.await;
         }));
         Some(Self {
@@ -112,7 +113,31 @@ impl TestApp {
             _dir: dir,
             pg_admin,
             shutdown: Some(tx),
+            served: Some(served),
         })
+    }
+
+    /// Stops the server (its workers too) and starts a new one on the same database, data
+    /// directory and clock, as a restart of the process would; the address changes.
+    pub async fn restart(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(served) = self.served.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(30), served).await.expect("the server stopped");
+        }
+        let settings = self.state.settings.clone();
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let app = App::build_with_clock(settings, self.clock.clone()).await.expect("rebuild app");
+        self.state = app.state.clone();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        self.served = Some(tokio::spawn(app.serve(listener, async move {
+            let _ = rx.await;
+        })));
+        self.shutdown = Some(tx);
+        self.base = format!("http://{addr}");
+        self.client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client");
     }
 
     pub fn req(&self, method: Method, path: &str) -> Req {
