@@ -58,7 +58,12 @@ pub struct AnalyticsView {
 /// `(Steward post id, platform id)` of the account's recently published posts.
 async fn published(s: &Services, account_id: &str) -> AppResult<Vec<(String, String)>> {
     let q = PostListQuery { state: Some("published"), limit: RECENT_POSTS, ..PostListQuery::default() };
-    Ok(s.store.list_posts(account_id, &q).await?.into_iter().filter_map(|p| p.external_id.map(|e| (p.id, e))).collect())
+    Ok(s.store
+        .list_posts(account_id, &q)
+        .await?
+        .into_iter()
+        .filter_map(|p| p.external_id.map(|e| (p.id.into(), e)))
+        .collect())
 }
 
 fn external_ids(posts: &[(String, String)]) -> Vec<String> {
@@ -69,7 +74,7 @@ fn external_ids(posts: &[(String, String)]) -> Vec<String> {
 fn platform_error(s: &Services, account: &AccountRow, e: ConnectorError) -> AppError {
     match e {
         ConnectorError::RateLimited { retry_after } => {
-            platforms::rate_limited(&account.platform, retry_after, s.clock.now_us())
+            platforms::rate_limited(account.platform.as_str(), retry_after, s.clock.now_us())
         }
         ConnectorError::Rejected(m) => AppError::validation("comment_id", m),
         ConnectorError::Misconfigured(m) => AppError::Conflict(m),
@@ -115,7 +120,7 @@ pub async fn reply(
 ) -> AppResult<CommentView> {
     ctx.slot.set_action(Action::CommentReply, Some(format!("account:{account_id}")));
     let access = authorize(s, ctx, who, account_id, Need::Capability(Capability::CommentsReply)).await?;
-    let personal = steward_domain::platform::kind_of(&access.account.platform, &access.account.account_kind)
+    let personal = steward_domain::platform::kind_of(access.account.platform.as_str(), &access.account.account_kind)
         .is_none_or(|k| k.personal);
     if personal && !access.is_owner() {
         // Nothing goes out in a person's name without them: on a member profile a reply by
@@ -136,7 +141,7 @@ pub async fn reply(
     audited(s, ctx, &who.actor(), async |_| {
         let audit = Audit::on_account(account_id, Action::CommentReply)
             .target(format!("comment:{comment_id}"))
-            .detail(json!({ "platform": access.account.platform, "reply_id": posted.id, "text": text }));
+            .detail(json!({ "platform": access.account.platform.as_str(), "reply_id": posted.id, "text": text }));
         Ok(((), audit))
     })
     .await?;

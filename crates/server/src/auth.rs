@@ -78,7 +78,11 @@ async fn authenticate(parts: &Parts, state: &AppState, slot: &AuditSlot) -> Resu
 
     if via == AuthVia::ApiToken {
         let Some(t) = state.store.api_token_by_hash(&hash).await? else { return Err(refused) };
-        slot.set_actor(AuditActor { user_id: Some(t.user_id.clone()), email: Some(t.email.clone()), session_id: None });
+        slot.set_actor(AuditActor {
+            user_id: Some(t.user_id.to_string()),
+            email: Some(t.email.clone()),
+            session_id: None,
+        });
         if t.revoked_at.is_some() || t.expires_at.is_some_and(|e| e <= now) {
             return Err(refused);
         }
@@ -92,7 +96,7 @@ async fn authenticate(parts: &Parts, state: &AppState, slot: &AuditSlot) -> Resu
             state.store.touch_api_token(&t.id, now).await?;
         }
         return Ok(Principal {
-            user_id: t.user_id,
+            user_id: t.user_id.into(),
             email: t.email,
             display_name: t.display_name,
             totp_enabled: t.totp_enabled,
@@ -110,7 +114,7 @@ async fn authenticate(parts: &Parts, state: &AppState, slot: &AuditSlot) -> Resu
     }
     let Some(s) = state.store.session_by_token_hash(&hash).await? else { return Err(refused) };
     slot.set_actor(AuditActor {
-        user_id: Some(s.user_id.clone()),
+        user_id: Some(s.user_id.to_string()),
         email: Some(s.email.clone()),
         session_id: Some(s.id.clone()),
     });
@@ -131,7 +135,7 @@ async fn authenticate(parts: &Parts, state: &AppState, slot: &AuditSlot) -> Resu
         state.store.touch_session(&s.id, now).await?;
     }
     Ok(Principal {
-        user_id: s.user_id,
+        user_id: s.user_id.into(),
         email: s.email,
         display_name: s.display_name,
         totp_enabled: s.totp_enabled,

@@ -6,13 +6,17 @@
 //! [`Tx`]) already excludes every other writer. Every write a worker makes after a claim is a
 //! compare-and-set on its lease (`lease_owner = me`), so a worker whose lease expired (and was
 //! taken over) cannot overwrite what the new owner does.
+use steward_domain::ids::{AccountId, PostId};
+
 use crate::{Backend, Micros, Result, Store, Tx, on_pool, on_tx};
 
 /// A post's publish job.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct PublishJobRow {
-    pub post_id: String,
-    pub account_id: String,
+    #[sqlx(try_from = "crate::decode::Text")]
+    pub post_id: PostId,
+    #[sqlx(try_from = "crate::decode::Text")]
+    pub account_id: AccountId,
     pub version: i64,
     pub idempotency_key: String,
     /// `running`, `waiting`, `polling`, `done`, `failed`, `requeued`.
@@ -34,7 +38,8 @@ pub struct PublishJobRow {
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct PublishAttemptRow {
     pub id: String,
-    pub post_id: String,
+    #[sqlx(try_from = "crate::decode::Text")]
+    pub post_id: PostId,
     pub version: i64,
     pub attempt: i64,
     pub idempotency_key: String,
@@ -200,7 +205,7 @@ impl Tx {
         ]);
         on_tx!(self, |c| sqlx::query(q)
             .bind(&a.id)
-            .bind(&a.post_id)
+            .bind(a.post_id.as_str())
             .bind(a.version)
             .bind(a.attempt)
             .bind(&a.idempotency_key)

@@ -457,7 +457,7 @@ both_backends! {
         let mut held = None;
         for _ in 0..600 {
             let p = app.state.store.post(&a).await.unwrap().unwrap();
-            if p.state != "scheduled" && p.state != "publishing" {
+            if p.state.as_str() != "scheduled" && p.state.as_str() != "publishing" {
                 held = Some(p);
                 break;
             }
@@ -465,7 +465,7 @@ both_backends! {
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
         let p = held.expect("the scheduler never handled the due post");
-        assert_eq!((p.state.as_str(), p.hold_reason.as_deref()), ("approved", Some("outside_window")), "{p:?}");
+        assert_eq!((p.state.as_str(), p.hold_reason.map(|r| r.as_str())), ("approved", Some("outside_window")), "{p:?}");
         assert!(p.last_error.unwrap_or_default().contains("cannot be read"));
         assert!(app.state.store.sandbox_posts(&t.account).await.unwrap().is_empty(), "nothing was published");
     }
