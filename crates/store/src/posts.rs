@@ -656,14 +656,14 @@ impl Tx {
     /// rules on the same free slot.
     pub async fn pace_slots(
         &mut self,
-        account_id: &str,
-        except_post_id: &str,
+        account_id: &AccountId,
+        except_post_id: &PostId,
         from: Micros,
         to: Micros,
     ) -> Result<Vec<PaceSlotRow>> {
         Ok(on_tx!(self, |c| sqlx::query_as::<_, PaceSlotRow>(PACE_QUERY)
-            .bind(account_id)
-            .bind(except_post_id)
+            .bind(account_id.as_str())
+            .bind(except_post_id.as_str())
             .bind(from)
             .bind(to)
             .fetch_all(c)

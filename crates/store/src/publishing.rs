@@ -275,8 +275,8 @@ impl Tx {
     /// [`Tx::lock_account`], so two due posts cannot both take the same free slot.
     pub async fn published_slots(
         &mut self,
-        account_id: &str,
-        except_post_id: &str,
+        account_id: &AccountId,
+        except_post_id: &PostId,
         from: Micros,
         to: Micros,
     ) -> Result<Vec<PublishedSlotRow>> {
@@ -285,8 +285,8 @@ impl Tx {
                  AND COALESCE(published_at, updated_at) >= $3 AND COALESCE(published_at, updated_at) < $4 \
                  ORDER BY at, id";
         Ok(on_tx!(self, |c| sqlx::query_as::<_, PublishedSlotRow>(q)
-            .bind(account_id)
-            .bind(except_post_id)
+            .bind(account_id.as_str())
+            .bind(except_post_id.as_str())
             .bind(from)
             .bind(to)
             .fetch_all(c)

@@ -265,7 +265,7 @@ pub async fn finish_connect(
     };
     // Consumed even when refused below: a state works once, whatever happens.
     tx.commit().await?;
-    let same_session = st.user_id == who.user_id && who.session_id.as_deref() == Some(st.session_id.as_str());
+    let same_session = who.user_id == st.user_id && who.session_id.as_deref() == Some(st.session_id.as_str());
     if !same_session {
         return Err(AppError::Forbidden("this connection was started by another sign-in".into()));
     }

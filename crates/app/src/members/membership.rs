@@ -57,7 +57,7 @@ pub async fn update_member(
     let id = account_id;
     ctx.slot.set_action(Action::MemberUpdate, Some(format!("user:{user_id}")));
     let actor = authorize(s, ctx, who, id, Need::Capability(Capability::MembersManage)).await?;
-    if user_id == who.user_id {
+    if who.user_id == user_id {
         return Err(AppError::own_membership());
     }
     let now = s.clock.now();
@@ -147,7 +147,7 @@ pub async fn remove_member(
 ) -> AppResult<()> {
     let id = account_id;
     ctx.slot.set_action(Action::MemberRemove, Some(format!("user:{user_id}")));
-    let leaving = user_id == who.user_id;
+    let leaving = who.user_id == user_id;
     if leaving {
         // Leaving is the person's own decision, not a narrowed token's.
         who.require_whole_person()?;

@@ -1,6 +1,7 @@
 //! The rules a post is held to when it is scheduled and again when it is due: who must approve
 //! it, which approvals still count, and the account's pace.
 use steward_domain::capability::Capability;
+use steward_domain::ids::{PostId, UserId};
 use steward_domain::pace::{self, AccountPace, MemberPace, Slot};
 use steward_domain::platform;
 use steward_domain::post::{Approval, ApprovalPolicy, ApprovalRules};
@@ -88,8 +89,8 @@ pub fn account_pace(account: &AccountRow) -> AccountPace {
 pub async fn check_pace(
     tx: &mut Tx,
     account: &AccountRow,
-    post_id: &str,
-    scheduler_id: &str,
+    post_id: &PostId,
+    scheduler_id: &UserId,
     windows: &[Window],
     daily_quota: Option<i64>,
     at_us: i64,
@@ -108,7 +109,7 @@ pub async fn check_pace(
         .filter_map(|s| {
             Some(Slot {
                 at: jiff::Timestamp::from_microsecond(s.at).ok()?,
-                by_member: s.scheduled_by.as_deref() == Some(scheduler_id),
+                by_member: s.scheduled_by.as_ref() == Some(scheduler_id),
             })
         })
         .collect();

@@ -62,7 +62,7 @@ async fn lockdown_view(state: &AppState, viewer: &Viewer, id: &str) -> Result<(L
     // The same people `suspend_other_members` suspends: active, not the owner, not the viewer.
     let (losing, suspended): (Vec<_>, Vec<_>) = list
         .into_iter()
-        .filter(|m| m.role != "owner" && m.user_id != viewer.principal.user_id)
+        .filter(|m| m.role != "owner" && viewer.principal.user_id != m.user_id)
         .partition(|m| m.status == "active");
     let zone = account_zone(&a.account);
     let cancelled = state
