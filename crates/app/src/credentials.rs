@@ -28,7 +28,10 @@ pub struct OauthCredential {
 }
 
 /// Opens an account's sealed credential and parses it as `T`.
-pub async fn open_json<T: serde::de::DeserializeOwned>(state: &Services, account_id: &str) -> Result<T, CredentialError> {
+pub async fn open_json<T: serde::de::DeserializeOwned>(
+    state: &Services,
+    account_id: &str,
+) -> Result<T, CredentialError> {
     let row = state.store.sealed_credential(account_id).await?.ok_or(CredentialError::AccountNotFound)?;
     let Some(sealed) = row.credential_sealed.as_deref() else {
         return Err(CredentialError::NotStored);

@@ -112,8 +112,8 @@ mod tests {
         assert_eq!(id.as_str(), "0192-abc");
         assert_eq!(id, "0192-abc");
         assert_eq!(id.to_string(), "0192-abc");
-        assert_eq!(serde_json::to_string(&id).unwrap(), "\"0192-abc\"");
-        let back: UserId = serde_json::from_str("\"u-1\"").unwrap();
+        assert_eq!(serde_json::to_string(&id).expect("json"), "\"0192-abc\"");
+        let back: UserId = serde_json::from_str("\"u-1\"").expect("json");
         assert_eq!(back, UserId::from("u-1"));
     }
 }

@@ -96,7 +96,7 @@ async fn authenticate(parts: &Parts, state: &AppState, slot: &AuditSlot) -> Resu
             state.store.touch_api_token(&t.id, now).await?;
         }
         return Ok(Principal {
-            user_id: t.user_id.into(),
+            user_id: t.user_id,
             email: t.email,
             display_name: t.display_name,
             totp_enabled: t.totp_enabled,
@@ -135,7 +135,7 @@ async fn authenticate(parts: &Parts, state: &AppState, slot: &AuditSlot) -> Resu
         state.store.touch_session(&s.id, now).await?;
     }
     Ok(Principal {
-        user_id: s.user_id.into(),
+        user_id: s.user_id,
         email: s.email,
         display_name: s.display_name,
         totp_enabled: s.totp_enabled,
