@@ -3,6 +3,7 @@
 //! (the scheduler). `Ctx` carries where a request came from and the notes a refusal leaves
 //! for its audit event.
 use std::sync::{Arc, Mutex};
+use steward_domain::ids::UserId;
 
 use steward_domain::audit::Action;
 use steward_store::NewAuditEvent;
@@ -22,7 +23,7 @@ pub enum AuthVia {
 /// A person whose credential checked out.
 #[derive(Debug, Clone)]
 pub struct Principal {
-    pub user_id: String,
+    pub user_id: UserId,
     pub email: String,
     pub display_name: String,
     pub totp_enabled: bool,
@@ -59,7 +60,7 @@ impl Principal {
     #[must_use]
     pub fn actor(&self) -> AuditActor {
         AuditActor {
-            user_id: Some(self.user_id.clone()),
+            user_id: Some(self.user_id.to_string()),
             email: Some(self.email.clone()),
             session_id: self.session_id.clone(),
         }

@@ -13,7 +13,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use steward_connectors::{ConnectorError, Identity, OauthApp, TokenSet, bluesky, linkedin, mastodon, tiktok};
 use steward_domain::platform::Platform;
-use steward_store::{NewAuditEvent, Tx};
+use steward_domain::status::AccountStatus;
+use steward_store::{NewAuditEvent, StoreError, Tx};
 
 use crate::error::{AppError, AppResult};
 use crate::services::Services;
@@ -33,36 +34,49 @@ pub struct OauthCredential {
 }
 
 /// Opens an account's sealed credential and parses it as `T`.
-pub async fn open_json<T: serde::de::DeserializeOwned>(state: &Services, account_id: &str) -> AppResult<T> {
-    let row = state.store.sealed_credential(account_id).await?.ok_or(AppError::NotFound)?;
+pub async fn open_json<T: serde::de::DeserializeOwned>(
+    state: &Services,
+    account_id: &str,
+) -> Result<T, CredentialError> {
+    let row = state.store.sealed_credential(account_id).await?.ok_or(CredentialError::AccountNotFound)?;
     let Some(sealed) = row.credential_sealed.as_deref() else {
-        return Err(AppError::Conflict(
-            "this account has no stored credential; its owner must connect it again".into(),
-        ));
+        return Err(CredentialError::NotStored);
     };
     let plain = state
         .vault()
         .open_stored_credential(account_id, row.wrapped_data_key.as_deref(), sealed)
-        .map_err(|e| AppError::internal(anyhow::anyhow!("account {account_id}: {e}")))?;
+        .map_err(|e| CredentialError::Unreadable(format!("account {account_id}: {e}")))?;
     serde_json::from_slice(&plain).map_err(|_| {
-        AppError::internal(anyhow::anyhow!("account {account_id}: the credential is not of this platform's kind"))
+        CredentialError::Unreadable(format!("account {account_id}: the credential is not of this platform's kind"))
     })
 }
 
 /// Seals `value` under a fresh data key and stores it inside `tx`.
-pub async fn seal_json_in<T: Serialize>(state: &Services, tx: &mut Tx, account_id: &str, value: &T) -> AppResult<()> {
-    let plain = zeroize::Zeroizing::new(serde_json::to_vec(value).map_err(AppError::internal)?);
+pub async fn seal_json_in<T: Serialize>(
+    state: &Services,
+    tx: &mut Tx,
+    account_id: &str,
+    value: &T,
+) -> Result<(), CredentialError> {
+    let plain = zeroize::Zeroizing::new(
+        serde_json::to_vec(value).map_err(|e| CredentialError::Unreadable(format!("account {account_id}: {e}")))?,
+    );
     let sealed = state.vault().seal_new_credential(account_id, &plain);
     tx.set_account_credential(account_id, &sealed.wrapped_data_key, &sealed.credential, state.clock.now_us()).await?;
     Ok(())
 }
 
-pub async fn load(state: &Services, account_id: &str) -> AppResult<OauthCredential> {
+pub async fn load(state: &Services, account_id: &str) -> Result<OauthCredential, CredentialError> {
     open_json(state, account_id).await
 }
 
 /// Seals `cred` under a fresh data key and stores it inside `tx`.
-pub async fn store_in(state: &Services, tx: &mut Tx, account_id: &str, cred: &OauthCredential) -> AppResult<()> {
+pub async fn store_in(
+    state: &Services,
+    tx: &mut Tx,
+    account_id: &str,
+    cred: &OauthCredential,
+) -> Result<(), CredentialError> {
     seal_json_in(state, tx, account_id, cred).await
 }
 
@@ -74,21 +88,37 @@ pub enum CredentialError {
     NeedsReconnect,
     #[error(transparent)]
     Platform(#[from] ConnectorError),
+    /// The account does not exist.
+    #[error("not found")]
+    AccountNotFound,
+    /// Nothing is stored for the account (its credential was destroyed).
+    #[error("this account has no stored credential; its owner must connect it again")]
+    NotStored,
+    /// The stored credential cannot be opened, or is not of the platform's kind: never used.
+    #[error("the stored credential cannot be read: {0}")]
+    Unreadable(String),
     #[error(transparent)]
-    Api(#[from] AppError),
+    Store(#[from] StoreError),
 }
 
-impl From<steward_store::StoreError> for CredentialError {
-    fn from(e: steward_store::StoreError) -> Self {
-        CredentialError::Api(e.into())
+/// A use case that met a credential failure answers it as the API does.
+impl From<CredentialError> for AppError {
+    fn from(e: CredentialError) -> Self {
+        match e {
+            CredentialError::AccountNotFound => AppError::NotFound,
+            e @ (CredentialError::NotStored | CredentialError::NeedsReconnect) => AppError::Conflict(e.to_string()),
+            CredentialError::Platform(e) => AppError::PlatformUnavailable(e.to_string()),
+            CredentialError::Unreadable(m) => AppError::internal(anyhow::anyhow!(m)),
+            CredentialError::Store(e) => e.into(),
+        }
     }
 }
 
 /// Refuses, before any platform call, an account whose credential the platform refused for
 /// good: only the owner's reconnection (a new credential, status `active`) lifts it.
 pub async fn ensure_live(state: &Services, account_id: &str) -> Result<(), CredentialError> {
-    let account = state.store.account_by_id(account_id).await?.ok_or(AppError::NotFound)?;
-    if matches!(account.status.as_str(), "needs_reconnect" | "disconnected") {
+    let account = state.store.account_by_id(account_id).await?.ok_or(CredentialError::AccountNotFound)?;
+    if matches!(account.status, AccountStatus::NeedsReconnect | AccountStatus::Disconnected) {
         return Err(CredentialError::NeedsReconnect);
     }
     Ok(())
@@ -184,7 +214,7 @@ pub async fn fresh(
 }
 
 /// Marks the account `needs_reconnect` and records why (the owner is alerted: `credential_failed`).
-pub async fn mark_needs_reconnect(state: &Services, account_id: &str, why: &str) -> AppResult<()> {
+pub async fn mark_needs_reconnect(state: &Services, account_id: &str, why: &str) -> Result<(), StoreError> {
     let mut tx = state.store.begin().await?;
     tx.set_account_status(account_id, "needs_reconnect", state.clock.now_us()).await?;
     tx.append_audit(system_event(state, account_id, Action::CredentialFailed, json!({ "reason": why }))).await?;
@@ -286,7 +316,7 @@ pub async fn bluesky_sign_in(
 }
 
 /// The stored Bluesky credential.
-pub async fn bluesky_load(state: &Services, account_id: &str) -> AppResult<BlueskyCredential> {
+pub async fn bluesky_load(state: &Services, account_id: &str) -> Result<BlueskyCredential, CredentialError> {
     open_json(state, account_id).await
 }
 
@@ -385,7 +415,7 @@ where
     Fut: std::future::Future<Output = Result<T, ConnectorError>>,
 {
     ensure_live(state, account_id).await.map_err(credential_failure)?;
-    let cred = bluesky_load(state, account_id).await.map_err(|e| credential_failure(e.into()))?;
+    let cred = bluesky_load(state, account_id).await.map_err(credential_failure)?;
     match call(cred).await {
         Err(ConnectorError::Unauthorized(_)) => {
             let renewed = bluesky_renewed(state, account_id).await.map_err(credential_failure)?;
@@ -402,7 +432,9 @@ pub(crate) fn credential_failure(e: CredentialError) -> ConnectorError {
             ConnectorError::Unauthorized("the platform no longer accepts this account's credential".into())
         }
         CredentialError::Platform(e) => e,
-        CredentialError::Api(crate::error::AppError::Conflict(m)) => ConnectorError::Unauthorized(m),
-        CredentialError::Api(e) => ConnectorError::Transient(format!("the credential could not be read: {e}")),
+        e @ CredentialError::NotStored => ConnectorError::Unauthorized(e.to_string()),
+        e @ (CredentialError::AccountNotFound | CredentialError::Unreadable(_) | CredentialError::Store(_)) => {
+            ConnectorError::Transient(format!("the credential could not be read: {e}"))
+        }
     }
 }

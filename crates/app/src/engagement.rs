@@ -80,7 +80,7 @@ async fn published(s: &Services, account_id: &str) -> AppResult<Vec<(String, Str
         .await?
         .into_iter()
         .filter(|p| p.reply_to.is_none())
-        .filter_map(|p| p.external_id.map(|e| (p.id, e)))
+        .filter_map(|p| p.external_id.map(|e| (p.id.into(), e)))
         .collect())
 }
 
@@ -92,7 +92,7 @@ fn external_ids(posts: &[(String, String)]) -> Vec<String> {
 fn platform_error(s: &Services, account: &AccountRow, e: ConnectorError) -> AppError {
     match e {
         ConnectorError::RateLimited { retry_after } => {
-            platforms::rate_limited(&account.platform, retry_after, s.clock.now_us())
+            platforms::rate_limited(account.platform.as_str(), retry_after, s.clock.now_us())
         }
         ConnectorError::Rejected(m) => AppError::validation("comment_id", m),
         ConnectorError::Misconfigured(m) => AppError::Conflict(m),
@@ -146,7 +146,7 @@ pub async fn reply(
     if comment_id.trim().is_empty() {
         return Err(AppError::validation("comment_id", "must name a comment"));
     }
-    let personal = steward_domain::platform::kind_of(&access.account.platform, &access.account.account_kind)
+    let personal = steward_domain::platform::kind_of(access.account.platform.as_str(), &access.account.account_kind)
         .is_none_or(|k| k.personal);
     if personal && !access.is_owner() {
         // Nothing goes out in a person's name without them.
@@ -161,7 +161,7 @@ pub async fn reply(
     audited(s, ctx, &who.actor(), async |_| {
         let audit = Audit::on_account(account_id, Action::CommentReply)
             .target(format!("comment:{comment_id}"))
-            .detail(json!({ "platform": access.account.platform, "reply_id": posted.id, "text": text }));
+            .detail(json!({ "platform": access.account.platform.as_str(), "reply_id": posted.id, "text": text }));
         Ok(((), audit))
     })
     .await?;

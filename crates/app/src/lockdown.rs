@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use steward_domain::audit::{Action, LockdownDetail};
 use steward_domain::capability::Capability;
+use steward_domain::status::AccountStatus;
 use utoipa::ToSchema;
 
 use crate::actor::{Ctx, Principal};
@@ -122,9 +123,9 @@ pub async fn lift(s: &Services, ctx: &Ctx, who: &Principal, account_id: &str) ->
     let now = s.clock.now_us();
     let mut tx = s.store.begin().await?;
     let account = tx.lock_account(id).await?.ok_or(AppError::NotFound)?;
-    if account.status != "locked_down" {
+    if account.status != AccountStatus::LockedDown {
         // Nothing to lift: nothing changes and nothing is recorded.
-        return Ok(LiftView { status: account.status, lifted: false });
+        return Ok(LiftView { status: account.status.as_str().into(), lifted: false });
     }
     tx.set_account_status(id, "active", now).await?;
     let still_suspended = tx.suspended_member_count(id).await?;

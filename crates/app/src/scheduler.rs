@@ -39,6 +39,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use steward_domain::audit::Action;
 use steward_domain::capability::Capability;
+use steward_domain::status::{AccountStatus, MembershipStatus};
 
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -304,7 +305,10 @@ async fn rules_now(
         tx.published_slots(&account.id, &post.id, from.as_microsecond(), to.as_microsecond())
             .await?
             .into_iter()
-            .map(|s| Slot { at: ts(s.at), by_member: s.scheduled_by.is_some() && s.scheduled_by == post.scheduled_by })
+            .map(|s| Slot {
+                at: ts(s.at),
+                by_member: s.scheduled_by.is_some() && s.scheduled_by.as_deref() == post.scheduled_by.as_deref(),
+            })
             .collect()
     };
     Ok(pace::check(&account_pace, &member_pace, &tz, candidate, &slots).err().map(|v| {
@@ -334,7 +338,9 @@ fn scheduler_rights_now(post: &PostRow, member: Option<&MembershipRow>, now: Mic
     post.scheduled_by.as_ref()?;
     let may = member.and_then(|m| Some((m, membership_rights(m)?))).is_some_and(|(m, rights)| {
         rights.is_owner()
-            || (m.status == "active" && m.expires_at.is_none_or(|e| e > now) && rights.has(Capability::PostsPublish))
+            || (m.status == MembershipStatus::Active
+                && m.expires_at.is_none_or(|e| e > now)
+                && rights.has(Capability::PostsPublish))
     });
     (!may).then(|| {
         (
@@ -357,7 +363,7 @@ async fn prepare_due(
     notices: &mut Vec<(bool, PostNotice)>,
 ) -> anyhow::Result<Option<Work>> {
     let Some((post, approvals)) = tx.lock_post_with_approvals(post_id).await? else { return Ok(None) };
-    if post.state != PostState::Scheduled.as_str() {
+    if post.state != PostState::Scheduled {
         return Ok(None);
     }
     let Some(account) = tx.lock_account(&post.account_id).await? else { return Ok(None) };
@@ -470,10 +476,10 @@ async fn hold_post(
     notices.push((
         true,
         PostNotice {
-            account_id: account.id.clone(),
-            post_id: post.id.clone(),
-            author_id: post.author_id.clone(),
-            owner_id: account.owner_id.clone(),
+            account_id: account.id.to_string(),
+            post_id: post.id.to_string(),
+            author_id: post.author_id.to_string(),
+            owner_id: account.owner_id.to_string(),
             reason: reason.as_str().into(),
             message: message.into(),
         },
@@ -533,16 +539,16 @@ async fn begin_attempt(
         &post.id,
         &account.id,
         action,
-        json!({ "attempt": job.attempts, "version": post.version, "platform": account.platform, "reconcile": reconcile }),
+        json!({ "attempt": job.attempts, "version": post.version, "platform": account.platform.as_str(), "reconcile": reconcile }),
         now,
     ))
     .await?;
     let media = serde_json::from_str::<Vec<MediaRef>>(&post.media)
         .map_err(|_| "the post's media list could not be read".to_string());
     Ok(Work {
-        post_id: post.id,
-        author_id: post.author_id,
-        scheduled_by: post.scheduled_by,
+        post_id: post.id.into(),
+        author_id: post.author_id.into(),
+        scheduled_by: post.scheduled_by.map(Into::into),
         account,
         version: post.version,
         key: key.to_string(),
@@ -572,7 +578,7 @@ async fn prepare_job(
         return Ok(None);
     }
     let Some(account) = tx.lock_account(&job.account_id).await? else { return Ok(None) };
-    if post.state != PostState::Publishing.as_str() || post.version != job.version {
+    if post.state != PostState::Publishing || post.version != job.version {
         tx.update_publish_job(
             &job.post_id,
             worker,
@@ -607,11 +613,11 @@ async fn prepare_job(
 /// The platform's published limits and its last rate-limit answer, checked before a publish
 /// call: `Some` is when the next call of the account may go, and why not now.
 async fn rate_gate(tx: &mut Tx, account: &AccountRow, now: Micros) -> anyhow::Result<Option<(Micros, String)>> {
-    let platform = platform_name(&account.platform);
+    let platform = platform_name(account.platform.as_str());
     if let Some(until) = tx.account_blocked_until(&account.id, now).await? {
         return Ok(Some((until, format!("{platform} answered that the account's rate limit was reached"))));
     }
-    let limits = rate_limits::limits(&account.platform);
+    let limits = rate_limits::limits(account.platform.as_str());
     let (lookback, max) = limits.lookback();
     if max == 0 {
         return Ok(None);
@@ -633,7 +639,7 @@ async fn rate_gate(tx: &mut Tx, account: &AccountRow, now: Micros) -> anyhow::Re
 /// Counts a publish call toward the account's platform limits (platforms that publish none
 /// keep no count).
 async fn count_publish_call(tx: &mut Tx, account: &AccountRow, post_id: &str, now: Micros) -> anyhow::Result<()> {
-    let (lookback, max) = rate_limits::limits(&account.platform).lookback();
+    let (lookback, max) = rate_limits::limits(account.platform.as_str()).lookback();
     if max > 0 {
         tx.record_publish_call(&account.id, post_id, now, now - lookback * 1_000_000).await?;
     }
@@ -726,7 +732,7 @@ async fn record_one(
 ) -> anyhow::Result<()> {
     let now = state.clock.now_us();
     let max = i64::from(state.settings.publishing.max_attempts);
-    let platform = platform_name(&w.account.platform).to_string();
+    let platform = platform_name(w.account.platform.as_str()).to_string();
     let mut next = match result {
         Ok(PublishOutcome::Published(p)) => {
             Next::Published { external_id: p.external_id, external_url: p.external_url }
@@ -758,8 +764,10 @@ async fn record_one(
         Next::RateLimited(hint) => {
             let wait = hint
                 .or_else(|| {
-                    let reset =
-                        rate_limits::retry_at_without_hint(&rate_limits::limits(&w.account.platform), now / 1_000_000)?;
+                    let reset = rate_limits::retry_at_without_hint(
+                        &rate_limits::limits(w.account.platform.as_str()),
+                        now / 1_000_000,
+                    )?;
                     Some(Duration::from_micros(u64::try_from(reset * 1_000_000 - now).ok()?))
                 })
                 .unwrap_or_else(|| backoff(state, w.attempt))
@@ -867,7 +875,7 @@ async fn record_one(
                 "{platform} refused the account's credential ({e}); its owner must reconnect the account, then the post \
                  can be scheduled again."
             );
-            if w.account.status == "active" {
+            if w.account.status == AccountStatus::Active {
                 tx.set_account_status(account_id, "needs_reconnect", now).await?;
                 let failed = Audit::on_account(account_id, Action::CredentialFailed)
                     .target(format!("account:{account_id}"))
@@ -923,10 +931,10 @@ async fn record_one(
 
 fn notice(w: &Work, reason: &str, message: &str) -> PostNotice {
     PostNotice {
-        account_id: w.account.id.clone(),
+        account_id: w.account.id.to_string(),
         post_id: w.post_id.clone(),
         author_id: w.author_id.clone(),
-        owner_id: w.account.owner_id.clone(),
+        owner_id: w.account.owner_id.to_string(),
         reason: reason.into(),
         message: message.into(),
     }

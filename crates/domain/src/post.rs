@@ -214,6 +214,16 @@ pub enum HoldReason {
 }
 
 impl HoldReason {
+    pub const ALL: [HoldReason; 7] = [
+        HoldReason::ApprovalsNoLongerValid,
+        HoldReason::OutsideWindow,
+        HoldReason::DailyQuotaExceeded,
+        HoldReason::PaceExceeded,
+        HoldReason::LockedDown,
+        HoldReason::NeedsReconnect,
+        HoldReason::SchedulerLostRights,
+    ];
+
     /// The reason's name as stored and sent (`snake_case`, as serde writes it).
     #[must_use]
     pub const fn as_str(self) -> &'static str {

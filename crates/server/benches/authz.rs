@@ -4,19 +4,21 @@ use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use steward_app::authz::{Narrowing, Need, decide};
-use steward_domain::capability::Capability;
+use steward_domain::capability::{Capability, Role};
+use steward_domain::platform::Platform;
+use steward_domain::status::{AccountStatus, MembershipStatus};
 use steward_store::{AccountRow, MembershipRow};
 
 fn account() -> AccountRow {
     AccountRow {
         id: "01a2023e-0000-7000-8000-000000000001".into(),
-        platform: "sandbox".into(),
+        platform: Platform::Sandbox,
         account_kind: "creator".into(),
         handle: "@olivia".into(),
         display_name: "Olivia".into(),
         owner_id: "owner".into(),
         time_zone: "Europe/Paris".into(),
-        status: "active".into(),
+        status: AccountStatus::Active,
         max_members: 5,
         min_gap_minutes: 30,
         max_posts_per_day: Some(4),
@@ -31,17 +33,17 @@ fn account() -> AccountRow {
     }
 }
 
-fn membership(role: &str, grants: &str, revokes: &str) -> MembershipRow {
+fn membership(role: Role, grants: &str, revokes: &str) -> MembershipRow {
     MembershipRow {
         account_id: "01a2023e-0000-7000-8000-000000000001".into(),
         user_id: "editor".into(),
-        role: role.into(),
+        role,
         grants: grants.into(),
         revokes: revokes.into(),
         expires_at: Some(i64::MAX),
         windows: "[]".into(),
         daily_quota: Some(3),
-        status: "active".into(),
+        status: MembershipStatus::Active,
         accepted_rules_version: 2,
         created_at: 0,
         updated_at: 0,
@@ -50,9 +52,9 @@ fn membership(role: &str, grants: &str, revokes: &str) -> MembershipRow {
 
 fn bench(c: &mut Criterion) {
     let acc = account();
-    let editor = membership("editor", "[]", "[]");
-    let overridden = membership("editor", "[\"posts.publish\"]", "[\"analytics.view\"]");
-    let accounts = vec![acc.id.clone()];
+    let editor = membership(Role::Editor, "[]", "[]");
+    let overridden = membership(Role::Editor, "[\"posts.publish\"]", "[\"analytics.view\"]");
+    let accounts = vec![acc.id.to_string()];
     let caps = vec!["account.view".to_string(), "drafts.create".to_string()];
     let need = Need::Capability(Capability::DraftsCreate);
     let now = 1_800_000_000_000_000;

@@ -1,16 +1,26 @@
 //! Social accounts, memberships and invitations.
+use steward_domain::capability::Role;
+use steward_domain::ids::{AccountId, PostId, UserId};
+use steward_domain::platform::Platform;
+use steward_domain::post::PostState;
+use steward_domain::status::{AccountStatus, MembershipStatus};
+
 use crate::{Backend, Micros, Result, Store, Tx, on_pool, on_tx};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AccountRow {
-    pub id: String,
-    pub platform: String,
+    #[sqlx(try_from = "crate::decode::Text")]
+    pub id: AccountId,
+    #[sqlx(try_from = "crate::decode::Text")]
+    pub platform: Platform,
     pub account_kind: String,
     pub handle: String,
     pub display_name: String,
-    pub owner_id: String,
+    #[sqlx(try_from = "crate::decode::Text")]
+    pub owner_id: UserId,
     pub time_zone: String,
-    pub status: String,
+    #[sqlx(try_from = "crate::decode::Text")]
+    pub status: AccountStatus,
     pub max_members: i64,
     pub min_gap_minutes: i64,
     pub max_posts_per_day: Option<i64>,
@@ -27,15 +37,19 @@ pub struct AccountRow {
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct MembershipRow {
-    pub account_id: String,
-    pub user_id: String,
-    pub role: String,
+    #[sqlx(try_from = "crate::decode::Text")]
+    pub account_id: AccountId,
+    #[sqlx(try_from = "crate::decode::Text")]
+    pub user_id: UserId,
+    #[sqlx(try_from = "crate::decode::Text")]
+    pub role: Role,
     pub grants: String,
     pub revokes: String,
     pub expires_at: Option<Micros>,
     pub windows: String,
     pub daily_quota: Option<i64>,
-    pub status: String,
+    #[sqlx(try_from = "crate::decode::Text")]
+    pub status: MembershipStatus,
     pub accepted_rules_version: i64,
     pub created_at: Micros,
     pub updated_at: Micros,
@@ -46,13 +60,15 @@ pub struct MembershipRow {
 struct AccessRow {
     #[sqlx(flatten)]
     account: AccountRow,
-    m_role: String,
+    #[sqlx(try_from = "crate::decode::Text")]
+    m_role: Role,
     m_grants: String,
     m_revokes: String,
     m_expires_at: Option<Micros>,
     m_windows: String,
     m_daily_quota: Option<i64>,
-    m_status: String,
+    #[sqlx(try_from = "crate::decode::Text")]
+    m_status: MembershipStatus,
     m_accepted_rules_version: i64,
     m_created_at: Micros,
     m_updated_at: Micros,
@@ -70,15 +86,18 @@ pub struct MemberRow {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct InvitationRow {
     pub id: String,
-    pub account_id: String,
+    #[sqlx(try_from = "crate::decode::Text")]
+    pub account_id: AccountId,
     pub email: String,
-    pub role: String,
+    #[sqlx(try_from = "crate::decode::Text")]
+    pub role: Role,
     pub grants: String,
     pub revokes: String,
     pub membership_expires_at: Option<Micros>,
     pub windows: String,
     pub daily_quota: Option<i64>,
-    pub invited_by: String,
+    #[sqlx(try_from = "crate::decode::Text")]
+    pub invited_by: UserId,
     pub created_at: Micros,
     pub expires_at: Micros,
     pub accepted_at: Option<Micros>,
@@ -184,7 +203,7 @@ impl Store {
         Ok(row.map(|r| {
             let membership = MembershipRow {
                 account_id: r.account.id.clone(),
-                user_id: user_id.to_string(),
+                user_id: UserId::from(user_id),
                 role: r.m_role,
                 grants: r.m_grants,
                 revokes: r.m_revokes,
@@ -303,10 +322,12 @@ impl Store {
 /// A post a lockdown would cancel.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct LockdownPostRow {
-    pub id: String,
+    #[sqlx(try_from = "crate::decode::Text")]
+    pub id: PostId,
     pub title: Option<String>,
     pub text: String,
-    pub state: String,
+    #[sqlx(try_from = "crate::decode::Text")]
+    pub state: PostState,
     pub scheduled_at: Option<Micros>,
 }
 

@@ -1,9 +1,12 @@
 //! Users, sessions, personal access tokens, recovery codes and sign-in attempts.
+use steward_domain::ids::UserId;
+
 use crate::{Micros, Result, Store, Tx, on_pool, on_tx};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct UserRow {
-    pub id: String,
+    #[sqlx(try_from = "crate::decode::Text")]
+    pub id: UserId,
     pub email: String,
     pub display_name: String,
     pub password_hash: String,
@@ -26,7 +29,8 @@ pub struct NewUser<'a> {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SessionRow {
     pub id: String,
-    pub user_id: String,
+    #[sqlx(try_from = "crate::decode::Text")]
+    pub user_id: UserId,
     pub user_agent: Option<String>,
     pub ip: Option<String>,
     pub created_at: Micros,
@@ -39,7 +43,8 @@ pub struct SessionRow {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AuthSessionRow {
     pub id: String,
-    pub user_id: String,
+    #[sqlx(try_from = "crate::decode::Text")]
+    pub user_id: UserId,
     pub last_seen_at: Micros,
     pub expires_at: Micros,
     pub revoked_at: Option<Micros>,
@@ -62,7 +67,8 @@ pub struct NewSession<'a> {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ApiTokenRow {
     pub id: String,
-    pub user_id: String,
+    #[sqlx(try_from = "crate::decode::Text")]
+    pub user_id: UserId,
     pub name: String,
     /// JSON array of scope names.
     pub scopes: String,
@@ -80,7 +86,8 @@ pub struct ApiTokenRow {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AuthTokenRow {
     pub id: String,
-    pub user_id: String,
+    #[sqlx(try_from = "crate::decode::Text")]
+    pub user_id: UserId,
     pub scopes: String,
     pub accounts: Option<String>,
     pub capabilities: Option<String>,

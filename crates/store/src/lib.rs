@@ -16,6 +16,7 @@ mod alerts;
 mod audit;
 mod audit_scan;
 mod cache;
+mod decode;
 mod identity;
 mod oauth;
 mod posts;

@@ -4,17 +4,26 @@
 //! stores what it decided. Every write that depends on what was read is a compare-and-set
 //! (`WHERE state = expected` / `WHERE version = expected`), so a concurrent change makes the
 //! write touch no row instead of overwriting it; the caller answers 409 or 412.
+use steward_domain::capability::Role;
+use steward_domain::ids::{AccountId, PostId, UserId};
+use steward_domain::post::{HoldReason, PostState};
+use steward_domain::status::MembershipStatus;
+
 use crate::{Backend, Micros, Result, Store, Tx, on_pool, on_tx};
 
 /// A post as stored: its current content and where it is in the workflow.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct PostRow {
-    pub id: String,
-    pub account_id: String,
-    pub author_id: String,
+    #[sqlx(try_from = "crate::decode::Text")]
+    pub id: PostId,
+    #[sqlx(try_from = "crate::decode::Text")]
+    pub account_id: AccountId,
+    #[sqlx(try_from = "crate::decode::Text")]
+    pub author_id: UserId,
     /// `draft`, `in_review`, `approved`, `scheduled`, `publishing`, `published`, `failed`,
     /// `cancelled` (`steward_domain::post::PostState::as_str`).
-    pub state: String,
+    #[sqlx(try_from = "crate::decode::Text")]
+    pub state: PostState,
     /// The current content version, raised by every content edit (never by a state change).
     pub version: i64,
     pub title: Option<String>,
@@ -23,13 +32,15 @@ pub struct PostRow {
     pub media: String,
     pub scheduled_at: Option<Micros>,
     /// The member who scheduled it (their windows and quota apply when it is due).
-    pub scheduled_by: Option<String>,
+    #[sqlx(try_from = "crate::decode::MaybeText")]
+    pub scheduled_by: Option<UserId>,
     pub published_at: Option<Micros>,
     pub external_id: Option<String>,
     pub external_url: Option<String>,
     pub last_error: Option<String>,
     /// Why the scheduler last held it (`HoldReason` in snake_case), if it did.
-    pub hold_reason: Option<String>,
+    #[sqlx(try_from = "crate::decode::MaybeText")]
+    pub hold_reason: Option<HoldReason>,
     /// A reply draft: the platform's id of the comment it answers (sent as a reply to it, never
     /// as a new post); `None` for a post.
     pub reply_to: Option<String>,
@@ -42,28 +53,34 @@ pub struct PostRow {
 /// only approvals by people who still hold `posts.approve` (Invariant 10).
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct ApprovalRow {
-    pub post_id: String,
+    #[sqlx(try_from = "crate::decode::Text")]
+    pub post_id: PostId,
     pub version: i64,
-    pub approver_id: String,
+    #[sqlx(try_from = "crate::decode::Text")]
+    pub approver_id: UserId,
     /// The approver was the account's owner when approving.
     pub by_owner: bool,
     pub approved_at: Micros,
-    pub approver_role: Option<String>,
+    #[sqlx(try_from = "crate::decode::MaybeText")]
+    pub approver_role: Option<Role>,
     pub approver_grants: Option<String>,
     pub approver_revokes: Option<String>,
-    pub approver_status: Option<String>,
+    #[sqlx(try_from = "crate::decode::MaybeText")]
+    pub approver_status: Option<MembershipStatus>,
     pub approver_expires_at: Option<Micros>,
 }
 
 /// A stored content version.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct PostVersionRow {
-    pub post_id: String,
+    #[sqlx(try_from = "crate::decode::Text")]
+    pub post_id: PostId,
     pub version: i64,
     pub title: Option<String>,
     pub text: String,
     pub media: String,
-    pub edited_by: String,
+    #[sqlx(try_from = "crate::decode::Text")]
+    pub edited_by: UserId,
     pub created_at: Micros,
 }
 
@@ -71,8 +88,10 @@ pub struct PostVersionRow {
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct PostCommentRow {
     pub id: String,
-    pub post_id: String,
-    pub author_id: String,
+    #[sqlx(try_from = "crate::decode::Text")]
+    pub post_id: PostId,
+    #[sqlx(try_from = "crate::decode::Text")]
+    pub author_id: UserId,
     pub author_display_name: String,
     /// `comment`, or `changes_requested` for the comment sent with a request for changes.
     pub kind: String,
@@ -86,13 +105,16 @@ pub struct PostCommentRow {
 /// page, reading every column of every post was most of the page's time).
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct CalendarPostRow {
-    pub id: String,
-    pub state: String,
+    #[sqlx(try_from = "crate::decode::Text")]
+    pub id: PostId,
+    #[sqlx(try_from = "crate::decode::Text")]
+    pub state: PostState,
     pub title: Option<String>,
     /// The first [`CALENDAR_TEXT_CHARS`] characters of the text.
     pub text: String,
     pub scheduled_at: Option<Micros>,
-    pub hold_reason: Option<String>,
+    #[sqlx(try_from = "crate::decode::MaybeText")]
+    pub hold_reason: Option<HoldReason>,
     pub updated_at: Micros,
 }
 
@@ -100,8 +122,10 @@ pub struct CalendarPostRow {
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct MediaUploadRow {
     pub id: String,
-    pub account_id: String,
-    pub uploaded_by: String,
+    #[sqlx(try_from = "crate::decode::Text")]
+    pub account_id: AccountId,
+    #[sqlx(try_from = "crate::decode::Text")]
+    pub uploaded_by: UserId,
     pub kind: String,
     pub content_type: String,
     pub size_bytes: i64,
@@ -113,9 +137,11 @@ pub struct MediaUploadRow {
 /// published), for the pace rules: when it goes (or went) out, and who scheduled it.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct PaceSlotRow {
-    pub post_id: String,
+    #[sqlx(try_from = "crate::decode::Text")]
+    pub post_id: PostId,
     pub at: Micros,
-    pub scheduled_by: Option<String>,
+    #[sqlx(try_from = "crate::decode::MaybeText")]
+    pub scheduled_by: Option<UserId>,
 }
 
 pub struct NewPost<'a> {
@@ -640,14 +666,14 @@ impl Tx {
     /// rules on the same free slot.
     pub async fn pace_slots(
         &mut self,
-        account_id: &str,
-        except_post_id: &str,
+        account_id: &AccountId,
+        except_post_id: &PostId,
         from: Micros,
         to: Micros,
     ) -> Result<Vec<PaceSlotRow>> {
         Ok(on_tx!(self, |c| sqlx::query_as::<_, PaceSlotRow>(PACE_QUERY)
-            .bind(account_id)
-            .bind(except_post_id)
+            .bind(account_id.as_str())
+            .bind(except_post_id.as_str())
             .bind(from)
             .bind(to)
             .fetch_all(c)

@@ -6,13 +6,17 @@
 //! [`Tx`]) already excludes every other writer. Every write a worker makes after a claim is a
 //! compare-and-set on its lease (`lease_owner = me`), so a worker whose lease expired (and was
 //! taken over) cannot overwrite what the new owner does.
+use steward_domain::ids::{AccountId, PostId};
+
 use crate::{Backend, Micros, Result, Store, Tx, on_pool, on_tx};
 
 /// A post's publish job.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct PublishJobRow {
-    pub post_id: String,
-    pub account_id: String,
+    #[sqlx(try_from = "crate::decode::Text")]
+    pub post_id: PostId,
+    #[sqlx(try_from = "crate::decode::Text")]
+    pub account_id: AccountId,
     pub version: i64,
     pub idempotency_key: String,
     /// `running`, `waiting`, `polling`, `done`, `failed`, `requeued`.
@@ -34,7 +38,8 @@ pub struct PublishJobRow {
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct PublishAttemptRow {
     pub id: String,
-    pub post_id: String,
+    #[sqlx(try_from = "crate::decode::Text")]
+    pub post_id: PostId,
     pub version: i64,
     pub attempt: i64,
     pub idempotency_key: String,
@@ -200,7 +205,7 @@ impl Tx {
         ]);
         on_tx!(self, |c| sqlx::query(q)
             .bind(&a.id)
-            .bind(&a.post_id)
+            .bind(a.post_id.as_str())
             .bind(a.version)
             .bind(a.attempt)
             .bind(&a.idempotency_key)
@@ -270,8 +275,8 @@ impl Tx {
     /// [`Tx::lock_account`], so two due posts cannot both take the same free slot.
     pub async fn published_slots(
         &mut self,
-        account_id: &str,
-        except_post_id: &str,
+        account_id: &AccountId,
+        except_post_id: &PostId,
         from: Micros,
         to: Micros,
     ) -> Result<Vec<PublishedSlotRow>> {
@@ -280,8 +285,8 @@ impl Tx {
                  AND COALESCE(published_at, updated_at) >= $3 AND COALESCE(published_at, updated_at) < $4 \
                  ORDER BY at, id";
         Ok(on_tx!(self, |c| sqlx::query_as::<_, PublishedSlotRow>(q)
-            .bind(account_id)
-            .bind(except_post_id)
+            .bind(account_id.as_str())
+            .bind(except_post_id.as_str())
             .bind(from)
             .bind(to)
             .fetch_all(c)

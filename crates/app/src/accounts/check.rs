@@ -48,7 +48,12 @@ pub async fn check_account(s: &Services, ctx: &Ctx, who: &Principal, account_id:
             match checked {
                 Ok(identity) => ("active", Some(CheckIdentityView { handle: identity.handle }), now),
                 Err(CredentialError::NeedsReconnect) => ("needs_reconnect", None, now),
-                Err(CredentialError::Api(e)) => return Err(e),
+                Err(
+                    e @ (CredentialError::AccountNotFound
+                    | CredentialError::NotStored
+                    | CredentialError::Unreadable(_)
+                    | CredentialError::Store(_)),
+                ) => return Err(e.into()),
                 Err(CredentialError::Platform(ConnectorError::RateLimited { retry_after })) => {
                     return Err(rate_limited(platform, retry_after, now));
                 }

@@ -4,6 +4,7 @@ use serde::Deserialize;
 use serde_json::json;
 use steward_domain::audit::Action;
 use steward_domain::capability::{Capability, Role};
+use steward_domain::status::MembershipStatus;
 use utoipa::ToSchema;
 use zeroize::Zeroizing;
 
@@ -36,7 +37,7 @@ pub async fn transfer_ownership(
     let id = account_id;
     ctx.slot.set_action(Action::AccountTransfer, Some(format!("user:{}", input.to_user_id)));
     let access = authorize(s, ctx, who, id, Need::Capability(Capability::OwnershipTransfer)).await?;
-    let personal = steward_domain::platform::kind_of(&access.account.platform, &access.account.account_kind)
+    let personal = steward_domain::platform::kind_of(access.account.platform.as_str(), &access.account.account_kind)
         .is_none_or(|k| k.personal);
     if personal {
         // A member profile is its person's (LinkedIn's terms): handing it to a collaborator
@@ -67,8 +68,8 @@ pub async fn transfer_ownership(
         }
         tx.lock_account(id).await?.ok_or(AppError::NotFound)?;
         match s.store.membership(id, &to).await? {
-            Some(m) if m.role == "owner" => return Err(AppError::validation("to_user_id", "is already the owner")),
-            Some(m) if m.status == "active" && m.expires_at.is_none_or(|e| e > now) => {}
+            Some(m) if m.role == Role::Owner => return Err(AppError::validation("to_user_id", "is already the owner")),
+            Some(m) if m.status == MembershipStatus::Active && m.expires_at.is_none_or(|e| e > now) => {}
             _ => return Err(AppError::validation("to_user_id", "must be an active member of this account")),
         }
         tx.transfer_ownership(id, &who.user_id, &to, now).await?;
@@ -90,7 +91,7 @@ pub async fn delete_account(s: &Services, ctx: &Ctx, who: &Principal, account_id
         tx.delete_account(id).await?;
         let audit = Audit::on_account(id, Action::AccountDelete)
             .target(format!("account:{id}"))
-            .detail(json!({ "platform": access.account.platform, "handle": access.account.handle }));
+            .detail(json!({ "platform": access.account.platform.as_str(), "handle": access.account.handle }));
         Ok(((), audit))
     })
     .await

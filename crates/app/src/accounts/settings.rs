@@ -54,7 +54,7 @@ pub async fn update_settings(
         let seats = tx.seats_in_use(id, now).await?;
         let mut errors = Vec::new();
         let forced_owner_approval =
-            platform::kind_of(&a.platform, &a.account_kind).is_some_and(|k| k.owner_approval_required);
+            platform::kind_of(a.platform.as_str(), &a.account_kind).is_some_and(|k| k.owner_approval_required);
         let mut new = AccountSettings {
             max_members: input.max_members.unwrap_or(a.max_members),
             min_gap_minutes: input.min_gap_minutes.unwrap_or(a.min_gap_minutes),

@@ -2,6 +2,7 @@
 //! accounts, and the platforms Steward can connect.
 use serde::Serialize;
 use steward_domain::alerts::AlertThresholds;
+use steward_domain::capability::Role;
 use steward_domain::platform::PLATFORMS;
 use steward_store::{AccountRow, MembershipRow};
 use utoipa::ToSchema;
@@ -100,7 +101,7 @@ pub struct AccountView {
 #[must_use]
 pub fn account_view(s: &Services, a: AccountRow, m: &MembershipRow) -> AccountView {
     let caps = membership_rights(m).map(|r| r.capabilities.sorted_names()).unwrap_or_default();
-    let expired = m.role != "owner" && m.expires_at.is_some_and(|e| e <= s.clock.now_us());
+    let expired = m.role != Role::Owner && m.expires_at.is_some_and(|e| e <= s.clock.now_us());
     AccountView {
         settings: SettingsView {
             max_members: a.max_members,
@@ -112,18 +113,18 @@ pub fn account_view(s: &Services, a: AccountRow, m: &MembershipRow) -> AccountVi
             alert_thresholds: AlertThresholds::from_stored(&a.alert_thresholds),
         },
         rules: RulesView { version: a.rules_version, text: a.rules_text, accepted_version: m.accepted_rules_version },
-        my_role: m.role.clone(),
+        my_role: m.role.as_str().into(),
         my_capabilities: if expired { Vec::new() } else { caps },
-        my_status: if expired { "expired".into() } else { m.status.clone() },
+        my_status: if expired { "expired".into() } else { m.status.as_str().into() },
         created_at: rfc3339(a.created_at),
-        id: a.id,
-        platform: a.platform,
+        id: a.id.into(),
+        platform: a.platform.as_str().into(),
         account_kind: a.account_kind,
         handle: a.handle,
         display_name: a.display_name,
-        owner_id: a.owner_id,
+        owner_id: a.owner_id.into(),
         time_zone: a.time_zone,
-        status: a.status,
+        status: a.status.as_str().into(),
     }
 }
 
@@ -139,7 +140,7 @@ pub async fn list_accounts(s: &Services, who: &Principal) -> AppResult<Vec<Accou
         .accounts_of_user(&who.user_id)
         .await?
         .into_iter()
-        .filter(|(a, _)| who.token_accounts.as_ref().is_none_or(|ids| ids.contains(&a.id)))
+        .filter(|(a, _)| who.token_accounts.as_ref().is_none_or(|ids| ids.iter().any(|id| a.id == *id)))
         .map(|(a, m)| account_view(s, a, &m))
         .collect())
 }

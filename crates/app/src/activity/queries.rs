@@ -180,7 +180,7 @@ async fn account_scope(
 /// The person's own events, whatever `actor` says.
 fn my_scope(who: &Principal, q: &ActivityQuery, accept: &str) -> AppResult<Scoped> {
     let (mut filter, format, cursor) = q.parse(accept)?;
-    filter.actor_id = Some(who.user_id.clone());
+    filter.actor_id = Some(who.user_id.to_string());
     Ok((Scope(filter), format, cursor))
 }
 

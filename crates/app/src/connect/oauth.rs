@@ -104,7 +104,7 @@ pub async fn start_connect(
     let mut reconnect_instance = None;
     if let Some(account_id) = &input.account_id {
         let access = authorize(s, ctx, who, account_id, Need::Capability(Capability::CredentialManage)).await?;
-        if access.account.platform != p.id {
+        if access.account.platform.as_str() != p.id {
             return Err(AppError::validation("account_id", "is an account on another platform"));
         }
         kind_name = Some(access.account.account_kind.clone());
@@ -265,7 +265,7 @@ pub async fn finish_connect(
     };
     // Consumed even when refused below: a state works once, whatever happens.
     tx.commit().await?;
-    let same_session = st.user_id == who.user_id && who.session_id.as_deref() == Some(st.session_id.as_str());
+    let same_session = who.user_id == st.user_id && who.session_id.as_deref() == Some(st.session_id.as_str());
     if !same_session {
         return Err(AppError::Forbidden("this connection was started by another sign-in".into()));
     }
@@ -320,7 +320,7 @@ pub async fn finish_connect(
                 tx.set_account_status(account_id, "active", now).await?;
                 let audit = Audit::on_account(account_id, Action::AccountReconnect)
                     .target(format!("account:{account_id}"))
-                    .detail(json!({ "platform": access.account.platform }));
+                    .detail(json!({ "platform": access.account.platform.as_str() }));
                 Ok((account_id.clone(), audit))
             })
             .await?

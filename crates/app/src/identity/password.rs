@@ -189,7 +189,7 @@ pub async fn confirm_reset(s: &Services, ctx: &Ctx, input: ResetConfirmRequest) 
     let now = s.clock.now_us();
     let user_id = s.store.password_reset_user(&token_hash, now).await?.ok_or_else(bad_link)?;
     let user = s.store.user_by_id(&user_id).await?.ok_or_else(bad_link)?;
-    let actor = AuditActor { user_id: Some(user.id.clone()), email: Some(user.email.clone()), session_id: None };
+    let actor = AuditActor { user_id: Some(user.id.to_string()), email: Some(user.email.clone()), session_id: None };
     ctx.slot.set_actor(actor.clone());
     check_new_password(&input.new_password, &user.email)?;
     let code = input.totp.as_deref().map(str::trim).filter(|c| !c.is_empty());

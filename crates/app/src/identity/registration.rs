@@ -73,7 +73,7 @@ pub async fn register(s: &Services, ctx: &Ctx, input: RegisterRequest) -> AppRes
     let hash = s.passwords.hash(Zeroizing::new(input.password)).await?;
     let mut tx = s.store.begin().await?;
     let user = create_user(s, &mut tx, &email, &display_name, &hash).await?;
-    let actor = AuditActor { user_id: Some(user.id.clone()), email: Some(user.email.clone()), session_id: None };
+    let actor = AuditActor { user_id: Some(user.id.to_string()), email: Some(user.email.clone()), session_id: None };
     let audit = Audit::personal(Action::Register)
         .target(format!("user:{}", user.id))
         .detail(json!({ "display_name": user.display_name, "with_invitation": input.invitation.is_some() }));

@@ -66,7 +66,11 @@ pub async fn login(s: &Services, ctx: &Ctx, input: LoginRequest) -> AppResult<Si
 
     let user = s.store.user_by_email(&email).await?;
     if let Some(u) = &user {
-        ctx.slot.set_actor(AuditActor { user_id: Some(u.id.clone()), email: Some(u.email.clone()), session_id: None });
+        ctx.slot.set_actor(AuditActor {
+            user_id: Some(u.id.to_string()),
+            email: Some(u.email.clone()),
+            session_id: None,
+        });
     }
     let password_ok =
         s.passwords.verify(Zeroizing::new(input.password), user.as_ref().map(|u| u.password_hash.clone())).await?;
@@ -109,7 +113,7 @@ pub async fn login(s: &Services, ctx: &Ctx, input: LoginRequest) -> AppResult<Si
     // The first device a person ever signs in from is no news (no alert).
     let first_device = new_device && tx.known_device_count(&user.id).await? == 1;
     let actor = AuditActor {
-        user_id: Some(user.id.clone()),
+        user_id: Some(user.id.to_string()),
         email: Some(user.email.clone()),
         session_id: Some(session_id.clone()),
     };

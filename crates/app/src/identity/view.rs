@@ -19,7 +19,7 @@ pub struct UserView {
 impl From<&UserRow> for UserView {
     fn from(u: &UserRow) -> Self {
         Self {
-            id: u.id.clone(),
+            id: u.id.to_string(),
             email: u.email.clone(),
             display_name: u.display_name.clone(),
             totp_enabled: u.totp_enabled,

@@ -6,6 +6,7 @@ use serde_json::json;
 use steward_domain::audit::Action;
 use steward_domain::capability::{Capability, Role};
 use steward_domain::identity::normalize_email;
+use steward_domain::status::AccountStatus;
 use steward_domain::windows::WindowInput;
 use steward_store::{InvitationRow, MembershipTerms, NewInvitation, Tx};
 use utoipa::ToSchema;
@@ -180,7 +181,7 @@ pub async fn create_invitation(
     let inv_id = uuid::Uuid::now_v7().to_string();
     let account_name = audited(s, ctx, &who.actor(), async |tx| {
         let account = tx.lock_account(id).await?.ok_or(AppError::NotFound)?;
-        if account.status == "locked_down" {
+        if account.status == AccountStatus::LockedDown {
             return Err(AppError::locked_down("the account is locked down: its owner must lift the lockdown first"));
         }
         if tx.is_member_email(id, &email).await? {
@@ -239,11 +240,11 @@ pub async fn resend_invitation(
     let now = s.clock.now_us();
     let pending = s.store.pending_invitations(id, now).await?;
     let invitation = pending.into_iter().find(|i| i.id == inv).ok_or(AppError::NotFound)?;
-    require_manage(&actor.rights, invitation.role.parse().unwrap_or(Role::Admin))?;
+    require_manage(&actor.rights, invitation.role)?;
     let token = zeroize::Zeroizing::new(new_token(INVITATION_TOKEN_PREFIX));
     let account_name = audited(s, ctx, &who.actor(), async |tx| {
         let account = tx.lock_account(id).await?.ok_or(AppError::NotFound)?;
-        if account.status == "locked_down" {
+        if account.status == AccountStatus::LockedDown {
             return Err(AppError::locked_down("the account is locked down: its owner must lift the lockdown first"));
         }
         if !tx.replace_invitation_token(id, inv, &sha256(token.as_bytes()), now).await? {
@@ -257,7 +258,7 @@ pub async fn resend_invitation(
     .await?;
     let invite_url = format!("{}/invite/{}", s.settings.public_url, token.as_str());
     let (mail_status, mail_error) =
-        mail_invitation(s, inv, &invitation.email, &who.display_name, &account_name, &invitation.role, &invite_url)
+        mail_invitation(s, inv, &invitation.email, &who.display_name, &account_name, invitation.role.as_str(), &invite_url)
             .await?;
     Ok(ResentInvitation { id: inv.to_string(), invite_url, mail_status, mail_error })
 }
@@ -276,7 +277,7 @@ pub async fn withdraw_invitation(
     let now = s.clock.now_us();
     let pending = s.store.pending_invitations(id, now).await?;
     let invitation = pending.into_iter().find(|i| i.id == inv).ok_or(AppError::NotFound)?;
-    require_manage(&actor.rights, invitation.role.parse().unwrap_or(Role::Admin))?;
+    require_manage(&actor.rights, invitation.role)?;
     audited(s, ctx, &who.actor(), async |tx| {
         if !tx.withdraw_invitation(id, inv, now).await? {
             return Err(AppError::NotFound);
@@ -307,7 +308,7 @@ pub async fn redeem_invitation(
     ctx.slot.set_account(&found.account_id);
     // Re-read after locking the account, so a concurrent accept or withdrawal is seen.
     let account = tx.lock_account(&found.account_id).await?.ok_or(AppError::NotFound)?;
-    if account.status == "locked_down" {
+    if account.status == AccountStatus::LockedDown {
         return Err(AppError::locked_down("the account is locked down; ask its owner"));
     }
     let inv = tx.invitation(&found.id).await?.ok_or(AppError::NotFound)?;
@@ -322,7 +323,7 @@ pub async fn redeem_invitation(
     }
     tx.mark_invitation_accepted(&inv.id, now).await?;
     let terms = MembershipTerms {
-        role: inv.role.clone(),
+        role: inv.role.as_str().into(),
         grants: inv.grants.clone(),
         revokes: inv.revokes.clone(),
         expires_at: inv.membership_expires_at,

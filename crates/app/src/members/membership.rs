@@ -1,6 +1,6 @@
 //! Changing a member's terms (role, capabilities, end date, windows, quota, suspension),
 //! removing a member, and leaving an account.
-use std::str::FromStr;
+use steward_domain::status::{AccountStatus, MembershipStatus};
 
 use serde::Deserialize;
 use serde_json::json;
@@ -57,17 +57,17 @@ pub async fn update_member(
     let id = account_id;
     ctx.slot.set_action(Action::MemberUpdate, Some(format!("user:{user_id}")));
     let actor = authorize(s, ctx, who, id, Need::Capability(Capability::MembersManage)).await?;
-    if user_id == who.user_id {
+    if who.user_id == user_id {
         return Err(AppError::own_membership());
     }
     let now = s.clock.now();
     audited(s, ctx, &who.actor(), async |tx| {
         let account = tx.lock_account(id).await?.ok_or(AppError::NotFound)?;
-        if account.status == "locked_down" && !actor.is_owner() {
+        if account.status == AccountStatus::LockedDown && !actor.is_owner() {
             return Err(AppError::locked_down("while the account is locked down only its owner changes memberships"));
         }
         let current = s.store.membership(id, user_id).await?.ok_or(AppError::NotFound)?;
-        let from = Role::from_str(&current.role).map_err(AppError::internal)?;
+        let from = current.role;
         if from == Role::Owner {
             return Err(AppError::Forbidden(
                 "nobody can change the owner's membership; the owner can transfer ownership".into(),
@@ -102,12 +102,12 @@ pub async fn update_member(
             },
         };
         let daily_quota = input.daily_quota.unwrap_or(current.daily_quota);
-        let status = match input.status.as_deref() {
-            None => current.status.clone(),
-            Some(s @ ("active" | "suspended")) => s.to_string(),
-            Some(_) => {
+        let status = match input.status.as_deref().map(str::parse::<MembershipStatus>) {
+            None => current.status,
+            Some(Ok(status)) => status,
+            Some(Err(_)) => {
                 errors.push(FieldError::new("status", "must be `active` or `suspended`"));
-                current.status.clone()
+                current.status
             }
         };
         let requested =
@@ -121,7 +121,7 @@ pub async fn update_member(
         if current.expires_at.is_some_and(|e| e <= now_us) && expires_at.is_none_or(|e| e > now_us) {
             crate::members::invitations::require_free_seat(tx, id, account.max_members, now_us).await?;
         }
-        tx.update_membership(id, user_id, &terms, &status, now_us).await?;
+        tx.update_membership(id, user_id, &terms, status.as_str(), now_us).await?;
         let action = if to != from { Action::MemberRoleChange } else { Action::MemberUpdate };
         let audit = Audit::on_account(id, action).target(format!("user:{user_id}")).detail(json!({
             "role": {"from": from.as_str(), "to": to.as_str()}, "status": {"from": current.status, "to": status},
@@ -147,7 +147,7 @@ pub async fn remove_member(
 ) -> AppResult<()> {
     let id = account_id;
     ctx.slot.set_action(Action::MemberRemove, Some(format!("user:{user_id}")));
-    let leaving = user_id == who.user_id;
+    let leaving = who.user_id == user_id;
     if leaving {
         // Leaving is the person's own decision, not a narrowed token's.
         who.require_whole_person()?;
@@ -157,7 +157,7 @@ pub async fn remove_member(
     audited(s, ctx, &who.actor(), async |tx| {
         tx.lock_account(id).await?.ok_or(AppError::NotFound)?;
         let target = s.store.membership(id, user_id).await?.ok_or(AppError::NotFound)?;
-        let role = Role::from_str(&target.role).map_err(AppError::internal)?;
+        let role = target.role;
         if role == Role::Owner {
             return Err(if leaving {
                 AppError::Conflict("the owner cannot leave; transfer ownership or delete the account".into())

@@ -1,6 +1,7 @@
 //! How members and pending invitations read (`MemberView`, `InvitationView`), and their lists.
 use serde::Serialize;
 use steward_domain::capability::Capability;
+use steward_domain::capability::Role;
 use steward_domain::windows::stored_windows;
 use steward_store::{InvitationRow, MemberRow};
 use utoipa::ToSchema;
@@ -37,7 +38,7 @@ pub struct MemberView {
 #[must_use]
 pub fn member_view(s: &Services, r: MemberRow) -> MemberView {
     let m = r.membership;
-    let expired = m.role != "owner" && m.expires_at.is_some_and(|e| e <= s.clock.now_us());
+    let expired = m.role != Role::Owner && m.expires_at.is_some_and(|e| e <= s.clock.now_us());
     MemberView {
         capabilities: if expired {
             Vec::new()
@@ -53,13 +54,13 @@ pub fn member_view(s: &Services, r: MemberRow) -> MemberView {
             .and_then(|w| serde_json::to_value(w).ok())
             .unwrap_or(serde_json::Value::Null),
         daily_quota: m.daily_quota,
-        status: if expired { "expired".into() } else { m.status },
+        status: if expired { "expired".into() } else { m.status.as_str().into() },
         accepted_rules_version: m.accepted_rules_version,
         joined_at: rfc3339(m.created_at),
-        user_id: m.user_id,
+        user_id: m.user_id.into(),
         email: r.email,
         display_name: r.display_name,
-        role: m.role,
+        role: m.role.as_str().into(),
     }
 }
 
@@ -100,8 +101,8 @@ fn invitation_view(i: InvitationRow) -> InvitationView {
     InvitationView {
         id: i.id,
         email: i.email,
-        role: i.role,
-        invited_by: i.invited_by,
+        role: i.role.as_str().into(),
+        invited_by: i.invited_by.into(),
         created_at: rfc3339(i.created_at),
         expires_at: rfc3339(i.expires_at),
         membership_expires_at: i.membership_expires_at.map(rfc3339),

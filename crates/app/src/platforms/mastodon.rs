@@ -33,7 +33,7 @@ pub struct MastodonCredential {
 
 async fn credential(state: &Services, account: &AccountRow) -> Result<MastodonCredential, ConnectorError> {
     crate::credentials::ensure_live(state, &account.id).await.map_err(credential_failure)?;
-    crate::credentials::open_json(state, &account.id).await.map_err(|e| credential_failure(e.into()))
+    crate::credentials::open_json(state, &account.id).await.map_err(credential_failure)
 }
 
 /// The bytes of a post's media: a file Steward keeps (`STEWARD_DATA_DIR/media/<id>`) or a URL

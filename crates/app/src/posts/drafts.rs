@@ -85,14 +85,14 @@ impl BasedOn {
 /// The longest text a post on `account` may have: its platform's limit (within Steward's own).
 #[must_use]
 pub fn text_limit(account: &AccountRow) -> usize {
-    platform::platform(&account.platform).map_or(MAX_TEXT_CHARS, |p| p.max_text_chars.min(MAX_TEXT_CHARS))
+    platform::platform(account.platform.as_str()).map_or(MAX_TEXT_CHARS, |p| p.max_text_chars.min(MAX_TEXT_CHARS))
 }
 
 /// Refused at once rather than when it is due: the platform would refuse it then.
 fn validate_text(text: &str, account: &AccountRow, errors: &mut Vec<FieldError>) {
     let limit = text_limit(account);
     if platform::text_chars(text) > limit {
-        let name = platform::platform(&account.platform).map_or("this platform", |p| p.name);
+        let name = platform::platform(account.platform.as_str()).map_or("this platform", |p| p.name);
         errors.push(FieldError::new("text", format!("must be at most {limit} characters on {name}")));
     }
 }
@@ -314,9 +314,9 @@ pub async fn list_posts(
     let mut items = Vec::with_capacity(rows.len());
     for post in rows {
         // Only these states carry approvals that still matter.
-        let approvals = if post.state == PostState::InReview.as_str()
-            || post.state == PostState::Approved.as_str()
-            || post.state == PostState::Scheduled.as_str()
+        let approvals = if post.state == PostState::InReview
+            || post.state == PostState::Approved
+            || post.state == PostState::Scheduled
         {
             s.store.post_approvals(&post.id).await?
         } else {
@@ -394,7 +394,8 @@ pub async fn edit_post(
     }
     let media_json = serde_json::to_string(&media).map_err(AppError::internal)?;
     let content = PostContent { title: title.as_deref(), text: &text, media: &media_json };
-    let Some(version) = tx.update_post_content(post_id, post.version, &post.state, &content, &who.user_id, now).await?
+    let Some(version) =
+        tx.update_post_content(post_id, post.version, post.state.as_str(), &content, &who.user_id, now).await?
     else {
         return Err(AppError::PreconditionFailed);
     };

@@ -1,9 +1,11 @@
 //! The rules a post is held to when it is scheduled and again when it is due: who must approve
 //! it, which approvals still count, and the account's pace.
 use steward_domain::capability::Capability;
+use steward_domain::ids::{PostId, UserId};
 use steward_domain::pace::{self, AccountPace, MemberPace, Slot};
 use steward_domain::platform;
 use steward_domain::post::{Approval, ApprovalPolicy, ApprovalRules};
+use steward_domain::status::MembershipStatus;
 use steward_domain::windows::{Window, parse_time_zone};
 use steward_store::{AccountRow, ApprovalRow, Tx};
 
@@ -14,7 +16,8 @@ use crate::error::{AppError, AppResult};
 /// imposes (LinkedIn member profiles), which no setting turns off.
 #[must_use]
 pub fn approval_rules(account: &AccountRow) -> ApprovalRules {
-    let forced = platform::kind_of(&account.platform, &account.account_kind).is_some_and(|k| k.owner_approval_required);
+    let forced =
+        platform::kind_of(account.platform.as_str(), &account.account_kind).is_some_and(|k| k.owner_approval_required);
     ApprovalRules {
         policy: ApprovalPolicy {
             approvals_required: u8::try_from(account.approvals_required.clamp(1, 255)).unwrap_or(u8::MAX),
@@ -37,13 +40,13 @@ pub fn approval_counts(account: &AccountRow, a: &ApprovalRow, now: i64) -> bool 
     let membership = steward_store::MembershipRow {
         account_id: account.id.clone(),
         user_id: a.approver_id.clone(),
-        role: role.clone(),
+        role: *role,
         grants: grants.clone(),
         revokes: revokes.clone(),
         expires_at: a.approver_expires_at,
         windows: "[]".into(),
         daily_quota: None,
-        status: status.clone(),
+        status: *status,
         accepted_rules_version: 0,
         created_at: 0,
         updated_at: 0,
@@ -52,7 +55,7 @@ pub fn approval_counts(account: &AccountRow, a: &ApprovalRow, now: i64) -> bool 
         return false;
     };
     let owner = rights.is_owner();
-    let live = owner || (status == "active" && a.approver_expires_at.is_none_or(|e| e > now));
+    let live = owner || (*status == MembershipStatus::Active && a.approver_expires_at.is_none_or(|e| e > now));
     live && rights.has(Capability::PostsApprove)
 }
 
@@ -64,7 +67,7 @@ pub fn counting_approvals(account: &AccountRow, approvals: &[ApprovalRow], now: 
         .iter()
         .filter(|a| approval_counts(account, a, now))
         .map(|a| Approval {
-            user_id: a.approver_id.clone(),
+            user_id: a.approver_id.to_string(),
             version: u32::try_from(a.version).unwrap_or(u32::MAX),
             by_owner: a.by_owner && a.approver_id == account.owner_id,
         })
@@ -86,8 +89,8 @@ pub fn account_pace(account: &AccountRow) -> AccountPace {
 pub async fn check_pace(
     tx: &mut Tx,
     account: &AccountRow,
-    post_id: &str,
-    scheduler_id: &str,
+    post_id: &PostId,
+    scheduler_id: &UserId,
     windows: &[Window],
     daily_quota: Option<i64>,
     at_us: i64,
@@ -106,7 +109,7 @@ pub async fn check_pace(
         .filter_map(|s| {
             Some(Slot {
                 at: jiff::Timestamp::from_microsecond(s.at).ok()?,
-                by_member: s.scheduled_by.as_deref() == Some(scheduler_id),
+                by_member: s.scheduled_by.as_ref() == Some(scheduler_id),
             })
         })
         .collect();

@@ -105,7 +105,7 @@ async fn schedule_at(
         let pace = check_pace(
             tx,
             &access.account,
-            post_id,
+            &d.post.id,
             &who.user_id,
             &windows,
             access.membership.daily_quota,

@@ -10,9 +10,9 @@ use utoipa_axum::routes;
 
 use crate::auth::{Principal, SessionPrincipal};
 use crate::error::{ApiResult, Json, Path, Problem, Query};
+use crate::escape::escape;
 use crate::request::Ctx;
 use crate::state::AppState;
-use crate::web::html::escape;
 
 pub fn api_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(connect))

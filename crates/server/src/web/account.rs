@@ -95,7 +95,7 @@ pub fn account_nav(access: &AccountAccess, current: &str) -> AccountNav {
         tabs.push(("lockdown", format!("/accounts/{id}/lockdown"), "Lockdown"));
     }
     AccountNav {
-        id: id.clone(),
+        id: id.to_string(),
         name: access.account.display_name.clone(),
         tabs: tabs.into_iter().map(|(key, href, label)| Tab { href, label, current: key == current }).collect(),
     }
@@ -293,8 +293,8 @@ struct SettingsPage {
 
 async fn settings_view(state: &AppState, viewer: &Viewer, id: &str) -> Result<(SettingsPage, AccountView), ApiError> {
     let a = access(state, viewer, id, Need::Capability(Capability::SettingsManage)).await?;
-    let forced_owner_approval =
-        platform::kind_of(&a.account.platform, &a.account.account_kind).is_some_and(|k| k.owner_approval_required);
+    let forced_owner_approval = platform::kind_of(a.account.platform.as_str(), &a.account.account_kind)
+        .is_some_and(|k| k.owner_approval_required);
     let nav = account_nav(&a, "settings");
     let view = account_view(state, a.account, &a.membership);
     let mut layout = viewer.layout(format!("Settings of {}", view.display_name));

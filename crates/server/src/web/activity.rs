@@ -566,7 +566,7 @@ pub async fn my_log(
         }
         Err(e) => return Err(PageError::new(Some(&viewer), e)),
     };
-    let names: Names = [(viewer.principal.user_id.clone(), viewer.principal.display_name.clone())].into();
+    let names: Names = [(viewer.principal.user_id.to_string(), viewer.principal.display_name.clone())].into();
     let chart = chart(&state, &scope, &zone, &names).await.or_page(&viewer)?;
     let (newer, older) = paging(&path, &q, page.next_cursor.as_deref());
     let (export_csv, export_jsonl) = export_links("/api/v1/me/activity", &api);

@@ -5,6 +5,8 @@ use std::fmt;
 
 use steward_domain::capability::Capability;
 
+pub use crate::escape::escape;
+
 /// Markup built in Rust (a form's widgets, a time, the activity chart), every value in it
 /// escaped on the way in. Templates print it as it is (askama's `HtmlSafe`) and everything else
 /// escaped, so no template marks anything `|safe`: text a person wrote can only reach a page
@@ -67,34 +69,9 @@ pub fn describe_capability(c: Capability) -> &'static str {
     }
 }
 
-/// Escapes text for HTML element content and attribute values.
-#[must_use]
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for ch in text.chars() {
-        match ch {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn html_is_escaped() {
-        assert_eq!(
-            escape("<script>alert('x') & \"y\"</script>"),
-            "&lt;script&gt;alert(&#39;x&#39;) &amp; &quot;y&quot;&lt;/script&gt;"
-        );
-    }
 
     #[test]
     fn text_becomes_markup_only_escaped() {

@@ -62,7 +62,7 @@ async fn lockdown_view(state: &AppState, viewer: &Viewer, id: &str) -> Result<(L
     // The same people `suspend_other_members` suspends: active, not the owner, not the viewer.
     let (losing, suspended): (Vec<_>, Vec<_>) = list
         .into_iter()
-        .filter(|m| m.role != "owner" && m.user_id != viewer.principal.user_id)
+        .filter(|m| m.role != "owner" && viewer.principal.user_id != m.user_id)
         .partition(|m| m.status == "active");
     let zone = account_zone(&a.account);
     let cancelled = state
@@ -73,7 +73,7 @@ async fn lockdown_view(state: &AppState, viewer: &Viewer, id: &str) -> Result<(L
         .map(|p| Cancelled {
             title: post_title(p.title.as_deref(), &p.text),
             when: p.scheduled_at.map(|t| when(&steward_app::clock::rfc3339(t), &zone, viewer.tz.as_ref())),
-            state: p.state,
+            state: p.state.as_str().into(),
         })
         .collect();
     let has_credential = state.store.sealed_credential(id).await?.is_some_and(|s| s.credential_sealed.is_some());
@@ -91,7 +91,7 @@ async fn lockdown_view(state: &AppState, viewer: &Viewer, id: &str) -> Result<(L
         already_suspended: suspended.len(),
         cancelled,
         has_credential,
-        locked_down: a.account.status == "locked_down",
+        locked_down: a.account.status == steward_domain::status::AccountStatus::LockedDown,
         can_lift: a.has(Capability::CredentialManage),
         result: None,
     };

@@ -106,7 +106,7 @@ async fn members_view(state: &AppState, viewer: &Viewer, id: &str) -> Result<Mem
                 expires: m.expires_at.as_deref().map(|e| when(e, &zone, tz)),
                 windows: member_windows(&m).map_or_else(|| UNREADABLE_WINDOWS.to_string(), |w| describe_windows(&w)),
                 manageable: can_manage && role != Role::Owner && can_manage_role(&a.rights, role),
-                is_me: m.user_id == viewer.principal.user_id,
+                is_me: viewer.principal.user_id == m.user_id,
                 view: m,
             }
         })

@@ -7,7 +7,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 use steward_app::AppError;
-use steward_domain::capability::{MemberRights, Role};
+use steward_domain::capability::MemberRights;
 use zeroize::Zeroizing;
 
 use crate::auth::{clear_session_cookie, session_set_cookie};
@@ -308,7 +308,7 @@ fn gone() -> Response {
 }
 
 fn invite_page(token: &str, inv: Invitation, viewer: Option<&Viewer>, pre_token: &str) -> InvitePage {
-    let role = inv.row.role.parse::<Role>().unwrap_or(Role::Viewer);
+    let role = inv.row.role;
     let rights = MemberRights::new(role, capability_set(&inv.row.grants), capability_set(&inv.row.revokes));
     let zone = steward_domain::windows::parse_time_zone(&inv.account.time_zone).unwrap_or(jiff::tz::TimeZone::UTC);
     let tz = viewer.and_then(|v| v.tz.as_ref());
@@ -324,9 +324,7 @@ fn invite_page(token: &str, inv: Invitation, viewer: Option<&Viewer>, pre_token:
         token: token.to_string(),
         inviter: inv.inviter,
         account: inv.account.display_name.clone(),
-        platform: steward_domain::platform::platform(&inv.account.platform)
-            .map(|p| p.name.to_string())
-            .unwrap_or_else(|| inv.account.platform.clone()),
+        platform: inv.account.platform.info().name.to_string(),
         handle: inv.account.handle.clone(),
         email: inv.row.email.clone(),
         role: role.as_str().into(),

@@ -579,7 +579,7 @@ both_backends! {
         assert_eq!(callback(&app, &owner, &back).await.0, 200);
         let account = app.get("/api/v1/accounts").auth(&owner).send().await.body["items"][0]["id"].as_str().unwrap().to_string();
         let post = insert_due_post(&app.state.store, &account, &owner.user_id, "We are hiring", "[]", app.clock.now_us()).await;
-        let urn = post_row_when(&app, &post, |p| p.state == "published").await.external_id.unwrap();
+        let urn = post_row_when(&app, &post, |p| p.state.as_str() == "published").await.external_id.unwrap();
         let fan = double.comment_from("urn:li:person:fan", &urn, None, "Congrats!").unwrap();
         let comment = format!("{urn}!{fan}");
         let moderator = member(&app, &owner, &account, "moderator@example.com", "moderator").await;
@@ -602,7 +602,7 @@ both_backends! {
         let approved = app.post(&format!("/api/v1/posts/{draft}/approve")).auth(&owner).json(json!({"version": 1})).send().await;
         assert_eq!((approved.status, approved.body["state"].as_str()), (200, Some("scheduled")), "{}", approved.text);
         let sent = post_row_when(&app, &draft, |p| matches!(p.state.as_str(), "published" | "failed")).await;
-        assert_eq!(sent.state, "published", "{sent:?}");
+        assert_eq!(sent.state.as_str(), "published", "{sent:?}");
         scheduler_rounds(&app).await;
         let out = replies();
         assert_eq!(out.len(), 1, "exactly once: {out:?}");

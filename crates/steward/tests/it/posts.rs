@@ -457,7 +457,7 @@ both_backends! {
         let mut held = None;
         for _ in 0..600 {
             let p = app.state.store.post(&a).await.unwrap().unwrap();
-            if p.state != "scheduled" && p.state != "publishing" {
+            if p.state.as_str() != "scheduled" && p.state.as_str() != "publishing" {
                 held = Some(p);
                 break;
             }
@@ -465,9 +465,36 @@ both_backends! {
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
         let p = held.expect("the scheduler never handled the due post");
-        assert_eq!((p.state.as_str(), p.hold_reason.as_deref()), ("approved", Some("outside_window")), "{p:?}");
+        assert_eq!((p.state.as_str(), p.hold_reason.map(|r| r.as_str())), ("approved", Some("outside_window")), "{p:?}");
         assert!(p.last_error.unwrap_or_default().contains("cannot be read"));
         assert!(app.state.store.sandbox_posts(&t.account).await.unwrap().is_empty(), "nothing was published");
+    }
+
+    async fn unreadable_stored_names_fail_closed(app: TestApp) {
+        let t = team(&app).await;
+        let a = approved(&app, &t, "a").await;
+        let account_url = format!("/api/v1/accounts/{}", t.account);
+        assert_eq!(app.get(&account_url).auth(&t.admin).send().await.status, 200);
+        // A role that is none of the six grants nothing: the row is refused, not read as a default.
+        app.raw_sql(&format!(
+            "UPDATE memberships SET role = 'superuser' WHERE account_id = '{}' AND user_id = '{}'",
+            t.account, t.admin.user_id
+        ))
+        .await;
+        let at = app.clock.now().checked_add(jiff::SignedDuration::from_hours(1)).unwrap().to_string();
+        let refused = act(&app, &t.admin, &a, "schedule", json!({"at": at})).await;
+        assert_eq!(refused.status, 500, "{}", refused.text);
+        assert_eq!(app.get(&account_url).auth(&t.admin).send().await.status, 500);
+        let a_now = get(&app, &t.owner, &a).await.body;
+        assert_eq!((a_now["state"].as_str(), a_now["scheduled_at"].as_str()), (Some("approved"), None));
+        // A post whose stored state is none of ours is not shown as anything, nor acted on.
+        app.raw_sql(&format!("UPDATE posts SET state = 'paused' WHERE id = '{a}'")).await;
+        assert_eq!(app.get(&post_path(&a, "")).auth(&t.owner).send().await.status, 500);
+        assert_eq!(act(&app, &t.owner, &a, "schedule", json!({"at": at})).await.status, 500);
+        assert!(app.state.store.post(&a).await.is_err(), "the store refuses the row");
+        // Nor is an account whose stored status is unknown: not even its owner acts on it.
+        app.raw_sql(&format!("UPDATE social_accounts SET status = 'paused' WHERE id = '{}'", t.account)).await;
+        assert_eq!(app.get(&account_url).auth(&t.owner).send().await.status, 500);
     }
 
     async fn windows_follow_daylight_saving_gaps_and_overlaps(app: TestApp) {

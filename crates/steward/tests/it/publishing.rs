@@ -99,12 +99,12 @@ both_backends! {
         let id = scheduled_post(&app.state.store, &account, &owner.user_id, &owner.user_id, true, "Hello sandbox", now + HOUR, now).await;
         // Not due yet: a round claims nothing and the post stays scheduled.
         assert_eq!(steward_app::scheduler::run_once(&app.state).await.unwrap(), 0);
-        assert_eq!(post(&app, &id).await.state, "scheduled");
+        assert_eq!(post(&app, &id).await.state.as_str(), "scheduled");
         assert!(app.state.store.sandbox_posts(&account).await.unwrap().is_empty());
 
         app.clock.advance(Duration::from_secs(3601));
         let p = settled(&app, &id, &["published", "failed", "approved", "in_review"]).await;
-        assert_eq!(p.state, "published", "{p:?}");
+        assert_eq!(p.state.as_str(), "published", "{p:?}");
         let live = app.state.store.sandbox_posts(&account).await.unwrap();
         assert_eq!(live.len(), 1);
         assert_eq!(live[0].text, "Hello sandbox");
@@ -163,11 +163,11 @@ both_backends! {
         let mut p = post(&app, &id).await;
         for _ in 0..600 {
             p = post(&app, &id).await;
-            if p.state == "scheduled" && p.last_error.is_some() { break; }
+            if p.state.as_str() == "scheduled" && p.last_error.is_some() { break; }
             app.state.scheduler.wake();
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        assert_eq!(p.state, "scheduled", "{p:?}");
+        assert_eq!(p.state.as_str(), "scheduled", "{p:?}");
         assert!(p.last_error.as_deref().unwrap().contains("rate limit"), "{p:?}");
         let at_secs = p.scheduled_at.unwrap() / 1_000_000;
         assert!((reset - 2..=reset + 2).contains(&at_secs), "retry at {at_secs}, reset {reset}");
@@ -175,7 +175,7 @@ both_backends! {
 
         app.clock.advance(Duration::from_secs(u64::try_from(reset - d.now() + 2).unwrap()));
         let p = settled(&app, &id, &["published", "failed"]).await;
-        assert_eq!(p.state, "published", "{p:?}");
+        assert_eq!(p.state.as_str(), "published", "{p:?}");
         let statuses = d.statuses();
         assert_eq!(statuses.len(), 1);
         assert_eq!(p.external_id.as_deref(), Some(statuses[0].id.as_str()));
@@ -198,16 +198,16 @@ both_backends! {
         let mut job = None;
         for _ in 0..600 {
             job = app.state.store.publish_job(&id).await.unwrap();
-            if job.as_ref().is_some_and(|j| j.state == "waiting") { break; }
+            if job.as_ref().is_some_and(|j| j.state.as_str() == "waiting") { break; }
             app.state.scheduler.wake();
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         let job = job.unwrap();
-        assert_eq!(job.state, "waiting", "{job:?}");
+        assert_eq!(job.state.as_str(), "waiting", "{job:?}");
         assert!(job.uncertain_since.is_some());
         let p = post(&app, &id).await;
         // In doubt, it stays `publishing` (not editable), with the reason and the next try.
-        assert_eq!(p.state, "publishing");
+        assert_eq!(p.state.as_str(), "publishing");
         assert!(p.last_error.as_deref().unwrap().contains("tries again"), "{p:?}");
         assert_eq!(d.statuses().len(), 1, "the instance has it already");
         let wait = (job.next_attempt_at.unwrap() - now_us(&app)) / 1_000_000 + 1;
@@ -215,7 +215,7 @@ both_backends! {
         assert!((15..=31).contains(&wait), "first retry in {wait} s");
         app.clock.advance(Duration::from_secs(u64::try_from(wait).unwrap()));
         let p = settled(&app, &id, &["published", "failed"]).await;
-        assert_eq!(p.state, "published", "{p:?}");
+        assert_eq!(p.state.as_str(), "published", "{p:?}");
         assert_eq!(d.statuses().len(), 1, "the retry with the same key returned the original status");
         assert_eq!(p.external_id.as_deref(), Some(d.statuses()[0].id.as_str()));
         let attempts = app.state.store.publish_attempts(&id).await.unwrap();
@@ -231,7 +231,7 @@ both_backends! {
         let long = "x".repeat(501);
         let id = scheduled_post(&app.state.store, &account, &owner.user_id, &owner.user_id, true, &long, now, now).await;
         let p = settled(&app, &id, &["published", "failed"]).await;
-        assert_eq!(p.state, "failed");
+        assert_eq!(p.state.as_str(), "failed");
         let e = p.last_error.unwrap();
         assert!(e.contains("Mastodon did not publish the post") && e.contains("character limit"), "{e}");
         let acts = actions(&app, &id).await;
@@ -247,10 +247,10 @@ both_backends! {
         d.revoke_all();
         let id = scheduled_post(&app.state.store, &account, &owner.user_id, &owner.user_id, true, "Hi", now, now).await;
         let p = settled(&app, &id, &["approved", "failed", "published"]).await;
-        assert_eq!((p.state.as_str(), p.hold_reason.as_deref()), ("approved", Some("needs_reconnect")), "{p:?}");
+        assert_eq!((p.state.as_str(), p.hold_reason.map(|r| r.as_str())), ("approved", Some("needs_reconnect")), "{p:?}");
         assert!(p.last_error.unwrap().contains("reconnect"));
         let acc = app.state.store.account_by_id(&account).await.unwrap().unwrap();
-        assert_eq!(acc.status, "needs_reconnect");
+        assert_eq!(acc.status.as_str(), "needs_reconnect");
         let acts: Vec<String> = actions(&app, &id).await.into_iter().map(|(a, _)| a).collect();
         assert!(acts.contains(&"posts.held".to_string()), "{acts:?}");
     }
@@ -268,7 +268,7 @@ both_backends! {
         app.raw_sql(&format!("UPDATE memberships SET revokes = '[\"posts.approve\"]' WHERE user_id = '{}'", admin.user_id)).await;
         app.clock.advance(Duration::from_secs(3601));
         let p = settled(&app, &id, &["in_review", "approved", "published", "failed"]).await;
-        assert_eq!((p.state.as_str(), p.hold_reason.as_deref()), ("in_review", Some("approvals_no_longer_valid")));
+        assert_eq!((p.state.as_str(), p.hold_reason.map(|r| r.as_str())), ("in_review", Some("approvals_no_longer_valid")));
         assert!(p.scheduled_at.is_none() && p.last_error.unwrap().contains("approval"));
         let acts = actions(&app, &id).await;
         assert_eq!(acts.len(), 1);
@@ -289,7 +289,7 @@ both_backends! {
         app.raw_sql(&format!("UPDATE social_accounts SET status = 'locked_down' WHERE id = '{account}'")).await;
         app.clock.advance(Duration::from_secs(3601));
         let p = settled(&app, &id, &["approved", "published", "failed"]).await;
-        assert_eq!(p.hold_reason.as_deref(), Some("locked_down"));
+        assert_eq!(p.hold_reason.map(|r| r.as_str()), Some("locked_down"));
         for (who, expect_account) in [(&owner, true), (&editor, false)] {
             let r = app.get("/api/v1/alerts").auth(who).send().await;
             assert_eq!(r.status, 200, "{}", r.text);
@@ -306,19 +306,19 @@ both_backends! {
         app.raw_sql(&format!("UPDATE social_accounts SET min_gap_minutes = 60 WHERE id = '{account}'")).await;
         let now = now_us(&app);
         let first = scheduled_post(&app.state.store, &account, &owner.user_id, &owner.user_id, true, "first", now, now).await;
-        assert_eq!(settled(&app, &first, &["published", "failed"]).await.state, "published");
+        assert_eq!(settled(&app, &first, &["published", "failed"]).await.state.as_str(), "published");
         // Ten minutes later, another one: the account wants an hour between posts.
         app.clock.advance(Duration::from_secs(600));
         let now = now_us(&app);
         let second = scheduled_post(&app.state.store, &account, &owner.user_id, &owner.user_id, true, "second", now, now).await;
         let p = settled(&app, &second, &["approved", "published", "failed"]).await;
-        assert_eq!((p.state.as_str(), p.hold_reason.as_deref()), ("approved", Some("pace_exceeded")));
+        assert_eq!((p.state.as_str(), p.hold_reason.map(|r| r.as_str())), ("approved", Some("pace_exceeded")));
         assert!(p.last_error.unwrap().contains("60 minutes"));
 
         app.raw_sql(&format!("UPDATE social_accounts SET min_gap_minutes = 0, status = 'locked_down' WHERE id = '{account}'")).await;
         let third = scheduled_post(&app.state.store, &account, &owner.user_id, &owner.user_id, true, "third", now, now).await;
         let p = settled(&app, &third, &["approved", "published", "failed"]).await;
-        assert_eq!((p.state.as_str(), p.hold_reason.as_deref()), ("approved", Some("locked_down")));
+        assert_eq!((p.state.as_str(), p.hold_reason.map(|r| r.as_str())), ("approved", Some("locked_down")));
         assert_eq!(app.state.store.sandbox_posts(&account).await.unwrap().len(), 1);
     }
 }
@@ -338,11 +338,11 @@ mod gives_up_after_max_attempts {
             scheduled_post(&app.state.store, &account, &owner.user_id, &owner.user_id, true, "never", now, now).await;
         for _ in 0..600 {
             let p = post(&app, &id).await;
-            if p.state == "failed" {
+            if p.state.as_str() == "failed" {
                 break;
             }
             if let Some(j) = app.state.store.publish_job(&id).await.unwrap()
-                && j.state == "waiting"
+                && j.state.as_str() == "waiting"
             {
                 app.clock.advance(Duration::from_secs(120));
             }
@@ -350,7 +350,7 @@ mod gives_up_after_max_attempts {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         let p = post(&app, &id).await;
-        assert_eq!(p.state, "failed", "{p:?}");
+        assert_eq!(p.state.as_str(), "failed", "{p:?}");
         assert!(p.last_error.unwrap().contains("after 2 attempts"));
         assert!(d.statuses().is_empty());
     }
@@ -432,7 +432,7 @@ mod restart_with_a_post_in_flight {
         tx.start_publish_job(&job).await.unwrap();
         tx.insert_publish_attempt(&PublishAttemptRow {
             id: uuid_v7(),
-            post_id: id.clone(),
+            post_id: id.clone().into(),
             version: 1,
             attempt: 1,
             idempotency_key: key.clone(),
@@ -466,7 +466,7 @@ mod restart_with_a_post_in_flight {
         let deadline = tokio::time::Instant::now() + bound;
         loop {
             let p = post(app, id).await;
-            if p.state == "published" || tokio::time::Instant::now() > deadline {
+            if p.state.as_str() == "published" || tokio::time::Instant::now() > deadline {
                 return p;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -476,7 +476,7 @@ mod restart_with_a_post_in_flight {
     /// Published once: the sandbox still holds one post, the one the dead worker sent, and
     /// the attempt after the crash says it reconciled.
     async fn reconciled_once(app: &TestApp, account: &str, id: &str, p: &PostRow) {
-        assert_eq!(p.state, "published", "{p:?}");
+        assert_eq!(p.state.as_str(), "published", "{p:?}");
         let live = app.state.store.sandbox_posts(account).await.unwrap();
         assert_eq!(live.len(), 1, "{live:?}");
         assert_eq!(p.external_id.as_deref(), Some(live[0].id.as_str()));
@@ -499,7 +499,7 @@ mod restart_with_a_post_in_flight {
         let id = crashed_mid_publish(&app, &account, &owner.user_id, now_us(&app) + 24 * HOUR).await;
         // While the lease runs, a round leaves the job alone.
         assert_eq!(steward_app::scheduler::run_once(&app.state).await.unwrap(), 0);
-        assert_eq!(post(&app, &id).await.state, "publishing");
+        assert_eq!(post(&app, &id).await.state.as_str(), "publishing");
 
         app.restart().await;
         let p = published_within(&app, &id, Duration::from_secs(10)).await;
@@ -639,7 +639,7 @@ mod crash {
         for _round in 0..400 {
             let mut published = 0;
             for id in &ids {
-                if store.post(id).await.unwrap().unwrap().state == "published" {
+                if store.post(id).await.unwrap().unwrap().state.as_str() == "published" {
                     published += 1;
                 }
             }
@@ -667,7 +667,7 @@ mod crash {
         assert_eq!(texts, expected, "each post exactly once on the instance (after {kills} kills)");
         for id in &ids {
             let p = store.post(id).await.unwrap().unwrap();
-            assert_eq!(p.state, "published", "{p:?}");
+            assert_eq!(p.state.as_str(), "published", "{p:?}");
             let s = statuses.iter().find(|s| Some(s.id.as_str()) == p.external_id.as_deref()).expect("its status");
             assert_eq!(s.text, p.text);
         }

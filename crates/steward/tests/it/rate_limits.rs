@@ -49,7 +49,7 @@ async fn wait_for(app: &TestApp, id: &str, what: &str, done: impl Fn(&PostRow) -
 }
 
 fn rescheduled_with_error(p: &PostRow) -> bool {
-    p.state == "scheduled" && p.last_error.is_some()
+    p.state.as_str() == "scheduled" && p.last_error.is_some()
 }
 
 async fn actions(app: &TestApp, post_id: &str) -> Vec<String> {
@@ -123,7 +123,7 @@ both_backends! {
             app.clock.advance(Duration::from_secs(u64::try_from(midnight - now + 1).unwrap()));
         }
         let p = wait_for(&app, &id, "was published", |p| matches!(p.state.as_str(), "published" | "failed")).await;
-        assert_eq!(p.state, "published", "{p:?}");
+        assert_eq!(p.state.as_str(), "published", "{p:?}");
         assert_eq!(double.posts().len(), 1);
         let acts = actions(&app, &id).await;
         assert_eq!(acts.iter().filter(|a| *a == "posts.publish_retry").count(), usize::try_from(refusals).unwrap());
@@ -145,8 +145,8 @@ both_backends! {
         let inits = |d: &tiktok::TikTokDouble| d.requests().iter().filter(|r| r.path == "/v2/post/publish/video/init/").count();
         let mut deferred = Vec::new();
         for id in &ids {
-            let p = wait_for(&app, id, "left `scheduled` or was deferred", |p| p.state != "scheduled" || p.last_error.is_some()).await;
-            if p.state == "scheduled" {
+            let p = wait_for(&app, id, "left `scheduled` or was deferred", |p| p.state.as_str() != "scheduled" || p.last_error.is_some()).await;
+            if p.state.as_str() == "scheduled" {
                 deferred.push(p);
             }
         }
@@ -171,8 +171,8 @@ both_backends! {
         let wait = Duration::from_micros(u64::try_from(expected - app.clock.now_us()).unwrap() + 1);
         double.advance(wait);
         app.clock.advance(wait);
-        let p = wait_for(&app, &d.id, "was initialised", |p| p.state != "scheduled").await;
-        assert_ne!(p.state, "failed", "{p:?}");
+        let p = wait_for(&app, &d.id, "was initialised", |p| p.state.as_str() != "scheduled").await;
+        assert_ne!(p.state.as_str(), "failed", "{p:?}");
         assert_eq!(inits_reach(7).await, 7);
         // TikTok (whose double enforces the minute) never had to refuse one.
         for id in &ids {

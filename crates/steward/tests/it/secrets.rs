@@ -271,7 +271,7 @@ async fn no_platform_secret_leaves_the_server() {
             states.push(store.post(id).await.unwrap().unwrap());
         }
         if states.iter().all(|p| matches!(p.state.as_str(), "published" | "failed")) {
-            assert!(states.iter().all(|p| p.state == "published"), "{states:?}");
+            assert!(states.iter().all(|p| p.state.as_str() == "published"), "{states:?}");
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;

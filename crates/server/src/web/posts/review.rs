@@ -1,6 +1,7 @@
 //! The account's review queue: posts in review (those the viewer may approve first), and posts
 //! sent back for changes, with approve and request-changes forms on each row.
 use std::collections::HashMap;
+use steward_domain::ids::PostId;
 
 use askama::Template;
 use axum::extract::State;
@@ -94,7 +95,7 @@ pub(super) async fn review_view(
         format!("/accounts/{id}/review?before={}.{}", last.created_at, last.id)
     });
     let (mut waiting, mut others) = (Vec::new(), Vec::new());
-    let mut approvals_of: HashMap<String, Vec<ApprovalRow>> = HashMap::new();
+    let mut approvals_of: HashMap<PostId, Vec<ApprovalRow>> = HashMap::new();
     if let (Some(newest), Some(oldest)) = (in_review.first(), in_review.last()) {
         for a in state.store.approvals_in_review_between(id, oldest.created_at, newest.created_at).await? {
             approvals_of.entry(a.post_id.clone()).or_default().push(a);
@@ -113,7 +114,7 @@ pub(super) async fn review_view(
             (false, n) => format!("{n} approvals so far."),
         };
         let row = QueueRow {
-            pid: post.id.clone(),
+            pid: post.id.to_string(),
             label: label(&post),
             author: name_of(&names, &post.author_id),
             version: post.version,
@@ -130,7 +131,7 @@ pub(super) async fn review_view(
     let needs_changes = needing_changes
         .into_iter()
         .map(|post| QueueRow {
-            pid: post.id.clone(),
+            pid: post.id.to_string(),
             label: label(&post),
             author: name_of(&names, &post.author_id),
             version: post.version,

@@ -1,0 +1,119 @@
+//! Typed ids (`AccountId`, `PostId`, `UserId`): UUID text, one type each, so an account id can
+//! never be handed where a post or a person is meant.
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            /// Wraps a stored or received id (its text is not checked: an unknown id finds nothing).
+            #[must_use]
+            pub fn new(id: impl Into<String>) -> Self {
+                $name(id.into())
+            }
+
+            #[must_use]
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+
+            #[must_use]
+            pub fn into_string(self) -> String {
+                self.0
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(id: String) -> Self {
+                $name(id)
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(id: &str) -> Self {
+                $name(id.to_owned())
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> Self {
+                id.0
+            }
+        }
+
+        /// Reading an id as text (SQL parameters, JSON, log lines) is always allowed; only the
+        /// way in is typed.
+        impl std::ops::Deref for $name {
+            type Target = str;
+
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.0 == other
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.0 == *other
+            }
+        }
+
+        impl PartialEq<String> for $name {
+            fn eq(&self, other: &String) -> bool {
+                &self.0 == other
+            }
+        }
+    };
+}
+
+id_type!(
+    /// A social account's id.
+    AccountId
+);
+id_type!(
+    /// A post's id.
+    PostId
+);
+id_type!(
+    /// A person's (user's) id.
+    UserId
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_read_as_their_text_and_serialize_transparently() {
+        let id = PostId::new("0192-abc");
+        assert_eq!(id.as_str(), "0192-abc");
+        assert_eq!(id, "0192-abc");
+        assert_eq!(id.to_string(), "0192-abc");
+        assert_eq!(serde_json::to_string(&id).expect("json"), "\"0192-abc\"");
+        let back: UserId = serde_json::from_str("\"u-1\"").expect("json");
+        assert_eq!(back, UserId::from("u-1"));
+    }
+}
