@@ -56,6 +56,12 @@ pub struct Settings {
     pub login_max_failures_per_account: i64,
     pub login_max_failures_per_ip: i64,
     pub login_window: Duration,
+    /// Requests refused for an unknown or expired credential, per address block and minute,
+    /// before they are answered 429.
+    pub refused_credentials_per_minute: i64,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (`STEWARD_TRUSTED_PROXIES`,
+    /// comma-separated addresses); from anyone else the header is ignored.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// LinkedIn's OAuth app and origins; `None` while no client id and secret are configured.
     pub linkedin: Option<steward_connectors::OauthApp>,
     /// The `LinkedIn-Version` header (`YYYYMM`); LinkedIn retires each version after about a year.
@@ -228,6 +234,20 @@ struct FileSettings {
     session_absolute_minutes: Option<u64>,
 }
 
+fn trusted_proxies(env: &HashMap<String, String>) -> Result<Vec<std::net::IpAddr>, ConfigError> {
+    let Some(list) = env.get("STEWARD_TRUSTED_PROXIES") else { return Ok(Vec::new()) };
+    list.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            p.parse().map_err(|_| ConfigError::Invalid {
+                name: "STEWARD_TRUSTED_PROXIES",
+                message: format!("{p:?} is not an IP address (expected a comma-separated list of addresses)"),
+            })
+        })
+        .collect()
+}
+
 impl Settings {
     /// Loads settings from an optional TOML file and the given environment.
     pub fn load(config_file: Option<&Path>, env: &HashMap<String, String>) -> Result<Self, ConfigError> {
@@ -347,6 +367,8 @@ impl Settings {
             login_max_failures_per_account: 5,
             login_max_failures_per_ip: 20,
             login_window: Duration::from_secs(15 * 60),
+            refused_credentials_per_minute: 60,
+            trusted_proxies: trusted_proxies(env)?,
             linkedin: oauth_app(
                 env,
                 "LINKEDIN",

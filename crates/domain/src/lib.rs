@@ -9,4 +9,5 @@ pub mod pace;
 pub mod platform;
 pub mod post;
 pub mod rate_limits;
+pub mod throttle;
 pub mod windows;

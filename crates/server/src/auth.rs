@@ -9,14 +9,19 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::error::ApiError;
-use crate::request::{AuditActor, AuditSlot};
+use crate::request::{AuditActor, AuditSlot, Ctx, RequestMeta};
 use crate::state::AppState;
 use steward_app::AppError;
 pub use steward_app::actor::{AuthVia, Principal};
 use steward_app::crypto::{constant_time_eq, hmac_sha256, sha256};
+use steward_app::identity::denials;
 use steward_app::identity::sessions::require_session;
 
 pub const SESSION_COOKIE: &str = "steward_session";
+/// The device cookie (`steward_app::identity::device`): this client signed in here before.
+pub const DEVICE_COOKIE: &str = "steward_device";
+/// How long a device cookie is kept: a year.
+const DEVICE_COOKIE_MAX_AGE: u64 = 365 * 24 * 3600;
 pub const CSRF_HEADER: &str = "x-csrf-token";
 pub use steward_app::identity::sessions::SESSION_TOKEN_PREFIX;
 pub use steward_app::identity::tokens::API_TOKEN_PREFIX;
@@ -35,15 +40,31 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
-pub fn session_cookie(headers: &HeaderMap) -> Option<&str> {
+fn cookie<'h>(headers: &'h HeaderMap, wanted: &str) -> Option<&'h str> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
+        .find(|(name, _)| *name == wanted)
         .map(|(_, value)| value)
+}
+
+pub fn session_cookie(headers: &HeaderMap) -> Option<&str> {
+    cookie(headers, SESSION_COOKIE)
+}
+
+pub fn device_cookie(headers: &HeaderMap) -> Option<&str> {
+    cookie(headers, DEVICE_COOKIE)
+}
+
+/// The `Set-Cookie` value for a device cookie (its value comes from the sign-in use case).
+/// Strict: only sign-ins on this site read it.
+#[must_use]
+pub fn device_set_cookie(state: &AppState, value: &str) -> String {
+    let secure = if state.settings.secure_cookies() { "; Secure" } else { "" };
+    format!("{DEVICE_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={DEVICE_COOKIE_MAX_AGE}{secure}")
 }
 
 fn is_unsafe(method: &Method) -> bool {
@@ -72,15 +93,25 @@ async fn authenticate(parts: &Parts, state: &AppState, slot: &AuditSlot) -> Resu
         (None, Some(c)) => (c, AuthVia::Cookie),
         (None, None) => return Err(ApiError(AppError::Unauthenticated { presented: false })),
     };
-    let refused = ApiError(AppError::Unauthenticated { presented: true });
+    // An unknown, expired or revoked credential is counted per address (one audit event a
+    // minute per address, 429 past the limit), not recorded on its own.
+    let refused = || async {
+        let meta = parts.extensions.get::<RequestMeta>().cloned().unwrap_or(RequestMeta {
+            ip: "unknown".into(),
+            user_agent: None,
+            device: None,
+        });
+        let ctx = Ctx { meta, slot: slot.clone() };
+        ApiError(denials::refused_credential(state, &ctx).await)
+    };
     let now = state.clock.now_us();
     let hash = sha256(token.as_bytes());
 
     if via == AuthVia::ApiToken {
-        let Some(t) = state.store.api_token_by_hash(&hash).await? else { return Err(refused) };
+        let Some(t) = state.store.api_token_by_hash(&hash).await? else { return Err(refused().await) };
         slot.set_actor(AuditActor { user_id: Some(t.user_id.clone()), email: Some(t.email.clone()), session_id: None });
         if t.revoked_at.is_some() || t.expires_at.is_some_and(|e| e <= now) {
-            return Err(refused);
+            return Err(refused().await);
         }
         let scopes: Vec<String> = serde_json::from_str(&t.scopes).unwrap_or_default();
         let needed = if is_unsafe(&parts.method) { "write" } else { "read" };
@@ -106,9 +137,9 @@ async fn authenticate(parts: &Parts, state: &AppState, slot: &AuditSlot) -> Resu
     }
 
     if !token.starts_with(SESSION_TOKEN_PREFIX) {
-        return Err(refused);
+        return Err(refused().await);
     }
-    let Some(s) = state.store.session_by_token_hash(&hash).await? else { return Err(refused) };
+    let Some(s) = state.store.session_by_token_hash(&hash).await? else { return Err(refused().await) };
     slot.set_actor(AuditActor {
         user_id: Some(s.user_id.clone()),
         email: Some(s.email.clone()),
@@ -116,7 +147,7 @@ async fn authenticate(parts: &Parts, state: &AppState, slot: &AuditSlot) -> Resu
     });
     let idle_us = i64::try_from(state.settings.session_idle.as_micros()).unwrap_or(i64::MAX);
     if s.revoked_at.is_some() || s.expires_at <= now || s.last_seen_at.saturating_add(idle_us) <= now {
-        return Err(refused);
+        return Err(refused().await);
     }
     if via == AuthVia::Cookie && is_unsafe(&parts.method) {
         let expected = csrf_token(state, &s.id);

@@ -1,7 +1,7 @@
 //! Per-request context and the middleware around every request: who is calling from where,
 //! metrics, one log line (route pattern only: paths can carry tokens), and the audit event
 //! for every denied request.
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use std::time::Instant;
 
@@ -11,7 +11,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use serde_json::json;
 use steward_app::actor::SlotNotes;
-pub use steward_app::actor::{AuditActor, AuditSlot, Ctx, RequestMeta};
+pub use steward_app::actor::{AuditActor, AuditSlot, Ctx, DeviceCookie, RequestMeta};
 use steward_store::NewAuditEvent;
 use tracing::Instrument;
 
@@ -30,17 +30,39 @@ impl FromRequestParts<AppState> for Ctx {
             .extensions
             .get::<RequestMeta>()
             .cloned()
-            .unwrap_or(RequestMeta { ip: "unknown".into(), user_agent: None });
+            .unwrap_or(RequestMeta { ip: "unknown".into(), user_agent: None, device: None });
         let slot = parts.extensions.get::<AuditSlot>().cloned().unwrap_or_default();
         Ok(Ctx { meta, slot })
     }
 }
 
-fn client_ip(req: &Request) -> String {
-    req.extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip().to_string())
-        .unwrap_or_else(|| "unknown".into())
+/// The client's address: the peer's, unless the peer is a trusted proxy; then the nearest
+/// address in `X-Forwarded-For` that is not itself a trusted proxy (proxies append, so
+/// everything left of that was written by the client and proves nothing).
+fn client_ip(req: &Request, trusted_proxies: &[IpAddr]) -> String {
+    let Some(peer) = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip()) else {
+        return "unknown".into();
+    };
+    let peer = peer.to_canonical();
+    if !trusted_proxies.contains(&peer) {
+        return peer.to_string();
+    }
+    let entries: Vec<&str> = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .collect();
+    let mut client = peer;
+    for entry in entries.into_iter().rev() {
+        let Ok(addr) = entry.trim().parse::<IpAddr>() else { break };
+        client = addr.to_canonical();
+        if !trusted_proxies.contains(&client) {
+            break;
+        }
+    }
+    client.to_string()
 }
 
 pub async fn middleware(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
@@ -49,7 +71,8 @@ pub async fn middleware(State(state): State<AppState>, mut req: Request, next: N
     let route =
         req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_else(|| "unmatched".into());
     let meta = RequestMeta {
-        ip: client_ip(&req),
+        ip: client_ip(&req, &state.settings.trusted_proxies),
+        device: crate::auth::device_cookie(req.headers()).map(|v| DeviceCookie(v.to_string())),
         user_agent: req
             .headers()
             .get(axum::http::header::USER_AGENT)
@@ -71,9 +94,13 @@ pub async fn middleware(State(state): State<AppState>, mut req: Request, next: N
 
     let status = response.status().as_u16();
     if let Some(denial) = response.extensions().get::<Denial>() {
-        record_denial(&state, &meta, slot.take(), method.as_str(), &route, status, &denial.reason)
-            .instrument(span.clone())
-            .await;
+        let notes = slot.take();
+        // A refused credential is counted in its address's burst, recorded once a minute.
+        if !notes.counted_in_burst {
+            record_denial(&state, &meta, notes, method.as_str(), &route, status, &denial.reason)
+                .instrument(span.clone())
+                .await;
+        }
     }
     let elapsed = started.elapsed();
     state

@@ -21,6 +21,7 @@ mod oauth;
 mod posts;
 mod publishing;
 pub mod testing;
+mod throttle;
 mod vault;
 
 pub use accounts::{
@@ -31,6 +32,7 @@ pub use alerts::{AlertAckRow, AlertPreferencesRow, AlertRow, DeliveryRow, Delive
 pub use audit::{ActivityFilter, AuditEventRow, CheckpointRow, NewAuditEvent};
 pub use audit_scan::{AuditBatch, ChainEvent};
 pub use identity::{ApiTokenRow, AuthSessionRow, AuthTokenRow, NewApiToken, NewSession, NewUser, SessionRow, UserRow};
+pub use throttle::{AttemptLimits, AttemptScope, DeniedBurstRow, Reservation};
 pub use oauth::{MastodonAppRow, NewOauthState, OauthStateRow};
 pub use posts::{
     ApprovalRow, CALENDAR_TEXT_CHARS, CalendarPostRow, MediaUploadRow, NewMediaUpload, NewPost, NewPostComment,

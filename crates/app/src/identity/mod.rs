@@ -1,9 +1,12 @@
 //! Identity: creating users, signing in and out, the signed-in person's own profile, sessions,
 //! personal access tokens and two-factor sign-in.
+pub mod denials;
+pub mod device;
 pub mod me;
 pub mod registration;
 pub mod sessions;
 pub mod sign_in;
+pub mod step_up;
 pub mod tokens;
 pub mod two_factor;
 pub mod view;

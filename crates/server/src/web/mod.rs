@@ -203,7 +203,7 @@ impl FromRequestParts<AppState> for Viewer {
             .extensions
             .get::<RequestMeta>()
             .cloned()
-            .unwrap_or(RequestMeta { ip: "unknown".into(), user_agent: None });
+            .unwrap_or(RequestMeta { ip: "unknown".into(), user_agent: None, device: None });
         let slot = parts.extensions.get::<AuditSlot>().cloned().unwrap_or_default();
         Ok(Viewer { principal, csrf, meta, slot, tz: viewer_time_zone(&parts.headers) })
     }
@@ -231,7 +231,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Visitor {
             .extensions
             .get::<RequestMeta>()
             .cloned()
-            .unwrap_or(RequestMeta { ip: "unknown".into(), user_agent: None });
+            .unwrap_or(RequestMeta { ip: "unknown".into(), user_agent: None, device: None });
         let slot = parts.extensions.get::<AuditSlot>().cloned().unwrap_or_default();
         Ok(Visitor { meta, slot, headers: parts.headers.clone() })
     }
