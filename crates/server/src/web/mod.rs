@@ -66,6 +66,7 @@ pub fn router() -> Router<AppState> {
         .route("/accounts/{id}/check", post(account::check))
         .route("/accounts/{id}/leave", post(account::leave))
         .route("/accounts/{id}/settings", get(account::settings_page).post(account::settings_submit))
+        .route("/accounts/{id}/delete", post(account::delete_submit))
         .route("/accounts/{id}/members", get(members::members_page))
         .route("/accounts/{id}/invitations", post(members::invite))
         .route("/accounts/{id}/invitations/{inv}/withdraw", post(members::withdraw))

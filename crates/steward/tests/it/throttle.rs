@@ -221,6 +221,29 @@ both_backends! {
         assert!(events.iter().any(|e| e.action == "accounts.delete" && e.outcome == "allowed"));
     }
 
+    async fn the_settings_page_deletes_the_account_with_the_password(app: TestApp) {
+        let owner = app.user("web-owner@example.com").await;
+        let acc = sandbox_account(&app, &owner, "web").await;
+        let admin = member(&app, &owner, &acc, "web-admin@example.com", "admin").await;
+        let settings = format!("/accounts/{acc}/settings");
+        let form = format!("action=\"/accounts/{acc}/delete\"");
+        let (status, page) = html::page(&app, &admin, &settings).await;
+        assert_eq!(status, 200);
+        assert!(!page.contains(&form), "only the owner is offered deletion");
+        let (status, page) = html::page(&app, &owner, &settings).await;
+        assert_eq!(status, 200);
+        assert!(page.contains(&form) && page.contains("type=\"password\""), "{page}");
+        let csrf = html::csrf_in(&page);
+        let delete = format!("/accounts/{acc}/delete");
+        let (status, _, body) = html::post_form(&app, &owner.cookie(), &delete, &[("csrf_token", &csrf), ("password", WRONG)]).await;
+        assert_eq!(status, 403);
+        assert!(body.contains("password is wrong"), "{body}");
+        assert_eq!(app.get(&format!("/api/v1/accounts/{acc}")).auth(&owner).send().await.status, 200);
+        let (status, location, _) = html::post_form(&app, &owner.cookie(), &delete, &[("csrf_token", &csrf), ("password", PASSWORD)]).await;
+        assert_eq!((status, location.as_str()), (303, "/"));
+        assert_eq!(app.get(&format!("/api/v1/accounts/{acc}")).auth(&owner).send().await.status, 404);
+    }
+
     async fn refused_credentials_are_one_event_per_address_and_minute(app: TestApp) {
         let Some(app) = TestApp::spawn_with(app.backend, |s| s.refused_credentials_per_minute = 10).await else { return };
         let known = app.user("known@example.com").await;
