@@ -462,4 +462,14 @@ mod tests {
         std::fs::create_dir_all(&d).expect("mkdir");
         d
     }
+
+    #[test]
+    fn trusted_proxies_are_addresses_or_an_error() {
+        let s = Settings::load(None, &env(&[])).expect("defaults load");
+        assert!(s.trusted_proxies.is_empty(), "no proxy is trusted by default");
+        let s = Settings::load(None, &env(&[("STEWARD_TRUSTED_PROXIES", "127.0.0.1, ::1")])).expect("load");
+        assert_eq!(s.trusted_proxies, vec!["127.0.0.1".parse::<std::net::IpAddr>().unwrap(), "::1".parse().unwrap()]);
+        let e = Settings::load(None, &env(&[("STEWARD_TRUSTED_PROXIES", "10.0.0.0/8")])).unwrap_err();
+        assert!(e.to_string().contains("STEWARD_TRUSTED_PROXIES"), "{e}");
+    }
 }

@@ -26,11 +26,11 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
 impl FromRequestParts<AppState> for Ctx {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, ApiError> {
-        let meta = parts
-            .extensions
-            .get::<RequestMeta>()
-            .cloned()
-            .unwrap_or(RequestMeta { ip: "unknown".into(), user_agent: None, device: None });
+        let meta = parts.extensions.get::<RequestMeta>().cloned().unwrap_or(RequestMeta {
+            ip: "unknown".into(),
+            user_agent: None,
+            device: None,
+        });
         let slot = parts.extensions.get::<AuditSlot>().cloned().unwrap_or_default();
         Ok(Ctx { meta, slot })
     }
@@ -151,4 +151,34 @@ async fn record_denial(
             tracing::error!(error = %e, "could not record a denied request in the audit log");
         }
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn from(peer: &str, forwarded: &[&str]) -> Request {
+        let mut req = Request::new(axum::body::Body::empty());
+        let addr: SocketAddr = SocketAddr::new(peer.parse().unwrap(), 4000);
+        req.extensions_mut().insert(ConnectInfo(addr));
+        for f in forwarded {
+            req.headers_mut().append("x-forwarded-for", f.parse().unwrap());
+        }
+        req
+    }
+
+    #[test]
+    fn forwarded_for_counts_only_from_trusted_proxies() {
+        let proxies: Vec<IpAddr> = vec!["10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap()];
+        // Not a proxy: the header is the client's own claim.
+        assert_eq!(client_ip(&from("192.0.2.9", &["198.51.100.1"]), &proxies), "192.0.2.9");
+        // Through a proxy: the nearest address that is not a proxy, whatever the client prepended.
+        assert_eq!(client_ip(&from("10.0.0.1", &["6.6.6.6, 2001:db8::5"]), &proxies), "2001:db8::5");
+        assert_eq!(client_ip(&from("10.0.0.1", &["6.6.6.6", "203.0.113.4, 10.0.0.2"]), &proxies), "203.0.113.4");
+        // Nothing usable: the proxy itself.
+        assert_eq!(client_ip(&from("10.0.0.1", &["not-an-address"]), &proxies), "10.0.0.1");
+        assert_eq!(client_ip(&from("10.0.0.1", &[]), &proxies), "10.0.0.1");
+        // IPv4-mapped peers are the IPv4 address.
+        assert_eq!(client_ip(&from("::ffff:192.0.2.9", &[]), &proxies), "192.0.2.9");
+    }
 }

@@ -32,7 +32,6 @@ pub use alerts::{AlertAckRow, AlertPreferencesRow, AlertRow, DeliveryRow, Delive
 pub use audit::{ActivityFilter, AuditEventRow, CheckpointRow, NewAuditEvent};
 pub use audit_scan::{AuditBatch, ChainEvent};
 pub use identity::{ApiTokenRow, AuthSessionRow, AuthTokenRow, NewApiToken, NewSession, NewUser, SessionRow, UserRow};
-pub use throttle::{AttemptLimits, AttemptScope, DeniedBurstRow, Reservation};
 pub use oauth::{MastodonAppRow, NewOauthState, OauthStateRow};
 pub use posts::{
     ApprovalRow, CALENDAR_TEXT_CHARS, CalendarPostRow, MediaUploadRow, NewMediaUpload, NewPost, NewPostComment,
@@ -43,6 +42,7 @@ pub use publishing::{
     JobStart, JobUpdate, NewSandboxComment, NewSandboxPost, PublishAttemptRow, PublishJobRow, PublishedSlotRow,
     SandboxCommentRow, SandboxPostRow,
 };
+pub use throttle::{AttemptLimits, AttemptScope, DeniedBurstRow, Reservation};
 pub use vault::{SealedAccountRow, SealedTotpRow};
 
 /// Unix time in microseconds: how every instant is stored.

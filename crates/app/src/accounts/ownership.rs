@@ -11,8 +11,8 @@ use crate::accounts::view::{AccountView, fresh_view};
 use crate::actor::{Ctx, Principal};
 use crate::authz::{Need, authorize};
 use crate::error::{AppError, AppResult};
-use crate::services::Services;
 use crate::identity::step_up;
+use crate::services::Services;
 use crate::usecase::{Audit, audited};
 
 #[derive(Deserialize, ToSchema)]

@@ -403,7 +403,8 @@ pub async fn delete_submit(
     Path(id): Path<String>,
     data: FormData,
 ) -> Result<Response, PageError> {
-    let body = DeleteAccountRequest { password: data.get("password").unwrap_or("").to_string(), totp: data.opt("totp") };
+    let body =
+        DeleteAccountRequest { password: data.get("password").unwrap_or("").to_string(), totp: data.opt("totp") };
     let result = ownership::delete_account(&state, &viewer.ctx(), &viewer.principal, &id, body).await.map_err(ApiError);
     Ok(match result {
         Ok(()) => see_other("/"),
