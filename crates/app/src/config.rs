@@ -468,8 +468,11 @@ mod tests {
         let s = Settings::load(None, &env(&[])).expect("defaults load");
         assert!(s.trusted_proxies.is_empty(), "no proxy is trusted by default");
         let s = Settings::load(None, &env(&[("STEWARD_TRUSTED_PROXIES", "127.0.0.1, ::1")])).expect("load");
-        assert_eq!(s.trusted_proxies, vec!["127.0.0.1".parse::<std::net::IpAddr>().unwrap(), "::1".parse().unwrap()]);
-        let e = Settings::load(None, &env(&[("STEWARD_TRUSTED_PROXIES", "10.0.0.0/8")])).unwrap_err();
+        assert_eq!(
+            s.trusted_proxies,
+            vec!["127.0.0.1".parse::<std::net::IpAddr>().expect("test value"), "::1".parse().expect("test value")]
+        );
+        let e = Settings::load(None, &env(&[("STEWARD_TRUSTED_PROXIES", "10.0.0.0/8")])).expect_err("refused");
         assert!(e.to_string().contains("STEWARD_TRUSTED_PROXIES"), "{e}");
     }
 }

@@ -159,17 +159,18 @@ mod tests {
 
     fn from(peer: &str, forwarded: &[&str]) -> Request {
         let mut req = Request::new(axum::body::Body::empty());
-        let addr: SocketAddr = SocketAddr::new(peer.parse().unwrap(), 4000);
+        let addr: SocketAddr = SocketAddr::new(peer.parse().expect("test value"), 4000);
         req.extensions_mut().insert(ConnectInfo(addr));
         for f in forwarded {
-            req.headers_mut().append("x-forwarded-for", f.parse().unwrap());
+            req.headers_mut().append("x-forwarded-for", f.parse().expect("test value"));
         }
         req
     }
 
     #[test]
     fn forwarded_for_counts_only_from_trusted_proxies() {
-        let proxies: Vec<IpAddr> = vec!["10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap()];
+        let proxies: Vec<IpAddr> =
+            vec!["10.0.0.1".parse().expect("test value"), "10.0.0.2".parse().expect("test value")];
         // Not a proxy: the header is the client's own claim.
         assert_eq!(client_ip(&from("192.0.2.9", &["198.51.100.1"]), &proxies), "192.0.2.9");
         // Through a proxy: the nearest address that is not a proxy, whatever the client prepended.
