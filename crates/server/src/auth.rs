@@ -9,7 +9,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::error::ApiError;
-use crate::request::{AuditActor, AuditSlot, Ctx, RequestMeta};
+use crate::request::{AuditActor, AuditSlot, Ctx, DEVICE_COOKIE, RequestMeta, cookie};
 use crate::state::AppState;
 use steward_app::AppError;
 pub use steward_app::actor::{AuthVia, Principal};
@@ -18,8 +18,6 @@ use steward_app::identity::denials;
 use steward_app::identity::sessions::require_session;
 
 pub const SESSION_COOKIE: &str = "steward_session";
-/// The device cookie (`steward_app::identity::device`): this client signed in here before.
-pub const DEVICE_COOKIE: &str = "steward_device";
 /// How long a device cookie is kept: a year.
 const DEVICE_COOKIE_MAX_AGE: u64 = 365 * 24 * 3600;
 pub const CSRF_HEADER: &str = "x-csrf-token";
@@ -40,23 +38,8 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
-fn cookie<'h>(headers: &'h HeaderMap, wanted: &str) -> Option<&'h str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == wanted)
-        .map(|(_, value)| value)
-}
-
 pub fn session_cookie(headers: &HeaderMap) -> Option<&str> {
     cookie(headers, SESSION_COOKIE)
-}
-
-pub fn device_cookie(headers: &HeaderMap) -> Option<&str> {
-    cookie(headers, DEVICE_COOKIE)
 }
 
 /// The `Set-Cookie` value for a device cookie (its value comes from the sign-in use case).

@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, Request, State};
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use serde_json::json;
@@ -18,6 +19,21 @@ use tracing::Instrument;
 use crate::error::{ApiError, Denial};
 use crate::state::AppState;
 use steward_app::metrics::{RequestLabels, RouteLabels};
+
+/// The device cookie (`steward_app::identity::device`): this client signed in here before.
+pub const DEVICE_COOKIE: &str = "steward_device";
+
+/// The value of the cookie `wanted`, if the request carries it.
+pub fn cookie<'h>(headers: &'h HeaderMap, wanted: &str) -> Option<&'h str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == wanted)
+        .map(|(_, value)| value)
+}
 
 /// Request bodies above this are refused with 413 (media uploads get their own limit).
 pub const BODY_LIMIT: usize = 1024 * 1024;
@@ -72,7 +88,7 @@ pub async fn middleware(State(state): State<AppState>, mut req: Request, next: N
         req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_else(|| "unmatched".into());
     let meta = RequestMeta {
         ip: client_ip(&req, &state.settings.trusted_proxies),
-        device: crate::auth::device_cookie(req.headers()).map(|v| DeviceCookie(v.to_string())),
+        device: cookie(req.headers(), DEVICE_COOKIE).map(|v| DeviceCookie(v.to_string())),
         user_agent: req
             .headers()
             .get(axum::http::header::USER_AGENT)
