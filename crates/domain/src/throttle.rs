@@ -21,11 +21,15 @@ pub fn address_block(ip: &str) -> String {
 }
 
 /// Seconds until a window that started at `oldest_us` (and lasts `window_us`) frees a slot,
-/// at least one: what `Retry-After` says.
+/// at least one and at most the window: what `Retry-After` says.
 #[must_use]
 pub fn retry_after_secs(oldest_us: i64, window_us: i64, now_us: i64) -> u64 {
     let free_at = oldest_us.saturating_add(window_us);
-    u64::try_from((free_at - now_us).max(1_000_000)).unwrap_or(1_000_000).div_ceil(1_000_000)
+    // Never more than a window: an attempt recorded concurrently may carry a later instant than
+    // the `now` it is compared with.
+    u64::try_from((free_at - now_us).max(1_000_000).min(window_us.max(1_000_000)))
+        .unwrap_or(1_000_000)
+        .div_ceil(1_000_000)
 }
 
 #[cfg(test)]
@@ -54,5 +58,6 @@ mod tests {
         assert_eq!(retry_after_secs(0, 900_000_000, 899_500_000), 1);
         assert_eq!(retry_after_secs(0, 900_000_000, 950_000_000), 1);
         assert_eq!(retry_after_secs(0, 900_000_000, 100_000_001), 800);
+        assert_eq!(retry_after_secs(5, 900_000_000, 0), 900, "never more than the window");
     }
 }
