@@ -72,6 +72,18 @@ impl Principal {
 pub struct RequestMeta {
     pub ip: String,
     pub user_agent: Option<String>,
+    /// The device cookie the client presented, unchecked (sign-in checks it).
+    pub device: Option<DeviceCookie>,
+}
+
+/// A device cookie's value as presented. Its `Debug` hides it: it vouches for a client.
+#[derive(Clone)]
+pub struct DeviceCookie(pub String);
+
+impl std::fmt::Debug for DeviceCookie {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DeviceCookie(…)")
+    }
 }
 
 /// Who is acting, as far as it is established (filled in by authentication, or by sign-in for
@@ -90,6 +102,9 @@ pub struct SlotNotes {
     pub action: Option<Action>,
     pub target: Option<String>,
     pub account_id: Option<String>,
+    /// The denial is already counted in a per-address burst (`auth.denied_burst`), not to be
+    /// recorded on its own.
+    pub counted_in_burst: bool,
 }
 
 /// Shared between a use case and the edge that runs it, so a denial is recorded with whatever
@@ -117,6 +132,12 @@ impl AuditSlot {
         }
     }
     /// Empties the slot, handing over what it held.
+    pub fn set_counted_in_burst(&self) {
+        if let Ok(mut s) = self.0.lock() {
+            s.counted_in_burst = true;
+        }
+    }
+
     pub fn take(&self) -> SlotNotes {
         self.0.lock().map(|mut s| std::mem::take(&mut *s)).unwrap_or_default()
     }

@@ -62,6 +62,12 @@ pub struct Settings {
     pub login_max_failures_per_account: i64,
     pub login_max_failures_per_ip: i64,
     pub login_window: Duration,
+    /// Requests refused for an unknown or expired credential, per address block and minute,
+    /// before they are answered 429.
+    pub refused_credentials_per_minute: i64,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (`STEWARD_TRUSTED_PROXIES`,
+    /// comma-separated addresses); from anyone else the header is ignored.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// LinkedIn's OAuth app and origins; `None` while no client id and secret are configured.
     pub linkedin: Option<steward_connectors::OauthApp>,
     /// The `LinkedIn-Version` header (`YYYYMM`); LinkedIn retires each version after about a year.
@@ -234,6 +240,20 @@ struct FileSettings {
     session_absolute_minutes: Option<u64>,
 }
 
+fn trusted_proxies(env: &HashMap<String, String>) -> Result<Vec<std::net::IpAddr>, ConfigError> {
+    let Some(list) = env.get("STEWARD_TRUSTED_PROXIES") else { return Ok(Vec::new()) };
+    list.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            p.parse().map_err(|_| ConfigError::Invalid {
+                name: "STEWARD_TRUSTED_PROXIES",
+                message: format!("{p:?} is not an IP address (expected a comma-separated list of addresses)"),
+            })
+        })
+        .collect()
+}
+
 impl Settings {
     /// Loads settings from an optional TOML file and the given environment.
     pub fn load(config_file: Option<&Path>, env: &HashMap<String, String>) -> Result<Self, ConfigError> {
@@ -370,6 +390,8 @@ impl Settings {
             login_max_failures_per_account: 5,
             login_max_failures_per_ip: 20,
             login_window: Duration::from_secs(15 * 60),
+            refused_credentials_per_minute: 60,
+            trusted_proxies: trusted_proxies(env)?,
             linkedin: oauth_app(
                 env,
                 "LINKEDIN",
@@ -462,5 +484,18 @@ mod tests {
         let d = std::env::temp_dir().join(format!("steward-config-test-{}", std::process::id()));
         std::fs::create_dir_all(&d).expect("mkdir");
         d
+    }
+
+    #[test]
+    fn trusted_proxies_are_addresses_or_an_error() {
+        let s = Settings::load(None, &env(&[])).expect("defaults load");
+        assert!(s.trusted_proxies.is_empty(), "no proxy is trusted by default");
+        let s = Settings::load(None, &env(&[("STEWARD_TRUSTED_PROXIES", "127.0.0.1, ::1")])).expect("load");
+        assert_eq!(
+            s.trusted_proxies,
+            vec!["127.0.0.1".parse::<std::net::IpAddr>().expect("test value"), "::1".parse().expect("test value")]
+        );
+        let e = Settings::load(None, &env(&[("STEWARD_TRUSTED_PROXIES", "10.0.0.0/8")])).expect_err("refused");
+        assert!(e.to_string().contains("STEWARD_TRUSTED_PROXIES"), "{e}");
     }
 }

@@ -39,6 +39,7 @@ actions! {
     Register => "auth.register", "registered";
     Login => "auth.login", "signed in";
     Logout => "auth.logout", "signed out";
+    DeniedBurst => "auth.denied_burst", "was refused for unknown or expired credentials, counted per address and minute";
     AdminCreateUser => "admin.user.create", "created a user from the command line";
     SessionRevoke => "me.session.revoke", "ended a session";
     SessionsRevokeAll => "me.sessions.revoke_all", "logged out everywhere";

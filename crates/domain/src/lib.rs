@@ -11,4 +11,5 @@ pub mod platform;
 pub mod post;
 pub mod rate_limits;
 pub mod status;
+pub mod throttle;
 pub mod windows;

@@ -9,11 +9,12 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::error::ApiError;
-use crate::request::{AuditActor, AuditSlot};
+use crate::request::{AuditActor, AuditSlot, Ctx, DEVICE_COOKIE, RequestMeta, cookie};
 use crate::state::AppState;
 use steward_app::AppError;
 pub use steward_app::actor::{AuthVia, Principal};
 use steward_app::crypto::{constant_time_eq, hmac_sha256, sha256};
+use steward_app::identity::denials;
 use steward_app::identity::sessions::require_session;
 
 /// The session cookie over plain http (a local or test server).
@@ -21,6 +22,8 @@ pub const SESSION_COOKIE: &str = "steward_session";
 /// The session cookie behind TLS: the `__Host-` prefix makes the browser refuse it unless it is
 /// `Secure`, `Path=/` and without `Domain`, so a sibling subdomain cannot plant or shadow it.
 pub const HOST_SESSION_COOKIE: &str = "__Host-steward_session";
+/// How long a device cookie is kept: a year.
+const DEVICE_COOKIE_MAX_AGE: u64 = 365 * 24 * 3600;
 pub const CSRF_HEADER: &str = "x-csrf-token";
 pub use steward_app::identity::sessions::SESSION_TOKEN_PREFIX;
 pub use steward_app::identity::tokens::API_TOKEN_PREFIX;
@@ -48,14 +51,15 @@ pub fn session_cookie_name(settings: &steward_app::config::Settings) -> &'static
 /// The session token from the cookie of this server's name only (behind TLS an unprefixed
 /// `steward_session`, which any subdomain could have set, is ignored).
 pub fn session_cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(n, _)| *n == name)
-        .map(|(_, value)| value)
+    cookie(headers, name)
+}
+
+/// The `Set-Cookie` value for a device cookie (its value comes from the sign-in use case).
+/// Strict: only sign-ins on this site read it.
+#[must_use]
+pub fn device_set_cookie(state: &AppState, value: &str) -> String {
+    let secure = if state.settings.secure_cookies() { "; Secure" } else { "" };
+    format!("{DEVICE_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={DEVICE_COOKIE_MAX_AGE}{secure}")
 }
 
 fn is_unsafe(method: &Method) -> bool {
@@ -85,19 +89,29 @@ async fn authenticate(parts: &Parts, state: &AppState, slot: &AuditSlot) -> Resu
             (None, Some(c)) => (c, AuthVia::Cookie),
             (None, None) => return Err(ApiError(AppError::Unauthenticated { presented: false })),
         };
-    let refused = ApiError(AppError::Unauthenticated { presented: true });
+    // An unknown, expired or revoked credential is counted per address (one audit event a
+    // minute per address, 429 past the limit), not recorded on its own.
+    let refused = || async {
+        let meta = parts.extensions.get::<RequestMeta>().cloned().unwrap_or(RequestMeta {
+            ip: "unknown".into(),
+            user_agent: None,
+            device: None,
+        });
+        let ctx = Ctx { meta, slot: slot.clone() };
+        ApiError(denials::refused_credential(state, &ctx).await)
+    };
     let now = state.clock.now_us();
     let hash = sha256(token.as_bytes());
 
     if via == AuthVia::ApiToken {
-        let Some(t) = state.store.api_token_by_hash(&hash).await? else { return Err(refused) };
+        let Some(t) = state.store.api_token_by_hash(&hash).await? else { return Err(refused().await) };
         slot.set_actor(AuditActor {
             user_id: Some(t.user_id.to_string()),
             email: Some(t.email.clone()),
             session_id: None,
         });
         if t.revoked_at.is_some() || t.expires_at.is_some_and(|e| e <= now) {
-            return Err(refused);
+            return Err(refused().await);
         }
         let scopes: Vec<String> = serde_json::from_str(&t.scopes).unwrap_or_default();
         let needed = if is_unsafe(&parts.method) { "write" } else { "read" };
@@ -123,9 +137,9 @@ async fn authenticate(parts: &Parts, state: &AppState, slot: &AuditSlot) -> Resu
     }
 
     if !token.starts_with(SESSION_TOKEN_PREFIX) {
-        return Err(refused);
+        return Err(refused().await);
     }
-    let Some(s) = state.store.session_by_token_hash(&hash).await? else { return Err(refused) };
+    let Some(s) = state.store.session_by_token_hash(&hash).await? else { return Err(refused().await) };
     slot.set_actor(AuditActor {
         user_id: Some(s.user_id.to_string()),
         email: Some(s.email.clone()),
@@ -133,7 +147,7 @@ async fn authenticate(parts: &Parts, state: &AppState, slot: &AuditSlot) -> Resu
     });
     let idle_us = i64::try_from(state.settings.session_idle.as_micros()).unwrap_or(i64::MAX);
     if s.revoked_at.is_some() || s.expires_at <= now || s.last_seen_at.saturating_add(idle_us) <= now {
-        return Err(refused);
+        return Err(refused().await);
     }
     if via == AuthVia::Cookie && is_unsafe(&parts.method) {
         let expected = csrf_token(state, &s.id);

@@ -1,23 +1,39 @@
 //! Per-request context and the middleware around every request: who is calling from where,
 //! metrics, one log line (route pattern only: paths can carry tokens), and the audit event
 //! for every denied request.
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use std::time::Instant;
 
 use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, Request, State};
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use serde_json::json;
 use steward_app::actor::SlotNotes;
-pub use steward_app::actor::{AuditActor, AuditSlot, Ctx, RequestMeta};
+pub use steward_app::actor::{AuditActor, AuditSlot, Ctx, DeviceCookie, RequestMeta};
 use steward_store::NewAuditEvent;
 use tracing::Instrument;
 
 use crate::error::{ApiError, Denial};
 use crate::state::AppState;
 use steward_app::metrics::{RequestLabels, RouteLabels};
+
+/// The device cookie (`steward_app::identity::device`): this client signed in here before.
+pub const DEVICE_COOKIE: &str = "steward_device";
+
+/// The value of the cookie `wanted`, if the request carries it.
+pub fn cookie<'h>(headers: &'h HeaderMap, wanted: &str) -> Option<&'h str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == wanted)
+        .map(|(_, value)| value)
+}
 
 /// Request bodies above this are refused with 413 (media uploads get their own limit).
 pub const BODY_LIMIT: usize = 1024 * 1024;
@@ -26,21 +42,43 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
 impl FromRequestParts<AppState> for Ctx {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, ApiError> {
-        let meta = parts
-            .extensions
-            .get::<RequestMeta>()
-            .cloned()
-            .unwrap_or(RequestMeta { ip: "unknown".into(), user_agent: None });
+        let meta = parts.extensions.get::<RequestMeta>().cloned().unwrap_or(RequestMeta {
+            ip: "unknown".into(),
+            user_agent: None,
+            device: None,
+        });
         let slot = parts.extensions.get::<AuditSlot>().cloned().unwrap_or_default();
         Ok(Ctx { meta, slot })
     }
 }
 
-fn client_ip(req: &Request) -> String {
-    req.extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip().to_string())
-        .unwrap_or_else(|| "unknown".into())
+/// The client's address: the peer's, unless the peer is a trusted proxy; then the nearest
+/// address in `X-Forwarded-For` that is not itself a trusted proxy (proxies append, so
+/// everything left of that was written by the client and proves nothing).
+fn client_ip(req: &Request, trusted_proxies: &[IpAddr]) -> String {
+    let Some(peer) = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip()) else {
+        return "unknown".into();
+    };
+    let peer = peer.to_canonical();
+    if !trusted_proxies.contains(&peer) {
+        return peer.to_string();
+    }
+    let entries: Vec<&str> = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .collect();
+    let mut client = peer;
+    for entry in entries.into_iter().rev() {
+        let Ok(addr) = entry.trim().parse::<IpAddr>() else { break };
+        client = addr.to_canonical();
+        if !trusted_proxies.contains(&client) {
+            break;
+        }
+    }
+    client.to_string()
 }
 
 pub async fn middleware(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
@@ -49,7 +87,8 @@ pub async fn middleware(State(state): State<AppState>, mut req: Request, next: N
     let route =
         req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_else(|| "unmatched".into());
     let meta = RequestMeta {
-        ip: client_ip(&req),
+        ip: client_ip(&req, &state.settings.trusted_proxies),
+        device: cookie(req.headers(), DEVICE_COOKIE).map(|v| DeviceCookie(v.to_string())),
         user_agent: req
             .headers()
             .get(axum::http::header::USER_AGENT)
@@ -71,9 +110,13 @@ pub async fn middleware(State(state): State<AppState>, mut req: Request, next: N
 
     let status = response.status().as_u16();
     if let Some(denial) = response.extensions().get::<Denial>() {
-        record_denial(&state, &meta, slot.take(), method.as_str(), &route, status, &denial.reason)
-            .instrument(span.clone())
-            .await;
+        let notes = slot.take();
+        // A refused credential is counted in its address's burst, recorded once a minute.
+        if !notes.counted_in_burst {
+            record_denial(&state, &meta, notes, method.as_str(), &route, status, &denial.reason)
+                .instrument(span.clone())
+                .await;
+        }
     }
     let elapsed = started.elapsed();
     state
@@ -124,4 +167,35 @@ async fn record_denial(
             tracing::error!(error = %e, "could not record a denied request in the audit log");
         }
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn from(peer: &str, forwarded: &[&str]) -> Request {
+        let mut req = Request::new(axum::body::Body::empty());
+        let addr: SocketAddr = SocketAddr::new(peer.parse().expect("test value"), 4000);
+        req.extensions_mut().insert(ConnectInfo(addr));
+        for f in forwarded {
+            req.headers_mut().append("x-forwarded-for", f.parse().expect("test value"));
+        }
+        req
+    }
+
+    #[test]
+    fn forwarded_for_counts_only_from_trusted_proxies() {
+        let proxies: Vec<IpAddr> =
+            vec!["10.0.0.1".parse().expect("test value"), "10.0.0.2".parse().expect("test value")];
+        // Not a proxy: the header is the client's own claim.
+        assert_eq!(client_ip(&from("192.0.2.9", &["198.51.100.1"]), &proxies), "192.0.2.9");
+        // Through a proxy: the nearest address that is not a proxy, whatever the client prepended.
+        assert_eq!(client_ip(&from("10.0.0.1", &["6.6.6.6, 2001:db8::5"]), &proxies), "2001:db8::5");
+        assert_eq!(client_ip(&from("10.0.0.1", &["6.6.6.6", "203.0.113.4, 10.0.0.2"]), &proxies), "203.0.113.4");
+        // Nothing usable: the proxy itself.
+        assert_eq!(client_ip(&from("10.0.0.1", &["not-an-address"]), &proxies), "10.0.0.1");
+        assert_eq!(client_ip(&from("10.0.0.1", &[]), &proxies), "10.0.0.1");
+        // IPv4-mapped peers are the IPv4 address.
+        assert_eq!(client_ip(&from("::ffff:192.0.2.9", &[]), &proxies), "192.0.2.9");
+    }
 }

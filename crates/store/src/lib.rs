@@ -22,6 +22,7 @@ mod oauth;
 mod posts;
 mod publishing;
 pub mod testing;
+mod throttle;
 mod vault;
 
 pub use accounts::{
@@ -42,6 +43,7 @@ pub use publishing::{
     JobStart, JobUpdate, NewSandboxComment, NewSandboxPost, PublishAttemptRow, PublishJobRow, PublishedSlotRow,
     SandboxCommentRow, SandboxPostRow,
 };
+pub use throttle::{AttemptLimits, AttemptScope, DeniedBurstRow, Reservation};
 pub use vault::{SealedAccountRow, SealedTotpRow};
 
 /// Unix time in microseconds: how every instant is stored.

@@ -1,19 +1,19 @@
 //! What only the owner does with the account itself: hand it to another member (with the
-//! password, and the 2FA code when it is on, asked again), or delete it with its credential.
+//! password, and the 2FA code when it is on, asked again), or delete it with its credential
+//! (asked the same way).
 use serde::Deserialize;
 use serde_json::json;
 use steward_domain::audit::Action;
 use steward_domain::capability::{Capability, Role};
 use steward_domain::status::MembershipStatus;
 use utoipa::ToSchema;
-use zeroize::Zeroizing;
 
 use crate::accounts::view::{AccountView, fresh_view};
 use crate::actor::{Ctx, Principal};
 use crate::authz::{Need, authorize};
 use crate::error::{AppError, AppResult};
+use crate::identity::step_up;
 use crate::services::Services;
-use crate::twofactor::verify_second_factor;
 use crate::usecase::{Audit, audited};
 
 #[derive(Deserialize, ToSchema)]
@@ -50,22 +50,10 @@ pub async fn transfer_ownership(
         });
     }
     let owner = s.store.user_by_id(&who.user_id).await?.ok_or(AppError::Unauthenticated { presented: true })?;
-    if !s.passwords.verify(Zeroizing::new(input.password), Some(owner.password_hash.clone())).await? {
-        return Err(AppError::Forbidden(
-            "the password is wrong; transferring ownership needs your password again".into(),
-        ));
-    }
+    step_up::confirm(s, ctx, &owner, Some(&input.password), input.totp.as_deref()).await?;
     let to = input.to_user_id;
     let now = s.clock.now_us();
     audited(s, ctx, &who.actor(), async |tx| {
-        if owner.totp_enabled {
-            let Some(code) = input.totp.as_deref().filter(|c| !c.trim().is_empty()) else {
-                return Err(AppError::TotpRequired);
-            };
-            if verify_second_factor(s, tx, &owner, code).await?.is_none() {
-                return Err(AppError::Forbidden("the two-factor code is wrong, expired or was already used".into()));
-            }
-        }
         tx.lock_account(id).await?.ok_or(AppError::NotFound)?;
         match s.store.membership(id, &to).await? {
             Some(m) if m.role == Role::Owner => return Err(AppError::validation("to_user_id", "is already the owner")),
@@ -82,11 +70,28 @@ pub async fn transfer_ownership(
     fresh_view(s, who, id).await
 }
 
-/// Deletes the account, its memberships, posts and sealed credential.
-pub async fn delete_account(s: &Services, ctx: &Ctx, who: &Principal, account_id: &str) -> AppResult<()> {
+#[derive(Deserialize, ToSchema)]
+pub struct DeleteAccountRequest {
+    /// The owner's password, asked again for this.
+    pub password: String,
+    /// The owner's current two-factor code (or a recovery code), when 2FA is on.
+    pub totp: Option<String>,
+}
+
+/// Deletes the account, its memberships, posts and sealed credential, once the owner has
+/// given their password (and code) again. The API lets only a signed-in session ask.
+pub async fn delete_account(
+    s: &Services,
+    ctx: &Ctx,
+    who: &Principal,
+    account_id: &str,
+    input: DeleteAccountRequest,
+) -> AppResult<()> {
     let id = account_id;
     ctx.slot.set_action(Action::AccountDelete, Some(format!("account:{id}")));
     let access = authorize(s, ctx, who, id, Need::Capability(Capability::OwnershipTransfer)).await?;
+    let owner = s.store.user_by_id(&who.user_id).await?.ok_or(AppError::Unauthenticated { presented: true })?;
+    step_up::confirm(s, ctx, &owner, Some(&input.password), input.totp.as_deref()).await?;
     audited(s, ctx, &who.actor(), async |tx| {
         tx.delete_account(id).await?;
         let audit = Audit::on_account(id, Action::AccountDelete)

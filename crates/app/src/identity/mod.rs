@@ -1,5 +1,7 @@
 //! Identity: creating users, signing in and out, the signed-in person's own profile, sessions,
 //! personal access tokens, two-factor sign-in, passwords (change, reset) and re-authentication.
+pub mod denials;
+pub mod device;
 pub mod me;
 pub mod password;
 pub mod registration;

@@ -1,42 +1,52 @@
-//! Asking a signed-in person to prove who they are again before a sensitive change: their
-//! password, and their second factor when two-factor sign-in is on.
+//! Asking a signed-in person for their password (and second factor) again before a grave
+//! step: ownership transfer, account deletion, turning 2FA off, password change, token
+//! creation. Every check is reserved against sign-in's per-account limit before it is made.
 use steward_store::UserRow;
 use zeroize::Zeroizing;
 
 use crate::actor::Ctx;
 use crate::error::{AppError, AppResult};
+use crate::identity::sign_in::{AttemptKind, reserve_attempt};
 use crate::services::Services;
 use crate::twofactor::verify_second_factor;
 
-/// Checks every secret given: a password must be the user's, and with 2FA on a code (TOTP or
-/// recovery code, consumed) is required. At least one secret must be given. Wrong: 403.
+/// Verifies `password` (when given) and, when the person has 2FA on, `totp` (a current code or
+/// a recovery code). At least one secret is always checked. Failures count per person with
+/// sign-in's per-account limit (kept apart from sign-in's own count, so strangers guessing at
+/// the sign-in form cannot block the person's own step-ups); at the limit: 429 `rate-limited`.
 pub async fn confirm(
     s: &Services,
-    _ctx: &Ctx,
+    ctx: &Ctx,
     user: &UserRow,
     password: Option<&str>,
     totp: Option<&str>,
 ) -> AppResult<()> {
-    let password = password.filter(|p| !p.is_empty());
-    let totp = totp.map(str::trim).filter(|c| !c.is_empty());
-    if password.is_none() && totp.is_none() {
-        return Err(AppError::validation("password", "is required to confirm this change"));
+    let code = totp.filter(|c| !c.trim().is_empty());
+    if user.totp_enabled && code.is_none() {
+        return Err(AppError::TotpRequired);
     }
-    if let Some(p) = password
-        && !s.passwords.verify(Zeroizing::new(p.to_string()), Some(user.password_hash.clone())).await?
+    if password.is_none() && !user.totp_enabled {
+        return Err(AppError::validation("password", "is required: enter your password again"));
+    }
+    let attempt = reserve_attempt(s, ctx, AttemptKind::StepUp, &user.email, None).await?;
+    if let Some(password) = password
+        && !s.passwords.verify(Zeroizing::new(password.to_string()), Some(user.password_hash.clone())).await?
     {
-        return Err(AppError::Forbidden("the password is wrong".into()));
+        s.store.settle_attempt(&attempt, false).await?;
+        return Err(AppError::Forbidden("the password is wrong; this step needs your password again".into()));
     }
-    if user.totp_enabled {
-        let Some(code) = totp else { return Err(AppError::TotpRequired) };
+    if user.totp_enabled
+        && let Some(code) = code
+    {
         let mut tx = s.store.begin().await?;
         if verify_second_factor(s, &mut tx, user, code).await?.is_none() {
+            drop(tx);
+            s.store.settle_attempt(&attempt, false).await?;
             return Err(AppError::Forbidden("the two-factor code is wrong, expired or was already used".into()));
         }
+        // The code is used up whatever the step does next.
         tx.commit().await?;
-    } else if password.is_none() {
-        // Without 2FA there is no code to check: only the password proves anything.
-        return Err(AppError::validation("password", "is required to confirm this change"));
     }
+    s.store.settle_attempt(&attempt, true).await?;
     Ok(())
 }

@@ -8,8 +8,9 @@ use utoipa::ToSchema;
 use crate::actor::{Ctx, Principal};
 use crate::error::{AppError, AppResult};
 use crate::identity::sessions::require_session;
+use crate::identity::step_up;
 use crate::services::Services;
-use crate::twofactor::{self, new_recovery_codes, recovery_code_hash, secret_aad, verify_second_factor};
+use crate::twofactor::{self, new_recovery_codes, recovery_code_hash, secret_aad};
 use crate::usecase::{Audit, audited};
 
 #[derive(Serialize, ToSchema)]
@@ -113,10 +114,11 @@ pub async fn disable_totp(s: &Services, ctx: &Ctx, who: &Principal, input: CodeR
     if !user.totp_enabled {
         return Err(AppError::Conflict("two-factor authentication is not on".into()));
     }
+    if input.code.trim().is_empty() {
+        return Err(AppError::validation("code", "is required: a code from your app or a recovery code"));
+    }
+    step_up::confirm(s, ctx, &user, None, Some(&input.code)).await?;
     audited(s, ctx, &who.actor(), async |tx| {
-        if verify_second_factor(s, tx, &user, &input.code).await?.is_none() {
-            return Err(AppError::validation("code", "is wrong, expired or was already used"));
-        }
         tx.disable_totp(&user.id, s.clock.now_us()).await?;
         Ok(((), on_user(Action::TotpDisable, &user)))
     })

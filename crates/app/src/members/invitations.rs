@@ -257,9 +257,16 @@ pub async fn resend_invitation(
     })
     .await?;
     let invite_url = format!("{}/invite/{}", s.settings.public_url, token.as_str());
-    let (mail_status, mail_error) =
-        mail_invitation(s, inv, &invitation.email, &who.display_name, &account_name, invitation.role.as_str(), &invite_url)
-            .await?;
+    let (mail_status, mail_error) = mail_invitation(
+        s,
+        inv,
+        &invitation.email,
+        &who.display_name,
+        &account_name,
+        invitation.role.as_str(),
+        &invite_url,
+    )
+    .await?;
     Ok(ResentInvitation { id: inv.to_string(), invite_url, mail_status, mail_error })
 }
 

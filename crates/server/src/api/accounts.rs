@@ -14,7 +14,7 @@ use crate::state::AppState;
 
 use steward_app::accounts::check::CheckView;
 use steward_app::accounts::create::CreateAccountRequest;
-use steward_app::accounts::ownership::TransferRequest;
+use steward_app::accounts::ownership::{DeleteAccountRequest, TransferRequest};
 use steward_app::accounts::rules::AcceptRulesRequest;
 use steward_app::accounts::view::{AccountView, PlatformView};
 // The web app's alert-threshold form builds one (until it calls the use case itself).
@@ -94,7 +94,8 @@ pub(crate) async fn accept_rules(
 
 /// A signed-in session only: a personal access token cannot give an account away.
 #[utoipa::path(post, path = "/accounts/{id}/transfer", tag = "accounts", params(("id" = String, Path)), request_body = TransferRequest,
-    responses((status = 200, body = AccountView), (status = 403, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = AccountView), (status = 401, body = Problem, description = "totp-required"), (status = 403, body = Problem),
+        (status = 422, body = Problem), (status = 429, body = Problem, description = "too many wrong passwords or codes; see Retry-After")))]
 pub(crate) async fn transfer_ownership(
     State(state): State<AppState>,
     ctx: Ctx,
@@ -105,15 +106,19 @@ pub(crate) async fn transfer_ownership(
     Ok(Json(ownership::transfer_ownership(&state, &ctx, &principal, &id, body).await?))
 }
 
-#[utoipa::path(delete, path = "/accounts/{id}", tag = "accounts", params(("id" = String, Path)),
-    responses((status = 204, description = "deleted; its credential destroyed"), (status = 403, body = Problem)))]
+/// Needs the owner's password (and code when 2FA is on) again, throttled like sign-in.
+#[utoipa::path(delete, path = "/accounts/{id}", tag = "accounts", params(("id" = String, Path)), request_body = DeleteAccountRequest,
+    responses((status = 204, description = "deleted; its credential destroyed"), (status = 401, body = Problem, description = "totp-required"),
+        (status = 403, body = Problem, description = "not the owner, or a wrong password or code"), (status = 422, body = Problem),
+        (status = 429, body = Problem, description = "too many wrong passwords or codes; see Retry-After")))]
 pub(crate) async fn delete_account(
     State(state): State<AppState>,
     ctx: Ctx,
     principal: Principal,
     Path(id): Path<String>,
+    Json(body): Json<DeleteAccountRequest>,
 ) -> ApiResult<StatusCode> {
-    ownership::delete_account(&state, &ctx, &principal, &id).await?;
+    ownership::delete_account(&state, &ctx, &principal, &id, body).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::auth::{Principal, clear_session_cookie, csrf_token, session_set_cookie};
+use crate::auth::{Principal, clear_session_cookie, csrf_token, device_set_cookie, session_set_cookie};
 use crate::error::{ApiResult, Json, Problem};
 use crate::request::Ctx;
 use crate::state::AppState;
@@ -68,6 +68,9 @@ pub(crate) async fn login(
     let mut resp = Json(body).into_response();
     if let Ok(v) = session_set_cookie(&state, &signed_in.token).parse() {
         resp.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    if let Ok(v) = device_set_cookie(&state, &signed_in.device_cookie).parse() {
+        resp.headers_mut().append(header::SET_COOKIE, v);
     }
     resp.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
     Ok(resp)

@@ -91,7 +91,8 @@ pub(crate) async fn confirm_totp(
 }
 
 #[utoipa::path(delete, path = "/me/totp", tag = "me", request_body = CodeRequest,
-    responses((status = 204), (status = 409, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 204), (status = 403, body = Problem, description = "a wrong, expired or used code"), (status = 409, body = Problem),
+        (status = 422, body = Problem), (status = 429, body = Problem, description = "too many wrong codes; see Retry-After")))]
 pub(crate) async fn disable_totp(
     State(state): State<AppState>,
     ctx: Ctx,

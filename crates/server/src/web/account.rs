@@ -10,6 +10,7 @@ use steward_domain::platform;
 use steward_domain::windows::parse_time_zone;
 
 use steward_app::accounts::check;
+use steward_app::accounts::ownership::{self, DeleteAccountRequest};
 use steward_app::accounts::rules::{self, AcceptRulesRequest};
 use steward_app::accounts::settings::{self, SettingsRequest};
 use steward_app::accounts::view::{AccountView, account_view, list_accounts};
@@ -289,6 +290,8 @@ struct SettingsPage {
     id: String,
     form: Form,
     forced_owner_approval: bool,
+    /// Deleting the account (the owner only), which asks for the password again.
+    delete: Option<Form>,
 }
 
 async fn settings_view(state: &AppState, viewer: &Viewer, id: &str) -> Result<(SettingsPage, AccountView), ApiError> {
@@ -296,11 +299,17 @@ async fn settings_view(state: &AppState, viewer: &Viewer, id: &str) -> Result<(S
     let forced_owner_approval = platform::kind_of(a.account.platform.as_str(), &a.account.account_kind)
         .is_some_and(|k| k.owner_approval_required);
     let nav = account_nav(&a, "settings");
+    let delete = a.has(Capability::OwnershipTransfer).then(|| Form::new("delete", &viewer.csrf));
     let view = account_view(state, a.account, &a.membership);
     let mut layout = viewer.layout(format!("Settings of {}", view.display_name));
     layout.account = Some(nav);
-    let page =
-        SettingsPage { layout, id: id.to_string(), form: Form::new("settings", &viewer.csrf), forced_owner_approval };
+    let page = SettingsPage {
+        layout,
+        id: id.to_string(),
+        form: Form::new("settings", &viewer.csrf),
+        forced_owner_approval,
+        delete,
+    };
     Ok((page, view))
 }
 
@@ -388,6 +397,28 @@ pub async fn settings_submit(
         Err(e) => {
             let (mut page, _) = settings_view(&state, &viewer, &id).await.or_page(&viewer)?;
             page.form = Form::new("settings", &viewer.csrf).with_values(data).failed(&e);
+            render_failed(&page, &e)
+        }
+    })
+}
+
+/// Deletes the account once the owner has given their password (and code) again, through the
+/// same use case as `DELETE /api/v1/accounts/{id}`; a refusal shows by the form.
+pub async fn delete_submit(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    data: FormData,
+) -> Result<Response, PageError> {
+    let body =
+        DeleteAccountRequest { password: data.get("password").unwrap_or("").to_string(), totp: data.opt("totp") };
+    let result = ownership::delete_account(&state, &viewer.ctx(), &viewer.principal, &id, body).await.map_err(ApiError);
+    Ok(match result {
+        Ok(()) => see_other("/"),
+        Err(e) => {
+            let (mut page, view) = settings_view(&state, &viewer, &id).await.or_page(&viewer)?;
+            page.form = settings_values(page.form, &view);
+            page.delete = Some(Form::new("delete", &viewer.csrf).failed(&e));
             render_failed(&page, &e)
         }
     })

@@ -75,6 +75,7 @@ pub fn router() -> Router<AppState> {
         .route("/accounts/{id}/check", post(account::check))
         .route("/accounts/{id}/leave", post(account::leave))
         .route("/accounts/{id}/settings", get(account::settings_page).post(account::settings_submit))
+        .route("/accounts/{id}/delete", post(account::delete_submit))
         .route("/accounts/{id}/members", get(members::members_page))
         .route("/accounts/{id}/invitations", post(members::invite))
         .route("/accounts/{id}/invitations/{inv}/withdraw", post(members::withdraw))
@@ -210,11 +211,11 @@ impl FromRequestParts<AppState> for Viewer {
             Err(e) => return Err(PageError::new(None, e).into_response()),
         };
         let csrf = principal.session_id.as_deref().map(|sid| csrf_token(state, sid)).unwrap_or_default();
-        let meta = parts
-            .extensions
-            .get::<RequestMeta>()
-            .cloned()
-            .unwrap_or(RequestMeta { ip: "unknown".into(), user_agent: None });
+        let meta = parts.extensions.get::<RequestMeta>().cloned().unwrap_or(RequestMeta {
+            ip: "unknown".into(),
+            user_agent: None,
+            device: None,
+        });
         let slot = parts.extensions.get::<AuditSlot>().cloned().unwrap_or_default();
         Ok(Viewer { principal, csrf, meta, slot, tz: viewer_time_zone(&parts.headers) })
     }
@@ -238,11 +239,11 @@ impl<S: Send + Sync> FromRequestParts<S> for Visitor {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Response> {
-        let meta = parts
-            .extensions
-            .get::<RequestMeta>()
-            .cloned()
-            .unwrap_or(RequestMeta { ip: "unknown".into(), user_agent: None });
+        let meta = parts.extensions.get::<RequestMeta>().cloned().unwrap_or(RequestMeta {
+            ip: "unknown".into(),
+            user_agent: None,
+            device: None,
+        });
         let slot = parts.extensions.get::<AuditSlot>().cloned().unwrap_or_default();
         Ok(Visitor { meta, slot, headers: parts.headers.clone() })
     }

@@ -10,7 +10,7 @@ use steward_app::AppError;
 use steward_domain::capability::MemberRights;
 use zeroize::Zeroizing;
 
-use crate::auth::{clear_session_cookie, session_set_cookie};
+use crate::auth::{clear_session_cookie, device_set_cookie, session_set_cookie};
 use crate::error::{ApiError, Path, Query};
 use crate::state::AppState;
 use crate::web::html::{Html, describe_capability};
@@ -211,9 +211,10 @@ async fn register_and_sign_in(
     Ok(sign_in::login(state, &visitor.ctx(), login).await?)
 }
 
-/// Sends the browser on to `to` with the new session's cookie.
+/// Sends the browser on to `to` with the new session's cookie and the device cookie.
 fn signed_in_to(state: &AppState, signed_in: &SignedIn, to: &str) -> Response {
-    with_cookie(see_other(to), Some(&session_set_cookie(state, &signed_in.token)))
+    let resp = with_cookie(see_other(to), Some(&session_set_cookie(state, &signed_in.token)));
+    with_cookie(resp, Some(&device_set_cookie(state, &signed_in.device_cookie)))
 }
 
 pub async fn signup_submit(State(state): State<AppState>, visitor: Visitor, data: FormData) -> Response {

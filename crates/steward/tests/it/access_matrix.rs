@@ -300,7 +300,7 @@ impl World<'_> {
                 let to = self.spare_viewer(account).await;
                 app.post(&format!("{base}/transfer")).json(json!({"to_user_id": to, "password": PASSWORD}))
             }
-            "DELETE /accounts/{id}" => app.delete(&base),
+            "DELETE /accounts/{id}" => app.delete(&base).json(json!({"password": PASSWORD})),
             "GET /accounts/{id}/members" => app.get(&format!("{base}/members")),
             "POST /accounts/{id}/invitations (editor)" => app
                 .post(&format!("{base}/invitations"))

@@ -255,9 +255,9 @@ both_backends! {
         let r = transfer(json!({"to_user_id": heir.user_id, "password": PASSWORD})).await;
         assert_eq!(r.status, 200, "{}", r.text);
         assert_eq!((r.body["my_role"].as_str(), r.body["owner_id"].as_str()), (Some("admin"), Some(heir.user_id.as_str())));
-        app.delete(&path(&acc, "")).auth(&owner).send().await.assert_problem(403, "forbidden");
+        app.delete(&path(&acc, "")).auth(&owner).json(json!({"password": PASSWORD})).send().await.assert_problem(403, "forbidden");
         assert_eq!(app.get(&path(&acc, "")).auth(&heir).send().await.body["my_role"], "owner");
-        assert_eq!(app.delete(&path(&acc, "")).auth(&heir).send().await.status, 204);
+        assert_eq!(app.delete(&path(&acc, "")).auth(&heir).json(json!({"password": PASSWORD})).send().await.status, 204);
         app.get(&path(&acc, "")).auth(&heir).send().await.assert_problem(404, "not-found");
     }
 

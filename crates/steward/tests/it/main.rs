@@ -27,6 +27,7 @@ mod publishing;
 mod rate_limits;
 mod secrets;
 mod sessions;
+mod throttle;
 mod tokens;
 mod totp;
 mod vault;

@@ -107,7 +107,7 @@ both_backends! {
     async fn turning_totp_off_needs_a_code(app: TestApp) {
         let s = app.user("off@example.com").await;
         let (secret, codes) = enrol(&app, &s).await;
-        app.req(reqwest::Method::DELETE, "/api/v1/me/totp").auth(&s).json(json!({"code": "999999"})).send().await.assert_problem(422, "validation");
+        app.req(reqwest::Method::DELETE, "/api/v1/me/totp").auth(&s).json(json!({"code": "999999"})).send().await.assert_problem(403, "forbidden");
         app.clock.advance(Duration::from_secs(30));
         let r = app.req(reqwest::Method::DELETE, "/api/v1/me/totp").auth(&s).json(json!({"code": totp_code(&secret, &app, 0)})).send().await;
         assert_eq!(r.status, 204, "{}", r.text);
