@@ -27,6 +27,7 @@ pub mod platforms;
 pub mod posts;
 pub mod scheduler;
 pub mod services;
+pub mod strict_json;
 pub mod sweeper;
 pub mod twofactor;
 pub mod usecase;

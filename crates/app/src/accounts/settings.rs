@@ -99,16 +99,14 @@ pub async fn update_settings(
         let old_thresholds = AlertThresholds::from_stored(&a.alert_thresholds);
         let thresholds = match &input.alert_thresholds {
             None => old_thresholds,
-            Some(v) => match serde_json::from_value::<AlertThresholds>(v.clone()) {
+            // Strictly: an array or a misspelt check is refused, never read as the defaults.
+            Some(v) => match crate::strict_json::from_value::<AlertThresholds>("alert_thresholds", v.clone()) {
                 Ok(t) => {
                     errors.extend(t.problems().into_iter().map(|(f, m)| FieldError::new(&f, m)));
                     t
                 }
                 Err(e) => {
-                    errors.push(FieldError::new(
-                        "alert_thresholds",
-                        format!("must be an object of {{\"count\": n, \"minutes\": m}} per check ({e})"),
-                    ));
+                    errors.push(e);
                     old_thresholds
                 }
             },
