@@ -4,6 +4,7 @@ pub mod api;
 pub mod app;
 pub mod auth;
 pub mod error;
+pub mod openapi;
 pub mod request;
 pub mod state;
 pub mod web;

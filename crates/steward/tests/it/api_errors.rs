@@ -171,6 +171,58 @@ async fn openapi_lists_every_route() {
             "{method} {path} missing from the OpenAPI document"
         );
     }
+    // The contract's structure: a description on every response, problem+json for every error
+    // documented as a problem, and a security requirement and a 401 wherever a credential is needed.
+    let public = [
+        "get /invite/{token}",
+        "post /api/v1/auth/register",
+        "post /api/v1/auth/login",
+        "get /healthz",
+        "get /readyz",
+        "get /metrics",
+    ];
+    assert_eq!(doc.body["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
+    assert_eq!(doc.body["components"]["securitySchemes"]["session"]["name"], "steward_session");
+    assert!(paths.get("/invite/{token}").and_then(|p| p.get("get")).is_some(), "the invitation page is described");
+    for (path, item) in paths {
+        for (method, op) in item.as_object().unwrap() {
+            let name = format!("{method} {path}");
+            let responses = op["responses"].as_object().unwrap();
+            for (status, response) in responses {
+                assert!(
+                    response["description"].as_str().is_some_and(|d| !d.is_empty()),
+                    "{name} {status}: no description"
+                );
+                if status.starts_with('4') || status.starts_with('5') {
+                    assert!(
+                        response["content"]
+                            .get("application/json")
+                            .is_none_or(|m| m["schema"]["$ref"] != "#/components/schemas/Problem"),
+                        "{name} {status}: a problem documented as application/json"
+                    );
+                }
+            }
+            assert!(op["summary"].as_str().is_some_and(|s| !s.is_empty()), "{name}: no summary");
+            let security = op["security"].as_array().unwrap_or_else(|| panic!("{name}: no security"));
+            if public.contains(&name.as_str()) {
+                assert!(security.is_empty(), "{name} is public");
+            } else {
+                assert!(!security.is_empty(), "{name}: needs a credential but declares no security");
+                let unauthorized = &responses["401"];
+                assert!(unauthorized["content"]["application/problem+json"].is_object(), "{name}: no 401 problem");
+            }
+            if op.get("requestBody").is_some() {
+                assert!(
+                    responses.contains_key("422") && responses.contains_key("413"),
+                    "{name}: a body but no 422/413"
+                );
+            }
+        }
+    }
+    // The upload is the file itself, not an array of numbers.
+    let upload = &paths["/api/v1/accounts/{id}/media"]["post"]["requestBody"]["content"];
+    assert_eq!(upload["image/png"]["schema"]["format"], "binary", "{upload}");
+
     // And nothing is served that the document does not describe: every documented path answers
     // something other than the router's 404 fallback.
     for (path, item) in paths {
