@@ -10,6 +10,7 @@ pub mod audit_verify;
 pub mod authz;
 pub mod clock;
 pub mod config;
+pub mod config_check;
 pub mod connect;
 pub mod credentials;
 pub mod crypto;
