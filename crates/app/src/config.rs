@@ -611,8 +611,8 @@ mod tests {
             let first = line.split('|').nth(1).unwrap_or_default();
             let mut prefix = String::new();
             for name in first.split('`').skip(1).step_by(2) {
-                let full = if name.starts_with('_') {
-                    format!("{prefix}{}", &name[1..])
+                let full = if let Some(rest) = name.strip_prefix('_') {
+                    format!("{prefix}{rest}")
                 } else {
                     let word = name.trim_start_matches("STEWARD_").split('_').next().unwrap_or_default();
                     prefix = format!("STEWARD_{word}_");

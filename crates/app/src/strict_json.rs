@@ -145,9 +145,38 @@ impl<'de> Deserializer<'de> for Strict {
         self.0.deserialize_enum(name, variants, visitor)
     }
 
+    fn deserialize_i64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        whole(self.0).deserialize_any(visitor)
+    }
+
+    fn deserialize_i32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        whole(self.0).deserialize_any(visitor)
+    }
+
+    fn deserialize_u64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        whole(self.0).deserialize_any(visitor)
+    }
+
+    fn deserialize_u32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        whole(self.0).deserialize_any(visitor)
+    }
+
     serde::forward_to_deserialize_any! {
-        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf unit
+        bool i8 i16 i128 u8 u16 u128 f32 f64 char str string bytes byte_buf unit
         unit_struct seq tuple tuple_struct map identifier ignored_any
+    }
+}
+
+/// JSON Schema counts `3.0` as the integer 3 (clients and generators send it so); any other
+/// fraction stays a number and is refused where an integer is expected.
+fn whole(v: Value) -> Value {
+    match v.as_f64() {
+        Some(f) if v.is_f64() && f.fract() == 0.0 && f.abs() < 9.0e15 => {
+            #[allow(clippy::cast_possible_truncation)]
+            let n = f as i64;
+            Value::from(n)
+        }
+        _ => v,
     }
 }
 
@@ -227,7 +256,7 @@ mod tests {
 
     #[test]
     fn errors_name_the_field_in_words() {
-        assert_eq!(err(r#"{"version":1.0}"#), ("version".into(), "must be an integer".into()));
+        assert_eq!(err(r#"{"version":1.5}"#), ("version".into(), "must be an integer".into()));
         assert_eq!(err("[1, true]"), ("body".into(), "must be an object".into()));
         assert_eq!(err("{}"), ("version".into(), "is required".into()));
         assert_eq!(err(r#"{"version":1,"inner":[3]}"#), ("inner".into(), "must be an object".into()));
@@ -242,7 +271,7 @@ mod tests {
         assert_eq!(err(r#"{"version":1,"kind":"gif"}"#), ("kind".into(), "must be one of: image, video".into()));
         assert_eq!(err(r#"{"version":1,"flag":"yes"}"#), ("flag".into(), "must be a boolean".into()));
         assert_eq!(err("{not json"), ("body".into(), "is not valid JSON".into()));
-        let ok: Outer = from_slice(br#"{"version":3,"inner":{"count":2},"kind":"video","extra":1}"#).expect("valid");
+        let ok: Outer = from_slice(br#"{"version":3.0,"inner":{"count":2},"kind":"video","extra":1}"#).expect("valid");
         assert_eq!((ok.version, ok.inner.map(|i| i.count)), (3, Some(2)));
         let prefixed = from_value::<Inner>("alert_thresholds", serde_json::json!([])).expect_err("array");
         assert_eq!(prefixed.field, "alert_thresholds");

@@ -5,8 +5,9 @@
 use serde_json::{Map, Value, json};
 
 /// Operations anyone may call (no credential).
-const PUBLIC: [(&str, &str); 6] = [
+const PUBLIC: [(&str, &str); 7] = [
     ("get", "/invite/{token}"),
+    ("post", "/invite/{token}"),
     ("post", "/api/v1/auth/register"),
     ("post", "/api/v1/auth/login"),
     ("get", "/healthz"),
@@ -202,6 +203,25 @@ fn add_outside_routes(doc: &mut Value) {
         "responses": {
             "200": html("The invitation, with the account, the role and the forms to accept"),
             "404": html("The invitation is not valid: expired, withdrawn or already used"),
+        },
+    }, "post": {
+        "tags": ["members"],
+        "operationId": "invitation_submit",
+        "summary": "Accept an invitation from its page",
+        "description": "The page's form: accept while signed in (session cookie and its CSRF field), or \
+                        `action=register` to create an account with the invitation. Answers with a page or a redirect.",
+        "parameters": [{"name": "token", "in": "path", "required": true, "schema": {"type": "string"}}],
+        "requestBody": {"content": {"application/x-www-form-urlencoded": {"schema": {
+            "type": "object",
+            "properties": {"action": {"type": "string"}, "csrf": {"type": "string"}},
+        }}}},
+        "responses": {
+            "200": html("The page again, with what went wrong next to the field"),
+            "303": {"description": "Accepted or registered: on to the account"},
+            "403": html("The form had expired or the invitation is for another email address"),
+            "404": html("The invitation is not valid: expired, withdrawn or already used"),
+            "413": problem("The request body is too large (`payload-too-large`)"),
+            "422": html("A field is invalid; the page names it"),
         },
     }});
 }

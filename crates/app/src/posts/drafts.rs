@@ -259,6 +259,8 @@ pub struct ListPostsQuery {
     pub state: Option<String>,
     /// Only posts by this author (user id).
     pub author: Option<String>,
+    /// 1 to 500; default 50.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
     pub cursor: Option<String>,
 }

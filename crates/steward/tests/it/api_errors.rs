@@ -64,8 +64,9 @@ both_backends! {
         assert_eq!(post.status, 201, "{}", post.text);
         let post_id = post.body["id"].as_str().unwrap().to_string();
 
-        // A float where an integer is expected names the field, in words, not the parser's.
-        let r = app.post(&format!("/api/v1/posts/{post_id}/approve")).auth(&owner).json(json!({"version": 1.0})).send().await;
+        // A fraction where an integer is expected names the field, in words, not the parser's
+        // (`1.0` is the integer 1, as JSON Schema counts it).
+        let r = app.post(&format!("/api/v1/posts/{post_id}/approve")).auth(&owner).json(json!({"version": 1.5})).send().await;
         r.assert_problem(422, "validation");
         assert_eq!(r.body["errors"][0]["field"], "version", "{}", r.text);
         assert_eq!(r.body["errors"][0]["message"], "must be an integer", "{}", r.text);
