@@ -17,7 +17,7 @@ pip_install() {
     || python3 -m pip install -q --disable-pip-version-check --break-system-packages "$@"
 }
 pip_install 'schemathesis>=4,<5' openapi-spec-validator >/dev/null
-schemathesis() { python3 -m schemathesis.cli "$@"; }
+schemathesis() { python3 -m schemathesis.cli --config-file .ci/schemathesis.toml "$@"; }
 
 work=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')

@@ -176,6 +176,7 @@ async fn openapi_lists_every_route() {
     // documented as a problem, and a security requirement and a 401 wherever a credential is needed.
     let public = [
         "get /invite/{token}",
+        "post /invite/{token}",
         "post /api/v1/auth/register",
         "post /api/v1/auth/login",
         "get /healthz",
