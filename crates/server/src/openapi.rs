@@ -85,13 +85,30 @@ pub fn finish(doc: &mut Value) {
     });
     add_outside_routes(doc);
     let binary = json!({"schema": {"type": "string", "format": "binary"}});
+    let media: Value = ["image/png", "image/jpeg", "image/gif", "image/webp", "video/mp4", "video/quicktime"]
+        .into_iter()
+        .map(|t| (t.to_string(), binary.clone()))
+        .collect::<Map<String, Value>>()
+        .into();
     if let Some(upload) = doc.pointer_mut("/paths/~1api~1v1~1accounts~1{id}~1media/post/requestBody") {
-        upload["content"] = ["image/png", "image/jpeg", "image/gif", "image/webp", "video/mp4", "video/quicktime"]
-            .into_iter()
-            .map(|t| (t.to_string(), binary.clone()))
-            .collect::<Map<String, Value>>()
-            .into();
+        upload["content"] = media.clone();
         upload["required"] = json!(true);
+    }
+    // A stored file is served with its own type.
+    if let Some(file) = doc.pointer_mut("/paths/~1api~1v1~1accounts~1{id}~1media~1{media_id}/get/responses/200") {
+        file["content"] = media;
+    }
+    // The activity log streams as CSV or JSON lines when asked (`format`, or `Accept`).
+    for pointer in [
+        "/paths/~1api~1v1~1accounts~1{id}~1activity/get/responses/200",
+        "/paths/~1api~1v1~1me~1activity/get/responses/200",
+    ] {
+        if let Some(content) =
+            doc.pointer_mut(pointer).and_then(|r| r.get_mut("content")).and_then(Value::as_object_mut)
+        {
+            content.insert("text/csv".into(), json!({"schema": {"type": "string"}}));
+            content.insert("application/x-ndjson".into(), json!({"schema": {"type": "string"}}));
+        }
     }
     let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else { return };
     for (path, item) in paths.iter_mut() {

@@ -21,6 +21,7 @@ pub struct ActivityQuery {
     #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
     /// From the previous page's `next_cursor`.
+    #[param(pattern = r"^-?[0-9]{1,18}\.-?[0-9]{1,18}$")]
     pub cursor: Option<String>,
     /// A user id.
     pub actor: Option<String>,
