@@ -37,6 +37,8 @@ pub struct CommentView {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ReplyRequest {
+    /// 1 to 3000 characters.
+    #[schema(min_length = 1, max_length = 3000, pattern = "[^\\s]")]
     pub text: String,
 }
 

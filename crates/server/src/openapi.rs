@@ -94,6 +94,29 @@ pub fn finish(doc: &mut Value) {
         upload["content"] = media.clone();
         upload["required"] = json!(true);
     }
+    // Alert thresholds are read strictly: only the four checks, each a count and a window.
+    if let Some(thresholds) = doc.pointer_mut("/components/schemas/SettingsRequest/properties/alert_thresholds") {
+        let threshold = json!({
+            "type": "object",
+            "additionalProperties": false,
+            "required": ["count", "minutes"],
+            "properties": {
+                "count": {"type": "integer", "minimum": 1, "maximum": 1000},
+                "minutes": {"type": "integer", "minimum": 1, "maximum": 1440},
+            },
+        });
+        *thresholds = json!({
+            "type": ["object", "null"],
+            "description": "Alert thresholds; checks left out take their defaults (DESIGN.md \"Alerts\").",
+            "additionalProperties": false,
+            "properties": {
+                "failed_sign_ins": threshold,
+                "denied_actions": threshold,
+                "post_burst": threshold,
+                "member_change_burst": threshold,
+            },
+        });
+    }
     // A stored file is served with its own type.
     if let Some(file) = doc.pointer_mut("/paths/~1api~1v1~1accounts~1{id}~1media~1{media_id}/get/responses/200") {
         file["content"] = media;

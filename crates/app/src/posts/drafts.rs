@@ -256,6 +256,7 @@ fn replay(
 #[derive(Debug, Default, Deserialize, IntoParams)]
 pub struct ListPostsQuery {
     /// Only posts in this state.
+    #[param(pattern = "^(draft|in_review|approved|scheduled|publishing|published|failed|cancelled)$")]
     pub state: Option<String>,
     /// Only posts by this author (user id).
     pub author: Option<String>,
