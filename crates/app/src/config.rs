@@ -84,6 +84,10 @@ pub struct Settings {
     /// server appends the chain head every minute, outside the database.
     pub audit_anchor_file: PathBuf,
     pub publishing: PublishingSettings,
+    /// `STEWARD_LOG`: the log filter (checked by the binary, which owns logging).
+    pub log: String,
+    /// `STEWARD_LOG_FORMAT=json`.
+    pub log_json: bool,
 }
 
 /// The scheduler's timings (`STEWARD_SCHEDULER_*`, `STEWARD_PUBLISH_*`).
@@ -219,25 +223,99 @@ pub enum ConfigError {
     Parse { path: PathBuf, source: Box<toml::de::Error> },
     #[error("invalid value for {name}: {message}")]
     Invalid { name: &'static str, message: String },
+    #[error("unknown setting {key:?} in {path}: the keys are the STEWARD_* names of README's settings table without STEWARD_, lower-cased ({})", SETTINGS.iter().map(|k| file_key(k.name)).collect::<Vec<_>>().join(", "))]
+    UnknownKey { path: PathBuf, key: String },
 }
 
-/// The keys accepted in `steward.toml`: the environment variable names without `STEWARD_`,
-/// lower-cased (`listen`, `data_dir`, `database_url`, …).
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FileSettings {
-    listen: Option<String>,
-    data_dir: Option<String>,
-    database_url: Option<String>,
-    public_url: Option<String>,
-    signup: Option<String>,
-    master_key_file: Option<String>,
-    master_key: Option<String>,
-    smtp_url: Option<String>,
-    mail_from: Option<String>,
-    allow_private_networks: Option<bool>,
-    session_idle_minutes: Option<u64>,
-    session_absolute_minutes: Option<u64>,
+/// One setting: its environment name (`steward.toml` takes it without `STEWARD_`, lower-cased),
+/// what it accepts, and whether its value is a secret (never printed).
+#[derive(Debug, Clone, Copy)]
+pub struct Known {
+    pub name: &'static str,
+    pub accepts: &'static str,
+    pub secret: bool,
+}
+
+const fn known(name: &'static str, accepts: &'static str) -> Known {
+    Known { name, accepts, secret: false }
+}
+
+const fn secret(name: &'static str, accepts: &'static str) -> Known {
+    Known { name, accepts, secret: true }
+}
+
+/// Every setting, as README's table lists them (a test reads the table).
+pub const SETTINGS: &[Known] = &[
+    known("STEWARD_LISTEN", "host:port, e.g. 127.0.0.1:8080"),
+    known("STEWARD_DATA_DIR", "a directory path"),
+    secret("STEWARD_DATABASE_URL", "sqlite://PATH or postgres://user:pass@host/db"),
+    known("STEWARD_PUBLIC_URL", "an http:// or https:// URL"),
+    known("STEWARD_SIGNUP", "open, invite or closed"),
+    known("STEWARD_MASTER_KEY_FILE", "a file path"),
+    secret("STEWARD_MASTER_KEY", "base64 of 32 bytes"),
+    known("STEWARD_SESSION_IDLE_MINUTES", "a whole number of minutes, at least 1"),
+    known("STEWARD_SESSION_ABSOLUTE_MINUTES", "a whole number of minutes, at least 1"),
+    known("STEWARD_ALLOW_PRIVATE_NETWORKS", "true or false"),
+    known("STEWARD_PASSWORD_HASH_CONCURRENCY", "a whole number, at least 1"),
+    known("STEWARD_PASSWORD_HASH_QUEUE", "a whole number"),
+    known("STEWARD_TRUSTED_PROXIES", "comma-separated IP addresses, e.g. 127.0.0.1, ::1"),
+    secret("STEWARD_SMTP_URL", "smtp://, smtps:// or smtp://…?tls=required URL"),
+    known("STEWARD_MAIL_FROM", "an email address, e.g. Steward <steward@example.com>"),
+    known("STEWARD_LINKEDIN_CLIENT_ID", "the LinkedIn app's client id"),
+    secret("STEWARD_LINKEDIN_CLIENT_SECRET", "the LinkedIn app's client secret"),
+    known("STEWARD_LINKEDIN_AUTH_BASE", "an origin (scheme, host, port; no path)"),
+    known("STEWARD_LINKEDIN_API_BASE", "an origin (scheme, host, port; no path)"),
+    known("STEWARD_LINKEDIN_VERSION", "YYYYMM, e.g. 202610"),
+    known("STEWARD_LINKEDIN_MEMBER_READ", "true or false"),
+    known("STEWARD_TIKTOK_CLIENT_ID", "the TikTok app's client key"),
+    secret("STEWARD_TIKTOK_CLIENT_SECRET", "the TikTok app's client secret"),
+    known("STEWARD_TIKTOK_AUTH_BASE", "an origin (scheme, host, port; no path)"),
+    known("STEWARD_TIKTOK_API_BASE", "an origin (scheme, host, port; no path)"),
+    known("STEWARD_AUDIT_RETENTION_DAYS", "a whole number of days, at least 1"),
+    known("STEWARD_AUDIT_ANCHOR_FILE", "a file path"),
+    known("STEWARD_SCHEDULER_LEASE_SECS", "a whole number of seconds, at least 1"),
+    known("STEWARD_SCHEDULER_RECHECK_SECS", "a whole number of seconds, at least 1"),
+    known("STEWARD_SCHEDULER_BATCH", "a whole number, at least 1"),
+    known("STEWARD_SCHEDULER_CONCURRENCY", "a whole number, at least 1"),
+    known("STEWARD_PUBLISH_MAX_ATTEMPTS", "a whole number, at least 1"),
+    known("STEWARD_PUBLISH_BACKOFF_SECS", "a whole number of seconds, at least 1"),
+    known("STEWARD_PUBLISH_BACKOFF_MAX_SECS", "a whole number of seconds, at least 1"),
+    known("STEWARD_LOG", "a log filter such as info, debug or info,steward_server=trace"),
+    known("STEWARD_LOG_FORMAT", "text or json"),
+];
+
+/// The `steward.toml` key of a setting: its name without `STEWARD_`, lower-cased.
+#[must_use]
+pub fn file_key(name: &str) -> String {
+    name.trim_start_matches("STEWARD_").to_ascii_lowercase()
+}
+
+/// Reads `steward.toml` into the settings' environment names; an unknown key or a value that is
+/// not a string, number or boolean stops here, naming the key.
+fn read_file(path: &Path) -> Result<HashMap<String, String>, ConfigError> {
+    let text =
+        std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+    let table: toml::Table = toml::from_str(&text)
+        .map_err(|source| ConfigError::Parse { path: path.to_path_buf(), source: Box::new(source) })?;
+    let mut out = HashMap::new();
+    for (key, value) in table {
+        let Some(setting) = SETTINGS.iter().find(|k| file_key(k.name) == key) else {
+            return Err(ConfigError::UnknownKey { path: path.to_path_buf(), key });
+        };
+        let value = match value {
+            toml::Value::String(s) => s,
+            toml::Value::Integer(n) => n.to_string(),
+            toml::Value::Boolean(b) => b.to_string(),
+            _ => {
+                return Err(ConfigError::Invalid {
+                    name: setting.name,
+                    message: format!("{key} in {} must be {}", path.display(), setting.accepts),
+                });
+            }
+        };
+        out.insert(setting.name.to_string(), value);
+    }
+    Ok(out)
 }
 
 fn trusted_proxies(env: &HashMap<String, String>) -> Result<Vec<std::net::IpAddr>, ConfigError> {
@@ -257,27 +335,27 @@ fn trusted_proxies(env: &HashMap<String, String>) -> Result<Vec<std::net::IpAddr
 impl Settings {
     /// Loads settings from an optional TOML file and the given environment.
     pub fn load(config_file: Option<&Path>, env: &HashMap<String, String>) -> Result<Self, ConfigError> {
-        let file = match config_file {
-            None => FileSettings::default(),
-            Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
-                toml::from_str(&text)
-                    .map_err(|source| ConfigError::Parse { path: path.to_path_buf(), source: Box::new(source) })?
+        let mut merged = match config_file {
+            None => HashMap::new(),
+            Some(path) => read_file(path)?,
+        };
+        // The environment wins; an empty variable counts as unset.
+        for k in SETTINGS {
+            if let Some(v) = env.get(k.name).filter(|v| !v.is_empty()) {
+                merged.insert(k.name.to_string(), v.clone());
             }
-        };
-        let get = |name: &str, from_file: Option<String>| -> Option<String> {
-            env.get(name).filter(|v| !v.is_empty()).cloned().or(from_file)
-        };
+        }
+        let env = &merged;
+        let get = |name: &str| -> Option<String> { env.get(name).cloned() };
 
-        let listen_raw = get("STEWARD_LISTEN", file.listen).unwrap_or_else(|| "127.0.0.1:8080".into());
+        let listen_raw = get("STEWARD_LISTEN").unwrap_or_else(|| "127.0.0.1:8080".into());
         let listen: SocketAddr = listen_raw.parse().map_err(|e| ConfigError::Invalid {
             name: "STEWARD_LISTEN",
             message: format!("{e} (expected host:port)"),
         })?;
-        let data_dir = PathBuf::from(get("STEWARD_DATA_DIR", file.data_dir).unwrap_or_else(|| "./steward-data".into()));
-        let database_url = get("STEWARD_DATABASE_URL", file.database_url)
-            .unwrap_or_else(|| format!("sqlite://{}/steward.db", data_dir.display()));
+        let data_dir = PathBuf::from(get("STEWARD_DATA_DIR").unwrap_or_else(|| "./steward-data".into()));
+        let database_url =
+            get("STEWARD_DATABASE_URL").unwrap_or_else(|| format!("sqlite://{}/steward.db", data_dir.display()));
         if !(database_url.starts_with("sqlite:")
             || database_url.starts_with("postgres:")
             || database_url.starts_with("postgresql:"))
@@ -287,17 +365,15 @@ impl Settings {
                 message: "must start with sqlite:// or postgres://".into(),
             });
         }
-        let public_url = get("STEWARD_PUBLIC_URL", file.public_url)
-            .unwrap_or_else(|| format!("http://{listen}"))
-            .trim_end_matches('/')
-            .to_string();
+        let public_url =
+            get("STEWARD_PUBLIC_URL").unwrap_or_else(|| format!("http://{listen}")).trim_end_matches('/').to_string();
         if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
             return Err(ConfigError::Invalid {
                 name: "STEWARD_PUBLIC_URL",
                 message: "must start with http:// or https://".into(),
             });
         }
-        let signup = match get("STEWARD_SIGNUP", file.signup).as_deref().unwrap_or("invite") {
+        let signup = match get("STEWARD_SIGNUP").as_deref().unwrap_or("invite") {
             "open" => SignupMode::Open,
             "invite" => SignupMode::Invite,
             "closed" => SignupMode::Closed,
@@ -308,34 +384,36 @@ impl Settings {
                 });
             }
         };
-        let master_key = match get("STEWARD_MASTER_KEY", file.master_key) {
+        let master_key = match get("STEWARD_MASTER_KEY") {
             Some(inline) => MasterKeySource::Inline(inline),
             None => MasterKeySource::File(
-                get("STEWARD_MASTER_KEY_FILE", file.master_key_file)
-                    .map(PathBuf::from)
-                    .unwrap_or_else(|| data_dir.join("master.key")),
+                get("STEWARD_MASTER_KEY_FILE").map(PathBuf::from).unwrap_or_else(|| data_dir.join("master.key")),
             ),
         };
         let flag = |name: &'static str, otherwise: bool| -> Result<bool, ConfigError> {
             match env.get(name).map(String::as_str) {
-                Some("true" | "1" | "yes") => Ok(true),
-                Some("false" | "0" | "no" | "") => Ok(false),
+                Some("true") => Ok(true),
+                Some("false") => Ok(false),
                 Some(other) => {
                     Err(ConfigError::Invalid { name, message: format!("{other:?} (expected true or false)") })
                 }
                 None => Ok(otherwise),
             }
         };
-        let allow_private_networks =
-            flag("STEWARD_ALLOW_PRIVATE_NETWORKS", file.allow_private_networks.unwrap_or(false))?;
-        let minutes = |name: &'static str, from_file: Option<u64>, default: u64| -> Result<Duration, ConfigError> {
+        let allow_private_networks = flag("STEWARD_ALLOW_PRIVATE_NETWORKS", false)?;
+        let minutes = |name: &'static str, default: u64| -> Result<Duration, ConfigError> {
             let m = match env.get(name) {
-                Some(v) => v.parse::<u64>().map_err(|e| ConfigError::Invalid { name, message: e.to_string() })?,
-                None => from_file.unwrap_or(default),
+                Some(v) => match v.parse::<u64>() {
+                    Ok(m) if m >= 1 => m,
+                    _ => {
+                        return Err(ConfigError::Invalid {
+                            name,
+                            message: format!("{v:?} (expected a whole number of minutes, at least 1)"),
+                        });
+                    }
+                },
+                None => default,
             };
-            if m == 0 {
-                return Err(ConfigError::Invalid { name, message: "must be at least 1".into() });
-            }
             Ok(Duration::from_secs(m * 60))
         };
         let audit_retention_days = match env.get("STEWARD_AUDIT_RETENTION_DAYS").filter(|v| !v.is_empty()) {
@@ -381,11 +459,22 @@ impl Settings {
             public_url,
             signup,
             master_key,
-            smtp_url: get("STEWARD_SMTP_URL", file.smtp_url),
-            mail_from: get("STEWARD_MAIL_FROM", file.mail_from),
+            log: get("STEWARD_LOG").unwrap_or_else(|| "info,sqlx=warn".into()),
+            log_json: match get("STEWARD_LOG_FORMAT").as_deref() {
+                None | Some("text") => false,
+                Some("json") => true,
+                Some(other) => {
+                    return Err(ConfigError::Invalid {
+                        name: "STEWARD_LOG_FORMAT",
+                        message: format!("{other:?} (expected text or json)"),
+                    });
+                }
+            },
+            smtp_url: get("STEWARD_SMTP_URL"),
+            mail_from: get("STEWARD_MAIL_FROM"),
             allow_private_networks,
-            session_idle: minutes("STEWARD_SESSION_IDLE_MINUTES", file.session_idle_minutes, 7 * 24 * 60)?,
-            session_absolute: minutes("STEWARD_SESSION_ABSOLUTE_MINUTES", file.session_absolute_minutes, 30 * 24 * 60)?,
+            session_idle: minutes("STEWARD_SESSION_IDLE_MINUTES", 7 * 24 * 60)?,
+            session_absolute: minutes("STEWARD_SESSION_ABSOLUTE_MINUTES", 30 * 24 * 60)?,
             password_hash_cost: PasswordHashCost::OWASP,
             login_max_failures_per_account: 5,
             login_max_failures_per_ip: 20,
@@ -412,6 +501,78 @@ impl Settings {
             tiktok: oauth_app(env, "TIKTOK", "https://www.tiktok.com", "https://open.tiktokapis.com")?,
             publishing: publishing_settings(env)?,
         })
+    }
+
+    /// Every setting's effective value, in README's order, secrets masked (`steward admin check-config`).
+    #[must_use]
+    pub fn effective(&self) -> Vec<(&'static str, String)> {
+        let secret = |set: bool| if set { "(set, hidden)".to_string() } else { "(unset)".to_string() };
+        let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "(unset)".into());
+        let app = |a: &Option<steward_connectors::OauthApp>, part: &str| match (a, part) {
+            (None, "secret") => secret(false),
+            (None, _) => "(unset)".into(),
+            (Some(a), "id") => a.client_id.clone(),
+            (Some(_), "secret") => secret(true),
+            (Some(a), "auth") => a.auth_base.clone(),
+            (Some(a), _) => a.api_base.clone(),
+        };
+        let p = &self.publishing;
+        SETTINGS
+            .iter()
+            .map(|k| {
+                let v = match k.name {
+                    "STEWARD_LISTEN" => self.listen.to_string(),
+                    "STEWARD_DATA_DIR" => self.data_dir.display().to_string(),
+                    "STEWARD_DATABASE_URL" => redact_url(&self.database_url),
+                    "STEWARD_PUBLIC_URL" => self.public_url.clone(),
+                    "STEWARD_SIGNUP" => format!("{:?}", self.signup).to_ascii_lowercase(),
+                    "STEWARD_MASTER_KEY_FILE" => match &self.master_key {
+                        MasterKeySource::File(f) => f.display().to_string(),
+                        MasterKeySource::Inline(_) => "(unused: STEWARD_MASTER_KEY is set)".into(),
+                    },
+                    "STEWARD_MASTER_KEY" => secret(matches!(self.master_key, MasterKeySource::Inline(_))),
+                    "STEWARD_SESSION_IDLE_MINUTES" => (self.session_idle.as_secs() / 60).to_string(),
+                    "STEWARD_SESSION_ABSOLUTE_MINUTES" => (self.session_absolute.as_secs() / 60).to_string(),
+                    "STEWARD_ALLOW_PRIVATE_NETWORKS" => self.allow_private_networks.to_string(),
+                    "STEWARD_PASSWORD_HASH_CONCURRENCY" => self.password_hash_concurrency.to_string(),
+                    "STEWARD_PASSWORD_HASH_QUEUE" => self.password_hash_queue.to_string(),
+                    "STEWARD_TRUSTED_PROXIES" => {
+                        if self.trusted_proxies.is_empty() {
+                            "(none)".into()
+                        } else {
+                            self.trusted_proxies.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+                        }
+                    }
+                    "STEWARD_SMTP_URL" => self.smtp_url.as_deref().map(redact_url).unwrap_or_else(|| "(unset)".into()),
+                    "STEWARD_MAIL_FROM" => opt(&self.mail_from),
+                    "STEWARD_LINKEDIN_CLIENT_ID" => app(&self.linkedin, "id"),
+                    "STEWARD_LINKEDIN_CLIENT_SECRET" => app(&self.linkedin, "secret"),
+                    "STEWARD_LINKEDIN_AUTH_BASE" => app(&self.linkedin, "auth"),
+                    "STEWARD_LINKEDIN_API_BASE" => app(&self.linkedin, "api"),
+                    "STEWARD_LINKEDIN_VERSION" => self.linkedin_version.clone(),
+                    "STEWARD_LINKEDIN_MEMBER_READ" => self.linkedin_member_read.to_string(),
+                    "STEWARD_TIKTOK_CLIENT_ID" => app(&self.tiktok, "id"),
+                    "STEWARD_TIKTOK_CLIENT_SECRET" => app(&self.tiktok, "secret"),
+                    "STEWARD_TIKTOK_AUTH_BASE" => app(&self.tiktok, "auth"),
+                    "STEWARD_TIKTOK_API_BASE" => app(&self.tiktok, "api"),
+                    "STEWARD_AUDIT_RETENTION_DAYS" => {
+                        self.audit_retention_days.map_or_else(|| "(unset: keep all)".into(), |d| d.to_string())
+                    }
+                    "STEWARD_AUDIT_ANCHOR_FILE" => self.audit_anchor_file.display().to_string(),
+                    "STEWARD_SCHEDULER_LEASE_SECS" => p.lease.as_secs().to_string(),
+                    "STEWARD_SCHEDULER_RECHECK_SECS" => p.recheck.as_secs().to_string(),
+                    "STEWARD_SCHEDULER_BATCH" => p.batch.to_string(),
+                    "STEWARD_SCHEDULER_CONCURRENCY" => p.concurrency.to_string(),
+                    "STEWARD_PUBLISH_MAX_ATTEMPTS" => p.max_attempts.to_string(),
+                    "STEWARD_PUBLISH_BACKOFF_SECS" => p.backoff_base.as_secs().to_string(),
+                    "STEWARD_PUBLISH_BACKOFF_MAX_SECS" => p.backoff_max.as_secs().to_string(),
+                    "STEWARD_LOG" => self.log.clone(),
+                    "STEWARD_LOG_FORMAT" => if self.log_json { "json" } else { "text" }.into(),
+                    _ => "?".into(),
+                };
+                (k.name, v)
+            })
+            .collect()
     }
 
     /// Whether cookies must be `Secure`: only when people reach Steward over https.
@@ -472,6 +633,136 @@ mod tests {
             let err = Settings::load(None, &env(&[(k, v)])).expect_err(k);
             assert!(err.to_string().contains(k), "{err}");
         }
+    }
+
+    /// A valid value for every setting, different from its default.
+    fn sample(name: &str) -> &'static str {
+        match name {
+            "STEWARD_LISTEN" => "127.0.0.1:9001",
+            "STEWARD_DATA_DIR" => "/srv/steward",
+            "STEWARD_DATABASE_URL" => "postgres://app:pw@db/steward",
+            "STEWARD_PUBLIC_URL" => "https://steward.example.com",
+            "STEWARD_SIGNUP" => "closed",
+            "STEWARD_MASTER_KEY_FILE" => "/etc/steward/master.key",
+            "STEWARD_MASTER_KEY" => "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+            "STEWARD_ALLOW_PRIVATE_NETWORKS" | "STEWARD_LINKEDIN_MEMBER_READ" => "true",
+            "STEWARD_SMTP_URL" => "smtp://mail.example.com:25",
+            "STEWARD_MAIL_FROM" => "steward@example.com",
+            "STEWARD_LINKEDIN_VERSION" => "202601",
+            "STEWARD_LINKEDIN_AUTH_BASE" | "STEWARD_TIKTOK_AUTH_BASE" => "https://auth.example.com",
+            "STEWARD_LINKEDIN_API_BASE" | "STEWARD_TIKTOK_API_BASE" => "https://api.example.com",
+            "STEWARD_AUDIT_ANCHOR_FILE" => "/var/log/steward-anchor.log",
+            "STEWARD_LOG" => "debug",
+            "STEWARD_LOG_FORMAT" => "json",
+            "STEWARD_TRUSTED_PROXIES" => "10.0.0.1",
+            n if n.ends_with("CLIENT_ID") || n.ends_with("CLIENT_SECRET") => "abc",
+            _ => "7",
+        }
+    }
+
+    /// The names in the first column of README's settings table; `_X` continues the previous
+    /// name's first word (`STEWARD_SCHEDULER_LEASE_SECS`, `_BATCH` → `STEWARD_SCHEDULER_BATCH`).
+    fn readme_settings() -> Vec<String> {
+        let readme = include_str!("../../../README.md");
+        let mut names = Vec::new();
+        for line in readme.lines().filter(|l| l.starts_with("| `STEWARD_")) {
+            let first = line.split('|').nth(1).unwrap_or_default();
+            let mut prefix = String::new();
+            for name in first.split('`').skip(1).step_by(2) {
+                let full = if let Some(rest) = name.strip_prefix('_') {
+                    format!("{prefix}{rest}")
+                } else {
+                    let word = name.trim_start_matches("STEWARD_").split('_').next().unwrap_or_default();
+                    prefix = format!("STEWARD_{word}_");
+                    name.to_string()
+                };
+                names.push(full);
+            }
+        }
+        names
+    }
+
+    #[test]
+    fn readme_and_settings_agree_and_the_file_takes_every_setting() {
+        let mut readme = readme_settings();
+        let mut known: Vec<String> = SETTINGS.iter().map(|k| k.name.to_string()).collect();
+        readme.sort();
+        known.sort();
+        assert_eq!(readme, known, "README's settings table and config::SETTINGS differ");
+        let dir = tempfile_dir();
+        let default = Settings::load(None, &env(&[])).expect("defaults").effective();
+        for k in SETTINGS {
+            // A platform's app is its client id and secret together; its origins need the app.
+            let mut names = vec![k.name.to_string()];
+            for platform in ["STEWARD_LINKEDIN_", "STEWARD_TIKTOK_"] {
+                if k.name.starts_with(platform) && (k.name.contains("CLIENT_") || k.name.ends_with("_BASE")) {
+                    for part in ["CLIENT_ID", "CLIENT_SECRET"] {
+                        let n = format!("{platform}{part}");
+                        if n != k.name {
+                            names.push(n);
+                        }
+                    }
+                }
+            }
+            let pairs: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), sample(n))).collect();
+            let from_env = Settings::load(None, &env(&pairs)).unwrap_or_else(|e| panic!("{}: {e}", k.name)).effective();
+            let toml: String = pairs
+                .iter()
+                .map(|(n, v)| {
+                    let literal =
+                        if v.parse::<u64>().is_ok() || *v == "true" { (*v).to_string() } else { format!("{v:?}") };
+                    format!("{} = {literal}\n", file_key(n))
+                })
+                .collect();
+            let path = dir.join("one.toml");
+            std::fs::write(&path, toml).expect("write");
+            let from_file =
+                Settings::load(Some(&path), &env(&[])).unwrap_or_else(|e| panic!("{}: {e}", k.name)).effective();
+            assert_eq!(from_env, from_file, "{} from the environment and from steward.toml", k.name);
+            assert_ne!(from_env, default, "{} changed nothing", k.name);
+        }
+    }
+
+    #[test]
+    fn values_not_understood_stop_with_one_line_naming_the_key() {
+        let dir = tempfile_dir();
+        let path = dir.join("unknown.toml");
+        std::fs::write(&path, "listen = \"127.0.0.1:1\"\nallow_private_network = true\n").expect("write");
+        let err = Settings::load(Some(&path), &env(&[])).expect_err("unknown key").to_string();
+        assert!(err.contains("\"allow_private_network\"") && err.contains("allow_private_networks"), "{err}");
+        assert!(!err.contains('\n'), "{err}");
+        for (k, v) in [
+            ("STEWARD_ALLOW_PRIVATE_NETWORKS", "yes"),
+            ("STEWARD_LINKEDIN_MEMBER_READ", "1"),
+            ("STEWARD_LOG_FORMAT", "xml"),
+            ("STEWARD_SESSION_IDLE_MINUTES", "0"),
+        ] {
+            let err = Settings::load(None, &env(&[(k, v)])).expect_err(k).to_string();
+            assert!(err.contains(k) && err.contains("expected") && !err.contains('\n'), "{err}");
+        }
+        std::fs::write(&path, "allow_private_networks = \"yes\"\n").expect("write");
+        let err = Settings::load(Some(&path), &env(&[])).expect_err("yes").to_string();
+        assert!(err.contains("STEWARD_ALLOW_PRIVATE_NETWORKS") && err.contains("true or false"), "{err}");
+    }
+
+    #[test]
+    fn effective_settings_hide_secrets() {
+        let s = Settings::load(
+            None,
+            &env(&[
+                ("STEWARD_MASTER_KEY", sample("STEWARD_MASTER_KEY")),
+                ("STEWARD_DATABASE_URL", "postgres://app:pw@db/steward"),
+                ("STEWARD_SMTP_URL", "smtps://u:mailpw@mail.example.com"),
+                ("STEWARD_TIKTOK_CLIENT_ID", "id"),
+                ("STEWARD_TIKTOK_CLIENT_SECRET", "tiktok-secret"),
+            ]),
+        )
+        .expect("load");
+        let printed = format!("{:?}", s.effective());
+        for secret in ["AAAAAAAA", ":pw@", "mailpw", "tiktok-secret"] {
+            assert!(!printed.contains(secret), "{secret} in {printed}");
+        }
+        assert!(printed.contains("postgres://app:***@db/steward"), "{printed}");
     }
 
     #[test]

@@ -20,7 +20,9 @@ const SEAL_VERSION: u8 = 1;
 pub enum KeyError {
     #[error("the master key must be base64 of exactly 32 bytes")]
     BadKey,
-    #[error("cannot read or create the master key file {path}: {source}")]
+    #[error(
+        "cannot read or create the master key file {path}: {source}; check that its directory exists and is writable by this user, or set STEWARD_MASTER_KEY_FILE"
+    )]
     Io { path: String, source: std::io::Error },
     #[error("sealed data is corrupt or was sealed under another key")]
     Unseal,

@@ -26,7 +26,9 @@ const RECENT_POSTS: i64 = 100;
 /// The longest reply Steward sends.
 pub const MAX_REPLY_CHARS: usize = 3000;
 
+/// A comment people left on the account's published post, on the platform.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = PlatformComment)]
 pub struct CommentView {
     pub id: String,
     /// Steward's post the comment is on (`null` when the platform's post is not one of Steward's).
@@ -41,6 +43,8 @@ pub struct CommentView {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ReplyRequest {
+    /// 1 to 3000 characters.
+    #[schema(min_length = 1, max_length = 3000, pattern = "[^\\s]")]
     pub text: String,
 }
 

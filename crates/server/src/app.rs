@@ -41,11 +41,20 @@ impl App {
     }
 
     pub async fn build_with_clock(settings: Settings, clock: Clock) -> anyhow::Result<Self> {
+        if settings.database_url.starts_with("sqlite:") {
+            std::fs::create_dir_all(&settings.data_dir).map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot create the data directory {}: {e}; create it (writable by this user) or set STEWARD_DATA_DIR",
+                    settings.data_dir.display()
+                )
+            })?;
+        }
         steward_app::files::check_master_key_file(&settings.master_key)?;
         steward_app::files::tighten(&settings)?;
-        let master = MasterKey::load(&settings.master_key)?;
+        // The database first: one that cannot be reached stops start-up before a key file is created.
         // Without mail, alerts queue no email deliveries at all (rather than one given up per alert).
         let store = Store::open(&settings.database_url).await?.with_email_deliveries(settings.mail_enabled());
+        let master = MasterKey::load(&settings.master_key)?;
         tracing::info!(database = %redact_url(&settings.database_url), "database ready");
         let state = AppState::new(settings, store, &master, clock)?;
         let router = router(state.clone());
@@ -82,10 +91,17 @@ impl App {
     }
 }
 
-/// The OpenAPI document, generated from the handlers' annotations.
+/// The OpenAPI document: generated from the handlers' annotations, finished by
+/// [`crate::openapi::finish`] with what holds for every operation.
 #[must_use]
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    api_router().into_openapi()
+pub fn openapi() -> serde_json::Value {
+    finished(&api_router().into_openapi())
+}
+
+fn finished(api: &utoipa::openapi::OpenApi) -> serde_json::Value {
+    let mut doc = serde_json::to_value(api).unwrap_or_else(|_| serde_json::json!({}));
+    crate::openapi::finish(&mut doc);
+    doc
 }
 
 fn api_router() -> OpenApiRouter<AppState> {
@@ -113,7 +129,7 @@ fn router(state: AppState) -> Router {
     // https for a year; over plain http the header would be ignored, so none is sent.
     let hsts = state.settings.secure_cookies().then_some(HeaderValue::from_static("max-age=31536000"));
     let (router, api) = api_router().split_for_parts();
-    let api_json = serde_json::to_string(&api).unwrap_or_else(|_| "{}".into());
+    let api_json = finished(&api).to_string();
     router
         .route(
             "/api/openapi.json",

@@ -1,6 +1,6 @@
 //! The one place where errors become HTTP answers: RFC 9457 `application/problem+json` with a
 //! stable `type` URI. Internal details (database errors, causes) are logged, never returned.
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::rejection::PathRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -236,49 +236,31 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(v)) => Ok(Json(v)),
-            Err(rejection) => Err(json_rejection(&rejection)),
+        if !is_json(req.headers()) {
+            return Err(ApiError(AppError::UnsupportedMediaType));
         }
+        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|r| {
+            if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError(AppError::PayloadTooLarge)
+            } else {
+                ApiError::validation("body", "could not be read")
+            }
+        })?;
+        steward_app::strict_json::from_slice(&bytes).map(Json).map_err(|e| ApiError(AppError::Validation(vec![e])))
     }
+}
+
+/// `application/json`, or any `application/*+json`, as axum's own `Json` accepts.
+fn is_json(headers: &axum::http::HeaderMap) -> bool {
+    let Some(value) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else { return false };
+    let essence = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
 impl<T: Serialize> IntoResponse for Json<T> {
     fn into_response(self) -> Response {
         axum::Json(self.0).into_response()
     }
-}
-
-fn json_rejection(r: &JsonRejection) -> ApiError {
-    match r {
-        JsonRejection::MissingJsonContentType(_) => ApiError(AppError::UnsupportedMediaType),
-        JsonRejection::JsonDataError(e) => {
-            // serde's message names the path and the problem ("missing field `email`").
-            ApiError::validation(&data_error_field(&e.body_text()), e.body_text())
-        }
-        JsonRejection::JsonSyntaxError(_) => ApiError::validation("body", "is not valid JSON"),
-        JsonRejection::BytesRejection(b) if b.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            ApiError(AppError::PayloadTooLarge)
-        }
-        other => ApiError::validation("body", other.body_text()),
-    }
-}
-
-/// Pulls a field name out of serde's message, so the error names the field when it can.
-fn data_error_field(message: &str) -> String {
-    if let Some(start) = message.find('`') {
-        let rest = &message[start + 1..];
-        if let Some(end) = rest.find('`') {
-            return rest[..end].to_string();
-        }
-    }
-    if let Some((path, _)) = message.split_once(": ")
-        && let Some(field) = path.rsplit(": ").next()
-        && !field.contains(' ')
-    {
-        return field.to_string();
-    }
-    "body".into()
 }
 
 /// `axum::extract::Query` with problem+json rejections.
@@ -288,11 +270,20 @@ pub struct Query<T>(pub T);
 impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, Self::Rejection> {
-        axum::extract::Query::<T>::from_request_parts(parts, state)
-            .await
-            .map(|axum::extract::Query(v)| Query(v))
-            .map_err(|r: QueryRejection| ApiError::validation("query", r.body_text()))
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or_default();
+        let pairs = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(pairs).map(Query).map_err(|e| {
+            let path = e.path().to_string();
+            let message = e.into_inner().to_string();
+            match message.strip_prefix("missing field ") {
+                Some(rest) => ApiError::validation(rest.split('`').nth(1).unwrap_or("query"), "is required"),
+                None => ApiError::validation(
+                    if path == "." { "query" } else { &path },
+                    format!("is not valid ({})", message.split(" at line ").next().unwrap_or(&message)),
+                ),
+            }
+        })
     }
 }
 
@@ -308,21 +299,5 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T>
             .await
             .map(|axum::extract::Path(v)| Path(v))
             .map_err(|_: PathRejection| ApiError(AppError::NotFound))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn serde_messages_name_their_field() {
-        assert_eq!(
-            data_error_field(
-                "Failed to deserialize the JSON body into the target type: missing field `email` at line 1 column 2"
-            ),
-            "email"
-        );
-        assert_eq!(data_error_field("something odd"), "body");
     }
 }

@@ -5,6 +5,7 @@ pub mod app;
 pub mod auth;
 pub mod error;
 pub mod escape;
+pub mod openapi;
 pub mod request;
 pub mod state;
 pub mod web;

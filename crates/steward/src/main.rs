@@ -56,6 +56,9 @@ enum Admin {
     },
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Print the effective settings (secrets hidden) and check the database, the master key,
+    /// mail and each configured platform; exit 1 if a check fails. Changes nothing.
+    CheckConfig,
     /// Write a consistent copy of the SQLite database to PATH (PostgreSQL: use pg_dump).
     Backup { path: PathBuf },
     /// The activity log.
@@ -131,9 +134,24 @@ fn main() -> std::process::ExitCode {
     // key file are the owner's alone.
     steward_app::files::private_umask();
     let cli = Cli::parse();
+    // Settings first, the log filter among them: a value that is not understood stops here,
+    // in one line naming the setting, before anything is opened.
+    let settings = match Settings::load(cli.config.as_deref(), &env_map()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
     // Lives until `main` returns: dropping it flushes the lines still queued for stderr, so the
     // last lines before a shutdown (or an error exit) are written, not lost.
-    let _log_writer = init_logging();
+    let _log_writer = match init_logging(&settings) {
+        Ok(guard) => guard,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
@@ -144,18 +162,37 @@ fn main() -> std::process::ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", one_line(&e));
             std::process::ExitCode::FAILURE
         }
     }
 }
 
+/// The error and its causes on one line, each said once: a cause whose words the message
+/// already carries (`database error: X` caused by `X`) is not repeated.
+fn one_line(e: &anyhow::Error) -> String {
+    let mut out = e.to_string();
+    for cause in e.chain().skip(1) {
+        let cause = cause.to_string();
+        if !out.contains(&cause) {
+            out.push_str(": ");
+            out.push_str(&cause);
+        }
+    }
+    out
+}
+
 /// Log lines go to stderr through a background writer thread: a request never waits on a
 /// slow or blocked stderr (a pipe, a terminal, a log shipper). The queue is not lossy: only if
 /// 128,000 lines are waiting does logging block, rather than drop lines silently.
-fn init_logging() -> tracing_appender::non_blocking::WorkerGuard {
+fn init_logging(settings: &Settings) -> Result<tracing_appender::non_blocking::WorkerGuard, String> {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("STEWARD_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let filter = EnvFilter::builder().parse(&settings.log).map_err(|e| {
+        format!(
+            "invalid value for STEWARD_LOG: {:?} is not a log filter ({e}); expected e.g. info, debug or info,steward_server=trace",
+            settings.log
+        )
+    })?;
     let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
         .lossy(false)
         .thread_name("steward-log")
@@ -164,12 +201,31 @@ fn init_logging() -> tracing_appender::non_blocking::WorkerGuard {
         .with_env_filter(filter)
         .with_writer(writer)
         .with_ansi(std::io::stderr().is_terminal());
-    if std::env::var("STEWARD_LOG_FORMAT").as_deref() == Ok("json") {
+    if settings.log_json {
         builder.json().init();
     } else {
         builder.init();
     }
-    guard
+    Ok(guard)
+}
+
+/// Binds the listening address, or says what to do when it cannot.
+async fn listen_on(addr: std::net::SocketAddr) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr).await.map_err(|e| {
+        let fix = match e.kind() {
+            std::io::ErrorKind::AddrInUse => {
+                "address already in use; stop the process using it or set STEWARD_LISTEN to another address".to_string()
+            }
+            std::io::ErrorKind::PermissionDenied => {
+                "permission denied (ports below 1024 need privileges); set STEWARD_LISTEN to another port".to_string()
+            }
+            std::io::ErrorKind::AddrNotAvailable => {
+                "this machine has no such address; set STEWARD_LISTEN to one of its addresses".to_string()
+            }
+            _ => format!("{e}; check STEWARD_LISTEN"),
+        };
+        anyhow::anyhow!("cannot listen on {addr}: {fix}")
+    })
 }
 
 fn env_map() -> HashMap<String, String> {
@@ -198,7 +254,12 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
 fn lock_the_database(settings: &Settings) -> anyhow::Result<Option<std::fs::File>> {
     let Some(db) = steward_store::sqlite_file(&settings.database_url) else { return Ok(None) };
     if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        std::fs::create_dir_all(dir).with_context(|| {
+            format!(
+                "cannot create the database's directory {}; create it (writable by this user) or set STEWARD_DATA_DIR or STEWARD_DATABASE_URL",
+                dir.display()
+            )
+        })?;
     }
     let path = db.with_file_name(format!(
         "{}.lock",
@@ -227,10 +288,10 @@ fn lock_the_database(settings: &Settings) -> anyhow::Result<Option<std::fs::File
 }
 
 async fn serve(settings: Settings, banner: Option<String>) -> anyhow::Result<()> {
-    let listen = settings.listen;
+    // The address first: a port in use refuses before the database is opened or migrated.
+    let listener = listen_on(settings.listen).await?;
     let _lock = lock_the_database(&settings)?;
     let app = App::build(settings).await?;
-    let listener = TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     let bound = listener.local_addr()?;
     tracing::info!(address = %bound, "steward is listening");
     let shutdown = shutdown_signal();
@@ -281,8 +342,7 @@ async fn demo(config: Option<&Path>, mut env: HashMap<String, String>) -> anyhow
     // Bind first so that an ephemeral port (STEWARD_LISTEN=127.0.0.1:0) is known before the
     // public URL is derived from it.
     let probe = Settings::load(config, &env)?;
-    let listener =
-        TcpListener::bind(probe.listen).await.with_context(|| format!("cannot listen on {}", probe.listen))?;
+    let listener = listen_on(probe.listen).await?;
     env.insert("STEWARD_LISTEN".into(), listener.local_addr()?.to_string());
     let settings = Settings::load(config, &env)?;
     if settings.signup != SignupMode::Open {
@@ -360,6 +420,20 @@ async fn admin(settings: Settings, cmd: Admin) -> anyhow::Result<std::process::E
             .await
             .map_err(|e| anyhow::anyhow!("cannot reset the password: {}", ApiError(e).describe()))?;
             println!("the password of {} <{}> is set; their sessions are signed out", user.display_name, user.email);
+        }
+        Admin::CheckConfig => {
+            println!("Effective settings (the environment wins over steward.toml):");
+            for (name, value) in settings.effective() {
+                println!("  {name} = {value}");
+            }
+            println!("\nChecks:");
+            let checks = steward_app::config_check::run(&settings).await;
+            for c in &checks {
+                println!("  {} {}: {}", if c.ok { "ok  " } else { "FAIL" }, c.what, c.detail);
+            }
+            if checks.iter().any(|c| !c.ok) {
+                return Ok(std::process::ExitCode::FAILURE);
+            }
         }
         Admin::Migrate => {
             if settings.database_url.starts_with("sqlite:") {

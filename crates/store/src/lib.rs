@@ -63,6 +63,9 @@ pub enum StoreError {
     DirectRead(#[source] rusqlite::Error),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The database cannot be reached or opened; the sentence names where and what to check.
+    #[error("{0}")]
+    Unreachable(String),
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -157,6 +160,9 @@ impl Store {
     }
 
     /// Connects without migrating.
+    ///
+    /// PostgreSQL is tried once first, for at most 2 s: the pool retries until its timeout and
+    /// then says only "pool timed out", where an operator needs "connection refused at host:port".
     pub async fn connect(url: &str) -> Result<Self> {
         let pool = if url.starts_with("sqlite:") {
             let opts = SqliteConnectOptions::from_str(url)?
@@ -166,8 +172,15 @@ impl Store {
                 .synchronous(SqliteSynchronous::Full)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(10));
-            Pool::Sqlite(SqlitePoolOptions::new().max_connections(8).connect_with(opts).await?)
+            let file = opts.get_filename().display().to_string();
+            Pool::Sqlite(SqlitePoolOptions::new().max_connections(8).connect_with(opts).await.map_err(|e| {
+                StoreError::Unreachable(format!(
+                    "cannot open the SQLite database {file}: {}; create its directory (writable by this user) or set STEWARD_DATA_DIR or STEWARD_DATABASE_URL",
+                    sqlite_words(&e)
+                ))
+            })?)
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            probe_postgres(url).await?;
             Pool::Postgres(
                 PgPoolOptions::new().max_connections(16).acquire_timeout(Duration::from_secs(10)).connect(url).await?,
             )
@@ -259,5 +272,43 @@ impl Store {
             }
             Pool::Postgres(_) => Err(StoreError::UnsupportedUrl),
         }
+    }
+}
+
+/// One connection attempt to PostgreSQL, so a server that is down or unreachable is named at once.
+async fn probe_postgres(url: &str) -> Result<()> {
+    use sqlx::Connection;
+    let opts = sqlx::postgres::PgConnectOptions::from_str(url)?;
+    let target = format!("{}:{}", opts.get_host(), opts.get_port());
+    let fix = "check that PostgreSQL is running there and STEWARD_DATABASE_URL";
+    match tokio::time::timeout(Duration::from_secs(2), sqlx::PgConnection::connect_with(&opts)).await {
+        Err(_) => Err(StoreError::Unreachable(format!(
+            "cannot connect to PostgreSQL: no answer within 2 s at {target}; {fix}"
+        ))),
+        Ok(Err(sqlx::Error::Io(e))) => {
+            let what = match e.kind() {
+                std::io::ErrorKind::ConnectionRefused => "connection refused".to_string(),
+                _ => e.to_string(),
+            };
+            Err(StoreError::Unreachable(format!("cannot connect to PostgreSQL: {what} at {target}; {fix}")))
+        }
+        Ok(Err(sqlx::Error::Database(e))) => Err(StoreError::Unreachable(format!(
+            "PostgreSQL at {target} refused the connection: {}; check the user, password and database in STEWARD_DATABASE_URL",
+            e.message()
+        ))),
+        Ok(Err(e)) => Err(e.into()),
+        Ok(Ok(conn)) => {
+            let _ = conn.close().await;
+            Ok(())
+        }
+    }
+}
+
+/// SQLite's error in words, without sqlx's wrapping.
+fn sqlite_words(e: &sqlx::Error) -> String {
+    match e {
+        sqlx::Error::Database(db) => db.message().to_string(),
+        sqlx::Error::Io(io) => io.to_string(),
+        other => other.to_string(),
     }
 }

@@ -18,8 +18,13 @@ use crate::usecase::{Audit, audited};
 
 #[derive(Deserialize, ToSchema)]
 pub struct CreateAccountRequest {
+    /// A platform connected with credentials rather than a sign-in page: `bluesky` or `sandbox`.
+    #[schema(pattern = "^(bluesky|sandbox)$")]
     pub platform: String,
+    /// The platform's kind of account (`GET /api/v1/platforms`); default its first.
     pub account_kind: Option<String>,
+    /// 1 to 100 characters.
+    #[schema(min_length = 1, max_length = 100, pattern = "^[!-~]")]
     pub handle: String,
     pub display_name: Option<String>,
     /// IANA time zone for schedules and windows; default UTC.

@@ -14,6 +14,7 @@ use crate::usecase::{Audit, audited};
 #[derive(Deserialize, ToSchema)]
 pub struct AcceptRulesRequest {
     /// The version being accepted: must be the current one.
+    #[schema(minimum = 0, maximum = 9_007_199_254_740_991_i64)]
     pub version: i64,
 }
 

@@ -20,17 +20,25 @@ use crate::usecase::{Audit, audited};
 
 #[derive(Deserialize, ToSchema)]
 pub struct SettingsRequest {
+    /// 1 to 100, and not below the seats in use.
+    #[schema(minimum = 1, maximum = 100)]
     pub max_members: Option<i64>,
+    /// 0 to 1440.
+    #[schema(minimum = 0, maximum = 1440)]
     pub min_gap_minutes: Option<i64>,
-    /// `null` removes the daily limit.
+    /// 1 to 100; `null` removes the daily limit.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<i64>)]
+    #[schema(value_type = Option<i64>, minimum = 1, maximum = 100)]
     pub max_posts_per_day: Option<Option<i64>>,
+    /// 1 to 10.
+    #[schema(minimum = 1, maximum = 10)]
     pub approvals_required: Option<i64>,
     pub owner_approval_required: Option<bool>,
     pub admins_may_approve_own: Option<bool>,
     pub time_zone: Option<String>,
-    /// New house rules; a change raises the version and asks every member to accept again.
+    /// New house rules (at most 20000 characters); a change raises the version and asks every
+    /// member to accept again.
+    #[schema(max_length = 20000)]
     pub rules_text: Option<String>,
     /// Alert thresholds; keys left out keep their defaults (DESIGN.md "Alerts").
     #[schema(value_type = Option<Object>)]
@@ -99,16 +107,14 @@ pub async fn update_settings(
         let old_thresholds = AlertThresholds::from_stored(&a.alert_thresholds);
         let thresholds = match &input.alert_thresholds {
             None => old_thresholds,
-            Some(v) => match serde_json::from_value::<AlertThresholds>(v.clone()) {
+            // Strictly: an array or a misspelt check is refused, never read as the defaults.
+            Some(v) => match crate::strict_json::from_value::<AlertThresholds>("alert_thresholds", v.clone()) {
                 Ok(t) => {
                     errors.extend(t.problems().into_iter().map(|(f, m)| FieldError::new(&f, m)));
                     t
                 }
                 Err(e) => {
-                    errors.push(FieldError::new(
-                        "alert_thresholds",
-                        format!("must be an object of {{\"count\": n, \"minutes\": m}} per check ({e})"),
-                    ));
+                    errors.push(e);
                     old_thresholds
                 }
             },

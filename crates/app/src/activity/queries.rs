@@ -18,20 +18,26 @@ use crate::services::Services;
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
 pub struct ActivityQuery {
     /// 1 to 500; default 50.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
     /// From the previous page's `next_cursor`.
+    #[param(pattern = r"^-?[0-9]{1,18}\.-?[0-9]{1,18}$")]
     pub cursor: Option<String>,
     /// A user id.
     pub actor: Option<String>,
     /// An exact action, or a prefix ending in `.` such as `members.`.
     pub action: Option<String>,
     /// `allowed` or `denied`.
+    #[param(pattern = "^(allowed|denied)$")]
     pub outcome: Option<String>,
     /// RFC 3339, inclusive.
+    #[param(format = DateTime)]
     pub since: Option<String>,
     /// RFC 3339, exclusive.
+    #[param(format = DateTime)]
     pub until: Option<String>,
     /// `json` (default), `csv` or `jsonl`: csv and jsonl stream the whole filtered set.
+    #[param(pattern = "^(json|csv|jsonl)$")]
     pub format: Option<String>,
 }
 

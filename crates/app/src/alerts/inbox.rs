@@ -16,7 +16,11 @@ use crate::usecase::{Audit, audited};
 pub struct AlertsQuery {
     /// `true`: only alerts not yet acknowledged.
     pub unacknowledged: Option<bool>,
+    /// 1 to 500; default 50.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
+    /// From the previous page's `next_cursor`.
+    #[param(pattern = r"^-?[0-9]{1,18}\..+$")]
     pub cursor: Option<String>,
 }
 

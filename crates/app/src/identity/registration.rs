@@ -18,9 +18,14 @@ use crate::usecase::{self, Audit, record};
 
 #[derive(Deserialize, ToSchema)]
 pub struct RegisterRequest {
+    /// An email address (at most 254 characters; the part before `@` at most 64).
+    #[schema(max_length = 254, pattern = r"^[!-?A-~]{1,64}@[!-\-/-?A-~]+(\.[!-\-/-?A-~]+)+$")]
     pub email: String,
-    /// 12 to 1024 characters, not a common password.
+    /// 12 to 1024 characters, not a common password, not containing the email.
+    #[schema(min_length = 12, max_length = 1024)]
     pub password: String,
+    /// 1 to 100 characters, no control characters.
+    #[schema(min_length = 1, max_length = 100, pattern = r"^[^\x00-\x1f\x7f-\x9f]*[!-~][^\x00-\x1f\x7f-\x9f]*$")]
     pub display_name: String,
     /// An invitation token, required when sign-up is by invitation only.
     pub invitation: Option<String>,

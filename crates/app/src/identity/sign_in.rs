@@ -21,6 +21,7 @@ use crate::usecase::{Audit, audited, record};
 
 #[derive(Deserialize, ToSchema)]
 pub struct LoginRequest {
+    #[schema(max_length = 254, pattern = r"^[!-?A-~]{1,64}@[!-\-/-?A-~]+(\.[!-\-/-?A-~]+)+$")]
     pub email: String,
     pub password: String,
     /// The current code from the authenticator app, or a recovery code, when 2FA is on.

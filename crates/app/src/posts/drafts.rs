@@ -256,9 +256,12 @@ fn replay(
 #[derive(Debug, Default, Deserialize, IntoParams)]
 pub struct ListPostsQuery {
     /// Only posts in this state.
+    #[param(pattern = "^(draft|in_review|approved|scheduled|publishing|published|failed|cancelled)$")]
     pub state: Option<String>,
     /// Only posts by this author (user id).
     pub author: Option<String>,
+    /// 1 to 500; default 50.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
     pub cursor: Option<String>,
 }

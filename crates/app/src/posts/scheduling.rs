@@ -30,6 +30,7 @@ pub const MAX_SCHEDULE_AHEAD_DAYS: i64 = 366;
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ScheduleRequest {
     /// RFC 3339 instant, in the future.
+    #[schema(format = DateTime)]
     pub at: String,
 }
 

@@ -61,7 +61,9 @@ pub struct PostView {
     pub etag: String,
 }
 
+/// A comment in a post's review thread (not a comment on the platform).
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = ReviewComment)]
 pub struct CommentView {
     pub id: String,
     pub post_id: String,

@@ -2,6 +2,7 @@
 //! and health endpoints.
 use serde_json::json;
 
+use crate::helpers::accounts::sandbox_account;
 use crate::helpers::*;
 
 /// Writes `request` on a fresh connection and returns what the server answers first.
@@ -53,6 +54,59 @@ both_backends! {
         app.get("/api/v1/me").send().await.assert_problem(401, "unauthenticated");
         app.get("/api/v1/me").bearer("sts_made-up").send().await.assert_problem(401, "unauthenticated");
         app.get("/api/v1/me").header("authorization", "Basic Zm9vOmJhcg==").send().await.assert_problem(401, "unauthenticated");
+    }
+
+    async fn bodies_of_the_wrong_shape_are_refused_naming_the_field(app: TestApp) {
+        let owner = app.user("shape@example.com").await;
+        let account = sandbox_account(&app, &owner, "@shape").await;
+        let acc = format!("/api/v1/accounts/{account}");
+        let post = app.post(&format!("{acc}/posts")).auth(&owner).json(json!({"text": "hello"})).send().await;
+        assert_eq!(post.status, 201, "{}", post.text);
+        let post_id = post.body["id"].as_str().unwrap().to_string();
+
+        // A fraction where an integer is expected names the field, in words, not the parser's
+        // (`1.0` is the integer 1, as JSON Schema counts it).
+        let r = app.post(&format!("/api/v1/posts/{post_id}/approve")).auth(&owner).json(json!({"version": 1.5})).send().await;
+        r.assert_problem(422, "validation");
+        assert_eq!(r.body["errors"][0]["field"], "version", "{}", r.text);
+        assert_eq!(r.body["errors"][0]["message"], "must be an integer", "{}", r.text);
+        assert!(!r.text.contains("i64") && !r.text.contains("line 1"), "{}", r.text);
+
+        // An array is not an object, even if its elements would fill the fields in order.
+        for body in [json!([true]), json!([])] {
+            let r = app.post(&format!("{acc}/lockdown")).auth(&owner).json(body).send().await;
+            r.assert_problem(422, "validation");
+            assert_eq!(r.body["errors"][0], json!({"field": "body", "message": "must be an object"}), "{}", r.text);
+        }
+        let still = app.get(&acc).auth(&owner).send().await;
+        assert_eq!(still.body["status"], "active", "nothing was locked down: {}", still.text);
+
+        // Nothing is silently ignored: a threshold object must be an object, with known keys.
+        let before = app.get(&acc).auth(&owner).send().await.body["settings"]["alert_thresholds"].clone();
+        for (body, field) in [
+            (json!({"alert_thresholds": []}), "alert_thresholds"),
+            (json!({"alert_thresholds": {"post_burst": [5, 60]}}), "alert_thresholds.post_burst"),
+            (json!({"alert_thresholds": {"post_burts": {"count": 5, "minutes": 60}}}), "alert_thresholds.post_burts"),
+            (json!({"max_members": "ten"}), "max_members"),
+        ] {
+            let r = app.req(reqwest::Method::PATCH, &format!("{acc}/settings")).auth(&owner).json(body.clone()).send().await;
+            r.assert_problem(422, "validation");
+            assert_eq!(r.body["errors"][0]["field"], field, "{body}: {}", r.text);
+        }
+        assert_eq!(app.get(&acc).auth(&owner).send().await.body["settings"]["alert_thresholds"], before);
+
+        // A strict body names the unknown field; a wrong enum value lists what is accepted.
+        let r = app.post(&format!("{acc}/lockdown")).auth(&owner).json(json!({"disconect_credential": true})).send().await;
+        r.assert_problem(422, "validation");
+        assert_eq!(r.body["errors"][0]["field"], "disconect_credential", "{}", r.text);
+        let r = app.post(&format!("{acc}/invitations")).auth(&owner).json(json!({"email": "x@example.com", "role": "king"})).send().await;
+        r.assert_problem(422, "validation");
+        assert_eq!(r.body["errors"][0]["field"], "role", "{}", r.text);
+        assert!(r.body["errors"][0]["message"].as_str().unwrap().contains("editor"), "{}", r.text);
+        // A query parameter of the wrong type names the parameter.
+        let r = app.get("/api/v1/me/activity?limit=many").auth(&owner).send().await;
+        r.assert_problem(422, "validation");
+        assert_eq!(r.body["errors"][0]["field"], "limit", "{}", r.text);
     }
 
     async fn health_readiness_and_metrics(app: TestApp) {
@@ -122,6 +176,59 @@ async fn openapi_lists_every_route() {
             "{method} {path} missing from the OpenAPI document"
         );
     }
+    // The contract's structure: a description on every response, problem+json for every error
+    // documented as a problem, and a security requirement and a 401 wherever a credential is needed.
+    let public = [
+        "get /invite/{token}",
+        "post /invite/{token}",
+        "post /api/v1/auth/register",
+        "post /api/v1/auth/login",
+        "get /healthz",
+        "get /readyz",
+        "get /metrics",
+    ];
+    assert_eq!(doc.body["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
+    assert_eq!(doc.body["components"]["securitySchemes"]["session"]["name"], "steward_session");
+    assert!(paths.get("/invite/{token}").and_then(|p| p.get("get")).is_some(), "the invitation page is described");
+    for (path, item) in paths {
+        for (method, op) in item.as_object().unwrap() {
+            let name = format!("{method} {path}");
+            let responses = op["responses"].as_object().unwrap();
+            for (status, response) in responses {
+                assert!(
+                    response["description"].as_str().is_some_and(|d| !d.is_empty()),
+                    "{name} {status}: no description"
+                );
+                if status.starts_with('4') || status.starts_with('5') {
+                    assert!(
+                        response["content"]
+                            .get("application/json")
+                            .is_none_or(|m| m["schema"]["$ref"] != "#/components/schemas/Problem"),
+                        "{name} {status}: a problem documented as application/json"
+                    );
+                }
+            }
+            assert!(op["summary"].as_str().is_some_and(|s| !s.is_empty()), "{name}: no summary");
+            let security = op["security"].as_array().unwrap_or_else(|| panic!("{name}: no security"));
+            if public.contains(&name.as_str()) {
+                assert!(security.is_empty(), "{name} is public");
+            } else {
+                assert!(!security.is_empty(), "{name}: needs a credential but declares no security");
+                let unauthorized = &responses["401"];
+                assert!(unauthorized["content"]["application/problem+json"].is_object(), "{name}: no 401 problem");
+            }
+            if op.get("requestBody").is_some() {
+                assert!(
+                    responses.contains_key("422") && responses.contains_key("413"),
+                    "{name}: a body but no 422/413"
+                );
+            }
+        }
+    }
+    // The upload is the file itself, not an array of numbers.
+    let upload = &paths["/api/v1/accounts/{id}/media"]["post"]["requestBody"]["content"];
+    assert_eq!(upload["image/png"]["schema"]["format"], "binary", "{upload}");
+
     // And nothing is served that the document does not describe: every documented path answers
     // something other than the router's 404 fallback.
     for (path, item) in paths {

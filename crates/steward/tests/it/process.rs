@@ -422,3 +422,141 @@ async fn each_request_and_each_publish_job_logs_under_its_own_id() {
         "the call logs inside its round's and its job's spans: {job_line}"
     );
 }
+
+/// Runs `steward <args>` to its end with only `env` set: (exit code, stdout, stderr, how long).
+fn run_to_end(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String, String, Duration) {
+    let started = std::time::Instant::now();
+    let out = std::process::Command::new(BIN)
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run steward");
+    let text = |b: &[u8]| String::from_utf8_lossy(b).to_string();
+    (out.status.code(), text(&out.stdout), text(&out.stderr), started.elapsed())
+}
+
+/// The one error line, and that there is exactly one.
+fn only_error_line(stderr: &str) -> String {
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "one line, not: {stderr}");
+    assert!(lines[0].starts_with("error: "), "{stderr}");
+    lines[0].to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_up_errors_are_one_line_naming_what_and_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data_s = data.display().to_string();
+
+    // A port in use: refused before the database is touched (no data directory, no file).
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let (code, _, err, _) = run_to_end(&["serve"], &[("STEWARD_LISTEN", &addr), ("STEWARD_DATA_DIR", &data_s)]);
+    assert_ne!(code, Some(0));
+    let line = only_error_line(&err);
+    assert!(
+        line.contains(&format!("cannot listen on {addr}: address already in use")) && line.contains("STEWARD_LISTEN"),
+        "{line}"
+    );
+    assert!(!data.exists(), "the database was touched before the address was checked");
+
+    // PostgreSQL refusing connections is named within 2 s, with its address.
+    let (code, _, err, took) = run_to_end(
+        &["serve"],
+        &[
+            ("STEWARD_LISTEN", "127.0.0.1:0"),
+            ("STEWARD_DATA_DIR", &data_s),
+            ("STEWARD_DATABASE_URL", "postgres://postgres@127.0.0.1:1/steward"),
+        ],
+    );
+    assert_ne!(code, Some(0));
+    let line = only_error_line(&err);
+    assert!(line.contains("connection refused at 127.0.0.1:1") && line.contains("STEWARD_DATABASE_URL"), "{line}");
+    assert!(!line.contains("pool timed out"), "{line}");
+    assert!(took < Duration::from_secs(2), "took {took:?}");
+
+    // A data directory that cannot be created is named, with the setting to change.
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    let under_file = file.join("data").display().to_string();
+    let (code, _, err, _) =
+        run_to_end(&["serve"], &[("STEWARD_LISTEN", "127.0.0.1:0"), ("STEWARD_DATA_DIR", &under_file)]);
+    assert_ne!(code, Some(0));
+    let line = only_error_line(&err);
+    assert!(line.contains(&under_file) && line.contains("STEWARD_DATA_DIR"), "{line}");
+
+    // Settings not understood stop the server at once, naming the key and what it accepts.
+    let toml = dir.path().join("steward.toml");
+    std::fs::write(&toml, "listen = \"127.0.0.1:0\"\nallow_private_network = true\n").unwrap();
+    let toml_s = toml.display().to_string();
+    let (code, _, err, _) = run_to_end(&["--config", &toml_s, "serve"], &[("STEWARD_DATA_DIR", &data_s)]);
+    assert_eq!(code, Some(2));
+    let line = only_error_line(&err);
+    assert!(
+        line.contains("\"allow_private_network\"") && line.contains(&toml_s) && line.contains("allow_private_networks"),
+        "{line}"
+    );
+    for (name, value, accepts) in [
+        ("STEWARD_ALLOW_PRIVATE_NETWORKS", "yes", "true or false"),
+        ("STEWARD_LOG", "steward=loud", "info"),
+        ("STEWARD_LOG_FORMAT", "xml", "json"),
+    ] {
+        let (code, _, err, _) = run_to_end(&["serve"], &[(name, value), ("STEWARD_DATA_DIR", &data_s)]);
+        assert_eq!(code, Some(2), "{name}={value}");
+        let line = only_error_line(&err);
+        assert!(line.contains(name) && line.contains(accepts), "{line}");
+    }
+    assert!(!data.exists(), "a refused start-up created nothing");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_config_prints_settings_without_secrets_and_checks_what_they_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().display().to_string();
+    let key = "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVoxMjM0NTY=";
+    let mut base = vec![("STEWARD_DATA_DIR", data.as_str()), ("STEWARD_MASTER_KEY", key)];
+    let (code, out, err, _) = run_to_end(&["admin", "migrate"], &base);
+    assert_eq!(code, Some(0), "{err}");
+    let (code, out2, err, _) = run_to_end(&["admin", "check-config"], &base);
+    assert_eq!(code, Some(0), "{out} {out2} {err}");
+    assert!(
+        out2.contains("STEWARD_LISTEN = 127.0.0.1:8080") && out2.contains("STEWARD_MASTER_KEY = (set, hidden)"),
+        "{out2}"
+    );
+    assert!(!out2.contains(key), "{out2}");
+    assert!(
+        out2.contains("ok   database") && out2.contains("ok   master key") && out2.contains("ok   mail: off"),
+        "{out2}"
+    );
+
+    // On PostgreSQL too, with the password hidden.
+    if let Some(admin) = steward_store::testing::postgres_admin_url() {
+        let url = steward_store::testing::create_postgres_database(&admin, "checkcfg").await.unwrap();
+        let with_password = url.replacen("postgres://postgres@", "postgres://postgres:hunter2@", 1);
+        let (code, out, err, _) = run_to_end(
+            &["admin", "check-config"],
+            &[base.clone(), vec![("STEWARD_DATABASE_URL", &with_password)]].concat(),
+        );
+        assert_eq!(code, Some(0), "{out} {err}");
+        assert!(out.contains("ok   database") && !out.contains("hunter2"), "{out}");
+        steward_store::testing::drop_postgres_database(&admin, &url).await;
+    }
+
+    // What cannot be reached fails the check and is named.
+    base.extend([
+        ("STEWARD_DATABASE_URL", "postgres://postgres@127.0.0.1:1/steward"),
+        ("STEWARD_LINKEDIN_CLIENT_ID", "id"),
+        ("STEWARD_LINKEDIN_CLIENT_SECRET", "linkedin-secret"),
+        ("STEWARD_LINKEDIN_AUTH_BASE", "http://127.0.0.1:1"),
+        ("STEWARD_SMTP_URL", "smtp://127.0.0.1:1"),
+    ]);
+    let (code, out, _, _) = run_to_end(&["admin", "check-config"], &base);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("FAIL database") && out.contains("connection refused at 127.0.0.1:1"), "{out}");
+    assert!(out.contains("FAIL platform linkedin") && out.contains("FAIL mail"), "{out}");
+    assert!(!out.contains("linkedin-secret"), "{out}");
+}

@@ -50,7 +50,7 @@ pub(super) async fn request_changes(
     Ok(post_response(StatusCode::OK, view))
 }
 
-#[utoipa::path(get, path = "/posts/{id}/comments", tag = "posts", params(("id" = String, Path)),
+#[utoipa::path(get, path = "/posts/{id}/comments", tag = "posts", operation_id = "list_review_comments", params(("id" = String, Path)),
     responses((status = 200, body = Page<CommentView>), (status = 404, body = Problem)))]
 pub(super) async fn list_comments(
     State(state): State<AppState>,
@@ -62,7 +62,7 @@ pub(super) async fn list_comments(
     Ok(Json(Page { items, next_cursor: None }))
 }
 
-#[utoipa::path(post, path = "/posts/{id}/comments", tag = "posts", params(("id" = String, Path)), request_body = CommentRequest,
+#[utoipa::path(post, path = "/posts/{id}/comments", tag = "posts", operation_id = "add_review_comment", params(("id" = String, Path)), request_body = CommentRequest,
     responses((status = 201, body = CommentView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
 pub(super) async fn add_comment(
     State(state): State<AppState>,
