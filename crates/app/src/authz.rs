@@ -137,11 +137,19 @@ pub fn capability_set(json: &str) -> CapabilitySet {
         .collect()
 }
 
-/// The rights a stored membership carries (a row with an unknown role never reaches here: the store refuses it).
+/// A stored list of capability names read for deciding: a value that is not a JSON list of
+/// names is `None`, so a garbled `revokes` can never mean "nothing revoked" (fail closed).
+#[must_use]
+pub fn stored_capability_set(json: &str) -> Option<CapabilitySet> {
+    let names = serde_json::from_str::<Vec<String>>(json).ok()?;
+    Some(names.iter().filter_map(|n| Capability::from_str(n).ok()).collect())
+}
+
+/// The rights a stored membership carries, or `None` (refused) when its grants or revokes cannot
+/// be read (a row with an unknown role never reaches here: the store refuses it).
 #[must_use]
 pub fn membership_rights(m: &MembershipRow) -> Option<MemberRights> {
-    let role = m.role;
-    Some(MemberRights::new(role, capability_set(&m.grants), capability_set(&m.revokes)))
+    Some(MemberRights::new(m.role, stored_capability_set(&m.grants)?, stored_capability_set(&m.revokes)?))
 }
 
 /// Decides whether `principal` may do what `need` says on `account_id`.

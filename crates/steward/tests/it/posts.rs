@@ -497,6 +497,24 @@ both_backends! {
         assert_eq!(app.get(&account_url).auth(&t.owner).send().await.status, 500);
     }
 
+    async fn an_unreadable_revokes_list_refuses_the_member_instead_of_revoking_nothing(app: TestApp) {
+        let t = team(&app).await;
+        let a = approved(&app, &t, "a").await;
+        let account_url = format!("/api/v1/accounts/{}", t.account);
+        assert_eq!(app.get(&account_url).auth(&t.admin).send().await.status, 200);
+        app.raw_sql(&format!(
+            "UPDATE memberships SET revokes = 'posts.schedule' WHERE account_id = '{}' AND user_id = '{}'",
+            t.account, t.admin.user_id
+        ))
+        .await;
+        let at = app.clock.now().checked_add(jiff::SignedDuration::from_hours(1)).unwrap().to_string();
+        let refused = act(&app, &t.admin, &a, "schedule", json!({"at": at})).await;
+        assert_eq!(refused.status, 403, "{}", refused.text);
+        assert_eq!(app.get(&account_url).auth(&t.admin).send().await.status, 403);
+        let a_now = get(&app, &t.owner, &a).await.body;
+        assert_eq!((a_now["state"].as_str(), a_now["scheduled_at"].as_str()), (Some("approved"), None));
+    }
+
     async fn windows_follow_daylight_saving_gaps_and_overlaps(app: TestApp) {
         let mut t = team(&app).await;
         settings(&app, &t.owner, &t.account, json!({"time_zone": "Europe/Paris"})).await;
