@@ -39,7 +39,7 @@ use steward_app::AppError;
 
 use crate::auth::{AuthVia, CSRF_HEADER, Principal, csrf_token};
 use crate::error::ApiError;
-use crate::request::{AuditSlot, Ctx, RequestMeta};
+use crate::request::{AuditSlot, Ctx, RequestMeta, cookie};
 use crate::state::AppState;
 use steward_app::crypto::{constant_time_eq, hmac_sha256, random_array};
 
@@ -149,17 +149,6 @@ async fn forms_carry_csrf(req: Request, next: Next) -> Response {
     }
     parts.extensions.insert(data);
     next.run(Request::from_parts(parts, Body::empty())).await
-}
-
-fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(n, _)| *n == name)
-        .map(|(_, value)| value)
 }
 
 /// The viewer's own time zone, as the page script reported it (none: not known yet).

@@ -10,7 +10,7 @@ use steward_connectors::OauthApp;
 use steward_doubles::{bluesky, linkedin, tiktok};
 use steward_store::PostRow;
 
-use crate::helpers::oauth::{callback, start};
+use crate::helpers::oauth::{callback, start, with_connected_linkedin_member};
 use crate::helpers::seed::insert_due_post;
 use crate::helpers::*;
 
@@ -306,15 +306,7 @@ both_backends! {
     async fn a_credential_refused_for_good_is_not_tried_again(app: TestApp) {
         let backend = app.backend;
         drop(app);
-        let double = linkedin::LinkedInDouble::start(linkedin::Config::default()).await.unwrap();
-        let (cid, secret, base) = (double.config().client_id.clone(), double.config().client_secret.clone(), double.base.clone());
-        let Some(app) = TestApp::spawn_with(backend, move |s| {
-            s.linkedin = Some(OauthApp { client_id: cid, client_secret: zeroize::Zeroizing::new(secret), auth_base: base.clone(), api_base: base });
-        }).await else { return };
-        let owner = app.user("olivia@example.com").await;
-        let back = start(&app, &owner, json!({"platform": "linkedin", "account_kind": "member"})).await;
-        assert_eq!(callback(&app, &owner, &back).await.0, 200);
-        let account = app.get("/api/v1/accounts").auth(&owner).send().await.body["items"][0]["id"].as_str().unwrap().to_string();
+        let Some((app, double, owner, account)) = with_connected_linkedin_member(backend).await else { return };
         let base = format!("/api/v1/accounts/{account}");
         let live = due_post(&app, &account, &owner, "Live post", "[]").await;
         let urn = retried(&app, &live).await.external_id.unwrap();

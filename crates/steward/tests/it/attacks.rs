@@ -7,12 +7,9 @@ use reqwest::Method;
 use serde_json::json;
 use tokio::process::Command;
 
-use steward_connectors::OauthApp;
-use steward_doubles::linkedin;
-
 use crate::helpers::accounts::{invite, member, sandbox_account};
 use crate::helpers::binary::{BIN, start};
-use crate::helpers::oauth::{callback, start as connect_start};
+use crate::helpers::oauth::with_connected_linkedin_member;
 use crate::helpers::seed::insert_due_post;
 use crate::helpers::{Backend, Session, TestApp, both_backends};
 
@@ -569,15 +566,7 @@ both_backends! {
     async fn a_moderator_reply_on_a_member_profile_waits_for_the_owner(app: TestApp) {
         let backend = app.backend;
         drop(app);
-        let double = linkedin::LinkedInDouble::start(linkedin::Config::default()).await.unwrap();
-        let (cid, secret, base) = (double.config().client_id.clone(), double.config().client_secret.clone(), double.base.clone());
-        let Some(app) = TestApp::spawn_with(backend, move |s| {
-            s.linkedin = Some(OauthApp { client_id: cid, client_secret: zeroize::Zeroizing::new(secret), auth_base: base.clone(), api_base: base });
-        }).await else { return };
-        let owner = app.user("olivia@example.com").await;
-        let back = connect_start(&app, &owner, json!({"platform": "linkedin", "account_kind": "member"})).await;
-        assert_eq!(callback(&app, &owner, &back).await.0, 200);
-        let account = app.get("/api/v1/accounts").auth(&owner).send().await.body["items"][0]["id"].as_str().unwrap().to_string();
+        let Some((app, double, owner, account)) = with_connected_linkedin_member(backend).await else { return };
         let post = insert_due_post(&app.state.store, &account, &owner.user_id, "We are hiring", "[]", app.clock.now_us()).await;
         let urn = post_row_when(&app, &post, |p| p.state.as_str() == "published").await.external_id.unwrap();
         let fan = double.comment_from("urn:li:person:fan", &urn, None, "Congrats!").unwrap();
