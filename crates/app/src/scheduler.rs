@@ -45,12 +45,14 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use steward_connectors::ConnectorError;
 use steward_domain::pace::{self, AccountPace, MemberPace, PaceViolation, Slot};
-use steward_domain::post::{ApprovalRules, HoldReason, Performer, PostAction, PostSnapshot, PostState, transition};
+use steward_domain::post::{
+    ApprovalRules, HoldReason, Performer, PostAction, PostError, PostSnapshot, PostState, transition,
+};
 use steward_domain::rate_limits;
 use steward_domain::windows::{parse_time_zone, stored_windows};
 use steward_store::{
     AccountRow, JobStart, JobUpdate, MembershipRow, Micros, NewAuditEvent, PostRow, PostStateWrite, PublishAttemptRow,
-    PublishJobRow, PublishResultWrite, ScheduleWrite, Tx,
+    PublishJobRow, PublishResultWrite, ScheduleWrite, StoreError, Tx,
 };
 use tracing::Instrument;
 
@@ -67,6 +69,52 @@ const POLL_INTERVAL: Duration = Duration::from_secs(10);
 const CONTENDED_PAUSE: Duration = Duration::from_millis(250);
 
 pub use crate::worker::Scheduler;
+
+/// Why a round (or the recovery at a worker's start) stopped. Nothing of the failed
+/// transaction is kept: its claims or outcomes roll back, and a later round does them again.
+/// A platform's answer is never one of these: it is an outcome, recorded on the post.
+#[derive(Debug, thiserror::Error)]
+pub enum SchedulerError {
+    /// The database could not be read or written.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The database failed while the scheduler was deciding about (or recording) one post.
+    #[error("post {post_id}: {source}")]
+    PostStore {
+        post_id: String,
+        #[source]
+        source: StoreError,
+    },
+    /// The post's state machine refused a move the scheduler had just checked: the post was
+    /// not as it was read, so nothing is written for it.
+    #[error("post {post_id}: {source}")]
+    Transition {
+        post_id: String,
+        #[source]
+        source: PostError,
+    },
+}
+
+impl SchedulerError {
+    /// The post the failure is about, when it is about one (for the worker's log).
+    #[must_use]
+    pub fn post_id(&self) -> Option<&str> {
+        match self {
+            Self::Store(_) => None,
+            Self::PostStore { post_id, .. } | Self::Transition { post_id, .. } => Some(post_id),
+        }
+    }
+
+    /// Names the post a database failure happened on (other failures already name theirs).
+    fn on_post(self, post_id: &str) -> Self {
+        match self {
+            Self::Store(source) => Self::PostStore { post_id: post_id.to_string(), source },
+            other => other,
+        }
+    }
+}
+
+type Result<T, E = SchedulerError> = std::result::Result<T, E>;
 
 /// The idempotency key of one post version: the same on every attempt, different for each
 /// version (an edited post is new content).
@@ -101,7 +149,7 @@ pub async fn idle_wait(state: &Services) -> Duration {
 /// through the expired-lease path (same key, the attempt marked as a reconciliation) instead of
 /// waiting out the dead worker's lease. On PostgreSQL another replica may hold those leases, so
 /// nothing is touched there: a lease is only ever reclaimed once it has run out.
-pub async fn recover_in_flight(state: &Services) -> anyhow::Result<u64> {
+pub async fn recover_in_flight(state: &Services) -> Result<u64> {
     if state.store.backend() != steward_store::Backend::Sqlite {
         return Ok(0);
     }
@@ -137,7 +185,7 @@ struct Work {
 
 /// One round: claim what is due, call the platforms, record the outcomes. Returns how many
 /// posts and jobs were claimed (0: nothing to do now).
-pub async fn run_once(state: &Services) -> anyhow::Result<usize> {
+pub async fn run_once(state: &Services) -> Result<usize> {
     let cfg = &state.settings.publishing;
     let now = state.clock.now_us();
     let lease_until = now + micros(cfg.lease);
@@ -149,12 +197,15 @@ pub async fn run_once(state: &Services) -> anyhow::Result<usize> {
     let jobs = tx.lock_claimable_jobs(now, cfg.batch).await?;
     let claimed = due.len() + jobs.len();
     for post_id in &due {
-        if let Some(w) = prepare_due(state, &mut tx, post_id, &worker, now, lease_until, &mut notices).await? {
+        let prepared = prepare_due(state, &mut tx, post_id, &worker, now, lease_until, &mut notices).await;
+        if let Some(w) = prepared.map_err(|e| e.on_post(post_id))? {
             works.push(w);
         }
     }
     for job in jobs {
-        if let Some(w) = prepare_job(state, &mut tx, job, &worker, now, lease_until).await? {
+        let post_id = job.post_id.to_string();
+        let prepared = prepare_job(state, &mut tx, job, &worker, now, lease_until).await;
+        if let Some(w) = prepared.map_err(|e| e.on_post(&post_id))? {
             works.push(w);
         }
     }
@@ -273,7 +324,7 @@ async fn rules_now(
     post: &PostRow,
     member: Option<&MembershipRow>,
     now: Micros,
-) -> anyhow::Result<Option<(HoldReason, String)>> {
+) -> Result<Option<(HoldReason, String)>> {
     let Ok(tz) = parse_time_zone(&account.time_zone) else {
         return Ok(Some((
             HoldReason::PaceExceeded,
@@ -361,7 +412,7 @@ async fn prepare_due(
     now: Micros,
     lease_until: Micros,
     notices: &mut Vec<(bool, PostNotice)>,
-) -> anyhow::Result<Option<Work>> {
+) -> Result<Option<Work>> {
     let Some((post, approvals)) = tx.lock_post_with_approvals(post_id).await? else { return Ok(None) };
     if post.state != PostState::Scheduled {
         return Ok(None);
@@ -415,7 +466,7 @@ async fn prepare_due(
     }
 
     let due = transition(&snapshot, &rules, &Performer::System, &PostAction::Due)
-        .map_err(|e| anyhow::anyhow!("post {post_id}: {e}"))?;
+        .map_err(|source| SchedulerError::Transition { post_id: post_id.to_string(), source })?;
     let write = PostStateWrite {
         state: due.state.as_str(),
         schedule: ScheduleWrite::Keep,
@@ -452,9 +503,9 @@ async fn hold_post(
     message: &str,
     now: Micros,
     notices: &mut Vec<(bool, PostNotice)>,
-) -> anyhow::Result<()> {
+) -> Result<()> {
     let held = transition(snapshot, rules, &Performer::System, &PostAction::Hold { reason })
-        .map_err(|e| anyhow::anyhow!("post {}: {e}", post.id))?;
+        .map_err(|source| SchedulerError::Transition { post_id: post.id.to_string(), source })?;
     let write = PostStateWrite {
         state: held.state.as_str(),
         schedule: ScheduleWrite::Clear,
@@ -487,7 +538,7 @@ async fn hold_post(
     Ok(())
 }
 
-async fn set_last_error(tx: &mut Tx, post_id: &str, state: &str, message: &str, now: Micros) -> anyhow::Result<()> {
+async fn set_last_error(tx: &mut Tx, post_id: &str, state: &str, message: &str, now: Micros) -> Result<()> {
     tx.record_publish_result(
         post_id,
         state,
@@ -516,7 +567,7 @@ async fn begin_attempt(
     reconcile: bool,
     poll: Option<String>,
     now: Micros,
-) -> anyhow::Result<Work> {
+) -> Result<Work> {
     let attempt = PublishAttemptRow {
         id: uuid::Uuid::now_v7().to_string(),
         post_id: post.id.clone(),
@@ -572,7 +623,7 @@ async fn prepare_job(
     worker: &str,
     now: Micros,
     lease_until: Micros,
-) -> anyhow::Result<Option<Work>> {
+) -> Result<Option<Work>> {
     let Some(post) = tx.lock_post(&job.post_id).await? else { return Ok(None) };
     if !tx.take_publish_job(&job.post_id, worker, lease_until, now).await? {
         return Ok(None);
@@ -612,7 +663,7 @@ async fn prepare_job(
 
 /// The platform's published limits and its last rate-limit answer, checked before a publish
 /// call: `Some` is when the next call of the account may go, and why not now.
-async fn rate_gate(tx: &mut Tx, account: &AccountRow, now: Micros) -> anyhow::Result<Option<(Micros, String)>> {
+async fn rate_gate(tx: &mut Tx, account: &AccountRow, now: Micros) -> Result<Option<(Micros, String)>> {
     let platform = platform_name(account.platform.as_str());
     if let Some(until) = tx.account_blocked_until(&account.id, now).await? {
         return Ok(Some((until, format!("{platform} answered that the account's rate limit was reached"))));
@@ -638,7 +689,7 @@ async fn rate_gate(tx: &mut Tx, account: &AccountRow, now: Micros) -> anyhow::Re
 
 /// Counts a publish call toward the account's platform limits (platforms that publish none
 /// keep no count).
-async fn count_publish_call(tx: &mut Tx, account: &AccountRow, post_id: &str, now: Micros) -> anyhow::Result<()> {
+async fn count_publish_call(tx: &mut Tx, account: &AccountRow, post_id: &str, now: Micros) -> Result<()> {
     let (lookback, max) = rate_limits::limits(account.platform.as_str()).lookback();
     if max > 0 {
         tx.record_publish_call(&account.id, post_id, now, now - lookback * 1_000_000).await?;
@@ -655,7 +706,7 @@ async fn defer_post(
     until: Micros,
     why: &str,
     now: Micros,
-) -> anyhow::Result<()> {
+) -> Result<()> {
     let scheduled = PostState::Scheduled.as_str();
     let write = PostStateWrite {
         state: scheduled,
@@ -700,11 +751,11 @@ async fn record_outcomes(
     state: &Services,
     results: Vec<(Work, Result<PublishOutcome, ConnectorError>)>,
     worker: &str,
-) -> anyhow::Result<()> {
+) -> Result<()> {
     let mut notices = Vec::new();
     let mut tx = state.store.begin().await?;
     for (w, result) in results {
-        record_one(state, &mut tx, &w, result, worker, &mut notices).await?;
+        record_one(state, &mut tx, &w, result, worker, &mut notices).await.map_err(|e| e.on_post(&w.post_id))?;
     }
     notify::raise_alerts(&mut tx, &notices, state.clock.now_us()).await?;
     tx.commit().await?;
@@ -729,7 +780,7 @@ async fn record_one(
     result: Result<PublishOutcome, ConnectorError>,
     worker: &str,
     notices: &mut Vec<(bool, PostNotice)>,
-) -> anyhow::Result<()> {
+) -> Result<()> {
     let now = state.clock.now_us();
     let max = i64::from(state.settings.publishing.max_attempts);
     let platform = platform_name(w.account.platform.as_str()).to_string();
@@ -942,7 +993,33 @@ fn notice(w: &Work, reason: &str, message: &str) -> PostNotice {
 
 #[cfg(test)]
 mod tests {
-    use super::idempotency_key;
+    use super::{SchedulerError, idempotency_key};
+    use steward_domain::post::{PostActionKind, PostError};
+    use steward_store::StoreError;
+
+    #[test]
+    fn a_database_failure_during_a_post_names_the_post_and_keeps_its_cause() {
+        let plain = SchedulerError::from(StoreError::Conflict("publish_jobs".into()));
+        assert_eq!(plain.post_id(), None);
+        assert_eq!(plain.to_string(), "conflict: publish_jobs");
+
+        let on_post = plain.on_post("p1");
+        assert_eq!(on_post.post_id(), Some("p1"));
+        assert_eq!(on_post.to_string(), "post p1: conflict: publish_jobs");
+        let cause = std::error::Error::source(&on_post).expect("the store error is the cause");
+        assert_eq!(cause.to_string(), "conflict: publish_jobs");
+    }
+
+    #[test]
+    fn a_refused_transition_keeps_the_post_it_was_about() {
+        let refused =
+            SchedulerError::Transition { post_id: "p2".into(), source: PostError::SystemOnly(PostActionKind::Due) };
+        // Naming another post later (a wrapping caller) does not overwrite the one it is about.
+        let refused = refused.on_post("p3");
+        assert_eq!(refused.post_id(), Some("p2"));
+        assert!(matches!(refused, SchedulerError::Transition { ref post_id, .. } if post_id == "p2"));
+        assert!(refused.to_string().starts_with("post p2: "), "{refused}");
+    }
 
     #[test]
     fn keys_are_stable_per_version_and_differ_between_versions() {

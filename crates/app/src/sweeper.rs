@@ -8,7 +8,7 @@ use crate::services::Services;
 use crate::usecase::{self, Audit};
 
 /// Removes every membership expired at the clock's now; returns how many were removed.
-pub async fn sweep_expired_memberships(state: &Services) -> anyhow::Result<usize> {
+pub async fn sweep_expired_memberships(state: &Services) -> steward_store::Result<usize> {
     let now = state.clock.now_us();
     let mut removed = 0;
     for m in state.store.expired_memberships(now, 500).await? {

@@ -21,7 +21,11 @@ pub async fn run(state: Services) {
             Ok(0) => scheduler::idle_wait(&state).await,
             Ok(_) => continue,
             Err(e) => {
-                tracing::warn!(error = %e, "the publishing scheduler failed a round; trying again shortly");
+                tracing::warn!(
+                    error = %e,
+                    post_id = e.post_id(),
+                    "the publishing scheduler failed a round; trying again shortly"
+                );
                 Duration::from_secs(1)
             }
         };
