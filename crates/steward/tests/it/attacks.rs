@@ -589,7 +589,9 @@ both_backends! {
 
         // The owner approves it: it goes out once, as a reply to the comment, never as a post.
         let approved = app.post(&format!("/api/v1/posts/{draft}/approve")).auth(&owner).json(json!({"version": 1})).send().await;
-        assert_eq!((approved.status, approved.body["state"].as_str()), (200, Some("scheduled")), "{}", approved.text);
+        // Scheduled for now: the running worker may already have claimed it when the answer is read.
+        assert_eq!(approved.status, 200, "{}", approved.text);
+        assert!(matches!(approved.body["state"].as_str(), Some("scheduled" | "publishing" | "published")), "{}", approved.text);
         let sent = post_row_when(&app, &draft, |p| matches!(p.state.as_str(), "published" | "failed")).await;
         assert_eq!(sent.state.as_str(), "published", "{sent:?}");
         scheduler_rounds(&app).await;
