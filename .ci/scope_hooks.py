@@ -7,7 +7,13 @@ import schemathesis
 
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 # Anyone may call these without a credential; the token's scope is not what decides them.
-PUBLIC = {("POST", "/api/v1/auth/login"), ("POST", "/api/v1/auth/register")}
+# Keep in step with `PUBLIC` in crates/server/src/openapi.rs.
+PUBLIC = {
+    ("POST", "/api/v1/auth/login"),
+    ("POST", "/api/v1/auth/register"),
+    ("POST", "/api/v1/auth/password-reset"),
+    ("POST", "/api/v1/auth/password-reset/confirm"),
+}
 
 
 @schemathesis.check

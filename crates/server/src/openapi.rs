@@ -5,11 +5,13 @@
 use serde_json::{Map, Value, json};
 
 /// Operations anyone may call (no credential).
-const PUBLIC: [(&str, &str); 7] = [
+const PUBLIC: [(&str, &str); 9] = [
     ("get", "/invite/{token}"),
     ("post", "/invite/{token}"),
     ("post", "/api/v1/auth/register"),
     ("post", "/api/v1/auth/login"),
+    ("post", "/api/v1/auth/password-reset"),
+    ("post", "/api/v1/auth/password-reset/confirm"),
     ("get", "/healthz"),
     ("get", "/readyz"),
     ("get", "/metrics"),

@@ -183,6 +183,8 @@ async fn openapi_lists_every_route() {
         "post /invite/{token}",
         "post /api/v1/auth/register",
         "post /api/v1/auth/login",
+        "post /api/v1/auth/password-reset",
+        "post /api/v1/auth/password-reset/confirm",
         "get /healthz",
         "get /readyz",
         "get /metrics",
