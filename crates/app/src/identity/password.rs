@@ -35,6 +35,7 @@ const RESET_MAX_PER_IP: i64 = 10;
 pub struct ChangePasswordRequest {
     pub current_password: String,
     /// 12 to 1024 characters, not a common password.
+    #[schema(min_length = 12, max_length = 1024)]
     pub new_password: String,
     /// A code from the authenticator app, or a recovery code, when 2FA is on.
     pub totp: Option<String>,
@@ -42,6 +43,7 @@ pub struct ChangePasswordRequest {
 
 #[derive(Deserialize, ToSchema)]
 pub struct ResetRequest {
+    #[schema(max_length = 254, pattern = r"^[!-?A-~]{1,64}@[!-\-/-?A-~]+(\.[!-\-/-?A-~]+)+$")]
     pub email: String,
 }
 
@@ -49,6 +51,8 @@ pub struct ResetRequest {
 pub struct ResetConfirmRequest {
     /// The token from the mailed link (`/reset/{token}`).
     pub token: String,
+    /// 12 to 1024 characters, not a common password.
+    #[schema(min_length = 12, max_length = 1024)]
     pub new_password: String,
     /// Required when 2FA is on: a reset never bypasses the second factor.
     pub totp: Option<String>,
