@@ -284,6 +284,12 @@ pub const SETTINGS: &[Known] = &[
     known("STEWARD_LOG_FORMAT", "text or json"),
 ];
 
+/// The default number of password hashes at once (`STEWARD_PASSWORD_HASH_CONCURRENCY`): one per core.
+#[must_use]
+pub fn default_password_hash_concurrency() -> usize {
+    std::thread::available_parallelism().map_or(2, std::num::NonZero::get)
+}
+
 /// The `steward.toml` key of a setting: its name without `STEWARD_`, lower-cased.
 #[must_use]
 pub fn file_key(name: &str) -> String {
@@ -441,7 +447,7 @@ impl Settings {
             }
         };
         let password_hash_concurrency =
-            count("STEWARD_PASSWORD_HASH_CONCURRENCY", crate::passwords::default_concurrency(), 1)?;
+            count("STEWARD_PASSWORD_HASH_CONCURRENCY", default_password_hash_concurrency(), 1)?;
         let password_hash_queue = count("STEWARD_PASSWORD_HASH_QUEUE", 64, 0)?;
         let audit_anchor_file = env
             .get("STEWARD_AUDIT_ANCHOR_FILE")

@@ -53,18 +53,16 @@ impl Drop for Waiting<'_> {
     }
 }
 
-/// The default number of hashes at once: one per core.
-#[must_use]
-pub fn default_concurrency() -> usize {
-    std::thread::available_parallelism().map_or(2, std::num::NonZero::get)
-}
-
 impl Passwords {
     /// A hasher with the default budget (one hash per core, 64 waiting).
     pub fn new(cost: PasswordHashCost) -> anyhow::Result<Self> {
         let random = Zeroizing::new(crate::crypto::new_token(""));
         let dummy_hash = hash_with(cost, random.as_bytes())?;
-        Ok(Self { cost, dummy_hash, budget: Arc::new(Budget::new(default_concurrency(), 64)) })
+        Ok(Self {
+            cost,
+            dummy_hash,
+            budget: Arc::new(Budget::new(crate::config::default_password_hash_concurrency(), 64)),
+        })
     }
 
     /// The same hasher with `concurrency` hashes at once and `queue` waiting.

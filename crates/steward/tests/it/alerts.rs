@@ -344,16 +344,6 @@ fn hmac_hex(secret: &str, msg: &str) -> String {
     hex::encode(mac.finalize().into_bytes())
 }
 
-async fn delivering_app(backend: Backend, sink: &SmtpSink) -> Option<TestApp> {
-    let url = sink.url.clone();
-    TestApp::spawn_with(backend, move |s| {
-        s.smtp_url = Some(url);
-        s.mail_from = Some("Steward <steward@example.com>".into());
-        s.allow_private_networks = true;
-    })
-    .await
-}
-
 macro_rules! delivery_test {
     ($name:ident, $body:ident) => {
         mod $name {
@@ -361,13 +351,13 @@ macro_rules! delivery_test {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
                 let sink = SmtpSink::start().await.unwrap();
-                let app = delivering_app(Backend::Sqlite, &sink).await.unwrap();
+                let app = crate::helpers::mail::mailing_app(Backend::Sqlite, &sink).await.unwrap();
                 super::$body(app, sink).await;
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
                 let sink = SmtpSink::start().await.unwrap();
-                if let Some(app) = delivering_app(Backend::Postgres, &sink).await {
+                if let Some(app) = crate::helpers::mail::mailing_app(Backend::Postgres, &sink).await {
                     super::$body(app, sink).await;
                 }
             }
