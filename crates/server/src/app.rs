@@ -72,6 +72,8 @@ impl App {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let services = self.state.services().clone();
+        // PostgreSQL: this replica's read cache, kept in step with the others (a no-op on SQLite).
+        self.state.store.start_replica_sync();
         let housekeeping = tokio::spawn(worker::housekeeping::run(services.clone()));
         let sweeper = tokio::spawn(worker::sweeper::run(services.clone()));
         let scheduler = tokio::spawn(worker::publishing::run(services.clone()));

@@ -1,25 +1,73 @@
 //! A read cache for the two lookups every authenticated request makes (the session, and the
-//! caller's membership of an account), used only on SQLite.
+//! caller's membership of an account).
 //!
-//! Why it is safe: an SQLite database file is served by one Steward process (the server takes
-//! an exclusive lock next to the file), and every change it makes goes through
-//! [`crate::Tx::commit`], which bumps a generation counter *before returning*. Other processes
-//! may still write the file (`steward admin …`, an operator's `sqlite3`): before serving an
-//! entry, the cache asks SQLite's `PRAGMA data_version` on a connection of its own, which changes
-//! whenever any other connection has committed, and bumps the generation when it has. An entry is used only while the generation it was read under is still current,
-//! so after any committed write (a revocation, a removal, a downgrade, anything) every entry is
-//! stale and the next request reads the database again. A cached answer is therefore never older
-//! than the last committed write — what a fresh read would give — and Invariant 8 holds: once a
-//! revocation returns, no later request is served from before it. PostgreSQL deployments can run
-//! several replicas, whose writes this process would not see, so there the cache is off.
+//! Every entry is tagged with the cache's generation, taken *before* the database read it
+//! holds; [`ReadCache::invalidate`] bumps the generation, so every entry read before it is stale
+//! at once and a read that raced a write is never served. What bumps it differs per database.
+//!
+//! **SQLite**: one Steward process serves a database file (the server takes an exclusive lock
+//! next to the file), and every change it makes goes through [`crate::Tx::commit`], which bumps
+//! the generation *before returning*. Other processes may still write the file (`steward admin
+//! …`, an operator's `sqlite3`): before serving an entry, the cache asks SQLite's `PRAGMA
+//! data_version` on a connection of its own, which changes whenever any other connection has
+//! committed, and bumps the generation when it has. A cached answer is therefore never older
+//! than the last committed write, and Invariant 8 holds.
+//!
+//! **PostgreSQL** (several replicas write): [`Gate`] decides whether entries may be served at
+//! all, and `store::replicas` keeps it and the generation in step with the other replicas:
+//! - a commit that touched the cached tables (statement triggers flag it, migration 0017) bumps
+//!   `rights_epoch` after committing, NOTIFYs the new value, and returns only once every live
+//!   replica has written an `acked` at least that large — which each writes *after* bumping its
+//!   own generation — or the bound [`ACK_WAIT`] has passed (below: why that is safe too);
+//! - a replica serves from its cache only while its listener is connected and caught up
+//!   (`live`: after `LISTEN` it invalidates everything, then reads the epoch, acks it, and only
+//!   then goes live) and while it has recently heard back its own ping: each second it NOTIFYs
+//!   a ping with its heartbeat, and when the ping comes back through its listener the cache may
+//!   serve until the instant the ping was *sent* plus [`SERVE_WINDOW`].
+//!
+//! Orders of events an attacker might hope for, and why none serves old rights after a
+//! revocation returned (T = the instant the revoking commit finished):
+//! 1. *A read that started before T is cached after the replica invalidated*: it carries the
+//!    generation from before the invalidation, so it is never served.
+//! 2. *The replica never gets the NOTIFY* (its listener was cut, `pg_terminate_backend`, a
+//!    half-open connection): notifications reach a listener in commit order, so it hears none of
+//!    its own pings sent after T either; every ping it did hear was sent before T, so it stops
+//!    serving before T + [`SERVE_WINDOW`] ≤ the revoker's wait. When the listener reconnects,
+//!    the replica stays dark until it has invalidated everything after the new `LISTEN`.
+//! 3. *The replica's heartbeat is stale and the revoker does not wait for it*: a replica is
+//!    waited for while its heartbeat is younger than `STALE_AFTER` (≥ [`SERVE_WINDOW`]); its
+//!    heartbeat is written by the same statement as its ping, so an older heartbeat means its
+//!    last ping heard was sent longer ago than the serve window: it is already dark.
+//! 4. *A replica starts while the revocation commits*: it is dark until after its `LISTEN`,
+//!    and invalidates on going live, so everything it serves was read after its `LISTEN`; a
+//!    commit before that is in its reads, a commit after reaches it as a NOTIFY.
+//! 5. *The revoker crashes between commit and acknowledgement*: the caller got no answer; the
+//!    trigger's own NOTIFY (sent at commit) still empties every cache.
+//! 6. *A change made outside Steward* (`psql`): the triggers NOTIFY at commit too, so caches
+//!    empty as soon as each replica hears it (nothing can wait for `psql`'s acknowledgement;
+//!    `Store::announce_rights_change` bumps and waits for a caller that needs to).
+//! 7. *Writes that touch a cached row without narrowing rights* (`last_seen_at`): the triggers
+//!    skip those columns; a replica's cached `last_seen_at` may lag another replica's touch, so
+//!    entries live at most [`MAX_AGE`] on PostgreSQL (idle expiry is minutes).
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use crate::{AccountRow, AuthSessionRow, MembershipRow};
 
 /// Entries kept before the cache is emptied (a crude but bounded policy).
 const MAX_ENTRIES: usize = 10_000;
+
+/// How long after sending a ping that came back a PostgreSQL replica may serve from its cache.
+pub(crate) const SERVE_WINDOW: Duration = Duration::from_secs(3);
+/// How long a revoker waits for the replicas' acknowledgements: past [`SERVE_WINDOW`] after its
+/// commit, a replica that has not acknowledged cannot be serving from its cache any more.
+pub(crate) const ACK_WAIT: Duration = Duration::from_millis(3_500);
+/// The oldest entry a PostgreSQL replica serves (another replica may have touched the session).
+pub(crate) const MAX_AGE: Duration = Duration::from_secs(10);
+
+const _: () = assert!(ACK_WAIT.as_millis() >= SERVE_WINDOW.as_millis(), "the wait must outlast the serve window");
 
 type AccessKey = (String, String);
 type Access = (AccountRow, MembershipRow);
@@ -30,8 +78,58 @@ pub(crate) struct ReadCache {
     generation: AtomicU64,
     /// A connection of the cache's own to the SQLite file, and the `data_version` it last saw.
     watcher: Option<Mutex<(rusqlite::Connection, i64)>>,
-    sessions: Mutex<HashMap<Vec<u8>, (u64, AuthSessionRow)>>,
-    access: Mutex<HashMap<AccessKey, (u64, Access)>>,
+    /// PostgreSQL: whether this replica may serve from its cache at all.
+    pub(crate) gate: Option<Gate>,
+    /// Woken when a replica writes an acknowledgement (revokers waiting re-check).
+    pub(crate) acks: tokio::sync::Notify,
+    sessions: Mutex<HashMap<Vec<u8>, (u64, Instant, AuthSessionRow)>>,
+    access: Mutex<HashMap<AccessKey, (u64, Instant, Access)>>,
+}
+
+/// A PostgreSQL replica's permission to serve from its cache (see the module comment).
+pub(crate) struct Gate {
+    origin: Instant,
+    /// The listener is connected and has caught up since it last connected.
+    live: AtomicBool,
+    /// Micros since `origin` until which cached entries may be served.
+    serve_until: AtomicU64,
+}
+
+impl Gate {
+    fn new() -> Self {
+        Self { origin: Instant::now(), live: AtomicBool::new(false), serve_until: AtomicU64::new(0) }
+    }
+
+    /// Micros since this gate was made (a monotonic clock).
+    pub(crate) fn now_us(&self) -> u64 {
+        u64::try_from(self.origin.elapsed().as_micros()).unwrap_or(u64::MAX)
+    }
+
+    pub(crate) fn may_serve(&self) -> bool {
+        self.live.load(Ordering::Acquire) && self.now_us() < self.serve_until.load(Ordering::Acquire)
+    }
+
+    /// The listener is gone: serve nothing from the cache until it has caught up again.
+    pub(crate) fn go_dark(&self) {
+        self.live.store(false, Ordering::Release);
+    }
+
+    /// The listener has listened since `listening_from` and the cache was emptied after that.
+    pub(crate) fn go_live(&self, listening_from: u64) {
+        self.heard(listening_from);
+        self.live.store(true, Ordering::Release);
+    }
+
+    /// A ping sent at `sent_at` came back through the listener.
+    pub(crate) fn heard(&self, sent_at: u64) {
+        let until = sent_at.saturating_add(u64::try_from(SERVE_WINDOW.as_micros()).unwrap_or(u64::MAX));
+        self.serve_until.fetch_max(until, Ordering::AcqRel);
+    }
+
+    #[cfg(test)]
+    fn is_live(&self) -> bool {
+        self.live.load(Ordering::Acquire)
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -52,6 +150,30 @@ impl ReadCache {
             Some(Mutex::new((conn, version)))
         });
         Self { enabled: watcher.is_some(), watcher, ..Self::default() }
+    }
+
+    /// A replica's cache on PostgreSQL: it serves nothing until `store::replicas` opens its gate.
+    pub(crate) fn gated() -> Self {
+        Self { enabled: true, gate: Some(Gate::new()), ..Self::default() }
+    }
+
+    /// Whether an entry may be served now (SQLite: after checking for other writers).
+    fn may_serve(&self) -> bool {
+        if !self.enabled {
+            return false;
+        }
+        match &self.gate {
+            Some(gate) => gate.may_serve(),
+            None => {
+                self.notice_other_writers();
+                true
+            }
+        }
+    }
+
+    /// Whether an entry stored at `at` is young enough to serve.
+    fn fresh(&self, at: Instant) -> bool {
+        self.gate.is_none() || at.elapsed() < MAX_AGE
     }
 
     /// A cache that trusts this process's commits alone (unit tests).
@@ -87,12 +209,14 @@ impl ReadCache {
     }
 
     pub(crate) fn session(&self, token_hash: &[u8]) -> Option<AuthSessionRow> {
-        if !self.enabled {
+        if !self.may_serve() {
             return None;
         }
-        self.notice_other_writers();
         let current = self.generation();
-        lock(&self.sessions).get(token_hash).filter(|(g, _)| *g == current).map(|(_, row)| row.clone())
+        lock(&self.sessions)
+            .get(token_hash)
+            .filter(|(g, at, _)| *g == current && self.fresh(*at))
+            .map(|(_, _, row)| row.clone())
     }
 
     pub(crate) fn put_session(&self, token_hash: &[u8], generation: u64, row: &AuthSessionRow) {
@@ -103,7 +227,7 @@ impl ReadCache {
         if map.len() >= MAX_ENTRIES {
             map.clear();
         }
-        map.insert(token_hash.to_vec(), (generation, row.clone()));
+        map.insert(token_hash.to_vec(), (generation, Instant::now(), row.clone()));
     }
 
     /// Mirrors a `last_seen_at` update (not a permission change, so it bumps no generation).
@@ -111,7 +235,7 @@ impl ReadCache {
         if !self.enabled {
             return;
         }
-        for (_, row) in lock(&self.sessions).values_mut() {
+        for (_, _, row) in lock(&self.sessions).values_mut() {
             if row.id == session_id && row.last_seen_at < now {
                 row.last_seen_at = now;
             }
@@ -119,13 +243,12 @@ impl ReadCache {
     }
 
     pub(crate) fn access(&self, account_id: &str, user_id: &str) -> Option<(AccountRow, MembershipRow)> {
-        if !self.enabled {
+        if !self.may_serve() {
             return None;
         }
-        self.notice_other_writers();
         let current = self.generation();
         let key = (account_id.to_string(), user_id.to_string());
-        lock(&self.access).get(&key).filter(|(g, _)| *g == current).map(|(_, v)| v.clone())
+        lock(&self.access).get(&key).filter(|(g, at, _)| *g == current && self.fresh(*at)).map(|(_, _, v)| v.clone())
     }
 
     pub(crate) fn put_access(
@@ -142,7 +265,7 @@ impl ReadCache {
         if map.len() >= MAX_ENTRIES {
             map.clear();
         }
-        map.insert((account_id.to_string(), user_id.to_string()), (generation, value.clone()));
+        map.insert((account_id.to_string(), user_id.to_string()), (generation, Instant::now(), value.clone()));
     }
 }
 
@@ -207,6 +330,32 @@ mod tests {
         assert!(c.session(b"h").is_some(), "nothing else wrote");
         other.execute("INSERT INTO t VALUES (1)", []).expect("write");
         assert!(c.session(b"h").is_none(), "another process committed: the entry may be stale");
+    }
+
+    #[test]
+    fn a_replica_serves_only_while_live_and_lately_heard() {
+        let c = ReadCache::gated();
+        let gate = c.gate.as_ref().expect("gate");
+        c.put_session(b"h", c.generation(), &session("s", 1));
+        assert!(c.session(b"h").is_none(), "dark until the listener has caught up");
+        gate.go_live(gate.now_us());
+        assert!(gate.is_live());
+        assert!(c.session(b"h").is_some());
+        gate.go_dark();
+        assert!(c.session(b"h").is_none(), "a lost listener stops serving at once");
+    }
+
+    #[test]
+    fn a_replica_that_heard_nothing_lately_stops_serving() {
+        let mut c = ReadCache::gated();
+        let ten_seconds_ago = Instant::now().checked_sub(Duration::from_secs(10)).expect("uptime");
+        c.gate = Some(Gate { origin: ten_seconds_ago, live: AtomicBool::new(false), serve_until: AtomicU64::new(0) });
+        let gate = c.gate.as_ref().expect("gate");
+        c.put_session(b"h", c.generation(), &session("s", 1));
+        gate.go_live(0); // listening since ten seconds ago, no ping heard since
+        assert!(c.session(b"h").is_none(), "past the serve window");
+        gate.heard(gate.now_us());
+        assert!(c.session(b"h").is_some(), "a ping heard back opens the window again");
     }
 
     #[test]

@@ -21,6 +21,7 @@ mod identity;
 mod oauth;
 mod posts;
 mod publishing;
+mod replicas;
 pub mod testing;
 mod throttle;
 mod vault;
@@ -101,6 +102,13 @@ pub struct Store {
     pub(crate) cache: std::sync::Arc<cache::ReadCache>,
     /// Whether raising an alert queues email deliveries (false when the server has no mail).
     pub(crate) email_deliveries: bool,
+    /// PostgreSQL, once [`Store::start_replica_sync`] ran: this replica, and its tasks.
+    replica: std::sync::Arc<std::sync::Mutex<Option<ReplicaRunning>>>,
+}
+
+struct ReplicaRunning {
+    me: std::sync::Arc<replicas::Replica>,
+    tasks: Vec<tokio::task::AbortHandle>,
 }
 
 /// A write transaction. Dropping it without [`Tx::commit`] rolls everything back.
@@ -109,6 +117,8 @@ pub struct Tx {
     pub(crate) cache: std::sync::Arc<cache::ReadCache>,
     pub(crate) backend: Backend,
     pub(crate) email_deliveries: bool,
+    /// PostgreSQL: the pool (to announce a change of rights after the commit) and this replica.
+    announce: Option<(PgPool, Option<String>)>,
 }
 
 pub(crate) enum TxInner {
@@ -187,14 +197,13 @@ impl Store {
         } else {
             return Err(StoreError::UnsupportedUrl);
         };
-        // On SQLite, one server per file (see cache.rs); other replicas' writes on PostgreSQL
-        // would not be seen, so no cache there.
-        let sqlite_file = match &pool {
-            Pool::Sqlite(p) => Some(p.connect_options().get_filename().to_path_buf()),
-            Pool::Postgres(_) => None,
+        // On SQLite, one server per file, and the cache watches the file (see cache.rs). On
+        // PostgreSQL the cache serves nothing until `start_replica_sync` keeps it in step.
+        let cache = match &pool {
+            Pool::Sqlite(p) => cache::ReadCache::new(Some(p.connect_options().get_filename())),
+            Pool::Postgres(_) => cache::ReadCache::gated(),
         };
-        let cache = std::sync::Arc::new(cache::ReadCache::new(sqlite_file.as_deref()));
-        Ok(Self { pool, cache, email_deliveries: true })
+        Ok(Self { pool, cache: std::sync::Arc::new(cache), email_deliveries: true, replica: Default::default() })
     }
 
     /// Whether alerts raised through this store queue email deliveries (on by default; off on
@@ -237,22 +246,89 @@ impl Store {
             Pool::Sqlite(p) => TxInner::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
             Pool::Postgres(p) => TxInner::Postgres(p.begin().await?),
         };
-        Ok(Tx { inner, cache: self.cache.clone(), backend: self.backend(), email_deliveries: self.email_deliveries })
+        let announce = match &self.pool {
+            Pool::Sqlite(_) => None,
+            Pool::Postgres(p) => Some((p.clone(), self.replica_id())),
+        };
+        Ok(Tx {
+            inner,
+            cache: self.cache.clone(),
+            backend: self.backend(),
+            email_deliveries: self.email_deliveries,
+            announce,
+        })
+    }
+
+    fn replica_id(&self) -> Option<String> {
+        let running = self.replica.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        running.as_ref().map(|r| r.me.id.clone())
+    }
+
+    /// Makes this process a replica whose read cache other replicas keep in step (PostgreSQL:
+    /// a listener and a heartbeat, see `cache.rs`); a no-op on SQLite or when already running.
+    /// Until the listener has caught up, every lookup reads the database.
+    pub fn start_replica_sync(&self) {
+        let Pool::Postgres(p) = &self.pool else { return };
+        let mut running = self.replica.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if running.is_none() {
+            let (me, tasks) = replicas::start(p, &self.cache);
+            *running = Some(ReplicaRunning { me, tasks });
+        }
+    }
+
+    /// Whether this replica's cache may serve now (its listener has caught up and heard itself).
+    #[must_use]
+    pub fn replica_cache_live(&self) -> bool {
+        self.cache.gate.as_ref().is_some_and(cache::Gate::may_serve)
+    }
+
+    /// Announces a change of rights made outside Steward (an operator's SQL) and waits until
+    /// every live replica has emptied its cache (PostgreSQL; a no-op on SQLite, whose cache
+    /// sees other writers by itself).
+    pub async fn announce_rights_change(&self) -> Result<()> {
+        match &self.pool {
+            Pool::Sqlite(_) => Ok(()),
+            Pool::Postgres(p) => {
+                self.cache.invalidate();
+                replicas::announce(p, &self.cache, self.replica_id().as_deref()).await
+            }
+        }
     }
 
     pub async fn close(&self) {
+        let running = self.replica.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+        if let (Some(r), Pool::Postgres(p)) = (running, &self.pool) {
+            for t in r.tasks {
+                t.abort();
+            }
+            replicas::leave(p, &r.me.id).await;
+        }
         on_pool!(self, |c| c.close().await);
     }
 }
 
 impl Tx {
     pub async fn commit(self) -> Result<()> {
-        match self.inner {
-            TxInner::Sqlite(t) => t.commit().await?,
-            TxInner::Postgres(t) => t.commit().await?,
-        }
+        let rights_changed = match self.inner {
+            TxInner::Sqlite(t) => {
+                t.commit().await?;
+                false
+            }
+            TxInner::Postgres(mut t) => {
+                // Set by the triggers on the cached tables (migration 0017).
+                let flag: Option<String> = sqlx::query_scalar("SELECT current_setting('steward.rights_changed', true)")
+                    .fetch_one(&mut *t)
+                    .await?;
+                t.commit().await?;
+                flag.as_deref() == Some("1")
+            }
+        };
         // Before returning: the caller's next request must not see what this write replaced.
         self.cache.invalidate();
+        // …on any replica: a change of rights returns once every live replica has forgotten.
+        if rights_changed && let Some((pool, me)) = &self.announce {
+            replicas::announce(pool, &self.cache, me.as_deref()).await?;
+        }
         Ok(())
     }
 

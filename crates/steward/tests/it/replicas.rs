@@ -1,6 +1,10 @@
 //! Several `steward serve` processes on one PostgreSQL database (`helpers::replicas`): they
 //! share people and sessions, survive one of them being killed, and a revocation on any one is
 //! seen by all before it returns (docs/DESIGN.md invariant 8).
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
 use serde_json::{Value, json};
 
 use crate::helpers::PASSWORD;
@@ -71,4 +75,470 @@ async fn replicas_share_one_database_and_survive_a_kill() {
     let (st, me) = call(&c, reqwest::Method::GET, format!("{}/api/v1/me", r.base(2)), Some(&token), None).await;
     assert_eq!((st, me["display_name"].as_str()), (200, Some("Ann B")), "same database and key after the restart");
     assert!(r.log(2).contains("steward is listening"), "the log is kept across the restart: {}", r.log(2));
+}
+
+/// The kinds of revocation the load test issues, in turn.
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    SignOut,
+    LogOutEverywhere,
+    PasswordChange,
+    TokenRevoked,
+    MemberRemoved,
+    MemberSuspended,
+    MemberDowngraded,
+    MembershipExpired,
+    Lockdown,
+}
+const KINDS: [Kind; 9] = [
+    Kind::SignOut,
+    Kind::LogOutEverywhere,
+    Kind::PasswordChange,
+    Kind::TokenRevoked,
+    Kind::MemberRemoved,
+    Kind::MemberSuspended,
+    Kind::MemberDowngraded,
+    Kind::MembershipExpired,
+    Kind::Lockdown,
+];
+
+/// A credential and a request it may make until it is revoked.
+struct Target {
+    token: String,
+    path: String,
+    /// When the revocation returned (for an expiry: when the membership expired).
+    revoked_at: Option<Instant>,
+    /// Answers 200 per replica (the revoker waits until every replica has served it).
+    served: [u32; 3],
+}
+
+#[derive(Default)]
+struct Board {
+    targets: Mutex<Vec<Target>>,
+    stop: AtomicBool,
+}
+
+/// One request of the load: which target, on which replica, when it was sent, its status.
+struct Probe {
+    target: usize,
+    replica: usize,
+    sent: Instant,
+    status: u16,
+}
+
+fn rng(seed: &mut u64) -> u64 {
+    *seed ^= *seed << 13;
+    *seed ^= *seed >> 7;
+    *seed ^= *seed << 17;
+    *seed
+}
+
+/// Sends the target's request over and over on one replica, picking targets that are live or
+/// were revoked less than a second ago (those are the ones that matter).
+async fn load(board: Arc<Board>, c: reqwest::Client, base: String, replica: usize, mut seed: u64) -> Vec<Probe> {
+    let mut probes = Vec::new();
+    while !board.stop.load(Ordering::Relaxed) {
+        let pick = {
+            let targets = board.targets.lock().unwrap();
+            let open: Vec<usize> = (0..targets.len())
+                .filter(|&i| targets[i].revoked_at.is_none_or(|t| t.elapsed() < Duration::from_secs(1)))
+                .collect();
+            if open.is_empty() {
+                None
+            } else {
+                let i = open[usize::try_from(rng(&mut seed)).unwrap() % open.len()];
+                Some((i, targets[i].token.clone(), targets[i].path.clone()))
+            }
+        };
+        let Some((target, token, path)) = pick else {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            continue;
+        };
+        let sent = Instant::now();
+        let Ok(r) = c.get(format!("{base}{path}")).bearer_auth(&token).send().await else { continue };
+        let status = r.status().as_u16();
+        if status == 200 {
+            board.targets.lock().unwrap()[target].served[replica] += 1;
+        }
+        probes.push(Probe { target, replica, sent, status });
+    }
+    probes
+}
+
+/// What a revoker works with: its replicas, its people, and the shared board.
+struct Revoker {
+    bases: Vec<String>,
+    c: reqwest::Client,
+    board: Arc<Board>,
+    owner: String,
+    member: (String, String),
+    member_email: String,
+    person_email: String,
+    person_password: String,
+    seed: u64,
+}
+
+impl Revoker {
+    fn any(&mut self) -> String {
+        self.bases[usize::try_from(rng(&mut self.seed)).unwrap() % self.bases.len()].clone()
+    }
+
+    async fn login(&mut self) -> String {
+        let base = self.any();
+        let (st, body) = call(
+            &self.c,
+            reqwest::Method::POST,
+            format!("{base}/api/v1/auth/login"),
+            None,
+            Some(json!({ "email": self.person_email, "password": self.person_password })),
+        )
+        .await;
+        assert_eq!(st, 200, "{body}");
+        body["token"].as_str().unwrap().to_string()
+    }
+
+    async fn send(&mut self, method: reqwest::Method, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {
+        let base = self.any();
+        call(&self.c, method, format!("{base}{path}"), Some(token), body).await
+    }
+
+    /// A fresh account of the owner's, with the member in it as `role`; returns its id.
+    async fn account_with_member(&mut self, role: &str, n: u64) -> String {
+        let owner = self.owner.clone();
+        let (st, acc) = self
+            .send(
+                reqwest::Method::POST,
+                "/api/v1/accounts",
+                &owner,
+                Some(json!({"platform": "sandbox", "handle": format!("acc{n}"), "credentials": {"k": "v"}})),
+            )
+            .await;
+        assert_eq!(st, 201, "{acc}");
+        let id = acc["id"].as_str().unwrap().to_string();
+        let email = self.member_email.clone();
+        let (st, inv) = self
+            .send(
+                reqwest::Method::POST,
+                &format!("/api/v1/accounts/{id}/invitations"),
+                &owner,
+                Some(json!({"email": email, "role": role})),
+            )
+            .await;
+        assert_eq!(st, 201, "{inv}");
+        let member = self.member.0.clone();
+        let (st, body) = self
+            .send(reqwest::Method::POST, &format!("/api/v1/invitations/{}/accept", inv["token"].as_str().unwrap()), &member, None)
+            .await;
+        assert_eq!(st, 200, "{body}");
+        id
+    }
+
+    fn add(&self, token: &str, path: &str) -> usize {
+        let mut targets = self.board.targets.lock().unwrap();
+        targets.push(Target { token: token.to_string(), path: path.to_string(), revoked_at: None, served: [0; 3] });
+        targets.len() - 1
+    }
+
+    /// Waits until every replica has served the target (so each has it cached, if it caches).
+    async fn warm(&self, target: usize) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if self.board.targets.lock().unwrap()[target].served.iter().all(|&n| n >= 2) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "every replica serves a live credential");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// Sets up a credential of `kind`, lets the load use it on every replica, revokes it on a
+    /// random replica and records when that returned; then checks every replica refuses it.
+    async fn round(&mut self, kind: Kind, n: u64) {
+        let member_id = self.member.1.clone();
+        let owner = self.owner.clone();
+        let (target, token, path) = match kind {
+            Kind::SignOut | Kind::LogOutEverywhere | Kind::TokenRevoked | Kind::PasswordChange => {
+                let session = self.login().await;
+                let (token, token_id) = if matches!(kind, Kind::TokenRevoked) {
+                    let (st, t) = self
+                        .send(
+                            reqwest::Method::POST,
+                            "/api/v1/me/tokens",
+                            &session,
+                            Some(json!({"name": format!("t{n}"), "scopes": ["read"]})),
+                        )
+                        .await;
+                    assert_eq!(st, 201, "{t}");
+                    (t["token"].as_str().unwrap().to_string(), t["id"].as_str().unwrap().to_string())
+                } else if matches!(kind, Kind::PasswordChange) {
+                    (self.login().await, String::new())
+                } else {
+                    (session.clone(), String::new())
+                };
+                let target = self.add(&token, "/api/v1/me");
+                self.warm(target).await;
+                let (st, body) = match kind {
+                    Kind::SignOut => self.send(reqwest::Method::POST, "/api/v1/auth/logout", &session, None).await,
+                    Kind::LogOutEverywhere => {
+                        self.send(
+                            reqwest::Method::POST,
+                            "/api/v1/me/sessions/revoke-all",
+                            &session,
+                            Some(json!({"keep_current": false})),
+                        )
+                        .await
+                    }
+                    Kind::TokenRevoked => {
+                        self.send(reqwest::Method::DELETE, &format!("/api/v1/me/tokens/{token_id}"), &session, None).await
+                    }
+                    _ => {
+                        let new_password = format!("{PASSWORD}-{n}");
+                        let body = json!({"current_password": self.person_password, "new_password": new_password});
+                        let answer = self.send(reqwest::Method::POST, "/api/v1/me/password", &session, Some(body)).await;
+                        self.person_password = new_password;
+                        answer
+                    }
+                };
+                assert_eq!(st, 204, "{kind:?}: {body}");
+                (target, token, "/api/v1/me".to_string())
+            }
+            _ => {
+                let role = if matches!(kind, Kind::MemberDowngraded) { "admin" } else { "editor" };
+                let account = self.account_with_member(role, n).await;
+                let path = if matches!(kind, Kind::MemberDowngraded) {
+                    format!("/api/v1/accounts/{account}/activity")
+                } else {
+                    format!("/api/v1/accounts/{account}")
+                };
+                let token = self.member.0.clone();
+                let target = self.add(&token, &path);
+                self.warm(target).await;
+                let member_path = format!("/api/v1/accounts/{account}/members/{member_id}");
+                let (st, body) = match kind {
+                    Kind::MemberRemoved => self.send(reqwest::Method::DELETE, &member_path, &owner, None).await,
+                    Kind::MemberSuspended => {
+                        self.send(reqwest::Method::PATCH, &member_path, &owner, Some(json!({"status": "suspended"}))).await
+                    }
+                    Kind::MemberDowngraded => {
+                        self.send(reqwest::Method::PATCH, &member_path, &owner, Some(json!({"role": "viewer"}))).await
+                    }
+                    Kind::MembershipExpired => {
+                        let at = jiff::Timestamp::now() + jiff::SignedDuration::from_millis(1500);
+                        let answer = self
+                            .send(reqwest::Method::PATCH, &member_path, &owner, Some(json!({"expires_at": at.to_string()})))
+                            .await;
+                        // The revocation is the instant of expiry: wait for it to pass.
+                        let left = at.duration_since(jiff::Timestamp::now());
+                        if left.is_positive() {
+                            tokio::time::sleep(left.unsigned_abs() + Duration::from_millis(20)).await;
+                        }
+                        answer
+                    }
+                    _ => {
+                        self.send(
+                            reqwest::Method::POST,
+                            &format!("/api/v1/accounts/{account}/lockdown"),
+                            &owner,
+                            Some(json!({"disconnect_credential": false})),
+                        )
+                        .await
+                    }
+                };
+                assert!(st == 200 || st == 204, "{kind:?}: {st} {body}");
+                (target, token, path)
+            }
+        };
+        let returned = Instant::now();
+        self.board.targets.lock().unwrap()[target].revoked_at = Some(returned);
+        for base in self.bases.clone() {
+            let (st, _) = call(&self.c, reqwest::Method::GET, format!("{base}{path}"), Some(&token), None).await;
+            assert_ne!(st, 200, "{kind:?} returned, yet {base} still serves the credential");
+        }
+    }
+}
+
+async fn register(c: &reqwest::Client, base: &str, email: &str) -> (String, String) {
+    let (st, body) = call(
+        c,
+        reqwest::Method::POST,
+        format!("{base}/api/v1/auth/register"),
+        None,
+        Some(json!({ "email": email, "password": PASSWORD, "display_name": email })),
+    )
+    .await;
+    assert_eq!(st, 201, "{body}");
+    let (st, login) = call(
+        c,
+        reqwest::Method::POST,
+        format!("{base}/api/v1/auth/login"),
+        None,
+        Some(json!({ "email": email, "password": PASSWORD })),
+    )
+    .await;
+    assert_eq!(st, 200, "{login}");
+    (login["token"].as_str().unwrap().to_string(), login["user"]["id"].as_str().unwrap().to_string())
+}
+
+/// Docs/DESIGN.md invariant 8 across replicas: three replicas under continuous authenticated
+/// load (three clients each), 200 revocations of every kind issued on random replicas; after a
+/// revocation returns, no replica serves the revoked credential or rights even once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_replica_serves_revoked_rights_after_the_revocation_returns() {
+    let Some(r) = Replicas::start(3, &[("STEWARD_SIGNUP", "open")]).await else { return };
+    let c = r.client();
+    let bases = r.bases();
+    let board = Arc::new(Board::default());
+    let mut loads = Vec::new();
+    for (i, base) in bases.iter().enumerate() {
+        for k in 0..3u64 {
+            let seed = 0x9E37_79B9_7F4A_7C15 ^ (u64::try_from(i).unwrap() * 7 + k + 1);
+            loads.push(tokio::spawn(load(board.clone(), c.clone(), base.clone(), i, seed)));
+        }
+    }
+    const WORKERS: u64 = 4;
+    const ROUNDS: u64 = 50;
+    let mut revokers = Vec::new();
+    for w in 0..WORKERS {
+        let base = &bases[usize::try_from(w).unwrap() % bases.len()];
+        let owner = register(&c, base, &format!("owner{w}@example.com")).await.0;
+        let member = register(&c, base, &format!("member{w}@example.com")).await;
+        register(&c, base, &format!("person{w}@example.com")).await;
+        let mut revoker = Revoker {
+            bases: bases.clone(),
+            c: c.clone(),
+            board: board.clone(),
+            owner,
+            member,
+            member_email: format!("member{w}@example.com"),
+            person_email: format!("person{w}@example.com"),
+            person_password: PASSWORD.to_string(),
+            seed: 0xD1B5_4A32_D192_ED03 ^ (w + 1),
+        };
+        revokers.push(tokio::spawn(async move {
+            for k in 0..ROUNDS {
+                let n = w * ROUNDS + k;
+                revoker.round(KINDS[usize::try_from(n).unwrap() % KINDS.len()], n).await;
+            }
+        }));
+    }
+    for t in revokers {
+        t.await.expect("a revoker finished");
+    }
+    board.stop.store(true, Ordering::Relaxed);
+    let mut probes = Vec::new();
+    for t in loads {
+        probes.extend(t.await.expect("a load client finished"));
+    }
+    let targets = board.targets.lock().unwrap();
+    assert_eq!(targets.len(), usize::try_from(WORKERS * ROUNDS).unwrap());
+    let after: Vec<&Probe> =
+        probes.iter().filter(|p| targets[p.target].revoked_at.is_some_and(|t| p.sent > t)).collect();
+    let served_revoked: Vec<String> = after
+        .iter()
+        .filter(|p| p.status == 200)
+        .map(|p| format!("{} on replica {}", targets[p.target].path, p.replica))
+        .collect();
+    let served = probes.iter().filter(|p| p.status == 200).count();
+    eprintln!(
+        "{} requests: {served} served, {} sent with revoked rights after the revocation returned, {} of those served",
+        probes.len(),
+        after.len(),
+        served_revoked.len()
+    );
+    assert!(served > 1000 && !after.is_empty(), "the load ran on live and revoked credentials");
+    assert!(
+        after.iter().all(|p| matches!(p.status, 200 | 401 | 403 | 404 | 429)),
+        "refusals are refusals, not errors: {:?}",
+        after.iter().map(|p| p.status).collect::<std::collections::BTreeSet<_>>()
+    );
+    assert_eq!(served_revoked.len(), 0, "served with revoked rights: {served_revoked:?}");
+}
+
+/// Ends every replica's LISTEN connection (found by its application name); answers how many.
+async fn cut_listeners(url: &str) -> i64 {
+    use sqlx::Connection;
+    let mut c = sqlx::PgConnection::connect(url).await.expect("connect");
+    let n: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE application_name LIKE 'steward-listener %') t",
+    )
+    .fetch_one(&mut c)
+    .await
+    .expect("terminate the listeners");
+    let _ = c.close().await;
+    n
+}
+
+async fn listeners(url: &str) -> i64 {
+    use sqlx::Connection;
+    let mut c = sqlx::PgConnection::connect(url).await.expect("connect");
+    let n: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'steward-listener %'")
+            .fetch_one(&mut c)
+            .await
+            .expect("count the listeners");
+    let _ = c.close().await;
+    n
+}
+
+/// A replica whose notification connection is cut (`pg_terminate_backend`) misses what was
+/// announced meanwhile; it must serve nothing cached from before until it has caught up, so a
+/// sign-out on another replica is refused everywhere as soon as it returns — whether the
+/// connection was cut once just before, or is cut again and again while it happens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_whose_listener_is_cut_serves_no_stale_rights() {
+    let Some(r) = Replicas::start(3, &[("STEWARD_SIGNUP", "open")]).await else { return };
+    let c = r.client();
+    let bases = r.bases();
+    register(&c, &bases[0], "cut@example.com").await;
+    for round in 0..10usize {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while listeners(&r.database_url).await < 3 {
+            assert!(Instant::now() < deadline, "the listeners reconnect");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let (st, login) = call(
+            &c,
+            reqwest::Method::POST,
+            format!("{}/api/v1/auth/login", bases[round % 3]),
+            None,
+            Some(json!({ "email": "cut@example.com", "password": PASSWORD })),
+        )
+        .await;
+        assert_eq!(st, 200);
+        let token = login["token"].as_str().unwrap().to_string();
+        for base in &bases {
+            for _ in 0..3 {
+                let (st, _) = call(&c, reqwest::Method::GET, format!("{base}/api/v1/me"), Some(&token), None).await;
+                assert_eq!(st, 200);
+            }
+        }
+        let keep_cutting = Arc::new(AtomicBool::new(round % 2 == 1));
+        let cutter = if round % 2 == 0 {
+            assert_eq!(cut_listeners(&r.database_url).await, 3, "every listener was cut");
+            None
+        } else {
+            let (flag, url) = (keep_cutting.clone(), r.database_url.clone());
+            Some(tokio::spawn(async move {
+                let mut cut = 0;
+                while flag.load(Ordering::Relaxed) {
+                    cut += cut_listeners(&url).await;
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                cut
+            }))
+        };
+        let (st, _) =
+            call(&c, reqwest::Method::POST, format!("{}/api/v1/auth/logout", bases[(round + 1) % 3]), Some(&token), None)
+                .await;
+        assert_eq!(st, 204);
+        for base in &bases {
+            let (st, _) = call(&c, reqwest::Method::GET, format!("{base}/api/v1/me"), Some(&token), None).await;
+            assert_eq!(st, 401, "round {round}: {base} serves a signed-out session");
+        }
+        keep_cutting.store(false, Ordering::Relaxed);
+        if let Some(cutter) = cutter {
+            assert!(cutter.await.unwrap() > 0, "the listeners were cut while the sign-out happened");
+        }
+    }
 }

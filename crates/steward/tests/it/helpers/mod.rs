@@ -191,6 +191,9 @@ impl TestApp {
             Backend::Postgres => {
                 let mut c = sqlx::PgConnection::connect(&self.database_url).await.expect("connect pg");
                 sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string())).execute(&mut c).await.expect(sql);
+                // As an operator would after changing rights by hand: wait until the server's
+                // read cache has let go of what the SQL replaced.
+                self.state.store.announce_rights_change().await.expect("announce the change");
             }
         }
     }
