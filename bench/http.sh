@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Throughput and latency of authenticated `GET /api/v1/me` beside `GET /healthz` (no database)
-# and `GET /readyz` (one `SELECT 1`), with wrk, against a release build on 127.0.0.1 only.
-# SQLite first, then PostgreSQL (a fresh database, dropped afterwards).
+# Throughput and latency of authenticated `GET /api/v1/me` and `GET /api/v1/accounts/{id}` (as an
+# editor) beside `GET /healthz` (no database) and `GET /readyz` (one `SELECT 1`), with wrk,
+# against a release build on 127.0.0.1 only, each as a share of a bare axum server (same axum and
+# tokio, `examples/bare_axum.rs`) measured in the same runs. SQLite first, then PostgreSQL (a
+# fresh database, dropped afterwards).
 #
 #   bench/http.sh                     # RUNS=3 THREADS=2 CONNECTIONS=32 DURATION=10s
 #   SKIP_PG=1 bench/http.sh           # SQLite only
 #   PG_ADMIN_URL=postgres://postgres@127.0.0.1:5432 PG_ADMIN_DB=test bench/http.sh
-#   BIN=target/release/steward bench/http.sh   # a binary already built
+#   BIN=target/release/steward BARE=target/release/examples/bare_axum bench/http.sh   # already built
 #
 # Prints one line per wrk run (requests/s, p50, p99) and the medians.
 set -euo pipefail
@@ -26,15 +28,21 @@ PG_ADMIN_DB=${PG_ADMIN_DB:-test}
 
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install -y wrk)" >&2; exit 1; }
 
-if [[ -z ${BIN:-} ]]; then
-    cargo build --release -p steward >&2
-    BIN=$PWD/target/release/steward
+if [[ -z ${BIN:-} || -z ${BARE:-} ]]; then
+    cargo build --release -p steward --bin steward --example bare_axum >&2
+    BIN=${BIN:-$PWD/target/release/steward}
+    BARE=${BARE:-$PWD/target/release/examples/bare_axum}
 fi
 
 WORK=$(mktemp -d)
 SERVER_PID=""
 PG_DB=""
+BARE_PID=""
 cleanup() {
+    if [[ -n $BARE_PID ]]; then
+        kill "$BARE_PID" 2>/dev/null || true
+        wait "$BARE_PID" 2>/dev/null || true
+    fi
     if [[ -n $SERVER_PID ]]; then
         kill "$SERVER_PID" 2>/dev/null || true
         wait "$SERVER_PID" 2>/dev/null || true
@@ -74,11 +82,12 @@ session_token() {
 }
 
 # wrk_run LABEL PATH [wrk args...]: one wrk run; prints "LABEL rps p50_ms p99_ms non2xx".
+# WRK_PORT overrides the port (the bare axum reference).
 wrk_run() {
     local label=$1 path=$2
     shift 2
     local out
-    out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "$@" "http://127.0.0.1:$PORT$path")
+    out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "$@" "http://127.0.0.1:${WRK_PORT:-$PORT}$path")
     # A run where requests fail is not a measurement.
     if grep -q 'Non-2xx or 3xx responses' <<<"$out"; then
         echo "$out" >&2
@@ -139,6 +148,7 @@ bench_backend() {
     printf '%-16s %10s %8s %8s\n' "$name run" "req/s" "p50 ms" "p99 ms"
     local run
     for run in $(seq 1 "$RUNS"); do
+        WRK_PORT=$BARE_PORT wrk_run "bare#$run" / | tee -a "$results"
         wrk_run "healthz#$run" /healthz | tee -a "$results"
         wrk_run "readyz#$run" /readyz | tee -a "$results"
         wrk_run "me#$run" /api/v1/me -H "$auth" | tee -a "$results"
@@ -149,7 +159,7 @@ bench_backend() {
 
     local what col
     echo "-- $name: medians of $RUNS runs (min..max)"
-    for what in healthz readyz me account; do
+    for what in bare healthz readyz me account; do
         local line="$what"
         for col in 2 3 4; do
             local vals
@@ -158,17 +168,26 @@ bench_backend() {
         done
         echo "$line"
     done
-    local me_rps hz_rps
-    hz_rps=$(awk 'index($1, "healthz#") == 1 { print $2 }' "$results" | median)
-    me_rps=$(awk 'index($1, "me#") == 1 { print $2 }' "$results" | median)
-    awk -v m="$me_rps" -v h="$hz_rps" 'BEGIN { printf "/me throughput = %.0f%% of /healthz (target >= 50%%)\n", 100 * m / h }'
-    local acc_rps
-    acc_rps=$(awk 'index($1, "account#") == 1 { print $2 }' "$results" | median)
-    awk -v m="$acc_rps" -v h="$hz_rps" 'BEGIN { printf "/accounts/{id} as editor = %.0f%% of /healthz (target >= 40%%)\n", 100 * m / h }'
+    local bare_rps
+    bare_rps=$(awk 'index($1, "bare#") == 1 { print $2 }' "$results" | median)
+    for what in healthz readyz me account; do
+        local rps
+        rps=$(awk -v w="$what" 'index($1, w "#") == 1 { print $2 }' "$results" | median)
+        awk -v w="$what" -v m="$rps" -v b="$bare_rps" 'BEGIN { printf "%s = %.0f%% of bare axum\n", w, 100 * m / b }'
+    done
+    echo "(targets: me >= 50% on SQLite, >= 40% on PostgreSQL; account >= 30% on PostgreSQL)"
     echo
 }
 
-echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency, $RUNS runs, $(nproc) cores"
+BARE_PORT=$(free_port)
+"$BARE" "127.0.0.1:$BARE_PORT" >"$WORK/bare.out" 2>&1 &
+BARE_PID=$!
+for _ in $(seq 1 500); do
+    curl -sf -o /dev/null "http://127.0.0.1:$BARE_PORT/" && break
+    sleep 0.01
+done
+
+echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency, $RUNS runs, $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "columns: req/s | p50 ms | p99 ms"
 echo
 bench_backend sqlite
@@ -178,3 +197,4 @@ if [[ $SKIP_PG != 1 ]]; then
     psql -q -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -d "$PG_ADMIN_DB" -c "create database $PG_DB" >/dev/null
     bench_backend postgres STEWARD_DATABASE_URL="postgres://$PG_USER@$PG_HOST:$PG_PORT/$PG_DB"
 fi
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
