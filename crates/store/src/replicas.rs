@@ -36,7 +36,8 @@ pub(crate) struct Replica {
 pub(crate) fn start(pool: &PgPool, cache: &Arc<ReadCache>) -> (Arc<Replica>, Vec<tokio::task::AbortHandle>) {
     let id = uuid::Uuid::now_v7().simple().to_string();
     let replica = Arc::new(Replica { id: id.clone(), pings: Mutex::new(VecDeque::new()) });
-    let options: PgConnectOptions = pool.connect_options().as_ref().clone().application_name(&format!("steward-listener {id}"));
+    let options: PgConnectOptions =
+        pool.connect_options().as_ref().clone().application_name(&format!("steward-listener {id}"));
     let listen = tokio::spawn(listen_loop(Arc::downgrade(cache), replica.clone(), pool.clone(), options));
     let beat = tokio::spawn(heartbeat_loop(Arc::downgrade(cache), replica.clone(), pool.clone()));
     (replica, vec![listen.abort_handle(), beat.abort_handle()])
@@ -158,7 +159,7 @@ async fn heartbeat_loop(cache: Weak<ReadCache>, me: Arc<Replica>, pool: PgPool) 
         if let Err(e) = sqlx::query(sqlx::AssertSqlSafe(q)).bind(&me.id).bind(&ping).execute(&pool).await {
             tracing::warn!(error = %e, "the replica's heartbeat failed");
         }
-        if seq % 600 == 0 {
+        if seq.is_multiple_of(600) {
             // Rows of replicas gone for an hour (killed ones leave theirs behind).
             let q = format!("DELETE FROM replicas WHERE heartbeat_at < {DB_NOW_US} - 3600000000");
             let _ = sqlx::query(sqlx::AssertSqlSafe(q)).execute(&pool).await;
@@ -183,11 +184,8 @@ pub(crate) async fn announce(pool: &PgPool, cache: &ReadCache, me: Option<&str>)
     loop {
         // Registered before the check, so an acknowledgement written in between still wakes us.
         let woken = cache.acks.notified();
-        let behind: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(behind_q.clone()))
-            .bind(generation)
-            .bind(me)
-            .fetch_all(pool)
-            .await?;
+        let behind: Vec<String> =
+            sqlx::query_scalar(sqlx::AssertSqlSafe(behind_q.clone())).bind(generation).bind(me).fetch_all(pool).await?;
         if behind.is_empty() {
             return Ok(());
         }

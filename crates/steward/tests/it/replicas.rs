@@ -227,7 +227,12 @@ impl Revoker {
         assert_eq!(st, 201, "{inv}");
         let member = self.member.0.clone();
         let (st, body) = self
-            .send(reqwest::Method::POST, &format!("/api/v1/invitations/{}/accept", inv["token"].as_str().unwrap()), &member, None)
+            .send(
+                reqwest::Method::POST,
+                &format!("/api/v1/invitations/{}/accept", inv["token"].as_str().unwrap()),
+                &member,
+                None,
+            )
             .await;
         assert_eq!(st, 200, "{body}");
         id
@@ -289,12 +294,14 @@ impl Revoker {
                         .await
                     }
                     Kind::TokenRevoked => {
-                        self.send(reqwest::Method::DELETE, &format!("/api/v1/me/tokens/{token_id}"), &session, None).await
+                        self.send(reqwest::Method::DELETE, &format!("/api/v1/me/tokens/{token_id}"), &session, None)
+                            .await
                     }
                     _ => {
                         let new_password = format!("{PASSWORD}-{n}");
                         let body = json!({"current_password": self.person_password, "new_password": new_password});
-                        let answer = self.send(reqwest::Method::POST, "/api/v1/me/password", &session, Some(body)).await;
+                        let answer =
+                            self.send(reqwest::Method::POST, "/api/v1/me/password", &session, Some(body)).await;
                         self.person_password = new_password;
                         answer
                     }
@@ -317,7 +324,8 @@ impl Revoker {
                 let (st, body) = match kind {
                     Kind::MemberRemoved => self.send(reqwest::Method::DELETE, &member_path, &owner, None).await,
                     Kind::MemberSuspended => {
-                        self.send(reqwest::Method::PATCH, &member_path, &owner, Some(json!({"status": "suspended"}))).await
+                        self.send(reqwest::Method::PATCH, &member_path, &owner, Some(json!({"status": "suspended"})))
+                            .await
                     }
                     Kind::MemberDowngraded => {
                         self.send(reqwest::Method::PATCH, &member_path, &owner, Some(json!({"role": "viewer"}))).await
@@ -325,7 +333,12 @@ impl Revoker {
                     Kind::MembershipExpired => {
                         let at = jiff::Timestamp::now() + jiff::SignedDuration::from_millis(1500);
                         let answer = self
-                            .send(reqwest::Method::PATCH, &member_path, &owner, Some(json!({"expires_at": at.to_string()})))
+                            .send(
+                                reqwest::Method::PATCH,
+                                &member_path,
+                                &owner,
+                                Some(json!({"expires_at": at.to_string()})),
+                            )
                             .await;
                         // The revocation is the instant of expiry: wait for it to pass.
                         let left = at.duration_since(jiff::Timestamp::now());
@@ -528,9 +541,14 @@ async fn a_replica_whose_listener_is_cut_serves_no_stale_rights() {
                 cut
             }))
         };
-        let (st, _) =
-            call(&c, reqwest::Method::POST, format!("{}/api/v1/auth/logout", bases[(round + 1) % 3]), Some(&token), None)
-                .await;
+        let (st, _) = call(
+            &c,
+            reqwest::Method::POST,
+            format!("{}/api/v1/auth/logout", bases[(round + 1) % 3]),
+            Some(&token),
+            None,
+        )
+        .await;
         assert_eq!(st, 204);
         for base in &bases {
             let (st, _) = call(&c, reqwest::Method::GET, format!("{base}/api/v1/me"), Some(&token), None).await;
