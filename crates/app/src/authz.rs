@@ -88,7 +88,7 @@ pub fn decide(
     now: i64,
 ) -> AppResult<(MemberRights, CapabilitySet)> {
     if let Some(accounts) = narrowing.accounts
-        && !accounts.iter().any(|id| account.id == *id)
+        && !accounts.contains(&account.id)
     {
         return Err(AppError::Forbidden("this access token is not valid for this account".into()));
     }

@@ -204,7 +204,7 @@ async fn reply_draft(
             now,
         })
         .await?;
-        tx.set_post_reply_to(&PostId::new(post_id.to_string()), &PostId::new(comment_id.to_string())).await?;
+        tx.set_post_reply_to(&PostId::new(post_id.to_string()), comment_id).await?;
         let write = PostStateWrite {
             state: in_review,
             schedule: ScheduleWrite::Keep,

@@ -152,7 +152,7 @@ impl Tx {
             if denied {
                 let t = AlertThresholds::default().failed_sign_ins;
                 let n = self
-                    .count_events_by_actor(user, None, "auth.login", "denied", now - t.window_us(), t.count)
+                    .count_events_by_actor(user, None, Some(Action::Login), "denied", now - t.window_us(), t.count)
                     .await?;
                 if n >= t.count {
                     findings.push(Finding {
@@ -242,7 +242,7 @@ impl Tx {
             if denied {
                 let t = thresholds.denied_actions;
                 let n = self
-                    .count_events_by_actor(actor, Some(account_id), "", "denied", now - t.window_us(), t.count)
+                    .count_events_by_actor(actor, Some(account_id), None, "denied", now - t.window_us(), t.count)
                     .await?;
                 if n >= t.count {
                     findings.push(account(
@@ -330,14 +330,15 @@ impl Tx {
         Ok(!is_within_windows(&windows, &tz, at))
     }
 
-    /// How many of the actor's events with this outcome fell since `since`, counting at most
+    /// How many of the actor's events with this outcome (on the account: of any action; elsewhere:
+    /// of `action`) fell since `since`, counting at most
     /// `limit`: a detector needs to know whether its threshold is reached, never by how much, so
     /// each write reads a bounded number of rows however busy the window is.
     async fn count_events_by_actor(
         &mut self,
         actor: &str,
         account_id: Option<&AccountId>,
-        action: &str,
+        action: Option<Action>,
         outcome: &str,
         since: Micros,
         limit: i64,
@@ -361,7 +362,7 @@ impl Tx {
                 on_tx!(self, |c| sqlx::query_scalar(q)
                     .bind(actor)
                     .bind(since)
-                    .bind(action)
+                    .bind(action.map(Action::as_str))
                     .bind(outcome)
                     .bind(limit)
                     .fetch_one(c)

@@ -483,11 +483,11 @@ impl Tx {
     }
 
     /// Makes a freshly inserted post a reply draft answering the platform's comment `reply_to`.
-    pub async fn set_post_reply_to(&mut self, post_id: &PostId, reply_to: &PostId) -> Result<()> {
+    pub async fn set_post_reply_to(&mut self, post_id: &PostId, reply_to: &str) -> Result<()> {
         let q = "UPDATE posts SET reply_to = $2 WHERE id = $1";
         on_tx!(self, |c| sqlx::query(q)
             .bind(post_id.as_str())
-            .bind(reply_to.as_str())
+            .bind(reply_to)
             .execute(c)
             .await
             .map(|r| r.rows_affected()))?;

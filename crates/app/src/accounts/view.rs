@@ -141,7 +141,7 @@ pub async fn list_accounts(s: &Services, who: &Principal) -> AppResult<Vec<Accou
         .accounts_of_user(&who.user_id)
         .await?
         .into_iter()
-        .filter(|(a, _)| who.token_accounts.as_ref().is_none_or(|ids| ids.iter().any(|id| a.id == *id)))
+        .filter(|(a, _)| who.token_accounts.as_ref().is_none_or(|ids| ids.contains(&a.id)))
         .map(|(a, m)| account_view(s, a, &m))
         .collect())
 }

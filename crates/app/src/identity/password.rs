@@ -170,7 +170,7 @@ pub async fn request_reset(s: &Services, ctx: &Ctx, input: ResetRequest) -> AppR
         _ => {
             // The same shape of work as storing a link: one write transaction.
             let mut tx = s.store.begin().await?;
-            tx.end_password_resets(&UserId::new(("").to_string()), now).await?;
+            tx.end_password_resets(&UserId::default(), now).await?;
             tx.commit().await?;
         }
     }
