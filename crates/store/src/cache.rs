@@ -54,6 +54,8 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use steward_domain::ids::{AccountId, UserId};
+
 use crate::{AccountRow, AuthSessionRow, MembershipRow};
 
 /// Entries kept before the cache is emptied (a crude but bounded policy).
@@ -242,7 +244,7 @@ impl ReadCache {
         }
     }
 
-    pub(crate) fn access(&self, account_id: &str, user_id: &str) -> Option<(AccountRow, MembershipRow)> {
+    pub(crate) fn access(&self, account_id: &AccountId, user_id: &UserId) -> Option<(AccountRow, MembershipRow)> {
         if !self.may_serve() {
             return None;
         }
@@ -253,8 +255,8 @@ impl ReadCache {
 
     pub(crate) fn put_access(
         &self,
-        account_id: &str,
-        user_id: &str,
+        account_id: &AccountId,
+        user_id: &UserId,
         generation: u64,
         value: &(AccountRow, MembershipRow),
     ) {
