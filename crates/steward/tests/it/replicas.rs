@@ -467,13 +467,14 @@ async fn no_replica_serves_revoked_rights_after_the_revocation_returns() {
     assert_eq!(served_revoked.len(), 0, "served with revoked rights: {served_revoked:?}");
 }
 
-/// Ends every replica's LISTEN connection (found by its application name); answers how many.
+/// Ends every replica's LISTEN connection (found by its application name, on this test's
+/// database only: other tests run servers of their own); answers how many.
 async fn cut_listeners(url: &str) -> i64 {
     use sqlx::Connection;
     let mut c = sqlx::PgConnection::connect(url).await.expect("connect");
     let n: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-         WHERE application_name LIKE 'steward-listener %') t",
+         WHERE datname = current_database() AND application_name LIKE 'steward-listener %') t",
     )
     .fetch_one(&mut c)
     .await
@@ -486,7 +487,7 @@ async fn listeners(url: &str) -> i64 {
     use sqlx::Connection;
     let mut c = sqlx::PgConnection::connect(url).await.expect("connect");
     let n: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'steward-listener %'")
+        sqlx::query_scalar("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'steward-listener %'")
             .fetch_one(&mut c)
             .await
             .expect("count the listeners");
