@@ -603,6 +603,19 @@ pub async fn upload_chunks(
     content_type: &str,
     bytes: &[u8],
 ) -> Result<(), ConnectorError> {
+    upload_chunks_from(client, session, content_type, bytes, 0).await
+}
+
+/// [`upload_chunks`] resuming at `from_byte`, the byte count TikTok says it holds (the status'
+/// `uploaded_bytes`): the chunks before it are not sent again. A count that is not a chunk
+/// boundary starts from the first chunk (TikTok's 416 then tells where it stands).
+pub async fn upload_chunks_from(
+    client: &reqwest::Client,
+    session: &UploadSession,
+    content_type: &str,
+    bytes: &[u8],
+    from_byte: u64,
+) -> Result<(), ConnectorError> {
     let plan = session.plan;
     if bytes.len() as u64 != plan.video_size {
         return Err(ConnectorError::Rejected(format!(
@@ -615,7 +628,7 @@ pub async fn upload_chunks(
     let mut boundaries: Vec<u64> = ranges.iter().map(|(first, _)| *first).collect();
     boundaries.push(plan.video_size);
     let total = plan.video_size;
-    let mut i = 0;
+    let mut i = ranges.iter().position(|(first, _)| *first == from_byte).unwrap_or(0);
     let mut resyncs = 0;
     while i < ranges.len() {
         let (first, last) = ranges[i];

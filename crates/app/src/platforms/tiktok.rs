@@ -155,7 +155,8 @@ pub async fn publish(
                     upload_url: url,
                     plan: tiktok::ChunkPlan::new(size, preferred_chunk_size(size))?,
                 };
-                match tiktok::upload_chunks(&state.http, &session, upload_content_type(mime)?, bytes).await {
+                let held = s.uploaded_bytes.unwrap_or(0);
+                match tiktok::upload_chunks_from(&state.http, &session, upload_content_type(mime)?, bytes, held).await {
                     Ok(()) => return Ok(PublishOutcome::Processing { platform_ref: publish_id }),
                     // The upload URL expired (one hour) or TikTok forgot the upload: that post
                     // never got its file and cannot go out, so a new init is safe.
