@@ -728,9 +728,8 @@ pub async fn organization_acls(
     let mut all = Vec::new();
     for page in 0..ACL_PAGES {
         let start = page * ACL_PAGE;
-        let path = format!(
-            "/rest/organizationAcls?q=roleAssignee&role={role}&state={state}&start={start}&count={ACL_PAGE}"
-        );
+        let path =
+            format!("/rest/organizationAcls?q=roleAssignee&role={role}&state={state}&start={start}&count={ACL_PAGE}");
         let resp = send(rest(client, reqwest::Method::GET, app, version, access_token, &path)?).await?;
         let body: Elements<AclElement> = read_json(resp, "organization ACLs").await?;
         let got = body.elements.len();

@@ -648,17 +648,16 @@ async fn video_init(State(d): State<TikTokDouble>, headers: HeaderMap, body: Str
     inner.next_id += 1;
     let n = inner.next_id;
     let fail_reason = inner.fail_next_publish.take();
-    let mut publish =
-        Publish {
-            token,
-            privacy: privacy.to_string(),
-            pull: false,
-            upload: None,
-            polls: 0,
-            fail_reason,
-            post_id: n,
-            complete: false,
-        };
+    let mut publish = Publish {
+        token,
+        privacy: privacy.to_string(),
+        pull: false,
+        upload: None,
+        polls: 0,
+        fail_reason,
+        post_id: n,
+        complete: false,
+    };
     match source["source"].as_str() {
         Some("PULL_FROM_URL") => {
             let Some(video_url) = source["video_url"].as_str() else {

@@ -119,7 +119,9 @@ pub(crate) async fn offer(s: &Services, ctx: &Ctx, who: &Principal, cred: &Oauth
                  API, and you an administrator role on the page."
             )));
         }
-        Err(e) => return Err(AppError::PlatformUnavailable(format!("LinkedIn could not be asked for your pages: {e}"))),
+        Err(e) => {
+            return Err(AppError::PlatformUnavailable(format!("LinkedIn could not be asked for your pages: {e}")));
+        }
     };
     if pages.is_empty() {
         return Ok(Offer::NoPages(format!(
@@ -157,12 +159,13 @@ pub(crate) async fn offer(s: &Services, ctx: &Ctx, who: &Principal, cred: &Oauth
 /// The choice, if it is `who`'s own (same sign-in) and still open; otherwise not found.
 async fn own_choice(s: &Services, who: &Principal, id: &str) -> AppResult<(PageChoiceRow, Vec<PageOption>)> {
     let row = s.store.page_choice(id).await?.ok_or(AppError::NotFound)?;
-    let same_session = row.user_id == who.user_id.as_str() && who.session_id.as_deref() == Some(row.session_id.as_str());
+    let same_session =
+        row.user_id == who.user_id.as_str() && who.session_id.as_deref() == Some(row.session_id.as_str());
     if !same_session || row.expires_at <= s.clock.now_us() {
         return Err(AppError::NotFound);
     }
-    let pages: Vec<PageOption> = serde_json::from_str(&row.pages)
-        .map_err(|e| AppError::internal(anyhow::anyhow!("stored page choice: {e}")))?;
+    let pages: Vec<PageOption> =
+        serde_json::from_str(&row.pages).map_err(|e| AppError::internal(anyhow::anyhow!("stored page choice: {e}")))?;
     Ok((row, pages))
 }
 

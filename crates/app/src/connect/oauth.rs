@@ -238,11 +238,20 @@ pub enum Refusal {
 /// What a callback decided.
 #[derive(Debug)]
 pub enum CallbackOutcome {
-    Connected { account_id: String, display_name: String },
+    Connected {
+        account_id: String,
+        display_name: String,
+    },
     /// LinkedIn Company Page: the member signed in; the owner now picks which of the pages they
     /// administer to connect (`linkedin_pages::page_choice`, `linkedin_pages::choose_pages`).
-    ChoosePages { choice_id: String, pages: usize },
-    Refused { why: Refusal, message: String },
+    ChoosePages {
+        choice_id: String,
+        pages: usize,
+    },
+    Refused {
+        why: Refusal,
+        message: String,
+    },
 }
 
 fn refused(why: Refusal, message: impl Into<String>) -> AppResult<CallbackOutcome> {

@@ -47,8 +47,7 @@ fn author(account: &AccountRow, cred: &OauthCredential) -> Result<String, Connec
             return Ok(cred.identity.id.clone());
         }
         return Err(ConnectorError::Misconfigured(
-            "this LinkedIn Company Page account names no page: its owner connects it again and chooses the page"
-                .into(),
+            "this LinkedIn Company Page account names no page: its owner connects it again and chooses the page".into(),
         ));
     }
     Ok(linkedin::member_urn(&cred.identity.id))

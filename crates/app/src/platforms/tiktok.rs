@@ -11,8 +11,8 @@
 //! finds it fetches its status instead of initialising a second post, and starts over only when
 //! TikTok says that post failed. What stays uncovered: an init whose answer is lost (TikTok
 //! created the post, Steward never learned its `publish_id`); docs/publishing.md says so.
-use steward_connectors::{ConnectorError, OauthApp};
 use steward_connectors::tiktok::{self, PostInfo, PrivacyLevel, PublishState, Retry};
+use steward_connectors::{ConnectorError, OauthApp};
 use steward_store::AccountRow;
 
 use super::{
@@ -113,7 +113,9 @@ async fn stored_video(
     match crate::posts::media::stored_media(state, &account.id, url).await {
         Ok(Some(_)) => super::mastodon::media_bytes(state, &account.id, url).await.map(Some),
         Ok(None) => Ok(None),
-        Err(crate::AppError::Validation(_)) => Err(ConnectorError::Rejected(format!("{url}: a file of another account"))),
+        Err(crate::AppError::Validation(_)) => {
+            Err(ConnectorError::Rejected(format!("{url}: a file of another account")))
+        }
         Err(e) => Err(ConnectorError::Transient(format!("the uploaded media could not be looked up: {e}"))),
     }
 }
@@ -270,7 +272,8 @@ pub async fn analytics(
             .map(String::as_str)
             .filter(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()))
             .collect();
-        let videos = if ids.is_empty() { Vec::new() } else { tiktok::query_videos(&state.http, app, token, &ids).await? };
+        let videos =
+            if ids.is_empty() { Vec::new() } else { tiktok::query_videos(&state.http, app, token, &ids).await? };
         let followers = tiktok::follower_count(&state.http, app, token).await?;
         Ok(AccountStats {
             followers: followers.map(count),

@@ -126,7 +126,10 @@ pub(crate) async fn callback(
         }
         CallbackOutcome::ChoosePages { choice_id, .. } => (
             StatusCode::SEE_OTHER,
-            [(header::LOCATION, format!("/connect/linkedin/pages/{choice_id}")), (header::CACHE_CONTROL, "no-store".into())],
+            [
+                (header::LOCATION, format!("/connect/linkedin/pages/{choice_id}")),
+                (header::CACHE_CONTROL, "no-store".into()),
+            ],
         )
             .into_response(),
         CallbackOutcome::Connected { account_id, display_name } => page(

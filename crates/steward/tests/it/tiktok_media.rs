@@ -31,7 +31,8 @@ async fn with_tiktok(backend: Backend) -> Option<(TestApp, TikTokDouble, Session
     let owner = app.user("creator@example.com").await;
     let back = start(&app, &owner, json!({"platform": "tiktok"})).await;
     assert_eq!(callback(&app, &owner, &back).await.0, 200);
-    let account = app.get("/api/v1/accounts").auth(&owner).send().await.body["items"][0]["id"].as_str().unwrap().to_string();
+    let account =
+        app.get("/api/v1/accounts").auth(&owner).send().await.body["items"][0]["id"].as_str().unwrap().to_string();
     Some((app, double, owner, account))
 }
 
