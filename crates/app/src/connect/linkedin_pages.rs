@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use steward_connectors::{ConnectorError, Identity, linkedin};
 use steward_domain::audit::Action;
+use steward_domain::ids::AccountId;
 use steward_domain::platform;
 use steward_domain::windows::parse_time_zone;
 use steward_store::{NewAccount, PageChoiceRow};
@@ -267,7 +268,7 @@ pub async fn choose_pages(
                 display_name: page.name.clone(),
             };
             let cred = OauthCredential { tokens: member.tokens.clone(), identity, instance: None };
-            let account_id = uuid::Uuid::now_v7().to_string();
+            let account_id = AccountId::new(uuid::Uuid::now_v7().to_string());
             tx.insert_account(NewAccount {
                 id: &account_id,
                 platform: "linkedin",

@@ -59,6 +59,7 @@ async fn due_post(app: &TestApp, account_id: &str, owner: &Session, text: &str, 
 
 /// Waits for the post to be published or failed, moving the clock past each retry or poll delay.
 async fn settled(app: &TestApp, id: &str) -> steward_store::PostRow {
+    let id = &steward_domain::ids::PostId::new(id.to_string());
     for _ in 0..600 {
         let p = app.state.store.post(id).await.unwrap().unwrap();
         if matches!(p.state.as_str(), "published" | "failed") {
