@@ -244,6 +244,14 @@ pub async fn check_identity(
                 })?;
                 mastodon::verify_credentials(&state.http, instance, token).await
             }
+            // A Company Page: the page itself, read as its administrator (which the member must
+            // still be); a member profile: the member.
+            Some(Platform::LinkedIn) if linkedin::organization_id(&cred.identity.id).is_some() => {
+                let version = &state.settings.linkedin_version;
+                let app = app_for(state, platform)?;
+                let page = linkedin::organization(&state.http, app, version, token, &cred.identity.id).await?;
+                Ok(page.identity())
+            }
             Some(Platform::LinkedIn) => linkedin::userinfo(&state.http, app_for(state, platform)?, token).await,
             Some(Platform::TikTok) => tiktok::user_info(&state.http, app_for(state, platform)?, token).await,
             Some(Platform::Bluesky | Platform::Sandbox) | None => {

@@ -15,7 +15,11 @@
 //! backslash-escaped, or LinkedIn silently truncates the post), `shares/images-api`
 //! (`initializeUpload`, `PUT` to the upload URL, image status), `shares/comments-api`
 //! (`/rest/socialActions/{urn}/comments`, one level of replies),
-//! `organizations/share-statistics` and `shared/api-guide/concepts/protocol-version`
+//! `organizations/share-statistics`, `organizations/organization-access-control-by-role`
+//! (`organizationAcls?q=roleAssignee`: the pages a member administers),
+//! `organizations/organization-lookup-api` (`/rest/organizations/{id}`: the page's
+//! `localizedName` and `vanityName`; `/rest/networkSizes/{urn}?edgeType=COMPANY_FOLLOWED_BY_MEMBER`:
+//! its follower count, `firstDegreeSize`) and `shared/api-guide/concepts/protocol-version`
 //! (`LinkedIn-Version`, `X-Restli-Protocol-Version: 2.0.0`; a retired version answers 426).
 //! LinkedIn has no idempotency key: a retried create after a lost answer is refused with 422
 //! "Content is a duplicate of urn:li:share:…", which [`create_post`] turns into
@@ -685,6 +689,138 @@ pub async fn share_statistics(
             shares: e.total.shares,
         })
         .collect())
+}
+
+/// A page role the member holds (`organizationAcls`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrganizationRole {
+    /// `urn:li:organization:{id}`.
+    pub organization: String,
+    /// `ADMINISTRATOR`, `CONTENT_ADMINISTRATOR`, `ANALYST`, …
+    pub role: String,
+    /// `APPROVED`, `REQUESTED`, `REJECTED`, `REVOKED`.
+    pub state: String,
+}
+
+#[derive(Deserialize)]
+struct AclElement {
+    organization: Option<String>,
+    #[serde(rename = "organizationTarget")]
+    organization_target: Option<String>,
+    role: String,
+    state: String,
+}
+
+/// How many ACL entries a page of `organizationAcls` asks for, and how many pages at most.
+const ACL_PAGE: u32 = 100;
+const ACL_PAGES: u32 = 10;
+
+/// The pages on which the connected member holds `role` in `state`
+/// (`GET /rest/organizationAcls?q=roleAssignee&role=…&state=…`, paged with `start`/`count`).
+pub async fn organization_acls(
+    client: &reqwest::Client,
+    app: &OauthApp,
+    version: &str,
+    access_token: &str,
+    role: &str,
+    state: &str,
+) -> Result<Vec<OrganizationRole>, ConnectorError> {
+    let mut all = Vec::new();
+    for page in 0..ACL_PAGES {
+        let start = page * ACL_PAGE;
+        let path =
+            format!("/rest/organizationAcls?q=roleAssignee&role={role}&state={state}&start={start}&count={ACL_PAGE}");
+        let resp = send(rest(client, reqwest::Method::GET, app, version, access_token, &path)?).await?;
+        let body: Elements<AclElement> = read_json(resp, "organization ACLs").await?;
+        let got = body.elements.len();
+        all.extend(body.elements.into_iter().filter_map(|e| {
+            Some(OrganizationRole {
+                organization: e.organization.or(e.organization_target)?,
+                role: e.role,
+                state: e.state,
+            })
+        }));
+        if got < ACL_PAGE as usize {
+            break;
+        }
+    }
+    Ok(all)
+}
+
+/// A Company Page's names (`GET /rest/organizations/{id}`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Organization {
+    pub urn: String,
+    pub name: String,
+    /// The page's URL name (`linkedin.com/company/{vanity_name}`), when it has one.
+    pub vanity_name: Option<String>,
+}
+
+impl Organization {
+    /// The page as a Steward account's identity: its URN, its URL name (or URN) as the handle.
+    #[must_use]
+    pub fn identity(&self) -> Identity {
+        Identity {
+            id: self.urn.clone(),
+            handle: self.vanity_name.clone().unwrap_or_else(|| self.urn.clone()),
+            display_name: self.name.clone(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct OrganizationBody {
+    #[serde(rename = "localizedName")]
+    localized_name: Option<String>,
+    #[serde(rename = "vanityName")]
+    vanity_name: Option<String>,
+}
+
+/// The numeric id of `urn:li:organization:{id}`.
+#[must_use]
+pub fn organization_id(urn: &str) -> Option<&str> {
+    urn.strip_prefix("urn:li:organization:").filter(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// The page's name and URL name, as an administrator reads them.
+pub async fn organization(
+    client: &reqwest::Client,
+    app: &OauthApp,
+    version: &str,
+    access_token: &str,
+    organization_urn: &str,
+) -> Result<Organization, ConnectorError> {
+    let id = organization_id(organization_urn)
+        .ok_or_else(|| ConnectorError::Protocol(format!("{organization_urn} is not an organization URN")))?;
+    let path = format!("/rest/organizations/{id}");
+    let resp = send(rest(client, reqwest::Method::GET, app, version, access_token, &path)?).await?;
+    let body: OrganizationBody = read_json(resp, "organization").await?;
+    Ok(Organization {
+        urn: organization_urn.to_string(),
+        name: body.localized_name.filter(|n| !n.is_empty()).unwrap_or_else(|| organization_urn.to_string()),
+        vanity_name: body.vanity_name.filter(|n| !n.is_empty()),
+    })
+}
+
+#[derive(Deserialize)]
+struct NetworkSize {
+    #[serde(rename = "firstDegreeSize")]
+    first_degree_size: u64,
+}
+
+/// How many members follow the page
+/// (`GET /rest/networkSizes/{urn}?edgeType=COMPANY_FOLLOWED_BY_MEMBER` → `firstDegreeSize`).
+pub async fn follower_count(
+    client: &reqwest::Client,
+    app: &OauthApp,
+    version: &str,
+    access_token: &str,
+    organization_urn: &str,
+) -> Result<u64, ConnectorError> {
+    let path = format!("/rest/networkSizes/{}?edgeType=COMPANY_FOLLOWED_BY_MEMBER", encode_urn(organization_urn));
+    let resp = send(rest(client, reqwest::Method::GET, app, version, access_token, &path)?).await?;
+    let body: NetworkSize = read_json(resp, "network size").await?;
+    Ok(body.first_degree_size)
 }
 
 /// A post's social summary (`GET /rest/socialMetadata/{urn}`).

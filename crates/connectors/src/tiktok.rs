@@ -6,7 +6,10 @@
 //! (authorize, `POST /v2/oauth/token/`, errors `{"error","error_description","log_id"}` — some
 //! with HTTP 200), `tiktok-api-v2-{error-handling,rate-limit,get-user-info}` (the envelope
 //! `{"data":…,"error":{"code","message","log_id"}}`, success iff `error.code == "ok"`),
-//! `content-posting-api-{get-started,reference-direct-post,media-transfer-guide,reference-get-video-status}`.
+//! `content-posting-api-{get-started,reference-direct-post,media-transfer-guide,reference-get-video-status}`,
+//! and the Display API: `tiktok-api-v2-video-query`, `tiktok-api-v2-video-list`,
+//! `tiktok-api-v2-video-object` (counts per video, scope `video.list`) and
+//! `tiktok-api-v2-get-user-info` (`follower_count`, scope `user.info.stats`).
 //! `/v2/auth/authorize/` goes to the auth origin (`www.tiktok.com`); everything else, the token
 //! endpoint included, to the API origin (`open.tiktokapis.com`). The upload URL TikTok hands
 //! out (`open-upload.tiktokapis.com`) is used exactly as given and never receives the bearer
@@ -31,8 +34,12 @@ use crate::{ConnectorError, Identity, OauthApp, TokenSet};
 
 pub const DEFAULT_AUTH_BASE: &str = "https://www.tiktok.com";
 pub const DEFAULT_API_BASE: &str = "https://open.tiktokapis.com";
-/// Identity, direct posting and uploads; TikTok wants them comma-separated.
-pub const SCOPES: &str = "user.info.basic,video.publish,video.upload";
+/// Identity, direct posting and uploads, and the Display API's counts (`user.info.stats`: the
+/// follower count; `video.list`: each video's views, likes, comments and shares); TikTok wants
+/// them comma-separated.
+pub const SCOPES: &str = "user.info.basic,user.info.stats,video.list,video.publish,video.upload";
+/// The scopes the Display API's counts need; a grant made before Steward asked for them lacks them.
+pub const STATS_SCOPES: [&str; 2] = ["user.info.stats", "video.list"];
 
 const JSON_UTF8: &str = "application/json; charset=UTF-8";
 
@@ -238,6 +245,107 @@ pub async fn user_info(
     let data: UserData = api_call(req, "user info").await?;
     let name = data.user.display_name.filter(|n| !n.is_empty()).unwrap_or_else(|| "TikTok user".into());
     Ok(Identity { id: data.user.open_id, handle: name.clone(), display_name: name })
+}
+
+#[derive(Deserialize)]
+struct StatsData {
+    user: StatsFields,
+}
+
+#[derive(Deserialize)]
+struct StatsFields {
+    follower_count: Option<u64>,
+}
+
+/// The creator's follower count (`GET /v2/user/info/?fields=follower_count`, scope
+/// `user.info.stats`); `None` when TikTok leaves it out.
+pub async fn follower_count(
+    client: &reqwest::Client,
+    app: &OauthApp,
+    access_token: &str,
+) -> Result<Option<u64>, ConnectorError> {
+    let req = client
+        .get(url(&app.api_base, "/v2/user/info/"))
+        .query(&[("fields", "follower_count")])
+        .bearer_auth(access_token);
+    let data: StatsData = api_call(req, "user info").await?;
+    Ok(data.user.follower_count)
+}
+
+/// The Display API's fields Steward reads of a video.
+const VIDEO_FIELDS: &str = "id,create_time,view_count,like_count,comment_count,share_count";
+/// At most this many ids per `/v2/video/query/` call, and videos per `/v2/video/list/` page.
+pub const VIDEOS_PER_CALL: usize = 20;
+
+/// One of the creator's videos with its public counts (`tiktok-api-v2-video-object`; a count
+/// TikTok leaves out is `None`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Video {
+    #[serde(deserialize_with = "id_string")]
+    pub id: String,
+    pub create_time: Option<i64>,
+    pub view_count: Option<u64>,
+    pub like_count: Option<u64>,
+    pub comment_count: Option<u64>,
+    pub share_count: Option<u64>,
+}
+
+/// Video ids are int64: taken as given, whether TikTok sends them as a string or a number.
+fn id_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    match Value::deserialize(d)? {
+        Value::String(s) => Ok(s),
+        Value::Number(n) => Ok(n.to_string()),
+        other => Err(serde::de::Error::custom(format!("not a video id: {other}"))),
+    }
+}
+
+#[derive(Deserialize)]
+struct VideosData {
+    #[serde(default)]
+    videos: Vec<Video>,
+    cursor: Option<i64>,
+    #[serde(default)]
+    has_more: bool,
+}
+
+/// The counts of these videos of the creator (`POST /v2/video/query/?fields=…` with
+/// `{"filters":{"video_ids":[…]}}`, scope `video.list`, at most [`VIDEOS_PER_CALL`] ids a call;
+/// more are asked in several calls). Ids TikTok does not return (deleted, not the creator's,
+/// not public yet) are simply missing from the answer.
+pub async fn query_videos(
+    client: &reqwest::Client,
+    app: &OauthApp,
+    access_token: &str,
+    video_ids: &[&str],
+) -> Result<Vec<Video>, ConnectorError> {
+    let mut all = Vec::with_capacity(video_ids.len());
+    for ids in video_ids.chunks(VIDEOS_PER_CALL) {
+        let body = json!({"filters": {"video_ids": ids}});
+        let req = post_json(client, app, &format!("/v2/video/query/?fields={VIDEO_FIELDS}"), access_token)
+            .body(json_body(&body));
+        let data: VideosData = api_call(req, "video query").await?;
+        all.extend(data.videos);
+    }
+    Ok(all)
+}
+
+/// One page of the creator's videos, newest first (`POST /v2/video/list/?fields=…` with
+/// `{"max_count":…,"cursor":…}`, scope `video.list`): the videos, and the cursor of the next
+/// page when TikTok has more.
+pub async fn list_videos(
+    client: &reqwest::Client,
+    app: &OauthApp,
+    access_token: &str,
+    cursor: Option<i64>,
+) -> Result<(Vec<Video>, Option<i64>), ConnectorError> {
+    let mut body = json!({"max_count": VIDEOS_PER_CALL});
+    if let Some(c) = cursor {
+        body["cursor"] = json!(c);
+    }
+    let req =
+        post_json(client, app, &format!("/v2/video/list/?fields={VIDEO_FIELDS}"), access_token).body(json_body(&body));
+    let data: VideosData = api_call(req, "video list").await?;
+    Ok((data.videos, if data.has_more { data.cursor } else { None }))
 }
 
 /// What the creator may post right now; must be queried before every direct post.
@@ -495,6 +603,19 @@ pub async fn upload_chunks(
     content_type: &str,
     bytes: &[u8],
 ) -> Result<(), ConnectorError> {
+    upload_chunks_from(client, session, content_type, bytes, 0).await
+}
+
+/// [`upload_chunks`] resuming at `from_byte`, the byte count TikTok says it holds (the status'
+/// `uploaded_bytes`): the chunks before it are not sent again. A count that is not a chunk
+/// boundary starts from the first chunk (TikTok's 416 then tells where it stands).
+pub async fn upload_chunks_from(
+    client: &reqwest::Client,
+    session: &UploadSession,
+    content_type: &str,
+    bytes: &[u8],
+    from_byte: u64,
+) -> Result<(), ConnectorError> {
     let plan = session.plan;
     if bytes.len() as u64 != plan.video_size {
         return Err(ConnectorError::Rejected(format!(
@@ -507,7 +628,7 @@ pub async fn upload_chunks(
     let mut boundaries: Vec<u64> = ranges.iter().map(|(first, _)| *first).collect();
     boundaries.push(plan.video_size);
     let total = plan.video_size;
-    let mut i = 0;
+    let mut i = ranges.iter().position(|(first, _)| *first == from_byte).unwrap_or(0);
     let mut resyncs = 0;
     while i < ranges.len() {
         let (first, last) = ranges[i];

@@ -58,6 +58,7 @@ actions! {
     AccountCreate => "accounts.create", "added the account";
     AccountConnect => "accounts.connect", "connected the account";
     AccountConnectStart => "accounts.connect.start", "started connecting an account";
+    AccountConnectPages => "accounts.connect.pages", "was offered their LinkedIn Company Pages to choose from";
     AccountReconnect => "accounts.reconnect", "reconnected the account";
     AccountCheck => "accounts.check", "tested the connection";
     CredentialRefresh => "accounts.credential.refresh", "refreshed the platform credential";

@@ -25,7 +25,11 @@
 //! `commentsState`; a member's posts need the restricted `r_member_social`, a page's
 //! `r_organization_social` and a page role), `organizations/share-statistics`
 //! (`organizationalEntityShareStatistics`, page `ADMINISTRATOR` only) and
-//! `organizations/organization-access-control-by-role` (who may act for a page).
+//! `organizations/organization-access-control-by-role` (who may act for a page; the
+//! `roleAssignee` finder with `role`, `state`, `start`, `count`),
+//! `organizations/organization-lookup-api` (`/rest/organizations/{id}` with `localizedName`
+//! and `vanityName`; the follower count `firstDegreeSize` of
+//! `/rest/networkSizes/{urn}?edgeType=COMPANY_FOLLOWED_BY_MEMBER`).
 //! The duplicate guard (422 "Content is a duplicate of urn:li:share:…" for the same text by the
 //! same author) comes from open-source publishers' LinkedIn tests, as LinkedIn documents no
 //! idempotency key.
@@ -177,6 +181,8 @@ struct Image {
 struct Inner {
     /// (member sub, organization URN, role)
     org_roles: Vec<(String, String, String)>,
+    /// organization URN → (localizedName, vanityName, followers)
+    organizations: HashMap<String, (String, String, u64)>,
     posts: Vec<StoredPost>,
     images: HashMap<String, Image>,
     fail_next_image: bool,
@@ -248,7 +254,9 @@ impl LinkedInDouble {
             .route("/rest/socialActions/{urn}/comments", get(list_comments).post(create_comment))
             .route("/rest/organizationalEntityShareStatistics", get(share_statistics))
             .route("/rest/socialMetadata/{urn}", get(social_metadata))
-            .route("/rest/organizationAcls", get(organization_acls));
+            .route("/rest/organizationAcls", get(organization_acls))
+            .route("/rest/organizations/{id}", get(get_organization))
+            .route("/rest/networkSizes/{urn}", get(network_size));
         crate::core::serve(listener, router, &double);
         Ok(double)
     }
@@ -274,6 +282,12 @@ impl LinkedInDouble {
     /// `DIRECT_SPONSORED_CONTENT_POSTER`, `ANALYST`, …), approved.
     pub fn set_organization_role(&self, member_sub: &str, organization_urn: &str, role: &str) {
         self.lock().org_roles.push((member_sub.into(), organization_urn.into(), role.into()));
+    }
+
+    /// A Company Page's names and follower count (what `/rest/organizations/{id}` and
+    /// `/rest/networkSizes/{urn}` answer).
+    pub fn add_organization(&self, organization_urn: &str, name: &str, vanity_name: &str, followers: u64) {
+        self.lock().organizations.insert(organization_urn.into(), (name.into(), vanity_name.into(), followers));
     }
 
     /// The next uploaded image ends `PROCESSING_FAILED`.
@@ -1086,14 +1100,60 @@ async fn organization_acls(
         return bad_request("ILLEGAL_ARGUMENT", "Unsupported finder");
     }
     let role = q.get("role");
+    // Every role the double knows is APPROVED: asking for another state lists nothing.
+    if q.get("state").is_some_and(|s| s != "APPROVED") {
+        return axum::Json(json!({"elements": [], "paging": {"start": 0, "count": 10, "links": []}})).into_response();
+    }
+    let start: usize = q.get("start").and_then(|s| s.parse().ok()).unwrap_or(0);
+    let count: usize = q.get("count").and_then(|s| s.parse().ok()).unwrap_or(10);
     let person = caller.person();
     let elements: Vec<Value> = inner
         .org_roles
         .iter()
         .filter(|(s, _, r)| *s == caller.sub && role.is_none_or(|want| want == r))
+        .skip(start)
+        .take(count)
         .map(|(_, o, r)| json!({"roleAssignee": person, "role": r, "state": "APPROVED", "organization": o}))
         .collect();
-    axum::Json(json!({"elements": elements, "paging": {"start": 0, "count": 10, "links": []}})).into_response()
+    axum::Json(json!({"elements": elements, "paging": {"start": start, "count": count, "links": []}})).into_response()
+}
+
+/// `organizations/organization-lookup-api`: an administrator of the page reads it whole.
+async fn get_organization(State(d): State<LinkedInDouble>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    let mut inner = d.lock();
+    let caller = guard!(rest_guard(&d, &mut inner, &headers, "GET /rest/organizations"));
+    let urn = format!("urn:li:organization:{id}");
+    let Some((name, vanity, _)) = inner.organizations.get(&urn).cloned() else {
+        return not_found();
+    };
+    if !may_act_as(&inner, &caller, &urn, &["ADMINISTRATOR", "CONTENT_ADMINISTRATOR", "ANALYST", "CURATOR"]) {
+        return access_denied("organizations.GET");
+    }
+    let number: u64 = id.parse().unwrap_or(0);
+    axum::Json(json!({
+        "id": number, "localizedName": name, "vanityName": vanity,
+        "name": {"localized": {"en_US": name}, "preferredLocale": {"country": "US", "language": "en"}},
+        "primaryOrganizationType": "NONE",
+    }))
+    .into_response()
+}
+
+/// `GET /rest/networkSizes/{urn}?edgeType=COMPANY_FOLLOWED_BY_MEMBER` → `firstDegreeSize`.
+async fn network_size(
+    State(d): State<LinkedInDouble>,
+    headers: HeaderMap,
+    Path(urn): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let mut inner = d.lock();
+    guard!(rest_guard(&d, &mut inner, &headers, "GET /rest/networkSizes"));
+    if q.get("edgeType").map(String::as_str) != Some("COMPANY_FOLLOWED_BY_MEMBER") {
+        return bad_request("ILLEGAL_ARGUMENT", "edgeType must be COMPANY_FOLLOWED_BY_MEMBER for an organization");
+    }
+    match inner.organizations.get(&urn) {
+        Some((_, _, followers)) => axum::Json(json!({"firstDegreeSize": followers})).into_response(),
+        None => not_found(),
+    }
 }
 
 #[cfg(test)]

@@ -16,7 +16,13 @@
 //! `content-posting-api-media-transfer-guide` (`PUT upload_url` with `Content-Range`, 206 / 201 /
 //! 400 / 403 expired after 1 h / 404 / 416 with the server's progress in `Content-Range`, chunk
 //! rules) and `content-posting-api-reference-get-video-status` (`status/fetch/` 30/min, status
-//! enum, `fail_reason`, `publicaly_available_post_id` as int64).
+//! enum, `fail_reason`, `publicaly_available_post_id` as int64), and the Display API:
+//! `tiktok-api-v2-video-query` (`POST /v2/video/query/?fields=…` with
+//! `{"filters":{"video_ids":[…]}}`, at most 20 ids), `tiktok-api-v2-video-list`
+//! (`POST /v2/video/list/?fields=…` with `{"max_count","cursor"}` → `videos`, `cursor`,
+//! `has_more`), `tiktok-api-v2-video-object` (`view_count`, `like_count`, `comment_count`,
+//! `share_count`), both under scope `video.list`; `follower_count` in user info needs
+//! `user.info.stats`.
 //!
 //! Both the auth and the API paths are served on one origin; the upload URL is `{base}/upload/`.
 use std::collections::{HashMap, VecDeque};
@@ -140,6 +146,17 @@ struct Publish {
     polls: u32,
     fail_reason: Option<String>,
     post_id: u64,
+    /// Reached `PUBLISH_COMPLETE`: a video of the creator from then on.
+    complete: bool,
+}
+
+/// The public counts of one video (the Display API's video object).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct VideoCounts {
+    pub views: u64,
+    pub likes: u64,
+    pub comments: u64,
+    pub shares: u64,
 }
 
 #[derive(Default)]
@@ -157,6 +174,12 @@ struct Inner {
     posting_blocked: Option<String>,
     /// Chunks to accept normally before one is stored but answered 500.
     store_then_fail_chunk: Option<usize>,
+    /// (chunk index, times): that chunk is answered 500 without being stored, this many times.
+    fail_chunk: Option<(u64, u32)>,
+    /// Every chunk PUT that was stored, by its index (in the order received).
+    stored_chunks: Vec<u64>,
+    video_counts: HashMap<String, VideoCounts>,
+    follower_count: u64,
     windows: HashMap<(String, String), VecDeque<i64>>,
 }
 
@@ -229,6 +252,8 @@ impl TikTokDouble {
             .route("/v2/post/publish/creator_info/query/", post(creator_info))
             .route("/v2/post/publish/video/init/", post(video_init))
             .route("/v2/post/publish/status/fetch/", post(status_fetch))
+            .route("/v2/video/query/", post(video_query))
+            .route("/v2/video/list/", post(video_list))
             .route("/upload/", put(upload).layer(axum::extract::DefaultBodyLimit::max(Self::BODY_LIMIT)));
         crate::core::serve(listener, router, &double);
         Ok(double)
@@ -242,6 +267,28 @@ impl TikTokDouble {
     /// The next authorization is cancelled by the user.
     pub fn cancel_next_authorization(&self) {
         self.lock().cancel_next = true;
+    }
+
+    /// Chunk `index` (from 0) of the next uploads is answered 500 without being stored, `times`
+    /// times in a row (TikTok's 5xx: "retry the same chunk").
+    pub fn fail_chunk(&self, index: u64, times: u32) {
+        self.lock().fail_chunk = Some((index, times));
+    }
+
+    /// The index of every chunk stored so far, in the order they arrived.
+    #[must_use]
+    pub fn stored_chunks(&self) -> Vec<u64> {
+        self.lock().stored_chunks.clone()
+    }
+
+    /// Sets the counts the Display API reports for a video (its public post id).
+    pub fn set_video_counts(&self, video_id: &str, counts: VideoCounts) {
+        self.lock().video_counts.insert(video_id.to_string(), counts);
+    }
+
+    /// Sets the creator's follower count.
+    pub fn set_follower_count(&self, n: u64) {
+        self.lock().follower_count = n;
     }
 
     /// The next post initialised ends `FAILED` with this `fail_reason`.
@@ -492,6 +539,16 @@ async fn user_info(
                 }
                 json!(c.username)
             }
+            "follower_count" | "following_count" | "likes_count" | "video_count" => {
+                if let Err(r) = require_scope(&inner, idx, "user.info.stats") {
+                    return *r;
+                }
+                match f {
+                    "follower_count" => json!(inner.follower_count),
+                    "video_count" => json!(inner.publishes.values().filter(|p| p.complete).count()),
+                    _ => json!(0),
+                }
+            }
             _ => return envelope(400, json!({}), "invalid_params", &format!("unknown field {f}")),
         };
         user.insert(f.to_string(), v);
@@ -591,8 +648,16 @@ async fn video_init(State(d): State<TikTokDouble>, headers: HeaderMap, body: Str
     inner.next_id += 1;
     let n = inner.next_id;
     let fail_reason = inner.fail_next_publish.take();
-    let mut publish =
-        Publish { token, privacy: privacy.to_string(), pull: false, upload: None, polls: 0, fail_reason, post_id: n };
+    let mut publish = Publish {
+        token,
+        privacy: privacy.to_string(),
+        pull: false,
+        upload: None,
+        polls: 0,
+        fail_reason,
+        post_id: n,
+        complete: false,
+    };
     match source["source"].as_str() {
         Some("PULL_FROM_URL") => {
             let Some(video_url) = source["video_url"].as_str() else {
@@ -722,8 +787,20 @@ async fn upload(
     if first % u.chunk_size != 0 || index >= u.chunks || last - first + 1 != expected {
         return (StatusCode::BAD_REQUEST, "the chunk does not match chunk_size").into_response();
     }
+    if let Some((chunk, times)) = inner.fail_chunk
+        && chunk == index
+        && times > 0
+    {
+        inner.fail_chunk = (times > 1).then_some((chunk, times - 1));
+        return (StatusCode::INTERNAL_SERVER_ERROR, "<html><body>upstream reset</body></html>").into_response();
+    }
+    let found = inner.publishes.values_mut().filter_map(|p| p.upload.as_mut()).find(|u| u.upload_id == upload_id);
+    let Some(u) = found else {
+        return (StatusCode::NOT_FOUND, "upload task not found").into_response();
+    };
     u.received = last + 1;
     let (received, size) = (u.received, u.size);
+    inner.stored_chunks.push(index);
     let fail_this = inner.store_then_fail_chunk == Some(0);
     inner.store_then_fail_chunk = inner.store_then_fail_chunk.and_then(|n| n.checked_sub(1));
     if fail_this {
@@ -787,9 +864,146 @@ async fn status_fetch(State(d): State<TikTokDouble>, headers: HeaderMap, body: S
         return ok(data);
     }
     data["status"] = json!("PUBLISH_COMPLETE");
+    p.complete = true;
     let moderated = p.polls > d.config.processing_polls + d.config.moderation_polls;
     if moderated && p.privacy == "PUBLIC_TO_EVERYONE" {
         data["publicaly_available_post_id"] = json!([p.post_id]);
     }
     ok(data)
+}
+
+/// The video object's fields the double knows (`tiktok-api-v2-video-object`).
+const VIDEO_FIELDS: &[&str] = &[
+    "id",
+    "create_time",
+    "cover_image_url",
+    "share_url",
+    "video_description",
+    "duration",
+    "title",
+    "view_count",
+    "like_count",
+    "comment_count",
+    "share_count",
+];
+
+/// The creator's videos as the Display API shows them, newest first, with `fields` only.
+fn videos_json(inner: &Inner, token_grant: usize, fields: &[&str]) -> Vec<(u64, Value)> {
+    let mut mine: Vec<&Publish> = inner
+        .publishes
+        .values()
+        .filter(|p| p.complete && inner.access_tokens.get(&p.token).is_some_and(|(g, _)| *g == token_grant))
+        .collect();
+    mine.sort_by_key(|p| std::cmp::Reverse(p.post_id));
+    mine.into_iter()
+        .map(|p| {
+            let id = p.post_id.to_string();
+            let c = inner.video_counts.get(&id).copied().unwrap_or_default();
+            let mut v = serde_json::Map::new();
+            for f in fields {
+                let value = match *f {
+                    "id" => json!(id),
+                    "create_time" => json!(1_700_000_000 + p.post_id),
+                    "view_count" => json!(c.views),
+                    "like_count" => json!(c.likes),
+                    "comment_count" => json!(c.comments),
+                    "share_count" => json!(c.shares),
+                    "share_url" => json!(format!("https://www.tiktok.com/@creator/video/{id}")),
+                    "duration" => json!(15),
+                    _ => json!(""),
+                };
+                v.insert((*f).to_string(), value);
+            }
+            (p.post_id, Value::Object(v))
+        })
+        .collect()
+}
+
+/// Checks the Display API's common parts: the token, `video.list`, the sliding-minute limit
+/// (600 per endpoint) and the `fields` query; answers the grant and the fields asked for.
+fn display_guard(
+    d: &TikTokDouble,
+    inner: &mut Inner,
+    headers: &HeaderMap,
+    q: &HashMap<String, String>,
+    endpoint: &str,
+) -> Result<(usize, Vec<&'static str>), Box<Response>> {
+    let (token, idx) = authenticate(inner, headers, d.now())?;
+    require_scope(inner, idx, "video.list")?;
+    rate_limit(inner, d.now_ms(), endpoint, &token, 600)?;
+    let asked = q.get("fields").map(String::as_str).unwrap_or("");
+    if asked.is_empty() {
+        return Err(Box::new(envelope(400, json!({}), "invalid_params", "fields is required")));
+    }
+    let mut fields = Vec::new();
+    for f in asked.split(',') {
+        match VIDEO_FIELDS.iter().find(|k| **k == f) {
+            Some(k) => fields.push(*k),
+            None => {
+                return Err(Box::new(envelope(400, json!({}), "invalid_params", &format!("unknown field {f}"))));
+            }
+        }
+    }
+    Ok((idx, fields))
+}
+
+async fn video_query(
+    State(d): State<TikTokDouble>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+    body: String,
+) -> Response {
+    let mut inner = d.lock();
+    let (idx, fields) = match display_guard(&d, &mut inner, &headers, &q, "video_query") {
+        Ok(g) => g,
+        Err(r) => return *r,
+    };
+    let ids: Option<Vec<String>> = serde_json::from_str::<Value>(&body).ok().and_then(|v| {
+        v.pointer("/filters/video_ids")?.as_array()?.iter().map(|i| i.as_str().map(str::to_string)).collect()
+    });
+    let Some(ids) = ids else {
+        return envelope(400, json!({}), "invalid_params", "filters.video_ids must be a list of strings");
+    };
+    if ids.is_empty() || ids.len() > 20 {
+        return envelope(400, json!({}), "invalid_params", "filters.video_ids takes 1 to 20 ids");
+    }
+    let mut with_id = fields.clone();
+    if !with_id.contains(&"id") {
+        with_id.push("id");
+    }
+    let videos: Vec<Value> = videos_json(&inner, idx, &with_id)
+        .into_iter()
+        .filter(|(n, _)| ids.contains(&n.to_string()))
+        .map(|(_, v)| v)
+        .collect();
+    ok(json!({"videos": videos}))
+}
+
+async fn video_list(
+    State(d): State<TikTokDouble>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+    body: String,
+) -> Response {
+    let mut inner = d.lock();
+    let (idx, fields) = match display_guard(&d, &mut inner, &headers, &q, "video_list") {
+        Ok(g) => g,
+        Err(r) => return *r,
+    };
+    let v = serde_json::from_str::<Value>(&body).unwrap_or(Value::Null);
+    let max = v["max_count"].as_u64().unwrap_or(10);
+    if !(1..=20).contains(&max) {
+        return envelope(400, json!({}), "invalid_params", "max_count must be between 1 and 20");
+    }
+    // The cursor is a create_time: the next page holds the videos created before it.
+    let cursor = v["cursor"].as_i64();
+    let all: Vec<(u64, Value)> = videos_json(&inner, idx, &fields)
+        .into_iter()
+        .filter(|(n, _)| cursor.is_none_or(|c| 1_700_000_000 + i64::try_from(*n).unwrap_or(i64::MAX) < c))
+        .collect();
+    let page: Vec<&(u64, Value)> = all.iter().take(usize::try_from(max).unwrap_or(20)).collect();
+    let has_more = all.len() > page.len();
+    let next = page.last().map_or(0, |(n, _)| 1_700_000_000 + i64::try_from(*n).unwrap_or(0));
+    let videos: Vec<Value> = page.into_iter().map(|(_, v)| v.clone()).collect();
+    ok(json!({"videos": videos, "cursor": next, "has_more": has_more}))
 }

@@ -34,7 +34,7 @@ pub use alerts::{AlertAckRow, AlertPreferencesRow, AlertRow, DeliveryRow, Delive
 pub use audit::{ActivityFilter, AuditEventRow, CheckpointRow, NewAuditEvent};
 pub use audit_scan::{AuditBatch, ChainEvent};
 pub use identity::{ApiTokenRow, AuthSessionRow, AuthTokenRow, NewApiToken, NewSession, NewUser, SessionRow, UserRow};
-pub use oauth::{MastodonAppRow, NewOauthState, OauthStateRow};
+pub use oauth::{MastodonAppRow, NewOauthState, OauthStateRow, PageChoiceRow};
 pub use posts::{
     ApprovalRow, CALENDAR_TEXT_CHARS, CalendarPostRow, MediaUploadRow, NewMediaUpload, NewPost, NewPostComment,
     PaceSlotRow, PostCommentRow, PostContent, PostListQuery, PostRow, PostStateWrite, PostVersionRow,

@@ -150,3 +150,55 @@ impl Tx {
         Ok(n == 1)
     }
 }
+
+/// A LinkedIn member's pending choice of Company Pages (their credential sealed).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PageChoiceRow {
+    pub id: String,
+    pub user_id: String,
+    pub session_id: String,
+    pub credential_sealed: Vec<u8>,
+    /// JSON: the pages the member administers, as listed at the callback.
+    pub pages: String,
+    pub created_at: Micros,
+    pub expires_at: Micros,
+}
+
+impl Tx {
+    /// Keeps a pending page choice; choices that ended before `now` are forgotten meanwhile.
+    pub async fn insert_page_choice(&mut self, row: &PageChoiceRow) -> Result<()> {
+        let prune = "DELETE FROM linkedin_page_choices WHERE expires_at < $1";
+        on_tx!(self, |c| sqlx::query(prune).bind(row.created_at).execute(c).await.map(|r| r.rows_affected()))?;
+        let q = "INSERT INTO linkedin_page_choices (id, user_id, session_id, credential_sealed, pages, created_at, \
+                 expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+        on_tx!(self, |c| sqlx::query(q)
+            .bind(&row.id)
+            .bind(&row.user_id)
+            .bind(&row.session_id)
+            .bind(&row.credential_sealed)
+            .bind(&row.pages)
+            .bind(row.created_at)
+            .bind(row.expires_at)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Removes the choice and returns it, or `None` if it does not exist (any more). Atomic: of
+    /// two requests choosing at once, one gets it.
+    pub async fn take_page_choice(&mut self, id: &str) -> Result<Option<PageChoiceRow>> {
+        let q = "DELETE FROM linkedin_page_choices WHERE id = $1 RETURNING id, user_id, session_id, \
+                 credential_sealed, pages, created_at, expires_at";
+        Ok(on_tx!(self, |c| sqlx::query_as::<_, PageChoiceRow>(q).bind(id).fetch_optional(c).await)?)
+    }
+}
+
+impl Store {
+    /// A pending page choice, without taking it.
+    pub async fn page_choice(&self, id: &str) -> Result<Option<PageChoiceRow>> {
+        let q = "SELECT id, user_id, session_id, credential_sealed, pages, created_at, expires_at \
+                 FROM linkedin_page_choices WHERE id = $1";
+        Ok(on_pool!(self, |c| sqlx::query_as::<_, PageChoiceRow>(q).bind(id).fetch_optional(c).await)?)
+    }
+}

@@ -14,7 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::actor::{Ctx, Principal};
 use crate::authz::{Need, authorize};
-use crate::connect::mastodon;
+use crate::connect::{linkedin_pages, mastodon};
 use crate::credentials::{self, OauthCredential};
 use crate::crypto::{new_token, sha256};
 use crate::error::{AppError, AppResult, FieldError};
@@ -237,15 +237,30 @@ pub enum Refusal {
     Unusable,
     /// The platform refused to trade the code for tokens.
     PlatformRefused,
-    /// Reconnecting, the owner signed in to the platform as another account.
+    /// Reconnecting, the owner signed in to the platform as another account (or, for a LinkedIn
+    /// Company Page, as a member who does not administer the page).
     OtherIdentity,
+    /// LinkedIn Company Page: the member administers no page to connect.
+    NoPages,
 }
 
 /// What a callback decided.
 #[derive(Debug)]
 pub enum CallbackOutcome {
-    Connected { account_id: String, display_name: String },
-    Refused { why: Refusal, message: String },
+    Connected {
+        account_id: String,
+        display_name: String,
+    },
+    /// LinkedIn Company Page: the member signed in; the owner now picks which of the pages they
+    /// administer to connect (`linkedin_pages::page_choice`, `linkedin_pages::choose_pages`).
+    ChoosePages {
+        choice_id: String,
+        pages: usize,
+    },
+    Refused {
+        why: Refusal,
+        message: String,
+    },
 }
 
 fn refused(why: Refusal, message: impl Into<String>) -> AppResult<CallbackOutcome> {
@@ -307,7 +322,7 @@ pub async fn finish_connect(
             .ok_or_else(|| AppError::Conflict("this platform is no longer set up on this server".into()))?;
         exchange(s, &st.platform, &app, code, &redirect_uri(s, &st.platform), &verifier).await
     };
-    let cred = match exchanged {
+    let mut cred = match exchanged {
         Ok(c) => c,
         Err(e) => {
             tracing::warn!(platform = %st.platform, error = %e, "OAuth code exchange failed");
@@ -325,6 +340,16 @@ pub async fn finish_connect(
             )
             .await?;
             let previous = credentials::load(s, &AccountId::new(account_id.to_string())).await.ok();
+            // A Company Page: any of its administrators may sign in for it; it stays the page.
+            if let Some(page) = previous.as_ref().filter(|p| linkedin::organization_id(&p.identity.id).is_some()) {
+                if !linkedin_pages::still_administers(s, &cred, &page.identity.id).await? {
+                    return refused(
+                        Refusal::OtherIdentity,
+                        "The LinkedIn member you signed in as does not administer this Company Page: sign in as one of its administrators and try again.",
+                    );
+                }
+                cred.identity = page.identity.clone();
+            }
             if previous.as_ref().is_some_and(|p| p.identity.id != cred.identity.id || p.instance != cred.instance) {
                 return refused(
                     Refusal::OtherIdentity,
@@ -340,6 +365,12 @@ pub async fn finish_connect(
                 Ok((account_id.clone(), audit))
             })
             .await?
+        }
+        None if st.platform == "linkedin" && st.account_kind == "organization" => {
+            return Ok(match linkedin_pages::offer(s, ctx, who, &cred).await? {
+                linkedin_pages::Offer::Choose { choice_id, pages } => CallbackOutcome::ChoosePages { choice_id, pages },
+                linkedin_pages::Offer::NoPages(message) => CallbackOutcome::Refused { why: Refusal::NoPages, message },
+            });
         }
         None => {
             let id = uuid::Uuid::now_v7().to_string();

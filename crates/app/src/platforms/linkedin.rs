@@ -48,8 +48,7 @@ fn author(account: &AccountRow, cred: &OauthCredential) -> Result<String, Connec
             return Ok(cred.identity.id.clone());
         }
         return Err(ConnectorError::Misconfigured(
-            "this LinkedIn organization account names no organization page; choosing the page is not available yet"
-                .into(),
+            "this LinkedIn Company Page account names no page: its owner connects it again and chooses the page".into(),
         ));
     }
     Ok(linkedin::member_urn(&cred.identity.id))
@@ -226,11 +225,11 @@ pub async fn reply(
     .await
 }
 
-/// Organization pages: share statistics (impressions, reactions, comments, reshares). Member
-/// profiles: LinkedIn gives apps no impressions or reshare counts for a member's posts, only the
-/// Social Metadata API's reaction and comment counts, and only with the restricted
-/// `r_member_social` (`STEWARD_LINKEDIN_MEMBER_READ`); impressions and shares are `null` there.
-/// Follower counts are `null` on both (they need APIs Steward does not use).
+/// Organization pages: share statistics (impressions, reactions, comments, reshares) and the
+/// page's follower count (`networkSizes`). Member profiles: LinkedIn gives apps no impressions
+/// or reshare counts for a member's posts, only the Social Metadata API's reaction and comment
+/// counts, and only with the restricted `r_member_social` (`STEWARD_LINKEDIN_MEMBER_READ`);
+/// impressions, shares and followers are `null` there.
 pub async fn analytics(
     state: &Services,
     account: &AccountRow,
@@ -244,10 +243,11 @@ pub async fn analytics(
     with_token(state, &account.id, "linkedin", |cred| async move {
         let org = author(account, &cred)?;
         let ids: Vec<&str> = published_external_ids.iter().map(String::as_str).collect();
-        let stats =
-            linkedin::share_statistics(&state.http, app, version, &cred.tokens.access_token, &org, &ids).await?;
+        let token = cred.tokens.access_token.as_str();
+        let stats = linkedin::share_statistics(&state.http, app, version, token, &org, &ids).await?;
+        let followers = linkedin::follower_count(&state.http, app, version, token, &org).await?;
         Ok(AccountStats {
-            followers: None,
+            followers: Some(count(followers)),
             posts: stats
                 .into_iter()
                 .map(|s| PostStats {

@@ -11,7 +11,7 @@
 //! `AlreadyPublished` is a success.
 //!
 //! Adapters: `sandbox` (built in, in the database), Mastodon, LinkedIn, TikTok and Bluesky. What
-//! a platform does not offer answers `Misconfigured` ([`unavailable`], [`not_offered`]), which
+//! a platform does not offer answers `Misconfigured` ([`not_offered`]), which
 //! the API says as a 409 problem.
 use serde::{Deserialize, Serialize};
 use steward_connectors::ConnectorError;
@@ -245,11 +245,6 @@ pub async fn analytics(
 #[allow(clippy::unnecessary_wraps)]
 fn platform_of(account: &AccountRow) -> Result<Platform, ConnectorError> {
     Ok(account.platform)
-}
-
-/// Something Steward does not do on a platform: 409 with this sentence at the API.
-pub(crate) fn unavailable(platform: &str, what: &str) -> ConnectorError {
-    ConnectorError::Misconfigured(format!("{what} on {platform} is not available on this server yet"))
 }
 
 /// Something a platform's API does not offer at all (`why` says what it lacks): 409 at the API.

@@ -90,7 +90,10 @@ async fn full_oauth_and_identity() {
     let parsed = reqwest::Url::parse(&url).unwrap();
     assert_eq!(parsed.path(), "/v2/auth/authorize/");
     assert_eq!(param(&parsed, "client_key").as_deref(), Some("steward-tiktok-key"));
-    assert_eq!(param(&parsed, "scope").as_deref(), Some("user.info.basic,video.publish,video.upload"));
+    assert_eq!(
+        param(&parsed, "scope").as_deref(),
+        Some("user.info.basic,user.info.stats,video.list,video.publish,video.upload")
+    );
     assert_eq!(param(&parsed, "response_type").as_deref(), Some("code"));
     assert_eq!(param(&parsed, "code_challenge_method").as_deref(), Some("S256"));
     assert!(param(&parsed, "client_id").is_none(), "TikTok calls it client_key");

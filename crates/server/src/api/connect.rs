@@ -4,6 +4,7 @@
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use steward_app::connect::linkedin_pages::{self, ChoosePagesRequest, ChosenPages, PageChoiceView};
 use steward_app::connect::oauth::{self, CallbackOutcome, CallbackQuery, ConnectRequest, ConnectResponse, Refusal};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -15,7 +16,7 @@ use crate::request::Ctx;
 use crate::state::AppState;
 
 pub fn api_router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(connect))
+    OpenApiRouter::new().routes(routes!(connect)).routes(routes!(page_choice, choose_pages))
 }
 
 pub fn callback_router() -> OpenApiRouter<AppState> {
@@ -32,6 +33,38 @@ pub(crate) async fn connect(
     Json(body): Json<ConnectRequest>,
 ) -> ApiResult<Json<ConnectResponse>> {
     Ok(Json(oauth::start_connect(&state, &ctx, &principal, body).await?))
+}
+
+/// The LinkedIn Company Pages the member who just signed in administers, to choose from (the
+/// callback of a `"account_kind": "organization"` connection sends the browser to the web page
+/// of the same choice). Only the sign-in that connected sees it, for 10 minutes.
+#[utoipa::path(get, path = "/accounts/connect/linkedin-pages/{choice_id}", tag = "accounts",
+    params(("choice_id" = String, Path)),
+    responses((status = 200, body = PageChoiceView), (status = 401, body = Problem), (status = 404, body = Problem)))]
+pub(crate) async fn page_choice(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    SessionPrincipal(principal): SessionPrincipal,
+    Path(choice_id): Path<String>,
+) -> ApiResult<Json<PageChoiceView>> {
+    Ok(Json(linkedin_pages::page_choice(&state, &ctx, &principal, &choice_id).await?))
+}
+
+/// Connects the chosen pages, each as its own account owned by the caller (201, in the order
+/// asked). Works once: the choice is gone afterwards.
+#[utoipa::path(post, path = "/accounts/connect/linkedin-pages/{choice_id}", tag = "accounts",
+    params(("choice_id" = String, Path)), request_body = ChoosePagesRequest,
+    responses((status = 201, body = ChosenPages), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub(crate) async fn choose_pages(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    SessionPrincipal(principal): SessionPrincipal,
+    Path(choice_id): Path<String>,
+    Json(body): Json<ChoosePagesRequest>,
+) -> ApiResult<(StatusCode, Json<ChosenPages>)> {
+    let chosen = linkedin_pages::choose_pages(&state, &ctx, &principal, &choice_id, body).await?;
+    Ok((StatusCode::CREATED, Json(chosen)))
 }
 
 /// The callback's answer: a complete, self-contained HTML page (no external resources).
@@ -71,7 +104,10 @@ fn refused(status: StatusCode, message: &str) -> Response {
 
 /// The platform's browser redirect after the owner approved (or cancelled).
 #[utoipa::path(get, path = "/oauth/{platform}/callback", tag = "accounts", params(("platform" = String, Path), CallbackQuery),
-    responses((status = 200, description = "connected (HTML)"), (status = 400, description = "refused (HTML)"), (status = 401, body = Problem)))]
+    responses((status = 200, description = "connected (HTML)"),
+        (status = 303, description = "LinkedIn Company Page: on to choosing the pages (`/connect/linkedin/pages/{choice_id}`)"),
+        (status = 400, description = "refused (HTML)"), (status = 401, body = Problem), (status = 409, description = "refused: another identity, or no page to connect (HTML)"),
+        (status = 502, description = "the platform refused the code (HTML)")))]
 pub(crate) async fn callback(
     State(state): State<AppState>,
     ctx: Ctx,
@@ -84,10 +120,18 @@ pub(crate) async fn callback(
             let status = match why {
                 Refusal::Unusable => StatusCode::BAD_REQUEST,
                 Refusal::PlatformRefused => StatusCode::BAD_GATEWAY,
-                Refusal::OtherIdentity => StatusCode::CONFLICT,
+                Refusal::OtherIdentity | Refusal::NoPages => StatusCode::CONFLICT,
             };
             refused(status, &message)
         }
+        CallbackOutcome::ChoosePages { choice_id, .. } => (
+            StatusCode::SEE_OTHER,
+            [
+                (header::LOCATION, format!("/connect/linkedin/pages/{choice_id}")),
+                (header::CACHE_CONTROL, "no-store".into()),
+            ],
+        )
+            .into_response(),
         CallbackOutcome::Connected { account_id, display_name } => page(
             StatusCode::OK,
             "Connected",

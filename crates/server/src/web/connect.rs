@@ -1,7 +1,7 @@
 //! Connecting an account: the sandbox, Bluesky with an app password, and the OAuth platforms
 //! (LinkedIn, TikTok, Mastodon) by sending the browser to the platform's consent page.
 use askama::Template;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::json;
@@ -9,11 +9,12 @@ use steward_app::AppError;
 use steward_domain::platform::{ConnectMethod, PLATFORMS};
 
 use steward_app::accounts::create::{CreateAccountRequest, create_account};
+use steward_app::connect::linkedin_pages::{ChoosePagesRequest, PageChoiceView, choose_pages, page_choice};
 use steward_app::connect::oauth::{ConnectRequest, start_connect};
 
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::web::{Form, FormData, Layout, PageError, Viewer, render, render_failed, see_other};
+use crate::web::{Form, FormData, Layout, OrPage, PageError, Viewer, render, render_failed, see_other};
 
 pub struct OauthPlatform {
     pub id: &'static str,
@@ -151,5 +152,75 @@ pub async fn connect_oauth(
             }
             Ok(render_failed(&page, &e))
         }
+    }
+}
+
+/// LinkedIn Company Pages: after signing in on LinkedIn, the owner picks which of the pages
+/// they administer to connect (the callback sends the browser here).
+#[derive(Template)]
+#[template(path = "linkedin_pages.html")]
+struct PagesPage {
+    layout: Layout,
+    choice_id: String,
+    member: String,
+    form: Form,
+    /// (organization URN, page name) of the pages that can be chosen.
+    options: Vec<(String, String)>,
+    /// (page name, account id) of the pages connected already.
+    connected: Vec<(String, String)>,
+}
+
+fn pages_view(viewer: &Viewer, choice: PageChoiceView, form: Form) -> PagesPage {
+    let mut options = Vec::new();
+    let mut connected = Vec::new();
+    for item in choice.pages {
+        let label = match &item.page.vanity_name {
+            Some(v) => format!("{} (linkedin.com/company/{v})", item.page.name),
+            None => item.page.name.clone(),
+        };
+        match item.connected_account_id {
+            Some(id) => connected.push((item.page.name, id)),
+            None => options.push((item.page.organization, label)),
+        }
+    }
+    PagesPage {
+        layout: viewer.layout("Choose your LinkedIn pages"),
+        choice_id: choice.id,
+        member: choice.member,
+        form,
+        options,
+        connected,
+    }
+}
+
+pub async fn pages_page(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(choice_id): Path<String>,
+) -> Result<Response, PageError> {
+    let choice = page_choice(&state, &viewer.ctx(), &viewer.principal, &choice_id).await.or_page(&viewer)?;
+    let zone = viewer.tz.as_ref().and_then(|z| z.iana_name()).unwrap_or("UTC").to_string();
+    let form = Form::new("pages", &viewer.csrf).value("time_zone", zone);
+    Ok(render(StatusCode::OK, &pages_view(&viewer, choice, form)))
+}
+
+pub async fn pages_submit(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(choice_id): Path<String>,
+    data: FormData,
+) -> Result<Response, PageError> {
+    let input = ChoosePagesRequest { organizations: data.all("organizations"), time_zone: data.opt("time_zone") };
+    match choose_pages(&state, &viewer.ctx(), &viewer.principal, &choice_id, input).await.map_err(ApiError) {
+        Ok(chosen) => Ok(match chosen.items.as_slice() {
+            [one] => see_other(&format!("/accounts/{}?notice=connected", one.id)),
+            _ => see_other("/?notice=connected"),
+        }),
+        Err(e @ ApiError(AppError::Validation(_))) => {
+            let choice = page_choice(&state, &viewer.ctx(), &viewer.principal, &choice_id).await.or_page(&viewer)?;
+            let form = Form::new("pages", &viewer.csrf).with_values(data).failed(&e);
+            Ok(render_failed(&pages_view(&viewer, choice, form), &e))
+        }
+        Err(e) => Err(PageError::new(Some(&viewer), e)),
     }
 }

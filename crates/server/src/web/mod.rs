@@ -106,6 +106,7 @@ pub fn router() -> Router<AppState> {
         .route("/connect", get(connect::connect_page))
         .route("/connect/credentials", post(connect::connect_credentials))
         .route("/connect/oauth", post(connect::connect_oauth))
+        .route("/connect/linkedin/pages/{choice}", get(connect::pages_page).post(connect::pages_submit))
         // Activity, alerts and lockdown.
         .route("/activity", get(activity::my_log))
         .route("/accounts/{id}/activity", get(activity::account_log))

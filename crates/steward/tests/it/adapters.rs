@@ -214,11 +214,10 @@ both_backends! {
         assert!(matches!(outcome, PublishOutcome::Published(_)), "{outcome:?}");
         assert_eq!(inits(&double), 1, "no second init");
         assert!(double.requests().iter().filter(|r| r.path == "/v2/post/publish/status/fetch/").count() >= 2);
-        // TikTok's APIs for apps have no comments; the video query is not wired in.
+        // TikTok's APIs for apps have no comments (tiktok_media.rs checks the sentence and the counts).
         let comments = app.get(&format!("/api/v1/accounts/{account_id}/comments")).auth(&owner).send().await;
         comments.assert_problem(409, "conflict");
         assert!(comments.body["detail"].as_str().unwrap().contains("TikTok"), "{}", comments.text);
-        app.get(&format!("/api/v1/accounts/{account_id}/analytics")).auth(&owner).send().await.assert_problem(409, "conflict");
     }
 
     async fn bluesky_engagement_reads_the_thread_replies_under_its_root_and_counts(app: TestApp) {

@@ -164,6 +164,8 @@ async fn openapi_lists_every_route() {
         ("/api/v1/accounts/{id}/invitations/{inv}/resend", "post"),
         ("/api/v1/invitations/{token}/accept", "post"),
         ("/api/v1/accounts/connect", "post"),
+        ("/api/v1/accounts/connect/linkedin-pages/{choice_id}", "get"),
+        ("/api/v1/accounts/connect/linkedin-pages/{choice_id}", "post"),
         ("/api/v1/accounts/{id}/check", "post"),
         ("/oauth/{platform}/callback", "get"),
         ("/healthz", "get"),
