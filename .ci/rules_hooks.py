@@ -1,8 +1,10 @@
 """Schemathesis hooks for the owner's run: rules the API document states in words only.
 
 Loaded with SCHEMATHESIS_HOOKS=rules_hooks (see .ci/schemathesis.sh). JSON Schema cannot say
-"in the future", "after `start`", "not a common password" or "within the account's platform's
-limit", so a generated request that the document calls valid may still break one of these
+"in the future", "after `start`", "not a common password", "within the account's platform's
+limit", "not granted and revoked at once" or "a key not used before for other content", nor
+make up a secret only the server or a platform issues (an invitation token, a Bluesky app
+password), so a generated request that the document calls valid may still break one of these
 rules, and the server rightly answers 422. For the *positive* cases only (data the document
 calls valid), this hook puts such values right the way a client that read the descriptions
 would; every check still runs on every request, and negative cases are left as generated.
