@@ -311,16 +311,36 @@ fn refine_inputs(doc: &mut Value) {
 
     set(doc, "InvitationRequest", "email", json!({"maxLength": 254, "pattern": EMAIL}));
     set(doc, "InvitationRequest", "role", role.clone());
-    set(doc, "InvitationRequest", "expires_at", json!({"format": "date-time", "description": "When the membership ends (RFC 3339, in the future); none: until removed."}));
-    set(doc, "InvitationRequest", "invitation_expires_at", json!({"format": "date-time", "description": "When the invitation link stops working: in the future, at most 30 days away (default 7 days)."}));
+    set(
+        doc,
+        "InvitationRequest",
+        "expires_at",
+        json!({"format": "date-time", "description": "When the membership ends (RFC 3339, in the future); none: until removed."}),
+    );
+    set(
+        doc,
+        "InvitationRequest",
+        "invitation_expires_at",
+        json!({"format": "date-time", "description": "When the invitation link stops working: in the future, at most 30 days away (default 7 days)."}),
+    );
     set(doc, "InvitationRequest", "windows", windows.clone());
     set(doc, "InvitationRequest", "daily_quota", quota.clone());
     set(doc, "InvitationRequest", "grant", grants.clone());
     set(doc, "InvitationRequest", "revoke", revokes.clone());
 
-    set(doc, "MemberUpdate", "role", json!({"enum": roles.iter().map(|r| json!(r)).chain([Value::Null]).collect::<Vec<_>>()}));
+    set(
+        doc,
+        "MemberUpdate",
+        "role",
+        json!({"enum": roles.iter().map(|r| json!(r)).chain([Value::Null]).collect::<Vec<_>>()}),
+    );
     set(doc, "MemberUpdate", "status", json!({"enum": ["active", "suspended", null]}));
-    set(doc, "MemberUpdate", "expires_at", json!({"format": "date-time", "description": "When the membership ends (RFC 3339, in the future); `null` removes the end date."}));
+    set(
+        doc,
+        "MemberUpdate",
+        "expires_at",
+        json!({"format": "date-time", "description": "When the membership ends (RFC 3339, in the future); `null` removes the end date."}),
+    );
     set(doc, "MemberUpdate", "windows", windows);
     set(doc, "MemberUpdate", "daily_quota", quota);
     set(doc, "MemberUpdate", "grant", grants);
@@ -329,8 +349,18 @@ fn refine_inputs(doc: &mut Value) {
     let not_blank_list = json!({"minItems": 1, "maxItems": 100,
         "items": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": NOT_BLANK}});
     set(doc, "CreateTokenRequest", "name", json!({"minLength": 1, "maxLength": 100, "pattern": NOT_BLANK}));
-    set(doc, "CreateTokenRequest", "scopes", json!({"minItems": 1, "items": {"type": "string", "enum": ["read", "write"]}}));
-    set(doc, "CreateTokenRequest", "expires_at", json!({"format": "date-time", "description": "RFC 3339, in the future and at most a year away (default 90 days); the token stops working then."}));
+    set(
+        doc,
+        "CreateTokenRequest",
+        "scopes",
+        json!({"minItems": 1, "items": {"type": "string", "enum": ["read", "write"]}}),
+    );
+    set(
+        doc,
+        "CreateTokenRequest",
+        "expires_at",
+        json!({"format": "date-time", "description": "RFC 3339, in the future and at most a year away (default 90 days); the token stops working then."}),
+    );
     set(doc, "CreateTokenRequest", "accounts", not_blank_list.clone());
     set(doc, "CreateTokenRequest", "capabilities", not_blank_list);
 
@@ -338,8 +368,13 @@ fn refine_inputs(doc: &mut Value) {
     let title = json!({"maxLength": 300});
     let media = json!({"maxItems": 20});
     set(doc, "MediaItem", "kind", json!({"enum": ["image", "video"]}));
-    set(doc, "MediaItem", "url", json!({"maxLength": 2048, "pattern": MEDIA_URL,
-        "description": "An external http(s) URL, or the `url` of a file uploaded to the post's account."}));
+    set(
+        doc,
+        "MediaItem",
+        "url",
+        json!({"maxLength": 2048, "pattern": MEDIA_URL,
+        "description": "An external http(s) URL, or the `url` of a file uploaded to the post's account."}),
+    );
     set(doc, "ContentRequest", "text", text.clone());
     set(doc, "ContentRequest", "title", title.clone());
     set(doc, "ContentRequest", "media", media.clone());
@@ -354,11 +389,24 @@ fn refine_inputs(doc: &mut Value) {
     let comment = json!({"minLength": 1, "maxLength": 5000, "pattern": NOT_BLANK});
     set(doc, "CommentRequest", "body", comment.clone());
     set(doc, "RequestChangesRequest", "comment", comment);
-    set(doc, "ScheduleRequest", "at", json!({"description": "RFC 3339 instant, in the future and at most 366 days away."}));
+    set(
+        doc,
+        "ScheduleRequest",
+        "at",
+        json!({"description": "RFC 3339 instant, in the future and at most 366 days away."}),
+    );
     for (operation, name, extra) in [
-        ("/paths/~1api~1v1~1accounts~1{id}~1comments~1{comment_id}~1reply/post", "comment_id", json!({"pattern": NOT_BLANK})),
+        (
+            "/paths/~1api~1v1~1accounts~1{id}~1comments~1{comment_id}~1reply/post",
+            "comment_id",
+            json!({"pattern": NOT_BLANK}),
+        ),
         // 1 to 255 visible ASCII characters (tabs and spaces inside).
-        ("/paths/~1api~1v1~1accounts~1{id}~1posts/post", "Idempotency-Key", json!({"pattern": r"^[!-~]([\t -~]{0,253}[!-~])?$"})),
+        (
+            "/paths/~1api~1v1~1accounts~1{id}~1posts/post",
+            "Idempotency-Key",
+            json!({"pattern": r"^[!-~]([\t -~]{0,253}[!-~])?$"}),
+        ),
         // Any list of tags but `*`, which would defeat the check (428); a stale tag is 412.
         ("/paths/~1api~1v1~1posts~1{id}/patch", "If-Match", json!({"pattern": r"^\s*$|[^\s*]|\*[\s\S]*\*"})),
     ] {
@@ -440,12 +488,24 @@ mod tests {
         let schemas = &doc["components"]["schemas"];
         let zones = schemas["TimeZone"]["enum"].as_array().unwrap();
         assert!(zones.contains(&json!("Europe/Paris")) && zones.contains(&json!("UTC")));
-        assert_eq!(schemas["CreateAccountRequest"]["properties"]["time_zone"]["oneOf"][0]["$ref"], "#/components/schemas/TimeZone");
-        let kinds: Vec<_> = schemas["CreateAccountRequest"]["oneOf"].as_array().unwrap().iter()
+        assert_eq!(
+            schemas["CreateAccountRequest"]["properties"]["time_zone"]["oneOf"][0]["$ref"],
+            "#/components/schemas/TimeZone"
+        );
+        let kinds: Vec<_> = schemas["CreateAccountRequest"]["oneOf"]
+            .as_array()
+            .unwrap()
+            .iter()
             .map(|b| (b["properties"]["platform"]["const"].clone(), b["properties"]["account_kind"]["enum"].clone()))
             .collect();
-        assert_eq!(kinds, vec![(json!("bluesky"), json!(["account", null])), (json!("sandbox"), json!(["creator", null]))]);
-        assert_eq!(schemas["InvitationRequest"]["properties"]["windows"]["items"]["$ref"], "#/components/schemas/Window");
+        assert_eq!(
+            kinds,
+            vec![(json!("bluesky"), json!(["account", null])), (json!("sandbox"), json!(["creator", null]))]
+        );
+        assert_eq!(
+            schemas["InvitationRequest"]["properties"]["windows"]["items"]["$ref"],
+            "#/components/schemas/Window"
+        );
         let grantable = schemas["InvitationRequest"]["properties"]["grant"]["items"]["enum"].as_array().unwrap();
         assert!(grantable.contains(&json!("drafts.create")) && !grantable.contains(&json!("ownership.transfer")));
         assert_eq!(schemas["ContentRequest"]["properties"]["text"]["maxLength"], 10_000);

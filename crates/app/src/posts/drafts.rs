@@ -117,7 +117,10 @@ fn validate_media(media: &[MediaItem], errors: &mut Vec<FieldError>) {
             let host = r.split(['/', '?', '#']).next().unwrap_or_default();
             !host.is_empty() && !host.contains('@')
         });
-        if url.chars().count() > MAX_MEDIA_URL_LEN || !host_ok || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        if url.chars().count() > MAX_MEDIA_URL_LEN
+            || !host_ok
+            || url.chars().any(|c| c.is_whitespace() || c.is_control())
+        {
             errors.push(FieldError::new(
                 format!("media[{i}].url"),
                 format!("must be an http:// or https:// URL with a host, at most {MAX_MEDIA_URL_LEN} characters"),
