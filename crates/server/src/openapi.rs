@@ -486,7 +486,7 @@ mod tests {
         }}, "paths": {}});
         finish(&mut doc);
         let schemas = &doc["components"]["schemas"];
-        let zones = schemas["TimeZone"]["enum"].as_array().unwrap();
+        let zones = schemas["TimeZone"]["enum"].as_array().expect("a list");
         assert!(zones.contains(&json!("Europe/Paris")) && zones.contains(&json!("UTC")));
         assert_eq!(
             schemas["CreateAccountRequest"]["properties"]["time_zone"]["oneOf"][0]["$ref"],
@@ -494,7 +494,7 @@ mod tests {
         );
         let kinds: Vec<_> = schemas["CreateAccountRequest"]["oneOf"]
             .as_array()
-            .unwrap()
+            .expect("a list")
             .iter()
             .map(|b| (b["properties"]["platform"]["const"].clone(), b["properties"]["account_kind"]["enum"].clone()))
             .collect();
@@ -506,10 +506,11 @@ mod tests {
             schemas["InvitationRequest"]["properties"]["windows"]["items"]["$ref"],
             "#/components/schemas/Window"
         );
-        let grantable = schemas["InvitationRequest"]["properties"]["grant"]["items"]["enum"].as_array().unwrap();
+        let grantable =
+            schemas["InvitationRequest"]["properties"]["grant"]["items"]["enum"].as_array().expect("a list");
         assert!(grantable.contains(&json!("drafts.create")) && !grantable.contains(&json!("ownership.transfer")));
         assert_eq!(schemas["ContentRequest"]["properties"]["text"]["maxLength"], 10_000);
-        assert!(schemas["Window"]["properties"]["end"]["pattern"].as_str().unwrap().contains("24:00"));
+        assert!(schemas["Window"]["properties"]["end"]["pattern"].as_str().expect("a pattern").contains("24:00"));
     }
 
     #[test]
