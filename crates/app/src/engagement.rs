@@ -100,6 +100,8 @@ fn platform_error(s: &Services, account: &AccountRow, e: ConnectorError) -> AppE
             platforms::rate_limited(account.platform.as_str(), retry_after, s.clock.now_us())
         }
         ConnectorError::Rejected(m) => AppError::validation("comment_id", m),
+        // A comment that is not there is a missing resource, not a bad request.
+        ConnectorError::NotFound(_) => AppError::NotFound,
         ConnectorError::Misconfigured(m) => AppError::Conflict(m),
         ConnectorError::Unauthorized(_) => AppError::Conflict(format!(
             "{} no longer accepts this account's credential; its owner must reconnect it",

@@ -809,7 +809,9 @@ async fn record_one(
         Err(ConnectorError::RateLimited { retry_after }) => Next::RateLimited(retry_after),
         Err(e @ (ConnectorError::Transient(_) | ConnectorError::Protocol(_))) => Next::Retry(e.to_string()),
         Err(e @ ConnectorError::Unauthorized(_)) => Next::Reconnect(e.to_string()),
-        Err(e @ (ConnectorError::Rejected(_) | ConnectorError::Misconfigured(_))) => Next::Fail(e.to_string()),
+        Err(e @ (ConnectorError::Rejected(_) | ConnectorError::NotFound(_) | ConnectorError::Misconfigured(_))) => {
+            Next::Fail(e.to_string())
+        }
     };
     // A rate limit is the platform saying "later", not a failed try: it never uses up attempts
     // (the claim's attempt is given back below), so a daily quota cannot fail a post.

@@ -99,7 +99,7 @@ pub async fn reply(
         .sandbox_comment(&account.id, comment_id)
         .await
         .map_err(|e| store_failure(&e))?
-        .ok_or_else(|| ConnectorError::Rejected(format!("the sandbox has no comment {comment_id}")))?;
+        .ok_or_else(|| ConnectorError::NotFound(format!("the sandbox has no comment {comment_id}")))?;
     let id = format!("{COMMENT_PREFIX}{}", uuid::Uuid::now_v7().simple());
     let row = state
         .store

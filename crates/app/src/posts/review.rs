@@ -22,7 +22,7 @@ pub const MAX_COMMENT_CHARS: usize = 5_000;
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ApproveRequest {
     /// The version being approved: must be the post's current version.
-    #[schema(minimum = 0, maximum = 9_007_199_254_740_991_i64)]
+    #[schema(minimum = 0, maximum = 4_294_967_295_i64)]
     pub version: i64,
 }
 
