@@ -131,3 +131,19 @@ impl From<steward_store::StoreError> for AppError {
         }
     }
 }
+
+impl AppError {
+    /// A member signed in on more devices than the account allows: this one has no access.
+    #[must_use]
+    pub fn device_limit(max: i64) -> Self {
+        AppError::ForbiddenAs {
+            code: "device-limit",
+            title: "Device limit reached",
+            detail: format!(
+                "this account lets each collaborator use {max} device{} at once and yours are in use; sign out on \
+                 another device, or ask the owner to end one of your sessions",
+                if max == 1 { "" } else { "s" }
+            ),
+        }
+    }
+}

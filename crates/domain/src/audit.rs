@@ -81,6 +81,7 @@ actions! {
     MemberRemove => "members.remove", "removed a member";
     MemberLeave => "members.leave", "left";
     MemberExpire => "members.expire", "ended an expired membership";
+    MemberSessionRevoke => "members.session.revoke", "ended a member's session";
     PostCreate => "posts.create", "drafted a post";
     PostEdit => "posts.edit", "edited a post";
     PostSubmit => "posts.submit", "submitted a post for review";

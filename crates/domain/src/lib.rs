@@ -4,6 +4,7 @@ pub mod alerts;
 pub mod audit;
 pub mod audit_chain;
 pub mod capability;
+pub mod device;
 pub mod identity;
 pub mod ids;
 pub mod pace;

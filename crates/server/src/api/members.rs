@@ -3,6 +3,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
+use steward_app::members::devices::{self, MemberSessionView};
 use steward_app::members::invitations::{self, CreatedInvitation, InvitationRequest, ResentInvitation};
 use steward_app::members::membership::{self, MemberUpdate};
 use steward_app::members::view::{self, InvitationView, MemberView};
@@ -21,6 +22,8 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_members))
         .routes(routes!(update_member, remove_member))
+        .routes(routes!(list_member_sessions))
+        .routes(routes!(end_member_session))
         .routes(routes!(create_invitation, list_invitations))
         .routes(routes!(withdraw_invitation))
         .routes(routes!(resend_invitation))
@@ -128,5 +131,33 @@ pub(crate) async fn remove_member(
     Query(q): Query<RemoveQuery>,
 ) -> ApiResult<StatusCode> {
     membership::remove_member(&state, &ctx, &principal, &id, &user_id, q.cancel_posts.unwrap_or(false)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(get, path = "/accounts/{id}/members/{user_id}/sessions", tag = "members",
+    params(("id" = String, Path), ("user_id" = String, Path)),
+    responses((status = 200, body = Page<MemberSessionView>, description = "the member's live sessions, newest first"),
+        (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub(crate) async fn list_member_sessions(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    principal: Principal,
+    Path((id, user_id)): Path<(AccountId, UserId)>,
+) -> ApiResult<Json<Page<MemberSessionView>>> {
+    let items = devices::list_member_sessions(&state, &ctx, &principal, &id, &user_id).await?;
+    Ok(Json(Page { items, next_cursor: None }))
+}
+
+#[utoipa::path(delete, path = "/accounts/{id}/members/{user_id}/sessions/{session_id}", tag = "members",
+    params(("id" = String, Path), ("user_id" = String, Path), ("session_id" = String, Path)),
+    responses((status = 204, description = "the session is ended"), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub(crate) async fn end_member_session(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    principal: Principal,
+    Path((id, user_id, session_id)): Path<(AccountId, UserId, String)>,
+) -> ApiResult<StatusCode> {
+    devices::end_member_session(&state, &ctx, &principal, &id, &user_id, &session_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
