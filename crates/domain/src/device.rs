@@ -51,7 +51,8 @@ mod tests {
         let iphone = "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) \
                       Version/18.1 Mobile/15E148 Safari/604.1";
         assert_eq!(describe(Some(iphone)), "Safari on iPhone");
-        let android = "Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Mobile Safari/537.36";
+        let android =
+            "Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Mobile Safari/537.36";
         assert_eq!(describe(Some(android)), "Chrome on Android");
         assert_eq!(describe(None), "Unknown browser on an unknown system");
     }

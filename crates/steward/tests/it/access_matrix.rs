@@ -39,6 +39,8 @@ const MATRIX: &[(&str, [u16; 8], [u16; 8])] = &[
     ("POST /accounts/{id}/invitations/{inv}/resend", [200, 200,  403,  403,  403,  403,  404,  401], B),
     ("PATCH /accounts/{id}/members/{user_id}",      [200,  200,  403,  403,  403,  403,  404,  401], B),
     ("DELETE /accounts/{id}/members/{user_id}",     [204,  204,  403,  403,  403,  403,  404,  401], B),
+    ("GET /accounts/{id}/members/{user_id}/sessions", [200, 200, 403,  403,  403,  403,  404,  401], B),
+    ("DELETE /accounts/{id}/members/{user_id}/sessions/{session_id}", [204, 204, 403, 403, 403, 403, 404, 401], B),
     ("GET /accounts/{id}/comments",                 [200,  200,  200,  200,  200,  200,  404,  401], B),
     ("POST /accounts/{id}/comments/{comment_id}/reply", [201, 201, 403,  201,  403,  403,  404,  401], B),
     ("GET /accounts/{id}/analytics",                [200,  200,  200,  403,  200,  403,  404,  401], B),
@@ -331,6 +333,16 @@ impl World<'_> {
             "DELETE /accounts/{id}/members/{user_id}" => {
                 let target = self.spare_viewer(account).await;
                 app.delete(&format!("{base}/members/{target}"))
+            }
+            "GET /accounts/{id}/members/{user_id}/sessions" => {
+                let target = self.spare_viewer(account).await;
+                app.get(&format!("{base}/members/{target}/sessions"))
+            }
+            "DELETE /accounts/{id}/members/{user_id}/sessions/{session_id}" => {
+                let email = self.fresh_email("spare");
+                let spare = self.app.user(&email).await;
+                self.join(account, &spare, &email, "viewer").await;
+                app.delete(&format!("{base}/members/{}/sessions/{}", spare.user_id, spare.session_id))
             }
             "GET /accounts/{id}/comments" => app.get(&format!("{base}/comments")),
             "POST /accounts/{id}/comments/{comment_id}/reply" => {

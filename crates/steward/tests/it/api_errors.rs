@@ -209,6 +209,8 @@ async fn openapi_lists_every_route() {
         ("/api/v1/accounts/{id}/members", "get"),
         ("/api/v1/accounts/{id}/members/{user_id}", "patch"),
         ("/api/v1/accounts/{id}/members/{user_id}", "delete"),
+        ("/api/v1/accounts/{id}/members/{user_id}/sessions", "get"),
+        ("/api/v1/accounts/{id}/members/{user_id}/sessions/{session_id}", "delete"),
         ("/api/v1/accounts/{id}/invitations", "post"),
         ("/api/v1/accounts/{id}/invitations", "get"),
         ("/api/v1/accounts/{id}/invitations/{inv}", "delete"),

@@ -21,6 +21,7 @@ mod hardening;
 mod identity;
 mod invitation_mail;
 mod lockdown;
+mod member_devices;
 mod passwords;
 mod posts;
 mod process;
