@@ -16,6 +16,7 @@ use utoipa::ToSchema;
 use crate::actor::{Ctx, Principal};
 use crate::authz::{Need, authorize};
 use crate::error::{AppError, AppResult};
+use crate::notifications;
 use crate::platforms::{self, PlatformComment};
 use crate::posts::view::{PostView, current};
 use crate::services::Services;
@@ -208,6 +209,7 @@ async fn reply_draft(
         if !tx.apply_post_transition(&post_id, draft, 1, &write, now).await? {
             return Err(AppError::internal(anyhow::anyhow!("the new reply draft {post_id} could not enter review")));
         }
+        notifications::tell_reviewers(tx, account, &post_id, &who.user_id, &who.display_name, text, now).await?;
         let audit =
             Audit::on_account(&account.id, Action::PostSubmit).target(format!("post:{post_id}")).detail(json!({
                 "post_id": post_id,
@@ -219,6 +221,7 @@ async fn reply_draft(
         Ok(((), audit))
     })
     .await?;
+    notifications::mail_after_commit(s).await;
     current(s, account, &post_id).await
 }
 

@@ -21,6 +21,7 @@ pub mod identity;
 pub mod input;
 pub mod lockdown;
 pub mod mail;
+pub mod notifications;
 pub mod members;
 pub mod metrics;
 pub mod notify;

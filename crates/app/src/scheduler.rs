@@ -57,7 +57,7 @@ use steward_store::{
 use tracing::Instrument;
 
 use crate::authz::membership_rights;
-use crate::notify::{self, PostNotice};
+use crate::notify::{self, Outcome, PostNotice};
 use crate::platforms::{self, MediaRef, Outgoing, PublishJournal, PublishOutcome, Published};
 use crate::posts::rules::{approval_rules, counting_approvals};
 use crate::services::Services;
@@ -210,8 +210,12 @@ pub async fn run_once(state: &Services) -> Result<usize> {
         }
     }
     notify::raise_alerts(&mut tx, &notices, state.clock.now_us()).await?;
+    notify::tell_authors(&mut tx, &notices, state.clock.now_us()).await?;
     tx.commit().await?;
     send(&notices);
+    if !notices.is_empty() {
+        crate::notifications::mail_after_commit(state).await;
+    }
     if works.is_empty() {
         return Ok(claimed);
     }
@@ -304,9 +308,13 @@ fn system_event(post: &str, account_id: &str, action: Action, detail: serde_json
     usecase::system_event("steward (scheduler)", audit, at)
 }
 
-fn send(notices: &[(bool, PostNotice)]) {
-    for (held, n) in notices {
-        if *held { notify::post_held(n) } else { notify::post_failed(n) }
+fn send(notices: &[(Outcome, PostNotice, AccountRow)]) {
+    for (outcome, n, _) in notices {
+        match outcome {
+            Outcome::Published => {}
+            Outcome::Held => notify::post_held(n),
+            Outcome::Failed => notify::post_failed(n),
+        }
     }
 }
 
@@ -411,7 +419,7 @@ async fn prepare_due(
     worker: &str,
     now: Micros,
     lease_until: Micros,
-    notices: &mut Vec<(bool, PostNotice)>,
+    notices: &mut Vec<(Outcome, PostNotice, AccountRow)>,
 ) -> Result<Option<Work>> {
     let Some((post, approvals)) = tx.lock_post_with_approvals(post_id).await? else { return Ok(None) };
     if post.state != PostState::Scheduled {
@@ -502,7 +510,7 @@ async fn hold_post(
     reason: HoldReason,
     message: &str,
     now: Micros,
-    notices: &mut Vec<(bool, PostNotice)>,
+    notices: &mut Vec<(Outcome, PostNotice, AccountRow)>,
 ) -> Result<()> {
     let held = transition(snapshot, rules, &Performer::System, &PostAction::Hold { reason })
         .map_err(|source| SchedulerError::Transition { post_id: post.id.to_string(), source })?;
@@ -525,7 +533,7 @@ async fn hold_post(
     ))
     .await?;
     notices.push((
-        true,
+        Outcome::Held,
         PostNotice {
             account_id: account.id.to_string(),
             post_id: post.id.to_string(),
@@ -534,6 +542,7 @@ async fn hold_post(
             reason: reason.as_str().into(),
             message: message.into(),
         },
+        account.clone(),
     ));
     Ok(())
 }
@@ -758,8 +767,12 @@ async fn record_outcomes(
         record_one(state, &mut tx, &w, result, worker, &mut notices).await.map_err(|e| e.on_post(&w.post_id))?;
     }
     notify::raise_alerts(&mut tx, &notices, state.clock.now_us()).await?;
+    notify::tell_authors(&mut tx, &notices, state.clock.now_us()).await?;
     tx.commit().await?;
     send(&notices);
+    if !notices.is_empty() {
+        crate::notifications::mail_after_commit(state).await;
+    }
     Ok(())
 }
 
@@ -779,7 +792,7 @@ async fn record_one(
     w: &Work,
     result: Result<PublishOutcome, ConnectorError>,
     worker: &str,
-    notices: &mut Vec<(bool, PostNotice)>,
+    notices: &mut Vec<(Outcome, PostNotice, AccountRow)>,
 ) -> Result<()> {
     let now = state.clock.now_us();
     let max = i64::from(state.settings.publishing.max_attempts);
@@ -871,6 +884,7 @@ async fn record_one(
                 now,
             )
             .await?;
+            notices.push((Outcome::Published, notice(w, "published", ""), w.account.clone()));
             ("published", None, Action::Published, json!({ "external_id": external_id, "attempt": w.attempt }))
         }
         Next::Processing(r) => {
@@ -949,7 +963,7 @@ async fn record_one(
                 now,
             ))
             .await?;
-            notices.push((true, notice(w, HoldReason::NeedsReconnect.as_str(), &msg)));
+            notices.push((Outcome::Held, notice(w, HoldReason::NeedsReconnect.as_str(), &msg), w.account.clone()));
             ("unauthorized", Some(e.clone()), Action::PublishAttemptRefused, json!({ "attempt": w.attempt }))
         }
         Next::Fail(e) => {
@@ -967,7 +981,7 @@ async fn record_one(
                 now,
             )
             .await?;
-            notices.push((false, notice(w, "publish_failed", &msg)));
+            notices.push((Outcome::Failed, notice(w, "publish_failed", &msg), w.account.clone()));
             ("rejected", Some(e.clone()), Action::PublishFailed, json!({ "error": e, "attempt": w.attempt }))
         }
     };

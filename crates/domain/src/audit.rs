@@ -100,6 +100,8 @@ actions! {
     Published => "posts.published", "published a post";
     MediaUpload => "media.upload", "uploaded media";
     CommentReply => "comments.reply", "replied to a comment";
+    NotificationRead => "notifications.read", "marked a notification read";
+    NotificationPreferencesUpdate => "me.notification_preferences.update", "changed their notification preferences";
 }
 
 impl Action {

@@ -7,6 +7,7 @@ pub mod engagement;
 pub mod identity;
 pub mod lockdown;
 pub mod me;
+pub mod notifications;
 pub mod members;
 pub mod ops;
 pub mod posts;
