@@ -94,7 +94,7 @@ fn external_ids(posts: &[(String, String)]) -> Vec<String> {
 }
 
 /// A platform failure, as the application says it.
-fn platform_error(s: &Services, account: &AccountRow, e: ConnectorError) -> AppError {
+pub(crate) fn platform_error(s: &Services, account: &AccountRow, e: ConnectorError) -> AppError {
     match e {
         ConnectorError::RateLimited { retry_after } => {
             platforms::rate_limited(account.platform.as_str(), retry_after, s.clock.now_us())

@@ -24,6 +24,7 @@ pub mod mail;
 pub mod notifications;
 pub mod members;
 pub mod metrics;
+pub mod moderation;
 pub mod notify;
 pub mod paging;
 pub mod passwords;

@@ -29,6 +29,8 @@ pub struct NotificationMailRow {
     #[sqlx(flatten)]
     pub notification: NotificationRow,
     pub email: String,
+    /// Whether its person is still a live member of its account.
+    pub visible: bool,
 }
 
 pub struct NewNotification<'a> {
@@ -187,20 +189,22 @@ impl Store {
             .await)?)
     }
 
-    /// Notifications waiting to be mailed whose person may still see them, oldest first.
-    /// Those whose person lost access meanwhile are never mailed.
+    /// Notifications waiting to be mailed, oldest first, each with whether its person may
+    /// still see it (only those are mailed). A read: an idle round writes nothing.
     pub async fn notifications_to_mail(&self, now: Micros, limit: i64) -> Result<Vec<NotificationMailRow>> {
         let q = sqlx::AssertSqlSafe(format!(
-            "UPDATE notifications SET mail_state = 'none' WHERE mail_state = 'pending' AND NOT {}",
-            visible("notifications", "$1")
-        ));
-        on_pool!(self, |c| sqlx::query(q).bind(now).execute(c).await.map(|_| ()))?;
-        let q = sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS}, u.email FROM notifications n JOIN users u ON u.id = n.user_id \
-             WHERE n.mail_state = 'pending' AND {} ORDER BY n.created_at, n.id LIMIT $2",
+            "SELECT {COLUMNS}, u.email, {} AS visible FROM notifications n JOIN users u ON u.id = n.user_id \
+             WHERE n.mail_state = 'pending' ORDER BY n.created_at, n.id LIMIT $2",
             visible("n", "$1")
         ));
         Ok(on_pool!(self, |c| sqlx::query_as::<_, NotificationMailRow>(q).bind(now).bind(limit).fetch_all(c).await)?)
+    }
+
+    /// Drops a waiting mail whose person may no longer see the notification.
+    pub async fn drop_notification_mail(&self, id: &str) -> Result<()> {
+        let q = "UPDATE notifications SET mail_state = 'none' WHERE id = $1 AND mail_state = 'pending'";
+        on_pool!(self, |c| sqlx::query(q).bind(id).execute(c).await.map(|_| ()))?;
+        Ok(())
     }
 
     /// Claims one notification's mail (compare-and-set): `true` for exactly one caller.

@@ -135,6 +135,11 @@ pub async fn mail_pending(s: &Services) -> steward_store::Result<usize> {
     }
     let mut sent = 0;
     for n in s.store.notifications_to_mail(s.clock.now_us(), MAIL_BATCH).await? {
+        if !n.visible {
+            // Removed from the account meanwhile: nothing about it reaches them any more.
+            s.store.drop_notification_mail(&n.notification.id).await?;
+            continue;
+        }
         if !s.store.claim_notification_mail(&n.notification.id).await? {
             continue;
         }
