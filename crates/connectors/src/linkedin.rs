@@ -637,8 +637,7 @@ pub async fn delete_comment(
     let Some(id) = comment_id_of(comment_urn) else {
         return Err(ConnectorError::Rejected(format!("{comment_urn} is not a LinkedIn comment URN")));
     };
-    let path =
-        format!("/rest/socialActions/{}/comments/{id}?actor={}", encode_urn(post_urn), encode_urn(actor_urn));
+    let path = format!("/rest/socialActions/{}/comments/{id}?actor={}", encode_urn(post_urn), encode_urn(actor_urn));
     send(rest(client, reqwest::Method::DELETE, app, version, access_token, &path)?).await?;
     Ok(())
 }

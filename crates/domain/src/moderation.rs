@@ -48,9 +48,9 @@ pub fn offered(platform: Platform, account_kind: &str, action: ModerationAction)
     use ModerationAction::{BlockAuthor, Delete, Hide, MuteAuthor};
     match (platform, action) {
         (Platform::LinkedIn, Delete) if account_kind == "organization" => Ok(()),
-        (Platform::LinkedIn, Delete) => Err(
-            "LinkedIn lets an app delete a member's own comments only, not other people's comments on their posts",
-        ),
+        (Platform::LinkedIn, Delete) => {
+            Err("LinkedIn lets an app delete a member's own comments only, not other people's comments on their posts")
+        }
         (Platform::LinkedIn, _) => {
             Err("LinkedIn's Community Management API can delete comments on a Page's posts, nothing else")
         }
@@ -59,9 +59,9 @@ pub fn offered(platform: Platform, account_kind: &str, action: ModerationAction)
             Err("Bluesky lets a thread's author hide replies (a threadgate), not delete them or act on their authors")
         }
         (Platform::Mastodon, MuteAuthor | BlockAuthor) => Ok(()),
-        (Platform::Mastodon, _) => Err(
-            "Mastodon's API lets an account mute or block others, not delete or hide their replies to its posts",
-        ),
+        (Platform::Mastodon, _) => {
+            Err("Mastodon's API lets an account mute or block others, not delete or hide their replies to its posts")
+        }
         (Platform::TikTok, _) => Err("TikTok's APIs for apps offer no access to comments"),
         (Platform::Sandbox, Hide) => Ok(()),
         (Platform::Sandbox, _) => Err("the sandbox only hides comments"),
@@ -74,9 +74,8 @@ mod tests {
 
     #[test]
     fn each_platform_offers_what_its_api_documents_and_nothing_else() {
-        let on = |p, kind| {
-            ModerationAction::ALL.into_iter().filter(|a| offered(p, kind, *a).is_ok()).collect::<Vec<_>>()
-        };
+        let on =
+            |p, kind| ModerationAction::ALL.into_iter().filter(|a| offered(p, kind, *a).is_ok()).collect::<Vec<_>>();
         assert_eq!(on(Platform::LinkedIn, "organization"), [ModerationAction::Delete]);
         assert!(on(Platform::LinkedIn, "member").is_empty());
         assert_eq!(on(Platform::Bluesky, "account"), [ModerationAction::Hide]);

@@ -568,7 +568,8 @@ async fn put_record(State(d): State<BlueskyDouble>, headers: HeaderMap, body: ax
     }
     match record.get("hiddenReplies") {
         None => {}
-        Some(Value::Array(h)) if h.len() <= 300 && h.iter().all(|u| u.as_str().is_some_and(|u| u.starts_with("at://"))) => {}
+        Some(Value::Array(h))
+            if h.len() <= 300 && h.iter().all(|u| u.as_str().is_some_and(|u| u.starts_with("at://"))) => {}
         Some(_) => return invalid("Record/hiddenReplies must be an array of at most 300 at-uris"),
     }
     if !inner.records.iter().any(|r| r.repo == d.config.did && r.collection == "app.bsky.feed.post" && r.rkey == rkey) {
@@ -580,10 +581,11 @@ async fn put_record(State(d): State<BlueskyDouble>, headers: HeaderMap, body: ax
     {
         return xrpc_error(400, "InvalidSwap", "Record was at a different CID");
     }
-    let (remaining, reset) = match spend(&mut inner, d.now(), "writes", d.config.write_points, 3600, if at.is_some() { 2 } else { 3 }) {
-        Ok(r) => r,
-        Err(r) => return r,
-    };
+    let (remaining, reset) =
+        match spend(&mut inner, d.now(), "writes", d.config.write_points, 3600, if at.is_some() { 2 } else { 3 }) {
+            Ok(r) => r,
+            Err(r) => return r,
+        };
     let record_cid = cid("bafyrei", record.to_string().as_bytes());
     let stored = StoredRecord {
         repo: d.config.did.clone(),

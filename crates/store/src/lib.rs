@@ -35,7 +35,8 @@ pub use audit::{ActivityFilter, AuditEventRow, CheckpointRow, NewAuditEvent};
 pub use audit_scan::{AuditBatch, ChainEvent};
 pub use identity::{ApiTokenRow, AuthSessionRow, AuthTokenRow, NewApiToken, NewSession, NewUser, SessionRow, UserRow};
 pub use notifications::{
-    DigestAccountRow, DigestSubscriberRow, NewNotification, NotificationMailRow, NotificationPreferencesRow, NotificationRow,
+    DigestAccountRow, DigestSubscriberRow, NewNotification, NotificationMailRow, NotificationPreferencesRow,
+    NotificationRow,
 };
 pub use oauth::{MastodonAppRow, NewOauthState, OauthStateRow};
 pub use posts::{

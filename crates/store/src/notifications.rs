@@ -5,7 +5,7 @@ use steward_domain::ids::{AccountId, PostId, UserId};
 use steward_domain::status::NotificationKind;
 
 use crate::accounts::MEMBERSHIP_COLUMNS;
-use crate::{Micros, MembershipRow, Result, Store, Tx, on_pool, on_tx};
+use crate::{MembershipRow, Micros, Result, Store, Tx, on_pool, on_tx};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct NotificationRow {
@@ -136,7 +136,14 @@ impl Tx {
     ) -> Result<()> {
         let q = "INSERT INTO notification_preferences (user_id, email, daily_digest, updated_at) VALUES ($1, $2, $3, $4) \
                  ON CONFLICT (user_id) DO UPDATE SET email = $2, daily_digest = $3, updated_at = $4";
-        on_tx!(self, |c| sqlx::query(q).bind(user_id).bind(email).bind(daily_digest).bind(now).execute(c).await.map(|_| ()))?;
+        on_tx!(self, |c| sqlx::query(q)
+            .bind(user_id)
+            .bind(email)
+            .bind(daily_digest)
+            .bind(now)
+            .execute(c)
+            .await
+            .map(|_| ()))?;
         Ok(())
     }
 }
@@ -176,8 +183,7 @@ impl Store {
              LIMIT $3) x",
             visible("n", "$2")
         ));
-        let (n,): (i64,) =
-            on_pool!(self, |c| sqlx::query_as(q).bind(user_id).bind(now).bind(cap).fetch_one(c).await)?;
+        let (n,): (i64,) = on_pool!(self, |c| sqlx::query_as(q).bind(user_id).bind(now).bind(cap).fetch_one(c).await)?;
         Ok(n)
     }
 

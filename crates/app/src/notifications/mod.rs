@@ -36,7 +36,8 @@ pub fn excerpt(text: &str) -> String {
 /// The account as a sentence names it (`@handle on Mastodon`).
 #[must_use]
 pub fn account_words(account: &AccountRow) -> String {
-    let platform = steward_domain::platform::platform(account.platform.as_str()).map_or(account.platform.as_str(), |p| p.name);
+    let platform =
+        steward_domain::platform::platform(account.platform.as_str()).map_or(account.platform.as_str(), |p| p.name);
     format!("{} on {platform}", account.handle)
 }
 
@@ -73,11 +74,11 @@ pub(crate) async fn tell_reviewers(
     post_text: &str,
     now: Micros,
 ) -> steward_store::Result<()> {
-    let text = format!("{submitter} asks for your review of a post for {}: “{}”", account_words(account), excerpt(post_text));
+    let text =
+        format!("{submitter} asks for your review of a post for {}: “{}”", account_words(account), excerpt(post_text));
     for m in tx.memberships_of(&account.id).await? {
         let Some(rights) = membership_rights(&m) else { continue };
-        let live = rights.is_owner()
-            || (m.status == MembershipStatus::Active && m.expires_at.is_none_or(|e| e > now));
+        let live = rights.is_owner() || (m.status == MembershipStatus::Active && m.expires_at.is_none_or(|e| e > now));
         if !live || !rights.has(Capability::PostsApprove) || m.user_id.as_str() == author_id {
             continue;
         }

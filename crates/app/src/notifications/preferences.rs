@@ -28,13 +28,9 @@ impl Default for NotificationPreferences {
 /// The person's preferences (the defaults until they change them).
 pub async fn get_preferences(s: &Services, who: &Principal) -> AppResult<NotificationPreferences> {
     who.require_whole_person()?;
-    Ok(s.store
-        .notification_preferences(&who.user_id)
-        .await?
-        .map_or_else(NotificationPreferences::default, |p| NotificationPreferences {
-            email: p.email,
-            daily_digest: p.daily_digest,
-        }))
+    Ok(s.store.notification_preferences(&who.user_id).await?.map_or_else(NotificationPreferences::default, |p| {
+        NotificationPreferences { email: p.email, daily_digest: p.daily_digest }
+    }))
 }
 
 /// Saves the person's preferences.

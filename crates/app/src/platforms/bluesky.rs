@@ -13,8 +13,8 @@ use steward_domain::moderation::ModerationAction;
 use steward_store::AccountRow;
 
 use super::{
-    AccountStats, MediaKind, Moderated, Outgoing, PlatformComment, PostStats, PublishJournal, PublishOutcome, Published, count,
-    store_failure,
+    AccountStats, MediaKind, Moderated, Outgoing, PlatformComment, PostStats, PublishJournal, PublishOutcome,
+    Published, count, store_failure,
 };
 use crate::credentials::with_bluesky_session;
 use crate::services::Services;

@@ -17,8 +17,8 @@ use steward_domain::moderation::ModerationAction;
 use steward_store::AccountRow;
 
 use super::{
-    AccountStats, MediaKind, Moderated, Outgoing, PlatformComment, PostStats, PublishJournal, PublishOutcome, Published, count,
-    store_failure,
+    AccountStats, MediaKind, Moderated, Outgoing, PlatformComment, PostStats, PublishJournal, PublishOutcome,
+    Published, count, store_failure,
 };
 use crate::credentials::{OauthCredential, with_token};
 use crate::services::Services;

@@ -14,7 +14,9 @@ use steward_connectors::{ConnectorError, Identity, TokenSet};
 use steward_domain::moderation::ModerationAction;
 use steward_store::AccountRow;
 
-use super::{AccountStats, MediaKind, Moderated, Outgoing, PlatformComment, PostStats, PublishJournal, PublishOutcome, Published};
+use super::{
+    AccountStats, MediaKind, Moderated, Outgoing, PlatformComment, PostStats, PublishJournal, PublishOutcome, Published,
+};
 use crate::credentials::credential_failure;
 use crate::services::Services;
 

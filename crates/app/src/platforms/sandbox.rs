@@ -7,7 +7,8 @@ use steward_domain::moderation::ModerationAction;
 use steward_store::{AccountRow, NewSandboxComment, NewSandboxPost, SandboxCommentRow, SandboxPostRow};
 
 use super::{
-    AccountStats, Moderated, Outgoing, PlatformComment, PostStats, PublishJournal, PublishOutcome, Published, store_failure,
+    AccountStats, Moderated, Outgoing, PlatformComment, PostStats, PublishJournal, PublishOutcome, Published,
+    store_failure,
 };
 use crate::clock::rfc3339;
 use crate::services::Services;

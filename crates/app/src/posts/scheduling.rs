@@ -127,11 +127,8 @@ async fn schedule_at(
             });
         }
         store_step(tx, &d, &who.user_id, now).await?;
-        let when = if audit_action == Action::PostPublishNow {
-            "to go out now".to_string()
-        } else {
-            format!("for {at}")
-        };
+        let when =
+            if audit_action == Action::PostPublishNow { "to go out now".to_string() } else { format!("for {at}") };
         let text = format!(
             "{} scheduled your post for {} {when}: “{}”",
             who.display_name,

@@ -280,7 +280,8 @@ async fn a_replys_author_is_muted_or_blocked_with_their_scopes() {
     assert!(matches!(err, ConnectorError::Rejected(_)), "{err:?}");
 
     // A token granted before Steward asked for the mute and block scopes is refused.
-    let old = mastodon::register_app(&c, &d.base, "Old Steward", REDIRECT, "read write:statuses", None, true).await.unwrap();
+    let old =
+        mastodon::register_app(&c, &d.base, "Old Steward", REDIRECT, "read write:statuses", None, true).await.unwrap();
     let verifier = pkce::new_verifier();
     let url = mastodon::authorize_url(&old, "read write:statuses", "st-2", &pkce::challenge_s256(&verifier)).unwrap();
     let code = param(&follow(&url).await, "code").unwrap();

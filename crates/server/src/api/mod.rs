@@ -7,8 +7,8 @@ pub mod engagement;
 pub mod identity;
 pub mod lockdown;
 pub mod me;
-pub mod notifications;
 pub mod members;
+pub mod notifications;
 pub mod ops;
 pub mod posts;
 

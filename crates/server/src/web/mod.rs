@@ -13,13 +13,13 @@
 pub mod account;
 pub mod activity;
 pub mod alerts;
-pub mod notifications;
 pub mod connect;
 pub mod error;
 pub mod form;
 pub mod html;
 pub mod lockdown;
 pub mod members;
+pub mod notifications;
 pub mod posts;
 pub mod reset;
 pub mod security;

@@ -69,7 +69,8 @@ async fn page(
     form: Option<Form>,
 ) -> Result<NotificationsPage, ApiError> {
     let who = &viewer.principal;
-    let list = inbox::list_notifications(state, who, &NotificationsQuery { unread: None, limit: Some(50), cursor }).await?;
+    let list =
+        inbox::list_notifications(state, who, &NotificationsQuery { unread: None, limit: Some(50), cursor }).await?;
     let older = list
         .next_cursor
         .map(|c| format!("/notifications?{}", serde_urlencoded::to_string([("cursor", c)]).unwrap_or_default()));

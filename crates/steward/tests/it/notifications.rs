@@ -29,7 +29,8 @@ fn kinds(list: &[Value]) -> Vec<&str> {
 }
 
 async fn draft(app: &TestApp, author: &Session, account: &str, text: &str) -> String {
-    let r = app.post(&format!("/api/v1/accounts/{account}/posts")).auth(author).json(json!({"text": text})).send().await;
+    let r =
+        app.post(&format!("/api/v1/accounts/{account}/posts")).auth(author).json(json!({"text": text})).send().await;
     assert_eq!(r.status, 201, "{}", r.text);
     r.body["id"].as_str().unwrap().to_string()
 }
