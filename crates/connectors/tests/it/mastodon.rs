@@ -285,7 +285,7 @@ async fn a_replys_author_is_muted_or_blocked_with_their_scopes() {
     let verifier = pkce::new_verifier();
     let url = mastodon::authorize_url(&old, "read write:statuses", "st-2", &pkce::challenge_s256(&verifier)).unwrap();
     let code = param(&follow(&url).await, "code").unwrap();
-    let narrow = mastodon::exchange_code(&c, &old, &code, &verifier, 0).await.unwrap().access_token;
+    let narrow = mastodon::exchange_code(&c, &old, &code, &verifier, 0).await.unwrap().access_token.clone();
     let err = mastodon::mute_or_block(&c, &app.instance, &narrow, &author, false).await.unwrap_err();
     assert!(!matches!(err, ConnectorError::Transient(_)), "refused for good: {err:?}");
 }
