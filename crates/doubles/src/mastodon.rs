@@ -888,24 +888,6 @@ async fn notifications(
     with_api_headers(&d, &inner, &token, r)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn iso8601_matches_known_instants() {
-        assert_eq!(iso8601(0), "1970-01-01T00:00:00.000000Z");
-        assert_eq!(iso8601(1_767_225_900), "2026-01-01T00:05:00.000000Z");
-        assert_eq!(iso8601(951_782_400), "2000-02-29T00:00:00.000000Z");
-    }
-
-    #[test]
-    fn form_bodies_decode() {
-        assert_eq!(form_decode("a+b%21"), "a b!");
-        assert_eq!(form_decode("100%"), "100%");
-    }
-}
-
 /// `Relationship` as Mastodon answers `POST /api/v1/accounts/:id/{mute,block}`.
 fn relationship_json(inner: &Inner, me: usize, other: usize) -> Value {
     json!({
@@ -945,4 +927,22 @@ fn mute_or_block(d: &MastodonDouble, headers: &HeaderMap, id: &str, block: bool)
     }
     let body = relationship_json(&inner, me, other);
     with_api_headers(d, &inner, &token, axum::Json(body).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iso8601_matches_known_instants() {
+        assert_eq!(iso8601(0), "1970-01-01T00:00:00.000000Z");
+        assert_eq!(iso8601(1_767_225_900), "2026-01-01T00:05:00.000000Z");
+        assert_eq!(iso8601(951_782_400), "2000-02-29T00:00:00.000000Z");
+    }
+
+    #[test]
+    fn form_bodies_decode() {
+        assert_eq!(form_decode("a+b%21"), "a b!");
+        assert_eq!(form_decode("100%"), "100%");
+    }
 }
