@@ -7,6 +7,7 @@
 use serde_json::json;
 use steward_domain::audit::Action;
 use steward_domain::capability::Capability;
+use steward_domain::ids::AccountId;
 use steward_domain::moderation::{ModerationAction, offered};
 
 use crate::actor::{Ctx, Principal};
@@ -31,7 +32,7 @@ pub async fn moderate(
     s: &Services,
     ctx: &Ctx,
     who: &Principal,
-    account_id: &str,
+    account_id: &AccountId,
     comment_id: &str,
     action: ModerationAction,
 ) -> AppResult<()> {

@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Response};
 use steward_app::engagement::{self, AnalyticsView, CommentView, ReplyOutcome, ReplyRequest};
 use steward_app::moderation::moderate;
 use steward_app::posts::view::PostView;
+use steward_domain::ids::AccountId;
 use steward_domain::moderation::ModerationAction;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -33,7 +34,7 @@ async fn list_comments(
     State(state): State<AppState>,
     ctx: Ctx,
     principal: Principal,
-    Path(id): Path<String>,
+    Path(id): Path<AccountId>,
 ) -> ApiResult<Json<Page<CommentView>>> {
     let items = engagement::list_comments(&state, &ctx, &principal, &id).await?;
     Ok(Json(Page { items, next_cursor: None }))
@@ -49,7 +50,7 @@ async fn reply(
     State(state): State<AppState>,
     ctx: Ctx,
     principal: Principal,
-    Path((id, comment_id)): Path<(String, String)>,
+    Path((id, comment_id)): Path<(AccountId, String)>,
     Json(body): Json<ReplyRequest>,
 ) -> ApiResult<Response> {
     Ok(match engagement::reply(&state, &ctx, &principal, &id, &comment_id, body).await? {
@@ -64,7 +65,7 @@ async fn moderation(
     state: &AppState,
     ctx: &Ctx,
     principal: &Principal,
-    (id, comment_id): (String, String),
+    (id, comment_id): (AccountId, String),
     action: ModerationAction,
 ) -> ApiResult<StatusCode> {
     moderate(state, ctx, principal, &id, &comment_id, action).await?;
@@ -81,7 +82,7 @@ async fn delete_comment(
     State(state): State<AppState>,
     ctx: Ctx,
     principal: Principal,
-    Path(ids): Path<(String, String)>,
+    Path(ids): Path<(AccountId, String)>,
 ) -> ApiResult<StatusCode> {
     moderation(&state, &ctx, &principal, ids, ModerationAction::Delete).await
 }
@@ -96,7 +97,7 @@ async fn hide_comment(
     State(state): State<AppState>,
     ctx: Ctx,
     principal: Principal,
-    Path(ids): Path<(String, String)>,
+    Path(ids): Path<(AccountId, String)>,
 ) -> ApiResult<StatusCode> {
     moderation(&state, &ctx, &principal, ids, ModerationAction::Hide).await
 }
@@ -111,7 +112,7 @@ async fn mute_author(
     State(state): State<AppState>,
     ctx: Ctx,
     principal: Principal,
-    Path(ids): Path<(String, String)>,
+    Path(ids): Path<(AccountId, String)>,
 ) -> ApiResult<StatusCode> {
     moderation(&state, &ctx, &principal, ids, ModerationAction::MuteAuthor).await
 }
@@ -126,7 +127,7 @@ async fn block_author(
     State(state): State<AppState>,
     ctx: Ctx,
     principal: Principal,
-    Path(ids): Path<(String, String)>,
+    Path(ids): Path<(AccountId, String)>,
 ) -> ApiResult<StatusCode> {
     moderation(&state, &ctx, &principal, ids, ModerationAction::BlockAuthor).await
 }
@@ -138,7 +139,7 @@ async fn analytics(
     State(state): State<AppState>,
     ctx: Ctx,
     principal: Principal,
-    Path(id): Path<String>,
+    Path(id): Path<AccountId>,
 ) -> ApiResult<Json<AnalyticsView>> {
     Ok(Json(engagement::analytics(&state, &ctx, &principal, &id).await?))
 }

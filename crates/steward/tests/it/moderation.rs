@@ -17,7 +17,7 @@ use crate::helpers::*;
 async fn published(app: &TestApp, account: &str, owner: &Session, text: &str) -> String {
     let id = insert_due_post(&app.state.store, account, &owner.user_id, text, "[]", app.clock.now_us()).await;
     for _ in 0..600 {
-        let p = app.state.store.post(&id).await.unwrap().unwrap();
+        let p = app.state.store.post(&steward_domain::ids::PostId::new(id.clone())).await.unwrap().unwrap();
         if p.state.as_str() == "published" {
             return p.external_id.unwrap();
         }
@@ -46,7 +46,7 @@ both_backends! {
         let moderator = member(&app, &owner, &account, "moderator@example.com", "moderator").await;
         let editor = member(&app, &owner, &account, "editor@example.com", "editor").await;
         let ext = published(&app, &account, &owner, "Comments welcome").await;
-        let c = steward_app::platforms::sandbox::add_follower_comment(&app.state, &account, &ext, "@troll", "Spam")
+        let c = steward_app::platforms::sandbox::add_follower_comment(&app.state, &steward_domain::ids::AccountId::new(account.clone()), &ext, "@troll", "Spam")
             .await.unwrap().unwrap();
         let base = format!("/api/v1/accounts/{account}/comments/{}", c.id);
 

@@ -56,7 +56,7 @@ async fn preferences(app: &TestApp, who: &Session, email: bool, daily_digest: bo
 async fn settled(app: &TestApp, post: &str, state: &str) {
     eventually(&format!("post {post} {state}"), async || {
         app.state.scheduler.wake();
-        let p = app.state.store.post(post).await.unwrap().unwrap();
+        let p = app.state.store.post(&steward_domain::ids::PostId::new(post)).await.unwrap().unwrap();
         (p.state.as_str() == state).then_some(())
     })
     .await;
