@@ -101,6 +101,12 @@ actions! {
     Published => "posts.published", "published a post";
     MediaUpload => "media.upload", "uploaded media";
     CommentReply => "comments.reply", "replied to a comment";
+    CommentDelete => "comments.delete", "deleted a comment";
+    CommentHide => "comments.hide", "hid a reply";
+    CommentAuthorMute => "comments.mute_author", "muted a comment's author";
+    CommentAuthorBlock => "comments.block_author", "blocked a comment's author";
+    NotificationRead => "notifications.read", "marked a notification read";
+    NotificationPreferencesUpdate => "me.notification_preferences.update", "changed their notification preferences";
 }
 
 impl Action {

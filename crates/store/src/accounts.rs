@@ -118,7 +118,7 @@ impl InvitationRow {
 const ACCOUNT_COLUMNS: &str = "a.id, a.platform, a.account_kind, a.handle, a.display_name, a.owner_id, a.time_zone, \
      a.status, a.max_members, a.min_gap_minutes, a.max_posts_per_day, a.approvals_required, a.owner_approval_required, \
      a.admins_may_approve_own, a.rules_text, a.rules_version, a.alert_thresholds, a.created_at, a.updated_at";
-const MEMBERSHIP_COLUMNS: &str = "m.account_id, m.user_id, m.role, m.grants, m.revokes, m.expires_at, m.windows, \
+pub(crate) const MEMBERSHIP_COLUMNS: &str = "m.account_id, m.user_id, m.role, m.grants, m.revokes, m.expires_at, m.windows, \
      m.daily_quota, m.status, m.accepted_rules_version, m.created_at, m.updated_at";
 const INVITATION_COLUMNS: &str = "i.id, i.account_id, i.email, i.role, i.grants, i.revokes, i.membership_expires_at, \
      i.windows, i.daily_quota, i.invited_by, i.created_at, i.expires_at, i.accepted_at, i.withdrawn_at, i.mail_status, i.mail_error";

@@ -18,6 +18,7 @@ mod audit_scan;
 mod cache;
 mod decode;
 mod identity;
+mod notifications;
 mod oauth;
 mod posts;
 mod publishing;
@@ -34,6 +35,10 @@ pub use alerts::{AlertAckRow, AlertPreferencesRow, AlertRow, DeliveryRow, Delive
 pub use audit::{ActivityFilter, AuditEventRow, CheckpointRow, NewAuditEvent};
 pub use audit_scan::{AuditBatch, ChainEvent};
 pub use identity::{ApiTokenRow, AuthSessionRow, AuthTokenRow, NewApiToken, NewSession, NewUser, SessionRow, UserRow};
+pub use notifications::{
+    DigestAccountRow, DigestSubscriberRow, NewNotification, NotificationMailRow, NotificationPreferencesRow,
+    NotificationRow,
+};
 pub use oauth::{MastodonAppRow, NewOauthState, OauthStateRow, PageChoiceRow};
 pub use posts::{
     ApprovalRow, CALENDAR_TEXT_CHARS, CalendarPostRow, MediaUploadRow, NewMediaUpload, NewPost, NewPostComment,

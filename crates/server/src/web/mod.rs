@@ -19,6 +19,7 @@ pub mod form;
 pub mod html;
 pub mod lockdown;
 pub mod members;
+pub mod notifications;
 pub mod posts;
 pub mod reset;
 pub mod security;
@@ -110,6 +111,8 @@ pub fn router() -> Router<AppState> {
         // Activity, alerts and lockdown.
         .route("/activity", get(activity::my_log))
         .route("/accounts/{id}/activity", get(activity::account_log))
+        .route("/notifications", get(notifications::notifications_page).post(notifications::preferences_submit))
+        .route("/notifications/{id}/read", post(notifications::mark_read))
         .route("/alerts", get(alerts::alerts_page))
         .route("/alerts/ack-all", post(alerts::acknowledge_all))
         .route("/alerts/{id}/ack", post(alerts::acknowledge))
@@ -167,6 +170,8 @@ pub struct Viewer {
     pub meta: RequestMeta,
     pub slot: AuditSlot,
     pub tz: Option<jiff::tz::TimeZone>,
+    /// Unread notifications, for the header (counted up to a hundred).
+    pub unread: i64,
 }
 
 impl Viewer {
@@ -184,6 +189,7 @@ impl Viewer {
             csrf: self.csrf.clone(),
             account: None,
             notice: None,
+            unread: self.unread,
         }
     }
 }
@@ -207,7 +213,9 @@ impl FromRequestParts<AppState> for Viewer {
             device: None,
         });
         let slot = parts.extensions.get::<AuditSlot>().cloned().unwrap_or_default();
-        Ok(Viewer { principal, csrf, meta, slot, tz: viewer_time_zone(&parts.headers) })
+        // The header's count is a courtesy: a failure to count shows none rather than no page.
+        let unread = steward_app::notifications::inbox::unread_count(state, &principal).await.unwrap_or(0);
+        Ok(Viewer { principal, csrf, meta, slot, tz: viewer_time_zone(&parts.headers), unread })
     }
 }
 
@@ -280,12 +288,14 @@ pub struct Layout {
     pub csrf: String,
     pub account: Option<AccountNav>,
     pub notice: Option<String>,
+    /// The viewer's unread notifications (0 for nobody).
+    pub unread: i64,
 }
 
 impl Layout {
     #[must_use]
     pub fn anonymous(title: impl Into<String>) -> Self {
-        Layout { title: title.into(), viewer: None, csrf: String::new(), account: None, notice: None }
+        Layout { title: title.into(), viewer: None, csrf: String::new(), account: None, notice: None, unread: 0 }
     }
 }
 

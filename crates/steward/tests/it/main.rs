@@ -21,6 +21,8 @@ mod hardening;
 mod identity;
 mod invitation_mail;
 mod lockdown;
+mod moderation;
+mod notifications;
 mod passwords;
 mod posts;
 mod process;
