@@ -124,6 +124,39 @@ mod behind_tls {
         assert!(r.header("set-cookie").unwrap().starts_with("__Host-steward_session=;"));
     }
 
+    /// The device cookie is `__Host-` prefixed too, and only that name moves a client to its
+    /// own count: an unprefixed one (which a sibling subdomain could plant) is not read.
+    async fn device_cookie(app: TestApp) {
+        app.register("device@example.test").await;
+        let login = |cookie: Option<&str>, password: &str| {
+            let r = app.post("/api/v1/auth/login").json(json!({"email": "device@example.test", "password": password}));
+            match cookie {
+                Some(c) => r.header("cookie", c),
+                None => r,
+            }
+        };
+        let first = login(None, PASSWORD).send().await;
+        assert_eq!(first.status, 200, "{}", first.text);
+        let set: Vec<&str> = first.headers.get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).collect();
+        assert!(!set.iter().any(|c| c.starts_with("steward_device=")), "{set:?}");
+        let device = set.iter().find(|c| c.starts_with("__Host-steward_device=v1.")).expect("a prefixed device cookie");
+        let attributes: Vec<&str> = device.split(';').map(str::trim).collect();
+        assert!(["Secure", "Path=/", "HttpOnly", "SameSite=Strict"].iter().all(|a| attributes.contains(a)), "{device}");
+        assert!(!device.to_ascii_lowercase().contains("domain="), "{device}");
+        let pair = attributes[0].to_string();
+        let value = pair.trim_start_matches("__Host-steward_device=");
+
+        // Strangers use up the account's limit for unknown clients.
+        for _ in 0..5 {
+            login(None, "not-the-passphrase").send().await.assert_problem(401, "invalid-credentials");
+        }
+        login(None, PASSWORD).send().await.assert_problem(429, "rate-limited");
+        // The same value under the unprefixed name counts as no device at all.
+        login(Some(&format!("steward_device={value}")), PASSWORD).send().await.assert_problem(429, "rate-limited");
+        let back = login(Some(&pair), PASSWORD).send().await;
+        assert_eq!(back.status, 200, "the prefixed device cookie keeps its owner in: {}", back.text);
+    }
+
     fn tls(s: &mut steward_server::Settings) {
         s.public_url = "https://steward.example".into();
     }
@@ -131,6 +164,18 @@ mod behind_tls {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn sqlite() {
         run(TestApp::spawn_with(Backend::Sqlite, tls).await.unwrap()).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn device_cookie_sqlite() {
+        device_cookie(TestApp::spawn_with(Backend::Sqlite, tls).await.unwrap()).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn device_cookie_postgres() {
+        if let Some(app) = TestApp::spawn_with(Backend::Postgres, tls).await {
+            device_cookie(app).await;
+        }
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -19,6 +19,7 @@ mod delegation;
 mod hardening;
 mod identity;
 mod invitation_mail;
+mod leaving;
 mod lockdown;
 mod passwords;
 mod posts;
