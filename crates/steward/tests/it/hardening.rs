@@ -393,24 +393,42 @@ mod hashing_budget {
 }
 
 /// The binary starts itself again with glibc's mmap threshold fixed, so each hash's 19 MiB goes
-/// back to the operating system; an operator's own setting is kept.
+/// back to the operating system, and with one malloc arena per core; an operator's own
+/// settings are kept.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_server_runs_with_a_fixed_malloc_mmap_threshold() {
+    // glibc parses GLIBC_TUNABLES in place, ending each `name=value` with a NUL where its `:`
+    // was: the pieces that follow the variable are its later tunables.
     let environ = |pid: u32| {
         let raw = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
-        raw.split(|b| *b == 0)
-            .map(|v| String::from_utf8_lossy(v).into_owned())
-            .find(|v| v.starts_with("GLIBC_TUNABLES="))
+        let entries: Vec<String> = raw.split(|b| *b == 0).map(|v| String::from_utf8_lossy(v).into_owned()).collect();
+        let at = entries.iter().position(|v| v.starts_with("GLIBC_TUNABLES="))?;
+        let rest = entries[at + 1..].iter().take_while(|v| v.starts_with("glibc.")).cloned();
+        Some(std::iter::once(entries[at].clone()).chain(rest).collect::<Vec<_>>().join(":"))
     };
     let dir = tempfile::tempdir().unwrap();
     let server = binary::start(&["serve"], dir.path(), &[]).await;
-    assert_eq!(environ(server.pid()).as_deref(), Some("GLIBC_TUNABLES=glibc.malloc.mmap_threshold=1048576"));
+    let cores = std::thread::available_parallelism().unwrap().get();
+    assert_eq!(
+        environ(server.pid()),
+        Some(format!("GLIBC_TUNABLES=glibc.malloc.mmap_threshold=1048576:glibc.malloc.arena_max={cores}"))
+    );
     assert_eq!(reqwest::get(format!("{}/readyz", server.base)).await.unwrap().status().as_u16(), 200);
+    server.terminate().await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let own = "glibc.malloc.mmap_threshold=4194304:glibc.malloc.arena_max=8";
+    let server = binary::start(&["serve"], dir.path(), &[("GLIBC_TUNABLES", own)]).await;
+    assert_eq!(environ(server.pid()), Some(format!("GLIBC_TUNABLES={own}")), "the operator's values are kept");
     server.terminate().await;
 
     let dir = tempfile::tempdir().unwrap();
     let own = "glibc.malloc.mmap_threshold=4194304";
     let server = binary::start(&["serve"], dir.path(), &[("GLIBC_TUNABLES", own)]).await;
-    assert_eq!(environ(server.pid()), Some(format!("GLIBC_TUNABLES={own}")), "the operator's value is kept");
+    assert_eq!(
+        environ(server.pid()),
+        Some(format!("GLIBC_TUNABLES={own}:glibc.malloc.arena_max={cores}")),
+        "the operator's threshold is kept, the arena limit added"
+    );
     server.terminate().await;
 }
