@@ -28,7 +28,7 @@ async fn view(state: &AppState, viewer: &Viewer) -> Result<DeletePage, ApiError>
     let owned = list_accounts(state, who)
         .await?
         .into_iter()
-        .filter(|a| a.owner_id == who.user_id.to_string())
+        .filter(|a| *a.owner_id == *who.user_id)
         .map(|a| format!("{} ({})", a.display_name, a.handle))
         .collect();
     Ok(DeletePage {
