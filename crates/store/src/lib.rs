@@ -34,7 +34,9 @@ pub use accounts::{
 pub use alerts::{AlertAckRow, AlertPreferencesRow, AlertRow, DeliveryRow, DeliveryStatusRow, Finding, Raised};
 pub use audit::{ActivityFilter, AuditEventRow, CheckpointRow, NewAuditEvent};
 pub use audit_scan::{AuditBatch, ChainEvent};
-pub use identity::{ApiTokenRow, AuthSessionRow, AuthTokenRow, NewApiToken, NewSession, NewUser, SessionRow, UserRow};
+pub use identity::{
+    ApiTokenRow, AuthSessionRow, AuthTokenRow, NewApiToken, NewSession, NewUser, SessionRow, UserRow, tombstone_email,
+};
 pub use notifications::{
     DigestAccountRow, DigestSubscriberRow, NewNotification, NotificationMailRow, NotificationPreferencesRow,
     NotificationRow,
@@ -72,6 +74,10 @@ pub enum StoreError {
     /// The database cannot be reached or opened; the sentence names where and what to check.
     #[error("{0}")]
     Unreachable(String),
+    /// Too many writers at once: SQLite's write lock stayed taken past its busy timeout, or no
+    /// pooled connection came free in time. Nothing was changed; the caller may retry.
+    #[error("the database is busy: {0}")]
+    Busy(#[source] sqlx::Error),
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -81,9 +87,21 @@ impl From<sqlx::Error> for StoreError {
             sqlx::Error::Database(ref db) if db.is_unique_violation() => {
                 StoreError::Conflict(db.constraint().unwrap_or("unique").to_string())
             }
+            sqlx::Error::Database(ref db)
+                if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some_and(is_busy) =>
+            {
+                StoreError::Busy(e)
+            }
+            sqlx::Error::PoolTimedOut => StoreError::Busy(e),
             other => StoreError::Database(other),
         }
     }
+}
+
+/// SQLite's `SQLITE_BUSY` and `SQLITE_LOCKED` (5, 6), extended codes included (their low byte).
+fn is_busy(e: &sqlx::sqlite::SqliteError) -> bool {
+    use sqlx::error::DatabaseError;
+    e.code().and_then(|c| c.parse::<i32>().ok()).is_some_and(|c| matches!(c & 0xff, 5 | 6))
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -722,3 +722,52 @@ impl Tx {
         Ok(())
     }
 }
+
+impl Store {
+    /// A page of the posts `user_id` wrote, on any account, oldest first: after `after`
+    /// (`(created_at, id)` of the previous page's last).
+    pub async fn posts_by_author(
+        &self,
+        user_id: &str,
+        after: Option<(Micros, &str)>,
+        limit: i64,
+    ) -> Result<Vec<PostRow>> {
+        let (at, id) = after.unwrap_or((Micros::MIN, ""));
+        let q = sql(&[
+            "SELECT ",
+            POST_COLUMNS,
+            " FROM posts p WHERE p.author_id = $1 AND (p.created_at > $2 OR (p.created_at = $2 AND p.id > $3)) \
+             ORDER BY p.created_at, p.id LIMIT $4",
+        ]);
+        Ok(on_pool!(self, |c| sqlx::query_as::<_, PostRow>(q)
+            .bind(user_id)
+            .bind(at)
+            .bind(id)
+            .bind(limit)
+            .fetch_all(c)
+            .await)?)
+    }
+
+    /// A page of the review comments `user_id` wrote, oldest first, after `after` as above.
+    pub async fn comments_by_author(
+        &self,
+        user_id: &str,
+        after: Option<(Micros, &str)>,
+        limit: i64,
+    ) -> Result<Vec<PostCommentRow>> {
+        let (at, id) = after.unwrap_or((Micros::MIN, ""));
+        let q = sql(&[
+            "SELECT ",
+            COMMENT_COLUMNS,
+            " FROM post_comments c JOIN users u ON u.id = c.author_id WHERE c.author_id = $1 \
+             AND (c.created_at > $2 OR (c.created_at = $2 AND c.id > $3)) ORDER BY c.created_at, c.id LIMIT $4",
+        ]);
+        Ok(on_pool!(self, |c| sqlx::query_as::<_, PostCommentRow>(q)
+            .bind(user_id)
+            .bind(at)
+            .bind(id)
+            .bind(limit)
+            .fetch_all(c)
+            .await)?)
+    }
+}

@@ -17,6 +17,7 @@ pub mod connect;
 pub mod error;
 pub mod form;
 pub mod html;
+pub mod leaving;
 pub mod lockdown;
 pub mod members;
 pub mod notifications;
@@ -97,6 +98,7 @@ pub fn router() -> Router<AppState> {
         .route("/posts/{pid}/comments", post(posts::comment))
         .route("/security", get(security::security_page))
         .route("/security/password", post(security::change_password))
+        .route("/security/delete", get(leaving::delete_page).post(leaving::delete_submit))
         .route("/security/totp", post(security::totp_begin))
         .route("/security/totp/confirm", post(security::totp_confirm))
         .route("/security/totp/disable", post(security::totp_disable))

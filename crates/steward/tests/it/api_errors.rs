@@ -187,6 +187,8 @@ async fn openapi_lists_every_route() {
         ("/api/v1/auth/password-reset", "post"),
         ("/api/v1/auth/password-reset/confirm", "post"),
         ("/api/v1/me", "get"),
+        ("/api/v1/me", "delete"),
+        ("/api/v1/me/export", "get"),
         ("/api/v1/me/password", "post"),
         ("/api/v1/me/totp", "post"),
         ("/api/v1/me/totp/confirm", "post"),

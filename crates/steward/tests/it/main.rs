@@ -20,6 +20,7 @@ mod delegation;
 mod hardening;
 mod identity;
 mod invitation_mail;
+mod leaving;
 mod lockdown;
 mod moderation;
 mod notifications;
