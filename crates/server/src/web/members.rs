@@ -19,6 +19,7 @@ use steward_app::members::view::{MemberView, list_invitations, list_members};
 use crate::error::{ApiError, FieldError, Path, Query};
 use crate::state::AppState;
 use crate::web::account::{access, account_nav, account_zone, notice_text};
+use crate::web::confirm::{Confirm, ask, confirmed};
 use crate::web::html::{Html, describe_capability};
 use crate::web::time::{
     describe_windows, grid_to_windows, local_input_to_rfc3339, rfc3339_to_local_input, when, windows_to_grid,
@@ -264,11 +265,41 @@ pub async fn resend(
     }
 }
 
+/// The confirmation page for removing a member, when the viewer manages members here (else
+/// the use case answers with its refusal).
+async fn ask_remove(state: &AppState, viewer: &Viewer, id: &str, user_id: &str) -> Option<Response> {
+    let a = access(state, viewer, id, Need::Capability(Capability::MembersManage)).await.ok()?;
+    let members = list_members(state, &viewer.ctx(), &viewer.principal, id).await.ok()?;
+    let member = members.into_iter().find(|m| m.user_id == user_id)?;
+    Some(ask(
+        viewer,
+        Confirm {
+            heading: format!("Remove {}?", member.display_name),
+            question: format!("Remove {} from {}?", member.display_name, a.account.display_name),
+            details: vec![
+                "They lose access at once, on every device; their access tokens for this account stop working.".into(),
+                "Their posts stay. To work here again they need a new invitation.".into(),
+            ],
+            action: format!("/accounts/{id}/members/{user_id}/remove"),
+            keep: Vec::new(),
+            yes: format!("Yes, remove {}", member.display_name),
+            back: format!("/accounts/{id}/members"),
+            password: None,
+        },
+    ))
+}
+
 pub async fn remove(
     State(state): State<AppState>,
     viewer: Viewer,
     Path((id, user_id)): Path<(String, String)>,
+    data: FormData,
 ) -> Result<Response, PageError> {
+    if !confirmed(&data)
+        && let Some(page) = ask_remove(&state, &viewer, &id, &user_id).await
+    {
+        return Ok(page);
+    }
     let result = remove_member(&state, &viewer.ctx(), &viewer.principal, &id, &user_id, false).await;
     match result.map_err(ApiError) {
         Ok(()) => Ok(see_other(&format!("/accounts/{id}/members?notice=removed"))),

@@ -13,6 +13,7 @@
 pub mod account;
 pub mod activity;
 pub mod alerts;
+pub mod confirm;
 pub mod connect;
 pub mod error;
 pub mod form;
@@ -24,6 +25,7 @@ pub mod reset;
 pub mod security;
 pub mod signin;
 pub mod time;
+pub mod words;
 
 use axum::Router;
 use axum::body::Body;
@@ -85,7 +87,7 @@ pub fn router() -> Router<AppState> {
         .route("/accounts/{id}/calendar", get(posts::calendar_page))
         .route("/accounts/{id}/review", get(posts::review_page))
         .route("/accounts/{id}/posts/new", get(posts::new_post_page))
-        .route("/accounts/{id}/posts", post(posts::create_submit))
+        .route("/accounts/{id}/posts", get(posts::posts_page).post(posts::create_submit))
         .route("/posts/{pid}", get(posts::post_page).post(posts::edit_submit))
         .route("/posts/{pid}/submit", post(posts::submit))
         .route("/posts/{pid}/approve", post(posts::approve))

@@ -16,6 +16,7 @@ use steward_domain::capability::Capability;
 use crate::error::{ApiError, FieldError, Path};
 use crate::state::AppState;
 use crate::web::account::notice_text;
+use crate::web::confirm::{Confirm, ask, confirmed};
 use crate::web::html::Html;
 use crate::web::signin::signed_out_to;
 use crate::web::time::{local_input_to_rfc3339, when_mine};
@@ -292,6 +293,30 @@ pub async fn totp_disable(
 
 pub async fn revoke_all(State(state): State<AppState>, viewer: Viewer, data: FormData) -> Result<Response, PageError> {
     let keep_current = data.get("keep_current") == Some("true");
+    if !keep_current && !confirmed(&data) {
+        let tokens_too = data.checked("include_tokens");
+        let mut details = vec!["Every browser and app signed in as you is signed out, this one too: you sign in again here.".to_string()];
+        if tokens_too {
+            details.push("Your access tokens stop working too.".into());
+        }
+        let mut keep = vec![("keep_current".to_string(), "false".to_string())];
+        if tokens_too {
+            keep.push(("include_tokens".into(), "true".into()));
+        }
+        return Ok(ask(
+            &viewer,
+            Confirm {
+                heading: "Log out everywhere?".into(),
+                question: "Log out everywhere?".into(),
+                details,
+                action: "/security/sessions/revoke-all".into(),
+                keep,
+                yes: "Yes, log out everywhere".into(),
+                back: "/security".into(),
+                password: None,
+            },
+        ));
+    }
     let input = RevokeAllRequest { keep_current, include_tokens: data.checked("include_tokens") };
     match sessions::revoke_all_sessions(&state, &viewer.ctx(), &viewer.principal, input).await.map_err(ApiError) {
         Ok(()) if keep_current => Ok(see_other("/security?notice=others_out")),
