@@ -26,8 +26,9 @@ use crate::web::time::when;
 use crate::web::{Layout, OrPage, PageError, Viewer, render};
 
 /// How many posts in review a page of the queue shows (the rest are on the next page), and how
-/// many posts needing changes it lists; each waiting post carries two forms (~1 KB).
-const QUEUE_LIMIT: i64 = 50;
+/// many posts needing changes it lists; each waiting post carries two forms (~1 KB) and up to
+/// [`QUEUE_TEXT_CHARS`] of its text, so a page stays under 100 KB.
+const QUEUE_LIMIT: i64 = 20;
 pub struct QueueRow {
     pub pid: String,
     pub label: String,
@@ -52,7 +53,7 @@ pub struct QueueMedia {
 
 /// How much of a post's text a queue row shows: enough to judge most posts, while fifty
 /// rows stay under 100 KB.
-const QUEUE_TEXT_CHARS: usize = 600;
+const QUEUE_TEXT_CHARS: usize = 500;
 
 fn queue_text(text: &str) -> (String, bool) {
     let cut = text.chars().nth(QUEUE_TEXT_CHARS).is_some();
