@@ -130,7 +130,7 @@
   });
   forms.forEach(function (form) {
     form.addEventListener("submit", function (e) {
-      if (form.querySelector("input[name=confirm]")) return;
+      if (!form.hasAttribute("data-confirm") || form.querySelector("input[name=confirm]")) return;
       e.preventDefault();
       pending = form;
       question.textContent = form.getAttribute("data-confirm");
