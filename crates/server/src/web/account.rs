@@ -18,7 +18,7 @@ use steward_app::members::membership;
 use steward_app::posts::needs_you::{AccountNeeds, needs_you};
 
 use crate::web::confirm::{Confirm, ask, ask_again, confirmed};
-use crate::web::words::{hold_sentence, label_of};
+use crate::web::words::{account_status, hold_sentence, label_of, membership_status};
 
 use crate::error::{ApiError, Path, Query};
 use crate::state::AppState;
@@ -119,6 +119,8 @@ pub struct AccountCard {
     pub rules_pending: bool,
     /// Posts in review the viewer could approve (0 when they do not approve posts here).
     pub awaiting_approval: i64,
+    pub status: &'static str,
+    pub my_status: &'static str,
 }
 
 /// A line of "needs you": what waits, where it is, and why.
@@ -189,6 +191,8 @@ pub async fn home(
             platform: platform_name(&view.platform),
             rules_pending: view.my_role != "owner" && view.rules.version > view.rules.accepted_version,
             awaiting_approval: needs.iter().find(|n| n.account_id == view.id).map_or(0, |n| n.to_review),
+            status: account_status(&view.status),
+            my_status: membership_status(&view.my_status),
             view,
         })
         .collect();
@@ -205,6 +209,8 @@ struct OverviewPage {
     id: String,
     view: AccountView,
     platform: String,
+    status: &'static str,
+    my_status: &'static str,
     oauth: bool,
     created: Html,
     abilities: Vec<&'static str>,
@@ -242,6 +248,8 @@ async fn overview_page(
     Ok(OverviewPage {
         id: id.to_string(),
         platform: platform_name(&view.platform),
+        status: account_status(&view.status),
+        my_status: membership_status(&view.my_status),
         oauth: platform::platform(&view.platform).is_some_and(|p| p.connect == platform::ConnectMethod::Oauth),
         created: crate::web::time::when(&view.created_at, &zone, viewer.tz.as_ref()),
         abilities,

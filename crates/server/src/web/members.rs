@@ -20,7 +20,8 @@ use crate::error::{ApiError, FieldError, Path, Query};
 use crate::state::AppState;
 use crate::web::account::{access, account_nav, account_zone, notice_text};
 use crate::web::confirm::{Confirm, ask, confirmed};
-use crate::web::html::{Html, describe_capability};
+use crate::web::words::membership_status;
+use crate::web::html::{Html, capitalize, describe_capability};
 use crate::web::time::{
     describe_windows, grid_to_windows, local_input_to_rfc3339, rfc3339_to_local_input, when, windows_to_grid,
 };
@@ -33,6 +34,7 @@ pub struct MemberRowView {
     pub windows: String,
     pub manageable: bool,
     pub is_me: bool,
+    pub status: &'static str,
 }
 
 pub struct InvitationRowView {
@@ -87,7 +89,7 @@ fn capability_options(a: &AccountAccess) -> Vec<(String, String)> {
     Capability::ALL
         .iter()
         .filter(|c| !c.is_owner_only() && a.has(**c))
-        .map(|c| (c.as_str().to_string(), format!("{} ({})", describe_capability(*c), c.as_str())))
+        .map(|c| (c.as_str().to_string(), capitalize(describe_capability(*c))))
         .collect()
 }
 
@@ -108,6 +110,7 @@ async fn members_view(state: &AppState, viewer: &Viewer, id: &str) -> Result<Mem
                 windows: member_windows(&m).map_or_else(|| UNREADABLE_WINDOWS.to_string(), |w| describe_windows(&w)),
                 manageable: can_manage && role != Role::Owner && can_manage_role(&a.rights, role),
                 is_me: viewer.principal.user_id == m.user_id,
+                status: membership_status(&m.status),
                 view: m,
             }
         })

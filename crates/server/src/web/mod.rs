@@ -38,6 +38,7 @@ use axum::routing::{get, post};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use steward_app::AppError;
+use steward_domain::capability::Capability;
 
 use crate::auth::{AuthVia, CSRF_HEADER, Principal, csrf_token};
 use crate::error::ApiError;
@@ -397,6 +398,12 @@ pub fn sentence(error: &ApiError) -> String {
         ApiError(AppError::Unauthenticated { .. }) => "Your sign-in has ended; sign in again.".to_string(),
         ApiError(AppError::Forbidden(d)) if d.contains("CSRF") => {
             "This form has expired (you may have signed in again elsewhere); reload the page and try again.".to_string()
+        }
+        // "you do not have `audit.view` on this account": the right in words, not its id.
+        ApiError(AppError::Forbidden(d))
+            if let Some(c) = d.split('`').nth(1).and_then(|id| id.parse::<Capability>().ok()) =>
+        {
+            format!("You may not {} on this account", html::describe_capability(c))
         }
         other => other.describe(),
     };

@@ -17,7 +17,8 @@ use crate::error::{ApiError, FieldError, Path};
 use crate::state::AppState;
 use crate::web::account::notice_text;
 use crate::web::confirm::{Confirm, ask, confirmed};
-use crate::web::html::Html;
+use crate::web::html::{Html, capitalize, describe_capability};
+use std::str::FromStr;
 use crate::web::signin::signed_out_to;
 use crate::web::time::{local_input_to_rfc3339, when_mine};
 use crate::web::{Form, FormData, Layout, OrPage, PageError, Viewer, render, render_failed, see_other};
@@ -144,7 +145,13 @@ async fn security_view(state: &AppState, viewer: &Viewer) -> Result<SecurityPage
                 (a, c) => format!(
                     "{}{}",
                     a.as_ref().map(|a| format!("{} account(s) ", a.len())).unwrap_or_default(),
-                    c.as_ref().map(|c| c.join(", ")).unwrap_or_default()
+                    c.as_ref()
+                        .map(|c| c
+                            .iter()
+                            .map(|id| Capability::from_str(id).map_or("a right this server no longer knows", describe_capability))
+                            .collect::<Vec<_>>()
+                            .join(", "))
+                        .unwrap_or_default()
                 ),
             },
             expires: t.expires_at.as_deref().map_or_else(|| Html::text("never"), |e| when_mine(e, tz)),
@@ -169,7 +176,10 @@ async fn security_view(state: &AppState, viewer: &Viewer) -> Result<SecurityPage
         sessions_form: Form::new("sessions", &viewer.csrf),
         accounts: my_accounts.into_iter().map(|a| (a.id, format!("{} ({})", a.display_name, a.handle))).collect(),
         scope_options: vec![("read".into(), "read".into()), ("write".into(), "write (includes read)".into())],
-        capabilities: Capability::ALL.iter().map(|c| (c.as_str().to_string(), c.as_str().to_string())).collect(),
+        capabilities: Capability::ALL
+            .iter()
+            .map(|c| (c.as_str().to_string(), capitalize(describe_capability(*c))))
+            .collect(),
     })
 }
 

@@ -60,3 +60,44 @@ pub fn hold_sentence(reason: &str) -> &'static str {
     }
 }
 
+
+/// An account's status as its members read it.
+#[must_use]
+pub fn account_status(status: &str) -> &'static str {
+    match status {
+        "active" => "Connected",
+        "locked_down" => "Locked down: nothing is published",
+        "needs_reconnect" => "Needs reconnecting: nothing is sent to the platform",
+        "disconnected" => "Disconnected",
+        _ => "Unknown",
+    }
+}
+
+/// A membership's status (a person's access to an account).
+#[must_use]
+pub fn membership_status(status: &str) -> &'static str {
+    match status {
+        "active" => "Active",
+        "suspended" => "Suspended",
+        _ => "Unknown",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use steward_domain::status::{AccountStatus, MembershipStatus};
+
+    #[test]
+    fn every_stored_status_has_words() {
+        for s in AccountStatus::ALL {
+            assert_ne!(account_status(s.as_str()), "Unknown", "{}", s.as_str());
+        }
+        for s in MembershipStatus::ALL {
+            assert_ne!(membership_status(s.as_str()), "Unknown", "{}", s.as_str());
+        }
+        for s in steward_domain::post::PostState::ALL {
+            assert_ne!(state_label(s.as_str()), "Unknown", "{}", s.as_str());
+        }
+    }
+}

@@ -21,6 +21,7 @@ mod identity;
 mod invitation_mail;
 mod lockdown;
 mod passwords;
+mod plain_words;
 mod posts;
 mod process;
 mod publishing;

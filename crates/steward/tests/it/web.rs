@@ -166,7 +166,7 @@ both_backends! {
         assert!(html.contains("Also in review") && !html.contains("/approve"), "{html}");
         let (status, _, html) = post_form(&app, &editor.cookie(), &format!("/posts/{pid}/approve"), &[("csrf_token", &token), ("version", "1")]).await;
         assert_eq!(status, 403, "{html}");
-        assert!(html.contains("posts.approve"), "the refusal says why: {html}");
+        assert!(html.contains("You may not approve posts on this account."), "the refusal says why, in words: {html}");
         let (status, _, _) = post_form(&app, &editor.cookie(), &format!("/posts/{pid}/publish-now"), &[("csrf_token", &token)]).await;
         assert_eq!(status, 403);
         let r = app.get(&format!("/api/v1/posts/{pid}")).auth(&owner).send().await;
