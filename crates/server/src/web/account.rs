@@ -17,6 +17,7 @@ use steward_app::accounts::view::{AccountView, account_view, list_accounts};
 use steward_app::members::membership;
 use steward_app::posts::needs_you::{AccountNeeds, needs_you};
 
+use crate::web::time::zones_datalist;
 use crate::web::confirm::{Confirm, ask, ask_again, confirmed};
 use crate::web::words::{account_status, hold_sentence, label_of, membership_status};
 
@@ -348,6 +349,7 @@ struct SettingsPage {
     forced_owner_approval: bool,
     /// Deleting the account (the owner only), which asks for the password again.
     delete: Option<Form>,
+    zones: Html,
 }
 
 async fn settings_view(state: &AppState, viewer: &Viewer, id: &str) -> Result<(SettingsPage, AccountView), ApiError> {
@@ -365,6 +367,7 @@ async fn settings_view(state: &AppState, viewer: &Viewer, id: &str) -> Result<(S
         form: Form::new("settings", &viewer.csrf),
         forced_owner_approval,
         delete,
+        zones: zones_datalist(),
     };
     Ok((page, view))
 }
