@@ -35,9 +35,9 @@ pub use audit_scan::{AuditBatch, ChainEvent};
 pub use identity::{ApiTokenRow, AuthSessionRow, AuthTokenRow, NewApiToken, NewSession, NewUser, SessionRow, UserRow};
 pub use oauth::{MastodonAppRow, NewOauthState, OauthStateRow};
 pub use posts::{
-    ApprovalRow, CALENDAR_TEXT_CHARS, CalendarPostRow, ChangesRequestedRow, HeldPostRow, MediaUploadRow, NewMediaUpload, NewPost, NewPostComment,
-    PaceSlotRow, PostCommentRow, PostContent, PostListQuery, PostRow, PostStateWrite, PostVersionRow,
-    PublishResultWrite, ScheduleWrite,
+    ApprovalRow, CALENDAR_TEXT_CHARS, CalendarPostRow, ChangesRequestedRow, HeldPostRow, MediaUploadRow,
+    NewMediaUpload, NewPost, NewPostComment, PaceSlotRow, PostCommentRow, PostContent, PostListQuery, PostRow,
+    PostStateWrite, PostVersionRow, PublishResultWrite, ScheduleWrite,
 };
 pub use publishing::{
     JobStart, JobUpdate, NewSandboxComment, NewSandboxPost, PublishAttemptRow, PublishJobRow, PublishedSlotRow,

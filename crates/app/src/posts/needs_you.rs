@@ -66,11 +66,8 @@ pub async fn needs_you(s: &Services, ctx: &Ctx, who: &Principal) -> AppResult<Ve
             continue;
         };
         let me = who.user_id.as_str();
-        let to_review = if access.has(Capability::PostsApprove) {
-            s.store.count_awaiting_approval(&view.id, me).await?
-        } else {
-            0
-        };
+        let to_review =
+            if access.has(Capability::PostsApprove) { s.store.count_awaiting_approval(&view.id, me).await? } else { 0 };
         let mut sent_back: Vec<SentBack> = Vec::new();
         for row in s.store.changes_requested_of(&view.id, me, NEEDS_YOU_PER_ACCOUNT).await? {
             // Two reviewers may both have asked: the post is one line, with the latest request.
@@ -91,7 +88,9 @@ pub async fn needs_you(s: &Services, ctx: &Ctx, who: &Principal) -> AppResult<Ve
             .held_posts(&view.id, NEEDS_YOU_PER_ACCOUNT)
             .await?
             .into_iter()
-            .filter(|p| reschedules || p.author_id.as_str() == me || p.scheduled_by.as_ref().is_some_and(|b| b.as_str() == me))
+            .filter(|p| {
+                reschedules || p.author_id.as_str() == me || p.scheduled_by.as_ref().is_some_and(|b| b.as_str() == me)
+            })
             .map(|p| Held { post_id: p.id.to_string(), title: p.title, text: p.text, reason: p.hold_reason })
             .collect();
         let needs = AccountNeeds { account_id: view.id, account_name: view.display_name, to_review, sent_back, held };

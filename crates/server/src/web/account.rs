@@ -17,8 +17,8 @@ use steward_app::accounts::view::{AccountView, account_view, list_accounts};
 use steward_app::members::membership;
 use steward_app::posts::needs_you::{AccountNeeds, needs_you};
 
-use crate::web::time::zones_datalist;
 use crate::web::confirm::{Confirm, ask, ask_again, confirmed};
+use crate::web::time::zones_datalist;
 use crate::web::words::{account_status, hold_sentence, label_of, membership_status};
 
 use crate::error::{ApiError, Path, Query};

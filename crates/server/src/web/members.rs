@@ -20,11 +20,11 @@ use crate::error::{ApiError, FieldError, Path, Query};
 use crate::state::AppState;
 use crate::web::account::{access, account_nav, account_zone, notice_text};
 use crate::web::confirm::{Confirm, ask, confirmed};
-use crate::web::words::membership_status;
 use crate::web::html::{Html, capitalize, describe_capability};
 use crate::web::time::{
     describe_windows, grid_to_windows, local_input_to_rfc3339, rfc3339_to_local_input, when, windows_to_grid,
 };
+use crate::web::words::membership_status;
 use crate::web::{Form, FormData, Layout, OrPage, PageError, Viewer, render, render_failed, see_other};
 use steward_app::authz::{AccountAccess, Need};
 

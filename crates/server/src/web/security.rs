@@ -18,10 +18,10 @@ use crate::state::AppState;
 use crate::web::account::notice_text;
 use crate::web::confirm::{Confirm, ask, confirmed};
 use crate::web::html::{Html, capitalize, describe_capability};
-use std::str::FromStr;
 use crate::web::signin::signed_out_to;
 use crate::web::time::{local_input_to_rfc3339, when_mine};
 use crate::web::{Form, FormData, Layout, OrPage, PageError, Viewer, render, render_failed, see_other};
+use std::str::FromStr;
 
 pub struct SessionRow {
     pub id: String,
@@ -148,7 +148,8 @@ async fn security_view(state: &AppState, viewer: &Viewer) -> Result<SecurityPage
                     c.as_ref()
                         .map(|c| c
                             .iter()
-                            .map(|id| Capability::from_str(id).map_or("a right this server no longer knows", describe_capability))
+                            .map(|id| Capability::from_str(id)
+                                .map_or("a right this server no longer knows", describe_capability))
                             .collect::<Vec<_>>()
                             .join(", "))
                         .unwrap_or_default()
@@ -305,7 +306,9 @@ pub async fn revoke_all(State(state): State<AppState>, viewer: Viewer, data: For
     let keep_current = data.get("keep_current") == Some("true");
     if !keep_current && !confirmed(&data) {
         let tokens_too = data.checked("include_tokens");
-        let mut details = vec!["Every browser and app signed in as you is signed out, this one too: you sign in again here.".to_string()];
+        let mut details = vec![
+            "Every browser and app signed in as you is signed out, this one too: you sign in again here.".to_string(),
+        ];
         if tokens_too {
             details.push("Your access tokens stop working too.".into());
         }

@@ -60,7 +60,6 @@ pub fn hold_sentence(reason: &str) -> &'static str {
     }
 }
 
-
 /// An account's status as its members read it.
 #[must_use]
 pub fn account_status(status: &str) -> &'static str {

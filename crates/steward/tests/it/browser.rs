@@ -649,10 +649,7 @@ async fn needs_you_posts_review_and_safe_clicks_in_chromium() {
     assert_text(&owner, "Spring sale: everything half price until Sunday").await;
     let thumb = owner.find(By::Css(".thumbs img")).await.expect("a thumbnail beside the buttons");
     assert!(thumb.attr("alt").await.unwrap().unwrap_or_default().starts_with("Image 1 of"), "alt text");
-    let loaded = owner
-        .execute("return document.querySelector('.thumbs img').naturalWidth;", Vec::new())
-        .await
-        .unwrap();
+    let loaded = owner.execute("return document.querySelector('.thumbs img').naturalWidth;", Vec::new()).await.unwrap();
     assert_eq!(loaded.json().as_i64(), Some(1), "the thumbnail is the uploaded image");
     check_page_at(&owner, "review-queue", PHONE).await;
     // Changes asked on the second post, from the queue.
@@ -699,7 +696,13 @@ async fn needs_you_posts_review_and_safe_clicks_in_chromium() {
 
     // Without the dialog (no script), the server asks on a page of its own.
     owner.goto(format!("{base}/accounts/{id}/members")).await.unwrap();
-    owner.execute("document.querySelectorAll('form[data-confirm]').forEach(f => f.removeAttribute('data-confirm'));", Vec::new()).await.unwrap();
+    owner
+        .execute(
+            "document.querySelectorAll('form[data-confirm]').forEach(f => f.removeAttribute('data-confirm'));",
+            Vec::new(),
+        )
+        .await
+        .unwrap();
     press(&owner, "Remove").await;
     assert_text(&owner, "Remove eddie from").await;
     check_page_at(&owner, "confirm-page", PHONE).await;

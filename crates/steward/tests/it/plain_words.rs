@@ -49,7 +49,16 @@ fn internal_words(text: &str) -> Vec<String> {
     for i in 0..bytes.len().saturating_sub(16) {
         let w = &bytes[i..i + 16];
         let digits = |r: std::ops::Range<usize>| w[r].iter().all(u8::is_ascii_digit);
-        if digits(0..4) && w[4] == b'-' && digits(5..7) && w[7] == b'-' && digits(8..10) && w[10] == b'T' && digits(11..13) && w[13] == b':' && digits(14..16) {
+        if digits(0..4)
+            && w[4] == b'-'
+            && digits(5..7)
+            && w[7] == b'-'
+            && digits(8..10)
+            && w[10] == b'T'
+            && digits(11..13)
+            && w[13] == b':'
+            && digits(14..16)
+        {
             found.push(format!("the instant {}", String::from_utf8_lossy(w)));
         }
     }
@@ -63,10 +72,14 @@ fn internal_words(text: &str) -> Vec<String> {
 
 #[test]
 fn the_reader_finds_what_it_is_meant_to_find() {
-    let bad = visible_text(r#"<p title="in_review">Status: locked_down at 2026-12-04T10:00:00Z; {"a":1} IANA posts.approve Mozilla/5.0</p>"#);
+    let bad = visible_text(
+        r#"<p title="in_review">Status: locked_down at 2026-12-04T10:00:00Z; {"a":1} IANA posts.approve Mozilla/5.0</p>"#,
+    );
     let found = internal_words(&bad);
     assert_eq!(found.len(), 6, "{found:?}");
-    let good = visible_text(r#"<p title="in_review" data-x="2026-12-04T10:00:00Z">Locked down · Fri 4 Dec 2026, 10:00 · eddie@example_shop.test · @my_shop</p>"#);
+    let good = visible_text(
+        r#"<p title="in_review" data-x="2026-12-04T10:00:00Z">Locked down · Fri 4 Dec 2026, 10:00 · eddie@example_shop.test · @my_shop</p>"#,
+    );
     assert!(internal_words(&good).is_empty(), "{:?}", internal_words(&good));
 }
 

@@ -16,10 +16,10 @@ use steward_domain::post::PostActionKind;
 use super::editor::{EditorPage, editor_view, new_editor, read_media};
 use super::review::review_view;
 use super::shared::label;
-use crate::web::confirm::{Confirm, ask, confirmed};
 use crate::error::{ApiError, Path};
 use crate::state::AppState;
 use crate::web::account::{access, account_zone};
+use crate::web::confirm::{Confirm, ask, confirmed};
 use crate::web::time::local_input_to_rfc3339;
 use crate::web::{Form, FormData, OrPage, PageError, Viewer, render_failed, see_other};
 

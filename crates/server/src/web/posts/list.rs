@@ -104,7 +104,9 @@ async fn posts_view(state: &AppState, viewer: &Viewer, id: &str, q: &PostsQuery)
         .items
         .iter()
         .map(|p| {
-            let held = p.hold_reason.is_some() && p.scheduled_at.is_none() && matches!(p.state.as_str(), "approved" | "in_review");
+            let held = p.hold_reason.is_some()
+                && p.scheduled_at.is_none()
+                && matches!(p.state.as_str(), "approved" | "in_review");
             let (state, class) =
                 if held { ("Held when due", "held") } else { (state_label(&p.state), state_class(&p.state)) };
             PostLine {
@@ -120,9 +122,8 @@ async fn posts_view(state: &AppState, viewer: &Viewer, id: &str, q: &PostsQuery)
         .collect();
     let state_q = q.state.clone().unwrap_or_default();
     let author_q = author.unwrap_or("").to_string();
-    let older_href = list
-        .next_cursor
-        .map(|c| with_query(id, &[("state", &state_q), ("author", &author_q), ("cursor", &c)]));
+    let older_href =
+        list.next_cursor.map(|c| with_query(id, &[("state", &state_q), ("author", &author_q), ("cursor", &c)]));
     let newest_href = q.cursor.as_ref().map(|_| with_query(id, &[("state", &state_q), ("author", &author_q)]));
     let mut authors: Vec<(String, String)> = names.into_iter().collect();
     authors.sort_by(|x, y| x.1.to_lowercase().cmp(&y.1.to_lowercase()));
