@@ -306,21 +306,28 @@ pub enum PostFilter {
     Held,
 }
 
-/// The account's posts for the posts page, newest first, narrowed by `filter` and `author`
-/// (the same authorization as [`list_posts`]).
+/// Which posts of an account to list, and from where.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Browse<'a> {
+    pub filter: Option<PostFilter>,
+    pub author: Option<&'a str>,
+    /// The previous page's `next_cursor`.
+    pub cursor: Option<&'a str>,
+    pub limit: Option<i64>,
+}
+
+/// The account's posts for the posts page, newest first, narrowed by filter and author (the
+/// same authorization as [`list_posts`]).
 pub async fn browse_posts(
     s: &Services,
     ctx: &Ctx,
     who: &Principal,
     account_id: &str,
-    filter: Option<PostFilter>,
-    author: Option<&str>,
-    cursor: Option<&str>,
-    limit: i64,
+    q: Browse<'_>,
 ) -> AppResult<PostList> {
     let access = authorize(s, ctx, who, account_id, Need::Capability(Capability::AccountView)).await?;
-    let limit = page_limit(Some(limit))?;
-    page_of(s, &access, filter, author, cursor, limit).await
+    let limit = page_limit(q.limit)?;
+    page_of(s, &access, q.filter, q.author, q.cursor, limit).await
 }
 
 async fn page_of(

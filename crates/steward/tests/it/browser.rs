@@ -655,7 +655,7 @@ async fn needs_you_posts_review_and_safe_clicks_in_chromium() {
     // Changes asked on the second post, from the queue.
     let summaries = owner.find_all(By::Css("details > summary")).await.unwrap();
     summaries[0].click().await.unwrap();
-    let field = owner.find(By::Css(&format!("#changes-{}", posts[1]))).await.expect("the request form");
+    let field = owner.find(By::Css(format!("#changes-{}", posts[1]))).await.expect("the request form");
     field.send_keys("Say nine in the morning to six in the evening.").await.unwrap();
     press(&owner, "Send the request for changes").await;
     assert_text(&owner, "Changes requested").await;

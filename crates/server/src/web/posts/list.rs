@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
 use steward_app::authz::Need;
-use steward_app::posts::drafts::{PostFilter, browse_posts};
+use steward_app::posts::drafts::{Browse, PostFilter, browse_posts};
 use steward_domain::capability::Capability;
 use steward_domain::post::PostState;
 
@@ -95,8 +95,8 @@ async fn posts_view(state: &AppState, viewer: &Viewer, id: &str, q: &PostsQuery)
     let a = access(state, viewer, id, Need::Capability(Capability::AccountView)).await?;
     let filter = parse_filter(q.state.as_deref())?;
     let author = q.author.as_deref().filter(|a| !a.is_empty());
-    let list =
-        browse_posts(state, &viewer.ctx(), &viewer.principal, id, filter, author, q.cursor.as_deref(), PAGE).await?;
+    let browse = Browse { filter, author, cursor: q.cursor.as_deref(), limit: Some(PAGE) };
+    let list = browse_posts(state, &viewer.ctx(), &viewer.principal, id, browse).await?;
     let names = member_names(state, viewer, id).await?;
     let zone = account_zone(&a.account);
     let tz = viewer.tz.as_ref();
@@ -126,7 +126,7 @@ async fn posts_view(state: &AppState, viewer: &Viewer, id: &str, q: &PostsQuery)
         list.next_cursor.map(|c| with_query(id, &[("state", &state_q), ("author", &author_q), ("cursor", &c)]));
     let newest_href = q.cursor.as_ref().map(|_| with_query(id, &[("state", &state_q), ("author", &author_q)]));
     let mut authors: Vec<(String, String)> = names.into_iter().collect();
-    authors.sort_by(|x, y| x.1.to_lowercase().cmp(&y.1.to_lowercase()));
+    authors.sort_by_key(|a| a.1.to_lowercase());
     authors.insert(0, (String::new(), "Everyone".into()));
     let states = FILTERS.iter().map(|(v, l)| ((*v).to_string(), (*l).to_string())).collect();
     let mut layout = viewer.layout(format!("Posts of {}", a.account.display_name));
@@ -174,7 +174,7 @@ mod tests {
         for (value, _) in FILTERS {
             assert!(parse_filter(Some(value)).is_ok(), "{value}");
         }
-        assert_eq!(parse_filter(Some("held")).unwrap(), Some(PostFilter::Held));
+        assert!(matches!(parse_filter(Some("held")), Ok(Some(PostFilter::Held))));
         assert!(parse_filter(Some("lost")).is_err());
     }
 }
