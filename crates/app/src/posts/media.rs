@@ -2,6 +2,7 @@
 //! stored under the data directory), finding a stored file to serve it, and resolving a URL
 //! Steward gave out back to its upload.
 use std::path::{Path, PathBuf};
+use steward_domain::ids::AccountId;
 
 use futures_util::{Stream, StreamExt};
 use serde_json::json;
@@ -59,7 +60,7 @@ pub async fn upload_media<S, B, E>(
     s: &Services,
     ctx: &Ctx,
     who: &Principal,
-    account_id: &str,
+    account_id: &AccountId,
     upload: Upload<S>,
 ) -> AppResult<MediaView>
 where
@@ -164,11 +165,12 @@ pub async fn media_file(
     s: &Services,
     ctx: &Ctx,
     who: &Principal,
-    account_id: &str,
+    account_id: &AccountId,
     media_id: &str,
 ) -> AppResult<StoredFile> {
     authorize(s, ctx, who, account_id, Need::Capability(Capability::AccountView)).await?;
-    let row = s.store.media_upload(media_id).await?.filter(|m| m.account_id == account_id).ok_or(AppError::NotFound)?;
+    let row =
+        s.store.media_upload(media_id).await?.filter(|m| m.account_id == *account_id).ok_or(AppError::NotFound)?;
     Ok(StoredFile { path: media_dir(s).join(&row.id), content_type: row.content_type })
 }
 
@@ -178,18 +180,18 @@ pub async fn media_file(
 /// account's file.
 pub async fn stored_media(
     state: &Services,
-    account_id: &str,
+    account_id: &AccountId,
     url: &str,
 ) -> AppResult<Option<(MediaUploadRow, PathBuf)>> {
     let prefix = format!("{}/api/v1/accounts/", state.settings.public_url.trim_end_matches('/'));
     let Some(rest) = url.strip_prefix(&prefix) else { return Ok(None) };
     let foreign = || AppError::validation("media", "names a file that was not uploaded to this account");
     let Some((url_account, media_id)) = rest.split_once("/media/") else { return Err(foreign()) };
-    if url_account != account_id {
+    if *account_id != *url_account {
         return Err(foreign());
     }
     match state.store.media_upload(media_id).await? {
-        Some(row) if row.account_id == account_id => {
+        Some(row) if row.account_id == *account_id => {
             let path = media_dir(state).join(&row.id);
             Ok(Some((row, path)))
         }

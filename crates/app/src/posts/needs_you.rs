@@ -1,6 +1,7 @@
 //! What waits for a person across their accounts, shown first on their home: posts they may
 //! approve, their drafts sent back with a request for changes, and posts the scheduler held.
 use steward_domain::capability::Capability;
+use steward_domain::ids::AccountId;
 use steward_domain::post::HoldReason;
 
 use crate::accounts::view::list_accounts;
@@ -62,14 +63,18 @@ pub async fn needs_you(s: &Services, ctx: &Ctx, who: &Principal) -> AppResult<Ve
         if view.my_status != "active" {
             continue;
         }
-        let Ok(access) = authorize(s, ctx, who, &view.id, Need::Capability(Capability::AccountView)).await else {
+        let account_id = AccountId::new(view.id.clone());
+        let Ok(access) = authorize(s, ctx, who, &account_id, Need::Capability(Capability::AccountView)).await else {
             continue;
         };
-        let me = who.user_id.as_str();
-        let to_review =
-            if access.has(Capability::PostsApprove) { s.store.count_awaiting_approval(&view.id, me).await? } else { 0 };
+        let me = &who.user_id;
+        let to_review = if access.has(Capability::PostsApprove) {
+            s.store.count_awaiting_approval(&account_id, me).await?
+        } else {
+            0
+        };
         let mut sent_back: Vec<SentBack> = Vec::new();
-        for row in s.store.changes_requested_of(&view.id, me, NEEDS_YOU_PER_ACCOUNT).await? {
+        for row in s.store.changes_requested_of(&account_id, me, NEEDS_YOU_PER_ACCOUNT).await? {
             // Two reviewers may both have asked: the post is one line, with the latest request.
             if sent_back.iter().any(|b| b.post_id == row.id.as_str()) {
                 continue;
@@ -85,12 +90,10 @@ pub async fn needs_you(s: &Services, ctx: &Ctx, who: &Principal) -> AppResult<Ve
         let reschedules = access.has(Capability::PostsPublish);
         let held = s
             .store
-            .held_posts(&view.id, NEEDS_YOU_PER_ACCOUNT)
+            .held_posts(&account_id, NEEDS_YOU_PER_ACCOUNT)
             .await?
             .into_iter()
-            .filter(|p| {
-                reschedules || p.author_id.as_str() == me || p.scheduled_by.as_ref().is_some_and(|b| b.as_str() == me)
-            })
+            .filter(|p| reschedules || p.author_id == *me || p.scheduled_by.as_ref() == Some(me))
             .map(|p| Held { post_id: p.id.to_string(), title: p.title, text: p.text, reason: p.hold_reason })
             .collect();
         let needs = AccountNeeds { account_id: view.id, account_name: view.display_name, to_review, sent_back, held };

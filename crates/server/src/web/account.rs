@@ -6,6 +6,7 @@ use axum::response::Response;
 use serde::Deserialize;
 use steward_app::AppError;
 use steward_domain::capability::Capability;
+use steward_domain::ids::AccountId;
 use steward_domain::platform;
 use steward_domain::windows::parse_time_zone;
 
@@ -110,7 +111,7 @@ pub fn account_nav(access: &AccountAccess, current: &str) -> AccountNav {
 }
 
 /// Authorizes the viewer on the account through the one authorization point.
-pub async fn access(state: &AppState, viewer: &Viewer, id: &str, need: Need) -> Result<AccountAccess, ApiError> {
+pub async fn access(state: &AppState, viewer: &Viewer, id: &AccountId, need: Need) -> Result<AccountAccess, ApiError> {
     Ok(authorize(state, &viewer.ctx(), &viewer.principal, id, need).await?)
 }
 
@@ -231,7 +232,7 @@ struct OverviewPage {
 async fn overview_page(
     state: &AppState,
     viewer: &Viewer,
-    id: &str,
+    id: &AccountId,
     notice: Option<String>,
 ) -> Result<OverviewPage, ApiError> {
     let a = access(state, viewer, id, Need::ReadAccountAndRules).await?;
@@ -271,7 +272,7 @@ async fn overview_page(
 pub async fn overview(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path(id): Path<String>,
+    Path(id): Path<AccountId>,
     Query(q): Query<NoticeQuery>,
 ) -> Result<Response, PageError> {
     let page = overview_page(&state, &viewer, &id, notice_text(q.notice.as_deref())).await.or_page(&viewer)?;
@@ -281,7 +282,7 @@ pub async fn overview(
 pub async fn accept_rules(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path(id): Path<String>,
+    Path(id): Path<AccountId>,
     data: FormData,
 ) -> Result<Response, PageError> {
     let version = data.text("version").parse::<i64>().unwrap_or(-1);
@@ -301,7 +302,7 @@ pub async fn accept_rules(
 pub async fn check(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path(id): Path<String>,
+    Path(id): Path<AccountId>,
 ) -> Result<Response, PageError> {
     let result = check::check_account(&state, &viewer.ctx(), &viewer.principal, &id).await.map_err(ApiError);
     let mut page = overview_page(&state, &viewer, &id, None).await.or_page(&viewer)?;
@@ -327,7 +328,7 @@ pub async fn check(
 pub async fn leave(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path(id): Path<String>,
+    Path(id): Path<AccountId>,
 ) -> Result<Response, PageError> {
     let result = membership::leave(&state, &viewer.ctx(), &viewer.principal, &id).await;
     Ok(match result.map_err(ApiError) {
@@ -352,7 +353,11 @@ struct SettingsPage {
     zones: Html,
 }
 
-async fn settings_view(state: &AppState, viewer: &Viewer, id: &str) -> Result<(SettingsPage, AccountView), ApiError> {
+async fn settings_view(
+    state: &AppState,
+    viewer: &Viewer,
+    id: &AccountId,
+) -> Result<(SettingsPage, AccountView), ApiError> {
     let a = access(state, viewer, id, Need::Capability(Capability::SettingsManage)).await?;
     let forced_owner_approval = platform::kind_of(a.account.platform.as_str(), &a.account.account_kind)
         .is_some_and(|k| k.owner_approval_required);
@@ -393,7 +398,7 @@ fn settings_values(form: Form, v: &AccountView) -> Form {
 pub async fn settings_page(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path(id): Path<String>,
+    Path(id): Path<AccountId>,
     Query(q): Query<NoticeQuery>,
 ) -> Result<Response, PageError> {
     let (mut page, view) = settings_view(&state, &viewer, &id).await.or_page(&viewer)?;
@@ -407,7 +412,7 @@ pub async fn settings_page(
 async fn save_settings(
     state: &AppState,
     viewer: &Viewer,
-    id: &str,
+    id: &AccountId,
     body: SettingsRequest,
     unreadable: Vec<crate::error::FieldError>,
 ) -> Result<(), ApiError> {
@@ -433,7 +438,7 @@ fn number(data: &FormData, name: &str, errors: &mut Vec<(String, &'static str)>)
 pub async fn settings_submit(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path(id): Path<String>,
+    Path(id): Path<AccountId>,
     data: FormData,
 ) -> Result<Response, PageError> {
     let mut unreadable = Vec::new();
@@ -483,7 +488,7 @@ fn delete_question(id: &str, name: &str, form: Form) -> Confirm {
 pub async fn delete_submit(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path(id): Path<String>,
+    Path(id): Path<AccountId>,
     data: FormData,
 ) -> Result<Response, PageError> {
     if !confirmed(&data)

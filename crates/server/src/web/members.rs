@@ -2,6 +2,7 @@
 //! daily quota, extra or removed capabilities), pending invitations, changing or removing.
 use std::str::FromStr;
 use steward_app::AppError;
+use steward_domain::ids::{AccountId, UserId};
 
 use askama::Template;
 use axum::extract::State;
@@ -93,7 +94,7 @@ fn capability_options(a: &AccountAccess) -> Vec<(String, String)> {
         .collect()
 }
 
-async fn members_view(state: &AppState, viewer: &Viewer, id: &str) -> Result<MembersPage, ApiError> {
+async fn members_view(state: &AppState, viewer: &Viewer, id: &AccountId) -> Result<MembersPage, ApiError> {
     let a = access(state, viewer, id, Need::ReadAccountAndRules).await?;
     let list = list_members(state, &viewer.ctx(), &viewer.principal, id).await?;
     let can_manage = a.has(Capability::MembersManage);
@@ -154,7 +155,7 @@ async fn members_view(state: &AppState, viewer: &Viewer, id: &str) -> Result<Mem
 pub async fn members_page(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path(id): Path<String>,
+    Path(id): Path<AccountId>,
     Query(q): Query<crate::web::account::NoticeQuery>,
 ) -> Result<Response, PageError> {
     let mut page = members_view(&state, &viewer, &id).await.or_page(&viewer)?;
@@ -198,7 +199,7 @@ fn read_terms(data: &FormData, zone: &jiff::tz::TimeZone, errors: &mut Vec<Field
 pub async fn invite(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path(id): Path<String>,
+    Path(id): Path<AccountId>,
     data: FormData,
 ) -> Result<Response, PageError> {
     let zone = account_zone(&access(&state, &viewer, &id, Need::ReadAccountAndRules).await.or_page(&viewer)?.account);
@@ -232,7 +233,7 @@ pub async fn invite(
     })
 }
 
-async fn row_failed(state: &AppState, viewer: &Viewer, id: &str, e: &ApiError) -> Result<Response, PageError> {
+async fn row_failed(state: &AppState, viewer: &Viewer, id: &AccountId, e: &ApiError) -> Result<Response, PageError> {
     let mut page = members_view(state, viewer, id).await.or_page(viewer)?;
     page.row_error = Some(crate::web::sentence(e));
     Ok(render_failed(&page, e))
@@ -241,7 +242,7 @@ async fn row_failed(state: &AppState, viewer: &Viewer, id: &str, e: &ApiError) -
 pub async fn withdraw(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path((id, inv)): Path<(String, String)>,
+    Path((id, inv)): Path<(AccountId, String)>,
 ) -> Result<Response, PageError> {
     let result = withdraw_invitation(&state, &viewer.ctx(), &viewer.principal, &id, &inv).await;
     match result.map_err(ApiError) {
@@ -254,7 +255,7 @@ pub async fn withdraw(
 pub async fn resend(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path((id, inv)): Path<(String, String)>,
+    Path((id, inv)): Path<(AccountId, String)>,
 ) -> Result<Response, PageError> {
     let result = resend_invitation(&state, &viewer.ctx(), &viewer.principal, &id, &inv).await;
     match result.map_err(ApiError) {
@@ -270,10 +271,10 @@ pub async fn resend(
 
 /// The confirmation page for removing a member, when the viewer manages members here (else
 /// the use case answers with its refusal).
-async fn ask_remove(state: &AppState, viewer: &Viewer, id: &str, user_id: &str) -> Option<Response> {
+async fn ask_remove(state: &AppState, viewer: &Viewer, id: &AccountId, user_id: &UserId) -> Option<Response> {
     let a = access(state, viewer, id, Need::Capability(Capability::MembersManage)).await.ok()?;
     let members = list_members(state, &viewer.ctx(), &viewer.principal, id).await.ok()?;
-    let member = members.into_iter().find(|m| m.user_id == user_id)?;
+    let member = members.into_iter().find(|m| m.user_id == user_id.as_str())?;
     Some(ask(
         viewer,
         Confirm {
@@ -295,7 +296,7 @@ async fn ask_remove(state: &AppState, viewer: &Viewer, id: &str, user_id: &str) 
 pub async fn remove(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path((id, user_id)): Path<(String, String)>,
+    Path((id, user_id)): Path<(AccountId, UserId)>,
     data: FormData,
 ) -> Result<Response, PageError> {
     if !confirmed(&data)
@@ -326,7 +327,7 @@ struct MemberPage {
 async fn member_view(
     state: &AppState,
     viewer: &Viewer,
-    id: &str,
+    id: &AccountId,
     user_id: &str,
 ) -> Result<(MemberPage, jiff::tz::TimeZone), ApiError> {
     let a = access(state, viewer, id, Need::Capability(Capability::MembersManage)).await?;
@@ -370,7 +371,7 @@ async fn member_view(
 pub async fn member_page(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path((id, user_id)): Path<(String, String)>,
+    Path((id, user_id)): Path<(AccountId, String)>,
 ) -> Result<Response, PageError> {
     let (page, _) = member_view(&state, &viewer, &id, &user_id).await.or_page(&viewer)?;
     Ok(render(StatusCode::OK, &page))
@@ -379,7 +380,7 @@ pub async fn member_page(
 pub async fn member_submit(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path((id, user_id)): Path<(String, String)>,
+    Path((id, user_id)): Path<(AccountId, UserId)>,
     data: FormData,
 ) -> Result<Response, PageError> {
     let (mut page, zone) = member_view(&state, &viewer, &id, &user_id).await.or_page(&viewer)?;

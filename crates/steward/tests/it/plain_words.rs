@@ -138,7 +138,7 @@ both_backends! {
         assert!(html.contains("Firefox on Windows"), "the browser in words: {html}");
         // A locked-down account says so in words wherever its status shows.
         let mut tx = app.state.store.begin().await.unwrap();
-        tx.set_account_status(&id, "locked_down", app.clock.now_us()).await.unwrap();
+        tx.set_account_status(&steward_domain::ids::AccountId::new(id.clone()), "locked_down", app.clock.now_us()).await.unwrap();
         tx.commit().await.unwrap();
         for (path, who) in [("/".to_string(), &owner), (format!("/accounts/{id}"), &owner), ("/".to_string(), &editor)] {
             let (_, html) = page(&app, who, &path).await;

@@ -10,6 +10,7 @@ use steward_app::posts::review::{self, ApproveRequest, CommentRequest, RequestCh
 use steward_app::posts::scheduling::{self, ScheduleRequest};
 use steward_app::posts::view::{available_actions, parse_media};
 use steward_domain::capability::Capability;
+use steward_domain::ids::{AccountId, PostId};
 use steward_domain::platform;
 use steward_domain::post::PostActionKind;
 
@@ -47,7 +48,7 @@ fn refill(mut page: EditorPage, viewer: &Viewer, data: FormData, e: &ApiError) -
 pub async fn create_submit(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path(id): Path<String>,
+    Path(id): Path<AccountId>,
     data: FormData,
 ) -> Result<Response, PageError> {
     let a = access(&state, &viewer, &id, Need::Capability(Capability::DraftsCreate)).await.or_page(&viewer)?;
@@ -74,7 +75,7 @@ pub async fn create_submit(
 pub async fn edit_submit(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path(pid): Path<String>,
+    Path(pid): Path<PostId>,
     data: FormData,
 ) -> Result<Response, PageError> {
     let result = async {
@@ -84,7 +85,10 @@ pub async fn edit_submit(
             EditRequest { text: Some(form_text(&data, "text")), title: Some(data.opt("title")), media: Some(media) };
         // The version the form was filled from: a stale one is refused (412 in the API).
         let based_on = BasedOn::Tags(vec![data.text("etag")]);
-        Ok::<_, ApiError>(drafts::edit_post(&state, &viewer.ctx(), &viewer.principal, &pid, &based_on, body).await?)
+        Ok::<_, ApiError>(
+            drafts::edit_post(&state, &viewer.ctx(), &viewer.principal, &PostId::new(pid.to_string()), &based_on, body)
+                .await?,
+        )
     }
     .await;
     Ok(match result {
@@ -110,7 +114,7 @@ enum Slot {
 async fn after_action<T>(
     state: &AppState,
     viewer: &Viewer,
-    pid: &str,
+    pid: &PostId,
     data: FormData,
     result: Result<T, ApiError>,
     slot: Slot,
@@ -159,7 +163,7 @@ async fn after_action<T>(
 pub async fn submit(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path(pid): Path<String>,
+    Path(pid): Path<PostId>,
     data: FormData,
 ) -> Result<Response, PageError> {
     let r = review::submit_post(&state, &viewer.ctx(), &viewer.principal, &pid).await.map_err(ApiError);
@@ -169,7 +173,7 @@ pub async fn submit(
 pub async fn approve(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path(pid): Path<String>,
+    Path(pid): Path<PostId>,
     data: FormData,
 ) -> Result<Response, PageError> {
     let version = data.text("version").parse::<i64>().unwrap_or(-1);
@@ -181,7 +185,7 @@ pub async fn approve(
 pub async fn request_changes(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path(pid): Path<String>,
+    Path(pid): Path<PostId>,
     data: FormData,
 ) -> Result<Response, PageError> {
     let input = RequestChangesRequest { comment: form_text(&data, "comment") };
@@ -192,7 +196,7 @@ pub async fn request_changes(
 pub async fn schedule(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path(pid): Path<String>,
+    Path(pid): Path<PostId>,
     data: FormData,
 ) -> Result<Response, PageError> {
     let r = async {
@@ -202,7 +206,10 @@ pub async fn schedule(
         let zone = account_zone(&a.account);
         let at = local_input_to_rfc3339(&data.text("at"), &zone).map_err(|m| ApiError::validation("at", m))?;
         let input = ScheduleRequest { at };
-        Ok::<_, ApiError>(scheduling::schedule_post(&state, &viewer.ctx(), &viewer.principal, &pid, input).await?)
+        Ok::<_, ApiError>(
+            scheduling::schedule_post(&state, &viewer.ctx(), &viewer.principal, &PostId::new(pid.to_string()), input)
+                .await?,
+        )
     }
     .await;
     after_action(&state, &viewer, &pid, data, r, Slot::Schedule, "scheduled").await
@@ -211,7 +218,7 @@ pub async fn schedule(
 pub async fn publish_now(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path(pid): Path<String>,
+    Path(pid): Path<PostId>,
     data: FormData,
 ) -> Result<Response, PageError> {
     let r = scheduling::publish_now(&state, &viewer.ctx(), &viewer.principal, &pid).await.map_err(ApiError);
@@ -220,7 +227,7 @@ pub async fn publish_now(
 
 /// The confirmation page for cancelling, when the viewer could cancel the post now (else the
 /// use case answers, and its refusal is shown as for any action).
-async fn ask_cancel(state: &AppState, viewer: &Viewer, pid: &str) -> Option<Response> {
+async fn ask_cancel(state: &AppState, viewer: &Viewer, pid: &PostId) -> Option<Response> {
     let post = state.store.post(pid).await.ok()??;
     let a = access(state, viewer, &post.account_id, Need::Capability(Capability::AccountView)).await.ok()?;
     let approvals = state.store.post_approvals(pid).await.ok()?;
@@ -251,7 +258,7 @@ async fn ask_cancel(state: &AppState, viewer: &Viewer, pid: &str) -> Option<Resp
 pub async fn cancel(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path(pid): Path<String>,
+    Path(pid): Path<PostId>,
     data: FormData,
 ) -> Result<Response, PageError> {
     if !confirmed(&data)
@@ -266,7 +273,7 @@ pub async fn cancel(
 pub async fn comment(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path(pid): Path<String>,
+    Path(pid): Path<PostId>,
     data: FormData,
 ) -> Result<Response, PageError> {
     let input = CommentRequest { body: form_text(&data, "body") };

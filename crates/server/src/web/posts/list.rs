@@ -8,6 +8,7 @@ use serde::Deserialize;
 use steward_app::authz::Need;
 use steward_app::posts::drafts::{Browse, PostFilter, browse_posts};
 use steward_domain::capability::Capability;
+use steward_domain::ids::AccountId;
 use steward_domain::post::PostState;
 
 use super::shared::{label_of, member_names, name_of, state_label};
@@ -91,7 +92,7 @@ fn with_query(id: &str, pairs: &[(&str, &str)]) -> String {
     format!("/accounts/{id}/posts?{}", serde_urlencoded::to_string(kept).unwrap_or_default())
 }
 
-async fn posts_view(state: &AppState, viewer: &Viewer, id: &str, q: &PostsQuery) -> Result<PostsPage, ApiError> {
+async fn posts_view(state: &AppState, viewer: &Viewer, id: &AccountId, q: &PostsQuery) -> Result<PostsPage, ApiError> {
     let a = access(state, viewer, id, Need::Capability(Capability::AccountView)).await?;
     let filter = parse_filter(q.state.as_deref())?;
     let author = q.author.as_deref().filter(|a| !a.is_empty());
@@ -158,7 +159,7 @@ fn state_class(state: &str) -> &'static str {
 pub async fn posts_page(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path(id): Path<String>,
+    Path(id): Path<AccountId>,
     Query(q): Query<PostsQuery>,
 ) -> Result<Response, PageError> {
     let page = posts_view(&state, &viewer, &id, &q).await.or_page(&viewer)?;
