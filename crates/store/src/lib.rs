@@ -43,9 +43,9 @@ pub use notifications::{
 };
 pub use oauth::{MastodonAppRow, NewOauthState, OauthStateRow, PageChoiceRow};
 pub use posts::{
-    ApprovalRow, CALENDAR_TEXT_CHARS, CalendarPostRow, MediaUploadRow, NewMediaUpload, NewPost, NewPostComment,
-    PaceSlotRow, PostCommentRow, PostContent, PostListQuery, PostRow, PostStateWrite, PostVersionRow,
-    PublishResultWrite, ScheduleWrite,
+    ApprovalRow, CALENDAR_TEXT_CHARS, CalendarPostRow, ChangesRequestedRow, HeldPostRow, MediaUploadRow,
+    NewMediaUpload, NewPost, NewPostComment, PaceSlotRow, PostCommentRow, PostContent, PostListQuery, PostRow,
+    PostStateWrite, PostVersionRow, PublishResultWrite, ScheduleWrite,
 };
 pub use publishing::{
     JobStart, JobUpdate, NewSandboxComment, NewSandboxPost, PublishAttemptRow, PublishJobRow, PublishedSlotRow,

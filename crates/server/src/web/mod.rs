@@ -13,6 +13,7 @@
 pub mod account;
 pub mod activity;
 pub mod alerts;
+pub mod confirm;
 pub mod connect;
 pub mod error;
 pub mod form;
@@ -26,6 +27,7 @@ pub mod reset;
 pub mod security;
 pub mod signin;
 pub mod time;
+pub mod words;
 
 use axum::Router;
 use axum::body::Body;
@@ -38,6 +40,7 @@ use axum::routing::{get, post};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use steward_app::AppError;
+use steward_domain::capability::Capability;
 
 use crate::auth::{AuthVia, CSRF_HEADER, Principal, csrf_token};
 use crate::error::ApiError;
@@ -87,7 +90,7 @@ pub fn router() -> Router<AppState> {
         .route("/accounts/{id}/calendar", get(posts::calendar_page))
         .route("/accounts/{id}/review", get(posts::review_page))
         .route("/accounts/{id}/posts/new", get(posts::new_post_page))
-        .route("/accounts/{id}/posts", post(posts::create_submit))
+        .route("/accounts/{id}/posts", get(posts::posts_page).post(posts::create_submit))
         .route("/posts/{pid}", get(posts::post_page).post(posts::edit_submit))
         .route("/posts/{pid}/submit", post(posts::submit))
         .route("/posts/{pid}/approve", post(posts::approve))
@@ -408,6 +411,12 @@ pub fn sentence(error: &ApiError) -> String {
         ApiError(AppError::Unauthenticated { .. }) => "Your sign-in has ended; sign in again.".to_string(),
         ApiError(AppError::Forbidden(d)) if d.contains("CSRF") => {
             "This form has expired (you may have signed in again elsewhere); reload the page and try again.".to_string()
+        }
+        // "you do not have `audit.view` on this account": the right in words, not its id.
+        ApiError(AppError::Forbidden(d))
+            if let Some(c) = d.split('`').nth(1).and_then(|id| id.parse::<Capability>().ok()) =>
+        {
+            format!("You may not {} on this account", html::describe_capability(c))
         }
         other => other.describe(),
     };

@@ -25,6 +25,7 @@ mod lockdown;
 mod moderation;
 mod notifications;
 mod passwords;
+mod plain_words;
 mod posts;
 mod process;
 mod publishing;
