@@ -97,6 +97,22 @@ pub async fn export_me(s: &Services, who: &Principal) -> AppResult<PersonalExpor
                 "expires_at": rfc3339(i.expires_at), "accepted_at": at(i.accepted_at), "withdrawn_at": at(i.withdrawn_at)})
         })
         .collect();
+    // Every notification the person may still see, read a page at a time (the same visibility
+    // as `GET /notifications`: none about an account they have left).
+    let mut notifications: Vec<Value> = Vec::new();
+    let mut before: Option<(i64, String)> = None;
+    loop {
+        let page = s.store.notifications_for_user(&user.id, s.clock.now_us(), false, before.clone(), 500).await?;
+        let full = page.len() == 500;
+        before = page.last().map(|n| (n.created_at, n.id.clone()));
+        notifications.extend(page.into_iter().map(|n| {
+            json!({"id": n.id, "kind": n.kind, "account_id": n.account_id, "post_id": n.post_id, "text": n.text,
+                "created_at": rfc3339(n.created_at), "read_at": at(n.read_at)})
+        }));
+        if !full {
+            break;
+        }
+    }
     let head = json!({
         "format": "steward.personal-export.v1",
         "exported_at": rfc3339(s.clock.now_us()),
@@ -106,7 +122,7 @@ pub async fn export_me(s: &Services, who: &Principal) -> AppResult<PersonalExpor
         "tokens": tokens,
         "memberships": memberships,
         "invitations": invitations,
-        "notifications": [],
+        "notifications": notifications,
     });
     // The object without its closing brace; the streamed lists follow it.
     let mut head = head.to_string();

@@ -57,9 +57,16 @@ both_backends! {
         assert!(!r.text.contains(&editor.token), "the session token leaked");
         assert!(!r.text.contains("$argon2"), "a password hash leaked");
         assert!(!r.text.contains(PASSWORD), "the password leaked");
-        // Only their own posts: the owner's export has none of the editor's.
+        // Only their own posts: the owner's export has none of the editor's, but holds the
+        // notification that the editor's post waits for their review.
+        let submit = app.post(&format!("/api/v1/posts/{post_id}/submit")).auth(&editor).json(json!({})).send().await;
+        assert!(submit.status == 200 || submit.status == 202, "{}", submit.text);
         let (_, theirs) = export(&app, &owner).await;
         assert_eq!(theirs["posts"].as_array().unwrap().len(), 0);
+        let told = theirs["notifications"].as_array().unwrap();
+        assert_eq!(told.len(), 1, "{theirs}");
+        assert_eq!(told[0]["kind"], "review_requested");
+        assert_eq!(told[0]["post_id"], post_id.as_str());
         // An access token does not reach it (a session is needed).
         app.get("/api/v1/me/export").bearer(&secret).send().await.assert_problem(403, "forbidden");
     }
