@@ -18,6 +18,7 @@ mod audit_scan;
 mod cache;
 mod decode;
 mod identity;
+mod media;
 mod oauth;
 mod posts;
 mod publishing;

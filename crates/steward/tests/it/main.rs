@@ -20,6 +20,7 @@ mod hardening;
 mod identity;
 mod invitation_mail;
 mod lockdown;
+mod media;
 mod passwords;
 mod posts;
 mod process;
