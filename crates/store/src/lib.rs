@@ -102,11 +102,22 @@ pub struct Store {
     pub(crate) cache: std::sync::Arc<cache::ReadCache>,
     /// Whether raising an alert queues email deliveries (false when the server has no mail).
     pub(crate) email_deliveries: bool,
+    /// SQLite has one writer at a time: this process's write transactions queue here, in
+    /// order, instead of at `BEGIN IMMEDIATE`, where a waiting connection sleeps in SQLite's
+    /// busy handler (1, 2, 5, 10… ms) long after the lock came free.
+    pub(crate) write_gate: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
+
+/// How long a write transaction waits for its turn at the write gate before it goes to SQLite's
+/// own lock anyway (the same bound as `busy_timeout`), so a nested transaction errs, never hangs.
+const WRITE_GATE_WAIT: Duration = Duration::from_secs(10);
 
 /// A write transaction. Dropping it without [`Tx::commit`] rolls everything back.
 pub struct Tx {
     pub(crate) inner: TxInner,
+    /// This transaction's turn at the SQLite write gate, given back when it ends (after
+    /// `inner`, so the next writer starts once this one committed or rolled back).
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
     pub(crate) cache: std::sync::Arc<cache::ReadCache>,
     pub(crate) backend: Backend,
     pub(crate) email_deliveries: bool,
@@ -195,7 +206,7 @@ impl Store {
             Pool::Postgres(_) => None,
         };
         let cache = std::sync::Arc::new(cache::ReadCache::new(sqlite_file.as_deref()));
-        Ok(Self { pool, cache, email_deliveries: true })
+        Ok(Self { pool, cache, email_deliveries: true, write_gate: Default::default() })
     }
 
     /// Whether alerts raised through this store queue email deliveries (on by default; off on
@@ -231,14 +242,23 @@ impl Store {
 
     /// Starts a write transaction.
     pub async fn begin(&self) -> Result<Tx> {
-        let inner = match &self.pool {
-            // IMMEDIATE takes SQLite's write lock up front: a deferred transaction that reads and
-            // then writes can fail with SQLITE_BUSY when another writer committed in between,
-            // which busy_timeout cannot cure.
-            Pool::Sqlite(p) => TxInner::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
-            Pool::Postgres(p) => TxInner::Postgres(p.begin().await?),
+        // IMMEDIATE takes SQLite's write lock up front: a deferred transaction that reads and
+        // then writes can fail with SQLITE_BUSY when another writer committed in between,
+        // which busy_timeout cannot cure.
+        let (inner, turn) = match &self.pool {
+            Pool::Sqlite(p) => {
+                let turn = tokio::time::timeout(WRITE_GATE_WAIT, self.write_gate.clone().lock_owned()).await.ok();
+                (TxInner::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?), turn)
+            }
+            Pool::Postgres(p) => (TxInner::Postgres(p.begin().await?), None),
         };
-        Ok(Tx { inner, cache: self.cache.clone(), backend: self.backend(), email_deliveries: self.email_deliveries })
+        Ok(Tx {
+            inner,
+            _turn: turn,
+            cache: self.cache.clone(),
+            backend: self.backend(),
+            email_deliveries: self.email_deliveries,
+        })
     }
 
     pub async fn close(&self) {
