@@ -26,6 +26,7 @@ mod posts;
 mod process;
 mod publishing;
 mod rate_limits;
+mod replicas;
 mod secrets;
 mod sessions;
 mod throttle;

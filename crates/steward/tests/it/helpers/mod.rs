@@ -17,6 +17,7 @@ pub mod binary;
 pub mod html;
 pub mod mail;
 pub mod oauth;
+pub mod replicas;
 pub mod seed;
 
 pub const PASSWORD: &str = "a-long-enough-passphrase";
