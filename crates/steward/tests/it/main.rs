@@ -13,6 +13,7 @@ mod alerts;
 mod api_errors;
 mod attacks;
 mod audit;
+mod burst;
 mod browser;
 mod connect;
 mod delegation;
