@@ -65,7 +65,7 @@ start_nginx() {
     mkdir -p "$WORK/nginx/logs"
     local servers="" i
     for i in "$@"; do
-        servers+="    server 127.0.0.1:${REPLICA_PORT[$i]} max_fails=1 fail_timeout=10s;\n"
+        servers+="    server 127.0.0.1:${REPLICA_PORT[$i]} max_fails=3 fail_timeout=5s;\n"
     done
     awk -v servers="$servers" -v port="$port" '
         /^    server 127\.0\.0\.1:808[0-9]/ { if (!done) { printf "%s", servers; done = 1 } next }

@@ -72,8 +72,13 @@ request = function()
     end
     return wrk.format("GET", "/api/v1/me", { ["Authorization"] = "Bearer $TOKEN" })
 end
+local statuses = {}
+response = function(status, headers, body)
+    statuses[status] = (statuses[status] or 0) + 1
+    if status >= 400 and (statuses[status] or 0) <= 3 then io.stderr:write(status .. " " .. body .. "\n") end
+end
 LUA
-wrk -t2 -c8 -d30s -s "$WORK/mixed.lua" "$BASE" >"$WORK/wrk.out" &
+wrk -t2 -c8 -d40s --timeout 30s -s "$WORK/mixed.lua" "$BASE" >"$WORK/wrk.out" &
 WRK_PID=$!
 sleep 3
 for i in 0 1 2; do
@@ -82,12 +87,13 @@ for i in 0 1 2; do
     sleep 1
     start_replica "$i" "$port"
     echo "replica $i restarted on port $port"
-    sleep 3
+    sleep 6
 done
 wait "$WRK_PID"
 cat "$WORK/wrk.out"
 if grep -qE 'Non-2xx|Socket errors' "$WORK/wrk.out"; then
-    echo "FAIL: errors through nginx during the rolling restart" >&2
+    echo "FAIL: errors through nginx during the rolling restart; nginx's log:" >&2
+    sort "$WORK/nginx/logs/error.log" | cut -c21- | sort | uniq -c | sort -rn | head -20 >&2
     exit 1
 fi
 
