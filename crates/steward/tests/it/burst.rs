@@ -49,7 +49,16 @@ async fn schedule_burst(store: &Store, posts: &[(String, String)], owner: &str, 
     let mut ids = Vec::new();
     for (account, text) in posts {
         let id = uuid_v7();
-        let new = NewPost { id: &id, account_id: account, author_id: owner, title: None, text, media: "[]", idempotency: None, now };
+        let new = NewPost {
+            id: &id,
+            account_id: account,
+            author_id: owner,
+            title: None,
+            text,
+            media: "[]",
+            idempotency: None,
+            now,
+        };
         tx.insert_post(new).await.unwrap();
         tx.insert_post_approval(&id, 1, owner, true, now).await.unwrap();
         let write = PostStateWrite {
@@ -93,8 +102,9 @@ async fn a_burst_on_three_replicas_goes_out_once_through_a_kill() {
     let c = r.client();
     let (owner, _) = person(&c, r.base(0), "burst@example.com").await;
     let store = Store::open(&r.database_url).await.unwrap();
-    let vault = steward_app::vault::Vault::load(&steward_app::config::MasterKeySource::Inline(r.master_key().to_string()))
-        .unwrap();
+    let vault =
+        steward_app::vault::Vault::load(&steward_app::config::MasterKeySource::Inline(r.master_key().to_string()))
+            .unwrap();
     let limits = MastodonConfig { api_limit: 100_000, statuses_limit: 100_000, ..MastodonConfig::default() };
     let d = MastodonDouble::start(limits).await.unwrap();
     let now = steward_app::clock::Clock::default().now_us();
@@ -148,7 +158,9 @@ async fn a_burst_on_three_replicas_goes_out_once_through_a_kill() {
         last = last.max(p.published_at.unwrap());
     }
     let late = Duration::from_micros(u64::try_from(last - due).unwrap());
-    println!("burst of {POSTS} on 3 replicas, one killed after {in_flight_at_kill}: the last out {late:?} after its due time");
+    println!(
+        "burst of {POSTS} on 3 replicas, one killed after {in_flight_at_kill}: the last out {late:?} after its due time"
+    );
     // Generous for a debug build on a busy machine, yet far below the hour-long re-check a
     // worker that did not wake at the lease's expiry would have waited.
     assert!(late < Duration::from_secs(180), "the last post went out {late:?} after it was due");

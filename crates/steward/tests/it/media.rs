@@ -28,7 +28,13 @@ fn png_of(len: usize) -> Vec<u8> {
 /// Posts `bytes` to the media route with `Transfer-Encoding: chunked` (no length announced, so
 /// only the streaming limit can stop it), 64 KiB a chunk; stops writing when the server has
 /// answered early. Returns the status line and the answer's body.
-async fn upload_chunked(app: &TestApp, who: &Session, account: &str, content_type: &str, bytes: &[u8]) -> (u16, String) {
+async fn upload_chunked(
+    app: &TestApp,
+    who: &Session,
+    account: &str,
+    content_type: &str,
+    bytes: &[u8],
+) -> (u16, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = tokio::net::TcpStream::connect(app.base.trim_start_matches("http://")).await.unwrap();
     let head = format!(
