@@ -238,7 +238,7 @@ pub async fn create_post(
     let post = PostRow {
         id: post_id.into(),
         account_id: account_id.to_string().into(),
-        author_id: who.user_id.clone().into(),
+        author_id: who.user_id.clone(),
         state: PostState::Draft,
         version: 1,
         title: input.title,
