@@ -3,7 +3,7 @@
 //! (the scheduler). `Ctx` carries where a request came from and the notes a refusal leaves
 //! for its audit event.
 use std::sync::{Arc, Mutex};
-use steward_domain::ids::UserId;
+use steward_domain::ids::{AccountId, UserId};
 
 use steward_domain::audit::Action;
 use steward_store::NewAuditEvent;
@@ -32,7 +32,7 @@ pub struct Principal {
     pub token_id: Option<String>,
     pub via: AuthVia,
     /// For personal access tokens: the accounts and capabilities the token is narrowed to.
-    pub token_accounts: Option<Vec<String>>,
+    pub token_accounts: Option<Vec<AccountId>>,
     pub token_capabilities: Option<Vec<String>>,
 }
 
@@ -126,7 +126,7 @@ impl AuditSlot {
         }
     }
     /// The social account this request concerns, so its owner sees denials in its activity.
-    pub fn set_account(&self, account_id: &str) {
+    pub fn set_account(&self, account_id: &AccountId) {
         if let Ok(mut s) = self.0.lock() {
             s.account_id = Some(account_id.to_string());
         }
@@ -156,7 +156,7 @@ impl Ctx {
         &self,
         state: &Services,
         actor: &AuditActor,
-        account_id: &str,
+        account_id: &AccountId,
         action: Action,
         target: Option<String>,
         detail: serde_json::Value,

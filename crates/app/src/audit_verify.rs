@@ -23,10 +23,26 @@ use std::io::Write;
 use std::path::Path;
 
 use steward_domain::audit_chain::{ChainBreak, ChainVerifier};
-use steward_store::{CheckpointRow, Store};
+use steward_store::{CheckpointRow, Store, StoreError};
 
-use crate::crypto::{MasterKey, constant_time_eq, hmac_sha256};
+use crate::crypto::{KeyError, MasterKey, constant_time_eq, hmac_sha256};
 use crate::services::Services;
+
+/// Why verifying, anchoring or pruning could not be done at all (a chain found broken is a
+/// [`Verdict`], not an error). The CLI and the anchor worker are the edges that report it.
+#[derive(Debug, thiserror::Error)]
+pub enum AuditVerifyError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot read the anchor file {}: {source}", path.display())]
+    ReadAnchor { path: std::path::PathBuf, source: std::io::Error },
+    #[error("cannot append to the anchor file: {0}")]
+    WriteAnchor(#[from] std::io::Error),
+    #[error("cannot load the master key: {0}")]
+    Key(#[from] KeyError),
+    #[error("a verification task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
 
 #[derive(Debug)]
 pub enum Verdict {
@@ -80,11 +96,11 @@ pub fn anchor_line(master: &MasterKey, at: i64, seq: i64, hash: &[u8]) -> String
 
 /// Every line of the anchor file; `Ok(None)` when there is no file. A line that cannot be read
 /// is a finding (the file was edited or damaged), not something to skip.
-pub fn read_anchor(path: &Path) -> anyhow::Result<Option<Result<Vec<AnchorLine>, ChainBreak>>> {
+pub fn read_anchor(path: &Path) -> Result<Option<Result<Vec<AnchorLine>, ChainBreak>>, AuditVerifyError> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(anyhow::anyhow!("cannot read the anchor file {}: {e}", path.display())),
+        Err(source) => return Err(AuditVerifyError::ReadAnchor { path: path.to_path_buf(), source }),
     };
     let mut lines = Vec::new();
     for (i, text) in text.lines().enumerate() {
@@ -150,7 +166,7 @@ fn checkpoint_message(seq: i64, hash: &[u8], at: i64) -> Vec<u8> {
 }
 
 /// Verifies every event and the recorded head, with the database only.
-pub async fn verify_chain(store: &Store, progress: impl FnMut(u64, u64)) -> anyhow::Result<Verdict> {
+pub async fn verify_chain(store: &Store, progress: impl FnMut(u64, u64)) -> Result<Verdict, AuditVerifyError> {
     verify_chain_with(store, &VerifyOptions::default(), progress).await
 }
 
@@ -160,7 +176,7 @@ pub async fn verify_chain_with(
     store: &Store,
     opts: &VerifyOptions<'_>,
     mut progress: impl FnMut(u64, u64),
-) -> anyhow::Result<Verdict> {
+) -> Result<Verdict, AuditVerifyError> {
     let (head_seq, head_hash) = store.audit_head().await?;
     let mut verifier = match store.latest_audit_checkpoint().await? {
         None => ChainVerifier::new(),
@@ -298,7 +314,7 @@ async fn walk_part(
     mut verifier: Option<ChainVerifier>,
     anchors: std::sync::Arc<std::collections::BTreeMap<i64, Vec<Vec<u8>>>>,
     checked: std::sync::Arc<std::sync::atomic::AtomicU64>,
-) -> anyhow::Result<Part> {
+) -> Result<Part, AuditVerifyError> {
     let mut part = Part { after, first: None, verifier: None, broken: None, head: None };
     let mut batches = store.audit_chain_batches(after, through);
     'walk: while let Some(batch) = batches.recv().await {
@@ -333,7 +349,7 @@ async fn walk_part(
 }
 
 /// Appends the current head to the anchor file if it moved since `last`; returns the head.
-pub async fn write_anchor(state: &Services, last: Option<i64>) -> anyhow::Result<i64> {
+pub async fn write_anchor(state: &Services, last: Option<i64>) -> Result<i64, AuditVerifyError> {
     let (seq, hash) = state.store.audit_head().await?;
     if Some(seq) == last || seq == 0 {
         return Ok(seq);
@@ -378,7 +394,7 @@ pub async fn anchor_logged(state: &Services, last: Option<i64>) -> Option<i64> {
 }
 
 /// Prunes events older than the retention horizon behind a signed checkpoint; returns how many.
-pub async fn prune(state: &Services) -> anyhow::Result<u64> {
+pub async fn prune(state: &Services) -> Result<u64, AuditVerifyError> {
     let Some(days) = state.settings.audit_retention_days else { return Ok(0) };
     let horizon = state.clock.now_us() - i64::from(days) * 86_400 * 1_000_000;
     let Some((seq, hash, at)) = state.store.last_audit_event_before(horizon).await? else { return Ok(0) };

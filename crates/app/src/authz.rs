@@ -3,6 +3,7 @@
 //! the database on each request, so a removal, expiry, suspension or downgrade applies to the
 //! very next request on every replica.
 use std::str::FromStr;
+use steward_domain::ids::AccountId;
 use steward_domain::status::MembershipStatus;
 
 use steward_domain::capability::{Capability, CapabilitySet, MemberRights};
@@ -72,7 +73,7 @@ impl AccountAccess {
 /// What an access token is narrowed to (nothing: a session, or an unnarrowed token).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Narrowing<'a> {
-    pub accounts: Option<&'a [String]>,
+    pub accounts: Option<&'a [AccountId]>,
     pub capabilities: Option<&'a [String]>,
 }
 
@@ -87,7 +88,7 @@ pub fn decide(
     now: i64,
 ) -> AppResult<(MemberRights, CapabilitySet)> {
     if let Some(accounts) = narrowing.accounts
-        && !accounts.iter().any(|id| account.id == *id)
+        && !accounts.contains(&account.id)
     {
         return Err(AppError::Forbidden("this access token is not valid for this account".into()));
     }
@@ -165,7 +166,7 @@ pub async fn authorize(
     state: &Services,
     ctx: &Ctx,
     principal: &Principal,
-    account_id: &str,
+    account_id: &AccountId,
     need: Need,
 ) -> AppResult<AccountAccess> {
     ctx.slot.set_account(account_id);
@@ -277,7 +278,7 @@ mod tests {
         let caps = vec!["account.view".to_string()];
         let narrowed = Narrowing { accounts: None, capabilities: Some(&caps) };
         assert!(matches!(decide(&narrowed, &account(0), &owner, need, 10), Err(AppError::Forbidden(_))));
-        let others = vec!["other".to_string()];
+        let others = vec![AccountId::from("other")];
         let elsewhere = Narrowing { accounts: Some(&others), capabilities: None };
         assert!(matches!(
             decide(&elsewhere, &account(0), &owner, Need::ReadAccountAndRules, 10),

@@ -8,6 +8,7 @@
 //! first, so nothing leaves Steward until the owner reconnects the account.
 use std::sync::Arc;
 use steward_domain::audit::Action;
+use steward_domain::ids::AccountId;
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -36,7 +37,7 @@ pub struct OauthCredential {
 /// Opens an account's sealed credential and parses it as `T`.
 pub async fn open_json<T: serde::de::DeserializeOwned>(
     state: &Services,
-    account_id: &str,
+    account_id: &AccountId,
 ) -> Result<T, CredentialError> {
     let row = state.store.sealed_credential(account_id).await?.ok_or(CredentialError::AccountNotFound)?;
     let Some(sealed) = row.credential_sealed.as_deref() else {
@@ -55,7 +56,7 @@ pub async fn open_json<T: serde::de::DeserializeOwned>(
 pub async fn seal_json_in<T: Serialize>(
     state: &Services,
     tx: &mut Tx,
-    account_id: &str,
+    account_id: &AccountId,
     value: &T,
 ) -> Result<(), CredentialError> {
     let plain = zeroize::Zeroizing::new(
@@ -66,7 +67,7 @@ pub async fn seal_json_in<T: Serialize>(
     Ok(())
 }
 
-pub async fn load(state: &Services, account_id: &str) -> Result<OauthCredential, CredentialError> {
+pub async fn load(state: &Services, account_id: &AccountId) -> Result<OauthCredential, CredentialError> {
     open_json(state, account_id).await
 }
 
@@ -74,7 +75,7 @@ pub async fn load(state: &Services, account_id: &str) -> Result<OauthCredential,
 pub async fn store_in(
     state: &Services,
     tx: &mut Tx,
-    account_id: &str,
+    account_id: &AccountId,
     cred: &OauthCredential,
 ) -> Result<(), CredentialError> {
     seal_json_in(state, tx, account_id, cred).await
@@ -116,7 +117,7 @@ impl From<CredentialError> for AppError {
 
 /// Refuses, before any platform call, an account whose credential the platform refused for
 /// good: only the owner's reconnection (a new credential, status `active`) lifts it.
-pub async fn ensure_live(state: &Services, account_id: &str) -> Result<(), CredentialError> {
+pub async fn ensure_live(state: &Services, account_id: &AccountId) -> Result<(), CredentialError> {
     let account = state.store.account_by_id(account_id).await?.ok_or(CredentialError::AccountNotFound)?;
     if matches!(account.status, AccountStatus::NeedsReconnect | AccountStatus::Disconnected) {
         return Err(CredentialError::NeedsReconnect);
@@ -124,7 +125,7 @@ pub async fn ensure_live(state: &Services, account_id: &str) -> Result<(), Crede
     Ok(())
 }
 
-fn refresh_lock(state: &Services, account_id: &str) -> Arc<tokio::sync::Mutex<()>> {
+fn refresh_lock(state: &Services, account_id: &AccountId) -> Arc<tokio::sync::Mutex<()>> {
     let mut locks = state.refresh_locks.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     locks.entry(account_id.to_string()).or_default().clone()
 }
@@ -170,7 +171,7 @@ async fn refresh_with_platform(
 /// account wait for a single refresh and then use its result.
 pub async fn fresh(
     state: &Services,
-    account_id: &str,
+    account_id: &AccountId,
     platform: &str,
     force: bool,
 ) -> Result<OauthCredential, CredentialError> {
@@ -214,7 +215,7 @@ pub async fn fresh(
 }
 
 /// Marks the account `needs_reconnect` and records why (the owner is alerted: `credential_failed`).
-pub async fn mark_needs_reconnect(state: &Services, account_id: &str, why: &str) -> Result<(), StoreError> {
+pub async fn mark_needs_reconnect(state: &Services, account_id: &AccountId, why: &str) -> Result<(), StoreError> {
     let mut tx = state.store.begin().await?;
     tx.set_account_status(account_id, "needs_reconnect", state.clock.now_us()).await?;
     tx.append_audit(system_event(state, account_id, Action::CredentialFailed, json!({ "reason": why }))).await?;
@@ -222,14 +223,18 @@ pub async fn mark_needs_reconnect(state: &Services, account_id: &str, why: &str)
     Ok(())
 }
 
-fn system_event(state: &Services, account_id: &str, action: Action, detail: serde_json::Value) -> NewAuditEvent {
+fn system_event(state: &Services, account_id: &AccountId, action: Action, detail: serde_json::Value) -> NewAuditEvent {
     let audit = Audit::on_account(account_id, action).target(format!("account:{account_id}")).detail(detail);
     usecase::system_event("steward (platform credential)", audit, state.clock.now_us())
 }
 
 /// Asks the platform who the account is, with the stored credential: refreshing it first if it
 /// is about to expire, and once more if the platform refuses the access token.
-pub async fn check_identity(state: &Services, account_id: &str, platform: &str) -> Result<Identity, CredentialError> {
+pub async fn check_identity(
+    state: &Services,
+    account_id: &AccountId,
+    platform: &str,
+) -> Result<Identity, CredentialError> {
     let call = |cred: OauthCredential| async move {
         let token = &cred.tokens.access_token;
         match Platform::parse(platform) {
@@ -316,14 +321,14 @@ pub async fn bluesky_sign_in(
 }
 
 /// The stored Bluesky credential.
-pub async fn bluesky_load(state: &Services, account_id: &str) -> Result<BlueskyCredential, CredentialError> {
+pub async fn bluesky_load(state: &Services, account_id: &AccountId) -> Result<BlueskyCredential, CredentialError> {
     open_json(state, account_id).await
 }
 
 /// A new Bluesky session after the PDS refused the stored one: refreshed, or signed in again
 /// with the app password when the refresh token is gone too; stored before it is used. A
 /// refused app password marks the account `needs_reconnect`. Single-flight per account.
-pub async fn bluesky_renewed(state: &Services, account_id: &str) -> Result<BlueskyCredential, CredentialError> {
+pub async fn bluesky_renewed(state: &Services, account_id: &AccountId) -> Result<BlueskyCredential, CredentialError> {
     ensure_live(state, account_id).await?;
     let before: BlueskyCredential = open_json(state, account_id).await?;
     let lock = refresh_lock(state, account_id);
@@ -367,7 +372,7 @@ pub async fn bluesky_renewed(state: &Services, account_id: &str) -> Result<Blues
 
 /// "Test connection" for Bluesky: the profile with the stored session, renewing the session
 /// (see [`bluesky_renewed`]) when the PDS refuses it.
-pub async fn bluesky_check(state: &Services, account_id: &str) -> Result<Identity, CredentialError> {
+pub async fn bluesky_check(state: &Services, account_id: &AccountId) -> Result<Identity, CredentialError> {
     ensure_live(state, account_id).await?;
     let cred: BlueskyCredential = open_json(state, account_id).await?;
     match bluesky::get_profile(&state.http, &cred.service, &cred.session).await {
@@ -382,7 +387,7 @@ pub async fn bluesky_check(state: &Services, account_id: &str) -> Result<Identit
 /// the token, refreshes once and runs it again; refused again, the account needs a reconnect.
 pub async fn with_token<T, F, Fut>(
     state: &Services,
-    account_id: &str,
+    account_id: &AccountId,
     platform: &str,
     call: F,
 ) -> Result<T, ConnectorError>
@@ -409,7 +414,11 @@ where
 }
 
 /// The same for Bluesky: the stored session, renewed once when the PDS refuses it.
-pub async fn with_bluesky_session<T, F, Fut>(state: &Services, account_id: &str, call: F) -> Result<T, ConnectorError>
+pub async fn with_bluesky_session<T, F, Fut>(
+    state: &Services,
+    account_id: &AccountId,
+    call: F,
+) -> Result<T, ConnectorError>
 where
     F: Fn(BlueskyCredential) -> Fut,
     Fut: std::future::Future<Output = Result<T, ConnectorError>>,

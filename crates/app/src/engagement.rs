@@ -9,6 +9,7 @@ use serde_json::json;
 use steward_connectors::ConnectorError;
 use steward_domain::audit::Action;
 use steward_domain::capability::Capability;
+use steward_domain::ids::{AccountId, PostId};
 use steward_domain::post::PostState;
 use steward_store::{AccountRow, NewPost, PostListQuery, PostStateWrite, ScheduleWrite};
 use utoipa::ToSchema;
@@ -77,7 +78,7 @@ pub enum ReplyOutcome {
 
 /// `(Steward post id, platform id)` of the account's recently published posts (sent reply
 /// drafts are replies on the platform, not posts).
-async fn published(s: &Services, account_id: &str) -> AppResult<Vec<(String, String)>> {
+async fn published(s: &Services, account_id: &AccountId) -> AppResult<Vec<(String, String)>> {
     let q = PostListQuery { state: Some("published"), limit: RECENT_POSTS, ..PostListQuery::default() };
     Ok(s.store
         .list_posts(account_id, &q)
@@ -122,7 +123,12 @@ fn view(c: PlatformComment, posts: &[(String, String)]) -> CommentView {
 }
 
 /// The comments on the account's recently published posts.
-pub async fn list_comments(s: &Services, ctx: &Ctx, who: &Principal, account_id: &str) -> AppResult<Vec<CommentView>> {
+pub async fn list_comments(
+    s: &Services,
+    ctx: &Ctx,
+    who: &Principal,
+    account_id: &AccountId,
+) -> AppResult<Vec<CommentView>> {
     let access = authorize(s, ctx, who, account_id, Need::Capability(Capability::AccountView)).await?;
     let posts = published(s, account_id).await?;
     let items = platforms::comments(s, &access.account, &external_ids(&posts))
@@ -137,7 +143,7 @@ pub async fn reply(
     s: &Services,
     ctx: &Ctx,
     who: &Principal,
-    account_id: &str,
+    account_id: &AccountId,
     comment_id: &str,
     input: ReplyRequest,
 ) -> AppResult<ReplyOutcome> {
@@ -198,14 +204,14 @@ async fn reply_draft(
             now,
         })
         .await?;
-        tx.set_post_reply_to(&post_id, comment_id).await?;
+        tx.set_post_reply_to(&PostId::new(post_id.to_string()), comment_id).await?;
         let write = PostStateWrite {
             state: in_review,
             schedule: ScheduleWrite::Keep,
             hold_reason: None,
             clear_approvals: false,
         };
-        if !tx.apply_post_transition(&post_id, draft, 1, &write, now).await? {
+        if !tx.apply_post_transition(&PostId::new(post_id.to_string()), draft, 1, &write, now).await? {
             return Err(AppError::internal(anyhow::anyhow!("the new reply draft {post_id} could not enter review")));
         }
         let audit =
@@ -219,11 +225,11 @@ async fn reply_draft(
         Ok(((), audit))
     })
     .await?;
-    current(s, account, &post_id).await
+    current(s, account, &PostId::new(post_id.to_string())).await
 }
 
 /// The account's follower count and the statistics of its recently published posts.
-pub async fn analytics(s: &Services, ctx: &Ctx, who: &Principal, account_id: &str) -> AppResult<AnalyticsView> {
+pub async fn analytics(s: &Services, ctx: &Ctx, who: &Principal, account_id: &AccountId) -> AppResult<AnalyticsView> {
     let access = authorize(s, ctx, who, account_id, Need::Capability(Capability::AnalyticsView)).await?;
     let posts = published(s, account_id).await?;
     let stats = platforms::analytics(s, &access.account, &external_ids(&posts))

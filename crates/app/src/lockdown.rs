@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use steward_domain::audit::{Action, LockdownDetail};
 use steward_domain::capability::Capability;
+use steward_domain::ids::AccountId;
 use steward_domain::status::AccountStatus;
 use utoipa::ToSchema;
 
@@ -50,7 +51,7 @@ pub async fn lockdown(
     s: &Services,
     ctx: &Ctx,
     who: &Principal,
-    account_id: &str,
+    account_id: &AccountId,
     input: LockdownRequest,
 ) -> AppResult<LockdownView> {
     let id = account_id;
@@ -116,7 +117,7 @@ pub struct LiftView {
 
 /// Lifts a lockdown. Owner only: `credential.manage`, the owner's own right over the account's
 /// platform connection, since lifting lets Steward publish with that credential again.
-pub async fn lift(s: &Services, ctx: &Ctx, who: &Principal, account_id: &str) -> AppResult<LiftView> {
+pub async fn lift(s: &Services, ctx: &Ctx, who: &Principal, account_id: &AccountId) -> AppResult<LiftView> {
     let id = account_id;
     ctx.slot.set_action(Action::LockdownLift, Some(format!("account:{id}")));
     authorize(s, ctx, who, id, Need::Capability(Capability::CredentialManage)).await?;

@@ -39,6 +39,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use steward_domain::audit::Action;
 use steward_domain::capability::Capability;
+use steward_domain::ids::{AccountId, PostId};
 use steward_domain::status::{AccountStatus, MembershipStatus};
 
 use serde_json::json;
@@ -106,7 +107,7 @@ impl SchedulerError {
     }
 
     /// Names the post a database failure happened on (other failures already name theirs).
-    fn on_post(self, post_id: &str) -> Self {
+    fn on_post(self, post_id: &PostId) -> Self {
         match self {
             Self::Store(source) => Self::PostStore { post_id: post_id.to_string(), source },
             other => other,
@@ -119,7 +120,7 @@ type Result<T, E = SchedulerError> = std::result::Result<T, E>;
 /// The idempotency key of one post version: the same on every attempt, different for each
 /// version (an edited post is new content).
 #[must_use]
-pub fn idempotency_key(post_id: &str, version: i64) -> String {
+pub fn idempotency_key(post_id: &PostId, version: i64) -> String {
     let digest = Sha256::digest(format!("steward.publish.v1:{post_id}:{version}").as_bytes());
     format!("stw-{}", hex::encode(&digest[..16]))
 }
@@ -197,15 +198,17 @@ pub async fn run_once(state: &Services) -> Result<usize> {
     let jobs = tx.lock_claimable_jobs(now, cfg.batch).await?;
     let claimed = due.len() + jobs.len();
     for post_id in &due {
-        let prepared = prepare_due(state, &mut tx, post_id, &worker, now, lease_until, &mut notices).await;
-        if let Some(w) = prepared.map_err(|e| e.on_post(post_id))? {
+        let prepared =
+            prepare_due(state, &mut tx, &PostId::new(post_id.to_string()), &worker, now, lease_until, &mut notices)
+                .await;
+        if let Some(w) = prepared.map_err(|e| e.on_post(&PostId::new(post_id.to_string())))? {
             works.push(w);
         }
     }
     for job in jobs {
         let post_id = job.post_id.to_string();
         let prepared = prepare_job(state, &mut tx, job, &worker, now, lease_until).await;
-        if let Some(w) = prepared.map_err(|e| e.on_post(&post_id))? {
+        if let Some(w) = prepared.map_err(|e| e.on_post(&PostId::new(post_id.to_string())))? {
             works.push(w);
         }
     }
@@ -265,9 +268,14 @@ async fn heartbeat(state: Services, ids: Vec<String>, worker: String) {
 }
 
 async fn call(state: &Services, w: &Work, worker: &str) -> Result<PublishOutcome, ConnectorError> {
-    let journal =
-        PublishJournal::new(state.store.clone(), &w.post_id, worker, w.prior_ref.clone(), state.clock.now_us())
-            .with_uncertain_since(w.uncertain_since);
+    let journal = PublishJournal::new(
+        state.store.clone(),
+        &PostId::new(w.post_id.to_string()),
+        worker,
+        w.prior_ref.clone(),
+        state.clock.now_us(),
+    )
+    .with_uncertain_since(w.uncertain_since);
     if let Some(platform_ref) = &w.poll {
         tracing::info!(platform = %w.account.platform, "asking the platform how the post is doing");
         return platforms::status(state, &w.account, platform_ref).await;
@@ -299,7 +307,13 @@ async fn call(state: &Services, w: &Work, worker: &str) -> Result<PublishOutcome
     platforms::publish(state, &w.account, &out, &journal).await
 }
 
-fn system_event(post: &str, account_id: &str, action: Action, detail: serde_json::Value, at: Micros) -> NewAuditEvent {
+fn system_event(
+    post: &str,
+    account_id: &AccountId,
+    action: Action,
+    detail: serde_json::Value,
+    at: Micros,
+) -> NewAuditEvent {
     let audit = Audit::on_account(account_id, action).target(format!("post:{post}")).detail(detail);
     usecase::system_event("steward (scheduler)", audit, at)
 }
@@ -407,7 +421,7 @@ fn scheduler_rights_now(post: &PostRow, member: Option<&MembershipRow>, now: Mic
 async fn prepare_due(
     state: &Services,
     tx: &mut Tx,
-    post_id: &str,
+    post_id: &PostId,
     worker: &str,
     now: Micros,
     lease_until: Micros,
@@ -538,7 +552,7 @@ async fn hold_post(
     Ok(())
 }
 
-async fn set_last_error(tx: &mut Tx, post_id: &str, state: &str, message: &str, now: Micros) -> Result<()> {
+async fn set_last_error(tx: &mut Tx, post_id: &PostId, state: &str, message: &str, now: Micros) -> Result<()> {
     tx.record_publish_result(
         post_id,
         state,
@@ -689,7 +703,7 @@ async fn rate_gate(tx: &mut Tx, account: &AccountRow, now: Micros) -> Result<Opt
 
 /// Counts a publish call toward the account's platform limits (platforms that publish none
 /// keep no count).
-async fn count_publish_call(tx: &mut Tx, account: &AccountRow, post_id: &str, now: Micros) -> Result<()> {
+async fn count_publish_call(tx: &mut Tx, account: &AccountRow, post_id: &PostId, now: Micros) -> Result<()> {
     let (lookback, max) = rate_limits::limits(account.platform.as_str()).lookback();
     if max > 0 {
         tx.record_publish_call(&account.id, post_id, now, now - lookback * 1_000_000).await?;
@@ -755,7 +769,9 @@ async fn record_outcomes(
     let mut notices = Vec::new();
     let mut tx = state.store.begin().await?;
     for (w, result) in results {
-        record_one(state, &mut tx, &w, result, worker, &mut notices).await.map_err(|e| e.on_post(&w.post_id))?;
+        record_one(state, &mut tx, &w, result, worker, &mut notices)
+            .await
+            .map_err(|e| e.on_post(&PostId::new(w.post_id.to_string())))?;
     }
     notify::raise_alerts(&mut tx, &notices, state.clock.now_us()).await?;
     tx.commit().await?;
@@ -838,7 +854,7 @@ async fn record_one(
     };
     let held = tx
         .update_publish_job(
-            &w.post_id,
+            &PostId::new(w.post_id.to_string()),
             worker,
             &JobUpdate {
                 state: job_state,
@@ -859,7 +875,7 @@ async fn record_one(
     let (outcome, attempt_error, action, detail) = match &next {
         Next::Published { external_id, external_url } => {
             tx.record_publish_result(
-                &w.post_id,
+                &PostId::new(w.post_id.to_string()),
                 publishing,
                 &PublishResultWrite {
                     state: PostState::Published.as_str(),
@@ -875,13 +891,13 @@ async fn record_one(
         }
         Next::Processing(r) => {
             let msg = format!("{platform} is still processing the post; Steward checks again shortly.");
-            set_last_error(tx, &w.post_id, publishing, &msg, now).await?;
+            set_last_error(tx, &PostId::new(w.post_id.to_string()), publishing, &msg, now).await?;
             ("processing", None, Action::PublishProcessing, json!({ "platform_ref": r, "attempt": w.attempt }))
         }
         Next::RateLimited(_) => {
             let retry_at = next_at.unwrap_or(now);
-            tx.block_account_until(account_id, retry_at, now).await?;
-            tx.give_back_publish_attempt(&w.post_id).await?;
+            tx.block_account_until(&AccountId::new(account_id.to_string()), retry_at, now).await?;
+            tx.give_back_publish_attempt(&PostId::new(w.post_id.to_string())).await?;
             let msg = format!(
                 "{platform}'s rate limit was reached; Steward tries again at {}.",
                 crate::clock::rfc3339(retry_at)
@@ -898,10 +914,12 @@ async fn record_one(
                     hold_reason: None,
                     clear_approvals: false,
                 };
-                tx.apply_post_transition(&w.post_id, publishing, w.version, &write, now).await?;
-                set_last_error(tx, &w.post_id, PostState::Scheduled.as_str(), &msg, now).await?;
+                tx.apply_post_transition(&PostId::new(w.post_id.to_string()), publishing, w.version, &write, now)
+                    .await?;
+                set_last_error(tx, &PostId::new(w.post_id.to_string()), PostState::Scheduled.as_str(), &msg, now)
+                    .await?;
             } else {
-                set_last_error(tx, &w.post_id, publishing, &msg, now).await?;
+                set_last_error(tx, &PostId::new(w.post_id.to_string()), publishing, &msg, now).await?;
             }
             (
                 "rate_limited",
@@ -913,7 +931,7 @@ async fn record_one(
         Next::Retry(e) => {
             let retry_at = next_at.unwrap_or(now);
             let msg = format!("{e}; Steward tries again at {}.", crate::clock::rfc3339(retry_at));
-            set_last_error(tx, &w.post_id, publishing, &msg, now).await?;
+            set_last_error(tx, &PostId::new(w.post_id.to_string()), publishing, &msg, now).await?;
             (
                 "transient",
                 Some(e.clone()),
@@ -927,8 +945,8 @@ async fn record_one(
                  can be scheduled again."
             );
             if w.account.status == AccountStatus::Active {
-                tx.set_account_status(account_id, "needs_reconnect", now).await?;
-                let failed = Audit::on_account(account_id, Action::CredentialFailed)
+                tx.set_account_status(&AccountId::new(account_id.to_string()), "needs_reconnect", now).await?;
+                let failed = Audit::on_account(&AccountId::new(account_id.to_string()), Action::CredentialFailed)
                     .target(format!("account:{account_id}"))
                     .detail(json!({ "reason": e }));
                 tx.append_audit(usecase::system_event("steward (platform credential)", failed, now)).await?;
@@ -939,11 +957,11 @@ async fn record_one(
                 hold_reason: Some(HoldReason::NeedsReconnect.as_str()),
                 clear_approvals: false,
             };
-            tx.apply_post_transition(&w.post_id, publishing, w.version, &write, now).await?;
-            set_last_error(tx, &w.post_id, PostState::Approved.as_str(), &msg, now).await?;
+            tx.apply_post_transition(&PostId::new(w.post_id.to_string()), publishing, w.version, &write, now).await?;
+            set_last_error(tx, &PostId::new(w.post_id.to_string()), PostState::Approved.as_str(), &msg, now).await?;
             tx.append_audit(system_event(
                 &w.post_id,
-                account_id,
+                &AccountId::new(account_id.to_string()),
                 Action::PostHeld,
                 json!({ "reason": HoldReason::NeedsReconnect.as_str(), "message": msg, "version": w.version }),
                 now,
@@ -955,7 +973,7 @@ async fn record_one(
         Next::Fail(e) => {
             let msg = format!("{platform} did not publish the post: {e}");
             tx.record_publish_result(
-                &w.post_id,
+                &PostId::new(w.post_id.to_string()),
                 publishing,
                 &PublishResultWrite {
                     state: PostState::Failed.as_str(),
@@ -976,7 +994,7 @@ async fn record_one(
         fields.insert("reply_to".into(), json!(reply_to));
     }
     tx.finish_publish_attempt(&w.attempt_id, outcome, attempt_error.as_deref(), now).await?;
-    tx.append_audit(system_event(&w.post_id, account_id, action, detail, now)).await?;
+    tx.append_audit(system_event(&w.post_id, &AccountId::new(account_id.to_string()), action, detail, now)).await?;
     Ok(())
 }
 
@@ -994,6 +1012,7 @@ fn notice(w: &Work, reason: &str, message: &str) -> PostNotice {
 #[cfg(test)]
 mod tests {
     use super::{SchedulerError, idempotency_key};
+    use steward_domain::ids::PostId;
     use steward_domain::post::{PostActionKind, PostError};
     use steward_store::StoreError;
 
@@ -1003,7 +1022,7 @@ mod tests {
         assert_eq!(plain.post_id(), None);
         assert_eq!(plain.to_string(), "conflict: publish_jobs");
 
-        let on_post = plain.on_post("p1");
+        let on_post = plain.on_post(&PostId::from("p1"));
         assert_eq!(on_post.post_id(), Some("p1"));
         assert_eq!(on_post.to_string(), "post p1: conflict: publish_jobs");
         let cause = std::error::Error::source(&on_post).expect("the store error is the cause");
@@ -1015,7 +1034,7 @@ mod tests {
         let refused =
             SchedulerError::Transition { post_id: "p2".into(), source: PostError::SystemOnly(PostActionKind::Due) };
         // Naming another post later (a wrapping caller) does not overwrite the one it is about.
-        let refused = refused.on_post("p3");
+        let refused = refused.on_post(&PostId::from("p3"));
         assert_eq!(refused.post_id(), Some("p2"));
         assert!(matches!(refused, SchedulerError::Transition { ref post_id, .. } if post_id == "p2"));
         assert!(refused.to_string().starts_with("post p2: "), "{refused}");
@@ -1023,9 +1042,9 @@ mod tests {
 
     #[test]
     fn keys_are_stable_per_version_and_differ_between_versions() {
-        assert_eq!(idempotency_key("p1", 1), idempotency_key("p1", 1));
-        assert_ne!(idempotency_key("p1", 1), idempotency_key("p1", 2));
-        assert_ne!(idempotency_key("p1", 1), idempotency_key("p2", 1));
-        assert!(idempotency_key("p1", 1).starts_with("stw-"));
+        assert_eq!(idempotency_key(&PostId::from("p1"), 1), idempotency_key(&PostId::from("p1"), 1));
+        assert_ne!(idempotency_key(&PostId::from("p1"), 1), idempotency_key(&PostId::from("p1"), 2));
+        assert_ne!(idempotency_key(&PostId::from("p1"), 1), idempotency_key(&PostId::from("p2"), 1));
+        assert!(idempotency_key(&PostId::from("p1"), 1).starts_with("stw-"));
     }
 }

@@ -3,6 +3,7 @@
 //! closed); a use case cannot forget the event, because the change has to hand it back.
 use serde_json::Value;
 use steward_domain::audit::Action;
+use steward_domain::ids::AccountId;
 use steward_store::{NewAuditEvent, Tx};
 
 use crate::actor::{AuditActor, Ctx};
@@ -20,7 +21,7 @@ pub struct Audit {
 
 impl Audit {
     /// An event on a social account (its owner sees it in the account's activity).
-    pub fn on_account(account_id: &str, action: Action) -> Self {
+    pub fn on_account(account_id: &AccountId, action: Action) -> Self {
         Audit {
             action,
             account_id: Some(account_id.to_string()),
@@ -69,7 +70,14 @@ pub fn system_event(by: &str, audit: Audit, at: steward_store::Micros) -> NewAud
 /// whose transaction is shaped by the store (locks taken before the change).
 pub async fn record(s: &Services, ctx: &Ctx, actor: &AuditActor, tx: &mut Tx, audit: Audit) -> AppResult<()> {
     let event = match &audit.account_id {
-        Some(account_id) => ctx.account_event(s, actor, account_id, audit.action, audit.target, audit.detail),
+        Some(account_id) => ctx.account_event(
+            s,
+            actor,
+            &AccountId::new(account_id.to_string()),
+            audit.action,
+            audit.target,
+            audit.detail,
+        ),
         None => ctx.event(s, actor, audit.action, audit.target, audit.detail),
     };
     tx.append_audit(event).await?;

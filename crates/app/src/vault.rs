@@ -21,6 +21,7 @@
 //! through it and after it, without a restart.
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use steward_domain::ids::{AccountId, UserId};
 
 use chacha20poly1305::XChaCha20Poly1305;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
@@ -165,13 +166,13 @@ impl Vault {
 
     /// The data key sealed under the primary master key, bound to its account.
     #[must_use]
-    pub fn wrap(&self, account_id: &str, data_key: &DataKey) -> Vec<u8> {
+    pub fn wrap(&self, account_id: &AccountId, data_key: &DataKey) -> Vec<u8> {
         self.refresh();
         self.current().wrapper.seal(&data_key_aad(account_id), &*data_key.0)
     }
 
     /// The account's data key, from its wrapped form under whichever master key it names.
-    pub fn unwrap(&self, account_id: &str, wrapped: &[u8]) -> Result<DataKey, KeyError> {
+    pub fn unwrap(&self, account_id: &AccountId, wrapped: &[u8]) -> Result<DataKey, KeyError> {
         let keys = self.keys_for(wrapped, |k| &k.wrapper);
         let bytes = keys.wrapper.open(&data_key_aad(account_id), wrapped)?;
         let key = <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| KeyError::Unseal)?;
@@ -187,7 +188,7 @@ impl Vault {
 
     /// `plaintext` sealed under `data_key`, bound to the account.
     #[must_use]
-    pub fn seal_credential(account_id: &str, data_key: &DataKey, plaintext: &[u8]) -> Vec<u8> {
+    pub fn seal_credential(account_id: &AccountId, data_key: &DataKey, plaintext: &[u8]) -> Vec<u8> {
         let cipher = XChaCha20Poly1305::new(&(*data_key.0).into());
         let nonce: [u8; 24] = random_array();
         let ct = cipher
@@ -202,7 +203,7 @@ impl Vault {
     }
 
     pub fn open_credential(
-        account_id: &str,
+        account_id: &AccountId,
         data_key: &DataKey,
         sealed: &[u8],
     ) -> Result<Zeroizing<Vec<u8>>, KeyError> {
@@ -219,7 +220,7 @@ impl Vault {
 
     /// A new account's credential: a fresh data key, wrapped, and the credential sealed under it.
     #[must_use]
-    pub fn seal_new_credential(&self, account_id: &str, plaintext: &[u8]) -> SealedCredential {
+    pub fn seal_new_credential(&self, account_id: &AccountId, plaintext: &[u8]) -> SealedCredential {
         let data_key = Self::new_data_key();
         SealedCredential {
             wrapped_data_key: self.wrap(account_id, &data_key),
@@ -231,7 +232,7 @@ impl Vault {
     /// existed, sealed directly under the master key (rotation upgrades those).
     pub fn open_stored_credential(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         wrapped_data_key: Option<&[u8]>,
         sealed: &[u8],
     ) -> Result<Zeroizing<Vec<u8>>, KeyError> {
@@ -261,7 +262,7 @@ impl Vault {
     }
 
     /// A wrapped data key re-wrapped under the primary master key (the credential is untouched).
-    pub fn rewrap(&self, account_id: &str, wrapped: &[u8]) -> Result<Vec<u8>, KeyError> {
+    pub fn rewrap(&self, account_id: &AccountId, wrapped: &[u8]) -> Result<Vec<u8>, KeyError> {
         let data_key = self.unwrap(account_id, wrapped)?;
         Ok(self.current().wrapper.seal(&data_key_aad(account_id), &*data_key.0))
     }
@@ -274,7 +275,7 @@ impl Vault {
 }
 
 #[must_use]
-pub fn credential_aad(account_id: &str) -> String {
+pub fn credential_aad(account_id: &AccountId) -> String {
     format!("accounts:{account_id}:credential")
 }
 
@@ -285,19 +286,19 @@ pub fn mastodon_app_secret_aad(instance: &str) -> String {
 }
 
 #[must_use]
-pub fn data_key_aad(account_id: &str) -> String {
+pub fn data_key_aad(account_id: &AccountId) -> String {
     format!("accounts:{account_id}:data-key")
 }
 
 /// A user's TOTP secret, sealed directly under the master key.
 #[must_use]
-pub fn totp_secret_aad(user_id: &str) -> String {
+pub fn totp_secret_aad(user_id: &UserId) -> String {
     format!("users:{user_id}:totp")
 }
 
 /// A user's alert webhook secret, sealed directly under the master key.
 #[must_use]
-pub fn webhook_secret_aad(user_id: &str) -> String {
+pub fn webhook_secret_aad(user_id: &UserId) -> String {
     format!("users:{user_id}:webhook-secret")
 }
 
@@ -324,8 +325,10 @@ mod tests {
     #[test]
     fn a_credential_round_trips_through_its_data_key() {
         let v = vault(&[1]);
-        let s = v.seal_new_credential("acc-1", TOKEN);
-        let opened = v.open_stored_credential("acc-1", Some(&s.wrapped_data_key), &s.credential).expect("open");
+        let s = v.seal_new_credential(&AccountId::from("acc-1"), TOKEN);
+        let opened = v
+            .open_stored_credential(&AccountId::from("acc-1"), Some(&s.wrapped_data_key), &s.credential)
+            .expect("open");
         assert_eq!(opened.as_slice(), TOKEN);
         assert!(!s.credential.windows(TOKEN.len()).any(|w| w == TOKEN));
         assert_eq!(s.wrapped_data_key.len(), 1 + 4 + 24 + 32 + 16);
@@ -335,78 +338,97 @@ mod tests {
     #[test]
     fn each_account_gets_its_own_data_key() {
         let v = vault(&[1]);
-        let a = v.seal_new_credential("acc-1", TOKEN);
-        let b = v.seal_new_credential("acc-2", TOKEN);
+        let a = v.seal_new_credential(&AccountId::from("acc-1"), TOKEN);
+        let b = v.seal_new_credential(&AccountId::from("acc-2"), TOKEN);
         assert_ne!(a.wrapped_data_key, b.wrapped_data_key);
-        let ka = v.unwrap("acc-1", &a.wrapped_data_key).expect("a");
-        let kb = v.unwrap("acc-2", &b.wrapped_data_key).expect("b");
+        let ka = v.unwrap(&AccountId::from("acc-1"), &a.wrapped_data_key).expect("a");
+        let kb = v.unwrap(&AccountId::from("acc-2"), &b.wrapped_data_key).expect("b");
         assert_ne!(*ka.0, *kb.0);
         // b's credential does not open with a's key even under b's associated data.
-        assert!(Vault::open_credential("acc-2", &ka, &b.credential).is_err());
+        assert!(Vault::open_credential(&AccountId::from("acc-2"), &ka, &b.credential).is_err());
     }
 
     #[test]
     fn a_moved_ciphertext_or_wrapped_key_does_not_open() {
         let v = vault(&[1]);
-        let a = v.seal_new_credential("acc-1", TOKEN);
+        let a = v.seal_new_credential(&AccountId::from("acc-1"), TOKEN);
         // The whole pair copied to another row: both are bound to acc-1.
-        assert!(v.open_stored_credential("acc-2", Some(&a.wrapped_data_key), &a.credential).is_err());
-        assert!(v.unwrap("acc-2", &a.wrapped_data_key).is_err());
-        let ka = v.unwrap("acc-1", &a.wrapped_data_key).expect("a");
-        assert!(Vault::open_credential("acc-2", &ka, &a.credential).is_err());
+        assert!(v.open_stored_credential(&AccountId::from("acc-2"), Some(&a.wrapped_data_key), &a.credential).is_err());
+        assert!(v.unwrap(&AccountId::from("acc-2"), &a.wrapped_data_key).is_err());
+        let ka = v.unwrap(&AccountId::from("acc-1"), &a.wrapped_data_key).expect("a");
+        assert!(Vault::open_credential(&AccountId::from("acc-2"), &ka, &a.credential).is_err());
     }
 
     #[test]
     fn any_flipped_bit_is_detected() {
         let v = vault(&[1]);
-        let a = v.seal_new_credential("acc-1", TOKEN);
+        let a = v.seal_new_credential(&AccountId::from("acc-1"), TOKEN);
         for i in 0..a.wrapped_data_key.len() {
             let mut w = a.wrapped_data_key.clone();
             w[i] ^= 0x01;
-            assert!(v.open_stored_credential("acc-1", Some(&w), &a.credential).is_err(), "wrapped byte {i}");
+            assert!(
+                v.open_stored_credential(&AccountId::from("acc-1"), Some(&w), &a.credential).is_err(),
+                "wrapped byte {i}"
+            );
         }
         for i in 0..a.credential.len() {
             let mut c = a.credential.clone();
             c[i] ^= 0x80;
-            assert!(v.open_stored_credential("acc-1", Some(&a.wrapped_data_key), &c).is_err(), "credential byte {i}");
+            assert!(
+                v.open_stored_credential(&AccountId::from("acc-1"), Some(&a.wrapped_data_key), &c).is_err(),
+                "credential byte {i}"
+            );
         }
-        assert!(v.open_stored_credential("acc-1", Some(&a.wrapped_data_key), &a.credential[..20]).is_err());
+        assert!(
+            v.open_stored_credential(&AccountId::from("acc-1"), Some(&a.wrapped_data_key), &a.credential[..20])
+                .is_err()
+        );
     }
 
     #[test]
     fn rotation_rewraps_under_the_new_key_and_the_old_one_alone_no_longer_opens() {
         let old = vault(&[1]);
-        let a = old.seal_new_credential("acc-1", TOKEN);
+        let a = old.seal_new_credential(&AccountId::from("acc-1"), TOKEN);
         let totp = old.seal("users:u1:totp", b"JBSWY3DPEHPK3PXP");
         // During the rotation: new primary, old kept.
         let both = vault(&[2, 1]);
         assert!(both.is_stale(&a.wrapped_data_key) && both.is_stale(&totp));
         assert_eq!(
-            both.open_stored_credential("acc-1", Some(&a.wrapped_data_key), &a.credential).expect("old").as_slice(),
+            both.open_stored_credential(&AccountId::from("acc-1"), Some(&a.wrapped_data_key), &a.credential)
+                .expect("old")
+                .as_slice(),
             TOKEN
         );
-        let rewrapped = both.rewrap("acc-1", &a.wrapped_data_key).expect("rewrap");
+        let rewrapped = both.rewrap(&AccountId::from("acc-1"), &a.wrapped_data_key).expect("rewrap");
         let resealed = both.reseal("users:u1:totp", &totp).expect("reseal");
         assert!(!both.is_stale(&rewrapped) && !both.is_stale(&resealed));
         assert_eq!(both.key_id_of(&rewrapped), Some(key(2).fingerprint()));
         // After --finish: only the new key.
         let new = vault(&[2]);
         assert_eq!(
-            new.open_stored_credential("acc-1", Some(&rewrapped), &a.credential).expect("new").as_slice(),
+            new.open_stored_credential(&AccountId::from("acc-1"), Some(&rewrapped), &a.credential)
+                .expect("new")
+                .as_slice(),
             TOKEN
         );
         assert_eq!(new.open("users:u1:totp", &resealed).expect("totp").as_slice(), b"JBSWY3DPEHPK3PXP");
-        assert!(new.unwrap("acc-1", &a.wrapped_data_key).is_err(), "the old wrapping needs the old key");
-        assert!(old.unwrap("acc-1", &rewrapped).is_err(), "the old key cannot open the new wrapping");
+        assert!(
+            new.unwrap(&AccountId::from("acc-1"), &a.wrapped_data_key).is_err(),
+            "the old wrapping needs the old key"
+        );
+        assert!(old.unwrap(&AccountId::from("acc-1"), &rewrapped).is_err(), "the old key cannot open the new wrapping");
         assert!(old.open("users:u1:totp", &resealed).is_err());
     }
 
     #[test]
     fn credentials_stored_before_the_vault_still_open() {
         let v = vault(&[1]);
-        let legacy = Sealer::new(&key(1)).seal(&credential_aad("acc-1"), TOKEN);
-        assert_eq!(v.open_stored_credential("acc-1", None, &legacy).expect("legacy").as_slice(), TOKEN);
-        assert!(v.open_stored_credential("acc-2", None, &legacy).is_err());
+        let legacy = Sealer::new(&key(1)).seal(&credential_aad(&AccountId::from("acc-1")), TOKEN);
+        assert_eq!(
+            v.open_stored_credential(&AccountId::from("acc-1"), None, &legacy).expect("legacy").as_slice(),
+            TOKEN
+        );
+        assert!(v.open_stored_credential(&AccountId::from("acc-2"), None, &legacy).is_err());
     }
 
     #[test]
@@ -416,20 +438,23 @@ mod tests {
         std::fs::create_dir_all(&dir).expect("dir");
         let path = dir.join("master.key");
         let server = Vault::load(&MasterKeySource::File(path.clone())).expect("create");
-        let before = server.seal_new_credential("acc-1", TOKEN);
+        let before = server.seal_new_credential(&AccountId::from("acc-1"), TOKEN);
         let old = Keyring::read_file(&path).expect("read").expect("exists").into_keys();
         // What `rotate-master-key` does: a new primary, the old key kept, file replaced.
         let mut keys = vec![MasterKey::generate()];
         keys.extend(old);
         Keyring::from_keys(keys).expect("ring").write_file(&path).expect("write");
         let rotator = Vault::load(&MasterKeySource::File(path.clone())).expect("load");
-        let rewrapped = rotator.rewrap("acc-1", &before.wrapped_data_key).expect("rewrap");
+        let rewrapped = rotator.rewrap(&AccountId::from("acc-1"), &before.wrapped_data_key).expect("rewrap");
         // The server never restarted, yet opens the new wrapping and wraps new keys under the new key.
         assert_eq!(
-            server.open_stored_credential("acc-1", Some(&rewrapped), &before.credential).expect("open").as_slice(),
+            server
+                .open_stored_credential(&AccountId::from("acc-1"), Some(&rewrapped), &before.credential)
+                .expect("open")
+                .as_slice(),
             TOKEN
         );
-        let after = server.seal_new_credential("acc-2", TOKEN);
+        let after = server.seal_new_credential(&AccountId::from("acc-2"), TOKEN);
         assert!(!rotator.is_stale(&after.wrapped_data_key));
         #[cfg(unix)]
         {

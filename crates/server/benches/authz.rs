@@ -54,7 +54,7 @@ fn bench(c: &mut Criterion) {
     let acc = account();
     let editor = membership(Role::Editor, "[]", "[]");
     let overridden = membership(Role::Editor, "[\"posts.publish\"]", "[\"analytics.view\"]");
-    let accounts = vec![acc.id.to_string()];
+    let accounts = vec![acc.id.clone()];
     let caps = vec!["account.view".to_string(), "drafts.create".to_string()];
     let need = Need::Capability(Capability::DraftsCreate);
     let now = 1_800_000_000_000_000;

@@ -13,6 +13,7 @@
 //! p50, p95 and max of 200 requests each, one at a time, and the page's size.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::cast_precision_loss)]
 use std::time::{Duration, Instant};
+use steward_domain::ids::PostId;
 
 mod support;
 
@@ -69,7 +70,7 @@ async fn run() {
             hold_reason: None,
             clear_approvals: false,
         };
-        assert!(tx.apply_post_transition(&id, "draft", 1, &write, now).await.unwrap());
+        assert!(tx.apply_post_transition(&PostId::new(id.to_string()), "draft", 1, &write, now).await.unwrap());
     }
     tx.commit().await.unwrap();
     println!("filled {} posts ({n} in the week shown) in {:.1} s", 2 * n, started.elapsed().as_secs_f64());

@@ -8,6 +8,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 use std::hint::black_box;
 use std::time::Instant;
+use steward_domain::ids::AccountId;
 
 use criterion::Criterion;
 use steward_app::config::MasterKeySource;
@@ -29,13 +30,19 @@ fn seal_and_open(c: &mut Criterion) {
     let plaintext = credential();
     assert!((1000..1100).contains(&plaintext.len()), "{}", plaintext.len());
     let id = "01a2023e-0000-7000-8000-000000000001";
-    let stored = vault.seal_new_credential(id, &plaintext);
+    let stored = vault.seal_new_credential(&AccountId::new(id.to_string()), &plaintext);
     let mut g = c.benchmark_group("vault");
-    g.bench_function("seal_1k", |b| b.iter(|| vault.seal_new_credential(black_box(id), black_box(&plaintext))));
+    g.bench_function("seal_1k", |b| {
+        b.iter(|| vault.seal_new_credential(black_box(&AccountId::new(id.to_string())), black_box(&plaintext)))
+    });
     g.bench_function("open_1k", |b| {
         b.iter(|| {
             vault
-                .open_stored_credential(black_box(id), Some(&stored.wrapped_data_key), black_box(&stored.credential))
+                .open_stored_credential(
+                    black_box(&AccountId::new(id.to_string())),
+                    Some(&stored.wrapped_data_key),
+                    black_box(&stored.credential),
+                )
                 .unwrap()
         })
     });
@@ -58,7 +65,7 @@ fn rotation(accounts: usize) {
             .unwrap();
         for i in 0..accounts {
             let id = uuid::Uuid::now_v7().to_string();
-            let s = vault.seal_new_credential(&id, &plaintext);
+            let s = vault.seal_new_credential(&AccountId::new(id.to_string()), &plaintext);
             tx.insert_account(NewAccount {
                 id: &id,
                 platform: "sandbox",
@@ -74,7 +81,9 @@ fn rotation(accounts: usize) {
             })
             .await
             .unwrap();
-            tx.set_account_credential(&id, &s.wrapped_data_key, &s.credential, 0).await.unwrap();
+            tx.set_account_credential(&AccountId::new(id.to_string()), &s.wrapped_data_key, &s.credential, 0)
+                .await
+                .unwrap();
             if i % 10_000 == 9_999 {
                 tx.commit().await.unwrap();
                 tx = store.begin().await.unwrap();

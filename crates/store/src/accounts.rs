@@ -181,7 +181,11 @@ pub struct AccountSettings {
 impl Store {
     /// The account and the caller's membership of it, in one read: what every authorization
     /// decision starts from. Always read fresh, so revocations apply to the next request.
-    pub async fn account_access(&self, account_id: &str, user_id: &str) -> Result<Option<(AccountRow, MembershipRow)>> {
+    pub async fn account_access(
+        &self,
+        account_id: &AccountId,
+        user_id: &UserId,
+    ) -> Result<Option<(AccountRow, MembershipRow)>> {
         if let Some(hit) = self.cache.access(account_id, user_id) {
             return Ok(Some(hit));
         }
@@ -196,14 +200,14 @@ impl Store {
              FROM social_accounts a JOIN memberships m ON m.account_id = a.id AND m.user_id = $2 WHERE a.id = $1",
         ]);
         let row = on_pool!(self, |c| sqlx::query_as::<_, AccessRow>(q)
-            .bind(account_id)
-            .bind(user_id)
+            .bind(account_id.as_str())
+            .bind(user_id.as_str())
             .fetch_optional(c)
             .await)?;
         Ok(row.map(|r| {
             let membership = MembershipRow {
                 account_id: r.account.id.clone(),
-                user_id: UserId::from(user_id),
+                user_id: user_id.clone(),
                 role: r.m_role,
                 grants: r.m_grants,
                 revokes: r.m_revokes,
@@ -221,30 +225,32 @@ impl Store {
         }))
     }
 
-    pub async fn account_by_id(&self, account_id: &str) -> Result<Option<AccountRow>> {
+    pub async fn account_by_id(&self, account_id: &AccountId) -> Result<Option<AccountRow>> {
         let q = sql(&["SELECT ", ACCOUNT_COLUMNS, " FROM social_accounts a WHERE a.id = $1"]);
-        Ok(on_pool!(self, |c| sqlx::query_as::<_, AccountRow>(q).bind(account_id).fetch_optional(c).await)?)
+        Ok(on_pool!(self, |c| sqlx::query_as::<_, AccountRow>(q).bind(account_id.as_str()).fetch_optional(c).await)?)
     }
 
-    pub async fn membership(&self, account_id: &str, user_id: &str) -> Result<Option<MembershipRow>> {
+    pub async fn membership(&self, account_id: &AccountId, user_id: &UserId) -> Result<Option<MembershipRow>> {
         let q = sql(&["SELECT ", MEMBERSHIP_COLUMNS, " FROM memberships m WHERE m.account_id = $1 AND m.user_id = $2"]);
         Ok(on_pool!(self, |c| sqlx::query_as::<_, MembershipRow>(q)
-            .bind(account_id)
-            .bind(user_id)
+            .bind(account_id.as_str())
+            .bind(user_id.as_str())
             .fetch_optional(c)
             .await)?)
     }
 
     /// The accounts `user_id` belongs to, with their membership, oldest first.
-    pub async fn accounts_of_user(&self, user_id: &str) -> Result<Vec<(AccountRow, MembershipRow)>> {
+    pub async fn accounts_of_user(&self, user_id: &UserId) -> Result<Vec<(AccountRow, MembershipRow)>> {
         let q = sql(&[
             "SELECT ",
             ACCOUNT_COLUMNS,
             " FROM social_accounts a JOIN memberships m ON m.account_id = a.id WHERE m.user_id = $1 ORDER BY a.created_at, a.id",
         ]);
-        let accounts = on_pool!(self, |c| sqlx::query_as::<_, AccountRow>(q).bind(user_id).fetch_all(c).await)?;
+        let accounts =
+            on_pool!(self, |c| sqlx::query_as::<_, AccountRow>(q).bind(user_id.as_str()).fetch_all(c).await)?;
         let q = sql(&["SELECT ", MEMBERSHIP_COLUMNS, " FROM memberships m WHERE m.user_id = $1"]);
-        let memberships = on_pool!(self, |c| sqlx::query_as::<_, MembershipRow>(q).bind(user_id).fetch_all(c).await)?;
+        let memberships =
+            on_pool!(self, |c| sqlx::query_as::<_, MembershipRow>(q).bind(user_id.as_str()).fetch_all(c).await)?;
         Ok(accounts
             .into_iter()
             .filter_map(|a| {
@@ -254,25 +260,29 @@ impl Store {
             .collect())
     }
 
-    pub async fn members(&self, account_id: &str) -> Result<Vec<MemberRow>> {
+    pub async fn members(&self, account_id: &AccountId) -> Result<Vec<MemberRow>> {
         let q = sql(&[
             "SELECT ",
             MEMBERSHIP_COLUMNS,
             ", u.email, u.display_name FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.account_id = $1 \
              ORDER BY m.created_at, m.user_id",
         ]);
-        Ok(on_pool!(self, |c| sqlx::query_as::<_, MemberRow>(q).bind(account_id).fetch_all(c).await)?)
+        Ok(on_pool!(self, |c| sqlx::query_as::<_, MemberRow>(q).bind(account_id.as_str()).fetch_all(c).await)?)
     }
 
     /// Invitations still waiting for an answer, newest first.
-    pub async fn pending_invitations(&self, account_id: &str, now: Micros) -> Result<Vec<InvitationRow>> {
+    pub async fn pending_invitations(&self, account_id: &AccountId, now: Micros) -> Result<Vec<InvitationRow>> {
         let q = sql(&[
             "SELECT ",
             INVITATION_COLUMNS,
             " FROM invitations i WHERE i.account_id = $1 AND i.accepted_at IS NULL AND i.withdrawn_at IS NULL \
              AND i.expires_at > $2 ORDER BY i.created_at DESC, i.id",
         ]);
-        Ok(on_pool!(self, |c| sqlx::query_as::<_, InvitationRow>(q).bind(account_id).bind(now).fetch_all(c).await)?)
+        Ok(on_pool!(self, |c| sqlx::query_as::<_, InvitationRow>(q)
+            .bind(account_id.as_str())
+            .bind(now)
+            .fetch_all(c)
+            .await)?)
     }
 
     /// Records how the invitation email went. Not audited: bookkeeping of a delivery, no permission.
@@ -306,14 +316,18 @@ impl Store {
 
     /// The posts a lockdown would cancel now (the same set as [`Tx::cancel_posts_not_approved_by`]),
     /// for the confirmation page: `(id, title, text, state, scheduled_at)`, soonest first.
-    pub async fn posts_lockdown_would_cancel(&self, account_id: &str, owner_id: &str) -> Result<Vec<LockdownPostRow>> {
+    pub async fn posts_lockdown_would_cancel(
+        &self,
+        account_id: &AccountId,
+        owner_id: &UserId,
+    ) -> Result<Vec<LockdownPostRow>> {
         let q = "SELECT id, title, text, state, scheduled_at FROM posts WHERE account_id = $1 \
                  AND state IN ('approved', 'scheduled') AND NOT EXISTS (SELECT 1 FROM post_approvals a \
                  WHERE a.post_id = posts.id AND a.version = posts.version AND a.approver_id = $2) \
                  ORDER BY scheduled_at, id LIMIT 500";
         Ok(on_pool!(self, |c| sqlx::query_as::<_, LockdownPostRow>(q)
-            .bind(account_id)
-            .bind(owner_id)
+            .bind(account_id.as_str())
+            .bind(owner_id.as_str())
             .fetch_all(c)
             .await)?)
     }
@@ -335,24 +349,24 @@ impl Tx {
     /// Locks the account row until commit, so that seat counting and membership changes of one
     /// account never interleave (PostgreSQL; SQLite's IMMEDIATE transaction already excludes
     /// other writers). Returns the account as locked.
-    pub async fn lock_account(&mut self, account_id: &str) -> Result<Option<AccountRow>> {
+    pub async fn lock_account(&mut self, account_id: &AccountId) -> Result<Option<AccountRow>> {
         let lock = match self.backend {
             Backend::Postgres => " FOR UPDATE",
             Backend::Sqlite => "",
         };
         let q = sql(&["SELECT ", ACCOUNT_COLUMNS, " FROM social_accounts a WHERE a.id = $1", lock]);
-        Ok(on_tx!(self, |c| sqlx::query_as::<_, AccountRow>(q).bind(account_id).fetch_optional(c).await)?)
+        Ok(on_tx!(self, |c| sqlx::query_as::<_, AccountRow>(q).bind(account_id.as_str()).fetch_optional(c).await)?)
     }
 
     /// Seats in use at `now`: members (owner included) whose time is not up, plus invitations
     /// still pending. A membership past its expiry frees its seat at that instant, whether or
     /// not the sweeper has removed it yet.
-    pub async fn seats_in_use(&mut self, account_id: &str, now: Micros) -> Result<i64> {
+    pub async fn seats_in_use(&mut self, account_id: &AccountId, now: Micros) -> Result<i64> {
         let q = "SELECT (SELECT COUNT(*) FROM memberships WHERE account_id = $1 \
                   AND (role = 'owner' OR expires_at IS NULL OR expires_at > $2)) + \
                  (SELECT COUNT(*) FROM invitations WHERE account_id = $1 AND accepted_at IS NULL \
                   AND withdrawn_at IS NULL AND expires_at > $2)";
-        Ok(on_tx!(self, |c| sqlx::query_scalar::<_, i64>(q).bind(account_id).bind(now).fetch_one(c).await)?)
+        Ok(on_tx!(self, |c| sqlx::query_scalar::<_, i64>(q).bind(account_id.as_str()).bind(now).fetch_one(c).await)?)
     }
 
     pub async fn insert_account(&mut self, a: NewAccount<'_>) -> Result<()> {
@@ -383,13 +397,13 @@ impl Tx {
             windows: "[]".into(),
             daily_quota: None,
         };
-        self.insert_membership(a.id, a.owner_id, &terms, 0, a.now).await
+        self.insert_membership(&AccountId::from(a.id), &UserId::from(a.owner_id), &terms, 0, a.now).await
     }
 
     pub async fn insert_membership(
         &mut self,
-        account_id: &str,
-        user_id: &str,
+        account_id: &AccountId,
+        user_id: &UserId,
         t: &MembershipTerms,
         accepted_rules_version: i64,
         now: Micros,
@@ -398,8 +412,8 @@ impl Tx {
                  status, accepted_rules_version, created_at, updated_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'active', $9, $10, $10)";
         on_tx!(self, |c| sqlx::query(q)
-            .bind(account_id)
-            .bind(user_id)
+            .bind(account_id.as_str())
+            .bind(user_id.as_str())
             .bind(&t.role)
             .bind(&t.grants)
             .bind(&t.revokes)
@@ -417,8 +431,8 @@ impl Tx {
     /// Rewrites a membership's terms and status.
     pub async fn update_membership(
         &mut self,
-        account_id: &str,
-        user_id: &str,
+        account_id: &AccountId,
+        user_id: &UserId,
         t: &MembershipTerms,
         status: &str,
         now: Micros,
@@ -426,8 +440,8 @@ impl Tx {
         let q = "UPDATE memberships SET role = $3, grants = $4, revokes = $5, expires_at = $6, windows = $7, \
                  daily_quota = $8, status = $9, updated_at = $10 WHERE account_id = $1 AND user_id = $2";
         let n = on_tx!(self, |c| sqlx::query(q)
-            .bind(account_id)
-            .bind(user_id)
+            .bind(account_id.as_str())
+            .bind(user_id.as_str())
             .bind(&t.role)
             .bind(&t.grants)
             .bind(&t.revokes)
@@ -442,11 +456,11 @@ impl Tx {
         Ok(n == 1)
     }
 
-    pub async fn delete_membership(&mut self, account_id: &str, user_id: &str) -> Result<bool> {
+    pub async fn delete_membership(&mut self, account_id: &AccountId, user_id: &UserId) -> Result<bool> {
         let q = "DELETE FROM memberships WHERE account_id = $1 AND user_id = $2";
         let n = on_tx!(self, |c| sqlx::query(q)
-            .bind(account_id)
-            .bind(user_id)
+            .bind(account_id.as_str())
+            .bind(user_id.as_str())
             .execute(c)
             .await
             .map(|r| r.rows_affected()))?;
@@ -454,12 +468,17 @@ impl Tx {
     }
 
     /// Deletes a membership only if it is still expired at `now` (the sweeper races with edits).
-    pub async fn delete_expired_membership(&mut self, account_id: &str, user_id: &str, now: Micros) -> Result<bool> {
+    pub async fn delete_expired_membership(
+        &mut self,
+        account_id: &AccountId,
+        user_id: &UserId,
+        now: Micros,
+    ) -> Result<bool> {
         let q = "DELETE FROM memberships WHERE account_id = $1 AND user_id = $2 AND expires_at IS NOT NULL AND expires_at <= $3 \
                  AND role <> 'owner'";
         let n = on_tx!(self, |c| sqlx::query(q)
-            .bind(account_id)
-            .bind(user_id)
+            .bind(account_id.as_str())
+            .bind(user_id.as_str())
             .bind(now)
             .execute(c)
             .await
@@ -467,11 +486,17 @@ impl Tx {
         Ok(n == 1)
     }
 
-    pub async fn accept_rules(&mut self, account_id: &str, user_id: &str, version: i64, now: Micros) -> Result<()> {
+    pub async fn accept_rules(
+        &mut self,
+        account_id: &AccountId,
+        user_id: &UserId,
+        version: i64,
+        now: Micros,
+    ) -> Result<()> {
         let q = "UPDATE memberships SET accepted_rules_version = $3, updated_at = $4 WHERE account_id = $1 AND user_id = $2";
         on_tx!(self, |c| sqlx::query(q)
-            .bind(account_id)
-            .bind(user_id)
+            .bind(account_id.as_str())
+            .bind(user_id.as_str())
             .bind(version)
             .bind(now)
             .execute(c)
@@ -480,12 +505,17 @@ impl Tx {
         Ok(())
     }
 
-    pub async fn update_account_settings(&mut self, account_id: &str, s: &AccountSettings, now: Micros) -> Result<()> {
+    pub async fn update_account_settings(
+        &mut self,
+        account_id: &AccountId,
+        s: &AccountSettings,
+        now: Micros,
+    ) -> Result<()> {
         let q = "UPDATE social_accounts SET max_members = $2, min_gap_minutes = $3, max_posts_per_day = $4, \
                  approvals_required = $5, owner_approval_required = $6, admins_may_approve_own = $7, time_zone = $8, \
                  rules_text = $9, rules_version = $10, updated_at = $11 WHERE id = $1";
         on_tx!(self, |c| sqlx::query(q)
-            .bind(account_id)
+            .bind(account_id.as_str())
             .bind(s.max_members)
             .bind(s.min_gap_minutes)
             .bind(s.max_posts_per_day)
@@ -505,15 +535,15 @@ impl Tx {
     /// Makes `new_owner` the owner and the previous owner an admin.
     pub async fn transfer_ownership(
         &mut self,
-        account_id: &str,
-        old_owner: &str,
-        new_owner: &str,
+        account_id: &AccountId,
+        old_owner: &UserId,
+        new_owner: &UserId,
         now: Micros,
     ) -> Result<()> {
         let acc = "UPDATE social_accounts SET owner_id = $2, updated_at = $3 WHERE id = $1";
         on_tx!(self, |c| sqlx::query(acc)
-            .bind(account_id)
-            .bind(new_owner)
+            .bind(account_id.as_str())
+            .bind(new_owner.as_str())
             .bind(now)
             .execute(c)
             .await
@@ -522,16 +552,16 @@ impl Tx {
         let up = "UPDATE memberships SET role = 'owner', grants = '[]', revokes = '[]', expires_at = NULL, windows = '[]', \
                   daily_quota = NULL, status = 'active', updated_at = $3 WHERE account_id = $1 AND user_id = $2";
         on_tx!(self, |c| sqlx::query(up)
-            .bind(account_id)
-            .bind(new_owner)
+            .bind(account_id.as_str())
+            .bind(new_owner.as_str())
             .bind(now)
             .execute(c)
             .await
             .map(|r| r.rows_affected()))?;
         let down = "UPDATE memberships SET role = 'admin', updated_at = $3 WHERE account_id = $1 AND user_id = $2";
         on_tx!(self, |c| sqlx::query(down)
-            .bind(account_id)
-            .bind(old_owner)
+            .bind(account_id.as_str())
+            .bind(old_owner.as_str())
             .bind(now)
             .execute(c)
             .await
@@ -540,10 +570,10 @@ impl Tx {
     }
 
     /// `active`, `needs_reconnect`, `locked_down` or `disconnected`.
-    pub async fn set_account_status(&mut self, account_id: &str, status: &str, now: Micros) -> Result<()> {
+    pub async fn set_account_status(&mut self, account_id: &AccountId, status: &str, now: Micros) -> Result<()> {
         let q = "UPDATE social_accounts SET status = $2, updated_at = $3 WHERE id = $1";
         on_tx!(self, |c| sqlx::query(q)
-            .bind(account_id)
+            .bind(account_id.as_str())
             .bind(status)
             .bind(now)
             .execute(c)
@@ -554,28 +584,41 @@ impl Tx {
 
     /// Lockdown: suspends every active membership of the account except the owner's and
     /// `keep` (the member locking it down); returns the suspended user ids.
-    pub async fn suspend_other_members(&mut self, account_id: &str, keep: &str, now: Micros) -> Result<Vec<String>> {
+    pub async fn suspend_other_members(
+        &mut self,
+        account_id: &AccountId,
+        keep: &UserId,
+        now: Micros,
+    ) -> Result<Vec<String>> {
         let q = "UPDATE memberships SET status = 'suspended', updated_at = $3 WHERE account_id = $1 \
                  AND user_id <> $2 AND role <> 'owner' AND status = 'active' RETURNING user_id";
-        let mut ids: Vec<String> =
-            on_tx!(self, |c| sqlx::query_scalar(q).bind(account_id).bind(keep).bind(now).fetch_all(c).await)?;
+        let mut ids: Vec<String> = on_tx!(self, |c| sqlx::query_scalar(q)
+            .bind(account_id.as_str())
+            .bind(keep.as_str())
+            .bind(now)
+            .fetch_all(c)
+            .await)?;
         ids.sort();
         Ok(ids)
     }
 
     /// How many memberships of the account are suspended (after a lockdown: not yet reinstated).
-    pub async fn suspended_member_count(&mut self, account_id: &str) -> Result<i64> {
+    pub async fn suspended_member_count(&mut self, account_id: &AccountId) -> Result<i64> {
         let q = "SELECT COUNT(*) FROM memberships WHERE account_id = $1 AND status = 'suspended'";
-        Ok(on_tx!(self, |c| sqlx::query_scalar(q).bind(account_id).fetch_one(c).await)?)
+        Ok(on_tx!(self, |c| sqlx::query_scalar(q).bind(account_id.as_str()).fetch_one(c).await)?)
     }
 
     /// Destroys the stored platform credential and its data key (lockdown's "disconnect"):
     /// nothing can open it afterwards. True if there was one.
-    pub async fn destroy_credential(&mut self, account_id: &str, now: Micros) -> Result<bool> {
+    pub async fn destroy_credential(&mut self, account_id: &AccountId, now: Micros) -> Result<bool> {
         let q = "UPDATE social_accounts SET credential_sealed = NULL, wrapped_data_key = NULL, status = 'disconnected', \
                  updated_at = $2 WHERE id = $1 AND credential_sealed IS NOT NULL";
-        let n =
-            on_tx!(self, |c| sqlx::query(q).bind(account_id).bind(now).execute(c).await.map(|r| r.rows_affected()))?;
+        let n = on_tx!(self, |c| sqlx::query(q)
+            .bind(account_id.as_str())
+            .bind(now)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
         Ok(n == 1)
     }
 
@@ -583,29 +626,38 @@ impl Tx {
     /// owner has not approved; returns their ids (each gets its own audit event).
     pub async fn cancel_posts_not_approved_by(
         &mut self,
-        account_id: &str,
-        owner_id: &str,
+        account_id: &AccountId,
+        owner_id: &UserId,
         now: Micros,
     ) -> Result<Vec<String>> {
         let q = "UPDATE posts SET state = 'cancelled', updated_at = $3 WHERE account_id = $1 \
                  AND state IN ('approved', 'scheduled') AND NOT EXISTS (SELECT 1 FROM post_approvals a \
                  WHERE a.post_id = posts.id AND a.version = posts.version AND a.approver_id = $2) RETURNING id";
-        let mut ids: Vec<String> =
-            on_tx!(self, |c| sqlx::query_scalar(q).bind(account_id).bind(owner_id).bind(now).fetch_all(c).await)?;
+        let mut ids: Vec<String> = on_tx!(self, |c| sqlx::query_scalar(q)
+            .bind(account_id.as_str())
+            .bind(owner_id.as_str())
+            .bind(now)
+            .fetch_all(c)
+            .await)?;
         ids.sort();
         Ok(ids)
     }
 
     /// Sets the account's alert thresholds (validated JSON).
-    pub async fn set_alert_thresholds(&mut self, account_id: &str, json: &str) -> Result<()> {
+    pub async fn set_alert_thresholds(&mut self, account_id: &AccountId, json: &str) -> Result<()> {
         let q = "UPDATE social_accounts SET alert_thresholds = $2 WHERE id = $1";
-        on_tx!(self, |c| sqlx::query(q).bind(account_id).bind(json).execute(c).await.map(|r| r.rows_affected()))?;
+        on_tx!(self, |c| sqlx::query(q)
+            .bind(account_id.as_str())
+            .bind(json)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
         Ok(())
     }
 
-    pub async fn delete_account(&mut self, account_id: &str) -> Result<bool> {
+    pub async fn delete_account(&mut self, account_id: &AccountId) -> Result<bool> {
         let q = "DELETE FROM social_accounts WHERE id = $1";
-        let n = on_tx!(self, |c| sqlx::query(q).bind(account_id).execute(c).await.map(|r| r.rows_affected()))?;
+        let n = on_tx!(self, |c| sqlx::query(q).bind(account_id.as_str()).execute(c).await.map(|r| r.rows_affected()))?;
         Ok(n == 1)
     }
 
@@ -636,7 +688,7 @@ impl Tx {
     /// Gives a pending invitation a new secret (sending it again ends the old link).
     pub async fn replace_invitation_token(
         &mut self,
-        account_id: &str,
+        account_id: &AccountId,
         id: &str,
         token_hash: &[u8],
         now: Micros,
@@ -644,7 +696,7 @@ impl Tx {
         let q = "UPDATE invitations SET token_hash = $3 WHERE account_id = $1 AND id = $2 AND accepted_at IS NULL \
                  AND withdrawn_at IS NULL AND expires_at > $4";
         let n = on_tx!(self, |c| sqlx::query(q)
-            .bind(account_id)
+            .bind(account_id.as_str())
             .bind(id)
             .bind(token_hash)
             .bind(now)
@@ -660,11 +712,16 @@ impl Tx {
         Ok(on_tx!(self, |c| sqlx::query_as::<_, InvitationRow>(q).bind(id).fetch_optional(c).await)?)
     }
 
-    pub async fn pending_invitation_for_email(&mut self, account_id: &str, email: &str, now: Micros) -> Result<bool> {
+    pub async fn pending_invitation_for_email(
+        &mut self,
+        account_id: &AccountId,
+        email: &str,
+        now: Micros,
+    ) -> Result<bool> {
         let q = "SELECT COUNT(*) FROM invitations WHERE account_id = $1 AND email = $2 AND accepted_at IS NULL \
                  AND withdrawn_at IS NULL AND expires_at > $3";
         let n = on_tx!(self, |c| sqlx::query_scalar::<_, i64>(q)
-            .bind(account_id)
+            .bind(account_id.as_str())
             .bind(email)
             .bind(now)
             .fetch_one(c)
@@ -672,9 +729,10 @@ impl Tx {
         Ok(n > 0)
     }
 
-    pub async fn is_member_email(&mut self, account_id: &str, email: &str) -> Result<bool> {
+    pub async fn is_member_email(&mut self, account_id: &AccountId, email: &str) -> Result<bool> {
         let q = "SELECT COUNT(*) FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.account_id = $1 AND u.email = $2";
-        let n = on_tx!(self, |c| sqlx::query_scalar::<_, i64>(q).bind(account_id).bind(email).fetch_one(c).await)?;
+        let n =
+            on_tx!(self, |c| sqlx::query_scalar::<_, i64>(q).bind(account_id.as_str()).bind(email).fetch_one(c).await)?;
         Ok(n > 0)
     }
 
@@ -690,34 +748,38 @@ impl Tx {
     /// to the scheduler, which holds them if their scheduler lost the right to publish.
     pub async fn cancel_unpublished_posts_of(
         &mut self,
-        account_id: &str,
-        user_id: &str,
+        account_id: &AccountId,
+        user_id: &UserId,
         now: Micros,
     ) -> Result<Vec<String>> {
         let q = "UPDATE posts SET state = 'cancelled', scheduled_at = NULL, updated_at = $3 WHERE account_id = $1 \
                  AND (author_id = $2 OR scheduled_by = $2) \
                  AND state IN ('draft', 'in_review', 'approved', 'scheduled') RETURNING id";
-        let mut ids: Vec<String> =
-            on_tx!(self, |c| sqlx::query_scalar(q).bind(account_id).bind(user_id).bind(now).fetch_all(c).await)?;
+        let mut ids: Vec<String> = on_tx!(self, |c| sqlx::query_scalar(q)
+            .bind(account_id.as_str())
+            .bind(user_id.as_str())
+            .bind(now)
+            .fetch_all(c)
+            .await)?;
         ids.sort();
         Ok(ids)
     }
 
     /// Withdraws every invitation of the account still pending at `now`; their ids.
-    pub async fn withdraw_pending_invitations(&mut self, account_id: &str, now: Micros) -> Result<Vec<String>> {
+    pub async fn withdraw_pending_invitations(&mut self, account_id: &AccountId, now: Micros) -> Result<Vec<String>> {
         let q = "UPDATE invitations SET withdrawn_at = $2 WHERE account_id = $1 AND accepted_at IS NULL \
                  AND withdrawn_at IS NULL AND expires_at > $2 RETURNING id";
         let mut ids: Vec<String> =
-            on_tx!(self, |c| sqlx::query_scalar(q).bind(account_id).bind(now).fetch_all(c).await)?;
+            on_tx!(self, |c| sqlx::query_scalar(q).bind(account_id.as_str()).bind(now).fetch_all(c).await)?;
         ids.sort();
         Ok(ids)
     }
 
-    pub async fn withdraw_invitation(&mut self, account_id: &str, id: &str, now: Micros) -> Result<bool> {
+    pub async fn withdraw_invitation(&mut self, account_id: &AccountId, id: &str, now: Micros) -> Result<bool> {
         let q = "UPDATE invitations SET withdrawn_at = $3 WHERE account_id = $1 AND id = $2 AND accepted_at IS NULL \
                  AND withdrawn_at IS NULL AND expires_at > $3";
         let n = on_tx!(self, |c| sqlx::query(q)
-            .bind(account_id)
+            .bind(account_id.as_str())
             .bind(id)
             .bind(now)
             .execute(c)

@@ -11,6 +11,7 @@ use steward_domain::alerts::{
     AlertKind, AlertThresholds, GROUPING_WINDOW_US, POST_CREATED_ACTIONS, Threshold, change_kind,
 };
 use steward_domain::audit::{Action, LockdownDetail};
+use steward_domain::ids::{AccountId, UserId};
 use steward_domain::windows::{is_within_windows, parse_time_zone, stored_windows};
 
 use crate::{AuditEventRow, Micros, Result, Store, Tx, on_pool, on_tx};
@@ -151,7 +152,7 @@ impl Tx {
             if denied {
                 let t = AlertThresholds::default().failed_sign_ins;
                 let n = self
-                    .count_events_by_actor(user, None, "auth.login", "denied", now - t.window_us(), t.count)
+                    .count_events_by_actor(user, None, Some(Action::Login), "denied", now - t.window_us(), t.count)
                     .await?;
                 if n >= t.count {
                     findings.push(Finding {
@@ -175,7 +176,8 @@ impl Tx {
             let facts: Option<AccountFacts> =
                 on_tx!(self, |c| sqlx::query_as(q).bind(account_id).fetch_optional(c).await)?;
             if let Some(facts) = facts {
-                self.account_findings(ev, &detail, account_id, &facts, &mut findings).await?;
+                self.account_findings(ev, &detail, &AccountId::from(account_id.as_str()), &facts, &mut findings)
+                    .await?;
             }
         }
 
@@ -189,7 +191,7 @@ impl Tx {
         &mut self,
         ev: &AuditEventRow,
         detail: &Value,
-        account_id: &str,
+        account_id: &AccountId,
         facts: &AccountFacts,
         findings: &mut Vec<Finding>,
     ) -> Result<()> {
@@ -240,7 +242,7 @@ impl Tx {
             if denied {
                 let t = thresholds.denied_actions;
                 let n = self
-                    .count_events_by_actor(actor, Some(account_id), "", "denied", now - t.window_us(), t.count)
+                    .count_events_by_actor(actor, Some(account_id), None, "denied", now - t.window_us(), t.count)
                     .await?;
                 if n >= t.count {
                     findings.push(account(
@@ -265,7 +267,9 @@ impl Tx {
                     format!("Target {}; details {}.", ev.target.as_deref().unwrap_or("-"), ev.detail),
                 ));
             }
-            if by_other && self.outside_windows(account_id, actor, &facts.time_zone, now).await? {
+            if by_other
+                && self.outside_windows(account_id, &UserId::from(actor.as_str()), &facts.time_zone, now).await?
+            {
                 findings.push(account(
                     AlertKind::OutsideWindow,
                     format!("{} acted on {handle} outside their posting windows", who(ev)),
@@ -301,10 +305,19 @@ impl Tx {
     }
 
     /// Whether the member has posting windows and `at` lies outside them.
-    async fn outside_windows(&mut self, account_id: &str, user_id: &str, tz: &str, at: Micros) -> Result<bool> {
+    async fn outside_windows(
+        &mut self,
+        account_id: &AccountId,
+        user_id: &UserId,
+        tz: &str,
+        at: Micros,
+    ) -> Result<bool> {
         let q = "SELECT windows FROM memberships WHERE account_id = $1 AND user_id = $2";
-        let windows: Option<String> =
-            on_tx!(self, |c| sqlx::query_scalar(q).bind(account_id).bind(user_id).fetch_optional(c).await)?;
+        let windows: Option<String> = on_tx!(self, |c| sqlx::query_scalar(q)
+            .bind(account_id.as_str())
+            .bind(user_id.as_str())
+            .fetch_optional(c)
+            .await)?;
         let Some(windows) = windows else { return Ok(false) };
         // Unreadable windows allow nothing (fail closed): whatever the member did is outside.
         let Ok(windows) = stored_windows(&windows) else { return Ok(true) };
@@ -317,14 +330,15 @@ impl Tx {
         Ok(!is_within_windows(&windows, &tz, at))
     }
 
-    /// How many of the actor's events with this outcome fell since `since`, counting at most
+    /// How many of the actor's events with this outcome (on the account: of any action; elsewhere:
+    /// of `action`) fell since `since`, counting at most
     /// `limit`: a detector needs to know whether its threshold is reached, never by how much, so
     /// each write reads a bounded number of rows however busy the window is.
     async fn count_events_by_actor(
         &mut self,
         actor: &str,
-        account_id: Option<&str>,
-        action: &str,
+        account_id: Option<&AccountId>,
+        action: Option<Action>,
         outcome: &str,
         since: Micros,
         limit: i64,
@@ -334,7 +348,7 @@ impl Tx {
                 let q = "SELECT COUNT(*) FROM (SELECT 1 FROM audit_events WHERE account_id = $1 AND actor_id = $2 \
                          AND at >= $3 AND outcome = $4 LIMIT $5) AS hits";
                 on_tx!(self, |c| sqlx::query_scalar(q)
-                    .bind(account)
+                    .bind(account.as_str())
                     .bind(actor)
                     .bind(since)
                     .bind(outcome)
@@ -348,7 +362,7 @@ impl Tx {
                 on_tx!(self, |c| sqlx::query_scalar(q)
                     .bind(actor)
                     .bind(since)
-                    .bind(action)
+                    .bind(action.map(Action::as_str))
                     .bind(outcome)
                     .bind(limit)
                     .fetch_one(c)
@@ -362,7 +376,7 @@ impl Tx {
     /// counting at most the threshold (see [`Self::count_events_by_actor`]).
     async fn count_account_actions(
         &mut self,
-        account_id: &str,
+        account_id: &AccountId,
         action: ActionMatch<'_>,
         t: Threshold,
         now: Micros,
@@ -373,7 +387,7 @@ impl Tx {
                 let q = "SELECT COUNT(*) FROM (SELECT 1 FROM audit_events WHERE account_id = $1 AND action = $3 \
                          AND at >= $2 AND outcome = 'allowed' LIMIT $4) AS hits";
                 on_tx!(self, |c| sqlx::query_scalar(q)
-                    .bind(account_id)
+                    .bind(account_id.as_str())
                     .bind(since)
                     .bind(a)
                     .bind(t.count)
@@ -384,7 +398,7 @@ impl Tx {
                 let q = "SELECT COUNT(*) FROM (SELECT 1 FROM audit_events WHERE account_id = $1 AND at >= $2 \
                          AND outcome = 'allowed' AND substr(action, 1, length($3)) = $3 LIMIT $4) AS hits";
                 on_tx!(self, |c| sqlx::query_scalar(q)
-                    .bind(account_id)
+                    .bind(account_id.as_str())
                     .bind(since)
                     .bind(p)
                     .bind(t.count)
@@ -520,11 +534,11 @@ impl Tx {
     }
 
     /// Replaces a sealed webhook secret if it is still `old` (compare-and-set, for rotation).
-    pub async fn replace_webhook_secret_sealed(&mut self, user_id: &str, old: &[u8], new: &[u8]) -> Result<bool> {
+    pub async fn replace_webhook_secret_sealed(&mut self, user_id: &UserId, old: &[u8], new: &[u8]) -> Result<bool> {
         let q =
             "UPDATE alert_preferences SET webhook_secret_sealed = $3 WHERE user_id = $1 AND webhook_secret_sealed = $2";
         let n = on_tx!(self, |c| sqlx::query(q)
-            .bind(user_id)
+            .bind(user_id.as_str())
             .bind(old)
             .bind(new)
             .execute(c)
@@ -536,20 +550,24 @@ impl Tx {
     /// Acknowledges, for this user only, an alert the user may see; false if there is none
     /// such. When its primary recipient (the account's owner, or the person of a personal alert)
     /// acknowledges it, it also stops gathering new findings.
-    pub async fn acknowledge_alert(&mut self, alert_id: &str, user_id: &str, now: Micros) -> Result<bool> {
+    pub async fn acknowledge_alert(&mut self, alert_id: &str, user_id: &UserId, now: Micros) -> Result<bool> {
         let q = sqlx::AssertSqlSafe(format!("SELECT a.id FROM alerts a WHERE a.id = $1 AND ({VISIBLE})"));
-        let visible: Option<String> =
-            on_tx!(self, |c| sqlx::query_scalar(q).bind(alert_id).bind(user_id).bind(now).fetch_optional(c).await)?;
+        let visible: Option<String> = on_tx!(self, |c| sqlx::query_scalar(q)
+            .bind(alert_id)
+            .bind(user_id.as_str())
+            .bind(now)
+            .fetch_optional(c)
+            .await)?;
         if visible.is_none() {
             return Ok(false);
         }
         let q = "INSERT INTO alert_acks (alert_id, user_id, acknowledged_at) VALUES ($1, $2, $3) \
                  ON CONFLICT (alert_id, user_id) DO NOTHING";
-        on_tx!(self, |c| sqlx::query(q).bind(alert_id).bind(user_id).bind(now).execute(c).await.map(|_| ()))?;
+        on_tx!(self, |c| sqlx::query(q).bind(alert_id).bind(user_id.as_str()).bind(now).execute(c).await.map(|_| ()))?;
         let q = "UPDATE alerts SET acknowledged_at = COALESCE(acknowledged_at, $3) WHERE id = $1 \
                  AND ((account_id IS NULL AND user_id = $2) \
                       OR account_id IN (SELECT id FROM social_accounts WHERE owner_id = $2))";
-        on_tx!(self, |c| sqlx::query(q).bind(alert_id).bind(user_id).bind(now).execute(c).await.map(|_| ()))?;
+        on_tx!(self, |c| sqlx::query(q).bind(alert_id).bind(user_id.as_str()).bind(now).execute(c).await.map(|_| ()))?;
         Ok(true)
     }
 }
@@ -583,7 +601,7 @@ impl Store {
     /// `(created_at, id)`.
     pub async fn alerts_for_user(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         now: Micros,
         unacknowledged_only: bool,
         before: Option<(Micros, String)>,
@@ -598,7 +616,7 @@ impl Store {
         ));
         Ok(on_pool!(self, |c| sqlx::query_as::<_, AlertRow>(q)
             .bind(limit)
-            .bind(user_id)
+            .bind(user_id.as_str())
             .bind(now)
             .bind(unacknowledged_only)
             .bind(b_at)
@@ -609,7 +627,7 @@ impl Store {
 
     /// Who acknowledged which of these alerts, and when, as their owner sees it: only alerts of
     /// accounts `owner_id` owns, or their personal ones.
-    pub async fn alert_acknowledgements(&self, owner_id: &str, alert_ids: &[String]) -> Result<Vec<AlertAckRow>> {
+    pub async fn alert_acknowledgements(&self, owner_id: &UserId, alert_ids: &[String]) -> Result<Vec<AlertAckRow>> {
         if alert_ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -623,7 +641,7 @@ impl Store {
             ids.join(", ")
         ));
         Ok(on_pool!(self, |c| {
-            let mut query = sqlx::query_as::<_, AlertAckRow>(q).bind(owner_id);
+            let mut query = sqlx::query_as::<_, AlertAckRow>(q).bind(owner_id.as_str());
             for id in alert_ids {
                 query = query.bind(id);
             }
@@ -636,10 +654,13 @@ impl Store {
         Ok(on_pool!(self, |c| sqlx::query_as::<_, AlertRow>(q).bind(id).fetch_optional(c).await)?)
     }
 
-    pub async fn alert_preferences(&self, user_id: &str) -> Result<Option<AlertPreferencesRow>> {
+    pub async fn alert_preferences(&self, user_id: &UserId) -> Result<Option<AlertPreferencesRow>> {
         let q = "SELECT user_id, email, webhook_url, webhook_secret_sealed, kinds, updated_at FROM alert_preferences \
                  WHERE user_id = $1";
-        Ok(on_pool!(self, |c| sqlx::query_as::<_, AlertPreferencesRow>(q).bind(user_id).fetch_optional(c).await)?)
+        Ok(on_pool!(self, |c| sqlx::query_as::<_, AlertPreferencesRow>(q)
+            .bind(user_id.as_str())
+            .fetch_optional(c)
+            .await)?)
     }
 
     /// Deliveries due at `now`, oldest first.

@@ -1,5 +1,6 @@
 //! The append-only, hash-chained audit log.
 use steward_domain::audit_chain::{EventFields, event_hash};
+use steward_domain::ids::UserId;
 
 use crate::{Backend, Micros, Result, Store, Tx, on_pool, on_tx};
 
@@ -170,7 +171,7 @@ impl Store {
     /// The events whose actor is `user_id`, newest first, with `seq < before` when paging.
     pub async fn audit_events_for_actor(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         before: Option<i64>,
         limit: i64,
     ) -> Result<Vec<AuditEventRow>> {
@@ -178,7 +179,7 @@ impl Store {
             "SELECT {EVENT_COLUMNS} FROM audit_events WHERE actor_id = $1 AND ($2 IS NULL OR seq < $2) ORDER BY seq DESC LIMIT $3"
         ));
         Ok(on_pool!(self, |c| sqlx::query_as::<_, AuditEventRow>(q)
-            .bind(user_id)
+            .bind(user_id.as_str())
             .bind(before)
             .bind(limit)
             .fetch_all(c)

@@ -15,6 +15,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use steward_domain::ids::{AccountId, UserId};
 
 use crate::{AccountRow, AuthSessionRow, MembershipRow};
 
@@ -118,7 +119,7 @@ impl ReadCache {
         }
     }
 
-    pub(crate) fn access(&self, account_id: &str, user_id: &str) -> Option<(AccountRow, MembershipRow)> {
+    pub(crate) fn access(&self, account_id: &AccountId, user_id: &UserId) -> Option<(AccountRow, MembershipRow)> {
         if !self.enabled {
             return None;
         }
@@ -130,8 +131,8 @@ impl ReadCache {
 
     pub(crate) fn put_access(
         &self,
-        account_id: &str,
-        user_id: &str,
+        account_id: &AccountId,
+        user_id: &UserId,
         generation: u64,
         value: &(AccountRow, MembershipRow),
     ) {

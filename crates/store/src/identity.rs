@@ -1,5 +1,5 @@
 //! Users, sessions, personal access tokens, recovery codes and sign-in attempts.
-use steward_domain::ids::UserId;
+use steward_domain::ids::{AccountId, UserId};
 
 use crate::{Micros, Result, Store, Tx, on_pool, on_tx};
 
@@ -157,13 +157,13 @@ impl Store {
     }
 
     /// The user's sessions that are neither revoked nor past their absolute expiry, newest first.
-    pub async fn live_sessions(&self, user_id: &str, now: Micros) -> Result<Vec<SessionRow>> {
+    pub async fn live_sessions(&self, user_id: &UserId, now: Micros) -> Result<Vec<SessionRow>> {
         let q = sql!(
             "SELECT ",
             SESSION_COLUMNS,
             " FROM sessions WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 ORDER BY created_at DESC, id DESC"
         );
-        Ok(on_pool!(self, |c| sqlx::query_as::<_, SessionRow>(q).bind(user_id).bind(now).fetch_all(c).await)?)
+        Ok(on_pool!(self, |c| sqlx::query_as::<_, SessionRow>(q).bind(user_id.as_str()).bind(now).fetch_all(c).await)?)
     }
 
     pub async fn api_token_by_hash(&self, token_hash: &[u8]) -> Result<Option<AuthTokenRow>> {
@@ -180,13 +180,13 @@ impl Store {
     }
 
     /// The user's tokens that are not revoked, newest first.
-    pub async fn api_tokens_for_user(&self, user_id: &str) -> Result<Vec<ApiTokenRow>> {
+    pub async fn api_tokens_for_user(&self, user_id: &UserId) -> Result<Vec<ApiTokenRow>> {
         let q = sql!(
             "SELECT ",
             TOKEN_COLUMNS,
             " FROM api_tokens WHERE user_id = $1 AND revoked_at IS NULL ORDER BY created_at DESC, id DESC"
         );
-        Ok(on_pool!(self, |c| sqlx::query_as::<_, ApiTokenRow>(q).bind(user_id).fetch_all(c).await)?)
+        Ok(on_pool!(self, |c| sqlx::query_as::<_, ApiTokenRow>(q).bind(user_id.as_str()).fetch_all(c).await)?)
     }
 
     /// Records one sign-in attempt. Written outside any request transaction on purpose: a
@@ -278,9 +278,9 @@ impl Store {
         Ok(on_pool!(self, |c| sqlx::query_scalar::<_, String>(q).bind(token_hash).bind(now).fetch_optional(c).await)?)
     }
 
-    pub async fn unused_recovery_code_count(&self, user_id: &str) -> Result<i64> {
+    pub async fn unused_recovery_code_count(&self, user_id: &UserId) -> Result<i64> {
         let q = "SELECT COUNT(*) FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL";
-        Ok(on_pool!(self, |c| sqlx::query_scalar::<_, i64>(q).bind(user_id).fetch_one(c).await)?)
+        Ok(on_pool!(self, |c| sqlx::query_scalar::<_, i64>(q).bind(user_id.as_str()).fetch_one(c).await)?)
     }
 }
 
@@ -302,10 +302,10 @@ impl Tx {
     }
 
     /// Stores (or clears) a TOTP secret awaiting its first confirmed code.
-    pub async fn set_totp_pending(&mut self, user_id: &str, sealed: Option<&[u8]>, now: Micros) -> Result<()> {
+    pub async fn set_totp_pending(&mut self, user_id: &UserId, sealed: Option<&[u8]>, now: Micros) -> Result<()> {
         let q = "UPDATE users SET totp_pending_sealed = $2, updated_at = $3 WHERE id = $1";
         on_tx!(self, |c| sqlx::query(q)
-            .bind(user_id)
+            .bind(user_id.as_str())
             .bind(sealed)
             .bind(now)
             .execute(c)
@@ -317,7 +317,7 @@ impl Tx {
     /// Turns 2FA on with the confirmed secret and replaces the recovery codes.
     pub async fn enable_totp(
         &mut self,
-        user_id: &str,
+        user_id: &UserId,
         sealed: &[u8],
         step: i64,
         code_hashes: &[Vec<u8>],
@@ -326,7 +326,7 @@ impl Tx {
         let q = "UPDATE users SET totp_enabled = TRUE, totp_secret_sealed = $2, totp_pending_sealed = NULL, \
                  totp_last_step = $3, updated_at = $4 WHERE id = $1";
         on_tx!(self, |c| sqlx::query(q)
-            .bind(user_id)
+            .bind(user_id.as_str())
             .bind(sealed)
             .bind(step)
             .bind(now)
@@ -336,20 +336,20 @@ impl Tx {
         self.replace_recovery_codes(user_id, code_hashes).await
     }
 
-    pub async fn disable_totp(&mut self, user_id: &str, now: Micros) -> Result<()> {
+    pub async fn disable_totp(&mut self, user_id: &UserId, now: Micros) -> Result<()> {
         let q = "UPDATE users SET totp_enabled = FALSE, totp_secret_sealed = NULL, totp_pending_sealed = NULL, \
                  totp_last_step = NULL, updated_at = $2 WHERE id = $1";
-        on_tx!(self, |c| sqlx::query(q).bind(user_id).bind(now).execute(c).await.map(|r| r.rows_affected()))?;
+        on_tx!(self, |c| sqlx::query(q).bind(user_id.as_str()).bind(now).execute(c).await.map(|r| r.rows_affected()))?;
         self.replace_recovery_codes(user_id, &[]).await
     }
 
-    async fn replace_recovery_codes(&mut self, user_id: &str, code_hashes: &[Vec<u8>]) -> Result<()> {
+    async fn replace_recovery_codes(&mut self, user_id: &UserId, code_hashes: &[Vec<u8>]) -> Result<()> {
         let del = "DELETE FROM recovery_codes WHERE user_id = $1";
-        on_tx!(self, |c| sqlx::query(del).bind(user_id).execute(c).await.map(|r| r.rows_affected()))?;
+        on_tx!(self, |c| sqlx::query(del).bind(user_id.as_str()).execute(c).await.map(|r| r.rows_affected()))?;
         let ins = "INSERT INTO recovery_codes (user_id, code_hash) VALUES ($1, $2)";
         for h in code_hashes {
             on_tx!(self, |c| sqlx::query(ins)
-                .bind(user_id)
+                .bind(user_id.as_str())
                 .bind(h.as_slice())
                 .execute(c)
                 .await
@@ -361,18 +361,23 @@ impl Tx {
     /// Accepts TOTP time step `step` for the user unless it (or a later one) was already used:
     /// a code is good once. Returns false for a replay. Atomic, so two racing requests with
     /// the same code cannot both succeed.
-    pub async fn claim_totp_step(&mut self, user_id: &str, step: i64) -> Result<bool> {
+    pub async fn claim_totp_step(&mut self, user_id: &UserId, step: i64) -> Result<bool> {
         let q =
             "UPDATE users SET totp_last_step = $2 WHERE id = $1 AND (totp_last_step IS NULL OR totp_last_step < $2)";
-        let r = on_tx!(self, |c| sqlx::query(q).bind(user_id).bind(step).execute(c).await.map(|r| r.rows_affected()))?;
+        let r = on_tx!(self, |c| sqlx::query(q)
+            .bind(user_id.as_str())
+            .bind(step)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
         Ok(r == 1)
     }
 
     /// Marks a recovery code used; false if it does not exist or was used before.
-    pub async fn use_recovery_code(&mut self, user_id: &str, code_hash: &[u8], now: Micros) -> Result<bool> {
+    pub async fn use_recovery_code(&mut self, user_id: &UserId, code_hash: &[u8], now: Micros) -> Result<bool> {
         let q = "UPDATE recovery_codes SET used_at = $3 WHERE user_id = $1 AND code_hash = $2 AND used_at IS NULL";
         let r = on_tx!(self, |c| sqlx::query(q)
-            .bind(user_id)
+            .bind(user_id.as_str())
             .bind(code_hash)
             .bind(now)
             .execute(c)
@@ -400,10 +405,10 @@ impl Tx {
     }
 
     /// Revokes one of the user's sessions; false if it is not theirs or already revoked.
-    pub async fn revoke_session(&mut self, user_id: &str, session_id: &str, now: Micros) -> Result<bool> {
+    pub async fn revoke_session(&mut self, user_id: &UserId, session_id: &str, now: Micros) -> Result<bool> {
         let q = "UPDATE sessions SET revoked_at = $3 WHERE id = $2 AND user_id = $1 AND revoked_at IS NULL";
         let r = on_tx!(self, |c| sqlx::query(q)
-            .bind(user_id)
+            .bind(user_id.as_str())
             .bind(session_id)
             .bind(now)
             .execute(c)
@@ -413,10 +418,10 @@ impl Tx {
     }
 
     /// Revokes all of the user's sessions except `keep`; returns how many were revoked.
-    pub async fn revoke_all_sessions(&mut self, user_id: &str, keep: Option<&str>, now: Micros) -> Result<u64> {
+    pub async fn revoke_all_sessions(&mut self, user_id: &UserId, keep: Option<&str>, now: Micros) -> Result<u64> {
         let q = "UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL AND ($3 IS NULL OR id <> $3)";
         let r = on_tx!(self, |c| sqlx::query(q)
-            .bind(user_id)
+            .bind(user_id.as_str())
             .bind(now)
             .bind(keep)
             .execute(c)
@@ -426,11 +431,11 @@ impl Tx {
     }
 
     /// Remembers a device fingerprint for the user; true if it had not been seen before.
-    pub async fn remember_device(&mut self, user_id: &str, device_hash: &[u8], now: Micros) -> Result<bool> {
+    pub async fn remember_device(&mut self, user_id: &UserId, device_hash: &[u8], now: Micros) -> Result<bool> {
         let q = "INSERT INTO known_devices (user_id, device_hash, first_seen_at) VALUES ($1, $2, $3) \
                  ON CONFLICT (user_id, device_hash) DO NOTHING";
         let r = on_tx!(self, |c| sqlx::query(q)
-            .bind(user_id)
+            .bind(user_id.as_str())
             .bind(device_hash)
             .bind(now)
             .execute(c)
@@ -440,13 +445,13 @@ impl Tx {
     }
 
     /// How many devices the user has signed in from (their first sign-in is no news).
-    pub async fn known_device_count(&mut self, user_id: &str) -> Result<i64> {
+    pub async fn known_device_count(&mut self, user_id: &UserId) -> Result<i64> {
         let q = "SELECT COUNT(*) FROM known_devices WHERE user_id = $1";
-        Ok(on_tx!(self, |c| sqlx::query_scalar::<_, i64>(q).bind(user_id).fetch_one(c).await)?)
+        Ok(on_tx!(self, |c| sqlx::query_scalar::<_, i64>(q).bind(user_id.as_str()).fetch_one(c).await)?)
     }
 
     /// Revokes, at `now`, every live API token narrowed to `account_id` (lockdown); returns how many.
-    pub async fn revoke_tokens_narrowed_to(&mut self, account_id: &str, now: Micros) -> Result<u64> {
+    pub async fn revoke_tokens_narrowed_to(&mut self, account_id: &AccountId, now: Micros) -> Result<u64> {
         // `accounts` is a JSON list of ids; ids are UUIDs (no LIKE wildcards), so the quoted id
         // matches only itself.
         let q = "UPDATE api_tokens SET revoked_at = $2 WHERE revoked_at IS NULL AND accounts IS NOT NULL \
@@ -476,10 +481,10 @@ impl Tx {
     }
 
     /// Revokes one of the user's tokens; false if it is not theirs or already revoked.
-    pub async fn revoke_api_token(&mut self, user_id: &str, token_id: &str, now: Micros) -> Result<bool> {
+    pub async fn revoke_api_token(&mut self, user_id: &UserId, token_id: &str, now: Micros) -> Result<bool> {
         let q = "UPDATE api_tokens SET revoked_at = $3 WHERE id = $2 AND user_id = $1 AND revoked_at IS NULL";
         let r = on_tx!(self, |c| sqlx::query(q)
-            .bind(user_id)
+            .bind(user_id.as_str())
             .bind(token_id)
             .bind(now)
             .execute(c)
@@ -491,17 +496,22 @@ impl Tx {
     /// Stores a reset link for the user, ending the links mailed before it (only the newest works).
     pub async fn insert_password_reset(
         &mut self,
-        user_id: &str,
+        user_id: &UserId,
         token_hash: &[u8],
         now: Micros,
         expires_at: Micros,
     ) -> Result<()> {
         let end = "UPDATE password_resets SET used_at = $2 WHERE user_id = $1 AND used_at IS NULL";
-        on_tx!(self, |c| sqlx::query(end).bind(user_id).bind(now).execute(c).await.map(|r| r.rows_affected()))?;
+        on_tx!(self, |c| sqlx::query(end)
+            .bind(user_id.as_str())
+            .bind(now)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
         let q = "INSERT INTO password_resets (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)";
         on_tx!(self, |c| sqlx::query(q)
             .bind(token_hash)
-            .bind(user_id)
+            .bind(user_id.as_str())
             .bind(now)
             .bind(expires_at)
             .execute(c)
@@ -519,15 +529,20 @@ impl Tx {
     }
 
     /// Ends every unused reset link of the user (the password changed some other way).
-    pub async fn end_password_resets(&mut self, user_id: &str, now: Micros) -> Result<u64> {
+    pub async fn end_password_resets(&mut self, user_id: &UserId, now: Micros) -> Result<u64> {
         let q = "UPDATE password_resets SET used_at = $2 WHERE user_id = $1 AND used_at IS NULL";
-        Ok(on_tx!(self, |c| sqlx::query(q).bind(user_id).bind(now).execute(c).await.map(|r| r.rows_affected()))?)
+        Ok(on_tx!(self, |c| sqlx::query(q)
+            .bind(user_id.as_str())
+            .bind(now)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?)
     }
 
-    pub async fn set_password_hash(&mut self, user_id: &str, hash: &str, now: Micros) -> Result<bool> {
+    pub async fn set_password_hash(&mut self, user_id: &UserId, hash: &str, now: Micros) -> Result<bool> {
         let q = "UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1";
         let r = on_tx!(self, |c| sqlx::query(q)
-            .bind(user_id)
+            .bind(user_id.as_str())
             .bind(hash)
             .bind(now)
             .execute(c)
@@ -544,8 +559,13 @@ impl Tx {
     }
 
     /// Revokes every live personal access token of the user ("log out everywhere" with tokens).
-    pub async fn revoke_all_api_tokens(&mut self, user_id: &str, now: Micros) -> Result<u64> {
+    pub async fn revoke_all_api_tokens(&mut self, user_id: &UserId, now: Micros) -> Result<u64> {
         let q = "UPDATE api_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL";
-        Ok(on_tx!(self, |c| sqlx::query(q).bind(user_id).bind(now).execute(c).await.map(|r| r.rows_affected()))?)
+        Ok(on_tx!(self, |c| sqlx::query(q)
+            .bind(user_id.as_str())
+            .bind(now)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?)
     }
 }

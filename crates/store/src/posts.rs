@@ -257,21 +257,24 @@ fn sql(parts: &[&str]) -> sqlx::AssertSqlSafe<String> {
 }
 
 impl Store {
-    pub async fn post(&self, post_id: &str) -> Result<Option<PostRow>> {
+    pub async fn post(&self, post_id: &PostId) -> Result<Option<PostRow>> {
         let q = sql(&["SELECT ", POST_COLUMNS, " FROM posts p WHERE p.id = $1"]);
-        Ok(on_pool!(self, |c| sqlx::query_as::<_, PostRow>(q).bind(post_id).fetch_optional(c).await)?)
+        Ok(on_pool!(self, |c| sqlx::query_as::<_, PostRow>(q).bind(post_id.as_str()).fetch_optional(c).await)?)
     }
 
     /// The approvals on record for the post (of any version), with each approver's membership now.
-    pub async fn post_approvals(&self, post_id: &str) -> Result<Vec<ApprovalRow>> {
-        Ok(on_pool!(self, |c| sqlx::query_as::<_, ApprovalRow>(APPROVAL_QUERY).bind(post_id).fetch_all(c).await)?)
+    pub async fn post_approvals(&self, post_id: &PostId) -> Result<Vec<ApprovalRow>> {
+        Ok(on_pool!(self, |c| sqlx::query_as::<_, ApprovalRow>(APPROVAL_QUERY)
+            .bind(post_id.as_str())
+            .fetch_all(c)
+            .await)?)
     }
 
     /// The approvals of the account's posts in review created within `[oldest, newest]` (a
     /// page of the review queue), in one query instead of one per post.
     pub async fn approvals_in_review_between(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         oldest: Micros,
         newest: Micros,
     ) -> Result<Vec<ApprovalRow>> {
@@ -281,7 +284,7 @@ impl Store {
              ORDER BY a.post_id, a.approved_at, a.approver_id"
         );
         Ok(on_pool!(self, |c| sqlx::query_as::<_, ApprovalRow>(Q)
-            .bind(account_id)
+            .bind(account_id.as_str())
             .bind(oldest)
             .bind(newest)
             .fetch_all(c)
@@ -289,7 +292,7 @@ impl Store {
     }
 
     /// A post and its approvals, read together (for answers and for the scheduler).
-    pub async fn post_with_approvals(&self, post_id: &str) -> Result<Option<(PostRow, Vec<ApprovalRow>)>> {
+    pub async fn post_with_approvals(&self, post_id: &PostId) -> Result<Option<(PostRow, Vec<ApprovalRow>)>> {
         let Some(post) = self.post(post_id).await? else {
             return Ok(None);
         };
@@ -298,7 +301,7 @@ impl Store {
     }
 
     /// A page of the account's posts, newest first.
-    pub async fn list_posts(&self, account_id: &str, query: &PostListQuery<'_>) -> Result<Vec<PostRow>> {
+    pub async fn list_posts(&self, account_id: &AccountId, query: &PostListQuery<'_>) -> Result<Vec<PostRow>> {
         let q = sql(&[
             "SELECT ",
             POST_COLUMNS,
@@ -311,7 +314,7 @@ impl Store {
             None => (None, None),
         };
         Ok(on_pool!(self, |c| sqlx::query_as::<_, PostRow>(q)
-            .bind(account_id)
+            .bind(account_id.as_str())
             .bind(query.state)
             .bind(query.author_id)
             .bind(before_at)
@@ -326,7 +329,12 @@ impl Store {
     /// and moves it to the retry time of a retry), and held ones (scheduled, then held when due:
     /// the hold cleared `scheduled_at`) at the moment they were held. Both parts are range scans
     /// of `posts_account_schedule`, so the cost follows the posts shown, not the account's size.
-    pub async fn calendar_posts(&self, account_id: &str, from: Micros, to: Micros) -> Result<Vec<CalendarPostRow>> {
+    pub async fn calendar_posts(
+        &self,
+        account_id: &AccountId,
+        from: Micros,
+        to: Micros,
+    ) -> Result<Vec<CalendarPostRow>> {
         let q = sql(&[
             "SELECT ",
             CALENDAR_COLUMNS,
@@ -338,7 +346,7 @@ impl Store {
              AND p.hold_reason IS NOT NULL AND p.updated_at >= $2 AND p.updated_at < $3",
         ]);
         Ok(on_pool!(self, |c| sqlx::query_as::<_, CalendarPostRow>(q)
-            .bind(account_id)
+            .bind(account_id.as_str())
             .bind(from)
             .bind(to)
             .fetch_all(c)
@@ -347,7 +355,7 @@ impl Store {
 
     /// The account's drafts whose current version got a request for changes (the review
     /// queue's "needs changes"), most recently updated first.
-    pub async fn posts_needing_changes(&self, account_id: &str, limit: i64) -> Result<Vec<PostRow>> {
+    pub async fn posts_needing_changes(&self, account_id: &AccountId, limit: i64) -> Result<Vec<PostRow>> {
         let q = sql(&[
             "SELECT ",
             POST_COLUMNS,
@@ -355,34 +363,42 @@ impl Store {
              WHERE c.post_id = p.id AND c.kind = 'changes_requested' AND c.version = p.version) \
              ORDER BY p.updated_at DESC, p.id DESC LIMIT $2",
         ]);
-        Ok(on_pool!(self, |c| sqlx::query_as::<_, PostRow>(q).bind(account_id).bind(limit).fetch_all(c).await)?)
+        Ok(on_pool!(self, |c| sqlx::query_as::<_, PostRow>(q)
+            .bind(account_id.as_str())
+            .bind(limit)
+            .fetch_all(c)
+            .await)?)
     }
 
     /// How many of the account's posts in review `user_id` could approve now: not their own
     /// and not yet approved by them at the current version (the home page's count; the post
     /// page applies the full rules before it offers the button).
-    pub async fn count_awaiting_approval(&self, account_id: &str, user_id: &str) -> Result<i64> {
+    pub async fn count_awaiting_approval(&self, account_id: &AccountId, user_id: &UserId) -> Result<i64> {
         let q = "SELECT COUNT(*) FROM posts p WHERE p.account_id = $1 AND p.state = 'in_review' AND p.author_id <> $2 \
                  AND NOT EXISTS (SELECT 1 FROM post_approvals a WHERE a.post_id = p.id AND a.version = p.version \
                  AND a.approver_id = $2)";
-        Ok(on_pool!(self, |c| sqlx::query_scalar::<_, i64>(q).bind(account_id).bind(user_id).fetch_one(c).await)?)
+        Ok(on_pool!(self, |c| sqlx::query_scalar::<_, i64>(q)
+            .bind(account_id.as_str())
+            .bind(user_id.as_str())
+            .fetch_one(c)
+            .await)?)
     }
 
     /// Every content version of the post, oldest first.
-    pub async fn post_versions(&self, post_id: &str) -> Result<Vec<PostVersionRow>> {
+    pub async fn post_versions(&self, post_id: &PostId) -> Result<Vec<PostVersionRow>> {
         let q = "SELECT post_id, version, title, text, media, edited_by, created_at FROM post_versions \
                  WHERE post_id = $1 ORDER BY version";
-        Ok(on_pool!(self, |c| sqlx::query_as::<_, PostVersionRow>(q).bind(post_id).fetch_all(c).await)?)
+        Ok(on_pool!(self, |c| sqlx::query_as::<_, PostVersionRow>(q).bind(post_id.as_str()).fetch_all(c).await)?)
     }
 
     /// The review thread, oldest first.
-    pub async fn post_comments(&self, post_id: &str) -> Result<Vec<PostCommentRow>> {
+    pub async fn post_comments(&self, post_id: &PostId) -> Result<Vec<PostCommentRow>> {
         let q = sql(&[
             "SELECT ",
             COMMENT_COLUMNS,
             " FROM post_comments c JOIN users u ON u.id = c.author_id WHERE c.post_id = $1 ORDER BY c.created_at, c.id",
         ]);
-        Ok(on_pool!(self, |c| sqlx::query_as::<_, PostCommentRow>(q).bind(post_id).fetch_all(c).await)?)
+        Ok(on_pool!(self, |c| sqlx::query_as::<_, PostCommentRow>(q).bind(post_id.as_str()).fetch_all(c).await)?)
     }
 
     pub async fn media_upload(&self, media_id: &str) -> Result<Option<MediaUploadRow>> {
@@ -394,22 +410,25 @@ impl Store {
 impl Tx {
     /// Re-reads the post inside the transaction, locking its row until commit on PostgreSQL
     /// (SQLite's IMMEDIATE transaction already excludes other writers).
-    pub async fn lock_post(&mut self, post_id: &str) -> Result<Option<PostRow>> {
+    pub async fn lock_post(&mut self, post_id: &PostId) -> Result<Option<PostRow>> {
         let lock = match self.backend {
             Backend::Postgres => " FOR UPDATE",
             Backend::Sqlite => "",
         };
         let q = sql(&["SELECT ", POST_COLUMNS, " FROM posts p WHERE p.id = $1", lock]);
-        Ok(on_tx!(self, |c| sqlx::query_as::<_, PostRow>(q).bind(post_id).fetch_optional(c).await)?)
+        Ok(on_tx!(self, |c| sqlx::query_as::<_, PostRow>(q).bind(post_id.as_str()).fetch_optional(c).await)?)
     }
 
     /// The post's approvals, read inside the transaction (after [`Tx::lock_post`]).
-    pub async fn post_approvals(&mut self, post_id: &str) -> Result<Vec<ApprovalRow>> {
-        Ok(on_tx!(self, |c| sqlx::query_as::<_, ApprovalRow>(APPROVAL_QUERY).bind(post_id).fetch_all(c).await)?)
+    pub async fn post_approvals(&mut self, post_id: &PostId) -> Result<Vec<ApprovalRow>> {
+        Ok(on_tx!(self, |c| sqlx::query_as::<_, ApprovalRow>(APPROVAL_QUERY)
+            .bind(post_id.as_str())
+            .fetch_all(c)
+            .await)?)
     }
 
     /// A locked post with its approvals: what the scheduler decides from when a post is due.
-    pub async fn lock_post_with_approvals(&mut self, post_id: &str) -> Result<Option<(PostRow, Vec<ApprovalRow>)>> {
+    pub async fn lock_post_with_approvals(&mut self, post_id: &PostId) -> Result<Option<(PostRow, Vec<ApprovalRow>)>> {
         let Some(post) = self.lock_post(post_id).await? else {
             return Ok(None);
         };
@@ -420,21 +439,21 @@ impl Tx {
     /// The post an earlier create with this `Idempotency-Key` made, with that request's body hash.
     pub async fn post_by_idempotency_key(
         &mut self,
-        account_id: &str,
-        author_id: &str,
+        account_id: &AccountId,
+        author_id: &UserId,
         key: &str,
     ) -> Result<Option<(PostRow, Vec<u8>)>> {
         let q = "SELECT id, request_hash FROM posts WHERE account_id = $1 AND author_id = $2 AND idempotency_key = $3";
         let found = on_tx!(self, |c| sqlx::query_as::<_, (String, Option<Vec<u8>>)>(q)
-            .bind(account_id)
-            .bind(author_id)
+            .bind(account_id.as_str())
+            .bind(author_id.as_str())
             .bind(key)
             .fetch_optional(c)
             .await)?;
         let Some((id, hash)) = found else {
             return Ok(None);
         };
-        let post = self.lock_post(&id).await?;
+        let post = self.lock_post(&PostId::from(id)).await?;
         Ok(post.map(|post| (post, hash.unwrap_or_default())))
     }
 
@@ -460,33 +479,38 @@ impl Tx {
             .await
             .map(|r| r.rows_affected()))?;
         let content = PostContent { title: p.title, text: p.text, media: p.media };
-        self.insert_post_version(p.id, 1, &content, p.author_id, p.now).await
+        self.insert_post_version(&PostId::from(p.id), 1, &content, &UserId::from(p.author_id), p.now).await
     }
 
     /// Makes a freshly inserted post a reply draft answering the platform's comment `reply_to`.
-    pub async fn set_post_reply_to(&mut self, post_id: &str, reply_to: &str) -> Result<()> {
+    pub async fn set_post_reply_to(&mut self, post_id: &PostId, reply_to: &str) -> Result<()> {
         let q = "UPDATE posts SET reply_to = $2 WHERE id = $1";
-        on_tx!(self, |c| sqlx::query(q).bind(post_id).bind(reply_to).execute(c).await.map(|r| r.rows_affected()))?;
+        on_tx!(self, |c| sqlx::query(q)
+            .bind(post_id.as_str())
+            .bind(reply_to)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
         Ok(())
     }
 
     async fn insert_post_version(
         &mut self,
-        post_id: &str,
+        post_id: &PostId,
         version: i64,
         content: &PostContent<'_>,
-        edited_by: &str,
+        edited_by: &UserId,
         now: Micros,
     ) -> Result<()> {
         let q = "INSERT INTO post_versions (post_id, version, title, text, media, edited_by, created_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7)";
         on_tx!(self, |c| sqlx::query(q)
-            .bind(post_id)
+            .bind(post_id.as_str())
             .bind(version)
             .bind(content.title)
             .bind(content.text)
             .bind(content.media)
-            .bind(edited_by)
+            .bind(edited_by.as_str())
             .bind(now)
             .execute(c)
             .await
@@ -500,18 +524,18 @@ impl Tx {
     /// (Invariant 7). Returns the new version, or `None` when the post changed meanwhile.
     pub async fn update_post_content(
         &mut self,
-        post_id: &str,
+        post_id: &PostId,
         expected_version: i64,
         expected_state: &str,
         content: &PostContent<'_>,
-        edited_by: &str,
+        edited_by: &UserId,
         now: Micros,
     ) -> Result<Option<i64>> {
         let q = "UPDATE posts SET title = $4, text = $5, media = $6, version = version + 1, state = 'draft', \
                  scheduled_at = NULL, scheduled_by = NULL, hold_reason = NULL, updated_at = $7 \
                  WHERE id = $1 AND version = $2 AND state = $3";
         let n = on_tx!(self, |c| sqlx::query(q)
-            .bind(post_id)
+            .bind(post_id.as_str())
             .bind(expected_version)
             .bind(expected_state)
             .bind(content.title)
@@ -534,7 +558,7 @@ impl Tx {
     /// `expected_version`. Returns whether it did.
     pub async fn apply_post_transition(
         &mut self,
-        post_id: &str,
+        post_id: &PostId,
         expected_state: &str,
         expected_version: i64,
         write: &PostStateWrite<'_>,
@@ -545,7 +569,7 @@ impl Tx {
                 let q = "UPDATE posts SET state = $4, hold_reason = $5, scheduled_at = $6, scheduled_by = $7, \
                          updated_at = $8 WHERE id = $1 AND state = $2 AND version = $3";
                 on_tx!(self, |c| sqlx::query(q)
-                    .bind(post_id)
+                    .bind(post_id.as_str())
                     .bind(expected_state)
                     .bind(expected_version)
                     .bind(write.state)
@@ -566,7 +590,7 @@ impl Tx {
                      WHERE id = $1 AND state = $2 AND version = $3"
                 };
                 on_tx!(self, |c| sqlx::query(q)
-                    .bind(post_id)
+                    .bind(post_id.as_str())
                     .bind(expected_state)
                     .bind(expected_version)
                     .bind(write.state)
@@ -591,7 +615,7 @@ impl Tx {
     /// written as given. Returns whether it did.
     pub async fn record_publish_result(
         &mut self,
-        post_id: &str,
+        post_id: &PostId,
         expected_state: &str,
         write: &PublishResultWrite<'_>,
         now: Micros,
@@ -599,7 +623,7 @@ impl Tx {
         let q = "UPDATE posts SET state = $3, published_at = $4, external_id = $5, external_url = $6, last_error = $7, \
                  updated_at = $8 WHERE id = $1 AND state = $2";
         let n = on_tx!(self, |c| sqlx::query(q)
-            .bind(post_id)
+            .bind(post_id.as_str())
             .bind(expected_state)
             .bind(write.state)
             .bind(write.published_at)
@@ -617,18 +641,18 @@ impl Tx {
     /// person is a `Conflict`.
     pub async fn insert_post_approval(
         &mut self,
-        post_id: &str,
+        post_id: &PostId,
         version: i64,
-        approver_id: &str,
+        approver_id: &UserId,
         by_owner: bool,
         now: Micros,
     ) -> Result<()> {
         let q = "INSERT INTO post_approvals (post_id, version, approver_id, by_owner, approved_at) \
                  VALUES ($1, $2, $3, $4, $5)";
         on_tx!(self, |c| sqlx::query(q)
-            .bind(post_id)
+            .bind(post_id.as_str())
             .bind(version)
-            .bind(approver_id)
+            .bind(approver_id.as_str())
             .bind(by_owner)
             .bind(now)
             .execute(c)
@@ -638,9 +662,9 @@ impl Tx {
     }
 
     /// Deletes every approval of the post. Returns how many there were.
-    pub async fn clear_post_approvals(&mut self, post_id: &str) -> Result<u64> {
+    pub async fn clear_post_approvals(&mut self, post_id: &PostId) -> Result<u64> {
         let q = "DELETE FROM post_approvals WHERE post_id = $1";
-        Ok(on_tx!(self, |c| sqlx::query(q).bind(post_id).execute(c).await.map(|r| r.rows_affected()))?)
+        Ok(on_tx!(self, |c| sqlx::query(q).bind(post_id.as_str()).execute(c).await.map(|r| r.rows_affected()))?)
     }
 
     pub async fn insert_post_comment(&mut self, comment: NewPostComment<'_>) -> Result<()> {

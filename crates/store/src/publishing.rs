@@ -116,9 +116,9 @@ impl Tx {
         Ok(on_tx!(self, |c| sqlx::query_as::<_, PublishJobRow>(q).bind(now).bind(limit).fetch_all(c).await)?)
     }
 
-    pub async fn publish_job(&mut self, post_id: &str) -> Result<Option<PublishJobRow>> {
+    pub async fn publish_job(&mut self, post_id: &PostId) -> Result<Option<PublishJobRow>> {
         let q = sql(&["SELECT ", JOB_COLUMNS, " FROM publish_jobs WHERE post_id = $1"]);
-        Ok(on_tx!(self, |c| sqlx::query_as::<_, PublishJobRow>(q).bind(post_id).fetch_optional(c).await)?)
+        Ok(on_tx!(self, |c| sqlx::query_as::<_, PublishJobRow>(q).bind(post_id.as_str()).fetch_optional(c).await)?)
     }
 
     /// Starts (or restarts) the post's job for `version` as `running` under `worker`'s lease,
@@ -156,7 +156,7 @@ impl Tx {
     /// counts one more attempt; `false` if it is no longer claimable.
     pub async fn take_publish_job(
         &mut self,
-        post_id: &str,
+        post_id: &PostId,
         worker: &str,
         lease_expires_at: Micros,
         now: Micros,
@@ -166,7 +166,7 @@ impl Tx {
                  WHERE post_id = $1 AND ((state IN ('waiting', 'polling') AND next_attempt_at <= $4) \
                  OR (state = 'running' AND lease_expires_at <= $4))";
         let n = on_tx!(self, |c| sqlx::query(q)
-            .bind(post_id)
+            .bind(post_id.as_str())
             .bind(worker)
             .bind(lease_expires_at)
             .bind(now)
@@ -178,12 +178,12 @@ impl Tx {
 
     /// Records what happened to the job, if `worker` still holds its lease (whether it did).
     /// The lease is released: a `waiting`/`polling` job is claimable again at `next_attempt_at`.
-    pub async fn update_publish_job(&mut self, post_id: &str, worker: &str, u: &JobUpdate<'_>) -> Result<bool> {
+    pub async fn update_publish_job(&mut self, post_id: &PostId, worker: &str, u: &JobUpdate<'_>) -> Result<bool> {
         let q = "UPDATE publish_jobs SET state = $3, next_attempt_at = $4, uncertain_since = $5, last_error = $6, \
                  platform_ref = COALESCE($8, platform_ref), lease_owner = NULL, lease_expires_at = NULL, updated_at = $7 \
                  WHERE post_id = $1 AND lease_owner = $2 AND state = 'running'";
         let n = on_tx!(self, |c| sqlx::query(q)
-            .bind(post_id)
+            .bind(post_id.as_str())
             .bind(worker)
             .bind(u.state)
             .bind(u.next_attempt_at)
@@ -223,20 +223,21 @@ impl Tx {
 
     /// Notes that an attempt of the job's version may have reached the platform unanswered
     /// (keeping the earliest such instant).
-    pub async fn mark_publish_job_uncertain(&mut self, post_id: &str, since: Micros) -> Result<()> {
+    pub async fn mark_publish_job_uncertain(&mut self, post_id: &PostId, since: Micros) -> Result<()> {
         let q = "UPDATE publish_jobs SET uncertain_since = COALESCE(uncertain_since, $2) WHERE post_id = $1";
-        on_tx!(self, |c| sqlx::query(q).bind(post_id).bind(since).execute(c).await.map(|_| ()))?;
+        on_tx!(self, |c| sqlx::query(q).bind(post_id.as_str()).bind(since).execute(c).await.map(|_| ()))?;
         Ok(())
     }
 
     /// Closes the post's attempts that never learned their outcome (their worker died or its
     /// lease ran out) as `unknown`; the earliest start among them, if any.
-    pub async fn close_open_publish_attempts(&mut self, post_id: &str, now: Micros) -> Result<Option<Micros>> {
+    pub async fn close_open_publish_attempts(&mut self, post_id: &PostId, now: Micros) -> Result<Option<Micros>> {
         let first = "SELECT MIN(started_at) FROM publish_attempts WHERE post_id = $1 AND outcome IS NULL";
-        let earliest = on_tx!(self, |c| sqlx::query_scalar::<_, Option<i64>>(first).bind(post_id).fetch_one(c).await)?;
+        let earliest =
+            on_tx!(self, |c| sqlx::query_scalar::<_, Option<i64>>(first).bind(post_id.as_str()).fetch_one(c).await)?;
         let q =
             "UPDATE publish_attempts SET outcome = 'unknown', finished_at = $2 WHERE post_id = $1 AND outcome IS NULL";
-        on_tx!(self, |c| sqlx::query(q).bind(post_id).bind(now).execute(c).await.map(|_| ()))?;
+        on_tx!(self, |c| sqlx::query(q).bind(post_id.as_str()).bind(now).execute(c).await.map(|_| ()))?;
         Ok(earliest)
     }
 
@@ -298,10 +299,15 @@ impl Tx {
 /// two workers cannot both take the last free call of a window.
 impl Tx {
     /// Start times of the account's publish calls since `since`, newest first, at most `limit`.
-    pub async fn recent_publish_calls(&mut self, account_id: &str, since: Micros, limit: i64) -> Result<Vec<Micros>> {
+    pub async fn recent_publish_calls(
+        &mut self,
+        account_id: &AccountId,
+        since: Micros,
+        limit: i64,
+    ) -> Result<Vec<Micros>> {
         let q = "SELECT at FROM publish_calls WHERE account_id = $1 AND at > $2 ORDER BY at DESC LIMIT $3";
         Ok(on_tx!(self, |c| sqlx::query_scalar::<_, i64>(q)
-            .bind(account_id)
+            .bind(account_id.as_str())
             .bind(since)
             .bind(limit)
             .fetch_all(c)
@@ -312,59 +318,74 @@ impl Tx {
     /// `forget_before` (outside every window).
     pub async fn record_publish_call(
         &mut self,
-        account_id: &str,
-        post_id: &str,
+        account_id: &AccountId,
+        post_id: &PostId,
         at: Micros,
         forget_before: Micros,
     ) -> Result<()> {
         let prune = "DELETE FROM publish_calls WHERE account_id = $1 AND at < $2";
-        on_tx!(self, |c| sqlx::query(prune).bind(account_id).bind(forget_before).execute(c).await.map(|_| ()))?;
+        on_tx!(self, |c| sqlx::query(prune)
+            .bind(account_id.as_str())
+            .bind(forget_before)
+            .execute(c)
+            .await
+            .map(|_| ()))?;
         let q = "INSERT INTO publish_calls (account_id, post_id, at) VALUES ($1, $2, $3)";
-        on_tx!(self, |c| sqlx::query(q).bind(account_id).bind(post_id).bind(at).execute(c).await.map(|_| ()))?;
+        on_tx!(self, |c| sqlx::query(q)
+            .bind(account_id.as_str())
+            .bind(post_id.as_str())
+            .bind(at)
+            .execute(c)
+            .await
+            .map(|_| ()))?;
         Ok(())
     }
 
     /// Until when the platform told us to leave the account alone, if that is still ahead of `now`.
-    pub async fn account_blocked_until(&mut self, account_id: &str, now: Micros) -> Result<Option<Micros>> {
+    pub async fn account_blocked_until(&mut self, account_id: &AccountId, now: Micros) -> Result<Option<Micros>> {
         let q = "SELECT blocked_until FROM account_rate_limits WHERE account_id = $1 AND blocked_until > $2";
-        Ok(on_tx!(self, |c| sqlx::query_scalar::<_, i64>(q).bind(account_id).bind(now).fetch_optional(c).await)?)
+        Ok(on_tx!(self, |c| sqlx::query_scalar::<_, i64>(q)
+            .bind(account_id.as_str())
+            .bind(now)
+            .fetch_optional(c)
+            .await)?)
     }
 
     /// Remembers a rate-limit answer: no publish call for the account before `until` (a later
     /// `until` already stored is kept).
-    pub async fn block_account_until(&mut self, account_id: &str, until: Micros, now: Micros) -> Result<()> {
+    pub async fn block_account_until(&mut self, account_id: &AccountId, until: Micros, now: Micros) -> Result<()> {
         let q = "INSERT INTO account_rate_limits (account_id, blocked_until, updated_at) VALUES ($1, $2, $3) \
                  ON CONFLICT (account_id) DO UPDATE SET \
                    blocked_until = CASE WHEN account_rate_limits.blocked_until > excluded.blocked_until \
                      THEN account_rate_limits.blocked_until ELSE excluded.blocked_until END, \
                    updated_at = excluded.updated_at";
-        on_tx!(self, |c| sqlx::query(q).bind(account_id).bind(until).bind(now).execute(c).await.map(|_| ()))?;
+        on_tx!(self, |c| sqlx::query(q).bind(account_id.as_str()).bind(until).bind(now).execute(c).await.map(|_| ()))?;
         Ok(())
     }
 
     /// Gives back the attempt the current claim counted: a rate-limit answer is the platform
     /// saying "later", not a failed try, so it must not use up `max_attempts`.
-    pub async fn give_back_publish_attempt(&mut self, post_id: &str) -> Result<()> {
+    pub async fn give_back_publish_attempt(&mut self, post_id: &PostId) -> Result<()> {
         let q = "UPDATE publish_jobs SET attempts = attempts - 1 WHERE post_id = $1 AND attempts > 0";
-        on_tx!(self, |c| sqlx::query(q).bind(post_id).execute(c).await.map(|_| ()))?;
+        on_tx!(self, |c| sqlx::query(q).bind(post_id.as_str()).execute(c).await.map(|_| ()))?;
         Ok(())
     }
 }
 
 impl Store {
-    pub async fn publish_job(&self, post_id: &str) -> Result<Option<PublishJobRow>> {
+    pub async fn publish_job(&self, post_id: &PostId) -> Result<Option<PublishJobRow>> {
         let q = sql(&["SELECT ", JOB_COLUMNS, " FROM publish_jobs WHERE post_id = $1"]);
-        Ok(on_pool!(self, |c| sqlx::query_as::<_, PublishJobRow>(q).bind(post_id).fetch_optional(c).await)?)
+        Ok(on_pool!(self, |c| sqlx::query_as::<_, PublishJobRow>(q).bind(post_id.as_str()).fetch_optional(c).await)?)
     }
 
     /// Every attempt at publishing the post, in order.
-    pub async fn publish_attempts(&self, post_id: &str) -> Result<Vec<PublishAttemptRow>> {
+    pub async fn publish_attempts(&self, post_id: &PostId) -> Result<Vec<PublishAttemptRow>> {
         let q = sql(&[
             "SELECT ",
             ATTEMPT_COLUMNS,
             " FROM publish_attempts WHERE post_id = $1 ORDER BY attempt, started_at",
         ]);
-        Ok(on_pool!(self, |c| sqlx::query_as::<_, PublishAttemptRow>(q).bind(post_id).fetch_all(c).await)?)
+        Ok(on_pool!(self, |c| sqlx::query_as::<_, PublishAttemptRow>(q).bind(post_id.as_str()).fetch_all(c).await)?)
     }
 
     /// The earliest instant at which a worker will have something to do: a scheduled post
@@ -405,11 +426,17 @@ impl Store {
     }
 
     /// Saves (commits) a platform ref for the job's current version, if `worker` still holds it.
-    pub async fn save_publish_ref(&self, post_id: &str, worker: &str, platform_ref: &str, now: Micros) -> Result<bool> {
+    pub async fn save_publish_ref(
+        &self,
+        post_id: &PostId,
+        worker: &str,
+        platform_ref: &str,
+        now: Micros,
+    ) -> Result<bool> {
         let q = "UPDATE publish_jobs SET platform_ref = $3, updated_at = $4 \
                  WHERE post_id = $1 AND lease_owner = $2 AND state = 'running'";
         let n = on_pool!(self, |c| sqlx::query(q)
-            .bind(post_id)
+            .bind(post_id.as_str())
             .bind(worker)
             .bind(platform_ref)
             .bind(now)
@@ -509,20 +536,20 @@ impl Store {
     }
 
     /// Every post the sandbox holds for the account, oldest first.
-    pub async fn sandbox_posts(&self, account_id: &str) -> Result<Vec<SandboxPostRow>> {
+    pub async fn sandbox_posts(&self, account_id: &AccountId) -> Result<Vec<SandboxPostRow>> {
         let q = sql(&[
             "SELECT ",
             SANDBOX_POST_COLUMNS,
             " FROM sandbox_posts WHERE account_id = $1 ORDER BY created_at, id",
         ]);
-        Ok(on_pool!(self, |c| sqlx::query_as::<_, SandboxPostRow>(q).bind(account_id).fetch_all(c).await)?)
+        Ok(on_pool!(self, |c| sqlx::query_as::<_, SandboxPostRow>(q).bind(account_id.as_str()).fetch_all(c).await)?)
     }
 
-    pub async fn sandbox_post(&self, account_id: &str, post_id: &str) -> Result<Option<SandboxPostRow>> {
+    pub async fn sandbox_post(&self, account_id: &AccountId, post_id: &PostId) -> Result<Option<SandboxPostRow>> {
         let q = sql(&["SELECT ", SANDBOX_POST_COLUMNS, " FROM sandbox_posts WHERE account_id = $1 AND id = $2"]);
         Ok(on_pool!(self, |c| sqlx::query_as::<_, SandboxPostRow>(q)
-            .bind(account_id)
-            .bind(post_id)
+            .bind(account_id.as_str())
+            .bind(post_id.as_str())
             .fetch_optional(c)
             .await)?)
     }
@@ -531,7 +558,7 @@ impl Store {
     /// own reply (`parent_id` set). `None` if the post is not the account's.
     pub async fn add_sandbox_comment(&self, new: &NewSandboxComment<'_>) -> Result<Option<SandboxCommentRow>> {
         let NewSandboxComment { id, account_id, post_id, parent_id, author, text, now } = *new;
-        if self.sandbox_post(account_id, post_id).await?.is_none() {
+        if self.sandbox_post(&AccountId::from(account_id), &PostId::from(post_id)).await?.is_none() {
             return Ok(None);
         }
         let row = SandboxCommentRow {
@@ -564,38 +591,38 @@ impl Store {
         Ok(Some(row))
     }
 
-    pub async fn sandbox_comment(&self, account_id: &str, comment_id: &str) -> Result<Option<SandboxCommentRow>> {
+    pub async fn sandbox_comment(&self, account_id: &AccountId, comment_id: &str) -> Result<Option<SandboxCommentRow>> {
         let q = sql(&["SELECT ", SANDBOX_COMMENT_COLUMNS, " FROM sandbox_comments WHERE account_id = $1 AND id = $2"]);
         Ok(on_pool!(self, |c| sqlx::query_as::<_, SandboxCommentRow>(q)
-            .bind(account_id)
+            .bind(account_id.as_str())
             .bind(comment_id)
             .fetch_optional(c)
             .await)?)
     }
 
     /// The comments on the account's sandbox posts, oldest first.
-    pub async fn sandbox_comments(&self, account_id: &str) -> Result<Vec<SandboxCommentRow>> {
+    pub async fn sandbox_comments(&self, account_id: &AccountId) -> Result<Vec<SandboxCommentRow>> {
         let q = sql(&[
             "SELECT ",
             SANDBOX_COMMENT_COLUMNS,
             " FROM sandbox_comments WHERE account_id = $1 ORDER BY created_at, id",
         ]);
-        Ok(on_pool!(self, |c| sqlx::query_as::<_, SandboxCommentRow>(q).bind(account_id).fetch_all(c).await)?)
+        Ok(on_pool!(self, |c| sqlx::query_as::<_, SandboxCommentRow>(q).bind(account_id.as_str()).fetch_all(c).await)?)
     }
 
     /// Sets a sandbox post's engagement counters (demo seeding, tests).
     pub async fn set_sandbox_engagement(
         &self,
-        account_id: &str,
-        post_id: &str,
+        account_id: &AccountId,
+        post_id: &PostId,
         impressions: i64,
         likes: i64,
         shares: i64,
     ) -> Result<bool> {
         let q = "UPDATE sandbox_posts SET impressions = $3, likes = $4, shares = $5 WHERE account_id = $1 AND id = $2";
         let n = on_pool!(self, |c| sqlx::query(q)
-            .bind(account_id)
-            .bind(post_id)
+            .bind(account_id.as_str())
+            .bind(post_id.as_str())
             .bind(impressions)
             .bind(likes)
             .bind(shares)

@@ -2,6 +2,8 @@
 //! wrapped data key on `social_accounts`, TOTP secrets on `users`. Rotation pages through them by
 //! id and replaces each value only if it is still the one it read (compare-and-set), so a change
 //! made meanwhile by a running server is never overwritten.
+use steward_domain::ids::{AccountId, UserId};
+
 use crate::{Micros, Result, Store, Tx, on_pool, on_tx};
 
 /// An account's sealed credential and wrapped data key (`None` before migration 0003's vault).
@@ -22,9 +24,12 @@ pub struct SealedTotpRow {
 
 impl Store {
     /// The account's sealed credential, if the account exists.
-    pub async fn sealed_credential(&self, account_id: &str) -> Result<Option<SealedAccountRow>> {
+    pub async fn sealed_credential(&self, account_id: &AccountId) -> Result<Option<SealedAccountRow>> {
         let q = "SELECT id, wrapped_data_key, credential_sealed FROM social_accounts WHERE id = $1";
-        Ok(on_pool!(self, |c| sqlx::query_as::<_, SealedAccountRow>(q).bind(account_id).fetch_optional(c).await)?)
+        Ok(on_pool!(self, |c| sqlx::query_as::<_, SealedAccountRow>(q)
+            .bind(account_id.as_str())
+            .fetch_optional(c)
+            .await)?)
     }
 
     /// Up to `limit` accounts holding a credential, with ids after `after`, in id order.
@@ -46,7 +51,7 @@ impl Tx {
     /// Stores a new credential and its wrapped data key.
     pub async fn set_account_credential(
         &mut self,
-        account_id: &str,
+        account_id: &AccountId,
         wrapped_data_key: &[u8],
         credential_sealed: &[u8],
         now: Micros,
@@ -54,7 +59,7 @@ impl Tx {
         let q =
             "UPDATE social_accounts SET wrapped_data_key = $2, credential_sealed = $3, updated_at = $4 WHERE id = $1";
         let n = on_tx!(self, |c| sqlx::query(q)
-            .bind(account_id)
+            .bind(account_id.as_str())
             .bind(wrapped_data_key)
             .bind(credential_sealed)
             .bind(now)
@@ -65,10 +70,10 @@ impl Tx {
     }
 
     /// Replaces the wrapped data key if it is still `old`; whether it did.
-    pub async fn replace_wrapped_data_key(&mut self, account_id: &str, old: &[u8], new: &[u8]) -> Result<bool> {
+    pub async fn replace_wrapped_data_key(&mut self, account_id: &AccountId, old: &[u8], new: &[u8]) -> Result<bool> {
         let q = "UPDATE social_accounts SET wrapped_data_key = $3 WHERE id = $1 AND wrapped_data_key = $2";
         let n = on_tx!(self, |c| sqlx::query(q)
-            .bind(account_id)
+            .bind(account_id.as_str())
             .bind(old)
             .bind(new)
             .execute(c)
@@ -81,7 +86,7 @@ impl Tx {
     /// data key) to a data key, if it is still `old`; whether it did.
     pub async fn upgrade_legacy_credential(
         &mut self,
-        account_id: &str,
+        account_id: &AccountId,
         old: &[u8],
         wrapped_data_key: &[u8],
         credential_sealed: &[u8],
@@ -89,7 +94,7 @@ impl Tx {
         let q = "UPDATE social_accounts SET wrapped_data_key = $3, credential_sealed = $4 \
                  WHERE id = $1 AND wrapped_data_key IS NULL AND credential_sealed = $2";
         let n = on_tx!(self, |c| sqlx::query(q)
-            .bind(account_id)
+            .bind(account_id.as_str())
             .bind(old)
             .bind(wrapped_data_key)
             .bind(credential_sealed)
@@ -101,14 +106,20 @@ impl Tx {
 
     /// Replaces a user's confirmed (`pending == false`) or pending TOTP secret if it is still
     /// `old`; whether it did.
-    pub async fn replace_totp_sealed(&mut self, user_id: &str, pending: bool, old: &[u8], new: &[u8]) -> Result<bool> {
+    pub async fn replace_totp_sealed(
+        &mut self,
+        user_id: &UserId,
+        pending: bool,
+        old: &[u8],
+        new: &[u8],
+    ) -> Result<bool> {
         let q = if pending {
             "UPDATE users SET totp_pending_sealed = $3 WHERE id = $1 AND totp_pending_sealed = $2"
         } else {
             "UPDATE users SET totp_secret_sealed = $3 WHERE id = $1 AND totp_secret_sealed = $2"
         };
         let n = on_tx!(self, |c| sqlx::query(q)
-            .bind(user_id)
+            .bind(user_id.as_str())
             .bind(old)
             .bind(new)
             .execute(c)

@@ -5,6 +5,7 @@ use serde_json::json;
 use steward_connectors::ConnectorError;
 use steward_domain::audit::Action;
 use steward_domain::capability::Capability;
+use steward_domain::ids::AccountId;
 use utoipa::ToSchema;
 
 use crate::actor::{Ctx, Principal};
@@ -32,7 +33,7 @@ pub struct CheckView {
 
 /// Checks the account's connection. The sandbox platform has no remote end: a credential that
 /// opens is a working one.
-pub async fn check_account(s: &Services, ctx: &Ctx, who: &Principal, account_id: &str) -> AppResult<CheckView> {
+pub async fn check_account(s: &Services, ctx: &Ctx, who: &Principal, account_id: &AccountId) -> AppResult<CheckView> {
     let id = account_id;
     ctx.slot.set_action(Action::AccountCheck, Some(format!("account:{id}")));
     let access = authorize(s, ctx, who, id, Need::Capability(Capability::SettingsManage)).await?;
@@ -84,13 +85,13 @@ pub async fn check_account(s: &Services, ctx: &Ctx, who: &Principal, account_id:
 
 /// The sandbox's "identity call": the stored credential must open, and be the JSON object it was.
 async fn open_sandbox_credential(s: &Services, id: &str) -> AppResult<()> {
-    let row = s.store.sealed_credential(id).await?.ok_or(AppError::NotFound)?;
+    let row = s.store.sealed_credential(&AccountId::new(id.to_string())).await?.ok_or(AppError::NotFound)?;
     let Some(sealed) = row.credential_sealed.as_deref() else {
         return Err(AppError::Conflict("this account has no stored credential; connect it again".into()));
     };
     let credential = s
         .vault()
-        .open_stored_credential(id, row.wrapped_data_key.as_deref(), sealed)
+        .open_stored_credential(&AccountId::new(id.to_string()), row.wrapped_data_key.as_deref(), sealed)
         .map_err(|e| AppError::internal(anyhow::anyhow!("account {id}: {e}")))?;
     let valid = serde_json::from_slice::<serde_json::Value>(&credential).is_ok_and(|v| v.is_object());
     drop(credential);

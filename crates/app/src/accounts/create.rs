@@ -3,6 +3,7 @@
 use serde::Deserialize;
 use serde_json::json;
 use steward_domain::audit::Action;
+use steward_domain::ids::AccountId;
 use steward_domain::platform::{self, ConnectMethod};
 use steward_domain::windows::parse_time_zone;
 use steward_store::NewAccount;
@@ -99,7 +100,7 @@ pub async fn create_account(
     };
     // A fresh data key for this account: the credential is sealed under it, and it is stored
     // wrapped by the master key.
-    let sealed = s.vault().seal_new_credential(&id, &plaintext);
+    let sealed = s.vault().seal_new_credential(&AccountId::new(id.to_string()), &plaintext);
     drop(plaintext);
     let now = s.clock.now_us();
     audited(s, ctx, &who.actor(), async |tx| {
@@ -117,12 +118,13 @@ pub async fn create_account(
             now,
         })
         .await?;
-        tx.set_account_credential(&id, &sealed.wrapped_data_key, &sealed.credential, now).await?;
-        let audit = Audit::on_account(&id, Action::AccountCreate)
+        tx.set_account_credential(&AccountId::new(id.to_string()), &sealed.wrapped_data_key, &sealed.credential, now)
+            .await?;
+        let audit = Audit::on_account(&AccountId::new(id.to_string()), Action::AccountCreate)
             .target(format!("account:{id}"))
             .detail(json!({ "platform": platform.id, "account_kind": kind.id, "handle": handle }));
         Ok(((), audit))
     })
     .await?;
-    fresh_view(s, who, &id).await
+    fresh_view(s, who, &AccountId::new(id.to_string())).await
 }

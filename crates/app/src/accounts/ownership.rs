@@ -5,6 +5,7 @@ use serde::Deserialize;
 use serde_json::json;
 use steward_domain::audit::Action;
 use steward_domain::capability::{Capability, Role};
+use steward_domain::ids::{AccountId, UserId};
 use steward_domain::status::MembershipStatus;
 use utoipa::ToSchema;
 
@@ -31,7 +32,7 @@ pub async fn transfer_ownership(
     s: &Services,
     ctx: &Ctx,
     who: &Principal,
-    account_id: &str,
+    account_id: &AccountId,
     input: TransferRequest,
 ) -> AppResult<AccountView> {
     let id = account_id;
@@ -55,12 +56,12 @@ pub async fn transfer_ownership(
     let now = s.clock.now_us();
     audited(s, ctx, &who.actor(), async |tx| {
         tx.lock_account(id).await?.ok_or(AppError::NotFound)?;
-        match s.store.membership(id, &to).await? {
+        match s.store.membership(id, &UserId::new(to.to_string())).await? {
             Some(m) if m.role == Role::Owner => return Err(AppError::validation("to_user_id", "is already the owner")),
             Some(m) if m.status == MembershipStatus::Active && m.expires_at.is_none_or(|e| e > now) => {}
             _ => return Err(AppError::validation("to_user_id", "must be an active member of this account")),
         }
-        tx.transfer_ownership(id, &who.user_id, &to, now).await?;
+        tx.transfer_ownership(id, &who.user_id, &UserId::new(to.to_string()), now).await?;
         let audit = Audit::on_account(id, Action::AccountTransfer)
             .target(format!("user:{to}"))
             .detail(json!({ "from": who.user_id, "to": to, "previous_owner_becomes": Role::Admin.as_str() }));
@@ -84,7 +85,7 @@ pub async fn delete_account(
     s: &Services,
     ctx: &Ctx,
     who: &Principal,
-    account_id: &str,
+    account_id: &AccountId,
     input: DeleteAccountRequest,
 ) -> AppResult<()> {
     let id = account_id;

@@ -3,6 +3,7 @@
 use serde::Deserialize;
 use serde_json::json;
 use steward_domain::audit::Action;
+use steward_domain::ids::AccountId;
 use utoipa::ToSchema;
 
 use crate::actor::{Ctx, Principal};
@@ -23,7 +24,7 @@ pub async fn accept_rules(
     s: &Services,
     ctx: &Ctx,
     who: &Principal,
-    account_id: &str,
+    account_id: &AccountId,
     input: AcceptRulesRequest,
 ) -> AppResult<()> {
     let id = account_id;

@@ -5,6 +5,7 @@ use serde_json::json;
 use steward_domain::alerts::AlertThresholds;
 use steward_domain::audit::Action;
 use steward_domain::capability::Capability;
+use steward_domain::ids::AccountId;
 use steward_domain::platform::{self, MAX_MEMBERS_CEILING};
 use steward_domain::windows::parse_time_zone;
 use steward_store::AccountSettings;
@@ -50,7 +51,7 @@ pub async fn update_settings(
     s: &Services,
     ctx: &Ctx,
     who: &Principal,
-    account_id: &str,
+    account_id: &AccountId,
     input: SettingsRequest,
 ) -> AppResult<AccountView> {
     let id = account_id;

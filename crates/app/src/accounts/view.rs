@@ -3,6 +3,7 @@
 use serde::Serialize;
 use steward_domain::alerts::AlertThresholds;
 use steward_domain::capability::Role;
+use steward_domain::ids::AccountId;
 use steward_domain::platform::PLATFORMS;
 use steward_store::{AccountRow, MembershipRow};
 use utoipa::ToSchema;
@@ -129,7 +130,7 @@ pub fn account_view(s: &Services, a: AccountRow, m: &MembershipRow) -> AccountVi
 }
 
 /// The account as `who` sees it right after a change (read fresh, after the commit).
-pub(crate) async fn fresh_view(s: &Services, who: &Principal, account_id: &str) -> AppResult<AccountView> {
+pub(crate) async fn fresh_view(s: &Services, who: &Principal, account_id: &AccountId) -> AppResult<AccountView> {
     let (account, membership) = s.store.account_access(account_id, &who.user_id).await?.ok_or(AppError::NotFound)?;
     Ok(account_view(s, account, &membership))
 }
@@ -140,13 +141,13 @@ pub async fn list_accounts(s: &Services, who: &Principal) -> AppResult<Vec<Accou
         .accounts_of_user(&who.user_id)
         .await?
         .into_iter()
-        .filter(|(a, _)| who.token_accounts.as_ref().is_none_or(|ids| ids.iter().any(|id| a.id == *id)))
+        .filter(|(a, _)| who.token_accounts.as_ref().is_none_or(|ids| ids.contains(&a.id)))
         .map(|(a, m)| account_view(s, a, &m))
         .collect())
 }
 
 /// One account, readable before its house rules are accepted.
-pub async fn get_account(s: &Services, ctx: &Ctx, who: &Principal, account_id: &str) -> AppResult<AccountView> {
+pub async fn get_account(s: &Services, ctx: &Ctx, who: &Principal, account_id: &AccountId) -> AppResult<AccountView> {
     let access = authorize(s, ctx, who, account_id, Need::ReadAccountAndRules).await?;
     Ok(account_view(s, access.account, &access.membership))
 }

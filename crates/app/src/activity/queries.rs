@@ -4,6 +4,7 @@
 use serde::Deserialize;
 use steward_domain::audit::Action;
 use steward_domain::capability::Capability;
+use steward_domain::ids::AccountId;
 use steward_store::{ActivityFilter, AuditEventRow};
 use utoipa::IntoParams;
 
@@ -172,7 +173,7 @@ async fn account_scope(
     s: &Services,
     ctx: &Ctx,
     who: &Principal,
-    account_id: &str,
+    account_id: &AccountId,
     q: &ActivityQuery,
     accept: &str,
 ) -> AppResult<Scoped> {
@@ -196,7 +197,7 @@ pub async fn account_activity(
     s: &Services,
     ctx: &Ctx,
     who: &Principal,
-    account_id: &str,
+    account_id: &AccountId,
     q: &ActivityQuery,
     accept: &str,
 ) -> AppResult<Answer> {
@@ -216,7 +217,7 @@ pub async fn account_activity_page(
     s: &Services,
     ctx: &Ctx,
     who: &Principal,
-    account_id: &str,
+    account_id: &AccountId,
     q: &ActivityQuery,
 ) -> AppResult<EventPage> {
     let (scope, _, cursor) = account_scope(s, ctx, who, account_id, q, "").await?;

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use steward_domain::alerts::AlertKind;
 use steward_domain::audit::Action;
+use steward_domain::ids::UserId;
 use steward_store::AlertPreferencesRow;
 use utoipa::ToSchema;
 use zeroize::Zeroizing;
@@ -42,7 +43,7 @@ pub fn new_webhook_secret() -> String {
     format!("whsec_{}", hex::encode(crate::crypto::random_array::<32>()))
 }
 
-fn sealed_new_secret(s: &Services, user_id: &str) -> Vec<u8> {
+fn sealed_new_secret(s: &Services, user_id: &UserId) -> Vec<u8> {
     let secret = Zeroizing::new(new_webhook_secret());
     s.vault().seal(&webhook_secret_aad(user_id), secret.as_bytes())
 }
@@ -55,7 +56,7 @@ fn view(s: &Services, p: Option<AlertPreferencesRow>) -> AppResult<PreferencesVi
         Some(sealed) => {
             let open = s
                 .vault()
-                .open(&webhook_secret_aad(&p.user_id), sealed)
+                .open(&webhook_secret_aad(&UserId::new(p.user_id.to_string())), sealed)
                 .map_err(|e| AppError::internal(anyhow::anyhow!("webhook secret of {}: {e}", p.user_id)))?;
             Some(String::from_utf8_lossy(&open).into_owned())
         }

@@ -7,6 +7,7 @@ use serde_json::json;
 use steward_connectors::{ConnectorError, OauthApp, linkedin, mastodon as mastodon_api, pkce, tiktok};
 use steward_domain::audit::Action;
 use steward_domain::capability::Capability;
+use steward_domain::ids::AccountId;
 use steward_domain::platform::{self, ConnectMethod};
 use steward_store::{NewAccount, NewOauthState};
 use utoipa::{IntoParams, ToSchema};
@@ -103,13 +104,21 @@ pub async fn start_connect(
     let mut kind_name = input.account_kind.clone();
     let mut reconnect_instance = None;
     if let Some(account_id) = &input.account_id {
-        let access = authorize(s, ctx, who, account_id, Need::Capability(Capability::CredentialManage)).await?;
+        let access = authorize(
+            s,
+            ctx,
+            who,
+            &AccountId::new(account_id.to_string()),
+            Need::Capability(Capability::CredentialManage),
+        )
+        .await?;
         if access.account.platform.as_str() != p.id {
             return Err(AppError::validation("account_id", "is an account on another platform"));
         }
         kind_name = Some(access.account.account_kind.clone());
         if p.id == "mastodon" {
-            reconnect_instance = credentials::load(s, account_id).await.ok().and_then(|c| c.instance);
+            reconnect_instance =
+                credentials::load(s, &AccountId::new(account_id.to_string())).await.ok().and_then(|c| c.instance);
         }
     }
     let Some(kind) = platform::account_kind(p, kind_name.as_deref()) else {
@@ -307,8 +316,15 @@ pub async fn finish_connect(
     };
     let account_id = match &st.reconnect_account_id {
         Some(account_id) => {
-            let access = authorize(s, ctx, who, account_id, Need::Capability(Capability::CredentialManage)).await?;
-            let previous = credentials::load(s, account_id).await.ok();
+            let access = authorize(
+                s,
+                ctx,
+                who,
+                &AccountId::new(account_id.to_string()),
+                Need::Capability(Capability::CredentialManage),
+            )
+            .await?;
+            let previous = credentials::load(s, &AccountId::new(account_id.to_string())).await.ok();
             if previous.as_ref().is_some_and(|p| p.identity.id != cred.identity.id || p.instance != cred.instance) {
                 return refused(
                     Refusal::OtherIdentity,
@@ -316,9 +332,9 @@ pub async fn finish_connect(
                 );
             }
             audited(s, ctx, &who.actor(), async |tx| {
-                credentials::store_in(s, tx, account_id, &cred).await?;
-                tx.set_account_status(account_id, "active", now).await?;
-                let audit = Audit::on_account(account_id, Action::AccountReconnect)
+                credentials::store_in(s, tx, &AccountId::new(account_id.to_string()), &cred).await?;
+                tx.set_account_status(&AccountId::new(account_id.to_string()), "active", now).await?;
+                let audit = Audit::on_account(&AccountId::new(account_id.to_string()), Action::AccountReconnect)
                     .target(format!("account:{account_id}"))
                     .detail(json!({ "platform": access.account.platform.as_str() }));
                 Ok((account_id.clone(), audit))
@@ -345,8 +361,8 @@ pub async fn finish_connect(
                     now,
                 })
                 .await?;
-                credentials::store_in(s, tx, &id, &cred).await?;
-                let audit = Audit::on_account(&id, Action::AccountCreate).target(format!("account:{id}")).detail(
+                credentials::store_in(s, tx, &AccountId::new(id.to_string()), &cred).await?;
+                let audit = Audit::on_account(&AccountId::new(id.to_string()), Action::AccountCreate).target(format!("account:{id}")).detail(
                     json!({ "platform": st.platform, "account_kind": st.account_kind, "handle": cred.identity.handle, "via": "oauth" }),
                 );
                 Ok((id.clone(), audit))

@@ -3,6 +3,7 @@
 //! presenting a valid one for the account is counted on its own, not with unknown clients.
 use crate::crypto::{constant_time_eq, hmac_sha256, random_array};
 use crate::services::Services;
+use steward_domain::ids::UserId;
 
 /// A device cookie that checked out: whose it is and which device it names.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -11,7 +12,7 @@ pub struct Device {
     pub device_id: String,
 }
 
-fn mac(s: &Services, user_id: &str, device_id: &str) -> String {
+fn mac(s: &Services, user_id: &UserId, device_id: &str) -> String {
     // Domain-separated from the user-agent fingerprints keyed by the same subkey.
     hex::encode(hmac_sha256(&s.device_key, format!("device-cookie.v1\n{user_id}\n{device_id}").as_bytes()))
 }
@@ -24,7 +25,7 @@ pub fn new_device_id() -> String {
 
 /// The cookie value for `user_id` on `device_id`: `v1.<user>.<device>.<hmac>`.
 #[must_use]
-pub fn issue(s: &Services, user_id: &str, device_id: &str) -> String {
+pub fn issue(s: &Services, user_id: &UserId, device_id: &str) -> String {
     format!("v1.{user_id}.{device_id}.{}", mac(s, user_id, device_id))
 }
 
@@ -40,6 +41,6 @@ pub fn open(s: &Services, value: &str) -> Option<Device> {
     if user_id.is_empty() || device_id.len() != 32 {
         return None;
     }
-    constant_time_eq(sent.as_bytes(), mac(s, user_id, device_id).as_bytes())
+    constant_time_eq(sent.as_bytes(), mac(s, &UserId::new(user_id.to_string()), device_id).as_bytes())
         .then(|| Device { user_id: user_id.to_string(), device_id: device_id.to_string() })
 }

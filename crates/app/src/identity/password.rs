@@ -5,6 +5,7 @@ use serde::Deserialize;
 use serde_json::json;
 use steward_domain::audit::Action;
 use steward_domain::identity::{normalize_email, validate_new_password};
+use steward_domain::ids::UserId;
 use steward_store::UserRow;
 use utoipa::ToSchema;
 use zeroize::Zeroizing;
@@ -169,7 +170,7 @@ pub async fn request_reset(s: &Services, ctx: &Ctx, input: ResetRequest) -> AppR
         _ => {
             // The same shape of work as storing a link: one write transaction.
             let mut tx = s.store.begin().await?;
-            tx.end_password_resets("", now).await?;
+            tx.end_password_resets(&UserId::default(), now).await?;
             tx.commit().await?;
         }
     }

@@ -6,6 +6,7 @@ use serde_json::json;
 use steward_domain::audit::Action;
 use steward_domain::capability::{Capability, Role};
 use steward_domain::identity::normalize_email;
+use steward_domain::ids::{AccountId, UserId};
 use steward_domain::status::AccountStatus;
 use steward_domain::windows::WindowInput;
 use steward_store::{InvitationRow, MembershipTerms, NewInvitation, Tx};
@@ -114,7 +115,7 @@ async fn mail_invitation(
 }
 
 /// Refuses when the account has no free seat (members plus pending invitations).
-pub async fn require_free_seat(tx: &mut Tx, account_id: &str, max_members: i64, now: i64) -> AppResult<()> {
+pub async fn require_free_seat(tx: &mut Tx, account_id: &AccountId, max_members: i64, now: i64) -> AppResult<()> {
     let seats = tx.seats_in_use(account_id, now).await?;
     if seats >= max_members {
         return Err(AppError::MemberLimit(format!(
@@ -130,7 +131,7 @@ pub async fn create_invitation(
     s: &Services,
     ctx: &Ctx,
     who: &Principal,
-    account_id: &str,
+    account_id: &AccountId,
     input: InvitationRequest,
 ) -> AppResult<CreatedInvitation> {
     let id = account_id;
@@ -231,7 +232,7 @@ pub async fn resend_invitation(
     s: &Services,
     ctx: &Ctx,
     who: &Principal,
-    account_id: &str,
+    account_id: &AccountId,
     invitation_id: &str,
 ) -> AppResult<ResentInvitation> {
     let (id, inv) = (account_id, invitation_id);
@@ -275,7 +276,7 @@ pub async fn withdraw_invitation(
     s: &Services,
     ctx: &Ctx,
     who: &Principal,
-    account_id: &str,
+    account_id: &AccountId,
     invitation_id: &str,
 ) -> AppResult<()> {
     let (id, inv) = (account_id, invitation_id);
@@ -305,7 +306,7 @@ pub async fn redeem_invitation(
     tx: &mut Tx,
     token: &str,
     actor: &AuditActor,
-    user_id: &str,
+    user_id: &UserId,
     email: &str,
 ) -> AppResult<InvitationRow> {
     let now = s.clock.now_us();

@@ -1,5 +1,6 @@
 //! Changing a member's terms (role, capabilities, end date, windows, quota, suspension),
 //! removing a member, and leaving an account.
+use steward_domain::ids::{AccountId, UserId};
 use steward_domain::status::{AccountStatus, MembershipStatus};
 
 use serde::Deserialize;
@@ -50,14 +51,14 @@ pub async fn update_member(
     s: &Services,
     ctx: &Ctx,
     who: &Principal,
-    account_id: &str,
-    user_id: &str,
+    account_id: &AccountId,
+    user_id: &UserId,
     input: MemberUpdate,
 ) -> AppResult<MemberView> {
     let id = account_id;
     ctx.slot.set_action(Action::MemberUpdate, Some(format!("user:{user_id}")));
     let actor = authorize(s, ctx, who, id, Need::Capability(Capability::MembersManage)).await?;
-    if who.user_id == user_id {
+    if who.user_id == *user_id {
         return Err(AppError::own_membership());
     }
     let now = s.clock.now();
@@ -141,13 +142,13 @@ pub async fn remove_member(
     s: &Services,
     ctx: &Ctx,
     who: &Principal,
-    account_id: &str,
-    user_id: &str,
+    account_id: &AccountId,
+    user_id: &UserId,
     cancel_posts: bool,
 ) -> AppResult<()> {
     let id = account_id;
     ctx.slot.set_action(Action::MemberRemove, Some(format!("user:{user_id}")));
-    let leaving = who.user_id == user_id;
+    let leaving = who.user_id == *user_id;
     if leaving {
         // Leaving is the person's own decision, not a narrowed token's.
         who.require_whole_person()?;
@@ -190,6 +191,6 @@ pub async fn remove_member(
 }
 
 /// The signed-in member leaves the account.
-pub async fn leave(s: &Services, ctx: &Ctx, who: &Principal, account_id: &str) -> AppResult<()> {
+pub async fn leave(s: &Services, ctx: &Ctx, who: &Principal, account_id: &AccountId) -> AppResult<()> {
     remove_member(s, ctx, who, account_id, &who.user_id, false).await
 }

@@ -2,6 +2,7 @@
 use serde::Serialize;
 use steward_domain::capability::Capability;
 use steward_domain::capability::Role;
+use steward_domain::ids::{AccountId, UserId};
 use steward_domain::windows::stored_windows;
 use steward_store::{InvitationRow, MemberRow};
 use utoipa::ToSchema;
@@ -65,19 +66,24 @@ pub fn member_view(s: &Services, r: MemberRow) -> MemberView {
 }
 
 /// The account's members.
-pub async fn list_members(s: &Services, ctx: &Ctx, who: &Principal, account_id: &str) -> AppResult<Vec<MemberView>> {
+pub async fn list_members(
+    s: &Services,
+    ctx: &Ctx,
+    who: &Principal,
+    account_id: &AccountId,
+) -> AppResult<Vec<MemberView>> {
     authorize(s, ctx, who, account_id, Need::Capability(Capability::AccountView)).await?;
     Ok(s.store.members(account_id).await?.into_iter().map(|r| member_view(s, r)).collect())
 }
 
 /// One member as stored now (after a change).
-pub(crate) async fn fresh_member(s: &Services, account_id: &str, user_id: &str) -> AppResult<MemberView> {
+pub(crate) async fn fresh_member(s: &Services, account_id: &AccountId, user_id: &UserId) -> AppResult<MemberView> {
     let member = s
         .store
         .members(account_id)
         .await?
         .into_iter()
-        .find(|m| m.membership.user_id == user_id)
+        .find(|m| m.membership.user_id == *user_id)
         .ok_or(AppError::NotFound)?;
     Ok(member_view(s, member))
 }
@@ -116,7 +122,7 @@ pub async fn list_invitations(
     s: &Services,
     ctx: &Ctx,
     who: &Principal,
-    account_id: &str,
+    account_id: &AccountId,
 ) -> AppResult<Vec<InvitationView>> {
     authorize(s, ctx, who, account_id, Need::Capability(Capability::MembersManage)).await?;
     Ok(s.store.pending_invitations(account_id, s.clock.now_us()).await?.into_iter().map(invitation_view).collect())

@@ -10,6 +10,7 @@
 //! still posts and LinkedIn answers its duplicate-content 422 naming the live post, that post
 //! is the success (`AlreadyPublished`).
 use std::time::Duration;
+use steward_domain::ids::AccountId;
 
 use steward_connectors::linkedin::{self, ImageStatus};
 use steward_connectors::{ConnectorError, OauthApp};
@@ -65,7 +66,7 @@ async fn upload_image(
     app: &OauthApp,
     token: &str,
     owner: &str,
-    account_id: &str,
+    account_id: &AccountId,
     url: &str,
 ) -> Result<String, ConnectorError> {
     let version = &state.settings.linkedin_version;

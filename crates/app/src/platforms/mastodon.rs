@@ -7,6 +7,7 @@
 //! second copy: when the first attempt whose outcome Steward never learned is older than
 //! [`KEY_WINDOW`], the adapter refuses to send again and says so (the owner checks the account).
 use std::time::Duration;
+use steward_domain::ids::AccountId;
 
 use serde::{Deserialize, Serialize};
 use steward_connectors::mastodon::{self, StatusDraft, Visibility};
@@ -40,7 +41,7 @@ async fn credential(state: &Services, account: &AccountRow) -> Result<MastodonCr
 /// fetched like any user-supplied target (private addresses only when allowed).
 pub(crate) async fn media_bytes(
     state: &Services,
-    account_id: &str,
+    account_id: &AccountId,
     url: &str,
 ) -> Result<(Vec<u8>, String), ConnectorError> {
     let stored = crate::posts::media::stored_media(state, account_id, url).await.map_err(|e| match e {

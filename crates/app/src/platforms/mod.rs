@@ -15,6 +15,7 @@
 //! the API says as a 409 problem.
 use serde::{Deserialize, Serialize};
 use steward_connectors::ConnectorError;
+use steward_domain::ids::PostId;
 use steward_domain::platform::Platform;
 use steward_store::{AccountRow, Store};
 
@@ -82,7 +83,7 @@ impl PublishJournal {
     /// A journal for one attempt at `post_id`'s current job, held by `worker`'s lease;
     /// `prior_ref` is what an earlier attempt of the same version saved.
     #[must_use]
-    pub fn new(store: Store, post_id: &str, worker: &str, prior_ref: Option<String>, now_us: i64) -> Self {
+    pub fn new(store: Store, post_id: &PostId, worker: &str, prior_ref: Option<String>, now_us: i64) -> Self {
         Self {
             store,
             post_id: post_id.to_string(),
@@ -117,7 +118,11 @@ impl PublishJournal {
     /// longer holds the job (its lease expired and another worker took over): the adapter must
     /// then stop, since the other worker is reconciling.
     pub async fn save_ref(&self, platform_ref: &str) -> Result<(), steward_store::StoreError> {
-        if self.store.save_publish_ref(&self.post_id, &self.worker, platform_ref, self.now_us).await? {
+        if self
+            .store
+            .save_publish_ref(&PostId::new(self.post_id.to_string()), &self.worker, platform_ref, self.now_us)
+            .await?
+        {
             Ok(())
         } else {
             Err(steward_store::StoreError::Conflict("this worker's lease on the publish job was lost".into()))

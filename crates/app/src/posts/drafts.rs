@@ -13,6 +13,7 @@ use serde::Deserialize;
 use serde_json::json;
 use steward_domain::audit::Action;
 use steward_domain::capability::Capability;
+use steward_domain::ids::{AccountId, PostId};
 use steward_domain::platform;
 use steward_domain::post::{PostAction, PostSnapshot, PostState, transition};
 use steward_store::{AccountRow, NewPost, PostContent, PostListQuery, PostRow, StoreError};
@@ -135,7 +136,7 @@ fn validate_not_empty(text: &str, media: &[MediaItem], errors: &mut Vec<FieldErr
 }
 
 /// Every media item must be an external URL or a file uploaded to the post's own account.
-async fn check_media_belongs(s: &Services, account_id: &str, media: &[MediaItem]) -> AppResult<()> {
+async fn check_media_belongs(s: &Services, account_id: &AccountId, media: &[MediaItem]) -> AppResult<()> {
     let mut errors = Vec::new();
     for (i, item) in media.iter().enumerate() {
         match crate::posts::media::stored_media(s, account_id, &item.url).await {
@@ -178,7 +179,7 @@ pub async fn create_post(
     s: &Services,
     ctx: &Ctx,
     who: &Principal,
-    account_id: &str,
+    account_id: &AccountId,
     idempotency: Option<&str>,
     input: ContentRequest,
 ) -> AppResult<PostView> {
@@ -226,18 +227,20 @@ pub async fn create_post(
         }
         Err(e) => return Err(e.into()),
     }
-    let audit = Audit::on_account(account_id, Action::PostCreate).target(target(&post_id)).detail(json!({
-        "post_id": post_id,
-        "version": 1,
-        "text_chars": input.text.chars().count(),
-        "media": input.media.len(),
-    }));
+    let audit = Audit::on_account(account_id, Action::PostCreate)
+        .target(target(&PostId::new(post_id.to_string())))
+        .detail(json!({
+            "post_id": post_id,
+            "version": 1,
+            "text_chars": input.text.chars().count(),
+            "media": input.media.len(),
+        }));
     record(s, ctx, &who.actor(), &mut tx, audit).await?;
     tx.commit().await?;
     // The row as just written: reading it back would cost two more queries per draft.
     let post = PostRow {
-        id: post_id.into(),
-        account_id: account_id.to_string().into(),
+        id: PostId::new(post_id),
+        account_id: account_id.clone(),
         author_id: who.user_id.clone(),
         state: PostState::Draft,
         version: 1,
@@ -299,7 +302,7 @@ pub async fn list_posts(
     s: &Services,
     ctx: &Ctx,
     who: &Principal,
-    account_id: &str,
+    account_id: &AccountId,
     q: ListPostsQuery,
 ) -> AppResult<PostList> {
     let access = authorize(s, ctx, who, account_id, Need::Capability(Capability::AccountView)).await?;
@@ -361,7 +364,7 @@ fn decode_cursor(cursor: &str) -> Option<(i64, String)> {
     Some((at.parse().ok()?, id.to_string()))
 }
 
-pub async fn get_post(s: &Services, ctx: &Ctx, who: &Principal, post_id: &str) -> AppResult<PostView> {
+pub async fn get_post(s: &Services, ctx: &Ctx, who: &Principal, post_id: &PostId) -> AppResult<PostView> {
     let (post, access) = load(s, ctx, who, post_id, Capability::AccountView).await?;
     let approvals = s.store.post_approvals(post_id).await?;
     Ok(post_view(post, &access.account, &approvals, s.clock.now_us()))
@@ -373,7 +376,7 @@ pub async fn edit_post(
     s: &Services,
     ctx: &Ctx,
     who: &Principal,
-    post_id: &str,
+    post_id: &PostId,
     based_on: &BasedOn,
     input: EditRequest,
 ) -> AppResult<PostView> {

@@ -6,6 +6,7 @@ use futures_util::{Stream, StreamExt};
 use serde_json::json;
 use steward_domain::audit::Action;
 use steward_domain::capability::Capability;
+use steward_domain::ids::AccountId;
 use steward_store::{MediaUploadRow, NewMediaUpload};
 
 use crate::actor::{Ctx, Principal};
@@ -59,7 +60,7 @@ pub async fn upload_media<S, B, E>(
     s: &Services,
     ctx: &Ctx,
     who: &Principal,
-    account_id: &str,
+    account_id: &AccountId,
     upload: Upload<S>,
 ) -> AppResult<MediaView>
 where
@@ -159,11 +160,12 @@ pub async fn media_file(
     s: &Services,
     ctx: &Ctx,
     who: &Principal,
-    account_id: &str,
+    account_id: &AccountId,
     media_id: &str,
 ) -> AppResult<StoredFile> {
     authorize(s, ctx, who, account_id, Need::Capability(Capability::AccountView)).await?;
-    let row = s.store.media_upload(media_id).await?.filter(|m| m.account_id == account_id).ok_or(AppError::NotFound)?;
+    let row =
+        s.store.media_upload(media_id).await?.filter(|m| m.account_id == *account_id).ok_or(AppError::NotFound)?;
     Ok(StoredFile {
         body: MediaStorage::of(s).read(&row.id),
         content_type: row.content_type,
@@ -175,16 +177,16 @@ pub async fn media_file(
 /// account, `None` for an external URL. A URL that names Steward's media but not an upload of
 /// this account is refused, so a post never carries, and publishing never sends, another
 /// account's file.
-pub async fn stored_media(state: &Services, account_id: &str, url: &str) -> AppResult<Option<MediaUploadRow>> {
+pub async fn stored_media(state: &Services, account_id: &AccountId, url: &str) -> AppResult<Option<MediaUploadRow>> {
     let prefix = format!("{}/api/v1/accounts/", state.settings.public_url.trim_end_matches('/'));
     let Some(rest) = url.strip_prefix(&prefix) else { return Ok(None) };
     let foreign = || AppError::validation("media", "names a file that was not uploaded to this account");
     let Some((url_account, media_id)) = rest.split_once("/media/") else { return Err(foreign()) };
-    if url_account != account_id {
+    if *account_id != *url_account {
         return Err(foreign());
     }
     match state.store.media_upload(media_id).await? {
-        Some(row) if row.account_id == account_id => Ok(Some(row)),
+        Some(row) if row.account_id == *account_id => Ok(Some(row)),
         _ => Err(foreign()),
     }
 }

@@ -4,6 +4,7 @@ use serde::Deserialize;
 use serde_json::json;
 use steward_domain::audit::Action;
 use steward_domain::capability::Capability;
+use steward_domain::ids::PostId;
 use steward_domain::post::{PostAction, PostState};
 use steward_store::NewPostComment;
 use utoipa::ToSchema;
@@ -45,7 +46,7 @@ fn validate_comment(field: &str, body: &str) -> AppResult<String> {
 }
 
 /// Submits a draft for review.
-pub async fn submit_post(s: &Services, ctx: &Ctx, who: &Principal, post_id: &str) -> AppResult<PostView> {
+pub async fn submit_post(s: &Services, ctx: &Ctx, who: &Principal, post_id: &PostId) -> AppResult<PostView> {
     let access =
         simple_transition(s, ctx, who, post_id, Capability::DraftsCreate, PostAction::Submit, Action::PostSubmit)
             .await?;
@@ -57,7 +58,7 @@ pub async fn approve_post(
     s: &Services,
     ctx: &Ctx,
     who: &Principal,
-    post_id: &str,
+    post_id: &PostId,
     input: ApproveRequest,
 ) -> AppResult<PostView> {
     ctx.slot.set_action(Action::PostApprove, Some(target(post_id)));
@@ -105,7 +106,7 @@ pub async fn request_changes(
     s: &Services,
     ctx: &Ctx,
     who: &Principal,
-    post_id: &str,
+    post_id: &PostId,
     input: RequestChangesRequest,
 ) -> AppResult<PostView> {
     ctx.slot.set_action(Action::PostRequestChanges, Some(target(post_id)));
@@ -142,7 +143,7 @@ pub async fn request_changes(
 }
 
 /// The post's review thread, oldest first.
-pub async fn list_comments(s: &Services, ctx: &Ctx, who: &Principal, post_id: &str) -> AppResult<Vec<CommentView>> {
+pub async fn list_comments(s: &Services, ctx: &Ctx, who: &Principal, post_id: &PostId) -> AppResult<Vec<CommentView>> {
     load(s, ctx, who, post_id, Capability::AccountView).await?;
     Ok(s.store.post_comments(post_id).await?.into_iter().map(comment_view).collect())
 }
@@ -152,7 +153,7 @@ pub async fn add_comment(
     s: &Services,
     ctx: &Ctx,
     who: &Principal,
-    post_id: &str,
+    post_id: &PostId,
     input: CommentRequest,
 ) -> AppResult<CommentView> {
     ctx.slot.set_action(Action::PostComment, Some(target(post_id)));

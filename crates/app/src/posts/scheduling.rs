@@ -10,6 +10,7 @@ use serde::Deserialize;
 use serde_json::json;
 use steward_domain::audit::Action;
 use steward_domain::capability::Capability;
+use steward_domain::ids::PostId;
 use steward_domain::pace;
 use steward_domain::post::PostAction;
 use steward_domain::windows::Window;
@@ -39,7 +40,7 @@ pub async fn schedule_post(
     s: &Services,
     ctx: &Ctx,
     who: &Principal,
-    post_id: &str,
+    post_id: &PostId,
     input: ScheduleRequest,
 ) -> AppResult<PostView> {
     let Ok(at) = input.at.parse::<jiff::Timestamp>() else {
@@ -52,12 +53,12 @@ pub async fn schedule_post(
 }
 
 /// Publishes the post at once (the publishing worker takes it).
-pub async fn publish_now(s: &Services, ctx: &Ctx, who: &Principal, post_id: &str) -> AppResult<PostView> {
+pub async fn publish_now(s: &Services, ctx: &Ctx, who: &Principal, post_id: &PostId) -> AppResult<PostView> {
     schedule_at(s, ctx, who, post_id, None, Action::PostPublishNow).await
 }
 
 /// Cancels the post. The author, or a member with `posts.publish`: the domain decides.
-pub async fn cancel_post(s: &Services, ctx: &Ctx, who: &Principal, post_id: &str) -> AppResult<PostView> {
+pub async fn cancel_post(s: &Services, ctx: &Ctx, who: &Principal, post_id: &PostId) -> AppResult<PostView> {
     let access =
         simple_transition(s, ctx, who, post_id, Capability::AccountView, PostAction::Cancel, Action::PostCancel)
             .await?;
@@ -71,7 +72,7 @@ async fn schedule_at(
     s: &Services,
     ctx: &Ctx,
     who: &Principal,
-    post_id: &str,
+    post_id: &PostId,
     at: Option<jiff::Timestamp>,
     audit_action: Action,
 ) -> AppResult<PostView> {

@@ -1,6 +1,7 @@
 //! What a post looks like to the edges: the post with its approvals and version tag, its
 //! review comments, its uploads, and the workflow actions a member could take on it now.
 use serde::{Deserialize, Serialize};
+use steward_domain::ids::{AccountId, PostId};
 use steward_domain::post::{PostAction, PostActionKind, PostSnapshot, transition};
 use steward_store::{AccountRow, ApprovalRow, MediaUploadRow, PostCommentRow, PostRow};
 use utoipa::ToSchema;
@@ -140,7 +141,7 @@ pub fn post_view(post: PostRow, account: &AccountRow, approvals: &[ApprovalRow],
 }
 
 /// The post as stored now (after a change was committed), with its approvals.
-pub async fn current(s: &Services, account: &AccountRow, post_id: &str) -> AppResult<PostView> {
+pub async fn current(s: &Services, account: &AccountRow, post_id: &PostId) -> AppResult<PostView> {
     let (post, approvals) = s.store.post_with_approvals(post_id).await?.ok_or(AppError::NotFound)?;
     Ok(post_view(post, account, &approvals, s.clock.now_us()))
 }
@@ -161,7 +162,7 @@ pub fn comment_view(c: PostCommentRow) -> CommentView {
 
 /// Where Steward serves an upload (the URL `posts::media::stored_media` recognizes).
 #[must_use]
-pub fn media_url(s: &Services, account_id: &str, media_id: &str) -> String {
+pub fn media_url(s: &Services, account_id: &AccountId, media_id: &str) -> String {
     format!("{}/api/v1/accounts/{account_id}/media/{media_id}", s.settings.public_url.trim_end_matches('/'))
 }
 

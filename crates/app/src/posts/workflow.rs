@@ -4,6 +4,7 @@
 use serde_json::json;
 use steward_domain::audit::Action;
 use steward_domain::capability::Capability;
+use steward_domain::ids::{PostId, UserId};
 use steward_domain::post::{
     Approval, ApprovalChange, Performer, PostAction, PostActor, PostError, PostErrorKind, PostSnapshot, PostState,
     ScheduleChange, Transition, transition,
@@ -18,7 +19,7 @@ use crate::services::Services;
 use crate::usecase::{Audit, audited};
 
 /// The audit target naming a post.
-pub(crate) fn target(post_id: &str) -> String {
+pub(crate) fn target(post_id: &PostId) -> String {
     format!("post:{post_id}")
 }
 
@@ -56,7 +57,7 @@ pub(crate) async fn load(
     s: &Services,
     ctx: &Ctx,
     who: &Principal,
-    post_id: &str,
+    post_id: &PostId,
     need: Capability,
 ) -> AppResult<(PostRow, AccountAccess)> {
     let Some(post) = s.store.post(post_id).await? else {
@@ -77,7 +78,7 @@ pub(crate) struct Decided {
 pub(crate) async fn decide(
     tx: &mut Tx,
     access: &AccountAccess,
-    post_id: &str,
+    post_id: &PostId,
     action: &PostAction,
     now: i64,
 ) -> AppResult<Decided> {
@@ -92,19 +93,25 @@ pub(crate) async fn decide(
 }
 
 /// Stores a decided transition (not an edit) with a compare-and-set on state and version.
-pub(crate) async fn store_step(tx: &mut Tx, d: &Decided, scheduled_by: &str, now: i64) -> AppResult<()> {
+pub(crate) async fn store_step(tx: &mut Tx, d: &Decided, scheduled_by: &UserId, now: i64) -> AppResult<()> {
     let schedule = match d.step.schedule {
         ScheduleChange::Keep => ScheduleWrite::Keep,
         ScheduleChange::Clear => ScheduleWrite::Clear,
         ScheduleChange::Set(at) => ScheduleWrite::Set { at: at.as_microsecond(), by: scheduled_by },
     };
     if let ApprovalChange::Add(approval) = &d.step.approvals {
-        tx.insert_post_approval(&d.post.id, i64::from(approval.version), &approval.user_id, approval.by_owner, now)
-            .await
-            .map_err(|e| match e {
-                StoreError::Conflict(_) => AppError::Conflict("you have already approved this version".into()),
-                other => other.into(),
-            })?;
+        tx.insert_post_approval(
+            &d.post.id,
+            i64::from(approval.version),
+            &UserId::new(approval.user_id.to_string()),
+            approval.by_owner,
+            now,
+        )
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict(_) => AppError::Conflict("you have already approved this version".into()),
+            other => other.into(),
+        })?;
     }
     let write = PostStateWrite {
         state: d.step.state.as_str(),
@@ -124,7 +131,7 @@ pub(crate) async fn simple_transition(
     s: &Services,
     ctx: &Ctx,
     who: &Principal,
-    post_id: &str,
+    post_id: &PostId,
     need: Capability,
     action: PostAction,
     audit_action: Action,

@@ -2,6 +2,7 @@
 //! vault's primary master key, in small batches, each in its own short transaction, while
 //! servers keep serving. Each value is replaced only if it is still what was read, so a value a
 //! server changed meanwhile is left alone and picked up by the next pass.
+use steward_domain::ids::{AccountId, UserId};
 use steward_store::Store;
 
 use crate::vault::{Vault, credential_aad, mastodon_app_secret_aad, totp_secret_aad as secret_aad, webhook_secret_aad};
@@ -118,14 +119,16 @@ async fn one_pass(
             match row.wrapped_data_key.as_deref() {
                 Some(wrapped) if !vault.is_stale(wrapped) => report.already_current += 1,
                 Some(wrapped) => {
-                    let new = vault.rewrap(&row.id, wrapped).map_err(|_| unopenable("the data key", &row.id))?;
+                    let new = vault
+                        .rewrap(&AccountId::new(row.id.to_string()), wrapped)
+                        .map_err(|_| unopenable("the data key", &row.id))?;
                     changes.push(Change::Rewrap { id: &row.id, old: wrapped, new });
                 }
                 None => {
                     let plaintext = vault
-                        .open(&credential_aad(&row.id), sealed)
+                        .open(&credential_aad(&AccountId::new(row.id.to_string())), sealed)
                         .map_err(|_| unopenable("the credential", &row.id))?;
-                    let s = vault.seal_new_credential(&row.id, &plaintext);
+                    let s = vault.seal_new_credential(&AccountId::new(row.id.to_string()), &plaintext);
                     changes.push(Change::Upgrade {
                         id: &row.id,
                         old: sealed,
@@ -140,14 +143,14 @@ async fn one_pass(
             for c in &changes {
                 match c {
                     Change::Rewrap { id, old, new } => {
-                        if tx.replace_wrapped_data_key(id, old, new).await? {
+                        if tx.replace_wrapped_data_key(&AccountId::new(id.to_string()), old, new).await? {
                             report.data_keys_rewrapped += 1;
                         } else {
                             report.remaining += 1;
                         }
                     }
                     Change::Upgrade { id, old, wrapped, sealed } => {
-                        if tx.upgrade_legacy_credential(id, old, wrapped, sealed).await? {
+                        if tx.upgrade_legacy_credential(&AccountId::new(id.to_string()), old, wrapped, sealed).await? {
                             report.legacy_credentials_upgraded += 1;
                         } else {
                             report.remaining += 1;
@@ -174,7 +177,7 @@ async fn one_pass(
                     continue;
                 }
                 let new = vault
-                    .reseal(&secret_aad(&row.id), sealed)
+                    .reseal(&secret_aad(&UserId::new(row.id.to_string())), sealed)
                     .map_err(|_| unopenable("the two-factor secret of user", &row.id))?;
                 changes.push((row.id.as_str(), pending, sealed, new));
             }
@@ -182,7 +185,7 @@ async fn one_pass(
         if !changes.is_empty() {
             let mut tx = store.begin().await?;
             for (id, pending, old, new) in &changes {
-                if tx.replace_totp_sealed(id, *pending, old, new).await? {
+                if tx.replace_totp_sealed(&UserId::new(id.to_string()), *pending, old, new).await? {
                     report.totp_secrets_resealed += 1;
                 } else {
                     report.remaining += 1;
@@ -231,14 +234,14 @@ async fn one_pass(
                 continue;
             }
             let new = vault
-                .reseal(&webhook_secret_aad(user_id), sealed)
+                .reseal(&webhook_secret_aad(&UserId::new(user_id.to_string())), sealed)
                 .map_err(|_| unopenable("the alert webhook secret of user", user_id))?;
             changes.push((user_id.as_str(), sealed.as_slice(), new));
         }
         if !changes.is_empty() {
             let mut tx = store.begin().await?;
             for (id, old, new) in &changes {
-                if tx.replace_webhook_secret_sealed(id, old, new).await? {
+                if tx.replace_webhook_secret_sealed(&UserId::new(id.to_string()), old, new).await? {
                     report.totp_secrets_resealed += 1;
                 } else {
                     report.remaining += 1;

@@ -3,6 +3,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use steward_app::accounts::{check, create, ownership, rules, settings, view};
+use steward_domain::ids::AccountId;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -62,7 +63,7 @@ pub(crate) async fn get_account(
     State(state): State<AppState>,
     ctx: Ctx,
     principal: Principal,
-    Path(id): Path<String>,
+    Path(id): Path<AccountId>,
 ) -> ApiResult<Json<AccountView>> {
     Ok(Json(view::get_account(&state, &ctx, &principal, &id).await?))
 }
@@ -73,7 +74,7 @@ pub(crate) async fn update_settings(
     State(state): State<AppState>,
     ctx: Ctx,
     principal: Principal,
-    Path(id): Path<String>,
+    Path(id): Path<AccountId>,
     Json(body): Json<SettingsRequest>,
 ) -> ApiResult<Json<AccountView>> {
     Ok(Json(settings::update_settings(&state, &ctx, &principal, &id, body).await?))
@@ -85,7 +86,7 @@ pub(crate) async fn accept_rules(
     State(state): State<AppState>,
     ctx: Ctx,
     principal: Principal,
-    Path(id): Path<String>,
+    Path(id): Path<AccountId>,
     Json(body): Json<AcceptRulesRequest>,
 ) -> ApiResult<StatusCode> {
     rules::accept_rules(&state, &ctx, &principal, &id, body).await?;
@@ -100,7 +101,7 @@ pub(crate) async fn transfer_ownership(
     State(state): State<AppState>,
     ctx: Ctx,
     SessionPrincipal(principal): SessionPrincipal,
-    Path(id): Path<String>,
+    Path(id): Path<AccountId>,
     Json(body): Json<TransferRequest>,
 ) -> ApiResult<Json<AccountView>> {
     Ok(Json(ownership::transfer_ownership(&state, &ctx, &principal, &id, body).await?))
@@ -115,7 +116,7 @@ pub(crate) async fn delete_account(
     State(state): State<AppState>,
     ctx: Ctx,
     principal: Principal,
-    Path(id): Path<String>,
+    Path(id): Path<AccountId>,
     Json(body): Json<DeleteAccountRequest>,
 ) -> ApiResult<StatusCode> {
     ownership::delete_account(&state, &ctx, &principal, &id, body).await?;
@@ -130,7 +131,7 @@ pub(crate) async fn check_account(
     State(state): State<AppState>,
     ctx: Ctx,
     principal: Principal,
-    Path(id): Path<String>,
+    Path(id): Path<AccountId>,
 ) -> ApiResult<Json<CheckView>> {
     Ok(Json(check::check_account(&state, &ctx, &principal, &id).await?))
 }

@@ -6,6 +6,7 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use steward_app::activity::export::Export;
 use steward_app::activity::{ActivityEvent, ActivityQuery, Answer, queries};
+use steward_domain::ids::AccountId;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -47,7 +48,7 @@ async fn account_activity(
     State(state): State<AppState>,
     ctx: Ctx,
     principal: Principal,
-    Path(id): Path<String>,
+    Path(id): Path<AccountId>,
     headers: HeaderMap,
     Query(q): Query<ActivityQuery>,
 ) -> ApiResult<Response> {

@@ -5,6 +5,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use steward_app::engagement::{self, AnalyticsView, CommentView, ReplyOutcome, ReplyRequest};
 use steward_app::posts::view::PostView;
+use steward_domain::ids::AccountId;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -24,7 +25,7 @@ async fn list_comments(
     State(state): State<AppState>,
     ctx: Ctx,
     principal: Principal,
-    Path(id): Path<String>,
+    Path(id): Path<AccountId>,
 ) -> ApiResult<Json<Page<CommentView>>> {
     let items = engagement::list_comments(&state, &ctx, &principal, &id).await?;
     Ok(Json(Page { items, next_cursor: None }))
@@ -40,7 +41,7 @@ async fn reply(
     State(state): State<AppState>,
     ctx: Ctx,
     principal: Principal,
-    Path((id, comment_id)): Path<(String, String)>,
+    Path((id, comment_id)): Path<(AccountId, String)>,
     Json(body): Json<ReplyRequest>,
 ) -> ApiResult<Response> {
     Ok(match engagement::reply(&state, &ctx, &principal, &id, &comment_id, body).await? {
@@ -56,7 +57,7 @@ async fn analytics(
     State(state): State<AppState>,
     ctx: Ctx,
     principal: Principal,
-    Path(id): Path<String>,
+    Path(id): Path<AccountId>,
 ) -> ApiResult<Json<AnalyticsView>> {
     Ok(Json(engagement::analytics(&state, &ctx, &principal, &id).await?))
 }

@@ -1,6 +1,7 @@
 //! `POST /accounts/{id}/lockdown`, the emergency brake, and `POST /accounts/{id}/lockdown/lift`,
 //! the way out (DESIGN.md "Lockdown"). The use cases are `steward_app::lockdown`.
 use axum::extract::State;
+use steward_domain::ids::AccountId;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -21,7 +22,7 @@ pub async fn lockdown(
     State(state): State<AppState>,
     ctx: Ctx,
     principal: Principal,
-    Path(id): Path<String>,
+    Path(id): Path<AccountId>,
     Json(body): Json<LockdownRequest>,
 ) -> ApiResult<Json<LockdownView>> {
     Ok(Json(steward_app::lockdown::lockdown(&state, &ctx, &principal, &id, body).await?))
@@ -35,7 +36,7 @@ pub async fn lift(
     State(state): State<AppState>,
     ctx: Ctx,
     principal: Principal,
-    Path(id): Path<String>,
+    Path(id): Path<AccountId>,
 ) -> ApiResult<Json<LiftView>> {
     Ok(Json(steward_app::lockdown::lift(&state, &ctx, &principal, &id).await?))
 }

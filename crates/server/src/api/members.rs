@@ -6,6 +6,7 @@ use serde::Deserialize;
 use steward_app::members::invitations::{self, CreatedInvitation, InvitationRequest, ResentInvitation};
 use steward_app::members::membership::{self, MemberUpdate};
 use steward_app::members::view::{self, InvitationView, MemberView};
+use steward_domain::ids::{AccountId, UserId};
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -32,7 +33,7 @@ pub(crate) async fn list_members(
     State(state): State<AppState>,
     ctx: Ctx,
     principal: Principal,
-    Path(id): Path<String>,
+    Path(id): Path<AccountId>,
 ) -> ApiResult<Json<Page<MemberView>>> {
     Ok(Json(Page { items: view::list_members(&state, &ctx, &principal, &id).await?, next_cursor: None }))
 }
@@ -43,7 +44,7 @@ pub(crate) async fn create_invitation(
     State(state): State<AppState>,
     ctx: Ctx,
     principal: Principal,
-    Path(id): Path<String>,
+    Path(id): Path<AccountId>,
     Json(body): Json<InvitationRequest>,
 ) -> ApiResult<(StatusCode, Json<CreatedInvitation>)> {
     let created = invitations::create_invitation(&state, &ctx, &principal, &id, body).await?;
@@ -56,7 +57,7 @@ pub(crate) async fn list_invitations(
     State(state): State<AppState>,
     ctx: Ctx,
     principal: Principal,
-    Path(id): Path<String>,
+    Path(id): Path<AccountId>,
 ) -> ApiResult<Json<Page<InvitationView>>> {
     Ok(Json(Page { items: view::list_invitations(&state, &ctx, &principal, &id).await?, next_cursor: None }))
 }
@@ -67,7 +68,7 @@ pub(crate) async fn withdraw_invitation(
     State(state): State<AppState>,
     ctx: Ctx,
     principal: Principal,
-    Path((id, inv)): Path<(String, String)>,
+    Path((id, inv)): Path<(AccountId, String)>,
 ) -> ApiResult<StatusCode> {
     invitations::withdraw_invitation(&state, &ctx, &principal, &id, &inv).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -81,7 +82,7 @@ pub(crate) async fn resend_invitation(
     State(state): State<AppState>,
     ctx: Ctx,
     principal: Principal,
-    Path((id, inv)): Path<(String, String)>,
+    Path((id, inv)): Path<(AccountId, String)>,
 ) -> ApiResult<Json<ResentInvitation>> {
     Ok(Json(invitations::resend_invitation(&state, &ctx, &principal, &id, &inv).await?))
 }
@@ -104,7 +105,7 @@ pub(crate) async fn update_member(
     State(state): State<AppState>,
     ctx: Ctx,
     principal: Principal,
-    Path((id, user_id)): Path<(String, String)>,
+    Path((id, user_id)): Path<(AccountId, UserId)>,
     Json(body): Json<MemberUpdate>,
 ) -> ApiResult<Json<MemberView>> {
     Ok(Json(membership::update_member(&state, &ctx, &principal, &id, &user_id, body).await?))
@@ -123,7 +124,7 @@ pub(crate) async fn remove_member(
     State(state): State<AppState>,
     ctx: Ctx,
     principal: Principal,
-    Path((id, user_id)): Path<(String, String)>,
+    Path((id, user_id)): Path<(AccountId, UserId)>,
     Query(q): Query<RemoveQuery>,
 ) -> ApiResult<StatusCode> {
     membership::remove_member(&state, &ctx, &principal, &id, &user_id, q.cancel_posts.unwrap_or(false)).await?;

@@ -6,6 +6,7 @@ use axum::response::Response;
 use serde::Deserialize;
 use steward_app::AppError;
 use steward_domain::capability::Capability;
+use steward_domain::ids::AccountId;
 use steward_domain::platform;
 use steward_domain::windows::parse_time_zone;
 
@@ -103,7 +104,7 @@ pub fn account_nav(access: &AccountAccess, current: &str) -> AccountNav {
 }
 
 /// Authorizes the viewer on the account through the one authorization point.
-pub async fn access(state: &AppState, viewer: &Viewer, id: &str, need: Need) -> Result<AccountAccess, ApiError> {
+pub async fn access(state: &AppState, viewer: &Viewer, id: &AccountId, need: Need) -> Result<AccountAccess, ApiError> {
     Ok(authorize(state, &viewer.ctx(), &viewer.principal, id, need).await?)
 }
 
@@ -133,7 +134,11 @@ pub async fn home(
     for view in views {
         let approves = view.my_status == "active" && view.my_capabilities.contains(&Capability::PostsApprove.as_str());
         let awaiting_approval = if approves {
-            state.store.count_awaiting_approval(&view.id, &viewer.principal.user_id).await.or_page(&viewer)?
+            state
+                .store
+                .count_awaiting_approval(&AccountId::new(view.id.to_string()), &viewer.principal.user_id)
+                .await
+                .or_page(&viewer)?
         } else {
             0
         };
@@ -176,7 +181,7 @@ struct OverviewPage {
 async fn overview_page(
     state: &AppState,
     viewer: &Viewer,
-    id: &str,
+    id: &AccountId,
     notice: Option<String>,
 ) -> Result<OverviewPage, ApiError> {
     let a = access(state, viewer, id, Need::ReadAccountAndRules).await?;
@@ -214,7 +219,7 @@ async fn overview_page(
 pub async fn overview(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path(id): Path<String>,
+    Path(id): Path<AccountId>,
     Query(q): Query<NoticeQuery>,
 ) -> Result<Response, PageError> {
     let page = overview_page(&state, &viewer, &id, notice_text(q.notice.as_deref())).await.or_page(&viewer)?;
@@ -224,7 +229,7 @@ pub async fn overview(
 pub async fn accept_rules(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path(id): Path<String>,
+    Path(id): Path<AccountId>,
     data: FormData,
 ) -> Result<Response, PageError> {
     let version = data.text("version").parse::<i64>().unwrap_or(-1);
@@ -244,7 +249,7 @@ pub async fn accept_rules(
 pub async fn check(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path(id): Path<String>,
+    Path(id): Path<AccountId>,
 ) -> Result<Response, PageError> {
     let result = check::check_account(&state, &viewer.ctx(), &viewer.principal, &id).await.map_err(ApiError);
     let mut page = overview_page(&state, &viewer, &id, None).await.or_page(&viewer)?;
@@ -270,7 +275,7 @@ pub async fn check(
 pub async fn leave(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path(id): Path<String>,
+    Path(id): Path<AccountId>,
 ) -> Result<Response, PageError> {
     let result = membership::leave(&state, &viewer.ctx(), &viewer.principal, &id).await;
     Ok(match result.map_err(ApiError) {
@@ -294,7 +299,11 @@ struct SettingsPage {
     delete: Option<Form>,
 }
 
-async fn settings_view(state: &AppState, viewer: &Viewer, id: &str) -> Result<(SettingsPage, AccountView), ApiError> {
+async fn settings_view(
+    state: &AppState,
+    viewer: &Viewer,
+    id: &AccountId,
+) -> Result<(SettingsPage, AccountView), ApiError> {
     let a = access(state, viewer, id, Need::Capability(Capability::SettingsManage)).await?;
     let forced_owner_approval = platform::kind_of(a.account.platform.as_str(), &a.account.account_kind)
         .is_some_and(|k| k.owner_approval_required);
@@ -334,7 +343,7 @@ fn settings_values(form: Form, v: &AccountView) -> Form {
 pub async fn settings_page(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path(id): Path<String>,
+    Path(id): Path<AccountId>,
     Query(q): Query<NoticeQuery>,
 ) -> Result<Response, PageError> {
     let (mut page, view) = settings_view(&state, &viewer, &id).await.or_page(&viewer)?;
@@ -348,7 +357,7 @@ pub async fn settings_page(
 async fn save_settings(
     state: &AppState,
     viewer: &Viewer,
-    id: &str,
+    id: &AccountId,
     body: SettingsRequest,
     unreadable: Vec<crate::error::FieldError>,
 ) -> Result<(), ApiError> {
@@ -374,7 +383,7 @@ fn number(data: &FormData, name: &str, errors: &mut Vec<(String, &'static str)>)
 pub async fn settings_submit(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path(id): Path<String>,
+    Path(id): Path<AccountId>,
     data: FormData,
 ) -> Result<Response, PageError> {
     let mut unreadable = Vec::new();
@@ -407,7 +416,7 @@ pub async fn settings_submit(
 pub async fn delete_submit(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path(id): Path<String>,
+    Path(id): Path<AccountId>,
     data: FormData,
 ) -> Result<Response, PageError> {
     let body =

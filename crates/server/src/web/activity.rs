@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 use steward_app::AppError;
 use steward_domain::audit::Action;
+use steward_domain::ids::AccountId;
 
 use askama::Template;
 use axum::extract::State;
@@ -483,7 +484,7 @@ fn zone_note(zone: &TimeZone, whose: &str) -> String {
 pub async fn account_log(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path(id): Path<String>,
+    Path(id): Path<AccountId>,
     Query(q): Query<LogQuery>,
 ) -> Result<Response, PageError> {
     // Reading the account and its members first: a member without `audit.view` is refused by
@@ -510,7 +511,7 @@ pub async fn account_log(
             }
             Err(e) => return Err(PageError::new(Some(&viewer), e)),
         };
-    let names: Names = list_members(&state, &viewer.ctx(), &viewer.principal, &id)
+    let names: Names = list_members(&state, &viewer.ctx(), &viewer.principal, &AccountId::new(id.to_string()))
         .await
         .or_page(&viewer)?
         .into_iter()

@@ -1,6 +1,7 @@
 //! Alerts: my alerts (unread first) with acknowledge one and acknowledge all, my delivery
 //! preferences (email, signed webhook, which kinds), and an account's alert thresholds.
 use std::collections::HashMap;
+use steward_domain::ids::AccountId;
 
 use askama::Template;
 use axum::extract::State;
@@ -312,7 +313,7 @@ fn check_rows() -> Vec<CheckRow> {
 async fn thresholds_view(
     state: &AppState,
     viewer: &Viewer,
-    id: &str,
+    id: &AccountId,
 ) -> Result<(ThresholdsPage, AlertThresholds), ApiError> {
     let a = access(state, viewer, id, Need::Capability(Capability::SettingsManage)).await?;
     let current = AlertThresholds::from_stored(&a.account.alert_thresholds);
@@ -330,7 +331,7 @@ async fn thresholds_view(
 pub async fn thresholds_page(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path(id): Path<String>,
+    Path(id): Path<AccountId>,
     Query(q): Query<AlertsPageQuery>,
 ) -> Result<Response, PageError> {
     let (mut page, current) = thresholds_view(&state, &viewer, &id).await.or_page(&viewer)?;
@@ -349,7 +350,7 @@ pub async fn thresholds_page(
 pub async fn thresholds_submit(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path(id): Path<String>,
+    Path(id): Path<AccountId>,
     data: FormData,
 ) -> Result<Response, PageError> {
     let mut unreadable = Vec::new();

@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use steward_app::AppError;
 use steward_domain::capability::Capability;
+use steward_domain::ids::AccountId;
 
 use steward_app::lockdown::{self, LockdownRequest, LockdownView};
 use steward_app::members::view::list_members;
@@ -56,7 +57,11 @@ fn post_title(title: Option<&str>, text: &str) -> String {
     if out.is_empty() { "(no text)".into() } else { out }
 }
 
-async fn lockdown_view(state: &AppState, viewer: &Viewer, id: &str) -> Result<(LockdownPage, AccountAccess), ApiError> {
+async fn lockdown_view(
+    state: &AppState,
+    viewer: &Viewer,
+    id: &AccountId,
+) -> Result<(LockdownPage, AccountAccess), ApiError> {
     let a = access(state, viewer, id, Need::Capability(Capability::Lockdown)).await?;
     let list = list_members(state, &viewer.ctx(), &viewer.principal, id).await?;
     // The same people `suspend_other_members` suspends: active, not the owner, not the viewer.
@@ -101,7 +106,7 @@ async fn lockdown_view(state: &AppState, viewer: &Viewer, id: &str) -> Result<(L
 pub async fn lockdown_page(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path(id): Path<String>,
+    Path(id): Path<AccountId>,
 ) -> Result<Response, PageError> {
     let (page, _) = lockdown_view(&state, &viewer, &id).await.or_page(&viewer)?;
     Ok(render(StatusCode::OK, &page))
@@ -116,7 +121,7 @@ fn confirmed(typed: &str, handle: &str) -> bool {
 pub async fn lockdown_submit(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path(id): Path<String>,
+    Path(id): Path<AccountId>,
     data: FormData,
 ) -> Result<Response, PageError> {
     let (mut page, _) = lockdown_view(&state, &viewer, &id).await.or_page(&viewer)?;
@@ -145,7 +150,7 @@ pub async fn lockdown_submit(
 pub async fn lift_submit(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path(id): Path<String>,
+    Path(id): Path<AccountId>,
 ) -> Result<Response, PageError> {
     Ok(match lockdown::lift(&state, &viewer.ctx(), &viewer.principal, &id).await.map_err(ApiError) {
         Ok(_) => see_other(&format!("/accounts/{id}?notice=lifted")),

@@ -2,6 +2,7 @@
 //! daily quota, extra or removed capabilities), pending invitations, changing or removing.
 use std::str::FromStr;
 use steward_app::AppError;
+use steward_domain::ids::{AccountId, UserId};
 
 use askama::Template;
 use axum::extract::State;
@@ -90,7 +91,7 @@ fn capability_options(a: &AccountAccess) -> Vec<(String, String)> {
         .collect()
 }
 
-async fn members_view(state: &AppState, viewer: &Viewer, id: &str) -> Result<MembersPage, ApiError> {
+async fn members_view(state: &AppState, viewer: &Viewer, id: &AccountId) -> Result<MembersPage, ApiError> {
     let a = access(state, viewer, id, Need::ReadAccountAndRules).await?;
     let list = list_members(state, &viewer.ctx(), &viewer.principal, id).await?;
     let can_manage = a.has(Capability::MembersManage);
@@ -150,7 +151,7 @@ async fn members_view(state: &AppState, viewer: &Viewer, id: &str) -> Result<Mem
 pub async fn members_page(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path(id): Path<String>,
+    Path(id): Path<AccountId>,
     Query(q): Query<crate::web::account::NoticeQuery>,
 ) -> Result<Response, PageError> {
     let mut page = members_view(&state, &viewer, &id).await.or_page(&viewer)?;
@@ -194,7 +195,7 @@ fn read_terms(data: &FormData, zone: &jiff::tz::TimeZone, errors: &mut Vec<Field
 pub async fn invite(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path(id): Path<String>,
+    Path(id): Path<AccountId>,
     data: FormData,
 ) -> Result<Response, PageError> {
     let zone = account_zone(&access(&state, &viewer, &id, Need::ReadAccountAndRules).await.or_page(&viewer)?.account);
@@ -228,7 +229,7 @@ pub async fn invite(
     })
 }
 
-async fn row_failed(state: &AppState, viewer: &Viewer, id: &str, e: &ApiError) -> Result<Response, PageError> {
+async fn row_failed(state: &AppState, viewer: &Viewer, id: &AccountId, e: &ApiError) -> Result<Response, PageError> {
     let mut page = members_view(state, viewer, id).await.or_page(viewer)?;
     page.row_error = Some(crate::web::sentence(e));
     Ok(render_failed(&page, e))
@@ -237,7 +238,7 @@ async fn row_failed(state: &AppState, viewer: &Viewer, id: &str, e: &ApiError) -
 pub async fn withdraw(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path((id, inv)): Path<(String, String)>,
+    Path((id, inv)): Path<(AccountId, String)>,
 ) -> Result<Response, PageError> {
     let result = withdraw_invitation(&state, &viewer.ctx(), &viewer.principal, &id, &inv).await;
     match result.map_err(ApiError) {
@@ -250,7 +251,7 @@ pub async fn withdraw(
 pub async fn resend(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path((id, inv)): Path<(String, String)>,
+    Path((id, inv)): Path<(AccountId, String)>,
 ) -> Result<Response, PageError> {
     let result = resend_invitation(&state, &viewer.ctx(), &viewer.principal, &id, &inv).await;
     match result.map_err(ApiError) {
@@ -267,7 +268,7 @@ pub async fn resend(
 pub async fn remove(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path((id, user_id)): Path<(String, String)>,
+    Path((id, user_id)): Path<(AccountId, UserId)>,
 ) -> Result<Response, PageError> {
     let result = remove_member(&state, &viewer.ctx(), &viewer.principal, &id, &user_id, false).await;
     match result.map_err(ApiError) {
@@ -292,7 +293,7 @@ struct MemberPage {
 async fn member_view(
     state: &AppState,
     viewer: &Viewer,
-    id: &str,
+    id: &AccountId,
     user_id: &str,
 ) -> Result<(MemberPage, jiff::tz::TimeZone), ApiError> {
     let a = access(state, viewer, id, Need::Capability(Capability::MembersManage)).await?;
@@ -336,7 +337,7 @@ async fn member_view(
 pub async fn member_page(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path((id, user_id)): Path<(String, String)>,
+    Path((id, user_id)): Path<(AccountId, String)>,
 ) -> Result<Response, PageError> {
     let (page, _) = member_view(&state, &viewer, &id, &user_id).await.or_page(&viewer)?;
     Ok(render(StatusCode::OK, &page))
@@ -345,7 +346,7 @@ pub async fn member_page(
 pub async fn member_submit(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path((id, user_id)): Path<(String, String)>,
+    Path((id, user_id)): Path<(AccountId, UserId)>,
     data: FormData,
 ) -> Result<Response, PageError> {
     let (mut page, zone) = member_view(&state, &viewer, &id, &user_id).await.or_page(&viewer)?;

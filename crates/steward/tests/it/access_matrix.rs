@@ -4,6 +4,7 @@
 //! account and two capabilities. Every new account-scoped endpoint gets its row here: a test
 //! below fails when the OpenAPI document lists one that has no row.
 use std::sync::atomic::{AtomicUsize, Ordering};
+use steward_domain::ids::AccountId;
 
 use reqwest::Method;
 use serde_json::json;
@@ -218,11 +219,17 @@ impl World<'_> {
             })
             .await
             .unwrap();
-        steward_app::platforms::sandbox::add_follower_comment(state, &account.id, &post_id, "@fan", "Nice!")
-            .await
-            .unwrap()
-            .unwrap()
-            .id
+        steward_app::platforms::sandbox::add_follower_comment(
+            state,
+            &AccountId::new(account.id.to_string()),
+            &post_id,
+            "@fan",
+            "Nice!",
+        )
+        .await
+        .unwrap()
+        .unwrap()
+        .id
     }
 
     /// A post on `account` in `state` (`draft`, `in_review` or `approved`), written by

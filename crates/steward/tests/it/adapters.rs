@@ -3,6 +3,7 @@
 //! committed-but-lost faults (the platform did the work, the answer never arrived); and their
 //! engagement: Bluesky threads, replies and counts, LinkedIn member-profile counts.
 use std::time::Duration;
+use steward_domain::ids::{AccountId, PostId};
 
 use serde_json::json;
 use steward_app::platforms::{Outgoing, PublishJournal, PublishOutcome};
@@ -40,20 +41,23 @@ async fn bluesky_account(app: TestApp, double: &bluesky::BlueskyDouble) -> Optio
 }
 
 async fn post(app: &TestApp, id: &str) -> PostRow {
-    app.state.store.post(id).await.unwrap().unwrap()
+    app.state.store.post(&PostId::new(id.to_string())).await.unwrap().unwrap()
 }
 
 /// Wakes the scheduler until the post's job is in `job_state` (or the post in a final state).
 async fn until(app: &TestApp, id: &str, job_state: &str) {
     for _ in 0..600 {
-        let job = app.state.store.publish_job(id).await.unwrap();
+        let job = app.state.store.publish_job(&PostId::new(id.to_string())).await.unwrap();
         if job.is_some_and(|j| j.state == job_state) {
             return;
         }
         app.state.scheduler.wake();
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!("job of {id} never reached {job_state}: {:?}", app.state.store.publish_job(id).await.unwrap());
+    panic!(
+        "job of {id} never reached {job_state}: {:?}",
+        app.state.store.publish_job(&PostId::new(id.to_string())).await.unwrap()
+    );
 }
 
 /// Waits for the post to be published or failed, moving the clock past each retry or poll delay.
@@ -63,7 +67,9 @@ async fn retried(app: &TestApp, id: &str) -> PostRow {
         if matches!(p.state.as_str(), "published" | "failed") {
             return p;
         }
-        if let Some(next) = app.state.store.publish_job(id).await.unwrap().and_then(|j| j.next_attempt_at) {
+        if let Some(next) =
+            app.state.store.publish_job(&PostId::new(id.to_string())).await.unwrap().and_then(|j| j.next_attempt_at)
+        {
             let wait = next - app.clock.now_us();
             if wait > 0 {
                 app.clock.advance(Duration::from_micros(u64::try_from(wait).unwrap() + 1));
@@ -86,7 +92,7 @@ both_backends! {
         let p = retried(&app, &id).await;
         assert_eq!(p.state.as_str(), "published", "{p:?}");
         let ext = p.external_id.clone().unwrap();
-        let c = steward_app::platforms::sandbox::add_follower_comment(&app.state, &account, &ext, "@fan", "Nice!")
+        let c = steward_app::platforms::sandbox::add_follower_comment(&app.state, &AccountId::new(account.to_string()), &ext, "@fan", "Nice!")
             .await.unwrap().unwrap();
         let list = app.get(&format!("/api/v1/accounts/{account}/comments")).auth(&owner).send().await;
         assert_eq!(list.status, 200, "{}", list.text);
@@ -106,7 +112,7 @@ both_backends! {
         assert_eq!(replies.len(), 1);
         assert!(replies[0].detail.contains("Thanks!") && replies[0].target.as_deref() == Some(format!("comment:{}", c.id).as_str()));
         assert_eq!(app.get(&format!("/api/v1/accounts/{account}/comments")).auth(&owner).send().await.body["items"].as_array().unwrap().len(), 2);
-        assert!(app.state.store.set_sandbox_engagement(&account, &ext, 120, 7, 2).await.unwrap());
+        assert!(app.state.store.set_sandbox_engagement(&AccountId::new(account.to_string()), &PostId::new(ext.to_string()), 120, 7, 2).await.unwrap());
         let stats = app.get(&format!("/api/v1/accounts/{account}/analytics")).auth(&owner).send().await;
         assert_eq!(stats.status, 200, "{}", stats.text);
         let s = &stats.body["posts"][0];
@@ -121,7 +127,7 @@ both_backends! {
         double.lose_next_response("/xrpc/com.atproto.repo.createRecord");
         let id = due_post(&app, &account, &owner, "Hello from Steward", "[]").await;
         until(&app, &id, "waiting").await;
-        let job = app.state.store.publish_job(&id).await.unwrap().unwrap();
+        let job = app.state.store.publish_job(&PostId::new(id.to_string())).await.unwrap().unwrap();
         let saved = job.platform_ref.clone().expect("the record key was saved before createRecord");
         let rkey = saved.split(' ').next().unwrap().to_string();
         assert_eq!(double.records().len(), 1);
@@ -193,15 +199,15 @@ both_backends! {
         assert_eq!(p.state.as_str(), "published", "{p:?}");
         let inits = |d: &tiktok::TikTokDouble| d.requests().iter().filter(|r| r.path == "/v2/post/publish/video/init/").count();
         assert_eq!(inits(&double), 1);
-        let job = app.state.store.publish_job(&id).await.unwrap().unwrap();
+        let job = app.state.store.publish_job(&PostId::new(id.to_string())).await.unwrap().unwrap();
         let publish_id = job.platform_ref.clone().expect("publish_id saved");
         let init = double.requests().into_iter().find(|r| r.path == "/v2/post/publish/video/init/").unwrap();
         assert!(init.body.contains("PULL_FROM_URL") && init.body.contains("https://media.example.com/clip.mp4"), "{}", init.body);
         // A worker that crashed after saving the publish_id retries with it: TikTok is asked
         // about that post, and no second one is initialised.
-        let account = app.state.store.account_by_id(&account_id).await.unwrap().unwrap();
-        let journal = PublishJournal::new(app.state.store.clone(), &id, "another-worker", Some(publish_id.clone()), app.clock.now_us());
-        let key = steward_app::scheduler::idempotency_key(&id, 1);
+        let account = app.state.store.account_by_id(&AccountId::new(account_id.to_string())).await.unwrap().unwrap();
+        let journal = PublishJournal::new(app.state.store.clone(), &PostId::new(id.to_string()), "another-worker", Some(publish_id.clone()), app.clock.now_us());
+        let key = steward_app::scheduler::idempotency_key(&PostId::new(id.to_string()), 1);
         let out = Outgoing { post_id: &id, version: 1, idempotency_key: &key, text: "My first clip", title: None, media: &[steward_app::platforms::MediaRef {
             url: "https://media.example.com/clip.mp4".into(), kind: steward_app::platforms::MediaKind::Video }] };
         let outcome = steward_app::platforms::publish(&app.state, &account, &out, &journal).await.unwrap();
@@ -335,7 +341,7 @@ both_backends! {
         app.get(&format!("{base}/analytics")).auth(&owner).send().await.assert_problem(409, "conflict");
         let check = app.post(&format!("{base}/check")).auth(&owner).send().await;
         assert_eq!((check.status, check.body["status"].as_str()), (200, Some("needs_reconnect")), "{}", check.text);
-        let next = app.state.store.publish_job(&waiting).await.unwrap().unwrap().next_attempt_at.unwrap();
+        let next = app.state.store.publish_job(&PostId::new(waiting.to_string())).await.unwrap().unwrap().next_attempt_at.unwrap();
         app.clock.advance(Duration::from_micros(u64::try_from(next - app.clock.now_us()).unwrap_or(0) + 1));
         let fresh = due_post(&app, &account, &owner, "Third post", "[]").await;
         for id in [&waiting, &fresh] {
@@ -367,12 +373,12 @@ both_backends! {
             &app.state.store, app.state.vault(), &owner.user_id, &masto, app.clock.now_us()).await;
         for id in [&bluesky_id, &mastodon_id] {
             let mut tx = app.state.store.begin().await.unwrap();
-            tx.set_account_status(id, "needs_reconnect", app.clock.now_us()).await.unwrap();
+            tx.set_account_status(&AccountId::new(id.to_string()), "needs_reconnect", app.clock.now_us()).await.unwrap();
             tx.commit().await.unwrap();
         }
         let (bsky_before, masto_before) = (bsky.requests().len(), masto.requests().len());
         for id in [&bluesky_id, &mastodon_id] {
-            let account = app.state.store.account_by_id(id).await.unwrap().unwrap();
+            let account = app.state.store.account_by_id(&AccountId::new(id.to_string())).await.unwrap().unwrap();
             let ids = ["at://did:plc:x/app.bsky.feed.post/1".to_string()];
             let refused = |e: steward_connectors::ConnectorError| matches!(e, steward_connectors::ConnectorError::Unauthorized(_));
             assert!(steward_app::platforms::comments(&app.state, &account, &ids).await.is_err_and(refused));

@@ -3,6 +3,7 @@
 //! signed webhook to a local HTTP receiver, with the retry after a failure.
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use steward_domain::ids::AccountId;
 
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -192,7 +193,7 @@ both_backends! {
     async fn a_failed_credential_and_a_burst_of_posts_alert_the_owner(app: TestApp) {
         let owner = app.user("owner@example.com").await;
         let account = sandbox_account(&app, &owner, "@cred").await;
-        steward_app::credentials::mark_needs_reconnect(&app.state, &account, "invalid_grant").await.unwrap();
+        steward_app::credentials::mark_needs_reconnect(&app.state, &AccountId::new(account.to_string()), "invalid_grant").await.unwrap();
         let list = alerts(&app, &owner).await;
         let a = of_kind(&list, "credential_failed");
         assert_eq!(a.len(), 1, "{list:?}");

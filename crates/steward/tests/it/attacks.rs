@@ -2,6 +2,7 @@
 //! around the owner's limits, named as the attack, and shows that it no longer works.
 use std::process::Stdio;
 use std::time::Duration;
+use steward_domain::ids::{AccountId, PostId};
 
 use reqwest::Method;
 use serde_json::json;
@@ -158,7 +159,7 @@ both_backends! {
             assert_eq!(p["hold_reason"], "scheduler_lost_rights", "{p}");
             assert!(p["last_error"].as_str().unwrap().contains("may no longer publish"), "{p}");
         }
-        assert!(app.state.store.sandbox_posts(&acc).await.unwrap().is_empty(), "nothing reached the platform");
+        assert!(app.state.store.sandbox_posts(&AccountId::new(acc.to_string())).await.unwrap().is_empty(), "nothing reached the platform");
         let alerts = app.get("/api/v1/alerts").auth(&owner).send().await;
         let held = alerts.body["items"].as_array().unwrap().iter().filter(|a| a["kind"] == "post_held").count();
         assert!(held >= 1, "the owner is told: {}", alerts.text);
@@ -531,7 +532,7 @@ both_backends! {
         let log = app.get("/api/v1/accounts/li-voice/activity?action=comments.reply").auth(&owner).send().await;
         let items = log.body["items"].as_array().unwrap();
         assert!(items.iter().all(|e| e["outcome"] == "denied"), "nothing went out: {}", log.text);
-        let job = app.state.store.publish_job(&draft).await.unwrap();
+        let job = app.state.store.publish_job(&PostId::new(draft.to_string())).await.unwrap();
         assert!(job.is_none(), "nothing was handed to the scheduler: {job:?}");
     }
 }
@@ -543,14 +544,14 @@ async fn post_row_when(
     done: impl Fn(&steward_store::PostRow) -> bool,
 ) -> steward_store::PostRow {
     for _ in 0..400 {
-        let p = app.state.store.post(id).await.unwrap().unwrap();
+        let p = app.state.store.post(&PostId::new(id.to_string())).await.unwrap().unwrap();
         if done(&p) {
             return p;
         }
         app.state.scheduler.wake();
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!("post {id} never settled: {:?}", app.state.store.post(id).await.unwrap());
+    panic!("post {id} never settled: {:?}", app.state.store.post(&PostId::new(id.to_string())).await.unwrap());
 }
 
 /// Gives the scheduler a few rounds, in which nothing should be due.

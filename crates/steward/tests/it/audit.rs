@@ -2,6 +2,7 @@
 use serde_json::json;
 use steward_app::audit_verify::{Verdict, VerifyOptions, verify_chain, verify_chain_with, write_anchor};
 use steward_domain::audit_chain::ChainBreak;
+use steward_domain::ids::UserId;
 
 use crate::helpers::*;
 
@@ -80,7 +81,7 @@ both_backends! {
         app.break_audit_log().await;
         let r = app.post("/api/v1/me/tokens").auth(&s).json(json!({"name": "ghost", "scopes": ["read"]})).send().await;
         r.assert_problem(500, "internal");
-        assert!(app.state.store.api_tokens_for_user(&s.user_id).await.unwrap().is_empty(), "no token without its audit event");
+        assert!(app.state.store.api_tokens_for_user(&UserId::new(s.user_id.to_string())).await.unwrap().is_empty(), "no token without its audit event");
         let r = app.post("/api/v1/auth/register").json(json!({"email": "ghost@example.com", "password": PASSWORD, "display_name": "Ghost"})).send().await;
         assert_eq!(r.status, 500);
         assert!(app.state.store.user_by_email("ghost@example.com").await.unwrap().is_none(), "no user without its audit event");

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use steward_domain::ids::{PostId, UserId};
 use steward_doubles::Fault;
 use steward_doubles::mastodon::{Config as MastodonConfig, MastodonDouble};
 use steward_store::{NewPost, PostStateWrite, ScheduleWrite, Store};
@@ -44,7 +45,7 @@ async fn person(c: &reqwest::Client, base: &str, email: &str) -> (String, String
 
 /// Schedules `texts` on `account` for `due`, approved by the owner, in one transaction (so no
 /// replica sees part of the burst before the rest).
-async fn schedule_burst(store: &Store, posts: &[(String, String)], owner: &str, due: i64, now: i64) -> Vec<String> {
+async fn schedule_burst(store: &Store, posts: &[(String, String)], owner: &str, due: i64, now: i64) -> Vec<PostId> {
     let mut tx = store.begin().await.unwrap();
     let mut ids = Vec::new();
     for (account, text) in posts {
@@ -60,21 +61,22 @@ async fn schedule_burst(store: &Store, posts: &[(String, String)], owner: &str, 
             now,
         };
         tx.insert_post(new).await.unwrap();
-        tx.insert_post_approval(&id, 1, owner, true, now).await.unwrap();
+        let post_id = PostId::new(id.clone());
+        tx.insert_post_approval(&post_id, 1, &UserId::new(owner.to_string()), true, now).await.unwrap();
         let write = PostStateWrite {
             state: "scheduled",
             schedule: ScheduleWrite::Set { at: due, by: owner },
             hold_reason: None,
             clear_approvals: false,
         };
-        assert!(tx.apply_post_transition(&id, "draft", 1, &write, now).await.unwrap());
-        ids.push(id);
+        assert!(tx.apply_post_transition(&post_id, "draft", 1, &write, now).await.unwrap());
+        ids.push(post_id);
     }
     tx.commit().await.unwrap();
     ids
 }
 
-async fn published_count(store: &Store, ids: &[String]) -> usize {
+async fn published_count(store: &Store, ids: &[PostId]) -> usize {
     let mut n = 0;
     for id in ids {
         if store.post(id).await.unwrap().unwrap().state.as_str() == "published" {

@@ -3,6 +3,7 @@
 //! revoked, the credential is destroyed if asked, and it is recorded and alerted.
 use reqwest::Method;
 use serde_json::json;
+use steward_domain::ids::AccountId;
 
 use crate::helpers::accounts::{member, sandbox_account};
 use crate::helpers::*;
@@ -83,7 +84,7 @@ both_backends! {
         let editor = member(&app, &owner, &account, "editor@example.com", "editor").await;
         let acc = format!("/api/v1/accounts/{account}");
         app.post(&format!("{acc}/lockdown")).auth(&editor).json(json!({})).send().await.assert_problem(403, "forbidden");
-        assert!(app.state.store.sealed_credential(&account).await.unwrap().unwrap().credential_sealed.is_some());
+        assert!(app.state.store.sealed_credential(&AccountId::new(account.to_string())).await.unwrap().unwrap().credential_sealed.is_some());
 
         // Only the owner touches the credential (invariant 1), even in an emergency: an admin
         // asking to destroy it is refused and nothing happens.
@@ -94,7 +95,7 @@ both_backends! {
         assert_eq!(r.status, 200, "{}", r.text);
         assert_eq!(r.body["suspended_members"], 2, "the other admin and the editor");
         assert_eq!(r.body["credential_disconnected"], false);
-        assert!(app.state.store.sealed_credential(&account).await.unwrap().unwrap().credential_sealed.is_some());
+        assert!(app.state.store.sealed_credential(&AccountId::new(account.to_string())).await.unwrap().unwrap().credential_sealed.is_some());
         assert_eq!(app.get(&acc).auth(&owner).send().await.body["status"], "locked_down");
         assert_eq!(app.get(&acc).auth(&admin).send().await.status, 200, "the admin who pulled the brake keeps access");
         app.get(&acc).auth(&other_admin).send().await.assert_problem(403, "forbidden");
@@ -105,7 +106,7 @@ both_backends! {
         // The owner may destroy it.
         let r = app.post(&format!("{acc}/lockdown")).auth(&owner).json(json!({"disconnect_credential": true})).send().await;
         assert_eq!((r.status, &r.body["credential_disconnected"]), (200, &json!(true)), "{}", r.text);
-        let sealed = app.state.store.sealed_credential(&account).await.unwrap().unwrap();
+        let sealed = app.state.store.sealed_credential(&AccountId::new(account.to_string())).await.unwrap().unwrap();
         assert!(sealed.credential_sealed.is_none() && sealed.wrapped_data_key.is_none(), "credential and data key destroyed");
         assert_eq!(app.get(&acc).auth(&owner).send().await.body["status"], "disconnected");
         let r = app.post(&format!("{acc}/lockdown")).auth(&owner).json(json!({"disconnect_credential": "yes"})).send().await;

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use serde_json::json;
+use steward_domain::ids::{PostId, UserId};
 use steward_doubles::mastodon::{Config as MastodonConfig, MastodonDouble};
 use steward_store::{NewPost, PostStateWrite, ScheduleWrite};
 
@@ -118,15 +119,16 @@ both_backends! {
         tx.insert_post(NewPost { id: &id, account_id: &account, author_id: &owner.user_id, title: None, text: "With a picture", media: &media, idempotency: None, now })
             .await
             .unwrap();
-        tx.insert_post_approval(&id, 1, &owner.user_id, true, now).await.unwrap();
+        let post_id = PostId::new(id.clone());
+        tx.insert_post_approval(&post_id, 1, &UserId::new(owner.user_id.clone()), true, now).await.unwrap();
         let write = PostStateWrite { state: "scheduled", schedule: ScheduleWrite::Set { at: now, by: &owner.user_id }, hold_reason: None, clear_approvals: false };
-        assert!(tx.apply_post_transition(&id, "draft", 1, &write, now).await.unwrap());
+        assert!(tx.apply_post_transition(&post_id, "draft", 1, &write, now).await.unwrap());
         tx.commit().await.unwrap();
         let mut state = String::new();
         for _ in 0..300 {
             app.state.scheduler.wake();
             tokio::time::sleep(Duration::from_millis(50)).await;
-            state = app.state.store.post(&id).await.unwrap().unwrap().state.as_str().to_string();
+            state = app.state.store.post(&post_id).await.unwrap().unwrap().state.as_str().to_string();
             if state == "published" || state == "failed" {
                 break;
             }

@@ -1,6 +1,7 @@
 //! Posts: drafts, versions, review, approval, scheduling rules, media.
 use reqwest::Method;
 use serde_json::{Value, json};
+use steward_domain::ids::{AccountId, PostId};
 
 use crate::helpers::accounts::{member, sandbox_account};
 use crate::helpers::*;
@@ -255,7 +256,7 @@ both_backends! {
         // Every version is kept.
         let r = patch(&app, &t.editor, &id, Some(fresh.as_str()), json!({"title": "T", "media": [{"url": "http://media.example.org/v.mp4", "kind": "video"}]})).await;
         assert_eq!(r.body["version"], 3, "{}", r.text);
-        let versions = app.state.store.post_versions(&id).await.unwrap();
+        let versions = app.state.store.post_versions(&PostId::new(id.to_string())).await.unwrap();
         let texts: Vec<(i64, &str, Option<&str>)> = versions.iter().map(|v| (v.version, v.text.as_str(), v.title.as_deref())).collect();
         assert_eq!(texts, vec![(1, "First", None), (2, "Second", None), (3, "Second", Some("T"))]);
         assert_eq!(versions[1].edited_by, t.admin.user_id);
@@ -456,7 +457,7 @@ both_backends! {
         app.clock.advance(std::time::Duration::from_secs(3601));
         let mut held = None;
         for _ in 0..600 {
-            let p = app.state.store.post(&a).await.unwrap().unwrap();
+            let p = app.state.store.post(&PostId::new(a.to_string())).await.unwrap().unwrap();
             if p.state.as_str() != "scheduled" && p.state.as_str() != "publishing" {
                 held = Some(p);
                 break;
@@ -467,7 +468,7 @@ both_backends! {
         let p = held.expect("the scheduler never handled the due post");
         assert_eq!((p.state.as_str(), p.hold_reason.map(|r| r.as_str())), ("approved", Some("outside_window")), "{p:?}");
         assert!(p.last_error.unwrap_or_default().contains("cannot be read"));
-        assert!(app.state.store.sandbox_posts(&t.account).await.unwrap().is_empty(), "nothing was published");
+        assert!(app.state.store.sandbox_posts(&AccountId::new(t.account.to_string())).await.unwrap().is_empty(), "nothing was published");
     }
 
     async fn unreadable_stored_names_fail_closed(app: TestApp) {
@@ -491,7 +492,7 @@ both_backends! {
         app.raw_sql(&format!("UPDATE posts SET state = 'paused' WHERE id = '{a}'")).await;
         assert_eq!(app.get(&post_path(&a, "")).auth(&t.owner).send().await.status, 500);
         assert_eq!(act(&app, &t.owner, &a, "schedule", json!({"at": at})).await.status, 500);
-        assert!(app.state.store.post(&a).await.is_err(), "the store refuses the row");
+        assert!(app.state.store.post(&PostId::new(a.to_string())).await.is_err(), "the store refuses the row");
         // Nor is an account whose stored status is unknown: not even its owner acts on it.
         app.raw_sql(&format!("UPDATE social_accounts SET status = 'paused' WHERE id = '{}'", t.account)).await;
         assert_eq!(app.get(&account_url).auth(&t.owner).send().await.status, 500);

@@ -4,6 +4,7 @@
 //! post whose rules no longer hold (lost approval, lockdown, pace, revoked credential) is held
 //! with a reason. Time moves with the test clock. The crash test runs the real binary.
 use std::time::Duration;
+use steward_domain::ids::{AccountId, PostId, UserId};
 
 use serde_json::json;
 use steward_doubles::Fault;
@@ -45,20 +46,28 @@ pub async fn scheduled_post(
     tx.insert_post(NewPost { id: &id, account_id, author_id, title: None, text, media: "[]", idempotency: None, now })
         .await
         .unwrap();
-    tx.insert_post_approval(&id, 1, approver_id, approver_is_owner, now).await.unwrap();
+    tx.insert_post_approval(
+        &PostId::new(id.to_string()),
+        1,
+        &UserId::new(approver_id.to_string()),
+        approver_is_owner,
+        now,
+    )
+    .await
+    .unwrap();
     let write = PostStateWrite {
         state: "scheduled",
         schedule: ScheduleWrite::Set { at, by: approver_id },
         hold_reason: None,
         clear_approvals: false,
     };
-    assert!(tx.apply_post_transition(&id, "draft", 1, &write, now).await.unwrap());
+    assert!(tx.apply_post_transition(&PostId::new(id.to_string()), "draft", 1, &write, now).await.unwrap());
     tx.commit().await.unwrap();
     id
 }
 
 async fn post(app: &TestApp, id: &str) -> PostRow {
-    app.state.store.post(id).await.unwrap().unwrap()
+    app.state.store.post(&PostId::new(id.to_string())).await.unwrap().unwrap()
 }
 
 /// Waits (wakes the scheduler, up to a generous deadline) until the post reaches a state the
@@ -100,21 +109,21 @@ both_backends! {
         // Not due yet: a round claims nothing and the post stays scheduled.
         assert_eq!(steward_app::scheduler::run_once(&app.state).await.unwrap(), 0);
         assert_eq!(post(&app, &id).await.state.as_str(), "scheduled");
-        assert!(app.state.store.sandbox_posts(&account).await.unwrap().is_empty());
+        assert!(app.state.store.sandbox_posts(&AccountId::new(account.to_string())).await.unwrap().is_empty());
 
         app.clock.advance(Duration::from_secs(3601));
         let p = settled(&app, &id, &["published", "failed", "approved", "in_review"]).await;
         assert_eq!(p.state.as_str(), "published", "{p:?}");
-        let live = app.state.store.sandbox_posts(&account).await.unwrap();
+        let live = app.state.store.sandbox_posts(&AccountId::new(account.to_string())).await.unwrap();
         assert_eq!(live.len(), 1);
         assert_eq!(live[0].text, "Hello sandbox");
         assert_eq!(p.external_id.as_deref(), Some(live[0].id.as_str()));
-        assert_eq!(live[0].idempotency_key, steward_app::scheduler::idempotency_key(&id, 1));
+        assert_eq!(live[0].idempotency_key, steward_app::scheduler::idempotency_key(&PostId::new(id.to_string()), 1));
         assert!(p.published_at.is_some() && p.last_error.is_none());
-        let attempts = app.state.store.publish_attempts(&id).await.unwrap();
+        let attempts = app.state.store.publish_attempts(&PostId::new(id.to_string())).await.unwrap();
         assert_eq!(attempts.len(), 1);
         assert_eq!(attempts[0].outcome.as_deref(), Some("published"));
-        let job = app.state.store.publish_job(&id).await.unwrap().unwrap();
+        let job = app.state.store.publish_job(&PostId::new(id.to_string())).await.unwrap().unwrap();
         assert_eq!((job.state.as_str(), job.attempts), ("done", 1));
         let acts: Vec<String> = actions(&app, &id).await.into_iter().map(|(a, _)| a).collect();
         assert_eq!(acts, ["posts.publish_attempt", "posts.published"]);
@@ -125,7 +134,7 @@ both_backends! {
             title: None, text: "changed", media: "[]", now,
         }).await.unwrap();
         assert_eq!(again.id, live[0].id);
-        assert_eq!(app.state.store.sandbox_posts(&account).await.unwrap().len(), 1);
+        assert_eq!(app.state.store.sandbox_posts(&AccountId::new(account.to_string())).await.unwrap().len(), 1);
     }
 
     async fn sandbox_comments_replies_and_analytics(app: TestApp) {
@@ -134,17 +143,17 @@ both_backends! {
         let id = scheduled_post(&app.state.store, &account, &owner.user_id, &owner.user_id, true, "Talk to me", now, now).await;
         let p = settled(&app, &id, &["published", "failed"]).await;
         let ext = p.external_id.clone().unwrap();
-        let acct = app.state.store.account_by_id(&account).await.unwrap().unwrap();
-        let c = steward_app::platforms::sandbox::add_follower_comment(&app.state, &account, &ext, "@fan", "Nice!")
+        let acct = app.state.store.account_by_id(&AccountId::new(account.to_string())).await.unwrap().unwrap();
+        let c = steward_app::platforms::sandbox::add_follower_comment(&app.state, &AccountId::new(account.to_string()), &ext, "@fan", "Nice!")
             .await.unwrap().unwrap();
-        assert!(steward_app::platforms::sandbox::add_follower_comment(&app.state, &account, "sbx_nope", "@fan", "x")
+        assert!(steward_app::platforms::sandbox::add_follower_comment(&app.state, &AccountId::new(account.to_string()), "sbx_nope", "@fan", "x")
             .await.unwrap().is_none());
         let reply = steward_app::platforms::reply(&app.state, &acct, &c.id, "Thanks").await.unwrap();
         assert_eq!((reply.parent_id.as_deref(), reply.post_external_id.as_str()), (Some(c.id.as_str()), ext.as_str()));
         let all = steward_app::platforms::comments(&app.state, &acct, std::slice::from_ref(&ext)).await.unwrap();
         assert_eq!(all.len(), 2);
         assert_eq!(all[0].author, "@fan");
-        assert!(app.state.store.set_sandbox_engagement(&account, &ext, 120, 7, 2).await.unwrap());
+        assert!(app.state.store.set_sandbox_engagement(&AccountId::new(account.to_string()), &PostId::new(ext.to_string()), 120, 7, 2).await.unwrap());
         let stats = steward_app::platforms::analytics(&app.state, &acct, std::slice::from_ref(&ext)).await.unwrap();
         assert_eq!(stats.posts.len(), 1);
         let s = &stats.posts[0];
@@ -182,7 +191,7 @@ both_backends! {
         let keys: Vec<String> = d.requests().iter().filter(|r| r.path == "/api/v1/statuses")
             .map(|r| r.header("idempotency-key").unwrap().to_string()).collect();
         assert_eq!(keys.len(), 2);
-        assert!(keys.iter().all(|k| *k == steward_app::scheduler::idempotency_key(&id, 1)));
+        assert!(keys.iter().all(|k| *k == steward_app::scheduler::idempotency_key(&PostId::new(id.to_string()), 1)));
         let acts: Vec<String> = actions(&app, &id).await.into_iter().map(|(a, _)| a).collect();
         assert_eq!(acts, ["posts.publish_attempt", "posts.publish_retry", "posts.publish_attempt", "posts.published"]);
     }
@@ -197,7 +206,7 @@ both_backends! {
         let id = scheduled_post(&app.state.store, &account, &owner.user_id, &owner.user_id, true, "Once only", now, now).await;
         let mut job = None;
         for _ in 0..600 {
-            job = app.state.store.publish_job(&id).await.unwrap();
+            job = app.state.store.publish_job(&PostId::new(id.to_string())).await.unwrap();
             if job.as_ref().is_some_and(|j| j.state.as_str() == "waiting") { break; }
             app.state.scheduler.wake();
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -218,7 +227,7 @@ both_backends! {
         assert_eq!(p.state.as_str(), "published", "{p:?}");
         assert_eq!(d.statuses().len(), 1, "the retry with the same key returned the original status");
         assert_eq!(p.external_id.as_deref(), Some(d.statuses()[0].id.as_str()));
-        let attempts = app.state.store.publish_attempts(&id).await.unwrap();
+        let attempts = app.state.store.publish_attempts(&PostId::new(id.to_string())).await.unwrap();
         assert_eq!(attempts.iter().map(|a| a.outcome.clone().unwrap()).collect::<Vec<_>>(), ["transient", "published"]);
         assert!(attempts[1].reconcile);
     }
@@ -249,7 +258,7 @@ both_backends! {
         let p = settled(&app, &id, &["approved", "failed", "published"]).await;
         assert_eq!((p.state.as_str(), p.hold_reason.map(|r| r.as_str())), ("approved", Some("needs_reconnect")), "{p:?}");
         assert!(p.last_error.unwrap().contains("reconnect"));
-        let acc = app.state.store.account_by_id(&account).await.unwrap().unwrap();
+        let acc = app.state.store.account_by_id(&AccountId::new(account.to_string())).await.unwrap().unwrap();
         assert_eq!(acc.status.as_str(), "needs_reconnect");
         let acts: Vec<String> = actions(&app, &id).await.into_iter().map(|(a, _)| a).collect();
         assert!(acts.contains(&"posts.held".to_string()), "{acts:?}");
@@ -274,7 +283,7 @@ both_backends! {
         assert_eq!(acts.len(), 1);
         assert_eq!(acts[0].0, "posts.held");
         assert_eq!(acts[0].1["reason"], "approvals_no_longer_valid");
-        assert!(app.state.store.sandbox_posts(&account).await.unwrap().is_empty());
+        assert!(app.state.store.sandbox_posts(&AccountId::new(account.to_string())).await.unwrap().is_empty());
     }
 
     async fn a_held_post_alerts_the_owner_and_its_author(app: TestApp) {
@@ -319,7 +328,7 @@ both_backends! {
         let third = scheduled_post(&app.state.store, &account, &owner.user_id, &owner.user_id, true, "third", now, now).await;
         let p = settled(&app, &third, &["approved", "published", "failed"]).await;
         assert_eq!((p.state.as_str(), p.hold_reason.map(|r| r.as_str())), ("approved", Some("locked_down")));
-        assert_eq!(app.state.store.sandbox_posts(&account).await.unwrap().len(), 1);
+        assert_eq!(app.state.store.sandbox_posts(&AccountId::new(account.to_string())).await.unwrap().len(), 1);
     }
 }
 
@@ -341,7 +350,7 @@ mod gives_up_after_max_attempts {
             if p.state.as_str() == "failed" {
                 break;
             }
-            if let Some(j) = app.state.store.publish_job(&id).await.unwrap()
+            if let Some(j) = app.state.store.publish_job(&PostId::new(id.to_string())).await.unwrap()
                 && j.state.as_str() == "waiting"
             {
                 app.clock.advance(Duration::from_secs(120));
@@ -389,7 +398,7 @@ mod restart_with_a_post_in_flight {
         let store = &app.state.store;
         let now = now_us(app);
         let id = uuid_v7();
-        let key = steward_app::scheduler::idempotency_key(&id, 1);
+        let key = steward_app::scheduler::idempotency_key(&PostId::new(id.to_string()), 1);
         let text = "In flight at the crash";
         let mut tx = store.begin().await.unwrap();
         tx.insert_post(NewPost {
@@ -404,21 +413,25 @@ mod restart_with_a_post_in_flight {
         })
         .await
         .unwrap();
-        tx.insert_post_approval(&id, 1, owner, true, now).await.unwrap();
+        tx.insert_post_approval(&PostId::new(id.to_string()), 1, &UserId::new(owner.to_string()), true, now)
+            .await
+            .unwrap();
         let schedule = PostStateWrite {
             state: "scheduled",
             schedule: ScheduleWrite::Set { at: now, by: owner },
             hold_reason: None,
             clear_approvals: false,
         };
-        assert!(tx.apply_post_transition(&id, "draft", 1, &schedule, now).await.unwrap());
+        assert!(tx.apply_post_transition(&PostId::new(id.to_string()), "draft", 1, &schedule, now).await.unwrap());
         let publishing = PostStateWrite {
             state: "publishing",
             schedule: ScheduleWrite::Keep,
             hold_reason: None,
             clear_approvals: false,
         };
-        assert!(tx.apply_post_transition(&id, "scheduled", 1, &publishing, now).await.unwrap());
+        assert!(
+            tx.apply_post_transition(&PostId::new(id.to_string()), "scheduled", 1, &publishing, now).await.unwrap()
+        );
         let job = JobStart {
             post_id: &id,
             account_id: account,
@@ -477,10 +490,10 @@ mod restart_with_a_post_in_flight {
     /// the attempt after the crash says it reconciled.
     async fn reconciled_once(app: &TestApp, account: &str, id: &str, p: &PostRow) {
         assert_eq!(p.state.as_str(), "published", "{p:?}");
-        let live = app.state.store.sandbox_posts(account).await.unwrap();
+        let live = app.state.store.sandbox_posts(&AccountId::new(account.to_string())).await.unwrap();
         assert_eq!(live.len(), 1, "{live:?}");
         assert_eq!(p.external_id.as_deref(), Some(live[0].id.as_str()));
-        let attempts = app.state.store.publish_attempts(id).await.unwrap();
+        let attempts = app.state.store.publish_attempts(&PostId::new(id.to_string())).await.unwrap();
         assert_eq!(attempts.len(), 2, "{attempts:?}");
         assert!(attempts[0].finished_at.is_some(), "the dead worker's attempt is closed: {attempts:?}");
         assert!(attempts[1].reconcile, "{attempts:?}");
@@ -516,7 +529,7 @@ mod restart_with_a_post_in_flight {
         app.restart().await;
         // Another replica could still hold the lease: nothing is reclaimed before it runs out.
         tokio::time::sleep(Duration::from_millis(500)).await;
-        let job = app.state.store.publish_job(&id).await.unwrap().unwrap();
+        let job = app.state.store.publish_job(&PostId::new(id.to_string())).await.unwrap().unwrap();
         assert!(now_us(&app) < lease_until, "the machine was too slow for this check");
         assert_eq!((job.state.as_str(), job.lease_owner.as_deref()), ("running", Some("worker-killed")));
         // The worker sleeps until the lease's expiry, well before its hour-long re-check.
@@ -639,7 +652,7 @@ mod crash {
         for _round in 0..400 {
             let mut published = 0;
             for id in &ids {
-                if store.post(id).await.unwrap().unwrap().state.as_str() == "published" {
+                if store.post(&PostId::new(id.to_string())).await.unwrap().unwrap().state.as_str() == "published" {
                     published += 1;
                 }
             }
@@ -666,7 +679,7 @@ mod crash {
         expected.sort();
         assert_eq!(texts, expected, "each post exactly once on the instance (after {kills} kills)");
         for id in &ids {
-            let p = store.post(id).await.unwrap().unwrap();
+            let p = store.post(&PostId::new(id.to_string())).await.unwrap().unwrap();
             assert_eq!(p.state.as_str(), "published", "{p:?}");
             let s = statuses.iter().find(|s| Some(s.id.as_str()) == p.external_id.as_deref()).expect("its status");
             assert_eq!(s.text, p.text);

@@ -2,6 +2,7 @@
 //! before the platform is called, a 429 without a hint waits for the documented reset, and a
 //! rate limit never uses up a post's attempts.
 use std::time::Duration;
+use steward_domain::ids::PostId;
 
 use serde_json::json;
 use steward_connectors::OauthApp;
@@ -32,7 +33,7 @@ async fn connected(
 }
 
 async fn post(app: &TestApp, id: &str) -> PostRow {
-    app.state.store.post(id).await.unwrap().unwrap()
+    app.state.store.post(&PostId::new(id.to_string())).await.unwrap().unwrap()
 }
 
 /// Wakes the scheduler until `done` holds for the post.
@@ -103,7 +104,7 @@ both_backends! {
                 rescheduled_with_error(p) && p.scheduled_at == Some(midnight * 1_000_000)
             }).await;
             assert!(p.last_error.as_deref().unwrap().contains("rate limit"), "{p:?}");
-            let job = app.state.store.publish_job(&id).await.unwrap().unwrap();
+            let job = app.state.store.publish_job(&PostId::new(id.to_string())).await.unwrap().unwrap();
             assert_eq!(job.attempts, 0, "round {round}: the refused attempt was given back");
             // Another post of the account, due meanwhile, waits for the same reset without a call.
             if round == 0 {
@@ -117,7 +118,7 @@ both_backends! {
                 // Cancel it, so that it does not take a quota slot of the rounds below.
                 let mut tx = app.state.store.begin().await.unwrap();
                 let write = steward_store::PostStateWrite { state: "cancelled", schedule: steward_store::ScheduleWrite::Clear, hold_reason: None, clear_approvals: false };
-                assert!(tx.apply_post_transition(&other, "scheduled", 1, &write, app.clock.now_us()).await.unwrap());
+                assert!(tx.apply_post_transition(&PostId::new(other.to_string()), "scheduled", 1, &write, app.clock.now_us()).await.unwrap());
                 tx.commit().await.unwrap();
             }
             app.clock.advance(Duration::from_secs(u64::try_from(midnight - now + 1).unwrap()));
@@ -185,7 +186,15 @@ both_backends! {
 async fn attempt_starts(app: &TestApp, ids: &[String]) -> Vec<i64> {
     let mut all = Vec::new();
     for id in ids {
-        all.extend(app.state.store.publish_attempts(id).await.unwrap().into_iter().map(|a| a.started_at));
+        all.extend(
+            app.state
+                .store
+                .publish_attempts(&PostId::new(id.to_string()))
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|a| a.started_at),
+        );
     }
     all
 }

@@ -6,6 +6,7 @@
 //! the audit trail, the database files — is then searched for every secret the doubles issued
 //! (client secrets, access and refresh tokens, the app password) and the sandbox's credential.
 use std::time::Duration;
+use steward_domain::ids::PostId;
 
 use serde_json::{Value, json};
 use steward_doubles::{bluesky, linkedin, mastodon, tiktok};
@@ -268,7 +269,7 @@ async fn no_platform_secret_leaves_the_server() {
     for _ in 0..600 {
         let mut states = Vec::new();
         for id in &posts {
-            states.push(store.post(id).await.unwrap().unwrap());
+            states.push(store.post(&PostId::new(id.to_string())).await.unwrap().unwrap());
         }
         if states.iter().all(|p| matches!(p.state.as_str(), "published" | "failed")) {
             assert!(states.iter().all(|p| p.state.as_str() == "published"), "{states:?}");

@@ -1,5 +1,6 @@
 //! Device sessions: cookies, CSRF, listing, revocation and expiry.
 use std::time::Duration;
+use steward_domain::ids::UserId;
 
 use serde_json::json;
 
@@ -20,7 +21,7 @@ both_backends! {
         no_csrf.assert_problem(403, "forbidden");
         let bad_csrf = app.post("/api/v1/me/tokens").header("cookie", &s.cookie()).header("x-csrf-token", "forged").json(body.clone()).send().await;
         bad_csrf.assert_problem(403, "forbidden");
-        let tokens = app.state.store.api_tokens_for_user(&s.user_id).await.unwrap();
+        let tokens = app.state.store.api_tokens_for_user(&UserId::new(s.user_id.to_string())).await.unwrap();
         assert!(tokens.is_empty(), "refused requests changed nothing");
         let ok = app.post("/api/v1/me/tokens").header("cookie", &s.cookie()).header("x-csrf-token", &s.csrf).json(body).send().await;
         assert_eq!(ok.status, 201, "{}", ok.text);

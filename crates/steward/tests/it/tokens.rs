@@ -1,5 +1,6 @@
 //! Personal access tokens.
 use std::time::Duration;
+use steward_domain::ids::UserId;
 
 use serde_json::json;
 
@@ -44,7 +45,7 @@ both_backends! {
         app.get("/api/v1/me/sessions").bearer(&writer).send().await.assert_problem(403, "forbidden");
         app.post("/api/v1/me/sessions/revoke-all").bearer(&writer).json(json!({})).send().await.assert_problem(403, "forbidden");
         app.post("/api/v1/me/totp").bearer(&writer).send().await.assert_problem(403, "forbidden");
-        assert_eq!(app.state.store.api_tokens_for_user(&s.user_id).await.unwrap().len(), 2);
+        assert_eq!(app.state.store.api_tokens_for_user(&UserId::new(s.user_id.to_string())).await.unwrap().len(), 2);
     }
 
     async fn revoked_and_expired_tokens_stop_working(app: TestApp) {
@@ -85,7 +86,7 @@ both_backends! {
             r.assert_problem(422, "validation");
             assert_eq!(r.body["errors"][0]["field"], field, "{}", r.text);
         }
-        assert!(app.state.store.api_tokens_for_user(&s.user_id).await.unwrap().is_empty());
+        assert!(app.state.store.api_tokens_for_user(&UserId::new(s.user_id.to_string())).await.unwrap().is_empty());
     }
 
     async fn tokens_expire_in_90_days_unless_told_and_never_after_a_year(app: TestApp) {

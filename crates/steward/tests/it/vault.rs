@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
+use steward_domain::ids::AccountId;
 
 use base64::Engine;
 use serde_json::{Value, json};
@@ -132,19 +133,19 @@ both_backends! {
         let token = marker("MARKER");
         let a = account_with_token(&app, &owner, "@a", &token).await;
         let b = account_with_token(&app, &owner, "@b", &token).await;
-        let ra = app.state.store.sealed_credential(&a).await.unwrap().unwrap();
-        let rb = app.state.store.sealed_credential(&b).await.unwrap().unwrap();
+        let ra = app.state.store.sealed_credential(&AccountId::new(a.to_string())).await.unwrap().unwrap();
+        let rb = app.state.store.sealed_credential(&AccountId::new(b.to_string())).await.unwrap().unwrap();
         let (wa, wb) = (ra.wrapped_data_key.clone().unwrap(), rb.wrapped_data_key.clone().unwrap());
         assert_ne!(wa, wb, "wrapped data keys differ per account");
         assert_eq!(wa.len(), 1 + 4 + 24 + 32 + 16);
         let (ca, cb) = (ra.credential_sealed.clone().unwrap(), rb.credential_sealed.clone().unwrap());
         assert_ne!(ca, cb, "the same token seals differently");
         let vault = app.state.vault();
-        let ka = vault.unwrap(&a, &wa).unwrap();
-        let kb = vault.unwrap(&b, &wb).unwrap();
-        assert!(Vault::open_credential(&b, &ka, &cb).is_err(), "a's data key does not open b's credential");
+        let ka = vault.unwrap(&AccountId::new(a.to_string()), &wa).unwrap();
+        let kb = vault.unwrap(&AccountId::new(b.to_string()), &wb).unwrap();
+        assert!(Vault::open_credential(&AccountId::new(b.to_string()), &ka, &cb).is_err(), "a's data key does not open b's credential");
         assert_eq!(
-            serde_json::from_slice::<Value>(&Vault::open_credential(&b, &kb, &cb).unwrap()).unwrap()["access_token"],
+            serde_json::from_slice::<Value>(&Vault::open_credential(&AccountId::new(b.to_string()), &kb, &cb).unwrap()).unwrap()["access_token"],
             token.as_str()
         );
         assert_eq!(check(&app, &owner, &b).await.status, 200);
@@ -167,7 +168,7 @@ both_backends! {
         let mut tampered = wa.clone();
         tampered[40] ^= 0x01;
         let mut tx = app.state.store.begin().await.unwrap();
-        assert!(tx.replace_wrapped_data_key(&a, &wa, &tampered).await.unwrap());
+        assert!(tx.replace_wrapped_data_key(&AccountId::new(a.to_string()), &wa, &tampered).await.unwrap());
         tx.commit().await.unwrap();
         let r = check(&app, &owner, &a).await;
         r.assert_problem(500, "internal");
@@ -235,15 +236,15 @@ both_backends! {
         let old_only = Vault::from_keyring(&Keyring::from_keys(old_ring.into_keys()).unwrap());
         let new_only = Vault::load(&MasterKeySource::File(path.clone())).unwrap();
         for id in &all {
-            let row = app.state.store.sealed_credential(id).await.unwrap().unwrap();
+            let row = app.state.store.sealed_credential(&AccountId::new(id.to_string())).await.unwrap().unwrap();
             let wrapped = row.wrapped_data_key.unwrap();
             assert_eq!(vault.key_id_of(&wrapped), Some(new_id), "account {id} re-wrapped");
-            assert!(old_only.unwrap(id, &wrapped).is_err(), "the old key no longer opens account {id}");
-            new_only.open_stored_credential(id, Some(&wrapped), &row.credential_sealed.unwrap()).unwrap();
+            assert!(old_only.unwrap(&AccountId::new(id.to_string()), &wrapped).is_err(), "the old key no longer opens account {id}");
+            new_only.open_stored_credential(&AccountId::new(id.to_string()), Some(&wrapped), &row.credential_sealed.unwrap()).unwrap();
         }
         for (id, token) in &accounts {
-            let row = app.state.store.sealed_credential(id).await.unwrap().unwrap();
-            let plain = new_only.open_stored_credential(id, row.wrapped_data_key.as_deref(), &row.credential_sealed.unwrap()).unwrap();
+            let row = app.state.store.sealed_credential(&AccountId::new(id.to_string())).await.unwrap().unwrap();
+            let plain = new_only.open_stored_credential(&AccountId::new(id.to_string()), row.wrapped_data_key.as_deref(), &row.credential_sealed.unwrap()).unwrap();
             assert_eq!(serde_json::from_slice::<Value>(&plain).unwrap()["access_token"], token.as_str());
         }
         let user = app.state.store.user_by_email("owner@example.com").await.unwrap().unwrap();
@@ -261,7 +262,7 @@ both_backends! {
             .send().await;
         assert_eq!(login.status, 200, "two-factor sign-in after the rotation: {}", login.text);
         let fresh = account_with_token(&app, &owner, "@after", &marker("MARKER")).await;
-        let row = app.state.store.sealed_credential(&fresh).await.unwrap().unwrap();
+        let row = app.state.store.sealed_credential(&AccountId::new(fresh.to_string())).await.unwrap().unwrap();
         assert_eq!(vault.key_id_of(&row.wrapped_data_key.unwrap()), Some(new_id), "new accounts use the new key");
 
         // A second --finish has nothing to do; a restarted server works with the new file alone.

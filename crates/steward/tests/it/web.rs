@@ -1,6 +1,7 @@
 //! The web app over plain HTTP (no browser): every form needs its CSRF token, pages show API
 //! errors by their fields, and what a member may not do is refused by the server too.
 use serde_json::json;
+use steward_domain::ids::AccountId;
 
 use crate::helpers::html::{browser, csrf_in, page, post_form};
 use crate::helpers::*;
@@ -402,7 +403,7 @@ both_backends! {
         assert!(!html.contains("Reconnect this account") && html.contains("Test the connection"), "{html}");
 
         let mut tx = app.state.store.begin().await.unwrap();
-        tx.set_account_status("li-dead", "needs_reconnect", app.clock.now_us()).await.unwrap();
+        tx.set_account_status(&AccountId::from("li-dead"), "needs_reconnect", app.clock.now_us()).await.unwrap();
         tx.commit().await.unwrap();
         let (status, html) = page(&app, &owner, "/accounts/li-dead").await;
         assert_eq!(status, 200);

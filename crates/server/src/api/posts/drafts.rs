@@ -5,6 +5,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use steward_app::posts::drafts::{self, ContentRequest, EditRequest, ListPostsQuery};
 use steward_app::posts::view::PostView;
+use steward_domain::ids::{AccountId, PostId};
 
 use super::etag::{based_on, post_response};
 use crate::api::Page;
@@ -22,7 +23,7 @@ pub(super) async fn create_post(
     State(state): State<AppState>,
     ctx: Ctx,
     principal: Principal,
-    Path(id): Path<String>,
+    Path(id): Path<AccountId>,
     headers: HeaderMap,
     Json(body): Json<ContentRequest>,
 ) -> ApiResult<Response> {
@@ -38,7 +39,7 @@ pub(super) async fn list_posts(
     State(state): State<AppState>,
     ctx: Ctx,
     principal: Principal,
-    Path(id): Path<String>,
+    Path(id): Path<AccountId>,
     Query(q): Query<ListPostsQuery>,
 ) -> ApiResult<Json<Page<PostView>>> {
     let list = drafts::list_posts(&state, &ctx, &principal, &id, q).await?;
@@ -51,7 +52,7 @@ pub(super) async fn get_post(
     State(state): State<AppState>,
     ctx: Ctx,
     principal: Principal,
-    Path(id): Path<String>,
+    Path(id): Path<PostId>,
 ) -> ApiResult<Response> {
     let view = drafts::get_post(&state, &ctx, &principal, &id).await?;
     Ok(post_response(StatusCode::OK, view))
@@ -66,7 +67,7 @@ pub(super) async fn edit_post(
     State(state): State<AppState>,
     ctx: Ctx,
     principal: Principal,
-    Path(id): Path<String>,
+    Path(id): Path<PostId>,
     headers: HeaderMap,
     Json(body): Json<EditRequest>,
 ) -> ApiResult<Response> {

@@ -6,6 +6,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use steward_app::posts::media::{self, Upload};
 use steward_app::posts::view::MediaView;
+use steward_domain::ids::AccountId;
 
 use crate::auth::Principal;
 use crate::error::{ApiResult, Json, Path, Problem};
@@ -21,7 +22,7 @@ pub(super) async fn upload_media(
     State(state): State<AppState>,
     ctx: Ctx,
     principal: Principal,
-    Path(id): Path<String>,
+    Path(id): Path<AccountId>,
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Response> {
@@ -41,7 +42,7 @@ pub(super) async fn get_media(
     State(state): State<AppState>,
     ctx: Ctx,
     principal: Principal,
-    Path((id, media_id)): Path<(String, String)>,
+    Path((id, media_id)): Path<(AccountId, String)>,
 ) -> ApiResult<Response> {
     let file = media::media_file(&state, &ctx, &principal, &id, &media_id).await?;
     let mut response = Response::new(Body::from_stream(file.body));

@@ -4,6 +4,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use steward_app::posts::review::{self, ApproveRequest, CommentRequest, RequestChangesRequest};
 use steward_app::posts::view::{CommentView, PostView};
+use steward_domain::ids::PostId;
 
 use super::etag::post_response;
 use crate::api::Page;
@@ -18,7 +19,7 @@ pub(super) async fn submit_post(
     State(state): State<AppState>,
     ctx: Ctx,
     principal: Principal,
-    Path(id): Path<String>,
+    Path(id): Path<PostId>,
 ) -> ApiResult<Response> {
     let view = review::submit_post(&state, &ctx, &principal, &id).await?;
     Ok(post_response(StatusCode::OK, view))
@@ -30,7 +31,7 @@ pub(super) async fn approve_post(
     State(state): State<AppState>,
     ctx: Ctx,
     principal: Principal,
-    Path(id): Path<String>,
+    Path(id): Path<PostId>,
     Json(body): Json<ApproveRequest>,
 ) -> ApiResult<Response> {
     let view = review::approve_post(&state, &ctx, &principal, &id, body).await?;
@@ -43,7 +44,7 @@ pub(super) async fn request_changes(
     State(state): State<AppState>,
     ctx: Ctx,
     principal: Principal,
-    Path(id): Path<String>,
+    Path(id): Path<PostId>,
     Json(body): Json<RequestChangesRequest>,
 ) -> ApiResult<Response> {
     let view = review::request_changes(&state, &ctx, &principal, &id, body).await?;
@@ -56,7 +57,7 @@ pub(super) async fn list_comments(
     State(state): State<AppState>,
     ctx: Ctx,
     principal: Principal,
-    Path(id): Path<String>,
+    Path(id): Path<PostId>,
 ) -> ApiResult<Json<Page<CommentView>>> {
     let items = review::list_comments(&state, &ctx, &principal, &id).await?;
     Ok(Json(Page { items, next_cursor: None }))
@@ -68,7 +69,7 @@ pub(super) async fn add_comment(
     State(state): State<AppState>,
     ctx: Ctx,
     principal: Principal,
-    Path(id): Path<String>,
+    Path(id): Path<PostId>,
     Json(body): Json<CommentRequest>,
 ) -> ApiResult<Response> {
     let comment = review::add_comment(&state, &ctx, &principal, &id, body).await?;

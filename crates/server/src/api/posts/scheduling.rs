@@ -5,6 +5,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use steward_app::posts::scheduling::{self, ScheduleRequest};
 use steward_app::posts::view::PostView;
+use steward_domain::ids::PostId;
 
 use super::etag::post_response;
 use crate::auth::Principal;
@@ -20,7 +21,7 @@ pub(super) async fn schedule_post(
     State(state): State<AppState>,
     ctx: Ctx,
     principal: Principal,
-    Path(id): Path<String>,
+    Path(id): Path<PostId>,
     Json(body): Json<ScheduleRequest>,
 ) -> ApiResult<Response> {
     let view = scheduling::schedule_post(&state, &ctx, &principal, &id, body).await?;
@@ -33,7 +34,7 @@ pub(super) async fn publish_now(
     State(state): State<AppState>,
     ctx: Ctx,
     principal: Principal,
-    Path(id): Path<String>,
+    Path(id): Path<PostId>,
 ) -> ApiResult<Response> {
     let view = scheduling::publish_now(&state, &ctx, &principal, &id).await?;
     Ok(post_response(StatusCode::ACCEPTED, view))
@@ -45,7 +46,7 @@ pub(super) async fn cancel_post(
     State(state): State<AppState>,
     ctx: Ctx,
     principal: Principal,
-    Path(id): Path<String>,
+    Path(id): Path<PostId>,
 ) -> ApiResult<Response> {
     let view = scheduling::cancel_post(&state, &ctx, &principal, &id).await?;
     Ok(post_response(StatusCode::OK, view))

@@ -10,6 +10,7 @@ use steward_app::posts::review::{self, ApproveRequest, CommentRequest, RequestCh
 use steward_app::posts::scheduling::{self, ScheduleRequest};
 use steward_app::posts::view::parse_media;
 use steward_domain::capability::Capability;
+use steward_domain::ids::{AccountId, PostId};
 use steward_domain::platform;
 
 use super::editor::{EditorPage, editor_view, new_editor, read_media};
@@ -44,7 +45,7 @@ fn refill(mut page: EditorPage, viewer: &Viewer, data: FormData, e: &ApiError) -
 pub async fn create_submit(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path(id): Path<String>,
+    Path(id): Path<AccountId>,
     data: FormData,
 ) -> Result<Response, PageError> {
     let a = access(&state, &viewer, &id, Need::Capability(Capability::DraftsCreate)).await.or_page(&viewer)?;
@@ -71,7 +72,7 @@ pub async fn create_submit(
 pub async fn edit_submit(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path(pid): Path<String>,
+    Path(pid): Path<PostId>,
     data: FormData,
 ) -> Result<Response, PageError> {
     let result = async {
@@ -81,7 +82,10 @@ pub async fn edit_submit(
             EditRequest { text: Some(form_text(&data, "text")), title: Some(data.opt("title")), media: Some(media) };
         // The version the form was filled from: a stale one is refused (412 in the API).
         let based_on = BasedOn::Tags(vec![data.text("etag")]);
-        Ok::<_, ApiError>(drafts::edit_post(&state, &viewer.ctx(), &viewer.principal, &pid, &based_on, body).await?)
+        Ok::<_, ApiError>(
+            drafts::edit_post(&state, &viewer.ctx(), &viewer.principal, &PostId::new(pid.to_string()), &based_on, body)
+                .await?,
+        )
     }
     .await;
     Ok(match result {
@@ -107,7 +111,7 @@ enum Slot {
 async fn after_action<T>(
     state: &AppState,
     viewer: &Viewer,
-    pid: &str,
+    pid: &PostId,
     data: FormData,
     result: Result<T, ApiError>,
     slot: Slot,
@@ -156,7 +160,7 @@ async fn after_action<T>(
 pub async fn submit(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path(pid): Path<String>,
+    Path(pid): Path<PostId>,
     data: FormData,
 ) -> Result<Response, PageError> {
     let r = review::submit_post(&state, &viewer.ctx(), &viewer.principal, &pid).await.map_err(ApiError);
@@ -166,7 +170,7 @@ pub async fn submit(
 pub async fn approve(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path(pid): Path<String>,
+    Path(pid): Path<PostId>,
     data: FormData,
 ) -> Result<Response, PageError> {
     let version = data.text("version").parse::<i64>().unwrap_or(-1);
@@ -178,7 +182,7 @@ pub async fn approve(
 pub async fn request_changes(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path(pid): Path<String>,
+    Path(pid): Path<PostId>,
     data: FormData,
 ) -> Result<Response, PageError> {
     let input = RequestChangesRequest { comment: form_text(&data, "comment") };
@@ -189,7 +193,7 @@ pub async fn request_changes(
 pub async fn schedule(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path(pid): Path<String>,
+    Path(pid): Path<PostId>,
     data: FormData,
 ) -> Result<Response, PageError> {
     let r = async {
@@ -199,7 +203,10 @@ pub async fn schedule(
         let zone = account_zone(&a.account);
         let at = local_input_to_rfc3339(&data.text("at"), &zone).map_err(|m| ApiError::validation("at", m))?;
         let input = ScheduleRequest { at };
-        Ok::<_, ApiError>(scheduling::schedule_post(&state, &viewer.ctx(), &viewer.principal, &pid, input).await?)
+        Ok::<_, ApiError>(
+            scheduling::schedule_post(&state, &viewer.ctx(), &viewer.principal, &PostId::new(pid.to_string()), input)
+                .await?,
+        )
     }
     .await;
     after_action(&state, &viewer, &pid, data, r, Slot::Schedule, "scheduled").await
@@ -208,7 +215,7 @@ pub async fn schedule(
 pub async fn publish_now(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path(pid): Path<String>,
+    Path(pid): Path<PostId>,
     data: FormData,
 ) -> Result<Response, PageError> {
     let r = scheduling::publish_now(&state, &viewer.ctx(), &viewer.principal, &pid).await.map_err(ApiError);
@@ -218,7 +225,7 @@ pub async fn publish_now(
 pub async fn cancel(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path(pid): Path<String>,
+    Path(pid): Path<PostId>,
     data: FormData,
 ) -> Result<Response, PageError> {
     let r = scheduling::cancel_post(&state, &viewer.ctx(), &viewer.principal, &pid).await.map_err(ApiError);
@@ -228,7 +235,7 @@ pub async fn cancel(
 pub async fn comment(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path(pid): Path<String>,
+    Path(pid): Path<PostId>,
     data: FormData,
 ) -> Result<Response, PageError> {
     let input = CommentRequest { body: form_text(&data, "body") };

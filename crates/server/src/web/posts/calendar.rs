@@ -1,6 +1,7 @@
 //! The account's calendar: whole weeks of a month, one week, or one day, with the posts
 //! scheduled, published or held in them, in the account's time zone.
 use std::collections::BTreeMap;
+use steward_domain::ids::AccountId;
 
 use askama::Template;
 use axum::extract::State;
@@ -160,7 +161,7 @@ fn short_weekday(day: jiff::civil::Weekday) -> &'static str {
 async fn calendar_view(
     state: &AppState,
     viewer: &Viewer,
-    id: &str,
+    id: &AccountId,
     q: &CalendarQuery,
 ) -> Result<CalendarPage, ApiError> {
     let a = access(state, viewer, id, Need::Capability(Capability::AccountView)).await?;
@@ -291,7 +292,7 @@ async fn calendar_view(
 pub async fn calendar_page(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path(id): Path<String>,
+    Path(id): Path<AccountId>,
     Query(q): Query<CalendarQuery>,
 ) -> Result<Response, PageError> {
     let page = calendar_view(&state, &viewer, &id, &q).await.or_page(&viewer)?;

@@ -14,6 +14,7 @@ use steward_app::posts::media::stored_media;
 use steward_app::posts::rules::approval_rules;
 use steward_app::posts::view::{MediaItem, available_actions, parse_media, post_view};
 use steward_domain::capability::Capability;
+use steward_domain::ids::{AccountId, PostId};
 use steward_domain::platform;
 use steward_domain::post::PostActionKind;
 use steward_store::PostVersionRow;
@@ -130,7 +131,7 @@ fn is_local_media(state: &AppState, url: &str) -> bool {
 /// comes from the post as it was, else from the upload it names, else from the file name.
 pub(super) async fn read_media(
     state: &AppState,
-    account_id: &str,
+    account_id: &AccountId,
     raw: &str,
     before: &[MediaItem],
 ) -> Result<Vec<MediaItem>, ApiError> {
@@ -265,7 +266,7 @@ pub(super) fn new_editor(state: &AppState, viewer: &Viewer, a: &AccountAccess) -
 pub(super) async fn editor_view(
     state: &AppState,
     viewer: &Viewer,
-    pid: &str,
+    pid: &PostId,
     compare: Option<i64>,
 ) -> Result<EditorPage, ApiError> {
     let post = state.store.post(pid).await?.ok_or(ApiError(AppError::NotFound))?;
@@ -393,7 +394,7 @@ pub(super) async fn editor_view(
 pub async fn new_post_page(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path(id): Path<String>,
+    Path(id): Path<AccountId>,
 ) -> Result<Response, PageError> {
     let a = access(&state, &viewer, &id, Need::Capability(Capability::DraftsCreate)).await.or_page(&viewer)?;
     Ok(render(StatusCode::OK, &new_editor(&state, &viewer, &a)))
@@ -402,7 +403,7 @@ pub async fn new_post_page(
 pub async fn post_page(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path(pid): Path<String>,
+    Path(pid): Path<PostId>,
     Query(q): Query<EditorQuery>,
 ) -> Result<Response, PageError> {
     let mut page = editor_view(&state, &viewer, &pid, q.compare).await.or_page(&viewer)?;

@@ -1,7 +1,7 @@
 //! The account's review queue: posts in review (those the viewer may approve first), and posts
 //! sent back for changes, with approve and request-changes forms on each row.
 use std::collections::HashMap;
-use steward_domain::ids::PostId;
+use steward_domain::ids::{AccountId, PostId};
 
 use askama::Template;
 use axum::extract::State;
@@ -77,7 +77,7 @@ fn parse_review_cursor(raw: Option<&str>) -> Result<Option<(i64, &str)>, ApiErro
 pub(super) async fn review_view(
     state: &AppState,
     viewer: &Viewer,
-    id: &str,
+    id: &AccountId,
     before: Option<&str>,
 ) -> Result<ReviewPage, ApiError> {
     let a = access(state, viewer, id, Need::Capability(Capability::AccountView)).await?;
@@ -164,7 +164,7 @@ pub(super) async fn review_view(
 pub async fn review_page(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path(id): Path<String>,
+    Path(id): Path<AccountId>,
     Query(q): Query<ReviewQuery>,
 ) -> Result<Response, PageError> {
     let mut page = review_view(&state, &viewer, &id, q.before.as_deref()).await.or_page(&viewer)?;

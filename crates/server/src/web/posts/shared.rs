@@ -1,6 +1,7 @@
 //! What the post pages share: the notices after a form worked, a post's label and state in
 //! words, why the scheduler held a post, and the names of the account's members.
 use std::collections::HashMap;
+use steward_domain::ids::AccountId;
 
 use steward_app::members::view::list_members;
 use steward_store::PostRow;
@@ -90,7 +91,7 @@ pub(super) fn hold_sentence(reason: &str) -> &'static str {
 pub(super) async fn member_names(
     state: &AppState,
     viewer: &Viewer,
-    account_id: &str,
+    account_id: &AccountId,
 ) -> Result<HashMap<String, String>, ApiError> {
     let list = list_members(state, &viewer.ctx(), &viewer.principal, account_id).await?;
     Ok(list.into_iter().map(|m| (m.user_id, m.display_name)).collect())

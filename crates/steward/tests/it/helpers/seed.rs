@@ -2,6 +2,7 @@
 //! whose credential is sealed through the server's vault, and ids for them.
 use steward_app::platforms::mastodon::MastodonCredential;
 use steward_connectors::mastodon as mastodon_api;
+use steward_domain::ids::{AccountId, PostId, UserId};
 use steward_doubles::mastodon::MastodonDouble;
 use steward_store::{NewAccount, NewPost, PostStateWrite, ScheduleWrite};
 
@@ -29,14 +30,16 @@ pub(crate) async fn insert_due_post(
     })
     .await
     .unwrap();
-    tx.insert_post_approval(&id, 1, user_id, true, now).await.unwrap();
+    tx.insert_post_approval(&PostId::new(id.to_string()), 1, &UserId::new(user_id.to_string()), true, now)
+        .await
+        .unwrap();
     let write = PostStateWrite {
         state: "scheduled",
         schedule: ScheduleWrite::Set { at: now, by: user_id },
         hold_reason: None,
         clear_approvals: false,
     };
-    assert!(tx.apply_post_transition(&id, "draft", 1, &write, now).await.unwrap());
+    assert!(tx.apply_post_transition(&PostId::new(id.to_string()), "draft", 1, &write, now).await.unwrap());
     tx.commit().await.unwrap();
     id
 }
@@ -96,7 +99,7 @@ pub async fn seal_mastodon_account(
             display_name: "Olivia".into(),
         },
     };
-    let sealed = vault.seal_new_credential(&id, &serde_json::to_vec(&cred).unwrap());
+    let sealed = vault.seal_new_credential(&AccountId::new(id.to_string()), &serde_json::to_vec(&cred).unwrap());
     let mut tx = store.begin().await.unwrap();
     tx.insert_account(NewAccount {
         id: &id,
@@ -113,7 +116,9 @@ pub async fn seal_mastodon_account(
     })
     .await
     .unwrap();
-    tx.set_account_credential(&id, &sealed.wrapped_data_key, &sealed.credential, now).await.unwrap();
+    tx.set_account_credential(&AccountId::new(id.to_string()), &sealed.wrapped_data_key, &sealed.credential, now)
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     id
 }
