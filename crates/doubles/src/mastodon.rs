@@ -109,6 +109,8 @@ struct MediaRec {
     kind: &'static str,
     description: Option<String>,
     polls_left: u32,
+    /// The file as it arrived, so a test can compare it with what it uploaded to Steward.
+    bytes: Vec<u8>,
 }
 
 struct NotificationRec {
@@ -246,6 +248,12 @@ impl MastodonDouble {
     #[must_use]
     pub fn statuses(&self) -> Vec<StoredStatus> {
         self.lock().statuses.clone()
+    }
+
+    /// The bytes of an uploaded media attachment, as the instance received them.
+    #[must_use]
+    pub fn media_bytes(&self, media_id: &str) -> Option<Vec<u8>> {
+        self.lock().media.get(media_id).map(|m| m.bytes.clone())
     }
 
     /// Someone (`username`, a local account created on first use) replies to `status_id`; the
@@ -824,7 +832,7 @@ async fn upload_media(State(d): State<MastodonDouble>, headers: HeaderMap, body:
         parts.iter().find(|(n, _, _)| n == "description").map(|(_, _, b)| String::from_utf8_lossy(b).to_string());
     let polls_left = if kind == "image" { 0 } else { d.config.processing_polls };
     let id = next_id(&mut inner);
-    let m = MediaRec { account, kind, description, polls_left };
+    let m = MediaRec { account, kind, description, polls_left, bytes: bytes.clone() };
     let body = media_json(&d, &id, &m);
     inner.media.insert(id, m);
     let status = if polls_left == 0 { StatusCode::OK } else { StatusCode::ACCEPTED };

@@ -18,6 +18,7 @@ mod audit_scan;
 mod cache;
 mod decode;
 mod identity;
+mod media;
 mod notifications;
 mod oauth;
 mod posts;
@@ -127,6 +128,10 @@ pub struct Store {
     pub(crate) email_deliveries: bool,
     /// PostgreSQL, once [`Store::start_replica_sync`] ran: this replica, and its tasks.
     replica: std::sync::Arc<std::sync::Mutex<Option<ReplicaRunning>>>,
+    /// SQLite has one writer at a time: this process's write transactions queue here, in
+    /// order, instead of at `BEGIN IMMEDIATE`, where a waiting connection sleeps in SQLite's
+    /// busy handler (1, 2, 5, 10… ms) long after the lock came free.
+    pub(crate) write_gate: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 struct ReplicaRunning {
@@ -134,9 +139,16 @@ struct ReplicaRunning {
     tasks: Vec<tokio::task::AbortHandle>,
 }
 
+/// How long a write transaction waits for its turn at the write gate before it goes to SQLite's
+/// own lock anyway (the same bound as `busy_timeout`), so a nested transaction errs, never hangs.
+const WRITE_GATE_WAIT: Duration = Duration::from_secs(10);
+
 /// A write transaction. Dropping it without [`Tx::commit`] rolls everything back.
 pub struct Tx {
     pub(crate) inner: TxInner,
+    /// This transaction's turn at the SQLite write gate, given back when it ends (after
+    /// `inner`, so the next writer starts once this one committed or rolled back).
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
     pub(crate) cache: std::sync::Arc<cache::ReadCache>,
     pub(crate) backend: Backend,
     pub(crate) email_deliveries: bool,
@@ -226,7 +238,13 @@ impl Store {
             Pool::Sqlite(p) => cache::ReadCache::new(Some(p.connect_options().get_filename())),
             Pool::Postgres(_) => cache::ReadCache::gated(),
         };
-        Ok(Self { pool, cache: std::sync::Arc::new(cache), email_deliveries: true, replica: Default::default() })
+        Ok(Self {
+            pool,
+            cache: std::sync::Arc::new(cache),
+            email_deliveries: true,
+            replica: Default::default(),
+            write_gate: Default::default(),
+        })
     }
 
     /// Whether alerts raised through this store queue email deliveries (on by default; off on
@@ -262,12 +280,15 @@ impl Store {
 
     /// Starts a write transaction.
     pub async fn begin(&self) -> Result<Tx> {
-        let inner = match &self.pool {
-            // IMMEDIATE takes SQLite's write lock up front: a deferred transaction that reads and
-            // then writes can fail with SQLITE_BUSY when another writer committed in between,
-            // which busy_timeout cannot cure.
-            Pool::Sqlite(p) => TxInner::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
-            Pool::Postgres(p) => TxInner::Postgres(p.begin().await?),
+        // IMMEDIATE takes SQLite's write lock up front: a deferred transaction that reads and
+        // then writes can fail with SQLITE_BUSY when another writer committed in between,
+        // which busy_timeout cannot cure.
+        let (inner, turn) = match &self.pool {
+            Pool::Sqlite(p) => {
+                let turn = tokio::time::timeout(WRITE_GATE_WAIT, self.write_gate.clone().lock_owned()).await.ok();
+                (TxInner::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?), turn)
+            }
+            Pool::Postgres(p) => (TxInner::Postgres(p.begin().await?), None),
         };
         let announce = match &self.pool {
             Pool::Sqlite(_) => None,
@@ -275,6 +296,7 @@ impl Store {
         };
         Ok(Tx {
             inner,
+            _turn: turn,
             cache: self.cache.clone(),
             backend: self.backend(),
             email_deliveries: self.email_deliveries,

@@ -118,7 +118,7 @@ pub struct CalendarPostRow {
     pub updated_at: Micros,
 }
 
-/// An uploaded media file (the bytes live on disk, named by `id`).
+/// An uploaded media file (its bytes live on disk named by `id` on SQLite, in `media_chunks` on PostgreSQL).
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct MediaUploadRow {
     pub id: String,

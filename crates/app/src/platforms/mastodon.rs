@@ -40,7 +40,7 @@ async fn credential(state: &Services, account: &AccountRow) -> Result<MastodonCr
     crate::credentials::open_json(state, &account.id).await.map_err(credential_failure)
 }
 
-/// The bytes of a post's media: a file Steward keeps (`STEWARD_DATA_DIR/media/<id>`) or a URL
+/// The bytes of a post's media: an upload Steward keeps (`posts::media_storage`) or a URL
 /// fetched like any user-supplied target (private addresses only when allowed).
 pub(crate) async fn media_bytes(
     state: &Services,
@@ -51,8 +51,8 @@ pub(crate) async fn media_bytes(
         crate::AppError::Validation(_) => ConnectorError::Rejected(format!("{url}: a file of another account")),
         e => ConnectorError::Transient(format!("the uploaded media could not be looked up: {e}")),
     })?;
-    if let Some((row, path)) = stored {
-        let bytes = tokio::fs::read(&path)
+    if let Some(row) = stored {
+        let bytes = crate::posts::media::media_bytes(state, &row)
             .await
             .map_err(|e| ConnectorError::Rejected(format!("the uploaded media {} cannot be read: {e}", row.id)))?;
         return Ok((bytes, row.content_type));

@@ -254,7 +254,28 @@ pub async fn create_post(
         }));
     record(s, ctx, &who.actor(), &mut tx, audit).await?;
     tx.commit().await?;
-    current(s, &access.account, &PostId::new(post_id.to_string())).await
+    // The row as just written: reading it back would cost two more queries per draft.
+    let post = PostRow {
+        id: PostId::new(post_id),
+        account_id: account_id.clone(),
+        author_id: who.user_id.clone(),
+        state: PostState::Draft,
+        version: 1,
+        title: input.title,
+        text: input.text,
+        media,
+        scheduled_at: None,
+        scheduled_by: None,
+        published_at: None,
+        external_id: None,
+        external_url: None,
+        last_error: None,
+        hold_reason: None,
+        reply_to: None,
+        created_at: now,
+        updated_at: now,
+    };
+    Ok(post_view(post, &access.account, &[], now))
 }
 
 fn replay(

@@ -147,7 +147,7 @@ pub(super) async fn read_media(
     for url in raw.lines().map(str::trim).filter(|l| !l.is_empty()) {
         let kind = if let Some(m) = before.iter().find(|m| m.url == url) {
             m.kind.clone()
-        } else if let Ok(Some((row, _))) = stored_media(state, account_id, url).await {
+        } else if let Ok(Some(row)) = stored_media(state, account_id, url).await {
             row.kind
         } else {
             let path = url.split(['?', '#']).next().unwrap_or_default().to_ascii_lowercase();
