@@ -7,6 +7,7 @@ pub mod capability;
 pub mod device;
 pub mod identity;
 pub mod ids;
+pub mod moderation;
 pub mod pace;
 pub mod platform;
 pub mod post;

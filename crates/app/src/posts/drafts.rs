@@ -254,7 +254,28 @@ pub async fn create_post(
         }));
     record(s, ctx, &who.actor(), &mut tx, audit).await?;
     tx.commit().await?;
-    current(s, &access.account, &PostId::new(post_id.to_string())).await
+    // The row as just written: reading it back would cost two more queries per draft.
+    let post = PostRow {
+        id: PostId::new(post_id),
+        account_id: account_id.clone(),
+        author_id: who.user_id.clone(),
+        state: PostState::Draft,
+        version: 1,
+        title: input.title,
+        text: input.text,
+        media,
+        scheduled_at: None,
+        scheduled_by: None,
+        published_at: None,
+        external_id: None,
+        external_url: None,
+        last_error: None,
+        hold_reason: None,
+        reply_to: None,
+        created_at: now,
+        updated_at: now,
+    };
+    Ok(post_view(post, &access.account, &[], now))
 }
 
 fn replay(
@@ -305,15 +326,62 @@ pub async fn list_posts(
 ) -> AppResult<PostList> {
     let access = authorize(s, ctx, who, account_id, Need::Capability(Capability::AccountView)).await?;
     let limit = page_limit(q.limit)?;
-    if let Some(state) = &q.state
-        && !PostState::ALL.iter().any(|known| known.as_str() == state)
-    {
-        return Err(AppError::validation(
-            "state",
-            "must be one of draft, in_review, approved, scheduled, publishing, published, failed, cancelled",
-        ));
-    }
-    let cursor = match &q.cursor {
+    let filter = match q.state.as_deref() {
+        Some(state) => Some(PostFilter::State(
+            PostState::ALL.iter().copied().find(|known| known.as_str() == state).ok_or_else(|| {
+                AppError::validation(
+                    "state",
+                    "must be one of draft, in_review, approved, scheduled, publishing, published, failed, cancelled",
+                )
+            })?,
+        )),
+        None => None,
+    };
+    page_of(s, &access, filter, q.author.as_deref(), q.cursor.as_deref(), limit).await
+}
+
+/// What a list of posts can be narrowed to: a stored state, or one of the two situations a
+/// person thinks of as states (a draft sent back for changes, a post held when it was due).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PostFilter {
+    State(PostState),
+    ChangesRequested,
+    Held,
+}
+
+/// Which posts of an account to list, and from where.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Browse<'a> {
+    pub filter: Option<PostFilter>,
+    pub author: Option<&'a str>,
+    /// The previous page's `next_cursor`.
+    pub cursor: Option<&'a str>,
+    pub limit: Option<i64>,
+}
+
+/// The account's posts for the posts page, newest first, narrowed by filter and author (the
+/// same authorization as [`list_posts`]).
+pub async fn browse_posts(
+    s: &Services,
+    ctx: &Ctx,
+    who: &Principal,
+    account_id: &AccountId,
+    q: Browse<'_>,
+) -> AppResult<PostList> {
+    let access = authorize(s, ctx, who, account_id, Need::Capability(Capability::AccountView)).await?;
+    let limit = page_limit(q.limit)?;
+    page_of(s, &access, q.filter, q.author, q.cursor, limit).await
+}
+
+async fn page_of(
+    s: &Services,
+    access: &AccountAccess,
+    filter: Option<PostFilter>,
+    author: Option<&str>,
+    cursor: Option<&str>,
+    limit: i64,
+) -> AppResult<PostList> {
+    let cursor = match cursor {
         None => None,
         Some(c) => {
             Some(decode_cursor(c).ok_or_else(|| AppError::validation("cursor", "is not a cursor from this list"))?)
@@ -322,12 +390,17 @@ pub async fn list_posts(
     let rows = s
         .store
         .list_posts(
-            account_id,
+            &access.account.id,
             &PostListQuery {
-                state: q.state.as_deref(),
-                author_id: q.author.as_deref(),
+                state: match filter {
+                    Some(PostFilter::State(state)) => Some(state.as_str()),
+                    _ => None,
+                },
+                author_id: author,
                 before: cursor.as_ref().map(|(at, pid)| (*at, pid.as_str())),
                 limit: limit + 1,
+                changes_requested: filter == Some(PostFilter::ChangesRequested),
+                held: filter == Some(PostFilter::Held),
             },
         )
         .await?;
