@@ -17,6 +17,7 @@ mod browser;
 mod company_pages;
 mod connect;
 mod delegation;
+mod demo;
 mod hardening;
 mod identity;
 mod invitation_mail;
