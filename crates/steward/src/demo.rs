@@ -137,7 +137,12 @@ fn rfc3339_in(seconds: i64) -> String {
 /// Seeds the demo's world on the running server at `base`: the owner's accounts on every
 /// platform, three collaborators with windows and house rules, posts in every state, activity
 /// and an alert.
-pub async fn seed(base: &str, linkedin: Option<&LinkedInDouble>, mastodon: Option<&str>, bluesky: Option<(&str, &str, &str)>) -> anyhow::Result<()> {
+pub async fn seed(
+    base: &str,
+    linkedin: Option<&LinkedInDouble>,
+    mastodon: Option<&str>,
+    bluesky: Option<(&str, &str, &str)>,
+) -> anyhow::Result<()> {
     let api = Api { c: Client::builder().redirect(reqwest::redirect::Policy::none()).build()?, base: base.to_string() };
     let [owner, editor, moderator, analyst, temp] = PEOPLE;
     let olivia = api.sign_in(owner.0, owner.2).await?;
@@ -168,7 +173,13 @@ pub async fn seed(base: &str, linkedin: Option<&LinkedInDouble>, mastodon: Optio
     }
     let accounts = api.call(Method::GET, "/api/v1/accounts", &olivia, None).await?;
     let find = |platform: &str, kind: &str| {
-        accounts["items"].as_array().into_iter().flatten().find(|a| a["platform"] == platform && (kind.is_empty() || a["account_kind"] == kind)).and_then(|a| a["id"].as_str()).map(str::to_string)
+        accounts["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|a| a["platform"] == platform && (kind.is_empty() || a["account_kind"] == kind))
+            .and_then(|a| a["id"].as_str())
+            .map(str::to_string)
     };
     let member = find("linkedin", "member").context("the LinkedIn member account")?;
     let page = find("linkedin", "organization");
@@ -177,7 +188,13 @@ pub async fn seed(base: &str, linkedin: Option<&LinkedInDouble>, mastodon: Optio
     let rules = "Be kind and accurate. No prices without checking with Olivia. Photos only of our own bakes.";
     let shared: Vec<String> = [Some(member.clone()), page.clone()].into_iter().flatten().collect();
     for account in &shared {
-        api.call(Method::PATCH, &format!("/api/v1/accounts/{account}/settings"), &olivia, Some(json!({"rules_text": rules}))).await?;
+        api.call(
+            Method::PATCH,
+            &format!("/api/v1/accounts/{account}/settings"),
+            &olivia,
+            Some(json!({"rules_text": rules})),
+        )
+        .await?;
     }
     let windows: Vec<Value> =
         vec![json!({"days": ["mon", "tue", "wed", "thu", "fri"], "start": "08:00", "end": "18:00"})];
@@ -205,9 +222,16 @@ pub async fn seed(base: &str, linkedin: Option<&LinkedInDouble>, mastodon: Optio
 
     let review = api.post_in(eddie, &member, "New: sourdough classes every Saturday morning. Who's in?").await?;
     api.act(eddie, &review, "submit", json!({})).await?;
-    api.post(&format!("/api/v1/posts/{review}/comments"), &olivia, json!({"body": "Can we say how many places there are?"})).await?;
-    api.post(&format!("/api/v1/posts/{review}/comments"), eddie, json!({"body": "Twelve per class, I'll add it."})).await?;
-    api.post(&format!("/api/v1/posts/{review}/comments"), mona, json!({"body": "And mention the gluten-free option?"})).await?;
+    api.post(
+        &format!("/api/v1/posts/{review}/comments"),
+        &olivia,
+        json!({"body": "Can we say how many places there are?"}),
+    )
+    .await?;
+    api.post(&format!("/api/v1/posts/{review}/comments"), eddie, json!({"body": "Twelve per class, I'll add it."}))
+        .await?;
+    api.post(&format!("/api/v1/posts/{review}/comments"), mona, json!({"body": "And mention the gluten-free option?"}))
+        .await?;
 
     let approved = api.post_in(eddie, &member, "Thank you to everyone who came to the open day!").await?;
     api.act(eddie, &approved, "submit", json!({})).await?;
@@ -240,7 +264,9 @@ pub async fn seed(base: &str, linkedin: Option<&LinkedInDouble>, mastodon: Optio
     // Held: a post scheduled by a helper who then left before it was due; the scheduler keeps
     // it back and the owner gets an alert.
     let tess = api.sign_in(temp.0, temp.2).await?;
-    let inv = api.post(&format!("/api/v1/accounts/{member}/invitations"), &olivia, json!({"email": temp.0, "role": "admin"})).await?;
+    let inv = api
+        .post(&format!("/api/v1/accounts/{member}/invitations"), &olivia, json!({"email": temp.0, "role": "admin"}))
+        .await?;
     let token = inv["token"].as_str().context("no invitation token")?;
     let joined = api.post(&format!("/api/v1/invitations/{token}/accept"), &tess, json!({})).await?;
     accept_rules(&api, &tess, &member).await?;

@@ -345,7 +345,8 @@ async fn demo(config: Option<&Path>, mut env: HashMap<String, String>, empty: bo
     }
     // Mastodon and Bluesky need no operator app: any instance or PDS connects, so the demo
     // always brings its own.
-    let mastodon = steward_doubles::mastodon::MastodonDouble::start(steward_doubles::mastodon::Config::default()).await?;
+    let mastodon =
+        steward_doubles::mastodon::MastodonDouble::start(steward_doubles::mastodon::Config::default()).await?;
     doubles.push(format!("  Mastodon (local double) at {}\n", mastodon.base));
     let bluesky = steward_doubles::bluesky::BlueskyDouble::start(steward_doubles::bluesky::Config::default()).await?;
     doubles.push(format!("  Bluesky (local double) at {}\n", bluesky.base));
