@@ -17,6 +17,7 @@ use utoipa::ToSchema;
 use crate::actor::{Ctx, Principal};
 use crate::authz::{Need, authorize};
 use crate::error::{AppError, AppResult};
+use crate::notifications;
 use crate::platforms::{self, PlatformComment};
 use crate::posts::view::{PostView, current};
 use crate::services::Services;
@@ -94,12 +95,14 @@ fn external_ids(posts: &[(String, String)]) -> Vec<String> {
 }
 
 /// A platform failure, as the application says it.
-fn platform_error(s: &Services, account: &AccountRow, e: ConnectorError) -> AppError {
+pub(crate) fn platform_error(s: &Services, account: &AccountRow, e: ConnectorError) -> AppError {
     match e {
         ConnectorError::RateLimited { retry_after } => {
             platforms::rate_limited(account.platform.as_str(), retry_after, s.clock.now_us())
         }
         ConnectorError::Rejected(m) => AppError::validation("comment_id", m),
+        // A comment that is not there is a missing resource, not a bad request.
+        ConnectorError::NotFound(_) => AppError::NotFound,
         ConnectorError::Misconfigured(m) => AppError::Conflict(m),
         ConnectorError::Unauthorized(_) => AppError::Conflict(format!(
             "{} no longer accepts this account's credential; its owner must reconnect it",
@@ -214,6 +217,7 @@ async fn reply_draft(
         if !tx.apply_post_transition(&PostId::new(post_id.to_string()), draft, 1, &write, now).await? {
             return Err(AppError::internal(anyhow::anyhow!("the new reply draft {post_id} could not enter review")));
         }
+        notifications::tell_reviewers(tx, account, &post_id, &who.user_id, &who.display_name, text, now).await?;
         let audit =
             Audit::on_account(&account.id, Action::PostSubmit).target(format!("post:{post_id}")).detail(json!({
                 "post_id": post_id,
@@ -225,6 +229,7 @@ async fn reply_draft(
         Ok(((), audit))
     })
     .await?;
+    notifications::mail_after_commit(s).await;
     current(s, account, &PostId::new(post_id.to_string())).await
 }
 

@@ -127,6 +127,11 @@ impl From<steward_store::StoreError> for AppError {
     fn from(e: steward_store::StoreError) -> Self {
         match e {
             steward_store::StoreError::NotFound => AppError::NotFound,
+            // Many writers queueing for SQLite's one write lock is load, not a fault: the
+            // request changed nothing and may be sent again.
+            steward_store::StoreError::Busy(_) => {
+                AppError::Busy { detail: "too many changes at once; nothing was changed", retry_after_secs: 1 }
+            }
             other => AppError::Internal(other.into()),
         }
     }

@@ -23,6 +23,8 @@ pub mod lockdown;
 pub mod mail;
 pub mod members;
 pub mod metrics;
+pub mod moderation;
+pub mod notifications;
 pub mod notify;
 pub mod paging;
 pub mod passwords;

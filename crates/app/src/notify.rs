@@ -1,13 +1,23 @@
-//! Telling people about what the scheduler did on their behalf: a post held at the moment of
-//! publishing (why, in plain words) or failed for good. The audit event in the same
-//! transaction is the durable record. [`raise_alerts`] turns each notice into alerts in that
-//! same transaction — one for the account (its owner and admins) and, when the author is
+//! Telling people about what the scheduler did on their behalf: a post published, held at the
+//! moment of publishing (why, in plain words) or failed for good. The audit event in the same
+//! transaction is the durable record. [`tell_authors`] writes each author's notification in
+//! that transaction; [`raise_alerts`] turns each hold or failure into alerts in it too — one for the account (its owner and admins) and, when the author is
 //! someone else, a personal one for the author — so delivery (in the app, by email, by
 //! webhook) follows the recipients' preferences like every other alert. The log hooks write
 //! a line without any content of the post.
-use steward_store::{Finding, Micros, Tx};
+use steward_domain::status::NotificationKind;
+use steward_store::{AccountRow, Finding, Micros, Tx};
 
 use crate::alerts::{AlertKind, raise};
+use crate::notifications;
+
+/// What became of a due post.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Published,
+    Held,
+    Failed,
+}
 
 /// What happened to a post, for its author and the account's owner.
 #[derive(Debug, Clone)]
@@ -46,13 +56,37 @@ pub fn post_failed(notice: &PostNotice) {
     );
 }
 
-/// Raises the alerts for `notices` (`true`: held, `false`: failed) inside the caller's transaction.
-pub async fn raise_alerts(tx: &mut Tx, notices: &[(bool, PostNotice)], now: Micros) -> steward_store::Result<()> {
-    for (held, n) in notices {
-        let (kind, summary) = if *held {
-            (AlertKind::PostHeld, "A scheduled post was held instead of published")
-        } else {
-            (AlertKind::PostFailed, "A post could not be published")
+/// Writes each post's author a notification of its outcome, inside the caller's transaction.
+pub async fn tell_authors(
+    tx: &mut Tx,
+    notices: &[(Outcome, PostNotice, AccountRow)],
+    now: Micros,
+) -> steward_store::Result<()> {
+    for (outcome, n, account) in notices {
+        let on = notifications::account_words(account);
+        let (kind, text) = match outcome {
+            Outcome::Published => (NotificationKind::Published, format!("Your post for {on} is published.")),
+            Outcome::Held => (NotificationKind::Held, format!("Your post for {on} was held: {}", n.message)),
+            Outcome::Failed => {
+                (NotificationKind::Failed, format!("Your post for {on} could not be published: {}", n.message))
+            }
+        };
+        notifications::tell_author(tx, account, &n.post_id, &n.author_id, None, kind, &text, now).await?;
+    }
+    Ok(())
+}
+
+/// Raises the alerts for the holds and failures among `notices` inside the caller's transaction.
+pub async fn raise_alerts(
+    tx: &mut Tx,
+    notices: &[(Outcome, PostNotice, AccountRow)],
+    now: Micros,
+) -> steward_store::Result<()> {
+    for (outcome, n, _) in notices {
+        let (kind, summary) = match outcome {
+            Outcome::Published => continue,
+            Outcome::Held => (AlertKind::PostHeld, "A scheduled post was held instead of published"),
+            Outcome::Failed => (AlertKind::PostFailed, "A post could not be published"),
         };
         let detail = format!("Post {}: {}", n.post_id, n.message);
         raise(

@@ -58,7 +58,7 @@ use steward_store::{
 use tracing::Instrument;
 
 use crate::authz::membership_rights;
-use crate::notify::{self, PostNotice};
+use crate::notify::{self, Outcome, PostNotice};
 use crate::platforms::{self, MediaRef, Outgoing, PublishJournal, PublishOutcome, Published};
 use crate::posts::rules::{approval_rules, counting_approvals};
 use crate::services::Services;
@@ -213,8 +213,12 @@ pub async fn run_once(state: &Services) -> Result<usize> {
         }
     }
     notify::raise_alerts(&mut tx, &notices, state.clock.now_us()).await?;
+    notify::tell_authors(&mut tx, &notices, state.clock.now_us()).await?;
     tx.commit().await?;
     send(&notices);
+    if !notices.is_empty() {
+        crate::notifications::mail_after_commit(state).await;
+    }
     if works.is_empty() {
         return Ok(claimed);
     }
@@ -318,9 +322,13 @@ fn system_event(
     usecase::system_event("steward (scheduler)", audit, at)
 }
 
-fn send(notices: &[(bool, PostNotice)]) {
-    for (held, n) in notices {
-        if *held { notify::post_held(n) } else { notify::post_failed(n) }
+fn send(notices: &[(Outcome, PostNotice, AccountRow)]) {
+    for (outcome, n, _) in notices {
+        match outcome {
+            Outcome::Published => {}
+            Outcome::Held => notify::post_held(n),
+            Outcome::Failed => notify::post_failed(n),
+        }
     }
 }
 
@@ -425,7 +433,7 @@ async fn prepare_due(
     worker: &str,
     now: Micros,
     lease_until: Micros,
-    notices: &mut Vec<(bool, PostNotice)>,
+    notices: &mut Vec<(Outcome, PostNotice, AccountRow)>,
 ) -> Result<Option<Work>> {
     let Some((post, approvals)) = tx.lock_post_with_approvals(post_id).await? else { return Ok(None) };
     if post.state != PostState::Scheduled {
@@ -516,7 +524,7 @@ async fn hold_post(
     reason: HoldReason,
     message: &str,
     now: Micros,
-    notices: &mut Vec<(bool, PostNotice)>,
+    notices: &mut Vec<(Outcome, PostNotice, AccountRow)>,
 ) -> Result<()> {
     let held = transition(snapshot, rules, &Performer::System, &PostAction::Hold { reason })
         .map_err(|source| SchedulerError::Transition { post_id: post.id.to_string(), source })?;
@@ -539,7 +547,7 @@ async fn hold_post(
     ))
     .await?;
     notices.push((
-        true,
+        Outcome::Held,
         PostNotice {
             account_id: account.id.to_string(),
             post_id: post.id.to_string(),
@@ -548,6 +556,7 @@ async fn hold_post(
             reason: reason.as_str().into(),
             message: message.into(),
         },
+        account.clone(),
     ));
     Ok(())
 }
@@ -774,8 +783,12 @@ async fn record_outcomes(
             .map_err(|e| e.on_post(&PostId::new(w.post_id.to_string())))?;
     }
     notify::raise_alerts(&mut tx, &notices, state.clock.now_us()).await?;
+    notify::tell_authors(&mut tx, &notices, state.clock.now_us()).await?;
     tx.commit().await?;
     send(&notices);
+    if !notices.is_empty() {
+        crate::notifications::mail_after_commit(state).await;
+    }
     Ok(())
 }
 
@@ -795,7 +808,7 @@ async fn record_one(
     w: &Work,
     result: Result<PublishOutcome, ConnectorError>,
     worker: &str,
-    notices: &mut Vec<(bool, PostNotice)>,
+    notices: &mut Vec<(Outcome, PostNotice, AccountRow)>,
 ) -> Result<()> {
     let now = state.clock.now_us();
     let max = i64::from(state.settings.publishing.max_attempts);
@@ -809,7 +822,9 @@ async fn record_one(
         Err(ConnectorError::RateLimited { retry_after }) => Next::RateLimited(retry_after),
         Err(e @ (ConnectorError::Transient(_) | ConnectorError::Protocol(_))) => Next::Retry(e.to_string()),
         Err(e @ ConnectorError::Unauthorized(_)) => Next::Reconnect(e.to_string()),
-        Err(e @ (ConnectorError::Rejected(_) | ConnectorError::Misconfigured(_))) => Next::Fail(e.to_string()),
+        Err(e @ (ConnectorError::Rejected(_) | ConnectorError::NotFound(_) | ConnectorError::Misconfigured(_))) => {
+            Next::Fail(e.to_string())
+        }
     };
     // A rate limit is the platform saying "later", not a failed try: it never uses up attempts
     // (the claim's attempt is given back below), so a daily quota cannot fail a post.
@@ -887,6 +902,7 @@ async fn record_one(
                 now,
             )
             .await?;
+            notices.push((Outcome::Published, notice(w, "published", ""), w.account.clone()));
             ("published", None, Action::Published, json!({ "external_id": external_id, "attempt": w.attempt }))
         }
         Next::Processing(r) => {
@@ -967,7 +983,7 @@ async fn record_one(
                 now,
             ))
             .await?;
-            notices.push((true, notice(w, HoldReason::NeedsReconnect.as_str(), &msg)));
+            notices.push((Outcome::Held, notice(w, HoldReason::NeedsReconnect.as_str(), &msg), w.account.clone()));
             ("unauthorized", Some(e.clone()), Action::PublishAttemptRefused, json!({ "attempt": w.attempt }))
         }
         Next::Fail(e) => {
@@ -985,7 +1001,7 @@ async fn record_one(
                 now,
             )
             .await?;
-            notices.push((false, notice(w, "publish_failed", &msg)));
+            notices.push((Outcome::Failed, notice(w, "publish_failed", &msg), w.account.clone()));
             ("rejected", Some(e.clone()), Action::PublishFailed, json!({ "error": e, "attempt": w.attempt }))
         }
     };

@@ -615,6 +615,92 @@ pub async fn get_record(
     }
 }
 
+/// The collection of a post's threadgate (one per post, under the post's record key).
+pub const THREADGATE_COLLECTION: &str = "app.bsky.feed.threadgate";
+/// How many replies a threadgate may hide (the lexicon's `maxLength`).
+pub const MAX_HIDDEN_REPLIES: usize = 300;
+
+/// The record key of an `at://{did}/{collection}/{rkey}` URI whose repository is `did`.
+fn rkey_in(uri: &str, did: &str, collection: &str) -> Option<String> {
+    let rest = uri.strip_prefix("at://")?.strip_prefix(did)?.strip_prefix('/')?;
+    let rkey = rest.strip_prefix(collection)?.strip_prefix('/')?;
+    (!rkey.is_empty() && !rkey.contains('/')).then(|| rkey.to_string())
+}
+
+/// The replies hidden under the account's post `post_uri` (its threadgate's `hiddenReplies`).
+pub async fn hidden_replies(
+    client: &reqwest::Client,
+    pds: &str,
+    session: &BlueskySession,
+    post_uri: &str,
+) -> Result<Vec<String>, ConnectorError> {
+    let Some(rkey) = rkey_in(post_uri, &session.did, POST_COLLECTION) else {
+        return Ok(Vec::new());
+    };
+    let gate = get_record(client, pds, &session.did, THREADGATE_COLLECTION, &rkey).await?;
+    Ok(gate
+        .and_then(|g| g.value.get("hiddenReplies").and_then(Value::as_array).cloned())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|u| u.as_str().map(str::to_string))
+        .collect())
+}
+
+/// Hides the reply `reply_uri` under the thread it belongs to, whose root must be one of the
+/// account's posts: the root's threadgate (`app.bsky.feed.threadgate`, same record key) gets
+/// the reply in `hiddenReplies`, written with `com.atproto.repo.putRecord` and compared-and-
+/// swapped against the gate read (who may reply, `allow`, stays as it was: absent = anyone).
+pub async fn hide_reply(
+    client: &reqwest::Client,
+    pds: &str,
+    session: &BlueskySession,
+    reply_uri: &str,
+    created_at: &str,
+) -> Result<(), ConnectorError> {
+    let reply = get_posts(client, pds, session, &[reply_uri.to_string()])
+        .await?
+        .into_iter()
+        .find(|p| p.uri == reply_uri)
+        .ok_or_else(|| ConnectorError::Rejected(format!("the reply {reply_uri} does not exist (any more)")))?;
+    let Some((root, _)) = reply.reply_refs() else {
+        return Err(ConnectorError::Rejected("that post is not a reply".into()));
+    };
+    let Some(rkey) = rkey_in(&root.uri, &session.did, POST_COLLECTION) else {
+        return Err(ConnectorError::Rejected("only replies in the account's own threads can be hidden".into()));
+    };
+    let existing = get_record(client, pds, &session.did, THREADGATE_COLLECTION, &rkey).await?;
+    let mut record = existing.as_ref().map_or_else(
+        || json!({"$type": THREADGATE_COLLECTION, "post": root.uri, "createdAt": created_at}),
+        |g| g.value.clone(),
+    );
+    let mut hidden: Vec<Value> = record.get("hiddenReplies").and_then(Value::as_array).cloned().unwrap_or_default();
+    if hidden.iter().any(|h| h.as_str() == Some(reply_uri)) {
+        return Ok(());
+    }
+    if hidden.len() >= MAX_HIDDEN_REPLIES {
+        return Err(ConnectorError::Rejected(format!(
+            "Bluesky hides at most {MAX_HIDDEN_REPLIES} replies under one post"
+        )));
+    }
+    hidden.push(json!(reply_uri));
+    record["hiddenReplies"] = Value::Array(hidden);
+    let mut body = json!({"repo": session.did, "collection": THREADGATE_COLLECTION, "rkey": rkey, "record": record});
+    if let Some(g) = &existing {
+        body["swapRecord"] = json!(g.cid);
+    }
+    let resp = client
+        .post(url(pds, "/xrpc/com.atproto.repo.putRecord"))
+        .bearer_auth(&session.access_jwt)
+        .json(&body)
+        .send()
+        .await
+        .map_err(|e| transport_error(&e))?;
+    if resp.status().is_success() {
+        return Ok(());
+    }
+    Err(xrpc_error(resp).await)
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

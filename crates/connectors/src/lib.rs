@@ -29,6 +29,9 @@ pub enum ConnectorError {
     /// The platform refused the request for good (validation, permissions).
     #[error("the platform refused the request: {0}")]
     Rejected(String),
+    /// What the request names (a comment, a post) does not exist there, or no longer does.
+    #[error("the platform has no such thing: {0}")]
+    NotFound(String),
     /// The operator's configuration is wrong (unknown app, retired API version, bad base URL).
     #[error("configuration problem: {0}")]
     Misconfigured(String),

@@ -618,6 +618,34 @@ pub async fn reply_to_comment(
     Ok(created.into())
 }
 
+/// The comment's own id inside its URN (`urn:li:comment:(urn:li:activity:…,{id})`).
+#[must_use]
+pub fn comment_id_of(comment_urn: &str) -> Option<&str> {
+    let inner = comment_urn.strip_prefix("urn:li:comment:(")?.strip_suffix(')')?;
+    let id = inner.rsplit_once(',')?.1;
+    (!id.is_empty()).then_some(id)
+}
+
+/// Deletes a comment on `post_urn` as `actor_urn`
+/// (`DELETE /rest/socialActions/{post}/comments/{commentId}?actor={actor}` → 204): a Page's
+/// admin deletes any comment on the Page's posts; a member only their own comments.
+pub async fn delete_comment(
+    client: &reqwest::Client,
+    app: &OauthApp,
+    version: &str,
+    access_token: &str,
+    actor_urn: &str,
+    post_urn: &str,
+    comment_urn: &str,
+) -> Result<(), ConnectorError> {
+    let Some(id) = comment_id_of(comment_urn) else {
+        return Err(ConnectorError::Rejected(format!("{comment_urn} is not a LinkedIn comment URN")));
+    };
+    let path = format!("/rest/socialActions/{}/comments/{id}?actor={}", encode_urn(post_urn), encode_urn(actor_urn));
+    send(rest(client, reqwest::Method::DELETE, app, version, access_token, &path)?).await?;
+    Ok(())
+}
+
 /// Lifetime counts for one post of an organization.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ShareStatistics {

@@ -28,7 +28,8 @@ use crate::{ConnectorError, Identity, TokenSet};
 
 /// What Steward asks for: who the account is, posting, uploading media, reading replies
 /// (`read:statuses` is needed for `GET /api/v1/statuses/:id/context` with a token).
-pub const SCOPES: &str = "read:accounts read:statuses write:statuses write:media read:notifications";
+pub const SCOPES: &str =
+    "read:accounts read:statuses write:statuses write:media read:notifications write:mutes write:blocks";
 
 /// An OAuth application registered on one instance (register once per instance, then cache).
 #[derive(Clone)]
@@ -544,6 +545,42 @@ pub async fn status_counts(
     let resp =
         send(client.get(url(instance, &format!("/api/v1/statuses/{status_id}"))).bearer_auth(access_token)).await?;
     read_json(resp, "status").await
+}
+
+/// The author of a status: their account id on the instance and their `acct`.
+pub async fn status_author(
+    client: &reqwest::Client,
+    instance: &str,
+    access_token: &str,
+    status_id: &str,
+) -> Result<(String, String), ConnectorError> {
+    let resp =
+        send(client.get(url(instance, &format!("/api/v1/statuses/{status_id}"))).bearer_auth(access_token)).await?;
+    let raw: RawStatus = read_json(resp, "status").await?;
+    Ok((raw.account.id, raw.account.acct))
+}
+
+/// How the account now stands towards another (`Relationship`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub struct Relationship {
+    pub muting: bool,
+    pub blocking: bool,
+}
+
+/// Mutes (`POST /api/v1/accounts/:id/mute`, scope `write:mutes`) or blocks
+/// (`/block`, `write:blocks`) the account `account_id` for the token's account.
+pub async fn mute_or_block(
+    client: &reqwest::Client,
+    instance: &str,
+    access_token: &str,
+    account_id: &str,
+    block: bool,
+) -> Result<Relationship, ConnectorError> {
+    let what = if block { "block" } else { "mute" };
+    let resp =
+        send(client.post(url(instance, &format!("/api/v1/accounts/{account_id}/{what}"))).bearer_auth(access_token))
+            .await?;
+    read_json(resp, "relationship").await
 }
 
 #[cfg(test)]

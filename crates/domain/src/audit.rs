@@ -49,6 +49,7 @@ actions! {
     TotpEnable => "me.totp.enable", "turned on two-factor sign-in";
     TotpDisable => "me.totp.disable", "turned off two-factor sign-in";
     PasswordChange => "me.password.change", "changed their password";
+    UserDelete => "me.delete", "deleted their own user (the events keep its id, the person is gone)";
     PasswordResetRequest => "auth.password_reset.request", "asked for a password reset link";
     PasswordReset => "auth.password_reset", "reset their password with a mailed link";
     AdminResetPassword => "admin.user.reset_password", "reset a password from the command line";
@@ -101,6 +102,12 @@ actions! {
     Published => "posts.published", "published a post";
     MediaUpload => "media.upload", "uploaded media";
     CommentReply => "comments.reply", "replied to a comment";
+    CommentDelete => "comments.delete", "deleted a comment";
+    CommentHide => "comments.hide", "hid a reply";
+    CommentAuthorMute => "comments.mute_author", "muted a comment's author";
+    CommentAuthorBlock => "comments.block_author", "blocked a comment's author";
+    NotificationRead => "notifications.read", "marked a notification read";
+    NotificationPreferencesUpdate => "me.notification_preferences.update", "changed their notification preferences";
 }
 
 impl Action {

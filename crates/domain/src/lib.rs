@@ -6,6 +6,7 @@ pub mod audit_chain;
 pub mod capability;
 pub mod identity;
 pub mod ids;
+pub mod moderation;
 pub mod pace;
 pub mod platform;
 pub mod post;

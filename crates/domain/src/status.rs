@@ -78,6 +78,36 @@ stored_names!(AccountStatus, "account status", {
     Disconnected => "disconnected",
 });
 
+/// What a notification tells its person about a post.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotificationKind {
+    /// A post waits for the reviewer's approval.
+    ReviewRequested,
+    /// The author's post was approved.
+    Approved,
+    /// The author's post was sent back with changes requested.
+    ChangesRequested,
+    /// The author's post was scheduled (or is going out now).
+    Scheduled,
+    /// The author's post is live.
+    Published,
+    /// The author's due post was held instead of published.
+    Held,
+    /// The author's post could not be published.
+    Failed,
+}
+
+stored_names!(NotificationKind, "notification kind", {
+    ReviewRequested => "review_requested",
+    Approved => "approved",
+    ChangesRequested => "changes_requested",
+    Scheduled => "scheduled",
+    Published => "published",
+    Held => "held",
+    Failed => "failed",
+});
+
 stored_names!(MembershipStatus, "membership status", {
     Active => "active",
     Suspended => "suspended",
@@ -124,6 +154,9 @@ mod tests {
         }
         for s in MembershipStatus::ALL {
             assert_eq!(s.as_str().parse::<MembershipStatus>(), Ok(*s));
+        }
+        for k in NotificationKind::ALL {
+            assert_eq!(k.as_str().parse::<NotificationKind>(), Ok(*k));
         }
         for s in PostState::ALL {
             assert_eq!(s.as_str().parse::<PostState>(), Ok(s));

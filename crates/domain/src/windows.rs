@@ -439,6 +439,20 @@ pub fn parse_time_zone(name: &str) -> Result<TimeZone, TimeZoneError> {
     Ok(time_zone)
 }
 
+/// Every name [`parse_time_zone`] accepts in the database's own spelling, sorted: the API
+/// document lists them, so a client can offer exactly the names the server takes.
+#[must_use]
+pub fn time_zone_names() -> Vec<String> {
+    let mut names: Vec<String> = jiff::tz::db()
+        .available()
+        .map(|name| name.as_str().to_owned())
+        .filter(|name| parse_time_zone(name).is_ok_and(|tz| tz.iana_name() == Some(name.as_str())))
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
 /// Whether `at` falls inside one of the windows, in the time zone's wall-clock time. No
 /// windows at all means no restriction.
 #[must_use]
@@ -534,6 +548,17 @@ pub fn local_day_bounds(time_zone: &TimeZone, at: Timestamp) -> (Timestamp, Time
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_listed_time_zones_are_exactly_accepted_names() {
+        let names = time_zone_names();
+        assert!(names.len() > 300, "{}", names.len());
+        for name in ["UTC", "Europe/Paris", "America/Argentina/Buenos_Aires"] {
+            assert!(names.iter().any(|n| n == name), "{name}");
+        }
+        assert!(names.iter().all(|n| parse_time_zone(n).is_ok()));
+        assert!(!names.iter().any(|n| n.is_empty() || n.contains(' ')));
+    }
 
     #[test]
     fn stored_windows_fail_closed_when_unreadable() {

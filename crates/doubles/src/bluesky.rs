@@ -179,6 +179,7 @@ impl BlueskyDouble {
             .route("/xrpc/com.atproto.server.refreshSession", post(refresh_session))
             .route("/xrpc/com.atproto.repo.createRecord", post(create_record))
             .route("/xrpc/com.atproto.repo.getRecord", get(get_record))
+            .route("/xrpc/com.atproto.repo.putRecord", post(put_record))
             .route("/xrpc/com.atproto.repo.uploadBlob", post(upload_blob))
             .route("/xrpc/app.bsky.actor.getProfile", get(get_profile))
             .route("/xrpc/app.bsky.feed.getPosts", get(get_posts))
@@ -522,6 +523,81 @@ async fn create_record(State(d): State<BlueskyDouble>, headers: HeaderMap, body:
         cid: record_cid.clone(),
         value: record,
     });
+    inner.rev += 1;
+    let mut r = axum::Json(json!({
+        "uri": format!("at://{}/{collection}/{rkey}", d.config.did), "cid": record_cid,
+        "commit": {"cid": cid("bafyreic", format!("commit{}", inner.rev).as_bytes()), "rev": format!("3l{:011}", inner.rev)},
+        "validationStatus": "valid",
+    }))
+    .into_response();
+    set_rate_headers(r.headers_mut(), d.config.write_points, remaining, reset, 3600);
+    r
+}
+
+/// `com.atproto.repo.putRecord`, for the one collection Steward writes this way: a post's
+/// threadgate (`app.bsky.feed.threadgate`, under the post's own record key, naming it in `post`,
+/// `hiddenReplies` at most 300 at-uris). `swapRecord` must match the current record's CID.
+async fn put_record(State(d): State<BlueskyDouble>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    let mut inner = d.lock();
+    if let Err(r) = check_access(&inner, &headers, false, d.now()) {
+        return r;
+    }
+    let Ok(p) = serde_json::from_slice::<Value>(&body) else {
+        return xrpc_error(400, "InvalidRequest", "Input must be an object");
+    };
+    let repo = p.get("repo").and_then(Value::as_str).unwrap_or("");
+    if repo != d.config.did && repo != d.config.handle {
+        return xrpc_error(400, "InvalidRequest", "Invalid repo");
+    }
+    let collection = p.get("collection").and_then(Value::as_str).unwrap_or("");
+    if collection != "app.bsky.feed.threadgate" {
+        return xrpc_error(400, "InvalidRequest", "Lexicon not supported by this double");
+    }
+    let rkey = p.get("rkey").and_then(Value::as_str).unwrap_or("").to_string();
+    let record = p.get("record").cloned().unwrap_or(Value::Null);
+    let post_uri = format!("at://{}/app.bsky.feed.post/{rkey}", d.config.did);
+    let invalid = |m: &str| xrpc_error(400, "InvalidRecord", m);
+    if record.get("$type").and_then(Value::as_str) != Some(collection) {
+        return invalid("Record/$type must be app.bsky.feed.threadgate");
+    }
+    if record.get("post").and_then(Value::as_str) != Some(post_uri.as_str()) {
+        return invalid("Record/post must be the post with the same record key");
+    }
+    if record.get("createdAt").and_then(Value::as_str).is_none() {
+        return invalid("Record must have the property \"createdAt\"");
+    }
+    match record.get("hiddenReplies") {
+        None => {}
+        Some(Value::Array(h))
+            if h.len() <= 300 && h.iter().all(|u| u.as_str().is_some_and(|u| u.starts_with("at://"))) => {}
+        Some(_) => return invalid("Record/hiddenReplies must be an array of at most 300 at-uris"),
+    }
+    if !inner.records.iter().any(|r| r.repo == d.config.did && r.collection == "app.bsky.feed.post" && r.rkey == rkey) {
+        return invalid("Record/post does not exist");
+    }
+    let at = inner.records.iter().position(|r| r.repo == d.config.did && r.collection == collection && r.rkey == rkey);
+    if let Some(swap) = p.get("swapRecord").and_then(Value::as_str)
+        && at.map(|i| inner.records[i].cid.as_str()) != Some(swap)
+    {
+        return xrpc_error(400, "InvalidSwap", "Record was at a different CID");
+    }
+    let (remaining, reset) =
+        match spend(&mut inner, d.now(), "writes", d.config.write_points, 3600, if at.is_some() { 2 } else { 3 }) {
+            Ok(r) => r,
+            Err(r) => return r,
+        };
+    let record_cid = cid("bafyrei", record.to_string().as_bytes());
+    let stored = StoredRecord {
+        repo: d.config.did.clone(),
+        collection: collection.to_string(),
+        rkey: rkey.clone(),
+        cid: record_cid.clone(),
+        value: record,
+    };
+    match at {
+        Some(i) => inner.records[i] = stored,
+        None => inner.records.push(stored),
+    }
     inner.rev += 1;
     let mut r = axum::Json(json!({
         "uri": format!("at://{}/{collection}/{rkey}", d.config.did), "cid": record_cid,

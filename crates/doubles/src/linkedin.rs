@@ -41,7 +41,7 @@ use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use serde_json::{Value, json};
 
 use crate::core::{DoubleCore, Platform, html, json_error, oauth_error};
@@ -252,6 +252,7 @@ impl LinkedInDouble {
             .route("/rest/images/{urn}", get(get_image))
             .route("/dms-uploads/{token}", put(upload_image))
             .route("/rest/socialActions/{urn}/comments", get(list_comments).post(create_comment))
+            .route("/rest/socialActions/{urn}/comments/{id}", delete(delete_comment))
             .route("/rest/organizationalEntityShareStatistics", get(share_statistics))
             .route("/rest/socialMetadata/{urn}", get(social_metadata))
             .route("/rest/organizationAcls", get(organization_acls))
@@ -993,6 +994,42 @@ async fn create_comment(
     // LinkedIn may answer with the activity form of the object.
     answer["object"] = json!(format!("urn:li:activity:{activity}"));
     (StatusCode::CREATED, axum::Json(answer)).into_response()
+}
+
+/// `DELETE /rest/socialActions/{target}/comments/{commentId}?actor={urn}` → 204: the comment
+/// (and its replies) go. The caller must act as `actor` (a Page's admin for the Page, with
+/// `w_organization_social`), and `actor` must be the comment's author or the post's.
+async fn delete_comment(
+    State(d): State<LinkedInDouble>,
+    headers: HeaderMap,
+    Path((target, id)): Path<(String, String)>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let mut inner = d.lock();
+    let caller = guard!(rest_guard(&d, &mut inner, &headers, "DELETE /rest/socialActions"));
+    let Some(actor) = q.get("actor").cloned() else {
+        return bad_request("ILLEGAL_ARGUMENT", "Parameter 'actor' is required");
+    };
+    let scoped = if actor.starts_with("urn:li:organization:") {
+        caller.has_scope("w_organization_social") && may_act_as(&inner, &caller, &actor, POSTING_ROLES)
+    } else {
+        caller.has_scope("w_member_social") && actor == caller.person()
+    };
+    if !scoped {
+        return access_denied("partnerApiSocialActions.DELETE");
+    }
+    let Some(c) = inner.comments.iter().find(|c| c.id == id).cloned() else {
+        return not_found();
+    };
+    if c.object != target && c.parent.as_deref() != Some(target.as_str()) {
+        return not_found();
+    }
+    let post_author = inner.posts.iter().find(|p| p.urn == c.object).map(|p| p.author.clone());
+    if c.actor != actor && post_author.as_deref() != Some(actor.as_str()) {
+        return access_denied("partnerApiSocialActions.DELETE");
+    }
+    inner.comments.retain(|x| x.urn != c.urn && x.parent.as_deref() != Some(c.urn.as_str()));
+    StatusCode::NO_CONTENT.into_response()
 }
 
 async fn share_statistics(

@@ -109,6 +109,8 @@ struct MediaRec {
     kind: &'static str,
     description: Option<String>,
     polls_left: u32,
+    /// The file as it arrived, so a test can compare it with what it uploaded to Steward.
+    bytes: Vec<u8>,
 }
 
 struct NotificationRec {
@@ -135,6 +137,9 @@ struct Inner {
     windows: HashMap<(String, &'static str), (i64, u32)>,
     next_id: u64,
     cancel_next: bool,
+    /// (account, account it muted or blocked), by index.
+    mutes: Vec<(usize, usize)>,
+    blocks: Vec<(usize, usize)>,
 }
 
 /// A running Mastodon double.
@@ -201,7 +206,9 @@ impl MastodonDouble {
             .route("/api/v1/statuses/{id}/context", get(context))
             .route("/api/v2/media", post(upload_media))
             .route("/api/v1/media/{id}", get(show_media))
-            .route("/api/v1/notifications", get(notifications));
+            .route("/api/v1/notifications", get(notifications))
+            .route("/api/v1/accounts/{id}/mute", post(mute))
+            .route("/api/v1/accounts/{id}/block", post(block));
         crate::core::serve(listener, router, &double);
         Ok(double)
     }
@@ -226,10 +233,27 @@ impl MastodonDouble {
         }
     }
 
+    /// The usernames `username` has muted and blocked, in order.
+    #[must_use]
+    pub fn muted_and_blocked_by(&self, username: &str) -> (Vec<String>, Vec<String>) {
+        let inner = self.lock();
+        let Some(me) = inner.accounts.iter().position(|(u, _)| u == username) else { return (vec![], vec![]) };
+        let names = |list: &[(usize, usize)]| -> Vec<String> {
+            list.iter().filter(|(by, _)| *by == me).map(|(_, who)| inner.accounts[*who].0.clone()).collect()
+        };
+        (names(&inner.mutes), names(&inner.blocks))
+    }
+
     /// Every status on the instance, oldest first.
     #[must_use]
     pub fn statuses(&self) -> Vec<StoredStatus> {
         self.lock().statuses.clone()
+    }
+
+    /// The bytes of an uploaded media attachment, as the instance received them.
+    #[must_use]
+    pub fn media_bytes(&self, media_id: &str) -> Option<Vec<u8>> {
+        self.lock().media.get(media_id).map(|m| m.bytes.clone())
     }
 
     /// Someone (`username`, a local account created on first use) replies to `status_id`; the
@@ -808,7 +832,7 @@ async fn upload_media(State(d): State<MastodonDouble>, headers: HeaderMap, body:
         parts.iter().find(|(n, _, _)| n == "description").map(|(_, _, b)| String::from_utf8_lossy(b).to_string());
     let polls_left = if kind == "image" { 0 } else { d.config.processing_polls };
     let id = next_id(&mut inner);
-    let m = MediaRec { account, kind, description, polls_left };
+    let m = MediaRec { account, kind, description, polls_left, bytes: bytes.clone() };
     let body = media_json(&d, &id, &m);
     inner.media.insert(id, m);
     let status = if polls_left == 0 { StatusCode::OK } else { StatusCode::ACCEPTED };
@@ -870,6 +894,47 @@ async fn notifications(
         r.headers_mut().insert(header::LINK, v);
     }
     with_api_headers(&d, &inner, &token, r)
+}
+
+/// `Relationship` as Mastodon answers `POST /api/v1/accounts/:id/{mute,block}`.
+fn relationship_json(inner: &Inner, me: usize, other: usize) -> Value {
+    json!({
+        "id": (100 + other).to_string(), "following": false, "showing_reblogs": false, "notifying": false,
+        "followed_by": false, "blocking": inner.blocks.contains(&(me, other)), "blocked_by": inner.blocks.contains(&(other, me)),
+        "muting": inner.mutes.contains(&(me, other)), "muting_notifications": inner.mutes.contains(&(me, other)),
+        "requested": false, "domain_blocking": false, "endorsed": false, "note": "",
+    })
+}
+
+async fn mute(State(d): State<MastodonDouble>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    mute_or_block(&d, &headers, &id, false)
+}
+
+async fn block(State(d): State<MastodonDouble>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    mute_or_block(&d, &headers, &id, true)
+}
+
+/// Mutes (scope `write:mutes`) or blocks (`write:blocks`) an account; repeating is harmless.
+fn mute_or_block(d: &MastodonDouble, headers: &HeaderMap, id: &str, block: bool) -> Response {
+    let mut inner = d.lock();
+    let scope = if block { "write:blocks" } else { "write:mutes" };
+    let (me, token) = match authed(d, &mut inner, headers, scope) {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let other = id.parse::<usize>().ok().and_then(|n| n.checked_sub(100)).filter(|i| *i < inner.accounts.len());
+    let Some(other) = other else {
+        return json_error(404, json!({"error": "Record not found"}));
+    };
+    if other == me {
+        return json_error(422, json!({"error": "Validation failed: You cannot do this to yourself"}));
+    }
+    let list = if block { &mut inner.blocks } else { &mut inner.mutes };
+    if !list.contains(&(me, other)) {
+        list.push((me, other));
+    }
+    let body = relationship_json(&inner, me, other);
+    with_api_headers(d, &inner, &token, axum::Json(body).into_response())
 }
 
 #[cfg(test)]

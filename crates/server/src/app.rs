@@ -25,7 +25,7 @@ use crate::request::BODY_LIMIT;
 #[openapi(
     info(title = "Steward API", description = "Share the work on a social media account, never the password. Contract: API.md."),
     components(schemas(crate::error::Problem, crate::error::FieldErrorDoc)),
-    tags((name = "identity"), (name = "me"), (name = "accounts"), (name = "members"), (name = "posts"), (name = "operations"), (name = "alerts"))
+    tags((name = "identity"), (name = "me"), (name = "accounts"), (name = "members"), (name = "posts"), (name = "operations"), (name = "alerts"), (name = "notifications"))
 )]
 struct ApiDoc;
 
@@ -78,6 +78,7 @@ impl App {
         let sweeper = tokio::spawn(worker::sweeper::run(services.clone()));
         let scheduler = tokio::spawn(worker::publishing::run(services.clone()));
         let deliveries = tokio::spawn(worker::deliveries::run(services.clone()));
+        let notifications = tokio::spawn(worker::notifications::run(services.clone()));
         let anchored = steward_app::audit_verify::start_up(&services).await;
         let anchor = tokio::spawn(worker::anchor::run(services, anchored));
         let result = axum::serve(listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
@@ -87,6 +88,7 @@ impl App {
         sweeper.abort();
         scheduler.abort();
         deliveries.abort();
+        notifications.abort();
         anchor.abort();
         self.state.store.close().await;
         result
@@ -120,6 +122,7 @@ fn api_router() -> OpenApiRouter<AppState> {
                 .merge(api::connect::api_router())
                 .merge(api::activity::router())
                 .merge(api::alerts::router())
+                .merge(api::notifications::router())
                 .merge(api::lockdown::router()),
         )
         .merge(api::connect::callback_router())

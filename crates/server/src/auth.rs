@@ -9,7 +9,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::error::ApiError;
-use crate::request::{AuditActor, AuditSlot, Ctx, DEVICE_COOKIE, RequestMeta, cookie};
+use crate::request::{AuditActor, AuditSlot, Ctx, RequestMeta, cookie, device_cookie_name};
 use crate::state::AppState;
 use steward_app::AppError;
 pub use steward_app::actor::{AuthVia, Principal};
@@ -59,7 +59,8 @@ pub fn session_cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str>
 #[must_use]
 pub fn device_set_cookie(state: &AppState, value: &str) -> String {
     let secure = if state.settings.secure_cookies() { "; Secure" } else { "" };
-    format!("{DEVICE_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={DEVICE_COOKIE_MAX_AGE}{secure}")
+    let name = device_cookie_name(&state.settings);
+    format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={DEVICE_COOKIE_MAX_AGE}{secure}")
 }
 
 fn is_unsafe(method: &Method) -> bool {

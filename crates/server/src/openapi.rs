@@ -3,6 +3,9 @@
 //! answers the extractors and middleware give, problem+json for every error, a description for
 //! every response, and the two routes outside `/api/v1` that people reach with a browser.
 use serde_json::{Map, Value, json};
+use steward_domain::capability::{Capability, Role};
+use steward_domain::platform;
+use steward_domain::windows::time_zone_names;
 
 /// Operations anyone may call (no credential).
 const PUBLIC: [(&str, &str); 9] = [
@@ -86,6 +89,7 @@ pub fn finish(doc: &mut Value) {
         },
     });
     add_outside_routes(doc);
+    refine_inputs(doc);
     let binary = json!({"schema": {"type": "string", "format": "binary"}});
     let media: Value = ["image/png", "image/jpeg", "image/gif", "image/webp", "video/mp4", "video/quicktime"]
         .into_iter()
@@ -219,6 +223,207 @@ fn finish_operation(method: &str, path: &str, op: &mut Map<String, Value>) {
     }
 }
 
+/// One text with a character that is not white space (the server trims what people type).
+const NOT_BLANK: &str = r"\S";
+/// An `http://` or `https://` URL with a host, no white space or control characters.
+const MEDIA_URL: &str = r"^https?://[^/?#@\s\x00-\x1f\x7f-\x9f]+([/?#][^\s\x00-\x1f\x7f-\x9f]*)?$";
+/// An email address as sign-up reads it.
+const EMAIL: &str = r"^[!-?A-~]{1,64}@[!-\-/-?A-~]+(\.[!-\-/-?A-~]+)+$";
+
+fn set(doc: &mut Value, schema: &str, field: &str, extra: Value) {
+    if let (Some(target), Value::Object(extra)) =
+        (doc.pointer_mut(&format!("/components/schemas/{schema}/properties/{field}")), extra)
+        && let Some(target) = target.as_object_mut()
+    {
+        target.extend(extra);
+    }
+}
+
+fn nullable(schema: Value) -> Value {
+    json!({"oneOf": [schema, {"type": "null"}]})
+}
+
+/// Bounds, patterns and enums the server checks, where the handlers' types cannot say them.
+/// Rules that depend on the clock or on stored state (an instant in the future, a window's
+/// end after its start, a password that is not common, the account's platform's text limit)
+/// are in the descriptions only.
+fn refine_inputs(doc: &mut Value) {
+    let capabilities: Vec<&str> = Capability::ALL.iter().map(|c| c.as_str()).collect();
+    let grantable: Vec<&str> = Capability::ALL.iter().filter(|c| !c.is_owner_only()).map(|c| c.as_str()).collect();
+    let roles: Vec<&str> = Role::ALL.iter().filter(|r| **r != Role::Owner).map(|r| r.as_str()).collect();
+    let schemas = &mut doc["components"]["schemas"];
+    schemas["TimeZone"] = json!({
+        "type": "string",
+        "description": "An IANA time zone name (the server also reads them in any letter case).",
+        "enum": time_zone_names(),
+    });
+    schemas["Window"] = json!({
+        "type": "object",
+        "description": "A weekly posting window in the account's time zone: `[start, end)` on each of `days`; `end` must be after `start` (split a window that crosses midnight in two).",
+        "required": ["days", "start", "end"],
+        "properties": {
+            "days": {"type": "array", "minItems": 1, "maxItems": 7, "uniqueItems": true,
+                     "items": {"type": "string", "enum": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]}},
+            "start": {"type": "string", "description": "HH:MM, 00:00 to 23:59.", "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$"},
+            "end": {"type": "string", "description": "HH:MM, 00:01 to 24:00.", "pattern": "^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$"},
+        },
+    });
+    let time_zone = json!({"$ref": "#/components/schemas/TimeZone"});
+    let windows = json!({"items": {"$ref": "#/components/schemas/Window"}, "maxItems": 50});
+    let quota = json!({"minimum": 1, "maximum": 100});
+    let grants = json!({"items": {"type": "string", "enum": grantable}});
+    let revokes = json!({"items": {"type": "string", "enum": capabilities}});
+    let role = json!({"enum": roles});
+
+    for (schema, field) in [("CreateAccountRequest", "time_zone"), ("SettingsRequest", "time_zone")] {
+        if let Some(target) = doc.pointer_mut(&format!("/components/schemas/{schema}/properties/{field}")) {
+            let description = target.get("description").cloned();
+            *target = nullable(time_zone.clone());
+            if let Some(d) = description {
+                target["description"] = d;
+            }
+        }
+    }
+    set(doc, "CreateAccountRequest", "display_name", json!({"maxLength": 100}));
+    // Each platform connected with credentials takes its own kinds of account (none given: the
+    // only one) and its own credentials.
+    let by_platform: Vec<Value> = ["bluesky", "sandbox"]
+        .into_iter()
+        .filter_map(platform::platform)
+        .map(|p| {
+            let mut kinds: Vec<Value> = p.kinds.iter().map(|k| json!(k.id)).collect();
+            if p.kinds.len() == 1 {
+                kinds.push(Value::Null);
+            }
+            let credentials = if p.id == "bluesky" {
+                json!({"type": "object", "required": ["identifier", "app_password"], "properties": {
+                    "identifier": {"type": "string", "pattern": NOT_BLANK, "description": "The handle or DID."},
+                    "app_password": {"type": "string", "pattern": NOT_BLANK, "description": "An app password (never the account's main password)."},
+                    "service": {"type": "string", "description": "The PDS's https URL (default https://bsky.social)."},
+                }})
+            } else {
+                json!({"type": "object"})
+            };
+            json!({"properties": {"platform": {"const": p.id}, "account_kind": {"enum": kinds}, "credentials": credentials}})
+        })
+        .collect();
+    schemas_of(doc, "CreateAccountRequest")["oneOf"] = json!(by_platform);
+
+    set(doc, "InvitationRequest", "email", json!({"maxLength": 254, "pattern": EMAIL}));
+    set(doc, "InvitationRequest", "role", role.clone());
+    set(
+        doc,
+        "InvitationRequest",
+        "expires_at",
+        json!({"format": "date-time", "description": "When the membership ends (RFC 3339, in the future); none: until removed."}),
+    );
+    set(
+        doc,
+        "InvitationRequest",
+        "invitation_expires_at",
+        json!({"format": "date-time", "description": "When the invitation link stops working: in the future, at most 30 days away (default 7 days)."}),
+    );
+    set(doc, "InvitationRequest", "windows", windows.clone());
+    set(doc, "InvitationRequest", "daily_quota", quota.clone());
+    set(doc, "InvitationRequest", "grant", grants.clone());
+    set(doc, "InvitationRequest", "revoke", revokes.clone());
+
+    set(
+        doc,
+        "MemberUpdate",
+        "role",
+        json!({"enum": roles.iter().map(|r| json!(r)).chain([Value::Null]).collect::<Vec<_>>()}),
+    );
+    set(doc, "MemberUpdate", "status", json!({"enum": ["active", "suspended", null]}));
+    set(
+        doc,
+        "MemberUpdate",
+        "expires_at",
+        json!({"format": "date-time", "description": "When the membership ends (RFC 3339, in the future); `null` removes the end date."}),
+    );
+    set(doc, "MemberUpdate", "windows", windows);
+    set(doc, "MemberUpdate", "daily_quota", quota);
+    set(doc, "MemberUpdate", "grant", grants);
+    set(doc, "MemberUpdate", "revoke", revokes);
+
+    let not_blank_list = json!({"minItems": 1, "maxItems": 100,
+        "items": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": NOT_BLANK}});
+    set(doc, "CreateTokenRequest", "name", json!({"minLength": 1, "maxLength": 100, "pattern": NOT_BLANK}));
+    set(
+        doc,
+        "CreateTokenRequest",
+        "scopes",
+        json!({"minItems": 1, "items": {"type": "string", "enum": ["read", "write"]}}),
+    );
+    set(
+        doc,
+        "CreateTokenRequest",
+        "expires_at",
+        json!({"format": "date-time", "description": "RFC 3339, in the future and at most a year away (default 90 days); the token stops working then."}),
+    );
+    set(doc, "CreateTokenRequest", "accounts", not_blank_list.clone());
+    set(doc, "CreateTokenRequest", "capabilities", not_blank_list);
+
+    let text = json!({"maxLength": 10_000, "description": "At most 10000 characters, and at most the account's platform's limit (docs/platforms.md: 300 on Bluesky)."});
+    let title = json!({"maxLength": 300});
+    let media = json!({"maxItems": 20});
+    set(doc, "MediaItem", "kind", json!({"enum": ["image", "video"]}));
+    set(
+        doc,
+        "MediaItem",
+        "url",
+        json!({"maxLength": 2048, "pattern": MEDIA_URL,
+        "description": "An external http(s) URL, or the `url` of a file uploaded to the post's account."}),
+    );
+    set(doc, "ContentRequest", "text", text.clone());
+    set(doc, "ContentRequest", "title", title.clone());
+    set(doc, "ContentRequest", "media", media.clone());
+    // A post needs text or media.
+    schemas_of(doc, "ContentRequest")["anyOf"] = json!([
+        {"properties": {"text": {"pattern": NOT_BLANK}}},
+        {"required": ["media"], "properties": {"media": {"minItems": 1}}},
+    ]);
+    set(doc, "EditRequest", "text", text);
+    set(doc, "EditRequest", "title", title);
+    set(doc, "EditRequest", "media", media);
+    let comment = json!({"minLength": 1, "maxLength": 5000, "pattern": NOT_BLANK});
+    set(doc, "CommentRequest", "body", comment.clone());
+    set(doc, "RequestChangesRequest", "comment", comment);
+    set(
+        doc,
+        "ScheduleRequest",
+        "at",
+        json!({"description": "RFC 3339 instant, in the future and at most 366 days away."}),
+    );
+    for (operation, name, extra) in [
+        (
+            "/paths/~1api~1v1~1accounts~1{id}~1comments~1{comment_id}~1reply/post",
+            "comment_id",
+            json!({"pattern": NOT_BLANK}),
+        ),
+        // 1 to 255 visible ASCII characters (tabs and spaces inside).
+        (
+            "/paths/~1api~1v1~1accounts~1{id}~1posts/post",
+            "Idempotency-Key",
+            json!({"pattern": r"^[!-~]([\t -~]{0,253}[!-~])?$"}),
+        ),
+        // Any list of tags but `*`, which would defeat the check (428); a stale tag is 412.
+        ("/paths/~1api~1v1~1posts~1{id}/patch", "If-Match", json!({"pattern": r"^\s*$|[^\s*]|\*[\s\S]*\*"})),
+    ] {
+        if let Some(params) = doc.pointer_mut(&format!("{operation}/parameters")).and_then(Value::as_array_mut) {
+            for p in params.iter_mut().filter(|p| p["name"] == name) {
+                if let (Some(schema), Value::Object(extra)) = (p["schema"].as_object_mut(), extra.clone()) {
+                    schema.extend(extra);
+                }
+            }
+        }
+    }
+}
+
+fn schemas_of<'a>(doc: &'a mut Value, schema: &str) -> &'a mut Value {
+    &mut doc["components"]["schemas"][schema]
+}
+
 /// The browser routes outside `/api/v1` that the contract names: the OAuth callback (its
 /// answers are pages) and the invitation page.
 fn add_outside_routes(doc: &mut Value) {
@@ -271,6 +476,42 @@ fn add_outside_routes(doc: &mut Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn inputs_carry_the_rules_the_server_checks() {
+        let mut doc = json!({"openapi": "3.1.0", "info": {}, "components": {"schemas": {
+            "CreateAccountRequest": {"type": "object", "properties": {"time_zone": {"type": ["string", "null"]}}},
+            "InvitationRequest": {"type": "object", "properties": {"windows": {"type": "array", "items": {"type": "object"}}, "grant": {"type": "array"}}},
+            "ContentRequest": {"type": "object", "properties": {"text": {"type": "string"}}},
+        }}, "paths": {}});
+        finish(&mut doc);
+        let schemas = &doc["components"]["schemas"];
+        let zones = schemas["TimeZone"]["enum"].as_array().expect("a list");
+        assert!(zones.contains(&json!("Europe/Paris")) && zones.contains(&json!("UTC")));
+        assert_eq!(
+            schemas["CreateAccountRequest"]["properties"]["time_zone"]["oneOf"][0]["$ref"],
+            "#/components/schemas/TimeZone"
+        );
+        let kinds: Vec<_> = schemas["CreateAccountRequest"]["oneOf"]
+            .as_array()
+            .expect("a list")
+            .iter()
+            .map(|b| (b["properties"]["platform"]["const"].clone(), b["properties"]["account_kind"]["enum"].clone()))
+            .collect();
+        assert_eq!(
+            kinds,
+            vec![(json!("bluesky"), json!(["account", null])), (json!("sandbox"), json!(["creator", null]))]
+        );
+        assert_eq!(
+            schemas["InvitationRequest"]["properties"]["windows"]["items"]["$ref"],
+            "#/components/schemas/Window"
+        );
+        let grantable =
+            schemas["InvitationRequest"]["properties"]["grant"]["items"]["enum"].as_array().expect("a list");
+        assert!(grantable.contains(&json!("drafts.create")) && !grantable.contains(&json!("ownership.transfer")));
+        assert_eq!(schemas["ContentRequest"]["properties"]["text"]["maxLength"], 10_000);
+        assert!(schemas["Window"]["properties"]["end"]["pattern"].as_str().expect("a pattern").contains("24:00"));
+    }
 
     #[test]
     fn every_operation_is_finished() {

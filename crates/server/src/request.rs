@@ -22,6 +22,16 @@ use steward_app::metrics::{RequestLabels, RouteLabels};
 
 /// The device cookie (`steward_app::identity::device`): this client signed in here before.
 pub const DEVICE_COOKIE: &str = "steward_device";
+/// The device cookie behind TLS (Secure, Path=/, no Domain); the unprefixed name is then not read.
+pub const HOST_DEVICE_COOKIE: &str = "__Host-steward_device";
+
+/// The device cookie's name for this server: `__Host-` prefixed when it is reached over https,
+/// like the session cookie, so a sibling subdomain can neither plant one (to move its guesses
+/// to a device's own count) nor shadow the person's.
+#[must_use]
+pub fn device_cookie_name(settings: &steward_app::config::Settings) -> &'static str {
+    if settings.secure_cookies() { HOST_DEVICE_COOKIE } else { DEVICE_COOKIE }
+}
 
 /// The value of the cookie `wanted`, if the request carries it.
 pub fn cookie<'h>(headers: &'h HeaderMap, wanted: &str) -> Option<&'h str> {
@@ -88,7 +98,7 @@ pub async fn middleware(State(state): State<AppState>, mut req: Request, next: N
         req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_else(|| "unmatched".into());
     let meta = RequestMeta {
         ip: client_ip(&req, &state.settings.trusted_proxies),
-        device: cookie(req.headers(), DEVICE_COOKIE).map(|v| DeviceCookie(v.to_string())),
+        device: cookie(req.headers(), device_cookie_name(&state.settings)).map(|v| DeviceCookie(v.to_string())),
         user_agent: req
             .headers()
             .get(axum::http::header::USER_AGENT)

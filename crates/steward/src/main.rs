@@ -105,21 +105,40 @@ enum AuditCmd {
 /// thread's arena for good (see BENCHMARKS.md, "Password hashing memory").
 const MALLOC_TUNABLE: &str = "glibc.malloc.mmap_threshold";
 const MALLOC_MMAP_THRESHOLD: u32 = 1024 * 1024;
+/// glibc gives threads up to 8 heaps ("arenas") per core, each keeping its own free memory;
+/// one per core is as many as can allocate at once, and measured ~1 MiB less at idle and
+/// ~2 MiB less after a burst of sign-ups (BENCHMARKS.md, "Password hashing memory").
+const ARENA_TUNABLE: &str = "glibc.malloc.arena_max";
+
+/// The tunables this process wants that `current` (an operator's `GLIBC_TUNABLES`) does not
+/// set already, as `name=value` pairs.
+fn missing_malloc_tunables(current: &str, cores: usize) -> Vec<String> {
+    let mut missing = Vec::new();
+    if !current.contains(MALLOC_TUNABLE) {
+        missing.push(format!("{MALLOC_TUNABLE}={MALLOC_MMAP_THRESHOLD}"));
+    }
+    if !current.contains(ARENA_TUNABLE) {
+        missing.push(format!("{ARENA_TUNABLE}={}", cores.max(1)));
+    }
+    missing
+}
 
 /// glibc reads its tunables only when a process starts, and setting them from inside needs
 /// `unsafe` (`mallopt`), which this workspace forbids: so the binary starts itself again, once,
-/// with the tunable added (same process id, arguments, standard streams). An operator's own
-/// `GLIBC_TUNABLES` naming the threshold is kept as it is.
+/// with the tunables added (same process id, arguments, standard streams). A tunable the
+/// operator's own `GLIBC_TUNABLES` already names is kept as it is.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn start_again_with_malloc_tuning() {
     use std::os::unix::process::CommandExt;
     let current = std::env::var("GLIBC_TUNABLES").unwrap_or_default();
-    if current.contains(MALLOC_TUNABLE) {
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    let missing = missing_malloc_tunables(&current, cores);
+    if missing.is_empty() {
         return;
     }
     let Ok(exe) = std::env::current_exe() else { return };
-    let tunable = format!("{MALLOC_TUNABLE}={MALLOC_MMAP_THRESHOLD}");
-    let value = if current.is_empty() { tunable } else { format!("{current}:{tunable}") };
+    let added = missing.join(":");
+    let value = if current.is_empty() { added } else { format!("{current}:{added}") };
     let mut args = std::env::args_os();
     let mut cmd = std::process::Command::new(exe);
     if let Some(arg0) = args.next() {
@@ -189,9 +208,14 @@ fn one_line(e: &anyhow::Error) -> String {
     out
 }
 
+/// How many log lines may wait for the writer thread. The queue's slots are allocated and
+/// written when it is made (32 bytes each): tracing-appender's default of 128,000 lines held
+/// 4 MiB of every idle server; 8,192 lines (256 KiB) still absorb any burst a request makes.
+const LOG_QUEUE_LINES: usize = 8192;
+
 /// Log lines go to stderr through a background writer thread: a request never waits on a
 /// slow or blocked stderr (a pipe, a terminal, a log shipper). The queue is not lossy: only if
-/// 128,000 lines are waiting does logging block, rather than drop lines silently.
+/// `LOG_QUEUE_LINES` lines are waiting does logging block, rather than drop lines silently.
 fn init_logging(settings: &Settings) -> Result<tracing_appender::non_blocking::WorkerGuard, String> {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::builder().parse(&settings.log).map_err(|e| {
@@ -202,6 +226,7 @@ fn init_logging(settings: &Settings) -> Result<tracing_appender::non_blocking::W
     })?;
     let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
         .lossy(false)
+        .buffered_lines_limit(LOG_QUEUE_LINES)
         .thread_name("steward-log")
         .finish(std::io::stderr());
     let builder = tracing_subscriber::fmt()
@@ -636,4 +661,19 @@ async fn rotate_master_key(
          keep a backup of it, then run `steward admin rotate-master-key --finish` to remove the old key."
     );
     Ok(std::process::ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn malloc_tunables_are_added_unless_the_operator_set_them() {
+        assert_eq!(
+            missing_malloc_tunables("", 4),
+            vec!["glibc.malloc.mmap_threshold=1048576".to_string(), "glibc.malloc.arena_max=4".to_string()]
+        );
+        assert_eq!(missing_malloc_tunables("glibc.malloc.arena_max=8", 2), vec!["glibc.malloc.mmap_threshold=1048576"]);
+        assert!(missing_malloc_tunables("glibc.malloc.mmap_threshold=4194304:glibc.malloc.arena_max=1", 2).is_empty());
+    }
 }

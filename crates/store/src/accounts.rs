@@ -118,7 +118,7 @@ impl InvitationRow {
 const ACCOUNT_COLUMNS: &str = "a.id, a.platform, a.account_kind, a.handle, a.display_name, a.owner_id, a.time_zone, \
      a.status, a.max_members, a.min_gap_minutes, a.max_posts_per_day, a.approvals_required, a.owner_approval_required, \
      a.admins_may_approve_own, a.rules_text, a.rules_version, a.alert_thresholds, a.created_at, a.updated_at";
-const MEMBERSHIP_COLUMNS: &str = "m.account_id, m.user_id, m.role, m.grants, m.revokes, m.expires_at, m.windows, \
+pub(crate) const MEMBERSHIP_COLUMNS: &str = "m.account_id, m.user_id, m.role, m.grants, m.revokes, m.expires_at, m.windows, \
      m.daily_quota, m.status, m.accepted_rules_version, m.created_at, m.updated_at";
 const INVITATION_COLUMNS: &str = "i.id, i.account_id, i.email, i.role, i.grants, i.revokes, i.membership_expires_at, \
      i.windows, i.daily_quota, i.invited_by, i.created_at, i.expires_at, i.accepted_at, i.withdrawn_at, i.mail_status, i.mail_error";
@@ -786,5 +786,25 @@ impl Tx {
             .await
             .map(|r| r.rows_affected()))?;
         Ok(n == 1)
+    }
+}
+
+impl Store {
+    /// The invitations a person sent or that were addressed to their email, oldest first.
+    pub async fn invitations_of_person(&self, user_id: &str, email: &str) -> Result<Vec<InvitationRow>> {
+        let q = sql(&[
+            "SELECT ",
+            INVITATION_COLUMNS,
+            " FROM invitations i WHERE i.invited_by = $1 OR i.email = $2 ORDER BY i.created_at, i.id",
+        ]);
+        Ok(on_pool!(self, |c| sqlx::query_as::<_, InvitationRow>(q).bind(user_id).bind(email).fetch_all(c).await)?)
+    }
+}
+
+impl Tx {
+    /// How many social accounts `user_id` owns.
+    pub async fn owned_account_count(&mut self, user_id: &str) -> Result<i64> {
+        let q = "SELECT COUNT(*) FROM social_accounts WHERE owner_id = $1";
+        Ok(on_tx!(self, |c| sqlx::query_scalar::<_, i64>(q).bind(user_id).fetch_one(c).await)?)
     }
 }

@@ -415,29 +415,39 @@ impl Tx {
     pub async fn raise_alert(&mut self, f: Finding) -> Result<Raised> {
         let since = f.at - GROUPING_WINDOW_US;
         let kind = f.kind.as_str();
-        let existing: Option<(String, i64)> = match (&f.account_id, &f.user_id) {
+        // Grouping is one statement: the newest matching alert, if any, counted up and answered.
+        let grouped: Option<(String, i64)> = match (&f.account_id, &f.user_id) {
             (Some(account), _) => {
-                let q = "SELECT id, count FROM alerts WHERE account_id = $1 AND kind = $2 AND acknowledged_at IS NULL \
-                         AND last_seen_at >= $3 ORDER BY last_seen_at DESC LIMIT 1";
-                on_tx!(self, |c| sqlx::query_as(q).bind(account).bind(kind).bind(since).fetch_optional(c).await)?
+                let q = "UPDATE alerts SET count = count + 1, last_seen_at = $4, detail = $5 WHERE id = \
+                         (SELECT id FROM alerts WHERE account_id = $1 AND kind = $2 AND acknowledged_at IS NULL \
+                         AND last_seen_at >= $3 ORDER BY last_seen_at DESC LIMIT 1) RETURNING id, count";
+                on_tx!(self, |c| sqlx::query_as(q)
+                    .bind(account)
+                    .bind(kind)
+                    .bind(since)
+                    .bind(f.at)
+                    .bind(&f.detail)
+                    .fetch_optional(c)
+                    .await)?
             }
             (None, Some(user)) => {
-                let q = "SELECT id, count FROM alerts WHERE user_id = $1 AND account_id IS NULL AND kind = $2 \
-                         AND acknowledged_at IS NULL AND last_seen_at >= $3 ORDER BY last_seen_at DESC LIMIT 1";
-                on_tx!(self, |c| sqlx::query_as(q).bind(user).bind(kind).bind(since).fetch_optional(c).await)?
+                let q = "UPDATE alerts SET count = count + 1, last_seen_at = $4, detail = $5 WHERE id = \
+                         (SELECT id FROM alerts WHERE user_id = $1 AND account_id IS NULL AND kind = $2 \
+                         AND acknowledged_at IS NULL AND last_seen_at >= $3 ORDER BY last_seen_at DESC LIMIT 1) \
+                         RETURNING id, count";
+                on_tx!(self, |c| sqlx::query_as(q)
+                    .bind(user)
+                    .bind(kind)
+                    .bind(since)
+                    .bind(f.at)
+                    .bind(&f.detail)
+                    .fetch_optional(c)
+                    .await)?
             }
             (None, None) => return Err(crate::StoreError::Conflict("a finding needs an account or a person".into())),
         };
-        if let Some((id, count)) = existing {
-            let q = "UPDATE alerts SET count = count + 1, last_seen_at = $2, detail = $3 WHERE id = $1";
-            on_tx!(self, |c| sqlx::query(q)
-                .bind(&id)
-                .bind(f.at)
-                .bind(&f.detail)
-                .execute(c)
-                .await
-                .map(|r| r.rows_affected()))?;
-            return Ok(Raised::Grouped { alert_id: id, count: count + 1 });
+        if let Some((alert_id, count)) = grouped {
+            return Ok(Raised::Grouped { alert_id, count });
         }
         let id = uuid::Uuid::now_v7().to_string();
         let q = "INSERT INTO alerts (id, kind, account_id, user_id, severity, summary, detail, count, created_at, \

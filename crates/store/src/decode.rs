@@ -5,7 +5,7 @@ use steward_domain::capability::Role;
 use steward_domain::ids::{AccountId, PostId, UserId};
 use steward_domain::platform::Platform;
 use steward_domain::post::{HoldReason, PostState};
-use steward_domain::status::{AccountStatus, MembershipStatus};
+use steward_domain::status::{AccountStatus, MembershipStatus, NotificationKind};
 
 /// A `TEXT` column as read, before it becomes its domain type (`#[sqlx(try_from = "Text")]`).
 pub(crate) struct Text(String);
@@ -77,7 +77,7 @@ macro_rules! named {
         }
     )+};
 }
-named!(PostState, HoldReason, Role, AccountStatus, MembershipStatus, Platform);
+named!(PostState, HoldReason, Role, AccountStatus, MembershipStatus, Platform, NotificationKind);
 
 /// Wraps a stored id.
 macro_rules! ids {

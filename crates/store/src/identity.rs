@@ -569,3 +569,77 @@ impl Tx {
             .map(|r| r.rows_affected()))?)
     }
 }
+
+impl Store {
+    /// Every session the user ever had that is still on record (revoked and expired too), newest first.
+    pub async fn sessions_on_record(&self, user_id: &str) -> Result<Vec<SessionRow>> {
+        let q = sql!("SELECT ", SESSION_COLUMNS, " FROM sessions WHERE user_id = $1 ORDER BY created_at DESC, id DESC");
+        Ok(on_pool!(self, |c| sqlx::query_as::<_, SessionRow>(q).bind(user_id).fetch_all(c).await)?)
+    }
+
+    /// Every personal access token of the user on record (revoked too), newest first.
+    pub async fn api_tokens_on_record(&self, user_id: &str) -> Result<Vec<ApiTokenRow>> {
+        let q = sql!("SELECT ", TOKEN_COLUMNS, " FROM api_tokens WHERE user_id = $1 ORDER BY created_at DESC, id DESC");
+        Ok(on_pool!(self, |c| sqlx::query_as::<_, ApiTokenRow>(q).bind(user_id).fetch_all(c).await)?)
+    }
+}
+
+/// The email a deleted user's row keeps: unique (the column is), naming nobody, and no address
+/// anyone can sign in with or be invited under (`.invalid` is reserved, RFC 2606).
+#[must_use]
+pub fn tombstone_email(user_id: &str) -> String {
+    format!("deleted-{user_id}@deleted.invalid")
+}
+
+impl Tx {
+    /// Erases a person: every session, token, code, device, reset link, alert and preference of
+    /// theirs and every membership goes, their sign-in attempts too; the user row stays as a
+    /// tombstone (no email, name, password or second factor) because posts, comments, approvals
+    /// and media name its id, and so does the hash-chained audit log, which is not rewritten.
+    /// False if there was no such user.
+    pub async fn erase_user(&mut self, user_id: &str, now: Micros) -> Result<bool> {
+        let Some(email) = on_tx!(self, |c| sqlx::query_scalar::<_, String>("SELECT email FROM users WHERE id = $1")
+            .bind(user_id)
+            .fetch_optional(c)
+            .await)?
+        else {
+            return Ok(false);
+        };
+        const BY_ID: [&str; 11] = [
+            "DELETE FROM sessions WHERE user_id = $1",
+            "DELETE FROM api_tokens WHERE user_id = $1",
+            "DELETE FROM recovery_codes WHERE user_id = $1",
+            "DELETE FROM known_devices WHERE user_id = $1",
+            "DELETE FROM password_resets WHERE user_id = $1",
+            "DELETE FROM oauth_states WHERE user_id = $1",
+            "DELETE FROM alert_deliveries WHERE user_id = $1",
+            "DELETE FROM alert_acks WHERE user_id = $1",
+            "DELETE FROM alerts WHERE user_id = $1",
+            "DELETE FROM alert_preferences WHERE user_id = $1",
+            "DELETE FROM memberships WHERE user_id = $1",
+        ];
+        for q in BY_ID {
+            on_tx!(self, |c| sqlx::query(q).bind(user_id).execute(c).await.map(|r| r.rows_affected()))?;
+        }
+        const BY_EMAIL: [&str; 3] = [
+            "DELETE FROM auth_attempts WHERE email = $1",
+            "DELETE FROM login_attempts WHERE email = $1",
+            "DELETE FROM password_reset_requests WHERE email = $1",
+        ];
+        for q in BY_EMAIL {
+            on_tx!(self, |c| sqlx::query(q).bind(&email).execute(c).await.map(|r| r.rows_affected()))?;
+        }
+        let q = "UPDATE users SET email = $2, display_name = '', password_hash = '', totp_enabled = FALSE, \
+                 totp_secret_sealed = NULL, totp_pending_sealed = NULL, totp_last_step = NULL, updated_at = $3 \
+                 WHERE id = $1";
+        let tomb = tombstone_email(user_id);
+        on_tx!(self, |c| sqlx::query(q)
+            .bind(user_id)
+            .bind(&tomb)
+            .bind(now)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(true)
+    }
+}

@@ -18,6 +18,8 @@ mod audit_scan;
 mod cache;
 mod decode;
 mod identity;
+mod media;
+mod notifications;
 mod oauth;
 mod posts;
 mod publishing;
@@ -33,12 +35,18 @@ pub use accounts::{
 pub use alerts::{AlertAckRow, AlertPreferencesRow, AlertRow, DeliveryRow, DeliveryStatusRow, Finding, Raised};
 pub use audit::{ActivityFilter, AuditEventRow, CheckpointRow, NewAuditEvent};
 pub use audit_scan::{AuditBatch, ChainEvent};
-pub use identity::{ApiTokenRow, AuthSessionRow, AuthTokenRow, NewApiToken, NewSession, NewUser, SessionRow, UserRow};
+pub use identity::{
+    ApiTokenRow, AuthSessionRow, AuthTokenRow, NewApiToken, NewSession, NewUser, SessionRow, UserRow, tombstone_email,
+};
+pub use notifications::{
+    DigestAccountRow, DigestSubscriberRow, NewNotification, NotificationMailRow, NotificationPreferencesRow,
+    NotificationRow,
+};
 pub use oauth::{MastodonAppRow, NewOauthState, OauthStateRow, PageChoiceRow};
 pub use posts::{
-    ApprovalRow, CALENDAR_TEXT_CHARS, CalendarPostRow, MediaUploadRow, NewMediaUpload, NewPost, NewPostComment,
-    PaceSlotRow, PostCommentRow, PostContent, PostListQuery, PostRow, PostStateWrite, PostVersionRow,
-    PublishResultWrite, ScheduleWrite,
+    ApprovalRow, CALENDAR_TEXT_CHARS, CalendarPostRow, ChangesRequestedRow, HeldPostRow, MediaUploadRow,
+    NewMediaUpload, NewPost, NewPostComment, PaceSlotRow, PostCommentRow, PostContent, PostListQuery, PostRow,
+    PostStateWrite, PostVersionRow, PublishResultWrite, ScheduleWrite,
 };
 pub use publishing::{
     JobStart, JobUpdate, NewSandboxComment, NewSandboxPost, PublishAttemptRow, PublishJobRow, PublishedSlotRow,
@@ -67,6 +75,10 @@ pub enum StoreError {
     /// The database cannot be reached or opened; the sentence names where and what to check.
     #[error("{0}")]
     Unreachable(String),
+    /// Too many writers at once: SQLite's write lock stayed taken past its busy timeout, or no
+    /// pooled connection came free in time. Nothing was changed; the caller may retry.
+    #[error("the database is busy: {0}")]
+    Busy(#[source] sqlx::Error),
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -76,9 +88,21 @@ impl From<sqlx::Error> for StoreError {
             sqlx::Error::Database(ref db) if db.is_unique_violation() => {
                 StoreError::Conflict(db.constraint().unwrap_or("unique").to_string())
             }
+            sqlx::Error::Database(ref db)
+                if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some_and(is_busy) =>
+            {
+                StoreError::Busy(e)
+            }
+            sqlx::Error::PoolTimedOut => StoreError::Busy(e),
             other => StoreError::Database(other),
         }
     }
+}
+
+/// SQLite's `SQLITE_BUSY` and `SQLITE_LOCKED` (5, 6), extended codes included (their low byte).
+fn is_busy(e: &sqlx::sqlite::SqliteError) -> bool {
+    use sqlx::error::DatabaseError;
+    e.code().and_then(|c| c.parse::<i32>().ok()).is_some_and(|c| matches!(c & 0xff, 5 | 6))
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -104,6 +128,10 @@ pub struct Store {
     pub(crate) email_deliveries: bool,
     /// PostgreSQL, once [`Store::start_replica_sync`] ran: this replica, and its tasks.
     replica: std::sync::Arc<std::sync::Mutex<Option<ReplicaRunning>>>,
+    /// SQLite has one writer at a time: this process's write transactions queue here, in
+    /// order, instead of at `BEGIN IMMEDIATE`, where a waiting connection sleeps in SQLite's
+    /// busy handler (1, 2, 5, 10… ms) long after the lock came free.
+    pub(crate) write_gate: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 struct ReplicaRunning {
@@ -111,9 +139,16 @@ struct ReplicaRunning {
     tasks: Vec<tokio::task::AbortHandle>,
 }
 
+/// How long a write transaction waits for its turn at the write gate before it goes to SQLite's
+/// own lock anyway (the same bound as `busy_timeout`), so a nested transaction errs, never hangs.
+const WRITE_GATE_WAIT: Duration = Duration::from_secs(10);
+
 /// A write transaction. Dropping it without [`Tx::commit`] rolls everything back.
 pub struct Tx {
     pub(crate) inner: TxInner,
+    /// This transaction's turn at the SQLite write gate, given back when it ends (after
+    /// `inner`, so the next writer starts once this one committed or rolled back).
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
     pub(crate) cache: std::sync::Arc<cache::ReadCache>,
     pub(crate) backend: Backend,
     pub(crate) email_deliveries: bool,
@@ -203,7 +238,13 @@ impl Store {
             Pool::Sqlite(p) => cache::ReadCache::new(Some(p.connect_options().get_filename())),
             Pool::Postgres(_) => cache::ReadCache::gated(),
         };
-        Ok(Self { pool, cache: std::sync::Arc::new(cache), email_deliveries: true, replica: Default::default() })
+        Ok(Self {
+            pool,
+            cache: std::sync::Arc::new(cache),
+            email_deliveries: true,
+            replica: Default::default(),
+            write_gate: Default::default(),
+        })
     }
 
     /// Whether alerts raised through this store queue email deliveries (on by default; off on
@@ -239,12 +280,15 @@ impl Store {
 
     /// Starts a write transaction.
     pub async fn begin(&self) -> Result<Tx> {
-        let inner = match &self.pool {
-            // IMMEDIATE takes SQLite's write lock up front: a deferred transaction that reads and
-            // then writes can fail with SQLITE_BUSY when another writer committed in between,
-            // which busy_timeout cannot cure.
-            Pool::Sqlite(p) => TxInner::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
-            Pool::Postgres(p) => TxInner::Postgres(p.begin().await?),
+        // IMMEDIATE takes SQLite's write lock up front: a deferred transaction that reads and
+        // then writes can fail with SQLITE_BUSY when another writer committed in between,
+        // which busy_timeout cannot cure.
+        let (inner, turn) = match &self.pool {
+            Pool::Sqlite(p) => {
+                let turn = tokio::time::timeout(WRITE_GATE_WAIT, self.write_gate.clone().lock_owned()).await.ok();
+                (TxInner::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?), turn)
+            }
+            Pool::Postgres(p) => (TxInner::Postgres(p.begin().await?), None),
         };
         let announce = match &self.pool {
             Pool::Sqlite(_) => None,
@@ -252,6 +296,7 @@ impl Store {
         };
         Ok(Tx {
             inner,
+            _turn: turn,
             cache: self.cache.clone(),
             backend: self.backend(),
             email_deliveries: self.email_deliveries,

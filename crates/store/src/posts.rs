@@ -118,7 +118,7 @@ pub struct CalendarPostRow {
     pub updated_at: Micros,
 }
 
-/// An uploaded media file (the bytes live on disk, named by `id`).
+/// An uploaded media file (its bytes live on disk named by `id` on SQLite, in `media_chunks` on PostgreSQL).
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct MediaUploadRow {
     pub id: String,
@@ -213,6 +213,35 @@ pub struct NewMediaUpload<'a> {
     pub now: Micros,
 }
 
+/// A draft sent back to its author, with the request (a "needs you" line).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ChangesRequestedRow {
+    #[sqlx(try_from = "crate::decode::Text")]
+    pub id: PostId,
+    pub title: Option<String>,
+    /// The text's first 61 characters.
+    pub text: String,
+    /// What the reviewer asked for.
+    pub request: String,
+    pub requested_by: String,
+}
+
+/// A post the scheduler held when it was due (a "needs you" line).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct HeldPostRow {
+    #[sqlx(try_from = "crate::decode::Text")]
+    pub id: PostId,
+    pub title: Option<String>,
+    /// The text's first 61 characters.
+    pub text: String,
+    #[sqlx(try_from = "crate::decode::MaybeText")]
+    pub hold_reason: Option<HoldReason>,
+    #[sqlx(try_from = "crate::decode::Text")]
+    pub author_id: UserId,
+    #[sqlx(try_from = "crate::decode::MaybeText")]
+    pub scheduled_by: Option<UserId>,
+}
+
 /// Filters and position of a post list, newest first.
 #[derive(Debug, Clone, Default)]
 pub struct PostListQuery<'a> {
@@ -221,6 +250,10 @@ pub struct PostListQuery<'a> {
     /// Only posts strictly older than this `(created_at, id)` (the previous page's last).
     pub before: Option<(Micros, &'a str)>,
     pub limit: i64,
+    /// Only drafts whose current version got a request for changes.
+    pub changes_requested: bool,
+    /// Only posts the scheduler held when they were due (and nobody scheduled again since).
+    pub held: bool,
 }
 
 const POST_COLUMNS: &str = "p.id, p.account_id, p.author_id, p.state, p.version, p.title, p.text, p.media, \
@@ -307,6 +340,10 @@ impl Store {
             POST_COLUMNS,
             " FROM posts p WHERE p.account_id = $1 AND ($2 IS NULL OR p.state = $2) AND ($3 IS NULL OR p.author_id = $3) \
              AND ($4 IS NULL OR p.created_at < $4 OR (p.created_at = $4 AND p.id < $5)) \
+             AND ($7 = 0 OR (p.state = 'draft' AND EXISTS (SELECT 1 FROM post_comments c \
+               WHERE c.post_id = p.id AND c.kind = 'changes_requested' AND c.version = p.version))) \
+             AND ($8 = 0 OR (p.hold_reason IS NOT NULL AND p.scheduled_at IS NULL \
+               AND p.state IN ('approved', 'in_review'))) \
              ORDER BY p.created_at DESC, p.id DESC LIMIT $6",
         ]);
         let (before_at, before_id) = match query.before {
@@ -320,6 +357,8 @@ impl Store {
             .bind(before_at)
             .bind(before_id)
             .bind(query.limit)
+            .bind(i64::from(query.changes_requested))
+            .bind(i64::from(query.held))
             .fetch_all(c)
             .await)?)
     }
@@ -364,6 +403,41 @@ impl Store {
              ORDER BY p.updated_at DESC, p.id DESC LIMIT $2",
         ]);
         Ok(on_pool!(self, |c| sqlx::query_as::<_, PostRow>(q)
+            .bind(account_id.as_str())
+            .bind(limit)
+            .fetch_all(c)
+            .await)?)
+    }
+
+    /// The drafts `author_id` wrote on the account whose current version got a request for
+    /// changes, with the request's comment, most recently updated first (their home's "needs you").
+    pub async fn changes_requested_of(
+        &self,
+        account_id: &AccountId,
+        author_id: &UserId,
+        limit: i64,
+    ) -> Result<Vec<ChangesRequestedRow>> {
+        let q = "SELECT p.id, p.title, substr(p.text, 1, 61) AS text, c.body AS request, u.display_name AS requested_by \
+                 FROM posts p JOIN post_comments c ON c.post_id = p.id AND c.kind = 'changes_requested' \
+                 AND c.version = p.version JOIN users u ON u.id = c.author_id \
+                 WHERE p.account_id = $1 AND p.author_id = $2 AND p.state = 'draft' \
+                 ORDER BY p.updated_at DESC, p.id DESC, c.created_at DESC LIMIT $3";
+        Ok(on_pool!(self, |c| sqlx::query_as::<_, ChangesRequestedRow>(q)
+            .bind(account_id.as_str())
+            .bind(author_id.as_str())
+            .bind(limit)
+            .fetch_all(c)
+            .await)?)
+    }
+
+    /// The account's posts the scheduler held when they were due and nobody scheduled again,
+    /// most recently held first.
+    pub async fn held_posts(&self, account_id: &AccountId, limit: i64) -> Result<Vec<HeldPostRow>> {
+        let q = "SELECT p.id, p.title, substr(p.text, 1, 61) AS text, p.hold_reason, p.author_id, p.scheduled_by \
+                 FROM posts p WHERE p.account_id = $1 AND p.state IN ('approved', 'in_review') \
+                 AND p.scheduled_at IS NULL AND p.hold_reason IS NOT NULL \
+                 ORDER BY p.updated_at DESC, p.id DESC LIMIT $2";
+        Ok(on_pool!(self, |c| sqlx::query_as::<_, HeldPostRow>(q)
             .bind(account_id.as_str())
             .bind(limit)
             .fetch_all(c)
@@ -720,5 +794,54 @@ impl Tx {
             .await
             .map(|r| r.rows_affected()))?;
         Ok(())
+    }
+}
+
+impl Store {
+    /// A page of the posts `user_id` wrote, on any account, oldest first: after `after`
+    /// (`(created_at, id)` of the previous page's last).
+    pub async fn posts_by_author(
+        &self,
+        user_id: &str,
+        after: Option<(Micros, &str)>,
+        limit: i64,
+    ) -> Result<Vec<PostRow>> {
+        let (at, id) = after.unwrap_or((Micros::MIN, ""));
+        let q = sql(&[
+            "SELECT ",
+            POST_COLUMNS,
+            " FROM posts p WHERE p.author_id = $1 AND (p.created_at > $2 OR (p.created_at = $2 AND p.id > $3)) \
+             ORDER BY p.created_at, p.id LIMIT $4",
+        ]);
+        Ok(on_pool!(self, |c| sqlx::query_as::<_, PostRow>(q)
+            .bind(user_id)
+            .bind(at)
+            .bind(id)
+            .bind(limit)
+            .fetch_all(c)
+            .await)?)
+    }
+
+    /// A page of the review comments `user_id` wrote, oldest first, after `after` as above.
+    pub async fn comments_by_author(
+        &self,
+        user_id: &str,
+        after: Option<(Micros, &str)>,
+        limit: i64,
+    ) -> Result<Vec<PostCommentRow>> {
+        let (at, id) = after.unwrap_or((Micros::MIN, ""));
+        let q = sql(&[
+            "SELECT ",
+            COMMENT_COLUMNS,
+            " FROM post_comments c JOIN users u ON u.id = c.author_id WHERE c.author_id = $1 \
+             AND (c.created_at > $2 OR (c.created_at = $2 AND c.id > $3)) ORDER BY c.created_at, c.id LIMIT $4",
+        ]);
+        Ok(on_pool!(self, |c| sqlx::query_as::<_, PostCommentRow>(q)
+            .bind(user_id)
+            .bind(at)
+            .bind(id)
+            .bind(limit)
+            .fetch_all(c)
+            .await)?)
     }
 }

@@ -610,6 +610,15 @@ impl Store {
         Ok(on_pool!(self, |c| sqlx::query_as::<_, SandboxCommentRow>(q).bind(account_id.as_str()).fetch_all(c).await)?)
     }
 
+    /// Hides a sandbox comment (the sandbox's own state, as a platform keeps it): `false` when
+    /// the account has no such comment.
+    pub async fn hide_sandbox_comment(&self, account_id: &str, id: &str) -> Result<bool> {
+        let q = "UPDATE sandbox_comments SET hidden = TRUE WHERE account_id = $1 AND id = $2";
+        let n =
+            on_pool!(self, |c| sqlx::query(q).bind(account_id).bind(id).execute(c).await.map(|r| r.rows_affected()))?;
+        Ok(n == 1)
+    }
+
     /// Sets a sandbox post's engagement counters (demo seeding, tests).
     pub async fn set_sandbox_engagement(
         &self,

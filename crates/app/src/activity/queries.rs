@@ -26,7 +26,8 @@ pub struct ActivityQuery {
     pub cursor: Option<String>,
     /// A user id.
     pub actor: Option<String>,
-    /// An exact action, or a prefix ending in `.` such as `members.`.
+    /// An exact action, or a prefix ending in `.` such as `members.` (1 to 200 characters).
+    #[param(min_length = 1, max_length = 200)]
     pub action: Option<String>,
     /// `allowed` or `denied`.
     #[param(pattern = "^(allowed|denied)$")]
@@ -95,7 +96,7 @@ impl ActivityQuery {
         {
             errors.push(FieldError::new("outcome", "must be `allowed` or `denied`"));
         }
-        if self.action.as_deref().is_some_and(|a| a.is_empty() || a.len() > 200) {
+        if self.action.as_deref().is_some_and(|a| a.is_empty() || a.chars().count() > 200) {
             errors.push(FieldError::new("action", "must be an action name or a prefix ending in `.`"));
         }
         let format = match self.format.as_deref() {

@@ -51,6 +51,27 @@ impl From<AuditEventRow> for ActivityEvent {
     }
 }
 
+/// A recorded value as words: nested facts as "name: value" lists, stored names
+/// (`in_review`) with spaces, never JSON.
+fn in_words(v: &Value) -> String {
+    match v {
+        Value::String(t) if !t.is_empty() && t.chars().all(|c| c.is_ascii_lowercase() || c == '_') => {
+            t.replace('_', " ")
+        }
+        Value::String(t) => t.clone(),
+        Value::Array(items) => items.iter().map(in_words).collect::<Vec<_>>().join(", "),
+        Value::Object(obj) => obj
+            .iter()
+            .filter(|(_, v)| !v.is_null())
+            .map(|(k, v)| format!("{} {}", k.replace('_', " "), in_words(v)))
+            .collect::<Vec<_>>()
+            .join(", "),
+        Value::Bool(true) => "yes".into(),
+        Value::Bool(false) => "no".into(),
+        other => other.to_string(),
+    }
+}
+
 /// The event as a sentence a person can read: who did what to what, allowed or refused, and
 /// why (for denials) or the main facts (for changes).
 #[must_use]
@@ -70,10 +91,7 @@ pub fn describe(e: &AuditEventRow, data: &Value) -> String {
         let facts: Vec<String> = obj
             .iter()
             .filter(|(_, v)| !v.is_null() && *v != &Value::Bool(false))
-            .map(|(k, v)| match v {
-                Value::String(t) => format!("{}: {t}", k.replace('_', " ")),
-                other => format!("{}: {other}", k.replace('_', " ")),
-            })
+            .map(|(k, v)| format!("{}: {}", k.replace('_', " "), in_words(v)))
             .collect();
         if !facts.is_empty() {
             s.push_str(" — ");

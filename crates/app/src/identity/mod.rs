@@ -2,6 +2,7 @@
 //! personal access tokens, two-factor sign-in, passwords (change, reset) and re-authentication.
 pub mod denials;
 pub mod device;
+pub mod leaving;
 pub mod me;
 pub mod password;
 pub mod registration;

@@ -123,8 +123,8 @@ fn validate_list(field: &str, list: Option<&Vec<String>>, errors: &mut Vec<Field
             errors.push(FieldError::new(field, "must not be empty when given (leave it out for no narrowing)"));
         } else if items.len() > 100 {
             errors.push(FieldError::new(field, "must have at most 100 entries"));
-        } else if items.iter().any(|s| s.trim().is_empty() || s.len() > 200) {
-            errors.push(FieldError::new(field, "entries must be non-empty strings"));
+        } else if items.iter().any(|s| s.trim().is_empty() || s.chars().count() > 200) {
+            errors.push(FieldError::new(field, "entries must be 1 to 200 characters, not blank"));
         }
     }
 }

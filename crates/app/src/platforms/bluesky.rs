@@ -9,11 +9,12 @@
 //! in finding the post, never in a second one.
 use steward_connectors::ConnectorError;
 use steward_connectors::bluesky::{self, PostDraft};
+use steward_domain::moderation::ModerationAction;
 use steward_store::AccountRow;
 
 use super::{
-    AccountStats, MediaKind, Outgoing, PlatformComment, PostStats, PublishJournal, PublishOutcome, Published, count,
-    store_failure,
+    AccountStats, MediaKind, Moderated, Outgoing, PlatformComment, PostStats, PublishJournal, PublishOutcome,
+    Published, count, store_failure,
 };
 use crate::credentials::with_bluesky_session;
 use crate::services::Services;
@@ -141,7 +142,14 @@ pub async fn comments(
         let mut all = Vec::new();
         for uri in published_external_ids {
             let thread = bluesky::get_post_thread(&state.http, &cred.service, &cred.session, uri, THREAD_DEPTH).await?;
-            all.extend(thread.iter().flat_map(|t| t.replies.iter().filter_map(|r| comment_of(r, uri))));
+            let Some(thread) = thread else { continue };
+            // Hidden replies stay in the thread (Bluesky's apps fold them away): say which.
+            let hidden = bluesky::hidden_replies(&state.http, &cred.service, &cred.session, uri).await?;
+            all.extend(thread.replies.iter().filter_map(|r| {
+                let mut c = comment_of(r, uri)?;
+                c.hidden = hidden.contains(&r.uri);
+                Some(c)
+            }));
         }
         Ok(all)
     })
@@ -177,6 +185,31 @@ pub async fn reply(
                 hidden: false,
                 parent_id: (*parent != root.uri).then(|| comment_id.to_string()),
             })
+        }
+    })
+    .await
+}
+
+/// Hides a reply under the account's own thread (the root post's threadgate); Bluesky offers
+/// apps no other moderation of replies.
+pub async fn moderate(
+    state: &Services,
+    account: &AccountRow,
+    comment_id: &str,
+    action: ModerationAction,
+) -> Result<Moderated, ConnectorError> {
+    if action != ModerationAction::Hide {
+        return Err(super::not_offered("Bluesky", action.words(), "a thread's author can only hide replies"));
+    }
+    let Some(reply) = comment_uri(comment_id) else {
+        return Err(ConnectorError::Rejected("not a Bluesky comment id from Steward's comment list".into()));
+    };
+    let created_at = state.clock.now().strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+    with_bluesky_session(state, &account.id, |cred| {
+        let (reply, created_at) = (&reply, &created_at);
+        async move {
+            bluesky::hide_reply(&state.http, &cred.service, &cred.session, reply, created_at).await?;
+            Ok(Moderated { author: None })
         }
     })
     .await

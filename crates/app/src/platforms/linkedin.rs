@@ -14,11 +14,12 @@ use steward_domain::ids::AccountId;
 
 use steward_connectors::linkedin::{self, ImageStatus};
 use steward_connectors::{ConnectorError, OauthApp};
+use steward_domain::moderation::ModerationAction;
 use steward_store::AccountRow;
 
 use super::{
-    AccountStats, MediaKind, Outgoing, PlatformComment, PostStats, PublishJournal, PublishOutcome, Published, count,
-    store_failure,
+    AccountStats, MediaKind, Moderated, Outgoing, PlatformComment, PostStats, PublishJournal, PublishOutcome,
+    Published, count, store_failure,
 };
 use crate::credentials::{OauthCredential, with_token};
 use crate::services::Services;
@@ -169,21 +170,53 @@ pub async fn comments(
     let app = app(state)?;
     let version = state.settings.linkedin_version.as_str();
     with_token(state, &account.id, "linkedin", |cred| async move {
+        let token = cred.tokens.access_token.as_str();
+        let shown = |post: &String, c: linkedin::Comment, parent: Option<&str>| PlatformComment {
+            id: comment_id(post, &c.comment_urn),
+            post_external_id: post.clone(),
+            author: c.actor,
+            text: c.text,
+            created_at: rfc3339_ms(c.created_at),
+            hidden: false,
+            parent_id: c.parent_comment.as_deref().or(parent).map(|p| comment_id(post, p)),
+        };
         let mut all = Vec::new();
         for post in published_external_ids {
-            let page =
-                linkedin::list_comments(&state.http, app, version, &cred.tokens.access_token, post, 0, 100).await?;
-            all.extend(page.comments.into_iter().map(|c| PlatformComment {
-                id: comment_id(post, &c.comment_urn),
-                post_external_id: post.clone(),
-                author: c.actor,
-                text: c.text,
-                created_at: rfc3339_ms(c.created_at),
-                hidden: false,
-                parent_id: c.parent_comment.map(|p| comment_id(post, &p)),
-            }));
+            // A post's comments are its top-level ones; each one's replies (threads are one
+            // level deep) are the comments on the comment's URN.
+            let page = linkedin::list_comments(&state.http, app, version, token, post, 0, 100).await?;
+            for c in page.comments {
+                let urn = c.comment_urn.clone();
+                all.push(shown(post, c, None));
+                let replies = linkedin::list_comments(&state.http, app, version, token, &urn, 0, 100).await?;
+                all.extend(replies.comments.into_iter().map(|r| shown(post, r, Some(&urn))));
+            }
         }
         Ok(all)
+    })
+    .await
+}
+
+/// Deletes a comment on a Page's post, as the Page (the only moderation LinkedIn offers apps).
+pub async fn moderate(
+    state: &Services,
+    account: &AccountRow,
+    comment: &str,
+    action: ModerationAction,
+) -> Result<Moderated, ConnectorError> {
+    if action != ModerationAction::Delete || account.account_kind != "organization" {
+        return Err(super::not_offered("LinkedIn", action.words(), "apps may delete comments on a Page's posts only"));
+    }
+    let app = app(state)?;
+    let version = state.settings.linkedin_version.as_str();
+    let Some((post, comment_urn)) = comment.split_once('!') else {
+        return Err(ConnectorError::Rejected("not a LinkedIn comment id from Steward's comment list".into()));
+    };
+    with_token(state, &account.id, "linkedin", |cred| async move {
+        let actor = author(account, &cred)?;
+        linkedin::delete_comment(&state.http, app, version, &cred.tokens.access_token, &actor, post, comment_urn)
+            .await?;
+        Ok(Moderated { author: None })
     })
     .await
 }

@@ -12,9 +12,12 @@ use steward_domain::ids::AccountId;
 use serde::{Deserialize, Serialize};
 use steward_connectors::mastodon::{self, StatusDraft, Visibility};
 use steward_connectors::{ConnectorError, Identity, TokenSet};
+use steward_domain::moderation::ModerationAction;
 use steward_store::AccountRow;
 
-use super::{AccountStats, MediaKind, Outgoing, PlatformComment, PostStats, PublishJournal, PublishOutcome, Published};
+use super::{
+    AccountStats, MediaKind, Moderated, Outgoing, PlatformComment, PostStats, PublishJournal, PublishOutcome, Published,
+};
 use crate::credentials::credential_failure;
 use crate::services::Services;
 
@@ -37,7 +40,7 @@ async fn credential(state: &Services, account: &AccountRow) -> Result<MastodonCr
     crate::credentials::open_json(state, &account.id).await.map_err(credential_failure)
 }
 
-/// The bytes of a post's media: a file Steward keeps (`STEWARD_DATA_DIR/media/<id>`) or a URL
+/// The bytes of a post's media: an upload Steward keeps (`posts::media_storage`) or a URL
 /// fetched like any user-supplied target (private addresses only when allowed).
 pub(crate) async fn media_bytes(
     state: &Services,
@@ -48,8 +51,8 @@ pub(crate) async fn media_bytes(
         crate::AppError::Validation(_) => ConnectorError::Rejected(format!("{url}: a file of another account")),
         e => ConnectorError::Transient(format!("the uploaded media could not be looked up: {e}")),
     })?;
-    if let Some((row, path)) = stored {
-        let bytes = tokio::fs::read(&path)
+    if let Some(row) = stored {
+        let bytes = crate::posts::media::media_bytes(state, &row)
             .await
             .map_err(|e| ConnectorError::Rejected(format!("the uploaded media {} cannot be read: {e}", row.id)))?;
         return Ok((bytes, row.content_type));
@@ -178,6 +181,33 @@ pub async fn comments(
         all.extend(ctx.descendants.into_iter().map(|s| comment_of(s, id)));
     }
     Ok(all)
+}
+
+/// Mutes or blocks the comment's author for the account (Mastodon offers nothing to do with the
+/// reply itself). Tokens granted before Steward asked for `write:mutes write:blocks` are
+/// refused by the instance: the owner reconnects the account.
+pub async fn moderate(
+    state: &Services,
+    account: &AccountRow,
+    comment_id: &str,
+    action: ModerationAction,
+) -> Result<Moderated, ConnectorError> {
+    let block = match action {
+        ModerationAction::MuteAuthor => false,
+        ModerationAction::BlockAuthor => true,
+        other => return Err(super::not_offered("Mastodon", other.words(), "its API only mutes or blocks accounts")),
+    };
+    let cred = credential(state, account).await?;
+    let token = cred.tokens.access_token.as_str();
+    let (author_id, acct) = mastodon::status_author(&state.http, &cred.instance, token, comment_id).await?;
+    if author_id == cred.identity.id {
+        return Err(ConnectorError::Rejected("that comment is the account's own".into()));
+    }
+    let r = mastodon::mute_or_block(&state.http, &cred.instance, token, &author_id, block).await?;
+    if (block && !r.blocking) || (!block && !r.muting) {
+        return Err(ConnectorError::Protocol(format!("the instance did not {} the author", action.words())));
+    }
+    Ok(Moderated { author: Some(acct) })
 }
 
 pub async fn reply(

@@ -16,6 +16,7 @@
 use serde::{Deserialize, Serialize};
 use steward_connectors::ConnectorError;
 use steward_domain::ids::PostId;
+use steward_domain::moderation::ModerationAction;
 use steward_domain::platform::Platform;
 use steward_store::{AccountRow, Store};
 
@@ -202,6 +203,30 @@ pub async fn reply(
         Platform::LinkedIn => linkedin::reply(state, account, comment_id, text).await,
         Platform::TikTok => tiktok::reply(state, account, comment_id, text).await,
         Platform::Bluesky => bluesky::reply(state, account, comment_id, text).await,
+    }
+}
+
+/// What a moderation action did on the platform.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Moderated {
+    /// The comment's author on the platform, when the action concerned them (mute, block).
+    pub author: Option<String>,
+}
+
+/// Applies a moderation action the platform offers (checked by the caller with
+/// `steward_domain::moderation::offered`) to one of the account's comments.
+pub async fn moderate(
+    state: &Services,
+    account: &AccountRow,
+    comment_id: &str,
+    action: ModerationAction,
+) -> Result<Moderated, ConnectorError> {
+    match platform_of(account)? {
+        Platform::Sandbox => sandbox::moderate(state, account, comment_id, action).await,
+        Platform::Mastodon => mastodon::moderate(state, account, comment_id, action).await,
+        Platform::LinkedIn => linkedin::moderate(state, account, comment_id, action).await,
+        Platform::Bluesky => bluesky::moderate(state, account, comment_id, action).await,
+        Platform::TikTok => Err(not_offered("TikTok", action.words(), "its APIs for apps offer no access to comments")),
     }
 }
 

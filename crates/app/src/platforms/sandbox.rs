@@ -4,10 +4,12 @@
 //! scheduler's reconciliation after a crash finds out that the post is already live.
 use steward_connectors::ConnectorError;
 use steward_domain::ids::{AccountId, PostId};
+use steward_domain::moderation::ModerationAction;
 use steward_store::{AccountRow, NewSandboxComment, NewSandboxPost, SandboxCommentRow, SandboxPostRow};
 
 use super::{
-    AccountStats, Outgoing, PlatformComment, PostStats, PublishJournal, PublishOutcome, Published, store_failure,
+    AccountStats, Moderated, Outgoing, PlatformComment, PostStats, PublishJournal, PublishOutcome, Published,
+    store_failure,
 };
 use crate::clock::rfc3339;
 use crate::services::Services;
@@ -99,7 +101,7 @@ pub async fn reply(
         .sandbox_comment(&account.id, comment_id)
         .await
         .map_err(|e| store_failure(&e))?
-        .ok_or_else(|| ConnectorError::Rejected(format!("the sandbox has no comment {comment_id}")))?;
+        .ok_or_else(|| ConnectorError::NotFound(format!("the sandbox has no comment {comment_id}")))?;
     let id = format!("{COMMENT_PREFIX}{}", uuid::Uuid::now_v7().simple());
     let row = state
         .store
@@ -116,6 +118,22 @@ pub async fn reply(
         .map_err(|e| store_failure(&e))?
         .ok_or_else(|| ConnectorError::Rejected(format!("the sandbox has no post {}", parent.post_id)))?;
     Ok(comment(row))
+}
+
+/// The sandbox hides comments (as Bluesky hides replies); it offers nothing else.
+pub async fn moderate(
+    state: &Services,
+    account: &AccountRow,
+    comment_id: &str,
+    action: ModerationAction,
+) -> Result<Moderated, ConnectorError> {
+    if action != ModerationAction::Hide {
+        return Err(super::not_offered("the sandbox", action.words(), "it only hides comments"));
+    }
+    if !state.store.hide_sandbox_comment(&account.id, comment_id).await.map_err(|e| store_failure(&e))? {
+        return Err(ConnectorError::Rejected(format!("the sandbox has no comment {comment_id}")));
+    }
+    Ok(Moderated { author: None })
 }
 
 /// A follower comments on a sandbox post (demo seeding and tests; the sandbox has no real

@@ -7,8 +7,6 @@
 //! - An edit that changes nothing is not an edit: the post stays as it is.
 //! - An idempotency key on create is scoped to (account, author); a replay with the same
 //!   content answers the post it made, different content is refused.
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use serde_json::json;
 use steward_domain::audit::Action;
@@ -120,7 +118,10 @@ fn validate_media(media: &[MediaItem], errors: &mut Vec<FieldError>) {
             let host = r.split(['/', '?', '#']).next().unwrap_or_default();
             !host.is_empty() && !host.contains('@')
         });
-        if url.len() > MAX_MEDIA_URL_LEN || !host_ok || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        if url.chars().count() > MAX_MEDIA_URL_LEN
+            || !host_ok
+            || url.chars().any(|c| c.is_whitespace() || c.is_control())
+        {
             errors.push(FieldError::new(
                 format!("media[{i}].url"),
                 format!("must be an http:// or https:// URL with a host, at most {MAX_MEDIA_URL_LEN} characters"),
@@ -158,6 +159,22 @@ fn validate_content(account: &AccountRow, text: &str, title: Option<&str>, media
     validate_title(title, &mut errors);
     validate_media(media, &mut errors);
     validate_not_empty(text, media, &mut errors);
+    if errors.is_empty() { Ok(()) } else { Err(AppError::Validation(errors)) }
+}
+
+/// The rules an edit's given fields must keep on their own (not emptiness, which depends on
+/// what the post keeps).
+fn validate_given(account: &AccountRow, input: &EditRequest) -> AppResult<()> {
+    let mut errors = Vec::new();
+    if let Some(text) = &input.text {
+        validate_text(text, account, &mut errors);
+    }
+    if let Some(Some(title)) = &input.title {
+        validate_title(Some(title), &mut errors);
+    }
+    if let Some(media) = &input.media {
+        validate_media(media, &mut errors);
+    }
     if errors.is_empty() { Ok(()) } else { Err(AppError::Validation(errors)) }
 }
 
@@ -237,7 +254,28 @@ pub async fn create_post(
         }));
     record(s, ctx, &who.actor(), &mut tx, audit).await?;
     tx.commit().await?;
-    current(s, &access.account, &PostId::new(post_id.to_string())).await
+    // The row as just written: reading it back would cost two more queries per draft.
+    let post = PostRow {
+        id: PostId::new(post_id),
+        account_id: account_id.clone(),
+        author_id: who.user_id.clone(),
+        state: PostState::Draft,
+        version: 1,
+        title: input.title,
+        text: input.text,
+        media,
+        scheduled_at: None,
+        scheduled_by: None,
+        published_at: None,
+        external_id: None,
+        external_url: None,
+        last_error: None,
+        hold_reason: None,
+        reply_to: None,
+        created_at: now,
+        updated_at: now,
+    };
+    Ok(post_view(post, &access.account, &[], now))
 }
 
 fn replay(
@@ -266,6 +304,8 @@ pub struct ListPostsQuery {
     /// 1 to 500; default 50.
     #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
+    /// From the previous page's `next_cursor`.
+    #[param(pattern = r"^-?[0-9]{1,18}\.[\s\S]*$")]
     pub cursor: Option<String>,
 }
 
@@ -286,15 +326,62 @@ pub async fn list_posts(
 ) -> AppResult<PostList> {
     let access = authorize(s, ctx, who, account_id, Need::Capability(Capability::AccountView)).await?;
     let limit = page_limit(q.limit)?;
-    if let Some(state) = &q.state
-        && !PostState::ALL.iter().any(|known| known.as_str() == state)
-    {
-        return Err(AppError::validation(
-            "state",
-            "must be one of draft, in_review, approved, scheduled, publishing, published, failed, cancelled",
-        ));
-    }
-    let cursor = match &q.cursor {
+    let filter = match q.state.as_deref() {
+        Some(state) => Some(PostFilter::State(
+            PostState::ALL.iter().copied().find(|known| known.as_str() == state).ok_or_else(|| {
+                AppError::validation(
+                    "state",
+                    "must be one of draft, in_review, approved, scheduled, publishing, published, failed, cancelled",
+                )
+            })?,
+        )),
+        None => None,
+    };
+    page_of(s, &access, filter, q.author.as_deref(), q.cursor.as_deref(), limit).await
+}
+
+/// What a list of posts can be narrowed to: a stored state, or one of the two situations a
+/// person thinks of as states (a draft sent back for changes, a post held when it was due).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PostFilter {
+    State(PostState),
+    ChangesRequested,
+    Held,
+}
+
+/// Which posts of an account to list, and from where.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Browse<'a> {
+    pub filter: Option<PostFilter>,
+    pub author: Option<&'a str>,
+    /// The previous page's `next_cursor`.
+    pub cursor: Option<&'a str>,
+    pub limit: Option<i64>,
+}
+
+/// The account's posts for the posts page, newest first, narrowed by filter and author (the
+/// same authorization as [`list_posts`]).
+pub async fn browse_posts(
+    s: &Services,
+    ctx: &Ctx,
+    who: &Principal,
+    account_id: &AccountId,
+    q: Browse<'_>,
+) -> AppResult<PostList> {
+    let access = authorize(s, ctx, who, account_id, Need::Capability(Capability::AccountView)).await?;
+    let limit = page_limit(q.limit)?;
+    page_of(s, &access, q.filter, q.author, q.cursor, limit).await
+}
+
+async fn page_of(
+    s: &Services,
+    access: &AccountAccess,
+    filter: Option<PostFilter>,
+    author: Option<&str>,
+    cursor: Option<&str>,
+    limit: i64,
+) -> AppResult<PostList> {
+    let cursor = match cursor {
         None => None,
         Some(c) => {
             Some(decode_cursor(c).ok_or_else(|| AppError::validation("cursor", "is not a cursor from this list"))?)
@@ -303,12 +390,17 @@ pub async fn list_posts(
     let rows = s
         .store
         .list_posts(
-            account_id,
+            &access.account.id,
             &PostListQuery {
-                state: q.state.as_deref(),
-                author_id: q.author.as_deref(),
+                state: match filter {
+                    Some(PostFilter::State(state)) => Some(state.as_str()),
+                    _ => None,
+                },
+                author_id: author,
                 before: cursor.as_ref().map(|(at, pid)| (*at, pid.as_str())),
                 limit: limit + 1,
+                changes_requested: filter == Some(PostFilter::ChangesRequested),
+                held: filter == Some(PostFilter::Held),
             },
         )
         .await?;
@@ -333,13 +425,14 @@ pub async fn list_posts(
     Ok(PostList { items, next_cursor })
 }
 
+/// `<created_at>.<post id>`: where the next page starts, as the activity and alert lists write
+/// theirs (a grammar the API document states, so a client can tell a cursor from garbage).
 fn encode_cursor(created_at: i64, id: &str) -> String {
-    URL_SAFE_NO_PAD.encode(format!("{created_at}.{id}"))
+    format!("{created_at}.{id}")
 }
 
 fn decode_cursor(cursor: &str) -> Option<(i64, String)> {
-    let raw = String::from_utf8(URL_SAFE_NO_PAD.decode(cursor).ok()?).ok()?;
-    let (at, id) = raw.split_once('.')?;
+    let (at, id) = cursor.split_once('.')?;
     Some((at.parse().ok()?, id.to_string()))
 }
 
@@ -361,6 +454,9 @@ pub async fn edit_post(
 ) -> AppResult<PostView> {
     ctx.slot.set_action(Action::PostEdit, Some(target(post_id)));
     let (_, access) = load(s, ctx, who, post_id, Capability::AccountView).await?;
+    // A field that is invalid whatever the post holds now is refused as such (422), before
+    // the version is compared: a fresh `If-Match` would not make it acceptable.
+    validate_given(&access.account, &input)?;
     let now = s.clock.now_us();
     let mut tx = s.store.begin().await?;
     let post = tx.lock_post(post_id).await?.ok_or(AppError::NotFound)?;

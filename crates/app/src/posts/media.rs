@@ -1,18 +1,18 @@
 //! Uploaded media: receiving an upload (its type checked by its first bytes, its size limited,
-//! stored under the data directory), finding a stored file to serve it, and resolving a URL
+//! stored where `media_storage` says), finding a stored file to serve it, and resolving a URL
 //! Steward gave out back to its upload.
-use std::path::{Path, PathBuf};
-use steward_domain::ids::AccountId;
-
+use futures_util::stream::BoxStream;
 use futures_util::{Stream, StreamExt};
 use serde_json::json;
 use steward_domain::audit::Action;
 use steward_domain::capability::Capability;
+use steward_domain::ids::AccountId;
 use steward_store::{MediaUploadRow, NewMediaUpload};
 
 use crate::actor::{Ctx, Principal};
 use crate::authz::{Need, authorize};
 use crate::error::{AppError, AppResult};
+use crate::posts::media_storage::{MediaSink, MediaStorage};
 use crate::posts::view::{MediaView, media_view};
 use crate::services::Services;
 use crate::usecase::{Audit, audited};
@@ -79,23 +79,20 @@ where
     if upload.declared_len.is_some_and(|n| n > limit) {
         return Err(AppError::PayloadTooLarge);
     }
-    let dir = media_dir(s);
-    tokio::fs::create_dir_all(&dir).await.map_err(AppError::internal)?;
+    let storage = MediaStorage::of(s);
     let media_id = uuid::Uuid::now_v7().to_string();
-    let partial = dir.join(format!("{media_id}.partial"));
-    let (size, digest, head) = match receive(upload.body, &partial, limit).await {
+    let sink = storage.create(&media_id, s.clock.now_us()).await?;
+    let (size, digest, head) = match receive(upload.body, sink, limit).await {
         Ok(found) => found,
         Err(e) => {
-            let _ = tokio::fs::remove_file(&partial).await;
+            storage.discard(&media_id).await;
             return Err(e);
         }
     };
     if size == 0 || !looks_right(&head) {
-        let _ = tokio::fs::remove_file(&partial).await;
+        storage.discard(&media_id).await;
         return Err(AppError::validation("body", format!("is not a {content_type} file")));
     }
-    let path = dir.join(&media_id);
-    tokio::fs::rename(&partial, &path).await.map_err(AppError::internal)?;
     let stored = audited(s, ctx, &who.actor(), async |tx| {
         tx.insert_media_upload(NewMediaUpload {
             id: &media_id,
@@ -115,23 +112,21 @@ where
     })
     .await;
     if let Err(e) = stored {
-        let _ = tokio::fs::remove_file(&path).await;
+        storage.discard(&media_id).await;
         return Err(e);
     }
     let row = s.store.media_upload(&media_id).await?.ok_or(AppError::NotFound)?;
     Ok(media_view(s, row))
 }
 
-/// Writes the bytes to `path`, refusing them once they pass `limit`. Returns the size, the
-/// SHA-256 and the first bytes.
-async fn receive<S, B, E>(mut body: S, path: &Path, limit: u64) -> AppResult<(u64, Vec<u8>, Vec<u8>)>
+/// Writes the bytes to `sink`, refusing them once they pass `limit`. Returns the size, the
+/// SHA-256 and the first bytes. The caller discards what was written if this fails.
+async fn receive<S, B, E>(mut body: S, mut sink: MediaSink, limit: u64) -> AppResult<(u64, Vec<u8>, Vec<u8>)>
 where
     S: Stream<Item = Result<B, E>> + Unpin,
     B: AsRef<[u8]>,
 {
     use sha2::Digest;
-    use tokio::io::AsyncWriteExt;
-    let mut file = tokio::fs::File::create(path).await.map_err(AppError::internal)?;
     let mut hasher = sha2::Sha256::new();
     let mut size: u64 = 0;
     let mut head = Vec::with_capacity(16);
@@ -147,17 +142,17 @@ where
             head.extend_from_slice(&data[..take]);
         }
         hasher.update(data);
-        file.write_all(data).await.map_err(AppError::internal)?;
+        sink.write(data).await?;
     }
-    file.sync_all().await.map_err(AppError::internal)?;
+    sink.finish().await?;
     Ok((size, hasher.finalize().to_vec(), head))
 }
 
-/// A stored upload, to serve: where its bytes are and what type they are.
-#[derive(Debug)]
+/// A stored upload, to serve: its bytes as they are read, its type and its length.
 pub struct StoredFile {
-    pub path: PathBuf,
+    pub body: BoxStream<'static, AppResult<Vec<u8>>>,
     pub content_type: String,
+    pub size_bytes: u64,
 }
 
 /// An upload of the account, for a member who may view the account.
@@ -171,18 +166,18 @@ pub async fn media_file(
     authorize(s, ctx, who, account_id, Need::Capability(Capability::AccountView)).await?;
     let row =
         s.store.media_upload(media_id).await?.filter(|m| m.account_id == *account_id).ok_or(AppError::NotFound)?;
-    Ok(StoredFile { path: media_dir(s).join(&row.id), content_type: row.content_type })
+    Ok(StoredFile {
+        body: MediaStorage::of(s).read(&row.id),
+        content_type: row.content_type,
+        size_bytes: u64::try_from(row.size_bytes).unwrap_or(0),
+    })
 }
 
 /// Resolves a post's media URL within the post's account: `Some` for a file uploaded to that
 /// account, `None` for an external URL. A URL that names Steward's media but not an upload of
 /// this account is refused, so a post never carries, and publishing never sends, another
 /// account's file.
-pub async fn stored_media(
-    state: &Services,
-    account_id: &AccountId,
-    url: &str,
-) -> AppResult<Option<(MediaUploadRow, PathBuf)>> {
+pub async fn stored_media(state: &Services, account_id: &AccountId, url: &str) -> AppResult<Option<MediaUploadRow>> {
     let prefix = format!("{}/api/v1/accounts/", state.settings.public_url.trim_end_matches('/'));
     let Some(rest) = url.strip_prefix(&prefix) else { return Ok(None) };
     let foreign = || AppError::validation("media", "names a file that was not uploaded to this account");
@@ -191,14 +186,12 @@ pub async fn stored_media(
         return Err(foreign());
     }
     match state.store.media_upload(media_id).await? {
-        Some(row) if row.account_id == *account_id => {
-            let path = media_dir(state).join(&row.id);
-            Ok(Some((row, path)))
-        }
+        Some(row) if row.account_id == *account_id => Ok(Some(row)),
         _ => Err(foreign()),
     }
 }
 
-pub fn media_dir(state: &Services) -> PathBuf {
-    state.settings.data_dir.join("media")
+/// The whole of a stored upload, for a platform call that sends it in one request body.
+pub async fn media_bytes(state: &Services, row: &MediaUploadRow) -> AppResult<Vec<u8>> {
+    MediaStorage::of(state).read_all(&row.id, usize::try_from(row.size_bytes).unwrap_or(0)).await
 }

@@ -3,6 +3,8 @@
 //! Invariants 5 and 7).
 pub mod drafts;
 pub mod media;
+pub mod media_storage;
+pub mod needs_you;
 pub mod review;
 pub mod rules;
 pub mod scheduling;

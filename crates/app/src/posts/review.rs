@@ -6,11 +6,13 @@ use steward_domain::audit::Action;
 use steward_domain::capability::Capability;
 use steward_domain::ids::PostId;
 use steward_domain::post::{PostAction, PostState};
+use steward_domain::status::NotificationKind;
 use steward_store::NewPostComment;
 use utoipa::ToSchema;
 
 use crate::actor::{Ctx, Principal};
 use crate::error::{AppError, AppResult};
+use crate::notifications;
 use crate::posts::rules::approval_rules;
 use crate::posts::view::{CommentView, PostView, comment_view, current};
 use crate::posts::workflow::{decide, load, simple_transition, store_step, target};
@@ -22,7 +24,7 @@ pub const MAX_COMMENT_CHARS: usize = 5_000;
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ApproveRequest {
     /// The version being approved: must be the post's current version.
-    #[schema(minimum = 0, maximum = 9_007_199_254_740_991_i64)]
+    #[schema(minimum = 0, maximum = 4_294_967_295_i64)]
     pub version: i64,
 }
 
@@ -80,6 +82,26 @@ pub async fn approve_post(
             store_step(tx, &send, &who.user_id, now).await?;
             to_state = send.step.state;
         }
+        if d.from == PostState::InReview && matches!(to_state, PostState::Approved | PostState::Scheduled) {
+            let now_words = if to_state == PostState::Scheduled { " It goes out now." } else { "" };
+            let text = format!(
+                "{} approved your post for {}: “{}”.{now_words}",
+                who.display_name,
+                notifications::account_words(&access.account),
+                notifications::excerpt(&d.post.text)
+            );
+            notifications::tell_author(
+                tx,
+                &access.account,
+                post_id,
+                &d.post.author_id,
+                Some(&who.user_id),
+                NotificationKind::Approved,
+                &text,
+                now,
+            )
+            .await?;
+        }
         let rules = approval_rules(&access.account);
         let audit = Audit::on_account(&d.post.account_id, Action::PostApprove).target(target(post_id)).detail(json!({
             "post_id": post_id,
@@ -95,6 +117,7 @@ pub async fn approve_post(
         Ok((to_state == PostState::Scheduled, audit))
     })
     .await?;
+    notifications::mail_after_commit(s).await;
     if sends_reply {
         s.scheduler.wake();
     }
@@ -127,6 +150,23 @@ pub async fn request_changes(
             now,
         })
         .await?;
+        let text = format!(
+            "{} asked for changes to your post for {}: {}",
+            who.display_name,
+            notifications::account_words(&access.account),
+            notifications::excerpt(&comment)
+        );
+        notifications::tell_author(
+            tx,
+            &access.account,
+            post_id,
+            &d.post.author_id,
+            Some(&who.user_id),
+            NotificationKind::ChangesRequested,
+            &text,
+            now,
+        )
+        .await?;
         let audit =
             Audit::on_account(&d.post.account_id, Action::PostRequestChanges).target(target(post_id)).detail(json!({
                 "post_id": post_id,
@@ -139,6 +179,7 @@ pub async fn request_changes(
         Ok(((), audit))
     })
     .await?;
+    notifications::mail_after_commit(s).await;
     current(s, &access.account, post_id).await
 }
 

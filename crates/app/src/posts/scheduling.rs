@@ -13,12 +13,14 @@ use steward_domain::capability::Capability;
 use steward_domain::ids::PostId;
 use steward_domain::pace;
 use steward_domain::post::PostAction;
+use steward_domain::status::NotificationKind;
 use steward_domain::windows::Window;
 use utoipa::ToSchema;
 
 use crate::actor::{Ctx, Principal};
 use crate::authz::AccountAccess;
 use crate::error::{AppError, AppResult};
+use crate::notifications;
 use crate::posts::rules::check_pace;
 use crate::posts::view::{PostView, current};
 use crate::posts::workflow::{decide, load, simple_transition, store_step, target};
@@ -126,6 +128,25 @@ async fn schedule_at(
             });
         }
         store_step(tx, &d, &who.user_id, now).await?;
+        let when =
+            if audit_action == Action::PostPublishNow { "to go out now".to_string() } else { format!("for {at}") };
+        let text = format!(
+            "{} scheduled your post for {} {when}: “{}”",
+            who.display_name,
+            notifications::account_words(&access.account),
+            notifications::excerpt(&d.post.text)
+        );
+        notifications::tell_author(
+            tx,
+            &access.account,
+            post_id,
+            &d.post.author_id,
+            Some(&who.user_id),
+            NotificationKind::Scheduled,
+            &text,
+            now,
+        )
+        .await?;
         let audit = Audit::on_account(&d.post.account_id, audit_action).target(target(post_id)).detail(json!({
             "post_id": post_id,
             "version": d.post.version,
@@ -136,6 +157,7 @@ async fn schedule_at(
         Ok((access, audit))
     })
     .await?;
+    notifications::mail_after_commit(s).await;
     // Something may now be due sooner than the worker thought: it looks again.
     s.scheduler.wake();
     current(s, &access.account, post_id).await

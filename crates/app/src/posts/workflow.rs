@@ -14,6 +14,7 @@ use steward_store::{PostRow, PostStateWrite, ScheduleWrite, StoreError, Tx};
 use crate::actor::{Ctx, Principal};
 use crate::authz::{AccountAccess, Need, authorize};
 use crate::error::{AppError, AppResult};
+use crate::notifications;
 use crate::posts::rules::{approval_rules, counting_approvals};
 use crate::services::Services;
 use crate::usecase::{Audit, audited};
@@ -142,6 +143,18 @@ pub(crate) async fn simple_transition(
     audited(s, ctx, &who.actor(), async |tx| {
         let d = decide(tx, &access, post_id, &action, now).await?;
         store_step(tx, &d, &who.user_id, now).await?;
+        if d.step.state == PostState::InReview && d.from != PostState::InReview {
+            notifications::tell_reviewers(
+                tx,
+                &access.account,
+                post_id,
+                &d.post.author_id,
+                &who.display_name,
+                &d.post.text,
+                now,
+            )
+            .await?;
+        }
         let audit = Audit::on_account(&d.post.account_id, audit_action).target(target(post_id)).detail(json!({
             "post_id": post_id,
             "version": d.post.version,
@@ -151,5 +164,6 @@ pub(crate) async fn simple_transition(
         Ok(((), audit))
     })
     .await?;
+    notifications::mail_after_commit(s).await;
     Ok(access)
 }

@@ -244,3 +244,32 @@ async fn threads_replies_and_counts() {
     assert_eq!((v.like_count, v.reply_count, v.repost_count, v.quote_count), (Some(5), Some(1), Some(2), Some(1)));
     assert_eq!(bluesky::get_profile_view(&c, &d.base, &s).await.unwrap().followers_count, Some(42));
 }
+
+#[tokio::test]
+async fn a_reply_is_hidden_through_the_posts_threadgate() {
+    let d = BlueskyDouble::start(Config::default()).await.unwrap();
+    let (c, s) = (client(), login(&d).await);
+    let root = bluesky::create_post(&c, &d.base, &s, &post("Ask me", "3kgate0000001")).await.unwrap();
+    let bob = d.reply_from("did:plc:bob", "bob.test", &root.uri, "Spam").unwrap();
+    let carol = d.reply_from("did:plc:carol", "carol.test", &bob, "More spam").unwrap();
+    assert!(bluesky::hidden_replies(&c, &d.base, &s, &root.uri).await.unwrap().is_empty());
+
+    let at = "2026-03-01T12:05:00.000Z";
+    bluesky::hide_reply(&c, &d.base, &s, &bob, at).await.unwrap();
+    bluesky::hide_reply(&c, &d.base, &s, &carol, at).await.unwrap();
+    bluesky::hide_reply(&c, &d.base, &s, &carol, at).await.unwrap();
+    assert_eq!(bluesky::hidden_replies(&c, &d.base, &s, &root.uri).await.unwrap(), [bob.clone(), carol.clone()]);
+    let gates: Vec<_> = d.records().into_iter().filter(|r| r.collection == bluesky::THREADGATE_COLLECTION).collect();
+    assert_eq!(gates.len(), 1, "one threadgate per post");
+    assert_eq!(gates[0].rkey, "3kgate0000001", "under the post's own record key");
+    assert_eq!(gates[0].value["post"], serde_json::json!(root.uri));
+    assert!(gates[0].value.get("allow").is_none(), "who may reply is left as it was: anyone");
+    let puts: Vec<_> = d.requests().into_iter().filter(|r| r.path == "/xrpc/com.atproto.repo.putRecord").collect();
+    assert_eq!(puts.len(), 2, "hiding a hidden reply again writes nothing");
+    let second: serde_json::Value = serde_json::from_str(&puts[1].body).unwrap();
+    assert!(second["swapRecord"].is_string(), "the second write compares and swaps: {second}");
+
+    // A post that is not a reply has nothing to hide it under.
+    let err = bluesky::hide_reply(&c, &d.base, &s, &root.uri, at).await.unwrap_err();
+    assert!(matches!(&err, ConnectorError::Rejected(m) if m.contains("not a reply")), "{err:?}");
+}

@@ -638,3 +638,37 @@ async fn rest_server_errors_timeouts_and_bad_tokens() {
     let err = linkedin::create_post(&client, &app(&d), V, &tokens.access_token, &me(), "b", None).await.unwrap_err();
     assert!(matches!(&err, ConnectorError::Unauthorized(m) if m.contains("REVOKED_ACCESS_TOKEN")), "{err:?}");
 }
+
+#[tokio::test]
+async fn a_page_admin_deletes_comments_on_the_pages_posts_and_their_replies() {
+    let d = LinkedInDouble::start(Config::default()).await.unwrap();
+    let tokens = connect_with(&d, linkedin::ORGANIZATION_SCOPES).await;
+    d.set_organization_role(SUB, ORG, "ADMINISTRATOR");
+    let client = http::client().unwrap();
+    let (a, token) = (app(&d), tokens.access_token.as_str());
+    let post = linkedin::create_post(&client, &a, V, token, ORG, "Page news", None).await.unwrap().external_id;
+    let troll = d.comment_from("urn:li:person:troll", &post, None, "Spam spam").unwrap();
+    d.comment_from("urn:li:person:fan", &post, Some(&troll), "Please stop").unwrap();
+    let kept = d.comment_from("urn:li:person:fan", &post, None, "Nice").unwrap();
+    assert_eq!(linkedin::comment_id_of(&troll), troll.rsplit_once(',').map(|(_, id)| id.trim_end_matches(')')));
+
+    // A member acting as themselves may not delete someone else's comment on the Page's post.
+    let err = linkedin::delete_comment(&client, &a, V, token, &me(), &post, &troll).await.unwrap_err();
+    assert!(matches!(&err, ConnectorError::Rejected(m) if m.contains("ACCESS_DENIED")), "{err:?}");
+    linkedin::delete_comment(&client, &a, V, token, ORG, &post, &troll).await.unwrap();
+    let call = d.requests().into_iter().rfind(|r| r.method == "DELETE").unwrap();
+    assert!(call.path.starts_with("/rest/socialActions/"), "{}", call.path);
+    assert!(call.path.ends_with(&format!("/comments/{}", linkedin::comment_id_of(&troll).unwrap())), "{}", call.path);
+    assert_eq!(call.query, format!("actor={}", linkedin::encode_urn(ORG)));
+    assert_eq!(call.header("linkedin-version"), Some(V));
+    let left: Vec<String> = d.comments().into_iter().map(|c| c.urn).collect();
+    assert_eq!(left, [kept], "the comment and its reply are gone");
+    // An analyst of the Page may not.
+    let other = linkedin::create_post(&client, &a, V, token, ORG, "More news", None).await.unwrap().external_id;
+    let c = d.comment_from("urn:li:person:troll", &other, None, "Again").unwrap();
+    d.set_organization_role(SUB, "urn:li:organization:77", "ANALYST");
+    let err = linkedin::delete_comment(&client, &a, V, token, "urn:li:organization:77", &other, &c).await.unwrap_err();
+    assert!(matches!(&err, ConnectorError::Rejected(m) if m.contains("ACCESS_DENIED")), "{err:?}");
+    let err = linkedin::delete_comment(&client, &a, V, token, ORG, &other, "urn:li:share:1").await.unwrap_err();
+    assert!(matches!(err, ConnectorError::Rejected(_)), "not a comment URN: {err:?}");
+}

@@ -259,3 +259,33 @@ async fn private_instances_are_refused_unless_allowed() {
     assert!(matches!(&err, ConnectorError::Rejected(m) if m.contains("non-public")), "{err:?}");
     assert!(d.requests().is_empty(), "nothing was sent");
 }
+
+#[tokio::test]
+async fn a_replys_author_is_muted_or_blocked_with_their_scopes() {
+    let d = MastodonDouble::start(Config::default()).await.unwrap();
+    let (app, token) = connect(&d).await;
+    let c = client();
+    let posted = mastodon::post_status(&c, &app.instance, &token, &draft("Hello", "k-mod-1")).await.unwrap();
+    let reply = d.reply_from("troll", &posted.id, "Boo").unwrap();
+    let (author, acct) = mastodon::status_author(&c, &app.instance, &token, &reply).await.unwrap();
+    assert_eq!(acct, "troll");
+    let r = mastodon::mute_or_block(&c, &app.instance, &token, &author, false).await.unwrap();
+    assert!(r.muting && !r.blocking, "{r:?}");
+    let r = mastodon::mute_or_block(&c, &app.instance, &token, &author, true).await.unwrap();
+    assert!(r.muting && r.blocking, "{r:?}");
+    assert_eq!(d.muted_and_blocked_by("olivia"), (vec!["troll".to_string()], vec!["troll".to_string()]));
+    let call = d.requests().into_iter().rfind(|r| r.method == "POST").unwrap();
+    assert_eq!(call.path, format!("/api/v1/accounts/{author}/block"));
+    let err = mastodon::mute_or_block(&c, &app.instance, &token, "999", true).await.unwrap_err();
+    assert!(matches!(err, ConnectorError::Rejected(_)), "{err:?}");
+
+    // A token granted before Steward asked for the mute and block scopes is refused.
+    let old =
+        mastodon::register_app(&c, &d.base, "Old Steward", REDIRECT, "read write:statuses", None, true).await.unwrap();
+    let verifier = pkce::new_verifier();
+    let url = mastodon::authorize_url(&old, "read write:statuses", "st-2", &pkce::challenge_s256(&verifier)).unwrap();
+    let code = param(&follow(&url).await, "code").unwrap();
+    let narrow = mastodon::exchange_code(&c, &old, &code, &verifier, 0).await.unwrap().access_token.clone();
+    let err = mastodon::mute_or_block(&c, &app.instance, &narrow, &author, false).await.unwrap_err();
+    assert!(!matches!(err, ConnectorError::Transient(_)), "refused for good: {err:?}");
+}

@@ -1,9 +1,12 @@
 //! The signed-in user's own things (`/api/v1/me/*`): profile, 2FA, sessions and access
 //! tokens — the use cases of `steward_app::identity`. (Their activity and alert preferences
 //! are in `activity` and `alerts`.)
+use axum::body::Body;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use steward_app::identity::leaving::{self, DeleteMeRequest};
 use steward_app::identity::password::{self, ChangePasswordRequest};
 use steward_app::identity::sessions::{self, RevokeAllRequest, SessionView};
 use steward_app::identity::tokens::{self, CreateTokenRequest, CreatedToken, TokenView};
@@ -14,14 +17,15 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::api::Page;
-use crate::auth::{AuthVia, Principal, SessionPrincipal, csrf_token};
+use crate::auth::{AuthVia, Principal, SessionPrincipal, clear_session_cookie, csrf_token};
 use crate::error::{ApiResult, Json, Path, Problem};
 use crate::request::Ctx;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(me))
+        .routes(routes!(me, delete_me))
+        .routes(routes!(export_me))
         .routes(routes!(change_password))
         .routes(routes!(begin_totp, disable_totp))
         .routes(routes!(confirm_totp))
@@ -168,4 +172,74 @@ pub(crate) async fn revoke_token(
 ) -> ApiResult<StatusCode> {
     tokens::revoke_token(&state, &ctx, &p, &id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The shape of `GET /me/export` (streamed, so described here rather than serialized from it).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct PersonalExportDoc {
+    /// `steward.personal-export.v1`.
+    format: String,
+    exported_at: String,
+    #[schema(value_type = Object)]
+    user: serde_json::Value,
+    #[schema(value_type = Vec<Object>)]
+    sessions: serde_json::Value,
+    /// Names, scopes and dates of access tokens: never a token or its hash.
+    #[schema(value_type = Vec<Object>)]
+    tokens: serde_json::Value,
+    #[schema(value_type = Vec<Object>)]
+    memberships: serde_json::Value,
+    #[schema(value_type = Vec<Object>)]
+    invitations: serde_json::Value,
+    #[schema(value_type = Vec<Object>)]
+    notifications: serde_json::Value,
+    #[schema(value_type = Vec<Object>)]
+    posts: serde_json::Value,
+    #[schema(value_type = Vec<Object>)]
+    comments: serde_json::Value,
+    /// The caller's own audit events, newest first.
+    #[schema(value_type = Vec<Object>)]
+    activity: serde_json::Value,
+}
+
+#[utoipa::path(get, path = "/me/export", tag = "me",
+    responses((status = 200, content_type = "application/json", body = PersonalExportDoc,
+        description = "everything Steward holds about the caller, streamed: `user`, `sessions`, `tokens` (never a secret or hash), \
+            `memberships`, `invitations`, `notifications`, `posts` and `comments` they wrote, and `activity` (their audit events)"),
+        (status = 403, body = Problem, description = "a personal access token")))]
+pub(crate) async fn export_me(
+    State(state): State<AppState>,
+    SessionPrincipal(p): SessionPrincipal,
+) -> ApiResult<Response> {
+    let export = leaving::export_me(&state, &p).await?;
+    let mut resp = Body::from_stream(export.body).into_response();
+    let headers = resp.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers
+        .insert(header::CONTENT_DISPOSITION, HeaderValue::from_static("attachment; filename=\"steward-my-data.json\""));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(resp)
+}
+
+#[utoipa::path(delete, path = "/me", tag = "me", request_body = DeleteMeRequest,
+    responses((status = 204, description = "the user is deleted; every session and token ended"),
+        (status = 401, body = Problem, description = "totp-required: 2FA is on and no code was given"),
+        (status = 403, body = Problem, description = "the password or the code is wrong, or a personal access token"),
+        (status = 409, body = Problem, description = "the caller still owns social accounts"),
+        (status = 422, body = Problem),
+        (status = 429, body = Problem, description = "too many wrong passwords or codes; see Retry-After"),
+        (status = 503, body = Problem, description = "busy: too many password hashes at once (Retry-After)")))]
+pub(crate) async fn delete_me(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    SessionPrincipal(p): SessionPrincipal,
+    Json(body): Json<DeleteMeRequest>,
+) -> ApiResult<Response> {
+    leaving::delete_me(&state, &ctx, &p, body).await?;
+    let mut resp = StatusCode::NO_CONTENT.into_response();
+    if let Ok(v) = clear_session_cookie(&state).parse() {
+        resp.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    Ok(resp)
 }

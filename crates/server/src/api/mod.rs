@@ -8,6 +8,7 @@ pub mod identity;
 pub mod lockdown;
 pub mod me;
 pub mod members;
+pub mod notifications;
 pub mod ops;
 pub mod posts;
 

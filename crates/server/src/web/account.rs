@@ -16,6 +16,11 @@ use steward_app::accounts::rules::{self, AcceptRulesRequest};
 use steward_app::accounts::settings::{self, SettingsRequest};
 use steward_app::accounts::view::{AccountView, account_view, list_accounts};
 use steward_app::members::membership;
+use steward_app::posts::needs_you::{AccountNeeds, needs_you};
+
+use crate::web::confirm::{Confirm, ask, ask_again, confirmed};
+use crate::web::time::zones_datalist;
+use crate::web::words::{account_status, hold_sentence, label_of, membership_status};
 
 use crate::error::{ApiError, Path, Query};
 use crate::state::AppState;
@@ -56,6 +61,7 @@ pub fn notice_text(key: Option<&str>) -> Option<String> {
         "revoked" => "Revoked.",
         "others_out" => "Every other session is signed out.",
         "lifted" => "The lockdown is lifted: Steward publishes on this account again.",
+        "deleted" => "The account is deleted from Steward.",
         _ => return None,
     };
     Some(text.into())
@@ -78,6 +84,7 @@ pub fn account_nav(access: &AccountAccess, current: &str) -> AccountNav {
     let id = &access.account.id;
     let mut tabs = vec![("overview", format!("/accounts/{id}"), "Overview")];
     if access.has(Capability::AccountView) {
+        tabs.push(("posts", format!("/accounts/{id}/posts"), "Posts"));
         tabs.push(("calendar", format!("/accounts/{id}/calendar"), "Calendar"));
         tabs.push(("review", format!("/accounts/{id}/review"), "Review queue"));
     }
@@ -114,6 +121,17 @@ pub struct AccountCard {
     pub rules_pending: bool,
     /// Posts in review the viewer could approve (0 when they do not approve posts here).
     pub awaiting_approval: i64,
+    pub status: &'static str,
+    pub my_status: &'static str,
+}
+
+/// A line of "needs you": what waits, where it is, and why.
+pub struct NeedLine {
+    pub href: String,
+    pub what: String,
+    pub account: String,
+    /// The request for changes, or why the post was held.
+    pub detail: Option<String>,
 }
 
 #[derive(Template)]
@@ -122,6 +140,44 @@ struct HomePage {
     layout: Layout,
     accounts: Vec<AccountCard>,
     unread_alerts: usize,
+    needs_you: Vec<NeedLine>,
+}
+
+fn need_lines(needs: &[AccountNeeds]) -> Vec<NeedLine> {
+    let mut lines = Vec::new();
+    // Unread notifications join this list first once Steward has them (a line each, or one
+    // line with their count and a link), before the posts below.
+    for n in needs {
+        if n.to_review > 0 {
+            lines.push(NeedLine {
+                href: format!("/accounts/{}/review", n.account_id),
+                what: if n.to_review == 1 {
+                    "1 post is waiting for your approval".into()
+                } else {
+                    format!("{} posts are waiting for your approval", n.to_review)
+                },
+                account: n.account_name.clone(),
+                detail: None,
+            });
+        }
+        for b in &n.sent_back {
+            lines.push(NeedLine {
+                href: format!("/posts/{}", b.post_id),
+                what: format!("Changes requested on \u{201c}{}\u{201d}", label_of(b.title.as_deref(), &b.text)),
+                account: n.account_name.clone(),
+                detail: Some(format!("{} asked: {}", b.requested_by, b.request)),
+            });
+        }
+        for h in &n.held {
+            lines.push(NeedLine {
+                href: format!("/posts/{}", h.post_id),
+                what: format!("Held: \u{201c}{}\u{201d}", label_of(h.title.as_deref(), &h.text)),
+                account: n.account_name.clone(),
+                detail: Some(hold_sentence(h.reason.map(|r| r.as_str()).unwrap_or("")).to_string()),
+            });
+        }
+    }
+    lines
 }
 
 pub async fn home(
@@ -130,29 +186,22 @@ pub async fn home(
     Query(q): Query<NoticeQuery>,
 ) -> Result<Response, PageError> {
     let views = list_accounts(&state, &viewer.principal).await.or_page(&viewer)?;
-    let mut accounts = Vec::with_capacity(views.len());
-    for view in views {
-        let approves = view.my_status == "active" && view.my_capabilities.contains(&Capability::PostsApprove.as_str());
-        let awaiting_approval = if approves {
-            state
-                .store
-                .count_awaiting_approval(&AccountId::new(view.id.to_string()), &viewer.principal.user_id)
-                .await
-                .or_page(&viewer)?
-        } else {
-            0
-        };
-        accounts.push(AccountCard {
+    let needs = needs_you(&state, &viewer.ctx(), &viewer.principal).await.or_page(&viewer)?;
+    let accounts = views
+        .into_iter()
+        .map(|view| AccountCard {
             platform: platform_name(&view.platform),
             rules_pending: view.my_role != "owner" && view.rules.version > view.rules.accepted_version,
-            awaiting_approval,
+            awaiting_approval: needs.iter().find(|n| n.account_id == view.id).map_or(0, |n| n.to_review),
+            status: account_status(&view.status),
+            my_status: membership_status(&view.my_status),
             view,
-        });
-    }
+        })
+        .collect();
     let unread_alerts = steward_app::alerts::inbox::unread_count(&state, &viewer.principal).await.or_page(&viewer)?;
     let mut layout = viewer.layout("My accounts");
     layout.notice = notice_text(q.notice.as_deref());
-    Ok(render(StatusCode::OK, &HomePage { layout, accounts, unread_alerts }))
+    Ok(render(StatusCode::OK, &HomePage { layout, accounts, unread_alerts, needs_you: need_lines(&needs) }))
 }
 
 #[derive(Template)]
@@ -162,6 +211,8 @@ struct OverviewPage {
     id: String,
     view: AccountView,
     platform: String,
+    status: &'static str,
+    my_status: &'static str,
     oauth: bool,
     created: Html,
     abilities: Vec<&'static str>,
@@ -199,6 +250,8 @@ async fn overview_page(
     Ok(OverviewPage {
         id: id.to_string(),
         platform: platform_name(&view.platform),
+        status: account_status(&view.status),
+        my_status: membership_status(&view.my_status),
         oauth: platform::platform(&view.platform).is_some_and(|p| p.connect == platform::ConnectMethod::Oauth),
         created: crate::web::time::when(&view.created_at, &zone, viewer.tz.as_ref()),
         abilities,
@@ -297,6 +350,7 @@ struct SettingsPage {
     forced_owner_approval: bool,
     /// Deleting the account (the owner only), which asks for the password again.
     delete: Option<Form>,
+    zones: Html,
 }
 
 async fn settings_view(
@@ -318,6 +372,7 @@ async fn settings_view(
         form: Form::new("settings", &viewer.csrf),
         forced_owner_approval,
         delete,
+        zones: zones_datalist(),
     };
     Ok((page, view))
 }
@@ -411,24 +466,54 @@ pub async fn settings_submit(
     })
 }
 
-/// Deletes the account once the owner has given their password (and code) again, through the
-/// same use case as `DELETE /api/v1/accounts/{id}`; a refusal shows by the form.
+/// What deleting the account asks, with the password (and code) fields.
+fn delete_question(id: &str, name: &str, form: Form) -> Confirm {
+    Confirm {
+        heading: format!("Delete {name}?"),
+        question: format!("Delete {name} from Steward for good?"),
+        details: vec![
+            "Its members lose access, its posts and their history are deleted, and the stored platform credential is destroyed. This cannot be undone.".into(),
+            "Enter your password again (and your two-factor code when it is on).".into(),
+        ],
+        action: format!("/accounts/{id}/delete"),
+        keep: Vec::new(),
+        yes: "Yes, delete the account".into(),
+        back: format!("/accounts/{id}/settings"),
+        password: Some(form),
+    }
+}
+
+/// Deletes the account once the owner confirmed and gave their password (and code) again,
+/// through the same use case as `DELETE /api/v1/accounts/{id}`; a refusal shows by the form.
 pub async fn delete_submit(
     State(state): State<AppState>,
     viewer: Viewer,
     Path(id): Path<AccountId>,
     data: FormData,
 ) -> Result<Response, PageError> {
+    if !confirmed(&data)
+        && let Ok(a) = access(&state, &viewer, &id, Need::Capability(Capability::OwnershipTransfer)).await
+    {
+        let form = Form::new("delete", &viewer.csrf);
+        return Ok(ask(&viewer, delete_question(&id, &a.account.display_name, form)));
+    }
     let body =
         DeleteAccountRequest { password: data.get("password").unwrap_or("").to_string(), totp: data.opt("totp") };
     let result = ownership::delete_account(&state, &viewer.ctx(), &viewer.principal, &id, body).await.map_err(ApiError);
     Ok(match result {
-        Ok(()) => see_other("/"),
-        Err(e) => {
-            let (mut page, view) = settings_view(&state, &viewer, &id).await.or_page(&viewer)?;
-            page.form = settings_values(page.form, &view);
-            page.delete = Some(Form::new("delete", &viewer.csrf).failed(&e));
-            render_failed(&page, &e)
-        }
+        Ok(()) => see_other("/?notice=deleted"),
+        Err(e) => match access(&state, &viewer, &id, Need::Capability(Capability::OwnershipTransfer)).await {
+            // The owner gave a wrong password or code: asked again, the error by its field.
+            Ok(a) => {
+                let form = Form::new("delete", &viewer.csrf).failed(&e);
+                ask_again(&viewer, delete_question(&id, &a.account.display_name, form), &e)
+            }
+            Err(_) => {
+                let (mut page, view) = settings_view(&state, &viewer, &id).await.or_page(&viewer)?;
+                page.form = settings_values(page.form, &view);
+                page.delete = Some(Form::new("delete", &viewer.csrf).failed(&e));
+                render_failed(&page, &e)
+            }
+        },
     })
 }

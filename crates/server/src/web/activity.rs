@@ -162,7 +162,6 @@ pub struct EventView {
     pub device: Option<String>,
     pub session: Option<String>,
     pub ip: Option<String>,
-    pub user_agent: Option<String>,
     pub what: String,
     pub action: String,
     pub target: Option<String>,
@@ -222,7 +221,6 @@ fn event_view(
         target: e.target.as_deref().map(|t| target_words(t, account_id, names)),
         denied: e.outcome == "denied",
         ip: e.ip,
-        user_agent: e.user_agent,
         action: e.action,
         detail: e.detail,
     }

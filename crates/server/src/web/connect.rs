@@ -14,6 +14,8 @@ use steward_app::connect::oauth::{ConnectRequest, start_connect};
 
 use crate::error::ApiError;
 use crate::state::AppState;
+use crate::web::html::Html;
+use crate::web::time::zones_datalist;
 use crate::web::{Form, FormData, Layout, OrPage, PageError, Viewer, render, render_failed, see_other};
 
 pub struct OauthPlatform {
@@ -31,6 +33,7 @@ struct ConnectPage {
     sandbox: Form,
     bluesky: Form,
     oauth: Vec<OauthPlatform>,
+    zones: Html,
 }
 
 fn connect_view(viewer: &Viewer) -> ConnectPage {
@@ -39,6 +42,7 @@ fn connect_view(viewer: &Viewer) -> ConnectPage {
         layout: viewer.layout("Connect an account"),
         sandbox: Form::new("sandbox", &viewer.csrf).value("time_zone", zone.clone()),
         bluesky: Form::new("bluesky", &viewer.csrf).value("time_zone", zone),
+        zones: zones_datalist(),
         oauth: PLATFORMS
             .iter()
             .filter(|p| p.connect == ConnectMethod::Oauth)

@@ -47,6 +47,13 @@ impl FromIterator<Html> for Html {
     }
 }
 
+/// A phrase as a label: its first letter capitalized.
+#[must_use]
+pub fn capitalize(phrase: &str) -> String {
+    let mut chars = phrase.chars();
+    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
+}
+
 /// What a capability lets a person do, in words an account owner understands.
 #[must_use]
 pub fn describe_capability(c: Capability) -> &'static str {

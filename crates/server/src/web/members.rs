@@ -20,10 +20,12 @@ use steward_app::members::view::{MemberView, list_invitations, list_members};
 use crate::error::{ApiError, FieldError, Path, Query};
 use crate::state::AppState;
 use crate::web::account::{access, account_nav, account_zone, notice_text};
-use crate::web::html::{Html, describe_capability};
+use crate::web::confirm::{Confirm, ask, confirmed};
+use crate::web::html::{Html, capitalize, describe_capability};
 use crate::web::time::{
     describe_windows, grid_to_windows, local_input_to_rfc3339, rfc3339_to_local_input, when, windows_to_grid,
 };
+use crate::web::words::membership_status;
 use crate::web::{Form, FormData, Layout, OrPage, PageError, Viewer, render, render_failed, see_other};
 use steward_app::authz::{AccountAccess, Need};
 
@@ -33,6 +35,7 @@ pub struct MemberRowView {
     pub windows: String,
     pub manageable: bool,
     pub is_me: bool,
+    pub status: &'static str,
 }
 
 pub struct InvitationRowView {
@@ -87,7 +90,7 @@ fn capability_options(a: &AccountAccess) -> Vec<(String, String)> {
     Capability::ALL
         .iter()
         .filter(|c| !c.is_owner_only() && a.has(**c))
-        .map(|c| (c.as_str().to_string(), format!("{} ({})", describe_capability(*c), c.as_str())))
+        .map(|c| (c.as_str().to_string(), capitalize(describe_capability(*c))))
         .collect()
 }
 
@@ -108,6 +111,7 @@ async fn members_view(state: &AppState, viewer: &Viewer, id: &AccountId) -> Resu
                 windows: member_windows(&m).map_or_else(|| UNREADABLE_WINDOWS.to_string(), |w| describe_windows(&w)),
                 manageable: can_manage && role != Role::Owner && can_manage_role(&a.rights, role),
                 is_me: viewer.principal.user_id == m.user_id,
+                status: membership_status(&m.status),
                 view: m,
             }
         })
@@ -265,11 +269,41 @@ pub async fn resend(
     }
 }
 
+/// The confirmation page for removing a member, when the viewer manages members here (else
+/// the use case answers with its refusal).
+async fn ask_remove(state: &AppState, viewer: &Viewer, id: &AccountId, user_id: &UserId) -> Option<Response> {
+    let a = access(state, viewer, id, Need::Capability(Capability::MembersManage)).await.ok()?;
+    let members = list_members(state, &viewer.ctx(), &viewer.principal, id).await.ok()?;
+    let member = members.into_iter().find(|m| m.user_id == user_id.as_str())?;
+    Some(ask(
+        viewer,
+        Confirm {
+            heading: format!("Remove {}?", member.display_name),
+            question: format!("Remove {} from {}?", member.display_name, a.account.display_name),
+            details: vec![
+                "They lose access at once, on every device; their access tokens for this account stop working.".into(),
+                "Their posts stay. To work here again they need a new invitation.".into(),
+            ],
+            action: format!("/accounts/{id}/members/{user_id}/remove"),
+            keep: Vec::new(),
+            yes: format!("Yes, remove {}", member.display_name),
+            back: format!("/accounts/{id}/members"),
+            password: None,
+        },
+    ))
+}
+
 pub async fn remove(
     State(state): State<AppState>,
     viewer: Viewer,
     Path((id, user_id)): Path<(AccountId, UserId)>,
+    data: FormData,
 ) -> Result<Response, PageError> {
+    if !confirmed(&data)
+        && let Some(page) = ask_remove(&state, &viewer, &id, &user_id).await
+    {
+        return Ok(page);
+    }
     let result = remove_member(&state, &viewer.ctx(), &viewer.principal, &id, &user_id, false).await;
     match result.map_err(ApiError) {
         Ok(()) => Ok(see_other(&format!("/accounts/{id}/members?notice=removed"))),

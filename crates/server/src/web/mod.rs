@@ -13,17 +13,21 @@
 pub mod account;
 pub mod activity;
 pub mod alerts;
+pub mod confirm;
 pub mod connect;
 pub mod error;
 pub mod form;
 pub mod html;
+pub mod leaving;
 pub mod lockdown;
 pub mod members;
+pub mod notifications;
 pub mod posts;
 pub mod reset;
 pub mod security;
 pub mod signin;
 pub mod time;
+pub mod words;
 
 use axum::Router;
 use axum::body::Body;
@@ -36,6 +40,7 @@ use axum::routing::{get, post};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use steward_app::AppError;
+use steward_domain::capability::Capability;
 
 use crate::auth::{AuthVia, CSRF_HEADER, Principal, csrf_token};
 use crate::error::ApiError;
@@ -85,7 +90,7 @@ pub fn router() -> Router<AppState> {
         .route("/accounts/{id}/calendar", get(posts::calendar_page))
         .route("/accounts/{id}/review", get(posts::review_page))
         .route("/accounts/{id}/posts/new", get(posts::new_post_page))
-        .route("/accounts/{id}/posts", post(posts::create_submit))
+        .route("/accounts/{id}/posts", get(posts::posts_page).post(posts::create_submit))
         .route("/posts/{pid}", get(posts::post_page).post(posts::edit_submit))
         .route("/posts/{pid}/submit", post(posts::submit))
         .route("/posts/{pid}/approve", post(posts::approve))
@@ -96,6 +101,7 @@ pub fn router() -> Router<AppState> {
         .route("/posts/{pid}/comments", post(posts::comment))
         .route("/security", get(security::security_page))
         .route("/security/password", post(security::change_password))
+        .route("/security/delete", get(leaving::delete_page).post(leaving::delete_submit))
         .route("/security/totp", post(security::totp_begin))
         .route("/security/totp/confirm", post(security::totp_confirm))
         .route("/security/totp/disable", post(security::totp_disable))
@@ -110,6 +116,8 @@ pub fn router() -> Router<AppState> {
         // Activity, alerts and lockdown.
         .route("/activity", get(activity::my_log))
         .route("/accounts/{id}/activity", get(activity::account_log))
+        .route("/notifications", get(notifications::notifications_page).post(notifications::preferences_submit))
+        .route("/notifications/{id}/read", post(notifications::mark_read))
         .route("/alerts", get(alerts::alerts_page))
         .route("/alerts/ack-all", post(alerts::acknowledge_all))
         .route("/alerts/{id}/ack", post(alerts::acknowledge))
@@ -167,6 +175,8 @@ pub struct Viewer {
     pub meta: RequestMeta,
     pub slot: AuditSlot,
     pub tz: Option<jiff::tz::TimeZone>,
+    /// Unread notifications, for the header (counted up to a hundred).
+    pub unread: i64,
 }
 
 impl Viewer {
@@ -184,6 +194,7 @@ impl Viewer {
             csrf: self.csrf.clone(),
             account: None,
             notice: None,
+            unread: self.unread,
         }
     }
 }
@@ -207,7 +218,9 @@ impl FromRequestParts<AppState> for Viewer {
             device: None,
         });
         let slot = parts.extensions.get::<AuditSlot>().cloned().unwrap_or_default();
-        Ok(Viewer { principal, csrf, meta, slot, tz: viewer_time_zone(&parts.headers) })
+        // The header's count is a courtesy: a failure to count shows none rather than no page.
+        let unread = steward_app::notifications::inbox::unread_count(state, &principal).await.unwrap_or(0);
+        Ok(Viewer { principal, csrf, meta, slot, tz: viewer_time_zone(&parts.headers), unread })
     }
 }
 
@@ -280,12 +293,14 @@ pub struct Layout {
     pub csrf: String,
     pub account: Option<AccountNav>,
     pub notice: Option<String>,
+    /// The viewer's unread notifications (0 for nobody).
+    pub unread: i64,
 }
 
 impl Layout {
     #[must_use]
     pub fn anonymous(title: impl Into<String>) -> Self {
-        Layout { title: title.into(), viewer: None, csrf: String::new(), account: None, notice: None }
+        Layout { title: title.into(), viewer: None, csrf: String::new(), account: None, notice: None, unread: 0 }
     }
 }
 
@@ -396,6 +411,12 @@ pub fn sentence(error: &ApiError) -> String {
         ApiError(AppError::Unauthenticated { .. }) => "Your sign-in has ended; sign in again.".to_string(),
         ApiError(AppError::Forbidden(d)) if d.contains("CSRF") => {
             "This form has expired (you may have signed in again elsewhere); reload the page and try again.".to_string()
+        }
+        // "you do not have `audit.view` on this account": the right in words, not its id.
+        ApiError(AppError::Forbidden(d))
+            if let Some(c) = d.split('`').nth(1).and_then(|id| id.parse::<Capability>().ok()) =>
+        {
+            format!("You may not {} on this account", html::describe_capability(c))
         }
         other => other.describe(),
     };

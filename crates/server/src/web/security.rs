@@ -16,10 +16,12 @@ use steward_domain::capability::Capability;
 use crate::error::{ApiError, FieldError, Path};
 use crate::state::AppState;
 use crate::web::account::notice_text;
-use crate::web::html::Html;
+use crate::web::confirm::{Confirm, ask, confirmed};
+use crate::web::html::{Html, capitalize, describe_capability};
 use crate::web::signin::signed_out_to;
 use crate::web::time::{local_input_to_rfc3339, when_mine};
 use crate::web::{Form, FormData, Layout, OrPage, PageError, Viewer, render, render_failed, see_other};
+use std::str::FromStr;
 
 pub struct SessionRow {
     pub id: String,
@@ -143,7 +145,14 @@ async fn security_view(state: &AppState, viewer: &Viewer) -> Result<SecurityPage
                 (a, c) => format!(
                     "{}{}",
                     a.as_ref().map(|a| format!("{} account(s) ", a.len())).unwrap_or_default(),
-                    c.as_ref().map(|c| c.join(", ")).unwrap_or_default()
+                    c.as_ref()
+                        .map(|c| c
+                            .iter()
+                            .map(|id| Capability::from_str(id)
+                                .map_or("a right this server no longer knows", describe_capability))
+                            .collect::<Vec<_>>()
+                            .join(", "))
+                        .unwrap_or_default()
                 ),
             },
             expires: t.expires_at.as_deref().map_or_else(|| Html::text("never"), |e| when_mine(e, tz)),
@@ -168,7 +177,10 @@ async fn security_view(state: &AppState, viewer: &Viewer) -> Result<SecurityPage
         sessions_form: Form::new("sessions", &viewer.csrf),
         accounts: my_accounts.into_iter().map(|a| (a.id, format!("{} ({})", a.display_name, a.handle))).collect(),
         scope_options: vec![("read".into(), "read".into()), ("write".into(), "write (includes read)".into())],
-        capabilities: Capability::ALL.iter().map(|c| (c.as_str().to_string(), c.as_str().to_string())).collect(),
+        capabilities: Capability::ALL
+            .iter()
+            .map(|c| (c.as_str().to_string(), capitalize(describe_capability(*c))))
+            .collect(),
     })
 }
 
@@ -292,6 +304,32 @@ pub async fn totp_disable(
 
 pub async fn revoke_all(State(state): State<AppState>, viewer: Viewer, data: FormData) -> Result<Response, PageError> {
     let keep_current = data.get("keep_current") == Some("true");
+    if !keep_current && !confirmed(&data) {
+        let tokens_too = data.checked("include_tokens");
+        let mut details = vec![
+            "Every browser and app signed in as you is signed out, this one too: you sign in again here.".to_string(),
+        ];
+        if tokens_too {
+            details.push("Your access tokens stop working too.".into());
+        }
+        let mut keep = vec![("keep_current".to_string(), "false".to_string())];
+        if tokens_too {
+            keep.push(("include_tokens".into(), "true".into()));
+        }
+        return Ok(ask(
+            &viewer,
+            Confirm {
+                heading: "Log out everywhere?".into(),
+                question: "Log out everywhere?".into(),
+                details,
+                action: "/security/sessions/revoke-all".into(),
+                keep,
+                yes: "Yes, log out everywhere".into(),
+                back: "/security".into(),
+                password: None,
+            },
+        ));
+    }
     let input = RevokeAllRequest { keep_current, include_tokens: data.checked("include_tokens") };
     match sessions::revoke_all_sessions(&state, &viewer.ctx(), &viewer.principal, input).await.map_err(ApiError) {
         Ok(()) if keep_current => Ok(see_other("/security?notice=others_out")),

@@ -71,6 +71,7 @@ fn notice_text(key: Option<&str>) -> Option<String> {
         "signed_out" => "You are signed out.",
         "everywhere" => "You are signed out on every device.",
         "password_reset" => "Your password is set. Sign in with it; every earlier session was signed out.",
+        "deleted" => "Your user is deleted: your sessions, tokens, memberships and settings are gone.",
         _ => return None,
     };
     Some(text.into())

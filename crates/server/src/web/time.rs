@@ -41,6 +41,28 @@ pub fn when(rfc3339: &str, zone: &TimeZone, viewer: Option<&TimeZone>) -> Html {
     Html::escaped(out)
 }
 
+/// The regions of the time-zone database a person picks a city in (the rest are old aliases).
+const REGIONS: [&str; 9] =
+    ["Africa", "America", "Antarctica", "Asia", "Atlantic", "Australia", "Europe", "Indian", "Pacific"];
+
+/// The time zones to pick from, by region then city (`Europe/Paris`), and UTC: the
+/// suggestions of every time-zone field (`list="zones"`), so typing "Par" offers Paris.
+pub fn zones_datalist() -> Html {
+    static LIST: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        let mut names: Vec<String> = jiff::tz::db()
+            .available()
+            .map(|n| n.as_str().to_string())
+            .filter(|n| n.split_once('/').is_some_and(|(region, _)| REGIONS.contains(&region)))
+            .collect();
+        names.sort();
+        names.dedup();
+        names.push("UTC".into());
+        let options: String = names.iter().map(|n| format!("<option value=\"{}\">", escape(n))).collect();
+        format!("<datalist id=\"zones\">{options}</datalist>")
+    });
+    Html::escaped(LIST.clone())
+}
+
 /// An instant for the viewer's own things (sessions, tokens): their zone, else UTC.
 #[must_use]
 pub fn when_mine(rfc3339: &str, viewer: Option<&TimeZone>) -> Html {

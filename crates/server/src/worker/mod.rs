@@ -3,5 +3,6 @@
 pub mod anchor;
 pub mod deliveries;
 pub mod housekeeping;
+pub mod notifications;
 pub mod publishing;
 pub mod sweeper;

@@ -21,7 +21,7 @@ const B: [u16; 8] = [404, 404, 404, 404, 404, 404, 404, 401];
 
 /// `(endpoint, statuses on A, statuses on B)`, one status per caller in [`CALLERS`] order.
 /// Errors must be problems of the matching type: 401 `unauthenticated`, 403 `forbidden`,
-/// 404 `not-found`.
+/// 404 `not-found`, 409 `conflict` (something the account's platform does not offer).
 #[rustfmt::skip]
 const MATRIX: &[(&str, [u16; 8], [u16; 8])] = &[
     //                                               owner admin edit  mod   anal  view  non-m anon
@@ -41,6 +41,11 @@ const MATRIX: &[(&str, [u16; 8], [u16; 8])] = &[
     ("DELETE /accounts/{id}/members/{user_id}",     [204,  204,  403,  403,  403,  403,  404,  401], B),
     ("GET /accounts/{id}/comments",                 [200,  200,  200,  200,  200,  200,  404,  401], B),
     ("POST /accounts/{id}/comments/{comment_id}/reply", [201, 201, 403,  201,  403,  403,  404,  401], B),
+    // Moderation needs comments.reply; the sandbox offers hiding only (409: not offered).
+    ("POST /accounts/{id}/comments/{comment_id}/hide",  [204, 204, 403,  204,  403,  403,  404,  401], B),
+    ("POST /accounts/{id}/comments/{comment_id}/delete", [409, 409, 403, 409,  403,  403,  404,  401], B),
+    ("POST /accounts/{id}/comments/{comment_id}/mute-author", [409, 409, 403, 409, 403, 403, 404, 401], B),
+    ("POST /accounts/{id}/comments/{comment_id}/block-author", [409, 409, 403, 409, 403, 403, 404, 401], B),
     ("GET /accounts/{id}/analytics",                [200,  200,  200,  403,  200,  403,  404,  401], B),
     // Posts. A post's account is the one whose membership decides; a post on B is
     // not there for anyone here. "another's": written by a separate editor of the account.
@@ -337,6 +342,14 @@ impl World<'_> {
                 let comment = self.follower_comment(account).await;
                 app.post(&format!("{base}/comments/{comment}/reply")).json(json!({"text": "Thank you!"}))
             }
+            "POST /accounts/{id}/comments/{comment_id}/hide"
+            | "POST /accounts/{id}/comments/{comment_id}/delete"
+            | "POST /accounts/{id}/comments/{comment_id}/mute-author"
+            | "POST /accounts/{id}/comments/{comment_id}/block-author" => {
+                let comment = self.follower_comment(account).await;
+                let action = row.rsplit('/').next().unwrap_or_default();
+                app.post(&format!("{base}/comments/{comment}/{action}"))
+            }
             "GET /accounts/{id}/analytics" => app.get(&format!("{base}/analytics")),
             "POST /accounts/{id}/posts" => app.post(&format!("{base}/posts")).json(json!({"text": "hello"})),
             "GET /accounts/{id}/posts" => app.get(&format!("{base}/posts")),
@@ -417,8 +430,9 @@ fn mismatch(r: &Resp, want: u16) -> Option<String> {
         401 => "unauthenticated",
         403 => "forbidden",
         404 => "not-found",
+        409 => "conflict",
         _ if want < 400 => return None,
-        _ => unreachable!("the matrix holds only 2xx, 401, 403 and 404"),
+        _ => unreachable!("the matrix holds only 2xx, 401, 403, 404 and 409"),
     };
     let is_problem = r.header("content-type") == Some("application/problem+json")
         && r.body["type"] == format!("urn:steward:problem:{suffix}")

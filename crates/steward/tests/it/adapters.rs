@@ -105,8 +105,9 @@ both_backends! {
         assert_eq!((r.body["parent_id"].as_str(), r.body["post_id"].as_str()), (Some(c.id.as_str()), Some(id.as_str())));
         app.post(&format!("/api/v1/accounts/{account}/comments/{}/reply", c.id)).auth(&owner)
             .json(json!({"text": "  "})).send().await.assert_problem(422, "validation");
+        // A comment that is not there is a missing resource.
         app.post(&format!("/api/v1/accounts/{account}/comments/nope/reply")).auth(&owner)
-            .json(json!({"text": "Hi"})).send().await.assert_problem(422, "validation");
+            .json(json!({"text": "Hi"})).send().await.assert_problem(404, "not-found");
         let events = app.state.store.audit_events_after(0, 10_000).await.unwrap();
         let replies: Vec<_> = events.iter().filter(|e| e.action == "comments.reply" && e.outcome == "allowed").collect();
         assert_eq!(replies.len(), 1);

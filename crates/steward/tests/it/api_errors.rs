@@ -109,6 +109,57 @@ both_backends! {
         assert_eq!(r.body["errors"][0]["field"], "limit", "{}", r.text);
     }
 
+    async fn requests_the_document_calls_valid_are_refused_only_for_their_real_reason(app: TestApp) {
+        let owner = app.user("exact@example.com").await;
+        let account = sandbox_account(&app, &owner, "@exact").await;
+        let acc = format!("/api/v1/accounts/{account}");
+
+        // A comment that does not exist is a missing resource (404), not an invalid field.
+        let r = app.post(&format!("{acc}/comments/no-such-comment/reply")).auth(&owner).json(json!({"text": "hi"})).send().await;
+        r.assert_problem(404, "not-found");
+
+        // An invalid field is named (422) whatever version `If-Match` names; only a valid edit
+        // against a stale version is 412. Nothing changes either way.
+        let post = app.post(&format!("{acc}/posts")).auth(&owner).json(json!({"text": "first"})).send().await;
+        assert_eq!(post.status, 201, "{}", post.text);
+        let post_id = post.body["id"].as_str().unwrap().to_string();
+        let url = format!("/api/v1/posts/{post_id}");
+        let long_title = "t".repeat(301);
+        let r = app.req(reqwest::Method::PATCH, &url).auth(&owner).header("if-match", "\"1.0\"").json(json!({"title": long_title})).send().await;
+        r.assert_problem(422, "validation");
+        assert_eq!(r.body["errors"][0]["field"], "title", "{}", r.text);
+        let r = app.req(reqwest::Method::PATCH, &url).auth(&owner).header("if-match", "\"1.0\"").json(json!({"title": "fine"})).send().await;
+        r.assert_problem(412, "precondition-failed");
+        let now = app.get(&url).auth(&owner).send().await;
+        assert_eq!((now.body["version"].as_i64(), now.body["text"].as_str()), (Some(1), Some("first")), "{}", now.text);
+
+        // A page's cursor has the grammar the document states; anything else names `cursor`.
+        let second = app.post(&format!("{acc}/posts")).auth(&owner).json(json!({"text": "second"})).send().await;
+        assert_eq!(second.status, 201, "{}", second.text);
+        let page = app.get(&format!("{acc}/posts?limit=1")).auth(&owner).send().await;
+        let cursor = page.body["next_cursor"].as_str().unwrap().to_string();
+        let (at, id) = cursor.split_once('.').unwrap();
+        assert!(at.parse::<i64>().is_ok() && !id.is_empty(), "{cursor}");
+        let next = app.get(&format!("{acc}/posts?limit=1&cursor={cursor}")).auth(&owner).send().await;
+        assert_eq!((next.status, next.body["items"].as_array().map(Vec::len)), (200, Some(1)), "{}", next.text);
+        assert_ne!(next.body["items"][0]["id"], page.body["items"][0]["id"]);
+        let r = app.get(&format!("{acc}/posts?cursor=zzz")).auth(&owner).send().await;
+        r.assert_problem(422, "validation");
+        assert_eq!(r.body["errors"][0]["field"], "cursor", "{}", r.text);
+
+        // Lengths are counted in characters, as the document's `maxLength` counts them.
+        let two_hundred = "é".repeat(200);
+        let ok = app.get(&format!("/api/v1/me/activity?action={two_hundred}")).auth(&owner).send().await;
+        assert_eq!(ok.status, 200, "{}", ok.text);
+        let r = app.get(&format!("/api/v1/me/activity?action={two_hundred}é")).auth(&owner).send().await;
+        r.assert_problem(422, "validation");
+        assert_eq!(r.body["errors"][0]["field"], "action", "{}", r.text);
+        let r = app.post(&format!("{acc}/posts")).auth(&owner)
+            .json(json!({"text": "", "media": [{"kind": "image", "url": format!("https://example.com/{}", "é".repeat(2000))}]}))
+            .send().await;
+        assert_eq!(r.status, 201, "a 2020-character URL is within 2048 characters: {}", r.text);
+    }
+
     async fn health_readiness_and_metrics(app: TestApp) {
         let h = app.get("/healthz").send().await;
         assert_eq!((h.status, h.body["status"].as_str()), (200, Some("ok")));
@@ -136,6 +187,8 @@ async fn openapi_lists_every_route() {
         ("/api/v1/auth/password-reset", "post"),
         ("/api/v1/auth/password-reset/confirm", "post"),
         ("/api/v1/me", "get"),
+        ("/api/v1/me", "delete"),
+        ("/api/v1/me/export", "get"),
         ("/api/v1/me/password", "post"),
         ("/api/v1/me/totp", "post"),
         ("/api/v1/me/totp/confirm", "post"),
@@ -147,6 +200,10 @@ async fn openapi_lists_every_route() {
         ("/api/v1/me/tokens", "get"),
         ("/api/v1/me/tokens/{id}", "delete"),
         ("/api/v1/me/activity", "get"),
+        ("/api/v1/me/notification-preferences", "get"),
+        ("/api/v1/me/notification-preferences", "put"),
+        ("/api/v1/notifications", "get"),
+        ("/api/v1/notifications/{id}/read", "post"),
         ("/api/v1/platforms", "get"),
         ("/api/v1/accounts", "post"),
         ("/api/v1/accounts", "get"),

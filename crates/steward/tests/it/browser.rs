@@ -120,6 +120,14 @@ async fn press(b: &WebDriver, label: &str) {
     left(&before).await;
 }
 
+/// Clicks a button that asks first, then answers yes in the dialog the script opens.
+async fn press_and_confirm(b: &WebDriver, label: &str, yes: &str) {
+    let xpath = format!("//button[starts-with(normalize-space(.), \"{label}\")]");
+    b.find(By::XPath(&xpath)).await.unwrap_or_else(|_| panic!("no button {label:?}")).click().await.expect("press");
+    b.find(By::Css("dialog.confirm[open]")).await.expect("the dialog asks first");
+    press(b, yes).await;
+}
+
 /// Waits until the page an element belonged to has been replaced (a form was submitted).
 async fn left(before: &WebElement) {
     for _ in 0..100 {
@@ -161,6 +169,11 @@ async fn assert_text(b: &WebDriver, expected: &str) {
 /// Screenshots at desktop width and at 360 px (checking nothing overflows sideways there), and
 /// an axe-core run with no serious or critical violation.
 async fn check_page(b: &WebDriver, name: &str) {
+    check_page_at(b, name, 360).await;
+}
+
+/// [`check_page`] with the phone's width given (the screenshot is `<name>-<width>.png`).
+async fn check_page_at(b: &WebDriver, name: &str, phone: u32) {
     let dir = screenshots_dir();
     b.screenshot(&dir.join(format!("{name}.png"))).await.expect("screenshot");
     // Weight without images: the HTML as served plus the stylesheet and the script (no page
@@ -191,13 +204,13 @@ async fn check_page(b: &WebDriver, name: &str) {
     let serious: Vec<&Value> =
         violations.iter().filter(|v| matches!(v["impact"].as_str(), Some("serious" | "critical"))).collect();
     assert!(serious.is_empty(), "axe-core on {name}: {}", serde_json::to_string_pretty(&serious).unwrap());
-    b.set_window_rect(0, 0, 360, 800).await.expect("narrow window");
+    b.set_window_rect(0, 0, phone, 800).await.expect("narrow window");
     let overflow = b
         .execute("return document.documentElement.scrollWidth - document.documentElement.clientWidth;", Vec::new())
         .await
         .expect("measure");
-    assert!(overflow.json().as_i64().unwrap_or(0) <= 0, "{name} scrolls sideways at 360 px");
-    b.screenshot(&dir.join(format!("{name}-360.png"))).await.expect("screenshot 360");
+    assert!(overflow.json().as_i64().unwrap_or(0) <= 0, "{name} scrolls sideways at {phone} px");
+    b.screenshot(&dir.join(format!("{name}-{phone}.png"))).await.expect("phone screenshot");
     b.set_window_rect(0, 0, 1280, 900).await.expect("wide window");
 }
 
@@ -382,7 +395,7 @@ async fn owner_and_editor_story_in_chromium() {
     owner.goto(format!("{base}{account_path}/members")).await.unwrap();
     assert_text(&owner, "mon 09:00–11:00").await;
     assert_text(&owner, "3 a day").await;
-    press(&owner, "Remove").await;
+    press_and_confirm(&owner, "Remove", "Yes, remove").await;
     assert_text(&owner, "The member was removed.").await;
 
     // ... and the editor's very next click is refused.
@@ -453,7 +466,7 @@ async fn log_out_everywhere_ends_every_browser() {
     assert_eq!(path(&phone).await, "/");
     laptop.goto(format!("{base}/security")).await.unwrap();
     assert_text(&laptop, "(this browser)").await;
-    press(&laptop, "Log out everywhere").await;
+    press_and_confirm(&laptop, "Log out everywhere", "Yes, log out everywhere").await;
     assert_text(&laptop, "You are signed out on every device.").await;
     phone.goto(format!("{base}/security")).await.unwrap();
     assert_eq!(path(&phone).await, "/signin", "the other browser's session ended too");
@@ -590,4 +603,111 @@ async fn forgot_password_by_mail_in_chromium() {
     sign_in(&b, &base, "fiona@example.test", "fiona-chose-a-new-passphrase").await;
     assert_eq!(path(&b).await, "/");
     b.quit().await.unwrap();
+}
+
+/// The width of the phone the story was tried on.
+const PHONE: u32 = 390;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn needs_you_posts_review_and_safe_clicks_in_chromium() {
+    let Some(mut driver) = Driver::start().await else { return };
+    let app = TestApp::spawn(Backend::Sqlite).await.expect("app");
+    let base = app.base.clone();
+    // Through the API: an account with an editor who wrote two posts, one with an image.
+    let owner_api = app.user("olivia@example.test").await;
+    let id = crate::helpers::accounts::sandbox_account(&app, &owner_api, "@practice").await;
+    let editor_api = crate::helpers::accounts::member(&app, &owner_api, &id, "eddie@example.test", "editor").await;
+    let png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==";
+    let png = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, png).unwrap();
+    let r = app.post(&format!("/api/v1/accounts/{id}/media")).auth(&editor_api).body("image/png", png).send().await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let image = r.body["url"].as_str().unwrap().to_string();
+    let mut posts = Vec::new();
+    for (text, media) in [
+        ("Spring sale: everything half price until Sunday", serde_json::json!([{"url": image, "kind": "image"}])),
+        ("Our new opening hours are nine to six", serde_json::json!([])),
+    ] {
+        let r = app
+            .post(&format!("/api/v1/accounts/{id}/posts"))
+            .auth(&editor_api)
+            .json(serde_json::json!({"text": text, "media": media}))
+            .send()
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let pid = r.body["id"].as_str().unwrap().to_string();
+        assert_eq!(app.post(&format!("/api/v1/posts/{pid}/submit")).auth(&editor_api).send().await.status, 200);
+        posts.push(pid);
+    }
+
+    // The owner's home leads with what needs them; the queue shows each post with its image.
+    let owner = driver.browser().await;
+    sign_in(&owner, &base, "olivia@example.test", PASSWORD).await;
+    assert_text(&owner, "Needs you").await;
+    assert_text(&owner, "2 posts are waiting for your approval").await;
+    check_page_at(&owner, "home-needs-you", PHONE).await;
+    click(&owner, ".needs a[href$='/review']").await;
+    assert_text(&owner, "Spring sale: everything half price until Sunday").await;
+    let thumb = owner.find(By::Css(".thumbs img")).await.expect("a thumbnail beside the buttons");
+    assert!(thumb.attr("alt").await.unwrap().unwrap_or_default().starts_with("Image 1 of"), "alt text");
+    let loaded = owner.execute("return document.querySelector('.thumbs img').naturalWidth;", Vec::new()).await.unwrap();
+    assert_eq!(loaded.json().as_i64(), Some(1), "the thumbnail is the uploaded image");
+    check_page_at(&owner, "review-queue", PHONE).await;
+    // Changes asked on the second post, from the queue.
+    let summaries = owner.find_all(By::Css("details > summary")).await.unwrap();
+    summaries[0].click().await.unwrap();
+    let field = owner.find(By::Css(format!("#changes-{}", posts[1]))).await.expect("the request form");
+    field.send_keys("Say nine in the morning to six in the evening.").await.unwrap();
+    press(&owner, "Send the request for changes").await;
+    assert_text(&owner, "Changes requested").await;
+
+    // The editor sees the request first on their home and on top of the post.
+    let editor = driver.browser().await;
+    sign_in(&editor, &base, "eddie@example.test", PASSWORD).await;
+    assert_text(&editor, "Changes requested on").await;
+    assert_text(&editor, "olivia asked: Say nine in the morning to six in the evening.").await;
+    check_page_at(&editor, "home-editor-needs-you", PHONE).await;
+    click(&editor, &format!(".needs a[href='/posts/{}']", posts[1])).await;
+    assert_text(&editor, "olivia asked for changes").await;
+    let page = text(&editor).await;
+    assert!(!page.contains("needs 1 approval"), "{page}");
+    check_page_at(&editor, "post-changes-requested", PHONE).await;
+
+    // Every post of the account, filtered to those sent back.
+    click(&editor, "nav.tabs a[href$='/posts']").await;
+    assert_text(&editor, "Spring sale").await;
+    check_page_at(&editor, "posts", PHONE).await;
+    editor.find(By::Css("#filter-state option[value='changes_requested']")).await.unwrap().click().await.unwrap();
+    press(&editor, "Show").await;
+    let list = editor.find(By::Css("ul.posts")).await.expect("the list").text().await.unwrap();
+    assert!(list.contains("opening hours") && !list.contains("Spring sale"), "{list}");
+
+    // Cancelling asks in a dialog; "No" changes nothing, "Yes" cancels.
+    editor.goto(format!("{base}/posts/{}", posts[1])).await.unwrap();
+    let cancel = editor.find(By::XPath("//button[starts-with(normalize-space(.), 'Cancel the post')]")).await.unwrap();
+    cancel.click().await.unwrap();
+    let dialog = editor.find(By::Css("dialog.confirm[open]")).await.expect("the dialog asks first");
+    assert!(dialog.text().await.unwrap().contains("cannot be brought back"));
+    check_page_at(&editor, "confirm-dialog", PHONE).await;
+    editor.find(By::XPath("//dialog//button[normalize-space(.)='No, go back']")).await.unwrap().click().await.unwrap();
+    editor.refresh().await.unwrap();
+    assert_text(&editor, "Draft").await;
+    press_and_confirm(&editor, "Cancel the post", "Yes, cancel the post").await;
+    assert_text(&editor, "The post is cancelled.").await;
+
+    // Without the dialog (no script), the server asks on a page of its own.
+    owner.goto(format!("{base}/accounts/{id}/members")).await.unwrap();
+    owner
+        .execute(
+            "document.querySelectorAll('form[data-confirm]').forEach(f => f.removeAttribute('data-confirm'));",
+            Vec::new(),
+        )
+        .await
+        .unwrap();
+    press(&owner, "Remove").await;
+    assert_text(&owner, "Remove eddie from").await;
+    check_page_at(&owner, "confirm-page", PHONE).await;
+    press(&owner, "Yes, remove eddie").await;
+    assert_text(&owner, "The member was removed.").await;
+    owner.quit().await.unwrap();
+    editor.quit().await.unwrap();
 }

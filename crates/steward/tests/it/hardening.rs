@@ -124,6 +124,39 @@ mod behind_tls {
         assert!(r.header("set-cookie").unwrap().starts_with("__Host-steward_session=;"));
     }
 
+    /// The device cookie is `__Host-` prefixed too, and only that name moves a client to its
+    /// own count: an unprefixed one (which a sibling subdomain could plant) is not read.
+    async fn device_cookie(app: TestApp) {
+        app.register("device@example.test").await;
+        let login = |cookie: Option<&str>, password: &str| {
+            let r = app.post("/api/v1/auth/login").json(json!({"email": "device@example.test", "password": password}));
+            match cookie {
+                Some(c) => r.header("cookie", c),
+                None => r,
+            }
+        };
+        let first = login(None, PASSWORD).send().await;
+        assert_eq!(first.status, 200, "{}", first.text);
+        let set: Vec<&str> = first.headers.get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).collect();
+        assert!(!set.iter().any(|c| c.starts_with("steward_device=")), "{set:?}");
+        let device = set.iter().find(|c| c.starts_with("__Host-steward_device=v1.")).expect("a prefixed device cookie");
+        let attributes: Vec<&str> = device.split(';').map(str::trim).collect();
+        assert!(["Secure", "Path=/", "HttpOnly", "SameSite=Strict"].iter().all(|a| attributes.contains(a)), "{device}");
+        assert!(!device.to_ascii_lowercase().contains("domain="), "{device}");
+        let pair = attributes[0].to_string();
+        let value = pair.trim_start_matches("__Host-steward_device=");
+
+        // Strangers use up the account's limit for unknown clients.
+        for _ in 0..5 {
+            login(None, "not-the-passphrase").send().await.assert_problem(401, "invalid-credentials");
+        }
+        login(None, PASSWORD).send().await.assert_problem(429, "rate-limited");
+        // The same value under the unprefixed name counts as no device at all.
+        login(Some(&format!("steward_device={value}")), PASSWORD).send().await.assert_problem(429, "rate-limited");
+        let back = login(Some(&pair), PASSWORD).send().await;
+        assert_eq!(back.status, 200, "the prefixed device cookie keeps its owner in: {}", back.text);
+    }
+
     fn tls(s: &mut steward_server::Settings) {
         s.public_url = "https://steward.example".into();
     }
@@ -131,6 +164,18 @@ mod behind_tls {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn sqlite() {
         run(TestApp::spawn_with(Backend::Sqlite, tls).await.unwrap()).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn device_cookie_sqlite() {
+        device_cookie(TestApp::spawn_with(Backend::Sqlite, tls).await.unwrap()).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn device_cookie_postgres() {
+        if let Some(app) = TestApp::spawn_with(Backend::Postgres, tls).await {
+            device_cookie(app).await;
+        }
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -348,24 +393,42 @@ mod hashing_budget {
 }
 
 /// The binary starts itself again with glibc's mmap threshold fixed, so each hash's 19 MiB goes
-/// back to the operating system; an operator's own setting is kept.
+/// back to the operating system, and with one malloc arena per core; an operator's own
+/// settings are kept.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_server_runs_with_a_fixed_malloc_mmap_threshold() {
+    // glibc parses GLIBC_TUNABLES in place, ending each `name=value` with a NUL where its `:`
+    // was: the pieces that follow the variable are its later tunables.
     let environ = |pid: u32| {
         let raw = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
-        raw.split(|b| *b == 0)
-            .map(|v| String::from_utf8_lossy(v).into_owned())
-            .find(|v| v.starts_with("GLIBC_TUNABLES="))
+        let entries: Vec<String> = raw.split(|b| *b == 0).map(|v| String::from_utf8_lossy(v).into_owned()).collect();
+        let at = entries.iter().position(|v| v.starts_with("GLIBC_TUNABLES="))?;
+        let rest = entries[at + 1..].iter().take_while(|v| v.starts_with("glibc.")).cloned();
+        Some(std::iter::once(entries[at].clone()).chain(rest).collect::<Vec<_>>().join(":"))
     };
     let dir = tempfile::tempdir().unwrap();
     let server = binary::start(&["serve"], dir.path(), &[]).await;
-    assert_eq!(environ(server.pid()).as_deref(), Some("GLIBC_TUNABLES=glibc.malloc.mmap_threshold=1048576"));
+    let cores = std::thread::available_parallelism().unwrap().get();
+    assert_eq!(
+        environ(server.pid()),
+        Some(format!("GLIBC_TUNABLES=glibc.malloc.mmap_threshold=1048576:glibc.malloc.arena_max={cores}"))
+    );
     assert_eq!(reqwest::get(format!("{}/readyz", server.base)).await.unwrap().status().as_u16(), 200);
+    server.terminate().await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let own = "glibc.malloc.mmap_threshold=4194304:glibc.malloc.arena_max=8";
+    let server = binary::start(&["serve"], dir.path(), &[("GLIBC_TUNABLES", own)]).await;
+    assert_eq!(environ(server.pid()), Some(format!("GLIBC_TUNABLES={own}")), "the operator's values are kept");
     server.terminate().await;
 
     let dir = tempfile::tempdir().unwrap();
     let own = "glibc.malloc.mmap_threshold=4194304";
     let server = binary::start(&["serve"], dir.path(), &[("GLIBC_TUNABLES", own)]).await;
-    assert_eq!(environ(server.pid()), Some(format!("GLIBC_TUNABLES={own}")), "the operator's value is kept");
+    assert_eq!(
+        environ(server.pid()),
+        Some(format!("GLIBC_TUNABLES={own}:glibc.malloc.arena_max={cores}")),
+        "the operator's threshold is kept, the arena limit added"
+    );
     server.terminate().await;
 }

@@ -235,12 +235,17 @@ both_backends! {
         assert!(page.contains(&form) && page.contains("type=\"password\""), "{page}");
         let csrf = html::csrf_in(&page);
         let delete = format!("/accounts/{acc}/delete");
-        let (status, _, body) = html::post_form(&app, &owner.cookie(), &delete, &[("csrf_token", &csrf), ("password", WRONG)]).await;
+        // The first press only asks (a confirmation page); nothing is deleted.
+        let (status, _, body) = html::post_form(&app, &owner.cookie(), &delete, &[("csrf_token", &csrf), ("password", PASSWORD)]).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(body.contains("Yes, delete the account") && body.contains("name=\"confirm\" value=\"yes\""), "{body}");
+        assert_eq!(app.get(&format!("/api/v1/accounts/{acc}")).auth(&owner).send().await.status, 200);
+        let (status, _, body) = html::post_form(&app, &owner.cookie(), &delete, &[("csrf_token", &csrf), ("confirm", "yes"), ("password", WRONG)]).await;
         assert_eq!(status, 403);
         assert!(body.contains("password is wrong"), "{body}");
         assert_eq!(app.get(&format!("/api/v1/accounts/{acc}")).auth(&owner).send().await.status, 200);
-        let (status, location, _) = html::post_form(&app, &owner.cookie(), &delete, &[("csrf_token", &csrf), ("password", PASSWORD)]).await;
-        assert_eq!((status, location.as_str()), (303, "/"));
+        let (status, location, _) = html::post_form(&app, &owner.cookie(), &delete, &[("csrf_token", &csrf), ("confirm", "yes"), ("password", PASSWORD)]).await;
+        assert_eq!((status, location.as_str()), (303, "/?notice=deleted"));
         assert_eq!(app.get(&format!("/api/v1/accounts/{acc}")).auth(&owner).send().await.status, 404);
     }
 

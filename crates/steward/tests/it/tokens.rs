@@ -150,7 +150,7 @@ both_backends! {
         let token = t.body["token"].as_str().unwrap().to_string();
         let csrf = crate::helpers::html::csrf_in(&html);
         let (status, location, _) = crate::helpers::html::post_form(&app, &s.cookie(), "/security/sessions/revoke-all",
-            &[("csrf_token", &csrf), ("keep_current", "false"), ("include_tokens", "true")]).await;
+            &[("csrf_token", &csrf), ("confirm", "yes"), ("keep_current", "false"), ("include_tokens", "true")]).await;
         assert_eq!((status, location.as_str()), (303, "/signin?notice=everywhere"));
         assert_eq!(app.get("/api/v1/me").bearer(&token).send().await.status, 401, "the form revoked the tokens");
         assert_eq!(app.get("/api/v1/me").auth(&s).send().await.status, 401);

@@ -167,7 +167,7 @@ both_backends! {
         assert!(html.contains("Also in review") && !html.contains("/approve"), "{html}");
         let (status, _, html) = post_form(&app, &editor.cookie(), &format!("/posts/{pid}/approve"), &[("csrf_token", &token), ("version", "1")]).await;
         assert_eq!(status, 403, "{html}");
-        assert!(html.contains("posts.approve"), "the refusal says why: {html}");
+        assert!(html.contains("You may not approve posts on this account."), "the refusal says why, in words: {html}");
         let (status, _, _) = post_form(&app, &editor.cookie(), &format!("/posts/{pid}/publish-now"), &[("csrf_token", &token)]).await;
         assert_eq!(status, 403);
         let r = app.get(&format!("/api/v1/posts/{pid}")).auth(&owner).send().await;
@@ -300,7 +300,7 @@ both_backends! {
         let (status, _) = page(&app, &owner, &format!("/accounts/{id}/calendar?date=someday")).await;
         assert_eq!(status, 422);
     }
-    async fn the_review_queue_shows_fifty_posts_a_page(app: TestApp) {
+    async fn the_review_queue_shows_twenty_posts_a_page_with_their_text(app: TestApp) {
         let owner = app.user("olivia@example.test").await;
         let id = sandbox_account(&app, &owner).await;
         let editor = editor_on(&app, &owner, &id).await;
@@ -313,7 +313,7 @@ both_backends! {
         let r = app.post(&format!("/api/v1/invitations/{}/accept", r.body["token"].as_str().unwrap())).auth(&admin).json(json!({})).send().await;
         assert_eq!(r.status, 200, "{}", r.text);
         let mut pids = Vec::new();
-        for i in 0..53 {
+        for i in 0..23 {
             let r = app.post(&format!("/api/v1/accounts/{id}/posts")).auth(&editor).json(json!({"text": format!("Queued {i:02}")})).send().await;
             assert_eq!(r.status, 201, "{}", r.text);
             let pid = r.body["id"].as_str().unwrap().to_string();
@@ -321,24 +321,26 @@ both_backends! {
             assert_eq!(r.status, 200, "{}", r.text);
             pids.push(pid);
         }
-        for (who, pid) in [(&owner, &pids[52]), (&admin, &pids[51]), (&admin, &pids[1])] {
+        for (who, pid) in [(&owner, &pids[22]), (&admin, &pids[21]), (&admin, &pids[1])] {
             let r = app.post(&format!("/api/v1/posts/{pid}/approve")).auth(who).json(json!({"version": 1})).send().await;
             assert_eq!(r.status, 200, "{}", r.text);
         }
         let note_of = |html: &str, label: &str| -> String {
             let at = html.find(&format!(">{label}</a>")).unwrap_or_else(|| panic!("{label} in the queue: {html}"));
             let rest = &html[at..];
-            let br = rest.find("<br>").unwrap() + 4;
-            rest[br..br + rest[br..].find(['<', '\n']).unwrap()].to_string()
+            let p = rest.find("<p class=\"hint\">").unwrap() + "<p class=\"hint\">".len();
+            rest[p..p + rest[p..].find('<').unwrap()].to_string()
         };
         let approve_buttons = |html: &str| html.matches("/approve\"").count();
         let (status, html) = page(&app, &owner, &format!("/accounts/{id}/review")).await;
         assert_eq!(status, 200, "{html}");
-        assert_eq!(approve_buttons(&html), 49, "50 posts, one of them already approved by the owner: {html}");
-        assert!(html.contains("Queued 52") && !html.contains("Queued 02") && !html.contains("Newest posts in review"), "newest first: {html}");
-        assert_eq!(note_of(&html, "Queued 52"), "You approved this version; it needs more approvals.");
-        assert_eq!(note_of(&html, "Queued 51"), "1 approval so far.");
-        assert_eq!(note_of(&html, "Queued 50"), "No approvals yet.");
+        assert_eq!(approve_buttons(&html), 19, "20 posts, one of them already approved by the owner: {html}");
+        assert!(html.contains("Queued 22") && !html.contains("Queued 02") && !html.contains("Newest posts in review"), "newest first: {html}");
+        assert_eq!(note_of(&html, "Queued 22"), "You approved this version; it needs more approvals.");
+        assert_eq!(note_of(&html, "Queued 21"), "1 approval so far.");
+        assert_eq!(note_of(&html, "Queued 20"), "No approvals yet.");
+        // Each post's text is there to read beside its buttons.
+        assert!(html.contains("<div class=\"qtext\">Queued 20</div>"), "{html}");
         let at = html.find("href=\"/accounts/").and_then(|_| html.find("?before=")).expect("a link to the older posts");
         let start = html[..at].rfind('"').unwrap() + 1;
         let next = html[start..at + html[at..].find('"').unwrap()].replace("&#38;", "&");
@@ -374,12 +376,27 @@ both_backends! {
         assert!(html.contains("Needing changes") && html.contains("Changes were requested on your post."), "{html}");
         let (_, html) = page(&app, &editor, &format!("/posts/{pid}")).await;
         assert!(html.contains("requested changes") && html.contains("Softer, please."), "{html}");
+        // The request leads the page, and the post no longer reads as waiting for approvals.
+        let request = html.find("olivia asked for changes").unwrap_or_else(|| panic!("the request on top: {html}"));
+        assert!(request < html.find("What next").unwrap_or(usize::MAX), "{html}");
+        assert!(!html.contains("It needs 1 approval"), "{html}");
+        // The author's home leads with it too, before their accounts.
+        let (_, home) = page(&app, &editor, "/").await;
+        let needs = home.find("Needs you").unwrap_or_else(|| panic!("a needs-you list: {home}"));
+        assert!(needs < home.find("class=\"cards\"").unwrap(), "{home}");
+        assert!(home.contains("Changes requested on") && home.contains("olivia asked: Softer, please."), "{home}");
+        assert!(home.contains(&format!("href=\"/posts/{pid}\"")), "{home}");
         let (status, _, _) = post_form(&app, &editor.cookie(), &format!("/posts/{pid}/comments"), &[("csrf_token", &token), ("body", "Will do.")]).await;
         assert_eq!(status, 303);
         let (_, html) = page(&app, &owner, &format!("/posts/{pid}")).await;
         assert!(html.contains("Will do."), "{html}");
         // The author may cancel their own post; nobody may act on it afterwards.
-        let (status, _, _) = post_form(&app, &editor.cookie(), &format!("/posts/{pid}/cancel"), &[("csrf_token", &token)]).await;
+        let (status, _, html) = post_form(&app, &editor.cookie(), &format!("/posts/{pid}/cancel"), &[("csrf_token", &token)]).await;
+        assert_eq!(status, 200, "the first press asks");
+        assert!(html.contains("Yes, cancel the post"), "{html}");
+        let r = app.get(&format!("/api/v1/posts/{pid}")).auth(&editor).send().await;
+        assert_eq!(r.body["state"], "draft", "asking changed nothing");
+        let (status, _, _) = post_form(&app, &editor.cookie(), &format!("/posts/{pid}/cancel"), &[("csrf_token", &token), ("confirm", "yes")]).await;
         assert_eq!(status, 303);
         let (_, html) = page(&app, &owner, &format!("/posts/{pid}")).await;
         assert!(html.contains("Cancelled") && !html.contains("Publish now") && !html.contains("Save changes"), "{html}");
@@ -415,5 +432,112 @@ both_backends! {
         let (_, html) = page(&app, &moderator, "/accounts/li-dead").await;
         assert!(html.contains("Reconnect this account") && html.contains("Only the account's owner can reconnect it"), "{html}");
         assert!(!html.contains("action=\"/connect/oauth\""), "{html}");
+    }
+}
+
+both_backends! {
+    async fn the_posts_page_lists_every_post_by_state_and_author_a_page_at_a_time(app: TestApp) {
+        let owner = app.user("olivia@example.test").await;
+        let id = sandbox_account(&app, &owner).await;
+        let editor = editor_on(&app, &owner, &id).await;
+        // A draft saved in the browser has a page that lists it.
+        let draft = draft_in_browser(&app, &editor, &id, "Saved for later").await;
+        let (status, html) = page(&app, &editor, &format!("/accounts/{id}")).await;
+        assert_eq!(status, 200);
+        assert!(html.contains(&format!("href=\"/accounts/{id}/posts\"")), "the account links to its posts: {html}");
+        let (status, html) = page(&app, &editor, &format!("/accounts/{id}/posts")).await;
+        assert_eq!(status, 200, "{html}");
+        assert!(html.contains(&format!("href=\"/posts/{draft}\"")) && html.contains("Saved for later"), "{html}");
+        // A post sent back, one in review, one held when due, one cancelled, by either author.
+        let mk = async |who: &Session, text: &str| {
+            let r = app.post(&format!("/api/v1/accounts/{id}/posts")).auth(who).json(json!({"text": text})).send().await;
+            assert_eq!(r.status, 201, "{}", r.text);
+            r.body["id"].as_str().unwrap().to_string()
+        };
+        let back = mk(&editor, "Sent back").await;
+        assert_eq!(app.post(&format!("/api/v1/posts/{back}/submit")).auth(&editor).send().await.status, 200);
+        let r = app.post(&format!("/api/v1/posts/{back}/request-changes")).auth(&owner).json(json!({"comment": "Shorter"})).send().await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let waiting = mk(&editor, "Waiting in review").await;
+        assert_eq!(app.post(&format!("/api/v1/posts/{waiting}/submit")).auth(&editor).send().await.status, 200);
+        let held = mk(&owner, "Held at noon").await;
+        app.raw_sql(&format!("UPDATE posts SET state = 'approved', scheduled_at = NULL, hold_reason = 'pace_exceeded' WHERE id = '{held}'")).await;
+        let gone = mk(&owner, "Called off").await;
+        assert_eq!(app.post(&format!("/api/v1/posts/{gone}/cancel")).auth(&owner).send().await.status, 200);
+
+        let (_, html) = page(&app, &owner, &format!("/accounts/{id}/posts")).await;
+        for text in ["Saved for later", "Sent back", "Waiting in review", "Held at noon", "Called off"] {
+            assert!(html.contains(text), "{text} is listed: {html}");
+        }
+        assert!(html.contains("Held when due") && html.contains("Cancelled") && html.contains("In review"), "states in words: {html}");
+        let shown = |html: &str| ["Saved for later", "Sent back", "Waiting in review", "Held at noon", "Called off"]
+            .into_iter().filter(|t| html.contains(&format!(">{t}</a>"))).collect::<Vec<_>>();
+        let (_, html) = page(&app, &owner, &format!("/accounts/{id}/posts?state=draft")).await;
+        assert_eq!(shown(&html), ["Saved for later", "Sent back"]);
+        let (_, html) = page(&app, &owner, &format!("/accounts/{id}/posts?state=changes_requested")).await;
+        assert_eq!(shown(&html), ["Sent back"]);
+        let (_, html) = page(&app, &owner, &format!("/accounts/{id}/posts?state=held")).await;
+        assert_eq!(shown(&html), ["Held at noon"]);
+        let (_, html) = page(&app, &owner, &format!("/accounts/{id}/posts?state=cancelled")).await;
+        assert_eq!(shown(&html), ["Called off"]);
+        let (_, html) = page(&app, &owner, &format!("/accounts/{id}/posts?author={}", owner.user_id)).await;
+        assert_eq!(shown(&html), ["Held at noon", "Called off"]);
+        let (_, html) = page(&app, &owner, &format!("/accounts/{id}/posts?state=in_review&author={}", editor.user_id)).await;
+        assert_eq!(shown(&html), ["Waiting in review"]);
+        let (status, html) = page(&app, &owner, &format!("/accounts/{id}/posts?state=lost")).await;
+        assert_eq!(status, 422, "{html}");
+
+        // The owner's home: the post to review and the held post come first.
+        let (_, home) = page(&app, &owner, "/").await;
+        let needs = home.find("Needs you").unwrap_or_else(|| panic!("{home}"));
+        assert!(needs < home.find("class=\"cards\"").unwrap(), "{home}");
+        assert!(home.contains("1 post is waiting for your approval") && home.contains("Held: \u{201c}Held at noon\u{201d}"), "{home}");
+        assert!(home.contains("the account&#39;s pace limits") || home.contains("the account's pace limits"), "why it was held: {home}");
+        // The editor may not reschedule the owner's held post: it is not theirs to see on the home.
+        let (_, home) = page(&app, &editor, "/").await;
+        assert!(!home.contains("Held at noon") && home.contains("Sent back"), "{home}");
+
+        // Fifty a page, newest first; the next page follows on.
+        for i in 0..50 {
+            mk(&editor, &format!("Bulk {i:02}")).await;
+        }
+        let (_, html) = page(&app, &owner, &format!("/accounts/{id}/posts?author={}", editor.user_id)).await;
+        assert!(html.contains(">Bulk 49</a>") && html.contains(">Bulk 00</a>") && !html.contains("Waiting in review"), "{html}");
+        let at = html.find("rel=\"next\"").expect("a link to older posts");
+        let start = html[..at].rfind("href=\"").unwrap() + 6;
+        let next = html[start..start + html[start..].find('"').unwrap()].replace("&#38;", "&").replace("&amp;", "&");
+        let (status, html) = page(&app, &owner, &next).await;
+        assert_eq!(status, 200, "{next}: {html}");
+        assert!(html.contains("Waiting in review") && html.contains("Saved for later") && html.contains("Newest posts"), "{html}");
+        assert!(!html.contains(">Bulk 00</a>") && !html.contains("Held at noon"), "the author filter is kept: {html}");
+    }
+
+    async fn cancelling_removing_and_logging_out_everywhere_ask_first(app: TestApp) {
+        let owner = app.user("olivia@example.test").await;
+        let id = sandbox_account(&app, &owner).await;
+        let editor = editor_on(&app, &owner, &id).await;
+        // Removing a member: the first press answers a question and changes nothing.
+        let (_, html) = page(&app, &owner, &format!("/accounts/{id}/members")).await;
+        assert!(html.contains("data-confirm=\"Remove eddie"), "the dialog's question where script runs: {html}");
+        let token = csrf_in(&html);
+        let remove = format!("/accounts/{id}/members/{}/remove", editor.user_id);
+        let (status, _, html) = post_form(&app, &owner.cookie(), &remove, &[("csrf_token", &token)]).await;
+        assert_eq!(status, 200, "{html}");
+        assert!(html.contains("Remove eddie") && html.contains("Yes, remove eddie") && html.contains("No, go back"), "{html}");
+        assert_eq!(app.get(&format!("/api/v1/accounts/{id}")).auth(&editor).send().await.status, 200, "still a member");
+        let (status, location, _) = post_form(&app, &owner.cookie(), &remove, &[("csrf_token", &token), ("confirm", "yes")]).await;
+        assert_eq!((status, location.as_str()), (303, format!("/accounts/{id}/members?notice=removed").as_str()));
+        assert_eq!(app.get(&format!("/api/v1/accounts/{id}")).auth(&editor).send().await.status, 404);
+
+        // Logging out everywhere.
+        let (_, html) = page(&app, &owner, "/security").await;
+        let token = csrf_in(&html);
+        let (status, _, html) = post_form(&app, &owner.cookie(), "/security/sessions/revoke-all", &[("csrf_token", &token), ("keep_current", "false"), ("include_tokens", "true")]).await;
+        assert_eq!(status, 200, "{html}");
+        assert!(html.contains("Yes, log out everywhere") && html.contains("name=\"include_tokens\" value=\"true\""), "{html}");
+        assert_eq!(app.get("/api/v1/me").auth(&owner).send().await.status, 200, "still signed in");
+        let (status, location, _) = post_form(&app, &owner.cookie(), "/security/sessions/revoke-all", &[("csrf_token", &token), ("keep_current", "false"), ("include_tokens", "true"), ("confirm", "yes")]).await;
+        assert_eq!((status, location.as_str()), (303, "/signin?notice=everywhere"));
+        assert_eq!(app.get("/api/v1/me").auth(&owner).send().await.status, 401);
     }
 }

@@ -3,4 +3,5 @@
 //! `STEWARD_TEST_POSTGRES_URL`, and skip without it (fail under `STEWARD_REQUIRE_ALL=1`, as in CI).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod busy;
 mod schema_parity;

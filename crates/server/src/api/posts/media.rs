@@ -1,5 +1,5 @@
 //! Media uploads and downloads over HTTP: the request body is streamed to the use case as it
-//! arrives; a stored file is served with its own type, sandboxed.
+//! arrives; a stored file is streamed back as it is read, with its own type, sandboxed.
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -9,7 +9,7 @@ use steward_app::posts::view::MediaView;
 use steward_domain::ids::AccountId;
 
 use crate::auth::Principal;
-use crate::error::{ApiError, ApiResult, Json, Path, Problem};
+use crate::error::{ApiResult, Json, Path, Problem};
 use crate::request::Ctx;
 use crate::state::AppState;
 
@@ -45,8 +45,8 @@ pub(super) async fn get_media(
     Path((id, media_id)): Path<(AccountId, String)>,
 ) -> ApiResult<Response> {
     let file = media::media_file(&state, &ctx, &principal, &id, &media_id).await?;
-    let bytes = tokio::fs::read(&file.path).await.map_err(ApiError::internal)?;
-    let mut response = Response::new(Body::from(bytes));
+    let mut response = Response::new(Body::from_stream(file.body));
+    response.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(file.size_bytes));
     if let Ok(v) = HeaderValue::from_str(&file.content_type) {
         response.headers_mut().insert(header::CONTENT_TYPE, v);
     }

@@ -88,3 +88,55 @@
     });
   });
 })();
+
+// Asking before a click that cannot be undone (forms marked `data-confirm`): a dialog, and only
+// "yes" sends the form, with `confirm=yes`. Without the script (or `<dialog>`) the server answers
+// the form with a confirmation page instead, so nothing happens on the first click either way.
+(function () {
+  var forms = document.querySelectorAll("form[data-confirm]");
+  if (!forms.length) return;
+  var dialog = document.createElement("dialog");
+  if (typeof dialog.showModal !== "function") return;
+  dialog.className = "confirm";
+  dialog.setAttribute("aria-labelledby", "confirm-dialog-q");
+  var question = document.createElement("p");
+  question.id = "confirm-dialog-q";
+  var row = document.createElement("div");
+  row.className = "row-actions";
+  var yes = document.createElement("button");
+  yes.type = "button";
+  yes.className = "danger";
+  var no = document.createElement("button");
+  no.type = "button";
+  no.className = "secondary";
+  no.textContent = "No, go back";
+  row.appendChild(yes);
+  row.appendChild(no);
+  dialog.appendChild(question);
+  dialog.appendChild(row);
+  document.body.appendChild(dialog);
+  var pending = null;
+  no.addEventListener("click", function () { pending = null; dialog.close(); });
+  yes.addEventListener("click", function () {
+    var form = pending;
+    if (!form) return;
+    var field = document.createElement("input");
+    field.type = "hidden";
+    field.name = "confirm";
+    field.value = "yes";
+    form.appendChild(field);
+    dialog.close();
+    form.submit();
+  });
+  forms.forEach(function (form) {
+    form.addEventListener("submit", function (e) {
+      if (!form.hasAttribute("data-confirm") || form.querySelector("input[name=confirm]")) return;
+      e.preventDefault();
+      pending = form;
+      question.textContent = form.getAttribute("data-confirm");
+      yes.textContent = form.getAttribute("data-confirm-yes") || "Yes";
+      dialog.showModal();
+      no.focus();
+    });
+  });
+})();

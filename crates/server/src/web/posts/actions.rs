@@ -8,16 +8,19 @@ use steward_app::authz::Need;
 use steward_app::posts::drafts::{self, BasedOn, ContentRequest, EditRequest};
 use steward_app::posts::review::{self, ApproveRequest, CommentRequest, RequestChangesRequest};
 use steward_app::posts::scheduling::{self, ScheduleRequest};
-use steward_app::posts::view::parse_media;
+use steward_app::posts::view::{available_actions, parse_media};
 use steward_domain::capability::Capability;
 use steward_domain::ids::{AccountId, PostId};
 use steward_domain::platform;
+use steward_domain::post::PostActionKind;
 
 use super::editor::{EditorPage, editor_view, new_editor, read_media};
 use super::review::review_view;
+use super::shared::label;
 use crate::error::{ApiError, Path};
 use crate::state::AppState;
 use crate::web::account::{access, account_zone};
+use crate::web::confirm::{Confirm, ask, confirmed};
 use crate::web::time::local_input_to_rfc3339;
 use crate::web::{Form, FormData, OrPage, PageError, Viewer, render_failed, see_other};
 
@@ -222,12 +225,47 @@ pub async fn publish_now(
     after_action(&state, &viewer, &pid, data, r, Slot::Actions, "publishing").await
 }
 
+/// The confirmation page for cancelling, when the viewer could cancel the post now (else the
+/// use case answers, and its refusal is shown as for any action).
+async fn ask_cancel(state: &AppState, viewer: &Viewer, pid: &PostId) -> Option<Response> {
+    let post = state.store.post(pid).await.ok()??;
+    let a = access(state, viewer, &post.account_id, Need::Capability(Capability::AccountView)).await.ok()?;
+    let approvals = state.store.post_approvals(pid).await.ok()?;
+    if !available_actions(&a, &post, &approvals, state.clock.now_us()).contains(&PostActionKind::Cancel) {
+        return None;
+    }
+    let mut details = vec![
+        "A cancelled post is never published and cannot be brought back: to post it later, write it again.".to_string(),
+    ];
+    if post.state.as_str() == "scheduled" {
+        details.insert(0, "It is scheduled: it will not go out.".into());
+    }
+    Some(ask(
+        viewer,
+        Confirm {
+            heading: "Cancel this post?".into(),
+            question: format!("Cancel \u{201c}{}\u{201d} on {}?", label(&post), a.account.display_name),
+            details,
+            action: format!("/posts/{pid}/cancel"),
+            keep: Vec::new(),
+            yes: "Yes, cancel the post".into(),
+            back: format!("/posts/{pid}"),
+            password: None,
+        },
+    ))
+}
+
 pub async fn cancel(
     State(state): State<AppState>,
     viewer: Viewer,
     Path(pid): Path<PostId>,
     data: FormData,
 ) -> Result<Response, PageError> {
+    if !confirmed(&data)
+        && let Some(page) = ask_cancel(&state, &viewer, &pid).await
+    {
+        return Ok(page);
+    }
     let r = scheduling::cancel_post(&state, &viewer.ctx(), &viewer.principal, &pid).await.map_err(ApiError);
     after_action(&state, &viewer, &pid, data, r, Slot::Actions, "cancelled").await
 }

@@ -55,6 +55,12 @@ pub struct CommentRow {
     pub at: Html,
 }
 
+pub struct ChangesRequest {
+    pub by: String,
+    pub body: String,
+    pub at: Html,
+}
+
 pub struct PreviewMedia {
     pub url: String,
     pub kind: String,
@@ -100,6 +106,8 @@ pub(super) struct EditorPage {
     last_error: Option<String>,
     external_url: Option<String>,
     approvals_note: String,
+    /// The request for changes the current version got, shown first.
+    changes_request: Option<ChangesRequest>,
     preview_title: Option<String>,
     preview_text: String,
     preview_media: Vec<PreviewMedia>,
@@ -123,7 +131,7 @@ fn media_lines(media: &[MediaItem]) -> String {
     media.iter().map(|m| m.url.as_str()).collect::<Vec<_>>().join("\n")
 }
 
-fn is_local_media(state: &AppState, url: &str) -> bool {
+pub(super) fn is_local_media(state: &AppState, url: &str) -> bool {
     url.starts_with(&format!("{}/api/v1/accounts/", state.settings.public_url.trim_end_matches('/')))
 }
 
@@ -139,7 +147,7 @@ pub(super) async fn read_media(
     for url in raw.lines().map(str::trim).filter(|l| !l.is_empty()) {
         let kind = if let Some(m) = before.iter().find(|m| m.url == url) {
             m.kind.clone()
-        } else if let Ok(Some((row, _))) = stored_media(state, account_id, url).await {
+        } else if let Ok(Some(row)) = stored_media(state, account_id, url).await {
             row.kind
         } else {
             let path = url.split(['?', '#']).next().unwrap_or_default().to_ascii_lowercase();
@@ -247,6 +255,7 @@ pub(super) fn new_editor(state: &AppState, viewer: &Viewer, a: &AccountAccess) -
         last_error: None,
         external_url: None,
         approvals_note: approvals_note(a),
+        changes_request: None,
         preview_title: None,
         preview_text: String::new(),
         preview_media: Vec::new(),
@@ -321,7 +330,7 @@ pub(super) async fn editor_view(
         })
         .collect();
     let diff = diff_view(&versions_rows, compare);
-    let comments = state
+    let comments: Vec<CommentRow> = state
         .store
         .post_comments(pid)
         .await?
@@ -334,6 +343,12 @@ pub(super) async fn editor_view(
             at: when(&rfc3339(c.created_at), &zone, tz),
         })
         .collect();
+    // A draft sent back at its current version leads with what was asked (the newest request);
+    // an edit raises the version and so ends it.
+    let changes_request = (post.state.as_str() == "draft")
+        .then(|| comments.iter().rev().find(|c| c.changes_requested && c.version == post.version))
+        .flatten()
+        .map(|c| ChangesRequest { by: c.author.clone(), body: c.body.clone(), at: c.at.clone() });
     let edit = Form::new("edit", &viewer.csrf)
         .value("title", post.title.clone().unwrap_or_default())
         .value("text", post.text.clone())
@@ -355,7 +370,7 @@ pub(super) async fn editor_view(
         .map(|m| PreviewMedia { local: is_local_media(state, &m.url), url: m.url.clone(), kind: m.kind.clone() })
         .collect();
     let mut layout = viewer.layout(format!("{} · {}", label(&post), a.account.display_name));
-    layout.account = Some(account_nav(&a, "post"));
+    layout.account = Some(account_nav(&a, "posts"));
     Ok(EditorPage {
         layout,
         account_id: a.account.id.to_string(),
@@ -377,6 +392,7 @@ pub(super) async fn editor_view(
         last_error: post.last_error.clone(),
         external_url: post.external_url.clone(),
         approvals_note: approvals_note(&a),
+        changes_request,
         preview_title: post.title.clone().filter(|t| !t.trim().is_empty()),
         preview_text: post.text.clone(),
         preview_media,

@@ -6,6 +6,7 @@
 mod actions;
 mod calendar;
 mod editor;
+mod list;
 mod review;
 mod shared;
 
@@ -14,4 +15,5 @@ pub use actions::{
 };
 pub use calendar::calendar_page;
 pub use editor::{new_post_page, post_page};
+pub use list::posts_page;
 pub use review::review_page;

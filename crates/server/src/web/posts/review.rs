@@ -11,11 +11,12 @@ use serde::Deserialize;
 use steward_app::authz::Need;
 use steward_app::clock::rfc3339;
 use steward_app::posts::rules::approval_counts;
-use steward_app::posts::view::available_actions;
+use steward_app::posts::view::{available_actions, parse_media};
 use steward_domain::capability::Capability;
 use steward_domain::post::PostActionKind;
-use steward_store::{ApprovalRow, PostListQuery};
+use steward_store::{ApprovalRow, PostListQuery, PostRow};
 
+use super::editor::is_local_media;
 use super::shared::{label, member_names, name_of, notice};
 use crate::error::{ApiError, Path, Query};
 use crate::state::AppState;
@@ -25,8 +26,9 @@ use crate::web::time::when;
 use crate::web::{Layout, OrPage, PageError, Viewer, render};
 
 /// How many posts in review a page of the queue shows (the rest are on the next page), and how
-/// many posts needing changes it lists; each waiting post carries two forms (~1 KB).
-const QUEUE_LIMIT: i64 = 50;
+/// many posts needing changes it lists; each waiting post carries two forms (~1 KB) and up to
+/// [`QUEUE_TEXT_CHARS`] of its text, so a page stays under 100 KB.
+const QUEUE_LIMIT: i64 = 20;
 pub struct QueueRow {
     pub pid: String,
     pub label: String,
@@ -36,6 +38,37 @@ pub struct QueueRow {
     pub note: String,
     pub can_approve: bool,
     pub can_request_changes: bool,
+    /// The text as it will go out (its start, when it is long: the post page has it all).
+    pub text: String,
+    pub text_cut: bool,
+    pub media: Vec<QueueMedia>,
+}
+
+/// A post's media in the queue: uploads shown as thumbnails, anything else as a link.
+pub struct QueueMedia {
+    pub url: String,
+    pub image: bool,
+    pub local: bool,
+}
+
+/// How much of a post's text a queue row shows: enough to judge most posts, while fifty
+/// rows stay under 100 KB.
+const QUEUE_TEXT_CHARS: usize = 500;
+
+fn queue_text(text: &str) -> (String, bool) {
+    let cut = text.chars().nth(QUEUE_TEXT_CHARS).is_some();
+    let mut shown: String = text.chars().take(QUEUE_TEXT_CHARS).collect();
+    if cut {
+        shown.push('…');
+    }
+    (shown, cut)
+}
+
+fn queue_media(state: &AppState, post: &PostRow) -> Vec<QueueMedia> {
+    parse_media(&post.media)
+        .into_iter()
+        .map(|m| QueueMedia { local: is_local_media(state, &m.url), image: m.kind == "image", url: m.url })
+        .collect()
 }
 
 #[derive(Template)]
@@ -87,7 +120,7 @@ pub(super) async fn review_view(
     let now = state.clock.now_us();
     let before = parse_review_cursor(before)?;
     // One more than a page, to know whether there is a next one.
-    let query = PostListQuery { state: Some("in_review"), author_id: None, before, limit: QUEUE_LIMIT + 1 };
+    let query = PostListQuery { state: Some("in_review"), before, limit: QUEUE_LIMIT + 1, ..PostListQuery::default() };
     let mut in_review = state.store.list_posts(id, &query).await?;
     let older_href = (in_review.len() > QUEUE_LIMIT as usize).then(|| {
         in_review.truncate(QUEUE_LIMIT as usize);
@@ -113,7 +146,11 @@ pub(super) async fn review_view(
             (false, 1) => "1 approval so far.".to_string(),
             (false, n) => format!("{n} approvals so far."),
         };
+        let (text, text_cut) = queue_text(&post.text);
         let row = QueueRow {
+            text,
+            text_cut,
+            media: queue_media(state, &post),
             pid: post.id.to_string(),
             label: label(&post),
             author: name_of(&names, &post.author_id),
@@ -143,6 +180,9 @@ pub(super) async fn review_view(
             },
             can_approve: false,
             can_request_changes: false,
+            text: String::new(),
+            text_cut: false,
+            media: Vec::new(),
         })
         .collect();
     let mut layout = viewer.layout(format!("Review queue of {}", a.account.display_name));

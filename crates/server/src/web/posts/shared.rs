@@ -9,6 +9,7 @@ use steward_store::PostRow;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::web::Viewer;
+pub(super) use crate::web::words::{hold_sentence, label_of, state_label};
 
 /// Fixed notices after a post form worked (a key in the URL, never text from it).
 pub(super) fn notice(key: Option<&str>) -> Option<String> {
@@ -27,64 +28,9 @@ pub(super) fn notice(key: Option<&str>) -> Option<String> {
     Some(text.into())
 }
 
-/// How much of a text stands for its post in lists (the calendar reads one character more).
-const LABEL_CHARS: usize = steward_store::CALENDAR_TEXT_CHARS - 1;
-
 /// A post in a list: its title, or the start of its text.
 pub(super) fn label(post: &PostRow) -> String {
     label_of(post.title.as_deref(), &post.text)
-}
-
-pub(super) fn label_of(title: Option<&str>, text: &str) -> String {
-    if let Some(t) = title.map(str::trim).filter(|t| !t.is_empty()) {
-        return t.to_string();
-    }
-    let text = text.trim();
-    if text.is_empty() {
-        return "(media only)".into();
-    }
-    let mut short: String = text.chars().take(LABEL_CHARS).collect();
-    if text.chars().nth(LABEL_CHARS).is_some() {
-        short.push('…');
-    }
-    short
-}
-
-pub(super) fn state_label(state: &str) -> &'static str {
-    match state {
-        "draft" => "Draft",
-        "in_review" => "In review",
-        "approved" => "Approved",
-        "scheduled" => "Scheduled",
-        "publishing" => "Publishing",
-        "published" => "Published",
-        "failed" => "Failed",
-        "cancelled" => "Cancelled",
-        _ => "Unknown",
-    }
-}
-
-/// Why the scheduler held a post, for its owner and members.
-pub(super) fn hold_sentence(reason: &str) -> &'static str {
-    match reason {
-        "approvals_no_longer_valid" => {
-            "It was held when it was due: some of its approvals no longer count (an approver lost the right to approve). It is back in review."
-        }
-        "outside_window" => {
-            "It was held when it was due: the time fell outside the posting hours of the member who scheduled it. Schedule it again."
-        }
-        "daily_quota_exceeded" => {
-            "It was held when it was due: the member who scheduled it had reached their daily quota. Schedule it again."
-        }
-        "pace_exceeded" => {
-            "It was held when it was due: the account's pace limits did not allow it. Schedule it again."
-        }
-        "locked_down" => "It was held when it was due: the account is locked down.",
-        "needs_reconnect" => {
-            "It was held when it was due: the platform no longer accepts the account's connection. The owner must reconnect it, then schedule it again."
-        }
-        _ => "It was held when it was due. Schedule it again.",
-    }
 }
 
 /// The account's members by user id, through the members list (same authorization).

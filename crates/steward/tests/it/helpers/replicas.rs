@@ -81,6 +81,11 @@ impl Replicas {
         reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client")
     }
 
+    /// The master key every replica shares (base64), for a test that seals credentials itself.
+    pub(crate) fn master_key(&self) -> &str {
+        &self.master_key
+    }
+
     /// How many replicas there are (running or killed).
     pub(crate) fn len(&self) -> usize {
         self.replicas.len()
