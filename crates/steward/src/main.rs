@@ -15,6 +15,8 @@ use steward_server::{App, Settings, shutdown_signal};
 use steward_store::{Backend, Store};
 use tokio::net::TcpListener;
 
+mod demo;
+
 #[derive(Parser)]
 #[command(name = "steward", version, about = "Share the work on your social media accounts, never the password.")]
 struct Cli {
@@ -29,8 +31,13 @@ struct Cli {
 enum Command {
     /// Run the server.
     Serve,
-    /// Run a ready-to-try server on a fresh embedded database, with open sign-up and sample people.
-    Demo,
+    /// Run a ready-to-try server on a fresh embedded database, with open sign-up, local stand-ins
+    /// for every platform and a sample team with accounts, posts in every state and an alert.
+    Demo {
+        /// Start bare: the sample people only, no accounts or posts.
+        #[arg(long)]
+        empty: bool,
+    },
     /// Operator commands.
     #[command(subcommand)]
     Admin(Admin),
@@ -264,7 +271,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             let settings = Settings::load(cli.config.as_deref(), &env)?;
             serve(settings, None).await?;
         }
-        Command::Demo => demo(cli.config.as_deref(), env).await?,
+        Command::Demo { empty } => demo(cli.config.as_deref(), env, empty).await?,
         Command::Admin(cmd) => {
             let settings = Settings::load(cli.config.as_deref(), &env)?;
             return admin(settings, cmd).await;
@@ -327,12 +334,7 @@ async fn serve(settings: Settings, banner: Option<String>) -> anyhow::Result<()>
     Ok(())
 }
 
-const DEMO_PEOPLE: [(&str, &str, &str); 2] = [
-    ("olivia@demo.steward.test", "Olivia Owner", "olivia-demo-passphrase"),
-    ("eddie@demo.steward.test", "Eddie Editor", "eddie-demo-passphrase"),
-];
-
-async fn demo(config: Option<&Path>, mut env: HashMap<String, String>) -> anyhow::Result<()> {
+async fn demo(config: Option<&Path>, mut env: HashMap<String, String>, empty: bool) -> anyhow::Result<()> {
     // A fresh data directory every run, unless the operator names one: the demo always starts clean.
     let data_dir = match env.get("STEWARD_DATA_DIR") {
         Some(d) => PathBuf::from(d),
@@ -346,14 +348,17 @@ async fn demo(config: Option<&Path>, mut env: HashMap<String, String>) -> anyhow
     // With no LinkedIn app configured, the demo brings its own LinkedIn: a local double that
     // speaks LinkedIn's OAuth and API, so connecting works with no internet and no developer app.
     let mut doubles = Vec::new();
+    let mut linkedin_double = None;
     if !env.contains_key("STEWARD_LINKEDIN_CLIENT_ID") {
         let linkedin =
             steward_doubles::linkedin::LinkedInDouble::start(steward_doubles::linkedin::Config::default()).await?;
+        demo::prepare_linkedin(&linkedin);
         env.insert("STEWARD_LINKEDIN_CLIENT_ID".into(), linkedin.config().client_id.clone());
         env.insert("STEWARD_LINKEDIN_CLIENT_SECRET".into(), linkedin.config().client_secret.clone());
         env.insert("STEWARD_LINKEDIN_AUTH_BASE".into(), linkedin.base.clone());
         env.insert("STEWARD_LINKEDIN_API_BASE".into(), linkedin.base.clone());
-        doubles.push(format!("  LinkedIn (local double) at {}\n", linkedin.base));
+        doubles.push(format!("  LinkedIn (local double, a member and a Company Page) at {}\n", linkedin.base));
+        linkedin_double = Some(linkedin);
     }
     if !env.contains_key("STEWARD_TIKTOK_CLIENT_ID") {
         let tiktok = steward_doubles::tiktok::TikTokDouble::start(steward_doubles::tiktok::Config::default()).await?;
@@ -363,6 +368,13 @@ async fn demo(config: Option<&Path>, mut env: HashMap<String, String>) -> anyhow
         env.insert("STEWARD_TIKTOK_API_BASE".into(), tiktok.base.clone());
         doubles.push(format!("  TikTok (local double) at {}\n", tiktok.base));
     }
+    // Mastodon and Bluesky need no operator app: any instance or PDS connects, so the demo
+    // always brings its own.
+    let mastodon =
+        steward_doubles::mastodon::MastodonDouble::start(steward_doubles::mastodon::Config::default()).await?;
+    doubles.push(format!("  Mastodon (local double) at {}\n", mastodon.base));
+    let bluesky = steward_doubles::bluesky::BlueskyDouble::start(steward_doubles::bluesky::Config::default()).await?;
+    doubles.push(format!("  Bluesky (local double) at {}\n", bluesky.base));
     env.entry("STEWARD_ALLOW_PRIVATE_NETWORKS".into()).or_insert_with(|| "true".into());
     // Bind first so that an ephemeral port (STEWARD_LISTEN=127.0.0.1:0) is known before the
     // public URL is derived from it.
@@ -376,7 +388,7 @@ async fn demo(config: Option<&Path>, mut env: HashMap<String, String>) -> anyhow
     let _lock = lock_the_database(&settings)?;
     let app = App::build(settings.clone()).await?;
     let mut created = Vec::new();
-    for (email, name, password) in DEMO_PEOPLE {
+    for (email, name, password, role) in demo::PEOPLE {
         if app.state.store.user_by_email(email).await?.is_none() {
             steward_app::identity::create_user_as_operator(
                 &app.state,
@@ -388,16 +400,30 @@ async fn demo(config: Option<&Path>, mut env: HashMap<String, String>) -> anyhow
             .await
             .map_err(|e| anyhow::anyhow!("creating demo user {email}: {}", ApiError(e).describe()))?;
         }
-        created.push((email, name, password));
+        created.push((email, name, password, role));
+    }
+    let serving = tokio::spawn(app.serve(listener, shutdown_signal()));
+    if !empty {
+        let started = std::time::Instant::now();
+        let bsky = &bluesky.config();
+        demo::seed(
+            &settings.public_url,
+            linkedin_double.as_ref(),
+            Some(&mastodon.base),
+            Some((&bluesky.base, &bsky.handle, &bsky.app_password)),
+        )
+        .await
+        .context("seeding the demo")?;
+        tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "demo seeded");
     }
     let mut banner = format!(
-        "\nSteward demo is running at {}\n  web app: open {}/signin in a browser\n  data directory: {}\n  sign-up: open\n\nSample people (email / password):\n",
+        "\nSteward demo is running at {}\n  web app: open {}/signin in a browser\n  data directory: {}\n  sign-up: open\n\nSample people (name / email / password / role):\n",
         settings.public_url,
         settings.public_url,
         data_dir.display()
     );
-    for (email, name, password) in created {
-        banner.push_str(&format!("  {name:<14} {email:<28} {password}\n"));
+    for (email, name, password, role) in created {
+        banner.push_str(&format!("  {name:<14} {email:<28} {password:<24} {role}\n"));
     }
     if !doubles.is_empty() {
         banner.push_str("\nPlatforms simulated on this machine (no internet needed):\n");
@@ -406,10 +432,9 @@ async fn demo(config: Option<&Path>, mut env: HashMap<String, String>) -> anyhow
         }
     }
     banner.push_str("\nPress Ctrl-C to stop.\n");
-    let shutdown = shutdown_signal();
     println!("{banner}");
     let _ = std::io::stdout().flush();
-    app.serve(listener, shutdown).await?;
+    serving.await??;
     Ok(())
 }
 

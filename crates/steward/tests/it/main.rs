@@ -18,6 +18,7 @@ mod burst;
 mod company_pages;
 mod connect;
 mod delegation;
+mod demo;
 mod hardening;
 mod identity;
 mod invitation_mail;

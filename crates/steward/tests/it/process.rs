@@ -300,7 +300,7 @@ async fn admin_reset_password_reads_the_new_password_from_stdin_and_ends_session
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_starts_with_sample_people_who_can_sign_in() {
     let dir = tempfile::tempdir().unwrap();
-    let demo = start(&["demo"], dir.path(), &[]).await;
+    let demo = start(&["demo", "--empty"], dir.path(), &[]).await;
     let banner = demo.stdout_lines.join("\n");
     assert!(banner.contains("Steward demo is running at http://127.0.0.1:"), "{banner}");
     let c = http();

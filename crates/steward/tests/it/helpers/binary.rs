@@ -48,6 +48,16 @@ pub(crate) async fn start(args: &[&str], dir: &Path, env: &[(&str, &str)]) -> Ru
     })
     .await
     .expect("steward announced its address in time");
+    // The demo's banner goes on after its address: the people, the platforms, how to stop.
+    if args[0] == "demo" {
+        while let Ok(Ok(Some(line))) = tokio::time::timeout(Duration::from_secs(10), lines.next_line()).await {
+            let last = line.contains("Ctrl-C");
+            stdout_lines.push(line);
+            if last {
+                break;
+            }
+        }
+    }
     // Keep draining stdout so the child never blocks on a full pipe.
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     Running { child, base, log_path, stdout_lines }
