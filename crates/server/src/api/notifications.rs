@@ -18,7 +18,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_notifications))
         .routes(routes!(mark_read))
-        .routes(routes!(get_preferences, put_preferences))
+        .routes(routes!(get_notification_preferences, put_notification_preferences))
 }
 
 /// The caller's notifications about accounts they still belong to, newest first.
@@ -50,7 +50,7 @@ pub async fn mark_read(
 #[utoipa::path(get, path = "/me/notification-preferences", tag = "notifications",
     responses((status = 200, body = NotificationPreferences), (status = 401, body = Problem),
         (status = 403, body = Problem)))]
-pub async fn get_preferences(
+pub async fn get_notification_preferences(
     State(state): State<AppState>,
     principal: Principal,
 ) -> ApiResult<Json<NotificationPreferences>> {
@@ -61,7 +61,7 @@ pub async fn get_preferences(
     request_body = NotificationPreferences,
     responses((status = 200, body = NotificationPreferences), (status = 401, body = Problem),
         (status = 403, body = Problem), (status = 422, body = Problem)))]
-pub async fn put_preferences(
+pub async fn put_notification_preferences(
     State(state): State<AppState>,
     ctx: Ctx,
     principal: Principal,

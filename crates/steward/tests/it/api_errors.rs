@@ -180,6 +180,16 @@ async fn openapi_lists_every_route() {
     assert_eq!(doc.status, 200);
     assert!(doc.body["openapi"].as_str().unwrap().starts_with("3."));
     let paths = doc.body["paths"].as_object().unwrap();
+    // Generated clients name their methods after operation ids: each must be unique.
+    let mut ids = std::collections::HashMap::new();
+    for (path, item) in paths {
+        for (method, op) in item.as_object().unwrap() {
+            if let Some(id) = op.get("operationId").and_then(|i| i.as_str()) {
+                let first = ids.insert(id.to_string(), format!("{method} {path}"));
+                assert!(first.is_none(), "operationId {id} of {method} {path} is also {}", first.unwrap());
+            }
+        }
+    }
     let expected = [
         ("/api/v1/auth/register", "post"),
         ("/api/v1/auth/login", "post"),
