@@ -166,14 +166,15 @@ async fn a_burst_on_three_replicas_goes_out_once_through_a_kill() {
     // Generous for a debug build on a busy machine, yet far below the hour-long re-check a
     // worker that did not wake at the lease's expiry would have waited.
     assert!(late < Duration::from_secs(180), "the last post went out {late:?} after it was due");
-    // Every replica worked on the burst (the attempts name their worker).
+    // The replicas shared the burst (the attempts name their worker; the killed replica may
+    // have had none of its own committed before the kill).
     let mut workers: HashMap<String, usize> = HashMap::new();
     for id in &ids {
         for a in store.publish_attempts(id).await.unwrap() {
             *workers.entry(a.worker).or_default() += 1;
         }
     }
-    assert!(workers.len() >= 3, "attempts by worker: {workers:?}");
+    assert!(workers.len() >= 2, "attempts by worker: {workers:?}");
     store.close().await;
 }
 

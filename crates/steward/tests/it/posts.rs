@@ -172,7 +172,9 @@ both_backends! {
         act(&app, &t.owner, &other, "submit", json!({})).await;
         act(&app, &t.owner, &other, "approve", json!({"version": 1})).await;
         let now_post = act(&app, &t.owner, &other, "publish-now", json!({})).await;
-        assert_eq!((now_post.status, now_post.body["state"].as_str()), (202, Some("scheduled")), "{}", now_post.text);
+        // The running scheduler may already have claimed it when the answer is read back.
+        assert_eq!(now_post.status, 202, "{}", now_post.text);
+        assert!(matches!(now_post.body["state"].as_str(), Some("scheduled" | "publishing")), "{}", now_post.text);
         let when: jiff::Timestamp = now_post.body["scheduled_at"].as_str().unwrap().parse().unwrap();
         assert!(when <= app.clock.now());
 
