@@ -181,6 +181,8 @@ fn finish_operation(method: &str, path: &str, op: &mut Map<String, Value>) {
         responses.entry(status.to_string()).or_insert_with(|| problem(error_description(status)));
     };
     if !public {
+        // Any credential-bearing request may meet the per-address limit on unknown credentials.
+        add("429");
         add("401");
         if !cookie_only {
             add("403");
@@ -398,6 +400,26 @@ fn refine_inputs(doc: &mut Value) {
     for (operation, name, extra) in [
         (
             "/paths/~1api~1v1~1accounts~1{id}~1comments~1{comment_id}~1reply/post",
+            "comment_id",
+            json!({"pattern": NOT_BLANK}),
+        ),
+        (
+            "/paths/~1api~1v1~1accounts~1{id}~1comments~1{comment_id}~1hide/post",
+            "comment_id",
+            json!({"pattern": NOT_BLANK}),
+        ),
+        (
+            "/paths/~1api~1v1~1accounts~1{id}~1comments~1{comment_id}~1delete/post",
+            "comment_id",
+            json!({"pattern": NOT_BLANK}),
+        ),
+        (
+            "/paths/~1api~1v1~1accounts~1{id}~1comments~1{comment_id}~1mute-author/post",
+            "comment_id",
+            json!({"pattern": NOT_BLANK}),
+        ),
+        (
+            "/paths/~1api~1v1~1accounts~1{id}~1comments~1{comment_id}~1block-author/post",
             "comment_id",
             json!({"pattern": NOT_BLANK}),
         ),

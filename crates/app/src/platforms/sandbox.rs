@@ -131,7 +131,7 @@ pub async fn moderate(
         return Err(super::not_offered("the sandbox", action.words(), "it only hides comments"));
     }
     if !state.store.hide_sandbox_comment(&account.id, comment_id).await.map_err(|e| store_failure(&e))? {
-        return Err(ConnectorError::Rejected(format!("the sandbox has no comment {comment_id}")));
+        return Err(ConnectorError::NotFound(format!("the sandbox has no comment {comment_id}")));
     }
     Ok(Moderated { author: None })
 }
