@@ -21,21 +21,21 @@ const ASSET_JS: &str = include_str!("../../../server/src/web/assets/steward.js")
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 
-fn screenshots_dir() -> PathBuf {
+pub(crate) fn screenshots_dir() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots");
     std::fs::create_dir_all(&dir).expect("screenshots dir");
     dir
 }
 
 /// A running chromedriver, stopped when dropped.
-struct Driver {
+pub(crate) struct Driver {
     child: tokio::process::Child,
     url: String,
     profiles: Vec<tempfile::TempDir>,
 }
 
 impl Driver {
-    async fn start() -> Option<Driver> {
+    pub(crate) async fn start() -> Option<Driver> {
         if !Path::new(CHROMIUM).exists() || !Path::new(CHROMEDRIVER).exists() {
             assert!(
                 std::env::var("STEWARD_REQUIRE_ALL").as_deref() != Ok("1"),
@@ -66,7 +66,7 @@ impl Driver {
     }
 
     /// A new browser with its own fresh profile (its own cookies).
-    async fn browser(&mut self) -> WebDriver {
+    pub(crate) async fn browser(&mut self) -> WebDriver {
         let profile = tempfile::tempdir().expect("profile dir");
         let mut caps = DesiredCapabilities::chrome();
         caps.set_binary(CHROMIUM).expect("binary");
@@ -96,13 +96,13 @@ impl Drop for Driver {
     }
 }
 
-async fn fill(b: &WebDriver, css: &str, text: &str) {
+pub(crate) async fn fill(b: &WebDriver, css: &str, text: &str) {
     let e = b.find(By::Css(css)).await.unwrap_or_else(|_| panic!("no {css}"));
     e.clear().await.expect("clear");
     e.send_keys(text).await.expect("type");
 }
 
-async fn click(b: &WebDriver, css: &str) {
+pub(crate) async fn click(b: &WebDriver, css: &str) {
     let e = b.find(By::Css(css)).await.unwrap_or_else(|_| panic!("no {css}"));
     let is_link = e.tag_name().await.is_ok_and(|t| t == "a");
     let before = b.find(By::Css("html")).await.expect("page");
@@ -113,7 +113,7 @@ async fn click(b: &WebDriver, css: &str) {
 }
 
 /// Clicks the button whose text starts with `label`.
-async fn press(b: &WebDriver, label: &str) {
+pub(crate) async fn press(b: &WebDriver, label: &str) {
     let xpath = format!("//button[starts-with(normalize-space(.), \"{label}\")]");
     let before = b.find(By::Css("html")).await.expect("page");
     b.find(By::XPath(&xpath)).await.unwrap_or_else(|_| panic!("no button {label:?}")).click().await.expect("press");
@@ -121,7 +121,7 @@ async fn press(b: &WebDriver, label: &str) {
 }
 
 /// Clicks a button that asks first, then answers yes in the dialog the script opens.
-async fn press_and_confirm(b: &WebDriver, label: &str, yes: &str) {
+pub(crate) async fn press_and_confirm(b: &WebDriver, label: &str, yes: &str) {
     let xpath = format!("//button[starts-with(normalize-space(.), \"{label}\")]");
     b.find(By::XPath(&xpath)).await.unwrap_or_else(|_| panic!("no button {label:?}")).click().await.expect("press");
     b.find(By::Css("dialog.confirm[open]")).await.expect("the dialog asks first");
@@ -129,7 +129,7 @@ async fn press_and_confirm(b: &WebDriver, label: &str, yes: &str) {
 }
 
 /// Waits until the page an element belonged to has been replaced (a form was submitted).
-async fn left(before: &WebElement) {
+pub(crate) async fn left(before: &WebElement) {
     for _ in 0..100 {
         if before.tag_name().await.is_err() {
             return;
@@ -138,7 +138,7 @@ async fn left(before: &WebElement) {
     }
 }
 
-async fn text(b: &WebDriver) -> String {
+pub(crate) async fn text(b: &WebDriver) -> String {
     for _ in 0..50 {
         if let Ok(body) = b.find(By::Css("body")).await
             && let Ok(t) = body.text().await
@@ -150,11 +150,11 @@ async fn text(b: &WebDriver) -> String {
     panic!("the page never settled");
 }
 
-async fn path(b: &WebDriver) -> String {
+pub(crate) async fn path(b: &WebDriver) -> String {
     b.current_url().await.expect("url").path().to_string()
 }
 
-async fn assert_text(b: &WebDriver, expected: &str) {
+pub(crate) async fn assert_text(b: &WebDriver, expected: &str) {
     // The page may still be loading after a click: wait for the text, then report.
     for _ in 0..50 {
         if text(b).await.contains(expected) {
@@ -168,12 +168,12 @@ async fn assert_text(b: &WebDriver, expected: &str) {
 
 /// Screenshots at desktop width and at 360 px (checking nothing overflows sideways there), and
 /// an axe-core run with no serious or critical violation.
-async fn check_page(b: &WebDriver, name: &str) {
+pub(crate) async fn check_page(b: &WebDriver, name: &str) {
     check_page_at(b, name, 360).await;
 }
 
 /// [`check_page`] with the phone's width given (the screenshot is `<name>-<width>.png`).
-async fn check_page_at(b: &WebDriver, name: &str, phone: u32) {
+pub(crate) async fn check_page_at(b: &WebDriver, name: &str, phone: u32) {
     let dir = screenshots_dir();
     b.screenshot(&dir.join(format!("{name}.png"))).await.expect("screenshot");
     // Weight without images: the HTML as served plus the stylesheet and the script (no page
@@ -214,7 +214,7 @@ async fn check_page_at(b: &WebDriver, name: &str, phone: u32) {
     b.set_window_rect(0, 0, 1280, 900).await.expect("wide window");
 }
 
-async fn sign_up(b: &WebDriver, base: &str, name: &str, email: &str) {
+pub(crate) async fn sign_up(b: &WebDriver, base: &str, name: &str, email: &str) {
     b.goto(format!("{base}/signup")).await.expect("signup page");
     fill(b, "#signup-display-name", name).await;
     fill(b, "#signup-email", email).await;
@@ -222,14 +222,14 @@ async fn sign_up(b: &WebDriver, base: &str, name: &str, email: &str) {
     press(b, "Create my account").await;
 }
 
-async fn sign_in(b: &WebDriver, base: &str, email: &str, password: &str) {
+pub(crate) async fn sign_in(b: &WebDriver, base: &str, email: &str, password: &str) {
     b.goto(format!("{base}/signin")).await.expect("signin page");
     fill(b, "#signin-email", email).await;
     fill(b, "#signin-password", password).await;
     press(b, "Sign in").await;
 }
 
-async fn sign_out(b: &WebDriver) {
+pub(crate) async fn sign_out(b: &WebDriver) {
     press(b, "Sign out").await;
     assert_text(b, "You are signed out.").await;
 }
