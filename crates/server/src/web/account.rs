@@ -91,6 +91,12 @@ pub fn account_nav(access: &AccountAccess, current: &str) -> AccountNav {
     if access.has(Capability::DraftsCreate) {
         tabs.push(("new", format!("/accounts/{id}/posts/new"), "New post"));
     }
+    if access.has(Capability::CommentsReply) {
+        tabs.push(("comments", format!("/accounts/{id}/comments"), "Comments"));
+    }
+    if access.has(Capability::AnalyticsView) {
+        tabs.push(("analytics", format!("/accounts/{id}/analytics"), "Analytics"));
+    }
     if access.has(Capability::AccountView) {
         tabs.push(("members", format!("/accounts/{id}/members"), "Members"));
     }
