@@ -29,7 +29,7 @@ pub fn grouped(n: i64) -> String {
     let digits = n.unsigned_abs().to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -330,12 +330,8 @@ pub async fn analytics_csv(
     Path(id): Path<AccountId>,
 ) -> Result<Response, PageError> {
     let report = report::analytics_report(&state, &viewer.ctx(), &viewer.principal, &id).await.or_page(&viewer)?;
-    let handle: String = report
-        .handle
-        .chars()
-        .filter_map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { Some(c) } else { None })
-        .take(40)
-        .collect();
+    let handle: String =
+        report.handle.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').take(40).collect();
     let day = state.clock.now().strftime("%Y-%m-%d");
     let name = if handle.is_empty() { format!("analytics-{day}.csv") } else { format!("analytics-{handle}-{day}.csv") };
     let mut resp = report::to_csv(&report).into_response();

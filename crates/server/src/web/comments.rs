@@ -277,7 +277,7 @@ async fn inbox_page(
         id: id.to_string(),
         unavailable: inbox.unavailable.clone(),
         reply_needs_owner: inbox.reply_needs_owner,
-        no_actions: inbox.no_actions.map(|why| crate::web::capitalize_sentence(why)),
+        no_actions: inbox.no_actions.map(crate::web::capitalize_sentence),
         newer: (page > 1).then(|| link(page - 1)),
         older: (page < pages).then(|| link(page + 1)),
         page_note: (pages > 1)
