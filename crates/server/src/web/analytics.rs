@@ -23,6 +23,9 @@ use crate::web::time::when;
 use crate::web::words::label_of;
 use crate::web::{Layout, OrPage, PageError, Viewer, render};
 
+/// The chart shows at most this many days, weeks or months (the latest).
+const MAX_PERIODS: usize = 36;
+
 /// A whole number as people write it: `12,345`.
 #[must_use]
 pub fn grouped(n: i64) -> String {
@@ -132,6 +135,11 @@ fn chart(report: &Report, zone: &TimeZone, today: Date) -> Option<Chart> {
         let Some(next) = unit.next(d) else { break };
         d = next;
     }
+    // A long history shows its latest periods only (the tables have every post).
+    while periods.len() > MAX_PERIODS {
+        periods.pop_first();
+    }
+    let first = periods.keys().next().copied().unwrap_or(first).max(first);
     for p in &report.posts {
         if let Some(slot) = periods.get_mut(&unit.start(day(p.published_at))) {
             slot.0 += 1;

@@ -28,9 +28,23 @@ use crate::web::words::{label_of, reply_state};
 use crate::web::{FormData, Layout, OrPage, PageError, Viewer, render, render_failed, see_other, sentence};
 
 /// Conversations per page.
-const PAGE_THREADS: usize = 10;
+const PAGE_THREADS: usize = 6;
 /// Replies shown under one conversation (the rest are on the platform).
-const MAX_REPLIES: usize = 20;
+const MAX_REPLIES: usize = 4;
+/// Characters of a comment shown (LinkedIn's may hold 1,250). With the limits above a page of
+/// the busiest inbox (30 comments with two moderation forms each, text that escapes to three
+/// times its length) stays under 100 KB.
+const TEXT_CHARS: usize = 300;
+
+/// The comment's text, cut at [`TEXT_CHARS`].
+fn shown_text(text: &str) -> String {
+    if text.chars().nth(TEXT_CHARS).is_none() {
+        return text.to_string();
+    }
+    let mut short: String = text.chars().take(TEXT_CHARS).collect();
+    short.push_str("… (the rest is on the platform)");
+    short
+}
 
 #[derive(Debug, Default, Deserialize)]
 pub struct InboxQuery {
@@ -175,7 +189,7 @@ fn drafts_of(drafts: Option<&Vec<ReplyDraft>>) -> Vec<DraftLine> {
         .flatten()
         .map(|d| DraftLine {
             href: format!("/posts/{}", d.post_id),
-            text: d.text.clone(),
+            text: shown_text(&d.text),
             state: reply_state(d.state.as_str()),
         })
         .collect()
@@ -209,7 +223,7 @@ fn item(c: &CommentView, t: &Thread, n: usize, is_reply: bool, cx: &Ctx<'_>) -> 
         comment_id: c.id.clone(),
         author: c.author.clone(),
         when: when(&c.created_at, cx.zone, cx.viewer_tz),
-        text: c.text.clone(),
+        text: shown_text(&c.text),
         hidden: c.hidden,
         drafts: drafts_of(t.drafts.get(&c.id)),
         soft,

@@ -202,6 +202,72 @@ both_backends! {
         }
     }
 
+    async fn a_busy_inbox_pages_by_conversation_and_stays_under_100_kb(app: TestApp) {
+        let owner = app.user("olivia@example.test").await;
+        let id = sandbox_account(&app, &owner, "@busy").await;
+        let (_, ext) = published(&app, &id, &owner, "Ask me anything").await;
+        let long = "<b>&</b> ".repeat(150);
+        for n in 0..10 {
+            let c = follower_comment(&app, &id, &ext, &format!("@asker{n}"), &format!("Question {n}: {long}")).await;
+            for r in 0..5 {
+                let reply = app.post(&format!("/api/v1/accounts/{id}/comments/{c}/reply")).auth(&owner)
+                    .json(json!({"text": format!("Answer {n}.{r}: {long}")})).send().await;
+                assert_eq!(reply.status, 201, "{}", reply.text);
+            }
+        }
+        let mut assets = 0;
+        for a in ["/assets/steward.css", "/assets/steward.js"] {
+            assets += browser().get(format!("{}{a}", app.base)).send().await.unwrap().bytes().await.unwrap().len();
+        }
+        let inbox = format!("/accounts/{id}/comments");
+        let (status, first) = page(&app, &owner, &inbox).await;
+        assert_eq!(status, 200);
+        eprintln!("page-weight busy inbox: html {} B + stylesheet and script {assets} B", first.len());
+        assert!(first.len() + assets <= 100 * 1024, "{} B of HTML + {assets} B of assets", first.len());
+        assert_eq!(first.matches("<li class=\"card thread\">").count(), 6, "six conversations a page");
+        assert!(first.contains("Conversations 1 to 6 of 10.") && first.contains("1 more reply is on"), "{first}");
+        assert!(first.contains("&#60;b&#62;&#38;&#60;/b&#62;") && !first.contains("<b>&</b>"), "comments are text");
+        assert!(first.contains("(the rest is on the platform)"), "long comments are cut");
+        assert!(first.contains(&format!("href=\"{inbox}?page=2\" rel=\"next\"")), "{first}");
+        let (status, second) = page(&app, &owner, &format!("{inbox}?page=2")).await;
+        assert_eq!(status, 200);
+        assert_eq!(second.matches("<li class=\"card thread\">").count(), 4);
+        assert!(second.contains("Question 0:") && second.contains(&format!("href=\"{inbox}\" rel=\"prev\"")), "the oldest last");
+    }
+
+    async fn a_hundred_posts_over_three_years_keep_the_analytics_page_under_100_kb(app: TestApp) {
+        let owner = app.user("olivia@example.test").await;
+        let id = sandbox_account(&app, &owner, "@busy").await;
+        let label = "<&>".repeat(30);
+        let ids: Vec<String> = {
+            let mut v = Vec::new();
+            for n in 0..100 {
+                v.push(insert_due_post(&app.state.store, &id, &owner.user_id, &format!("{label} {n}"), "[]", app.clock.now_us()).await);
+            }
+            v
+        };
+        for _ in 0..1200 {
+            app.state.scheduler.wake();
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let r = app.get(&format!("/api/v1/accounts/{id}/posts?state=published&limit=100")).auth(&owner).send().await;
+            if r.body["items"].as_array().map_or(0, Vec::len) == 100 { break; }
+        }
+        for (n, pid) in ids.iter().enumerate() {
+            let back = i64::try_from(n).unwrap() * 11 * 86_400_000_000;
+            app.raw_sql(&format!("UPDATE posts SET published_at = published_at - {back} WHERE id = '{pid}'")).await;
+        }
+        let (status, html) = page(&app, &owner, &format!("/accounts/{id}/analytics")).await;
+        assert_eq!(status, 200, "{html}");
+        assert_eq!(html.matches("<tr><th scope=\"row\"><a href=\"/posts/").count(), 100, "every post in the table");
+        assert!(html.contains("per month"), "{html}");
+        let mut assets = 0;
+        for a in ["/assets/steward.css", "/assets/steward.js"] {
+            assets += browser().get(format!("{}{a}", app.base)).send().await.unwrap().bytes().await.unwrap().len();
+        }
+        eprintln!("page-weight busy analytics: html {} B + stylesheet and script {assets} B", html.len());
+        assert!(html.len() + assets <= 100 * 1024, "{} B of HTML + {assets} B of assets", html.len());
+    }
+
     async fn analytics_show_each_posts_counts_over_time_and_the_csv_defuses_formulas(app: TestApp) {
         let owner = app.user("olivia@example.test").await;
         let id = sandbox_account(&app, &owner, "@shop").await;
