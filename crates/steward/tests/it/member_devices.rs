@@ -81,6 +81,10 @@ both_backends! {
             .json(json!({"text": "from a second device"})).send().await;
         draft.assert_problem(403, "device-limit");
         assert_eq!(app.get("/api/v1/me").auth(&phone).send().await.status, 200);
+        // The web app asks the same authorization point: no way round it through the pages.
+        let (status, html) = page(&app, &phone, &format!("/accounts/{account}/posts")).await;
+        assert_eq!(status, 403, "{html}");
+        assert!(html.contains("1 device at once"), "{html}");
         assert_eq!(app.get(&one).auth(&laptop).send().await.status, 200, "the first device is never taken over");
 
         // An access token is a device too: a token made now is past the limit on this account.
