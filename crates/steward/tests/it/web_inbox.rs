@@ -487,8 +487,8 @@ async fn the_inbox_and_analytics_in_chromium() {
     // A Company Page's comment is deleted through the dialog.
     b.goto(format!("{}/accounts/{page_account}/comments", app.base)).await.unwrap();
     assert_text(&b, "Spam spam").await;
+    check_page_at(&b, "comments-page", 390).await;
     press_and_confirm(&b, "Delete the comment by", "Yes, delete the comment").await;
     assert_text(&b, "The comment is deleted.").await;
     assert!(li.comments().is_empty(), "deleted at LinkedIn");
-    check_page_at(&b, "comments-page", 390).await;
 }
