@@ -266,7 +266,7 @@ async fn owner_and_editor_story_in_chromium() {
     fill(&owner, "#sandbox-display-name", "Practice Account").await;
     fill(&owner, "#sandbox-time-zone", "Europe/Paris").await;
     press(&owner, "Connect the sandbox account").await;
-    assert_text(&owner, "The account is connected.").await;
+    assert_text(&owner, "Sandbox account Practice Account is connected.").await;
     let account_path = path(&owner).await;
     assert!(account_path.starts_with("/accounts/"), "{account_path}");
     check_page(&owner, "account").await;
