@@ -284,6 +284,16 @@ async fn owner_and_editor_story_in_chromium() {
     fill(&owner, "#invite-email", "eddie@example.test").await;
     owner.find(By::Css("#invite-role option[value='editor']")).await.unwrap().click().await.unwrap();
     fill(&owner, "#invite-daily-quota", "3").await;
+    // Posting hours apply to those who schedule or publish: this editor is granted publishing.
+    owner
+        .find(By::XPath("//summary[normalize-space(.)='Change what the role allows']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    click(&owner, "#invite-grant-posts-publish").await;
+    click(&owner, "#invite-hours-custom").await;
     click(&owner, "input[name='w'][value='mon-9']").await;
     click(&owner, "input[name='w'][value='mon-10']").await;
     press(&owner, "Create the invitation").await;
