@@ -549,7 +549,7 @@ async fn activity_alerts_and_lockdown_in_chromium() {
     assert_text(&b, "changed the settings").await;
     let log = b.find(By::Css("ol.events")).await.unwrap().text().await.unwrap();
     assert!(log.contains("ada@example.test") && !log.contains("eddie@example.test"), "{log}");
-    click(&b, "details summary").await;
+    click(&b, "main details summary").await;
     assert_text(&b, "Actions per day per member").await;
 
     b.goto(format!("{base}/accounts/{id}/settings/alerts")).await.unwrap();
@@ -663,7 +663,7 @@ async fn needs_you_posts_review_and_safe_clicks_in_chromium() {
     assert_eq!(loaded.json().as_i64(), Some(1), "the thumbnail is the uploaded image");
     check_page_at(&owner, "review-queue", PHONE).await;
     // Changes asked on the second post, from the queue.
-    let summaries = owner.find_all(By::Css("details > summary")).await.unwrap();
+    let summaries = owner.find_all(By::Css("main details > summary")).await.unwrap();
     summaries[0].click().await.unwrap();
     let field = owner.find(By::Css(format!("#changes-{}", posts[1]))).await.expect("the request form");
     field.send_keys("Say nine in the morning to six in the evening.").await.unwrap();
