@@ -10,7 +10,7 @@ use steward_doubles::linkedin::{self, LinkedInDouble};
 use steward_doubles::tiktok::{self, TikTokDouble};
 use thirtyfour::prelude::*;
 
-use crate::browser::{Driver, assert_text, check_page_at, click, fill, path, press, sign_up};
+use crate::browser::{Driver, assert_text, check_page_at, click, fill, path, press, screenshots_dir, sign_up};
 use crate::helpers::accounts::sandbox_account;
 use crate::helpers::html::{browser, page, post_form};
 use crate::helpers::oauth::{callback, landing, start};
@@ -287,6 +287,9 @@ async fn connecting_inviting_and_the_phone_layout_in_chromium() {
     click(&b, "#invite-hours-weekdays").await;
     assert_eq!(js_number(&b, &ticked("tue")).await, 9.0, "the preset shows in the grid");
     assert_eq!(js_number(&b, &ticked("sat")).await, 0.0);
+    let form = b.find(By::Css("form[action$='/invitations']")).await.unwrap();
+    form.scroll_into_view().await.unwrap();
+    form.screenshot(&screenshots_dir().join("webnav-invite-form.png")).await.unwrap();
     fill(&b, "#invite-email", "eddie@example.com").await;
     press(&b, "Create the invitation").await;
     assert_text(&b, "No email was sent: this server does not send mail.").await;
@@ -323,6 +326,7 @@ async fn connecting_inviting_and_the_phone_layout_in_chromium() {
     assert!(remove.is_displayed().await.unwrap() && right <= 390.0, "Remove ends at {right} px");
     b.find(By::Css("details.menu summary")).await.unwrap().click().await.unwrap();
     assert!(displayed(&b, "details.menu a[aria-current='page']").await, "the account's pages are in the menu");
+    b.screenshot(&screenshots_dir().join("webnav-menu-open-390.png")).await.unwrap();
     click(&b, "details.menu a[href$='/activity']").await;
     assert_text(&b, "What happened, newest first").await;
     let height = nav_height(&b).await;

@@ -195,8 +195,9 @@
       var granted = form.querySelector("input[name=grant][value='posts.publish']");
       var revoked = form.querySelector("input[name=revoke][value='posts.publish']");
       var can = (publishing.indexOf(role.value) >= 0 || (granted && granted.checked)) && !(revoked && revoked.checked);
+      // Hidden, not disabled: what is stored still posts unchanged (it applies again if the
+      // role changes back).
       set.hidden = !can;
-      set.disabled = !can;
       form.querySelectorAll("input[data-roles]").forEach(function (b) {
         var mark = b.parentNode.querySelector(".incl");
         if (!mark) return;
