@@ -210,7 +210,9 @@ both_backends! {
 async fn nav_height(b: &WebDriver) -> f64 {
     let top =
         b.execute("return document.getElementById('main').getBoundingClientRect().top;", Vec::new()).await.unwrap();
-    top.json().as_f64().unwrap()
+    let height = top.json().as_f64().unwrap();
+    eprintln!("nav-height {}: {height} px", path(b).await);
+    height
 }
 
 async fn displayed(b: &WebDriver, css: &str) -> bool {
