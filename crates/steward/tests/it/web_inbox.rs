@@ -367,7 +367,8 @@ both_backends! {
 
         // TikTok: the inbox says why in one sentence; analytics come from the Display API.
         let back = start(&app, &owner, json!({"platform": "tiktok"})).await;
-        assert_eq!(callback(&app, &owner, &back).await.0, 200);
+        let (status, to) = callback(&app, &owner, &back).await;
+        assert_eq!(status, 303, "{to}");
         let items = app.get("/api/v1/accounts").auth(&owner).send().await.body["items"].as_array().unwrap().clone();
         let tiktok_account = items.iter().find(|a| a["platform"] == "tiktok").unwrap()["id"].as_str().unwrap().to_string();
         let (status, html) = page(&app, &owner, &format!("/accounts/{tiktok_account}/comments")).await;
