@@ -44,3 +44,4 @@ mod totp;
 mod vault;
 mod web;
 mod web_activity;
+mod web_editor;
