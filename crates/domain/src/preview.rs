@@ -219,7 +219,10 @@ mod tests {
 
     #[test]
     fn the_first_link_is_the_card() {
-        assert_eq!(first_link("See https://example.com/a?b=1. And http://other.org"), Some("https://example.com/a?b=1"));
+        assert_eq!(
+            first_link("See https://example.com/a?b=1. And http://other.org"),
+            Some("https://example.com/a?b=1")
+        );
         assert_eq!(first_link("(http://example.org/x)"), Some("http://example.org/x"));
         assert_eq!(first_link("no link here"), None);
         assert_eq!(first_link("xhttps://glued.example then https://real.example"), Some("https://real.example"));

@@ -128,7 +128,9 @@ pub async fn publish(
                 }
             }
             let image = match out.media.first() {
-                Some(m) => Some((upload_image(state, app, token, &author, &account.id, &m.url).await?, m.alt.as_deref())),
+                Some(m) => {
+                    Some((upload_image(state, app, token, &author, &account.id, &m.url).await?, m.alt.as_deref()))
+                }
                 None => None,
             };
             let p = linkedin::create_post(&state.http, app, version, token, &author, &text, image).await?;

@@ -333,7 +333,14 @@ async fn owner_and_editor_story_in_chromium() {
     std::fs::write(&image, base64::Engine::decode(&base64::engine::general_purpose::STANDARD, png).unwrap()).unwrap();
     editor.find(By::Css("#upload-file")).await.unwrap().send_keys(image.display().to_string()).await.unwrap();
     assert_text(&editor, "sale.png is uploaded and added to the media").await;
-    let media = editor.find(By::Css("#attached input[name=media_url]")).await.unwrap().value().await.unwrap().unwrap_or_default();
+    let media = editor
+        .find(By::Css("#attached input[name=media_url]"))
+        .await
+        .unwrap()
+        .value()
+        .await
+        .unwrap()
+        .unwrap_or_default();
     assert!(media.contains("/media/"), "{media}");
     press(&editor, "Save the draft").await;
     assert_text(&editor, "The draft is saved.").await;

@@ -47,7 +47,14 @@ async fn upload(app: &TestApp, s: &Session, account: &str, content_type: &str, b
 
 /// An account of `platform` owned by `owner_id`, written as a connection would write it (the
 /// editor needs no credential).
-async fn platform_account(app: &TestApp, owner_id: &str, platform: &str, kind: &str, name: &str, handle: &str) -> String {
+async fn platform_account(
+    app: &TestApp,
+    owner_id: &str,
+    platform: &str,
+    kind: &str,
+    name: &str,
+    handle: &str,
+) -> String {
     let id = uuid_v7();
     let mut tx = app.state.store.begin().await.unwrap();
     tx.insert_account(NewAccount {
@@ -84,7 +91,12 @@ async fn get_post(app: &TestApp, s: &Session, pid: &str) -> Resp {
 
 /// Text of HTML as the browser reads it (the escapes askama writes).
 fn unescape(s: &str) -> String {
-    s.replace("&#34;", "\"").replace("&quot;", "\"").replace("&#39;", "'").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    s.replace("&#34;", "\"")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
 }
 
 /// The content of the element with this id, up to its first closing tag.
@@ -414,10 +426,13 @@ async fn the_editor_previews_each_platform_and_handles_media_in_chromium() {
     let base = app.base.clone();
     let owner_api = app.user("olivia@example.test").await;
     let sandbox = sandbox_account(&app, &owner_api, "@kites").await;
-    let linkedin = platform_account(&app, &owner_api.user_id, "linkedin", "organization", "Kite Shop", "kite-shop").await;
+    let linkedin =
+        platform_account(&app, &owner_api.user_id, "linkedin", "organization", "Kite Shop", "kite-shop").await;
     let tiktok = platform_account(&app, &owner_api.user_id, "tiktok", "creator", "Kite Shop", "kiteshop").await;
-    let mastodon = platform_account(&app, &owner_api.user_id, "mastodon", "account", "Kite Shop", "@kites@mastodon.example").await;
-    let bluesky = platform_account(&app, &owner_api.user_id, "bluesky", "account", "Kite Shop", "kites.bsky.social").await;
+    let mastodon =
+        platform_account(&app, &owner_api.user_id, "mastodon", "account", "Kite Shop", "@kites@mastodon.example").await;
+    let bluesky =
+        platform_account(&app, &owner_api.user_id, "bluesky", "account", "Kite Shop", "kites.bsky.social").await;
     let b = driver.browser().await;
     sign_in(&b, &base, "olivia@example.test", PASSWORD).await;
 
@@ -444,11 +459,17 @@ async fn the_editor_previews_each_platform_and_handles_media_in_chromium() {
 
     // The script and the domain's rules agree on LinkedIn's fold …
     fill(&b, "#edit-title", "").await;
-    for text in [format!("{} more words", "a".repeat(205)), "é".repeat(211), "one\n\n\nfour".into(), "a\nb\nc\n\n".into()] {
+    for text in
+        [format!("{} more words", "a".repeat(205)), "é".repeat(211), "one\n\n\nfour".into(), "a\nb\nc\n\n".into()]
+    {
         put_text(&b, &text).await;
         let shown = live(&b).await;
         let fold = linkedin_fold(&text);
-        assert_eq!((shown["text"].as_str(), shown["more"].as_bool()), (Some(fold.shown), Some(fold.folded)), "{text:?}");
+        assert_eq!(
+            (shown["text"].as_str(), shown["more"].as_bool()),
+            (Some(fold.shown), Some(fold.folded)),
+            "{text:?}"
+        );
     }
 
     // … and on Bluesky's graphemes, overflow and link card.
@@ -523,7 +544,13 @@ async fn the_editor_previews_each_platform_and_handles_media_in_chromium() {
     }
     assert_eq!(loaded, json!([1, 1]), "the thumbnails are the uploaded images");
     let url_of = async |b: &WebDriver| -> Vec<String> {
-        let v = b.execute("return Array.from(document.querySelectorAll('#attached input[name=media_url]')).map(i => i.value);", Vec::new()).await.unwrap();
+        let v = b
+            .execute(
+                "return Array.from(document.querySelectorAll('#attached input[name=media_url]')).map(i => i.value);",
+                Vec::new(),
+            )
+            .await
+            .unwrap();
         serde_json::from_value(v.json().clone()).unwrap()
     };
     let uploaded = url_of(&b).await;

@@ -103,7 +103,8 @@ mod tests {
         let p = platform_preview("linkedin", "Olivia", "olivia", Some("Sale"), &long, Vec::new());
         assert!(p.more);
         assert_eq!(p.shown, linkedin_fold(&format!("Sale\n\n{long}")).shown);
-        let p = platform_preview("bluesky", "Olivia", "olivia", None, &format!("{long}https://example.com/x"), Vec::new());
+        let p =
+            platform_preview("bluesky", "Olivia", "olivia", None, &format!("{long}https://example.com/x"), Vec::new());
         assert_eq!(p.graphemes, 300 + "https://example.com/x".len());
         assert_eq!(p.overflow, "https://example.com/x");
         assert_eq!(p.over_by(), 21);
