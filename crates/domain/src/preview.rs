@@ -44,10 +44,9 @@ pub struct Fold<'a> {
 /// other than blanks follows it.
 #[must_use]
 pub fn linkedin_fold(text: &str) -> Fold<'_> {
-    let mut chars = 0;
     let mut breaks = 0;
     let mut cut = text.len();
-    for (i, c) in text.char_indices() {
+    for (chars, (i, c)) in text.char_indices().enumerate() {
         if c == '\n' {
             breaks += 1;
             if breaks == LINKEDIN_FOLD_LINES {
@@ -59,7 +58,6 @@ pub fn linkedin_fold(text: &str) -> Fold<'_> {
             cut = i;
             break;
         }
-        chars += 1;
     }
     let folded = text[cut..].chars().any(|c| !is_blank(c));
     let shown = if folded { text[..cut].trim_end_matches(is_blank) } else { text };

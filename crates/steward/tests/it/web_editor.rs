@@ -165,7 +165,7 @@ both_backends! {
             .await;
         assert_eq!(r.status, 200, "{}", r.text);
         assert_eq!(r.body["version"], 3);
-        assert_eq!(urls(&r.body), [two.clone()]);
+        assert_eq!(urls(&r.body), vec![two.clone()]);
 
         // Alt text is for images, and has a length; a refusal changes nothing.
         let etag = r.header("etag").unwrap().to_string();
@@ -270,11 +270,11 @@ both_backends! {
         let (_, html) = page(&app, &owner, &format!("/posts/{pid}")).await;
         let (status, _, removed) = send(form(&html, ["Two kites", "A red kite"], Some("remove-0"))).await;
         assert_eq!(status, 200);
-        assert_eq!(values_of(&removed, "media_url"), [one.clone()]);
+        assert_eq!(values_of(&removed, "media_url"), vec![one.clone()]);
         let (status, _, _) = send(form(&removed, ["A red kite", ""], None)).await;
         assert_eq!(status, 303);
         let r = get_post(&app, &owner, &pid).await;
-        assert_eq!(urls(&r.body), [one.clone()]);
+        assert_eq!(urls(&r.body), vec![one.clone()]);
         // A new post takes media with alt text from the form too.
         let (_, html) = page(&app, &owner, &format!("/accounts/{id}/posts/new")).await;
         let key = values_of(&html, "idempotency_key")[0].clone();
@@ -337,7 +337,8 @@ both_backends! {
         let clip = upload(&app, &owner, &tiktok, "video/mp4", mp4()).await;
         let pid = draft(&app, &owner, &tiktok, json!({"text": "Our kites", "media": [{"url": clip, "kind": "video"}]})).await;
         let (_, html) = page(&app, &owner, &format!("/posts/{pid}")).await;
-        assert!(html.contains(&format!("<video src=\"{clip}#t=0.1\"")), "the frame is the uploaded video's: {html}");
+        assert!(html.contains(&format!("<video id=\"preview-frame\" src=\"{clip}#t=0.1\"")), "the frame is the uploaded video's: {html}");
+        assert!(html.contains("id=\"preview-frame-none\" hidden"), "no placeholder: {html}");
 
         // Mastodon: the status in full, with its author.
         let pid = draft(&app, &owner, &mastodon, json!({"text": "Wind today"})).await;
@@ -375,6 +376,42 @@ both_backends! {
         assert_eq!(state, "published");
         let statuses = d.statuses();
         assert_eq!(d.media_description(&statuses[0].media_ids[0]).as_deref(), Some("A red kite over the dunes"));
+    }
+}
+
+both_backends! {
+    async fn alt_text_reaches_bluesky(app: TestApp) {
+        let double = steward_doubles::bluesky::BlueskyDouble::start(steward_doubles::bluesky::Config::default()).await.unwrap();
+        // The local PDS is on a private address.
+        let backend = app.backend;
+        drop(app);
+        let Some(app) = TestApp::spawn_with(backend, |s| s.allow_private_networks = true).await else { return };
+        let owner = app.user("alice@example.com").await;
+        let r = app
+            .post("/api/v1/accounts")
+            .auth(&owner)
+            .json(json!({"platform": "bluesky", "handle": "alice", "credentials": {
+                "identifier": "alice.bsky.test", "app_password": double.config().app_password, "service": double.base}}))
+            .send()
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let account = r.body["id"].as_str().unwrap().to_string();
+        let url = upload(&app, &owner, &account, "image/png", png()).await;
+        let media = json!([{"url": url, "kind": "image", "alt": "A red kite over the dunes"}]).to_string();
+        let id = crate::helpers::seed::insert_due_post(&app.state.store, &account, &owner.user_id, "Kites", &media, app.clock.now_us()).await;
+        let post_id = PostId::new(id.clone());
+        let mut state = String::new();
+        for _ in 0..300 {
+            app.state.scheduler.wake();
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            state = app.state.store.post(&post_id).await.unwrap().unwrap().state.as_str().to_string();
+            if state == "published" || state == "failed" {
+                break;
+            }
+        }
+        assert_eq!(state, "published");
+        let records = double.records();
+        assert_eq!(records[0].value["embed"]["images"][0]["alt"], "A red kite over the dunes", "{:?}", records[0].value);
     }
 }
 
@@ -504,7 +541,8 @@ async fn the_editor_previews_each_platform_and_handles_media_in_chromium() {
     std::fs::write(&clip, mp4()).unwrap();
     b.find(By::Css("#upload-file")).await.unwrap().send_keys(clip.display().to_string()).await.unwrap();
     assert_text(&b, "kites.mp4 is uploaded and added to the media").await;
-    b.find(By::Css(".pv-frame video")).await.expect("the frame is the uploaded video");
+    b.find(By::Css(".pv-frame video:not([hidden])")).await.expect("the frame is the uploaded video");
+    assert!(!b.find(By::Css("#preview-frame-none")).await.unwrap().is_displayed().await.unwrap(), "no placeholder");
     b.find(By::Css("#attached video.thumb")).await.expect("the video's thumbnail in the list");
     fill(&b, "#edit-text", "Kites in the wind #kites").await;
     assert_eq!(live(&b).await["text"], "Kites in the wind #kites");
@@ -556,7 +594,7 @@ async fn the_editor_previews_each_platform_and_handles_media_in_chromium() {
     let uploaded = url_of(&b).await;
     fill(&b, "#media-alt-2", "A blue kite").await;
     check_page_at(&b, "editor-media", PHONE).await;
-    b.find(By::XPath("//button[starts-with(normalize-space(.), 'Move up')]")).await.unwrap().click().await.unwrap();
+    b.find(By::Css("#attached button[data-media-op=up]:not([hidden])")).await.unwrap().click().await.unwrap();
     assert_eq!(url_of(&b).await, [uploaded[1].clone(), uploaded[0].clone()], "moved up, without leaving the page");
     assert_text(&b, "Image 2 moved up").await;
     assert_eq!(b.find(By::Css("#media-alt-1")).await.unwrap().value().await.unwrap().as_deref(), Some("A blue kite"));
