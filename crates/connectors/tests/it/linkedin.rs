@@ -394,7 +394,7 @@ async fn an_image_post_end_to_end() {
     assert!(published.external_id.starts_with("urn:li:ugcPost:"), "media posts may be ugcPosts");
     let call = d.requests().into_iter().rfind(|r| r.path == "/rest/posts").unwrap();
     let body: serde_json::Value = serde_json::from_str(&call.body).unwrap();
-    assert_eq!(body["content"], serde_json::json!({"media": {"id": upload.image_urn}}));
+    assert_eq!(body["content"], serde_json::json!({"media": {"id": upload.image_urn, "altText": "A red kite"}}));
     assert_eq!(d.posts()[0].image.as_deref(), Some(upload.image_urn.as_str()));
     assert_eq!(d.posts()[0].alt_text.as_deref(), Some("A red kite"), "the alt text goes with the image");
 
