@@ -214,6 +214,10 @@ both_backends! {
         assert!(html.contains(&format!("<img class=\"thumb\" src=\"{url}\"")), "{html}");
         assert!(html.contains(&format!("<img src=\"{url}\" alt=\"A red kite\">")), "the preview carries the alt text: {html}");
         assert_eq!(values_of(&html, "media_alt"), ["A red kite"]);
+        // The review queue's thumbnail carries it too.
+        assert_eq!(app.post(&format!("/api/v1/posts/{pid}/submit")).auth(&owner).send().await.status, 200);
+        let (_, queue) = page(&app, &owner, &format!("/accounts/{id}/review")).await;
+        assert!(queue.contains("alt=\"Image 1 of Kites: A red kite\""), "{queue}");
     }
 
     async fn the_media_list_works_without_the_script(app: TestApp) {
