@@ -615,5 +615,15 @@ async fn the_editor_previews_each_platform_and_handles_media_in_chromium() {
     assert_eq!(alt.as_deref(), Some("A blue kite"));
     b.find(By::Css("#preview-media img[alt='A blue kite']")).await.expect("the preview's image has the alt text");
     check_page_at(&b, "post-media", PHONE).await;
+    // Enter in an alt text field saves the form (it does not press the first media button).
+    let field = b.find(By::Css("#media-alt-1")).await.unwrap();
+    field.clear().await.unwrap();
+    field.send_keys("A blue kite over the sea").await.unwrap();
+    let before = b.find(By::Css("html")).await.unwrap();
+    field.send_keys(Key::Enter).await.unwrap();
+    crate::browser::left(&before).await;
+    assert_text(&b, "Saved.").await;
+    let r = get_post(&app, &owner_api, &pid).await;
+    assert_eq!(r.body["media"][0]["alt"], "A blue kite over the sea", "{}", r.text);
     b.quit().await.unwrap();
 }
