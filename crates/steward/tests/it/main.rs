@@ -47,3 +47,4 @@ mod web;
 mod web_activity;
 mod web_editor;
 mod web_notifications;
+mod web_webnav;
