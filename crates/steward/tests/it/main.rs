@@ -46,5 +46,6 @@ mod vault;
 mod web;
 mod web_activity;
 mod web_inbox;
+mod web_editor;
 mod web_notifications;
 mod web_webnav;

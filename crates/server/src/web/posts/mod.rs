@@ -7,6 +7,7 @@ mod actions;
 mod calendar;
 mod editor;
 mod list;
+mod preview;
 mod review;
 mod shared;
 
