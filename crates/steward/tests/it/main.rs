@@ -45,7 +45,7 @@ mod totp;
 mod vault;
 mod web;
 mod web_activity;
-mod web_inbox;
 mod web_editor;
+mod web_inbox;
 mod web_notifications;
 mod web_webnav;
