@@ -1,11 +1,13 @@
 //! Alerts: detection over the audit events as they are appended, grouping, recipients, and
 //! the durable delivery outbox.
 //!
-//! Detection runs inside [`Tx::append_audit`], in the same transaction as the event (and so
-//! as the change it records): every code path that records an event — including ones written
-//! after this one — is covered without calling anything else, an alert
-//! exists the moment the change commits, and a rolled-back change raises nothing. Appends are
-//! serialized by the chain head, so grouping never races.
+//! Detection runs where an event enters the chain: on SQLite inside [`Tx::append_audit`], in
+//! the same transaction as the event (and so as the change it records); on PostgreSQL in the
+//! sealing round that chains it (`audit_seal.rs`), which the writer's commit waits for. Either
+//! way every code path that records an event — including ones written after this one — is
+//! covered without calling anything else, an alert exists when the use case returns, and a
+//! rolled-back change raises nothing. Both run under the chain's head, in chain order, so
+//! counts see the events one after another and grouping never races.
 use serde_json::Value;
 use steward_domain::alerts::{
     AlertKind, AlertThresholds, GROUPING_WINDOW_US, POST_CREATED_ACTIONS, Threshold, change_kind,
