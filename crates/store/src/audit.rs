@@ -24,6 +24,27 @@ pub struct AuditEventRow {
 }
 
 impl AuditEventRow {
+    /// An event not yet in the chain (no number, no hashes), for the detectors.
+    pub(crate) fn unchained(ev: NewAuditEvent) -> Self {
+        AuditEventRow {
+            seq: 0,
+            id: ev.id,
+            at: ev.at,
+            actor_id: ev.actor_id,
+            actor_email: ev.actor_email,
+            session_id: ev.session_id,
+            ip: ev.ip,
+            user_agent: ev.user_agent,
+            action: ev.action,
+            target: ev.target,
+            account_id: ev.account_id,
+            outcome: ev.outcome,
+            detail: ev.detail,
+            prev_hash: Vec::new(),
+            hash: Vec::new(),
+        }
+    }
+
     #[must_use]
     pub fn fields(&self) -> EventFields<'_> {
         EventFields {
@@ -99,6 +120,16 @@ impl Tx {
                     .await
                     .map(|r| r.rows_affected()))?;
                 self.pending_audit = true;
+                // Detection here, in parallel with other writers; raising (grouping into an
+                // alert) waits for the sealing round, which takes the findings in chain order.
+                let id = ev.id.clone();
+                let findings = self.findings_after(&AuditEventRow::unchained(ev)).await?;
+                if !findings.is_empty() {
+                    let json = serde_json::to_string(&findings)
+                        .map_err(|e| crate::StoreError::Conflict(format!("unwritable finding: {e}")))?;
+                    let q = "UPDATE audit_pending SET findings = $2 WHERE id = $1";
+                    on_tx!(self, |c| sqlx::query(q).bind(&id).bind(&json).execute(c).await.map(|r| r.rows_affected()))?;
+                }
             }
         }
         Ok(())

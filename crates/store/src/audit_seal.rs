@@ -2,23 +2,29 @@
 //! into the hash chain, many at a time.
 //!
 //! Why: when every writer locked the chain's head from its append until its commit, writers
-//! took turns through each other's WAL flush, and a database that commits thousands of
-//! independent rows a second committed a few hundred changes (BENCHMARKS.md, "Writes").
-//! Now a writer inserts its event with its change (so both commit or neither does) and
-//! commits without the head; then it waits here until a round that started after its commit
-//! has sealed everything pending. One round at a time, across replicas, holds the head: it
-//! numbers and hashes the waiting events in order, runs the alert detectors on each (in chain
-//! order, as before), deletes them from `audit_pending` and moves the head, in one
-//! transaction, so one WAL flush seals a whole batch. The chain stays gap-free (numbers are
-//! given under the head's lock) and verifiable; the activity views see an event once sealed,
-//! which is before its use case returns.
+//! took turns through each other's alert detectors and WAL flush, and a database that commits
+//! thousands of independent rows a second committed a few dozen changes a second
+//! (BENCHMARKS.md, "Writes"). Now a writer inserts its event with its change (so both commit
+//! or neither does), runs the detectors on it there (their counts include the events still
+//! pending), keeps what they found with the event, and commits without the head; then it
+//! waits here until a round that started after its commit has sealed everything pending. One
+//! round at a time, across replicas, holds the head: it numbers and hashes the waiting events
+//! in order, writes them with a few multi-row inserts, raises their findings in that order
+//! (so grouping into an alert never races), deletes them from `audit_pending` and moves the
+//! head, in one transaction: a few statements and one WAL flush for a whole batch. The chain
+//! stays gap-free (numbers are given under the head's lock) and verifiable; the activity
+//! views see an event once sealed, which is before its use case returns.
+//!
+//! What the detectors may miss: two events committed at the same instant do not see each
+//! other, so a threshold crossed by exactly those two is noticed by the next event that
+//! counts (before, every writer waited for the one before it).
 //!
 //! Within one process the rounds queue on a mutex, and a writer whose event a round that
 //! began after its commit already sealed returns without touching the database.
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use crate::{NewAuditEvent, Result, Store};
+use crate::{Finding, Result, Store, StoreError};
 
 /// At most this many events per round (a round that finds fewer has sealed everything).
 const SEAL_BATCH: i64 = 500;
@@ -56,6 +62,7 @@ struct PendingRow {
     account_id: Option<String>,
     outcome: String,
     detail: String,
+    findings: Option<String>,
 }
 
 impl Store {
@@ -97,14 +104,16 @@ impl Store {
             .await)?)
     }
 
-    /// One round: the head locked, up to [`SEAL_BATCH`] pending events chained in order (with
-    /// their alerts), removed from the pending table, the head moved, one commit. Answers
-    /// whether it sealed everything that was pending when it looked.
+    /// One round: the head locked, up to [`SEAL_BATCH`] pending events chained in order and
+    /// their findings raised in that order, the events removed from the pending table, the head
+    /// moved, one commit; a few statements however many events. Answers whether it sealed
+    /// everything that was pending when it looked.
     async fn seal_round(&self) -> Result<bool> {
+        use steward_domain::audit_chain::{EventFields, event_hash};
         let mut tx = self.begin().await?;
         let (mut seq, mut prev) = tx.lock_audit_head().await?;
         let q = "SELECT id, at, actor_id, actor_email, session_id, ip, user_agent, action, target, account_id, outcome, \
-                 detail FROM audit_pending ORDER BY at, id LIMIT $1";
+                 detail, findings FROM audit_pending ORDER BY at, id LIMIT $1";
         let pending: Vec<PendingRow> =
             crate::on_tx!(tx, |c| sqlx::query_as::<_, PendingRow>(q).bind(SEAL_BATCH).fetch_all(c).await)?;
         if pending.is_empty() {
@@ -112,28 +121,76 @@ impl Store {
             return Ok(true);
         }
         let drained = (pending.len() as i64) < SEAL_BATCH;
-        let ids: Vec<String> = pending.iter().map(|p| p.id.clone()).collect();
-        for p in pending {
-            let ev = NewAuditEvent {
-                id: p.id,
-                at: p.at,
-                actor_id: p.actor_id,
-                actor_email: p.actor_email,
-                session_id: p.session_id,
-                ip: p.ip,
-                user_agent: p.user_agent,
-                action: p.action,
-                target: p.target,
-                account_id: p.account_id,
-                outcome: p.outcome,
-                detail: p.detail,
-            };
-            seq += 1;
-            let row = tx.insert_chained(seq, prev, ev).await?;
-            // Detection in chain order, under the head, as when each writer appended itself.
-            tx.detect_after(&row).await?;
-            prev = row.hash;
+        let mut findings: Vec<Finding> = Vec::new();
+        let mut ids = Vec::with_capacity(pending.len());
+        for chunk in pending.chunks(100) {
+            let mut sql = String::from(
+                "INSERT INTO audit_events (seq, id, at, actor_id, actor_email, session_id, ip, user_agent, action, \
+                 target, account_id, outcome, detail, prev_hash, hash) VALUES ",
+            );
+            let mut rows = Vec::with_capacity(chunk.len());
+            for (i, p) in chunk.iter().enumerate() {
+                seq += 1;
+                let hash = event_hash(
+                    &prev,
+                    &EventFields {
+                        seq,
+                        id: &p.id,
+                        at_us: p.at,
+                        actor_id: p.actor_id.as_deref(),
+                        actor_email: p.actor_email.as_deref(),
+                        session_id: p.session_id.as_deref(),
+                        ip: p.ip.as_deref(),
+                        user_agent: p.user_agent.as_deref(),
+                        action: &p.action,
+                        target: p.target.as_deref(),
+                        account_id: p.account_id.as_deref(),
+                        outcome: &p.outcome,
+                        detail: &p.detail,
+                    },
+                )
+                .to_vec();
+                if i > 0 {
+                    sql.push(',');
+                }
+                let b = i * 15;
+                sql.push('(');
+                sql.push_str(&(1..=15).map(|k| format!("${}", b + k)).collect::<Vec<_>>().join(","));
+                sql.push(')');
+                rows.push((seq, p, std::mem::replace(&mut prev, hash.clone()), hash));
+                ids.push(p.id.clone());
+                if let Some(f) = &p.findings {
+                    // Written by this store just before; unreadable would be a bug, not data.
+                    let found: Vec<Finding> = serde_json::from_str(f)
+                        .map_err(|e| StoreError::Conflict(format!("unreadable findings of event {}: {e}", p.id)))?;
+                    findings.extend(found);
+                }
+            }
+            crate::on_tx!(tx, |c| {
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
+                for (seq, p, prev_hash, hash) in &rows {
+                    query = query
+                        .bind(*seq)
+                        .bind(&p.id)
+                        .bind(p.at)
+                        .bind(&p.actor_id)
+                        .bind(&p.actor_email)
+                        .bind(&p.session_id)
+                        .bind(&p.ip)
+                        .bind(&p.user_agent)
+                        .bind(&p.action)
+                        .bind(&p.target)
+                        .bind(&p.account_id)
+                        .bind(&p.outcome)
+                        .bind(&p.detail)
+                        .bind(prev_hash.as_slice())
+                        .bind(hash.as_slice());
+                }
+                query.execute(c).await.map(|r| r.rows_affected())
+            })?;
         }
+        // Raised in chain order, under the head: grouping into an alert takes turns.
+        tx.raise_alerts_in_order(findings).await?;
         match &mut tx.inner {
             crate::TxInner::Postgres(t) => {
                 sqlx::query("DELETE FROM audit_pending WHERE id = ANY($1)").bind(&ids).execute(&mut **t).await?;
