@@ -6,7 +6,7 @@ use std::str::FromStr;
 use steward_domain::ids::AccountId;
 use steward_domain::status::MembershipStatus;
 
-use steward_domain::capability::{Capability, CapabilitySet, MemberRights};
+use steward_domain::capability::{Capability, CapabilitySet, MemberRights, Role};
 use steward_domain::windows::{Window, is_within_windows, parse_time_zone, stored_windows};
 use steward_store::{AccountRow, MembershipRow};
 
@@ -74,7 +74,7 @@ impl AccountAccess {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Narrowing<'a> {
     pub accounts: Option<&'a [AccountId]>,
-    pub capabilities: Option<&'a [String]>,
+    pub capabilities: Option<CapabilitySet>,
 }
 
 /// The decision itself, without I/O: given the account and the caller's membership as just
@@ -104,8 +104,7 @@ pub fn decide(
         }
     }
     let mut capabilities = rights.capabilities;
-    if let Some(names) = narrowing.capabilities {
-        let allowed: CapabilitySet = names.iter().filter_map(|n| Capability::from_str(n).ok()).collect();
+    if let Some(allowed) = narrowing.capabilities {
         capabilities = capabilities.intersection(allowed);
     }
     let rules_pending = !rights.is_owner() && account.rules_version > membership.accepted_rules_version;
@@ -174,16 +173,57 @@ pub async fn authorize(
         return Err(AppError::NotFoundDenied("not a member of this account".into()));
     };
     let (rights, capabilities) = decide(
-        &Narrowing {
-            accounts: principal.token_accounts.as_deref(),
-            capabilities: principal.token_capabilities.as_deref(),
-        },
+        &Narrowing { accounts: principal.token_accounts.as_deref(), capabilities: principal.token_capabilities },
         &account,
         &membership,
         need,
         state.clock.now_us(),
     )?;
+    if let Some(max) = account.max_devices_per_member
+        && membership.role != Role::Owner
+        && need != Need::Leave
+    {
+        within_device_limit(state, principal, account_id, max).await?;
+    }
     Ok(AccountAccess { account, membership, rights, capabilities })
+}
+
+/// A collaborator reaches an account with a device limit only from one of their `max` oldest
+/// devices: live sessions (not ended, expired or idle too long) and access tokens (not revoked or
+/// expired) that reach this account. A sign-in beyond the limit is refused, so a borrowed
+/// password never takes a seat away from the device already in use; ending a session (the owner
+/// on the member's page, or the member) frees its place at once. Leaving is never refused.
+async fn within_device_limit(
+    state: &Services,
+    principal: &Principal,
+    account_id: &AccountId,
+    max: i64,
+) -> AppResult<()> {
+    let now = state.clock.now_us();
+    let idle = i64::try_from(state.settings.session_idle.as_micros()).unwrap_or(i64::MAX);
+    let mut devices: Vec<(i64, String)> = state
+        .store
+        .live_sessions(&principal.user_id, now)
+        .await?
+        .into_iter()
+        .filter(|x| x.last_seen_at.saturating_add(idle) > now)
+        .map(|x| (x.created_at, x.id))
+        .collect();
+    for t in state.store.api_tokens_for_user(&principal.user_id).await? {
+        let live = t.expires_at.is_none_or(|e| e > now);
+        let reaches = match t.accounts.as_deref() {
+            None => true,
+            Some(list) => serde_json::from_str::<Vec<String>>(list)
+                .map_or(true, |ids| ids.iter().any(|i| i == account_id.as_str())),
+        };
+        if live && reaches {
+            devices.push((t.created_at, t.id));
+        }
+    }
+    devices.sort();
+    let mine = principal.session_id.as_deref().or(principal.token_id.as_deref());
+    let allowed = devices.iter().take(usize::try_from(max).unwrap_or(0)).any(|(_, id)| Some(id.as_str()) == mine);
+    if allowed { Ok(()) } else { Err(AppError::device_limit(max)) }
 }
 
 #[cfg(test)]
@@ -205,6 +245,7 @@ mod tests {
             max_members: 5,
             min_gap_minutes: 0,
             max_posts_per_day: None,
+            max_devices_per_member: None,
             approvals_required: 1,
             owner_approval_required: false,
             admins_may_approve_own: false,
@@ -275,8 +316,7 @@ mod tests {
             decide(&Narrowing::default(), &account(3), &expired_owner, need, 10).is_ok(),
             "the owner is never locked out"
         );
-        let caps = vec!["account.view".to_string()];
-        let narrowed = Narrowing { accounts: None, capabilities: Some(&caps) };
+        let narrowed = Narrowing { accounts: None, capabilities: Some(Capability::AccountView.into()) };
         assert!(matches!(decide(&narrowed, &account(0), &owner, need, 10), Err(AppError::Forbidden(_))));
         let others = vec![AccountId::from("other")];
         let elsewhere = Narrowing { accounts: Some(&others), capabilities: None };

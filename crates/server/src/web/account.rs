@@ -62,6 +62,7 @@ pub fn notice_text(key: Option<&str>) -> Option<String> {
         "others_out" => "Every other session is signed out.",
         "lifted" => "The lockdown is lifted: Steward publishes on this account again.",
         "deleted" => "The account is deleted from Steward.",
+        "device_ended" => "That device is signed out; the member signs in again there to come back.",
         _ => return None,
     };
     Some(text.into())
@@ -275,7 +276,20 @@ pub async fn overview(
     Path(id): Path<AccountId>,
     Query(q): Query<NoticeQuery>,
 ) -> Result<Response, PageError> {
-    let page = overview_page(&state, &viewer, &id, notice_text(q.notice.as_deref())).await.or_page(&viewer)?;
+    let mut page = overview_page(&state, &viewer, &id, notice_text(q.notice.as_deref())).await.or_page(&viewer)?;
+    // Connected (the sandbox, Bluesky, LinkedIn pages, or back from a platform's consent): the
+    // notice names the account, from what is stored, never from the URL.
+    if let Some(verb) = match q.notice.as_deref() {
+        Some("connected") => Some("is connected"),
+        Some("reconnected") => Some("is connected again"),
+        _ => None,
+    } {
+        page.layout.notice = Some(format!(
+            "{} account {} {verb}. Its credential is sealed on this server: nobody you invite will ever see it.",
+            page.platform.split(" (").next().unwrap_or_default(),
+            page.view.display_name
+        ));
+    }
     Ok(render(StatusCode::OK, &page))
 }
 
@@ -384,6 +398,7 @@ fn settings_values(form: Form, v: &AccountView) -> Form {
         .value("min_gap_minutes", s.min_gap_minutes.to_string())
         .value("max_posts_per_day", s.max_posts_per_day.map(|n| n.to_string()).unwrap_or_default())
         .value("max_members", s.max_members.to_string())
+        .value("max_devices_per_member", s.max_devices_per_member.map(|n| n.to_string()).unwrap_or_default())
         .value("time_zone", v.time_zone.clone())
         .value("rules_text", v.rules.text.clone());
     if s.owner_approval_required {
@@ -446,6 +461,7 @@ pub async fn settings_submit(
         max_members: number(&data, "max_members", &mut unreadable),
         min_gap_minutes: number(&data, "min_gap_minutes", &mut unreadable),
         max_posts_per_day: Some(number(&data, "max_posts_per_day", &mut unreadable)),
+        max_devices_per_member: Some(number(&data, "max_devices_per_member", &mut unreadable)),
         approvals_required: number(&data, "approvals_required", &mut unreadable),
         owner_approval_required: Some(data.checked("owner_approval_required")),
         admins_may_approve_own: Some(data.checked("admins_may_approve_own")),

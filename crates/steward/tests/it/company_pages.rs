@@ -9,7 +9,7 @@ use steward_connectors::linkedin::encode_urn;
 use steward_doubles::linkedin::{self, LinkedInDouble};
 
 use crate::helpers::html::{csrf_in, page, post_form};
-use crate::helpers::oauth::{callback, start};
+use crate::helpers::oauth::{callback, landing, start};
 use crate::helpers::seed::insert_due_post;
 use crate::helpers::*;
 
@@ -172,12 +172,27 @@ both_backends! {
         assert_eq!((reply.actor.as_str(), reply.object.as_str()), (DEVTESTCO, urn.as_str()), "answered as the page");
         assert_eq!(reply.text, "Thank you \\(really\\)!", "little text escaped");
 
+        // The page deletes a comment on its own post (LinkedIn offers that to a Page's
+        // administrators, not on a member profile): gone at LinkedIn, audited, once.
+        let r = app.post(&format!("{base}/comments/{}/delete", encode_urn(&comment_id))).auth(&owner).send().await;
+        assert_eq!(r.status, 204, "{}", r.text);
+        let deleted = double.requests().into_iter().find(|r| r.method == "DELETE").expect("the delete reached LinkedIn");
+        assert!(deleted.path.starts_with("/rest/socialActions/"), "{}", deleted.path);
+        let actor = deleted.query.replace("%3A", ":").replace("%3a", ":");
+        assert!(actor.contains(&format!("actor={DEVTESTCO}")), "as the page: {}", deleted.query);
+        assert!(double.comments().iter().all(|c| c.urn != fan), "the comment is gone at LinkedIn");
+        let events = app.state.store.audit_events_after(0, 10_000).await.unwrap();
+        assert_eq!(events.iter().filter(|e| e.action == "comments.delete" && e.outcome == "allowed").count(), 1);
+        let r = app.post(&format!("{base}/comments/{}/delete", encode_urn(&comment_id))).auth(&owner).send().await;
+        assert!(r.status == 404, "a deleted comment is not found again: {}", r.text);
+
         // Statistics: share statistics per post, the page's followers.
         double.set_share_statistics(&urn, linkedin::ShareCounts { impressions: 500, likes: 9, shares: 2, ..linkedin::ShareCounts::default() });
         let stats = app.get(&format!("{base}/analytics")).auth(&owner).send().await;
         assert_eq!(stats.status, 200, "{}", stats.text);
         assert_eq!(stats.body["followers"], 1200);
-        assert_eq!(stats.body["posts"], json!([{"post_id": id, "impressions": 500, "likes": 9, "comments": 2, "shares": 2}]));
+        // The double counts the comments it holds: none since the delete above.
+        assert_eq!(stats.body["posts"], json!([{"post_id": id, "impressions": 500, "likes": 9, "comments": 0, "shares": 2}]));
         let network = double.requests().into_iter().find(|r| r.path.starts_with("/rest/networkSizes/")).unwrap();
         assert_eq!(network.path, format!("/rest/networkSizes/{}", encode_urn(DEVTESTCO)));
         assert_eq!(network.query, "edgeType=COMPANY_FOLLOWED_BY_MEMBER");
@@ -219,9 +234,10 @@ both_backends! {
         double.set_member(linkedin::Member { sub: "noPages1".into(), name: "Nina Nopage".into(), email: "nina@example.com".into() });
         let nina = app.user("nina@example.com").await;
         let back = start(&app, &nina, json!({"platform": "linkedin", "account_kind": "organization"})).await;
-        let (status, html) = callback(&app, &nina, &back).await;
-        assert_eq!(status, 409, "{html}");
-        assert!(html.contains("Nina Nopage administers no LinkedIn Company Page"), "{html}");
+        let (status, to) = callback(&app, &nina, &back).await;
+        assert_eq!((status, to.as_str()), (303, "/connect?refused=no_pages&platform=linkedin"));
+        let (_, html) = landing(&app, &nina, &to).await;
+        assert!(html.contains("administers no Company Page that Steward can connect"), "{html}");
         assert!(app.get("/api/v1/accounts").auth(&nina).send().await.body["items"].as_array().unwrap().is_empty());
     }
 
@@ -238,15 +254,16 @@ both_backends! {
         // Signed in as someone who does not administer the page: refused, nothing changes.
         double.set_member(linkedin::Member { sub: "stranger".into(), name: "Sam Stranger".into(), email: "sam@example.com".into() });
         let back = start(&app, &owner, json!({"platform": "linkedin", "account_id": account})).await;
-        let (status, html) = callback(&app, &owner, &back).await;
-        assert_eq!(status, 409, "{html}");
+        let (status, to) = callback(&app, &owner, &back).await;
+        assert_eq!((status, to.as_str()), (303, "/connect?refused=not_page_admin&platform=linkedin"));
+        let (_, html) = landing(&app, &owner, &to).await;
         assert!(html.contains("does not administer this Company Page"), "{html}");
         // Another administrator of the page may: the account stays the page.
         double.set_organization_role("otherAdmin", DEVTESTCO, "ADMINISTRATOR");
         double.set_member(linkedin::Member { sub: "otherAdmin".into(), name: "Ada Admin".into(), email: "ada@example.com".into() });
         let back = start(&app, &owner, json!({"platform": "linkedin", "account_id": account})).await;
-        let (status, html) = callback(&app, &owner, &back).await;
-        assert_eq!(status, 200, "{html}");
+        let (status, to) = callback(&app, &owner, &back).await;
+        assert_eq!((status, to), (303, format!("/accounts/{account}?notice=reconnected")));
         let check = app.post(&format!("/api/v1/accounts/{account}/check")).auth(&owner).send().await;
         assert_eq!(check.body["identity"]["handle"], "devtestco", "{}", check.text);
         let id = due_post(&app, &account, &owner, "After the reconnect", "[]").await;
