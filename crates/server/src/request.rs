@@ -91,11 +91,89 @@ fn client_ip(req: &Request, trusted_proxies: &[IpAddr]) -> String {
     client.to_string()
 }
 
+/// The route pattern a request matched, as a `&'static str` for the metric labels and the log
+/// line: patterns are the router's own (never a raw path), so the set is small and each is
+/// kept once for the life of the process; after the first request of a route, a lookup.
+fn route_name(req: &Request) -> &'static str {
+    use std::collections::HashSet;
+    use std::sync::{LazyLock, PoisonError, RwLock};
+    static ROUTES: LazyLock<RwLock<HashSet<&'static str>>> = LazyLock::new(Default::default);
+    let Some(path) = req.extensions().get::<MatchedPath>().map(MatchedPath::as_str) else {
+        return "unmatched";
+    };
+    if let Some(known) = ROUTES.read().unwrap_or_else(PoisonError::into_inner).get(path) {
+        return known;
+    }
+    let mut routes = ROUTES.write().unwrap_or_else(PoisonError::into_inner);
+    if let Some(known) = routes.get(path) {
+        return known;
+    }
+    let name: &'static str = Box::leak(path.to_owned().into_boxed_str());
+    routes.insert(name);
+    name
+}
+
+/// The method's name without allocating; methods outside HTTP's own are counted as `OTHER`.
+fn method_name(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "OTHER",
+    }
+}
+
+/// A request's id: 32 hex digits, a random half drawn once per process (so replicas and
+/// restarts do not repeat each other's ids) and a counter. Unique and cheap: no clock, no
+/// random draw and no lock per request.
+#[derive(Clone, Copy)]
+struct RequestId([u8; 32]);
+
+impl RequestId {
+    fn next() -> Self {
+        use std::sync::LazyLock;
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static PROCESS: LazyLock<u64> = LazyLock::new(|| {
+            let mut b = [0u8; 8];
+            // Without randomness the ids are still unique within the process.
+            let _ = getrandom::fill(&mut b);
+            u64::from_le_bytes(b)
+        });
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut out = [0u8; 32];
+        for (i, v) in [*PROCESS, n].into_iter().enumerate() {
+            for k in 0..16 {
+                out[i * 16 + k] = HEX[((v >> (60 - 4 * k)) & 0xf) as usize];
+            }
+        }
+        RequestId(out)
+    }
+
+    fn as_str(&self) -> &str {
+        // Only ASCII hex digits are ever written.
+        std::str::from_utf8(&self.0).unwrap_or("0")
+    }
+}
+
+impl std::fmt::Display for RequestId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 pub async fn middleware(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = req.method().clone();
-    let route =
-        req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_else(|| "unmatched".into());
+    let method = method_name(req.method());
+    let route = route_name(&req);
     let meta = RequestMeta {
         ip: client_ip(&req, &state.settings.trusted_proxies),
         device: cookie(req.headers(), device_cookie_name(&state.settings)).map(|v| DeviceCookie(v.to_string())),
@@ -111,10 +189,10 @@ pub async fn middleware(State(state): State<AppState>, mut req: Request, next: N
 
     // Every log line written while serving the request carries its id (also sent back as
     // `X-Request-Id`, so a person reporting a problem can quote it).
-    let request_id = uuid::Uuid::now_v7().simple().to_string();
-    let span = tracing::info_span!("request", id = %request_id, method = %method, route = %route);
+    let request_id = RequestId::next();
+    let span = tracing::info_span!("request", id = %request_id, method, route);
     let mut response = next.run(req).instrument(span.clone()).await;
-    if let Ok(v) = axum::http::HeaderValue::from_str(&request_id) {
+    if let Ok(v) = axum::http::HeaderValue::from_bytes(&request_id.0) {
         response.headers_mut().insert("x-request-id", v);
     }
 
@@ -123,22 +201,13 @@ pub async fn middleware(State(state): State<AppState>, mut req: Request, next: N
         let notes = slot.take();
         // A refused credential is counted in its address's burst, recorded once a minute.
         if !notes.counted_in_burst {
-            record_denial(&state, &meta, notes, method.as_str(), &route, status, &denial.reason)
-                .instrument(span.clone())
-                .await;
+            record_denial(&state, &meta, notes, method, route, status, &denial.reason).instrument(span.clone()).await;
         }
     }
     let elapsed = started.elapsed();
-    state
-        .metrics
-        .requests
-        .get_or_create(&RequestLabels { method: method.to_string(), route: route.clone(), status })
-        .inc();
-    state
-        .metrics
-        .durations
-        .get_or_create(&RouteLabels { method: method.to_string(), route: route.clone() })
-        .observe(elapsed.as_secs_f64());
+    // Labels of `&'static str`: looking a series up allocates nothing.
+    state.metrics.requests.get_or_create(&RequestLabels { method, route, status }).inc();
+    state.metrics.durations.get_or_create(&RouteLabels { method, route }).observe(elapsed.as_secs_f64());
     span.in_scope(|| tracing::info!(status, ms = elapsed.as_secs_f64() * 1000.0, "request"));
     response
 }

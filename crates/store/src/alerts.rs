@@ -1,11 +1,14 @@
 //! Alerts: detection over the audit events as they are appended, grouping, recipients, and
 //! the durable delivery outbox.
 //!
-//! Detection runs inside [`Tx::append_audit`], in the same transaction as the event (and so
-//! as the change it records): every code path that records an event — including ones written
-//! after this one — is covered without calling anything else, an alert
-//! exists the moment the change commits, and a rolled-back change raises nothing. Appends are
-//! serialized by the chain head, so grouping never races.
+//! Detection runs with the event, in the same transaction (and so as the change it records):
+//! on SQLite inside [`Tx::append_audit`], which chains the event and raises what was found;
+//! on PostgreSQL the event waits in `audit_pending` with its findings, which the sealing round
+//! that chains it raises in chain order (`audit_seal.rs`) before the use case returns. Either
+//! way every code path that records an event — including ones written after this one — is
+//! covered without calling anything else, an alert exists when the use case returns, and a
+//! rolled-back change raises nothing. Raising runs under the chain's head, so grouping never
+//! races; counts include the events still waiting to be sealed.
 use serde_json::Value;
 use steward_domain::alerts::{
     AlertKind, AlertThresholds, GROUPING_WINDOW_US, POST_CREATED_ACTIONS, Threshold, change_kind,
@@ -17,8 +20,9 @@ use steward_domain::windows::{is_within_windows, parse_time_zone, stored_windows
 use crate::{AuditEventRow, Micros, Result, Store, Tx, on_pool, on_tx};
 
 /// Something worth telling the owner (account alerts) or a person (personal alerts).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Finding {
+    #[serde(with = "kind_name")]
     pub kind: AlertKind,
     /// Set for alerts about a social account: its owner and admins receive them.
     pub account_id: Option<String>,
@@ -44,6 +48,20 @@ pub struct AlertRow {
     pub created_at: Micros,
     pub last_seen_at: Micros,
     pub acknowledged_at: Option<Micros>,
+}
+
+/// A finding's kind by its stored name (findings wait in `audit_pending` as JSON).
+mod kind_name {
+    use steward_domain::alerts::AlertKind;
+
+    pub fn serialize<S: serde::Serializer>(k: &AlertKind, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(k.as_str())
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<AlertKind, D::Error> {
+        let name = <String as serde::Deserialize>::deserialize(d)?;
+        AlertKind::parse(&name).ok_or_else(|| serde::de::Error::custom(format!("unknown alert kind {name}")))
+    }
 }
 
 const ALERT_COLUMNS: &str = "a.id, a.kind, a.account_id, a.user_id, a.severity, a.summary, a.detail, a.count, a.created_at, a.last_seen_at, a.acknowledged_at";
@@ -124,8 +142,18 @@ fn from_where(ev: &AuditEventRow) -> String {
 }
 
 impl Tx {
-    /// Runs the alert rules on an event just appended in this transaction.
+    /// Runs the alert rules on an event just appended in this transaction, and raises what
+    /// they find.
     pub(crate) async fn detect_after(&mut self, ev: &AuditEventRow) -> Result<()> {
+        for f in self.findings_after(ev).await? {
+            self.raise_alert(f).await?;
+        }
+        Ok(())
+    }
+
+    /// What the alert rules find in an event just written in this transaction (its own row
+    /// counts towards the thresholds, with every event committed before it, chained or pending).
+    pub(crate) async fn findings_after(&mut self, ev: &AuditEventRow) -> Result<Vec<Finding>> {
         let now = ev.at;
         let detail: Value = serde_json::from_str(&ev.detail).unwrap_or(Value::Null);
         let denied = ev.outcome == "denied";
@@ -181,10 +209,7 @@ impl Tx {
             }
         }
 
-        for f in findings {
-            self.raise_alert(f).await?;
-        }
-        Ok(())
+        Ok(findings)
     }
 
     async fn account_findings(
@@ -345,8 +370,9 @@ impl Tx {
     ) -> Result<i64> {
         let n: i64 = match account_id {
             Some(account) => {
-                let q = "SELECT COUNT(*) FROM (SELECT 1 FROM audit_events WHERE account_id = $1 AND actor_id = $2 \
-                         AND at >= $3 AND outcome = $4 LIMIT $5) AS hits";
+                let q = "SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM audit_events WHERE account_id = $1 AND actor_id = $2 \
+                         AND at >= $3 AND outcome = $4 LIMIT $5) AS hits) + (SELECT COUNT(*) FROM (SELECT 1 FROM \
+                         audit_pending WHERE account_id = $1 AND actor_id = $2 AND at >= $3 AND outcome = $4 LIMIT $5) AS waiting)";
                 on_tx!(self, |c| sqlx::query_scalar(q)
                     .bind(account.as_str())
                     .bind(actor)
@@ -357,8 +383,9 @@ impl Tx {
                     .await)?
             }
             None => {
-                let q = "SELECT COUNT(*) FROM (SELECT 1 FROM audit_events WHERE actor_id = $1 AND at >= $2 \
-                         AND action = $3 AND outcome = $4 LIMIT $5) AS hits";
+                let q = "SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM audit_events WHERE actor_id = $1 AND at >= $2 \
+                         AND action = $3 AND outcome = $4 LIMIT $5) AS hits) + (SELECT COUNT(*) FROM (SELECT 1 FROM \
+                         audit_pending WHERE actor_id = $1 AND at >= $2 AND action = $3 AND outcome = $4 LIMIT $5) AS waiting)";
                 on_tx!(self, |c| sqlx::query_scalar(q)
                     .bind(actor)
                     .bind(since)
@@ -369,7 +396,8 @@ impl Tx {
                     .await)?
             }
         };
-        Ok(n)
+        // Chained and pending events are counted apart, each up to the limit.
+        Ok(n.min(limit))
     }
 
     /// How many allowed events of the account matching `action` fell in the threshold's window,
@@ -384,8 +412,9 @@ impl Tx {
         let since = now - t.window_us();
         let n: i64 = match action {
             Exact(a) => {
-                let q = "SELECT COUNT(*) FROM (SELECT 1 FROM audit_events WHERE account_id = $1 AND action = $3 \
-                         AND at >= $2 AND outcome = 'allowed' LIMIT $4) AS hits";
+                let q = "SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM audit_events WHERE account_id = $1 AND action = $3 \
+                         AND at >= $2 AND outcome = 'allowed' LIMIT $4) AS hits) + (SELECT COUNT(*) FROM (SELECT 1 FROM \
+                         audit_pending WHERE account_id = $1 AND action = $3 AND at >= $2 AND outcome = 'allowed' LIMIT $4) AS waiting)";
                 on_tx!(self, |c| sqlx::query_scalar(q)
                     .bind(account_id.as_str())
                     .bind(since)
@@ -395,8 +424,10 @@ impl Tx {
                     .await)?
             }
             Prefix(p) => {
-                let q = "SELECT COUNT(*) FROM (SELECT 1 FROM audit_events WHERE account_id = $1 AND at >= $2 \
-                         AND outcome = 'allowed' AND substr(action, 1, length($3)) = $3 LIMIT $4) AS hits";
+                let q = "SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM audit_events WHERE account_id = $1 AND at >= $2 \
+                         AND outcome = 'allowed' AND substr(action, 1, length($3)) = $3 LIMIT $4) AS hits) + (SELECT COUNT(*) \
+                         FROM (SELECT 1 FROM audit_pending WHERE account_id = $1 AND at >= $2 AND outcome = 'allowed' \
+                         AND substr(action, 1, length($3)) = $3 LIMIT $4) AS waiting)";
                 on_tx!(self, |c| sqlx::query_scalar(q)
                     .bind(account_id.as_str())
                     .bind(since)
@@ -406,7 +437,7 @@ impl Tx {
                     .await)?
             }
         };
-        Ok(n)
+        Ok(n.min(t.count))
     }
 
     /// Raises a finding: groups it into an unacknowledged alert of the same kind (and account or
@@ -514,6 +545,38 @@ impl Tx {
             }
         }
         Ok(Raised::New { alert_id: id, deliveries })
+    }
+
+    /// Raises findings in order (a sealing round's, in chain order), as one [`Self::raise_alert`]
+    /// each would, but with one statement for each run of findings that group into the same
+    /// alert: the first is raised, the rest count it up together, the last one's words kept.
+    pub(crate) async fn raise_alerts_in_order(&mut self, findings: Vec<Finding>) -> Result<()> {
+        let mut findings = findings.into_iter().peekable();
+        while let Some(first) = findings.next() {
+            let same =
+                |f: &Finding| f.kind == first.kind && f.account_id == first.account_id && f.user_id == first.user_id;
+            let mut more = 0i64;
+            let mut last: Option<Finding> = None;
+            while let Some(f) = findings.next_if(|f| same(f)) {
+                more += 1;
+                last = Some(f);
+            }
+            let alert_id = match self.raise_alert(first).await? {
+                Raised::New { alert_id, .. } | Raised::Grouped { alert_id, .. } => alert_id,
+            };
+            if let Some(last) = last {
+                let q = "UPDATE alerts SET count = count + $2, last_seen_at = $3, detail = $4 WHERE id = $1";
+                on_tx!(self, |c| sqlx::query(q)
+                    .bind(&alert_id)
+                    .bind(more)
+                    .bind(last.at)
+                    .bind(&last.detail)
+                    .execute(c)
+                    .await
+                    .map(|r| r.rows_affected()))?;
+            }
+        }
+        Ok(())
     }
 
     pub async fn upsert_alert_preferences(&mut self, p: &AlertPreferencesRow) -> Result<()> {

@@ -24,6 +24,27 @@ pub struct AuditEventRow {
 }
 
 impl AuditEventRow {
+    /// An event not yet in the chain (no number, no hashes), for the detectors.
+    pub(crate) fn unchained(ev: NewAuditEvent) -> Self {
+        AuditEventRow {
+            seq: 0,
+            id: ev.id,
+            at: ev.at,
+            actor_id: ev.actor_id,
+            actor_email: ev.actor_email,
+            session_id: ev.session_id,
+            ip: ev.ip,
+            user_agent: ev.user_agent,
+            action: ev.action,
+            target: ev.target,
+            account_id: ev.account_id,
+            outcome: ev.outcome,
+            detail: ev.detail,
+            prev_hash: Vec::new(),
+            hash: Vec::new(),
+        }
+    }
+
     #[must_use]
     pub fn fields(&self) -> EventFields<'_> {
         EventFields {
@@ -65,18 +86,90 @@ pub struct NewAuditEvent {
 const EVENT_COLUMNS: &str = "seq, id, at, actor_id, actor_email, session_id, ip, user_agent, action, target, account_id, outcome, detail, prev_hash, hash";
 
 impl Tx {
-    /// Appends `ev` to the chain inside this transaction: if the transaction does not commit,
-    /// neither does the event, and if the event cannot be written the caller's change must not
-    /// commit either (the error propagates).
-    pub async fn append_audit(&mut self, ev: NewAuditEvent) -> Result<AuditEventRow> {
-        // The head row serializes appends: PostgreSQL locks it for the rest of the transaction
-        // (so replicas take turns); SQLite's IMMEDIATE transaction already holds the write lock.
+    /// Records `ev` with this transaction's change: if the transaction does not commit, neither
+    /// does the event, and if the event cannot be written the caller's change must not commit
+    /// either (the error propagates).
+    ///
+    /// SQLite appends it to the chain at once (its write transaction already holds the one
+    /// write lock). PostgreSQL writes it to `audit_pending` without touching the chain's head, so
+    /// concurrent writers never wait for each other here and their commits share WAL flushes;
+    /// [`Tx::commit`] then waits until a sealing round has put it in the chain
+    /// ([`Store::seal_audit_after`]), so when a use case returns its event is chained.
+    pub async fn append_audit(&mut self, ev: NewAuditEvent) -> Result<()> {
+        match self.backend {
+            Backend::Sqlite => {
+                self.append_audit_now(ev).await?;
+            }
+            Backend::Postgres => {
+                let q = "INSERT INTO audit_pending (id, at, actor_id, actor_email, session_id, ip, user_agent, action, \
+                         target, account_id, outcome, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
+                on_tx!(self, |c| sqlx::query(q)
+                    .bind(&ev.id)
+                    .bind(ev.at)
+                    .bind(&ev.actor_id)
+                    .bind(&ev.actor_email)
+                    .bind(&ev.session_id)
+                    .bind(&ev.ip)
+                    .bind(&ev.user_agent)
+                    .bind(&ev.action)
+                    .bind(&ev.target)
+                    .bind(&ev.account_id)
+                    .bind(&ev.outcome)
+                    .bind(&ev.detail)
+                    .execute(c)
+                    .await
+                    .map(|r| r.rows_affected()))?;
+                self.pending_audit = true;
+                // Detection here, in parallel with other writers; raising (grouping into an
+                // alert) waits for the sealing round, which takes the findings in chain order.
+                let id = ev.id.clone();
+                let findings = self.findings_after(&AuditEventRow::unchained(ev)).await?;
+                if !findings.is_empty() {
+                    let json = serde_json::to_string(&findings)
+                        .map_err(|e| crate::StoreError::Conflict(format!("unwritable finding: {e}")))?;
+                    let q = "UPDATE audit_pending SET findings = $2 WHERE id = $1";
+                    on_tx!(self, |c| sqlx::query(q).bind(&id).bind(&json).execute(c).await.map(|r| r.rows_affected()))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Appends `ev` to the chain now: the head is locked (`FOR UPDATE` on PostgreSQL, so
+    /// replicas take turns) until this transaction ends.
+    pub(crate) async fn append_audit_now(&mut self, ev: NewAuditEvent) -> Result<AuditEventRow> {
+        let (head_seq, head_hash) = self.lock_audit_head().await?;
+        let row = self.insert_chained(head_seq + 1, head_hash, ev).await?;
+        self.set_audit_head(row.seq, &row.hash).await?;
+        // Alerts are decided with the event, in its transaction (see alerts.rs).
+        self.detect_after(&row).await?;
+        Ok(row)
+    }
+
+    /// The chain's head, locked for the rest of the transaction: PostgreSQL locks the row (so
+    /// appends and sealing rounds take turns across replicas); SQLite's IMMEDIATE transaction
+    /// already holds the write lock.
+    pub(crate) async fn lock_audit_head(&mut self) -> Result<(i64, Vec<u8>)> {
         let head_sql = match self.backend {
             Backend::Postgres => "SELECT seq, hash FROM audit_head WHERE singleton = 1 FOR UPDATE",
             Backend::Sqlite => "SELECT seq, hash FROM audit_head WHERE singleton = 1",
         };
-        let (head_seq, head_hash): (i64, Vec<u8>) = on_tx!(self, |c| sqlx::query_as(head_sql).fetch_one(c).await)?;
-        let seq = head_seq + 1;
+        Ok(on_tx!(self, |c| sqlx::query_as(head_sql).fetch_one(c).await)?)
+    }
+
+    pub(crate) async fn set_audit_head(&mut self, seq: i64, hash: &[u8]) -> Result<()> {
+        let update = "UPDATE audit_head SET seq = $1, hash = $2 WHERE singleton = 1";
+        on_tx!(self, |c| sqlx::query(update).bind(seq).bind(hash).execute(c).await.map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Writes `ev` as event `seq` of the chain, after the event whose hash is `prev_hash`.
+    pub(crate) async fn insert_chained(
+        &mut self,
+        seq: i64,
+        prev_hash: Vec<u8>,
+        ev: NewAuditEvent,
+    ) -> Result<AuditEventRow> {
         let fields = EventFields {
             seq,
             id: &ev.id,
@@ -92,7 +185,7 @@ impl Tx {
             outcome: &ev.outcome,
             detail: &ev.detail,
         };
-        let hash = event_hash(&head_hash, &fields);
+        let hash = event_hash(&prev_hash, &fields);
         let insert = "INSERT INTO audit_events (seq, id, at, actor_id, actor_email, session_id, ip, user_agent, action, \
                       target, account_id, outcome, detail, prev_hash, hash) \
                       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)";
@@ -110,19 +203,12 @@ impl Tx {
             .bind(&ev.account_id)
             .bind(&ev.outcome)
             .bind(&ev.detail)
-            .bind(head_hash.as_slice())
+            .bind(prev_hash.as_slice())
             .bind(hash.as_slice())
             .execute(c)
             .await
             .map(|r| r.rows_affected()))?;
-        let update = "UPDATE audit_head SET seq = $1, hash = $2 WHERE singleton = 1";
-        on_tx!(self, |c| sqlx::query(update)
-            .bind(seq)
-            .bind(hash.as_slice())
-            .execute(c)
-            .await
-            .map(|r| r.rows_affected()))?;
-        let row = AuditEventRow {
+        Ok(AuditEventRow {
             seq,
             id: ev.id,
             at: ev.at,
@@ -136,20 +222,18 @@ impl Tx {
             account_id: ev.account_id,
             outcome: ev.outcome,
             detail: ev.detail,
-            prev_hash: head_hash,
+            prev_hash,
             hash: hash.to_vec(),
-        };
-        // Alerts are decided with the event, in its transaction (see alerts.rs).
-        self.detect_after(&row).await?;
-        Ok(row)
+        })
     }
 }
 
 impl Store {
     /// Appends an event in a transaction of its own (for denials, which change nothing else).
+    /// It is chained at once, holding the head until it commits.
     pub async fn append_audit(&self, ev: NewAuditEvent) -> Result<AuditEventRow> {
         let mut tx = self.begin().await?;
-        let row = tx.append_audit(ev).await?;
+        let row = tx.append_audit_now(ev).await?;
         tx.commit().await?;
         Ok(row)
     }

@@ -15,6 +15,7 @@ mod accounts;
 mod alerts;
 mod audit;
 mod audit_scan;
+mod audit_seal;
 mod cache;
 mod decode;
 mod identity;
@@ -132,6 +133,8 @@ pub struct Store {
     /// order, instead of at `BEGIN IMMEDIATE`, where a waiting connection sleeps in SQLite's
     /// busy handler (1, 2, 5, 10… ms) long after the lock came free.
     pub(crate) write_gate: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// PostgreSQL: the rounds that move pending audit events into the chain (`audit_seal.rs`).
+    pub(crate) sealer: std::sync::Arc<audit_seal::Sealer>,
 }
 
 struct ReplicaRunning {
@@ -154,6 +157,10 @@ pub struct Tx {
     pub(crate) email_deliveries: bool,
     /// PostgreSQL: the pool (to announce a change of rights after the commit) and this replica.
     announce: Option<(PgPool, Option<String>)>,
+    /// PostgreSQL: the store, to seal this transaction's audit events after its commit.
+    sealing: Option<Store>,
+    /// Whether this transaction wrote an event to `audit_pending` (PostgreSQL).
+    pub(crate) pending_audit: bool,
 }
 
 pub(crate) enum TxInner {
@@ -244,6 +251,7 @@ impl Store {
             email_deliveries: true,
             replica: Default::default(),
             write_gate: Default::default(),
+            sealer: Default::default(),
         })
     }
 
@@ -301,6 +309,11 @@ impl Store {
             backend: self.backend(),
             email_deliveries: self.email_deliveries,
             announce,
+            sealing: match &self.pool {
+                Pool::Sqlite(_) => None,
+                Pool::Postgres(_) => Some(self.clone()),
+            },
+            pending_audit: false,
         })
     }
 
@@ -316,7 +329,20 @@ impl Store {
         let Pool::Postgres(p) = &self.pool else { return };
         let mut running = self.replica.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if running.is_none() {
-            let (me, tasks) = replicas::start(p, &self.cache);
+            let (me, mut tasks) = replicas::start(p, &self.cache);
+            // What a crashed writer left pending is sealed by the next write anywhere, or here.
+            let store = self.clone();
+            tasks.push(
+                tokio::spawn(async move {
+                    loop {
+                        if let Err(e) = store.seal_pending_audit().await {
+                            tracing::warn!(error = %e, "sealing pending audit events failed");
+                        }
+                        tokio::time::sleep(audit_seal::SWEEP_EVERY).await;
+                    }
+                })
+                .abort_handle(),
+            );
             *running = Some(ReplicaRunning { me, tasks });
         }
     }
@@ -353,7 +379,23 @@ impl Store {
 }
 
 impl Tx {
-    pub async fn commit(self) -> Result<()> {
+    pub async fn commit(mut self) -> Result<()> {
+        let sealing = if self.pending_audit { self.sealing.take() } else { None };
+        self.commit_only().await?;
+        // The change and its event are committed; the use case returns once the event is in the
+        // chain. Should sealing fail, the event stays pending (durable) for the next round.
+        if let Some(store) = sealing {
+            // Every event committed so far is sealed by a round that starts from here on.
+            let ticket = store.sealer.ticket();
+            if let Err(e) = store.seal_audit_after(ticket).await {
+                tracing::warn!(error = %e, "sealing audit events into the chain failed; they wait for the next round");
+            }
+        }
+        Ok(())
+    }
+
+    /// Commits, tells the read caches, and nothing else (a sealing round's own commit).
+    pub(crate) async fn commit_only(self) -> Result<()> {
         let rights_changed = match self.inner {
             TxInner::Sqlite(t) => {
                 t.commit().await?;

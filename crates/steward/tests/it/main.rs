@@ -13,6 +13,7 @@ mod alerts;
 mod api_errors;
 mod attacks;
 mod audit;
+mod audit_concurrency;
 mod browser;
 mod burst;
 mod company_pages;

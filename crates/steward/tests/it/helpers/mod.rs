@@ -208,7 +208,8 @@ impl TestApp {
             Backend::Postgres => {
                 self.raw_sql(
                     "CREATE FUNCTION audit_broken() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'audit log unavailable'; END $$ LANGUAGE plpgsql;
-                     CREATE TRIGGER audit_broken BEFORE INSERT ON audit_events FOR EACH ROW EXECUTE FUNCTION audit_broken();",
+                     CREATE TRIGGER audit_broken BEFORE INSERT ON audit_events FOR EACH ROW EXECUTE FUNCTION audit_broken();
+                     CREATE TRIGGER audit_broken BEFORE INSERT ON audit_pending FOR EACH ROW EXECUTE FUNCTION audit_broken();",
                 )
                 .await
             }
@@ -219,7 +220,11 @@ impl TestApp {
         match self.backend {
             Backend::Sqlite => self.raw_sql("DROP TRIGGER audit_broken;").await,
             Backend::Postgres => {
-                self.raw_sql("DROP TRIGGER audit_broken ON audit_events; DROP FUNCTION audit_broken();").await
+                self.raw_sql(
+                    "DROP TRIGGER audit_broken ON audit_events; DROP TRIGGER audit_broken ON audit_pending; \
+                     DROP FUNCTION audit_broken();",
+                )
+                .await
             }
         }
     }

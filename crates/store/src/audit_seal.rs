@@ -1,0 +1,208 @@
+//! Sealing (PostgreSQL): moving the events that write transactions left in `audit_pending`
+//! into the hash chain, many at a time.
+//!
+//! Why: when every writer locked the chain's head from its append until its commit, writers
+//! took turns through each other's alert detectors and WAL flush, and a database that commits
+//! thousands of independent rows a second committed a few dozen changes a second
+//! (BENCHMARKS.md, "Writes"). Now a writer inserts its event with its change (so both commit
+//! or neither does), runs the detectors on it there (their counts include the events still
+//! pending), keeps what they found with the event, and commits without the head; then it
+//! waits here until a round that started after its commit has sealed everything pending. One
+//! round at a time, across replicas, holds the head: it numbers and hashes the waiting events
+//! in order, writes them with a few multi-row inserts, raises their findings in that order
+//! (so grouping into an alert never races), deletes them from `audit_pending` and moves the
+//! head, in one transaction: a few statements and one WAL flush for a whole batch. The chain
+//! stays gap-free (numbers are given under the head's lock) and verifiable; the activity
+//! views see an event once sealed, which is before its use case returns.
+//!
+//! What the detectors may miss: two events committed at the same instant do not see each
+//! other, so a threshold crossed by exactly those two is noticed by the next event that
+//! counts (before, every writer waited for the one before it).
+//!
+//! Within one process the rounds queue on a mutex, and a writer whose event a round that
+//! began after its commit already sealed returns without touching the database.
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use crate::{Finding, Result, Store, StoreError};
+
+/// At most this many events per round (a round that finds fewer has sealed everything).
+const SEAL_BATCH: i64 = 500;
+
+/// How often a replica seals what a crashed writer left pending, if no write did it first.
+pub(crate) const SWEEP_EVERY: Duration = Duration::from_secs(10);
+
+#[derive(Default)]
+pub(crate) struct Sealer {
+    /// Rounds started in this process so far.
+    started: AtomicU64,
+    /// The number of the last round that found the pending table empty after its batch (so
+    /// every event committed before that round started is sealed), held while a round runs.
+    drained: tokio::sync::Mutex<u64>,
+}
+
+impl Sealer {
+    /// Taken by a writer right after its commit.
+    pub(crate) fn ticket(&self) -> u64 {
+        self.started.load(Ordering::SeqCst)
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct PendingRow {
+    id: String,
+    at: i64,
+    actor_id: Option<String>,
+    actor_email: Option<String>,
+    session_id: Option<String>,
+    ip: Option<String>,
+    user_agent: Option<String>,
+    action: String,
+    target: Option<String>,
+    account_id: Option<String>,
+    outcome: String,
+    detail: String,
+    findings: Option<String>,
+}
+
+impl Store {
+    /// Returns once every event committed before `ticket` was taken is in the chain: at once if
+    /// a round that started later has already drained the pending events, else after running
+    /// rounds until one does.
+    pub(crate) async fn seal_audit_after(&self, ticket: u64) -> Result<()> {
+        let mut drained = self.sealer.drained.lock().await;
+        if *drained > ticket {
+            return Ok(());
+        }
+        loop {
+            let round = self.sealer.started.fetch_add(1, Ordering::SeqCst) + 1;
+            if self.seal_round().await? {
+                *drained = round;
+                return Ok(());
+            }
+        }
+    }
+
+    /// Seals whatever is pending (a crashed writer's events; a no-op on SQLite, which chains at
+    /// once). Run by each replica every [`SWEEP_EVERY`].
+    pub async fn seal_pending_audit(&self) -> Result<()> {
+        if self.backend() == crate::Backend::Sqlite {
+            return Ok(());
+        }
+        let ticket = self.sealer.ticket();
+        let q = "SELECT EXISTS (SELECT 1 FROM audit_pending)";
+        if !crate::on_pool!(self, |c| sqlx::query_scalar::<_, bool>(q).fetch_one(c).await)? {
+            return Ok(());
+        }
+        self.seal_audit_after(ticket).await
+    }
+
+    /// How many events wait to be sealed.
+    pub async fn audit_pending_count(&self) -> Result<i64> {
+        Ok(crate::on_pool!(self, |c| sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM audit_pending")
+            .fetch_one(c)
+            .await)?)
+    }
+
+    /// One round: the head locked, up to [`SEAL_BATCH`] pending events chained in order and
+    /// their findings raised in that order, the events removed from the pending table, the head
+    /// moved, one commit; a few statements however many events. Answers whether it sealed
+    /// everything that was pending when it looked.
+    async fn seal_round(&self) -> Result<bool> {
+        use steward_domain::audit_chain::{EventFields, event_hash};
+        let mut tx = self.begin().await?;
+        let (mut seq, mut prev) = tx.lock_audit_head().await?;
+        let q = "SELECT id, at, actor_id, actor_email, session_id, ip, user_agent, action, target, account_id, outcome, \
+                 detail, findings FROM audit_pending ORDER BY at, id LIMIT $1";
+        let pending: Vec<PendingRow> =
+            crate::on_tx!(tx, |c| sqlx::query_as::<_, PendingRow>(q).bind(SEAL_BATCH).fetch_all(c).await)?;
+        if pending.is_empty() {
+            // Dropped: rolled back, nothing written, no WAL flush.
+            return Ok(true);
+        }
+        let drained = (pending.len() as i64) < SEAL_BATCH;
+        let mut findings: Vec<Finding> = Vec::new();
+        let mut ids = Vec::with_capacity(pending.len());
+        for chunk in pending.chunks(100) {
+            let mut sql = String::from(
+                "INSERT INTO audit_events (seq, id, at, actor_id, actor_email, session_id, ip, user_agent, action, \
+                 target, account_id, outcome, detail, prev_hash, hash) VALUES ",
+            );
+            let mut rows = Vec::with_capacity(chunk.len());
+            for (i, p) in chunk.iter().enumerate() {
+                seq += 1;
+                let hash = event_hash(
+                    &prev,
+                    &EventFields {
+                        seq,
+                        id: &p.id,
+                        at_us: p.at,
+                        actor_id: p.actor_id.as_deref(),
+                        actor_email: p.actor_email.as_deref(),
+                        session_id: p.session_id.as_deref(),
+                        ip: p.ip.as_deref(),
+                        user_agent: p.user_agent.as_deref(),
+                        action: &p.action,
+                        target: p.target.as_deref(),
+                        account_id: p.account_id.as_deref(),
+                        outcome: &p.outcome,
+                        detail: &p.detail,
+                    },
+                )
+                .to_vec();
+                if i > 0 {
+                    sql.push(',');
+                }
+                let b = i * 15;
+                sql.push('(');
+                sql.push_str(&(1..=15).map(|k| format!("${}", b + k)).collect::<Vec<_>>().join(","));
+                sql.push(')');
+                rows.push((seq, p, std::mem::replace(&mut prev, hash.clone()), hash));
+                ids.push(p.id.clone());
+                if let Some(f) = &p.findings {
+                    // Written by this store just before; unreadable would be a bug, not data.
+                    let found: Vec<Finding> = serde_json::from_str(f)
+                        .map_err(|e| StoreError::Conflict(format!("unreadable findings of event {}: {e}", p.id)))?;
+                    findings.extend(found);
+                }
+            }
+            crate::on_tx!(tx, |c| {
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
+                for (seq, p, prev_hash, hash) in &rows {
+                    query = query
+                        .bind(*seq)
+                        .bind(&p.id)
+                        .bind(p.at)
+                        .bind(&p.actor_id)
+                        .bind(&p.actor_email)
+                        .bind(&p.session_id)
+                        .bind(&p.ip)
+                        .bind(&p.user_agent)
+                        .bind(&p.action)
+                        .bind(&p.target)
+                        .bind(&p.account_id)
+                        .bind(&p.outcome)
+                        .bind(&p.detail)
+                        .bind(prev_hash.as_slice())
+                        .bind(hash.as_slice());
+                }
+                query.execute(c).await.map(|r| r.rows_affected())
+            })?;
+        }
+        // Raised in chain order, under the head: grouping into an alert takes turns.
+        tx.raise_alerts_in_order(findings).await?;
+        match &mut tx.inner {
+            crate::TxInner::Postgres(t) => {
+                sqlx::query("DELETE FROM audit_pending WHERE id = ANY($1)").bind(&ids).execute(&mut **t).await?;
+            }
+            crate::TxInner::Sqlite(t) => {
+                for id in &ids {
+                    sqlx::query("DELETE FROM audit_pending WHERE id = $1").bind(id).execute(&mut **t).await?;
+                }
+            }
+        }
+        tx.set_audit_head(seq, &prev).await?;
+        tx.commit_only().await?;
+        Ok(drained)
+    }
+}
