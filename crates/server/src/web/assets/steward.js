@@ -140,3 +140,58 @@
     });
   });
 })();
+
+// The planning calendar: drag a post to another hour to move it. The drop fills the post's own
+// move form (the one shown without the script) with the new hour and sends it, so the server
+// answers as for the form: moved, or why not, in words.
+(function () {
+  var week = document.querySelector("table.week");
+  if (!week) return;
+  var dragged = null;
+  document.querySelectorAll("[draggable=true][data-post]").forEach(function (entry) {
+    entry.addEventListener("dragstart", function (e) {
+      dragged = entry.getAttribute("data-post");
+      if (e.dataTransfer) { e.dataTransfer.setData("text/plain", dragged); e.dataTransfer.effectAllowed = "move"; }
+    });
+  });
+  week.querySelectorAll("td[data-slot]").forEach(function (cell) {
+    cell.addEventListener("dragover", function (e) { if (dragged) { e.preventDefault(); cell.classList.add("drop"); } });
+    cell.addEventListener("dragleave", function () { cell.classList.remove("drop"); });
+    cell.addEventListener("drop", function (e) {
+      e.preventDefault();
+      cell.classList.remove("drop");
+      var post = dragged || (e.dataTransfer && e.dataTransfer.getData("text/plain"));
+      dragged = null;
+      var form = post && document.getElementById("move-" + post);
+      var at = form && form.querySelector("input[name=at]");
+      if (!at) return;
+      // The same minutes past the hour as before (or on the hour, for a post with no time).
+      var minutes = at.value.length >= 16 ? at.value.slice(13, 16) : ":00";
+      at.value = cell.getAttribute("data-slot") + minutes;
+      var status = document.getElementById("move-status");
+      if (status) status.textContent = "Moving the post…";
+      form.submit();
+    });
+  });
+})();
+
+// The composer for several accounts: each account's copy follows the common text until the
+// person changes that copy. Without the script, an empty copy takes the common text.
+(function () {
+  var common = document.getElementById("compose-text");
+  if (!common) return;
+  var copies = document.querySelectorAll("textarea[id^='compose-text-']");
+  copies.forEach(function (copy) {
+    // A copy that differs from the common text (as sent back after an error) is the person's own.
+    if (copy.value && copy.value !== common.value) copy.setAttribute("data-own", "1");
+    copy.addEventListener("input", function (e) { if (e.isTrusted) copy.setAttribute("data-own", "1"); });
+  });
+  function follow() {
+    copies.forEach(function (copy) {
+      if (copy.getAttribute("data-own")) return;
+      copy.value = common.value;
+      copy.dispatchEvent(new Event("input"));
+    });
+  }
+  common.addEventListener("input", follow);
+})();
