@@ -153,7 +153,12 @@ pub(crate) async fn check_media_belongs(s: &Services, account_id: &AccountId, me
 }
 
 /// All of a post's content rules at once, so every invalid field is named together.
-pub(crate) fn validate_content(account: &AccountRow, text: &str, title: Option<&str>, media: &[MediaItem]) -> AppResult<()> {
+pub(crate) fn validate_content(
+    account: &AccountRow,
+    text: &str,
+    title: Option<&str>,
+    media: &[MediaItem],
+) -> AppResult<()> {
     let mut errors = Vec::new();
     validate_text(text, account, &mut errors);
     validate_title(title, &mut errors);

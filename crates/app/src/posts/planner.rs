@@ -83,7 +83,11 @@ pub async fn planner(
         if shown {
             let id = &access.account.id;
             timed.extend(
-                s.store.calendar_posts(id, from, to).await?.into_iter().map(|post| TimedPost { account_id: id.clone(), post }),
+                s.store
+                    .calendar_posts(id, from, to)
+                    .await?
+                    .into_iter()
+                    .map(|post| TimedPost { account_id: id.clone(), post }),
             );
             for state in [PostState::Draft, PostState::InReview, PostState::Approved] {
                 let rows = s

@@ -91,17 +91,35 @@ async fn planning_week_drag_and_compose_in_chromium() {
     let shop = sandbox_account(&app, &owner_api, "@shop").await;
     let cafe = sandbox_account(&app, &owner_api, "@cafe").await;
     let every_day = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
-    let r = invite(&app, &owner_api, &shop, json!({"email": "ada@example.test", "role": "admin",
-        "windows": [{"days": every_day, "start": "08:00", "end": "18:00"}]})).await;
+    let r = invite(
+        &app,
+        &owner_api,
+        &shop,
+        json!({"email": "ada@example.test", "role": "admin",
+        "windows": [{"days": every_day, "start": "08:00", "end": "18:00"}]}),
+    )
+    .await;
     assert_eq!(r.status, 201, "{}", r.text);
     let ada = app.user("ada@example.test").await;
     let token = r.body["token"].as_str().unwrap();
     let r = app.post(&format!("/api/v1/invitations/{token}/accept")).auth(&ada).send().await;
     assert_eq!(r.status, 200, "{}", r.text);
 
-    let scheduled = approved_post(&app, &owner_api, &shop, "Opening hours change on Thursday", Some(format!("{thursday}T09:00:00Z"))).await;
+    let scheduled = approved_post(
+        &app,
+        &owner_api,
+        &shop,
+        "Opening hours change on Thursday",
+        Some(format!("{thursday}T09:00:00Z")),
+    )
+    .await;
     let waiting = approved_post(&app, &owner_api, &shop, "Thank you to our regulars", None).await;
-    let r = app.post(&format!("/api/v1/accounts/{cafe}/posts")).auth(&owner_api).json(json!({"text": "New cake recipe, no time yet"})).send().await;
+    let r = app
+        .post(&format!("/api/v1/accounts/{cafe}/posts"))
+        .auth(&owner_api)
+        .json(json!({"text": "New cake recipe, no time yet"}))
+        .send()
+        .await;
     assert_eq!(r.status, 201, "{}", r.text);
 
     // The week across both accounts: today marked, the draft beside the grid.
@@ -152,10 +170,14 @@ async fn planning_week_drag_and_compose_in_chromium() {
     crate::browser::left(&before).await;
     assert_text(&owner, "The post is moved to its new time.").await;
     let body = api_post(&app, &owner_api, &waiting).await;
-    assert_eq!((body["state"].as_str(), body["scheduled_at"].as_str()), (Some("scheduled"), Some(format!("{friday}T11:15:00Z").as_str())));
+    assert_eq!(
+        (body["state"].as_str(), body["scheduled_at"].as_str()),
+        (Some("scheduled"), Some(format!("{friday}T11:15:00Z").as_str()))
+    );
 
     // An empty hour leads to the composer with that time.
-    let slot = owner.find(By::Css(format!("td[data-slot='{friday}T15'] a.slot"))).await.expect("an empty hour to write in");
+    let slot =
+        owner.find(By::Css(format!("td[data-slot='{friday}T15'] a.slot"))).await.expect("an empty hour to write in");
     let before = owner.find(By::Css("html")).await.unwrap();
     slot.click().await.unwrap();
     crate::browser::left(&before).await;
@@ -176,7 +198,9 @@ async fn planning_week_drag_and_compose_in_chromium() {
     press(&owner, "Write the drafts").await;
     assert_text(&owner, "2 drafts are written for").await;
     let mut made = Vec::new();
-    for (account, expected) in [(&shop, "Launch day: come and see us"), (&cafe, "Launch day at the café: cake for everyone")] {
+    for (account, expected) in
+        [(&shop, "Launch day: come and see us"), (&cafe, "Launch day at the café: cake for everyone")]
+    {
         let r = app.get(&format!("/api/v1/accounts/{account}/posts?state=draft")).auth(&owner_api).send().await;
         let found: Vec<&Value> = r.body["items"].as_array().unwrap().iter().filter(|p| p["text"] == expected).collect();
         assert_eq!(found.len(), 1, "{}", r.text);
@@ -186,7 +210,12 @@ async fn planning_week_drag_and_compose_in_chromium() {
     for pid in &made {
         assert_eq!(app.post(&format!("/api/v1/posts/{pid}/submit")).auth(&owner_api).send().await.status, 200);
     }
-    let r = app.post(&format!("/api/v1/posts/{}/approve", made[0])).auth(&owner_api).json(json!({"version": 1})).send().await;
+    let r = app
+        .post(&format!("/api/v1/posts/{}/approve", made[0]))
+        .auth(&owner_api)
+        .json(json!({"version": 1}))
+        .send()
+        .await;
     assert_eq!(r.body["state"], "approved", "{}", r.text);
     assert_eq!(api_post(&app, &owner_api, &made[1]).await["state"], "in_review");
 
@@ -197,7 +226,10 @@ async fn planning_week_drag_and_compose_in_chromium() {
     fill(&owner, "#compose-text", "Short and fine").await;
     let long = "y".repeat(501);
     owner
-        .execute("document.getElementById(arguments[0]).value = arguments[1];", vec![json!(format!("compose-text-{cafe}")), json!(long)])
+        .execute(
+            "document.getElementById(arguments[0]).value = arguments[1];",
+            vec![json!(format!("compose-text-{cafe}")), json!(long)],
+        )
         .await
         .unwrap();
     press(&owner, "Write the drafts").await;
@@ -216,7 +248,11 @@ async fn planning_week_drag_and_compose_in_chromium() {
     assert!(error.contains("outside your posting windows") && error.contains("08:00"), "{error}");
     assert!(!error.contains("T08:00:00Z"), "no raw instant: {error}");
     check_page_at(&admin, "calendar-refused", PHONE).await;
-    assert_eq!(api_post(&app, &owner_api, &scheduled).await["scheduled_at"], format!("{friday}T14:00:00Z"), "nothing moved");
+    assert_eq!(
+        api_post(&app, &owner_api, &scheduled).await["scheduled_at"],
+        format!("{friday}T14:00:00Z"),
+        "nothing moved"
+    );
     owner.quit().await.unwrap();
     admin.quit().await.unwrap();
 }

@@ -137,10 +137,7 @@ pub async fn compose_submit(
             .map(|id| CopyRequest {
                 account_id: id.clone(),
                 // An empty copy takes the common text.
-                text: data
-                    .get(&format!("text_{id}"))
-                    .filter(|t| !t.trim().is_empty())
-                    .map(|t| t.replace("\r\n", "\n")),
+                text: data.get(&format!("text_{id}")).filter(|t| !t.trim().is_empty()).map(|t| t.replace("\r\n", "\n")),
                 title: None,
                 media: None,
             })
@@ -179,11 +176,10 @@ pub async fn compose_submit(
                 ApiError(AppError::Validation(fields)) => {
                     for f in fields {
                         // `copies[1].text`: the second chosen account's copy.
-                        let copy = f
-                            .field
-                            .strip_prefix("copies[")
-                            .and_then(|r| r.split_once(']'))
-                            .and_then(|(i, rest)| Some((chosen.get(i.parse::<usize>().ok()?)?, rest.trim_start_matches('.'))));
+                        let copy =
+                            f.field.strip_prefix("copies[").and_then(|r| r.split_once(']')).and_then(|(i, rest)| {
+                                Some((chosen.get(i.parse::<usize>().ok()?)?, rest.trim_start_matches('.')))
+                            });
                         match copy {
                             Some((id, field)) => {
                                 let what = if field == "text" { "the text" } else { field };

@@ -144,11 +144,7 @@ fn grid_zone(plan: &Planner, viewer: &Viewer) -> TimeZone {
     let shown: Vec<_> = plan.accounts.iter().filter(|a| a.shown).collect();
     match shown.as_slice() {
         [one] => account_zone(&one.account),
-        _ => viewer
-            .tz
-            .clone()
-            .or_else(|| shown.first().map(|a| account_zone(&a.account)))
-            .unwrap_or(TimeZone::UTC),
+        _ => viewer.tz.clone().or_else(|| shown.first().map(|a| account_zone(&a.account))).unwrap_or(TimeZone::UTC),
     }
 }
 
@@ -180,9 +176,9 @@ pub(super) async fn planner_view(state: &AppState, viewer: &Viewer, q: &PlannerQ
     // enough on both sides: the range read is the week with a day either side).
     let asked = match q.date.as_deref() {
         None | Some("") => None,
-        Some(raw) => Some(
-            raw.parse::<Date>().map_err(|_| ApiError::validation("date", "must be a date such as 2027-01-31"))?,
-        ),
+        Some(raw) => {
+            Some(raw.parse::<Date>().map_err(|_| ApiError::validation("date", "must be a date such as 2027-01-31"))?)
+        }
     };
     let now = state.clock.now();
     let rough = asked.unwrap_or_else(|| now.to_zoned(TimeZone::UTC).date());
@@ -208,9 +204,8 @@ pub(super) async fn planner_view(state: &AppState, viewer: &Viewer, q: &PlannerQ
         .iter()
         .map(|a| (&a.account.id, (a.account.display_name.as_str(), a.account.platform.as_str(), a.may_schedule)))
         .collect();
-    let account_words = |id: &AccountId| {
-        names.get(id).map(|(n, p, _)| format!("{n} ({})", platform_name(p))).unwrap_or_default()
-    };
+    let account_words =
+        |id: &AccountId| names.get(id).map(|(n, p, _)| format!("{n} ({})", platform_name(p))).unwrap_or_default();
     let may_schedule = |id: &AccountId| names.get(id).is_some_and(|x| x.2);
 
     let days: Vec<Date> = (0..7).map(|i| add_days(first, i)).collect();
@@ -337,7 +332,11 @@ pub(super) async fn planner_view(state: &AppState, viewer: &Viewer, q: &PlannerQ
         today_href: q.href(today),
         days: days
             .iter()
-            .map(|d| DayHead { label: d.strftime("%a %-d %b").to_string(), datetime: d.to_string(), today: *d == today })
+            .map(|d| DayHead {
+                label: d.strftime("%a %-d %b").to_string(),
+                datetime: d.to_string(),
+                today: *d == today,
+            })
             .collect(),
         hours,
         untimed_more: plan.untimed.len().saturating_sub(UNTIMED_SHOWN),
