@@ -89,7 +89,7 @@ pub fn router() -> Router<AppState> {
         .route("/accounts/{id}/members/{user_id}/remove", post(members::remove))
         .route("/accounts/{id}/calendar", get(posts::calendar_page))
         .route("/calendar", get(posts::planner_page))
-        .route("/calendar/move", post(posts::move_submit))
+        .route("/calendar/move", get(posts::move_page).post(posts::move_submit))
         .route("/compose", get(posts::compose_page).post(posts::compose_submit))
         .route("/accounts/{id}/review", get(posts::review_page))
         .route("/accounts/{id}/posts/new", get(posts::new_post_page))

@@ -155,19 +155,16 @@ async fn planning_week_drag_and_compose_in_chromium() {
     let moved = owner.find(By::Css(format!("td[data-slot='{friday}T14']"))).await.unwrap().text().await.unwrap();
     assert!(moved.contains("Opening hours"), "{moved}");
 
-    // Without the script: the approved post's own form schedules it.
+    // Without the script: the approved post's "Schedule" link leads to its own form.
+    crate::browser::click(&owner, &format!("a.mv[href$='post={waiting}']")).await;
+    assert_text(&owner, "Schedule \u{201c}Thank you to our regulars\u{201d}").await;
+    assert_text(&owner, "It has no time yet.").await;
+    check_page_at(&owner, "calendar-move", PHONE).await;
     owner
-        .execute(
-            "const f = document.getElementById('move-' + arguments[0]); f.closest('details').open = true;
-             f.querySelector('input[name=at]').value = arguments[1];",
-            vec![json!(waiting), json!(format!("{friday}T11:15"))],
-        )
+        .execute("document.getElementById('move-at').value = arguments[0];", vec![json!(format!("{friday}T11:15"))])
         .await
         .unwrap();
-    let form = owner.find(By::Id(format!("move-{waiting}"))).await.unwrap();
-    let before = owner.find(By::Css("html")).await.unwrap();
-    form.find(By::Css("button")).await.unwrap().click().await.unwrap();
-    crate::browser::left(&before).await;
+    press(&owner, "Schedule the post").await;
     assert_text(&owner, "The post is moved to its new time.").await;
     let body = api_post(&app, &owner_api, &waiting).await;
     assert_eq!(
@@ -255,4 +252,73 @@ async fn planning_week_drag_and_compose_in_chromium() {
     );
     owner.quit().await.unwrap();
     admin.quit().await.unwrap();
+}
+
+/// A busy week stays a light page: 500 posts scheduled in one week on two accounts and 60
+/// approved ones waiting for a time (each with its move form) weigh at most 100 KB with the
+/// stylesheet and script, at desktop and 390 px, and pass axe.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_week_stays_under_100_kb_in_chromium() {
+    use steward_domain::ids::PostId;
+    use steward_store::{NewPost, PostStateWrite, ScheduleWrite};
+    let Some(mut driver) = Driver::start().await else { return };
+    let app = TestApp::spawn(Backend::Sqlite).await.expect("app");
+    let base = app.base.clone();
+    let owner_api = app.user("olivia@example.test").await;
+    let accounts = [sandbox_account(&app, &owner_api, "@shop").await, sandbox_account(&app, &owner_api, "@cafe").await];
+    // Next week, from Monday 00:00 UTC: every post is still to come.
+    let today = app.clock.now().to_zoned(jiff::tz::TimeZone::UTC).date();
+    let mut monday = today.checked_add(1.day()).unwrap();
+    while monday.weekday() != jiff::civil::Weekday::Monday {
+        monday = monday.checked_add(1.day()).unwrap();
+    }
+    let start = monday.to_zoned(jiff::tz::TimeZone::UTC).unwrap().timestamp().as_microsecond();
+    let week_us = 7 * 86_400_000_000i64;
+    let now = app.clock.now_us();
+    let mut tx = app.state.store.begin().await.unwrap();
+    for i in 0..560i64 {
+        let id = crate::helpers::seed::uuid_v7();
+        let account = accounts[usize::try_from(i % 2).unwrap()].as_str();
+        let text =
+            format!("Post number {i}: spring collection, new colours, and a discount for our newsletter readers.");
+        tx.insert_post(NewPost {
+            id: &id,
+            account_id: account,
+            author_id: &owner_api.user_id,
+            title: None,
+            text: &text,
+            media: "[]",
+            idempotency: None,
+            now,
+        })
+        .await
+        .unwrap();
+        let write = if i < 500 {
+            PostStateWrite {
+                state: "scheduled",
+                schedule: ScheduleWrite::Set { at: start + week_us / 500 * i, by: &owner_api.user_id },
+                hold_reason: None,
+                clear_approvals: false,
+            }
+        } else {
+            PostStateWrite {
+                state: "approved",
+                schedule: ScheduleWrite::Keep,
+                hold_reason: None,
+                clear_approvals: false,
+            }
+        };
+        assert!(tx.apply_post_transition(&PostId::new(id), "draft", 1, &write, now).await.unwrap());
+    }
+    tx.commit().await.unwrap();
+
+    let owner = driver.browser().await;
+    sign_in(&owner, &base, "olivia@example.test", PASSWORD).await;
+    owner.goto(format!("{base}/calendar?date={monday}")).await.unwrap();
+    assert_text(&owner, "500 posts this week.").await;
+    check_page_at(&owner, "calendar-busy-week", PHONE).await;
+    owner.goto(format!("{base}/calendar?date={monday}&account={}", accounts[0])).await.unwrap();
+    assert_text(&owner, "250 posts this week.").await;
+    check_page_at(&owner, "calendar-busy-week-one-account", PHONE).await;
+    owner.quit().await.unwrap();
 }

@@ -141,17 +141,18 @@
   });
 })();
 
-// The planning calendar: drag a post to another hour to move it. The drop fills the post's own
-// move form (the one shown without the script) with the new hour and sends it, so the server
-// answers as for the form: moved, or why not, in words.
+// The planning calendar: drag a post to another hour to move it. The drop sends the page's move
+// form (the one a "Move" link's page shows without the script) with the post and the new hour,
+// so the server answers as for that form: moved, or why not, in words.
 (function () {
   var week = document.querySelector("table.week");
-  if (!week) return;
+  var form = document.getElementById("move");
+  if (!week || !form) return;
   var dragged = null;
   document.querySelectorAll("[draggable=true][data-post]").forEach(function (entry) {
     entry.addEventListener("dragstart", function (e) {
-      dragged = entry.getAttribute("data-post");
-      if (e.dataTransfer) { e.dataTransfer.setData("text/plain", dragged); e.dataTransfer.effectAllowed = "move"; }
+      dragged = entry;
+      if (e.dataTransfer) { e.dataTransfer.setData("text/plain", entry.getAttribute("data-post")); e.dataTransfer.effectAllowed = "move"; }
     });
   });
   week.querySelectorAll("td[data-slot]").forEach(function (cell) {
@@ -160,14 +161,12 @@
     cell.addEventListener("drop", function (e) {
       e.preventDefault();
       cell.classList.remove("drop");
-      var post = dragged || (e.dataTransfer && e.dataTransfer.getData("text/plain"));
+      if (!dragged) return;
+      // The same minutes past the hour as before (on the hour, for a post with no time).
+      var time = dragged.getAttribute("data-time") || "00:00";
+      form.elements.post.value = dragged.getAttribute("data-post");
+      form.elements.at.value = cell.getAttribute("data-slot") + time.slice(2);
       dragged = null;
-      var form = post && document.getElementById("move-" + post);
-      var at = form && form.querySelector("input[name=at]");
-      if (!at) return;
-      // The same minutes past the hour as before (or on the hour, for a post with no time).
-      var minutes = at.value.length >= 16 ? at.value.slice(13, 16) : ":00";
-      at.value = cell.getAttribute("data-slot") + minutes;
       var status = document.getElementById("move-status");
       if (status) status.textContent = "Moving the post…";
       form.submit();

@@ -20,5 +20,5 @@ pub use calendar::calendar_page;
 pub use compose::{compose_page, compose_submit};
 pub use editor::{new_post_page, post_page};
 pub use list::posts_page;
-pub use planner::{move_submit, planner_page};
+pub use planner::{move_page, move_submit, planner_page};
 pub use review::review_page;

@@ -1,8 +1,8 @@
 //! The planning calendar (`/calendar`): one week, hour by hour, across the person's accounts
 //! (filterable by account), with the posts that have no time yet beside it. An empty hour links
-//! to the composer with that time; a scheduled post (or an approved one) moves with a small form
-//! that calls the same use case as `POST /api/v1/posts/{id}/schedule`, which the script submits
-//! when a post is dragged to another hour.
+//! to the composer with that time; a scheduled post (or an approved one) has a "Move" link to a
+//! form that calls the same use case as `POST /api/v1/posts/{id}/schedule`; the script sends the
+//! same form when a post is dragged to another hour.
 use std::collections::HashMap;
 
 use askama::Template;
@@ -13,7 +13,9 @@ use jiff::ToSpan;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use steward_app::AppError;
-use steward_app::posts::planner::{Planner, planner};
+use steward_app::accounts::view::get_account;
+use steward_app::posts::drafts::get_post;
+use steward_app::posts::planner::{Planner, TimedPost, planner};
 use steward_app::posts::scheduling::{self, ScheduleRequest};
 use steward_domain::ids::{AccountId, PostId};
 use steward_domain::windows::parse_time_zone;
@@ -27,8 +29,12 @@ use crate::web::{FormData, Layout, OrPage, PageError, Viewer, local_next, render
 
 /// Posts one hour of one day shows; the rest are a link to that day in the account's calendar.
 const CELL_ENTRIES: usize = 3;
+/// Posts the whole week shows at most (about 330 bytes each; every other hour with posts is a
+/// "N more" link): a week of 500 posts on two accounts is a page of about 80 KB with the
+/// stylesheet and script (`web_calendar::a_busy_week_stays_under_100_kb_in_chromium`).
+const GRID_ENTRIES: usize = 40;
 /// Posts with no time the side list shows.
-const UNTIMED_SHOWN: usize = 30;
+const UNTIMED_SHOWN: usize = 12;
 
 /// Which week, and which accounts: from the query string (`date`, `account` repeated).
 #[derive(Default, Clone)]
@@ -73,10 +79,9 @@ pub struct Entry {
     pub account: String,
     pub state: &'static str,
     pub class: &'static str,
-    /// It may be moved (scheduled or approved, on an account where the viewer may schedule).
-    pub movable: bool,
-    /// Its time as a `datetime-local` value in the calendar's zone (empty for no time).
-    pub at: String,
+    /// Its move page, when it may be moved (scheduled or approved, on an account where the
+    /// viewer may schedule); the script drags it instead.
+    pub move_href: Option<String>,
 }
 
 pub struct Cell {
@@ -204,9 +209,19 @@ pub(super) async fn planner_view(state: &AppState, viewer: &Viewer, q: &PlannerQ
         .iter()
         .map(|a| (&a.account.id, (a.account.display_name.as_str(), a.account.platform.as_str(), a.may_schedule)))
         .collect();
+    // Entries name their account only when several are shown.
+    let several = plan.accounts.iter().filter(|a| a.shown).count() > 1;
     let account_words =
-        |id: &AccountId| names.get(id).map(|(n, p, _)| format!("{n} ({})", platform_name(p))).unwrap_or_default();
+        |id: &AccountId| names.get(id).filter(|_| several).map(|(n, _, _)| format!("on {n}")).unwrap_or_default();
     let may_schedule = |id: &AccountId| names.get(id).is_some_and(|x| x.2);
+    let zone_name = zone.iana_name().unwrap_or("UTC").to_string();
+    // The no-script move page of a post, coming back to this week and filter.
+    let move_base = {
+        let mut pairs = vec![("date".to_string(), first.to_string()), ("zone".to_string(), zone_name.clone())];
+        pairs.extend(q.accounts.iter().map(|a| ("account".to_string(), a.clone())));
+        format!("/calendar/move?{}", serde_urlencoded::to_string(&pairs).unwrap_or_default())
+    };
+    let move_href = |pid: &PostId| format!("{move_base}&post={pid}");
 
     let days: Vec<Date> = (0..7).map(|i| add_days(first, i)).collect();
     let filter_href = q.href(first);
@@ -224,7 +239,7 @@ pub(super) async fn planner_view(state: &AppState, viewer: &Viewer, q: &PlannerQ
                         words: start.as_ref().map(words).unwrap_or_else(|| slot.clone()),
                         write_href: compose_base.as_ref().filter(|_| future).map(|c| {
                             let mut pairs = vec![("at".to_string(), format!("{slot}:00"))];
-                            pairs.push(("zone".into(), zone.iana_name().unwrap_or("UTC").into()));
+                            pairs.push(("zone".into(), zone_name.clone()));
                             if let [one] = q.accounts.as_slice() {
                                 pairs.push(("account".into(), one.clone()));
                             }
@@ -247,41 +262,63 @@ pub(super) async fn planner_view(state: &AppState, viewer: &Viewer, q: &PlannerQ
         .filter_map(|t| Some((t.post.scheduled_at.or(t.post.hold_reason.as_ref().map(|_| t.post.updated_at))?, t)))
         .collect();
     timed.sort_by(|x, y| x.0.cmp(&y.0).then_with(|| x.1.post.id.cmp(&y.1.post.id)));
-    let mut shown = 0;
+    // Each hour's posts, in time order.
+    let mut per_cell: Vec<Vec<(jiff::Zoned, &TimedPost)>> = vec![Vec::new(); 24 * 7];
     for (at_us, t) in timed {
         let Ok(at) = jiff::Timestamp::from_microsecond(at_us) else { continue };
         let local = at.to_zoned(zone.clone());
         let Some(day) = days.iter().position(|d| *d == local.date()) else { continue };
         let Ok(hour) = usize::try_from(local.hour()) else { continue };
-        shown += 1;
-        let held = t.post.scheduled_at.is_none() && t.post.hold_reason.is_some();
-        let (state_words, class) = if held {
-            ("Held", "held")
-        } else {
-            match t.post.state.as_str() {
-                "published" => ("Published", "published"),
-                "failed" => ("Failed", "failed"),
-                "publishing" => ("Publishing", "scheduled"),
-                _ => ("Scheduled", "scheduled"),
+        per_cell[hour * 7 + day].push((local, t));
+    }
+    let shown: usize = per_cell.iter().map(Vec::len).sum();
+    // A busy week shows a first post in as many hours as the budget allows, then a second…
+    // (the rest are "N more", linking to that day), so its page stays light.
+    let mut budget = GRID_ENTRIES;
+    let mut taken = vec![0usize; per_cell.len()];
+    for round in 0..CELL_ENTRIES {
+        for (i, posts) in per_cell.iter().enumerate() {
+            if budget > 0 && posts.len() > round {
+                taken[i] += 1;
+                budget -= 1;
             }
-        };
-        let cell = &mut hours[hour].cells[day];
-        if cell.entries.len() >= CELL_ENTRIES {
-            cell.more += 1;
-            cell.more_href = format!("/accounts/{}/calendar?view=day&date={}", t.account_id, local.date());
-            continue;
         }
-        cell.entries.push(Entry {
-            pid: t.post.id.to_string(),
-            href: format!("/posts/{}", t.post.id),
-            time: local.strftime("%H:%M").to_string(),
-            label: label_of(t.post.title.as_deref(), &t.post.text),
-            account: account_words(&t.account_id),
-            state: state_words,
-            class,
-            movable: t.post.state.as_str() == "scheduled" && may_schedule(&t.account_id),
-            at: local.strftime("%Y-%m-%dT%H:%M").to_string(),
-        });
+    }
+    for (i, posts) in per_cell.iter().enumerate() {
+        let cell = &mut hours[i / 7].cells[i % 7];
+        for (n, (local, t)) in posts.iter().enumerate() {
+            if n >= taken[i] {
+                cell.more += 1;
+                cell.more_href = format!("/accounts/{}/calendar?view=day&date={}", t.account_id, local.date());
+                continue;
+            }
+            let held = t.post.scheduled_at.is_none() && t.post.hold_reason.is_some();
+            let (state_words, class) = if held {
+                ("Held", "held")
+            } else {
+                match t.post.state.as_str() {
+                    "published" => ("Published", "published"),
+                    "failed" => ("Failed", "failed"),
+                    "publishing" => ("Publishing", "scheduled"),
+                    _ => ("Scheduled", "scheduled"),
+                }
+            };
+            let movable = t.post.state.as_str() == "scheduled" && may_schedule(&t.account_id);
+            cell.entries.push(Entry {
+                pid: t.post.id.to_string(),
+                href: format!("/posts/{}", t.post.id),
+                time: local.strftime("%H:%M").to_string(),
+                label: label_of(t.post.title.as_deref(), &t.post.text),
+                account: account_words(&t.account_id),
+                state: state_words,
+                class,
+                move_href: movable.then(|| move_href(&t.post.id)),
+            });
+        }
+        // Only an empty hour offers to write a post for it.
+        if !cell.entries.is_empty() || cell.more > 0 {
+            cell.write_href = None;
+        }
     }
     let untimed: Vec<Entry> = plan
         .untimed
@@ -299,8 +336,7 @@ pub(super) async fn planner_view(state: &AppState, viewer: &Viewer, q: &PlannerQ
                 "approved" => "approved",
                 _ => "draft",
             },
-            movable: p.state.as_str() == "approved" && may_schedule(&p.account_id),
-            at: String::new(),
+            move_href: (p.state.as_str() == "approved" && may_schedule(&p.account_id)).then(|| move_href(&p.id)),
         })
         .collect();
     let mut layout = viewer.layout(format!("Calendar · week of {}", first.strftime("%-d %B %Y")));
@@ -326,7 +362,7 @@ pub(super) async fn planner_view(state: &AppState, viewer: &Viewer, q: &PlannerQ
     Ok(PlannerPage {
         layout,
         heading: format!("Week of {}", first.strftime("%-d %B %Y")),
-        zone_name: zone.iana_name().unwrap_or("UTC").to_string(),
+        zone_name,
         prev_href: q.href(add_days(first, -7)),
         next_href: q.href(add_days(first, 7)),
         today_href: q.href(today),
@@ -367,6 +403,70 @@ pub async fn planner_page(
 ) -> Result<Response, PageError> {
     let q = PlannerQuery::parse(raw.as_deref());
     let page = planner_view(&state, &viewer, &q).await.or_page(&viewer)?;
+    Ok(render(StatusCode::OK, &page))
+}
+
+#[derive(Template)]
+#[template(path = "calendar_move.html")]
+struct MovePage {
+    layout: Layout,
+    label: String,
+    account: String,
+    now_at: Option<String>,
+    pid: String,
+    at: String,
+    zone_name: String,
+    back: String,
+    csrf: String,
+    schedule: bool,
+}
+
+/// The move form of one post, for a browser without the script (the calendar's "Move" link).
+pub async fn move_page(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, PageError> {
+    let q = PlannerQuery::parse(raw.as_deref());
+    let mut pid = String::new();
+    let mut zone = TimeZone::UTC;
+    for (k, v) in form_urlencoded::parse(raw.as_deref().unwrap_or("").as_bytes()) {
+        match k.as_ref() {
+            "post" => pid = v.into_owned(),
+            "zone" => zone = parse_time_zone(&v).unwrap_or(TimeZone::UTC),
+            _ => {}
+        }
+    }
+    let page = async {
+        let post = get_post(&state, &viewer.ctx(), &viewer.principal, &PostId::new(pid.clone())).await?;
+        let account =
+            get_account(&state, &viewer.ctx(), &viewer.principal, &AccountId::new(post.account_id.clone())).await?;
+        let at = post
+            .scheduled_at
+            .as_deref()
+            .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+            .map(|t| t.to_zoned(zone.clone()));
+        let label = label_of(post.title.as_deref(), &post.text);
+        let date = q
+            .date
+            .as_deref()
+            .and_then(|d| d.parse::<Date>().ok())
+            .unwrap_or_else(|| state.clock.now().to_zoned(zone.clone()).date());
+        Ok::<_, ApiError>(MovePage {
+            layout: viewer.layout(format!("Move \u{201c}{label}\u{201d}")),
+            label,
+            account: format!("{} ({})", account.display_name, platform_name(&account.platform)),
+            now_at: at.as_ref().map(|t| t.strftime("%a %-d %b %Y, %H:%M").to_string()),
+            at: at.as_ref().map(|t| t.strftime("%Y-%m-%dT%H:%M").to_string()).unwrap_or_default(),
+            schedule: post.scheduled_at.is_none(),
+            pid: post.id,
+            zone_name: zone.iana_name().unwrap_or("UTC").to_string(),
+            back: q.href(date),
+            csrf: viewer.csrf.clone(),
+        })
+    }
+    .await
+    .or_page(&viewer)?;
     Ok(render(StatusCode::OK, &page))
 }
 
