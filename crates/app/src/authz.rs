@@ -6,7 +6,7 @@ use std::str::FromStr;
 use steward_domain::ids::AccountId;
 use steward_domain::status::MembershipStatus;
 
-use steward_domain::capability::{Capability, CapabilitySet, MemberRights};
+use steward_domain::capability::{Capability, CapabilitySet, MemberRights, Role};
 use steward_domain::windows::{Window, is_within_windows, parse_time_zone, stored_windows};
 use steward_store::{AccountRow, MembershipRow};
 
@@ -183,7 +183,51 @@ pub async fn authorize(
         need,
         state.clock.now_us(),
     )?;
+    if let Some(max) = account.max_devices_per_member
+        && membership.role != Role::Owner
+        && need != Need::Leave
+    {
+        within_device_limit(state, principal, account_id, max).await?;
+    }
     Ok(AccountAccess { account, membership, rights, capabilities })
+}
+
+/// A collaborator reaches an account with a device limit only from one of their `max` oldest
+/// devices: live sessions (not ended, expired or idle too long) and access tokens (not revoked or
+/// expired) that reach this account. A sign-in beyond the limit is refused, so a borrowed
+/// password never takes a seat away from the device already in use; ending a session (the owner
+/// on the member's page, or the member) frees its place at once. Leaving is never refused.
+async fn within_device_limit(
+    state: &Services,
+    principal: &Principal,
+    account_id: &AccountId,
+    max: i64,
+) -> AppResult<()> {
+    let now = state.clock.now_us();
+    let idle = i64::try_from(state.settings.session_idle.as_micros()).unwrap_or(i64::MAX);
+    let mut devices: Vec<(i64, String)> = state
+        .store
+        .live_sessions(&principal.user_id, now)
+        .await?
+        .into_iter()
+        .filter(|x| x.last_seen_at.saturating_add(idle) > now)
+        .map(|x| (x.created_at, x.id))
+        .collect();
+    for t in state.store.api_tokens_for_user(&principal.user_id).await? {
+        let live = t.expires_at.is_none_or(|e| e > now);
+        let reaches = match t.accounts.as_deref() {
+            None => true,
+            Some(list) => serde_json::from_str::<Vec<String>>(list)
+                .map_or(true, |ids| ids.iter().any(|i| i == account_id.as_str())),
+        };
+        if live && reaches {
+            devices.push((t.created_at, t.id));
+        }
+    }
+    devices.sort();
+    let mine = principal.session_id.as_deref().or(principal.token_id.as_deref());
+    let allowed = devices.iter().take(usize::try_from(max).unwrap_or(0)).any(|(_, id)| Some(id.as_str()) == mine);
+    if allowed { Ok(()) } else { Err(AppError::device_limit(max)) }
 }
 
 #[cfg(test)]
@@ -205,6 +249,7 @@ mod tests {
             max_members: 5,
             min_gap_minutes: 0,
             max_posts_per_day: None,
+            max_devices_per_member: None,
             approvals_required: 1,
             owner_approval_required: false,
             admins_may_approve_own: false,

@@ -62,8 +62,8 @@ pub struct Settings {
     pub login_max_failures_per_account: i64,
     pub login_max_failures_per_ip: i64,
     pub login_window: Duration,
-    /// Requests refused for an unknown or expired credential, per address block and minute,
-    /// before they are answered 429.
+    /// `STEWARD_REFUSED_CREDENTIALS_PER_MINUTE` (default 60): requests refused for an unknown or
+    /// expired credential, per address block and minute, before they are answered 429.
     pub refused_credentials_per_minute: i64,
     /// Reverse proxies whose `X-Forwarded-For` names the client (`STEWARD_TRUSTED_PROXIES`,
     /// comma-separated addresses); from anyone else the header is ignored.
@@ -258,6 +258,7 @@ pub const SETTINGS: &[Known] = &[
     known("STEWARD_ALLOW_PRIVATE_NETWORKS", "true or false"),
     known("STEWARD_PASSWORD_HASH_CONCURRENCY", "a whole number, at least 1"),
     known("STEWARD_PASSWORD_HASH_QUEUE", "a whole number"),
+    known("STEWARD_REFUSED_CREDENTIALS_PER_MINUTE", "a whole number, at least 1"),
     known("STEWARD_TRUSTED_PROXIES", "comma-separated IP addresses, e.g. 127.0.0.1, ::1"),
     secret("STEWARD_SMTP_URL", "smtp://, smtps:// or smtp://…?tls=required URL"),
     known("STEWARD_MAIL_FROM", "an email address, e.g. Steward <steward@example.com>"),
@@ -449,6 +450,7 @@ impl Settings {
         let password_hash_concurrency =
             count("STEWARD_PASSWORD_HASH_CONCURRENCY", default_password_hash_concurrency(), 1)?;
         let password_hash_queue = count("STEWARD_PASSWORD_HASH_QUEUE", 64, 0)?;
+        let refused_credentials_per_minute = count("STEWARD_REFUSED_CREDENTIALS_PER_MINUTE", 60, 1)?;
         let audit_anchor_file = env
             .get("STEWARD_AUDIT_ANCHOR_FILE")
             .filter(|v| !v.is_empty())
@@ -485,7 +487,7 @@ impl Settings {
             login_max_failures_per_account: 5,
             login_max_failures_per_ip: 20,
             login_window: Duration::from_secs(15 * 60),
-            refused_credentials_per_minute: 60,
+            refused_credentials_per_minute: i64::try_from(refused_credentials_per_minute).unwrap_or(i64::MAX),
             trusted_proxies: trusted_proxies(env)?,
             linkedin: oauth_app(
                 env,
@@ -542,6 +544,7 @@ impl Settings {
                     "STEWARD_ALLOW_PRIVATE_NETWORKS" => self.allow_private_networks.to_string(),
                     "STEWARD_PASSWORD_HASH_CONCURRENCY" => self.password_hash_concurrency.to_string(),
                     "STEWARD_PASSWORD_HASH_QUEUE" => self.password_hash_queue.to_string(),
+                    "STEWARD_REFUSED_CREDENTIALS_PER_MINUTE" => self.refused_credentials_per_minute.to_string(),
                     "STEWARD_TRUSTED_PROXIES" => {
                         if self.trusted_proxies.is_empty() {
                             "(none)".into()
@@ -635,6 +638,7 @@ mod tests {
             ("STEWARD_DATABASE_URL", "mysql://x"),
             ("STEWARD_PUBLIC_URL", "ftp://x"),
             ("STEWARD_ALLOW_PRIVATE_NETWORKS", "maybe"),
+            ("STEWARD_REFUSED_CREDENTIALS_PER_MINUTE", "0"),
         ] {
             let err = Settings::load(None, &env(&[(k, v)])).expect_err(k);
             assert!(err.to_string().contains(k), "{err}");

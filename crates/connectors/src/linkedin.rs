@@ -642,7 +642,15 @@ pub async fn delete_comment(
         return Err(ConnectorError::Rejected(format!("{comment_urn} is not a LinkedIn comment URN")));
     };
     let path = format!("/rest/socialActions/{}/comments/{id}?actor={}", encode_urn(post_urn), encode_urn(actor_urn));
-    send(rest(client, reqwest::Method::DELETE, app, version, access_token, &path)?).await?;
+    let req = rest(client, reqwest::Method::DELETE, app, version, access_token, &path)?;
+    let resp = req.send().await.map_err(|e| transport_error(&e))?;
+    // Already deleted (or never there): a missing comment, not a refused request.
+    if resp.status() == reqwest::StatusCode::NOT_FOUND {
+        return Err(ConnectorError::NotFound(format!("LinkedIn has no comment {comment_urn}")));
+    }
+    if !resp.status().is_success() {
+        return Err(rest_error(resp).await);
+    }
     Ok(())
 }
 

@@ -22,6 +22,7 @@ fn account() -> AccountRow {
         max_members: 5,
         min_gap_minutes: 30,
         max_posts_per_day: Some(4),
+        max_devices_per_member: None,
         approvals_required: 1,
         owner_approval_required: false,
         admins_may_approve_own: false,

@@ -24,6 +24,8 @@ pub struct AccountRow {
     pub max_members: i64,
     pub min_gap_minutes: i64,
     pub max_posts_per_day: Option<i64>,
+    /// Live sessions and access tokens each collaborator may use at once; `None`: no limit.
+    pub max_devices_per_member: Option<i64>,
     pub approvals_required: i64,
     pub owner_approval_required: bool,
     pub admins_may_approve_own: bool,
@@ -116,8 +118,8 @@ impl InvitationRow {
 }
 
 const ACCOUNT_COLUMNS: &str = "a.id, a.platform, a.account_kind, a.handle, a.display_name, a.owner_id, a.time_zone, \
-     a.status, a.max_members, a.min_gap_minutes, a.max_posts_per_day, a.approvals_required, a.owner_approval_required, \
-     a.admins_may_approve_own, a.rules_text, a.rules_version, a.alert_thresholds, a.created_at, a.updated_at";
+     a.status, a.max_members, a.min_gap_minutes, a.max_posts_per_day, a.max_devices_per_member, a.approvals_required, \
+     a.owner_approval_required, a.admins_may_approve_own, a.rules_text, a.rules_version, a.alert_thresholds, a.created_at, a.updated_at";
 pub(crate) const MEMBERSHIP_COLUMNS: &str = "m.account_id, m.user_id, m.role, m.grants, m.revokes, m.expires_at, m.windows, \
      m.daily_quota, m.status, m.accepted_rules_version, m.created_at, m.updated_at";
 const INVITATION_COLUMNS: &str = "i.id, i.account_id, i.email, i.role, i.grants, i.revokes, i.membership_expires_at, \
@@ -170,6 +172,7 @@ pub struct AccountSettings {
     pub max_members: i64,
     pub min_gap_minutes: i64,
     pub max_posts_per_day: Option<i64>,
+    pub max_devices_per_member: Option<i64>,
     pub approvals_required: i64,
     pub owner_approval_required: bool,
     pub admins_may_approve_own: bool,
@@ -513,7 +516,7 @@ impl Tx {
     ) -> Result<()> {
         let q = "UPDATE social_accounts SET max_members = $2, min_gap_minutes = $3, max_posts_per_day = $4, \
                  approvals_required = $5, owner_approval_required = $6, admins_may_approve_own = $7, time_zone = $8, \
-                 rules_text = $9, rules_version = $10, updated_at = $11 WHERE id = $1";
+                 rules_text = $9, rules_version = $10, updated_at = $11, max_devices_per_member = $12 WHERE id = $1";
         on_tx!(self, |c| sqlx::query(q)
             .bind(account_id.as_str())
             .bind(s.max_members)
@@ -526,6 +529,7 @@ impl Tx {
             .bind(&s.rules_text)
             .bind(s.rules_version)
             .bind(now)
+            .bind(s.max_devices_per_member)
             .execute(c)
             .await
             .map(|r| r.rows_affected()))?;

@@ -31,6 +31,12 @@ pub struct SettingsRequest {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<i64>, minimum = 1, maximum = 100)]
     pub max_posts_per_day: Option<Option<i64>>,
+    /// 1 to 20: devices (live sessions and access tokens that reach the account) each
+    /// collaborator may use at once; a sign-in beyond it has no access to the account. `null`
+    /// removes the limit. The owner is never limited.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<i64>, minimum = 1, maximum = 20)]
+    pub max_devices_per_member: Option<Option<i64>>,
     /// 1 to 10.
     #[schema(minimum = 1, maximum = 10)]
     pub approvals_required: Option<i64>,
@@ -68,6 +74,7 @@ pub async fn update_settings(
             max_members: input.max_members.unwrap_or(a.max_members),
             min_gap_minutes: input.min_gap_minutes.unwrap_or(a.min_gap_minutes),
             max_posts_per_day: input.max_posts_per_day.unwrap_or(a.max_posts_per_day),
+            max_devices_per_member: input.max_devices_per_member.unwrap_or(a.max_devices_per_member),
             approvals_required: input.approvals_required.unwrap_or(a.approvals_required),
             owner_approval_required: input.owner_approval_required.unwrap_or(a.owner_approval_required),
             admins_may_approve_own: input.admins_may_approve_own.unwrap_or(a.admins_may_approve_own),
@@ -88,6 +95,9 @@ pub async fn update_settings(
         }
         if new.max_posts_per_day.is_some_and(|n| !(1..=100).contains(&n)) {
             errors.push(FieldError::new("max_posts_per_day", "must be between 1 and 100, or null for no limit"));
+        }
+        if new.max_devices_per_member.is_some_and(|n| !(1..=20).contains(&n)) {
+            errors.push(FieldError::new("max_devices_per_member", "must be between 1 and 20, or null for no limit"));
         }
         if !(1..=10).contains(&new.approvals_required) {
             errors.push(FieldError::new("approvals_required", "must be between 1 and 10"));
@@ -131,6 +141,7 @@ pub async fn update_settings(
             "max_members": [a.max_members, new.max_members],
             "min_gap_minutes": [a.min_gap_minutes, new.min_gap_minutes],
             "max_posts_per_day": [a.max_posts_per_day, new.max_posts_per_day],
+            "max_devices_per_member": [a.max_devices_per_member, new.max_devices_per_member],
             "approvals_required": [a.approvals_required, new.approvals_required],
             "owner_approval_required": [a.owner_approval_required, new.owner_approval_required],
             "admins_may_approve_own": [a.admins_may_approve_own, new.admins_may_approve_own],

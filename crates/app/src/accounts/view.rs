@@ -60,6 +60,8 @@ pub struct SettingsView {
     pub min_gap_minutes: i64,
     /// `null`: no daily limit.
     pub max_posts_per_day: Option<i64>,
+    /// Devices each collaborator may use at once; `null`: no limit.
+    pub max_devices_per_member: Option<i64>,
     pub approvals_required: i64,
     pub owner_approval_required: bool,
     pub admins_may_approve_own: bool,
@@ -108,6 +110,7 @@ pub fn account_view(s: &Services, a: AccountRow, m: &MembershipRow) -> AccountVi
             max_members: a.max_members,
             min_gap_minutes: a.min_gap_minutes,
             max_posts_per_day: a.max_posts_per_day,
+            max_devices_per_member: a.max_devices_per_member,
             approvals_required: a.approvals_required,
             owner_approval_required: a.owner_approval_required,
             admins_may_approve_own: a.admins_may_approve_own,

@@ -62,6 +62,7 @@ pub fn notice_text(key: Option<&str>) -> Option<String> {
         "others_out" => "Every other session is signed out.",
         "lifted" => "The lockdown is lifted: Steward publishes on this account again.",
         "deleted" => "The account is deleted from Steward.",
+        "device_ended" => "That device is signed out; the member signs in again there to come back.",
         _ => return None,
     };
     Some(text.into())
@@ -384,6 +385,7 @@ fn settings_values(form: Form, v: &AccountView) -> Form {
         .value("min_gap_minutes", s.min_gap_minutes.to_string())
         .value("max_posts_per_day", s.max_posts_per_day.map(|n| n.to_string()).unwrap_or_default())
         .value("max_members", s.max_members.to_string())
+        .value("max_devices_per_member", s.max_devices_per_member.map(|n| n.to_string()).unwrap_or_default())
         .value("time_zone", v.time_zone.clone())
         .value("rules_text", v.rules.text.clone());
     if s.owner_approval_required {
@@ -446,6 +448,7 @@ pub async fn settings_submit(
         max_members: number(&data, "max_members", &mut unreadable),
         min_gap_minutes: number(&data, "min_gap_minutes", &mut unreadable),
         max_posts_per_day: Some(number(&data, "max_posts_per_day", &mut unreadable)),
+        max_devices_per_member: Some(number(&data, "max_devices_per_member", &mut unreadable)),
         approvals_required: number(&data, "approvals_required", &mut unreadable),
         owner_approval_required: Some(data.checked("owner_approval_required")),
         admins_may_approve_own: Some(data.checked("admins_may_approve_own")),

@@ -372,6 +372,7 @@ pub async fn thresholds_submit(
         max_members: None,
         min_gap_minutes: None,
         max_posts_per_day: None,
+        max_devices_per_member: None,
         approvals_required: None,
         owner_approval_required: None,
         admins_may_approve_own: None,

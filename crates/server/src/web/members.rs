@@ -19,7 +19,7 @@ use steward_app::members::view::{MemberView, list_invitations, list_members};
 
 use crate::error::{ApiError, FieldError, Path, Query};
 use crate::state::AppState;
-use crate::web::account::{access, account_nav, account_zone, notice_text};
+use crate::web::account::{NoticeQuery, access, account_nav, account_zone, notice_text};
 use crate::web::confirm::{Confirm, ask, confirmed};
 use crate::web::html::{Html, capitalize, describe_capability};
 use crate::web::time::{
@@ -322,6 +322,8 @@ struct MemberPage {
     statuses: Vec<(String, String)>,
     capabilities: Vec<(String, String)>,
     joined: Html,
+    /// The member's devices; `None` for the owner (whose devices are the owner's own business).
+    devices: Option<Vec<crate::web::member_devices::DeviceLine>>,
 }
 
 async fn member_view(
@@ -353,9 +355,11 @@ async fn member_view(
         }
         None => form = form.field_error("windows", UNREADABLE_WINDOWS),
     }
+    let devices = crate::web::member_devices::device_lines(state, viewer, id, &member, &zone).await?;
     let mut layout = viewer.layout(format!("{} on {}", member.display_name, a.account.display_name));
     layout.account = Some(account_nav(&a, "members"));
     let page = MemberPage {
+        devices,
         layout,
         id: id.to_string(),
         joined: when(&member.joined_at, &zone, viewer.tz.as_ref()),
@@ -372,8 +376,10 @@ pub async fn member_page(
     State(state): State<AppState>,
     viewer: Viewer,
     Path((id, user_id)): Path<(AccountId, String)>,
+    Query(q): Query<NoticeQuery>,
 ) -> Result<Response, PageError> {
-    let (page, _) = member_view(&state, &viewer, &id, &user_id).await.or_page(&viewer)?;
+    let (mut page, _) = member_view(&state, &viewer, &id, &user_id).await.or_page(&viewer)?;
+    page.layout.notice = notice_text(q.notice());
     Ok(render(StatusCode::OK, &page))
 }
 

@@ -20,6 +20,7 @@ pub mod form;
 pub mod html;
 pub mod leaving;
 pub mod lockdown;
+pub mod member_devices;
 pub mod members;
 pub mod notifications;
 pub mod posts;
@@ -87,6 +88,7 @@ pub fn router() -> Router<AppState> {
         .route("/accounts/{id}/invitations/{inv}/resend", post(members::resend))
         .route("/accounts/{id}/members/{user_id}", get(members::member_page).post(members::member_submit))
         .route("/accounts/{id}/members/{user_id}/remove", post(members::remove))
+        .route("/accounts/{id}/members/{user_id}/sessions/{sid}/end", post(member_devices::end_session))
         .route("/accounts/{id}/calendar", get(posts::calendar_page))
         .route("/calendar", get(posts::planner_page))
         .route("/calendar/move", get(posts::move_page).post(posts::move_submit))

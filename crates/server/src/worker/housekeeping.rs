@@ -1,5 +1,5 @@
-//! Clean-up that needs no exactness: sign-in attempts older than a day and media chunks of
-//! uploads that never completed (every ten minutes),
+//! Clean-up that needs no exactness: sign-in attempts older than a day, media chunks of
+//! uploads that never completed and connection attempts past their expiry (every ten minutes),
 //! and every minute the closed minutes of refused credentials written as `auth.denied_burst`
 //! events (a refused request also writes them; this catches an address that went quiet).
 use steward_app::Services;
@@ -27,6 +27,9 @@ pub async fn run(state: Services) {
         }
         if let Err(e) = state.store.prune_auth_attempts(cutoff).await {
             tracing::warn!(error = %e, "pruning old sign-in attempts failed");
+        }
+        if let Err(e) = state.store.prune_oauth_states(state.clock.now_us()).await {
+            tracing::warn!(error = %e, "pruning expired connection attempts failed");
         }
         if let Err(e) = state.store.prune_orphan_media_chunks(cutoff).await {
             tracing::warn!(error = %e, "pruning chunks of unfinished uploads failed");

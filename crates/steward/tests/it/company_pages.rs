@@ -172,12 +172,27 @@ both_backends! {
         assert_eq!((reply.actor.as_str(), reply.object.as_str()), (DEVTESTCO, urn.as_str()), "answered as the page");
         assert_eq!(reply.text, "Thank you \\(really\\)!", "little text escaped");
 
+        // The page deletes a comment on its own post (LinkedIn offers that to a Page's
+        // administrators, not on a member profile): gone at LinkedIn, audited, once.
+        let r = app.post(&format!("{base}/comments/{}/delete", encode_urn(&comment_id))).auth(&owner).send().await;
+        assert_eq!(r.status, 204, "{}", r.text);
+        let deleted = double.requests().into_iter().find(|r| r.method == "DELETE").expect("the delete reached LinkedIn");
+        assert!(deleted.path.starts_with("/rest/socialActions/"), "{}", deleted.path);
+        let actor = deleted.query.replace("%3A", ":").replace("%3a", ":");
+        assert!(actor.contains(&format!("actor={DEVTESTCO}")), "as the page: {}", deleted.query);
+        assert!(double.comments().iter().all(|c| c.urn != fan), "the comment is gone at LinkedIn");
+        let events = app.state.store.audit_events_after(0, 10_000).await.unwrap();
+        assert_eq!(events.iter().filter(|e| e.action == "comments.delete" && e.outcome == "allowed").count(), 1);
+        let r = app.post(&format!("{base}/comments/{}/delete", encode_urn(&comment_id))).auth(&owner).send().await;
+        assert!(r.status == 404, "a deleted comment is not found again: {}", r.text);
+
         // Statistics: share statistics per post, the page's followers.
         double.set_share_statistics(&urn, linkedin::ShareCounts { impressions: 500, likes: 9, shares: 2, ..linkedin::ShareCounts::default() });
         let stats = app.get(&format!("{base}/analytics")).auth(&owner).send().await;
         assert_eq!(stats.status, 200, "{}", stats.text);
         assert_eq!(stats.body["followers"], 1200);
-        assert_eq!(stats.body["posts"], json!([{"post_id": id, "impressions": 500, "likes": 9, "comments": 2, "shares": 2}]));
+        // The double counts the comments it holds: none since the delete above.
+        assert_eq!(stats.body["posts"], json!([{"post_id": id, "impressions": 500, "likes": 9, "comments": 0, "shares": 2}]));
         let network = double.requests().into_iter().find(|r| r.path.starts_with("/rest/networkSizes/")).unwrap();
         assert_eq!(network.path, format!("/rest/networkSizes/{}", encode_urn(DEVTESTCO)));
         assert_eq!(network.query, "edgeType=COMPANY_FOLLOWED_BY_MEMBER");
