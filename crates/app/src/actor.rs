@@ -3,6 +3,7 @@
 //! (the scheduler). `Ctx` carries where a request came from and the notes a refusal leaves
 //! for its audit event.
 use std::sync::{Arc, Mutex};
+use steward_domain::capability::CapabilitySet;
 use steward_domain::ids::{AccountId, UserId};
 
 use steward_domain::audit::Action;
@@ -33,7 +34,7 @@ pub struct Principal {
     pub via: AuthVia,
     /// For personal access tokens: the accounts and capabilities the token is narrowed to.
     pub token_accounts: Option<Vec<AccountId>>,
-    pub token_capabilities: Option<Vec<String>>,
+    pub token_capabilities: Option<CapabilitySet>,
 }
 
 impl Principal {
@@ -187,5 +188,42 @@ impl Ctx {
             outcome: "allowed".into(),
             detail: detail.to_string(),
         }
+    }
+}
+
+/// An access token's stored narrowing, read so that anything unreadable narrows to nothing:
+/// a list that does not parse reaches no account and no capability, and a capability name this
+/// build does not know is dropped. Never read as "not narrowed".
+#[must_use]
+pub fn token_narrowing(
+    accounts: Option<&str>,
+    capabilities: Option<&str>,
+) -> (Option<Vec<AccountId>>, Option<CapabilitySet>) {
+    let accounts = accounts.map(|a| serde_json::from_str::<Vec<AccountId>>(a).unwrap_or_default());
+    let capabilities = capabilities.map(|c| {
+        serde_json::from_str::<Vec<String>>(c)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|n| n.parse::<steward_domain::capability::Capability>().ok())
+            .collect()
+    });
+    (accounts, capabilities)
+}
+
+#[cfg(test)]
+mod tests {
+    use steward_domain::capability::Capability;
+
+    use super::*;
+
+    #[test]
+    fn a_token_narrowing_that_cannot_be_read_narrows_to_nothing() {
+        assert_eq!(token_narrowing(None, None), (None, None), "not narrowed");
+        let (accounts, caps) = token_narrowing(Some(r#"["acc-1"]"#), Some(r#"["drafts.create","no.such"]"#));
+        assert_eq!(accounts, Some(vec![AccountId::from("acc-1")]));
+        assert_eq!(caps, Some(CapabilitySet::from(Capability::DraftsCreate)), "an unknown name is dropped");
+        let (accounts, caps) = token_narrowing(Some("{broken"), Some("42"));
+        assert_eq!(accounts, Some(Vec::new()), "unreadable accounts reach none");
+        assert_eq!(caps, Some(CapabilitySet::EMPTY), "unreadable capabilities allow none");
     }
 }

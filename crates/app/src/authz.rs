@@ -74,7 +74,7 @@ impl AccountAccess {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Narrowing<'a> {
     pub accounts: Option<&'a [AccountId]>,
-    pub capabilities: Option<&'a [String]>,
+    pub capabilities: Option<CapabilitySet>,
 }
 
 /// The decision itself, without I/O: given the account and the caller's membership as just
@@ -104,8 +104,7 @@ pub fn decide(
         }
     }
     let mut capabilities = rights.capabilities;
-    if let Some(names) = narrowing.capabilities {
-        let allowed: CapabilitySet = names.iter().filter_map(|n| Capability::from_str(n).ok()).collect();
+    if let Some(allowed) = narrowing.capabilities {
         capabilities = capabilities.intersection(allowed);
     }
     let rules_pending = !rights.is_owner() && account.rules_version > membership.accepted_rules_version;
@@ -174,10 +173,7 @@ pub async fn authorize(
         return Err(AppError::NotFoundDenied("not a member of this account".into()));
     };
     let (rights, capabilities) = decide(
-        &Narrowing {
-            accounts: principal.token_accounts.as_deref(),
-            capabilities: principal.token_capabilities.as_deref(),
-        },
+        &Narrowing { accounts: principal.token_accounts.as_deref(), capabilities: principal.token_capabilities },
         &account,
         &membership,
         need,
@@ -320,8 +316,7 @@ mod tests {
             decide(&Narrowing::default(), &account(3), &expired_owner, need, 10).is_ok(),
             "the owner is never locked out"
         );
-        let caps = vec!["account.view".to_string()];
-        let narrowed = Narrowing { accounts: None, capabilities: Some(&caps) };
+        let narrowed = Narrowing { accounts: None, capabilities: Some(Capability::AccountView.into()) };
         assert!(matches!(decide(&narrowed, &account(0), &owner, need, 10), Err(AppError::Forbidden(_))));
         let others = vec![AccountId::from("other")];
         let elsewhere = Narrowing { accounts: Some(&others), capabilities: None };

@@ -11,7 +11,7 @@ use steward_domain::audit::Action;
 use steward_domain::capability::Capability;
 use steward_domain::ids::{AccountId, PostId};
 use steward_domain::post::PostState;
-use steward_store::{AccountRow, NewPost, PostListQuery, PostStateWrite, ScheduleWrite};
+use steward_store::{AccountRow, NewPost, PostListQuery, PostRow, PostStateWrite, ScheduleWrite};
 use utoipa::ToSchema;
 
 use crate::actor::{Ctx, Principal};
@@ -22,6 +22,9 @@ use crate::platforms::{self, PlatformComment};
 use crate::posts::view::{PostView, current};
 use crate::services::Services;
 use crate::usecase::{Audit, audited};
+
+pub mod inbox;
+pub mod report;
 
 /// How many recent published posts the engagement views look at.
 const RECENT_POSTS: i64 = 100;
@@ -80,13 +83,22 @@ pub enum ReplyOutcome {
 /// `(Steward post id, platform id)` of the account's recently published posts (sent reply
 /// drafts are replies on the platform, not posts).
 async fn published(s: &Services, account_id: &AccountId) -> AppResult<Vec<(String, String)>> {
+    Ok(published_rows(s, account_id)
+        .await?
+        .into_iter()
+        .filter_map(|p| p.external_id.map(|e| (p.id.into(), e)))
+        .collect())
+}
+
+/// The account's recently published posts (not sent reply drafts) that have a platform id,
+/// newest first: what the engagement views cover.
+pub(crate) async fn published_rows(s: &Services, account_id: &AccountId) -> AppResult<Vec<PostRow>> {
     let q = PostListQuery { state: Some("published"), limit: RECENT_POSTS, ..PostListQuery::default() };
     Ok(s.store
         .list_posts(account_id, &q)
         .await?
         .into_iter()
-        .filter(|p| p.reply_to.is_none())
-        .filter_map(|p| p.external_id.map(|e| (p.id.into(), e)))
+        .filter(|p| p.reply_to.is_none() && p.external_id.is_some())
         .collect())
 }
 
@@ -112,7 +124,7 @@ pub(crate) fn platform_error(s: &Services, account: &AccountRow, e: ConnectorErr
     }
 }
 
-fn view(c: PlatformComment, posts: &[(String, String)]) -> CommentView {
+pub(crate) fn view(c: PlatformComment, posts: &[(String, String)]) -> CommentView {
     CommentView {
         post_id: posts.iter().find(|(_, e)| *e == c.post_external_id).map(|(id, _)| id.clone()),
         id: c.id,

@@ -4,7 +4,7 @@ use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use steward_app::authz::{Narrowing, Need, decide};
-use steward_domain::capability::{Capability, Role};
+use steward_domain::capability::{Capability, CapabilitySet, Role};
 use steward_domain::platform::Platform;
 use steward_domain::status::{AccountStatus, MembershipStatus};
 use steward_store::{AccountRow, MembershipRow};
@@ -56,7 +56,7 @@ fn bench(c: &mut Criterion) {
     let editor = membership(Role::Editor, "[]", "[]");
     let overridden = membership(Role::Editor, "[\"posts.publish\"]", "[\"analytics.view\"]");
     let accounts = vec![acc.id.clone()];
-    let caps = vec!["account.view".to_string(), "drafts.create".to_string()];
+    let caps: CapabilitySet = [Capability::AccountView, Capability::DraftsCreate].into_iter().collect();
     let need = Need::Capability(Capability::DraftsCreate);
     let now = 1_800_000_000_000_000;
     c.bench_function("authz: editor, session, allowed", |b| {
@@ -67,7 +67,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| decide(black_box(&Narrowing::default()), black_box(&acc), black_box(&overridden), deny, now).is_err())
     });
     c.bench_function("authz: narrowed access token, allowed", |b| {
-        let narrowing = Narrowing { accounts: Some(&accounts), capabilities: Some(&caps) };
+        let narrowing = Narrowing { accounts: Some(&accounts), capabilities: Some(caps) };
         b.iter(|| decide(black_box(&narrowing), black_box(&acc), black_box(&editor), need, now).is_ok())
     });
 }

@@ -12,6 +12,7 @@ use crate::error::ApiError;
 use crate::request::{AuditActor, AuditSlot, Ctx, RequestMeta, cookie, device_cookie_name};
 use crate::state::AppState;
 use steward_app::AppError;
+use steward_app::actor::token_narrowing;
 pub use steward_app::actor::{AuthVia, Principal};
 use steward_app::crypto::{constant_time_eq, hmac_sha256, sha256};
 use steward_app::identity::denials;
@@ -123,6 +124,7 @@ async fn authenticate(parts: &Parts, state: &AppState, slot: &AuditSlot) -> Resu
         if t.last_used_at.is_none_or(|u| now - u > TOUCH_EVERY_US) {
             state.store.touch_api_token(&t.id, now).await?;
         }
+        let (token_accounts, token_capabilities) = token_narrowing(t.accounts.as_deref(), t.capabilities.as_deref());
         return Ok(Principal {
             user_id: t.user_id,
             email: t.email,
@@ -132,8 +134,8 @@ async fn authenticate(parts: &Parts, state: &AppState, slot: &AuditSlot) -> Resu
             session_id: None,
             token_id: Some(t.id),
             via,
-            token_accounts: t.accounts.as_deref().and_then(|a| serde_json::from_str(a).ok()),
-            token_capabilities: t.capabilities.as_deref().and_then(|c| serde_json::from_str(c).ok()),
+            token_accounts,
+            token_capabilities,
         });
     }
 

@@ -363,6 +363,22 @@ impl Store {
             .await)?)
     }
 
+    /// The account's reply drafts (posts answering a platform comment), newest first: what
+    /// the comments inbox shows under each comment with its state.
+    pub async fn reply_drafts(&self, account_id: &AccountId, limit: i64) -> Result<Vec<PostRow>> {
+        let q = sql(&[
+            "SELECT ",
+            POST_COLUMNS,
+            " FROM posts p WHERE p.account_id = $1 AND p.reply_to IS NOT NULL \
+             ORDER BY p.created_at DESC, p.id DESC LIMIT $2",
+        ]);
+        Ok(on_pool!(self, |c| sqlx::query_as::<_, PostRow>(q)
+            .bind(account_id.as_str())
+            .bind(limit)
+            .fetch_all(c)
+            .await)?)
+    }
+
     /// The account's posts on its calendar within `[from, to)`: scheduled, publishing,
     /// published or failed ones at `scheduled_at` (the scheduler keeps it once they go out,
     /// and moves it to the retry time of a retry), and held ones (scheduled, then held when due:

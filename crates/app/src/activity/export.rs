@@ -123,7 +123,7 @@ fn write_csv_row(out: &mut Vec<u8>, ev: &ActivityEvent) {
     out.extend_from_slice(b"\r\n");
 }
 
-fn write_csv_cell(out: &mut Vec<u8>, cell: &str) {
+pub(crate) fn write_csv_cell(out: &mut Vec<u8>, cell: &str) {
     let formula = cell.starts_with(['=', '+', '-', '@', '\t', '\r']);
     let quote = formula || cell.contains([',', '"', '\r', '\n']);
     if quote {

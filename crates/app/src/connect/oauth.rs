@@ -232,17 +232,59 @@ pub struct CallbackQuery {
 /// Why a callback connected nothing (the edge shows the message and says nothing changed).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
-    /// The answer is not one Steward can use: no, bad, replayed or expired state, another
-    /// platform, the owner cancelled, no code.
+    /// The answer is not one Steward can use: no, bad or replayed state, another platform, no
+    /// code.
     Unusable,
+    /// The attempt was started more than 10 minutes ago.
+    Expired,
+    /// The owner cancelled on the platform's page, or did not allow Steward in
+    /// (`error=access_denied`, `user_cancelled_authorize`, …).
+    Cancelled,
+    /// The platform sent back another error instead of a code.
+    PlatformError,
     /// The platform refused to trade the code for tokens.
     PlatformRefused,
-    /// Reconnecting, the owner signed in to the platform as another account (or, for a LinkedIn
-    /// Company Page, as a member who does not administer the page).
+    /// Reconnecting, the owner signed in to the platform as another account.
     OtherIdentity,
+    /// Reconnecting a LinkedIn Company Page as a member who does not administer it.
+    NotPageAdmin,
     /// LinkedIn Company Page: the member administers no page to connect.
     NoPages,
 }
+
+impl Refusal {
+    /// A stable name for the reason (the web app's key for its sentence).
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Refusal::Unusable => "unusable",
+            Refusal::Expired => "expired",
+            Refusal::Cancelled => "cancelled",
+            Refusal::PlatformError => "platform_error",
+            Refusal::PlatformRefused => "platform_refused",
+            Refusal::OtherIdentity => "other_identity",
+            Refusal::NotPageAdmin => "not_page_admin",
+            Refusal::NoPages => "no_pages",
+        }
+    }
+
+    /// Every reason, for the pages that word them.
+    pub const ALL: [Refusal; 8] = [
+        Refusal::Unusable,
+        Refusal::Expired,
+        Refusal::Cancelled,
+        Refusal::PlatformError,
+        Refusal::PlatformRefused,
+        Refusal::OtherIdentity,
+        Refusal::NotPageAdmin,
+        Refusal::NoPages,
+    ];
+}
+
+/// The OAuth error codes (RFC 6749 4.1.2.1, and LinkedIn's own) that mean the person said no
+/// or went back on the platform's page, rather than a fault.
+const DECLINED: [&str; 5] =
+    ["access_denied", "user_cancelled_authorize", "user_cancelled_login", "consent_required", "login_required"];
 
 /// What a callback decided.
 #[derive(Debug)]
@@ -250,6 +292,8 @@ pub enum CallbackOutcome {
     Connected {
         account_id: String,
         display_name: String,
+        /// An existing account was reconnected (no new account).
+        reconnected: bool,
     },
     /// LinkedIn Company Page: the member signed in; the owner now picks which of the pages they
     /// administer to connect (`linkedin_pages::page_choice`, `linkedin_pages::choose_pages`).
@@ -294,14 +338,16 @@ pub async fn finish_connect(
         return Err(AppError::Forbidden("this connection was started by another sign-in".into()));
     }
     if st.expires_at <= now {
-        return refused(Refusal::Unusable, "This connection attempt expired (after 10 minutes).");
+        return refused(Refusal::Expired, "This connection attempt expired (after 10 minutes).");
     }
     if st.platform != platform_id {
         return refused(Refusal::Unusable, "The answer came from another platform than the one asked.");
     }
     if let Some(error) = &q.error {
         let why = q.error_description.clone().unwrap_or_else(|| error.clone());
-        return refused(Refusal::Unusable, format!("The platform said: {why}"));
+        tracing::info!(platform = %st.platform, error = %error, "the platform sent back an error instead of a code");
+        let kind = if DECLINED.contains(&error.as_str()) { Refusal::Cancelled } else { Refusal::PlatformError };
+        return refused(kind, format!("The platform said: {why}"));
     }
     let Some(code) = q.code.as_deref() else {
         return refused(Refusal::Unusable, "The platform's answer carried no authorization code.");
@@ -344,7 +390,7 @@ pub async fn finish_connect(
             if let Some(page) = previous.as_ref().filter(|p| linkedin::organization_id(&p.identity.id).is_some()) {
                 if !linkedin_pages::still_administers(s, &cred, &page.identity.id).await? {
                     return refused(
-                        Refusal::OtherIdentity,
+                        Refusal::NotPageAdmin,
                         "The LinkedIn member you signed in as does not administer this Company Page: sign in as one of its administrators and try again.",
                     );
                 }
@@ -401,5 +447,6 @@ pub async fn finish_connect(
             .await?
         }
     };
-    Ok(CallbackOutcome::Connected { account_id, display_name: cred.identity.display_name })
+    let reconnected = st.reconnect_account_id.is_some();
+    Ok(CallbackOutcome::Connected { account_id, display_name: cred.identity.display_name, reconnected })
 }

@@ -9,11 +9,12 @@ use steward_app::connect::oauth::{self, CallbackOutcome, CallbackQuery, ConnectR
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::auth::{Principal, SessionPrincipal};
+use crate::auth::{AuthVia, Principal, SessionPrincipal};
 use crate::error::{ApiResult, Json, Path, Problem, Query};
 use crate::escape::escape;
 use crate::request::Ctx;
 use crate::state::AppState;
+use steward_domain::platform;
 
 pub fn api_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(connect)).routes(routes!(page_choice, choose_pages))
@@ -102,12 +103,30 @@ fn refused(status: StatusCode, message: &str) -> Response {
     )
 }
 
+/// Where a browser goes next: a `303` into the web app.
+fn see_other(location: String) -> Response {
+    (StatusCode::SEE_OTHER, [(header::LOCATION, location), (header::CACHE_CONTROL, "no-store".into())]).into_response()
+}
+
 /// The platform's browser redirect after the owner approved (or cancelled).
+///
+/// A browser signed in to the web app (the session cookie) is sent on into the app: to the
+/// account's page with a notice, to the choice of LinkedIn pages, or back to the connect page
+/// with a sentence saying why nothing was connected. A client that sends its session as a
+/// bearer token (not a browser of the web app) gets a small page with the outcome as its status.
 #[utoipa::path(get, path = "/oauth/{platform}/callback", tag = "accounts", params(("platform" = String, Path), CallbackQuery),
-    responses((status = 200, description = "connected (HTML)"),
-        (status = 303, description = "LinkedIn Company Page: on to choosing the pages (`/connect/linkedin/pages/{choice_id}`)"),
-        (status = 400, description = "refused (HTML)"), (status = 401, body = Problem), (status = 409, description = "refused: another identity, or no page to connect (HTML)"),
-        (status = 502, description = "the platform refused the code (HTML)")))]
+    responses(
+        (status = 303, description = "With the session cookie (a browser of the web app): connected → `/accounts/{id}?notice=connected` \
+            (`notice=reconnected` when an existing account was reconnected); a LinkedIn Company Page connection → the choice of pages \
+            `/connect/linkedin/pages/{choice_id}`; refused or cancelled → `/connect?refused={reason}&platform={platform}`, where \
+            `reason` is `unusable` (bad, replayed or foreign state, no code), `expired`, `cancelled` (the owner cancelled or did not \
+            allow Steward: `access_denied` and the like), `platform_error` (another `error`), `platform_refused` (the code exchange \
+            failed), `other_identity`, `not_page_admin` or `no_pages`; nothing was changed"),
+        (status = 200, description = "With a bearer session: connected (HTML)"),
+        (status = 400, description = "With a bearer session: refused or cancelled (HTML)"), (status = 401, body = Problem),
+        (status = 403, body = Problem, description = "the connection was started by another sign-in; nothing was changed"),
+        (status = 409, description = "With a bearer session: refused: another identity, or no page to connect (HTML)"),
+        (status = 502, description = "With a bearer session: the platform refused the code (HTML)")))]
 pub(crate) async fn callback(
     State(state): State<AppState>,
     ctx: Ctx,
@@ -115,24 +134,30 @@ pub(crate) async fn callback(
     Path(platform_id): Path<String>,
     Query(q): Query<CallbackQuery>,
 ) -> ApiResult<Response> {
+    let browser = principal.via == AuthVia::Cookie;
     Ok(match oauth::finish_connect(&state, &ctx, &principal, &platform_id, q).await? {
+        CallbackOutcome::Refused { why, .. } if browser => {
+            // A key, never the platform's text: the connect page words it (a link cannot make it
+            // say anything else).
+            let platform = platform::platform(&platform_id).map_or("", |p| p.id);
+            see_other(format!("/connect?refused={}&platform={platform}", why.as_str()))
+        }
         CallbackOutcome::Refused { why, message } => {
             let status = match why {
-                Refusal::Unusable => StatusCode::BAD_REQUEST,
+                Refusal::Unusable | Refusal::Expired | Refusal::Cancelled | Refusal::PlatformError => {
+                    StatusCode::BAD_REQUEST
+                }
                 Refusal::PlatformRefused => StatusCode::BAD_GATEWAY,
-                Refusal::OtherIdentity | Refusal::NoPages => StatusCode::CONFLICT,
+                Refusal::OtherIdentity | Refusal::NotPageAdmin | Refusal::NoPages => StatusCode::CONFLICT,
             };
             refused(status, &message)
         }
-        CallbackOutcome::ChoosePages { choice_id, .. } => (
-            StatusCode::SEE_OTHER,
-            [
-                (header::LOCATION, format!("/connect/linkedin/pages/{choice_id}")),
-                (header::CACHE_CONTROL, "no-store".into()),
-            ],
-        )
-            .into_response(),
-        CallbackOutcome::Connected { account_id, display_name } => page(
+        CallbackOutcome::ChoosePages { choice_id, .. } => see_other(format!("/connect/linkedin/pages/{choice_id}")),
+        CallbackOutcome::Connected { account_id, reconnected, .. } if browser => {
+            let notice = if reconnected { "reconnected" } else { "connected" };
+            see_other(format!("/accounts/{account_id}?notice={notice}"))
+        }
+        CallbackOutcome::Connected { account_id, display_name, .. } => page(
             StatusCode::OK,
             "Connected",
             &format!(

@@ -92,6 +92,12 @@ pub fn account_nav(access: &AccountAccess, current: &str) -> AccountNav {
     if access.has(Capability::DraftsCreate) {
         tabs.push(("new", format!("/accounts/{id}/posts/new"), "New post"));
     }
+    if access.has(Capability::CommentsReply) {
+        tabs.push(("comments", format!("/accounts/{id}/comments"), "Comments"));
+    }
+    if access.has(Capability::AnalyticsView) {
+        tabs.push(("analytics", format!("/accounts/{id}/analytics"), "Analytics"));
+    }
     if access.has(Capability::AccountView) {
         tabs.push(("members", format!("/accounts/{id}/members"), "Members"));
     }
@@ -276,7 +282,20 @@ pub async fn overview(
     Path(id): Path<AccountId>,
     Query(q): Query<NoticeQuery>,
 ) -> Result<Response, PageError> {
-    let page = overview_page(&state, &viewer, &id, notice_text(q.notice.as_deref())).await.or_page(&viewer)?;
+    let mut page = overview_page(&state, &viewer, &id, notice_text(q.notice.as_deref())).await.or_page(&viewer)?;
+    // Connected (the sandbox, Bluesky, LinkedIn pages, or back from a platform's consent): the
+    // notice names the account, from what is stored, never from the URL.
+    if let Some(verb) = match q.notice.as_deref() {
+        Some("connected") => Some("is connected"),
+        Some("reconnected") => Some("is connected again"),
+        _ => None,
+    } {
+        page.layout.notice = Some(format!(
+            "{} account {} {verb}. Its credential is sealed on this server: nobody you invite will ever see it.",
+            page.platform.split(" (").next().unwrap_or_default(),
+            page.view.display_name
+        ));
+    }
     Ok(render(StatusCode::OK, &page))
 }
 

@@ -312,9 +312,11 @@ fn colour(i: usize) -> &'static str {
     COLOURS[i.min(COLOURS.len() - 1)]
 }
 
-/// Stacked bars, one per day, one colour per member; each bar segment has a tooltip.
+/// Stacked bars, one per day, one colour per member; each bar segment has a tooltip. Drawn for
+/// a phone's width (360 units: at 390 px, about 320 px, its 12-unit text is still over 10 px tall); the
+/// stylesheet caps its width on a wide screen.
 fn svg(days: &[Date], labels: &[String], rows: &[(String, Vec<i64>, i64)], totals: &[i64], caption: &str) -> Html {
-    const W: f64 = 640.0;
+    const W: f64 = 360.0;
     const H: f64 = 220.0;
     const LEFT: f64 = 36.0;
     const BOTTOM: f64 = 28.0;
@@ -345,12 +347,12 @@ fn svg(days: &[Date], labels: &[String], rows: &[(String, Vec<i64>, i64)], total
         let value = (top as f64 * frac).round() as i64;
         out.push_str(&format!(
             "<line x1=\"{LEFT}\" x2=\"{W}\" y1=\"{y:.1}\" y2=\"{y:.1}\" stroke=\"#bbbbbb\" stroke-width=\"1\"/>\
-             <text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"end\" fill=\"#333333\">{value}</text>",
+             <text x=\"{:.1}\" y=\"{:.1}\" font-size=\"12\" text-anchor=\"end\" fill=\"#333333\">{value}</text>",
             LEFT - 4.0,
             y + 4.0
         ));
     }
-    let label_every = (days.len() / 7).max(1);
+    let label_every = days.len().div_ceil(6).max(1);
     for (i, label) in labels.iter().enumerate() {
         let x = LEFT + slot * i as f64 + (slot - bar) / 2.0;
         let mut y = TOP + plot_h;
@@ -371,7 +373,7 @@ fn svg(days: &[Date], labels: &[String], rows: &[(String, Vec<i64>, i64)], total
         }
         if i % label_every == 0 {
             out.push_str(&format!(
-                "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"middle\" fill=\"#333333\">{}</text>",
+                "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"12\" text-anchor=\"middle\" fill=\"#333333\">{}</text>",
                 LEFT + slot * i as f64 + slot / 2.0,
                 H - 10.0,
                 days[i].strftime("%-d %b")

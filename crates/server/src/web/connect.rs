@@ -10,13 +10,16 @@ use steward_domain::platform::{ConnectMethod, PLATFORMS};
 
 use steward_app::accounts::create::{CreateAccountRequest, create_account};
 use steward_app::connect::linkedin_pages::{ChoosePagesRequest, PageChoiceView, choose_pages, page_choice};
-use steward_app::connect::oauth::{ConnectRequest, start_connect};
+use steward_app::connect::oauth::{ConnectRequest, Refusal, start_connect};
+use steward_domain::platform;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, Query};
 use crate::state::AppState;
 use crate::web::html::Html;
+use crate::web::html::capitalize;
 use crate::web::time::zones_datalist;
 use crate::web::{Form, FormData, Layout, OrPage, PageError, Viewer, render, render_failed, see_other};
+use serde::Deserialize;
 
 pub struct OauthPlatform {
     pub id: &'static str,
@@ -34,6 +37,8 @@ struct ConnectPage {
     bluesky: Form,
     oauth: Vec<OauthPlatform>,
     zones: Html,
+    /// Why the last connection through a platform's page connected nothing, in words.
+    refused: Option<String>,
 }
 
 fn connect_view(viewer: &Viewer) -> ConnectPage {
@@ -43,6 +48,7 @@ fn connect_view(viewer: &Viewer) -> ConnectPage {
         sandbox: Form::new("sandbox", &viewer.csrf).value("time_zone", zone.clone()),
         bluesky: Form::new("bluesky", &viewer.csrf).value("time_zone", zone),
         zones: zones_datalist(),
+        refused: None,
         oauth: PLATFORMS
             .iter()
             .filter(|p| p.connect == ConnectMethod::Oauth)
@@ -66,8 +72,50 @@ struct ContinuePage {
     authorize_url: String,
 }
 
-pub async fn connect_page(viewer: Viewer) -> Response {
-    render(StatusCode::OK, &connect_view(&viewer))
+/// The connect page's query: after a platform's consent that connected nothing, the callback
+/// sends the browser here with the reason's key (never text: a link cannot make the page say
+/// anything else).
+#[derive(Deserialize)]
+pub struct ConnectQuery {
+    refused: Option<String>,
+    platform: Option<String>,
+}
+
+/// Why nothing was connected, in words, for a key the callback sends (`Refusal::as_str`).
+#[must_use]
+pub fn refusal_words(key: &str, platform: Option<&str>) -> Option<String> {
+    let name = platform.and_then(platform::platform).map_or("the platform", |p| p.name);
+    let text = match Refusal::ALL.into_iter().find(|r| r.as_str() == key)? {
+        Refusal::Cancelled => format!(
+            "You cancelled on {name}'s page, or did not allow Steward in, so nothing was connected. Connect again when you are ready."
+        ),
+        Refusal::Expired => format!(
+            "Signing in on {name} took more than 10 minutes, so that attempt was stopped and nothing was connected. Please start again."
+        ),
+        Refusal::Unusable => format!(
+            "The way back from {name} was not valid or was already used, so nothing was connected. Please start again from this page."
+        ),
+        Refusal::PlatformError => format!(
+            "{} could not finish the sign-in and sent back an error, so nothing was connected. Try again in a moment; if it keeps happening, tell whoever runs this Steward server.",
+            capitalize(name)
+        ),
+        Refusal::PlatformRefused => format!(
+            "{} did not let Steward finish connecting, so nothing was connected. Try again; if it keeps happening, tell whoever runs this Steward server.",
+            capitalize(name)
+        ),
+        Refusal::OtherIdentity => format!(
+            "You signed in on {name} as someone else than the account you were reconnecting, so nothing changed. Sign in as the account itself and try again."
+        ),
+        Refusal::NotPageAdmin => "The LinkedIn member you signed in as does not administer this Company Page, so nothing changed. Sign in as one of its administrators and try again.".into(),
+        Refusal::NoPages => "The LinkedIn member you signed in as administers no Company Page that Steward can connect (an approved administrator role is needed), so nothing was connected.".into(),
+    };
+    Some(text)
+}
+
+pub async fn connect_page(viewer: Viewer, Query(q): Query<ConnectQuery>) -> Response {
+    let mut page = connect_view(&viewer);
+    page.refused = q.refused.as_deref().and_then(|key| refusal_words(key, q.platform.as_deref()));
+    render(StatusCode::OK, &page)
 }
 
 /// The sandbox and Bluesky: connected with the credential (sealed at once).

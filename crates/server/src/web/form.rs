@@ -235,22 +235,46 @@ impl Form {
         Html::escaped(format!("<fieldset class=\"checks\"><legend>{}</legend>{boxes}{err}</fieldset>", escape(legend)))
     }
 
-    /// The weekly posting windows as a grid: one checkbox per day and hour.
+    /// The weekly posting hours: presets as radio buttons (`hours`, read on the server, see
+    /// `time::posted_windows`) and the grid of one checkbox per day and hour (`w`), folded away
+    /// unless chosen. `publish_roles` are the roles that can schedule or publish: the script
+    /// hides the hours for the others (they do not apply), and turns the grid's day and hour
+    /// headers into buttons that tick a whole column or row.
     #[must_use]
-    pub fn windows_grid(&self, legend: &str) -> Html {
+    pub fn hours(&self, legend: &str, publish_roles: &[&str]) -> Html {
         let (_, err) = self.error_html("windows", legend);
+        self.shown.borrow_mut().push("hours".into());
+        let preset = match self.current("hours") {
+            "" => "any",
+            p => p,
+        };
         let selected = self.values.all("w");
+        let roles = publish_roles.join(" ");
         let mut html = format!(
-            "<fieldset class=\"grid\"><legend>{}</legend><p class=\"hint\">Tick the hours when this person may schedule and publish, \
-             in the account's time zone. Tick nothing for no restriction.</p><div class=\"scroll\" tabindex=\"0\" role=\"group\" aria-label=\"Hours\"><table><thead><tr><th scope=\"col\">Hour</th>",
-            escape(legend)
+            "<fieldset class=\"hours\" data-publish-roles=\"{}\"><legend>{}</legend><p class=\"hint\">When this person may \
+             schedule and publish, in the account's time zone. Only used for roles that can schedule or publish ({}).</p>",
+            escape(&roles),
+            escape(legend),
+            escape(&publish_roles.join(", "))
         );
-        for (_, day) in crate::web::time::DAYS {
-            html.push_str(&format!("<th scope=\"col\">{day}</th>"));
+        for (key, label) in crate::web::time::HOURS_PRESETS {
+            let id = format!("{}-{key}", self.field_id("hours"));
+            let checked = if key == preset { " checked" } else { "" };
+            html.push_str(&format!(
+                "<div class=\"check\"><input type=\"radio\" id=\"{id}\" name=\"hours\" value=\"{key}\"{checked}><label for=\"{id}\">{label}</label></div>"
+            ));
+        }
+        let open = if preset == "custom" { " open" } else { "" };
+        html.push_str(&format!(
+            "<details class=\"grid\"{open}><summary>The hours one by one</summary><p class=\"hint\">Choose “Only the hours ticked below” \
+             above, then tick the hours.</p><div class=\"scroll\" tabindex=\"0\" role=\"group\" aria-label=\"Hours\"><table><thead><tr><th scope=\"col\">Hour</th>"
+        ));
+        for (key, day) in crate::web::time::DAYS {
+            html.push_str(&format!("<th scope=\"col\" data-day=\"{key}\">{day}</th>"));
         }
         html.push_str("</tr></thead><tbody>");
         for hour in 0..24 {
-            html.push_str(&format!("<tr><th scope=\"row\">{hour:02}</th>"));
+            html.push_str(&format!("<tr><th scope=\"row\" data-hour=\"{hour}\">{hour:02}</th>"));
             for (key, day) in crate::web::time::DAYS {
                 let value = format!("{key}-{hour}");
                 let checked = if selected.contains(&value) { " checked" } else { "" };
@@ -261,8 +285,34 @@ impl Form {
             }
             html.push_str("</tr>");
         }
-        html.push_str(&format!("</tbody></table></div>{err}</fieldset>"));
+        html.push_str(&format!("</tbody></table></div></details>{err}</fieldset>"));
         Html::escaped(html)
+    }
+
+    /// Capabilities to add to or take from a role, as sentences; each names whether the role
+    /// chosen in the form (`role`) already includes it. `options` are `(id, sentence, roles
+    /// including it)`; the script keeps the marks in step when another role is chosen.
+    #[must_use]
+    pub fn capability_checks(&self, name: &str, legend: &str, options: &[(String, String, Vec<&'static str>)]) -> Html {
+        let (_, err) = self.error_html(name, legend);
+        let role = self.current("role");
+        let mut boxes = String::new();
+        for (value, sentence, roles) in options {
+            let id = format!("{}-{}", self.field_id(name), escape(&value.replace('.', "-")));
+            let checked = if self.values.all(name).iter().any(|v| v == value) { " checked" } else { "" };
+            let included = roles.contains(&role);
+            boxes.push_str(&format!(
+                "<div class=\"check\"><input type=\"checkbox\" id=\"{id}\" name=\"{}\" value=\"{}\" data-roles=\"{}\"{checked}>\
+                 <label for=\"{id}\">{}<span class=\"incl\"{}> (the <span class=\"role-name\">{}</span> role includes this)</span></label></div>",
+                escape(name),
+                escape(value),
+                escape(&roles.join(" ")),
+                escape(sentence),
+                if included { "" } else { " hidden" },
+                escape(role)
+            ));
+        }
+        Html::escaped(format!("<fieldset class=\"checks\"><legend>{}</legend>{boxes}{err}</fieldset>", escape(legend)))
     }
 
     /// Errors no field showed (refusals, conflicts, limits): put this next to the submit button.

@@ -23,7 +23,7 @@ use crate::web::account::{NoticeQuery, access, account_nav, account_zone, notice
 use crate::web::confirm::{Confirm, ask, confirmed};
 use crate::web::html::{Html, capitalize, describe_capability};
 use crate::web::time::{
-    describe_windows, grid_to_windows, local_input_to_rfc3339, rfc3339_to_local_input, when, windows_to_grid,
+    describe_windows, local_input_to_rfc3339, posted_windows, preset_of, rfc3339_to_local_input, when, windows_to_grid,
 };
 use crate::web::words::membership_status;
 use crate::web::{Form, FormData, Layout, OrPage, PageError, Viewer, render, render_failed, see_other};
@@ -63,7 +63,8 @@ struct MembersPage {
     /// An invitation just sent again: its email and new link.
     resent: Option<(String, ResentInvitation)>,
     roles: Vec<(String, String)>,
-    capabilities: Vec<(String, String)>,
+    capabilities: Vec<(String, String, Vec<&'static str>)>,
+    publish_roles: Vec<&'static str>,
     csrf: String,
     row_error: Option<String>,
 }
@@ -86,11 +87,25 @@ fn member_windows(m: &MemberView) -> Option<Vec<WindowInput>> {
 const UNREADABLE_WINDOWS: &str =
     "The stored posting hours cannot be read: this member may not schedule or publish until they are set again.";
 
-fn capability_options(a: &AccountAccess) -> Vec<(String, String)> {
+/// The capabilities the viewer may add or take away, each as a sentence with the roles that
+/// already include it.
+fn capability_options(a: &AccountAccess) -> Vec<(String, String, Vec<&'static str>)> {
     Capability::ALL
         .iter()
         .filter(|c| !c.is_owner_only() && a.has(**c))
-        .map(|c| (c.as_str().to_string(), capitalize(describe_capability(*c))))
+        .map(|c| {
+            let roles = Role::ALL.iter().filter(|r| **r != Role::Owner && r.preset().contains(*c)).map(|r| r.as_str());
+            (c.as_str().to_string(), capitalize(describe_capability(*c)), roles.collect())
+        })
+        .collect()
+}
+
+/// The roles whose members can schedule or publish: posting hours apply to them only.
+fn publishing_roles() -> Vec<&'static str> {
+    Role::ALL
+        .iter()
+        .filter(|r| **r != Role::Owner && r.preset().contains(Capability::PostsPublish))
+        .map(|r| r.as_str())
         .collect()
 }
 
@@ -142,11 +157,12 @@ async fn members_view(state: &AppState, viewer: &Viewer, id: &AccountId) -> Resu
         members,
         invitations,
         can_manage,
-        invite: Form::new("invite", &viewer.csrf).value("role", "editor"),
+        invite: Form::new("invite", &viewer.csrf).value("role", "editor").value("hours", "any"),
         created: None,
         resent: None,
         roles: assignable_roles(&a.rights),
         capabilities: capability_options(&a),
+        publish_roles: publishing_roles(),
         csrf: viewer.csrf.clone(),
         row_error: None,
     })
@@ -187,13 +203,11 @@ fn read_terms(data: &FormData, zone: &jiff::tz::TimeZone, errors: &mut Vec<Field
             None
         }
     });
-    Terms {
-        expires_at,
-        daily_quota,
-        windows: grid_to_windows(&data.all("w")),
-        grant: data.all("grant"),
-        revoke: data.all("revoke"),
-    }
+    let windows = posted_windows(data.get("hours"), &data.all("w")).unwrap_or_else(|m| {
+        errors.push(FieldError::new("windows", m));
+        Vec::new()
+    });
+    Terms { expires_at, daily_quota, windows, grant: data.all("grant"), revoke: data.all("revoke") }
 }
 
 pub async fn invite(
@@ -320,7 +334,8 @@ struct MemberPage {
     form: Form,
     roles: Vec<(String, String)>,
     statuses: Vec<(String, String)>,
-    capabilities: Vec<(String, String)>,
+    capabilities: Vec<(String, String, Vec<&'static str>)>,
+    publish_roles: Vec<&'static str>,
     joined: Html,
     /// The member's devices; `None` for the owner (whose devices are the owner's own business).
     devices: Option<Vec<crate::web::member_devices::DeviceLine>>,
@@ -349,6 +364,7 @@ async fn member_view(
     }
     match member_windows(&member) {
         Some(windows) => {
+            form = form.value("hours", preset_of(&windows));
             for cell in windows_to_grid(&windows) {
                 form = form.value("w", cell);
             }
@@ -368,6 +384,7 @@ async fn member_view(
         form,
         roles: assignable_roles(&a.rights),
         capabilities: capability_options(&a),
+        publish_roles: publishing_roles(),
     };
     Ok((page, zone))
 }

@@ -13,6 +13,8 @@
 pub mod account;
 pub mod activity;
 pub mod alerts;
+pub mod analytics;
+pub mod comments;
 pub mod confirm;
 pub mod connect;
 pub mod error;
@@ -131,6 +133,12 @@ pub fn router() -> Router<AppState> {
         .route("/accounts/{id}/settings/alerts", get(alerts::thresholds_page).post(alerts::thresholds_submit))
         .route("/accounts/{id}/lockdown", get(lockdown::lockdown_page).post(lockdown::lockdown_submit))
         .route("/accounts/{id}/lockdown/lift", post(lockdown::lift_submit))
+        // Engagement: the comments inbox and analytics.
+        .route("/accounts/{id}/comments", get(comments::comments_page))
+        .route("/accounts/{id}/comments/reply", post(comments::reply_submit))
+        .route("/accounts/{id}/comments/moderate", post(comments::moderate_submit))
+        .route("/accounts/{id}/analytics", get(analytics::analytics_page))
+        .route("/accounts/{id}/analytics.csv", get(analytics::analytics_csv))
         .route("/assets/steward.css", get(|| async { asset("text/css; charset=utf-8", STYLESHEET) }))
         .route("/assets/steward.js", get(|| async { asset("text/javascript; charset=utf-8", SCRIPT) }))
         .layer(axum::middleware::from_fn(forms_carry_csrf))

@@ -120,6 +120,51 @@ pub fn grid_to_windows(cells: &[String]) -> Vec<WindowInput> {
     windows
 }
 
+/// The posting-hours presets of the invite and member forms (`hours=`), besides `custom` (the
+/// grid): none (any day, any hour), weekdays 9–18, every day 9–18.
+pub const HOURS_PRESETS: [(&str, &str); 4] = [
+    ("any", "No restriction: any day, any hour"),
+    ("weekdays", "Weekdays, 9:00 to 18:00"),
+    ("every_day", "Every day, 9:00 to 18:00"),
+    ("custom", "Only the hours ticked below"),
+];
+
+/// A preset's windows (`None` for `custom` and for anything that is not a preset).
+#[must_use]
+pub fn preset_windows(preset: &str) -> Option<Vec<WindowInput>> {
+    let days = |n: usize| DAYS[..n].iter().map(|(k, _)| (*k).to_string()).collect();
+    match preset {
+        "any" => Some(Vec::new()),
+        "weekdays" => Some(vec![WindowInput { days: days(5), start: "09:00".into(), end: "18:00".into() }]),
+        "every_day" => Some(vec![WindowInput { days: days(7), start: "09:00".into(), end: "18:00".into() }]),
+        _ => None,
+    }
+}
+
+/// Which preset stored windows are (for the member form), else `custom`.
+#[must_use]
+pub fn preset_of(windows: &[WindowInput]) -> &'static str {
+    let mut cells = windows_to_grid(windows);
+    cells.sort();
+    for (key, _) in &HOURS_PRESETS[..3] {
+        let mut preset = preset_windows(key).map(|w| windows_to_grid(&w)).unwrap_or_default();
+        preset.sort();
+        if preset == cells {
+            return key;
+        }
+    }
+    "custom"
+}
+
+/// The windows a form posted: a preset, or the grid's ticked cells (`custom`, or a form
+/// without the presets).
+pub fn posted_windows(preset: Option<&str>, cells: &[String]) -> Result<Vec<WindowInput>, &'static str> {
+    match preset {
+        None | Some("custom") => Ok(grid_to_windows(cells)),
+        Some(p) => preset_windows(p).ok_or("must be one of the choices offered"),
+    }
+}
+
 /// Stored windows back to grid cells (hours touched by a window are ticked).
 #[must_use]
 pub fn windows_to_grid(windows: &[WindowInput]) -> Vec<String> {
@@ -172,6 +217,20 @@ mod tests {
         let mut expected = cells.clone();
         expected.sort();
         assert_eq!(back, expected);
+    }
+
+    #[test]
+    fn presets_are_windows_and_are_recognised_back() {
+        let weekdays = posted_windows(Some("weekdays"), &["sun-3".to_string()]).expect("a preset");
+        assert_eq!(weekdays[0].days, vec!["mon", "tue", "wed", "thu", "fri"]);
+        assert_eq!((weekdays[0].start.as_str(), weekdays[0].end.as_str()), ("09:00", "18:00"));
+        assert_eq!(preset_of(&weekdays), "weekdays");
+        assert_eq!(preset_of(&[]), "any");
+        assert!(posted_windows(Some("any"), &["mon-9".to_string()]).expect("a preset").is_empty());
+        let grid = posted_windows(Some("custom"), &["mon-9".to_string()]).expect("the grid");
+        assert_eq!(preset_of(&grid), "custom");
+        assert_eq!(posted_windows(None, &["mon-9".to_string()]), Ok(grid));
+        assert!(posted_windows(Some("sometimes"), &[]).is_err());
     }
 
     #[test]

@@ -82,6 +82,20 @@ pub fn membership_status(status: &str) -> &'static str {
     }
 }
 
+/// Where a reply written through Steward stands (a reply draft on a person's own profile).
+#[must_use]
+pub fn reply_state(state: &str) -> &'static str {
+    match state {
+        "in_review" => "Waiting for the owner's approval",
+        "draft" => "Sent back: changes were asked for",
+        "approved" | "scheduled" | "publishing" => "Approved: being sent",
+        "published" => "Sent",
+        "failed" => "Could not be sent",
+        "cancelled" => "Not sent: cancelled",
+        _ => "Unknown",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -97,6 +111,7 @@ mod tests {
         }
         for s in steward_domain::post::PostState::ALL {
             assert_ne!(state_label(s.as_str()), "Unknown", "{}", s.as_str());
+            assert_ne!(reply_state(s.as_str()), "Unknown", "{}", s.as_str());
         }
     }
 }

@@ -11,7 +11,7 @@ use steward_connectors::OauthApp;
 use steward_doubles::{bluesky, linkedin, tiktok};
 use steward_store::PostRow;
 
-use crate::helpers::oauth::{callback, start, with_connected_linkedin_member};
+use crate::helpers::oauth::{connected, start, with_connected_linkedin_member};
 use crate::helpers::seed::insert_due_post;
 use crate::helpers::*;
 
@@ -156,7 +156,7 @@ both_backends! {
             }).await else { return };
             let owner = app.user("olivia@example.com").await;
             let back = start(&app, &owner, json!({"platform": "linkedin", "account_kind": "member"})).await;
-            assert_eq!(callback(&app, &owner, &back).await.0, 200);
+            connected(&app, &owner, &back).await;
             let account = app.get("/api/v1/accounts").auth(&owner).send().await.body["items"][0]["id"].as_str().unwrap().to_string();
             double.lose_next_response("/rest/posts");
             let text = "Launch day (finally) #rust";
@@ -192,7 +192,7 @@ both_backends! {
         }).await else { return };
         let owner = app.user("creator@example.com").await;
         let back = start(&app, &owner, json!({"platform": "tiktok"})).await;
-        assert_eq!(callback(&app, &owner, &back).await.0, 200);
+        connected(&app, &owner, &back).await;
         let account_id = app.get("/api/v1/accounts").auth(&owner).send().await.body["items"][0]["id"].as_str().unwrap().to_string();
         let media = r#"[{"url":"https://media.example.com/clip.mp4","kind":"video"}]"#;
         let id = due_post(&app, &account_id, &owner, "My first clip", media).await;
@@ -281,7 +281,7 @@ both_backends! {
             }).await else { return };
             let owner = app.user("olivia@example.com").await;
             let back = start(&app, &owner, json!({"platform": "linkedin", "account_kind": "member"})).await;
-            assert_eq!(callback(&app, &owner, &back).await.0, 200);
+            connected(&app, &owner, &back).await;
             let account = app.get("/api/v1/accounts").auth(&owner).send().await.body["items"][0]["id"].as_str().unwrap().to_string();
             let authorize = double.requests().into_iter().find(|r| r.path == "/oauth/v2/authorization").unwrap();
             assert_eq!(authorize.query.contains("r_member_social"), member_read, "{}", authorize.query);

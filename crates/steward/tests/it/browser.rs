@@ -266,7 +266,7 @@ async fn owner_and_editor_story_in_chromium() {
     fill(&owner, "#sandbox-display-name", "Practice Account").await;
     fill(&owner, "#sandbox-time-zone", "Europe/Paris").await;
     press(&owner, "Connect the sandbox account").await;
-    assert_text(&owner, "The account is connected.").await;
+    assert_text(&owner, "Sandbox account Practice Account is connected.").await;
     let account_path = path(&owner).await;
     assert!(account_path.starts_with("/accounts/"), "{account_path}");
     check_page(&owner, "account").await;
@@ -284,6 +284,16 @@ async fn owner_and_editor_story_in_chromium() {
     fill(&owner, "#invite-email", "eddie@example.test").await;
     owner.find(By::Css("#invite-role option[value='editor']")).await.unwrap().click().await.unwrap();
     fill(&owner, "#invite-daily-quota", "3").await;
+    // Posting hours apply to those who schedule or publish: this editor is granted publishing.
+    owner
+        .find(By::XPath("//summary[normalize-space(.)='Change what the role allows']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    click(&owner, "#invite-grant-posts-publish").await;
+    click(&owner, "#invite-hours-custom").await;
     click(&owner, "input[name='w'][value='mon-9']").await;
     click(&owner, "input[name='w'][value='mon-10']").await;
     press(&owner, "Create the invitation").await;
@@ -539,7 +549,7 @@ async fn activity_alerts_and_lockdown_in_chromium() {
     assert_text(&b, "changed the settings").await;
     let log = b.find(By::Css("ol.events")).await.unwrap().text().await.unwrap();
     assert!(log.contains("ada@example.test") && !log.contains("eddie@example.test"), "{log}");
-    click(&b, "details summary").await;
+    click(&b, "main details summary").await;
     assert_text(&b, "Actions per day per member").await;
 
     b.goto(format!("{base}/accounts/{id}/settings/alerts")).await.unwrap();
@@ -653,7 +663,7 @@ async fn needs_you_posts_review_and_safe_clicks_in_chromium() {
     assert_eq!(loaded.json().as_i64(), Some(1), "the thumbnail is the uploaded image");
     check_page_at(&owner, "review-queue", PHONE).await;
     // Changes asked on the second post, from the queue.
-    let summaries = owner.find_all(By::Css("details > summary")).await.unwrap();
+    let summaries = owner.find_all(By::Css("main details > summary")).await.unwrap();
     summaries[0].click().await.unwrap();
     let field = owner.find(By::Css(format!("#changes-{}", posts[1]))).await.expect("the request form");
     field.send_keys("Say nine in the morning to six in the evening.").await.unwrap();

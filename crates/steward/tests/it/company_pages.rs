@@ -9,7 +9,7 @@ use steward_connectors::linkedin::encode_urn;
 use steward_doubles::linkedin::{self, LinkedInDouble};
 
 use crate::helpers::html::{csrf_in, page, post_form};
-use crate::helpers::oauth::{callback, start};
+use crate::helpers::oauth::{callback, landing, start};
 use crate::helpers::seed::insert_due_post;
 use crate::helpers::*;
 
@@ -234,9 +234,10 @@ both_backends! {
         double.set_member(linkedin::Member { sub: "noPages1".into(), name: "Nina Nopage".into(), email: "nina@example.com".into() });
         let nina = app.user("nina@example.com").await;
         let back = start(&app, &nina, json!({"platform": "linkedin", "account_kind": "organization"})).await;
-        let (status, html) = callback(&app, &nina, &back).await;
-        assert_eq!(status, 409, "{html}");
-        assert!(html.contains("Nina Nopage administers no LinkedIn Company Page"), "{html}");
+        let (status, to) = callback(&app, &nina, &back).await;
+        assert_eq!((status, to.as_str()), (303, "/connect?refused=no_pages&platform=linkedin"));
+        let (_, html) = landing(&app, &nina, &to).await;
+        assert!(html.contains("administers no Company Page that Steward can connect"), "{html}");
         assert!(app.get("/api/v1/accounts").auth(&nina).send().await.body["items"].as_array().unwrap().is_empty());
     }
 
@@ -253,15 +254,16 @@ both_backends! {
         // Signed in as someone who does not administer the page: refused, nothing changes.
         double.set_member(linkedin::Member { sub: "stranger".into(), name: "Sam Stranger".into(), email: "sam@example.com".into() });
         let back = start(&app, &owner, json!({"platform": "linkedin", "account_id": account})).await;
-        let (status, html) = callback(&app, &owner, &back).await;
-        assert_eq!(status, 409, "{html}");
+        let (status, to) = callback(&app, &owner, &back).await;
+        assert_eq!((status, to.as_str()), (303, "/connect?refused=not_page_admin&platform=linkedin"));
+        let (_, html) = landing(&app, &owner, &to).await;
         assert!(html.contains("does not administer this Company Page"), "{html}");
         // Another administrator of the page may: the account stays the page.
         double.set_organization_role("otherAdmin", DEVTESTCO, "ADMINISTRATOR");
         double.set_member(linkedin::Member { sub: "otherAdmin".into(), name: "Ada Admin".into(), email: "ada@example.com".into() });
         let back = start(&app, &owner, json!({"platform": "linkedin", "account_id": account})).await;
-        let (status, html) = callback(&app, &owner, &back).await;
-        assert_eq!(status, 200, "{html}");
+        let (status, to) = callback(&app, &owner, &back).await;
+        assert_eq!((status, to), (303, format!("/accounts/{account}?notice=reconnected")));
         let check = app.post(&format!("/api/v1/accounts/{account}/check")).auth(&owner).send().await;
         assert_eq!(check.body["identity"]["handle"], "devtestco", "{}", check.text);
         let id = due_post(&app, &account, &owner, "After the reconnect", "[]").await;

@@ -5,7 +5,7 @@ use serde_json::json;
 use steward_connectors::OauthApp;
 use steward_doubles::linkedin::{Config, LinkedInDouble};
 
-use crate::helpers::oauth::{callback, start};
+use crate::helpers::oauth::{callback, landing, start};
 use crate::helpers::*;
 
 async fn with_linkedin(backend: Backend, config: Config) -> Option<(TestApp, LinkedInDouble)> {
@@ -42,9 +42,12 @@ both_backends! {
         assert!(back.starts_with(&format!("{}/oauth/linkedin/callback?code=", app.state.settings.public_url)), "{back}");
         let auth_request = double.requests().into_iter().find(|r| r.path == "/oauth/v2/authorization").unwrap();
         assert!(auth_request.query.contains("code_challenge_method=S256") && auth_request.query.contains("scope=openid+profile+w_member_social"), "{}", auth_request.query);
-        let (status, html) = callback(&app, &owner, &back).await;
+        // The browser is sent on to the new account's page, which says so in words.
+        let (status, to) = callback(&app, &owner, &back).await;
+        assert_eq!(status, 303, "{to}");
+        let (status, html) = landing(&app, &owner, &to).await;
         assert_eq!(status, 200, "{html}");
-        assert!(html.contains("Olivia Owner") && html.contains("is connected"));
+        assert!(html.contains("LinkedIn account Olivia Owner is connected"), "{html}");
         let accounts = app.get("/api/v1/accounts").auth(&owner).send().await;
         let items = accounts.body["items"].as_array().unwrap();
         assert_eq!(items.len(), 1);
@@ -52,9 +55,12 @@ both_backends! {
         assert_eq!((acc["platform"].as_str(), acc["account_kind"].as_str(), acc["my_role"].as_str()), (Some("linkedin"), Some("member"), Some("owner")));
         assert_eq!(acc["handle"], "olivia@example.com");
         assert_eq!(acc["settings"]["owner_approval_required"], true, "member profiles always need the owner");
-        // The same callback again: the state was used.
-        let (status, html) = callback(&app, &owner, &back).await;
-        assert_eq!(status, 400, "{html}");
+        assert_eq!(to, format!("/accounts/{}?notice=connected", acc["id"].as_str().unwrap()));
+        // The same callback again: the state was used; back to the connect page, which says why.
+        let (status, again) = callback(&app, &owner, &back).await;
+        assert_eq!((status, again.as_str()), (303, "/connect?refused=unusable&platform=linkedin"));
+        let (_, words) = landing(&app, &owner, &again).await;
+        assert!(words.contains("Nothing was connected") && words.contains("was not valid or was already used"), "{words}");
         assert_eq!(app.get("/api/v1/accounts").auth(&owner).send().await.body["items"].as_array().unwrap().len(), 1);
         // Test connection asks LinkedIn who it is, with the stored token.
         let id = acc["id"].as_str().unwrap();
@@ -76,25 +82,29 @@ both_backends! {
         let back = start(&app, &owner, json!({"platform": "linkedin", "account_kind": "member"})).await;
         let r = app.client.get(&back).header("cookie", other.cookie()).send().await.unwrap();
         assert_eq!(r.status(), 403, "another person's session cannot finish my connection");
-        let (status, _) = callback(&app, &owner, &back).await;
-        assert_eq!(status, 400, "and the state is spent");
+        let (status, to) = callback(&app, &owner, &back).await;
+        assert_eq!((status, to.as_str()), (303, "/connect?refused=unusable&platform=linkedin"), "and the state is spent");
         // Another of my own sessions cannot finish it either: the state is bound to one sign-in.
         let back = start(&app, &owner, json!({"platform": "linkedin", "account_kind": "member"})).await;
         let second = app.login("owner@example.com").await;
         assert_eq!(app.client.get(&back).header("cookie", second.cookie()).send().await.unwrap().status(), 403);
         let back = start(&app, &owner, json!({"platform": "linkedin", "account_kind": "member"})).await;
         app.clock.advance(Duration::from_secs(11 * 60));
-        let (status, html) = callback(&app, &owner, &back).await;
-        assert_eq!(status, 400, "{html}");
-        assert!(html.contains("expired"));
+        let (status, to) = callback(&app, &owner, &back).await;
+        assert_eq!((status, to.as_str()), (303, "/connect?refused=expired&platform=linkedin"));
+        let owner = app.login("owner@example.com").await;
+        let (_, html) = landing(&app, &owner, &to).await;
+        assert!(html.contains("took more than 10 minutes"), "{html}");
         let owner = app.login("owner@example.com").await;
         double.cancel_next_authorization();
         let back = start(&app, &owner, json!({"platform": "linkedin", "account_kind": "organization"})).await;
         assert!(back.contains("error=user_cancelled_authorize"));
-        let (status, html) = callback(&app, &owner, &back).await;
-        assert_eq!(status, 400, "{html}");
+        let (status, to) = callback(&app, &owner, &back).await;
+        assert_eq!((status, to.as_str()), (303, "/connect?refused=cancelled&platform=linkedin"));
+        let (_, html) = landing(&app, &owner, &to).await;
+        assert!(html.contains("You cancelled on LinkedIn&#39;s page") || html.contains("You cancelled on LinkedIn&#x27;s page") || html.contains("You cancelled on LinkedIn's page"), "{html}");
         let forged = format!("{}/oauth/linkedin/callback?code=x&state=forged", app.state.settings.public_url);
-        assert_eq!(callback(&app, &owner, &forged).await.0, 400);
+        assert_eq!(callback(&app, &owner, &forged).await, (303, "/connect?refused=unusable&platform=linkedin".to_string()));
         assert!(app.get("/api/v1/accounts").auth(&owner).send().await.body["items"].as_array().unwrap().is_empty());
     }
 
@@ -126,8 +136,8 @@ both_backends! {
         assert!(events.iter().any(|e| e.action == "accounts.credential_failed" && e.account_id.as_deref() == Some(id.as_str())));
         // Reconnecting (owner only) brings it back.
         let back = start(&app, &owner, json!({"platform": "linkedin", "account_id": id})).await;
-        let (status, html) = callback(&app, &owner, &back).await;
-        assert_eq!(status, 200, "{html}");
+        let (status, to) = callback(&app, &owner, &back).await;
+        assert_eq!((status, to), (303, format!("/accounts/{id}?notice=reconnected")));
         assert_eq!(app.get(&format!("/api/v1/accounts/{id}")).auth(&owner).send().await.body["status"], "active");
         assert_eq!(app.get("/api/v1/accounts").auth(&owner).send().await.body["items"].as_array().unwrap().len(), 1, "reconnect adds no account");
     }
@@ -208,7 +218,7 @@ mod tiktok {
     use steward_connectors::OauthApp;
     use steward_doubles::tiktok::{Config, TikTokDouble};
 
-    use crate::helpers::oauth::{callback, start};
+    use crate::helpers::oauth::{connected, start};
     use crate::helpers::*;
 
     async fn with_tiktok(backend: Backend) -> Option<(TestApp, TikTokDouble)> {
@@ -234,9 +244,9 @@ mod tiktok {
             let Some((app, double)) = with_tiktok(backend).await else { return };
             let owner = app.user("creator@example.com").await;
             let back = start(&app, &owner, json!({"platform": "tiktok"})).await;
-            let (status, html) = callback(&app, &owner, &back).await;
-            assert_eq!(status, 200, "{html}");
+            let new_id = connected(&app, &owner, &back).await;
             let acc = app.get("/api/v1/accounts").auth(&owner).send().await.body["items"][0].clone();
+            assert_eq!(acc["id"].as_str(), Some(new_id.as_str()));
             assert_eq!((acc["platform"].as_str(), acc["settings"]["max_members"].as_i64()), (Some("tiktok"), Some(5)));
             let id = acc["id"].as_str().unwrap().to_string();
             let check = app.post(&format!("/api/v1/accounts/{id}/check")).auth(&owner).send().await;
@@ -317,7 +327,7 @@ mod mastodon {
     use serde_json::json;
     use steward_doubles::mastodon::{Config, MastodonDouble};
 
-    use crate::helpers::oauth::{callback, start};
+    use crate::helpers::oauth::{callback, landing, start};
     use crate::helpers::*;
 
     pub(crate) async fn with_mastodon(backend: Backend) -> Option<(TestApp, MastodonDouble)> {
@@ -344,9 +354,10 @@ mod mastodon {
             assert!(reg.body.contains("/oauth/mastodon/callback") && reg.body.contains("write:statuses"), "{}", reg.body);
             let auth = double.requests().into_iter().find(|r| r.path == "/oauth/authorize").unwrap();
             assert!(auth.query.contains("code_challenge_method=S256") && auth.query.contains("state="), "{}", auth.query);
-            let (status, html) = callback(&app, &owner, &back).await;
-            assert_eq!(status, 200, "{html}");
-            assert!(html.contains("Olivia Owner") && html.contains("is connected"), "{html}");
+            let (status, to) = callback(&app, &owner, &back).await;
+            assert_eq!(status, 303, "{to}");
+            let (_, html) = landing(&app, &owner, &to).await;
+            assert!(html.contains("Mastodon account Olivia Owner is connected"), "{html}");
             // The code was exchanged with the PKCE verifier and the registered app.
             let token_call = double.requests().into_iter().find(|r| r.path == "/oauth/token").unwrap();
             assert!(token_call.body.contains("code_verifier=") && token_call.body.contains("grant_type=authorization_code"));
@@ -357,9 +368,10 @@ mod mastodon {
             assert_eq!((acc["platform"].as_str(), acc["account_kind"].as_str(), acc["my_role"].as_str()), (Some("mastodon"), Some("account"), Some("owner")));
             assert_eq!(acc["handle"], "@olivia@mastodon.example");
             let id = acc["id"].as_str().unwrap().to_string();
+            assert_eq!(to, format!("/accounts/{}?notice=connected", acc["id"].as_str().unwrap()));
             // Replayed: the state was used.
-            let (status, _) = callback(&app, &owner, &back).await;
-            assert_eq!(status, 400);
+            let (status, to) = callback(&app, &owner, &back).await;
+            assert_eq!((status, to.as_str()), (303, "/connect?refused=unusable&platform=mastodon"));
             assert_eq!(app.get("/api/v1/accounts").auth(&owner).send().await.body["items"].as_array().unwrap().len(), 1);
             // Test connection: verify_credentials with the stored token.
             let check = app.post(&format!("/api/v1/accounts/{id}/check")).auth(&owner).send().await;
@@ -387,8 +399,8 @@ mod mastodon {
                 .json(json!({"platform": "mastodon", "account_id": id, "instance_url": "http://127.0.0.2:9"}))
                 .send().await.assert_problem(422, "validation");
             let back = start(&app, &owner, json!({"platform": "mastodon", "account_id": id})).await;
-            let (status, html) = callback(&app, &owner, &back).await;
-            assert_eq!(status, 200, "{html}");
+            let (status, to) = callback(&app, &owner, &back).await;
+            assert_eq!((status, to), (303, format!("/accounts/{id}?notice=reconnected")));
             assert_eq!(app.get(&format!("/api/v1/accounts/{id}")).auth(&owner).send().await.body["status"], "active");
             assert_eq!(app.get("/api/v1/accounts").auth(&owner).send().await.body["items"].as_array().unwrap().len(), 1);
             let check = app.post(&format!("/api/v1/accounts/{id}/check")).auth(&owner).send().await;
@@ -406,18 +418,19 @@ mod mastodon {
             let back = start(&app, &owner, body.clone()).await;
             let r = app.client.get(&back).header("cookie", other.cookie()).send().await.unwrap();
             assert_eq!(r.status(), 403, "another person's session cannot finish my connection");
-            assert_eq!(callback(&app, &owner, &back).await.0, 400, "and the state is spent");
+            let unusable = (303, "/connect?refused=unusable&platform=mastodon".to_string());
+            assert_eq!(callback(&app, &owner, &back).await, unusable, "and the state is spent");
             let forged = format!("{}/oauth/mastodon/callback?code=x&state=forged", app.state.settings.public_url);
-            assert_eq!(callback(&app, &owner, &forged).await.0, 400);
+            assert_eq!(callback(&app, &owner, &forged).await, unusable);
             // A state from a Mastodon attempt does not finish on another platform's callback.
             let back = start(&app, &owner, body.clone()).await;
             let crossed = back.replace("/oauth/mastodon/", "/oauth/linkedin/");
-            assert_eq!(callback(&app, &owner, &crossed).await.0, 400);
+            assert_eq!(callback(&app, &owner, &crossed).await, (303, "/connect?refused=unusable&platform=linkedin".to_string()));
             double.cancel_next_authorization();
             let back = start(&app, &owner, body.clone()).await;
             assert!(back.contains("error=access_denied"), "{back}");
-            let (status, html) = callback(&app, &owner, &back).await;
-            assert_eq!(status, 400, "{html}");
+            let (status, to) = callback(&app, &owner, &back).await;
+            assert_eq!((status, to.as_str()), (303, "/connect?refused=cancelled&platform=mastodon"));
             assert!(app.get("/api/v1/accounts").auth(&owner).send().await.body["items"].as_array().unwrap().is_empty());
             assert!(!double.requests().iter().any(|r| r.path == "/oauth/token"), "no code was ever exchanged");
             app.post("/api/v1/accounts/connect").auth(&owner).json(json!({"platform": "mastodon"}))
@@ -482,9 +495,11 @@ both_backends! {
         assert!(url.starts_with(&format!("{}/oauth/v2/authorization?", double.base)), "{url}");
         let consent = crate::helpers::html::browser().get(&url).send().await.unwrap();
         let back = consent.headers()["location"].to_str().unwrap().to_string();
-        let (status, html) = callback(&app, &owner, &back).await;
+        let (status, to) = callback(&app, &owner, &back).await;
+        assert_eq!(status, 303, "{to}");
+        let (status, html) = landing(&app, &owner, &to).await;
         assert_eq!(status, 200, "{html}");
-        assert!(html.contains("is connected"), "{html}");
+        assert!(html.contains("LinkedIn account Olivia Owner is connected"), "{html}");
     }
 }
 
@@ -509,8 +524,8 @@ both_backends! {
         .await else { return };
         let owner = app.user("owner@example.com").await;
         let back = start(&app, &owner, json!({"platform": "linkedin", "account_kind": "member"})).await;
-        let (status, html) = callback(&app, &owner, &back).await;
-        assert_ne!(status, 200, "{html}");
+        let (status, to) = callback(&app, &owner, &back).await;
+        assert!(status != 303 || to.starts_with("/connect?refused="), "{status} {to}");
         assert!(app.get("/api/v1/accounts").auth(&owner).send().await.body["items"].as_array().unwrap().is_empty());
         let paths: Vec<String> = double.requests().iter().map(|r| r.path.clone()).collect();
         assert_eq!(paths, vec!["/oauth/v2/authorization".to_string()], "only the browser reached the double; the server never connected");

@@ -47,4 +47,6 @@ mod vault;
 mod web;
 mod web_activity;
 mod web_calendar;
+mod web_inbox;
 mod web_notifications;
+mod web_webnav;

@@ -106,7 +106,7 @@ both_backends! {
         let held = r.body["id"].as_str().unwrap().to_string();
         app.raw_sql(&format!("UPDATE posts SET state = 'approved', hold_reason = 'scheduler_lost_rights' WHERE id = '{held}'")).await;
 
-        let account_pages = ["", "/posts", "/calendar", "/review", "/posts/new", "/members", "/activity"];
+        let account_pages = ["", "/posts", "/calendar", "/review", "/posts/new", "/members", "/activity", "/comments", "/analytics"];
         let owner_pages = ["/settings", "/settings/alerts", "/lockdown"];
         let mut paths: Vec<(String, &Session)> = Vec::new();
         for who in [&owner, &editor] {

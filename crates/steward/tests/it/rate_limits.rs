@@ -10,7 +10,7 @@ use steward_doubles::mastodon::{Config as MastodonConfig, MastodonDouble};
 use steward_doubles::{Fault, linkedin, tiktok};
 use steward_store::PostRow;
 
-use crate::helpers::oauth::{callback, start};
+use crate::helpers::oauth::{self, start};
 use crate::helpers::seed::{insert_due_post, seal_mastodon_account};
 use crate::helpers::*;
 
@@ -26,7 +26,7 @@ async fn connected(
     let app = TestApp::spawn_with(backend, tweak).await?;
     let owner = app.user("owner@example.com").await;
     let back = start(&app, &owner, connect).await;
-    assert_eq!(callback(&app, &owner, &back).await.0, 200);
+    oauth::connected(&app, &owner, &back).await;
     let account =
         app.get("/api/v1/accounts").auth(&owner).send().await.body["items"][0]["id"].as_str().unwrap().to_string();
     Some((app, owner, account))

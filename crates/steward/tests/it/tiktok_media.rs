@@ -7,7 +7,7 @@ use serde_json::json;
 use steward_connectors::OauthApp;
 use steward_doubles::tiktok::{self, TikTokDouble};
 
-use crate::helpers::oauth::{callback, start};
+use crate::helpers::oauth::{connected, start};
 use crate::helpers::seed::insert_due_post;
 use crate::helpers::*;
 
@@ -30,7 +30,7 @@ async fn with_tiktok(backend: Backend) -> Option<(TestApp, TikTokDouble, Session
     .await?;
     let owner = app.user("creator@example.com").await;
     let back = start(&app, &owner, json!({"platform": "tiktok"})).await;
-    assert_eq!(callback(&app, &owner, &back).await.0, 200);
+    connected(&app, &owner, &back).await;
     let account =
         app.get("/api/v1/accounts").auth(&owner).send().await.body["items"][0]["id"].as_str().unwrap().to_string();
     Some((app, double, owner, account))

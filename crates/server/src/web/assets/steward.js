@@ -71,7 +71,7 @@
   if (go) window.location.assign(go.href);
 })();
 
-// Copy buttons (the recovery codes): shown only with a script and a clipboard; without them
+// Copy buttons (the recovery codes, an invitation link): shown only with a script and a clipboard; without them
 // the text stays in a box to select, and the download link works anyway.
 (function () {
   document.querySelectorAll("[data-copy]").forEach(function (button) {
@@ -83,7 +83,7 @@
       navigator.clipboard.writeText(source.value || source.textContent).then(function () {
         if (status) status.textContent = "Copied.";
       }, function () {
-        if (status) status.textContent = "Copying failed: select the codes and copy them.";
+        if (status) status.textContent = "Copying failed: select the text and copy it.";
       });
     });
   });
@@ -193,4 +193,72 @@
     });
   }
   common.addEventListener("input", follow);
+})();
+// The invite and member forms: a posting-hours preset fills the grid in, ticking an hour (or a
+// whole day or hour with the headers' buttons) chooses the grid, the hours show only for roles
+// that can schedule or publish, and the capabilities say which the chosen role includes.
+// Without the script the presets are read on the server and the grid still posts.
+(function () {
+  document.querySelectorAll("fieldset.hours").forEach(function (set) {
+    var form = set.closest("form");
+    var boxes = Array.prototype.slice.call(set.querySelectorAll("input[name=w]"));
+    var grid = set.querySelector("details");
+    var custom = set.querySelector("input[name=hours][value=custom]");
+    function cell(b) { var p = b.value.split("-"); return { day: p[0], hour: parseInt(p[1], 10) }; }
+    function choose() { if (custom) custom.checked = true; }
+    set.querySelectorAll("input[name=hours]").forEach(function (radio) {
+      radio.addEventListener("change", function () {
+        if (!radio.checked) return;
+        if (radio.value === "custom") { if (grid) grid.open = true; return; }
+        boxes.forEach(function (b) {
+          var c = cell(b);
+          var days = radio.value === "every_day" || "mon tue wed thu fri".indexOf(c.day) >= 0;
+          b.checked = radio.value !== "any" && days && c.hour >= 9 && c.hour < 18;
+        });
+      });
+    });
+    boxes.forEach(function (b) { b.addEventListener("change", choose); });
+    function toggle(th, label, match) {
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = "toggle";
+      button.textContent = th.textContent;
+      button.setAttribute("aria-label", label);
+      th.textContent = "";
+      th.appendChild(button);
+      button.addEventListener("click", function () {
+        var these = boxes.filter(match);
+        var all = these.every(function (b) { return b.checked; });
+        these.forEach(function (b) { b.checked = !all; });
+        choose();
+      });
+    }
+    set.querySelectorAll("th[data-day]").forEach(function (th) {
+      var day = th.getAttribute("data-day");
+      toggle(th, "Tick or untick every hour on " + th.textContent, function (b) { return cell(b).day === day; });
+    });
+    set.querySelectorAll("th[data-hour]").forEach(function (th) {
+      var hour = parseInt(th.getAttribute("data-hour"), 10);
+      toggle(th, "Tick or untick " + th.textContent + ":00 on every day", function (b) { return cell(b).hour === hour; });
+    });
+    var role = form && form.querySelector("select[name=role]");
+    if (!role) return;
+    var publishing = (set.getAttribute("data-publish-roles") || "").split(" ");
+    function follow() {
+      var granted = form.querySelector("input[name=grant][value='posts.publish']");
+      var revoked = form.querySelector("input[name=revoke][value='posts.publish']");
+      var can = (publishing.indexOf(role.value) >= 0 || (granted && granted.checked)) && !(revoked && revoked.checked);
+      // Hidden, not disabled: what is stored still posts unchanged (it applies again if the
+      // role changes back).
+      set.hidden = !can;
+      form.querySelectorAll("input[data-roles]").forEach(function (b) {
+        var mark = b.parentNode.querySelector(".incl");
+        if (!mark) return;
+        mark.hidden = b.getAttribute("data-roles").split(" ").indexOf(role.value) < 0;
+        mark.querySelector(".role-name").textContent = role.value;
+      });
+    }
+    form.addEventListener("change", follow);
+    follow();
+  });
 })();

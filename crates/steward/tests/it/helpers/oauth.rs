@@ -20,9 +20,30 @@ pub(crate) async fn start(app: &TestApp, s: &Session, body: serde_json::Value) -
     consent.headers()["location"].to_str().unwrap().to_string()
 }
 
-pub(crate) async fn callback(app: &TestApp, s: &Session, url: &str) -> (u16, String) {
-    let r = app.client.get(url).header("cookie", s.cookie()).send().await.unwrap();
+/// The platform sends the browser (with its session cookie) back to the callback: its status,
+/// and where it sends the browser on (its `Location`), or its body when it is not a redirect.
+pub(crate) async fn callback(_app: &TestApp, s: &Session, url: &str) -> (u16, String) {
+    let r = super::html::browser().get(url).header("cookie", s.cookie()).send().await.unwrap();
+    let status = r.status().as_u16();
+    match r.headers().get("location") {
+        Some(to) => (status, to.to_str().unwrap().to_string()),
+        None => (status, r.text().await.unwrap()),
+    }
+}
+
+/// The web page a callback sent the browser on to (`location` as the callback answered it).
+pub(crate) async fn landing(app: &TestApp, s: &Session, location: &str) -> (u16, String) {
+    let r = app.client.get(format!("{}{location}", app.base)).header("cookie", s.cookie()).send().await.unwrap();
     (r.status().as_u16(), r.text().await.unwrap())
+}
+
+/// A callback that connected a new account: it sends the browser to the account's page with
+/// the notice; answers the account id.
+pub(crate) async fn connected(app: &TestApp, s: &Session, url: &str) -> String {
+    let (status, to) = callback(app, s, url).await;
+    assert_eq!(status, 303, "{to}");
+    let id = to.strip_prefix("/accounts/").and_then(|r| r.strip_suffix("?notice=connected"));
+    id.unwrap_or_else(|| panic!("not on to a new account's page: {to}")).to_string()
 }
 
 /// A server (on `backend`) whose LinkedIn app is a fresh LinkedIn double, and an owner who has
@@ -46,8 +67,8 @@ pub(crate) async fn with_connected_linkedin_member(
     .await?;
     let owner = app.user("olivia@example.com").await;
     let back = start(&app, &owner, serde_json::json!({"platform": "linkedin", "account_kind": "member"})).await;
-    assert_eq!(callback(&app, &owner, &back).await.0, 200);
+    let account = connected(&app, &owner, &back).await;
     let accounts = app.get("/api/v1/accounts").auth(&owner).send().await;
-    let account = accounts.body["items"][0]["id"].as_str().unwrap().to_string();
+    assert_eq!(accounts.body["items"][0]["id"].as_str(), Some(account.as_str()));
     Some((app, double, owner, account))
 }
