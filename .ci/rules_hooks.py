@@ -54,7 +54,19 @@ def _fix_password(body, field, email=None):
         body[field] = p
 
 
+def _fix_alt(media):
+    # Alt text is for images only, without control characters (line breaks allowed).
+    if isinstance(media, list):
+        for m in media:
+            if isinstance(m, dict) and isinstance(m.get("alt"), str):
+                if m.get("kind") != "image":
+                    m.pop("alt")
+                else:
+                    m["alt"] = "".join(c for c in m["alt"] if c == "\n" or not (ord(c) < 32 or 127 <= ord(c) < 160))
+
+
 def _fix_text(body):
+    _fix_alt(body.get("media"))
     text = body.get("text")
     if isinstance(text, str):
         text = text[:SMALLEST_TEXT_LIMIT]

@@ -247,37 +247,11 @@ pub fn new_tid() -> String {
     tid(micros, u16::from_le_bytes(b))
 }
 
-/// An approximate count of user-perceived characters (extended grapheme clusters) without a
-/// Unicode-segmentation table: combining marks, variation selectors, emoji modifiers, tag
-/// characters and characters joined by ZWJ do not start a new grapheme, and regional-indicator
-/// pairs (flags) count once. Exact for Latin, CJK, most emoji sequences; it may over-count
-/// some scripts (Indic conjuncts, Hangul jamo), which errs on the side of refusing early.
+/// An approximate count of user-perceived characters (extended grapheme clusters): the
+/// domain's rule (`steward_domain::preview::grapheme_len`), which the editor's preview counts too.
 #[must_use]
 pub fn grapheme_len(text: &str) -> usize {
-    let mut count = 0;
-    let mut after_zwj = false;
-    let mut open_flag = false;
-    for c in text.chars() {
-        let cp = c as u32;
-        let extends = matches!(cp,
-            0x0300..=0x036F | 0x0483..=0x0489 | 0x0591..=0x05BD | 0x0610..=0x061A | 0x064B..=0x065F
-            | 0x0E31 | 0x0E34..=0x0E3A | 0x0E47..=0x0E4E
-            | 0x1AB0..=0x1AFF | 0x1DC0..=0x1DFF | 0x200C | 0x20D0..=0x20FF | 0xFE00..=0xFE0F
-            | 0xFE20..=0xFE2F | 0x1F3FB..=0x1F3FF | 0xE0020..=0xE007F | 0xE0100..=0xE01EF);
-        let is_flag_half = (0x1F1E6..=0x1F1FF).contains(&cp);
-        if cp == 0x200D {
-            after_zwj = true;
-            continue;
-        }
-        if extends || after_zwj || (is_flag_half && open_flag) {
-            after_zwj = false;
-            open_flag = false;
-            continue;
-        }
-        open_flag = is_flag_half;
-        count += 1;
-    }
-    count
+    steward_domain::preview::grapheme_len(text)
 }
 
 /// Checks a post's text against `app.bsky.feed.post`'s limits (≤300 graphemes, ≤3000 bytes).

@@ -335,7 +335,7 @@ fn duplicate_of(message: &str) -> Option<String> {
 
 /// Publishes a public feed post (`POST /rest/posts`) as `author_urn` (the member's
 /// `urn:li:person:…` or an `urn:li:organization:…` the member administers), with an optional
-/// uploaded, `AVAILABLE` image. `text` is plain text: it is escaped here.
+/// uploaded, `AVAILABLE` image and its alt text (`altText`). `text` is plain text: it is escaped here.
 ///
 /// A 422 naming an existing post ("Content is a duplicate of …") means an earlier attempt went
 /// through: it comes back as [`ConnectorError::AlreadyPublished`] with that URN.
@@ -346,7 +346,7 @@ pub async fn create_post(
     access_token: &str,
     author_urn: &str,
     text: &str,
-    image: Option<&str>,
+    image: Option<(String, Option<&str>)>,
 ) -> Result<Published, ConnectorError> {
     let mut body = json!({
         "author": author_urn,
@@ -356,8 +356,11 @@ pub async fn create_post(
         "lifecycleState": "PUBLISHED",
         "isReshareDisabledByAuthor": false,
     });
-    if let Some(image) = image {
+    if let Some((image, alt)) = image {
         body["content"] = json!({"media": {"id": image}});
+        if let Some(alt) = alt {
+            body["content"]["media"]["altText"] = json!(alt);
+        }
     }
     let resp = rest(client, reqwest::Method::POST, app, version, access_token, "/rest/posts")?
         .json(&body)

@@ -11,6 +11,7 @@ pub mod moderation;
 pub mod pace;
 pub mod platform;
 pub mod post;
+pub mod preview;
 pub mod rate_limits;
 pub mod status;
 pub mod throttle;

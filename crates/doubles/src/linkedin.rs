@@ -124,6 +124,8 @@ pub struct StoredPost {
     pub sent_commentary: String,
     pub visibility: String,
     pub image: Option<String>,
+    /// The image's `altText`, as sent.
+    pub alt_text: Option<String>,
     /// Unix milliseconds.
     pub created_at: i64,
     activity: u64,
@@ -695,6 +697,7 @@ async fn create_post(State(d): State<LinkedInDouble>, headers: HeaderMap, body: 
         return field_error("/lifecycleState", &format!("{lifecycle} is not a valid value for create"));
     }
     let image = v.pointer("/content/media/id").and_then(Value::as_str).map(str::to_string);
+    let alt_text = v.pointer("/content/media/altText").and_then(Value::as_str).map(str::to_string);
     if let Some(urn) = &image {
         match inner.images.get(urn) {
             Some(i) if i.state == ImageState::Available && i.owner == author => {}
@@ -721,6 +724,7 @@ async fn create_post(State(d): State<LinkedInDouble>, headers: HeaderMap, body: 
         sent_commentary: commentary,
         visibility,
         image,
+        alt_text,
         created_at,
         activity: 7_310_000_000_000_000_000u64 + n,
     });
@@ -737,6 +741,9 @@ fn post_json(p: &StoredPost) -> Value {
     });
     if let Some(image) = &p.image {
         v["content"] = json!({"media": {"id": image}});
+        if let Some(alt) = &p.alt_text {
+            v["content"]["media"]["altText"] = json!(alt);
+        }
     }
     v
 }

@@ -256,6 +256,12 @@ impl MastodonDouble {
         self.lock().media.get(media_id).map(|m| m.bytes.clone())
     }
 
+    /// The description (alt text) an uploaded media attachment was given, if any.
+    #[must_use]
+    pub fn media_description(&self, media_id: &str) -> Option<String> {
+        self.lock().media.get(media_id).and_then(|m| m.description.clone())
+    }
+
     /// Someone (`username`, a local account created on first use) replies to `status_id`; the
     /// status's author gets a `mention` notification. Returns the reply's id.
     pub fn reply_from(&self, username: &str, status_id: &str, text: &str) -> Option<String> {

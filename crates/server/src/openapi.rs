@@ -370,6 +370,7 @@ fn refine_inputs(doc: &mut Value) {
     let title = json!({"maxLength": 300});
     let media = json!({"maxItems": 20});
     set(doc, "MediaItem", "kind", json!({"enum": ["image", "video"]}));
+    set(doc, "MediaItem", "alt", json!({"maxLength": steward_app::posts::drafts::MAX_ALT_CHARS}));
     set(
         doc,
         "MediaItem",

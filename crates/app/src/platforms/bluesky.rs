@@ -82,7 +82,7 @@ pub async fn publish(
             for m in out.media {
                 let (bytes, mime) = super::mastodon::media_bytes(state, &account.id, &m.url).await?;
                 let blob = bluesky::upload_blob(&state.http, &cred.service, &cred.session, bytes, &mime).await?;
-                images.push((blob, String::new()));
+                images.push((blob, m.alt.clone().unwrap_or_default()));
             }
             let draft = PostDraft { text, created_at, rkey, images: &images, reply: None, langs: &[] };
             let r = bluesky::create_post(&state.http, &cred.service, &cred.session, &draft).await?;

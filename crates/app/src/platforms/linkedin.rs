@@ -128,10 +128,12 @@ pub async fn publish(
                 }
             }
             let image = match out.media.first() {
-                Some(m) => Some(upload_image(state, app, token, &author, &account.id, &m.url).await?),
+                Some(m) => {
+                    Some((upload_image(state, app, token, &author, &account.id, &m.url).await?, m.alt.as_deref()))
+                }
                 None => None,
             };
-            let p = linkedin::create_post(&state.http, app, version, token, &author, &text, image.as_deref()).await?;
+            let p = linkedin::create_post(&state.http, app, version, token, &author, &text, image).await?;
             Ok(live(&p.external_id))
         }
     })

@@ -103,7 +103,8 @@ pub async fn publish(
     let mut media_ids = Vec::with_capacity(out.media.len());
     for m in out.media {
         let (bytes, mime) = media_bytes(state, &account.id, &m.url).await?;
-        let uploaded = mastodon::upload_media(&state.http, &cred.instance, token, &bytes, &mime, None).await?;
+        let uploaded =
+            mastodon::upload_media(&state.http, &cred.instance, token, &bytes, &mime, m.alt.as_deref()).await?;
         let wait = if m.kind == MediaKind::Video { Duration::from_secs(120) } else { Duration::from_secs(30) };
         let ready =
             mastodon::wait_for_media(&state.http, &cred.instance, token, uploaded, Duration::from_secs(1), wait)

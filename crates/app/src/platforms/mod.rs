@@ -39,6 +39,10 @@ pub enum MediaKind {
 pub struct MediaRef {
     pub url: String,
     pub kind: MediaKind,
+    /// An image's alt text, for the platforms that take it (Mastodon's `description`,
+    /// Bluesky's `alt`, LinkedIn's `altText`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alt: Option<String>,
 }
 
 /// One post version, as it goes to the platform.

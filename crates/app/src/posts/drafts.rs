@@ -33,6 +33,8 @@ pub const MAX_TEXT_CHARS: usize = 10_000;
 pub const MAX_TITLE_CHARS: usize = 300;
 pub const MAX_MEDIA_ITEMS: usize = 20;
 pub const MAX_MEDIA_URL_LEN: usize = 2048;
+/// An image's alt text: at most this many characters (Mastodon's default limit is 1500).
+pub const MAX_ALT_CHARS: usize = 1000;
 pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -112,6 +114,16 @@ fn validate_media(media: &[MediaItem], errors: &mut Vec<FieldError>) {
         if !matches!(item.kind.as_str(), "image" | "video") {
             errors.push(FieldError::new(format!("media[{i}].kind"), "must be `image` or `video`"));
         }
+        if let Some(alt) = item.alt.as_deref().filter(|a| !a.trim().is_empty()) {
+            if item.kind != "image" {
+                errors.push(FieldError::new(format!("media[{i}].alt"), "is for images only"));
+            } else if alt.chars().count() > MAX_ALT_CHARS || alt.chars().any(|c| c.is_control() && c != '\n') {
+                errors.push(FieldError::new(
+                    format!("media[{i}].alt"),
+                    format!("must be at most {MAX_ALT_CHARS} characters, without control characters"),
+                ));
+            }
+        }
         let url = item.url.as_str();
         let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
         let host_ok = rest.is_some_and(|r| {
@@ -128,6 +140,17 @@ fn validate_media(media: &[MediaItem], errors: &mut Vec<FieldError>) {
             ));
         }
     }
+}
+
+/// Alt text as stored: trimmed, and none when blank (so a cleared field removes it).
+fn tidy_media(media: Vec<MediaItem>) -> Vec<MediaItem> {
+    media
+        .into_iter()
+        .map(|m| {
+            let alt = m.alt.as_deref().map(|a| a.replace("\r\n", "\n").trim().to_string()).filter(|a| !a.is_empty());
+            MediaItem { alt, ..m }
+        })
+        .collect()
 }
 
 fn validate_not_empty(text: &str, media: &[MediaItem], errors: &mut Vec<FieldError>) {
@@ -203,8 +226,9 @@ pub async fn create_post(
     who: &Principal,
     account_id: &AccountId,
     idempotency: Option<&str>,
-    input: ContentRequest,
+    mut input: ContentRequest,
 ) -> AppResult<PostView> {
+    input.media = tidy_media(input.media);
     ctx.slot.set_action(Action::PostCreate, Some(format!("account:{account_id}")));
     let access = authorize(s, ctx, who, account_id, Need::Capability(Capability::DraftsCreate)).await?;
     let key = idempotency.map(idempotency_key).transpose()?;
@@ -481,7 +505,7 @@ pub async fn edit_post(
         None => post.title.clone(),
         Some(t) => t,
     };
-    let media = input.media.unwrap_or_else(|| old_media.clone());
+    let media = input.media.map_or_else(|| old_media.clone(), tidy_media);
     validate_content(&access.account, &text, title.as_deref(), &media)?;
     check_media_belongs(s, &access.account.id, &media).await?;
     let mut changed = Vec::new();

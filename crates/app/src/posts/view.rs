@@ -18,6 +18,11 @@ pub struct MediaItem {
     pub url: String,
     /// `image` or `video`.
     pub kind: String,
+    /// An image's alt text (what it shows, for people who cannot see it), at most 1000
+    /// characters; sent to the platforms that take it (Mastodon, Bluesky, LinkedIn). Absent
+    /// when the image has none; videos have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alt: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -362,8 +362,9 @@ async fn an_image_post_end_to_end() {
         linkedin::image_status(&client, &a, V, token, &upload.image_urn).await.unwrap(),
         linkedin::ImageStatus::WaitingUpload
     );
-    let err =
-        linkedin::create_post(&client, &a, V, token, &me(), "Too early", Some(&upload.image_urn)).await.unwrap_err();
+    let err = linkedin::create_post(&client, &a, V, token, &me(), "Too early", Some((upload.image_urn.clone(), None)))
+        .await
+        .unwrap_err();
     assert!(matches!(err, ConnectorError::Rejected(_)), "an image must be AVAILABLE first: {err:?}");
     let bytes = b"\x89PNG\r\n\x1a\n fake image".to_vec();
     linkedin::upload_image(&client, &a, token, &upload.upload_url, bytes.clone()).await.unwrap();
@@ -379,13 +380,23 @@ async fn an_image_post_end_to_end() {
     let put = d.requests().into_iter().find(|r| r.method == "PUT").unwrap();
     assert_eq!(put.header("authorization"), Some(format!("Bearer {token}").as_str()));
 
-    let published =
-        linkedin::create_post(&client, &a, V, token, &me(), "With a picture", Some(&upload.image_urn)).await.unwrap();
+    let published = linkedin::create_post(
+        &client,
+        &a,
+        V,
+        token,
+        &me(),
+        "With a picture",
+        Some((upload.image_urn.clone(), Some("A red kite"))),
+    )
+    .await
+    .unwrap();
     assert!(published.external_id.starts_with("urn:li:ugcPost:"), "media posts may be ugcPosts");
     let call = d.requests().into_iter().rfind(|r| r.path == "/rest/posts").unwrap();
     let body: serde_json::Value = serde_json::from_str(&call.body).unwrap();
-    assert_eq!(body["content"], serde_json::json!({"media": {"id": upload.image_urn}}));
+    assert_eq!(body["content"], serde_json::json!({"media": {"id": upload.image_urn, "altText": "A red kite"}}));
     assert_eq!(d.posts()[0].image.as_deref(), Some(upload.image_urn.as_str()));
+    assert_eq!(d.posts()[0].alt_text.as_deref(), Some("A red kite"), "the alt text goes with the image");
 
     // Failed processing is reported, and an upload URL on a foreign host never gets the token.
     d.fail_next_image_processing();

@@ -59,7 +59,7 @@ const STYLESHEET: &str = include_str!("assets/steward.css");
 const SCRIPT: &str = include_str!("assets/steward.js");
 /// Content-Security-Policy of every page: only our own stylesheet and script, and forms that
 /// post only to Steward.
-pub const PAGE_CSP: &str = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+pub const PAGE_CSP: &str = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; media-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 const PRESESSION_COOKIE: &str = "steward_pre";
 /// Behind TLS, `__Host-` prefixed like the session cookie (Secure, Path=/, no Domain).
 const HOST_PRESESSION_COOKIE: &str = "__Host-steward_pre";

@@ -343,7 +343,14 @@ async fn owner_and_editor_story_in_chromium() {
     std::fs::write(&image, base64::Engine::decode(&base64::engine::general_purpose::STANDARD, png).unwrap()).unwrap();
     editor.find(By::Css("#upload-file")).await.unwrap().send_keys(image.display().to_string()).await.unwrap();
     assert_text(&editor, "sale.png is uploaded and added to the media").await;
-    let media = editor.find(By::Css("#edit-media")).await.unwrap().value().await.unwrap().unwrap_or_default();
+    let media = editor
+        .find(By::Css("#attached input[name=media_url]"))
+        .await
+        .unwrap()
+        .value()
+        .await
+        .unwrap()
+        .unwrap_or_default();
     assert!(media.contains("/media/"), "{media}");
     press(&editor, "Save the draft").await;
     assert_text(&editor, "The draft is saved.").await;
@@ -370,7 +377,7 @@ async fn owner_and_editor_story_in_chromium() {
     assert_text(&owner, "Version 2 compared with version 1").await;
     let added = owner.find(By::Css(".diff ins")).await.expect("added words").text().await.unwrap();
     assert!(added.contains("until Sunday"), "{added}");
-    owner.find(By::Css(".preview img[alt='Attached image 1']")).await.expect("the uploaded image in the preview");
+    owner.find(By::Css("#preview-media img[alt='Attached image 1']")).await.expect("the uploaded image in the preview");
     check_page(&owner, "editor").await;
     press(&owner, "Approve version 2").await;
     assert_text(&owner, "Approved.").await;

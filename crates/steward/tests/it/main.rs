@@ -48,5 +48,6 @@ mod web;
 mod web_activity;
 mod web_calendar;
 mod web_inbox;
+mod web_editor;
 mod web_notifications;
 mod web_webnav;

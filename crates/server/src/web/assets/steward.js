@@ -9,55 +9,199 @@
   } catch (e) { /* no Intl: nothing to tell */ }
 })();
 
-// The post editor: the text's length against the platform's limit, counted as the server
-// counts it (Unicode characters), and uploads through the API (the form works without both).
+// The post editor (everything works without it): counts the text as the server does, keeps the
+// platform preview in step with steward_domain::preview's rules (written the same way step by
+// step; a browser test compares the two), uploads media through the API, and moves, removes and
+// describes media rows in place (the rows come from the page's <template id="media-row">).
 (function () {
-  function chars(s) { return Array.from(s.replace(/\r\n/g, "\n")).length; }
+  function $(id) { return document.getElementById(id); }
+  function blank(c) { return " \n\t\r".indexOf(c) >= 0; }
+  function fold(t, max, lines) {
+    var a = Array.from(t), n = 0, cut = a.length, i;
+    for (i = 0; i < a.length; i++) {
+      if (a[i] === "\n" && ++n === lines) { cut = i; break; }
+      if (i === max) { cut = i; break; }
+    }
+    if (a.slice(cut).every(blank)) return [t, false];
+    a = a.slice(0, cut);
+    while (a.length && blank(a[a.length - 1])) a.pop();
+    return [a.join(""), true];
+  }
+  var EXT = [0x300, 0x36F, 0x483, 0x489, 0x591, 0x5BD, 0x610, 0x61A, 0x64B, 0x65F, 0xE31, 0xE31, 0xE34, 0xE3A,
+    0xE47, 0xE4E, 0x1AB0, 0x1AFF, 0x1DC0, 0x1DFF, 0x200C, 0x200C, 0x20D0, 0x20FF, 0xFE00, 0xFE0F, 0xFE20, 0xFE2F,
+    0x1F3FB, 0x1F3FF, 0xE0020, 0xE007F, 0xE0100, 0xE01EF];
+  function starts(a) {
+    var s = [], zwj = false, flag = false, i, j, cp, ext, f;
+    for (i = 0; i < a.length; i++) {
+      cp = a[i].codePointAt(0);
+      if (cp === 0x200D) { zwj = true; continue; }
+      for (ext = false, j = 0; j < EXT.length; j += 2) ext = ext || (cp >= EXT[j] && cp <= EXT[j + 1]);
+      f = cp >= 0x1F1E6 && cp <= 0x1F1FF;
+      if (ext || zwj || (f && flag)) { zwj = flag = false; continue; }
+      flag = f;
+      s.push(i);
+    }
+    return s;
+  }
+  function host(l) {
+    var p = l.replace(/^https?:\/\//, "").split(/[\/?#]/)[0].split("@");
+    return p[p.length - 1].toLowerCase();
+  }
+  function firstLink(t) {
+    for (var from = 0, h, s, at, end, l, before; from < t.length; from = at + 7) {
+      h = t.indexOf("http://", from);
+      s = t.indexOf("https://", from);
+      at = h < 0 ? s : s < 0 ? h : Math.min(h, s);
+      if (at < 0) return null;
+      before = Array.from(t.slice(0, at)).pop();
+      for (end = at; end < t.length && " \n\t\r<>\"".indexOf(t[end]) < 0;) end++;
+      for (l = t.slice(at, end); l && ".,;:!?')]}".indexOf(l[l.length - 1]) >= 0;) l = l.slice(0, -1);
+      if (!(before && /[\p{Alphabetic}\p{N}]/u.test(before)) && host(l)) return l;
+    }
+    return null;
+  }
+  var field = $("edit-text"), title = $("edit-title"), pv = $("preview"), list = $("attached"), say = $("upload-status");
+  function data(n) { return parseInt(pv.getAttribute("data-" + n), 10); }
+  function preview() {
+    if (!pv || !field) return;
+    var t = field.value.replace(/\r\n/g, "\n"), tt = title ? title.value : "", shown, over = "", more = false;
+    var full = tt.trim() ? tt + "\n\n" + t : t, platform = pv.getAttribute("data-platform");
+    shown = full;
+    if (platform === "linkedin") {
+      var f = fold(full, data("fold-chars"), data("fold-lines"));
+      shown = f[0];
+      more = f[1];
+    }
+    if (platform === "bluesky") {
+      var max = data("max-graphemes"), a = Array.from(full), g = starts(a), n = g.length, count = $("preview-graphemes");
+      if (n > max) {
+        shown = a.slice(0, g[max]).join("");
+        over = a.slice(g[max]).join("");
+      }
+      count.textContent = n + " of " + max + " characters as Bluesky counts them" + (n > max ? ": the last " + (n - max) + " do not fit" : "");
+      count.classList.toggle("over", n > max);
+      var l = firstLink(full), card = $("preview-card");
+      card.hidden = !l;
+      if (l) {
+        card.href = l;
+        $("preview-card-host").textContent = host(l);
+        $("preview-card-url").textContent = l;
+      }
+    }
+    $("preview-text").textContent = shown;
+    $("preview-over").textContent = over;
+    $("preview-over").hidden = !over;
+    $("preview-more").hidden = !more;
+  }
   document.querySelectorAll("[data-count-for]").forEach(function (out) {
-    var field = document.getElementById(out.getAttribute("data-count-for"));
-    var limit = parseInt(out.getAttribute("data-limit"), 10);
-    var preview = document.getElementById("preview-text");
-    if (!field) return;
-    field.setAttribute("aria-describedby", ((field.getAttribute("aria-describedby") || "") + " " + out.id).trim());
-    function update() {
-      var n = chars(field.value);
+    var input = $(out.getAttribute("data-count-for")), limit = parseInt(out.getAttribute("data-limit"), 10);
+    if (!input) return;
+    input.setAttribute("aria-describedby", ((input.getAttribute("aria-describedby") || "") + " " + out.id).trim());
+    input.addEventListener("input", function () {
+      var n = Array.from(input.value.replace(/\r\n/g, "\n")).length;
       out.textContent = n + " of " + limit + " characters" + (n > limit ? ": " + (n - limit) + " too many" : "");
       out.classList.toggle("over", n > limit);
-      if (preview) preview.textContent = field.value;
-    }
-    field.addEventListener("input", update);
+    });
   });
+  [field, title].forEach(function (f) { if (f) f.addEventListener("input", preview); });
+  preview();
+  if (!list) return;
+  function rows() { return Array.prototype.slice.call(list.querySelectorAll("[data-media-row]")); }
+  function kind(row) { return row.querySelector("[name=media_kind]").value === "video" ? "video" : "image"; }
+  function renumber() {
+    var all = rows(), box = $("preview-media"), frame = $("preview-frame"), video = list.querySelector("video.thumb");
+    all.forEach(function (row, i) {
+      var word = kind(row), alt = row.querySelector("input[type=text]");
+      row.querySelector("[data-media-name]").firstChild.textContent = (word === "video" ? "Video " : "Image ") + (i + 1);
+      if (alt) { alt.id = "media-alt-" + (i + 1); row.querySelector("label").htmlFor = alt.id; }
+      row.querySelectorAll("[data-media-op]").forEach(function (b) {
+        var op = b.getAttribute("data-media-op");
+        b.value = op + "-" + i;
+        b.hidden = (op === "up" && i === 0) || (op === "down" && i === all.length - 1);
+        b.lastChild.textContent = " " + word + " " + (i + 1);
+      });
+    });
+    $("media-none").hidden = all.length > 0;
+    if (frame) {
+      frame.hidden = !video;
+      $("preview-frame-none").hidden = !!video;
+      if (video && frame.getAttribute("src") !== video.getAttribute("src")) frame.src = video.getAttribute("src");
+    }
+    if (!box) return;
+    box.textContent = "";
+    all.forEach(function (row, i) {
+      var thumb = row.querySelector(".thumb"), el = thumb.cloneNode(), alt = row.querySelector("[name=media_alt]").value;
+      el.removeAttribute("class");
+      el.removeAttribute("aria-hidden");
+      if (thumb.tagName === "IMG") el.alt = alt || "Attached image " + (i + 1);
+      else if (thumb.tagName === "VIDEO") el.setAttribute("aria-label", "Attached video " + (i + 1));
+      else {
+        el = document.createElement("p");
+        el.appendChild(document.createElement("a"));
+        el.firstChild.href = row.querySelector("[name=media_url]").value;
+        el.firstChild.textContent = "Attached " + kind(row) + " " + (i + 1);
+      }
+      box.appendChild(el);
+    });
+  }
+  list.addEventListener("click", function (e) {
+    var b = e.target.closest("[data-media-op]");
+    if (!b) return;
+    e.preventDefault();
+    var row = b.closest("[data-media-row]"), op = b.getAttribute("data-media-op"), all = rows(), at = all.indexOf(row);
+    var word = kind(row) === "video" ? "Video " : "Image ", next = row;
+    if (op === "up") { list.insertBefore(row, all[at - 1]); say.textContent = word + (at + 1) + " moved up: now " + at + "."; }
+    if (op === "down") { list.insertBefore(all[at + 1], row); say.textContent = word + (at + 1) + " moved down: now " + (at + 2) + "."; }
+    if (op === "remove") {
+      next = all[at + 1] || all[at - 1];
+      list.removeChild(row);
+      say.textContent = word + (at + 1) + " removed. Save to keep the change.";
+    }
+    renumber();
+    var focus = next && (next.querySelector("[data-media-op=" + op + "]:not([hidden])") || next.querySelector("[data-media-op]:not([hidden])"));
+    (focus || field).focus();
+  });
+  list.addEventListener("input", renumber);
+  function addRow(url, k) {
+    var row = $("media-row").content.firstElementChild.cloneNode(true), gone = row.querySelector(k === "video" ? "img" : "video");
+    row.removeChild(gone);
+    row.querySelector(".thumb").src = k === "video" ? url + "#t=0.1" : url;
+    row.querySelector("[name=media_url]").value = url;
+    row.querySelector("[name=media_kind]").value = k;
+    if (k === "video") {
+      row.querySelector("label").remove();
+      row.querySelector("input[type=text]").type = "hidden";
+    }
+    list.appendChild(row);
+    renumber();
+    return row;
+  }
   document.querySelectorAll("[data-upload]").forEach(function (box) {
-    var input = box.querySelector("input[type=file]");
-    var status = box.querySelector("[role=status]");
-    var target = document.getElementById(box.getAttribute("data-target"));
-    var form = box.closest("form");
-    var token = form && form.querySelector("input[name=csrf_token]");
-    if (!input || !target || !token || !window.XMLHttpRequest) return;
+    var input = box.querySelector("input[type=file]"), token = box.closest("form").querySelector("[name=csrf_token]");
     box.hidden = false;
     input.addEventListener("change", function () {
-      var file = input.files && input.files[0];
+      var file = input.files && input.files[0], xhr = new XMLHttpRequest();
       if (!file) return;
-      var xhr = new XMLHttpRequest();
       xhr.open("POST", box.getAttribute("data-upload"));
       xhr.setRequestHeader("Content-Type", file.type || "application/octet-stream");
       xhr.setRequestHeader("X-CSRF-Token", token.value);
       xhr.upload.onprogress = function (e) {
-        if (e.lengthComputable) status.textContent = "Uploading " + file.name + ": " + Math.round(100 * e.loaded / e.total) + "%";
+        if (e.lengthComputable) say.textContent = "Uploading " + file.name + ": " + Math.round(100 * e.loaded / e.total) + "%";
       };
       xhr.onload = function () {
         var body = {};
         try { body = JSON.parse(xhr.responseText); } catch (e) { /* not JSON */ }
         if (xhr.status === 201 && body.url) {
-          target.value = (target.value.trim() ? target.value.trim() + "\n" : "") + body.url;
-          status.textContent = file.name + " is uploaded and added to the media. Save to keep it.";
+          var video = body.kind === "video", alt = addRow(body.url, video ? "video" : "image").querySelector("input[type=text]");
+          say.textContent = file.name + " is uploaded and added to the media" + (video ? "" : ": describe it in its alt text") + ". Save to keep it.";
+          if (alt) alt.focus();
         } else {
-          status.textContent = "The upload failed: " + (body.detail || "the server refused it") + ".";
+          say.textContent = "The upload failed: " + (body.detail || "the server refused it") + ".";
         }
         input.value = "";
       };
-      xhr.onerror = function () { status.textContent = "The upload failed: the server could not be reached."; };
-      status.textContent = "Uploading " + file.name + "…";
+      xhr.onerror = function () { say.textContent = "The upload failed: the server could not be reached."; };
+      say.textContent = "Uploading " + file.name + "…";
       xhr.send(file);
     });
   });

@@ -2,19 +2,20 @@
 //! actions (submit, approve, request changes, schedule, publish now, cancel, comment), each a
 //! use case of `steward_app::posts`; the answer goes back to the editor or the review queue.
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::Response;
 use steward_app::AppError;
 use steward_app::authz::Need;
 use steward_app::posts::drafts::{self, BasedOn, ContentRequest, EditRequest};
 use steward_app::posts::review::{self, ApproveRequest, CommentRequest, RequestChangesRequest};
 use steward_app::posts::scheduling::{self, ScheduleRequest};
-use steward_app::posts::view::{available_actions, parse_media};
+use steward_app::posts::view::{MediaItem, available_actions, parse_media};
 use steward_domain::capability::Capability;
 use steward_domain::ids::{AccountId, PostId};
 use steward_domain::platform;
 use steward_domain::post::PostActionKind;
 
-use super::editor::{EditorPage, editor_view, new_editor, read_media};
+use super::editor::{EditorPage, editor_view, new_editor, read_media, shown_media};
 use super::review::review_view;
 use super::shared::label;
 use crate::error::{ApiError, Path};
@@ -22,7 +23,7 @@ use crate::state::AppState;
 use crate::web::account::{access, account_zone};
 use crate::web::confirm::{Confirm, ask, confirmed};
 use crate::web::time::local_input_to_rfc3339;
-use crate::web::{Form, FormData, OrPage, PageError, Viewer, render_failed, see_other};
+use crate::web::{Form, FormData, OrPage, PageError, Viewer, render, render_failed, see_other};
 
 /// What the editor says when the post changed since the form was shown (412).
 const STALE_EDIT: &str = "Someone else changed this post while you were editing it. Your text is kept below: \
@@ -31,6 +32,78 @@ const STALE_EDIT: &str = "Someone else changed this post while you were editing 
 /// The edit form's text as the use cases take it (browsers send line breaks as CR LF).
 fn form_text(data: &FormData, name: &str) -> String {
     data.get(name).unwrap_or("").replace("\r\n", "\n")
+}
+
+/// The media list of the form, in its order, with each image's alt text (the rows of the
+/// editor's media list: `media_url`, `media_kind` and `media_alt` once per row).
+fn listed_media(data: &FormData) -> Vec<MediaItem> {
+    let (kinds, alts) = (data.all("media_kind"), data.all("media_alt"));
+    data.all("media_url")
+        .into_iter()
+        .enumerate()
+        .map(|(i, url)| MediaItem {
+            url,
+            kind: kinds.get(i).cloned().unwrap_or_default(),
+            alt: alts.get(i).cloned().filter(|a| !a.trim().is_empty()),
+        })
+        .collect()
+}
+
+/// The form's media: the list, then the web addresses typed in the box below it.
+async fn form_media(
+    state: &AppState,
+    account_id: &AccountId,
+    data: &FormData,
+    before: &[MediaItem],
+) -> Result<Vec<MediaItem>, ApiError> {
+    let mut items = listed_media(data);
+    items.extend(read_media(state, account_id, &data.text("media"), before).await?);
+    Ok(items)
+}
+
+/// A button of the media list (without the script): move a row up or down, or remove it.
+enum MediaOp {
+    Up(usize),
+    Down(usize),
+    Remove(usize),
+}
+
+fn media_op(data: &FormData) -> Option<MediaOp> {
+    let (op, at) = data.get("media_op")?.split_once('-')?;
+    let at = at.parse().ok()?;
+    match op {
+        "up" => Some(MediaOp::Up(at)),
+        "down" => Some(MediaOp::Down(at)),
+        "remove" => Some(MediaOp::Remove(at)),
+        _ => None,
+    }
+}
+
+fn apply_media_op(items: &mut Vec<MediaItem>, op: &MediaOp) {
+    match *op {
+        MediaOp::Up(i) if i > 0 && i < items.len() => items.swap(i - 1, i),
+        MediaOp::Down(i) if i + 1 < items.len() => items.swap(i, i + 1),
+        MediaOp::Remove(i) if i < items.len() => {
+            items.remove(i);
+        }
+        _ => {}
+    }
+}
+
+/// A media button pressed without the script: the form again, its list changed, nothing saved.
+fn media_rearranged(
+    state: &AppState,
+    viewer: &Viewer,
+    mut page: EditorPage,
+    data: &FormData,
+    items: &[MediaItem],
+) -> Response {
+    page.count = platform::text_chars(&form_text(data, "text"));
+    let kept = data.0.iter().filter(|(n, _)| !n.starts_with("media")).cloned().collect();
+    page.edit = Form::new("edit", &viewer.csrf).with_values(FormData(kept));
+    page.attached = shown_media(state, items);
+    page.layout.notice = Some("The media list is changed but not saved yet: save to keep it.".into());
+    render(StatusCode::OK, &page)
 }
 
 /// The edit form shown again with what was typed, its errors, and the live count of the text.
@@ -52,8 +125,15 @@ pub async fn create_submit(
     data: FormData,
 ) -> Result<Response, PageError> {
     let a = access(&state, &viewer, &id, Need::Capability(Capability::DraftsCreate)).await.or_page(&viewer)?;
+    if let Some(op) = media_op(&data) {
+        let mut items = form_media(&state, &id, &data, &[]).await.or_page(&viewer)?;
+        apply_media_op(&mut items, &op);
+        let mut page = new_editor(&state, &viewer, &a);
+        page.idempotency_key = data.text("idempotency_key");
+        return Ok(media_rearranged(&state, &viewer, page, &data, &items));
+    }
     let result = async {
-        let media = read_media(&state, &id, &data.text("media"), &[]).await?;
+        let media = form_media(&state, &id, &data, &[]).await?;
         let body = ContentRequest { text: form_text(&data, "text"), title: data.opt("title"), media };
         // The form's own key: a second press of "Save" (or a reload) answers the same draft.
         let key = data.opt("idempotency_key");
@@ -67,6 +147,7 @@ pub async fn create_submit(
         Err(e) => {
             let mut page = new_editor(&state, &viewer, &a);
             page.idempotency_key = data.text("idempotency_key");
+            page.attached = shown_media(&state, &listed_media(&data));
             render_failed(&refill(page, &viewer, data, &e), &e)
         }
     })
@@ -78,9 +159,18 @@ pub async fn edit_submit(
     Path(pid): Path<PostId>,
     data: FormData,
 ) -> Result<Response, PageError> {
+    if let Some(op) = media_op(&data) {
+        let page = editor_view(&state, &viewer, &pid, None).await.or_page(&viewer)?;
+        let before = state.store.post(&pid).await.map_err(ApiError::from).or_page(&viewer)?;
+        let before = before.map(|p| parse_media(&p.media)).unwrap_or_default();
+        let account = AccountId::new(page.account_id.clone());
+        let mut items = form_media(&state, &account, &data, &before).await.or_page(&viewer)?;
+        apply_media_op(&mut items, &op);
+        return Ok(media_rearranged(&state, &viewer, page, &data, &items));
+    }
     let result = async {
         let before = state.store.post(&pid).await?.ok_or(ApiError(AppError::NotFound))?;
-        let media = read_media(&state, &before.account_id, &data.text("media"), &parse_media(&before.media)).await?;
+        let media = form_media(&state, &before.account_id, &data, &parse_media(&before.media)).await?;
         let body =
             EditRequest { text: Some(form_text(&data, "text")), title: Some(data.opt("title")), media: Some(media) };
         // The version the form was filled from: a stale one is refused (412 in the API).
@@ -94,7 +184,8 @@ pub async fn edit_submit(
     Ok(match result {
         Ok(_) => see_other(&format!("/posts/{pid}?notice=saved")),
         Err(e) => {
-            let page = editor_view(&state, &viewer, &pid, None).await.or_page(&viewer)?;
+            let mut page = editor_view(&state, &viewer, &pid, None).await.or_page(&viewer)?;
+            page.attached = shown_media(&state, &listed_media(&data));
             render_failed(&refill(page, &viewer, data, &e), &e)
         }
     })

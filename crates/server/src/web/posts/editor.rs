@@ -19,6 +19,7 @@ use steward_domain::platform;
 use steward_domain::post::PostActionKind;
 use steward_store::PostVersionRow;
 
+use super::preview::{PlatformPreview, PreviewMedia, platform_preview};
 use super::shared::{hold_sentence, label, member_names, name_of, notice, state_label};
 use crate::error::{ApiError, Path, Query};
 use crate::state::AppState;
@@ -61,13 +62,6 @@ pub struct ChangesRequest {
     pub at: Html,
 }
 
-pub struct PreviewMedia {
-    pub url: String,
-    pub kind: String,
-    /// Uploaded to this server: shown inline (the page's CSP allows only our own images).
-    pub local: bool,
-}
-
 /// What the viewer may do with the post now (each button is shown only when true).
 #[derive(Default)]
 pub struct Allowed {
@@ -86,7 +80,7 @@ pub struct Allowed {
 #[template(path = "post.html")]
 pub(super) struct EditorPage {
     pub(super) layout: Layout,
-    account_id: String,
+    pub(super) account_id: String,
     /// Empty for a new post.
     pid: String,
     heading: String,
@@ -108,9 +102,10 @@ pub(super) struct EditorPage {
     approvals_note: String,
     /// The request for changes the current version got, shown first.
     changes_request: Option<ChangesRequest>,
-    preview_title: Option<String>,
-    preview_text: String,
-    preview_media: Vec<PreviewMedia>,
+    /// The post as its platform will show it (from the saved text; the script keeps it live).
+    pub(super) preview: PlatformPreview,
+    /// The media attached (in order), each with its thumbnail, alt text and buttons.
+    pub(super) attached: Vec<PreviewMedia>,
     versions: Vec<VersionLink>,
     diff: Option<DiffView>,
     comments: Vec<CommentRow>,
@@ -125,10 +120,6 @@ impl EditorPage {
     fn is_new(&self) -> bool {
         self.pid.is_empty()
     }
-}
-
-fn media_lines(media: &[MediaItem]) -> String {
-    media.iter().map(|m| m.url.as_str()).collect::<Vec<_>>().join("\n")
 }
 
 pub(super) fn is_local_media(state: &AppState, url: &str) -> bool {
@@ -154,7 +145,7 @@ pub(super) async fn read_media(
             let video = [".mp4", ".mov", ".m4v", ".webm"].iter().any(|ext| path.ends_with(ext));
             if video { "video" } else { "image" }.to_string()
         };
-        items.push(MediaItem { url: url.to_string(), kind });
+        items.push(MediaItem { url: url.to_string(), kind, alt: None });
     }
     Ok(items)
 }
@@ -225,11 +216,41 @@ fn approvals_note(a: &AccountAccess) -> String {
     note
 }
 
+/// The media list of a post (or of a form) as the page shows it.
+pub(super) fn shown_media(state: &AppState, media: &[MediaItem]) -> Vec<PreviewMedia> {
+    media
+        .iter()
+        .map(|m| PreviewMedia {
+            local: is_local_media(state, &m.url),
+            url: m.url.clone(),
+            kind: m.kind.clone(),
+            alt: m.alt.clone().unwrap_or_default(),
+        })
+        .collect()
+}
+
+/// The preview of this content on the account's platform.
+pub(super) fn preview_of(
+    state: &AppState,
+    a: &AccountAccess,
+    title: Option<&str>,
+    text: &str,
+    media: &[MediaItem],
+) -> PlatformPreview {
+    platform_preview(
+        a.account.platform.as_str(),
+        &a.account.display_name,
+        &a.account.handle,
+        title,
+        text,
+        shown_media(state, media),
+    )
+}
+
 pub(super) fn new_editor(state: &AppState, viewer: &Viewer, a: &AccountAccess) -> EditorPage {
     let zone = account_zone(&a.account);
     let mut layout = viewer.layout(format!("New post on {}", a.account.display_name));
     layout.account = Some(account_nav(a, "new"));
-    let _ = state;
     EditorPage {
         layout,
         account_id: a.account.id.to_string(),
@@ -256,9 +277,8 @@ pub(super) fn new_editor(state: &AppState, viewer: &Viewer, a: &AccountAccess) -
         external_url: None,
         approvals_note: approvals_note(a),
         changes_request: None,
-        preview_title: None,
-        preview_text: String::new(),
-        preview_media: Vec::new(),
+        preview: preview_of(state, a, None, "", &[]),
+        attached: Vec::new(),
         versions: Vec::new(),
         diff: None,
         comments: Vec::new(),
@@ -351,8 +371,7 @@ pub(super) async fn editor_view(
         .map(|c| ChangesRequest { by: c.author.clone(), body: c.body.clone(), at: c.at.clone() });
     let edit = Form::new("edit", &viewer.csrf)
         .value("title", post.title.clone().unwrap_or_default())
-        .value("text", post.text.clone())
-        .value("media", media_lines(&view.media));
+        .value("text", post.text.clone());
     let allowed = Allowed {
         edit: actions.contains(&PostActionKind::Edit),
         submit: actions.contains(&PostActionKind::Submit),
@@ -364,11 +383,8 @@ pub(super) async fn editor_view(
         comment: a.has(Capability::ReviewComment),
         upload: actions.contains(&PostActionKind::Edit) && a.has(Capability::DraftsCreate),
     };
-    let preview_media = view
-        .media
-        .iter()
-        .map(|m| PreviewMedia { local: is_local_media(state, &m.url), url: m.url.clone(), kind: m.kind.clone() })
-        .collect();
+    let preview = preview_of(state, &a, post.title.as_deref(), &post.text, &view.media);
+    let attached = shown_media(state, &view.media);
     let mut layout = viewer.layout(format!("{} · {}", label(&post), a.account.display_name));
     layout.account = Some(account_nav(&a, "posts"));
     Ok(EditorPage {
@@ -393,9 +409,8 @@ pub(super) async fn editor_view(
         external_url: post.external_url.clone(),
         approvals_note: approvals_note(&a),
         changes_request,
-        preview_title: post.title.clone().filter(|t| !t.trim().is_empty()),
-        preview_text: post.text.clone(),
-        preview_media,
+        preview,
+        attached,
         versions,
         diff,
         comments,

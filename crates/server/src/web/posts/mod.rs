@@ -10,6 +10,7 @@ mod compose;
 mod editor;
 mod list;
 mod planner;
+mod preview;
 mod review;
 mod shared;
 

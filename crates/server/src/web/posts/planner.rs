@@ -30,9 +30,9 @@ use crate::web::{FormData, Layout, OrPage, PageError, Viewer, local_next, render
 /// Posts one hour of one day shows; the rest are a link to that day in the account's calendar.
 const CELL_ENTRIES: usize = 3;
 /// Posts the whole week shows at most (about 330 bytes each; every other hour with posts is a
-/// "N more" link): a week of 500 posts on two accounts is a page of about 80 KB with the
+/// "N more" link): a week of 500 posts on two accounts is a page of about 90 KB with the
 /// stylesheet and script (`web_calendar::a_busy_week_stays_under_100_kb_in_chromium`).
-const GRID_ENTRIES: usize = 40;
+const GRID_ENTRIES: usize = 30;
 /// Posts with no time the side list shows.
 const UNTIMED_SHOWN: usize = 12;
 

@@ -49,6 +49,8 @@ pub struct QueueMedia {
     pub url: String,
     pub image: bool,
     pub local: bool,
+    /// The image's alt text (empty when it has none: the thumbnail is then named by its place).
+    pub alt: String,
 }
 
 /// How much of a post's text a queue row shows: enough to judge most posts, while fifty
@@ -67,7 +69,12 @@ fn queue_text(text: &str) -> (String, bool) {
 fn queue_media(state: &AppState, post: &PostRow) -> Vec<QueueMedia> {
     parse_media(&post.media)
         .into_iter()
-        .map(|m| QueueMedia { local: is_local_media(state, &m.url), image: m.kind == "image", url: m.url })
+        .map(|m| QueueMedia {
+            local: is_local_media(state, &m.url),
+            image: m.kind == "image",
+            alt: m.alt.unwrap_or_default(),
+            url: m.url,
+        })
         .collect()
 }
 
