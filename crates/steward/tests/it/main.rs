@@ -47,7 +47,7 @@ mod vault;
 mod web;
 mod web_activity;
 mod web_calendar;
-mod web_inbox;
 mod web_editor;
+mod web_inbox;
 mod web_notifications;
 mod web_webnav;
