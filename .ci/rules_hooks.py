@@ -78,6 +78,23 @@ def _fix_text(body):
         body["text"] = text
 
 
+def _fix_compose(body):
+    # Each copy is a post: its text (its own, else the common one) is held to the same rules,
+    # and each account is chosen once.
+    _fix_text(body)
+    copies = body.get("copies")
+    if isinstance(copies, list):
+        seen = set()
+        kept = []
+        for c in copies:
+            if isinstance(c, dict) and c.get("account_id") not in seen:
+                seen.add(c.get("account_id"))
+                if isinstance(c.get("text"), str):
+                    _fix_text(c)
+                kept.append(c)
+        body["copies"] = kept or copies[:1]
+
+
 def _register(body):
     # An invitation token is a secret only the server issues: a client without one leaves it out.
     body.pop("invitation", None)
@@ -127,6 +144,7 @@ FIXES = {
     ("POST", "/api/v1/auth/password-reset/confirm"): lambda b: _fix_password(b, "new_password"),
     ("POST", "/api/v1/accounts/{id}/posts"): _fix_text,
     ("PATCH", "/api/v1/posts/{id}"): _fix_text,
+    ("POST", "/api/v1/posts/batch"): _fix_compose,
 }
 
 
@@ -138,6 +156,9 @@ def map_case(ctx, case):
     fix = FIXES.get((case.operation.method.upper(), case.operation.path))
     if fix is not None:
         fix(case.body)
-    if (case.operation.method.upper(), case.operation.path) == ("POST", "/api/v1/accounts/{id}/posts"):
+    if (case.operation.method.upper(), case.operation.path) in (
+        ("POST", "/api/v1/accounts/{id}/posts"),
+        ("POST", "/api/v1/posts/batch"),
+    ):
         _fresh_key(case)
     return case

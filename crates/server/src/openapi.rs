@@ -386,6 +386,12 @@ fn refine_inputs(doc: &mut Value) {
         {"properties": {"text": {"pattern": NOT_BLANK}}},
         {"required": ["media"], "properties": {"media": {"minItems": 1}}},
     ]);
+    for schema in ["ComposeRequest", "CopyRequest"] {
+        set(doc, schema, "text", text.clone());
+        set(doc, schema, "title", title.clone());
+        set(doc, schema, "media", media.clone());
+    }
+    set(doc, "ComposeRequest", "copies", json!({"minItems": 1, "maxItems": 20}));
     set(doc, "EditRequest", "text", text);
     set(doc, "EditRequest", "title", title);
     set(doc, "EditRequest", "media", media);
@@ -427,6 +433,11 @@ fn refine_inputs(doc: &mut Value) {
         // 1 to 255 visible ASCII characters (tabs and spaces inside).
         (
             "/paths/~1api~1v1~1accounts~1{id}~1posts/post",
+            "Idempotency-Key",
+            json!({"pattern": r"^[!-~]([\t -~]{0,253}[!-~])?$"}),
+        ),
+        (
+            "/paths/~1api~1v1~1posts~1batch/post",
             "Idempotency-Key",
             json!({"pattern": r"^[!-~]([\t -~]{0,253}[!-~])?$"}),
         ),

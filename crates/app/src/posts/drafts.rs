@@ -160,7 +160,7 @@ fn validate_not_empty(text: &str, media: &[MediaItem], errors: &mut Vec<FieldErr
 }
 
 /// Every media item must be an external URL or a file uploaded to the post's own account.
-async fn check_media_belongs(s: &Services, account_id: &AccountId, media: &[MediaItem]) -> AppResult<()> {
+pub(crate) async fn check_media_belongs(s: &Services, account_id: &AccountId, media: &[MediaItem]) -> AppResult<()> {
     let mut errors = Vec::new();
     for (i, item) in media.iter().enumerate() {
         match crate::posts::media::stored_media(s, account_id, &item.url).await {
@@ -176,7 +176,12 @@ async fn check_media_belongs(s: &Services, account_id: &AccountId, media: &[Medi
 }
 
 /// All of a post's content rules at once, so every invalid field is named together.
-fn validate_content(account: &AccountRow, text: &str, title: Option<&str>, media: &[MediaItem]) -> AppResult<()> {
+pub(crate) fn validate_content(
+    account: &AccountRow,
+    text: &str,
+    title: Option<&str>,
+    media: &[MediaItem],
+) -> AppResult<()> {
     let mut errors = Vec::new();
     validate_text(text, account, &mut errors);
     validate_title(title, &mut errors);
@@ -202,7 +207,7 @@ fn validate_given(account: &AccountRow, input: &EditRequest) -> AppResult<()> {
 }
 
 /// An idempotency key: 1 to 255 visible ASCII characters.
-fn idempotency_key(key: &str) -> AppResult<String> {
+pub(crate) fn idempotency_key(key: &str) -> AppResult<String> {
     let visible = key.bytes().all(|b| b == b'\t' || (0x20..0x7f).contains(&b));
     if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY_LEN || !visible {
         return Err(AppError::validation(

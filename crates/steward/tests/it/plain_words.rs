@@ -110,7 +110,7 @@ both_backends! {
         let owner_pages = ["/settings", "/settings/alerts", "/lockdown"];
         let mut paths: Vec<(String, &Session)> = Vec::new();
         for who in [&owner, &editor] {
-            for p in ["/", "/security", "/activity", "/alerts", "/alerts/preferences", "/connect"] {
+            for p in ["/", "/security", "/activity", "/alerts", "/alerts/preferences", "/connect", "/calendar", "/compose"] {
                 paths.push((p.to_string(), who));
             }
             for p in account_pages {

@@ -2,6 +2,7 @@
 //! `/api/v1/accounts/{id}/media*`): each handler extracts the request, calls its use case in
 //! `steward_app::posts` and answers JSON with the status (and, for a post, the `ETag`) API.md
 //! gives it. Publishing itself is the scheduler's.
+mod compose;
 mod drafts;
 mod etag;
 mod media;
@@ -16,6 +17,7 @@ use crate::state::AppState;
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(drafts::create_post, drafts::list_posts))
+        .routes(routes!(compose::compose_posts))
         .routes(routes!(drafts::get_post, drafts::edit_post))
         .routes(routes!(review::submit_post))
         .routes(routes!(review::approve_post))

@@ -285,6 +285,59 @@
   });
 })();
 
+// The planning calendar: drag a post to another hour to move it. The drop sends the page's move
+// form (the one a "Move" link's page shows without the script) with the post and the new hour,
+// so the server answers as for that form: moved, or why not, in words.
+(function () {
+  var week = document.querySelector("table.week");
+  var form = document.getElementById("move");
+  if (!week || !form) return;
+  var dragged = null;
+  document.querySelectorAll("[draggable=true][data-post]").forEach(function (entry) {
+    entry.addEventListener("dragstart", function (e) {
+      dragged = entry;
+      if (e.dataTransfer) { e.dataTransfer.setData("text/plain", entry.getAttribute("data-post")); e.dataTransfer.effectAllowed = "move"; }
+    });
+  });
+  week.querySelectorAll("td[data-slot]").forEach(function (cell) {
+    cell.addEventListener("dragover", function (e) { if (dragged) { e.preventDefault(); cell.classList.add("drop"); } });
+    cell.addEventListener("dragleave", function () { cell.classList.remove("drop"); });
+    cell.addEventListener("drop", function (e) {
+      e.preventDefault();
+      cell.classList.remove("drop");
+      if (!dragged) return;
+      // The same minutes past the hour as before (on the hour, for a post with no time).
+      var time = dragged.getAttribute("data-time") || "00:00";
+      form.elements.post.value = dragged.getAttribute("data-post");
+      form.elements.at.value = cell.getAttribute("data-slot") + time.slice(2);
+      dragged = null;
+      var status = document.getElementById("move-status");
+      if (status) status.textContent = "Moving the post…";
+      form.submit();
+    });
+  });
+})();
+
+// The composer for several accounts: each account's copy follows the common text until the
+// person changes that copy. Without the script, an empty copy takes the common text.
+(function () {
+  var common = document.getElementById("compose-text");
+  if (!common) return;
+  var copies = document.querySelectorAll("textarea[id^='compose-text-']");
+  copies.forEach(function (copy) {
+    // A copy that differs from the common text (as sent back after an error) is the person's own.
+    if (copy.value && copy.value !== common.value) copy.setAttribute("data-own", "1");
+    copy.addEventListener("input", function (e) { if (e.isTrusted) copy.setAttribute("data-own", "1"); });
+  });
+  function follow() {
+    copies.forEach(function (copy) {
+      if (copy.getAttribute("data-own")) return;
+      copy.value = common.value;
+      copy.dispatchEvent(new Event("input"));
+    });
+  }
+  common.addEventListener("input", follow);
+})();
 // The invite and member forms: a posting-hours preset fills the grid in, ticking an hour (or a
 // whole day or hour with the headers' buttons) chooses the grid, the hours show only for roles
 // that can schedule or publish, and the capabilities say which the chosen role includes.

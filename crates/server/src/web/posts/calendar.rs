@@ -110,6 +110,8 @@ struct CalendarPage {
     today_href: String,
     week_href: String,
     month_href: String,
+    /// The planning calendar on this account alone: the week hour by hour, drag to move.
+    hours_href: String,
     zone_name: String,
     viewer_zone: Option<String>,
     shown: usize,
@@ -282,6 +284,7 @@ async fn calendar_view(
         today_href: href(view.name(), today),
         week_href: href("week", date),
         month_href: href("month", date),
+        hours_href: format!("/calendar?date={date}&account={id}"),
         viewer_zone: tz.and_then(TimeZone::iana_name).filter(|v| *v != zone_name).map(str::to_string),
         zone_name,
         shown,

@@ -1,0 +1,232 @@
+//! One text for several accounts: `compose_many` creates one draft per chosen account, each
+//! with its own copy of the text (adjusted per platform), in one transaction.
+//!
+//! Decisions where the spec is silent:
+//! - Every copy is a post of its own: its own review, approvals, schedule and rules. Nothing
+//!   links them afterwards, so an approval on one can never count for another.
+//! - All or nothing: every account is authorized and every copy validated before anything is
+//!   written; then all drafts and their audit events are written in one transaction. One copy
+//!   that is refused (its text too long for its platform, an account the caller may not write
+//!   on) creates none, and the error names the copy (`copies[1].text`).
+//! - An idempotency key is kept on each draft, scoped like a single create's (account,
+//!   author), with the hash of the whole batch: a replay of the same batch answers the drafts
+//!   the first request made; the key used for different content (or a single post) is refused.
+use serde::Deserialize;
+use serde_json::json;
+use steward_domain::audit::Action;
+use steward_domain::capability::Capability;
+use steward_domain::ids::{AccountId, PostId};
+use steward_domain::post::PostState;
+use steward_store::{NewPost, PostRow, StoreError};
+use utoipa::ToSchema;
+
+use crate::actor::{Ctx, Principal};
+use crate::authz::{AccountAccess, Need, authorize};
+use crate::crypto::sha256;
+use crate::error::{AppError, AppResult, FieldError};
+use crate::posts::drafts::{check_media_belongs, idempotency_key, validate_content};
+use crate::posts::view::{MediaItem, PostView, post_view};
+use crate::posts::workflow::target;
+use crate::services::Services;
+use crate::usecase::record;
+
+/// The most accounts one request may write on.
+pub const MAX_COPIES: usize = 20;
+
+/// The common post, and the accounts to create it on.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ComposeRequest {
+    /// The common text: each copy's unless the copy gives its own.
+    pub text: String,
+    pub title: Option<String>,
+    /// The common media (each item must be an external URL or an upload to every chosen account).
+    #[serde(default)]
+    pub media: Vec<MediaItem>,
+    /// One entry per account, 1 to 20, each account once.
+    #[schema(min_items = 1, max_items = 20)]
+    pub copies: Vec<CopyRequest>,
+}
+
+/// One account's copy; absent fields take the common ones.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CopyRequest {
+    pub account_id: String,
+    /// This platform's text (e.g. shorter for Bluesky).
+    pub text: Option<String>,
+    pub title: Option<String>,
+    pub media: Option<Vec<MediaItem>>,
+}
+
+/// A copy as it will be written.
+struct Prepared {
+    access: AccountAccess,
+    text: String,
+    title: Option<String>,
+    media: Vec<MediaItem>,
+}
+
+/// Prefixes a copy's field errors with the copy (`copies[1].text`).
+fn in_copy(i: usize, e: AppError) -> AppError {
+    match e {
+        AppError::Validation(errors) => AppError::Validation(
+            errors.into_iter().map(|f| FieldError::new(format!("copies[{i}].{}", f.field), f.message)).collect(),
+        ),
+        other => other,
+    }
+}
+
+/// Creates one draft per copy, all or none (see the module's decisions).
+pub async fn compose_many(
+    s: &Services,
+    ctx: &Ctx,
+    who: &Principal,
+    idempotency: Option<&str>,
+    input: ComposeRequest,
+) -> AppResult<Vec<PostView>> {
+    ctx.slot.set_action(Action::PostCreate, None);
+    if input.copies.is_empty() || input.copies.len() > MAX_COPIES {
+        return Err(AppError::validation("copies", format!("must name 1 to {MAX_COPIES} accounts")));
+    }
+    let key = idempotency.map(idempotency_key).transpose()?;
+    let mut copies = Vec::with_capacity(input.copies.len());
+    let mut errors = Vec::new();
+    for (i, c) in input.copies.iter().enumerate() {
+        if input.copies[..i].iter().any(|earlier| earlier.account_id == c.account_id) {
+            errors.push(FieldError::new(format!("copies[{i}].account_id"), "names an account already chosen"));
+            continue;
+        }
+        let account_id = AccountId::new(c.account_id.clone());
+        ctx.slot.set_action(Action::PostCreate, Some(format!("account:{account_id}")));
+        let access = authorize(s, ctx, who, &account_id, Need::Capability(Capability::DraftsCreate)).await?;
+        let text = c.text.clone().unwrap_or_else(|| input.text.clone());
+        let title = c.title.clone().or_else(|| input.title.clone()).filter(|t| !t.trim().is_empty());
+        let media = c.media.clone().unwrap_or_else(|| input.media.clone());
+        if let Err(AppError::Validation(e)) = validate_content(&access.account, &text, title.as_deref(), &media) {
+            errors.extend(e.into_iter().map(|f| FieldError::new(format!("copies[{i}].{}", f.field), f.message)));
+        }
+        match check_media_belongs(s, &account_id, &media).await.map_err(|e| in_copy(i, e)) {
+            Ok(()) => {}
+            Err(AppError::Validation(e)) => errors.extend(e),
+            Err(e) => return Err(e),
+        }
+        copies.push(Prepared { access, text, title, media });
+    }
+    if !errors.is_empty() {
+        return Err(AppError::Validation(errors));
+    }
+    let request_hash = sha256(
+        json!({
+            "batch": input.copies.iter().map(|c| c.account_id.as_str()).collect::<Vec<_>>(),
+            "copies": copies.iter().map(|c| json!({"text": c.text, "title": c.title, "media": c.media})).collect::<Vec<_>>(),
+        })
+        .to_string()
+        .as_bytes(),
+    );
+    let now = s.clock.now_us();
+
+    let mut tx = s.store.begin().await?;
+    if let Some(key) = &key {
+        let mut found = Vec::new();
+        for c in &copies {
+            if let Some(existing) = tx.post_by_idempotency_key(&c.access.account.id, &who.user_id, key).await? {
+                found.push(existing);
+            }
+        }
+        if !found.is_empty() {
+            drop(tx);
+            return replay(s, &copies, found, &request_hash);
+        }
+    }
+    let mut posts = Vec::with_capacity(copies.len());
+    for c in &copies {
+        let post_id = uuid::Uuid::now_v7().to_string();
+        let media = serde_json::to_string(&c.media).map_err(AppError::internal)?;
+        let account_id = &c.access.account.id;
+        let inserted = tx
+            .insert_post(NewPost {
+                id: &post_id,
+                account_id,
+                author_id: &who.user_id,
+                title: c.title.as_deref(),
+                text: &c.text,
+                media: &media,
+                idempotency: key.as_deref().map(|k| (k, request_hash.as_slice())),
+                now,
+            })
+            .await;
+        match inserted {
+            Ok(()) => {}
+            // Another request with the same key won the race (PostgreSQL): answer as its replay.
+            Err(StoreError::Conflict(_)) if key.is_some() => {
+                drop(tx);
+                let k = key.as_deref().unwrap_or_default();
+                let mut tx = s.store.begin().await?;
+                let mut found = Vec::new();
+                for c in &copies {
+                    if let Some(existing) = tx.post_by_idempotency_key(&c.access.account.id, &who.user_id, k).await? {
+                        found.push(existing);
+                    }
+                }
+                drop(tx);
+                return replay(s, &copies, found, &request_hash);
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let audit = crate::usecase::Audit::on_account(account_id, Action::PostCreate)
+            .target(target(&PostId::new(post_id.clone())))
+            .detail(json!({
+                "post_id": post_id,
+                "version": 1,
+                "text_chars": c.text.chars().count(),
+                "media": c.media.len(),
+                "copies": copies.len(),
+            }));
+        record(s, ctx, &who.actor(), &mut tx, audit).await?;
+        posts.push(PostRow {
+            id: PostId::new(post_id),
+            account_id: account_id.clone(),
+            author_id: who.user_id.clone(),
+            state: PostState::Draft,
+            version: 1,
+            title: c.title.clone(),
+            text: c.text.clone(),
+            media,
+            scheduled_at: None,
+            scheduled_by: None,
+            published_at: None,
+            external_id: None,
+            external_url: None,
+            last_error: None,
+            hold_reason: None,
+            reply_to: None,
+            created_at: now,
+            updated_at: now,
+        });
+    }
+    tx.commit().await?;
+    Ok(copies.iter().zip(posts).map(|(c, p)| post_view(p, &c.access.account, &[], now)).collect())
+}
+
+/// The drafts an earlier request with the same key made, if it was this same batch.
+fn replay(
+    s: &Services,
+    copies: &[Prepared],
+    found: Vec<(PostRow, Vec<u8>)>,
+    request_hash: &[u8],
+) -> AppResult<Vec<PostView>> {
+    if found.len() != copies.len() || found.iter().any(|(_, hash)| hash != request_hash) {
+        return Err(AppError::validation(
+            "Idempotency-Key",
+            "was already used for a different request; use a new key for new content",
+        ));
+    }
+    let now = s.clock.now_us();
+    Ok(copies
+        .iter()
+        .zip(found)
+        .map(|(c, (post, _))| {
+            // Approvals and schedule may have moved on since: the replay answers what was made.
+            post_view(post, &c.access.account, &[], now)
+        })
+        .collect())
+}
