@@ -4,42 +4,16 @@
 use std::time::Duration;
 
 use serde_json::json;
-use steward_connectors::OauthApp;
 use steward_connectors::linkedin::encode_urn;
 use steward_doubles::linkedin::{self, LinkedInDouble};
 
 use crate::helpers::html::{csrf_in, page, post_form};
-use crate::helpers::oauth::{callback, landing, start};
+use crate::helpers::oauth::{ANALYSED, DEVTESTCO, SECOND, callback, landing, start};
 use crate::helpers::seed::insert_due_post;
 use crate::helpers::*;
 
-const MEMBER: &str = "782bbtaQ";
-const DEVTESTCO: &str = "urn:li:organization:2414183";
-const SECOND: &str = "urn:li:organization:5515715";
-const ANALYSED: &str = "urn:li:organization:777";
-
-/// A server whose LinkedIn app is a fresh double on which Olivia administers two pages and is
-/// only an analyst of a third.
 async fn with_pages(backend: Backend) -> Option<(TestApp, LinkedInDouble)> {
-    let double = LinkedInDouble::start(linkedin::Config::default()).await.unwrap();
-    double.add_organization(DEVTESTCO, "Devtestco", "devtestco", 1200);
-    double.add_organization(SECOND, "Second & Sons", "second-sons", 40);
-    double.add_organization(ANALYSED, "Watched Inc", "watched", 5);
-    double.set_organization_role(MEMBER, DEVTESTCO, "ADMINISTRATOR");
-    double.set_organization_role(MEMBER, SECOND, "ADMINISTRATOR");
-    double.set_organization_role(MEMBER, ANALYSED, "ANALYST");
-    let (cid, secret, base) =
-        (double.config().client_id.clone(), double.config().client_secret.clone(), double.base.clone());
-    let app = TestApp::spawn_with(backend, move |s| {
-        s.linkedin = Some(OauthApp {
-            client_id: cid,
-            client_secret: zeroize::Zeroizing::new(secret),
-            auth_base: base.clone(),
-            api_base: base,
-        });
-    })
-    .await?;
-    Some((app, double))
+    crate::helpers::oauth::with_linkedin_pages(backend).await
 }
 
 /// Signs in on LinkedIn for a Company Page: the callback's 303 names the choice; answers its id.

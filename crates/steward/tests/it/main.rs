@@ -51,4 +51,5 @@ mod web_calendar;
 mod web_editor;
 mod web_inbox;
 mod web_notifications;
+mod web_platforms;
 mod web_webnav;

@@ -72,3 +72,36 @@ pub(crate) async fn with_connected_linkedin_member(
     assert_eq!(accounts.body["items"][0]["id"].as_str(), Some(account.as_str()));
     Some((app, double, owner, account))
 }
+
+/// The LinkedIn member the double signs in, and the pages of [`with_linkedin_pages`].
+pub(crate) const MEMBER: &str = "782bbtaQ";
+pub(crate) const DEVTESTCO: &str = "urn:li:organization:2414183";
+pub(crate) const SECOND: &str = "urn:li:organization:5515715";
+pub(crate) const ANALYSED: &str = "urn:li:organization:777";
+
+/// A server whose LinkedIn app is a fresh double on which the member administers two pages
+/// (Devtestco, Second & Sons) and is only an analyst of a third.
+pub(crate) async fn with_linkedin_pages(
+    backend: super::Backend,
+) -> Option<(TestApp, steward_doubles::linkedin::LinkedInDouble)> {
+    use steward_doubles::linkedin;
+    let double = linkedin::LinkedInDouble::start(linkedin::Config::default()).await.unwrap();
+    double.add_organization(DEVTESTCO, "Devtestco", "devtestco", 1200);
+    double.add_organization(SECOND, "Second & Sons", "second-sons", 40);
+    double.add_organization(ANALYSED, "Watched Inc", "watched", 5);
+    double.set_organization_role(MEMBER, DEVTESTCO, "ADMINISTRATOR");
+    double.set_organization_role(MEMBER, SECOND, "ADMINISTRATOR");
+    double.set_organization_role(MEMBER, ANALYSED, "ANALYST");
+    let (cid, secret, base) =
+        (double.config().client_id.clone(), double.config().client_secret.clone(), double.base.clone());
+    let app = TestApp::spawn_with(backend, move |s| {
+        s.linkedin = Some(steward_connectors::OauthApp {
+            client_id: cid,
+            client_secret: zeroize::Zeroizing::new(secret),
+            auth_base: base.clone(),
+            api_base: base,
+        });
+    })
+    .await?;
+    Some((app, double))
+}
