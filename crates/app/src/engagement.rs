@@ -205,11 +205,11 @@ async fn reply_draft(
     text: &str,
 ) -> AppResult<PostView> {
     let now = s.clock.now_us();
-    let post_id = uuid::Uuid::now_v7().to_string();
+    let post_id = PostId::new(uuid::Uuid::now_v7().to_string());
     let (draft, in_review) = (PostState::Draft.as_str(), PostState::InReview.as_str());
     audited(s, ctx, &who.actor(), async |tx| {
         tx.insert_post(NewPost {
-            id: &post_id,
+            id: post_id.as_str(),
             account_id: &account.id,
             author_id: &who.user_id,
             title: None,
@@ -219,20 +219,20 @@ async fn reply_draft(
             now,
         })
         .await?;
-        tx.set_post_reply_to(&PostId::new(post_id.to_string()), comment_id).await?;
+        tx.set_post_reply_to(&post_id, comment_id).await?;
         let write = PostStateWrite {
             state: in_review,
             schedule: ScheduleWrite::Keep,
             hold_reason: None,
             clear_approvals: false,
         };
-        if !tx.apply_post_transition(&PostId::new(post_id.to_string()), draft, 1, &write, now).await? {
+        if !tx.apply_post_transition(&post_id, draft, 1, &write, now).await? {
             return Err(AppError::internal(anyhow::anyhow!("the new reply draft {post_id} could not enter review")));
         }
         notifications::tell_reviewers(tx, account, &post_id, &who.user_id, &who.display_name, text, now).await?;
         let audit =
             Audit::on_account(&account.id, Action::PostSubmit).target(format!("post:{post_id}")).detail(json!({
-                "post_id": post_id,
+                "post_id": post_id.as_str(),
                 "version": 1,
                 "reply_to": comment_id,
                 "from_state": draft,
@@ -242,7 +242,7 @@ async fn reply_draft(
     })
     .await?;
     notifications::mail_after_commit(s).await;
-    current(s, account, &PostId::new(post_id.to_string())).await
+    current(s, account, &post_id).await
 }
 
 /// The account's follower count and the statistics of its recently published posts.

@@ -5,6 +5,7 @@
 //! someone else, a personal one for the author — so delivery (in the app, by email, by
 //! webhook) follows the recipients' preferences like every other alert. The log hooks write
 //! a line without any content of the post.
+use steward_domain::ids::{AccountId, PostId, UserId};
 use steward_domain::status::NotificationKind;
 use steward_store::{AccountRow, Finding, Micros, Tx};
 
@@ -22,10 +23,10 @@ pub enum Outcome {
 /// What happened to a post, for its author and the account's owner.
 #[derive(Debug, Clone)]
 pub struct PostNotice {
-    pub account_id: String,
-    pub post_id: String,
-    pub author_id: String,
-    pub owner_id: String,
+    pub account_id: AccountId,
+    pub post_id: PostId,
+    pub author_id: UserId,
+    pub owner_id: UserId,
     /// A stable code: a hold reason (`outside_window`, `locked_down`, …) or `publish_failed`.
     pub reason: String,
     /// The same sentence the post's `last_error` shows.
@@ -93,7 +94,7 @@ pub async fn raise_alerts(
             tx,
             Finding {
                 kind,
-                account_id: Some(n.account_id.clone()),
+                account_id: Some(n.account_id.to_string()),
                 user_id: None,
                 summary: summary.to_string(),
                 detail: detail.clone(),
@@ -107,7 +108,7 @@ pub async fn raise_alerts(
                 Finding {
                     kind,
                     account_id: None,
-                    user_id: Some(n.author_id.clone()),
+                    user_id: Some(n.author_id.to_string()),
                     summary: format!("{summary} (your post)"),
                     detail,
                     at: now,

@@ -549,10 +549,10 @@ async fn hold_post(
     notices.push((
         Outcome::Held,
         PostNotice {
-            account_id: account.id.to_string(),
-            post_id: post.id.to_string(),
-            author_id: post.author_id.to_string(),
-            owner_id: account.owner_id.to_string(),
+            account_id: account.id.clone(),
+            post_id: post.id.clone(),
+            author_id: post.author_id.clone(),
+            owner_id: account.owner_id.clone(),
             reason: reason.as_str().into(),
             message: message.into(),
         },
@@ -1016,10 +1016,10 @@ async fn record_one(
 
 fn notice(w: &Work, reason: &str, message: &str) -> PostNotice {
     PostNotice {
-        account_id: w.account.id.to_string(),
-        post_id: w.post_id.clone(),
-        author_id: w.author_id.clone(),
-        owner_id: w.account.owner_id.to_string(),
+        account_id: w.account.id.clone(),
+        post_id: PostId::new(w.post_id.clone()),
+        author_id: steward_domain::ids::UserId::new(w.author_id.clone()),
+        owner_id: w.account.owner_id.clone(),
         reason: reason.into(),
         message: message.into(),
     }

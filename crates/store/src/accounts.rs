@@ -795,20 +795,24 @@ impl Tx {
 
 impl Store {
     /// The invitations a person sent or that were addressed to their email, oldest first.
-    pub async fn invitations_of_person(&self, user_id: &str, email: &str) -> Result<Vec<InvitationRow>> {
+    pub async fn invitations_of_person(&self, user_id: &UserId, email: &str) -> Result<Vec<InvitationRow>> {
         let q = sql(&[
             "SELECT ",
             INVITATION_COLUMNS,
             " FROM invitations i WHERE i.invited_by = $1 OR i.email = $2 ORDER BY i.created_at, i.id",
         ]);
-        Ok(on_pool!(self, |c| sqlx::query_as::<_, InvitationRow>(q).bind(user_id).bind(email).fetch_all(c).await)?)
+        Ok(on_pool!(self, |c| sqlx::query_as::<_, InvitationRow>(q)
+            .bind(user_id.as_str())
+            .bind(email)
+            .fetch_all(c)
+            .await)?)
     }
 }
 
 impl Tx {
     /// How many social accounts `user_id` owns.
-    pub async fn owned_account_count(&mut self, user_id: &str) -> Result<i64> {
+    pub async fn owned_account_count(&mut self, user_id: &UserId) -> Result<i64> {
         let q = "SELECT COUNT(*) FROM social_accounts WHERE owner_id = $1";
-        Ok(on_tx!(self, |c| sqlx::query_scalar::<_, i64>(q).bind(user_id).fetch_one(c).await)?)
+        Ok(on_tx!(self, |c| sqlx::query_scalar::<_, i64>(q).bind(user_id.as_str()).fetch_one(c).await)?)
     }
 }

@@ -572,15 +572,15 @@ impl Tx {
 
 impl Store {
     /// Every session the user ever had that is still on record (revoked and expired too), newest first.
-    pub async fn sessions_on_record(&self, user_id: &str) -> Result<Vec<SessionRow>> {
+    pub async fn sessions_on_record(&self, user_id: &UserId) -> Result<Vec<SessionRow>> {
         let q = sql!("SELECT ", SESSION_COLUMNS, " FROM sessions WHERE user_id = $1 ORDER BY created_at DESC, id DESC");
-        Ok(on_pool!(self, |c| sqlx::query_as::<_, SessionRow>(q).bind(user_id).fetch_all(c).await)?)
+        Ok(on_pool!(self, |c| sqlx::query_as::<_, SessionRow>(q).bind(user_id.as_str()).fetch_all(c).await)?)
     }
 
     /// Every personal access token of the user on record (revoked too), newest first.
-    pub async fn api_tokens_on_record(&self, user_id: &str) -> Result<Vec<ApiTokenRow>> {
+    pub async fn api_tokens_on_record(&self, user_id: &UserId) -> Result<Vec<ApiTokenRow>> {
         let q = sql!("SELECT ", TOKEN_COLUMNS, " FROM api_tokens WHERE user_id = $1 ORDER BY created_at DESC, id DESC");
-        Ok(on_pool!(self, |c| sqlx::query_as::<_, ApiTokenRow>(q).bind(user_id).fetch_all(c).await)?)
+        Ok(on_pool!(self, |c| sqlx::query_as::<_, ApiTokenRow>(q).bind(user_id.as_str()).fetch_all(c).await)?)
     }
 }
 
@@ -597,9 +597,9 @@ impl Tx {
     /// tombstone (no email, name, password or second factor) because posts, comments, approvals
     /// and media name its id, and so does the hash-chained audit log, which is not rewritten.
     /// False if there was no such user.
-    pub async fn erase_user(&mut self, user_id: &str, now: Micros) -> Result<bool> {
+    pub async fn erase_user(&mut self, user_id: &UserId, now: Micros) -> Result<bool> {
         let Some(email) = on_tx!(self, |c| sqlx::query_scalar::<_, String>("SELECT email FROM users WHERE id = $1")
-            .bind(user_id)
+            .bind(user_id.as_str())
             .fetch_optional(c)
             .await)?
         else {
@@ -619,7 +619,7 @@ impl Tx {
             "DELETE FROM memberships WHERE user_id = $1",
         ];
         for q in BY_ID {
-            on_tx!(self, |c| sqlx::query(q).bind(user_id).execute(c).await.map(|r| r.rows_affected()))?;
+            on_tx!(self, |c| sqlx::query(q).bind(user_id.as_str()).execute(c).await.map(|r| r.rows_affected()))?;
         }
         const BY_EMAIL: [&str; 3] = [
             "DELETE FROM auth_attempts WHERE email = $1",
@@ -632,9 +632,9 @@ impl Tx {
         let q = "UPDATE users SET email = $2, display_name = '', password_hash = '', totp_enabled = FALSE, \
                  totp_secret_sealed = NULL, totp_pending_sealed = NULL, totp_last_step = NULL, updated_at = $3 \
                  WHERE id = $1";
-        let tomb = tombstone_email(user_id);
+        let tomb = tombstone_email(user_id.as_str());
         on_tx!(self, |c| sqlx::query(q)
-            .bind(user_id)
+            .bind(user_id.as_str())
             .bind(&tomb)
             .bind(now)
             .execute(c)

@@ -35,9 +35,9 @@ pub struct NotificationMailRow {
 
 pub struct NewNotification<'a> {
     pub id: &'a str,
-    pub user_id: &'a str,
-    pub account_id: &'a str,
-    pub post_id: Option<&'a str>,
+    pub user_id: &'a UserId,
+    pub account_id: &'a AccountId,
+    pub post_id: Option<&'a PostId>,
     pub kind: NotificationKind,
     pub text: &'a str,
     pub now: Micros,
@@ -65,7 +65,8 @@ pub struct DigestAccountRow {
 /// A person who asked for the daily digest.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct DigestSubscriberRow {
-    pub user_id: String,
+    #[sqlx(try_from = "crate::decode::Text")]
+    pub user_id: UserId,
     pub email: String,
 }
 
@@ -81,11 +82,11 @@ fn visible(t: &str, now: &str) -> String {
 
 impl Tx {
     /// Every membership of the account (the reviewers of a post are chosen among them).
-    pub async fn memberships_of(&mut self, account_id: &str) -> Result<Vec<MembershipRow>> {
+    pub async fn memberships_of(&mut self, account_id: &AccountId) -> Result<Vec<MembershipRow>> {
         let q = sqlx::AssertSqlSafe(format!(
             "SELECT {MEMBERSHIP_COLUMNS} FROM memberships m WHERE m.account_id = $1 ORDER BY m.created_at, m.user_id"
         ));
-        Ok(on_tx!(self, |c| sqlx::query_as::<_, MembershipRow>(q).bind(account_id).fetch_all(c).await)?)
+        Ok(on_tx!(self, |c| sqlx::query_as::<_, MembershipRow>(q).bind(account_id.as_str()).fetch_all(c).await)?)
     }
 
     /// Adds a notification; it is to be mailed when the server has mail and its person has not
@@ -97,9 +98,9 @@ impl Tx {
         let mail = self.email_deliveries;
         on_tx!(self, |c| sqlx::query(q)
             .bind(n.id)
-            .bind(n.user_id)
-            .bind(n.account_id)
-            .bind(n.post_id)
+            .bind(n.user_id.as_str())
+            .bind(n.account_id.as_str())
+            .bind(n.post_id.map(|p| p.as_str()))
             .bind(n.kind.as_str())
             .bind(n.text)
             .bind(n.now)
@@ -112,14 +113,14 @@ impl Tx {
 
     /// Marks the person's own notification read (once; reading again keeps the first time).
     /// `false` when there is no such notification they may see.
-    pub async fn mark_notification_read(&mut self, id: &str, user_id: &str, now: Micros) -> Result<bool> {
+    pub async fn mark_notification_read(&mut self, id: &str, user_id: &UserId, now: Micros) -> Result<bool> {
         let q = sqlx::AssertSqlSafe(format!(
             "UPDATE notifications SET read_at = COALESCE(read_at, $3) WHERE id = $1 AND user_id = $2 AND {}",
             visible("notifications", "$3")
         ));
         let done = on_tx!(self, |c| sqlx::query(q)
             .bind(id)
-            .bind(user_id)
+            .bind(user_id.as_str())
             .bind(now)
             .execute(c)
             .await
@@ -129,7 +130,7 @@ impl Tx {
 
     pub async fn put_notification_preferences(
         &mut self,
-        user_id: &str,
+        user_id: &UserId,
         email: bool,
         daily_digest: bool,
         now: Micros,
@@ -137,7 +138,7 @@ impl Tx {
         let q = "INSERT INTO notification_preferences (user_id, email, daily_digest, updated_at) VALUES ($1, $2, $3, $4) \
                  ON CONFLICT (user_id) DO UPDATE SET email = $2, daily_digest = $3, updated_at = $4";
         on_tx!(self, |c| sqlx::query(q)
-            .bind(user_id)
+            .bind(user_id.as_str())
             .bind(email)
             .bind(daily_digest)
             .bind(now)
@@ -152,7 +153,7 @@ impl Store {
     /// The person's notifications they may still see, newest first, after the cursor `before`.
     pub async fn notifications_for_user(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         now: Micros,
         unread_only: bool,
         before: Option<(Micros, String)>,
@@ -167,7 +168,7 @@ impl Store {
         ));
         Ok(on_pool!(self, |c| sqlx::query_as::<_, NotificationRow>(q)
             .bind(limit)
-            .bind(user_id)
+            .bind(user_id.as_str())
             .bind(now)
             .bind(unread_only)
             .bind(b_at)
@@ -177,20 +178,21 @@ impl Store {
     }
 
     /// How many unread notifications the person may see, counted up to `cap`.
-    pub async fn unread_notification_count(&self, user_id: &str, now: Micros, cap: i64) -> Result<i64> {
+    pub async fn unread_notification_count(&self, user_id: &UserId, now: Micros, cap: i64) -> Result<i64> {
         let q = sqlx::AssertSqlSafe(format!(
             "SELECT COUNT(*) FROM (SELECT 1 FROM notifications n WHERE n.user_id = $1 AND n.read_at IS NULL AND {} \
              LIMIT $3) x",
             visible("n", "$2")
         ));
-        let (n,): (i64,) = on_pool!(self, |c| sqlx::query_as(q).bind(user_id).bind(now).bind(cap).fetch_one(c).await)?;
+        let (n,): (i64,) =
+            on_pool!(self, |c| sqlx::query_as(q).bind(user_id.as_str()).bind(now).bind(cap).fetch_one(c).await)?;
         Ok(n)
     }
 
-    pub async fn notification_preferences(&self, user_id: &str) -> Result<Option<NotificationPreferencesRow>> {
+    pub async fn notification_preferences(&self, user_id: &UserId) -> Result<Option<NotificationPreferencesRow>> {
         let q = "SELECT email, daily_digest FROM notification_preferences WHERE user_id = $1";
         Ok(on_pool!(self, |c| sqlx::query_as::<_, NotificationPreferencesRow>(q)
-            .bind(user_id)
+            .bind(user_id.as_str())
             .fetch_optional(c)
             .await)?)
     }
@@ -230,11 +232,11 @@ impl Store {
     }
 
     /// Claims the person's digest of `day` (UTC, `YYYY-MM-DD`): `true` for exactly one server.
-    pub async fn claim_digest(&self, user_id: &str, day: &str, now: Micros) -> Result<bool> {
+    pub async fn claim_digest(&self, user_id: &UserId, day: &str, now: Micros) -> Result<bool> {
         let q = "INSERT INTO notification_digests (user_id, day, claimed_at) VALUES ($1, $2, $3) \
                  ON CONFLICT (user_id, day) DO NOTHING";
         let done = on_pool!(self, |c| sqlx::query(q)
-            .bind(user_id)
+            .bind(user_id.as_str())
             .bind(day)
             .bind(now)
             .execute(c)
@@ -245,7 +247,7 @@ impl Store {
 
     /// The figures of each account `owner_id` owns: posts waiting now, and what went out or
     /// failed since `since`.
-    pub async fn digest_accounts(&self, owner_id: &str, since: Micros) -> Result<Vec<DigestAccountRow>> {
+    pub async fn digest_accounts(&self, owner_id: &UserId, since: Micros) -> Result<Vec<DigestAccountRow>> {
         let q = "SELECT a.id AS account_id, a.platform, a.handle, \
                  (SELECT COUNT(*) FROM posts p WHERE p.account_id = a.id AND p.state = 'in_review') AS in_review, \
                  (SELECT COUNT(*) FROM posts p WHERE p.account_id = a.id AND p.state = 'scheduled') AS scheduled, \
@@ -256,6 +258,10 @@ impl Store {
                  (SELECT COUNT(*) FROM posts p WHERE p.account_id = a.id AND p.state = 'failed' \
                     AND p.updated_at >= $2) AS failed \
                  FROM social_accounts a WHERE a.owner_id = $1 ORDER BY a.created_at, a.id";
-        Ok(on_pool!(self, |c| sqlx::query_as::<_, DigestAccountRow>(q).bind(owner_id).bind(since).fetch_all(c).await)?)
+        Ok(on_pool!(self, |c| sqlx::query_as::<_, DigestAccountRow>(q)
+            .bind(owner_id.as_str())
+            .bind(since)
+            .fetch_all(c)
+            .await)?)
     }
 }

@@ -818,7 +818,7 @@ impl Store {
     /// (`(created_at, id)` of the previous page's last).
     pub async fn posts_by_author(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         after: Option<(Micros, &str)>,
         limit: i64,
     ) -> Result<Vec<PostRow>> {
@@ -830,7 +830,7 @@ impl Store {
              ORDER BY p.created_at, p.id LIMIT $4",
         ]);
         Ok(on_pool!(self, |c| sqlx::query_as::<_, PostRow>(q)
-            .bind(user_id)
+            .bind(user_id.as_str())
             .bind(at)
             .bind(id)
             .bind(limit)
@@ -841,7 +841,7 @@ impl Store {
     /// A page of the review comments `user_id` wrote, oldest first, after `after` as above.
     pub async fn comments_by_author(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         after: Option<(Micros, &str)>,
         limit: i64,
     ) -> Result<Vec<PostCommentRow>> {
@@ -853,7 +853,7 @@ impl Store {
              AND (c.created_at > $2 OR (c.created_at = $2 AND c.id > $3)) ORDER BY c.created_at, c.id LIMIT $4",
         ]);
         Ok(on_pool!(self, |c| sqlx::query_as::<_, PostCommentRow>(q)
-            .bind(user_id)
+            .bind(user_id.as_str())
             .bind(at)
             .bind(id)
             .bind(limit)

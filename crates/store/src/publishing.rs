@@ -612,10 +612,14 @@ impl Store {
 
     /// Hides a sandbox comment (the sandbox's own state, as a platform keeps it): `false` when
     /// the account has no such comment.
-    pub async fn hide_sandbox_comment(&self, account_id: &str, id: &str) -> Result<bool> {
+    pub async fn hide_sandbox_comment(&self, account_id: &AccountId, id: &str) -> Result<bool> {
         let q = "UPDATE sandbox_comments SET hidden = TRUE WHERE account_id = $1 AND id = $2";
-        let n =
-            on_pool!(self, |c| sqlx::query(q).bind(account_id).bind(id).execute(c).await.map(|r| r.rows_affected()))?;
+        let n = on_pool!(self, |c| sqlx::query(q)
+            .bind(account_id.as_str())
+            .bind(id)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
         Ok(n == 1)
     }
 

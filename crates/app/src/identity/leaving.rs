@@ -5,6 +5,7 @@ use futures_util::stream::{BoxStream, StreamExt};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use steward_domain::audit::Action;
+use steward_domain::ids::UserId;
 use steward_store::{ActivityFilter, Store};
 use utoipa::ToSchema;
 
@@ -127,7 +128,7 @@ pub async fn export_me(s: &Services, who: &Principal) -> AppResult<PersonalExpor
     // The object without its closing brace; the streamed lists follow it.
     let mut head = head.to_string();
     head.pop();
-    Ok(PersonalExport { body: stream(s.store.clone(), user.id.to_string(), head.into_bytes()) })
+    Ok(PersonalExport { body: stream(s.store.clone(), user.id.clone(), head.into_bytes()) })
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -157,7 +158,7 @@ impl Part {
 
 struct Cursor {
     store: Store,
-    user_id: String,
+    user_id: UserId,
     head: Option<Vec<u8>>,
     part: Part,
     /// Whether the current list has had an item (a comma goes before the next).
@@ -199,7 +200,7 @@ async fn page(cur: &mut Cursor) -> steward_store::Result<(Vec<Value>, bool)> {
             Ok((items, done))
         }
         Part::Activity => {
-            let filter = ActivityFilter { actor_id: Some(cur.user_id.clone()), ..ActivityFilter::default() };
+            let filter = ActivityFilter { actor_id: Some(cur.user_id.to_string()), ..ActivityFilter::default() };
             let rows = cur.store.activity(&filter, cur.before_seq, EXPORT_PAGE).await?;
             let done = (rows.len() as i64) < EXPORT_PAGE;
             cur.before_seq = rows.last().map(|r| (r.at, r.seq));
@@ -211,7 +212,7 @@ async fn page(cur: &mut Cursor) -> steward_store::Result<(Vec<Value>, bool)> {
     }
 }
 
-fn stream(store: Store, user_id: String, head: Vec<u8>) -> BoxStream<'static, Result<Vec<u8>, std::io::Error>> {
+fn stream(store: Store, user_id: UserId, head: Vec<u8>) -> BoxStream<'static, Result<Vec<u8>, std::io::Error>> {
     let start =
         Cursor { store, user_id, head: Some(head), part: Part::Posts, started: false, after: None, before_seq: None };
     futures_util::stream::unfold(start, |mut cur| async move {

@@ -9,6 +9,7 @@ pub mod inbox;
 pub mod preferences;
 
 use steward_domain::capability::Capability;
+use steward_domain::ids::{PostId, UserId};
 use steward_domain::status::{MembershipStatus, NotificationKind};
 use steward_store::{AccountRow, Micros, NewNotification, NotificationMailRow, Tx};
 
@@ -43,9 +44,9 @@ pub fn account_words(account: &AccountRow) -> String {
 
 async fn add(
     tx: &mut Tx,
-    user_id: &str,
+    user_id: &UserId,
     account: &AccountRow,
-    post_id: &str,
+    post_id: &PostId,
     kind: NotificationKind,
     text: &str,
     now: Micros,
@@ -68,8 +69,8 @@ async fn add(
 pub(crate) async fn tell_reviewers(
     tx: &mut Tx,
     account: &AccountRow,
-    post_id: &str,
-    author_id: &str,
+    post_id: &PostId,
+    author_id: &UserId,
     submitter: &str,
     post_text: &str,
     now: Micros,
@@ -79,7 +80,7 @@ pub(crate) async fn tell_reviewers(
     for m in tx.memberships_of(&account.id).await? {
         let Some(rights) = membership_rights(&m) else { continue };
         let live = rights.is_owner() || (m.status == MembershipStatus::Active && m.expires_at.is_none_or(|e| e > now));
-        if !live || !rights.has(Capability::PostsApprove) || m.user_id.as_str() == author_id {
+        if !live || !rights.has(Capability::PostsApprove) || &m.user_id == author_id {
             continue;
         }
         add(tx, &m.user_id, account, post_id, NotificationKind::ReviewRequested, &text, now).await?;
@@ -92,9 +93,9 @@ pub(crate) async fn tell_reviewers(
 pub(crate) async fn tell_author(
     tx: &mut Tx,
     account: &AccountRow,
-    post_id: &str,
-    author_id: &str,
-    actor_id: Option<&str>,
+    post_id: &PostId,
+    author_id: &UserId,
+    actor_id: Option<&UserId>,
     kind: NotificationKind,
     text: &str,
     now: Micros,

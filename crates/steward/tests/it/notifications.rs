@@ -179,7 +179,7 @@ with_mail! {
         // Today's digest is claimed in the database: any other replica's claim fails.
         let now = app.clock.now_us();
         let day = jiff::Timestamp::from_microsecond(now).unwrap().to_zoned(jiff::tz::TimeZone::UTC).date().to_string();
-        assert!(!app.state.store.claim_digest(&owner.user_id, &day, now).await.unwrap());
+        assert!(!app.state.store.claim_digest(&steward_domain::ids::UserId::new(owner.user_id.clone()), &day, now).await.unwrap());
         // The next day brings the next one.
         app.clock.advance(Duration::from_secs(24 * 3600));
         eventually("the second digest", async || {
