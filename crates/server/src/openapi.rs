@@ -227,8 +227,9 @@ fn finish_operation(method: &str, path: &str, op: &mut Map<String, Value>) {
 
 /// One text with a character that is not white space (the server trims what people type).
 const NOT_BLANK: &str = r"\S";
-/// An `http://` or `https://` URL with a host, no white space or control characters.
-const MEDIA_URL: &str = r"^https?://[^/?#@\s\x00-\x1f\x7f-\x9f]+([/?#][^\s\x00-\x1f\x7f-\x9f]*)?$";
+/// An `http://` or `https://` URL with a host (a name or an IPv4 address: no brackets), no white
+/// space or control characters.
+const MEDIA_URL: &str = r"^https?://[^/?#@\[\]\s\x00-\x1f\x7f-\x9f]+([/?#][^\s\x00-\x1f\x7f-\x9f]*)?$";
 /// An email address as sign-up reads it.
 const EMAIL: &str = r"^[!-?A-~]{1,64}@[!-\-/-?A-~]+(\.[!-\-/-?A-~]+)+$";
 

@@ -105,6 +105,8 @@ fn validate_title(title: Option<&str>, errors: &mut Vec<FieldError>) {
 }
 
 /// Media by URL: `http(s)://host/...`, no spaces or control characters, kind image or video.
+/// The host is a name or an IPv4 address: brackets (an IPv6 literal, or half of one) are
+/// refused rather than stored and echoed as something no URL parser reads.
 fn validate_media(media: &[MediaItem], errors: &mut Vec<FieldError>) {
     if media.len() > MAX_MEDIA_ITEMS {
         errors.push(FieldError::new("media", format!("at most {MAX_MEDIA_ITEMS} items")));
@@ -128,7 +130,7 @@ fn validate_media(media: &[MediaItem], errors: &mut Vec<FieldError>) {
         let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
         let host_ok = rest.is_some_and(|r| {
             let host = r.split(['/', '?', '#']).next().unwrap_or_default();
-            !host.is_empty() && !host.contains('@')
+            !host.is_empty() && !host.contains(['@', '[', ']'])
         });
         if url.chars().count() > MAX_MEDIA_URL_LEN
             || !host_ok
