@@ -29,7 +29,9 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 #[utoipa::path(get, path = "/accounts/{id}/comments", tag = "engagement", params(("id" = String, Path)),
-    responses((status = 200, body = Page<CommentView>), (status = 404, body = Problem), (status = 503, body = Problem)))]
+    responses((status = 200, body = Page<CommentView>), (status = 404, body = Problem),
+        (status = 409, description = "the platform gives apps no access to comments (TikTok), or the account must be reconnected", body = Problem),
+        (status = 503, body = Problem)))]
 async fn list_comments(
     State(state): State<AppState>,
     ctx: Ctx,
@@ -45,6 +47,7 @@ async fn list_comments(
     responses((status = 201, description = "sent", body = CommentView),
         (status = 202, description = "on a person's own profile, by anyone but its owner: a reply draft (`reply_to`) in review, sent once the owner approves it", body = PostView),
         (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, description = "the platform gives apps no access to comments (TikTok), or the account must be reconnected", body = Problem),
         (status = 422, body = Problem), (status = 503, body = Problem)))]
 async fn reply(
     State(state): State<AppState>,
@@ -134,6 +137,7 @@ async fn block_author(
 
 #[utoipa::path(get, path = "/accounts/{id}/analytics", tag = "engagement", params(("id" = String, Path)),
     responses((status = 200, body = AnalyticsView), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, description = "the account must be reconnected", body = Problem),
         (status = 503, body = Problem)))]
 async fn analytics(
     State(state): State<AppState>,
