@@ -209,7 +209,7 @@ async fn reply_draft(
     let (draft, in_review) = (PostState::Draft.as_str(), PostState::InReview.as_str());
     audited(s, ctx, &who.actor(), async |tx| {
         tx.insert_post(NewPost {
-            id: post_id.as_str(),
+            id: &post_id,
             account_id: &account.id,
             author_id: &who.user_id,
             title: None,

@@ -44,7 +44,7 @@ async fn run() {
     let mut tx = store.begin().await.unwrap();
     let now = jiff::Timestamp::now().as_microsecond();
     for i in 0..2 * n {
-        let id = format!("00000000-0000-7000-8000-{i:012}");
+        let id = steward_domain::ids::PostId::new(format!("00000000-0000-7000-8000-{i:012}"));
         let at = if i < n {
             week_start.as_microsecond() + 7 * day_us / n * i
         } else {
@@ -54,8 +54,8 @@ async fn run() {
             format!("Post number {i}: spring collection, new colours, and a discount for our newsletter readers.");
         tx.insert_post(NewPost {
             id: &id,
-            account_id: &account,
-            author_id: &owner_id,
+            account_id: &steward_domain::ids::AccountId::new(account.clone()),
+            author_id: &steward_domain::ids::UserId::new(owner_id.clone()),
             title: None,
             text: &text,
             media: "[]",

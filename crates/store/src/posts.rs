@@ -145,9 +145,9 @@ pub struct PaceSlotRow {
 }
 
 pub struct NewPost<'a> {
-    pub id: &'a str,
-    pub account_id: &'a str,
-    pub author_id: &'a str,
+    pub id: &'a PostId,
+    pub account_id: &'a AccountId,
+    pub author_id: &'a UserId,
     pub title: Option<&'a str>,
     pub text: &'a str,
     pub media: &'a str,
@@ -556,9 +556,9 @@ impl Tx {
             None => (None, None),
         };
         on_tx!(self, |c| sqlx::query(q)
-            .bind(p.id)
-            .bind(p.account_id)
-            .bind(p.author_id)
+            .bind(p.id.as_str())
+            .bind(p.account_id.as_str())
+            .bind(p.author_id.as_str())
             .bind(p.title)
             .bind(p.text)
             .bind(p.media)
@@ -569,7 +569,7 @@ impl Tx {
             .await
             .map(|r| r.rows_affected()))?;
         let content = PostContent { title: p.title, text: p.text, media: p.media };
-        self.insert_post_version(&PostId::from(p.id), 1, &content, &UserId::from(p.author_id), p.now).await
+        self.insert_post_version(p.id, 1, &content, p.author_id, p.now).await
     }
 
     /// Makes a freshly inserted post a reply draft answering the platform's comment `reply_to`.

@@ -139,7 +139,7 @@ pub async fn compose_many(
     }
     let mut posts = Vec::with_capacity(copies.len());
     for c in &copies {
-        let post_id = uuid::Uuid::now_v7().to_string();
+        let post_id = PostId::new(uuid::Uuid::now_v7().to_string());
         let media = serde_json::to_string(&c.media).map_err(AppError::internal)?;
         let account_id = &c.access.account.id;
         let inserted = tx
@@ -172,9 +172,8 @@ pub async fn compose_many(
             }
             Err(e) => return Err(e.into()),
         }
-        let audit = crate::usecase::Audit::on_account(account_id, Action::PostCreate)
-            .target(target(&PostId::new(post_id.clone())))
-            .detail(json!({
+        let audit =
+            crate::usecase::Audit::on_account(account_id, Action::PostCreate).target(target(&post_id)).detail(json!({
                 "post_id": post_id,
                 "version": 1,
                 "text_chars": c.text.chars().count(),
@@ -183,7 +182,7 @@ pub async fn compose_many(
             }));
         record(s, ctx, &who.actor(), &mut tx, audit).await?;
         posts.push(PostRow {
-            id: PostId::new(post_id),
+            id: post_id,
             account_id: account_id.clone(),
             author_id: who.user_id.clone(),
             state: PostState::Draft,

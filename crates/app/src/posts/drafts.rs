@@ -240,7 +240,7 @@ pub async fn create_post(
     let request_hash =
         sha256(json!({"text": input.text, "title": input.title, "media": input.media}).to_string().as_bytes());
     let now = s.clock.now_us();
-    let post_id = uuid::Uuid::now_v7().to_string();
+    let post_id = PostId::new(uuid::Uuid::now_v7().to_string());
 
     let mut tx = s.store.begin().await?;
     if let Some(key) = &key
@@ -275,19 +275,17 @@ pub async fn create_post(
         }
         Err(e) => return Err(e.into()),
     }
-    let audit = Audit::on_account(account_id, Action::PostCreate)
-        .target(target(&PostId::new(post_id.to_string())))
-        .detail(json!({
-            "post_id": post_id,
-            "version": 1,
-            "text_chars": input.text.chars().count(),
-            "media": input.media.len(),
-        }));
+    let audit = Audit::on_account(account_id, Action::PostCreate).target(target(&post_id)).detail(json!({
+        "post_id": post_id,
+        "version": 1,
+        "text_chars": input.text.chars().count(),
+        "media": input.media.len(),
+    }));
     record(s, ctx, &who.actor(), &mut tx, audit).await?;
     tx.commit().await?;
     // The row as just written: reading it back would cost two more queries per draft.
     let post = PostRow {
-        id: PostId::new(post_id),
+        id: post_id,
         account_id: account_id.clone(),
         author_id: who.user_id.clone(),
         state: PostState::Draft,

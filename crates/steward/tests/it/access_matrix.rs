@@ -266,9 +266,9 @@ impl World<'_> {
             let id = format!("post-{}", self.next.fetch_add(1, Ordering::Relaxed));
             let mut tx = app.state.store.begin().await.unwrap();
             tx.insert_post(steward_store::NewPost {
-                id: &id,
-                account_id: &account.id,
-                author_id: &writer.user_id,
+                id: &steward_domain::ids::PostId::from(id.as_str()),
+                account_id: &steward_domain::ids::AccountId::from(account.id.as_str()),
+                author_id: &steward_domain::ids::UserId::from(writer.user_id.as_str()),
                 title: None,
                 text: "a post",
                 media: "[]",

@@ -51,9 +51,9 @@ async fn schedule_burst(store: &Store, posts: &[(String, String)], owner: &str, 
     for (account, text) in posts {
         let id = uuid_v7();
         let new = NewPost {
-            id: &id,
-            account_id: account,
-            author_id: owner,
+            id: &steward_domain::ids::PostId::from(id.as_str()),
+            account_id: &steward_domain::ids::AccountId::from(account.as_str()),
+            author_id: &steward_domain::ids::UserId::from(owner),
             title: None,
             text,
             media: "[]",

@@ -43,9 +43,18 @@ pub async fn scheduled_post(
 ) -> String {
     let id = uuid_v7();
     let mut tx = store.begin().await.unwrap();
-    tx.insert_post(NewPost { id: &id, account_id, author_id, title: None, text, media: "[]", idempotency: None, now })
-        .await
-        .unwrap();
+    tx.insert_post(NewPost {
+        id: &steward_domain::ids::PostId::from(id.as_str()),
+        account_id: &steward_domain::ids::AccountId::from(account_id),
+        author_id: &steward_domain::ids::UserId::from(author_id),
+        title: None,
+        text,
+        media: "[]",
+        idempotency: None,
+        now,
+    })
+    .await
+    .unwrap();
     tx.insert_post_approval(
         &PostId::new(id.to_string()),
         1,
@@ -402,9 +411,9 @@ mod restart_with_a_post_in_flight {
         let text = "In flight at the crash";
         let mut tx = store.begin().await.unwrap();
         tx.insert_post(NewPost {
-            id: &id,
-            account_id: account,
-            author_id: owner,
+            id: &steward_domain::ids::PostId::from(id.as_str()),
+            account_id: &steward_domain::ids::AccountId::from(account),
+            author_id: &steward_domain::ids::UserId::from(owner),
             title: None,
             text,
             media: "[]",

@@ -282,9 +282,9 @@ async fn a_busy_week_stays_under_100_kb_in_chromium() {
         let text =
             format!("Post number {i}: spring collection, new colours, and a discount for our newsletter readers.");
         tx.insert_post(NewPost {
-            id: &id,
-            account_id: account,
-            author_id: &owner_api.user_id,
+            id: &steward_domain::ids::PostId::from(id.as_str()),
+            account_id: &steward_domain::ids::AccountId::from(account),
+            author_id: &steward_domain::ids::UserId::from(owner_api.user_id.as_str()),
             title: None,
             text: &text,
             media: "[]",

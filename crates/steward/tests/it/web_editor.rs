@@ -360,7 +360,7 @@ both_backends! {
         let media = json!([{"url": url, "kind": "image", "alt": "A red kite over the dunes"}]).to_string();
         let id = uuid_v7();
         let mut tx = app.state.store.begin().await.unwrap();
-        tx.insert_post(NewPost { id: &id, account_id: &account, author_id: &owner.user_id, title: None, text: "Kites", media: &media, idempotency: None, now })
+        tx.insert_post(NewPost { id: &steward_domain::ids::PostId::from(id.as_str()), account_id: &steward_domain::ids::AccountId::from(account.as_str()), author_id: &steward_domain::ids::UserId::from(owner.user_id.as_str()), title: None, text: "Kites", media: &media, idempotency: None, now })
             .await
             .unwrap();
         let post_id = PostId::new(id.clone());

@@ -19,9 +19,9 @@ pub(crate) async fn insert_due_post(
     let id = uuid_v7();
     let mut tx = store.begin().await.unwrap();
     tx.insert_post(NewPost {
-        id: &id,
-        account_id,
-        author_id: user_id,
+        id: &steward_domain::ids::PostId::from(id.as_str()),
+        account_id: &steward_domain::ids::AccountId::from(account_id),
+        author_id: &steward_domain::ids::UserId::from(user_id),
         title: None,
         text,
         media,
