@@ -208,23 +208,7 @@ impl Tx {
             .execute(c)
             .await
             .map(|r| r.rows_affected()))?;
-        Ok(AuditEventRow {
-            seq,
-            id: ev.id,
-            at: ev.at,
-            actor_id: ev.actor_id,
-            actor_email: ev.actor_email,
-            session_id: ev.session_id,
-            ip: ev.ip,
-            user_agent: ev.user_agent,
-            action: ev.action,
-            target: ev.target,
-            account_id: ev.account_id,
-            outcome: ev.outcome,
-            detail: ev.detail,
-            prev_hash,
-            hash: hash.to_vec(),
-        })
+        Ok(AuditEventRow { seq, prev_hash, hash: hash.to_vec(), ..AuditEventRow::unchained(ev) })
     }
 }
 
