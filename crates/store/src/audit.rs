@@ -101,9 +101,12 @@ impl Tx {
                 self.append_audit_now(ev).await?;
             }
             Backend::Postgres => {
+                // The insert also answers whether this transaction changed rights so far, as
+                // the commit needs to know (one round trip fewer when it is the last statement).
                 let q = "INSERT INTO audit_pending (id, at, actor_id, actor_email, session_id, ip, user_agent, action, \
-                         target, account_id, outcome, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
-                on_tx!(self, |c| sqlx::query(q)
+                         target, account_id, outcome, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+                         RETURNING current_setting('steward.rights_changed', true)";
+                let flag: Option<String> = on_tx!(self, |c| sqlx::query_scalar(q)
                     .bind(&ev.id)
                     .bind(ev.at)
                     .bind(&ev.actor_id)
@@ -116,9 +119,9 @@ impl Tx {
                     .bind(&ev.account_id)
                     .bind(&ev.outcome)
                     .bind(&ev.detail)
-                    .execute(c)
-                    .await
-                    .map(|r| r.rows_affected()))?;
+                    .fetch_one(c)
+                    .await)?;
+                let changed = flag.as_deref() == Some("1");
                 self.pending_audit = true;
                 // Detection here, in parallel with other writers; raising (grouping into an
                 // alert) waits for the sealing round, which takes the findings in chain order.
@@ -130,6 +133,8 @@ impl Tx {
                     let q = "UPDATE audit_pending SET findings = $2 WHERE id = $1";
                     on_tx!(self, |c| sqlx::query(q).bind(&id).bind(&json).execute(c).await.map(|r| r.rows_affected()))?;
                 }
+                // Neither the detectors' reads nor the findings' update touch a cached table.
+                self.rights_flag = Some(changed);
             }
         }
         Ok(())
