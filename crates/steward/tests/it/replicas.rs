@@ -1,6 +1,7 @@
 //! Several `steward serve` processes on one PostgreSQL database (`helpers::replicas`): they
 //! share people and sessions, survive one of them being killed, and a revocation on any one is
 //! seen by all before it returns (docs/DESIGN.md invariant 8).
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -468,29 +469,40 @@ async fn no_replica_serves_revoked_rights_after_the_revocation_returns() {
 }
 
 /// Ends every replica's LISTEN connection (found by its application name, on this test's
-/// database only: other tests run servers of their own); answers how many.
-async fn cut_listeners(url: &str) -> i64 {
+/// database only: other tests run servers of their own); answers the backends ended, as
+/// (process id, application name: one per replica).
+async fn cut_listeners(url: &str) -> Vec<(i32, String)> {
     use sqlx::Connection;
     let mut c = sqlx::PgConnection::connect(url).await.expect("connect");
-    let n: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-         WHERE datname = current_database() AND application_name LIKE 'steward-listener %') t",
+    let cut: Vec<(i32, String)> = sqlx::query_as(
+        // Chosen first, ended after: a `pg_terminate_backend` in the same WHERE could be run
+        // before the database's filter and end other databases' backends.
+        "WITH ours AS MATERIALIZED (SELECT pid, application_name FROM pg_stat_activity \
+         WHERE datname = current_database() AND application_name LIKE 'steward-listener %') \
+         SELECT pid, application_name FROM ours WHERE pg_terminate_backend(pid)",
     )
-    .fetch_one(&mut c)
+    .fetch_all(&mut c)
     .await
     .expect("terminate the listeners");
     let _ = c.close().await;
-    n
+    cut
 }
 
-async fn listeners(url: &str) -> i64 {
+/// How many replicas have a listener connected that was not cut. A cut backend can stay in
+/// `pg_stat_activity` for a while after `pg_terminate_backend` (it is still exiting, the
+/// longer the busier the machine), so counting rows alone would take it for a listener.
+async fn listeners(url: &str, cut: &HashSet<i32>) -> i64 {
     use sqlx::Connection;
     let mut c = sqlx::PgConnection::connect(url).await.expect("connect");
-    let n: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'steward-listener %'")
-            .fetch_one(&mut c)
-            .await
-            .expect("count the listeners");
+    let cut: Vec<i32> = cut.iter().copied().collect();
+    let n: i64 = sqlx::query_scalar(
+        "SELECT count(DISTINCT application_name) FROM pg_stat_activity WHERE datname = current_database() \
+         AND application_name LIKE 'steward-listener %' AND NOT (pid = ANY($1))",
+    )
+    .bind(&cut)
+    .fetch_one(&mut c)
+    .await
+    .expect("count the listeners");
     let _ = c.close().await;
     n
 }
@@ -505,10 +517,11 @@ async fn a_replica_whose_listener_is_cut_serves_no_stale_rights() {
     let c = r.client();
     let bases = r.bases();
     register(&c, &bases[0], "cut@example.com").await;
+    let mut cut_pids = HashSet::new();
     for round in 0..10usize {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while listeners(&r.database_url).await < 3 {
-            assert!(Instant::now() < deadline, "the listeners reconnect");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while listeners(&r.database_url, &cut_pids).await < 3 {
+            assert!(Instant::now() < deadline, "round {round}: the listeners reconnect");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         let (st, login) = call(
@@ -529,14 +542,17 @@ async fn a_replica_whose_listener_is_cut_serves_no_stale_rights() {
         }
         let keep_cutting = Arc::new(AtomicBool::new(round % 2 == 1));
         let cutter = if round % 2 == 0 {
-            assert_eq!(cut_listeners(&r.database_url).await, 3, "every listener was cut");
+            let cut = cut_listeners(&r.database_url).await;
+            let replicas: HashSet<&String> = cut.iter().map(|(_, name)| name).collect();
+            assert_eq!(replicas.len(), 3, "every replica's listener was cut: {cut:?}");
+            cut_pids.extend(cut.iter().map(|(pid, _)| *pid));
             None
         } else {
             let (flag, url) = (keep_cutting.clone(), r.database_url.clone());
             Some(tokio::spawn(async move {
-                let mut cut = 0;
+                let mut cut = HashSet::new();
                 while flag.load(Ordering::Relaxed) {
-                    cut += cut_listeners(&url).await;
+                    cut.extend(cut_listeners(&url).await.into_iter().map(|(pid, _)| pid));
                     tokio::time::sleep(Duration::from_millis(10)).await;
                 }
                 cut
@@ -557,7 +573,9 @@ async fn a_replica_whose_listener_is_cut_serves_no_stale_rights() {
         }
         keep_cutting.store(false, Ordering::Relaxed);
         if let Some(cutter) = cutter {
-            assert!(cutter.await.unwrap() > 0, "the listeners were cut while the sign-out happened");
+            let cut = cutter.await.unwrap();
+            assert!(!cut.is_empty(), "the listeners were cut while the sign-out happened");
+            cut_pids.extend(cut);
         }
     }
 }
