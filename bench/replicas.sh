@@ -29,7 +29,7 @@ for tool in nginx wrk psql jq; do
     command -v "$tool" >/dev/null || { echo "$tool is not installed" >&2; exit 1; }
 done
 if [[ -z ${BIN:-} ]]; then
-    cargo build --release -p steward >&2
+    cargo build --release -p steward --bin steward >&2
     BIN=$PWD/target/release/steward
 fi
 
