@@ -16,6 +16,7 @@ pub mod accounts;
 pub mod binary;
 pub mod html;
 pub mod mail;
+pub mod media;
 pub mod oauth;
 pub mod replicas;
 pub mod seed;
