@@ -349,3 +349,17 @@ pub fn totp_code(secret_b32: &str, app: &TestApp, steps: i64) -> String {
     let t = app.clock.now().as_second() + steps * 30;
     totp.generate(u64::try_from(t).unwrap()).to_string()
 }
+
+/// The actions of the allowed audit events about `post_id`, in chain order.
+pub async fn audit_actions(app: &TestApp, post_id: &str) -> Vec<String> {
+    let target = format!("post:{post_id}");
+    app.state
+        .store
+        .audit_events_after(0, 10_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.target.as_deref() == Some(target.as_str()) && e.outcome == "allowed")
+        .map(|e| e.action)
+        .collect()
+}

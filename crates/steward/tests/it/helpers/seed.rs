@@ -18,30 +18,60 @@ pub(crate) async fn insert_due_post(
     media: &str,
     now: i64,
 ) -> String {
-    let id = uuid_v7();
-    let mut tx = store.begin().await.unwrap();
-    tx.insert_post(NewPost {
-        id: &steward_domain::ids::PostId::from(id.as_str()),
-        account_id: &steward_domain::ids::AccountId::from(account_id),
-        author_id: &steward_domain::ids::UserId::from(user_id),
-        title: None,
+    let post = ScheduledPost {
+        account_id,
+        author_id: user_id,
+        approver_id: user_id,
+        approver_is_owner: true,
         text,
         media,
-        idempotency: None,
+        at: now,
         now,
+    };
+    insert_scheduled_post(store, post).await
+}
+
+/// A post as a test needs it scheduled: approved by `approver_id`, who also scheduled it for `at`.
+pub(crate) struct ScheduledPost<'a> {
+    pub account_id: &'a str,
+    pub author_id: &'a str,
+    pub approver_id: &'a str,
+    pub approver_is_owner: bool,
+    pub text: &'a str,
+    pub media: &'a str,
+    /// When it is due (µs).
+    pub at: i64,
+    pub now: i64,
+}
+
+/// Writes `post` straight to the store, in one transaction (bypassing the posts API); returns
+/// its id.
+pub(crate) async fn insert_scheduled_post(store: &steward_store::Store, post: ScheduledPost<'_>) -> String {
+    let id = uuid_v7();
+    let post_id = PostId::new(id.clone());
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_post(NewPost {
+        id: &post_id,
+        account_id: &AccountId::from(post.account_id),
+        author_id: &UserId::from(post.author_id),
+        title: None,
+        text: post.text,
+        media: post.media,
+        idempotency: None,
+        now: post.now,
     })
     .await
     .unwrap();
-    tx.insert_post_approval(&PostId::new(id.to_string()), 1, &UserId::new(user_id.to_string()), true, now)
+    tx.insert_post_approval(&post_id, 1, &UserId::from(post.approver_id), post.approver_is_owner, post.now)
         .await
         .unwrap();
     let write = PostStateWrite {
         state: "scheduled",
-        schedule: ScheduleWrite::Set { at: now, by: user_id },
+        schedule: ScheduleWrite::Set { at: post.at, by: post.approver_id },
         hold_reason: None,
         clear_approvals: false,
     };
-    assert!(tx.apply_post_transition(&PostId::new(id.to_string()), "draft", 1, &write, now).await.unwrap());
+    assert!(tx.apply_post_transition(&post_id, "draft", 1, &write, post.now).await.unwrap());
     tx.commit().await.unwrap();
     id
 }
