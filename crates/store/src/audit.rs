@@ -4,6 +4,48 @@ use steward_domain::ids::UserId;
 
 use crate::{Backend, Micros, Result, Store, Tx, on_pool, on_tx};
 
+/// What the chain hashes of an event (a stored row, or one about to be appended as `seq`):
+/// both structs name these fields alike.
+macro_rules! event_fields {
+    ($seq:expr, $ev:expr) => {
+        EventFields {
+            seq: $seq,
+            id: &$ev.id,
+            at_us: $ev.at,
+            actor_id: $ev.actor_id.as_deref(),
+            actor_email: $ev.actor_email.as_deref(),
+            session_id: $ev.session_id.as_deref(),
+            ip: $ev.ip.as_deref(),
+            user_agent: $ev.user_agent.as_deref(),
+            action: &$ev.action,
+            target: $ev.target.as_deref(),
+            account_id: $ev.account_id.as_deref(),
+            outcome: &$ev.outcome,
+            detail: &$ev.detail,
+        }
+    };
+}
+
+/// Binds an event's own columns, `id` to `detail` in the order `audit_pending` and
+/// `audit_events` list them.
+macro_rules! bind_event {
+    ($query:expr, $ev:expr) => {
+        $query
+            .bind(&$ev.id)
+            .bind($ev.at)
+            .bind(&$ev.actor_id)
+            .bind(&$ev.actor_email)
+            .bind(&$ev.session_id)
+            .bind(&$ev.ip)
+            .bind(&$ev.user_agent)
+            .bind(&$ev.action)
+            .bind(&$ev.target)
+            .bind(&$ev.account_id)
+            .bind(&$ev.outcome)
+            .bind(&$ev.detail)
+    };
+}
+
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AuditEventRow {
     pub seq: i64,
@@ -47,21 +89,7 @@ impl AuditEventRow {
 
     #[must_use]
     pub fn fields(&self) -> EventFields<'_> {
-        EventFields {
-            seq: self.seq,
-            id: &self.id,
-            at_us: self.at,
-            actor_id: self.actor_id.as_deref(),
-            actor_email: self.actor_email.as_deref(),
-            session_id: self.session_id.as_deref(),
-            ip: self.ip.as_deref(),
-            user_agent: self.user_agent.as_deref(),
-            action: &self.action,
-            target: self.target.as_deref(),
-            account_id: self.account_id.as_deref(),
-            outcome: &self.outcome,
-            detail: &self.detail,
-        }
+        event_fields!(self.seq, self)
     }
 }
 
@@ -87,21 +115,7 @@ impl NewAuditEvent {
     /// What the chain hashes of this event as event `seq`.
     #[must_use]
     pub fn fields(&self, seq: i64) -> EventFields<'_> {
-        EventFields {
-            seq,
-            id: &self.id,
-            at_us: self.at,
-            actor_id: self.actor_id.as_deref(),
-            actor_email: self.actor_email.as_deref(),
-            session_id: self.session_id.as_deref(),
-            ip: self.ip.as_deref(),
-            user_agent: self.user_agent.as_deref(),
-            action: &self.action,
-            target: self.target.as_deref(),
-            account_id: self.account_id.as_deref(),
-            outcome: &self.outcome,
-            detail: &self.detail,
-        }
+        event_fields!(seq, self)
     }
 }
 
@@ -125,22 +139,7 @@ impl Tx {
             Backend::Postgres => {
                 let q = "INSERT INTO audit_pending (id, at, actor_id, actor_email, session_id, ip, user_agent, action, \
                          target, account_id, outcome, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
-                on_tx!(self, |c| sqlx::query(q)
-                    .bind(&ev.id)
-                    .bind(ev.at)
-                    .bind(&ev.actor_id)
-                    .bind(&ev.actor_email)
-                    .bind(&ev.session_id)
-                    .bind(&ev.ip)
-                    .bind(&ev.user_agent)
-                    .bind(&ev.action)
-                    .bind(&ev.target)
-                    .bind(&ev.account_id)
-                    .bind(&ev.outcome)
-                    .bind(&ev.detail)
-                    .execute(c)
-                    .await
-                    .map(|r| r.rows_affected()))?;
+                on_tx!(self, |c| bind_event!(sqlx::query(q), ev).execute(c).await.map(|r| r.rows_affected()))?;
                 self.pending_audit = true;
                 // Detection here, in parallel with other writers; raising (grouping into an
                 // alert) waits for the sealing round, which takes the findings in chain order.
@@ -216,22 +215,7 @@ impl Tx {
             on_tx!(self, |c| {
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
                 for (seq, ev, prev_hash, hash) in &rows {
-                    q = q
-                        .bind(*seq)
-                        .bind(&ev.id)
-                        .bind(ev.at)
-                        .bind(&ev.actor_id)
-                        .bind(&ev.actor_email)
-                        .bind(&ev.session_id)
-                        .bind(&ev.ip)
-                        .bind(&ev.user_agent)
-                        .bind(&ev.action)
-                        .bind(&ev.target)
-                        .bind(&ev.account_id)
-                        .bind(&ev.outcome)
-                        .bind(&ev.detail)
-                        .bind(prev_hash.as_slice())
-                        .bind(hash.as_slice());
+                    q = bind_event!(q.bind(*seq), ev).bind(prev_hash.as_slice()).bind(hash.as_slice());
                 }
                 q.execute(c).await.map(|r| r.rows_affected())
             })?;

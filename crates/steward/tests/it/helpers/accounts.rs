@@ -39,14 +39,18 @@ pub async fn bluesky_account(app: TestApp, double: &BlueskyDouble) -> Option<(Te
     drop(app);
     let app = TestApp::spawn_with(backend, |s| s.allow_private_networks = true).await?;
     let owner = app.user("alice@example.com").await;
-    let r = app
-        .post("/api/v1/accounts")
-        .auth(&owner)
-        .json(json!({"platform": "bluesky", "handle": "alice", "credentials": {
-            "identifier": "alice.bsky.test", "app_password": double.config().app_password, "service": double.base}}))
-        .send()
-        .await;
+    let r = add_bluesky_account(&app, &owner, double).await;
     assert_eq!(r.status, 201, "{}", r.text);
     let account = r.body["id"].as_str().unwrap().to_string();
     Some((app, owner, account))
+}
+
+/// `owner` adds alice's Bluesky account on `double` with her app password; the answer.
+pub async fn add_bluesky_account(app: &TestApp, owner: &Session, double: &BlueskyDouble) -> Resp {
+    app.post("/api/v1/accounts")
+        .auth(owner)
+        .json(json!({"platform": "bluesky", "handle": "alice", "credentials": {
+            "identifier": "alice.bsky.test", "app_password": double.config().app_password, "service": double.base}}))
+        .send()
+        .await
 }
