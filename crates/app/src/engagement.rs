@@ -215,6 +215,8 @@ async fn reply_draft(
             title: None,
             text,
             media: "[]",
+            content_warning: None,
+            planned_for: None,
             idempotency: None,
             now,
         })

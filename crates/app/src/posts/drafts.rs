@@ -36,6 +36,9 @@ pub const MAX_MEDIA_URL_LEN: usize = 2048;
 /// An image's alt text: at most this many characters (Mastodon's default limit is 1500).
 pub const MAX_ALT_CHARS: usize = 1000;
 pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
+/// Mastodon counts a status's content warning and its text together against this limit (its
+/// server's status length rule; 500 is the default of an instance).
+pub const MASTODON_STATUS_CHARS: usize = 500;
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ContentRequest {
@@ -43,6 +46,13 @@ pub struct ContentRequest {
     pub title: Option<String>,
     #[serde(default)]
     pub media: Vec<MediaItem>,
+    /// Mastodon only: the content warning the status is folded behind (Mastodon's
+    /// `spoiler_text`). Mastodon counts it with the text: both together at most 500 characters.
+    pub content_warning: Option<String>,
+    /// When the post is meant to go out (RFC 3339): a plan shown on the calendar, never a
+    /// schedule (nothing is published by it).
+    #[schema(format = DateTime)]
+    pub planned_for: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -53,6 +63,46 @@ pub struct EditRequest {
     #[schema(value_type = Option<String>)]
     pub title: Option<Option<String>>,
     pub media: Option<Vec<MediaItem>>,
+    /// Mastodon only; `null` or blank removes it. A change is a content edit (a new version).
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub content_warning: Option<Option<String>>,
+    /// RFC 3339; `null` clears it. Changing only the plan is not a content edit: the version,
+    /// state and approvals stay.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub planned_for: Option<Option<String>>,
+}
+
+/// A content warning as stored: trimmed, and none when blank (so a cleared field removes it).
+pub(crate) fn tidy_warning(warning: Option<&str>) -> Option<String> {
+    warning.map(|w| w.replace("\r\n", "\n").trim().to_string()).filter(|w| !w.is_empty())
+}
+
+/// A content warning is Mastodon's alone, and Mastodon counts it with the text.
+fn validate_warning(account: &AccountRow, warning: Option<&str>, text: &str, errors: &mut Vec<FieldError>) {
+    let Some(warning) = warning else { return };
+    if account.platform != platform::Platform::Mastodon {
+        let name = platform::platform(account.platform.as_str()).map_or("this platform", |p| p.name);
+        errors.push(FieldError::new("content_warning", format!("is for Mastodon accounts only, not {name}")));
+    } else if warning.chars().any(|c| c.is_control()) {
+        errors.push(FieldError::new("content_warning", "must be one line, without control characters"));
+    } else if platform::text_chars(warning) + platform::text_chars(text) > MASTODON_STATUS_CHARS {
+        errors.push(FieldError::new(
+            "content_warning",
+            format!(
+                "and the text together must be at most {MASTODON_STATUS_CHARS} characters on Mastodon (this is {})",
+                platform::text_chars(warning) + platform::text_chars(text)
+            ),
+        ));
+    }
+}
+
+/// A planned time: any RFC 3339 instant (a plan in the past stays as written: it never acts).
+pub(crate) fn planned_instant(raw: &str) -> AppResult<i64> {
+    raw.parse::<jiff::Timestamp>()
+        .map(jiff::Timestamp::as_microsecond)
+        .map_err(|_| AppError::validation("planned_for", "must be an RFC 3339 time such as 2027-01-31T17:00:00Z"))
 }
 
 /// The version of the post an edit was made from, as the version tags ([`etag`]) the editor
@@ -183,9 +233,11 @@ pub(crate) fn validate_content(
     text: &str,
     title: Option<&str>,
     media: &[MediaItem],
+    warning: Option<&str>,
 ) -> AppResult<()> {
     let mut errors = Vec::new();
     validate_text(text, account, &mut errors);
+    validate_warning(account, warning, text, &mut errors);
     validate_title(title, &mut errors);
     validate_media(media, &mut errors);
     validate_not_empty(text, media, &mut errors);
@@ -204,6 +256,16 @@ fn validate_given(account: &AccountRow, input: &EditRequest) -> AppResult<()> {
     }
     if let Some(media) = &input.media {
         validate_media(media, &mut errors);
+    }
+    if let Some(warning) = input.content_warning.as_ref().and_then(|w| tidy_warning(w.as_deref()))
+        && account.platform != platform::Platform::Mastodon
+    {
+        validate_warning(account, Some(&warning), "", &mut errors);
+    }
+    if let Some(Some(raw)) = &input.planned_for
+        && let Err(AppError::Validation(e)) = planned_instant(raw)
+    {
+        errors.extend(e);
     }
     if errors.is_empty() { Ok(()) } else { Err(AppError::Validation(errors)) }
 }
@@ -231,14 +293,26 @@ pub async fn create_post(
     mut input: ContentRequest,
 ) -> AppResult<PostView> {
     input.media = tidy_media(input.media);
+    input.content_warning = tidy_warning(input.content_warning.as_deref());
     ctx.slot.set_action(Action::PostCreate, Some(format!("account:{account_id}")));
     let access = authorize(s, ctx, who, account_id, Need::Capability(Capability::DraftsCreate)).await?;
     let key = idempotency.map(idempotency_key).transpose()?;
-    validate_content(&access.account, &input.text, input.title.as_deref(), &input.media)?;
+    validate_content(
+        &access.account,
+        &input.text,
+        input.title.as_deref(),
+        &input.media,
+        input.content_warning.as_deref(),
+    )?;
+    let planned_for = input.planned_for.as_deref().map(planned_instant).transpose()?;
     check_media_belongs(s, account_id, &input.media).await?;
     let media = serde_json::to_string(&input.media).map_err(AppError::internal)?;
-    let request_hash =
-        sha256(json!({"text": input.text, "title": input.title, "media": input.media}).to_string().as_bytes());
+    let request_hash = sha256(
+        json!({"text": input.text, "title": input.title, "media": input.media,
+               "content_warning": input.content_warning, "planned_for": planned_for})
+        .to_string()
+        .as_bytes(),
+    );
     let now = s.clock.now_us();
     let post_id = PostId::new(uuid::Uuid::now_v7().to_string());
 
@@ -257,6 +331,8 @@ pub async fn create_post(
             title: input.title.as_deref(),
             text: &input.text,
             media: &media,
+            content_warning: input.content_warning.as_deref(),
+            planned_for,
             idempotency: key.as_deref().map(|k| (k, request_hash.as_slice())),
             now,
         })
@@ -280,6 +356,8 @@ pub async fn create_post(
         "version": 1,
         "text_chars": input.text.chars().count(),
         "media": input.media.len(),
+        "content_warning": input.content_warning.is_some(),
+        "planned_for": planned_for.map(crate::clock::rfc3339),
     }));
     record(s, ctx, &who.actor(), &mut tx, audit).await?;
     tx.commit().await?;
@@ -303,6 +381,8 @@ pub async fn create_post(
         reply_to: None,
         created_at: now,
         updated_at: now,
+        content_warning: input.content_warning,
+        planned_for,
     };
     Ok(post_view(post, &access.account, &[], now))
 }
@@ -506,7 +586,15 @@ pub async fn edit_post(
         Some(t) => t,
     };
     let media = input.media.map_or_else(|| old_media.clone(), tidy_media);
-    validate_content(&access.account, &text, title.as_deref(), &media)?;
+    let warning = match &input.content_warning {
+        None => post.content_warning.clone(),
+        Some(w) => tidy_warning(w.as_deref()),
+    };
+    let planned_for = match &input.planned_for {
+        None => post.planned_for,
+        Some(raw) => raw.as_deref().map(planned_instant).transpose()?,
+    };
+    validate_content(&access.account, &text, title.as_deref(), &media, warning.as_deref())?;
     check_media_belongs(s, &access.account.id, &media).await?;
     let mut changed = Vec::new();
     if text != post.text {
@@ -518,26 +606,43 @@ pub async fn edit_post(
     if media != old_media {
         changed.push("media");
     }
-    if changed.is_empty() {
+    if warning != post.content_warning {
+        changed.push("content_warning");
+    }
+    let replanned = planned_for != post.planned_for;
+    if changed.is_empty() && !replanned {
         // Nothing to store: not an edit, so nothing goes back to draft.
         drop(tx);
         return Ok(post_view(post, &access.account, &approvals, now));
     }
-    let media_json = serde_json::to_string(&media).map_err(AppError::internal)?;
-    let content = PostContent { title: title.as_deref(), text: &text, media: &media_json };
-    let Some(version) =
-        tx.update_post_content(post_id, post.version, post.state.as_str(), &content, &who.user_id, now).await?
-    else {
-        return Err(AppError::PreconditionFailed);
+    let (version, to_state, cleared) = if changed.is_empty() {
+        (post.version, post.state.as_str(), 0)
+    } else {
+        let media_json = serde_json::to_string(&media).map_err(AppError::internal)?;
+        let content =
+            PostContent { title: title.as_deref(), text: &text, media: &media_json, content_warning: warning.as_deref() };
+        let Some(version) =
+            tx.update_post_content(post_id, post.version, post.state.as_str(), &content, &who.user_id, now).await?
+        else {
+            return Err(AppError::PreconditionFailed);
+        };
+        (version, PostState::Draft.as_str(), approvals.len())
     };
+    if replanned {
+        changed.push("planned_for");
+        if !tx.set_post_planned_for(post_id, version, to_state, planned_for, now).await? {
+            return Err(AppError::PreconditionFailed);
+        }
+    }
     let audit = Audit::on_account(&post.account_id, Action::PostEdit).target(target(post_id)).detail(json!({
         "post_id": post_id,
         "from_version": post.version,
         "to_version": version,
         "changed": changed,
         "from_state": post.state,
-        "to_state": "draft",
-        "approvals_cleared": approvals.len(),
+        "to_state": to_state,
+        "approvals_cleared": cleared,
+        "planned_for": planned_for.map(crate::clock::rfc3339),
     }));
     record(s, ctx, &who.actor(), &mut tx, audit).await?;
     tx.commit().await?;
