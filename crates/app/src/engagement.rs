@@ -215,8 +215,6 @@ async fn reply_draft(
             title: None,
             text,
             media: "[]",
-            content_warning: None,
-            planned_for: None,
             idempotency: None,
             now,
         })

@@ -158,11 +158,17 @@ pub struct NewPost<'a> {
     pub title: Option<&'a str>,
     pub text: &'a str,
     pub media: &'a str,
-    pub content_warning: Option<&'a str>,
-    pub planned_for: Option<Micros>,
     /// The create request's `Idempotency-Key` and a hash of its body.
     pub idempotency: Option<(&'a str, &'a [u8])>,
     pub now: Micros,
+}
+
+/// What a new post may carry besides its content: Mastodon's content warning (kept with
+/// version 1) and a planned time.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PostExtras<'a> {
+    pub content_warning: Option<&'a str>,
+    pub planned_for: Option<Micros>,
 }
 
 /// New content for a post.
@@ -420,7 +426,12 @@ impl Store {
 
     /// The account's posts not yet scheduled (drafts, in review, approved; not held) whose
     /// planned time is within `[from, to)`: where the planning calendar shows them.
-    pub async fn planned_posts(&self, account_id: &AccountId, from: Micros, to: Micros) -> Result<Vec<CalendarPostRow>> {
+    pub async fn planned_posts(
+        &self,
+        account_id: &AccountId,
+        from: Micros,
+        to: Micros,
+    ) -> Result<Vec<CalendarPostRow>> {
         let q = sql(&[
             "SELECT ",
             CALENDAR_COLUMNS,
@@ -577,6 +588,11 @@ impl Tx {
 
     /// Creates a draft at version 1, and stores version 1.
     pub async fn insert_post(&mut self, p: NewPost<'_>) -> Result<()> {
+        self.insert_post_with(p, PostExtras::default()).await
+    }
+
+    /// [`Tx::insert_post`], with a content warning or a planned time.
+    pub async fn insert_post_with(&mut self, p: NewPost<'_>, extras: PostExtras<'_>) -> Result<()> {
         let q = "INSERT INTO posts (id, account_id, author_id, state, version, title, text, media, idempotency_key, \
                  request_hash, created_at, updated_at, content_warning, planned_for) \
                  VALUES ($1, $2, $3, 'draft', 1, $4, $5, $6, $7, $8, $9, $9, $10, $11)";
@@ -594,12 +610,13 @@ impl Tx {
             .bind(key)
             .bind(hash)
             .bind(p.now)
-            .bind(p.content_warning)
-            .bind(p.planned_for)
+            .bind(extras.content_warning)
+            .bind(extras.planned_for)
             .execute(c)
             .await
             .map(|r| r.rows_affected()))?;
-        let content = PostContent { title: p.title, text: p.text, media: p.media, content_warning: p.content_warning };
+        let content =
+            PostContent { title: p.title, text: p.text, media: p.media, content_warning: extras.content_warning };
         self.insert_post_version(p.id, 1, &content, p.author_id, p.now).await
     }
 

@@ -17,7 +17,7 @@ use steward_domain::audit::Action;
 use steward_domain::capability::Capability;
 use steward_domain::ids::{AccountId, PostId};
 use steward_domain::post::PostState;
-use steward_store::{NewPost, PostRow, StoreError};
+use steward_store::{NewPost, PostExtras, PostRow, StoreError};
 use utoipa::ToSchema;
 
 use crate::actor::{Ctx, Principal};
@@ -59,6 +59,7 @@ pub struct CopyRequest {
     pub title: Option<String>,
     pub media: Option<Vec<MediaItem>>,
     /// Mastodon copies only: the status's content warning (`spoiler_text`).
+    #[schema(max_length = 500)]
     pub content_warning: Option<String>,
 }
 
@@ -155,18 +156,19 @@ pub async fn compose_many(
         let media = serde_json::to_string(&c.media).map_err(AppError::internal)?;
         let account_id = &c.access.account.id;
         let inserted = tx
-            .insert_post(NewPost {
-                id: &post_id,
-                account_id,
-                author_id: &who.user_id,
-                title: c.title.as_deref(),
-                text: &c.text,
-                media: &media,
-                content_warning: c.content_warning.as_deref(),
-                planned_for,
-                idempotency: key.as_deref().map(|k| (k, request_hash.as_slice())),
-                now,
-            })
+            .insert_post_with(
+                NewPost {
+                    id: &post_id,
+                    account_id,
+                    author_id: &who.user_id,
+                    title: c.title.as_deref(),
+                    text: &c.text,
+                    media: &media,
+                    idempotency: key.as_deref().map(|k| (k, request_hash.as_slice())),
+                    now,
+                },
+                PostExtras { content_warning: c.content_warning.as_deref(), planned_for },
+            )
             .await;
         match inserted {
             Ok(()) => {}

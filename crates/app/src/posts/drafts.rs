@@ -14,7 +14,7 @@ use steward_domain::capability::Capability;
 use steward_domain::ids::{AccountId, PostId};
 use steward_domain::platform;
 use steward_domain::post::{PostAction, PostSnapshot, PostState, transition};
-use steward_store::{AccountRow, NewPost, PostContent, PostListQuery, PostRow, StoreError};
+use steward_store::{AccountRow, NewPost, PostContent, PostExtras, PostListQuery, PostRow, StoreError};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::actor::{Ctx, Principal};
@@ -48,6 +48,7 @@ pub struct ContentRequest {
     pub media: Vec<MediaItem>,
     /// Mastodon only: the content warning the status is folded behind (Mastodon's
     /// `spoiler_text`). Mastodon counts it with the text: both together at most 500 characters.
+    #[schema(max_length = 500)]
     pub content_warning: Option<String>,
     /// When the post is meant to go out (RFC 3339): a plan shown on the calendar, never a
     /// schedule (nothing is published by it).
@@ -65,7 +66,7 @@ pub struct EditRequest {
     pub media: Option<Vec<MediaItem>>,
     /// Mastodon only; `null` or blank removes it. A change is a content edit (a new version).
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 500)]
     pub content_warning: Option<Option<String>>,
     /// RFC 3339; `null` clears it. Changing only the plan is not a content edit: the version,
     /// state and approvals stay.
@@ -324,18 +325,19 @@ pub async fn create_post(
         return replay(s, &access, existing, &hash, &request_hash);
     }
     let inserted = tx
-        .insert_post(NewPost {
-            id: &post_id,
-            account_id,
-            author_id: &who.user_id,
-            title: input.title.as_deref(),
-            text: &input.text,
-            media: &media,
-            content_warning: input.content_warning.as_deref(),
-            planned_for,
-            idempotency: key.as_deref().map(|k| (k, request_hash.as_slice())),
-            now,
-        })
+        .insert_post_with(
+            NewPost {
+                id: &post_id,
+                account_id,
+                author_id: &who.user_id,
+                title: input.title.as_deref(),
+                text: &input.text,
+                media: &media,
+                idempotency: key.as_deref().map(|k| (k, request_hash.as_slice())),
+                now,
+            },
+            PostExtras { content_warning: input.content_warning.as_deref(), planned_for },
+        )
         .await;
     match inserted {
         Ok(()) => {}
@@ -619,8 +621,12 @@ pub async fn edit_post(
         (post.version, post.state.as_str(), 0)
     } else {
         let media_json = serde_json::to_string(&media).map_err(AppError::internal)?;
-        let content =
-            PostContent { title: title.as_deref(), text: &text, media: &media_json, content_warning: warning.as_deref() };
+        let content = PostContent {
+            title: title.as_deref(),
+            text: &text,
+            media: &media_json,
+            content_warning: warning.as_deref(),
+        };
         let Some(version) =
             tx.update_post_content(post_id, post.version, post.state.as_str(), &content, &who.user_id, now).await?
         else {

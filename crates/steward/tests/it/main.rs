@@ -33,6 +33,7 @@ mod moderation;
 mod notifications;
 mod passwords;
 mod plain_words;
+mod post_extras;
 mod posts;
 mod process;
 mod publishing;

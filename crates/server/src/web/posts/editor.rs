@@ -385,7 +385,10 @@ pub(super) async fn editor_view(
         .value("title", post.title.clone().unwrap_or_default())
         .value("text", post.text.clone())
         .value("content_warning", post.content_warning.clone().unwrap_or_default())
-        .value("planned_for", view.planned_for.as_deref().map(|p| rfc3339_to_local_input(p, &zone)).unwrap_or_default());
+        .value(
+            "planned_for",
+            view.planned_for.as_deref().map(|p| rfc3339_to_local_input(p, &zone)).unwrap_or_default(),
+        );
     // Scheduling starts from the planned time, when there is one.
     let mut schedule = Form::new("schedule", &viewer.csrf);
     if let (None, Some(p)) = (&view.scheduled_at, &view.planned_for) {

@@ -243,11 +243,7 @@ pub(super) async fn planner_view(state: &AppState, viewer: &Viewer, q: &PlannerQ
         })
         .collect();
 
-    let mut timed: Vec<_> = plan
-        .timed
-        .iter()
-        .filter_map(|t| Some((t.at()?, t)))
-        .collect();
+    let mut timed: Vec<_> = plan.timed.iter().filter_map(|t| Some((t.at()?, t))).collect();
     timed.sort_by(|x, y| x.0.cmp(&y.0).then_with(|| x.1.post.id.cmp(&y.1.post.id)));
     // Each hour's posts, in time order.
     let mut per_cell: Vec<Vec<(jiff::Zoned, &TimedPost)>> = vec![Vec::new(); 24 * 7];
@@ -297,7 +293,8 @@ pub(super) async fn planner_view(state: &AppState, viewer: &Viewer, q: &PlannerQ
                 }
             };
             // A planned post once approved is scheduled from where it is planned.
-            let movable = (t.post.state.as_str() == "scheduled" || (t.planned() && t.post.state.as_str() == "approved"))
+            let movable = (t.post.state.as_str() == "scheduled"
+                || (t.planned() && t.post.state.as_str() == "approved"))
                 && may_schedule(&t.account_id);
             cell.entries.push(Entry {
                 pid: t.post.id.to_string(),

@@ -93,7 +93,11 @@ pub fn platform_preview(
         fold_chars: LINKEDIN_FOLD_CHARS,
         fold_lines: LINKEDIN_FOLD_LINES,
         max_graphemes: BLUESKY_MAX_GRAPHEMES,
-        warning: if platform == "mastodon" { content_warning(warning).unwrap_or_default().to_string() } else { String::new() },
+        warning: if platform == "mastodon" {
+            content_warning(warning).unwrap_or_default().to_string()
+        } else {
+            String::new()
+        },
     }
 }
 
@@ -107,8 +111,15 @@ mod tests {
         let p = platform_preview("linkedin", "Olivia", "olivia", Some("Sale"), &long, Some("CW"), Vec::new());
         assert!(p.more);
         assert_eq!(p.shown, linkedin_fold(&format!("Sale\n\n{long}")).shown);
-        let p =
-            platform_preview("bluesky", "Olivia", "olivia", None, &format!("{long}https://example.com/x"), None, Vec::new());
+        let p = platform_preview(
+            "bluesky",
+            "Olivia",
+            "olivia",
+            None,
+            &format!("{long}https://example.com/x"),
+            None,
+            Vec::new(),
+        );
         assert_eq!(p.graphemes, 300 + "https://example.com/x".len());
         assert_eq!(p.overflow, "https://example.com/x");
         assert_eq!(p.over_by(), 21);
