@@ -49,6 +49,7 @@ mod vault;
 mod web;
 mod web_activity;
 mod web_calendar;
+mod web_cw;
 mod web_editor;
 mod web_inbox;
 mod web_notifications;

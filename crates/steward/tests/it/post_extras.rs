@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use steward_doubles::mastodon::{Config as MastodonConfig, MastodonDouble};
 use steward_domain::ids::PostId;
+use steward_doubles::mastodon::{Config as MastodonConfig, MastodonDouble};
 
 use crate::helpers::seed::seal_mastodon_account;
 use crate::helpers::{Resp, Session, TestApp, both_backends};

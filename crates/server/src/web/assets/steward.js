@@ -61,7 +61,7 @@
     return null;
   }
   var field = $("edit-text"), title = $("edit-title"), pv = $("preview"), list = $("attached"), say = $("upload-status");
-  var cw = $("edit-content_warning"), cwBox = $("preview-cw"), cwWas = cwBox ? !cwBox.open : false;
+  var cw = $("edit-content-warning"), cwBox = $("preview-cw"), cwWas = cwBox ? !cwBox.open : false;
   function data(n) { return parseInt(pv.getAttribute("data-" + n), 10); }
   function preview() {
     if (!pv || !field) return;
