@@ -53,5 +53,6 @@ mod web_cw;
 mod web_editor;
 mod web_inbox;
 mod web_notifications;
+mod web_planning;
 mod web_platforms;
 mod web_webnav;
