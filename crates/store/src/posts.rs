@@ -280,6 +280,11 @@ const POST_COLUMNS: &str = "p.id, p.account_id, p.author_id, p.state, p.version,
 pub const CALENDAR_TEXT_CHARS: usize = 61;
 const CALENDAR_COLUMNS: &str =
     "p.id, p.state, p.title, substr(p.text, 1, 61) AS text, p.scheduled_at, p.hold_reason, p.updated_at, p.planned_for";
+/// Posts not yet scheduled, by planned time (`posts_account_planned`), without held ones
+/// (the calendar shows those where they were held) and reply drafts.
+const PLANNED_WHERE: &str = " FROM posts p WHERE p.account_id = $1 AND p.planned_for >= $2 AND p.planned_for < $3 \
+     AND p.state IN ('draft', 'in_review', 'approved') AND p.scheduled_at IS NULL AND p.hold_reason IS NULL \
+     AND p.reply_to IS NULL";
 /// Approvals with their approver's membership now (`a` approvals, `p` their posts); the
 /// caller adds the WHERE clause.
 macro_rules! approvals_select {
@@ -416,6 +421,17 @@ impl Store {
             " FROM posts p WHERE p.account_id = $1 AND p.state IN ('approved', 'in_review') AND p.scheduled_at IS NULL \
              AND p.hold_reason IS NOT NULL AND p.updated_at >= $2 AND p.updated_at < $3",
         ]);
+        self.calendar_rows(q, account_id, from, to).await
+    }
+
+    /// Calendar rows of `q`, which takes the account (`$1`) and a range (`$2`, `$3`).
+    async fn calendar_rows(
+        &self,
+        q: sqlx::AssertSqlSafe<String>,
+        account_id: &AccountId,
+        from: Micros,
+        to: Micros,
+    ) -> Result<Vec<CalendarPostRow>> {
         Ok(on_pool!(self, |c| sqlx::query_as::<_, CalendarPostRow>(q)
             .bind(account_id.as_str())
             .bind(from)
@@ -426,25 +442,9 @@ impl Store {
 
     /// The account's posts not yet scheduled (drafts, in review, approved; not held) whose
     /// planned time is within `[from, to)`: where the planning calendar shows them.
-    pub async fn planned_posts(
-        &self,
-        account_id: &AccountId,
-        from: Micros,
-        to: Micros,
-    ) -> Result<Vec<CalendarPostRow>> {
-        let q = sql(&[
-            "SELECT ",
-            CALENDAR_COLUMNS,
-            " FROM posts p WHERE p.account_id = $1 AND p.planned_for >= $2 AND p.planned_for < $3 \
-             AND p.state IN ('draft', 'in_review', 'approved') AND p.scheduled_at IS NULL AND p.hold_reason IS NULL \
-             AND p.reply_to IS NULL",
-        ]);
-        Ok(on_pool!(self, |c| sqlx::query_as::<_, CalendarPostRow>(q)
-            .bind(account_id.as_str())
-            .bind(from)
-            .bind(to)
-            .fetch_all(c)
-            .await)?)
+    pub async fn planned_posts(&self, account: &AccountId, from: Micros, to: Micros) -> Result<Vec<CalendarPostRow>> {
+        let q = sql(&["SELECT ", CALENDAR_COLUMNS, PLANNED_WHERE]);
+        self.calendar_rows(q, account, from, to).await
     }
 
     /// The account's drafts whose current version got a request for changes (the review

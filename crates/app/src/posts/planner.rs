@@ -98,20 +98,9 @@ pub async fn planner(
         let shown = only.is_empty() || only.contains(&account.id);
         if shown {
             let id = &access.account.id;
-            timed.extend(
-                s.store
-                    .calendar_posts(id, from, to)
-                    .await?
-                    .into_iter()
-                    .map(|post| TimedPost { account_id: id.clone(), post }),
-            );
-            timed.extend(
-                s.store
-                    .planned_posts(id, from, to)
-                    .await?
-                    .into_iter()
-                    .map(|post| TimedPost { account_id: id.clone(), post }),
-            );
+            let mut rows = s.store.calendar_posts(id, from, to).await?;
+            rows.extend(s.store.planned_posts(id, from, to).await?);
+            timed.extend(rows.into_iter().map(|post| TimedPost { account_id: id.clone(), post }));
             for state in [PostState::Draft, PostState::InReview, PostState::Approved] {
                 let rows = s
                     .store
