@@ -230,6 +230,13 @@ both_backends! {
             ("at", &format!("{thu}T09:30"))]).await;
         assert_eq!(status, 409);
         check("the calendar (too close)", &html, "less than 60 minutes away");
+        // Accepted, the author is told when in words.
+        let (_, post_page) = page(&app, &ada, &format!("/posts/{second}")).await;
+        let (status, _, _) = post_form(&app, &ada.cookie(), &format!("/posts/{second}/schedule"),
+            &[("csrf_token", &csrf_in(&post_page)), ("at", &format!("{thu}T12:00"))]).await;
+        assert_eq!(status, 303);
+        let (_, html) = page(&app, &owner, "/notifications").await;
+        check("the author's notifications", &html, "(Europe/Paris time)");
         failures.sort();
         assert!(failures.is_empty(), "internal words in refusals:\n{}", failures.join("\n"));
     }
