@@ -112,7 +112,9 @@ pub struct PublishingSettings {
 impl Default for PublishingSettings {
     fn default() -> Self {
         Self {
-            lease: Duration::from_secs(60),
+            // Short enough that a post in flight on a replica that crashed still goes out within
+            // a minute of its due time; the heartbeat renews it every third while a call runs.
+            lease: Duration::from_secs(20),
             recheck: Duration::from_secs(30),
             max_attempts: 8,
             backoff_base: Duration::from_secs(30),
