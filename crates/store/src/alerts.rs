@@ -81,7 +81,8 @@ pub enum Raised {
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AlertPreferencesRow {
-    pub user_id: String,
+    #[sqlx(try_from = "crate::decode::Text")]
+    pub user_id: UserId,
     pub email: bool,
     pub webhook_url: Option<String>,
     pub webhook_secret_sealed: Option<Vec<u8>>,
@@ -94,7 +95,8 @@ pub struct AlertPreferencesRow {
 pub struct DeliveryRow {
     pub id: String,
     pub alert_id: String,
-    pub user_id: String,
+    #[sqlx(try_from = "crate::decode::Text")]
+    pub user_id: UserId,
     pub channel: String,
     pub attempts: i64,
     pub next_attempt_at: Micros,
@@ -107,7 +109,8 @@ pub struct DeliveryRow {
 pub struct DeliveryStatusRow {
     pub id: String,
     pub alert_id: String,
-    pub user_id: String,
+    #[sqlx(try_from = "crate::decode::Text")]
+    pub user_id: UserId,
     pub channel: String,
     pub attempts: i64,
     pub next_attempt_at: Micros,
@@ -584,7 +587,7 @@ impl Tx {
                  VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (user_id) DO UPDATE SET email = $2, webhook_url = $3, \
                  webhook_secret_sealed = $4, kinds = $5, updated_at = $6";
         on_tx!(self, |c| sqlx::query(q)
-            .bind(&p.user_id)
+            .bind(p.user_id.as_str())
             .bind(p.email)
             .bind(&p.webhook_url)
             .bind(p.webhook_secret_sealed.as_deref())
@@ -639,7 +642,8 @@ impl Tx {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AlertAckRow {
     pub alert_id: String,
-    pub user_id: String,
+    #[sqlx(try_from = "crate::decode::Text")]
+    pub user_id: UserId,
     pub email: String,
     pub acknowledged_at: Micros,
 }
