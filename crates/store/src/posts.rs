@@ -168,7 +168,7 @@ pub struct PostContent<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScheduleWrite<'a> {
     Keep,
-    Set { at: Micros, by: &'a str },
+    Set { at: Micros, by: &'a UserId },
     Clear,
 }
 
@@ -666,7 +666,7 @@ impl Tx {
                     .bind(write.state)
                     .bind(write.hold_reason)
                     .bind(at)
-                    .bind(by)
+                    .bind(by.as_str())
                     .bind(now)
                     .execute(c)
                     .await

@@ -413,12 +413,12 @@ impl Store {
 
     /// Extends `worker`'s leases on these running jobs (a heartbeat while calls are slow);
     /// how many it still held.
-    pub async fn renew_publish_leases(&self, post_ids: &[String], worker: &str, until: Micros) -> Result<u64> {
+    pub async fn renew_publish_leases(&self, post_ids: &[PostId], worker: &str, until: Micros) -> Result<u64> {
         let mut renewed = 0;
         let q = "UPDATE publish_jobs SET lease_expires_at = $3 WHERE post_id = $1 AND lease_owner = $2 AND state = 'running'";
         for id in post_ids {
             renewed += on_pool!(self, |c| sqlx::query(q)
-                .bind(id)
+                .bind(id.as_str())
                 .bind(worker)
                 .bind(until)
                 .execute(c)

@@ -66,7 +66,7 @@ pub async fn scheduled_post(
     .unwrap();
     let write = PostStateWrite {
         state: "scheduled",
-        schedule: ScheduleWrite::Set { at, by: approver_id },
+        schedule: ScheduleWrite::Set { at, by: &UserId::from(approver_id) },
         hold_reason: None,
         clear_approvals: false,
     };
@@ -427,7 +427,7 @@ mod restart_with_a_post_in_flight {
             .unwrap();
         let schedule = PostStateWrite {
             state: "scheduled",
-            schedule: ScheduleWrite::Set { at: now, by: owner },
+            schedule: ScheduleWrite::Set { at: now, by: &UserId::from(owner) },
             hold_reason: None,
             clear_approvals: false,
         };

@@ -365,7 +365,7 @@ both_backends! {
             .unwrap();
         let post_id = PostId::new(id.clone());
         tx.insert_post_approval(&post_id, 1, &UserId::new(owner.user_id.clone()), true, now).await.unwrap();
-        let write = PostStateWrite { state: "scheduled", schedule: ScheduleWrite::Set { at: now, by: &owner.user_id }, hold_reason: None, clear_approvals: false };
+        let write = PostStateWrite { state: "scheduled", schedule: ScheduleWrite::Set { at: now, by: &owner.user_id.as_str().into() }, hold_reason: None, clear_approvals: false };
         assert!(tx.apply_post_transition(&post_id, "draft", 1, &write, now).await.unwrap());
         tx.commit().await.unwrap();
         let mut state = String::new();

@@ -35,7 +35,7 @@ pub(crate) async fn insert_due_post(
         .unwrap();
     let write = PostStateWrite {
         state: "scheduled",
-        schedule: ScheduleWrite::Set { at: now, by: user_id },
+        schedule: ScheduleWrite::Set { at: now, by: &UserId::from(user_id) },
         hold_reason: None,
         clear_approvals: false,
     };
