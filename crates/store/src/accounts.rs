@@ -600,7 +600,7 @@ impl Tx {
         account_id: &AccountId,
         keep: &UserId,
         now: Micros,
-    ) -> Result<Vec<String>> {
+    ) -> Result<Vec<UserId>> {
         let q = "UPDATE memberships SET status = 'suspended', updated_at = $3 WHERE account_id = $1 \
                  AND user_id <> $2 AND role <> 'owner' AND status = 'active' RETURNING user_id";
         let mut ids: Vec<String> = on_tx!(self, |c| sqlx::query_scalar(q)
@@ -610,7 +610,7 @@ impl Tx {
             .fetch_all(c)
             .await)?;
         ids.sort();
-        Ok(ids)
+        Ok(ids.into_iter().map(UserId::from).collect())
     }
 
     /// How many memberships of the account are suspended (after a lockdown: not yet reinstated).
@@ -640,7 +640,7 @@ impl Tx {
         account_id: &AccountId,
         owner_id: &UserId,
         now: Micros,
-    ) -> Result<Vec<String>> {
+    ) -> Result<Vec<PostId>> {
         let q = "UPDATE posts SET state = 'cancelled', updated_at = $3 WHERE account_id = $1 \
                  AND state IN ('approved', 'scheduled') AND NOT EXISTS (SELECT 1 FROM post_approvals a \
                  WHERE a.post_id = posts.id AND a.version = posts.version AND a.approver_id = $2) RETURNING id";
@@ -651,7 +651,7 @@ impl Tx {
             .fetch_all(c)
             .await)?;
         ids.sort();
-        Ok(ids)
+        Ok(ids.into_iter().map(PostId::from).collect())
     }
 
     /// Sets the account's alert thresholds (validated JSON).
@@ -763,7 +763,7 @@ impl Tx {
         account_id: &AccountId,
         user_id: &UserId,
         now: Micros,
-    ) -> Result<Vec<String>> {
+    ) -> Result<Vec<PostId>> {
         let q = "UPDATE posts SET state = 'cancelled', scheduled_at = NULL, updated_at = $3 WHERE account_id = $1 \
                  AND (author_id = $2 OR scheduled_by = $2) \
                  AND state IN ('draft', 'in_review', 'approved', 'scheduled') RETURNING id";
@@ -774,17 +774,21 @@ impl Tx {
             .fetch_all(c)
             .await)?;
         ids.sort();
-        Ok(ids)
+        Ok(ids.into_iter().map(PostId::from).collect())
     }
 
     /// Withdraws every invitation of the account still pending at `now`; their ids.
-    pub async fn withdraw_pending_invitations(&mut self, account_id: &AccountId, now: Micros) -> Result<Vec<String>> {
+    pub async fn withdraw_pending_invitations(
+        &mut self,
+        account_id: &AccountId,
+        now: Micros,
+    ) -> Result<Vec<InvitationId>> {
         let q = "UPDATE invitations SET withdrawn_at = $2 WHERE account_id = $1 AND accepted_at IS NULL \
                  AND withdrawn_at IS NULL AND expires_at > $2 RETURNING id";
         let mut ids: Vec<String> =
             on_tx!(self, |c| sqlx::query_scalar(q).bind(account_id.as_str()).bind(now).fetch_all(c).await)?;
         ids.sort();
-        Ok(ids)
+        Ok(ids.into_iter().map(InvitationId::from).collect())
     }
 
     pub async fn withdraw_invitation(

@@ -247,7 +247,7 @@ pub struct HeldPostRow {
 #[derive(Debug, Clone, Default)]
 pub struct PostListQuery<'a> {
     pub state: Option<&'a str>,
-    pub author_id: Option<&'a str>,
+    pub author_id: Option<&'a UserId>,
     /// Only posts strictly older than this `(created_at, id)` (the previous page's last).
     pub before: Option<(Micros, &'a str)>,
     pub limit: i64,
@@ -354,7 +354,7 @@ impl Store {
         Ok(on_pool!(self, |c| sqlx::query_as::<_, PostRow>(q)
             .bind(account_id.as_str())
             .bind(query.state)
-            .bind(query.author_id)
+            .bind(query.author_id.map(UserId::as_str))
             .bind(before_at)
             .bind(before_id)
             .bind(query.limit)
