@@ -20,11 +20,6 @@ RUNS=${RUNS:-3}
 THREADS=${THREADS:-2}
 CONNECTIONS=${CONNECTIONS:-32}
 DURATION=${DURATION:-10s}
-SKIP_PG=${SKIP_PG:-0}
-PG_HOST=${PG_HOST:-127.0.0.1}
-PG_PORT=${PG_PORT:-5432}
-PG_USER=${PG_USER:-postgres}
-PG_ADMIN_DB=${PG_ADMIN_DB:-test}
 
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install -y wrk)" >&2; exit 1; }
 
@@ -35,93 +30,39 @@ if [[ -z ${BIN:-} || -z ${BARE:-} ]]; then
 fi
 
 WORK=$(mktemp -d)
-SERVER_PID=""
-PG_DB=""
 BARE_PID=""
 cleanup() {
     if [[ -n $BARE_PID ]]; then
         kill "$BARE_PID" 2>/dev/null || true
         wait "$BARE_PID" 2>/dev/null || true
     fi
-    if [[ -n $SERVER_PID ]]; then
-        kill "$SERVER_PID" 2>/dev/null || true
-        wait "$SERVER_PID" 2>/dev/null || true
-    fi
-    if [[ -n $PG_DB ]]; then
-        psql -q -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -d "$PG_ADMIN_DB" -c "drop database if exists $PG_DB" >/dev/null || true
-    fi
+    stop_server_and_database
     rm -rf "$WORK"
 }
 trap cleanup EXIT INT TERM
 
-# start_server NAME [extra env...]: starts steward on a free port, sets PORT and SERVER_PID.
-start_server() {
-    local name=$1
-    shift
-    PORT=$(free_port)
-    mkdir -p "$WORK/$name"
-    env STEWARD_SIGNUP=open STEWARD_DATA_DIR="$WORK/$name" STEWARD_LISTEN="127.0.0.1:$PORT" "$@" \
-        "$BIN" serve >"$WORK/$name.out" 2>"$WORK/$name.log" &
-    SERVER_PID=$!
-    wait_ready "$PORT"
-}
-
-stop_server() {
-    kill "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-    SERVER_PID=""
-}
-
-# Registers a user and signs in; prints the session token.
-session_token() {
-    local base="http://127.0.0.1:$PORT/api/v1/auth"
-    local creds='{"email":"bench@example.com","password":"bench-passphrase-2026"}'
-    curl -sf -o /dev/null -H 'Content-Type: application/json' \
-        -d '{"email":"bench@example.com","password":"bench-passphrase-2026","display_name":"Bench"}' "$base/register"
-    curl -sf -H 'Content-Type: application/json' -d "$creds" "$base/login" | jq -er .token
-}
-
-# wrk_run LABEL PATH [wrk args...]: one wrk run; prints "LABEL rps p50_ms p99_ms non2xx".
+# wrk_run LABEL PATH [wrk args...]: one wrk run; prints "LABEL rps p50_ms p99_ms".
 # WRK_PORT overrides the port (the bare axum reference).
 wrk_run() {
-    local label=$1 path=$2
+    local label=$1 path=$2 line n rps p50 p99
     shift 2
-    local out
-    out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "$@" "http://127.0.0.1:${WRK_PORT:-$PORT}$path")
-    # A run where requests fail is not a measurement.
-    if grep -q 'Non-2xx or 3xx responses' <<<"$out"; then
-        echo "$out" >&2
-        echo "wrk saw error responses on $path" >&2
-        exit 1
-    fi
-    awk -v label="$label" '
-        function ms(v) {
-            if (v ~ /us$/) return substr(v, 1, length(v) - 2) / 1000
-            if (v ~ /ms$/) return substr(v, 1, length(v) - 2) + 0
-            if (v ~ /s$/)  return substr(v, 1, length(v) - 1) * 1000
-            return v
-        }
-        $1 == "50%"           { p50 = ms($2) }
-        $1 == "99%"           { p99 = ms($2) }
-        $1 == "Requests/sec:" { rps = $2 }
-        END { printf "%-16s %10.0f %8.2f %8.2f\n", label, rps, p50, p99 }
-    ' <<<"$out"
+    line=$(wrk_checked "on $path" -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "$@" "http://127.0.0.1:${WRK_PORT:-$PORT}$path")
+    read -r n rps p50 p99 <<<"$line"
+    printf '%-16s %10.0f %8.2f %8.2f\n' "$label" "$rps" "$p50" "$p99"
 }
 
-# As the bench owner (session token $1): creates a sandbox account, invites an editor who signs
-# up and accepts; prints "ACCOUNT_ID EDITOR_TOKEN".
+# As the owner (session token $1) of ACCOUNT ($2): invites an editor who signs up and accepts;
+# prints the editor's session token.
 editor_setup() {
-    local owner=$1 api="http://127.0.0.1:$PORT/api/v1" json='Content-Type: application/json'
-    local account invite editor
-    account=$(curl -sf -H "$json" -H "Authorization: Bearer $owner" \
-        -d '{"platform":"sandbox","handle":"@bench","credentials":{}}' "$api/accounts" | jq -er .id)
+    local owner=$1 account=$2 api="http://127.0.0.1:$PORT/api/v1" json='Content-Type: application/json'
+    local invite editor
     invite=$(curl -sf -H "$json" -H "Authorization: Bearer $owner" \
         -d '{"email":"editor@example.com","role":"editor"}' "$api/accounts/$account/invitations" | jq -er .token)
     curl -sf -o /dev/null -H "$json" \
         -d '{"email":"editor@example.com","password":"bench-passphrase-2026","display_name":"Editor"}' "$api/auth/register"
     editor=$(curl -sf -H "$json" -d '{"email":"editor@example.com","password":"bench-passphrase-2026"}' "$api/auth/login" | jq -er .token)
     curl -sf -o /dev/null -X POST -H "Authorization: Bearer $editor" "$api/invitations/$invite/accept"
-    echo "$account $editor"
+    echo "$editor"
 }
 
 # bench_backend NAME [extra env...]
@@ -129,11 +70,10 @@ bench_backend() {
     local name=$1
     shift
     start_server "$name" "$@"
-    local token
-    token=$(session_token)
+    local token account editor
+    read -r token _ account < <(bench_owner "$PORT")
     local auth="Authorization: Bearer $token"
-    local account editor
-    read -r account editor < <(editor_setup "$token")
+    editor=$(editor_setup "$token" "$account")
     local editor_auth="Authorization: Bearer $editor"
     [[ $(curl -s -o /dev/null -w '%{http_code}' -H "$editor_auth" "http://127.0.0.1:$PORT/api/v1/accounts/$account") == 200 ]] \
         || { echo "GET /api/v1/accounts/{id} did not answer 200 for the editor" >&2; exit 1; }
@@ -193,8 +133,7 @@ echo
 bench_backend sqlite
 
 if [[ $SKIP_PG != 1 ]]; then
-    PG_DB="bench_http_$$"
-    psql -q -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -d "$PG_ADMIN_DB" -c "create database $PG_DB" >/dev/null
-    bench_backend postgres STEWARD_DATABASE_URL="postgres://$PG_USER@$PG_HOST:$PG_PORT/$PG_DB"
+    new_pg_database "bench_http_$$"
+    bench_backend postgres STEWARD_DATABASE_URL="$PG_DB_URL"
 fi
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"

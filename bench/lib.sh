@@ -1,4 +1,4 @@
-# Shared helpers for bench/http.sh and bench/startup.sh (sourced, not run).
+# Shared helpers of the bench/ scripts (sourced, not run).
 
 # A free TCP port on 127.0.0.1 (the kernel picks it; tiny race until the server binds it).
 free_port() {
@@ -123,4 +123,80 @@ INSERT INTO post_approvals (post_id, version, approver_id, by_owner, approved_at
   SELECT id, 1, '$user', true, created_at FROM posts WHERE id LIKE '$prefix-%';
 COMMIT;
 SQL
+}
+
+# --- One server at a time, SQLite then PostgreSQL (bench/http.sh, bench/writes.sh) --------------
+# Uses: BIN, WORK; PG_DB is the database a script made (dropped by stop_server_and_database).
+SKIP_PG=${SKIP_PG:-0}
+PG_HOST=${PG_HOST:-127.0.0.1}
+PG_PORT=${PG_PORT:-5432}
+PG_USER=${PG_USER:-postgres}
+PG_ADMIN_DB=${PG_ADMIN_DB:-test}
+SERVER_PID=""
+PG_DB=""
+
+# pg_admin SQL: runs SQL on the admin database.
+pg_admin() { psql -q -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -d "$PG_ADMIN_DB" -c "$1" >/dev/null; }
+
+# new_pg_database NAME: creates the database NAME (PG_DB, dropped at the end); sets PG_DB_URL.
+new_pg_database() {
+    PG_DB=$1
+    pg_admin "create database $PG_DB"
+    PG_DB_URL="postgres://$PG_USER@$PG_HOST:$PG_PORT/$PG_DB"
+}
+
+# start_server NAME [extra env...]: `steward serve` on a free port, its data directory under
+# $WORK/NAME; sets PORT and SERVER_PID.
+start_server() {
+    local name=$1
+    shift
+    PORT=$(free_port)
+    mkdir -p "$WORK/$name"
+    env STEWARD_SIGNUP=open STEWARD_DATA_DIR="$WORK/$name" STEWARD_LISTEN="127.0.0.1:$PORT" "$@" \
+        "$BIN" serve >"$WORK/$name.out" 2>"$WORK/$name.log" &
+    SERVER_PID=$!
+    wait_ready "$PORT"
+}
+
+stop_server() {
+    kill "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+    SERVER_PID=""
+}
+
+# For the exit trap: the server if it still runs, the database if one was made.
+stop_server_and_database() {
+    if [[ -n $SERVER_PID ]]; then
+        stop_server
+    fi
+    if [[ -n $PG_DB ]]; then
+        pg_admin "drop database if exists $PG_DB" || true
+    fi
+}
+
+# wrk_checked WHAT WRK_ARGS...: one wrk run with --latency among its arguments; prints
+# "REQUESTS REQ/S P50_MS P99_MS", or stops the script if any answer was not 2xx or 3xx
+# ("wrk saw error responses WHAT"): a run where requests fail is not a measurement.
+wrk_checked() {
+    local what=$1 out
+    shift
+    out=$(wrk "$@")
+    if grep -q 'Non-2xx or 3xx responses' <<<"$out"; then
+        echo "$out" >&2
+        echo "wrk saw error responses $what" >&2
+        exit 1
+    fi
+    awk '
+        function ms(v) {
+            if (v ~ /us$/) return substr(v, 1, length(v) - 2) / 1000
+            if (v ~ /ms$/) return substr(v, 1, length(v) - 2) + 0
+            if (v ~ /s$/)  return substr(v, 1, length(v) - 1) * 1000
+            return v
+        }
+        $1 == "50%"           { p50 = ms($2) }
+        $1 == "99%"           { p99 = ms($2) }
+        $1 == "Requests/sec:" { rps = $2 }
+        / requests in /       { n = $1 }
+        END { printf "%d %s %.2f %.2f\n", n, rps, p50, p99 }
+    ' <<<"$out"
 }

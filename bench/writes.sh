@@ -18,11 +18,6 @@ THREADS=${THREADS:-2}
 CONNECTIONS=${CONNECTIONS:-32}
 ROUND=${ROUND:-4s}
 DRAFTS=${DRAFTS:-6500}
-SKIP_PG=${SKIP_PG:-0}
-PG_HOST=${PG_HOST:-127.0.0.1}
-PG_PORT=${PG_PORT:-5432}
-PG_USER=${PG_USER:-postgres}
-PG_ADMIN_DB=${PG_ADMIN_DB:-test}
 
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install -y wrk)" >&2; exit 1; }
 
@@ -32,47 +27,11 @@ if [[ -z ${BIN:-} ]]; then
 fi
 
 WORK=$(mktemp -d -p "${BENCH_DIR:-$PWD/target}")
-SERVER_PID=""
-PG_DB=""
 cleanup() {
-    if [[ -n $SERVER_PID ]]; then
-        kill "$SERVER_PID" 2>/dev/null || true
-        wait "$SERVER_PID" 2>/dev/null || true
-    fi
-    if [[ -n $PG_DB ]]; then
-        psql -q -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -d "$PG_ADMIN_DB" -c "drop database if exists $PG_DB" >/dev/null || true
-    fi
+    stop_server_and_database
     rm -rf "$WORK"
 }
 trap cleanup EXIT INT TERM
-
-start_server() {
-    local name=$1
-    shift
-    PORT=$(free_port)
-    mkdir -p "$WORK/$name"
-    env STEWARD_SIGNUP=open STEWARD_DATA_DIR="$WORK/$name" STEWARD_LISTEN="127.0.0.1:$PORT" STEWARD_LOG=warn "$@" \
-        "$BIN" serve >"$WORK/$name.out" 2>"$WORK/$name.log" &
-    SERVER_PID=$!
-    wait_ready "$PORT"
-}
-
-stop_server() {
-    kill "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-    SERVER_PID=""
-}
-
-# Prints "TOKEN ACCOUNT_ID": an owner's session and a new sandbox account.
-owner_setup() {
-    local api="http://127.0.0.1:$PORT/api/v1" json='Content-Type: application/json' token account
-    curl -sf -o /dev/null -H "$json" \
-        -d '{"email":"bench@example.com","password":"bench-passphrase-2026","display_name":"Bench"}' "$api/auth/register"
-    token=$(curl -sf -H "$json" -d '{"email":"bench@example.com","password":"bench-passphrase-2026"}' "$api/auth/login" | jq -er .token)
-    account=$(curl -sf -H "$json" -H "Authorization: Bearer $token" \
-        -d '{"platform":"sandbox","handle":"@bench","credentials":{}}' "$api/accounts" | jq -er .id)
-    echo "$token $account"
-}
 
 # Raw single-row commits per second on SQLite in $1 (WAL, synchronous=FULL), for 5 s.
 sqlite_raw_rate() {
@@ -103,9 +62,9 @@ pg_raw_rate() {
 bench_backend() {
     local name=$1 raw=$2
     shift 2
-    start_server "$name" "$@"
+    start_server "$name" STEWARD_LOG=warn "$@"
     local token account
-    read -r token account < <(owner_setup)
+    read -r token _ account < <(bench_owner "$PORT")
     cat >"$WORK/draft.lua" <<LUA
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
@@ -119,25 +78,10 @@ LUA
     printf '%-10s %8s %10s %8s %8s\n' "$name" "drafts" "drafts/s" "p50 ms" "p99 ms"
     while (( count < DRAFTS )); do
         round=$((round + 1))
-        local out
-        out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$ROUND" --latency -s "$WORK/draft.lua" "$url")
-        if grep -q 'Non-2xx or 3xx responses' <<<"$out"; then
-            echo "$out" >&2
-            echo "wrk saw error responses creating drafts" >&2
-            exit 1
-        fi
-        local line rps
-        line=$(awk '
-            function ms(v) {
-                if (v ~ /us$/) return substr(v, 1, length(v) - 2) / 1000
-                if (v ~ /ms$/) return substr(v, 1, length(v) - 2) + 0
-                if (v ~ /s$/)  return substr(v, 1, length(v) - 1) * 1000
-                return v
-            }
-            $1 == "50%" { p50 = ms($2) } $1 == "99%" { p99 = ms($2) } $1 == "Requests/sec:" { rps = $2 }
-            / requests in / { n = $1 }
-            END { printf "%d %.0f %.2f %.2f\n", n, rps, p50, p99 }' <<<"$out")
+        local line n rps p50 p99
+        line=$(wrk_checked "creating drafts" -t"$THREADS" -c"$CONNECTIONS" -d"$ROUND" --latency -s "$WORK/draft.lua" "$url")
         read -r n rps p50 p99 <<<"$line"
+        rps=$(printf '%.0f' "$rps")
         count=$((count + n))
         rates+=("$rps")
         printf '%-10s %8d %10.0f %8.2f %8.2f\n' "#$round" "$count" "$rps" "$p50" "$p99"
@@ -158,8 +102,7 @@ RAW_SQLITE=$(sqlite_raw_rate "$WORK/raw")
 bench_backend sqlite "$RAW_SQLITE"
 
 if [[ $SKIP_PG != 1 ]]; then
-    PG_DB="bench_writes_$$"
-    psql -q -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -d "$PG_ADMIN_DB" -c "create database $PG_DB" >/dev/null
+    new_pg_database "bench_writes_$$"
     RAW_PG=$(pg_raw_rate "$PG_DB")
-    bench_backend postgres "$RAW_PG" STEWARD_DATABASE_URL="postgres://$PG_USER@$PG_HOST:$PG_PORT/$PG_DB"
+    bench_backend postgres "$RAW_PG" STEWARD_DATABASE_URL="$PG_DB_URL"
 fi

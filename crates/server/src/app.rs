@@ -1,15 +1,13 @@
 //! Assembles the server: state, router, background work, and serving with graceful shutdown.
 use std::future::Future;
 use std::net::SocketAddr;
-use steward_app::AppError;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderValue, header};
+use axum::http::header;
 use axum::routing::get;
 use steward_store::Store;
 use tokio::net::TcpListener;
-use tower_http::set_header::SetResponseHeaderLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
@@ -130,11 +128,12 @@ fn api_router() -> OpenApiRouter<AppState> {
 }
 
 fn router(state: AppState) -> Router {
-    // Behind TLS every response, errors and redirects included, tells the browser to keep to
-    // https for a year; over plain http the header would be ignored, so none is sent.
-    let hsts = state.settings.secure_cookies().then_some(HeaderValue::from_static("max-age=31536000"));
     let (router, api) = api_router().split_for_parts();
     let api_json = finished(&api).to_string();
+    // Every layer added with `Router::layer` wraps each route in one more boxed service, and a
+    // request pays for every box (an allocation and a copy of the future each): so what holds
+    // for every request (the size check, the response headers, metrics and the log line) is
+    // one middleware, `request::middleware`, and only the body limit is a layer of its own.
     router
         .route(
             "/api/openapi.json",
@@ -146,45 +145,9 @@ fn router(state: AppState) -> Router {
         .merge(crate::web::router())
         .fallback(api::ops::not_found)
         .method_not_allowed_fallback(api::ops::method_not_allowed)
-        .layer(axum::middleware::from_fn(refuse_oversized_bodies))
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::request::middleware))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
-        .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
-        .layer(SetResponseHeaderLayer::overriding(header::STRICT_TRANSPORT_SECURITY, hsts))
         .with_state(state)
-}
-
-/// Answers 413 from a declared `Content-Length` before reading any of the body; bodies without
-/// one are still cut off at the limit while being read (`DefaultBodyLimit`).
-async fn refuse_oversized_bodies(
-    req: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    let declared =
-        req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > BODY_LIMIT) && !is_media_upload(&req) {
-        return crate::error::ApiError(AppError::PayloadTooLarge).into_response();
-    }
-    next.run(req).await
-}
-
-/// `POST /api/v1/accounts/{id}/media` streams its body and applies its own, larger limits
-/// (`steward_app::posts::media::upload_media`); it reads the raw body, which `DefaultBodyLimit`
-/// does not cap.
-fn is_media_upload(req: &axum::extract::Request) -> bool {
-    req.method() == axum::http::Method::POST
-        && req
-            .uri()
-            .path()
-            .strip_prefix("/api/v1/accounts/")
-            .and_then(|rest| rest.strip_suffix("/media"))
-            .is_some_and(|id| !id.is_empty() && !id.contains('/'))
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM. The handlers are installed when this is called, not

@@ -76,8 +76,8 @@ impl FromRequestParts<AppState> for Principal {
             return Ok(p.clone());
         }
         let slot = parts.extensions.get::<AuditSlot>().cloned().unwrap_or_default();
+        // `authenticate` has already named the actor in the slot, before any refusal.
         let principal = authenticate(parts, state, &slot).await?;
-        slot.set_actor(principal.actor());
         parts.extensions.insert(principal.clone());
         Ok(principal)
     }
@@ -93,14 +93,18 @@ async fn authenticate(parts: &Parts, state: &AppState, slot: &AuditSlot) -> Resu
         };
     // An unknown, expired or revoked credential is counted per address (one audit event a
     // minute per address, 429 past the limit), not recorded on its own.
-    let refused = || async {
-        let meta = parts.extensions.get::<RequestMeta>().cloned().unwrap_or(RequestMeta {
-            ip: "unknown".into(),
-            user_agent: None,
-            device: None,
-        });
-        let ctx = Ctx { meta, slot: slot.clone() };
-        ApiError(denials::refused_credential(state, &ctx).await)
+    // Boxed: the rare refusal's audit write would otherwise make every request's future as
+    // large as its own, copied whenever the future moves.
+    let refused = || {
+        Box::pin(async {
+            let meta = parts.extensions.get::<RequestMeta>().cloned().unwrap_or(RequestMeta {
+                ip: "unknown".into(),
+                user_agent: None,
+                device: None,
+            });
+            let ctx = Ctx { meta, slot: slot.clone() };
+            ApiError(denials::refused_credential(state, &ctx).await)
+        })
     };
     let now = state.clock.now_us();
     let hash = sha256(token.as_bytes());

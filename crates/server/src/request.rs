@@ -170,7 +170,56 @@ impl std::fmt::Display for RequestId {
     }
 }
 
-pub async fn middleware(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+pub async fn middleware(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let mut response = observed(&state, req, next).await;
+    secure_headers(&state, response.headers_mut());
+    response
+}
+
+/// The headers every response carries, errors and redirects included. Behind TLS the browser
+/// is told to keep to https for a year; over plain http that header would be ignored, so none
+/// is sent.
+fn secure_headers(state: &AppState, headers: &mut HeaderMap) {
+    use axum::http::HeaderValue;
+    for (name, value) in [
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+    ] {
+        if !headers.contains_key(&name) {
+            headers.insert(name, HeaderValue::from_static(value));
+        }
+    }
+    if state.settings.secure_cookies() {
+        headers.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000"));
+    } else {
+        headers.remove(header::STRICT_TRANSPORT_SECURITY);
+    }
+}
+
+/// Answers 413 from a declared `Content-Length` before reading any of the body; bodies without
+/// one are still cut off at the limit while being read (`DefaultBodyLimit`).
+fn declared_too_large(req: &Request) -> bool {
+    let declared =
+        req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
+    declared.is_some_and(|n| n > BODY_LIMIT) && !is_media_upload(req)
+}
+
+/// `POST /api/v1/accounts/{id}/media` streams its body and applies its own, larger limits
+/// (`steward_app::posts::media::upload_media`); it reads the raw body, which `DefaultBodyLimit`
+/// does not cap.
+fn is_media_upload(req: &Request) -> bool {
+    req.method() == axum::http::Method::POST
+        && req
+            .uri()
+            .path()
+            .strip_prefix("/api/v1/accounts/")
+            .and_then(|rest| rest.strip_suffix("/media"))
+            .is_some_and(|id| !id.is_empty() && !id.contains('/'))
+}
+
+/// Runs the request with its context, then counts it, logs one line and records a denial.
+async fn observed(state: &AppState, mut req: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = method_name(req.method());
     let route = route_name(&req);
@@ -191,7 +240,11 @@ pub async fn middleware(State(state): State<AppState>, mut req: Request, next: N
     // `X-Request-Id`, so a person reporting a problem can quote it).
     let request_id = RequestId::next();
     let span = tracing::info_span!("request", id = %request_id, method, route);
-    let mut response = next.run(req).instrument(span.clone()).await;
+    let mut response = if declared_too_large(&req) {
+        axum::response::IntoResponse::into_response(ApiError(steward_app::AppError::PayloadTooLarge))
+    } else {
+        next.run(req).instrument(span.clone()).await
+    };
     if let Ok(v) = axum::http::HeaderValue::from_bytes(&request_id.0) {
         response.headers_mut().insert("x-request-id", v);
     }
@@ -201,7 +254,11 @@ pub async fn middleware(State(state): State<AppState>, mut req: Request, next: N
         let notes = slot.take();
         // A refused credential is counted in its address's burst, recorded once a minute.
         if !notes.counted_in_burst {
-            record_denial(&state, &meta, notes, method, route, status, &denial.reason).instrument(span.clone()).await;
+            // Boxed: the rare denial's audit write would otherwise make every request's future
+            // as large as its own, copied at each await.
+            Box::pin(record_denial(state, &meta, notes, method, route, status, &denial.reason))
+                .instrument(span.clone())
+                .await;
         }
     }
     let elapsed = started.elapsed();

@@ -4,6 +4,48 @@ use steward_domain::ids::{AccountId, SessionId, UserId};
 
 use crate::{Backend, Micros, Result, Store, Tx, on_pool, on_tx};
 
+/// What the chain hashes of an event (a stored row, or one about to be appended as `seq`):
+/// both structs name these fields alike.
+macro_rules! event_fields {
+    ($seq:expr, $ev:expr) => {
+        EventFields {
+            seq: $seq,
+            id: &$ev.id,
+            at_us: $ev.at,
+            actor_id: $ev.actor_id.as_deref(),
+            actor_email: $ev.actor_email.as_deref(),
+            session_id: $ev.session_id.as_deref(),
+            ip: $ev.ip.as_deref(),
+            user_agent: $ev.user_agent.as_deref(),
+            action: &$ev.action,
+            target: $ev.target.as_deref(),
+            account_id: $ev.account_id.as_deref(),
+            outcome: &$ev.outcome,
+            detail: &$ev.detail,
+        }
+    };
+}
+
+/// Binds an event's own columns, `id` to `detail` in the order `audit_pending` and
+/// `audit_events` list them.
+macro_rules! bind_event {
+    ($query:expr, $ev:expr) => {
+        $query
+            .bind(&$ev.id)
+            .bind($ev.at)
+            .bind($ev.actor_id.as_deref())
+            .bind(&$ev.actor_email)
+            .bind($ev.session_id.as_deref())
+            .bind(&$ev.ip)
+            .bind(&$ev.user_agent)
+            .bind(&$ev.action)
+            .bind(&$ev.target)
+            .bind($ev.account_id.as_deref())
+            .bind(&$ev.outcome)
+            .bind(&$ev.detail)
+    };
+}
+
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AuditEventRow {
     pub seq: i64,
@@ -47,40 +89,37 @@ impl AuditEventRow {
 
     #[must_use]
     pub fn fields(&self) -> EventFields<'_> {
-        EventFields {
-            seq: self.seq,
-            id: &self.id,
-            at_us: self.at,
-            actor_id: self.actor_id.as_deref(),
-            actor_email: self.actor_email.as_deref(),
-            session_id: self.session_id.as_deref(),
-            ip: self.ip.as_deref(),
-            user_agent: self.user_agent.as_deref(),
-            action: &self.action,
-            target: self.target.as_deref(),
-            account_id: self.account_id.as_deref(),
-            outcome: &self.outcome,
-            detail: &self.detail,
-        }
+        event_fields!(self.seq, self)
     }
 }
 
 /// An event to append; the store assigns its place in the chain.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, sqlx::FromRow)]
 pub struct NewAuditEvent {
     pub id: String,
     pub at: Micros,
+    #[sqlx(try_from = "crate::decode::MaybeText")]
     pub actor_id: Option<UserId>,
     pub actor_email: Option<String>,
+    #[sqlx(try_from = "crate::decode::MaybeText")]
     pub session_id: Option<SessionId>,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
     pub action: String,
     pub target: Option<String>,
+    #[sqlx(try_from = "crate::decode::MaybeText")]
     pub account_id: Option<AccountId>,
     pub outcome: String,
     /// A JSON object with what a person needs to understand the event.
     pub detail: String,
+}
+
+impl NewAuditEvent {
+    /// What the chain hashes of this event as event `seq`.
+    #[must_use]
+    pub fn fields(&self, seq: i64) -> EventFields<'_> {
+        event_fields!(seq, self)
+    }
 }
 
 const EVENT_COLUMNS: &str = "seq, id, at, actor_id, actor_email, session_id, ip, user_agent, action, target, account_id, outcome, detail, prev_hash, hash";
@@ -101,24 +140,13 @@ impl Tx {
                 self.append_audit_now(ev).await?;
             }
             Backend::Postgres => {
+                // The insert also answers whether this transaction changed rights so far, as
+                // the commit needs to know (one round trip fewer when it is the last statement).
                 let q = "INSERT INTO audit_pending (id, at, actor_id, actor_email, session_id, ip, user_agent, action, \
-                         target, account_id, outcome, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
-                on_tx!(self, |c| sqlx::query(q)
-                    .bind(&ev.id)
-                    .bind(ev.at)
-                    .bind(ev.actor_id.as_deref())
-                    .bind(&ev.actor_email)
-                    .bind(ev.session_id.as_deref())
-                    .bind(&ev.ip)
-                    .bind(&ev.user_agent)
-                    .bind(&ev.action)
-                    .bind(&ev.target)
-                    .bind(ev.account_id.as_deref())
-                    .bind(&ev.outcome)
-                    .bind(&ev.detail)
-                    .execute(c)
-                    .await
-                    .map(|r| r.rows_affected()))?;
+                         target, account_id, outcome, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+                         RETURNING current_setting('steward.rights_changed', true)";
+                let flag: Option<String> = on_tx!(self, |c| bind_event!(sqlx::query_scalar(q), ev).fetch_one(c).await)?;
+                let changed = flag.as_deref() == Some("1");
                 self.pending_audit = true;
                 // Detection here, in parallel with other writers; raising (grouping into an
                 // alert) waits for the sealing round, which takes the findings in chain order.
@@ -130,6 +158,8 @@ impl Tx {
                     let q = "UPDATE audit_pending SET findings = $2 WHERE id = $1";
                     on_tx!(self, |c| sqlx::query(q).bind(&id).bind(&json).execute(c).await.map(|r| r.rows_affected()))?;
                 }
+                // Neither the detectors' reads nor the findings' update touch a cached table.
+                self.rights_flag = Some(changed);
             }
         }
         Ok(())
@@ -138,9 +168,10 @@ impl Tx {
     /// Appends `ev` to the chain now: the head is locked (`FOR UPDATE` on PostgreSQL, so
     /// replicas take turns) until this transaction ends.
     pub(crate) async fn append_audit_now(&mut self, ev: NewAuditEvent) -> Result<AuditEventRow> {
-        let (head_seq, head_hash) = self.lock_audit_head().await?;
-        let row = self.insert_chained(head_seq + 1, head_hash, ev).await?;
-        self.set_audit_head(row.seq, &row.hash).await?;
+        let (head_seq, prev_hash) = self.lock_audit_head().await?;
+        let (seq, hash) = self.insert_chained((head_seq, prev_hash.clone()), std::slice::from_ref(&ev), 1).await?;
+        self.set_audit_head(seq, &hash).await?;
+        let row = AuditEventRow { seq, prev_hash, hash, ..AuditEventRow::unchained(ev) };
         // Alerts are decided with the event, in its transaction (see alerts.rs).
         self.detect_after(&row).await?;
         Ok(row)
@@ -163,52 +194,42 @@ impl Tx {
         Ok(())
     }
 
-    /// Writes `ev` as event `seq` of the chain, after the event whose hash is `prev_hash`.
-    pub(crate) async fn insert_chained(
+    /// Writes `events`, in order, as the chain's next events after `head` (the number and hash
+    /// of the event they follow), at most `rows_per_insert` of them to a statement; answers the
+    /// head they leave. Every way into `audit_events` (one event, a sealing round, a benchmark's
+    /// bulk load) numbers, hashes and binds its columns here, so none can chain differently.
+    pub(crate) async fn insert_chained<E: std::borrow::Borrow<NewAuditEvent>>(
         &mut self,
-        seq: i64,
-        prev_hash: Vec<u8>,
-        ev: NewAuditEvent,
-    ) -> Result<AuditEventRow> {
-        let fields = EventFields {
-            seq,
-            id: &ev.id,
-            at_us: ev.at,
-            actor_id: ev.actor_id.as_deref(),
-            actor_email: ev.actor_email.as_deref(),
-            session_id: ev.session_id.as_deref(),
-            ip: ev.ip.as_deref(),
-            user_agent: ev.user_agent.as_deref(),
-            action: &ev.action,
-            target: ev.target.as_deref(),
-            account_id: ev.account_id.as_deref(),
-            outcome: &ev.outcome,
-            detail: &ev.detail,
-        };
-        let hash = event_hash(&prev_hash, &fields);
-        let insert = "INSERT INTO audit_events (seq, id, at, actor_id, actor_email, session_id, ip, user_agent, action, \
-                      target, account_id, outcome, detail, prev_hash, hash) \
-                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)";
-        on_tx!(self, |c| sqlx::query(insert)
-            .bind(seq)
-            .bind(&ev.id)
-            .bind(ev.at)
-            .bind(ev.actor_id.as_deref())
-            .bind(&ev.actor_email)
-            .bind(ev.session_id.as_deref())
-            .bind(&ev.ip)
-            .bind(&ev.user_agent)
-            .bind(&ev.action)
-            .bind(&ev.target)
-            .bind(ev.account_id.as_deref())
-            .bind(&ev.outcome)
-            .bind(&ev.detail)
-            .bind(prev_hash.as_slice())
-            .bind(hash.as_slice())
-            .execute(c)
-            .await
-            .map(|r| r.rows_affected()))?;
-        Ok(AuditEventRow { seq, prev_hash, hash: hash.to_vec(), ..AuditEventRow::unchained(ev) })
+        head: (i64, Vec<u8>),
+        events: &[E],
+        rows_per_insert: usize,
+    ) -> Result<(i64, Vec<u8>)> {
+        let (mut seq, mut prev) = head;
+        for chunk in events.chunks(rows_per_insert.max(1)) {
+            let mut sql = format!("INSERT INTO audit_events ({EVENT_COLUMNS}) VALUES ");
+            let mut rows = Vec::with_capacity(chunk.len());
+            for (i, ev) in chunk.iter().enumerate() {
+                let ev = ev.borrow();
+                seq += 1;
+                let hash = event_hash(&prev, &ev.fields(seq)).to_vec();
+                if i > 0 {
+                    sql.push(',');
+                }
+                let b = i * 15;
+                sql.push('(');
+                sql.push_str(&(1..=15).map(|k| format!("${}", b + k)).collect::<Vec<_>>().join(","));
+                sql.push(')');
+                rows.push((seq, ev, std::mem::replace(&mut prev, hash.clone()), hash));
+            }
+            on_tx!(self, |c| {
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
+                for (seq, ev, prev_hash, hash) in &rows {
+                    q = bind_event!(q.bind(*seq), ev).bind(prev_hash.as_slice()).bind(hash.as_slice());
+                }
+                q.execute(c).await.map(|r| r.rows_affected())
+            })?;
+        }
+        Ok((seq, prev))
     }
 }
 

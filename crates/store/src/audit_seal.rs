@@ -24,7 +24,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use crate::{Finding, Result, Store, StoreError};
+use crate::{Finding, NewAuditEvent, Result, Store, StoreError};
 
 /// At most this many events per round (a round that finds fewer has sealed everything).
 const SEAL_BATCH: i64 = 500;
@@ -50,18 +50,8 @@ impl Sealer {
 
 #[derive(sqlx::FromRow)]
 struct PendingRow {
-    id: String,
-    at: i64,
-    actor_id: Option<String>,
-    actor_email: Option<String>,
-    session_id: Option<String>,
-    ip: Option<String>,
-    user_agent: Option<String>,
-    action: String,
-    target: Option<String>,
-    account_id: Option<String>,
-    outcome: String,
-    detail: String,
+    #[sqlx(flatten)]
+    event: NewAuditEvent,
     findings: Option<String>,
 }
 
@@ -109,9 +99,8 @@ impl Store {
     /// moved, one commit; a few statements however many events. Answers whether it sealed
     /// everything that was pending when it looked.
     async fn seal_round(&self) -> Result<bool> {
-        use steward_domain::audit_chain::{EventFields, event_hash};
         let mut tx = self.begin().await?;
-        let (mut seq, mut prev) = tx.lock_audit_head().await?;
+        let head = tx.lock_audit_head().await?;
         let q = "SELECT id, at, actor_id, actor_email, session_id, ip, user_agent, action, target, account_id, outcome, \
                  detail, findings FROM audit_pending ORDER BY at, id LIMIT $1";
         let pending: Vec<PendingRow> =
@@ -122,73 +111,17 @@ impl Store {
         }
         let drained = (pending.len() as i64) < SEAL_BATCH;
         let mut findings: Vec<Finding> = Vec::new();
-        let mut ids = Vec::with_capacity(pending.len());
-        for chunk in pending.chunks(100) {
-            let mut sql = String::from(
-                "INSERT INTO audit_events (seq, id, at, actor_id, actor_email, session_id, ip, user_agent, action, \
-                 target, account_id, outcome, detail, prev_hash, hash) VALUES ",
-            );
-            let mut rows = Vec::with_capacity(chunk.len());
-            for (i, p) in chunk.iter().enumerate() {
-                seq += 1;
-                let hash = event_hash(
-                    &prev,
-                    &EventFields {
-                        seq,
-                        id: &p.id,
-                        at_us: p.at,
-                        actor_id: p.actor_id.as_deref(),
-                        actor_email: p.actor_email.as_deref(),
-                        session_id: p.session_id.as_deref(),
-                        ip: p.ip.as_deref(),
-                        user_agent: p.user_agent.as_deref(),
-                        action: &p.action,
-                        target: p.target.as_deref(),
-                        account_id: p.account_id.as_deref(),
-                        outcome: &p.outcome,
-                        detail: &p.detail,
-                    },
-                )
-                .to_vec();
-                if i > 0 {
-                    sql.push(',');
-                }
-                let b = i * 15;
-                sql.push('(');
-                sql.push_str(&(1..=15).map(|k| format!("${}", b + k)).collect::<Vec<_>>().join(","));
-                sql.push(')');
-                rows.push((seq, p, std::mem::replace(&mut prev, hash.clone()), hash));
-                ids.push(p.id.clone());
-                if let Some(f) = &p.findings {
-                    // Written by this store just before; unreadable would be a bug, not data.
-                    let found: Vec<Finding> = serde_json::from_str(f)
-                        .map_err(|e| StoreError::Conflict(format!("unreadable findings of event {}: {e}", p.id)))?;
-                    findings.extend(found);
-                }
+        for p in &pending {
+            if let Some(f) = &p.findings {
+                // Written by this store just before; unreadable would be a bug, not data.
+                let found: Vec<Finding> = serde_json::from_str(f)
+                    .map_err(|e| StoreError::Conflict(format!("unreadable findings of event {}: {e}", p.event.id)))?;
+                findings.extend(found);
             }
-            crate::on_tx!(tx, |c| {
-                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
-                for (seq, p, prev_hash, hash) in &rows {
-                    query = query
-                        .bind(*seq)
-                        .bind(&p.id)
-                        .bind(p.at)
-                        .bind(&p.actor_id)
-                        .bind(&p.actor_email)
-                        .bind(&p.session_id)
-                        .bind(&p.ip)
-                        .bind(&p.user_agent)
-                        .bind(&p.action)
-                        .bind(&p.target)
-                        .bind(&p.account_id)
-                        .bind(&p.outcome)
-                        .bind(&p.detail)
-                        .bind(prev_hash.as_slice())
-                        .bind(hash.as_slice());
-                }
-                query.execute(c).await.map(|r| r.rows_affected())
-            })?;
         }
+        let events: Vec<&NewAuditEvent> = pending.iter().map(|p| &p.event).collect();
+        let (seq, prev) = tx.insert_chained(head, &events, 100).await?;
+        let ids: Vec<String> = pending.into_iter().map(|p| p.event.id).collect();
         // Raised in chain order, under the head: grouping into an alert takes turns.
         tx.raise_alerts_in_order(findings).await?;
         match &mut tx.inner {

@@ -271,9 +271,11 @@ impl ReadCache {
     }
 }
 
-/// SQLite's count of commits by other connections, as seen from `conn`.
+/// SQLite's count of commits by other connections, as seen from `conn`. Asked before every
+/// cached answer, so the statement is prepared once and kept (parsing it again each time cost
+/// more than running it).
 fn data_version(conn: &rusqlite::Connection) -> Option<i64> {
-    conn.query_row("PRAGMA data_version", [], |r| r.get(0)).ok()
+    conn.prepare_cached("PRAGMA data_version").and_then(|mut st| st.query_row([], |r| r.get(0))).ok()
 }
 
 #[cfg(test)]

@@ -161,6 +161,9 @@ pub struct Tx {
     sealing: Option<Store>,
     /// Whether this transaction wrote an event to `audit_pending` (PostgreSQL).
     pub(crate) pending_audit: bool,
+    /// PostgreSQL: `steward.rights_changed` as returned by this transaction's last statement
+    /// (the audit event's insert asks for it), so the commit need not ask again.
+    pub(crate) rights_flag: Option<bool>,
 }
 
 pub(crate) enum TxInner {
@@ -179,7 +182,10 @@ macro_rules! on_pool {
 }
 /// Runs `$body` with `$c` bound to the transaction's connection.
 macro_rules! on_tx {
-    ($tx:expr, |$c:ident| $body:expr) => {
+    ($tx:expr, |$c:ident| $body:expr) => {{
+        // A statement may fire the triggers that flag a change of rights: a flag read before
+        // it is no longer the transaction's.
+        $tx.rights_flag = None;
         match &mut $tx.inner {
             $crate::TxInner::Sqlite(t) => {
                 let $c = &mut **t;
@@ -190,7 +196,7 @@ macro_rules! on_tx {
                 $body
             }
         }
-    };
+    }};
 }
 pub(crate) use {on_pool, on_tx};
 
@@ -314,6 +320,7 @@ impl Store {
                 Pool::Postgres(_) => Some(self.clone()),
             },
             pending_audit: false,
+            rights_flag: None,
         })
     }
 
@@ -378,6 +385,9 @@ impl Store {
     }
 }
 
+/// Whether the triggers on the cached tables fired in this transaction (PostgreSQL).
+pub(crate) const RIGHTS_CHANGED_SQL: &str = "SELECT current_setting('steward.rights_changed', true)";
+
 impl Tx {
     pub async fn commit(mut self) -> Result<()> {
         let sealing = if self.pending_audit { self.sealing.take() } else { None };
@@ -403,15 +413,23 @@ impl Tx {
             }
             TxInner::Postgres(mut t) => {
                 // Set by the triggers on the cached tables (migration 0017).
-                let flag: Option<String> = sqlx::query_scalar("SELECT current_setting('steward.rights_changed', true)")
-                    .fetch_one(&mut *t)
-                    .await?;
+                let changed = match self.rights_flag {
+                    Some(changed) => changed,
+                    None => {
+                        let flag: Option<String> = sqlx::query_scalar(RIGHTS_CHANGED_SQL).fetch_one(&mut *t).await?;
+                        flag.as_deref() == Some("1")
+                    }
+                };
                 t.commit().await?;
-                flag.as_deref() == Some("1")
+                changed
             }
         };
         // Before returning: the caller's next request must not see what this write replaced.
-        self.cache.invalidate();
+        // On PostgreSQL the triggers say whether a cached row changed at all (a new draft
+        // leaves every cached session and membership as it was, and keeps them cached).
+        if rights_changed || self.backend == Backend::Sqlite {
+            self.cache.invalidate();
+        }
         // …on any replica: a change of rights returns once every live replica has forgotten.
         if rights_changed && let Some((pool, me)) = &self.announce {
             replicas::announce(pool, &self.cache, me.as_deref()).await?;

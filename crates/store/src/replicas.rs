@@ -43,15 +43,18 @@ pub(crate) fn start(pool: &PgPool, cache: &Arc<ReadCache>) -> (Arc<Replica>, Vec
     (replica, vec![listen.abort_handle(), beat.abort_handle()])
 }
 
+/// The first wait before reconnecting a lost listener; doubled on each failed attempt.
+const RECONNECT_FIRST: Duration = Duration::from_millis(50);
+
 async fn listen_loop(cache: Weak<ReadCache>, me: Arc<Replica>, pool: PgPool, options: PgConnectOptions) {
-    let mut backoff = Duration::from_millis(50);
+    let mut backoff = RECONNECT_FIRST;
     loop {
         let Some(c) = cache.upgrade() else { return };
         if let Some(gate) = &c.gate {
             gate.go_dark();
         }
         drop(c);
-        match listen_once(&cache, &me, &pool, &options).await {
+        match listen_once(&cache, &me, &pool, &options, &mut backoff).await {
             Ok(()) => return,
             Err(e) => {
                 tracing::warn!(error = %e, "the replica's listener lost its connection; serving without the read cache until it is back");
@@ -63,8 +66,16 @@ async fn listen_loop(cache: Weak<ReadCache>, me: Arc<Replica>, pool: PgPool, opt
 }
 
 /// One connection's life: listen, catch up, go live, then follow notifications until the
-/// connection is lost (an error) or the cache is gone (`Ok`).
-async fn listen_once(cache: &Weak<ReadCache>, me: &Replica, pool: &PgPool, options: &PgConnectOptions) -> Result<()> {
+/// connection is lost (an error) or the cache is gone (`Ok`). Once live, the next loss waits
+/// only the first `backoff` again: the replica is dark (slower) until it reconnects, and
+/// earlier losses say nothing about this one.
+async fn listen_once(
+    cache: &Weak<ReadCache>,
+    me: &Replica,
+    pool: &PgPool,
+    options: &PgConnectOptions,
+    backoff: &mut Duration,
+) -> Result<()> {
     let Some(gate_clock) = cache.upgrade().and_then(|c| c.gate.as_ref().map(|g| g.now_us())) else { return Ok(()) };
     // One connection of its own (named, so an operator sees it in pg_stat_activity).
     let listener_pool = PgPoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
@@ -83,6 +94,7 @@ async fn listen_once(cache: &Weak<ReadCache>, me: &Replica, pool: &PgPool, optio
         if let Some(gate) = &c.gate {
             gate.go_live(gate_clock);
         }
+        *backoff = RECONNECT_FIRST;
         wake_waiters(pool).await?;
     }
     loop {

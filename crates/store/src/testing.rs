@@ -45,77 +45,10 @@ pub async fn drop_postgres_database(admin_url: &str, url: &str) {
 /// Appends `events` to the chain in one transaction with multi-row inserts, without alert
 /// detection: for benchmarks that need a million events in seconds. Returns the new head seq.
 pub async fn append_audit_bulk(store: &crate::Store, events: &[crate::NewAuditEvent]) -> Result<i64> {
-    use steward_domain::audit_chain::{EventFields, event_hash};
     let mut tx = store.begin().await?;
-    let (mut seq, mut prev): (i64, Vec<u8>) =
-        crate::on_tx!(tx, |c| sqlx::query_as("SELECT seq, hash FROM audit_head WHERE singleton = 1")
-            .fetch_one(c)
-            .await)?;
-    for chunk in events.chunks(500) {
-        let mut sql = String::from(
-            "INSERT INTO audit_events (seq, id, at, actor_id, actor_email, session_id, ip, user_agent, action, \
-             target, account_id, outcome, detail, prev_hash, hash) VALUES ",
-        );
-        let mut rows = Vec::with_capacity(chunk.len());
-        for (i, ev) in chunk.iter().enumerate() {
-            seq += 1;
-            let hash = event_hash(
-                &prev,
-                &EventFields {
-                    seq,
-                    id: &ev.id,
-                    at_us: ev.at,
-                    actor_id: ev.actor_id.as_deref(),
-                    actor_email: ev.actor_email.as_deref(),
-                    session_id: ev.session_id.as_deref(),
-                    ip: ev.ip.as_deref(),
-                    user_agent: ev.user_agent.as_deref(),
-                    action: &ev.action,
-                    target: ev.target.as_deref(),
-                    account_id: ev.account_id.as_deref(),
-                    outcome: &ev.outcome,
-                    detail: &ev.detail,
-                },
-            );
-            if i > 0 {
-                sql.push(',');
-            }
-            let b = i * 15;
-            sql.push('(');
-            sql.push_str(&(1..=15).map(|k| format!("${}", b + k)).collect::<Vec<_>>().join(","));
-            sql.push(')');
-            rows.push((seq, ev, prev.clone(), hash.to_vec()));
-            prev = hash.to_vec();
-        }
-        crate::on_tx!(tx, |c| {
-            let mut q = sqlx::query(AssertSqlSafe(sql.clone()));
-            for (seq, ev, p, h) in &rows {
-                q = q
-                    .bind(*seq)
-                    .bind(&ev.id)
-                    .bind(ev.at)
-                    .bind(ev.actor_id.as_deref())
-                    .bind(&ev.actor_email)
-                    .bind(ev.session_id.as_deref())
-                    .bind(&ev.ip)
-                    .bind(&ev.user_agent)
-                    .bind(&ev.action)
-                    .bind(&ev.target)
-                    .bind(ev.account_id.as_deref())
-                    .bind(&ev.outcome)
-                    .bind(&ev.detail)
-                    .bind(p.as_slice())
-                    .bind(h.as_slice());
-            }
-            q.execute(c).await.map(|r| r.rows_affected())
-        })?;
-    }
-    crate::on_tx!(tx, |c| sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE singleton = 1")
-        .bind(seq)
-        .bind(prev.as_slice())
-        .execute(c)
-        .await
-        .map(|r| r.rows_affected()))?;
+    let head = tx.lock_audit_head().await?;
+    let (seq, hash) = tx.insert_chained(head, events, 500).await?;
+    tx.set_audit_head(seq, &hash).await?;
     tx.commit().await?;
     Ok(seq)
 }

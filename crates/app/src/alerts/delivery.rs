@@ -50,7 +50,9 @@ pub async fn deliver_due(state: &Services) -> anyhow::Result<usize> {
     let due = state.store.due_deliveries(now, 50).await?;
     let mut sent = 0;
     for d in due {
-        if !state.store.claim_delivery(&d, now + micros(LEASE)).await? {
+        // The lease runs from the claim, not from the round's start: a slow round's late claims
+        // must not be born expired, free for another replica to send again.
+        if !state.store.claim_delivery(&d, state.clock.now_us() + micros(LEASE)).await? {
             continue;
         }
         // Queued while mail was on, and the server has none now: nothing to send it with, and

@@ -15,20 +15,17 @@ use serde::Deserialize;
 use serde_json::json;
 use steward_domain::audit::Action;
 use steward_domain::capability::Capability;
-use steward_domain::ids::{AccountId, PostId};
-use steward_domain::post::PostState;
-use steward_store::{NewPost, PostRow, StoreError};
+use steward_domain::ids::AccountId;
+use steward_store::{PostRow, Tx};
 use utoipa::ToSchema;
 
 use crate::actor::{Ctx, Principal};
 use crate::authz::{AccountAccess, Need, authorize};
 use crate::crypto::sha256;
 use crate::error::{AppError, AppResult, FieldError};
-use crate::posts::drafts::{check_media_belongs, idempotency_key, validate_content};
+use crate::posts::drafts::{Draft, check_media_belongs, idempotency_key, insert_draft_once, validate_content};
 use crate::posts::view::{MediaItem, PostView, post_view};
-use crate::posts::workflow::target;
 use crate::services::Services;
-use crate::usecase::record;
 
 /// The most accounts one request may write on.
 pub const MAX_COPIES: usize = 20;
@@ -126,12 +123,7 @@ pub async fn compose_many(
 
     let mut tx = s.store.begin().await?;
     if let Some(key) = &key {
-        let mut found = Vec::new();
-        for c in &copies {
-            if let Some(existing) = tx.post_by_idempotency_key(&c.access.account.id, &who.user_id, key).await? {
-                found.push(existing);
-            }
-        }
+        let found = made_with_key(&mut tx, &copies, who, key).await?;
         if !found.is_empty() {
             drop(tx);
             return replay(s, &copies, found, &request_hash);
@@ -139,71 +131,43 @@ pub async fn compose_many(
     }
     let mut posts = Vec::with_capacity(copies.len());
     for c in &copies {
-        let post_id = PostId::new(uuid::Uuid::now_v7().to_string());
-        let media = serde_json::to_string(&c.media).map_err(AppError::internal)?;
-        let account_id = &c.access.account.id;
-        let inserted = tx
-            .insert_post(NewPost {
-                id: &post_id,
-                account_id,
-                author_id: &who.user_id,
-                title: c.title.as_deref(),
-                text: &c.text,
-                media: &media,
-                idempotency: key.as_deref().map(|k| (k, request_hash.as_slice())),
-                now,
-            })
-            .await;
-        match inserted {
-            Ok(()) => {}
+        let draft = Draft {
+            account_id: &c.access.account.id,
+            title: c.title.as_deref(),
+            text: &c.text,
+            media: &c.media,
+            idempotency: key.as_deref().map(|k| (k, request_hash.as_slice())),
+            copies: Some(copies.len()),
+            now,
+        };
+        let Some(post) = insert_draft_once(s, ctx, who, &mut tx, draft).await? else {
             // Another request with the same key won the race (PostgreSQL): answer as its replay.
-            Err(StoreError::Conflict(_)) if key.is_some() => {
-                drop(tx);
-                let k = key.as_deref().unwrap_or_default();
-                let mut tx = s.store.begin().await?;
-                let mut found = Vec::new();
-                for c in &copies {
-                    if let Some(existing) = tx.post_by_idempotency_key(&c.access.account.id, &who.user_id, k).await? {
-                        found.push(existing);
-                    }
-                }
-                drop(tx);
-                return replay(s, &copies, found, &request_hash);
-            }
-            Err(e) => return Err(e.into()),
-        }
-        let audit =
-            crate::usecase::Audit::on_account(account_id, Action::PostCreate).target(target(&post_id)).detail(json!({
-                "post_id": post_id,
-                "version": 1,
-                "text_chars": c.text.chars().count(),
-                "media": c.media.len(),
-                "copies": copies.len(),
-            }));
-        record(s, ctx, &who.actor(), &mut tx, audit).await?;
-        posts.push(PostRow {
-            id: post_id,
-            account_id: account_id.clone(),
-            author_id: who.user_id.clone(),
-            state: PostState::Draft,
-            version: 1,
-            title: c.title.clone(),
-            text: c.text.clone(),
-            media,
-            scheduled_at: None,
-            scheduled_by: None,
-            published_at: None,
-            external_id: None,
-            external_url: None,
-            last_error: None,
-            hold_reason: None,
-            reply_to: None,
-            created_at: now,
-            updated_at: now,
-        });
+            drop(tx);
+            let mut tx = s.store.begin().await?;
+            let found = made_with_key(&mut tx, &copies, who, key.as_deref().unwrap_or_default()).await?;
+            drop(tx);
+            return replay(s, &copies, found, &request_hash);
+        };
+        posts.push(post);
     }
     tx.commit().await?;
     Ok(copies.iter().zip(posts).map(|(c, p)| post_view(p, &c.access.account, &[], now)).collect())
+}
+
+/// The drafts `who` made with `key` on the copies' accounts, with their requests' hashes.
+async fn made_with_key(
+    tx: &mut Tx,
+    copies: &[Prepared],
+    who: &Principal,
+    key: &str,
+) -> AppResult<Vec<(PostRow, Vec<u8>)>> {
+    let mut found = Vec::new();
+    for c in copies {
+        if let Some(existing) = tx.post_by_idempotency_key(&c.access.account.id, &who.user_id, key).await? {
+            found.push(existing);
+        }
+    }
+    Ok(found)
 }
 
 /// The drafts an earlier request with the same key made, if it was this same batch.

@@ -236,11 +236,9 @@ pub async fn create_post(
     let key = idempotency.map(idempotency_key).transpose()?;
     validate_content(&access.account, &input.text, input.title.as_deref(), &input.media)?;
     check_media_belongs(s, account_id, &input.media).await?;
-    let media = serde_json::to_string(&input.media).map_err(AppError::internal)?;
     let request_hash =
         sha256(json!({"text": input.text, "title": input.title, "media": input.media}).to_string().as_bytes());
     let now = s.clock.now_us();
-    let post_id = PostId::new(uuid::Uuid::now_v7().to_string());
 
     let mut tx = s.store.begin().await?;
     if let Some(key) = &key
@@ -249,49 +247,90 @@ pub async fn create_post(
         drop(tx);
         return replay(s, &access, existing, &hash, &request_hash);
     }
+    let draft = Draft {
+        account_id,
+        title: input.title.as_deref(),
+        text: &input.text,
+        media: &input.media,
+        idempotency: key.as_deref().map(|k| (k, request_hash.as_slice())),
+        copies: None,
+        now,
+    };
+    let Some(post) = insert_draft_once(s, ctx, who, &mut tx, draft).await? else {
+        // Another request with the same key won the race (PostgreSQL): answer as its replay.
+        drop(tx);
+        let mut tx = s.store.begin().await?;
+        let found = tx.post_by_idempotency_key(account_id, &who.user_id, key.as_deref().unwrap_or_default()).await?;
+        drop(tx);
+        let (existing, hash) = found.ok_or(AppError::Conflict("retry this request".into()))?;
+        return replay(s, &access, existing, &hash, &request_hash);
+    };
+    tx.commit().await?;
+    Ok(post_view(post, &access.account, &[], now))
+}
+
+/// A new draft as a create writes it.
+pub(crate) struct Draft<'a> {
+    pub account_id: &'a AccountId,
+    pub title: Option<&'a str>,
+    pub text: &'a str,
+    pub media: &'a [MediaItem],
+    /// The key and the hash of the request it came with.
+    pub idempotency: Option<(&'a str, &'a [u8])>,
+    /// How many drafts its request makes, when it makes several (a fact of the audit event).
+    pub copies: Option<usize>,
+    pub now: i64,
+}
+
+/// Writes `draft` by `who` in `tx` with its `posts.create` event and answers the row as
+/// written (reading it back would cost two more queries per draft). `None`: another request
+/// with the same idempotency key has just written its own (PostgreSQL's unique index refused
+/// this one), and the caller answers that one's replay.
+pub(crate) async fn insert_draft_once(
+    s: &Services,
+    ctx: &Ctx,
+    who: &Principal,
+    tx: &mut steward_store::Tx,
+    draft: Draft<'_>,
+) -> AppResult<Option<PostRow>> {
+    let post_id = PostId::new(uuid::Uuid::now_v7().to_string());
+    let media = serde_json::to_string(draft.media).map_err(AppError::internal)?;
     let inserted = tx
         .insert_post(NewPost {
             id: &post_id,
-            account_id,
+            account_id: draft.account_id,
             author_id: &who.user_id,
-            title: input.title.as_deref(),
-            text: &input.text,
+            title: draft.title,
+            text: draft.text,
             media: &media,
-            idempotency: key.as_deref().map(|k| (k, request_hash.as_slice())),
-            now,
+            idempotency: draft.idempotency,
+            now: draft.now,
         })
         .await;
     match inserted {
         Ok(()) => {}
-        // Another request with the same key won the race (PostgreSQL): answer as its replay.
-        Err(StoreError::Conflict(_)) if key.is_some() => {
-            drop(tx);
-            let mut tx = s.store.begin().await?;
-            let found =
-                tx.post_by_idempotency_key(account_id, &who.user_id, key.as_deref().unwrap_or_default()).await?;
-            drop(tx);
-            let (existing, hash) = found.ok_or(AppError::Conflict("retry this request".into()))?;
-            return replay(s, &access, existing, &hash, &request_hash);
-        }
+        Err(StoreError::Conflict(_)) if draft.idempotency.is_some() => return Ok(None),
         Err(e) => return Err(e.into()),
     }
-    let audit = Audit::on_account(account_id, Action::PostCreate).target(target(&post_id)).detail(json!({
+    let mut detail = json!({
         "post_id": post_id,
         "version": 1,
-        "text_chars": input.text.chars().count(),
-        "media": input.media.len(),
-    }));
-    record(s, ctx, &who.actor(), &mut tx, audit).await?;
-    tx.commit().await?;
-    // The row as just written: reading it back would cost two more queries per draft.
-    let post = PostRow {
+        "text_chars": draft.text.chars().count(),
+        "media": draft.media.len(),
+    });
+    if let Some(copies) = draft.copies {
+        detail["copies"] = json!(copies);
+    }
+    let audit = Audit::on_account(draft.account_id, Action::PostCreate).target(target(&post_id)).detail(detail);
+    record(s, ctx, &who.actor(), tx, audit).await?;
+    Ok(Some(PostRow {
         id: post_id,
-        account_id: account_id.clone(),
+        account_id: draft.account_id.clone(),
         author_id: who.user_id.clone(),
         state: PostState::Draft,
         version: 1,
-        title: input.title,
-        text: input.text,
+        title: draft.title.map(str::to_string),
+        text: draft.text.to_string(),
         media,
         scheduled_at: None,
         scheduled_by: None,
@@ -301,10 +340,9 @@ pub async fn create_post(
         last_error: None,
         hold_reason: None,
         reply_to: None,
-        created_at: now,
-        updated_at: now,
-    };
-    Ok(post_view(post, &access.account, &[], now))
+        created_at: draft.now,
+        updated_at: draft.now,
+    }))
 }
 
 fn replay(

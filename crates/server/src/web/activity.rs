@@ -22,7 +22,8 @@ use steward_store::ActivityFilter;
 use crate::error::{ApiError, FieldError, Path, Query};
 use crate::state::AppState;
 use crate::web::account::{access, account_nav, account_zone};
-use crate::web::html::{Html, escape};
+use crate::web::chart::Frame;
+use crate::web::html::Html;
 use crate::web::security::device;
 use crate::web::time::when;
 use crate::web::{Form, FormData, Layout, OrPage, PageError, Viewer, render, render_failed};
@@ -312,76 +313,31 @@ fn colour(i: usize) -> &'static str {
     COLOURS[i.min(COLOURS.len() - 1)]
 }
 
-/// Stacked bars, one per day, one colour per member; each bar segment has a tooltip. Drawn for
-/// a phone's width (360 units: at 390 px, about 320 px, its 12-unit text is still over 10 px tall); the
-/// stylesheet caps its width on a wide screen.
+/// Stacked bars, one per day, one colour per member; each bar segment has a tooltip.
 fn svg(days: &[Date], labels: &[String], rows: &[(String, Vec<i64>, i64)], totals: &[i64], caption: &str) -> Html {
-    const W: f64 = 360.0;
-    const H: f64 = 220.0;
-    const LEFT: f64 = 36.0;
-    const BOTTOM: f64 = 28.0;
-    const TOP: f64 = 10.0;
-    let plot_h = H - BOTTOM - TOP;
     let max = totals.iter().copied().max().unwrap_or(0).max(1);
-    // A round top for the axis: 1, 2, 5 × 10ⁿ.
-    let top = {
-        let mut step = 1i64;
-        loop {
-            if let Some(t) = [step, step * 2, step * 5].into_iter().find(|t| *t >= max) {
-                break t;
-            }
-            step *= 10;
-        }
-    };
-    let n = days.len().max(1) as f64;
-    let slot = (W - LEFT - 4.0) / n;
-    let bar = (slot * 0.7).max(2.0);
     let total: i64 = totals.iter().sum();
-    let mut out = format!(
-        "<svg class=\"chart\" viewBox=\"0 0 {W} {H}\" width=\"100%\" role=\"img\" aria-labelledby=\"chart-title chart-desc\">\
-         <title id=\"chart-title\">{}</title><desc id=\"chart-desc\">{total} actions in all; the busiest day had {max}. The same numbers are in the table below.</desc>",
-        escape(caption)
-    );
-    for frac in [0.0, 0.5, 1.0] {
-        let y = TOP + plot_h * (1.0 - frac);
-        let value = (top as f64 * frac).round() as i64;
-        out.push_str(&format!(
-            "<line x1=\"{LEFT}\" x2=\"{W}\" y1=\"{y:.1}\" y2=\"{y:.1}\" stroke=\"#bbbbbb\" stroke-width=\"1\"/>\
-             <text x=\"{:.1}\" y=\"{:.1}\" font-size=\"12\" text-anchor=\"end\" fill=\"#333333\">{value}</text>",
-            LEFT - 4.0,
-            y + 4.0
-        ));
-    }
+    let desc = format!("{total} actions in all; the busiest day had {max}. The same numbers are in the table below.");
+    let mut chart = Frame::open(220.0, 36.0, 28.0, 2.0, days.len(), max, ("chart-title", "chart-desc"), caption, &desc);
+    chart.gridlines(|v| v.to_string());
     let label_every = days.len().div_ceil(6).max(1);
     for (i, label) in labels.iter().enumerate() {
-        let x = LEFT + slot * i as f64 + (slot - bar) / 2.0;
-        let mut y = TOP + plot_h;
+        let x = chart.bar_x(i);
+        let mut y = chart.baseline();
         for (s, row) in rows.iter().enumerate() {
             let count = row.1[i];
             if count == 0 {
                 continue;
             }
-            let h = plot_h * count as f64 / top as f64;
+            let h = chart.bar_height(count);
             y -= h;
-            out.push_str(&format!(
-                "<rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{bar:.1}\" height=\"{h:.1}\" fill=\"{}\"><title>{}: {} on {}</title></rect>",
-                colour(s),
-                escape(&row.0),
-                count,
-                escape(label)
-            ));
+            chart.rect(x, y, h, colour(s), &format!("{}: {} on {}", row.0, count, label));
         }
         if i % label_every == 0 {
-            out.push_str(&format!(
-                "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"12\" text-anchor=\"middle\" fill=\"#333333\">{}</text>",
-                LEFT + slot * i as f64 + slot / 2.0,
-                H - 10.0,
-                days[i].strftime("%-d %b")
-            ));
+            chart.label(chart.slot_middle(i), 10.0, &days[i].strftime("%-d %b").to_string());
         }
     }
-    out.push_str("</svg>");
-    Html::escaped(out)
+    chart.close()
 }
 
 #[derive(Template)]

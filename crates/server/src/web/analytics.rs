@@ -18,7 +18,8 @@ use steward_domain::ids::AccountId;
 use crate::error::Path;
 use crate::state::AppState;
 use crate::web::account::{access, account_nav, account_zone, platform_name};
-use crate::web::html::{Html, escape};
+use crate::web::chart::Frame;
+use crate::web::html::Html;
 use crate::web::time::when;
 use crate::web::words::label_of;
 use crate::web::{Layout, OrPage, PageError, Viewer, render};
@@ -171,77 +172,37 @@ fn chart(report: &Report, zone: &TimeZone, today: Date) -> Option<Chart> {
     Some(Chart { panels, caption, names: shown.iter().map(|i| names[*i]).collect(), table })
 }
 
-/// A small bar chart of one count: 360 units wide, so its 12-unit text reads at its size on a
-/// phone; panels sit side by side on wider screens.
+/// A small bar chart of one count; panels sit side by side on wider screens.
 fn panel(index: usize, name: &str, unit: Unit, starts: &[Date], values: &[i64]) -> Html {
-    const W: f64 = 360.0;
-    const H: f64 = 170.0;
-    const LEFT: f64 = 44.0;
-    const TOP: f64 = 10.0;
-    const BOTTOM: f64 = 26.0;
-    let plot_h = H - TOP - BOTTOM;
-    let max = values.iter().copied().max().unwrap_or(0).max(1);
-    let top = {
-        let mut step = 1i64;
-        loop {
-            if let Some(t) = [step, step * 2, step * 5].into_iter().find(|t| *t >= max) {
-                break t;
-            }
-            step *= 10;
-        }
-    };
-    let n = values.len().max(1) as f64;
-    let slot = (W - LEFT - 4.0) / n;
-    let bar = (slot * 0.7).max(1.5);
+    let max = values.iter().copied().max().unwrap_or(0);
     let total: i64 = values.iter().sum();
     let busiest = values.iter().enumerate().max_by_key(|(_, v)| **v).map(|(i, _)| i).unwrap_or(0);
+    let label = |i: usize| starts.get(i).map(|d| unit.label(*d)).unwrap_or_default();
     let id = format!("chart-{index}");
-    let mut out = format!(
-        "<svg class=\"chart\" viewBox=\"0 0 {W} {H}\" width=\"100%\" role=\"img\" aria-labelledby=\"{id}-t {id}-d\">\
-         <title id=\"{id}-t\">{} {}</title><desc id=\"{id}-d\">{} in all; the most, {}, {}. The same numbers are in the table below.</desc>",
-        escape(name),
-        unit.per(),
+    let desc = format!(
+        "{} in all; the most, {}, {}. The same numbers are in the table below.",
         grouped(total),
         grouped(values.get(busiest).copied().unwrap_or(0)),
-        escape(&starts.get(busiest).map(|d| unit.label(*d)).unwrap_or_default()),
+        label(busiest),
     );
-    for frac in [0.0, 0.5, 1.0] {
-        let y = TOP + plot_h * (1.0 - frac);
-        let value = (top as f64 * frac).round() as i64;
-        out.push_str(&format!(
-            "<line x1=\"{LEFT}\" x2=\"{W}\" y1=\"{y:.1}\" y2=\"{y:.1}\" stroke=\"#bbbbbb\" stroke-width=\"1\"/>\
-             <text x=\"{:.1}\" y=\"{:.1}\" font-size=\"12\" text-anchor=\"end\" fill=\"#333333\">{}</text>",
-            LEFT - 4.0,
-            y + 4.0,
-            compact(value)
-        ));
-    }
+    let ids = (format!("{id}-t"), format!("{id}-d"));
+    let title = format!("{name} {}", unit.per());
+    let mut chart = Frame::open(170.0, 44.0, 26.0, 1.5, values.len(), max, (&ids.0, &ids.1), &title, &desc);
+    chart.gridlines(compact);
     // At most five labels along the bottom, so they never run into each other.
     let label_every = values.len().div_ceil(5).max(1);
     for (i, v) in values.iter().enumerate() {
-        let x = LEFT + slot * i as f64 + (slot - bar) / 2.0;
         if *v > 0 {
-            let h = plot_h * *v as f64 / top as f64;
-            out.push_str(&format!(
-                "<rect x=\"{x:.1}\" y=\"{:.1}\" width=\"{bar:.1}\" height=\"{h:.1}\" fill=\"#0072B2\"><title>{}: {}</title></rect>",
-                TOP + plot_h - h,
-                escape(&starts.get(i).map(|d| unit.label(*d)).unwrap_or_default()),
-                grouped(*v)
-            ));
+            let h = chart.bar_height(*v);
+            chart.rect(chart.bar_x(i), chart.baseline() - h, h, "#0072B2", &format!("{}: {}", label(i), grouped(*v)));
         }
         if i % label_every == 0
             && let Some(d) = starts.get(i)
         {
-            out.push_str(&format!(
-                "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"12\" text-anchor=\"middle\" fill=\"#333333\">{}</text>",
-                (LEFT + slot * i as f64 + slot / 2.0).max(LEFT + 16.0),
-                H - 8.0,
-                escape(&unit.short(*d))
-            ));
+            chart.label(chart.slot_middle(i).max(chart.left + 16.0), 8.0, &unit.short(*d));
         }
     }
-    out.push_str("</svg>");
-    Html::escaped(out)
+    chart.close()
 }
 
 /// An axis value in a few characters: `950`, `12k`, `3.4M`.

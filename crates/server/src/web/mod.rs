@@ -14,6 +14,7 @@ pub mod account;
 pub mod activity;
 pub mod alerts;
 pub mod analytics;
+pub mod chart;
 pub mod comments;
 pub mod confirm;
 pub mod connect;

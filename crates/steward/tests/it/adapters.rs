@@ -11,34 +11,10 @@ use steward_connectors::OauthApp;
 use steward_doubles::{bluesky, linkedin, tiktok};
 use steward_store::PostRow;
 
+use crate::helpers::accounts::bluesky_account;
 use crate::helpers::oauth::{connected, start, with_connected_linkedin_member};
-use crate::helpers::seed::insert_due_post;
+use crate::helpers::seed::due_post;
 use crate::helpers::*;
-
-async fn due_post(app: &TestApp, account_id: &str, owner: &Session, text: &str, media: &str) -> String {
-    let id = insert_due_post(&app.state.store, account_id, &owner.user_id, text, media, app.clock.now_us()).await;
-    app.state.scheduler.wake();
-    id
-}
-
-/// A fresh server (same backend as `app`, private networks allowed for the local PDS) with
-/// alice's Bluesky account on `double`, added with her app password.
-async fn bluesky_account(app: TestApp, double: &bluesky::BlueskyDouble) -> Option<(TestApp, Session, String)> {
-    let backend = app.backend;
-    drop(app);
-    let app = TestApp::spawn_with(backend, |s| s.allow_private_networks = true).await?;
-    let owner = app.user("alice@example.com").await;
-    let r = app
-        .post("/api/v1/accounts")
-        .auth(&owner)
-        .json(json!({"platform": "bluesky", "handle": "alice", "credentials": {
-            "identifier": "alice.bsky.test", "app_password": double.config().app_password, "service": double.base}}))
-        .send()
-        .await;
-    assert_eq!(r.status, 201, "{}", r.text);
-    let account = r.body["id"].as_str().unwrap().to_string();
-    Some((app, owner, account))
-}
 
 async fn post(app: &TestApp, id: &str) -> PostRow {
     app.state.store.post(&PostId::new(id.to_string())).await.unwrap().unwrap()

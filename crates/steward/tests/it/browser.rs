@@ -339,8 +339,7 @@ async fn owner_and_editor_story_in_chromium() {
     // An image uploaded through the API from the page (the script sends the CSRF header).
     let image_dir = tempfile::tempdir().unwrap();
     let image = image_dir.path().join("sale.png");
-    let png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==";
-    std::fs::write(&image, base64::Engine::decode(&base64::engine::general_purpose::STANDARD, png).unwrap()).unwrap();
+    std::fs::write(&image, crate::helpers::media::png()).unwrap();
     editor.find(By::Css("#upload-file")).await.unwrap().send_keys(image.display().to_string()).await.unwrap();
     assert_text(&editor, "sale.png is uploaded and added to the media").await;
     let media = editor
@@ -634,11 +633,8 @@ async fn needs_you_posts_review_and_safe_clicks_in_chromium() {
     let owner_api = app.user("olivia@example.test").await;
     let id = crate::helpers::accounts::sandbox_account(&app, &owner_api, "@practice").await;
     let editor_api = crate::helpers::accounts::member(&app, &owner_api, &id, "eddie@example.test", "editor").await;
-    let png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==";
-    let png = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, png).unwrap();
-    let r = app.post(&format!("/api/v1/accounts/{id}/media")).auth(&editor_api).body("image/png", png).send().await;
-    assert_eq!(r.status, 201, "{}", r.text);
-    let image = r.body["url"].as_str().unwrap().to_string();
+    let png = crate::helpers::media::png();
+    let image = crate::helpers::media::upload(&app, &editor_api, &id, "image/png", png).await;
     let mut posts = Vec::new();
     for (text, media) in [
         ("Spring sale: everything half price until Sunday", serde_json::json!([{"url": image, "kind": "image"}])),

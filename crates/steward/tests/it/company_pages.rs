@@ -1,15 +1,13 @@
 //! LinkedIn Company Pages against the LinkedIn double: after signing in, the owner chooses
 //! which of the pages they administer to connect (API and web), each becomes its own account
 //! that posts (with an image), answers comments and reads statistics as the page.
-use std::time::Duration;
-
 use serde_json::json;
 use steward_connectors::linkedin::encode_urn;
 use steward_doubles::linkedin::{self, LinkedInDouble};
 
 use crate::helpers::html::{csrf_in, page, post_form};
 use crate::helpers::oauth::{ANALYSED, DEVTESTCO, SECOND, callback, landing, start};
-use crate::helpers::seed::insert_due_post;
+use crate::helpers::seed::{due_post, settled};
 use crate::helpers::*;
 
 async fn with_pages(backend: Backend) -> Option<(TestApp, LinkedInDouble)> {
@@ -23,32 +21,6 @@ async fn sign_in_for_pages(app: &TestApp, owner: &Session) -> String {
     assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
     let to = r.headers()["location"].to_str().unwrap().to_string();
     to.strip_prefix("/connect/linkedin/pages/").expect("on to the choice").to_string()
-}
-
-async fn due_post(app: &TestApp, account_id: &str, owner: &Session, text: &str, media: &str) -> String {
-    let id = insert_due_post(&app.state.store, account_id, &owner.user_id, text, media, app.clock.now_us()).await;
-    app.state.scheduler.wake();
-    id
-}
-
-/// Waits for the post to be published or failed, moving the clock past each retry or poll delay.
-async fn settled(app: &TestApp, id: &str) -> steward_store::PostRow {
-    let id = &steward_domain::ids::PostId::new(id.to_string());
-    for _ in 0..600 {
-        let p = app.state.store.post(id).await.unwrap().unwrap();
-        if matches!(p.state.as_str(), "published" | "failed") {
-            return p;
-        }
-        if let Some(next) = app.state.store.publish_job(id).await.unwrap().and_then(|j| j.next_attempt_at) {
-            let wait = next - app.clock.now_us();
-            if wait > 0 {
-                app.clock.advance(Duration::from_micros(u64::try_from(wait).unwrap() + 1));
-            }
-        }
-        app.state.scheduler.wake();
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("post {id} never settled");
 }
 
 both_backends! {
@@ -115,9 +87,8 @@ both_backends! {
 
         // A post with an image, as the page.
         let png = [b"\x89PNG\r\n\x1a\n".as_slice(), &[7u8; 64]].concat();
-        let up = app.post(&format!("/api/v1/accounts/{account}/media")).auth(&owner).body("image/png", png).send().await;
-        assert_eq!(up.status, 201, "{}", up.text);
-        let media = json!([{"url": up.body["url"], "kind": "image"}]).to_string();
+        let url = crate::helpers::media::upload(&app, &owner, &account, "image/png", png).await;
+        let media = json!([{"url": url, "kind": "image"}]).to_string();
         let id = due_post(&app, &account, &owner, "Hello from the page (with a picture)", &media).await;
         let p = settled(&app, &id).await;
         assert_eq!(p.state.as_str(), "published", "{p:?}");

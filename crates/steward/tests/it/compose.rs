@@ -19,20 +19,6 @@ async fn post_count(app: &TestApp, s: &Session, account: &str) -> usize {
     r.body["items"].as_array().unwrap().len()
 }
 
-/// The allowed audit actions about `post_id`.
-async fn audit_actions(app: &TestApp, post_id: &str) -> Vec<String> {
-    let target = format!("post:{post_id}");
-    app.state
-        .store
-        .audit_events_after(0, 10_000)
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|e| e.target.as_deref() == Some(target.as_str()) && e.outcome == "allowed")
-        .map(|e| e.action)
-        .collect()
-}
-
 both_backends! {
     async fn one_text_on_two_accounts_makes_two_posts_each_with_its_own_approvals(app: TestApp) {
         let owner = app.user("olivia@example.test").await;

@@ -310,13 +310,7 @@ mod bluesky {
         let double = BlueskyDouble::start(Config::default()).await.unwrap();
         let app = TestApp::spawn_with(Backend::Sqlite, |s| s.allow_private_networks = false).await.unwrap();
         let owner = app.user("alice@example.com").await;
-        let r = app
-            .post("/api/v1/accounts")
-            .auth(&owner)
-            .json(json!({"platform": "bluesky", "handle": "alice", "credentials": {
-                "identifier": "alice.bsky.test", "app_password": double.config().app_password, "service": double.base}}))
-            .send()
-            .await;
+        let r = crate::helpers::accounts::add_bluesky_account(&app, &owner, &double).await;
         r.assert_problem(422, "validation");
         assert_eq!(r.body["errors"][0]["field"], "credentials.service", "{}", r.text);
         assert!(double.requests().is_empty(), "nothing was sent to the private address");

@@ -5,11 +5,10 @@
 use std::time::Duration;
 
 use serde_json::json;
-use steward_domain::ids::{PostId, UserId};
+use steward_domain::ids::PostId;
 use steward_doubles::mastodon::{Config as MastodonConfig, MastodonDouble};
-use steward_store::{NewPost, PostStateWrite, ScheduleWrite};
 
-use crate::helpers::seed::{seal_mastodon_account, uuid_v7};
+use crate::helpers::seed::{insert_due_post, publish_outcome, seal_mastodon_account};
 use crate::helpers::{Backend, Session, TestApp, both_backends};
 
 /// Bytes that are not all alike (so a chunk written twice, or out of order, shows), after a
@@ -112,28 +111,10 @@ both_backends! {
         assert!(got.as_ref() == png.as_slice(), "the served bytes differ from the upload");
 
         // A post carrying it publishes the same bytes to the instance.
-        let now = app.clock.now_us();
         let media = json!([{"url": url, "kind": "image"}]).to_string();
-        let id = uuid_v7();
-        let mut tx = app.state.store.begin().await.unwrap();
-        tx.insert_post(NewPost { id: &steward_domain::ids::PostId::from(id.as_str()), account_id: &steward_domain::ids::AccountId::from(account.as_str()), author_id: &steward_domain::ids::UserId::from(owner.user_id.as_str()), title: None, text: "With a picture", media: &media, idempotency: None, now })
-            .await
-            .unwrap();
+        let id = insert_due_post(&app.state.store, &account, &owner.user_id, "With a picture", &media, app.clock.now_us()).await;
         let post_id = PostId::new(id.clone());
-        tx.insert_post_approval(&post_id, 1, &UserId::new(owner.user_id.clone()), true, now).await.unwrap();
-        let write = PostStateWrite { state: "scheduled", schedule: ScheduleWrite::Set { at: now, by: &owner.user_id.as_str().into() }, hold_reason: None, clear_approvals: false };
-        assert!(tx.apply_post_transition(&post_id, "draft", 1, &write, now).await.unwrap());
-        tx.commit().await.unwrap();
-        let mut state = String::new();
-        for _ in 0..300 {
-            app.state.scheduler.wake();
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            state = app.state.store.post(&post_id).await.unwrap().unwrap().state.as_str().to_string();
-            if state == "published" || state == "failed" {
-                break;
-            }
-        }
-        assert_eq!(state, "published");
+        assert_eq!(publish_outcome(&app, &post_id).await, "published");
         let statuses = d.statuses();
         assert_eq!(statuses.len(), 1);
         assert_eq!(statuses[0].media_ids.len(), 1);

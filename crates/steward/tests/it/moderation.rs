@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::json;
 use steward_doubles::{bluesky, mastodon};
 
-use crate::helpers::accounts::{member, sandbox_account};
+use crate::helpers::accounts::{bluesky_account, member, sandbox_account};
 use crate::helpers::oauth::with_connected_linkedin_member;
 use crate::helpers::seed::{insert_due_post, seal_mastodon_account};
 use crate::helpers::*;
@@ -108,19 +108,7 @@ both_backends! {
 
     async fn bluesky_hides_a_reply_under_the_accounts_post(app: TestApp) {
         let double = bluesky::BlueskyDouble::start(bluesky::Config::default()).await.unwrap();
-        let backend = app.backend;
-        drop(app);
-        let Some(app) = TestApp::spawn_with(backend, |s| s.allow_private_networks = true).await else { return };
-        let owner = app.user("alice@example.com").await;
-        let r = app
-            .post("/api/v1/accounts")
-            .auth(&owner)
-            .json(json!({"platform": "bluesky", "handle": "alice", "credentials": {
-                "identifier": "alice.bsky.test", "app_password": double.config().app_password, "service": double.base}}))
-            .send()
-            .await;
-        assert_eq!(r.status, 201, "{}", r.text);
-        let account = r.body["id"].as_str().unwrap().to_string();
+        let Some((app, owner, account)) = bluesky_account(app, &double).await else { return };
         let root = published(&app, &account, &owner, "Ask me anything").await;
         let bob = double.reply_from("did:plc:bob", "bob.test", &root, "Spam").unwrap();
         let list = comments(&app, &owner, &account).await;

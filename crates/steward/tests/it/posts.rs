@@ -66,20 +66,6 @@ fn set_clock(app: &TestApp, target: &str) {
     app.clock.advance(std::time::Duration::from_micros(micros));
 }
 
-/// The actions of the audit events about `post_id`, in order.
-async fn audit_actions(app: &TestApp, post_id: &str) -> Vec<String> {
-    let target = format!("post:{post_id}");
-    app.state
-        .store
-        .audit_events_after(0, 10_000)
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|e| e.target.as_deref() == Some(target.as_str()) && e.outcome == "allowed")
-        .map(|e| e.action)
-        .collect()
-}
-
 /// Writes `request` (headers only) on a fresh connection and returns the start of the answer.
 async fn headers_only(base: &str, request: &str) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -11,7 +11,7 @@ use steward_doubles::Fault;
 use steward_doubles::mastodon::{Config as MastodonConfig, MastodonDouble};
 use steward_store::{NewPost, PostRow, PostStateWrite, ScheduleWrite};
 
-use crate::helpers::seed::{seal_mastodon_account, uuid_v7};
+use crate::helpers::seed::{ScheduledPost, insert_scheduled_post, seal_mastodon_account, uuid_v7};
 use crate::helpers::{Session, TestApp, both_backends};
 
 /// A sandbox account of a new owner.
@@ -41,38 +41,8 @@ pub async fn scheduled_post(
     at: i64,
     now: i64,
 ) -> String {
-    let id = uuid_v7();
-    let mut tx = store.begin().await.unwrap();
-    tx.insert_post(NewPost {
-        id: &steward_domain::ids::PostId::from(id.as_str()),
-        account_id: &steward_domain::ids::AccountId::from(account_id),
-        author_id: &steward_domain::ids::UserId::from(author_id),
-        title: None,
-        text,
-        media: "[]",
-        idempotency: None,
-        now,
-    })
-    .await
-    .unwrap();
-    tx.insert_post_approval(
-        &PostId::new(id.to_string()),
-        1,
-        &UserId::new(approver_id.to_string()),
-        approver_is_owner,
-        now,
-    )
-    .await
-    .unwrap();
-    let write = PostStateWrite {
-        state: "scheduled",
-        schedule: ScheduleWrite::Set { at, by: &UserId::from(approver_id) },
-        hold_reason: None,
-        clear_approvals: false,
-    };
-    assert!(tx.apply_post_transition(&PostId::new(id.to_string()), "draft", 1, &write, now).await.unwrap());
-    tx.commit().await.unwrap();
-    id
+    let post = ScheduledPost { account_id, author_id, approver_id, approver_is_owner, text, media: "[]", at, now };
+    insert_scheduled_post(store, post).await
 }
 
 async fn post(app: &TestApp, id: &str) -> PostRow {

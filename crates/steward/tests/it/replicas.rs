@@ -1,6 +1,7 @@
 //! Several `steward serve` processes on one PostgreSQL database (`helpers::replicas`): they
 //! share people and sessions, survive one of them being killed, and a revocation on any one is
 //! seen by all before it returns (docs/DESIGN.md invariant 8).
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -468,31 +469,41 @@ async fn no_replica_serves_revoked_rights_after_the_revocation_returns() {
 }
 
 /// Ends every replica's LISTEN connection (found by its application name, on this test's
-/// database only: other tests run servers of their own); answers how many.
-async fn cut_listeners(url: &str) -> i64 {
-    use sqlx::Connection;
-    let mut c = sqlx::PgConnection::connect(url).await.expect("connect");
-    let n: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-         WHERE datname = current_database() AND application_name LIKE 'steward-listener %') t",
+/// database only: other tests run servers of their own); answers the backends ended, as
+/// (process id, application name: one per replica).
+async fn cut_listeners(c: &mut sqlx::PgConnection) -> Vec<(i32, String)> {
+    sqlx::query_as(
+        // Chosen first, ended after: a `pg_terminate_backend` in the same WHERE could be run
+        // before the database's filter and end other databases' backends.
+        "WITH ours AS MATERIALIZED (SELECT pid, application_name FROM pg_stat_activity \
+         WHERE datname = current_database() AND application_name LIKE 'steward-listener %') \
+         SELECT pid, application_name FROM ours WHERE pg_terminate_backend(pid)",
     )
-    .fetch_one(&mut c)
+    .fetch_all(c)
     .await
-    .expect("terminate the listeners");
-    let _ = c.close().await;
-    n
+    .expect("terminate the listeners")
 }
 
-async fn listeners(url: &str) -> i64 {
+/// How many replicas have a listener connected that was not cut. A cut backend can stay in
+/// `pg_stat_activity` for a while after `pg_terminate_backend` (it is still exiting, the
+/// longer the busier the machine), so counting rows alone would take it for a listener.
+async fn listeners(c: &mut sqlx::PgConnection, cut: &HashSet<i32>) -> i64 {
+    let cut: Vec<i32> = cut.iter().copied().collect();
+    sqlx::query_scalar(
+        "SELECT count(DISTINCT application_name) FROM pg_stat_activity WHERE datname = current_database() \
+         AND application_name LIKE 'steward-listener %' AND NOT (pid = ANY($1))",
+    )
+    .bind(&cut)
+    .fetch_one(c)
+    .await
+    .expect("count the listeners")
+}
+
+/// One connection to the replicas' database, kept for the test's polling: a connection per
+/// poll would compete for PostgreSQL's connection slots with every other test running.
+async fn watcher(url: &str) -> sqlx::PgConnection {
     use sqlx::Connection;
-    let mut c = sqlx::PgConnection::connect(url).await.expect("connect");
-    let n: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'steward-listener %'")
-            .fetch_one(&mut c)
-            .await
-            .expect("count the listeners");
-    let _ = c.close().await;
-    n
+    sqlx::PgConnection::connect(url).await.expect("connect to the replicas' database")
 }
 
 /// A replica whose notification connection is cut (`pg_terminate_backend`) misses what was
@@ -505,10 +516,12 @@ async fn a_replica_whose_listener_is_cut_serves_no_stale_rights() {
     let c = r.client();
     let bases = r.bases();
     register(&c, &bases[0], "cut@example.com").await;
+    let mut cut_pids = HashSet::new();
+    let mut db = watcher(&r.database_url).await;
     for round in 0..10usize {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while listeners(&r.database_url).await < 3 {
-            assert!(Instant::now() < deadline, "the listeners reconnect");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while listeners(&mut db, &cut_pids).await < 3 {
+            assert!(Instant::now() < deadline, "round {round}: the listeners reconnect");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         let (st, login) = call(
@@ -528,20 +541,39 @@ async fn a_replica_whose_listener_is_cut_serves_no_stale_rights() {
             }
         }
         let keep_cutting = Arc::new(AtomicBool::new(round % 2 == 1));
+        let (started, cutting) = tokio::sync::oneshot::channel();
         let cutter = if round % 2 == 0 {
-            assert_eq!(cut_listeners(&r.database_url).await, 3, "every listener was cut");
+            let cut = cut_listeners(&mut db).await;
+            let replicas: HashSet<&String> = cut.iter().map(|(_, name)| name).collect();
+            assert_eq!(replicas.len(), 3, "every replica's listener was cut: {cut:?}");
+            cut_pids.extend(cut.iter().map(|(pid, _)| *pid));
             None
         } else {
             let (flag, url) = (keep_cutting.clone(), r.database_url.clone());
             Some(tokio::spawn(async move {
-                let mut cut = 0;
+                let mut db = watcher(&url).await;
+                let mut cut = HashSet::new();
+                let mut started = Some(started);
                 while flag.load(Ordering::Relaxed) {
-                    cut += cut_listeners(&url).await;
+                    cut.extend(cut_listeners(&mut db).await.into_iter().map(|(pid, _)| pid));
+                    if !cut.is_empty()
+                        && let Some(started) = started.take()
+                    {
+                        let _ = started.send(());
+                    }
                     tokio::time::sleep(Duration::from_millis(10)).await;
                 }
                 cut
             }))
         };
+        if cutter.is_some() {
+            // The sign-out goes out only once the cutting has begun (on a busy machine the
+            // cutter's first round can come after a quick sign-out), and it goes on meanwhile.
+            tokio::time::timeout(Duration::from_secs(60), cutting)
+                .await
+                .expect("the cutter cut the listeners before the sign-out")
+                .expect("the cutter runs");
+        }
         let (st, _) = call(
             &c,
             reqwest::Method::POST,
@@ -557,7 +589,9 @@ async fn a_replica_whose_listener_is_cut_serves_no_stale_rights() {
         }
         keep_cutting.store(false, Ordering::Relaxed);
         if let Some(cutter) = cutter {
-            assert!(cutter.await.unwrap() > 0, "the listeners were cut while the sign-out happened");
+            let cut = cutter.await.unwrap();
+            assert!(!cut.is_empty(), "the listeners were being cut when the sign-out was sent");
+            cut_pids.extend(cut);
         }
     }
 }

@@ -1,14 +1,12 @@
 //! TikTok against its double: a video uploaded to Steward goes up in chunks (`FILE_UPLOAD`),
 //! a failed chunk is sent again (not the whole file), also by the next attempt; the Analyst's
 //! counts come from the Display API; comments answer one sentence saying TikTok offers none.
-use std::time::Duration;
-
 use serde_json::json;
 use steward_connectors::OauthApp;
 use steward_doubles::tiktok::{self, TikTokDouble};
 
 use crate::helpers::oauth::{connected, start};
-use crate::helpers::seed::insert_due_post;
+use crate::helpers::seed::{insert_due_post, settled};
 use crate::helpers::*;
 
 /// 11 MiB: two chunks at TikTok's smallest chunk size (5 MiB + 6 MiB).
@@ -43,30 +41,10 @@ fn mp4(len: usize, fill: u8) -> Vec<u8> {
     v
 }
 
+/// Uploads an MP4; answers a post's media naming it.
 async fn upload(app: &TestApp, owner: &Session, account: &str, bytes: Vec<u8>) -> String {
-    let r = app.post(&format!("/api/v1/accounts/{account}/media")).auth(owner).body("video/mp4", bytes).send().await;
-    assert_eq!(r.status, 201, "{}", r.text);
-    json!([{"url": r.body["url"], "kind": "video"}]).to_string()
-}
-
-/// Waits for the post to be published or failed, moving the clock past each retry or poll delay.
-async fn settled(app: &TestApp, id: &str) -> steward_store::PostRow {
-    let id = &steward_domain::ids::PostId::new(id.to_string());
-    for _ in 0..600 {
-        let p = app.state.store.post(id).await.unwrap().unwrap();
-        if matches!(p.state.as_str(), "published" | "failed") {
-            return p;
-        }
-        if let Some(next) = app.state.store.publish_job(id).await.unwrap().and_then(|j| j.next_attempt_at) {
-            let wait = next - app.clock.now_us();
-            if wait > 0 {
-                app.clock.advance(Duration::from_micros(u64::try_from(wait).unwrap() + 1));
-            }
-        }
-        app.state.scheduler.wake();
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("post {id} never settled");
+    let url = crate::helpers::media::upload(app, owner, account, "video/mp4", bytes).await;
+    json!([{"url": url, "kind": "video"}]).to_string()
 }
 
 /// The `Content-Range` of every chunk PUT to the upload URL, in order.

@@ -14,20 +14,6 @@ use crate::helpers::*;
 
 const PHONE: u32 = 390;
 
-/// The allowed audit actions about `post_id`.
-async fn audit_actions(app: &TestApp, post_id: &str) -> Vec<String> {
-    let target = format!("post:{post_id}");
-    app.state
-        .store
-        .audit_events_after(0, 10_000)
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|e| e.target.as_deref() == Some(target.as_str()) && e.outcome == "allowed")
-        .map(|e| e.action)
-        .collect()
-}
-
 async fn api_post(app: &TestApp, s: &Session, pid: &str) -> Value {
     let r = app.get(&format!("/api/v1/posts/{pid}")).auth(s).send().await;
     assert_eq!(r.status, 200, "{}", r.text);

@@ -13,36 +13,24 @@ use steward_domain::preview::{
     BLUESKY_MAX_GRAPHEMES, first_link, grapheme_len, link_host, linkedin_fold, published_text, split_graphemes,
 };
 use steward_doubles::mastodon::{Config as MastodonConfig, MastodonDouble};
-use steward_store::{NewAccount, NewPost, PostStateWrite, ScheduleWrite};
+use steward_store::NewAccount;
 use thirtyfour::prelude::*;
 
 use crate::browser::{Driver, assert_text, check_page_at, fill, press, sign_in};
-use crate::helpers::accounts::sandbox_account;
+use crate::helpers::accounts::{bluesky_account, sandbox_account};
 use crate::helpers::html::{csrf_in, page, post_form};
-use crate::helpers::seed::{seal_mastodon_account, uuid_v7};
+use crate::helpers::media::{png, upload};
+use crate::helpers::seed::{insert_due_post, publish_outcome, seal_mastodon_account, uuid_v7};
 use crate::helpers::*;
 
 /// The width of the phone the story was tried on.
 const PHONE: u32 = 390;
-
-/// A 1×1 PNG.
-fn png() -> Vec<u8> {
-    let b64 = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==";
-    base64::Engine::decode(&base64::engine::general_purpose::STANDARD, b64).unwrap()
-}
 
 /// The first bytes of an MP4 (enough for the upload's type check).
 fn mp4() -> Vec<u8> {
     let mut v = b"\0\0\0\x18ftypmp42\0\0\0\0mp42isom".to_vec();
     v.extend_from_slice(&[0u8; 64]);
     v
-}
-
-/// Uploads a file to the account's media; answers its URL.
-async fn upload(app: &TestApp, s: &Session, account: &str, content_type: &str, bytes: Vec<u8>) -> String {
-    let r = app.post(&format!("/api/v1/accounts/{account}/media")).auth(s).body(content_type, bytes).send().await;
-    assert_eq!(r.status, 201, "{}", r.text);
-    r.body["url"].as_str().unwrap().to_string()
 }
 
 /// An account of `platform` owned by `owner_id`, written as a connection would write it (the
@@ -356,28 +344,10 @@ both_backends! {
         let d = MastodonDouble::start(MastodonConfig::default()).await.unwrap();
         let account = seal_mastodon_account(&app.state.store, app.state.vault(), &owner.user_id, &d, app.clock.now_us()).await;
         let url = upload(&app, &owner, &account, "image/png", png()).await;
-        let now = app.clock.now_us();
         let media = json!([{"url": url, "kind": "image", "alt": "A red kite over the dunes"}]).to_string();
-        let id = uuid_v7();
-        let mut tx = app.state.store.begin().await.unwrap();
-        tx.insert_post(NewPost { id: &steward_domain::ids::PostId::from(id.as_str()), account_id: &steward_domain::ids::AccountId::from(account.as_str()), author_id: &steward_domain::ids::UserId::from(owner.user_id.as_str()), title: None, text: "Kites", media: &media, idempotency: None, now })
-            .await
-            .unwrap();
+        let id = insert_due_post(&app.state.store, &account, &owner.user_id, "Kites", &media, app.clock.now_us()).await;
         let post_id = PostId::new(id.clone());
-        tx.insert_post_approval(&post_id, 1, &UserId::new(owner.user_id.clone()), true, now).await.unwrap();
-        let write = PostStateWrite { state: "scheduled", schedule: ScheduleWrite::Set { at: now, by: &owner.user_id.as_str().into() }, hold_reason: None, clear_approvals: false };
-        assert!(tx.apply_post_transition(&post_id, "draft", 1, &write, now).await.unwrap());
-        tx.commit().await.unwrap();
-        let mut state = String::new();
-        for _ in 0..300 {
-            app.state.scheduler.wake();
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            state = app.state.store.post(&post_id).await.unwrap().unwrap().state.as_str().to_string();
-            if state == "published" || state == "failed" {
-                break;
-            }
-        }
-        assert_eq!(state, "published");
+        assert_eq!(publish_outcome(&app, &post_id).await, "published");
         let statuses = d.statuses();
         assert_eq!(d.media_description(&statuses[0].media_ids[0]).as_deref(), Some("A red kite over the dunes"));
     }
@@ -387,33 +357,12 @@ both_backends! {
     async fn alt_text_reaches_bluesky(app: TestApp) {
         let double = steward_doubles::bluesky::BlueskyDouble::start(steward_doubles::bluesky::Config::default()).await.unwrap();
         // The local PDS is on a private address.
-        let backend = app.backend;
-        drop(app);
-        let Some(app) = TestApp::spawn_with(backend, |s| s.allow_private_networks = true).await else { return };
-        let owner = app.user("alice@example.com").await;
-        let r = app
-            .post("/api/v1/accounts")
-            .auth(&owner)
-            .json(json!({"platform": "bluesky", "handle": "alice", "credentials": {
-                "identifier": "alice.bsky.test", "app_password": double.config().app_password, "service": double.base}}))
-            .send()
-            .await;
-        assert_eq!(r.status, 201, "{}", r.text);
-        let account = r.body["id"].as_str().unwrap().to_string();
+        let Some((app, owner, account)) = bluesky_account(app, &double).await else { return };
         let url = upload(&app, &owner, &account, "image/png", png()).await;
         let media = json!([{"url": url, "kind": "image", "alt": "A red kite over the dunes"}]).to_string();
-        let id = crate::helpers::seed::insert_due_post(&app.state.store, &account, &owner.user_id, "Kites", &media, app.clock.now_us()).await;
+        let id = insert_due_post(&app.state.store, &account, &owner.user_id, "Kites", &media, app.clock.now_us()).await;
         let post_id = PostId::new(id.clone());
-        let mut state = String::new();
-        for _ in 0..300 {
-            app.state.scheduler.wake();
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            state = app.state.store.post(&post_id).await.unwrap().unwrap().state.as_str().to_string();
-            if state == "published" || state == "failed" {
-                break;
-            }
-        }
-        assert_eq!(state, "published");
+        assert_eq!(publish_outcome(&app, &post_id).await, "published");
         let records = double.records();
         assert_eq!(records[0].value["embed"]["images"][0]["alt"], "A red kite over the dunes", "{:?}", records[0].value);
     }

@@ -1,6 +1,8 @@
 //! Accounts and members made through the API, as their owner would make them.
 use serde_json::{Value, json};
 
+use steward_doubles::bluesky::BlueskyDouble;
+
 use super::{Resp, Session, TestApp};
 
 /// A sandbox account owned by `owner`; returns its id.
@@ -28,4 +30,27 @@ pub async fn member(app: &TestApp, owner: &Session, account: &str, email: &str, 
     let a = app.post(&format!("/api/v1/invitations/{token}/accept")).auth(&s).send().await;
     assert_eq!(a.status, 200, "{}", a.text);
     s
+}
+
+/// A fresh server (same backend as `app`, private networks allowed for the local PDS) with
+/// alice's Bluesky account on `double`, added with her app password.
+pub async fn bluesky_account(app: TestApp, double: &BlueskyDouble) -> Option<(TestApp, Session, String)> {
+    let backend = app.backend;
+    drop(app);
+    let app = TestApp::spawn_with(backend, |s| s.allow_private_networks = true).await?;
+    let owner = app.user("alice@example.com").await;
+    let r = add_bluesky_account(&app, &owner, double).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let account = r.body["id"].as_str().unwrap().to_string();
+    Some((app, owner, account))
+}
+
+/// `owner` adds alice's Bluesky account on `double` with her app password; the answer.
+pub async fn add_bluesky_account(app: &TestApp, owner: &Session, double: &BlueskyDouble) -> Resp {
+    app.post("/api/v1/accounts")
+        .auth(owner)
+        .json(json!({"platform": "bluesky", "handle": "alice", "credentials": {
+            "identifier": "alice.bsky.test", "app_password": double.config().app_password, "service": double.base}}))
+        .send()
+        .await
 }

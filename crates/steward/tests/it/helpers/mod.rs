@@ -16,6 +16,7 @@ pub mod accounts;
 pub mod binary;
 pub mod html;
 pub mod mail;
+pub mod media;
 pub mod oauth;
 pub mod replicas;
 pub mod seed;
@@ -347,4 +348,18 @@ pub fn totp_code(secret_b32: &str, app: &TestApp, steps: i64) -> String {
     let totp = totp_rs::Builder::new().with_secret(secret).build().expect("totp");
     let t = app.clock.now().as_second() + steps * 30;
     totp.generate(u64::try_from(t).unwrap()).to_string()
+}
+
+/// The actions of the allowed audit events about `post_id`, in chain order.
+pub async fn audit_actions(app: &TestApp, post_id: &str) -> Vec<String> {
+    let target = format!("post:{post_id}");
+    app.state
+        .store
+        .audit_events_after(0, 10_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.target.as_deref() == Some(target.as_str()) && e.outcome == "allowed")
+        .map(|e| e.action)
+        .collect()
 }

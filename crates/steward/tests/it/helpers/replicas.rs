@@ -19,8 +19,12 @@
 //! - `extra_env` is added to every replica's environment (and kept for restarts); each replica
 //!   also gets `STEWARD_PUBLIC_URL` of its own address.
 //! - Stderr (the log) of replica `i` goes to `<dir>/replica-i.log`, appended across restarts.
+//! - One set of replicas runs at a time in the test binary: each replica's pool may open 16
+//!   connections and a busy one does, so two sets at once (plus the other tests' servers) can
+//!   pass PostgreSQL's default 100 connections and a replica is refused ("too many clients").
 use std::path::PathBuf;
 use std::process::Stdio;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use base64::Engine;
@@ -38,6 +42,10 @@ pub(crate) struct Replica {
     log_path: PathBuf,
 }
 
+/// Held by the one running set of replicas (see the module's notes).
+static ONE_SET_AT_A_TIME: LazyLock<Arc<tokio::sync::Semaphore>> =
+    LazyLock::new(|| Arc::new(tokio::sync::Semaphore::new(1)));
+
 pub(crate) struct Replicas {
     replicas: Vec<Replica>,
     /// The shared database's URL (for direct SQL, or a store of the test's own).
@@ -46,6 +54,8 @@ pub(crate) struct Replicas {
     master_key: String,
     env: Vec<(String, String)>,
     dir: tempfile::TempDir,
+    /// Released when the replicas are dropped (after their processes are killed).
+    _turn: tokio::sync::OwnedSemaphorePermit,
 }
 
 impl Replicas {
@@ -55,6 +65,7 @@ impl Replicas {
         assert!(n >= 1, "at least one replica");
         steward_connectors::http::install_crypto_provider();
         let admin_url = steward_store::testing::postgres_admin_url()?;
+        let turn = ONE_SET_AT_A_TIME.clone().acquire_owned().await.expect("the replicas' turn");
         let database_url = steward_store::testing::create_postgres_database(&admin_url, "steward_replicas")
             .await
             .expect("create the replicas' database");
@@ -63,7 +74,7 @@ impl Replicas {
         let key = sha2::Sha256::digest(format!("replicas {database_url} {:?}", std::time::SystemTime::now()));
         let master_key = base64::engine::general_purpose::STANDARD.encode(key);
         let env = extra_env.iter().map(|(k, v)| ((*k).to_string(), (*v).to_string())).collect();
-        let mut me = Self { replicas: Vec::new(), database_url, admin_url, master_key, env, dir };
+        let mut me = Self { replicas: Vec::new(), database_url, admin_url, master_key, env, dir, _turn: turn };
         for i in 0..n {
             let data_dir = me.dir.path().join(format!("replica-{i}"));
             std::fs::create_dir_all(&data_dir).expect("replica data dir");

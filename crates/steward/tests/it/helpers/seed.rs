@@ -6,6 +6,8 @@ use steward_domain::ids::{AccountId, PostId, UserId};
 use steward_doubles::mastodon::MastodonDouble;
 use steward_store::{NewAccount, NewPost, PostStateWrite, ScheduleWrite};
 
+use super::{Session, TestApp};
+
 /// A post approved by its owner (`user_id`) and due at `now`, written straight to the store
 /// (bypassing the posts API); returns its id.
 pub(crate) async fn insert_due_post(
@@ -16,32 +18,104 @@ pub(crate) async fn insert_due_post(
     media: &str,
     now: i64,
 ) -> String {
-    let id = uuid_v7();
-    let mut tx = store.begin().await.unwrap();
-    tx.insert_post(NewPost {
-        id: &steward_domain::ids::PostId::from(id.as_str()),
-        account_id: &steward_domain::ids::AccountId::from(account_id),
-        author_id: &steward_domain::ids::UserId::from(user_id),
-        title: None,
+    let post = ScheduledPost {
+        account_id,
+        author_id: user_id,
+        approver_id: user_id,
+        approver_is_owner: true,
         text,
         media,
-        idempotency: None,
+        at: now,
         now,
+    };
+    insert_scheduled_post(store, post).await
+}
+
+/// A post as a test needs it scheduled: approved by `approver_id`, who also scheduled it for `at`.
+pub(crate) struct ScheduledPost<'a> {
+    pub account_id: &'a str,
+    pub author_id: &'a str,
+    pub approver_id: &'a str,
+    pub approver_is_owner: bool,
+    pub text: &'a str,
+    pub media: &'a str,
+    /// When it is due (µs).
+    pub at: i64,
+    pub now: i64,
+}
+
+/// Writes `post` straight to the store, in one transaction (bypassing the posts API); returns
+/// its id.
+pub(crate) async fn insert_scheduled_post(store: &steward_store::Store, post: ScheduledPost<'_>) -> String {
+    let id = uuid_v7();
+    let post_id = PostId::new(id.clone());
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_post(NewPost {
+        id: &post_id,
+        account_id: &AccountId::from(post.account_id),
+        author_id: &UserId::from(post.author_id),
+        title: None,
+        text: post.text,
+        media: post.media,
+        idempotency: None,
+        now: post.now,
     })
     .await
     .unwrap();
-    tx.insert_post_approval(&PostId::new(id.to_string()), 1, &UserId::new(user_id.to_string()), true, now)
+    tx.insert_post_approval(&post_id, 1, &UserId::from(post.approver_id), post.approver_is_owner, post.now)
         .await
         .unwrap();
     let write = PostStateWrite {
         state: "scheduled",
-        schedule: ScheduleWrite::Set { at: now, by: &UserId::from(user_id) },
+        schedule: ScheduleWrite::Set { at: post.at, by: &UserId::from(post.approver_id) },
         hold_reason: None,
         clear_approvals: false,
     };
-    assert!(tx.apply_post_transition(&PostId::new(id.to_string()), "draft", 1, &write, now).await.unwrap());
+    assert!(tx.apply_post_transition(&post_id, "draft", 1, &write, post.now).await.unwrap());
     tx.commit().await.unwrap();
     id
+}
+
+/// Wakes the scheduler until the post is published or failed (for at most 15 s); answers the
+/// state it is in then.
+pub(crate) async fn publish_outcome(app: &TestApp, post_id: &PostId) -> String {
+    let mut state = String::new();
+    for _ in 0..300 {
+        app.state.scheduler.wake();
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        state = app.state.store.post(post_id).await.unwrap().unwrap().state.as_str().to_string();
+        if state == "published" || state == "failed" {
+            break;
+        }
+    }
+    state
+}
+
+/// A post approved by `owner` and due now, with the scheduler woken for it; returns its id.
+pub(crate) async fn due_post(app: &TestApp, account_id: &str, owner: &Session, text: &str, media: &str) -> String {
+    let id = insert_due_post(&app.state.store, account_id, &owner.user_id, text, media, app.clock.now_us()).await;
+    app.state.scheduler.wake();
+    id
+}
+
+/// Waits for the post to be published or failed, moving the clock past each retry or poll delay.
+pub(crate) async fn settled(app: &TestApp, id: &str) -> steward_store::PostRow {
+    let id = &steward_domain::ids::PostId::new(id.to_string());
+    for _ in 0..600 {
+        let p = app.state.store.post(id).await.unwrap().unwrap();
+        if matches!(p.state.as_str(), "published" | "failed") {
+            return p;
+        }
+        if let Some(next) = app.state.store.publish_job(id).await.unwrap().and_then(|j| j.next_attempt_at) {
+            let wait = next - app.clock.now_us();
+            if wait > 0 {
+                app.clock.advance(std::time::Duration::from_micros(u64::try_from(wait).unwrap() + 1));
+            }
+        }
+        app.state.scheduler.wake();
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("post {id} never settled");
 }
 
 /// Connects to the double as its owner would (OAuth with PKCE), from the test process.
