@@ -567,12 +567,8 @@ impl Tx {
     /// Records that the session proved who it is again (a password or code just now).
     pub async fn mark_session_reauthenticated(&mut self, session_id: &SessionId, now: Micros) -> Result<()> {
         let q = "UPDATE sessions SET reauthenticated_at = $2 WHERE id = $1";
-        on_tx!(self, |c| sqlx::query(q)
-            .bind(session_id.as_str())
-            .bind(now)
-            .execute(c)
-            .await
-            .map(|r| r.rows_affected()))?;
+        let id = session_id.as_str();
+        on_tx!(self, |c| sqlx::query(q).bind(id).bind(now).execute(c).await.map(|r| r.rows_affected()))?;
         Ok(())
     }
 
