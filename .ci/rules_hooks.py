@@ -67,6 +67,10 @@ def _fix_alt(media):
 
 def _fix_text(body):
     _fix_alt(body.get("media"))
+    # A content warning is for Mastodon accounts only, whose platform the document cannot
+    # tie to an account id; a planned time is any instant, written here as a sure one.
+    body.pop("content_warning", None)
+    _instant(body, "planned_for")
     text = body.get("text")
     if isinstance(text, str):
         text = text[:SMALLEST_TEXT_LIMIT]

@@ -172,6 +172,7 @@ struct Work {
     key: String,
     title: Option<String>,
     text: String,
+    content_warning: Option<String>,
     media: Result<Vec<MediaRef>, String>,
     attempt_id: String,
     attempt: i64,
@@ -299,6 +300,7 @@ async fn call(state: &Services, w: &Work, worker: &str) -> Result<PublishOutcome
         idempotency_key: &w.key,
         text: &w.text,
         title: w.title.as_deref(),
+        content_warning: w.content_warning.as_deref(),
         media,
     };
     platforms::publish(state, &w.account, &out, &journal).await
@@ -621,6 +623,7 @@ async fn begin_attempt(
         key: key.to_string(),
         title: post.title,
         text: post.text,
+        content_warning: post.content_warning,
         media,
         attempt_id: attempt.id,
         attempt: job.attempts,

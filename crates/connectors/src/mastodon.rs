@@ -273,6 +273,8 @@ pub struct StatusDraft<'a> {
     pub text: &'a str,
     pub media_ids: &'a [String],
     pub in_reply_to_id: Option<&'a str>,
+    /// The content warning the status is folded behind (`spoiler_text`), when it has one.
+    pub spoiler_text: Option<&'a str>,
     pub visibility: Visibility,
     /// Chosen once per intended post and sent on every attempt: the instance keeps it for an
     /// hour per account and answers a repeat with the original status.
@@ -305,6 +307,9 @@ pub async fn post_status(
     }
     if let Some(r) = draft.in_reply_to_id {
         body["in_reply_to_id"] = json!(r);
+    }
+    if let Some(warning) = draft.spoiler_text.filter(|w| !w.is_empty()) {
+        body["spoiler_text"] = json!(warning);
     }
     let resp = send(
         client

@@ -24,6 +24,13 @@ pub fn published_text(title: Option<&str>, text: &str) -> String {
     }
 }
 
+/// The content warning a Mastodon status is folded behind, as Mastodon shows it: trimmed, and
+/// none when blank (a blank warning folds nothing, and Steward stores none).
+#[must_use]
+pub fn content_warning(warning: Option<&str>) -> Option<&str> {
+    warning.map(str::trim).filter(|w| !w.is_empty())
+}
+
 /// The blanks trimmed at a fold (the script trims the same four).
 fn is_blank(c: char) -> bool {
     matches!(c, ' ' | '\n' | '\t' | '\r')
@@ -167,6 +174,13 @@ mod tests {
         assert_eq!(published_text(Some("Sale"), "Half price"), "Sale\n\nHalf price");
         assert_eq!(published_text(Some("  "), "Half price"), "Half price");
         assert_eq!(published_text(None, "Half price"), "Half price");
+    }
+
+    #[test]
+    fn a_blank_content_warning_folds_nothing() {
+        assert_eq!(content_warning(Some("  Spoilers: the finale \n")), Some("Spoilers: the finale"));
+        assert_eq!(content_warning(Some(" \t ")), None);
+        assert_eq!(content_warning(None), None);
     }
 
     #[test]

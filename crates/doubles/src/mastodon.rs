@@ -98,6 +98,8 @@ pub struct StoredStatus {
     pub id: String,
     pub account: usize,
     pub text: String,
+    /// The content warning (`spoiler_text`), empty when there is none.
+    pub spoiler_text: String,
     pub visibility: String,
     pub in_reply_to_id: Option<String>,
     pub media_ids: Vec<String>,
@@ -280,6 +282,7 @@ impl MastodonDouble {
             id: id.clone(),
             account: from,
             text: text.to_string(),
+            spoiler_text: String::new(),
             visibility: "public".into(),
             in_reply_to_id: Some(status_id.to_string()),
             media_ids: vec![],
@@ -625,7 +628,8 @@ fn status_json(d: &MastodonDouble, inner: &Inner, s: &StoredStatus) -> Value {
         s.media_ids.iter().filter_map(|id| inner.media.get(id).map(|m| media_json(d, id, m))).collect();
     json!({
         "id": s.id, "created_at": iso8601(s.created_at).replace(".000000Z", ".000Z"),
-        "in_reply_to_id": s.in_reply_to_id, "sensitive": false, "spoiler_text": "", "visibility": s.visibility,
+        "in_reply_to_id": s.in_reply_to_id, "sensitive": !s.spoiler_text.is_empty(), "spoiler_text": s.spoiler_text,
+        "visibility": s.visibility,
         "language": "en", "uri": format!("https://{}/users/{username}/statuses/{}", d.config.domain, s.id),
         "url": format!("https://{}/@{username}/{}", d.config.domain, s.id),
         "replies_count": inner.statuses.iter().filter(|r| r.in_reply_to_id.as_deref() == Some(&s.id)).count(),
@@ -672,7 +676,9 @@ async fn create_status(State(d): State<MastodonDouble>, headers: HeaderMap, body
     if text.trim().is_empty() && media_ids.is_empty() {
         return json_error(422, json!({"error": "Validation failed: Text can't be blank"}));
     }
-    if text.chars().count() > d.config.max_characters {
+    let spoiler_text = str_of(&p, "spoiler_text").unwrap_or("").to_string();
+    // Mastodon counts the content warning with the text against the limit.
+    if text.chars().count() + spoiler_text.chars().count() > d.config.max_characters {
         return json_error(
             422,
             json!({"error": format!("Validation failed: Text character limit of {} exceeded", d.config.max_characters)}),
@@ -716,7 +722,16 @@ async fn create_status(State(d): State<MastodonDouble>, headers: HeaderMap, body
         Err(reset) => return too_many(d.config.statuses_limit, reset),
     };
     let id = next_id(&mut inner);
-    let s = StoredStatus { id: id.clone(), account, text, visibility, in_reply_to_id, media_ids, created_at: now };
+    let s = StoredStatus {
+        id: id.clone(),
+        account,
+        text,
+        spoiler_text,
+        visibility,
+        in_reply_to_id,
+        media_ids,
+        created_at: now,
+    };
     inner.statuses.push(s.clone());
     if let Some(k) = key {
         inner.idempotency.insert((account, k), (id, now));

@@ -676,6 +676,7 @@ impl Store {
         before: Option<(Micros, String)>,
         limit: i64,
     ) -> Result<Vec<AlertRow>> {
+        self.settle_audit().await;
         let (b_at, b_id) = before.map_or((None, None), |(a, i)| (Some(a), Some(i)));
         let q = sqlx::AssertSqlSafe(format!(
             "SELECT {MY_ALERT_COLUMNS} FROM alerts a WHERE ({VISIBLE}) AND ($4 = FALSE OR NOT EXISTS \
@@ -719,6 +720,7 @@ impl Store {
     }
 
     pub async fn alert_by_id(&self, id: &str) -> Result<Option<AlertRow>> {
+        self.settle_audit().await;
         let q = sqlx::AssertSqlSafe(format!("SELECT {ALERT_COLUMNS} FROM alerts a WHERE a.id = $1"));
         Ok(on_pool!(self, |c| sqlx::query_as::<_, AlertRow>(q).bind(id).fetch_optional(c).await)?)
     }

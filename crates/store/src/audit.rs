@@ -251,6 +251,7 @@ impl Store {
 
     /// Events in chain order with `seq > after`, at most `limit` of them (for verification).
     pub async fn audit_events_after(&self, after: i64, limit: i64) -> Result<Vec<AuditEventRow>> {
+        self.settle_audit().await;
         let q = sqlx::AssertSqlSafe(format!(
             "SELECT {EVENT_COLUMNS} FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2"
         ));
@@ -264,6 +265,7 @@ impl Store {
         before: Option<i64>,
         limit: i64,
     ) -> Result<Vec<AuditEventRow>> {
+        self.settle_audit().await;
         let q = sqlx::AssertSqlSafe(format!(
             "SELECT {EVENT_COLUMNS} FROM audit_events WHERE actor_id = $1 AND ($2 IS NULL OR seq < $2) ORDER BY seq DESC LIMIT $3"
         ));
@@ -276,6 +278,7 @@ impl Store {
     }
 
     pub async fn audit_event_count(&self) -> Result<i64> {
+        self.settle_audit().await;
         Ok(on_pool!(self, |c| sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM audit_events").fetch_one(c).await)?)
     }
 }
@@ -359,6 +362,7 @@ impl Store {
         before: Option<(Micros, i64)>,
         limit: i64,
     ) -> Result<Vec<AuditEventRow>> {
+        self.settle_audit().await;
         let (clause, params) = filter.clause(before);
         let q = sqlx::AssertSqlSafe(format!(
             "SELECT {EVENT_COLUMNS} FROM audit_events{clause} ORDER BY at DESC, seq DESC LIMIT {}",

@@ -87,6 +87,16 @@ impl Store {
         self.seal_audit_after(ticket).await
     }
 
+    /// Before reading the chain or the alerts: a change another task or replica has committed
+    /// may still have its event pending (its writer returns only once it is sealed, but a reader
+    /// that saw the change itself, e.g. a post's new state, should find its event too). Sealing
+    /// failed is not a failed read: the reader sees what is sealed, and the next round retries.
+    pub(crate) async fn settle_audit(&self) {
+        if let Err(e) = self.seal_pending_audit().await {
+            tracing::warn!(error = %e, "sealing pending audit events before a read failed");
+        }
+    }
+
     /// How many events wait to be sealed.
     pub async fn audit_pending_count(&self) -> Result<i64> {
         Ok(crate::on_pool!(self, |c| sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM audit_pending")

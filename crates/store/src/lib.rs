@@ -46,8 +46,8 @@ pub use notifications::{
 pub use oauth::{MastodonAppRow, NewOauthState, OauthStateRow, PageChoiceRow};
 pub use posts::{
     ApprovalRow, CALENDAR_TEXT_CHARS, CalendarPostRow, ChangesRequestedRow, HeldPostRow, MediaUploadRow,
-    NewMediaUpload, NewPost, NewPostComment, PaceSlotRow, PostCommentRow, PostContent, PostListQuery, PostRow,
-    PostStateWrite, PostVersionRow, PublishResultWrite, ScheduleWrite,
+    NewMediaUpload, NewPost, NewPostComment, PaceSlotRow, PostCommentRow, PostContent, PostExtras, PostListQuery,
+    PostRow, PostStateWrite, PostVersionRow, PublishResultWrite, ScheduleWrite,
 };
 pub use publishing::{
     JobStart, JobUpdate, NewSandboxComment, NewSandboxPost, PublishAttemptRow, PublishJobRow, PublishedSlotRow,

@@ -46,6 +46,10 @@ pub struct PostRow {
     pub reply_to: Option<String>,
     pub created_at: Micros,
     pub updated_at: Micros,
+    /// Mastodon's content warning (`spoiler_text`): the status is shown folded behind it.
+    pub content_warning: Option<String>,
+    /// When a post not yet scheduled is meant to go out: a plan, never a schedule.
+    pub planned_for: Option<Micros>,
 }
 
 /// One approval of one exact version, with the approver's membership of the post's account
@@ -82,6 +86,7 @@ pub struct PostVersionRow {
     #[sqlx(try_from = "crate::decode::Text")]
     pub edited_by: UserId,
     pub created_at: Micros,
+    pub content_warning: Option<String>,
 }
 
 /// A review comment, with its author's display name.
@@ -116,6 +121,8 @@ pub struct CalendarPostRow {
     #[sqlx(try_from = "crate::decode::MaybeText")]
     pub hold_reason: Option<HoldReason>,
     pub updated_at: Micros,
+    /// Where a post not yet scheduled is planned (only the planned part of the planner reads it).
+    pub planned_for: Option<Micros>,
 }
 
 /// An uploaded media file (its bytes live on disk named by `id` on SQLite, in `media_chunks` on PostgreSQL).
@@ -157,11 +164,20 @@ pub struct NewPost<'a> {
     pub now: Micros,
 }
 
+/// What a new post may carry besides its content: Mastodon's content warning (kept with
+/// version 1) and a planned time.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PostExtras<'a> {
+    pub content_warning: Option<&'a str>,
+    pub planned_for: Option<Micros>,
+}
+
 /// New content for a post.
 pub struct PostContent<'a> {
     pub title: Option<&'a str>,
     pub text: &'a str,
     pub media: &'a str,
+    pub content_warning: Option<&'a str>,
 }
 
 /// What happens to `scheduled_at` / `scheduled_by`.
@@ -259,12 +275,17 @@ pub struct PostListQuery<'a> {
 
 const POST_COLUMNS: &str = "p.id, p.account_id, p.author_id, p.state, p.version, p.title, p.text, p.media, \
      p.scheduled_at, p.scheduled_by, p.published_at, p.external_id, p.external_url, p.last_error, p.hold_reason, \
-     p.reply_to, p.created_at, p.updated_at";
+     p.reply_to, p.created_at, p.updated_at, p.content_warning, p.planned_for";
 /// How much of a post's text [`Store::calendar_posts`] reads (one character more than a
 /// calendar line shows, so it knows whether there was more).
 pub const CALENDAR_TEXT_CHARS: usize = 61;
 const CALENDAR_COLUMNS: &str =
-    "p.id, p.state, p.title, substr(p.text, 1, 61) AS text, p.scheduled_at, p.hold_reason, p.updated_at";
+    "p.id, p.state, p.title, substr(p.text, 1, 61) AS text, p.scheduled_at, p.hold_reason, p.updated_at, p.planned_for";
+/// Posts not yet scheduled, by planned time (`posts_account_planned`), without held ones
+/// (the calendar shows those where they were held) and reply drafts.
+const PLANNED_WHERE: &str = " FROM posts p WHERE p.account_id = $1 AND p.planned_for >= $2 AND p.planned_for < $3 \
+     AND p.state IN ('draft', 'in_review', 'approved') AND p.scheduled_at IS NULL AND p.hold_reason IS NULL \
+     AND p.reply_to IS NULL";
 /// Approvals with their approver's membership now (`a` approvals, `p` their posts); the
 /// caller adds the WHERE clause.
 macro_rules! approvals_select {
@@ -401,12 +422,30 @@ impl Store {
             " FROM posts p WHERE p.account_id = $1 AND p.state IN ('approved', 'in_review') AND p.scheduled_at IS NULL \
              AND p.hold_reason IS NOT NULL AND p.updated_at >= $2 AND p.updated_at < $3",
         ]);
+        self.calendar_rows(q, account_id, from, to).await
+    }
+
+    /// Calendar rows of `q`, which takes the account (`$1`) and a range (`$2`, `$3`).
+    async fn calendar_rows(
+        &self,
+        q: sqlx::AssertSqlSafe<String>,
+        account_id: &AccountId,
+        from: Micros,
+        to: Micros,
+    ) -> Result<Vec<CalendarPostRow>> {
         Ok(on_pool!(self, |c| sqlx::query_as::<_, CalendarPostRow>(q)
             .bind(account_id.as_str())
             .bind(from)
             .bind(to)
             .fetch_all(c)
             .await)?)
+    }
+
+    /// The account's posts not yet scheduled (drafts, in review, approved; not held) whose
+    /// planned time is within `[from, to)`: where the planning calendar shows them.
+    pub async fn planned_posts(&self, account: &AccountId, from: Micros, to: Micros) -> Result<Vec<CalendarPostRow>> {
+        let q = sql(&["SELECT ", CALENDAR_COLUMNS, PLANNED_WHERE]);
+        self.calendar_rows(q, account, from, to).await
     }
 
     /// The account's drafts whose current version got a request for changes (the review
@@ -477,7 +516,7 @@ impl Store {
 
     /// Every content version of the post, oldest first.
     pub async fn post_versions(&self, post_id: &PostId) -> Result<Vec<PostVersionRow>> {
-        let q = "SELECT post_id, version, title, text, media, edited_by, created_at FROM post_versions \
+        let q = "SELECT post_id, version, title, text, media, edited_by, created_at, content_warning FROM post_versions \
                  WHERE post_id = $1 ORDER BY version";
         Ok(on_pool!(self, |c| sqlx::query_as::<_, PostVersionRow>(q).bind(post_id.as_str()).fetch_all(c).await)?)
     }
@@ -550,8 +589,14 @@ impl Tx {
 
     /// Creates a draft at version 1, and stores version 1.
     pub async fn insert_post(&mut self, p: NewPost<'_>) -> Result<()> {
+        self.insert_post_with(p, PostExtras::default()).await
+    }
+
+    /// [`Tx::insert_post`], with a content warning or a planned time.
+    pub async fn insert_post_with(&mut self, p: NewPost<'_>, extras: PostExtras<'_>) -> Result<()> {
         let q = "INSERT INTO posts (id, account_id, author_id, state, version, title, text, media, idempotency_key, \
-                 request_hash, created_at, updated_at) VALUES ($1, $2, $3, 'draft', 1, $4, $5, $6, $7, $8, $9, $9)";
+                 request_hash, created_at, updated_at, content_warning, planned_for) \
+                 VALUES ($1, $2, $3, 'draft', 1, $4, $5, $6, $7, $8, $9, $9, $10, $11)";
         let (key, hash) = match p.idempotency {
             Some((key, hash)) => (Some(key), Some(hash)),
             None => (None, None),
@@ -566,10 +611,13 @@ impl Tx {
             .bind(key)
             .bind(hash)
             .bind(p.now)
+            .bind(extras.content_warning)
+            .bind(extras.planned_for)
             .execute(c)
             .await
             .map(|r| r.rows_affected()))?;
-        let content = PostContent { title: p.title, text: p.text, media: p.media };
+        let content =
+            PostContent { title: p.title, text: p.text, media: p.media, content_warning: extras.content_warning };
         self.insert_post_version(p.id, 1, &content, p.author_id, p.now).await
     }
 
@@ -593,8 +641,8 @@ impl Tx {
         edited_by: &UserId,
         now: Micros,
     ) -> Result<()> {
-        let q = "INSERT INTO post_versions (post_id, version, title, text, media, edited_by, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)";
+        let q = "INSERT INTO post_versions (post_id, version, title, text, media, edited_by, created_at, \
+                 content_warning) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
         on_tx!(self, |c| sqlx::query(q)
             .bind(post_id.as_str())
             .bind(version)
@@ -603,6 +651,7 @@ impl Tx {
             .bind(content.media)
             .bind(edited_by.as_str())
             .bind(now)
+            .bind(content.content_warning)
             .execute(c)
             .await
             .map(|r| r.rows_affected()))?;
@@ -622,8 +671,8 @@ impl Tx {
         edited_by: &UserId,
         now: Micros,
     ) -> Result<Option<i64>> {
-        let q = "UPDATE posts SET title = $4, text = $5, media = $6, version = version + 1, state = 'draft', \
-                 scheduled_at = NULL, scheduled_by = NULL, hold_reason = NULL, updated_at = $7 \
+        let q = "UPDATE posts SET title = $4, text = $5, media = $6, content_warning = $8, version = version + 1, \
+                 state = 'draft', scheduled_at = NULL, scheduled_by = NULL, hold_reason = NULL, updated_at = $7 \
                  WHERE id = $1 AND version = $2 AND state = $3";
         let n = on_tx!(self, |c| sqlx::query(q)
             .bind(post_id.as_str())
@@ -633,6 +682,7 @@ impl Tx {
             .bind(content.text)
             .bind(content.media)
             .bind(now)
+            .bind(content.content_warning)
             .execute(c)
             .await
             .map(|r| r.rows_affected()))?;
@@ -643,6 +693,30 @@ impl Tx {
         self.insert_post_version(post_id, version, content, edited_by, now).await?;
         self.clear_post_approvals(post_id).await?;
         Ok(Some(version))
+    }
+
+    /// Sets (or clears) the post's planned time, only if it is still at `expected_version` in
+    /// `expected_state`: a plan is not content, so the version, state and approvals stay.
+    /// Returns whether it did.
+    pub async fn set_post_planned_for(
+        &mut self,
+        post_id: &PostId,
+        expected_version: i64,
+        expected_state: &str,
+        planned_for: Option<Micros>,
+        now: Micros,
+    ) -> Result<bool> {
+        let q = "UPDATE posts SET planned_for = $4, updated_at = $5 WHERE id = $1 AND version = $2 AND state = $3";
+        let n = on_tx!(self, |c| sqlx::query(q)
+            .bind(post_id.as_str())
+            .bind(expected_version)
+            .bind(expected_state)
+            .bind(planned_for)
+            .bind(now)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(n == 1)
     }
 
     /// Stores a workflow transition, only if the post is still in `expected_state` at

@@ -120,6 +120,7 @@ pub async fn publish(
         text: &text,
         media_ids: &media_ids,
         in_reply_to_id: None,
+        spoiler_text: out.content_warning,
         visibility: Visibility::Public,
         idempotency_key: out.idempotency_key,
     };
@@ -226,6 +227,7 @@ pub async fn reply(
         text,
         media_ids: &[],
         in_reply_to_id: Some(comment_id),
+        spoiler_text: None,
         visibility: Visibility::Public,
         idempotency_key: &key,
     };

@@ -54,6 +54,9 @@ pub struct Outgoing<'a> {
     pub idempotency_key: &'a str,
     pub text: &'a str,
     pub title: Option<&'a str>,
+    /// Mastodon's content warning (`spoiler_text`); the other platforms have none (the API
+    /// refuses one on their accounts).
+    pub content_warning: Option<&'a str>,
     pub media: &'a [MediaRef],
 }
 

@@ -23,7 +23,9 @@ use crate::actor::{Ctx, Principal};
 use crate::authz::{AccountAccess, Need, authorize};
 use crate::crypto::sha256;
 use crate::error::{AppError, AppResult, FieldError};
-use crate::posts::drafts::{Draft, check_media_belongs, idempotency_key, insert_draft_once, validate_content};
+use crate::posts::drafts::{
+    Draft, check_media_belongs, idempotency_key, insert_draft_once, planned_instant, tidy_warning, validate_content,
+};
 use crate::posts::view::{MediaItem, PostView, post_view};
 use crate::services::Services;
 
@@ -39,6 +41,9 @@ pub struct ComposeRequest {
     /// The common media (each item must be an external URL or an upload to every chosen account).
     #[serde(default)]
     pub media: Vec<MediaItem>,
+    /// When the drafts are meant to go out (RFC 3339): a plan each draft keeps, never a schedule.
+    #[schema(format = DateTime)]
+    pub planned_for: Option<String>,
     /// One entry per account, 1 to 20, each account once.
     #[schema(min_items = 1, max_items = 20)]
     pub copies: Vec<CopyRequest>,
@@ -52,6 +57,9 @@ pub struct CopyRequest {
     pub text: Option<String>,
     pub title: Option<String>,
     pub media: Option<Vec<MediaItem>>,
+    /// Mastodon copies only: the status's content warning (`spoiler_text`).
+    #[schema(max_length = 500)]
+    pub content_warning: Option<String>,
 }
 
 /// A copy as it will be written.
@@ -60,6 +68,7 @@ struct Prepared {
     text: String,
     title: Option<String>,
     media: Vec<MediaItem>,
+    content_warning: Option<String>,
 }
 
 /// Prefixes a copy's field errors with the copy (`copies[1].text`).
@@ -85,6 +94,7 @@ pub async fn compose_many(
         return Err(AppError::validation("copies", format!("must name 1 to {MAX_COPIES} accounts")));
     }
     let key = idempotency.map(idempotency_key).transpose()?;
+    let planned_for = input.planned_for.as_deref().map(planned_instant).transpose()?;
     let mut copies = Vec::with_capacity(input.copies.len());
     let mut errors = Vec::new();
     for (i, c) in input.copies.iter().enumerate() {
@@ -98,7 +108,10 @@ pub async fn compose_many(
         let text = c.text.clone().unwrap_or_else(|| input.text.clone());
         let title = c.title.clone().or_else(|| input.title.clone()).filter(|t| !t.trim().is_empty());
         let media = c.media.clone().unwrap_or_else(|| input.media.clone());
-        if let Err(AppError::Validation(e)) = validate_content(&access.account, &text, title.as_deref(), &media) {
+        let content_warning = tidy_warning(c.content_warning.as_deref());
+        if let Err(AppError::Validation(e)) =
+            validate_content(&access.account, &text, title.as_deref(), &media, content_warning.as_deref())
+        {
             errors.extend(e.into_iter().map(|f| FieldError::new(format!("copies[{i}].{}", f.field), f.message)));
         }
         match check_media_belongs(s, &account_id, &media).await.map_err(|e| in_copy(i, e)) {
@@ -106,7 +119,7 @@ pub async fn compose_many(
             Err(AppError::Validation(e)) => errors.extend(e),
             Err(e) => return Err(e),
         }
-        copies.push(Prepared { access, text, title, media });
+        copies.push(Prepared { access, text, title, media, content_warning });
     }
     if !errors.is_empty() {
         return Err(AppError::Validation(errors));
@@ -114,7 +127,9 @@ pub async fn compose_many(
     let request_hash = sha256(
         json!({
             "batch": input.copies.iter().map(|c| c.account_id.as_str()).collect::<Vec<_>>(),
-            "copies": copies.iter().map(|c| json!({"text": c.text, "title": c.title, "media": c.media})).collect::<Vec<_>>(),
+            "copies": copies.iter().map(|c| json!({"text": c.text, "title": c.title, "media": c.media,
+                "content_warning": c.content_warning})).collect::<Vec<_>>(),
+            "planned_for": planned_for,
         })
         .to_string()
         .as_bytes(),
@@ -136,6 +151,8 @@ pub async fn compose_many(
             title: c.title.as_deref(),
             text: &c.text,
             media: &c.media,
+            content_warning: c.content_warning.as_deref(),
+            planned_for,
             idempotency: key.as_deref().map(|k| (k, request_hash.as_slice())),
             copies: Some(copies.len()),
             now,

@@ -14,7 +14,7 @@ use steward_domain::capability::Capability;
 use steward_domain::ids::{AccountId, PostId, UserId};
 use steward_domain::platform;
 use steward_domain::post::{PostAction, PostSnapshot, PostState, transition};
-use steward_store::{AccountRow, NewPost, PostContent, PostListQuery, PostRow, StoreError};
+use steward_store::{AccountRow, NewPost, PostContent, PostExtras, PostListQuery, PostRow, StoreError};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::actor::{Ctx, Principal};
@@ -36,6 +36,9 @@ pub const MAX_MEDIA_URL_LEN: usize = 2048;
 /// An image's alt text: at most this many characters (Mastodon's default limit is 1500).
 pub const MAX_ALT_CHARS: usize = 1000;
 pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
+/// Mastodon counts a status's content warning and its text together against this limit (its
+/// server's status length rule; 500 is the default of an instance).
+pub const MASTODON_STATUS_CHARS: usize = 500;
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ContentRequest {
@@ -43,6 +46,14 @@ pub struct ContentRequest {
     pub title: Option<String>,
     #[serde(default)]
     pub media: Vec<MediaItem>,
+    /// Mastodon only: the content warning the status is folded behind (Mastodon's
+    /// `spoiler_text`). Mastodon counts it with the text: both together at most 500 characters.
+    #[schema(max_length = 500)]
+    pub content_warning: Option<String>,
+    /// When the post is meant to go out (RFC 3339): a plan shown on the calendar, never a
+    /// schedule (nothing is published by it).
+    #[schema(format = DateTime)]
+    pub planned_for: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -53,6 +64,46 @@ pub struct EditRequest {
     #[schema(value_type = Option<String>)]
     pub title: Option<Option<String>>,
     pub media: Option<Vec<MediaItem>>,
+    /// Mastodon only; `null` or blank removes it. A change is a content edit (a new version).
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, max_length = 500)]
+    pub content_warning: Option<Option<String>>,
+    /// RFC 3339; `null` clears it. Changing only the plan is not a content edit: the version,
+    /// state and approvals stay.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub planned_for: Option<Option<String>>,
+}
+
+/// A content warning as stored: trimmed, and none when blank (so a cleared field removes it).
+pub(crate) fn tidy_warning(warning: Option<&str>) -> Option<String> {
+    warning.map(|w| w.replace("\r\n", "\n").trim().to_string()).filter(|w| !w.is_empty())
+}
+
+/// A content warning is Mastodon's alone, and Mastodon counts it with the text.
+fn validate_warning(account: &AccountRow, warning: Option<&str>, text: &str, errors: &mut Vec<FieldError>) {
+    let Some(warning) = warning else { return };
+    if account.platform != platform::Platform::Mastodon {
+        let name = platform::platform(account.platform.as_str()).map_or("this platform", |p| p.name);
+        errors.push(FieldError::new("content_warning", format!("is for Mastodon accounts only, not {name}")));
+    } else if warning.chars().any(|c| c.is_control()) {
+        errors.push(FieldError::new("content_warning", "must be one line, without control characters"));
+    } else if platform::text_chars(warning) + platform::text_chars(text) > MASTODON_STATUS_CHARS {
+        errors.push(FieldError::new(
+            "content_warning",
+            format!(
+                "and the text together must be at most {MASTODON_STATUS_CHARS} characters on Mastodon (this is {})",
+                platform::text_chars(warning) + platform::text_chars(text)
+            ),
+        ));
+    }
+}
+
+/// A planned time: any RFC 3339 instant (a plan in the past stays as written: it never acts).
+pub(crate) fn planned_instant(raw: &str) -> AppResult<i64> {
+    raw.parse::<jiff::Timestamp>()
+        .map(jiff::Timestamp::as_microsecond)
+        .map_err(|_| AppError::validation("planned_for", "must be an RFC 3339 time such as 2027-01-31T17:00:00Z"))
 }
 
 /// The version of the post an edit was made from, as the version tags ([`etag`]) the editor
@@ -183,9 +234,11 @@ pub(crate) fn validate_content(
     text: &str,
     title: Option<&str>,
     media: &[MediaItem],
+    warning: Option<&str>,
 ) -> AppResult<()> {
     let mut errors = Vec::new();
     validate_text(text, account, &mut errors);
+    validate_warning(account, warning, text, &mut errors);
     validate_title(title, &mut errors);
     validate_media(media, &mut errors);
     validate_not_empty(text, media, &mut errors);
@@ -204,6 +257,16 @@ fn validate_given(account: &AccountRow, input: &EditRequest) -> AppResult<()> {
     }
     if let Some(media) = &input.media {
         validate_media(media, &mut errors);
+    }
+    if let Some(warning) = input.content_warning.as_ref().and_then(|w| tidy_warning(w.as_deref()))
+        && account.platform != platform::Platform::Mastodon
+    {
+        validate_warning(account, Some(&warning), "", &mut errors);
+    }
+    if let Some(Some(raw)) = &input.planned_for
+        && let Err(AppError::Validation(e)) = planned_instant(raw)
+    {
+        errors.extend(e);
     }
     if errors.is_empty() { Ok(()) } else { Err(AppError::Validation(errors)) }
 }
@@ -231,13 +294,25 @@ pub async fn create_post(
     mut input: ContentRequest,
 ) -> AppResult<PostView> {
     input.media = tidy_media(input.media);
+    input.content_warning = tidy_warning(input.content_warning.as_deref());
     ctx.slot.set_action(Action::PostCreate, Some(format!("account:{account_id}")));
     let access = authorize(s, ctx, who, account_id, Need::Capability(Capability::DraftsCreate)).await?;
     let key = idempotency.map(idempotency_key).transpose()?;
-    validate_content(&access.account, &input.text, input.title.as_deref(), &input.media)?;
+    validate_content(
+        &access.account,
+        &input.text,
+        input.title.as_deref(),
+        &input.media,
+        input.content_warning.as_deref(),
+    )?;
+    let planned_for = input.planned_for.as_deref().map(planned_instant).transpose()?;
     check_media_belongs(s, account_id, &input.media).await?;
-    let request_hash =
-        sha256(json!({"text": input.text, "title": input.title, "media": input.media}).to_string().as_bytes());
+    let request_hash = sha256(
+        json!({"text": input.text, "title": input.title, "media": input.media,
+               "content_warning": input.content_warning, "planned_for": planned_for})
+        .to_string()
+        .as_bytes(),
+    );
     let now = s.clock.now_us();
 
     let mut tx = s.store.begin().await?;
@@ -252,6 +327,8 @@ pub async fn create_post(
         title: input.title.as_deref(),
         text: &input.text,
         media: &input.media,
+        content_warning: input.content_warning.as_deref(),
+        planned_for,
         idempotency: key.as_deref().map(|k| (k, request_hash.as_slice())),
         copies: None,
         now,
@@ -275,6 +352,10 @@ pub(crate) struct Draft<'a> {
     pub title: Option<&'a str>,
     pub text: &'a str,
     pub media: &'a [MediaItem],
+    /// Mastodon's content warning, already checked.
+    pub content_warning: Option<&'a str>,
+    /// When the author means it to go out (a plan, not a schedule).
+    pub planned_for: Option<i64>,
     /// The key and the hash of the request it came with.
     pub idempotency: Option<(&'a str, &'a [u8])>,
     /// How many drafts its request makes, when it makes several (a fact of the audit event).
@@ -296,16 +377,19 @@ pub(crate) async fn insert_draft_once(
     let post_id = PostId::new(uuid::Uuid::now_v7().to_string());
     let media = serde_json::to_string(draft.media).map_err(AppError::internal)?;
     let inserted = tx
-        .insert_post(NewPost {
-            id: &post_id,
-            account_id: draft.account_id,
-            author_id: &who.user_id,
-            title: draft.title,
-            text: draft.text,
-            media: &media,
-            idempotency: draft.idempotency,
-            now: draft.now,
-        })
+        .insert_post_with(
+            NewPost {
+                id: &post_id,
+                account_id: draft.account_id,
+                author_id: &who.user_id,
+                title: draft.title,
+                text: draft.text,
+                media: &media,
+                idempotency: draft.idempotency,
+                now: draft.now,
+            },
+            PostExtras { content_warning: draft.content_warning, planned_for: draft.planned_for },
+        )
         .await;
     match inserted {
         Ok(()) => {}
@@ -317,6 +401,8 @@ pub(crate) async fn insert_draft_once(
         "version": 1,
         "text_chars": draft.text.chars().count(),
         "media": draft.media.len(),
+        "content_warning": draft.content_warning.is_some(),
+        "planned_for": draft.planned_for.map(crate::clock::rfc3339),
     });
     if let Some(copies) = draft.copies {
         detail["copies"] = json!(copies);
@@ -342,6 +428,8 @@ pub(crate) async fn insert_draft_once(
         reply_to: None,
         created_at: draft.now,
         updated_at: draft.now,
+        content_warning: draft.content_warning.map(str::to_string),
+        planned_for: draft.planned_for,
     }))
 }
 
@@ -546,7 +634,15 @@ pub async fn edit_post(
         Some(t) => t,
     };
     let media = input.media.map_or_else(|| old_media.clone(), tidy_media);
-    validate_content(&access.account, &text, title.as_deref(), &media)?;
+    let warning = match &input.content_warning {
+        None => post.content_warning.clone(),
+        Some(w) => tidy_warning(w.as_deref()),
+    };
+    let planned_for = match &input.planned_for {
+        None => post.planned_for,
+        Some(raw) => raw.as_deref().map(planned_instant).transpose()?,
+    };
+    validate_content(&access.account, &text, title.as_deref(), &media, warning.as_deref())?;
     check_media_belongs(s, &access.account.id, &media).await?;
     let mut changed = Vec::new();
     if text != post.text {
@@ -558,26 +654,47 @@ pub async fn edit_post(
     if media != old_media {
         changed.push("media");
     }
-    if changed.is_empty() {
+    if warning != post.content_warning {
+        changed.push("content_warning");
+    }
+    let replanned = planned_for != post.planned_for;
+    if changed.is_empty() && !replanned {
         // Nothing to store: not an edit, so nothing goes back to draft.
         drop(tx);
         return Ok(post_view(post, &access.account, &approvals, now));
     }
-    let media_json = serde_json::to_string(&media).map_err(AppError::internal)?;
-    let content = PostContent { title: title.as_deref(), text: &text, media: &media_json };
-    let Some(version) =
-        tx.update_post_content(post_id, post.version, post.state.as_str(), &content, &who.user_id, now).await?
-    else {
-        return Err(AppError::PreconditionFailed);
+    let (version, to_state, cleared) = if changed.is_empty() {
+        (post.version, post.state.as_str(), 0)
+    } else {
+        let media_json = serde_json::to_string(&media).map_err(AppError::internal)?;
+        let content = PostContent {
+            title: title.as_deref(),
+            text: &text,
+            media: &media_json,
+            content_warning: warning.as_deref(),
+        };
+        let Some(version) =
+            tx.update_post_content(post_id, post.version, post.state.as_str(), &content, &who.user_id, now).await?
+        else {
+            return Err(AppError::PreconditionFailed);
+        };
+        (version, PostState::Draft.as_str(), approvals.len())
     };
+    if replanned {
+        changed.push("planned_for");
+        if !tx.set_post_planned_for(post_id, version, to_state, planned_for, now).await? {
+            return Err(AppError::PreconditionFailed);
+        }
+    }
     let audit = Audit::on_account(&post.account_id, Action::PostEdit).target(target(post_id)).detail(json!({
         "post_id": post_id,
         "from_version": post.version,
         "to_version": version,
         "changed": changed,
         "from_state": post.state,
-        "to_state": "draft",
-        "approvals_cleared": approvals.len(),
+        "to_state": to_state,
+        "approvals_cleared": cleared,
+        "planned_for": planned_for.map(crate::clock::rfc3339),
     }));
     record(s, ctx, &who.actor(), &mut tx, audit).await?;
     tx.commit().await?;

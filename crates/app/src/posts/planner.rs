@@ -1,6 +1,7 @@
 //! The planning calendar across a person's accounts: the posts with a time in a range (scheduled,
-//! publishing, published, failed, or held where they were held) and the posts with no time yet
-//! (drafts, in review, approved), each account authorized on its own.
+//! publishing, published, failed, held where they were held, and posts not yet scheduled at
+//! their planned time) and the posts with no time yet (drafts, in review, approved), each
+//! account authorized on its own.
 //!
 //! Decisions where the spec is silent:
 //! - Only accounts where the person may read posts (`account.view`, house rules accepted) are
@@ -36,6 +37,21 @@ pub struct PlannerAccount {
 pub struct TimedPost {
     pub account_id: AccountId,
     pub post: CalendarPostRow,
+}
+
+impl TimedPost {
+    /// Where it sits: when it is due or went out, where it was held, or where it is planned.
+    #[must_use]
+    pub fn at(&self) -> Option<i64> {
+        let p = &self.post;
+        p.scheduled_at.or_else(|| if p.hold_reason.is_some() { Some(p.updated_at) } else { p.planned_for })
+    }
+
+    /// Not scheduled yet, shown at its planned time.
+    #[must_use]
+    pub fn planned(&self) -> bool {
+        self.post.scheduled_at.is_none() && self.post.hold_reason.is_none() && self.post.planned_for.is_some()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -82,13 +98,9 @@ pub async fn planner(
         let shown = only.is_empty() || only.contains(&account.id);
         if shown {
             let id = &access.account.id;
-            timed.extend(
-                s.store
-                    .calendar_posts(id, from, to)
-                    .await?
-                    .into_iter()
-                    .map(|post| TimedPost { account_id: id.clone(), post }),
-            );
+            let mut rows = s.store.calendar_posts(id, from, to).await?;
+            rows.extend(s.store.planned_posts(id, from, to).await?);
+            timed.extend(rows.into_iter().map(|post| TimedPost { account_id: id.clone(), post }));
             for state in [PostState::Draft, PostState::InReview, PostState::Approved] {
                 let rows = s
                     .store

@@ -14,7 +14,7 @@ use steward_domain::ids::PostId;
 use steward_domain::pace;
 use steward_domain::post::PostAction;
 use steward_domain::status::NotificationKind;
-use steward_domain::windows::Window;
+use steward_domain::windows::{Window, parse_time_zone};
 use utoipa::ToSchema;
 
 use crate::actor::{Ctx, Principal};
@@ -128,8 +128,14 @@ async fn schedule_at(
             });
         }
         store_step(tx, &d, &who.user_id, now).await?;
-        let when =
-            if audit_action == Action::PostPublishNow { "to go out now".to_string() } else { format!("for {at}") };
+        // A person reads it (page and mail): the time in the account's zone, in words.
+        let when = if audit_action == Action::PostPublishNow {
+            "to go out now".to_string()
+        } else {
+            let zone = parse_time_zone(&access.account.time_zone).unwrap_or(jiff::tz::TimeZone::UTC);
+            let name = zone.iana_name().unwrap_or("UTC").to_string();
+            format!("for {} ({name} time)", at.to_zoned(zone).strftime("%a %-d %b %Y, %H:%M"))
+        };
         let text = format!(
             "{} scheduled your post for {} {when}: “{}”",
             who.display_name,

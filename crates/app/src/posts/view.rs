@@ -44,6 +44,10 @@ pub struct PostView {
     pub title: Option<String>,
     pub text: String,
     pub media: Vec<MediaItem>,
+    /// Mastodon only: the content warning the status is folded behind (`spoiler_text`).
+    pub content_warning: Option<String>,
+    /// When the post is planned to go out (RFC 3339): a plan, not a schedule.
+    pub planned_for: Option<String>,
     /// Raised by every content edit, not by state changes.
     pub version: i64,
     pub approvals: Vec<ApprovalView>,
@@ -142,6 +146,8 @@ pub fn post_view(post: PostRow, account: &AccountRow, approvals: &[ApprovalRow],
         last_error: post.last_error,
         hold_reason: post.hold_reason.map(|r| r.as_str().into()),
         reply_to: post.reply_to,
+        content_warning: post.content_warning,
+        planned_for: post.planned_for.map(rfc3339),
     }
 }
 

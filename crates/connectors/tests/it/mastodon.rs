@@ -52,7 +52,14 @@ async fn connect(d: &MastodonDouble) -> (RegisteredApp, String) {
 }
 
 fn draft<'a>(text: &'a str, key: &'a str) -> StatusDraft<'a> {
-    StatusDraft { text, media_ids: &[], in_reply_to_id: None, visibility: Visibility::Public, idempotency_key: key }
+    StatusDraft {
+        text,
+        media_ids: &[],
+        in_reply_to_id: None,
+        spoiler_text: None,
+        visibility: Visibility::Public,
+        idempotency_key: key,
+    }
 }
 
 #[tokio::test]

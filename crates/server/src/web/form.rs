@@ -95,6 +95,13 @@ impl Form {
         self
     }
 
+    /// The message by the button, put in other words (an instant in it as a time in a zone).
+    #[must_use]
+    pub fn reword(mut self, f: impl Fn(&str) -> String) -> Self {
+        self.general = self.general.map(|g| f(&g));
+        self
+    }
+
     /// Takes the API's answer: field errors go to their fields, anything else by the button.
     #[must_use]
     pub fn failed(mut self, error: &ApiError) -> Self {

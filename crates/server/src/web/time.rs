@@ -69,6 +69,25 @@ pub fn when_mine(rfc3339: &str, viewer: Option<&TimeZone>) -> Html {
     when(rfc3339, viewer.unwrap_or(&TimeZone::UTC), None)
 }
 
+/// A sentence with every RFC 3339 instant in it (as a refusal names one) written as a time in
+/// `zone`: "opens at 2026-12-07T08:00:00Z." reads "opens at Mon 7 Dec 2026, 09:00." in Paris.
+#[must_use]
+pub fn instants_in_words(text: &str, zone: &TimeZone) -> String {
+    let mut out = String::with_capacity(text.len());
+    for word in text.split(' ') {
+        let bare = word.trim_end_matches(['.', ';', ',', ')']);
+        match bare.parse::<jiff::Timestamp>() {
+            Ok(t) => {
+                out.push_str(&t.to_zoned(zone.clone()).strftime("%a %-d %b %Y, %H:%M").to_string());
+                out.push_str(&word[bare.len()..]);
+            }
+            Err(_) => out.push_str(word),
+        }
+        out.push(' ');
+    }
+    out.trim_end().to_string()
+}
+
 /// A `datetime-local` input's value, read in `zone`, as RFC 3339 UTC.
 pub fn local_input_to_rfc3339(raw: &str, zone: &TimeZone) -> Result<String, &'static str> {
     let dt: DateTime = raw.parse().map_err(|_| "must be a date and time")?;

@@ -152,3 +152,92 @@ both_backends! {
         assert!(failures.is_empty(), "internal words on pages:\n{}", failures.join("\n"));
     }
 }
+
+both_backends! {
+    async fn no_schedule_refusal_names_a_raw_instant(app: TestApp) {
+        use crate::helpers::html::{csrf_in, post_form};
+        use jiff::ToSpan;
+        // Wednesday 10:30 UTC, a known hour: the posting windows below are open now.
+        let today = app.clock.now().to_zoned(jiff::tz::TimeZone::UTC).date();
+        let mut wed = today.checked_add(1.day()).unwrap();
+        while wed.weekday() != jiff::civil::Weekday::Wednesday {
+            wed = wed.checked_add(1.day()).unwrap();
+        }
+        let target = wed.at(10, 30, 0, 0).to_zoned(jiff::tz::TimeZone::UTC).unwrap().timestamp();
+        app.clock.advance(std::time::Duration::from_micros(u64::try_from(target.as_microsecond() - app.clock.now_us()).unwrap()));
+        let thu = wed.checked_add(1.day()).unwrap();
+
+        let owner = app.user("olivia@example.test").await;
+        let r = app.post("/api/v1/accounts").auth(&owner)
+            .json(json!({"platform": "sandbox", "handle": "@shop", "time_zone": "Europe/Paris", "credentials": {}})).send().await;
+        let id = r.body["id"].as_str().unwrap().to_string();
+        let r = app.req(reqwest::Method::PATCH, &format!("/api/v1/accounts/{id}/settings")).auth(&owner)
+            .json(json!({"min_gap_minutes": 60})).send().await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let every_day = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+        let r = crate::helpers::accounts::invite(&app, &owner, &id, json!({"email": "ada@example.test", "role": "admin",
+            "windows": [{"days": every_day, "start": "09:00", "end": "19:00"}]})).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let ada = app.user("ada@example.test").await;
+        let token = r.body["token"].as_str().unwrap();
+        assert_eq!(app.post(&format!("/api/v1/invitations/{token}/accept")).auth(&ada).send().await.status, 200);
+        let approved = |text: &'static str| {
+            let (app, owner, id) = (&app, &owner, &id);
+            async move {
+                let r = app.post(&format!("/api/v1/accounts/{id}/posts")).auth(owner).json(json!({"text": text})).send().await;
+                let pid = r.body["id"].as_str().unwrap().to_string();
+                assert_eq!(app.post(&format!("/api/v1/posts/{pid}/submit")).auth(owner).send().await.status, 200);
+                let r = app.post(&format!("/api/v1/posts/{pid}/approve")).auth(owner).json(json!({"version": 1})).send().await;
+                assert_eq!(r.body["state"], "approved", "{}", r.text);
+                pid
+            }
+        };
+        let first = approved("First").await;
+        let r = app.post(&format!("/api/v1/posts/{first}/schedule")).auth(&owner).json(json!({"at": format!("{thu}T08:00:00Z")})).send().await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let second = approved("Second").await;
+
+        let mut failures = Vec::new();
+        let mut check = |what: &str, html: &str, expected: &str| {
+            let words = visible_text(html);
+            assert!(words.contains(expected), "{what}: expected {expected:?} in\n{words}");
+            for f in internal_words(&words) {
+                failures.push(format!("{what}: {f}"));
+            }
+        };
+        // On the post page: too close to another post (09:30 in Paris, 30 minutes after it),
+        // and, for Ada, outside her posting hours (20:00 in Paris: her next hours open at 09:00).
+        for (who, at, what, expected) in [
+            (&owner, format!("{thu}T09:30"), "too close", "Thu"),
+            (&ada, format!("{thu}T20:00"), "outside posting hours", "opens at"),
+        ] {
+            let (_, page_html) = page(&app, who, &format!("/posts/{second}")).await;
+            let (status, _, html) = post_form(&app, &who.cookie(), &format!("/posts/{second}/schedule"),
+                &[("csrf_token", &csrf_in(&page_html)), ("at", &at)]).await;
+            assert!(status == 403 || status == 409, "{what}: {status}");
+            check(&format!("the post page ({what})"), &html, expected);
+        }
+        // On the calendar: the same refusals of a move, read in the grid's zone.
+        let (_, cal) = page(&app, &ada, &format!("/calendar?account={id}")).await;
+        let (status, _, html) = post_form(&app, &ada.cookie(), "/calendar/move", &[("csrf_token", &csrf_in(&cal)),
+            ("back", &format!("/calendar?account={id}")), ("zone", "Europe/Paris"), ("post", &second),
+            ("at", &format!("{thu}T20:00"))]).await;
+        assert_eq!(status, 403);
+        check("the calendar (outside posting hours)", &html, "The post was not moved");
+        let (_, cal) = page(&app, &owner, &format!("/calendar?account={id}")).await;
+        let (status, _, html) = post_form(&app, &owner.cookie(), "/calendar/move", &[("csrf_token", &csrf_in(&cal)),
+            ("back", &format!("/calendar?account={id}")), ("zone", "Europe/Paris"), ("post", &second),
+            ("at", &format!("{thu}T09:30"))]).await;
+        assert_eq!(status, 409);
+        check("the calendar (too close)", &html, "less than 60 minutes away");
+        // Accepted, the author is told when in words.
+        let (_, post_page) = page(&app, &ada, &format!("/posts/{second}")).await;
+        let (status, _, _) = post_form(&app, &ada.cookie(), &format!("/posts/{second}/schedule"),
+            &[("csrf_token", &csrf_in(&post_page)), ("at", &format!("{thu}T12:00"))]).await;
+        assert_eq!(status, 303);
+        let (_, html) = page(&app, &owner, "/notifications").await;
+        check("the author's notifications", &html, "(Europe/Paris time)");
+        failures.sort();
+        assert!(failures.is_empty(), "internal words in refusals:\n{}", failures.join("\n"));
+    }
+}

@@ -61,6 +61,7 @@
     return null;
   }
   var field = $("edit-text"), title = $("edit-title"), pv = $("preview"), list = $("attached"), say = $("upload-status");
+  var cw = $("edit-content-warning"), cwBox = $("preview-cw"), cwWas = cwBox ? !cwBox.open : false;
   function data(n) { return parseInt(pv.getAttribute("data-" + n), 10); }
   function preview() {
     if (!pv || !field) return;
@@ -92,6 +93,15 @@
     $("preview-over").textContent = over;
     $("preview-over").hidden = !over;
     $("preview-more").hidden = !more;
+    if (cw && cwBox) {
+      // Mastodon folds a status behind its warning: folded as the warning appears, open without one.
+      var w = cw.value.trim(), s = $("preview-cw-text");
+      s.textContent = w;
+      s.hidden = !w;
+      if (!w) cwBox.open = true;
+      else if (!cwWas) cwBox.open = false;
+      cwWas = !!w;
+    }
   }
   document.querySelectorAll("[data-count-for]").forEach(function (out) {
     var input = $(out.getAttribute("data-count-for")), limit = parseInt(out.getAttribute("data-limit"), 10);
@@ -103,7 +113,7 @@
       out.classList.toggle("over", n > limit);
     });
   });
-  [field, title].forEach(function (f) { if (f) f.addEventListener("input", preview); });
+  [field, title, cw].forEach(function (f) { if (f) f.addEventListener("input", preview); });
   preview();
   if (!list) return;
   function rows() { return Array.prototype.slice.call(list.querySelectorAll("[data-media-row]")); }

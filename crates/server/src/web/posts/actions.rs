@@ -22,7 +22,7 @@ use crate::error::{ApiError, Path};
 use crate::state::AppState;
 use crate::web::account::{access, account_zone};
 use crate::web::confirm::{Confirm, ask, confirmed};
-use crate::web::time::local_input_to_rfc3339;
+use crate::web::time::{instants_in_words, local_input_to_rfc3339};
 use crate::web::{Form, FormData, OrPage, PageError, Viewer, render, render_failed, see_other};
 
 /// What the editor says when the post changed since the form was shown (412).
@@ -134,7 +134,20 @@ pub async fn create_submit(
     }
     let result = async {
         let media = form_media(&state, &id, &data, &[]).await?;
-        let body = ContentRequest { text: form_text(&data, "text"), title: data.opt("title"), media };
+        let planned_for = match data.opt("planned_for") {
+            Some(raw) => Some(
+                local_input_to_rfc3339(&raw, &account_zone(&a.account))
+                    .map_err(|m| ApiError::validation("planned_for", m))?,
+            ),
+            None => None,
+        };
+        let body = ContentRequest {
+            text: form_text(&data, "text"),
+            title: data.opt("title"),
+            media,
+            content_warning: data.opt("content_warning"),
+            planned_for,
+        };
         // The form's own key: a second press of "Save" (or a reload) answers the same draft.
         let key = data.opt("idempotency_key");
         Ok::<_, ApiError>(
@@ -171,8 +184,25 @@ pub async fn edit_submit(
     let result = async {
         let before = state.store.post(&pid).await?.ok_or(ApiError(AppError::NotFound))?;
         let media = form_media(&state, &before.account_id, &data, &parse_media(&before.media)).await?;
-        let body =
-            EditRequest { text: Some(form_text(&data, "text")), title: Some(data.opt("title")), media: Some(media) };
+        // Fields the form did not show (a plan on a scheduled post, a warning off Mastodon) stay as they are.
+        let planned_for = match data.get("planned_for").map(str::trim) {
+            None => None,
+            Some("") => Some(None),
+            Some(raw) => {
+                let a = access(&state, &viewer, &before.account_id, Need::Capability(Capability::AccountView)).await?;
+                Some(Some(
+                    local_input_to_rfc3339(raw, &account_zone(&a.account))
+                        .map_err(|m| ApiError::validation("planned_for", m))?,
+                ))
+            }
+        };
+        let body = EditRequest {
+            text: Some(form_text(&data, "text")),
+            title: Some(data.opt("title")),
+            media: Some(media),
+            content_warning: data.get("content_warning").map(|_| data.opt("content_warning")),
+            planned_for,
+        };
         // The version the form was filled from: a stale one is refused (412 in the API).
         let based_on = BasedOn::Tags(vec![data.text("etag")]);
         Ok::<_, ApiError>(
@@ -229,6 +259,15 @@ async fn after_action<T>(
         }
         Err(e) => {
             let mut page = editor_view(state, viewer, pid, None).await.or_page(viewer)?;
+            // A refusal that names an instant (the next posting window, a post too close) names
+            // it as a time in the account's zone.
+            let zone = match state.store.post(pid).await {
+                Ok(Some(p)) => access(state, viewer, &p.account_id, Need::Capability(Capability::AccountView))
+                    .await
+                    .map(|a| account_zone(&a.account))
+                    .unwrap_or(jiff::tz::TimeZone::UTC),
+                _ => jiff::tz::TimeZone::UTC,
+            };
             let form = Form::new(
                 match slot {
                     Slot::Actions => "actions",
@@ -239,7 +278,8 @@ async fn after_action<T>(
                 &viewer.csrf,
             )
             .with_values(data)
-            .failed(&e);
+            .failed(&e)
+            .reword(|g| instants_in_words(g, &zone));
             match slot {
                 Slot::Actions => page.actions = form,
                 Slot::Changes => page.changes = form,

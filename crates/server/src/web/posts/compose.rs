@@ -29,6 +29,8 @@ pub struct Choice {
     pub checked: bool,
     /// The field of this account's copy (`text_<id>`).
     pub field: String,
+    /// A Mastodon account: its copy may carry a content warning (`cw_<id>`).
+    pub mastodon: bool,
 }
 
 #[derive(Template)]
@@ -47,6 +49,11 @@ pub(super) struct ComposePage {
 impl ComposePage {
     fn copy_field(&self, c: &Choice) -> Html {
         self.form.textarea(&c.field, &format!("Text on {}", c.name), 5)
+    }
+
+    fn warning_field(&self, c: &Choice) -> Html {
+        let label = format!("Content warning on {} (optional): the status is folded behind it", c.name);
+        self.form.input(&format!("cw_{}", c.id), &label, "text", "maxlength=\"500\"")
     }
 }
 
@@ -73,6 +80,7 @@ fn page(viewer: &Viewer, accounts: &[AccountView], form: Form, values: &FormData
             count: platform::text_chars(values.get(&format!("text_{}", a.id)).unwrap_or("")),
             checked: chosen.iter().any(|c| c == &a.id),
             field: format!("text_{}", a.id),
+            mastodon: a.platform == "mastodon",
             id: a.id.clone(),
         })
         .collect();
@@ -129,9 +137,10 @@ pub async fn compose_submit(
         if chosen.is_empty() {
             return Err(ApiError::validation("account", "choose at least one account"));
         }
-        if let Some(at) = planned {
-            local_input_to_rfc3339(at, &zone).map_err(|m| ApiError::validation("at", m))?;
-        }
+        let planned_for = match planned {
+            Some(at) => Some(local_input_to_rfc3339(at, &zone).map_err(|m| ApiError::validation("at", m))?),
+            None => None,
+        };
         let copies = chosen
             .iter()
             .map(|id| CopyRequest {
@@ -140,9 +149,12 @@ pub async fn compose_submit(
                 text: data.get(&format!("text_{id}")).filter(|t| !t.trim().is_empty()).map(|t| t.replace("\r\n", "\n")),
                 title: None,
                 media: None,
+                // Only a Mastodon copy has the field.
+                content_warning: data.opt(&format!("cw_{id}")),
             })
             .collect();
-        let body = ComposeRequest { text: text.clone(), title: data.opt("title"), media: Vec::new(), copies };
+        let body =
+            ComposeRequest { text: text.clone(), title: data.opt("title"), media: Vec::new(), planned_for, copies };
         let key = data.opt("idempotency_key");
         compose_many(&state, &viewer.ctx(), &viewer.principal, key.as_deref(), body).await.map_err(ApiError)
     }
@@ -182,7 +194,11 @@ pub async fn compose_submit(
                             });
                         match copy {
                             Some((id, field)) => {
-                                let what = if field == "text" { "the text" } else { field };
+                                let what = match field {
+                                    "text" => "the text",
+                                    "content_warning" => "the content warning",
+                                    other => other,
+                                };
                                 problems.push(crate::web::capitalize_sentence(&format!(
                                     "{}: {what} {}",
                                     name_of(id.as_str()),
@@ -190,6 +206,8 @@ pub async fn compose_submit(
                                 )));
                                 if field == "text" {
                                     form = form.field_error(&format!("text_{id}"), &f.message);
+                                } else if field == "content_warning" {
+                                    form = form.field_error(&format!("cw_{id}"), &f.message);
                                 }
                             }
                             None => form = form.field_error(&f.field, &f.message),

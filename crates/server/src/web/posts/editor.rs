@@ -25,7 +25,7 @@ use crate::error::{ApiError, Path, Query};
 use crate::state::AppState;
 use crate::web::account::{access, account_nav, account_zone, platform_name};
 use crate::web::html::{Html, escape};
-use crate::web::time::when;
+use crate::web::time::{rfc3339_to_local_input, when};
 use crate::web::{Form, Layout, OrPage, PageError, Viewer, render};
 
 /// One version in the list of versions, with a link to its differences from the one before.
@@ -119,6 +119,11 @@ pub(super) struct EditorPage {
 impl EditorPage {
     fn is_new(&self) -> bool {
         self.pid.is_empty()
+    }
+
+    /// Mastodon statuses may carry a content warning (the only platform that has one).
+    fn has_warning(&self) -> bool {
+        self.preview.platform == "mastodon"
     }
 }
 
@@ -235,6 +240,7 @@ pub(super) fn preview_of(
     a: &AccountAccess,
     title: Option<&str>,
     text: &str,
+    warning: Option<&str>,
     media: &[MediaItem],
 ) -> PlatformPreview {
     platform_preview(
@@ -243,6 +249,7 @@ pub(super) fn preview_of(
         &a.account.handle,
         title,
         text,
+        warning,
         shown_media(state, media),
     )
 }
@@ -277,7 +284,7 @@ pub(super) fn new_editor(state: &AppState, viewer: &Viewer, a: &AccountAccess) -
         external_url: None,
         approvals_note: approvals_note(a),
         changes_request: None,
-        preview: preview_of(state, a, None, "", &[]),
+        preview: preview_of(state, a, None, "", None, &[]),
         attached: Vec::new(),
         versions: Vec::new(),
         diff: None,
@@ -318,6 +325,11 @@ pub(super) async fn editor_view(
     }
     if let Some(at) = &view.scheduled_at {
         facts.push(("Scheduled for", when(at, &zone, tz)));
+    } else if let Some(at) = &view.planned_for {
+        facts.push(("Planned for", when(at, &zone, tz)));
+    }
+    if let Some(w) = &post.content_warning {
+        facts.push(("Content warning", Html::text(w)));
     }
     if let Some(by) = &post.scheduled_by {
         facts.push(("Scheduled by", Html::text(&name_of(&names, by))));
@@ -371,7 +383,17 @@ pub(super) async fn editor_view(
         .map(|c| ChangesRequest { by: c.author.clone(), body: c.body.clone(), at: c.at.clone() });
     let edit = Form::new("edit", &viewer.csrf)
         .value("title", post.title.clone().unwrap_or_default())
-        .value("text", post.text.clone());
+        .value("text", post.text.clone())
+        .value("content_warning", post.content_warning.clone().unwrap_or_default())
+        .value(
+            "planned_for",
+            view.planned_for.as_deref().map(|p| rfc3339_to_local_input(p, &zone)).unwrap_or_default(),
+        );
+    // Scheduling starts from the planned time, when there is one.
+    let mut schedule = Form::new("schedule", &viewer.csrf);
+    if let (None, Some(p)) = (&view.scheduled_at, &view.planned_for) {
+        schedule = schedule.value("at", rfc3339_to_local_input(p, &zone));
+    }
     let allowed = Allowed {
         edit: actions.contains(&PostActionKind::Edit),
         submit: actions.contains(&PostActionKind::Submit),
@@ -383,7 +405,8 @@ pub(super) async fn editor_view(
         comment: a.has(Capability::ReviewComment),
         upload: actions.contains(&PostActionKind::Edit) && a.has(Capability::DraftsCreate),
     };
-    let preview = preview_of(state, &a, post.title.as_deref(), &post.text, &view.media);
+    let preview =
+        preview_of(state, &a, post.title.as_deref(), &post.text, post.content_warning.as_deref(), &view.media);
     let attached = shown_media(state, &view.media);
     let mut layout = viewer.layout(format!("{} · {}", label(&post), a.account.display_name));
     layout.account = Some(account_nav(&a, "posts"));
@@ -416,7 +439,7 @@ pub(super) async fn editor_view(
         comments,
         comment: Form::new("comment", &viewer.csrf),
         changes: Form::new("changes", &viewer.csrf),
-        schedule: Form::new("schedule", &viewer.csrf),
+        schedule,
         actions: Form::new("actions", &viewer.csrf),
         zone_name: zone.iana_name().unwrap_or("UTC").to_string(),
     })

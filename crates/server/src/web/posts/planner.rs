@@ -24,7 +24,7 @@ use super::shared::{label_of, state_label};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::web::account::{account_zone, platform_name};
-use crate::web::time::local_input_to_rfc3339;
+use crate::web::time::{instants_in_words, local_input_to_rfc3339};
 use crate::web::{FormData, Layout, OrPage, PageError, Viewer, local_next, render, render_failed, see_other};
 
 /// Posts one hour of one day shows; the rest are a link to that day in the account's calendar.
@@ -159,20 +159,7 @@ fn words(dt: &jiff::Zoned) -> String {
 
 /// A refusal in words: an instant the use case names (RFC 3339) reads as a time in `zone`.
 fn refusal(e: &ApiError, zone: &TimeZone) -> String {
-    let text = crate::web::sentence(e);
-    let mut out = String::with_capacity(text.len());
-    for word in text.split(' ') {
-        let bare = word.trim_end_matches(['.', ';', ',']);
-        match bare.parse::<jiff::Timestamp>() {
-            Ok(t) => {
-                out.push_str(&t.to_zoned(zone.clone()).strftime("%a %-d %b %Y, %H:%M").to_string());
-                out.push_str(&word[bare.len()..]);
-            }
-            Err(_) => out.push_str(word),
-        }
-        out.push(' ');
-    }
-    out.trim_end().to_string()
+    instants_in_words(&crate::web::sentence(e), zone)
 }
 
 pub(super) async fn planner_view(state: &AppState, viewer: &Viewer, q: &PlannerQuery) -> Result<PlannerPage, ApiError> {
@@ -256,11 +243,7 @@ pub(super) async fn planner_view(state: &AppState, viewer: &Viewer, q: &PlannerQ
         })
         .collect();
 
-    let mut timed: Vec<_> = plan
-        .timed
-        .iter()
-        .filter_map(|t| Some((t.post.scheduled_at.or(t.post.hold_reason.as_ref().map(|_| t.post.updated_at))?, t)))
-        .collect();
+    let mut timed: Vec<_> = plan.timed.iter().filter_map(|t| Some((t.at()?, t))).collect();
     timed.sort_by(|x, y| x.0.cmp(&y.0).then_with(|| x.1.post.id.cmp(&y.1.post.id)));
     // Each hour's posts, in time order.
     let mut per_cell: Vec<Vec<(jiff::Zoned, &TimedPost)>> = vec![Vec::new(); 24 * 7];
@@ -293,7 +276,13 @@ pub(super) async fn planner_view(state: &AppState, viewer: &Viewer, q: &PlannerQ
                 continue;
             }
             let held = t.post.scheduled_at.is_none() && t.post.hold_reason.is_some();
-            let (state_words, class) = if held {
+            let (state_words, class) = if t.planned() {
+                match t.post.state.as_str() {
+                    "in_review" => ("Planned, in review", "in_review"),
+                    "approved" => ("Planned, approved", "approved"),
+                    _ => ("Planned draft", "draft"),
+                }
+            } else if held {
                 ("Held", "held")
             } else {
                 match t.post.state.as_str() {
@@ -303,7 +292,10 @@ pub(super) async fn planner_view(state: &AppState, viewer: &Viewer, q: &PlannerQ
                     _ => ("Scheduled", "scheduled"),
                 }
             };
-            let movable = t.post.state.as_str() == "scheduled" && may_schedule(&t.account_id);
+            // A planned post once approved is scheduled from where it is planned.
+            let movable = (t.post.state.as_str() == "scheduled"
+                || (t.planned() && t.post.state.as_str() == "approved"))
+                && may_schedule(&t.account_id);
             cell.entries.push(Entry {
                 pid: t.post.id.to_string(),
                 href: format!("/posts/{}", t.post.id),
@@ -320,8 +312,11 @@ pub(super) async fn planner_view(state: &AppState, viewer: &Viewer, q: &PlannerQ
             cell.write_href = None;
         }
     }
-    let untimed: Vec<Entry> = plan
-        .untimed
+    // A post shown at its planned time this week is not listed again beside the grid.
+    let in_grid: std::collections::HashSet<String> =
+        hours.iter().flat_map(|h| h.cells.iter()).flat_map(|c| c.entries.iter()).map(|e| e.pid.clone()).collect();
+    let waiting: Vec<_> = plan.untimed.iter().filter(|p| !in_grid.contains(p.id.as_str())).collect();
+    let untimed: Vec<Entry> = waiting
         .iter()
         .take(UNTIMED_SHOWN)
         .map(|p| Entry {
@@ -350,10 +345,12 @@ pub(super) async fn planner_view(state: &AppState, viewer: &Viewer, q: &PlannerQ
                 .and_then(|p| p.parse::<jiff::civil::DateTime>().ok())
                 .map(|p| format!(" for {}", p.strftime("%a %-d %b, %H:%M")))
                 .unwrap_or_default();
+            let place = if planned.is_empty() { "from \u{201c}Not scheduled yet\u{201d} " } else { "" };
             Some(format!(
-                "{n} draft{} written{planned}, one per account. Each goes through its own review and approvals: \
-                 once one is approved, drag it from \u{201c}Not scheduled yet\u{201d} to its hour, or move it with its form.",
-                if n == 1 { " is" } else { "s are" }
+                "{n} draft{} written{planned}, one per account{}. Each goes through its own review and approvals: \
+                 once one is approved, drag it {place}to its hour, or schedule it with its form.",
+                if n == 1 { " is" } else { "s are" },
+                if planned.is_empty() { "" } else { ", shown at that hour" }
             ))
         }
         _ => None,
@@ -375,7 +372,7 @@ pub(super) async fn planner_view(state: &AppState, viewer: &Viewer, q: &PlannerQ
             })
             .collect(),
         hours,
-        untimed_more: plan.untimed.len().saturating_sub(UNTIMED_SHOWN),
+        untimed_more: waiting.len().saturating_sub(UNTIMED_SHOWN),
         untimed,
         accounts: plan
             .accounts

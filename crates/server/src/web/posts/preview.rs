@@ -2,8 +2,8 @@
 //! it, rendered on the server from the saved text by `steward_domain::preview`'s rules (the
 //! page script applies the same rules as the person types).
 use steward_domain::preview::{
-    BLUESKY_MAX_GRAPHEMES, LINKEDIN_FOLD_CHARS, LINKEDIN_FOLD_LINES, first_link, grapheme_len, link_host,
-    linkedin_fold, published_text, split_graphemes,
+    BLUESKY_MAX_GRAPHEMES, LINKEDIN_FOLD_CHARS, LINKEDIN_FOLD_LINES, content_warning, first_link, grapheme_len,
+    link_host, linkedin_fold, published_text, split_graphemes,
 };
 
 /// A post's media as the preview and the media list show it.
@@ -43,6 +43,8 @@ pub struct PlatformPreview {
     pub fold_chars: usize,
     pub fold_lines: usize,
     pub max_graphemes: usize,
+    /// Mastodon: the content warning the status is folded behind (empty: shown in full).
+    pub warning: String,
 }
 
 impl PlatformPreview {
@@ -60,6 +62,7 @@ pub fn platform_preview(
     handle: &str,
     title: Option<&str>,
     text: &str,
+    warning: Option<&str>,
     media: Vec<PreviewMedia>,
 ) -> PlatformPreview {
     let full = published_text(title, text);
@@ -90,6 +93,11 @@ pub fn platform_preview(
         fold_chars: LINKEDIN_FOLD_CHARS,
         fold_lines: LINKEDIN_FOLD_LINES,
         max_graphemes: BLUESKY_MAX_GRAPHEMES,
+        warning: if platform == "mastodon" {
+            content_warning(warning).unwrap_or_default().to_string()
+        } else {
+            String::new()
+        },
     }
 }
 
@@ -100,16 +108,27 @@ mod tests {
     #[test]
     fn each_platform_applies_its_rule_to_the_published_text() {
         let long = "word ".repeat(60);
-        let p = platform_preview("linkedin", "Olivia", "olivia", Some("Sale"), &long, Vec::new());
+        let p = platform_preview("linkedin", "Olivia", "olivia", Some("Sale"), &long, Some("CW"), Vec::new());
         assert!(p.more);
         assert_eq!(p.shown, linkedin_fold(&format!("Sale\n\n{long}")).shown);
-        let p =
-            platform_preview("bluesky", "Olivia", "olivia", None, &format!("{long}https://example.com/x"), Vec::new());
+        let p = platform_preview(
+            "bluesky",
+            "Olivia",
+            "olivia",
+            None,
+            &format!("{long}https://example.com/x"),
+            None,
+            Vec::new(),
+        );
         assert_eq!(p.graphemes, 300 + "https://example.com/x".len());
         assert_eq!(p.overflow, "https://example.com/x");
         assert_eq!(p.over_by(), 21);
         assert_eq!(p.link.as_ref().map(|l| l.host.as_str()), Some("example.com"));
-        let p = platform_preview("mastodon", "Olivia", "@o@m.example", None, &long, Vec::new());
-        assert_eq!((p.shown.as_str(), p.more, p.overflow.as_str()), (long.as_str(), false, ""));
+        let p = platform_preview("mastodon", "Olivia", "@o@m.example", None, &long, None, Vec::new());
+        assert_eq!((p.shown.as_str(), p.more, p.overflow.as_str(), p.warning.as_str()), (long.as_str(), false, "", ""));
+        // Only Mastodon folds a status behind a warning.
+        assert_eq!(p.warning, platform_preview("linkedin", "O", "o", None, "x", Some("CW"), Vec::new()).warning);
+        let p = platform_preview("mastodon", "Olivia", "@o@m.example", None, "x", Some(" Spoilers "), Vec::new());
+        assert_eq!(p.warning, "Spoilers");
     }
 }
