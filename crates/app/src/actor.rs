@@ -4,7 +4,7 @@
 //! for its audit event.
 use std::sync::{Arc, Mutex};
 use steward_domain::capability::CapabilitySet;
-use steward_domain::ids::{AccountId, UserId};
+use steward_domain::ids::{AccountId, SessionId, TokenId, UserId};
 
 use steward_domain::audit::Action;
 use steward_store::NewAuditEvent;
@@ -29,8 +29,8 @@ pub struct Principal {
     pub display_name: String,
     pub totp_enabled: bool,
     pub user_created_at: i64,
-    pub session_id: Option<String>,
-    pub token_id: Option<String>,
+    pub session_id: Option<SessionId>,
+    pub token_id: Option<TokenId>,
     pub via: AuthVia,
     /// For personal access tokens: the accounts and capabilities the token is narrowed to.
     pub token_accounts: Option<Vec<AccountId>>,
@@ -61,7 +61,7 @@ impl Principal {
     #[must_use]
     pub fn actor(&self) -> AuditActor {
         AuditActor {
-            user_id: Some(self.user_id.to_string()),
+            user_id: Some(self.user_id.clone()),
             email: Some(self.email.clone()),
             session_id: self.session_id.clone(),
         }
@@ -91,9 +91,9 @@ impl std::fmt::Debug for DeviceCookie {
 /// the account being signed into): the actor columns of an audit event.
 #[derive(Debug, Clone, Default)]
 pub struct AuditActor {
-    pub user_id: Option<String>,
+    pub user_id: Option<UserId>,
     pub email: Option<String>,
-    pub session_id: Option<String>,
+    pub session_id: Option<SessionId>,
 }
 
 /// What a refused request knew when it was refused.
@@ -102,7 +102,7 @@ pub struct SlotNotes {
     pub actor: AuditActor,
     pub action: Option<Action>,
     pub target: Option<String>,
-    pub account_id: Option<String>,
+    pub account_id: Option<AccountId>,
     /// The denial is already counted in a per-address burst (`auth.denied_burst`), not to be
     /// recorded on its own.
     pub counted_in_burst: bool,
@@ -129,7 +129,7 @@ impl AuditSlot {
     /// The social account this request concerns, so its owner sees denials in its activity.
     pub fn set_account(&self, account_id: &AccountId) {
         if let Ok(mut s) = self.0.lock() {
-            s.account_id = Some(account_id.to_string());
+            s.account_id = Some(account_id.clone());
         }
     }
     /// Empties the slot, handing over what it held.
@@ -162,7 +162,7 @@ impl Ctx {
         target: Option<String>,
         detail: serde_json::Value,
     ) -> NewAuditEvent {
-        NewAuditEvent { account_id: Some(account_id.to_string()), ..self.event(state, actor, action, target, detail) }
+        NewAuditEvent { account_id: Some(account_id.clone()), ..self.event(state, actor, action, target, detail) }
     }
 
     /// An "allowed" audit event by `actor`, stamped now.

@@ -207,7 +207,7 @@ async fn within_device_limit(
         .await?
         .into_iter()
         .filter(|x| x.last_seen_at.saturating_add(idle) > now)
-        .map(|x| (x.created_at, x.id))
+        .map(|x| (x.created_at, x.id.into_string()))
         .collect();
     for t in state.store.api_tokens_for_user(&principal.user_id).await? {
         let live = t.expires_at.is_none_or(|e| e > now);
@@ -217,7 +217,7 @@ async fn within_device_limit(
                 .map_or(true, |ids| ids.iter().any(|i| i == account_id.as_str())),
         };
         if live && reaches {
-            devices.push((t.created_at, t.id));
+            devices.push((t.created_at, t.id.into_string()));
         }
     }
     devices.sort();

@@ -94,7 +94,7 @@ pub async fn raise_alerts(
             tx,
             Finding {
                 kind,
-                account_id: Some(n.account_id.to_string()),
+                account_id: Some(n.account_id.clone()),
                 user_id: None,
                 summary: summary.to_string(),
                 detail: detail.clone(),
@@ -108,7 +108,7 @@ pub async fn raise_alerts(
                 Finding {
                     kind,
                     account_id: None,
-                    user_id: Some(n.author_id.to_string()),
+                    user_id: Some(n.author_id.clone()),
                     summary: format!("{summary} (your post)"),
                     detail,
                     at: now,

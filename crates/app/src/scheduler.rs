@@ -39,7 +39,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use steward_domain::audit::Action;
 use steward_domain::capability::Capability;
-use steward_domain::ids::{AccountId, PostId};
+use steward_domain::ids::{AccountId, PostId, UserId};
 use steward_domain::status::{AccountStatus, MembershipStatus};
 
 use serde_json::json;
@@ -82,7 +82,7 @@ pub enum SchedulerError {
     /// The database failed while the scheduler was deciding about (or recording) one post.
     #[error("post {post_id}: {source}")]
     PostStore {
-        post_id: String,
+        post_id: PostId,
         #[source]
         source: StoreError,
     },
@@ -90,7 +90,7 @@ pub enum SchedulerError {
     /// not as it was read, so nothing is written for it.
     #[error("post {post_id}: {source}")]
     Transition {
-        post_id: String,
+        post_id: PostId,
         #[source]
         source: PostError,
     },
@@ -99,7 +99,7 @@ pub enum SchedulerError {
 impl SchedulerError {
     /// The post the failure is about, when it is about one (for the worker's log).
     #[must_use]
-    pub fn post_id(&self) -> Option<&str> {
+    pub fn post_id(&self) -> Option<&PostId> {
         match self {
             Self::Store(_) => None,
             Self::PostStore { post_id, .. } | Self::Transition { post_id, .. } => Some(post_id),
@@ -109,7 +109,7 @@ impl SchedulerError {
     /// Names the post a database failure happened on (other failures already name theirs).
     fn on_post(self, post_id: &PostId) -> Self {
         match self {
-            Self::Store(source) => Self::PostStore { post_id: post_id.to_string(), source },
+            Self::Store(source) => Self::PostStore { post_id: post_id.clone(), source },
             other => other,
         }
     }
@@ -164,9 +164,9 @@ pub async fn recover_in_flight(state: &Services) -> Result<u64> {
 /// What a worker calls the platform with, prepared (and committed) in the claim.
 #[derive(Debug, Clone)]
 struct Work {
-    post_id: String,
-    author_id: String,
-    scheduled_by: Option<String>,
+    post_id: PostId,
+    author_id: UserId,
+    scheduled_by: Option<UserId>,
     account: AccountRow,
     version: i64,
     key: String,
@@ -199,17 +199,15 @@ pub async fn run_once(state: &Services) -> Result<usize> {
     let jobs = tx.lock_claimable_jobs(now, cfg.batch).await?;
     let claimed = due.len() + jobs.len();
     for post_id in &due {
-        let prepared =
-            prepare_due(state, &mut tx, &PostId::new(post_id.to_string()), &worker, now, lease_until, &mut notices)
-                .await;
-        if let Some(w) = prepared.map_err(|e| e.on_post(&PostId::new(post_id.to_string())))? {
+        let prepared = prepare_due(state, &mut tx, post_id, &worker, now, lease_until, &mut notices).await;
+        if let Some(w) = prepared.map_err(|e| e.on_post(post_id))? {
             works.push(w);
         }
     }
     for job in jobs {
-        let post_id = job.post_id.to_string();
+        let post_id = job.post_id.clone();
         let prepared = prepare_job(state, &mut tx, job, &worker, now, lease_until).await;
-        if let Some(w) = prepared.map_err(|e| e.on_post(&PostId::new(post_id.to_string())))? {
+        if let Some(w) = prepared.map_err(|e| e.on_post(&post_id))? {
             works.push(w);
         }
     }
@@ -224,7 +222,7 @@ pub async fn run_once(state: &Services) -> Result<usize> {
         return Ok(claimed);
     }
 
-    let ids: Vec<String> = works.iter().map(|w| w.post_id.clone()).collect();
+    let ids: Vec<PostId> = works.iter().map(|w| w.post_id.clone()).collect();
     let heartbeat = tokio::spawn(heartbeat(state.clone(), ids, worker.clone()));
     let permits = Arc::new(tokio::sync::Semaphore::new(cfg.concurrency.max(1)));
     let mut calls = tokio::task::JoinSet::new();
@@ -260,7 +258,7 @@ fn micros(d: Duration) -> i64 {
     i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
 }
 
-async fn heartbeat(state: Services, ids: Vec<String>, worker: String) {
+async fn heartbeat(state: Services, ids: Vec<PostId>, worker: String) {
     let lease = state.settings.publishing.lease;
     let every = (lease / 3).max(Duration::from_millis(200));
     loop {
@@ -273,14 +271,9 @@ async fn heartbeat(state: Services, ids: Vec<String>, worker: String) {
 }
 
 async fn call(state: &Services, w: &Work, worker: &str) -> Result<PublishOutcome, ConnectorError> {
-    let journal = PublishJournal::new(
-        state.store.clone(),
-        &PostId::new(w.post_id.to_string()),
-        worker,
-        w.prior_ref.clone(),
-        state.clock.now_us(),
-    )
-    .with_uncertain_since(w.uncertain_since);
+    let journal =
+        PublishJournal::new(state.store.clone(), &w.post_id, worker, w.prior_ref.clone(), state.clock.now_us())
+            .with_uncertain_since(w.uncertain_since);
     if let Some(platform_ref) = &w.poll {
         tracing::info!(platform = %w.account.platform, "asking the platform how the post is doing");
         return platforms::status(state, &w.account, platform_ref).await;
@@ -314,7 +307,7 @@ async fn call(state: &Services, w: &Work, worker: &str) -> Result<PublishOutcome
 }
 
 fn system_event(
-    post: &str,
+    post: &PostId,
     account_id: &AccountId,
     action: Action,
     detail: serde_json::Value,
@@ -490,7 +483,7 @@ async fn prepare_due(
     }
 
     let due = transition(&snapshot, &rules, &Performer::System, &PostAction::Due)
-        .map_err(|source| SchedulerError::Transition { post_id: post_id.to_string(), source })?;
+        .map_err(|source| SchedulerError::Transition { post_id: post_id.clone(), source })?;
     let write = PostStateWrite {
         state: due.state.as_str(),
         schedule: ScheduleWrite::Keep,
@@ -529,7 +522,7 @@ async fn hold_post(
     notices: &mut Vec<(Outcome, PostNotice, AccountRow)>,
 ) -> Result<()> {
     let held = transition(snapshot, rules, &Performer::System, &PostAction::Hold { reason })
-        .map_err(|source| SchedulerError::Transition { post_id: post.id.to_string(), source })?;
+        .map_err(|source| SchedulerError::Transition { post_id: post.id.clone(), source })?;
     let write = PostStateWrite {
         state: held.state.as_str(),
         schedule: ScheduleWrite::Clear,
@@ -622,9 +615,9 @@ async fn begin_attempt(
     let media = serde_json::from_str::<Vec<MediaRef>>(&post.media)
         .map_err(|_| "the post's media list could not be read".to_string());
     Ok(Work {
-        post_id: post.id.into(),
-        author_id: post.author_id.into(),
-        scheduled_by: post.scheduled_by.map(Into::into),
+        post_id: post.id,
+        author_id: post.author_id,
+        scheduled_by: post.scheduled_by,
         account,
         version: post.version,
         key: key.to_string(),
@@ -736,7 +729,7 @@ async fn defer_post(
     let scheduled = PostState::Scheduled.as_str();
     let write = PostStateWrite {
         state: scheduled,
-        schedule: ScheduleWrite::Set { at: until, by: post.scheduled_by.as_deref().unwrap_or(&post.author_id) },
+        schedule: ScheduleWrite::Set { at: until, by: post.scheduled_by.as_ref().unwrap_or(&post.author_id) },
         hold_reason: None,
         clear_approvals: false,
     };
@@ -781,9 +774,7 @@ async fn record_outcomes(
     let mut notices = Vec::new();
     let mut tx = state.store.begin().await?;
     for (w, result) in results {
-        record_one(state, &mut tx, &w, result, worker, &mut notices)
-            .await
-            .map_err(|e| e.on_post(&PostId::new(w.post_id.to_string())))?;
+        record_one(state, &mut tx, &w, result, worker, &mut notices).await.map_err(|e| e.on_post(&w.post_id))?;
     }
     notify::raise_alerts(&mut tx, &notices, state.clock.now_us()).await?;
     notify::tell_authors(&mut tx, &notices, state.clock.now_us()).await?;
@@ -836,7 +827,7 @@ async fn record_one(
     {
         next = Next::Fail(format!("{platform} could not be reached after {} attempts: {e}", w.attempt));
     }
-    let account_id = w.account.id.as_str();
+    let account_id = &w.account.id;
     let job =
         |state: &'static str,
          next_at: Option<Micros>,
@@ -872,7 +863,7 @@ async fn record_one(
     };
     let held = tx
         .update_publish_job(
-            &PostId::new(w.post_id.to_string()),
+            &w.post_id,
             worker,
             &JobUpdate {
                 state: job_state,
@@ -893,7 +884,7 @@ async fn record_one(
     let (outcome, attempt_error, action, detail) = match &next {
         Next::Published { external_id, external_url } => {
             tx.record_publish_result(
-                &PostId::new(w.post_id.to_string()),
+                &w.post_id,
                 publishing,
                 &PublishResultWrite {
                     state: PostState::Published.as_str(),
@@ -910,13 +901,13 @@ async fn record_one(
         }
         Next::Processing(r) => {
             let msg = format!("{platform} is still processing the post; Steward checks again shortly.");
-            set_last_error(tx, &PostId::new(w.post_id.to_string()), publishing, &msg, now).await?;
+            set_last_error(tx, &w.post_id, publishing, &msg, now).await?;
             ("processing", None, Action::PublishProcessing, json!({ "platform_ref": r, "attempt": w.attempt }))
         }
         Next::RateLimited(_) => {
             let retry_at = next_at.unwrap_or(now);
-            tx.block_account_until(&AccountId::new(account_id.to_string()), retry_at, now).await?;
-            tx.give_back_publish_attempt(&PostId::new(w.post_id.to_string())).await?;
+            tx.block_account_until(account_id, retry_at, now).await?;
+            tx.give_back_publish_attempt(&w.post_id).await?;
             let msg = format!(
                 "{platform}'s rate limit was reached; Steward tries again at {}.",
                 crate::clock::rfc3339(retry_at)
@@ -926,19 +917,14 @@ async fn record_one(
                 // doubt: the post goes back to its schedule (editable again), at the hint.
                 let write = PostStateWrite {
                     state: PostState::Scheduled.as_str(),
-                    schedule: ScheduleWrite::Set {
-                        at: retry_at,
-                        by: w.scheduled_by.as_deref().unwrap_or(&w.author_id),
-                    },
+                    schedule: ScheduleWrite::Set { at: retry_at, by: w.scheduled_by.as_ref().unwrap_or(&w.author_id) },
                     hold_reason: None,
                     clear_approvals: false,
                 };
-                tx.apply_post_transition(&PostId::new(w.post_id.to_string()), publishing, w.version, &write, now)
-                    .await?;
-                set_last_error(tx, &PostId::new(w.post_id.to_string()), PostState::Scheduled.as_str(), &msg, now)
-                    .await?;
+                tx.apply_post_transition(&w.post_id, publishing, w.version, &write, now).await?;
+                set_last_error(tx, &w.post_id, PostState::Scheduled.as_str(), &msg, now).await?;
             } else {
-                set_last_error(tx, &PostId::new(w.post_id.to_string()), publishing, &msg, now).await?;
+                set_last_error(tx, &w.post_id, publishing, &msg, now).await?;
             }
             (
                 "rate_limited",
@@ -950,7 +936,7 @@ async fn record_one(
         Next::Retry(e) => {
             let retry_at = next_at.unwrap_or(now);
             let msg = format!("{e}; Steward tries again at {}.", crate::clock::rfc3339(retry_at));
-            set_last_error(tx, &PostId::new(w.post_id.to_string()), publishing, &msg, now).await?;
+            set_last_error(tx, &w.post_id, publishing, &msg, now).await?;
             (
                 "transient",
                 Some(e.clone()),
@@ -964,8 +950,8 @@ async fn record_one(
                  can be scheduled again."
             );
             if w.account.status == AccountStatus::Active {
-                tx.set_account_status(&AccountId::new(account_id.to_string()), "needs_reconnect", now).await?;
-                let failed = Audit::on_account(&AccountId::new(account_id.to_string()), Action::CredentialFailed)
+                tx.set_account_status(account_id, "needs_reconnect", now).await?;
+                let failed = Audit::on_account(account_id, Action::CredentialFailed)
                     .target(format!("account:{account_id}"))
                     .detail(json!({ "reason": e }));
                 tx.append_audit(usecase::system_event("steward (platform credential)", failed, now)).await?;
@@ -976,11 +962,11 @@ async fn record_one(
                 hold_reason: Some(HoldReason::NeedsReconnect.as_str()),
                 clear_approvals: false,
             };
-            tx.apply_post_transition(&PostId::new(w.post_id.to_string()), publishing, w.version, &write, now).await?;
-            set_last_error(tx, &PostId::new(w.post_id.to_string()), PostState::Approved.as_str(), &msg, now).await?;
+            tx.apply_post_transition(&w.post_id, publishing, w.version, &write, now).await?;
+            set_last_error(tx, &w.post_id, PostState::Approved.as_str(), &msg, now).await?;
             tx.append_audit(system_event(
                 &w.post_id,
-                &AccountId::new(account_id.to_string()),
+                account_id,
                 Action::PostHeld,
                 json!({ "reason": HoldReason::NeedsReconnect.as_str(), "message": msg, "version": w.version }),
                 now,
@@ -992,7 +978,7 @@ async fn record_one(
         Next::Fail(e) => {
             let msg = format!("{platform} did not publish the post: {e}");
             tx.record_publish_result(
-                &PostId::new(w.post_id.to_string()),
+                &w.post_id,
                 publishing,
                 &PublishResultWrite {
                     state: PostState::Failed.as_str(),
@@ -1013,15 +999,15 @@ async fn record_one(
         fields.insert("reply_to".into(), json!(reply_to));
     }
     tx.finish_publish_attempt(&w.attempt_id, outcome, attempt_error.as_deref(), now).await?;
-    tx.append_audit(system_event(&w.post_id, &AccountId::new(account_id.to_string()), action, detail, now)).await?;
+    tx.append_audit(system_event(&w.post_id, account_id, action, detail, now)).await?;
     Ok(())
 }
 
 fn notice(w: &Work, reason: &str, message: &str) -> PostNotice {
     PostNotice {
         account_id: w.account.id.clone(),
-        post_id: PostId::new(w.post_id.clone()),
-        author_id: steward_domain::ids::UserId::new(w.author_id.clone()),
+        post_id: w.post_id.clone(),
+        author_id: w.author_id.clone(),
         owner_id: w.account.owner_id.clone(),
         reason: reason.into(),
         message: message.into(),
@@ -1042,7 +1028,7 @@ mod tests {
         assert_eq!(plain.to_string(), "conflict: publish_jobs");
 
         let on_post = plain.on_post(&PostId::from("p1"));
-        assert_eq!(on_post.post_id(), Some("p1"));
+        assert_eq!(on_post.post_id(), Some(&PostId::from("p1")));
         assert_eq!(on_post.to_string(), "post p1: conflict: publish_jobs");
         let cause = std::error::Error::source(&on_post).expect("the store error is the cause");
         assert_eq!(cause.to_string(), "conflict: publish_jobs");
@@ -1054,8 +1040,8 @@ mod tests {
             SchedulerError::Transition { post_id: "p2".into(), source: PostError::SystemOnly(PostActionKind::Due) };
         // Naming another post later (a wrapping caller) does not overwrite the one it is about.
         let refused = refused.on_post(&PostId::from("p3"));
-        assert_eq!(refused.post_id(), Some("p2"));
-        assert!(matches!(refused, SchedulerError::Transition { ref post_id, .. } if post_id == "p2"));
+        assert_eq!(refused.post_id(), Some(&PostId::from("p2")));
+        assert!(matches!(refused, SchedulerError::Transition { ref post_id, .. } if *post_id == "p2"));
         assert!(refused.to_string().starts_with("post p2: "), "{refused}");
     }
 

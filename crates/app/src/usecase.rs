@@ -14,7 +14,7 @@ use crate::services::Services;
 #[derive(Debug, Clone)]
 pub struct Audit {
     pub action: Action,
-    pub account_id: Option<String>,
+    pub account_id: Option<AccountId>,
     pub target: Option<String>,
     pub detail: Value,
 }
@@ -22,12 +22,7 @@ pub struct Audit {
 impl Audit {
     /// An event on a social account (its owner sees it in the account's activity).
     pub fn on_account(account_id: &AccountId, action: Action) -> Self {
-        Audit {
-            action,
-            account_id: Some(account_id.to_string()),
-            target: None,
-            detail: Value::Object(Default::default()),
-        }
+        Audit { action, account_id: Some(account_id.clone()), target: None, detail: Value::Object(Default::default()) }
     }
 
     /// An event about the person themselves (their sessions, tokens, preferences).
@@ -70,14 +65,7 @@ pub fn system_event(by: &str, audit: Audit, at: steward_store::Micros) -> NewAud
 /// whose transaction is shaped by the store (locks taken before the change).
 pub async fn record(s: &Services, ctx: &Ctx, actor: &AuditActor, tx: &mut Tx, audit: Audit) -> AppResult<()> {
     let event = match &audit.account_id {
-        Some(account_id) => ctx.account_event(
-            s,
-            actor,
-            &AccountId::new(account_id.to_string()),
-            audit.action,
-            audit.target,
-            audit.detail,
-        ),
+        Some(account_id) => ctx.account_event(s, actor, account_id, audit.action, audit.target, audit.detail),
         None => ctx.event(s, actor, audit.action, audit.target, audit.detail),
     };
     tx.append_audit(event).await?;

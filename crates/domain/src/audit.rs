@@ -4,6 +4,8 @@
 //! (`"GET /route"`) still read; [`Action::parse`] says which are known.
 use serde::{Deserialize, Serialize};
 
+use crate::ids::UserId;
+
 macro_rules! actions {
     ($($variant:ident => $code:literal, $words:literal;)*) => {
         /// An audited action. The code is what the log stores and the API shows.
@@ -145,7 +147,7 @@ pub fn words_for(code: &str) -> &str {
 #[serde(default)]
 pub struct LockdownDetail {
     pub suspended_members: u64,
-    pub suspended_user_ids: Vec<String>,
+    pub suspended_user_ids: Vec<UserId>,
     pub revoked_tokens: u64,
     pub cancelled_posts: u64,
     pub credential_disconnected: bool,

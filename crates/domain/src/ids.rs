@@ -1,5 +1,7 @@
-//! Typed ids (`AccountId`, `PostId`, `UserId`): UUID text, one type each, so an account id can
-//! never be handed where a post or a person is meant.
+//! Typed ids (`AccountId`, `PostId`, `UserId`, and the ids of invitations, sessions, access tokens
+//! and uploaded media): UUID text, one type each, so an account id can never be handed where a
+//! post, a person or a media upload is meant. None of them is a secret (a session's or token's
+//! secret is its token, which is stored hashed and never held in one of these).
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -100,6 +102,22 @@ id_type!(
 id_type!(
     /// A person's (user's) id.
     UserId
+);
+id_type!(
+    /// An invitation's id (not its token, which is the secret sent by mail).
+    InvitationId
+);
+id_type!(
+    /// A signed-in session's id (not its token, which is the cookie's secret).
+    SessionId
+);
+id_type!(
+    /// A personal access token's id (not the token itself).
+    TokenId
+);
+id_type!(
+    /// An uploaded media file's id.
+    MediaId
 );
 
 #[cfg(test)]

@@ -50,14 +50,14 @@ async fn run() {
         batch.push(NewAuditEvent {
             id: format!("00000000-0000-7000-8000-{i:012}"),
             at: start_at + (span / n as i64) * i as i64,
-            actor_id: Some(format!("user-{actor:02}")),
+            actor_id: Some(format!("user-{actor:02}").into()),
             actor_email: Some(format!("member{actor:02}@example.com")),
-            session_id: Some(format!("session-{actor:02}")),
+            session_id: Some(format!("session-{actor:02}").into()),
             ip: Some("203.0.113.7".into()),
             user_agent: Some("Mozilla/5.0 (bench)".into()),
             action: ["posts.create", "members.update", "accounts.check", "posts.schedule"][i % 4].into(),
             target: Some(format!("post:{i}")),
-            account_id: Some(account.clone()),
+            account_id: Some(account.as_str().into()),
             outcome: if i % 17 == 0 { "denied" } else { "allowed" }.into(),
             detail: r#"{"reason":"bench","status":403}"#.into(),
         });

@@ -66,7 +66,7 @@ async fn run() {
         .unwrap();
         let write = PostStateWrite {
             state: "scheduled",
-            schedule: ScheduleWrite::Set { at, by: &owner_id },
+            schedule: ScheduleWrite::Set { at, by: &owner_id.as_str().into() },
             hold_reason: None,
             clear_approvals: false,
         };

@@ -8,7 +8,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 use std::hint::black_box;
 use std::time::Instant;
-use steward_domain::ids::AccountId;
+use steward_domain::ids::{AccountId, UserId};
 
 use criterion::Criterion;
 use steward_app::config::MasterKeySource;
@@ -60,19 +60,25 @@ fn rotation(accounts: usize) {
         let plaintext = credential();
         let started = Instant::now();
         let mut tx = store.begin().await.unwrap();
-        tx.insert_user(NewUser { id: "owner", email: "o@example.com", display_name: "O", password_hash: "x", now: 0 })
-            .await
-            .unwrap();
+        tx.insert_user(NewUser {
+            id: &UserId::from("owner"),
+            email: "o@example.com",
+            display_name: "O",
+            password_hash: "x",
+            now: 0,
+        })
+        .await
+        .unwrap();
         for i in 0..accounts {
-            let id = uuid::Uuid::now_v7().to_string();
-            let s = vault.seal_new_credential(&AccountId::new(id.to_string()), &plaintext);
+            let id = AccountId::new(uuid::Uuid::now_v7().to_string());
+            let s = vault.seal_new_credential(&id, &plaintext);
             tx.insert_account(NewAccount {
                 id: &id,
                 platform: "sandbox",
                 account_kind: "creator",
                 handle: &format!("@a{i}"),
                 display_name: "A",
-                owner_id: "owner",
+                owner_id: &UserId::from("owner"),
                 time_zone: "UTC",
                 max_members: 5,
                 owner_approval_required: false,

@@ -111,11 +111,7 @@ async fn authenticate(parts: &Parts, state: &AppState, slot: &AuditSlot) -> Resu
 
     if via == AuthVia::ApiToken {
         let Some(t) = state.store.api_token_by_hash(&hash).await? else { return Err(refused().await) };
-        slot.set_actor(AuditActor {
-            user_id: Some(t.user_id.to_string()),
-            email: Some(t.email.clone()),
-            session_id: None,
-        });
+        slot.set_actor(AuditActor { user_id: Some(t.user_id.clone()), email: Some(t.email.clone()), session_id: None });
         if t.revoked_at.is_some() || t.expires_at.is_some_and(|e| e <= now) {
             return Err(refused().await);
         }
@@ -148,7 +144,7 @@ async fn authenticate(parts: &Parts, state: &AppState, slot: &AuditSlot) -> Resu
     }
     let Some(s) = state.store.session_by_token_hash(&hash).await? else { return Err(refused().await) };
     slot.set_actor(AuditActor {
-        user_id: Some(s.user_id.to_string()),
+        user_id: Some(s.user_id.clone()),
         email: Some(s.email.clone()),
         session_id: Some(s.id.clone()),
     });

@@ -1,6 +1,6 @@
 //! Social accounts, memberships and invitations.
 use steward_domain::capability::Role;
-use steward_domain::ids::{AccountId, PostId, UserId};
+use steward_domain::ids::{AccountId, InvitationId, PostId, UserId};
 use steward_domain::platform::Platform;
 use steward_domain::post::PostState;
 use steward_domain::status::{AccountStatus, MembershipStatus};
@@ -87,7 +87,8 @@ pub struct MemberRow {
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct InvitationRow {
-    pub id: String,
+    #[sqlx(try_from = "crate::decode::Text")]
+    pub id: InvitationId,
     #[sqlx(try_from = "crate::decode::Text")]
     pub account_id: AccountId,
     pub email: String,
@@ -131,12 +132,12 @@ fn sql(parts: &[&str]) -> sqlx::AssertSqlSafe<String> {
 
 /// A new account and its owner's membership.
 pub struct NewAccount<'a> {
-    pub id: &'a str,
+    pub id: &'a AccountId,
     pub platform: &'a str,
     pub account_kind: &'a str,
     pub handle: &'a str,
     pub display_name: &'a str,
-    pub owner_id: &'a str,
+    pub owner_id: &'a UserId,
     pub time_zone: &'a str,
     pub max_members: i64,
     pub owner_approval_required: bool,
@@ -156,12 +157,12 @@ pub struct MembershipTerms {
 }
 
 pub struct NewInvitation<'a> {
-    pub id: &'a str,
-    pub account_id: &'a str,
+    pub id: &'a InvitationId,
+    pub account_id: &'a AccountId,
     pub email: &'a str,
     pub token_hash: &'a [u8],
     pub terms: &'a MembershipTerms,
-    pub invited_by: &'a str,
+    pub invited_by: &'a UserId,
     pub now: Micros,
     pub expires_at: Micros,
 }
@@ -289,10 +290,16 @@ impl Store {
     }
 
     /// Records how the invitation email went. Not audited: bookkeeping of a delivery, no permission.
-    pub async fn set_invitation_mail(&self, id: &str, status: &str, error: Option<&str>, now: Micros) -> Result<()> {
+    pub async fn set_invitation_mail(
+        &self,
+        id: &InvitationId,
+        status: &str,
+        error: Option<&str>,
+        now: Micros,
+    ) -> Result<()> {
         let q = "UPDATE invitations SET mail_status = $2, mail_error = $3, mailed_at = $4 WHERE id = $1";
         on_pool!(self, |c| sqlx::query(q)
-            .bind(id)
+            .bind(id.as_str())
             .bind(status)
             .bind(error)
             .bind(now)
@@ -378,12 +385,12 @@ impl Tx {
                  admins_may_approve_own, rules_text, rules_version, credential_sealed, created_at, updated_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, 'active', $8, 0, NULL, 1, $9, FALSE, '', 0, $10, $11, $11)";
         on_tx!(self, |c| sqlx::query(q)
-            .bind(a.id)
+            .bind(a.id.as_str())
             .bind(a.platform)
             .bind(a.account_kind)
             .bind(a.handle)
             .bind(a.display_name)
-            .bind(a.owner_id)
+            .bind(a.owner_id.as_str())
             .bind(a.time_zone)
             .bind(a.max_members)
             .bind(a.owner_approval_required)
@@ -400,7 +407,7 @@ impl Tx {
             windows: "[]".into(),
             daily_quota: None,
         };
-        self.insert_membership(&AccountId::from(a.id), &UserId::from(a.owner_id), &terms, 0, a.now).await
+        self.insert_membership(a.id, a.owner_id, &terms, 0, a.now).await
     }
 
     pub async fn insert_membership(
@@ -593,7 +600,7 @@ impl Tx {
         account_id: &AccountId,
         keep: &UserId,
         now: Micros,
-    ) -> Result<Vec<String>> {
+    ) -> Result<Vec<UserId>> {
         let q = "UPDATE memberships SET status = 'suspended', updated_at = $3 WHERE account_id = $1 \
                  AND user_id <> $2 AND role <> 'owner' AND status = 'active' RETURNING user_id";
         let mut ids: Vec<String> = on_tx!(self, |c| sqlx::query_scalar(q)
@@ -603,7 +610,7 @@ impl Tx {
             .fetch_all(c)
             .await)?;
         ids.sort();
-        Ok(ids)
+        Ok(ids.into_iter().map(UserId::from).collect())
     }
 
     /// How many memberships of the account are suspended (after a lockdown: not yet reinstated).
@@ -633,7 +640,7 @@ impl Tx {
         account_id: &AccountId,
         owner_id: &UserId,
         now: Micros,
-    ) -> Result<Vec<String>> {
+    ) -> Result<Vec<PostId>> {
         let q = "UPDATE posts SET state = 'cancelled', updated_at = $3 WHERE account_id = $1 \
                  AND state IN ('approved', 'scheduled') AND NOT EXISTS (SELECT 1 FROM post_approvals a \
                  WHERE a.post_id = posts.id AND a.version = posts.version AND a.approver_id = $2) RETURNING id";
@@ -644,7 +651,7 @@ impl Tx {
             .fetch_all(c)
             .await)?;
         ids.sort();
-        Ok(ids)
+        Ok(ids.into_iter().map(PostId::from).collect())
     }
 
     /// Sets the account's alert thresholds (validated JSON).
@@ -670,8 +677,8 @@ impl Tx {
                  windows, daily_quota, invited_by, created_at, expires_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
         on_tx!(self, |c| sqlx::query(q)
-            .bind(i.id)
-            .bind(i.account_id)
+            .bind(i.id.as_str())
+            .bind(i.account_id.as_str())
             .bind(i.email)
             .bind(&i.terms.role)
             .bind(i.token_hash)
@@ -680,7 +687,7 @@ impl Tx {
             .bind(i.terms.expires_at)
             .bind(&i.terms.windows)
             .bind(i.terms.daily_quota)
-            .bind(i.invited_by)
+            .bind(i.invited_by.as_str())
             .bind(i.now)
             .bind(i.expires_at)
             .execute(c)
@@ -693,7 +700,7 @@ impl Tx {
     pub async fn replace_invitation_token(
         &mut self,
         account_id: &AccountId,
-        id: &str,
+        id: &InvitationId,
         token_hash: &[u8],
         now: Micros,
     ) -> Result<bool> {
@@ -701,7 +708,7 @@ impl Tx {
                  AND withdrawn_at IS NULL AND expires_at > $4";
         let n = on_tx!(self, |c| sqlx::query(q)
             .bind(account_id.as_str())
-            .bind(id)
+            .bind(id.as_str())
             .bind(token_hash)
             .bind(now)
             .execute(c)
@@ -711,9 +718,9 @@ impl Tx {
     }
 
     /// Re-reads an invitation inside the transaction (after the account lock).
-    pub async fn invitation(&mut self, id: &str) -> Result<Option<InvitationRow>> {
+    pub async fn invitation(&mut self, id: &InvitationId) -> Result<Option<InvitationRow>> {
         let q = sql(&["SELECT ", INVITATION_COLUMNS, " FROM invitations i WHERE i.id = $1"]);
-        Ok(on_tx!(self, |c| sqlx::query_as::<_, InvitationRow>(q).bind(id).fetch_optional(c).await)?)
+        Ok(on_tx!(self, |c| sqlx::query_as::<_, InvitationRow>(q).bind(id.as_str()).fetch_optional(c).await)?)
     }
 
     pub async fn pending_invitation_for_email(
@@ -740,10 +747,11 @@ impl Tx {
         Ok(n > 0)
     }
 
-    pub async fn mark_invitation_accepted(&mut self, id: &str, now: Micros) -> Result<bool> {
+    pub async fn mark_invitation_accepted(&mut self, id: &InvitationId, now: Micros) -> Result<bool> {
         let q =
             "UPDATE invitations SET accepted_at = $2 WHERE id = $1 AND accepted_at IS NULL AND withdrawn_at IS NULL";
-        let n = on_tx!(self, |c| sqlx::query(q).bind(id).bind(now).execute(c).await.map(|r| r.rows_affected()))?;
+        let n =
+            on_tx!(self, |c| sqlx::query(q).bind(id.as_str()).bind(now).execute(c).await.map(|r| r.rows_affected()))?;
         Ok(n == 1)
     }
 
@@ -755,7 +763,7 @@ impl Tx {
         account_id: &AccountId,
         user_id: &UserId,
         now: Micros,
-    ) -> Result<Vec<String>> {
+    ) -> Result<Vec<PostId>> {
         let q = "UPDATE posts SET state = 'cancelled', scheduled_at = NULL, updated_at = $3 WHERE account_id = $1 \
                  AND (author_id = $2 OR scheduled_by = $2) \
                  AND state IN ('draft', 'in_review', 'approved', 'scheduled') RETURNING id";
@@ -766,25 +774,34 @@ impl Tx {
             .fetch_all(c)
             .await)?;
         ids.sort();
-        Ok(ids)
+        Ok(ids.into_iter().map(PostId::from).collect())
     }
 
     /// Withdraws every invitation of the account still pending at `now`; their ids.
-    pub async fn withdraw_pending_invitations(&mut self, account_id: &AccountId, now: Micros) -> Result<Vec<String>> {
+    pub async fn withdraw_pending_invitations(
+        &mut self,
+        account_id: &AccountId,
+        now: Micros,
+    ) -> Result<Vec<InvitationId>> {
         let q = "UPDATE invitations SET withdrawn_at = $2 WHERE account_id = $1 AND accepted_at IS NULL \
                  AND withdrawn_at IS NULL AND expires_at > $2 RETURNING id";
         let mut ids: Vec<String> =
             on_tx!(self, |c| sqlx::query_scalar(q).bind(account_id.as_str()).bind(now).fetch_all(c).await)?;
         ids.sort();
-        Ok(ids)
+        Ok(ids.into_iter().map(InvitationId::from).collect())
     }
 
-    pub async fn withdraw_invitation(&mut self, account_id: &AccountId, id: &str, now: Micros) -> Result<bool> {
+    pub async fn withdraw_invitation(
+        &mut self,
+        account_id: &AccountId,
+        id: &InvitationId,
+        now: Micros,
+    ) -> Result<bool> {
         let q = "UPDATE invitations SET withdrawn_at = $3 WHERE account_id = $1 AND id = $2 AND accepted_at IS NULL \
                  AND withdrawn_at IS NULL AND expires_at > $3";
         let n = on_tx!(self, |c| sqlx::query(q)
             .bind(account_id.as_str())
-            .bind(id)
+            .bind(id.as_str())
             .bind(now)
             .execute(c)
             .await

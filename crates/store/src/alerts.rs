@@ -25,9 +25,9 @@ pub struct Finding {
     #[serde(with = "kind_name")]
     pub kind: AlertKind,
     /// Set for alerts about a social account: its owner and admins receive them.
-    pub account_id: Option<String>,
+    pub account_id: Option<AccountId>,
     /// Set (and `account_id` unset) for a person's own alerts, such as sign-ins.
-    pub user_id: Option<String>,
+    pub user_id: Option<UserId>,
     /// One line, in words.
     pub summary: String,
     /// What happened, in words: who, from where, how many.
@@ -39,8 +39,10 @@ pub struct Finding {
 pub struct AlertRow {
     pub id: String,
     pub kind: String,
-    pub account_id: Option<String>,
-    pub user_id: Option<String>,
+    #[sqlx(try_from = "crate::decode::MaybeText")]
+    pub account_id: Option<AccountId>,
+    #[sqlx(try_from = "crate::decode::MaybeText")]
+    pub user_id: Option<UserId>,
     pub severity: String,
     pub summary: String,
     pub detail: String,
@@ -81,7 +83,8 @@ pub enum Raised {
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AlertPreferencesRow {
-    pub user_id: String,
+    #[sqlx(try_from = "crate::decode::Text")]
+    pub user_id: UserId,
     pub email: bool,
     pub webhook_url: Option<String>,
     pub webhook_secret_sealed: Option<Vec<u8>>,
@@ -94,7 +97,8 @@ pub struct AlertPreferencesRow {
 pub struct DeliveryRow {
     pub id: String,
     pub alert_id: String,
-    pub user_id: String,
+    #[sqlx(try_from = "crate::decode::Text")]
+    pub user_id: UserId,
     pub channel: String,
     pub attempts: i64,
     pub next_attempt_at: Micros,
@@ -107,7 +111,8 @@ pub struct DeliveryRow {
 pub struct DeliveryStatusRow {
     pub id: String,
     pub alert_id: String,
-    pub user_id: String,
+    #[sqlx(try_from = "crate::decode::Text")]
+    pub user_id: UserId,
     pub channel: String,
     pub attempts: i64,
     pub next_attempt_at: Micros,
@@ -167,7 +172,7 @@ impl Tx {
                 findings.push(Finding {
                     kind: AlertKind::NewDeviceSignIn,
                     account_id: None,
-                    user_id: Some(user.clone()),
+                    user_id: Some(UserId::from(user.as_str())),
                     summary: "Your Steward account was signed into from a new device".into(),
                     detail: format!(
                         "{} signed in {}. If this was not you, change your password and log out everywhere.",
@@ -186,7 +191,7 @@ impl Tx {
                     findings.push(Finding {
                         kind: AlertKind::FailedSignIns,
                         account_id: None,
-                        user_id: Some(user.clone()),
+                        user_id: Some(UserId::from(user.as_str())),
                         summary: format!("{n} failed sign-ins to your Steward account in {} minutes", t.minutes),
                         detail: format!(
                             "The latest came {}: {}.",
@@ -227,7 +232,7 @@ impl Tx {
         let handle = &facts.handle;
         let account = |kind, summary: String, detail: String| Finding {
             kind,
-            account_id: Some(account_id.to_string()),
+            account_id: Some(AccountId::from(account_id.as_str())),
             user_id: None,
             summary,
             detail,
@@ -453,7 +458,7 @@ impl Tx {
                          (SELECT id FROM alerts WHERE account_id = $1 AND kind = $2 AND acknowledged_at IS NULL \
                          AND last_seen_at >= $3 ORDER BY last_seen_at DESC LIMIT 1) RETURNING id, count";
                 on_tx!(self, |c| sqlx::query_as(q)
-                    .bind(account)
+                    .bind(account.as_str())
                     .bind(kind)
                     .bind(since)
                     .bind(f.at)
@@ -467,7 +472,7 @@ impl Tx {
                          AND acknowledged_at IS NULL AND last_seen_at >= $3 ORDER BY last_seen_at DESC LIMIT 1) \
                          RETURNING id, count";
                 on_tx!(self, |c| sqlx::query_as(q)
-                    .bind(user)
+                    .bind(user.as_str())
                     .bind(kind)
                     .bind(since)
                     .bind(f.at)
@@ -486,8 +491,8 @@ impl Tx {
         on_tx!(self, |c| sqlx::query(q)
             .bind(&id)
             .bind(kind)
-            .bind(&f.account_id)
-            .bind(&f.user_id)
+            .bind(f.account_id.as_deref())
+            .bind(f.user_id.as_deref())
             .bind(f.kind.severity())
             .bind(&f.summary)
             .bind(&f.detail)
@@ -503,12 +508,12 @@ impl Tx {
                          LEFT JOIN alert_preferences p ON p.user_id = m.user_id \
                          WHERE m.account_id = $1 AND (m.role = 'owner' OR (m.role = 'admin' AND m.status = 'active' \
                          AND (m.expires_at IS NULL OR m.expires_at > $2))) ORDER BY m.user_id";
-                on_tx!(self, |c| sqlx::query_as(q).bind(account).bind(f.at).fetch_all(c).await)?
+                on_tx!(self, |c| sqlx::query_as(q).bind(account.as_str()).bind(f.at).fetch_all(c).await)?
             }
             (None, Some(user)) => {
                 let q = "SELECT u.id, p.email, p.webhook_url, p.kinds FROM users u \
                          LEFT JOIN alert_preferences p ON p.user_id = u.id WHERE u.id = $1";
-                on_tx!(self, |c| sqlx::query_as(q).bind(user).fetch_all(c).await)?
+                on_tx!(self, |c| sqlx::query_as(q).bind(user.as_str()).fetch_all(c).await)?
             }
             (None, None) => Vec::new(),
         };
@@ -584,7 +589,7 @@ impl Tx {
                  VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (user_id) DO UPDATE SET email = $2, webhook_url = $3, \
                  webhook_secret_sealed = $4, kinds = $5, updated_at = $6";
         on_tx!(self, |c| sqlx::query(q)
-            .bind(&p.user_id)
+            .bind(p.user_id.as_str())
             .bind(p.email)
             .bind(&p.webhook_url)
             .bind(p.webhook_secret_sealed.as_deref())
@@ -639,7 +644,8 @@ impl Tx {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AlertAckRow {
     pub alert_id: String,
-    pub user_id: String,
+    #[sqlx(try_from = "crate::decode::Text")]
+    pub user_id: UserId,
     pub email: String,
     pub acknowledged_at: Micros,
 }

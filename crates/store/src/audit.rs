@@ -1,6 +1,6 @@
 //! The append-only, hash-chained audit log.
 use steward_domain::audit_chain::{EventFields, event_hash};
-use steward_domain::ids::UserId;
+use steward_domain::ids::{AccountId, SessionId, UserId};
 
 use crate::{Backend, Micros, Result, Store, Tx, on_pool, on_tx};
 
@@ -33,14 +33,14 @@ macro_rules! bind_event {
         $query
             .bind(&$ev.id)
             .bind($ev.at)
-            .bind(&$ev.actor_id)
+            .bind($ev.actor_id.as_deref())
             .bind(&$ev.actor_email)
-            .bind(&$ev.session_id)
+            .bind($ev.session_id.as_deref())
             .bind(&$ev.ip)
             .bind(&$ev.user_agent)
             .bind(&$ev.action)
             .bind(&$ev.target)
-            .bind(&$ev.account_id)
+            .bind($ev.account_id.as_deref())
             .bind(&$ev.outcome)
             .bind(&$ev.detail)
     };
@@ -72,14 +72,14 @@ impl AuditEventRow {
             seq: 0,
             id: ev.id,
             at: ev.at,
-            actor_id: ev.actor_id,
+            actor_id: ev.actor_id.map(String::from),
             actor_email: ev.actor_email,
-            session_id: ev.session_id,
+            session_id: ev.session_id.map(String::from),
             ip: ev.ip,
             user_agent: ev.user_agent,
             action: ev.action,
             target: ev.target,
-            account_id: ev.account_id,
+            account_id: ev.account_id.map(String::from),
             outcome: ev.outcome,
             detail: ev.detail,
             prev_hash: Vec::new(),
@@ -98,14 +98,17 @@ impl AuditEventRow {
 pub struct NewAuditEvent {
     pub id: String,
     pub at: Micros,
-    pub actor_id: Option<String>,
+    #[sqlx(try_from = "crate::decode::MaybeText")]
+    pub actor_id: Option<UserId>,
     pub actor_email: Option<String>,
-    pub session_id: Option<String>,
+    #[sqlx(try_from = "crate::decode::MaybeText")]
+    pub session_id: Option<SessionId>,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
     pub action: String,
     pub target: Option<String>,
-    pub account_id: Option<String>,
+    #[sqlx(try_from = "crate::decode::MaybeText")]
+    pub account_id: Option<AccountId>,
     pub outcome: String,
     /// A JSON object with what a person needs to understand the event.
     pub detail: String,

@@ -54,7 +54,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use steward_domain::ids::{AccountId, UserId};
+use steward_domain::ids::{AccountId, SessionId, UserId};
 
 use crate::{AccountRow, AuthSessionRow, MembershipRow};
 
@@ -233,12 +233,12 @@ impl ReadCache {
     }
 
     /// Mirrors a `last_seen_at` update (not a permission change, so it bumps no generation).
-    pub(crate) fn touched_session(&self, session_id: &str, now: i64) {
+    pub(crate) fn touched_session(&self, session_id: &SessionId, now: i64) {
         if !self.enabled {
             return;
         }
         for (_, _, row) in lock(&self.sessions).values_mut() {
-            if row.id == session_id && row.last_seen_at < now {
+            if row.id == *session_id && row.last_seen_at < now {
                 row.last_seen_at = now;
             }
         }
@@ -319,7 +319,7 @@ mod tests {
     fn touches_update_last_seen_without_invalidating() {
         let c = ReadCache::unwatched();
         c.put_session(b"h", c.generation(), &session("s", 1));
-        c.touched_session("s", 50);
+        c.touched_session(&SessionId::from("s"), 50);
         assert_eq!(c.session(b"h").map(|s| s.last_seen_at), Some(50));
     }
 

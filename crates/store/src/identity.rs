@@ -1,5 +1,5 @@
 //! Users, sessions, personal access tokens, recovery codes and sign-in attempts.
-use steward_domain::ids::{AccountId, UserId};
+use steward_domain::ids::{AccountId, SessionId, TokenId, UserId};
 
 use crate::{Micros, Result, Store, Tx, on_pool, on_tx};
 
@@ -19,7 +19,7 @@ pub struct UserRow {
 }
 
 pub struct NewUser<'a> {
-    pub id: &'a str,
+    pub id: &'a UserId,
     pub email: &'a str,
     pub display_name: &'a str,
     pub password_hash: &'a str,
@@ -28,7 +28,8 @@ pub struct NewUser<'a> {
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SessionRow {
-    pub id: String,
+    #[sqlx(try_from = "crate::decode::Text")]
+    pub id: SessionId,
     #[sqlx(try_from = "crate::decode::Text")]
     pub user_id: UserId,
     pub user_agent: Option<String>,
@@ -42,7 +43,8 @@ pub struct SessionRow {
 /// A session looked up by its token, with the user it belongs to.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AuthSessionRow {
-    pub id: String,
+    #[sqlx(try_from = "crate::decode::Text")]
+    pub id: SessionId,
     #[sqlx(try_from = "crate::decode::Text")]
     pub user_id: UserId,
     pub last_seen_at: Micros,
@@ -55,8 +57,8 @@ pub struct AuthSessionRow {
 }
 
 pub struct NewSession<'a> {
-    pub id: &'a str,
-    pub user_id: &'a str,
+    pub id: &'a SessionId,
+    pub user_id: &'a UserId,
     pub token_hash: &'a [u8],
     pub user_agent: Option<&'a str>,
     pub ip: Option<&'a str>,
@@ -66,7 +68,8 @@ pub struct NewSession<'a> {
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ApiTokenRow {
-    pub id: String,
+    #[sqlx(try_from = "crate::decode::Text")]
+    pub id: TokenId,
     #[sqlx(try_from = "crate::decode::Text")]
     pub user_id: UserId,
     pub name: String,
@@ -85,7 +88,8 @@ pub struct ApiTokenRow {
 /// A personal access token looked up by its secret, with its user.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AuthTokenRow {
-    pub id: String,
+    #[sqlx(try_from = "crate::decode::Text")]
+    pub id: TokenId,
     #[sqlx(try_from = "crate::decode::Text")]
     pub user_id: UserId,
     pub scopes: String,
@@ -101,8 +105,8 @@ pub struct AuthTokenRow {
 }
 
 pub struct NewApiToken<'a> {
-    pub id: &'a str,
-    pub user_id: &'a str,
+    pub id: &'a TokenId,
+    pub user_id: &'a UserId,
     pub name: &'a str,
     pub token_hash: &'a [u8],
     pub scopes: &'a str,
@@ -128,9 +132,9 @@ impl Store {
         Ok(on_pool!(self, |c| sqlx::query_as::<_, UserRow>(q).bind(email).fetch_optional(c).await)?)
     }
 
-    pub async fn user_by_id(&self, id: &str) -> Result<Option<UserRow>> {
+    pub async fn user_by_id(&self, id: &UserId) -> Result<Option<UserRow>> {
         let q = sql!("SELECT ", USER_COLUMNS, " FROM users WHERE id = $1");
-        Ok(on_pool!(self, |c| sqlx::query_as::<_, UserRow>(q).bind(id).fetch_optional(c).await)?)
+        Ok(on_pool!(self, |c| sqlx::query_as::<_, UserRow>(q).bind(id.as_str()).fetch_optional(c).await)?)
     }
 
     pub async fn session_by_token_hash(&self, token_hash: &[u8]) -> Result<Option<AuthSessionRow>> {
@@ -149,9 +153,9 @@ impl Store {
     }
 
     /// Records that a session was used. Not audited: it changes no permission.
-    pub async fn touch_session(&self, id: &str, now: Micros) -> Result<()> {
+    pub async fn touch_session(&self, id: &SessionId, now: Micros) -> Result<()> {
         let q = "UPDATE sessions SET last_seen_at = $2 WHERE id = $1 AND last_seen_at < $2";
-        on_pool!(self, |c| sqlx::query(q).bind(id).bind(now).execute(c).await.map(|r| r.rows_affected()))?;
+        on_pool!(self, |c| sqlx::query(q).bind(id.as_str()).bind(now).execute(c).await.map(|r| r.rows_affected()))?;
         self.cache.touched_session(id, now);
         Ok(())
     }
@@ -173,9 +177,9 @@ impl Store {
         Ok(on_pool!(self, |c| sqlx::query_as::<_, AuthTokenRow>(q).bind(token_hash).fetch_optional(c).await)?)
     }
 
-    pub async fn touch_api_token(&self, id: &str, now: Micros) -> Result<()> {
+    pub async fn touch_api_token(&self, id: &TokenId, now: Micros) -> Result<()> {
         let q = "UPDATE api_tokens SET last_used_at = $2 WHERE id = $1";
-        on_pool!(self, |c| sqlx::query(q).bind(id).bind(now).execute(c).await.map(|r| r.rows_affected()))?;
+        on_pool!(self, |c| sqlx::query(q).bind(id.as_str()).bind(now).execute(c).await.map(|r| r.rows_affected()))?;
         Ok(())
     }
 
@@ -230,9 +234,9 @@ impl Store {
     }
 
     /// When the session last proved who it is (its sign-in, or a later password or code).
-    pub async fn session_reauthenticated_at(&self, session_id: &str) -> Result<Option<Micros>> {
+    pub async fn session_reauthenticated_at(&self, session_id: &SessionId) -> Result<Option<Micros>> {
         let q = "SELECT COALESCE(reauthenticated_at, created_at) FROM sessions WHERE id = $1";
-        Ok(on_pool!(self, |c| sqlx::query_scalar::<_, i64>(q).bind(session_id).fetch_optional(c).await)?)
+        Ok(on_pool!(self, |c| sqlx::query_scalar::<_, i64>(q).bind(session_id.as_str()).fetch_optional(c).await)?)
     }
 
     /// Records one request for a reset link. Outside any transaction, like sign-in attempts:
@@ -273,9 +277,11 @@ impl Store {
     }
 
     /// The user a live (unused, unexpired) reset link belongs to.
-    pub async fn password_reset_user(&self, token_hash: &[u8], now: Micros) -> Result<Option<String>> {
+    pub async fn password_reset_user(&self, token_hash: &[u8], now: Micros) -> Result<Option<UserId>> {
         let q = "SELECT user_id FROM password_resets WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2";
-        Ok(on_pool!(self, |c| sqlx::query_scalar::<_, String>(q).bind(token_hash).bind(now).fetch_optional(c).await)?)
+        let user: Option<String> =
+            on_pool!(self, |c| sqlx::query_scalar(q).bind(token_hash).bind(now).fetch_optional(c).await)?;
+        Ok(user.map(UserId::from))
     }
 
     pub async fn unused_recovery_code_count(&self, user_id: &UserId) -> Result<i64> {
@@ -292,7 +298,7 @@ impl Tx {
             USER_COLUMNS
         );
         Ok(on_tx!(self, |c| sqlx::query_as::<_, UserRow>(q)
-            .bind(u.id)
+            .bind(u.id.as_str())
             .bind(u.email)
             .bind(u.display_name)
             .bind(u.password_hash)
@@ -391,8 +397,8 @@ impl Tx {
         let q = "INSERT INTO sessions (id, user_id, token_hash, user_agent, ip, created_at, last_seen_at, expires_at, \
                  reauthenticated_at) VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $6)";
         on_tx!(self, |c| sqlx::query(q)
-            .bind(s.id)
-            .bind(s.user_id)
+            .bind(s.id.as_str())
+            .bind(s.user_id.as_str())
             .bind(s.token_hash)
             .bind(s.user_agent)
             .bind(s.ip)
@@ -405,11 +411,11 @@ impl Tx {
     }
 
     /// Revokes one of the user's sessions; false if it is not theirs or already revoked.
-    pub async fn revoke_session(&mut self, user_id: &UserId, session_id: &str, now: Micros) -> Result<bool> {
+    pub async fn revoke_session(&mut self, user_id: &UserId, session_id: &SessionId, now: Micros) -> Result<bool> {
         let q = "UPDATE sessions SET revoked_at = $3 WHERE id = $2 AND user_id = $1 AND revoked_at IS NULL";
         let r = on_tx!(self, |c| sqlx::query(q)
             .bind(user_id.as_str())
-            .bind(session_id)
+            .bind(session_id.as_str())
             .bind(now)
             .execute(c)
             .await
@@ -418,12 +424,17 @@ impl Tx {
     }
 
     /// Revokes all of the user's sessions except `keep`; returns how many were revoked.
-    pub async fn revoke_all_sessions(&mut self, user_id: &UserId, keep: Option<&str>, now: Micros) -> Result<u64> {
+    pub async fn revoke_all_sessions(
+        &mut self,
+        user_id: &UserId,
+        keep: Option<&SessionId>,
+        now: Micros,
+    ) -> Result<u64> {
         let q = "UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL AND ($3 IS NULL OR id <> $3)";
         let r = on_tx!(self, |c| sqlx::query(q)
             .bind(user_id.as_str())
             .bind(now)
-            .bind(keep)
+            .bind(keep.map(SessionId::as_str))
             .execute(c)
             .await
             .map(|r| r.rows_affected()))?;
@@ -467,8 +478,8 @@ impl Tx {
             TOKEN_COLUMNS
         );
         Ok(on_tx!(self, |c| sqlx::query_as::<_, ApiTokenRow>(q)
-            .bind(t.id)
-            .bind(t.user_id)
+            .bind(t.id.as_str())
+            .bind(t.user_id.as_str())
             .bind(t.name)
             .bind(t.token_hash)
             .bind(t.scopes)
@@ -481,11 +492,11 @@ impl Tx {
     }
 
     /// Revokes one of the user's tokens; false if it is not theirs or already revoked.
-    pub async fn revoke_api_token(&mut self, user_id: &UserId, token_id: &str, now: Micros) -> Result<bool> {
+    pub async fn revoke_api_token(&mut self, user_id: &UserId, token_id: &TokenId, now: Micros) -> Result<bool> {
         let q = "UPDATE api_tokens SET revoked_at = $3 WHERE id = $2 AND user_id = $1 AND revoked_at IS NULL";
         let r = on_tx!(self, |c| sqlx::query(q)
             .bind(user_id.as_str())
-            .bind(token_id)
+            .bind(token_id.as_str())
             .bind(now)
             .execute(c)
             .await
@@ -522,10 +533,12 @@ impl Tx {
 
     /// Uses a reset link once: the user it belongs to, or None when it is unknown, used or expired.
     /// Atomic, so two racing confirmations cannot both use it.
-    pub async fn use_password_reset(&mut self, token_hash: &[u8], now: Micros) -> Result<Option<String>> {
+    pub async fn use_password_reset(&mut self, token_hash: &[u8], now: Micros) -> Result<Option<UserId>> {
         let q = "UPDATE password_resets SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2 \
                  RETURNING user_id";
-        Ok(on_tx!(self, |c| sqlx::query_scalar::<_, String>(q).bind(token_hash).bind(now).fetch_optional(c).await)?)
+        let user: Option<String> =
+            on_tx!(self, |c| sqlx::query_scalar(q).bind(token_hash).bind(now).fetch_optional(c).await)?;
+        Ok(user.map(UserId::from))
     }
 
     /// Ends every unused reset link of the user (the password changed some other way).
@@ -552,9 +565,10 @@ impl Tx {
     }
 
     /// Records that the session proved who it is again (a password or code just now).
-    pub async fn mark_session_reauthenticated(&mut self, session_id: &str, now: Micros) -> Result<()> {
+    pub async fn mark_session_reauthenticated(&mut self, session_id: &SessionId, now: Micros) -> Result<()> {
         let q = "UPDATE sessions SET reauthenticated_at = $2 WHERE id = $1";
-        on_tx!(self, |c| sqlx::query(q).bind(session_id).bind(now).execute(c).await.map(|r| r.rows_affected()))?;
+        let id = session_id.as_str();
+        on_tx!(self, |c| sqlx::query(q).bind(id).bind(now).execute(c).await.map(|r| r.rows_affected()))?;
         Ok(())
     }
 
@@ -587,7 +601,7 @@ impl Store {
 /// The email a deleted user's row keeps: unique (the column is), naming nobody, and no address
 /// anyone can sign in with or be invited under (`.invalid` is reserved, RFC 2606).
 #[must_use]
-pub fn tombstone_email(user_id: &str) -> String {
+pub fn tombstone_email(user_id: &UserId) -> String {
     format!("deleted-{user_id}@deleted.invalid")
 }
 
@@ -632,7 +646,7 @@ impl Tx {
         let q = "UPDATE users SET email = $2, display_name = '', password_hash = '', totp_enabled = FALSE, \
                  totp_secret_sealed = NULL, totp_pending_sealed = NULL, totp_last_step = NULL, updated_at = $3 \
                  WHERE id = $1";
-        let tomb = tombstone_email(user_id.as_str());
+        let tomb = tombstone_email(user_id);
         on_tx!(self, |c| sqlx::query(q)
             .bind(user_id.as_str())
             .bind(&tomb)

@@ -1,14 +1,16 @@
 //! Uploaded media kept in the database (migration 0019): an upload's bytes as numbered chunks,
 //! written as they arrive and read back one chunk at a time, so neither side holds a whole file.
+use steward_domain::ids::MediaId;
+
 use crate::{Micros, Result, Store, on_pool};
 
 impl Store {
     /// Writes chunk `seq` of an upload in progress (its own short commit: an upload may take
     /// minutes and must not hold a transaction open that long).
-    pub async fn put_media_chunk(&self, media_id: &str, seq: i32, data: &[u8], now: Micros) -> Result<()> {
+    pub async fn put_media_chunk(&self, media_id: &MediaId, seq: i32, data: &[u8], now: Micros) -> Result<()> {
         let q = "INSERT INTO media_chunks (media_id, seq, data, created_at) VALUES ($1, $2, $3, $4)";
         on_pool!(self, |c| sqlx::query(q)
-            .bind(media_id)
+            .bind(media_id.as_str())
             .bind(seq)
             .bind(data)
             .bind(now)
@@ -19,15 +21,19 @@ impl Store {
     }
 
     /// Chunk `seq` of an upload, `None` past its last chunk.
-    pub async fn media_chunk(&self, media_id: &str, seq: i32) -> Result<Option<Vec<u8>>> {
+    pub async fn media_chunk(&self, media_id: &MediaId, seq: i32) -> Result<Option<Vec<u8>>> {
         let q = "SELECT data FROM media_chunks WHERE media_id = $1 AND seq = $2";
-        Ok(on_pool!(self, |c| sqlx::query_scalar::<_, Vec<u8>>(q).bind(media_id).bind(seq).fetch_optional(c).await)?)
+        Ok(on_pool!(self, |c| sqlx::query_scalar::<_, Vec<u8>>(q)
+            .bind(media_id.as_str())
+            .bind(seq)
+            .fetch_optional(c)
+            .await)?)
     }
 
     /// Forgets an upload's chunks (an upload refused or interrupted).
-    pub async fn delete_media_chunks(&self, media_id: &str) -> Result<u64> {
+    pub async fn delete_media_chunks(&self, media_id: &MediaId) -> Result<u64> {
         let q = "DELETE FROM media_chunks WHERE media_id = $1";
-        Ok(on_pool!(self, |c| sqlx::query(q).bind(media_id).execute(c).await.map(|r| r.rows_affected()))?)
+        Ok(on_pool!(self, |c| sqlx::query(q).bind(media_id.as_str()).execute(c).await.map(|r| r.rows_affected()))?)
     }
 
     /// Forgets chunks written before `before` whose upload never committed (a server stopped

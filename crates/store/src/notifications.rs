@@ -52,7 +52,8 @@ pub struct NotificationPreferencesRow {
 /// One owned account's figures for the daily digest.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct DigestAccountRow {
-    pub account_id: String,
+    #[sqlx(try_from = "crate::decode::Text")]
+    pub account_id: AccountId,
     pub platform: String,
     pub handle: String,
     pub in_review: i64,

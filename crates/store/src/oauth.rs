@@ -1,14 +1,19 @@
 //! OAuth connection attempts (`state`), consumed exactly once.
+use steward_domain::ids::{AccountId, SessionId, UserId};
+
 use crate::{Micros, Result, Store, Tx, on_pool, on_tx};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct OauthStateRow {
-    pub user_id: String,
-    pub session_id: String,
+    #[sqlx(try_from = "crate::decode::Text")]
+    pub user_id: UserId,
+    #[sqlx(try_from = "crate::decode::Text")]
+    pub session_id: SessionId,
     pub platform: String,
     pub account_kind: String,
     pub verifier_sealed: Vec<u8>,
-    pub reconnect_account_id: Option<String>,
+    #[sqlx(try_from = "crate::decode::MaybeText")]
+    pub reconnect_account_id: Option<AccountId>,
     /// Mastodon: the instance origin the attempt went to.
     pub instance: Option<String>,
     pub created_at: Micros,
@@ -17,12 +22,12 @@ pub struct OauthStateRow {
 
 pub struct NewOauthState<'a> {
     pub state_hash: &'a [u8],
-    pub user_id: &'a str,
-    pub session_id: &'a str,
+    pub user_id: &'a UserId,
+    pub session_id: &'a SessionId,
     pub platform: &'a str,
     pub account_kind: &'a str,
     pub verifier_sealed: &'a [u8],
-    pub reconnect_account_id: Option<&'a str>,
+    pub reconnect_account_id: Option<&'a AccountId>,
     pub instance: Option<&'a str>,
     pub now: Micros,
     pub expires_at: Micros,
@@ -34,12 +39,12 @@ impl Tx {
                  reconnect_account_id, created_at, expires_at, instance) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
         on_tx!(self, |c| sqlx::query(q)
             .bind(s.state_hash)
-            .bind(s.user_id)
-            .bind(s.session_id)
+            .bind(s.user_id.as_str())
+            .bind(s.session_id.as_str())
             .bind(s.platform)
             .bind(s.account_kind)
             .bind(s.verifier_sealed)
-            .bind(s.reconnect_account_id)
+            .bind(s.reconnect_account_id.map(AccountId::as_str))
             .bind(s.now)
             .bind(s.expires_at)
             .bind(s.instance)
@@ -155,8 +160,10 @@ impl Tx {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct PageChoiceRow {
     pub id: String,
-    pub user_id: String,
-    pub session_id: String,
+    #[sqlx(try_from = "crate::decode::Text")]
+    pub user_id: UserId,
+    #[sqlx(try_from = "crate::decode::Text")]
+    pub session_id: SessionId,
     pub credential_sealed: Vec<u8>,
     /// JSON: the pages the member administers, as listed at the callback.
     pub pages: String,
@@ -173,8 +180,8 @@ impl Tx {
                  expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)";
         on_tx!(self, |c| sqlx::query(q)
             .bind(&row.id)
-            .bind(&row.user_id)
-            .bind(&row.session_id)
+            .bind(row.user_id.as_str())
+            .bind(row.session_id.as_str())
             .bind(&row.credential_sealed)
             .bind(&row.pages)
             .bind(row.created_at)

@@ -5,7 +5,7 @@
 //! (`WHERE state = expected` / `WHERE version = expected`), so a concurrent change makes the
 //! write touch no row instead of overwriting it; the caller answers 409 or 412.
 use steward_domain::capability::Role;
-use steward_domain::ids::{AccountId, PostId, UserId};
+use steward_domain::ids::{AccountId, MediaId, PostId, UserId};
 use steward_domain::post::{HoldReason, PostState};
 use steward_domain::status::MembershipStatus;
 
@@ -128,7 +128,8 @@ pub struct CalendarPostRow {
 /// An uploaded media file (its bytes live on disk named by `id` on SQLite, in `media_chunks` on PostgreSQL).
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct MediaUploadRow {
-    pub id: String,
+    #[sqlx(try_from = "crate::decode::Text")]
+    pub id: MediaId,
     #[sqlx(try_from = "crate::decode::Text")]
     pub account_id: AccountId,
     #[sqlx(try_from = "crate::decode::Text")]
@@ -183,7 +184,7 @@ pub struct PostContent<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScheduleWrite<'a> {
     Keep,
-    Set { at: Micros, by: &'a str },
+    Set { at: Micros, by: &'a UserId },
     Clear,
 }
 
@@ -210,8 +211,8 @@ pub struct PublishResultWrite<'a> {
 
 pub struct NewPostComment<'a> {
     pub id: &'a str,
-    pub post_id: &'a str,
-    pub author_id: &'a str,
+    pub post_id: &'a PostId,
+    pub author_id: &'a UserId,
     pub kind: &'a str,
     pub body: &'a str,
     pub version: i64,
@@ -219,9 +220,9 @@ pub struct NewPostComment<'a> {
 }
 
 pub struct NewMediaUpload<'a> {
-    pub id: &'a str,
-    pub account_id: &'a str,
-    pub uploaded_by: &'a str,
+    pub id: &'a MediaId,
+    pub account_id: &'a AccountId,
+    pub uploaded_by: &'a UserId,
     pub kind: &'a str,
     pub content_type: &'a str,
     pub size_bytes: i64,
@@ -262,7 +263,7 @@ pub struct HeldPostRow {
 #[derive(Debug, Clone, Default)]
 pub struct PostListQuery<'a> {
     pub state: Option<&'a str>,
-    pub author_id: Option<&'a str>,
+    pub author_id: Option<&'a UserId>,
     /// Only posts strictly older than this `(created_at, id)` (the previous page's last).
     pub before: Option<(Micros, &'a str)>,
     pub limit: i64,
@@ -374,7 +375,7 @@ impl Store {
         Ok(on_pool!(self, |c| sqlx::query_as::<_, PostRow>(q)
             .bind(account_id.as_str())
             .bind(query.state)
-            .bind(query.author_id)
+            .bind(query.author_id.map(UserId::as_str))
             .bind(before_at)
             .bind(before_id)
             .bind(query.limit)
@@ -530,9 +531,9 @@ impl Store {
         Ok(on_pool!(self, |c| sqlx::query_as::<_, PostCommentRow>(q).bind(post_id.as_str()).fetch_all(c).await)?)
     }
 
-    pub async fn media_upload(&self, media_id: &str) -> Result<Option<MediaUploadRow>> {
+    pub async fn media_upload(&self, media_id: &MediaId) -> Result<Option<MediaUploadRow>> {
         let q = sql(&["SELECT ", MEDIA_COLUMNS, " FROM media_uploads WHERE id = $1"]);
-        Ok(on_pool!(self, |c| sqlx::query_as::<_, MediaUploadRow>(q).bind(media_id).fetch_optional(c).await)?)
+        Ok(on_pool!(self, |c| sqlx::query_as::<_, MediaUploadRow>(q).bind(media_id.as_str()).fetch_optional(c).await)?)
     }
 }
 
@@ -739,7 +740,7 @@ impl Tx {
                     .bind(write.state)
                     .bind(write.hold_reason)
                     .bind(at)
-                    .bind(by)
+                    .bind(by.as_str())
                     .bind(now)
                     .execute(c)
                     .await
@@ -836,8 +837,8 @@ impl Tx {
                  VALUES ($1, $2, $3, $4, $5, $6, $7)";
         on_tx!(self, |c| sqlx::query(q)
             .bind(comment.id)
-            .bind(comment.post_id)
-            .bind(comment.author_id)
+            .bind(comment.post_id.as_str())
+            .bind(comment.author_id.as_str())
             .bind(comment.kind)
             .bind(comment.body)
             .bind(comment.version)
@@ -872,9 +873,9 @@ impl Tx {
         let q = "INSERT INTO media_uploads (id, account_id, uploaded_by, kind, content_type, size_bytes, sha256, created_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
         on_tx!(self, |c| sqlx::query(q)
-            .bind(m.id)
-            .bind(m.account_id)
-            .bind(m.uploaded_by)
+            .bind(m.id.as_str())
+            .bind(m.account_id.as_str())
+            .bind(m.uploaded_by.as_str())
             .bind(m.kind)
             .bind(m.content_type)
             .bind(m.size_bytes)

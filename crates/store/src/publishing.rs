@@ -6,7 +6,7 @@
 //! [`Tx`]) already excludes every other writer. Every write a worker makes after a claim is a
 //! compare-and-set on its lease (`lease_owner = me`), so a worker whose lease expired (and was
 //! taken over) cannot overwrite what the new owner does.
-use steward_domain::ids::{AccountId, PostId};
+use steward_domain::ids::{AccountId, PostId, UserId};
 
 use crate::{Backend, Micros, Result, Store, Tx, on_pool, on_tx};
 
@@ -53,8 +53,8 @@ pub struct PublishAttemptRow {
 
 /// A job as a worker is about to run it.
 pub struct JobStart<'a> {
-    pub post_id: &'a str,
-    pub account_id: &'a str,
+    pub post_id: &'a PostId,
+    pub account_id: &'a AccountId,
     pub version: i64,
     pub idempotency_key: &'a str,
     pub due_at: Micros,
@@ -86,7 +86,7 @@ fn sql(parts: &[&str]) -> sqlx::AssertSqlSafe<String> {
 impl Tx {
     /// Ids of up to `limit` posts in state `scheduled` whose time has come, earliest first,
     /// locked for this transaction (rows another replica holds are skipped, not waited for).
-    pub async fn lock_due_post_ids(&mut self, now: Micros, limit: i64) -> Result<Vec<String>> {
+    pub async fn lock_due_post_ids(&mut self, now: Micros, limit: i64) -> Result<Vec<PostId>> {
         let lock = match self.backend {
             Backend::Postgres => " FOR UPDATE SKIP LOCKED",
             Backend::Sqlite => "",
@@ -95,7 +95,8 @@ impl Tx {
             "SELECT id FROM posts WHERE state = 'scheduled' AND scheduled_at <= $1 ORDER BY scheduled_at, id LIMIT $2",
             lock,
         ]);
-        Ok(on_tx!(self, |c| sqlx::query_scalar::<_, String>(q).bind(now).bind(limit).fetch_all(c).await)?)
+        let ids: Vec<String> = on_tx!(self, |c| sqlx::query_scalar(q).bind(now).bind(limit).fetch_all(c).await)?;
+        Ok(ids.into_iter().map(PostId::from).collect())
     }
 
     /// Up to `limit` jobs a worker may take now: waiting or polling jobs whose next attempt is
@@ -140,8 +141,8 @@ impl Tx {
             JOB_COLUMNS,
         ]);
         Ok(on_tx!(self, |c| sqlx::query_as::<_, PublishJobRow>(q)
-            .bind(j.post_id)
-            .bind(j.account_id)
+            .bind(j.post_id.as_str())
+            .bind(j.account_id.as_str())
             .bind(j.version)
             .bind(j.idempotency_key)
             .bind(j.due_at)
@@ -265,9 +266,11 @@ impl Tx {
 /// moment of publishing.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct PublishedSlotRow {
-    pub post_id: String,
+    #[sqlx(try_from = "crate::decode::Text")]
+    pub post_id: PostId,
     pub at: Micros,
-    pub scheduled_by: Option<String>,
+    #[sqlx(try_from = "crate::decode::MaybeText")]
+    pub scheduled_by: Option<UserId>,
 }
 
 impl Tx {
@@ -410,12 +413,12 @@ impl Store {
 
     /// Extends `worker`'s leases on these running jobs (a heartbeat while calls are slow);
     /// how many it still held.
-    pub async fn renew_publish_leases(&self, post_ids: &[String], worker: &str, until: Micros) -> Result<u64> {
+    pub async fn renew_publish_leases(&self, post_ids: &[PostId], worker: &str, until: Micros) -> Result<u64> {
         let mut renewed = 0;
         let q = "UPDATE publish_jobs SET lease_expires_at = $3 WHERE post_id = $1 AND lease_owner = $2 AND state = 'running'";
         for id in post_ids {
             renewed += on_pool!(self, |c| sqlx::query(q)
-                .bind(id)
+                .bind(id.as_str())
                 .bind(worker)
                 .bind(until)
                 .execute(c)
@@ -477,7 +480,7 @@ pub struct SandboxCommentRow {
 
 pub struct NewSandboxPost<'a> {
     pub id: &'a str,
-    pub account_id: &'a str,
+    pub account_id: &'a AccountId,
     pub idempotency_key: &'a str,
     pub title: Option<&'a str>,
     pub text: &'a str,
@@ -489,7 +492,7 @@ pub struct NewSandboxPost<'a> {
 #[derive(Debug, Clone, Copy)]
 pub struct NewSandboxComment<'a> {
     pub id: &'a str,
-    pub account_id: &'a str,
+    pub account_id: &'a AccountId,
     pub post_id: &'a str,
     /// Set for a reply to another comment.
     pub parent_id: Option<&'a str>,
@@ -519,7 +522,7 @@ impl Store {
         on_pool!(self, |c| {
             sqlx::query(insert)
                 .bind(p.id)
-                .bind(p.account_id)
+                .bind(p.account_id.as_str())
                 .bind(p.idempotency_key)
                 .bind(p.title)
                 .bind(p.text)
@@ -528,7 +531,7 @@ impl Store {
                 .execute(c)
                 .await?;
             Ok(sqlx::query_as::<_, SandboxPostRow>(select)
-                .bind(p.account_id)
+                .bind(p.account_id.as_str())
                 .bind(p.idempotency_key)
                 .fetch_one(c)
                 .await?)
@@ -558,7 +561,7 @@ impl Store {
     /// own reply (`parent_id` set). `None` if the post is not the account's.
     pub async fn add_sandbox_comment(&self, new: &NewSandboxComment<'_>) -> Result<Option<SandboxCommentRow>> {
         let NewSandboxComment { id, account_id, post_id, parent_id, author, text, now } = *new;
-        if self.sandbox_post(&AccountId::from(account_id), &PostId::from(post_id)).await?.is_none() {
+        if self.sandbox_post(account_id, &PostId::from(post_id)).await?.is_none() {
             return Ok(None);
         }
         let row = SandboxCommentRow {

@@ -85,7 +85,7 @@ pub async fn create_account(
     if !errors.is_empty() {
         return Err(AppError::Validation(errors));
     }
-    let id = uuid::Uuid::now_v7().to_string();
+    let id = AccountId::new(uuid::Uuid::now_v7().to_string());
     // Bluesky: the app password must work before anything is stored; the handle and name then
     // come from the PDS, not from the request.
     let (handle, display_name, plaintext) = if platform.id == "bluesky" {
@@ -100,7 +100,7 @@ pub async fn create_account(
     };
     // A fresh data key for this account: the credential is sealed under it, and it is stored
     // wrapped by the master key.
-    let sealed = s.vault().seal_new_credential(&AccountId::new(id.to_string()), &plaintext);
+    let sealed = s.vault().seal_new_credential(&id, &plaintext);
     drop(plaintext);
     let now = s.clock.now_us();
     audited(s, ctx, &who.actor(), async |tx| {
@@ -118,13 +118,12 @@ pub async fn create_account(
             now,
         })
         .await?;
-        tx.set_account_credential(&AccountId::new(id.to_string()), &sealed.wrapped_data_key, &sealed.credential, now)
-            .await?;
-        let audit = Audit::on_account(&AccountId::new(id.to_string()), Action::AccountCreate)
+        tx.set_account_credential(&id, &sealed.wrapped_data_key, &sealed.credential, now).await?;
+        let audit = Audit::on_account(&id, Action::AccountCreate)
             .target(format!("account:{id}"))
             .detail(json!({ "platform": platform.id, "account_kind": kind.id, "handle": handle }));
         Ok(((), audit))
     })
     .await?;
-    fresh_view(s, who, &AccountId::new(id.to_string())).await
+    fresh_view(s, who, &id).await
 }

@@ -61,7 +61,7 @@ pub async fn list_alerts(s: &Services, who: &Principal, q: &AlertsQuery) -> AppR
                 .iter()
                 .filter(|k| k.alert_id == view.id)
                 .map(|k| AlertAck {
-                    user_id: k.user_id.clone(),
+                    user_id: k.user_id.to_string(),
                     email: k.email.clone(),
                     acknowledged_at: rfc3339(k.acknowledged_at),
                 })

@@ -125,7 +125,7 @@ pub async fn put_preferences(
         };
         let kinds = input.kinds.as_ref().map(|k| serde_json::to_string(k).unwrap_or_else(|_| "[]".into()));
         let row = AlertPreferencesRow {
-            user_id: who.user_id.to_string(),
+            user_id: who.user_id.clone(),
             email: input.email,
             webhook_url: webhook_url.clone(),
             webhook_secret_sealed,

@@ -39,8 +39,8 @@ impl From<AlertRow> for AlertView {
         Self {
             id: a.id,
             kind: a.kind,
-            account_id: a.account_id,
-            user_id: a.user_id,
+            account_id: a.account_id.map(String::from),
+            user_id: a.user_id.map(String::from),
             severity: a.severity,
             summary: a.summary,
             detail: a.detail,

@@ -138,7 +138,7 @@ pub(crate) async fn offer(s: &Services, ctx: &Ctx, who: &Principal, cred: &Oauth
     let now = s.clock.now_us();
     let row = PageChoiceRow {
         id: id.clone(),
-        user_id: who.user_id.to_string(),
+        user_id: who.user_id.clone(),
         session_id,
         credential_sealed: s.vault().seal(&credential_aad(&id), &plain),
         pages: serde_json::to_string(&pages).map_err(|e| AppError::internal(anyhow::anyhow!("pages: {e}")))?,
@@ -160,8 +160,7 @@ pub(crate) async fn offer(s: &Services, ctx: &Ctx, who: &Principal, cred: &Oauth
 /// The choice, if it is `who`'s own (same sign-in) and still open; otherwise not found.
 async fn own_choice(s: &Services, who: &Principal, id: &str) -> AppResult<(PageChoiceRow, Vec<PageOption>)> {
     let row = s.store.page_choice(id).await?.ok_or(AppError::NotFound)?;
-    let same_session =
-        row.user_id == who.user_id.as_str() && who.session_id.as_deref() == Some(row.session_id.as_str());
+    let same_session = row.user_id == who.user_id && who.session_id.as_ref() == Some(&row.session_id);
     if !same_session || row.expires_at <= s.clock.now_us() {
         return Err(AppError::NotFound);
     }

@@ -103,22 +103,16 @@ pub async fn start_connect(
     // Reconnecting: only the owner touches the credential, and the kind is the account's own.
     let mut kind_name = input.account_kind.clone();
     let mut reconnect_instance = None;
-    if let Some(account_id) = &input.account_id {
-        let access = authorize(
-            s,
-            ctx,
-            who,
-            &AccountId::new(account_id.to_string()),
-            Need::Capability(Capability::CredentialManage),
-        )
-        .await?;
+    // The account to reconnect arrives as text: typed once here.
+    let reconnect = input.account_id.as_deref().map(AccountId::from);
+    if let Some(account_id) = &reconnect {
+        let access = authorize(s, ctx, who, account_id, Need::Capability(Capability::CredentialManage)).await?;
         if access.account.platform.as_str() != p.id {
             return Err(AppError::validation("account_id", "is an account on another platform"));
         }
         kind_name = Some(access.account.account_kind.clone());
         if p.id == "mastodon" {
-            reconnect_instance =
-                credentials::load(s, &AccountId::new(account_id.to_string())).await.ok().and_then(|c| c.instance);
+            reconnect_instance = credentials::load(s, account_id).await.ok().and_then(|c| c.instance);
         }
     }
     let Some(kind) = platform::account_kind(p, kind_name.as_deref()) else {
@@ -199,7 +193,7 @@ pub async fn start_connect(
             platform: p.id,
             account_kind: kind.id,
             verifier_sealed: &sealed_verifier,
-            reconnect_account_id: input.account_id.as_deref(),
+            reconnect_account_id: reconnect.as_ref(),
             instance: instance.as_deref(),
             now,
             expires_at: now + STATE_TTL_US,
@@ -207,8 +201,8 @@ pub async fn start_connect(
         .await?;
         let audit = Audit {
             action: Action::AccountConnectStart,
-            account_id: input.account_id.clone(),
-            target: input.account_id.as_ref().map(|a| format!("account:{a}")),
+            account_id: reconnect.clone(),
+            target: reconnect.as_ref().map(|a| format!("account:{a}")),
             detail: json!({
                 "platform": p.id, "account_kind": kind.id, "reconnect": input.account_id.is_some(),
                 "instance": instance, "registered_app": registered_app,
@@ -290,7 +284,7 @@ const DECLINED: [&str; 5] =
 #[derive(Debug)]
 pub enum CallbackOutcome {
     Connected {
-        account_id: String,
+        account_id: AccountId,
         display_name: String,
         /// An existing account was reconnected (no new account).
         reconnected: bool,
@@ -333,7 +327,7 @@ pub async fn finish_connect(
     };
     // Consumed even when refused below: a state works once, whatever happens.
     tx.commit().await?;
-    let same_session = who.user_id == st.user_id && who.session_id.as_deref() == Some(st.session_id.as_str());
+    let same_session = who.user_id == st.user_id && who.session_id.as_ref() == Some(&st.session_id);
     if !same_session {
         return Err(AppError::Forbidden("this connection was started by another sign-in".into()));
     }
@@ -377,15 +371,8 @@ pub async fn finish_connect(
     };
     let account_id = match &st.reconnect_account_id {
         Some(account_id) => {
-            let access = authorize(
-                s,
-                ctx,
-                who,
-                &AccountId::new(account_id.to_string()),
-                Need::Capability(Capability::CredentialManage),
-            )
-            .await?;
-            let previous = credentials::load(s, &AccountId::new(account_id.to_string())).await.ok();
+            let access = authorize(s, ctx, who, account_id, Need::Capability(Capability::CredentialManage)).await?;
+            let previous = credentials::load(s, account_id).await.ok();
             // A Company Page: any of its administrators may sign in for it; it stays the page.
             if let Some(page) = previous.as_ref().filter(|p| linkedin::organization_id(&p.identity.id).is_some()) {
                 if !linkedin_pages::still_administers(s, &cred, &page.identity.id).await? {
@@ -403,9 +390,9 @@ pub async fn finish_connect(
                 );
             }
             audited(s, ctx, &who.actor(), async |tx| {
-                credentials::store_in(s, tx, &AccountId::new(account_id.to_string()), &cred).await?;
-                tx.set_account_status(&AccountId::new(account_id.to_string()), "active", now).await?;
-                let audit = Audit::on_account(&AccountId::new(account_id.to_string()), Action::AccountReconnect)
+                credentials::store_in(s, tx, account_id, &cred).await?;
+                tx.set_account_status(account_id, "active", now).await?;
+                let audit = Audit::on_account(account_id, Action::AccountReconnect)
                     .target(format!("account:{account_id}"))
                     .detail(json!({ "platform": access.account.platform.as_str() }));
                 Ok((account_id.clone(), audit))
@@ -419,7 +406,7 @@ pub async fn finish_connect(
             });
         }
         None => {
-            let id = uuid::Uuid::now_v7().to_string();
+            let id = AccountId::new(uuid::Uuid::now_v7().to_string());
             let kind = platform::kind_of(&st.platform, &st.account_kind);
             let (max_members, owner_approval) =
                 kind.map(|k| (k.default_max_members, k.owner_approval_required)).unwrap_or((5, true));
@@ -438,8 +425,8 @@ pub async fn finish_connect(
                     now,
                 })
                 .await?;
-                credentials::store_in(s, tx, &AccountId::new(id.to_string()), &cred).await?;
-                let audit = Audit::on_account(&AccountId::new(id.to_string()), Action::AccountCreate).target(format!("account:{id}")).detail(
+                credentials::store_in(s, tx, &id, &cred).await?;
+                let audit = Audit::on_account(&id, Action::AccountCreate).target(format!("account:{id}")).detail(
                     json!({ "platform": st.platform, "account_kind": st.account_kind, "handle": cred.identity.handle, "via": "oauth" }),
                 );
                 Ok((id.clone(), audit))

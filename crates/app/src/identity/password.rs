@@ -106,7 +106,7 @@ pub async fn change_password(s: &Services, ctx: &Ctx, who: &Principal, input: Ch
     let now = s.clock.now_us();
     audited(s, ctx, &who.actor(), async |tx| {
         tx.set_password_hash(&user.id, &hash, now).await?;
-        let ended = tx.revoke_all_sessions(&user.id, who.session_id.as_deref(), now).await?;
+        let ended = tx.revoke_all_sessions(&user.id, who.session_id.as_ref(), now).await?;
         tx.end_password_resets(&user.id, now).await?;
         let audit = Audit::personal(Action::PasswordChange)
             .target(format!("user:{}", user.id))
@@ -194,7 +194,7 @@ pub async fn confirm_reset(s: &Services, ctx: &Ctx, input: ResetConfirmRequest) 
     let now = s.clock.now_us();
     let user_id = s.store.password_reset_user(&token_hash, now).await?.ok_or_else(bad_link)?;
     let user = s.store.user_by_id(&user_id).await?.ok_or_else(bad_link)?;
-    let actor = AuditActor { user_id: Some(user.id.to_string()), email: Some(user.email.clone()), session_id: None };
+    let actor = AuditActor { user_id: Some(user.id.clone()), email: Some(user.email.clone()), session_id: None };
     ctx.slot.set_actor(actor.clone());
     check_new_password(&input.new_password, &user.email)?;
     let code = input.totp.as_deref().map(str::trim).filter(|c| !c.is_empty());

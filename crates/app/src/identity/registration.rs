@@ -4,6 +4,7 @@ use serde::Deserialize;
 use serde_json::json;
 use steward_domain::audit::Action;
 use steward_domain::identity::{normalize_email, validate_display_name, validate_new_password};
+use steward_domain::ids::UserId;
 use steward_store::{NewUser, StoreError, Tx, UserRow};
 use utoipa::ToSchema;
 use zeroize::Zeroizing;
@@ -50,7 +51,7 @@ pub fn validate_new_user(email: &str, display_name: &str, password: &str) -> App
 /// database's one writer) waits on a hash, and the hashing budget, not the database, decides
 /// how many run at once.
 pub async fn create_user(s: &Services, tx: &mut Tx, email: &str, display_name: &str, hash: &str) -> AppResult<UserRow> {
-    let id = uuid::Uuid::now_v7().to_string();
+    let id = UserId::new(uuid::Uuid::now_v7().to_string());
     tx.insert_user(NewUser { id: &id, email, display_name, password_hash: hash, now: s.clock.now_us() }).await.map_err(
         |e| match e {
             StoreError::Conflict(_) => AppError::Conflict("a user with this email address already exists".into()),
@@ -78,7 +79,7 @@ pub async fn register(s: &Services, ctx: &Ctx, input: RegisterRequest) -> AppRes
     let hash = s.passwords.hash(Zeroizing::new(input.password)).await?;
     let mut tx = s.store.begin().await?;
     let user = create_user(s, &mut tx, &email, &display_name, &hash).await?;
-    let actor = AuditActor { user_id: Some(user.id.to_string()), email: Some(user.email.clone()), session_id: None };
+    let actor = AuditActor { user_id: Some(user.id.clone()), email: Some(user.email.clone()), session_id: None };
     let audit = Audit::personal(Action::Register)
         .target(format!("user:{}", user.id))
         .detail(json!({ "display_name": user.display_name, "with_invitation": input.invitation.is_some() }));

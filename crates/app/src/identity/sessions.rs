@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use steward_domain::audit::Action;
+use steward_domain::ids::SessionId;
 use utoipa::ToSchema;
 
 use crate::actor::{AuthVia, Ctx, Principal};
@@ -48,8 +49,8 @@ pub async fn list_sessions(s: &Services, who: &Principal) -> AppResult<Vec<Sessi
         .into_iter()
         .filter(|x| x.last_seen_at.saturating_add(idle) > now)
         .map(|x| SessionView {
-            current: who.session_id.as_deref() == Some(x.id.as_str()),
-            id: x.id,
+            current: who.session_id.as_ref() == Some(&x.id),
+            id: x.id.into_string(),
             user_agent: x.user_agent,
             ip: x.ip,
             created_at: rfc3339(x.created_at),
@@ -60,7 +61,7 @@ pub async fn list_sessions(s: &Services, who: &Principal) -> AppResult<Vec<Sessi
 }
 
 /// Ends one of the person's sessions.
-pub async fn revoke_session(s: &Services, ctx: &Ctx, who: &Principal, session_id: &str) -> AppResult<()> {
+pub async fn revoke_session(s: &Services, ctx: &Ctx, who: &Principal, session_id: &SessionId) -> AppResult<()> {
     ctx.slot.set_action(Action::SessionRevoke, Some(format!("session:{session_id}")));
     require_session(who)?;
     audited(s, ctx, &who.actor(), async |tx| {
@@ -87,7 +88,7 @@ pub struct RevokeAllRequest {
 pub async fn revoke_all_sessions(s: &Services, ctx: &Ctx, who: &Principal, input: RevokeAllRequest) -> AppResult<()> {
     ctx.slot.set_action(Action::SessionsRevokeAll, None);
     require_session(who)?;
-    let keep = if input.keep_current { who.session_id.as_deref() } else { None };
+    let keep = if input.keep_current { who.session_id.as_ref() } else { None };
     audited(s, ctx, &who.actor(), async |tx| {
         let now = s.clock.now_us();
         let revoked = tx.revoke_all_sessions(&who.user_id, keep, now).await?;

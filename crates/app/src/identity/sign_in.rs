@@ -4,6 +4,7 @@ use serde::Deserialize;
 use serde_json::json;
 use steward_domain::audit::Action;
 use steward_domain::identity::normalize_email;
+use steward_domain::ids::SessionId;
 use steward_domain::throttle::{address_block, retry_after_secs};
 use steward_store::{AttemptLimits, AttemptScope, NewSession, Reservation};
 use utoipa::ToSchema;
@@ -31,7 +32,7 @@ pub struct LoginRequest {
 /// A new session: its secret token (for a cookie or `Authorization: Bearer`), its id, and who.
 pub struct SignedIn {
     pub token: Zeroizing<String>,
-    pub session_id: String,
+    pub session_id: SessionId,
     pub user: UserView,
     /// The device cookie's value for this client (the edge sets it): it signed in here.
     pub device_cookie: String,
@@ -106,11 +107,7 @@ pub async fn login(s: &Services, ctx: &Ctx, input: LoginRequest) -> AppResult<Si
     let attempt =
         reserve_attempt(s, ctx, AttemptKind::SignIn, &email, device.as_ref().map(|d| d.device_id.as_str())).await?;
     if let Some(u) = &user {
-        ctx.slot.set_actor(AuditActor {
-            user_id: Some(u.id.to_string()),
-            email: Some(u.email.clone()),
-            session_id: None,
-        });
+        ctx.slot.set_actor(AuditActor { user_id: Some(u.id.clone()), email: Some(u.email.clone()), session_id: None });
     }
     let password_ok =
         s.passwords.verify(Zeroizing::new(input.password), user.as_ref().map(|u| u.password_hash.clone())).await?;
@@ -139,7 +136,7 @@ pub async fn login(s: &Services, ctx: &Ctx, input: LoginRequest) -> AppResult<Si
     }
 
     let token = Zeroizing::new(new_token(SESSION_TOKEN_PREFIX));
-    let session_id = uuid::Uuid::now_v7().to_string();
+    let session_id = SessionId::new(uuid::Uuid::now_v7().to_string());
     let expires_at = now + micros(s.settings.session_absolute);
     tx.insert_session(NewSession {
         id: &session_id,
@@ -156,7 +153,7 @@ pub async fn login(s: &Services, ctx: &Ctx, input: LoginRequest) -> AppResult<Si
     // The first device a person ever signs in from is no news (no alert).
     let first_device = new_device && tx.known_device_count(&user.id).await? == 1;
     let actor = AuditActor {
-        user_id: Some(user.id.to_string()),
+        user_id: Some(user.id.clone()),
         email: Some(user.email.clone()),
         session_id: Some(session_id.clone()),
     };
@@ -177,7 +174,7 @@ pub async fn login(s: &Services, ctx: &Ctx, input: LoginRequest) -> AppResult<Si
 /// Ends the session the person acts through. A personal access token has no session to end.
 pub async fn logout(s: &Services, ctx: &Ctx, who: &Principal) -> AppResult<()> {
     ctx.slot.set_action(Action::Logout, None);
-    let Some(session_id) = who.session_id.as_deref() else {
+    let Some(session_id) = who.session_id.as_ref() else {
         return Err(AppError::validation(
             "authorization",
             "a personal access token has no session to end; revoke it with DELETE /api/v1/me/tokens/{id}",

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use steward_domain::audit::Action;
+use steward_domain::ids::TokenId;
 use steward_store::{ApiTokenRow, NewApiToken};
 use utoipa::ToSchema;
 use zeroize::Zeroizing;
@@ -47,7 +48,7 @@ async fn require_recent_auth(
     totp: Option<&str>,
 ) -> AppResult<()> {
     let now = s.clock.now_us();
-    let Some(session_id) = who.session_id.as_deref() else { return Err(reauth_required()) };
+    let Some(session_id) = who.session_id.as_ref() else { return Err(reauth_required()) };
     let given = password.is_some_and(|p| !p.is_empty()) || totp.is_some_and(|c| !c.trim().is_empty());
     if !given {
         let at = s.store.session_reauthenticated_at(session_id).await?;
@@ -105,7 +106,7 @@ pub struct CreatedToken {
 impl From<ApiTokenRow> for TokenView {
     fn from(t: ApiTokenRow) -> Self {
         TokenView {
-            id: t.id,
+            id: t.id.into_string(),
             name: t.name,
             scopes: serde_json::from_str(&t.scopes).unwrap_or_default(),
             accounts: t.accounts.as_deref().and_then(|a| serde_json::from_str(a).ok()),
@@ -176,7 +177,7 @@ pub async fn create_token(
     }
     require_recent_auth(s, ctx, who, input.password.as_deref(), input.totp.as_deref()).await?;
     let token = Zeroizing::new(new_token(API_TOKEN_PREFIX));
-    let id = uuid::Uuid::now_v7().to_string();
+    let id = TokenId::new(uuid::Uuid::now_v7().to_string());
     let scopes_json = serde_json::to_string(&scopes).map_err(AppError::internal)?;
     let accounts_json = input.accounts.as_ref().map(serde_json::to_string).transpose().map_err(AppError::internal)?;
     let caps_json = input.capabilities.as_ref().map(serde_json::to_string).transpose().map_err(AppError::internal)?;
@@ -217,7 +218,7 @@ pub async fn list_tokens(s: &Services, who: &Principal) -> AppResult<Vec<TokenVi
 }
 
 /// Revokes one of the person's tokens.
-pub async fn revoke_token(s: &Services, ctx: &Ctx, who: &Principal, token_id: &str) -> AppResult<()> {
+pub async fn revoke_token(s: &Services, ctx: &Ctx, who: &Principal, token_id: &TokenId) -> AppResult<()> {
     ctx.slot.set_action(Action::TokenRevoke, Some(format!("token:{token_id}")));
     require_session(who)?;
     audited(s, ctx, &who.actor(), async |tx| {

@@ -5,7 +5,7 @@ use serde_json::json;
 use steward_domain::audit::Action;
 use steward_domain::capability::{Capability, Role};
 use steward_domain::device::describe;
-use steward_domain::ids::{AccountId, UserId};
+use steward_domain::ids::{AccountId, SessionId, UserId};
 use utoipa::ToSchema;
 
 use crate::actor::{Ctx, Principal};
@@ -64,7 +64,7 @@ pub async fn list_member_sessions(
         .filter(|x| x.last_seen_at.saturating_add(idle) > now)
         .map(|x| MemberSessionView {
             device: describe(x.user_agent.as_deref()),
-            id: x.id,
+            id: x.id.into_string(),
             place: x.ip,
             created_at: rfc3339(x.created_at),
             last_seen_at: rfc3339(x.last_seen_at),
@@ -79,7 +79,7 @@ pub async fn end_member_session(
     who: &Principal,
     account_id: &AccountId,
     user_id: &UserId,
-    session_id: &str,
+    session_id: &SessionId,
 ) -> AppResult<()> {
     ctx.slot.set_action(Action::MemberSessionRevoke, Some(format!("session:{session_id}")));
     authorize_on_member(s, ctx, who, account_id, user_id).await?;

@@ -6,7 +6,7 @@ use serde_json::json;
 use steward_domain::audit::Action;
 use steward_domain::capability::{Capability, Role};
 use steward_domain::identity::normalize_email;
-use steward_domain::ids::{AccountId, UserId};
+use steward_domain::ids::{AccountId, InvitationId, UserId};
 use steward_domain::status::AccountStatus;
 use steward_domain::windows::WindowInput;
 use steward_store::{InvitationRow, MembershipTerms, NewInvitation, Tx};
@@ -78,7 +78,7 @@ pub struct ResentInvitation {
 /// Mails the invitee their link when mail is on, and records how it went on the invitation.
 async fn mail_invitation(
     s: &Services,
-    invitation_id: &str,
+    invitation_id: &InvitationId,
     to: &str,
     inviter: &str,
     account: &str,
@@ -179,7 +179,7 @@ pub async fn create_invitation(
     ctx.slot.set_action(Action::MemberInvite, Some(format!("email:{email}")));
     let now_us = now.as_microsecond();
     let token = zeroize::Zeroizing::new(new_token(INVITATION_TOKEN_PREFIX));
-    let inv_id = uuid::Uuid::now_v7().to_string();
+    let inv_id = InvitationId::new(uuid::Uuid::now_v7().to_string());
     let account_name = audited(s, ctx, &who.actor(), async |tx| {
         let account = tx.lock_account(id).await?.ok_or(AppError::NotFound)?;
         if account.status == AccountStatus::LockedDown {
@@ -217,7 +217,7 @@ pub async fn create_invitation(
     Ok(CreatedInvitation {
         invite_url,
         token: token.to_string(),
-        id: inv_id,
+        id: inv_id.into_string(),
         expires_at: rfc3339(invitation_expires_at),
         email,
         role: role.as_str().into(),
@@ -233,14 +233,14 @@ pub async fn resend_invitation(
     ctx: &Ctx,
     who: &Principal,
     account_id: &AccountId,
-    invitation_id: &str,
+    invitation_id: &InvitationId,
 ) -> AppResult<ResentInvitation> {
     let (id, inv) = (account_id, invitation_id);
     ctx.slot.set_action(Action::InvitationResend, Some(format!("invitation:{inv}")));
     let actor = authorize(s, ctx, who, id, Need::Capability(Capability::MembersManage)).await?;
     let now = s.clock.now_us();
     let pending = s.store.pending_invitations(id, now).await?;
-    let invitation = pending.into_iter().find(|i| i.id == inv).ok_or(AppError::NotFound)?;
+    let invitation = pending.into_iter().find(|i| i.id == *inv).ok_or(AppError::NotFound)?;
     require_manage(&actor.rights, invitation.role)?;
     let token = zeroize::Zeroizing::new(new_token(INVITATION_TOKEN_PREFIX));
     let account_name = audited(s, ctx, &who.actor(), async |tx| {
@@ -277,14 +277,14 @@ pub async fn withdraw_invitation(
     ctx: &Ctx,
     who: &Principal,
     account_id: &AccountId,
-    invitation_id: &str,
+    invitation_id: &InvitationId,
 ) -> AppResult<()> {
     let (id, inv) = (account_id, invitation_id);
     ctx.slot.set_action(Action::InvitationWithdraw, Some(format!("invitation:{inv}")));
     let actor = authorize(s, ctx, who, id, Need::Capability(Capability::MembersManage)).await?;
     let now = s.clock.now_us();
     let pending = s.store.pending_invitations(id, now).await?;
-    let invitation = pending.into_iter().find(|i| i.id == inv).ok_or(AppError::NotFound)?;
+    let invitation = pending.into_iter().find(|i| i.id == *inv).ok_or(AppError::NotFound)?;
     require_manage(&actor.rights, invitation.role)?;
     audited(s, ctx, &who.actor(), async |tx| {
         if !tx.withdraw_invitation(id, inv, now).await? {

@@ -105,7 +105,7 @@ pub struct InvitationView {
 
 fn invitation_view(i: InvitationRow) -> InvitationView {
     InvitationView {
-        id: i.id,
+        id: i.id.into_string(),
         email: i.email,
         role: i.role.as_str().into(),
         invited_by: i.invited_by.into(),

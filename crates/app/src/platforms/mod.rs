@@ -48,7 +48,7 @@ pub struct MediaRef {
 /// One post version, as it goes to the platform.
 #[derive(Debug, Clone)]
 pub struct Outgoing<'a> {
-    pub post_id: &'a str,
+    pub post_id: &'a PostId,
     pub version: i64,
     /// Stable for (post, version): identical on every attempt, so platforms can de-duplicate.
     pub idempotency_key: &'a str,
@@ -80,7 +80,7 @@ pub enum PublishOutcome {
 /// after a crash reconciles with the platform instead of posting twice.
 pub struct PublishJournal {
     store: Store,
-    post_id: String,
+    post_id: PostId,
     worker: String,
     prior_ref: Option<String>,
     uncertain_since: Option<i64>,
@@ -92,14 +92,7 @@ impl PublishJournal {
     /// `prior_ref` is what an earlier attempt of the same version saved.
     #[must_use]
     pub fn new(store: Store, post_id: &PostId, worker: &str, prior_ref: Option<String>, now_us: i64) -> Self {
-        Self {
-            store,
-            post_id: post_id.to_string(),
-            worker: worker.to_string(),
-            prior_ref,
-            uncertain_since: None,
-            now_us,
-        }
+        Self { store, post_id: post_id.clone(), worker: worker.to_string(), prior_ref, uncertain_since: None, now_us }
     }
 
     /// Notes when the first attempt of this version whose outcome was never learned started
@@ -126,11 +119,7 @@ impl PublishJournal {
     /// longer holds the job (its lease expired and another worker took over): the adapter must
     /// then stop, since the other worker is reconciling.
     pub async fn save_ref(&self, platform_ref: &str) -> Result<(), steward_store::StoreError> {
-        if self
-            .store
-            .save_publish_ref(&PostId::new(self.post_id.to_string()), &self.worker, platform_ref, self.now_us)
-            .await?
-        {
+        if self.store.save_publish_ref(&self.post_id, &self.worker, platform_ref, self.now_us).await? {
             Ok(())
         } else {
             Err(steward_store::StoreError::Conflict("this worker's lease on the publish job was lost".into()))

@@ -13,6 +13,7 @@
 //! created the post, Steward never learned its `publish_id`); docs/publishing.md says so.
 use steward_connectors::tiktok::{self, PostInfo, PrivacyLevel, PublishState, Retry};
 use steward_connectors::{ConnectorError, OauthApp};
+use steward_domain::ids::PostId;
 use steward_store::AccountRow;
 
 use super::{
@@ -50,14 +51,14 @@ fn outcome(publish_id: &str, s: &tiktok::PostStatus) -> Result<PublishOutcome, C
 }
 
 /// The sealed upload URL's AAD: bound to the post and the `publish_id` it belongs to.
-fn upload_url_aad(post_id: &str, publish_id: &str) -> String {
+fn upload_url_aad(post_id: &PostId, publish_id: &str) -> String {
     format!("publish_jobs:{post_id}:{publish_id}:upload_url")
 }
 
 /// The journal's note for a `FILE_UPLOAD` post: its `publish_id`, then the upload URL sealed
 /// under the master key (the URL carries TikTok's upload token, so it is never stored in clear).
 /// A resumed attempt opens it to send the chunks TikTok is still missing.
-fn upload_ref(state: &Services, post_id: &str, publish_id: &str, upload_url: &str) -> String {
+fn upload_ref(state: &Services, post_id: &PostId, publish_id: &str, upload_url: &str) -> String {
     use base64::Engine;
     let sealed = state.vault().seal(&upload_url_aad(post_id, publish_id), upload_url.as_bytes());
     format!("{publish_id} upload:{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sealed))
@@ -65,7 +66,7 @@ fn upload_ref(state: &Services, post_id: &str, publish_id: &str, upload_url: &st
 
 /// The `publish_id` of a journal note, and the upload URL when it is a `FILE_UPLOAD` note that
 /// can still be opened.
-fn parse_ref(state: &Services, post_id: &str, platform_ref: &str) -> (String, Option<String>) {
+fn parse_ref(state: &Services, post_id: &PostId, platform_ref: &str) -> (String, Option<String>) {
     use base64::Engine;
     let (publish_id, rest) = platform_ref.split_once(' ').unwrap_or((platform_ref, ""));
     let url = rest

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::json;
 use steward_domain::audit::Action;
 use steward_domain::capability::Capability;
-use steward_domain::ids::{AccountId, PostId};
+use steward_domain::ids::{AccountId, PostId, UserId};
 use steward_domain::platform;
 use steward_domain::post::{PostAction, PostSnapshot, PostState, transition};
 use steward_store::{AccountRow, NewPost, PostContent, PostExtras, PostListQuery, PostRow, StoreError};
@@ -542,6 +542,8 @@ async fn page_of(
             Some(decode_cursor(c).ok_or_else(|| AppError::validation("cursor", "is not a cursor from this list"))?)
         }
     };
+    // The author filter arrives as text: typed once here.
+    let author = author.map(UserId::from);
     let rows = s
         .store
         .list_posts(
@@ -551,7 +553,7 @@ async fn page_of(
                     Some(PostFilter::State(state)) => Some(state.as_str()),
                     _ => None,
                 },
-                author_id: author,
+                author_id: author.as_ref(),
                 before: cursor.as_ref().map(|(at, pid)| (*at, pid.as_str())),
                 limit: limit + 1,
                 changes_requested: filter == Some(PostFilter::ChangesRequested),

@@ -6,7 +6,7 @@ use futures_util::{Stream, StreamExt};
 use serde_json::json;
 use steward_domain::audit::Action;
 use steward_domain::capability::Capability;
-use steward_domain::ids::AccountId;
+use steward_domain::ids::{AccountId, MediaId};
 use steward_store::{MediaUploadRow, NewMediaUpload};
 
 use crate::actor::{Ctx, Principal};
@@ -80,7 +80,7 @@ where
         return Err(AppError::PayloadTooLarge);
     }
     let storage = MediaStorage::of(s);
-    let media_id = uuid::Uuid::now_v7().to_string();
+    let media_id = MediaId::new(uuid::Uuid::now_v7().to_string());
     let sink = storage.create(&media_id, s.clock.now_us()).await?;
     let (size, digest, head) = match receive(upload.body, sink, limit).await {
         Ok(found) => found,
@@ -161,7 +161,7 @@ pub async fn media_file(
     ctx: &Ctx,
     who: &Principal,
     account_id: &AccountId,
-    media_id: &str,
+    media_id: &MediaId,
 ) -> AppResult<StoredFile> {
     authorize(s, ctx, who, account_id, Need::Capability(Capability::AccountView)).await?;
     let row =
@@ -185,7 +185,7 @@ pub async fn stored_media(state: &Services, account_id: &AccountId, url: &str) -
     if *account_id != *url_account {
         return Err(foreign());
     }
-    match state.store.media_upload(media_id).await? {
+    match state.store.media_upload(&MediaId::from(media_id)).await? {
         Some(row) if row.account_id == *account_id => Ok(Some(row)),
         _ => Err(foreign()),
     }

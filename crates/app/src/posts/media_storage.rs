@@ -2,6 +2,7 @@
 //! the data), numbered rows of the database on PostgreSQL (so replicas share no disk). Both are
 //! written and read in pieces as the bytes pass, never as a whole file in memory.
 use std::path::PathBuf;
+use steward_domain::ids::MediaId;
 
 use futures_util::stream::{self, BoxStream, StreamExt};
 use steward_store::{Backend, Store};
@@ -24,7 +25,7 @@ pub enum MediaStorage {
 /// Bytes being written: `write` as they arrive, then `finish` or `discard`.
 pub enum MediaSink {
     File { file: tokio::fs::File, partial: PathBuf, path: PathBuf },
-    Rows { store: Store, media_id: String, seq: i32, pending: Vec<u8>, now: i64 },
+    Rows { store: Store, media_id: MediaId, seq: i32, pending: Vec<u8>, now: i64 },
 }
 
 impl MediaStorage {
@@ -37,17 +38,17 @@ impl MediaStorage {
     }
 
     /// Starts writing the bytes of `media_id`.
-    pub async fn create(&self, media_id: &str, now: i64) -> AppResult<MediaSink> {
+    pub async fn create(&self, media_id: &MediaId, now: i64) -> AppResult<MediaSink> {
         Ok(match self {
             Self::Files(dir) => {
                 tokio::fs::create_dir_all(dir).await.map_err(AppError::internal)?;
                 let partial = dir.join(format!("{media_id}.partial"));
                 let file = tokio::fs::File::create(&partial).await.map_err(AppError::internal)?;
-                MediaSink::File { file, partial, path: dir.join(media_id) }
+                MediaSink::File { file, partial, path: dir.join(media_id.as_str()) }
             }
             Self::Database(store) => MediaSink::Rows {
                 store: store.clone(),
-                media_id: media_id.to_string(),
+                media_id: media_id.clone(),
                 seq: 0,
                 pending: Vec::with_capacity(CHUNK_BYTES),
                 now,
@@ -57,25 +58,25 @@ impl MediaStorage {
 
     /// Forgets the bytes of `media_id`, complete or not (best effort: what remains of a
     /// database upload is pruned by housekeeping).
-    pub async fn discard(&self, media_id: &str) {
+    pub async fn discard(&self, media_id: &MediaId) {
         match self {
             Self::Files(dir) => {
                 let _ = tokio::fs::remove_file(dir.join(format!("{media_id}.partial"))).await;
-                let _ = tokio::fs::remove_file(dir.join(media_id)).await;
+                let _ = tokio::fs::remove_file(dir.join(media_id.as_str())).await;
             }
             Self::Database(store) => {
                 if let Err(e) = store.delete_media_chunks(media_id).await {
-                    tracing::warn!(error = %e, media_id, "forgetting an unfinished upload's chunks failed");
+                    tracing::warn!(error = %e, media_id = %media_id, "forgetting an unfinished upload's chunks failed");
                 }
             }
         }
     }
 
     /// The bytes of `media_id`, a chunk at a time.
-    pub fn read(&self, media_id: &str) -> BoxStream<'static, AppResult<Vec<u8>>> {
+    pub fn read(&self, media_id: &MediaId) -> BoxStream<'static, AppResult<Vec<u8>>> {
         match self {
             Self::Files(dir) => {
-                let path = dir.join(media_id);
+                let path = dir.join(media_id.as_str());
                 stream::unfold(Some((path, None::<tokio::fs::File>)), async |state| {
                     use tokio::io::AsyncReadExt;
                     let (path, file) = state?;
@@ -99,7 +100,7 @@ impl MediaStorage {
                 .boxed()
             }
             Self::Database(store) => {
-                let first = Some((store.clone(), media_id.to_string(), 0_i32));
+                let first = Some((store.clone(), media_id.clone(), 0_i32));
                 stream::unfold(first, async |state| {
                     let (store, media_id, seq) = state?;
                     match store.media_chunk(&media_id, seq).await {
@@ -114,7 +115,7 @@ impl MediaStorage {
     }
 
     /// The whole file, for a platform call that sends it in one request body.
-    pub async fn read_all(&self, media_id: &str, size_hint: usize) -> AppResult<Vec<u8>> {
+    pub async fn read_all(&self, media_id: &MediaId, size_hint: usize) -> AppResult<Vec<u8>> {
         let mut out = Vec::with_capacity(size_hint);
         let mut chunks = self.read(media_id);
         while let Some(chunk) = chunks.next().await {

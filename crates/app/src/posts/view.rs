@@ -1,7 +1,7 @@
 //! What a post looks like to the edges: the post with its approvals and version tag, its
 //! review comments, its uploads, and the workflow actions a member could take on it now.
 use serde::{Deserialize, Serialize};
-use steward_domain::ids::{AccountId, PostId};
+use steward_domain::ids::{AccountId, MediaId, PostId};
 use steward_domain::post::{PostAction, PostActionKind, PostSnapshot, transition};
 use steward_store::{AccountRow, ApprovalRow, MediaUploadRow, PostCommentRow, PostRow};
 use utoipa::ToSchema;
@@ -173,7 +173,7 @@ pub fn comment_view(c: PostCommentRow) -> CommentView {
 
 /// Where Steward serves an upload (the URL `posts::media::stored_media` recognizes).
 #[must_use]
-pub fn media_url(s: &Services, account_id: &AccountId, media_id: &str) -> String {
+pub fn media_url(s: &Services, account_id: &AccountId, media_id: &MediaId) -> String {
     format!("{}/api/v1/accounts/{account_id}/media/{media_id}", s.settings.public_url.trim_end_matches('/'))
 }
 
@@ -183,7 +183,7 @@ pub fn media_view(s: &Services, m: MediaUploadRow) -> MediaView {
         url: media_url(s, &m.account_id, &m.id),
         sha256: hex::encode(&m.sha256),
         created_at: rfc3339(m.created_at),
-        id: m.id,
+        id: m.id.into_string(),
         kind: m.kind,
         content_type: m.content_type,
         size_bytes: m.size_bytes,

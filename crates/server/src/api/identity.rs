@@ -63,7 +63,7 @@ pub(crate) async fn login(
         token: signed_in.token.to_string(),
         user: signed_in.user,
         csrf_token: csrf_token(&state, &signed_in.session_id),
-        session_id: signed_in.session_id,
+        session_id: signed_in.session_id.into_string(),
     };
     let mut resp = Json(body).into_response();
     if let Ok(v) = session_set_cookie(&state, &signed_in.token).parse() {

@@ -12,6 +12,7 @@ use steward_app::identity::sessions::{self, RevokeAllRequest, SessionView};
 use steward_app::identity::tokens::{self, CreateTokenRequest, CreatedToken, TokenView};
 use steward_app::identity::two_factor::{self, CodeRequest, RecoveryCodes, TotpEnrolment};
 use steward_app::identity::view::UserView;
+use steward_domain::ids::{SessionId, TokenId};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -122,7 +123,7 @@ pub(crate) async fn revoke_session(
     State(state): State<AppState>,
     ctx: Ctx,
     SessionPrincipal(p): SessionPrincipal,
-    Path(id): Path<String>,
+    Path(id): Path<SessionId>,
 ) -> ApiResult<StatusCode> {
     sessions::revoke_session(&state, &ctx, &p, &id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -168,7 +169,7 @@ pub(crate) async fn revoke_token(
     State(state): State<AppState>,
     ctx: Ctx,
     SessionPrincipal(p): SessionPrincipal,
-    Path(id): Path<String>,
+    Path(id): Path<TokenId>,
 ) -> ApiResult<StatusCode> {
     tokens::revoke_token(&state, &ctx, &p, &id).await?;
     Ok(StatusCode::NO_CONTENT)

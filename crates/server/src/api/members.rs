@@ -7,7 +7,7 @@ use steward_app::members::devices::{self, MemberSessionView};
 use steward_app::members::invitations::{self, CreatedInvitation, InvitationRequest, ResentInvitation};
 use steward_app::members::membership::{self, MemberUpdate};
 use steward_app::members::view::{self, InvitationView, MemberView};
-use steward_domain::ids::{AccountId, UserId};
+use steward_domain::ids::{AccountId, InvitationId, SessionId, UserId};
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -71,7 +71,7 @@ pub(crate) async fn withdraw_invitation(
     State(state): State<AppState>,
     ctx: Ctx,
     principal: Principal,
-    Path((id, inv)): Path<(AccountId, String)>,
+    Path((id, inv)): Path<(AccountId, InvitationId)>,
 ) -> ApiResult<StatusCode> {
     invitations::withdraw_invitation(&state, &ctx, &principal, &id, &inv).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -85,7 +85,7 @@ pub(crate) async fn resend_invitation(
     State(state): State<AppState>,
     ctx: Ctx,
     principal: Principal,
-    Path((id, inv)): Path<(AccountId, String)>,
+    Path((id, inv)): Path<(AccountId, InvitationId)>,
 ) -> ApiResult<Json<ResentInvitation>> {
     Ok(Json(invitations::resend_invitation(&state, &ctx, &principal, &id, &inv).await?))
 }
@@ -156,7 +156,7 @@ pub(crate) async fn end_member_session(
     State(state): State<AppState>,
     ctx: Ctx,
     principal: Principal,
-    Path((id, user_id, session_id)): Path<(AccountId, UserId, String)>,
+    Path((id, user_id, session_id)): Path<(AccountId, UserId, SessionId)>,
 ) -> ApiResult<StatusCode> {
     devices::end_member_session(&state, &ctx, &principal, &id, &user_id, &session_id).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -7,7 +7,7 @@ use axum::response::Response;
 use steward_app::AppError;
 use steward_app::members::devices::{end_member_session, list_member_sessions};
 use steward_app::members::view::MemberView;
-use steward_domain::ids::{AccountId, UserId};
+use steward_domain::ids::{AccountId, SessionId, UserId};
 
 use crate::error::{ApiError, Path};
 use crate::state::AppState;
@@ -58,7 +58,7 @@ pub async fn device_lines(
 pub async fn end_session(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path((id, user_id, session_id)): Path<(AccountId, UserId, String)>,
+    Path((id, user_id, session_id)): Path<(AccountId, UserId, SessionId)>,
 ) -> Result<Response, PageError> {
     end_member_session(&state, &viewer.ctx(), &viewer.principal, &id, &user_id, &session_id)
         .await

@@ -2,7 +2,7 @@
 //! daily quota, extra or removed capabilities), pending invitations, changing or removing.
 use std::str::FromStr;
 use steward_app::AppError;
-use steward_domain::ids::{AccountId, UserId};
+use steward_domain::ids::{AccountId, InvitationId, UserId};
 
 use askama::Template;
 use axum::extract::State;
@@ -256,7 +256,7 @@ async fn row_failed(state: &AppState, viewer: &Viewer, id: &AccountId, e: &ApiEr
 pub async fn withdraw(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path((id, inv)): Path<(AccountId, String)>,
+    Path((id, inv)): Path<(AccountId, InvitationId)>,
 ) -> Result<Response, PageError> {
     let result = withdraw_invitation(&state, &viewer.ctx(), &viewer.principal, &id, &inv).await;
     match result.map_err(ApiError) {
@@ -269,13 +269,13 @@ pub async fn withdraw(
 pub async fn resend(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path((id, inv)): Path<(AccountId, String)>,
+    Path((id, inv)): Path<(AccountId, InvitationId)>,
 ) -> Result<Response, PageError> {
     let result = resend_invitation(&state, &viewer.ctx(), &viewer.principal, &id, &inv).await;
     match result.map_err(ApiError) {
         Ok(resent) => {
             let mut page = members_view(&state, &viewer, &id).await.or_page(&viewer)?;
-            let email = page.invitations.iter().find(|i| i.id == inv).map(|i| i.email.clone()).unwrap_or_default();
+            let email = page.invitations.iter().find(|i| inv == i.id).map(|i| i.email.clone()).unwrap_or_default();
             page.resent = Some((email, resent));
             Ok(render(StatusCode::OK, &page))
         }

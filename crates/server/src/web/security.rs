@@ -12,6 +12,7 @@ use steward_app::identity::sign_in;
 use steward_app::identity::tokens::{self, CreateTokenRequest};
 use steward_app::identity::two_factor::{self, CodeRequest};
 use steward_domain::capability::Capability;
+use steward_domain::ids::{SessionId, TokenId};
 
 use crate::error::{ApiError, FieldError, Path};
 use crate::state::AppState;
@@ -345,9 +346,9 @@ pub async fn revoke_all(State(state): State<AppState>, viewer: Viewer, data: For
 pub async fn revoke_session(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path(id): Path<String>,
+    Path(id): Path<SessionId>,
 ) -> Result<Response, PageError> {
-    if viewer.principal.session_id.as_deref() == Some(id.as_str()) {
+    if viewer.principal.session_id.as_ref() == Some(&id) {
         // Ending the session in use is signing out.
         let ctx = viewer.ctx();
         sign_in::logout(&state, &ctx, &viewer.principal).await.or_page(&viewer)?;
@@ -410,7 +411,7 @@ pub async fn create_token(
 pub async fn revoke_token(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path(id): Path<String>,
+    Path(id): Path<TokenId>,
 ) -> Result<Response, PageError> {
     match tokens::revoke_token(&state, &viewer.ctx(), &viewer.principal, &id).await.map_err(ApiError) {
         Ok(_) => Ok(see_other("/security?notice=revoked")),

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use steward_app::Services;
 use steward_app::scheduler;
+use steward_domain::ids::PostId;
 use tracing::Instrument;
 
 /// The worker loop, spawned by `App::serve`: a round, then sleep until something may be due.
@@ -23,7 +24,7 @@ pub async fn run(state: Services) {
             Err(e) => {
                 tracing::warn!(
                     error = %e,
-                    post_id = e.post_id(),
+                    post_id = e.post_id().map(PostId::as_str),
                     "the publishing scheduler failed a round; trying again shortly"
                 );
                 Duration::from_secs(1)

@@ -217,7 +217,7 @@ impl World<'_> {
             .store
             .sandbox_publish(&steward_store::NewSandboxPost {
                 id: &post_id,
-                account_id: &account.id,
+                account_id: &AccountId::from(account.id.as_str()),
                 idempotency_key: &post_id,
                 title: None,
                 text: "A live post",

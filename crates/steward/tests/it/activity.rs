@@ -183,10 +183,10 @@ both_backends! {
             app.state.store.append_audit(steward_store::NewAuditEvent {
                 id: uuid_like(i),
                 at: app.clock.now_us() + i,
-                actor_id: Some(owner.user_id.clone()),
+                actor_id: Some(owner.user_id.as_str().into()),
                 actor_email: Some("bulk@example.com".into()),
                 action: "accounts.check".into(),
-                account_id: Some(account.clone()),
+                account_id: Some(account.as_str().into()),
                 outcome: "allowed".into(),
                 detail: "{\"status\":\"active\"}".into(),
                 ..Default::default()

@@ -185,7 +185,7 @@ both_backends! {
         let account = app.state.store.account_by_id(&AccountId::new(account_id.to_string())).await.unwrap().unwrap();
         let journal = PublishJournal::new(app.state.store.clone(), &PostId::new(id.to_string()), "another-worker", Some(publish_id.clone()), app.clock.now_us());
         let key = steward_app::scheduler::idempotency_key(&PostId::new(id.to_string()), 1);
-        let out = Outgoing { post_id: &id, version: 1, idempotency_key: &key, text: "My first clip", title: None, content_warning: None, media: &[steward_app::platforms::MediaRef {
+        let out = Outgoing { post_id: &id.as_str().into(), version: 1, idempotency_key: &key, text: "My first clip", title: None, content_warning: None, media: &[steward_app::platforms::MediaRef {
             url: "https://media.example.com/clip.mp4".into(), kind: steward_app::platforms::MediaKind::Video, alt: None }] };
         let outcome = steward_app::platforms::publish(&app.state, &account, &out, &journal).await.unwrap();
         assert!(matches!(outcome, PublishOutcome::Published(_)), "{outcome:?}");

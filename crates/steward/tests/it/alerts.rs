@@ -205,10 +205,10 @@ both_backends! {
             app.state.store.append_audit(steward_store::NewAuditEvent {
                 id: format!("00000000-0000-7000-9000-{i:012}"),
                 at: app.clock.now_us(),
-                actor_id: Some(owner.user_id.clone()),
+                actor_id: Some(owner.user_id.as_str().into()),
                 actor_email: Some("owner@example.com".into()),
                 action: "posts.create".into(),
-                account_id: Some(account.clone()),
+                account_id: Some(account.as_str().into()),
                 outcome: "allowed".into(),
                 detail: "{}".into(),
                 ..Default::default()
@@ -224,10 +224,10 @@ both_backends! {
         let event = |i: usize, at: i64, action: &str| steward_store::NewAuditEvent {
             id: format!("00000000-0000-7000-8000-{i:012}"),
             at,
-            actor_id: Some(owner.user_id.clone()),
+            actor_id: Some(owner.user_id.as_str().into()),
             actor_email: Some("busy@example.com".into()),
             action: action.into(),
-            account_id: Some(account.clone()),
+            account_id: Some(account.as_str().into()),
             outcome: "allowed".into(),
             detail: "{}".into(),
             ..Default::default()
@@ -285,7 +285,7 @@ both_backends! {
         let mut tx = store.begin().await.unwrap();
         let raised = steward_app::alerts::raise(&mut tx, steward_app::alerts::Finding {
             kind: steward_app::alerts::AlertKind::Lockdown,
-            account_id: Some(account.clone()),
+            account_id: Some(account.as_str().into()),
             user_id: None,
             summary: "queued with mail on".into(),
             detail: "a test".into(),

@@ -119,7 +119,7 @@ both_backends! {
             .map(|i| steward_store::NewAuditEvent {
                 id: format!("bulk-{i:06}"),
                 at: 1_760_000_000_000_000 + i,
-                actor_id: (i % 3 != 0).then(|| format!("user-{}", i % 7)),
+                actor_id: (i % 3 != 0).then(|| UserId::new(format!("user-{}", i % 7))),
                 action: "posts.submit".into(),
                 target: Some(format!("post:{i}")),
                 outcome: "allowed".into(),

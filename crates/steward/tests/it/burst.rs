@@ -65,7 +65,7 @@ async fn schedule_burst(store: &Store, posts: &[(String, String)], owner: &str, 
         tx.insert_post_approval(&post_id, 1, &UserId::new(owner.to_string()), true, now).await.unwrap();
         let write = PostStateWrite {
             state: "scheduled",
-            schedule: ScheduleWrite::Set { at: due, by: owner },
+            schedule: ScheduleWrite::Set { at: due, by: &owner.into() },
             hold_reason: None,
             clear_approvals: false,
         };

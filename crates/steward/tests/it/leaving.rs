@@ -105,7 +105,7 @@ both_backends! {
         app.post("/api/v1/auth/login").json(json!({"email": "leaver@example.com", "password": PASSWORD})).send().await
             .assert_problem(401, "invalid-credentials");
         // The row is a tombstone: no email, name or password; the post keeps its author's id.
-        let user = app.state.store.user_by_id(&editor.user_id).await.unwrap().expect("the tombstone stays");
+        let user = app.state.store.user_by_id(&editor.user_id.as_str().into()).await.unwrap().expect("the tombstone stays");
         assert!(!user.email.contains("leaver"), "{}", user.email);
         assert!(user.display_name.is_empty() && user.password_hash.is_empty() && !user.totp_enabled);
         let members = app.get(&format!("/api/v1/accounts/{account}/members")).auth(&owner).send().await;

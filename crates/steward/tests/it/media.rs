@@ -66,7 +66,7 @@ async fn upload_chunked(
 async fn kept_as(app: &TestApp, media_id: &str) -> (bool, usize) {
     let file = app.state.settings.data_dir.join("media").join(media_id).exists();
     let mut rows = 0;
-    while app.state.store.media_chunk(media_id, i32::try_from(rows).unwrap()).await.unwrap().is_some() {
+    while app.state.store.media_chunk(&media_id.into(), i32::try_from(rows).unwrap()).await.unwrap().is_some() {
         rows += 1;
     }
     (file, rows)

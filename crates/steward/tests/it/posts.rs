@@ -330,12 +330,12 @@ both_backends! {
         let owner = app.user("olivia@example.com").await;
         let mut tx = app.state.store.begin().await.unwrap();
         tx.insert_account(steward_store::NewAccount {
-            id: "li-member",
+            id: &AccountId::from("li-member"),
             platform: "linkedin",
             account_kind: "member",
             handle: "olivia",
             display_name: "Olivia",
-            owner_id: &owner.user_id,
+            owner_id: &owner.user_id.as_str().into(),
             time_zone: "UTC",
             max_members: 5,
             // Stored as off, as an old row might be: the platform's rule applies regardless.

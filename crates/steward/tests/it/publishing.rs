@@ -109,7 +109,7 @@ both_backends! {
 
         // A repeat of the key on the sandbox is a no-op answering the same post.
         let again = app.state.store.sandbox_publish(&steward_store::NewSandboxPost {
-            id: "other", account_id: &account, idempotency_key: &live[0].idempotency_key,
+            id: "other", account_id: &AccountId::from(account.as_str()), idempotency_key: &live[0].idempotency_key,
             title: None, text: "changed", media: "[]", now,
         }).await.unwrap();
         assert_eq!(again.id, live[0].id);
@@ -397,7 +397,7 @@ mod restart_with_a_post_in_flight {
             .unwrap();
         let schedule = PostStateWrite {
             state: "scheduled",
-            schedule: ScheduleWrite::Set { at: now, by: owner },
+            schedule: ScheduleWrite::Set { at: now, by: &UserId::from(owner) },
             hold_reason: None,
             clear_approvals: false,
         };
@@ -412,8 +412,8 @@ mod restart_with_a_post_in_flight {
             tx.apply_post_transition(&PostId::new(id.to_string()), "scheduled", 1, &publishing, now).await.unwrap()
         );
         let job = JobStart {
-            post_id: &id,
-            account_id: account,
+            post_id: &PostId::from(id.as_str()),
+            account_id: &AccountId::from(account),
             version: 1,
             idempotency_key: &key,
             due_at: now,
@@ -441,7 +441,7 @@ mod restart_with_a_post_in_flight {
         store
             .sandbox_publish(&steward_store::NewSandboxPost {
                 id: &uuid_v7(),
-                account_id: account,
+                account_id: &AccountId::from(account),
                 idempotency_key: &key,
                 title: None,
                 text,

@@ -282,7 +282,7 @@ async fn a_busy_week_stays_under_100_kb_in_chromium() {
         let write = if i < 500 {
             PostStateWrite {
                 state: "scheduled",
-                schedule: ScheduleWrite::Set { at: start + week_us / 500 * i, by: &owner_api.user_id },
+                schedule: ScheduleWrite::Set { at: start + week_us / 500 * i, by: &owner_api.user_id.as_str().into() },
                 hold_reason: None,
                 clear_approvals: false,
             }

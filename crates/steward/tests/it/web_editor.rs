@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use steward_domain::ids::PostId;
+use steward_domain::ids::{AccountId, PostId, UserId};
 use steward_domain::preview::{
     BLUESKY_MAX_GRAPHEMES, first_link, grapheme_len, link_host, linkedin_fold, published_text, split_graphemes,
 };
@@ -46,12 +46,12 @@ async fn platform_account(
     let id = uuid_v7();
     let mut tx = app.state.store.begin().await.unwrap();
     tx.insert_account(NewAccount {
-        id: &id,
+        id: &AccountId::from(id.as_str()),
         platform,
         account_kind: kind,
         handle,
         display_name: name,
-        owner_id,
+        owner_id: &UserId::from(owner_id),
         time_zone: "UTC",
         max_members: 5,
         owner_approval_required: false,

@@ -6,7 +6,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use steward_app::posts::media::{self, Upload};
 use steward_app::posts::view::MediaView;
-use steward_domain::ids::AccountId;
+use steward_domain::ids::{AccountId, MediaId};
 
 use crate::auth::Principal;
 use crate::error::{ApiResult, Json, Path, Problem};
@@ -42,7 +42,7 @@ pub(super) async fn get_media(
     State(state): State<AppState>,
     ctx: Ctx,
     principal: Principal,
-    Path((id, media_id)): Path<(AccountId, String)>,
+    Path((id, media_id)): Path<(AccountId, MediaId)>,
 ) -> ApiResult<Response> {
     let file = media::media_file(&state, &ctx, &principal, &id, &media_id).await?;
     let mut response = Response::new(Body::from_stream(file.body));

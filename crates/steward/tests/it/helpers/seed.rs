@@ -67,7 +67,7 @@ pub(crate) async fn insert_scheduled_post(store: &steward_store::Store, post: Sc
         .unwrap();
     let write = PostStateWrite {
         state: "scheduled",
-        schedule: ScheduleWrite::Set { at: post.at, by: post.approver_id },
+        schedule: ScheduleWrite::Set { at: post.at, by: &UserId::from(post.approver_id) },
         hold_reason: None,
         clear_approvals: false,
     };
@@ -176,12 +176,12 @@ pub async fn seal_mastodon_account(
     let sealed = vault.seal_new_credential(&AccountId::new(id.to_string()), &serde_json::to_vec(&cred).unwrap());
     let mut tx = store.begin().await.unwrap();
     tx.insert_account(NewAccount {
-        id: &id,
+        id: &AccountId::from(id.as_str()),
         platform: "mastodon",
         account_kind: "account",
         handle: "@olivia@mastodon.example",
         display_name: "Olivia",
-        owner_id,
+        owner_id: &UserId::from(owner_id),
         time_zone: "UTC",
         max_members: 10,
         owner_approval_required: false,
@@ -210,12 +210,12 @@ pub fn uuid_v7() -> String {
 pub async fn linkedin_member_account(app: &crate::helpers::TestApp, owner_id: &str, id: &str) {
     let mut tx = app.state.store.begin().await.unwrap();
     tx.insert_account(NewAccount {
-        id,
+        id: &AccountId::from(id),
         platform: "linkedin",
         account_kind: "member",
         handle: "olivia-owner",
         display_name: "Olivia",
-        owner_id,
+        owner_id: &UserId::from(owner_id),
         time_zone: "UTC",
         max_members: 5,
         owner_approval_required: true,
