@@ -192,8 +192,6 @@ fn secure_headers(state: &AppState, headers: &mut HeaderMap) {
     }
     if state.settings.secure_cookies() {
         headers.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000"));
-    } else {
-        headers.remove(header::STRICT_TRANSPORT_SECURITY);
     }
 }
 

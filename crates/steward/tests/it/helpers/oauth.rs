@@ -54,17 +54,7 @@ pub(crate) async fn with_connected_linkedin_member(
 ) -> Option<(TestApp, steward_doubles::linkedin::LinkedInDouble, Session, String)> {
     use steward_doubles::linkedin;
     let double = linkedin::LinkedInDouble::start(linkedin::Config::default()).await.unwrap();
-    let (cid, secret, base) =
-        (double.config().client_id.clone(), double.config().client_secret.clone(), double.base.clone());
-    let app = TestApp::spawn_with(backend, move |s| {
-        s.linkedin = Some(steward_connectors::OauthApp {
-            client_id: cid,
-            client_secret: zeroize::Zeroizing::new(secret),
-            auth_base: base.clone(),
-            api_base: base,
-        });
-    })
-    .await?;
+    let app = spawn_with_linkedin(backend, &double).await?;
     let owner = app.user("olivia@example.com").await;
     let back = start(&app, &owner, serde_json::json!({"platform": "linkedin", "account_kind": "member"})).await;
     let account = connected(&app, &owner, &back).await;
@@ -92,9 +82,18 @@ pub(crate) async fn with_linkedin_pages(
     double.set_organization_role(MEMBER, DEVTESTCO, "ADMINISTRATOR");
     double.set_organization_role(MEMBER, SECOND, "ADMINISTRATOR");
     double.set_organization_role(MEMBER, ANALYSED, "ANALYST");
+    let app = spawn_with_linkedin(backend, &double).await?;
+    Some((app, double))
+}
+
+/// A server whose LinkedIn app is `double` (its client and both its base URLs).
+async fn spawn_with_linkedin(
+    backend: super::Backend,
+    double: &steward_doubles::linkedin::LinkedInDouble,
+) -> Option<TestApp> {
     let (cid, secret, base) =
         (double.config().client_id.clone(), double.config().client_secret.clone(), double.base.clone());
-    let app = TestApp::spawn_with(backend, move |s| {
+    TestApp::spawn_with(backend, move |s| {
         s.linkedin = Some(steward_connectors::OauthApp {
             client_id: cid,
             client_secret: zeroize::Zeroizing::new(secret),
@@ -102,6 +101,5 @@ pub(crate) async fn with_linkedin_pages(
             api_base: base,
         });
     })
-    .await?;
-    Some((app, double))
+    .await
 }
