@@ -39,7 +39,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use steward_domain::audit::Action;
 use steward_domain::capability::Capability;
-use steward_domain::ids::{AccountId, PostId, UserId};
+use steward_domain::ids::{AccountId, AttemptId, PostId, UserId};
 use steward_domain::status::{AccountStatus, MembershipStatus};
 
 use serde_json::json;
@@ -174,7 +174,7 @@ struct Work {
     text: String,
     content_warning: Option<String>,
     media: Result<Vec<MediaRef>, String>,
-    attempt_id: String,
+    attempt_id: AttemptId,
     attempt: i64,
     started_at: Micros,
     prior_ref: Option<String>,
@@ -587,7 +587,7 @@ async fn begin_attempt(
     now: Micros,
 ) -> Result<Work> {
     let attempt = PublishAttemptRow {
-        id: uuid::Uuid::now_v7().to_string(),
+        id: AttemptId::new(uuid::Uuid::now_v7().to_string()),
         post_id: post.id.clone(),
         version: post.version,
         attempt: job.attempts,

@@ -1,7 +1,10 @@
-//! Typed ids (`AccountId`, `PostId`, `UserId`, and the ids of invitations, sessions, access tokens
-//! and uploaded media): UUID text, one type each, so an account id can never be handed where a
-//! post, a person or a media upload is meant. None of them is a secret (a session's or token's
-//! secret is its token, which is stored hashed and never held in one of these).
+//! Typed ids of our own rows (`AccountId`, `PostId`, `UserId`, and the ids of invitations,
+//! sessions, access tokens, uploaded media, alerts and their deliveries, publish attempts,
+//! LinkedIn page choices and notifications): UUID text, one type each, so an
+//! account id can never be handed where a post, a person or an alert is meant. None of them is a
+//! secret (a session's or token's secret is its token, which is stored hashed and never held in
+//! one of these). Ids that are not ours stay text: a platform's own (external post and comment
+//! ids), OAuth client ids, device ids.
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -118,6 +121,26 @@ id_type!(
 id_type!(
     /// An uploaded media file's id.
     MediaId
+);
+id_type!(
+    /// An alert's id.
+    AlertId
+);
+id_type!(
+    /// One queued delivery of an alert (to one person, on one channel).
+    DeliveryId
+);
+id_type!(
+    /// One attempt at publishing a post (not the platform's id of what it published).
+    AttemptId
+);
+id_type!(
+    /// A pending choice among a LinkedIn member's pages, after the OAuth callback.
+    PageChoiceId
+);
+id_type!(
+    /// An in-app notification's id.
+    NotificationId
 );
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use steward_domain::alerts::{
     AlertKind, AlertThresholds, GROUPING_WINDOW_US, POST_CREATED_ACTIONS, Threshold, change_kind,
 };
 use steward_domain::audit::{Action, LockdownDetail};
-use steward_domain::ids::{AccountId, UserId};
+use steward_domain::ids::{AccountId, AlertId, DeliveryId, UserId};
 use steward_domain::windows::{is_within_windows, parse_time_zone, stored_windows};
 
 use crate::{AuditEventRow, Micros, Result, Store, Tx, on_pool, on_tx};
@@ -37,7 +37,8 @@ pub struct Finding {
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AlertRow {
-    pub id: String,
+    #[sqlx(try_from = "crate::decode::Text")]
+    pub id: AlertId,
     pub kind: String,
     #[sqlx(try_from = "crate::decode::MaybeText")]
     pub account_id: Option<AccountId>,
@@ -76,9 +77,9 @@ const MY_ALERT_COLUMNS: &str = "a.id, a.kind, a.account_id, a.user_id, a.severit
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Raised {
     /// A new alert, queued for delivery to this many channels.
-    New { alert_id: String, deliveries: usize },
+    New { alert_id: AlertId, deliveries: usize },
     /// An unacknowledged alert of the kind seen in the last 15 minutes was raised instead.
-    Grouped { alert_id: String, count: i64 },
+    Grouped { alert_id: AlertId, count: i64 },
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -95,8 +96,10 @@ pub struct AlertPreferencesRow {
 /// One due delivery with what it needs: the alert, the recipient's address and preferences.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct DeliveryRow {
-    pub id: String,
-    pub alert_id: String,
+    #[sqlx(try_from = "crate::decode::Text")]
+    pub id: DeliveryId,
+    #[sqlx(try_from = "crate::decode::Text")]
+    pub alert_id: AlertId,
     #[sqlx(try_from = "crate::decode::Text")]
     pub user_id: UserId,
     pub channel: String,
@@ -109,8 +112,10 @@ pub struct DeliveryRow {
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct DeliveryStatusRow {
-    pub id: String,
-    pub alert_id: String,
+    #[sqlx(try_from = "crate::decode::Text")]
+    pub id: DeliveryId,
+    #[sqlx(try_from = "crate::decode::Text")]
+    pub alert_id: AlertId,
     #[sqlx(try_from = "crate::decode::Text")]
     pub user_id: UserId,
     pub channel: String,
@@ -483,13 +488,13 @@ impl Tx {
             (None, None) => return Err(crate::StoreError::Conflict("a finding needs an account or a person".into())),
         };
         if let Some((alert_id, count)) = grouped {
-            return Ok(Raised::Grouped { alert_id, count });
+            return Ok(Raised::Grouped { alert_id: AlertId::from(alert_id), count });
         }
-        let id = uuid::Uuid::now_v7().to_string();
+        let id = AlertId::new(uuid::Uuid::now_v7().to_string());
         let q = "INSERT INTO alerts (id, kind, account_id, user_id, severity, summary, detail, count, created_at, \
                  last_seen_at, acknowledged_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $8, NULL)";
         on_tx!(self, |c| sqlx::query(q)
-            .bind(&id)
+            .bind(id.as_str())
             .bind(kind)
             .bind(f.account_id.as_deref())
             .bind(f.user_id.as_deref())
@@ -539,7 +544,7 @@ impl Tx {
                          delivered_at, gave_up_at, last_error, created_at) VALUES ($1, $2, $3, $4, 0, $5, NULL, NULL, NULL, $5)";
                 on_tx!(self, |c| sqlx::query(q)
                     .bind(uuid::Uuid::now_v7().to_string())
-                    .bind(&id)
+                    .bind(id.as_str())
                     .bind(&user_id)
                     .bind(channel)
                     .bind(f.at)
@@ -572,7 +577,7 @@ impl Tx {
             if let Some(last) = last {
                 let q = "UPDATE alerts SET count = count + $2, last_seen_at = $3, detail = $4 WHERE id = $1";
                 on_tx!(self, |c| sqlx::query(q)
-                    .bind(&alert_id)
+                    .bind(alert_id.as_str())
                     .bind(more)
                     .bind(last.at)
                     .bind(&last.detail)
@@ -618,10 +623,10 @@ impl Tx {
     /// Acknowledges, for this user only, an alert the user may see; false if there is none
     /// such. When its primary recipient (the account's owner, or the person of a personal alert)
     /// acknowledges it, it also stops gathering new findings.
-    pub async fn acknowledge_alert(&mut self, alert_id: &str, user_id: &UserId, now: Micros) -> Result<bool> {
+    pub async fn acknowledge_alert(&mut self, alert_id: &AlertId, user_id: &UserId, now: Micros) -> Result<bool> {
         let q = sqlx::AssertSqlSafe(format!("SELECT a.id FROM alerts a WHERE a.id = $1 AND ({VISIBLE})"));
         let visible: Option<String> = on_tx!(self, |c| sqlx::query_scalar(q)
-            .bind(alert_id)
+            .bind(alert_id.as_str())
             .bind(user_id.as_str())
             .bind(now)
             .fetch_optional(c)
@@ -631,11 +636,23 @@ impl Tx {
         }
         let q = "INSERT INTO alert_acks (alert_id, user_id, acknowledged_at) VALUES ($1, $2, $3) \
                  ON CONFLICT (alert_id, user_id) DO NOTHING";
-        on_tx!(self, |c| sqlx::query(q).bind(alert_id).bind(user_id.as_str()).bind(now).execute(c).await.map(|_| ()))?;
+        on_tx!(self, |c| sqlx::query(q)
+            .bind(alert_id.as_str())
+            .bind(user_id.as_str())
+            .bind(now)
+            .execute(c)
+            .await
+            .map(|_| ()))?;
         let q = "UPDATE alerts SET acknowledged_at = COALESCE(acknowledged_at, $3) WHERE id = $1 \
                  AND ((account_id IS NULL AND user_id = $2) \
                       OR account_id IN (SELECT id FROM social_accounts WHERE owner_id = $2))";
-        on_tx!(self, |c| sqlx::query(q).bind(alert_id).bind(user_id.as_str()).bind(now).execute(c).await.map(|_| ()))?;
+        on_tx!(self, |c| sqlx::query(q)
+            .bind(alert_id.as_str())
+            .bind(user_id.as_str())
+            .bind(now)
+            .execute(c)
+            .await
+            .map(|_| ()))?;
         Ok(true)
     }
 }
@@ -643,7 +660,8 @@ impl Tx {
 /// One person's acknowledgement of an alert.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AlertAckRow {
-    pub alert_id: String,
+    #[sqlx(try_from = "crate::decode::Text")]
+    pub alert_id: AlertId,
     #[sqlx(try_from = "crate::decode::Text")]
     pub user_id: UserId,
     pub email: String,
@@ -673,7 +691,7 @@ impl Store {
         user_id: &UserId,
         now: Micros,
         unacknowledged_only: bool,
-        before: Option<(Micros, String)>,
+        before: Option<(Micros, AlertId)>,
         limit: i64,
     ) -> Result<Vec<AlertRow>> {
         self.settle_audit().await;
@@ -697,7 +715,7 @@ impl Store {
 
     /// Who acknowledged which of these alerts, and when, as their owner sees it: only alerts of
     /// accounts `owner_id` owns, or their personal ones.
-    pub async fn alert_acknowledgements(&self, owner_id: &UserId, alert_ids: &[String]) -> Result<Vec<AlertAckRow>> {
+    pub async fn alert_acknowledgements(&self, owner_id: &UserId, alert_ids: &[AlertId]) -> Result<Vec<AlertAckRow>> {
         if alert_ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -713,16 +731,16 @@ impl Store {
         Ok(on_pool!(self, |c| {
             let mut query = sqlx::query_as::<_, AlertAckRow>(q).bind(owner_id.as_str());
             for id in alert_ids {
-                query = query.bind(id);
+                query = query.bind(id.as_str());
             }
             query.fetch_all(c).await
         })?)
     }
 
-    pub async fn alert_by_id(&self, id: &str) -> Result<Option<AlertRow>> {
+    pub async fn alert_by_id(&self, id: &AlertId) -> Result<Option<AlertRow>> {
         self.settle_audit().await;
         let q = sqlx::AssertSqlSafe(format!("SELECT {ALERT_COLUMNS} FROM alerts a WHERE a.id = $1"));
-        Ok(on_pool!(self, |c| sqlx::query_as::<_, AlertRow>(q).bind(id).fetch_optional(c).await)?)
+        Ok(on_pool!(self, |c| sqlx::query_as::<_, AlertRow>(q).bind(id.as_str()).fetch_optional(c).await)?)
     }
 
     pub async fn alert_preferences(&self, user_id: &UserId) -> Result<Option<AlertPreferencesRow>> {
@@ -751,7 +769,7 @@ impl Store {
         let q = "UPDATE alert_deliveries SET next_attempt_at = $3, attempts = attempts + 1 \
                  WHERE id = $1 AND next_attempt_at = $2 AND delivered_at IS NULL AND gave_up_at IS NULL";
         let n = on_pool!(self, |c| sqlx::query(q)
-            .bind(&d.id)
+            .bind(d.id.as_str())
             .bind(d.next_attempt_at)
             .bind(lease_until)
             .execute(c)
@@ -760,19 +778,25 @@ impl Store {
         Ok(n == 1)
     }
 
-    pub async fn delivery_succeeded(&self, id: &str, now: Micros) -> Result<()> {
+    pub async fn delivery_succeeded(&self, id: &DeliveryId, now: Micros) -> Result<()> {
         let q = "UPDATE alert_deliveries SET delivered_at = $2, last_error = NULL WHERE id = $1";
-        on_pool!(self, |c| sqlx::query(q).bind(id).bind(now).execute(c).await.map(|r| r.rows_affected()))?;
+        on_pool!(self, |c| sqlx::query(q).bind(id.as_str()).bind(now).execute(c).await.map(|r| r.rows_affected()))?;
         Ok(())
     }
 
     /// Records a failed attempt: retried at `retry_at`, or given up when `None`.
-    pub async fn delivery_failed(&self, id: &str, error: &str, retry_at: Option<Micros>, now: Micros) -> Result<()> {
+    pub async fn delivery_failed(
+        &self,
+        id: &DeliveryId,
+        error: &str,
+        retry_at: Option<Micros>,
+        now: Micros,
+    ) -> Result<()> {
         let q = "UPDATE alert_deliveries SET last_error = $2, \
                  next_attempt_at = CASE WHEN $3 IS NULL THEN next_attempt_at ELSE $3 END, \
                  gave_up_at = CASE WHEN $3 IS NULL THEN $4 ELSE NULL END WHERE id = $1";
         on_pool!(self, |c| sqlx::query(q)
-            .bind(id)
+            .bind(id.as_str())
             .bind(error)
             .bind(retry_at)
             .bind(now)
@@ -790,9 +814,9 @@ impl Store {
     }
 
     /// Every delivery of an alert (for tests and operators).
-    pub async fn deliveries_of_alert(&self, alert_id: &str) -> Result<Vec<DeliveryStatusRow>> {
+    pub async fn deliveries_of_alert(&self, alert_id: &AlertId) -> Result<Vec<DeliveryStatusRow>> {
         let q = "SELECT id, alert_id, user_id, channel, attempts, next_attempt_at, delivered_at, gave_up_at, last_error \
                  FROM alert_deliveries WHERE alert_id = $1 ORDER BY channel, user_id";
-        Ok(on_pool!(self, |c| sqlx::query_as::<_, DeliveryStatusRow>(q).bind(alert_id).fetch_all(c).await)?)
+        Ok(on_pool!(self, |c| sqlx::query_as::<_, DeliveryStatusRow>(q).bind(alert_id.as_str()).fetch_all(c).await)?)
     }
 }

@@ -2,7 +2,10 @@
 //! its closed list fails the read (a store error, so the caller fails closed), never a default.
 use sqlx::{Database, Decode, Type};
 use steward_domain::capability::Role;
-use steward_domain::ids::{AccountId, InvitationId, MediaId, PostId, SessionId, TokenId, UserId};
+use steward_domain::ids::{
+    AccountId, AlertId, AttemptId, DeliveryId, InvitationId, MediaId, NotificationId, PageChoiceId, PostId, SessionId,
+    TokenId, UserId,
+};
 use steward_domain::platform::Platform;
 use steward_domain::post::{HoldReason, PostState};
 use steward_domain::status::{AccountStatus, MembershipStatus, NotificationKind};
@@ -95,4 +98,17 @@ macro_rules! ids {
         }
     )+};
 }
-ids!(AccountId, PostId, UserId, InvitationId, SessionId, TokenId, MediaId);
+ids!(
+    AccountId,
+    PostId,
+    UserId,
+    InvitationId,
+    SessionId,
+    TokenId,
+    MediaId,
+    AlertId,
+    DeliveryId,
+    AttemptId,
+    PageChoiceId,
+    NotificationId
+);

@@ -1,7 +1,7 @@
 //! Notifications in the app, each person's notification preferences, and the daily digest's
 //! once-a-day claim. A notification is readable only while its person is still a live member
 //! of its account (the owner, or an active membership that has not expired).
-use steward_domain::ids::{AccountId, PostId, UserId};
+use steward_domain::ids::{AccountId, NotificationId, PostId, UserId};
 use steward_domain::status::NotificationKind;
 
 use crate::accounts::MEMBERSHIP_COLUMNS;
@@ -9,7 +9,8 @@ use crate::{MembershipRow, Micros, Result, Store, Tx, on_pool, on_tx};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct NotificationRow {
-    pub id: String,
+    #[sqlx(try_from = "crate::decode::Text")]
+    pub id: NotificationId,
     #[sqlx(try_from = "crate::decode::Text")]
     pub user_id: UserId,
     #[sqlx(try_from = "crate::decode::Text")]
@@ -34,7 +35,7 @@ pub struct NotificationMailRow {
 }
 
 pub struct NewNotification<'a> {
-    pub id: &'a str,
+    pub id: &'a NotificationId,
     pub user_id: &'a UserId,
     pub account_id: &'a AccountId,
     pub post_id: Option<&'a PostId>,
@@ -98,7 +99,7 @@ impl Tx {
                  notification_preferences p WHERE p.user_id = $2), TRUE) THEN 'pending' ELSE 'none' END";
         let mail = self.email_deliveries;
         on_tx!(self, |c| sqlx::query(q)
-            .bind(n.id)
+            .bind(n.id.as_str())
             .bind(n.user_id.as_str())
             .bind(n.account_id.as_str())
             .bind(n.post_id.map(|p| p.as_str()))
@@ -114,13 +115,13 @@ impl Tx {
 
     /// Marks the person's own notification read (once; reading again keeps the first time).
     /// `false` when there is no such notification they may see.
-    pub async fn mark_notification_read(&mut self, id: &str, user_id: &UserId, now: Micros) -> Result<bool> {
+    pub async fn mark_notification_read(&mut self, id: &NotificationId, user_id: &UserId, now: Micros) -> Result<bool> {
         let q = sqlx::AssertSqlSafe(format!(
             "UPDATE notifications SET read_at = COALESCE(read_at, $3) WHERE id = $1 AND user_id = $2 AND {}",
             visible("notifications", "$3")
         ));
         let done = on_tx!(self, |c| sqlx::query(q)
-            .bind(id)
+            .bind(id.as_str())
             .bind(user_id.as_str())
             .bind(now)
             .execute(c)
@@ -157,7 +158,7 @@ impl Store {
         user_id: &UserId,
         now: Micros,
         unread_only: bool,
-        before: Option<(Micros, String)>,
+        before: Option<(Micros, NotificationId)>,
         limit: i64,
     ) -> Result<Vec<NotificationRow>> {
         let (b_at, b_id) = before.map_or((None, None), |(a, i)| (Some(a), Some(i)));
@@ -210,16 +211,16 @@ impl Store {
     }
 
     /// Drops a waiting mail whose person may no longer see the notification.
-    pub async fn drop_notification_mail(&self, id: &str) -> Result<()> {
+    pub async fn drop_notification_mail(&self, id: &NotificationId) -> Result<()> {
         let q = "UPDATE notifications SET mail_state = 'none' WHERE id = $1 AND mail_state = 'pending'";
-        on_pool!(self, |c| sqlx::query(q).bind(id).execute(c).await.map(|_| ()))?;
+        on_pool!(self, |c| sqlx::query(q).bind(id.as_str()).execute(c).await.map(|_| ()))?;
         Ok(())
     }
 
     /// Claims one notification's mail (compare-and-set): `true` for exactly one caller.
-    pub async fn claim_notification_mail(&self, id: &str) -> Result<bool> {
+    pub async fn claim_notification_mail(&self, id: &NotificationId) -> Result<bool> {
         let q = "UPDATE notifications SET mail_state = 'sent' WHERE id = $1 AND mail_state = 'pending'";
-        let done = on_pool!(self, |c| sqlx::query(q).bind(id).execute(c).await.map(|r| r.rows_affected()))?;
+        let done = on_pool!(self, |c| sqlx::query(q).bind(id.as_str()).execute(c).await.map(|r| r.rows_affected()))?;
         Ok(done == 1)
     }
 

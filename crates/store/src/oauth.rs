@@ -1,5 +1,5 @@
 //! OAuth connection attempts (`state`), consumed exactly once.
-use steward_domain::ids::{AccountId, SessionId, UserId};
+use steward_domain::ids::{AccountId, PageChoiceId, SessionId, UserId};
 
 use crate::{Micros, Result, Store, Tx, on_pool, on_tx};
 
@@ -159,7 +159,8 @@ impl Tx {
 /// A LinkedIn member's pending choice of Company Pages (their credential sealed).
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct PageChoiceRow {
-    pub id: String,
+    #[sqlx(try_from = "crate::decode::Text")]
+    pub id: PageChoiceId,
     #[sqlx(try_from = "crate::decode::Text")]
     pub user_id: UserId,
     #[sqlx(try_from = "crate::decode::Text")]
@@ -179,7 +180,7 @@ impl Tx {
         let q = "INSERT INTO linkedin_page_choices (id, user_id, session_id, credential_sealed, pages, created_at, \
                  expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)";
         on_tx!(self, |c| sqlx::query(q)
-            .bind(&row.id)
+            .bind(row.id.as_str())
             .bind(row.user_id.as_str())
             .bind(row.session_id.as_str())
             .bind(&row.credential_sealed)
@@ -194,18 +195,18 @@ impl Tx {
 
     /// Removes the choice and returns it, or `None` if it does not exist (any more). Atomic: of
     /// two requests choosing at once, one gets it.
-    pub async fn take_page_choice(&mut self, id: &str) -> Result<Option<PageChoiceRow>> {
+    pub async fn take_page_choice(&mut self, id: &PageChoiceId) -> Result<Option<PageChoiceRow>> {
         let q = "DELETE FROM linkedin_page_choices WHERE id = $1 RETURNING id, user_id, session_id, \
                  credential_sealed, pages, created_at, expires_at";
-        Ok(on_tx!(self, |c| sqlx::query_as::<_, PageChoiceRow>(q).bind(id).fetch_optional(c).await)?)
+        Ok(on_tx!(self, |c| sqlx::query_as::<_, PageChoiceRow>(q).bind(id.as_str()).fetch_optional(c).await)?)
     }
 }
 
 impl Store {
     /// A pending page choice, without taking it.
-    pub async fn page_choice(&self, id: &str) -> Result<Option<PageChoiceRow>> {
+    pub async fn page_choice(&self, id: &PageChoiceId) -> Result<Option<PageChoiceRow>> {
         let q = "SELECT id, user_id, session_id, credential_sealed, pages, created_at, expires_at \
                  FROM linkedin_page_choices WHERE id = $1";
-        Ok(on_pool!(self, |c| sqlx::query_as::<_, PageChoiceRow>(q).bind(id).fetch_optional(c).await)?)
+        Ok(on_pool!(self, |c| sqlx::query_as::<_, PageChoiceRow>(q).bind(id.as_str()).fetch_optional(c).await)?)
     }
 }

@@ -6,7 +6,7 @@
 //! [`Tx`]) already excludes every other writer. Every write a worker makes after a claim is a
 //! compare-and-set on its lease (`lease_owner = me`), so a worker whose lease expired (and was
 //! taken over) cannot overwrite what the new owner does.
-use steward_domain::ids::{AccountId, PostId, UserId};
+use steward_domain::ids::{AccountId, AttemptId, PostId, UserId};
 
 use crate::{Backend, Micros, Result, Store, Tx, on_pool, on_tx};
 
@@ -37,7 +37,8 @@ pub struct PublishJobRow {
 /// One platform call (or the reconciliation of one), recorded before it is made.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct PublishAttemptRow {
-    pub id: String,
+    #[sqlx(try_from = "crate::decode::Text")]
+    pub id: AttemptId,
     #[sqlx(try_from = "crate::decode::Text")]
     pub post_id: PostId,
     pub version: i64,
@@ -205,7 +206,7 @@ impl Tx {
             ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         ]);
         on_tx!(self, |c| sqlx::query(q)
-            .bind(&a.id)
+            .bind(a.id.as_str())
             .bind(a.post_id.as_str())
             .bind(a.version)
             .bind(a.attempt)
@@ -244,14 +245,14 @@ impl Tx {
 
     pub async fn finish_publish_attempt(
         &mut self,
-        attempt_id: &str,
+        attempt_id: &AttemptId,
         outcome: &str,
         error: Option<&str>,
         now: Micros,
     ) -> Result<()> {
         let q = "UPDATE publish_attempts SET outcome = $2, error = $3, finished_at = $4 WHERE id = $1";
         on_tx!(self, |c| sqlx::query(q)
-            .bind(attempt_id)
+            .bind(attempt_id.as_str())
             .bind(outcome)
             .bind(error)
             .bind(now)
@@ -450,11 +451,13 @@ impl Store {
     }
 }
 
-/// A post on the sandbox platform.
+/// A post on the sandbox platform: `id` is the sandbox's own (what the platform answered, an
+/// external id), not a [`PostId`].
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct SandboxPostRow {
     pub id: String,
-    pub account_id: String,
+    #[sqlx(try_from = "crate::decode::Text")]
+    pub account_id: AccountId,
     pub idempotency_key: String,
     pub title: Option<String>,
     pub text: String,
@@ -465,11 +468,13 @@ pub struct SandboxPostRow {
     pub created_at: Micros,
 }
 
-/// A comment on a sandbox post (by a "follower", or the account's own reply).
+/// A comment on a sandbox post (by a "follower", or the account's own reply). Its `id`,
+/// `post_id` and `parent_id` are the sandbox's own (external ids, as a platform would answer).
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct SandboxCommentRow {
     pub id: String,
-    pub account_id: String,
+    #[sqlx(try_from = "crate::decode::Text")]
+    pub account_id: AccountId,
     pub post_id: String,
     pub parent_id: Option<String>,
     pub author: String,
@@ -548,11 +553,12 @@ impl Store {
         Ok(on_pool!(self, |c| sqlx::query_as::<_, SandboxPostRow>(q).bind(account_id.as_str()).fetch_all(c).await)?)
     }
 
-    pub async fn sandbox_post(&self, account_id: &AccountId, post_id: &PostId) -> Result<Option<SandboxPostRow>> {
+    /// The sandbox's post by its own (external) id.
+    pub async fn sandbox_post(&self, account_id: &AccountId, external_id: &str) -> Result<Option<SandboxPostRow>> {
         let q = sql(&["SELECT ", SANDBOX_POST_COLUMNS, " FROM sandbox_posts WHERE account_id = $1 AND id = $2"]);
         Ok(on_pool!(self, |c| sqlx::query_as::<_, SandboxPostRow>(q)
             .bind(account_id.as_str())
-            .bind(post_id.as_str())
+            .bind(external_id)
             .fetch_optional(c)
             .await)?)
     }
@@ -561,12 +567,12 @@ impl Store {
     /// own reply (`parent_id` set). `None` if the post is not the account's.
     pub async fn add_sandbox_comment(&self, new: &NewSandboxComment<'_>) -> Result<Option<SandboxCommentRow>> {
         let NewSandboxComment { id, account_id, post_id, parent_id, author, text, now } = *new;
-        if self.sandbox_post(account_id, &PostId::from(post_id)).await?.is_none() {
+        if self.sandbox_post(account_id, post_id).await?.is_none() {
             return Ok(None);
         }
         let row = SandboxCommentRow {
             id: id.to_string(),
-            account_id: account_id.to_string(),
+            account_id: account_id.clone(),
             post_id: post_id.to_string(),
             parent_id: parent_id.map(str::to_string),
             author: author.to_string(),
@@ -581,7 +587,7 @@ impl Store {
         ]);
         on_pool!(self, |c| sqlx::query(q)
             .bind(&row.id)
-            .bind(&row.account_id)
+            .bind(row.account_id.as_str())
             .bind(&row.post_id)
             .bind(&row.parent_id)
             .bind(&row.author)
@@ -626,11 +632,12 @@ impl Store {
         Ok(n == 1)
     }
 
-    /// Sets a sandbox post's engagement counters (demo seeding, tests).
+    /// Sets a sandbox post's engagement counters (demo seeding, tests); the post by the
+    /// sandbox's own (external) id.
     pub async fn set_sandbox_engagement(
         &self,
         account_id: &AccountId,
-        post_id: &PostId,
+        external_id: &str,
         impressions: i64,
         likes: i64,
         shares: i64,
@@ -638,7 +645,7 @@ impl Store {
         let q = "UPDATE sandbox_posts SET impressions = $3, likes = $4, shares = $5 WHERE account_id = $1 AND id = $2";
         let n = on_pool!(self, |c| sqlx::query(q)
             .bind(account_id.as_str())
-            .bind(post_id.as_str())
+            .bind(external_id)
             .bind(impressions)
             .bind(likes)
             .bind(shares)

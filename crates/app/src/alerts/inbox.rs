@@ -2,6 +2,7 @@
 //! and how many are unread.
 use serde::Deserialize;
 use steward_domain::audit::Action;
+use steward_domain::ids::AlertId;
 use utoipa::IntoParams;
 
 use crate::actor::{Ctx, Principal};
@@ -38,7 +39,7 @@ pub async fn list_alerts(s: &Services, who: &Principal, q: &AlertsQuery) -> AppR
         None => None,
         Some(c) => Some(
             c.split_once('.')
-                .and_then(|(at, id)| Some((at.parse::<i64>().ok()?, id.to_string())))
+                .and_then(|(at, id)| Some((at.parse::<i64>().ok()?, AlertId::from(id))))
                 .ok_or_else(|| AppError::validation("cursor", "is not a cursor this server issued"))?,
         ),
     };
@@ -51,7 +52,7 @@ pub async fn list_alerts(s: &Services, who: &Principal, q: &AlertsQuery) -> AppR
     } else {
         None
     };
-    let ids: Vec<String> = rows.iter().map(|a| a.id.clone()).collect();
+    let ids: Vec<AlertId> = rows.iter().map(|a| a.id.clone()).collect();
     let acks = s.store.alert_acknowledgements(&who.user_id, &ids).await?;
     let items = rows
         .into_iter()
@@ -61,7 +62,7 @@ pub async fn list_alerts(s: &Services, who: &Principal, q: &AlertsQuery) -> AppR
                 .iter()
                 .filter(|k| k.alert_id == view.id)
                 .map(|k| AlertAck {
-                    user_id: k.user_id.to_string(),
+                    user_id: k.user_id.clone(),
                     email: k.email.clone(),
                     acknowledged_at: rfc3339(k.acknowledged_at),
                 })
@@ -87,7 +88,7 @@ pub async fn unread_count(s: &Services, who: &Principal) -> AppResult<usize> {
 }
 
 /// Marks one alert as read. An alert the person may not see does not exist for them.
-pub async fn acknowledge(s: &Services, ctx: &Ctx, who: &Principal, alert_id: &str) -> AppResult<()> {
+pub async fn acknowledge(s: &Services, ctx: &Ctx, who: &Principal, alert_id: &AlertId) -> AppResult<()> {
     who.require_whole_person()?;
     ctx.slot.set_action(Action::AlertAck, Some(format!("alert:{alert_id}")));
     audited(s, ctx, &who.actor(), async |tx| {

@@ -1,5 +1,6 @@
 //! An alert as API.md shows it, in the app and in a webhook's body.
 use serde::Serialize;
+use steward_domain::ids::{AccountId, AlertId, UserId};
 use steward_store::AlertRow;
 use utoipa::ToSchema;
 
@@ -8,10 +9,13 @@ use crate::clock::rfc3339;
 /// An alert as API.md shows it (and as a webhook receives it).
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct AlertView {
-    pub id: String,
+    #[schema(value_type = String)]
+    pub id: AlertId,
     pub kind: String,
-    pub account_id: Option<String>,
-    pub user_id: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub account_id: Option<AccountId>,
+    #[schema(value_type = Option<String>)]
+    pub user_id: Option<UserId>,
     /// `critical`, `warning` or `info`.
     pub severity: String,
     pub summary: String,
@@ -29,7 +33,8 @@ pub struct AlertView {
 /// One person's acknowledgement of an alert.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct AlertAck {
-    pub user_id: String,
+    #[schema(value_type = String)]
+    pub user_id: UserId,
     pub email: String,
     pub acknowledged_at: String,
 }
@@ -39,8 +44,8 @@ impl From<AlertRow> for AlertView {
         Self {
             id: a.id,
             kind: a.kind,
-            account_id: a.account_id.map(String::from),
-            user_id: a.user_id.map(String::from),
+            account_id: a.account_id,
+            user_id: a.user_id,
             severity: a.severity,
             summary: a.summary,
             detail: a.detail,

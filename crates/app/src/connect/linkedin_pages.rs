@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use steward_connectors::{ConnectorError, Identity, linkedin};
 use steward_domain::audit::Action;
-use steward_domain::ids::AccountId;
+use steward_domain::ids::{AccountId, PageChoiceId};
 use steward_domain::platform;
 use steward_domain::windows::parse_time_zone;
 use steward_store::{NewAccount, PageChoiceRow};
@@ -40,7 +40,8 @@ pub struct PageOption {
 /// The pages to choose from.
 #[derive(Serialize, ToSchema)]
 pub struct PageChoiceView {
-    pub id: String,
+    #[schema(value_type = String)]
+    pub id: PageChoiceId,
     /// Who signed in to LinkedIn (the member whose page roles these are).
     pub member: String,
     pub pages: Vec<PageChoiceItem>,
@@ -52,7 +53,8 @@ pub struct PageChoiceItem {
     #[serde(flatten)]
     pub page: PageOption,
     /// The caller's account for this page, if it is connected already (it cannot be chosen).
-    pub connected_account_id: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub connected_account_id: Option<AccountId>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -69,7 +71,7 @@ pub struct ChosenPages {
     pub items: Vec<AccountView>,
 }
 
-fn credential_aad(choice_id: &str) -> String {
+fn credential_aad(choice_id: &PageChoiceId) -> String {
     format!("linkedin_page_choices:{choice_id}:credential")
 }
 
@@ -104,7 +106,7 @@ async fn administered_pages(s: &Services, cred: &OauthCredential) -> Result<Vec<
 /// What the callback of a new Company Page connection decided.
 pub(crate) enum Offer {
     /// The pages are waiting to be chosen under this id.
-    Choose { choice_id: String, pages: usize },
+    Choose { choice_id: PageChoiceId, pages: usize },
     /// The member administers no page (or LinkedIn refused to list them): nothing kept.
     NoPages(String),
 }
@@ -131,7 +133,7 @@ pub(crate) async fn offer(s: &Services, ctx: &Ctx, who: &Principal, cred: &Oauth
             cred.identity.display_name
         )));
     }
-    let id = new_token("lpc_");
+    let id = PageChoiceId::new(new_token("lpc_"));
     let plain = zeroize::Zeroizing::new(
         serde_json::to_vec(cred).map_err(|e| AppError::internal(anyhow::anyhow!("credential: {e}")))?,
     );
@@ -158,7 +160,7 @@ pub(crate) async fn offer(s: &Services, ctx: &Ctx, who: &Principal, cred: &Oauth
 }
 
 /// The choice, if it is `who`'s own (same sign-in) and still open; otherwise not found.
-async fn own_choice(s: &Services, who: &Principal, id: &str) -> AppResult<(PageChoiceRow, Vec<PageOption>)> {
+async fn own_choice(s: &Services, who: &Principal, id: &PageChoiceId) -> AppResult<(PageChoiceRow, Vec<PageOption>)> {
     let row = s.store.page_choice(id).await?.ok_or(AppError::NotFound)?;
     let same_session = row.user_id == who.user_id && who.session_id.as_ref() == Some(&row.session_id);
     if !same_session || row.expires_at <= s.clock.now_us() {
@@ -170,7 +172,7 @@ async fn own_choice(s: &Services, who: &Principal, id: &str) -> AppResult<(PageC
 }
 
 /// `who`'s LinkedIn page accounts (owned), by page URN, as their handles and names tell.
-async fn connected(s: &Services, who: &Principal, pages: &[PageOption]) -> AppResult<Vec<Option<String>>> {
+async fn connected(s: &Services, who: &Principal, pages: &[PageOption]) -> AppResult<Vec<Option<AccountId>>> {
     let owned: Vec<_> = s
         .store
         .accounts_of_user(&who.user_id)
@@ -183,13 +185,13 @@ async fn connected(s: &Services, who: &Principal, pages: &[PageOption]) -> AppRe
         .iter()
         .map(|p| {
             let handle = p.vanity_name.clone().unwrap_or_else(|| p.organization.clone());
-            owned.iter().find(|a| a.handle == handle).map(|a| a.id.to_string())
+            owned.iter().find(|a| a.handle == handle).map(|a| a.id.clone())
         })
         .collect())
 }
 
 /// The pages waiting to be chosen.
-pub async fn page_choice(s: &Services, _ctx: &Ctx, who: &Principal, id: &str) -> AppResult<PageChoiceView> {
+pub async fn page_choice(s: &Services, _ctx: &Ctx, who: &Principal, id: &PageChoiceId) -> AppResult<PageChoiceView> {
     let (row, pages) = own_choice(s, who, id).await?;
     let cred = open(s, &row)?;
     let accounts = connected(s, who, &pages).await?;
@@ -220,7 +222,7 @@ pub async fn choose_pages(
     s: &Services,
     ctx: &Ctx,
     who: &Principal,
-    id: &str,
+    id: &PageChoiceId,
     input: ChoosePagesRequest,
 ) -> AppResult<ChosenPages> {
     ctx.slot.set_action(Action::AccountCreate, None);

@@ -7,7 +7,7 @@ use serde_json::json;
 use steward_connectors::{ConnectorError, OauthApp, linkedin, mastodon as mastodon_api, pkce, tiktok};
 use steward_domain::audit::Action;
 use steward_domain::capability::Capability;
-use steward_domain::ids::AccountId;
+use steward_domain::ids::{AccountId, PageChoiceId};
 use steward_domain::platform::{self, ConnectMethod};
 use steward_store::{NewAccount, NewOauthState};
 use utoipa::{IntoParams, ToSchema};
@@ -292,7 +292,7 @@ pub enum CallbackOutcome {
     /// LinkedIn Company Page: the member signed in; the owner now picks which of the pages they
     /// administer to connect (`linkedin_pages::page_choice`, `linkedin_pages::choose_pages`).
     ChoosePages {
-        choice_id: String,
+        choice_id: PageChoiceId,
         pages: usize,
     },
     Refused {

@@ -5,7 +5,7 @@ use futures_util::stream::{BoxStream, StreamExt};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use steward_domain::audit::Action;
-use steward_domain::ids::UserId;
+use steward_domain::ids::{NotificationId, UserId};
 use steward_store::{ActivityFilter, Store};
 use utoipa::ToSchema;
 
@@ -101,7 +101,7 @@ pub async fn export_me(s: &Services, who: &Principal) -> AppResult<PersonalExpor
     // Every notification the person may still see, read a page at a time (the same visibility
     // as `GET /notifications`: none about an account they have left).
     let mut notifications: Vec<Value> = Vec::new();
-    let mut before: Option<(i64, String)> = None;
+    let mut before: Option<(i64, NotificationId)> = None;
     loop {
         let page = s.store.notifications_for_user(&user.id, s.clock.now_us(), false, before.clone(), 500).await?;
         let full = page.len() == 500;

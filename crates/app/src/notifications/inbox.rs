@@ -3,6 +3,7 @@
 //! still a live member of are ever shown.
 use serde::{Deserialize, Serialize};
 use steward_domain::audit::Action;
+use steward_domain::ids::{AccountId, NotificationId, PostId};
 use steward_domain::status::NotificationKind;
 use steward_store::NotificationRow;
 use utoipa::{IntoParams, ToSchema};
@@ -30,12 +31,15 @@ pub struct NotificationsQuery {
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(as = Notification)]
 pub struct NotificationView {
-    pub id: String,
+    #[schema(value_type = String)]
+    pub id: NotificationId,
     /// `review_requested`, `approved`, `changes_requested`, `scheduled`, `published`, `held` or `failed`.
     #[schema(value_type = String)]
     pub kind: NotificationKind,
-    pub post_id: Option<String>,
-    pub account_id: String,
+    #[schema(value_type = Option<String>)]
+    pub post_id: Option<PostId>,
+    #[schema(value_type = String)]
+    pub account_id: AccountId,
     /// What happened, as a sentence.
     pub text: String,
     #[schema(format = DateTime)]
@@ -50,8 +54,8 @@ impl From<NotificationRow> for NotificationView {
         NotificationView {
             id: n.id,
             kind: n.kind,
-            post_id: n.post_id.map(String::from),
-            account_id: n.account_id.into(),
+            post_id: n.post_id,
+            account_id: n.account_id,
             text: n.text,
             created_at: rfc3339(n.created_at),
             read_at: n.read_at.map(rfc3339),
@@ -74,7 +78,7 @@ pub async fn list_notifications(
         None => None,
         Some(c) => Some(
             c.split_once('.')
-                .and_then(|(at, id)| Some((at.parse::<i64>().ok()?, id.to_string())))
+                .and_then(|(at, id)| Some((at.parse::<i64>().ok()?, NotificationId::from(id))))
                 .ok_or_else(|| AppError::validation("cursor", "is not a cursor this server issued"))?,
         ),
     };
@@ -101,7 +105,7 @@ pub async fn unread_count(s: &Services, who: &Principal) -> AppResult<i64> {
 
 /// Marks one of the person's own notifications read. Anyone else's, or one about an account
 /// they no longer belong to, does not exist for them.
-pub async fn mark_read(s: &Services, ctx: &Ctx, who: &Principal, id: &str) -> AppResult<()> {
+pub async fn mark_read(s: &Services, ctx: &Ctx, who: &Principal, id: &NotificationId) -> AppResult<()> {
     who.require_whole_person()?;
     ctx.slot.set_action(Action::NotificationRead, Some(format!("notification:{id}")));
     audited(s, ctx, &who.actor(), async |tx| {

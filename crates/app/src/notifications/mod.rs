@@ -9,7 +9,7 @@ pub mod inbox;
 pub mod preferences;
 
 use steward_domain::capability::Capability;
-use steward_domain::ids::{PostId, UserId};
+use steward_domain::ids::{NotificationId, PostId, UserId};
 use steward_domain::status::{MembershipStatus, NotificationKind};
 use steward_store::{AccountRow, Micros, NewNotification, NotificationMailRow, Tx};
 
@@ -51,7 +51,7 @@ async fn add(
     text: &str,
     now: Micros,
 ) -> steward_store::Result<()> {
-    let id = uuid::Uuid::now_v7().to_string();
+    let id = NotificationId::new(uuid::Uuid::now_v7().to_string());
     tx.insert_notification(NewNotification {
         id: &id,
         user_id,

@@ -3,7 +3,7 @@
 //! (account, idempotency key): a repeat answers the post made the first time, which is how the
 //! scheduler's reconciliation after a crash finds out that the post is already live.
 use steward_connectors::ConnectorError;
-use steward_domain::ids::{AccountId, PostId};
+use steward_domain::ids::AccountId;
 use steward_domain::moderation::ModerationAction;
 use steward_store::{AccountRow, NewSandboxComment, NewSandboxPost, SandboxCommentRow, SandboxPostRow};
 
@@ -55,12 +55,7 @@ pub async fn status(
     account: &AccountRow,
     platform_ref: &str,
 ) -> Result<PublishOutcome, ConnectorError> {
-    match state
-        .store
-        .sandbox_post(&account.id, &PostId::new(platform_ref.to_string()))
-        .await
-        .map_err(|e| store_failure(&e))?
-    {
+    match state.store.sandbox_post(&account.id, platform_ref).await.map_err(|e| store_failure(&e))? {
         Some(row) => Ok(published(&row)),
         None => Err(ConnectorError::Rejected(format!("the sandbox has no post {platform_ref}"))),
     }

@@ -5,6 +5,7 @@ use axum::http::StatusCode;
 use steward_app::alerts::AlertView;
 use steward_app::alerts::inbox::{self, AlertsQuery};
 use steward_app::alerts::preferences::{self, PreferencesRequest, PreferencesView};
+use steward_domain::ids::AlertId;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -38,7 +39,7 @@ pub async fn acknowledge(
     State(state): State<AppState>,
     ctx: Ctx,
     principal: Principal,
-    Path(id): Path<String>,
+    Path(id): Path<AlertId>,
 ) -> ApiResult<StatusCode> {
     inbox::acknowledge(&state, &ctx, &principal, &id).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -14,6 +14,7 @@ use crate::error::{ApiResult, Json, Path, Problem, Query};
 use crate::escape::escape;
 use crate::request::Ctx;
 use crate::state::AppState;
+use steward_domain::ids::PageChoiceId;
 use steward_domain::platform;
 
 pub fn api_router() -> OpenApiRouter<AppState> {
@@ -46,7 +47,7 @@ pub(crate) async fn page_choice(
     State(state): State<AppState>,
     ctx: Ctx,
     SessionPrincipal(principal): SessionPrincipal,
-    Path(choice_id): Path<String>,
+    Path(choice_id): Path<PageChoiceId>,
 ) -> ApiResult<Json<PageChoiceView>> {
     Ok(Json(linkedin_pages::page_choice(&state, &ctx, &principal, &choice_id).await?))
 }
@@ -61,7 +62,7 @@ pub(crate) async fn choose_pages(
     State(state): State<AppState>,
     ctx: Ctx,
     SessionPrincipal(principal): SessionPrincipal,
-    Path(choice_id): Path<String>,
+    Path(choice_id): Path<PageChoiceId>,
     Json(body): Json<ChoosePagesRequest>,
 ) -> ApiResult<(StatusCode, Json<ChosenPages>)> {
     let chosen = linkedin_pages::choose_pages(&state, &ctx, &principal, &choice_id, body).await?;

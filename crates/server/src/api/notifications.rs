@@ -5,6 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use steward_app::notifications::inbox::{self, NotificationView, NotificationsQuery};
 use steward_app::notifications::preferences::{self, NotificationPreferences};
+use steward_domain::ids::NotificationId;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -41,7 +42,7 @@ pub async fn mark_read(
     State(state): State<AppState>,
     ctx: Ctx,
     principal: Principal,
-    Path(id): Path<String>,
+    Path(id): Path<NotificationId>,
 ) -> ApiResult<StatusCode> {
     inbox::mark_read(&state, &ctx, &principal, &id).await?;
     Ok(StatusCode::NO_CONTENT)

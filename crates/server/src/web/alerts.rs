@@ -1,7 +1,7 @@
 //! Alerts: my alerts (unread first) with acknowledge one and acknowledge all, my delivery
 //! preferences (email, signed webhook, which kinds), and an account's alert thresholds.
 use std::collections::HashMap;
-use steward_domain::ids::AccountId;
+use steward_domain::ids::{AccountId, AlertId};
 
 use askama::Template;
 use axum::extract::State;
@@ -47,7 +47,7 @@ pub fn kind_words(kind: AlertKind) -> &'static str {
 }
 
 pub struct AlertItem {
-    pub id: String,
+    pub id: AlertId,
     pub severity: String,
     pub kind: String,
     pub summary: String,
@@ -80,10 +80,9 @@ fn item(a: AlertView, names: &HashMap<String, String>, viewer: &Viewer) -> Alert
     let tz = viewer.tz.as_ref();
     AlertItem {
         kind: AlertKind::parse(&a.kind).map(kind_words).unwrap_or("Alert").to_string(),
-        account: a
-            .account_id
-            .as_ref()
-            .map(|id| (format!("/accounts/{id}"), names.get(id).cloned().unwrap_or_else(|| "an account".into()))),
+        account: a.account_id.as_ref().map(|id| {
+            (format!("/accounts/{id}"), names.get(id.as_str()).cloned().unwrap_or_else(|| "an account".into()))
+        }),
         first_seen: when_mine(&a.created_at, tz),
         last_seen: (a.count > 1).then(|| when_mine(&a.last_seen_at, tz)),
         acknowledged: a.acknowledged_at.as_deref().map(|t| when_mine(t, tz)),
@@ -139,7 +138,7 @@ async fn alerts_failed(state: &AppState, viewer: &Viewer, e: &ApiError) -> Resul
 pub async fn acknowledge(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path(id): Path<String>,
+    Path(id): Path<AlertId>,
 ) -> Result<Response, PageError> {
     match inbox::acknowledge(&state, &viewer.ctx(), &viewer.principal, &id).await {
         Ok(()) => Ok(see_other("/alerts?notice=acked")),

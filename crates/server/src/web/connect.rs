@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::json;
 use steward_app::AppError;
+use steward_domain::ids::{AccountId, PageChoiceId};
 use steward_domain::platform::{ConnectMethod, PLATFORMS};
 
 use steward_app::accounts::create::{CreateAccountRequest, create_account};
@@ -213,13 +214,13 @@ pub async fn connect_oauth(
 #[template(path = "linkedin_pages.html")]
 struct PagesPage {
     layout: Layout,
-    choice_id: String,
+    choice_id: PageChoiceId,
     member: String,
     form: Form,
     /// (organization URN, page name) of the pages that can be chosen.
     options: Vec<(String, String)>,
     /// (page name, account id) of the pages connected already.
-    connected: Vec<(String, String)>,
+    connected: Vec<(String, AccountId)>,
 }
 
 fn pages_view(viewer: &Viewer, choice: PageChoiceView, form: Form) -> PagesPage {
@@ -248,7 +249,7 @@ fn pages_view(viewer: &Viewer, choice: PageChoiceView, form: Form) -> PagesPage 
 pub async fn pages_page(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path(choice_id): Path<String>,
+    Path(choice_id): Path<PageChoiceId>,
 ) -> Result<Response, PageError> {
     let choice = page_choice(&state, &viewer.ctx(), &viewer.principal, &choice_id).await.or_page(&viewer)?;
     let zone = viewer.tz.as_ref().and_then(|z| z.iana_name()).unwrap_or("UTC").to_string();
@@ -259,7 +260,7 @@ pub async fn pages_page(
 pub async fn pages_submit(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path(choice_id): Path<String>,
+    Path(choice_id): Path<PageChoiceId>,
     data: FormData,
 ) -> Result<Response, PageError> {
     let input = ChoosePagesRequest { organizations: data.all("organizations"), time_zone: data.opt("time_zone") };

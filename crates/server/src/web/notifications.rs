@@ -8,6 +8,7 @@ use axum::response::Response;
 use serde::Deserialize;
 use steward_app::notifications::inbox::{self, NotificationView, NotificationsQuery};
 use steward_app::notifications::preferences::{self, NotificationPreferences};
+use steward_domain::ids::NotificationId;
 
 use crate::error::{ApiError, Path, Query};
 use crate::state::AppState;
@@ -16,7 +17,7 @@ use crate::web::time::when_mine;
 use crate::web::{Form, FormData, Layout, OrPage, PageError, Viewer, render, render_failed, see_other};
 
 pub struct NotificationItem {
-    pub id: String,
+    pub id: NotificationId,
     pub text: String,
     pub post: Option<String>,
     pub at: Html,
@@ -110,7 +111,7 @@ pub async fn notifications_page(
 pub async fn mark_read(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path(id): Path<String>,
+    Path(id): Path<NotificationId>,
 ) -> Result<Response, PageError> {
     match inbox::mark_read(&state, &viewer.ctx(), &viewer.principal, &id).await {
         Ok(()) => Ok(see_other("/notifications?notice=read")),

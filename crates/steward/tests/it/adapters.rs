@@ -89,7 +89,7 @@ both_backends! {
         assert_eq!(replies.len(), 1);
         assert!(replies[0].detail.contains("Thanks!") && replies[0].target.as_deref() == Some(format!("comment:{}", c.id).as_str()));
         assert_eq!(app.get(&format!("/api/v1/accounts/{account}/comments")).auth(&owner).send().await.body["items"].as_array().unwrap().len(), 2);
-        assert!(app.state.store.set_sandbox_engagement(&AccountId::new(account.to_string()), &PostId::new(ext.to_string()), 120, 7, 2).await.unwrap());
+        assert!(app.state.store.set_sandbox_engagement(&AccountId::new(account.to_string()), &ext, 120, 7, 2).await.unwrap());
         let stats = app.get(&format!("/api/v1/accounts/{account}/analytics")).auth(&owner).send().await;
         assert_eq!(stats.status, 200, "{}", stats.text);
         let s = &stats.body["posts"][0];

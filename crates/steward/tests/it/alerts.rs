@@ -3,7 +3,7 @@
 //! signed webhook to a local HTTP receiver, with the retry after a failure.
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use steward_domain::ids::AccountId;
+use steward_domain::ids::{AccountId, AlertId};
 
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -276,7 +276,7 @@ both_backends! {
         let admin = member(&app, &owner, &account, "admin@example.com", "admin").await;
         assert_eq!(patch_settings(&app, &admin, &account, json!({"min_gap_minutes": 9})).await.status, 200);
         let alert = of_kind(&alerts(&app, &owner).await, "settings_changed")[0].clone();
-        let deliveries = app.state.store.deliveries_of_alert(alert["id"].as_str().unwrap()).await.unwrap();
+        let deliveries = app.state.store.deliveries_of_alert(&AlertId::from(alert["id"].as_str().unwrap())).await.unwrap();
         assert!(deliveries.is_empty(), "email is on by default, but there is no mail to send: {deliveries:?}");
 
         // One queued while mail was on (an older server, or the CLI) is dropped quietly by the
@@ -399,10 +399,10 @@ async fn emailed(app: TestApp, sink: SmtpSink) {
     assert_eq!(patch_settings(&app, &admin, &account, json!({"min_gap_minutes": 8})).await.status, 200);
     let alert = of_kind(&alerts(&app, &owner).await, "settings_changed")[0].clone();
     assert_eq!(alert["count"], 2);
-    let deliveries = app.state.store.deliveries_of_alert(alert["id"].as_str().unwrap()).await.unwrap();
+    let deliveries = app.state.store.deliveries_of_alert(&AlertId::from(alert["id"].as_str().unwrap())).await.unwrap();
     assert_eq!(deliveries.len(), 2);
     eventually("both deliveries marked", async || {
-        let d = app.state.store.deliveries_of_alert(alert["id"].as_str().unwrap()).await.unwrap();
+        let d = app.state.store.deliveries_of_alert(&AlertId::from(alert["id"].as_str().unwrap())).await.unwrap();
         d.iter().all(|d| d.delivered_at.is_some()).then_some(())
     })
     .await;
@@ -440,7 +440,7 @@ async fn webhooked(app: TestApp, sink: SmtpSink) {
     assert_eq!(headers["content-type"], "application/json");
 
     // It answered 500: the retry comes within 30 s (10 s on the app's clock).
-    let id = alert["id"].as_str().unwrap().to_string();
+    let id = AlertId::from(alert["id"].as_str().unwrap());
     let hook = eventually("the failure recorded", async || {
         let d = app.state.store.deliveries_of_alert(&id).await.unwrap();
         d.into_iter().find(|d| d.channel == "webhook" && d.user_id == owner.user_id && d.last_error.is_some())

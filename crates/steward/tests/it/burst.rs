@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use steward_domain::ids::{PostId, UserId};
+use steward_domain::ids::{AlertId, PostId, UserId};
 use steward_doubles::Fault;
 use steward_doubles::mastodon::{Config as MastodonConfig, MastodonDouble};
 use steward_store::{NewPost, PostStateWrite, ScheduleWrite, Store};
@@ -253,7 +253,7 @@ async fn alerts_are_delivered_once_across_three_replicas() {
     loop {
         let mut recorded = true;
         for alert_id in &alert_ids {
-            let rows = store.deliveries_of_alert(alert_id).await.unwrap();
+            let rows = store.deliveries_of_alert(&AlertId::from(alert_id.as_str())).await.unwrap();
             recorded &= rows.iter().all(|d| d.delivered_at.is_some() || d.gave_up_at.is_some());
         }
         if recorded || tokio::time::Instant::now() > deadline {
@@ -267,8 +267,13 @@ async fn alerts_are_delivered_once_across_three_replicas() {
     assert_eq!(counts.len(), LOCKDOWNS, "one alert per lockdown: {counts:?}");
     assert!(counts.values().all(|n| *n == 1), "each alert delivered once: {counts:?}");
     for alert_id in counts.keys() {
-        let rows: Vec<_> =
-            store.deliveries_of_alert(alert_id).await.unwrap().into_iter().filter(|d| d.channel == "webhook").collect();
+        let rows: Vec<_> = store
+            .deliveries_of_alert(&AlertId::from(alert_id.as_str()))
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|d| d.channel == "webhook")
+            .collect();
         assert_eq!(rows.len(), 1, "{rows:?}");
         assert_eq!((rows[0].attempts, rows[0].delivered_at.is_some()), (1, true), "claimed once, delivered: {rows:?}");
     }

@@ -4,7 +4,7 @@
 //! post whose rules no longer hold (lost approval, lockdown, pace, revoked credential) is held
 //! with a reason. Time moves with the test clock. The crash test runs the real binary.
 use std::time::Duration;
-use steward_domain::ids::{AccountId, PostId, UserId};
+use steward_domain::ids::{AccountId, AttemptId, PostId, UserId};
 
 use serde_json::json;
 use steward_doubles::Fault;
@@ -132,7 +132,7 @@ both_backends! {
         let all = steward_app::platforms::comments(&app.state, &acct, std::slice::from_ref(&ext)).await.unwrap();
         assert_eq!(all.len(), 2);
         assert_eq!(all[0].author, "@fan");
-        assert!(app.state.store.set_sandbox_engagement(&AccountId::new(account.to_string()), &PostId::new(ext.to_string()), 120, 7, 2).await.unwrap());
+        assert!(app.state.store.set_sandbox_engagement(&AccountId::new(account.to_string()), &ext, 120, 7, 2).await.unwrap());
         let stats = steward_app::platforms::analytics(&app.state, &acct, std::slice::from_ref(&ext)).await.unwrap();
         assert_eq!(stats.posts.len(), 1);
         let s = &stats.posts[0];
@@ -423,7 +423,7 @@ mod restart_with_a_post_in_flight {
         };
         tx.start_publish_job(&job).await.unwrap();
         tx.insert_publish_attempt(&PublishAttemptRow {
-            id: uuid_v7(),
+            id: AttemptId::new(uuid_v7()),
             post_id: id.clone().into(),
             version: 1,
             attempt: 1,

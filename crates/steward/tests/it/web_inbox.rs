@@ -63,13 +63,7 @@ async fn counts(app: &TestApp, account: &str, external: &str, views: i64, likes:
     let set = app
         .state
         .store
-        .set_sandbox_engagement(
-            &AccountId::new(account.to_string()),
-            &PostId::new(external.to_string()),
-            views,
-            likes,
-            shares,
-        )
+        .set_sandbox_engagement(&AccountId::new(account.to_string()), external, views, likes, shares)
         .await
         .unwrap();
     assert!(set, "the sandbox has the post");
