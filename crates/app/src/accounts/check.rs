@@ -84,14 +84,14 @@ pub async fn check_account(s: &Services, ctx: &Ctx, who: &Principal, account_id:
 }
 
 /// The sandbox's "identity call": the stored credential must open, and be the JSON object it was.
-async fn open_sandbox_credential(s: &Services, id: &str) -> AppResult<()> {
-    let row = s.store.sealed_credential(&AccountId::new(id.to_string())).await?.ok_or(AppError::NotFound)?;
+async fn open_sandbox_credential(s: &Services, id: &AccountId) -> AppResult<()> {
+    let row = s.store.sealed_credential(id).await?.ok_or(AppError::NotFound)?;
     let Some(sealed) = row.credential_sealed.as_deref() else {
         return Err(AppError::Conflict("this account has no stored credential; connect it again".into()));
     };
     let credential = s
         .vault()
-        .open_stored_credential(&AccountId::new(id.to_string()), row.wrapped_data_key.as_deref(), sealed)
+        .open_stored_credential(id, row.wrapped_data_key.as_deref(), sealed)
         .map_err(|e| AppError::internal(anyhow::anyhow!("account {id}: {e}")))?;
     let valid = serde_json::from_slice::<serde_json::Value>(&credential).is_ok_and(|v| v.is_object());
     drop(credential);

@@ -5,7 +5,6 @@
 //! attempts). Replicas never send one attempt twice: each claims a row by compare-and-set on
 //! its schedule.
 use std::time::Duration;
-use steward_domain::ids::UserId;
 
 use lettre::Message;
 use steward_store::DeliveryRow;
@@ -150,7 +149,7 @@ async fn send_webhook(state: &Services, d: &DeliveryRow, alert: &AlertView) -> R
         .map_err(|e| Failure::Permanent(e.to_string()))?;
     let secret = state
         .vault()
-        .open(&webhook_secret_aad(&UserId::new(d.user_id.to_string())), sealed)
+        .open(&webhook_secret_aad(&d.user_id), sealed)
         .map_err(|e| Failure::Permanent(format!("the webhook secret cannot be opened: {e}")))?;
     let secret = String::from_utf8_lossy(&secret).into_owned();
     let body = serde_json::to_vec(alert).map_err(|e| Failure::Permanent(e.to_string()))?;

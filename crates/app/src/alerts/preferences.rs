@@ -56,7 +56,7 @@ fn view(s: &Services, p: Option<AlertPreferencesRow>) -> AppResult<PreferencesVi
         Some(sealed) => {
             let open = s
                 .vault()
-                .open(&webhook_secret_aad(&UserId::new(p.user_id.to_string())), sealed)
+                .open(&webhook_secret_aad(&p.user_id), sealed)
                 .map_err(|e| AppError::internal(anyhow::anyhow!("webhook secret of {}: {e}", p.user_id)))?;
             Some(String::from_utf8_lossy(&open).into_owned())
         }

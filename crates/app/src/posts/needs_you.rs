@@ -1,7 +1,7 @@
 //! What waits for a person across their accounts, shown first on their home: posts they may
 //! approve, their drafts sent back with a request for changes, and posts the scheduler held.
 use steward_domain::capability::Capability;
-use steward_domain::ids::AccountId;
+use steward_domain::ids::{AccountId, PostId};
 use steward_domain::post::HoldReason;
 
 use crate::accounts::view::list_accounts;
@@ -16,7 +16,7 @@ pub const NEEDS_YOU_PER_ACCOUNT: i64 = 20;
 /// A draft of the person's sent back to them.
 #[derive(Debug, Clone)]
 pub struct SentBack {
-    pub post_id: String,
+    pub post_id: PostId,
     pub title: Option<String>,
     /// The start of the text (61 characters at most).
     pub text: String,
@@ -28,7 +28,7 @@ pub struct SentBack {
 /// A post the scheduler held when it was due.
 #[derive(Debug, Clone)]
 pub struct Held {
-    pub post_id: String,
+    pub post_id: PostId,
     pub title: Option<String>,
     pub text: String,
     pub reason: Option<HoldReason>,
@@ -37,7 +37,7 @@ pub struct Held {
 /// One account's share of what waits for the person.
 #[derive(Debug, Clone)]
 pub struct AccountNeeds {
-    pub account_id: String,
+    pub account_id: AccountId,
     pub account_name: String,
     /// Posts in review the person could approve now (0 when they do not approve here).
     pub to_review: i64,
@@ -76,11 +76,11 @@ pub async fn needs_you(s: &Services, ctx: &Ctx, who: &Principal) -> AppResult<Ve
         let mut sent_back: Vec<SentBack> = Vec::new();
         for row in s.store.changes_requested_of(&account_id, me, NEEDS_YOU_PER_ACCOUNT).await? {
             // Two reviewers may both have asked: the post is one line, with the latest request.
-            if sent_back.iter().any(|b| b.post_id == row.id.as_str()) {
+            if sent_back.iter().any(|b| b.post_id == row.id) {
                 continue;
             }
             sent_back.push(SentBack {
-                post_id: row.id.to_string(),
+                post_id: row.id,
                 title: row.title,
                 text: row.text,
                 request: row.request,
@@ -94,9 +94,9 @@ pub async fn needs_you(s: &Services, ctx: &Ctx, who: &Principal) -> AppResult<Ve
             .await?
             .into_iter()
             .filter(|p| reschedules || p.author_id == *me || p.scheduled_by.as_ref() == Some(me))
-            .map(|p| Held { post_id: p.id.to_string(), title: p.title, text: p.text, reason: p.hold_reason })
+            .map(|p| Held { post_id: p.id, title: p.title, text: p.text, reason: p.hold_reason })
             .collect();
-        let needs = AccountNeeds { account_id: view.id, account_name: view.display_name, to_review, sent_back, held };
+        let needs = AccountNeeds { account_id, account_name: view.display_name, to_review, sent_back, held };
         if !needs.is_empty() {
             out.push(needs);
         }

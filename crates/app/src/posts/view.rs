@@ -1,7 +1,7 @@
 //! What a post looks like to the edges: the post with its approvals and version tag, its
 //! review comments, its uploads, and the workflow actions a member could take on it now.
 use serde::{Deserialize, Serialize};
-use steward_domain::ids::{AccountId, MediaId, PostId};
+use steward_domain::ids::{AccountId, MediaId, PostId, UserId};
 use steward_domain::post::{PostAction, PostActionKind, PostSnapshot, transition};
 use steward_store::{AccountRow, ApprovalRow, MediaUploadRow, PostCommentRow, PostRow};
 use utoipa::ToSchema;
@@ -27,7 +27,8 @@ pub struct MediaItem {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ApprovalView {
-    pub user_id: String,
+    #[schema(value_type = String)]
+    pub user_id: UserId,
     pub version: i64,
     pub approved_at: String,
     /// Whether it counts now: the approver still holds `posts.approve` on the account.
@@ -36,9 +37,12 @@ pub struct ApprovalView {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PostView {
-    pub id: String,
-    pub account_id: String,
-    pub author_id: String,
+    #[schema(value_type = String)]
+    pub id: PostId,
+    #[schema(value_type = String)]
+    pub account_id: AccountId,
+    #[schema(value_type = String)]
+    pub author_id: UserId,
     /// `draft`, `in_review`, `approved`, `scheduled`, `publishing`, `published`, `failed`, `cancelled`.
     pub state: String,
     pub title: Option<String>,
@@ -52,7 +56,8 @@ pub struct PostView {
     pub version: i64,
     pub approvals: Vec<ApprovalView>,
     pub scheduled_at: Option<String>,
-    pub scheduled_by: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub scheduled_by: Option<UserId>,
     pub published_at: Option<String>,
     pub external_id: Option<String>,
     pub external_url: Option<String>,
@@ -76,8 +81,10 @@ pub struct PostView {
 #[schema(as = ReviewComment)]
 pub struct CommentView {
     pub id: String,
-    pub post_id: String,
-    pub author_id: String,
+    #[schema(value_type = String)]
+    pub post_id: PostId,
+    #[schema(value_type = String)]
+    pub author_id: UserId,
     pub author_display_name: String,
     /// `comment`, or `changes_requested` for the comment of a request for changes.
     pub kind: String,
@@ -89,7 +96,8 @@ pub struct CommentView {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MediaView {
-    pub id: String,
+    #[schema(value_type = String)]
+    pub id: MediaId,
     /// Where Steward serves the file, to members of the account; use it in a post's `media`.
     pub url: String,
     pub kind: String,
@@ -119,7 +127,7 @@ pub fn post_view(post: PostRow, account: &AccountRow, approvals: &[ApprovalRow],
     let approvals = approvals
         .iter()
         .map(|a| ApprovalView {
-            user_id: a.approver_id.to_string(),
+            user_id: a.approver_id.clone(),
             version: a.version,
             approved_at: rfc3339(a.approved_at),
             counts: approval_counts(account, a, now),
@@ -133,14 +141,14 @@ pub fn post_view(post: PostRow, account: &AccountRow, approvals: &[ApprovalRow],
         published_at: post.published_at.map(rfc3339),
         created_at: rfc3339(post.created_at),
         updated_at: rfc3339(post.updated_at),
-        id: post.id.into(),
-        account_id: post.account_id.into(),
-        author_id: post.author_id.into(),
+        id: post.id,
+        account_id: post.account_id,
+        author_id: post.author_id,
         state: post.state.as_str().into(),
         title: post.title,
         text: post.text,
         version: post.version,
-        scheduled_by: post.scheduled_by.map(Into::into),
+        scheduled_by: post.scheduled_by,
         external_id: post.external_id,
         external_url: post.external_url,
         last_error: post.last_error,
@@ -162,8 +170,8 @@ pub fn comment_view(c: PostCommentRow) -> CommentView {
     CommentView {
         created_at: rfc3339(c.created_at),
         id: c.id,
-        post_id: c.post_id.into(),
-        author_id: c.author_id.into(),
+        post_id: c.post_id,
+        author_id: c.author_id,
         author_display_name: c.author_display_name,
         kind: c.kind,
         body: c.body,
@@ -183,7 +191,7 @@ pub fn media_view(s: &Services, m: MediaUploadRow) -> MediaView {
         url: media_url(s, &m.account_id, &m.id),
         sha256: hex::encode(&m.sha256),
         created_at: rfc3339(m.created_at),
-        id: m.id.into_string(),
+        id: m.id,
         kind: m.kind,
         content_type: m.content_type,
         size_bytes: m.size_bytes,

@@ -176,7 +176,7 @@ pub async fn edit_submit(
         let page = editor_view(&state, &viewer, &pid, None).await.or_page(&viewer)?;
         let before = state.store.post(&pid).await.map_err(ApiError::from).or_page(&viewer)?;
         let before = before.map(|p| parse_media(&p.media)).unwrap_or_default();
-        let account = AccountId::new(page.account_id.clone());
+        let account = page.account_id.clone();
         let mut items = form_media(&state, &account, &data, &before).await.or_page(&viewer)?;
         apply_media_op(&mut items, &op);
         return Ok(media_rearranged(&state, &viewer, page, &data, &items));

@@ -80,7 +80,7 @@ pub struct Allowed {
 #[template(path = "post.html")]
 pub(super) struct EditorPage {
     pub(super) layout: Layout,
-    pub(super) account_id: String,
+    pub(super) account_id: AccountId,
     /// Empty for a new post.
     pid: String,
     heading: String,
@@ -260,7 +260,7 @@ pub(super) fn new_editor(state: &AppState, viewer: &Viewer, a: &AccountAccess) -
     layout.account = Some(account_nav(a, "new"));
     EditorPage {
         layout,
-        account_id: a.account.id.to_string(),
+        account_id: a.account.id.clone(),
         pid: String::new(),
         heading: String::new(),
         state: "draft".into(),
@@ -412,7 +412,7 @@ pub(super) async fn editor_view(
     layout.account = Some(account_nav(&a, "posts"));
     Ok(EditorPage {
         layout,
-        account_id: a.account.id.to_string(),
+        account_id: a.account.id.clone(),
         pid: pid.to_string(),
         heading: label(&post),
         state_label: state_label(post.state.as_str()),

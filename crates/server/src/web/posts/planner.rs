@@ -410,7 +410,7 @@ struct MovePage {
     label: String,
     account: String,
     now_at: Option<String>,
-    pid: String,
+    pid: PostId,
     at: String,
     zone_name: String,
     back: String,
@@ -436,8 +436,7 @@ pub async fn move_page(
     }
     let page = async {
         let post = get_post(&state, &viewer.ctx(), &viewer.principal, &PostId::new(pid.clone())).await?;
-        let account =
-            get_account(&state, &viewer.ctx(), &viewer.principal, &AccountId::new(post.account_id.clone())).await?;
+        let account = get_account(&state, &viewer.ctx(), &viewer.principal, &post.account_id).await?;
         let at = post
             .scheduled_at
             .as_deref()
