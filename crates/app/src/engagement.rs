@@ -37,7 +37,8 @@ pub const MAX_REPLY_CHARS: usize = 3000;
 pub struct CommentView {
     pub id: String,
     /// Steward's post the comment is on (`null` when the platform's post is not one of Steward's).
-    pub post_id: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub post_id: Option<PostId>,
     pub post_external_id: String,
     pub author: String,
     pub text: String,
@@ -56,7 +57,8 @@ pub struct ReplyRequest {
 /// A post's counts; each is `null` when the platform does not tell it (see docs/platforms.md).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PostStatsView {
-    pub post_id: String,
+    #[schema(value_type = String)]
+    pub post_id: PostId,
     pub impressions: Option<i64>,
     pub likes: Option<i64>,
     pub comments: Option<i64>,
@@ -82,12 +84,8 @@ pub enum ReplyOutcome {
 
 /// `(Steward post id, platform id)` of the account's recently published posts (sent reply
 /// drafts are replies on the platform, not posts).
-async fn published(s: &Services, account_id: &AccountId) -> AppResult<Vec<(String, String)>> {
-    Ok(published_rows(s, account_id)
-        .await?
-        .into_iter()
-        .filter_map(|p| p.external_id.map(|e| (p.id.into(), e)))
-        .collect())
+async fn published(s: &Services, account_id: &AccountId) -> AppResult<Vec<(PostId, String)>> {
+    Ok(published_rows(s, account_id).await?.into_iter().filter_map(|p| p.external_id.map(|e| (p.id, e))).collect())
 }
 
 /// The account's recently published posts (not sent reply drafts) that have a platform id,
@@ -102,7 +100,7 @@ pub(crate) async fn published_rows(s: &Services, account_id: &AccountId) -> AppR
         .collect())
 }
 
-fn external_ids(posts: &[(String, String)]) -> Vec<String> {
+fn external_ids(posts: &[(PostId, String)]) -> Vec<String> {
     posts.iter().map(|(_, e)| e.clone()).collect()
 }
 
@@ -124,7 +122,7 @@ pub(crate) fn platform_error(s: &Services, account: &AccountRow, e: ConnectorErr
     }
 }
 
-pub(crate) fn view(c: PlatformComment, posts: &[(String, String)]) -> CommentView {
+pub(crate) fn view(c: PlatformComment, posts: &[(PostId, String)]) -> CommentView {
     CommentView {
         post_id: posts.iter().find(|(_, e)| *e == c.post_external_id).map(|(id, _)| id.clone()),
         id: c.id,

@@ -807,10 +807,12 @@ impl Store {
     }
 
     /// Sealed webhook secrets after user id `after`, for master-key rotation: `(user_id, sealed)`.
-    pub async fn sealed_webhook_secrets_page(&self, after: &str, limit: i64) -> Result<Vec<(String, Vec<u8>)>> {
+    pub async fn sealed_webhook_secrets_page(&self, after: &str, limit: i64) -> Result<Vec<(UserId, Vec<u8>)>> {
         let q = "SELECT user_id, webhook_secret_sealed FROM alert_preferences WHERE user_id > $1 \
                  AND webhook_secret_sealed IS NOT NULL ORDER BY user_id LIMIT $2";
-        Ok(on_pool!(self, |c| sqlx::query_as(q).bind(after).bind(limit).fetch_all(c).await)?)
+        let rows: Vec<(String, Vec<u8>)> =
+            on_pool!(self, |c| sqlx::query_as(q).bind(after).bind(limit).fetch_all(c).await)?;
+        Ok(rows.into_iter().map(|(id, sealed)| (UserId::from(id), sealed)).collect())
     }
 
     /// Every delivery of an alert (for tests and operators).

@@ -9,7 +9,8 @@ use crate::{Micros, Result, Store, Tx, on_pool, on_tx};
 /// An account's sealed credential and wrapped data key (`None` before migration 0003's vault).
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SealedAccountRow {
-    pub id: String,
+    #[sqlx(try_from = "crate::decode::Text")]
+    pub id: AccountId,
     pub wrapped_data_key: Option<Vec<u8>>,
     pub credential_sealed: Option<Vec<u8>>,
 }
@@ -17,7 +18,8 @@ pub struct SealedAccountRow {
 /// A user's sealed TOTP secrets (confirmed and pending).
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SealedTotpRow {
-    pub id: String,
+    #[sqlx(try_from = "crate::decode::Text")]
+    pub id: UserId,
     pub totp_secret_sealed: Option<Vec<u8>>,
     pub totp_pending_sealed: Option<Vec<u8>>,
 }

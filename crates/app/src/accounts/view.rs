@@ -3,7 +3,7 @@
 use serde::Serialize;
 use steward_domain::alerts::AlertThresholds;
 use steward_domain::capability::Role;
-use steward_domain::ids::AccountId;
+use steward_domain::ids::{AccountId, UserId};
 use steward_domain::platform::PLATFORMS;
 use steward_store::{AccountRow, MembershipRow};
 use utoipa::ToSchema;
@@ -82,12 +82,14 @@ pub struct RulesView {
 
 #[derive(Serialize, ToSchema)]
 pub struct AccountView {
-    pub id: String,
+    #[schema(value_type = String)]
+    pub id: AccountId,
     pub platform: String,
     pub account_kind: String,
     pub handle: String,
     pub display_name: String,
-    pub owner_id: String,
+    #[schema(value_type = String)]
+    pub owner_id: UserId,
     pub time_zone: String,
     pub settings: SettingsView,
     pub my_role: String,

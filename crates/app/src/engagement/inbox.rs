@@ -92,8 +92,8 @@ pub async fn inbox(s: &Services, ctx: &Ctx, who: &Principal, account_id: &Accoun
         reply_needs_owner: personal && !access.is_owner(),
     };
     let rows = published_rows(s, account_id).await?;
-    let pairs: Vec<(String, String)> =
-        rows.iter().filter_map(|p| p.external_id.clone().map(|e| (p.id.to_string(), e))).collect();
+    let pairs: Vec<(PostId, String)> =
+        rows.iter().filter_map(|p| p.external_id.clone().map(|e| (p.id.clone(), e))).collect();
     let externals: Vec<String> = pairs.iter().map(|(_, e)| e.clone()).collect();
     let comments = match platforms::comments(s, account, &externals).await.map_err(|e| platform_error(s, account, e)) {
         Ok(c) => c,

@@ -20,7 +20,7 @@ pub async fn me(s: &Services, who: &Principal) -> AppResult<Me> {
     let recovery_codes_left =
         if who.totp_enabled { Some(s.store.unused_recovery_code_count(&who.user_id).await?) } else { None };
     let user = UserView {
-        id: who.user_id.to_string(),
+        id: who.user_id.clone(),
         email: who.email.clone(),
         display_name: who.display_name.clone(),
         totp_enabled: who.totp_enabled,

@@ -28,7 +28,8 @@ pub fn require_session(who: &Principal) -> AppResult<()> {
 
 #[derive(Serialize, ToSchema)]
 pub struct SessionView {
-    pub id: String,
+    #[schema(value_type = String)]
+    pub id: SessionId,
     pub user_agent: Option<String>,
     pub ip: Option<String>,
     pub created_at: String,
@@ -50,7 +51,7 @@ pub async fn list_sessions(s: &Services, who: &Principal) -> AppResult<Vec<Sessi
         .filter(|x| x.last_seen_at.saturating_add(idle) > now)
         .map(|x| SessionView {
             current: who.session_id.as_ref() == Some(&x.id),
-            id: x.id.into_string(),
+            id: x.id,
             user_agent: x.user_agent,
             ip: x.ip,
             created_at: rfc3339(x.created_at),

@@ -85,7 +85,8 @@ pub struct CreateTokenRequest {
 
 #[derive(Serialize, ToSchema)]
 pub struct TokenView {
-    pub id: String,
+    #[schema(value_type = String)]
+    pub id: TokenId,
     pub name: String,
     pub scopes: Vec<String>,
     pub accounts: Option<Vec<String>>,
@@ -106,7 +107,7 @@ pub struct CreatedToken {
 impl From<ApiTokenRow> for TokenView {
     fn from(t: ApiTokenRow) -> Self {
         TokenView {
-            id: t.id.into_string(),
+            id: t.id,
             name: t.name,
             scopes: serde_json::from_str(&t.scopes).unwrap_or_default(),
             accounts: t.accounts.as_deref().and_then(|a| serde_json::from_str(a).ok()),

@@ -3,12 +3,15 @@ use serde::Serialize;
 use steward_store::UserRow;
 use utoipa::ToSchema;
 
+use steward_domain::ids::UserId;
+
 use crate::clock::rfc3339;
 
 /// A Steward user as others may see it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UserView {
-    pub id: String,
+    #[schema(value_type = String)]
+    pub id: UserId,
     pub email: String,
     pub display_name: String,
     pub totp_enabled: bool,
@@ -19,7 +22,7 @@ pub struct UserView {
 impl From<&UserRow> for UserView {
     fn from(u: &UserRow) -> Self {
         Self {
-            id: u.id.to_string(),
+            id: u.id.clone(),
             email: u.email.clone(),
             display_name: u.display_name.clone(),
             totp_enabled: u.totp_enabled,

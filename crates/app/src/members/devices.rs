@@ -19,7 +19,8 @@ use crate::usecase::{Audit, audited};
 /// One live session of a member.
 #[derive(Serialize, ToSchema)]
 pub struct MemberSessionView {
-    pub id: String,
+    #[schema(value_type = String)]
+    pub id: SessionId,
     /// The device in words, e.g. "Firefox on Windows".
     pub device: String,
     /// The address the session was opened from.
@@ -64,7 +65,7 @@ pub async fn list_member_sessions(
         .filter(|x| x.last_seen_at.saturating_add(idle) > now)
         .map(|x| MemberSessionView {
             device: describe(x.user_agent.as_deref()),
-            id: x.id.into_string(),
+            id: x.id,
             place: x.ip,
             created_at: rfc3339(x.created_at),
             last_seen_at: rfc3339(x.last_seen_at),

@@ -51,7 +51,8 @@ pub struct InvitationRequest {
 
 #[derive(Serialize, ToSchema)]
 pub struct CreatedInvitation {
-    pub id: String,
+    #[schema(value_type = String)]
+    pub id: InvitationId,
     /// The page where the invitee signs in or registers and accepts. Shown only here.
     pub invite_url: String,
     pub token: String,
@@ -68,7 +69,8 @@ pub struct CreatedInvitation {
 /// The outcome of sending an invitation again.
 #[derive(Serialize, ToSchema)]
 pub struct ResentInvitation {
-    pub id: String,
+    #[schema(value_type = String)]
+    pub id: InvitationId,
     /// The new link (the previous one stops working). Shown only here and in the email.
     pub invite_url: String,
     pub mail_status: Option<String>,
@@ -217,7 +219,7 @@ pub async fn create_invitation(
     Ok(CreatedInvitation {
         invite_url,
         token: token.to_string(),
-        id: inv_id.into_string(),
+        id: inv_id,
         expires_at: rfc3339(invitation_expires_at),
         email,
         role: role.as_str().into(),
@@ -268,7 +270,7 @@ pub async fn resend_invitation(
         &invite_url,
     )
     .await?;
-    Ok(ResentInvitation { id: inv.to_string(), invite_url, mail_status, mail_error })
+    Ok(ResentInvitation { id: inv.clone(), invite_url, mail_status, mail_error })
 }
 
 /// Withdraws a pending invitation (its seat is free again).

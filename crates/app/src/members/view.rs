@@ -2,7 +2,7 @@
 use serde::Serialize;
 use steward_domain::capability::Capability;
 use steward_domain::capability::Role;
-use steward_domain::ids::{AccountId, UserId};
+use steward_domain::ids::{AccountId, InvitationId, UserId};
 use steward_domain::windows::stored_windows;
 use steward_store::{InvitationRow, MemberRow};
 use utoipa::ToSchema;
@@ -16,7 +16,8 @@ use crate::services::Services;
 /// One member of an account.
 #[derive(Serialize, ToSchema)]
 pub struct MemberView {
-    pub user_id: String,
+    #[schema(value_type = String)]
+    pub user_id: UserId,
     pub email: String,
     pub display_name: String,
     pub role: String,
@@ -90,10 +91,12 @@ pub(crate) async fn fresh_member(s: &Services, account_id: &AccountId, user_id: 
 
 #[derive(Serialize, ToSchema)]
 pub struct InvitationView {
-    pub id: String,
+    #[schema(value_type = String)]
+    pub id: InvitationId,
     pub email: String,
     pub role: String,
-    pub invited_by: String,
+    #[schema(value_type = String)]
+    pub invited_by: UserId,
     pub created_at: String,
     pub expires_at: String,
     pub membership_expires_at: Option<String>,
@@ -105,7 +108,7 @@ pub struct InvitationView {
 
 fn invitation_view(i: InvitationRow) -> InvitationView {
     InvitationView {
-        id: i.id.into_string(),
+        id: i.id,
         email: i.email,
         role: i.role.as_str().into(),
         invited_by: i.invited_by.into(),

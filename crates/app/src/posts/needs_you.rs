@@ -63,7 +63,7 @@ pub async fn needs_you(s: &Services, ctx: &Ctx, who: &Principal) -> AppResult<Ve
         if view.my_status != "active" {
             continue;
         }
-        let account_id = AccountId::new(view.id.clone());
+        let account_id = view.id.clone();
         let Ok(access) = authorize(s, ctx, who, &account_id, Need::Capability(Capability::AccountView)).await else {
             continue;
         };

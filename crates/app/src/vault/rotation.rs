@@ -2,7 +2,7 @@
 //! vault's primary master key, in small batches, each in its own short transaction, while
 //! servers keep serving. Each value is replaced only if it is still what was read, so a value a
 //! server changed meanwhile is left alone and picked up by the next pass.
-use steward_domain::ids::{AccountId, UserId};
+use steward_domain::ids::AccountId;
 use steward_store::Store;
 
 use crate::vault::{Vault, credential_aad, mastodon_app_secret_aad, totp_secret_aad as secret_aad, webhook_secret_aad};
@@ -73,14 +73,14 @@ pub async fn count_stale(store: &Store, vault: &Vault, batch: i64) -> Result<u64
     loop {
         let page = store.sealed_credentials_page(&after, batch.max(1)).await?;
         let Some(last) = page.last() else { break };
-        after = last.id.clone();
+        after = last.id.to_string();
         stale += page.iter().filter(|r| r.wrapped_data_key.as_deref().is_none_or(|w| vault.is_stale(w))).count() as u64;
     }
     after.clear();
     loop {
         let page = store.sealed_totp_page(&after, batch.max(1)).await?;
         let Some(last) = page.last() else { break };
-        after = last.id.clone();
+        after = last.id.to_string();
         for r in &page {
             stale += [&r.totp_secret_sealed, &r.totp_pending_sealed]
                 .into_iter()
@@ -94,7 +94,7 @@ pub async fn count_stale(store: &Store, vault: &Vault, batch: i64) -> Result<u64
     loop {
         let page = store.sealed_webhook_secrets_page(&after, batch.max(1)).await?;
         let Some(last) = page.last() else { break };
-        after = last.0.clone();
+        after = last.0.to_string();
         stale += page.iter().filter(|(_, s)| vault.is_stale(s)).count() as u64;
     }
     Ok(stale)
@@ -111,7 +111,7 @@ async fn one_pass(
     loop {
         let page = store.sealed_credentials_page(&after, batch).await?;
         let Some(last) = page.last() else { break };
-        after = last.id.clone();
+        after = last.id.to_string();
         // Cryptography outside the transaction; the transaction only writes.
         let mut changes = Vec::new();
         for row in &page {
@@ -119,16 +119,14 @@ async fn one_pass(
             match row.wrapped_data_key.as_deref() {
                 Some(wrapped) if !vault.is_stale(wrapped) => report.already_current += 1,
                 Some(wrapped) => {
-                    let new = vault
-                        .rewrap(&AccountId::new(row.id.to_string()), wrapped)
-                        .map_err(|_| unopenable("the data key", &row.id))?;
+                    let new = vault.rewrap(&row.id, wrapped).map_err(|_| unopenable("the data key", &row.id))?;
                     changes.push(Change::Rewrap { id: &row.id, old: wrapped, new });
                 }
                 None => {
                     let plaintext = vault
-                        .open(&credential_aad(&AccountId::new(row.id.to_string())), sealed)
+                        .open(&credential_aad(&row.id), sealed)
                         .map_err(|_| unopenable("the credential", &row.id))?;
-                    let s = vault.seal_new_credential(&AccountId::new(row.id.to_string()), &plaintext);
+                    let s = vault.seal_new_credential(&row.id, &plaintext);
                     changes.push(Change::Upgrade {
                         id: &row.id,
                         old: sealed,
@@ -143,14 +141,14 @@ async fn one_pass(
             for c in &changes {
                 match c {
                     Change::Rewrap { id, old, new } => {
-                        if tx.replace_wrapped_data_key(&AccountId::new(id.to_string()), old, new).await? {
+                        if tx.replace_wrapped_data_key(id, old, new).await? {
                             report.data_keys_rewrapped += 1;
                         } else {
                             report.remaining += 1;
                         }
                     }
                     Change::Upgrade { id, old, wrapped, sealed } => {
-                        if tx.upgrade_legacy_credential(&AccountId::new(id.to_string()), old, wrapped, sealed).await? {
+                        if tx.upgrade_legacy_credential(id, old, wrapped, sealed).await? {
                             report.legacy_credentials_upgraded += 1;
                         } else {
                             report.remaining += 1;
@@ -167,7 +165,7 @@ async fn one_pass(
     loop {
         let page = store.sealed_totp_page(&after, batch).await?;
         let Some(last) = page.last() else { break };
-        after = last.id.clone();
+        after = last.id.to_string();
         let mut changes = Vec::new();
         for row in &page {
             for (pending, sealed) in [(false, &row.totp_secret_sealed), (true, &row.totp_pending_sealed)] {
@@ -177,15 +175,15 @@ async fn one_pass(
                     continue;
                 }
                 let new = vault
-                    .reseal(&secret_aad(&UserId::new(row.id.to_string())), sealed)
+                    .reseal(&secret_aad(&row.id), sealed)
                     .map_err(|_| unopenable("the two-factor secret of user", &row.id))?;
-                changes.push((row.id.as_str(), pending, sealed, new));
+                changes.push((&row.id, pending, sealed, new));
             }
         }
         if !changes.is_empty() {
             let mut tx = store.begin().await?;
             for (id, pending, old, new) in &changes {
-                if tx.replace_totp_sealed(&UserId::new(id.to_string()), *pending, old, new).await? {
+                if tx.replace_totp_sealed(id, *pending, old, new).await? {
                     report.totp_secrets_resealed += 1;
                 } else {
                     report.remaining += 1;
@@ -226,7 +224,7 @@ async fn one_pass(
     loop {
         let page = store.sealed_webhook_secrets_page(&after, batch).await?;
         let Some(last) = page.last() else { break };
-        after = last.0.clone();
+        after = last.0.to_string();
         let mut changes = Vec::new();
         for (user_id, sealed) in &page {
             if !vault.is_stale(sealed) {
@@ -234,14 +232,14 @@ async fn one_pass(
                 continue;
             }
             let new = vault
-                .reseal(&webhook_secret_aad(&UserId::new(user_id.to_string())), sealed)
+                .reseal(&webhook_secret_aad(user_id), sealed)
                 .map_err(|_| unopenable("the alert webhook secret of user", user_id))?;
-            changes.push((user_id.as_str(), sealed.as_slice(), new));
+            changes.push((user_id, sealed.as_slice(), new));
         }
         if !changes.is_empty() {
             let mut tx = store.begin().await?;
             for (id, old, new) in &changes {
-                if tx.replace_webhook_secret_sealed(&UserId::new(id.to_string()), old, new).await? {
+                if tx.replace_webhook_secret_sealed(id, old, new).await? {
                     report.totp_secrets_resealed += 1;
                 } else {
                     report.remaining += 1;
@@ -255,8 +253,8 @@ async fn one_pass(
 }
 
 enum Change<'a> {
-    Rewrap { id: &'a str, old: &'a [u8], new: Vec<u8> },
-    Upgrade { id: &'a str, old: &'a [u8], wrapped: Vec<u8>, sealed: Vec<u8> },
+    Rewrap { id: &'a AccountId, old: &'a [u8], new: Vec<u8> },
+    Upgrade { id: &'a AccountId, old: &'a [u8], wrapped: Vec<u8>, sealed: Vec<u8> },
 }
 
 fn unopenable(what: &str, id: &str) -> RotateError {

@@ -467,11 +467,11 @@ pub async fn account_log(
             }
             Err(e) => return Err(PageError::new(Some(&viewer), e)),
         };
-    let names: Names = list_members(&state, &viewer.ctx(), &viewer.principal, &AccountId::new(id.to_string()))
+    let names: Names = list_members(&state, &viewer.ctx(), &viewer.principal, &id)
         .await
         .or_page(&viewer)?
         .into_iter()
-        .map(|m| (m.user_id, m.display_name))
+        .map(|m| (m.user_id.into_string(), m.display_name))
         .collect();
     let chart = chart(&state, &scope, &zone, &names).await.or_page(&viewer)?;
     let (newer, older) = paging(&path, &q, page.next_cursor.as_deref());

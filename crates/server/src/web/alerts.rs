@@ -97,7 +97,7 @@ fn item(a: AlertView, names: &HashMap<String, String>, viewer: &Viewer) -> Alert
 async fn alerts_view(state: &AppState, viewer: &Viewer, cursor: Option<String>) -> Result<AlertsPage, ApiError> {
     let who = &viewer.principal;
     let names: HashMap<String, String> =
-        list_accounts(state, who).await?.into_iter().map(|a| (a.id, a.display_name)).collect();
+        list_accounts(state, who).await?.into_iter().map(|a| (a.id.into_string(), a.display_name)).collect();
     let unread = if cursor.is_none() { inbox::unread_alerts(state, who).await? } else { Vec::new() };
     let all =
         inbox::list_alerts(state, who, &AlertsQuery { unacknowledged: Some(false), limit: Some(50), cursor }).await?;

@@ -17,7 +17,7 @@ use crate::web::{OrPage, PageError, Viewer, see_other};
 
 /// One device as the member page shows it.
 pub struct DeviceLine {
-    pub id: String,
+    pub id: SessionId,
     pub device: String,
     pub place: String,
     pub created: Html,
@@ -36,7 +36,7 @@ pub async fn device_lines(
     if member.role == "owner" {
         return Ok(None);
     }
-    let user_id = UserId::new(member.user_id.clone());
+    let user_id = member.user_id.clone();
     match list_member_sessions(state, &viewer.ctx(), &viewer.principal, id, &user_id).await {
         Ok(list) => Ok(Some(
             list.into_iter()

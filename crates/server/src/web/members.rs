@@ -39,7 +39,7 @@ pub struct MemberRowView {
 }
 
 pub struct InvitationRowView {
-    pub id: String,
+    pub id: InvitationId,
     pub email: String,
     pub role: String,
     pub expires: Html,

@@ -25,7 +25,7 @@ use crate::web::{Form, FormData, Layout, OrPage, PageError, Viewer, render, rend
 use std::str::FromStr;
 
 pub struct SessionRow {
-    pub id: String,
+    pub id: SessionId,
     pub device: String,
     pub ip: String,
     pub last_seen: Html,
@@ -34,7 +34,7 @@ pub struct SessionRow {
 }
 
 pub struct TokenRow {
-    pub id: String,
+    pub id: TokenId,
     pub name: String,
     pub scopes: String,
     pub narrowed: String,
@@ -176,7 +176,10 @@ async fn security_view(state: &AppState, viewer: &Viewer) -> Result<SecurityPage
         totp: Form::new("totp", &viewer.csrf),
         token: Form::new("token", &viewer.csrf).value("scopes", "read"),
         sessions_form: Form::new("sessions", &viewer.csrf),
-        accounts: my_accounts.into_iter().map(|a| (a.id, format!("{} ({})", a.display_name, a.handle))).collect(),
+        accounts: my_accounts
+            .into_iter()
+            .map(|a| (a.id.into_string(), format!("{} ({})", a.display_name, a.handle)))
+            .collect(),
         scope_options: vec![("read".into(), "read".into()), ("write".into(), "write (includes read)".into())],
         capabilities: Capability::ALL
             .iter()

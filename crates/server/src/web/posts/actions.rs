@@ -205,10 +205,7 @@ pub async fn edit_submit(
         };
         // The version the form was filled from: a stale one is refused (412 in the API).
         let based_on = BasedOn::Tags(vec![data.text("etag")]);
-        Ok::<_, ApiError>(
-            drafts::edit_post(&state, &viewer.ctx(), &viewer.principal, &PostId::new(pid.to_string()), &based_on, body)
-                .await?,
-        )
+        Ok::<_, ApiError>(drafts::edit_post(&state, &viewer.ctx(), &viewer.principal, &pid, &based_on, body).await?)
     }
     .await;
     Ok(match result {
@@ -337,10 +334,7 @@ pub async fn schedule(
         let zone = account_zone(&a.account);
         let at = local_input_to_rfc3339(&data.text("at"), &zone).map_err(|m| ApiError::validation("at", m))?;
         let input = ScheduleRequest { at };
-        Ok::<_, ApiError>(
-            scheduling::schedule_post(&state, &viewer.ctx(), &viewer.principal, &PostId::new(pid.to_string()), input)
-                .await?,
-        )
+        Ok::<_, ApiError>(scheduling::schedule_post(&state, &viewer.ctx(), &viewer.principal, &pid, input).await?)
     }
     .await;
     after_action(&state, &viewer, &pid, data, r, Slot::Schedule, "scheduled").await

@@ -10,6 +10,7 @@ use steward_app::AppError;
 use steward_app::accounts::view::{AccountView, list_accounts};
 use steward_app::posts::compose::{ComposeRequest, CopyRequest, compose_many};
 use steward_app::posts::drafts::MAX_TEXT_CHARS;
+use steward_domain::ids::AccountId;
 use steward_domain::platform;
 use steward_domain::windows::parse_time_zone;
 
@@ -22,7 +23,7 @@ use crate::web::{Form, FormData, Layout, OrPage, PageError, Viewer, render, rend
 
 /// One account the viewer may write on, with its copy's field.
 pub struct Choice {
-    pub id: String,
+    pub id: AccountId,
     pub name: String,
     pub limit: usize,
     pub count: usize,
@@ -78,7 +79,7 @@ fn page(viewer: &Viewer, accounts: &[AccountView], form: Form, values: &FormData
             name: format!("{} ({})", a.display_name, platform_name(&a.platform)),
             limit: limit_of(a),
             count: platform::text_chars(values.get(&format!("text_{}", a.id)).unwrap_or("")),
-            checked: chosen.iter().any(|c| c == &a.id),
+            checked: chosen.iter().any(|c| a.id == *c),
             field: format!("text_{}", a.id),
             mastodon: a.platform == "mastodon",
             id: a.id.clone(),

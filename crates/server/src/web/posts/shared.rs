@@ -40,7 +40,7 @@ pub(super) async fn member_names(
     account_id: &AccountId,
 ) -> Result<HashMap<String, String>, ApiError> {
     let list = list_members(state, &viewer.ctx(), &viewer.principal, account_id).await?;
-    Ok(list.into_iter().map(|m| (m.user_id, m.display_name)).collect())
+    Ok(list.into_iter().map(|m| (m.user_id.into_string(), m.display_name)).collect())
 }
 
 pub(super) fn name_of(names: &HashMap<String, String>, user_id: &str) -> String {
