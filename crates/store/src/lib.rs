@@ -444,8 +444,9 @@ impl Tx {
         };
         // Before returning: the caller's next request must not see what this write replaced.
         // On PostgreSQL the triggers say whether a cached row changed at all (a new draft
-        // leaves every cached session and membership as it was, and keeps them cached).
-        if rights_changed || self.backend == Backend::Sqlite {
+        // leaves every cached session and membership as it was, and keeps them cached); a
+        // watched SQLite cache checks the triggers' epoch before its next answer (cache.rs).
+        if rights_changed || (self.backend == Backend::Sqlite && !self.cache.watches_commits()) {
             self.cache.invalidate();
         }
         // …on any replica: a change of rights returns once every live replica has forgotten.
