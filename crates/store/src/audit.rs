@@ -169,8 +169,8 @@ impl Tx {
     /// replicas take turns) until this transaction ends.
     pub(crate) async fn append_audit_now(&mut self, ev: NewAuditEvent) -> Result<AuditEventRow> {
         let (head_seq, prev_hash) = self.lock_audit_head().await?;
+        // The insert moves the head too (trigger `audit_events_head`, migration 0032).
         let (seq, hash) = self.insert_chained((head_seq, prev_hash.clone()), std::slice::from_ref(&ev), 1).await?;
-        self.set_audit_head(seq, &hash).await?;
         let row = AuditEventRow { seq, prev_hash, hash, ..AuditEventRow::unchained(ev) };
         // Alerts are decided with the event, in its transaction (see alerts.rs).
         self.detect_after(&row).await?;
@@ -186,12 +186,6 @@ impl Tx {
             Backend::Sqlite => "SELECT seq, hash FROM audit_head WHERE singleton = 1",
         };
         Ok(on_tx!(self, |c| sqlx::query_as(head_sql).fetch_one(c).await)?)
-    }
-
-    pub(crate) async fn set_audit_head(&mut self, seq: i64, hash: &[u8]) -> Result<()> {
-        let update = "UPDATE audit_head SET seq = $1, hash = $2 WHERE singleton = 1";
-        on_tx!(self, |c| sqlx::query(update).bind(seq).bind(hash).execute(c).await.map(|r| r.rows_affected()))?;
-        Ok(())
     }
 
     /// Writes `events`, in order, as the chain's next events after `head` (the number and hash
