@@ -20,6 +20,12 @@
 //!
 //! Windows are treated as sliding even where the platform counts in fixed windows: staying
 //! under a sliding limit keeps every fixed window of the same length under it too.
+//!
+//! A call is counted here when its claim commits, but the platform counts it when it arrives:
+//! after the commit, a preliminary request (TikTok's creator-info query) and the network. That
+//! lag differs from call to call, so a call sent exactly one window after an earlier one's count
+//! can reach the platform inside the window the earlier one started there. [`ARRIVAL_MARGIN`]
+//! seconds on top of every window absorb it.
 
 use crate::platform::Platform;
 
@@ -46,6 +52,10 @@ pub struct PublishLimits {
     pub windows: &'static [Window],
     pub hintless: HintlessReset,
 }
+
+/// Seconds added to every window so the lag between counting a call and its arrival at the
+/// platform never puts one call too many in the platform's window (see the module comment).
+pub const ARRIVAL_MARGIN: i64 = 2;
 
 const NONE: PublishLimits = PublishLimits { windows: &[], hintless: HintlessReset::Backoff };
 
@@ -90,7 +100,7 @@ impl PublishLimits {
 }
 
 /// The earliest instant (Unix seconds) at or after `now` when one more publish call keeps
-/// every window under its maximum, and the window that delayed it (`None`: `now` itself is
+/// every window under its maximum, with [`ARRIVAL_MARGIN`] to spare, and the window that delayed it (`None`: `now` itself is
 /// fine). `recent` holds the start times of the account's earlier publish calls, any order;
 /// calls older than the largest window may be left out.
 #[must_use]
@@ -105,7 +115,7 @@ pub fn next_slot(limits: &PublishLimits, recent: &[i64], now: i64) -> (i64, Opti
         }
         // The max-th newest call must have left the window before one more may go.
         if let Some(&oldest_counted) = newest_first.get(max - 1) {
-            let free_at = oldest_counted + w.seconds;
+            let free_at = oldest_counted + w.seconds + ARRIVAL_MARGIN;
             if free_at > slot.0 {
                 slot = (free_at, Some(*w));
             }
@@ -142,14 +152,16 @@ mod tests {
         let l = limits("tiktok");
         let recent = [T - 50, T - 40, T - 30, T - 20, T - 10, T - 5];
         let (at, w) = next_slot(&l, &recent, T);
-        assert_eq!(at, T - 50 + 60);
+        assert_eq!(at, T - 50 + 60 + ARRIVAL_MARGIN);
         assert_eq!(w.map(|w| w.max), Some(6));
         // Order does not matter, and calls older than the window do not count.
-        let shuffled = [T - 5, T - 61, T - 30, T - 50, T - 10, T - 20, T - 40, T - 3600];
-        assert_eq!(next_slot(&l, &shuffled, T).0, T + 10);
-        // A call exactly a window ago has left it.
-        let edge = [T - 60, T - 40, T - 30, T - 20, T - 10, T - 5];
+        let shuffled = [T - 5, T - 61 - ARRIVAL_MARGIN, T - 30, T - 50, T - 10, T - 20, T - 40, T - 3600];
+        assert_eq!(next_slot(&l, &shuffled, T).0, T + 10 + ARRIVAL_MARGIN);
+        // A call a window and the margin ago has left it; one a second later has not.
+        let edge = [T - 60 - ARRIVAL_MARGIN, T - 40, T - 30, T - 20, T - 10, T - 5];
         assert_eq!(next_slot(&l, &edge, T), (T, None));
+        let inside = [T - 59 - ARRIVAL_MARGIN, T - 40, T - 30, T - 20, T - 10, T - 5];
+        assert_eq!(next_slot(&l, &inside, T).0, T + 1);
     }
 
     #[test]
@@ -159,12 +171,12 @@ mod tests {
         let day: Vec<i64> = (0..11_666).map(|i| T - 86_000 + i * 7).collect();
         let (at, w) = next_slot(&l, &day, T);
         assert!(day.iter().all(|&t| t <= T));
-        assert_eq!(at, day[0] + 86_400);
+        assert_eq!(at, day[0] + 86_400 + ARRIVAL_MARGIN);
         assert_eq!(w.map(|w| w.seconds), Some(86_400));
         // 1,666 calls in the last hour: the hour is full first.
         let hour: Vec<i64> = (0..1_666).map(|i| T - 3_000 + i).collect();
         let (at, w) = next_slot(&l, &hour, T);
-        assert_eq!((at, w.map(|w| w.seconds)), (T - 3_000 + 3_600, Some(3_600)));
+        assert_eq!((at, w.map(|w| w.seconds)), (T - 3_000 + 3_600 + ARRIVAL_MARGIN, Some(3_600)));
     }
 
     #[test]

@@ -126,13 +126,35 @@ pub struct DeliveryStatusRow {
     pub last_error: Option<String>,
 }
 
-/// The account facts detection needs, read once per account event.
+/// The account facts detection needs, read once per account event (by the statement that
+/// writes or locks for the event where it can, one round trip fewer).
 #[derive(sqlx::FromRow)]
-struct AccountFacts {
+pub(crate) struct AccountFacts {
     owner_id: String,
     handle: String,
     time_zone: String,
     alert_thresholds: String,
+}
+
+/// [`AccountFacts`] as columns that may be NULL: read beside another row (the chain's head, a
+/// pending event), for an event that may have no account, or one that no longer exists.
+#[derive(sqlx::FromRow, Default)]
+pub(crate) struct MaybeAccountFacts {
+    owner_id: Option<String>,
+    handle: Option<String>,
+    time_zone: Option<String>,
+    alert_thresholds: Option<String>,
+}
+
+impl MaybeAccountFacts {
+    pub(crate) fn facts(self) -> Option<AccountFacts> {
+        Some(AccountFacts {
+            owner_id: self.owner_id?,
+            handle: self.handle?,
+            time_zone: self.time_zone?,
+            alert_thresholds: self.alert_thresholds?,
+        })
+    }
 }
 
 fn who(ev: &AuditEventRow) -> String {
@@ -154,8 +176,8 @@ fn from_where(ev: &AuditEventRow) -> String {
 impl Tx {
     /// Runs the alert rules on an event just appended in this transaction, and raises what
     /// they find.
-    pub(crate) async fn detect_after(&mut self, ev: &AuditEventRow) -> Result<()> {
-        for f in self.findings_after(ev).await? {
+    pub(crate) async fn detect_after(&mut self, ev: &AuditEventRow, facts: Option<AccountFacts>) -> Result<()> {
+        for f in self.findings_after(ev, facts).await? {
             self.raise_alert(f).await?;
         }
         Ok(())
@@ -163,7 +185,12 @@ impl Tx {
 
     /// What the alert rules find in an event just written in this transaction (its own row
     /// counts towards the thresholds, with every event committed before it, chained or pending).
-    pub(crate) async fn findings_after(&mut self, ev: &AuditEventRow) -> Result<Vec<Finding>> {
+    /// `facts`: the event's account as read in this transaction already (else read here).
+    pub(crate) async fn findings_after(
+        &mut self,
+        ev: &AuditEventRow,
+        facts: Option<AccountFacts>,
+    ) -> Result<Vec<Finding>> {
         let now = ev.at;
         let detail: Value = serde_json::from_str(&ev.detail).unwrap_or(Value::Null);
         let denied = ev.outcome == "denied";
@@ -210,9 +237,13 @@ impl Tx {
         }
 
         if let Some(account_id) = &ev.account_id {
-            let q = "SELECT owner_id, handle, time_zone, alert_thresholds FROM social_accounts WHERE id = $1";
-            let facts: Option<AccountFacts> =
-                on_tx!(self, |c| sqlx::query_as(q).bind(account_id).fetch_optional(c).await)?;
+            let facts = match facts {
+                Some(known) => Some(known),
+                None => {
+                    let q = "SELECT owner_id, handle, time_zone, alert_thresholds FROM social_accounts WHERE id = $1";
+                    on_tx!(self, |c| sqlx::query_as::<_, AccountFacts>(q).bind(account_id).fetch_optional(c).await)?
+                }
+            };
             if let Some(facts) = facts {
                 self.account_findings(ev, &detail, &AccountId::from(account_id.as_str()), &facts, &mut findings)
                     .await?;

@@ -2,6 +2,7 @@
 use steward_domain::audit_chain::{EventFields, event_hash};
 use steward_domain::ids::{AccountId, SessionId, UserId};
 
+use crate::alerts::MaybeAccountFacts;
 use crate::{Backend, Micros, Result, Store, Tx, on_pool, on_tx};
 
 /// What the chain hashes of an event (a stored row, or one about to be appended as `seq`):
@@ -142,16 +143,21 @@ impl Tx {
             Backend::Postgres => {
                 // The insert also answers whether this transaction changed rights so far, as
                 // the commit needs to know (one round trip fewer when it is the last statement).
+                // …and the account facts the detectors need (another round trip fewer).
                 let q = "INSERT INTO audit_pending (id, at, actor_id, actor_email, session_id, ip, user_agent, action, \
                          target, account_id, outcome, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
-                         RETURNING current_setting('steward.rights_changed', true)";
-                let flag: Option<String> = on_tx!(self, |c| bind_event!(sqlx::query_scalar(q), ev).fetch_one(c).await)?;
-                let changed = flag.as_deref() == Some("1");
+                         RETURNING current_setting('steward.rights_changed', true) AS rights_changed, \
+                         (SELECT owner_id FROM social_accounts WHERE id = $10) AS owner_id, \
+                         (SELECT handle FROM social_accounts WHERE id = $10) AS handle, \
+                         (SELECT time_zone FROM social_accounts WHERE id = $10) AS time_zone, \
+                         (SELECT alert_thresholds FROM social_accounts WHERE id = $10) AS alert_thresholds";
+                let written: PendingWritten = on_tx!(self, |c| bind_event!(sqlx::query_as(q), ev).fetch_one(c).await)?;
+                let changed = written.rights_changed.as_deref() == Some("1");
                 self.pending_audit = true;
                 // Detection here, in parallel with other writers; raising (grouping into an
                 // alert) waits for the sealing round, which takes the findings in chain order.
                 let id = ev.id.clone();
-                let findings = self.findings_after(&AuditEventRow::unchained(ev)).await?;
+                let findings = self.findings_after(&AuditEventRow::unchained(ev), written.account.facts()).await?;
                 if !findings.is_empty() {
                     let json = serde_json::to_string(&findings)
                         .map_err(|e| crate::StoreError::Conflict(format!("unwritable finding: {e}")))?;
@@ -168,12 +174,18 @@ impl Tx {
     /// Appends `ev` to the chain now: the head is locked (`FOR UPDATE` on PostgreSQL, so
     /// replicas take turns) until this transaction ends.
     pub(crate) async fn append_audit_now(&mut self, ev: NewAuditEvent) -> Result<AuditEventRow> {
-        let (head_seq, prev_hash) = self.lock_audit_head().await?;
+        // The head and, in the same statement, the account facts the detectors need.
+        let q = match self.backend {
+            Backend::Postgres => concat!(head_and_facts!(), " FOR UPDATE OF h"),
+            Backend::Sqlite => head_and_facts!(),
+        };
+        let head: HeadAndFacts = on_tx!(self, |c| sqlx::query_as(q).bind(ev.account_id.as_deref()).fetch_one(c).await)?;
+        let (head_seq, prev_hash) = (head.seq, head.hash);
+        // The insert moves the head too (trigger `audit_events_head`, migration 0032).
         let (seq, hash) = self.insert_chained((head_seq, prev_hash.clone()), std::slice::from_ref(&ev), 1).await?;
-        self.set_audit_head(seq, &hash).await?;
         let row = AuditEventRow { seq, prev_hash, hash, ..AuditEventRow::unchained(ev) };
         // Alerts are decided with the event, in its transaction (see alerts.rs).
-        self.detect_after(&row).await?;
+        self.detect_after(&row, head.account.facts()).await?;
         Ok(row)
     }
 
@@ -186,12 +198,6 @@ impl Tx {
             Backend::Sqlite => "SELECT seq, hash FROM audit_head WHERE singleton = 1",
         };
         Ok(on_tx!(self, |c| sqlx::query_as(head_sql).fetch_one(c).await)?)
-    }
-
-    pub(crate) async fn set_audit_head(&mut self, seq: i64, hash: &[u8]) -> Result<()> {
-        let update = "UPDATE audit_head SET seq = $1, hash = $2 WHERE singleton = 1";
-        on_tx!(self, |c| sqlx::query(update).bind(seq).bind(hash).execute(c).await.map(|r| r.rows_affected()))?;
-        Ok(())
     }
 
     /// Writes `events`, in order, as the chain's next events after `head` (the number and hash
@@ -231,6 +237,32 @@ impl Tx {
         }
         Ok((seq, prev))
     }
+}
+
+/// What the pending insert answers: the transaction's rights flag and the event's account.
+#[derive(sqlx::FromRow)]
+struct PendingWritten {
+    rights_changed: Option<String>,
+    #[sqlx(flatten)]
+    account: MaybeAccountFacts,
+}
+
+/// Reads the chain's head with the event's account (`$1`) beside it.
+macro_rules! head_and_facts {
+    () => {
+        "SELECT h.seq, h.hash, a.owner_id, a.handle, a.time_zone, a.alert_thresholds FROM audit_head h \
+         LEFT JOIN social_accounts a ON a.id = $1 WHERE h.singleton = 1"
+    };
+}
+use head_and_facts;
+
+/// The chain's head with the event's account beside it.
+#[derive(sqlx::FromRow)]
+struct HeadAndFacts {
+    seq: i64,
+    hash: Vec<u8>,
+    #[sqlx(flatten)]
+    account: MaybeAccountFacts,
 }
 
 impl Store {

@@ -105,8 +105,8 @@ impl Store {
     }
 
     /// One round: the head locked, up to [`SEAL_BATCH`] pending events chained in order and
-    /// their findings raised in that order, the events removed from the pending table, the head
-    /// moved, one commit; a few statements however many events. Answers whether it sealed
+    /// their findings raised in that order, the events removed from the pending table (the inserts
+    /// move the head), one commit; a few statements however many events. Answers whether it sealed
     /// everything that was pending when it looked.
     async fn seal_round(&self) -> Result<bool> {
         let mut tx = self.begin().await?;
@@ -130,7 +130,7 @@ impl Store {
             }
         }
         let events: Vec<&NewAuditEvent> = pending.iter().map(|p| &p.event).collect();
-        let (seq, prev) = tx.insert_chained(head, &events, 100).await?;
+        tx.insert_chained(head, &events, 100).await?;
         let ids: Vec<String> = pending.into_iter().map(|p| p.event.id).collect();
         // Raised in chain order, under the head: grouping into an alert takes turns.
         tx.raise_alerts_in_order(findings).await?;
@@ -144,7 +144,7 @@ impl Store {
                 }
             }
         }
-        tx.set_audit_head(seq, &prev).await?;
+        // The inserts moved the head (trigger `audit_events_head`, migration 0032).
         tx.commit_only().await?;
         Ok(drained)
     }

@@ -5,13 +5,16 @@
 //! holds; [`ReadCache::invalidate`] bumps the generation, so every entry read before it is stale
 //! at once and a read that raced a write is never served. What bumps it differs per database.
 //!
-//! **SQLite**: one Steward process serves a database file (the server takes an exclusive lock
-//! next to the file), and every change it makes goes through [`crate::Tx::commit`], which bumps
-//! the generation *before returning*. Other processes may still write the file (`steward admin
-//! …`, an operator's `sqlite3`): before serving an entry, the cache asks SQLite's `PRAGMA
-//! data_version` on a connection of its own, which changes whenever any other connection has
-//! committed, and bumps the generation when it has. A cached answer is therefore never older
-//! than the last committed write, and Invariant 8 holds.
+//! **SQLite**: before serving an entry, the cache asks SQLite's `PRAGMA data_version` on a
+//! connection of its own, which changes whenever any other connection has committed — this
+//! server's own pool as much as `steward admin …` or an operator's `sqlite3`. When it has
+//! changed, the cache reads `rights_epoch`, which triggers on the cached tables count up
+//! (migration 0017: sessions ended or moved, users, accounts, memberships), and bumps the
+//! generation if that moved. A revocation has committed (and bumped the epoch) before it
+//! returns, and every later lookup checks first, so no entry read before it is served after
+//! it (Invariant 8); a write that leaves the cached rows alone (a new draft, a `last_seen_at`
+//! touch) keeps every entry. Before the migrations have run, or if the epoch cannot be read,
+//! any commit invalidates: fail closed.
 //!
 //! **PostgreSQL** (several replicas write): [`Gate`] decides whether entries may be served at
 //! all, and `store::replicas` keeps it and the generation in step with the other replicas:
@@ -78,14 +81,22 @@ type Access = (AccountRow, MembershipRow);
 pub(crate) struct ReadCache {
     enabled: bool,
     generation: AtomicU64,
-    /// A connection of the cache's own to the SQLite file, and the `data_version` it last saw.
-    watcher: Option<Mutex<(rusqlite::Connection, i64)>>,
+    /// A connection of the cache's own to the SQLite file, with what it last saw.
+    watcher: Option<Mutex<Watcher>>,
     /// PostgreSQL: whether this replica may serve from its cache at all.
     pub(crate) gate: Option<Gate>,
     /// Woken when a replica writes an acknowledgement (revokers waiting re-check).
     pub(crate) acks: tokio::sync::Notify,
     sessions: Mutex<HashMap<Vec<u8>, (u64, Instant, AuthSessionRow)>>,
     access: Mutex<HashMap<AccessKey, (u64, Instant, Access)>>,
+}
+
+/// SQLite: the cache's own read-only connection, the `data_version` it last saw and the
+/// `rights_epoch` it last read (`None`: unreadable, e.g. before the migrations ran).
+struct Watcher {
+    conn: rusqlite::Connection,
+    data_version: i64,
+    epoch: Option<i64>,
 }
 
 /// A PostgreSQL replica's permission to serve from its cache (see the module comment).
@@ -142,14 +153,17 @@ impl ReadCache {
     /// A cache for the SQLite file at `sqlite_file` (`None`: no cache, e.g. on PostgreSQL). If
     /// the file cannot be watched for other writers, there is no cache either: fail closed.
     pub(crate) fn new(sqlite_file: Option<&std::path::Path>) -> Self {
-        let watcher = sqlite_file.and_then(|path| {
+        // An in-memory database has no file another connection could watch.
+        let watchable = |path: &&std::path::Path| !path.as_os_str().is_empty() && path.as_os_str() != ":memory:";
+        let watcher = sqlite_file.filter(watchable).and_then(|path| {
             let conn = rusqlite::Connection::open_with_flags(
                 path,
                 rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
             )
             .ok()?;
-            let version = data_version(&conn)?;
-            Some(Mutex::new((conn, version)))
+            let data_version = data_version(&conn)?;
+            let epoch = rights_epoch(&conn);
+            Some(Mutex::new(Watcher { conn, data_version, epoch }))
         });
         Self { enabled: watcher.is_some(), watcher, ..Self::default() }
     }
@@ -184,19 +198,31 @@ impl ReadCache {
         Self { enabled: true, ..Self::default() }
     }
 
-    /// Makes every entry stale if another connection committed since the last look. A watcher
-    /// that can no longer answer disables nothing silently: it invalidates every time.
+    /// Makes every entry stale if a commit since the last look changed a cached table. A
+    /// watcher that can no longer answer disables nothing silently: it invalidates every time.
     fn notice_other_writers(&self) {
         let Some(watcher) = &self.watcher else { return };
         let mut w = lock(watcher);
-        match data_version(&w.0) {
-            Some(v) if v == w.1 => {}
+        match data_version(&w.conn) {
+            Some(v) if v == w.data_version => {}
             Some(v) => {
-                w.1 = v;
-                self.invalidate();
+                // The version is read first: a commit after it shows in the epoch read now, or
+                // changes the version again for the next look.
+                w.data_version = v;
+                let epoch = rights_epoch(&w.conn);
+                if epoch.is_none() || epoch != w.epoch {
+                    self.invalidate();
+                }
+                w.epoch = epoch;
             }
             None => self.invalidate(),
         }
+    }
+
+    /// Whether this cache learns of every commit by itself (a watched SQLite file), so a commit
+    /// need not invalidate it.
+    pub(crate) fn watches_commits(&self) -> bool {
+        self.watcher.is_some()
     }
 
     /// The generation to tag a read with: taken *before* the read, so a write that commits
@@ -278,6 +304,13 @@ fn data_version(conn: &rusqlite::Connection) -> Option<i64> {
     conn.prepare_cached("PRAGMA data_version").and_then(|mut st| st.query_row([], |r| r.get(0))).ok()
 }
 
+/// The count of changes to the cached tables (`rights_epoch`, kept by triggers).
+fn rights_epoch(conn: &rusqlite::Connection) -> Option<i64> {
+    conn.prepare_cached("SELECT generation FROM rights_epoch WHERE singleton = 1")
+        .and_then(|mut st| st.query_row([], |r| r.get(0)))
+        .ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -333,7 +366,33 @@ mod tests {
         c.put_session(b"h", c.generation(), &session("s", 1));
         assert!(c.session(b"h").is_some(), "nothing else wrote");
         other.execute("INSERT INTO t VALUES (1)", []).expect("write");
-        assert!(c.session(b"h").is_none(), "another process committed: the entry may be stale");
+        assert!(c.session(b"h").is_none(), "no epoch to tell what changed: the entry may be stale");
+    }
+
+    #[test]
+    fn only_commits_that_move_the_epoch_make_entries_stale() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("c.db");
+        let other = rusqlite::Connection::open(&path).expect("open");
+        other
+            .execute_batch(
+                "PRAGMA journal_mode=WAL; CREATE TABLE t (x INTEGER); \
+                 CREATE TABLE rights_epoch (singleton INTEGER PRIMARY KEY, generation BIGINT NOT NULL); \
+                 INSERT INTO rights_epoch VALUES (1, 0);",
+            )
+            .expect("schema");
+        let c = ReadCache::new(Some(&path));
+        c.put_session(b"h", c.generation(), &session("s", 1));
+        other.execute("INSERT INTO t VALUES (1)", []).expect("write");
+        assert!(c.session(b"h").is_some(), "a commit that left the cached tables alone");
+        other.execute("UPDATE rights_epoch SET generation = generation + 1", []).expect("revoke");
+        assert!(c.session(b"h").is_none(), "a commit that changed a cached table");
+        c.put_session(b"h", c.generation(), &session("s", 1));
+        other.execute_batch("DROP TABLE rights_epoch").expect("drop");
+        assert!(c.session(b"h").is_none(), "an unreadable epoch fails closed");
+        c.put_session(b"h", c.generation(), &session("s", 1));
+        other.execute("INSERT INTO t VALUES (2)", []).expect("write");
+        assert!(c.session(b"h").is_none(), "and keeps failing closed");
     }
 
     #[test]

@@ -145,6 +145,8 @@ struct ReplicaRunning {
 /// How long a write transaction waits for its turn at the write gate before it goes to SQLite's
 /// own lock anyway (the same bound as `busy_timeout`), so a nested transaction errs, never hangs.
 const WRITE_GATE_WAIT: Duration = Duration::from_secs(10);
+/// A PostgreSQL connection idle at least this long is pinged before it is used again.
+const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
 
 /// A write transaction. Dropping it without [`Tx::commit`] rolls everything back.
 pub struct Tx {
@@ -231,7 +233,10 @@ impl Store {
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(10));
             let file = opts.get_filename().display().to_string();
-            Pool::Sqlite(SqlitePoolOptions::new().max_connections(8).connect_with(opts).await.map_err(|e| {
+            // No ping before each use: a connection to a local file does not drop, and the ping
+            // was one more round trip to SQLite's worker thread on every query.
+            let pool = SqlitePoolOptions::new().max_connections(8).test_before_acquire(false);
+            Pool::Sqlite(pool.connect_with(opts).await.map_err(|e| {
                 StoreError::Unreachable(format!(
                     "cannot open the SQLite database {file}: {}; create its directory (writable by this user) or set STEWARD_DATA_DIR or STEWARD_DATABASE_URL",
                     sqlite_words(&e)
@@ -239,9 +244,22 @@ impl Store {
             })?)
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             probe_postgres(url).await?;
-            Pool::Postgres(
-                PgPoolOptions::new().max_connections(16).acquire_timeout(Duration::from_secs(10)).connect(url).await?,
-            )
+            // A connection back from use within the last second is known to work: only one idle
+            // longer is pinged before it is handed out. Pinging every one (sqlx's default) cost
+            // a network round trip per query and per transaction under load.
+            let pool = PgPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(10))
+                .test_before_acquire(false)
+                .before_acquire(|conn, meta| {
+                    Box::pin(async move {
+                        if meta.idle_for >= PING_AFTER_IDLE {
+                            sqlx::Connection::ping(conn).await?;
+                        }
+                        Ok(true)
+                    })
+                });
+            Pool::Postgres(pool.connect(url).await?)
         } else {
             return Err(StoreError::UnsupportedUrl);
         };
@@ -426,8 +444,9 @@ impl Tx {
         };
         // Before returning: the caller's next request must not see what this write replaced.
         // On PostgreSQL the triggers say whether a cached row changed at all (a new draft
-        // leaves every cached session and membership as it was, and keeps them cached).
-        if rights_changed || self.backend == Backend::Sqlite {
+        // leaves every cached session and membership as it was, and keeps them cached); a
+        // watched SQLite cache checks the triggers' epoch before its next answer (cache.rs).
+        if rights_changed || (self.backend == Backend::Sqlite && !self.cache.watches_commits()) {
             self.cache.invalidate();
         }
         // …on any replica: a change of rights returns once every live replica has forgotten.

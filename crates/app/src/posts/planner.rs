@@ -15,7 +15,7 @@ use steward_domain::post::PostState;
 use steward_store::{AccountRow, CalendarPostRow, PostListQuery, PostRow};
 
 use crate::actor::{Ctx, Principal};
-use crate::authz::{Need, authorize};
+use crate::authz::{AccountAccess, Need, authorize};
 use crate::error::{AppError, AppResult};
 use crate::services::Services;
 
@@ -61,6 +61,26 @@ pub struct Planner {
     pub timed: Vec<TimedPost>,
     /// Drafts, posts in review and approved posts not scheduled, newest change first.
     pub untimed: Vec<PostRow>,
+}
+
+/// One account's calendar between `from` and `to` (microseconds): the same timed posts as
+/// [`planner`] shows for it, planned drafts included, so the two calendars never disagree.
+pub async fn account_calendar(
+    s: &Services,
+    ctx: &Ctx,
+    who: &Principal,
+    id: &AccountId,
+    from: i64,
+    to: i64,
+) -> AppResult<(AccountAccess, Vec<TimedPost>)> {
+    if to <= from {
+        return Err(AppError::validation("date", "must give a range that ends after it starts"));
+    }
+    let access = authorize(s, ctx, who, id, Need::Capability(Capability::AccountView)).await?;
+    let mut rows = s.store.calendar_posts(id, from, to).await?;
+    rows.extend(s.store.planned_posts(id, from, to).await?);
+    let timed = rows.into_iter().map(|post| TimedPost { account_id: id.clone(), post }).collect();
+    Ok((access, timed))
 }
 
 /// The calendar between `from` and `to` (microseconds), over the person's accounts, or only

@@ -300,6 +300,37 @@ both_backends! {
         let (status, _) = page(&app, &owner, &format!("/accounts/{id}/calendar?date=someday")).await;
         assert_eq!(status, 422);
     }
+    async fn the_account_calendar_shows_planned_drafts_where_the_planning_calendar_does(app: TestApp) {
+        let owner = app.user("olivia@example.test").await;
+        let id = sandbox_account(&app, &owner).await;
+        // Tomorrow 10:00 UTC (the account's zone), and the same hour five weeks on.
+        let now = jiff::Timestamp::from_microsecond(app.clock.now_us()).unwrap().to_zoned(jiff::tz::TimeZone::UTC);
+        let day = now.date().tomorrow().unwrap();
+        let at = day.at(10, 0, 0, 0).to_zoned(jiff::tz::TimeZone::UTC).unwrap().timestamp();
+        let later = at.checked_add(jiff::SignedDuration::from_hours(35 * 24)).unwrap();
+        for (text, when) in [("Planned launch", at), ("Planned much later", later)] {
+            let r = app
+                .post(&format!("/api/v1/accounts/{id}/posts"))
+                .auth(&owner)
+                .json(json!({"text": text, "planned_for": when.to_string()}))
+                .send()
+                .await;
+            assert_eq!(r.status, 201, "{}", r.text);
+        }
+        let r = app.post(&format!("/api/v1/accounts/{id}/posts")).auth(&owner).json(json!({"text": "No time yet"})).send().await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        for view in ["day", "week", "month"] {
+            let (status, html) = page(&app, &owner, &format!("/accounts/{id}/calendar?view={view}&date={day}")).await;
+            assert_eq!(status, 200, "{html}");
+            assert!(html.contains("Planned draft</span> 10:00 Planned launch"), "{view}: {html}");
+            assert!(!html.contains("Planned much later") && !html.contains("No time yet"), "{view}: {html}");
+            assert!(html.contains("1 post in this view"), "{view}: {html}");
+        }
+        // The planning calendar of the same week agrees.
+        let (status, html) = page(&app, &owner, &format!("/calendar?date={day}&account={id}")).await;
+        assert_eq!(status, 200, "{html}");
+        assert!(html.contains("Planned launch"), "{html}");
+    }
     async fn the_review_queue_shows_fifteen_posts_a_page_with_their_text(app: TestApp) {
         let owner = app.user("olivia@example.test").await;
         let id = sandbox_account(&app, &owner).await;

@@ -12,8 +12,8 @@ use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use serde::Deserialize;
 use steward_app::authz::Need;
+use steward_app::posts::planner::{self, TimedPost};
 use steward_domain::capability::Capability;
-use steward_store::CalendarPostRow;
 
 use super::shared::label_of;
 use crate::error::{ApiError, Path, Query};
@@ -128,9 +128,17 @@ fn day_start_us(day: Date, zone: &TimeZone) -> i64 {
 }
 
 /// One calendar line; `local` is the instant in the account's zone.
-fn calendar_entry(post: &CalendarPostRow, local: &jiff::Zoned, viewer: Option<&TimeZone>) -> CalendarEntry {
+fn calendar_entry(timed: &TimedPost, local: &jiff::Zoned, viewer: Option<&TimeZone>) -> CalendarEntry {
+    let post = &timed.post;
     let held = post.scheduled_at.is_none() && post.hold_reason.is_some();
-    let (status, class) = if held {
+    let (status, class) = if timed.planned() {
+        // Words and marks as on the planning calendar: a plan, not a schedule.
+        match post.state.as_str() {
+            "in_review" => ("Planned, in review", "in_review"),
+            "approved" => ("Planned, approved", "approved"),
+            _ => ("Planned draft", "draft"),
+        }
+    } else if held {
         ("Held", "held")
     } else {
         match post.state.as_str() {
@@ -166,6 +174,7 @@ async fn calendar_view(
     id: &AccountId,
     q: &CalendarQuery,
 ) -> Result<CalendarPage, ApiError> {
+    // The zone decides the range, so the account is read (and access checked) first.
     let a = access(state, viewer, id, Need::Capability(Capability::AccountView)).await?;
     let zone = account_zone(&a.account);
     let today = state.clock.now().to_zoned(zone.clone()).date();
@@ -207,7 +216,7 @@ async fn calendar_view(
     };
     let from = day_start_us(first, &zone);
     let to = day_start_us(date_span(last, 1), &zone);
-    let rows = state.store.calendar_posts(id, from, to).await?;
+    let (a, rows) = planner::account_calendar(state, &viewer.ctx(), &viewer.principal, id, from, to).await?;
 
     let href = |view: &str, d: Date| format!("/accounts/{id}/calendar?view={view}&date={d}");
     // A busy day links to the next view down: the month to the week, the week to the day.
@@ -232,12 +241,10 @@ async fn calendar_view(
         });
         d = date_span(d, 1);
     }
-    // Held posts lost their `scheduled_at` when held: they sit where they were held.
-    let mut placed: Vec<(i64, &CalendarPostRow)> = rows
-        .iter()
-        .filter_map(|p| Some((p.scheduled_at.or(p.hold_reason.as_ref().map(|_| p.updated_at))?, p)))
-        .collect();
-    placed.sort_by(|x, y| x.0.cmp(&y.0).then_with(|| x.1.id.cmp(&y.1.id)));
+    // Held posts lost their `scheduled_at` when held: they sit where they were held; posts not
+    // yet scheduled sit where they are planned.
+    let mut placed: Vec<(i64, &TimedPost)> = rows.iter().filter_map(|t| Some((t.at()?, t))).collect();
+    placed.sort_by(|x, y| x.0.cmp(&y.0).then_with(|| x.1.post.id.cmp(&y.1.post.id)));
     let tz = viewer.tz.as_ref();
     let mut shown = 0;
     let mut seen_per_day = vec![0usize; days.len()];
