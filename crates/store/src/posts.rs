@@ -279,6 +279,15 @@ const POST_COLUMNS: &str = "p.id, p.account_id, p.author_id, p.state, p.version,
 /// How much of a post's text [`Store::calendar_posts`] reads (one character more than a
 /// calendar line shows, so it knows whether there was more).
 pub const CALENDAR_TEXT_CHARS: usize = 61;
+/// A new draft's row (`$1`…`$11`: id, account, author, title, text, media, idempotency key,
+/// request hash, now, content warning, planned time), as `insert_post_with` writes it.
+macro_rules! new_post_sql {
+    () => {
+        "INSERT INTO posts (id, account_id, author_id, state, version, title, text, media, idempotency_key, \
+         request_hash, created_at, updated_at, content_warning, planned_for) \
+         VALUES ($1, $2, $3, 'draft', 1, $4, $5, $6, $7, $8, $9, $9, $10, $11)"
+    };
+}
 const CALENDAR_COLUMNS: &str =
     "p.id, p.state, p.title, substr(p.text, 1, 61) AS text, p.scheduled_at, p.hold_reason, p.updated_at, p.planned_for";
 /// Posts not yet scheduled, by planned time (`posts_account_planned`), without held ones
@@ -594,9 +603,22 @@ impl Tx {
 
     /// [`Tx::insert_post`], with a content warning or a planned time.
     pub async fn insert_post_with(&mut self, p: NewPost<'_>, extras: PostExtras<'_>) -> Result<()> {
-        let q = "INSERT INTO posts (id, account_id, author_id, state, version, title, text, media, idempotency_key, \
-                 request_hash, created_at, updated_at, content_warning, planned_for) \
-                 VALUES ($1, $2, $3, 'draft', 1, $4, $5, $6, $7, $8, $9, $9, $10, $11)";
+        // The post and its first version in one round trip (a write holds SQLite's one write
+        // lock meanwhile): two statements in one string on SQLite, which binds `$n` by number
+        // in each; a data-modifying CTE on PostgreSQL.
+        let q = match self.backend {
+            crate::Backend::Sqlite => concat!(
+                new_post_sql!(),
+                "; INSERT INTO post_versions (post_id, version, title, text, media, edited_by, created_at, \
+                 content_warning) VALUES ($1, 1, $4, $5, $6, $3, $9, $10)"
+            ),
+            crate::Backend::Postgres => concat!(
+                "WITH p AS (",
+                new_post_sql!(),
+                " RETURNING id) INSERT INTO post_versions (post_id, version, title, text, media, edited_by, created_at, \
+                 content_warning) SELECT p.id, 1, $4, $5, $6, $3, $9, $10 FROM p"
+            ),
+        };
         let (key, hash) = match p.idempotency {
             Some((key, hash)) => (Some(key), Some(hash)),
             None => (None, None),
@@ -616,9 +638,7 @@ impl Tx {
             .execute(c)
             .await
             .map(|r| r.rows_affected()))?;
-        let content =
-            PostContent { title: p.title, text: p.text, media: p.media, content_warning: extras.content_warning };
-        self.insert_post_version(p.id, 1, &content, p.author_id, p.now).await
+        Ok(())
     }
 
     /// Makes a freshly inserted post a reply draft answering the platform's comment `reply_to`.
