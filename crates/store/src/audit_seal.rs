@@ -143,6 +143,11 @@ impl Store {
                     sqlx::query("DELETE FROM audit_pending WHERE id = $1").bind(id).execute(&mut **t).await?;
                 }
             }
+            crate::TxInner::SqliteGroup(t) => {
+                for id in &ids {
+                    sqlx::query("DELETE FROM audit_pending WHERE id = $1").bind(id).execute(t.conn()).await?;
+                }
+            }
         }
         // The inserts moved the head (trigger `audit_events_head`, migration 0032).
         tx.commit_only().await?;

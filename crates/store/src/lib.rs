@@ -18,6 +18,7 @@ mod audit_scan;
 mod audit_seal;
 mod cache;
 mod decode;
+mod group;
 mod identity;
 mod media;
 mod notifications;
@@ -80,6 +81,10 @@ pub enum StoreError {
     /// pooled connection came free in time. Nothing was changed; the caller may retry.
     #[error("the database is busy: {0}")]
     Busy(#[source] sqlx::Error),
+    /// SQLite: the commit this transaction's group shared failed, so its changes are not
+    /// durable (group.rs).
+    #[error("the commit failed: {0}")]
+    GroupCommit(String),
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -132,7 +137,8 @@ pub struct Store {
     /// SQLite has one writer at a time: this process's write transactions queue here, in
     /// order, instead of at `BEGIN IMMEDIATE`, where a waiting connection sleeps in SQLite's
     /// busy handler (1, 2, 5, 10… ms) long after the lock came free.
-    pub(crate) write_gate: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// SQLite: the write turn and the commit group it shares (group.rs).
+    pub(crate) groups: std::sync::Arc<group::Groups>,
     /// PostgreSQL: the rounds that move pending audit events into the chain (`audit_seal.rs`).
     pub(crate) sealer: std::sync::Arc<audit_seal::Sealer>,
 }
@@ -142,7 +148,7 @@ struct ReplicaRunning {
     tasks: Vec<tokio::task::AbortHandle>,
 }
 
-/// How long a write transaction waits for its turn at the write gate before it goes to SQLite's
+/// How long a write transaction waits for its turn (group.rs) before it goes to SQLite's
 /// own lock anyway (the same bound as `busy_timeout`), so a nested transaction errs, never hangs.
 const WRITE_GATE_WAIT: Duration = Duration::from_secs(10);
 /// A PostgreSQL connection idle at least this long is pinged before it is used again.
@@ -151,9 +157,6 @@ const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
 /// A write transaction. Dropping it without [`Tx::commit`] rolls everything back.
 pub struct Tx {
     pub(crate) inner: TxInner,
-    /// This transaction's turn at the SQLite write gate, given back when it ends (after
-    /// `inner`, so the next writer starts once this one committed or rolled back).
-    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
     pub(crate) cache: std::sync::Arc<cache::ReadCache>,
     pub(crate) backend: Backend,
     pub(crate) email_deliveries: bool,
@@ -169,6 +172,10 @@ pub struct Tx {
 }
 
 pub(crate) enum TxInner {
+    /// SQLite, inside the open commit group (group.rs).
+    SqliteGroup(group::Turn),
+    /// SQLite, a transaction of its own: only when the turn did not come in time (a
+    /// transaction begun inside another), which then waits for SQLite's lock and errs.
     Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
     Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
 }
@@ -189,6 +196,10 @@ macro_rules! on_tx {
         // it is no longer the transaction's.
         $tx.rights_flag = None;
         match &mut $tx.inner {
+            $crate::TxInner::SqliteGroup(t) => {
+                let $c = t.conn();
+                $body
+            }
             $crate::TxInner::Sqlite(t) => {
                 let $c = &mut **t;
                 $body
@@ -274,7 +285,7 @@ impl Store {
             cache: std::sync::Arc::new(cache),
             email_deliveries: true,
             replica: Default::default(),
-            write_gate: Default::default(),
+            groups: Default::default(),
             sealer: Default::default(),
         })
     }
@@ -315,12 +326,12 @@ impl Store {
         // IMMEDIATE takes SQLite's write lock up front: a deferred transaction that reads and
         // then writes can fail with SQLITE_BUSY when another writer committed in between,
         // which busy_timeout cannot cure.
-        let (inner, turn) = match &self.pool {
-            Pool::Sqlite(p) => {
-                let turn = tokio::time::timeout(WRITE_GATE_WAIT, self.write_gate.clone().lock_owned()).await.ok();
-                (TxInner::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?), turn)
-            }
-            Pool::Postgres(p) => (TxInner::Postgres(p.begin().await?), None),
+        let inner = match &self.pool {
+            Pool::Sqlite(p) => match self.groups.begin(p, WRITE_GATE_WAIT).await? {
+                Some(turn) => TxInner::SqliteGroup(turn),
+                None => TxInner::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+            },
+            Pool::Postgres(p) => TxInner::Postgres(p.begin().await?),
         };
         let announce = match &self.pool {
             Pool::Sqlite(_) => None,
@@ -328,7 +339,6 @@ impl Store {
         };
         Ok(Tx {
             inner,
-            _turn: turn,
             cache: self.cache.clone(),
             backend: self.backend(),
             email_deliveries: self.email_deliveries,
@@ -425,6 +435,10 @@ impl Tx {
     /// Commits, tells the read caches, and nothing else (a sealing round's own commit).
     pub(crate) async fn commit_only(self) -> Result<()> {
         let rights_changed = match self.inner {
+            TxInner::SqliteGroup(turn) => {
+                turn.commit().await?;
+                false
+            }
             TxInner::Sqlite(t) => {
                 t.commit().await?;
                 false
