@@ -4,4 +4,5 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod busy;
+mod group_commit;
 mod schema_parity;
