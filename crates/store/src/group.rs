@@ -71,9 +71,12 @@ impl Groups {
     /// Waits (at most `wait`) for the turn and opens this transaction's savepoint; `None` when
     /// the wait ran out (e.g. a transaction begun inside another: the caller errs as before).
     pub(crate) async fn begin(&self, pool: &SqlitePool, wait: Duration) -> Result<Option<Turn>> {
-        self.waiting.fetch_add(1, Ordering::SeqCst);
-        let guard = tokio::time::timeout(wait, self.state.clone().lock_owned()).await;
-        self.waiting.fetch_sub(1, Ordering::SeqCst);
+        let guard = {
+            // Counted while waiting, also when the wait is cancelled (a request given up): a
+            // writer counted for ever would keep every group open, and SQLite's lock taken.
+            let _counted = Waiting::count(&self.waiting);
+            tokio::time::timeout(wait, self.state.clone().lock_owned()).await
+        };
         let Ok(guard) = guard else { return Ok(None) };
         let mut turn = Turn { guard: Some(guard), state: self.state.clone(), waiting: self.waiting.clone() };
         let state = turn.state_mut();
@@ -92,6 +95,29 @@ impl Groups {
             return Err(e.into());
         }
         Ok(Some(turn))
+    }
+
+    /// Commits (or rolls back) the open group once the turn is free: before the pool closes,
+    /// which would otherwise wait for ever for the group's connection.
+    pub(crate) async fn close(&self) {
+        let mut state = self.state.lock().await;
+        finish(&mut state).await;
+    }
+}
+
+/// One writer waiting for the turn, for as long as this lives.
+struct Waiting(Arc<AtomicUsize>);
+
+impl Waiting {
+    fn count(waiting: &Arc<AtomicUsize>) -> Self {
+        waiting.fetch_add(1, Ordering::SeqCst);
+        Waiting(waiting.clone())
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 

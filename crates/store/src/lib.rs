@@ -409,6 +409,7 @@ impl Store {
             }
             replicas::leave(p, &r.me.id).await;
         }
+        self.groups.close().await;
         on_pool!(self, |c| c.close().await);
     }
 }

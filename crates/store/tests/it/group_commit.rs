@@ -87,3 +87,21 @@ async fn an_idle_store_holds_no_write_lock() {
     other.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
     other.execute_batch("BEGIN IMMEDIATE; COMMIT").expect("the write lock is free");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_writer_that_gives_up_waiting_leaves_no_group_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("cancel.db");
+    let store = Store::open(&format!("sqlite://{}", file.display())).await.unwrap();
+    let mut holder = store.begin().await.unwrap();
+    // A request given up (its client went away) while it waited for the turn.
+    assert!(tokio::time::timeout(std::time::Duration::from_millis(20), store.begin()).await.is_err());
+    holder.append_audit(event("held")).await.unwrap();
+    let wait = std::time::Duration::from_secs(5);
+    tokio::time::timeout(wait, holder.commit()).await.expect("the commit hung").unwrap();
+    drop(store.begin().await.unwrap());
+    let other = rusqlite::Connection::open(&file).unwrap();
+    other.busy_timeout(std::time::Duration::from_secs(2)).unwrap();
+    other.execute_batch("BEGIN IMMEDIATE; COMMIT").expect("no group kept SQLite's write lock");
+    tokio::time::timeout(wait, store.close()).await.expect("closing the store hung");
+}
