@@ -665,25 +665,21 @@ impl Tx {
         if visible.is_none() {
             return Ok(false);
         }
-        let q = "INSERT INTO alert_acks (alert_id, user_id, acknowledged_at) VALUES ($1, $2, $3) \
-                 ON CONFLICT (alert_id, user_id) DO NOTHING";
-        on_tx!(self, |c| sqlx::query(q)
-            .bind(alert_id.as_str())
-            .bind(user_id.as_str())
-            .bind(now)
-            .execute(c)
-            .await
-            .map(|_| ()))?;
-        let q = "UPDATE alerts SET acknowledged_at = COALESCE(acknowledged_at, $3) WHERE id = $1 \
-                 AND ((account_id IS NULL AND user_id = $2) \
-                      OR account_id IN (SELECT id FROM social_accounts WHERE owner_id = $2))";
-        on_tx!(self, |c| sqlx::query(q)
-            .bind(alert_id.as_str())
-            .bind(user_id.as_str())
-            .bind(now)
-            .execute(c)
-            .await
-            .map(|_| ()))?;
+        // The person's own acknowledgement, and the alert's for everyone when it is theirs.
+        let ack = "INSERT INTO alert_acks (alert_id, user_id, acknowledged_at) VALUES ($1, $2, $3) \
+                   ON CONFLICT (alert_id, user_id) DO NOTHING";
+        let shared = "UPDATE alerts SET acknowledged_at = COALESCE(acknowledged_at, $3) WHERE id = $1 \
+                      AND ((account_id IS NULL AND user_id = $2) \
+                           OR account_id IN (SELECT id FROM social_accounts WHERE owner_id = $2))";
+        for q in [ack, shared] {
+            on_tx!(self, |c| sqlx::query(q)
+                .bind(alert_id.as_str())
+                .bind(user_id.as_str())
+                .bind(now)
+                .execute(c)
+                .await
+                .map(|_| ()))?;
+        }
         Ok(true)
     }
 }
