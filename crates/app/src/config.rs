@@ -618,6 +618,10 @@ mod tests {
         assert!(matches!(s.master_key, MasterKeySource::File(ref p) if p == Path::new("./steward-data/master.key")));
         assert!(!s.allow_private_networks);
         assert!(!s.secure_cookies());
+        // A post in flight on a replica that crashed waits out the lease before another takes it:
+        // 20 s keeps the burst's last post within a minute of its due time (docs/deploy.md).
+        assert_eq!(s.publishing.lease, Duration::from_secs(20));
+        assert_eq!(s.publishing.recheck, Duration::from_secs(30));
     }
 
     #[test]
