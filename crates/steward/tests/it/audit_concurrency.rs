@@ -84,3 +84,30 @@ both_backends! {
         }
     }
 }
+
+/// PostgreSQL: an event whose writer committed but never saw it sealed (it crashed, or another
+/// replica's round had not run yet) is sealed before the activity view answers, so a change
+/// never shows without its event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pending_event_is_sealed_before_the_activity_answers() {
+    let Some(app) = TestApp::spawn(Backend::Postgres).await else { return };
+    let owner = app.user("pending@example.com").await;
+    let account = sandbox_account(&app, &owner, "@pending").await;
+    let at = app.clock.now_us();
+    app.raw_sql(&format!(
+        "INSERT INTO audit_pending (id, at, actor_id, action, target, account_id, outcome, detail) \
+         VALUES ('left-pending', {at}, '{}', 'posts.create', 'post:left', '{account}', 'allowed', '{{}}')",
+        owner.user_id
+    ))
+    .await;
+    assert_eq!(app.state.store.audit_pending_count().await.unwrap(), 1, "written as a crashed writer leaves it");
+    let r = app.get(&format!("/api/v1/accounts/{account}/activity?limit=50")).auth(&owner).send().await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let ids: Vec<&str> = r.body["items"].as_array().unwrap().iter().filter_map(|e| e["id"].as_str()).collect();
+    assert!(ids.contains(&"left-pending"), "the pending event is in the answer: {ids:?}");
+    assert_eq!(app.state.store.audit_pending_count().await.unwrap(), 0, "and it was sealed into the chain");
+    match verify_chain(&app.state.store, |_, _| {}).await.unwrap() {
+        Verdict::Intact { .. } => {}
+        other => panic!("the chain does not verify: {other:?}"),
+    }
+}
