@@ -166,7 +166,7 @@ impl Turn {
             }
             match tokio::time::timeout(ORPHAN_WAIT, done.changed()).await {
                 Ok(Ok(())) => {}
-                // The group ended without a word (it cannot: every end sends one); fail closed.
+                // The group ended without a word (its COMMIT task died): fail closed.
                 Ok(Err(_)) => return Err(StoreError::GroupCommit("the group ended without committing".into())),
                 // Nobody took the turn after this member: take it back and commit the group.
                 Err(_) => {
@@ -197,7 +197,13 @@ impl Drop for Turn {
         let Some(guard) = self.guard.take() else { return };
         let waiting = self.waiting.clone();
         let state = self.state.clone();
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            // Nothing can roll back to the savepoint now: the whole group fails and rolls back,
+            // rather than the next member releasing this one's changes.
+            let mut guard = guard;
+            fail(&mut guard, "a write transaction was dropped outside the runtime");
+            return;
+        };
         runtime.spawn(async move {
             let mut turn = Turn { guard: Some(guard), state, waiting };
             let s = turn.state_mut();
@@ -221,8 +227,13 @@ async fn finish(state: &mut State) {
         open.done.send_replace(Some(Ok(())));
         return;
     }
-    let outcome = open.tx.commit().await.map_err(|e| Arc::<str>::from(e.to_string()));
-    open.done.send_replace(Some(outcome));
+    // In a task of its own: the member committing for the group may be a request that is given
+    // up meanwhile, and a COMMIT cut off half-way would leave every member not knowing.
+    let committing = tokio::spawn(async move {
+        let outcome = open.tx.commit().await.map_err(|e| Arc::<str>::from(e.to_string()));
+        open.done.send_replace(Some(outcome));
+    });
+    let _ = committing.await;
 }
 
 /// The group cannot commit (SQLite rolled it back after an error): every member fails.
