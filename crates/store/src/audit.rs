@@ -133,8 +133,9 @@ impl Tx {
     /// SQLite appends it to the chain at once (its write transaction already holds the one
     /// write lock). PostgreSQL writes it to `audit_pending` without touching the chain's head, so
     /// concurrent writers never wait for each other here and their commits share WAL flushes;
-    /// [`Tx::commit`] then waits until a sealing round has put it in the chain
-    /// ([`Store::seal_audit_after`]), so when a use case returns its event is chained.
+    /// after [`Tx::commit`] a sealing round puts it in the chain (`audit_seal.rs`: in the
+    /// background in a server, which every reader of the chain waits for; else before `commit`
+    /// returns).
     pub async fn append_audit(&mut self, ev: NewAuditEvent) -> Result<()> {
         match self.backend {
             Backend::Sqlite => {

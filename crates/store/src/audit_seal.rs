@@ -6,14 +6,23 @@
 //! thousands of independent rows a second committed a few dozen changes a second
 //! (BENCHMARKS.md, "Writes"). Now a writer inserts its event with its change (so both commit
 //! or neither does), runs the detectors on it there (their counts include the events still
-//! pending), keeps what they found with the event, and commits without the head; then it
-//! waits here until a round that started after its commit has sealed everything pending. One
-//! round at a time, across replicas, holds the head: it numbers and hashes the waiting events
+//! pending), keeps what they found with the event, and commits without the head. Where this
+//! process runs a sealer in the background (`steward serve`, [`Store::start_replica_sync`]),
+//! the writer only wakes it and returns: its event is durable in `audit_pending` and every
+//! reader of the chain or the alerts seals what is pending before it reads
+//! ([`Store::settle_audit`]), so nobody can see the change without its event. Elsewhere (the
+//! CLI, tests) the writer waits here until a round that started after its commit has sealed
+//! everything pending. One round at a time, across replicas, holds the head: it numbers and hashes the waiting events
 //! in order, writes them with a few multi-row inserts, raises their findings in that order
 //! (so grouping into an alert never races), deletes them from `audit_pending` and moves the
 //! head, in one transaction: a few statements and one WAL flush for a whole batch. The chain
 //! stays gap-free (numbers are given under the head's lock) and verifiable; the activity
-//! views see an event once sealed, which is before its use case returns.
+//! views and alert lists see an event once sealed, which is before they answer.
+//!
+//! Why the writer does not wait for the round (BENCHMARKS.md, "Sealing in the background"):
+//! rounds take turns and each ends with a WAL flush of its own, so a writer that waited spent
+//! one and a half rounds after its own commit, and 32 concurrent writers made 13–14% of the
+//! database's raw commit rate.
 //!
 //! What the detectors may miss: two events committed at the same instant do not see each
 //! other, so a threshold crossed by exactly those two is noticed by the next event that
@@ -39,12 +48,27 @@ pub(crate) struct Sealer {
     /// The number of the last round that found the pending table empty after its batch (so
     /// every event committed before that round started is sealed), held while a round runs.
     drained: tokio::sync::Mutex<u64>,
+    /// Wakes the background sealer (a writer committed an event to `audit_pending`).
+    kick: tokio::sync::Notify,
+    /// Whether a background sealer runs in this process (then writers do not wait for rounds).
+    pub(crate) in_background: std::sync::atomic::AtomicBool,
 }
 
 impl Sealer {
     /// Taken by a writer right after its commit.
     pub(crate) fn ticket(&self) -> u64 {
         self.started.load(Ordering::SeqCst)
+    }
+
+    /// A writer's event is committed and pending: the background sealer takes it from here.
+    /// Answers false when no sealer runs in the background (the writer must seal it itself).
+    pub(crate) fn hand_over(&self) -> bool {
+        if self.in_background.load(Ordering::Acquire) {
+            self.kick.notify_one();
+            true
+        } else {
+            false
+        }
     }
 }
 
@@ -87,9 +111,34 @@ impl Store {
         self.seal_audit_after(ticket).await
     }
 
+    /// The background sealer: seals whatever writers hand over as they commit, and every
+    /// [`SWEEP_EVERY`] what a crashed writer (of any replica) left pending. Runs until aborted.
+    /// While a round runs, the writers that commit meanwhile wake it once more, so under load
+    /// rounds follow each other and each seals everything committed during the one before.
+    pub(crate) async fn seal_in_background(&self) {
+        self.sealer.in_background.store(true, Ordering::Release);
+        // Marks this loop gone however it ends (aborted with its task), so writers seal again.
+        struct Gone<'a>(&'a std::sync::atomic::AtomicBool);
+        impl Drop for Gone<'_> {
+            fn drop(&mut self) {
+                self.0.store(false, Ordering::Release);
+            }
+        }
+        let _gone = Gone(&self.sealer.in_background);
+        loop {
+            if let Err(e) = self.seal_pending_audit().await {
+                tracing::warn!(error = %e, "sealing pending audit events failed; the next round retries");
+            }
+            tokio::select! {
+                () = self.sealer.kick.notified() => {}
+                () = tokio::time::sleep(SWEEP_EVERY) => {}
+            }
+        }
+    }
+
     /// Before reading the chain or the alerts: a change another task or replica has committed
-    /// may still have its event pending (its writer returns only once it is sealed, but a reader
-    /// that saw the change itself, e.g. a post's new state, should find its event too). Sealing
+    /// may still have its event pending (its writer returned once the change committed, and a
+    /// reader that saw the change itself, e.g. a post's new state, must find its event too). Sealing
     /// failed is not a failed read: the reader sees what is sealed, and the next round retries.
     pub(crate) async fn settle_audit(&self) {
         if let Err(e) = self.seal_pending_audit().await {

@@ -365,19 +365,9 @@ impl Store {
         let mut running = self.replica.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if running.is_none() {
             let (me, mut tasks) = replicas::start(p, &self.cache);
-            // What a crashed writer left pending is sealed by the next write anywhere, or here.
+            // Writers hand their events to this sealer; it also seals what a crashed writer left.
             let store = self.clone();
-            tasks.push(
-                tokio::spawn(async move {
-                    loop {
-                        if let Err(e) = store.seal_pending_audit().await {
-                            tracing::warn!(error = %e, "sealing pending audit events failed");
-                        }
-                        tokio::time::sleep(audit_seal::SWEEP_EVERY).await;
-                    }
-                })
-                .abort_handle(),
-            );
+            tasks.push(tokio::spawn(async move { store.seal_in_background().await }).abort_handle());
             *running = Some(ReplicaRunning { me, tasks });
         }
     }
@@ -408,6 +398,11 @@ impl Store {
                 t.abort();
             }
             replicas::leave(p, &r.me.id).await;
+            // What writers handed to the stopped sealer is chained now rather than at the next
+            // start (it is durable either way).
+            if let Err(e) = self.seal_pending_audit().await {
+                tracing::warn!(error = %e, "sealing pending audit events at shutdown failed; the next start seals them");
+            }
         }
         self.groups.close().await;
         on_pool!(self, |c| c.close().await);
@@ -421,9 +416,10 @@ impl Tx {
     pub async fn commit(mut self) -> Result<()> {
         let sealing = if self.pending_audit { self.sealing.take() } else { None };
         self.commit_only().await?;
-        // The change and its event are committed; the use case returns once the event is in the
-        // chain. Should sealing fail, the event stays pending (durable) for the next round.
-        if let Some(store) = sealing {
+        // The change and its event are committed. The background sealer chains the event, or,
+        // where none runs, the use case returns once it is in the chain. Should sealing fail,
+        // the event stays pending (durable) for the next round.
+        if let Some(store) = sealing.filter(|s| !s.sealer.hand_over()) {
             // Every event committed so far is sealed by a round that starts from here on.
             let ticket = store.sealer.ticket();
             if let Err(e) = store.seal_audit_after(ticket).await {
