@@ -128,8 +128,10 @@ fn api_router() -> OpenApiRouter<AppState> {
 }
 
 fn router(state: AppState) -> Router {
-    let (router, api) = api_router().split_for_parts();
-    let api_json = finished(&api).to_string();
+    let (router, _) = api_router().split_for_parts();
+    // The document is made when first asked for, not at start: it lists every time zone, and
+    // making it touches code and memory (about 2 MiB) an idle server has no use for.
+    let api_json: std::sync::Arc<std::sync::OnceLock<axum::body::Bytes>> = std::sync::Arc::default();
     // Every layer added with `Router::layer` wraps each route in one more boxed service, and a
     // request pays for every box (an allocation and a copy of the future each): so what holds
     // for every request (the size check, the response headers, metrics and the log line) is
@@ -138,7 +140,7 @@ fn router(state: AppState) -> Router {
         .route(
             "/api/openapi.json",
             get(move || {
-                let body = api_json.clone();
+                let body = api_json.get_or_init(|| openapi().to_string().into()).clone();
                 async move { ([(header::CONTENT_TYPE, "application/json")], body) }
             }),
         )
