@@ -8,6 +8,7 @@
 #
 #   bench/writes.sh                  # DRAFTS=6500 CONNECTIONS=32 ROUND=4s
 #   SKIP_PG=1 bench/writes.sh        # SQLite only
+#   SKIP_SQLITE=1 bench/writes.sh    # PostgreSQL only
 #   BIN=target/release/steward bench/writes.sh
 set -euo pipefail
 
@@ -98,8 +99,10 @@ LUA
 
 echo "wrk -t$THREADS -c$CONNECTIONS, rounds of $ROUND until $DRAFTS drafts, $(nproc) cores"
 mkdir -p "$WORK/raw"
-RAW_SQLITE=$(sqlite_raw_rate "$WORK/raw")
-bench_backend sqlite "$RAW_SQLITE"
+if [[ ${SKIP_SQLITE:-0} != 1 ]]; then
+    RAW_SQLITE=$(sqlite_raw_rate "$WORK/raw")
+    bench_backend sqlite "$RAW_SQLITE"
+fi
 
 if [[ $SKIP_PG != 1 ]]; then
     new_pg_database "bench_writes_$$"

@@ -276,8 +276,10 @@ impl Store {
         Ok(row)
     }
 
-    /// The recorded head of the chain: its last sequence number and hash.
+    /// The recorded head of the chain: its last sequence number and hash, once what was
+    /// committed before the call is chained (an anchor covers every change already answered).
     pub async fn audit_head(&self) -> Result<(i64, Vec<u8>)> {
+        self.settle_audit().await;
         let q = "SELECT seq, hash FROM audit_head WHERE singleton = 1";
         Ok(on_pool!(self, |c| sqlx::query_as(q).fetch_one(c).await)?)
     }

@@ -183,18 +183,13 @@ impl Store {
         let ids: Vec<String> = pending.into_iter().map(|p| p.event.id).collect();
         // Raised in chain order, under the head: grouping into an alert takes turns.
         tx.raise_alerts_in_order(findings).await?;
-        match &mut tx.inner {
-            crate::TxInner::Postgres(t) => {
-                sqlx::query("DELETE FROM audit_pending WHERE id = ANY($1)").bind(&ids).execute(&mut **t).await?;
+        match tx.inner.connection() {
+            crate::TxConnection::Postgres(c) => {
+                sqlx::query("DELETE FROM audit_pending WHERE id = ANY($1)").bind(&ids).execute(c).await?;
             }
-            crate::TxInner::Sqlite(t) => {
+            crate::TxConnection::Sqlite(c) => {
                 for id in &ids {
-                    sqlx::query("DELETE FROM audit_pending WHERE id = $1").bind(id).execute(&mut **t).await?;
-                }
-            }
-            crate::TxInner::SqliteGroup(t) => {
-                for id in &ids {
-                    sqlx::query("DELETE FROM audit_pending WHERE id = $1").bind(id).execute(t.conn()).await?;
+                    sqlx::query("DELETE FROM audit_pending WHERE id = $1").bind(id).execute(&mut *c).await?;
                 }
             }
         }

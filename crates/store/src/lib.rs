@@ -195,21 +195,29 @@ macro_rules! on_tx {
         // A statement may fire the triggers that flag a change of rights: a flag read before
         // it is no longer the transaction's.
         $tx.rights_flag = None;
-        match &mut $tx.inner {
-            $crate::TxInner::SqliteGroup(t) => {
-                let $c = t.conn();
-                $body
-            }
-            $crate::TxInner::Sqlite(t) => {
-                let $c = &mut **t;
-                $body
-            }
-            $crate::TxInner::Postgres(t) => {
-                let $c = &mut **t;
-                $body
-            }
+        // One arm per backend, not per kind of transaction: the body (a query's whole future)
+        // is compiled once for each arm.
+        match $tx.inner.connection() {
+            $crate::TxConnection::Sqlite($c) => $body,
+            $crate::TxConnection::Postgres($c) => $body,
         }
     }};
+}
+
+/// A write transaction's connection, whichever kind of transaction holds it.
+pub(crate) enum TxConnection<'a> {
+    Sqlite(&'a mut sqlx::SqliteConnection),
+    Postgres(&'a mut sqlx::PgConnection),
+}
+
+impl TxInner {
+    pub(crate) fn connection(&mut self) -> TxConnection<'_> {
+        match self {
+            TxInner::SqliteGroup(t) => TxConnection::Sqlite(t.conn()),
+            TxInner::Sqlite(t) => TxConnection::Sqlite(&mut **t),
+            TxInner::Postgres(t) => TxConnection::Postgres(&mut **t),
+        }
+    }
 }
 pub(crate) use {on_pool, on_tx};
 
