@@ -172,14 +172,12 @@ impl Tx {
         Ok(())
     }
 
-    /// Appends `ev` to the chain now: the head is locked (`FOR UPDATE` on PostgreSQL, so
-    /// replicas take turns) until this transaction ends.
-    pub(crate) async fn append_audit_now(&mut self, ev: NewAuditEvent) -> Result<AuditEventRow> {
+    /// SQLite: appends `ev` to the chain now (this transaction holds the one write lock until
+    /// it ends; PostgreSQL writers go through `audit_pending` instead).
+    async fn append_audit_now(&mut self, ev: NewAuditEvent) -> Result<AuditEventRow> {
         // The head and, in the same statement, the account facts the detectors need.
-        let q = match self.backend {
-            Backend::Postgres => concat!(head_and_facts!(), " FOR UPDATE OF h"),
-            Backend::Sqlite => head_and_facts!(),
-        };
+        let q = "SELECT h.seq, h.hash, a.owner_id, a.handle, a.time_zone, a.alert_thresholds FROM audit_head h \
+                 LEFT JOIN social_accounts a ON a.id = $1 WHERE h.singleton = 1";
         let head: HeadAndFacts = on_tx!(self, |c| sqlx::query_as(q).bind(ev.account_id.as_deref()).fetch_one(c).await)?;
         let (head_seq, prev_hash) = (head.seq, head.hash);
         // The insert moves the head too (trigger `audit_events_head`, migration 0032).
@@ -249,14 +247,6 @@ struct PendingWritten {
 }
 
 /// Reads the chain's head with the event's account (`$1`) beside it.
-macro_rules! head_and_facts {
-    () => {
-        "SELECT h.seq, h.hash, a.owner_id, a.handle, a.time_zone, a.alert_thresholds FROM audit_head h \
-         LEFT JOIN social_accounts a ON a.id = $1 WHERE h.singleton = 1"
-    };
-}
-use head_and_facts;
-
 /// The chain's head with the event's account beside it.
 #[derive(sqlx::FromRow)]
 struct HeadAndFacts {
@@ -267,13 +257,13 @@ struct HeadAndFacts {
 }
 
 impl Store {
-    /// Appends an event in a transaction of its own (for denials, which change nothing else).
-    /// It is chained at once, holding the head until it commits.
-    pub async fn append_audit(&self, ev: NewAuditEvent) -> Result<AuditEventRow> {
+    /// Appends an event in a transaction of its own (for denials, which change nothing else),
+    /// the way every write does: so on PostgreSQL it takes its place in the chain after the
+    /// events committed before it that still wait to be sealed, not ahead of them.
+    pub async fn append_audit(&self, ev: NewAuditEvent) -> Result<()> {
         let mut tx = self.begin().await?;
-        let row = tx.append_audit_now(ev).await?;
-        tx.commit().await?;
-        Ok(row)
+        tx.append_audit(ev).await?;
+        tx.commit().await
     }
 
     /// The recorded head of the chain: its last sequence number and hash, once what was
