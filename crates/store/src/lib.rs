@@ -151,6 +151,8 @@ struct ReplicaRunning {
 /// How long a write transaction waits for its turn (group.rs) before it goes to SQLite's
 /// own lock anyway (the same bound as `busy_timeout`), so a nested transaction errs, never hangs.
 const WRITE_GATE_WAIT: Duration = Duration::from_secs(10);
+/// SQLite connections in the pool at most.
+const SQLITE_MAX_CONNECTIONS: u32 = 4;
 /// A pooled SQLite connection unused this long is closed (down to one).
 const SQLITE_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// A PostgreSQL connection idle at least this long is pinged before it is used again.
@@ -256,11 +258,11 @@ impl Store {
             let file = opts.get_filename().display().to_string();
             // No ping before each use: a connection to a local file does not drop, and the ping
             // was one more round trip to SQLite's worker thread on every query.
-            // Connections a burst opened are closed after 30 s unused (sqlx's default is 10
-            // minutes): each holds its own schema, page cache and worker thread, about 0.2 MiB an
-            // idle server has no use for; one stays open for the next request.
+            // Each connection holds its own schema, page cache, prepared statements and worker
+            // thread. Four are enough on SQLite (one writer at a time; the read cache answers
+            // most lookups), and a connection unused for 30 s is closed, down to one.
             let pool = SqlitePoolOptions::new()
-                .max_connections(8)
+                .max_connections(SQLITE_MAX_CONNECTIONS)
                 .min_connections(1)
                 .idle_timeout(SQLITE_IDLE_TIMEOUT)
                 .test_before_acquire(false);
@@ -545,8 +547,8 @@ fn sqlite_words(e: &sqlx::Error) -> String {
 mod tests {
     use super::*;
 
-    /// Idle memory: a burst's extra SQLite connections do not stay open for sqlx's default ten
-    /// minutes.
+    /// Idle memory: at most four SQLite connections, and a burst's extra ones do not stay open
+    /// for sqlx's default ten minutes.
     #[test]
     fn idle_sqlite_connections_are_closed_down_to_one() {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
@@ -557,7 +559,7 @@ mod tests {
             assert_eq!(pool.options().get_idle_timeout(), Some(SQLITE_IDLE_TIMEOUT));
             assert_eq!(SQLITE_IDLE_TIMEOUT, Duration::from_secs(30));
             assert_eq!(pool.options().get_min_connections(), 1);
-            assert_eq!(pool.options().get_max_connections(), 8);
+            assert_eq!(pool.options().get_max_connections(), 4);
             store.close().await;
         });
     }
