@@ -41,7 +41,7 @@ impl App {
     pub async fn build_with_clock(settings: Settings, clock: Clock) -> anyhow::Result<Self> {
         // The routes first, before anything that stays: making them builds and drops the API's
         // description (about 3 MiB), and the memory it frees is then reused by what follows
-        // rather than left as holes under it (BENCHMARKS.md, "Where the idle memory is").
+        // rather than left as holes under it (BENCHMARKS.md, "Less code and fewer holes").
         let routes = routes();
         if settings.database_url.starts_with("sqlite:") {
             std::fs::create_dir_all(&settings.data_dir).map_err(|e| {
