@@ -218,8 +218,8 @@ impl TxInner {
     pub(crate) fn connection(&mut self) -> TxConnection<'_> {
         match self {
             TxInner::SqliteGroup(t) => TxConnection::Sqlite(t.conn()),
-            TxInner::Sqlite(t) => TxConnection::Sqlite(&mut **t),
-            TxInner::Postgres(t) => TxConnection::Postgres(&mut **t),
+            TxInner::Sqlite(t) => TxConnection::Sqlite(t),
+            TxInner::Postgres(t) => TxConnection::Postgres(t),
         }
     }
 }
@@ -551,10 +551,12 @@ mod tests {
     /// for sqlx's default ten minutes.
     #[test]
     fn idle_sqlite_connections_are_closed_down_to_one() {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
         rt.block_on(async {
-            let dir = tempfile::tempdir().unwrap();
-            let store = Store::open(&format!("sqlite://{}", dir.path().join("idle.db").display())).await.unwrap();
+            let dir = tempfile::tempdir().expect("a temporary directory");
+            let store = Store::open(&format!("sqlite://{}", dir.path().join("idle.db").display()))
+                .await
+                .expect("an SQLite store");
             let Pool::Sqlite(pool) = &store.pool else { panic!("an SQLite store") };
             assert_eq!(pool.options().get_idle_timeout(), Some(SQLITE_IDLE_TIMEOUT));
             assert_eq!(SQLITE_IDLE_TIMEOUT, Duration::from_secs(30));
