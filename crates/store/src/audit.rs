@@ -246,7 +246,6 @@ struct PendingWritten {
     account: MaybeAccountFacts,
 }
 
-/// Reads the chain's head with the event's account (`$1`) beside it.
 /// The chain's head with the event's account beside it.
 #[derive(sqlx::FromRow)]
 struct HeadAndFacts {

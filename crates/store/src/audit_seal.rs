@@ -12,17 +12,18 @@
 //! reader of the chain or the alerts seals what is pending before it reads
 //! ([`Store::settle_audit`]), so nobody can see the change without its event. Elsewhere (the
 //! CLI, tests) the writer waits here until a round that started after its commit has sealed
-//! everything pending. One round at a time, across replicas, holds the head: it numbers and hashes the waiting events
-//! in order, writes them with a few multi-row inserts, raises their findings in that order
-//! (so grouping into an alert never races), deletes them from `audit_pending` and moves the
-//! head, in one transaction: a few statements and one WAL flush for a whole batch. The chain
-//! stays gap-free (numbers are given under the head's lock) and verifiable; the activity
-//! views and alert lists see an event once sealed, which is before they answer.
+//! everything pending. One round at a time, across replicas, holds the head: it numbers and
+//! hashes the waiting events in order, writes them with a few multi-row inserts, raises their
+//! findings in that order (so grouping into an alert never races), deletes them from
+//! `audit_pending` and moves the head, in one transaction: a few statements and one WAL flush
+//! for a whole batch. The chain stays gap-free (numbers are given under the head's lock) and
+//! verifiable; the activity views and alert lists see an event once sealed, which is before
+//! they answer.
 //!
 //! Why the writer does not wait for the round (BENCHMARKS.md, "Sealing in the background"):
 //! rounds take turns and each ends with a WAL flush of its own, so a writer that waited spent
-//! one and a half rounds after its own commit, and 32 concurrent writers made 13–14% of the
-//! database's raw commit rate.
+//! one and a half rounds after its own commit: a draft took 1.3–1.4 times as long at one to
+//! four connections.
 //!
 //! What the detectors may miss: two events committed at the same instant do not see each
 //! other, so a threshold crossed by exactly those two is noticed by the next event that
