@@ -126,14 +126,19 @@ impl Store {
             }
         }
         let _gone = Gone(&self.sealer.in_background);
+        // The first pass, and each after a quiet SWEEP_EVERY, first asks whether anything is
+        // pending; a writer's wake-up says so already.
+        let mut woken = false;
         loop {
-            if let Err(e) = self.seal_pending_audit().await {
+            let sealed =
+                if woken { self.seal_audit_after(self.sealer.ticket()).await } else { self.seal_pending_audit().await };
+            if let Err(e) = sealed {
                 tracing::warn!(error = %e, "sealing pending audit events failed; the next round retries");
             }
-            tokio::select! {
-                () = self.sealer.kick.notified() => {}
-                () = tokio::time::sleep(SWEEP_EVERY) => {}
-            }
+            woken = tokio::select! {
+                () = self.sealer.kick.notified() => true,
+                () = tokio::time::sleep(SWEEP_EVERY) => false,
+            };
         }
     }
 

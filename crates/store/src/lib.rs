@@ -260,7 +260,9 @@ impl Store {
             // was one more round trip to SQLite's worker thread on every query.
             // Each connection holds its own schema, page cache, prepared statements and worker
             // thread. Four are enough on SQLite (one writer at a time; the read cache answers
-            // most lookups), and a connection unused for 30 s is closed, down to one.
+            // most lookups). A connection unused for 30 s is closed, down to one; while the
+            // background workers run, sqlx hands its idle connections out in turn, so that
+            // seldom happens (BENCHMARKS.md, "Less code and fewer holes").
             let pool = SqlitePoolOptions::new()
                 .max_connections(SQLITE_MAX_CONNECTIONS)
                 .min_connections(1)

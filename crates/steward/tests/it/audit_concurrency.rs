@@ -121,3 +121,28 @@ async fn a_pending_event_is_sealed_before_the_activity_answers() {
         other => panic!("the chain does not verify: {other:?}"),
     }
 }
+
+/// PostgreSQL: a replica that shuts down chains what is pending before it goes, rather than
+/// leaving it to another replica's sweep or its own next start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_that_stops_seals_what_is_pending() {
+    let Some(app) = TestApp::spawn(Backend::Postgres).await else { return };
+    let owner = app.user("stopping@example.com").await;
+    let account = sandbox_account(&app, &owner, "@stopping").await;
+    // A second replica on the same database, past its first sweep (which runs at start).
+    let replica = steward_store::Store::open(&app.database_url).await.unwrap();
+    replica.start_replica_sync();
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let at = app.clock.now_us();
+    app.raw_sql(&format!(
+        "INSERT INTO audit_pending (id, at, actor_id, action, target, account_id, outcome, detail) \
+         VALUES ('pending-at-stop', {at}, '{}', 'posts.create', 'post:stop', '{account}', 'allowed', '{{}}')",
+        owner.user_id
+    ))
+    .await;
+    // Neither replica's sweep comes round for seconds yet; closing is what seals it.
+    replica.close().await;
+    let reader = steward_store::Store::connect(&app.database_url).await.unwrap();
+    assert_eq!(reader.audit_pending_count().await.unwrap(), 0, "sealed when the replica stopped");
+    reader.close().await;
+}
