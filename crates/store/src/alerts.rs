@@ -146,6 +146,12 @@ pub(crate) struct MaybeAccountFacts {
     alert_thresholds: Option<String>,
 }
 
+impl AccountFacts {
+    pub(crate) fn thresholds(&self) -> AlertThresholds {
+        AlertThresholds::from_stored(&self.alert_thresholds)
+    }
+}
+
 impl MaybeAccountFacts {
     pub(crate) fn facts(self) -> Option<AccountFacts> {
         Some(AccountFacts {
@@ -176,8 +182,13 @@ fn from_where(ev: &AuditEventRow) -> String {
 impl Tx {
     /// Runs the alert rules on an event just appended in this transaction, and raises what
     /// they find.
-    pub(crate) async fn detect_after(&mut self, ev: &AuditEventRow, facts: Option<AccountFacts>) -> Result<()> {
-        for f in self.findings_after(ev, facts).await? {
+    pub(crate) async fn detect_after(
+        &mut self,
+        ev: &AuditEventRow,
+        facts: Option<AccountFacts>,
+        burst_count: Option<i64>,
+    ) -> Result<()> {
+        for f in self.findings_after(ev, facts, burst_count).await? {
             self.raise_alert(f).await?;
         }
         Ok(())
@@ -185,11 +196,14 @@ impl Tx {
 
     /// What the alert rules find in an event just written in this transaction (its own row
     /// counts towards the thresholds, with every event committed before it, chained or pending).
-    /// `facts`: the event's account as read in this transaction already (else read here).
+    /// `facts`: the event's account as read in this transaction already (else read here);
+    /// `burst_count`: the count [`burst_rule`] asked for, when it was read with the event's
+    /// insert (else counted here).
     pub(crate) async fn findings_after(
         &mut self,
         ev: &AuditEventRow,
         facts: Option<AccountFacts>,
+        burst_count: Option<i64>,
     ) -> Result<Vec<Finding>> {
         let now = ev.at;
         let detail: Value = serde_json::from_str(&ev.detail).unwrap_or(Value::Null);
@@ -245,8 +259,8 @@ impl Tx {
                 }
             };
             if let Some(facts) = facts {
-                self.account_findings(ev, &detail, &AccountId::from(account_id.as_str()), &facts, &mut findings)
-                    .await?;
+                let account_id = AccountId::from(account_id.as_str());
+                self.account_findings(ev, &detail, &account_id, &facts, burst_count, &mut findings).await?;
             }
         }
 
@@ -259,12 +273,13 @@ impl Tx {
         detail: &Value,
         account_id: &AccountId,
         facts: &AccountFacts,
+        burst_count: Option<i64>,
         findings: &mut Vec<Finding>,
     ) -> Result<()> {
         let now = ev.at;
         let denied = ev.outcome == "denied";
         let action = Action::parse(&ev.action);
-        let thresholds = AlertThresholds::from_stored(&facts.alert_thresholds);
+        let thresholds = facts.thresholds();
         let handle = &facts.handle;
         let account = |kind, summary: String, detail: String| Finding {
             kind,
@@ -343,28 +358,25 @@ impl Tx {
                 ));
             }
         }
-        if !denied {
-            if action.is_some_and(Action::is_member_change) {
-                let t = thresholds.member_change_burst;
-                let n = self.count_account_actions(account_id, Prefix("members."), t, now).await?;
-                if n >= t.count {
-                    findings.push(account(
+        if let Some(rule) = burst_rule(&ev.action, &ev.outcome, &thresholds) {
+            let n = match burst_count {
+                Some(n) => n.min(rule.threshold.count),
+                None => self.count_account_actions(account_id, &rule, now).await?,
+            };
+            let t = rule.threshold;
+            if n >= t.count {
+                findings.push(match rule.matches {
+                    Prefix(_) => account(
                         AlertKind::MemberChangeBurst,
                         format!("{n} member changes on {handle} in {} minutes", t.minutes),
                         format!("The latest: {} by {}.", ev.action, who(ev)),
-                    ));
-                }
-            }
-            if action.is_some_and(|a| POST_CREATED_ACTIONS.contains(&a)) {
-                let t = thresholds.post_burst;
-                let n = self.count_account_actions(account_id, Exact(&ev.action), t, now).await?;
-                if n >= t.count {
-                    findings.push(account(
+                    ),
+                    Exact(_) => account(
                         AlertKind::PostBurst,
                         format!("{n} posts made on {handle} in {} minutes", t.minutes),
                         format!("The latest by {}.", who(ev)),
-                    ));
-                }
+                    ),
+                });
             }
         }
         Ok(())
@@ -441,44 +453,23 @@ impl Tx {
         Ok(n.min(limit))
     }
 
-    /// How many allowed events of the account matching `action` fell in the threshold's window,
-    /// counting at most the threshold (see [`Self::count_events_by_actor`]).
+    /// How many allowed events of the account match `rule` in its threshold's window, counting
+    /// at most the threshold (see [`Self::count_events_by_actor`]).
     async fn count_account_actions(
         &mut self,
         account_id: &AccountId,
-        action: ActionMatch<'_>,
-        t: Threshold,
+        rule: &BurstRule<'_>,
         now: Micros,
     ) -> Result<i64> {
-        let since = now - t.window_us();
-        let n: i64 = match action {
-            Exact(a) => {
-                let q = "SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM audit_events WHERE account_id = $1 AND action = $3 \
-                         AND at >= $2 AND outcome = 'allowed' LIMIT $4) AS hits) + (SELECT COUNT(*) FROM (SELECT 1 FROM \
-                         audit_pending WHERE account_id = $1 AND action = $3 AND at >= $2 AND outcome = 'allowed' LIMIT $4) AS waiting)";
-                on_tx!(self, |c| sqlx::query_scalar(q)
-                    .bind(account_id.as_str())
-                    .bind(since)
-                    .bind(a)
-                    .bind(t.count)
-                    .fetch_one(c)
-                    .await)?
-            }
-            Prefix(p) => {
-                let q = "SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM audit_events WHERE account_id = $1 AND at >= $2 \
-                         AND outcome = 'allowed' AND substr(action, 1, length($3)) = $3 LIMIT $4) AS hits) + (SELECT COUNT(*) \
-                         FROM (SELECT 1 FROM audit_pending WHERE account_id = $1 AND at >= $2 AND outcome = 'allowed' \
-                         AND substr(action, 1, length($3)) = $3 LIMIT $4) AS waiting)";
-                on_tx!(self, |c| sqlx::query_scalar(q)
-                    .bind(account_id.as_str())
-                    .bind(since)
-                    .bind(p)
-                    .bind(t.count)
-                    .fetch_one(c)
-                    .await)?
-            }
-        };
-        Ok(n.min(t.count))
+        let q = burst_count_sql(&rule.matches, 1);
+        let n: i64 = on_tx!(self, |c| sqlx::query_scalar(sqlx::AssertSqlSafe(q.clone()))
+            .bind(account_id.as_str())
+            .bind(now - rule.threshold.window_us())
+            .bind(rule.matches.pattern())
+            .bind(rule.threshold.count)
+            .fetch_one(c)
+            .await)?;
+        Ok(n.min(rule.threshold.count))
     }
 
     /// Raises a finding: groups it into an unacknowledged alert of the same kind (and account or
@@ -698,11 +689,61 @@ pub struct AlertAckRow {
 /// A recipient of an alert with their preferences: `(user_id, email?, webhook_url?, kinds?)`.
 type Recipient = (String, Option<bool>, Option<String>, Option<String>);
 
-enum ActionMatch<'a> {
+pub(crate) enum ActionMatch<'a> {
     Exact(&'a str),
     Prefix(&'a str),
 }
 use ActionMatch::{Exact, Prefix};
+
+impl ActionMatch<'_> {
+    pub(crate) fn pattern(&self) -> &str {
+        match self {
+            Exact(a) | Prefix(a) => a,
+        }
+    }
+}
+
+/// The burst an event can complete: member changes, or posts made, on its account. At most
+/// one applies to an event, so an append can read its count in the same round trip as its
+/// insert (SQLite, `Tx::append_audit`).
+pub(crate) struct BurstRule<'a> {
+    pub matches: ActionMatch<'a>,
+    pub threshold: Threshold,
+}
+
+/// Which burst an event of `action` with `outcome` on an account counts towards, under the
+/// account's thresholds (a refused attempt is not the thing itself).
+pub(crate) fn burst_rule<'a>(action: &'a str, outcome: &str, thresholds: &AlertThresholds) -> Option<BurstRule<'a>> {
+    if outcome == "denied" {
+        return None;
+    }
+    let parsed = Action::parse(action)?;
+    if parsed.is_member_change() {
+        Some(BurstRule { matches: Prefix("members."), threshold: thresholds.member_change_burst })
+    } else if POST_CREATED_ACTIONS.contains(&parsed) {
+        Some(BurstRule { matches: Exact(action), threshold: thresholds.post_burst })
+    } else {
+        None
+    }
+}
+
+/// The query counting an account's allowed events that `matches` (chained, and pending on
+/// PostgreSQL, each up to the limit), its parameters numbered from `first`: the account, the
+/// window's start, the action or prefix, the limit.
+pub(crate) fn burst_count_sql(matches: &ActionMatch<'_>, first: usize) -> String {
+    let (account, since, action, limit) = (first, first + 1, first + 2, first + 3);
+    let test = match matches {
+        Exact(_) => format!("action = ${action}"),
+        Prefix(_) => format!("substr(action, 1, length(${action})) = ${action}"),
+    };
+    let hits = |table: &str| {
+        format!(
+            "(SELECT COUNT(*) FROM (SELECT 1 FROM {table} WHERE account_id = ${account} AND {test} AND at >= ${since} \
+             AND outcome = 'allowed' LIMIT ${limit}) AS hits)"
+        )
+    };
+    format!("SELECT {} + {}", hits("audit_events"), hits("audit_pending"))
+}
 
 /// The alerts `$2` (a user id) may see at `$3` (now): their own, and those of accounts they own
 /// or administer (active, unexpired).

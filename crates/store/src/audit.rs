@@ -2,7 +2,7 @@
 use steward_domain::audit_chain::{EventFields, event_hash};
 use steward_domain::ids::{AccountId, SessionId, UserId};
 
-use crate::alerts::MaybeAccountFacts;
+use crate::alerts::{self, MaybeAccountFacts};
 use crate::{Backend, Micros, Result, Store, Tx, on_pool, on_tx};
 
 /// What the chain hashes of an event (a stored row, or one about to be appended as `seq`):
@@ -158,7 +158,8 @@ impl Tx {
                 // Detection here, in parallel with other writers; raising (grouping into an
                 // alert) waits for the sealing round, which takes the findings in chain order.
                 let id = ev.id.clone();
-                let findings = self.findings_after(&AuditEventRow::unchained(ev), written.account.facts()).await?;
+                let findings =
+                    self.findings_after(&AuditEventRow::unchained(ev), written.account.facts(), None).await?;
                 if !findings.is_empty() {
                     let json = serde_json::to_string(&findings)
                         .map_err(|e| crate::StoreError::Conflict(format!("unwritable finding: {e}")))?;
@@ -179,12 +180,46 @@ impl Tx {
         let q = "SELECT h.seq, h.hash, a.owner_id, a.handle, a.time_zone, a.alert_thresholds FROM audit_head h \
                  LEFT JOIN social_accounts a ON a.id = $1 WHERE h.singleton = 1";
         let head: HeadAndFacts = on_tx!(self, |c| sqlx::query_as(q).bind(ev.account_id.as_deref()).fetch_one(c).await)?;
-        let (head_seq, prev_hash) = (head.seq, head.hash);
-        // The insert moves the head too (trigger `audit_events_head`, migration 0032).
-        let (seq, hash) = self.insert_chained((head_seq, prev_hash.clone()), std::slice::from_ref(&ev), 1).await?;
+        let facts = head.account.facts();
+        let (mut seq, mut hash) = (head.seq, head.hash);
+        let (mut sql, rows) = chain_rows(&mut seq, &mut hash, std::slice::from_ref(&ev));
+        let prev_hash = rows.into_iter().next().map(|(_, _, prev, _)| prev).unwrap_or_default();
+        // The insert moves the head too (trigger `audit_events_head`, migration 0032). When the
+        // event counts towards a burst, the count comes back in the same round trip: a second
+        // statement in the string, its parameters numbered after the insert's.
+        let rule = facts
+            .as_ref()
+            .filter(|_| ev.account_id.is_some())
+            .and_then(|f| alerts::burst_rule(&ev.action, &ev.outcome, &f.thresholds()));
+        let burst_count = match &rule {
+            None => {
+                on_tx!(self, |c| bind_event!(sqlx::query(sqlx::AssertSqlSafe(sql.clone())).bind(seq), ev)
+                    .bind(prev_hash.as_slice())
+                    .bind(hash.as_slice())
+                    .execute(c)
+                    .await
+                    .map(|r| r.rows_affected()))?;
+                None
+            }
+            Some(rule) => {
+                sql.push_str("; ");
+                sql.push_str(&alerts::burst_count_sql(&rule.matches, EVENT_PARAMS + 1));
+                let n: i64 =
+                    on_tx!(self, |c| bind_event!(sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone())).bind(seq), ev)
+                        .bind(prev_hash.as_slice())
+                        .bind(hash.as_slice())
+                        .bind(ev.account_id.as_deref())
+                        .bind(ev.at - rule.threshold.window_us())
+                        .bind(rule.matches.pattern())
+                        .bind(rule.threshold.count)
+                        .fetch_one(c)
+                        .await)?;
+                Some(n)
+            }
+        };
         let row = AuditEventRow { seq, prev_hash, hash, ..AuditEventRow::unchained(ev) };
         // Alerts are decided with the event, in its transaction (see alerts.rs).
-        self.detect_after(&row, head.account.facts()).await?;
+        self.detect_after(&row, facts, burst_count).await?;
         Ok(row)
     }
 
@@ -211,21 +246,7 @@ impl Tx {
     ) -> Result<(i64, Vec<u8>)> {
         let (mut seq, mut prev) = head;
         for chunk in events.chunks(rows_per_insert.max(1)) {
-            let mut sql = format!("INSERT INTO audit_events ({EVENT_COLUMNS}) VALUES ");
-            let mut rows = Vec::with_capacity(chunk.len());
-            for (i, ev) in chunk.iter().enumerate() {
-                let ev = ev.borrow();
-                seq += 1;
-                let hash = event_hash(&prev, &ev.fields(seq)).to_vec();
-                if i > 0 {
-                    sql.push(',');
-                }
-                let b = i * 15;
-                sql.push('(');
-                sql.push_str(&(1..=15).map(|k| format!("${}", b + k)).collect::<Vec<_>>().join(","));
-                sql.push(')');
-                rows.push((seq, ev, std::mem::replace(&mut prev, hash.clone()), hash));
-            }
+            let (sql, rows) = chain_rows(&mut seq, &mut prev, chunk);
             on_tx!(self, |c| {
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
                 for (seq, ev, prev_hash, hash) in &rows {
@@ -236,6 +257,34 @@ impl Tx {
         }
         Ok((seq, prev))
     }
+}
+
+/// The parameters of one event's row in `audit_events`.
+const EVENT_PARAMS: usize = 15;
+
+/// One statement inserting `events` as the chain's next after `seq` and `prev` (moved to the
+/// last of them): its SQL, parameters from `$1`, and each row's number, event and hashes.
+fn chain_rows<'e, E: std::borrow::Borrow<NewAuditEvent>>(
+    seq: &mut i64,
+    prev: &mut Vec<u8>,
+    events: &'e [E],
+) -> (String, Vec<(i64, &'e NewAuditEvent, Vec<u8>, Vec<u8>)>) {
+    let mut sql = format!("INSERT INTO audit_events ({EVENT_COLUMNS}) VALUES ");
+    let mut rows = Vec::with_capacity(events.len());
+    for (i, ev) in events.iter().enumerate() {
+        let ev = ev.borrow();
+        *seq += 1;
+        let hash = event_hash(prev, &ev.fields(*seq)).to_vec();
+        if i > 0 {
+            sql.push(',');
+        }
+        let b = i * EVENT_PARAMS;
+        sql.push('(');
+        sql.push_str(&(1..=EVENT_PARAMS).map(|k| format!("${}", b + k)).collect::<Vec<_>>().join(","));
+        sql.push(')');
+        rows.push((*seq, ev, std::mem::replace(prev, hash.clone()), hash));
+    }
+    (sql, rows)
 }
 
 /// What the pending insert answers: the transaction's rights flag and the event's account.
