@@ -16,6 +16,7 @@ use steward_store::{Backend, Store};
 use tokio::net::TcpListener;
 
 mod demo;
+mod log_writer;
 
 #[derive(Parser)]
 #[command(name = "steward", version, about = "Share the work on your social media accounts, never the password.")]
@@ -208,15 +209,10 @@ fn one_line(e: &anyhow::Error) -> String {
     out
 }
 
-/// How many log lines may wait for the writer thread. The queue's slots are allocated and
-/// written when it is made (32 bytes each): tracing-appender's default of 128,000 lines held
-/// 4 MiB of every idle server; 8,192 lines (256 KiB) still absorb any burst a request makes.
-const LOG_QUEUE_LINES: usize = 8192;
-
-/// Log lines go to stderr through a background writer thread: a request never waits on a
-/// slow or blocked stderr (a pipe, a terminal, a log shipper). The queue is not lossy: only if
-/// `LOG_QUEUE_LINES` lines are waiting does logging block, rather than drop lines silently.
-fn init_logging(settings: &Settings) -> Result<tracing_appender::non_blocking::WorkerGuard, String> {
+/// Log lines go to stderr from a writer thread of their own, in batches (`log_writer`): a
+/// request never waits on a slow or blocked stderr (a pipe, a terminal, a log shipper), and
+/// nothing is dropped.
+fn init_logging(settings: &Settings) -> Result<log_writer::Guard, String> {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::builder().parse(&settings.log).map_err(|e| {
         format!(
@@ -224,11 +220,8 @@ fn init_logging(settings: &Settings) -> Result<tracing_appender::non_blocking::W
             settings.log
         )
     })?;
-    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .lossy(false)
-        .buffered_lines_limit(LOG_QUEUE_LINES)
-        .thread_name("steward-log")
-        .finish(std::io::stderr());
+    let (writer, guard) = log_writer::batched(std::io::stderr(), "steward-log")
+        .map_err(|e| format!("cannot start the log writer thread: {e}"))?;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer)

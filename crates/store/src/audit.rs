@@ -262,13 +262,16 @@ impl Tx {
 /// The parameters of one event's row in `audit_events`.
 const EVENT_PARAMS: usize = 15;
 
+/// A chained row to bind: its number, its event, the previous event's hash and its own.
+type ChainedRow<'e> = (i64, &'e NewAuditEvent, Vec<u8>, Vec<u8>);
+
 /// One statement inserting `events` as the chain's next after `seq` and `prev` (moved to the
-/// last of them): its SQL, parameters from `$1`, and each row's number, event and hashes.
+/// last of them): its SQL, parameters from `$1`, and each row's bindings.
 fn chain_rows<'e, E: std::borrow::Borrow<NewAuditEvent>>(
     seq: &mut i64,
     prev: &mut Vec<u8>,
     events: &'e [E],
-) -> (String, Vec<(i64, &'e NewAuditEvent, Vec<u8>, Vec<u8>)>) {
+) -> (String, Vec<ChainedRow<'e>>) {
     let mut sql = format!("INSERT INTO audit_events ({EVENT_COLUMNS}) VALUES ");
     let mut rows = Vec::with_capacity(events.len());
     for (i, ev) in events.iter().enumerate() {

@@ -5,16 +5,24 @@
 //! holds; [`ReadCache::invalidate`] bumps the generation, so every entry read before it is stale
 //! at once and a read that raced a write is never served. What bumps it differs per database.
 //!
-//! **SQLite**: before serving an entry, the cache asks SQLite's `PRAGMA data_version` on a
-//! connection of its own, which changes whenever any other connection has committed — this
-//! server's own pool as much as `steward admin …` or an operator's `sqlite3`. When it has
-//! changed, the cache reads `rights_epoch`, which triggers on the cached tables count up
-//! (migration 0017: sessions ended or moved, users, accounts, memberships), and bumps the
-//! generation if that moved. A revocation has committed (and bumped the epoch) before it
-//! returns, and every later lookup checks first, so no entry read before it is served after
-//! it (Invariant 8); a write that leaves the cached rows alone (a new draft, a `last_seen_at`
-//! touch) keeps every entry. Before the migrations have run, or if the epoch cannot be read,
-//! any commit invalidates: fail closed.
+//! **SQLite**: the cache looks at SQLite's `PRAGMA data_version` on a connection of its own,
+//! which changes whenever any other connection has committed — this server's own pool as much
+//! as `steward admin …` or an operator's `sqlite3`. When it has changed, the cache reads
+//! `rights_epoch`, which triggers on the cached tables count up (migration 0017: sessions ended
+//! or moved, users, accounts, memberships), and bumps the generation if that moved. A write
+//! that leaves the cached rows alone (a new draft, a `last_seen_at` touch) keeps every entry.
+//! Before the migrations have run, or if the epoch cannot be read, any commit invalidates: fail
+//! closed. A look costs two file-lock calls and a read transaction, so a look vouches for
+//! the cache for [`CHECK_EVERY`] (a busy server looks a few hundred times a second, not once
+//! per request); Invariant 8 still holds, because every writer waits for it:
+//! - this process's own commits look at once, before `Tx::commit` returns (so its caller's next
+//!   request, on any connection, sees the change);
+//! - a commit whose look found the epoch moved then waits [`WRITER_WAIT`] (longer than
+//!   [`CHECK_EVERY`]) before it returns: by then any other process's cache (the server's, when
+//!   `steward admin …` revoked) has looked again before it serves anything. Every look that
+//!   vouches for an answer started after the revocation committed.
+//!
+//! An operator's own `sqlite3` edit is seen within [`CHECK_EVERY`] (nothing can wait for it).
 //!
 //! **PostgreSQL** (several replicas write): [`Gate`] decides whether entries may be served at
 //! all, and `store::replicas` keeps it and the generation in step with the other replicas:
@@ -74,6 +82,14 @@ pub(crate) const MAX_AGE: Duration = Duration::from_secs(10);
 
 const _: () = assert!(ACK_WAIT.as_millis() >= SERVE_WINDOW.as_millis(), "the wait must outlast the serve window");
 
+/// SQLite: how long one look at `data_version` vouches for the cache (see the module comment).
+pub(crate) const CHECK_EVERY: Duration = Duration::from_millis(2);
+/// SQLite: how long a commit that moved `rights_epoch` waits before it returns, so that every
+/// other process's cache has looked again (more than [`CHECK_EVERY`]).
+pub(crate) const WRITER_WAIT: Duration = Duration::from_millis(3);
+
+const _: () = assert!(WRITER_WAIT.as_micros() > CHECK_EVERY.as_micros(), "a writer must outwait the look's vouching");
+
 type AccessKey = (String, String);
 type Access = (AccountRow, MembershipRow);
 
@@ -83,6 +99,11 @@ pub(crate) struct ReadCache {
     generation: AtomicU64,
     /// A connection of the cache's own to the SQLite file, with what it last saw.
     watcher: Option<Mutex<Watcher>>,
+    /// SQLite: when the last look that succeeded started (micros on `clock`; 0: none yet).
+    looked_at: AtomicU64,
+    /// SQLite: when the last look that found the epoch moved started (0: none yet).
+    moved_at: AtomicU64,
+    clock: Monotonic,
     /// PostgreSQL: whether this replica may serve from its cache at all.
     pub(crate) gate: Option<Gate>,
     /// Woken when a replica writes an acknowledgement (revokers waiting re-check).
@@ -97,6 +118,21 @@ struct Watcher {
     conn: rusqlite::Connection,
     data_version: i64,
     epoch: Option<i64>,
+}
+
+/// Micros since this was made, on a monotonic clock.
+struct Monotonic(Instant);
+
+impl Default for Monotonic {
+    fn default() -> Self {
+        Self(Instant::now())
+    }
+}
+
+impl Monotonic {
+    fn now_us(&self) -> u64 {
+        u64::try_from(self.0.elapsed().as_micros()).unwrap_or(u64::MAX).max(1)
+    }
 }
 
 /// A PostgreSQL replica's permission to serve from its cache (see the module comment).
@@ -181,7 +217,7 @@ impl ReadCache {
         match &self.gate {
             Some(gate) => gate.may_serve(),
             None => {
-                self.notice_other_writers();
+                self.look(false);
                 true
             }
         }
@@ -198,25 +234,59 @@ impl ReadCache {
         Self { enabled: true, ..Self::default() }
     }
 
-    /// Makes every entry stale if a commit since the last look changed a cached table. A
-    /// watcher that can no longer answer disables nothing silently: it invalidates every time.
-    fn notice_other_writers(&self) {
-        let Some(watcher) = &self.watcher else { return };
+    /// Makes every entry stale if a commit since the last look changed a cached table; unless
+    /// `now`, only when the last look is older than [`CHECK_EVERY`]. Answers whether the epoch
+    /// moved (or could not be read). A watcher that can no longer answer disables nothing
+    /// silently: it invalidates at every look, and vouches for nothing.
+    fn look(&self, now: bool) -> bool {
+        let Some(watcher) = &self.watcher else { return false };
+        let vouching = u64::try_from(CHECK_EVERY.as_micros()).unwrap_or(0);
+        if !now && self.clock.now_us().saturating_sub(self.looked_at.load(Ordering::Acquire)) < vouching {
+            return false;
+        }
         let mut w = lock(watcher);
-        match data_version(&w.conn) {
-            Some(v) if v == w.data_version => {}
+        // Taken under the lock, so looks are in order and `looked_at` only moves forward.
+        let started = self.clock.now_us();
+        let moved = match data_version(&w.conn) {
+            Some(v) if v == w.data_version => false,
             Some(v) => {
                 // The version is read first: a commit after it shows in the epoch read now, or
                 // changes the version again for the next look.
                 w.data_version = v;
                 let epoch = rights_epoch(&w.conn);
-                if epoch.is_none() || epoch != w.epoch {
+                let moved = epoch.is_none() || epoch != w.epoch;
+                if moved {
                     self.invalidate();
+                    self.moved_at.store(started, Ordering::Release);
                 }
                 w.epoch = epoch;
+                moved
             }
-            None => self.invalidate(),
+            None => {
+                self.invalidate();
+                self.moved_at.store(started, Ordering::Release);
+                return true;
+            }
+        };
+        // After invalidating: a request that sees this look's time sees its invalidation too.
+        self.looked_at.store(started, Ordering::Release);
+        moved
+    }
+
+    /// After this process committed on SQLite: looks now, and answers how long the committer
+    /// must still wait before returning (see the module comment): until [`WRITER_WAIT`] after
+    /// the latest look that found the epoch moved. That look started after this commit if the
+    /// commit moved the epoch, whether it was this look or another request's meanwhile.
+    pub(crate) fn after_commit(&self) -> Option<Duration> {
+        self.watcher.as_ref()?;
+        self.look(true);
+        let moved_at = self.moved_at.load(Ordering::Acquire);
+        if moved_at == 0 {
+            return None;
         }
+        let until = moved_at.saturating_add(u64::try_from(WRITER_WAIT.as_micros()).unwrap_or(u64::MAX));
+        let now = self.clock.now_us();
+        (until > now).then(|| Duration::from_micros(until - now))
     }
 
     /// Whether this cache learns of every commit by itself (a watched SQLite file), so a commit
@@ -366,6 +436,7 @@ mod tests {
         c.put_session(b"h", c.generation(), &session("s", 1));
         assert!(c.session(b"h").is_some(), "nothing else wrote");
         other.execute("INSERT INTO t VALUES (1)", []).expect("write");
+        std::thread::sleep(CHECK_EVERY);
         assert!(c.session(b"h").is_none(), "no epoch to tell what changed: the entry may be stale");
     }
 
@@ -383,16 +454,68 @@ mod tests {
             .expect("schema");
         let c = ReadCache::new(Some(&path));
         c.put_session(b"h", c.generation(), &session("s", 1));
+        let later = || std::thread::sleep(CHECK_EVERY);
         other.execute("INSERT INTO t VALUES (1)", []).expect("write");
+        later();
         assert!(c.session(b"h").is_some(), "a commit that left the cached tables alone");
         other.execute("UPDATE rights_epoch SET generation = generation + 1", []).expect("revoke");
+        later();
         assert!(c.session(b"h").is_none(), "a commit that changed a cached table");
         c.put_session(b"h", c.generation(), &session("s", 1));
         other.execute_batch("DROP TABLE rights_epoch").expect("drop");
+        later();
         assert!(c.session(b"h").is_none(), "an unreadable epoch fails closed");
         c.put_session(b"h", c.generation(), &session("s", 1));
         other.execute("INSERT INTO t VALUES (2)", []).expect("write");
+        later();
         assert!(c.session(b"h").is_none(), "and keeps failing closed");
+    }
+
+    /// A look vouches for [`CHECK_EVERY`]; a commit by this process looks at once, and one
+    /// that moved the epoch is told to wait longer than that, so other processes look again.
+    #[test]
+    fn a_look_vouches_for_a_while_and_writers_outwait_it() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("c.db");
+        let other = rusqlite::Connection::open(&path).expect("open");
+        other
+            .execute_batch(
+                "PRAGMA journal_mode=WAL; CREATE TABLE t (x INTEGER); \
+                 CREATE TABLE rights_epoch (singleton INTEGER PRIMARY KEY, generation BIGINT NOT NULL); \
+                 INSERT INTO rights_epoch VALUES (1, 0);",
+            )
+            .expect("schema");
+        let c = ReadCache::new(Some(&path));
+        c.put_session(b"h", c.generation(), &session("s", 1));
+        assert!(c.session(b"h").is_some(), "looked just now");
+        // A revocation by another process, whose cache is not this one.
+        other.execute("UPDATE rights_epoch SET generation = generation + 1", []).expect("revoke");
+        let revoked = Instant::now();
+        let served_stale = c.session(b"h").is_some();
+        assert!(
+            !served_stale || revoked.elapsed() < CHECK_EVERY,
+            "an entry is served on an earlier look only within CHECK_EVERY"
+        );
+        std::thread::sleep(WRITER_WAIT);
+        assert!(c.session(b"h").is_none(), "once the revoker has waited, the look has happened");
+
+        // This process's own commit: looked at once, and the writer is told to wait.
+        c.put_session(b"h", c.generation(), &session("s", 1));
+        other.execute("UPDATE rights_epoch SET generation = generation + 1", []).expect("revoke");
+        let wait = c.after_commit();
+        assert!(wait.is_some_and(|w| w > CHECK_EVERY && w <= WRITER_WAIT), "{wait:?}");
+        assert!(c.session(b"h").is_none(), "stale as soon as the commit returns");
+        // A request's look that saw the move first does not spare the committer its wait.
+        other.execute("UPDATE rights_epoch SET generation = generation + 1", []).expect("revoke");
+        std::thread::sleep(CHECK_EVERY);
+        assert!(c.session(b"h").is_none());
+        let wait = c.after_commit();
+        assert!(wait.is_some_and(|w| w > Duration::ZERO), "{wait:?}");
+        std::thread::sleep(WRITER_WAIT);
+        c.put_session(b"h", c.generation(), &session("s", 1));
+        other.execute("INSERT INTO t VALUES (1)", []).expect("write");
+        assert_eq!(c.after_commit(), None, "a commit that moved no epoch waits for nothing");
+        assert!(c.session(b"h").is_some());
     }
 
     #[test]

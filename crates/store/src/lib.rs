@@ -17,6 +17,9 @@ mod audit;
 mod audit_scan;
 mod audit_seal;
 mod cache;
+/// SQLite: how long a commit that changed rights waits before it returns, so that the server's
+/// read cache (in another process) has looked at the file again (`cache.rs`).
+pub const SQLITE_REVOCATION_WAIT: std::time::Duration = cache::WRITER_WAIT;
 mod decode;
 mod group;
 mod identity;
@@ -400,11 +403,16 @@ impl Store {
     }
 
     /// Announces a change of rights made outside Steward (an operator's SQL) and waits until
-    /// every live replica has emptied its cache (PostgreSQL; a no-op on SQLite, whose cache
-    /// sees other writers by itself).
+    /// every live replica has emptied its cache (PostgreSQL), or until the server's cache has
+    /// looked at the file again (SQLite, whose cache sees other writers by itself).
     pub async fn announce_rights_change(&self) -> Result<()> {
         match &self.pool {
-            Pool::Sqlite(_) => Ok(()),
+            Pool::Sqlite(_) => {
+                // This cache looks now; any other process's looks again within the wait.
+                self.cache.after_commit();
+                tokio::time::sleep(cache::WRITER_WAIT).await;
+                Ok(())
+            }
             Pool::Postgres(p) => {
                 self.cache.invalidate();
                 replicas::announce(p, &self.cache, self.replica_id().as_deref()).await
@@ -480,6 +488,13 @@ impl Tx {
         // watched SQLite cache checks the triggers' epoch before its next answer (cache.rs).
         if rights_changed || (self.backend == Backend::Sqlite && !self.cache.watches_commits()) {
             self.cache.invalidate();
+        }
+        // A watched SQLite cache looks now; a commit that moved the epoch returns only once
+        // any other process's cache has looked again too (cache.rs).
+        if self.backend == Backend::Sqlite
+            && let Some(wait) = self.cache.after_commit()
+        {
+            tokio::time::sleep(wait).await;
         }
         // …on any replica: a change of rights returns once every live replica has forgotten.
         if rights_changed && let Some((pool, me)) = &self.announce {

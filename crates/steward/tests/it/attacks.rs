@@ -24,7 +24,7 @@ both_backends! {
         // Another process (an operator's tool, an admin command) ends the session in the file.
         app.raw_sql(&format!("UPDATE sessions SET revoked_at = 1 WHERE id = '{}'", s.session_id)).await;
         let r = app.get("/api/v1/me").auth(&s).send().await;
-        assert_eq!(r.status, 401, "a session ended elsewhere is refused at once: {}", r.text);
+        assert_eq!(r.status, 401, "a session ended elsewhere is refused once its writer returned: {}", r.text);
         if app.backend == Backend::Sqlite {
             // And a membership removed elsewhere is not served from the cache either.
             let owner = app.user("owner@example.com").await;
@@ -36,7 +36,7 @@ both_backends! {
             app.raw_sql(&format!("UPDATE memberships SET status = 'suspended', role = 'viewer' WHERE account_id = '{account}'"))
                 .await;
             let r = app.get(&path).auth(&owner).send().await;
-            assert_eq!(r.status, 403, "the suspension written elsewhere applies at once: {}", r.text);
+            assert_eq!(r.status, 403, "the suspension written elsewhere applies once its writer returned: {}", r.text);
         }
     }
 }

@@ -662,8 +662,17 @@ async fn needs_you_posts_review_and_safe_clicks_in_chromium() {
     assert_text(&owner, "Spring sale: everything half price until Sunday").await;
     let thumb = owner.find(By::Css(".thumbs img")).await.expect("a thumbnail beside the buttons");
     assert!(thumb.attr("alt").await.unwrap().unwrap_or_default().starts_with("Image 1 of"), "alt text");
-    let loaded = owner.execute("return document.querySelector('.thumbs img').naturalWidth;", Vec::new()).await.unwrap();
-    assert_eq!(loaded.json().as_i64(), Some(1), "the thumbnail is the uploaded image");
+    // The browser loads the image after the page: wait for it, then check it is the upload.
+    let mut loaded = serde_json::Value::Null;
+    for _ in 0..100 {
+        let js = "const i = document.querySelector('.thumbs img'); return i.complete ? i.naturalWidth : null;";
+        loaded = owner.execute(js, Vec::new()).await.unwrap().json().clone();
+        if !loaded.is_null() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(loaded.as_i64(), Some(1), "the thumbnail is the uploaded image");
     check_page_at(&owner, "review-queue", PHONE).await;
     // Changes asked on the second post, from the queue.
     let summaries = owner.find_all(By::Css("main details > summary")).await.unwrap();

@@ -188,6 +188,9 @@ impl TestApp {
             Backend::Sqlite => {
                 let mut c = sqlx::SqliteConnection::connect(&self.database_url).await.expect("connect sqlite");
                 sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string())).execute(&mut c).await.expect(sql);
+                // Another process: it waits as a Steward command that changed rights does, and
+                // leaves the server's cache to notice by itself.
+                tokio::time::sleep(steward_store::SQLITE_REVOCATION_WAIT).await;
             }
             Backend::Postgres => {
                 let mut c = sqlx::PgConnection::connect(&self.database_url).await.expect("connect pg");
