@@ -29,6 +29,15 @@ macro_rules! event_fields {
 
 /// Binds an event's own columns, `id` to `detail` in the order `audit_pending` and
 /// `audit_events` list them.
+/// The chain's head and the facts of the account whose id the caller appends (a parameter).
+macro_rules! head_and_facts_sql {
+    () => {
+        "SELECT h.seq, h.hash, a.owner_id, a.handle, a.time_zone, a.alert_thresholds FROM audit_head h \
+         LEFT JOIN social_accounts a ON a.id = "
+    };
+}
+pub(crate) use head_and_facts_sql;
+
 macro_rules! bind_event {
     ($query:expr, $ev:expr) => {
         $query
@@ -176,10 +185,15 @@ impl Tx {
     /// SQLite: appends `ev` to the chain now (this transaction holds the one write lock until
     /// it ends; PostgreSQL writers go through `audit_pending` instead).
     async fn append_audit_now(&mut self, ev: NewAuditEvent) -> Result<AuditEventRow> {
-        // The head and, in the same statement, the account facts the detectors need.
-        let q = "SELECT h.seq, h.hash, a.owner_id, a.handle, a.time_zone, a.alert_thresholds FROM audit_head h \
-                 LEFT JOIN social_accounts a ON a.id = $1 WHERE h.singleton = 1";
-        let head: HeadAndFacts = on_tx!(self, |c| sqlx::query_as(q).bind(ev.account_id.as_deref()).fetch_one(c).await)?;
+        // The head and, in the same statement, the account facts the detectors need: read with
+        // the statement before when it knew this event would follow.
+        let head = match self.head_ahead.take() {
+            Some((account, head)) if ev.account_id.as_deref() == Some(account.as_str()) => head,
+            _ => {
+                let q = concat!(head_and_facts_sql!(), "$1 WHERE h.singleton = 1");
+                on_tx!(self, |c| sqlx::query_as(q).bind(ev.account_id.as_deref()).fetch_one(c).await)?
+            }
+        };
         let facts = head.account.facts();
         let (mut seq, mut hash) = (head.seq, head.hash);
         let (mut sql, rows) = chain_rows(&mut seq, &mut hash, std::slice::from_ref(&ev));
@@ -300,7 +314,7 @@ struct PendingWritten {
 
 /// The chain's head with the event's account beside it.
 #[derive(sqlx::FromRow)]
-struct HeadAndFacts {
+pub(crate) struct HeadAndFacts {
     seq: i64,
     hash: Vec<u8>,
     #[sqlx(flatten)]

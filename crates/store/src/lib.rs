@@ -176,6 +176,10 @@ pub struct Tx {
     /// PostgreSQL: `steward.rights_changed` as returned by this transaction's last statement
     /// (the audit event's insert asks for it), so the commit need not ask again.
     pub(crate) rights_flag: Option<bool>,
+    /// SQLite: the chain's head and an account's facts, read with this transaction's last
+    /// statement for the audit event that follows it (`Tx::insert_post_with`); any other
+    /// statement forgets them, since it may move the head or change the account.
+    pub(crate) head_ahead: Option<(steward_domain::ids::AccountId, audit::HeadAndFacts)>,
 }
 
 pub(crate) enum TxInner {
@@ -202,6 +206,7 @@ macro_rules! on_tx {
         // A statement may fire the triggers that flag a change of rights: a flag read before
         // it is no longer the transaction's.
         $tx.rights_flag = None;
+        $tx.head_ahead = None;
         // One arm per backend, not per kind of transaction: the body (a query's whole future)
         // is compiled once for each arm.
         match $tx.inner.connection() {
@@ -373,6 +378,7 @@ impl Store {
             },
             pending_audit: false,
             rights_flag: None,
+            head_ahead: None,
         })
     }
 

@@ -605,39 +605,50 @@ impl Tx {
     pub async fn insert_post_with(&mut self, p: NewPost<'_>, extras: PostExtras<'_>) -> Result<()> {
         // The post and its first version in one round trip (a write holds SQLite's one write
         // lock meanwhile): two statements in one string on SQLite, which binds `$n` by number
-        // in each; a data-modifying CTE on PostgreSQL.
-        let q = match self.backend {
-            crate::Backend::Sqlite => concat!(
-                new_post_sql!(),
-                "; INSERT INTO post_versions (post_id, version, title, text, media, edited_by, created_at, \
-                 content_warning) VALUES ($1, 1, $4, $5, $6, $3, $9, $10)"
-            ),
-            crate::Backend::Postgres => concat!(
-                "WITH p AS (",
-                new_post_sql!(),
-                " RETURNING id) INSERT INTO post_versions (post_id, version, title, text, media, edited_by, created_at, \
-                 content_warning) SELECT p.id, 1, $4, $5, $6, $3, $9, $10 FROM p"
-            ),
-        };
+        // in each, and a third that reads the chain's head for the event that records the new
+        // post; a data-modifying CTE on PostgreSQL.
         let (key, hash) = match p.idempotency {
             Some((key, hash)) => (Some(key), Some(hash)),
             None => (None, None),
         };
-        on_tx!(self, |c| sqlx::query(q)
-            .bind(p.id.as_str())
-            .bind(p.account_id.as_str())
-            .bind(p.author_id.as_str())
-            .bind(p.title)
-            .bind(p.text)
-            .bind(p.media)
-            .bind(key)
-            .bind(hash)
-            .bind(p.now)
-            .bind(extras.content_warning)
-            .bind(extras.planned_for)
-            .execute(c)
-            .await
-            .map(|r| r.rows_affected()))?;
+        macro_rules! bind_post {
+            ($query:expr) => {
+                $query
+                    .bind(p.id.as_str())
+                    .bind(p.account_id.as_str())
+                    .bind(p.author_id.as_str())
+                    .bind(p.title)
+                    .bind(p.text)
+                    .bind(p.media)
+                    .bind(key)
+                    .bind(hash)
+                    .bind(p.now)
+                    .bind(extras.content_warning)
+                    .bind(extras.planned_for)
+            };
+        }
+        match self.backend {
+            crate::Backend::Sqlite => {
+                let q = concat!(
+                    new_post_sql!(),
+                    "; INSERT INTO post_versions (post_id, version, title, text, media, edited_by, created_at, \
+                     content_warning) VALUES ($1, 1, $4, $5, $6, $3, $9, $10); ",
+                    crate::audit::head_and_facts_sql!(),
+                    "$2 WHERE h.singleton = 1"
+                );
+                let head = on_tx!(self, |c| bind_post!(sqlx::query_as(q)).fetch_one(c).await)?;
+                self.head_ahead = Some((p.account_id.clone(), head));
+            }
+            crate::Backend::Postgres => {
+                let q = concat!(
+                    "WITH p AS (",
+                    new_post_sql!(),
+                    " RETURNING id) INSERT INTO post_versions (post_id, version, title, text, media, edited_by, \
+                     created_at, content_warning) SELECT p.id, 1, $4, $5, $6, $3, $9, $10 FROM p"
+                );
+                on_tx!(self, |c| bind_post!(sqlx::query(q)).execute(c).await.map(|r| r.rows_affected()))?;
+            }
+        }
         Ok(())
     }
 

@@ -5,4 +5,5 @@
 
 mod busy;
 mod group_commit;
+mod head_ahead;
 mod schema_parity;
