@@ -2,8 +2,8 @@
 //!
 //! Why not `tracing_appender::non_blocking`: it sends each line through a channel as its own
 //! allocation, wakes its thread for it and writes it with one `write` call; at tens of
-//! thousands of requests a second that thread, its wake-ups and its system calls cost the
-//! server more than answering `GET /api/v1/me` (BENCHMARKS.md, "Fewer looks, fewer writes").
+//! thousands of requests a second that thread, its wake-ups and its system calls took a sixth
+//! of the server's time under `GET /api/v1/me` (BENCHMARKS.md, "Fewer looks, fewer writes").
 //! Here a line is copied into a shared buffer; the first line into an empty buffer wakes the
 //! thread, which lets [`BATCH_WINDOW`] pass, takes everything written meanwhile and writes it
 //! at once. An idle server's thread sleeps until there is a line.
