@@ -440,8 +440,9 @@ mod tests {
         assert!(c.session(b"h").is_none(), "no epoch to tell what changed: the entry may be stale");
     }
 
-    #[test]
-    fn only_commits_that_move_the_epoch_make_entries_stale() {
+    /// A SQLite file with a `rights_epoch`, another connection to write to it, and a cache
+    /// watching it.
+    fn watched_file_with_epoch() -> (tempfile::TempDir, rusqlite::Connection, ReadCache) {
         let dir = tempfile::tempdir().expect("dir");
         let path = dir.path().join("c.db");
         let other = rusqlite::Connection::open(&path).expect("open");
@@ -453,6 +454,12 @@ mod tests {
             )
             .expect("schema");
         let c = ReadCache::new(Some(&path));
+        (dir, other, c)
+    }
+
+    #[test]
+    fn only_commits_that_move_the_epoch_make_entries_stale() {
+        let (_dir, other, c) = watched_file_with_epoch();
         c.put_session(b"h", c.generation(), &session("s", 1));
         let later = || std::thread::sleep(CHECK_EVERY);
         other.execute("INSERT INTO t VALUES (1)", []).expect("write");
@@ -475,17 +482,7 @@ mod tests {
     /// that moved the epoch is told to wait longer than that, so other processes look again.
     #[test]
     fn a_look_vouches_for_a_while_and_writers_outwait_it() {
-        let dir = tempfile::tempdir().expect("dir");
-        let path = dir.path().join("c.db");
-        let other = rusqlite::Connection::open(&path).expect("open");
-        other
-            .execute_batch(
-                "PRAGMA journal_mode=WAL; CREATE TABLE t (x INTEGER); \
-                 CREATE TABLE rights_epoch (singleton INTEGER PRIMARY KEY, generation BIGINT NOT NULL); \
-                 INSERT INTO rights_epoch VALUES (1, 0);",
-            )
-            .expect("schema");
-        let c = ReadCache::new(Some(&path));
+        let (_dir, other, c) = watched_file_with_epoch();
         c.put_session(b"h", c.generation(), &session("s", 1));
         assert!(c.session(b"h").is_some(), "looked just now");
         // A revocation by another process, whose cache is not this one.
