@@ -27,8 +27,6 @@ macro_rules! event_fields {
     };
 }
 
-/// Binds an event's own columns, `id` to `detail` in the order `audit_pending` and
-/// `audit_events` list them.
 /// The chain's head and the facts of the account whose id the caller appends (a parameter).
 macro_rules! head_and_facts_sql {
     () => {
@@ -38,6 +36,8 @@ macro_rules! head_and_facts_sql {
 }
 pub(crate) use head_and_facts_sql;
 
+/// Binds an event's own columns, `id` to `detail` in the order `audit_pending` and
+/// `audit_events` list them.
 macro_rules! bind_event {
     ($query:expr, $ev:expr) => {
         $query
@@ -195,9 +195,9 @@ impl Tx {
             }
         };
         let facts = head.account.facts();
-        let (mut seq, mut hash) = (head.seq, head.hash);
-        let (mut sql, rows) = chain_rows(&mut seq, &mut hash, std::slice::from_ref(&ev));
-        let prev_hash = rows.into_iter().next().map(|(_, _, prev, _)| prev).unwrap_or_default();
+        let prev_hash = head.hash;
+        let (mut seq, mut hash) = (head.seq, prev_hash.clone());
+        let (mut sql, _) = chain_rows(&mut seq, &mut hash, std::slice::from_ref(&ev));
         // The insert moves the head too (trigger `audit_events_head`, migration 0032). When the
         // event counts towards a burst, the count comes back in the same round trip: a second
         // statement in the string, its parameters numbered after the insert's.
@@ -205,31 +205,26 @@ impl Tx {
             .as_ref()
             .filter(|_| ev.account_id.is_some())
             .and_then(|f| alerts::burst_rule(&ev.action, &ev.outcome, &f.thresholds()));
-        let burst_count = match &rule {
-            None => {
-                on_tx!(self, |c| bind_event!(sqlx::query(sqlx::AssertSqlSafe(sql.clone())).bind(seq), ev)
-                    .bind(prev_hash.as_slice())
-                    .bind(hash.as_slice())
-                    .execute(c)
-                    .await
-                    .map(|r| r.rows_affected()))?;
-                None
+        if let Some(rule) = &rule {
+            sql.push_str("; ");
+            sql.push_str(&alerts::burst_count_sql(&rule.matches, EVENT_PARAMS + 1));
+        }
+        let counted: Option<i64> = on_tx!(self, |c| {
+            let mut q = bind_event!(sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone())).bind(seq), ev)
+                .bind(prev_hash.as_slice())
+                .bind(hash.as_slice());
+            if let Some(rule) = &rule {
+                q = q
+                    .bind(ev.account_id.as_deref())
+                    .bind(ev.at - rule.threshold.window_us())
+                    .bind(rule.matches.pattern())
+                    .bind(rule.threshold.count);
             }
-            Some(rule) => {
-                sql.push_str("; ");
-                sql.push_str(&alerts::burst_count_sql(&rule.matches, EVENT_PARAMS + 1));
-                let n: i64 =
-                    on_tx!(self, |c| bind_event!(sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone())).bind(seq), ev)
-                        .bind(prev_hash.as_slice())
-                        .bind(hash.as_slice())
-                        .bind(ev.account_id.as_deref())
-                        .bind(ev.at - rule.threshold.window_us())
-                        .bind(rule.matches.pattern())
-                        .bind(rule.threshold.count)
-                        .fetch_one(c)
-                        .await)?;
-                Some(n)
-            }
+            q.fetch_optional(c).await
+        })?;
+        let burst_count = match (&rule, counted) {
+            (Some(_), None) => return Err(crate::StoreError::Conflict("the burst count answered no row".into())),
+            (_, counted) => counted,
         };
         let row = AuditEventRow { seq, prev_hash, hash, ..AuditEventRow::unchained(ev) };
         // Alerts are decided with the event, in its transaction (see alerts.rs).

@@ -95,6 +95,16 @@ both_backends! {
     }
 }
 
+/// Writes a pending event as a writer that crashed after its commit leaves it (PostgreSQL).
+async fn leave_pending(app: &TestApp, id: &str, user_id: &impl std::fmt::Display, account: &impl std::fmt::Display) {
+    let at = app.clock.now_us();
+    app.raw_sql(&format!(
+        "INSERT INTO audit_pending (id, at, actor_id, action, target, account_id, outcome, detail) \
+         VALUES ('{id}', {at}, '{user_id}', 'posts.create', 'post:{id}', '{account}', 'allowed', '{{}}')"
+    ))
+    .await;
+}
+
 /// PostgreSQL: an event whose writer committed but never saw it sealed (it crashed, or another
 /// replica's round had not run yet) is sealed before the activity view answers, so a change
 /// never shows without its event.
@@ -103,13 +113,7 @@ async fn a_pending_event_is_sealed_before_the_activity_answers() {
     let Some(app) = TestApp::spawn(Backend::Postgres).await else { return };
     let owner = app.user("pending@example.com").await;
     let account = sandbox_account(&app, &owner, "@pending").await;
-    let at = app.clock.now_us();
-    app.raw_sql(&format!(
-        "INSERT INTO audit_pending (id, at, actor_id, action, target, account_id, outcome, detail) \
-         VALUES ('left-pending', {at}, '{}', 'posts.create', 'post:left', '{account}', 'allowed', '{{}}')",
-        owner.user_id
-    ))
-    .await;
+    leave_pending(&app, "left-pending", &owner.user_id, &account).await;
     assert_eq!(app.state.store.audit_pending_count().await.unwrap(), 1, "written as a crashed writer leaves it");
     let r = app.get(&format!("/api/v1/accounts/{account}/activity?limit=50")).auth(&owner).send().await;
     assert_eq!(r.status, 200, "{}", r.text);
@@ -133,13 +137,7 @@ async fn a_replica_that_stops_seals_what_is_pending() {
     let replica = steward_store::Store::open(&app.database_url).await.unwrap();
     replica.start_replica_sync();
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    let at = app.clock.now_us();
-    app.raw_sql(&format!(
-        "INSERT INTO audit_pending (id, at, actor_id, action, target, account_id, outcome, detail) \
-         VALUES ('pending-at-stop', {at}, '{}', 'posts.create', 'post:stop', '{account}', 'allowed', '{{}}')",
-        owner.user_id
-    ))
-    .await;
+    leave_pending(&app, "pending-at-stop", &owner.user_id, &account).await;
     // Neither replica's sweep comes round for seconds yet; closing is what seals it.
     replica.close().await;
     let reader = steward_store::Store::connect(&app.database_url).await.unwrap();
