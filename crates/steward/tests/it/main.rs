@@ -16,6 +16,7 @@ mod audit;
 mod audit_concurrency;
 mod browser;
 mod burst;
+mod code_order;
 mod company_pages;
 mod compose;
 mod connect;
