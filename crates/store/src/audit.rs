@@ -209,7 +209,7 @@ impl Tx {
             sql.push_str("; ");
             sql.push_str(&alerts::burst_count_sql(&rule.matches, EVENT_PARAMS + 1));
         }
-        let counted: Option<i64> = on_tx!(self, |c| {
+        let burst_count: Option<i64> = on_tx!(self, |c| {
             let mut q = bind_event!(sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone())).bind(seq), ev)
                 .bind(prev_hash.as_slice())
                 .bind(hash.as_slice());
@@ -222,10 +222,10 @@ impl Tx {
             }
             q.fetch_optional(c).await
         })?;
-        let burst_count = match (&rule, counted) {
-            (Some(_), None) => return Err(crate::StoreError::Conflict("the burst count answered no row".into())),
-            (_, counted) => counted,
-        };
+        if rule.is_some() && burst_count.is_none() {
+            // A COUNT always answers a row: this is the database misbehaving, not a conflict.
+            return Err(crate::StoreError::Database(sqlx::Error::Protocol("the burst count answered no row".into())));
+        }
         let row = AuditEventRow { seq, prev_hash, hash, ..AuditEventRow::unchained(ev) };
         // Alerts are decided with the event, in its transaction (see alerts.rs).
         self.detect_after(&row, facts, burst_count).await?;
