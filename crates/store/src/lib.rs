@@ -434,9 +434,15 @@ impl Store {
             }
             replicas::leave(p, &r.me.id).await;
             // What writers handed to the stopped sealer is chained now rather than at the next
-            // start (it is durable either way).
-            if let Err(e) = self.seal_pending_audit().await {
-                tracing::warn!(error = %e, "sealing pending audit events at shutdown failed; the next start seals them");
+            // start (it is durable either way, so a stop does not wait long for the head).
+            match tokio::time::timeout(Duration::from_secs(10), self.seal_pending_audit()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "sealing pending audit events at shutdown failed; the next start seals them");
+                }
+                Err(_) => {
+                    tracing::warn!("sealing pending audit events at shutdown took over 10 s; the next start seals them")
+                }
             }
         }
         self.groups.close().await;

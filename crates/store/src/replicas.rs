@@ -20,6 +20,8 @@ const PING_EVERY: Duration = Duration::from_secs(1);
 /// A replica whose heartbeat is older is not waited for (it has stopped serving from its
 /// cache: its last ping heard was sent before its last heartbeat).
 const STALE_AFTER_US: i64 = 5_000_000;
+/// How long a graceful stop waits to remove this replica's row.
+const LEAVE_WAIT: Duration = Duration::from_secs(5);
 const _: () = assert!(STALE_AFTER_US as u128 >= SERVE_WINDOW.as_micros(), "stale replicas must be dark");
 /// The database's clock in microseconds, so replicas' clocks never need to agree.
 const DB_NOW_US: &str = "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000000 AS BIGINT)";
@@ -212,6 +214,11 @@ pub(crate) async fn announce(pool: &PgPool, cache: &ReadCache, me: Option<&str>)
 }
 
 /// Removes this replica's row at a graceful stop, so revokers stop waiting for it at once.
+/// Bounded: a stop must not wait on a lock someone else holds on the row (an operator's open
+/// transaction); a row left behind only makes revokers wait until its heartbeat is stale.
 pub(crate) async fn leave(pool: &PgPool, id: &str) {
-    let _ = sqlx::query("DELETE FROM replicas WHERE id = $1").bind(id).execute(pool).await;
+    let delete = sqlx::query("DELETE FROM replicas WHERE id = $1").bind(id).execute(pool);
+    if tokio::time::timeout(LEAVE_WAIT, delete).await.is_err() {
+        tracing::warn!("removing this replica's row took over {LEAVE_WAIT:?}; stopping without it");
+    }
 }

@@ -595,3 +595,72 @@ async fn a_replica_whose_listener_is_cut_serves_no_stale_rights() {
         }
     }
 }
+
+/// A client that gives up mid-request (a closed tab, its own timeout) cancels the request's work
+/// at whatever it awaits, the round trip of a transaction's BEGIN included. sqlx 0.9.0 then
+/// returned the connection to the pool inside that transaction (transact-rs/sqlx#4393): later
+/// statements on it never committed and kept their locks, among them the replica's heartbeat,
+/// on whose row its graceful stop then waited for ever. After a storm of abandoned drafts no
+/// connection may be left in a transaction, the replica still writes, and SIGTERM stops it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abandoned_requests_leave_no_transaction_open_and_the_replica_stops_cleanly() {
+    let Some(mut r) = Replicas::start(1, &[("STEWARD_SIGNUP", "open")]).await else { return };
+    let c = r.client();
+    let base = r.base(0).to_string();
+    let (token, _) = register(&c, &base, "gone@example.com").await;
+    let (st, account) = call(
+        &c,
+        reqwest::Method::POST,
+        format!("{base}/api/v1/accounts"),
+        Some(&token),
+        Some(json!({"platform": "sandbox", "handle": "@gone", "credentials": {}})),
+    )
+    .await;
+    assert_eq!(st, 201, "{account}");
+    let url = format!("{base}/api/v1/accounts/{}/posts", account["id"].as_str().unwrap());
+
+    let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+    let (mut abandoned, mut answered) = (0, 0);
+    for _ in 0..40 {
+        let mut sent = Vec::new();
+        for _ in 0..32 {
+            // Given up after 0 to 20 ms: before, during or after any of the draft's round trips, or not at all.
+            let patience = Duration::from_micros(rng(&mut seed) % 20_000);
+            let request = c.post(&url).bearer_auth(&token).json(&json!({"text": "abandoned"})).timeout(patience);
+            sent.push(tokio::spawn(async move { request.send().await.map(|r| r.status().as_u16()) }));
+        }
+        for request in sent {
+            match request.await.unwrap() {
+                Ok(status) => {
+                    assert_eq!(status, 201);
+                    answered += 1;
+                }
+                Err(_) => abandoned += 1,
+            }
+        }
+    }
+    assert!(
+        abandoned >= 200,
+        "the storm abandoned too few requests to test anything: {abandoned} ({answered} answered)"
+    );
+
+    // Steward holds no transaction open while it waits for nothing; one idle for seconds was
+    // left behind.
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    let mut db = watcher(&r.database_url).await;
+    let stuck: Vec<(String, String)> = sqlx::query_as(
+        "SELECT state, query FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() \
+         AND state LIKE 'idle in transaction%' AND xact_start < now() - interval '2 seconds'",
+    )
+    .fetch_all(&mut db)
+    .await
+    .expect("read pg_stat_activity");
+    assert!(stuck.is_empty(), "connections left inside a transaction after abandoned requests: {stuck:?}");
+
+    let (st, _) = call(&c, reqwest::Method::POST, url, Some(&token), Some(json!({"text": "after the storm"}))).await;
+    assert_eq!(st, 201);
+    let took = r.stop(0).await;
+    let log = r.log(0);
+    assert!(!log.contains("already a transaction in progress"), "a pooled connection was inside a transaction: {log}");
+    println!("{abandoned} of {} drafts abandoned; the replica stopped {took:?} after SIGTERM", abandoned + answered);
+}

@@ -6,6 +6,7 @@
 //! let c = r.client();                              // reqwest, TLS provider installed
 //! let url = format!("{}/api/v1/me", r.base(1));   // each replica's `http://127.0.0.1:PORT`
 //! r.kill(2).await;                                  // SIGKILL, as a crash: no graceful shutdown
+//! r.stop(1).await;                                  // SIGTERM: a graceful stop, within 20 s
 //! r.restart(2).await;                               // the same port, database and key again
 //! let log = r.log(2);                               // its stderr so far, across restarts
 //! r.sql("UPDATE …").await;                          // straight to the shared database
@@ -130,6 +131,22 @@ impl Replicas {
             .await
             .expect("a killed replica goes away")
             .expect("wait for the replica");
+    }
+
+    /// Stops replica `i` as an operator or a rolling restart does (SIGTERM: finish requests,
+    /// leave, close) and answers how long it took to exit; panics if it did not within 20 s.
+    pub(crate) async fn stop(&mut self, i: usize) -> Duration {
+        let Some(mut child) = self.replicas[i].child.take() else { return Duration::ZERO };
+        let pid = child.id().expect("a running replica has a pid").to_string();
+        let started = std::time::Instant::now();
+        assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().expect("kill").success());
+        let exited = tokio::time::timeout(Duration::from_secs(20), child.wait()).await;
+        let _ = child.start_kill();
+        let status = exited
+            .unwrap_or_else(|_| panic!("replica {i} did not exit within 20 s of SIGTERM; log: {}", self.log(i)))
+            .expect("wait for the replica");
+        assert!(status.success(), "replica {i} exited with {status}; log: {}", self.log(i));
+        started.elapsed()
     }
 
     /// Starts replica `i` again (killing it first if it still runs): same port, data directory,
