@@ -507,7 +507,12 @@ impl Tx {
                     .fetch_optional(c)
                     .await)?
             }
-            (None, None) => return Err(crate::StoreError::Conflict("a finding needs an account or a person".into())),
+            // A bug in the caller, not a conflict the API should answer with 409.
+            (None, None) => {
+                return Err(crate::StoreError::Database(sqlx::Error::Encode(
+                    "a finding names neither an account nor a person".into(),
+                )));
+            }
         };
         if let Some((alert_id, count)) = grouped {
             return Ok(Raised::Grouped { alert_id: AlertId::from(alert_id), count });

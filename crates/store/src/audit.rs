@@ -171,7 +171,7 @@ impl Tx {
                     self.findings_after(&AuditEventRow::unchained(ev), written.account.facts(), None).await?;
                 if !findings.is_empty() {
                     let json = serde_json::to_string(&findings)
-                        .map_err(|e| crate::StoreError::Conflict(format!("unwritable finding: {e}")))?;
+                        .map_err(|e| crate::StoreError::Database(sqlx::Error::Encode(Box::new(e))))?;
                     let q = "UPDATE audit_pending SET findings = $2 WHERE id = $1";
                     on_tx!(self, |c| sqlx::query(q).bind(&id).bind(&json).execute(c).await.map(|r| r.rows_affected()))?;
                 }

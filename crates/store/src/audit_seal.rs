@@ -179,8 +179,11 @@ impl Store {
         for p in &pending {
             if let Some(f) = &p.findings {
                 // Written by this store just before; unreadable would be a bug, not data.
-                let found: Vec<Finding> = serde_json::from_str(f)
-                    .map_err(|e| StoreError::Conflict(format!("unreadable findings of event {}: {e}", p.event.id)))?;
+                let found: Vec<Finding> = serde_json::from_str(f).map_err(|e| {
+                    StoreError::Database(sqlx::Error::Decode(
+                        format!("unreadable findings of event {}: {e}", p.event.id).into(),
+                    ))
+                })?;
                 findings.extend(found);
             }
         }

@@ -7,3 +7,4 @@ mod busy;
 mod group_commit;
 mod head_ahead;
 mod schema_parity;
+mod store_errors;
