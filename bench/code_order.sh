@@ -9,7 +9,9 @@
 #   BIN=target/release/steward bench/code_order.sh     # that binary
 #
 # Run it again after a dependency or toolchain update (their functions' names change with
-# them; names the build no longer has are skipped, and less of the hot code is together);
+# them; names the build no longer has are skipped, and less of the hot code is together; after
+# sqlx 0.9.0 -> 0.9.1, half the names were gone and idle memory rose from 15 to 22 MiB). It also
+# writes code-order.deps, the Cargo.lock packages the list goes with, which a test compares;
 # `bench/idle_memory.sh` shows how much of the code is resident.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -75,3 +77,11 @@ with open(out, "w") as f:
     f.write("".join(name + "\n" for name in hot))
 print(f"{len(hot)} functions ran ({len(ran - code)} names not in the symbol table skipped) -> {out}")
 PY
+# The dependencies the list was made with: their functions' names change with their versions,
+# so a test fails when Cargo.lock no longer matches (code_order.rs).
+DEPS=${OUT_LIST%.txt}.deps
+{
+    echo "# The packages of Cargo.lock when code-order.txt was made (bench/code_order.sh writes this)."
+    awk '/^name = /{ n = $3 } /^version = / && n != "" { print n, $3 }' Cargo.lock | tr -d '"' | sort -u
+} >"$DEPS"
+echo "its dependencies -> $DEPS"
