@@ -126,6 +126,24 @@ macro_rules! sql {
     ($($part:expr),+ $(,)?) => { sqlx::AssertSqlSafe([$($part),+].concat()) };
 }
 
+/// The limits a password reset request must fit in: requests per address and per client
+/// since `since`.
+pub struct ResetLimits {
+    pub per_email: i64,
+    pub per_ip: i64,
+    pub since: Micros,
+}
+
+/// Whether a password reset request was counted against its limits.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ResetReservation {
+    Counted,
+    /// A limit is reached; `oldest` is when the oldest request it counted was made.
+    Refused {
+        oldest: Micros,
+    },
+}
+
 impl Store {
     pub async fn user_by_email(&self, email: &str) -> Result<Option<UserRow>> {
         let q = sql!("SELECT ", USER_COLUMNS, " FROM users WHERE email = $1");
@@ -239,31 +257,32 @@ impl Store {
         Ok(on_pool!(self, |c| sqlx::query_scalar::<_, i64>(q).bind(session_id.as_str()).fetch_optional(c).await)?)
     }
 
-    /// Records one request for a reset link. Outside any transaction, like sign-in attempts:
-    /// it counts towards the throttle whatever the request turns out to be.
-    pub async fn record_password_reset_request(&self, email: &str, ip: &str, at: Micros) -> Result<()> {
-        let q = "INSERT INTO password_reset_requests (email, ip, at) VALUES ($1, $2, $3)";
-        on_pool!(self, |c| sqlx::query(q).bind(email).bind(ip).bind(at).execute(c).await.map(|r| r.rows_affected()))?;
-        Ok(())
-    }
-
-    /// Reset requests since `since` for `email` and from `ip`: how many, and the oldest of each.
-    pub async fn password_reset_requests_since(
+    /// Counts the reset requests since `limits.since` for `email` and from `ip` and, when both
+    /// limits leave room, records this one, in one transaction (as `reserve_attempt` does for
+    /// sign-ins): on PostgreSQL under advisory locks on the address and the client, on SQLite
+    /// under its single writer. Concurrent requests cannot all be checked before any is counted.
+    pub async fn reserve_password_reset_request(
         &self,
         email: &str,
         ip: &str,
-        since: Micros,
-    ) -> Result<[(i64, Option<Micros>); 2]> {
+        limits: &ResetLimits,
+        now: Micros,
+    ) -> Result<ResetReservation> {
+        let mut tx = self.begin().await?;
+        tx.lock_keys(&[(0x5352, email), (0x5353, ip)]).await?;
         let by_email = "SELECT COUNT(*), MIN(at) FROM password_reset_requests WHERE email = $1 AND at >= $2";
         let by_ip = "SELECT COUNT(*), MIN(at) FROM password_reset_requests WHERE ip = $1 AND at >= $2";
-        let e = on_pool!(self, |c| sqlx::query_as::<_, (i64, Option<i64>)>(by_email)
-            .bind(email)
-            .bind(since)
-            .fetch_one(c)
-            .await)?;
-        let i =
-            on_pool!(self, |c| sqlx::query_as::<_, (i64, Option<i64>)>(by_ip).bind(ip).bind(since).fetch_one(c).await)?;
-        Ok([e, i])
+        for (q, key, limit) in [(by_email, email, limits.per_email), (by_ip, ip, limits.per_ip)] {
+            let (n, oldest): (i64, Option<i64>) =
+                on_tx!(tx, |c| sqlx::query_as(q).bind(key).bind(limits.since).fetch_one(c).await)?;
+            if n >= limit {
+                return Ok(ResetReservation::Refused { oldest: oldest.unwrap_or(now) });
+            }
+        }
+        let q = "INSERT INTO password_reset_requests (email, ip, at) VALUES ($1, $2, $3)";
+        on_tx!(tx, |c| sqlx::query(q).bind(email).bind(ip).bind(now).execute(c).await.map(|r| r.rows_affected()))?;
+        tx.commit().await?;
+        Ok(ResetReservation::Counted)
     }
 
     /// Forgets reset requests and reset links older than `before` (housekeeping, and the work an

@@ -41,7 +41,8 @@ pub use alerts::{AlertAckRow, AlertPreferencesRow, AlertRow, DeliveryRow, Delive
 pub use audit::{ActivityFilter, AuditEventRow, CheckpointRow, NewAuditEvent};
 pub use audit_scan::{AuditBatch, ChainEvent};
 pub use identity::{
-    ApiTokenRow, AuthSessionRow, AuthTokenRow, NewApiToken, NewSession, NewUser, SessionRow, UserRow, tombstone_email,
+    ApiTokenRow, AuthSessionRow, AuthTokenRow, NewApiToken, NewSession, NewUser, ResetLimits, ResetReservation,
+    SessionRow, UserRow, tombstone_email,
 };
 pub use notifications::{
     DigestAccountRow, DigestSubscriberRow, NewNotification, NotificationMailRow, NotificationPreferencesRow,

@@ -43,6 +43,22 @@ pub struct DeniedBurstRow {
 
 const UNSETTLED_OR_FAILED: &str = "outcome <> 'succeeded'";
 
+impl Tx {
+    /// PostgreSQL: takes an advisory lock on each `(class, key)` until the transaction ends, so
+    /// replicas checking the same limit take turns; SQLite's write transaction already holds
+    /// its one writer's lock. Callers name the keys in one fixed order (the account or address
+    /// before the client), so two transactions never wait on each other in a circle.
+    pub(crate) async fn lock_keys(&mut self, keys: &[(i32, &str)]) -> Result<()> {
+        if self.backend == Backend::Postgres {
+            let q = "SELECT pg_advisory_xact_lock($1, hashtext($2))";
+            for (class, key) in keys {
+                on_tx!(self, |c| sqlx::query(q).bind(class).bind(key).execute(c).await.map(|r| r.rows_affected()))?;
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Store {
     /// Counts the recent failures (pending attempts included) for the scope and, when both
     /// limits leave room, records a `pending` attempt, all in one transaction: on PostgreSQL
@@ -55,15 +71,8 @@ impl Store {
         now: Micros,
     ) -> Result<Reservation> {
         let mut tx = self.begin().await?;
-        if tx.backend == Backend::Postgres {
-            // Always the account first, then the address: two reservations never wait on each
-            // other in a circle.
-            let q = "SELECT pg_advisory_xact_lock($1, hashtext($2))";
-            let account_key = format!("{}:{}", scope.kind, scope.email);
-            for (class, key) in [(0x5354_i32, account_key.as_str()), (0x5355_i32, scope.ip)] {
-                on_tx!(tx, |c| sqlx::query(q).bind(class).bind(key).execute(c).await.map(|r| r.rows_affected()))?;
-            }
-        }
+        let account_key = format!("{}:{}", scope.kind, scope.email);
+        tx.lock_keys(&[(0x5354, account_key.as_str()), (0x5355, scope.ip)]).await?;
         let q = match scope.device {
             None => format!(
                 "SELECT COUNT(*), MIN(at) FROM auth_attempts WHERE kind = $1 AND email = $2 AND at >= $3 \

@@ -6,7 +6,7 @@ use serde_json::json;
 use steward_domain::audit::Action;
 use steward_domain::identity::{normalize_email, validate_new_password};
 use steward_domain::ids::UserId;
-use steward_store::UserRow;
+use steward_store::{ResetLimits, ResetReservation, UserRow};
 use utoipa::ToSchema;
 use zeroize::Zeroizing;
 
@@ -118,17 +118,18 @@ pub async fn change_password(s: &Services, ctx: &Ctx, who: &Principal, input: Ch
     Ok(())
 }
 
-/// Refuses a reset request while the email or the address has asked too often.
+/// Counts a reset request against the limits per email and per address, or refuses it (with
+/// when to try again) while either has asked too often.
 async fn throttle_reset(s: &Services, email: &str, ip: &str, now: i64) -> AppResult<()> {
-    let counts = s.store.password_reset_requests_since(email, ip, now - RESET_WINDOW_US).await?;
-    for ((n, oldest), limit) in counts.into_iter().zip([RESET_MAX_PER_EMAIL, RESET_MAX_PER_IP]) {
-        if n >= limit {
-            let free_at = oldest.unwrap_or(now) + RESET_WINDOW_US;
+    let limits = ResetLimits { per_email: RESET_MAX_PER_EMAIL, per_ip: RESET_MAX_PER_IP, since: now - RESET_WINDOW_US };
+    match s.store.reserve_password_reset_request(email, ip, &limits, now).await? {
+        ResetReservation::Counted => Ok(()),
+        ResetReservation::Refused { oldest } => {
+            let free_at = oldest + RESET_WINDOW_US;
             let retry_after_secs = u64::try_from((free_at - now).max(1_000_000) / 1_000_000).unwrap_or(1);
-            return Err(AppError::RateLimited { retry_after_secs });
+            Err(AppError::RateLimited { retry_after_secs })
         }
     }
-    Ok(())
 }
 
 /// Asks for a reset link. Answers the same for every address, known or not: a known address
@@ -141,7 +142,6 @@ pub async fn request_reset(s: &Services, ctx: &Ctx, input: ResetRequest) -> AppR
     ctx.slot.set_actor(AuditActor { user_id: None, email: Some(email.clone()), session_id: None });
     let now = s.clock.now_us();
     throttle_reset(s, &email, &ctx.meta.ip, now).await?;
-    s.store.record_password_reset_request(&email, &ctx.meta.ip, now).await?;
     let user = s.store.user_by_email(&email).await?;
     let token = Zeroizing::new(new_token(RESET_TOKEN_PREFIX));
     let token_hash = sha256(token.as_bytes());

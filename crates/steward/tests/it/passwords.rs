@@ -174,6 +174,20 @@ with_mail! {
         assert_eq!(r.status, 202, "the window passed: {}", r.text);
     }
 
+    async fn reset_requests_sent_at_once_get_no_more_than_the_limit(app: TestApp, sink: SmtpSink) {
+        // The limit is checked and the request counted in one step: thirty requests sent at
+        // once (someone flooding another's inbox) cannot all be checked before any is counted.
+        app.register("flood@example.com").await;
+        let sent = (0..30).map(|_| app.post("/api/v1/auth/password-reset").json(json!({"email": "flood@example.com"})).send());
+        let statuses: Vec<u16> = futures_join_all(sent).await.iter().map(|r| r.status).collect();
+        let accepted = statuses.iter().filter(|&&s| s == 202).count();
+        assert_eq!(accepted, 3, "three per address in the window, however they arrive: {statuses:?}");
+        assert_eq!(statuses.iter().filter(|&&s| s == 429).count(), 27, "{statuses:?}");
+        eventually("three mails", async || (mails_to(&sink, "flood@example.com").len() == 3).then_some(())).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(mails_to(&sink, "flood@example.com").len(), 3, "no more than three mails");
+    }
+
     async fn the_forgot_and_reset_pages_set_a_new_password(app: TestApp, sink: SmtpSink) {
         app.register("web@example.com").await;
         let (status, signin) = page(&app, &Session::bearer_only(""), "/signin").await;

@@ -366,3 +366,29 @@ pub async fn audit_actions(app: &TestApp, post_id: &str) -> Vec<String> {
         .map(|e| e.action)
         .collect()
 }
+
+/// Awaits all futures concurrently (a tiny `join_all`, to avoid a dependency for tests).
+pub(crate) async fn futures_join_all<F: std::future::Future<Output = T>, T>(futs: impl Iterator<Item = F>) -> Vec<T> {
+    let handles: Vec<_> = futs.map(Box::pin).collect();
+    let mut out = Vec::with_capacity(handles.len());
+    let mut pending: Vec<_> = handles.into_iter().map(Some).collect();
+    let mut results: Vec<Option<T>> = (0..pending.len()).map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut all_done = true;
+        for (i, slot) in pending.iter_mut().enumerate() {
+            if let Some(f) = slot {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => {
+                        results[i] = Some(v);
+                        *slot = None;
+                    }
+                    std::task::Poll::Pending => all_done = false,
+                }
+            }
+        }
+        if all_done { std::task::Poll::Ready(()) } else { std::task::Poll::Pending }
+    })
+    .await;
+    out.extend(results.into_iter().map(|r| r.expect("every future completed")));
+    out
+}
