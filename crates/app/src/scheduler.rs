@@ -199,7 +199,7 @@ pub async fn run_once(state: &Services) -> Result<usize> {
     let jobs = tx.lock_claimable_jobs(now, cfg.batch).await?;
     let claimed = due.len() + jobs.len();
     for post_id in &due {
-        let prepared = prepare_due(state, &mut tx, post_id, &worker, now, lease_until, &mut notices).await;
+        let prepared = prepare_due(&mut tx, post_id, &worker, now, lease_until, &mut notices).await;
         if let Some(w) = prepared.map_err(|e| e.on_post(post_id))? {
             works.push(w);
         }
@@ -420,9 +420,7 @@ fn scheduler_rights_now(post: &PostRow, member: Option<&MembershipRow>, now: Mic
     })
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn prepare_due(
-    state: &Services,
     tx: &mut Tx,
     post_id: &PostId,
     worker: &str,
@@ -461,7 +459,7 @@ async fn prepare_due(
             Ok(_) => {
                 // The scheduling member, read once for their rights and their windows and quota.
                 let member = match &post.scheduled_by {
-                    Some(user) => state.store.membership(&account.id, user).await?,
+                    Some(user) => tx.membership(&account.id, user).await?,
                     None => None,
                 };
                 match scheduler_rights_now(&post, member.as_ref(), now) {

@@ -5,7 +5,7 @@ use steward_domain::platform::Platform;
 use steward_domain::post::PostState;
 use steward_domain::status::{AccountStatus, MembershipStatus};
 
-use crate::{Backend, Micros, Result, Store, Tx, on_pool, on_tx};
+use crate::{Backend, Micros, Result, Store, StoreError, Tx, on_pool, on_tx};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AccountRow {
@@ -182,6 +182,9 @@ pub struct AccountSettings {
     pub rules_version: i64,
 }
 
+/// One membership: `$1` the account, `$2` the person.
+const MEMBERSHIP_OF: &str = " FROM memberships m WHERE m.account_id = $1 AND m.user_id = $2";
+
 impl Store {
     /// The account and the caller's membership of it, in one read: what every authorization
     /// decision starts from. Always read fresh, so revocations apply to the next request.
@@ -235,7 +238,7 @@ impl Store {
     }
 
     pub async fn membership(&self, account_id: &AccountId, user_id: &UserId) -> Result<Option<MembershipRow>> {
-        let q = sql(&["SELECT ", MEMBERSHIP_COLUMNS, " FROM memberships m WHERE m.account_id = $1 AND m.user_id = $2"]);
+        let q = sql(&["SELECT ", MEMBERSHIP_COLUMNS, MEMBERSHIP_OF]);
         Ok(on_pool!(self, |c| sqlx::query_as::<_, MembershipRow>(q)
             .bind(account_id.as_str())
             .bind(user_id.as_str())
@@ -371,6 +374,18 @@ impl Tx {
     /// Seats in use at `now`: members (owner included) whose time is not up, plus invitations
     /// still pending. A membership past its expiry frees its seat at that instant, whether or
     /// not the sweeper has removed it yet.
+    /// The membership as this transaction sees it: after [`Tx::lock_account`], every change
+    /// committed under the account's lock before it (a read through the pool could miss one,
+    /// e.g. an earlier member of the same SQLite commit group).
+    pub async fn membership(&mut self, account_id: &AccountId, user_id: &UserId) -> Result<Option<MembershipRow>> {
+        let q = sql(&["SELECT ", MEMBERSHIP_COLUMNS, MEMBERSHIP_OF]);
+        Ok(on_tx!(self, |c| sqlx::query_as::<_, MembershipRow>(q)
+            .bind(account_id.as_str())
+            .bind(user_id.as_str())
+            .fetch_optional(c)
+            .await)?)
+    }
+
     pub async fn seats_in_use(&mut self, account_id: &AccountId, now: Micros) -> Result<i64> {
         let q = "SELECT (SELECT COUNT(*) FROM memberships WHERE account_id = $1 \
                   AND (role = 'owner' OR expires_at IS NULL OR expires_at > $2)) + \
@@ -543,7 +558,8 @@ impl Tx {
         Ok(())
     }
 
-    /// Makes `new_owner` the owner and the previous owner an admin.
+    /// Makes `new_owner` the owner and the previous owner an admin; a conflict (and nothing
+    /// changed) unless `old_owner` still owns the account.
     pub async fn transfer_ownership(
         &mut self,
         account_id: &AccountId,
@@ -551,14 +567,19 @@ impl Tx {
         new_owner: &UserId,
         now: Micros,
     ) -> Result<()> {
-        let acc = "UPDATE social_accounts SET owner_id = $2, updated_at = $3 WHERE id = $1";
-        on_tx!(self, |c| sqlx::query(acc)
+        // Only from the owner it was: two transfers at once must not both happen (two owners).
+        let acc = "UPDATE social_accounts SET owner_id = $2, updated_at = $3 WHERE id = $1 AND owner_id = $4";
+        let moved = on_tx!(self, |c| sqlx::query(acc)
             .bind(account_id.as_str())
             .bind(new_owner.as_str())
             .bind(now)
+            .bind(old_owner.as_str())
             .execute(c)
             .await
             .map(|r| r.rows_affected()))?;
+        if moved != 1 {
+            return Err(StoreError::Conflict("the account is no longer this person's to hand over".into()));
+        }
         // The new owner holds everything; overrides and conditions no longer apply to them.
         let up = "UPDATE memberships SET role = 'owner', grants = '[]', revokes = '[]', expires_at = NULL, windows = '[]', \
                   daily_quota = NULL, status = 'active', updated_at = $3 WHERE account_id = $1 AND user_id = $2";

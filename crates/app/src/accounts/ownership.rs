@@ -55,8 +55,13 @@ pub async fn transfer_ownership(
     let to = input.to_user_id;
     let now = s.clock.now_us();
     audited(s, ctx, &who.actor(), async |tx| {
-        tx.lock_account(id).await?.ok_or(AppError::NotFound)?;
-        match s.store.membership(id, &UserId::new(to.to_string())).await? {
+        let account = tx.lock_account(id).await?.ok_or(AppError::NotFound)?;
+        // Decided again under the account's lock: the access read before it may predate
+        // another transfer the caller made at the same time (two owners, neither removable).
+        if account.owner_id != who.user_id {
+            return Err(AppError::Forbidden("only the owner can hand the account over".into()));
+        }
+        match tx.membership(id, &UserId::new(to.to_string())).await? {
             Some(m) if m.role == Role::Owner => return Err(AppError::validation("to_user_id", "is already the owner")),
             Some(m) if m.status == MembershipStatus::Active && m.expires_at.is_none_or(|e| e > now) => {}
             _ => return Err(AppError::validation("to_user_id", "must be an active member of this account")),

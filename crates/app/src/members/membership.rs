@@ -67,7 +67,7 @@ pub async fn update_member(
         if account.status == AccountStatus::LockedDown && !actor.is_owner() {
             return Err(AppError::locked_down("while the account is locked down only its owner changes memberships"));
         }
-        let current = s.store.membership(id, user_id).await?.ok_or(AppError::NotFound)?;
+        let current = tx.membership(id, user_id).await?.ok_or(AppError::NotFound)?;
         let from = current.role;
         if from == Role::Owner {
             return Err(AppError::Forbidden(
@@ -157,7 +157,7 @@ pub async fn remove_member(
     let actor = authorize(s, ctx, who, id, need).await?;
     audited(s, ctx, &who.actor(), async |tx| {
         tx.lock_account(id).await?.ok_or(AppError::NotFound)?;
-        let target = s.store.membership(id, user_id).await?.ok_or(AppError::NotFound)?;
+        let target = tx.membership(id, user_id).await?.ok_or(AppError::NotFound)?;
         let role = target.role;
         if role == Role::Owner {
             return Err(if leaving {

@@ -261,6 +261,29 @@ both_backends! {
         app.get(&path(&acc, "")).auth(&heir).send().await.assert_problem(404, "not-found");
     }
 
+    async fn two_transfers_sent_at_once_leave_one_owner(app: TestApp) {
+        // The owner hands the account to two people at the same moment: one transfer happens,
+        // the other is refused, and the account has exactly one owner (an extra owner could
+        // never be removed, not even by lockdown).
+        let owner = app.user("owner@example.com").await;
+        let acc = sandbox_account(&app, &owner, "@o").await;
+        let x = member(&app, &owner, &acc, "x@example.com", "admin").await;
+        let y = member(&app, &owner, &acc, "y@example.com", "editor").await;
+        let to = |heir: &Session| {
+            app.post(&path(&acc, "/transfer")).auth(&owner).json(json!({"to_user_id": heir.user_id, "password": PASSWORD})).send()
+        };
+        let answers = futures_join_all([to(&x), to(&y)].into_iter()).await;
+        let statuses: Vec<u16> = answers.iter().map(|r| r.status).collect();
+        assert_eq!(statuses.iter().filter(|&&s| s == 200).count(), 1, "one transfer happens: {statuses:?}");
+        let refused = answers.iter().find(|r| r.status != 200).unwrap();
+        refused.assert_problem(403, "forbidden");
+        let owners = count(&app, &format!("SELECT COUNT(*) FROM memberships WHERE account_id = '{}' AND role = 'owner'", acc)).await;
+        assert_eq!(owners, 1, "exactly one owner");
+        let heir = if statuses[0] == 200 { &x } else { &y };
+        assert_eq!(app.get(&path(&acc, "")).auth(heir).send().await.body["owner_id"], heir.user_id.as_str());
+        assert_eq!(app.get(&path(&acc, "")).auth(&owner).send().await.body["my_role"], "admin");
+    }
+
     async fn transfer_asks_for_the_owners_second_factor(app: TestApp) {
         let owner = app.user("owner@example.com").await;
         let acc = sandbox_account(&app, &owner, "@o").await;

@@ -263,18 +263,3 @@ both_backends! {
         assert_eq!(page(&app, &s, "/security").await.0, 200);
     }
 }
-
-/// One number from the test database.
-async fn count(app: &TestApp, sql: &str) -> i64 {
-    use sqlx::Connection;
-    match app.backend {
-        Backend::Sqlite => {
-            let mut c = sqlx::SqliteConnection::connect(&app.database_url).await.unwrap();
-            sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_string())).fetch_one(&mut c).await.unwrap()
-        }
-        Backend::Postgres => {
-            let mut c = sqlx::PgConnection::connect(&app.database_url).await.unwrap();
-            sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_string())).fetch_one(&mut c).await.unwrap()
-        }
-    }
-}

@@ -392,3 +392,18 @@ pub(crate) async fn futures_join_all<F: std::future::Future<Output = T>, T>(futs
     out.extend(results.into_iter().map(|r| r.expect("every future completed")));
     out
 }
+
+/// One number from the test database.
+pub(crate) async fn count(app: &TestApp, sql: &str) -> i64 {
+    use sqlx::Connection;
+    match app.backend {
+        Backend::Sqlite => {
+            let mut c = sqlx::SqliteConnection::connect(&app.database_url).await.unwrap();
+            sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_string())).fetch_one(&mut c).await.unwrap()
+        }
+        Backend::Postgres => {
+            let mut c = sqlx::PgConnection::connect(&app.database_url).await.unwrap();
+            sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_string())).fetch_one(&mut c).await.unwrap()
+        }
+    }
+}
