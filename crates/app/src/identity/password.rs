@@ -14,6 +14,7 @@ use crate::actor::{AuditActor, Ctx, Principal};
 use crate::crypto::{new_token, sha256};
 use crate::error::{AppError, AppResult};
 use crate::identity::sessions::require_session;
+use crate::identity::sign_in::{AttemptKind, reserve_attempt};
 use crate::identity::step_up;
 use crate::identity::view::UserView;
 use crate::mail::{self, html_escape};
@@ -201,12 +202,21 @@ pub async fn confirm_reset(s: &Services, ctx: &Ctx, input: ResetConfirmRequest) 
     if user.totp_enabled && code.is_none() {
         return Err(AppError::TotpRequired);
     }
+    // Whoever holds the link (a taken-over mailbox) must not be able to guess the code: each
+    // guess counts against the person's step-up limit, as a signed-in step-up's does.
+    let attempt = if user.totp_enabled {
+        Some(reserve_attempt(s, ctx, AttemptKind::StepUp, &user.email, None).await?)
+    } else {
+        None
+    };
     let hash = s.passwords.hash(Zeroizing::new(input.new_password)).await?;
     let mut tx = s.store.begin().await?;
     let mut second_factor = None;
-    if user.totp_enabled {
+    if let Some(attempt) = &attempt {
         second_factor = verify_second_factor(s, &mut tx, &user, code.unwrap_or_default()).await?;
         if second_factor.is_none() {
+            drop(tx);
+            s.store.settle_attempt(attempt, false).await?;
             return Err(AppError::Forbidden("the two-factor code is wrong, expired or was already used".into()));
         }
     }
@@ -221,6 +231,10 @@ pub async fn confirm_reset(s: &Services, ctx: &Ctx, input: ResetConfirmRequest) 
         .detail(json!({ "sessions_ended": ended, "second_factor": second_factor }));
     record(s, ctx, &actor, &mut tx, audit).await?;
     tx.commit().await?;
+    // After the commit: a write of its own while this transaction held SQLite's writer would wait for it.
+    if let Some(attempt) = &attempt {
+        s.store.settle_attempt(attempt, true).await?;
+    }
     tell_password_changed(s, &user, "with a reset link");
     Ok(())
 }

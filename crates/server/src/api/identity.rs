@@ -102,7 +102,8 @@ pub(crate) async fn password_reset(
 #[utoipa::path(post, path = "/auth/password-reset/confirm", tag = "identity", request_body = ResetConfirmRequest,
     responses((status = 204, description = "the password is set and every session ended"),
         (status = 401, body = Problem, description = "totp-required: 2FA is on and no code was given"),
-        (status = 403, body = Problem, description = "the code is wrong"), (status = 422, body = Problem)))]
+        (status = 403, body = Problem, description = "the code is wrong"), (status = 422, body = Problem),
+        (status = 429, body = Problem, description = "rate-limited: too many wrong codes for this person lately (Retry-After)")))]
 pub(crate) async fn password_reset_confirm(
     State(state): State<AppState>,
     ctx: Ctx,

@@ -151,6 +151,30 @@ with_mail! {
         assert_eq!(status_of_me(&app, &s).await, 401);
     }
 
+    async fn a_reset_link_does_not_let_its_holder_guess_the_second_factor(app: TestApp, sink: SmtpSink) {
+        // Someone who took over the mailbox has the link, not the phone: each wrong code counts
+        // against the person's step-up limit (five in the window), then even a right one waits.
+        let s = app.user("guess@example.com").await;
+        let secret = enrol(&app, &s).await;
+        let token = mailed_reset_token(&app, &sink, "guess@example.com").await;
+        let confirm = |code: &str| {
+            app.post("/api/v1/auth/password-reset/confirm")
+                .json(json!({"token": token, "new_password": NEW_PASSWORD, "totp": code}))
+        };
+        app.clock.advance(Duration::from_secs(30));
+        let right = totp_code(&secret, &app, 0);
+        let wrong = if right == "000000" { "111111" } else { "000000" };
+        for _ in 0..5 {
+            confirm(wrong).send().await.assert_problem(403, "forbidden");
+        }
+        let r = confirm(wrong).send().await;
+        r.assert_problem(429, "rate-limited");
+        assert!(r.header("retry-after").is_some_and(|v| v.parse::<u64>().unwrap() > 0));
+        confirm(&right).send().await.assert_problem(429, "rate-limited");
+        assert_eq!(login_with(&app, "guess@example.com", NEW_PASSWORD).await, 401, "nothing changed");
+        assert_eq!(status_of_me(&app, &s).await, 200, "the person's session still stands");
+    }
+
     async fn reset_requests_are_throttled_per_email_and_per_address(app: TestApp, sink: SmtpSink) {
         app.register("busy@example.com").await;
         for _ in 0..3 {
