@@ -197,16 +197,19 @@ pub async fn run_once(state: &Services) -> Result<usize> {
     let mut tx = state.store.begin().await?;
     let due = tx.lock_due_post_ids(now, cfg.batch).await?;
     let jobs = tx.lock_claimable_jobs(now, cfg.batch).await?;
-    let claimed = due.len() + jobs.len();
+    // Posts and jobs left for a later round because their account was busy are not work done:
+    // with nothing else claimed the worker pauses briefly instead of spinning on them.
+    let mut busy = 0;
+    let locked = due.len() + jobs.len();
     for post_id in &due {
-        let prepared = prepare_due(&mut tx, post_id, &worker, now, lease_until, &mut notices).await;
+        let prepared = prepare_due(&mut tx, &mut busy, post_id, &worker, now, lease_until, &mut notices).await;
         if let Some(w) = prepared.map_err(|e| e.on_post(post_id))? {
             works.push(w);
         }
     }
     for job in jobs {
         let post_id = job.post_id.clone();
-        let prepared = prepare_job(state, &mut tx, job, &worker, now, lease_until).await;
+        let prepared = prepare_job(state, &mut tx, &mut busy, job, &worker, now, lease_until).await;
         if let Some(w) = prepared.map_err(|e| e.on_post(&post_id))? {
             works.push(w);
         }
@@ -218,6 +221,7 @@ pub async fn run_once(state: &Services) -> Result<usize> {
     if !notices.is_empty() {
         crate::notifications::mail_after_commit(state).await;
     }
+    let claimed = locked - busy;
     if works.is_empty() {
         return Ok(claimed);
     }
@@ -422,6 +426,7 @@ fn scheduler_rights_now(post: &PostRow, member: Option<&MembershipRow>, now: Mic
 
 async fn prepare_due(
     tx: &mut Tx,
+    busy: &mut usize,
     post_id: &PostId,
     worker: &str,
     now: Micros,
@@ -432,7 +437,11 @@ async fn prepare_due(
     if post.state != PostState::Scheduled {
         return Ok(None);
     }
-    let Some(account) = tx.lock_account(&post.account_id).await? else { return Ok(None) };
+    // Posts are locked before their account here: never wait for it (see the store's note).
+    let Some(account) = tx.lock_account_unless_busy(&post.account_id).await? else {
+        *busy += 1;
+        return Ok(None);
+    };
     let counted = counting_approvals(&account, &approvals, now);
     let version = u32::try_from(post.version).unwrap_or(u32::MAX);
     let snapshot = PostSnapshot { state: PostState::Scheduled, version, approvals: &counted };
@@ -636,16 +645,21 @@ async fn begin_attempt(
 async fn prepare_job(
     _state: &Services,
     tx: &mut Tx,
+    busy: &mut usize,
     job: PublishJobRow,
     worker: &str,
     now: Micros,
     lease_until: Micros,
 ) -> Result<Option<Work>> {
     let Some(post) = tx.lock_post(&job.post_id).await? else { return Ok(None) };
+    // Before the job is taken: an account held by another transaction leaves it for a later round.
+    let Some(account) = tx.lock_account_unless_busy(&job.account_id).await? else {
+        *busy += 1;
+        return Ok(None);
+    };
     if !tx.take_publish_job(&job.post_id, worker, lease_until, now).await? {
         return Ok(None);
     }
-    let Some(account) = tx.lock_account(&job.account_id).await? else { return Ok(None) };
     if post.state != PostState::Publishing || post.version != job.version {
         tx.update_publish_job(
             &job.post_id,

@@ -363,8 +363,20 @@ impl Tx {
     /// account never interleave (PostgreSQL; SQLite's IMMEDIATE transaction already excludes
     /// other writers). Returns the account as locked.
     pub async fn lock_account(&mut self, account_id: &AccountId) -> Result<Option<AccountRow>> {
+        self.lock_account_with(account_id, " FOR UPDATE").await
+    }
+
+    /// As [`Tx::lock_account`], but `None` at once (PostgreSQL) when another transaction holds
+    /// the account: for the scheduler, which locks posts before their account while everyone
+    /// else locks the account first (lockdown, scheduling, membership changes). Waiting there
+    /// could deadlock with a lockdown, and PostgreSQL would then abort one of the two.
+    pub async fn lock_account_unless_busy(&mut self, account_id: &AccountId) -> Result<Option<AccountRow>> {
+        self.lock_account_with(account_id, " FOR UPDATE SKIP LOCKED").await
+    }
+
+    async fn lock_account_with(&mut self, account_id: &AccountId, postgres_lock: &str) -> Result<Option<AccountRow>> {
         let lock = match self.backend {
-            Backend::Postgres => " FOR UPDATE",
+            Backend::Postgres => postgres_lock,
             Backend::Sqlite => "",
         };
         let q = sql(&["SELECT ", ACCOUNT_COLUMNS, " FROM social_accounts a WHERE a.id = $1", lock]);

@@ -6,5 +6,6 @@
 mod busy;
 mod group_commit;
 mod head_ahead;
+mod lock_order;
 mod schema_parity;
 mod store_errors;
