@@ -862,6 +862,14 @@ impl Store {
 impl Tx {
     /// How many social accounts `user_id` owns.
     pub async fn owned_account_count(&mut self, user_id: &UserId) -> Result<i64> {
+        // PostgreSQL: first every account the person belongs to, locked in one order, so an
+        // ownership transfer to them (which locks its account) either committed before this
+        // count or waits until this transaction is over (and then finds no membership).
+        if self.backend == Backend::Postgres {
+            let lock = "SELECT a.id FROM social_accounts a JOIN memberships m ON m.account_id = a.id \
+                        WHERE m.user_id = $1 ORDER BY a.id FOR UPDATE OF a";
+            on_tx!(self, |c| sqlx::query(lock).bind(user_id.as_str()).fetch_all(c).await.map(|r| r.len()))?;
+        }
         let q = "SELECT COUNT(*) FROM social_accounts WHERE owner_id = $1";
         Ok(on_tx!(self, |c| sqlx::query_scalar::<_, i64>(q).bind(user_id.as_str()).fetch_one(c).await)?)
     }

@@ -20,6 +20,26 @@ async fn intact(app: &TestApp) -> bool {
 }
 
 both_backends! {
+    async fn an_heir_who_leaves_as_the_account_is_handed_to_them_never_leaves_it_ownerless(app: TestApp) {
+        // The owner hands accounts to X while X deletes themselves, at the same moment, in
+        // several rounds: whichever goes first, each account keeps an owner who is a person.
+        let owner = app.user("owner@example.com").await;
+        for round in 0..4 {
+            let acc = sandbox_account(&app, &owner, &format!("@heir{round}")).await;
+            let heir = member(&app, &owner, &acc, &format!("heir{round}@example.com"), "admin").await;
+            let transfer = app.post(&format!("/api/v1/accounts/{acc}/transfer")).auth(&owner)
+                .json(json!({"to_user_id": heir.user_id, "password": PASSWORD})).send();
+            let leave = app.delete("/api/v1/me").auth(&heir).json(json!({"password": PASSWORD})).send();
+            let (t, l) = tokio::join!(transfer, leave);
+            assert!(t.status == 200 || l.status == 204, "one of them happens: {} {}", t.text, l.text);
+            let owned = count(&app, &format!(
+                "SELECT COUNT(*) FROM social_accounts a JOIN memberships m ON m.account_id = a.id \
+                 AND m.user_id = a.owner_id AND m.role = 'owner' JOIN users u ON u.id = a.owner_id \
+                 WHERE a.id = '{acc}' AND u.email NOT LIKE '%@deleted.invalid'")).await;
+            assert_eq!(owned, 1, "round {round}: transfer {} ({}), leave {} ({})", t.status, t.text, l.status, l.text);
+        }
+    }
+
     async fn the_export_holds_their_posts_and_no_secret(app: TestApp) {
         let owner = app.user("owner@example.com").await;
         let account = sandbox_account(&app, &owner, "@leaving").await;
