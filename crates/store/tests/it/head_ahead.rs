@@ -4,7 +4,7 @@
 //! the chain never forks and the alert rules see the account as it is.
 use steward_domain::alerts::AlertThresholds;
 use steward_domain::ids::{AccountId, PostId, UserId};
-use steward_store::{NewAccount, NewAuditEvent, NewPost, NewUser, Store, Tx};
+use steward_store::{NewAuditEvent, NewPost, Store, Tx};
 
 const NOW: i64 = 1_800_000_000_000_000;
 
@@ -42,22 +42,7 @@ async fn only_the_event_right_after_a_new_post_uses_the_head_read_with_it() {
     let store = Store::open(&format!("sqlite://{}", file.display())).await.unwrap();
     let (owner, account) = (UserId::from("owner"), AccountId::from("acc"));
     let mut tx = store.begin().await.unwrap();
-    let user = NewUser { id: &owner, email: "o@example.com", display_name: "O", password_hash: "x", now: NOW };
-    tx.insert_user(user).await.unwrap();
-    let acc = NewAccount {
-        id: &account,
-        platform: "sandbox",
-        account_kind: "personal",
-        handle: "@acc",
-        display_name: "Acc",
-        owner_id: &owner,
-        time_zone: "UTC",
-        max_members: 5,
-        owner_approval_required: false,
-        credential_sealed: None,
-        now: NOW,
-    };
-    tx.insert_account(acc).await.unwrap();
+    crate::owner_and_account(&mut tx, &owner, &account, NOW).await;
     tx.commit().await.unwrap();
 
     // Another event between the post and its own: both are chained in order.

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use steward_domain::ids::{AccountId, PostId, UserId};
-use steward_store::{NewAccount, NewPost, NewUser, Store};
+use steward_store::{NewPost, Store};
 
 const NOW: i64 = 1_800_000_000_000_000;
 
@@ -17,24 +17,7 @@ async fn the_scheduler_never_waits_for_an_account_a_lockdown_holds() {
     let store = Store::open(&url).await.unwrap();
     let (owner, account, post) = (UserId::from("owner"), AccountId::from("acc"), PostId::from("p1"));
     let mut tx = store.begin().await.unwrap();
-    tx.insert_user(NewUser { id: &owner, email: "o@example.com", display_name: "O", password_hash: "x", now: NOW })
-        .await
-        .unwrap();
-    tx.insert_account(NewAccount {
-        id: &account,
-        platform: "sandbox",
-        account_kind: "personal",
-        handle: "@acc",
-        display_name: "Acc",
-        owner_id: &owner,
-        time_zone: "UTC",
-        max_members: 5,
-        owner_approval_required: false,
-        credential_sealed: None,
-        now: NOW,
-    })
-    .await
-    .unwrap();
+    crate::owner_and_account(&mut tx, &owner, &account, NOW).await;
     let draft = NewPost {
         id: &post,
         account_id: &account,
