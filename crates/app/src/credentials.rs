@@ -130,6 +130,22 @@ fn refresh_lock(state: &Services, account_id: &AccountId) -> Arc<tokio::sync::Mu
     locks.entry(account_id.to_string()).or_default().clone()
 }
 
+/// Other replicas take turns at refreshing an account's tokens too: a platform that rotates the
+/// refresh token (TikTok, Bluesky) refuses the second of two refreshes made with the same one,
+/// and TikTok's refusal would mark the account for reconnection. The turn is a transaction that
+/// also stores the result (PostgreSQL). On SQLite one server runs, its callers already take
+/// turns in process, and a transaction would hold the one writer through the platform's call.
+async fn replicas_turn(state: &Services, account_id: &AccountId) -> Result<Option<Tx>, CredentialError> {
+    match state.store.backend() {
+        steward_store::Backend::Postgres => {
+            let mut tx = state.store.begin().await?;
+            tx.take_credential_refresh_turn(account_id).await?;
+            Ok(Some(tx))
+        }
+        steward_store::Backend::Sqlite => Ok(None),
+    }
+}
+
 fn app_for<'a>(state: &'a Services, platform: &str) -> Result<&'a OauthApp, ConnectorError> {
     let app = match Platform::parse(platform) {
         Some(Platform::LinkedIn) => state.settings.linkedin.as_ref(),
@@ -184,6 +200,7 @@ pub async fn fresh(
     }
     let lock = refresh_lock(state, account_id);
     let _guard = lock.lock().await;
+    let mut turn = replicas_turn(state, account_id).await?;
     // Someone may have refreshed while we waited (use theirs), or found it dead (stop).
     ensure_live(state, account_id).await?;
     let current = load(state, account_id).await?;
@@ -194,7 +211,10 @@ pub async fn fresh(
         Ok(tokens) => {
             let renewed =
                 OauthCredential { tokens, identity: current.identity.clone(), instance: current.instance.clone() };
-            let mut tx = state.store.begin().await?;
+            let mut tx = match turn.take() {
+                Some(tx) => tx,
+                None => state.store.begin().await?,
+            };
             store_in(state, &mut tx, account_id, &renewed).await?;
             tx.append_audit(system_event(
                 state,
@@ -207,6 +227,7 @@ pub async fn fresh(
             Ok(renewed)
         }
         Err(e @ (ConnectorError::Rejected(_) | ConnectorError::Unauthorized(_))) => {
+            drop(turn);
             mark_needs_reconnect(state, account_id, &e.to_string()).await?;
             Err(CredentialError::NeedsReconnect)
         }
@@ -341,6 +362,7 @@ pub async fn bluesky_renewed(state: &Services, account_id: &AccountId) -> Result
     let before: BlueskyCredential = open_json(state, account_id).await?;
     let lock = refresh_lock(state, account_id);
     let _guard = lock.lock().await;
+    let mut turn = replicas_turn(state, account_id).await?;
     ensure_live(state, account_id).await?;
     let mut cred: BlueskyCredential = open_json(state, account_id).await?;
     if cred.session.access_jwt != before.session.access_jwt {
@@ -361,6 +383,7 @@ pub async fn bluesky_renewed(state: &Services, account_id: &AccountId) -> Result
             {
                 Ok(s) => s,
                 Err(e @ (ConnectorError::Unauthorized(_) | ConnectorError::Rejected(_))) => {
+                    drop(turn);
                     mark_needs_reconnect(state, account_id, &e.to_string()).await?;
                     return Err(CredentialError::NeedsReconnect);
                 }
@@ -370,7 +393,10 @@ pub async fn bluesky_renewed(state: &Services, account_id: &AccountId) -> Result
         Err(e) => return Err(e.into()),
     };
     cred.session = renewed;
-    let mut tx = state.store.begin().await?;
+    let mut tx = match turn.take() {
+        Some(tx) => tx,
+        None => state.store.begin().await?,
+    };
     seal_json_in(state, &mut tx, account_id, &cred).await?;
     tx.append_audit(system_event(state, account_id, Action::CredentialRefresh, json!({ "platform": "bluesky" })))
         .await?;

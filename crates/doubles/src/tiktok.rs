@@ -67,6 +67,8 @@ pub struct Config {
     pub rotate_refresh: bool,
     /// HTTP status of `invalid_grant` on the refresh grant (observed: 200).
     pub refresh_error_status: u16,
+    /// How long a refresh takes to answer (a slow platform: lets tests overlap two refreshes).
+    pub refresh_delay: std::time::Duration,
     /// The creator's `privacy_level_options`.
     pub privacy_level_options: Vec<String>,
     /// An unaudited app may only post `SELF_ONLY`.
@@ -95,6 +97,7 @@ impl Default for Config {
             refresh_ttl: 15_552_000,
             rotate_refresh: true,
             refresh_error_status: 200,
+            refresh_delay: std::time::Duration::ZERO,
             privacy_level_options: vec![
                 "PUBLIC_TO_EVERYONE".into(),
                 "MUTUAL_FOLLOW_FRIENDS".into(),
@@ -372,6 +375,9 @@ async fn authorize(State(d): State<TikTokDouble>, Query(q): Query<HashMap<String
 
 async fn token(State(d): State<TikTokDouble>, axum::Form(form): axum::Form<HashMap<String, String>>) -> Response {
     let get = |k: &str| form.get(k).cloned();
+    if get("grant_type").as_deref() == Some("refresh_token") && !d.config.refresh_delay.is_zero() {
+        tokio::time::sleep(d.config.refresh_delay).await;
+    }
     for required in ["client_key", "client_secret", "grant_type"] {
         if get(required).is_none() {
             return oauth_error(400, "invalid_request", "The request parameters are malformed.");

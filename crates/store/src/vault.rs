@@ -50,6 +50,13 @@ impl Store {
 }
 
 impl Tx {
+    /// PostgreSQL: waits until no other replica is refreshing this account's platform tokens,
+    /// and holds the turn until this transaction ends (store the refreshed credential in it).
+    /// A no-op on SQLite, where one server runs and its callers take turns in process.
+    pub async fn take_credential_refresh_turn(&mut self, account_id: &AccountId) -> Result<()> {
+        self.lock_keys(&[(0x5356, account_id.as_str())]).await
+    }
+
     /// Stores a new credential and its wrapped data key.
     pub async fn set_account_credential(
         &mut self,

@@ -222,7 +222,11 @@ mod tiktok {
     use crate::helpers::*;
 
     async fn with_tiktok(backend: Backend) -> Option<(TestApp, TikTokDouble)> {
-        let double = TikTokDouble::start(Config::default()).await.unwrap();
+        with_tiktok_as(backend, Config::default()).await
+    }
+
+    async fn with_tiktok_as(backend: Backend, config: Config) -> Option<(TestApp, TikTokDouble)> {
+        let double = TikTokDouble::start(config).await.unwrap();
         let (id, secret, base) =
             (double.config().client_key.clone(), double.config().client_secret.clone(), double.base.clone());
         let app = TestApp::spawn_with(backend, move |s| {
@@ -263,6 +267,50 @@ mod tiktok {
             let refreshes = app.state.store.audit_events_after(0, 1000).await.unwrap().into_iter().filter(|e| e.action == "accounts.credential.refresh").count();
             assert_eq!(refreshes, 2);
         }
+    }
+
+    /// Two replicas on one PostgreSQL database whose calls find the token expiring at the same
+    /// moment: TikTok rotates the refresh token on every use, so a second refresh with the old
+    /// one is refused, and the account would be marked `needs_reconnect` (its posts held). One
+    /// replica refreshes; the other waits for it and uses the stored result.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn two_replicas_refresh_a_rotating_token_once() {
+        // A slow platform: the second replica's refresh starts before the first one's is stored.
+        let slow = Config { refresh_delay: Duration::from_millis(300), ..Config::default() };
+        let Some((app, double)) = with_tiktok_as(Backend::Postgres, slow).await else { return };
+        let owner = app.user("creator@example.com").await;
+        let back = start(&app, &owner, json!({"platform": "tiktok"})).await;
+        let id = steward_domain::ids::AccountId::from(connected(&app, &owner, &back).await.as_str());
+        // A second replica: same settings (database, master key file), its own process state.
+        let other = steward_server::App::build_with_clock(app.state.settings.clone(), app.clock.clone()).await.unwrap();
+        app.clock.advance(Duration::from_secs(7_000));
+        double.advance(Duration::from_secs(7_000));
+        let (a, b) = (app.state.services(), other.state.services());
+        for round in 0..3 {
+            let (x, y) = tokio::join!(
+                steward_app::credentials::fresh(a, &id, "tiktok", false),
+                steward_app::credentials::fresh(b, &id, "tiktok", false)
+            );
+            let (x, y) = (
+                x.unwrap_or_else(|e| panic!("round {round}: {e}")),
+                y.unwrap_or_else(|e| panic!("round {round}: {e}")),
+            );
+            assert_eq!(x.tokens.access_token, y.tokens.access_token, "round {round}: both use the one refreshed token");
+            app.clock.advance(Duration::from_secs(7_000));
+            double.advance(Duration::from_secs(7_000));
+        }
+        let account = app.state.store.account_by_id(&id).await.unwrap().unwrap();
+        assert_eq!(account.status.as_str(), "active");
+        let refreshes = app
+            .state
+            .store
+            .audit_events_after(0, 1000)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.action == "accounts.credential.refresh")
+            .count();
+        assert_eq!(refreshes, 3, "one refresh per expiry, not one per replica");
     }
 }
 
