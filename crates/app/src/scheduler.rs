@@ -209,7 +209,7 @@ pub async fn run_once(state: &Services) -> Result<usize> {
     }
     for job in jobs {
         let post_id = job.post_id.clone();
-        let prepared = prepare_job(state, &mut tx, &mut busy, job, &worker, now, lease_until).await;
+        let prepared = prepare_job(&mut tx, &mut busy, job, &worker, now, lease_until).await;
         if let Some(w) = prepared.map_err(|e| e.on_post(&post_id))? {
             works.push(w);
         }
@@ -643,7 +643,6 @@ async fn begin_attempt(
 }
 
 async fn prepare_job(
-    _state: &Services,
     tx: &mut Tx,
     busy: &mut usize,
     job: PublishJobRow,

@@ -383,9 +383,6 @@ impl Tx {
         Ok(on_tx!(self, |c| sqlx::query_as::<_, AccountRow>(q).bind(account_id.as_str()).fetch_optional(c).await)?)
     }
 
-    /// Seats in use at `now`: members (owner included) whose time is not up, plus invitations
-    /// still pending. A membership past its expiry frees its seat at that instant, whether or
-    /// not the sweeper has removed it yet.
     /// The membership as this transaction sees it: after [`Tx::lock_account`], every change
     /// committed under the account's lock before it (a read through the pool could miss one,
     /// e.g. an earlier member of the same SQLite commit group).
@@ -398,6 +395,9 @@ impl Tx {
             .await)?)
     }
 
+    /// Seats in use at `now`: members (owner included) whose time is not up, plus invitations
+    /// still pending. A membership past its expiry frees its seat at that instant, whether or
+    /// not the sweeper has removed it yet.
     pub async fn seats_in_use(&mut self, account_id: &AccountId, now: Micros) -> Result<i64> {
         let q = "SELECT (SELECT COUNT(*) FROM memberships WHERE account_id = $1 \
                   AND (role = 'owner' OR expires_at IS NULL OR expires_at > $2)) + \
@@ -860,11 +860,11 @@ impl Store {
 }
 
 impl Tx {
-    /// How many social accounts `user_id` owns.
+    /// How many social accounts `user_id` owns, with every account they belong to locked for
+    /// the rest of the transaction (PostgreSQL), as deleting them needs: an ownership transfer
+    /// to them (which locks its account) either committed before this count or waits until
+    /// this transaction is over (and then finds no membership).
     pub async fn owned_account_count(&mut self, user_id: &UserId) -> Result<i64> {
-        // PostgreSQL: first every account the person belongs to, locked in one order, so an
-        // ownership transfer to them (which locks its account) either committed before this
-        // count or waits until this transaction is over (and then finds no membership).
         if self.backend == Backend::Postgres {
             let lock = "SELECT a.id FROM social_accounts a JOIN memberships m ON m.account_id = a.id \
                         WHERE m.user_id = $1 ORDER BY a.id FOR UPDATE OF a";
