@@ -252,6 +252,7 @@ mod tests {
             rules_text: String::new(),
             rules_version,
             alert_thresholds: "{}".into(),
+            credential_generation: 0,
             created_at: 0,
             updated_at: 0,
         }

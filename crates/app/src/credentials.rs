@@ -39,6 +39,15 @@ pub async fn open_json<T: serde::de::DeserializeOwned>(
     state: &Services,
     account_id: &AccountId,
 ) -> Result<T, CredentialError> {
+    Ok(open_generation(state, account_id).await?.0)
+}
+
+/// The account's credential with its generation: which connection it belongs to, so that what
+/// is learnt with it (new tokens, a refusal) is stored only while it is still the account's.
+async fn open_generation<T: serde::de::DeserializeOwned>(
+    state: &Services,
+    account_id: &AccountId,
+) -> Result<(T, i64), CredentialError> {
     let row = state.store.sealed_credential(account_id).await?.ok_or(CredentialError::AccountNotFound)?;
     let Some(sealed) = row.credential_sealed.as_deref() else {
         return Err(CredentialError::NotStored);
@@ -47,24 +56,48 @@ pub async fn open_json<T: serde::de::DeserializeOwned>(
         .vault()
         .open_stored_credential(account_id, row.wrapped_data_key.as_deref(), sealed)
         .map_err(|e| CredentialError::Unreadable(format!("account {account_id}: {e}")))?;
-    serde_json::from_slice(&plain).map_err(|_| {
+    let value = serde_json::from_slice(&plain).map_err(|_| {
         CredentialError::Unreadable(format!("account {account_id}: the credential is not of this platform's kind"))
-    })
+    })?;
+    Ok((value, row.credential_generation))
 }
 
-/// Seals `value` under a fresh data key and stores it inside `tx`.
+/// Seals `value` under a fresh data key and stores it inside `tx`, as a new connection's.
 pub async fn seal_json_in<T: Serialize>(
     state: &Services,
     tx: &mut Tx,
     account_id: &AccountId,
     value: &T,
 ) -> Result<(), CredentialError> {
+    let sealed = seal(state, account_id, value)?;
+    tx.set_account_credential(account_id, &sealed.wrapped_data_key, &sealed.credential, state.clock.now_us()).await?;
+    Ok(())
+}
+
+/// Seals renewed tokens of the connection of `generation` and stores them inside `tx` if that
+/// connection is still the account's; whether it did (false: the owner reconnected meanwhile,
+/// or the credential was destroyed, and the renewal is dropped).
+async fn renew_json_in<T: Serialize>(
+    state: &Services,
+    tx: &mut Tx,
+    account_id: &AccountId,
+    generation: i64,
+    value: &T,
+) -> Result<bool, CredentialError> {
+    let sealed = seal(state, account_id, value)?;
+    let now = state.clock.now_us();
+    Ok(tx.renew_account_credential(account_id, generation, &sealed.wrapped_data_key, &sealed.credential, now).await?)
+}
+
+fn seal<T: Serialize>(
+    state: &Services,
+    account_id: &AccountId,
+    value: &T,
+) -> Result<crate::vault::SealedCredential, CredentialError> {
     let plain = zeroize::Zeroizing::new(
         serde_json::to_vec(value).map_err(|e| CredentialError::Unreadable(format!("account {account_id}: {e}")))?,
     );
-    let sealed = state.vault().seal_new_credential(account_id, &plain);
-    tx.set_account_credential(account_id, &sealed.wrapped_data_key, &sealed.credential, state.clock.now_us()).await?;
-    Ok(())
+    Ok(state.vault().seal_new_credential(account_id, &plain))
 }
 
 pub async fn load(state: &Services, account_id: &AccountId) -> Result<OauthCredential, CredentialError> {
@@ -191,21 +224,31 @@ pub async fn fresh(
     platform: &str,
     force: bool,
 ) -> Result<OauthCredential, CredentialError> {
+    Ok(fresh_generation(state, account_id, platform, force).await?.0)
+}
+
+/// [`fresh`], with the generation of the credential it answers.
+async fn fresh_generation(
+    state: &Services,
+    account_id: &AccountId,
+    platform: &str,
+    force: bool,
+) -> Result<(OauthCredential, i64), CredentialError> {
     ensure_live(state, account_id).await?;
-    let cred = load(state, account_id).await?;
+    let (cred, generation) = open_generation::<OauthCredential>(state, account_id).await?;
     let now = state.clock.now().as_second();
     let due = |c: &OauthCredential| c.tokens.expires_at.is_some_and(|e| e - now < REFRESH_MARGIN_SECS);
     if !force && !due(&cred) {
-        return Ok(cred);
+        return Ok((cred, generation));
     }
     let lock = refresh_lock(state, account_id);
     let _guard = lock.lock().await;
     let mut turn = replicas_turn(state, account_id).await?;
     // Someone may have refreshed while we waited (use theirs), or found it dead (stop).
     ensure_live(state, account_id).await?;
-    let current = load(state, account_id).await?;
+    let (current, generation) = open_generation::<OauthCredential>(state, account_id).await?;
     if current.tokens.access_token != cred.tokens.access_token && !due(&current) {
-        return Ok(current);
+        return Ok((current, generation));
     }
     match refresh_with_platform(state, platform, &current.tokens).await {
         Ok(tokens) => {
@@ -215,7 +258,13 @@ pub async fn fresh(
                 Some(tx) => tx,
                 None => state.store.begin().await?,
             };
-            store_in(state, &mut tx, account_id, &renewed).await?;
+            if !renew_json_in(state, &mut tx, account_id, generation, &renewed).await? {
+                // The owner reconnected (or a lockdown destroyed the credential) while the
+                // platform answered: the old grant's new tokens are dropped, the account's stand.
+                drop(tx);
+                ensure_live(state, account_id).await?;
+                return open_generation(state, account_id).await;
+            }
             tx.append_audit(system_event(
                 state,
                 account_id,
@@ -224,24 +273,41 @@ pub async fn fresh(
             ))
             .await?;
             tx.commit().await?;
-            Ok(renewed)
+            Ok((renewed, generation))
         }
         Err(e @ (ConnectorError::Rejected(_) | ConnectorError::Unauthorized(_))) => {
             drop(turn);
-            mark_needs_reconnect(state, account_id, &e.to_string()).await?;
-            Err(CredentialError::NeedsReconnect)
+            if credential_refused(state, account_id, generation, &e.to_string()).await? {
+                return Err(CredentialError::NeedsReconnect);
+            }
+            ensure_live(state, account_id).await?;
+            open_generation(state, account_id).await
         }
         Err(e) => Err(e.into()),
     }
 }
 
-/// Marks the account `needs_reconnect` and records why (the owner is alerted: `credential_failed`).
-pub async fn mark_needs_reconnect(state: &Services, account_id: &AccountId, why: &str) -> Result<(), StoreError> {
+/// The platform refused the credential of `generation` for good. If it is still the
+/// account's, the account is marked `needs_reconnect` (when active; the owner is alerted:
+/// `credential_failed`) and the answer is true. False: the owner has connected it again since,
+/// so the refusal concerned a grant the account no longer uses, and nothing changes.
+pub async fn credential_refused(
+    state: &Services,
+    account_id: &AccountId,
+    generation: i64,
+    why: &str,
+) -> Result<bool, StoreError> {
     let mut tx = state.store.begin().await?;
-    tx.set_account_status(account_id, "needs_reconnect", state.clock.now_us()).await?;
-    tx.append_audit(system_event(state, account_id, Action::CredentialFailed, json!({ "reason": why }))).await?;
-    tx.commit().await?;
-    Ok(())
+    if tx.mark_credential_refused(account_id, generation, state.clock.now_us()).await? {
+        tx.append_audit(system_event(state, account_id, Action::CredentialFailed, json!({ "reason": why }))).await?;
+        tx.commit().await?;
+        return Ok(true);
+    }
+    drop(tx);
+    // Not active (locked down, already marked, disconnected) but the same connection: still
+    // refused. Another generation: reconnected.
+    let row = state.store.sealed_credential(account_id).await?;
+    Ok(row.is_some_and(|r| r.credential_generation == generation))
 }
 
 fn system_event(state: &Services, account_id: &AccountId, action: Action, detail: serde_json::Value) -> NewAuditEvent {
@@ -283,11 +349,14 @@ pub async fn check_identity(
     let cred = fresh(state, account_id, platform, false).await?;
     match call(cred).await {
         Err(ConnectorError::Unauthorized(_)) => {
-            let renewed = fresh(state, account_id, platform, true).await?;
+            let (renewed, generation) = fresh_generation(state, account_id, platform, true).await?;
             match call(renewed).await {
                 Err(e @ ConnectorError::Unauthorized(_)) => {
-                    mark_needs_reconnect(state, account_id, &e.to_string()).await?;
-                    Err(CredentialError::NeedsReconnect)
+                    if credential_refused(state, account_id, generation, &e.to_string()).await? {
+                        return Err(CredentialError::NeedsReconnect);
+                    }
+                    // Reconnected meanwhile: ask again with the new connection.
+                    Ok(call(fresh(state, account_id, platform, false).await?).await?)
                 }
                 other => Ok(other?),
             }
@@ -364,7 +433,7 @@ pub async fn bluesky_renewed(state: &Services, account_id: &AccountId) -> Result
     let _guard = lock.lock().await;
     let mut turn = replicas_turn(state, account_id).await?;
     ensure_live(state, account_id).await?;
-    let mut cred: BlueskyCredential = open_json(state, account_id).await?;
+    let (mut cred, generation): (BlueskyCredential, i64) = open_generation(state, account_id).await?;
     if cred.session.access_jwt != before.session.access_jwt {
         // Renewed by someone else while we waited.
         return Ok(cred);
@@ -384,8 +453,12 @@ pub async fn bluesky_renewed(state: &Services, account_id: &AccountId) -> Result
                 Ok(s) => s,
                 Err(e @ (ConnectorError::Unauthorized(_) | ConnectorError::Rejected(_))) => {
                     drop(turn);
-                    mark_needs_reconnect(state, account_id, &e.to_string()).await?;
-                    return Err(CredentialError::NeedsReconnect);
+                    if credential_refused(state, account_id, generation, &e.to_string()).await? {
+                        return Err(CredentialError::NeedsReconnect);
+                    }
+                    // Reconnected meanwhile with another app password: that one stands.
+                    ensure_live(state, account_id).await?;
+                    return open_json(state, account_id).await;
                 }
                 Err(e) => return Err(e.into()),
             }
@@ -397,7 +470,12 @@ pub async fn bluesky_renewed(state: &Services, account_id: &AccountId) -> Result
         Some(tx) => tx,
         None => state.store.begin().await?,
     };
-    seal_json_in(state, &mut tx, account_id, &cred).await?;
+    if !renew_json_in(state, &mut tx, account_id, generation, &cred).await? {
+        // Reconnected (or disconnected) while the PDS answered: the account's credential stands.
+        drop(tx);
+        ensure_live(state, account_id).await?;
+        return open_json(state, account_id).await;
+    }
     tx.append_audit(system_event(state, account_id, Action::CredentialRefresh, json!({ "platform": "bluesky" })))
         .await?;
     tx.commit().await?;
@@ -432,10 +510,13 @@ where
     let cred = fresh(state, account_id, platform, false).await.map_err(credential_failure)?;
     match call(cred).await {
         Err(ConnectorError::Unauthorized(_)) => {
-            let renewed = fresh(state, account_id, platform, true).await.map_err(credential_failure)?;
+            let (renewed, generation) =
+                fresh_generation(state, account_id, platform, true).await.map_err(credential_failure)?;
             match call(renewed).await {
                 Err(e @ ConnectorError::Unauthorized(_)) => {
-                    mark_needs_reconnect(state, account_id, &e.to_string())
+                    // The caller (the scheduler) learns whether the account was reconnected
+                    // meanwhile from the account's generation, not from this answer.
+                    credential_refused(state, account_id, generation, &e.to_string())
                         .await
                         .map_err(|e| ConnectorError::Transient(format!("Steward's database: {e}")))?;
                     Err(e)

@@ -40,7 +40,7 @@ use std::time::Duration;
 use steward_domain::audit::Action;
 use steward_domain::capability::Capability;
 use steward_domain::ids::{AccountId, AttemptId, PostId, UserId};
-use steward_domain::status::{AccountStatus, MembershipStatus};
+use steward_domain::status::MembershipStatus;
 
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -831,6 +831,18 @@ async fn record_one(
             Next::Fail(e.to_string())
         }
     };
+    // The platform refused the credential the claim read. If the owner has connected the
+    // account again since, the refusal concerned the old grant: the post is tried again with
+    // the new connection, not held.
+    if let Next::Reconnect(e) = &next
+        && state
+            .store
+            .sealed_credential(&w.account.id)
+            .await?
+            .is_some_and(|r| r.credential_generation != w.account.credential_generation)
+    {
+        next = Next::Retry(format!("{e} (the account was connected again meanwhile: trying with the new connection)"));
+    }
     // A rate limit is the platform saying "later", not a failed try: it never uses up attempts
     // (the claim's attempt is given back below), so a daily quota cannot fail a post.
     if let Next::Retry(e) = &next
@@ -960,8 +972,8 @@ async fn record_one(
                 "{platform} refused the account's credential ({e}); its owner must reconnect the account, then the post \
                  can be scheduled again."
             );
-            if w.account.status == AccountStatus::Active {
-                tx.set_account_status(account_id, "needs_reconnect", now).await?;
+            // Only the connection the claim read, and only an active account (a lockdown stays).
+            if tx.mark_credential_refused(account_id, w.account.credential_generation, now).await? {
                 let failed = Audit::on_account(account_id, Action::CredentialFailed)
                     .target(format!("account:{account_id}"))
                     .detail(json!({ "reason": e }));

@@ -29,6 +29,7 @@ fn account() -> AccountRow {
         rules_text: "Be kind.".into(),
         rules_version: 2,
         alert_thresholds: "{}".into(),
+        credential_generation: 0,
         created_at: 0,
         updated_at: 0,
     }

@@ -33,6 +33,9 @@ pub struct AccountRow {
     pub rules_version: i64,
     /// The account's alert thresholds as stored (JSON; see `steward_domain::alerts`).
     pub alert_thresholds: String,
+    /// Which connection of the account its credential belongs to (connect, reconnect and
+    /// destroy move it; a token refresh does not): see [`Tx::renew_account_credential`].
+    pub credential_generation: i64,
     pub created_at: Micros,
     pub updated_at: Micros,
 }
@@ -120,7 +123,8 @@ impl InvitationRow {
 
 const ACCOUNT_COLUMNS: &str = "a.id, a.platform, a.account_kind, a.handle, a.display_name, a.owner_id, a.time_zone, \
      a.status, a.max_members, a.min_gap_minutes, a.max_posts_per_day, a.max_devices_per_member, a.approvals_required, \
-     a.owner_approval_required, a.admins_may_approve_own, a.rules_text, a.rules_version, a.alert_thresholds, a.created_at, a.updated_at";
+     a.owner_approval_required, a.admins_may_approve_own, a.rules_text, a.rules_version, a.alert_thresholds, \
+     a.credential_generation, a.created_at, a.updated_at";
 pub(crate) const MEMBERSHIP_COLUMNS: &str = "m.account_id, m.user_id, m.role, m.grants, m.revokes, m.expires_at, m.windows, \
      m.daily_quota, m.status, m.accepted_rules_version, m.created_at, m.updated_at";
 const INVITATION_COLUMNS: &str = "i.id, i.account_id, i.email, i.role, i.grants, i.revokes, i.membership_expires_at, \
@@ -626,6 +630,21 @@ impl Tx {
         Ok(())
     }
 
+    /// A reconnection makes the account usable again (`active`), unless it is locked down:
+    /// lifting a lockdown is a step of its own ([`Tx::set_account_status`] by the lift), never a
+    /// side effect of connecting the account again. Whether it is active now.
+    pub async fn activate_unless_locked_down(&mut self, account_id: &AccountId, now: Micros) -> Result<bool> {
+        let q =
+            "UPDATE social_accounts SET status = 'active', updated_at = $2 WHERE id = $1 AND status <> 'locked_down'";
+        let n = on_tx!(self, |c| sqlx::query(q)
+            .bind(account_id.as_str())
+            .bind(now)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(n == 1)
+    }
+
     /// Lockdown: suspends every active membership of the account except the owner's and
     /// `keep` (the member locking it down); returns the suspended user ids.
     pub async fn suspend_other_members(
@@ -656,7 +675,7 @@ impl Tx {
     /// nothing can open it afterwards. True if there was one.
     pub async fn destroy_credential(&mut self, account_id: &AccountId, now: Micros) -> Result<bool> {
         let q = "UPDATE social_accounts SET credential_sealed = NULL, wrapped_data_key = NULL, status = 'disconnected', \
-                 updated_at = $2 WHERE id = $1 AND credential_sealed IS NOT NULL";
+                 credential_generation = credential_generation + 1, updated_at = $2 WHERE id = $1 AND credential_sealed IS NOT NULL";
         let n = on_tx!(self, |c| sqlx::query(q)
             .bind(account_id.as_str())
             .bind(now)

@@ -13,6 +13,9 @@ pub struct SealedAccountRow {
     pub id: AccountId,
     pub wrapped_data_key: Option<Vec<u8>>,
     pub credential_sealed: Option<Vec<u8>>,
+    /// Which connection of the account the credential belongs to (see
+    /// [`Tx::renew_account_credential`]).
+    pub credential_generation: i64,
 }
 
 /// A user's sealed TOTP secrets (confirmed and pending).
@@ -27,7 +30,8 @@ pub struct SealedTotpRow {
 impl Store {
     /// The account's sealed credential, if the account exists.
     pub async fn sealed_credential(&self, account_id: &AccountId) -> Result<Option<SealedAccountRow>> {
-        let q = "SELECT id, wrapped_data_key, credential_sealed FROM social_accounts WHERE id = $1";
+        let q =
+            "SELECT id, wrapped_data_key, credential_sealed, credential_generation FROM social_accounts WHERE id = $1";
         Ok(on_pool!(self, |c| sqlx::query_as::<_, SealedAccountRow>(q)
             .bind(account_id.as_str())
             .fetch_optional(c)
@@ -36,7 +40,7 @@ impl Store {
 
     /// Up to `limit` accounts holding a credential, with ids after `after`, in id order.
     pub async fn sealed_credentials_page(&self, after: &str, limit: i64) -> Result<Vec<SealedAccountRow>> {
-        let q = "SELECT id, wrapped_data_key, credential_sealed FROM social_accounts \
+        let q = "SELECT id, wrapped_data_key, credential_sealed, credential_generation FROM social_accounts \
                  WHERE id > $1 AND credential_sealed IS NOT NULL ORDER BY id LIMIT $2";
         Ok(on_pool!(self, |c| sqlx::query_as::<_, SealedAccountRow>(q).bind(after).bind(limit).fetch_all(c).await)?)
     }
@@ -57,7 +61,8 @@ impl Tx {
         self.lock_keys(&[(0x5356, account_id.as_str())]).await
     }
 
-    /// Stores a new credential and its wrapped data key.
+    /// Stores the credential of a new connection (connect, reconnect) and its wrapped data key:
+    /// a new generation, so a refresh or a refusal of the previous one changes nothing after it.
     pub async fn set_account_credential(
         &mut self,
         account_id: &AccountId,
@@ -65,12 +70,60 @@ impl Tx {
         credential_sealed: &[u8],
         now: Micros,
     ) -> Result<bool> {
-        let q =
-            "UPDATE social_accounts SET wrapped_data_key = $2, credential_sealed = $3, updated_at = $4 WHERE id = $1";
+        let q = "UPDATE social_accounts SET wrapped_data_key = $2, credential_sealed = $3, updated_at = $4, \
+                 credential_generation = credential_generation + 1 WHERE id = $1";
         let n = on_tx!(self, |c| sqlx::query(q)
             .bind(account_id.as_str())
             .bind(wrapped_data_key)
             .bind(credential_sealed)
+            .bind(now)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(n == 1)
+    }
+
+    /// Stores a refreshed credential (new tokens of the same connection) if the account's
+    /// credential is still of `generation`; whether it did. A refresh that began before the
+    /// owner reconnected (or before a lockdown destroyed the credential) must not put the old
+    /// grant back.
+    pub async fn renew_account_credential(
+        &mut self,
+        account_id: &AccountId,
+        generation: i64,
+        wrapped_data_key: &[u8],
+        credential_sealed: &[u8],
+        now: Micros,
+    ) -> Result<bool> {
+        let q = "UPDATE social_accounts SET wrapped_data_key = $3, credential_sealed = $4, updated_at = $5 \
+                 WHERE id = $1 AND credential_generation = $2 AND credential_sealed IS NOT NULL";
+        let n = on_tx!(self, |c| sqlx::query(q)
+            .bind(account_id.as_str())
+            .bind(generation)
+            .bind(wrapped_data_key)
+            .bind(credential_sealed)
+            .bind(now)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(n == 1)
+    }
+
+    /// The platform refused the credential of `generation` for good: marks the account
+    /// `needs_reconnect` if it is active and still holds that credential; whether it did. A
+    /// refusal of a credential the owner has replaced since (reconnected) changes nothing, and a
+    /// locked-down or disconnected account keeps its status.
+    pub async fn mark_credential_refused(
+        &mut self,
+        account_id: &AccountId,
+        generation: i64,
+        now: Micros,
+    ) -> Result<bool> {
+        let q = "UPDATE social_accounts SET status = 'needs_reconnect', updated_at = $3 \
+                 WHERE id = $1 AND credential_generation = $2 AND status = 'active'";
+        let n = on_tx!(self, |c| sqlx::query(q)
+            .bind(account_id.as_str())
+            .bind(generation)
             .bind(now)
             .execute(c)
             .await

@@ -391,7 +391,8 @@ pub async fn finish_connect(
             }
             audited(s, ctx, &who.actor(), async |tx| {
                 credentials::store_in(s, tx, account_id, &cred).await?;
-                tx.set_account_status(account_id, "active", now).await?;
+                // A locked-down account stays locked down: its owner lifts that separately.
+                tx.activate_unless_locked_down(account_id, now).await?;
                 let audit = Audit::on_account(account_id, Action::AccountReconnect)
                     .target(format!("account:{account_id}"))
                     .detail(json!({ "platform": access.account.platform.as_str() }));

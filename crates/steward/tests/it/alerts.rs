@@ -193,7 +193,9 @@ both_backends! {
     async fn a_failed_credential_and_a_burst_of_posts_alert_the_owner(app: TestApp) {
         let owner = app.user("owner@example.com").await;
         let account = sandbox_account(&app, &owner, "@cred").await;
-        steward_app::credentials::mark_needs_reconnect(&app.state, &AccountId::new(account.to_string()), "invalid_grant").await.unwrap();
+        let id = AccountId::new(account.to_string());
+        let generation = app.state.store.account_by_id(&id).await.unwrap().unwrap().credential_generation;
+        assert!(steward_app::credentials::credential_refused(&app.state, &id, generation, "invalid_grant").await.unwrap());
         let list = alerts(&app, &owner).await;
         let a = of_kind(&list, "credential_failed");
         assert_eq!(a.len(), 1, "{list:?}");

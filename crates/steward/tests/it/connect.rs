@@ -269,6 +269,78 @@ mod tiktok {
         }
     }
 
+    both_backends! {
+        async fn a_refresh_under_way_when_the_owner_reconnects_changes_nothing(app: TestApp) {
+            // A slow platform: the owner reconnects while a refresh of the old grant is under way.
+            let backend = app.backend;
+            drop(app);
+            let slow = Config { refresh_delay: Duration::from_millis(400), ..Config::default() };
+            let Some((app, double)) = with_tiktok_as(backend, slow).await else { return };
+            let owner = app.user("creator@example.com").await;
+            let back = start(&app, &owner, json!({"platform": "tiktok"})).await;
+            let id = steward_domain::ids::AccountId::from(connected(&app, &owner, &back).await.as_str());
+            let s = app.state.services();
+            let generation = |app: &TestApp| {
+                let id = id.clone();
+                let store = app.state.store.clone();
+                async move { store.account_by_id(&id).await.unwrap().unwrap() }
+            };
+            // Round 0: the refresh succeeds with the old grant after the reconnection was stored.
+            // Round 1: the owner removed the app in TikTok first, so the old grant's refresh is
+            // refused after the reconnection: that refusal is not the new connection's.
+            for round in 0..2 {
+                app.clock.advance(Duration::from_secs(7_000));
+                double.advance(Duration::from_secs(7_000));
+                let owner = app.login("creator@example.com").await;
+                let before = generation(&app).await.credential_generation;
+                let reconnect = async {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    if round == 1 {
+                        double.revoke_all();
+                    }
+                    let back = start(&app, &owner, json!({"platform": "tiktok", "account_id": id})).await;
+                    let (status, to) = crate::helpers::oauth::callback(&app, &owner, &back).await;
+                    assert_eq!((status, to), (303, format!("/accounts/{id}?notice=reconnected")), "round {round}");
+                    steward_app::credentials::load(s, &id).await.unwrap().tokens.access_token.clone()
+                };
+                let (refreshed, reconnected) =
+                    tokio::join!(steward_app::credentials::fresh(s, &id, "tiktok", false), reconnect);
+                let refreshed = refreshed.unwrap_or_else(|e| panic!("round {round}: {e}"));
+                let stored = steward_app::credentials::load(s, &id).await.unwrap().tokens.access_token.clone();
+                assert_eq!(stored, reconnected, "round {round}: the reconnection's credential stays stored");
+                assert_eq!(refreshed.tokens.access_token, reconnected, "round {round}: and is the one used");
+                let account = generation(&app).await;
+                assert_eq!(account.status.as_str(), "active", "round {round}");
+                assert_eq!(account.credential_generation, before + 1, "round {round}: a reconnection is a new generation");
+            }
+            let events = app.state.store.audit_events_after(0, 1000).await.unwrap();
+            assert!(!events.iter().any(|e| e.action == "accounts.credential_failed"), "no alert about a grant no longer used");
+            // The new connection works: a check asks TikTok with it.
+            let owner = app.login("creator@example.com").await;
+            let check = app.post(&format!("/api/v1/accounts/{id}/check")).auth(&owner).send().await;
+            assert_eq!(check.body["status"], "active", "{}", check.text);
+        }
+
+        async fn reconnecting_a_locked_down_account_does_not_lift_the_lockdown(app: TestApp) {
+            let backend = app.backend;
+            drop(app);
+            let Some((app, _double)) = with_tiktok(backend).await else { return };
+            let owner = app.user("creator@example.com").await;
+            let back = start(&app, &owner, json!({"platform": "tiktok"})).await;
+            let id = connected(&app, &owner, &back).await;
+            let r = app.post(&format!("/api/v1/accounts/{id}/lockdown")).auth(&owner).json(json!({})).send().await;
+            assert_eq!(r.status, 200, "{}", r.text);
+            let back = start(&app, &owner, json!({"platform": "tiktok", "account_id": id})).await;
+            let (status, _) = crate::helpers::oauth::callback(&app, &owner, &back).await;
+            assert_eq!(status, 303);
+            let account = app.get(&format!("/api/v1/accounts/{id}")).auth(&owner).send().await;
+            assert_eq!(account.body["status"], "locked_down", "lifting is the owner's separate step: {}", account.text);
+            let events = app.state.store.audit_events_after(0, 1000).await.unwrap();
+            assert!(events.iter().any(|e| e.action == "accounts.reconnect"), "the reconnection itself happened");
+            assert!(!events.iter().any(|e| e.action == "accounts.lockdown.lift"));
+        }
+    }
+
     /// Two replicas on one PostgreSQL database whose calls find the token expiring at the same
     /// moment: TikTok rotates the refresh token on every use, so a second refresh with the old
     /// one is refused, and the account would be marked `needs_reconnect` (its posts held). One
