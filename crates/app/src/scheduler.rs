@@ -40,7 +40,7 @@ use std::time::Duration;
 use steward_domain::audit::Action;
 use steward_domain::capability::Capability;
 use steward_domain::ids::{AccountId, AttemptId, PostId, UserId};
-use steward_domain::status::MembershipStatus;
+use steward_domain::status::{AccountStatus, MembershipStatus};
 
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -68,6 +68,8 @@ use crate::usecase::{self, Audit};
 const POLL_INTERVAL: Duration = Duration::from_secs(10);
 /// The shortest pause when something is due but could not be claimed (another replica holds it).
 const CONTENDED_PAUSE: Duration = Duration::from_millis(250);
+/// How often a retry held by a lockdown looks whether the lockdown was lifted.
+const LOCKDOWN_RECHECK: Duration = Duration::from_secs(30);
 
 pub use crate::worker::Scheduler;
 
@@ -685,6 +687,25 @@ async fn prepare_job(
         tx.mark_publish_job_uncertain(&job.post_id, job.uncertain_since.unwrap_or(now)).await?;
     }
     let poll = (job.state == "polling").then(|| job.platform_ref.clone()).flatten();
+    // A locked-down account makes no call that could publish (DESIGN.md "Lockdown"). A job here
+    // is a retry whose earlier call may or may not have published the post: it waits, its
+    // doubt kept, until the owner lifts the lockdown, and then reconciles as before (same key).
+    // A poll only asks the platform about a post it already has, so it goes on.
+    if account.status == AccountStatus::LockedDown && poll.is_none() {
+        let msg = "The account is locked down: Steward makes no publishing call for it. Whether an earlier try \
+                   published this post is checked once its owner lifts the lockdown.";
+        let update = JobUpdate {
+            state: "waiting",
+            next_attempt_at: Some(now + micros(LOCKDOWN_RECHECK)),
+            uncertain_since: job.uncertain_since,
+            platform_ref: None,
+            last_error: Some(msg),
+            now,
+        };
+        tx.update_publish_job(&job.post_id, worker, &update).await?;
+        set_last_error(tx, &job.post_id, PostState::Publishing.as_str(), msg, now).await?;
+        return Ok(None);
+    }
     job.attempts += 1;
     let key = job.idempotency_key.clone();
     let reconcile = job.uncertain_since.is_some();

@@ -211,6 +211,53 @@ both_backends! {
         assert!(attempts[1].reconcile);
     }
 
+    async fn a_retry_in_doubt_makes_no_call_while_the_account_is_locked_down(app: TestApp) {
+        let d = MastodonDouble::start(MastodonConfig::default()).await.unwrap();
+        let owner = app.user("held@example.com").await;
+        let now = now_us(&app);
+        let account = seal_mastodon_account(&app.state.store, app.state.vault(), &owner.user_id, &d, now).await;
+        // The first call fails (503): Steward cannot know whether it published, so it retries.
+        d.inject_unavailable("/api/v1/statuses");
+        let id = scheduled_post(&app.state.store, &account, &owner.user_id, &owner.user_id, true, "Not during a lockdown", now, now).await;
+        let job = |app: &TestApp| {
+            let store = app.state.store.clone();
+            let id = PostId::new(id.to_string());
+            async move { store.publish_job(&id).await.unwrap().unwrap() }
+        };
+        for _ in 0..600 {
+            if app.state.store.publish_job(&PostId::new(id.to_string())).await.unwrap().is_some_and(|j| j.state.as_str() == "waiting") { break; }
+            app.state.scheduler.wake();
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(job(&app).await.state.as_str(), "waiting");
+        assert!(d.statuses().is_empty());
+        // The owner locks the account down while the retry waits; its time comes and goes.
+        let r = app.post(&format!("/api/v1/accounts/{account}/lockdown")).auth(&owner).json(json!({})).send().await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        app.clock.advance(Duration::from_secs(120));
+        let mut held = None;
+        for _ in 0..600 {
+            let j = job(&app).await;
+            if j.last_error.as_deref().is_some_and(|e| e.contains("locked down")) { held = Some(j); break; }
+            app.state.scheduler.wake();
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let held = held.expect("the retry came due during the lockdown");
+        assert_eq!(held.state.as_str(), "waiting", "{held:?}");
+        assert!(held.uncertain_since.is_some(), "the doubt is kept for after the lockdown");
+        assert!(d.statuses().is_empty(), "no publishing call while locked down");
+        let p = post(&app, &id).await;
+        assert_eq!(p.state.as_str(), "publishing");
+        assert!(p.last_error.as_deref().unwrap().contains("locked down"), "{p:?}");
+        // Lifted: the retry goes out (reconciling with the same key) and publishes it once.
+        let r = app.post(&format!("/api/v1/accounts/{account}/lockdown/lift")).auth(&owner).send().await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        app.clock.advance(Duration::from_secs(31));
+        let p = settled(&app, &id, &["published", "failed"]).await;
+        assert_eq!(p.state.as_str(), "published", "{p:?}");
+        assert_eq!(d.statuses().len(), 1);
+    }
+
     async fn rejection_fails_for_good_with_a_clear_error(app: TestApp) {
         let d = MastodonDouble::start(MastodonConfig::default()).await.unwrap();
         let owner = app.user("reject@example.com").await;
