@@ -531,6 +531,9 @@ impl Tx {
         now: Micros,
         expires_at: Micros,
     ) -> Result<()> {
+        // Requests at once take turns (PostgreSQL; SQLite has one writer): each ends the links
+        // committed before it, so however they arrive one link is left working.
+        self.lock_keys(&[(0x5357, user_id.as_str())]).await?;
         let end = "UPDATE password_resets SET used_at = $2 WHERE user_id = $1 AND used_at IS NULL";
         on_tx!(self, |c| sqlx::query(end)
             .bind(user_id.as_str())

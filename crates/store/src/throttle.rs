@@ -48,6 +48,9 @@ impl Tx {
     /// replicas checking the same limit take turns; SQLite's write transaction already holds
     /// its one writer's lock. Callers name the keys in one fixed order (the account or address
     /// before the client), so two transactions never wait on each other in a circle.
+    ///
+    /// Classes: 0x5352 and 0x5353 a reset request's email and address, 0x5354 and 0x5355 an
+    /// attempt's scope and address, 0x5356 an account's token refresh, 0x5357 a user's reset links.
     pub(crate) async fn lock_keys(&mut self, keys: &[(i32, &str)]) -> Result<()> {
         if self.backend == Backend::Postgres {
             let q = "SELECT pg_advisory_xact_lock($1, hashtext($2))";

@@ -210,6 +210,9 @@ with_mail! {
         eventually("three mails", async || (mails_to(&sink, "flood@example.com").len() == 3).then_some(())).await;
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert_eq!(mails_to(&sink, "flood@example.com").len(), 3, "no more than three mails");
+        // Each link ends the ones before it, also when they are made at once: one works.
+        let live = count(&app, "SELECT COUNT(*) FROM password_resets WHERE used_at IS NULL").await;
+        assert_eq!(live, 1, "only the newest link works");
     }
 
     async fn the_forgot_and_reset_pages_set_a_new_password(app: TestApp, sink: SmtpSink) {
