@@ -220,21 +220,28 @@ pub async fn confirm_reset(s: &Services, ctx: &Ctx, input: ResetConfirmRequest) 
             return Err(AppError::Forbidden("the two-factor code is wrong, expired or was already used".into()));
         }
     }
-    if tx.use_password_reset(&token_hash, now).await?.as_deref() != Some(user.id.as_str()) {
-        return Err(bad_link());
+    let written = async {
+        if tx.use_password_reset(&token_hash, now).await?.as_deref() != Some(user.id.as_str()) {
+            return Err(bad_link());
+        }
+        tx.set_password_hash(&user.id, &hash, now).await?;
+        let ended = tx.revoke_all_sessions(&user.id, None, now).await?;
+        tx.end_password_resets(&user.id, now).await?;
+        let audit = Audit::personal(Action::PasswordReset)
+            .target(format!("user:{}", user.id))
+            .detail(json!({ "sessions_ended": ended, "second_factor": second_factor }));
+        record(s, ctx, &actor, &mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
     }
-    tx.set_password_hash(&user.id, &hash, now).await?;
-    let ended = tx.revoke_all_sessions(&user.id, None, now).await?;
-    tx.end_password_resets(&user.id, now).await?;
-    let audit = Audit::personal(Action::PasswordReset)
-        .target(format!("user:{}", user.id))
-        .detail(json!({ "sessions_ended": ended, "second_factor": second_factor }));
-    record(s, ctx, &actor, &mut tx, audit).await?;
-    tx.commit().await?;
-    // After the commit: a write of its own while this transaction held SQLite's writer would wait for it.
+    .await;
+    // The code was right, whether or not the link still worked (used or ended meanwhile): the
+    // attempt succeeded and must not stay pending, which would count as a wrong guess. After
+    // the transaction: a write of its own while it held SQLite's writer would wait for it.
     if let Some(attempt) = &attempt {
         s.store.settle_attempt(attempt, true).await?;
     }
+    written?;
     tell_password_changed(s, &user, "with a reset link");
     Ok(())
 }
