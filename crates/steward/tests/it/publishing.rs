@@ -737,3 +737,42 @@ mod crash {
         steward_store::testing::drop_postgres_database(&admin, &url).await;
     }
 }
+
+/// PostgreSQL, where the scheduler takes a due post's account only if no other transaction
+/// holds it (a lockdown, say): the post waits for a later round, the round counts as idle (so
+/// the worker pauses instead of trying again at once), and once the account is free it goes out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_due_post_whose_account_is_busy_waits_a_round_without_spinning() {
+    use sqlx::Connection;
+    let Some(app) = TestApp::spawn(crate::helpers::Backend::Postgres).await else { return };
+    let (owner, account) = sandbox_owner(&app, "busy@example.com").await;
+    let now = now_us(&app);
+    let due = now + 60_000_000;
+    let id =
+        scheduled_post(&app.state.store, &account, &owner.user_id, &owner.user_id, true, "Held up", due, now).await;
+    // Another transaction holds the account (as a lockdown would), without blocking inserts
+    // that only reference it.
+    let mut holder = sqlx::PgConnection::connect(&app.database_url).await.unwrap();
+    sqlx::query("BEGIN").execute(&mut holder).await.unwrap();
+    sqlx::query("SELECT id FROM social_accounts WHERE id = $1 FOR NO KEY UPDATE")
+        .bind(&account)
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    app.clock.advance(Duration::from_secs(61));
+    // A round that finds the post but not its account claims nothing: it answers 0, so the
+    // worker pauses rather than going round again at once (the background worker runs rounds
+    // too; one that holds the post meanwhile hides it from this one, which also answers 0).
+    for _ in 0..20 {
+        let claimed = steward_app::scheduler::run_once(app.state.services()).await.unwrap();
+        assert_eq!(claimed, 0, "a post left for a later round is not work done");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let pause = steward_app::scheduler::idle_wait(app.state.services()).await;
+    assert!(pause >= Duration::from_millis(100), "something is due but held: a pause, not a spin ({pause:?})");
+    let p = post(&app, &id).await;
+    assert_eq!((p.state.as_str(), p.hold_reason), ("scheduled", None), "untouched while busy: {p:?}");
+    sqlx::query("ROLLBACK").execute(&mut holder).await.unwrap();
+    let p = settled(&app, &id, &["published", "failed", "approved"]).await;
+    assert_eq!(p.state.as_str(), "published", "{p:?}");
+}
