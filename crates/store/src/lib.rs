@@ -159,6 +159,8 @@ const WRITE_GATE_WAIT: Duration = Duration::from_secs(10);
 const SQLITE_MAX_CONNECTIONS: u32 = 4;
 /// A pooled SQLite connection unused this long is closed (down to one).
 const SQLITE_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a stop waits for the pool's connections to close.
+const CLOSE_WAIT: Duration = Duration::from_secs(3);
 /// A PostgreSQL connection idle at least this long is pinged before it is used again.
 const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
 
@@ -447,7 +449,16 @@ impl Store {
             }
         }
         self.groups.close().await;
-        on_pool!(self, |c| c.close().await);
+        // Bounded too: a connection whose statement waits on a lock held elsewhere (an
+        // operator's open transaction on this replica's row, which the heartbeat and the leave
+        // above gave up on) is not back until that lock is released, and closing the pool
+        // waits for every connection. The process exits without it; the database ends the
+        // session once the statement ends.
+        if tokio::time::timeout(CLOSE_WAIT, async { on_pool!(self, |c| c.close().await) }).await.is_err() {
+            tracing::warn!(
+                "closing the database connections took over {CLOSE_WAIT:?}; stopping without waiting for them"
+            );
+        }
     }
 }
 

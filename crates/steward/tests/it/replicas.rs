@@ -664,3 +664,33 @@ async fn abandoned_requests_leave_no_transaction_open_and_the_replica_stops_clea
     assert!(!log.contains("already a transaction in progress"), "a pooled connection was inside a transaction: {log}");
     println!("{abandoned} of {} drafts abandoned; the replica stopped {took:?} after SIGTERM", abandoned + answered);
 }
+
+/// A graceful stop removes the replica's row, but an operator's open transaction may hold that
+/// row: the stop gives up on it after a bound (revokers then wait only until its heartbeat is
+/// stale) and exits, rather than waiting for ever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_does_not_wait_for_a_replica_row_someone_else_holds() {
+    use sqlx::Connection;
+    let Some(mut r) = Replicas::start(1, &[]).await else { return };
+    let mut holder = sqlx::PgConnection::connect(&r.database_url).await.unwrap();
+    for _ in 0..200 {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM replicas").fetch_one(&mut holder).await.unwrap();
+        if n == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    sqlx::query("BEGIN").execute(&mut holder).await.unwrap();
+    let held: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM (SELECT id FROM replicas FOR UPDATE) AS held")
+        .fetch_one(&mut holder)
+        .await
+        .unwrap();
+    assert_eq!(held, 1, "the replica's row is there to hold");
+    // `stop` fails the test if the replica has not exited 20 s after SIGTERM.
+    r.stop(0).await;
+    let log = r.log(0);
+    assert!(log.contains("removing this replica's row took over"), "{log}");
+    // Its connections were still waiting on the row: closing them was given up too.
+    assert!(log.contains("closing the database connections took over"), "{log}");
+    sqlx::query("ROLLBACK").execute(&mut holder).await.unwrap();
+}
