@@ -177,6 +177,13 @@ pub async fn reply(
             reply_draft(s, ctx, who, &access.account, comment_id, text).await?,
         )));
     }
+    if access.account.status == steward_domain::status::AccountStatus::LockedDown {
+        // A reply is published in the account's name: during a lockdown nothing is, as the
+        // scheduler holds approved posts and reply drafts (DESIGN.md "Lockdown").
+        return Err(AppError::locked_down(
+            "the account is locked down: nothing is published for it, replies included, until its owner lifts the lockdown",
+        ));
+    }
     let posted = platforms::reply(s, &access.account, comment_id, text)
         .await
         .map_err(|e| platform_error(s, &access.account, e))?;

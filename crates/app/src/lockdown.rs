@@ -84,9 +84,10 @@ pub async fn lockdown(
             record(s, ctx, &actor, tx, cancel).await?;
         }
         let credential_disconnected = input.disconnect_credential && tx.destroy_credential(id, now).await?;
-        if !credential_disconnected {
-            tx.set_account_status(id, "locked_down", now).await?;
-        }
+        // Locked down either way: every rule of a lockdown keys on this status (a disconnecting
+        // one used to leave `disconnected`, which the membership, invitation and reconnection
+        // rules did not treat as a lockdown).
+        tx.set_account_status(id, "locked_down", now).await?;
         let view = LockdownView {
             suspended_members: suspended.len() as u64,
             revoked_tokens,
@@ -108,8 +109,8 @@ pub async fn lockdown(
 
 #[derive(Serialize, ToSchema)]
 pub struct LiftView {
-    /// The account's status afterwards: `active`, or what it was when it was not locked down
-    /// (`disconnected` after a lockdown that destroyed the credential: connect it again).
+    /// The account's status afterwards: `active`; `disconnected` after a lockdown that destroyed
+    /// the credential (connect it again); or what it was when it was not locked down.
     pub status: String,
     /// Whether this call ended a lockdown (false: there was none; nothing changed).
     pub lifted: bool,
@@ -128,12 +129,12 @@ pub async fn lift(s: &Services, ctx: &Ctx, who: &Principal, account_id: &Account
         // Nothing to lift: nothing changes and nothing is recorded.
         return Ok(LiftView { status: account.status.as_str().into(), lifted: false });
     }
-    tx.set_account_status(id, "active", now).await?;
+    let status = tx.end_lockdown(id, now).await?;
     let still_suspended = tx.suspended_member_count(id).await?;
     let audit = Audit::on_account(id, Action::LockdownLift)
         .target(format!("account:{id}"))
-        .detail(json!({ "still_suspended_members": still_suspended }));
+        .detail(json!({ "still_suspended_members": still_suspended, "status": status }));
     record(s, ctx, &who.actor(), &mut tx, audit).await?;
     tx.commit().await?;
-    Ok(LiftView { status: "active".into(), lifted: true })
+    Ok(LiftView { status, lifted: true })
 }

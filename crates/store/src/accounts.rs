@@ -645,6 +645,15 @@ impl Tx {
         Ok(n == 1)
     }
 
+    /// Lifts a lockdown: the account is `active` again, or `disconnected` when the lockdown
+    /// destroyed its credential (nothing to publish with until the owner connects it again).
+    /// Answers the status it set.
+    pub async fn end_lockdown(&mut self, account_id: &AccountId, now: Micros) -> Result<String> {
+        let q = "UPDATE social_accounts SET status = CASE WHEN credential_sealed IS NULL THEN 'disconnected' \
+                 ELSE 'active' END, updated_at = $2 WHERE id = $1 RETURNING status";
+        Ok(on_tx!(self, |c| sqlx::query_scalar(q).bind(account_id.as_str()).bind(now).fetch_one(c).await)?)
+    }
+
     /// Lockdown: suspends every active membership of the account except the owner's and
     /// `keep` (the member locking it down); returns the suspended user ids.
     pub async fn suspend_other_members(
@@ -672,9 +681,10 @@ impl Tx {
     }
 
     /// Destroys the stored platform credential and its data key (lockdown's "disconnect"):
-    /// nothing can open it afterwards. True if there was one.
+    /// nothing can open it afterwards. True if there was one. The status is the caller's: a
+    /// lockdown stays `locked_down`, and its lift leaves the account `disconnected`.
     pub async fn destroy_credential(&mut self, account_id: &AccountId, now: Micros) -> Result<bool> {
-        let q = "UPDATE social_accounts SET credential_sealed = NULL, wrapped_data_key = NULL, status = 'disconnected', \
+        let q = "UPDATE social_accounts SET credential_sealed = NULL, wrapped_data_key = NULL, \
                  credential_generation = credential_generation + 1, updated_at = $2 WHERE id = $1 AND credential_sealed IS NOT NULL";
         let n = on_tx!(self, |c| sqlx::query(q)
             .bind(account_id.as_str())

@@ -156,7 +156,11 @@ pub async fn remove_member(
     let need = if leaving { Need::Leave } else { Need::Capability(Capability::MembersManage) };
     let actor = authorize(s, ctx, who, id, need).await?;
     audited(s, ctx, &who.actor(), async |tx| {
-        tx.lock_account(id).await?.ok_or(AppError::NotFound)?;
+        let account = tx.lock_account(id).await?.ok_or(AppError::NotFound)?;
+        // As for every other change of membership: leaving is still anyone's own decision.
+        if account.status == AccountStatus::LockedDown && !leaving && !actor.is_owner() {
+            return Err(AppError::locked_down("while the account is locked down only its owner changes memberships"));
+        }
         let target = tx.membership(id, user_id).await?.ok_or(AppError::NotFound)?;
         let role = target.role;
         if role == Role::Owner {

@@ -47,7 +47,7 @@ async fn list_comments(
     responses((status = 201, description = "sent", body = CommentView),
         (status = 202, description = "on a person's own profile, by anyone but its owner: a reply draft (`reply_to`) in review, sent once the owner approves it", body = PostView),
         (status = 403, body = Problem), (status = 404, body = Problem),
-        (status = 409, description = "the platform gives apps no access to comments (TikTok), or the account must be reconnected", body = Problem),
+        (status = 409, description = "the platform gives apps no access to comments (TikTok), the account must be reconnected, or it is locked down (`account-locked-down`: nothing is published until the owner lifts the lockdown)", body = Problem),
         (status = 422, body = Problem), (status = 503, body = Problem)))]
 async fn reply(
     State(state): State<AppState>,

@@ -635,3 +635,51 @@ both_backends! {
         assert_eq!(published.iter().filter(|e| e["target"] == target).count(), 1, "{published:?}");
     }
 }
+
+both_backends! {
+    async fn a_lockdown_that_destroys_the_credential_is_still_a_lockdown(app: TestApp) {
+        let owner = app.user("owner@example.com").await;
+        let acc = sandbox_account(&app, &owner, "@gone").await;
+        let admin = member(&app, &owner, &acc, "admin@example.com", "admin").await;
+        let editor = member(&app, &owner, &acc, "editor@example.com", "editor").await;
+        let base = format!("/api/v1/accounts/{acc}");
+        let r = app.post(&format!("{base}/lockdown")).auth(&owner).json(json!({"disconnect_credential": true})).send().await;
+        assert_eq!((r.status, &r.body["credential_disconnected"]), (200, &json!(true)), "{}", r.text);
+        assert_eq!(app.get(&base).auth(&owner).send().await.body["status"], "locked_down");
+        // The owner lets one admin back in; that admin may not undo the rest of the lockdown.
+        let reinstate = |by: &Session, who: &str| {
+            app.req(Method::PATCH, &format!("{base}/members/{who}")).auth(by).json(json!({"status": "active"})).send()
+        };
+        assert_eq!(reinstate(&owner, &admin.user_id).await.status, 200);
+        reinstate(&admin, &editor.user_id).await.assert_problem(409, "account-locked-down");
+        invite(&app, &admin, &acc, json!({"email": "later@example.com", "role": "viewer"})).await.assert_problem(409, "account-locked-down");
+        // Nor remove anyone (removing is a change of membership too)…
+        app.delete(&format!("{base}/members/{}?cancel_posts=true", editor.user_id)).auth(&admin).send().await.assert_problem(409, "account-locked-down");
+        let id = AccountId::new(acc.to_string());
+        assert!(app.state.store.membership(&id, &steward_domain::ids::UserId::from(editor.user_id.as_str())).await.unwrap().is_some());
+        // …but anyone may still leave.
+        assert_eq!(app.delete(&format!("{base}/members/{}", admin.user_id)).auth(&admin).send().await.status, 204);
+        // The owner lifts it: nothing to publish with until the account is connected again.
+        let r = app.post(&format!("{base}/lockdown/lift")).auth(&owner).send().await;
+        assert_eq!((r.status, r.body["status"].as_str()), (200, Some("disconnected")), "{}", r.text);
+    }
+
+    async fn nothing_is_published_during_a_lockdown_not_even_a_reply(app: TestApp) {
+        let owner = app.user("owner@example.com").await;
+        let acc = sandbox_account(&app, &owner, "@quiet").await;
+        let id = AccountId::new(acc.to_string());
+        let now = app.clock.now_us();
+        let live = steward_store::NewSandboxPost { id: "sbx_live", account_id: &id, idempotency_key: "sbx_live", title: None, text: "Live", media: "[]", now };
+        app.state.store.sandbox_publish(&live).await.unwrap();
+        let comment = steward_app::platforms::sandbox::add_follower_comment(&app.state, &id, "sbx_live", "@fan", "Nice!").await.unwrap().unwrap().id;
+        let base = format!("/api/v1/accounts/{acc}");
+        assert_eq!(app.post(&format!("{base}/lockdown")).auth(&owner).json(json!({})).send().await.status, 200);
+        let reply = || app.post(&format!("{base}/comments/{comment}/reply")).auth(&owner).json(json!({"text": "Thanks!"})).send();
+        reply().await.assert_problem(409, "account-locked-down");
+        assert_eq!(app.state.store.sandbox_comments(&id).await.unwrap().len(), 1, "no reply went out");
+        assert_eq!(app.post(&format!("{base}/lockdown/lift")).auth(&owner).send().await.status, 200);
+        let r = reply().await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        assert_eq!(app.state.store.sandbox_comments(&id).await.unwrap().len(), 2);
+    }
+}

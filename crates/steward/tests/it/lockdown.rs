@@ -108,9 +108,14 @@ both_backends! {
         assert_eq!((r.status, &r.body["credential_disconnected"]), (200, &json!(true)), "{}", r.text);
         let sealed = app.state.store.sealed_credential(&AccountId::new(account.to_string())).await.unwrap().unwrap();
         assert!(sealed.credential_sealed.is_none() && sealed.wrapped_data_key.is_none(), "credential and data key destroyed");
-        assert_eq!(app.get(&acc).auth(&owner).send().await.body["status"], "disconnected");
+        // Still a lockdown (its rules key on the status): lifting it leaves the account
+        // disconnected, to be connected again.
+        assert_eq!(app.get(&acc).auth(&owner).send().await.body["status"], "locked_down");
         let r = app.post(&format!("{acc}/lockdown")).auth(&owner).json(json!({"disconnect_credential": "yes"})).send().await;
         r.assert_problem(422, "validation");
+        let r = app.post(&format!("{acc}/lockdown/lift")).auth(&owner).send().await;
+        assert_eq!((r.status, &r.body), (200, &json!({"status": "disconnected", "lifted": true})), "{}", r.text);
+        assert_eq!(app.get(&acc).auth(&owner).send().await.body["status"], "disconnected");
     }
 
     async fn lockdown_cancels_approved_posts_the_owner_did_not_approve(app: TestApp) {
