@@ -816,6 +816,19 @@ impl Store {
         Ok(on_pool!(self, |c| sqlx::query_as::<_, AlertRow>(q).bind(id.as_str()).fetch_optional(c).await)?)
     }
 
+    /// Whether `user_id` may see the alert at `now`, as the alert list decides ([`VISIBLE`]):
+    /// a queued delivery to someone removed, suspended or expired since it was raised is not sent.
+    pub async fn alert_visible_to(&self, id: &AlertId, user_id: &UserId, now: Micros) -> Result<bool> {
+        let q = sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM alerts a WHERE a.id = $1 AND ({VISIBLE})"));
+        let n: i64 = on_pool!(self, |c| sqlx::query_scalar(q)
+            .bind(id.as_str())
+            .bind(user_id.as_str())
+            .bind(now)
+            .fetch_one(c)
+            .await)?;
+        Ok(n > 0)
+    }
+
     pub async fn alert_preferences(&self, user_id: &UserId) -> Result<Option<AlertPreferencesRow>> {
         let q = "SELECT user_id, email, webhook_url, webhook_secret_sealed, kinds, updated_at FROM alert_preferences \
                  WHERE user_id = $1";

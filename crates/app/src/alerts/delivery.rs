@@ -64,6 +64,11 @@ pub async fn deliver_due(state: &Services) -> anyhow::Result<usize> {
         let attempt = d.attempts + 1;
         let outcome = match state.store.alert_by_id(&d.alert_id).await? {
             None => Err(Failure::Permanent("the alert no longer exists".into())),
+            // Recipients are chosen when the alert is raised; a retry hours later must not reach
+            // an admin removed, suspended (a lockdown) or expired since, who can no longer list it.
+            Some(_) if !state.store.alert_visible_to(&d.alert_id, &d.user_id, state.clock.now_us()).await? => {
+                Err(Failure::Permanent("its recipient may no longer see this account's alerts".into()))
+            }
             Some(alert) => deliver(state, &d, AlertView::from(alert)).await,
         };
         let now = state.clock.now_us();

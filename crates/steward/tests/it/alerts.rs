@@ -477,3 +477,38 @@ async fn webhooked(app: TestApp, sink: SmtpSink) {
     );
     assert!(third.1.contains("\"kind\":\"lockdown\""));
 }
+
+delivery_test!(a_retried_delivery_does_not_reach_an_admin_removed_meanwhile, removed_meanwhile);
+async fn removed_meanwhile(app: TestApp, _sink: SmtpSink) {
+    // The admin's receiver fails its first call (500), so the delivery waits for a retry.
+    let (receiver, url) = Receiver::start(1).await;
+    let owner = app.user("owner@example.com").await;
+    let account = sandbox_account(&app, &owner, "@retry").await;
+    let admin = member(&app, &owner, &account, "admin@example.com", "admin").await;
+    let r = app
+        .req(Method::PUT, "/api/v1/me/alert-preferences")
+        .auth(&admin)
+        .json(json!({"email": false, "webhook_url": url}))
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let other = member(&app, &owner, &account, "other@example.com", "admin").await;
+    assert_eq!(patch_settings(&app, &other, &account, json!({"min_gap_minutes": 9})).await.status, 200);
+    let (_, body) = eventually("the first webhook call", async || receiver.requests().first().cloned()).await;
+    let id = AlertId::from(serde_json::from_str::<Value>(&body).unwrap()["id"].as_str().unwrap());
+    let to_admin = async || {
+        let d = app.state.store.deliveries_of_alert(&id).await.unwrap();
+        d.into_iter().find(|d| d.channel == "webhook" && d.user_id == admin.user_id)
+    };
+    eventually("the failure recorded", async || to_admin().await.filter(|d| d.last_error.is_some())).await;
+    // The owner removes the admin before the retry is due: it is not sent, and says why.
+    let r = app.delete(&format!("/api/v1/accounts/{account}/members/{}", admin.user_id)).auth(&owner).send().await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    app.clock.advance(Duration::from_secs(31));
+    let given_up =
+        eventually("the delivery given up", async || to_admin().await.filter(|d| d.gave_up_at.is_some())).await;
+    assert!(given_up.last_error.as_deref().unwrap().contains("may no longer see"), "{given_up:?}");
+    assert!(given_up.delivered_at.is_none());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(receiver.requests().len(), 1, "the removed admin's webhook heard nothing more");
+}
