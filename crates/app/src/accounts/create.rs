@@ -43,9 +43,9 @@ pub async fn create_account(
     input: CreateAccountRequest,
 ) -> AppResult<AccountView> {
     ctx.slot.set_action(Action::AccountCreate, None);
-    if who.token_accounts.is_some() {
-        return Err(AppError::Forbidden("an access token narrowed to accounts cannot connect new ones".into()));
-    }
+    // A new account belongs to the whole person: a token narrowed to some accounts, or to some
+    // capabilities (an analytics key, a drafting agent), does not create one.
+    who.require_whole_person()?;
     let mut errors = Vec::new();
     let platform = platform::platform(&input.platform);
     let kind = platform.and_then(|p| platform::account_kind(p, input.account_kind.as_deref()));

@@ -46,6 +46,17 @@ both_backends! {
         app.post("/api/v1/me/sessions/revoke-all").bearer(&writer).json(json!({})).send().await.assert_problem(403, "forbidden");
         app.post("/api/v1/me/totp").bearer(&writer).send().await.assert_problem(403, "forbidden");
         assert_eq!(app.state.store.api_tokens_for_user(&UserId::new(s.user_id.to_string())).await.unwrap().len(), 2);
+        // A token narrowed to some capabilities (a reporting key) connects no new account:
+        // that belongs to the whole person, as it does for a token narrowed to accounts.
+        let body = json!({"name": "reports", "scopes": ["read", "write"], "capabilities": ["analytics.view"]});
+        let r = app.post("/api/v1/me/tokens").auth(&s).json(body).send().await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let reports = r.body["token"].as_str().unwrap().to_string();
+        let sandbox = json!({"platform": "sandbox", "handle": "@side", "credentials": {}});
+        app.post("/api/v1/accounts").bearer(&reports).json(sandbox.clone()).send().await.assert_problem(403, "forbidden");
+        let r = app.post("/api/v1/accounts").bearer(&writer).json(sandbox).send().await;
+        assert_eq!(r.status, 201, "a token that is not narrowed may: {}", r.text);
+        assert_eq!(app.get("/api/v1/accounts").auth(&s).send().await.body["items"].as_array().unwrap().len(), 1);
     }
 
     async fn revoked_and_expired_tokens_stop_working(app: TestApp) {
