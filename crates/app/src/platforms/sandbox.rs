@@ -18,6 +18,17 @@ use crate::services::Services;
 const POST_PREFIX: &str = "sbx_";
 const COMMENT_PREFIX: &str = "sbc_";
 
+/// What every other adapter asks before a platform call (`credentials::ensure_live` and opening
+/// the stored credential): the sandbox acts only for an account whose credential is stored and
+/// not refused, so a disconnected account behaves in the demo as it would on a real platform.
+async fn connected(state: &Services, account: &AccountRow) -> Result<(), ConnectorError> {
+    crate::credentials::ensure_live(state, &account.id).await.map_err(crate::credentials::credential_failure)?;
+    crate::credentials::open_json::<serde_json::Value>(state, &account.id)
+        .await
+        .map_err(crate::credentials::credential_failure)?;
+    Ok(())
+}
+
 fn published(row: &SandboxPostRow) -> PublishOutcome {
     PublishOutcome::Published(Published { external_id: row.id.clone(), external_url: None })
 }
@@ -28,6 +39,7 @@ pub async fn publish(
     out: &Outgoing<'_>,
     _journal: &PublishJournal,
 ) -> Result<PublishOutcome, ConnectorError> {
+    connected(state, account).await?;
     if out.text.trim().is_empty() && out.media.is_empty() {
         return Err(ConnectorError::Rejected("a sandbox post needs text or media".into()));
     }
@@ -55,6 +67,7 @@ pub async fn status(
     account: &AccountRow,
     platform_ref: &str,
 ) -> Result<PublishOutcome, ConnectorError> {
+    connected(state, account).await?;
     match state.store.sandbox_post(&account.id, platform_ref).await.map_err(|e| store_failure(&e))? {
         Some(row) => Ok(published(&row)),
         None => Err(ConnectorError::Rejected(format!("the sandbox has no post {platform_ref}"))),
@@ -78,6 +91,7 @@ pub async fn comments(
     account: &AccountRow,
     published_external_ids: &[String],
 ) -> Result<Vec<PlatformComment>, ConnectorError> {
+    connected(state, account).await?;
     let rows = state.store.sandbox_comments(&account.id).await.map_err(|e| store_failure(&e))?;
     Ok(rows.into_iter().filter(|c| published_external_ids.contains(&c.post_id)).map(comment).collect())
 }
@@ -88,6 +102,7 @@ pub async fn reply(
     comment_id: &str,
     text: &str,
 ) -> Result<PlatformComment, ConnectorError> {
+    connected(state, account).await?;
     if text.trim().is_empty() {
         return Err(ConnectorError::Rejected("a reply needs text".into()));
     }
@@ -122,6 +137,7 @@ pub async fn moderate(
     comment_id: &str,
     action: ModerationAction,
 ) -> Result<Moderated, ConnectorError> {
+    connected(state, account).await?;
     if action != ModerationAction::Hide {
         return Err(super::not_offered("the sandbox", action.words(), "it only hides comments"));
     }
@@ -161,6 +177,7 @@ pub async fn analytics(
     account: &AccountRow,
     published_external_ids: &[String],
 ) -> Result<AccountStats, ConnectorError> {
+    connected(state, account).await?;
     let posts = state.store.sandbox_posts(&account.id).await.map_err(|e| store_failure(&e))?;
     let comments = state.store.sandbox_comments(&account.id).await.map_err(|e| store_failure(&e))?;
     let stats = posts

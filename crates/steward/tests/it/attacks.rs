@@ -662,6 +662,14 @@ both_backends! {
         // The owner lifts it: nothing to publish with until the account is connected again.
         let r = app.post(&format!("{base}/lockdown/lift")).auth(&owner).send().await;
         assert_eq!((r.status, r.body["status"].as_str()), (200, Some("disconnected")), "{}", r.text);
+        // Even the sandbox then acts for it no more, as a real platform could not.
+        let now = app.clock.now_us();
+        let live = steward_store::NewSandboxPost { id: "sbx_old", account_id: &id, idempotency_key: "sbx_old", title: None, text: "Old", media: "[]", now };
+        app.state.store.sandbox_publish(&live).await.unwrap();
+        let comment = steward_app::platforms::sandbox::add_follower_comment(&app.state, &id, "sbx_old", "@fan", "Hi").await.unwrap().unwrap().id;
+        let r = app.post(&format!("{base}/comments/{comment}/reply")).auth(&owner).json(json!({"text": "Hello"})).send().await;
+        assert_eq!(r.status, 409, "{}", r.text);
+        assert_eq!(app.state.store.sandbox_comments(&id).await.unwrap().len(), 1, "no reply went out");
     }
 
     async fn nothing_is_published_during_a_lockdown_not_even_a_reply(app: TestApp) {
