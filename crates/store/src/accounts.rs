@@ -631,11 +631,17 @@ impl Tx {
     }
 
     /// A reconnection makes the account usable again (`active`), unless it is locked down:
-    /// lifting a lockdown is a step of its own ([`Tx::set_account_status`] by the lift), never a
-    /// side effect of connecting the account again. Whether it is active now.
+    /// lifting a lockdown is a step of its own ([`Tx::end_lockdown`]), never a side effect of
+    /// connecting the account again. Whether it is active now.
     pub async fn activate_unless_locked_down(&mut self, account_id: &AccountId, now: Micros) -> Result<bool> {
         let q =
             "UPDATE social_accounts SET status = 'active', updated_at = $2 WHERE id = $1 AND status <> 'locked_down'";
+        self.update_account_at(q, account_id, now).await
+    }
+
+    /// Runs `q`, an UPDATE of one account whose parameters are the account (`$1`) and now
+    /// (`$2`); whether it changed the row.
+    async fn update_account_at(&mut self, q: &'static str, account_id: &AccountId, now: Micros) -> Result<bool> {
         let n = on_tx!(self, |c| sqlx::query(q)
             .bind(account_id.as_str())
             .bind(now)
@@ -686,13 +692,7 @@ impl Tx {
     pub async fn destroy_credential(&mut self, account_id: &AccountId, now: Micros) -> Result<bool> {
         let q = "UPDATE social_accounts SET credential_sealed = NULL, wrapped_data_key = NULL, \
                  credential_generation = credential_generation + 1, updated_at = $2 WHERE id = $1 AND credential_sealed IS NOT NULL";
-        let n = on_tx!(self, |c| sqlx::query(q)
-            .bind(account_id.as_str())
-            .bind(now)
-            .execute(c)
-            .await
-            .map(|r| r.rows_affected()))?;
-        Ok(n == 1)
+        self.update_account_at(q, account_id, now).await
     }
 
     /// Lockdown: cancels the account's approved or scheduled posts whose current version the

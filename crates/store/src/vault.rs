@@ -70,17 +70,7 @@ impl Tx {
         credential_sealed: &[u8],
         now: Micros,
     ) -> Result<bool> {
-        let q = "UPDATE social_accounts SET wrapped_data_key = $2, credential_sealed = $3, updated_at = $4, \
-                 credential_generation = credential_generation + 1 WHERE id = $1";
-        let n = on_tx!(self, |c| sqlx::query(q)
-            .bind(account_id.as_str())
-            .bind(wrapped_data_key)
-            .bind(credential_sealed)
-            .bind(now)
-            .execute(c)
-            .await
-            .map(|r| r.rows_affected()))?;
-        Ok(n == 1)
+        self.store_credential(account_id, None, wrapped_data_key, credential_sealed, now).await
     }
 
     /// Stores a refreshed credential (new tokens of the same connection) if the account's
@@ -95,17 +85,37 @@ impl Tx {
         credential_sealed: &[u8],
         now: Micros,
     ) -> Result<bool> {
-        let q = "UPDATE social_accounts SET wrapped_data_key = $3, credential_sealed = $4, updated_at = $5 \
-                 WHERE id = $1 AND credential_generation = $2 AND credential_sealed IS NOT NULL";
-        let n = on_tx!(self, |c| sqlx::query(q)
-            .bind(account_id.as_str())
-            .bind(generation)
-            .bind(wrapped_data_key)
-            .bind(credential_sealed)
-            .bind(now)
-            .execute(c)
-            .await
-            .map(|r| r.rows_affected()))?;
+        self.store_credential(account_id, Some(generation), wrapped_data_key, credential_sealed, now).await
+    }
+
+    /// A new connection's credential (`renewing: None`), or renewed tokens of the connection of
+    /// that generation.
+    async fn store_credential(
+        &mut self,
+        account_id: &AccountId,
+        renewing: Option<i64>,
+        wrapped_data_key: &[u8],
+        credential_sealed: &[u8],
+        now: Micros,
+    ) -> Result<bool> {
+        let q = match renewing {
+            None => {
+                "UPDATE social_accounts SET wrapped_data_key = $2, credential_sealed = $3, updated_at = $4, \
+                 credential_generation = credential_generation + 1 WHERE id = $1"
+            }
+            Some(_) => {
+                "UPDATE social_accounts SET wrapped_data_key = $2, credential_sealed = $3, updated_at = $4 \
+                 WHERE id = $1 AND credential_generation = $5 AND credential_sealed IS NOT NULL"
+            }
+        };
+        let n = on_tx!(self, |c| {
+            let mut query =
+                sqlx::query(q).bind(account_id.as_str()).bind(wrapped_data_key).bind(credential_sealed).bind(now);
+            if let Some(generation) = renewing {
+                query = query.bind(generation);
+            }
+            query.execute(c).await.map(|r| r.rows_affected())
+        })?;
         Ok(n == 1)
     }
 
