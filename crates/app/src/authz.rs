@@ -44,6 +44,14 @@ impl AccountAccess {
         self.capabilities.contains(c)
     }
 
+    /// The caller's rights as this request may use them: their role, with the capabilities the
+    /// access token's narrowing leaves. Whom one may manage is decided on these, so a token
+    /// narrowed to `members.manage` never manages admins.
+    #[must_use]
+    pub fn acting(&self) -> MemberRights {
+        MemberRights { role: self.rights.role, capabilities: self.capabilities }
+    }
+
     #[must_use]
     pub fn is_owner(&self) -> bool {
         self.rights.is_owner()

@@ -43,7 +43,7 @@ async fn authorize_on_member(
     if target.role == Role::Owner {
         return Err(AppError::Forbidden("the owner's sessions are listed under /me/sessions, by the owner".into()));
     }
-    require_manage(&access.rights, target.role)?;
+    require_manage(&access.acting(), target.role)?;
     Ok(access)
 }
 

@@ -144,7 +144,7 @@ pub async fn create_invitation(
     let email = normalize_email(&input.email).map_err(|e| errors.push(FieldError::new("email", e.to_string()))).ok();
     let role = parse_role(&input.role, &mut errors);
     if let Some(r) = role {
-        require_manage(&actor.rights, r)?;
+        require_manage(&actor.acting(), r)?;
     }
     let expires_at = input
         .expires_at
@@ -243,7 +243,7 @@ pub async fn resend_invitation(
     let now = s.clock.now_us();
     let pending = s.store.pending_invitations(id, now).await?;
     let invitation = pending.into_iter().find(|i| i.id == *inv).ok_or(AppError::NotFound)?;
-    require_manage(&actor.rights, invitation.role)?;
+    require_manage(&actor.acting(), invitation.role)?;
     let token = zeroize::Zeroizing::new(new_token(INVITATION_TOKEN_PREFIX));
     let account_name = audited(s, ctx, &who.actor(), async |tx| {
         let account = tx.lock_account(id).await?.ok_or(AppError::NotFound)?;
@@ -287,7 +287,7 @@ pub async fn withdraw_invitation(
     let now = s.clock.now_us();
     let pending = s.store.pending_invitations(id, now).await?;
     let invitation = pending.into_iter().find(|i| i.id == *inv).ok_or(AppError::NotFound)?;
-    require_manage(&actor.rights, invitation.role)?;
+    require_manage(&actor.acting(), invitation.role)?;
     audited(s, ctx, &who.actor(), async |tx| {
         if !tx.withdraw_invitation(id, inv, now).await? {
             return Err(AppError::NotFound);
@@ -331,6 +331,16 @@ pub async fn redeem_invitation(
     if tx.is_member_email(&inv.account_id, email).await? {
         return Err(AppError::Conflict("you are already a member of this account".into()));
     }
+    // An invitation speaks for the person who sent it: it opens the account only while they
+    // still may hand out what it grants (removed, suspended, expired or downgraded since, it
+    // opens nothing).
+    let inviter = tx.membership(&inv.account_id, &inv.invited_by).await?;
+    if !inviter.is_some_and(|m| may_still_grant(&m, &inv, now)) {
+        return Err(AppError::Conflict(
+            "the person who sent this invitation may no longer add this member; ask the account's owner for a new one"
+                .into(),
+        ));
+    }
     tx.mark_invitation_accepted(&inv.id, now).await?;
     let terms = MembershipTerms {
         role: inv.role.as_str().into(),
@@ -346,6 +356,23 @@ pub async fn redeem_invitation(
         .detail(json!({ "invitation_id": inv.id, "role": inv.role, "invited_by": inv.invited_by }));
     record(s, ctx, actor, tx, audit).await?;
     Ok(inv)
+}
+
+/// Whether `inviter` (as the membership is now) may still make the membership `inv` offers.
+fn may_still_grant(inviter: &steward_store::MembershipRow, inv: &InvitationRow, now: i64) -> bool {
+    let Some(rights) = crate::authz::membership_rights(inviter) else { return false };
+    if rights.is_owner() {
+        return true;
+    }
+    let live = inviter.status == steward_domain::status::MembershipStatus::Active
+        && inviter.expires_at.is_none_or(|e| e > now);
+    let offered = steward_domain::capability::effective_capabilities(
+        inv.role,
+        crate::authz::capability_set(&inv.grants),
+        crate::authz::capability_set(&inv.revokes),
+    );
+    live && steward_domain::capability::can_manage_role(&rights, inv.role)
+        && offered.difference(rights.capabilities).iter().next().is_none()
 }
 
 /// A signed-in person accepts an invitation sent to their email address.

@@ -74,13 +74,13 @@ pub async fn update_member(
                 "nobody can change the owner's membership; the owner can transfer ownership".into(),
             ));
         }
-        require_manage(&actor.rights, from)?;
+        require_manage(&actor.acting(), from)?;
         let mut errors = Vec::new();
         let to = match input.role.as_deref() {
             Some(raw) => parse_role(raw, &mut errors).unwrap_or(from),
             None => from,
         };
-        if to != from && !can_change_role(&actor.rights, from, to) {
+        if to != from && !can_change_role(&actor.acting(), from, to) {
             return Err(AppError::Forbidden("only the owner makes or unmakes admins".into()));
         }
         let expires_at = match &input.expires_at {
@@ -171,7 +171,7 @@ pub async fn remove_member(
             });
         }
         if !leaving {
-            require_manage(&actor.rights, role)?;
+            require_manage(&actor.acting(), role)?;
         }
         tx.delete_membership(id, user_id).await?;
         let mut cancelled = Vec::new();

@@ -3,7 +3,8 @@
 use std::str::FromStr;
 
 use steward_domain::capability::{
-    Capability, CapabilitySet, MemberRights, Role, can_manage_role, validate_grants_within_granter, validate_overrides,
+    Capability, CapabilitySet, MemberRights, Role, can_manage_role, effective_capabilities,
+    validate_grants_within_granter, validate_overrides,
 };
 use steward_domain::windows::{Window, WindowInput, parse_windows};
 use steward_store::MembershipTerms;
@@ -40,6 +41,15 @@ pub(crate) fn build_terms(actor: &AccountAccess, r: &Requested<'_>, errors: &mut
         errors.push(FieldError::new("grant", e.to_string()));
     } else if let Err(e) = validate_grants_within_granter(actor.capabilities, grants) {
         errors.push(FieldError::new("grant", e.to_string()));
+    } else if let Err(e) =
+        validate_grants_within_granter(actor.capabilities, effective_capabilities(r.role, grants, revokes))
+    {
+        // Invariant 5 counts the role's own capabilities too: an editor who may manage members
+        // does not make a moderator who can reply to comments when they cannot themself.
+        errors.push(FieldError::new(
+            "role",
+            format!("{e}, and this role holds it: choose another role or revoke it from the member"),
+        ));
     }
     let parsed: Vec<Window> = match parse_windows(r.windows) {
         Ok(w) => w,

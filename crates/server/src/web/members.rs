@@ -124,7 +124,7 @@ async fn members_view(state: &AppState, viewer: &Viewer, id: &AccountId) -> Resu
             MemberRowView {
                 expires: m.expires_at.as_deref().map(|e| when(e, &zone, tz)),
                 windows: member_windows(&m).map_or_else(|| UNREADABLE_WINDOWS.to_string(), |w| describe_windows(&w)),
-                manageable: can_manage && role != Role::Owner && can_manage_role(&a.rights, role),
+                manageable: can_manage && role != Role::Owner && can_manage_role(&a.acting(), role),
                 is_me: viewer.principal.user_id == m.user_id,
                 status: membership_status(&m.status),
                 view: m,
@@ -134,7 +134,7 @@ async fn members_view(state: &AppState, viewer: &Viewer, id: &AccountId) -> Resu
     let invitations: Vec<InvitationRowView> = invitations
         .into_iter()
         .map(|i| InvitationRowView {
-            manageable: Role::from_str(&i.role).is_ok_and(|r| can_manage_role(&a.rights, r)),
+            manageable: Role::from_str(&i.role).is_ok_and(|r| can_manage_role(&a.acting(), r)),
             expires: when(&i.expires_at, &zone, tz),
             mail: match (i.mail_status.as_deref(), i.mail_error) {
                 (Some("sent"), _) => Some("sent".into()),

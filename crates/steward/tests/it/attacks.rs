@@ -691,3 +691,62 @@ both_backends! {
         assert_eq!(app.state.store.sandbox_comments(&id).await.unwrap().len(), 2);
     }
 }
+
+both_backends! {
+    async fn a_token_narrowed_to_members_manage_manages_no_admins(app: TestApp) {
+        let owner = app.user("owner@example.com").await;
+        let acc = sandbox_account(&app, &owner, "@hr").await;
+        let editor = member(&app, &owner, &acc, "editor@example.com", "editor").await;
+        let body = json!({"name": "hr", "scopes": ["read", "write"], "capabilities": ["account.view", "members.manage"]});
+        let r = app.post("/api/v1/me/tokens").auth(&owner).json(body).send().await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let hr = r.body["token"].as_str().unwrap().to_string();
+        let base = format!("/api/v1/accounts/{acc}");
+        let invite_as = |role: &str| {
+            app.post(&format!("{base}/invitations")).bearer(&hr).json(json!({"email": format!("{role}@x.example"), "role": role})).send()
+        };
+        // Managing admins takes `admins.manage`, which the token was not given (the owner holds it).
+        invite_as("admin").await.assert_problem(403, "forbidden");
+        let promote = app.req(Method::PATCH, &format!("{base}/members/{}", editor.user_id)).bearer(&hr).json(json!({"role": "admin"})).send().await;
+        promote.assert_problem(403, "forbidden");
+        let r = invite_as("viewer").await;
+        assert_eq!(r.status, 201, "what it was given still works: {}", r.text);
+    }
+
+    async fn nobody_hands_out_a_role_holding_what_they_lack(app: TestApp) {
+        let owner = app.user("owner@example.com").await;
+        let acc = sandbox_account(&app, &owner, "@roles").await;
+        let r = invite(&app, &owner, &acc, json!({"email": "lead@example.com", "role": "editor", "grant": ["members.manage"]})).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let lead = app.user("lead@example.com").await;
+        let token = r.body["token"].as_str().unwrap();
+        assert_eq!(app.post(&format!("/api/v1/invitations/{token}/accept")).auth(&lead).send().await.status, 200);
+        // A moderator replies to comments; the editor who manages members cannot, so may not make one.
+        let r = invite(&app, &lead, &acc, json!({"email": "mod@example.com", "role": "moderator"})).await;
+        r.assert_problem(422, "validation");
+        assert!(r.text.contains("comments.reply"), "{}", r.text);
+        // Revoking what they lack from the role is fine, as is a role within their own rights.
+        let r = invite(&app, &lead, &acc, json!({"email": "mod@example.com", "role": "moderator", "revoke": ["comments.reply"]})).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let analyst = member(&app, &owner, &acc, "analyst@example.com", "analyst").await;
+        let r = app.req(Method::PATCH, &format!("/api/v1/accounts/{acc}/members/{}", analyst.user_id)).auth(&lead).json(json!({"role": "moderator"})).send().await;
+        r.assert_problem(422, "validation");
+    }
+
+    async fn an_invitation_opens_nothing_once_its_sender_may_not(app: TestApp) {
+        let owner = app.user("owner@example.com").await;
+        let acc = sandbox_account(&app, &owner, "@sent").await;
+        let admin = member(&app, &owner, &acc, "admin@example.com", "admin").await;
+        // The admin invites a friend, and is then removed before the friend accepts.
+        let r = invite(&app, &admin, &acc, json!({"email": "friend@example.com", "role": "editor"})).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let token = r.body["token"].as_str().unwrap().to_string();
+        let r = app.delete(&format!("/api/v1/accounts/{acc}/members/{}", admin.user_id)).auth(&owner).send().await;
+        assert_eq!(r.status, 204, "{}", r.text);
+        let friend = app.user("friend@example.com").await;
+        app.post(&format!("/api/v1/invitations/{token}/accept")).auth(&friend).send().await.assert_problem(409, "conflict");
+        app.get(&format!("/api/v1/accounts/{acc}")).auth(&friend).send().await.assert_problem(404, "not-found");
+        let r = invite(&app, &owner, &acc, json!({"email": "direct@example.com", "role": "viewer"})).await;
+        assert_eq!(r.status, 201, "the owner's own invitations still work: {}", r.text);
+    }
+}
