@@ -920,11 +920,15 @@ impl Tx {
 }
 
 impl Store {
-    /// A page of the posts `user_id` wrote, on any account, oldest first: after `after`
-    /// (`(created_at, id)` of the previous page's last).
+    /// A page of the posts `user_id` wrote on the accounts they still belong to at `now`
+    /// (owner, or an active membership whose time is not up), oldest first: after `after`
+    /// (`(created_at, id)` of the previous page's last). A post on an account they were removed
+    /// from, suspended on or expired from is the account's now: its text as others edited it,
+    /// its schedule, its state are not theirs to read any more.
     pub async fn posts_by_author(
         &self,
         user_id: &UserId,
+        now: Micros,
         after: Option<(Micros, &str)>,
         limit: i64,
     ) -> Result<Vec<PostRow>> {
@@ -933,6 +937,8 @@ impl Store {
             "SELECT ",
             POST_COLUMNS,
             " FROM posts p WHERE p.author_id = $1 AND (p.created_at > $2 OR (p.created_at = $2 AND p.id > $3)) \
+             AND EXISTS (SELECT 1 FROM memberships m WHERE m.account_id = p.account_id AND m.user_id = $1 \
+             AND (m.role = 'owner' OR (m.status = 'active' AND (m.expires_at IS NULL OR m.expires_at > $5)))) \
              ORDER BY p.created_at, p.id LIMIT $4",
         ]);
         Ok(on_pool!(self, |c| sqlx::query_as::<_, PostRow>(q)
@@ -940,6 +946,7 @@ impl Store {
             .bind(at)
             .bind(id)
             .bind(limit)
+            .bind(now)
             .fetch_all(c)
             .await)?)
     }

@@ -128,7 +128,7 @@ pub async fn export_me(s: &Services, who: &Principal) -> AppResult<PersonalExpor
     // The object without its closing brace; the streamed lists follow it.
     let mut head = head.to_string();
     head.pop();
-    Ok(PersonalExport { body: stream(s.store.clone(), user.id.clone(), head.into_bytes()) })
+    Ok(PersonalExport { body: stream(s.store.clone(), user.id.clone(), s.clock.now_us(), head.into_bytes()) })
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -159,6 +159,8 @@ impl Part {
 struct Cursor {
     store: Store,
     user_id: UserId,
+    /// When the export began: posts are those of accounts the person belongs to then.
+    now: i64,
     head: Option<Vec<u8>>,
     part: Part,
     /// Whether the current list has had an item (a comma goes before the next).
@@ -172,7 +174,7 @@ async fn page(cur: &mut Cursor) -> steward_store::Result<(Vec<Value>, bool)> {
     let after = cur.after.as_ref().map(|(t, id)| (*t, id.as_str()));
     match cur.part {
         Part::Posts => {
-            let rows = cur.store.posts_by_author(&cur.user_id, after, EXPORT_PAGE).await?;
+            let rows = cur.store.posts_by_author(&cur.user_id, cur.now, after, EXPORT_PAGE).await?;
             let done = (rows.len() as i64) < EXPORT_PAGE;
             cur.after = rows.last().map(|p| (p.created_at, p.id.to_string()));
             let items = rows
@@ -212,9 +214,22 @@ async fn page(cur: &mut Cursor) -> steward_store::Result<(Vec<Value>, bool)> {
     }
 }
 
-fn stream(store: Store, user_id: UserId, head: Vec<u8>) -> BoxStream<'static, Result<Vec<u8>, std::io::Error>> {
-    let start =
-        Cursor { store, user_id, head: Some(head), part: Part::Posts, started: false, after: None, before_seq: None };
+fn stream(
+    store: Store,
+    user_id: UserId,
+    now: i64,
+    head: Vec<u8>,
+) -> BoxStream<'static, Result<Vec<u8>, std::io::Error>> {
+    let start = Cursor {
+        store,
+        user_id,
+        now,
+        head: Some(head),
+        part: Part::Posts,
+        started: false,
+        after: None,
+        before_seq: None,
+    };
     futures_util::stream::unfold(start, |mut cur| async move {
         if cur.part == Part::Done {
             return None;

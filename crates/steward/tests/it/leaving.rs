@@ -87,6 +87,13 @@ both_backends! {
         assert_eq!(told.len(), 1, "{theirs}");
         assert_eq!(told[0]["kind"], "review_requested");
         assert_eq!(told[0]["post_id"], post_id.as_str());
+        // Removed from the account, the editor's export no longer shows its posts: an admin may
+        // have rewritten and scheduled them since, and that is the account's, not theirs.
+        let r = app.delete(&format!("/api/v1/accounts/{account}/members/{}?cancel_posts=false", editor.user_id)).auth(&owner).send().await;
+        assert_eq!(r.status, 204, "{}", r.text);
+        let (_, after) = export(&app, &editor).await;
+        assert_eq!(after["posts"].as_array().unwrap().len(), 0, "{after}");
+        assert_eq!(after["comments"][0]["body"], "A comment of theirs", "their own words stay theirs");
         // An access token does not reach it (a session is needed).
         app.get("/api/v1/me/export").bearer(&secret).send().await.assert_problem(403, "forbidden");
     }
