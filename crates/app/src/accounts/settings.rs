@@ -62,7 +62,7 @@ pub async fn update_settings(
 ) -> AppResult<AccountView> {
     let id = account_id;
     ctx.slot.set_action(Action::SettingsUpdate, Some(format!("account:{id}")));
-    authorize(s, ctx, who, id, Need::Capability(Capability::SettingsManage)).await?;
+    let access = authorize(s, ctx, who, id, Need::Capability(Capability::SettingsManage)).await?;
     let now = s.clock.now_us();
     audited(s, ctx, &who.actor(), async |tx| {
         let a = tx.lock_account(id).await?.ok_or(AppError::NotFound)?;
@@ -82,6 +82,16 @@ pub async fn update_settings(
             rules_text: input.rules_text.clone().unwrap_or_else(|| a.rules_text.clone()),
             rules_version: a.rules_version,
         };
+        let loosened = loosened_limits(&a, &new);
+        if !access.is_owner() && !loosened.is_empty() {
+            // The limits the owner puts on the account's members bind its admins too: an admin
+            // who could lower the approvals needed, or allow approving their own posts, could
+            // approve and publish their own post. Admins may tighten them; the owner loosens.
+            return Err(AppError::Forbidden(format!(
+                "only the owner loosens the limits on the account's members ({}); you may tighten them",
+                loosened.join(", ")
+            )));
+        }
         if !(1..=MAX_MEMBERS_CEILING).contains(&new.max_members) {
             errors.push(FieldError::new("max_members", format!("must be between 1 and {MAX_MEMBERS_CEILING}")));
         } else if new.max_members < seats {
@@ -170,4 +180,28 @@ pub async fn update_settings(
     })
     .await?;
     fresh_view(s, who, id).await
+}
+
+/// The settings `new` loosens against the account as it is: those that bound its members (the
+/// approval policy, the seats, each member's devices), which only the owner may loosen.
+fn loosened_limits(current: &steward_store::AccountRow, new: &AccountSettings) -> Vec<&'static str> {
+    let mut loosened = Vec::new();
+    if new.approvals_required < current.approvals_required {
+        loosened.push("approvals_required");
+    }
+    if current.owner_approval_required && !new.owner_approval_required {
+        loosened.push("owner_approval_required");
+    }
+    if !current.admins_may_approve_own && new.admins_may_approve_own {
+        loosened.push("admins_may_approve_own");
+    }
+    if new.max_members > current.max_members {
+        loosened.push("max_members");
+    }
+    if let Some(limit) = current.max_devices_per_member
+        && new.max_devices_per_member.is_none_or(|n| n > limit)
+    {
+        loosened.push("max_devices_per_member");
+    }
+    loosened
 }

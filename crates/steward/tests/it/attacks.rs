@@ -750,3 +750,28 @@ both_backends! {
         assert_eq!(r.status, 201, "the owner's own invitations still work: {}", r.text);
     }
 }
+
+both_backends! {
+    async fn an_admin_tightens_the_limits_on_members_but_never_loosens_them(app: TestApp) {
+        let owner = app.user("owner@example.com").await;
+        let acc = sandbox_account(&app, &owner, "@policy").await;
+        let admin = member(&app, &owner, &acc, "admin@example.com", "admin").await;
+        let settings = |by: &Session, body: serde_json::Value| {
+            app.req(Method::PATCH, &format!("/api/v1/accounts/{acc}/settings")).auth(by).json(body).send()
+        };
+        // The way round the approval policy: allow approving one's own posts, approve, publish.
+        let r = settings(&admin, json!({"admins_may_approve_own": true})).await;
+        r.assert_problem(403, "forbidden");
+        assert!(r.text.contains("admins_may_approve_own"), "{}", r.text);
+        assert_eq!(settings(&admin, json!({"approvals_required": 2})).await.status, 200, "tightening is fine");
+        settings(&admin, json!({"approvals_required": 1})).await.assert_problem(403, "forbidden");
+        assert_eq!(settings(&owner, json!({"max_devices_per_member": 2})).await.status, 200);
+        settings(&admin, json!({"max_devices_per_member": null})).await.assert_problem(403, "forbidden");
+        settings(&admin, json!({"max_members": 20})).await.assert_problem(403, "forbidden");
+        assert_eq!(settings(&admin, json!({"max_devices_per_member": 1, "min_gap_minutes": 5})).await.status, 200);
+        let a = app.get(&format!("/api/v1/accounts/{acc}")).auth(&owner).send().await.body;
+        assert_eq!((a["settings"]["approvals_required"].as_i64(), a["settings"]["admins_may_approve_own"].as_bool()), (Some(2), Some(false)));
+        // The owner loosens them.
+        assert_eq!(settings(&owner, json!({"approvals_required": 1, "admins_may_approve_own": true, "max_devices_per_member": null})).await.status, 200);
+    }
+}
