@@ -171,6 +171,7 @@ pub async fn create_invitation(
         windows: &input.windows,
         daily_quota: input.daily_quota,
         expires_at,
+        holding: steward_domain::capability::CapabilitySet::EMPTY,
     };
     let terms = build_terms(&actor, &requested, &mut errors);
     let (Some(email), Some(role), Some(invitation_expires_at), true) =

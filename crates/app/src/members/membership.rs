@@ -6,7 +6,7 @@ use steward_domain::status::{AccountStatus, MembershipStatus};
 use serde::Deserialize;
 use serde_json::json;
 use steward_domain::audit::Action;
-use steward_domain::capability::{Capability, Role, can_change_role};
+use steward_domain::capability::{Capability, CapabilitySet, Role, can_change_role};
 use steward_domain::windows::{WindowInput, stored_windows};
 use utoipa::ToSchema;
 
@@ -111,8 +111,15 @@ pub async fn update_member(
                 current.status
             }
         };
-        let requested =
-            Requested { role: to, grant: &grant, revoke: &revoke, windows: &windows, daily_quota, expires_at };
+        let requested = Requested {
+            role: to,
+            grant: &grant,
+            revoke: &revoke,
+            windows: &windows,
+            daily_quota,
+            expires_at,
+            holding: crate::authz::membership_rights(&current).map_or(CapabilitySet::EMPTY, |r| r.capabilities),
+        };
         let terms = build_terms(&actor, &requested, &mut errors);
         if !errors.is_empty() {
             return Err(AppError::Validation(errors));

@@ -31,6 +31,9 @@ pub(crate) struct Requested<'a> {
     pub windows: &'a [WindowInput],
     pub daily_quota: Option<i64>,
     pub expires_at: Option<i64>,
+    /// What the member holds already (nothing for an invitation): only what the terms add to it
+    /// counts as handed out by the manager.
+    pub holding: CapabilitySet,
 }
 
 /// Validates membership terms as `actor` sets them, adding every problem to `errors`.
@@ -41,11 +44,14 @@ pub(crate) fn build_terms(actor: &AccountAccess, r: &Requested<'_>, errors: &mut
         errors.push(FieldError::new("grant", e.to_string()));
     } else if let Err(e) = validate_grants_within_granter(actor.capabilities, grants) {
         errors.push(FieldError::new("grant", e.to_string()));
-    } else if let Err(e) =
-        validate_grants_within_granter(actor.capabilities, effective_capabilities(r.role, grants, revokes))
-    {
+    } else if let Err(e) = validate_grants_within_granter(
+        actor.capabilities,
+        effective_capabilities(r.role, grants, revokes).difference(r.holding),
+    ) {
         // Invariant 5 counts the role's own capabilities too: an editor who may manage members
-        // does not make a moderator who can reply to comments when they cannot themself.
+        // does not make a moderator who can reply to comments when they cannot themself. What
+        // the member already holds is not handed out again (suspending or reinstating a
+        // moderator, or changing their windows, gives them nothing new).
         errors.push(FieldError::new(
             "role",
             format!("{e}, and this role holds it: choose another role or revoke it from the member"),

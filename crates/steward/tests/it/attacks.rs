@@ -731,6 +731,13 @@ both_backends! {
         let analyst = member(&app, &owner, &acc, "analyst@example.com", "analyst").await;
         let r = app.req(Method::PATCH, &format!("/api/v1/accounts/{acc}/members/{}", analyst.user_id)).auth(&lead).json(json!({"role": "moderator"})).send().await;
         r.assert_problem(422, "validation");
+        // What a member already holds is not handed out again: the lead still suspends and
+        // reinstates a moderator the owner made.
+        let moderator = member(&app, &owner, &acc, "moderator@example.com", "moderator").await;
+        for status in ["suspended", "active"] {
+            let r = app.req(Method::PATCH, &format!("/api/v1/accounts/{acc}/members/{}", moderator.user_id)).auth(&lead).json(json!({"status": status})).send().await;
+            assert_eq!(r.status, 200, "{status}: {}", r.text);
+        }
     }
 
     async fn an_invitation_opens_nothing_once_its_sender_may_not(app: TestApp) {
