@@ -856,13 +856,11 @@ async fn record_one(
     // account again since, the refusal concerned the old grant: the post is tried again with
     // the new connection, not held.
     if let Next::Reconnect(e) = &next
-        && state
-            .store
-            .sealed_credential(&w.account.id)
-            .await?
-            .is_some_and(|r| r.credential_generation != w.account.credential_generation)
+        && state.store.sealed_credential(&w.account.id).await?.is_some_and(|r| {
+            r.credential_sealed.is_some() && r.credential_generation != w.account.credential_generation
+        })
     {
-        next = Next::Retry(format!("{e} (the account was connected again meanwhile: trying with the new connection)"));
+        next = Next::Retry(format!("{e} (the account's connection changed meanwhile: trying with the current one)"));
     }
     // A rate limit is the platform saying "later", not a failed try: it never uses up attempts
     // (the claim's attempt is given back below), so a daily quota cannot fail a post.

@@ -759,20 +759,24 @@ impl Tx {
     }
 
     /// Gives a pending invitation a new secret (sending it again ends the old link).
+    /// Gives a pending invitation a new token, sent by `by`, who vouches for it from then on
+    /// (an invitation works only while its sender may still make the membership it offers).
     pub async fn replace_invitation_token(
         &mut self,
         account_id: &AccountId,
         id: &InvitationId,
         token_hash: &[u8],
+        by: &UserId,
         now: Micros,
     ) -> Result<bool> {
-        let q = "UPDATE invitations SET token_hash = $3 WHERE account_id = $1 AND id = $2 AND accepted_at IS NULL \
-                 AND withdrawn_at IS NULL AND expires_at > $4";
+        let q = "UPDATE invitations SET token_hash = $3, invited_by = $5 WHERE account_id = $1 AND id = $2 \
+                 AND accepted_at IS NULL AND withdrawn_at IS NULL AND expires_at > $4";
         let n = on_tx!(self, |c| sqlx::query(q)
             .bind(account_id.as_str())
             .bind(id.as_str())
             .bind(token_hash)
             .bind(now)
+            .bind(by.as_str())
             .execute(c)
             .await
             .map(|r| r.rows_affected()))?;
@@ -849,6 +853,26 @@ impl Tx {
                  AND withdrawn_at IS NULL AND expires_at > $2 RETURNING id";
         let mut ids: Vec<String> =
             on_tx!(self, |c| sqlx::query_scalar(q).bind(account_id.as_str()).bind(now).fetch_all(c).await)?;
+        ids.sort();
+        Ok(ids.into_iter().map(InvitationId::from).collect())
+    }
+
+    /// Withdraws the account's pending invitations sent by `sender` (who left or was removed:
+    /// they open nothing any more, and must not hold seats); returns their ids.
+    pub async fn withdraw_invitations_sent_by(
+        &mut self,
+        account_id: &AccountId,
+        sender: &UserId,
+        now: Micros,
+    ) -> Result<Vec<InvitationId>> {
+        let q = "UPDATE invitations SET withdrawn_at = $3 WHERE account_id = $1 AND invited_by = $2 \
+                 AND accepted_at IS NULL AND withdrawn_at IS NULL AND expires_at > $3 RETURNING id";
+        let mut ids: Vec<String> = on_tx!(self, |c| sqlx::query_scalar(q)
+            .bind(account_id.as_str())
+            .bind(sender.as_str())
+            .bind(now)
+            .fetch_all(c)
+            .await)?;
         ids.sort();
         Ok(ids.into_iter().map(InvitationId::from).collect())
     }

@@ -245,13 +245,19 @@ pub async fn resend_invitation(
     let pending = s.store.pending_invitations(id, now).await?;
     let invitation = pending.into_iter().find(|i| i.id == *inv).ok_or(AppError::NotFound)?;
     require_manage(&actor.acting(), invitation.role)?;
+    // The resender vouches for it from now on: they must be able to make that membership.
+    if !offered(&invitation).difference(actor.capabilities).is_empty() {
+        return Err(AppError::Forbidden(
+            "this invitation hands out capabilities you do not hold; ask the account's owner to send it".into(),
+        ));
+    }
     let token = zeroize::Zeroizing::new(new_token(INVITATION_TOKEN_PREFIX));
     let account_name = audited(s, ctx, &who.actor(), async |tx| {
         let account = tx.lock_account(id).await?.ok_or(AppError::NotFound)?;
         if account.status == AccountStatus::LockedDown {
             return Err(AppError::locked_down("the account is locked down: its owner must lift the lockdown first"));
         }
-        if !tx.replace_invitation_token(id, inv, &sha256(token.as_bytes()), now).await? {
+        if !tx.replace_invitation_token(id, inv, &sha256(token.as_bytes()), &who.user_id, now).await? {
             return Err(AppError::NotFound);
         }
         let audit = Audit::on_account(id, Action::InvitationResend)
@@ -367,13 +373,17 @@ fn may_still_grant(inviter: &steward_store::MembershipRow, inv: &InvitationRow, 
     }
     let live = inviter.status == steward_domain::status::MembershipStatus::Active
         && inviter.expires_at.is_none_or(|e| e > now);
-    let offered = steward_domain::capability::effective_capabilities(
+    live && steward_domain::capability::can_manage_role(&rights, inv.role)
+        && offered(inv).difference(rights.capabilities).is_empty()
+}
+
+/// The capabilities the membership an invitation offers would hold.
+fn offered(inv: &InvitationRow) -> steward_domain::capability::CapabilitySet {
+    steward_domain::capability::effective_capabilities(
         inv.role,
         crate::authz::capability_set(&inv.grants),
         crate::authz::capability_set(&inv.revokes),
-    );
-    live && steward_domain::capability::can_manage_role(&rights, inv.role)
-        && offered.difference(rights.capabilities).iter().next().is_none()
+    )
 }
 
 /// A signed-in person accepts an invitation sent to their email address.

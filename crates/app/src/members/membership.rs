@@ -181,6 +181,15 @@ pub async fn remove_member(
             require_manage(&actor.acting(), role)?;
         }
         tx.delete_membership(id, user_id).await?;
+        // Their pending invitations go with them: they could not be accepted any more (see
+        // `redeem_invitation`), and would hold seats until they expire.
+        let now = s.clock.now_us();
+        for invitation_id in tx.withdraw_invitations_sent_by(id, user_id, now).await? {
+            let withdrawn = Audit::on_account(id, Action::InvitationWithdraw)
+                .target(format!("invitation:{invitation_id}"))
+                .detail(json!({ "reason": "its sender left or was removed" }));
+            record(s, ctx, &who.actor(), tx, withdrawn).await?;
+        }
         let mut cancelled = Vec::new();
         if cancel_posts {
             let actor = who.actor();

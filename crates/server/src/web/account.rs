@@ -61,6 +61,9 @@ pub fn notice_text(key: Option<&str>) -> Option<String> {
         "revoked" => "Revoked.",
         "others_out" => "Every other session is signed out.",
         "lifted" => "The lockdown is lifted: Steward publishes on this account again.",
+        "lifted_disconnected" => {
+            "The lockdown is lifted. Its platform connection was removed during the lockdown: connect the account again before Steward can publish."
+        }
         "deleted" => "The account is deleted from Steward.",
         "device_ended" => "That device is signed out; the member signs in again there to come back.",
         _ => return None,

@@ -153,6 +153,10 @@ pub async fn lift_submit(
     Path(id): Path<AccountId>,
 ) -> Result<Response, PageError> {
     Ok(match lockdown::lift(&state, &viewer.ctx(), &viewer.principal, &id).await.map_err(ApiError) {
+        // A lockdown that destroyed the credential leaves the account to be connected again.
+        Ok(lifted) if lifted.status == "disconnected" => {
+            see_other(&format!("/accounts/{id}?notice=lifted_disconnected"))
+        }
         Ok(_) => see_other(&format!("/accounts/{id}?notice=lifted")),
         Err(e) => {
             let (mut page, _) = lockdown_view(&state, &viewer, &id).await.or_page(&viewer)?;

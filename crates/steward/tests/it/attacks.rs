@@ -753,8 +753,23 @@ both_backends! {
         let friend = app.user("friend@example.com").await;
         app.post(&format!("/api/v1/invitations/{token}/accept")).auth(&friend).send().await.assert_problem(409, "conflict");
         app.get(&format!("/api/v1/accounts/{acc}")).auth(&friend).send().await.assert_problem(404, "not-found");
-        let r = invite(&app, &owner, &acc, json!({"email": "direct@example.com", "role": "viewer"})).await;
-        assert_eq!(r.status, 201, "the owner's own invitations still work: {}", r.text);
+        let log = app.get(&format!("/api/v1/accounts/{acc}/activity?action=members.invitation.withdraw")).auth(&owner).send().await;
+        assert_eq!(log.body["items"].as_array().unwrap().len(), 1, "withdrawn with its sender: {}", log.text);
+        // A sender who may no longer add members (made an editor): the invitation opens nothing,
+        // until the owner sends it again and so vouches for it.
+        let admin2 = member(&app, &owner, &acc, "admin2@example.com", "admin").await;
+        let r = invite(&app, &admin2, &acc, json!({"email": "friend2@example.com", "role": "viewer"})).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let (inv, old) = (r.body["id"].as_str().unwrap().to_string(), r.body["token"].as_str().unwrap().to_string());
+        let r = app.req(Method::PATCH, &format!("/api/v1/accounts/{acc}/members/{}", admin2.user_id)).auth(&owner).json(json!({"role": "editor"})).send().await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let friend2 = app.user("friend2@example.com").await;
+        app.post(&format!("/api/v1/invitations/{old}/accept")).auth(&friend2).send().await.assert_problem(409, "conflict");
+        let r = app.post(&format!("/api/v1/accounts/{acc}/invitations/{inv}/resend")).auth(&owner).send().await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let new = r.body["token"].as_str().or_else(|| r.body["invite_url"].as_str().and_then(|u| u.rsplit('/').next())).unwrap().to_string();
+        let r = app.post(&format!("/api/v1/invitations/{new}/accept")).auth(&friend2).send().await;
+        assert_eq!(r.status, 200, "the owner's resend vouches for it: {}", r.text);
     }
 }
 
