@@ -74,19 +74,30 @@ pub async fn seal_json_in<T: Serialize>(
     Ok(())
 }
 
-/// Seals renewed tokens of the connection of `generation` and stores them inside `tx` if that
-/// connection is still the account's; whether it did (false: the owner reconnected meanwhile,
-/// or the credential was destroyed, and the renewal is dropped).
-async fn renew_json_in<T: Serialize>(
+/// Stores renewed tokens of the connection of `generation`, with their `credential.refresh`
+/// event, in the replicas' `turn` when there is one. False, and nothing stored: that connection
+/// is no longer the account's (the owner reconnected meanwhile, or a lockdown destroyed it).
+async fn store_renewal<T: Serialize>(
     state: &Services,
-    tx: &mut Tx,
+    turn: Option<Tx>,
     account_id: &AccountId,
     generation: i64,
     value: &T,
+    platform: &str,
 ) -> Result<bool, CredentialError> {
+    let mut tx = match turn {
+        Some(tx) => tx,
+        None => state.store.begin().await?,
+    };
     let sealed = seal(state, account_id, value)?;
     let now = state.clock.now_us();
-    Ok(tx.renew_account_credential(account_id, generation, &sealed.wrapped_data_key, &sealed.credential, now).await?)
+    if !tx.renew_account_credential(account_id, generation, &sealed.wrapped_data_key, &sealed.credential, now).await? {
+        return Ok(false);
+    }
+    tx.append_audit(system_event(state, account_id, Action::CredentialRefresh, json!({ "platform": platform })))
+        .await?;
+    tx.commit().await?;
+    Ok(true)
 }
 
 fn seal<T: Serialize>(
@@ -243,7 +254,7 @@ async fn fresh_generation(
     }
     let lock = refresh_lock(state, account_id);
     let _guard = lock.lock().await;
-    let mut turn = replicas_turn(state, account_id).await?;
+    let turn = replicas_turn(state, account_id).await?;
     // Someone may have refreshed while we waited (use theirs), or found it dead (stop).
     ensure_live(state, account_id).await?;
     let (current, generation) = open_generation::<OauthCredential>(state, account_id).await?;
@@ -254,25 +265,11 @@ async fn fresh_generation(
         Ok(tokens) => {
             let renewed =
                 OauthCredential { tokens, identity: current.identity.clone(), instance: current.instance.clone() };
-            let mut tx = match turn.take() {
-                Some(tx) => tx,
-                None => state.store.begin().await?,
-            };
-            if !renew_json_in(state, &mut tx, account_id, generation, &renewed).await? {
-                // The owner reconnected (or a lockdown destroyed the credential) while the
-                // platform answered: the old grant's new tokens are dropped, the account's stand.
-                drop(tx);
+            if !store_renewal(state, turn, account_id, generation, &renewed, platform).await? {
+                // The old grant's new tokens are dropped: the account's credential stands.
                 ensure_live(state, account_id).await?;
                 return open_generation(state, account_id).await;
             }
-            tx.append_audit(system_event(
-                state,
-                account_id,
-                Action::CredentialRefresh,
-                json!({ "platform": platform }),
-            ))
-            .await?;
-            tx.commit().await?;
             Ok((renewed, generation))
         }
         Err(e @ (ConnectorError::Rejected(_) | ConnectorError::Unauthorized(_))) => {
@@ -431,7 +428,7 @@ pub async fn bluesky_renewed(state: &Services, account_id: &AccountId) -> Result
     let before: BlueskyCredential = open_json(state, account_id).await?;
     let lock = refresh_lock(state, account_id);
     let _guard = lock.lock().await;
-    let mut turn = replicas_turn(state, account_id).await?;
+    let turn = replicas_turn(state, account_id).await?;
     ensure_live(state, account_id).await?;
     let (mut cred, generation): (BlueskyCredential, i64) = open_generation(state, account_id).await?;
     if cred.session.access_jwt != before.session.access_jwt {
@@ -466,19 +463,11 @@ pub async fn bluesky_renewed(state: &Services, account_id: &AccountId) -> Result
         Err(e) => return Err(e.into()),
     };
     cred.session = renewed;
-    let mut tx = match turn.take() {
-        Some(tx) => tx,
-        None => state.store.begin().await?,
-    };
-    if !renew_json_in(state, &mut tx, account_id, generation, &cred).await? {
+    if !store_renewal(state, turn, account_id, generation, &cred, "bluesky").await? {
         // Reconnected (or disconnected) while the PDS answered: the account's credential stands.
-        drop(tx);
         ensure_live(state, account_id).await?;
         return open_json(state, account_id).await;
     }
-    tx.append_audit(system_event(state, account_id, Action::CredentialRefresh, json!({ "platform": "bluesky" })))
-        .await?;
-    tx.commit().await?;
     Ok(cred)
 }
 

@@ -843,34 +843,21 @@ impl Tx {
         Ok(ids.into_iter().map(PostId::from).collect())
     }
 
-    /// Withdraws every invitation of the account still pending at `now`; their ids.
+    /// Withdraws the account's invitations still pending at `now`: every one (a lockdown), or
+    /// those `sent_by` a member who left or was removed (they open nothing any more, and must
+    /// not hold seats). Their ids.
     pub async fn withdraw_pending_invitations(
         &mut self,
         account_id: &AccountId,
+        sent_by: Option<&UserId>,
         now: Micros,
     ) -> Result<Vec<InvitationId>> {
         let q = "UPDATE invitations SET withdrawn_at = $2 WHERE account_id = $1 AND accepted_at IS NULL \
-                 AND withdrawn_at IS NULL AND expires_at > $2 RETURNING id";
-        let mut ids: Vec<String> =
-            on_tx!(self, |c| sqlx::query_scalar(q).bind(account_id.as_str()).bind(now).fetch_all(c).await)?;
-        ids.sort();
-        Ok(ids.into_iter().map(InvitationId::from).collect())
-    }
-
-    /// Withdraws the account's pending invitations sent by `sender` (who left or was removed:
-    /// they open nothing any more, and must not hold seats); returns their ids.
-    pub async fn withdraw_invitations_sent_by(
-        &mut self,
-        account_id: &AccountId,
-        sender: &UserId,
-        now: Micros,
-    ) -> Result<Vec<InvitationId>> {
-        let q = "UPDATE invitations SET withdrawn_at = $3 WHERE account_id = $1 AND invited_by = $2 \
-                 AND accepted_at IS NULL AND withdrawn_at IS NULL AND expires_at > $3 RETURNING id";
+                 AND withdrawn_at IS NULL AND expires_at > $2 AND ($3 IS NULL OR invited_by = $3) RETURNING id";
         let mut ids: Vec<String> = on_tx!(self, |c| sqlx::query_scalar(q)
             .bind(account_id.as_str())
-            .bind(sender.as_str())
             .bind(now)
+            .bind(sent_by.map(UserId::as_str))
             .fetch_all(c)
             .await)?;
         ids.sort();

@@ -1,6 +1,7 @@
 //! Users, sessions, personal access tokens, recovery codes and sign-in attempts.
 use steward_domain::ids::{AccountId, SessionId, TokenId, UserId};
 
+use crate::throttle::LockClass;
 use crate::{Micros, Result, Store, Tx, on_pool, on_tx};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -269,7 +270,7 @@ impl Store {
         now: Micros,
     ) -> Result<ResetReservation> {
         let mut tx = self.begin().await?;
-        tx.lock_keys(&[(0x5352, email), (0x5353, ip)]).await?;
+        tx.lock_keys(&[(LockClass::ResetEmail, email), (LockClass::ResetIp, ip)]).await?;
         let by_email = "SELECT COUNT(*), MIN(at) FROM password_reset_requests WHERE email = $1 AND at >= $2";
         let by_ip = "SELECT COUNT(*), MIN(at) FROM password_reset_requests WHERE ip = $1 AND at >= $2";
         for (q, key, limit) in [(by_email, email, limits.per_email), (by_ip, ip, limits.per_ip)] {
@@ -533,7 +534,7 @@ impl Tx {
     ) -> Result<()> {
         // Requests at once take turns (PostgreSQL; SQLite has one writer): each ends the links
         // committed before it, so however they arrive one link is left working.
-        self.lock_keys(&[(0x5357, user_id.as_str())]).await?;
+        self.lock_keys(&[(LockClass::ResetLinks, user_id.as_str())]).await?;
         let end = "UPDATE password_resets SET used_at = $2 WHERE user_id = $1 AND used_at IS NULL";
         on_tx!(self, |c| sqlx::query(end)
             .bind(user_id.as_str())

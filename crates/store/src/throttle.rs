@@ -43,18 +43,32 @@ pub struct DeniedBurstRow {
 
 const UNSETTLED_OR_FAILED: &str = "outcome <> 'succeeded'";
 
+/// What an advisory lock of [`Tx::lock_keys`] is about: its first key, so equal second keys
+/// (an email, an account id) of different kinds never share a lock.
+#[derive(Clone, Copy)]
+pub(crate) enum LockClass {
+    /// A password reset request's email address, and its client address.
+    ResetEmail = 0x5352,
+    ResetIp = 0x5353,
+    /// A sign-in or step-up attempt's scope (kind and email), and its client address.
+    AttemptScope = 0x5354,
+    AttemptIp = 0x5355,
+    /// An account's platform token refresh.
+    CredentialRefresh = 0x5356,
+    /// A person's password reset links.
+    ResetLinks = 0x5357,
+}
+
 impl Tx {
     /// PostgreSQL: takes an advisory lock on each `(class, key)` until the transaction ends, so
     /// replicas checking the same limit take turns; SQLite's write transaction already holds
     /// its one writer's lock. Callers name the keys in one fixed order (the account or address
     /// before the client), so two transactions never wait on each other in a circle.
-    ///
-    /// Classes: 0x5352 and 0x5353 a reset request's email and address, 0x5354 and 0x5355 an
-    /// attempt's scope and address, 0x5356 an account's token refresh, 0x5357 a user's reset links.
-    pub(crate) async fn lock_keys(&mut self, keys: &[(i32, &str)]) -> Result<()> {
+    pub(crate) async fn lock_keys(&mut self, keys: &[(LockClass, &str)]) -> Result<()> {
         if self.backend == Backend::Postgres {
             let q = "SELECT pg_advisory_xact_lock($1, hashtext($2))";
-            for (class, key) in keys {
+            for &(class, key) in keys {
+                let class = class as i32;
                 on_tx!(self, |c| sqlx::query(q).bind(class).bind(key).execute(c).await.map(|r| r.rows_affected()))?;
             }
         }
@@ -75,7 +89,7 @@ impl Store {
     ) -> Result<Reservation> {
         let mut tx = self.begin().await?;
         let account_key = format!("{}:{}", scope.kind, scope.email);
-        tx.lock_keys(&[(0x5354, account_key.as_str()), (0x5355, scope.ip)]).await?;
+        tx.lock_keys(&[(LockClass::AttemptScope, account_key.as_str()), (LockClass::AttemptIp, scope.ip)]).await?;
         let q = match scope.device {
             None => format!(
                 "SELECT COUNT(*), MIN(at) FROM auth_attempts WHERE kind = $1 AND email = $2 AND at >= $3 \

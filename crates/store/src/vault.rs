@@ -58,7 +58,7 @@ impl Tx {
     /// and holds the turn until this transaction ends (store the refreshed credential in it).
     /// A no-op on SQLite, where one server runs and its callers take turns in process.
     pub async fn take_credential_refresh_turn(&mut self, account_id: &AccountId) -> Result<()> {
-        self.lock_keys(&[(0x5356, account_id.as_str())]).await
+        self.lock_keys(&[(crate::throttle::LockClass::CredentialRefresh, account_id.as_str())]).await
     }
 
     /// Stores the credential of a new connection (connect, reconnect) and its wrapped data key:

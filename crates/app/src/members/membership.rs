@@ -183,17 +183,16 @@ pub async fn remove_member(
         tx.delete_membership(id, user_id).await?;
         // Their pending invitations go with them: they could not be accepted any more (see
         // `redeem_invitation`), and would hold seats until they expire.
-        let now = s.clock.now_us();
-        for invitation_id in tx.withdraw_invitations_sent_by(id, user_id, now).await? {
+        let (now, actor) = (s.clock.now_us(), who.actor());
+        for invitation_id in tx.withdraw_pending_invitations(id, Some(user_id), now).await? {
             let withdrawn = Audit::on_account(id, Action::InvitationWithdraw)
                 .target(format!("invitation:{invitation_id}"))
                 .detail(json!({ "reason": "its sender left or was removed" }));
-            record(s, ctx, &who.actor(), tx, withdrawn).await?;
+            record(s, ctx, &actor, tx, withdrawn).await?;
         }
         let mut cancelled = Vec::new();
         if cancel_posts {
-            let actor = who.actor();
-            for post_id in tx.cancel_unpublished_posts_of(id, user_id, s.clock.now_us()).await? {
+            for post_id in tx.cancel_unpublished_posts_of(id, user_id, now).await? {
                 let cancel = Audit::on_account(id, Action::PostCancel)
                     .target(format!("post:{post_id}"))
                     .detail(json!({ "reason": "its author or scheduler was removed from the account" }));
