@@ -326,7 +326,7 @@ impl Store {
         let q = sql(&[
             "SELECT ",
             MEMBERSHIP_COLUMNS,
-            " FROM memberships m WHERE m.expires_at IS NOT NULL AND m.expires_at <= $1 AND m.role <> 'owner' LIMIT $2",
+            " FROM memberships m WHERE m.expires_at IS NOT NULL AND m.expires_at <= $1 AND m.role <> 'owner' LIMIT CAST($2 AS BIGINT)",
         ]);
         Ok(on_pool!(self, |c| sqlx::query_as::<_, MembershipRow>(q).bind(now).bind(limit).fetch_all(c).await)?)
     }

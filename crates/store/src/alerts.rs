@@ -424,8 +424,8 @@ impl Tx {
         let n: i64 = match account_id {
             Some(account) => {
                 let q = "SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM audit_events WHERE account_id = $1 AND actor_id = $2 \
-                         AND at >= $3 AND outcome = $4 LIMIT $5) AS hits) + (SELECT COUNT(*) FROM (SELECT 1 FROM \
-                         audit_pending WHERE account_id = $1 AND actor_id = $2 AND at >= $3 AND outcome = $4 LIMIT $5) AS waiting)";
+                         AND at >= $3 AND outcome = $4 LIMIT CAST($5 AS BIGINT)) AS hits) + (SELECT COUNT(*) FROM (SELECT 1 FROM \
+                         audit_pending WHERE account_id = $1 AND actor_id = $2 AND at >= $3 AND outcome = $4 LIMIT CAST($5 AS BIGINT)) AS waiting)";
                 on_tx!(self, |c| sqlx::query_scalar(q)
                     .bind(account.as_str())
                     .bind(actor)
@@ -437,8 +437,8 @@ impl Tx {
             }
             None => {
                 let q = "SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM audit_events WHERE actor_id = $1 AND at >= $2 \
-                         AND action = $3 AND outcome = $4 LIMIT $5) AS hits) + (SELECT COUNT(*) FROM (SELECT 1 FROM \
-                         audit_pending WHERE actor_id = $1 AND at >= $2 AND action = $3 AND outcome = $4 LIMIT $5) AS waiting)";
+                         AND action = $3 AND outcome = $4 LIMIT CAST($5 AS BIGINT)) AS hits) + (SELECT COUNT(*) FROM (SELECT 1 FROM \
+                         audit_pending WHERE actor_id = $1 AND at >= $2 AND action = $3 AND outcome = $4 LIMIT CAST($5 AS BIGINT)) AS waiting)";
                 on_tx!(self, |c| sqlx::query_scalar(q)
                     .bind(actor)
                     .bind(since)
@@ -744,7 +744,7 @@ pub(crate) fn burst_count_sql(matches: &ActionMatch<'_>, first: usize) -> String
     let hits = |table: &str| {
         format!(
             "(SELECT COUNT(*) FROM (SELECT 1 FROM {table} WHERE account_id = ${account} AND {test} AND at >= ${since} \
-             AND outcome = 'allowed' LIMIT ${limit}) AS hits)"
+             AND outcome = 'allowed' LIMIT CAST(${limit} AS BIGINT)) AS hits)"
         )
     };
     format!("SELECT {} + {}", hits("audit_events"), hits("audit_pending"))
@@ -773,7 +773,7 @@ impl Store {
             "SELECT {MY_ALERT_COLUMNS} FROM alerts a WHERE ({VISIBLE}) AND ($4 = FALSE OR NOT EXISTS \
              (SELECT 1 FROM alert_acks k WHERE k.alert_id = a.id AND k.user_id = $2)) \
              AND ($5 IS NULL OR a.created_at < $5 OR (a.created_at = $5 AND a.id < $6)) \
-             ORDER BY a.created_at DESC, a.id DESC LIMIT $1"
+             ORDER BY a.created_at DESC, a.id DESC LIMIT CAST($1 AS BIGINT)"
         ));
         Ok(on_pool!(self, |c| sqlx::query_as::<_, AlertRow>(q)
             .bind(limit)
@@ -844,7 +844,7 @@ impl Store {
                  p.webhook_secret_sealed FROM alert_deliveries d JOIN users u ON u.id = d.user_id \
                  LEFT JOIN alert_preferences p ON p.user_id = d.user_id \
                  WHERE d.delivered_at IS NULL AND d.gave_up_at IS NULL AND d.next_attempt_at <= $1 \
-                 ORDER BY d.next_attempt_at LIMIT $2";
+                 ORDER BY d.next_attempt_at LIMIT CAST($2 AS BIGINT)";
         Ok(on_pool!(self, |c| sqlx::query_as::<_, DeliveryRow>(q).bind(now).bind(limit).fetch_all(c).await)?)
     }
 
@@ -895,7 +895,7 @@ impl Store {
     /// Sealed webhook secrets after user id `after`, for master-key rotation: `(user_id, sealed)`.
     pub async fn sealed_webhook_secrets_page(&self, after: &str, limit: i64) -> Result<Vec<(UserId, Vec<u8>)>> {
         let q = "SELECT user_id, webhook_secret_sealed FROM alert_preferences WHERE user_id > $1 \
-                 AND webhook_secret_sealed IS NOT NULL ORDER BY user_id LIMIT $2";
+                 AND webhook_secret_sealed IS NOT NULL ORDER BY user_id LIMIT CAST($2 AS BIGINT)";
         let rows: Vec<(String, Vec<u8>)> =
             on_pool!(self, |c| sqlx::query_as(q).bind(after).bind(limit).fetch_all(c).await)?;
         Ok(rows.into_iter().map(|(id, sealed)| (UserId::from(id), sealed)).collect())

@@ -338,7 +338,7 @@ impl Store {
     pub async fn audit_events_after(&self, after: i64, limit: i64) -> Result<Vec<AuditEventRow>> {
         self.settle_audit().await;
         let q = sqlx::AssertSqlSafe(format!(
-            "SELECT {EVENT_COLUMNS} FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2"
+            "SELECT {EVENT_COLUMNS} FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT CAST($2 AS BIGINT)"
         ));
         Ok(on_pool!(self, |c| sqlx::query_as::<_, AuditEventRow>(q).bind(after).bind(limit).fetch_all(c).await)?)
     }
@@ -352,7 +352,7 @@ impl Store {
     ) -> Result<Vec<AuditEventRow>> {
         self.settle_audit().await;
         let q = sqlx::AssertSqlSafe(format!(
-            "SELECT {EVENT_COLUMNS} FROM audit_events WHERE actor_id = $1 AND ($2 IS NULL OR seq < $2) ORDER BY seq DESC LIMIT $3"
+            "SELECT {EVENT_COLUMNS} FROM audit_events WHERE actor_id = $1 AND ($2 IS NULL OR seq < $2) ORDER BY seq DESC LIMIT CAST($3 AS BIGINT)"
         ));
         Ok(on_pool!(self, |c| sqlx::query_as::<_, AuditEventRow>(q)
             .bind(user_id.as_str())

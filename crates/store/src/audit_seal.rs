@@ -167,7 +167,7 @@ impl Store {
         let mut tx = self.begin().await?;
         let head = tx.lock_audit_head().await?;
         let q = "SELECT id, at, actor_id, actor_email, session_id, ip, user_agent, action, target, account_id, outcome, \
-                 detail, findings FROM audit_pending ORDER BY at, id LIMIT $1";
+                 detail, findings FROM audit_pending ORDER BY at, id LIMIT CAST($1 AS BIGINT)";
         let pending: Vec<PendingRow> =
             crate::on_tx!(tx, |c| sqlx::query_as::<_, PendingRow>(q).bind(SEAL_BATCH).fetch_all(c).await)?;
         if pending.is_empty() {

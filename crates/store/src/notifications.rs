@@ -165,7 +165,7 @@ impl Store {
         let q = sqlx::AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM notifications n WHERE n.user_id = $2 AND {} AND ($4 = FALSE OR n.read_at IS NULL) \
              AND ($5 IS NULL OR n.created_at < $5 OR (n.created_at = $5 AND n.id < $6)) \
-             ORDER BY n.created_at DESC, n.id DESC LIMIT $1",
+             ORDER BY n.created_at DESC, n.id DESC LIMIT CAST($1 AS BIGINT)",
             visible("n", "$3")
         ));
         Ok(on_pool!(self, |c| sqlx::query_as::<_, NotificationRow>(q)
@@ -183,7 +183,7 @@ impl Store {
     pub async fn unread_notification_count(&self, user_id: &UserId, now: Micros, cap: i64) -> Result<i64> {
         let q = sqlx::AssertSqlSafe(format!(
             "SELECT COUNT(*) FROM (SELECT 1 FROM notifications n WHERE n.user_id = $1 AND n.read_at IS NULL AND {} \
-             LIMIT $3) x",
+             LIMIT CAST($3 AS BIGINT)) x",
             visible("n", "$2")
         ));
         let (n,): (i64,) =
@@ -204,7 +204,7 @@ impl Store {
     pub async fn notifications_to_mail(&self, now: Micros, limit: i64) -> Result<Vec<NotificationMailRow>> {
         let q = sqlx::AssertSqlSafe(format!(
             "SELECT {COLUMNS}, u.email, {} AS visible FROM notifications n JOIN users u ON u.id = n.user_id \
-             WHERE n.mail_state = 'pending' ORDER BY n.created_at, n.id LIMIT $2",
+             WHERE n.mail_state = 'pending' ORDER BY n.created_at, n.id LIMIT CAST($2 AS BIGINT)",
             visible("n", "$1")
         ));
         Ok(on_pool!(self, |c| sqlx::query_as::<_, NotificationMailRow>(q).bind(now).bind(limit).fetch_all(c).await)?)

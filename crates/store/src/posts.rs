@@ -375,7 +375,7 @@ impl Store {
                WHERE c.post_id = p.id AND c.kind = 'changes_requested' AND c.version = p.version))) \
              AND ($8 = 0 OR (p.hold_reason IS NOT NULL AND p.scheduled_at IS NULL \
                AND p.state IN ('approved', 'in_review'))) \
-             ORDER BY p.created_at DESC, p.id DESC LIMIT $6",
+             ORDER BY p.created_at DESC, p.id DESC LIMIT CAST($6 AS BIGINT)",
         ]);
         let (before_at, before_id) = match query.before {
             Some((at, id)) => (Some(at), Some(id)),
@@ -401,7 +401,7 @@ impl Store {
             "SELECT ",
             POST_COLUMNS,
             " FROM posts p WHERE p.account_id = $1 AND p.reply_to IS NOT NULL \
-             ORDER BY p.created_at DESC, p.id DESC LIMIT $2",
+             ORDER BY p.created_at DESC, p.id DESC LIMIT CAST($2 AS BIGINT)",
         ]);
         Ok(on_pool!(self, |c| sqlx::query_as::<_, PostRow>(q)
             .bind(account_id.as_str())
@@ -465,7 +465,7 @@ impl Store {
             POST_COLUMNS,
             " FROM posts p WHERE p.account_id = $1 AND p.state = 'draft' AND EXISTS (SELECT 1 FROM post_comments c \
              WHERE c.post_id = p.id AND c.kind = 'changes_requested' AND c.version = p.version) \
-             ORDER BY p.updated_at DESC, p.id DESC LIMIT $2",
+             ORDER BY p.updated_at DESC, p.id DESC LIMIT CAST($2 AS BIGINT)",
         ]);
         Ok(on_pool!(self, |c| sqlx::query_as::<_, PostRow>(q)
             .bind(account_id.as_str())
@@ -486,7 +486,7 @@ impl Store {
                  FROM posts p JOIN post_comments c ON c.post_id = p.id AND c.kind = 'changes_requested' \
                  AND c.version = p.version JOIN users u ON u.id = c.author_id \
                  WHERE p.account_id = $1 AND p.author_id = $2 AND p.state = 'draft' \
-                 ORDER BY p.updated_at DESC, p.id DESC, c.created_at DESC LIMIT $3";
+                 ORDER BY p.updated_at DESC, p.id DESC, c.created_at DESC LIMIT CAST($3 AS BIGINT)";
         Ok(on_pool!(self, |c| sqlx::query_as::<_, ChangesRequestedRow>(q)
             .bind(account_id.as_str())
             .bind(author_id.as_str())
@@ -501,7 +501,7 @@ impl Store {
         let q = "SELECT p.id, p.title, substr(p.text, 1, 61) AS text, p.hold_reason, p.author_id, p.scheduled_by \
                  FROM posts p WHERE p.account_id = $1 AND p.state IN ('approved', 'in_review') \
                  AND p.scheduled_at IS NULL AND p.hold_reason IS NOT NULL \
-                 ORDER BY p.updated_at DESC, p.id DESC LIMIT $2";
+                 ORDER BY p.updated_at DESC, p.id DESC LIMIT CAST($2 AS BIGINT)";
         Ok(on_pool!(self, |c| sqlx::query_as::<_, HeldPostRow>(q)
             .bind(account_id.as_str())
             .bind(limit)
@@ -939,7 +939,7 @@ impl Store {
             " FROM posts p WHERE p.author_id = $1 AND (p.created_at > $2 OR (p.created_at = $2 AND p.id > $3)) \
              AND EXISTS (SELECT 1 FROM memberships m WHERE m.account_id = p.account_id AND m.user_id = $1 \
              AND (m.role = 'owner' OR (m.status = 'active' AND (m.expires_at IS NULL OR m.expires_at > $5)))) \
-             ORDER BY p.created_at, p.id LIMIT $4",
+             ORDER BY p.created_at, p.id LIMIT CAST($4 AS BIGINT)",
         ]);
         Ok(on_pool!(self, |c| sqlx::query_as::<_, PostRow>(q)
             .bind(user_id.as_str())
@@ -963,7 +963,7 @@ impl Store {
             "SELECT ",
             COMMENT_COLUMNS,
             " FROM post_comments c JOIN users u ON u.id = c.author_id WHERE c.author_id = $1 \
-             AND (c.created_at > $2 OR (c.created_at = $2 AND c.id > $3)) ORDER BY c.created_at, c.id LIMIT $4",
+             AND (c.created_at > $2 OR (c.created_at = $2 AND c.id > $3)) ORDER BY c.created_at, c.id LIMIT CAST($4 AS BIGINT)",
         ]);
         Ok(on_pool!(self, |c| sqlx::query_as::<_, PostCommentRow>(q)
             .bind(user_id.as_str())

@@ -93,7 +93,7 @@ impl Tx {
             Backend::Sqlite => "",
         };
         let q = sql(&[
-            "SELECT id FROM posts WHERE state = 'scheduled' AND scheduled_at <= $1 ORDER BY scheduled_at, id LIMIT $2",
+            "SELECT id FROM posts WHERE state = 'scheduled' AND scheduled_at <= $1 ORDER BY scheduled_at, id LIMIT CAST($2 AS BIGINT)",
             lock,
         ]);
         let ids: Vec<String> = on_tx!(self, |c| sqlx::query_scalar(q).bind(now).bind(limit).fetch_all(c).await)?;
@@ -112,7 +112,7 @@ impl Tx {
             "SELECT ",
             JOB_COLUMNS,
             " FROM publish_jobs WHERE (state IN ('waiting', 'polling') AND next_attempt_at <= $1) \
-             OR (state = 'running' AND lease_expires_at <= $1) ORDER BY next_attempt_at, post_id LIMIT $2",
+             OR (state = 'running' AND lease_expires_at <= $1) ORDER BY next_attempt_at, post_id LIMIT CAST($2 AS BIGINT)",
             lock,
         ]);
         Ok(on_tx!(self, |c| sqlx::query_as::<_, PublishJobRow>(q).bind(now).bind(limit).fetch_all(c).await)?)
@@ -309,7 +309,8 @@ impl Tx {
         since: Micros,
         limit: i64,
     ) -> Result<Vec<Micros>> {
-        let q = "SELECT at FROM publish_calls WHERE account_id = $1 AND at > $2 ORDER BY at DESC LIMIT $3";
+        let q =
+            "SELECT at FROM publish_calls WHERE account_id = $1 AND at > $2 ORDER BY at DESC LIMIT CAST($3 AS BIGINT)";
         Ok(on_tx!(self, |c| sqlx::query_scalar::<_, i64>(q)
             .bind(account_id.as_str())
             .bind(since)

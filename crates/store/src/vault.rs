@@ -41,14 +41,14 @@ impl Store {
     /// Up to `limit` accounts holding a credential, with ids after `after`, in id order.
     pub async fn sealed_credentials_page(&self, after: &str, limit: i64) -> Result<Vec<SealedAccountRow>> {
         let q = "SELECT id, wrapped_data_key, credential_sealed, credential_generation FROM social_accounts \
-                 WHERE id > $1 AND credential_sealed IS NOT NULL ORDER BY id LIMIT $2";
+                 WHERE id > $1 AND credential_sealed IS NOT NULL ORDER BY id LIMIT CAST($2 AS BIGINT)";
         Ok(on_pool!(self, |c| sqlx::query_as::<_, SealedAccountRow>(q).bind(after).bind(limit).fetch_all(c).await)?)
     }
 
     /// Up to `limit` users holding a TOTP secret, with ids after `after`, in id order.
     pub async fn sealed_totp_page(&self, after: &str, limit: i64) -> Result<Vec<SealedTotpRow>> {
         let q = "SELECT id, totp_secret_sealed, totp_pending_sealed FROM users WHERE id > $1 \
-                 AND (totp_secret_sealed IS NOT NULL OR totp_pending_sealed IS NOT NULL) ORDER BY id LIMIT $2";
+                 AND (totp_secret_sealed IS NOT NULL OR totp_pending_sealed IS NOT NULL) ORDER BY id LIMIT CAST($2 AS BIGINT)";
         Ok(on_pool!(self, |c| sqlx::query_as::<_, SealedTotpRow>(q).bind(after).bind(limit).fetch_all(c).await)?)
     }
 }
