@@ -19,7 +19,8 @@ pub struct AcceptRulesRequest {
     pub version: i64,
 }
 
-/// Records that `who` accepted the rules' current version (any other version is a conflict).
+/// Records that `who`, signed in, accepted the rules' current version (any other version is a
+/// conflict).
 pub async fn accept_rules(
     s: &Services,
     ctx: &Ctx,
@@ -29,6 +30,12 @@ pub async fn accept_rules(
 ) -> AppResult<()> {
     let id = account_id;
     ctx.slot.set_action(Action::RulesAccept, Some(format!("account:{id}")));
+    // The owner's terms are agreed to by the person, as an invitation is accepted: a token
+    // (a script's, or one narrowed to reading the account) would open the person's every
+    // other session and token to the account on their behalf.
+    if who.token_id.is_some() {
+        return Err(AppError::Forbidden("accept house rules while signed in, not with an access token".into()));
+    }
     let access = authorize(s, ctx, who, id, Need::ReadAccountAndRules).await?;
     if input.version != access.account.rules_version || access.account.rules_version == 0 {
         return Err(AppError::Conflict(format!(

@@ -80,8 +80,9 @@ pub(crate) async fn update_settings(
     Ok(Json(settings::update_settings(&state, &ctx, &principal, &id, body).await?))
 }
 
+/// A signed-in session only: the person agrees to the owner's terms, not a token.
 #[utoipa::path(post, path = "/accounts/{id}/rules/accept", tag = "accounts", params(("id" = String, Path)), request_body = AcceptRulesRequest,
-    responses((status = 204), (status = 409, body = Problem)))]
+    responses((status = 204), (status = 403, body = Problem), (status = 409, body = Problem)))]
 pub(crate) async fn accept_rules(
     State(state): State<AppState>,
     ctx: Ctx,

@@ -87,7 +87,7 @@ const NARROWED_CAPABILITIES: [&str; 2] = ["account.view", "drafts.create"];
 const BEYOND_THE_NARROWING: [&str; 2] = ["GET /accounts/{id}/analytics", "POST /posts/{id}/comments"];
 /// Rows that need a signed-in session: every access token is refused there, before the account
 /// is looked at (so on B too, without saying whether B exists).
-const SESSION_ONLY: [&str; 1] = ["POST /accounts/{id}/transfer"];
+const SESSION_ONLY: [&str; 2] = ["POST /accounts/{id}/transfer", "POST /accounts/{id}/rules/accept"];
 const EDITOR: usize = 2;
 
 fn narrowed_want(row: &str, editor_wants: u16) -> u16 {

@@ -770,10 +770,72 @@ both_backends! {
         let new = r.body["token"].as_str().or_else(|| r.body["invite_url"].as_str().and_then(|u| u.rsplit('/').next())).unwrap().to_string();
         let r = app.post(&format!("/api/v1/invitations/{new}/accept")).auth(&friend2).send().await;
         assert_eq!(r.status, 200, "the owner's resend vouches for it: {}", r.text);
+        // A sender suspended by the time the invitation is answered: refused; reinstated by the
+        // owner, the sender vouches for it again (the sender is checked as they are at acceptance).
+        let seats = app.req(Method::PATCH, &format!("/api/v1/accounts/{acc}/settings")).auth(&owner).json(json!({"max_members": 20}));
+        assert_eq!(seats.send().await.status, 200);
+        let admin3 = member(&app, &owner, &acc, "admin3@example.com", "admin").await;
+        let r = invite(&app, &admin3, &acc, json!({"email": "friend3@example.com", "role": "viewer"})).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let token3 = r.body["token"].as_str().unwrap().to_string();
+        let set_status = |status: &'static str| {
+            app.req(Method::PATCH, &format!("/api/v1/accounts/{acc}/members/{}", admin3.user_id))
+                .auth(&owner)
+                .json(json!({"status": status}))
+                .send()
+        };
+        assert_eq!(set_status("suspended").await.status, 200);
+        let friend3 = app.user("friend3@example.com").await;
+        app.post(&format!("/api/v1/invitations/{token3}/accept")).auth(&friend3).send().await.assert_problem(409, "conflict");
+        app.get(&format!("/api/v1/accounts/{acc}")).auth(&friend3).send().await.assert_problem(404, "not-found");
+        assert_eq!(set_status("active").await.status, 200);
+        let r = app.post(&format!("/api/v1/invitations/{token3}/accept")).auth(&friend3).send().await;
+        assert_eq!(r.status, 200, "reinstated, the sender vouches for it again: {}", r.text);
+        // A sender whose membership ran out before the invitation was answered: refused.
+        let until = (app.clock.now() + jiff::SignedDuration::from_hours(1)).to_string();
+        let r = invite(&app, &owner, &acc, json!({"email": "admin4@example.com", "role": "admin", "expires_at": until})).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let admin4 = app.user("admin4@example.com").await;
+        let joined = app.post(&format!("/api/v1/invitations/{}/accept", r.body["token"].as_str().unwrap())).auth(&admin4).send().await;
+        assert_eq!(joined.status, 200, "{}", joined.text);
+        let r = invite(&app, &admin4, &acc, json!({"email": "friend4@example.com", "role": "viewer"})).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let token4 = r.body["token"].as_str().unwrap().to_string();
+        app.clock.advance(Duration::from_secs(2 * 3600));
+        let friend4 = app.user("friend4@example.com").await;
+        app.post(&format!("/api/v1/invitations/{token4}/accept")).auth(&friend4).send().await.assert_problem(409, "conflict");
+        app.get(&format!("/api/v1/accounts/{acc}")).auth(&friend4).send().await.assert_problem(404, "not-found");
     }
 }
 
 both_backends! {
+    async fn house_rules_are_agreed_to_by_the_person_not_by_a_token(app: TestApp) {
+        let owner = app.user("owner@example.com").await;
+        let acc = sandbox_account(&app, &owner, "@rules").await;
+        let editor = member(&app, &owner, &acc, "editor@example.com", "editor").await;
+        let r = app.req(Method::PATCH, &format!("/api/v1/accounts/{acc}/settings")).auth(&owner).json(json!({"rules_text": "Nothing about clients."})).send().await;
+        assert_eq!(r.body["rules"]["version"], 1, "{}", r.text);
+        // A token that may only read the account, and one that may do everything the editor may.
+        let token = |body: serde_json::Value| async {
+            let r = app.post("/api/v1/me/tokens").auth(&editor).json(body).send().await;
+            assert_eq!(r.status, 201, "{}", r.text);
+            r.body["token"].as_str().unwrap().to_string()
+        };
+        let reader = token(json!({"name": "reader", "scopes": ["read", "write"], "accounts": [acc.as_str()], "capabilities": ["account.view"]})).await;
+        let whole = token(json!({"name": "whole", "scopes": ["read", "write"]})).await;
+        for t in [&reader, &whole] {
+            let r = app.post(&format!("/api/v1/accounts/{acc}/rules/accept")).bearer(t).json(json!({"version": 1})).send().await;
+            r.assert_problem(403, "forbidden");
+            assert!(r.text.contains("signed in"), "{}", r.text);
+        }
+        // Nothing was accepted: the editor's session and tokens are still held at the rules.
+        app.get(&format!("/api/v1/accounts/{acc}/members")).auth(&editor).send().await.assert_problem(403, "rules-not-accepted");
+        app.get(&format!("/api/v1/accounts/{acc}/members")).bearer(&whole).send().await.assert_problem(403, "rules-not-accepted");
+        let r = app.post(&format!("/api/v1/accounts/{acc}/rules/accept")).auth(&editor).json(json!({"version": 1})).send().await;
+        assert_eq!(r.status, 204, "signed in, the editor agrees: {}", r.text);
+        assert_eq!(app.get(&format!("/api/v1/accounts/{acc}/members")).bearer(&whole).send().await.status, 200);
+    }
+
     async fn an_admin_tightens_the_limits_on_members_but_never_loosens_them(app: TestApp) {
         let owner = app.user("owner@example.com").await;
         let acc = sandbox_account(&app, &owner, "@policy").await;
