@@ -393,17 +393,59 @@ pub async fn anchor_logged(state: &Services, last: Option<i64>) -> Option<i64> {
     }
 }
 
+/// Events deleted per transaction when pruning. SQLite keeps a transaction's undo pages in
+/// memory (`temp_store = memory`, for group commit's savepoints): about 1 KB per event deleted,
+/// so the first prune of a long history must not delete it in one transaction.
+pub const PRUNE_BATCH: i64 = 5_000;
+
 /// Prunes events older than the retention horizon behind a signed checkpoint; returns how many.
 pub async fn prune(state: &Services) -> Result<u64, AuditVerifyError> {
-    let Some(days) = state.settings.audit_retention_days else { return Ok(0) };
+    prune_in_batches(state, PRUNE_BATCH).await
+}
+
+/// [`prune`], deleting at most `batch` events per transaction.
+pub async fn prune_in_batches(state: &Services, batch: i64) -> Result<u64, AuditVerifyError> {
+    if state.settings.audit_retention_days.is_none() {
+        return Ok(0);
+    }
+    // A prune stopped between its checkpoint and its last batch left events behind the
+    // checkpoint: they go first (the chain already verifies without them).
+    let mut n = delete_behind_checkpoint(state, batch).await?;
+    if record_retention_checkpoint(state).await?.is_some() {
+        n += delete_behind_checkpoint(state, batch).await?;
+    }
+    if n > 0 {
+        tracing::info!(pruned = n, "audit events past the retention horizon pruned behind a checkpoint");
+    }
+    Ok(n)
+}
+
+/// The first step of a prune: a signed checkpoint at the last event older than the retention
+/// horizon, if there is one; its seq.
+pub async fn record_retention_checkpoint(state: &Services) -> Result<Option<i64>, AuditVerifyError> {
+    let Some(days) = state.settings.audit_retention_days else { return Ok(None) };
     let horizon = state.clock.now_us() - i64::from(days) * 86_400 * 1_000_000;
-    let Some((seq, hash, at)) = state.store.last_audit_event_before(horizon).await? else { return Ok(0) };
+    let Some((seq, hash, at)) = state.store.last_audit_event_before(horizon).await? else { return Ok(None) };
     let master = MasterKey::load(&state.settings.master_key)?;
     let signature = hmac_sha256(&checkpoint_key(&master), &checkpoint_message(seq, &hash, at)).to_vec();
     let cp = CheckpointRow { seq, hash, at, signature, created_at: state.clock.now_us() };
     let mut tx = state.store.begin().await?;
-    let n = tx.prune_audit_to_checkpoint(&cp).await?;
+    tx.insert_audit_checkpoint(&cp).await?;
     tx.commit().await?;
-    tracing::info!(pruned = n, up_to = seq, "audit events past the retention horizon pruned behind a checkpoint");
-    Ok(n)
+    Ok(Some(seq))
+}
+
+/// Deletes the events behind the newest checkpoint, `batch` per transaction.
+async fn delete_behind_checkpoint(state: &Services, batch: i64) -> Result<u64, AuditVerifyError> {
+    let Some(cp) = state.store.latest_audit_checkpoint().await? else { return Ok(0) };
+    let mut n = 0;
+    loop {
+        let mut tx = state.store.begin().await?;
+        let deleted = tx.delete_audit_events_through(cp.seq, batch.max(1)).await?;
+        tx.commit().await?;
+        n += deleted;
+        if deleted < u64::try_from(batch.max(1)).unwrap_or(u64::MAX) {
+            return Ok(n);
+        }
+    }
 }

@@ -119,7 +119,7 @@ impl ApiError {
                 StatusCode::FORBIDDEN,
                 "rules-not-accepted",
                 "House rules not accepted",
-                "This account has house rules you have not accepted yet: read them (GET the account) and accept them first.".into(),
+                "This account has house rules you have not accepted yet: read them (GET the account) and accept them, signed in, first.".into(),
             ),
             E::MemberLimit(d) => (StatusCode::CONFLICT, "member-limit", "Member limit reached", d.clone()),
             E::Conflict(d) => (StatusCode::CONFLICT, "conflict", "Conflict", d.clone()),

@@ -491,8 +491,8 @@ impl Store {
 }
 
 impl Tx {
-    /// Records the checkpoint and deletes every event up to and including its `seq`.
-    pub async fn prune_audit_to_checkpoint(&mut self, cp: &CheckpointRow) -> Result<u64> {
+    /// Records a retention checkpoint: the chain verifies from it, whatever lies behind it.
+    pub async fn insert_audit_checkpoint(&mut self, cp: &CheckpointRow) -> Result<()> {
         let q = "INSERT INTO audit_checkpoints (seq, hash, at, signature, created_at) VALUES ($1, $2, $3, $4, $5)";
         on_tx!(self, |c| sqlx::query(q)
             .bind(cp.seq)
@@ -503,7 +503,14 @@ impl Tx {
             .execute(c)
             .await
             .map(|r| r.rows_affected()))?;
-        let q = "DELETE FROM audit_events WHERE seq <= $1";
-        Ok(on_tx!(self, |c| sqlx::query(q).bind(cp.seq).execute(c).await.map(|r| r.rows_affected()))?)
+        Ok(())
+    }
+
+    /// Deletes the oldest events up to and including `seq`, at most `limit` of them (oldest
+    /// first, so what is left is always a run ending at `seq`); how many went.
+    pub async fn delete_audit_events_through(&mut self, seq: i64, limit: i64) -> Result<u64> {
+        let q = "DELETE FROM audit_events WHERE seq IN \
+                 (SELECT seq FROM audit_events WHERE seq <= $1 ORDER BY seq LIMIT CAST($2 AS BIGINT))";
+        Ok(on_tx!(self, |c| sqlx::query(q).bind(seq).bind(limit).execute(c).await.map(|r| r.rows_affected()))?)
     }
 }

@@ -267,9 +267,10 @@ impl Store {
                 .foreign_keys(true)
                 // Every write transaction is a savepoint inside a group (`group.rs`), and SQLite
                 // keeps each savepoint's undo pages in a sub-journal: a temporary file once it
-                // has grown past 64 KiB, written with a syscall per page for as long as the
-                // connection lives (a fifth of the writer's time under load). In memory it is a
-                // copy, dropped at each release.
+                // has grown past 64 KiB (one draft's pages do), written with a syscall per page
+                // until the group commits (a fifth of the writer's time under load). In memory
+                // it is a copy, dropped at each release; so bulk deletes go in batches
+                // (`audit_verify::PRUNE_BATCH`).
                 .pragma("temp_store", "memory")
                 .busy_timeout(Duration::from_secs(10));
             let file = opts.get_filename().display().to_string();

@@ -786,7 +786,9 @@ both_backends! {
         };
         assert_eq!(set_status("suspended").await.status, 200);
         let friend3 = app.user("friend3@example.com").await;
-        app.post(&format!("/api/v1/invitations/{token3}/accept")).auth(&friend3).send().await.assert_problem(409, "conflict");
+        let r = app.post(&format!("/api/v1/invitations/{token3}/accept")).auth(&friend3).send().await;
+        r.assert_problem(409, "conflict");
+        assert!(r.text.contains("may no longer add"), "refused for its sender: {}", r.text);
         app.get(&format!("/api/v1/accounts/{acc}")).auth(&friend3).send().await.assert_problem(404, "not-found");
         assert_eq!(set_status("active").await.status, 200);
         let r = app.post(&format!("/api/v1/invitations/{token3}/accept")).auth(&friend3).send().await;
@@ -803,7 +805,9 @@ both_backends! {
         let token4 = r.body["token"].as_str().unwrap().to_string();
         app.clock.advance(Duration::from_secs(2 * 3600));
         let friend4 = app.user("friend4@example.com").await;
-        app.post(&format!("/api/v1/invitations/{token4}/accept")).auth(&friend4).send().await.assert_problem(409, "conflict");
+        let r = app.post(&format!("/api/v1/invitations/{token4}/accept")).auth(&friend4).send().await;
+        r.assert_problem(409, "conflict");
+        assert!(r.text.contains("may no longer add"), "refused for its sender: {}", r.text);
         app.get(&format!("/api/v1/accounts/{acc}")).auth(&friend4).send().await.assert_problem(404, "not-found");
     }
 }

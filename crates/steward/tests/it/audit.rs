@@ -333,7 +333,17 @@ mod retention {
         let later = app.user("later@example.com").await;
         app.post("/api/v1/me/tokens").auth(&later).json(json!({"name": "t", "scopes": ["read"]})).send().await;
         let before = app.state.store.audit_event_count().await.unwrap();
-        let pruned = steward_app::audit_verify::prune(&app.state).await.unwrap();
+        // A prune stopped right after its checkpoint: nothing deleted yet, and the chain
+        // verifies from the checkpoint all the same.
+        assert_eq!(steward_app::audit_verify::record_retention_checkpoint(&app.state).await.unwrap(), Some(6));
+        assert_eq!(app.state.store.audit_event_count().await.unwrap(), before);
+        match full_verdict(&app).await {
+            Verdict::Intact { events } => assert_eq!(events, u64::try_from(before - 6).unwrap()),
+            other => panic!("the chain verifies from a checkpoint with events still behind it: {other:?}"),
+        }
+        // The next prune deletes what is behind it, four per transaction, and records no
+        // second checkpoint at the same event.
+        let pruned = steward_app::audit_verify::prune_in_batches(&app.state, 4).await.unwrap();
         assert_eq!(pruned, 6, "the six events older than two days");
         assert_eq!(app.state.store.audit_event_count().await.unwrap(), before - 6);
         match full_verdict(&app).await {
