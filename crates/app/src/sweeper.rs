@@ -19,6 +19,14 @@ pub async fn sweep_expired_memberships(state: &Services) -> steward_store::Resul
                 .target(format!("user:{}", m.user_id))
                 .detail(json!({ "role": m.role, "expired_at": m.expires_at.map(crate::clock::rfc3339) }));
             tx.append_audit(usecase::system_event("steward (expiry)", expired, now)).await?;
+            // As when a member is removed: their pending invitations could not be accepted any
+            // more, and would hold seats until they expire.
+            for invitation_id in tx.withdraw_pending_invitations(&m.account_id, Some(&m.user_id), now).await? {
+                let withdrawn = Audit::on_account(&m.account_id, Action::InvitationWithdraw)
+                    .target(format!("invitation:{invitation_id}"))
+                    .detail(json!({ "reason": "its sender's membership expired" }));
+                tx.append_audit(usecase::system_event("steward (expiry)", withdrawn, now)).await?;
+            }
             tx.commit().await?;
             removed += 1;
         }

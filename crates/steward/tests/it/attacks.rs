@@ -809,6 +809,18 @@ both_backends! {
         r.assert_problem(409, "conflict");
         assert!(r.text.contains("may no longer add"), "refused for its sender: {}", r.text);
         app.get(&format!("/api/v1/accounts/{acc}")).auth(&friend4).send().await.assert_problem(404, "not-found");
+        // The sweeper that removes the expired membership withdraws its invitations with it, so
+        // they hold no seat.
+        let withdrawn = |app: &TestApp| {
+            let path = format!("/api/v1/accounts/{acc}/activity?action=members.invitation.withdraw");
+            let req = app.get(&path).auth(&owner);
+            async move { req.send().await.body["items"].as_array().unwrap().len() }
+        };
+        let before = withdrawn(&app).await;
+        assert_eq!(steward_app::sweeper::sweep_expired_memberships(&app.state).await.unwrap(), 1);
+        assert_eq!(withdrawn(&app).await, before + 1, "the expired sender's invitation is withdrawn");
+        let pending = app.get(&format!("/api/v1/accounts/{acc}/invitations")).auth(&owner).send().await;
+        assert!(!pending.text.contains("friend4@example.com"), "{}", pending.text);
     }
 }
 
