@@ -7,6 +7,7 @@ mod busy;
 mod group_commit;
 mod head_ahead;
 mod lock_order;
+mod migrations;
 mod schema_parity;
 mod store_errors;
 
