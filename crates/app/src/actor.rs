@@ -44,6 +44,15 @@ impl Principal {
         self.token_accounts.is_some() || self.token_capabilities.is_some()
     }
 
+    /// What only the person, signed in, may do: a personal access token is refused with
+    /// `refusal` (it could act for every session and token the person has, or outlive them).
+    pub fn require_signed_in(&self, refusal: &str) -> crate::error::AppResult<()> {
+        if self.via == AuthVia::ApiToken {
+            return Err(crate::error::AppError::Forbidden(refusal.into()));
+        }
+        Ok(())
+    }
+
     /// Personal endpoints (the person's alerts, their activity across accounts, their settings,
     /// leaving an account) belong to the whole person: a token narrowed to some accounts or
     /// capabilities never reaches them. Everything else is scoped by `authz::authorize`.

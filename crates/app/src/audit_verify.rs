@@ -438,13 +438,14 @@ pub async fn record_retention_checkpoint(state: &Services) -> Result<Option<i64>
 /// Deletes the events behind the newest checkpoint, `batch` per transaction.
 async fn delete_behind_checkpoint(state: &Services, batch: i64) -> Result<u64, AuditVerifyError> {
     let Some(cp) = state.store.latest_audit_checkpoint().await? else { return Ok(0) };
+    let batch = batch.max(1);
     let mut n = 0;
     loop {
         let mut tx = state.store.begin().await?;
-        let deleted = tx.delete_audit_events_through(cp.seq, batch.max(1)).await?;
+        let deleted = tx.delete_audit_events_through(cp.seq, batch).await?;
         tx.commit().await?;
         n += deleted;
-        if deleted < u64::try_from(batch.max(1)).unwrap_or(u64::MAX) {
+        if deleted < batch.unsigned_abs() {
             return Ok(n);
         }
     }

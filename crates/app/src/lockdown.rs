@@ -69,10 +69,7 @@ pub async fn lockdown(
         let account = tx.lock_account(id).await?.ok_or(AppError::NotFound)?;
         let suspended = tx.suspend_other_members(id, &who.user_id, now).await?;
         // A lockdown is total: an invitation made before it cannot reopen the account after it.
-        for invitation_id in tx.withdraw_pending_invitations(id, None, now).await? {
-            let withdrawn = Audit::on_account(id, Action::InvitationWithdraw)
-                .target(format!("invitation:{invitation_id}"))
-                .detail(json!({ "reason": "lockdown" }));
+        for withdrawn in crate::members::invitations::withdraw_pending(tx, id, None, now, "lockdown").await? {
             record(s, ctx, &actor, tx, withdrawn).await?;
         }
         let revoked_tokens = tx.revoke_tokens_narrowed_to(id, now).await?;

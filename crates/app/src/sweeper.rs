@@ -4,6 +4,7 @@ use steward_domain::audit::Action;
 
 use serde_json::json;
 
+use crate::members::invitations::withdraw_pending;
 use crate::services::Services;
 use crate::usecase::{self, Audit};
 
@@ -21,10 +22,8 @@ pub async fn sweep_expired_memberships(state: &Services) -> steward_store::Resul
             tx.append_audit(usecase::system_event("steward (expiry)", expired, now)).await?;
             // As when a member is removed: their pending invitations could not be accepted any
             // more, and would hold seats until they expire.
-            for invitation_id in tx.withdraw_pending_invitations(&m.account_id, Some(&m.user_id), now).await? {
-                let withdrawn = Audit::on_account(&m.account_id, Action::InvitationWithdraw)
-                    .target(format!("invitation:{invitation_id}"))
-                    .detail(json!({ "reason": "its sender's membership expired" }));
+            let reason = "its sender's membership expired";
+            for withdrawn in withdraw_pending(&mut tx, &m.account_id, Some(&m.user_id), now, reason).await? {
                 tx.append_audit(usecase::system_event("steward (expiry)", withdrawn, now)).await?;
             }
             tx.commit().await?;

@@ -33,9 +33,7 @@ pub async fn accept_rules(
     // The owner's terms are agreed to by the person, as an invitation is accepted: a token
     // (a script's, or one narrowed to reading the account) would open the person's every
     // other session and token to the account on their behalf.
-    if who.token_id.is_some() {
-        return Err(AppError::Forbidden("accept house rules while signed in, not with an access token".into()));
-    }
+    who.require_signed_in("accept house rules while signed in, not with an access token")?;
     let access = authorize(s, ctx, who, id, Need::ReadAccountAndRules).await?;
     if input.version != access.account.rules_version || access.account.rules_version == 0 {
         return Err(AppError::Conflict(format!(

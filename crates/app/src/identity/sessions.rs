@@ -6,7 +6,7 @@ use steward_domain::audit::Action;
 use steward_domain::ids::SessionId;
 use utoipa::ToSchema;
 
-use crate::actor::{AuthVia, Ctx, Principal};
+use crate::actor::{Ctx, Principal};
 use crate::clock::rfc3339;
 use crate::error::{AppError, AppResult};
 use crate::services::Services;
@@ -18,12 +18,7 @@ pub const SESSION_TOKEN_PREFIX: &str = "sts_";
 /// Account security (2FA, sessions, tokens, alert delivery) needs a signed-in session, so a
 /// leaked access token cannot mint more tokens, end the owner's sessions or switch off 2FA.
 pub fn require_session(who: &Principal) -> AppResult<()> {
-    if who.via == AuthVia::ApiToken {
-        return Err(AppError::Forbidden(
-            "account security settings need a signed-in session, not a personal access token".into(),
-        ));
-    }
-    Ok(())
+    who.require_signed_in("account security settings need a signed-in session, not a personal access token")
 }
 
 #[derive(Serialize, ToSchema)]

@@ -386,12 +386,31 @@ fn offered(inv: &InvitationRow) -> steward_domain::capability::CapabilitySet {
     )
 }
 
+/// Withdraws the account's pending invitations (all of them, or those `sender` sent) and
+/// hands back their `members.invitation.withdraw` events, each giving `reason`, for the caller
+/// to record in the same transaction.
+pub(crate) async fn withdraw_pending(
+    tx: &mut Tx,
+    account_id: &AccountId,
+    sender: Option<&UserId>,
+    now: i64,
+    reason: &str,
+) -> steward_store::Result<Vec<Audit>> {
+    let withdrawn = tx.withdraw_pending_invitations(account_id, sender, now).await?;
+    Ok(withdrawn
+        .into_iter()
+        .map(|invitation_id| {
+            Audit::on_account(account_id, Action::InvitationWithdraw)
+                .target(format!("invitation:{invitation_id}"))
+                .detail(json!({ "reason": reason }))
+        })
+        .collect())
+}
+
 /// A signed-in person accepts an invitation sent to their email address.
 pub async fn accept_invitation(s: &Services, ctx: &Ctx, who: &Principal, token: &str) -> AppResult<MemberView> {
     ctx.slot.set_action(Action::MemberJoin, None);
-    if who.token_id.is_some() {
-        return Err(AppError::Forbidden("accept invitations while signed in, not with an access token".into()));
-    }
+    who.require_signed_in("accept invitations while signed in, not with an access token")?;
     let mut tx = s.store.begin().await?;
     let inv = redeem_invitation(s, ctx, &mut tx, token, &who.actor(), &who.user_id, &who.email).await?;
     tx.commit().await?;

@@ -184,10 +184,8 @@ pub async fn remove_member(
         // Their pending invitations go with them: they could not be accepted any more (see
         // `redeem_invitation`), and would hold seats until they expire.
         let (now, actor) = (s.clock.now_us(), who.actor());
-        for invitation_id in tx.withdraw_pending_invitations(id, Some(user_id), now).await? {
-            let withdrawn = Audit::on_account(id, Action::InvitationWithdraw)
-                .target(format!("invitation:{invitation_id}"))
-                .detail(json!({ "reason": "its sender left or was removed" }));
+        let reason = "its sender left or was removed";
+        for withdrawn in crate::members::invitations::withdraw_pending(tx, id, Some(user_id), now, reason).await? {
             record(s, ctx, &actor, tx, withdrawn).await?;
         }
         let mut cancelled = Vec::new();
